@@ -1,0 +1,455 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/spf13/afero"
+	"github.com/urfave/cli/v2"
+)
+
+var (
+	repoFlag = &cli.StringFlag{Name: "repo", Usage: "repository `DIR` (required)"}
+	keysFlag = &cli.StringFlag{Name: "keys", Usage: "key `DIR` holding the encrypted private keys (required)"}
+	passFlag = &cli.StringFlag{Name: "passphrase-file", Usage: "read key passphrases from the first line of `FILE` (default: $MREPO_PASSPHRASE, else a terminal prompt)"}
+	jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}
+)
+
+const passphraseEnv = "MREPO_PASSPHRASE"
+
+func keyDir(c *cli.Context) *keys.Dir {
+	pp := &cliutil.Passphrases{File: c.String(passFlag.Name), EnvVar: passphraseEnv, Stderr: c.App.ErrWriter}
+	return &keys.Dir{FS: afero.NewOsFs(), Path: c.String(keysFlag.Name), Passphrase: pp.Get}
+}
+
+func openRepo(c *cli.Context) (*repo.Repository, error) {
+	return repo.Open(afero.NewOsFs(), c.String(repoFlag.Name))
+}
+
+func durationFlag(name, def, usage string) *cli.StringFlag {
+	return &cli.StringFlag{Name: name, Value: def, Usage: usage}
+}
+
+func parseDurationFlag(c *cli.Context, name string) (repo.Duration, error) {
+	d, err := repo.ParseDuration(c.String(name))
+	if err != nil {
+		return 0, &exitError{code: 2, msg: fmt.Sprintf("--%s: %v", name, err)}
+	}
+	return repo.Duration(d), nil
+}
+
+// command sets up a subcommand the way every mrepo command behaves: usage
+// errors and missing required flags are one line on stderr and exit 2.
+func command(required []string, cmd *cli.Command) *cli.Command {
+	cmd.OnUsageError = usageError
+	cmd.Before = func(c *cli.Context) error {
+		for _, name := range required {
+			if c.String(name) == "" {
+				return &exitError{code: 2, msg: fmt.Sprintf("%s: --%s is required (see mrepo %s --help)", cmd.Name, name, cmd.Name)}
+			}
+		}
+		return nil
+	}
+	return cmd
+}
+
+func needNoArgs(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return &exitError{code: 2, msg: fmt.Sprintf("%s: unexpected argument %q (see mrepo %s --help)", c.Command.Name, c.Args().First(), c.Command.Name)}
+	}
+	return nil
+}
+
+func initCommand() *cli.Command {
+	return command([]string{"repo", "keys"}, &cli.Command{
+		Name:      "init",
+		Usage:     "run the key ceremony and create a new repository",
+		UsageText: "mrepo init --repo DIR --keys DIR [--root-keys N] [--root-threshold K] [--key-type ed25519|ecdsa-p256]",
+		Description: `Generates N root keys (K of which must sign every new root) and one key each
+for the targets, snapshot and timestamp roles, writes them encrypted into the
+keys directory (mode 0600), and writes version 1 of every role's metadata with
+consistent snapshots. Prints the root key IDs and the SHA-256 of
+metadata/1.root.json: pin that file (or digest) into device images.
+
+The online keys (targets, snapshot, timestamp) share one passphrase; each
+root key gets its own when prompted on a terminal (with --passphrase-file or
+MREPO_PASSPHRASE every key gets the same one). After the ceremony, move each
+root-N.key to its holder's offline storage; see docs/key-ceremony.md.
+
+Refuses to overwrite an existing repository or existing key files.`,
+		Flags: []cli.Flag{
+			repoFlag, keysFlag, passFlag,
+			&cli.IntFlag{Name: "root-keys", Value: 1, Usage: "number of root keys to generate"},
+			&cli.IntFlag{Name: "root-threshold", Value: 1, Usage: "number of root keys that must sign a root"},
+			&cli.StringFlag{Name: "key-type", Value: string(keys.Ed25519), Usage: "key algorithm: ed25519 or ecdsa-p256"},
+			durationFlag("root-expires", repo.FormatDuration(time.Duration(repo.DefaultExpiry.Root)), "root metadata lifetime"),
+			durationFlag("targets-expires", repo.FormatDuration(time.Duration(repo.DefaultExpiry.Targets)), "targets metadata lifetime"),
+			durationFlag("snapshot-expires", repo.FormatDuration(time.Duration(repo.DefaultExpiry.Snapshot)), "snapshot metadata lifetime"),
+			durationFlag("timestamp-expires", repo.FormatDuration(time.Duration(repo.DefaultExpiry.Timestamp)), "timestamp metadata lifetime (bounds how long a freeze attack can last)"),
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			kt, err := keys.ParseType(c.String("key-type"))
+			if err != nil {
+				return &exitError{code: 2, msg: "init: --key-type: " + err.Error()}
+			}
+			var exp repo.Expiry
+			for _, f := range []struct {
+				name string
+				dst  *repo.Duration
+			}{{"root-expires", &exp.Root}, {"targets-expires", &exp.Targets}, {"snapshot-expires", &exp.Snapshot}, {"timestamp-expires", &exp.Timestamp}} {
+				if *f.dst, err = parseDurationFlag(c, f.name); err != nil {
+					return err
+				}
+			}
+			res, err := repo.Init(afero.NewOsFs(), c.String("repo"), keyDir(c), repo.InitOptions{
+				RootKeys: c.Int("root-keys"), RootThreshold: c.Int("root-threshold"), KeyType: kt, Expiry: &exp,
+			})
+			if err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "Created repository %s (root threshold %d of %d, %s keys)\n", res.Repository, res.RootThreshold, len(res.RootKeyIDs), kt)
+			fmt.Fprintf(w, "Keys in %s:\n", c.String("keys"))
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, k := range res.Keys {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", k.Name, k.Role, k.KeyID)
+			}
+			tw.Flush()
+			fmt.Fprintf(w, "Root key IDs: %s\n", strings.Join(res.RootKeyIDs, " "))
+			fmt.Fprintf(w, "Pin this root in device images: %s\n", res.RootFile)
+			fmt.Fprintf(w, "SHA-256 of 1.root.json: %s\n", res.RootSHA256)
+			fmt.Fprintf(w, "Next: move the root-*.key files to offline storage, one per holder.\n")
+			return nil
+		},
+	})
+}
+
+func addTargetCommand() *cli.Command {
+	return command([]string{"repo", "keys"}, &cli.Command{
+		Name:      "add-target",
+		Usage:     "publish a model bundle as signed TUF targets",
+		UsageText: "mrepo add-target --repo DIR --keys DIR BUNDLE_DIR",
+		Description: `BUNDLE_DIR holds manifest.json and the payload files. The manifest needs at
+least model_id and a semantic version; see docs/manifest.md for every field.
+Each payload file and the completed manifest (with SHA-256 and size of every
+file and the build timestamp) become targets under
+models/<model_id>/<version>/, and the compatibility fields are also signed
+into the manifest target's custom metadata. Targets, snapshot and timestamp
+are re-signed.
+
+Refused, with nothing changed: a version that is already published or lower
+than the newest published version of the model, a malformed manifest, or a
+file path that escapes the bundle (.., absolute, symlink).`,
+		Flags: []cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag},
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				return &exitError{code: 2, msg: "add-target: expected exactly one BUNDLE_DIR argument (see mrepo add-target --help)"}
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return fmt.Errorf("add-target: %w", err)
+			}
+			res, err := r.AddTarget(c.Args().First(), keyDir(c), repo.AddOptions{Progress: cliutil.Progress(c.App.ErrWriter)})
+			if err != nil {
+				return fmt.Errorf("add-target: %w", err)
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(c.App.ErrWriter, "mrepo: warning: %s\n", w)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			var total int64
+			for _, t := range res.Targets {
+				total += t.Length
+				fmt.Fprintf(c.App.Writer, "  %s  %12d  %s\n", t.SHA256[:16], t.Length, t.Path)
+			}
+			fmt.Fprintf(c.App.Writer, "Published %s %s: %d targets, %s (targets v%d, snapshot v%d, timestamp v%d)\n",
+				res.ModelID, res.Version, len(res.Targets), humanBytes(total), res.Versions.Targets, res.Versions.Snapshot, res.Versions.Timestamp)
+			return nil
+		},
+	})
+}
+
+func resignCommand(name, usage, desc string, fn func(*repo.Repository, keys.Keyring) (*repo.Versions, error)) *cli.Command {
+	return command([]string{"repo", "keys"}, &cli.Command{
+		Name:        name,
+		Usage:       usage,
+		UsageText:   fmt.Sprintf("mrepo %s --repo DIR --keys DIR", name),
+		Description: desc,
+		Flags:       []cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			v, err := fn(r, keyDir(c))
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, v)
+			}
+			fmt.Fprintf(c.App.Writer, "Signed snapshot v%d, timestamp v%d\n", v.Snapshot, v.Timestamp)
+			return nil
+		},
+	})
+}
+
+func timestampCommand() *cli.Command {
+	return resignCommand("timestamp", "re-sign the timestamp with a fresh expiry (run from cron)",
+		`Writes a new timestamp version with the configured timestamp lifetime. Run it
+well within that lifetime (for a 1-day timestamp, every few hours) so devices
+never see an expired timestamp. Needs only the timestamp key.`,
+		(*repo.Repository).Timestamp)
+}
+
+func snapshotCommand() *cli.Command {
+	return resignCommand("snapshot", "re-sign the snapshot (and timestamp) with fresh expiries",
+		`Writes a new snapshot version with the configured snapshot lifetime, then a
+new timestamp pointing at it. Needs the snapshot and timestamp keys.`,
+		(*repo.Repository).Snapshot)
+}
+
+func statusCommand() *cli.Command {
+	return command([]string{"repo"}, &cli.Command{
+		Name:      "status",
+		Usage:     "show roles, expiries, signatures and published models",
+		UsageText: "mrepo status --repo DIR [--json] [--warn-within DURATION]",
+		Description: `For each role: version, expiry, key IDs, threshold and whether its valid
+signatures meet the threshold. Then every published model with its versions,
+and warnings for roles that are expired, expire within the warning window, or
+lack signatures. The default window is a quarter of each role's configured
+lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
+		Flags: []cli.Flag{repoFlag, jsonFlag,
+			&cli.StringFlag{Name: "warn-within", Usage: "warn about roles expiring within `DURATION` (e.g. 72h, 30d)"}},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			var opts repo.StatusOptions
+			if c.IsSet("warn-within") {
+				d, err := parseDurationFlag(c, "warn-within")
+				if err != nil {
+					return err
+				}
+				opts.WarnWithin = time.Duration(d)
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			st, err := r.Status(opts)
+			if err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, st)
+			}
+			w := c.App.Writer
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "ROLE\tVERSION\tEXPIRES\tIN\tSIGNATURES\tKEYS\n")
+			for _, rs := range st.Roles {
+				ok := "ok"
+				if !rs.ThresholdMet {
+					ok = "NOT MET"
+				}
+				ids := make([]string, len(rs.KeyIDs))
+				for i, id := range rs.KeyIDs {
+					ids[i] = keys.ShortID(id)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d/%d %s\t%s\n", rs.Role, rs.Version, rs.Expires.UTC().Format(targets.TimeFormat),
+					roundDuration(rs.Expires.Sub(st.Now)), rs.ValidSignatures, rs.Threshold, ok, strings.Join(ids, ","))
+			}
+			tw.Flush()
+			fmt.Fprintln(w)
+			if len(st.Models) == 0 {
+				fmt.Fprintln(w, "No models published.")
+			}
+			for _, m := range st.Models {
+				fmt.Fprintf(w, "model %s: latest %s (versions: %s)\n", m.ModelID, m.Latest, strings.Join(m.Versions, ", "))
+			}
+			for _, warn := range st.Warnings {
+				fmt.Fprintf(w, "WARNING: %s\n", warn)
+			}
+			return nil
+		},
+	})
+}
+
+func roundDuration(d time.Duration) string {
+	if d <= 0 {
+		return "expired"
+	}
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.Truncate(time.Minute).String()
+}
+
+func verifyCommand() *cli.Command {
+	return command([]string{"repo", "root"}, &cli.Command{
+		Name:      "verify",
+		Usage:     "verify the published repository from a trusted root (CI release gate)",
+		UsageText: "mrepo verify --repo DIR --root FILE [--valid-for DURATION] [--json]",
+		Description: `Starting only from the trusted root FILE (the one pinned in devices), checks
+the repository exactly as a client would: the chain of root versions, every
+role's signatures and threshold, timestamp/snapshot/targets versions, lengths
+and hashes, delegations, expiry, and the length and SHA-256 of every target
+file; then that each model's manifest agrees with its signed metadata; then
+runs go-tuf's client over it as a second opinion. Needs no private keys.
+
+With --valid-for, also fails if any role expires within that window (for
+example --valid-for 72h before a long weekend).
+
+Exit 0 only when everything holds; otherwise every problem is listed, one
+per line, as CODE: where: what.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "repo", Usage: "repository `DIR` (its metadata/ and targets/) (required)"},
+			&cli.StringFlag{Name: "root", Usage: "trusted root metadata `FILE` (required)"},
+			&cli.StringFlag{Name: "valid-for", Usage: "fail if anything expires within `DURATION`"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			var opts repo.VerifyOptions
+			if c.IsSet("valid-for") {
+				d, err := parseDurationFlag(c, "valid-for")
+				if err != nil {
+					return err
+				}
+				opts.ValidFor = time.Duration(d)
+			}
+			rootBytes, err := os.ReadFile(c.String("root"))
+			if err != nil {
+				return fmt.Errorf("verify: trusted root: %w", err)
+			}
+			dir := c.String("repo")
+			if fi, err := os.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("verify: %s has no %s directory", dir, repo.MetadataDir)
+			}
+			rep := repo.Verify(afero.NewOsFs(), dir, rootBytes, opts)
+			if c.Bool("json") {
+				if err := cliutil.WriteJSON(c.App.Writer, rep); err != nil {
+					return err
+				}
+			} else {
+				for _, p := range rep.Problems {
+					fmt.Fprintln(c.App.Writer, p.String())
+				}
+				if rep.OK() {
+					var parts []string
+					for _, r := range rep.Roles {
+						parts = append(parts, fmt.Sprintf("%s v%d", r.Role, r.Version))
+					}
+					fmt.Fprintf(c.App.Writer, "OK: %s; %d targets verified (%s)\n", strings.Join(parts, ", "), rep.Targets, humanBytes(rep.TargetBytes))
+				}
+			}
+			if !rep.OK() {
+				return &exitError{code: 1, msg: fmt.Sprintf("verify: %d problem(s) found, first: %s", len(rep.Problems), rep.Problems[0].String())}
+			}
+			return nil
+		},
+	})
+}
+
+func serveCommand() *cli.Command {
+	return command([]string{"repo"}, &cli.Command{
+		Name:      "serve",
+		Usage:     "serve the repository over HTTP as a static TUF repository",
+		UsageText: "mrepo serve --repo DIR [--addr HOST:PORT] [--addr-file FILE]",
+		Description: `Serves /metadata/... and /targets/... from the repository with range requests
+(resumable downloads), long cache lifetimes on versioned metadata and
+hash-named targets, and no caching of timestamp.json. Nothing else is served.
+Port 0 picks a free port; the address is printed and, with --addr-file,
+written to a file once the server is listening. Stops on SIGINT or SIGTERM.
+
+This is for development, tests and small deployments; in production, copy
+metadata/ and targets/ to any static host or CDN with the same cache rules.`,
+		Flags: []cli.Flag{
+			repoFlag,
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen `ADDRESS`"},
+			&cli.StringFlag{Name: "addr-file", Usage: "write the listening address to `FILE`"},
+			&cli.BoolFlag{Name: "access-log", Usage: "log each request to stderr"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			dir := c.String("repo")
+			if fi, err := os.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("serve: %s has no %s directory", dir, repo.MetadataDir)
+			}
+			ln, err := net.Listen("tcp", c.String("addr"))
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			addr := ln.Addr().String()
+			var h http.Handler = repo.Handler(afero.NewOsFs(), dir)
+			if c.Bool("access-log") {
+				h = accessLog(h, c.App.ErrWriter)
+			}
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+			if f := c.String("addr-file"); f != "" {
+				if err := os.WriteFile(f, []byte(addr+"\n"), 0o644); err != nil {
+					return fmt.Errorf("serve: %w", err)
+				}
+			}
+			fmt.Fprintf(c.App.Writer, "Serving %s at http://%s/ (metadata/ and targets/); Ctrl-C stops\n", dir, addr)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return fmt.Errorf("serve: %w", err)
+			case <-ctx.Done():
+			}
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve: %w", err)
+			}
+			return nil
+		},
+	})
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

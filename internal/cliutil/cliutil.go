@@ -1,0 +1,129 @@
+// Package cliutil holds what the mrepo and mclient commands share:
+// passphrase sources, one-line error reporting, JSON output and progress
+// bars on terminals.
+package cliutil
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// Passphrases reads passphrases from, in order of precedence, a file, an
+// environment variable, or the controlling terminal. Passphrases are never
+// taken from a flag value: flags end up in shell history and process lists.
+type Passphrases struct {
+	File   string // --passphrase-file
+	EnvVar string // e.g. MREPO_PASSPHRASE
+	Stderr io.Writer
+}
+
+// ErrNoPassphrase is returned when no source can supply a passphrase.
+var ErrNoPassphrase = errors.New("no passphrase source")
+
+// Get returns a passphrase for purpose. With confirm, a terminal prompt
+// asks twice.
+func (p *Passphrases) Get(purpose string, confirm bool) ([]byte, error) {
+	if p.File != "" {
+		data, err := os.ReadFile(p.File)
+		if err != nil {
+			return nil, fmt.Errorf("passphrase file: %w", err)
+		}
+		line, _, _ := bytes.Cut(data, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			return nil, fmt.Errorf("passphrase file %s: first line is empty", p.File)
+		}
+		return line, nil
+	}
+	if v, ok := os.LookupEnv(p.EnvVar); ok {
+		if v == "" {
+			return nil, fmt.Errorf("%s is set but empty", p.EnvVar)
+		}
+		return []byte(v), nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		if tty != nil {
+			tty.Close()
+		}
+		return nil, fmt.Errorf("%w for %s: set %s, use --passphrase-file, or run on a terminal", ErrNoPassphrase, purpose, p.EnvVar)
+	}
+	defer tty.Close()
+	read := func(prompt string) ([]byte, error) {
+		fmt.Fprintf(tty, "%s: ", prompt)
+		b, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		return b, err
+	}
+	pass, err := read("Passphrase for " + purpose)
+	if err != nil {
+		return nil, err
+	}
+	if len(pass) == 0 {
+		return nil, errors.New("empty passphrase")
+	}
+	if confirm {
+		again, err := read("Repeat passphrase for " + purpose)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(pass, again) {
+			return nil, errors.New("passphrases do not match")
+		}
+	}
+	return pass, nil
+}
+
+// OneLine flattens an error message to a single line.
+func OneLine(err error) string {
+	s := err.Error()
+	s = strings.ReplaceAll(s, "\r", " ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// WriteJSON writes v as indented JSON followed by a newline.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Progress returns a callback drawing a byte progress bar on w when w is a
+// terminal, and nil otherwise (so scripts and logs stay clean).
+func Progress(w io.Writer) func(name string, done, total int64) {
+	if !IsTerminal(w) {
+		return nil
+	}
+	var bar *progressbar.ProgressBar
+	var current string
+	return func(name string, done, total int64) {
+		if name != current || bar == nil {
+			if bar != nil {
+				bar.Finish()
+			}
+			current = name
+			bar = progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(w),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionSetDescription(name),
+				progressbar.OptionThrottle(100_000_000),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+			)
+		}
+		bar.Set64(done)
+	}
+}

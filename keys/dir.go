@@ -1,0 +1,174 @@
+package keys
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/spf13/afero"
+)
+
+// Keyring hands out signers by TUF key ID. ErrKeyNotFound (wrapped) means
+// the key is simply not held here, which callers may tolerate when other
+// holders supply the remaining signatures.
+type Keyring interface {
+	Signer(keyID string) (signature.Signer, error)
+}
+
+// ErrKeyNotFound is returned by a Keyring that does not hold a key.
+var ErrKeyNotFound = errors.New("key not found")
+
+// PassphraseFunc supplies a passphrase. purpose says what it is for
+// ("online keys", "root key root-1"); confirm asks for it twice when new.
+type PassphraseFunc func(purpose string, confirm bool) ([]byte, error)
+
+// Dir is a directory of key files: NAME.key (encrypted private key, mode
+// 0600) and NAME.pub (the public key as a TUF key object).
+type Dir struct {
+	FS         afero.Fs
+	Path       string
+	Passphrase PassphraseFunc
+
+	tried [][]byte // passphrases that have opened a key before
+}
+
+// KeySuffix and PubSuffix are the extensions of key files.
+const (
+	KeySuffix = ".key"
+	PubSuffix = ".pub"
+)
+
+// Write stores k encrypted with passphrase. It never overwrites a file.
+func (d *Dir) Write(k *Key, passphrase []byte) error {
+	data, err := EncodeFile(k, passphrase)
+	if err != nil {
+		return err
+	}
+	pub, err := EncodePublic(k.Public)
+	if err != nil {
+		return err
+	}
+	if err := d.FS.MkdirAll(d.Path, 0o700); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+		perm os.FileMode
+	}{{k.Name + KeySuffix, data, 0o600}, {k.Name + PubSuffix, pub, 0o644}} {
+		p := filepath.Join(d.Path, f.name)
+		if _, err := d.FS.Stat(p); err == nil {
+			return fmt.Errorf("%s already exists: refusing to overwrite a key", p)
+		}
+		if err := atomicfs.WriteFile(d.FS, p, f.data, f.perm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// List parses every NAME.key file of the directory, sorted by name.
+func (d *Dir) List() ([]*File, error) {
+	entries, err := afero.ReadDir(d.FS, d.Path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*File
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), KeySuffix) || atomicfs.IsTemp(e.Name()) {
+			continue
+		}
+		data, err := afero.ReadFile(d.FS, filepath.Join(d.Path, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		f, err := ParseFile(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", e.Name(), err)
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Load finds and decrypts the key with the given ID. Passphrases that
+// opened earlier keys are tried first, so one passphrase for many keys is
+// asked for once.
+func (d *Dir) Load(keyID string) (*Key, error) {
+	files, err := d.List()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if f.KeyID != keyID {
+			continue
+		}
+		for _, p := range d.tried {
+			if k, err := f.Decrypt(p); err == nil {
+				return k, nil
+			}
+		}
+		if d.Passphrase == nil {
+			return nil, fmt.Errorf("key %s (%s) needs a passphrase and none was given", f.Name, ShortID(keyID))
+		}
+		p, err := d.Passphrase(fmt.Sprintf("key %s (%s)", f.Name, ShortID(keyID)), false)
+		if err != nil {
+			return nil, err
+		}
+		k, err := f.Decrypt(p)
+		if err != nil {
+			return nil, err
+		}
+		if !d.known(p) {
+			d.tried = append(d.tried, p)
+		}
+		return k, nil
+	}
+	return nil, fmt.Errorf("key %s in %s: %w", ShortID(keyID), d.Path, ErrKeyNotFound)
+}
+
+func (d *Dir) known(p []byte) bool {
+	for _, q := range d.tried {
+		if bytes.Equal(p, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// Signer implements Keyring.
+func (d *Dir) Signer(keyID string) (signature.Signer, error) {
+	k, err := d.Load(keyID)
+	if err != nil {
+		return nil, err
+	}
+	return k.Signer()
+}
+
+// MemKeyring is a Keyring of keys held in memory, for tests and for tools
+// that have just generated their keys.
+type MemKeyring map[string]*Key
+
+// Add puts keys into the ring.
+func (m MemKeyring) Add(keys ...*Key) MemKeyring {
+	for _, k := range keys {
+		m[k.ID()] = k
+	}
+	return m
+}
+
+// Signer implements Keyring.
+func (m MemKeyring) Signer(keyID string) (signature.Signer, error) {
+	k, ok := m[keyID]
+	if !ok {
+		return nil, fmt.Errorf("key %s: %w", ShortID(keyID), ErrKeyNotFound)
+	}
+	return k.Signer()
+}

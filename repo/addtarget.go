@@ -1,0 +1,226 @@
+package repo
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/hashcopy"
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// AddOptions tune AddTarget.
+type AddOptions struct {
+	// Progress, if set, is called as each payload file is copied.
+	Progress func(file string, done, total int64)
+}
+
+// PublishedTarget is one target written by AddTarget.
+type PublishedTarget struct {
+	Path   string `json:"path"`
+	Length int64  `json:"length"`
+	SHA256 string `json:"sha256"`
+}
+
+// AddResult reports a publication.
+type AddResult struct {
+	ModelID  string            `json:"model_id"`
+	Version  string            `json:"version"`
+	Targets  []PublishedTarget `json:"targets"`
+	Versions Versions          `json:"metadata_versions"`
+	Warnings []string          `json:"warnings,omitempty"`
+}
+
+// AddTarget publishes the model bundle in bundleDir: every payload file and
+// the completed manifest become targets under models/<model_id>/<version>/,
+// the manifest's compatibility fields are copied into the signed custom
+// metadata, and targets, snapshot and timestamp are re-signed with keys
+// from kr. Each file is read once, hashed while it is copied.
+//
+// Nothing is published if the bundle is invalid, the version exists or is
+// not newer than the latest published version of the model, or the keys
+// cannot meet a threshold; those checks run before any file is copied.
+func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOptions) (*AddResult, error) {
+	b, err := readBundle(r.fs, bundleDir)
+	if err != nil {
+		return nil, err
+	}
+	m := b.manifest
+	unlock, err := r.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	for _, d := range []string{MetadataDir, TargetsDir} {
+		if err := atomicfs.RemoveStale(r.fs, filepath.Join(r.dir, d)); err != nil {
+			return nil, err
+		}
+	}
+	st, err := r.load()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNewVersion(st, m); err != nil {
+		return nil, err
+	}
+	ss, err := gatherSigners(st, kr, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &AddResult{ModelID: m.ModelID, Version: m.Version, Warnings: b.warnings}
+	newTargets := map[string]*metadata.TargetFiles{}
+	var entries []targets.FileEntry
+	for _, name := range b.files {
+		tf, err := r.copyPayload(b, name, opts.Progress)
+		if err != nil {
+			return nil, err
+		}
+		custom, err := targets.PayloadCustom(m, name).Marshal()
+		if err != nil {
+			return nil, err
+		}
+		tf.Custom = custom
+		newTargets[tf.Path] = tf
+		size := tf.Length
+		entries = append(entries, targets.FileEntry{Path: name, SHA256: hex.EncodeToString(tf.Hashes["sha256"]), Size: &size})
+	}
+
+	// The completed manifest: hashes and sizes as copied, build timestamp.
+	published := *m
+	published.SchemaVersion = targets.SchemaVersion
+	published.Files = entries
+	if published.BuildTimestamp == "" {
+		published.BuildTimestamp = r.Now().UTC().Format(targets.TimeFormat)
+	}
+	mbytes, err := published.MarshalPublished()
+	if err != nil {
+		return nil, err
+	}
+	mpath := targets.ManifestPath(m.ModelID, m.Version)
+	mtf, err := r.storeTarget(mpath, bytes.NewReader(mbytes), nil)
+	if err != nil {
+		return nil, err
+	}
+	if mtf.Custom, err = targets.ManifestCustom(&published).Marshal(); err != nil {
+		return nil, err
+	}
+	newTargets[mpath] = mtf
+
+	for p, tf := range newTargets {
+		st.targets.Signed.Targets[p] = tf
+		res.Targets = append(res.Targets, PublishedTarget{Path: p, Length: tf.Length, SHA256: hex.EncodeToString(tf.Hashes["sha256"])})
+	}
+	sort.Slice(res.Targets, func(i, j int) bool { return res.Targets[i].Path < res.Targets[j].Path })
+	v, err := r.publish(st, ss, true, true)
+	if err != nil {
+		return nil, err
+	}
+	res.Versions = *v
+	return res, nil
+}
+
+// checkNewVersion refuses a version that exists or is not the newest.
+func checkNewVersion(st *state, m *targets.Manifest) error {
+	nv, err := targets.ParseVersion(m.Version)
+	if err != nil {
+		return err
+	}
+	for _, pv := range publishedVersions(st.targets)[m.ModelID] {
+		switch c := nv.Compare(pv); {
+		case c == 0:
+			return fmt.Errorf("%w: %s %s (published as %s)", ErrVersionExists, m.ModelID, m.Version, pv)
+		case c < 0:
+			return fmt.Errorf("%w: %s %s < %s", ErrVersionNotNewer, m.ModelID, m.Version, pv)
+		}
+	}
+	return nil
+}
+
+// publishedVersions lists, per model, the versions with a manifest target.
+func publishedVersions(t *metadata.Metadata[metadata.TargetsType]) map[string][]targets.Version {
+	out := map[string][]targets.Version{}
+	for p := range t.Signed.Targets {
+		pp, err := targets.ParseTargetPath(p)
+		if err != nil || pp.File != targets.ManifestName {
+			continue
+		}
+		v, err := targets.ParseVersion(pp.Version)
+		if err != nil {
+			continue
+		}
+		out[pp.ModelID] = append(out[pp.ModelID], v)
+	}
+	for id := range out {
+		vs := out[id]
+		sort.Slice(vs, func(i, j int) bool { return vs[i].Compare(vs[j]) < 0 })
+	}
+	return out
+}
+
+// copyPayload streams one bundle file into the repository.
+func (r *Repository) copyPayload(b *bundle, name string, progress func(string, int64, int64)) (*metadata.TargetFiles, error) {
+	src, err := r.fs.OpenFile(filepath.Join(b.dir, name), os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBundle, name, err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBundle, name)
+	}
+	var cb func(int64)
+	if progress != nil {
+		total := fi.Size()
+		cb = func(done int64) { progress(name, done, total) }
+	}
+	tf, err := r.storeTarget(targets.TargetPath(b.manifest.ModelID, b.manifest.Version, name), src, cb)
+	if err != nil {
+		return nil, err
+	}
+	if want := b.manifest.File(name); want != nil {
+		if want.Size != nil && *want.Size != tf.Length {
+			return nil, fmt.Errorf("%w: %s is %d bytes, the manifest says %d", ErrBundle, name, tf.Length, *want.Size)
+		}
+		if got := hex.EncodeToString(tf.Hashes["sha256"]); want.SHA256 != "" && want.SHA256 != got {
+			return nil, fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s", ErrBundle, name, got, want.SHA256)
+		}
+	}
+	return tf, nil
+}
+
+// storeTarget copies src into the targets directory under its consistent
+// snapshot name, <dir>/<sha256>.<base>, hashing while it writes.
+func (r *Repository) storeTarget(targetPath string, src io.Reader, progress func(int64)) (*metadata.TargetFiles, error) {
+	dir := filepath.Join(r.dir, TargetsDir, filepath.FromSlash(path.Dir(targetPath)))
+	tmp, err := atomicfs.Create(r.fs, dir, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Abort()
+	n, sum, err := hashcopy.Copy(tmp, src, -1, progress)
+	if err != nil {
+		return nil, fmt.Errorf("copying %s: %w", targetPath, err)
+	}
+	final := filepath.Join(r.dir, TargetsDir, filepath.FromSlash(consistentName(targetPath, sum[:])))
+	if err := tmp.Commit(final); err != nil {
+		return nil, err
+	}
+	return &metadata.TargetFiles{Length: n, Hashes: metadata.Hashes{"sha256": sum[:]}, Path: targetPath}, nil
+}
+
+// consistentName is where a target's bytes live under targets/.
+func consistentName(targetPath string, sha []byte) string {
+	return path.Join(path.Dir(targetPath), hex.EncodeToString(sha)+"."+path.Base(targetPath))
+}

@@ -1,0 +1,146 @@
+package repo
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/spf13/afero"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// File and directory names inside a repository.
+const (
+	ConfigFile  = "mrepo.json"
+	MetadataDir = "metadata"
+	TargetsDir  = "targets"
+	lockFile    = ".mrepo.lock"
+	configMagic = "mrepo-config-v1"
+)
+
+// Duration is a time.Duration that reads and writes as a string and also
+// accepts a day suffix ("90d").
+type Duration time.Duration
+
+// ParseDuration parses Go durations ("36h", "90m") and whole days ("30d").
+func ParseDuration(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(d, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 24h, 90m or 30d)", s)
+	}
+	return d, nil
+}
+
+// FormatDuration writes whole days as "Nd" and anything else as Go does.
+func FormatDuration(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(FormatDuration(time.Duration(d)))
+}
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Expiry holds how long each top-level role's metadata stays valid after
+// it is signed.
+type Expiry struct {
+	Root      Duration `json:"root"`
+	Targets   Duration `json:"targets"`
+	Snapshot  Duration `json:"snapshot"`
+	Timestamp Duration `json:"timestamp"`
+}
+
+// DefaultExpiry follows common TUF practice: a year for the offline root, three
+// months for targets, a week for snapshot and a day for timestamp, so a
+// freeze attack lasts at most a day.
+var DefaultExpiry = Expiry{
+	Root:      Duration(365 * 24 * time.Hour),
+	Targets:   Duration(90 * 24 * time.Hour),
+	Snapshot:  Duration(7 * 24 * time.Hour),
+	Timestamp: Duration(24 * time.Hour),
+}
+
+// For returns the duration configured for a role.
+func (e Expiry) For(role string) time.Duration {
+	switch role {
+	case metadata.ROOT:
+		return time.Duration(e.Root)
+	case metadata.SNAPSHOT:
+		return time.Duration(e.Snapshot)
+	case metadata.TIMESTAMP:
+		return time.Duration(e.Timestamp)
+	}
+	return time.Duration(e.Targets) // targets and delegated roles
+}
+
+func (e Expiry) validate() error {
+	for _, role := range []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
+		d := e.For(role)
+		if d < time.Hour {
+			return fmt.Errorf("%s expiry %s is shorter than an hour", role, FormatDuration(d))
+		}
+		if d > 10*365*24*time.Hour {
+			return fmt.Errorf("%s expiry %s is longer than ten years", role, FormatDuration(d))
+		}
+	}
+	return nil
+}
+
+// Config is the repository's own configuration, stored in mrepo.json next
+// to (not inside) the published metadata and targets directories.
+type Config struct {
+	Format string `json:"format"`
+	Expiry Expiry `json:"expiry"`
+}
+
+func readConfig(fs afero.Fs, dir string) (*Config, error) {
+	data, err := afero.ReadFile(fs, filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotRepository, dir, err)
+	}
+	var c Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotRepository, ConfigFile, err)
+	}
+	if c.Format != configMagic {
+		return nil, fmt.Errorf("%w: %s has format %q, want %q", ErrNotRepository, ConfigFile, c.Format, configMagic)
+	}
+	if err := c.Expiry.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %v", ConfigFile, err)
+	}
+	return &c, nil
+}
+
+func writeConfig(fs afero.Fs, dir string, c *Config) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfs.WriteFile(fs, filepath.Join(dir, ConfigFile), append(b, '\n'), 0o644)
+}

@@ -1,0 +1,26 @@
+package repo
+
+import "errors"
+
+// Errors returned by repository operations, wrapped with details. Test
+// with errors.Is.
+var (
+	// ErrExists: init found an existing repository or key files.
+	ErrExists = errors.New("refusing to overwrite")
+	// ErrNotRepository: the directory is not an mrepo repository.
+	ErrNotRepository = errors.New("not an mrepo repository")
+	// ErrVersionExists: the model version is already published.
+	ErrVersionExists = errors.New("version already published")
+	// ErrVersionNotNewer: a newer version of the model is already published.
+	ErrVersionNotNewer = errors.New("version is not newer than the latest published")
+	// ErrBundle: the bundle directory is unusable (missing or escaping paths,
+	// symlinks, hash or size mismatches with its manifest).
+	ErrBundle = errors.New("invalid bundle")
+	// ErrThreshold: the keys at hand cannot meet a role's threshold.
+	ErrThreshold = errors.New("signature threshold not met")
+	// ErrLocked: another mrepo process holds the repository lock.
+	ErrLocked = errors.New("repository is locked by another process")
+	// ErrStoredMetadata: metadata on disk is missing, malformed or does not
+	// verify; mrepo refuses to build on it.
+	ErrStoredMetadata = errors.New("stored metadata is invalid")
+)

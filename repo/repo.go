@@ -1,0 +1,240 @@
+package repo
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/spf13/afero"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// Repository is an open mrepo repository.
+type Repository struct {
+	fs  afero.Fs
+	dir string
+	cfg *Config
+
+	// Now is the clock used for expiries; tests replace it.
+	Now func() time.Time
+	// LockTimeout is how long a writer waits for another one to finish.
+	LockTimeout time.Duration
+}
+
+// Open opens the repository in dir.
+func Open(fs afero.Fs, dir string) (*Repository, error) {
+	cfg, err := readConfig(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Repository{fs: fs, dir: dir, cfg: cfg, Now: time.Now, LockTimeout: time.Minute}, nil
+}
+
+// Dir is the repository's directory.
+func (r *Repository) Dir() string { return r.dir }
+
+// Config returns the repository configuration.
+func (r *Repository) Config() Config { return *r.cfg }
+
+func (r *Repository) metaPath(name string) string {
+	return filepath.Join(r.dir, MetadataDir, name)
+}
+
+// expires returns the expiry for a role signed now: whole seconds, UTC,
+// as python-tuf and the TUF specification require.
+func (r *Repository) expires(role string) time.Time {
+	return r.Now().UTC().Add(r.cfg.Expiry.For(role)).Truncate(time.Second)
+}
+
+// state is the repository as clients currently see it, reached from
+// timestamp.json exactly as a client reaches it.
+type state struct {
+	root      *metadata.Metadata[metadata.RootType]
+	timestamp *metadata.Metadata[metadata.TimestampType]
+	snapshot  *metadata.Metadata[metadata.SnapshotType]
+	targets   *metadata.Metadata[metadata.TargetsType]
+}
+
+var rootFileName = regexp.MustCompile(`^([1-9][0-9]{0,18})\.root\.json$`)
+
+// rootVersions lists the versions of the N.root.json files in dir, sorted.
+func rootVersions(fs afero.Fs, metaDir string) ([]int64, error) {
+	entries, err := afero.ReadDir(fs, metaDir)
+	if err != nil {
+		return nil, err
+	}
+	var vs []int64
+	for _, e := range entries {
+		if m := rootFileName.FindStringSubmatch(e.Name()); m != nil {
+			v, err := strconv.ParseInt(m[1], 10, 64)
+			if err == nil {
+				vs = append(vs, v)
+			}
+		}
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
+	return vs, nil
+}
+
+func storedErr(name string, err error) error {
+	return fmt.Errorf("%w: %s: %v", ErrStoredMetadata, name, err)
+}
+
+// readState reads the current repository state, reached from
+// timestamp.json exactly as a client reaches it, without checking
+// signatures.
+func (r *Repository) readState() (*state, error) {
+	vs, err := rootVersions(r.fs, filepath.Join(r.dir, MetadataDir))
+	if err != nil {
+		return nil, storedErr(MetadataDir, err)
+	}
+	if len(vs) == 0 {
+		return nil, storedErr(MetadataDir, errors.New("no N.root.json"))
+	}
+	st := &state{}
+	rootName := fmt.Sprintf("%d.root.json", vs[len(vs)-1])
+	if st.root, err = readMeta(r.fs, r.metaPath(rootName), metadata.Root()); err != nil {
+		return nil, storedErr(rootName, err)
+	}
+	if st.timestamp, err = readMeta(r.fs, r.metaPath("timestamp.json"), metadata.Timestamp()); err != nil {
+		return nil, storedErr("timestamp.json", err)
+	}
+	snapMeta := st.timestamp.Signed.Meta["snapshot.json"]
+	if snapMeta == nil {
+		return nil, storedErr("timestamp.json", errors.New("no snapshot.json entry"))
+	}
+	snapName := fmt.Sprintf("%d.snapshot.json", snapMeta.Version)
+	if st.snapshot, err = readMeta(r.fs, r.metaPath(snapName), metadata.Snapshot()); err != nil {
+		return nil, storedErr(snapName, err)
+	}
+	targMeta := st.snapshot.Signed.Meta["targets.json"]
+	if targMeta == nil {
+		return nil, storedErr(snapName, errors.New("no targets.json entry"))
+	}
+	targName := fmt.Sprintf("%d.targets.json", targMeta.Version)
+	if st.targets, err = readMeta(r.fs, r.metaPath(targName), metadata.Targets()); err != nil {
+		return nil, storedErr(targName, err)
+	}
+	return st, nil
+}
+
+// load reads the current state and checks every role's signatures against
+// the newest root, so that mrepo never re-signs (and thereby launders)
+// metadata that someone edited on disk. Expiry is not checked: re-signing
+// expired metadata is how it becomes fresh again.
+func (r *Repository) load() (*state, error) {
+	st, err := r.readState()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []struct {
+		role string
+		md   any
+	}{{metadata.ROOT, st.root}, {metadata.TIMESTAMP, st.timestamp}, {metadata.SNAPSHOT, st.snapshot}, {metadata.TARGETS, st.targets}} {
+		if err := st.root.VerifyDelegate(c.role, c.md); err != nil {
+			return nil, storedErr(c.role, err)
+		}
+	}
+	return st, nil
+}
+
+// maxMetadataSize bounds every metadata read (go-tuf's largest default
+// limit is 5 MB for targets).
+const maxMetadataSize = 32 << 20
+
+func readBounded(fs afero.Fs, name string, limit int64) ([]byte, error) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return data, nil
+}
+
+func readMeta[T metadata.Roles](fs afero.Fs, name string, into *metadata.Metadata[T]) (*metadata.Metadata[T], error) {
+	data, err := readBounded(fs, name, maxMetadataSize)
+	if err != nil {
+		return nil, err
+	}
+	return into.FromBytes(data)
+}
+
+// roleOf returns the root's entry for a top-level role.
+func roleOf(root *metadata.Metadata[metadata.RootType], name string) (*metadata.Role, error) {
+	role := root.Signed.Roles[name]
+	if role == nil {
+		return nil, storedErr("root", fmt.Errorf("no %s role", name))
+	}
+	return role, nil
+}
+
+// keySigner is a signer with the TUF key ID it signs as.
+type keySigner struct {
+	id string
+	s  signature.Signer
+}
+
+// signers collects signers from kr for a role's keys and fails, naming the
+// missing key IDs, if they cannot meet the threshold.
+func signers(kr keys.Keyring, roleName string, role *metadata.Role) ([]keySigner, error) {
+	var got []keySigner
+	var missing []string
+	for _, id := range role.KeyIDs {
+		s, err := kr.Signer(id)
+		if errors.Is(err, keys.ErrKeyNotFound) {
+			missing = append(missing, keys.ShortID(id))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		got = append(got, keySigner{id: id, s: s})
+	}
+	if len(got) < role.Threshold {
+		return nil, fmt.Errorf("%w: %s needs %d of its keys, %d available (missing: %s)",
+			ErrThreshold, roleName, role.Threshold, len(got), strings.Join(missing, ", "))
+	}
+	return got, nil
+}
+
+// signRole replaces md's signatures with fresh ones by every given signer.
+func signRole[T metadata.Roles](md *metadata.Metadata[T], ss []keySigner) error {
+	md.ClearSignatures()
+	for _, s := range ss {
+		if _, err := md.Sign(s.s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeMeta writes metadata atomically and returns its bytes' length and
+// SHA-256, which the next role up records.
+func (r *Repository) writeMeta(name string, md interface{ ToBytes(bool) ([]byte, error) }) (*metadata.MetaFiles, error) {
+	data, err := md.ToBytes(true)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfs.WriteFile(r.fs, r.metaPath(name), data, 0o644); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	return &metadata.MetaFiles{Length: int64(len(data)), Hashes: metadata.Hashes{"sha256": sum[:]}}, nil
+}

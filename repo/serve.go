@@ -1,0 +1,81 @@
+package repo
+
+import (
+	"net/http"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/afero"
+)
+
+// Cache policies: content-addressed files never change under their name;
+// timestamp.json changes on every publication and must always be fetched.
+const (
+	cacheImmutable = "public, max-age=31536000, immutable"
+	cacheNever     = "no-store"
+	cacheRevalid   = "no-cache"
+)
+
+var (
+	versionedMeta = regexp.MustCompile(`^[1-9][0-9]*\.[^/]+\.json$`)
+	hashedTarget  = regexp.MustCompile(`^[0-9a-f]{64}\.[^/]+$`)
+)
+
+// Handler serves the repository in dir as a static TUF repository:
+// GET and HEAD of /metadata/... and /targets/..., with HTTP range requests
+// (for resumable downloads) and cache headers that let a CDN keep
+// versioned metadata and hash-named targets forever while timestamp.json
+// is never cached. Hidden and temporary files, directories and anything
+// outside those two trees are 404.
+func Handler(fs afero.Fs, dir string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		p := req.URL.Path
+		clean := path.Clean(p)
+		if clean != p || !(strings.HasPrefix(p, "/"+MetadataDir+"/") || strings.HasPrefix(p, "/"+TargetsDir+"/")) {
+			http.NotFound(w, req)
+			return
+		}
+		for _, part := range strings.Split(p[1:], "/") {
+			if part == "" || strings.HasPrefix(part, ".") {
+				http.NotFound(w, req)
+				return
+			}
+		}
+		f, err := fs.Open(filepath.Join(dir, filepath.FromSlash(p)))
+		if err != nil {
+			http.NotFound(w, req)
+			return
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			http.NotFound(w, req)
+			return
+		}
+		base := path.Base(p)
+		switch {
+		case strings.HasPrefix(p, "/"+MetadataDir+"/") && base == "timestamp.json":
+			w.Header().Set("Cache-Control", cacheNever)
+		case strings.HasPrefix(p, "/"+MetadataDir+"/") && versionedMeta.MatchString(base):
+			w.Header().Set("Cache-Control", cacheImmutable)
+		case strings.HasPrefix(p, "/"+TargetsDir+"/") && hashedTarget.MatchString(base):
+			w.Header().Set("Cache-Control", cacheImmutable)
+			w.Header().Set("ETag", `"`+base[:64]+`"`)
+		default:
+			w.Header().Set("Cache-Control", cacheRevalid)
+		}
+		if strings.HasSuffix(base, ".json") {
+			w.Header().Set("Content-Type", "application/json")
+		} else {
+			w.Header().Set("Content-Type", "application/octet-stream")
+		}
+		http.ServeContent(w, req, base, fi.ModTime(), f)
+	})
+}

@@ -1,0 +1,134 @@
+package repo
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// RoleStatus describes one role's current metadata.
+type RoleStatus struct {
+	Role            string    `json:"role"`
+	Version         int64     `json:"version"`
+	Expires         time.Time `json:"expires"`
+	KeyIDs          []string  `json:"keyids"`
+	Threshold       int       `json:"threshold"`
+	ValidSignatures int       `json:"valid_signatures"`
+	ThresholdMet    bool      `json:"threshold_met"`
+}
+
+// ModelStatus lists the published versions of one model, oldest first.
+type ModelStatus struct {
+	ModelID  string   `json:"model_id"`
+	Versions []string `json:"versions"`
+	Latest   string   `json:"latest"`
+}
+
+// Status is a summary of the repository for operators.
+type Status struct {
+	Repository string        `json:"repository"`
+	Now        time.Time     `json:"now"`
+	Roles      []RoleStatus  `json:"roles"`
+	Models     []ModelStatus `json:"models"`
+	Warnings   []string      `json:"warnings"`
+}
+
+// StatusOptions tune Status.
+type StatusOptions struct {
+	// WarnWithin warns about roles expiring within this window. Zero means
+	// a quarter of each role's configured lifetime, so a daily timestamp
+	// warns in its last 6 hours and a yearly root in its last 3 months.
+	WarnWithin time.Duration
+}
+
+// Status reports each role's version, expiry, keys and threshold and
+// whether its signatures meet the threshold, the published models, and
+// warnings for anything expired, expiring soon or under-signed.
+func (r *Repository) Status(opts StatusOptions) (*Status, error) {
+	st, err := r.loadUnverified()
+	if err != nil {
+		return nil, err
+	}
+	now := r.Now().UTC()
+	out := &Status{Repository: r.dir, Now: now.Truncate(time.Second), Warnings: []string{}}
+	add := func(name string, version int64, expires time.Time, signed any, sigs []metadata.Signature) {
+		role := st.root.Signed.Roles[name]
+		rs := RoleStatus{Role: name, Version: version, Expires: expires}
+		if role != nil {
+			rs.KeyIDs, rs.Threshold = role.KeyIDs, role.Threshold
+			rs.ValidSignatures = countValid(st.root.Signed.Keys, role.KeyIDs, signed, sigs)
+		}
+		rs.ThresholdMet = role != nil && rs.Threshold >= 1 && rs.ValidSignatures >= rs.Threshold
+		if !rs.ThresholdMet {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: %d valid signatures, threshold %d", name, rs.ValidSignatures, rs.Threshold))
+		}
+		window := opts.WarnWithin
+		if window == 0 {
+			window = r.cfg.Expiry.For(name) / 4
+		}
+		switch left := expires.Sub(now); {
+		case left <= 0:
+			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: EXPIRED at %s", name, expires.Format(targets.TimeFormat)))
+		case left < window:
+			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: expires in %s (at %s)", name, left.Truncate(time.Minute), expires.Format(targets.TimeFormat)))
+		}
+		out.Roles = append(out.Roles, rs)
+	}
+	add(metadata.ROOT, st.root.Signed.Version, st.root.Signed.Expires, st.root.Signed, st.root.Signatures)
+	add(metadata.TARGETS, st.targets.Signed.Version, st.targets.Signed.Expires, st.targets.Signed, st.targets.Signatures)
+	add(metadata.SNAPSHOT, st.snapshot.Signed.Version, st.snapshot.Signed.Expires, st.snapshot.Signed, st.snapshot.Signatures)
+	add(metadata.TIMESTAMP, st.timestamp.Signed.Version, st.timestamp.Signed.Expires, st.timestamp.Signed, st.timestamp.Signatures)
+
+	for id, vs := range publishedVersions(st.targets) {
+		ms := ModelStatus{ModelID: id}
+		for _, v := range vs {
+			ms.Versions = append(ms.Versions, v.String())
+		}
+		ms.Latest = ms.Versions[len(ms.Versions)-1]
+		out.Models = append(out.Models, ms)
+	}
+	sort.Slice(out.Models, func(i, j int) bool { return out.Models[i].ModelID < out.Models[j].ModelID })
+	return out, nil
+}
+
+// countValid counts the role's keys that have a valid signature over the
+// canonical form of signed.
+func countValid(keyring map[string]*metadata.Key, keyIDs []string, signed any, sigs []metadata.Signature) int {
+	payload, err := cjson.EncodeCanonical(signed)
+	if err != nil {
+		return 0
+	}
+	byID := map[string][]byte{}
+	for _, s := range sigs {
+		byID[s.KeyID] = s.Signature
+	}
+	n := 0
+	seen := map[string]bool{}
+	for _, id := range keyIDs {
+		k, sig := keyring[id], byID[id]
+		if k == nil || sig == nil || seen[id] {
+			continue
+		}
+		if keys.Verify(k, payload, sig) == nil {
+			seen[id] = true
+			n++
+		}
+	}
+	return n
+}
+
+// loadUnverified reads the current state without requiring valid
+// signatures, for reporting.
+func (r *Repository) loadUnverified() (*state, error) {
+	st, err := r.load()
+	if err == nil {
+		return st, nil
+	}
+	// Fall back to a plain read so that status can show what is wrong.
+	return r.readState()
+}

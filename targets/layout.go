@@ -1,0 +1,94 @@
+package targets
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// ManifestName is the file name of a bundle's manifest, both in the bundle
+// directory and as the last component of its target path.
+const ManifestName = "manifest.json"
+
+// ModelsDir is the first component of every model target path.
+const ModelsDir = "models"
+
+var (
+	modelIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	fileNamePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+@=-]{0,199}$`)
+)
+
+// CheckModelID reports whether id can name a model: ASCII letters, digits,
+// '.', '_' and '-', starting with a letter or digit, at most 128 characters.
+// Model IDs become path components, so nothing else is allowed.
+func CheckModelID(id string) error {
+	if !modelIDPattern.MatchString(id) {
+		return fmt.Errorf("model_id %q: must be 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// CheckFileName reports whether name can be a payload file name. Bundles
+// are flat: a name is one path component, so it can never escape the
+// bundle or the model's target directory.
+func CheckFileName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("empty file name")
+	case strings.HasPrefix(name, "/"):
+		return fmt.Errorf("file %q: absolute paths are not allowed", name)
+	case name == ".." || strings.HasPrefix(name, "../") || strings.Contains(name, "/../") || strings.HasSuffix(name, "/.."):
+		return fmt.Errorf("file %q: path escapes the bundle", name)
+	case strings.ContainsAny(name, `/\`):
+		return fmt.Errorf("file %q: subdirectories are not supported, bundles are flat", name)
+	case name == ManifestName:
+		return fmt.Errorf("file %q: the manifest is not a payload file", name)
+	case !fileNamePattern.MatchString(name):
+		return fmt.Errorf("file %q: must be 1-200 characters of A-Z a-z 0-9 . _ + @ = - not starting with '.' or '-'", name)
+	}
+	return nil
+}
+
+// TargetDir is the target path directory of one model version.
+func TargetDir(modelID, version string) string {
+	return ModelsDir + "/" + modelID + "/" + version
+}
+
+// TargetPath is the target path of one file of one model version.
+func TargetPath(modelID, version, file string) string {
+	return TargetDir(modelID, version) + "/" + file
+}
+
+// ManifestPath is the target path of a model version's manifest.
+func ManifestPath(modelID, version string) string {
+	return TargetPath(modelID, version, ManifestName)
+}
+
+// ParsedPath is a target path split into its parts.
+type ParsedPath struct {
+	ModelID string
+	Version string
+	File    string
+}
+
+// ParseTargetPath splits models/<model_id>/<version>/<file> and validates
+// every component. Paths of any other shape are an error.
+func ParseTargetPath(p string) (ParsedPath, error) {
+	parts := strings.Split(p, "/")
+	if len(parts) != 4 || parts[0] != ModelsDir {
+		return ParsedPath{}, fmt.Errorf("target path %q is not %s/<model_id>/<version>/<file>", p, ModelsDir)
+	}
+	pp := ParsedPath{ModelID: parts[1], Version: parts[2], File: parts[3]}
+	if err := CheckModelID(pp.ModelID); err != nil {
+		return pp, err
+	}
+	if _, err := ParseVersion(pp.Version); err != nil {
+		return pp, err
+	}
+	if pp.File != ManifestName {
+		if err := CheckFileName(pp.File); err != nil {
+			return pp, err
+		}
+	}
+	return pp, nil
+}
