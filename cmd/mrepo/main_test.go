@@ -1,0 +1,34 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain makes this test binary double as the mrepo command: testscript
+// installs it as "mrepo" on PATH for the scripts and for tests that run
+// mrepo as a separate process (to kill it, for example).
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"mrepo": func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the user sessions in testdata/*.txtar.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			// Test-only passphrase; no real secret is ever used in tests.
+			env.Setenv("MREPO_PASSPHRASE", "test-only-passphrase")
+			return nil
+		},
+		Cmds: scriptCmds,
+	})
+}
+
+// scriptCmds are extra commands available to the scripts.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){}
