@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -30,6 +31,17 @@ type File struct {
 	Encrypted json.RawMessage `json:"encrypted_pkcs8"`
 }
 
+// Key derivation strengths. scrypt's memory is 128*r*N bytes: online keys
+// (targets, snapshot, timestamp), decrypted on every publication by CI and
+// cron, use N=2^15 (32 MiB, tens of milliseconds) so that publishing fits a
+// 64 MiB memory budget; give them long random passphrases. Offline keys
+// (root), decrypted only in ceremonies, use N=2^17 (128 MiB), the OWASP
+// recommendation.
+const (
+	onlineKDF  = encrypted.Legacy
+	offlineKDF = encrypted.OWASP
+)
+
 // EncodeFile encrypts k's private key with passphrase and returns the key
 // file's bytes.
 func EncodeFile(k *Key, passphrase []byte) ([]byte, error) {
@@ -41,7 +53,11 @@ func EncodeFile(k *Key, passphrase []byte) ([]byte, error) {
 		return nil, err
 	}
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	enc, err := encrypted.Encrypt(pemBytes, passphrase)
+	kdf := onlineKDF
+	if k.Offline {
+		kdf = offlineKDF
+	}
+	enc, err := encrypted.EncryptWithCustomKDFParameters(pemBytes, passphrase, kdf)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +102,9 @@ func ParseFile(data []byte) (*File, error) {
 // public key the file declares.
 func (f *File) Decrypt(passphrase []byte) (*Key, error) {
 	pemBytes, err := encrypted.Decrypt(f.Encrypted, passphrase)
+	// scrypt just allocated 32-128 MiB that is now garbage; hand it back to
+	// the OS before the caller streams gigabytes within a small budget.
+	debug.FreeOSMemory()
 	if err != nil {
 		return nil, fmt.Errorf("key %s (%s): %w", f.Name, ShortID(f.KeyID), ErrWrongPassphrase)
 	}

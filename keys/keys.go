@@ -48,6 +48,9 @@ type Key struct {
 	Name    string
 	Private crypto.Signer
 	Public  *metadata.Key
+	// Offline marks a key that is kept offline and used only in ceremonies
+	// (root keys). Its file gets a stronger, slower key derivation.
+	Offline bool
 	id      string
 }
 

@@ -113,6 +113,7 @@ func Init(fs afero.Fs, dir string, kd *keys.Dir, opts InitOptions) (*InitResult,
 		if err != nil {
 			return nil, err
 		}
+		k.Offline = true
 		if err := root.Signed.AddKey(k.Public, metadata.ROOT); err != nil {
 			return nil, err
 		}

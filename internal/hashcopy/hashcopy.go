@@ -1,8 +1,8 @@
-// Package hashcopy copies a stream while computing its SHA-256, with the
-// hashing and the writing running concurrently on a small fixed set of
-// buffers: memory stays at a few MiB whatever the stream's size, and the
-// copy takes about as long as the slower of hashing and writing rather
-// than their sum.
+// Package hashcopy copies a stream while computing its SHA-256. Reading
+// and hashing run on one goroutine and writing on another, over a small
+// fixed set of buffers: memory stays at a few MiB whatever the stream's
+// size, and the copy takes about as long as the slower of the two sides
+// rather than their sum.
 package hashcopy
 
 import (
@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
-	"sync/atomic"
 )
 
 const (
@@ -22,12 +20,6 @@ const (
 
 // ErrTooLong is returned when the source has more bytes than the limit.
 var ErrTooLong = errors.New("stream longer than its limit")
-
-type chunk struct {
-	buf  []byte
-	n    int
-	refs atomic.Int32
-}
 
 // Copy copies src to dst until EOF and returns the number of bytes copied
 // and their SHA-256. If limit >= 0 and src holds more than limit bytes,
@@ -49,64 +41,56 @@ func CopyFrom(dst io.Writer, src io.Reader, limit int64, h interface {
 	if h == nil {
 		h = sha256.New()
 	}
-	free := make(chan *chunk, buffers)
+	free := make(chan []byte, buffers)
 	for i := 0; i < buffers; i++ {
-		free <- &chunk{buf: make([]byte, BufferSize)}
+		free <- make([]byte, BufferSize)
 	}
-	release := func(c *chunk) {
-		if c.refs.Add(-1) == 0 {
-			free <- c
-		}
-	}
-	hashCh := make(chan *chunk, buffers)
-	writeCh := make(chan *chunk, buffers)
-	var writeErr atomic.Value
-	var wg sync.WaitGroup
-	wg.Add(2)
+	full := make(chan []byte, buffers)
+	failed := make(chan struct{}) // closed on the first write error
+	done := make(chan error, 1)
 	go func() {
-		defer wg.Done()
-		for c := range hashCh {
-			h.Write(c.buf[:c.n])
-			release(c)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		for c := range writeCh {
-			if writeErr.Load() == nil {
-				if _, err := dst.Write(c.buf[:c.n]); err != nil {
-					writeErr.Store(err)
+		var err error
+		for b := range full {
+			if err == nil {
+				if _, err = dst.Write(b); err != nil {
+					close(failed)
 				}
 			}
-			release(c)
+			free <- b[:cap(b)]
 		}
+		done <- err
 	}()
 
 	var total int64
 	var readErr error
-	for writeErr.Load() == nil {
-		c := <-free
-		want := len(c.buf)
+	for {
+		var b []byte
+		select {
+		case b = <-free:
+		case <-failed:
+		}
+		if b == nil {
+			break // the writer failed; stop reading
+		}
+		want := len(b)
 		if limit >= 0 && int64(want) > limit-total+1 {
 			// Read at most one byte past the limit: enough to detect excess.
 			want = int(limit - total + 1)
 		}
-		n, err := io.ReadFull(src, c.buf[:want])
+		n, err := io.ReadFull(src, b[:want])
 		if limit >= 0 && total+int64(n) > limit {
 			n = int(limit - total)
 			readErr = fmt.Errorf("%w (limit %d bytes)", ErrTooLong, limit)
 		}
 		if n > 0 {
-			c.n = n
-			c.refs.Store(2)
+			h.Write(b[:n])
 			total += int64(n)
-			hashCh <- c
-			writeCh <- c
+			full <- b[:n]
 			if progress != nil {
 				progress(total)
 			}
 		} else {
-			free <- c
+			free <- b
 		}
 		if readErr != nil {
 			break
@@ -119,14 +103,12 @@ func CopyFrom(dst io.Writer, src io.Reader, limit int64, h interface {
 			break
 		}
 	}
-	close(hashCh)
-	close(writeCh)
-	wg.Wait()
+	close(full)
+	if werr := <-done; werr != nil {
+		return total, sum, werr
+	}
 	if readErr != nil {
 		return total, sum, readErr
-	}
-	if err, ok := writeErr.Load().(error); ok {
-		return total, sum, err
 	}
 	copy(sum[:], h.Sum(nil))
 	return total, sum, nil

@@ -1,0 +1,46 @@
+package repo
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/spf13/afero"
+)
+
+// BenchmarkAddTarget publishes a 256 MiB payload on the OS filesystem,
+// fsync included. bench/addtarget.sh compares the whole command with
+// openssl + cp + sync at 1 GiB.
+func BenchmarkAddTarget(b *testing.B) {
+	const size = 256 << 20
+	dir := b.TempDir()
+	fs := afero.NewOsFs()
+	kd := &keys.Dir{FS: fs, Path: filepath.Join(dir, "keys"), Passphrase: func(string, bool) ([]byte, error) { return []byte("bench-only"), nil }}
+	if _, err := Init(fs, filepath.Join(dir, "repo"), kd, InitOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	r, err := Open(fs, filepath.Join(dir, "repo"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	bundle := filepath.Join(dir, "bundle")
+	os.MkdirAll(bundle, 0o755)
+	f, _ := os.Create(filepath.Join(bundle, "model.bin"))
+	if _, err := io.CopyN(f, rand.Reader, size); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		manifest := fmt.Sprintf(`{"model_id": "bench", "version": "1.0.%d"}`, i)
+		os.WriteFile(filepath.Join(bundle, "manifest.json"), []byte(manifest), 0o644)
+		if _, err := r.AddTarget(bundle, kd, AddOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
