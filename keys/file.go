@@ -85,7 +85,7 @@ func ParseFile(data []byte) (*File, error) {
 	if f.Public == nil || len(f.Encrypted) == 0 {
 		return nil, errors.New("key file lacks its public key or encrypted private key")
 	}
-	if _, err := f.Public.ToPublicKey(); err != nil {
+	if _, err := publicKey(f.Public); err != nil {
 		return nil, fmt.Errorf("key file public key: %v", err)
 	}
 	id, err := f.Public.ID()
@@ -148,7 +148,7 @@ func ParsePublic(data []byte) (*metadata.Key, error) {
 	if err := json.Unmarshal(data, &k); err != nil {
 		return nil, fmt.Errorf("not a TUF public key: %v", err)
 	}
-	if _, err := k.ToPublicKey(); err != nil {
+	if _, err := publicKey(&k); err != nil {
 		return nil, fmt.Errorf("not a usable TUF public key: %v", err)
 	}
 	return &k, nil

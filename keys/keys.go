@@ -120,7 +120,7 @@ func ShortID(id string) string {
 // Verify checks one signature by one TUF public key over payload, the way
 // go-tuf's Metadata.VerifyDelegate does for each key.
 func Verify(pub *metadata.Key, payload, sig []byte) error {
-	pk, err := pub.ToPublicKey()
+	pk, err := publicKey(pub)
 	if err != nil {
 		return err
 	}
@@ -143,4 +143,26 @@ func Verify(pub *metadata.Key, payload, sig []byte) error {
 		return err
 	}
 	return v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(payload))
+}
+
+// CheckPublic reports whether a TUF key object can verify signatures. Call
+// it before go-tuf's VerifyDelegate on keys read from disk: that panics on
+// an ed25519 key of the wrong length.
+func CheckPublic(k *metadata.Key) error {
+	_, err := publicKey(k)
+	return err
+}
+
+// publicKey converts a TUF key object to a crypto public key. go-tuf's
+// ToPublicKey accepts an ed25519 key of any length, on which
+// ed25519.Verify panics; such a key is an error here.
+func publicKey(k *metadata.Key) (crypto.PublicKey, error) {
+	pk, err := k.ToPublicKey()
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := pk.(ed25519.PublicKey); ok && len(e) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("ed25519 public key is %d bytes, want %d", len(e), ed25519.PublicKeySize)
+	}
+	return pk, nil
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/hashcopy"
@@ -76,6 +77,18 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 		return nil, err
 	}
 
+	// A refused bundle changes nothing: if copying fails (a file whose size
+	// or SHA-256 contradicts the manifest, say), remove the target
+	// directories this call created, with whatever was copied into them.
+	publishing := false
+	if created := r.firstMissingTargetDir(m); created != "" {
+		defer func() {
+			if !publishing {
+				r.fs.RemoveAll(created)
+			}
+		}()
+	}
+
 	res := &AddResult{ModelID: m.ModelID, Version: m.Version, Warnings: b.warnings}
 	newTargets := map[string]*metadata.TargetFiles{}
 	var entries []targets.FileEntry
@@ -106,7 +119,7 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 		return nil, err
 	}
 	mpath := targets.ManifestPath(m.ModelID, m.Version)
-	mtf, err := r.storeTarget(mpath, bytes.NewReader(mbytes), nil)
+	mtf, err := r.storeTarget(mpath, bytes.NewReader(mbytes), nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -120,12 +133,27 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 		res.Targets = append(res.Targets, PublishedTarget{Path: p, Length: tf.Length, SHA256: hex.EncodeToString(tf.Hashes["sha256"])})
 	}
 	sort.Slice(res.Targets, func(i, j int) bool { return res.Targets[i].Path < res.Targets[j].Path })
+	publishing = true // from here on, metadata may already point at the new files
 	v, err := r.publish(st, ss, true, true)
 	if err != nil {
 		return nil, err
 	}
 	res.Versions = *v
 	return res, nil
+}
+
+// firstMissingTargetDir returns the outermost directory on the way to the
+// model version's directory under targets/ that does not exist yet, or ""
+// if that directory already exists.
+func (r *Repository) firstMissingTargetDir(m *targets.Manifest) string {
+	p := filepath.Join(r.dir, TargetsDir)
+	for _, part := range strings.Split(targets.TargetDir(m.ModelID, m.Version), "/") {
+		p = filepath.Join(p, part)
+		if _, err := r.fs.Stat(p); os.IsNotExist(err) {
+			return p
+		}
+	}
+	return ""
 }
 
 // checkNewVersion refuses a version that exists or is not the newest.
@@ -185,24 +213,14 @@ func (r *Repository) copyPayload(b *bundle, name string, progress func(string, i
 		total := fi.Size()
 		cb = func(done int64) { progress(name, done, total) }
 	}
-	tf, err := r.storeTarget(targets.TargetPath(b.manifest.ModelID, b.manifest.Version, name), src, cb)
-	if err != nil {
-		return nil, err
-	}
-	if want := b.manifest.File(name); want != nil {
-		if want.Size != nil && *want.Size != tf.Length {
-			return nil, fmt.Errorf("%w: %s is %d bytes, the manifest says %d", ErrBundle, name, tf.Length, *want.Size)
-		}
-		if got := hex.EncodeToString(tf.Hashes["sha256"]); want.SHA256 != "" && want.SHA256 != got {
-			return nil, fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s", ErrBundle, name, got, want.SHA256)
-		}
-	}
-	return tf, nil
+	return r.storeTarget(targets.TargetPath(b.manifest.ModelID, b.manifest.Version, name), src, cb, b.manifest.File(name))
 }
 
 // storeTarget copies src into the targets directory under its consistent
-// snapshot name, <dir>/<sha256>.<base>, hashing while it writes.
-func (r *Repository) storeTarget(targetPath string, src io.Reader, progress func(int64)) (*metadata.TargetFiles, error) {
+// snapshot name, <dir>/<sha256>.<base>, hashing while it writes. If want
+// (the bundle manifest's entry) gives a size or SHA-256, a copy that
+// disagrees is discarded before it gets a name.
+func (r *Repository) storeTarget(targetPath string, src io.Reader, progress func(int64), want *targets.FileEntry) (*metadata.TargetFiles, error) {
 	dir := filepath.Join(r.dir, TargetsDir, filepath.FromSlash(path.Dir(targetPath)))
 	tmp, err := atomicfs.Create(r.fs, dir, 0o644)
 	if err != nil {
@@ -212,6 +230,15 @@ func (r *Repository) storeTarget(targetPath string, src io.Reader, progress func
 	n, sum, err := hashcopy.Copy(tmp, src, -1, progress)
 	if err != nil {
 		return nil, fmt.Errorf("copying %s: %w", targetPath, err)
+	}
+	if want != nil {
+		name := path.Base(targetPath)
+		if want.Size != nil && *want.Size != n {
+			return nil, fmt.Errorf("%w: %s is %d bytes, the manifest says %d", ErrBundle, name, n, *want.Size)
+		}
+		if got := hex.EncodeToString(sum[:]); want.SHA256 != "" && want.SHA256 != got {
+			return nil, fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s", ErrBundle, name, got, want.SHA256)
+		}
 	}
 	final := filepath.Join(r.dir, TargetsDir, filepath.FromSlash(consistentName(targetPath, sum[:])))
 	if err := tmp.Commit(final); err != nil {

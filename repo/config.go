@@ -50,6 +50,19 @@ func FormatDuration(d time.Duration) string {
 	return d.String()
 }
 
+// FormatRemaining shows a time left the way an operator reads it: whole
+// days (rounded) from two days up, hours and minutes below that.
+func FormatRemaining(d time.Duration) string {
+	if d <= 0 {
+		return "expired"
+	}
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%dd", (d+12*time.Hour)/(24*time.Hour))
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", d/time.Hour, (d%time.Hour)/time.Minute)
+}
+
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(FormatDuration(time.Duration(d)))
 }

@@ -137,6 +137,9 @@ func (r *Repository) load() (*state, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKeys(st.root.Signed.Keys); err != nil {
+		return nil, storedErr(metadata.ROOT, err)
+	}
 	for _, c := range []struct {
 		role string
 		md   any
@@ -146,6 +149,18 @@ func (r *Repository) load() (*state, error) {
 		}
 	}
 	return st, nil
+}
+
+// checkKeys fails on a key that cannot verify signatures, so that it never
+// reaches go-tuf's VerifyDelegate, which panics on some (an ed25519 key of
+// the wrong length).
+func checkKeys(ks map[string]*metadata.Key) error {
+	for id, k := range ks {
+		if err := keys.CheckPublic(k); err != nil {
+			return fmt.Errorf("key %s: %v", keys.ShortID(id), err)
+		}
+	}
+	return nil
 }
 
 // maxMetadataSize bounds every metadata read (go-tuf's largest default

@@ -75,7 +75,7 @@ func (r *Repository) Status(opts StatusOptions) (*Status, error) {
 		case left <= 0:
 			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: EXPIRED at %s", name, expires.Format(targets.TimeFormat)))
 		case left < window:
-			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: expires in %s (at %s)", name, left.Truncate(time.Minute), expires.Format(targets.TimeFormat)))
+			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: expires in %s (at %s)", name, FormatRemaining(left), expires.Format(targets.TimeFormat)))
 		}
 		out.Roles = append(out.Roles, rs)
 	}

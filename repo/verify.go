@@ -253,6 +253,10 @@ func (v *verifier) verifyRootChain(trustedRoot []byte) *metadata.Metadata[metada
 		v.problem(CodeTrustedRootInvalid, metadata.ROOT, "", "the trusted root does not parse: %v", err)
 		return nil
 	}
+	if err := checkKeys(root.Signed.Keys); err != nil {
+		v.problem(CodeTrustedRootInvalid, metadata.ROOT, "", "the trusted root has an unusable %v", err)
+		return nil
+	}
 	if err := root.VerifyDelegate(metadata.ROOT, root); err != nil {
 		v.problem(CodeTrustedRootInvalid, metadata.ROOT, "", "the trusted root is not signed by its own threshold: %v", err)
 		return nil
@@ -292,6 +296,10 @@ func (v *verifier) verifyRootChain(trustedRoot []byte) *metadata.Metadata[metada
 		prev := root.Signed.Roles[metadata.ROOT]
 		if !v.checkSignatures(root, metadata.ROOT, root.Signed.Keys, prev.KeyIDs, prev.Threshold, nr, nr.Signed, nr.Signatures) {
 			v.problem(CodeRootChainBroken, metadata.ROOT, "", "%s is not signed by a threshold of version %d's root keys", name, root.Signed.Version)
+			return nil
+		}
+		if err := checkKeys(nr.Signed.Keys); err != nil {
+			v.problem(CodeRootChainBroken, metadata.ROOT, "", "%s has an unusable %v", name, err)
 			return nil
 		}
 		self := nr.Signed.Roles[metadata.ROOT]
@@ -463,6 +471,10 @@ func (v *verifier) verifyTargetsTree(root *metadata.Metadata[metadata.RootType],
 		seen[e.role.Name] = true
 		md := load(e.role.Name)
 		if md == nil {
+			continue
+		}
+		if err := checkKeys(e.parent.Signed.Delegations.Keys); err != nil {
+			v.problem(CodeMetadataInvalid, e.role.Name, "", "delegation with an unusable %v", err)
 			continue
 		}
 		v.checkSignatures(e.parent, e.role.Name, e.parent.Signed.Delegations.Keys, e.role.KeyIDs, e.role.Threshold, md, md.Signed, md.Signatures)

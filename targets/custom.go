@@ -131,6 +131,9 @@ func (c *Custom) validate(targetPath string) error {
 			seen[f] = true
 		}
 	case KindPayload:
+		if pp.File == ManifestName {
+			return fmt.Errorf("a payload target cannot be named %s", ManifestName)
+		}
 		if c.File != pp.File {
 			return fmt.Errorf("file %q disagrees with the path", c.File)
 		}

@@ -129,6 +129,9 @@ func ParseBundleManifest(data []byte) (*Manifest, error) {
 		if err != nil {
 			return nil, manifestErr("build_timestamp %q is not RFC 3339", m.BuildTimestamp)
 		}
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			return nil, manifestErr("build_timestamp %q is outside years 0000-9999 in UTC", m.BuildTimestamp)
+		}
 		m.BuildTimestamp = t.UTC().Truncate(time.Second).Format(TimeFormat)
 	}
 	return &m, nil
@@ -155,7 +158,9 @@ func ParsePublishedManifest(data []byte) (*Manifest, error) {
 	if err := m.validate(true); err != nil {
 		return nil, err
 	}
-	if _, err := time.Parse(TimeFormat, m.BuildTimestamp); err != nil {
+	// time.Parse also takes one-digit hours and fractional seconds; only
+	// the canonical form is valid.
+	if t, err := time.Parse(TimeFormat, m.BuildTimestamp); err != nil || t.Format(TimeFormat) != m.BuildTimestamp {
 		return nil, manifestErr("build_timestamp %q is not %s", m.BuildTimestamp, TimeFormat)
 	}
 	return &m, nil

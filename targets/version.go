@@ -165,21 +165,32 @@ func (v Version) Compare(w Version) int {
 }
 
 func compareIdentifier(a, b string) int {
-	an, aerr := strconv.ParseUint(a, 10, 64)
-	bn, berr := strconv.ParseUint(b, 10, 64)
+	an, bn := isNumeric(a), isNumeric(b)
 	switch {
-	case aerr == nil && berr == nil:
-		switch {
-		case an < bn:
-			return -1
-		case an > bn:
+	case an && bn:
+		// Numeric identifiers of any length (semver sets no bound) compare
+		// by value: without leading zeros, the longer one is larger.
+		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+		if len(a) != len(b) {
+			if len(a) < len(b) {
+				return -1
+			}
 			return 1
 		}
-		return 0
-	case aerr == nil:
+		return strings.Compare(a, b)
+	case an:
 		return -1 // numeric identifiers have lower precedence
-	case berr == nil:
+	case bn:
 		return 1
 	}
 	return strings.Compare(a, b)
+}
+
+func isNumeric(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	return id != ""
 }

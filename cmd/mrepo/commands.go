@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
@@ -47,7 +48,7 @@ func durationFlag(name, def, usage string) *cli.StringFlag {
 func parseDurationFlag(c *cli.Context, name string) (repo.Duration, error) {
 	d, err := repo.ParseDuration(c.String(name))
 	if err != nil {
-		return 0, &exitError{code: 2, msg: fmt.Sprintf("--%s: %v", name, err)}
+		return 0, &exitError{code: 2, msg: fmt.Sprintf("%s: --%s: %v", c.Command.Name, name, err)}
 	}
 	return repo.Duration(d), nil
 }
@@ -119,8 +120,17 @@ Refuses to overwrite an existing repository or existing key files.`,
 					return err
 				}
 			}
+			// repo.Init reads zero as "default"; on the command line an
+			// explicit 0 is a mistake, not a request for the default.
+			rootKeys, rootThreshold := c.Int("root-keys"), c.Int("root-threshold")
+			if rootKeys < 1 {
+				return fmt.Errorf("init: root keys: %d is not between 1 and 32", rootKeys)
+			}
+			if rootThreshold < 1 {
+				return fmt.Errorf("init: root threshold %d must be between 1 and the number of root keys (%d)", rootThreshold, rootKeys)
+			}
 			res, err := repo.Init(afero.NewOsFs(), c.String("repo"), keyDir(c), repo.InitOptions{
-				RootKeys: c.Int("root-keys"), RootThreshold: c.Int("root-threshold"), KeyType: kt, Expiry: &exp,
+				RootKeys: rootKeys, RootThreshold: rootThreshold, KeyType: kt, Expiry: &exp,
 			})
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
@@ -164,7 +174,14 @@ file path that escapes the bundle (.., absolute, symlink).`,
 		Flags: []cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
-				return &exitError{code: 2, msg: "add-target: expected exactly one BUNDLE_DIR argument (see mrepo add-target --help)"}
+				msg := "add-target: expected exactly one BUNDLE_DIR argument (see mrepo add-target --help)"
+				for _, a := range c.Args().Tail() {
+					if strings.HasPrefix(a, "-") {
+						msg = fmt.Sprintf("add-target: %s after BUNDLE_DIR: options go before it (see mrepo add-target --help)", a)
+						break
+					}
+				}
+				return &exitError{code: 2, msg: msg}
 			}
 			r, err := openRepo(c)
 			if err != nil {
@@ -213,6 +230,10 @@ func resignCommand(name, usage, desc string, fn func(*repo.Repository, keys.Keyr
 			}
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, v)
+			}
+			if name == "timestamp" { // the snapshot was not re-signed; do not say it was
+				fmt.Fprintf(c.App.Writer, "Signed timestamp v%d (snapshot v%d)\n", v.Timestamp, v.Snapshot)
+				return nil
 			}
 			fmt.Fprintf(c.App.Writer, "Signed snapshot v%d, timestamp v%d\n", v.Snapshot, v.Timestamp)
 			return nil
@@ -283,7 +304,7 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 					ids[i] = keys.ShortID(id)
 				}
 				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d/%d %s\t%s\n", rs.Role, rs.Version, rs.Expires.UTC().Format(targets.TimeFormat),
-					roundDuration(rs.Expires.Sub(st.Now)), rs.ValidSignatures, rs.Threshold, ok, strings.Join(ids, ","))
+					repo.FormatRemaining(rs.Expires.Sub(st.Now)), rs.ValidSignatures, rs.Threshold, ok, strings.Join(ids, ","))
 			}
 			tw.Flush()
 			fmt.Fprintln(w)
@@ -299,16 +320,6 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 			return nil
 		},
 	})
-}
-
-func roundDuration(d time.Duration) string {
-	if d <= 0 {
-		return "expired"
-	}
-	if d >= 48*time.Hour {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.Truncate(time.Minute).String()
 }
 
 func verifyCommand() *cli.Command {
@@ -383,7 +394,7 @@ func serveCommand() *cli.Command {
 	return command([]string{"repo"}, &cli.Command{
 		Name:      "serve",
 		Usage:     "serve the repository over HTTP as a static TUF repository",
-		UsageText: "mrepo serve --repo DIR [--addr HOST:PORT] [--addr-file FILE]",
+		UsageText: "mrepo serve --repo DIR [--addr HOST:PORT] [--addr-file FILE] [--access-log]",
 		Description: `Serves /metadata/... and /targets/... from the repository with range requests
 (resumable downloads), long cache lifetimes on versioned metadata and
 hash-named targets, and no caching of timestamp.json. Nothing else is served.
@@ -417,7 +428,7 @@ metadata/ and targets/ to any static host or CDN with the same cache rules.`,
 			}
 			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 			if f := c.String("addr-file"); f != "" {
-				if err := os.WriteFile(f, []byte(addr+"\n"), 0o644); err != nil {
+				if err := atomicfs.WriteFile(afero.NewOsFs(), f, []byte(addr+"\n"), 0o644); err != nil {
 					return fmt.Errorf("serve: %w", err)
 				}
 			}

@@ -46,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usageError(c *cli.Context, err error, _ bool) error {
 	name := "mrepo"
-	if c != nil && c.Command != nil && c.Command.Name != "" {
+	if c != nil && c.Command != nil && c.Command.Name != "" && c.Command.Name != "mrepo" {
 		name += " " + c.Command.Name
 	}
 	msg := cliutil.OneLine(err)
@@ -65,19 +65,18 @@ A bundle is a directory with a manifest.json and payload files; each
 published version becomes signed targets under models/<model_id>/<version>/.
 
 Typical life of a repository:
-  mrepo init --repo repo --keys keys --root-keys 3 --root-threshold 2
-  mrepo add-target --repo repo --keys keys ./bundle      (from CI)
-  mrepo timestamp --repo repo --keys keys                (from cron, daily)
-  mrepo verify --repo repo --root pinned-root.json       (release gate)
-  mrepo serve --repo repo --addr 127.0.0.1:8080          (or copy to a CDN)
+  mrepo init --repo /srv/models --keys ~/keys --root-keys 3 --root-threshold 2
+  mrepo add-target --repo /srv/models --keys ~/keys ./bundle   (from CI)
+  mrepo timestamp --repo /srv/models --keys ~/keys             (from cron)
+  mrepo verify --repo /srv/models --root pinned-root.json      (release gate)
+  mrepo serve --repo /srv/models --addr 127.0.0.1:8080         (or a CDN)
 
 Passphrases for private keys come from --passphrase-file, the
 MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideHelpCommand: true,
-		OnUsageError:    usageError,
-		ExitErrHandler:  func(*cli.Context, error) {},
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		OnUsageError:   usageError,
+		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			initCommand(),
 			addTargetCommand(),

@@ -26,7 +26,8 @@ func TestScripts(t *testing.T) {
 			env.Setenv("MREPO_PASSPHRASE", "test-only-passphrase")
 			return nil
 		},
-		Cmds: scriptCmds,
+		Cmds:      scriptCmds,
+		Condition: scriptCondition,
 	})
 }
 
