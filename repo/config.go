@@ -112,7 +112,8 @@ func (e Expiry) For(role string) time.Duration {
 	return time.Duration(e.Targets) // targets and delegated roles
 }
 
-func (e Expiry) validate() error {
+// Validate checks that every lifetime is between an hour and ten years.
+func (e Expiry) Validate() error {
 	for _, role := range []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
 		d := e.For(role)
 		if d < time.Hour {
@@ -144,7 +145,7 @@ func readConfig(fs afero.Fs, dir string) (*Config, error) {
 	if c.Format != configMagic {
 		return nil, fmt.Errorf("%w: %s has format %q, want %q", ErrNotRepository, ConfigFile, c.Format, configMagic)
 	}
-	if err := c.Expiry.validate(); err != nil {
+	if err := c.Expiry.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %v", ConfigFile, err)
 	}
 	return &c, nil

@@ -71,13 +71,7 @@ func Init(fs afero.Fs, dir string, kd *keys.Dir, opts InitOptions) (*InitResult,
 	if opts.Expiry != nil {
 		exp = *opts.Expiry
 	}
-	if opts.RootKeys < 1 || opts.RootKeys > 32 {
-		return nil, fmt.Errorf("root keys: %d is not between 1 and 32", opts.RootKeys)
-	}
-	if opts.RootThreshold < 1 || opts.RootThreshold > opts.RootKeys {
-		return nil, fmt.Errorf("root threshold %d must be between 1 and the number of root keys (%d)", opts.RootThreshold, opts.RootKeys)
-	}
-	if err := exp.validate(); err != nil {
+	if err := opts.validate(exp); err != nil {
 		return nil, err
 	}
 	if kd.Passphrase == nil {
@@ -186,6 +180,26 @@ func Init(fs afero.Fs, dir string, kd *keys.Dir, opts InitOptions) (*InitResult,
 	sum := sha256.Sum256(rootBytes)
 	res.RootSHA256 = hex.EncodeToString(sum[:])
 	return res, nil
+}
+
+// ValidateInitOptions checks ceremony options without touching anything,
+// so a command line can report bad options as usage errors.
+func ValidateInitOptions(opts InitOptions) error {
+	exp := DefaultExpiry
+	if opts.Expiry != nil {
+		exp = *opts.Expiry
+	}
+	return opts.validate(exp)
+}
+
+func (opts InitOptions) validate(exp Expiry) error {
+	if opts.RootKeys < 1 || opts.RootKeys > 32 {
+		return fmt.Errorf("root keys: %d is not between 1 and 32", opts.RootKeys)
+	}
+	if opts.RootThreshold < 1 || opts.RootThreshold > opts.RootKeys {
+		return fmt.Errorf("root threshold %d must be between 1 and the number of root keys (%d)", opts.RootThreshold, opts.RootKeys)
+	}
+	return exp.Validate()
 }
 
 func rootKeyName(i int) string { return fmt.Sprintf("root-%d", i+1) }

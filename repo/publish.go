@@ -85,15 +85,24 @@ func (r *Repository) publish(st *state, ss roleSigners, newTargets, newSnapshot 
 
 // Timestamp re-signs the timestamp with a fresh expiry, as a cron job does.
 func (r *Repository) Timestamp(kr keys.Keyring) (*Versions, error) {
-	return r.resign(kr, false)
+	return r.resign(kr, metadata.TIMESTAMP)
 }
 
 // Snapshot re-signs the snapshot (and so the timestamp) with fresh expiries.
 func (r *Repository) Snapshot(kr keys.Keyring) (*Versions, error) {
-	return r.resign(kr, true)
+	return r.resign(kr, metadata.SNAPSHOT)
 }
 
-func (r *Repository) resign(kr keys.Keyring, snapshot bool) (*Versions, error) {
+// Targets re-signs the targets metadata, unchanged but with a fresh expiry,
+// and then snapshot and timestamp. Publishing does this too; a repository
+// that publishes less often than its targets lifetime needs it from cron.
+func (r *Repository) Targets(kr keys.Keyring) (*Versions, error) {
+	return r.resign(kr, metadata.TARGETS)
+}
+
+// resign re-signs role and every role above it in the chain that a client
+// follows (targets -> snapshot -> timestamp).
+func (r *Repository) resign(kr keys.Keyring, role string) (*Versions, error) {
 	unlock, err := r.lock()
 	if err != nil {
 		return nil, err
@@ -104,12 +113,17 @@ func (r *Repository) resign(kr keys.Keyring, snapshot bool) (*Versions, error) {
 		return nil, err
 	}
 	roles := []string{metadata.TIMESTAMP}
-	if snapshot {
+	newSnapshot := role == metadata.SNAPSHOT || role == metadata.TARGETS
+	newTargets := role == metadata.TARGETS
+	if newSnapshot {
 		roles = append(roles, metadata.SNAPSHOT)
+	}
+	if newTargets {
+		roles = append(roles, metadata.TARGETS)
 	}
 	ss, err := gatherSigners(st, kr, roles...)
 	if err != nil {
 		return nil, err
 	}
-	return r.publish(st, ss, false, snapshot)
+	return r.publish(st, ss, newTargets, newSnapshot)
 }

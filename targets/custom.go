@@ -80,7 +80,7 @@ func ParseCustom(targetPath string, raw *json.RawMessage) (*Custom, error) {
 		return nil, fmt.Errorf("%w: target %s: custom metadata too large", ErrCustom, targetPath)
 	}
 	var c Custom
-	if err := decodeTolerant(*raw, &c); err != nil {
+	if err := decodeStrict(*raw, &c, false); err != nil {
 		return nil, fmt.Errorf("%w: target %s: %v", ErrCustom, targetPath, err)
 	}
 	if err := c.validate(targetPath); err != nil {

@@ -133,3 +133,29 @@ func TestParseCustom(t *testing.T) {
 		t.Errorf("empty raw message: %v", err)
 	}
 }
+
+// Signed JSON must mean one thing to every parser: keys are matched
+// exactly and never repeated, even where unknown fields are tolerated.
+func TestParseCustomRejectsAmbiguousJSON(t *testing.T) {
+	const p = "models/m/1.0.0/model.bin"
+	good := `{"kind":"model-payload","schema_version":1,"model_id":"m","version":"1.0.0","file":"model.bin"}`
+	raw := json.RawMessage(good)
+	if _, err := ParseCustom(p, &raw); err != nil {
+		t.Fatalf("baseline rejected: %v", err)
+	}
+	for name, doc := range map[string]string{
+		"case-folded key":       `{"kind":"model-payload","schema_version":1,"model_id":"m","Version":"1.0.0","file":"model.bin"}`,
+		"duplicate key":         `{"kind":"model-payload","schema_version":1,"model_id":"m","version":"1.0.0","file":"model.bin","file":"other.bin"}`,
+		"duplicate unknown key": `{"kind":"model-payload","schema_version":1,"model_id":"m","version":"1.0.0","file":"model.bin","x":1,"x":2}`,
+	} {
+		raw := json.RawMessage(doc)
+		if c, err := ParseCustom(p, &raw); err == nil {
+			t.Errorf("%s: accepted %+v", name, c)
+		}
+	}
+	// An unknown field alone is tolerated (forward compatibility).
+	raw = json.RawMessage(strings.TrimSuffix(good, "}") + `,"rollout":{"percent":5}}`)
+	if _, err := ParseCustom(p, &raw); err != nil {
+		t.Errorf("unknown field rejected: %v", err)
+	}
+}

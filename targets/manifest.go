@@ -1,7 +1,6 @@
 package targets
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -106,13 +105,8 @@ func ParseBundleManifest(data []byte) (*Manifest, error) {
 		return nil, manifestErr("larger than %d bytes", MaxManifestSize)
 	}
 	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, manifestErr("%s", describeJSONError(err))
-	}
-	if err := expectEOF(dec); err != nil {
-		return nil, err
+	if err := decodeStrict(data, &m, true); err != nil {
+		return nil, manifestErr("%s", err)
 	}
 	if m.SchemaVersion != 0 && m.SchemaVersion != SchemaVersion {
 		return nil, manifestErr("schema_version %d is not supported (this tool writes %d)", m.SchemaVersion, SchemaVersion)
@@ -146,7 +140,7 @@ func ParsePublishedManifest(data []byte) (*Manifest, error) {
 		return nil, manifestErr("larger than %d bytes", MaxManifestSize)
 	}
 	var m Manifest
-	if err := decodeTolerant(data, &m); err != nil {
+	if err := decodeStrict(data, &m, false); err != nil {
 		return nil, manifestErr("%s", err)
 	}
 	if m.SchemaVersion != SchemaVersion {

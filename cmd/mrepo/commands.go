@@ -120,18 +120,13 @@ Refuses to overwrite an existing repository or existing key files.`,
 					return err
 				}
 			}
-			// repo.Init reads zero as "default"; on the command line an
-			// explicit 0 is a mistake, not a request for the default.
-			rootKeys, rootThreshold := c.Int("root-keys"), c.Int("root-threshold")
-			if rootKeys < 1 {
-				return fmt.Errorf("init: root keys: %d is not between 1 and 32", rootKeys)
+			// Zero would mean "default" to repo.Init; on the command line an
+			// explicit 0 is a mistake. Bad options are usage errors (exit 2).
+			opts := repo.InitOptions{RootKeys: c.Int("root-keys"), RootThreshold: c.Int("root-threshold"), KeyType: kt, Expiry: &exp}
+			if err := repo.ValidateInitOptions(opts); err != nil {
+				return &exitError{code: 2, msg: "init: " + err.Error()}
 			}
-			if rootThreshold < 1 {
-				return fmt.Errorf("init: root threshold %d must be between 1 and the number of root keys (%d)", rootThreshold, rootKeys)
-			}
-			res, err := repo.Init(afero.NewOsFs(), c.String("repo"), keyDir(c), repo.InitOptions{
-				RootKeys: rootKeys, RootThreshold: rootThreshold, KeyType: kt, Expiry: &exp,
-			})
+			res, err := repo.Init(afero.NewOsFs(), c.String("repo"), keyDir(c), opts)
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
@@ -231,11 +226,14 @@ func resignCommand(name, usage, desc string, fn func(*repo.Repository, keys.Keyr
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, v)
 			}
-			if name == "timestamp" { // the snapshot was not re-signed; do not say it was
+			switch name { // say exactly what was re-signed
+			case "timestamp":
 				fmt.Fprintf(c.App.Writer, "Signed timestamp v%d (snapshot v%d)\n", v.Timestamp, v.Snapshot)
-				return nil
+			case "snapshot":
+				fmt.Fprintf(c.App.Writer, "Signed snapshot v%d, timestamp v%d\n", v.Snapshot, v.Timestamp)
+			default:
+				fmt.Fprintf(c.App.Writer, "Signed targets v%d, snapshot v%d, timestamp v%d\n", v.Targets, v.Snapshot, v.Timestamp)
 			}
-			fmt.Fprintf(c.App.Writer, "Signed snapshot v%d, timestamp v%d\n", v.Snapshot, v.Timestamp)
 			return nil
 		},
 	})
@@ -254,6 +252,16 @@ func snapshotCommand() *cli.Command {
 		`Writes a new snapshot version with the configured snapshot lifetime, then a
 new timestamp pointing at it. Needs the snapshot and timestamp keys.`,
 		(*repo.Repository).Snapshot)
+}
+
+func targetsCommand() *cli.Command {
+	return resignCommand("targets", "re-sign the targets metadata (and snapshot, timestamp) with fresh expiries",
+		`Writes a new targets metadata version with the same targets and the
+configured targets lifetime, then a new snapshot and timestamp. Publishing
+does this too; run it from cron if the repository may go longer than the
+targets lifetime without a publication. Needs the targets, snapshot and
+timestamp keys.`,
+		(*repo.Repository).Targets)
 }
 
 func statusCommand() *cli.Command {
