@@ -55,4 +55,5 @@ echo "payload ${SIZE_MIB} MiB, ${RUNS} runs, medians:"
 echo "  openssl dgst -sha256 + cp + sync : ${rt} s"
 echo "  mrepo add-target                 : ${ot} s, peak RSS $((om / 1024)) MiB"
 awk -v o="$ot" -v r="$rt" 'BEGIN {printf "  ratio add-target / floor         : %.2fx (target <= 1.3x)\n", o / r}'
-"$work/mrepo" verify --repo "$work/repo" --root "$work/repo/metadata/1.root.json" >/dev/null && echo "  repository verifies: yes"
+read -r t m < <(measure "$work/mrepo" verify --repo "$work/repo" --root "$work/repo/metadata/1.root.json")
+echo "  mrepo verify (${RUNS} versions, $((RUNS * SIZE_MIB)) MiB of targets re-hashed): ${t} s, peak RSS $((m / 1024)) MiB"

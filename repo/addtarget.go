@@ -222,7 +222,7 @@ func (r *Repository) copyPayload(b *bundle, name string, progress func(string, i
 // disagrees is discarded before it gets a name.
 func (r *Repository) storeTarget(targetPath string, src io.Reader, progress func(int64), want *targets.FileEntry) (*metadata.TargetFiles, error) {
 	dir := filepath.Join(r.dir, TargetsDir, filepath.FromSlash(path.Dir(targetPath)))
-	tmp, err := atomicfs.Create(r.fs, dir, 0o644)
+	tmp, err := atomicfs.CreateLarge(r.fs, dir, 0o644)
 	if err != nil {
 		return nil, err
 	}

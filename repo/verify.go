@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/fsfetch"
@@ -113,8 +115,13 @@ type verifier struct {
 }
 
 func (v *verifier) problem(code, role, target, format string, args ...any) {
-	v.rep.Problems = append(v.rep.Problems, Problem{Code: code, Role: role, Target: target, Message: fmt.Sprintf(format, args...)})
-	if target == "" {
+	v.add(mkProblem(code, role, target, format, args...))
+}
+
+// add records a problem; one not tied to a target is a metadata problem.
+func (v *verifier) add(p Problem) {
+	v.rep.Problems = append(v.rep.Problems, p)
+	if p.Target == "" {
 		v.metaBad = true
 	}
 }
@@ -494,17 +501,35 @@ type modelVersion struct {
 	payloadSeen  map[string]bool
 }
 
+// targetJob is one target to check: the checks that need no file bytes
+// are done in order while the jobs are listed, the hashing in parallel.
+type targetJob struct {
+	role   string
+	path   string
+	tf     *metadata.TargetFiles
+	custom *targets.Custom
+	keep   bool      // keep the bytes (a manifest, to compare its content)
+	pre    []Problem // found before reading the file
+	res    targetResult
+}
+
+// targetResult is what reading one target file found.
+type targetResult struct {
+	data     []byte
+	ok       bool
+	problems []Problem
+}
+
+func mkProblem(code, role, target, format string, args ...any) Problem {
+	return Problem{Code: code, Role: role, Target: target, Message: fmt.Sprintf(format, args...)}
+}
+
 // verifyTargetFiles checks every target's bytes and the model structure.
+// Files are hashed by a few workers at once (hashing one file leaves the
+// disk idle half the time); problems are reported in path order whatever
+// the order the workers finish in.
 func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType], roles []verifiedRole) {
-	models := map[string]*modelVersion{} // key: models/<id>/<version>
-	get := func(dir string) *modelVersion {
-		mv := models[dir]
-		if mv == nil {
-			mv = &modelVersion{payloads: map[string]*metadata.TargetFiles{}, payloadSeen: map[string]bool{}}
-			models[dir] = mv
-		}
-		return mv
-	}
+	var jobs []*targetJob
 	for _, r := range roles {
 		paths := make([]string, 0, len(r.md.Signed.Targets))
 		for p := range r.md.Signed.Targets {
@@ -512,39 +537,69 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 		}
 		sort.Strings(paths)
 		for _, p := range paths {
-			tf := r.md.Signed.Targets[p]
+			j := &targetJob{role: r.name, path: p, tf: r.md.Signed.Targets[p]}
 			if r.delegation != nil && r.delegation.Paths != nil {
 				if ok, _ := r.delegation.IsDelegatedPath(p); !ok {
-					v.problem(CodeDelegationViolation, r.name, p, "role %s is not delegated this path; clients will not find it", r.name)
+					j.pre = append(j.pre, mkProblem(CodeDelegationViolation, r.name, p, "role %s is not delegated this path; clients will not find it", r.name))
 				}
 			}
-			v.rep.Targets++
-			v.rep.TargetBytes += tf.Length
-			var custom *targets.Custom
 			if strings.HasPrefix(p, targets.ModelsDir+"/") {
-				c, err := targets.ParseCustom(p, tf.Custom)
+				c, err := targets.ParseCustom(p, j.tf.Custom)
 				if err != nil {
-					v.problem(CodeCustomInvalid, r.name, p, "%v", err)
+					j.pre = append(j.pre, mkProblem(CodeCustomInvalid, r.name, p, "%v", err))
 				} else {
-					custom = c
+					j.custom = c
 				}
 			}
-			keepBytes := custom != nil && custom.Kind == targets.KindManifest && tf.Length <= targets.MaxManifestSize
-			data, ok := v.checkTargetFile(root, p, tf, keepBytes)
-			if custom == nil {
-				continue
+			j.keep = j.custom != nil && j.custom.Kind == targets.KindManifest && j.tf.Length <= targets.MaxManifestSize
+			jobs = append(jobs, j)
+		}
+	}
+
+	workers := min(runtime.GOMAXPROCS(0), 4, len(jobs))
+	next := make(chan *targetJob)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1<<20)
+			for j := range next {
+				j.res = v.checkTargetFile(root, j.path, j.tf, j.keep, buf)
 			}
-			pp, _ := targets.ParseTargetPath(p)
-			mv := get(targets.TargetDir(pp.ModelID, pp.Version))
-			switch custom.Kind {
-			case targets.KindManifest:
-				mv.manifestPath, mv.manifest = p, custom
-				if ok {
-					mv.manifestData = data
-				}
-			case targets.KindPayload:
-				mv.payloads[pp.File] = tf
+		}()
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+
+	models := map[string]*modelVersion{} // key: models/<id>/<version>
+	for _, j := range jobs {
+		v.rep.Targets++
+		v.rep.TargetBytes += j.tf.Length
+		for _, pr := range append(j.pre, j.res.problems...) {
+			v.add(pr)
+		}
+		if j.custom == nil {
+			continue
+		}
+		pp, _ := targets.ParseTargetPath(j.path)
+		dir := targets.TargetDir(pp.ModelID, pp.Version)
+		mv := models[dir]
+		if mv == nil {
+			mv = &modelVersion{payloads: map[string]*metadata.TargetFiles{}, payloadSeen: map[string]bool{}}
+			models[dir] = mv
+		}
+		switch j.custom.Kind {
+		case targets.KindManifest:
+			mv.manifestPath, mv.manifest = j.path, j.custom
+			if j.res.ok {
+				mv.manifestData = j.res.data
 			}
+		case targets.KindPayload:
+			mv.payloads[pp.File] = j.tf
 		}
 	}
 	dirs := make([]string, 0, len(models))
@@ -558,15 +613,20 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 }
 
 // checkTargetFile streams one target's bytes through SHA-256, bounded by
-// the signed length. It returns the bytes only when asked (manifests).
-func (v *verifier) checkTargetFile(root *metadata.Metadata[metadata.RootType], p string, tf *metadata.TargetFiles, keep bool) ([]byte, bool) {
+// the signed length. It returns the bytes only when asked (manifests). It
+// runs on worker goroutines, so it reports problems in its result.
+func (v *verifier) checkTargetFile(root *metadata.Metadata[metadata.RootType], p string, tf *metadata.TargetFiles, keep bool, buf []byte) targetResult {
+	var res targetResult
+	fail := func(code, format string, args ...any) targetResult {
+		res.problems = append(res.problems, mkProblem(code, "", p, format, args...))
+		return res
+	}
 	want := tf.Hashes["sha256"]
 	if len(want) != sha256.Size {
-		v.problem(CodeMetadataInvalid, "", p, "no SHA-256 hash in the signed metadata")
-		return nil, false
+		return fail(CodeMetadataInvalid, "no SHA-256 hash in the signed metadata")
 	}
 	if len(tf.Hashes) > 1 {
-		v.problem(CodeMetadataInvalid, "", p, "hashes other than sha256: go-tuf clients then pick the file name prefix at random")
+		fail(CodeMetadataInvalid, "hashes other than sha256: go-tuf clients then pick the file name prefix at random")
 	}
 	rel := p
 	if root.Signed.ConsistentSnapshot {
@@ -574,30 +634,27 @@ func (v *verifier) checkTargetFile(root *metadata.Metadata[metadata.RootType], p
 	}
 	f, err := v.fs.Open(filepath.Join(v.dir, TargetsDir, filepath.FromSlash(rel)))
 	if err != nil {
-		v.problem(CodeTargetMissing, "", p, "targets/%s: %v", rel, errors.Unwrap(err))
-		return nil, false
+		return fail(CodeTargetMissing, "targets/%s: %v", rel, errors.Unwrap(err))
 	}
 	defer f.Close()
 	h := sha256.New()
-	var buf bytes.Buffer
+	var kept bytes.Buffer
 	var w io.Writer = h
 	if keep {
-		w = io.MultiWriter(h, &buf)
+		w = io.MultiWriter(h, &kept)
 	}
-	n, err := io.Copy(w, io.LimitReader(f, tf.Length+1))
+	n, err := io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(f, tf.Length+1), buf)
 	if err != nil {
-		v.problem(CodeTargetMissing, "", p, "reading targets/%s: %v", rel, err)
-		return nil, false
+		return fail(CodeTargetMissing, "reading targets/%s: %v", rel, err)
 	}
 	if n != tf.Length {
-		v.problem(CodeLengthMismatch, "", p, "targets/%s: signed length %d, file has %s", rel, tf.Length, lengthDesc(n, tf.Length))
-		return nil, false
+		return fail(CodeLengthMismatch, "targets/%s: signed length %d, file has %s", rel, tf.Length, lengthDesc(n, tf.Length))
 	}
 	if got := h.Sum(nil); !bytes.Equal(got, want) {
-		v.problem(CodeHashMismatch, "", p, "targets/%s: SHA-256 %s, signed %s", rel, hex.EncodeToString(got), hex.EncodeToString(want))
-		return nil, false
+		return fail(CodeHashMismatch, "targets/%s: SHA-256 %s, signed %s", rel, hex.EncodeToString(got), hex.EncodeToString(want))
 	}
-	return buf.Bytes(), true
+	res.data, res.ok = kept.Bytes(), true
+	return res
 }
 
 func lengthDesc(n, want int64) string {

@@ -10,12 +10,12 @@ package atomicfs
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/internal/directio"
 	"github.com/spf13/afero"
 )
 
@@ -25,10 +25,11 @@ const TempPrefix = ".tmp-"
 // File is a temporary file that becomes visible under its final name only
 // when Commit succeeds.
 type File struct {
-	fs   afero.Fs
-	f    afero.File
-	name string
-	done bool
+	fs     afero.Fs
+	f      afero.File
+	name   string
+	done   bool
+	direct *directio.Writer // set by CreateLarge where direct I/O works
 }
 
 // Create opens a new temporary file in dir. The caller writes to it and
@@ -50,12 +51,27 @@ func Create(fs afero.Fs, dir string, perm os.FileMode) (*File, error) {
 	return &File{fs: fs, f: f, name: f.Name()}, nil
 }
 
-// Write appends p to the temporary file.
-func (t *File) Write(p []byte) (int, error) { return t.f.Write(p) }
+// CreateLarge is Create for files of model size written once from start to
+// end: on the OS filesystem it writes through direct I/O where available
+// (see package directio). Use only Write on the result.
+func CreateLarge(fs afero.Fs, dir string, perm os.FileMode) (*File, error) {
+	t, err := Create(fs, dir, perm)
+	if err != nil {
+		return nil, err
+	}
+	if osf, ok := t.f.(*os.File); ok {
+		t.direct = directio.Open(t.name, osf)
+	}
+	return t, nil
+}
 
-// ReadFrom copies r into the temporary file. It lets io.Copy use the
-// file's own fast path where the filesystem has one.
-func (t *File) ReadFrom(r io.Reader) (int64, error) { return io.Copy(t.f, r) }
+// Write appends p to the temporary file.
+func (t *File) Write(p []byte) (int, error) {
+	if t.direct != nil {
+		return t.direct.Write(p)
+	}
+	return t.f.Write(p)
+}
 
 // Name is the temporary file's current path.
 func (t *File) Name() string { return t.name }
@@ -68,6 +84,14 @@ func (t *File) Commit(final string) error {
 	}
 	if filepath.Dir(final) != filepath.Dir(t.name) {
 		return fmt.Errorf("atomicfs: %s is not in the directory of %s", final, t.name)
+	}
+	if t.direct != nil {
+		err := t.direct.Close()
+		t.direct = nil
+		if err != nil {
+			t.Abort()
+			return err
+		}
 	}
 	if err := t.f.Sync(); err != nil {
 		t.Abort()
@@ -92,6 +116,9 @@ func (t *File) Abort() {
 		return
 	}
 	t.done = true
+	if t.direct != nil {
+		t.direct.Close()
+	}
 	t.f.Close()
 	t.fs.Remove(t.name)
 }

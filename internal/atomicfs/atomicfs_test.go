@@ -54,7 +54,7 @@ func TestCommit(t *testing.T) {
 			if _, err := f.Write([]byte("hello ")); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.ReadFrom(strings.NewReader("world")); err != nil {
+			if _, err := f.Write([]byte("world")); err != nil {
 				t.Fatal(err)
 			}
 			final := filepath.Join(sub, "out.txt")

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/edgetuf/edgetuf/internal/directio"
 	"io"
 )
 
@@ -43,7 +44,8 @@ func CopyFrom(dst io.Writer, src io.Reader, limit int64, h interface {
 	}
 	free := make(chan []byte, buffers)
 	for i := 0; i < buffers; i++ {
-		free <- make([]byte, BufferSize)
+		// Aligned, so a direct-I/O writer can hand them to the kernel as is.
+		free <- directio.AlignedBuffer(BufferSize)
 	}
 	full := make(chan []byte, buffers)
 	failed := make(chan struct{}) // closed on the first write error

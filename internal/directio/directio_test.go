@@ -1,0 +1,95 @@
+package directio
+
+import (
+	"bytes"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+	"unsafe"
+)
+
+func TestAlignedBuffer(t *testing.T) {
+	for _, size := range []int{1, Align, 1 << 20, 3*Align + 7} {
+		b := AlignedBuffer(size)
+		if len(b) != size || cap(b) != size {
+			t.Fatalf("size %d: len %d cap %d", size, len(b), cap(b))
+		}
+		if uintptr(unsafe.Pointer(&b[0]))%Align != 0 {
+			t.Fatalf("size %d: not aligned", size)
+		}
+	}
+}
+
+// Whatever the sizes and alignment of the writes, the file holds exactly
+// the bytes written, in order, with direct I/O or without it.
+func TestWriterContent(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	data := make([]byte, 5<<20+123)
+	rng.Read(data)
+	cases := map[string][]int{
+		"aligned 1MiB chunks then tail": {1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 123},
+		"odd chunks":                    {1, 4095, 4097, 1<<20 + 3, 77, 3 << 20, 1<<20 - 2},
+		"one write":                     {len(data)},
+		"tiny file":                     {},
+	}
+	for name, chunks := range cases {
+		t.Run(name, func(t *testing.T) {
+			want := data
+			if len(chunks) == 0 {
+				want = data[:10]
+				chunks = []int{10}
+			}
+			path := filepath.Join(t.TempDir(), "f")
+			plain, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer plain.Close()
+			w := Open(path, plain)
+			if w == nil {
+				t.Skip("no direct I/O on this filesystem")
+			}
+			buf := AlignedBuffer(len(want))
+			copy(buf, want)
+			off := 0
+			for _, n := range chunks {
+				if off+n > len(want) {
+					n = len(want) - off
+				}
+				if _, err := w.Write(buf[off : off+n]); err != nil {
+					t.Fatal(err)
+				}
+				off += n
+			}
+			if off != len(want) {
+				t.Fatalf("test wrote %d of %d", off, len(want))
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("content differs (len %d vs %d), err %v", len(got), len(want), err)
+			}
+		})
+	}
+}
+
+type failAt struct{}
+
+func (failAt) WriteAt(p []byte, off int64) (int, error) { return 0, os.ErrPermission }
+
+func TestWriterTailError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	f, _ := os.Create(path)
+	defer f.Close()
+	w := Open(path, failAt{})
+	if w == nil {
+		t.Skip("no direct I/O on this filesystem")
+	}
+	w.Write(make([]byte, 10))
+	if err := w.Close(); err == nil {
+		t.Fatal("a failing tail write was not reported")
+	}
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package directio
+
+import "io"
+
+// Open returns nil: direct I/O is used on Linux only.
+func Open(path string, plain io.WriterAt) *Writer { return nil }
