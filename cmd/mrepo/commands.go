@@ -48,32 +48,16 @@ func durationFlag(name, def, usage string) *cli.StringFlag {
 func parseDurationFlag(c *cli.Context, name string) (repo.Duration, error) {
 	d, err := repo.ParseDuration(c.String(name))
 	if err != nil {
-		return 0, &exitError{code: 2, msg: fmt.Sprintf("%s: --%s: %v", c.Command.Name, name, err)}
+		return 0, cliutil.Usagef("%s: --%s: %v", c.Command.Name, name, err)
 	}
 	return repo.Duration(d), nil
 }
 
-// command sets up a subcommand the way every mrepo command behaves: usage
-// errors and missing required flags are one line on stderr and exit 2.
 func command(required []string, cmd *cli.Command) *cli.Command {
-	cmd.OnUsageError = usageError
-	cmd.Before = func(c *cli.Context) error {
-		for _, name := range required {
-			if c.String(name) == "" {
-				return &exitError{code: 2, msg: fmt.Sprintf("%s: --%s is required (see mrepo %s --help)", cmd.Name, name, cmd.Name)}
-			}
-		}
-		return nil
-	}
-	return cmd
+	return cliutil.Command("mrepo", required, cmd)
 }
 
-func needNoArgs(c *cli.Context) error {
-	if c.Args().Len() > 0 {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: unexpected argument %q (see mrepo %s --help)", c.Command.Name, c.Args().First(), c.Command.Name)}
-	}
-	return nil
-}
+func needNoArgs(c *cli.Context) error { return cliutil.NoArgs("mrepo", c) }
 
 func initCommand() *cli.Command {
 	return command([]string{"repo", "keys"}, &cli.Command{
@@ -109,7 +93,7 @@ Refuses to overwrite an existing repository or existing key files.`,
 			}
 			kt, err := keys.ParseType(c.String("key-type"))
 			if err != nil {
-				return &exitError{code: 2, msg: "init: --key-type: " + err.Error()}
+				return cliutil.Usagef("init: --key-type: %v", err)
 			}
 			var exp repo.Expiry
 			for _, f := range []struct {
@@ -124,7 +108,7 @@ Refuses to overwrite an existing repository or existing key files.`,
 			// explicit 0 is a mistake. Bad options are usage errors (exit 2).
 			opts := repo.InitOptions{RootKeys: c.Int("root-keys"), RootThreshold: c.Int("root-threshold"), KeyType: kt, Expiry: &exp}
 			if err := repo.ValidateInitOptions(opts); err != nil {
-				return &exitError{code: 2, msg: "init: " + err.Error()}
+				return cliutil.Usagef("init: %v", err)
 			}
 			res, err := repo.Init(afero.NewOsFs(), c.String("repo"), keyDir(c), opts)
 			if err != nil {
@@ -176,7 +160,7 @@ file path that escapes the bundle (.., absolute, symlink).`,
 						break
 					}
 				}
-				return &exitError{code: 2, msg: msg}
+				return cliutil.Usagef("%s", msg)
 			}
 			r, err := openRepo(c)
 			if err != nil {
@@ -391,7 +375,7 @@ per line, as CODE: where: what.`,
 				}
 			}
 			if !rep.OK() {
-				return &exitError{code: 1, msg: fmt.Sprintf("verify: %d problem(s) found, first: %s", len(rep.Problems), rep.Problems[0].String())}
+				return &cliutil.ExitError{Code: 1, Msg: fmt.Sprintf("verify: %d problem(s) found, first: %s", len(rep.Problems), rep.Problems[0].String())}
 			}
 			return nil
 		},

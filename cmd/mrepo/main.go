@@ -3,11 +3,8 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/urfave/cli/v2"
@@ -17,43 +14,10 @@ func main() {
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 
-// exitError carries an exit code out of a command.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
 // run executes mrepo and returns its exit code: 0 on success, 1 on
 // failure, 2 on a usage error. Every failure prints one line to stderr.
 func run(args []string, stdout, stderr io.Writer) int {
-	app := newApp(stdout, stderr)
-	err := app.Run(args)
-	if err == nil {
-		return 0
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintf(stderr, "mrepo: %s\n", ee.msg)
-		}
-		return ee.code
-	}
-	fmt.Fprintf(stderr, "mrepo: %s\n", cliutil.OneLine(err))
-	return 1
-}
-
-func usageError(c *cli.Context, err error, _ bool) error {
-	name := "mrepo"
-	if c != nil && c.Command != nil && c.Command.Name != "" && c.Command.Name != "mrepo" {
-		name += " " + c.Command.Name
-	}
-	msg := cliutil.OneLine(err)
-	if sub := strings.TrimPrefix(name, "mrepo"); sub != "" {
-		msg = strings.TrimSpace(sub) + ": " + msg
-	}
-	return &exitError{code: 2, msg: fmt.Sprintf("%s (see %s --help)", msg, name)}
+	return cliutil.Run("mrepo", newApp(stdout, stderr), args, stderr)
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -75,7 +39,7 @@ Passphrases for private keys come from --passphrase-file, the
 MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 		Writer:         stdout,
 		ErrWriter:      stderr,
-		OnUsageError:   usageError,
+		OnUsageError:   cliutil.OnUsageError("mrepo"),
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			initCommand(),
@@ -89,7 +53,7 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return &exitError{code: 2, msg: fmt.Sprintf("unknown command %q (see mrepo --help)", c.Args().First())}
+				return cliutil.Usagef("unknown command %q (see mrepo --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},

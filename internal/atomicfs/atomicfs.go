@@ -60,7 +60,7 @@ func CreateLarge(fs afero.Fs, dir string, perm os.FileMode) (*File, error) {
 		return nil, err
 	}
 	if osf, ok := t.f.(*os.File); ok {
-		t.direct = directio.Open(t.name, osf)
+		t.direct = directio.Open(t.name, osf, 0)
 	}
 	return t, nil
 }

@@ -46,7 +46,7 @@ func TestWriterContent(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer plain.Close()
-			w := Open(path, plain)
+			w := Open(path, plain, 0)
 			if w == nil {
 				t.Skip("no direct I/O on this filesystem")
 			}
@@ -84,12 +84,50 @@ func TestWriterTailError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
 	f, _ := os.Create(path)
 	defer f.Close()
-	w := Open(path, failAt{})
+	w := Open(path, failAt{}, 0)
 	if w == nil {
 		t.Skip("no direct I/O on this filesystem")
 	}
 	w.Write(make([]byte, 10))
 	if err := w.Close(); err == nil {
 		t.Fatal("a failing tail write was not reported")
+	}
+}
+
+// Resuming at an offset that is not a block boundary: the bytes before the
+// offset stay, the rest lands after them.
+func TestWriterFromOffset(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	data := make([]byte, 3<<20+5)
+	rng.Read(data)
+	for _, off := range []int{0, 1, 4095, 4096, 4097, 1 << 20, 3<<20 + 4} {
+		path := filepath.Join(t.TempDir(), "f")
+		if err := os.WriteFile(path, data[:off], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		plain, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := Open(path, plain, int64(off))
+		if w == nil {
+			t.Skip("no direct I/O on this filesystem")
+		}
+		buf := AlignedBuffer(1 << 20)
+		for rest := data[off:]; len(rest) > 0; {
+			n := copy(buf, rest)
+			if _, err := w.Write(buf[:n]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		plain.Close()
+		got, _ := os.ReadFile(path)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("offset %d: content differs", off)
+		}
 	}
 }

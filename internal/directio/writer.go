@@ -7,9 +7,10 @@ import (
 	"syscall"
 )
 
-// Writer writes a file sequentially from offset 0: full, aligned blocks
-// through a direct-I/O descriptor, and the final partial block (which
-// direct I/O cannot write) through the ordinary one at Flush.
+// Writer writes a file sequentially from a starting offset: full, aligned
+// blocks through a direct-I/O descriptor, and what direct I/O cannot write
+// (up to the first block boundary, and the final partial block at Flush)
+// through the ordinary one.
 type Writer struct {
 	direct   *os.File    // opened with O_DIRECT
 	plain    io.WriterAt // the ordinary descriptor of the same file
@@ -25,8 +26,23 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	total := len(p)
+	if len(w.pending) == 0 && w.off%Align != 0 {
+		// Resuming mid-block: reach the next block boundary the ordinary way.
+		n := min(len(p), int(Align-w.off%Align))
+		m, err := w.plain.WriteAt(p[:n], w.off)
+		w.off += int64(m)
+		if err != nil {
+			w.err = err
+			return m, err
+		}
+		p = p[n:]
+	}
+	if len(p) == 0 {
+		return total, nil
+	}
 	if len(w.pending) == 0 && aligned(p) {
-		return w.writeDirect(p)
+		n, err := w.writeDirect(p)
+		return total - len(p) + n, err
 	}
 	for len(p) > 0 {
 		if w.pending == nil {

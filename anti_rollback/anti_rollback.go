@@ -1,0 +1,145 @@
+// Package anti_rollback keeps, per model, the lowest version a device may
+// ever install again: a floor that only goes up.
+//
+// The file store writes the floor crash-safely (temporary file, fsync,
+// rename, directory fsync) in two copies and reads the higher of the two,
+// so a torn write or one copy rewritten by hand does not lower it. An
+// attacker who can rewrite every file of the device can still lower a
+// file-based floor; the client therefore also never goes below the
+// version it has active and verified, and hardware monotonic counters
+// (a TPM NV counter) can stand behind the same Store interface.
+package anti_rollback
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/spf13/afero"
+)
+
+// ErrLower is returned by Raise for a version below the current floor.
+var ErrLower = errors.New("version is below the anti-rollback floor")
+
+// Store holds per-model floors.
+type Store interface {
+	// Floor returns the model's floor, or ok=false if none is recorded.
+	Floor(modelID string) (v targets.Version, ok bool, err error)
+	// Raise records v as the floor. Raising to the current floor is a
+	// no-op; a lower version is refused with ErrLower.
+	Raise(modelID string, v targets.Version) error
+}
+
+// FileStore is a Store in a directory: <model_id>.json and
+// <model_id>.json.bak, each {"model_id": ..., "floor": ...}.
+type FileStore struct {
+	Dir string
+	fs  afero.Fs
+}
+
+// NewFileStore returns a store in dir (created on first Raise).
+func NewFileStore(dir string) *FileStore {
+	return &FileStore{Dir: dir, fs: afero.NewOsFs()}
+}
+
+type record struct {
+	ModelID string `json:"model_id"`
+	Floor   string `json:"floor"`
+}
+
+func (s *FileStore) paths(modelID string) []string {
+	p := filepath.Join(s.Dir, modelID+".json")
+	return []string{p, p + ".bak"}
+}
+
+// Floor reads both copies and returns the higher floor. A copy that is
+// missing is ignored; a copy that exists but does not parse is an error
+// (fail closed: a damaged store is not an empty store).
+func (s *FileStore) Floor(modelID string) (targets.Version, bool, error) {
+	if err := targets.CheckModelID(modelID); err != nil {
+		return targets.Version{}, false, err
+	}
+	var best targets.Version
+	found := false
+	for _, p := range s.paths(modelID) {
+		data, err := afero.ReadFile(s.fs, p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return targets.Version{}, false, err
+		}
+		v, err := parseRecord(modelID, data)
+		if err != nil {
+			return targets.Version{}, false, fmt.Errorf("anti-rollback store %s: %w", p, err)
+		}
+		if !found || v.Compare(best) > 0 {
+			best, found = v, true
+		}
+	}
+	return best, found, nil
+}
+
+func parseRecord(modelID string, data []byte) (targets.Version, error) {
+	if len(data) > 4096 {
+		return targets.Version{}, errors.New("record too large")
+	}
+	var r record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return targets.Version{}, err
+	}
+	if r.ModelID != modelID {
+		return targets.Version{}, fmt.Errorf("record is for model %q", r.ModelID)
+	}
+	return targets.ParseVersion(r.Floor)
+}
+
+// Raise records v as the model's floor in both copies, the backup first.
+func (s *FileStore) Raise(modelID string, v targets.Version) error {
+	cur, ok, err := s.Floor(modelID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		switch c := v.Compare(cur); {
+		case c < 0:
+			return fmt.Errorf("%w: %s %s < %s", ErrLower, modelID, v, cur)
+		case c == 0 && s.bothCurrent(modelID, cur):
+			return nil
+		}
+	}
+	data, err := json.Marshal(record{ModelID: modelID, Floor: v.String()})
+	if err != nil {
+		return err
+	}
+	if err := s.fs.MkdirAll(s.Dir, 0o700); err != nil {
+		return err
+	}
+	ps := s.paths(modelID)
+	for _, p := range []string{ps[1], ps[0]} {
+		if err := atomicfs.WriteFile(s.fs, p, append(data, '\n'), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bothCurrent reports whether both copies hold exactly v (so a Raise to
+// the same floor can skip writing; otherwise it repairs the copies).
+func (s *FileStore) bothCurrent(modelID string, v targets.Version) bool {
+	for _, p := range s.paths(modelID) {
+		data, err := afero.ReadFile(s.fs, p)
+		if err != nil {
+			return false
+		}
+		got, err := parseRecord(modelID, data)
+		if err != nil || got.Compare(v) != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,306 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// activate switches to the installed candidate on trial, runs the health
+// check, and either confirms the version (raising the anti-rollback floor
+// and cleaning up old versions) or switches back and marks it bad.
+func (u *run) activate(ctx context.Context, s *tufSession, cand *candidate) error {
+	v := cand.version.String()
+	next := pointer{ModelID: u.req.ModelID, Version: v, Trial: true}
+	if u.ptr != nil {
+		next.Previous = u.ptr.Version
+	}
+	if err := u.c.writePointer(u.p, next); err != nil {
+		return errorf(StateInvalid, err, "activating %s", v)
+	}
+	u.c.event(Event{Event: EventActivated, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v})
+	if err := u.healthCheck(ctx, v, nil); err != nil {
+		return u.rollBack(v, err)
+	}
+	return u.confirm(next)
+}
+
+// confirm ends a trial: the version is healthy.
+func (u *run) confirm(ptr pointer) error {
+	v, _ := targets.ParseVersion(ptr.Version)
+	ptr.Trial = false
+	if err := u.c.writePointer(u.p, ptr); err != nil {
+		return errorf(StateInvalid, err, "confirming %s", ptr.Version)
+	}
+	if err := u.c.store.Raise(u.req.ModelID, v); err != nil {
+		return errorf(StateInvalid, err, "raising the anti-rollback floor")
+	}
+	u.ptr = &ptr
+	u.c.event(Event{Event: EventConfirmed, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: ptr.Version})
+	u.c.gc(u.p, &ptr, u.req.Keep, ptr.Version)
+	return nil
+}
+
+// rollBack returns to the version that was active before bad, marks bad
+// so it is never retried, and reports cause as HEALTHCHECK_FAILED.
+func (u *run) rollBack(bad string, cause error) error {
+	u.ms.markBad(bad)
+	if err := writeModelState(u.p, u.ms); err != nil {
+		return errorf(StateInvalid, err, "marking %s bad", bad)
+	}
+	prev := ""
+	if u.ptr != nil && u.ptr.Version != bad {
+		prev = u.ptr.Version
+		if err := u.c.writePointer(u.p, *u.ptr); err != nil {
+			return errorf(StateInvalid, err, "switching back to %s", prev)
+		}
+	} else if u.ptr != nil && u.ptr.Previous != "" {
+		prev = u.ptr.Previous
+		if err := u.c.writePointer(u.p, pointer{ModelID: u.req.ModelID, Version: prev}); err != nil {
+			return errorf(StateInvalid, err, "switching back to %s", prev)
+		}
+	} else if err := os.Remove(u.p.pointer()); err != nil && !os.IsNotExist(err) {
+		return errorf(StateInvalid, err, "deactivating %s", bad)
+	}
+	u.res.Outcome = OutcomeRolledBack
+	u.c.event(Event{Event: EventRolledBack, ModelID: u.req.ModelID, FromVersion: bad, ToVersion: prev, Code: RollbackTriggered})
+	return errorf(HealthcheckFailed, cause, "%s %s failed its health check; back on %s", u.req.ModelID, bad, orNone(prev))
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "no version"
+	}
+	return v
+}
+
+// resolveTrial judges a version a killed process left on trial: it is
+// confirmed if it passes the health check now, otherwise rolled back.
+func (u *run) resolveTrial(ctx context.Context) error {
+	trial := *u.ptr
+	var prev *pointer
+	if trial.Previous != "" {
+		prev = &pointer{ModelID: trial.ModelID, Version: trial.Previous}
+	}
+	s, err := u.c.session(true)
+	var fs map[string]*metadata.TargetFiles
+	if err == nil {
+		err = s.refresh()
+	}
+	if err == nil {
+		fs, err = u.c.signedFiles(s, u.req.ModelID, trial.Version)
+	}
+	if err == nil {
+		err = u.healthCheck(ctx, trial.Version, fs)
+	}
+	if err != nil {
+		u.ptr = prev
+		if rerr := u.rollBack(trial.Version, err); CodeOf(rerr) != HealthcheckFailed {
+			return rerr
+		}
+		u.res.FromVersion = orEmpty(prev)
+		return nil // continue with the update from the previous version
+	}
+	return u.confirm(trial)
+}
+
+func orEmpty(p *pointer) string {
+	if p == nil {
+		return ""
+	}
+	return p.Version
+}
+
+// healthCheck runs the built-in checks and the configured command. With
+// fs nil, the files were verified against signed metadata while they were
+// downloaded in this run, and only their presence and sizes are checked;
+// otherwise every file is re-hashed against fs.
+func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata.TargetFiles) error {
+	dir := u.p.version(v)
+	if fs != nil {
+		if err := verifyDir(dir, fs); err != nil {
+			return err
+		}
+	} else if err := checkSizes(dir); err != nil {
+		return err
+	}
+	if u.req.HealthCheck == "" {
+		return nil
+	}
+	return runHealthCommand(ctx, u.req.HealthCheck, dir, u.req.HealthTimeout)
+}
+
+// checkSizes checks that every file the installed manifest lists is there
+// with its size.
+func checkSizes(dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, targets.ManifestName))
+	if err != nil {
+		return errorf(HashMismatch, err, "installed manifest")
+	}
+	m, err := targets.ParsePublishedManifest(data)
+	if err != nil {
+		return errorf(ManifestInvalid, err, "installed manifest")
+	}
+	for _, f := range m.Files {
+		fi, err := os.Stat(filepath.Join(dir, f.Path))
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != *f.Size {
+			return errorf(HashMismatch, err, "%s is missing or has the wrong size", f.Path)
+		}
+	}
+	return nil
+}
+
+// runHealthCommand runs `sh -c CMD` with dir as its last argument, in its
+// own process group so that a timeout kills everything it started.
+func runHealthCommand(ctx context.Context, command, dir string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command+` "$@"`, "health-check", dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var out tailBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		return errorf(HealthcheckFailed, nil, "health check timed out after %s", timeout)
+	}
+	if err != nil {
+		return errorf(HealthcheckFailed, err, "health check %q: %s", command, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// tailBuffer keeps the last 2 KiB written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 2048 {
+		t.b = t.b[len(t.b)-2048:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
+
+// signedFiles resolves a version's targets from signed metadata.
+func (c *Client) signedFiles(s *tufSession, modelID, v string) (map[string]*metadata.TargetFiles, error) {
+	mp := targets.ManifestPath(modelID, v)
+	tf, err := s.targetInfo(mp)
+	if err != nil {
+		return nil, err
+	}
+	custom, err := targets.ParseCustom(mp, tf.Custom)
+	if err != nil || custom.Kind != targets.KindManifest {
+		return nil, errorf(ManifestInvalid, err, "%s", mp)
+	}
+	ver, _ := targets.ParseVersion(v)
+	return files(s, &candidate{version: ver, manifest: tf, custom: custom})
+}
+
+// verifyDir re-hashes an installed version against signed metadata: every
+// signed file present with its length and SHA-256, and nothing else.
+func verifyDir(dir string, fs map[string]*metadata.TargetFiles) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return errorf(HashMismatch, err, "installed version")
+	}
+	for _, e := range entries {
+		if fs[e.Name()] == nil {
+			return errorf(HashMismatch, nil, "%s: unexpected file %s", dir, e.Name())
+		}
+	}
+	names := make([]string, 0, len(fs))
+	for n := range fs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	buf := make([]byte, 1<<20)
+	for _, name := range names {
+		if err := verifyFile(filepath.Join(dir, name), fs[name], buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func verifyFile(path string, tf *metadata.TargetFiles, buf []byte) error {
+	name := filepath.Base(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return errorf(HashMismatch, err, "%s is missing", name)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return errorf(HashMismatch, err, "%s is not a regular file", name)
+	}
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, io.LimitReader(f, tf.Length+1), buf)
+	if err != nil {
+		return errorf(HashMismatch, err, "reading %s", name)
+	}
+	if n != tf.Length {
+		return errorf(HashMismatch, nil, "%s is %d bytes, signed %d", name, n, tf.Length)
+	}
+	if !bytes.Equal(h.Sum(nil), tf.Hashes["sha256"]) {
+		return errorf(HashMismatch, nil, "%s does not match its signed SHA-256", name)
+	}
+	return nil
+}
+
+// gc keeps at most keep installed versions: the active one, the previous
+// one, then the newest others. It also drops staging for other versions.
+func (c *Client) gc(p modelPaths, ptr *pointer, keep int, current string) {
+	entries, err := os.ReadDir(p.dir)
+	if err != nil {
+		return
+	}
+	var installed []targets.Version
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if v, err := targets.ParseVersion(e.Name()); err == nil {
+			installed = append(installed, v)
+		}
+	}
+	sort.Slice(installed, func(i, j int) bool { return installed[i].Compare(installed[j]) > 0 })
+	kept := map[string]bool{}
+	if ptr != nil {
+		kept[ptr.Version] = true
+		if ptr.Previous != "" && len(kept) < keep {
+			kept[ptr.Previous] = true
+		}
+	}
+	for _, v := range installed {
+		if len(kept) >= keep {
+			break
+		}
+		kept[v.String()] = true
+	}
+	for _, v := range installed {
+		if !kept[v.String()] {
+			os.RemoveAll(p.version(v.String()))
+		}
+	}
+	if staged, err := os.ReadDir(p.staging); err == nil {
+		for _, e := range staged {
+			if e.Name() != current {
+				os.RemoveAll(filepath.Join(p.staging, e.Name()))
+			}
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package client
+
+import (
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/edgetuf/edgetuf/anti_rollback"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// Options tune a Client. The zero value is sensible for a device.
+type Options struct {
+	// HTTPClient fetches metadata and targets (default: timeouts suited to
+	// slow links; no overall deadline, since a model may take long).
+	HTTPClient *http.Client
+	// Now is the clock for metadata expiry (default time.Now).
+	Now func() time.Time
+	// Retries is how many more times a failed transfer is resumed (default 5).
+	Retries int
+	// RetryBackoff is the first pause before resuming (default 1s, doubling).
+	RetryBackoff time.Duration
+	// StallTimeout aborts, then resumes, a transfer that receives nothing
+	// for this long (default 30s).
+	StallTimeout time.Duration
+	// FreeSpace reports the free bytes of the filesystem holding a path
+	// (default: statfs). Tests use it to simulate a full disk.
+	FreeSpace func(path string) (uint64, error)
+	// Progress is called as payload bytes arrive.
+	Progress func(file string, done, total int64)
+	// LockWait is how long to wait for another mclient process (default 0).
+	LockWait time.Duration
+}
+
+// Client updates the models of one state directory.
+type Client struct {
+	dir   string
+	cfg   *Config
+	opts  Options
+	store anti_rollback.Store
+	dl    *downloader
+}
+
+// Open opens an initialised state directory.
+func Open(stateDir string, opts Options) (*Client, error) {
+	cfg, err := readConfig(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = defaultHTTPClient()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Retries == 0 {
+		opts.Retries = 5
+	}
+	if opts.RetryBackoff == 0 {
+		opts.RetryBackoff = time.Second
+	}
+	if opts.StallTimeout == 0 {
+		opts.StallTimeout = 30 * time.Second
+	}
+	if opts.FreeSpace == nil {
+		opts.FreeSpace = freeSpace
+	}
+	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, antiRollbackDir))}
+	c.dl = &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress}
+	return c, nil
+}
+
+// Config returns the state directory's configuration.
+func (c *Client) Config() Config { return *c.cfg }
+
+func (c *Client) now() time.Time { return c.opts.Now() }
+
+func defaultHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   4,
+	}}
+}
+
+// session opens a TUF session against the repository. With offline set
+// it uses only the metadata already trusted locally, at a reference time
+// no later than that metadata's expiry: integrity checks of installed
+// files need authenticity, not freshness, and must work without network.
+func (c *Client) session(offline bool) (*tufSession, error) {
+	o := tufOptions{httpClient: c.opts.HTTPClient}
+	ref := c.now()
+	if offline {
+		for _, role := range []string{metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
+			if exp, ok := localExpiry(filepath.Join(c.dir, metadataDir, role+".json")); ok && !exp.After(ref) {
+				ref = exp.Add(-time.Second)
+			}
+		}
+		o.offline = true
+		o.httpClient = &http.Client{Transport: offlineTransport{}}
+	}
+	o.now = ref
+	return newTUFSession(filepath.Join(c.dir, metadataDir), c.cfg.RepoURL+"/metadata", c.cfg.RepoURL+"/targets",
+		filepath.Join(c.dir, pinnedRootFile), o)
+}
+
+// offlineTransport refuses every request: offline sessions must not touch
+// the network.
+type offlineTransport struct{}
+
+func (offlineTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errorf(Network, nil, "offline: no network access")
+}
+
+// floor is the lowest version the device accepts for a model: the
+// application's minimum, the stored anti-rollback floor and the confirmed
+// active version, whichever is highest.
+func (c *Client) floor(modelID string, ptr *pointer) (targets.Version, bool, error) {
+	var best targets.Version
+	have := false
+	consider := func(v targets.Version) {
+		if !have || v.Compare(best) > 0 {
+			best, have = v, true
+		}
+	}
+	if c.cfg.MinVersion != "" {
+		v, err := targets.ParseVersion(c.cfg.MinVersion)
+		if err != nil {
+			return best, false, errorf(StateInvalid, err, "min version")
+		}
+		consider(v)
+	}
+	stored, ok, err := c.store.Floor(modelID)
+	if err != nil {
+		return best, false, errorf(StateInvalid, err, "anti-rollback store")
+	}
+	if ok {
+		consider(stored)
+	}
+	if ptr != nil && !ptr.Trial {
+		v, _ := targets.ParseVersion(ptr.Version) // validated by readPointer
+		consider(v)
+	}
+	return best, have, nil
+}
+
+// locked runs fn under the state lock.
+func (c *Client) locked(fn func() error) error {
+	unlock, err := lockState(c.dir, c.opts.LockWait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn()
+}

@@ -1,0 +1,176 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// Code is a stable error code. Codes are part of the API: telemetry,
+// scripts and dashboards match on them. docs/error-codes.md explains each.
+type Code string
+
+// Error codes.
+const (
+	// SignatureInvalid: the signatures of the role that signs model
+	// targets (targets or a delegated role) do not meet its threshold.
+	SignatureInvalid Code = "SIGNATURE_INVALID"
+	// MetadataSignatureInvalid: root, timestamp or snapshot signatures do
+	// not meet their threshold, or the root chain is broken.
+	MetadataSignatureInvalid Code = "METADATA_SIGNATURE_INVALID"
+	// MetadataExpired: the newest trusted metadata has expired (freeze attack
+	// or a repository that is not re-signed).
+	MetadataExpired Code = "METADATA_EXPIRED"
+	// MetadataInvalid: metadata does not parse, or disagrees with what
+	// references it (length, hash, version): mix-and-match.
+	MetadataInvalid Code = "METADATA_INVALID"
+	// RollbackRejected: metadata or a model version older than what the
+	// device already trusts.
+	RollbackRejected Code = "ROLLBACK_REJECTED"
+	// HashMismatch: a file's SHA-256 differs from the signed one.
+	HashMismatch Code = "HASH_MISMATCH"
+	// LengthExceeded: a server sent more bytes than the signed length.
+	LengthExceeded Code = "LENGTH_EXCEEDED"
+	// Incompatible: no published version is compatible with this device.
+	Incompatible Code = "INCOMPATIBLE"
+	// PolicyRejected: compatible versions exist but policy refuses them
+	// (below the floor, marked bad).
+	PolicyRejected Code = "POLICY_REJECTED"
+	// InsufficientStorage: not enough free disk space.
+	InsufficientStorage Code = "INSUFFICIENT_STORAGE"
+	// HealthcheckFailed: the new version failed its health check; the
+	// device switched back to the previous version.
+	HealthcheckFailed Code = "HEALTHCHECK_FAILED"
+	// RollbackTriggered: the device switched back to a previous version
+	// (reported as an event; the update itself fails with HealthcheckFailed).
+	RollbackTriggered Code = "ROLLBACK_TRIGGERED"
+	// Network: the repository could not be reached or the transfer failed
+	// after every retry.
+	Network Code = "NETWORK"
+	// TargetNotFound: the model, or one of its files, is not in the signed
+	// metadata or not on the server.
+	TargetNotFound Code = "TARGET_NOT_FOUND"
+	// ManifestInvalid: the signed manifest does not parse or disagrees with
+	// the signed metadata.
+	ManifestInvalid Code = "MANIFEST_INVALID"
+	// NoActiveModel: a command needs an active model and there is none.
+	NoActiveModel Code = "NO_ACTIVE_MODEL"
+	// StateInvalid: the state directory is missing, damaged or locked.
+	StateInvalid Code = "STATE_INVALID"
+)
+
+// Error is every error this package returns.
+type Error struct {
+	Code Code
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Msg, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func errorf(code Code, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// CodeOf returns the code of an error from this package, or "" for nil.
+// Errors from elsewhere are classified as well as they can be.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return classify(err)
+}
+
+// wrap gives err a code, keeping one it already has.
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return errorf(classify(err), err, format, args...)
+}
+
+// classify maps go-tuf's, the network's and the filesystem's errors to codes.
+func classify(err error) Code {
+	var (
+		unsigned *metadata.ErrUnsignedMetadata
+		expired  *metadata.ErrExpiredMetadata
+		badVer   *metadata.ErrBadVersionNumber
+		lenHash  *metadata.ErrLengthOrHashMismatch
+		dlLen    *metadata.ErrDownloadLengthMismatch
+		dlHTTP   *metadata.ErrDownloadHTTP
+		dl       *metadata.ErrDownload
+		repo     *metadata.ErrRepository
+		value    *metadata.ErrValue
+		typ      *metadata.ErrType
+		syn      *json.SyntaxError
+		jtype    *json.UnmarshalTypeError
+		urlErr   *url.Error
+		netErr   net.Error
+	)
+	switch {
+	case errors.As(err, &unsigned):
+		// go-tuf names the role: "Verifying targets failed, not enough signatures".
+		for _, top := range []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT} {
+			if strings.Contains(unsigned.Msg, "Verifying "+top+" ") {
+				return MetadataSignatureInvalid
+			}
+		}
+		return SignatureInvalid
+	case errors.As(err, &expired):
+		return MetadataExpired
+	case errors.As(err, &badVer):
+		return RollbackRejected
+	case errors.As(err, &lenHash):
+		return MetadataInvalid
+	case errors.As(err, &dlLen):
+		return LengthExceeded
+	case errors.As(err, &dlHTTP):
+		if dlHTTP.StatusCode == http.StatusNotFound {
+			return TargetNotFound
+		}
+		return Network
+	case errors.As(err, &repo):
+		if strings.Contains(repo.Msg, "missing info") {
+			return RollbackRejected // a snapshot that dropped a role
+		}
+		return MetadataInvalid
+	case errors.As(err, &dl):
+		return Network
+	case errors.As(err, &value), errors.As(err, &typ), errors.As(err, &syn), errors.As(err, &jtype):
+		return MetadataInvalid
+	case errors.Is(err, syscall.ENOSPC):
+		return InsufficientStorage
+	case errors.As(err, &urlErr), errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded):
+		return Network
+	case errors.Is(err, os.ErrNotExist):
+		return StateInvalid
+	}
+	if strings.Contains(err.Error(), "not found") {
+		return TargetNotFound
+	}
+	return MetadataInvalid
+}

@@ -1,0 +1,60 @@
+package client
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	"github.com/edgetuf/edgetuf/targets"
+)
+
+// Event names, one per state transition.
+const (
+	EventChecked    = "checked"
+	EventUpToDate   = "up_to_date"
+	EventDownloaded = "downloaded"
+	EventVerified   = "verified"
+	EventActivated  = "activated"
+	EventConfirmed  = "confirmed"
+	EventRolledBack = "rolled_back"
+	EventFailed     = "failed"
+)
+
+// Event is one line of the event log. It carries the model, versions,
+// error code and the coarse device class only: no device ID, no payload
+// data, no inputs or outputs, so the log can be shipped as telemetry.
+type Event struct {
+	Time        string `json:"time"`
+	Event       string `json:"event"`
+	ModelID     string `json:"model_id"`
+	FromVersion string `json:"from_version,omitempty"`
+	ToVersion   string `json:"to_version,omitempty"`
+	Code        Code   `json:"code,omitempty"`
+	DeviceClass string `json:"device_class"`
+	// Bytes is the number of bytes transferred (downloaded events).
+	Bytes int64 `json:"bytes,omitempty"`
+}
+
+// maxEventLog is the size at which the log is rotated to events.jsonl.1.
+const maxEventLog = 1 << 20
+
+// event appends one event, durably. Logging never fails an update.
+func (c *Client) event(e Event) {
+	e.Time = c.now().UTC().Format(targets.TimeFormat)
+	e.DeviceClass = c.cfg.DeviceClass
+	line, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	path := filepath.Join(c.dir, eventsFile)
+	if fi, err := os.Stat(path); err == nil && fi.Size() > maxEventLog {
+		os.Rename(path, path+".1")
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	f.Write(append(line, '\n'))
+	f.Sync()
+	f.Close()
+}

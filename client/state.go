@@ -1,0 +1,278 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/spf13/afero"
+)
+
+// The state directory:
+//
+//	client.json                   configuration written by Init
+//	trusted-root.json             the pinned root, never modified
+//	metadata/                     TUF metadata trusted so far (root.json, timestamp.json, ...)
+//	staging/<model>/<version>/    partial downloads (<file>.part), resumable
+//	models/<model>/<version>/     installed versions: payload files and manifest.json
+//	models/<model>/active.json    the pointer naming the active version
+//	models/<model>/state.json     bad versions and the last update result
+//	anti-rollback/                the floors (package anti_rollback)
+//	events.jsonl                  the event log
+//	lock                          held by the process that changes the state
+const (
+	configFile      = "client.json"
+	pinnedRootFile  = "trusted-root.json"
+	metadataDir     = "metadata"
+	stagingDir      = "staging"
+	modelsDir       = "models"
+	activeFile      = "active.json"
+	modelStateFile  = "state.json"
+	antiRollbackDir = "anti-rollback"
+	eventsFile      = "events.jsonl"
+	lockFile        = "lock"
+	partSuffix      = ".part"
+	installPrefix   = ".install-"
+	configFormat    = "mclient-state-v1"
+)
+
+var osFS = afero.NewOsFs()
+
+// Config is the device's configuration, fixed at Init.
+type Config struct {
+	Format  string `json:"format"`
+	RepoURL string `json:"repo_url"`
+	// DeviceID identifies the device to rollout rules; it never appears in
+	// the event log.
+	DeviceID string `json:"device_id,omitempty"`
+	// DeviceClass is the coarse description that events carry.
+	DeviceClass string `json:"device_class"`
+	// MinVersion is the floor shipped with the application: no model
+	// version below it is ever accepted, for any model.
+	MinVersion string `json:"min_version,omitempty"`
+}
+
+// InitOptions configure Init.
+type InitOptions struct {
+	RepoURL     string
+	DeviceID    string
+	DeviceClass string // default: GOOS/GOARCH
+	MinVersion  string
+}
+
+// Init creates a state directory trusting rootJSON, the root pinned in the
+// device image. It makes no network request. An existing state directory
+// is refused.
+func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
+	if err := checkRepoURL(opts.RepoURL); err != nil {
+		return err
+	}
+	if opts.MinVersion != "" {
+		if _, err := targets.ParseVersion(opts.MinVersion); err != nil {
+			return errorf(StateInvalid, err, "min version")
+		}
+	}
+	if err := checkRoot(rootJSON); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, configFile)); err == nil {
+		return errorf(StateInvalid, nil, "%s is already a state directory", stateDir)
+	}
+	if opts.DeviceClass == "" {
+		opts.DeviceClass = runtime.GOOS + "/" + runtime.GOARCH
+	}
+	for _, d := range []string{metadataDir, stagingDir, modelsDir, antiRollbackDir} {
+		if err := os.MkdirAll(filepath.Join(stateDir, d), 0o700); err != nil {
+			return errorf(StateInvalid, err, "creating the state directory")
+		}
+	}
+	for _, name := range []string{pinnedRootFile, filepath.Join(metadataDir, "root.json")} {
+		if err := atomicfs.WriteFile(osFS, filepath.Join(stateDir, name), rootJSON, 0o600); err != nil {
+			return errorf(StateInvalid, err, "writing %s", name)
+		}
+	}
+	cfg := Config{Format: configFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass, MinVersion: opts.MinVersion}
+	return writeJSON(filepath.Join(stateDir, configFile), cfg) // last: marks the directory complete
+}
+
+func checkRepoURL(u string) error {
+	switch {
+	case strings.HasPrefix(u, "http://"), strings.HasPrefix(u, "https://"), strings.HasPrefix(u, "file:///"):
+		return nil
+	}
+	return errorf(StateInvalid, nil, "repository URL %q: want http://, https:// or file:///", u)
+}
+
+func readConfig(stateDir string) (*Config, error) {
+	var c Config
+	if err := readJSON(filepath.Join(stateDir, configFile), &c); err != nil {
+		return nil, errorf(StateInvalid, err, "%s is not an initialised state directory (run mclient init)", stateDir)
+	}
+	if c.Format != configFormat {
+		return nil, errorf(StateInvalid, nil, "%s: format %q, want %q", configFile, c.Format, configFormat)
+	}
+	if err := checkRepoURL(c.RepoURL); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// pointer is the content of models/<model>/active.json.
+type pointer struct {
+	ModelID  string `json:"model_id"`
+	Version  string `json:"version"`
+	Previous string `json:"previous,omitempty"`
+	// Trial means the version is active but its health check has not yet
+	// passed; a crash in that window is resolved by the next update.
+	Trial       bool   `json:"trial,omitempty"`
+	ActivatedAt string `json:"activated_at"`
+}
+
+// modelState is the content of models/<model>/state.json.
+type modelState struct {
+	BadVersions []string `json:"bad_versions"`
+	LastResult  *Result  `json:"last_result,omitempty"`
+}
+
+func (s *modelState) isBad(v string) bool {
+	for _, b := range s.BadVersions {
+		if b == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *modelState) markBad(v string) {
+	if !s.isBad(v) {
+		s.BadVersions = append(s.BadVersions, v)
+	}
+}
+
+// paths of one model's state.
+type modelPaths struct{ dir, staging string }
+
+func (c *Client) paths(modelID string) modelPaths {
+	return modelPaths{
+		dir:     filepath.Join(c.dir, modelsDir, modelID),
+		staging: filepath.Join(c.dir, stagingDir, modelID),
+	}
+}
+
+func (p modelPaths) version(v string) string  { return filepath.Join(p.dir, v) }
+func (p modelPaths) pointer() string           { return filepath.Join(p.dir, activeFile) }
+func (p modelPaths) state() string             { return filepath.Join(p.dir, modelStateFile) }
+func (p modelPaths) stagingFor(v string) string { return filepath.Join(p.staging, v) }
+
+// readPointer returns the active pointer, or nil if the model has none.
+func readPointer(p modelPaths, modelID string) (*pointer, error) {
+	var ptr pointer
+	err := readJSON(p.pointer(), &ptr)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errorf(StateInvalid, err, "reading %s", p.pointer())
+	}
+	if ptr.ModelID != modelID {
+		return nil, errorf(StateInvalid, nil, "%s names model %q", p.pointer(), ptr.ModelID)
+	}
+	if _, err := targets.ParseVersion(ptr.Version); err != nil {
+		return nil, errorf(StateInvalid, err, "%s", p.pointer())
+	}
+	if ptr.Previous != "" {
+		if _, err := targets.ParseVersion(ptr.Previous); err != nil {
+			return nil, errorf(StateInvalid, err, "%s", p.pointer())
+		}
+	}
+	return &ptr, nil
+}
+
+// writePointer switches the active version: one atomic rename.
+func (c *Client) writePointer(p modelPaths, ptr pointer) error {
+	ptr.ActivatedAt = c.now().UTC().Format(targets.TimeFormat)
+	if err := os.MkdirAll(p.dir, 0o700); err != nil {
+		return err
+	}
+	return writeJSON(p.pointer(), ptr)
+}
+
+func readModelState(p modelPaths) (*modelState, error) {
+	var s modelState
+	err := readJSON(p.state(), &s)
+	if errors.Is(err, os.ErrNotExist) {
+		return &modelState{BadVersions: []string{}}, nil
+	}
+	if err != nil {
+		return nil, errorf(StateInvalid, err, "reading %s", p.state())
+	}
+	if s.BadVersions == nil {
+		s.BadVersions = []string{}
+	}
+	return &s, nil
+}
+
+func writeModelState(p modelPaths, s *modelState) error {
+	if err := os.MkdirAll(p.dir, 0o700); err != nil {
+		return err
+	}
+	return writeJSON(p.state(), s)
+}
+
+// maxStateFile bounds every JSON state file read.
+const maxStateFile = 1 << 20
+
+func readJSON(path string, v any) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() > maxStateFile {
+		return fmt.Errorf("%s is larger than %d bytes", path, maxStateFile)
+	}
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfs.WriteFile(osFS, path, append(b, '\n'), 0o600)
+}
+
+// lockState takes the state directory's writer lock (flock: released by
+// the kernel if the process dies).
+func lockState(dir string, wait time.Duration) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, errorf(StateInvalid, err, "opening the lock")
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			return nil, errorf(StateInvalid, err, "another mclient process holds %s", filepath.Join(dir, lockFile))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,226 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/fsfetch"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/config"
+	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
+)
+
+// checkRoot accepts only a root that parses and is signed by its own
+// threshold: the pinned root must be usable before anything is trusted.
+func checkRoot(rootJSON []byte) error {
+	root, err := metadata.Root().FromBytes(rootJSON)
+	if err != nil {
+		return errorf(MetadataInvalid, err, "trusted root")
+	}
+	if err := root.VerifyDelegate(metadata.ROOT, root); err != nil {
+		return errorf(MetadataSignatureInvalid, err, "trusted root is not signed by its own threshold")
+	}
+	return nil
+}
+
+// tufSession is one TUF refresh with go-tuf's updater: metadata is read
+// from and persisted to metaDir, fetched from repoURL/metadata.
+type tufSession struct {
+	up        *updater.Updater
+	metaDir   string
+	targetURL string // base URL of targets, with a trailing slash
+	consist   bool   // consistent snapshots: target files are hash-prefixed
+}
+
+// tufOptions are what a session needs besides its directories.
+type tufOptions struct {
+	httpClient *http.Client
+	now        time.Time // reference time for expiry (zero: the clock)
+	offline    bool      // use only local metadata (UnsafeLocalMode)
+}
+
+// newTUFSession builds an updater. The trusted root is metaDir/root.json,
+// which go-tuf keeps at the newest verified root; if it is missing or
+// damaged (a power cut while go-tuf wrote it: go-tuf does not fsync) the
+// pinned root in fallbackRoot is used instead, and the root chain is
+// simply walked again from there.
+func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufOptions) (*tufSession, error) {
+	rootBytes, err := os.ReadFile(filepath.Join(metaDir, "root.json"))
+	if err != nil || checkRoot(rootBytes) != nil {
+		if fallbackRoot == "" {
+			if err == nil {
+				return nil, checkRoot(rootBytes)
+			}
+			return nil, errorf(StateInvalid, err, "no trusted root in %s", metaDir)
+		}
+		if rootBytes, err = os.ReadFile(fallbackRoot); err != nil {
+			return nil, errorf(StateInvalid, err, "reading the pinned root")
+		}
+	}
+	cfg, err := config.New(metadataURL, rootBytes)
+	if err != nil {
+		return nil, errorf(StateInvalid, err, "TUF configuration")
+	}
+	cfg.LocalMetadataDir = metaDir
+	cfg.LocalTargetsDir = metaDir // never used: targets are streamed by this package
+	cfg.RemoteTargetsURL = targetsURL
+	cfg.PrefixTargetsWithHash = true
+	cfg.UnsafeLocalMode = o.offline
+	if path, ok := strings.CutPrefix(metadataURL, "file://"); ok {
+		root := strings.TrimSuffix(path, "/metadata")
+		cfg.Fetcher = &fsfetch.Fetcher{FS: osFS, Dir: root, Prefix: "file://" + root + "/"}
+	} else {
+		cfg.Fetcher = &httpFetcher{client: o.httpClient, retries: 2, backoff: 300 * time.Millisecond}
+	}
+	up, err := updater.New(cfg)
+	if err != nil {
+		return nil, wrap(err, "loading the trusted root")
+	}
+	if !o.now.IsZero() {
+		up.UnsafeSetRefTime(o.now)
+	}
+	s := &tufSession{up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/"}
+	return s, nil
+}
+
+// refresh runs the TUF client workflow and makes the metadata it
+// persisted durable.
+func (s *tufSession) refresh() error {
+	if err := s.up.Refresh(); err != nil {
+		code := classify(err)
+		if code == TargetNotFound {
+			code = Network // a metadata file the repository should have is missing
+		}
+		return errorf(code, err, "TUF refresh")
+	}
+	s.consist = s.up.GetTrustedMetadataSet().Root.Signed.ConsistentSnapshot
+	syncDir(s.metaDir)
+	return nil
+}
+
+// syncDir fsyncs every file of dir and dir itself, best effort.
+func syncDir(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if f, err := os.Open(filepath.Join(dir, e.Name())); err == nil {
+			f.Sync()
+			f.Close()
+		}
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// targetInfo resolves a target path through the delegation tree.
+func (s *tufSession) targetInfo(path string) (*metadata.TargetFiles, error) {
+	tf, err := s.up.GetTargetInfo(path)
+	if err != nil {
+		code := classify(err)
+		if code == MetadataInvalid && strings.Contains(err.Error(), "not found") {
+			code = TargetNotFound
+		}
+		return nil, errorf(code, err, "target %s", path)
+	}
+	if len(tf.Hashes["sha256"]) != 32 {
+		return nil, errorf(MetadataInvalid, nil, "target %s has no SHA-256 hash", path)
+	}
+	return tf, nil
+}
+
+// targetURL is where a target's bytes are: hash-prefixed with consistent
+// snapshots, as go-tuf computes it.
+func (s *tufSession) urlOf(tf *metadata.TargetFiles) string {
+	p := tf.Path
+	if s.consist {
+		dir, base := "", p
+		if i := strings.LastIndexByte(p, '/'); i >= 0 {
+			dir, base = p[:i+1], p[i+1:]
+		}
+		p = dir + hexString(tf.Hashes["sha256"]) + "." + base
+	}
+	return s.targetURL + p
+}
+
+// allLoadedTargets lists every target of every role loaded so far, with
+// the role that lists it, in no particular order.
+func (s *tufSession) allLoadedTargets() map[string]*metadata.TargetFiles {
+	out := map[string]*metadata.TargetFiles{}
+	for _, md := range s.up.GetTrustedMetadataSet().Targets {
+		for p, tf := range md.Signed.Targets {
+			out[p] = tf
+		}
+	}
+	return out
+}
+
+// localExpiry reads the "expires" of a local metadata file without
+// verifying it; used only to pick a reference time for offline checks.
+func localExpiry(path string) (time.Time, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var m struct {
+		Signed struct {
+			Expires time.Time `json:"expires"`
+		} `json:"signed"`
+	}
+	if json.Unmarshal(data, &m) != nil || m.Signed.Expires.IsZero() {
+		return time.Time{}, false
+	}
+	return m.Signed.Expires, true
+}
+
+// httpFetcher fetches metadata for go-tuf: bounded by maxLength, retried on
+// network errors and server errors but not on 404 (which is how go-tuf
+// learns that no newer root exists, on every refresh).
+type httpFetcher struct {
+	client  *http.Client
+	retries int
+	backoff time.Duration
+}
+
+func (f *httpFetcher) DownloadFile(urlPath string, maxLength int64, _ time.Duration) ([]byte, error) {
+	var err error
+	delay := f.backoff
+	for attempt := 0; ; attempt++ {
+		var data []byte
+		var retry bool
+		data, retry, err = f.once(urlPath, maxLength)
+		if err == nil || !retry || attempt >= f.retries {
+			return data, err
+		}
+		time.Sleep(delay)
+		delay *= 2
+	}
+}
+
+func (f *httpFetcher) once(urlPath string, maxLength int64) ([]byte, bool, error) {
+	resp, err := f.client.Get(urlPath)
+	if err != nil {
+		return nil, true, &metadata.ErrDownload{Msg: err.Error()}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, resp.StatusCode >= 500, &metadata.ErrDownloadHTTP{StatusCode: resp.StatusCode, URL: urlPath}
+	}
+	if resp.ContentLength > maxLength {
+		return nil, false, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is %d bytes, more than the %d allowed", urlPath, resp.ContentLength, maxLength)}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxLength+1))
+	if err != nil {
+		return nil, true, &metadata.ErrDownload{Msg: err.Error()}
+	}
+	if int64(len(data)) > maxLength {
+		return nil, false, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is more than the %d bytes allowed", urlPath, maxLength)}
+	}
+	return data, false, nil
+}

@@ -1,0 +1,102 @@
+package client
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+)
+
+// TUFClient is a plain TUF client over a metadata directory, with the
+// same TUF session, fetchers and streaming downloader as Update. It backs
+// `mclient tuf`, which follows the TUF conformance suite's client CLI.
+type TUFClient struct {
+	MetadataDir string
+	MetadataURL string
+	// Now is the reference time for expiry (zero: the clock).
+	Now  time.Time
+	opts Options
+	dl   *downloader
+}
+
+// NewTUFClient returns a client for metadataDir; opts as for Open.
+func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) *TUFClient {
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = defaultHTTPClient()
+	}
+	if opts.StallTimeout == 0 {
+		opts.StallTimeout = 30 * time.Second
+	}
+	if opts.RetryBackoff == 0 {
+		opts.RetryBackoff = 200 * time.Millisecond
+	}
+	return &TUFClient{MetadataDir: metadataDir, MetadataURL: metadataURL, Now: now, opts: opts,
+		dl: &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress}}
+}
+
+// TUFInit stores a trusted root as metadataDir/root.json, with no network
+// access and no checks (the conformance protocol's "init").
+func TUFInit(metadataDir, rootFile string) error {
+	data, err := os.ReadFile(rootFile)
+	if err != nil {
+		return errorf(StateInvalid, err, "trusted root")
+	}
+	if err := os.MkdirAll(metadataDir, 0o700); err != nil {
+		return errorf(StateInvalid, err, "metadata directory")
+	}
+	return atomicfs.WriteFile(osFS, filepath.Join(metadataDir, "root.json"), data, 0o600)
+}
+
+func (t *TUFClient) session(targetBaseURL string) (*tufSession, error) {
+	s, err := newTUFSession(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufOptions{httpClient: t.opts.HTTPClient, now: t.Now})
+	if err != nil {
+		return nil, err
+	}
+	return s, s.refresh()
+}
+
+// Refresh updates the top-level metadata, stored as <role>.json.
+func (t *TUFClient) Refresh() error {
+	_, err := t.session(t.MetadataURL)
+	return err
+}
+
+// Download refreshes, then downloads each target path in order into
+// targetDir (named by the path, escaped to one file name), stopping at the
+// first failure. A target already present with the signed length and hash
+// is not downloaded again.
+func (t *TUFClient) Download(ctx context.Context, targetBaseURL, targetDir string, paths []string) error {
+	s, err := t.session(targetBaseURL)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(targetDir, 0o700); err != nil {
+		return errorf(StateInvalid, err, "target directory")
+	}
+	buf := make([]byte, 1<<20)
+	for _, p := range paths {
+		tf, err := s.targetInfo(p)
+		if err != nil {
+			return err
+		}
+		name := url.PathEscape(p)
+		if name == "" || name == "." || name == ".." {
+			return errorf(TargetNotFound, nil, "target path %q cannot be stored as a file", p)
+		}
+		dest := filepath.Join(targetDir, name)
+		if verifyFile(dest, tf, buf) == nil {
+			continue
+		}
+		part := dest + partSuffix
+		if _, err := t.dl.fetch(ctx, s.urlOf(tf), tf, part, p); err != nil {
+			return err
+		}
+		if err := os.Rename(part, dest); err != nil {
+			return errorf(StateInvalid, err, "storing %s", p)
+		}
+	}
+	return nil
+}

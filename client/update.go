@@ -1,0 +1,396 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// UpdateRequest says what to update and how to judge the result.
+type UpdateRequest struct {
+	ModelID string
+	Device  Device
+	// HealthCheck is a shell command run after activation with the new
+	// version's directory as its last argument; exit 0 means healthy.
+	HealthCheck string
+	// HealthTimeout bounds the health check (default 60s).
+	HealthTimeout time.Duration
+	// Keep is how many versions stay installed, the active one included
+	// (default 2: the active and the previous one).
+	Keep int
+}
+
+// Outcomes of an update.
+const (
+	OutcomeUpdated    = "updated"
+	OutcomeUpToDate   = "up_to_date"
+	OutcomeRolledBack = "rolled_back"
+	OutcomeFailed     = "failed"
+)
+
+// Result reports an update, a rollback or a failure.
+type Result struct {
+	Time    string `json:"time"`
+	ModelID string `json:"model_id"`
+	Outcome string `json:"outcome"`
+	// Version is the active version afterwards ("" if none), Path its directory.
+	Version     string `json:"version,omitempty"`
+	Path        string `json:"path,omitempty"`
+	FromVersion string `json:"from_version,omitempty"`
+	ToVersion   string `json:"to_version,omitempty"`
+	// BytesDownloaded counts bytes received from the network in this run;
+	// BytesResumed those already in staging and kept after re-hashing.
+	BytesDownloaded int64  `json:"bytes_downloaded"`
+	BytesResumed    int64  `json:"bytes_resumed,omitempty"`
+	Code            Code   `json:"code,omitempty"`
+	Message         string `json:"message,omitempty"`
+}
+
+// Update runs one full update cycle for a model (see the package
+// documentation). Being up to date is success with nothing downloaded.
+// On failure the returned Result still says what is active, and the error
+// is an *Error with its Code.
+func (c *Client) Update(ctx context.Context, req UpdateRequest) (*Result, error) {
+	if err := targets.CheckModelID(req.ModelID); err != nil {
+		return nil, errorf(TargetNotFound, err, "model id")
+	}
+	if req.Keep == 0 {
+		req.Keep = 2
+	}
+	if req.Keep < 1 {
+		return nil, errorf(StateInvalid, nil, "keep must be at least 1")
+	}
+	if req.HealthTimeout == 0 {
+		req.HealthTimeout = time.Minute
+	}
+	var res *Result
+	err := c.locked(func() error {
+		var err error
+		res, err = c.update(ctx, req)
+		return err
+	})
+	if res == nil && err != nil {
+		res = &Result{ModelID: req.ModelID, Outcome: OutcomeFailed, Code: CodeOf(err), Message: err.Error()}
+	}
+	return res, err
+}
+
+// run is the state of one update in progress.
+type run struct {
+	c   *Client
+	req UpdateRequest
+	p   modelPaths
+	ptr *pointer
+	ms  *modelState
+	res *Result
+}
+
+func (u *run) finish(err error) (*Result, error) {
+	r := u.res
+	r.Time = u.c.now().UTC().Format(targets.TimeFormat)
+	if ptr, perr := readPointer(u.p, u.req.ModelID); perr == nil && ptr != nil {
+		r.Version, r.Path = ptr.Version, u.p.version(ptr.Version)
+	} else {
+		r.Version, r.Path = "", ""
+	}
+	if err != nil {
+		if r.Outcome == "" || r.Outcome == OutcomeUpdated {
+			r.Outcome = OutcomeFailed
+		}
+		r.Code, r.Message = CodeOf(err), err.Error()
+		u.c.event(Event{Event: EventFailed, ModelID: r.ModelID, FromVersion: r.FromVersion, ToVersion: r.ToVersion, Code: r.Code})
+	}
+	u.ms.LastResult = r
+	if werr := writeModelState(u.p, u.ms); werr != nil && err == nil {
+		err = errorf(StateInvalid, werr, "recording the result")
+	}
+	return r, err
+}
+
+func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error) {
+	u := &run{c: c, req: req, p: c.paths(req.ModelID), res: &Result{ModelID: req.ModelID}}
+	if err := c.recover(u.p); err != nil {
+		return nil, err
+	}
+	var err error
+	if u.ptr, err = readPointer(u.p, req.ModelID); err != nil {
+		return nil, err
+	}
+	if u.ms, err = readModelState(u.p); err != nil {
+		return nil, err
+	}
+	if u.ptr != nil {
+		u.res.FromVersion = u.ptr.Version
+	}
+	// A version left on trial by a crash is judged before anything else.
+	if u.ptr != nil && u.ptr.Trial {
+		if err := u.resolveTrial(ctx); err != nil {
+			return u.finish(err)
+		}
+	}
+
+	s, err := c.session(false)
+	if err != nil {
+		return u.finish(err)
+	}
+	if err := s.refresh(); err != nil {
+		return u.finish(err)
+	}
+	c.event(Event{Event: EventChecked, ModelID: req.ModelID, FromVersion: u.res.FromVersion})
+
+	best, err := u.choose(s)
+	if err != nil {
+		return u.finish(err)
+	}
+	if best == nil {
+		u.res.Outcome = OutcomeUpToDate
+		c.event(Event{Event: EventUpToDate, ModelID: req.ModelID, FromVersion: u.res.FromVersion})
+		c.gc(u.p, u.ptr, req.Keep, "")
+		return u.finish(nil)
+	}
+	u.res.ToVersion = best.version.String()
+	if err := u.install(ctx, s, best); err != nil {
+		return u.finish(err)
+	}
+	if err := u.activate(ctx, s, best); err != nil {
+		return u.finish(err)
+	}
+	u.res.Outcome = OutcomeUpdated
+	return u.finish(nil)
+}
+
+// choose picks the newest eligible version newer than the active one, or
+// nil when the device is up to date. If newer versions exist and none is
+// eligible, the newest one's reason is the error.
+func (u *run) choose(s *tufSession) (*candidate, error) {
+	cands, err := u.c.candidates(s, u.req.ModelID)
+	if err != nil {
+		return nil, err
+	}
+	if len(cands) == 0 {
+		return nil, errorf(TargetNotFound, nil, "model %s is not published", u.req.ModelID)
+	}
+	floor, haveFloor, err := u.c.floor(u.req.ModelID, u.ptr)
+	if err != nil {
+		return nil, err
+	}
+	if u.ptr != nil && !u.ptr.Trial {
+		// Repair a store that is lower than the confirmed active version
+		// (rewritten by hand, or lost).
+		if err := u.c.store.Raise(u.req.ModelID, floor); err != nil {
+			return nil, errorf(StateInvalid, err, "anti-rollback store")
+		}
+	}
+	var firstErr error
+	skippedBad := false
+	for i := range cands {
+		cand := &cands[i]
+		v := cand.version.String()
+		if u.ptr != nil && v == u.ptr.Version {
+			return nil, firstErr // the newest eligible is the active one
+		}
+		var reason error
+		switch {
+		case haveFloor && cand.version.Compare(floor) < 0:
+			if u.ptr != nil {
+				return nil, firstErr // older than what runs: never a candidate
+			}
+			reason = errorf(PolicyRejected, nil, "%s %s is below the anti-rollback floor %s", u.req.ModelID, v, floor)
+		case u.ms.isBad(v):
+			// Marked bad after it failed here: skipped without being an
+			// error, so a device that rolled back is simply up to date.
+			skippedBad = true
+			continue
+		default:
+			if err := u.req.Device.Compatible(&cand.custom.Compat); err != nil {
+				reason = errorf(Incompatible, nil, "%s %s: %v", u.req.ModelID, v, err)
+			}
+		}
+		if reason == nil {
+			return cand, nil
+		}
+		if firstErr == nil {
+			firstErr = reason
+		}
+	}
+	switch {
+	case firstErr != nil:
+		return nil, firstErr
+	case u.ptr != nil:
+		return nil, nil // nothing newer than what runs
+	case skippedBad:
+		return nil, errorf(PolicyRejected, nil, "every published version of %s is marked bad on this device", u.req.ModelID)
+	}
+	return nil, errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
+}
+
+// recover cleans what a killed process may have left: temporary files and
+// half-built install directories. Partial downloads stay for resuming.
+func (c *Client) recover(p modelPaths) error {
+	for _, d := range []string{p.dir, c.dir} {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), installPrefix) || atomicfs.IsTemp(e.Name()) {
+				if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+					return errorf(StateInvalid, err, "cleaning up")
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// files resolves, from signed metadata, every target of a version: the
+// manifest and each payload file its signed custom metadata lists.
+func files(s *tufSession, cand *candidate) (map[string]*metadata.TargetFiles, error) {
+	out := map[string]*metadata.TargetFiles{targets.ManifestName: cand.manifest}
+	for _, name := range cand.custom.Files {
+		p := targets.TargetPath(cand.custom.ModelID, cand.custom.Version, name)
+		tf, err := s.targetInfo(p)
+		if err != nil {
+			return nil, err
+		}
+		pc, err := targets.ParseCustom(p, tf.Custom)
+		if err != nil || pc.Kind != targets.KindPayload {
+			return nil, errorf(ManifestInvalid, err, "%s is not a payload target of %s %s", p, cand.custom.ModelID, cand.custom.Version)
+		}
+		out[name] = tf
+	}
+	return out, nil
+}
+
+// install makes models/<model>/<version>/ hold the verified version,
+// downloading only what is missing. An installed copy left by an earlier
+// run is used only after every file re-verifies.
+func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error {
+	v := cand.version.String()
+	fs, err := files(s, cand)
+	if err != nil {
+		return err
+	}
+	dst := u.p.version(v)
+	if _, err := os.Stat(dst); err == nil {
+		if verr := verifyDir(dst, fs); verr == nil {
+			os.RemoveAll(u.p.stagingFor(v))
+			return nil
+		}
+		if err := os.RemoveAll(dst); err != nil {
+			return errorf(StateInvalid, err, "removing a damaged install of %s", v)
+		}
+	}
+	if err := u.checkSpace(fs, v); err != nil {
+		return err
+	}
+	stage := u.p.stagingFor(v)
+	if err := os.MkdirAll(stage, 0o700); err != nil {
+		return errorf(classifyFS(err), err, "staging")
+	}
+	// The manifest first: it is small, and a bad one stops everything
+	// before a large payload is fetched.
+	names := append([]string{targets.ManifestName}, cand.custom.Files...)
+	for _, name := range names {
+		tf := fs[name]
+		r, err := u.c.dl.fetch(ctx, s.urlOf(tf), tf, filepath.Join(stage, name+partSuffix), name)
+		u.res.BytesDownloaded += r.transferred
+		u.res.BytesResumed += r.resumedFrom
+		if err != nil {
+			return err
+		}
+		if name == targets.ManifestName {
+			if err := checkManifest(filepath.Join(stage, name+partSuffix), cand, fs); err != nil {
+				os.Remove(filepath.Join(stage, name+partSuffix))
+				return err
+			}
+		}
+	}
+	u.c.event(Event{Event: EventDownloaded, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Bytes: u.res.BytesDownloaded})
+	u.c.event(Event{Event: EventVerified, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v})
+
+	// Move the verified files into a hidden directory, then rename that
+	// into place: a version directory is either complete or absent.
+	tmp, err := os.MkdirTemp(u.p.dir, installPrefix+v+"-")
+	if err != nil {
+		return errorf(classifyFS(err), err, "installing")
+	}
+	for _, name := range names {
+		if err := os.Rename(filepath.Join(stage, name+partSuffix), filepath.Join(tmp, name)); err != nil {
+			return errorf(StateInvalid, err, "installing %s", name)
+		}
+	}
+	syncDir(tmp)
+	if err := os.Rename(tmp, dst); err != nil {
+		return errorf(StateInvalid, err, "installing %s", v)
+	}
+	syncDir(u.p.dir)
+	os.RemoveAll(stage)
+	return nil
+}
+
+// checkSpace refuses to start when the free space cannot hold what is
+// still to be downloaded plus a margin.
+func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string) error {
+	var need int64
+	for name, tf := range fs {
+		have := int64(0)
+		if fi, err := os.Stat(filepath.Join(u.p.stagingFor(v), name+partSuffix)); err == nil && fi.Size() <= tf.Length {
+			have = fi.Size()
+		}
+		need += tf.Length - have
+	}
+	margin := max(need/20, 16<<20)
+	if err := os.MkdirAll(u.p.dir, 0o700); err != nil {
+		return errorf(classifyFS(err), err, "state directory")
+	}
+	free, err := u.c.opts.FreeSpace(u.p.dir)
+	if err != nil {
+		return errorf(StateInvalid, err, "checking free space")
+	}
+	if uint64(need+margin) > free {
+		return errorf(InsufficientStorage, nil, "%s %s needs %d bytes plus a %d-byte margin, %d free", u.req.ModelID, v, need, margin, free)
+	}
+	return nil
+}
+
+// checkManifest verifies the downloaded (and already hash-checked)
+// manifest against the signed metadata: it must describe exactly the
+// version and files that the signed custom metadata and targets describe.
+func checkManifest(path string, cand *candidate, fs map[string]*metadata.TargetFiles) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return errorf(StateInvalid, err, "reading the manifest")
+	}
+	m, err := targets.ParsePublishedManifest(data)
+	if err != nil {
+		return errorf(ManifestInvalid, err, "manifest of %s %s", cand.custom.ModelID, cand.custom.Version)
+	}
+	bad := func(format string, args ...any) error {
+		return errorf(ManifestInvalid, nil, "manifest of %s %s: %s", cand.custom.ModelID, cand.custom.Version, fmt.Sprintf(format, args...))
+	}
+	if m.ModelID != cand.custom.ModelID || m.Version != cand.custom.Version {
+		return bad("names %s %s", m.ModelID, m.Version)
+	}
+	if fmt.Sprint(m.SortedFileNames()) != fmt.Sprint(cand.custom.Files) {
+		return bad("lists other files than the signed metadata")
+	}
+	if !reflect.DeepEqual(m.Compat, cand.custom.Compat) {
+		return bad("compatibility fields differ from the signed metadata")
+	}
+	for _, f := range m.Files {
+		tf := fs[f.Path]
+		if tf == nil || *f.Size != tf.Length || f.SHA256 != hexString(tf.Hashes["sha256"]) {
+			return bad("%s: size or hash differs from the signed target", f.Path)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+// Package testrepo builds real TUF repositories with mrepo's code for the
+// tests of the device client, and serves them on 127.0.0.1 with hooks to
+// misbehave. It is test support only: the keys it makes are throwaway,
+// protected by a test-only passphrase.
+package testrepo
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/spf13/afero"
+)
+
+// Passphrase protects every key testrepo creates. Test-only.
+const Passphrase = "test-only-passphrase"
+
+// Repo is a repository on disk with its keys in memory.
+type Repo struct {
+	Dir  string // the repository (metadata/, targets/)
+	Keys keys.MemKeyring
+	Root []byte // 1.root.json, to pin in a device
+	R    *repo.Repository
+	fs   afero.Fs
+}
+
+// New runs a ceremony (one key per role) in a temporary directory.
+func New(t testing.TB) *Repo {
+	t.Helper()
+	return NewWithExpiry(t, nil)
+}
+
+// NewWithExpiry is New with custom metadata lifetimes.
+func NewWithExpiry(t testing.TB, exp *repo.Expiry) *Repo {
+	t.Helper()
+	base := t.TempDir()
+	fs := afero.NewOsFs()
+	kd := &keys.Dir{FS: fs, Path: filepath.Join(base, "keys"), Passphrase: func(string, bool) ([]byte, error) { return []byte(Passphrase), nil }}
+	dir := filepath.Join(base, "repo")
+	res, err := repo.Init(fs, dir, kd, repo.InitOptions{Expiry: exp})
+	if err != nil {
+		t.Fatalf("testrepo: init: %v", err)
+	}
+	kr := keys.MemKeyring{}
+	for _, k := range res.Keys {
+		if k.Role == "root" {
+			continue // publishing needs only the online keys (and root ones are slow to open)
+		}
+		key, err := kd.Load(k.KeyID)
+		if err != nil {
+			t.Fatalf("testrepo: %v", err)
+		}
+		kr.Add(key)
+	}
+	r, err := repo.Open(fs, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.ReadFile(filepath.Join(dir, "metadata", "1.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Repo{Dir: dir, Keys: kr, Root: root, R: r, fs: fs}
+}
+
+// Publish publishes a bundle with the given payload files and constraints.
+func (r *Repo) Publish(t testing.TB, modelID, version string, files map[string][]byte, compat targets.Compat) {
+	t.Helper()
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if err := os.MkdirAll(bundle, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := targets.Manifest{ModelID: modelID, Version: version, Compat: compat}
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, targets.ManifestName), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(bundle, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.R.AddTarget(bundle, r.Keys, repo.AddOptions{}); err != nil {
+		t.Fatalf("testrepo: publish %s %s: %v", modelID, version, err)
+	}
+}
+
+// Timestamp re-signs the timestamp.
+func (r *Repo) Timestamp(t testing.TB) {
+	t.Helper()
+	if _, err := r.R.Timestamp(r.Keys); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SetNow sets the repository's clock (for expiries).
+func (r *Repo) SetNow(now func() time.Time) { r.R.Now = now }
+
+// Handler serves the repository.
+func (r *Repo) Handler() http.Handler { return repo.Handler(r.fs, r.Dir) }
+
+// Serve starts a loopback server; wrap, if not nil, sits in front of the
+// repository handler to misbehave. It returns the repository URL.
+func (r *Repo) Serve(t testing.TB, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	h := r.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TargetFile returns the on-disk path of a published target's bytes.
+func (r *Repo) TargetFile(t testing.TB, targetPath string) string {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(r.Dir, "targets", filepath.Dir(targetPath), "*."+filepath.Base(targetPath)))
+	if len(matches) != 1 {
+		t.Fatalf("testrepo: %d files for %s", len(matches), targetPath)
+	}
+	return matches[0]
+}
