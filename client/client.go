@@ -45,6 +45,11 @@ type Client struct {
 
 // Open opens an initialised state directory.
 func Open(stateDir string, opts Options) (*Client, error) {
+	// Absolute, so the paths Status and Update report stay valid for the
+	// application whatever its working directory.
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
 	cfg, err := readConfig(stateDir)
 	if err != nil {
 		return nil, err

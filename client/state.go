@@ -167,9 +167,9 @@ func (c *Client) paths(modelID string) modelPaths {
 	}
 }
 
-func (p modelPaths) version(v string) string  { return filepath.Join(p.dir, v) }
-func (p modelPaths) pointer() string           { return filepath.Join(p.dir, activeFile) }
-func (p modelPaths) state() string             { return filepath.Join(p.dir, modelStateFile) }
+func (p modelPaths) version(v string) string    { return filepath.Join(p.dir, v) }
+func (p modelPaths) pointer() string            { return filepath.Join(p.dir, activeFile) }
+func (p modelPaths) state() string              { return filepath.Join(p.dir, modelStateFile) }
 func (p modelPaths) stagingFor(v string) string { return filepath.Join(p.staging, v) }
 
 // readPointer returns the active pointer, or nil if the model has none.

@@ -182,7 +182,7 @@ file path that escapes the bundle (.., absolute, symlink).`,
 				fmt.Fprintf(c.App.Writer, "  %s  %12d  %s\n", t.SHA256[:16], t.Length, t.Path)
 			}
 			fmt.Fprintf(c.App.Writer, "Published %s %s: %d targets, %s (targets v%d, snapshot v%d, timestamp v%d)\n",
-				res.ModelID, res.Version, len(res.Targets), humanBytes(total), res.Versions.Targets, res.Versions.Snapshot, res.Versions.Timestamp)
+				res.ModelID, res.Version, len(res.Targets), cliutil.HumanBytes(total), res.Versions.Targets, res.Versions.Snapshot, res.Versions.Timestamp)
 			return nil
 		},
 	})
@@ -371,7 +371,7 @@ per line, as CODE: where: what.`,
 					for _, r := range rep.Roles {
 						parts = append(parts, fmt.Sprintf("%s v%d", r.Role, r.Version))
 					}
-					fmt.Fprintf(c.App.Writer, "OK: %s; %d targets verified (%s)\n", strings.Join(parts, ", "), rep.Targets, humanBytes(rep.TargetBytes))
+					fmt.Fprintf(c.App.Writer, "OK: %s; %d targets verified (%s)\n", strings.Join(parts, ", "), rep.Targets, cliutil.HumanBytes(rep.TargetBytes))
 				}
 			}
 			if !rep.OK() {
@@ -442,17 +442,4 @@ metadata/ and targets/ to any static host or CDN with the same cache rules.`,
 			return nil
 		},
 	})
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

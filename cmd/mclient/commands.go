@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edgetuf/edgetuf/client"
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/urfave/cli/v2"
+)
+
+var (
+	stateFlag = &cli.StringFlag{Name: "state", Usage: "device state `DIR` (required)"}
+	jsonFlag  = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}
+	modelFlag = &cli.StringFlag{Name: "model-id", Usage: "the model `ID` (required)"}
+)
+
+func command(required []string, cmd *cli.Command) *cli.Command {
+	return cliutil.Command("mclient", required, cmd)
+}
+
+func openClient(c *cli.Context, opts client.Options) (*client.Client, error) {
+	if now, ok, err := fakeNow(); err != nil {
+		return nil, err
+	} else if ok {
+		opts.Now = func() time.Time { return now }
+	}
+	return client.Open(c.String("state"), opts)
+}
+
+// failure prints a result as JSON if asked, and turns err into the one
+// line mclient prints: the code first.
+func failure(c *cli.Context, verb string, res any, err error) error {
+	if c.Bool("json") && res != nil {
+		cliutil.WriteJSON(c.App.Writer, res)
+	}
+	return fmt.Errorf("%s: %w", verb, err)
+}
+
+func initCommand() *cli.Command {
+	return command([]string{"state", "root", "repo-url"}, &cli.Command{
+		Name:      "init",
+		Usage:     "bootstrap trust from a pinned root (no network)",
+		UsageText: "mclient init --state DIR --root FILE --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V]",
+		Description: `Creates the state directory and trusts the root metadata FILE, the one pinned
+in the device image (it must be signed by its own threshold). URL serves
+/metadata/ and /targets/ as mrepo serve does; file:///path works the same
+way for a mirror on removable media or an air-gapped site, with the same
+checks. --min-version is the floor shipped with the application: no model
+version below it is ever accepted. --device-id is for rollout rules and is
+never written to the event log; --device-class (default OS/ARCH) is.`,
+		Flags: []cli.Flag{stateFlag,
+			&cli.StringFlag{Name: "root", Usage: "pinned root metadata `FILE` (required)"},
+			&cli.StringFlag{Name: "repo-url", Usage: "repository `URL`: http(s)://... or file:///... (required)"},
+			&cli.StringFlag{Name: "device-id", Usage: "device `ID` (for rollout cohorts; never logged)"},
+			&cli.StringFlag{Name: "device-class", Usage: "coarse device `CLASS` recorded in events (default OS/ARCH)"},
+			&cli.StringFlag{Name: "min-version", Usage: "lowest model `VERSION` ever accepted"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs("mclient", c); err != nil {
+				return err
+			}
+			root, err := os.ReadFile(c.String("root"))
+			if err != nil {
+				return fmt.Errorf("init: %v", err)
+			}
+			err = client.Init(c.String("state"), root, client.InitOptions{
+				RepoURL: c.String("repo-url"), DeviceID: c.String("device-id"), DeviceClass: c.String("device-class"), MinVersion: c.String("min-version"),
+			})
+			if err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			fmt.Fprintf(c.App.Writer, "Initialised %s: trusting the pinned root, repository %s\n", c.String("state"), strings.TrimSuffix(c.String("repo-url"), "/"))
+			return nil
+		},
+	})
+}
+
+func updateCommand() *cli.Command {
+	return command([]string{"state", "model-id"}, &cli.Command{
+		Name:      "update",
+		Usage:     "run one full update cycle for a model",
+		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--json]",
+		Description: `Refreshes the TUF metadata; picks the newest version whose signed
+constraints this device meets (app version, runtime, platform, variant,
+schema digests) and that policy allows (not below the anti-rollback floor,
+not marked bad); downloads its files into staging (resuming partial
+downloads, bounded by the signed lengths, hashed as they arrive); verifies
+them and the manifest; installs the version beside the active one and
+switches to it atomically; runs the built-in checks and --health-check CMD
+(run as "sh -c CMD DIR" with the new version's directory as its last
+argument, within --health-timeout; exit 0 means healthy). If the check
+fails the previous version is restored, the new one is marked bad, and the
+exit status is 1. Finally it raises the anti-rollback floor and keeps at
+most --keep versions installed.
+
+Already up to date is success, with nothing downloaded. A device constraint
+left out is unknown, and a model that requires it is not compatible.`,
+		Flags: []cli.Flag{stateFlag, modelFlag,
+			&cli.StringFlag{Name: "app-version", Usage: "version of the application that runs the model"},
+			&cli.StringFlag{Name: "runtime", Usage: "inference runtime as `NAME@VERSION` (tflite@2.14.1)"},
+			&cli.StringFlag{Name: "platform", Usage: "`OS/ARCH` (default: this machine's)"},
+			&cli.StringFlag{Name: "variant", Usage: "accept only this model `VARIANT`"},
+			&cli.StringFlag{Name: "input-schema-hash", Usage: "SHA-256 of the input schema the app expects"},
+			&cli.StringFlag{Name: "output-schema-hash", Usage: "SHA-256 of the output schema the app expects"},
+			&cli.StringFlag{Name: "preprocess-config-hash", Usage: "SHA-256 of the preprocessing the app applies"},
+			&cli.StringFlag{Name: "health-check", Usage: "shell `CMD` run with the new version's directory as last argument"},
+			&cli.DurationFlag{Name: "health-timeout", Value: time.Minute, Usage: "time limit of the health check"},
+			&cli.IntFlag{Name: "keep", Value: 2, Usage: "versions to keep installed, the active one included"},
+			&cli.IntFlag{Name: "retries", Value: 5, Usage: "times a failed transfer is resumed"},
+			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "resume a transfer that receives nothing for this long"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs("mclient", c); err != nil {
+				return err
+			}
+			dev := client.Device{
+				AppVersion: c.String("app-version"), Platform: c.String("platform"), Variant: c.String("variant"),
+				InputSchemaHash: c.String("input-schema-hash"), OutputSchemaHash: c.String("output-schema-hash"),
+				PreprocessConfigHash: c.String("preprocess-config-hash"),
+			}
+			if rt := c.String("runtime"); rt != "" {
+				name, ver, ok := strings.Cut(rt, "@")
+				if !ok || name == "" || ver == "" {
+					return cliutil.Usagef("update: --runtime %q: want NAME@VERSION", rt)
+				}
+				dev.Runtime, dev.RuntimeVersion = name, ver
+			}
+			if c.Int("keep") < 1 {
+				return cliutil.Usagef("update: --keep must be at least 1")
+			}
+			cl, err := openClient(c, client.Options{Retries: c.Int("retries"), StallTimeout: c.Duration("stall-timeout"), Progress: cliutil.Progress(c.App.ErrWriter)})
+			if err != nil {
+				return fmt.Errorf("update: %w", err)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			res, err := cl.Update(ctx, client.UpdateRequest{
+				ModelID: c.String("model-id"), Device: dev, HealthCheck: c.String("health-check"),
+				HealthTimeout: c.Duration("health-timeout"), Keep: c.Int("keep"),
+			})
+			if err != nil {
+				return failure(c, "update", res, err)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			switch res.Outcome {
+			case client.OutcomeUpToDate:
+				fmt.Fprintf(c.App.Writer, "%s is up to date (%s)\n", res.ModelID, orNone(res.Version))
+			default:
+				fmt.Fprintf(c.App.Writer, "Updated %s %s -> %s (%s downloaded", res.ModelID, orNone(res.FromVersion), res.Version, cliutil.HumanBytes(res.BytesDownloaded))
+				if res.BytesResumed > 0 {
+					fmt.Fprintf(c.App.Writer, ", %s resumed", cliutil.HumanBytes(res.BytesResumed))
+				}
+				fmt.Fprintf(c.App.Writer, "): %s\n", res.Path)
+			}
+			return nil
+		},
+	})
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	return v
+}
+
+func statusCommand() *cli.Command {
+	return command([]string{"state"}, &cli.Command{
+		Name:      "status",
+		Usage:     "show the active model versions and the device's update state",
+		UsageText: "mclient status --state DIR [--model-id ID] [--json]",
+		Description: `For each model (or only --model-id): the active version and its directory,
+the previous version, whether the active one is still on trial, installed
+versions, versions marked bad, the anti-rollback floor and the last update
+result. With --json and a single model (or --model-id), one JSON object with
+at least model_id, version and path; with several, {"models": [...]}.
+Status reads the state only; "mclient verify" re-checks the files.`,
+		Flags: []cli.Flag{stateFlag, &cli.StringFlag{Name: "model-id", Usage: "only this model `ID`"}, jsonFlag},
+		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs("mclient", c); err != nil {
+				return err
+			}
+			cl, err := openClient(c, client.Options{})
+			if err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			ids := []string{c.String("model-id")}
+			if ids[0] == "" {
+				if ids, err = cl.Models(); err != nil {
+					return fmt.Errorf("status: %w", err)
+				}
+			}
+			var all []*client.ModelStatus
+			for _, id := range ids {
+				st, err := cl.Status(id)
+				if err != nil {
+					return fmt.Errorf("status: %w", err)
+				}
+				all = append(all, st)
+			}
+			if c.Bool("json") {
+				if len(all) == 1 {
+					return cliutil.WriteJSON(c.App.Writer, all[0])
+				}
+				if all == nil {
+					all = []*client.ModelStatus{}
+				}
+				return cliutil.WriteJSON(c.App.Writer, map[string]any{"models": all})
+			}
+			if len(all) == 0 {
+				fmt.Fprintln(c.App.Writer, "No models on this device yet.")
+			}
+			for _, st := range all {
+				printStatus(c, st)
+			}
+			return nil
+		},
+	})
+}
+
+func printStatus(c *cli.Context, st *client.ModelStatus) {
+	w := c.App.Writer
+	fmt.Fprintf(w, "model %s\n", st.ModelID)
+	if st.Version == "" {
+		fmt.Fprintf(w, "  active:     none\n")
+	} else {
+		trial := ""
+		if st.Trial {
+			trial = " (on trial: health check pending)"
+		}
+		fmt.Fprintf(w, "  active:     %s%s\n  path:       %s\n", st.Version, trial, st.Path)
+	}
+	if st.Previous != "" {
+		fmt.Fprintf(w, "  previous:   %s\n", st.Previous)
+	}
+	fmt.Fprintf(w, "  installed:  %s\n", orNone(strings.Join(st.Installed, ", ")))
+	fmt.Fprintf(w, "  bad:        %s\n", orNone(strings.Join(st.BadVersions, ", ")))
+	fmt.Fprintf(w, "  floor:      %s\n", orNone(st.Floor))
+	if r := st.LastResult; r != nil {
+		line := fmt.Sprintf("%s at %s", r.Outcome, r.Time)
+		if r.Code != "" {
+			line += fmt.Sprintf(": %s", r.Code)
+		}
+		fmt.Fprintf(w, "  last:       %s\n", line)
+	}
+}
+
+func verifyCommand() *cli.Command {
+	return command([]string{"state"}, &cli.Command{
+		Name:      "verify",
+		Usage:     "re-check the active model's files against signed metadata",
+		UsageText: "mclient verify --state DIR [--model-id ID] [--json]",
+		Description: `Re-hashes every file of the active version (of --model-id, or of every
+model) against the signed metadata the device trusts, and fails if a file
+is missing, changed, or added. Needs no network. Exit 1 with the error code
+(HASH_MISMATCH for a replaced file) if anything is wrong.`,
+		Flags: []cli.Flag{stateFlag, &cli.StringFlag{Name: "model-id", Usage: "only this model `ID`"}, jsonFlag},
+		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs("mclient", c); err != nil {
+				return err
+			}
+			cl, err := openClient(c, client.Options{})
+			if err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			ids := []string{c.String("model-id")}
+			if ids[0] == "" {
+				if ids, err = cl.Models(); err != nil {
+					return fmt.Errorf("verify: %w", err)
+				}
+				if len(ids) == 0 {
+					return fmt.Errorf("verify: %w", &client.Error{Code: client.NoActiveModel, Msg: "no models on this device"})
+				}
+			}
+			type verdict struct {
+				ModelID string      `json:"model_id"`
+				Version string      `json:"version"`
+				Path    string      `json:"path"`
+				OK      bool        `json:"ok"`
+				Code    client.Code `json:"code,omitempty"`
+				Message string      `json:"message,omitempty"`
+			}
+			var out []verdict
+			var firstErr error
+			for _, id := range ids {
+				st, err := cl.Verify(id)
+				v := verdict{ModelID: id, OK: err == nil}
+				if st != nil {
+					v.Version, v.Path = st.Version, st.Path
+				}
+				if err != nil {
+					v.Code, v.Message = client.CodeOf(err), err.Error()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("verify: %s: %w", id, err)
+					}
+				} else if !c.Bool("json") {
+					fmt.Fprintf(c.App.Writer, "OK: %s %s: every file matches its signed length and SHA-256\n", id, st.Version)
+				}
+				out = append(out, v)
+			}
+			if c.Bool("json") {
+				if len(out) == 1 {
+					cliutil.WriteJSON(c.App.Writer, out[0])
+				} else {
+					cliutil.WriteJSON(c.App.Writer, map[string]any{"models": out})
+				}
+			}
+			return firstErr
+		},
+	})
+}
+
+func rollbackCommand() *cli.Command {
+	return command([]string{"state", "model-id"}, &cli.Command{
+		Name:      "rollback",
+		Usage:     "switch back to the previous installed version",
+		UsageText: "mclient rollback --state DIR --model-id ID [--json]",
+		Description: `Re-verifies the previous installed version against signed metadata, makes it
+active (one atomic pointer switch), and marks the version that was active as
+bad so updates do not reinstall it. The anti-rollback floor is not lowered:
+updates still never download a version older than the newest confirmed one.`,
+		Flags: []cli.Flag{stateFlag, modelFlag, jsonFlag},
+		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs("mclient", c); err != nil {
+				return err
+			}
+			cl, err := openClient(c, client.Options{})
+			if err != nil {
+				return fmt.Errorf("rollback: %w", err)
+			}
+			res, err := cl.Rollback(c.String("model-id"))
+			if err != nil {
+				return fmt.Errorf("rollback: %w", err)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			fmt.Fprintf(c.App.Writer, "Rolled back %s %s -> %s (%s marked bad): %s\n", res.ModelID, res.FromVersion, res.Version, res.FromVersion, res.Path)
+			return nil
+		},
+	})
+}

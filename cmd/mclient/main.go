@@ -1,0 +1,61 @@
+// Command mclient keeps the ML models of a device up to date from a TUF
+// repository. It wraps package client; see `mclient --help` and docs/.
+package main
+
+import (
+	"io"
+	"os"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// run executes mclient and returns its exit code: 0 on success, 1 on
+// failure, 2 on a usage error (1 for `mclient tuf`, as the TUF conformance
+// protocol requires). Every failure prints one line to stderr.
+func run(args []string, stdout, stderr io.Writer) int {
+	return cliutil.Run("mclient", newApp(stdout, stderr), args, stderr)
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "mclient",
+		Usage: "securely update the ML models of a device from a TUF repository",
+		Description: `mclient trusts only a root pinned in the device image. Each update refreshes
+the signed TUF metadata, picks the newest model version that is compatible
+with this device and allowed by policy (using signed metadata only), streams
+its files into staging while hashing them, verifies them, installs the
+version in its own directory, switches one pointer file atomically, runs a
+health check, and switches back if it fails.
+
+  mclient init --state /var/lib/models --root root.json --repo-url https://models.example.com
+  mclient update --state /var/lib/models --model-id detector --app-version 2.3.0 \
+      --runtime tflite@2.14.1 --health-check /usr/bin/model-selftest
+  mclient status --state /var/lib/models --json
+
+Failures print "mclient: CODE: reason" on stderr; docs/error-codes.md lists
+the codes.`,
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		OnUsageError:   cliutil.OnUsageError("mclient"),
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			initCommand(),
+			updateCommand(),
+			statusCommand(),
+			verifyCommand(),
+			rollbackCommand(),
+			tufCommand(),
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return cliutil.Usagef("unknown command %q (see mclient --help)", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+}
