@@ -292,8 +292,15 @@ func (c *Client) gc(p modelPaths, ptr *pointer, keep int, current string) {
 		kept[v.String()] = true
 	}
 	for _, v := range installed {
-		if !kept[v.String()] {
-			os.RemoveAll(p.version(v.String()))
+		if kept[v.String()] {
+			continue
+		}
+		// Rename first: a version directory is complete or absent, and a
+		// removal cut short leaves only a hidden name that recover deletes.
+		hidden := filepath.Join(p.dir, installPrefix+"gc-"+v.String())
+		if os.Rename(p.version(v.String()), hidden) == nil {
+			syncDir(p.dir)
+			os.RemoveAll(hidden)
 		}
 	}
 	if staged, err := os.ReadDir(p.staging); err == nil {

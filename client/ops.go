@@ -126,6 +126,9 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if ptr.Previous == "" {
 			return errorf(NoActiveModel, nil, "%s %s has no previous version to go back to", modelID, ptr.Version)
 		}
+		if _, err := os.Stat(p.version(ptr.Previous)); err != nil {
+			return errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
+		}
 		s, err := c.session(true)
 		if err == nil {
 			err = s.refresh()
