@@ -1,0 +1,52 @@
+// Package archtest checks the dependency rules of the project layout:
+// dependencies point one way, and a device binary links no signing code.
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/edgetuf/edgetuf/"
+
+func deps(t *testing.T, pkg string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", module+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	m := map[string]bool{}
+	for _, line := range strings.Fields(string(out)) {
+		m[strings.TrimPrefix(line, module)] = true
+	}
+	return m
+}
+
+func TestDeviceBinaryLinksNoSigningCode(t *testing.T) {
+	for _, pkg := range []string{"cmd/mclient", "client"} {
+		d := deps(t, pkg)
+		for _, forbidden := range []string{"repo", "keys", "internal/testrepo"} {
+			if d[forbidden] {
+				t.Errorf("%s depends on %s: a device binary must not link signing code", pkg, forbidden)
+			}
+		}
+	}
+}
+
+func TestDependenciesPointOneWay(t *testing.T) {
+	rules := map[string][]string{
+		"targets":       {"repo", "keys", "client", "anti_rollback"},
+		"anti_rollback": {"repo", "keys", "client"},
+		"keys":          {"repo", "client"},
+		"repo":          {"client", "anti_rollback"},
+	}
+	for pkg, forbidden := range rules {
+		d := deps(t, pkg)
+		for _, f := range forbidden {
+			if d[f] {
+				t.Errorf("%s must not depend on %s", pkg, f)
+			}
+		}
+	}
+}
