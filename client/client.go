@@ -18,7 +18,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock for metadata expiry (default time.Now).
 	Now func() time.Time
-	// Retries is how many more times a failed transfer is resumed (default 5).
+	// Retries is how many more times a failed transfer is resumed (default
+	// 5; negative: never).
 	Retries int
 	// RetryBackoff is the first pause before resuming (default 1s, doubling).
 	RetryBackoff time.Duration
@@ -94,15 +95,18 @@ func defaultHTTPClient() *http.Client {
 }
 
 // session opens a TUF session against the repository. With offline set
-// it uses only the metadata already trusted locally, at a reference time
+// it uses only the metadata already trusted locally (the copy saved after
+// the last complete refresh, see saveVerified), at a reference time
 // no later than that metadata's expiry: integrity checks of installed
 // files need authenticity, not freshness, and must work without network.
 func (c *Client) session(offline bool) (*tufSession, error) {
 	o := tufOptions{httpClient: c.opts.HTTPClient}
 	ref := c.now()
+	metaDir := filepath.Join(c.dir, metadataDir)
 	if offline {
+		metaDir = verifiedDir(metaDir)
 		for _, role := range []string{metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
-			if exp, ok := localExpiry(filepath.Join(c.dir, metadataDir, role+".json")); ok && !exp.After(ref) {
+			if exp, ok := localExpiry(filepath.Join(metaDir, role+".json")); ok && !exp.After(ref) {
 				ref = exp.Add(-time.Second)
 			}
 		}
@@ -110,7 +114,7 @@ func (c *Client) session(offline bool) (*tufSession, error) {
 		o.httpClient = &http.Client{Transport: offlineTransport{}}
 	}
 	o.now = ref
-	return newTUFSession(filepath.Join(c.dir, metadataDir), c.cfg.RepoURL+"/metadata", c.cfg.RepoURL+"/targets",
+	return newTUFSession(metaDir, c.cfg.RepoURL+"/metadata", c.cfg.RepoURL+"/targets",
 		filepath.Join(c.dir, pinnedRootFile), o)
 }
 

@@ -34,6 +34,7 @@ type fetchResult struct {
 	transferred int64 // bytes received from the network in this run
 	resumedFrom int64 // bytes already in staging that were re-hashed and kept
 	cleaned     bool  // a staged copy was corrupt and discarded
+	prefix      int64 // bytes the last attempt kept from staging before appending
 }
 
 // fetch makes dest hold exactly the target's bytes, reusing (after
@@ -41,10 +42,19 @@ type fetchResult struct {
 func (d *downloader) fetch(ctx context.Context, url string, tf *metadata.TargetFiles, dest, name string) (fetchResult, error) {
 	var res fetchResult
 	delay := d.backoff
+	refetched := false
 	for attempt := 0; ; attempt++ {
 		err := d.attempt(ctx, url, tf, dest, name, attempt == 0, &res)
 		if err == nil {
 			return res, nil
+		}
+		if CodeOf(err) == HashMismatch && res.prefix > 0 && !refetched {
+			// The bytes kept from staging were damaged on disk (a flipped
+			// bit, a torn write): only the final hash shows it. attempt has
+			// removed the file; fetch it whole, once.
+			refetched, res.cleaned, res.resumedFrom = true, true, 0
+			attempt--
+			continue
 		}
 		if CodeOf(err) != Network || attempt >= d.retries || ctx.Err() != nil {
 			return res, err
@@ -101,6 +111,7 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 			return err
 		}
 	}
+	res.prefix = size
 	var w io.Writer = &offsetWriter{f: f, off: size}
 	dw := directio.Open(dest, f, size)
 	if dw != nil {
@@ -136,7 +147,7 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	}
 	if !bytes.Equal(sum[:], want) {
 		os.Remove(dest)
-		return errorf(HashMismatch, nil, "%s: SHA-256 %x, signed %x", name, sum[:], want)
+		return errorf(HashMismatch, nil, "%s: SHA-256 %x, signed %x", name, sum[:], []byte(want))
 	}
 	if err := f.Sync(); err != nil {
 		return errorf(classifyFS(err), err, "syncing %s", name)

@@ -1,60 +1,65 @@
 package client_test
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/edgetuf/edgetuf/client"
-	"github.com/edgetuf/edgetuf/internal/testrepo"
-	"github.com/edgetuf/edgetuf/targets"
 )
 
+// TestSmokeUpdateTwice is the happy path end to end: install, up to date,
+// update, verify, tamper, explicit rollback.
 func TestSmokeUpdateTwice(t *testing.T) {
-	r := testrepo.New(t)
-	r.Publish(t, "det", "1.0.0", map[string][]byte{"model.bin": bytes.Repeat([]byte{1}, 3<<20), "labels.txt": []byte("a\n")}, targets.Compat{})
-	url := r.Serve(t, nil)
-	state := filepath.Join(t.TempDir(), "state")
-	if err := client.Init(state, r.Root, client.InitOptions{RepoURL: url}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Open(state, client.Options{RetryBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Update(context.Background(), client.UpdateRequest{ModelID: "det"})
-	if err != nil {
-		t.Fatalf("update: %v (%+v)", err, res)
-	}
-	t.Logf("%+v", res)
-	if res.Version != "1.0.0" || res.Outcome != client.OutcomeUpdated {
+	r := newRepo(t)
+	const size = 3 << 20
+	publish(t, r, size, "1.0.0")
+	srv := serveRepo(t, r)
+	d := newDevice(t, r, srv.URL, fastOpts())
+
+	res := d.mustUpdate("1.0.0")
+	if res.Outcome != client.OutcomeUpdated || res.FromVersion != "" || res.ToVersion != "1.0.0" {
 		t.Fatalf("%+v", res)
 	}
-	res, err = c.Update(context.Background(), client.UpdateRequest{ModelID: "det"})
-	if err != nil || res.Outcome != client.OutcomeUpToDate || res.BytesDownloaded != 0 {
-		t.Fatalf("second: %v %+v", err, res)
+	if res.BytesDownloaded < size || res.BytesDownloaded > size+8192 || res.BytesResumed != 0 {
+		t.Fatalf("downloaded %d bytes (resumed %d) for a %d-byte model", res.BytesDownloaded, res.BytesResumed, size)
 	}
-	r.Publish(t, "det", "1.1.0", map[string][]byte{"model.bin": bytes.Repeat([]byte{2}, 3<<20), "labels.txt": []byte("a\n")}, targets.Compat{})
-	res, err = c.Update(context.Background(), client.UpdateRequest{ModelID: "det"})
-	if err != nil || res.Version != "1.1.0" {
-		t.Fatalf("third: %v %+v", err, res)
+	if want := d.path("models", model, "1.0.0"); res.Path != want {
+		t.Fatalf("path %q, want %q", res.Path, want)
 	}
-	st, err := c.Verify("det")
+	d.wantActive("1.0.0")
+
+	srv.reset()
+	res = d.mustUpdate("1.0.0")
+	if res.Outcome != client.OutcomeUpToDate || res.BytesDownloaded != 0 || len(srv.requests("/targets/")) != 0 {
+		t.Fatalf("second: %+v, target requests %v", res, srv.requests("/targets/"))
+	}
+
+	publish(t, r, size, "1.1.0")
+	res = d.mustUpdate("1.1.0")
+	if res.Outcome != client.OutcomeUpdated || res.FromVersion != "1.0.0" || res.ToVersion != "1.1.0" {
+		t.Fatalf("third: %+v", res)
+	}
+	st, err := d.c.Verify(model)
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	t.Logf("%+v", st)
-	os.WriteFile(filepath.Join(st.Path, "model.bin"), []byte("evil"), 0o600)
-	if _, err := c.Verify("det"); client.CodeOf(err) != client.HashMismatch {
+	if st.Version != "1.1.0" || st.Previous != "1.0.0" || st.Floor != "1.1.0" || len(st.Installed) != 2 {
+		t.Fatalf("status %+v", st)
+	}
+	if len(d.stagedFiles()) != 0 {
+		t.Fatalf("staging not cleaned: %v", d.stagedFiles())
+	}
+
+	if err := os.WriteFile(filepath.Join(st.Path, "model.bin"), []byte("evil"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.c.Verify(model); client.CodeOf(err) != client.HashMismatch {
 		t.Fatalf("tampered: %v", err)
 	}
-	rb, err := c.Rollback("det")
-	if err != nil || rb.Version != "1.0.0" {
+	rb, err := d.c.Rollback(model)
+	if err != nil || rb.Version != "1.0.0" || rb.Outcome != client.OutcomeRolledBack {
 		t.Fatalf("rollback: %v %+v", err, rb)
 	}
-	ev, _ := os.ReadFile(filepath.Join(state, "events.jsonl"))
-	t.Logf("%s", ev)
+	d.wantActive("1.0.0")
 }

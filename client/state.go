@@ -21,6 +21,7 @@ import (
 //	client.json                   configuration written by Init
 //	trusted-root.json             the pinned root, never modified
 //	metadata/                     TUF metadata trusted so far (root.json, timestamp.json, ...)
+//	metadata-verified/            a copy of it after the last complete refresh, for offline checks
 //	staging/<model>/<version>/    partial downloads (<file>.part), resumable
 //	models/<model>/<version>/     installed versions: payload files and manifest.json
 //	models/<model>/active.json    the pointer naming the active version

@@ -104,6 +104,64 @@ func (s *tufSession) refresh() error {
 	return nil
 }
 
+// A refresh persists each role as soon as it is verified, so one that
+// fails or is killed half way (a dropped connection, a mirror that has the
+// new snapshot but not yet the new targets) can leave timestamp.json and
+// snapshot.json newer than targets.json: a set that offline sessions
+// (verify, rollback, a pending trial) cannot load. After each complete
+// refresh, update therefore copies the metadata to a sibling directory,
+// replaced as a whole by renames, and offline sessions read that copy.
+const verifiedSuffix = "-verified"
+
+// saveVerified copies the metadata of metaDir, consistent after a complete
+// refresh, to metaDir+verifiedSuffix. Best effort: an offline session
+// falls back to the previous copy, then to metaDir itself.
+func saveVerified(metaDir string) {
+	dst := metaDir + verifiedSuffix
+	tmp, old := dst+".new", dst+".old"
+	os.RemoveAll(tmp)
+	entries, err := os.ReadDir(metaDir)
+	if err != nil || os.Mkdir(tmp, 0o700) != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(metaDir, e.Name()))
+		if err != nil || os.WriteFile(filepath.Join(tmp, e.Name()), data, 0o600) != nil {
+			os.RemoveAll(tmp)
+			return
+		}
+	}
+	syncDir(tmp)
+	// Keep an .old copy until the new one is in place (one complete copy
+	// always exists).
+	if _, err := os.Stat(dst); err == nil {
+		os.RemoveAll(old)
+		if os.Rename(dst, old) != nil {
+			os.RemoveAll(tmp)
+			return
+		}
+	}
+	if os.Rename(tmp, dst) == nil {
+		syncDir(filepath.Dir(dst))
+		os.RemoveAll(old)
+	}
+}
+
+// verifiedDir is the metadata directory offline sessions read: the copy
+// saveVerified made, the previous one if a kill came between its renames,
+// or metaDir if there is none yet.
+func verifiedDir(metaDir string) string {
+	for _, d := range []string{metaDir + verifiedSuffix, metaDir + verifiedSuffix + ".old"} {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return d
+		}
+	}
+	return metaDir
+}
+
 // syncDir fsyncs every file of dir and dir itself, best effort.
 func syncDir(dir string) {
 	entries, _ := os.ReadDir(dir)

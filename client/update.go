@@ -147,6 +147,8 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	c.event(Event{Event: EventChecked, ModelID: req.ModelID, FromVersion: u.res.FromVersion})
 
 	best, err := u.choose(s)
+	// The metadata is complete and consistent now: offline checks use a copy.
+	saveVerified(s.metaDir)
 	if err != nil {
 		return u.finish(err)
 	}
@@ -235,13 +237,14 @@ func (u *run) choose(s *tufSession) (*candidate, error) {
 // recover cleans what a killed process may have left: temporary files and
 // half-built install directories. Partial downloads stay for resuming.
 func (c *Client) recover(p modelPaths) error {
-	for _, d := range []string{p.dir, c.dir} {
+	// The anti-rollback store's and go-tuf's (tuf_tmp*) temporary files too.
+	for _, d := range []string{p.dir, c.dir, filepath.Join(c.dir, antiRollbackDir), filepath.Join(c.dir, metadataDir)} {
 		entries, err := os.ReadDir(d)
 		if err != nil {
 			continue
 		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), installPrefix) || atomicfs.IsTemp(e.Name()) {
+			if strings.HasPrefix(e.Name(), installPrefix) || atomicfs.IsTemp(e.Name()) || strings.HasPrefix(e.Name(), "tuf_tmp") {
 				if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
 					return errorf(StateInvalid, err, "cleaning up")
 				}

@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# End-to-end demonstration of the edgetuf repository tool (mrepo):
+# End-to-end demonstration of edgetuf, repository and device, on loopback:
 #
-#   build mrepo, run a key ceremony (3 root keys, threshold 2), publish two
-#   versions of the fixture model, verify the repository from the pinned
-#   root, show its status, refresh the timestamp as cron would, refuse a
-#   downgrade, and serve it over HTTP on the loopback interface.
+#   build mrepo and mclient; run a key ceremony (3 root keys, threshold 2)
+#   and pin the first root into a "device image"; publish detector 1.0.0 and
+#   serve the repository on 127.0.0.1; initialise a device from the pinned
+#   root and update it (1.0.0), publish 1.1.0 and update again; then publish
+#   1.2.0 and show the device refusing it twice: once because it is not
+#   compatible with what the device declares (nothing is downloaded), once
+#   because the server's copy of its model.bin was tampered with
+#   (HASH_MISMATCH), while 1.1.0 stays active and verifies.
+#
+# Every step checks its own outcome: the script exits non-zero, naming the
+# step, as soon as something does not behave as shown.
 #
 # Needs only Go (the first build fetches modules through the Go module
-# proxy). curl is optional: without it the HTTP fetches are skipped.
-# Everything happens in a temporary directory that is removed on exit; the
-# server listens on 127.0.0.1 only and is always stopped.
+# proxy) and a POSIX shell. Everything happens in a temporary directory that
+# is removed on exit; the server listens on 127.0.0.1 only and is always
+# stopped.
 #
 # The passphrase below is a TEST-ONLY value for throw-away keys. Never use
 # MREPO_PASSPHRASE with a literal like this for real keys.
 #
-# Each step is a function registered in main(); later issues add steps
-# (the device client) by writing a function and adding one line there.
+# Each step is a function called from main(); add a step by writing a
+# function and adding one line there.
 
 set -euo pipefail
 
@@ -23,6 +30,12 @@ ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FIXTURES="$ROOT_DIR/fixtures/models/detector"
 
 export MREPO_PASSPHRASE='demo-only-NOT-A-SECRET'
+unset FAKETIME # mclient honours it; the demo runs on the real clock
+
+# What the demo device declares about itself. The fixture manifests require
+# app >= 2.3.0, onnxruntime >= 1.17 and linux/amd64 or linux/arm64; the
+# platform is given explicitly so the demo behaves the same on any machine.
+DEVICE_FLAGS=(--app-version 2.4.0 --runtime onnxruntime@1.17.1 --platform linux/amd64 --variant lite)
 
 WORK=""        # temporary directory, removed on exit
 SERVER_PID=""  # mrepo serve, stopped on exit
@@ -54,12 +67,31 @@ step() {
 	echo "==> $STEP. $*"
 }
 
-# run prints a command (with the temporary directory shortened to $WORK)
-# and runs it.
-run() {
+# show prints a command as it would be typed, with the temporary directory
+# shortened to $WORK and paths in this repository made relative.
+show() {
 	local shown="$*"
+	shown=${shown//$ROOT_DIR\//}
 	echo "\$ ${shown//$WORK/\$WORK}"
+}
+
+# run shows a command and runs it; its failure ends the demo.
+run() {
+	show "$@"
 	"$@"
+}
+
+# run_fails CODE CMD...: shows CMD, runs it, and requires it to fail with
+# exit status 1 and CODE in its one-line error on stderr (printed too).
+run_fails() {
+	local code=$1 rc=0
+	shift
+	show "$@"
+	"$@" 2>"$WORK/stderr" || rc=$?
+	sed "s|$WORK|\$WORK|g" "$WORK/stderr"
+	[ "$rc" -eq 1 ] || die "expected exit status 1, got $rc"
+	grep -q "$code" "$WORK/stderr" || die "expected $code on stderr"
+	echo "(exit status 1, $code, as expected)"
 }
 
 die() {
@@ -76,19 +108,32 @@ sha256_of() {
 	fi
 }
 
+# The binaries, called through these functions so that shown commands read
+# "mrepo ..." and "mclient ...".
 mrepo() { "$WORK/bin/mrepo" "$@"; }
+mclient() { "$WORK/bin/mclient" "$@"; }
+
+# expect_active V: the device's active version of detector is V, confirmed.
+expect_active() {
+	mclient status --state "$DEV" --model-id detector >"$WORK/status.out"
+	grep -q "^  active: *$1\$" "$WORK/status.out" ||
+		{ cat "$WORK/status.out"; die "expected detector $1 to be active (and not on trial)"; }
+}
 
 step_build() {
-	step "Build mrepo"
+	step "Build mrepo (repository tool) and mclient (device client)"
 	command -v go >/dev/null 2>&1 || die "Go is not installed (https://go.dev/dl/)"
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgetuf-demo.XXXXXX")
 	echo "working directory: $WORK (removed on exit)"
 	(cd "$ROOT_DIR" && run go build -o "$WORK/bin/mrepo" ./cmd/mrepo)
+	(cd "$ROOT_DIR" && run go build -o "$WORK/bin/mclient" ./cmd/mclient)
 	REPO="$WORK/repo"          # what gets published (metadata/, targets/)
 	KEYS="$WORK/keys"          # encrypted private keys
 	OFFLINE="$WORK/offline"    # stands in for offline media holding root keys
-	DEVICE="$WORK/device"      # stands in for a device image
-	mkdir -p "$OFFLINE" "$DEVICE"
+	IMAGE="$WORK/image"        # stands in for the device image (read-only on a device)
+	DEV="$WORK/device"         # the device's state directory
+	mkdir -p "$OFFLINE" "$IMAGE"
+	BUILT_AT=$SECONDS
 }
 
 step_ceremony() {
@@ -101,13 +146,11 @@ step_ceremony() {
 	echo
 	echo "Root keys go offline: moving root-*.key out of the online key directory."
 	mv "$KEYS"/root-*.key "$OFFLINE/"
-	ls "$KEYS"
 
-	echo
 	echo "Pinning metadata/1.root.json into the device image."
-	cp "$REPO/metadata/1.root.json" "$DEVICE/root.json"
+	cp "$REPO/metadata/1.root.json" "$IMAGE/root.json"
 	local got
-	got=$(sha256_of "$DEVICE/root.json")
+	got=$(sha256_of "$IMAGE/root.json")
 	if [ -z "$got" ]; then
 		echo "(no sha256sum or shasum: digest check skipped)"
 	elif [ "$got" != "$ROOT_SHA256" ]; then
@@ -123,36 +166,17 @@ step_publish() {
 	run mrepo add-target --repo "$REPO" --keys "$KEYS" "$FIXTURES/$version"
 }
 
-step_refuse_downgrade() {
-	step "Refuse to republish or roll back: publishing detector 1.0.0 again must fail"
-	if run mrepo add-target --repo "$REPO" --keys "$KEYS" "$FIXTURES/1.0.0" 2>&1; then
-		die "add-target accepted a version that is already published"
-	fi
-	echo "refused, as expected; nothing was changed"
-}
-
-step_verify() {
-	step "Verify the repository from the pinned root (release gate)"
-	run mrepo verify --repo "$REPO" --root "$DEVICE/root.json"
-}
-
-step_status() {
-	step "Repository status"
-	run mrepo status --repo "$REPO"
-}
-
-step_timestamp() {
-	step "Refresh the timestamp, as the cron job does"
-	run mrepo timestamp --repo "$REPO" --keys "$KEYS"
-	run mrepo verify --repo "$REPO" --root "$DEVICE/root.json"
+step_verify_repo() {
+	step "Release gate: verify the repository from the pinned root"
+	run mrepo verify --repo "$REPO" --root "$IMAGE/root.json"
 }
 
 step_serve() {
-	step "Serve the repository on 127.0.0.1 and fetch from it"
+	step "Serve the repository on 127.0.0.1 (background; stopped on exit)"
 	local addrfile="$WORK/serve.addr"
 	# The binary itself goes to the background (not the mrepo shell function,
 	# which would put a subshell there), so SERVER_PID is the server's own PID.
-	echo "\$ mrepo serve --repo \$WORK/repo --addr 127.0.0.1:0 --addr-file \$WORK/serve.addr --access-log &"
+	show mrepo serve --repo "$REPO" --addr 127.0.0.1:0 --addr-file "$addrfile" --access-log "&"
 	"$WORK/bin/mrepo" serve --repo "$REPO" --addr 127.0.0.1:0 --addr-file "$addrfile" --access-log \
 		>"$WORK/serve.out" 2>"$WORK/serve.log" &
 	SERVER_PID=$!
@@ -166,40 +190,110 @@ step_serve() {
 		sleep 0.1
 	done
 	[ -s "$addrfile" ] || die "mrepo serve did not write $addrfile within 10 s"
-	ADDR=$(head -n 1 "$addrfile")
-	cat "$WORK/serve.out"
+	URL="http://$(head -n 1 "$addrfile")"
+	sed "s|$WORK|\$WORK|g" "$WORK/serve.out"
+}
 
-	if ! command -v curl >/dev/null 2>&1; then
-		echo "(curl is not installed: skipping the HTTP fetches; the server did start at $ADDR)"
-		return
-	fi
-	local base="http://$ADDR"
-	run curl -fsS -D "$WORK/ts.headers" -o "$WORK/timestamp.json" "$base/metadata/timestamp.json"
-	grep -i -E '^(HTTP/|cache-control|content-length)' "$WORK/ts.headers"
+step_device_init() {
+	step "Device: initialise the state directory from the pinned root (no network)"
+	run mclient init --state "$DEV" --root "$IMAGE/root.json" --repo-url "$URL" \
+		--device-id demo-serial-0042 --device-class demo-board
+	# A tiny health check: mclient runs it with the new version's directory
+	# as its last argument; exit 0 means the model is usable.
+	cat >"$WORK/bin/selftest" <<-'EOF'
+		#!/bin/sh
+		# Demo health check: the model is non-empty and has its 6 labels.
+		[ -s "$1/model.bin" ] && [ "$(wc -l <"$1/labels.txt")" -eq 6 ]
+	EOF
+	chmod +x "$WORK/bin/selftest"
+	echo "health check for the updates below (\$WORK/bin/selftest):"
+	sed -n 3p "$WORK/bin/selftest" | sed 's/^/  /'
+}
 
-	# Targets are stored under consistent-snapshot names: <sha256>.<file>.
-	local stored name
-	stored=$(cd "$REPO/targets" && ls models/detector/1.1.0/*.model.bin)
-	name=${stored##*/}
-	run curl -fsS -D "$WORK/model.headers" -o "$WORK/model.bin" "$base/targets/$stored"
-	grep -i -E '^(HTTP/|cache-control|content-length|etag)' "$WORK/model.headers"
-	local got
-	got=$(sha256_of "$WORK/model.bin")
-	if [ -n "$got" ]; then
-		[ "$got" = "${name%%.*}" ] || die "downloaded model.bin has SHA-256 $got, its name says ${name%%.*}"
-		echo "downloaded model.bin: SHA-256 matches its hash-prefixed name"
-	fi
-	if command -v cmp >/dev/null 2>&1; then
-		cmp "$WORK/model.bin" "$FIXTURES/1.1.0/model.bin"
-		echo "downloaded model.bin is byte-identical to fixtures/models/detector/1.1.0/model.bin"
-	fi
+step_update() {
+	local want=$1
+	step "Device: update (expect detector $want)"
+	run mclient update --state "$DEV" --model-id detector "${DEVICE_FLAGS[@]}" --health-check "$WORK/bin/selftest"
+	expect_active "$want"
+}
 
-	echo "access log:"
-	sed 's/^/  /' "$WORK/serve.log"
+step_status() {
+	step "Device: status"
+	run mclient status --state "$DEV"
+	expect_active 1.1.0
+	grep -q '^  previous: *1.0.0$' "$WORK/status.out" || die "expected 1.0.0 as the previous version"
+	grep -q '^  floor: *1.1.0$' "$WORK/status.out" || die "expected the anti-rollback floor at 1.1.0"
+}
+
+# served_model_bin V prints the path of version V's model.bin in the
+# repository (stored under its consistent-snapshot name <sha256>.model.bin).
+served_model_bin() {
+	local f
+	for f in "$REPO/targets/models/detector/$1"/*.model.bin; do
+		[ -f "$f" ] || die "no served model.bin for detector $1"
+		echo "$f"
+	done
+}
+
+step_incompatible() {
+	step "Device: a device that does not declare its runtime is refused 1.2.0 (fail closed)"
+	echo "detector 1.2.0 requires onnxruntime >= 1.17; this run leaves --runtime out."
+	local before
+	before=$(grep -c ' GET /targets/' "$WORK/serve.log" || true)
+	run_fails INCOMPATIBLE mclient update --state "$DEV" --model-id detector \
+		--app-version 2.4.0 --platform linux/amd64 --variant lite
+	local after
+	after=$(grep -c ' GET /targets/' "$WORK/serve.log" || true)
+	[ "$before" = "$after" ] || die "the device fetched target files for an incompatible version"
+	echo "the server's access log shows no target file fetched: eligibility was decided from signed metadata"
+	expect_active 1.1.0
+}
+
+step_tamper() {
+	step "Attack: flip one byte of detector 1.2.0's model.bin on the server"
+	local f
+	f=$(served_model_bin 1.2.0)
+	echo "file: ${f#"$REPO"/}"
+	# Same length, one byte different: only the hash can tell.
+	local old
+	old=$(od -An -tx1 -j 100 -N 1 "$f" | tr -d ' \n')
+	if [ "$old" = "00" ]; then printf '\377' ; else printf '\000'; fi |
+		dd of="$f" bs=1 seek=100 count=1 conv=notrunc 2>/dev/null
+	echo "byte 100 was 0x$old, is now 0x$(od -An -tx1 -j 100 -N 1 "$f" | tr -d ' \n')"
+	echo
+	echo "The release gate would have caught it:"
+	run_fails HASH_MISMATCH mrepo verify --repo "$REPO" --root "$IMAGE/root.json"
+}
+
+step_update_tampered() {
+	step "Device: update is offered 1.2.0 and rejects the tampered download"
+	run_fails HASH_MISMATCH mclient update --state "$DEV" --model-id detector "${DEVICE_FLAGS[@]}" \
+		--health-check "$WORK/bin/selftest"
+	[ ! -e "$DEV/models/detector/1.2.0" ] || die "detector 1.2.0 was installed"
+	echo "nothing of 1.2.0 was installed; the corrupt download was deleted from staging"
+}
+
+step_still_good() {
+	step "Device: 1.1.0 is still active and still verifies"
+	run mclient status --state "$DEV"
+	expect_active 1.1.0
+	grep -q '^  last: *failed at .*: HASH_MISMATCH$' "$WORK/status.out" || die "expected the last result to be HASH_MISMATCH"
+	run mclient verify --state "$DEV" --model-id detector
+}
+
+step_events() {
+	step "Device: the event log (telemetry-safe: no device ID, no payload data)"
+	run cat "$DEV/events.jsonl"
+	if grep -q 'demo-serial-0042' "$DEV/events.jsonl"; then
+		die "the event log contains the device ID"
+	fi
+	echo "the device ID given at init (demo-serial-0042) appears nowhere in it"
 }
 
 step_stop_server() {
 	step "Stop the server"
+	echo "what the device fetched (access log, targets only):"
+	grep ' GET /targets/' "$WORK/serve.log" | sed 's/^/  /'
 	kill -TERM "$SERVER_PID"
 	local rc=0
 	wait "$SERVER_PID" || rc=$?
@@ -212,15 +306,22 @@ main() {
 	step_build
 	step_ceremony
 	step_publish 1.0.0
-	step_publish 1.1.0
-	step_refuse_downgrade
-	step_verify
-	step_status
-	step_timestamp
+	step_verify_repo
 	step_serve
+	step_device_init
+	step_update 1.0.0
+	step_publish 1.1.0
+	step_update 1.1.0
+	step_status
+	step_publish 1.2.0
+	step_incompatible
+	step_tamper
+	step_update_tampered
+	step_still_good
+	step_events
 	step_stop_server
 	echo
-	echo "demo OK: $STEP steps in $((SECONDS - START)) s"
+	echo "demo OK: $STEP steps in $((SECONDS - START)) s ($((SECONDS - BUILT_AT)) s after the build)"
 }
 
 main "$@"

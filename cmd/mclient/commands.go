@@ -135,7 +135,11 @@ left out is unknown, and a model that requires it is not compatible.`,
 			if c.Int("keep") < 1 {
 				return cliutil.Usagef("update: --keep must be at least 1")
 			}
-			cl, err := openClient(c, client.Options{Retries: c.Int("retries"), StallTimeout: c.Duration("stall-timeout"), Progress: cliutil.Progress(c.App.ErrWriter)})
+			retries := c.Int("retries")
+			if retries <= 0 {
+				retries = -1 // none: in client.Options, 0 means the default
+			}
+			cl, err := openClient(c, client.Options{Retries: retries, StallTimeout: c.Duration("stall-timeout"), Progress: cliutil.Progress(c.App.ErrWriter)})
 			if err != nil {
 				return fmt.Errorf("update: %w", err)
 			}
