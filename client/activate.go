@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -48,7 +49,7 @@ func (u *run) confirm(ptr pointer) error {
 	}
 	u.ptr = &ptr
 	u.c.event(Event{Event: EventConfirmed, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: ptr.Version})
-	u.c.gc(u.p, &ptr, u.req.Keep, ptr.Version)
+	u.c.gc(u.p, &ptr, u.req.Keep, ptr.Version, u.ms.isBad)
 	return nil
 }
 
@@ -74,6 +75,8 @@ func (u *run) rollBack(bad string, cause error) error {
 		return errorf(StateInvalid, err, "deactivating %s", bad)
 	}
 	u.res.Outcome = OutcomeRolledBack
+	restored, _ := readPointer(u.p, u.req.ModelID)
+	u.c.gc(u.p, restored, u.req.Keep, "", u.ms.isBad)
 	u.c.event(Event{Event: EventRolledBack, ModelID: u.req.ModelID, FromVersion: bad, ToVersion: prev, Code: RollbackTriggered})
 	return errorf(HealthcheckFailed, cause, "%s %s failed its health check; back on %s", u.req.ModelID, bad, orNone(prev))
 }
@@ -106,11 +109,16 @@ func (u *run) resolveTrial(ctx context.Context) error {
 	}
 	if err != nil {
 		u.ptr = prev
-		if rerr := u.rollBack(trial.Version, err); CodeOf(rerr) != HealthcheckFailed {
+		rerr := u.rollBack(trial.Version, err)
+		if CodeOf(rerr) != HealthcheckFailed {
 			return rerr
 		}
+		// Go on from the previous version: a newer good version may be
+		// published. Unless one is installed, the run reports rerr.
+		u.trialErr = rerr
+		u.res.Outcome = ""
 		u.res.FromVersion = orEmpty(prev)
-		return nil // continue with the update from the previous version
+		return nil
 	}
 	return u.confirm(trial)
 }
@@ -138,7 +146,29 @@ func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata
 	if u.req.HealthCheck == "" {
 		return nil
 	}
-	return runHealthCommand(ctx, u.req.HealthCheck, dir, u.req.HealthTimeout)
+	return runHealthCommand(ctx, u.req.HealthCheck, dir, u.req.HealthTimeout,
+		"MCLIENT_MODEL_ID="+u.req.ModelID, "MCLIENT_MODEL_VERSION="+v, "MCLIENT_MODEL_DIR="+dir)
+}
+
+// checkSizesSigned checks, without reading them, that the signed files
+// and nothing else are in dir, each with its signed length.
+func checkSizesSigned(dir string, fs map[string]*metadata.TargetFiles) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return errorf(HashMismatch, err, "installed version")
+	}
+	for _, e := range entries {
+		if fs[e.Name()] == nil {
+			return errorf(HashMismatch, nil, "%s: unexpected file %s", dir, e.Name())
+		}
+	}
+	for name, tf := range fs {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != tf.Length {
+			return errorf(HashMismatch, err, "%s is missing or has the wrong size", name)
+		}
+	}
+	return nil
 }
 
 // checkSizes checks that every file the installed manifest lists is there
@@ -161,12 +191,15 @@ func checkSizes(dir string) error {
 	return nil
 }
 
-// runHealthCommand runs `sh -c CMD` with dir as its last argument, in its
-// own process group so that a timeout kills everything it started.
-func runHealthCommand(ctx context.Context, command, dir string, timeout time.Duration) error {
+// runHealthCommand runs `/bin/sh -c 'CMD "$@"' health-check DIR`: the
+// command line CMD with dir appended as its last argument (quoted, so any
+// path works), and env added to the environment. It runs in its own
+// process group so that a timeout kills everything it started.
+func runHealthCommand(ctx context.Context, command, dir string, timeout time.Duration, env ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command+` "$@"`, "health-check", dir)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
@@ -177,7 +210,12 @@ func runHealthCommand(ctx context.Context, command, dir string, timeout time.Dur
 		return errorf(HealthcheckFailed, nil, "health check timed out after %s", timeout)
 	}
 	if err != nil {
-		return errorf(HealthcheckFailed, err, "health check %q: %s", command, strings.TrimSpace(out.String()))
+		// The command's last words are the useful part: after the status.
+		msg := fmt.Sprintf("health check %q: %v", command, err)
+		if tail := strings.TrimSpace(out.String()); tail != "" {
+			msg += ": " + strings.Join(strings.Fields(tail), " ")
+		}
+		return errorf(HealthcheckFailed, nil, "%s", msg)
 	}
 	return nil
 }
@@ -262,8 +300,9 @@ func verifyFile(path string, tf *metadata.TargetFiles, buf []byte) error {
 }
 
 // gc keeps at most keep installed versions: the active one, the previous
-// one, then the newest others. It also drops staging for other versions.
-func (c *Client) gc(p modelPaths, ptr *pointer, keep int, current string) {
+// one, then the newest others that are not marked bad. It also drops
+// staging for other versions.
+func (c *Client) gc(p modelPaths, ptr *pointer, keep int, current string, bad func(string) bool) {
 	entries, err := os.ReadDir(p.dir)
 	if err != nil {
 		return
@@ -289,7 +328,9 @@ func (c *Client) gc(p modelPaths, ptr *pointer, keep int, current string) {
 		if len(kept) >= keep {
 			break
 		}
-		kept[v.String()] = true
+		if !bad(v.String()) {
+			kept[v.String()] = true
+		}
 	}
 	for _, v := range installed {
 		if kept[v.String()] {

@@ -33,8 +33,10 @@ const (
 	// MetadataInvalid: metadata does not parse, or disagrees with what
 	// references it (length, hash, version): mix-and-match.
 	MetadataInvalid Code = "METADATA_INVALID"
-	// RollbackRejected: metadata or a model version older than what the
-	// device already trusts.
+	// RollbackRejected: metadata older than what the device already trusts
+	// (a replayed timestamp, snapshot, targets or root). An older model
+	// version is never a candidate, so it shows as up to date or as
+	// POLICY_REJECTED (below the floor) instead.
 	RollbackRejected Code = "ROLLBACK_REJECTED"
 	// HashMismatch: a file's SHA-256 differs from the signed one.
 	HashMismatch Code = "HASH_MISMATCH"
@@ -76,10 +78,37 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Msg, e.Err)
+	return string(e.Code) + ": " + e.Reason()
+}
+
+// Reason is the message without the code: what went wrong and why, with
+// the causes it wraps. A wrapped *Error contributes its reason only, so a
+// code is never repeated.
+func (e *Error) Reason() string {
+	if e.Err == nil {
+		return e.Msg
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Msg)
+	cause := e.Err.Error()
+	var inner *Error
+	if errors.As(e.Err, &inner) && inner == e.Err {
+		cause = inner.Reason()
+	}
+	if e.Msg == "" || strings.HasPrefix(cause, e.Msg) {
+		return cause
+	}
+	return e.Msg + ": " + cause
+}
+
+// ReasonOf is err's message without its code.
+func ReasonOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e == err {
+		return e.Reason()
+	}
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func (e *Error) Unwrap() error { return e.Err }

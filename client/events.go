@@ -17,6 +17,7 @@ const (
 	EventActivated  = "activated"
 	EventConfirmed  = "confirmed"
 	EventRolledBack = "rolled_back"
+	EventRepaired   = "repaired"
 	EventFailed     = "failed"
 )
 

@@ -426,7 +426,7 @@ func FuzzReadConfig(f *testing.F) {
 			}
 			return
 		}
-		if c.Format != configFormat || checkRepoURL(c.RepoURL) != nil {
+		if c.Format != configFormat || CheckRepoURL(c.RepoURL) != nil {
 			t.Fatalf("accepted %+v", c)
 		}
 	})

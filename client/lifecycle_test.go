@@ -240,9 +240,9 @@ func TestTrialLeftByCrash(t *testing.T) {
 		d := onTrial(t)
 		failing, calls := healthScript(t, "exit 1")
 		res, err := d.update(client.UpdateRequest{HealthCheck: failing})
-		// The rollback is not the update's failure: the update goes on
-		// from 1.0.0 and finds nothing newer that is not bad.
-		if err != nil || res.Version != "1.0.0" {
+		// The update goes on from 1.0.0, finds nothing newer that is not
+		// bad, and reports the rollback as its failure.
+		if client.CodeOf(err) != client.HealthcheckFailed || res.Outcome != client.OutcomeRolledBack || res.Version != "1.0.0" {
 			t.Fatalf("%v %+v", err, res)
 		}
 		if got := readLines(t, calls); len(got) != 1 {
@@ -269,7 +269,7 @@ func TestTrialLeftByCrash(t *testing.T) {
 		flipByte(t, d.path("models", model, "1.1.0", "model.bin"), 10)
 		passing, calls := healthScript(t, "exit 0")
 		res, err := d.update(client.UpdateRequest{HealthCheck: passing})
-		if err != nil || res.Version != "1.0.0" {
+		if client.CodeOf(err) != client.HealthcheckFailed || res.Outcome != client.OutcomeRolledBack || res.Version != "1.0.0" {
 			t.Fatalf("%v %+v", err, res)
 		}
 		if got := readLines(t, calls); len(got) != 0 {
@@ -453,10 +453,14 @@ func TestEligibilityPicksNewestCompatible(t *testing.T) {
 			t.Fatalf("requested %s: only 1.1.0's files should be fetched", rq.Path)
 		}
 	}
-	// Newer versions exist and none is eligible: the newest one's reason.
+	// Newer versions exist and none is eligible: up to date on 1.1.0,
+	// each newer version listed with its reason.
 	res, err = d.update(client.UpdateRequest{Device: client.Device{AppVersion: "2.5", Platform: "linux/arm64"}})
-	if client.CodeOf(err) != client.Incompatible || res.Version != "1.1.0" {
+	if err != nil || res.Outcome != client.OutcomeUpToDate || res.Version != "1.1.0" {
 		t.Fatalf("%v %+v", err, res)
+	}
+	if got := fmt.Sprint(res.Skipped); got != "[{1.3.0 INCOMPATIBLE det 1.3.0: built for plan9/amd64, device is linux/arm64} {1.2.0 INCOMPATIBLE det 1.2.0: needs app >= 3.0, device has 2.5}]" {
+		t.Fatalf("skipped %s", got)
 	}
 	// A newer app makes 1.2.0 eligible (1.3.0 still is not).
 	res, err = d.update(client.UpdateRequest{Device: client.Device{AppVersion: "3.0.1", Platform: "linux/arm64"}})
@@ -591,11 +595,92 @@ func TestRetention(t *testing.T) {
 			t.Fatalf("keep %d: installed %s, want %s", tc.keep, got, tc.installed)
 		}
 	}
-	// (Argument errors come with a nil Result, unlike every other failure.)
-	if _, err := d.c.Update(t.Context(), client.UpdateRequest{ModelID: model, Keep: -1}); client.CodeOf(err) != client.StateInvalid {
-		t.Fatalf("keep -1: %v", err)
+	// Argument errors come with a Result too, like every other failure.
+	res, err := d.c.Update(t.Context(), client.UpdateRequest{ModelID: model, Keep: -1})
+	if client.CodeOf(err) != client.StateInvalid || res == nil || res.Outcome != client.OutcomeFailed || res.Code != client.StateInvalid {
+		t.Fatalf("keep -1: %v %+v", err, res)
+	}
+	res, err = d.c.Update(t.Context(), client.UpdateRequest{ModelID: "../etc"})
+	if client.CodeOf(err) != client.TargetNotFound || res == nil || res.Code != client.TargetNotFound {
+		t.Fatalf("bad model id: %v %+v", err, res)
 	}
 	d.wantActive("1.4.0")
+}
+
+// TestBadVersionNotKept: a version that failed its health check is
+// removed at once, not kept as one of the --keep versions.
+func TestBadVersionNotKept(t *testing.T) {
+	r, _, d := onV1(t)
+	publish(t, r, smallSize, "1.1.0")
+	d.mustUpdate("1.1.0")
+	publish(t, r, smallSize, "1.2.0")
+	failing, _ := healthScript(t, "exit 1")
+	if _, err := d.update(client.UpdateRequest{HealthCheck: failing, Keep: 3}); client.CodeOf(err) != client.HealthcheckFailed {
+		t.Fatalf("update: %v", err)
+	}
+	if got := fmt.Sprint(d.status().Installed); got != "[1.0.0 1.1.0]" {
+		t.Fatalf("installed %s: the bad 1.2.0 should be gone", got)
+	}
+	d.wantActive("1.1.0")
+}
+
+// TestUpToDateRepairsDamagedActive: an up-to-date device whose active copy
+// lost a file or changed size downloads the version again; one whose copy
+// is intact downloads nothing.
+func TestUpToDateRepairsDamagedActive(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(dir string) error
+	}{
+		{"file removed", func(dir string) error { return os.Remove(filepath.Join(dir, "model.bin")) }},
+		{"file truncated", func(dir string) error { return os.Truncate(filepath.Join(dir, "model.bin"), 3) }},
+		{"file added", func(dir string) error { return os.WriteFile(filepath.Join(dir, "extra.py"), []byte("x"), 0o600) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, srv, d := onV1(t)
+			srv.reset()
+			res := d.mustUpdate("1.0.0")
+			if res.Outcome != client.OutcomeUpToDate || res.BytesDownloaded != 0 || len(srv.requests("/targets/")) != 0 {
+				t.Fatalf("intact: %+v, requests %v", res, srv.requests("/targets/"))
+			}
+			if err := tc.damage(d.path("models", model, "1.0.0")); err != nil {
+				t.Fatal(err)
+			}
+			res = d.mustUpdate("1.0.0")
+			if res.Outcome != client.OutcomeRepaired || res.BytesDownloaded == 0 {
+				t.Fatalf("damaged: %+v", res)
+			}
+			d.wantActive("1.0.0")
+			if !contains(eventNames(d.events()), client.EventRepaired) {
+				t.Fatalf("no repaired event: %v", eventNames(d.events()))
+			}
+			if entries, _ := os.ReadDir(d.path("models", model)); len(entries) == 0 {
+				t.Fatal("model directory empty")
+			} else {
+				for _, e := range entries {
+					if strings.HasPrefix(e.Name(), ".") {
+						t.Fatalf("left %s behind", e.Name())
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestUnpublishedModelLeavesNoState: asking for a model the repository
+// does not publish fails without creating state for it.
+func TestUnpublishedModelLeavesNoState(t *testing.T) {
+	_, _, d := onV1(t)
+	res, err := d.update(client.UpdateRequest{ModelID: "no-such-model"})
+	if client.CodeOf(err) != client.TargetNotFound || res.Code != client.TargetNotFound {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if _, err := os.Stat(d.path("models", "no-such-model")); !os.IsNotExist(err) {
+		t.Fatalf("state created for an unpublished model (%v)", err)
+	}
+	if ids, err := d.c.Models(); err != nil || fmt.Sprint(ids) != "["+model+"]" {
+		t.Fatalf("models %v %v", ids, err)
+	}
 }
 
 // TestConcurrentUpdateRefused: a second process is refused while the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -73,7 +74,7 @@ type InitOptions struct {
 // device image. It makes no network request. An existing state directory
 // is refused.
 func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
-	if err := checkRepoURL(opts.RepoURL); err != nil {
+	if err := CheckRepoURL(opts.RepoURL); err != nil {
 		return err
 	}
 	if opts.MinVersion != "" {
@@ -104,12 +105,38 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
 	return writeJSON(filepath.Join(stateDir, configFile), cfg) // last: marks the directory complete
 }
 
-func checkRepoURL(u string) error {
-	switch {
-	case strings.HasPrefix(u, "http://"), strings.HasPrefix(u, "https://"), strings.HasPrefix(u, "file:///"):
-		return nil
+// CheckRepoURL accepts http://HOST/..., https://HOST/... and
+// file:///ABSOLUTE/PATH repository URLs, without query or fragment.
+func CheckRepoURL(u string) error {
+	bad := func(why string) error {
+		return errorf(StateInvalid, nil, "repository URL %q: %s", u, why)
 	}
-	return errorf(StateInvalid, nil, "repository URL %q: want http://, https:// or file:///", u)
+	p, err := url.Parse(u)
+	if err != nil {
+		return bad("does not parse")
+	}
+	if p.RawQuery != "" || p.Fragment != "" || p.User != nil {
+		return bad("must not have a query, a fragment or user info")
+	}
+	if !strings.HasPrefix(u, p.Scheme+"://") {
+		return bad("want http://, https:// or file:///") // e.g. "HTTP://", "file:x"
+	}
+	switch p.Scheme {
+	case "http", "https":
+		if p.Host == "" || p.Hostname() == "" {
+			return bad("no host")
+		}
+	case "file":
+		if p.Host != "" || !strings.HasPrefix(u, "file:///") {
+			return bad("want file:///absolute/path")
+		}
+		if strings.Trim(p.Path, "/") == "" {
+			return bad("names no directory")
+		}
+	default:
+		return bad("want http://, https:// or file:///")
+	}
+	return nil
 }
 
 func readConfig(stateDir string) (*Config, error) {
@@ -120,7 +147,7 @@ func readConfig(stateDir string) (*Config, error) {
 	if c.Format != configFormat {
 		return nil, errorf(StateInvalid, nil, "%s: format %q, want %q", configFile, c.Format, configFormat)
 	}
-	if err := checkRepoURL(c.RepoURL); err != nil {
+	if err := CheckRepoURL(c.RepoURL); err != nil {
 		return nil, err
 	}
 	return &c, nil

@@ -18,8 +18,11 @@ import (
 type UpdateRequest struct {
 	ModelID string
 	Device  Device
-	// HealthCheck is a shell command run after activation with the new
-	// version's directory as its last argument; exit 0 means healthy.
+	// HealthCheck is a shell command line run after activation as
+	// /bin/sh -c 'HealthCheck "$@"' health-check DIR, so the new version's
+	// directory DIR is its last argument; MCLIENT_MODEL_ID,
+	// MCLIENT_MODEL_VERSION and MCLIENT_MODEL_DIR are set too. Exit 0
+	// means healthy.
 	HealthCheck string
 	// HealthTimeout bounds the health check (default 60s).
 	HealthTimeout time.Duration
@@ -32,6 +35,7 @@ type UpdateRequest struct {
 const (
 	OutcomeUpdated    = "updated"
 	OutcomeUpToDate   = "up_to_date"
+	OutcomeRepaired   = "repaired"
 	OutcomeRolledBack = "rolled_back"
 	OutcomeFailed     = "failed"
 )
@@ -48,39 +52,61 @@ type Result struct {
 	ToVersion   string `json:"to_version,omitempty"`
 	// BytesDownloaded counts bytes received from the network in this run;
 	// BytesResumed those already in staging and kept after re-hashing.
-	BytesDownloaded int64  `json:"bytes_downloaded"`
-	BytesResumed    int64  `json:"bytes_resumed,omitempty"`
-	Code            Code   `json:"code,omitempty"`
-	Message         string `json:"message,omitempty"`
+	BytesDownloaded int64 `json:"bytes_downloaded"`
+	BytesResumed    int64 `json:"bytes_resumed,omitempty"`
+	// Skipped lists the versions newer than the active one that this
+	// device did not take, and why (INCOMPATIBLE, POLICY_REJECTED).
+	Skipped []Skipped `json:"skipped,omitempty"`
+	// Code and Message (the reason, without the code) describe a failure.
+	Code    Code   `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Skipped is a published version an update passed over.
+type Skipped struct {
+	Version string `json:"version"`
+	Code    Code   `json:"code"`
+	Reason  string `json:"reason"`
 }
 
 // Update runs one full update cycle for a model (see the package
-// documentation). Being up to date is success with nothing downloaded.
-// On failure the returned Result still says what is active, and the error
-// is an *Error with its Code.
+// documentation). Being up to date is success with nothing downloaded;
+// newer versions this device cannot take are listed in Result.Skipped.
+// The Result is never nil: on failure it still says what is active, and
+// the error is an *Error with its Code.
 func (c *Client) Update(ctx context.Context, req UpdateRequest) (*Result, error) {
+	var res *Result
+	err := c.checkRequest(&req)
+	if err == nil {
+		err = c.locked(func() error {
+			var err error
+			res, err = c.update(ctx, req)
+			return err
+		})
+	}
+	if res == nil {
+		res = &Result{Time: c.now().UTC().Format(targets.TimeFormat), ModelID: req.ModelID, Outcome: OutcomeFailed}
+		if err != nil {
+			res.Code, res.Message = CodeOf(err), ReasonOf(err)
+		}
+	}
+	return res, err
+}
+
+func (c *Client) checkRequest(req *UpdateRequest) error {
 	if err := targets.CheckModelID(req.ModelID); err != nil {
-		return nil, errorf(TargetNotFound, err, "model id")
+		return errorf(TargetNotFound, err, "model id")
 	}
 	if req.Keep == 0 {
 		req.Keep = 2
 	}
 	if req.Keep < 1 {
-		return nil, errorf(StateInvalid, nil, "keep must be at least 1")
+		return errorf(StateInvalid, nil, "keep must be at least 1")
 	}
 	if req.HealthTimeout == 0 {
 		req.HealthTimeout = time.Minute
 	}
-	var res *Result
-	err := c.locked(func() error {
-		var err error
-		res, err = c.update(ctx, req)
-		return err
-	})
-	if res == nil && err != nil {
-		res = &Result{ModelID: req.ModelID, Outcome: OutcomeFailed, Code: CodeOf(err), Message: err.Error()}
-	}
-	return res, err
+	return nil
 }
 
 // run is the state of one update in progress.
@@ -91,6 +117,9 @@ type run struct {
 	ptr *pointer
 	ms  *modelState
 	res *Result
+	// trialErr is the health-check failure of a version a crash left on
+	// trial; it is the run's error unless a newer version is installed.
+	trialErr error
 }
 
 func (u *run) finish(err error) (*Result, error) {
@@ -101,18 +130,31 @@ func (u *run) finish(err error) (*Result, error) {
 	} else {
 		r.Version, r.Path = "", ""
 	}
+	if err == nil && u.trialErr != nil && r.Outcome != OutcomeUpdated {
+		r.Outcome, err = OutcomeRolledBack, u.trialErr
+	}
 	if err != nil {
-		if r.Outcome == "" || r.Outcome == OutcomeUpdated {
+		if r.Outcome == "" || r.Outcome == OutcomeUpdated || r.Outcome == OutcomeUpToDate || r.Outcome == OutcomeRepaired {
 			r.Outcome = OutcomeFailed
 		}
-		r.Code, r.Message = CodeOf(err), err.Error()
+		r.Code, r.Message = CodeOf(err), ReasonOf(err)
 		u.c.event(Event{Event: EventFailed, ModelID: r.ModelID, FromVersion: r.FromVersion, ToVersion: r.ToVersion, Code: r.Code})
+	}
+	// Asking for a model the repository does not publish (a typo) leaves
+	// no state behind.
+	if CodeOf(err) == TargetNotFound && !dirExists(u.p.dir) {
+		return r, err
 	}
 	u.ms.LastResult = r
 	if werr := writeModelState(u.p, u.ms); werr != nil && err == nil {
 		err = errorf(StateInvalid, werr, "recording the result")
 	}
 	return r, err
+}
+
+func dirExists(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.IsDir()
 }
 
 func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error) {
@@ -146,16 +188,23 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	}
 	c.event(Event{Event: EventChecked, ModelID: req.ModelID, FromVersion: u.res.FromVersion})
 
-	best, err := u.choose(s)
+	best, active, err := u.choose(s)
 	// The metadata is complete and consistent now: offline checks use a copy.
 	saveVerified(s.metaDir)
 	if err != nil {
 		return u.finish(err)
 	}
 	if best == nil {
-		u.res.Outcome = OutcomeUpToDate
-		c.event(Event{Event: EventUpToDate, ModelID: req.ModelID, FromVersion: u.res.FromVersion})
-		c.gc(u.p, u.ptr, req.Keep, "")
+		if active != nil {
+			if err := u.repair(ctx, s, active); err != nil {
+				return u.finish(err)
+			}
+		}
+		if u.res.Outcome == "" {
+			u.res.Outcome = OutcomeUpToDate
+			c.event(Event{Event: EventUpToDate, ModelID: req.ModelID, FromVersion: u.res.FromVersion})
+		}
+		c.gc(u.p, u.ptr, req.Keep, "", u.ms.isBad)
 		return u.finish(nil)
 	}
 	u.res.ToVersion = best.version.String()
@@ -169,26 +218,52 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	return u.finish(nil)
 }
 
+// repair re-installs the active version when a cheap check (every signed
+// file present with its signed size, nothing else) finds it damaged, so
+// that an up-to-date device never stays on a broken copy. It does not
+// re-hash: that is mclient verify's job, and costs a full read per poll.
+func (u *run) repair(ctx context.Context, s *tufSession, active *candidate) error {
+	fs, err := files(s, active)
+	if err != nil {
+		return err
+	}
+	v := active.version.String()
+	cause := checkSizesSigned(u.p.version(v), fs)
+	if cause == nil {
+		return nil
+	}
+	u.c.event(Event{Event: EventFailed, ModelID: u.req.ModelID, FromVersion: v, ToVersion: v, Code: CodeOf(cause)})
+	u.res.ToVersion = v
+	if err := u.install(ctx, s, active); err != nil {
+		return err
+	}
+	u.res.Outcome = OutcomeRepaired
+	u.c.event(Event{Event: EventRepaired, ModelID: u.req.ModelID, FromVersion: v, ToVersion: v, Bytes: u.res.BytesDownloaded})
+	return nil
+}
+
 // choose picks the newest eligible version newer than the active one, or
-// nil when the device is up to date. If newer versions exist and none is
-// eligible, the newest one's reason is the error.
-func (u *run) choose(s *tufSession) (*candidate, error) {
+// nil when the device is up to date; active is the active version's
+// candidate when it is still published. Newer versions passed over are
+// listed in the result. Without an active version, the newest version's
+// reason is the error when none is eligible.
+func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 	cands, err := u.c.candidates(s, u.req.ModelID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(cands) == 0 {
-		return nil, errorf(TargetNotFound, nil, "model %s is not published", u.req.ModelID)
+		return nil, nil, errorf(TargetNotFound, nil, "model %s is not published", u.req.ModelID)
 	}
 	floor, haveFloor, err := u.c.floor(u.req.ModelID, u.ptr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if u.ptr != nil && !u.ptr.Trial {
 		// Repair a store that is lower than the confirmed active version
 		// (rewritten by hand, or lost).
 		if err := u.c.store.Raise(u.req.ModelID, floor); err != nil {
-			return nil, errorf(StateInvalid, err, "anti-rollback store")
+			return nil, nil, errorf(StateInvalid, err, "raising the anti-rollback floor")
 		}
 	}
 	var firstErr error
@@ -197,41 +272,42 @@ func (u *run) choose(s *tufSession) (*candidate, error) {
 		cand := &cands[i]
 		v := cand.version.String()
 		if u.ptr != nil && v == u.ptr.Version {
-			return nil, firstErr // the newest eligible is the active one
+			return nil, cand, nil // the newest eligible is the active one
 		}
-		var reason error
+		var reason *Error
 		switch {
 		case haveFloor && cand.version.Compare(floor) < 0:
 			if u.ptr != nil {
-				return nil, firstErr // older than what runs: never a candidate
+				return nil, nil, nil // older than what runs: never a candidate
 			}
 			reason = errorf(PolicyRejected, nil, "%s %s is below the anti-rollback floor %s", u.req.ModelID, v, floor)
 		case u.ms.isBad(v):
 			// Marked bad after it failed here: skipped without being an
 			// error, so a device that rolled back is simply up to date.
 			skippedBad = true
-			continue
+			reason = errorf(PolicyRejected, nil, "%s %s is marked bad on this device", u.req.ModelID, v)
 		default:
 			if err := u.req.Device.Compatible(&cand.custom.Compat); err != nil {
 				reason = errorf(Incompatible, nil, "%s %s: %v", u.req.ModelID, v, err)
 			}
 		}
 		if reason == nil {
-			return cand, nil
+			return cand, nil, nil
 		}
-		if firstErr == nil {
+		u.res.Skipped = append(u.res.Skipped, Skipped{Version: v, Code: reason.Code, Reason: reason.Reason()})
+		if firstErr == nil && !u.ms.isBad(v) {
 			firstErr = reason
 		}
 	}
 	switch {
-	case firstErr != nil:
-		return nil, firstErr
 	case u.ptr != nil:
-		return nil, nil // nothing newer than what runs
+		return nil, nil, nil // nothing newer than what runs is eligible
+	case firstErr != nil:
+		return nil, nil, firstErr
 	case skippedBad:
-		return nil, errorf(PolicyRejected, nil, "every published version of %s is marked bad on this device", u.req.ModelID)
+		return nil, nil, errorf(PolicyRejected, nil, "every published version of %s is marked bad on this device", u.req.ModelID)
 	}
-	return nil, errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
+	return nil, nil, errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
 }
 
 // recover cleans what a killed process may have left: temporary files and
@@ -288,9 +364,7 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 			os.RemoveAll(u.p.stagingFor(v))
 			return nil
 		}
-		if err := os.RemoveAll(dst); err != nil {
-			return errorf(StateInvalid, err, "removing a damaged install of %s", v)
-		}
+		// Damaged: replaced below, once the new copy is complete.
 	}
 	if err := u.checkSpace(fs, v); err != nil {
 		return err
@@ -332,6 +406,15 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 		}
 	}
 	syncDir(tmp)
+	if _, err := os.Stat(dst); err == nil {
+		// Move the damaged copy aside under a name recover deletes.
+		hidden := filepath.Join(u.p.dir, installPrefix+"damaged-"+v)
+		os.RemoveAll(hidden)
+		if err := os.Rename(dst, hidden); err != nil {
+			return errorf(StateInvalid, err, "replacing a damaged install of %s", v)
+		}
+		defer os.RemoveAll(hidden)
+	}
 	if err := os.Rename(tmp, dst); err != nil {
 		return errorf(StateInvalid, err, "installing %s", v)
 	}

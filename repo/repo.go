@@ -114,7 +114,7 @@ func (r *Repository) readState() (*state, error) {
 		return nil, storedErr("timestamp.json", errors.New("no snapshot.json entry"))
 	}
 	snapName := fmt.Sprintf("%d.snapshot.json", snapMeta.Version)
-	if st.snapshot, err = readMeta(r.fs, r.metaPath(snapName), metadata.Snapshot()); err != nil {
+	if st.snapshot, err = readMetaAs(r.fs, r.metaPath(snapName), metadata.Snapshot(), snapMeta); err != nil {
 		return nil, storedErr(snapName, err)
 	}
 	targMeta := st.snapshot.Signed.Meta["targets.json"]
@@ -122,7 +122,7 @@ func (r *Repository) readState() (*state, error) {
 		return nil, storedErr(snapName, errors.New("no targets.json entry"))
 	}
 	targName := fmt.Sprintf("%d.targets.json", targMeta.Version)
-	if st.targets, err = readMeta(r.fs, r.metaPath(targName), metadata.Targets()); err != nil {
+	if st.targets, err = readMetaAs(r.fs, r.metaPath(targName), metadata.Targets(), targMeta); err != nil {
 		return nil, storedErr(targName, err)
 	}
 	return st, nil
@@ -184,9 +184,22 @@ func readBounded(fs afero.Fs, name string, limit int64) ([]byte, error) {
 }
 
 func readMeta[T metadata.Roles](fs afero.Fs, name string, into *metadata.Metadata[T]) (*metadata.Metadata[T], error) {
+	return readMetaAs(fs, name, into, nil)
+}
+
+// readMetaAs reads metadata that another role references, and checks it
+// against the length and hashes recorded there (when recorded): re-signing
+// a snapshot or timestamp that names other bytes than those on disk would
+// publish a repository every client rejects.
+func readMetaAs[T metadata.Roles](fs afero.Fs, name string, into *metadata.Metadata[T], ref *metadata.MetaFiles) (*metadata.Metadata[T], error) {
 	data, err := readBounded(fs, name, maxMetadataSize)
 	if err != nil {
 		return nil, err
+	}
+	if ref != nil && (ref.Length != 0 || len(ref.Hashes) != 0) {
+		if err := ref.VerifyLengthHashes(data); err != nil {
+			return nil, fmt.Errorf("differs from the length or hash its referrer records: %v", err)
+		}
 	}
 	return into.FromBytes(data)
 }

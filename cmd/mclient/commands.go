@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/targets"
 	"github.com/urfave/cli/v2"
 )
 
@@ -36,10 +37,25 @@ func openClient(c *cli.Context, opts client.Options) (*client.Client, error) {
 // failure prints a result as JSON if asked, and turns err into the one
 // line mclient prints: the code first.
 func failure(c *cli.Context, verb string, res any, err error) error {
-	if c.Bool("json") && res != nil {
+	if c.Bool("json") && res != nil && !isNil(res) {
 		cliutil.WriteJSON(c.App.Writer, res)
 	}
 	return fmt.Errorf("%s: %w", verb, err)
+}
+
+func isNil(v any) bool {
+	r, ok := v.(*client.Result)
+	return ok && r == nil
+}
+
+// checkModelID makes a malformed --model-id a usage error (exit 2).
+func checkModelID(c *cli.Context, verb string) error {
+	if id := c.String("model-id"); id != "" {
+		if err := targets.CheckModelID(id); err != nil {
+			return cliutil.Usagef("%s: --model-id: %v", verb, err)
+		}
+	}
+	return nil
 }
 
 func initCommand() *cli.Command {
@@ -64,6 +80,14 @@ never written to the event log; --device-class (default OS/ARCH) is.`,
 		Action: func(c *cli.Context) error {
 			if err := cliutil.NoArgs("mclient", c); err != nil {
 				return err
+			}
+			if err := client.CheckRepoURL(c.String("repo-url")); err != nil {
+				return cliutil.Usagef("init: --repo-url: %s", client.ReasonOf(err))
+			}
+			if v := c.String("min-version"); v != "" {
+				if _, err := targets.ParseVersion(v); err != nil {
+					return cliutil.Usagef("init: --min-version: %v", err)
+				}
 			}
 			root, err := os.ReadFile(c.String("root"))
 			if err != nil {
@@ -93,14 +117,19 @@ not marked bad); downloads its files into staging (resuming partial
 downloads, bounded by the signed lengths, hashed as they arrive); verifies
 them and the manifest; installs the version beside the active one and
 switches to it atomically; runs the built-in checks and --health-check CMD
-(run as "sh -c CMD DIR" with the new version's directory as its last
-argument, within --health-timeout; exit 0 means healthy). If the check
+(the shell command line CMD with the new version's directory appended as
+its last argument, and MCLIENT_MODEL_ID, MCLIENT_MODEL_VERSION and
+MCLIENT_MODEL_DIR set, within --health-timeout; exit 0 means healthy). If the check
 fails the previous version is restored, the new one is marked bad, and the
 exit status is 1. Finally it raises the anti-rollback floor and keeps at
 most --keep versions installed.
 
-Already up to date is success, with nothing downloaded. A device constraint
-left out is unknown, and a model that requires it is not compatible.`,
+Already up to date is success, with nothing downloaded; the active
+version's files are checked for presence and size, and re-installed if
+damaged. Newer versions this device cannot take (incompatible, marked bad)
+are listed, and are not an error while a version is active. A device
+constraint left out is unknown, and a model that requires it is not
+compatible.`,
 		Flags: []cli.Flag{stateFlag, modelFlag,
 			&cli.StringFlag{Name: "app-version", Usage: "version of the application that runs the model"},
 			&cli.StringFlag{Name: "runtime", Usage: "inference runtime as `NAME@VERSION` (tflite@2.14.1)"},
@@ -118,6 +147,9 @@ left out is unknown, and a model that requires it is not compatible.`,
 		},
 		Action: func(c *cli.Context) error {
 			if err := cliutil.NoArgs("mclient", c); err != nil {
+				return err
+			}
+			if err := checkModelID(c, "update"); err != nil {
 				return err
 			}
 			dev := client.Device{
@@ -158,12 +190,17 @@ left out is unknown, and a model that requires it is not compatible.`,
 			switch res.Outcome {
 			case client.OutcomeUpToDate:
 				fmt.Fprintf(c.App.Writer, "%s is up to date (%s)\n", res.ModelID, orNone(res.Version))
+			case client.OutcomeRepaired:
+				fmt.Fprintf(c.App.Writer, "Repaired %s %s: the installed copy was damaged and was downloaded again (%s): %s\n", res.ModelID, res.Version, cliutil.HumanBytes(res.BytesDownloaded), res.Path)
 			default:
 				fmt.Fprintf(c.App.Writer, "Updated %s %s -> %s (%s downloaded", res.ModelID, orNone(res.FromVersion), res.Version, cliutil.HumanBytes(res.BytesDownloaded))
 				if res.BytesResumed > 0 {
 					fmt.Fprintf(c.App.Writer, ", %s resumed", cliutil.HumanBytes(res.BytesResumed))
 				}
 				fmt.Fprintf(c.App.Writer, "): %s\n", res.Path)
+			}
+			for _, sk := range res.Skipped {
+				fmt.Fprintf(c.App.Writer, "  skipped %s: %s: %s\n", sk.Version, sk.Code, sk.Reason)
 			}
 			return nil
 		},
@@ -191,6 +228,9 @@ Status reads the state only; "mclient verify" re-checks the files.`,
 		Flags: []cli.Flag{stateFlag, &cli.StringFlag{Name: "model-id", Usage: "only this model `ID`"}, jsonFlag},
 		Action: func(c *cli.Context) error {
 			if err := cliutil.NoArgs("mclient", c); err != nil {
+				return err
+			}
+			if err := checkModelID(c, "status"); err != nil {
 				return err
 			}
 			cl, err := openClient(c, client.Options{})
@@ -272,6 +312,9 @@ is missing, changed, or added. Needs no network. Exit 1 with the error code
 			if err := cliutil.NoArgs("mclient", c); err != nil {
 				return err
 			}
+			if err := checkModelID(c, "verify"); err != nil {
+				return err
+			}
 			cl, err := openClient(c, client.Options{})
 			if err != nil {
 				return fmt.Errorf("verify: %w", err)
@@ -282,7 +325,11 @@ is missing, changed, or added. Needs no network. Exit 1 with the error code
 					return fmt.Errorf("verify: %w", err)
 				}
 				if len(ids) == 0 {
-					return fmt.Errorf("verify: %w", &client.Error{Code: client.NoActiveModel, Msg: "no models on this device"})
+					err := &client.Error{Code: client.NoActiveModel, Msg: "no models on this device"}
+					if c.Bool("json") {
+						cliutil.WriteJSON(c.App.Writer, map[string]any{"models": []any{}, "code": err.Code, "message": err.Msg})
+					}
+					return fmt.Errorf("verify: %w", err)
 				}
 			}
 			type verdict struct {
@@ -302,7 +349,7 @@ is missing, changed, or added. Needs no network. Exit 1 with the error code
 					v.Version, v.Path = st.Version, st.Path
 				}
 				if err != nil {
-					v.Code, v.Message = client.CodeOf(err), err.Error()
+					v.Code, v.Message = client.CodeOf(err), client.ReasonOf(err)
 					if firstErr == nil {
 						firstErr = fmt.Errorf("verify: %s: %w", id, err)
 					}
@@ -335,6 +382,9 @@ updates still never download a version older than the newest confirmed one.`,
 		Flags: []cli.Flag{stateFlag, modelFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
 			if err := cliutil.NoArgs("mclient", c); err != nil {
+				return err
+			}
+			if err := checkModelID(c, "rollback"); err != nil {
 				return err
 			}
 			cl, err := openClient(c, client.Options{})

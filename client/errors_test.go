@@ -1,0 +1,63 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestErrorTextNamesEachCodeOnce: wrapping an *Error in another keeps one
+// code in the text, and Reason never carries a code.
+func TestErrorTextNamesEachCodeOnce(t *testing.T) {
+	inner := errorf(HealthcheckFailed, errors.New("exit status 1"), "health check %q", "probe")
+	outer := errorf(HealthcheckFailed, inner, "det 1.1.0 failed its health check; back on 1.0.0")
+	if got, want := outer.Error(), `HEALTHCHECK_FAILED: det 1.1.0 failed its health check; back on 1.0.0: health check "probe": exit status 1`; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if r := ReasonOf(outer); strings.Contains(r, "HEALTHCHECK_FAILED") {
+		t.Fatalf("reason %q carries a code", r)
+	}
+	// A cause that already starts with the message is not repeated.
+	e := errorf(StateInvalid, fmt.Errorf("anti-rollback store /x: bad"), "anti-rollback store")
+	if got := e.Error(); got != "STATE_INVALID: anti-rollback store /x: bad" {
+		t.Fatalf("got %s", got)
+	}
+	if got := ReasonOf(errors.New("plain")); got != "plain" {
+		t.Fatalf("got %s", got)
+	}
+	if ReasonOf(nil) != "" {
+		t.Fatal("reason of nil")
+	}
+}
+
+func TestCheckRepoURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8080", true},
+		{"https://models.example.com/repo/", true},
+		{"file:///media/usb/repo", true},
+		{"http://", false},
+		{"https:///path", false},
+		{"file:///", false},
+		{"file://host/path", false},
+		{"file:relative", false},
+		{"HTTP://127.0.0.1:1", false},
+		{"ftp://example.com", false},
+		{"http://example.com/?x=1", false},
+		{"http://example.com/#frag", false},
+		{"http://user:pw@example.com", false},
+		{"", false},
+		{"example.com", false},
+	} {
+		err := CheckRepoURL(tc.url)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: %v, want ok=%v", tc.url, err, tc.ok)
+		}
+		if err != nil && CodeOf(err) != StateInvalid {
+			t.Errorf("%q: code %s", tc.url, CodeOf(err))
+		}
+	}
+}
