@@ -40,6 +40,7 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		"anti_rollback": {"repo", "keys", "client"},
 		"keys":          {"repo", "client"},
 		"repo":          {"client", "anti_rollback"},
+		"delta":         {"repo", "keys", "client", "anti_rollback", "targets", "internal/testrepo"},
 	}
 	for pkg, forbidden := range rules {
 		d := deps(t, pkg)
@@ -47,6 +48,16 @@ func TestDependenciesPointOneWay(t *testing.T) {
 			if d[f] {
 				t.Errorf("%s must not depend on %s", pkg, f)
 			}
+		}
+	}
+}
+
+// TestDeltaKnowsNoTUF: the delta algorithm is plain file diffing; what may
+// be applied to what is decided by its callers from signed metadata.
+func TestDeltaKnowsNoTUF(t *testing.T) {
+	for dep := range deps(t, "delta") {
+		if strings.Contains(dep, "theupdateframework") || strings.Contains(dep, "securesystemslib") || strings.Contains(dep, "sigstore") {
+			t.Errorf("delta depends on %s", dep)
 		}
 	}
 }

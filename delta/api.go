@@ -1,0 +1,39 @@
+package delta
+
+import (
+	"io"
+)
+
+// Options tune Diff. The zero value is sensible.
+type Options struct {
+	// ChunkSize is the largest piece of the new file matched at once
+	// (default 256 MiB). Files larger than one chunk are diffed chunk by
+	// chunk, each against the region of the old file around the same
+	// offsets, which bounds memory to a few chunk sizes whatever the file
+	// size; data that moved farther than a chunk is then not found.
+	ChunkSize int64
+}
+
+// Diff writes to patch a patch that rebuilds new (newLen bytes) from old
+// (oldLen bytes). It reads both files once to hash them, then chunk by
+// chunk; patch is written sequentially.
+func Diff(old io.ReaderAt, oldLen int64, new io.ReaderAt, newLen int64, patch io.Writer, opts Options) (*Stats, error) {
+	return diff(old, oldLen, new, newLen, patch, opts)
+}
+
+// ReadHeader reads and checks the fixed header of a patch of patchLen bytes.
+func ReadHeader(patch io.ReaderAt, patchLen int64) (*Header, error) {
+	return readHeader(patch, patchLen)
+}
+
+// Apply rebuilds the target from base (baseLen bytes) and patch (patchLen
+// bytes), writing it sequentially to out, and returns the patch's header.
+// It checks the base length (and, with lim.VerifyBase, its SHA-256), every
+// record against the base and the target, the limits, and finally the
+// length and SHA-256 of what it wrote. On any error the output is
+// incomplete or wrong and must be discarded; the error wraps ErrFormat,
+// ErrBase, ErrTarget or ErrLimit. Memory stays bounded by fixed buffers
+// whatever the sizes.
+func Apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, out io.Writer, lim Limits) (*Header, error) {
+	return apply(base, baseLen, patch, patchLen, out, lim)
+}

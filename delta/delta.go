@@ -1,0 +1,91 @@
+package delta
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Format constants.
+const (
+	Magic      = "EDTDELTA"
+	Version    = 1
+	HeaderSize = 96
+	// SegmentHeaderSize is the size of each segment's header.
+	SegmentHeaderSize = 16
+	// MaxSegment bounds the target bytes one segment rebuilds.
+	MaxSegment = 64 << 20
+	// ShuffleBlock is the block of target bytes within which the diff
+	// bytes of a wide XOR or SUB record are byte-plane shuffled.
+	ShuffleBlock = 64 << 10
+)
+
+const compressorZstd = 1
+
+// Errors. Every error Apply and Diff return wraps exactly one of these,
+// so callers can tell a bad patch from a wrong base or a hit limit.
+var (
+	// ErrFormat: the patch is malformed (magic, version, truncation,
+	// a record that points outside the base or past the target,
+	// trailing data, a stream that does not decompress).
+	ErrFormat = errors.New("malformed patch")
+	// ErrBase: the base is not the file the patch was made from (length
+	// or SHA-256 differs).
+	ErrBase = errors.New("patch does not apply to this base")
+	// ErrTarget: the output does not have the length and SHA-256 the
+	// patch (or the caller) expects.
+	ErrTarget = errors.New("patched output does not match the target")
+	// ErrLimit: a limit of Limits was hit.
+	ErrLimit = errors.New("patch exceeds a limit")
+)
+
+// Header is the fixed part at the start of every patch.
+type Header struct {
+	BaseLength   int64
+	BaseSHA256   [32]byte
+	TargetLength int64
+	TargetSHA256 [32]byte
+}
+
+// Limits bound what Apply may do. A zero field means no limit, except
+// where said otherwise.
+type Limits struct {
+	// MaxOutput is the largest target length accepted (the signed length
+	// of the file the patch rebuilds). Apply refuses a header claiming
+	// more, and never writes more.
+	MaxOutput int64
+	// MaxPatchRatio is the largest patch size accepted, as a multiple of
+	// the target length (default 1.0: a patch larger than the file it
+	// rebuilds is refused; a patch of any size is allowed for targets
+	// under 4 KiB).
+	MaxPatchRatio float64
+	// MaxDuration bounds the wall-clock time of Apply, which bounds its
+	// CPU time (Apply uses one goroutine).
+	MaxDuration time.Duration
+	// VerifyBase reads the whole base first and checks its SHA-256
+	// against the header. Without it, only the base length is checked up
+	// front; a wrong base still fails the final target hash check.
+	VerifyBase bool
+}
+
+// Stats describes a patch Diff wrote.
+type Stats struct {
+	PatchLength int64 `json:"patch_length"`
+	// Bytes of target produced by each kind of record.
+	Copied   int64 `json:"copied"`
+	XORed    int64 `json:"xored"`
+	Subbed   int64 `json:"subbed"`
+	Inserted int64 `json:"inserted"`
+	Records  int64 `json:"records"`
+	Segments int   `json:"segments"`
+	// Chunked reports that the bounded-memory mode was used.
+	Chunked bool `json:"chunked"`
+}
+
+func formatErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
+}
+
+func limitErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrLimit, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,56 @@
+// Package delta computes and applies binary patches between two versions
+// of a file, built for machine-learning model files: bsdiff-style copy,
+// add and insert regions where data matched or moved, and aligned word
+// coding (XOR or difference of 1-, 2- or 4-byte words, byte-plane
+// shuffled) where weights moved a little in place, chosen per region.
+//
+// The package knows nothing of TUF: a patch names the length and SHA-256
+// of the base it applies to and of the target it rebuilds, and Apply
+// checks both, but deciding which patch may be applied to which file is
+// the caller's job (the device client trusts only patches its signed
+// metadata names).
+//
+// # Patch format (version 1)
+//
+// All integers are big-endian unless said otherwise.
+//
+//	header (96 bytes)
+//	  magic          8 bytes  "EDTDELTA"
+//	  version        1 byte   1
+//	  compressor     1 byte   1 = zstd
+//	  reserved       6 bytes  zero
+//	  base length    8 bytes
+//	  base SHA-256   32 bytes
+//	  target length  8 bytes
+//	  target SHA-256 32 bytes
+//	segments, until their output lengths add up to the target length
+//	  output length  4 bytes  1 .. MaxSegment bytes of target this segment rebuilds
+//	  control length 4 bytes  compressed sizes of the three streams that follow
+//	  diff length    4 bytes
+//	  extra length   4 bytes
+//	  control stream, diff stream, extra stream (each zstd, or empty when 0)
+//	end of file: nothing may follow the last segment
+//
+// The control stream is a list of records, in target order, each a
+// sequence of unsigned varints (encoding/binary):
+//
+//	op      0 COPY, 1 XOR, 2 SUB, 3 INSERT
+//	width   XOR and SUB only: 1, 2 or 4
+//	length  bytes of target the record produces, at least 1
+//	offset  COPY, XOR and SUB only: where in the base the region starts
+//
+// COPY copies length bytes of the base. INSERT copies length bytes of
+// the extra stream. XOR and SUB read length bytes of the diff stream and
+// combine them with the base: XOR byte by byte, SUB as little-endian words
+// of width bytes added modulo 2^(8*width) (width 1 is bsdiff's add). For
+// width w > 1 the record must start and end at target offsets that are
+// multiples of w, and its diff bytes are byte-plane shuffled in blocks of
+// ShuffleBlock target bytes: within a block, first the bytes at target
+// offsets with offset%w == 0, then those with offset%w == 1, and so on,
+// each plane in target order. The sign and exponent bytes of float
+// weights land together, where they compress away.
+//
+// The records of a segment produce exactly its output length. Every
+// offset and length is checked against the base and the target before it
+// is used; a patch that points outside them is an error, never a panic.
+package delta
