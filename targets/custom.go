@@ -10,6 +10,9 @@ import (
 const (
 	KindManifest = "model-manifest"
 	KindPayload  = "model-payload"
+	// KindDelta is a patch that rebuilds one payload file of a version
+	// from the same file of an earlier version (package delta's format).
+	KindDelta = "model-delta"
 )
 
 // Custom is the custom metadata mrepo puts on every target it publishes.
@@ -28,12 +31,27 @@ type Custom struct {
 	Compat
 	BuildTimestamp string   `json:"build_timestamp,omitempty"`
 	Files          []string `json:"files,omitempty"`
+	// Deltas lists, per payload file, the patches published for it: a
+	// device may rebuild the file from an installed base version only
+	// through a patch listed here.
+	Deltas map[string][]DeltaRef `json:"deltas,omitempty"`
 
-	// Payload targets only: the file name inside the bundle.
+	// Payload and delta targets: the file name inside the bundle.
 	File string `json:"file,omitempty"`
+	// Delta targets only: the version whose file the patch applies to.
+	BaseVersion string `json:"base_version,omitempty"`
 
 	// Critical names fields a reader must understand to act on this target.
 	Critical []string `json:"critical,omitempty"`
+}
+
+// DeltaRef names one patch of a payload file in a manifest's custom
+// metadata.
+type DeltaRef struct {
+	// Base is the version whose file the patch applies to.
+	Base string `json:"base"`
+	// Target is the patch's target path (DeltaPath).
+	Target string `json:"target"`
 }
 
 // ErrCustom marks every custom metadata validation failure.
@@ -103,6 +121,9 @@ func (c *Custom) validate(targetPath string) error {
 	if c.ModelID != pp.ModelID || c.Version != pp.Version {
 		return fmt.Errorf("model_id/version %s/%s disagree with the path", c.ModelID, c.Version)
 	}
+	if c.Kind != KindDelta && pp.Base != "" {
+		return fmt.Errorf("only a delta target is named %s", DeltaPath("<model_id>", "<version>", "<base>", "<file>"))
+	}
 	switch c.Kind {
 	case KindManifest:
 		if pp.File != ManifestName {
@@ -130,6 +151,12 @@ func (c *Custom) validate(targetPath string) error {
 			}
 			seen[f] = true
 		}
+		if c.BaseVersion != "" {
+			return fmt.Errorf("a manifest target has no base_version field")
+		}
+		if err := c.validateDeltas(seen); err != nil {
+			return err
+		}
 	case KindPayload:
 		if pp.File == ManifestName {
 			return fmt.Errorf("a payload target cannot be named %s", ManifestName)
@@ -137,8 +164,24 @@ func (c *Custom) validate(targetPath string) error {
 		if c.File != pp.File {
 			return fmt.Errorf("file %q disagrees with the path", c.File)
 		}
-		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() {
+		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 {
 			return fmt.Errorf("a payload target carries no manifest fields")
+		}
+		if pp.Base != "" || c.BaseVersion != "" {
+			return fmt.Errorf("a payload target has no base version")
+		}
+	case KindDelta:
+		if pp.Base == "" {
+			return fmt.Errorf("a delta target must be named %s", DeltaPath("<model_id>", "<version>", "<base>", "<file>"))
+		}
+		if c.File != pp.File || c.BaseVersion != pp.Base {
+			return fmt.Errorf("file %q or base_version %q disagrees with the path", c.File, c.BaseVersion)
+		}
+		if err := checkDeltaBase(c.BaseVersion, c.Version); err != nil {
+			return err
+		}
+		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 {
+			return fmt.Errorf("a delta target carries no manifest fields")
 		}
 	default:
 		return fmt.Errorf("unknown kind %q", c.Kind)
@@ -149,4 +192,51 @@ func (c *Custom) validate(targetPath string) error {
 func (c Compat) isZero() bool {
 	return c.Variant == "" && c.MinAppVersion == "" && len(c.Platforms) == 0 && c.Runtime == nil &&
 		c.InputSchemaHash == "" && c.OutputSchemaHash == "" && c.PreprocessConfigHash == "" && c.Quantization == ""
+}
+
+// MaxDeltaBases bounds the patches listed per payload file.
+const MaxDeltaBases = 32
+
+// validateDeltas checks a manifest's delta list: only listed files, each
+// base older than this version and listed once, and each patch named
+// exactly by DeltaPath, so the path alone says what it applies to.
+func (c *Custom) validateDeltas(files map[string]bool) error {
+	for f, refs := range c.Deltas {
+		if !files[f] {
+			return fmt.Errorf("deltas: %q is not one of the files", f)
+		}
+		if len(refs) == 0 || len(refs) > MaxDeltaBases {
+			return fmt.Errorf("deltas: %q must list 1-%d patches", f, MaxDeltaBases)
+		}
+		bases := map[string]bool{}
+		for _, r := range refs {
+			if err := checkDeltaBase(r.Base, c.Version); err != nil {
+				return fmt.Errorf("deltas: %q: %v", f, err)
+			}
+			if bases[r.Base] {
+				return fmt.Errorf("deltas: %q lists base %s twice", f, r.Base)
+			}
+			bases[r.Base] = true
+			if want := DeltaPath(c.ModelID, c.Version, r.Base, f); r.Target != want {
+				return fmt.Errorf("deltas: %q from %s: target %q, want %q", f, r.Base, r.Target, want)
+			}
+		}
+	}
+	return nil
+}
+
+// checkDeltaBase requires base to be a version older than version.
+func checkDeltaBase(base, version string) error {
+	b, err := ParseVersion(base)
+	if err != nil {
+		return err
+	}
+	v, err := ParseVersion(version)
+	if err != nil {
+		return err
+	}
+	if b.Compare(v) >= 0 {
+		return fmt.Errorf("base version %s is not older than %s", base, version)
+	}
+	return nil
 }

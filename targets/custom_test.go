@@ -63,6 +63,10 @@ func TestParseCustom(t *testing.T) {
 	payload := func(extra string) string {
 		return `{"kind":"model-payload","schema_version":1,"model_id":"det","version":"1.0.0","file":"w.bin"` + extra + `}`
 	}
+	dpath := "models/det/1.0.0/deltas/0.9.0/w.bin"
+	delta := func(extra string) string {
+		return `{"kind":"model-delta","schema_version":1,"model_id":"det","version":"1.0.0","file":"w.bin","base_version":"0.9.0"` + extra + `}`
+	}
 	for _, c := range []struct {
 		name, path, data string
 		want             string // "" means accepted
@@ -75,7 +79,8 @@ func TestParseCustom(t *testing.T) {
 		{"nil", ppath, "", "has no custom metadata"},
 		{"critical unknown field", mpath, manifest(`,"max_memory_mb":512,"critical":["max_memory_mb"]`), `"max_memory_mb"`},
 		{"critical unknown on payload", ppath, payload(`,"critical":["encryption"]`), `"encryption"`},
-		{"unknown kind", ppath, strings.Replace(payload(""), "model-payload", "model-delta", 1), `unknown kind "model-delta"`},
+		{"unknown kind", ppath, strings.Replace(payload(""), "model-payload", "model-bundle", 1), `unknown kind "model-bundle"`},
+		{"delta kind on a payload path", ppath, strings.Replace(payload(""), "model-payload", "model-delta", 1), `a delta target must be named`},
 		{"no kind", ppath, strings.Replace(payload(""), `"kind":"model-payload",`, "", 1), `unknown kind ""`},
 		{"schema_version 2", ppath, strings.Replace(payload(""), `"schema_version":1`, `"schema_version":2`, 1), "schema_version 2"},
 		{"schema_version missing", ppath, strings.Replace(payload(""), `"schema_version":1,`, "", 1), "schema_version 0"},
@@ -101,6 +106,22 @@ func TestParseCustom(t *testing.T) {
 		{"trailing", ppath, payload("") + `{}`, "trailing data"},
 		{"wrong type", ppath, strings.Replace(payload(""), `"schema_version":1`, `"schema_version":"1"`, 1), `"schema_version"`},
 		{"float", ppath, strings.Replace(payload(""), `"schema_version":1`, `"schema_version":1.0e0`, 1), `"schema_version"`},
+		// Delta patches and the manifest's list of them.
+		{"delta", dpath, delta(""), ""},
+		{"manifest with deltas", mpath, manifest(`,"deltas":{"w.bin":[{"base":"0.9.0","target":"models/det/1.0.0/deltas/0.9.0/w.bin"}]}`), ""},
+		{"delta base disagrees", "models/det/1.0.0/deltas/0.8.0/w.bin", delta(""), "disagrees with the path"},
+		{"delta file disagrees", "models/det/1.0.0/deltas/0.9.0/x.bin", delta(""), "disagrees with the path"},
+		{"delta base not older", "models/det/1.0.0/deltas/1.0.0/w.bin", strings.Replace(delta(""), `"0.9.0"`, `"1.0.0"`, 1), "not older"},
+		{"delta with compat", dpath, delta(`,"variant":"lite"`), "carries no manifest fields"},
+		{"delta of the manifest", "models/det/1.0.0/deltas/0.9.0/manifest.json", delta(""), "the manifest has no delta"},
+		{"delta path, payload kind", dpath, strings.Replace(payload(""), `"file":"w.bin"`, `"file":"w.bin","base_version":"0.9.0"`, 1), "only a delta target"},
+		{"payload with base_version", ppath, payload(`,"base_version":"0.9.0"`), "no base version"},
+		{"manifest with base_version", mpath, manifest(`,"base_version":"0.9.0"`), "no base_version"},
+		{"deltas for an unlisted file", mpath, manifest(`,"deltas":{"x.bin":[{"base":"0.9.0","target":"models/det/1.0.0/deltas/0.9.0/x.bin"}]}`), "not one of the files"},
+		{"deltas with a newer base", mpath, manifest(`,"deltas":{"w.bin":[{"base":"1.1.0","target":"models/det/1.0.0/deltas/1.1.0/w.bin"}]}`), "not older"},
+		{"deltas base twice", mpath, manifest(`,"deltas":{"w.bin":[{"base":"0.9.0","target":"models/det/1.0.0/deltas/0.9.0/w.bin"},{"base":"0.9.0","target":"models/det/1.0.0/deltas/0.9.0/w.bin"}]}`), "twice"},
+		{"deltas other target", mpath, manifest(`,"deltas":{"w.bin":[{"base":"0.9.0","target":"models/det/1.0.0/w.bin"}]}`), "want \"models/det/1.0.0/deltas/0.9.0/w.bin\""},
+		{"deltas empty list", mpath, manifest(`,"deltas":{"w.bin":[]}`), "must list"},
 		{"too large", ppath, payload(`,"pad":"` + strings.Repeat("x", MaxManifestSize) + `"`), "too large"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -64,21 +64,44 @@ func ManifestPath(modelID, version string) string {
 	return TargetPath(modelID, version, ManifestName)
 }
 
+// DeltasDir is the component under a version's target directory that
+// holds its delta patches: models/<model_id>/<version>/deltas/<base>/<file>.
+const DeltasDir = "deltas"
+
+// DeltaPath is the target path of the patch that rebuilds file of a model
+// version from the same file of version base.
+func DeltaPath(modelID, version, base, file string) string {
+	return TargetDir(modelID, version) + "/" + DeltasDir + "/" + base + "/" + file
+}
+
 // ParsedPath is a target path split into its parts.
 type ParsedPath struct {
 	ModelID string
 	Version string
 	File    string
+	// Base is the base version of a delta patch's path, "" otherwise.
+	Base string
 }
 
 // ParseTargetPath splits models/<model_id>/<version>/<file> and validates
 // every component. Paths of any other shape are an error.
 func ParseTargetPath(p string) (ParsedPath, error) {
 	parts := strings.Split(p, "/")
-	if len(parts) != 4 || parts[0] != ModelsDir {
-		return ParsedPath{}, fmt.Errorf("target path %q is not %s/<model_id>/<version>/<file>", p, ModelsDir)
+	var pp ParsedPath
+	switch {
+	case len(parts) == 4 && parts[0] == ModelsDir:
+		pp = ParsedPath{ModelID: parts[1], Version: parts[2], File: parts[3]}
+	case len(parts) == 6 && parts[0] == ModelsDir && parts[3] == DeltasDir:
+		pp = ParsedPath{ModelID: parts[1], Version: parts[2], Base: parts[4], File: parts[5]}
+		if _, err := ParseVersion(pp.Base); err != nil {
+			return pp, err
+		}
+		if pp.File == ManifestName {
+			return pp, fmt.Errorf("target path %q: the manifest has no delta", p)
+		}
+	default:
+		return ParsedPath{}, fmt.Errorf("target path %q is not %s/<model_id>/<version>/<file> or %s/<model_id>/<version>/%s/<base>/<file>", p, ModelsDir, ModelsDir, DeltasDir)
 	}
-	pp := ParsedPath{ModelID: parts[1], Version: parts[2], File: parts[3]}
 	if err := CheckModelID(pp.ModelID); err != nil {
 		return pp, err
 	}
