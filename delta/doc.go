@@ -35,20 +35,25 @@
 // sequence of unsigned varints (encoding/binary):
 //
 //	op      0 COPY, 1 XOR, 2 SUB, 3 INSERT
-//	width   XOR and SUB only: 1, 2 or 4
+//	width   XOR, SUB and INSERT only: 1, 2 or 4
 //	length  bytes of target the record produces, at least 1
 //	offset  COPY, XOR and SUB only: where in the base the region starts
 //
 // COPY copies length bytes of the base. INSERT copies length bytes of
 // the extra stream. XOR and SUB read length bytes of the diff stream and
-// combine them with the base: XOR byte by byte, SUB as little-endian words
-// of width bytes added modulo 2^(8*width) (width 1 is bsdiff's add). For
+// combine them with the base: XOR byte by byte; SUB adds, modulo
+// 2^(8*width), the difference new - old of little-endian words of width
+// bytes, stored zigzag-encoded ((d << 1) ^ (d >> (8*width-1)), as
+// protocol buffers do) so that small differences of either sign have zero
+// high bytes (width 1 is bsdiff's add, up to that bijection). For
 // width w > 1 the record must start and end at target offsets that are
-// multiples of w, and its diff bytes are byte-plane shuffled in blocks of
-// ShuffleBlock target bytes: within a block, first the bytes at target
-// offsets with offset%w == 0, then those with offset%w == 1, and so on,
-// each plane in target order. The sign and exponent bytes of float
-// weights land together, where they compress away.
+// multiples of w, and its stream bytes are byte-plane shuffled in blocks
+// of ShuffleBlock target bytes (blocks start at target offsets that are
+// multiples of ShuffleBlock, clipped to the record): within a block,
+// first the bytes at target offsets with offset%w == 0, then those with
+// offset%w == 1, and so on, each plane in target order. The sign and
+// exponent bytes of float weights land together, where they compress
+// away; INSERT uses the same shuffle for new weights that match nothing.
 //
 // The records of a segment produce exactly its output length. Every
 // offset and length is checked against the base and the target before it

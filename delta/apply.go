@@ -1,0 +1,230 @@
+package delta
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// maxWindow bounds the zstd window a patch may use, and with it the
+// memory of each of the three stream decoders.
+const maxWindow = 8 << 20
+
+// copyBuf is the size of the buffers Apply reads the base and streams with.
+const copyBuf = ShuffleBlock
+
+type applier struct {
+	base    io.ReaderAt
+	baseLen int64
+	out     *bufio.Writer
+	sum     hash.Hash
+	written int64
+	lim     Limits
+	start   time.Time
+
+	ctrl, diff, extra *zstd.Decoder
+	ctrlR             *bufio.Reader
+
+	baseBuf, dataBuf, tmp []byte
+}
+
+func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, out io.Writer, lim Limits) (*Header, error) {
+	h, err := readHeader(patch, patchLen)
+	if err != nil {
+		return nil, err
+	}
+	if h.BaseLength != baseLen {
+		return h, fmt.Errorf("%w: the patch is for a base of %d bytes, this one has %d", ErrBase, h.BaseLength, baseLen)
+	}
+	if lim.MaxOutput > 0 && h.TargetLength > lim.MaxOutput {
+		return h, limitErr("the patch claims a %d-byte output, at most %d allowed", h.TargetLength, lim.MaxOutput)
+	}
+	ratio := lim.MaxPatchRatio
+	if ratio == 0 {
+		ratio = 1
+	}
+	if ratio > 0 && h.TargetLength >= 4096 && float64(patchLen) > ratio*float64(h.TargetLength) {
+		return h, limitErr("the patch (%d bytes) is larger than %.2f times its %d-byte output", patchLen, ratio, h.TargetLength)
+	}
+	a := &applier{base: base, baseLen: baseLen, out: bufio.NewWriterSize(out, 1<<20), sum: sha256.New(), lim: lim, start: time.Now(),
+		baseBuf: make([]byte, copyBuf), dataBuf: make([]byte, copyBuf), tmp: make([]byte, copyBuf)}
+	if lim.VerifyBase {
+		if err := a.verifyBase(h); err != nil {
+			return h, err
+		}
+	}
+	opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxWindow)}
+	for _, d := range []**zstd.Decoder{&a.ctrl, &a.diff, &a.extra} {
+		if *d, err = zstd.NewReader(nil, opts...); err != nil {
+			return h, err
+		}
+		defer (*d).Close()
+	}
+	off := int64(HeaderSize)
+	for a.written < h.TargetLength {
+		if off+SegmentHeaderSize > patchLen {
+			return h, formatErr("truncated: segment header at %d", off)
+		}
+		sb := make([]byte, SegmentHeaderSize)
+		if _, err := patch.ReadAt(sb, off); err != nil {
+			return h, formatErr("reading a segment header: %v", err)
+		}
+		sh := parseSegmentHeader(sb)
+		off += SegmentHeaderSize
+		if sh.outLen == 0 || sh.outLen > MaxSegment || int64(sh.outLen) > h.TargetLength-a.written {
+			return h, formatErr("segment output length %d at target offset %d of %d", sh.outLen, a.written, h.TargetLength)
+		}
+		end := off + int64(sh.ctrlLen) + int64(sh.diffLen) + int64(sh.extraLen)
+		if end > patchLen {
+			return h, formatErr("truncated: segment streams end at %d, patch has %d bytes", end, patchLen)
+		}
+		if err := a.segment(patch, off, sh); err != nil {
+			return h, err
+		}
+		off = end
+	}
+	if off != patchLen {
+		return h, formatErr("%d bytes of trailing data", patchLen-off)
+	}
+	if err := a.out.Flush(); err != nil {
+		return h, err
+	}
+	var got [32]byte
+	a.sum.Sum(got[:0])
+	if got != h.TargetSHA256 {
+		return h, fmt.Errorf("%w: SHA-256 %x, the patch promises %x", ErrTarget, got, h.TargetSHA256)
+	}
+	return h, nil
+}
+
+func (a *applier) verifyBase(h *Header) error {
+	s := sha256.New()
+	if _, err := io.CopyBuffer(s, io.NewSectionReader(a.base, 0, a.baseLen), a.baseBuf); err != nil {
+		return fmt.Errorf("reading the base: %w", err)
+	}
+	if !bytes.Equal(s.Sum(nil), h.BaseSHA256[:]) {
+		return fmt.Errorf("%w: its SHA-256 differs from the one the patch was made from", ErrBase)
+	}
+	return nil
+}
+
+// stream resets d to decode the n bytes of patch at off (empty if n is 0).
+func stream(d *zstd.Decoder, patch io.ReaderAt, off int64, n uint32) error {
+	if err := d.Reset(io.NewSectionReader(patch, off, int64(n))); err != nil {
+		return formatErr("stream at %d: %v", off, err)
+	}
+	return nil
+}
+
+func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error {
+	if err := stream(a.ctrl, patch, off, sh.ctrlLen); err != nil {
+		return err
+	}
+	if err := stream(a.diff, patch, off+int64(sh.ctrlLen), sh.diffLen); err != nil {
+		return err
+	}
+	if err := stream(a.extra, patch, off+int64(sh.ctrlLen)+int64(sh.diffLen), sh.extraLen); err != nil {
+		return err
+	}
+	if a.ctrlR == nil {
+		a.ctrlR = bufio.NewReaderSize(a.ctrl, 4096)
+	} else {
+		a.ctrlR.Reset(a.ctrl)
+	}
+	segEnd := a.written + int64(sh.outLen)
+	for a.written < segEnd {
+		if a.lim.MaxDuration > 0 && time.Since(a.start) > a.lim.MaxDuration {
+			return limitErr("applying took longer than %s", a.lim.MaxDuration)
+		}
+		rec, err := readRecord(a.ctrlR)
+		if err == io.EOF {
+			return formatErr("control stream ends at target offset %d, segment ends at %d", a.written, segEnd)
+		}
+		if err != nil {
+			return streamErr("control", err)
+		}
+		if rec.length > segEnd-a.written {
+			return formatErr("record of %d bytes at target offset %d runs past the segment end %d", rec.length, a.written, segEnd)
+		}
+		if rec.op != opInsert && (rec.offset > a.baseLen || rec.length > a.baseLen-rec.offset) {
+			return formatErr("record reads base bytes %d..%d, the base has %d", rec.offset, rec.offset+rec.length, a.baseLen)
+		}
+		if w := int64(rec.width); w > 1 && (a.written%w != 0 || rec.length%w != 0) {
+			return formatErr("width-%d record at target offset %d, length %d is not aligned", w, a.written, rec.length)
+		}
+		if err := a.record(rec); err != nil {
+			return err
+		}
+	}
+	// Every stream must be used up exactly.
+	for _, s := range []struct {
+		name string
+		r    io.Reader
+	}{{"control", a.ctrlR}, {"diff", a.diff}, {"extra", a.extra}} {
+		if n, err := s.r.Read(a.tmp[:1]); n != 0 || err != io.EOF {
+			if err != nil && err != io.EOF {
+				return streamErr(s.name, err)
+			}
+			return formatErr("%s stream has data past the end of its segment", s.name)
+		}
+	}
+	return nil
+}
+
+func streamErr(name string, err error) error {
+	if errors.Is(err, ErrFormat) {
+		return err
+	}
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return formatErr("%s stream is too short", name)
+	}
+	return formatErr("%s stream: %v", name, err)
+}
+
+// record produces one record's bytes, a shuffle block at a time.
+func (a *applier) record(rec record) error {
+	end := a.written + rec.length
+	for pos := a.written; pos < end; {
+		pe := pieceEnd(pos, end)
+		n := int(pe - pos)
+		out := a.baseBuf[:n]
+		if rec.op != opInsert {
+			boff := rec.offset + (pos - (end - rec.length))
+			if _, err := a.base.ReadAt(out, boff); err != nil {
+				return fmt.Errorf("%w: reading the base at %d: %v", ErrBase, boff, err)
+			}
+		}
+		switch rec.op {
+		case opInsert:
+			if _, err := io.ReadFull(a.extra, a.tmp[:n]); err != nil {
+				return streamErr("extra", err)
+			}
+			unshuffle(out, a.tmp[:n], int(rec.width))
+		case opXOR, opSub:
+			if _, err := io.ReadFull(a.diff, a.tmp[:n]); err != nil {
+				return streamErr("diff", err)
+			}
+			d := a.dataBuf[:n]
+			unshuffle(d, a.tmp[:n], int(rec.width))
+			if rec.op == opXOR {
+				decodeXOR(out, d, out)
+			} else {
+				decodeSub(out, d, out, int(rec.width))
+			}
+		}
+		if _, err := a.out.Write(out); err != nil {
+			return err
+		}
+		a.sum.Write(out)
+		a.written += int64(n)
+		pos = pe
+	}
+	return nil
+}

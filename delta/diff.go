@@ -1,0 +1,544 @@
+package delta
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Diff tuning.
+const (
+	defaultChunk = 256 << 20
+	// segmentOut is the target bytes per patch segment Diff writes.
+	segmentOut = 16 << 20
+	// sampleLen is how much of each piece the coder's cost estimate reads.
+	sampleLen = 16 << 10
+	// encoderWindow is the zstd window of the streams; Apply's decoders
+	// need about this much memory each.
+	encoderWindow = 4 << 20
+)
+
+func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.Writer, opts Options) (*Stats, error) {
+	chunk := opts.ChunkSize
+	if chunk <= 0 {
+		chunk = defaultChunk
+	}
+	chunk = (chunk + ShuffleBlock - 1) / ShuffleBlock * ShuffleBlock
+	h := Header{BaseLength: oldLen, TargetLength: newLen}
+	if err := hashBoth(old, oldLen, nw, newLen, &h); err != nil {
+		return nil, err
+	}
+	w := &patchWriter{w: patch, stats: &Stats{}}
+	if err := w.write(h.marshal()); err != nil {
+		return nil, err
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithWindowSize(encoderWindow), zstd.WithEncoderConcurrency(2))
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	w.enc = enc
+	margin := chunk / 2
+	w.stats.Chunked = newLen > chunk || oldLen > chunk+2*margin
+	for cs := int64(0); cs < newLen; cs += chunk {
+		ce := min(cs+chunk, newLen)
+		ws, we := max(0, cs-margin), min(oldLen, ce+margin)
+		if !w.stats.Chunked {
+			ws, we = 0, oldLen
+		}
+		if ws > we {
+			ws = we
+		}
+		oldWin := make([]byte, we-ws)
+		if err := readFull(old, oldWin, ws); err != nil {
+			return nil, fmt.Errorf("reading the old file: %w", err)
+		}
+		newChunk := make([]byte, ce-cs)
+		if err := readFull(nw, newChunk, cs); err != nil {
+			return nil, fmt.Errorf("reading the new file: %w", err)
+		}
+		ms := findMatches(oldWin, newChunk)
+		c := coder{old: oldWin, oldBase: ws, new: newChunk, newBase: cs, w: w}
+		if err := c.code(ms); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.flush(); err != nil {
+		return nil, err
+	}
+	return w.stats, nil
+}
+
+func readFull(r io.ReaderAt, b []byte, off int64) error {
+	n, err := r.ReadAt(b, off)
+	if n == len(b) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// hashBoth computes both files' SHA-256, in parallel.
+func hashBoth(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, h *Header) error {
+	errc := make(chan error, 1)
+	go func() {
+		s := sha256.New()
+		_, err := io.CopyBuffer(s, io.NewSectionReader(old, 0, oldLen), make([]byte, 1<<20))
+		s.Sum(h.BaseSHA256[:0])
+		errc <- err
+	}()
+	s := sha256.New()
+	_, err := io.CopyBuffer(s, io.NewSectionReader(nw, 0, newLen), make([]byte, 1<<20))
+	s.Sum(h.TargetSHA256[:0])
+	if oerr := <-errc; oerr != nil {
+		return fmt.Errorf("reading the old file: %w", oerr)
+	}
+	if err != nil {
+		return fmt.Errorf("reading the new file: %w", err)
+	}
+	return nil
+}
+
+// match is an exact match: new[newPos:newPos+n] == old[oldPos:oldPos+n]
+// (chunk and window coordinates).
+type match struct {
+	newPos, oldPos, n int
+}
+
+// Rolling hash over blockSize bytes: h = sum b[i]*hashMul^(B-1-i).
+const hashMul = 0x100000001b3
+
+// findMatches finds exact matches of at least one block between new and
+// old: every aligned block of old is indexed by its hash, then a rolling
+// hash over new looks each position up (through a small bitset first, so
+// the large table is touched only on likely hits), and a hit is verified
+// and extended both ways. Time is linear in the sizes; the index costs
+// 16 bytes per block of old.
+func findMatches(old, nw []byte) []match {
+	B := 32
+	if len(old) > 128<<20 {
+		B = 64
+	}
+	if len(old) < B || len(nw) < B {
+		return nil
+	}
+	nblocks := len(old) / B
+	tbits := bits.Len(uint(nblocks*2 - 1))
+	table := make([]uint64, 1<<tbits) // hash tag (high 32 bits) | block+1 (low 32 bits)
+	mask := uint64(len(table) - 1)
+	fbits := min(tbits+3, 30)
+	filter := make([]uint64, (1<<fbits)/64)
+	fshift := 64 - fbits
+	tshift := 64 - tbits
+	for b := 0; b < nblocks; b++ {
+		h := blockHash(old[b*B : (b+1)*B])
+		tag := h >> 32
+		for i, probe := h>>tshift, 0; probe < 16; i, probe = (i+1)&mask, probe+1 {
+			e := table[i]
+			if e == 0 {
+				table[i] = tag<<32 | uint64(b+1)
+				f := (h * 0x9E3779B97F4A7C15) >> fshift
+				filter[f/64] |= 1 << (f % 64)
+				break
+			}
+			if e>>32 == tag && bytes.Equal(old[(int(e&0xffffffff)-1)*B:][:B], old[b*B:][:B]) {
+				break // the same block is already indexed
+			}
+		}
+	}
+	pow := uint64(1)
+	for i := 0; i < B-1; i++ {
+		pow *= hashMul
+	}
+	var ms []match
+	lastEnd := 0
+	p := 0
+	h := blockHash(nw[:B])
+	for {
+		f := (h * 0x9E3779B97F4A7C15) >> fshift
+		if filter[f/64]&(1<<(f%64)) != 0 {
+			if o, ok := lookup(table, mask, tshift, h, old, nw[p:p+B], B); ok {
+				s, so := p, o
+				for s > lastEnd && so > 0 && nw[s-1] == old[so-1] {
+					s--
+					so--
+				}
+				e, eo := p+B, o+B
+				for e < len(nw) && eo < len(old) && nw[e] == old[eo] {
+					e++
+					eo++
+				}
+				ms = append(ms, match{newPos: s, oldPos: so, n: e - s})
+				lastEnd = e
+				p = e
+				if p+B > len(nw) {
+					break
+				}
+				h = blockHash(nw[p : p+B])
+				continue
+			}
+		}
+		if p+B >= len(nw) {
+			break
+		}
+		h = (h-uint64(nw[p])*pow)*hashMul + uint64(nw[p+B])
+		p++
+	}
+	return ms
+}
+
+func blockHash(b []byte) uint64 {
+	var h uint64
+	for _, c := range b {
+		h = h*hashMul + uint64(c)
+	}
+	return h
+}
+
+func lookup(table []uint64, mask uint64, tshift int, h uint64, old, want []byte, B int) (int, bool) {
+	tag := h >> 32
+	for i, probe := h>>uint(tshift), 0; probe < 16; i, probe = (i+1)&mask, probe+1 {
+		e := table[i]
+		if e == 0 {
+			return 0, false
+		}
+		if e>>32 == tag {
+			o := (int(e&0xffffffff) - 1) * B
+			if bytes.Equal(old[o:o+B], want) {
+				return o, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// coder turns matches into records: COPY for matches, and for the gaps
+// between them, per piece, whichever of XOR, SUB (widths 1, 2, 4, against
+// the base at the offset of the match before, the match after, or the
+// same offset) or INSERT the estimate says compresses best.
+type coder struct {
+	old     []byte
+	oldBase int64
+	new     []byte
+	newBase int64
+	w       *patchWriter
+
+	// pending is the record being grown by adjacent pieces.
+	pending    record
+	pendingPos int // chunk offset where pending starts
+	havePend   bool
+
+	est, tmp []byte
+}
+
+func (c *coder) code(ms []match) error {
+	c.est = make([]byte, ShuffleBlock)
+	c.tmp = make([]byte, ShuffleBlock)
+	pos := 0
+	prevDelta, havePrev := 0, false
+	for _, m := range ms {
+		if m.newPos > pos {
+			deltas := []int{0}
+			if havePrev {
+				deltas = append(deltas, prevDelta)
+			}
+			deltas = append(deltas, m.oldPos-m.newPos)
+			if err := c.gap(pos, m.newPos, deltas); err != nil {
+				return err
+			}
+		}
+		if err := c.emit(m.newPos, record{op: opCopy, length: int64(m.n), offset: c.oldBase + int64(m.oldPos)}); err != nil {
+			return err
+		}
+		pos = m.newPos + m.n
+		prevDelta, havePrev = m.oldPos-m.newPos, true
+	}
+	if pos < len(c.new) {
+		deltas := []int{0}
+		if havePrev {
+			deltas = append(deltas, prevDelta)
+		}
+		if err := c.gap(pos, len(c.new), deltas); err != nil {
+			return err
+		}
+	}
+	return c.flushPending()
+}
+
+// gap codes new[a:b], split into pieces: an unaligned head and tail of up
+// to 3 bytes, and shuffle blocks between.
+func (c *coder) gap(a, b int, deltas []int) error {
+	abs := func(p int) int64 { return c.newBase + int64(p) }
+	head := a
+	for head < b && abs(head)%4 != 0 {
+		head++
+	}
+	tail := b
+	for tail > head && abs(tail)%4 != 0 {
+		tail--
+	}
+	if err := c.piece(a, head, deltas); err != nil {
+		return err
+	}
+	for p := head; p < tail; {
+		e := int(pieceEnd(abs(p), abs(tail)) - c.newBase)
+		if err := c.piece(p, e, deltas); err != nil {
+			return err
+		}
+		p = e
+	}
+	return c.piece(tail, b, deltas)
+}
+
+// piece chooses the coding of new[a:b] (within one shuffle block).
+func (c *coder) piece(a, b int, deltas []int) error {
+	if a >= b {
+		return nil
+	}
+	n := b - a
+	al4 := (c.newBase+int64(a))%4 == 0 && n%4 == 0
+	al2 := (c.newBase+int64(a))%2 == 0 && n%2 == 0
+	// Sample the start of the piece for the estimate.
+	sn := min(n, sampleLen)
+	if al4 {
+		sn -= sn % 4
+	}
+	if sn == 0 {
+		sn = n
+	}
+	best := record{op: opInsert, width: 1, length: int64(n)}
+	src := c.new[a : a+sn]
+	// Coding against the base must beat a plain insert by 1%: on data
+	// that matches nothing, reading the base buys nothing.
+	bestCost := entropyBest(src, al2, al4, &best.width) * 0.99
+	if best.width == 0 {
+		best.width = 1
+	}
+	seen := map[int]bool{}
+	for _, d := range deltas {
+		if seen[d] || a+d < 0 || b+d > len(c.old) {
+			continue
+		}
+		seen[d] = true
+		old := c.old[a+d : a+d+sn]
+		e := c.est[:sn]
+		encodeXOR(e, src, old)
+		var w uint8
+		if cost := entropyBest(e, al2, al4, &w); cost < bestCost {
+			bestCost, best = cost, record{op: opXOR, width: w, length: int64(n), offset: c.oldBase + int64(a+d)}
+		}
+		for _, sw := range []int{1, 2, 4} {
+			if (sw == 2 && !al2) || (sw == 4 && !al4) {
+				continue
+			}
+			encodeSub(e, src, old, sw)
+			if cost := planeEntropy(e, sw); cost < bestCost {
+				bestCost, best = cost, record{op: opSub, width: uint8(sw), length: int64(n), offset: c.oldBase + int64(a+d)}
+			}
+		}
+	}
+	return c.emit(a, best)
+}
+
+// entropyBest returns the lowest estimated size of b over the allowed
+// plane widths, and sets *w to that width.
+func entropyBest(b []byte, al2, al4 bool, w *uint8) float64 {
+	var hist [4][256]int
+	for i, x := range b {
+		hist[i&3][x]++
+	}
+	// Planes are by absolute offset; b starts at an offset that is a
+	// multiple of 4 whenever al2 or al4 is set.
+	var h1, h2a, h2b [256]int
+	for v := 0; v < 256; v++ {
+		h1[v] = hist[0][v] + hist[1][v] + hist[2][v] + hist[3][v]
+		h2a[v] = hist[0][v] + hist[2][v]
+		h2b[v] = hist[1][v] + hist[3][v]
+	}
+	best := entropy(&h1)
+	*w = 1
+	if al2 {
+		if c := entropy(&h2a) + entropy(&h2b); c < best {
+			best, *w = c, 2
+		}
+	}
+	if al4 {
+		if c := entropy(&hist[0]) + entropy(&hist[1]) + entropy(&hist[2]) + entropy(&hist[3]); c < best {
+			best, *w = c, 4
+		}
+	}
+	return best
+}
+
+func planeEntropy(b []byte, w int) float64 {
+	var hist [4][256]int
+	for i, x := range b {
+		hist[i%w][x]++
+	}
+	var c float64
+	for p := 0; p < w; p++ {
+		c += entropy(&hist[p])
+	}
+	return c
+}
+
+// entropy is the order-0 entropy of a histogram, in bytes, with a floor
+// per distinct symbol so that near-constant planes are not free.
+func entropy(h *[256]int) float64 {
+	n := 0
+	for _, c := range h {
+		n += c
+	}
+	if n == 0 {
+		return 0
+	}
+	var bitsum float64
+	for _, c := range h {
+		if c > 0 {
+			bitsum -= float64(c) * math.Log2(float64(c)/float64(n))
+		}
+	}
+	return bitsum/8 + float64(n)/512
+}
+
+// emit adds a record starting at chunk offset a, merging it into the
+// pending record when it continues it with the same coding.
+func (c *coder) emit(a int, r record) error {
+	if c.havePend {
+		p := &c.pending
+		if p.op == r.op && p.width == r.width && c.pendingPos+int(p.length) == a &&
+			(r.op == opInsert || p.offset+p.length == r.offset) {
+			p.length += r.length
+			return nil
+		}
+		if err := c.flushPending(); err != nil {
+			return err
+		}
+	}
+	c.pending, c.pendingPos, c.havePend = r, a, true
+	return nil
+}
+
+func (c *coder) flushPending() error {
+	if !c.havePend {
+		return nil
+	}
+	c.havePend = false
+	return c.w.add(c.pending, c.new[c.pendingPos:c.pendingPos+int(c.pending.length)], c.old, c.oldBase, c.newBase+int64(c.pendingPos))
+}
+
+// patchWriter collects records into segments and writes them.
+type patchWriter struct {
+	w     io.Writer
+	enc   *zstd.Encoder
+	stats *Stats
+	n     int64 // bytes written
+
+	ctrl, diff, extra []byte
+	outLen            int64
+	tmp, tmp2         []byte
+}
+
+func (pw *patchWriter) write(b []byte) error {
+	n, err := pw.w.Write(b)
+	pw.n += int64(n)
+	return err
+}
+
+// add appends record r producing data (target offset at) to the current
+// segment, splitting it at segment boundaries; old is the base window
+// starting at oldBase.
+func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error {
+	if pw.tmp == nil {
+		pw.tmp, pw.tmp2 = make([]byte, ShuffleBlock), make([]byte, ShuffleBlock)
+	}
+	for r.length > 0 {
+		room := segmentOut - pw.outLen
+		part := r
+		part.length = min(r.length, room)
+		pw.ctrl = appendRecord(pw.ctrl, part)
+		pw.stats.Records++
+		switch part.op {
+		case opCopy:
+			pw.stats.Copied += part.length
+		case opInsert:
+			pw.stats.Inserted += part.length
+		case opXOR:
+			pw.stats.XORed += part.length
+		case opSub:
+			pw.stats.Subbed += part.length
+		}
+		if part.op != opCopy {
+			end := at + part.length
+			for pos := at; pos < end; {
+				pe := pieceEnd(pos, end)
+				n := int(pe - pos)
+				src := data[pos-at : pos-at+int64(n)]
+				t := pw.tmp[:n]
+				switch part.op {
+				case opInsert:
+					shuffle(t, src, int(part.width))
+					pw.extra = append(pw.extra, t...)
+				default:
+					ob := old[part.offset-oldBase+(pos-at):][:n]
+					d := pw.tmp2[:n]
+					if part.op == opXOR {
+						encodeXOR(d, src, ob)
+					} else {
+						encodeSub(d, src, ob, int(part.width))
+					}
+					shuffle(t, d, int(part.width))
+					pw.diff = append(pw.diff, t...)
+				}
+				pos = pe
+			}
+		}
+		pw.outLen += part.length
+		data = data[part.length:]
+		at += part.length
+		r.length -= part.length
+		if r.op != opInsert {
+			r.offset += part.length
+		}
+		if pw.outLen == segmentOut {
+			if err := pw.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (pw *patchWriter) flush() error {
+	if pw.outLen == 0 {
+		pw.stats.PatchLength = pw.n
+		return nil
+	}
+	var streams [3][]byte
+	for i, s := range [][]byte{pw.ctrl, pw.diff, pw.extra} {
+		if len(s) > 0 {
+			streams[i] = pw.enc.EncodeAll(s, nil)
+		}
+	}
+	sh := segmentHeader{outLen: uint32(pw.outLen), ctrlLen: uint32(len(streams[0])), diffLen: uint32(len(streams[1])), extraLen: uint32(len(streams[2]))}
+	if err := pw.write(sh.marshal()); err != nil {
+		return err
+	}
+	for _, s := range streams {
+		if err := pw.write(s); err != nil {
+			return err
+		}
+	}
+	pw.stats.Segments++
+	pw.ctrl, pw.diff, pw.extra = pw.ctrl[:0], pw.diff[:0], pw.extra[:0]
+	pw.outLen = 0
+	pw.stats.PatchLength = pw.n
+	return nil
+}
