@@ -60,7 +60,9 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 			return h, err
 		}
 	}
-	opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxWindow)}
+	// MaxMemory also bounds single-segment frames, whose window is their
+	// whole content.
+	opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxWindow), zstd.WithDecoderMaxMemory(maxWindow)}
 	for _, d := range []**zstd.Decoder{&a.ctrl, &a.diff, &a.extra} {
 		if *d, err = zstd.NewReader(nil, opts...); err != nil {
 			return h, err
@@ -192,6 +194,9 @@ func streamErr(name string, err error) error {
 func (a *applier) record(rec record) error {
 	end := a.written + rec.length
 	for pos := a.written; pos < end; {
+		if a.lim.MaxDuration > 0 && pos%(16*ShuffleBlock) == 0 && time.Since(a.start) > a.lim.MaxDuration {
+			return limitErr("applying took longer than %s", a.lim.MaxDuration)
+		}
 		pe := pieceEnd(pos, end)
 		n := int(pe - pos)
 		out := a.baseBuf[:n]
