@@ -45,6 +45,10 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 	w.enc = enc
 	margin := chunk / 2
 	w.stats.Chunked = newLen > chunk || oldLen > chunk+2*margin
+	// The buffers are allocated once, at their largest, and reused by
+	// every chunk: garbage of this size would let the heap double.
+	var oldBuf, newBuf []byte
+	var mt matcher
 	for cs := int64(0); cs < newLen; cs += chunk {
 		ce := min(cs+chunk, newLen)
 		ws, we := max(0, cs-margin), min(oldLen, ce+margin)
@@ -54,15 +58,22 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 		if ws > we {
 			ws = we
 		}
-		oldWin := make([]byte, we-ws)
+		if oldBuf == nil {
+			oldBuf = make([]byte, min(oldLen, chunk+2*margin))
+			if !w.stats.Chunked {
+				oldBuf = make([]byte, oldLen)
+			}
+			newBuf = make([]byte, min(newLen, chunk))
+		}
+		oldWin := oldBuf[:we-ws]
 		if err := readFull(old, oldWin, ws); err != nil {
 			return nil, fmt.Errorf("reading the old file: %w", err)
 		}
-		newChunk := make([]byte, ce-cs)
+		newChunk := newBuf[:ce-cs]
 		if err := readFull(nw, newChunk, cs); err != nil {
 			return nil, fmt.Errorf("reading the new file: %w", err)
 		}
-		ms := findMatches(oldWin, newChunk)
+		ms := mt.findMatches(oldWin, newChunk)
 		c := coder{old: oldWin, oldBase: ws, new: newChunk, newBase: cs, w: w}
 		if err := c.code(ms); err != nil {
 			return nil, err
@@ -112,6 +123,26 @@ type match struct {
 	newPos, oldPos, n int
 }
 
+// matcher keeps the block index between chunks.
+type matcher struct {
+	table, filter []uint64
+}
+
+// tables returns the zeroed hash table (hash tag in the high 32 bits,
+// block+1 in the low 32) and bitset, reusing the previous ones' memory.
+func (mt *matcher) tables(n, f int) ([]uint64, []uint64) {
+	if cap(mt.table) < n {
+		mt.table = make([]uint64, n)
+	}
+	if cap(mt.filter) < f {
+		mt.filter = make([]uint64, f)
+	}
+	mt.table, mt.filter = mt.table[:n], mt.filter[:f]
+	clear(mt.table)
+	clear(mt.filter)
+	return mt.table, mt.filter
+}
+
 // Rolling hash over blockSize bytes: h = sum b[i]*hashMul^(B-1-i).
 const hashMul = 0x100000001b3
 
@@ -121,7 +152,7 @@ const hashMul = 0x100000001b3
 // the large table is touched only on likely hits), and a hit is verified
 // and extended both ways. Time is linear in the sizes; the index costs
 // 16 bytes per block of old.
-func findMatches(old, nw []byte) []match {
+func (mt *matcher) findMatches(old, nw []byte) []match {
 	B := 32
 	if len(old) > 128<<20 {
 		B = 64
@@ -131,10 +162,9 @@ func findMatches(old, nw []byte) []match {
 	}
 	nblocks := len(old) / B
 	tbits := bits.Len(uint(nblocks*2 - 1))
-	table := make([]uint64, 1<<tbits) // hash tag (high 32 bits) | block+1 (low 32 bits)
-	mask := uint64(len(table) - 1)
 	fbits := min(tbits+3, 30)
-	filter := make([]uint64, (1<<fbits)/64)
+	table, filter := mt.tables(1<<tbits, (1<<fbits)/64)
+	mask := uint64(len(table) - 1)
 	fshift := 64 - fbits
 	tshift := 64 - tbits
 	for b := 0; b < nblocks; b++ {
@@ -444,6 +474,7 @@ type patchWriter struct {
 	ctrl, diff, extra []byte
 	outLen            int64
 	tmp, tmp2         []byte
+	comp              [3][]byte // compressed streams, reused
 }
 
 func (pw *patchWriter) write(b []byte) error {
@@ -524,7 +555,8 @@ func (pw *patchWriter) flush() error {
 	var streams [3][]byte
 	for i, s := range [][]byte{pw.ctrl, pw.diff, pw.extra} {
 		if len(s) > 0 {
-			streams[i] = pw.enc.EncodeAll(s, nil)
+			pw.comp[i] = pw.enc.EncodeAll(s, pw.comp[i][:0])
+			streams[i] = pw.comp[i]
 		}
 	}
 	sh := segmentHeader{outLen: uint32(pw.outLen), ctrlLen: uint32(len(streams[0])), diffLen: uint32(len(streams[1])), extraLen: uint32(len(streams[2]))}
