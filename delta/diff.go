@@ -123,78 +123,66 @@ type match struct {
 	newPos, oldPos, n int
 }
 
-// matcher keeps the block index between chunks.
+// matcher keeps the anchor index between chunks.
 type matcher struct {
-	table, filter []uint64
+	table []uint64
 }
 
 // tables returns the zeroed hash table (hash tag in the high 32 bits,
-// block+1 in the low 32) and bitset, reusing the previous ones' memory.
-func (mt *matcher) tables(n, f int) ([]uint64, []uint64) {
+// position+1 in the low 32), reusing the previous one's memory.
+func (mt *matcher) tables(n int) []uint64 {
 	if cap(mt.table) < n {
 		mt.table = make([]uint64, n)
 	}
-	if cap(mt.filter) < f {
-		mt.filter = make([]uint64, f)
-	}
-	mt.table, mt.filter = mt.table[:n], mt.filter[:f]
+	mt.table = mt.table[:n]
 	clear(mt.table)
-	clear(mt.filter)
-	return mt.table, mt.filter
+	return mt.table
 }
 
 // Rolling hash over blockSize bytes: h = sum b[i]*hashMul^(B-1-i).
 const hashMul = 0x100000001b3
 
-// findMatches finds exact matches of at least one block between new and
-// old: every aligned block of old is indexed by its hash, then a rolling
-// hash over new looks each position up (through a small bitset first, so
-// the large table is touched only on likely hits), and a hit is verified
-// and extended both ways. Time is linear in the sizes; the index costs
-// 16 bytes per block of old.
+// findMatches finds exact matches of at least blockSize bytes between
+// new and old. Anchors are the positions whose rolling hash over the next
+// B bytes has anchorBits zero bits at a fixed place: they depend on
+// content only, so data that moved keeps its anchors. Every anchor of old
+// is indexed; a rolling hash over new looks up new's anchors, and a hit is
+// verified and extended both ways. Time is linear in the sizes (one
+// multiply-add per byte, a table probe per anchor); the index costs 16
+// bytes per 2^anchorBits bytes of old. A matching region is found unless
+// it holds no anchor, which for a region of L bytes happens with
+// probability about exp(-L/32).
 func (mt *matcher) findMatches(old, nw []byte) []match {
-	B := 32
-	if len(old) > 128<<20 {
-		B = 64
-	}
+	const B = 32
 	if len(old) < B || len(nw) < B {
 		return nil
 	}
-	nblocks := len(old) / B
-	tbits := bits.Len(uint(nblocks*2 - 1))
-	fbits := min(tbits+3, 30)
-	table, filter := mt.tables(1<<tbits, (1<<fbits)/64)
+	expect := len(old)>>anchorBits + 1
+	tbits := bits.Len(uint(expect*2 - 1))
+	table := mt.tables(1 << tbits)
 	mask := uint64(len(table) - 1)
-	fshift := 64 - fbits
 	tshift := 64 - tbits
-	for b := 0; b < nblocks; b++ {
-		h := blockHash(old[b*B : (b+1)*B])
-		tag := h >> 32
-		for i, probe := h>>tshift, 0; probe < 16; i, probe = (i+1)&mask, probe+1 {
-			e := table[i]
-			if e == 0 {
-				table[i] = tag<<32 | uint64(b+1)
-				f := (h * 0x9E3779B97F4A7C15) >> fshift
-				filter[f/64] |= 1 << (f % 64)
-				break
-			}
-			if e>>32 == tag && bytes.Equal(old[(int(e&0xffffffff)-1)*B:][:B], old[b*B:][:B]) {
-				break // the same block is already indexed
-			}
-		}
-	}
 	pow := uint64(1)
 	for i := 0; i < B-1; i++ {
 		pow *= hashMul
 	}
+	h := blockHash(old[:B])
+	for i := 0; ; i++ {
+		if m := h * mixMul; isAnchor(m) {
+			insert(table, mask, m>>tshift, h, i, old)
+		}
+		if i+B >= len(old) {
+			break
+		}
+		h = (h-uint64(old[i])*pow)*hashMul + uint64(old[i+B])
+	}
 	var ms []match
 	lastEnd := 0
 	p := 0
-	h := blockHash(nw[:B])
+	h = blockHash(nw[:B])
 	for {
-		f := (h * 0x9E3779B97F4A7C15) >> fshift
-		if filter[f/64]&(1<<(f%64)) != 0 {
-			if o, ok := lookup(table, mask, tshift, h, old, nw[p:p+B], B); ok {
+		if m := h * mixMul; isAnchor(m) {
+			if o, ok := lookup(table, mask, m>>tshift, h, old, nw[p:p+B]); ok {
 				s, so := p, o
 				for s > lastEnd && so > 0 && nw[s-1] == old[so-1] {
 					s--
@@ -224,6 +212,32 @@ func (mt *matcher) findMatches(old, nw []byte) []match {
 	return ms
 }
 
+// anchorBits sets the anchor density: one position in 2^anchorBits.
+const anchorBits = 5
+
+// mixMul scrambles the rolling hash, whose low bits are weak, before its
+// bits choose anchors and table slots.
+const mixMul = 0x9E3779B97F4A7C15
+
+// isAnchor tests bits 20.. of the mixed hash; table slots use the top bits.
+func isAnchor(m uint64) bool { return (m>>20)&(1<<anchorBits-1) == 0 }
+
+// insert indexes position i of old under hash h, unless the same bytes
+// are already indexed.
+func insert(table []uint64, mask, slot, h uint64, i int, old []byte) {
+	tag := h >> 32
+	for probe := 0; probe < 16; slot, probe = (slot+1)&mask, probe+1 {
+		e := table[slot]
+		if e == 0 {
+			table[slot] = tag<<32 | uint64(i+1)
+			return
+		}
+		if e>>32 == tag && bytes.Equal(old[int(e&0xffffffff)-1:][:32], old[i:][:32]) {
+			return
+		}
+	}
+}
+
 func blockHash(b []byte) uint64 {
 	var h uint64
 	for _, c := range b {
@@ -232,16 +246,16 @@ func blockHash(b []byte) uint64 {
 	return h
 }
 
-func lookup(table []uint64, mask uint64, tshift int, h uint64, old, want []byte, B int) (int, bool) {
+func lookup(table []uint64, mask, slot, h uint64, old, want []byte) (int, bool) {
 	tag := h >> 32
-	for i, probe := h>>uint(tshift), 0; probe < 16; i, probe = (i+1)&mask, probe+1 {
-		e := table[i]
+	for probe := 0; probe < 16; slot, probe = (slot+1)&mask, probe+1 {
+		e := table[slot]
 		if e == 0 {
 			return 0, false
 		}
 		if e>>32 == tag {
-			o := (int(e&0xffffffff) - 1) * B
-			if bytes.Equal(old[o:o+B], want) {
+			o := int(e&0xffffffff) - 1
+			if bytes.Equal(old[o:o+len(want)], want) {
 				return o, true
 			}
 		}
