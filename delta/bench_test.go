@@ -11,7 +11,7 @@ import (
 
 // benchPairs are 64 MiB model-like pairs: the last 4 MiB of weights
 // replaced, and every weight moved by about 0.1%.
-func benchPairs(b *testing.B) map[string][2][]byte {
+func benchPairs(b testing.TB) map[string][2][]byte {
 	r := rand.New(rand.NewPCG(7, 8))
 	const n = 16 << 20 // float32 weights: 64 MiB
 	base := floats(r, n)

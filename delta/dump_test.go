@@ -1,0 +1,29 @@
+package delta
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestDumpStreams writes the uncompressed streams of the benchmark pairs
+// to $DELTA_DUMP for compressor comparisons (skipped without it).
+func TestDumpStreams(t *testing.T) {
+	dir := os.Getenv("DELTA_DUMP")
+	if dir == "" {
+		t.Skip("DELTA_DUMP not set")
+	}
+	pairs := benchPairs(nil)
+	for name, p := range pairs {
+		var diffs, extras bytes.Buffer
+		dumpHook = func(ctrl, diff, extra []byte) { diffs.Write(diff); extras.Write(extra) }
+		if _, err := Diff(bytes.NewReader(p[0]), int64(len(p[0])), bytes.NewReader(p[1]), int64(len(p[1])), io.Discard, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		dumpHook = nil
+		os.WriteFile(filepath.Join(dir, name+".diff"), diffs.Bytes(), 0o644)
+		os.WriteFile(filepath.Join(dir, name+".extra"), extras.Bytes(), 0o644)
+	}
+}
