@@ -20,8 +20,21 @@ import (
 
 // AddOptions tune AddTarget.
 type AddOptions struct {
-	// Progress, if set, is called as each payload file is copied.
+	// Progress, if set, is called as each payload file is copied, and as
+	// each patch is computed (file is then "delta <file> from <base>" and
+	// done/total count the bytes of the new file diffed so far).
 	Progress func(file string, done, total int64)
+	// DeltaFrom lists published versions of the same model, older than the
+	// new one, to compute patches from: for each payload file that also
+	// exists in a base version, a patch that rebuilds the new file from the
+	// base's is published as a target of its own (targets.DeltaPath) and
+	// listed in the manifest target's custom metadata.
+	DeltaFrom []string
+	// DeltaMinSaving is the share of the file's bytes a patch must save to
+	// be published: a patch is published only when its length is at most
+	// (1-DeltaMinSaving) times the file's. 0 means DefaultDeltaMinSaving;
+	// otherwise it must be strictly between 0 and 1.
+	DeltaMinSaving float64
 }
 
 // PublishedTarget is one target written by AddTarget.
@@ -36,6 +49,7 @@ type AddResult struct {
 	ModelID  string            `json:"model_id"`
 	Version  string            `json:"version"`
 	Targets  []PublishedTarget `json:"targets"`
+	Deltas   []DeltaResult     `json:"deltas,omitempty"`
 	Versions Versions          `json:"metadata_versions"`
 	Warnings []string          `json:"warnings,omitempty"`
 }
@@ -46,10 +60,23 @@ type AddResult struct {
 // metadata, and targets, snapshot and timestamp are re-signed with keys
 // from kr. Each file is read once, hashed while it is copied.
 //
+// With opts.DeltaFrom, each payload file that a listed base version also
+// has gets a patch (package delta) from the base's stored file, published
+// as a target of its own at targets.DeltaPath when it saves at least
+// opts.DeltaMinSaving of the file's bytes, and listed in the manifest
+// target's custom metadata (deltas). Every patch is computed, checked
+// (it must apply to the base and rebuild the new file) and stored before
+// any metadata is written; the result lists each one, published or not.
+//
 // Nothing is published if the bundle is invalid, the version exists or is
-// not newer than the latest published version of the model, or the keys
-// cannot meet a threshold; those checks run before any file is copied.
+// not newer than the latest published version of the model, a delta base
+// is not an older published version, or the keys cannot meet a threshold;
+// those checks run before any file is copied.
 func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOptions) (*AddResult, error) {
+	minSaving, err := checkDeltaOptions(&opts)
+	if err != nil {
+		return nil, err
+	}
 	b, err := readBundle(r.fs, bundleDir)
 	if err != nil {
 		return nil, err
@@ -70,6 +97,10 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 		return nil, err
 	}
 	if err := checkNewVersion(st, m); err != nil {
+		return nil, err
+	}
+	bases, err := resolveDeltaBases(st, m, opts.DeltaFrom)
+	if err != nil {
 		return nil, err
 	}
 	ss, err := gatherSigners(st, kr, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP)
@@ -107,6 +138,14 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 		entries = append(entries, targets.FileEntry{Path: name, SHA256: hex.EncodeToString(tf.Hashes["sha256"]), Size: &size})
 	}
 
+	// Patches from the base versions, computed from the stored (signed)
+	// base files to the files just stored, before any metadata is written.
+	deltaResults, deltaRefs, err := r.publishDeltas(m, b.files, bases, minSaving, newTargets, opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	res.Deltas = deltaResults
+
 	// The completed manifest: hashes and sizes as copied, build timestamp.
 	published := *m
 	published.SchemaVersion = targets.SchemaVersion
@@ -123,7 +162,9 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	if err != nil {
 		return nil, err
 	}
-	if mtf.Custom, err = targets.ManifestCustom(&published).Marshal(); err != nil {
+	mc := targets.ManifestCustom(&published)
+	mc.Deltas = deltaRefs
+	if mtf.Custom, err = mc.Marshal(); err != nil {
 		return nil, err
 	}
 	newTargets[mpath] = mtf

@@ -463,48 +463,72 @@ func (f *faultFs) Mkdir(name string, perm os.FileMode) error {
 // TestAddTargetFaultAtEveryStep fails each filesystem write of a
 // publication in turn. Whatever fails, the repository still verifies, the
 // version is either completely published or absent, and publishing again
-// works.
+// works. With deltas, the steps include writing each patch (published or
+// skipped, whose temporary file and directories are removed again).
 func TestAddTargetFaultAtEveryStep(t *testing.T) {
 	f := getFixture(t)
-	manifest := `{"model_id":"det","version":"3.0.0","variant":"lite"}`
-	files := map[string][]byte{"a.bin": []byte(strings.Repeat("a", 3000)), "b.bin": []byte("b")}
-	published, absent := 0, 0
-	for n := 1; ; n++ {
-		mem, dir := clone(t, f.published)
-		writeBundle(t, mem, "/bundle", manifest, files)
-		ffs := &faultFs{Fs: mem, failAt: n}
-		r := openAt(t, ffs, dir, t0)
-		_, err := r.AddTarget("/bundle", f.kr, AddOptions{})
-		if err == nil {
-			if ffs.ops >= n {
-				t.Fatalf("step %d: fault injected but AddTarget succeeded", n)
+	for _, c := range []struct {
+		name     string
+		manifest string
+		files    map[string][]byte
+		opts     AddOptions
+		targets  int // when published
+	}{
+		{name: "plain", manifest: `{"model_id":"det","version":"3.0.0","variant":"lite"}`,
+			files: map[string][]byte{"a.bin": []byte(strings.Repeat("a", 3000)), "b.bin": []byte("b")}, targets: 3},
+		// 2.0.0's model.onnx, a little changed: its patch is published; the
+		// patch of labels.txt (too small to gain) and the one from 1.0.0 of
+		// w.bin (not in 1.0.0) are not.
+		{name: "deltas", manifest: `{"model_id":"det","version":"3.0.0","variant":"lite"}`,
+			files: map[string][]byte{"model.onnx": append(detFiles("2.0.0")["model.onnx"], "retrained"...), "labels.txt": []byte("cat\ndog\nbird\n"), "w.bin": []byte("w")},
+			opts:  AddOptions{DeltaFrom: []string{"1.0.0", "2.0.0"}}, targets: 6},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			published, absent := 0, 0
+			for n := 1; ; n++ {
+				mem, dir := clone(t, f.published)
+				writeBundle(t, mem, "/bundle", c.manifest, c.files)
+				ffs := &faultFs{Fs: mem, failAt: n}
+				r := openAt(t, ffs, dir, t0)
+				res, err := r.AddTarget("/bundle", f.kr, c.opts)
+				if err == nil {
+					if ffs.ops >= n {
+						t.Fatalf("step %d: fault injected but AddTarget succeeded", n)
+					}
+					if n < 10 {
+						t.Fatalf("only %d mutating steps in a publication", ffs.ops)
+					}
+					if len(res.Targets) != c.targets {
+						t.Fatalf("published %d targets, want %d: %+v", len(res.Targets), c.targets, res.Targets)
+					}
+					t.Logf("%d faults injected: %d left the version absent, %d struck after publication", n-1, absent, published)
+					return
+				}
+				if !errors.Is(err, errInjected) {
+					t.Fatalf("step %d: err = %v, want the injected fault", n, err)
+				}
+				requireVerifies(t, mem, dir, t0)
+				got := modelTargets(current(t, mem, dir), "det", "3.0.0")
+				switch len(got) {
+				case 0:
+					absent++
+					r2 := openAt(t, mem, dir, t0)
+					if _, err := r2.AddTarget("/bundle", f.kr, c.opts); err != nil {
+						t.Fatalf("step %d: publishing again: %v", n, err)
+					}
+					requireVerifies(t, mem, dir, t0)
+					if got := modelTargets(current(t, mem, dir), "det", "3.0.0"); len(got) != c.targets {
+						t.Fatalf("step %d: published again: %q", n, got)
+					}
+				case c.targets:
+					published++
+				default:
+					t.Fatalf("step %d: version partially published: %q", n, got)
+				}
+				if n > 300 {
+					t.Fatal("AddTarget never completes")
+				}
 			}
-			if n < 10 {
-				t.Fatalf("only %d mutating steps in a publication", ffs.ops)
-			}
-			t.Logf("%d faults injected: %d left the version absent, %d struck after publication", n-1, absent, published)
-			return
-		}
-		if !errors.Is(err, errInjected) {
-			t.Fatalf("step %d: err = %v, want the injected fault", n, err)
-		}
-		requireVerifies(t, mem, dir, t0)
-		got := modelTargets(current(t, mem, dir), "det", "3.0.0")
-		switch len(got) {
-		case 0:
-			absent++
-			r2 := openAt(t, mem, dir, t0)
-			if _, err := r2.AddTarget("/bundle", f.kr, AddOptions{}); err != nil {
-				t.Fatalf("step %d: publishing again: %v", n, err)
-			}
-			requireVerifies(t, mem, dir, t0)
-		case 3:
-			published++
-		default:
-			t.Fatalf("step %d: version partially published: %q", n, got)
-		}
-		if n > 200 {
-			t.Fatal("AddTarget never completes")
-		}
+		})
 	}
 }

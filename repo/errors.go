@@ -23,4 +23,7 @@ var (
 	// ErrStoredMetadata: metadata on disk is missing, malformed or does not
 	// verify; mrepo refuses to build on it.
 	ErrStoredMetadata = errors.New("stored metadata is invalid")
+	// ErrDeltaBase: a base version to compute patches from is not a
+	// published version of the model older than the one being published.
+	ErrDeltaBase = errors.New("invalid delta base version")
 )

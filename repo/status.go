@@ -22,11 +22,22 @@ type RoleStatus struct {
 	ThresholdMet    bool      `json:"threshold_met"`
 }
 
-// ModelStatus lists the published versions of one model, oldest first.
+// ModelStatus lists the published versions of one model, oldest first,
+// and the delta patches published between them.
 type ModelStatus struct {
-	ModelID  string   `json:"model_id"`
-	Versions []string `json:"versions"`
-	Latest   string   `json:"latest"`
+	ModelID  string        `json:"model_id"`
+	Versions []string      `json:"versions"`
+	Latest   string        `json:"latest"`
+	Deltas   []DeltaStatus `json:"deltas,omitempty"`
+}
+
+// DeltaStatus summarises the patches that rebuild the files of Version
+// from those of Base: how many there are and their total length.
+type DeltaStatus struct {
+	Version string `json:"version"`
+	Base    string `json:"base"`
+	Patches int    `json:"patches"`
+	Bytes   int64  `json:"bytes"`
 }
 
 // Status is a summary of the repository for operators.
@@ -84,8 +95,10 @@ func (r *Repository) Status(opts StatusOptions) (*Status, error) {
 	add(metadata.SNAPSHOT, st.snapshot.Signed.Version, st.snapshot.Signed.Expires, st.snapshot.Signed, st.snapshot.Signatures)
 	add(metadata.TIMESTAMP, st.timestamp.Signed.Version, st.timestamp.Signed.Expires, st.timestamp.Signed, st.timestamp.Signatures)
 
+	deltas, warnings := deltaSummary(st.targets)
+	out.Warnings = append(out.Warnings, warnings...)
 	for id, vs := range publishedVersions(st.targets) {
-		ms := ModelStatus{ModelID: id}
+		ms := ModelStatus{ModelID: id, Deltas: deltas[id]}
 		for _, v := range vs {
 			ms.Versions = append(ms.Versions, v.String())
 		}
@@ -131,4 +144,70 @@ func (r *Repository) loadUnverified() (*state, error) {
 	}
 	// Fall back to a plain read so that status can show what is wrong.
 	return r.readState()
+}
+
+// deltaSummary groups the delta targets per model and (version, base), and
+// warns about patches that devices would never use or could not find: a
+// delta target its version's manifest does not list, or a listed patch
+// that is not a target. mrepo verify reports these as DELTA_UNLISTED and
+// DELTA_MISSING.
+func deltaSummary(t *metadata.Metadata[metadata.TargetsType]) (map[string][]DeltaStatus, []string) {
+	type key struct{ id, version, base string }
+	sums := map[key]*DeltaStatus{}
+	listed := map[string]bool{}
+	var warnings []string
+	for p, tf := range t.Signed.Targets {
+		pp, err := targets.ParseTargetPath(p)
+		if err != nil {
+			continue
+		}
+		if pp.File == targets.ManifestName {
+			c, err := targets.ParseCustom(p, tf.Custom)
+			if err != nil {
+				continue
+			}
+			for _, refs := range c.Deltas {
+				for _, ref := range refs {
+					listed[ref.Target] = true
+					if t.Signed.Targets[ref.Target] == nil {
+						warnings = append(warnings, fmt.Sprintf("%s lists patch %s, which is not a target (run mrepo verify)", p, ref.Target))
+					}
+				}
+			}
+			continue
+		}
+		if pp.Base == "" {
+			continue
+		}
+		k := key{pp.ModelID, pp.Version, pp.Base}
+		if sums[k] == nil {
+			sums[k] = &DeltaStatus{Version: pp.Version, Base: pp.Base}
+		}
+		sums[k].Patches++
+		sums[k].Bytes += tf.Length
+	}
+	for p := range t.Signed.Targets {
+		if pp, err := targets.ParseTargetPath(p); err == nil && pp.Base != "" && !listed[p] {
+			warnings = append(warnings, fmt.Sprintf("delta target %s is not listed by its manifest (run mrepo verify)", p))
+		}
+	}
+	sort.Strings(warnings)
+	out := map[string][]DeltaStatus{}
+	for k, s := range sums {
+		out[k.id] = append(out[k.id], *s)
+	}
+	for id := range out {
+		ds := out[id]
+		sort.Slice(ds, func(i, j int) bool {
+			vi, _ := targets.ParseVersion(ds[i].Version)
+			vj, _ := targets.ParseVersion(ds[j].Version)
+			if c := vi.Compare(vj); c != 0 {
+				return c < 0
+			}
+			bi, _ := targets.ParseVersion(ds[i].Base)
+			bj, _ := targets.ParseVersion(ds[j].Base)
+			return bi.Compare(bj) < 0
+		})
+	}
+	return out, warnings
 }

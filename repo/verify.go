@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/internal/fsfetch"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
@@ -48,6 +50,11 @@ const (
 	CodeManifestInvalid          = "MANIFEST_INVALID"
 	CodeManifestMismatch         = "MANIFEST_MISMATCH"
 	CodeClientRejected           = "CLIENT_REJECTED"
+	// Delta patches (targets.KindDelta).
+	CodeDeltaUnlisted = "DELTA_UNLISTED"
+	CodeDeltaMissing  = "DELTA_MISSING"
+	CodeDeltaBadBase  = "DELTA_BAD_BASE"
+	CodeDeltaInvalid  = "DELTA_INVALID"
 )
 
 // Size limits of go-tuf's default client configuration. Metadata larger
@@ -499,6 +506,14 @@ type modelVersion struct {
 	manifestData []byte // set when the file verified
 	payloads     map[string]*metadata.TargetFiles
 	payloadSeen  map[string]bool
+	deltas       map[string]*deltaTarget // by target path
+}
+
+// deltaTarget is a signed patch target and what its header says.
+type deltaTarget struct {
+	custom    *targets.Custom
+	header    *delta.Header // nil if the file failed or its header did not parse
+	headerErr error
 }
 
 // targetJob is one target to check: the checks that need no file bytes
@@ -509,15 +524,18 @@ type targetJob struct {
 	tf     *metadata.TargetFiles
 	custom *targets.Custom
 	keep   bool      // keep the bytes (a manifest, to compare its content)
+	patch  bool      // read the patch header (a delta target)
 	pre    []Problem // found before reading the file
 	res    targetResult
 }
 
 // targetResult is what reading one target file found.
 type targetResult struct {
-	data     []byte
-	ok       bool
-	problems []Problem
+	data      []byte
+	ok        bool
+	problems  []Problem
+	header    *delta.Header // patch header, when asked for
+	headerErr error
 }
 
 func mkProblem(code, role, target, format string, args ...any) Problem {
@@ -552,6 +570,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 				}
 			}
 			j.keep = j.custom != nil && j.custom.Kind == targets.KindManifest && j.tf.Length <= targets.MaxManifestSize
+			j.patch = j.custom != nil && j.custom.Kind == targets.KindDelta
 			jobs = append(jobs, j)
 		}
 	}
@@ -565,7 +584,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 			defer wg.Done()
 			buf := make([]byte, 1<<20)
 			for j := range next {
-				j.res = v.checkTargetFile(root, j.path, j.tf, j.keep, buf)
+				j.res = v.checkTargetFile(root, j.path, j.tf, j.keep, j.patch, buf)
 			}
 		}()
 	}
@@ -589,7 +608,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 		dir := targets.TargetDir(pp.ModelID, pp.Version)
 		mv := models[dir]
 		if mv == nil {
-			mv = &modelVersion{payloads: map[string]*metadata.TargetFiles{}, payloadSeen: map[string]bool{}}
+			mv = &modelVersion{payloads: map[string]*metadata.TargetFiles{}, payloadSeen: map[string]bool{}, deltas: map[string]*deltaTarget{}}
 			models[dir] = mv
 		}
 		switch j.custom.Kind {
@@ -600,6 +619,8 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 			}
 		case targets.KindPayload:
 			mv.payloads[pp.File] = j.tf
+		case targets.KindDelta:
+			mv.deltas[j.path] = &deltaTarget{custom: j.custom, header: j.res.header, headerErr: j.res.headerErr}
 		}
 	}
 	dirs := make([]string, 0, len(models))
@@ -610,12 +631,16 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 	for _, d := range dirs {
 		v.checkModelVersion(d, models[d])
 	}
+	for _, d := range dirs {
+		v.checkDeltas(models[d], models)
+	}
 }
 
 // checkTargetFile streams one target's bytes through SHA-256, bounded by
-// the signed length. It returns the bytes only when asked (manifests). It
-// runs on worker goroutines, so it reports problems in its result.
-func (v *verifier) checkTargetFile(root *metadata.Metadata[metadata.RootType], p string, tf *metadata.TargetFiles, keep bool, buf []byte) targetResult {
+// the signed length. It returns the bytes only when asked (manifests), and
+// the patch header of a delta target when asked. It runs on worker
+// goroutines, so it reports problems in its result.
+func (v *verifier) checkTargetFile(root *metadata.Metadata[metadata.RootType], p string, tf *metadata.TargetFiles, keep, patch bool, buf []byte) targetResult {
 	var res targetResult
 	fail := func(code, format string, args ...any) targetResult {
 		res.problems = append(res.problems, mkProblem(code, "", p, format, args...))
@@ -654,6 +679,9 @@ func (v *verifier) checkTargetFile(root *metadata.Metadata[metadata.RootType], p
 		return fail(CodeHashMismatch, "targets/%s: SHA-256 %s, signed %s", rel, hex.EncodeToString(got), hex.EncodeToString(want))
 	}
 	res.data, res.ok = kept.Bytes(), true
+	if patch {
+		res.header, res.headerErr = delta.ReadHeader(f, tf.Length)
+	}
 	return res
 }
 
@@ -668,7 +696,7 @@ func lengthDesc(n, want int64) string {
 // custom metadata and its payload targets agree with each other.
 func (v *verifier) checkModelVersion(dir string, mv *modelVersion) {
 	if mv.manifest == nil {
-		v.problem(CodeManifestMismatch, "", dir, "payload targets without a %s target", targets.ManifestName)
+		v.problem(CodeManifestMismatch, "", dir, "payload or delta targets without a %s target", targets.ManifestName)
 		return
 	}
 	p := mv.manifestPath
@@ -762,6 +790,73 @@ func (v *verifier) crossCheckWithClient(trustedRoot []byte, roles []verifiedRole
 			}
 			if got.Length != tf.Length || !got.Hashes.Equal(tf.Hashes) {
 				v.problem(CodeClientRejected, "", p, "go-tuf client resolves it to another length or hash (shadowed by an earlier delegation?)")
+			}
+		}
+	}
+}
+
+// checkDeltas checks a model version's patches against its manifest's
+// signed list of them and against the files they connect: every listed
+// patch is a signed delta target, every delta target is listed (a device
+// uses only listed ones), its base version is published with that file,
+// and its header names exactly the signed base and new files.
+func (v *verifier) checkDeltas(mv *modelVersion, models map[string]*modelVersion) {
+	listed := map[string]bool{}
+	if mv.manifest != nil {
+		files := make([]string, 0, len(mv.manifest.Deltas))
+		for f := range mv.manifest.Deltas {
+			files = append(files, f)
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			for _, ref := range mv.manifest.Deltas[f] {
+				listed[ref.Target] = true
+				if mv.deltas[ref.Target] == nil {
+					v.problem(CodeDeltaMissing, "", mv.manifestPath, "lists a patch of %s from %s, %s, which is not a signed %s target", f, ref.Base, ref.Target, targets.KindDelta)
+				}
+			}
+		}
+	}
+	paths := make([]string, 0, len(mv.deltas))
+	for p := range mv.deltas {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		d := mv.deltas[p]
+		c := d.custom
+		if mv.manifest != nil && !listed[p] {
+			v.problem(CodeDeltaUnlisted, "", p, "not listed in the deltas of %s; devices never use it", mv.manifestPath)
+		}
+		var baseTF *metadata.TargetFiles
+		base := models[targets.TargetDir(c.ModelID, c.BaseVersion)]
+		switch {
+		case base == nil || base.manifest == nil:
+			v.problem(CodeDeltaBadBase, "", p, "base version %s of %s is not published", c.BaseVersion, c.ModelID)
+		case !slices.Contains(base.manifest.Files, c.File) || base.payloads[c.File] == nil:
+			v.problem(CodeDeltaBadBase, "", p, "base version %s has no %s", c.BaseVersion, c.File)
+		default:
+			baseTF = base.payloads[c.File]
+		}
+		newTF := mv.payloads[c.File]
+		if mv.manifest != nil && (newTF == nil || !slices.Contains(mv.manifest.Files, c.File)) {
+			v.problem(CodeDeltaInvalid, "", p, "rebuilds %s, which is not a payload file of %s %s", c.File, c.ModelID, c.Version)
+			newTF = nil
+		}
+		switch {
+		case d.headerErr != nil:
+			v.problem(CodeDeltaInvalid, "", p, "patch header: %v", d.headerErr)
+		case d.header == nil:
+			// The file itself failed (missing, length, hash): already reported.
+		default:
+			h := d.header
+			if baseTF != nil && (h.BaseLength != baseTF.Length || !bytes.Equal(h.BaseSHA256[:], baseTF.Hashes["sha256"])) {
+				v.problem(CodeDeltaBadBase, "", p, "the patch applies to a file of %d bytes with SHA-256 %s, not to %s (%d bytes, %s)",
+					h.BaseLength, short(hex.EncodeToString(h.BaseSHA256[:])), baseTF.Path, baseTF.Length, short(hex.EncodeToString(baseTF.Hashes["sha256"])))
+			}
+			if newTF != nil && (h.TargetLength != newTF.Length || !bytes.Equal(h.TargetSHA256[:], newTF.Hashes["sha256"])) {
+				v.problem(CodeDeltaInvalid, "", p, "the patch rebuilds a file of %d bytes with SHA-256 %s, not %s (%d bytes, %s)",
+					h.TargetLength, short(hex.EncodeToString(h.TargetSHA256[:])), newTF.Path, newTF.Length, short(hex.EncodeToString(newTF.Hashes["sha256"])))
 			}
 		}
 	}

@@ -370,10 +370,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) { delete(st.targets.Signed.Targets, man2) })
 			}},
-		{name: "custom metadata of an unknown kind", code: CodeCustomInvalid, target: l2, msg: `unknown kind "model-delta"`,
+		{name: "custom metadata of an unknown kind", code: CodeCustomInvalid, target: l2, msg: `unknown kind "model-bundle"`,
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) {
-					c := json.RawMessage(bytes.Replace(*st.targets.Signed.Targets[l2].Custom, []byte("model-payload"), []byte("model-delta"), 1))
+					c := json.RawMessage(bytes.Replace(*st.targets.Signed.Targets[l2].Custom, []byte("model-payload"), []byte("model-bundle"), 1))
 					st.targets.Signed.Targets[l2].Custom = &c
 				})
 			}},

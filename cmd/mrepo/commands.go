@@ -138,7 +138,7 @@ func addTargetCommand() *cli.Command {
 	return command([]string{"repo", "keys"}, &cli.Command{
 		Name:      "add-target",
 		Usage:     "publish a model bundle as signed TUF targets",
-		UsageText: "mrepo add-target --repo DIR --keys DIR BUNDLE_DIR",
+		UsageText: "mrepo add-target --repo DIR --keys DIR [--delta-from VERSION]... [--delta-min-saving FRACTION] BUNDLE_DIR",
 		Description: `BUNDLE_DIR holds manifest.json and the payload files. The manifest needs at
 least model_id and a semantic version; see docs/manifest.md for every field.
 Each payload file and the completed manifest (with SHA-256 and size of every
@@ -147,10 +147,23 @@ models/<model_id>/<version>/, and the compatibility fields are also signed
 into the manifest target's custom metadata. Targets, snapshot and timestamp
 are re-signed.
 
+With --delta-from VERSION (repeatable, or comma-separated), each payload file
+that the published VERSION of the same model also has gets a binary patch
+that rebuilds it from VERSION's file, published as a signed target of its own
+(models/<model_id>/<version>/deltas/<VERSION>/<file>) and listed in the
+manifest target's signed custom metadata, so that a device holding VERSION
+downloads only the patch. A patch is published only if it saves at least
+--delta-min-saving of the file's bytes (default 0.30, i.e. 30%); each patch
+is reported, published or skipped, with its size.
+
 Refused, with nothing changed: a version that is already published or lower
-than the newest published version of the model, a malformed manifest, or a
-file path that escapes the bundle (.., absolute, symlink).`,
-		Flags: []cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag},
+than the newest published version of the model, a malformed manifest, a
+file path that escapes the bundle (.., absolute, symlink), or a
+--delta-from VERSION that is not an older published version of the model.`,
+		Flags: []cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag,
+			&cli.StringSliceFlag{Name: "delta-from", Usage: "also publish patches from the published `VERSION` of the model (repeatable)"},
+			&cli.Float64Flag{Name: "delta-min-saving", Value: repo.DefaultDeltaMinSaving, Usage: "publish a patch only if it saves at least this `FRACTION` of the file's bytes (0 < FRACTION < 1)"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				msg := "add-target: expected exactly one BUNDLE_DIR argument (see mrepo add-target --help)"
@@ -162,11 +175,20 @@ file path that escapes the bundle (.., absolute, symlink).`,
 				}
 				return cliutil.Usagef("%s", msg)
 			}
+			opts := repo.AddOptions{Progress: cliutil.Progress(c.App.ErrWriter), DeltaFrom: c.StringSlice("delta-from"), DeltaMinSaving: c.Float64("delta-min-saving")}
+			if s := opts.DeltaMinSaving; !(s > 0 && s < 1) {
+				return cliutil.Usagef("add-target: --delta-min-saving %v: must be between 0 and 1 (exclusive), e.g. 0.3 for 30%%", s)
+			}
+			for _, v := range opts.DeltaFrom {
+				if _, err := targets.ParseVersion(v); err != nil {
+					return cliutil.Usagef("add-target: --delta-from: %v", err)
+				}
+			}
 			r, err := openRepo(c)
 			if err != nil {
 				return fmt.Errorf("add-target: %w", err)
 			}
-			res, err := r.AddTarget(c.Args().First(), keyDir(c), repo.AddOptions{Progress: cliutil.Progress(c.App.ErrWriter)})
+			res, err := r.AddTarget(c.Args().First(), keyDir(c), opts)
 			if err != nil {
 				return fmt.Errorf("add-target: %w", err)
 			}
@@ -180,6 +202,9 @@ file path that escapes the bundle (.., absolute, symlink).`,
 			for _, t := range res.Targets {
 				total += t.Length
 				fmt.Fprintf(c.App.Writer, "  %s  %12d  %s\n", t.SHA256[:16], t.Length, t.Path)
+			}
+			for _, d := range res.Deltas {
+				fmt.Fprintln(c.App.Writer, deltaLine(d))
 			}
 			fmt.Fprintf(c.App.Writer, "Published %s %s: %d targets, %s (targets v%d, snapshot v%d, timestamp v%d)\n",
 				res.ModelID, res.Version, len(res.Targets), cliutil.HumanBytes(total), res.Versions.Targets, res.Versions.Snapshot, res.Versions.Timestamp)
@@ -305,6 +330,9 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 			}
 			for _, m := range st.Models {
 				fmt.Fprintf(w, "model %s: latest %s (versions: %s)\n", m.ModelID, m.Latest, strings.Join(m.Versions, ", "))
+				for _, d := range m.Deltas {
+					fmt.Fprintf(w, "  deltas %s from %s: %d patches, %s\n", d.Version, d.Base, d.Patches, cliutil.HumanBytes(d.Bytes))
+				}
 			}
 			for _, warn := range st.Warnings {
 				fmt.Fprintf(w, "WARNING: %s\n", warn)

@@ -35,6 +35,9 @@ Typical life of a repository:
   mrepo verify --repo /srv/models --root pinned-root.json      (release gate)
   mrepo serve --repo /srv/models --addr 127.0.0.1:8080         (or a CDN)
 
+Delta updates: add-target --delta-from VERSION also publishes patches from
+that version; mrepo delta create|apply runs the patch algorithm on files.
+
 Passphrases for private keys come from --passphrase-file, the
 MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 		Writer:         stdout,
@@ -50,6 +53,7 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 			statusCommand(),
 			verifyCommand(),
 			serveCommand(),
+			deltaCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {

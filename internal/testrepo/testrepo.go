@@ -73,6 +73,24 @@ func NewWithExpiry(t testing.TB, exp *repo.Expiry) *Repo {
 // Publish publishes a bundle with the given payload files and constraints.
 func (r *Repo) Publish(t testing.TB, modelID, version string, files map[string][]byte, compat targets.Compat) {
 	t.Helper()
+	r.PublishOpts(t, modelID, version, files, compat, repo.AddOptions{})
+}
+
+// PublishWithDeltas publishes a bundle like Publish and, for each version
+// in deltaFrom (published versions of the same model, older than version),
+// a patch of every payload file that the base version also has, as
+// add-target --delta-from does. A patch that saves less than 30% of the
+// file's bytes is not published; the result says which were.
+func (r *Repo) PublishWithDeltas(t testing.TB, modelID, version string, files map[string][]byte, compat targets.Compat, deltaFrom []string) *repo.AddResult {
+	t.Helper()
+	return r.PublishOpts(t, modelID, version, files, compat, repo.AddOptions{DeltaFrom: deltaFrom})
+}
+
+// PublishOpts publishes a bundle with the given payload files and
+// constraints and any AddOptions (DeltaFrom, DeltaMinSaving, ...), and
+// returns the publication's result.
+func (r *Repo) PublishOpts(t testing.TB, modelID, version string, files map[string][]byte, compat targets.Compat, opts repo.AddOptions) *repo.AddResult {
+	t.Helper()
 	bundle := filepath.Join(t.TempDir(), "bundle")
 	if err := os.MkdirAll(bundle, 0o755); err != nil {
 		t.Fatal(err)
@@ -90,9 +108,11 @@ func (r *Repo) Publish(t testing.TB, modelID, version string, files map[string][
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.R.AddTarget(bundle, r.Keys, repo.AddOptions{}); err != nil {
+	res, err := r.R.AddTarget(bundle, r.Keys, opts)
+	if err != nil {
 		t.Fatalf("testrepo: publish %s %s: %v", modelID, version, err)
 	}
+	return res
 }
 
 // Timestamp re-signs the timestamp.

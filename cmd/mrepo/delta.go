@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/spf13/afero"
+	"github.com/urfave/cli/v2"
+)
+
+// deltaLine is how add-target reports one patch.
+func deltaLine(d repo.DeltaResult) string {
+	if d.Length == 0 && !d.Published {
+		return fmt.Sprintf("delta %s from %s: skipped: %s", d.File, d.Base, d.Reason)
+	}
+	s := fmt.Sprintf("delta %s from %s: %s (%.1f%% of %s)", d.File, d.Base, cliutil.HumanBytes(d.Length), d.Percent, cliutil.HumanBytes(d.FileLength))
+	if d.Published {
+		return s + ", published"
+	}
+	return s + ", skipped: " + d.Reason
+}
+
+// deltaSubcommand sets up a subcommand of `mrepo delta`: flag errors are
+// one line and exit 2, and exactly n positional arguments are required.
+func deltaSubcommand(cmd *cli.Command, args ...string) *cli.Command {
+	name := cmd.Name
+	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return cliutil.Usagef("delta %s: %s (see mrepo delta %s --help)", name, cliutil.OneLine(err), name)
+	}
+	action := cmd.Action
+	cmd.Action = func(c *cli.Context) error {
+		if c.Args().Len() != len(args) {
+			for _, a := range c.Args().Slice() {
+				if strings.HasPrefix(a, "-") && a != "-" {
+					return cliutil.Usagef("delta %s: %s after the arguments: options go first (see mrepo delta %s --help)", name, a, name)
+				}
+			}
+			return cliutil.Usagef("delta %s: expected %d arguments, %s, got %d (see mrepo delta %s --help)", name, len(args), strings.Join(args, " "), c.Args().Len(), name)
+		}
+		for i, a := range c.Args().Slice() {
+			if a == "" {
+				return cliutil.Usagef("delta %s: %s is empty", name, args[i])
+			}
+		}
+		return action(c)
+	}
+	return cmd
+}
+
+func deltaCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "delta",
+		Usage:     "create or apply a binary patch between two versions of a file",
+		UsageText: "mrepo delta create [--json] OLD NEW PATCH\nmrepo delta apply [--json] [--max-duration D] OLD PATCH OUT",
+		Description: `The patch algorithm that add-target --delta-from uses, on plain files: to
+measure what a patch would save on a pair of models, to benchmark, or to
+rebuild a file by hand. Neither command needs a repository or keys.
+
+Patches name the length and SHA-256 of the file they apply to and of the
+file they rebuild; apply checks both and writes nothing unless the result
+is exactly the file the patch was made for.`,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return cliutil.Usagef("delta: %s (see mrepo delta --help)", cliutil.OneLine(err))
+		},
+		Subcommands: []*cli.Command{deltaCreateCommand(), deltaApplyCommand()},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return cliutil.Usagef("delta: unknown command %q: create or apply (see mrepo delta --help)", c.Args().First())
+			}
+			return cliutil.Usagef("delta: expected a command: create or apply (see mrepo delta --help)")
+		},
+	}
+}
+
+func deltaCreateCommand() *cli.Command {
+	return deltaSubcommand(&cli.Command{
+		Name:      "create",
+		Usage:     "write a patch that rebuilds NEW from OLD",
+		UsageText: "mrepo delta create [--json] OLD NEW PATCH",
+		Description: `Computes a patch that rebuilds the file NEW from the file OLD and writes it
+to PATCH, atomically (a temporary file next to PATCH, fsynced, then renamed):
+PATCH is either the complete patch or left as it was. Neither file is read
+into memory whole. Prints the sizes, the patch's share of NEW and the time
+taken; --json prints them with the patch's statistics.
+
+add-target --delta-from publishes a patch only when it saves at least 30% of
+the file's bytes (--delta-min-saving); the percentage printed here tells
+whether it would.`,
+		Flags: []cli.Flag{jsonFlag},
+		Action: func(c *cli.Context) error {
+			a := c.Args()
+			res, err := repo.DeltaCreate(afero.NewOsFs(), a.Get(0), a.Get(1), a.Get(2), repo.DeltaCreateOptions{})
+			if err != nil {
+				return fmt.Errorf("delta create: %w", err)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			fmt.Fprintf(c.App.Writer, "Wrote %s: %s, %.1f%% of NEW (%s; OLD %s) in %s\n", res.Patch, cliutil.HumanBytes(res.PatchLength),
+				res.Percent, cliutil.HumanBytes(res.NewLength), cliutil.HumanBytes(res.OldLength), seconds(res.Seconds))
+			return nil
+		},
+	}, "OLD", "NEW", "PATCH")
+}
+
+func deltaApplyCommand() *cli.Command {
+	return deltaSubcommand(&cli.Command{
+		Name:      "apply",
+		Usage:     "rebuild a file from OLD and PATCH into OUT",
+		UsageText: "mrepo delta apply [--json] [--max-duration D] [--max-patch-ratio R] OLD PATCH OUT",
+		Description: `Applies PATCH (made by delta create, or published by add-target --delta-from)
+to the file OLD and writes the result to OUT. First checks that OLD has the
+length and SHA-256 the patch was made from, and refuses a patch larger than
+the file it rebuilds (--max-patch-ratio); then rebuilds the file and checks
+its length and SHA-256 against the patch. OUT is written atomically and only
+when every check passed; on any error it is left as it was (not created).`,
+		Flags: []cli.Flag{jsonFlag,
+			&cli.StringFlag{Name: "max-duration", Usage: "give up after `DURATION` (e.g. 30s, 5m; default: no limit)"},
+			&cli.Float64Flag{Name: "max-patch-ratio", Usage: "refuse a patch larger than `R` times the file it rebuilds (default 1)"},
+		},
+		Action: func(c *cli.Context) error {
+			var opts repo.DeltaApplyOptions
+			if c.IsSet("max-duration") {
+				d, err := repo.ParseDuration(c.String("max-duration"))
+				if err != nil {
+					return cliutil.Usagef("delta apply: --max-duration: %v", err)
+				}
+				if d <= 0 {
+					return cliutil.Usagef("delta apply: --max-duration must be positive")
+				}
+				opts.MaxDuration = time.Duration(d)
+			}
+			if c.IsSet("max-patch-ratio") {
+				r := c.Float64("max-patch-ratio")
+				if !(r > 0) {
+					return cliutil.Usagef("delta apply: --max-patch-ratio must be positive")
+				}
+				opts.MaxPatchRatio = r
+			}
+			a := c.Args()
+			res, err := repo.DeltaApply(afero.NewOsFs(), a.Get(0), a.Get(1), a.Get(2), opts)
+			if err != nil {
+				return fmt.Errorf("delta apply: %w", err)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			fmt.Fprintf(c.App.Writer, "Wrote %s: %s, SHA-256 %s (base verified; patch %s, %.1f%% of it) in %s\n", res.Out, cliutil.HumanBytes(res.OutLength),
+				res.OutSHA256, cliutil.HumanBytes(res.PatchLength), res.Percent, seconds(res.Seconds))
+			return nil
+		},
+	}, "OLD", "PATCH", "OUT")
+}
+
+func seconds(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
+}

@@ -1,0 +1,191 @@
+package repo
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edgetuf/edgetuf/delta"
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/spf13/afero"
+)
+
+// DeltaCreateOptions tune DeltaCreate.
+type DeltaCreateOptions struct {
+	// ChunkSize is passed to delta.Options (0: the package default).
+	ChunkSize int64
+}
+
+// DeltaCreateResult describes a patch DeltaCreate wrote.
+type DeltaCreateResult struct {
+	Old         string `json:"old"`
+	New         string `json:"new"`
+	Patch       string `json:"patch"`
+	OldLength   int64  `json:"old_length"`
+	NewLength   int64  `json:"new_length"`
+	PatchLength int64  `json:"patch_length"`
+	// Percent is the patch length as a share of the new file's, in
+	// percent, rounded to one decimal.
+	Percent float64 `json:"percent"`
+	// PatchSHA256 is the SHA-256 of the patch file.
+	PatchSHA256 string       `json:"patch_sha256"`
+	Seconds     float64      `json:"seconds"`
+	Stats       *delta.Stats `json:"stats"`
+}
+
+// DeltaApplyOptions tune DeltaApply.
+type DeltaApplyOptions struct {
+	// MaxPatchRatio is delta.Limits.MaxPatchRatio (0: the package default,
+	// a patch larger than the file it rebuilds is refused).
+	MaxPatchRatio float64
+	// MaxDuration bounds the time Apply may take (0: no limit).
+	MaxDuration time.Duration
+	// MaxOutput refuses a patch that claims a longer output (0: no limit).
+	MaxOutput int64
+}
+
+// DeltaApplyResult describes a file DeltaApply rebuilt.
+type DeltaApplyResult struct {
+	Old          string  `json:"old"`
+	Patch        string  `json:"patch"`
+	Out          string  `json:"out"`
+	OldLength    int64   `json:"old_length"`
+	PatchLength  int64   `json:"patch_length"`
+	OutLength    int64   `json:"out_length"`
+	OutSHA256    string  `json:"out_sha256"`
+	Percent      float64 `json:"percent"`
+	Seconds      float64 `json:"seconds"`
+	BaseVerified bool    `json:"base_verified"`
+}
+
+// openRegular opens a regular file for reading and returns its size.
+func openRegular(fs afero.Fs, name, what string) (afero.File, int64, error) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: %s is not a regular file", what, name)
+	}
+	return f, fi.Size(), nil
+}
+
+// samePath reports whether two names refer to the same file (or the same
+// name, when neither exists).
+func samePath(fs afero.Fs, a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, err1 := fs.Stat(a)
+	fb, err2 := fs.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// DeltaCreate writes to patchPath a patch that rebuilds newPath from
+// oldPath (package delta's format). The patch is written to a temporary
+// file next to patchPath, fsynced and renamed: patchPath is either the
+// complete patch or untouched. Neither file is read into memory whole.
+func DeltaCreate(fs afero.Fs, oldPath, newPath, patchPath string, opts DeltaCreateOptions) (*DeltaCreateResult, error) {
+	if samePath(fs, patchPath, oldPath) || samePath(fs, patchPath, newPath) {
+		return nil, fmt.Errorf("PATCH %s must be another file than OLD and NEW", patchPath)
+	}
+	start := time.Now()
+	of, oldLen, err := openRegular(fs, oldPath, "OLD")
+	if err != nil {
+		return nil, err
+	}
+	defer of.Close()
+	nf, newLen, err := openRegular(fs, newPath, "NEW")
+	if err != nil {
+		return nil, err
+	}
+	defer nf.Close()
+	tmp, err := atomicfs.Create(fs, filepath.Dir(patchPath), 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("PATCH: %w", err)
+	}
+	defer tmp.Abort()
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(tmp, h)}
+	stats, err := delta.Diff(of, oldLen, nf, newLen, cw, delta.Options{ChunkSize: opts.ChunkSize})
+	if err != nil {
+		return nil, err
+	}
+	if err := tmp.Commit(patchPath); err != nil {
+		return nil, fmt.Errorf("PATCH: %w", err)
+	}
+	return &DeltaCreateResult{
+		Old: oldPath, New: newPath, Patch: patchPath,
+		OldLength: oldLen, NewLength: newLen, PatchLength: cw.n,
+		Percent: percent(cw.n, newLen), PatchSHA256: hex.EncodeToString(h.Sum(nil)),
+		Seconds: time.Since(start).Seconds(), Stats: stats,
+	}, nil
+}
+
+// DeltaApply rebuilds a file from oldPath and the patch at patchPath and
+// writes it to outPath, atomically and only if everything checks: the
+// base's length and SHA-256 are those the patch names, the patch is well
+// formed and within the limits, and the output has the length and SHA-256
+// the patch names. On any error outPath is left as it was.
+func DeltaApply(fs afero.Fs, oldPath, patchPath, outPath string, opts DeltaApplyOptions) (*DeltaApplyResult, error) {
+	if samePath(fs, outPath, oldPath) || samePath(fs, outPath, patchPath) {
+		return nil, fmt.Errorf("OUT %s must be another file than OLD and PATCH", outPath)
+	}
+	start := time.Now()
+	of, oldLen, err := openRegular(fs, oldPath, "OLD")
+	if err != nil {
+		return nil, err
+	}
+	defer of.Close()
+	pf, patchLen, err := openRegular(fs, patchPath, "PATCH")
+	if err != nil {
+		return nil, err
+	}
+	defer pf.Close()
+	// The header first: a wrong base or a malformed patch is reported
+	// before an output file is even created.
+	hdr, err := delta.ReadHeader(pf, patchLen)
+	if err != nil {
+		return nil, err
+	}
+	if hdr.BaseLength != oldLen {
+		return nil, fmt.Errorf("%w: OLD is %d bytes, the patch was made from a file of %d bytes", delta.ErrBase, oldLen, hdr.BaseLength)
+	}
+	tmp, err := atomicfs.Create(fs, filepath.Dir(outPath), 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("OUT: %w", err)
+	}
+	defer tmp.Abort()
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(tmp, h)}
+	lim := delta.Limits{MaxOutput: opts.MaxOutput, MaxPatchRatio: opts.MaxPatchRatio, MaxDuration: opts.MaxDuration, VerifyBase: true}
+	if _, err := delta.Apply(of, oldLen, pf, patchLen, cw, lim); err != nil {
+		return nil, err
+	}
+	// Apply checked the output; check again what actually went to the
+	// file before it gets its name.
+	sum := h.Sum(nil)
+	if cw.n != hdr.TargetLength || !bytes.Equal(sum, hdr.TargetSHA256[:]) {
+		return nil, fmt.Errorf("%w: wrote %d bytes with SHA-256 %s, the patch names %d bytes with %s",
+			delta.ErrTarget, cw.n, hex.EncodeToString(sum), hdr.TargetLength, hex.EncodeToString(hdr.TargetSHA256[:]))
+	}
+	if err := tmp.Commit(outPath); err != nil {
+		return nil, fmt.Errorf("OUT: %w", err)
+	}
+	return &DeltaApplyResult{
+		Old: oldPath, Patch: patchPath, Out: outPath,
+		OldLength: oldLen, PatchLength: patchLen, OutLength: cw.n, OutSHA256: hex.EncodeToString(sum),
+		Percent: percent(patchLen, cw.n), Seconds: time.Since(start).Seconds(), BaseVerified: true,
+	}, nil
+}
