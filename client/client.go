@@ -33,6 +33,10 @@ type Options struct {
 	Progress func(file string, done, total int64)
 	// LockWait is how long to wait for another mclient process (default 0).
 	LockWait time.Duration
+	// DeltaMaxDuration bounds the time applying one patch may take
+	// (default 10 minutes); a patch that takes longer is abandoned and the
+	// file downloaded whole.
+	DeltaMaxDuration time.Duration
 }
 
 // Client updates the models of one state directory.
@@ -69,6 +73,9 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	}
 	if opts.StallTimeout == 0 {
 		opts.StallTimeout = 30 * time.Second
+	}
+	if opts.DeltaMaxDuration == 0 {
+		opts.DeltaMaxDuration = defaultDeltaMaxDuration
 	}
 	if opts.FreeSpace == nil {
 		opts.FreeSpace = freeSpace

@@ -13,7 +13,10 @@
 //     anti-rollback floor, not marked bad). Nothing is downloaded for an
 //     ineligible version.
 //  3. Stream each file into staging, bounded by its signed length, hashing
-//     while writing, resuming with HTTP Range after an interruption.
+//     while writing, resuming with HTTP Range after an interruption. A
+//     file for which the signed metadata lists a patch from a version
+//     installed here is rebuilt from it instead (the patch fetched the
+//     same way), and downloaded whole in the same run if that fails.
 //  4. Check every file against its signed length and SHA-256, and the
 //     manifest against the signed metadata.
 //  5. Install the version into its own directory and switch one small

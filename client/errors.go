@@ -68,6 +68,11 @@ const (
 	NoActiveModel Code = "NO_ACTIVE_MODEL"
 	// StateInvalid: the state directory is missing, damaged or locked.
 	StateInvalid Code = "STATE_INVALID"
+	// DeltaFailed: a signed patch was refused or could not be applied (its
+	// metadata does not match the file and base it is listed for, it is
+	// malformed, or it hit a limit). Reported in delta_failed events and
+	// Result.Files: the file is then downloaded whole.
+	DeltaFailed Code = "DELTA_FAILED"
 )
 
 // Error is every error this package returns.

@@ -19,6 +19,13 @@ const (
 	EventRolledBack = "rolled_back"
 	EventRepaired   = "repaired"
 	EventFailed     = "failed"
+	// EventDeltaApplied: a payload file was rebuilt from an installed
+	// version (from_version) with a signed patch; bytes is the patch's
+	// bytes received.
+	EventDeltaApplied = "delta_applied"
+	// EventDeltaFailed: a patch was abandoned (code says why) and the file
+	// is downloaded whole instead.
+	EventDeltaFailed = "delta_failed"
 )
 
 // Event is one line of the event log. It carries the model, versions,
@@ -32,7 +39,8 @@ type Event struct {
 	ToVersion   string `json:"to_version,omitempty"`
 	Code        Code   `json:"code,omitempty"`
 	DeviceClass string `json:"device_class"`
-	// Bytes is the number of bytes transferred (downloaded events).
+	// Bytes is the number of bytes transferred (downloaded, repaired and
+	// delta_applied events).
 	Bytes int64 `json:"bytes,omitempty"`
 }
 

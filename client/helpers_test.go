@@ -285,6 +285,9 @@ func (d *device) wantInstalledIntact(v string) {
 	published, _ := filepath.Glob(filepath.Join(d.r.Dir, "targets", "models", model, v, "*"))
 	want := map[string]string{}
 	for _, p := range published {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			continue // deltas/: patches are not installed
+		}
 		hash, name, _ := strings.Cut(filepath.Base(p), ".")
 		want[name] = hash
 	}

@@ -23,7 +23,7 @@ import (
 //	trusted-root.json             the pinned root, never modified
 //	metadata/                     TUF metadata trusted so far (root.json, timestamp.json, ...)
 //	metadata-verified/            a copy of it after the last complete refresh, for offline checks
-//	staging/<model>/<version>/    partial downloads (<file>.part), resumable
+//	staging/<model>/<version>/    partial downloads (<file>.part) and patches (deltas/<base>/<file>.part), resumable
 //	models/<model>/<version>/     installed versions: payload files and manifest.json
 //	models/<model>/active.json    the pointer naming the active version
 //	models/<model>/state.json     bad versions and the last update result

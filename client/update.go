@@ -29,6 +29,9 @@ type UpdateRequest struct {
 	// Keep is how many versions stay installed, the active one included
 	// (default 2: the active and the previous one).
 	Keep int
+	// NoDelta downloads every file whole, even when a signed patch from an
+	// installed version is published.
+	NoDelta bool
 }
 
 // Outcomes of an update.
@@ -50,10 +53,16 @@ type Result struct {
 	Path        string `json:"path,omitempty"`
 	FromVersion string `json:"from_version,omitempty"`
 	ToVersion   string `json:"to_version,omitempty"`
-	// BytesDownloaded counts bytes received from the network in this run;
-	// BytesResumed those already in staging and kept after re-hashing.
+	// BytesDownloaded counts bytes received from the network in this run,
+	// patches included; BytesResumed those already in staging and kept
+	// after re-hashing.
 	BytesDownloaded int64 `json:"bytes_downloaded"`
 	BytesResumed    int64 `json:"bytes_resumed,omitempty"`
+	// Files says how each file of the version was obtained in this run:
+	// downloaded whole, rebuilt with a patch from an installed version, or
+	// downloaded whole after a patch failed. Empty when nothing had to be
+	// fetched.
+	Files []FileFetch `json:"files,omitempty"`
 	// Skipped lists the versions newer than the active one that this
 	// device did not take, and why (INCOMPATIBLE, POLICY_REJECTED).
 	Skipped []Skipped `json:"skipped,omitempty"`
@@ -366,7 +375,8 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 		}
 		// Damaged: replaced below, once the new copy is complete.
 	}
-	if err := u.checkSpace(fs, v); err != nil {
+	plans := u.planDeltas(s, cand, fs)
+	if err := u.checkSpace(fs, v, plans); err != nil {
 		return err
 	}
 	stage := u.p.stagingFor(v)
@@ -378,9 +388,22 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 	names := append([]string{targets.ManifestName}, cand.custom.Files...)
 	for _, name := range names {
 		tf := fs[name]
-		r, err := u.c.dl.fetch(ctx, s.urlOf(tf), tf, filepath.Join(stage, name+partSuffix), name)
+		dest := filepath.Join(stage, name+partSuffix)
+		u.res.Files = append(u.res.Files, FileFetch{File: name, Method: MethodFull, Length: tf.Length})
+		ff := &u.res.Files[len(u.res.Files)-1]
+		if p := plans[name]; p != nil {
+			done, err := u.tryDelta(ctx, s, p, tf, dest, ff)
+			if err != nil {
+				return err
+			}
+			if done {
+				continue
+			}
+		}
+		r, err := u.c.dl.fetch(ctx, s.urlOf(tf), tf, dest, name)
 		u.res.BytesDownloaded += r.transferred
 		u.res.BytesResumed += r.resumedFrom
+		ff.Bytes += r.transferred
 		if err != nil {
 			return err
 		}
@@ -424,15 +447,22 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 }
 
 // checkSpace refuses to start when the free space cannot hold what is
-// still to be downloaded plus a margin.
-func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string) error {
+// still to be downloaded plus a margin. A file rebuilt with a patch needs
+// room for the patch and the whole file, which also covers falling back
+// to a full download.
+func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans map[string]*deltaPlan) error {
+	staged := func(path string, length int64) int64 {
+		if fi, err := os.Stat(path); err == nil && fi.Size() <= length {
+			return fi.Size()
+		}
+		return 0
+	}
 	var need int64
 	for name, tf := range fs {
-		have := int64(0)
-		if fi, err := os.Stat(filepath.Join(u.p.stagingFor(v), name+partSuffix)); err == nil && fi.Size() <= tf.Length {
-			have = fi.Size()
+		need += tf.Length - staged(filepath.Join(u.p.stagingFor(v), name+partSuffix), tf.Length)
+		if p := plans[name]; p != nil && p.err == nil {
+			need += p.patch.Length - staged(p.part, p.patch.Length)
 		}
-		need += tf.Length - have
 	}
 	margin := max(need/20, 16<<20)
 	if err := os.MkdirAll(u.p.dir, 0o700); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -109,13 +110,18 @@ func updateCommand() *cli.Command {
 	return command([]string{"state", "model-id"}, &cli.Command{
 		Name:      "update",
 		Usage:     "run one full update cycle for a model",
-		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--json]",
+		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--no-delta] [--json]",
 		Description: `Refreshes the TUF metadata; picks the newest version whose signed
 constraints this device meets (app version, runtime, platform, variant,
 schema digests) and that policy allows (not below the anti-rollback floor,
 not marked bad); downloads its files into staging (resuming partial
 downloads, bounded by the signed lengths, hashed as they arrive); verifies
-them and the manifest; installs the version beside the active one and
+them and the manifest. A file for which the repository signs a patch from
+a version installed here is rebuilt from it instead (the patch is
+downloaded like any file, applied in staging, and the result checked
+against the file's signed length and SHA-256); if that fails for any
+reason the file is downloaded whole in the same run. --no-delta always
+downloads whole files. Then it installs the version beside the active one and
 switches to it atomically; runs the built-in checks and --health-check CMD
 (the shell command line CMD with the new version's directory appended as
 its last argument, and MCLIENT_MODEL_ID, MCLIENT_MODEL_VERSION and
@@ -143,6 +149,7 @@ compatible.`,
 			&cli.IntFlag{Name: "keep", Value: 2, Usage: "versions to keep installed, the active one included"},
 			&cli.IntFlag{Name: "retries", Value: 5, Usage: "times a failed transfer is resumed"},
 			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "resume a transfer that receives nothing for this long"},
+			&cli.BoolFlag{Name: "no-delta", Usage: "download whole files, never rebuild them from an installed version with a patch"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -179,7 +186,7 @@ compatible.`,
 			defer stop()
 			res, err := cl.Update(ctx, client.UpdateRequest{
 				ModelID: c.String("model-id"), Device: dev, HealthCheck: c.String("health-check"),
-				HealthTimeout: c.Duration("health-timeout"), Keep: c.Int("keep"),
+				HealthTimeout: c.Duration("health-timeout"), Keep: c.Int("keep"), NoDelta: c.Bool("no-delta"),
 			})
 			if err != nil {
 				return failure(c, "update", res, err)
@@ -191,13 +198,22 @@ compatible.`,
 			case client.OutcomeUpToDate:
 				fmt.Fprintf(c.App.Writer, "%s is up to date (%s)\n", res.ModelID, orNone(res.Version))
 			case client.OutcomeRepaired:
-				fmt.Fprintf(c.App.Writer, "Repaired %s %s: the installed copy was damaged and was downloaded again (%s): %s\n", res.ModelID, res.Version, cliutil.HumanBytes(res.BytesDownloaded), res.Path)
+				what := cliutil.HumanBytes(res.BytesDownloaded)
+				if t := transferred(res); strings.Contains(t, " by delta ") {
+					what = t
+				}
+				fmt.Fprintf(c.App.Writer, "Repaired %s %s: the installed copy was damaged and was downloaded again (%s): %s\n", res.ModelID, res.Version, what, res.Path)
 			default:
-				fmt.Fprintf(c.App.Writer, "Updated %s %s -> %s (%s downloaded", res.ModelID, orNone(res.FromVersion), res.Version, cliutil.HumanBytes(res.BytesDownloaded))
+				fmt.Fprintf(c.App.Writer, "Updated %s %s -> %s (%s", res.ModelID, orNone(res.FromVersion), res.Version, transferred(res))
 				if res.BytesResumed > 0 {
 					fmt.Fprintf(c.App.Writer, ", %s resumed", cliutil.HumanBytes(res.BytesResumed))
 				}
 				fmt.Fprintf(c.App.Writer, "): %s\n", res.Path)
+			}
+			for _, f := range res.Files {
+				if f.Method == client.MethodDeltaFallback {
+					fmt.Fprintf(c.App.Writer, "  %s: the patch from %s failed (%s: %s); downloaded whole\n", f.File, f.Base, f.Code, f.Message)
+				}
 			}
 			for _, sk := range res.Skipped {
 				fmt.Fprintf(c.App.Writer, "  skipped %s: %s: %s\n", sk.Version, sk.Code, sk.Reason)
@@ -205,6 +221,25 @@ compatible.`,
 			return nil
 		},
 	})
+}
+
+// transferred says how many bytes an update received, and how: "3.9 MiB
+// downloaded by delta from 1.0.0 instead of 64.0 MiB" when patches were
+// used, "64.0 MiB downloaded" otherwise.
+func transferred(res *client.Result) string {
+	s := cliutil.HumanBytes(res.BytesDownloaded) + " downloaded"
+	var bases []string
+	var full int64
+	for _, f := range res.Files {
+		full += f.Length
+		if f.Method == client.MethodDelta && !slices.Contains(bases, f.Base) {
+			bases = append(bases, f.Base)
+		}
+	}
+	if len(bases) > 0 {
+		s += fmt.Sprintf(" by delta from %s instead of %s", strings.Join(bases, ", "), cliutil.HumanBytes(full))
+	}
+	return s
 }
 
 func orNone(v string) string {
@@ -293,6 +328,15 @@ func printStatus(c *cli.Context, st *client.ModelStatus) {
 		line := fmt.Sprintf("%s at %s", r.Outcome, r.Time)
 		if r.Code != "" {
 			line += fmt.Sprintf(": %s", r.Code)
+		}
+		if len(r.Files) > 0 && (r.Outcome == client.OutcomeUpdated || r.Outcome == client.OutcomeRepaired) {
+			line += fmt.Sprintf(" (%s", transferred(r))
+			for _, f := range r.Files {
+				if f.Method == client.MethodDeltaFallback {
+					line += fmt.Sprintf("; %s: the patch from %s failed (%s), downloaded whole", f.File, f.Base, f.Code)
+				}
+			}
+			line += ")"
 		}
 		fmt.Fprintf(w, "  last:       %s\n", line)
 	}

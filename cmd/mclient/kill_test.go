@@ -48,8 +48,10 @@ const (
 // loop. After every kill, `mclient status` must name a version whose files
 // all verify (`mclient verify`), a device that had an active version must
 // still have one, and the next uninterrupted `mclient update` must complete
-// with the newest version active. At the end no temporary or half-built
-// directory may be left. Reproduce a run with MCLIENT_KILL_SEED (and change
+// with the newest version active. Every fourth version is published with
+// a patch from the previous one, so some kills land while the patch is
+// downloaded or applied. At the end no temporary or half-built directory
+// (or staged file, patches included) may be left. Reproduce a run with MCLIENT_KILL_SEED (and change
 // its length with MCLIENT_KILL_ITERATIONS); timing makes the exact kill
 // points vary between machines.
 func TestKillUpdate(t *testing.T) {
@@ -136,6 +138,7 @@ func TestKillUpdate(t *testing.T) {
 	}
 
 	landed := map[string]int{}
+	methods := map[string]int{}
 	var inKill, inCheck, inUpdate time.Duration
 	var resumed, downloaded int64
 	resumes := 0
@@ -143,17 +146,36 @@ func TestKillUpdate(t *testing.T) {
 	first := 3
 	for i := 0; i < iterations; i++ {
 		n := first + i
-		k.publish(n)
+		// Every fourth version comes with a patch from the one before
+		// (active on the device), so that kills also land while a patch
+		// is downloaded or applied. Such a run is short: the patch is
+		// tiny and applying it rebuilds the file in a fraction of the
+		// time its download takes, so its kills aim at the start of the
+		// rebuilt file (in staging) or anywhere in the first half of a
+		// full run.
+		delta := i%4 == 3
+		if delta {
+			k.publishDelta(n)
+		} else {
+			k.publish(n)
+		}
 		v := k.version(n)
 		before := k.status()
 		p := plan(i)
+		if delta {
+			if (i/4)%2 == 0 {
+				p = killPlan{after: afterDownload, delay: time.Duration(rng.Int64N(int64(ph.install-ph.download)/3 + 1))}
+			} else {
+				p = killPlan{after: afterStart, delay: time.Duration(rng.Int64N(int64(ph.total)/2 + 1))}
+			}
+		}
 
 		t1 := time.Now()
 		where, at := k.killedRun(v, p)
 		t2 := time.Now()
 		landed[where]++
 		st := k.status()
-		t.Logf("#%d %s: kill %v after %s, at %v: %s; status names %q%s", i, v, p.delay.Round(100*time.Microsecond), p.after,
+		t.Logf("#%d %s%s: kill %v after %s, at %v: %s; status names %q%s", i, v, map[bool]string{true: " (patch)"}[delta], p.delay.Round(100*time.Microsecond), p.after,
 			at.Round(time.Millisecond), where, st.Version, map[bool]string{true: " (on trial)"}[st.Trial])
 
 		// The invariants after a kill.
@@ -181,6 +203,10 @@ func TestKillUpdate(t *testing.T) {
 			Version         string `json:"version"`
 			BytesDownloaded int64  `json:"bytes_downloaded"`
 			BytesResumed    int64  `json:"bytes_resumed"`
+			Files           []struct {
+				File   string `json:"file"`
+				Method string `json:"method"`
+			} `json:"files"`
 		}
 		if err := json.Unmarshal(out, &res); err != nil {
 			t.Fatalf("update after kill #%d: %v\n%s", i, err, out)
@@ -190,6 +216,11 @@ func TestKillUpdate(t *testing.T) {
 		}
 		if after := k.status(); after.Version != v || after.Trial {
 			t.Fatalf("status after the update that followed kill #%d: %+v, want %s confirmed", i, after, v)
+		}
+		for _, f := range res.Files {
+			if f.File == "model.bin" {
+				methods[f.Method]++
+			}
 		}
 		if res.BytesResumed > 0 {
 			resumes++
@@ -205,8 +236,8 @@ func TestKillUpdate(t *testing.T) {
 	}
 	t.Logf("time in killed runs %v, status and verify %v, updates after the kill %v",
 		inKill.Round(100*time.Millisecond), inCheck.Round(100*time.Millisecond), inUpdate.Round(100*time.Millisecond))
-	t.Logf("updates after a kill resumed %d partial downloads (%.1f MiB kept), downloaded %.1f MiB",
-		resumes, float64(resumed)/(1<<20), float64(downloaded)/(1<<20))
+	t.Logf("updates after a kill resumed %d partial downloads (%.1f MiB kept), downloaded %.1f MiB; model.bin obtained by method: %v",
+		resumes, float64(resumed)/(1<<20), float64(downloaded)/(1<<20), methods)
 
 	// Nothing is left behind: no temporary file, no half-built or
 	// half-removed version directory, nothing in staging; only the active
@@ -311,6 +342,25 @@ func (k *killEnv) publish(n int) {
 		"model.bin":  k.payload,
 		"labels.txt": []byte("cat\ndog\n"),
 	}, targets.Compat{})
+}
+
+// publishDelta publishes version n as publish does, with a patch of
+// model.bin from version n-1.
+func (k *killEnv) publishDelta(n int) {
+	k.t.Helper()
+	binary.BigEndian.PutUint64(k.payload, uint64(n))
+	start := time.Now()
+	res := k.repo.PublishWithDeltas(k.t, killModel, k.version(n), map[string][]byte{
+		"model.bin":  k.payload,
+		"labels.txt": []byte("cat\ndog\n"),
+	}, targets.Compat{}, []string{k.version(n - 1)})
+	for _, d := range res.Deltas {
+		if d.File == "model.bin" && d.Published {
+			k.t.Logf("published %s with a %d-byte patch of model.bin from %s in %v", k.version(n), d.Length, d.Base, time.Since(start).Round(time.Millisecond))
+			return
+		}
+	}
+	k.t.Fatalf("no patch of model.bin published for %s: %+v", k.version(n), res.Deltas)
 }
 
 func (k *killEnv) command(args ...string) *exec.Cmd {

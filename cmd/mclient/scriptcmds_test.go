@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +39,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"flipbyte":   cmdFlipbyte,
 	"jsonget":    cmdJSONGet,
 	"jsonset":    cmdJSONSet,
+	"mkweights":  cmdMkweights,
 	"sha256":     cmdSHA256,
 	"targetfile": cmdTargetFile,
 	"treesum":    cmdTreesum,
@@ -468,6 +472,53 @@ func cmdJSONSet(ts *testscript.TestScript, neg bool, args []string) {
 		val = parsed
 	}
 	writeJSON(ts, args[0], editJSON(ts, readJSON(ts, args[0]), splitJSONPath(ts, args[1]), val, false))
+}
+
+// mkweights FILE KIB [VERSION...]
+//
+// Writes KIB KiB of model weights to FILE (creating its directory):
+// float32 values, the same for any FILE, except that each VERSION (a
+// number from 1 to 31) nudges the weights of its own 1/32 of the file and
+// rewrites a 4 KiB block in another, as a fine-tuning run does. Files
+// written with the versions 1 and 1 2 differ in a few percent of their
+// bytes: the patch between them is small.
+func cmdMkweights(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "mkweights")
+	if len(args) < 2 {
+		ts.Fatalf("usage: mkweights FILE KIB [VERSION...]")
+	}
+	kib, err := strconv.Atoi(args[1])
+	if err != nil || kib < 16 {
+		ts.Fatalf("mkweights: KIB %q: want a number >= 16", args[1])
+	}
+	r := rand.New(rand.NewPCG(7, 11))
+	w := make([]float32, kib<<10/4)
+	for i := range w {
+		w[i] = float32(r.NormFloat64() * 0.05)
+	}
+	region := len(w) / 32
+	for _, a := range args[2:] {
+		v, err := strconv.Atoi(a)
+		if err != nil || v < 1 || v > 31 {
+			ts.Fatalf("mkweights: VERSION %q: want 1-31", a)
+		}
+		rv := rand.New(rand.NewPCG(uint64(v), 99))
+		start := v * region
+		for i := start; i < start+region; i++ {
+			w[i] += float32(rv.NormFloat64() * 0.001)
+		}
+		blk := (31 - v) * region
+		for i := blk; i < blk+min(1024, region); i++ {
+			w[i] = float32(rv.NormFloat64() * 0.05)
+		}
+	}
+	b := make([]byte, 4*len(w))
+	for i, f := range w {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	name := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(name), 0o755))
+	ts.Check(os.WriteFile(name, b, 0o644))
 }
 
 // sha256 FILE

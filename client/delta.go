@@ -1,0 +1,378 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/edgetuf/edgetuf/delta"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// How a file of the version being installed was obtained (FileFetch.Method).
+const (
+	// MethodFull: the file was downloaded whole (or found complete in
+	// staging).
+	MethodFull = "full"
+	// MethodDelta: the file was rebuilt from the same file of an installed
+	// version (FileFetch.Base) with a signed patch.
+	MethodDelta = "delta"
+	// MethodDeltaFallback: a patch was tried and abandoned
+	// (FileFetch.Code says why); the file was then downloaded whole.
+	MethodDeltaFallback = "delta-fallback"
+)
+
+// FileFetch reports how one file of the version an update installs was
+// obtained in this run.
+type FileFetch struct {
+	File   string `json:"file"`
+	Method string `json:"method"`
+	// Base is the installed version the patch applies to (delta and
+	// delta-fallback).
+	Base string `json:"base,omitempty"`
+	// Code and Message say why the patch was abandoned (delta-fallback).
+	Code    Code   `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Bytes counts the bytes received from the network for this file in
+	// this run, its patch included.
+	Bytes int64 `json:"bytes"`
+	// PatchBytes counts the bytes of the patch among them.
+	PatchBytes int64 `json:"patch_bytes,omitempty"`
+	// Length is the file's signed length: what a full download transfers.
+	Length int64 `json:"length"`
+}
+
+// stagedPatch is where the patch of file from base is staged:
+// staging/<model>/<version>/deltas/<base>/<file>.part. (No payload file's
+// staged name, <file>.part, can be a directory named deltas.)
+func (p modelPaths) stagedPatch(v, base, file string) string {
+	return filepath.Join(p.stagingFor(v), targets.DeltasDir, base, file+partSuffix)
+}
+
+// defaultDeltaMaxDuration bounds the time one patch may take to apply.
+const defaultDeltaMaxDuration = 10 * time.Minute
+
+// deltaPlan is the patch chosen for one payload file, from signed metadata
+// and the installed versions only: nothing is downloaded to choose it.
+type deltaPlan struct {
+	file  string
+	base  string                // the installed version the patch applies to
+	part  string                // where the patch is staged
+	patch *metadata.TargetFiles // the patch target (nil if err)
+	baseT *metadata.TargetFiles // the base version's signed target of file (nil if err)
+	path  string                // the installed base file
+	err   error                 // why the patch is refused before any download
+}
+
+// planDeltas picks, for each payload file of cand, a signed patch from a
+// version installed on this device: the active version first, then the
+// previous one, then any other installed version, newest first. Files
+// without a usable base, or whose full download is already under way in
+// staging, get no plan. A plan whose patch the signed metadata or the
+// installed base rules out carries the reason in err: it is reported and
+// the file downloaded whole.
+func (u *run) planDeltas(s *tufSession, cand *candidate, fs map[string]*metadata.TargetFiles) map[string]*deltaPlan {
+	if u.req.NoDelta || len(cand.custom.Deltas) == 0 {
+		return nil
+	}
+	bases := u.installedBases(cand.version)
+	if len(bases) == 0 {
+		return nil
+	}
+	v := cand.version.String()
+	plans := map[string]*deltaPlan{}
+	for _, name := range cand.custom.Files {
+		refs := cand.custom.Deltas[name]
+		if len(refs) == 0 {
+			continue
+		}
+		var ref *targets.DeltaRef
+	pick:
+		for _, b := range bases {
+			for i := range refs {
+				if refs[i].Base == b {
+					ref = &refs[i]
+					break pick
+				}
+			}
+		}
+		if ref == nil {
+			continue
+		}
+		part := u.p.stagedPatch(v, ref.Base, name)
+		if !deltaStagingAllows(filepath.Join(u.p.stagingFor(v), name+partSuffix), part, fs[name].Length) {
+			continue
+		}
+		p := &deltaPlan{file: name, base: ref.Base, part: part, path: filepath.Join(u.p.version(ref.Base), name)}
+		p.patch, p.baseT, p.err = u.checkPatch(s, cand, name, fs[name], *ref, p.path)
+		plans[name] = p
+	}
+	return plans
+}
+
+// deltaStagingAllows reports whether a file may take the delta path given
+// what staging holds: not when the file is complete there (the download
+// step re-hashes and uses it), nor when a full download of it is under
+// way (a partial file and no staged patch: an earlier run fell back, or
+// never tried a patch), so that a device interrupted again and again still
+// makes progress.
+func deltaStagingAllows(filePart, patchPart string, length int64) bool {
+	fi, err := os.Stat(filePart)
+	if err != nil || fi.Size() == 0 {
+		return true
+	}
+	if fi.Size() >= length {
+		return false
+	}
+	_, err = os.Stat(patchPart)
+	return err == nil
+}
+
+// installedBases lists the versions installed on this device that are
+// older than v, in order of preference: the active version, the previous
+// one, then the others newest first.
+func (u *run) installedBases(v targets.Version) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(b string) {
+		bv, err := targets.ParseVersion(b)
+		if b == "" || seen[b] || err != nil || bv.Compare(v) >= 0 || !dirExists(u.p.version(b)) {
+			return
+		}
+		seen[b] = true
+		out = append(out, b)
+	}
+	if u.ptr != nil {
+		add(u.ptr.Version)
+		add(u.ptr.Previous)
+	}
+	entries, _ := os.ReadDir(u.p.dir)
+	var others []targets.Version
+	for _, e := range entries {
+		if bv, err := targets.ParseVersion(e.Name()); err == nil && e.IsDir() {
+			others = append(others, bv)
+		}
+	}
+	sort.Slice(others, func(i, j int) bool { return others[i].Compare(others[j]) > 0 })
+	for _, o := range others {
+		add(o.String())
+	}
+	return out
+}
+
+// checkPatch resolves the patch ref names for file of cand and checks,
+// from signed metadata and the installed base's size only, that it may be
+// used: a delta target of the same model, version and file, for the base
+// ref names, smaller than the file; and the installed base file has the
+// length the base version's signed target gives it.
+func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metadata.TargetFiles, ref targets.DeltaRef, basePath string) (patch, baseT *metadata.TargetFiles, err error) {
+	m, v := cand.custom.ModelID, cand.custom.Version
+	refuse := func(format string, args ...any) error {
+		return errorf(DeltaFailed, nil, "patch of %s %s %s from %s: %s", m, v, file, ref.Base, fmt.Sprintf(format, args...))
+	}
+	if want := targets.DeltaPath(m, v, ref.Base, file); ref.Target != want {
+		return nil, nil, refuse("listed as %s, want %s", ref.Target, want)
+	}
+	patch, err = s.targetInfo(ref.Target)
+	if err != nil {
+		return nil, nil, err
+	}
+	pc, err := targets.ParseCustom(ref.Target, patch.Custom)
+	if err != nil {
+		return nil, nil, errorf(DeltaFailed, err, "patch of %s %s %s from %s", m, v, file, ref.Base)
+	}
+	if pc.Kind != targets.KindDelta || pc.ModelID != m || pc.Version != v || pc.File != file || pc.BaseVersion != ref.Base {
+		return nil, nil, refuse("its signed metadata describes a %s of %s %s %s from %q", pc.Kind, pc.ModelID, pc.Version, pc.File, pc.BaseVersion)
+	}
+	if patch.Length >= tf.Length {
+		return nil, nil, refuse("%d bytes, not smaller than the %d-byte file", patch.Length, tf.Length)
+	}
+	bp := targets.TargetPath(m, ref.Base, file)
+	baseT, err = s.targetInfo(bp)
+	if err != nil {
+		return nil, nil, err
+	}
+	if bc, err := targets.ParseCustom(bp, baseT.Custom); err != nil || bc.Kind != targets.KindPayload {
+		return nil, nil, errorf(DeltaFailed, err, "base %s is not a payload target", bp)
+	}
+	fi, err := os.Stat(basePath)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != baseT.Length {
+		return nil, nil, errorf(HashMismatch, err, "installed %s %s %s is missing or has the wrong size", m, ref.Base, file)
+	}
+	return patch, baseT, nil
+}
+
+// tryDelta rebuilds file into its staging part (dest) from the plan's
+// base and patch: the patch is downloaded like any target (resumable,
+// bounded by its signed length, hash-checked), applied with limits, and
+// the output checked against the file's signed length and SHA-256. It
+// reports whether the file is ready. Any failure is logged (event
+// delta_failed), the staged output and patch are discarded (a partial
+// patch cut by the network is kept for the next run), and the caller
+// downloads the file whole; only a cancelled context is an error.
+func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *metadata.TargetFiles, dest string, ff *FileFetch) (bool, error) {
+	v := u.res.ToVersion
+	ff.Method, ff.Base = MethodDeltaFallback, p.base
+	fail := func(err error) (bool, error) {
+		if ctx.Err() != nil {
+			return false, errorf(Network, ctx.Err(), "patching %s", p.file)
+		}
+		ff.Code, ff.Message = CodeOf(err), ReasonOf(err)
+		u.c.event(Event{Event: EventDeltaFailed, ModelID: u.req.ModelID, FromVersion: p.base, ToVersion: v, Code: ff.Code})
+		return false, nil
+	}
+	if p.err != nil {
+		return fail(p.err)
+	}
+	patchPart := p.part
+	if err := os.MkdirAll(filepath.Dir(patchPart), 0o700); err != nil {
+		return fail(errorf(classifyFS(err), err, "staging"))
+	}
+	r, err := u.c.dl.fetch(ctx, s.urlOf(p.patch), p.patch, patchPart, p.file+" (patch from "+p.base+")")
+	u.res.BytesDownloaded += r.transferred
+	u.res.BytesResumed += r.resumedFrom
+	ff.Bytes += r.transferred
+	ff.PatchBytes += r.transferred
+	if err != nil {
+		if CodeOf(err) != Network {
+			os.Remove(patchPart)
+		}
+		return fail(err)
+	}
+	if err := applyPatch(ctx, p, tf, patchPart, dest, u.c.opts.DeltaMaxDuration); err != nil {
+		os.Remove(dest)
+		if ctx.Err() == nil {
+			os.Remove(patchPart) // an interrupted run keeps it for the next one
+		}
+		return fail(err)
+	}
+	os.Remove(patchPart)
+	ff.Method, ff.Code = MethodDelta, ""
+	u.c.event(Event{Event: EventDeltaApplied, ModelID: u.req.ModelID, FromVersion: p.base, ToVersion: v, Bytes: ff.PatchBytes})
+	return true, nil
+}
+
+// applyPatch writes to dest the file that patchPath rebuilds from the
+// installed base, fsyncs it, and checks it against the signed target tf.
+func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, patchPath, dest string, maxDuration time.Duration) error {
+	base, err := os.Open(p.path)
+	if err != nil {
+		return errorf(HashMismatch, err, "installed base %s %s", p.base, p.file)
+	}
+	defer base.Close()
+	bfi, err := base.Stat()
+	if err != nil || !bfi.Mode().IsRegular() || bfi.Size() != p.baseT.Length {
+		return errorf(HashMismatch, err, "installed base %s %s has changed", p.base, p.file)
+	}
+	patch, err := os.Open(patchPath)
+	if err != nil {
+		return errorf(classifyFS(err), err, "staged patch of %s", p.file)
+	}
+	defer patch.Close()
+	pfi, err := patch.Stat()
+	if err != nil {
+		return errorf(classifyFS(err), err, "staged patch of %s", p.file)
+	}
+	// The header names what the patch was made from and what it rebuilds:
+	// both must be what the signed metadata says, before any work.
+	hdr, err := delta.ReadHeader(patch, pfi.Size())
+	if err != nil {
+		return errorf(DeltaFailed, err, "patch of %s from %s", p.file, p.base)
+	}
+	switch {
+	case hdr.BaseLength != p.baseT.Length || !bytes.Equal(hdr.BaseSHA256[:], p.baseT.Hashes["sha256"]):
+		return errorf(DeltaFailed, nil, "patch of %s from %s: made for another base file (%d bytes, SHA-256 %x)", p.file, p.base, hdr.BaseLength, hdr.BaseSHA256[:])
+	case hdr.TargetLength != tf.Length || !bytes.Equal(hdr.TargetSHA256[:], tf.Hashes["sha256"]):
+		return errorf(DeltaFailed, nil, "patch of %s from %s: rebuilds another file (%d bytes, SHA-256 %x)", p.file, p.base, hdr.TargetLength, hdr.TargetSHA256[:])
+	}
+
+	f, err := os.OpenFile(dest, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return errorf(classifyFS(err), err, "staging %s", p.file)
+	}
+	defer f.Close()
+	w := &checkedWriter{ctx: ctx, f: f, h: sha256.New(), limit: tf.Length}
+	err = safeApply(base, bfi.Size(), patch, pfi.Size(), w, delta.Limits{
+		MaxOutput: tf.Length, MaxPatchRatio: 1, MaxDuration: maxDuration,
+	})
+	if err != nil {
+		switch {
+		case w.err != nil && ctx.Err() != nil:
+			return errorf(Network, ctx.Err(), "patching %s", p.file)
+		case w.err != nil && errors.Is(w.err, errTooLong):
+			return errorf(DeltaFailed, w.err, "patch of %s from %s", p.file, p.base)
+		case w.err != nil:
+			return errorf(classifyFS(w.err), w.err, "writing %s", p.file)
+		case errors.Is(err, delta.ErrTarget), errors.Is(err, delta.ErrBase):
+			// The installed base is not the file the patch was made from
+			// (its length and signed hash were checked): it was changed.
+			return errorf(HashMismatch, err, "%s rebuilt from the installed %s", p.file, p.base)
+		}
+		return errorf(DeltaFailed, err, "patch of %s from %s", p.file, p.base)
+	}
+	// The final check, whatever Apply checked: the signed length and hash.
+	if w.n != tf.Length {
+		return errorf(HashMismatch, nil, "%s rebuilt from %s: %d bytes, signed %d", p.file, p.base, w.n, tf.Length)
+	}
+	if sum := w.h.Sum(nil); !bytes.Equal(sum, tf.Hashes["sha256"]) {
+		return errorf(HashMismatch, nil, "%s rebuilt from %s: SHA-256 %x, signed %x", p.file, p.base, sum, []byte(tf.Hashes["sha256"]))
+	}
+	if err := f.Sync(); err != nil {
+		return errorf(classifyFS(err), err, "syncing %s", p.file)
+	}
+	return nil
+}
+
+// safeApply is delta.Apply, with a panic (a bug the patch found) turned
+// into an error: a hostile patch must not take the application down.
+func safeApply(base *os.File, baseLen int64, patch *os.File, patchLen int64, w *checkedWriter, lim delta.Limits) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("applying the patch panicked: %v", r)
+		}
+	}()
+	_, err = delta.Apply(base, baseLen, patch, patchLen, w, lim)
+	return err
+}
+
+var errTooLong = errors.New("the patch writes more than the signed length")
+
+// checkedWriter writes the rebuilt file while hashing it, never past the
+// signed length, and stops when the update is cancelled.
+type checkedWriter struct {
+	ctx   context.Context
+	f     *os.File
+	h     hash.Hash
+	n     int64
+	limit int64
+	err   error
+}
+
+func (w *checkedWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if err := w.ctx.Err(); err != nil {
+		w.err = err
+		return 0, err
+	}
+	if int64(len(p)) > w.limit-w.n {
+		w.err = errTooLong
+		return 0, w.err
+	}
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
