@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/delta"
+	"github.com/edgetuf/edgetuf/internal/directio"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -300,9 +301,19 @@ func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, pat
 	}
 	defer f.Close()
 	w := &checkedWriter{ctx: ctx, f: f, h: sha256.New(), limit: tf.Length}
+	// Direct I/O where available, as for downloads (package directio).
+	if dw := directio.Open(dest, f, 0); dw != nil {
+		defer dw.Close()
+		w.direct = dw
+	}
 	err = safeApply(base, bfi.Size(), patch, pfi.Size(), w, delta.Limits{
 		MaxOutput: tf.Length, MaxPatchRatio: 1, MaxDuration: maxDuration,
 	})
+	if w.direct != nil && err == nil {
+		if ferr := w.direct.Flush(); ferr != nil {
+			return errorf(classifyFS(ferr), ferr, "writing %s", p.file)
+		}
+	}
 	if err != nil {
 		switch {
 		case w.err != nil && ctx.Err() != nil:
@@ -348,12 +359,13 @@ var errTooLong = errors.New("the patch writes more than the signed length")
 // checkedWriter writes the rebuilt file while hashing it, never past the
 // signed length, and stops when the update is cancelled.
 type checkedWriter struct {
-	ctx   context.Context
-	f     *os.File
-	h     hash.Hash
-	n     int64
-	limit int64
-	err   error
+	ctx    context.Context
+	f      *os.File
+	direct *directio.Writer // writes instead of f when set
+	h      hash.Hash
+	n      int64
+	limit  int64
+	err    error
 }
 
 func (w *checkedWriter) Write(p []byte) (int, error) {
@@ -368,7 +380,13 @@ func (w *checkedWriter) Write(p []byte) (int, error) {
 		w.err = errTooLong
 		return 0, w.err
 	}
-	n, err := w.f.Write(p)
+	var n int
+	var err error
+	if w.direct != nil {
+		n, err = w.direct.Write(p)
+	} else {
+		n, err = w.f.Write(p)
+	}
 	w.h.Write(p[:n])
 	w.n += int64(n)
 	if err != nil {

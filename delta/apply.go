@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"time"
 
@@ -23,8 +22,7 @@ const copyBuf = ShuffleBlock
 type applier struct {
 	base    io.ReaderAt
 	baseLen int64
-	out     *bufio.Writer
-	sum     hash.Hash
+	out     *output
 	written int64
 	lim     Limits
 	start   time.Time
@@ -53,62 +51,77 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 	if ratio > 0 && h.TargetLength >= 4096 && float64(patchLen) > ratio*float64(h.TargetLength) {
 		return h, limitErr("the patch (%d bytes) is larger than %.2f times its %d-byte output", patchLen, ratio, h.TargetLength)
 	}
-	a := &applier{base: base, baseLen: baseLen, out: bufio.NewWriterSize(out, 1<<20), sum: sha256.New(), lim: lim, start: time.Now(),
-		baseBuf: make([]byte, copyBuf), dataBuf: make([]byte, copyBuf), tmp: make([]byte, copyBuf)}
+	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(),
+		dataBuf: make([]byte, copyBuf), tmp: make([]byte, copyBuf)}
+	// The base is hashed while the target is rebuilt: a wrong base is
+	// reported as such at the end, and the output is discarded anyway.
+	var baseErr chan error
 	if lim.VerifyBase {
-		if err := a.verifyBase(h); err != nil {
-			return h, err
+		baseErr = make(chan error, 1)
+		go func() { baseErr <- verifyBase(base, baseLen, h) }()
+	}
+	a.out = newOutput(out)
+	defer a.out.abort()
+	err = a.run(patch, patchLen, h)
+	if baseErr != nil {
+		if berr := <-baseErr; berr != nil {
+			return h, berr
 		}
 	}
+	return h, err
+}
+
+func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
+	var err error
 	// MaxMemory also bounds single-segment frames, whose window is their
 	// whole content.
 	opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxWindow), zstd.WithDecoderMaxMemory(maxWindow)}
 	for _, d := range []**zstd.Decoder{&a.ctrl, &a.diff, &a.extra} {
 		if *d, err = zstd.NewReader(nil, opts...); err != nil {
-			return h, err
+			return err
 		}
 		defer (*d).Close()
 	}
 	off := int64(HeaderSize)
 	for a.written < h.TargetLength {
 		if off+SegmentHeaderSize > patchLen {
-			return h, formatErr("truncated: segment header at %d", off)
+			return formatErr("truncated: segment header at %d", off)
 		}
 		sb := make([]byte, SegmentHeaderSize)
 		if _, err := patch.ReadAt(sb, off); err != nil {
-			return h, formatErr("reading a segment header: %v", err)
+			return formatErr("reading a segment header: %v", err)
 		}
 		sh := parseSegmentHeader(sb)
 		off += SegmentHeaderSize
 		if sh.outLen == 0 || sh.outLen > MaxSegment || int64(sh.outLen) > h.TargetLength-a.written {
-			return h, formatErr("segment output length %d at target offset %d of %d", sh.outLen, a.written, h.TargetLength)
+			return formatErr("segment output length %d at target offset %d of %d", sh.outLen, a.written, h.TargetLength)
 		}
 		end := off + int64(sh.ctrlLen) + int64(sh.diffLen) + int64(sh.extraLen)
 		if end > patchLen {
-			return h, formatErr("truncated: segment streams end at %d, patch has %d bytes", end, patchLen)
+			return formatErr("truncated: segment streams end at %d, patch has %d bytes", end, patchLen)
 		}
 		if err := a.segment(patch, off, sh); err != nil {
-			return h, err
+			return err
 		}
 		off = end
 	}
 	if off != patchLen {
-		return h, formatErr("%d bytes of trailing data", patchLen-off)
+		return formatErr("%d bytes of trailing data", patchLen-off)
 	}
-	if err := a.out.Flush(); err != nil {
-		return h, err
+	if err := a.out.close(); err != nil {
+		return err
 	}
 	var got [32]byte
-	a.sum.Sum(got[:0])
+	a.out.sum.Sum(got[:0])
 	if got != h.TargetSHA256 {
-		return h, fmt.Errorf("%w: SHA-256 %x, the patch promises %x", ErrTarget, got, h.TargetSHA256)
+		return fmt.Errorf("%w: SHA-256 %x, the patch promises %x", ErrTarget, got, h.TargetSHA256)
 	}
-	return h, nil
+	return nil
 }
 
-func (a *applier) verifyBase(h *Header) error {
+func verifyBase(base io.ReaderAt, baseLen int64, h *Header) error {
 	s := sha256.New()
-	if _, err := io.CopyBuffer(s, io.NewSectionReader(a.base, 0, a.baseLen), a.baseBuf); err != nil {
+	if _, err := io.CopyBuffer(s, io.NewSectionReader(base, 0, baseLen), make([]byte, 256<<10)); err != nil {
 		return fmt.Errorf("reading the base: %w", err)
 	}
 	if !bytes.Equal(s.Sum(nil), h.BaseSHA256[:]) {
@@ -190,21 +203,35 @@ func streamErr(name string, err error) error {
 	return formatErr("%s stream: %v", name, err)
 }
 
-// record produces one record's bytes, a shuffle block at a time.
+// record produces one record's bytes into the output buffers, a shuffle
+// block (or, for COPY, a buffer) at a time.
 func (a *applier) record(rec record) error {
+	start := a.written
 	end := a.written + rec.length
 	for pos := a.written; pos < end; {
-		if a.lim.MaxDuration > 0 && pos%(16*ShuffleBlock) == 0 && time.Since(a.start) > a.lim.MaxDuration {
+		if a.lim.MaxDuration > 0 && time.Since(a.start) > a.lim.MaxDuration {
 			return limitErr("applying took longer than %s", a.lim.MaxDuration)
 		}
 		pe := pieceEnd(pos, end)
-		n := int(pe - pos)
-		out := a.baseBuf[:n]
+		if rec.op == opCopy {
+			pe = end // no shuffle blocks: as much as the buffer holds
+		}
+		out, err := a.out.buf(int(pe - pos))
+		if err != nil {
+			return err
+		}
+		n := len(out)
 		if rec.op != opInsert {
-			boff := rec.offset + (pos - (end - rec.length))
+			boff := rec.offset + (pos - start)
 			if _, err := a.base.ReadAt(out, boff); err != nil {
 				return fmt.Errorf("%w: reading the base at %d: %v", ErrBase, boff, err)
 			}
+		}
+		// Output buffers are filled whole and are a multiple of
+		// ShuffleBlock, so each covers whole shuffle blocks of the target
+		// and a block never straddles two of them.
+		if rec.op != opCopy && n < int(pe-pos) {
+			return fmt.Errorf("internal error: shuffle block at %d split by an output buffer", pos)
 		}
 		switch rec.op {
 		case opInsert:
@@ -224,12 +251,9 @@ func (a *applier) record(rec record) error {
 				decodeSub(out, d, out, int(rec.width))
 			}
 		}
-		if _, err := a.out.Write(out); err != nil {
-			return err
-		}
-		a.sum.Write(out)
+		a.out.commit(n)
 		a.written += int64(n)
-		pos = pe
+		pos += int64(n)
 	}
 	return nil
 }

@@ -112,6 +112,7 @@ sha256_of() {
 # "mrepo ..." and "mclient ...".
 mrepo() { "$WORK/bin/mrepo" "$@"; }
 mclient() { "$WORK/bin/mclient" "$@"; }
+genpair() { "$WORK/bin/genpair" "$@"; }
 
 # expect_active V: the device's active version of detector is V, confirmed.
 expect_active() {
@@ -127,6 +128,7 @@ step_build() {
 	echo "working directory: $WORK (removed on exit)"
 	(cd "$ROOT_DIR" && run go build -o "$WORK/bin/mrepo" ./cmd/mrepo)
 	(cd "$ROOT_DIR" && run go build -o "$WORK/bin/mclient" ./cmd/mclient)
+	(cd "$ROOT_DIR" && run go build -o "$WORK/bin/genpair" ./bench/genpair)
 	REPO="$WORK/repo"          # what gets published (metadata/, targets/)
 	KEYS="$WORK/keys"          # encrypted private keys
 	OFFLINE="$WORK/offline"    # stands in for offline media holding root keys
@@ -225,6 +227,30 @@ step_status() {
 	grep -q '^  floor: *1.1.0$' "$WORK/status.out" || die "expected the anti-rollback floor at 1.1.0"
 }
 
+# A second model, segmenter: 16 MiB of float32 weights (generated), whose
+# 1.1.0 retrains the last layers. 1.1.0 is published with a patch from
+# 1.0.0, and the device updates by delta.
+step_delta_publish() {
+	step "Publish segmenter 1.0.0, then 1.1.0 with a patch from 1.0.0 (16 MiB float32 weights; 1.1.0 retrains the last layers)"
+	mkdir -p "$WORK/seg/1.0.0" "$WORK/seg/1.1.0"
+	run genpair -pair tail -size 16MiB -seed 7 "$WORK/seg/1.0.0/model.bin" "$WORK/seg/1.1.0/model.bin"
+	local v
+	for v in 1.0.0 1.1.0; do
+		printf '{"model_id": "segmenter", "version": "%s", "variant": "lite"}\n' "$v" >"$WORK/seg/$v/manifest.json"
+	done
+	run mrepo add-target --repo "$REPO" --keys "$KEYS" "$WORK/seg/1.0.0"
+	run mclient update --state "$DEV" --model-id segmenter "${DEVICE_FLAGS[@]}"
+	run mrepo add-target --repo "$REPO" --keys "$KEYS" --delta-from 1.0.0 "$WORK/seg/1.1.0" | tee "$WORK/delta-publish.out"
+	grep -q 'delta model.bin from 1.0.0: .*published' "$WORK/delta-publish.out" || die "expected the patch from 1.0.0 to be published"
+}
+
+step_delta_update() {
+	step "Device: update segmenter by delta: the patch is signed, applied in staging, checked against 1.1.0's signed SHA-256"
+	run mclient update --state "$DEV" --model-id segmenter "${DEVICE_FLAGS[@]}" | tee "$WORK/delta-update.out"
+	grep -q 'downloaded by delta from 1.0.0 instead of 16.0 MiB' "$WORK/delta-update.out" || die "expected model.bin to come by delta"
+	run mclient verify --state "$DEV" --model-id segmenter
+}
+
 # served_model_bin V prints the path of version V's model.bin in the
 # repository (stored under its consistent-snapshot name <sha256>.model.bin).
 served_model_bin() {
@@ -315,6 +341,8 @@ main() {
 	step_publish 1.1.0
 	step_update 1.1.0
 	step_status
+	step_delta_publish
+	step_delta_update
 	step_publish 1.2.0
 	step_incompatible
 	step_tamper

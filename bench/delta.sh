@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# bench/delta.sh: delta patches between two versions of a model file with
+# `mrepo delta create` / `mrepo delta apply`, measured side by side, in one
+# run, with the reference tools bsdiff/bspatch 4.3, xdelta3 and
+# zstd --patch-from, on deterministic model-like pairs from
+# internal/modelpairs (bench/genpair):
+#
+#   bench/delta.sh                                    # 64 MiB pairs, all tools
+#   SIZE_MIB=4 TOOLS="bsdiff xdelta3 zstd" bench/delta.sh
+#   PAIRS= APPLY_SIZES_MIB="64 256 1024" bench/delta.sh   # apply memory flatness only
+#   PAIRS= BIG_GIB=4 bench/delta.sh                   # a 4 GiB pair, ours only
+#
+# Per pair (PAIRS, default "tail finetune int8-insert head"; pairs are
+# described by `go run ./bench/genpair -list`) of SIZE_MIB MiB (default
+# 64), each tool of TOOLS (default "ours bsdiff xdelta3 zstd") diffs old
+# to new and applies the patch to old, and the output is compared with
+# new (cmp). Prints patch size, its share of the new file, wall time and
+# peak RSS of diff and apply, and the floor for apply: `cp new out && sync`.
+# Every diff and apply is followed by `sync` of the file it wrote, as mrepo
+# fsyncs what it writes. Ends with ours against the smallest reference
+# patch and against bsdiff's diff time, next to the targets.
+#
+# The reference tools run as
+#   bsdiff OLD NEW PATCH                      bspatch OLD OUT PATCH
+#   xdelta3 -9 -S djw -B W -e -f -s OLD NEW PATCH    xdelta3 -d -f -B W -s OLD PATCH OUT
+#   zstd -19 --single-thread --long=L --patch-from=OLD NEW -o PATCH
+#                                             zstd -d --long=L --patch-from=OLD PATCH -o OUT
+# with W and L covering the files (xdelta3's source window, zstd's window
+# log); -S djw and --single-thread give their smallest patches on these
+# pairs. Each reference tool runs under a timeout (BSDIFF_TIMEOUT, default
+# 1200 s: bsdiff takes many minutes on some 64 MiB pairs; OTHER_TIMEOUT,
+# default 600 s, for the others and ours) and shows "timeout" when it hits
+# it. Missing tools are installed with apt-get (through sudo when not
+# root); a tool that cannot be installed is skipped with a message.
+#
+# APPLY_SIZES_MIB="64 256 1024": for each size, ours on the tail pair:
+# create, then apply next to `cp new out && sync`, to show apply memory
+# flat whatever the file size. BIG_GIB=4: a BIG_GIB GiB tail pair, ours
+# only (diff in bounded memory, apply); needs 5 x BIG_GIB GiB free, and
+# is skipped with less than 20 GiB free. SEED (default 1) seeds the pairs;
+# OURS_DIFF_ARGS adds options to `mrepo delta create`. Files go to a
+# temporary directory under ${BENCH_TMP:-/var/tmp}. Needs go, cmp,
+# timeout and GNU time (/usr/bin/time; apt-get install time).
+set -euo pipefail
+
+PAIRS=${PAIRS-"tail finetune int8-insert head"}
+SIZE_MIB=${SIZE_MIB:-64}
+TOOLS=${TOOLS:-"ours bsdiff xdelta3 zstd"}
+SEED=${SEED:-1}
+BSDIFF_TIMEOUT=${BSDIFF_TIMEOUT:-1200}
+OTHER_TIMEOUT=${OTHER_TIMEOUT:-600}
+APPLY_SIZES_MIB=${APPLY_SIZES_MIB:-}
+BIG_GIB=${BIG_GIB:-}
+OURS_DIFF_ARGS=${OURS_DIFF_ARGS:-}
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/delta-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+for tool in go cmp timeout /usr/bin/time; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
+done
+
+# Reference tools: install what is missing, skip what cannot be installed.
+declare -A package=([bsdiff]=bsdiff [xdelta3]=xdelta3 [zstd]=zstd)
+declare -A binaries=([bsdiff]="bsdiff bspatch" [xdelta3]=xdelta3 [zstd]=zstd)
+have() { local b; for b in ${binaries[$1]}; do command -v "$b" >/dev/null || return 1; done; }
+missing=()
+for t in $TOOLS; do
+	case $t in
+	ours) ;;
+	bsdiff | xdelta3 | zstd) have "$t" || missing+=("$t") ;;
+	*) echo "bench: unknown tool $t (tools: ours bsdiff xdelta3 zstd)" >&2; exit 1 ;;
+	esac
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	pkgs=$(for t in "${missing[@]}"; do echo "${package[$t]}"; done | sort -u | tr '\n' ' ')
+	as_root=()
+	[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && as_root=(sudo)
+	echo "==> installing $pkgs"
+	if command -v apt-get >/dev/null && { [ "$(id -u)" -eq 0 ] || [ ${#as_root[@]} -gt 0 ]; }; then
+		# shellcheck disable=SC2086
+		"${as_root[@]}" apt-get install -y $pkgs >"$work/apt.log" 2>&1 ||
+			{ "${as_root[@]}" apt-get update >>"$work/apt.log" 2>&1 && "${as_root[@]}" apt-get install -y $pkgs >>"$work/apt.log" 2>&1; } ||
+			{ echo "bench: apt-get install $pkgs failed:"; tail -n 3 "$work/apt.log"; }
+	else
+		echo "bench: cannot install $pkgs here (needs apt-get, and root or sudo)"
+	fi
+	for t in "${missing[@]}"; do
+		have "$t" || echo "bench: $t is not available: SKIPPING $t"
+	done
+fi
+tools=()
+for t in $TOOLS; do [ "$t" = ours ] || have "$t" && tools+=("$t"); done
+
+echo "==> bench/delta.sh, $(date -u '+%Y-%m-%d %H:%M UTC'): PAIRS=\"$PAIRS\" SIZE_MIB=$SIZE_MIB TOOLS=\"$TOOLS\" SEED=$SEED APPLY_SIZES_MIB=\"$APPLY_SIZES_MIB\" BIG_GIB=$BIG_GIB BSDIFF_TIMEOUT=$BSDIFF_TIMEOUT OTHER_TIMEOUT=$OTHER_TIMEOUT${OURS_DIFF_ARGS:+ OURS_DIFF_ARGS=\"$OURS_DIFF_ARGS\"}"
+echo "==> building mrepo and genpair"
+(cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo && go build -o "$work/genpair" ./bench/genpair)
+"$work/mrepo" delta create --help >/dev/null 2>&1 || echo "bench: this mrepo has no 'delta create': ours will fail"
+
+echo "==> $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(uptime | sed 's/.*load/load/')"
+for t in "${tools[@]}"; do
+	case $t in
+	ours) echo "    ours: mrepo delta (this tree: $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$top" && GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes'))" ;;
+	bsdiff) echo "    bsdiff: $(dpkg-query -W -f '${Version}' bsdiff 2>/dev/null || echo '?')" ;;
+	xdelta3) echo "    xdelta3: $(xdelta3 -V 2>&1 | head -n 1)" ;;
+	zstd) echo "    zstd: $(zstd -V)" ;;
+	esac
+done
+
+# measure LIMIT WROTE CMD...: runs CMD then `sync WROTE` under a timeout of
+# LIMIT seconds; sets m_rc (124: timeout), m_s (wall seconds), m_mib (peak
+# RSS of the largest process, MiB). Output goes to $work/cmd.log.
+measure() {
+	local limit=$1 wrote=$2
+	shift 2
+	m_rc=0
+	/usr/bin/time -f "%e %M" -o "$work/time.out" timeout -k 10 "$limit" \
+		sh -c 'f=$1; shift; "$@" && sync "$f"' sh "$wrote" "$@" >"$work/cmd.log" 2>&1 || m_rc=$?
+	read -r m_s m_kib < <(tail -n 1 "$work/time.out")
+	m_mib=$(awk -v k="$m_kib" 'BEGIN {printf "%.1f", k / 1024}')
+	[ "$m_rc" -eq 137 ] && m_rc=124 # killed after the grace period
+	return 0
+}
+fail_reason() { # the last line of the failed command's output
+	if [ "$m_rc" -eq 124 ]; then echo "timeout"; else echo "failed (exit $m_rc): $(tail -n 1 "$work/cmd.log")"; fi
+}
+bytes() { stat -c %s "$1"; }
+# Windows of the reference tools: zstd's window log covers old and new
+# together (--patch-from), xdelta3's source window covers old.
+zstd_wlog() { awk -v n=$(($(bytes "$1") + $(bytes "$2"))) 'BEGIN {w = 27; while (2 ^ w < n && w < 31) w++; print w}'; }
+xdelta_win() { awk -v n="$(bytes "$1")" 'BEGIN {w = 2 ^ 26; while (w < n && w < 2 ^ 31) w *= 2; printf "%d", w}'; }
+
+diff_cmd() { # TOOL OLD NEW PATCH: sets cmd
+	case $1 in
+	ours) cmd=("$work/mrepo" delta create $OURS_DIFF_ARGS "$2" "$3" "$4") ;;
+	bsdiff) cmd=(bsdiff "$2" "$3" "$4") ;;
+	xdelta3) cmd=(xdelta3 -9 -S djw -B "$(xdelta_win "$2")" -e -f -s "$2" "$3" "$4") ;;
+	zstd) cmd=(zstd -q -f -19 --single-thread --long="$(zstd_wlog "$2" "$3")" --patch-from="$2" "$3" -o "$4") ;;
+	esac
+}
+apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd (NEW only sizes the windows)
+	case $1 in
+	ours) cmd=("$work/mrepo" delta apply "$2" "$4" "$5") ;;
+	bsdiff) cmd=(bspatch "$2" "$5" "$4") ;;
+	xdelta3) cmd=(xdelta3 -d -f -B "$(xdelta_win "$2")" -s "$2" "$4" "$5") ;;
+	zstd) cmd=(zstd -q -f -d --long="$(zstd_wlog "$2" "$3")" --patch-from="$2" "$4" -o "$5") ;;
+	esac
+}
+verdict() { if awk "BEGIN {exit !($1)}"; then echo "ok"; else echo "MISSED"; fi; }
+limit_for() { if [ "$1" = bsdiff ]; then echo "$BSDIFF_TIMEOUT"; else echo "$OTHER_TIMEOUT"; fi; }
+
+fmt_row() { printf '  %-10s %13s %8s %9s %9s %9s %9s  %s\n' "$@"; }
+header_row() {
+	fmt_row tool "patch bytes" "% new" "diff s" "diff MiB" "apply s" "apply MiB" check
+}
+
+# Results of the pair runs, by "pair tool".
+declare -A r_bytes r_pct r_ds r_dm r_as r_am r_check
+declare -A floor_s oldlen
+
+size=$((SIZE_MIB * 1024 * 1024))
+for pair in $PAIRS; do
+	echo
+	echo "==> pair $pair, ${SIZE_MIB} MiB, seed $SEED: $("$work/genpair" -list | awk -v p="$pair" '$1 == p {$1 = ""; print substr($0, 2)}')"
+	old=$work/$pair.old new=$work/$pair.new patch=$work/patch out=$work/out
+	"$work/genpair" -pair "$pair" -size "$size" -seed "$SEED" "$old" "$new"
+	newlen=$(bytes "$new")
+	oldlen[$pair]=$(bytes "$old")
+	echo "    old ${oldlen[$pair]} bytes, new $newlen bytes; $(uptime | sed 's/.*load/load/')"
+	header_row
+	rm -f "$out"; sync
+	measure "$OTHER_TIMEOUT" "$out" cp "$new" "$out"
+	floor_s[$pair]=$m_s
+	fmt_row "cp (floor)" - - - - "$m_s" "$m_mib" "cp new out && sync"
+	for t in "${tools[@]}"; do
+		k="$pair $t"
+		rm -f "$patch" "$out"; sync
+		diff_cmd "$t" "$old" "$new" "$patch"
+		measure "$(limit_for "$t")" "$patch" "${cmd[@]}"
+		r_ds[$k]=$m_s r_dm[$k]=$m_mib
+		if [ "$m_rc" -ne 0 ]; then
+			r_check[$k]="diff $(fail_reason)"
+			# A timeout kills the tool but loses its rusage: no peak RSS.
+			[ "$m_rc" -eq 124 ] && r_ds[$k]=">$(limit_for "$t")" r_dm[$k]=-
+			fmt_row "$t" - - "${r_ds[$k]}" "${r_dm[$k]}" - - "${r_check[$k]}"
+			continue
+		fi
+		r_bytes[$k]=$(bytes "$patch")
+		r_pct[$k]=$(awk -v p="${r_bytes[$k]}" -v n="$newlen" 'BEGIN {printf "%.2f", n ? 100 * p / n : 0}')
+		rm -f "$out"; sync
+		apply_cmd "$t" "$old" "$new" "$patch" "$out"
+		measure "$(limit_for "$t")" "$out" "${cmd[@]}"
+		r_as[$k]=$m_s r_am[$k]=$m_mib
+		if [ "$m_rc" -ne 0 ]; then
+			r_check[$k]="apply $(fail_reason)"
+		elif cmp -s "$out" "$new"; then
+			r_check[$k]=ok
+		else
+			r_check[$k]="MISMATCH: output differs from new"
+		fi
+		fmt_row "$t" "${r_bytes[$k]}" "${r_pct[$k]}" "${r_ds[$k]}" "${r_dm[$k]}" "${r_as[$k]}" "${r_am[$k]}" "${r_check[$k]}"
+	done
+	rm -f "$old" "$new" "$patch" "$out"
+done
+
+# Ours against the targets: patch no larger than the smallest reference
+# patch (and at most 55% of the file on finetune), diff at least 5x faster
+# than bsdiff, diff memory at most 8x the old file, apply under 32 MiB and
+# within 2x of copying the output.
+if [ -n "$PAIRS" ] && [[ " ${tools[*]} " == *" ours "* ]]; then
+	echo
+	echo "==> ours against the references and the targets (${SIZE_MIB} MiB pairs)"
+	for pair in $PAIRS; do
+		k="$pair ours"
+		if [ -z "${r_bytes[$k]:-}" ] || [ "${r_check[$k]}" != ok ]; then
+			echo "  $pair: ours ${r_check[$k]:-did not run}"
+			continue
+		fi
+		best= best_tool=
+		for t in "${tools[@]}"; do
+			[ "$t" = ours ] && continue
+			b=${r_bytes["$pair $t"]:-}
+			[ -n "$b" ] && [ "${r_check["$pair $t"]}" = ok ] || continue
+			if [ -z "$best" ] || [ "$b" -lt "$best" ]; then best=$b best_tool=$t; fi
+		done
+		line="  $pair: patch ${r_bytes[$k]} bytes (${r_pct[$k]}% of new)"
+		if [ -n "$best" ]; then
+			line+=", smallest reference $best ($best_tool): ours/ref $(awk -v o="${r_bytes[$k]}" -v b="$best" 'BEGIN {printf "%.3f", o / b}') [target <= 1: $(verdict "${r_bytes[$k]} <= $best")]"
+		else
+			line+=", no reference patch to compare with"
+		fi
+		[ "$pair" = finetune ] && line+=" [target <= 55%: $(verdict "${r_pct[$k]} <= 55")]"
+		echo "$line"
+		bs=${r_ds["$pair bsdiff"]:-}
+		if [ -n "$bs" ]; then
+			if [[ $bs == ">"* ]]; then
+				echo "      diff ${r_ds[$k]} s, bsdiff timed out after ${bs#>} s: ours > $(awk -v o="${r_ds[$k]}" -v b="${bs#>}" 'BEGIN {printf "%.0fx", b / (o > 0 ? o : 0.01)}') faster [target >= 5x: ok]"
+			elif [ -n "${r_bytes["$pair bsdiff"]:-}" ]; then
+				echo "      diff ${r_ds[$k]} s vs bsdiff $bs s: $(awk -v o="${r_ds[$k]}" -v b="$bs" 'BEGIN {printf "%.1fx", b / (o > 0 ? o : 0.01)}') faster [target >= 5x: $(verdict "$bs >= 5 * ${r_ds[$k]}")]"
+			fi
+		fi
+		echo "      diff peak ${r_dm[$k]} MiB = $(awk -v m="${r_dm[$k]}" -v o="${oldlen[$pair]}" 'BEGIN {printf "%.2fx", m * 1048576 / (o > 0 ? o : 1)}') the old file [target <= 8x: $(verdict "${r_dm[$k]} * 1048576 <= 8 * ${oldlen[$pair]}")]; apply peak ${r_am[$k]} MiB [target < 32: $(verdict "${r_am[$k]} < 32")], apply ${r_as[$k]} s vs cp ${floor_s[$pair]} s: $(awk -v a="${r_as[$k]}" -v c="${floor_s[$pair]}" 'BEGIN {printf "%.2fx", a / (c > 0 ? c : 0.01)}') [target <= 2x: $(verdict "${r_as[$k]} <= 2 * ${floor_s[$pair]}")]"
+	done
+fi
+
+# ours_pair LABEL OLD NEW: create, apply, cp floor and check, one row.
+ours_row() {
+	local label=$1 old=$2 new=$3 patch=$work/patch out=$work/out
+	local ds dm as am cs check pb
+	rm -f "$patch" "$out"; sync
+	measure "$OTHER_TIMEOUT" "$patch" "$work/mrepo" delta create $OURS_DIFF_ARGS "$old" "$new" "$patch"
+	ds=$m_s dm=$m_mib
+	o_ds=$ds o_dm=$dm o_am=
+	if [ "$m_rc" -ne 0 ]; then
+		printf '  %-9s diff %s\n' "$label" "$(fail_reason)"
+		return 0
+	fi
+	pb=$(bytes "$patch")
+	sync
+	measure "$OTHER_TIMEOUT" "$out" "$work/mrepo" delta apply "$old" "$patch" "$out"
+	as=$m_s am=$m_mib o_am=$am
+	if [ "$m_rc" -ne 0 ]; then check="apply $(fail_reason)"; elif cmp -s "$out" "$new"; then check=ok; else check=MISMATCH; fi
+	rm -f "$out"; sync
+	measure "$OTHER_TIMEOUT" "$out" cp "$new" "$out"
+	cs=$m_s
+	rm -f "$out"
+	printf '  %-9s %12s %9s %9s %9s %9s %9s %8s  %s\n' "$label" "$pb" "$ds" "$dm" "$as" "$am" "$cs" \
+		"$(awk -v a="$as" -v c="$cs" 'BEGIN {printf "%.2fx", a / (c > 0 ? c : 0.01)}')" "$check"
+}
+ours_header() {
+	printf '  %-9s %12s %9s %9s %9s %9s %9s %8s  %s\n' size "patch bytes" "diff s" "diff MiB" "apply s" "apply MiB" "cp s" "apply/cp" check
+}
+
+if [ -n "$APPLY_SIZES_MIB" ]; then
+	echo
+	echo "==> apply memory against file size: ours on the tail pair at $APPLY_SIZES_MIB MiB (cp s: cp new out && sync)"
+	ours_header
+	peaks=()
+	for mib in $APPLY_SIZES_MIB; do
+		"$work/genpair" -pair tail -size $((mib * 1024 * 1024)) -seed "$SEED" "$work/a.old" "$work/a.new"
+		ours_row "${mib} MiB" "$work/a.old" "$work/a.new"
+		[ -n "$o_am" ] && peaks+=("$o_am")
+		rm -f "$work/a.old" "$work/a.new"
+	done
+	if [ ${#peaks[@]} -gt 0 ]; then
+		printf '%s\n' "${peaks[@]}" | sort -g | awk '{a[NR] = $1} END {printf "  apply peak RSS from %s to %s MiB [target < 32 MiB at every size: %s]\n", a[1], a[NR], a[NR] < 32 ? "ok" : "MISSED"}'
+	fi
+fi
+
+if [ -n "$BIG_GIB" ]; then
+	echo
+	echo "==> a ${BIG_GIB} GiB tail pair, ours only (target: diff peak under 2048 MiB, apply under 32 MiB)"
+	free_gib=$(df -P -k "$work" | awk 'NR == 2 {printf "%d", $4 / 1048576}')
+	need=$((5 * BIG_GIB))
+	[ "$need" -lt 20 ] && need=20
+	if [ "$free_gib" -lt "$need" ]; then
+		echo "  SKIPPED: ${free_gib} GiB free under $work, needs ${need} GiB"
+	else
+		echo "  ${free_gib} GiB free; generating (streamed to disk)"
+		"$work/genpair" -pair tail -size "${BIG_GIB}GiB" -seed "$SEED" "$work/b.old" "$work/b.new"
+		ours_header
+		ours_row "${BIG_GIB} GiB" "$work/b.old" "$work/b.new"
+		echo "  diff peak ${o_dm} MiB [target < 2048 MiB: $(verdict "${o_dm} < 2048")]; apply peak ${o_am:--} MiB [target < 32 MiB: $(verdict "0${o_am} > 0 && 0${o_am} < 32")]"
+		rm -f "$work/b.old" "$work/b.new"
+	fi
+fi

