@@ -30,7 +30,7 @@ type applier struct {
 	ctrl, diff, extra *zstd.Decoder
 	ctrlR             *bufio.Reader
 
-	baseBuf, dataBuf, tmp []byte
+	tmp []byte // one shuffle block of stream bytes
 }
 
 func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, out io.Writer, lim Limits) (*Header, error) {
@@ -52,7 +52,7 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 		return h, limitErr("the patch (%d bytes) is larger than %.2f times its %d-byte output", patchLen, ratio, h.TargetLength)
 	}
 	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(),
-		dataBuf: make([]byte, copyBuf), tmp: make([]byte, copyBuf)}
+		tmp: make([]byte, copyBuf)}
 	// The base is hashed while the target is rebuilt: a wrong base is
 	// reported as such at the end, and the output is discarded anyway.
 	var baseErr chan error
@@ -233,23 +233,15 @@ func (a *applier) record(rec record) error {
 		if rec.op != opCopy && n < int(pe-pos) {
 			return fmt.Errorf("internal error: shuffle block at %d split by an output buffer", pos)
 		}
-		switch rec.op {
-		case opInsert:
-			if _, err := io.ReadFull(a.extra, a.tmp[:n]); err != nil {
-				return streamErr("extra", err)
+		if rec.op != opCopy {
+			src, name := a.diff, "diff"
+			if rec.op == opInsert {
+				src, name = a.extra, "extra"
 			}
-			unshuffle(out, a.tmp[:n], int(rec.width))
-		case opXOR, opSub:
-			if _, err := io.ReadFull(a.diff, a.tmp[:n]); err != nil {
-				return streamErr("diff", err)
+			if _, err := io.ReadFull(src, a.tmp[:n]); err != nil {
+				return streamErr(name, err)
 			}
-			d := a.dataBuf[:n]
-			unshuffle(d, a.tmp[:n], int(rec.width))
-			if rec.op == opXOR {
-				decodeXOR(out, d, out)
-			} else {
-				decodeSub(out, d, out, int(rec.width))
-			}
+			combine(out, a.tmp[:n], rec.op, int(rec.width))
 		}
 		a.out.commit(n)
 		a.written += int64(n)

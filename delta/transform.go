@@ -100,3 +100,61 @@ func pieceEnd(pos, end int64) int64 {
 	}
 	return e
 }
+
+// combine undoes a record piece in place: out holds the base bytes (XOR,
+// SUB) or is the destination (INSERT), and src holds the piece's stream
+// bytes, byte-plane shuffled for widths 2 and 4. Unshuffling and decoding
+// happen in one pass over the planes.
+func combine(out, src []byte, op uint8, w int) {
+	switch {
+	case w == 4 && len(out)%4 == 0:
+		n := len(out) / 4
+		s0, s1, s2, s3 := src[:n], src[n:2*n], src[2*n:3*n], src[3*n:4*n]
+		o := out[:4*n]
+		switch op {
+		case opInsert:
+			for i := range s0 {
+				binary.LittleEndian.PutUint32(o[4*i:], uint32(s0[i])|uint32(s1[i])<<8|uint32(s2[i])<<16|uint32(s3[i])<<24)
+			}
+		case opXOR:
+			for i := range s0 {
+				d := uint32(s0[i]) | uint32(s1[i])<<8 | uint32(s2[i])<<16 | uint32(s3[i])<<24
+				binary.LittleEndian.PutUint32(o[4*i:], binary.LittleEndian.Uint32(o[4*i:])^d)
+			}
+		case opSub:
+			for i := range s0 {
+				z := uint32(s0[i]) | uint32(s1[i])<<8 | uint32(s2[i])<<16 | uint32(s3[i])<<24
+				binary.LittleEndian.PutUint32(o[4*i:], binary.LittleEndian.Uint32(o[4*i:])+(z>>1^-(z&1)))
+			}
+		}
+	case w == 2 && len(out)%2 == 0:
+		n := len(out) / 2
+		s0, s1 := src[:n], src[n:2*n]
+		o := out[:2*n]
+		switch op {
+		case opInsert:
+			for i := range s0 {
+				o[2*i], o[2*i+1] = s0[i], s1[i]
+			}
+		case opXOR:
+			for i := range s0 {
+				o[2*i] ^= s0[i]
+				o[2*i+1] ^= s1[i]
+			}
+		case opSub:
+			for i := range s0 {
+				z := uint16(s0[i]) | uint16(s1[i])<<8
+				binary.LittleEndian.PutUint16(o[2*i:], binary.LittleEndian.Uint16(o[2*i:])+(z>>1^-(z&1)))
+			}
+		}
+	default:
+		switch op {
+		case opInsert:
+			copy(out, src)
+		case opXOR:
+			decodeXOR(out, src, out)
+		case opSub:
+			decodeSub(out, src, out, 1)
+		}
+	}
+}
