@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/fsfetch"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
+	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 )
 
@@ -36,6 +38,10 @@ type tufSession struct {
 	metaDir   string
 	targetURL string // base URL of targets, with a trailing slash
 	consist   bool   // consistent snapshots: target files are hash-prefixed
+	// What loadRole needs to fetch delegated roles as go-tuf does.
+	fetcher     fetcher.Fetcher
+	metadataURL string
+	maxTargets  int64
 }
 
 // tufOptions are what a session needs besides its directories.
@@ -85,7 +91,8 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 	if !o.now.IsZero() {
 		up.UnsafeSetRefTime(o.now)
 	}
-	s := &tufSession{up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/"}
+	s := &tufSession{up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/",
+		fetcher: cfg.Fetcher, metadataURL: strings.TrimSuffix(metadataURL, "/") + "/", maxTargets: cfg.TargetsMaxLength}
 	return s, nil
 }
 
@@ -217,6 +224,89 @@ func (s *tufSession) allLoadedTargets() map[string]*metadata.TargetFiles {
 		}
 	}
 	return out
+}
+
+// loadRole loads the delegated targets role name, delegated by parent
+// (already loaded), into the updater's trusted set, exactly as go-tuf's
+// updater loads one during a target lookup: the local copy if it verifies
+// against the trusted snapshot (length, hashes, version), else the version
+// the snapshot names, downloaded bounded by the length it records, then
+// verified (signatures by a threshold of the keys parent delegates to it,
+// version, expiry) and persisted. go-tuf's own lookups (GetTargetInfo)
+// then find the role loaded. It returns nil without error for a role the
+// snapshot does not list: the role has no metadata yet, so it signs
+// nothing (a lookup go-tuf routes to it fails, as TARGET_NOT_FOUND).
+func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.TargetsType], error) {
+	// A copy of the trusted set whose Targets map is the updater's own: what
+	// is loaded through it is loaded for the updater too (and if a later
+	// go-tuf copied the map, its lookups would load the role themselves).
+	ts := s.up.GetTrustedMetadataSet()
+	if md := ts.Targets[name]; md != nil {
+		return md, nil
+	}
+	if ts.Snapshot == nil {
+		return nil, errorf(MetadataInvalid, nil, "no trusted snapshot")
+	}
+	mf := ts.Snapshot.Signed.Meta[name+".json"]
+	if mf == nil {
+		return nil, nil
+	}
+	file := filepath.Join(s.metaDir, url.PathEscape(name)+".json")
+	if data, err := os.ReadFile(file); err == nil {
+		if md, err := ts.UpdateDelegatedTargets(data, name, parent); err == nil {
+			return md, nil
+		}
+	}
+	length := mf.Length
+	if length == 0 {
+		length = s.maxTargets
+	}
+	u := s.metadataURL + url.PathEscape(name) + ".json"
+	if ts.Root.Signed.ConsistentSnapshot {
+		u = fmt.Sprintf("%s%d.%s.json", s.metadataURL, mf.Version, url.PathEscape(name))
+	}
+	data, err := s.fetcher.DownloadFile(u, length, 0)
+	if err != nil {
+		code := classify(err)
+		if code == TargetNotFound {
+			code = Network // the snapshot lists it: the repository should have it
+		}
+		return nil, errorf(code, err, "delegated role %s", name)
+	}
+	md, err := ts.UpdateDelegatedTargets(data, name, parent)
+	if err != nil {
+		return nil, errorf(classify(err), err, "delegated role %s", name)
+	}
+	if err := persist(s.metaDir, file, data); err != nil {
+		return nil, errorf(StateInvalid, err, "saving delegated role %s", name)
+	}
+	return md, nil
+}
+
+// persist writes a verified metadata file as go-tuf does (a tuf_tmp*
+// temporary file, then a rename), and fsyncs it.
+func persist(dir, file string, data []byte) error {
+	f, err := os.CreateTemp(dir, "tuf_tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), file)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // localExpiry reads the "expires" of a local metadata file without

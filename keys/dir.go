@@ -34,6 +34,10 @@ type Dir struct {
 	FS         afero.Fs
 	Path       string
 	Passphrase PassphraseFunc
+	// PIN asks for a PKCS#11 user PIN for keys that NAME.ref files
+	// reference (see ref.go), when the reference names no pin-source and
+	// EDGETUF_PKCS11_PIN is not set; nil: no prompt.
+	PIN PassphraseFunc
 
 	tried [][]byte // passphrases that have opened a key before
 }
@@ -110,28 +114,34 @@ func (d *Dir) Load(keyID string) (*Key, error) {
 		if f.KeyID != keyID {
 			continue
 		}
-		for _, p := range d.tried {
-			if k, err := f.Decrypt(p); err == nil {
-				return k, nil
-			}
-		}
-		if d.Passphrase == nil {
-			return nil, fmt.Errorf("key %s (%s) needs a passphrase and none was given", f.Name, ShortID(keyID))
-		}
-		p, err := d.Passphrase(fmt.Sprintf("key %s (%s)", f.Name, ShortID(keyID)), false)
-		if err != nil {
-			return nil, err
-		}
-		k, err := f.Decrypt(p)
-		if err != nil {
-			return nil, err
-		}
-		if !d.known(p) {
-			d.tried = append(d.tried, p)
-		}
-		return k, nil
+		return d.decrypt(f)
 	}
 	return nil, fmt.Errorf("key %s in %s: %w", ShortID(keyID), d.Path, ErrKeyNotFound)
+}
+
+// decrypt opens a key file with a passphrase that opened an earlier key,
+// or else asks for one.
+func (d *Dir) decrypt(f *File) (*Key, error) {
+	for _, p := range d.tried {
+		if k, err := f.Decrypt(p); err == nil {
+			return k, nil
+		}
+	}
+	if d.Passphrase == nil {
+		return nil, fmt.Errorf("key %s (%s) needs a passphrase and none was given", f.Name, ShortID(f.KeyID))
+	}
+	p, err := d.Passphrase(fmt.Sprintf("key %s (%s)", f.Name, ShortID(f.KeyID)), false)
+	if err != nil {
+		return nil, err
+	}
+	k, err := f.Decrypt(p)
+	if err != nil {
+		return nil, err
+	}
+	if !d.known(p) {
+		d.tried = append(d.tried, p)
+	}
+	return k, nil
 }
 
 func (d *Dir) known(p []byte) bool {
@@ -143,8 +153,13 @@ func (d *Dir) known(p []byte) bool {
 	return false
 }
 
-// Signer implements Keyring.
+// Signer implements Keyring. A key that a NAME.ref references (a PKCS#11
+// or KMS key, see ref.go) signs through its backend; any other is
+// decrypted from its NAME.key.
 func (d *Dir) Signer(keyID string) (signature.Signer, error) {
+	if s, found, err := d.refSigner(keyID); found {
+		return s, err
+	}
 	k, err := d.Load(keyID)
 	if err != nil {
 		return nil, err

@@ -35,6 +35,12 @@ type AddOptions struct {
 	// (1-DeltaMinSaving) times the file's. 0 means DefaultDeltaMinSaving;
 	// otherwise it must be strictly between 0 and 1.
 	DeltaMinSaving float64
+	// Role, if set, publishes into that delegated targets role (mrepo
+	// delegate), signed with the role's keys instead of the targets key:
+	// every target path must be one the role is delegated. Without it, a
+	// repository whose targets delegates to hash bins publishes each
+	// target into its bin.
+	Role string
 }
 
 // PublishedTarget is one target written by AddTarget.
@@ -52,6 +58,11 @@ type AddResult struct {
 	Deltas   []DeltaResult     `json:"deltas,omitempty"`
 	Versions Versions          `json:"metadata_versions"`
 	Warnings []string          `json:"warnings,omitempty"`
+
+	// Role is the delegated role published into (AddOptions.Role);
+	// RoleVersions the delegated roles (or hash bins) signed, by version.
+	Role         string           `json:"role,omitempty"`
+	RoleVersions map[string]int64 `json:"role_versions,omitempty"`
 }
 
 // AddTarget publishes the model bundle in bundleDir: every payload file and
@@ -96,14 +107,23 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	if err != nil {
 		return nil, err
 	}
-	if err := checkNewVersion(st, m); err != nil {
-		return nil, err
-	}
-	bases, err := resolveDeltaBases(st, m, opts.DeltaFrom)
+	// Delegated roles and hash bins (delegate_add.go): the checks see the
+	// targets of every role as clients resolve them.
+	dst, err := r.destination(st, opts.Role)
 	if err != nil {
 		return nil, err
 	}
-	ss, err := gatherSigners(st, kr, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP)
+	if err := checkNewVersion(dst.view, m); err != nil {
+		return nil, err
+	}
+	bases, err := resolveDeltaBases(dst.view, m, opts.DeltaFrom)
+	if err != nil {
+		return nil, err
+	}
+	if err := dst.checkPaths(versionPaths(m, b.files, bases)); err != nil {
+		return nil, err
+	}
+	ss, err := dst.signers(r, st, kr)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +140,7 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 		}()
 	}
 
-	res := &AddResult{ModelID: m.ModelID, Version: m.Version, Warnings: b.warnings}
+	res := &AddResult{ModelID: m.ModelID, Version: m.Version, Warnings: b.warnings, Role: opts.Role}
 	newTargets := map[string]*metadata.TargetFiles{}
 	var entries []targets.FileEntry
 	for _, name := range b.files {
@@ -170,16 +190,15 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	newTargets[mpath] = mtf
 
 	for p, tf := range newTargets {
-		st.targets.Signed.Targets[p] = tf
 		res.Targets = append(res.Targets, PublishedTarget{Path: p, Length: tf.Length, SHA256: hex.EncodeToString(tf.Hashes["sha256"])})
 	}
 	sort.Slice(res.Targets, func(i, j int) bool { return res.Targets[i].Path < res.Targets[j].Path })
 	publishing = true // from here on, metadata may already point at the new files
-	v, err := r.publish(st, ss, true, true)
+	v, roles, err := dst.commit(r, st, ss, newTargets)
 	if err != nil {
 		return nil, err
 	}
-	res.Versions = *v
+	res.Versions, res.RoleVersions = *v, roles
 	return res, nil
 }
 

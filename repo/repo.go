@@ -140,12 +140,15 @@ func (r *Repository) load() (*state, error) {
 	if err := checkKeys(st.root.Signed.Keys); err != nil {
 		return nil, storedErr(metadata.ROOT, err)
 	}
+	if err := r.checkRootLink(st.root); err != nil {
+		return nil, err
+	}
 	for _, c := range []struct {
 		role string
 		md   any
 	}{{metadata.ROOT, st.root}, {metadata.TIMESTAMP, st.timestamp}, {metadata.SNAPSHOT, st.snapshot}, {metadata.TARGETS, st.targets}} {
 		if err := st.root.VerifyDelegate(c.role, c.md); err != nil {
-			return nil, storedErr(c.role, err)
+			return nil, storedErr(c.role, fmt.Errorf("%v%s", err, r.rotationHint()))
 		}
 	}
 	return st, nil

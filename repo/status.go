@@ -20,6 +20,13 @@ type RoleStatus struct {
 	Threshold       int       `json:"threshold"`
 	ValidSignatures int       `json:"valid_signatures"`
 	ThresholdMet    bool      `json:"threshold_met"`
+	// Delegated roles (delegate_status.go): the delegating role, the path
+	// patterns, terminating, and Pending for a role without metadata yet
+	// (Version 0, no expiry).
+	DelegatedBy string   `json:"delegated_by,omitempty"`
+	Paths       []string `json:"paths,omitempty"`
+	Terminating bool     `json:"terminating,omitempty"`
+	Pending     bool     `json:"pending,omitempty"`
 }
 
 // ModelStatus lists the published versions of one model, oldest first,
@@ -29,6 +36,9 @@ type ModelStatus struct {
 	Versions []string      `json:"versions"`
 	Latest   string        `json:"latest"`
 	Deltas   []DeltaStatus `json:"deltas,omitempty"`
+	// Roles lists the roles that sign its versions, when a delegated role
+	// signs some of them.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // DeltaStatus summarises the patches that rebuild the files of Version
@@ -46,7 +56,12 @@ type Status struct {
 	Now        time.Time     `json:"now"`
 	Roles      []RoleStatus  `json:"roles"`
 	Models     []ModelStatus `json:"models"`
-	Warnings   []string      `json:"warnings"`
+	// Bins summarises succinct hash bins, when targets delegates to them.
+	Bins     *BinsStatus `json:"bins,omitempty"`
+	Warnings []string    `json:"warnings"`
+	// Staged lists metadata staged for signing (DIR/staged/), with the
+	// signatures it still lacks.
+	Staged []StagedInfo `json:"staged,omitempty"`
 }
 
 // StatusOptions tune Status.
@@ -95,10 +110,18 @@ func (r *Repository) Status(opts StatusOptions) (*Status, error) {
 	add(metadata.SNAPSHOT, st.snapshot.Signed.Version, st.snapshot.Signed.Expires, st.snapshot.Signed, st.snapshot.Signatures)
 	add(metadata.TIMESTAMP, st.timestamp.Signed.Version, st.timestamp.Signed.Expires, st.timestamp.Signed, st.timestamp.Signatures)
 
-	deltas, warnings := deltaSummary(st.targets)
+	// Delegated roles and hash bins; models as clients resolve them.
+	tree, err := r.loadTree(st)
+	if err != nil {
+		return nil, err
+	}
+	r.delegationStatus(tree, out, opts, now)
+	view := tree.view(st)
+	roles := modelRoles(tree.effective())
+	deltas, warnings := deltaSummary(view.targets)
 	out.Warnings = append(out.Warnings, warnings...)
-	for id, vs := range publishedVersions(st.targets) {
-		ms := ModelStatus{ModelID: id, Deltas: deltas[id]}
+	for id, vs := range publishedVersions(view.targets) {
+		ms := ModelStatus{ModelID: id, Deltas: deltas[id], Roles: roles[id]}
 		for _, v := range vs {
 			ms.Versions = append(ms.Versions, v.String())
 		}
@@ -106,6 +129,7 @@ func (r *Repository) Status(opts StatusOptions) (*Status, error) {
 		out.Models = append(out.Models, ms)
 	}
 	sort.Slice(out.Models, func(i, j int) bool { return out.Models[i].ModelID < out.Models[j].ModelID })
+	out.Staged = r.stagedInfo(st.root)
 	return out, nil
 }
 

@@ -412,6 +412,7 @@ type verifiedRole struct {
 	name       string
 	md         *metadata.Metadata[metadata.TargetsType]
 	delegation *metadata.DelegatedRole // nil for top-level targets
+	bins       *metadata.SuccinctRoles // set for a hash bin (delegate_verify.go)
 }
 
 // verifyTargetsTree verifies top-level targets and every delegated role
@@ -421,7 +422,7 @@ func (v *verifier) verifyTargetsTree(root *metadata.Metadata[metadata.RootType],
 	load := func(name string) *metadata.Metadata[metadata.TargetsType] {
 		mf := snap.Signed.Meta[name+".json"]
 		if mf == nil {
-			v.problem(CodeMetadataMissing, name, "", "snapshot has no entry for %s.json", name)
+			v.problem(CodeMetadataMissing, name, "", "snapshot has no entry for %s.json%s", name, pendingHint(name))
 			return nil
 		}
 		data := v.loadVersioned(root, name, mf)
@@ -454,6 +455,7 @@ func (v *verifier) verifyTargetsTree(root *metadata.Metadata[metadata.RootType],
 	type edge struct {
 		parent *metadata.Metadata[metadata.TargetsType]
 		role   metadata.DelegatedRole
+		bins   *metadata.SuccinctRoles
 	}
 	var stack []edge
 	push := func(parent *metadata.Metadata[metadata.TargetsType]) {
@@ -463,11 +465,11 @@ func (v *verifier) verifyTargetsTree(root *metadata.Metadata[metadata.RootType],
 		}
 		var edges []edge
 		for _, r := range d.Roles {
-			edges = append(edges, edge{parent, r})
+			edges = append(edges, edge{parent, r, nil})
 		}
 		if d.SuccinctRoles != nil {
 			for _, name := range d.SuccinctRoles.GetRoles() {
-				edges = append(edges, edge{parent, metadata.DelegatedRole{Name: name, KeyIDs: d.SuccinctRoles.KeyIDs, Threshold: d.SuccinctRoles.Threshold}})
+				edges = append(edges, edge{parent, metadata.DelegatedRole{Name: name, KeyIDs: d.SuccinctRoles.KeyIDs, Threshold: d.SuccinctRoles.Threshold}, d.SuccinctRoles})
 			}
 		}
 		for i := len(edges) - 1; i >= 0; i-- { // first delegation on top
@@ -493,7 +495,7 @@ func (v *verifier) verifyTargetsTree(root *metadata.Metadata[metadata.RootType],
 		}
 		v.checkSignatures(e.parent, e.role.Name, e.parent.Signed.Delegations.Keys, e.role.KeyIDs, e.role.Threshold, md, md.Signed, md.Signatures)
 		r := e.role
-		out = append(out, verifiedRole{name: e.role.Name, md: md, delegation: &r})
+		out = append(out, verifiedRole{name: e.role.Name, md: md, delegation: &r, bins: e.bins})
 		push(md)
 	}
 	return out
@@ -556,10 +558,8 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 		sort.Strings(paths)
 		for _, p := range paths {
 			j := &targetJob{role: r.name, path: p, tf: r.md.Signed.Targets[p]}
-			if r.delegation != nil && r.delegation.Paths != nil {
-				if ok, _ := r.delegation.IsDelegatedPath(p); !ok {
-					j.pre = append(j.pre, mkProblem(CodeDelegationViolation, r.name, p, "role %s is not delegated this path; clients will not find it", r.name))
-				}
+			if r.outside(p) {
+				j.pre = append(j.pre, mkProblem(CodeDelegationViolation, r.name, p, "role %s is not delegated this path; clients will not find it", r.name))
 			}
 			if strings.HasPrefix(p, targets.ModelsDir+"/") {
 				c, err := targets.ParseCustom(p, j.tf.Custom)
@@ -778,10 +778,8 @@ func (v *verifier) crossCheckWithClient(trustedRoot []byte, roles []verifiedRole
 	}
 	for _, r := range roles {
 		for p, tf := range r.md.Signed.Targets {
-			if r.delegation != nil && r.delegation.Paths != nil {
-				if ok, _ := r.delegation.IsDelegatedPath(p); !ok {
-					continue // already reported
-				}
+			if r.outside(p) {
+				continue // already reported
 			}
 			got, err := up.GetTargetInfo(p)
 			if err != nil {

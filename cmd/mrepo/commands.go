@@ -34,7 +34,7 @@ const passphraseEnv = "MREPO_PASSPHRASE"
 
 func keyDir(c *cli.Context) *keys.Dir {
 	pp := &cliutil.Passphrases{File: c.String(passFlag.Name), EnvVar: passphraseEnv, Stderr: c.App.ErrWriter}
-	return &keys.Dir{FS: afero.NewOsFs(), Path: c.String(keysFlag.Name), Passphrase: pp.Get}
+	return &keys.Dir{FS: afero.NewOsFs(), Path: c.String(keysFlag.Name), Passphrase: pp.Get, PIN: pinPrompt}
 }
 
 func openRepo(c *cli.Context) (*repo.Repository, error) {
@@ -160,7 +160,7 @@ Refused, with nothing changed: a version that is already published or lower
 than the newest published version of the model, a malformed manifest, a
 file path that escapes the bundle (.., absolute, symlink), or a
 --delta-from VERSION that is not an older published version of the model.`,
-		Flags: []cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag,
+		Flags: []cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag, addTargetRoleFlag,
 			&cli.StringSliceFlag{Name: "delta-from", Usage: "also publish patches from the published `VERSION` of the model (repeatable)"},
 			&cli.Float64Flag{Name: "delta-min-saving", Value: repo.DefaultDeltaMinSaving, Usage: "publish a patch only if it saves at least this `FRACTION` of the file's bytes (0 < FRACTION < 1)"},
 		},
@@ -175,7 +175,7 @@ file path that escapes the bundle (.., absolute, symlink), or a
 				}
 				return cliutil.Usagef("%s", msg)
 			}
-			opts := repo.AddOptions{Progress: cliutil.Progress(c.App.ErrWriter), DeltaFrom: c.StringSlice("delta-from"), DeltaMinSaving: c.Float64("delta-min-saving")}
+			opts := repo.AddOptions{Progress: cliutil.Progress(c.App.ErrWriter), DeltaFrom: c.StringSlice("delta-from"), DeltaMinSaving: c.Float64("delta-min-saving"), Role: c.String("role")}
 			if s := opts.DeltaMinSaving; !(s > 0 && s < 1) {
 				return cliutil.Usagef("add-target: --delta-min-saving %v: must be between 0 and 1 (exclusive), e.g. 0.3 for 30%%", s)
 			}
@@ -206,8 +206,7 @@ file path that escapes the bundle (.., absolute, symlink), or a
 			for _, d := range res.Deltas {
 				fmt.Fprintln(c.App.Writer, deltaLine(d))
 			}
-			fmt.Fprintf(c.App.Writer, "Published %s %s: %d targets, %s (targets v%d, snapshot v%d, timestamp v%d)\n",
-				res.ModelID, res.Version, len(res.Targets), cliutil.HumanBytes(total), res.Versions.Targets, res.Versions.Snapshot, res.Versions.Timestamp)
+			fmt.Fprintln(c.App.Writer, publishedSummary(res, total)) // delegate.go
 			return nil
 		},
 	})
@@ -264,13 +263,13 @@ new timestamp pointing at it. Needs the snapshot and timestamp keys.`,
 }
 
 func targetsCommand() *cli.Command {
-	return resignCommand("targets", "re-sign the targets metadata (and snapshot, timestamp) with fresh expiries",
+	return withRoleResign(resignCommand("targets", "re-sign the targets metadata (and snapshot, timestamp) with fresh expiries",
 		`Writes a new targets metadata version with the same targets and the
 configured targets lifetime, then a new snapshot and timestamp. Publishing
 does this too; run it from cron if the repository may go longer than the
 targets lifetime without a publication. Needs the targets, snapshot and
 timestamp keys.`,
-		(*repo.Repository).Targets)
+		(*repo.Repository).Targets))
 }
 
 func statusCommand() *cli.Command {
@@ -312,6 +311,10 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "ROLE\tVERSION\tEXPIRES\tIN\tSIGNATURES\tKEYS\n")
 			for _, rs := range st.Roles {
+				if rs.Pending { // a delegated role without metadata yet
+					fmt.Fprintln(tw, pendingRow(rs))
+					continue
+				}
 				ok := "ok"
 				if !rs.ThresholdMet {
 					ok = "NOT MET"
@@ -324,15 +327,22 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 					repo.FormatRemaining(rs.Expires.Sub(st.Now)), rs.ValidSignatures, rs.Threshold, ok, strings.Join(ids, ","))
 			}
 			tw.Flush()
+			printDelegations(w, st) // delegate.go
 			fmt.Fprintln(w)
 			if len(st.Models) == 0 {
 				fmt.Fprintln(w, "No models published.")
 			}
 			for _, m := range st.Models {
 				fmt.Fprintf(w, "model %s: latest %s (versions: %s)\n", m.ModelID, m.Latest, strings.Join(m.Versions, ", "))
+				if len(m.Roles) > 0 {
+					fmt.Fprintf(w, "  signed by %s\n", strings.Join(m.Roles, ", "))
+				}
 				for _, d := range m.Deltas {
 					fmt.Fprintf(w, "  deltas %s from %s: %d patches, %s\n", d.Version, d.Base, d.Patches, cliutil.HumanBytes(d.Bytes))
 				}
+			}
+			for _, l := range stagedLines(st.Staged) {
+				fmt.Fprintln(w, l)
 			}
 			for _, warn := range st.Warnings {
 				fmt.Fprintf(w, "WARNING: %s\n", warn)

@@ -38,6 +38,9 @@ Typical life of a repository:
 Delta updates: add-target --delta-from VERSION also publishes patches from
 that version; mrepo delta create|apply runs the patch algorithm on files.
 
+Model teams: mrepo delegate gives a team's key a model namespace (a
+delegated targets role); the team publishes with add-target --role ROLE.
+
 Passphrases for private keys come from --passphrase-file, the
 MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 		Writer:         stdout,
@@ -54,6 +57,14 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 			verifyCommand(),
 			serveCommand(),
 			deltaCommand(),
+			delegateCommand(),
+			keygenCommand(),
+			rotateCommand(),
+			stageCommand(),
+			signCommand(),
+			mergeSignaturesCommand(),
+			publishStagedCommand(),
+			keyRefCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {

@@ -17,6 +17,7 @@ import (
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // Passphrase protects every key testrepo creates. Test-only.
@@ -91,6 +92,14 @@ func (r *Repo) PublishWithDeltas(t testing.TB, modelID, version string, files ma
 // returns the publication's result.
 func (r *Repo) PublishOpts(t testing.TB, modelID, version string, files map[string][]byte, compat targets.Compat, opts repo.AddOptions) *repo.AddResult {
 	t.Helper()
+	return r.PublishAs(t, r.Keys, modelID, version, files, compat, opts)
+}
+
+// PublishAs is PublishOpts signed with the keys of kr only: a team
+// publishing into its delegated role (opts.Role) holds its own key and
+// the snapshot and timestamp keys, not the targets key.
+func (r *Repo) PublishAs(t testing.TB, kr keys.Keyring, modelID, version string, files map[string][]byte, compat targets.Compat, opts repo.AddOptions) *repo.AddResult {
+	t.Helper()
 	bundle := filepath.Join(t.TempDir(), "bundle")
 	if err := os.MkdirAll(bundle, 0o755); err != nil {
 		t.Fatal(err)
@@ -108,11 +117,61 @@ func (r *Repo) PublishOpts(t testing.TB, modelID, version string, files map[stri
 			t.Fatal(err)
 		}
 	}
-	res, err := r.R.AddTarget(bundle, r.Keys, opts)
+	res, err := r.R.AddTarget(bundle, kr, opts)
 	if err != nil {
 		t.Fatalf("testrepo: publish %s %s: %v", modelID, version, err)
 	}
 	return res
+}
+
+// Keyring returns a new keyring holding r.Keys and extra keys (a team's).
+func (r *Repo) Keyring(extra ...*keys.Key) keys.MemKeyring {
+	kr := keys.MemKeyring{}
+	for id, k := range r.Keys {
+		kr[id] = k
+	}
+	return kr.Add(extra...)
+}
+
+// OnlineKeyring returns a keyring of extra keys plus the snapshot and
+// timestamp keys, without the targets key: what a team's CI holds.
+func (r *Repo) OnlineKeyring(t testing.TB, extra ...*keys.Key) keys.MemKeyring {
+	t.Helper()
+	root, err := metadata.Root().FromBytes(r.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := keys.MemKeyring{}
+	for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
+		for _, id := range root.Signed.Roles[role].KeyIDs {
+			if k := r.Keys[id]; k != nil {
+				kr.Add(k)
+			}
+		}
+	}
+	return kr.Add(extra...)
+}
+
+// Delegate runs mrepo delegate with r.Keys plus extra keys (a new role's
+// own keys, to sign its first metadata at once; the bins' keys).
+func (r *Repo) Delegate(t testing.TB, opts repo.DelegateOptions, extra ...*keys.Key) *repo.DelegateResult {
+	t.Helper()
+	res, err := r.R.Delegate(r.Keyring(extra...), opts)
+	if err != nil {
+		t.Fatalf("testrepo: delegate: %v", err)
+	}
+	return res
+}
+
+// TeamKey generates a throwaway key for a delegated role and returns it
+// with its public half, ready for DelegateOptions.Keys.
+func TeamKey(t testing.TB, name string) (*keys.Key, *metadata.Key) {
+	t.Helper()
+	k, err := keys.Generate(name, keys.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, k.Public
 }
 
 // Timestamp re-signs the timestamp.

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what the key-backend tests sign through (keys/, cmd/mrepo/):
+#   - SoftHSM2, a PKCS#11 token in software (Debian package softhsm2), and a
+#     C compiler, since the PKCS#11 backend loads the module through cgo;
+#   - local-kms, an AWS KMS emulator (a Go program, pinned below).
+# Idempotent: it checks first and installs only what is missing, so a
+# second run takes well under a second. Run as root, or with sudo
+# available. Tests start and stop both themselves (internal/backendtest).
+set -euo pipefail
+
+# local-kms has no tagged releases on the module proxy; this is the newest
+# pseudo-version, checked to build with Go 1.26.
+LOCAL_KMS_MODULE=github.com/nsmithuk/local-kms
+LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
+
+start=$SECONDS
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		sudo="sudo -n"
+	else
+		echo "install-test-deps: not root and no sudo: cannot install Debian packages" >&2
+	fi
+fi
+
+apt_packages=()
+if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null 2>&1; then
+	apt_packages+=(softhsm2)
+fi
+if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
+	apt_packages+=(gcc libc6-dev)
+fi
+if [ ${#apt_packages[@]} -gt 0 ]; then
+	echo "install-test-deps: apt-get install ${apt_packages[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+else
+	echo "install-test-deps: softhsm2 and a C compiler are installed"
+fi
+
+gobin=$(go env GOBIN)
+if [ -z "$gobin" ]; then
+	gobin="$(go env GOPATH | cut -d: -f1)/bin"
+fi
+have=""
+if [ -x "$gobin/local-kms" ]; then
+	have=$(go version -m "$gobin/local-kms" 2>/dev/null | awk '$1 == "mod" { print $3 }')
+fi
+if [ "$have" != "$LOCAL_KMS_VERSION" ]; then
+	echo "install-test-deps: go install $LOCAL_KMS_MODULE@$LOCAL_KMS_VERSION"
+	# Outside the repository, so that its go.mod is not consulted.
+	(cd / && go install "$LOCAL_KMS_MODULE@$LOCAL_KMS_VERSION")
+else
+	echo "install-test-deps: local-kms $LOCAL_KMS_VERSION is installed"
+fi
+echo "install-test-deps: done in $((SECONDS - start)) s"

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/urfave/cli/v2"
+)
+
+func delegateCommand() *cli.Command {
+	return command([]string{"repo", "keys"}, &cli.Command{
+		Name:  "delegate",
+		Usage: "delegate model paths to a team's keys (a delegated targets role), or every path to hash bins",
+		UsageText: `mrepo delegate --repo DIR --keys DIR --name ROLE (--model ID | --path PATTERN)... --key FILE... [--threshold N] [--terminating]
+   mrepo delegate --repo DIR --keys DIR --name ROLE [--model ID | --path PATTERN]... [--key FILE]... [--replace-keys] [--remove-key KEYID]... [--threshold N] [--terminating=false]
+   mrepo delegate --repo DIR --keys DIR --name ROLE --remove
+   mrepo delegate --repo DIR --keys DIR --succinct-bins N --name-prefix PREFIX --key FILE... [--threshold N]`,
+		Description: `Adds, updates or removes a delegated targets role in the top-level targets
+metadata, signed with the targets key: the role's keys (public key files,
+NAME.pub as written by mrepo keygen) then sign the models under its paths
+with mrepo add-target --role ROLE, without the targets key.
+
+Paths are TUF patterns, matched component by component (* never matches /):
+--model 'vision-*' delegates models/vision-*/*/* (every version's files) and
+models/vision-*/*/deltas/*/* (its delta patches); --path gives patterns
+yourself. Devices look a target up in targets first, then in the delegated
+roles in order; after a terminating role (--terminating) no later role is
+consulted for the paths it matches.
+
+A new role's first (empty) metadata is signed at once if its keys are in
+--keys; otherwise it comes with the team's first add-target --role (or
+mrepo targets --role ROLE), and until then devices cannot resolve its paths.
+--replace-keys, --remove-key and --key change the role's keys: the targets
+it already signs are then refused by devices until its keys re-sign them
+(mrepo targets --role ROLE --after-key-change).
+
+--succinct-bins N --name-prefix P instead delegates every target path to N
+hash bins P-00, P-01, ... (TAP 15; N a power of two, 2 to 1024) sharing the
+--key keys, which must be in --keys: every bin is signed at once, and
+add-target then publishes each target into its bin. Named roles and hash
+bins exclude each other.`,
+		Flags: []cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag,
+			&cli.StringFlag{Name: "name", Usage: "delegated role `NAME`"},
+			&cli.StringSliceFlag{Name: "model", Usage: "delegate every target of the models whose IDs match `ID` (a model ID or a pattern such as 'vision-*'); repeatable"},
+			&cli.StringSliceFlag{Name: "path", Usage: "delegate the target paths matching `PATTERN` (e.g. 'models/vision-*/*/*'); repeatable; replaces the role's paths"},
+			&cli.StringSliceFlag{Name: "key", Usage: "public key `FILE` of the role (NAME.pub); repeatable"},
+			&cli.IntFlag{Name: "threshold", Usage: "how many of the role's keys must sign it (`N`; a new role: 1)"},
+			&cli.BoolFlag{Name: "terminating", Usage: "no later delegation is consulted for the role's paths (--terminating=false undoes it)"},
+			&cli.BoolFlag{Name: "replace-keys", Usage: "the --key keys replace the role's keys"},
+			&cli.StringSliceFlag{Name: "remove-key", Usage: "remove the key `KEYID` (or a unique prefix of 8 or more hex digits) from the role; repeatable"},
+			&cli.BoolFlag{Name: "remove", Usage: "remove the delegation"},
+			&cli.IntFlag{Name: "succinct-bins", Usage: "delegate every target path to `N` hash bins (a power of two, 2 to 1024)"},
+			&cli.StringFlag{Name: "name-prefix", Usage: "hash bins are named `PREFIX`-<hex>"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			opts := repo.DelegateOptions{
+				Name: c.String("name"), ReplaceKeys: c.Bool("replace-keys"), RemoveKeys: c.StringSlice("remove-key"),
+				Threshold: c.Int("threshold"), Remove: c.Bool("remove"), Bins: c.Int("succinct-bins"), NamePrefix: c.String("name-prefix"),
+			}
+			if c.IsSet("terminating") {
+				t := c.Bool("terminating")
+				opts.Terminating = &t
+			}
+			if c.IsSet("path") || c.IsSet("model") {
+				opts.Paths = append([]string{}, c.StringSlice("path")...)
+				for _, id := range c.StringSlice("model") {
+					ps, err := repo.ModelPatterns(id)
+					if err != nil {
+						return cliutil.Usagef("delegate: --model: %v", err)
+					}
+					opts.Paths = append(opts.Paths, ps...)
+				}
+			}
+			if c.IsSet("threshold") && opts.Threshold < 1 {
+				return cliutil.Usagef("delegate: --threshold %d: must be at least 1", opts.Threshold)
+			}
+			if c.IsSet("succinct-bins") && opts.Bins == 0 {
+				return cliutil.Usagef("delegate: --succinct-bins 0: use a power of two from 2 to %d", repo.MaxBins)
+			}
+			if err := repo.ValidateDelegateOptions(opts); err != nil {
+				return cliutil.Usagef("delegate: %v", err)
+			}
+			for _, f := range c.StringSlice("key") {
+				k, err := readDelegateKey(f)
+				if err != nil {
+					return fmt.Errorf("delegate: --key %s: %w", f, err)
+				}
+				opts.Keys = append(opts.Keys, k)
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return fmt.Errorf("delegate: %w", err)
+			}
+			res, err := r.Delegate(keyDir(c), opts)
+			if err != nil {
+				return fmt.Errorf("delegate: %w", err)
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(c.App.ErrWriter, "mrepo: warning: %s\n", w)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			printDelegateResult(c.App.Writer, res)
+			return nil
+		},
+	})
+}
+
+// readDelegateKey reads a public key: a NAME.pub file (a TUF key object,
+// as mrepo keygen writes it) or the clear public part of a NAME.key file.
+func readDelegateKey(name string) (*metadata.Key, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	k, perr := keys.ParsePublic(data)
+	if perr == nil {
+		return k, nil
+	}
+	if f, err := keys.ParseFile(data); err == nil {
+		return f.Public, nil
+	}
+	return nil, perr
+}
+
+func shortIDs(ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = keys.ShortID(id)
+	}
+	return strings.Join(out, ",")
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func printDelegateResult(w io.Writer, res *repo.DelegateResult) {
+	switch {
+	case res.Bins > 0:
+		verb := "Updated the keys of"
+		if res.Created {
+			verb = "Delegated every target path to"
+		}
+		fmt.Fprintf(w, "%s %d hash bins %s-* (threshold %d, keys %s)\n", verb, res.Bins, res.NamePrefix, res.Threshold, shortIDs(res.KeyIDs))
+		if n := len(res.RoleVersions); n > 0 {
+			fmt.Fprintf(w, "Signed %d bins\n", n)
+		}
+	case res.Removed:
+		fmt.Fprintf(w, "Removed the delegation to role %s\n", res.Role)
+	default:
+		verb := "Updated role"
+		if res.Created {
+			verb = "Delegated to new role"
+		}
+		fmt.Fprintf(w, "%s %s: %s\n", verb, res.Role, strings.Join(res.Paths, ", "))
+		fmt.Fprintf(w, "  threshold %d, keys %s, terminating %s\n", res.Threshold, shortIDs(res.KeyIDs), yesNo(res.Terminating))
+		if v, ok := res.RoleVersions[res.Role]; ok {
+			fmt.Fprintf(w, "Signed %s v%d (empty)\n", res.Role, v)
+		}
+		if res.Pending {
+			fmt.Fprintf(w, "Role %s has no metadata yet: its first add-target --role %s signs it\n", res.Role, res.Role)
+		}
+	}
+	fmt.Fprintf(w, "Signed targets v%d, snapshot v%d, timestamp v%d\n", res.Versions.Targets, res.Versions.Snapshot, res.Versions.Timestamp)
+}
+
+// addTargetRoleFlag is add-target's --role.
+var addTargetRoleFlag = &cli.StringFlag{Name: "role", Usage: "publish into the delegated role `ROLE`, signed with its keys (not the targets key)"}
+
+// publishedSummary is add-target's last line.
+func publishedSummary(res *repo.AddResult, total int64) string {
+	head := fmt.Sprintf("Published %s %s", res.ModelID, res.Version)
+	if res.Role != "" {
+		head += " in role " + res.Role
+	}
+	var vs []string
+	switch {
+	case res.Role != "":
+		vs = append(vs, fmt.Sprintf("%s v%d", res.Role, res.RoleVersions[res.Role]))
+	case len(res.RoleVersions) > 0:
+		names := make([]string, 0, len(res.RoleVersions))
+		for n := range res.RoleVersions {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			vs = append(vs, fmt.Sprintf("%s v%d", n, res.RoleVersions[n]))
+		}
+	default:
+		vs = append(vs, fmt.Sprintf("targets v%d", res.Versions.Targets))
+	}
+	vs = append(vs, fmt.Sprintf("snapshot v%d", res.Versions.Snapshot), fmt.Sprintf("timestamp v%d", res.Versions.Timestamp))
+	return fmt.Sprintf("%s: %d targets, %s (%s)", head, len(res.Targets), cliutil.HumanBytes(total), strings.Join(vs, ", "))
+}
+
+// withRoleResign adds --role and --after-key-change to mrepo targets:
+// with --role, it re-signs a delegated role (or every hash bin) instead.
+func withRoleResign(cmd *cli.Command) *cli.Command {
+	cmd.UsageText += " [--role ROLE [--after-key-change]]"
+	cmd.Description += `
+
+With --role ROLE, re-signs the delegated role ROLE instead (the same targets,
+a fresh expiry, the role's own keys from --keys; then snapshot and
+timestamp): a team runs it before its role expires, and to sign the first,
+empty version of a new role. --role PREFIX re-signs every hash bin. After its
+keys were replaced (mrepo delegate --replace-keys), a role's metadata is no
+longer signed by its keys and is refused unless --after-key-change is
+given: review its targets first.`
+	cmd.Flags = append(cmd.Flags,
+		&cli.StringFlag{Name: "role", Usage: "re-sign the delegated role `ROLE` (or, with hash bins, their name prefix: every bin)"},
+		&cli.BoolFlag{Name: "after-key-change", Usage: "with --role: re-sign metadata its replaced keys signed (review its targets first)"})
+	plain := cmd.Action
+	cmd.Action = func(c *cli.Context) error {
+		if !c.IsSet("role") {
+			if c.Bool("after-key-change") {
+				return cliutil.Usagef("targets: --after-key-change needs --role")
+			}
+			return plain(c)
+		}
+		if err := needNoArgs(c); err != nil {
+			return err
+		}
+		r, err := openRepo(c)
+		if err != nil {
+			return fmt.Errorf("targets: %w", err)
+		}
+		res, err := r.ResignRole(c.String("role"), keyDir(c), repo.ResignOptions{AfterKeyChange: c.Bool("after-key-change")})
+		if err != nil {
+			return fmt.Errorf("targets: %w", err)
+		}
+		for _, w := range res.Warnings {
+			fmt.Fprintf(c.App.ErrWriter, "mrepo: warning: %s\n", w)
+		}
+		if c.Bool("json") {
+			return cliutil.WriteJSON(c.App.Writer, res)
+		}
+		names := make([]string, 0, len(res.Roles))
+		for n := range res.Roles {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if len(names) == 1 {
+			fmt.Fprintf(c.App.Writer, "Signed %s v%d, snapshot v%d, timestamp v%d\n", names[0], res.Roles[names[0]], res.Versions.Snapshot, res.Versions.Timestamp)
+		} else {
+			fmt.Fprintf(c.App.Writer, "Signed %d hash bins, snapshot v%d, timestamp v%d\n", len(names), res.Versions.Snapshot, res.Versions.Timestamp)
+		}
+		return nil
+	}
+	return cmd
+}
+
+// pendingRow is the status table row of a delegated role without metadata.
+func pendingRow(rs repo.RoleStatus) string {
+	return fmt.Sprintf("%s\t-\t-\t-\t0/%d NOT MET\t%s", rs.Role, rs.Threshold, shortIDs(rs.KeyIDs))
+}
+
+// printDelegations prints status's delegations: each delegated role's
+// paths, and hash bins in one line.
+func printDelegations(w io.Writer, st *repo.Status) {
+	var rows []repo.RoleStatus
+	for _, rs := range st.Roles {
+		if rs.DelegatedBy != "" {
+			rows = append(rows, rs)
+		}
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "DELEGATION\tBY\tTERMINATING\tPATHS\n")
+		for _, rs := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", rs.Role, rs.DelegatedBy, yesNo(rs.Terminating), strings.Join(rs.Paths, ", "))
+		}
+		tw.Flush()
+	}
+	if st.Bins != nil {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, repo.FormatBins(st.Bins, st.Now))
+	}
+}

@@ -1,0 +1,212 @@
+package keys
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// pkcs11URI is a parsed RFC 7512 PKCS#11 URI naming one key pair:
+//
+//	pkcs11:token=edgetuf;object=targets-1?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/edgetuf/pin
+//
+// Path attributes select the token (token, serial, manufacturer, model,
+// slot-id) and the key (object = CKA_LABEL, id = CKA_ID, type = private,
+// public or absent); at least one token and one key attribute are
+// required. Query attributes: module-path (else EDGETUF_PKCS11_MODULE) and
+// pin-source (a file whose first line is the user PIN, as "file:PATH" or
+// an absolute path; else EDGETUF_PKCS11_PIN, else a terminal prompt).
+// pin-value is refused: a reference is stored in the clear.
+type pkcs11URI struct {
+	token, serial, manufacturer, model string
+	slotID                             *uint
+	object                             string
+	id                                 []byte
+	modulePath                         string
+	pinSource                          string
+}
+
+func parsePKCS11URI(s string) (*pkcs11URI, error) {
+	rest, ok := strings.CutPrefix(s, "pkcs11:")
+	if !ok {
+		// The scheme is case-insensitive.
+		if len(s) < 7 || !strings.EqualFold(s[:7], "pkcs11:") {
+			return nil, fmt.Errorf("%q is not a pkcs11: URI", s)
+		}
+		rest = s[7:]
+	}
+	path, query, _ := strings.Cut(rest, "?")
+	u := &pkcs11URI{}
+	seen := map[string]bool{}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("PKCS#11 URI %q: %s", s, fmt.Sprintf(format, args...))
+	}
+	if path != "" {
+		for _, attr := range strings.Split(path, ";") {
+			k, v, ok := strings.Cut(attr, "=")
+			if !ok || k == "" {
+				return nil, bad("path attribute %q is not NAME=VALUE", attr)
+			}
+			if seen[k] {
+				return nil, bad("attribute %s given twice", k)
+			}
+			seen[k] = true
+			val, err := url.PathUnescape(v)
+			if err != nil {
+				return nil, bad("attribute %s: %v", k, err)
+			}
+			switch k {
+			case "token":
+				u.token = val
+			case "serial":
+				u.serial = val
+			case "manufacturer":
+				u.manufacturer = val
+			case "model":
+				u.model = val
+			case "slot-id":
+				n, err := strconv.ParseUint(val, 10, 32)
+				if err != nil {
+					return nil, bad("slot-id %q is not a number", val)
+				}
+				id := uint(n)
+				u.slotID = &id
+			case "object":
+				u.object = val
+			case "id":
+				if val == "" {
+					return nil, bad("empty id")
+				}
+				u.id = []byte(val)
+			case "type":
+				if val != "private" && val != "public" {
+					return nil, bad("type %q: a signing key is named by its private (or public) object", val)
+				}
+			case "library-manufacturer", "library-description", "library-version", "slot-description", "slot-manufacturer":
+				// Informational; the module is chosen by module-path.
+			case "pin-value":
+				return nil, bad("pin-value is not allowed: the reference is stored in the clear; use pin-source=file:PATH or %s", PINEnv)
+			default:
+				if !strings.HasPrefix(k, "x-") {
+					return nil, bad("unknown path attribute %q", k)
+				}
+			}
+		}
+	}
+	if query != "" {
+		for _, attr := range strings.Split(query, "&") {
+			k, v, ok := strings.Cut(attr, "=")
+			if !ok || k == "" {
+				return nil, bad("query attribute %q is not NAME=VALUE", attr)
+			}
+			if seen["?"+k] {
+				return nil, bad("attribute %s given twice", k)
+			}
+			seen["?"+k] = true
+			val, err := url.PathUnescape(v)
+			if err != nil {
+				return nil, bad("attribute %s: %v", k, err)
+			}
+			switch k {
+			case "module-path":
+				if !filepath.IsAbs(val) {
+					return nil, bad("module-path %q is not an absolute path", val)
+				}
+				u.modulePath = val
+			case "pin-source":
+				p, ok := strings.CutPrefix(val, "file:")
+				if ok {
+					// file:///abs/path or file:/abs/path
+					p = strings.TrimPrefix(p, "//")
+				}
+				if !filepath.IsAbs(p) {
+					return nil, bad("pin-source %q: want file:/ABSOLUTE/PATH", val)
+				}
+				u.pinSource = p
+			case "pin-value":
+				return nil, bad("pin-value is not allowed: the reference is stored in the clear; use pin-source=file:PATH or %s", PINEnv)
+			case "module-name":
+				return nil, bad("module-name is not supported: give module-path (or set %s)", ModuleEnv)
+			default:
+				if !strings.HasPrefix(k, "x-") {
+					return nil, bad("unknown query attribute %q", k)
+				}
+			}
+		}
+	}
+	if u.token == "" && u.serial == "" && u.slotID == nil {
+		return nil, bad("no token: give token=LABEL, serial= or slot-id=")
+	}
+	if u.object == "" && u.id == nil {
+		return nil, bad("no key: give object=LABEL or id=")
+	}
+	return u, nil
+}
+
+// module returns the PKCS#11 module to load.
+func (u *pkcs11URI) module() (string, error) {
+	if u.modulePath != "" {
+		return u.modulePath, nil
+	}
+	if m := os.Getenv(ModuleEnv); m != "" {
+		if !filepath.IsAbs(m) {
+			return "", fmt.Errorf("%s=%q is not an absolute path", ModuleEnv, m)
+		}
+		return m, nil
+	}
+	return "", fmt.Errorf("no PKCS#11 module: add module-path=/path/to/module.so to the reference or set %s", ModuleEnv)
+}
+
+// describe names the key for messages.
+func (u *pkcs11URI) describe() string {
+	tok := u.token
+	if tok == "" {
+		tok = "serial " + u.serial
+	}
+	if u.token == "" && u.serial == "" {
+		tok = fmt.Sprintf("slot %d", *u.slotID)
+	}
+	key := u.object
+	if key == "" {
+		key = fmt.Sprintf("id %x", u.id)
+	}
+	return fmt.Sprintf("key %q in PKCS#11 token %q", key, tok)
+}
+
+// pin returns the user PIN: from pin-source, else PINEnv, else prompt.
+func (u *pkcs11URI) pin(prompt PassphraseFunc, tokenLabel string) (string, error) {
+	if u.pinSource != "" {
+		data, err := os.ReadFile(u.pinSource)
+		if err != nil {
+			return "", fmt.Errorf("PIN source: %w", err)
+		}
+		line, _, _ := strings.Cut(string(data), "\n")
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
+			return "", fmt.Errorf("PIN source %s: first line is empty", u.pinSource)
+		}
+		return line, nil
+	}
+	if v, ok := os.LookupEnv(PINEnv); ok {
+		if v == "" {
+			return "", fmt.Errorf("%s is set but empty", PINEnv)
+		}
+		return v, nil
+	}
+	if prompt == nil {
+		return "", errNoPIN(tokenLabel)
+	}
+	p, err := prompt(fmt.Sprintf("the user PIN of PKCS#11 token %q", tokenLabel), false)
+	if err != nil {
+		return "", fmt.Errorf("%w (%v)", errNoPIN(tokenLabel), err)
+	}
+	return string(p), nil
+}
+
+func errNoPIN(token string) error {
+	return errors.New("no PIN for PKCS#11 token " + strconv.Quote(token) + ": add pin-source=file:PATH to the reference, set " + PINEnv + ", or run on a terminal")
+}

@@ -1,0 +1,199 @@
+package repo
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// destination is where AddTarget signs a version's targets: top-level
+// targets, a named delegated role (AddOptions.Role), or, when top-level
+// targets delegates to succinct hash bins, the bin of each target path.
+type destination struct {
+	tree *delegTree
+	// view is the state as the version checks must see it: the targets
+	// every role signs, resolved as clients resolve them.
+	view *state
+	node *roleNode               // a named role
+	bins *metadata.SuccinctRoles // hash bins
+	// touched lists the bins the publication writes (set by checkPaths).
+	touched []*roleNode
+}
+
+// binsSigners is the key under which a destination keeps the bins' signers.
+const binsSigners = "\x00bins"
+
+// destination resolves where AddTarget publishes.
+func (r *Repository) destination(st *state, role string) (*destination, error) {
+	tree, err := r.loadTree(st)
+	if err != nil {
+		return nil, err
+	}
+	d := &destination{tree: tree, view: tree.view(st)}
+	sr := tree.bins()
+	switch {
+	case role == "" && sr != nil:
+		d.bins = sr
+	case role == "":
+	case sr != nil:
+		return nil, fmt.Errorf("%w: --role %s: targets delegates to hash bins (%s-*); publish without --role and each target goes to its bin", ErrDelegation, role, sr.NamePrefix)
+	default:
+		n := tree.nodes[role]
+		if n == nil || n.parent != metadata.TARGETS || n.deleg == nil {
+			return nil, fmt.Errorf("%w: role %s is not delegated by targets%s", ErrDelegation, role, rolesHint(tree))
+		}
+		d.node = n
+	}
+	return d, nil
+}
+
+// versionPaths lists every target path a publication of m may write: the
+// manifest, the payload files and a patch of each file from each base.
+func versionPaths(m *targets.Manifest, files []string, bases []deltaBase) []string {
+	out := []string{targets.ManifestPath(m.ModelID, m.Version)}
+	for _, f := range files {
+		out = append(out, targets.TargetPath(m.ModelID, m.Version, f))
+		for _, b := range bases {
+			out = append(out, targets.DeltaPath(m.ModelID, m.Version, b.version, f))
+		}
+	}
+	return out
+}
+
+// checkPaths refuses, before anything is written, target paths that the
+// destination may not sign or that clients would not look up there.
+func (d *destination) checkPaths(paths []string) error {
+	switch {
+	case d.node != nil:
+		name := d.node.name
+		for _, p := range paths {
+			if !d.node.delegates(p) {
+				return fmt.Errorf("%w: role %s may sign only %s; %s is not among them", ErrOutsideDelegation, name, strings.Join(d.node.deleg.Paths, ", "), p)
+			}
+			res := d.tree.resolve(p)
+			switch {
+			case res.blocked != "" && res.blocked != name:
+				return fmt.Errorf("%w: devices looking up %s stop at role %s, which has no metadata yet", ErrOutsideDelegation, p, res.blocked)
+			case !slices.Contains(res.visited, name):
+				return fmt.Errorf("%w: devices looking up %s never reach role %s (the lookup ends at %s: an earlier delegation for it is terminating)", ErrOutsideDelegation, p, name, res.visited[len(res.visited)-1])
+			}
+		}
+	case d.bins != nil:
+		seen := map[string]bool{}
+		for _, p := range paths {
+			name := d.bins.GetRolesForTarget(p)[0].Name
+			n := d.tree.nodes[name]
+			if n == nil || n.md == nil { // Delegate writes every bin: a damaged repository
+				return storedErr(name+".json", fmt.Errorf("hash bin %s has no metadata", name))
+			}
+			if !seen[name] {
+				seen[name] = true
+				d.touched = append(d.touched, n)
+			}
+		}
+	default:
+		// Top-level targets would shadow a delegated role's version (a
+		// client looks in targets first): publish it as the role.
+		for _, p := range paths {
+			for _, name := range d.tree.order {
+				if n := d.tree.nodes[name]; n.parent == metadata.TARGETS && n.deleg != nil && n.delegates(p) {
+					return fmt.Errorf("%w: %s is delegated to role %s: publish it with --role %s", ErrDelegation, p, name, name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// signers gathers every signer the publication needs: the role's keys (or
+// the bins', or the targets key), then snapshot and timestamp. A role's
+// current metadata must be signed by its keys before it is built on.
+func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSigners, error) {
+	switch {
+	case d.node != nil:
+		if d.node.md != nil {
+			if err := r.checkRoleSigned(d.tree, d.node); err != nil {
+				return nil, err
+			}
+		}
+		rs, err := signers(kr, d.node.name, d.node.role())
+		if err != nil {
+			return nil, err
+		}
+		ss, err := gatherSigners(st, kr, metadata.SNAPSHOT, metadata.TIMESTAMP)
+		if err != nil {
+			return nil, err
+		}
+		ss[d.node.name] = rs
+		return ss, nil
+	case d.bins != nil:
+		for _, n := range d.touched {
+			if err := r.checkRoleSigned(d.tree, n); err != nil {
+				return nil, err
+			}
+		}
+		rs, err := signers(kr, d.bins.NamePrefix+"-*", &metadata.Role{KeyIDs: d.bins.KeyIDs, Threshold: d.bins.Threshold})
+		if err != nil {
+			return nil, err
+		}
+		ss, err := gatherSigners(st, kr, metadata.SNAPSHOT, metadata.TIMESTAMP)
+		if err != nil {
+			return nil, err
+		}
+		ss[binsSigners] = rs
+		return ss, nil
+	}
+	return gatherSigners(st, kr, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP)
+}
+
+// commit adds the new targets to the destination's metadata and publishes:
+// the delegated roles' new versions first, then (top-level) targets,
+// snapshot and timestamp. It returns the versions of the delegated roles
+// it signed.
+func (d *destination) commit(r *Repository, st *state, ss roleSigners, newTargets map[string]*metadata.TargetFiles) (*Versions, map[string]int64, error) {
+	if d.node == nil && d.bins == nil {
+		for p, tf := range newTargets {
+			st.targets.Signed.Targets[p] = tf
+		}
+		v, err := r.publish(st, ss, true, true)
+		return v, nil, err
+	}
+	type group struct {
+		node *roleNode
+		md   *metadata.Metadata[metadata.TargetsType]
+		ss   []keySigner
+	}
+	groups := map[string]*group{}
+	for p, tf := range newTargets {
+		node, rs := d.node, ss[binsSigners]
+		if d.bins != nil {
+			node = d.tree.nodes[d.bins.GetRolesForTarget(p)[0].Name] // checked by checkPaths
+		} else {
+			rs = ss[node.name]
+		}
+		g := groups[node.name]
+		if g == nil {
+			g = &group{node: node, md: node.md, ss: rs}
+			if g.md == nil {
+				g.md = metadata.Targets()
+			}
+			groups[node.name] = g
+		}
+		g.md.Signed.Targets[p] = tf
+	}
+	roles := map[string]int64{}
+	for _, name := range sortedKeys(groups) {
+		g := groups[name]
+		v, err := r.writeRole(st, g.node, g.md, g.ss)
+		if err != nil {
+			return nil, nil, err
+		}
+		roles[name] = v
+	}
+	v, err := r.publish(st, ss, false, true)
+	return v, roles, err
+}
