@@ -53,18 +53,13 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 	}
 	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(),
 		tmp: make([]byte, copyBuf)}
-	// The base is hashed while the target is rebuilt: a wrong base is
-	// reported as such at the end, and the output is discarded anyway.
-	var baseErr chan error
-	if lim.VerifyBase {
-		baseErr = make(chan error, 1)
-		go func() { baseErr <- verifyBase(base, baseLen, h) }()
-	}
 	a.out = newOutput(out)
 	defer a.out.abort()
 	err = a.run(patch, patchLen, h)
-	if baseErr != nil {
-		if berr := <-baseErr; berr != nil {
+	// Only a wrong output needs the base's hash, to tell a wrong base from
+	// a bad patch: hashing it up front would cost a full read every time.
+	if lim.VerifyBase && errors.Is(err, ErrTarget) {
+		if berr := verifyBase(base, baseLen, h); berr != nil {
 			return h, berr
 		}
 	}

@@ -62,9 +62,11 @@ type Limits struct {
 	// MaxDuration bounds the wall-clock time of Apply, which bounds its
 	// CPU time (Apply uses one goroutine).
 	MaxDuration time.Duration
-	// VerifyBase reads the whole base first and checks its SHA-256
-	// against the header. Without it, only the base length is checked up
-	// front; a wrong base still fails the final target hash check.
+	// VerifyBase makes a wrong base an ErrBase error rather than an
+	// ErrTarget one: when the output does not match, Apply hashes the base
+	// and compares it with the header. (The base length is always checked
+	// up front, and a wrong base always fails the final output check; the
+	// base is not hashed when all goes well.)
 	VerifyBase bool
 }
 

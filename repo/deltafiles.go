@@ -59,7 +59,6 @@ type DeltaApplyResult struct {
 	OutSHA256    string  `json:"out_sha256"`
 	Percent      float64 `json:"percent"`
 	Seconds      float64 `json:"seconds"`
-	BaseVerified bool    `json:"base_verified"`
 }
 
 // openRegular opens a regular file for reading and returns its size.
@@ -185,6 +184,6 @@ func DeltaApply(fs afero.Fs, oldPath, patchPath, outPath string, opts DeltaApply
 	return &DeltaApplyResult{
 		Old: oldPath, Patch: patchPath, Out: outPath,
 		OldLength: oldLen, PatchLength: patchLen, OutLength: cw.n, OutSHA256: hex.EncodeToString(sum),
-		Percent: percent(patchLen, cw.n), Seconds: time.Since(start).Seconds(), BaseVerified: true,
+		Percent: percent(patchLen, cw.n), Seconds: time.Since(start).Seconds(),
 	}, nil
 }

@@ -148,7 +148,7 @@ when every check passed; on any error it is left as it was (not created).`,
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			fmt.Fprintf(c.App.Writer, "Wrote %s: %s, SHA-256 %s (base verified; patch %s, %.1f%% of it) in %s\n", res.Out, cliutil.HumanBytes(res.OutLength),
+			fmt.Fprintf(c.App.Writer, "Wrote %s: %s, SHA-256 %s (as the patch promises; patch %s, %.1f%% of it) in %s\n", res.Out, cliutil.HumanBytes(res.OutLength),
 				res.OutSHA256, cliutil.HumanBytes(res.PatchLength), res.Percent, seconds(res.Seconds))
 			return nil
 		},
