@@ -50,15 +50,15 @@ type DeltaApplyOptions struct {
 
 // DeltaApplyResult describes a file DeltaApply rebuilt.
 type DeltaApplyResult struct {
-	Old          string  `json:"old"`
-	Patch        string  `json:"patch"`
-	Out          string  `json:"out"`
-	OldLength    int64   `json:"old_length"`
-	PatchLength  int64   `json:"patch_length"`
-	OutLength    int64   `json:"out_length"`
-	OutSHA256    string  `json:"out_sha256"`
-	Percent      float64 `json:"percent"`
-	Seconds      float64 `json:"seconds"`
+	Old         string  `json:"old"`
+	Patch       string  `json:"patch"`
+	Out         string  `json:"out"`
+	OldLength   int64   `json:"old_length"`
+	PatchLength int64   `json:"patch_length"`
+	OutLength   int64   `json:"out_length"`
+	OutSHA256   string  `json:"out_sha256"`
+	Percent     float64 `json:"percent"`
+	Seconds     float64 `json:"seconds"`
 }
 
 // openRegular opens a regular file for reading and returns its size.
