@@ -27,8 +27,10 @@ type applier struct {
 	lim     Limits
 	start   time.Time
 
-	ctrl, diff, extra *zstd.Decoder
-	ctrlR             *bufio.Reader
+	ctrl, zdiff, zextra *zstd.Decoder
+	fdiff, fextra       fseReader
+	diff, extra         io.Reader // the decoder of each stream in this segment
+	ctrlR               *bufio.Reader
 
 	tmp []byte // one shuffle block of stream bytes
 }
@@ -71,7 +73,7 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 	// MaxMemory also bounds single-segment frames, whose window is their
 	// whole content.
 	opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxWindow), zstd.WithDecoderMaxMemory(maxWindow)}
-	for _, d := range []**zstd.Decoder{&a.ctrl, &a.diff, &a.extra} {
+	for _, d := range []**zstd.Decoder{&a.ctrl, &a.zdiff, &a.zextra} {
 		if *d, err = zstd.NewReader(nil, opts...); err != nil {
 			return err
 		}
@@ -133,14 +135,34 @@ func stream(d *zstd.Decoder, patch io.ReaderAt, off int64, n uint32) error {
 	return nil
 }
 
+// dataStream opens a diff or extra stream: a zstd frame, or an FSE stream
+// (fsestream.go), told apart by their first four bytes.
+func dataStream(z *zstd.Decoder, f *fseReader, patch io.ReaderAt, off int64, n uint32) (io.Reader, error) {
+	if n >= 4 {
+		var m [4]byte
+		if _, err := patch.ReadAt(m[:], off); err != nil {
+			return nil, formatErr("stream at %d: %v", off, err)
+		}
+		if string(m[:]) == fseMagic {
+			f.reset(io.NewSectionReader(patch, off+4, int64(n)-4))
+			return f, nil
+		}
+	}
+	if err := stream(z, patch, off, n); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
 func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error {
 	if err := stream(a.ctrl, patch, off, sh.ctrlLen); err != nil {
 		return err
 	}
-	if err := stream(a.diff, patch, off+int64(sh.ctrlLen), sh.diffLen); err != nil {
+	var err error
+	if a.diff, err = dataStream(a.zdiff, &a.fdiff, patch, off+int64(sh.ctrlLen), sh.diffLen); err != nil {
 		return err
 	}
-	if err := stream(a.extra, patch, off+int64(sh.ctrlLen)+int64(sh.diffLen), sh.extraLen); err != nil {
+	if a.extra, err = dataStream(a.zextra, &a.fextra, patch, off+int64(sh.ctrlLen)+int64(sh.diffLen), sh.extraLen); err != nil {
 		return err
 	}
 	if a.ctrlR == nil {

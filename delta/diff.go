@@ -501,6 +501,7 @@ type patchWriter struct {
 	outLen            int64
 	tmp, tmp2         []byte
 	comp              [3][]byte // compressed streams, reused
+	fse               []byte    // a stream's FSE coding, reused
 }
 
 func (pw *patchWriter) write(b []byte) error {
@@ -589,6 +590,15 @@ func (pw *patchWriter) flush() error {
 		if len(s) > 0 {
 			pw.comp[i] = pw.enc.EncodeAll(s, pw.comp[i][:0])
 			streams[i] = pw.comp[i]
+			if i > 0 {
+				// Order-0 FSE wins on bytes with no repeats (new int8
+				// weights); zstd wins wherever matches help.
+				pw.fse = appendFSE(pw.fse[:0], s)
+				if len(pw.fse) < len(streams[i]) {
+					pw.comp[i] = append(pw.comp[i][:0], pw.fse...)
+					streams[i] = pw.comp[i]
+				}
+			}
 		}
 	}
 	sh := segmentHeader{outLen: uint32(pw.outLen), ctrlLen: uint32(len(streams[0])), diffLen: uint32(len(streams[1])), extraLen: uint32(len(streams[2]))}

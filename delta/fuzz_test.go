@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -18,7 +19,9 @@ var fuzzBase = bytes.Repeat([]byte("weights:0123456789abcdef"), 400)
 func FuzzApply(f *testing.F) {
 	nw := append(bytes.Clone(fuzzBase[:5000]), []byte("a retrained head")...)
 	nw = append(nw, fuzzBase[7000:]...)
-	for _, pair := range [][2][]byte{{fuzzBase, nw}, {fuzzBase, nil}, {nil, []byte("x")}, {fuzzBase, fuzzBase}} {
+	// New int8 weights after a copied prefix: the extra stream is FSE-coded.
+	withWeights := append(bytes.Clone(fuzzBase[:2000]), int8Weights(rand.New(rand.NewPCG(1, 1)), 6000)...)
+	for _, pair := range [][2][]byte{{fuzzBase, nw}, {fuzzBase, nil}, {nil, []byte("x")}, {fuzzBase, fuzzBase}, {fuzzBase, withWeights}} {
 		var p bytes.Buffer
 		if _, err := Diff(bytes.NewReader(pair[0]), int64(len(pair[0])), bytes.NewReader(pair[1]), int64(len(pair[1])), &p, Options{}); err != nil {
 			f.Fatal(err)

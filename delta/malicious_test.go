@@ -121,6 +121,15 @@ func TestMaliciousPatches(t *testing.T) {
 			p[HeaderSize+SegmentHeaderSize] ^= 0xff // first byte of the control frame's magic
 			return p
 		}(), noRatio, ErrFormat},
+		{"FSE stream: block header cut", fseCase(t, good, base, []byte(fseMagic+"\x01\x00")), noRatio, ErrFormat},
+		{"FSE stream: unknown mode", fseCase(t, good, base, append([]byte(fseMagic), 7, 0, 0, 0, 9, 0, 0, 0, 9)), noRatio, ErrFormat},
+		{"FSE stream: empty block", fseCase(t, good, base, append([]byte(fseMagic), 0, 0, 0, 0, 0, 0, 0, 0, 0)), noRatio, ErrFormat},
+		{"FSE stream: block too large", fseCase(t, good, base, append([]byte(fseMagic), 2, 0, 0x10, 0, 0, 0, 0, 0, 1, 'x')), noRatio, ErrFormat},
+		{"FSE stream: stored length differs", fseCase(t, good, base, append([]byte(fseMagic), 0, 0, 0, 0, 9, 0, 0, 0, 8, 'n', 'e', 'w', ' ', 'b', 'y', 't', 'e')), noRatio, ErrFormat},
+		{"FSE stream: data cut", fseCase(t, good, base, append([]byte(fseMagic), 0, 0, 0, 0, 9, 0, 0, 0, 9, 'n', 'e', 'w')), noRatio, ErrFormat},
+		{"FSE stream: not FSE data", fseCase(t, good, base, append([]byte(fseMagic), 1, 0, 0, 0, 9, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff)), noRatio, ErrFormat},
+		{"FSE stream: too short for its records", fseCase(t, good, base, append([]byte(fseMagic), 2, 0, 0, 0, 3, 0, 0, 0, 1, 'x')), noRatio, ErrFormat},
+		{"FSE stream: data past its records", fseCase(t, good, base, append([]byte(fseMagic), 2, 0, 0, 0, 12, 0, 0, 0, 1, 'x')), noRatio, ErrFormat},
 		{"wrong target hash", craft(t, hdr(int64(len(target)), [32]byte{1}), rawSegment{outLen: uint32(len(target)), records: []record{
 			{op: opCopy, length: 1000, offset: 0}, {op: opInsert, width: 1, length: 9}}, extra: []byte("new bytes")}), noRatio, ErrTarget},
 		{"output larger than allowed", valid, Limits{MaxOutput: int64(len(target)) - 1}, ErrLimit},
@@ -221,4 +230,28 @@ func zstdBytes(t testing.TB, b []byte) []byte {
 	}
 	defer enc.Close()
 	return enc.EncodeAll(b, nil)
+}
+
+// fseCase builds the valid hand-made patch of TestMaliciousPatches (copy
+// 1000 bytes, insert "new bytes") with its extra stream replaced by the
+// raw FSE stream bytes given.
+func fseCase(t *testing.T, h Header, base []byte, extra []byte) []byte {
+	t.Helper()
+	ctrl := zstdBytes(t, appendRecord(appendRecord(nil, record{op: opCopy, length: 1000}), record{op: opInsert, width: 1, length: 9}))
+	p := h.marshal()
+	p = append(p, segmentHeader{uint32(h.TargetLength), uint32(len(ctrl)), 0, uint32(len(extra))}.marshal()...)
+	p = append(p, ctrl...)
+	return append(p, extra...)
+}
+
+// TestFSEStreamValid: the hand-made FSE extra stream that the malicious
+// cases damage is itself accepted, so each case fails for its own reason.
+func TestFSEStreamValid(t *testing.T) {
+	base := bytes.Repeat([]byte("0123456789abcdef"), 256)
+	target := append(bytes.Clone(base[:1000]), []byte("new bytes")...)
+	h := Header{BaseLength: int64(len(base)), BaseSHA256: sha256.Sum256(base), TargetLength: int64(len(target)), TargetSHA256: sha256.Sum256(target)}
+	p := fseCase(t, h, base, appendFSE(nil, []byte("new bytes")))
+	if out, err := applyBytes(base, p, Limits{MaxPatchRatio: -1}); err != nil || !bytes.Equal(out, target) {
+		t.Fatalf("%v", err)
+	}
 }
