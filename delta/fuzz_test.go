@@ -2,10 +2,10 @@ package delta
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"crypto/sha256"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
