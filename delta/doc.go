@@ -28,7 +28,9 @@
 //	  control length 4 bytes  compressed sizes of the three streams that follow
 //	  diff length    4 bytes
 //	  extra length   4 bytes
-//	  control stream, diff stream, extra stream (each zstd, or empty when 0)
+//	  control stream (zstd), diff stream, extra stream (each a zstd frame
+//	  or an FSE stream, told apart by their first four bytes, or empty
+//	  when its length is 0)
 //	end of file: nothing may follow the last segment
 //
 // The control stream is a list of records, in target order, each a
@@ -54,6 +56,11 @@
 // offset%w == 1, and so on, each plane in target order. The sign and
 // exponent bytes of float weights land together, where they compress
 // away; INSERT uses the same shuffle for new weights that match nothing.
+//
+// An FSE stream (fsestream.go) starts with "EDF1" and holds blocks of at
+// most 256 KiB, each stored, one byte repeated, or order-0 coded with
+// finite state entropy: Diff uses it instead of zstd for a stream of
+// bytes that never repeat but are skewed, such as new int8 weights.
 //
 // The records of a segment produce exactly its output length. Every
 // offset and length is checked against the base and the target before it
