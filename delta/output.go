@@ -12,40 +12,51 @@ import (
 // outBuf is the size of the output buffers; outBufs of them circulate.
 const (
 	outBuf  = 1 << 20
-	outBufs = 2
+	outBufs = 3
 )
 
-// output hashes and writes the target in a goroutine of its own, so that
-// rebuilding the next megabyte overlaps hashing and writing the last one
-// (on a 2-core device this halves apply time). Buffers are aligned, so a
-// direct-I/O writer can hand them to the kernel without a copy.
+// output hashes and writes the target in goroutines of their own: while
+// the next megabyte is rebuilt, the previous one is hashed and the one
+// before it written, so that neither the hash nor the write (mostly time
+// spent waiting for the disk) adds to the time of rebuilding. Buffers are
+// aligned, so a direct-I/O writer can hand them to the kernel without a
+// copy.
 type output struct {
 	w       io.Writer
 	sum     hash.Hash
 	cur     []byte
 	written int64 // bytes handed to the writer goroutine or in cur
 
-	free, full chan []byte
-	wg         sync.WaitGroup
+	free, full, hashed chan []byte
+	wg                 sync.WaitGroup
 	mu         sync.Mutex
 	err        error
 }
 
 func newOutput(w io.Writer) *output {
-	o := &output{w: w, sum: sha256.New(), free: make(chan []byte, outBufs), full: make(chan []byte, outBufs)}
+	o := &output{w: w, sum: sha256.New(), free: make(chan []byte, outBufs), full: make(chan []byte, outBufs), hashed: make(chan []byte, outBufs)}
 	for i := 0; i < outBufs; i++ {
 		o.free <- directio.AlignedBuffer(outBuf)[:0]
 	}
 	o.cur = <-o.free
-	o.wg.Add(1)
-	go o.run(o.full)
+	o.wg.Add(2)
+	go o.hash(o.full, o.hashed)
+	go o.write(o.hashed)
 	return o
 }
 
-func (o *output) run(full <-chan []byte) {
+func (o *output) hash(full <-chan []byte, hashed chan<- []byte) {
 	defer o.wg.Done()
+	defer close(hashed)
 	for b := range full {
 		o.sum.Write(b)
+		hashed <- b
+	}
+}
+
+func (o *output) write(hashed <-chan []byte) {
+	defer o.wg.Done()
+	for b := range hashed {
 		if o.failed() == nil {
 			if _, err := o.w.Write(b); err != nil {
 				o.mu.Lock()
