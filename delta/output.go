@@ -29,8 +29,8 @@ type output struct {
 
 	free, full, hashed chan []byte
 	wg                 sync.WaitGroup
-	mu         sync.Mutex
-	err        error
+	mu                 sync.Mutex
+	err                error
 }
 
 func newOutput(w io.Writer) *output {
