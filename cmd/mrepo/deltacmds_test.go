@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/edgetuf/edgetuf/internal/scripttest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -22,7 +23,7 @@ func init() {
 // Writes SIZE pseudo-random bytes to FILE (creating its directory), the
 // same bytes for the same SEED: model weights that do not compress.
 func cmdGenfile(ts *testscript.TestScript, neg bool, args []string) {
-	noNeg(ts, neg, "genfile")
+	scripttest.NoNeg(ts, neg, "genfile")
 	if len(args) != 3 {
 		ts.Fatalf("usage: genfile FILE SIZE SEED")
 	}
@@ -50,7 +51,7 @@ func cmdGenfile(ts *testscript.TestScript, neg bool, args []string) {
 // in a hundred changed, at places chosen by SEED: the weights of a model
 // retrained a little, of the same length.
 func cmdMutate(ts *testscript.TestScript, neg bool, args []string) {
-	noNeg(ts, neg, "mutate")
+	scripttest.NoNeg(ts, neg, "mutate")
 	if len(args) != 3 {
 		ts.Fatalf("usage: mutate SRC DST SEED")
 	}
@@ -74,7 +75,7 @@ func cmdMutate(ts *testscript.TestScript, neg bool, args []string) {
 //
 // Cuts FILE to its first SIZE bytes.
 func cmdTruncate(ts *testscript.TestScript, neg bool, args []string) {
-	noNeg(ts, neg, "truncate")
+	scripttest.NoNeg(ts, neg, "truncate")
 	if len(args) != 2 {
 		ts.Fatalf("usage: truncate FILE SIZE")
 	}

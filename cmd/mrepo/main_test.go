@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/internal/scripttest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -31,5 +32,7 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// scriptCmds are extra commands available to the scripts.
-var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+// scriptCmds are extra commands available to the scripts: the generic
+// ones of internal/scripttest, to which the init functions of this
+// package's _test.go files add mrepo's own.
+var scriptCmds = scripttest.Commands()
