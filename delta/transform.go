@@ -109,22 +109,30 @@ func combine(out, src []byte, op uint8, w int) {
 	switch {
 	case w == 4 && len(out)%4 == 0:
 		n := len(out) / 4
-		s0, s1, s2, s3 := src[:n], src[n:2*n], src[2*n:3*n], src[3*n:4*n]
-		o := out[:4*n]
+		// Equal lengths let the compiler drop the bounds checks.
+		s0, s1, s2, s3 := src[:n:n], src[n:2*n:2*n], src[2*n:3*n:3*n], src[3*n:4*n:4*n]
+		s1, s2, s3 = s1[:len(s0)], s2[:len(s0)], s3[:len(s0)]
+		o := out[: 4*len(s0) : 4*len(s0)]
 		switch op {
 		case opInsert:
 			for i := range s0 {
-				binary.LittleEndian.PutUint32(o[4*i:], uint32(s0[i])|uint32(s1[i])<<8|uint32(s2[i])<<16|uint32(s3[i])<<24)
+				o[4*i], o[4*i+1], o[4*i+2], o[4*i+3] = s0[i], s1[i], s2[i], s3[i]
 			}
 		case opXOR:
 			for i := range s0 {
-				d := uint32(s0[i]) | uint32(s1[i])<<8 | uint32(s2[i])<<16 | uint32(s3[i])<<24
-				binary.LittleEndian.PutUint32(o[4*i:], binary.LittleEndian.Uint32(o[4*i:])^d)
+				w := o[4*i : 4*i+4 : 4*i+4]
+				w[0] ^= s0[i]
+				w[1] ^= s1[i]
+				w[2] ^= s2[i]
+				w[3] ^= s3[i]
 			}
 		case opSub:
 			for i := range s0 {
+				w := o[4*i : 4*i+4 : 4*i+4]
 				z := uint32(s0[i]) | uint32(s1[i])<<8 | uint32(s2[i])<<16 | uint32(s3[i])<<24
-				binary.LittleEndian.PutUint32(o[4*i:], binary.LittleEndian.Uint32(o[4*i:])+(z>>1^-(z&1)))
+				v := uint32(w[0]) | uint32(w[1])<<8 | uint32(w[2])<<16 | uint32(w[3])<<24
+				v += z>>1 ^ -(z & 1)
+				w[0], w[1], w[2], w[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 			}
 		}
 	case w == 2 && len(out)%2 == 0:
