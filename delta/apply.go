@@ -29,7 +29,7 @@ type applier struct {
 
 	ctrl, zdiff, zextra *zstd.Decoder
 	fdiff, fextra       fseReader
-	diff, extra         io.Reader // the decoder of each stream in this segment
+	raDiff, raExtra     *readAhead // each stream of a segment, decompressed ahead
 	ctrlR               *bufio.Reader
 
 	tmp []byte // one shuffle block of stream bytes
@@ -72,13 +72,17 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 	var err error
 	// MaxMemory also bounds single-segment frames, whose window is their
 	// whole content.
-	opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxWindow), zstd.WithDecoderMaxMemory(maxWindow)}
+	opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxWindow), zstd.WithDecoderMaxMemory(maxWindow), zstd.IgnoreChecksum(true)}
 	for _, d := range []**zstd.Decoder{&a.ctrl, &a.zdiff, &a.zextra} {
 		if *d, err = zstd.NewReader(nil, opts...); err != nil {
 			return err
 		}
 		defer (*d).Close()
 	}
+	// Runs before the decoders close: they must not be in use.
+	a.raDiff, a.raExtra = newReadAhead(), newReadAhead()
+	defer a.raExtra.stop()
+	defer a.raDiff.stop()
 	off := int64(HeaderSize)
 	for a.written < h.TargetLength {
 		if off+SegmentHeaderSize > patchLen {
@@ -158,13 +162,20 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 	if err := stream(a.ctrl, patch, off, sh.ctrlLen); err != nil {
 		return err
 	}
-	var err error
-	if a.diff, err = dataStream(a.zdiff, &a.fdiff, patch, off+int64(sh.ctrlLen), sh.diffLen); err != nil {
+	// The previous segment's streams are used up: stop reading ahead
+	// before their decoders are reset.
+	a.raDiff.stop()
+	a.raExtra.stop()
+	diff, err := dataStream(a.zdiff, &a.fdiff, patch, off+int64(sh.ctrlLen), sh.diffLen)
+	if err != nil {
 		return err
 	}
-	if a.extra, err = dataStream(a.zextra, &a.fextra, patch, off+int64(sh.ctrlLen)+int64(sh.diffLen), sh.extraLen); err != nil {
+	extra, err := dataStream(a.zextra, &a.fextra, patch, off+int64(sh.ctrlLen)+int64(sh.diffLen), sh.extraLen)
+	if err != nil {
 		return err
 	}
+	a.raDiff.start(diff)
+	a.raExtra.start(extra)
 	if a.ctrlR == nil {
 		a.ctrlR = bufio.NewReaderSize(a.ctrl, 4096)
 	} else {
@@ -199,7 +210,7 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 	for _, s := range []struct {
 		name string
 		r    io.Reader
-	}{{"control", a.ctrlR}, {"diff", a.diff}, {"extra", a.extra}} {
+	}{{"control", a.ctrlR}, {"diff", a.raDiff}, {"extra", a.raExtra}} {
 		if n, err := s.r.Read(a.tmp[:1]); n != 0 || err != io.EOF {
 			if err != nil && err != io.EOF {
 				return streamErr(s.name, err)
@@ -251,14 +262,15 @@ func (a *applier) record(rec record) error {
 			return fmt.Errorf("internal error: shuffle block at %d split by an output buffer", pos)
 		}
 		if rec.op != opCopy {
-			src, name := a.diff, "diff"
+			src, name := a.raDiff, "diff"
 			if rec.op == opInsert {
-				src, name = a.extra, "extra"
+				src, name = a.raExtra, "extra"
 			}
-			if _, err := io.ReadFull(src, a.tmp[:n]); err != nil {
+			data, err := src.next(n, a.tmp)
+			if err != nil {
 				return streamErr(name, err)
 			}
-			combine(out, a.tmp[:n], rec.op, int(rec.width))
+			combine(out, data, rec.op, int(rec.width))
 		}
 		a.out.commit(n)
 		a.written += int64(n)

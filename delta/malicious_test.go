@@ -137,9 +137,19 @@ func TestMaliciousPatches(t *testing.T) {
 			{op: opInsert, width: 1, length: 5000}}, extra: randomBytes(5000)}), Limits{MaxPatchRatio: 0.5}, ErrLimit},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
 			_, err := applyBytes(base, c.patch, c.lim)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("error %v, want %v", err, c.want)
+			}
+			// Apply waits for its read-ahead, hash and write goroutines
+			// on every path, failures included. (The wait is for the
+			// testing package's own goroutines, which end asynchronously.)
+			for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					buf := make([]byte, 1<<16)
+					t.Fatalf("%d goroutines after a failed Apply, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+				}
 			}
 		})
 	}

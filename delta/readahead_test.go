@@ -1,0 +1,116 @@
+package delta
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"testing"
+)
+
+// chunkyReader returns what it reads in pieces of random sizes, like a
+// decompressor does, then err (io.EOF if nil).
+type chunkyReader struct {
+	data []byte
+	r    *rand.Rand
+	err  error
+}
+
+func (c *chunkyReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
+		return 0, io.EOF
+	}
+	n := min(len(p), len(c.data), 1+c.r.IntN(300<<10))
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+func TestReadAheadDeliversTheStream(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	src := randomBytes(3<<20 + 12345)
+	ra := newReadAhead()
+	defer ra.stop()
+	ra.start(&chunkyReader{data: src, r: rand.New(rand.NewPCG(11, 12))})
+	var got []byte
+	tmp := make([]byte, ShuffleBlock)
+	for {
+		// Mix next (in place or gathered across buffers) and Read.
+		n := 1 + r.IntN(ShuffleBlock)
+		if r.IntN(4) == 0 {
+			m, err := ra.Read(tmp[:n])
+			got = append(got, tmp[:m]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if rest := len(src) - len(got); rest < n {
+			n = rest
+		}
+		if n == 0 {
+			if _, err := ra.next(1, tmp); err != io.EOF {
+				t.Fatalf("next at the end: %v, want io.EOF", err)
+			}
+			break
+		}
+		b, err := ra.next(n, tmp)
+		if err != nil {
+			t.Fatalf("next(%d) at %d: %v", n, len(got), err)
+		}
+		if len(b) != n {
+			t.Fatalf("next(%d) returned %d bytes", n, len(b))
+		}
+		got = append(got, b...)
+	}
+	if !bytes.Equal(got, src) {
+		t.Fatalf("read %d bytes that differ from the %d-byte stream", len(got), len(src))
+	}
+}
+
+func TestReadAheadPassesErrorsOn(t *testing.T) {
+	boom := errors.New("corrupt frame")
+	src := randomBytes(1<<20 + 7)
+	ra := newReadAhead()
+	defer ra.stop()
+	ra.start(&chunkyReader{data: src, r: rand.New(rand.NewPCG(3, 4)), err: boom})
+	got, err := io.ReadAll(ra)
+	if !errors.Is(err, boom) {
+		t.Fatalf("error %v, want the stream's own", err)
+	}
+	if !bytes.Equal(got, src) {
+		t.Fatal("the bytes before the error were not all delivered")
+	}
+	// A next that needs more than is left gets the error too.
+	ra.start(&chunkyReader{data: src[:100], r: rand.New(rand.NewPCG(5, 6)), err: boom})
+	if _, err := ra.next(101, make([]byte, 101)); !errors.Is(err, boom) {
+		t.Fatalf("next past the data: %v, want the stream's error", err)
+	}
+}
+
+// A segment that fails half way leaves its stream unread; the next start
+// must deliver only the new stream, through the same buffers.
+func TestReadAheadRestartsClean(t *testing.T) {
+	ra := newReadAhead()
+	defer ra.stop()
+	first := bytes.Repeat([]byte{0xAA}, 4<<20)
+	ra.start(&chunkyReader{data: first, r: rand.New(rand.NewPCG(7, 8))})
+	if _, err := ra.next(1000, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	second := randomBytes(2<<20 + 3)
+	ra.start(&chunkyReader{data: second, r: rand.New(rand.NewPCG(9, 10))})
+	got, err := io.ReadAll(ra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, second) {
+		t.Fatalf("after a restart: %d bytes that are not the new stream's", len(got))
+	}
+}
