@@ -17,7 +17,9 @@
 # new (cmp). Prints patch size, its share of the new file, wall time and
 # peak RSS of diff and apply, and the floor for apply: `cp new out && sync`.
 # Every diff and apply is followed by `sync` of the file it wrote, as mrepo
-# fsyncs what it writes. Ends with ours against the smallest reference
+# fsyncs what it writes. Applies and the cp floor run APPLY_RUNS times
+# (default 5), each into a fresh file; the median time is shown, with the
+# largest peak RSS: single runs of a 0.1 s job vary by 2x on this disk. Ends with ours against the smallest reference
 # patch and against bsdiff's diff time, next to the targets.
 #
 # The reference tools run as
@@ -51,6 +53,7 @@ BSDIFF_TIMEOUT=${BSDIFF_TIMEOUT:-1200}
 OTHER_TIMEOUT=${OTHER_TIMEOUT:-600}
 APPLY_SIZES_MIB=${APPLY_SIZES_MIB:-}
 BIG_GIB=${BIG_GIB:-}
+APPLY_RUNS=${APPLY_RUNS:-5}
 OURS_DIFF_ARGS=${OURS_DIFF_ARGS:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/delta-bench.XXXXXX")
@@ -92,7 +95,7 @@ fi
 tools=()
 for t in $TOOLS; do [ "$t" = ours ] || have "$t" && tools+=("$t"); done
 
-echo "==> bench/delta.sh, $(date -u '+%Y-%m-%d %H:%M UTC'): PAIRS=\"$PAIRS\" SIZE_MIB=$SIZE_MIB TOOLS=\"$TOOLS\" SEED=$SEED APPLY_SIZES_MIB=\"$APPLY_SIZES_MIB\" BIG_GIB=$BIG_GIB BSDIFF_TIMEOUT=$BSDIFF_TIMEOUT OTHER_TIMEOUT=$OTHER_TIMEOUT${OURS_DIFF_ARGS:+ OURS_DIFF_ARGS=\"$OURS_DIFF_ARGS\"}"
+echo "==> bench/delta.sh, $(date -u '+%Y-%m-%d %H:%M UTC'): PAIRS=\"$PAIRS\" SIZE_MIB=$SIZE_MIB TOOLS=\"$TOOLS\" SEED=$SEED APPLY_SIZES_MIB=\"$APPLY_SIZES_MIB\" BIG_GIB=$BIG_GIB APPLY_RUNS=$APPLY_RUNS BSDIFF_TIMEOUT=$BSDIFF_TIMEOUT OTHER_TIMEOUT=$OTHER_TIMEOUT${OURS_DIFF_ARGS:+ OURS_DIFF_ARGS=\"$OURS_DIFF_ARGS\"}"
 echo "==> building mrepo and genpair"
 (cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo && go build -o "$work/genpair" ./bench/genpair)
 "$work/mrepo" delta create --help >/dev/null 2>&1 || echo "bench: this mrepo has no 'delta create': ours will fail"
@@ -120,6 +123,22 @@ measure() {
 	m_mib=$(awk -v k="$m_kib" 'BEGIN {printf "%.1f", k / 1024}')
 	[ "$m_rc" -eq 137 ] && m_rc=124 # killed after the grace period
 	return 0
+}
+# measure_runs LIMIT WROTE CMD...: APPLY_RUNS measures of CMD, each
+# after removing WROTE and syncing; m_s is the median wall time, m_mib
+# the largest peak RSS. Stops at the first failure, with its m_rc.
+measure_runs() {
+	local i times=() peak=0
+	for ((i = 0; i < APPLY_RUNS; i++)); do
+		rm -f "$2"
+		sync
+		measure "$@"
+		[ "$m_rc" -ne 0 ] && return 0
+		times+=("$m_s")
+		peak=$(awk -v a="$peak" -v b="$m_mib" 'BEGIN {print (b > a ? b : a)}')
+	done
+	m_s=$(printf '%s\n' "${times[@]}" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+	m_mib=$peak
 }
 fail_reason() { # the last line of the failed command's output
 	if [ "$m_rc" -eq 124 ]; then echo "timeout"; else echo "failed (exit $m_rc): $(tail -n 1 "$work/cmd.log")"; fi
@@ -168,8 +187,7 @@ for pair in $PAIRS; do
 	oldlen[$pair]=$(bytes "$old")
 	echo "    old ${oldlen[$pair]} bytes, new $newlen bytes; $(uptime | sed 's/.*load/load/')"
 	header_row
-	rm -f "$out"; sync
-	measure "$OTHER_TIMEOUT" "$out" cp "$new" "$out"
+	measure_runs "$OTHER_TIMEOUT" "$out" cp "$new" "$out"
 	floor_s[$pair]=$m_s
 	fmt_row "cp (floor)" - - - - "$m_s" "$m_mib" "cp new out && sync"
 	for t in "${tools[@]}"; do
@@ -187,9 +205,8 @@ for pair in $PAIRS; do
 		fi
 		r_bytes[$k]=$(bytes "$patch")
 		r_pct[$k]=$(awk -v p="${r_bytes[$k]}" -v n="$newlen" 'BEGIN {printf "%.2f", n ? 100 * p / n : 0}')
-		rm -f "$out"; sync
 		apply_cmd "$t" "$old" "$new" "$patch" "$out"
-		measure "$(limit_for "$t")" "$out" "${cmd[@]}"
+		measure_runs "$(limit_for "$t")" "$out" "${cmd[@]}"
 		r_as[$k]=$m_s r_am[$k]=$m_mib
 		if [ "$m_rc" -ne 0 ]; then
 			r_check[$k]="apply $(fail_reason)"
@@ -257,11 +274,10 @@ ours_row() {
 	fi
 	pb=$(bytes "$patch")
 	sync
-	measure "$OTHER_TIMEOUT" "$out" "$work/mrepo" delta apply "$old" "$patch" "$out"
+	measure_runs "$OTHER_TIMEOUT" "$out" "$work/mrepo" delta apply "$old" "$patch" "$out"
 	as=$m_s am=$m_mib o_am=$am
 	if [ "$m_rc" -ne 0 ]; then check="apply $(fail_reason)"; elif cmp -s "$out" "$new"; then check=ok; else check=MISMATCH; fi
-	rm -f "$out"; sync
-	measure "$OTHER_TIMEOUT" "$out" cp "$new" "$out"
+	measure_runs "$OTHER_TIMEOUT" "$out" cp "$new" "$out"
 	cs=$m_s
 	rm -f "$out"
 	printf '  %-9s %12s %9s %9s %9s %9s %9s %8s  %s\n' "$label" "$pb" "$ds" "$dm" "$as" "$am" "$cs" \
