@@ -59,8 +59,10 @@ type Limits struct {
 	// rebuilds is refused; a patch of any size is allowed for targets
 	// under 4 KiB).
 	MaxPatchRatio float64
-	// MaxDuration bounds the wall-clock time of Apply, which bounds its
-	// CPU time (Apply uses one goroutine).
+	// MaxDuration bounds the wall-clock time of Apply. Its decompressing,
+	// hashing and writing goroutines run at most a few buffers ahead of
+	// the one that checks the limit, so this bounds its CPU time too, to
+	// a small multiple of MaxDuration.
 	MaxDuration time.Duration
 	// VerifyBase makes a wrong base an ErrBase error rather than an
 	// ErrTarget one: when the output does not match, Apply hashes the base

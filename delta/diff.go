@@ -85,6 +85,8 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 				oldBuf = make([]byte, oldLen)
 			}
 			newBuf = make([]byte, min(newLen, chunk))
+			// The anchor index too: the first window is the smallest.
+			mt.reserve(len(oldBuf))
 		}
 		oldWin := oldBuf[:we-ws]
 		if err := readFull(old, oldWin, ws); err != nil {
@@ -150,14 +152,30 @@ type matcher struct {
 }
 
 // tables returns the zeroed hash table (hash tag in the high 32 bits,
-// position+1 in the low 32), reusing the previous one's memory.
-func (mt *matcher) tables(n int) []uint64 {
+// position+1 in the low 32) for an old window of oldLen bytes, reusing
+// the previous one's memory.
+func (mt *matcher) tables(oldLen int) []uint64 {
+	n := tableSize(oldLen)
 	if cap(mt.table) < n {
 		mt.table = make([]uint64, n)
 	}
 	mt.table = mt.table[:n]
 	clear(mt.table)
 	return mt.table
+}
+
+// reserve allocates the table for old windows of up to oldLen bytes.
+func (mt *matcher) reserve(oldLen int) {
+	if n := tableSize(oldLen); cap(mt.table) < n {
+		mt.table = make([]uint64, n)
+	}
+}
+
+// tableSize is the number of slots of the anchor index of an old window
+// of oldLen bytes: a power of two, at least twice the expected anchors.
+func tableSize(oldLen int) int {
+	expect := oldLen>>anchorBits + 1
+	return 1 << bits.Len(uint(expect*2-1))
 }
 
 // Rolling hash over blockSize bytes: h = sum b[i]*hashMul^(B-1-i).
@@ -178,11 +196,9 @@ func (mt *matcher) findMatches(old, nw []byte) []match {
 	if len(old) < B || len(nw) < B {
 		return nil
 	}
-	expect := len(old)>>anchorBits + 1
-	tbits := bits.Len(uint(expect*2 - 1))
-	table := mt.tables(1 << tbits)
+	table := mt.tables(len(old))
 	mask := uint64(len(table) - 1)
-	tshift := 64 - tbits
+	tshift := 64 - (bits.Len(uint(len(table))) - 1)
 	pow := uint64(1)
 	for i := 0; i < B-1; i++ {
 		pow *= hashMul
