@@ -33,7 +33,9 @@ func ReadHeader(patch io.ReaderAt, patchLen int64) (*Header, error) {
 // length and SHA-256 of what it wrote. On any error the output is
 // incomplete or wrong and must be discarded; the error wraps ErrFormat,
 // ErrBase, ErrTarget or ErrLimit. Memory stays bounded by fixed buffers
-// whatever the sizes.
+// whatever the sizes. Apply runs goroutines of its own and waits for them
+// before it returns; it calls patch.ReadAt from several of them, one call
+// at a time, and base.ReadAt and out.Write from one goroutine each.
 func Apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, out io.Writer, lim Limits) (*Header, error) {
 	return apply(base, baseLen, patch, patchLen, out, lim)
 }

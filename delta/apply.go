@@ -57,7 +57,7 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 		tmp: make([]byte, copyBuf)}
 	a.out = newOutput(out)
 	defer a.out.abort()
-	err = a.run(patch, patchLen, h)
+	err = a.run(&lockedReaderAt{r: patch}, patchLen, h)
 	// Only a wrong output needs the base's hash, to tell a wrong base from
 	// a bad patch: hashing it up front would cost a full read every time.
 	if lim.VerifyBase && errors.Is(err, ErrTarget) {

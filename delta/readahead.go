@@ -138,3 +138,18 @@ func (ra *readAhead) next(n int, tmp []byte) ([]byte, error) {
 	}
 	return tmp[:n], nil
 }
+
+// lockedReaderAt serializes ReadAt calls. The patch is read by the
+// control decoder and by both read-ahead goroutines at once, and not every
+// io.ReaderAt allows that, whatever its contract says: afero's in-memory
+// files implement ReadAt as a seek and a read.
+type lockedReaderAt struct {
+	mu sync.Mutex
+	r  io.ReaderAt
+}
+
+func (l *lockedReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.ReadAt(p, off)
+}
