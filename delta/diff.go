@@ -155,11 +155,8 @@ type matcher struct {
 // position+1 in the low 32) for an old window of oldLen bytes, reusing
 // the previous one's memory.
 func (mt *matcher) tables(oldLen int) []uint64 {
-	n := tableSize(oldLen)
-	if cap(mt.table) < n {
-		mt.table = make([]uint64, n)
-	}
-	mt.table = mt.table[:n]
+	mt.reserve(oldLen)
+	mt.table = mt.table[:tableSize(oldLen)]
 	clear(mt.table)
 	return mt.table
 }
