@@ -73,6 +73,11 @@ const (
 	// malformed, or it hit a limit). Reported in delta_failed events and
 	// Result.Files: the file is then downloaded whole.
 	DeltaFailed Code = "DELTA_FAILED"
+	// Cancelled: the run was stopped before it finished, by SIGINT or
+	// SIGTERM (mclient) or by the caller's context (library). Nothing is
+	// blamed: a version on trial stays on trial, partial downloads stay
+	// staged, and the next run carries on.
+	Cancelled Code = "CANCELLED"
 )
 
 // Error is every error this package returns.
