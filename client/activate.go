@@ -1,9 +1,7 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -285,7 +283,7 @@ func verifyFile(path string, tf *metadata.TargetFiles, buf []byte) error {
 	if err != nil || !fi.Mode().IsRegular() {
 		return errorf(HashMismatch, err, "%s is not a regular file", name)
 	}
-	h := sha256.New()
+	h := newTargetHash(tf) // every supported algorithm the target lists, in one read
 	n, err := io.CopyBuffer(h, io.LimitReader(f, tf.Length+1), buf)
 	if err != nil {
 		return errorf(HashMismatch, err, "reading %s", name)
@@ -293,8 +291,11 @@ func verifyFile(path string, tf *metadata.TargetFiles, buf []byte) error {
 	if n != tf.Length {
 		return errorf(HashMismatch, nil, "%s is %d bytes, signed %d", name, n, tf.Length)
 	}
-	if !bytes.Equal(h.Sum(nil), tf.Hashes["sha256"]) {
-		return errorf(HashMismatch, nil, "%s does not match its signed SHA-256", name)
+	if alg, _, _, bad := h.mismatch(); bad {
+		if alg == "" {
+			return errorf(HashMismatch, nil, "%s has no signed hash the client supports", name)
+		}
+		return errorf(HashMismatch, nil, "%s does not match its signed %s", name, alg)
 	}
 	return nil
 }

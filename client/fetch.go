@@ -1,9 +1,7 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -71,18 +69,17 @@ func (d *downloader) fetch(ctx context.Context, url string, tf *metadata.TargetF
 }
 
 func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.TargetFiles, dest, name string, first bool, res *fetchResult) error {
-	want := tf.Hashes["sha256"]
 	f, err := os.OpenFile(dest, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return errorf(classifyFS(err), err, "staging %s", name)
 	}
 	defer f.Close()
-	size, h, err := rehashPrefix(f, tf.Length)
+	size, h, err := rehashPrefix(f, tf)
 	if err != nil {
 		return errorf(classifyFS(err), err, "reading staged %s", name)
 	}
 	if size == tf.Length {
-		if bytes.Equal(h.Sum(nil), want) {
+		if h.check(name) == nil {
 			if first {
 				res.resumedFrom = size
 			}
@@ -90,7 +87,7 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 		}
 		// A staged copy of the right length with the wrong bytes: discard.
 		res.cleaned = true
-		if size, h, err = restart(f); err != nil {
+		if size, h, err = restart(f, tf); err != nil {
 			return err
 		}
 	}
@@ -107,7 +104,7 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	defer body.Close()
 	if start != size { // the server ignored the Range request
 		res.resumedFrom = 0
-		if size, h, err = restart(f); err != nil {
+		if size, h, err = restart(f, tf); err != nil {
 			return err
 		}
 	}
@@ -122,7 +119,7 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	if d.progress != nil {
 		cb = func(n int64) { d.progress(name, size+n, tf.Length) }
 	}
-	n, sum, err := hashcopy.CopyFrom(w, stallGuard(body, d.stall, cancel), tf.Length-size, h, cb)
+	n, _, err := hashcopy.CopyFrom(w, stallGuard(body, d.stall, cancel), tf.Length-size, h, cb)
 	res.transferred += n
 	if dw != nil {
 		if ferr := dw.Flush(); err == nil && ferr != nil {
@@ -145,9 +142,12 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 		f.Sync()
 		return errorf(Network, nil, "downloading %s: connection closed after %d of %d bytes", name, size+n, tf.Length)
 	}
-	if !bytes.Equal(sum[:], want) {
+	// Every supported algorithm the target lists, not just one: a
+	// repository that lists two signs both, and either may be the one an
+	// attacker can collide.
+	if err := h.check(name); err != nil {
 		os.Remove(dest)
-		return errorf(HashMismatch, nil, "%s: SHA-256 %x, signed %x", name, sum[:], []byte(want))
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		return errorf(classifyFS(err), err, "syncing %s", name)
@@ -155,35 +155,31 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	return nil
 }
 
-// rehashPrefix hashes what a staged file already holds. A file longer than
-// the signed length is emptied.
-func rehashPrefix(f *os.File, length int64) (int64, hashWriter, error) {
+// rehashPrefix hashes what a staged file already holds, with every
+// algorithm the target lists (one read for all). A file longer than the
+// signed length is emptied.
+func rehashPrefix(f *os.File, tf *metadata.TargetFiles) (int64, *targetHash, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, nil, err
 	}
-	if fi.Size() > length {
-		return restart(f)
+	if fi.Size() > tf.Length {
+		return restart(f, tf)
 	}
-	h := sha256.New()
+	h := newTargetHash(tf)
 	n, err := io.CopyBuffer(h, io.LimitReader(f, fi.Size()), make([]byte, 1<<20))
 	if err != nil || n != fi.Size() {
-		return restart(f)
+		return restart(f, tf)
 	}
 	return n, h, nil
 }
 
-type hashWriter interface {
-	io.Writer
-	Sum([]byte) []byte
-}
-
-// restart empties a staged file.
-func restart(f *os.File) (int64, hashWriter, error) {
+// restart empties a staged file and returns fresh hashes for tf.
+func restart(f *os.File, tf *metadata.TargetFiles) (int64, *targetHash, error) {
 	if err := f.Truncate(0); err != nil {
 		return 0, nil, errorf(classifyFS(err), err, "emptying a staged file")
 	}
-	return 0, sha256.New(), nil
+	return 0, newTargetHash(tf), nil
 }
 
 // offsetWriter writes sequentially from an offset with WriteAt, for

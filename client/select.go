@@ -170,7 +170,12 @@ const maxLoadedRoles = 4096
 // manifest of the model ends the walk, as it ends every lookup of one.
 // Listing the versions of a model this way costs one metadata download
 // per bin the first time; afterwards only the bins whose version changed
-// are downloaded again.
+// are downloaded again. Each role is verified against the delegator it is
+// first reached through here, even if an earlier lookup loaded it through
+// another (loadRole); one reached again through a second delegator is not
+// walked again, as in a TUF lookup: what it lists is trusted only through
+// the lookup of each path (targetInfo), which verifies every role on the
+// path it walks against its delegator on that path.
 func (s *tufSession) loadRolesFor(modelID string) error {
 	top := s.up.GetTrustedMetadataSet().Targets[metadata.TARGETS]
 	if top == nil {

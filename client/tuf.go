@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 )
 
@@ -39,10 +42,18 @@ type tufSession struct {
 	targetURL string // base URL of targets, with a trailing slash
 	consist   bool   // consistent snapshots: target files are hash-prefixed
 	// What loadRole needs to fetch delegated roles as go-tuf does.
-	fetcher     fetcher.Fetcher
-	metadataURL string
-	maxTargets  int64
+	fetcher        fetcher.Fetcher
+	metadataURL    string
+	maxTargets     int64
+	maxDelegations int // roles one lookup may visit (go-tuf's MaxDelegations)
+	// verified records each delegation (delegator, role) under which the
+	// loaded metadata of the role has been verified in this session: see
+	// loadRole.
+	verified map[delegation]*metadata.Metadata[metadata.TargetsType]
 }
+
+// delegation is an edge of the delegation graph: Parent delegates Role.
+type delegation struct{ Role, Parent string }
 
 // tufOptions are what a session needs besides its directories.
 type tufOptions struct {
@@ -92,7 +103,8 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 		up.UnsafeSetRefTime(o.now)
 	}
 	s := &tufSession{up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/",
-		fetcher: cfg.Fetcher, metadataURL: strings.TrimSuffix(metadataURL, "/") + "/", maxTargets: cfg.TargetsMaxLength}
+		fetcher: cfg.Fetcher, metadataURL: strings.TrimSuffix(metadataURL, "/") + "/", maxTargets: cfg.TargetsMaxLength,
+		maxDelegations: cfg.MaxDelegations, verified: map[delegation]*metadata.Metadata[metadata.TargetsType]{}}
 	return s, nil
 }
 
@@ -184,24 +196,91 @@ func syncDir(dir string) {
 	}
 }
 
-// targetInfo resolves a target path through the delegation tree.
+// targetInfo resolves the target path of a model file (a manifest, a
+// payload file, a patch) through the delegation tree, as lookup does, and
+// also requires a SHA-256 digest: mrepo signs model targets with their
+// SHA-256, which the signed manifest and the patch headers repeat and
+// which checkManifest and the delta path compare. Every other supported
+// digest the target lists is checked too, wherever its bytes are.
 func (s *tufSession) targetInfo(path string) (*metadata.TargetFiles, error) {
-	tf, err := s.up.GetTargetInfo(path)
+	tf, err := s.lookup(path)
 	if err != nil {
-		code := classify(err)
-		if code == MetadataInvalid && strings.Contains(err.Error(), "not found") {
-			code = TargetNotFound
-		}
-		return nil, errorf(code, err, "target %s", path)
+		return nil, err
 	}
-	if len(tf.Hashes["sha256"]) != 32 {
+	if len(tf.Hashes["sha256"]) != sha256.Size {
 		return nil, errorf(MetadataInvalid, nil, "target %s has no SHA-256 hash", path)
 	}
 	return tf, nil
 }
 
-// targetURL is where a target's bytes are: hash-prefixed with consistent
-// snapshots, as go-tuf computes it.
+// lookup resolves any target path through the delegation tree (pre-order,
+// depth first, in delegation order, stopping after a terminating
+// delegation, visiting at most maxDelegations roles: the TUF
+// specification's walk, as go-tuf's GetTargetInfo does it) and refuses a
+// target that lists no hash algorithm the client can check.
+//
+// The walk is done here rather than by go-tuf because go-tuf v2.4.2 reuses
+// a delegated role it loaded in an earlier lookup without verifying it
+// against the delegator it is now reached through: with role R delegated
+// by both A and B, R's metadata signed only by a key A trusts is accepted
+// for a path B delegates, once a lookup through A has loaded it (upstream:
+// theupdateframework/go-tuf#759, open; python-tuf fixed the same bug in
+// theupdateframework/python-tuf#2978; the TUF conformance suite's
+// test_cached_role_is_verified_against_current_delegator). loadRole
+// verifies every role on the path actually walked against its delegator
+// on that path. docs/design.md ("Delegated roles reached through two
+// delegators") has the details.
+func (s *tufSession) lookup(path string) (*metadata.TargetFiles, error) {
+	notFound := func(err error) error { return errorf(TargetNotFound, err, "target %s", path) }
+	if s.up.GetTrustedMetadataSet().Targets[metadata.TARGETS] == nil {
+		return nil, errorf(MetadataInvalid, nil, "no trusted targets metadata")
+	}
+	toVisit := []delegation{{Role: metadata.TARGETS, Parent: metadata.ROOT}}
+	visited := map[string]bool{}
+	for len(visited) <= s.maxDelegations && len(toVisit) > 0 {
+		d := toVisit[len(toVisit)-1]
+		toVisit = toVisit[:len(toVisit)-1]
+		if visited[d.Role] {
+			continue // a cycle, or a role already searched in this lookup
+		}
+		md := s.up.GetTrustedMetadataSet().Targets[metadata.TARGETS]
+		if d.Role != metadata.TARGETS {
+			var err error
+			if md, err = s.loadRole(d.Role, d.Parent); err != nil {
+				return nil, errorf(CodeOf(err), err, "target %s", path)
+			}
+			if md == nil {
+				// As go-tuf and python-tuf do: a role the snapshot does not
+				// list ends the lookup, unfetched.
+				return nil, notFound(fmt.Errorf("delegated role %s is not in the snapshot", d.Role))
+			}
+		}
+		if tf, ok := md.Signed.Targets[path]; ok {
+			if err := checkTargetHashes(tf); err != nil {
+				return nil, errorf(MetadataInvalid, err, "target %s (role %s)", path, d.Role)
+			}
+			return tf, nil
+		}
+		visited[d.Role] = true
+		if md.Signed.Delegations == nil {
+			continue
+		}
+		var kids []delegation
+		for _, r := range md.Signed.Delegations.GetRolesForTarget(path) {
+			kids = append(kids, delegation{Role: r.Name, Parent: d.Role})
+			if r.Terminating {
+				toVisit = toVisit[:0]
+				break
+			}
+		}
+		slices.Reverse(kids) // popped from the end: first delegation first
+		toVisit = append(toVisit, kids...)
+	}
+	return nil, notFound(fmt.Errorf("target %s not found", path))
+}
+
+// urlOf is where a target's bytes are: hash-prefixed with consistent
+// snapshots, by the digest targetFileHash picks.
 func (s *tufSession) urlOf(tf *metadata.TargetFiles) string {
 	p := tf.Path
 	if s.consist {
@@ -209,7 +288,7 @@ func (s *tufSession) urlOf(tf *metadata.TargetFiles) string {
 		if i := strings.LastIndexByte(p, '/'); i >= 0 {
 			dir, base = p[:i+1], p[i+1:]
 		}
-		p = dir + hexString(tf.Hashes["sha256"]) + "." + base
+		p = dir + hexString(targetFileHash(tf)) + "." + base
 	}
 	return s.targetURL + p
 }
@@ -227,21 +306,30 @@ func (s *tufSession) allLoadedTargets() map[string]*metadata.TargetFiles {
 }
 
 // loadRole loads the delegated targets role name, delegated by parent
-// (already loaded), into the updater's trusted set, exactly as go-tuf's
-// updater loads one during a target lookup: the local copy if it verifies
-// against the trusted snapshot (length, hashes, version), else the version
-// the snapshot names, downloaded bounded by the length it records, then
+// (already loaded), into the updater's trusted set, as go-tuf's updater
+// loads one during a target lookup: the local copy if it verifies against
+// the trusted snapshot (length, hashes, version), else the version the
+// snapshot names, downloaded bounded by the length it records, then
 // verified (signatures by a threshold of the keys parent delegates to it,
-// version, expiry) and persisted. go-tuf's own lookups (GetTargetInfo)
-// then find the role loaded. It returns nil without error for a role the
-// snapshot does not list: the role has no metadata yet, so it signs
-// nothing (a lookup go-tuf routes to it fails, as TARGET_NOT_FOUND).
+// version, expiry) and persisted. It returns nil without error for a role
+// the snapshot does not list: the role has no metadata yet, so it signs
+// nothing (a lookup routed to it fails, as TARGET_NOT_FOUND).
+//
+// A role already loaded (through any delegator, by this or an earlier
+// walk) is verified again against parent, once per delegation: its
+// signatures must meet the threshold of the keys parent delegates to it.
+// go-tuf skips this (see lookup), so a role that two delegators delegate
+// to would otherwise carry the trust of the first one it was reached
+// through. The other checks of loading (snapshot length, hashes and
+// version, expiry) do not depend on the delegator.
 func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.TargetsType], error) {
 	// A copy of the trusted set whose Targets map is the updater's own: what
-	// is loaded through it is loaded for the updater too (and if a later
-	// go-tuf copied the map, its lookups would load the role themselves).
+	// is loaded through it is loaded for the updater too.
 	ts := s.up.GetTrustedMetadataSet()
 	if md := ts.Targets[name]; md != nil {
+		if err := s.verifyDelegation(ts, name, parent, md); err != nil {
+			return nil, err
+		}
 		return md, nil
 	}
 	if ts.Snapshot == nil {
@@ -254,6 +342,7 @@ func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.
 	file := filepath.Join(s.metaDir, url.PathEscape(name)+".json")
 	if data, err := os.ReadFile(file); err == nil {
 		if md, err := ts.UpdateDelegatedTargets(data, name, parent); err == nil {
+			s.verified[delegation{name, parent}] = md
 			return md, nil
 		}
 	}
@@ -277,10 +366,32 @@ func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.
 	if err != nil {
 		return nil, errorf(classify(err), err, "delegated role %s", name)
 	}
+	s.verified[delegation{name, parent}] = md
 	if err := persist(s.metaDir, file, data); err != nil {
 		return nil, errorf(StateInvalid, err, "saving delegated role %s", name)
 	}
 	return md, nil
+}
+
+// verifyDelegation checks the loaded metadata md of role name against the
+// delegation of parent (already loaded): signed by a threshold of the keys
+// parent delegates to name. Each (role, parent) pair is verified once per
+// session: a lookup per model version must not re-verify (re-encode and
+// check) a large role every time.
+func (s *tufSession) verifyDelegation(ts trustedmetadata.TrustedMetadata, name, parent string, md *metadata.Metadata[metadata.TargetsType]) error {
+	d := delegation{name, parent}
+	if s.verified[d] == md {
+		return nil
+	}
+	p := ts.Targets[parent]
+	if p == nil {
+		return errorf(MetadataInvalid, nil, "delegated role %s: its delegator %s is not loaded", name, parent)
+	}
+	if err := p.VerifyDelegate(name, md); err != nil {
+		return errorf(classify(err), err, "delegated role %s, as delegated by %s", name, parent)
+	}
+	s.verified[d] = md
+	return nil
 }
 
 // persist writes a verified metadata file as go-tuf does (a tuf_tmp*

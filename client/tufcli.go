@@ -78,7 +78,7 @@ func (t *TUFClient) Download(ctx context.Context, targetBaseURL, targetDir strin
 	}
 	buf := make([]byte, 1<<20)
 	for _, p := range paths {
-		tf, err := s.targetInfo(p)
+		tf, err := s.lookup(p) // any target, with any supported hashes (not only model files)
 		if err != nil {
 			return err
 		}
