@@ -53,7 +53,8 @@ TUF session and streaming downloader as "mclient update":
       a target already in TD with the signed hashes is not downloaded again
 
 Exit 0 on success, 1 on any failure. When FAKETIME is set (libfaketime, as
-the suite's "faketime -f +Nd" does), it is the reference time for expiry.`,
+the suite's "faketime -f +Nd" does), it is the reference time for expiry
+of these commands; no other mclient command reads it.`,
 		OnUsageError: conformanceFailure,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "metadata-dir", Usage: "trusted metadata `DIR`"},
@@ -120,10 +121,12 @@ func newTUF(c *cli.Context) (*client.TUFClient, error) {
 	return client.NewTUFClient(c.String("metadata-dir"), c.String("metadata-url"), now, client.Options{Retries: 2}), nil
 }
 
-// fakeNow honours libfaketime's FAKETIME, which Go programs ignore (they
-// do not call the libc clock): "+15d", "-2h", "+30" (seconds), "@2024-01-02
-// 03:04:05" or "2024-01-02 03:04:05". Anything else is asked of `date +%s`,
-// which runs under the preloaded libfaketime.
+// fakeNow honours libfaketime's FAKETIME for `mclient tuf` only (the
+// conformance suite runs its client under faketime; Go programs do not
+// call the libc clock, so the variable is read here): "+15d", "-2h",
+// "+30" (seconds), "@2024-01-02 03:04:05" or "2024-01-02 03:04:05".
+// Anything else is asked of `date +%s`, which runs under the preloaded
+// libfaketime. The device commands never call it (openClient).
 func fakeNow() (time.Time, bool, error) {
 	spec, ok := os.LookupEnv("FAKETIME")
 	if !ok || spec == "" {
