@@ -189,6 +189,40 @@ func TestTargetHashAlgorithmsLocalCopies(t *testing.T) {
 	}
 }
 
+// TestTargetHashAlgorithmsResume: half a target left in staging by an
+// interrupted run is re-hashed with the algorithm the target lists
+// (SHA-512 alone here) and the rest fetched with a Range request.
+func TestTargetHashAlgorithmsResume(t *testing.T) {
+	t.Parallel()
+	content := payload(7, 64<<10)
+	const path = "files/resumed.bin"
+	r := newRepo(t)
+	f := forge(t, r.Dir)
+	f.addRawTarget(path, content, metadata.Hashes{"sha512": digest("sha512", content)})
+	f.publishAll(trustedSigner(t, r, metadata.TARGETS), trustedSigner(t, r, metadata.SNAPSHOT), trustedSigner(t, r, metadata.TIMESTAMP))
+	srv := serveRepo(t, r)
+	tc, dir := tufClient(t, r, srv)
+	stored := filepath.Join(dir, url.PathEscape(path))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	half := len(content) / 2
+	if err := os.WriteFile(stored+".part", content[:half], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := tufDownload(tc, srv, dir, path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(stored)
+	if err != nil || string(data) != string(content) {
+		t.Fatalf("stored %d bytes, %v", len(data), err)
+	}
+	reqs := srv.requests("/targets/")
+	if len(reqs) != 1 || reqs[0].Range != fmt.Sprintf("bytes=%d-", half) {
+		t.Errorf("requests %+v, want one for bytes=%d-", reqs, half)
+	}
+}
+
 // TestModelTargetAllHashesChecked: a model file signed with SHA-256 and
 // SHA-512 (a repository tool other than mrepo may list both) must match
 // both: with the SHA-512 wrong, the update fails HASH_MISMATCH and nothing
