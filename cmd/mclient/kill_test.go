@@ -12,13 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/killtest"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/targets"
 )
@@ -26,62 +25,42 @@ import (
 const (
 	// killModel is the model the kill test updates.
 	killModel = "killtest"
-	// killPayloadSize is the size of each version's model.bin: large
-	// enough that its download, hashing and removal take a visible time.
-	killPayloadSize = 24 << 20
+	// killPayloadSize is the size of each version's model.bin: several
+	// MiB, as an update passes a crash point for every MiB it writes.
+	killPayloadSize = 4 << 20
 	// killRate throttles target downloads (bytes per second) so that a
-	// download lasts about half a second and kills land inside it.
-	killRate = 48 << 20
-	// killTail is the end of the download where the kills aimed at the
-	// verification and installation start: they land in the last part of
-	// the download, the final hash and sync, the installation or the
-	// pointer switch.
-	killTail = 20 * time.Millisecond
-	// killHealthCheck is how long the health check takes, so that kills
-	// land while a version is on trial.
-	killHealthCheck = 150 * time.Millisecond
+	// download lasts a quarter of a second and timed kills land inside it.
+	killRate = 16 << 20
+	// killHealthCheck is how long the health check takes, so that timed
+	// kills land while a version is on trial.
+	killHealthCheck = 100 * time.Millisecond
 )
 
-// TestKillUpdate kills `mclient update` (SIGKILL) at random points of the
-// download, the verification and installation, the activation (pointer
-// switch, health check, confirmation) and the cleanup, many times in a
-// loop. After every kill, `mclient status` must name a version whose files
-// all verify (`mclient verify`), a device that had an active version must
-// still have one, and the next uninterrupted `mclient update` must complete
-// with the newest version active. Every fourth version is published with
-// a patch from the previous one, so some kills land while the patch is
-// downloaded or applied. At the end no temporary or half-built directory
-// (or staged file, patches included) may be left. Reproduce a run with MCLIENT_KILL_SEED (and change
-// its length with MCLIENT_KILL_ITERATIONS); timing makes the exact kill
-// points vary between machines.
+// TestKillUpdate kills `mclient update` (SIGKILL) part-way, many times: at
+// each crash point of an update (every MiB of a download or of a file
+// rebuilt with a patch, every fsync and rename of the state directory; see
+// internal/killtest), then at random times. Every other crash kill is of
+// an update by a signed patch from the active version. After every kill,
+// `mclient status` must name a version whose files all verify (`mclient
+// verify`), a device that had an active version must still have one, and
+// the next uninterrupted `mclient update` must complete with the newest
+// version active. At the end no temporary or half-built directory (or
+// staged file, patches included) may be left. Reproduce a run's draws
+// with MCLIENT_KILL_SEED; MCLIENT_KILL_ITERATIONS sets how many crash
+// points are used per kind of update (at least every distinct one) and
+// MCLIENT_KILL_TIMED how many kills come at random times.
 func TestKillUpdate(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("needs SIGKILL")
 	}
-	mclient, err := exec.LookPath("mclient")
-	if err != nil {
-		t.Fatalf("mclient is not on PATH (TestMain installs it): %v", err)
-	}
-	seed := uint64(20261125)
-	if s := os.Getenv("MCLIENT_KILL_SEED"); s != "" {
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("MCLIENT_KILL_SEED: %v", err)
-		}
-	}
-	iterations := 30
-	if testing.Short() {
-		iterations = 10
-	}
-	if s := os.Getenv("MCLIENT_KILL_ITERATIONS"); s != "" {
-		if iterations, err = strconv.Atoi(s); err != nil {
-			t.Fatalf("MCLIENT_KILL_ITERATIONS: %v", err)
-		}
-	}
-	t.Logf("seed %d, %d iterations (MCLIENT_KILL_SEED=%d reproduces the draws)", seed, iterations, seed)
-	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
+	t.Parallel()
+	seed := killtest.Seed(t, "MCLIENT_KILL_SEED", 20261125)
+	maxPoints := killtest.Count(t, "MCLIENT_KILL_ITERATIONS", 16, 8)
+	timed := killtest.Count(t, "MCLIENT_KILL_TIMED", 6, 2)
+	rng := killtest.RNG(seed)
 
 	base := t.TempDir()
-	k := &killEnv{t: t, mclient: mclient, repo: testrepo.New(t)}
+	k := &killEnv{t: t, mclient: killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mclient"), repo: testrepo.New(t)}
 	k.payload = make([]byte, killPayloadSize)
 	rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), byte(seed >> 24)}).Read(k.payload)
 	url := k.repo.Serve(t, throttle(killRate))
@@ -96,9 +75,8 @@ func TestKillUpdate(t *testing.T) {
 	}
 	k.updateArgs = []string{"--model-id", killModel, "--health-check", "sh " + hc}
 
-	// The device installs two versions, then a third while the test
-	// watches the state directory to see when each phase of an update
-	// starts (that one also removes the oldest version).
+	// The device installs two versions, then a third and a fourth (by a
+	// patch) while the crash points they pass are traced.
 	k.state = filepath.Join(base, "device")
 	k.mustRun("init", "--state", k.state, "--root", root, "--repo-url", url)
 	for n := 0; n < 2; n++ {
@@ -106,54 +84,26 @@ func TestKillUpdate(t *testing.T) {
 		k.mustRun(append([]string{"update", "--state", k.state}, k.updateArgs...)...)
 	}
 	k.publish(2)
-	ph := k.measure(k.state, k.version(2))
-	t.Logf("uninterrupted update: %v total; download starts at %v, install at %v, activation at %v, cleanup at %v",
-		ph.total.Round(time.Millisecond), ph.download.Round(time.Millisecond), ph.install.Round(time.Millisecond),
-		ph.activate.Round(time.Millisecond), ph.cleanup.Round(time.Millisecond))
-
-	// Where to kill: a sixth of the runs at a delay drawn over the whole
-	// measured run, a sixth over its start (the TUF refresh), from process
-	// start; the others from an event seen in the state directory, over
-	// the phase it starts: the download once the staged file appears; its
-	// end, verification and installation from the same event (the download
-	// takes a steady time); the activation (trial, health check,
-	// confirmation) once it is logged; the cleanup once the new version is
-	// confirmed.
-	plan := func(i int) killPlan {
-		uniform := func(d time.Duration) time.Duration { return time.Duration(rng.Int64N(int64(d) + 1)) }
-		switch i % 6 {
-		case 0:
-			return killPlan{after: afterStart, delay: uniform(ph.total)}
-		case 1:
-			return killPlan{after: afterStart, delay: uniform(ph.download)}
-		case 2:
-			return killPlan{after: afterDownload, delay: uniform(ph.install - ph.download)}
-		case 3:
-			return killPlan{after: afterDownload, delay: ph.install - ph.download - killTail + uniform(killTail+ph.activate-ph.install+2*time.Millisecond)}
-		case 4:
-			return killPlan{after: afterActivated, delay: uniform(ph.cleanup - ph.activate)}
-		default:
-			return killPlan{after: afterConfirmed, delay: uniform(ph.total - ph.cleanup)}
-		}
+	start := time.Now()
+	traceFull := killtest.Trace(t, k.command(append([]string{"update", "--state", k.state}, k.updateArgs...)...))
+	total := time.Since(start)
+	k.publishDelta(3)
+	traceDelta := killtest.Trace(t, k.command(append([]string{"update", "--state", k.state}, k.updateArgs...)...))
+	t.Logf("uninterrupted update: %v, %d crash points; by a patch: %d crash points", total.Round(time.Millisecond), len(traceFull), len(traceDelta))
+	if st := k.status(); st.Version != k.version(3) {
+		t.Fatalf("after the traced updates: %+v", st)
 	}
 
-	landed := map[string]int{}
+	landed := killtest.Tally{}
 	methods := map[string]int{}
-	var inKill, inCheck, inUpdate time.Duration
 	var resumed, downloaded int64
 	resumes := 0
-	start := time.Now()
-	first := 3
-	for i := 0; i < iterations; i++ {
-		n := first + i
-		// Every fourth version comes with a patch from the one before
-		// (active on the device), so that kills also land while a patch
-		// is downloaded or applied. Such a run is short: the patch is
-		// tiny and applying it rebuilds the file in a fraction of the
-		// time its download takes, so its kills aim at the start of the
-		// rebuilt file (in staging) or anywhere in the first half of a
-		// full run.
-		delta := i%4 == 3
+	n := 4
+	// killed runs an update to a newly published version n, killed as kill
+	// says, and checks the invariants after the kill and after the next
+	// update.
+	killed := func(label string, delta bool, kill func(*exec.Cmd) killtest.Kill) string {
+		t.Helper()
 		if delta {
 			k.publishDelta(n)
 		} else {
@@ -161,45 +111,41 @@ func TestKillUpdate(t *testing.T) {
 		}
 		v := k.version(n)
 		before := k.status()
-		p := plan(i)
-		if delta {
-			if (i/4)%2 == 0 {
-				p = killPlan{after: afterDownload, delay: time.Duration(rng.Int64N(int64(ph.install-ph.download)/3 + 1))}
-			} else {
-				p = killPlan{after: afterStart, delay: time.Duration(rng.Int64N(int64(ph.total)/2 + 1))}
+		w := newWatch(k.state, v)
+		res := kill(k.command(append([]string{"update", "--state", k.state}, k.updateArgs...)...))
+		where := whereFinished
+		if res.Finished {
+			if res.Err != nil {
+				t.Fatalf("%s: update to %s failed on its own: %v\n%s", label, v, res.Err, res.Output)
 			}
+		} else {
+			where = w.where()
 		}
-
-		t1 := time.Now()
-		where, at := k.killedRun(v, p)
-		t2 := time.Now()
 		landed[where]++
 		st := k.status()
-		t.Logf("#%d %s%s: kill %v after %s, at %v: %s; status names %q%s", i, v, map[bool]string{true: " (patch)"}[delta], p.delay.Round(100*time.Microsecond), p.after,
-			at.Round(time.Millisecond), where, st.Version, map[bool]string{true: " (on trial)"}[st.Trial])
+		t.Logf("%s %s%s: %s%s; status names %q%s", label, v, map[bool]string{true: " (patch)"}[delta], where,
+			map[bool]string{true: " at crash point " + res.Point}[res.Point != ""], st.Version, map[bool]string{true: " (on trial)"}[st.Trial])
 
 		// The invariants after a kill.
 		if before.Version != "" && st.Version == "" {
-			t.Fatalf("kill #%d (%s): %s was active before the kill, none is now", i, where, before.Version)
+			t.Fatalf("%s (%s): %s was active before the kill, none is now", label, where, before.Version)
 		}
 		if st.Version != "" {
 			if st.Version != before.Version && st.Version != v {
-				t.Fatalf("kill #%d (%s): status names %s, neither the version before (%q) nor the new one", i, where, st.Version, before.Version)
+				t.Fatalf("%s (%s): status names %s, neither the version before (%q) nor the new one", label, where, st.Version, before.Version)
 			}
 			out, err := k.run("verify", "--state", k.state, "--model-id", killModel)
 			if err != nil || !strings.HasPrefix(string(out), "OK: "+killModel+" "+st.Version+": ") {
-				t.Fatalf("kill #%d (%s): verify of %s: %v\n%s", i, where, st.Version, err, out)
+				t.Fatalf("%s (%s): verify of %s: %v\n%s", label, where, st.Version, err, out)
 			}
 		}
-		t3 := time.Now()
 
 		// The next update completes, resuming what the killed one left.
 		out, err := k.run(append([]string{"update", "--state", k.state, "--json"}, k.updateArgs...)...)
 		if err != nil {
-			t.Fatalf("update after kill #%d (%s): %v\n%s", i, where, err, out)
+			t.Fatalf("update after %s (%s): %v\n%s", label, where, err, out)
 		}
-		var res struct {
-			Outcome         string `json:"outcome"`
+		var r struct {
 			Version         string `json:"version"`
 			BytesDownloaded int64  `json:"bytes_downloaded"`
 			BytesResumed    int64  `json:"bytes_resumed"`
@@ -208,34 +154,80 @@ func TestKillUpdate(t *testing.T) {
 				Method string `json:"method"`
 			} `json:"files"`
 		}
-		if err := json.Unmarshal(out, &res); err != nil {
-			t.Fatalf("update after kill #%d: %v\n%s", i, err, out)
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("update after %s: %v\n%s", label, err, out)
 		}
-		if res.Version != v {
-			t.Fatalf("update after kill #%d (%s): %s active, want %s\n%s", i, where, res.Version, v, out)
+		if r.Version != v {
+			t.Fatalf("update after %s (%s): %s active, want %s\n%s", label, where, r.Version, v, out)
 		}
 		if after := k.status(); after.Version != v || after.Trial {
-			t.Fatalf("status after the update that followed kill #%d: %+v, want %s confirmed", i, after, v)
+			t.Fatalf("status after the update that followed %s: %+v, want %s confirmed", label, after, v)
 		}
-		for _, f := range res.Files {
+		for _, f := range r.Files {
 			if f.File == "model.bin" {
 				methods[f.Method]++
 			}
 		}
-		if res.BytesResumed > 0 {
+		if r.BytesResumed > 0 {
 			resumes++
-			resumed += res.BytesResumed
+			resumed += r.BytesResumed
 		}
-		downloaded += res.BytesDownloaded
-		inKill, inCheck, inUpdate = inKill+t2.Sub(t1), inCheck+t3.Sub(t2), inUpdate+time.Since(t3)
+		downloaded += r.BytesDownloaded
 		// Versions two behind are below the floor and never needed again:
 		// drop their bytes from the repository to spare the disk.
-		if n >= 3 {
-			os.RemoveAll(filepath.Join(k.repo.Dir, "targets", "models", killModel, k.version(n-2)))
+		os.RemoveAll(filepath.Join(k.repo.Dir, "targets", "models", killModel, k.version(n-2)))
+		n++
+		return where
+	}
+
+	// Kills at crash points: every distinct point of both kinds of update
+	// at least once.
+	full, delta := killtest.Sample(traceFull, maxPoints, rng), killtest.Sample(traceDelta, maxPoints, rng)
+	crashLanded := killtest.Tally{}
+	downloadKills := 0
+	for i := 0; i < max(len(full), len(delta)); i++ {
+		for _, kind := range []struct {
+			delta  bool
+			counts []int
+			trace  []string
+		}{{false, full, traceFull}, {true, delta, traceDelta}} {
+			if i >= len(kind.counts) {
+				continue
+			}
+			c := kind.counts[i]
+			where := killed(fmt.Sprintf("crash #%d at %d/%d", i, c, len(kind.trace)), kind.delta, func(cmd *exec.Cmd) killtest.Kill {
+				res := killtest.CrashAt(t, cmd, c)
+				if res.Finished {
+					t.Fatalf("update was to die at crash point %d (%s) and exited: %v\n%s", c, kind.trace[c-1], res.Err, res.Output)
+				}
+				return res
+			})
+			crashLanded[where]++
+			if where == whereDownload && !kind.delta && kind.trace[c-1] == "hashcopy.written" {
+				downloadKills++
+			}
 		}
 	}
-	t.Logf("time in killed runs %v, status and verify %v, updates after the kill %v",
-		inKill.Round(100*time.Millisecond), inCheck.Round(100*time.Millisecond), inUpdate.Round(100*time.Millisecond))
+	// Every phase of an update was hit by some crash point, and an update
+	// killed in a download resumed it.
+	for _, w := range []string{whereDownload, whereInstall, whereTrial, whereCleanup} {
+		if crashLanded[w] == 0 {
+			t.Errorf("no crash point fell in the phase %q: %s", w, crashLanded.Summary())
+		}
+	}
+	if downloadKills > 0 && resumes == 0 {
+		t.Errorf("%d kills landed in downloads, but no update resumed a partial download", downloadKills)
+	}
+
+	// Kills at random times over the whole run, from process start: they
+	// also land between crash points (in go-tuf's metadata writes, for
+	// one). Where they land is only logged.
+	for i := 0; i < timed; i++ {
+		delay := time.Duration(rng.Int64N(int64(total) + 1))
+		killed(fmt.Sprintf("timed #%d after %v", i, delay.Round(time.Millisecond)), i%4 == 3, func(cmd *exec.Cmd) killtest.Kill {
+			return killtest.KillAfter(t, cmd, killtest.Plan{Delay: delay})
+		})
+	}
 	t.Logf("updates after a kill resumed %d partial downloads (%.1f MiB kept), downloaded %.1f MiB; model.bin obtained by method: %v",
 		resumes, float64(resumed)/(1<<20), float64(downloaded)/(1<<20), methods)
 
@@ -260,28 +252,13 @@ func TestKillUpdate(t *testing.T) {
 	if staged, _ := os.ReadDir(filepath.Join(k.state, "staging", killModel)); len(staged) > 0 {
 		t.Errorf("staging is not empty after the final update: %d entries", len(staged))
 	}
-	last, prev := k.version(first+iterations-1), k.version(first+iterations-2)
+	last, prev := k.version(n-1), k.version(n-2)
 	if st := k.status(); st.Version != last || strings.Join(st.Installed, ",") != prev+","+last {
 		t.Errorf("final status: active %s, installed %v; want %s active and %s, %s installed", st.Version, st.Installed, last, prev, last)
 	} else if len(st.Bad) > 0 {
 		t.Errorf("versions marked bad although every health check passed: %v", st.Bad)
 	}
-
-	var summary []string
-	for _, w := range []string{whereStartup, whereDownload, whereVerify, whereInstall, whereTrial, whereCleanup, whereFinished} {
-		summary = append(summary, fmt.Sprintf("%d %s", landed[w], w))
-	}
-	t.Logf("%d kills in %v: %s", iterations, time.Since(start).Round(100*time.Millisecond), strings.Join(summary, "; "))
-	if iterations >= 10 {
-		for _, w := range []string{whereDownload, whereTrial} {
-			if landed[w] == 0 {
-				t.Errorf("no kill landed in %s: the delays do not cover the run", w)
-			}
-		}
-		if landed[whereDownload] > 0 && resumes == 0 {
-			t.Errorf("kills landed in downloads, but no update resumed a partial download")
-		}
-	}
+	t.Logf("%d kills: %s", len(full)+len(delta)+timed, landed.Summary(whereStartup, whereDownload, whereVerify, whereInstall, whereTrial, whereCleanup, whereFinished))
 }
 
 // throttle slows down target downloads to rate bytes per second, writing
@@ -456,70 +433,6 @@ func (w *watch) staged() int64 {
 	return fi.Size()
 }
 
-// phases are offsets from the start of an update process.
-type phases struct {
-	download, install, activate, cleanup, total time.Duration
-}
-
-// measure runs one uninterrupted update while polling the state directory
-// for the start of each phase.
-func (k *killEnv) measure(state, version string) phases {
-	k.t.Helper()
-	w := newWatch(state, version)
-	cmd := k.command(append([]string{"update", "--state", state}, k.updateArgs...)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		k.t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var ph phases
-	for finished := false; !finished; {
-		select {
-		case err := <-done:
-			if err != nil {
-				k.t.Fatalf("measured update: %v\n%s", err, out.Bytes())
-			}
-			finished = true
-		case <-time.After(200 * time.Microsecond):
-		}
-		el := time.Since(start)
-		if ph.download == 0 && w.staged() >= 0 {
-			ph.download = el
-		}
-		if ph.install == 0 && (w.staged() == killPayloadSize || w.logged("downloaded")) {
-			ph.install = el
-		}
-		if ph.activate == 0 && w.logged("activated") {
-			ph.activate = el
-		}
-		if ph.cleanup == 0 && w.logged("confirmed") {
-			ph.cleanup = el
-		}
-	}
-	ph.total = time.Since(start)
-	if ph.download == 0 || ph.install <= ph.download || ph.activate < ph.install || ph.cleanup <= ph.activate {
-		k.t.Fatalf("the phases of the update were not all observed: %+v", ph)
-	}
-	return ph
-}
-
-// A killPlan says when to kill: delay after the process starts, or after
-// the event that starts a phase is seen in the state directory.
-type killPlan struct {
-	after string
-	delay time.Duration
-}
-
-const (
-	afterStart     = "start"
-	afterDownload  = "download start"
-	afterActivated = "activation"
-	afterConfirmed = "confirmation"
-)
-
 // Where kills land, read from the state directory after the kill.
 const (
 	whereStartup  = "startup and TUF refresh"
@@ -531,88 +444,23 @@ const (
 	whereFinished = "process finished before the kill"
 )
 
-// killedRun starts an update to version, SIGKILLs it as planned, and
-// reports where in the run the kill landed and when, from the start.
-func (k *killEnv) killedRun(version string, p killPlan) (string, time.Duration) {
-	k.t.Helper()
-	w := newWatch(k.state, version)
-	cmd := k.command(append([]string{"update", "--state", k.state}, k.updateArgs...)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		k.t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	finished := func(err error) (string, time.Duration) {
-		if err != nil {
-			k.t.Fatalf("update to %s failed on its own: %v\n%s", version, err, out.Bytes())
-		}
-		return whereFinished, time.Since(start)
-	}
-
-	reached := func() bool {
-		switch p.after {
-		case afterDownload:
-			return w.staged() >= 0
-		case afterActivated:
-			return w.logged("activated")
-		case afterConfirmed:
-			return w.logged("confirmed")
-		}
-		return true
-	}
-	// The short phases last milliseconds: for them, poll and wait without
-	// sleeping, as timers are not that precise.
-	spin := p.after == afterConfirmed
-	trigger := start
-	if p.after != afterStart {
-		for !reached() {
-			select {
-			case err := <-done:
-				return finished(err)
-			default:
-			}
-			if !spin {
-				time.Sleep(200 * time.Microsecond)
-			}
-		}
-		trigger = time.Now()
-	}
-	if spin {
-		for time.Since(trigger) < p.delay {
-		}
-	} else {
-		select {
-		case err := <-done:
-			return finished(err)
-		case <-time.After(time.Until(trigger.Add(p.delay))):
-		}
-	}
-	at := time.Since(start)
-	cmd.Process.Signal(syscall.SIGKILL)
-	waitErr := <-done
-	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		return finished(waitErr)
-	}
-
+// where says how far a killed update got, from the state directory.
+func (w *watch) where() string {
 	switch {
 	case w.logged("confirmed"):
-		return whereCleanup, at
+		return whereCleanup
 	case w.logged("activated"):
-		return whereTrial, at
+		return whereTrial
 	case w.logged("downloaded"):
-		return whereInstall, at
+		return whereInstall
 	case w.staged() == killPayloadSize:
-		return whereVerify, at
+		return whereVerify
 	case w.staged() >= 0:
-		return whereDownload, at
+		return whereDownload
 	case w.logged("checked"):
 		// Checked, but the staged file is not there (yet): the manifest
 		// is downloaded first.
-		return whereDownload, at
+		return whereDownload
 	}
-	return whereStartup, at
+	return whereStartup
 }

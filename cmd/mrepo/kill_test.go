@@ -8,59 +8,44 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/killtest"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // killPassphrase is a test-only value; no real secret is used in tests.
 const killPassphrase = "test-only-kill-passphrase"
 
-// killPayloadSize is the size of the bundle's main payload file: large
-// enough that copying it takes a visible part of add-target's run.
-const killPayloadSize = 20 << 20
+// killPayloadSize is the size of the bundle's main payload file:
+// several MiB: add-target passes a crash point for every MiB it copies.
+const killPayloadSize = 5 << 20
 
-// TestKillAddTarget kills `mrepo add-target` at random points, many times.
-// After every kill, `mrepo verify` from the pinned root must pass, the
-// version must be either completely published or absent, and publishing
-// must still work. Reproduce a run with MREPO_KILL_SEED (and change its
-// length with MREPO_KILL_ITERATIONS); timing makes the exact kill points
-// vary between machines.
+// TestKillAddTarget kills `mrepo add-target` (SIGKILL) part-way, many
+// times: at each crash point of an add-target (every MiB copied, every
+// fsync and rename of a target file or a metadata file; see
+// internal/killtest), then at random times. After every kill, `mrepo
+// verify` from the pinned root must pass, the version must be either
+// completely published or absent, and publishing must still work.
+// Reproduce a run's random draws with MREPO_KILL_SEED; MREPO_KILL_ITERATIONS
+// sets how many crash points are used (at least every distinct one) and
+// MREPO_KILL_TIMED how many kills come at random times.
 func TestKillAddTarget(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("needs SIGKILL")
 	}
-	mrepo, err := exec.LookPath("mrepo")
-	if err != nil {
-		t.Fatalf("mrepo is not on PATH (TestMain installs it): %v", err)
-	}
-	seed := uint64(20300102)
-	if s := os.Getenv("MREPO_KILL_SEED"); s != "" {
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("MREPO_KILL_SEED: %v", err)
-		}
-	}
-	iterations := 32
-	if testing.Short() {
-		iterations = 8
-	}
-	if s := os.Getenv("MREPO_KILL_ITERATIONS"); s != "" {
-		if iterations, err = strconv.Atoi(s); err != nil {
-			t.Fatalf("MREPO_KILL_ITERATIONS: %v", err)
-		}
-	}
-	t.Logf("seed %d, %d iterations (MREPO_KILL_SEED=%d reproduces the draws)", seed, iterations, seed)
-	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
+	t.Parallel()
+	seed := killtest.Seed(t, "MREPO_KILL_SEED", 20300102)
+	maxPoints := killtest.Count(t, "MREPO_KILL_ITERATIONS", 24, 12)
+	timed := killtest.Count(t, "MREPO_KILL_TIMED", 6, 2)
+	rng := killtest.RNG(seed)
 
 	base := t.TempDir()
 	k := &killEnv{
 		t:      t,
-		mrepo:  mrepo,
+		mrepo:  killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mrepo"),
 		repo:   filepath.Join(base, "repo"),
 		keys:   filepath.Join(base, "keys"),
 		bundle: filepath.Join(base, "bundle"),
@@ -78,8 +63,9 @@ func TestKillAddTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The bundle: a large payload and a small one; only manifest.json
-	// changes from one version to the next.
+	// The bundle: a payload of several MiB (a crash point per MiB copied)
+	// and a small one; only manifest.json changes from one version to the
+	// next.
 	payload := make([]byte, killPayloadSize)
 	rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), byte(seed >> 24)}).Read(payload)
 	if err := os.MkdirAll(k.bundle, 0o755); err != nil {
@@ -93,56 +79,21 @@ func TestKillAddTarget(t *testing.T) {
 	}
 	payload = nil
 
-	// Measure one uninterrupted add-target, watching the repository to see
-	// when each phase starts.
-	ph := k.measure("1.0.0")
-	t.Logf("uninterrupted add-target: %v total; copy starts at %v, targets metadata at %v, snapshot at %v, timestamp at %v",
-		ph.total.Round(time.Millisecond), ph.copy.Round(time.Millisecond), ph.targets.Round(time.Millisecond),
-		ph.snapshot.Round(time.Millisecond), ph.timestamp.Round(time.Millisecond))
-	k.verify("after the measured run")
-
-	// Where to kill. A quarter of the runs are killed at a delay drawn over
-	// the whole measured run, from process start. Key decryption fills most
-	// of that time and varies from run to run by more than the copy and the
-	// metadata writes last, so the other runs draw their delay from an event
-	// seen on disk: over the copy once it starts; over the signing of
-	// targets metadata once every target file is committed; over the
-	// metadata writes and exit once the new targets metadata appears.
-	copyDur := ph.targets - ph.copy
-	plan := func(i int) killPlan {
-		uniform := func(d time.Duration) time.Duration { return time.Duration(rng.Int64N(int64(d) + 1)) }
-		switch i % 4 {
-		case 0:
-			return killPlan{after: "start", delay: uniform(ph.total + ph.total/20)}
-		case 1:
-			return killPlan{after: "copy", delay: uniform(copyDur)}
-		case 2:
-			return killPlan{after: "committed", delay: uniform(2 * time.Millisecond)}
-		default:
-			// Snapshot and timestamp follow within a few milliseconds.
-			return killPlan{after: "targets", delay: uniform(4 * time.Millisecond)}
-		}
-	}
-
-	landed := map[string]int{}
-	var inKill, inVerify, inRetry time.Duration
-	next := 1
+	// One uninterrupted add-target, traced: the crash points it passes.
+	k.writeManifest("1.0.0")
 	start := time.Now()
-	for i := 0; i < iterations; i++ {
-		v := fmt.Sprintf("1.0.%d", next)
-		p := plan(i)
-		t1 := time.Now()
-		where, at := k.killedRun(v, p)
-		t2 := time.Now()
-		landed[where]++
-		t.Logf("#%d %s: kill %v after %s, at %v: %s", i, v, p.delay.Round(100*time.Microsecond), p.after, at.Round(100*time.Microsecond), where)
+	trace := killtest.Trace(t, k.command("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle))
+	total := time.Since(start)
+	t.Logf("uninterrupted add-target: %v, %d crash points", total.Round(time.Millisecond), len(trace))
+	k.verify("after the traced run")
 
+	landed := killtest.Tally{}
+	next := 1
+	// check runs after every kill: the repository verifies, the version is
+	// all there or not at all, and the next add-target succeeds.
+	check := func(i int, v, where string) {
+		t.Helper()
 		k.verify(fmt.Sprintf("after kill #%d (%s)", i, where))
-		t3 := time.Now()
-		inKill, inVerify = inKill+t2.Sub(t1), inVerify+t3.Sub(t2)
-		// The version is all there or not there at all; either way the
-		// next add-target (of the same version if absent, else of the next
-		// one) succeeds.
 		switch n := k.publishedTargets(v); n {
 		case 3:
 			next++
@@ -158,11 +109,52 @@ func TestKillAddTarget(t *testing.T) {
 		if n := k.publishedTargets(v); n != 3 {
 			t.Fatalf("add-target %s after kill #%d: %d targets published", v, i, n)
 		}
-		inRetry += time.Since(t3)
 		next++
 	}
-	t.Logf("time in killed runs %v, verify %v, add-target after the kill %v",
-		inKill.Round(100*time.Millisecond), inVerify.Round(100*time.Millisecond), inRetry.Round(100*time.Millisecond))
+
+	// Kills at crash points: every distinct point at least once.
+	counts := killtest.Sample(trace, maxPoints, rng)
+	for i, n := range counts {
+		v := fmt.Sprintf("1.0.%d", next)
+		k.writeManifest(v)
+		before := k.snapshotVersions()
+		kill := killtest.CrashAt(t, k.command("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle), n)
+		if kill.Finished {
+			t.Fatalf("add-target %s was to die at crash point %d (%s) and exited: %v\n%s", v, n, trace[n-1], kill.Err, kill.Output)
+		}
+		where := k.where(v, before)
+		landed[where]++
+		t.Logf("#%d %s: killed at crash point %d (%s): %s", i, v, n, kill.Point, where)
+		check(i, v, where)
+	}
+	// Every on-disk phase of a publication was hit by some crash point.
+	for _, w := range []string{whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished} {
+		if landed[w] == 0 {
+			t.Errorf("no crash point fell in the phase %q: %s", w, landed.Summary())
+		}
+	}
+
+	// Kills at random times over the whole run, from process start: they
+	// also land between crash points. Where they land is only logged.
+	for i := 0; i < timed; i++ {
+		v := fmt.Sprintf("1.0.%d", next)
+		k.writeManifest(v)
+		before := k.snapshotVersions()
+		delay := time.Duration(rng.Int64N(int64(total+total/10) + 1))
+		kill := killtest.KillAfter(t, k.command("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle), killtest.Plan{Delay: delay})
+		where := whereFinished
+		if kill.Finished {
+			if kill.Err != nil {
+				t.Fatalf("add-target %s failed on its own: %v\n%s", v, kill.Err, kill.Output)
+			}
+		} else {
+			where = k.where(v, before)
+		}
+		landed[where]++
+		t.Logf("timed #%d %s: kill at %v: %s", i, v, kill.At.Round(100*time.Microsecond), where)
+		check(len(counts)+i, v, where)
+	}
+
 	k.verify("at the end")
 	if tmp := k.tempFiles(); len(tmp) > 0 {
 		t.Errorf("temporary files left after a successful add-target: %v", tmp)
@@ -170,15 +162,7 @@ func TestKillAddTarget(t *testing.T) {
 	if got := k.publishedVersions(); got != next {
 		t.Errorf("%d versions published, want %d", got, next)
 	}
-
-	var summary []string
-	for _, w := range []string{whereBefore, whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished, whereFinished} {
-		summary = append(summary, fmt.Sprintf("%d %s", landed[w], w))
-	}
-	t.Logf("%d kills in %v: %s", iterations, time.Since(start).Round(100*time.Millisecond), strings.Join(summary, "; "))
-	if landed[whereBefore]+landed[whereFinished] == iterations {
-		t.Errorf("no kill landed after the copy started: the delays do not cover the run")
-	}
+	t.Logf("%d kills: %s", len(counts)+timed, landed.Summary(whereBefore, whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished, whereFinished))
 }
 
 type killEnv struct {
@@ -276,95 +260,6 @@ func (k *killEnv) tempFiles() []string {
 	return out
 }
 
-// phases are offsets from the start of an add-target process.
-type phases struct {
-	copy, targets, snapshot, timestamp, total time.Duration
-}
-
-// measure publishes version without interruption while polling the
-// repository for the start of each phase.
-func (k *killEnv) measure(version string) phases {
-	k.t.Helper()
-	k.writeManifest(version)
-	_, snap, targ := k.current()
-	vdir := filepath.Join(k.repo, "targets", "models", "killtest", version)
-	nextTargets := filepath.Join(k.repo, "metadata", fmt.Sprintf("%d.targets.json", targ.Signed.Version+1))
-	nextSnapshot := filepath.Join(k.repo, "metadata", fmt.Sprintf("%d.snapshot.json", snap.Signed.Version+1))
-	tsPath := filepath.Join(k.repo, "metadata", "timestamp.json")
-	tsBefore, err := os.Stat(tsPath)
-	if err != nil {
-		k.t.Fatal(err)
-	}
-
-	var ph phases
-	var stop atomic.Bool
-	done := make(chan struct{})
-	cmd := k.command("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		k.t.Fatal(err)
-	}
-	go func() {
-		defer close(done)
-		exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
-		for !stop.Load() {
-			el := time.Since(start)
-			if ph.copy == 0 {
-				if entries, _ := os.ReadDir(vdir); len(entries) > 0 {
-					ph.copy = el
-				}
-			}
-			if ph.targets == 0 && exists(nextTargets) {
-				ph.targets = el
-			}
-			if ph.snapshot == 0 && exists(nextSnapshot) {
-				ph.snapshot = el
-			}
-			if ph.timestamp == 0 {
-				if fi, err := os.Stat(tsPath); err == nil && !os.SameFile(fi, tsBefore) {
-					ph.timestamp = el
-				}
-			}
-			time.Sleep(500 * time.Microsecond)
-		}
-	}()
-	err = cmd.Wait()
-	ph.total = time.Since(start)
-	stop.Store(true)
-	<-done
-	if err != nil {
-		k.t.Fatalf("add-target %s: %v\n%s", version, err, out.Bytes())
-	}
-	if n := k.publishedTargets(version); n != 3 {
-		k.t.Fatalf("measured add-target published %d targets", n)
-	}
-	// Phases the poller missed (too fast to see) start where the next one does.
-	if ph.timestamp == 0 {
-		ph.timestamp = ph.total
-	}
-	if ph.snapshot == 0 {
-		ph.snapshot = ph.timestamp
-	}
-	if ph.targets == 0 {
-		ph.targets = ph.snapshot
-	}
-	if ph.copy == 0 || ph.copy > ph.targets {
-		k.t.Fatalf("the copy phase was not observed: %+v", ph)
-	}
-	return ph
-}
-
-// A killPlan says when to kill: delay after the process starts ("start"),
-// after the version's first file appears under targets/ ("copy"), after
-// all three of its target files are committed ("committed"), or after the
-// new targets metadata file appears ("targets").
-type killPlan struct {
-	after string
-	delay time.Duration
-}
-
 // Where kills land, as read from the repository after the kill.
 const (
 	whereBefore    = "before copy (startup, key decryption)"
@@ -376,96 +271,23 @@ const (
 	whereFinished  = "process finished before the kill"
 )
 
-// killedRun starts add-target for version, SIGKILLs it as planned and
-// reports where in the run the kill landed (from what it left on disk)
-// and when, from the process start.
-func (k *killEnv) killedRun(version string, plan killPlan) (string, time.Duration) {
+// metaVersions are the versions of targets and snapshot metadata before
+// a killed run.
+type metaVersions struct{ targets, snapshot int64 }
+
+func (k *killEnv) snapshotVersions() metaVersions {
 	k.t.Helper()
-	k.writeManifest(version)
 	_, snap, targ := k.current()
-	vdir := filepath.Join(k.repo, "targets", "models", "killtest", version)
-	cmd := k.command("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		k.t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	finished := func(err error) (string, time.Duration) {
-		if err != nil {
-			k.t.Fatalf("add-target %s failed on its own: %v\n%s", version, err, out.Bytes())
-		}
-		return whereFinished, time.Since(start)
-	}
+	return metaVersions{targ.Signed.Version, snap.Signed.Version}
+}
 
-	committed := func() (n, temp int) {
-		entries, _ := os.ReadDir(vdir)
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), ".tmp-") {
-				temp++
-			} else {
-				n++
-			}
-		}
-		return n, temp
-	}
-	meta := filepath.Join(k.repo, "metadata")
-	exists := func(name string) bool { _, err := os.Stat(filepath.Join(meta, name)); return err == nil }
-	nextTargets := fmt.Sprintf("%d.targets.json", targ.Signed.Version+1)
-	// The metadata writes take a few milliseconds in all: for them, poll
-	// and wait without sleeping, as timers are not that precise.
-	spin := plan.after == "targets"
-	trigger := start
-	if plan.after != "start" {
-		for {
-			if plan.after == "targets" {
-				if exists(nextTargets) {
-					break
-				}
-			} else if n, temp := committed(); (plan.after == "copy" && n+temp > 0) || (plan.after == "committed" && n == 3) {
-				break
-			}
-			if spin {
-				select {
-				case err := <-done:
-					return finished(err)
-				default:
-				}
-				continue
-			}
-			select {
-			case err := <-done:
-				return finished(err)
-			case <-time.After(200 * time.Microsecond):
-			}
-		}
-		trigger = time.Now()
-	}
-	if spin {
-		for time.Since(trigger) < plan.delay {
-		}
-	} else {
-		select {
-		case err := <-done:
-			return finished(err)
-		case <-time.After(time.Until(trigger.Add(plan.delay))):
-		}
-	}
-	at := time.Since(start)
-	cmd.Process.Signal(syscall.SIGKILL)
-	waitErr := <-done
-	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		return finished(waitErr)
-	}
-
-	// Classify without trusting the repository: if it cannot even be read,
-	// mrepo verify says what is wrong next.
+// where says how far a killed add-target of version got, from what it
+// left on disk (without trusting it: mrepo verify checks it next).
+func (k *killEnv) where(version string, before metaVersions) string {
+	k.t.Helper()
 	_, _, now, err := k.read()
 	if err != nil {
-		return "repository unreadable after the kill: " + err.Error(), at
+		return "repository unreadable after the kill: " + err.Error()
 	}
 	published := 0
 	for p := range now.Signed.Targets {
@@ -473,17 +295,28 @@ func (k *killEnv) killedRun(version string, plan killPlan) (string, time.Duratio
 			published++
 		}
 	}
-	switch n, temp := committed(); {
-	case published > 0:
-		return wherePublished, at
-	case exists(fmt.Sprintf("%d.snapshot.json", snap.Signed.Version+1)):
-		return whereSnapshot, at
-	case exists(nextTargets):
-		return whereTargets, at
-	case n == 3:
-		return whereCommitted, at
-	case n > 0 || temp > 0:
-		return whereCopying, at
+	committed, temp := 0, 0
+	entries, _ := os.ReadDir(filepath.Join(k.repo, "targets", "models", "killtest", version))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			temp++
+		} else {
+			committed++
+		}
 	}
-	return whereBefore, at
+	meta := filepath.Join(k.repo, "metadata")
+	exists := func(name string) bool { _, err := os.Stat(filepath.Join(meta, name)); return err == nil }
+	switch {
+	case published > 0:
+		return wherePublished
+	case exists(fmt.Sprintf("%d.snapshot.json", before.snapshot+1)):
+		return whereSnapshot
+	case exists(fmt.Sprintf("%d.targets.json", before.targets+1)):
+		return whereTargets
+	case committed == 3:
+		return whereCommitted
+	case committed > 0 || temp > 0:
+		return whereCopying
+	}
+	return whereBefore
 }

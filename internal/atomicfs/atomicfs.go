@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/internal/directio"
 	"github.com/spf13/afero"
 )
@@ -97,6 +98,7 @@ func (t *File) Commit(final string) error {
 		t.Abort()
 		return err
 	}
+	crashpoint.Hit("atomicfs.synced")
 	if err := t.f.Close(); err != nil {
 		t.done = true
 		t.fs.Remove(t.name)
@@ -107,6 +109,7 @@ func (t *File) Commit(final string) error {
 		t.fs.Remove(t.name)
 		return err
 	}
+	crashpoint.Hit("atomicfs.renamed")
 	return SyncDir(t.fs, filepath.Dir(final))
 }
 

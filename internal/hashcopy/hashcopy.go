@@ -9,8 +9,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/edgetuf/edgetuf/internal/directio"
 	"io"
+
+	"github.com/edgetuf/edgetuf/internal/crashpoint"
+	"github.com/edgetuf/edgetuf/internal/directio"
 )
 
 const (
@@ -57,6 +59,7 @@ func CopyFrom(dst io.Writer, src io.Reader, limit int64, h interface {
 				if _, err = dst.Write(b); err != nil {
 					close(failed)
 				}
+				crashpoint.Hit("hashcopy.written")
 			}
 			free <- b[:cap(b)]
 		}

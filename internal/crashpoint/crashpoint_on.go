@@ -1,0 +1,73 @@
+//go:build edgetuf_crashpoints
+
+package crashpoint
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Enabled reports whether this binary was built with crash points.
+const Enabled = true
+
+// The environment of a binary built with crash points:
+//
+//	EDGETUF_CRASH_AT=N      SIGKILL the process at its Nth Hit (from 1)
+//	EDGETUF_CRASH_TRACE=F   append the name of every Hit to file F, one per line
+//
+// Counting hits rather than naming points keeps a test independent of
+// which points exist: it traces one uninterrupted run, then kills a run
+// at each count (or a sample of them) and checks what is left.
+const (
+	EnvAt    = "EDGETUF_CRASH_AT"
+	EnvTrace = "EDGETUF_CRASH_TRACE"
+)
+
+var state = struct {
+	sync.Mutex
+	at    int
+	n     int
+	trace *os.File
+}{}
+
+func init() {
+	if v := os.Getenv(EnvAt); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "crashpoint: %s=%q: want a count from 1\n", EnvAt, v)
+			os.Exit(3)
+		}
+		state.at = n
+	}
+	if f := os.Getenv(EnvTrace); f != "" {
+		t, err := os.OpenFile(f, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "crashpoint: %s: %v\n", EnvTrace, err)
+			os.Exit(3)
+		}
+		state.trace = t
+	}
+}
+
+// Hit counts a crash point and kills the process if it is the one asked for.
+func Hit(name string) {
+	if strings.ContainsAny(name, "\n") {
+		panic("crashpoint: name with a newline")
+	}
+	state.Lock()
+	defer state.Unlock()
+	state.n++
+	if state.trace != nil {
+		state.trace.WriteString(name + "\n")
+	}
+	if state.at == state.n {
+		// SIGKILL, as the kernel's OOM killer or a power cut would end
+		// it: no deferred function, no buffered write reaches the disk.
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is delivered before this returns
+	}
+}
