@@ -41,4 +41,7 @@ go test ./...
 section "go test -race ./delta"
 go test -race ./delta
 
+section "TUF conformance suite against mclient tuf (.ci/conformance.sh, strict)"
+bash .ci/conformance.sh
+
 section "done"
