@@ -82,5 +82,3 @@ func TestDeltaBadPatchDoesNotBlameBase(t *testing.T) {
 		t.Fatalf("the base changed: %v", err)
 	}
 }
-
-
