@@ -148,7 +148,7 @@ func (c *Client) candidates(s *tufSession, modelID string) ([]candidate, error) 
 			return nil, err
 		}
 		custom, err := targets.ParseCustom(p, tf.Custom)
-		if err != nil || custom.Kind != targets.KindManifest {
+		if err != nil || custom.Kind != targets.KindManifest || tf.Length > targets.MaxManifestSize {
 			continue // not something this client may act on
 		}
 		v, _ := targets.ParseVersion(pp.Version)

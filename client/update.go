@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -482,7 +483,7 @@ func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans ma
 // manifest against the signed metadata: it must describe exactly the
 // version and files that the signed custom metadata and targets describe.
 func checkManifest(path string, cand *candidate, fs map[string]*metadata.TargetFiles) error {
-	data, err := os.ReadFile(path)
+	data, err := jsonlimit.ReadFile(path, targets.MaxManifestSize)
 	if err != nil {
 		return errorf(StateInvalid, err, "reading the manifest")
 	}

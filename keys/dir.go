@@ -88,7 +88,7 @@ func (d *Dir) List() ([]*File, error) {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), KeySuffix) || atomicfs.IsTemp(e.Name()) {
 			continue
 		}
-		data, err := afero.ReadFile(d.FS, filepath.Join(d.Path, e.Name()))
+		data, err := readSmall(d.FS, filepath.Join(d.Path, e.Name()), maxKeyFileSize)
 		if err != nil {
 			return nil, err
 		}

@@ -232,7 +232,7 @@ func openFileRef(ref *Ref, opts RefOptions) (signature.Signer, error) {
 	if filepath.Ext(p) == "" {
 		p += KeySuffix
 	}
-	data, err := afero.ReadFile(opts.FS, p)
+	data, err := readSmall(opts.FS, p, maxKeyFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -330,15 +330,22 @@ func (d *Dir) readRef(name string) (*Ref, *metadata.Key, error) {
 	return ref, pub, nil
 }
 
+// readSmall reads a file of at most limit bytes, never more than limit+1
+// bytes of it (a size from Stat says nothing of a FIFO or a growing file).
 func readSmall(fs afero.Fs, name string, limit int64) ([]byte, error) {
-	st, err := fs.Stat(name)
+	f, err := fs.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > limit {
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("%s: larger than %d bytes", name, limit)
 	}
-	return afero.ReadFile(fs, name)
+	return data, nil
 }
 
 // refSigner returns a signer for keyID if a NAME.ref of the directory
