@@ -21,7 +21,7 @@ func deepDocs() map[string]string {
 	published := `{"schema_version":1,"model_id":"m","version":"1.0.0","build_timestamp":"2024-01-01T00:00:00Z","files":[{"path":"a","sha256":"` + strings.Repeat("0", 64) + `","size":1}],`
 	return map[string]string{
 		// 60 KB of nested arrays in an unknown field: 970 MB before.
-		"deep arrays (published)": published + `"x":` + strings.Repeat("[", 30<<10) + strings.Repeat("]", 30<<10) + `}`,
+		"deep arrays (published)":  published + `"x":` + strings.Repeat("[", 30<<10) + strings.Repeat("]", 30<<10) + `}`,
 		"deep objects (published)": published + `"x":` + strings.Repeat(`{"a":`, 10<<10) + "1" + strings.Repeat("}", 10<<10) + `}`,
 		// 400 KB in a known field of a bundle manifest: past 5.8 GB before.
 		"deep arrays (bundle)":  `{"model_id":"m","version":"1.0.0","files":` + strings.Repeat("[", 200<<10) + strings.Repeat("]", 200<<10) + `}`,
