@@ -174,7 +174,7 @@ func (u *run) installedBases(v targets.Version) []string {
 			others = append(others, bv)
 		}
 	}
-	sort.Slice(others, func(i, j int) bool { return others[i].Compare(others[j]) > 0 })
+	sort.Slice(others, func(i, j int) bool { return newerFirst(others[i], others[j]) })
 	for _, o := range others {
 		add(o.String())
 	}

@@ -154,8 +154,22 @@ func (c *Client) candidates(s *tufSession, modelID string) ([]candidate, error) 
 		v, _ := targets.ParseVersion(pp.Version)
 		out = append(out, candidate{version: v, manifest: tf, custom: custom})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version.Compare(out[j].version) > 0 })
+	sort.Slice(out, func(i, j int) bool { return newerFirst(out[i].version, out[j].version) })
 	return out, nil
+}
+
+// newerFirst orders versions newest first, totally: by semver precedence,
+// then, between versions of equal precedence (which differ only in build
+// metadata, which semver says does not count), by the version string in
+// byte order. Every device then sees the same order, whatever order the
+// metadata lists them in: "2.0.0" before "2.0.0+build.7". (A repository
+// should not publish both: mrepo refuses to, and mrepo verify reports
+// VERSION_AMBIGUOUS.)
+func newerFirst(a, b targets.Version) bool {
+	if c := a.Compare(b); c != 0 {
+		return c > 0
+	}
+	return a.String() < b.String()
 }
 
 // maxLoadedRoles bounds how many delegated roles one listing loads (hash
