@@ -155,7 +155,28 @@ func (c *Client) candidates(s *tufSession, modelID string) ([]candidate, error) 
 		out = append(out, candidate{version: v, manifest: tf, custom: custom})
 	}
 	sort.Slice(out, func(i, j int) bool { return newerFirst(out[i].version, out[j].version) })
-	return out, nil
+	return dropCaseCollisions(out), nil
+}
+
+// dropCaseCollisions removes the versions whose names differ only in
+// case from another's (1.0.0-RC.1 and 1.0.0-rc.1): installed side by
+// side, their directories would be one on a case-insensitive filesystem
+// (an SD card), and the second install would replace the first. A
+// repository never holds both unless written by another tool (mrepo
+// refuses, verify reports VERSION_AMBIGUOUS); the device then acts on
+// neither.
+func dropCaseCollisions(cands []candidate) []candidate {
+	n := map[string]int{}
+	for _, c := range cands {
+		n[targets.FoldName(c.version.String())]++
+	}
+	out := cands[:0]
+	for _, c := range cands {
+		if n[targets.FoldName(c.version.String())] == 1 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // newerFirst orders versions newest first, totally: by semver precedence,

@@ -227,6 +227,11 @@ func checkNewVersion(st *state, m *targets.Manifest) error {
 		return err
 	}
 	for _, pv := range publishedVersions(st.targets)[m.ModelID] {
+		// 1.0.0-RC.1 and 1.0.0-rc.1 are two versions, but one directory
+		// on a case-insensitive filesystem (a device's SD card).
+		if targets.FoldName(pv.String()) == targets.FoldName(nv.String()) && pv.String() != nv.String() {
+			return fmt.Errorf("%w: %s %s differs only in case from the published %s: their directories collide on case-insensitive filesystems (SD cards)", ErrVersionExists, m.ModelID, m.Version, pv)
+		}
 		switch c := nv.Compare(pv); {
 		case c == 0 && nv.String() != pv.String():
 			return fmt.Errorf("%w: %s %s has the same precedence as the published %s (semantic versioning ignores build metadata, so devices could not tell which is newer): publish a higher version", ErrVersionExists, m.ModelID, m.Version, pv)

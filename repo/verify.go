@@ -673,6 +673,15 @@ func (v *verifier) checkPrecedence(models map[string]*modelVersion) {
 				v.problem(CodeVersionAmbiguous, "", vs[i].path, "%s %s has the same precedence as %s %s (they differ only in build metadata, which semantic versioning ignores): devices cannot tell which is newer; remove one and publish a higher version", id, vs[i].v, id, vs[i-1].v)
 			}
 		}
+		folded := map[string]string{}
+		for _, p := range vs {
+			k := targets.FoldName(p.v.String())
+			if other, ok := folded[k]; ok {
+				v.problem(CodeVersionAmbiguous, "", p.path, "%s %s differs only in case from %s %s: their directories collide on case-insensitive filesystems (SD cards), and devices ignore both", id, p.v, id, other)
+				continue
+			}
+			folded[k] = p.v.String()
+		}
 	}
 }
 

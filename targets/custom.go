@@ -150,10 +150,10 @@ func (c *Custom) validate(targetPath string) error {
 			if err := CheckFileName(f); err != nil {
 				return err
 			}
-			if seen[f] {
-				return fmt.Errorf("file %q is listed twice", f)
-			}
 			seen[f] = true
+		}
+		if err := CheckDistinctNames(c.Files); err != nil {
+			return err
 		}
 		if c.BaseVersion != "" {
 			return fmt.Errorf("a manifest target has no base_version field")

@@ -220,15 +220,17 @@ func (m *Manifest) validate(published bool) error {
 			return manifestErr("files is empty")
 		}
 	}
-	seen := map[string]bool{}
+	names := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		names[i] = f.Path
+	}
+	if err := CheckDistinctNames(names); err != nil {
+		return manifestErr("%s", err)
+	}
 	for _, f := range m.Files {
 		if err := CheckFileName(f.Path); err != nil {
 			return manifestErr("%s", err)
 		}
-		if seen[f.Path] {
-			return manifestErr("file %q is listed twice", f.Path)
-		}
-		seen[f.Path] = true
 		if f.SHA256 != "" && !isHexDigest(f.SHA256) {
 			return manifestErr("file %q: sha256 must be 64 lowercase hex digits", f.Path)
 		}
