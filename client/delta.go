@@ -348,7 +348,7 @@ func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, pat
 			// (a signed patch can be hostile too). Only the base's hash
 			// tells which; a patch's fault never blames the base.
 			if verr := verifyFile(p.path, p.baseT, make([]byte, 1<<20)); verr != nil {
-				return errorf(HashMismatch, verr, "installed base %s of %s (a patch from it failed: %v)", p.base, p.file, err)
+				return errorf(HashMismatch, verr, "%s rebuilt from the installed %s: %v; re-hashed, the installed base", p.file, p.base, err)
 			}
 		}
 		return errorf(DeltaFailed, err, "patch of %s from %s", p.file, p.base)
