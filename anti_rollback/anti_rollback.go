@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 )
@@ -66,7 +68,7 @@ func (s *FileStore) Floor(modelID string) (targets.Version, bool, error) {
 	var best targets.Version
 	found := false
 	for _, p := range s.paths(modelID) {
-		data, err := afero.ReadFile(s.fs, p)
+		data, err := readRecord(s.fs, p)
 		if os.IsNotExist(err) {
 			continue
 		}
@@ -84,12 +86,25 @@ func (s *FileStore) Floor(modelID string) (targets.Version, bool, error) {
 	return best, found, nil
 }
 
+// maxRecord bounds a record file: one model ID and one version.
+const maxRecord = 4096
+
+// readRecord reads a record file, never more than maxRecord+1 bytes of it.
+func readRecord(fs afero.Fs, p string) ([]byte, error) {
+	f, err := fs.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxRecord+1))
+}
+
 func parseRecord(modelID string, data []byte) (targets.Version, error) {
-	if len(data) > 4096 {
+	if len(data) > maxRecord {
 		return targets.Version{}, errors.New("record too large")
 	}
 	var r record
-	if err := json.Unmarshal(data, &r); err != nil {
+	if err := jsonlimit.Unmarshal(data, &r, maxRecord); err != nil {
 		return targets.Version{}, err
 	}
 	if r.ModelID != modelID {
@@ -132,7 +147,7 @@ func (s *FileStore) Raise(modelID string, v targets.Version) error {
 // the same floor can skip writing; otherwise it repairs the copies).
 func (s *FileStore) bothCurrent(modelID string, v targets.Version) bool {
 	for _, p := range s.paths(modelID) {
-		data, err := afero.ReadFile(s.fs, p)
+		data, err := readRecord(s.fs, p)
 		if err != nil {
 			return false
 		}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -172,7 +173,7 @@ func checkSizesSigned(dir string, fs map[string]*metadata.TargetFiles) error {
 // checkSizes checks that every file the installed manifest lists is there
 // with its size.
 func checkSizes(dir string) error {
-	data, err := os.ReadFile(filepath.Join(dir, targets.ManifestName))
+	data, err := jsonlimit.ReadFile(filepath.Join(dir, targets.ManifestName), targets.MaxManifestSize)
 	if err != nil {
 		return errorf(HashMismatch, err, "installed manifest")
 	}

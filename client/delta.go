@@ -69,6 +69,8 @@ type deltaPlan struct {
 	baseT *metadata.TargetFiles // the base version's signed target of file (nil if err)
 	path  string                // the installed base file
 	err   error                 // why the patch is refused before any download
+	// work is the update's patch work budget, shared by all its plans.
+	work *delta.Budget
 }
 
 // planDeltas picks, for each payload file of cand, a signed patch from a
@@ -88,6 +90,7 @@ func (u *run) planDeltas(s *tufSession, cand *candidate, fs map[string]*metadata
 	}
 	v := cand.version.String()
 	plans := map[string]*deltaPlan{}
+	var rebuilt int64 // bytes the usable plans rebuild
 	for _, name := range cand.custom.Files {
 		refs := cand.custom.Deltas[name]
 		if len(refs) == 0 {
@@ -113,6 +116,17 @@ func (u *run) planDeltas(s *tufSession, cand *candidate, fs map[string]*metadata
 		p := &deltaPlan{file: name, base: ref.Base, part: part, path: filepath.Join(u.p.version(ref.Base), name)}
 		p.patch, p.baseT, p.err = u.checkPatch(s, cand, name, fs[name], *ref, p.path)
 		plans[name] = p
+		if p.err == nil {
+			rebuilt += fs[name].Length
+		}
+	}
+	// One budget for all the patches of the update, proportional to what
+	// they rebuild (delta.WorkBudget: every patch Diff writes fits with a
+	// wide margin): patches that ask for more work are abandoned, and
+	// their files downloaded whole.
+	work := delta.NewBudget(delta.WorkBudget(rebuilt))
+	for _, p := range plans {
+		p.work = work
 	}
 	return plans
 }
@@ -160,7 +174,7 @@ func (u *run) installedBases(v targets.Version) []string {
 			others = append(others, bv)
 		}
 	}
-	sort.Slice(others, func(i, j int) bool { return others[i].Compare(others[j]) > 0 })
+	sort.Slice(others, func(i, j int) bool { return newerFirst(others[i], others[j]) })
 	for _, o := range others {
 		add(o.String())
 	}
@@ -230,6 +244,12 @@ func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *met
 	}
 	if p.err != nil {
 		return fail(p.err)
+	}
+	// Applying a patch costs at least 2 work units per output byte (each
+	// byte written, and read from the base or a stream): not worth
+	// downloading one that the budget left cannot cover.
+	if left := p.work.Left(); left < 2*tf.Length {
+		return fail(errorf(DeltaFailed, fmt.Errorf("%w: the update's patch work budget is used up (%d work units left)", delta.ErrLimit, left), "patch of %s from %s", p.file, p.base))
 	}
 	patchPart := p.part
 	if err := os.MkdirAll(filepath.Dir(patchPart), 0o700); err != nil {
@@ -304,8 +324,10 @@ func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, pat
 		defer dw.Close()
 		w.direct = dw
 	}
+	// The work budget bounds the work deterministically; MaxDuration is a
+	// secondary guard.
 	err = safeApply(base, bfi.Size(), patch, pfi.Size(), w, delta.Limits{
-		MaxOutput: tf.Length, MaxPatchRatio: 1, MaxDuration: maxDuration,
+		MaxOutput: tf.Length, MaxPatchRatio: 1, MaxDuration: maxDuration, Work: p.work,
 	})
 	if w.direct != nil && err == nil {
 		if ferr := w.direct.Flush(); ferr != nil {
@@ -321,9 +343,13 @@ func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, pat
 		case w.err != nil:
 			return errorf(classifyFS(w.err), w.err, "writing %s", p.file)
 		case errors.Is(err, delta.ErrTarget), errors.Is(err, delta.ErrBase):
-			// The installed base is not the file the patch was made from
-			// (its length and signed hash were checked): it was changed.
-			return errorf(HashMismatch, err, "%s rebuilt from the installed %s", p.file, p.base)
+			// A wrong output, or a base that does not read as the patch
+			// expects: the installed base was changed, or the patch is bad
+			// (a signed patch can be hostile too). Only the base's hash
+			// tells which; a patch's fault never blames the base.
+			if verr := verifyFile(p.path, p.baseT, make([]byte, 1<<20)); verr != nil {
+				return errorf(HashMismatch, verr, "%s rebuilt from the installed %s: %v; re-hashed, the installed base", p.file, p.base, err)
+			}
 		}
 		return errorf(DeltaFailed, err, "patch of %s from %s", p.file, p.base)
 	}
@@ -342,6 +368,8 @@ func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, pat
 
 // safeApply is delta.Apply, with a panic (a bug the patch found) turned
 // into an error: a hostile patch must not take the application down.
+// Apply itself recovers panics in each of its goroutines (delta's
+// ErrInternal); this covers the caller's side of the call.
 func safeApply(base *os.File, baseLen int64, patch *os.File, patchLen int64, w *checkedWriter, lim delta.Limits) (err error) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -735,9 +735,10 @@ func TestDeltaHostilePatches(t *testing.T) {
 			return segment(bytes.Clone(hdr), uint32(tl), ctrl([]uint64{opInsert, 1, uint64(tl)}), nil, bomb)
 		}, client.DeltaFailed, "extra stream has data past the end"},
 		{"well-formed, wrong bytes", func([]byte) []byte {
-			// Valid records that rebuild the base, not the target.
+			// Valid records that rebuild the base, not the target: the
+			// patch's fault, not the (re-hashed, intact) base's.
 			return segment(bytes.Clone(hdr), uint32(tl), ctrl([]uint64{opCopy, uint64(tl), 0}), nil, nil)
-		}, client.HashMismatch, "does not match the target"},
+		}, client.DeltaFailed, "does not match the target"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newServer(t, dirHandler(v1))

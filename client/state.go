@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 )
@@ -271,9 +272,11 @@ func readJSON(path string, v any) error {
 	if fi.Size() > maxStateFile {
 		return fmt.Errorf("%s is larger than %d bytes", path, maxStateFile)
 	}
-	dec := json.NewDecoder(f)
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	data, err := jsonlimit.ReadAll(f, maxStateFile)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return jsonlimit.UnmarshalStrict(data, v, maxStateFile)
 }
 
 func writeJSON(path string, v any) error {

@@ -2,7 +2,6 @@ package client
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/fsfetch"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
@@ -420,10 +420,14 @@ func persist(dir, file string, data []byte) error {
 	return err
 }
 
+// maxLocalMetadata bounds the local metadata file localExpiry reads
+// (go-tuf's largest default limit is 5 MB, for targets).
+const maxLocalMetadata = 32 << 20
+
 // localExpiry reads the "expires" of a local metadata file without
 // verifying it; used only to pick a reference time for offline checks.
 func localExpiry(path string) (time.Time, bool) {
-	data, err := os.ReadFile(path)
+	data, err := jsonlimit.ReadFile(path, maxLocalMetadata)
 	if err != nil {
 		return time.Time{}, false
 	}
@@ -432,7 +436,7 @@ func localExpiry(path string) (time.Time, bool) {
 			Expires time.Time `json:"expires"`
 		} `json:"signed"`
 	}
-	if json.Unmarshal(data, &m) != nil || m.Signed.Expires.IsZero() {
+	if jsonlimit.Unmarshal(data, &m, maxLocalMetadata) != nil || m.Signed.Expires.IsZero() {
 		return time.Time{}, false
 	}
 	return m.Signed.Expires, true

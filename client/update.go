@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -255,7 +256,11 @@ func (u *run) repair(ctx context.Context, s *tufSession, active *candidate) erro
 // nil when the device is up to date; active is the active version's
 // candidate when it is still published. Newer versions passed over are
 // listed in the result. Without an active version, the newest version's
-// reason is the error when none is eligible.
+// reason is the error when none is eligible. Candidates come in a total
+// order (newerFirst); a version of the same precedence as the active one
+// (it differs only in build metadata) is not newer: the device stays, so
+// that two such versions published together never make it switch back
+// and forth on every poll.
 func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 	cands, err := u.c.candidates(s, u.req.ModelID)
 	if err != nil {
@@ -277,11 +282,27 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 	}
 	var firstErr error
 	skippedBad := false
+	var activeV targets.Version
+	haveActive := false
+	if u.ptr != nil {
+		activeV, err = targets.ParseVersion(u.ptr.Version)
+		haveActive = err == nil
+	}
 	for i := range cands {
 		cand := &cands[i]
 		v := cand.version.String()
 		if u.ptr != nil && v == u.ptr.Version {
 			return nil, cand, nil // the newest eligible is the active one
+		}
+		if haveActive && cand.version.Compare(activeV) == 0 {
+			// Equal precedence: not newer. Stay, with the active version's
+			// own candidate when it is still published.
+			for j := i + 1; j < len(cands) && cands[j].version.Compare(activeV) == 0; j++ {
+				if cands[j].version.String() == u.ptr.Version {
+					return nil, &cands[j], nil
+				}
+			}
+			return nil, nil, nil
 		}
 		var reason *Error
 		switch {
@@ -482,7 +503,7 @@ func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans ma
 // manifest against the signed metadata: it must describe exactly the
 // version and files that the signed custom metadata and targets describe.
 func checkManifest(path string, cand *candidate, fs map[string]*metadata.TargetFiles) error {
-	data, err := os.ReadFile(path)
+	data, err := jsonlimit.ReadFile(path, targets.MaxManifestSize)
 	if err != nil {
 		return errorf(StateInvalid, err, "reading the manifest")
 	}

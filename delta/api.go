@@ -12,6 +12,11 @@ type Options struct {
 	// offsets, which bounds memory to a few chunk sizes whatever the file
 	// size; data that moved farther than a chunk is then not found.
 	ChunkSize int64
+
+	// dump, when set (by a test of this package), sees each segment's
+	// uncompressed streams. Unexported: a seam for tests that production
+	// callers cannot reach, and no package-level state.
+	dump func(ctrl, diff, extra []byte)
 }
 
 // Diff writes to patch a patch that rebuilds new (newLen bytes) from old
@@ -32,10 +37,12 @@ func ReadHeader(patch io.ReaderAt, patchLen int64) (*Header, error) {
 // record against the base and the target, the limits, and finally the
 // length and SHA-256 of what it wrote. On any error the output is
 // incomplete or wrong and must be discarded; the error wraps ErrFormat,
-// ErrBase, ErrTarget or ErrLimit. Memory stays bounded by fixed buffers
-// whatever the sizes. Apply runs goroutines of its own and waits for them
-// before it returns; it calls patch.ReadAt from several of them, one call
+// ErrBase, ErrTarget or ErrLimit (ErrInternal for a panic in one of its
+// stages: it never lets one through), unless it is out's own error.
+// Memory stays bounded by fixed buffers whatever the sizes, and work by
+// lim.Work. Apply runs goroutines of its own and waits for them
+// before it returns, on every path; it calls patch.ReadAt from several of them, one call
 // at a time, and base.ReadAt and out.Write from one goroutine each.
 func Apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, out io.Writer, lim Limits) (*Header, error) {
-	return apply(base, baseLen, patch, patchLen, out, lim)
+	return apply(base, baseLen, patch, patchLen, out, lim, nil)
 }

@@ -26,6 +26,8 @@ type applier struct {
 	written int64
 	lim     Limits
 	start   time.Time
+	work    *Budget
+	hooks   *applyHooks
 
 	ctrl, zdiff, zextra *zstd.Decoder
 	fdiff, fextra       fseReader
@@ -35,8 +37,28 @@ type applier struct {
 	tmp []byte // one shuffle block of stream bytes
 }
 
-func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, out io.Writer, lim Limits) (*Header, error) {
-	h, err := readHeader(patch, patchLen)
+// applyHooks let a test of this package inject faults into Apply's
+// stages (production passes nil); each is called once per unit of work of
+// its stage, in the goroutine that does it.
+type applyHooks struct {
+	record    func() // Apply's own goroutine, before each record
+	readAhead func() // the read-ahead goroutines, before each buffer
+	hash      func() // the hashing goroutine, before each buffer
+	write     func() // the writing goroutine, before each buffer
+}
+
+func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, out io.Writer, lim Limits, hooks *applyHooks) (h *Header, err error) {
+	// A panic here (a bug a hostile patch found) becomes an error; the
+	// deferred stops below have run by then, so no goroutine is left.
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicErr("rebuilding the target", r)
+		}
+	}()
+	if hooks == nil {
+		hooks = &applyHooks{}
+	}
+	h, err = readHeader(patch, patchLen)
 	if err != nil {
 		return nil, err
 	}
@@ -53,9 +75,13 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 	if ratio > 0 && h.TargetLength >= 4096 && float64(patchLen) > ratio*float64(h.TargetLength) {
 		return h, limitErr("the patch (%d bytes) is larger than %.2f times its %d-byte output", patchLen, ratio, h.TargetLength)
 	}
-	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(),
+	work := lim.Work
+	if work == nil {
+		work = NewBudget(WorkBudget(h.TargetLength))
+	}
+	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(), work: work, hooks: hooks,
 		tmp: make([]byte, copyBuf)}
-	a.out = newOutput(out)
+	a.out = newOutput(out, hooks)
 	defer a.out.abort()
 	err = a.run(&lockedReaderAt{r: patch}, patchLen, h)
 	// Only a wrong output needs the base's hash, to tell a wrong base from
@@ -80,7 +106,7 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 		defer (*d).Close()
 	}
 	// Runs before the decoders close: they must not be in use.
-	a.raDiff, a.raExtra = newReadAhead(), newReadAhead()
+	a.raDiff, a.raExtra = newReadAhead(a.hooks.readAhead), newReadAhead(a.hooks.readAhead)
 	defer a.raExtra.stop()
 	defer a.raDiff.stop()
 	off := int64(HeaderSize)
@@ -159,6 +185,9 @@ func dataStream(z *zstd.Decoder, f *fseReader, patch io.ReaderAt, off int64, n u
 }
 
 func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error {
+	if err := a.work.spend(workPerSegment); err != nil {
+		return err
+	}
 	if err := stream(a.ctrl, patch, off, sh.ctrlLen); err != nil {
 		return err
 	}
@@ -202,6 +231,12 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 		if w := int64(rec.width); w > 1 && (a.written%w != 0 || rec.length%w != 0) {
 			return formatErr("width-%d record at target offset %d, length %d is not aligned", w, a.written, rec.length)
 		}
+		if err := a.work.spend(workPerRecord); err != nil {
+			return err
+		}
+		if a.hooks.record != nil {
+			a.hooks.record()
+		}
 		if err := a.record(rec); err != nil {
 			return err
 		}
@@ -222,7 +257,7 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 }
 
 func streamErr(name string, err error) error {
-	if errors.Is(err, ErrFormat) {
+	if errors.Is(err, ErrFormat) || errors.Is(err, ErrInternal) {
 		return err
 	}
 	if err == io.ErrUnexpectedEOF || err == io.EOF {
@@ -249,6 +284,17 @@ func (a *applier) record(rec record) error {
 			return err
 		}
 		n := len(out)
+		// Output bytes, and base or stream bytes read for them.
+		w := int64(n)
+		if rec.op != opInsert {
+			w += workPerBaseRead + int64(n)
+		}
+		if rec.op != opCopy {
+			w += int64(n)
+		}
+		if err := a.work.spend(w); err != nil {
+			return err
+		}
 		if rec.op != opInsert {
 			boff := rec.offset + (pos - start)
 			if _, err := a.base.ReadAt(out, boff); err != nil {

@@ -35,8 +35,13 @@ var (
 	// ErrTarget: the output does not have the length and SHA-256 the
 	// patch (or the caller) expects.
 	ErrTarget = errors.New("patched output does not match the target")
-	// ErrLimit: a limit of Limits was hit.
+	// ErrLimit: a limit of Limits was hit (the work budget included).
 	ErrLimit = errors.New("patch exceeds a limit")
+	// ErrInternal: a bug: one of Apply's stages panicked (decompressing,
+	// rebuilding, hashing or writing), on this patch or in the caller's
+	// writer. Apply recovers the panic in the goroutine where it happened,
+	// stops its other goroutines and returns this error.
+	ErrInternal = errors.New("internal error applying a patch")
 )
 
 // Header is the fixed part at the start of every patch.
@@ -63,7 +68,16 @@ type Limits struct {
 	// hashing and writing goroutines run at most a few buffers ahead of
 	// the one that checks the limit, so this bounds its CPU time too, to
 	// a small multiple of MaxDuration.
+	//
+	// This is a secondary guard: Work bounds what a patch can make Apply
+	// do deterministically, whatever the machine's speed.
 	MaxDuration time.Duration
+	// Work is the work budget Apply draws from (see Budget); Apply fails
+	// with ErrLimit as soon as the patch would need more. nil: a budget
+	// of WorkBudget(the header's target length) for this call alone. Pass
+	// one Budget to several calls to bound their total (the device client
+	// gives one to all the patches of an update).
+	Work *Budget
 	// VerifyBase makes a wrong base an ErrBase error rather than an
 	// ErrTarget one: when the output does not match, Apply hashes the base
 	// and compares it with the header. (The base length is always checked
@@ -88,6 +102,11 @@ type Stats struct {
 
 func formatErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
+}
+
+// panicErr describes a panic recovered in one of Apply's stages.
+func panicErr(stage string, r any) error {
+	return fmt.Errorf("%w: %s panicked: %v", ErrInternal, stage, r)
 }
 
 func limitErr(format string, args ...any) error {

@@ -35,7 +35,7 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 	if err := hashBoth(old, oldLen, nw, newLen, &h); err != nil {
 		return nil, err
 	}
-	w := &patchWriter{w: patch, stats: &Stats{}}
+	w := &patchWriter{w: patch, stats: &Stats{}, dump: opts.dump}
 	if err := w.write(h.marshal()); err != nil {
 		return nil, err
 	}
@@ -522,6 +522,8 @@ type patchWriter struct {
 	fastEnc *zstd.Encoder
 	stats   *Stats
 	n       int64 // bytes written
+	// dump is Options.dump.
+	dump func(ctrl, diff, extra []byte)
 
 	ctrl, diff, extra []byte
 	outLen            int64
@@ -610,12 +612,9 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 // wins outright.
 const bestMinGain = 0.01
 
-// dumpHook, when set by a test, sees each segment's uncompressed streams.
-var dumpHook func(ctrl, diff, extra []byte)
-
 func (pw *patchWriter) flush() error {
-	if dumpHook != nil && pw.outLen > 0 {
-		dumpHook(pw.ctrl, pw.diff, pw.extra)
+	if pw.dump != nil && pw.outLen > 0 {
+		pw.dump(pw.ctrl, pw.diff, pw.extra)
 	}
 	if pw.outLen == 0 {
 		pw.stats.PatchLength = pw.n

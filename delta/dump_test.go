@@ -18,11 +18,10 @@ func TestDumpStreams(t *testing.T) {
 	pairs := benchPairs(nil)
 	for name, p := range pairs {
 		var diffs, extras bytes.Buffer
-		dumpHook = func(ctrl, diff, extra []byte) { diffs.Write(diff); extras.Write(extra) }
-		if _, err := Diff(bytes.NewReader(p[0]), int64(len(p[0])), bytes.NewReader(p[1]), int64(len(p[1])), io.Discard, Options{}); err != nil {
+		dump := func(ctrl, diff, extra []byte) { diffs.Write(diff); extras.Write(extra) }
+		if _, err := Diff(bytes.NewReader(p[0]), int64(len(p[0])), bytes.NewReader(p[1]), int64(len(p[1])), io.Discard, Options{dump: dump}); err != nil {
 			t.Fatal(err)
 		}
-		dumpHook = nil
 		os.WriteFile(filepath.Join(dir, name+".diff"), diffs.Bytes(), 0o644)
 		os.WriteFile(filepath.Join(dir, name+".extra"), extras.Bytes(), 0o644)
 	}

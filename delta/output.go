@@ -31,10 +31,12 @@ type output struct {
 	wg                 sync.WaitGroup
 	mu                 sync.Mutex
 	err                error
+
+	hooks *applyHooks
 }
 
-func newOutput(w io.Writer) *output {
-	o := &output{w: w, sum: sha256.New(), free: make(chan []byte, outBufs), full: make(chan []byte, outBufs), hashed: make(chan []byte, outBufs)}
+func newOutput(w io.Writer, hooks *applyHooks) *output {
+	o := &output{w: w, sum: sha256.New(), hooks: hooks, free: make(chan []byte, outBufs), full: make(chan []byte, outBufs), hashed: make(chan []byte, outBufs)}
 	for i := 0; i < outBufs; i++ {
 		o.free <- directio.AlignedBuffer(outBuf)[:0]
 	}
@@ -45,11 +47,21 @@ func newOutput(w io.Writer) *output {
 	return o
 }
 
+// hash and write pass every buffer on whatever happens, so that the
+// goroutine filling them never waits for ever: after a failure (a write
+// error, or a panic they recovered) they only stop hashing and writing.
 func (o *output) hash(full <-chan []byte, hashed chan<- []byte) {
 	defer o.wg.Done()
 	defer close(hashed)
 	for b := range full {
-		o.sum.Write(b)
+		if o.failed() == nil {
+			o.guard("hashing the target", func() {
+				if o.hooks.hash != nil {
+					o.hooks.hash()
+				}
+				o.sum.Write(b)
+			})
+		}
 		hashed <- b
 	}
 }
@@ -58,13 +70,35 @@ func (o *output) write(hashed <-chan []byte) {
 	defer o.wg.Done()
 	for b := range hashed {
 		if o.failed() == nil {
-			if _, err := o.w.Write(b); err != nil {
-				o.mu.Lock()
-				o.err = err
-				o.mu.Unlock()
-			}
+			o.guard("writing the target", func() {
+				if o.hooks.write != nil {
+					o.hooks.write()
+				}
+				if _, err := o.w.Write(b); err != nil {
+					o.fail(err)
+				}
+			})
 		}
 		o.free <- b[:0]
+	}
+}
+
+// guard runs f, recording a panic in it as the output's error.
+func (o *output) guard(stage string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			o.fail(panicErr(stage, r))
+		}
+	}()
+	f()
+}
+
+// fail records the first error.
+func (o *output) fail(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err == nil {
+		o.err = err
 	}
 }
 

@@ -26,6 +26,8 @@ type readAhead struct {
 	held []byte // the buffer cur is a part of, given back when used up
 	cur  []byte
 	err  error // returned once cur is used up
+
+	hook func() // applyHooks.readAhead
 }
 
 type raChunk struct {
@@ -33,8 +35,8 @@ type raChunk struct {
 	err error
 }
 
-func newReadAhead() *readAhead {
-	ra := &readAhead{}
+func newReadAhead(hook func()) *readAhead {
+	ra := &readAhead{hook: hook}
 	for i := range ra.bufs {
 		ra.bufs[i] = make([]byte, raBuf)
 	}
@@ -66,13 +68,7 @@ func (ra *readAhead) fill(r io.Reader, free <-chan raChunk, full chan<- raChunk,
 			return
 		}
 		b := c.b[:cap(c.b)]
-		n := 0
-		var err error
-		for n < len(b) && err == nil {
-			var m int
-			m, err = r.Read(b[n:])
-			n += m
-		}
+		n, err := ra.read(r, b)
 		select {
 		case full <- raChunk{b: b[:n], err: err}:
 		case <-done:
@@ -82,6 +78,26 @@ func (ra *readAhead) fill(r io.Reader, free <-chan raChunk, full chan<- raChunk,
 			return
 		}
 	}
+}
+
+// read fills b from r, up to an error. A panic in the decoder (a bug a
+// hostile stream found) is recovered here, in the goroutine where it
+// happened, and delivered to the reader as the stream's error.
+func (ra *readAhead) read(r io.Reader, b []byte) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicErr("decompressing a stream", p)
+		}
+	}()
+	if ra.hook != nil {
+		ra.hook()
+	}
+	for n < len(b) && err == nil {
+		var m int
+		m, err = r.Read(b[n:])
+		n += m
+	}
+	return n, err
 }
 
 // stop ends the goroutine and waits for it, so that the stream's decoder

@@ -34,7 +34,7 @@ func (c *chunkyReader) Read(p []byte) (int, error) {
 func TestReadAheadDeliversTheStream(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	src := randomBytes(3<<20 + 12345)
-	ra := newReadAhead()
+	ra := newReadAhead(nil)
 	defer ra.stop()
 	ra.start(&chunkyReader{data: src, r: rand.New(rand.NewPCG(11, 12))})
 	var got []byte
@@ -79,7 +79,7 @@ func TestReadAheadDeliversTheStream(t *testing.T) {
 func TestReadAheadPassesErrorsOn(t *testing.T) {
 	boom := errors.New("corrupt frame")
 	src := randomBytes(1<<20 + 7)
-	ra := newReadAhead()
+	ra := newReadAhead(nil)
 	defer ra.stop()
 	ra.start(&chunkyReader{data: src, r: rand.New(rand.NewPCG(3, 4)), err: boom})
 	got, err := io.ReadAll(ra)
@@ -99,7 +99,7 @@ func TestReadAheadPassesErrorsOn(t *testing.T) {
 // A segment that fails half way leaves its stream unread; the next start
 // must deliver only the new stream, through the same buffers.
 func TestReadAheadRestartsClean(t *testing.T) {
-	ra := newReadAhead()
+	ra := newReadAhead(nil)
 	defer ra.stop()
 	first := bytes.Repeat([]byte{0xAA}, 4<<20)
 	ra.start(&chunkyReader{data: first, r: rand.New(rand.NewPCG(7, 8))})

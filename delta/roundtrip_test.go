@@ -208,10 +208,9 @@ func TestFSEStreams(t *testing.T) {
 		t.Fatal("no FSE stream in the patch")
 	}
 	var zsize int
-	dumpHook = func(c, d, e []byte) { zsize = len(zstdBytes(t, e)) }
-	defer func() { dumpHook = nil }()
+	dump := func(c, d, e []byte) { zsize = len(zstdBytes(t, e)) }
 	var p bytes.Buffer
-	if _, err := Diff(bytes.NewReader(old), int64(len(old)), bytes.NewReader(nw), int64(len(nw)), &p, Options{}); err != nil {
+	if _, err := Diff(bytes.NewReader(old), int64(len(old)), bytes.NewReader(nw), int64(len(nw)), &p, Options{dump: dump}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("patch %d bytes; the extra stream alone would be %d bytes with zstd", len(patch), zsize)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/fileperm"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/afero"
 )
@@ -48,8 +49,46 @@ const (
 	PubSuffix = ".pub"
 )
 
+// checkDir refuses a key directory that group or others may write: they
+// could plant a NAME.ref that makes mrepo load a PKCS#11 module of their
+// choice, or swap a key. A directory that does not exist passes (the
+// caller creates it 0700, or reports it missing).
+func (d *Dir) checkDir() error {
+	fi, err := d.FS.Stat(d.Path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return fileperm.NotWritable(fi, d.Path, "key directory")
+}
+
+// checkSecret refuses a private key file that group or others may read
+// or write, as ssh does, before it is read.
+func checkSecret(fs afero.Fs, p string) error {
+	fi, err := fs.Stat(p)
+	if err != nil {
+		return err
+	}
+	return fileperm.Secret(fi, p, "private key file")
+}
+
+// checkTrusted refuses a public key or reference file that group or
+// others may write, before it is read.
+func checkTrusted(fs afero.Fs, p, what string) error {
+	fi, err := fs.Stat(p)
+	if err != nil {
+		return err
+	}
+	return fileperm.NotWritable(fi, p, what)
+}
+
 // Write stores k encrypted with passphrase. It never overwrites a file.
 func (d *Dir) Write(k *Key, passphrase []byte) error {
+	if err := d.checkDir(); err != nil {
+		return err
+	}
 	data, err := EncodeFile(k, passphrase)
 	if err != nil {
 		return err
@@ -77,8 +116,12 @@ func (d *Dir) Write(k *Key, passphrase []byte) error {
 	return nil
 }
 
-// List parses every NAME.key file of the directory, sorted by name.
+// List parses every NAME.key file of the directory, sorted by name. The
+// directory and each key file must be private (checkDir, checkSecret).
 func (d *Dir) List() ([]*File, error) {
+	if err := d.checkDir(); err != nil {
+		return nil, err
+	}
 	entries, err := afero.ReadDir(d.FS, d.Path)
 	if err != nil {
 		return nil, err
@@ -88,7 +131,11 @@ func (d *Dir) List() ([]*File, error) {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), KeySuffix) || atomicfs.IsTemp(e.Name()) {
 			continue
 		}
-		data, err := afero.ReadFile(d.FS, filepath.Join(d.Path, e.Name()))
+		p := filepath.Join(d.Path, e.Name())
+		if err := checkSecret(d.FS, p); err != nil {
+			return nil, err
+		}
+		data, err := readSmall(d.FS, p, maxKeyFileSize)
 		if err != nil {
 			return nil, err
 		}

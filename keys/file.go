@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -76,7 +77,7 @@ func ParseFile(data []byte) (*File, error) {
 		return nil, errors.New("key file too large")
 	}
 	var f File
-	if err := json.Unmarshal(data, &f); err != nil {
+	if err := jsonlimit.Unmarshal(data, &f, maxKeyFileSize); err != nil {
 		return nil, fmt.Errorf("not a key file: %v", err)
 	}
 	if f.Format != fileFormat {
@@ -145,7 +146,7 @@ func ParsePublic(data []byte) (*metadata.Key, error) {
 		return nil, errors.New("public key file too large")
 	}
 	var k metadata.Key
-	if err := json.Unmarshal(data, &k); err != nil {
+	if err := jsonlimit.Unmarshal(data, &k, maxKeyFileSize); err != nil {
 		return nil, fmt.Errorf("not a TUF public key: %v", err)
 	}
 	if _, err := publicKey(&k); err != nil {

@@ -3,6 +3,8 @@ package keys
 import (
 	"errors"
 	"fmt"
+	"github.com/edgetuf/edgetuf/internal/fileperm"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -147,18 +149,30 @@ func parsePKCS11URI(s string) (*pkcs11URI, error) {
 	return u, nil
 }
 
-// module returns the PKCS#11 module to load.
+// module returns the PKCS#11 module to load: an absolute path to a file
+// that, like its directory, group and others cannot write (a module is a
+// shared library run inside mrepo, with its keys).
 func (u *pkcs11URI) module() (string, error) {
-	if u.modulePath != "" {
-		return u.modulePath, nil
-	}
-	if m := os.Getenv(ModuleEnv); m != "" {
+	m := u.modulePath
+	if m == "" {
+		m = os.Getenv(ModuleEnv)
+		if m == "" {
+			return "", fmt.Errorf("no PKCS#11 module: add module-path=/path/to/module.so to the reference or set %s", ModuleEnv)
+		}
 		if !filepath.IsAbs(m) {
 			return "", fmt.Errorf("%s=%q is not an absolute path", ModuleEnv, m)
 		}
-		return m, nil
 	}
-	return "", fmt.Errorf("no PKCS#11 module: add module-path=/path/to/module.so to the reference or set %s", ModuleEnv)
+	for _, c := range []struct{ path, what string }{{m, "PKCS#11 module"}, {filepath.Dir(m), "directory of the PKCS#11 module"}} {
+		fi, err := os.Stat(c.path)
+		if err != nil {
+			return "", fmt.Errorf("PKCS#11 module: %w", err)
+		}
+		if err := fileperm.NotWritable(fi, c.path, c.what); err != nil {
+			return "", err
+		}
+	}
+	return m, nil
 }
 
 // describe names the key for messages.
@@ -180,7 +194,7 @@ func (u *pkcs11URI) describe() string {
 // pin returns the user PIN: from pin-source, else PINEnv, else prompt.
 func (u *pkcs11URI) pin(prompt PassphraseFunc, tokenLabel string) (string, error) {
 	if u.pinSource != "" {
-		data, err := os.ReadFile(u.pinSource)
+		data, err := readSecretFile(u.pinSource, "PIN source")
 		if err != nil {
 			return "", fmt.Errorf("PIN source: %w", err)
 		}
@@ -209,4 +223,32 @@ func (u *pkcs11URI) pin(prompt PassphraseFunc, tokenLabel string) (string, error
 
 func errNoPIN(token string) error {
 	return errors.New("no PIN for PKCS#11 token " + strconv.Quote(token) + ": add pin-source=file:PATH to the reference, set " + PINEnv + ", or run on a terminal")
+}
+
+// maxSecretFile bounds a PIN or passphrase file: one line is used.
+const maxSecretFile = 64 << 10
+
+// readSecretFile reads a file holding a secret, refusing it if group or
+// others may read or write it (checked on the open file).
+func readSecretFile(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := fileperm.Secret(fi, path, what); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxSecretFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxSecretFile)
+	}
+	return data, nil
 }

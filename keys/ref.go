@@ -232,7 +232,10 @@ func openFileRef(ref *Ref, opts RefOptions) (signature.Signer, error) {
 	if filepath.Ext(p) == "" {
 		p += KeySuffix
 	}
-	data, err := afero.ReadFile(opts.FS, p)
+	if err := checkSecret(opts.FS, p); err != nil {
+		return nil, err
+	}
+	data, err := readSmall(opts.FS, p, maxKeyFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -283,6 +286,9 @@ type RefInfo struct {
 // Refs lists the key references of the directory, sorted by name. A
 // reference without a readable NAME.pub is an error.
 func (d *Dir) Refs() ([]RefInfo, error) {
+	if err := d.checkDir(); err != nil {
+		return nil, err
+	}
 	entries, err := afero.ReadDir(d.FS, d.Path)
 	if err != nil {
 		return nil, err
@@ -307,9 +313,14 @@ func (d *Dir) Refs() ([]RefInfo, error) {
 	return out, nil
 }
 
-// readRef reads NAME.ref and NAME.pub.
+// readRef reads NAME.ref and NAME.pub, each only if group and others
+// cannot write it: a reference decides which backend (and which PKCS#11
+// module, a shared library) mrepo loads.
 func (d *Dir) readRef(name string) (*Ref, *metadata.Key, error) {
 	p := filepath.Join(d.Path, name+RefSuffix)
+	if err := checkTrusted(d.FS, p, "key reference"); err != nil {
+		return nil, nil, err
+	}
 	data, err := readSmall(d.FS, p, maxRefSize)
 	if err != nil {
 		return nil, nil, err
@@ -319,6 +330,12 @@ func (d *Dir) readRef(name string) (*Ref, *metadata.Key, error) {
 		return nil, nil, fmt.Errorf("%s: %w", p, err)
 	}
 	pp := filepath.Join(d.Path, name+PubSuffix)
+	if err := checkTrusted(d.FS, pp, "public key"); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("key reference %s has no public key: %w", p, err)
+		}
+		return nil, nil, err
+	}
 	data, err = readSmall(d.FS, pp, maxKeyFileSize)
 	if err != nil {
 		return nil, nil, fmt.Errorf("key reference %s has no public key: %w", p, err)
@@ -330,15 +347,22 @@ func (d *Dir) readRef(name string) (*Ref, *metadata.Key, error) {
 	return ref, pub, nil
 }
 
+// readSmall reads a file of at most limit bytes, never more than limit+1
+// bytes of it (a size from Stat says nothing of a FIFO or a growing file).
 func readSmall(fs afero.Fs, name string, limit int64) ([]byte, error) {
-	st, err := fs.Stat(name)
+	f, err := fs.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > limit {
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("%s: larger than %d bytes", name, limit)
 	}
-	return afero.ReadFile(fs, name)
+	return data, nil
 }
 
 // refSigner returns a signer for keyID if a NAME.ref of the directory
@@ -377,6 +401,9 @@ func (d *Dir) refSigner(keyID string) (s signature.Signer, found bool, err error
 // never reads a private key.
 func (d *Dir) AddRef(name string, ref *Ref, generate Type) (*RefKey, error) {
 	if err := checkKeyName(name); err != nil {
+		return nil, err
+	}
+	if err := d.checkDir(); err != nil {
 		return nil, err
 	}
 	for _, suf := range []string{KeySuffix, PubSuffix, RefSuffix} {

@@ -117,8 +117,12 @@ func TestPKCS11URIPINSources(t *testing.T) {
 	if _, err := u.module(); err == nil {
 		t.Error("a reference without module-path and no " + ModuleEnv + " has a module")
 	}
-	t.Setenv(ModuleEnv, "/opt/hsm/module.so")
-	if m, err := u.module(); err != nil || m != "/opt/hsm/module.so" {
+	mod := filepath.Join(t.TempDir(), "module.so")
+	if err := os.WriteFile(mod, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(ModuleEnv, mod)
+	if m, err := u.module(); err != nil || m != mod {
 		t.Errorf("module from %s: %q, %v", ModuleEnv, m, err)
 	}
 }

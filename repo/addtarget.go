@@ -216,14 +216,25 @@ func (r *Repository) firstMissingTargetDir(m *targets.Manifest) string {
 	return ""
 }
 
-// checkNewVersion refuses a version that exists or is not the newest.
+// checkNewVersion refuses a version that exists or is not the newest. st
+// holds the targets of every role as clients resolve them (the top-level
+// targets and the delegated roles). A version of equal precedence counts
+// as existing: 2.0.0+build.7 next to 2.0.0 is neither newer nor older
+// (semver ignores build metadata), and devices could not order the two.
 func checkNewVersion(st *state, m *targets.Manifest) error {
 	nv, err := targets.ParseVersion(m.Version)
 	if err != nil {
 		return err
 	}
 	for _, pv := range publishedVersions(st.targets)[m.ModelID] {
+		// 1.0.0-RC.1 and 1.0.0-rc.1 are two versions, but one directory
+		// on a case-insensitive filesystem (a device's SD card).
+		if targets.FoldName(pv.String()) == targets.FoldName(nv.String()) && pv.String() != nv.String() {
+			return fmt.Errorf("%w: %s %s differs only in case from the published %s: their directories collide on case-insensitive filesystems (SD cards)", ErrVersionExists, m.ModelID, m.Version, pv)
+		}
 		switch c := nv.Compare(pv); {
+		case c == 0 && nv.String() != pv.String():
+			return fmt.Errorf("%w: %s %s has the same precedence as the published %s (semantic versioning ignores build metadata, so devices could not tell which is newer): publish a higher version", ErrVersionExists, m.ModelID, m.Version, pv)
 		case c == 0:
 			return fmt.Errorf("%w: %s %s (published as %s)", ErrVersionExists, m.ModelID, m.Version, pv)
 		case c < 0:

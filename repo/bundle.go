@@ -120,6 +120,11 @@ func readBundle(fs afero.Fs, dir string) (*bundle, error) {
 	if len(b.files) == 0 {
 		return nil, fmt.Errorf("%w: %s has no payload files besides %s", ErrBundle, dir, targets.ManifestName)
 	}
+	// A case-sensitive build machine can hold Model.bin and model.bin; a
+	// device's SD card cannot.
+	if err := targets.CheckDistinctNames(b.files); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
+	}
 	if len(b.files) > targets.MaxFiles {
 		return nil, fmt.Errorf("%w: more than %d payload files", ErrBundle, targets.MaxFiles)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -133,13 +134,16 @@ type Config struct {
 	Expiry Expiry `json:"expiry"`
 }
 
+// maxConfigSize bounds mrepo.json, a few lines.
+const maxConfigSize = 64 << 10
+
 func readConfig(fs afero.Fs, dir string) (*Config, error) {
-	data, err := afero.ReadFile(fs, filepath.Join(dir, ConfigFile))
+	data, err := readBounded(fs, filepath.Join(dir, ConfigFile), maxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotRepository, dir, err)
 	}
 	var c Config
-	if err := json.Unmarshal(data, &c); err != nil {
+	if err := jsonlimit.Unmarshal(data, &c, maxConfigSize); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotRepository, ConfigFile, err)
 	}
 	if c.Format != configMagic {

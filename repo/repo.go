@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/afero"
@@ -170,6 +171,9 @@ func checkKeys(ks map[string]*metadata.Key) error {
 // limit is 5 MB for targets).
 const maxMetadataSize = 32 << 20
 
+// readBounded reads a JSON document (metadata, a bundle manifest) of at
+// most limit bytes, nested at most jsonlimit.MaxDepth levels: the bytes
+// may come from anyone who can write the repository or hand in a bundle.
 func readBounded(fs afero.Fs, name string, limit int64) ([]byte, error) {
 	f, err := fs.Open(name)
 	if err != nil {
@@ -182,6 +186,9 @@ func readBounded(fs afero.Fs, name string, limit int64) ([]byte, error) {
 	}
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	if err := jsonlimit.CheckDepth(data, jsonlimit.MaxDepth); err != nil {
+		return nil, err
 	}
 	return data, nil
 }

@@ -13,7 +13,6 @@ package repo
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
@@ -87,7 +87,9 @@ func parseStaged(data []byte, role string) (*stagedMeta, error) {
 			Type string `json:"_type"`
 		} `json:"signed"`
 	}
-	if err := json.Unmarshal(data, &peek); err != nil {
+	// Staged files come from other people's signing tools: bounded like
+	// every JSON document read here, before go-tuf parses them.
+	if err := jsonlimit.Unmarshal(data, &peek, maxMetadataSize); err != nil {
 		return nil, fmt.Errorf("not TUF metadata: %v", err)
 	}
 	if peek.Signed.Type != role {

@@ -50,6 +50,9 @@ const (
 	CodeManifestInvalid          = "MANIFEST_INVALID"
 	CodeManifestMismatch         = "MANIFEST_MISMATCH"
 	CodeClientRejected           = "CLIENT_REJECTED"
+	// Two published versions of a model of equal semver precedence (they
+	// differ only in build metadata): devices cannot order them.
+	CodeVersionAmbiguous = "VERSION_AMBIGUOUS"
 	// Delta patches (targets.KindDelta).
 	CodeDeltaUnlisted = "DELTA_UNLISTED"
 	CodeDeltaMissing  = "DELTA_MISSING"
@@ -633,6 +636,52 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 	}
 	for _, d := range dirs {
 		v.checkDeltas(models[d], models)
+	}
+	v.checkPrecedence(models)
+}
+
+// checkPrecedence reports versions of one model that have the same semver
+// precedence: they differ only in build metadata, so neither is newer,
+// and a device cannot choose between them (mrepo add-target refuses to
+// publish such a version; another tool may not).
+func (v *verifier) checkPrecedence(models map[string]*modelVersion) {
+	type pub struct {
+		v    targets.Version
+		path string
+	}
+	byModel := map[string][]pub{}
+	for _, mv := range models {
+		if mv.manifest == nil {
+			continue
+		}
+		pv, err := targets.ParseVersion(mv.manifest.Version)
+		if err != nil {
+			continue
+		}
+		byModel[mv.manifest.ModelID] = append(byModel[mv.manifest.ModelID], pub{pv, mv.manifestPath})
+	}
+	for _, id := range sortedKeys(byModel) {
+		vs := byModel[id]
+		sort.Slice(vs, func(i, j int) bool {
+			if c := vs[i].v.Compare(vs[j].v); c != 0 {
+				return c < 0
+			}
+			return vs[i].v.String() < vs[j].v.String()
+		})
+		for i := 1; i < len(vs); i++ {
+			if vs[i].v.Compare(vs[i-1].v) == 0 {
+				v.problem(CodeVersionAmbiguous, "", vs[i].path, "%s %s has the same precedence as %s %s (they differ only in build metadata, which semantic versioning ignores): devices cannot tell which is newer; remove one and publish a higher version", id, vs[i].v, id, vs[i-1].v)
+			}
+		}
+		folded := map[string]string{}
+		for _, p := range vs {
+			k := targets.FoldName(p.v.String())
+			if other, ok := folded[k]; ok {
+				v.problem(CodeVersionAmbiguous, "", p.path, "%s %s differs only in case from %s %s: their directories collide on case-insensitive filesystems (SD cards), and devices ignore both", id, p.v, id, other)
+				continue
+			}
+			folded[k] = p.v.String()
+		}
 	}
 }
 

@@ -54,6 +54,10 @@ type DeltaRef struct {
 	Target string `json:"target"`
 }
 
+// MaxCustomSize bounds the custom metadata of one target; like a manifest
+// (whose file list and compatibility fields it repeats) it is small.
+const MaxCustomSize = MaxManifestSize
+
 // ErrCustom marks every custom metadata validation failure.
 var ErrCustom = errors.New("invalid target custom metadata")
 
@@ -94,12 +98,12 @@ func ParseCustom(targetPath string, raw *json.RawMessage) (*Custom, error) {
 	if raw == nil || len(*raw) == 0 {
 		return nil, fmt.Errorf("%w: target %s has no custom metadata", ErrCustom, targetPath)
 	}
-	if len(*raw) > MaxManifestSize {
+	if len(*raw) > MaxCustomSize {
 		return nil, fmt.Errorf("%w: target %s: custom metadata too large", ErrCustom, targetPath)
 	}
 	var c Custom
-	if err := decodeStrict(*raw, &c, false); err != nil {
-		return nil, fmt.Errorf("%w: target %s: %v", ErrCustom, targetPath, err)
+	if err := decodeStrict(*raw, &c, false, MaxCustomSize); err != nil {
+		return nil, fmt.Errorf("%w: target %s: %w", ErrCustom, targetPath, err)
 	}
 	if err := c.validate(targetPath); err != nil {
 		return nil, fmt.Errorf("%w: target %s: %v", ErrCustom, targetPath, err)
@@ -146,10 +150,10 @@ func (c *Custom) validate(targetPath string) error {
 			if err := CheckFileName(f); err != nil {
 				return err
 			}
-			if seen[f] {
-				return fmt.Errorf("file %q is listed twice", f)
-			}
 			seen[f] = true
+		}
+		if err := CheckDistinctNames(c.Files); err != nil {
+			return err
 		}
 		if c.BaseVersion != "" {
 			return fmt.Errorf("a manifest target has no base_version field")

@@ -43,8 +43,38 @@ func CheckFileName(name string) error {
 		return fmt.Errorf("file %q: subdirectories are not supported, bundles are flat", name)
 	case name == ManifestName:
 		return fmt.Errorf("file %q: the manifest is not a payload file", name)
+	case FoldName(name) == ManifestName:
+		return fmt.Errorf("file %q: collides with %s on case-insensitive filesystems (SD cards)", name, ManifestName)
 	case !fileNamePattern.MatchString(name):
 		return fmt.Errorf("file %q: must be 1-200 characters of A-Z a-z 0-9 . _ + @ = - not starting with '.' or '-'", name)
+	}
+	return nil
+}
+
+// FoldName is the name under which a file name is stored on the
+// filesystems devices use: FAT and exFAT (SD cards), NTFS, and APFS and
+// HFS+ by default, ignore case, and FAT and NTFS drop trailing dots. Two
+// payload files whose folded names are equal would overwrite each other
+// there, so a version may not have both. File names and versions are
+// ASCII (CheckFileName, ParseVersion), so ASCII case folding is the whole
+// of case folding for them and Unicode normalization never applies.
+func FoldName(name string) string {
+	return strings.ToLower(strings.TrimRight(name, "."))
+}
+
+// CheckDistinctNames fails if two of names are equal, or collide on a
+// case-insensitive filesystem (FoldName).
+func CheckDistinctNames(names []string) error {
+	seen := make(map[string]string, len(names))
+	for _, n := range names {
+		k := FoldName(n)
+		if other, ok := seen[k]; ok {
+			if other == n {
+				return fmt.Errorf("file %q is listed twice", n)
+			}
+			return fmt.Errorf("files %q and %q differ only in case or trailing dots: they collide on case-insensitive filesystems (SD cards)", other, n)
+		}
+		seen[k] = n
 	}
 	return nil
 }

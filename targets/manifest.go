@@ -18,6 +18,8 @@ const SchemaVersion = 1
 
 // MaxManifestSize bounds the size of a manifest file. Manifests list
 // files, not data; anything larger is an error, not a file to read.
+// Manifests and custom metadata may also nest at most
+// jsonlimit.MaxDepth (64) levels of arrays and objects.
 const MaxManifestSize = 1 << 20
 
 // MaxFiles bounds the number of payload files in one bundle.
@@ -105,8 +107,8 @@ func ParseBundleManifest(data []byte) (*Manifest, error) {
 		return nil, manifestErr("larger than %d bytes", MaxManifestSize)
 	}
 	var m Manifest
-	if err := decodeStrict(data, &m, true); err != nil {
-		return nil, manifestErr("%s", err)
+	if err := decodeStrict(data, &m, true, MaxManifestSize); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrManifest, err)
 	}
 	if m.SchemaVersion != 0 && m.SchemaVersion != SchemaVersion {
 		return nil, manifestErr("schema_version %d is not supported (this tool writes %d)", m.SchemaVersion, SchemaVersion)
@@ -140,8 +142,8 @@ func ParsePublishedManifest(data []byte) (*Manifest, error) {
 		return nil, manifestErr("larger than %d bytes", MaxManifestSize)
 	}
 	var m Manifest
-	if err := decodeStrict(data, &m, false); err != nil {
-		return nil, manifestErr("%s", err)
+	if err := decodeStrict(data, &m, false, MaxManifestSize); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrManifest, err)
 	}
 	if m.SchemaVersion != SchemaVersion {
 		return nil, manifestErr("schema_version %d is not supported (want %d)", m.SchemaVersion, SchemaVersion)
@@ -218,15 +220,17 @@ func (m *Manifest) validate(published bool) error {
 			return manifestErr("files is empty")
 		}
 	}
-	seen := map[string]bool{}
+	names := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		names[i] = f.Path
+	}
+	if err := CheckDistinctNames(names); err != nil {
+		return manifestErr("%s", err)
+	}
 	for _, f := range m.Files {
 		if err := CheckFileName(f.Path); err != nil {
 			return manifestErr("%s", err)
 		}
-		if seen[f.Path] {
-			return manifestErr("file %q is listed twice", f.Path)
-		}
-		seen[f.Path] = true
 		if f.SHA256 != "" && !isHexDigest(f.SHA256) {
 			return manifestErr("file %q: sha256 must be 64 lowercase hex digits", f.Path)
 		}

@@ -8,15 +8,22 @@ import (
 	"io"
 	"reflect"
 	"strings"
+
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 )
 
-// decodeStrict decodes one JSON object into v. With strict set, fields v
-// does not have are errors; without it they are ignored (forward
-// compatibility). Either way, field names must match exactly (Go's decoder
-// would otherwise accept "Model_ID" for "model_id"), no object may repeat
-// a key (Go would keep the last one; other parsers keep the first), and
-// nothing may follow the object.
-func decodeStrict(data []byte, v any, strict bool) error {
+// decodeStrict decodes one JSON object of at most maxSize bytes into v.
+// With strict set, fields v does not have are errors; without it they are
+// ignored (forward compatibility). Either way, field names must match
+// exactly (Go's decoder would otherwise accept "Model_ID" for
+// "model_id"), no object may repeat a key (Go would keep the last one;
+// other parsers keep the first), nothing may follow the object, and the
+// document may nest at most jsonlimit.MaxDepth levels. Time and memory
+// are linear in the size of the document.
+func decodeStrict(data []byte, v any, strict bool, maxSize int64) error {
+	if err := jsonlimit.Check(data, maxSize); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
 	if err != nil {
@@ -25,7 +32,8 @@ func decodeStrict(data []byte, v any, strict bool) error {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return fmt.Errorf("not a JSON object")
 	}
-	if err := checkKeys(json.NewDecoder(bytes.NewReader(data)), reflect.TypeOf(v), strict, ""); err != nil {
+	kc := keyChecker{dec: json.NewDecoder(bytes.NewReader(data))}
+	if err := kc.check(reflect.TypeOf(v), strict); err != nil {
 		return err
 	}
 	dec = json.NewDecoder(bytes.NewReader(data))
@@ -43,14 +51,38 @@ func decodeStrict(data []byte, v any, strict bool) error {
 
 var anyType = reflect.TypeOf((*any)(nil)).Elem()
 
-// checkKeys walks one JSON value alongside the Go type it decodes into and
-// rejects duplicate keys, keys that match a field only when case is
-// ignored, and (when strict) keys that match no field.
-func checkKeys(dec *json.Decoder, t reflect.Type, strict bool, at string) error {
+// keyChecker walks one JSON value alongside the Go type it decodes into
+// and rejects duplicate keys, keys that match a field only when case is
+// ignored, and (when strict) keys that match no field. The path of the
+// value being walked is kept as a stack of its parts and only joined
+// into a string for an error message: joining it at every level cost
+// memory quadratic in the depth (60 KB of nested arrays took 970 MB).
+type keyChecker struct {
+	dec  *json.Decoder
+	path []string // object keys, or "[]" for array elements
+}
+
+// where names the value at the current path, with key appended if set.
+func (k *keyChecker) where(key string) string {
+	var b strings.Builder
+	for _, p := range k.path {
+		if p != "[]" && b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	if b.Len() > 0 {
+		b.WriteByte('.')
+	}
+	b.WriteString(key)
+	return b.String()
+}
+
+func (k *keyChecker) check(t reflect.Type, strict bool) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	tok, err := dec.Token()
+	tok, err := k.dec.Token()
 	if err != nil {
 		return jsonTokenError(err)
 	}
@@ -64,26 +96,27 @@ func checkKeys(dec *json.Decoder, t reflect.Type, strict bool, at string) error 
 		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
 			elem = t.Elem()
 		}
-		for dec.More() {
-			if err := checkKeys(dec, elem, strict, at+"[]"); err != nil {
+		k.path = append(k.path, "[]")
+		for k.dec.More() {
+			if err := k.check(elem, strict); err != nil {
 				return err
 			}
 		}
+		k.path = k.path[:len(k.path)-1]
 	case '{':
 		var fields map[string]reflect.Type
 		if t.Kind() == reflect.Struct {
 			fields = jsonFields(t)
 		}
 		seen := map[string]bool{}
-		for dec.More() {
-			kt, err := dec.Token()
+		for k.dec.More() {
+			kt, err := k.dec.Token()
 			if err != nil {
 				return jsonTokenError(err)
 			}
 			key, _ := kt.(string)
-			where := strings.TrimPrefix(at+"."+key, ".")
 			if seen[key] {
-				return fmt.Errorf("field %q appears twice", where)
+				return fmt.Errorf("field %q appears twice", k.where(key))
 			}
 			seen[key] = true
 			elem := anyType
@@ -95,21 +128,23 @@ func checkKeys(dec *json.Decoder, t reflect.Type, strict bool, at string) error 
 				}
 				for name := range fields {
 					if strings.EqualFold(name, key) {
-						return fmt.Errorf("field %q: names are case-sensitive (did you mean %q?)", where, name)
+						return fmt.Errorf("field %q: names are case-sensitive (did you mean %q?)", k.where(key), name)
 					}
 				}
 				if strict {
-					return fmt.Errorf("unknown field %q", where)
+					return fmt.Errorf("unknown field %q", k.where(key))
 				}
 			case t.Kind() == reflect.Map:
 				elem = t.Elem()
 			}
-			if err := checkKeys(dec, elem, strict && elem != anyType, where); err != nil {
+			k.path = append(k.path, key)
+			if err := k.check(elem, strict && elem != anyType); err != nil {
 				return err
 			}
+			k.path = k.path[:len(k.path)-1]
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing delimiter
+	if _, err := k.dec.Token(); err != nil { // the closing delimiter
 		return jsonTokenError(err)
 	}
 	return nil

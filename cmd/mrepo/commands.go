@@ -387,7 +387,7 @@ per line, as CODE: where: what.`,
 				}
 				opts.ValidFor = time.Duration(d)
 			}
-			rootBytes, err := os.ReadFile(c.String("root"))
+			rootBytes, err := readBounded(c.String("root"), maxStagedFile)
 			if err != nil {
 				return fmt.Errorf("verify: trusted root: %w", err)
 			}

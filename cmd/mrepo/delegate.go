@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -121,7 +120,7 @@ bins exclude each other.`,
 // readDelegateKey reads a public key: a NAME.pub file (a TUF key object,
 // as mrepo keygen writes it) or the clear public part of a NAME.key file.
 func readDelegateKey(name string) (*metadata.Key, error) {
-	data, err := os.ReadFile(name)
+	data, err := readLimited(name)
 	if err != nil {
 		return nil, err
 	}

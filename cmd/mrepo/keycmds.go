@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/internal/fileperm"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
@@ -108,6 +109,15 @@ type fileKeyring struct {
 }
 
 func openKeyFile(path string, pass keys.PassphraseFunc) (*fileKeyring, error) {
+	// A private key others may read or write is refused, as in a key
+	// directory (keys.Dir), before it is read.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := fileperm.Secret(fi, path, "private key file"); err != nil {
+		return nil, err
+	}
 	data, err := readLimited(path)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/internal/fileperm"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -32,9 +33,28 @@ var ErrNoPassphrase = errors.New("no passphrase source")
 // asks twice.
 func (p *Passphrases) Get(purpose string, confirm bool) ([]byte, error) {
 	if p.File != "" {
-		data, err := os.ReadFile(p.File)
+		// Like a private key (ssh's rule): a passphrase file that group or
+		// others may read or write is refused, before it is read; and only
+		// its first line is used, so a bounded read is enough.
+		f, err := os.Open(p.File)
 		if err != nil {
 			return nil, fmt.Errorf("passphrase file: %w", err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("passphrase file: %w", err)
+		}
+		if err := fileperm.Secret(fi, p.File, "passphrase file"); err != nil {
+			return nil, err
+		}
+		const maxPassphraseFile = 64 << 10
+		data, err := io.ReadAll(io.LimitReader(f, maxPassphraseFile+1))
+		if err != nil {
+			return nil, fmt.Errorf("passphrase file: %w", err)
+		}
+		if len(data) > maxPassphraseFile && !bytes.Contains(data, []byte("\n")) {
+			return nil, fmt.Errorf("passphrase file %s: first line is longer than %d bytes", p.File, maxPassphraseFile)
 		}
 		line, _, _ := bytes.Cut(data, []byte("\n"))
 		line = bytes.TrimSuffix(line, []byte("\r"))

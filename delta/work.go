@@ -1,0 +1,71 @@
+package delta
+
+import "math"
+
+// Patch work is counted in work units, deterministically (never by the
+// clock), as Apply rebuilds the target: about one unit per byte it
+// writes, reads from the base or takes from a diff or extra stream, plus
+// fixed costs for what costs time whatever its size: each record decoded,
+// each read of the base (a system call for a file) and each segment
+// started (three decoders reset, two goroutines started).
+//
+// The fixed costs were calibrated so that a unit costs about the same
+// CPU time however a patch spends it: a patch of one-byte COPY records
+// (the cheapest patch to send, the dearest to apply: 1.4 KB of patch made
+// a device work 7-10 s on a 4 MiB base) costs about as much per unit as a
+// legitimate patch's bulk bytes. docs/delta.md gives the measurements.
+const (
+	workPerRecord   = 64
+	workPerBaseRead = 1024
+	workPerSegment  = 64 << 10
+)
+
+// WorkPerByte and WorkBase size the default work budget (WorkBudget):
+// legitimate patches of the benchmark pairs (internal/modelpairs) use 2-4
+// units per output byte, and the worst patch Diff can write (a change
+// every few dozen bytes, so a record every ~10 bytes) about 12; the budget
+// allows 64, and WorkBase covers the fixed costs of small files.
+const (
+	WorkPerByte = 64
+	WorkBase    = 16 << 20
+)
+
+// WorkBudget is the work budget for rebuilding outputLen bytes:
+// WorkPerByte units per byte plus WorkBase. Every patch Diff writes fits
+// in it with a wide margin.
+func WorkBudget(outputLen int64) int64 {
+	if outputLen < 0 {
+		outputLen = 0
+	}
+	if outputLen > (math.MaxInt64-WorkBase)/WorkPerByte {
+		return math.MaxInt64
+	}
+	return WorkPerByte*outputLen + WorkBase
+}
+
+// Budget is an allowance of patch work units that Apply draws from (see
+// Limits.Work). One Budget may serve several Apply calls one after
+// another, not at the same time.
+type Budget struct {
+	left, used int64
+}
+
+// NewBudget returns a budget of units work units.
+func NewBudget(units int64) *Budget { return &Budget{left: units} }
+
+// Left returns the units not yet used.
+func (b *Budget) Left() int64 { return b.left }
+
+// Used returns the units used so far.
+func (b *Budget) Used() int64 { return b.used }
+
+// spend takes n units, or fails with ErrLimit without taking them when
+// fewer are left: the work is refused before it is done.
+func (b *Budget) spend(n int64) error {
+	if n > b.left {
+		return limitErr("the patch needs more work than its budget allows (%d work units used, %d left, %d more needed)", b.used, b.left, n)
+	}
+	b.left -= n
+	b.used += n
+	return nil
+}
