@@ -25,8 +25,9 @@ type TUFClient struct {
 // NewTUFClient returns a client for metadataDir; opts as for Open.
 func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) *TUFClient {
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = defaultHTTPClient()
+		opts.HTTPClient = newHTTPClient(nil)
 	}
+	opts.HTTPClient = withPolicy(opts.HTTPClient, &netPolicy{})
 	if opts.StallTimeout == 0 {
 		opts.StallTimeout = 30 * time.Second
 	}
@@ -51,7 +52,8 @@ func TUFInit(metadataDir, rootFile string) error {
 }
 
 func (t *TUFClient) session(targetBaseURL string) (*tufSession, error) {
-	s, err := newTUFSession(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufOptions{httpClient: t.opts.HTTPClient, now: t.Now})
+	s, err := newTUFSession(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufOptions{httpClient: t.opts.HTTPClient, now: t.Now,
+		retries: t.opts.Retries, backoff: t.opts.RetryBackoff, stall: t.opts.StallTimeout, metaTimeout: t.opts.MetadataTimeout, limits: limitsOf(t.opts)})
 	if err != nil {
 		return nil, err
 	}
