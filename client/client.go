@@ -19,7 +19,9 @@ type Options struct {
 	// connection idle (so a server cannot make net/http log its bytes),
 	// and has no overall deadline (Timeout has). A client given here is
 	// used as it is, except that a copy of it obeys the redirect policy
-	// (AllowRedirectHosts) and, if the state directory requires it, HTTPS.
+	// (AllowRedirectHosts), the state directory's CA bundle if it has one
+	// (its transport must then be an *http.Transport, or nil), and HTTPS
+	// if the state directory requires it.
 	HTTPClient *http.Client
 	// Now is the clock for metadata expiry (default time.Now).
 	Now func() time.Time
@@ -92,6 +94,10 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = newHTTPClient(roots)
+	} else if roots != nil {
+		if opts.HTTPClient, err = withRoots(opts.HTTPClient, roots); err != nil {
+			return nil, err
+		}
 	}
 	opts.HTTPClient = withPolicy(opts.HTTPClient, policy)
 	if opts.Now == nil {

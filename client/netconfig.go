@@ -1,9 +1,11 @@
 package client
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 
@@ -116,4 +118,27 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		err = fmt.Errorf("%s is larger than %d bytes", path, limit)
 	}
 	return data, err
+}
+
+// withRoots returns a copy of a caller's HTTP client whose transport
+// trusts only roots: the CA bundle applies to every connection of the
+// device. A transport it cannot configure is refused rather than left
+// trusting the system's roots.
+func withRoots(hc *http.Client, roots *x509.CertPool) (*http.Client, error) {
+	var tr *http.Transport
+	switch t := hc.Transport.(type) {
+	case nil:
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	case *http.Transport:
+		tr = t.Clone()
+	default:
+		return nil, errorf(StateInvalid, nil, "the state directory's CA bundle cannot be applied to an HTTP transport of type %T", hc.Transport)
+	}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	tr.TLSClientConfig.RootCAs = roots
+	out := *hc
+	out.Transport = tr
+	return &out, nil
 }

@@ -92,7 +92,28 @@ func TestUpdateOverTLS(t *testing.T) {
 	if data, err := os.ReadFile(d.path("ca.pem")); err != nil || string(data) != string(ca.PEM) {
 		t.Fatalf("stored CA bundle: %v", err)
 	}
+
+	// A caller's own HTTP client trusts the device's CA bundle too, and
+	// only it; one whose transport cannot be given the bundle is refused.
+	publish(t, r, smallSize, "1.2.0")
+	opts := fastOpts()
+	opts.HTTPClient = &http.Client{Transport: &http.Transport{}}
+	d.reopen(opts)
+	d.mustUpdate("1.2.0")
+	other := serveTLS(t, newCA(t), dirHandler(r.Dir))
+	d2 := newDeviceInit(t, r, client.InitOptions{RepoURL: other.URL, CABundle: ca.PEM}, opts)
+	if res, err := d2.update(client.UpdateRequest{}); client.CodeOf(err) != client.Network || !strings.Contains(res.Message, "unknown authority") {
+		t.Fatalf("a caller's client trusted a server outside the CA bundle: %v", err)
+	}
+	opts.HTTPClient = &http.Client{Transport: fakeTransport{}}
+	if _, err := client.Open(d.dir, opts); client.CodeOf(err) != client.StateInvalid {
+		t.Fatalf("open with a transport that cannot take the CA bundle: %v", err)
+	}
 }
+
+type fakeTransport struct{}
+
+func (fakeTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, io.EOF }
 
 // TestTLSFailures: certificates a device must refuse, each at once (a
 // new attempt cannot change the answer) with NETWORK and a reason that

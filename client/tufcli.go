@@ -34,6 +34,9 @@ func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) 
 	if opts.RetryBackoff == 0 {
 		opts.RetryBackoff = 200 * time.Millisecond
 	}
+	if opts.MetadataTimeout == 0 {
+		opts.MetadataTimeout = DefaultMetadataTimeout
+	}
 	return &TUFClient{MetadataDir: metadataDir, MetadataURL: metadataURL, Now: now, opts: opts,
 		dl: &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress}}
 }
