@@ -424,7 +424,7 @@ per line, as CODE: where: what.`,
 func serveCommand() *cli.Command {
 	return command([]string{"repo"}, &cli.Command{
 		Name:      "serve",
-		Usage:     "serve the repository over HTTP as a static TUF repository",
+		Usage:     "serve the repository over HTTP(S) as a static TUF repository",
 		UsageText: "mrepo serve --repo DIR [--addr HOST:PORT] [--addr-file FILE] [--access-log] [--tls-cert FILE --tls-key FILE]",
 		Description: `Serves /metadata/... and /targets/... from the repository with range requests
 (resumable downloads), long cache lifetimes on versioned metadata and
