@@ -1,7 +1,8 @@
 package client
 
 import (
-	"net"
+	"context"
+	"crypto/x509"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -13,19 +14,44 @@ import (
 
 // Options tune a Client. The zero value is sensible for a device.
 type Options struct {
-	// HTTPClient fetches metadata and targets (default: timeouts suited to
-	// slow links; no overall deadline, since a model may take long).
+	// HTTPClient fetches metadata and targets. The default one trusts the
+	// CA bundle stored at Init (the system's roots without one), keeps no
+	// connection idle (so a server cannot make net/http log its bytes),
+	// and has no overall deadline (Timeout has). A client given here is
+	// used as it is, except that a copy of it obeys the redirect policy
+	// (AllowRedirectHosts), the state directory's CA bundle if it has one
+	// (its transport must then be an *http.Transport, or nil), and HTTPS
+	// if the state directory requires it.
 	HTTPClient *http.Client
 	// Now is the clock for metadata expiry (default time.Now).
 	Now func() time.Time
-	// Retries is how many more times a failed transfer is resumed (default
-	// 5; negative: never).
+	// Retries is how many more times a failed transfer is tried, metadata
+	// and targets alike (default 5; negative: never).
 	Retries int
-	// RetryBackoff is the first pause before resuming (default 1s, doubling).
+	// RetryBackoff is the first pause before trying again (default 1s,
+	// doubling).
 	RetryBackoff time.Duration
-	// StallTimeout aborts, then resumes, a transfer that receives nothing
-	// for this long (default 30s).
+	// StallTimeout abandons, then retries, any transfer (metadata or
+	// target, connecting included) that receives nothing for this long
+	// (default 30s).
 	StallTimeout time.Duration
+	// MetadataTimeout bounds the download of one metadata file, its
+	// retries included (default DefaultMetadataTimeout).
+	MetadataTimeout time.Duration
+	// Timeout bounds a whole Update, downloads and health check included
+	// (default 6h; negative: no bound but the caller's context). What was
+	// downloaded stays staged and the next run resumes it. Its expiry is
+	// a NETWORK failure; the end of the caller's context is CANCELLED.
+	Timeout time.Duration
+	// MaxRootSize, MaxTimestampSize, MaxSnapshotSize and MaxTargetsSize
+	// (which applies to each delegated role too) bound the metadata files
+	// the client downloads, whatever length signed metadata declares
+	// (defaults: DefaultMaxRootSize and so on).
+	MaxRootSize, MaxTimestampSize, MaxSnapshotSize, MaxTargetsSize int64
+	// AllowRedirectHosts lists hosts ("HOST" or "HOST:PORT") that the
+	// repository may redirect requests to, besides those stored at Init
+	// and the repository's own origin (see CheckRedirectHost).
+	AllowRedirectHosts []string
 	// FreeSpace reports the free bytes of the filesystem holding a path
 	// (default: statfs). Tests use it to simulate a full disk.
 	FreeSpace func(path string) (uint64, error)
@@ -38,6 +64,9 @@ type Options struct {
 	// file downloaded whole.
 	DeltaMaxDuration time.Duration
 }
+
+// DefaultTimeout is the default Options.Timeout.
+const DefaultTimeout = 6 * time.Hour
 
 // Client updates the models of one state directory.
 type Client struct {
@@ -59,9 +88,18 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = defaultHTTPClient()
+	policy, roots, err := netConfig(stateDir, cfg, opts)
+	if err != nil {
+		return nil, err
 	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = newHTTPClient(roots)
+	} else if roots != nil {
+		if opts.HTTPClient, err = withRoots(opts.HTTPClient, roots); err != nil {
+			return nil, err
+		}
+	}
+	opts.HTTPClient = withPolicy(opts.HTTPClient, policy)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -73,6 +111,12 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	}
 	if opts.StallTimeout == 0 {
 		opts.StallTimeout = 30 * time.Second
+	}
+	if opts.MetadataTimeout == 0 {
+		opts.MetadataTimeout = DefaultMetadataTimeout
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.DeltaMaxDuration == 0 {
 		opts.DeltaMaxDuration = defaultDeltaMaxDuration
@@ -90,24 +134,31 @@ func (c *Client) Config() Config { return *c.cfg }
 
 func (c *Client) now() time.Time { return c.opts.Now() }
 
-func defaultHTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   15 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   4,
-	}}
+// newHTTPClient is the default HTTP client; roots as for newTransport.
+func newHTTPClient(roots *x509.CertPool) *http.Client {
+	return &http.Client{Transport: newTransport(roots)}
 }
 
-// session opens a TUF session against the repository. With offline set
+// session is openSession without a context: for offline sessions, which
+// download nothing.
+func (c *Client) session(offline bool) (*tufSession, error) {
+	return c.openSession(context.Background(), offline)
+}
+
+// onlineSession opens a TUF session against the repository, whose
+// downloads end with ctx.
+func (c *Client) onlineSession(ctx context.Context) (*tufSession, error) {
+	return c.openSession(ctx, false)
+}
+
+// openSession opens a TUF session against the repository. With offline set
 // it uses only the metadata already trusted locally (the copy saved after
 // the last complete refresh, see saveVerified), at a reference time
 // no later than that metadata's expiry: integrity checks of installed
 // files need authenticity, not freshness, and must work without network.
-func (c *Client) session(offline bool) (*tufSession, error) {
-	o := tufOptions{httpClient: c.opts.HTTPClient}
+func (c *Client) openSession(ctx context.Context, offline bool) (*tufSession, error) {
+	o := tufOptions{ctx: ctx, httpClient: c.opts.HTTPClient, limits: limitsOf(c.opts),
+		retries: c.opts.Retries, backoff: c.opts.RetryBackoff, stall: c.opts.StallTimeout, metaTimeout: c.opts.MetadataTimeout}
 	ref := c.now()
 	metaDir := filepath.Join(c.dir, metadataDir)
 	if offline {

@@ -152,8 +152,13 @@ func wrap(err error, format string, args ...any) error {
 	return errorf(classify(err), err, format, args...)
 }
 
-// classify maps go-tuf's, the network's and the filesystem's errors to codes.
+// classify maps go-tuf's, the network's and the filesystem's errors to
+// codes; an *Error inside (from a fetcher, through go-tuf) keeps its own.
 func classify(err error) Code {
+	var own *Error
+	if errors.As(err, &own) {
+		return own.Code
+	}
 	var (
 		unsigned *metadata.ErrUnsignedMetadata
 		expired  *metadata.ErrExpiredMetadata

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/directio"
+	"github.com/edgetuf/edgetuf/internal/fsfetch"
 	"github.com/edgetuf/edgetuf/internal/hashcopy"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -36,7 +37,14 @@ type fetchResult struct {
 }
 
 // fetch makes dest hold exactly the target's bytes, reusing (after
-// re-hashing, never trusting) what an earlier run left there.
+// re-hashing, never trusting) what an earlier run left there. Every
+// attempt is one request (or one open of a file:// mirror's file), and
+// at most 1+retries attempts are made: a failure that a new attempt may
+// cure (a dropped or stalled connection, a server error, a 416 or an
+// unusable Content-Range) is retried after a pause; one it cannot cure
+// (404, a refused redirect, an untrusted certificate, a hash or length
+// mismatch) is returned at once. The one exception is a staged prefix that
+// turns out damaged on disk: the file is then fetched whole once more.
 func (d *downloader) fetch(ctx context.Context, url string, tf *metadata.TargetFiles, dest, name string) (fetchResult, error) {
 	var res fetchResult
 	delay := d.backoff
@@ -54,18 +62,62 @@ func (d *downloader) fetch(ctx context.Context, url string, tf *metadata.TargetF
 			attempt--
 			continue
 		}
-		if CodeOf(err) != Network || attempt >= d.retries || ctx.Err() != nil {
+		if CodeOf(err) != Network || finalNetErr(err) || attempt >= d.retries || ctx.Err() != nil {
 			return res, err
 		}
-		select {
-		case <-ctx.Done():
-			return res, errorf(Network, ctx.Err(), "downloading %s", name)
-		case <-time.After(delay):
+		if err := sleepCtx(ctx, delay); err != nil {
+			return res, stopped(ctx, "downloading %s", name)
 		}
 		if delay < 30*time.Second {
 			delay *= 2
 		}
 	}
+}
+
+// sleepCtx pauses for d, or less if ctx ends first (then it returns
+// ctx's error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// timeoutCause is the cause a context is cancelled with when one of this
+// package's own limits ends the work: a stall, the metadata deadline, the
+// run's Options.Timeout. The work failed for want of a usable network.
+type timeoutCause struct{ msg string }
+
+func (e *timeoutCause) Error() string { return e.msg }
+
+// stopped is the error for work whose context ended: NETWORK when one of
+// this package's limits ended it, CANCELLED when the caller did (SIGINT or
+// SIGTERM in mclient; the caller's cancellation or deadline in a library).
+func stopped(ctx context.Context, format string, args ...any) *Error {
+	cause := context.Cause(ctx)
+	var tc *timeoutCause
+	if errors.As(cause, &tc) {
+		return errorf(Network, cause, format, args...)
+	}
+	return errorf(Cancelled, cause, format, args...)
+}
+
+// netFailure is the error for a failed transfer: stopped's when ctx
+// ended (which is why the transfer failed), NETWORK otherwise.
+func netFailure(ctx context.Context, err error, format string, args ...any) *Error {
+	if ctx.Err() != nil {
+		return stopped(ctx, format, args...)
+	}
+	return errorf(Network, err, format, args...)
+}
+
+// stallCause is how an attempt that received nothing for d ends.
+func stallCause(d time.Duration) error {
+	return &timeoutCause{fmt.Sprintf("no data for %v (stall timeout)", d)}
 }
 
 func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.TargetFiles, dest, name string, first bool, res *fetchResult) error {
@@ -95,9 +147,22 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 		res.resumedFrom = size
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	body, start, err := d.open(ctx, url, size, tf.Length)
+	// One watchdog for the whole attempt: connecting, waiting for the
+	// answer, and every read of the body.
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wd := startWatchdog(d.stall, func() { cancel(stallCause(d.stall)) })
+	defer wd.stop()
+	body, start, err := d.open(actx, url, size, wd)
+	if errors.Is(err, errStaleRange) {
+		// The server holds less than we staged: the staged bytes are not
+		// a prefix of its file. Start over in the next attempt.
+		res.resumedFrom = 0
+		if _, _, rerr := restart(f, tf); rerr != nil {
+			return rerr
+		}
+		return errorf(Network, err, "the staged part is discarded")
+	}
 	if err != nil {
 		return err
 	}
@@ -119,7 +184,7 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	if d.progress != nil {
 		cb = func(n int64) { d.progress(name, size+n, tf.Length) }
 	}
-	n, _, err := hashcopy.CopyFrom(w, stallGuard(body, d.stall, cancel), tf.Length-size, h, cb)
+	n, _, err := hashcopy.CopyFrom(w, wd.reader(body), tf.Length-size, h, cb)
 	res.transferred += n
 	if dw != nil {
 		if ferr := dw.Flush(); err == nil && ferr != nil {
@@ -132,11 +197,10 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	}
 	if err != nil {
 		f.Sync() // keep what arrived for the next attempt
-		code := Network
 		if c := classifyFS(err); c == InsufficientStorage {
-			code = c
+			return errorf(c, err, "downloading %s (%d of %d bytes)", name, size+n, tf.Length)
 		}
-		return errorf(code, err, "downloading %s (%d of %d bytes)", name, size+n, tf.Length)
+		return netFailure(actx, err, "downloading %s (%d of %d bytes)", name, size+n, tf.Length)
 	}
 	if size+n < tf.Length {
 		f.Sync()
@@ -195,11 +259,18 @@ func (w *offsetWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// open starts reading a target from offset. It returns the body and the
-// offset the body actually starts at (0 when the server ignores Range).
-func (d *downloader) open(ctx context.Context, url string, offset, length int64) (io.ReadCloser, int64, error) {
+// errStaleRange: the server answered 416 to a request that resumes a
+// download.
+var errStaleRange = errors.New("range not satisfiable")
+
+// open starts reading a target from offset, with one request. It returns
+// the body and the offset the body actually starts at (0 when the server
+// ignores Range). Reads made here (skipping an earlier start than asked)
+// kick wd; the caller reads the body through wd.reader. ctx ends the
+// request and every read of the body.
+func (d *downloader) open(ctx context.Context, url string, offset int64, wd *watchdog) (io.ReadCloser, int64, error) {
 	if path, ok := strings.CutPrefix(url, "file://"); ok {
-		f, err := os.Open(path)
+		f, err := fsfetch.OpenRegular(osFS, path)
 		if err != nil {
 			if os.IsNotExist(err) {
 				return nil, 0, errorf(TargetNotFound, err, "%s", url)
@@ -210,7 +281,9 @@ func (d *downloader) open(ctx context.Context, url string, offset, length int64)
 			f.Close()
 			return nil, 0, errorf(Network, err, "%s", url)
 		}
-		return f, offset, nil
+		// A read of a hung device or a network filesystem can block for
+		// ever: it is abandoned when ctx ends.
+		return readCloser{fsfetch.NewReader(ctx, f), f}, offset, nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -221,7 +294,7 @@ func (d *downloader) open(ctx context.Context, url string, offset, length int64)
 	}
 	resp, err := d.http.Do(req)
 	if err != nil {
-		return nil, 0, errorf(Network, err, "%s", url)
+		return nil, 0, netFailure(ctx, err, "%s", url)
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
@@ -233,22 +306,28 @@ func (d *downloader) open(ctx context.Context, url string, offset, length int64)
 			return nil, 0, errorf(Network, nil, "%s: unusable Content-Range %q", url, resp.Header.Get("Content-Range"))
 		}
 		if start < offset { // earlier than asked: skip what we have
-			if _, err := io.CopyN(io.Discard, resp.Body, offset-start); err != nil {
+			if _, err := io.CopyN(io.Discard, wd.reader(resp.Body), offset-start); err != nil {
 				resp.Body.Close()
-				return nil, 0, errorf(Network, err, "%s", url)
+				return nil, 0, netFailure(ctx, err, "%s", url)
 			}
 		}
 		return resp.Body, offset, nil
 	case http.StatusRequestedRangeNotSatisfiable:
 		resp.Body.Close()
-		// The file on the server is shorter than what we hold: start over.
-		return d.open(ctx, url, 0, length)
+		if offset > 0 {
+			return nil, 0, errorf(Network, errStaleRange, "%s: HTTP 416 for bytes %d-", url, offset)
+		}
 	case http.StatusNotFound:
 		resp.Body.Close()
 		return nil, 0, errorf(TargetNotFound, nil, "%s: HTTP 404", url)
 	}
 	resp.Body.Close()
 	return nil, 0, errorf(Network, nil, "%s: HTTP %d", url, resp.StatusCode)
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // contentRangeStart parses "bytes START-END/TOTAL".
@@ -265,32 +344,50 @@ func contentRangeStart(v string) (int64, bool) {
 	return n, err == nil && n >= 0
 }
 
-// stallGuard cancels the transfer when no byte arrives for d: a stalled
-// connection then fails fast and the download resumes on a new one.
-func stallGuard(r io.Reader, d time.Duration, cancel func()) io.Reader {
-	if d <= 0 {
-		return r
-	}
-	g := &stallReader{r: r, timer: time.AfterFunc(d, cancel), d: d}
-	return g
-}
-
-type stallReader struct {
-	r     io.Reader
+// watchdog calls fire when it is not kicked for d: a transfer that makes
+// no progress for d is abandoned (and resumed by a new attempt).
+type watchdog struct {
+	mu    sync.Mutex
 	timer *time.Timer
 	d     time.Duration
-	mu    sync.Mutex
 }
 
-func (s *stallReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if n > 0 {
-		s.mu.Lock()
-		s.timer.Reset(s.d)
-		s.mu.Unlock()
+// startWatchdog starts a watchdog; d <= 0 never fires.
+func startWatchdog(d time.Duration, fire func()) *watchdog {
+	w := &watchdog{d: d}
+	if d > 0 {
+		w.timer = time.AfterFunc(d, fire)
 	}
-	if err != nil {
-		s.timer.Stop()
+	return w
+}
+
+func (w *watchdog) kick() {
+	if w.timer == nil {
+		return
+	}
+	w.mu.Lock()
+	w.timer.Reset(w.d)
+	w.mu.Unlock()
+}
+
+func (w *watchdog) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// reader kicks the watchdog whenever r delivers bytes.
+func (w *watchdog) reader(r io.Reader) io.Reader { return kickReader{r, w} }
+
+type kickReader struct {
+	r io.Reader
+	w *watchdog
+}
+
+func (k kickReader) Read(p []byte) (int, error) {
+	n, err := k.r.Read(p)
+	if n > 0 {
+		k.w.kick()
 	}
 	return n, err
 }

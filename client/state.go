@@ -61,6 +61,13 @@ type Config struct {
 	// MinVersion is the floor shipped with the application: no model
 	// version below it is ever accepted, for any model.
 	MinVersion string `json:"min_version,omitempty"`
+	// CAFile names the CA bundle in the state directory that HTTPS
+	// servers must chain to (empty: the system's roots); RequireHTTPS
+	// refuses plain HTTP; AllowRedirectHosts are the hosts redirects may
+	// lead to besides the repository's origin. See netconfig.go.
+	CAFile             string   `json:"ca_file,omitempty"`
+	RequireHTTPS       bool     `json:"require_https,omitempty"`
+	AllowRedirectHosts []string `json:"allow_redirect_hosts,omitempty"`
 }
 
 // InitOptions configure Init.
@@ -69,6 +76,17 @@ type InitOptions struct {
 	DeviceID    string
 	DeviceClass string // default: GOOS/GOARCH
 	MinVersion  string
+	// CABundle (PEM certificates), if set, is stored in the state
+	// directory and is then the only set of CAs HTTPS servers may chain
+	// to, for every connection of the device.
+	CABundle []byte
+	// RequireHTTPS refuses plain HTTP: an http:// repository URL, and
+	// any redirect to http://.
+	RequireHTTPS bool
+	// AllowRedirectHosts lists hosts ("HOST" or "HOST:PORT") the
+	// repository may redirect requests to (a CDN); redirects elsewhere
+	// than the repository's own scheme, host and port are refused.
+	AllowRedirectHosts []string
 }
 
 // Init creates a state directory trusting rootJSON, the root pinned in the
@@ -84,6 +102,9 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
 		}
 	}
 	if err := checkRoot(rootJSON); err != nil {
+		return err
+	}
+	if err := checkNetOptions(opts); err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(stateDir, configFile)); err == nil {
@@ -103,6 +124,9 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
 		}
 	}
 	cfg := Config{Format: configFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass, MinVersion: opts.MinVersion}
+	if err := initNet(stateDir, opts, &cfg); err != nil {
+		return err
+	}
 	return writeJSON(filepath.Join(stateDir, configFile), cfg) // last: marks the directory complete
 }
 
@@ -149,6 +173,9 @@ func readConfig(stateDir string) (*Config, error) {
 		return nil, errorf(StateInvalid, nil, "%s: format %q, want %q", configFile, c.Format, configFormat)
 	}
 	if err := CheckRepoURL(c.RepoURL); err != nil {
+		return nil, err
+	}
+	if err := checkNetConfig(&c); err != nil {
 		return nil, err
 	}
 	return &c, nil

@@ -1,9 +1,9 @@
 package client
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -37,6 +37,7 @@ func checkRoot(rootJSON []byte) error {
 // tufSession is one TUF refresh with go-tuf's updater: metadata is read
 // from and persisted to metaDir, fetched from repoURL/metadata.
 type tufSession struct {
+	ctx       context.Context // bounds the session's downloads
 	up        *updater.Updater
 	metaDir   string
 	targetURL string // base URL of targets, with a trailing slash
@@ -57,9 +58,18 @@ type delegation struct{ Role, Parent string }
 
 // tufOptions are what a session needs besides its directories.
 type tufOptions struct {
+	// ctx bounds every download of the session (go-tuf's Refresh takes no
+	// context: the fetcher carries this one). nil: never ends.
+	ctx        context.Context
 	httpClient *http.Client
 	now        time.Time // reference time for expiry (zero: the clock)
 	offline    bool      // use only local metadata (UnsafeLocalMode)
+	limits     metaLimits
+	// retries, backoff, stall and metaTimeout as in Options.
+	retries     int
+	backoff     time.Duration
+	stall       time.Duration
+	metaTimeout time.Duration
 }
 
 // newTUFSession builds an updater. The trusted root is metaDir/root.json,
@@ -68,6 +78,12 @@ type tufOptions struct {
 // pinned root in fallbackRoot is used instead, and the root chain is
 // simply walked again from there.
 func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufOptions) (*tufSession, error) {
+	if o.ctx == nil {
+		o.ctx = context.Background()
+	}
+	if o.limits == (metaLimits{}) {
+		o.limits = limitsOf(Options{})
+	}
 	rootBytes, err := os.ReadFile(filepath.Join(metaDir, "root.json"))
 	if err != nil || checkRoot(rootBytes) != nil {
 		if fallbackRoot == "" {
@@ -89,12 +105,19 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 	cfg.RemoteTargetsURL = targetsURL
 	cfg.PrefixTargetsWithHash = true
 	cfg.UnsafeLocalMode = o.offline
+	// go-tuf uses these when the signed metadata gives no length;
+	// metaFetcher applies them whatever it gives.
+	cfg.RootMaxLength, cfg.TimestampMaxLength = o.limits.root, o.limits.timestamp
+	cfg.SnapshotMaxLength, cfg.TargetsMaxLength = o.limits.snapshot, o.limits.targets
+	var inner fetcher.Fetcher
 	if path, ok := strings.CutPrefix(metadataURL, "file://"); ok {
 		root := strings.TrimSuffix(path, "/metadata")
-		cfg.Fetcher = &fsfetch.Fetcher{FS: osFS, Dir: root, Prefix: "file://" + root + "/"}
+		inner = &fsfetch.Fetcher{FS: osFS, Dir: root, Prefix: "file://" + root + "/",
+			Context: o.ctx, StallTimeout: o.stall, Timeout: o.metaTimeout}
 	} else {
-		cfg.Fetcher = &httpFetcher{client: o.httpClient, retries: 2, backoff: 300 * time.Millisecond}
+		inner = &httpFetcher{ctx: o.ctx, client: o.httpClient, retries: max(o.retries, 0), backoff: o.backoff, stall: o.stall, timeout: o.metaTimeout}
 	}
+	cfg.Fetcher = &metaFetcher{inner: inner, ctx: o.ctx, prefix: strings.TrimSuffix(metadataURL, "/") + "/", limits: o.limits}
 	up, err := updater.New(cfg)
 	if err != nil {
 		return nil, wrap(err, "loading the trusted root")
@@ -102,7 +125,7 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 	if !o.now.IsZero() {
 		up.UnsafeSetRefTime(o.now)
 	}
-	s := &tufSession{up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/",
+	s := &tufSession{ctx: o.ctx, up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/",
 		fetcher: cfg.Fetcher, metadataURL: strings.TrimSuffix(metadataURL, "/") + "/", maxTargets: cfg.TargetsMaxLength,
 		maxDelegations: cfg.MaxDelegations, verified: map[delegation]*metadata.Metadata[metadata.TargetsType]{}}
 	return s, nil
@@ -112,6 +135,9 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 // persisted durable.
 func (s *tufSession) refresh() error {
 	if err := s.up.Refresh(); err != nil {
+		if s.ctx.Err() != nil {
+			return stopped(s.ctx, "TUF refresh")
+		}
 		code := classify(err)
 		if code == TargetNotFound {
 			code = Network // a metadata file the repository should have is missing
@@ -440,50 +466,4 @@ func localExpiry(path string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return m.Signed.Expires, true
-}
-
-// httpFetcher fetches metadata for go-tuf: bounded by maxLength, retried on
-// network errors and server errors but not on 404 (which is how go-tuf
-// learns that no newer root exists, on every refresh).
-type httpFetcher struct {
-	client  *http.Client
-	retries int
-	backoff time.Duration
-}
-
-func (f *httpFetcher) DownloadFile(urlPath string, maxLength int64, _ time.Duration) ([]byte, error) {
-	var err error
-	delay := f.backoff
-	for attempt := 0; ; attempt++ {
-		var data []byte
-		var retry bool
-		data, retry, err = f.once(urlPath, maxLength)
-		if err == nil || !retry || attempt >= f.retries {
-			return data, err
-		}
-		time.Sleep(delay)
-		delay *= 2
-	}
-}
-
-func (f *httpFetcher) once(urlPath string, maxLength int64) ([]byte, bool, error) {
-	resp, err := f.client.Get(urlPath)
-	if err != nil {
-		return nil, true, &metadata.ErrDownload{Msg: err.Error()}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, resp.StatusCode >= 500, &metadata.ErrDownloadHTTP{StatusCode: resp.StatusCode, URL: urlPath}
-	}
-	if resp.ContentLength > maxLength {
-		return nil, false, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is %d bytes, more than the %d allowed", urlPath, resp.ContentLength, maxLength)}
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxLength+1))
-	if err != nil {
-		return nil, true, &metadata.ErrDownload{Msg: err.Error()}
-	}
-	if int64(len(data)) > maxLength {
-		return nil, false, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is more than the %d bytes allowed", urlPath, maxLength)}
-	}
-	return data, false, nil
 }

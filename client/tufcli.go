@@ -25,13 +25,17 @@ type TUFClient struct {
 // NewTUFClient returns a client for metadataDir; opts as for Open.
 func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) *TUFClient {
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = defaultHTTPClient()
+		opts.HTTPClient = newHTTPClient(nil)
 	}
+	opts.HTTPClient = withPolicy(opts.HTTPClient, &netPolicy{})
 	if opts.StallTimeout == 0 {
 		opts.StallTimeout = 30 * time.Second
 	}
 	if opts.RetryBackoff == 0 {
 		opts.RetryBackoff = 200 * time.Millisecond
+	}
+	if opts.MetadataTimeout == 0 {
+		opts.MetadataTimeout = DefaultMetadataTimeout
 	}
 	return &TUFClient{MetadataDir: metadataDir, MetadataURL: metadataURL, Now: now, opts: opts,
 		dl: &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress}}
@@ -51,7 +55,8 @@ func TUFInit(metadataDir, rootFile string) error {
 }
 
 func (t *TUFClient) session(targetBaseURL string) (*tufSession, error) {
-	s, err := newTUFSession(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufOptions{httpClient: t.opts.HTTPClient, now: t.Now})
+	s, err := newTUFSession(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufOptions{httpClient: t.opts.HTTPClient, now: t.Now,
+		retries: t.opts.Retries, backoff: t.opts.RetryBackoff, stall: t.opts.StallTimeout, metaTimeout: t.opts.MetadataTimeout, limits: limitsOf(t.opts)})
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,11 @@ type Skipped struct {
 // The Result is never nil: on failure it still says what is active, and
 // the error is an *Error with its Code.
 func (c *Client) Update(ctx context.Context, req UpdateRequest) (*Result, error) {
+	if c.opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, c.opts.Timeout, &timeoutCause{fmt.Sprintf("the update did not finish within %v (the run's time limit)", c.opts.Timeout)})
+		defer cancel()
+	}
 	var res *Result
 	err := c.checkRequest(&req)
 	if err == nil {
@@ -123,6 +128,7 @@ func (c *Client) checkRequest(req *UpdateRequest) error {
 type run struct {
 	c   *Client
 	req UpdateRequest
+	ctx context.Context // the run's: its end turns any failure into stopped's error
 	p   modelPaths
 	ptr *pointer
 	ms  *modelState
@@ -133,6 +139,9 @@ type run struct {
 }
 
 func (u *run) finish(err error) (*Result, error) {
+	if CodeOf(err) == Network && u.ctx.Err() != nil && stopped(u.ctx, "").Code == Cancelled {
+		err = errorf(Cancelled, err, "") // a transfer cut short by the caller
+	}
 	r := u.res
 	r.Time = u.c.now().UTC().Format(targets.TimeFormat)
 	if ptr, perr := readPointer(u.p, u.req.ModelID); perr == nil && ptr != nil {
@@ -168,7 +177,7 @@ func dirExists(dir string) bool {
 }
 
 func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error) {
-	u := &run{c: c, req: req, p: c.paths(req.ModelID), res: &Result{ModelID: req.ModelID}}
+	u := &run{c: c, ctx: ctx, req: req, p: c.paths(req.ModelID), res: &Result{ModelID: req.ModelID}}
 	if err := c.recover(u.p); err != nil {
 		return nil, err
 	}
@@ -189,7 +198,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 		}
 	}
 
-	s, err := c.session(false)
+	s, err := c.onlineSession(ctx)
 	if err != nil {
 		return u.finish(err)
 	}
@@ -199,8 +208,11 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	c.event(Event{Event: EventChecked, ModelID: req.ModelID, FromVersion: u.res.FromVersion})
 
 	best, active, err := u.choose(s)
-	// The metadata is complete and consistent now: offline checks use a copy.
-	saveVerified(s.metaDir)
+	// The metadata is complete and consistent now, unless a delegated role
+	// could not be loaded: offline checks use a copy.
+	if c := CodeOf(err); err == nil || c == TargetNotFound || c == Incompatible || c == PolicyRejected {
+		saveVerified(s.metaDir)
+	}
 	if err != nil {
 		return u.finish(err)
 	}

@@ -1,7 +1,10 @@
 package repo
 
 import (
+	"crypto/tls"
+	"fmt"
 	"net/http"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -78,4 +81,22 @@ func Handler(fs afero.Fs, dir string) http.Handler {
 		}
 		http.ServeContent(w, req, base, fi.ModTime(), f)
 	})
+}
+
+// ServerTLS loads the certificate chain (PEM, the server's certificate
+// first) and the private key that `mrepo serve` presents over HTTPS.
+func ServerTLS(certFile, keyFile string) (*tls.Config, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS key: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s and key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

@@ -73,20 +73,32 @@ func initCommand() *cli.Command {
 	return command([]string{"state", "root", "repo-url"}, &cli.Command{
 		Name:      "init",
 		Usage:     "bootstrap trust from a pinned root (no network)",
-		UsageText: "mclient init --state DIR --root FILE --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V]",
+		UsageText: "mclient init --state DIR --root FILE --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]...",
 		Description: `Creates the state directory and trusts the root metadata FILE, the one pinned
 in the device image (it must be signed by its own threshold). URL serves
 /metadata/ and /targets/ as mrepo serve does; file:///path works the same
 way for a mirror on removable media or an air-gapped site, with the same
 checks. --min-version is the floor shipped with the application: no model
 version below it is ever accepted. --device-id is for rollout rules and is
-never written to the event log; --device-class (default OS/ARCH) is.`,
+never written to the event log; --device-class (default OS/ARCH) is.
+
+Network policy, stored in the state directory for every later command:
+--ca-file FILE (PEM certificates) is copied into the state directory and
+is then the only set of CAs that HTTPS servers may chain to (default: the
+system's). --require-https refuses plain HTTP: an http:// URL here, and
+any redirect to http://. Redirects are followed only within the
+repository's own scheme, host and port, never from https to http, at most
+5 times; --allow-redirect HOST (or HOST:PORT; repeatable) also allows
+redirects to HOST, e.g. a CDN.`,
 		Flags: []cli.Flag{stateFlag,
 			&cli.StringFlag{Name: "root", Usage: "pinned root metadata `FILE` (required)"},
 			&cli.StringFlag{Name: "repo-url", Usage: "repository `URL`: http(s)://... or file:///... (required)"},
 			&cli.StringFlag{Name: "device-id", Usage: "device `ID` (for rollout cohorts; never logged)"},
 			&cli.StringFlag{Name: "device-class", Usage: "coarse device `CLASS` recorded in events (default OS/ARCH)"},
 			&cli.StringFlag{Name: "min-version", Usage: "lowest model `VERSION` ever accepted"},
+			&cli.StringFlag{Name: "ca-file", Usage: "CA certificates (PEM) `FILE` that HTTPS servers must chain to (default: the system's)"},
+			&cli.BoolFlag{Name: "require-https", Usage: "refuse plain HTTP (the repository URL and redirects)"},
+			&cli.StringSliceFlag{Name: "allow-redirect", Usage: "also follow redirects to `HOST` or HOST:PORT (repeatable)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := cliutil.NoArgs("mclient", c); err != nil {
@@ -100,12 +112,27 @@ never written to the event log; --device-class (default OS/ARCH) is.`,
 					return cliutil.Usagef("init: --min-version: %v", err)
 				}
 			}
+			if c.Bool("require-https") && !strings.HasPrefix(c.String("repo-url"), "https://") && !strings.HasPrefix(c.String("repo-url"), "file://") {
+				return cliutil.Usagef("init: --require-https: the repository URL %q is not https://", c.String("repo-url"))
+			}
+			for _, h := range c.StringSlice("allow-redirect") {
+				if err := client.CheckRedirectHost(h); err != nil {
+					return cliutil.Usagef("init: --allow-redirect: %s", client.ReasonOf(err))
+				}
+			}
 			root, err := os.ReadFile(c.String("root"))
 			if err != nil {
 				return fmt.Errorf("init: %v", err)
 			}
+			var ca []byte
+			if f := c.String("ca-file"); f != "" {
+				if ca, err = os.ReadFile(f); err != nil {
+					return fmt.Errorf("init: --ca-file: %v", err)
+				}
+			}
 			err = client.Init(c.String("state"), root, client.InitOptions{
 				RepoURL: c.String("repo-url"), DeviceID: c.String("device-id"), DeviceClass: c.String("device-class"), MinVersion: c.String("min-version"),
+				CABundle: ca, RequireHTTPS: c.Bool("require-https"), AllowRedirectHosts: c.StringSlice("allow-redirect"),
 			})
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
@@ -120,7 +147,7 @@ func updateCommand() *cli.Command {
 	return command([]string{"state", "model-id"}, &cli.Command{
 		Name:      "update",
 		Usage:     "run one full update cycle for a model",
-		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--no-delta] [--json]",
+		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--no-delta] [--retries N] [--stall-timeout D] [--timeout D] [--json]",
 		Description: `Refreshes the TUF metadata; picks the newest version whose signed
 constraints this device meets (app version, runtime, platform, variant,
 schema digests) and that policy allows (not below the anti-rollback floor,
@@ -145,7 +172,15 @@ version's files are checked for presence and size, and re-installed if
 damaged. Newer versions this device cannot take (incompatible, marked bad)
 are listed, and are not an error while a version is active. A device
 constraint left out is unknown, and a model that requires it is not
-compatible.`,
+compatible.
+
+Every transfer, metadata included, is bounded: a connection that delivers
+nothing for --stall-timeout is abandoned and the transfer tried again, at
+most --retries more times; each metadata file must arrive within 5
+minutes and within the client's size limits (root 512000, timestamp
+16384, snapshot 2000000, targets and each delegated role 5000000 bytes);
+the whole run stops after --timeout. SIGINT or SIGTERM stop the run at
+once (CANCELLED); partial downloads stay staged for the next run.`,
 		Flags: []cli.Flag{stateFlag, modelFlag,
 			&cli.StringFlag{Name: "app-version", Usage: "version of the application that runs the model"},
 			&cli.StringFlag{Name: "runtime", Usage: "inference runtime as `NAME@VERSION` (tflite@2.14.1)"},
@@ -158,7 +193,8 @@ compatible.`,
 			&cli.DurationFlag{Name: "health-timeout", Value: time.Minute, Usage: "time limit of the health check"},
 			&cli.IntFlag{Name: "keep", Value: 2, Usage: "versions to keep installed, the active one included"},
 			&cli.IntFlag{Name: "retries", Value: 5, Usage: "times a failed transfer is resumed"},
-			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "resume a transfer that receives nothing for this long"},
+			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "retry a transfer (metadata or model file) that receives nothing for this long"},
+			&cli.DurationFlag{Name: "timeout", Value: client.DefaultTimeout, Usage: "stop the whole update after this long (NETWORK); the next run resumes the download"},
 			&cli.BoolFlag{Name: "no-delta", Usage: "download whole files, never rebuild them from an installed version with a patch"},
 			jsonFlag,
 		},
@@ -188,7 +224,10 @@ compatible.`,
 			if retries <= 0 {
 				retries = -1 // none: in client.Options, 0 means the default
 			}
-			cl, err := openClient(c, client.Options{Retries: retries, StallTimeout: c.Duration("stall-timeout"), Progress: cliutil.Progress(c.App.ErrWriter)})
+			if c.Duration("stall-timeout") <= 0 || c.Duration("timeout") <= 0 {
+				return cliutil.Usagef("update: --stall-timeout and --timeout must be positive")
+			}
+			cl, err := openClient(c, client.Options{Retries: retries, StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"), Progress: cliutil.Progress(c.App.ErrWriter)})
 			if err != nil {
 				return fmt.Errorf("update: %w", err)
 			}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"io/fs"
@@ -71,17 +73,28 @@ func cmdFilemode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// httpget [-head] [-range FIRST-LAST] URL [OUTFILE]
+// httpget [-head] [-range FIRST-LAST] [-cacert FILE] URL [OUTFILE]
 //
 // Fetches URL (loopback only) and prints the status code and the response
 // headers, one "Name: value" per line (sorted, without Date), to stdout;
 // the body goes to OUTFILE if given. Redirects are not followed. -head
-// sends HEAD instead of GET; -range asks for a byte range.
+// sends HEAD instead of GET; -range asks for a byte range; -cacert trusts
+// only the CA certificates (PEM) in FILE for https:// URLs.
 func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	scripttest.NoNeg(ts, neg, "httpget")
 	method, rng := http.MethodGet, ""
+	var roots *x509.CertPool
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		switch args[0] {
+		case "-cacert":
+			if len(args) < 2 {
+				ts.Fatalf("-cacert needs FILE")
+			}
+			roots = x509.NewCertPool()
+			if !roots.AppendCertsFromPEM([]byte(ts.ReadFile(args[1]))) {
+				ts.Fatalf("%s holds no PEM certificate", args[1])
+			}
+			args = args[2:]
 		case "-head":
 			method = http.MethodHead
 			args = args[1:]
@@ -95,7 +108,7 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	if len(args) != 1 && len(args) != 2 {
-		ts.Fatalf("usage: httpget [-head] [-range FIRST-LAST] URL [OUTFILE]")
+		ts.Fatalf("usage: httpget [-head] [-range FIRST-LAST] [-cacert FILE] URL [OUTFILE]")
 	}
 	req, err := http.NewRequest(method, args[0], nil)
 	ts.Check(err)
@@ -108,6 +121,7 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	client := &http.Client{
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
 	}
 	resp, err := client.Do(req)
 	ts.Check(err)

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package fsfetch
+
+const oNonblock = 0
