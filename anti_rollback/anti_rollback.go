@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 )
@@ -36,6 +38,12 @@ type Store interface {
 
 // FileStore is a Store in a directory: <model_id>.json and
 // <model_id>.json.bak, each {"model_id": ..., "floor": ...}.
+//
+// No symbolic link is followed from the directory's parent down: a store
+// directory or copy that is a link (or a FIFO, or a device file) makes
+// Floor fail (a damaged store is not an empty store) and is never written
+// through; Raise replaces copies by renames, which act on the names
+// themselves.
 type FileStore struct {
 	Dir string
 	fs  afero.Fs
@@ -43,8 +51,11 @@ type FileStore struct {
 
 // NewFileStore returns a store in dir (created on first Raise).
 func NewFileStore(dir string) *FileStore {
-	return &FileStore{Dir: dir, fs: afero.NewOsFs()}
+	return &FileStore{Dir: dir, fs: safefs.New(filepath.Dir(filepath.Clean(dir))).Afero()}
 }
+
+// maxRecord bounds a copy's size: a record is one short JSON line.
+const maxRecord = 4096
 
 type record struct {
 	ModelID string `json:"model_id"`
@@ -66,7 +77,7 @@ func (s *FileStore) Floor(modelID string) (targets.Version, bool, error) {
 	var best targets.Version
 	found := false
 	for _, p := range s.paths(modelID) {
-		data, err := afero.ReadFile(s.fs, p)
+		data, err := s.read(p)
 		if os.IsNotExist(err) {
 			continue
 		}
@@ -84,8 +95,18 @@ func (s *FileStore) Floor(modelID string) (targets.Version, bool, error) {
 	return best, found, nil
 }
 
+// read reads one copy, at most maxRecord+1 bytes of it.
+func (s *FileStore) read(p string) ([]byte, error) {
+	f, err := s.fs.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxRecord+1))
+}
+
 func parseRecord(modelID string, data []byte) (targets.Version, error) {
-	if len(data) > 4096 {
+	if len(data) > maxRecord {
 		return targets.Version{}, errors.New("record too large")
 	}
 	var r record
@@ -132,7 +153,7 @@ func (s *FileStore) Raise(modelID string, v targets.Version) error {
 // the same floor can skip writing; otherwise it repairs the copies).
 func (s *FileStore) bothCurrent(modelID string, v targets.Version) bool {
 	for _, p := range s.paths(modelID) {
-		data, err := afero.ReadFile(s.fs, p)
+		data, err := s.read(p)
 		if err != nil {
 			return false
 		}
