@@ -82,7 +82,9 @@ func TestSymlinkedDirectoryNeverEntered(t *testing.T) {
 		"rename":    func() error { return f.Rename(inner, filepath.Join(root, "a", "moved")) },
 		"renameto":  func() error { return f.Rename(filepath.Join(root, "a"), filepath.Join(root, "a", "b", "x")) },
 		"chmod":     func() error { return f.Chmod(inner, 0o777) },
-		"atomic":    func() error { return atomicfs.WriteFile(f.Afero(), filepath.Join(root, "a", "b", "w"), []byte("x"), 0o600) },
+		"atomic": func() error {
+			return atomicfs.WriteFile(f.Afero(), filepath.Join(root, "a", "b", "w"), []byte("x"), 0o600)
+		},
 	}
 	for name, op := range ops {
 		err := op()
