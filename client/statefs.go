@@ -74,7 +74,7 @@ func (c *Client) checkState() error {
 			return err
 		}
 	}
-	for _, name := range []string{stagingDir, modelsDir, antiRollbackDir} {
+	for _, name := range []string{modelsDir, antiRollbackDir} {
 		if err := checkEntry(sfs, filepath.Join(c.dir, name), true); err != nil {
 			return err
 		}
