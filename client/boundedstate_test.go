@@ -253,3 +253,75 @@ func TestBadMarksBounded(t *testing.T) {
 	}
 	_ = strings.TrimSpace
 }
+
+// TestDamagedActiveJSON: an active.json that cannot be read never stops
+// the model for ever and never loses the active model: update sets it
+// aside, restores the newest confirmed version (the anti-rollback floor)
+// on trial, re-hashes it, runs the health check and confirms it, then
+// carries on. Status and verify report STATE_INVALID until then (they
+// change nothing).
+func TestDamagedActiveJSON(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		plant func(t *testing.T, d *device, path string)
+	}{
+		{"garbage", func(t *testing.T, d *device, path string) { os.WriteFile(path, []byte("\x00garbage"), 0o600) }},
+		{"cut short", func(t *testing.T, d *device, path string) {
+			data, _ := os.ReadFile(path)
+			os.WriteFile(path, data[:len(data)/2], 0o600)
+		}},
+		{"empty", func(t *testing.T, d *device, path string) { os.WriteFile(path, nil, 0o600) }},
+		{"another model", func(t *testing.T, d *device, path string) {
+			os.WriteFile(path, []byte(`{"model_id":"other","version":"1.1.0","activated_at":"x"}`), 0o600)
+		}},
+		{"a version that is not one", func(t *testing.T, d *device, path string) {
+			os.WriteFile(path, []byte(`{"model_id":"det","version":"../1.1.0","activated_at":"x"}`), 0o600)
+		}},
+		{"oversized", func(t *testing.T, d *device, path string) {
+			os.WriteFile(path, []byte(`{"model_id":"det","version":"1.1.0","activated_at":"`+strings.Repeat("x", 2<<20)+`"}`), 0o600)
+		}},
+		{"a FIFO", func(t *testing.T, d *device, path string) { mkfifo(t, path) }},
+		{"a link", func(t *testing.T, d *device, path string) {
+			o := newOutside(t)
+			symlink(t, o.path("victim"), path)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// 1.1.0 confirmed (the floor), 1.0.0 installed as previous, a
+			// newer 1.2.0 published after the damage.
+			r, _, d := onV1(t)
+			publish(t, r, smallSize, "1.1.0")
+			d.mustUpdate("1.1.0")
+			path := d.path("models", model, "active.json")
+			tc.plant(t, d, path)
+			if _, err := d.c.Status(model); client.CodeOf(err) != client.StateInvalid {
+				t.Fatalf("status: %v, want STATE_INVALID", err)
+			}
+			passing, calls := healthScript(t, "exit 0")
+			res := within(t, "update", func() *client.Result {
+				res, err := d.update(client.UpdateRequest{HealthCheck: passing})
+				if err != nil {
+					t.Errorf("update: %v", err)
+				}
+				return res
+			})
+			if res.Version != "1.1.0" || res.Outcome != client.OutcomeUpToDate {
+				t.Fatalf("%+v", res)
+			}
+			if got := readLines(t, calls); len(got) != 1 || got[0] != d.path("models", model, "1.1.0") {
+				t.Fatalf("health check calls %q: the restored version must be checked", got)
+			}
+			if _, err := os.Lstat(path + ".damaged"); err != nil {
+				t.Fatalf("not set aside: %v", err)
+			}
+			if e := d.events(); !contains(eventNames(e), client.EventStateReset) || !contains(eventNames(e), client.EventConfirmed) {
+				t.Fatalf("events %v", eventNames(e))
+			}
+			d.wantActive("1.1.0")
+			publish(t, r, smallSize, "1.2.0")
+			d.mustUpdate("1.2.0")
+		})
+	}
+}

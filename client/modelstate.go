@@ -348,3 +348,59 @@ func (u *run) settleMarks(s *tufSession) error {
 	}
 	return nil
 }
+
+// loadPointer reads the active pointer for a run that holds the lock. A
+// pointer file that cannot be read (damaged, cut short, too large, naming
+// another model or an invalid version, or not a regular file) must neither
+// stop the model for ever nor lose the active model: it is set aside as
+// active.json.damaged, the reset logged (event state_reset), and the
+// version to run is recovered from what is installed: the anti-rollback
+// floor (the newest version confirmed here) if it is installed and not
+// marked bad, else the newest installed version not marked bad. It is put
+// back on trial, so this run re-hashes its files against signed metadata
+// and runs the health check before confirming it (resolveTrial). With
+// nothing installed there is no active version, as before.
+func (c *Client) loadPointer(p modelPaths, modelID string, ms *modelState) (*pointer, error) {
+	ptr, err := readPointer(p, modelID)
+	if err == nil {
+		return ptr, nil
+	}
+	// Only the file itself is recovered: a model directory that is not a
+	// real directory is refused (nothing can be written there).
+	if fi, derr := p.fs.Lstat(p.dir); derr != nil || !fi.IsDir() {
+		return nil, err
+	}
+	if err := c.recordDamage(p, p.pointer(), modelID); err != nil {
+		return nil, err
+	}
+	floor, haveFloor, ferr := c.floor(modelID, nil)
+	if ferr != nil {
+		return nil, ferr
+	}
+	entries, rerr := p.fs.ReadDir(p.dir)
+	if rerr != nil {
+		return nil, errorf(StateInvalid, rerr, "listing %s", p.dir)
+	}
+	var best *targets.Version
+	for _, e := range entries {
+		v, verr := targets.ParseVersion(e.Name())
+		if verr != nil || !e.IsDir() || ms.isBad(v.String()) {
+			continue
+		}
+		if haveFloor && v.Compare(floor) == 0 {
+			best = &v
+			break
+		}
+		if best == nil || v.Compare(*best) > 0 {
+			best = &v
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	restored := pointer{ModelID: modelID, Version: best.String(), Trial: true}
+	if err := c.writePointer(p, restored); err != nil {
+		return nil, errorf(StateInvalid, err, "restoring %s", p.pointer())
+	}
+	return readPointer(p, modelID)
+}

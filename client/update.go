@@ -189,10 +189,10 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 		return nil, err
 	}
 	var err error
-	if u.ptr, err = readPointer(u.p, req.ModelID); err != nil {
+	if u.ms, err = c.loadModelState(u.p, req.ModelID); err != nil {
 		return nil, err
 	}
-	if u.ms, err = c.loadModelState(u.p, req.ModelID); err != nil {
+	if u.ptr, err = c.loadPointer(u.p, req.ModelID, u.ms); err != nil {
 		return nil, err
 	}
 	if u.ptr != nil {
