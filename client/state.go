@@ -104,7 +104,7 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
 	}
 	sfs := safefs.New(stateDir)
 	for _, d := range []string{metadataDir, stagingDir, modelsDir, antiRollbackDir} {
-		if err := sfs.MkdirAll(d, 0o700); err != nil {
+		if err := sfs.MkdirAll(filepath.Join(stateDir, d), 0o700); err != nil {
 			return errorf(StateInvalid, err, "creating the state directory")
 		}
 	}

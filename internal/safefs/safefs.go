@@ -57,9 +57,15 @@ var (
 // FS is the tree below one directory, accessed without following links.
 type FS struct{ root string }
 
-// New returns the tree below root. Paths given to its methods are
-// absolute paths below root, or paths relative to root.
-func New(root string) *FS { return &FS{root: filepath.Clean(root)} }
+// New returns the tree below root. Paths given to its methods are paths
+// below root, absolute or relative to the working directory (as with
+// package os).
+func New(root string) *FS {
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	return &FS{root: filepath.Clean(root)}
+}
 
 // Root is the directory FS is rooted at.
 func (f *FS) Root() string { return f.root }
@@ -74,8 +80,8 @@ func OpenFile(path string, flag int, perm os.FileMode) (*os.File, error) {
 
 // split returns the components of name below the root (none for the root).
 func (f *FS) split(name string) (string, []string, error) {
-	if !filepath.IsAbs(name) {
-		name = filepath.Join(f.root, name)
+	if abs, err := filepath.Abs(name); err == nil {
+		name = abs
 	}
 	name = filepath.Clean(name)
 	rel, err := filepath.Rel(f.root, name)
@@ -213,7 +219,7 @@ func (f *FS) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error)
 		if err != nil {
 			return nil, err
 		}
-		return newFile(fd, full)
+		return newFile(fd, name)
 	}
 	pfd, base, _, err := f.parent("open", name)
 	if err != nil {
@@ -243,7 +249,8 @@ func (f *FS) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error)
 		unix.Close(fd)
 		return nil, perr("open", full, err)
 	}
-	return newFile(fd, full)
+	// Named as given, as os.OpenFile names its files.
+	return newFile(fd, name)
 }
 
 func newFile(fd int, name string) (*os.File, error) {

@@ -190,7 +190,7 @@ func TestOrdinaryUse(t *testing.T) {
 	t.Parallel()
 	root, _ := tree(t)
 	f := New(root)
-	if err := f.MkdirAll("x/y/z", 0o700); err != nil {
+	if err := f.MkdirAll(filepath.Join(root, "x/y/z"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	w, err := f.OpenFile(filepath.Join(root, "x", "y", "z", "f"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
@@ -199,10 +199,10 @@ func TestOrdinaryUse(t *testing.T) {
 	}
 	w.WriteString("hello")
 	w.Close()
-	if b, err := f.ReadFile("x/y/z/f", 5); err != nil || string(b) != "hello" {
+	if b, err := f.ReadFile(filepath.Join(root, "x/y/z/f"), 5); err != nil || string(b) != "hello" {
 		t.Fatalf("%q %v", b, err)
 	}
-	if _, err := f.ReadFile("x/y/z/f", 4); !errors.Is(err, ErrTooLarge) {
+	if _, err := f.ReadFile(filepath.Join(root, "x/y/z/f"), 4); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("bound: %v", err)
 	}
 	tmp, err := f.MkdirTemp(filepath.Join(root, "x"), ".t-")
@@ -236,7 +236,27 @@ func TestOrdinaryUse(t *testing.T) {
 	if err := f.Remove(filepath.Join(root, "a", "b")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Lstat("a/b"); !os.IsNotExist(err) {
+	if _, err := f.Lstat(filepath.Join(root, "a/b")); !os.IsNotExist(err) {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestRelativePaths: a relative root and relative names are relative to
+// the working directory, as with package os.
+func TestRelativePaths(t *testing.T) {
+	root, _ := tree(t)
+	t.Chdir(filepath.Dir(root))
+	f := New("root")
+	if b, err := f.ReadFile(filepath.Join("root", "a", "b", "file"), 10); err != nil || string(b) != "keep" {
+		t.Fatalf("%q %v", b, err)
+	}
+	if err := atomicfs.WriteFile(f.Afero(), filepath.Join("root", "w"), []byte("w"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "w")); err != nil || string(b) != "w" {
+		t.Fatalf("%q %v", b, err)
+	}
+	if _, err := f.Open("elsewhere"); !errors.Is(err, ErrOutside) {
+		t.Fatalf("a name outside the root: %v", err)
 	}
 }
