@@ -328,7 +328,16 @@ func printStatus(c *cli.Context, st *client.ModelStatus) {
 		fmt.Fprintf(w, "  previous:   %s\n", st.Previous)
 	}
 	fmt.Fprintf(w, "  installed:  %s\n", orNone(strings.Join(st.Installed, ", ")))
-	fmt.Fprintf(w, "  bad:        %s\n", orNone(strings.Join(st.BadVersions, ", ")))
+	bad := strings.Join(st.BadVersions, ", ")
+	switch {
+	case st.BadMarksLost:
+		bad = "lost (a damaged state.json): the next update counts every published version as bad"
+	case st.BadThrough != "" && bad != "":
+		bad += ", and every version up to " + st.BadThrough
+	case st.BadThrough != "":
+		bad = "every version up to " + st.BadThrough
+	}
+	fmt.Fprintf(w, "  bad:        %s\n", orNone(bad))
 	fmt.Fprintf(w, "  floor:      %s\n", orNone(st.Floor))
 	if r := st.LastResult; r != nil {
 		line := fmt.Sprintf("%s at %s", r.Outcome, r.Time)
