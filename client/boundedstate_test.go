@@ -325,3 +325,30 @@ func TestDamagedActiveJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestBothStateFilesDamaged: with active.json and state.json both
+// unreadable, the confirmed version (the floor) is still restored and
+// confirmed (the lost marks count every published version as bad, but
+// not the version the device runs).
+func TestBothStateFilesDamaged(t *testing.T) {
+	t.Parallel()
+	r, _, d := onV1(t)
+	publish(t, r, smallSize, "1.1.0")
+	d.mustUpdate("1.1.0")
+	writeState(t, d, []byte("garbage"))
+	if err := os.WriteFile(d.path("models", model, "active.json"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.update(client.UpdateRequest{})
+	if err != nil || res.Version != "1.1.0" {
+		t.Fatalf("%v %+v", err, res)
+	}
+	d.wantActive("1.1.0")
+	// Every version published at that update counts as bad, the active
+	// one excepted (it is not a candidate); a new version is taken.
+	if st := d.status(); st.BadMarksLost || st.BadThrough != "1.1.0" {
+		t.Fatalf("status %+v", st)
+	}
+	publish(t, r, smallSize, "1.2.0")
+	d.mustUpdate("1.2.0")
+}

@@ -54,9 +54,11 @@ const (
 )
 
 func (s *modelState) isBad(v string) bool {
-	if s.MarksLost {
-		return true
-	}
+	return s.MarksLost || s.markedBad(v)
+}
+
+// markedBad reports whether the marks that can be read name v.
+func (s *modelState) markedBad(v string) bool {
 	for _, b := range s.BadVersions {
 		if b == v {
 			return true
@@ -384,12 +386,19 @@ func (c *Client) loadPointer(p modelPaths, modelID string, ms *modelState) (*poi
 	var best *targets.Version
 	for _, e := range entries {
 		v, verr := targets.ParseVersion(e.Name())
-		if verr != nil || !e.IsDir() || ms.isBad(v.String()) {
+		if verr != nil || !e.IsDir() {
 			continue
 		}
-		if haveFloor && v.Compare(floor) == 0 {
+		// The floor was confirmed here: it is restored unless a mark
+		// that can still be read names it, even when a damaged
+		// state.json lost the others (then every other version counts as
+		// bad). It is health-checked again before it is confirmed.
+		if haveFloor && v.Compare(floor) == 0 && !ms.markedBad(v.String()) {
 			best = &v
 			break
+		}
+		if ms.isBad(v.String()) {
+			continue
 		}
 		if best == nil || v.Compare(*best) > 0 {
 			best = &v
