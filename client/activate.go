@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -304,8 +306,11 @@ func verifyFileIn(ctx context.Context, sfs *safefs.FS, path string, tf *metadata
 	// A FIFO or device file is refused before it is opened (opening a
 	// FIFO blocks), a link is not followed.
 	f, err := sfs.OpenFile(path, os.O_RDONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) && !safefs.IsUnsafe(err) {
+		return errorf(HashMismatch, err, "%s is missing", name)
+	}
 	if err != nil {
-		return errorf(HashMismatch, err, "%s is missing or not a regular file", name)
+		return errorf(HashMismatch, err, "%s is not a regular file", name)
 	}
 	defer f.Close()
 	fi, err := f.Stat()

@@ -244,14 +244,22 @@ func TestBadMarksBounded(t *testing.T) {
 			t.Fatalf("skipped %+v", sk)
 		}
 	}
-	// A good version above them all: confirmed, and the floor it raises
-	// drops every mark below it.
+	// A good version above them all: confirmed; bad_through, now below
+	// the floor it raises, goes (the listed marks stay, for people to see,
+	// while there are no more than 256).
 	publish(t, r, smallSize, "1.1.0")
 	d.mustUpdate("1.1.0")
-	if st := d.status(); len(st.BadVersions) != 0 || st.BadThrough != "" || st.Floor != "1.1.0" {
+	if st := d.status(); len(st.BadVersions) != 256 || st.BadThrough != "" || st.Floor != "1.1.0" {
 		t.Fatalf("after 1.1.0: %d marks, bad through %q, floor %s", len(st.BadVersions), st.BadThrough, st.Floor)
 	}
-	_ = strings.TrimSpace
+	// One more mark: the marks below the floor are dropped, not folded.
+	publish(t, r, smallSize, "1.2.0")
+	if _, err := d.update(client.UpdateRequest{HealthCheck: failing}); client.CodeOf(err) != client.HealthcheckFailed {
+		t.Fatal(err)
+	}
+	if st := d.status(); strings.Join(st.BadVersions, " ") != "1.2.0" || st.BadThrough != "" || st.Version != "1.1.0" {
+		t.Fatalf("after 1.2.0 failed: marks %v, bad through %q, active %s", st.BadVersions, st.BadThrough, st.Version)
+	}
 }
 
 // TestDamagedActiveJSON: an active.json that cannot be read never stops

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/edgetuf/edgetuf/targets"
@@ -26,8 +27,9 @@ type modelState struct {
 	// marks, the lowest are folded into it, and when the marks were lost
 	// (a damaged state.json) it covers everything that was published. It
 	// may refuse a version that was never tried (fail closed), never
-	// retry one that failed. Marks and BadThrough below the anti-rollback
-	// floor are dropped: such versions are never candidates anyway.
+	// retry one that failed. Before folding, the marks below the
+	// anti-rollback floor are dropped (such versions are never candidates
+	// anyway), and a BadThrough below the floor always is.
 	BadThrough string `json:"bad_through,omitempty"`
 	// MarksLost: a damaged state.json was replaced and its marks could
 	// not be read. Until the next update sets BadThrough to the newest
@@ -74,11 +76,11 @@ func (s *modelState) markedBad(v string) bool {
 	return false
 }
 
+// markBad marks v bad; writeModelState bounds the marks.
 func (s *modelState) markBad(v string) {
 	if !s.isBad(v) {
 		s.BadVersions = append(s.BadVersions, v)
 	}
-	s.fold()
 }
 
 // fold keeps at most maxBadVersions marks: the lowest versions go into
@@ -119,16 +121,20 @@ func (s *modelState) raiseBadThrough(v targets.Version) {
 	s.BadVersions = kept
 }
 
-// prune drops the marks below the floor: those versions are never
-// candidates, so forgetting them cannot make one be retried.
+// prune drops, when there are more marks than maxBadVersions, those
+// below the floor: those versions are never candidates, so forgetting
+// them cannot make one be retried (below the cap they stay, for people to
+// see). A BadThrough below the floor means nothing and always goes.
 func (s *modelState) prune(floor targets.Version) {
-	kept := s.BadVersions[:0]
-	for _, b := range s.BadVersions {
-		if v, err := targets.ParseVersion(b); err == nil && v.Compare(floor) >= 0 {
-			kept = append(kept, b)
+	if len(s.BadVersions) > maxBadVersions {
+		kept := s.BadVersions[:0]
+		for _, b := range s.BadVersions {
+			if v, err := targets.ParseVersion(b); err == nil && v.Compare(floor) >= 0 {
+				kept = append(kept, b)
+			}
 		}
+		s.BadVersions = kept
 	}
-	s.BadVersions = kept
 	if t, err := targets.ParseVersion(s.BadThrough); err == nil && t.Compare(floor) < 0 {
 		s.BadThrough = ""
 	}
@@ -266,6 +272,8 @@ func (c *Client) recordDamage(p modelPaths, path, modelID string) error {
 // result are trimmed (the Result the caller holds is not changed).
 func writeModelState(p modelPaths, s *modelState) error {
 	stored := *s
+	// fold works in place: not on the caller's marks.
+	stored.BadVersions = slices.Clone(s.BadVersions)
 	stored.fold()
 	stored.LastResult = storedResult(s.LastResult)
 	if stored.BadVersions == nil {
@@ -277,7 +285,7 @@ func writeModelState(p modelPaths, s *modelState) error {
 	return writeJSON(p.fs, p.state(), &stored)
 }
 
-// saveModelState drops the marks below the model's floor, then stores s.
+// saveModelState prunes the marks with the model's floor, then stores s.
 func (c *Client) saveModelState(p modelPaths, modelID string, ptr *pointer, s *modelState) error {
 	if floor, ok, err := c.floor(modelID, ptr); err == nil && ok {
 		s.prune(floor)

@@ -142,10 +142,11 @@ const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NON
 
 // openDir opens the directory made of comps below the root, never
 // following a link; with create, missing directories are made with perm.
-func (f *FS) openDir(op string, comps []string, create bool, perm os.FileMode) (int, error) {
+// An error opening the root itself names full, the path asked for.
+func (f *FS) openDir(op, full string, comps []string, create bool, perm os.FileMode) (int, error) {
 	fd, err := openat(unix.AT_FDCWD, f.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return -1, perr(op, f.root, err)
+		return -1, perr(op, full, err)
 	}
 	for i, c := range comps {
 		nfd, err := openat(fd, c, dirFlags, 0)
@@ -175,7 +176,7 @@ func (f *FS) parent(op, name string) (int, string, string, error) {
 	if err != nil {
 		return -1, "", full, perr(op, full, err)
 	}
-	fd, err := f.openDir(op, comps[:len(comps)-1], false, 0)
+	fd, err := f.openDir(op, full, comps[:len(comps)-1], false, 0)
 	if err != nil {
 		return -1, "", full, err
 	}
@@ -215,7 +216,7 @@ func (f *FS) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error)
 		if isWrite(flag) {
 			return nil, perr("open", full, unix.EISDIR)
 		}
-		fd, err := f.openDir("open", nil, false, 0)
+		fd, err := f.openDir("open", full, nil, false, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -366,7 +367,7 @@ func (f *FS) MkdirAll(name string, perm os.FileMode) error {
 	if err != nil {
 		return perr("mkdir", full, err)
 	}
-	fd, err := f.openDir("mkdir", comps, true, perm)
+	fd, err := f.openDir("mkdir", full, comps, true, perm)
 	if err != nil {
 		return err
 	}
@@ -381,7 +382,7 @@ func (f *FS) MkdirTemp(dir, pattern string) (string, error) {
 	if err != nil {
 		return "", perr("mkdirtemp", full, err)
 	}
-	fd, err := f.openDir("mkdirtemp", comps, false, 0)
+	fd, err := f.openDir("mkdirtemp", full, comps, false, 0)
 	if err != nil {
 		return "", err
 	}
