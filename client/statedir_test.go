@@ -146,8 +146,9 @@ func TestStateDirSymlinks(t *testing.T) {
 		// active is the version active afterwards (1.0.0 unless the run
 		// repaired the state and updated to 1.1.0).
 		active string
-		// deltas: 1.1.0 is published with patches from 1.0.0.
-		deltas bool
+		// deltas: 1.1.0 is published with patches from 1.0.0; fallback:
+		// the patch must not be used (the file is downloaded whole).
+		deltas, fallback bool
 	}
 	staged := func(d *device) string { return d.path("staging", model, "1.1.0") }
 	attacks := []attack{
@@ -180,6 +181,11 @@ func TestStateDirSymlinks(t *testing.T) {
 		}},
 		{name: "staged FIFO", active: "1.1.0", plant: func(t *testing.T, d *device, o *outside) {
 			mkfifo(t, filepath.Join(staged(d), "model.bin.part"))
+		}},
+		{name: "delta base file", deltas: true, fallback: true, active: "1.1.0", plant: func(t *testing.T, d *device, o *outside) {
+			f := d.path("models", model, "1.0.0", "model.bin")
+			copyInto(t, f, o.path("model.bin")) // the same bytes: only the link is wrong
+			symlink(t, o.path("model.bin"), f)
 		}},
 		// A damaged installed version: verify says so, update re-installs.
 		{name: "installed file of the active version, verify", op: "verify", want: client.HashMismatch, active: "1.0.0", plant: func(t *testing.T, d *device, o *outside) {
@@ -336,8 +342,14 @@ func TestStateDirSymlinks(t *testing.T) {
 				if err == nil && res.Version != a.active {
 					t.Fatalf("update: active %s, want %s (%+v)", res.Version, a.active, res)
 				}
-				if a.deltas && (len(res.Files) == 0 || res.Files[len(res.Files)-1].Method != client.MethodDelta) {
-					t.Fatalf("the patch was not used: %+v", res.Files)
+				if a.deltas {
+					want := client.MethodDelta
+					if a.fallback {
+						want = client.MethodDeltaFallback
+					}
+					if len(res.Files) == 0 || res.Files[len(res.Files)-1].Method != want {
+						t.Fatalf("model.bin: want method %s: %+v", want, res.Files)
+					}
 				}
 			case "verify":
 				_, err = d.c.Verify(model)
