@@ -496,9 +496,10 @@ func TestFIFOInInstalledVersion(t *testing.T) {
 		t.Parallel()
 		r, _, d := onV1(t)
 		publish(t, r, smallSize, "1.1.0")
-		// A version directory already there is re-hashed before use.
+		// A version directory already there is re-hashed before use; its
+		// files are read in name order, labels.txt first.
 		copyTree(t, d.path("models", model, "1.0.0"), d.path("models", model, "1.1.0"))
-		fifoIn(t, d, "1.1.0", "model.bin")
+		fifoIn(t, d, "1.1.0", "labels.txt")
 		within(t, "update", func() error { d.mustUpdate("1.1.0"); return nil })
 		d.wantNoLinks()
 	})
