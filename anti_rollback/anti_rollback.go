@@ -20,6 +20,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
+	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 )
@@ -38,6 +39,12 @@ type Store interface {
 
 // FileStore is a Store in a directory: <model_id>.json and
 // <model_id>.json.bak, each {"model_id": ..., "floor": ...}.
+//
+// No symbolic link is followed from the directory's parent down: a store
+// directory or copy that is a link (or a FIFO, or a device file) makes
+// Floor fail (a damaged store is not an empty store) and is never written
+// through; Raise replaces copies by renames, which act on the names
+// themselves.
 type FileStore struct {
 	Dir string
 	fs  afero.Fs
@@ -45,8 +52,11 @@ type FileStore struct {
 
 // NewFileStore returns a store in dir (created on first Raise).
 func NewFileStore(dir string) *FileStore {
-	return &FileStore{Dir: dir, fs: afero.NewOsFs()}
+	return &FileStore{Dir: dir, fs: safefs.New(filepath.Dir(filepath.Clean(dir))).Afero()}
 }
+
+// maxRecord bounds a copy's size: a record is one short JSON line.
+const maxRecord = 4096
 
 type record struct {
 	ModelID string `json:"model_id"`
@@ -68,7 +78,7 @@ func (s *FileStore) Floor(modelID string) (targets.Version, bool, error) {
 	var best targets.Version
 	found := false
 	for _, p := range s.paths(modelID) {
-		data, err := readRecord(s.fs, p)
+		data, err := s.read(p)
 		if os.IsNotExist(err) {
 			continue
 		}
@@ -86,12 +96,9 @@ func (s *FileStore) Floor(modelID string) (targets.Version, bool, error) {
 	return best, found, nil
 }
 
-// maxRecord bounds a record file: one model ID and one version.
-const maxRecord = 4096
-
-// readRecord reads a record file, never more than maxRecord+1 bytes of it.
-func readRecord(fs afero.Fs, p string) ([]byte, error) {
-	f, err := fs.Open(p)
+// read reads one copy, at most maxRecord+1 bytes of it.
+func (s *FileStore) read(p string) ([]byte, error) {
+	f, err := s.fs.Open(p)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +154,7 @@ func (s *FileStore) Raise(modelID string, v targets.Version) error {
 // the same floor can skip writing; otherwise it repairs the copies).
 func (s *FileStore) bothCurrent(modelID string, v targets.Version) bool {
 	for _, p := range s.paths(modelID) {
-		data, err := readRecord(s.fs, p)
+		data, err := s.read(p)
 		if err != nil {
 			return false
 		}

@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/edgetuf/edgetuf/internal/jsonlimit"
+	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -31,6 +33,12 @@ func (u *run) activate(ctx context.Context, s *tufSession, cand *candidate) erro
 	}
 	u.c.event(Event{Event: EventActivated, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v})
 	if err := u.healthCheck(ctx, v, nil); err != nil {
+		if CodeOf(err) == Cancelled {
+			// Stopped, not failed: the version stays active on trial,
+			// and the next update checks it again (resolveTrial).
+			u.ptr = &next
+			return err
+		}
 		return u.rollBack(v, err)
 	}
 	return u.confirm(next)
@@ -56,7 +64,7 @@ func (u *run) confirm(ptr pointer) error {
 // so it is never retried, and reports cause as HEALTHCHECK_FAILED.
 func (u *run) rollBack(bad string, cause error) error {
 	u.ms.markBad(bad)
-	if err := writeModelState(u.p, u.ms); err != nil {
+	if err := u.c.saveModelState(u.p, u.req.ModelID, u.ptr, u.ms); err != nil {
 		return errorf(StateInvalid, err, "marking %s bad", bad)
 	}
 	prev := ""
@@ -70,7 +78,7 @@ func (u *run) rollBack(bad string, cause error) error {
 		if err := u.c.writePointer(u.p, pointer{ModelID: u.req.ModelID, Version: prev}); err != nil {
 			return errorf(StateInvalid, err, "switching back to %s", prev)
 		}
-	} else if err := os.Remove(u.p.pointer()); err != nil && !os.IsNotExist(err) {
+	} else if err := u.p.fs.Remove(u.p.pointer()); err != nil && !os.IsNotExist(err) {
 		return errorf(StateInvalid, err, "deactivating %s", bad)
 	}
 	u.res.Outcome = OutcomeRolledBack
@@ -106,6 +114,9 @@ func (u *run) resolveTrial(ctx context.Context) error {
 	if err == nil {
 		err = u.healthCheck(ctx, trial.Version, fs)
 	}
+	if CodeOf(err) == Cancelled {
+		return err // stopped again: still on trial, never blamed
+	}
 	if err != nil {
 		u.ptr = prev
 		rerr := u.rollBack(trial.Version, err)
@@ -136,10 +147,10 @@ func orEmpty(p *pointer) string {
 func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata.TargetFiles) error {
 	dir := u.p.version(v)
 	if fs != nil {
-		if err := verifyDir(dir, fs); err != nil {
+		if err := verifyDir(ctx, u.p.fs, dir, fs); err != nil {
 			return err
 		}
-	} else if err := checkSizes(dir); err != nil {
+	} else if err := checkSizes(u.p.fs, dir); err != nil {
 		return err
 	}
 	if u.req.HealthCheck == "" {
@@ -150,9 +161,9 @@ func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata
 }
 
 // checkSizesSigned checks, without reading them, that the signed files
-// and nothing else are in dir, each with its signed length.
-func checkSizesSigned(dir string, fs map[string]*metadata.TargetFiles) error {
-	entries, err := os.ReadDir(dir)
+// and nothing else are in dir, each a regular file with its signed length.
+func checkSizesSigned(sfs *safefs.FS, dir string, fs map[string]*metadata.TargetFiles) error {
+	entries, err := sfs.ReadDir(dir)
 	if err != nil {
 		return errorf(HashMismatch, err, "installed version")
 	}
@@ -162,18 +173,18 @@ func checkSizesSigned(dir string, fs map[string]*metadata.TargetFiles) error {
 		}
 	}
 	for name, tf := range fs {
-		fi, err := os.Stat(filepath.Join(dir, name))
+		fi, err := sfs.Lstat(filepath.Join(dir, name))
 		if err != nil || !fi.Mode().IsRegular() || fi.Size() != tf.Length {
-			return errorf(HashMismatch, err, "%s is missing or has the wrong size", name)
+			return errorf(HashMismatch, err, "%s is missing, not a regular file, or has the wrong size", name)
 		}
 	}
 	return nil
 }
 
-// checkSizes checks that every file the installed manifest lists is there
-// with its size.
-func checkSizes(dir string) error {
-	data, err := jsonlimit.ReadFile(filepath.Join(dir, targets.ManifestName), targets.MaxManifestSize)
+// checkSizes checks that every file the installed manifest lists is there,
+// a regular file with its size.
+func checkSizes(sfs *safefs.FS, dir string) error {
+	data, err := sfs.ReadFile(filepath.Join(dir, targets.ManifestName), targets.MaxManifestSize)
 	if err != nil {
 		return errorf(HashMismatch, err, "installed manifest")
 	}
@@ -182,9 +193,9 @@ func checkSizes(dir string) error {
 		return errorf(ManifestInvalid, err, "installed manifest")
 	}
 	for _, f := range m.Files {
-		fi, err := os.Stat(filepath.Join(dir, f.Path))
+		fi, err := sfs.Lstat(filepath.Join(dir, f.Path))
 		if err != nil || !fi.Mode().IsRegular() || fi.Size() != *f.Size {
-			return errorf(HashMismatch, err, "%s is missing or has the wrong size", f.Path)
+			return errorf(HashMismatch, err, "%s is missing, not a regular file, or has the wrong size", f.Path)
 		}
 	}
 	return nil
@@ -194,8 +205,13 @@ func checkSizes(dir string) error {
 // command line CMD with dir appended as its last argument (quoted, so any
 // path works), and env added to the environment. It runs in its own
 // process group so that a timeout kills everything it started.
-func runHealthCommand(ctx context.Context, command, dir string, timeout time.Duration, env ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+//
+// Only the check's own time limit is the version's fault: when ctx ends
+// first (a signal, or the library caller's cancellation or deadline) the
+// check is killed and the error is CANCELLED, so that the version stays on
+// trial and is checked again by the next run.
+func runHealthCommand(parent context.Context, command, dir string, timeout time.Duration, env ...string) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command+` "$@"`, "health-check", dir)
 	cmd.Env = append(os.Environ(), env...)
@@ -205,6 +221,9 @@ func runHealthCommand(ctx context.Context, command, dir string, timeout time.Dur
 	var out tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
+	if err != nil && parent.Err() != nil {
+		return errorf(Cancelled, parent.Err(), "health check of %s interrupted", dir)
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return errorf(HealthcheckFailed, nil, "health check timed out after %s", timeout)
 	}
@@ -248,9 +267,10 @@ func (c *Client) signedFiles(s *tufSession, modelID, v string) (map[string]*meta
 }
 
 // verifyDir re-hashes an installed version against signed metadata: every
-// signed file present with its length and SHA-256, and nothing else.
-func verifyDir(dir string, fs map[string]*metadata.TargetFiles) error {
-	entries, err := os.ReadDir(dir)
+// signed file present, a regular file with its length and SHA-256, and
+// nothing else. It stops with CANCELLED when ctx ends.
+func verifyDir(ctx context.Context, sfs *safefs.FS, dir string, fs map[string]*metadata.TargetFiles) error {
+	entries, err := sfs.ReadDir(dir)
 	if err != nil {
 		return errorf(HashMismatch, err, "installed version")
 	}
@@ -266,18 +286,29 @@ func verifyDir(dir string, fs map[string]*metadata.TargetFiles) error {
 	sort.Strings(names)
 	buf := make([]byte, 1<<20)
 	for _, name := range names {
-		if err := verifyFile(filepath.Join(dir, name), fs[name], buf); err != nil {
+		if err := verifyFileIn(ctx, sfs, filepath.Join(dir, name), fs[name], buf); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// verifyFile checks one file against its signed length and SHA-256; path
+// is not followed if it is a link, and must be a regular file.
 func verifyFile(path string, tf *metadata.TargetFiles, buf []byte) error {
+	return verifyFileIn(context.Background(), safefs.New(filepath.Dir(path)), path, tf, buf)
+}
+
+func verifyFileIn(ctx context.Context, sfs *safefs.FS, path string, tf *metadata.TargetFiles, buf []byte) error {
 	name := filepath.Base(path)
-	f, err := os.Open(path)
-	if err != nil {
+	// A FIFO or device file is refused before it is opened (opening a
+	// FIFO blocks), a link is not followed.
+	f, err := sfs.OpenFile(path, os.O_RDONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) && !safefs.IsUnsafe(err) {
 		return errorf(HashMismatch, err, "%s is missing", name)
+	}
+	if err != nil {
+		return errorf(HashMismatch, err, "%s is not a regular file", name)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
@@ -285,8 +316,11 @@ func verifyFile(path string, tf *metadata.TargetFiles, buf []byte) error {
 		return errorf(HashMismatch, err, "%s is not a regular file", name)
 	}
 	h := newTargetHash(tf) // every supported algorithm the target lists, in one read
-	n, err := io.CopyBuffer(h, io.LimitReader(f, tf.Length+1), buf)
+	n, err := io.CopyBuffer(h, ctxReader{ctx, io.LimitReader(f, tf.Length+1)}, buf)
 	if err != nil {
+		if ctx.Err() != nil {
+			return errorf(Cancelled, ctx.Err(), "verifying %s", name)
+		}
 		return errorf(HashMismatch, err, "reading %s", name)
 	}
 	if n != tf.Length {
@@ -301,11 +335,27 @@ func verifyFile(path string, tf *metadata.TargetFiles, buf []byte) error {
 	return nil
 }
 
+// ctxReader stops reading when ctx ends: re-hashing a large model must not
+// outlast a stop request.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
 // gc keeps at most keep installed versions: the active one, the previous
 // one, then the newest others that are not marked bad. It also drops
-// staging for other versions.
+// staging for other versions. Nothing is followed: an entry of the model
+// directory that is a link is not a version (it is left alone), and
+// removals act on the entries themselves.
 func (c *Client) gc(p modelPaths, ptr *pointer, keep int, current string, bad func(string) bool) {
-	entries, err := os.ReadDir(p.dir)
+	entries, err := p.fs.ReadDir(p.dir)
 	if err != nil {
 		return
 	}
@@ -341,15 +391,15 @@ func (c *Client) gc(p modelPaths, ptr *pointer, keep int, current string, bad fu
 		// Rename first: a version directory is complete or absent, and a
 		// removal cut short leaves only a hidden name that recover deletes.
 		hidden := filepath.Join(p.dir, installPrefix+"gc-"+v.String())
-		if os.Rename(p.version(v.String()), hidden) == nil {
+		if p.fs.Rename(p.version(v.String()), hidden) == nil {
 			syncDir(p.dir)
-			os.RemoveAll(hidden)
+			p.fs.RemoveAll(hidden)
 		}
 	}
-	if staged, err := os.ReadDir(p.staging); err == nil {
+	if staged, err := p.fs.ReadDir(p.staging); err == nil {
 		for _, e := range staged {
 			if e.Name() != current {
-				os.RemoveAll(filepath.Join(p.staging, e.Name()))
+				p.fs.RemoveAll(filepath.Join(p.staging, e.Name()))
 			}
 		}
 	}

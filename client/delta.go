@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/internal/directio"
+	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -252,7 +253,7 @@ func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *met
 		return fail(errorf(DeltaFailed, fmt.Errorf("%w: the update's patch work budget is used up (%d work units left)", delta.ErrLimit, left), "patch of %s from %s", p.file, p.base))
 	}
 	patchPart := p.part
-	if err := os.MkdirAll(filepath.Dir(patchPart), 0o700); err != nil {
+	if err := u.p.fs.MkdirAll(filepath.Dir(patchPart), 0o700); err != nil {
 		return fail(errorf(classifyFS(err), err, "staging"))
 	}
 	r, err := u.c.dl.fetch(ctx, s.urlOf(p.patch), p.patch, patchPart, p.file+" (patch from "+p.base+")")
@@ -282,7 +283,7 @@ func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *met
 // applyPatch writes to dest the file that patchPath rebuilds from the
 // installed base, fsyncs it, and checks it against the signed target tf.
 func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, patchPath, dest string, maxDuration time.Duration) error {
-	base, err := os.Open(p.path)
+	base, err := openRegular(p.path) // an installed file: never a link or FIFO
 	if err != nil {
 		return errorf(HashMismatch, err, "installed base %s %s", p.base, p.file)
 	}
@@ -291,7 +292,7 @@ func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, pat
 	if err != nil || !bfi.Mode().IsRegular() || bfi.Size() != p.baseT.Length {
 		return errorf(HashMismatch, err, "installed base %s %s has changed", p.base, p.file)
 	}
-	patch, err := os.Open(patchPath)
+	patch, err := openRegular(patchPath)
 	if err != nil {
 		return errorf(classifyFS(err), err, "staged patch of %s", p.file)
 	}
@@ -313,7 +314,7 @@ func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, pat
 		return errorf(DeltaFailed, nil, "patch of %s from %s: rebuilds another file (%d bytes, SHA-256 %x)", p.file, p.base, hdr.TargetLength, hdr.TargetSHA256[:])
 	}
 
-	f, err := os.OpenFile(dest, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := safefs.OpenFile(dest, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return errorf(classifyFS(err), err, "staging %s", p.file)
 	}

@@ -26,6 +26,12 @@ const (
 	// EventDeltaFailed: a patch was abandoned (code says why) and the file
 	// is downloaded whole instead.
 	EventDeltaFailed = "delta_failed"
+	// EventStateReset: a model's state.json could not be read (damaged,
+	// cut short, too large, or not a regular file). It was set aside as
+	// state.json.damaged and replaced: its last result was dropped, and
+	// its bad-version marks kept if they could be read, else every version
+	// published at the next update counts as bad (code STATE_INVALID).
+	EventStateReset = "state_reset"
 )
 
 // Event is one line of the event log. It carries the model, versions,
@@ -47,7 +53,10 @@ type Event struct {
 // maxEventLog is the size at which the log is rotated to events.jsonl.1.
 const maxEventLog = 1 << 20
 
-// event appends one event, durably. Logging never fails an update.
+// event appends one event, durably. Logging never fails an update; a
+// log that is a link or a special file is neither followed nor opened
+// (checkState refuses the run before that), and the rotated copy is only
+// ever renamed over, which replaces a link without following it.
 func (c *Client) event(e Event) {
 	e.Time = c.now().UTC().Format(targets.TimeFormat)
 	e.DeviceClass = c.cfg.DeviceClass
@@ -55,11 +64,12 @@ func (c *Client) event(e Event) {
 	if err != nil {
 		return
 	}
+	sfs := c.sfs()
 	path := filepath.Join(c.dir, eventsFile)
-	if fi, err := os.Stat(path); err == nil && fi.Size() > maxEventLog {
-		os.Rename(path, path+".1")
+	if fi, err := sfs.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > maxEventLog {
+		sfs.Rename(path, path+".1")
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := sfs.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return
 	}

@@ -121,7 +121,7 @@ func stallCause(d time.Duration) error {
 }
 
 func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.TargetFiles, dest, name string, first bool, res *fetchResult) error {
-	f, err := os.OpenFile(dest, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openStaged(dest) // never through a link, never a FIFO
 	if err != nil {
 		return errorf(classifyFS(err), err, "staging %s", name)
 	}

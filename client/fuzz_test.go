@@ -9,6 +9,7 @@ package client
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -310,7 +312,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // stateFile writes data as a state file and returns the model's paths.
 func stateFile(t *testing.T, name string, data []byte) modelPaths {
 	dir := t.TempDir()
-	p := modelPaths{dir: dir, staging: filepath.Join(dir, "staging")}
+	p := modelPaths{fs: safefs.New(dir), dir: dir, staging: filepath.Join(dir, "staging")}
 	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +360,7 @@ func FuzzReadPointer(f *testing.F) {
 			_ = pv
 		}
 		// What was accepted survives a write and a read unchanged.
-		if err := writeJSON(p.pointer(), ptr); err != nil {
+		if err := writeJSON(p.fs, p.pointer(), ptr); err != nil {
 			t.Fatal(err)
 		}
 		again, err := readPointer(p, "det")
@@ -368,38 +370,65 @@ func FuzzReadPointer(f *testing.F) {
 	})
 }
 
+// FuzzReadModelState: whatever state.json holds, reading it never fails
+// (a damaged file must not stop the model for ever) and never forgets a
+// mark: every version the file lists as bad, if it can be read that far,
+// still counts as bad. What is read survives a write and a read, bounded.
 func FuzzReadModelState(f *testing.F) {
 	for _, s := range []string{
 		`{"bad_versions":["1.1.0"]}`,
 		`{"bad_versions":null,"last_result":{"time":"t","model_id":"det","outcome":"updated","bytes_downloaded":10}}`,
 		`{"bad_versions":[],"last_result":{"bytes_downloaded":"x"}}`,
 		`{"unknown":1}`, `[]`, `{}`,
+		`{"bad_versions":["1.1.0","2.0.0"],"last_result":{"time":"t","skipped":[{"version":"3.0.0","co`,
+		`{"bad_versions":["1.1.0"],"bad_through":"1.0.0","marks_lost":true}`,
+		`{"bad_versions":["1.1.0"],"bad_through":"not a version"}`,
+		`{"bad_versions":["../x"]}`,
+		`{"bad_versions":["1.1.0"`,
+		"\x00\xff garbage",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := stateFile(t, modelStateFile, data)
-		ms, err := readModelState(p)
-		if err != nil {
-			if CodeOf(err) != StateInvalid {
-				t.Fatalf("code %s: %v", CodeOf(err), err)
-			}
-			return
+		ms, damage := readModelState(p)
+		if damage != nil && CodeOf(damage) != StateInvalid {
+			t.Fatalf("damage code %s: %v", CodeOf(damage), damage)
 		}
-		if ms.BadVersions == nil {
-			t.Fatal("nil bad versions")
+		if ms == nil || ms.BadVersions == nil {
+			t.Fatalf("state %+v", ms)
+		}
+		if damage != nil && ms.LastResult != nil {
+			t.Fatal("the last result of a damaged file was kept")
+		}
+		if len(ms.BadVersions) > maxBadVersions {
+			t.Fatalf("%d marks", len(ms.BadVersions))
 		}
 		for _, v := range ms.BadVersions {
 			if !ms.isBad(v) {
 				t.Fatalf("%q listed but not bad", v)
 			}
 		}
+		var lenient struct {
+			BadVersions []string `json:"bad_versions"`
+		}
+		if json.Unmarshal(data, &lenient) == nil {
+			for _, v := range lenient.BadVersions {
+				if _, err := targets.ParseVersion(v); err == nil && !ms.isBad(v) {
+					t.Fatalf("mark %q forgotten (damage %v)", v, damage)
+				}
+			}
+		}
 		if err := writeModelState(p, ms); err != nil {
 			t.Fatal(err)
 		}
-		again, err := readModelState(p)
-		if err != nil || !reflect.DeepEqual(again, ms) {
-			t.Fatalf("round trip: %+v -> %+v (%v)", ms, again, err)
+		again, damage := readModelState(p)
+		if damage != nil {
+			t.Fatalf("what was written reads as damaged: %v", damage)
+		}
+		if !reflect.DeepEqual(again.BadVersions, ms.BadVersions) || again.BadThrough != ms.BadThrough || again.MarksLost != ms.MarksLost ||
+			!reflect.DeepEqual(again.LastResult, storedResult(ms.LastResult)) {
+			t.Fatalf("round trip: %+v -> %+v", ms, again)
 		}
 	})
 }

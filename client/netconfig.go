@@ -3,14 +3,12 @@ package client
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
-	"github.com/edgetuf/edgetuf/internal/fsfetch"
+	"github.com/edgetuf/edgetuf/internal/safefs"
 )
 
 // caFile is the CA bundle's name in the state directory.
@@ -37,9 +35,9 @@ func checkNetOptions(opts InitOptions) error {
 
 // initNet stores Init's network options: the CA bundle as a file of the
 // state directory, the rest in cfg.
-func initNet(stateDir string, opts InitOptions, cfg *Config) error {
+func initNet(sfs *safefs.FS, stateDir string, opts InitOptions, cfg *Config) error {
 	if opts.CABundle != nil {
-		if err := atomicfs.WriteFile(osFS, filepath.Join(stateDir, caFile), opts.CABundle, 0o600); err != nil {
+		if err := atomicfs.WriteFile(sfs.Afero(), filepath.Join(stateDir, caFile), opts.CABundle, 0o600); err != nil {
 			return errorf(StateInvalid, err, "writing %s", caFile)
 		}
 		cfg.CAFile = caFile
@@ -95,7 +93,7 @@ func netConfig(stateDir string, cfg *Config, opts Options) (*netPolicy, *x509.Ce
 		return p, nil, nil
 	}
 	path := filepath.Join(stateDir, cfg.CAFile)
-	data, err := readBounded(path, maxCABundle)
+	data, err := safefs.New(stateDir).ReadFile(path, maxCABundle)
 	if err != nil {
 		return nil, nil, errorf(StateInvalid, err, "reading the CA bundle")
 	}
@@ -104,20 +102,6 @@ func netConfig(stateDir string, cfg *Config, opts Options) (*netPolicy, *x509.Ce
 		return nil, nil, errorf(StateInvalid, err, "CA bundle %s", path)
 	}
 	return p, pool, nil
-}
-
-// readBounded reads a regular file of at most limit bytes.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := fsfetch.OpenRegular(osFS, path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && int64(len(data)) > limit {
-		err = fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return data, err
 }
 
 // withRoots returns a copy of a caller's HTTP client whose transport

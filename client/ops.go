@@ -1,7 +1,7 @@
 package client
 
 import (
-	"os"
+	"context"
 	"path/filepath"
 	"sort"
 
@@ -20,6 +20,14 @@ type ModelStatus struct {
 	ActivatedAt string   `json:"activated_at,omitempty"`
 	Installed   []string `json:"installed"`
 	BadVersions []string `json:"bad_versions"`
+	// BadThrough, when set, marks as bad every version up to and including
+	// it besides BadVersions: older marks folded together to keep the state
+	// bounded, or marks lost with a damaged state file (fail closed).
+	BadThrough string `json:"bad_through,omitempty"`
+	// BadMarksLost: the model's state.json is damaged and its marks could
+	// not be read; the next update counts every version then published as
+	// bad (and sets BadThrough).
+	BadMarksLost bool `json:"bad_marks_lost,omitempty"`
 	// Floor is the lowest version the device will install ("" if none).
 	Floor      string  `json:"anti_rollback_floor,omitempty"`
 	LastResult *Result `json:"last_result,omitempty"`
@@ -27,7 +35,10 @@ type ModelStatus struct {
 
 // Models lists the models that have state on the device.
 func (c *Client) Models() ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(c.dir, modelsDir))
+	if err := c.checkState(); err != nil {
+		return nil, err
+	}
+	entries, err := c.sfs().ReadDir(filepath.Join(c.dir, modelsDir))
 	if err != nil {
 		return nil, errorf(StateInvalid, err, "listing models")
 	}
@@ -47,16 +58,19 @@ func (c *Client) Status(modelID string) (*ModelStatus, error) {
 	if err := targets.CheckModelID(modelID); err != nil {
 		return nil, errorf(TargetNotFound, err, "model id")
 	}
+	if err := c.checkState(); err != nil {
+		return nil, err
+	}
 	p := c.paths(modelID)
 	ptr, err := readPointer(p, modelID)
 	if err != nil {
 		return nil, err
 	}
-	ms, err := readModelState(p)
-	if err != nil {
-		return nil, err
-	}
-	st := &ModelStatus{ModelID: modelID, Installed: []string{}, BadVersions: ms.BadVersions, LastResult: ms.LastResult}
+	// A damaged state.json is reported as recovered (read only: the next
+	// update records the reset).
+	ms, _ := readModelState(p)
+	st := &ModelStatus{ModelID: modelID, Installed: []string{}, BadVersions: ms.BadVersions,
+		BadThrough: ms.BadThrough, BadMarksLost: ms.MarksLost, LastResult: ms.LastResult}
 	if ptr != nil {
 		st.Version, st.Path, st.Previous, st.Trial, st.ActivatedAt = ptr.Version, p.version(ptr.Version), ptr.Previous, ptr.Trial, ptr.ActivatedAt
 	}
@@ -65,7 +79,7 @@ func (c *Client) Status(modelID string) (*ModelStatus, error) {
 	} else if ok {
 		st.Floor = f.String()
 	}
-	entries, _ := os.ReadDir(p.dir)
+	entries, _ := p.fs.ReadDir(p.dir)
 	var vs []targets.Version
 	for _, e := range entries {
 		if v, err := targets.ParseVersion(e.Name()); err == nil && e.IsDir() {
@@ -101,7 +115,7 @@ func (c *Client) Verify(modelID string) (*ModelStatus, error) {
 	if err != nil {
 		return st, err
 	}
-	return st, verifyDir(st.Path, fs)
+	return st, verifyDir(context.Background(), c.sfs(), st.Path, fs)
 }
 
 // Rollback switches explicitly back to the previous installed version,
@@ -115,6 +129,9 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 	}
 	var res *Result
 	err := c.locked(func() error {
+		if err := c.checkState(); err != nil {
+			return err
+		}
 		p := c.paths(modelID)
 		ptr, err := readPointer(p, modelID)
 		if err != nil {
@@ -126,7 +143,7 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if ptr.Previous == "" {
 			return errorf(NoActiveModel, nil, "%s %s has no previous version to go back to", modelID, ptr.Version)
 		}
-		if _, err := os.Stat(p.version(ptr.Previous)); err != nil {
+		if _, err := p.fs.Lstat(p.version(ptr.Previous)); err != nil {
 			return errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
 		}
 		s, err := c.session(true)
@@ -140,15 +157,15 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if err != nil {
 			return err
 		}
-		if err := verifyDir(p.version(ptr.Previous), fs); err != nil {
+		if err := verifyDir(context.Background(), p.fs, p.version(ptr.Previous), fs); err != nil {
 			return err
 		}
-		ms, err := readModelState(p)
+		ms, err := c.loadModelState(p, modelID)
 		if err != nil {
 			return err
 		}
 		ms.markBad(ptr.Version)
-		if err := writeModelState(p, ms); err != nil {
+		if err := c.saveModelState(p, modelID, ptr, ms); err != nil {
 			return errorf(StateInvalid, err, "marking %s bad", ptr.Version)
 		}
 		if err := c.writePointer(p, pointer{ModelID: modelID, Version: ptr.Previous}); err != nil {
@@ -158,7 +175,7 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		res = &Result{Time: c.now().UTC().Format(targets.TimeFormat), ModelID: modelID, Outcome: OutcomeRolledBack,
 			Version: ptr.Previous, Path: p.version(ptr.Previous), FromVersion: ptr.Version, ToVersion: ptr.Previous}
 		ms.LastResult = res
-		return writeModelState(p, ms)
+		return c.saveModelState(p, modelID, &pointer{ModelID: modelID, Version: ptr.Previous}, ms)
 	})
 	return res, err
 }

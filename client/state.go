@@ -3,7 +3,6 @@ package client
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
+	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 )
@@ -29,8 +29,13 @@ import (
 //	models/<model>/active.json    the pointer naming the active version
 //	models/<model>/state.json     bad versions and the last update result
 //	anti-rollback/                the floors (package anti_rollback)
-//	events.jsonl                  the event log
+//	events.jsonl                  the event log (rotated to events.jsonl.1)
 //	lock                          held by the process that changes the state
+//
+// Nothing below the state directory is reached through a symbolic link:
+// every file and directory is opened, created, renamed and removed
+// through package safefs (statefs.go says what happens to a link or a
+// special file found in each place).
 const (
 	configFile      = "client.json"
 	pinnedRootFile  = "trusted-root.json"
@@ -107,27 +112,33 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
 	if err := checkNetOptions(opts); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(stateDir, configFile)); err == nil {
+	if _, err := os.Lstat(filepath.Join(stateDir, configFile)); err == nil {
 		return errorf(StateInvalid, nil, "%s is already a state directory", stateDir)
 	}
 	if opts.DeviceClass == "" {
 		opts.DeviceClass = runtime.GOOS + "/" + runtime.GOARCH
 	}
+	// The state directory itself may be reached through links (the
+	// device's choice of path); nothing below it is.
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return errorf(StateInvalid, err, "creating the state directory")
+	}
+	sfs := safefs.New(stateDir)
 	for _, d := range []string{metadataDir, stagingDir, modelsDir, antiRollbackDir} {
-		if err := os.MkdirAll(filepath.Join(stateDir, d), 0o700); err != nil {
+		if err := sfs.MkdirAll(filepath.Join(stateDir, d), 0o700); err != nil {
 			return errorf(StateInvalid, err, "creating the state directory")
 		}
 	}
 	for _, name := range []string{pinnedRootFile, filepath.Join(metadataDir, "root.json")} {
-		if err := atomicfs.WriteFile(osFS, filepath.Join(stateDir, name), rootJSON, 0o600); err != nil {
+		if err := atomicfs.WriteFile(sfs.Afero(), filepath.Join(stateDir, name), rootJSON, 0o600); err != nil {
 			return errorf(StateInvalid, err, "writing %s", name)
 		}
 	}
 	cfg := Config{Format: configFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass, MinVersion: opts.MinVersion}
-	if err := initNet(stateDir, opts, &cfg); err != nil {
+	if err := initNet(sfs, stateDir, opts, &cfg); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(stateDir, configFile), cfg) // last: marks the directory complete
+	return writeJSON(sfs, filepath.Join(stateDir, configFile), cfg) // last: marks the directory complete
 }
 
 // CheckRepoURL accepts http://HOST/..., https://HOST/... and
@@ -166,7 +177,7 @@ func CheckRepoURL(u string) error {
 
 func readConfig(stateDir string) (*Config, error) {
 	var c Config
-	if err := readJSON(filepath.Join(stateDir, configFile), &c); err != nil {
+	if err := readJSON(safefs.New(stateDir), filepath.Join(stateDir, configFile), &c); err != nil {
 		return nil, errorf(StateInvalid, err, "%s is not an initialised state directory (run mclient init)", stateDir)
 	}
 	if c.Format != configFormat {
@@ -192,46 +203,34 @@ type pointer struct {
 	ActivatedAt string `json:"activated_at"`
 }
 
-// modelState is the content of models/<model>/state.json.
-type modelState struct {
-	BadVersions []string `json:"bad_versions"`
-	LastResult  *Result  `json:"last_result,omitempty"`
+// paths of one model's state, and the state directory they are in.
+type modelPaths struct {
+	fs           *safefs.FS
+	dir, staging string
 }
-
-func (s *modelState) isBad(v string) bool {
-	for _, b := range s.BadVersions {
-		if b == v {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *modelState) markBad(v string) {
-	if !s.isBad(v) {
-		s.BadVersions = append(s.BadVersions, v)
-	}
-}
-
-// paths of one model's state.
-type modelPaths struct{ dir, staging string }
 
 func (c *Client) paths(modelID string) modelPaths {
 	return modelPaths{
+		fs:      c.sfs(),
 		dir:     filepath.Join(c.dir, modelsDir, modelID),
 		staging: filepath.Join(c.dir, stagingDir, modelID),
 	}
 }
+
+// sfs is the state directory, accessed without following links.
+func (c *Client) sfs() *safefs.FS { return safefs.New(c.dir) }
 
 func (p modelPaths) version(v string) string    { return filepath.Join(p.dir, v) }
 func (p modelPaths) pointer() string            { return filepath.Join(p.dir, activeFile) }
 func (p modelPaths) state() string              { return filepath.Join(p.dir, modelStateFile) }
 func (p modelPaths) stagingFor(v string) string { return filepath.Join(p.staging, v) }
 
-// readPointer returns the active pointer, or nil if the model has none.
+// readPointer returns the active pointer, or nil if the model has none. A
+// pointer that exists but cannot be read is an error, never "no active
+// version" (which would let an update install over it and remove it).
 func readPointer(p modelPaths, modelID string) (*pointer, error) {
 	var ptr pointer
-	err := readJSON(p.pointer(), &ptr)
+	err := readJSON(p.fs, p.pointer(), &ptr)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -255,69 +254,35 @@ func readPointer(p modelPaths, modelID string) (*pointer, error) {
 // writePointer switches the active version: one atomic rename.
 func (c *Client) writePointer(p modelPaths, ptr pointer) error {
 	ptr.ActivatedAt = c.now().UTC().Format(targets.TimeFormat)
-	if err := os.MkdirAll(p.dir, 0o700); err != nil {
+	if err := p.fs.MkdirAll(p.dir, 0o700); err != nil {
 		return err
 	}
-	return writeJSON(p.pointer(), ptr)
-}
-
-func readModelState(p modelPaths) (*modelState, error) {
-	var s modelState
-	err := readJSON(p.state(), &s)
-	if errors.Is(err, os.ErrNotExist) {
-		return &modelState{BadVersions: []string{}}, nil
-	}
-	if err != nil {
-		return nil, errorf(StateInvalid, err, "reading %s", p.state())
-	}
-	if s.BadVersions == nil {
-		s.BadVersions = []string{}
-	}
-	return &s, nil
-}
-
-func writeModelState(p modelPaths, s *modelState) error {
-	if err := os.MkdirAll(p.dir, 0o700); err != nil {
-		return err
-	}
-	return writeJSON(p.state(), s)
+	return writeJSON(p.fs, p.pointer(), ptr)
 }
 
 // maxStateFile bounds every JSON state file read.
 const maxStateFile = 1 << 20
 
-func readJSON(path string, v any) error {
-	f, err := os.Open(path)
+func readJSON(sfs *safefs.FS, path string, v any) error {
+	data, err := sfs.ReadFile(path, maxStateFile)
 	if err != nil {
 		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() > maxStateFile {
-		return fmt.Errorf("%s is larger than %d bytes", path, maxStateFile)
-	}
-	data, err := jsonlimit.ReadAll(f, maxStateFile)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
 	}
 	return jsonlimit.UnmarshalStrict(data, v, maxStateFile)
 }
 
-func writeJSON(path string, v any) error {
+func writeJSON(sfs *safefs.FS, path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return atomicfs.WriteFile(osFS, path, append(b, '\n'), 0o600)
+	return atomicfs.WriteFile(sfs.Afero(), path, append(b, '\n'), 0o600)
 }
 
 // lockState takes the state directory's writer lock (flock: released by
 // the kernel if the process dies).
 func lockState(dir string, wait time.Duration) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := safefs.New(dir).OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, errorf(StateInvalid, err, "opening the lock")
 	}

@@ -211,7 +211,10 @@ func verifiedDir(metaDir string) string {
 func syncDir(dir string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if f, err := os.Open(filepath.Join(dir, e.Name())); err == nil {
+		if !e.Type().IsRegular() {
+			continue // not ours: never follow a link or open a FIFO (it blocks)
+		}
+		if f, err := openRegular(filepath.Join(dir, e.Name())); err == nil {
 			f.Sync()
 			f.Close()
 		}

@@ -2,15 +2,14 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"time"
 
-	"github.com/edgetuf/edgetuf/internal/atomicfs"
-	"github.com/edgetuf/edgetuf/internal/jsonlimit"
+	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -67,6 +66,12 @@ type Result struct {
 	// Skipped lists the versions newer than the active one that this
 	// device did not take, and why (INCOMPATIBLE, POLICY_REJECTED).
 	Skipped []Skipped `json:"skipped,omitempty"`
+	// SkippedTotal and FilesTotal are set only in a result stored on the
+	// device (Status's LastResult) whose lists were cut: it keeps the
+	// first 20 skipped versions and the first 100 files, and these say how
+	// many there were.
+	SkippedTotal int `json:"skipped_total,omitempty"`
+	FilesTotal   int `json:"files_total,omitempty"`
 	// Code and Message (the reason, without the code) describe a failure.
 	Code    Code   `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -161,14 +166,19 @@ func (u *run) finish(err error) (*Result, error) {
 	}
 	// Asking for a model the repository does not publish (a typo) leaves
 	// no state behind.
-	if CodeOf(err) == TargetNotFound && !dirExists(u.p.dir) {
+	if CodeOf(err) == TargetNotFound && !u.dirExists(u.p.dir) {
 		return r, err
 	}
 	u.ms.LastResult = r
-	if werr := writeModelState(u.p, u.ms); werr != nil && err == nil {
+	if werr := u.c.saveModelState(u.p, u.req.ModelID, u.ptr, u.ms); werr != nil && err == nil {
 		err = errorf(StateInvalid, werr, "recording the result")
 	}
 	return r, err
+}
+
+func (u *run) dirExists(dir string) bool {
+	fi, err := u.p.fs.Lstat(dir)
+	return err == nil && fi.IsDir()
 }
 
 func dirExists(dir string) bool {
@@ -178,14 +188,20 @@ func dirExists(dir string) bool {
 
 func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error) {
 	u := &run{c: c, ctx: ctx, req: req, p: c.paths(req.ModelID), res: &Result{ModelID: req.ModelID}}
+	if err := c.checkState(); err != nil {
+		return nil, err
+	}
 	if err := c.recover(u.p); err != nil {
 		return nil, err
 	}
-	var err error
-	if u.ptr, err = readPointer(u.p, req.ModelID); err != nil {
+	if err := c.cleanStaging(u.p); err != nil {
 		return nil, err
 	}
-	if u.ms, err = readModelState(u.p); err != nil {
+	var err error
+	if u.ms, err = c.loadModelState(u.p, req.ModelID); err != nil {
+		return nil, err
+	}
+	if u.ptr, err = c.loadPointer(u.p, req.ModelID, u.ms); err != nil {
 		return nil, err
 	}
 	if u.ptr != nil {
@@ -203,6 +219,13 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 		return u.finish(err)
 	}
 	if err := s.refresh(); err != nil {
+		return u.finish(err)
+	}
+	// go-tuf wrote metadata/ with plain os calls: check what it left.
+	if err := c.checkMetadata(); err != nil {
+		return u.finish(err)
+	}
+	if err := u.settleMarks(s); err != nil {
 		return u.finish(err)
 	}
 	c.event(Event{Event: EventChecked, ModelID: req.ModelID, FromVersion: u.res.FromVersion})
@@ -250,7 +273,7 @@ func (u *run) repair(ctx context.Context, s *tufSession, active *candidate) erro
 		return err
 	}
 	v := active.version.String()
-	cause := checkSizesSigned(u.p.version(v), fs)
+	cause := checkSizesSigned(u.p.fs, u.p.version(v), fs)
 	if cause == nil {
 		return nil
 	}
@@ -354,16 +377,20 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 
 // recover cleans what a killed process may have left: temporary files and
 // half-built install directories. Partial downloads stay for resuming.
+// Each leftover is removed itself, never followed (a link is removed).
 func (c *Client) recover(p modelPaths) error {
 	// The anti-rollback store's and go-tuf's (tuf_tmp*) temporary files too.
 	for _, d := range []string{p.dir, c.dir, filepath.Join(c.dir, antiRollbackDir), filepath.Join(c.dir, metadataDir)} {
-		entries, err := os.ReadDir(d)
-		if err != nil {
+		entries, err := p.fs.ReadDir(d)
+		if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
 			continue
 		}
+		if err != nil {
+			return errorf(StateInvalid, err, "cleaning up %s", d)
+		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), installPrefix) || atomicfs.IsTemp(e.Name()) || strings.HasPrefix(e.Name(), "tuf_tmp") {
-				if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+			if isRecoverTemp(e.Name()) {
+				if err := p.fs.RemoveAll(filepath.Join(d, e.Name())); err != nil {
 					return errorf(StateInvalid, err, "cleaning up")
 				}
 			}
@@ -401,19 +428,24 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 		return err
 	}
 	dst := u.p.version(v)
-	if _, err := os.Stat(dst); err == nil {
-		if verr := verifyDir(dst, fs); verr == nil {
-			os.RemoveAll(u.p.stagingFor(v))
+	if _, err := u.p.fs.Lstat(dst); err == nil {
+		verr := verifyDir(ctx, u.p.fs, dst, fs)
+		if verr == nil {
+			u.p.fs.RemoveAll(u.p.stagingFor(v))
 			return nil
 		}
-		// Damaged: replaced below, once the new copy is complete.
+		if CodeOf(verr) == Cancelled {
+			return verr
+		}
+		// Damaged (or not a directory): replaced below, once the new copy
+		// is complete.
 	}
 	plans := u.planDeltas(s, cand, fs)
 	if err := u.checkSpace(fs, v, plans); err != nil {
 		return err
 	}
 	stage := u.p.stagingFor(v)
-	if err := os.MkdirAll(stage, 0o700); err != nil {
+	if err := u.p.fs.MkdirAll(stage, 0o700); err != nil {
 		return errorf(classifyFS(err), err, "staging")
 	}
 	// The manifest first: it is small, and a bad one stops everything
@@ -441,8 +473,8 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 			return err
 		}
 		if name == targets.ManifestName {
-			if err := checkManifest(filepath.Join(stage, name+partSuffix), cand, fs); err != nil {
-				os.Remove(filepath.Join(stage, name+partSuffix))
+			if err := checkManifest(u.p.fs, filepath.Join(stage, name+partSuffix), cand, fs); err != nil {
+				u.p.fs.Remove(filepath.Join(stage, name+partSuffix))
 				return err
 			}
 		}
@@ -452,30 +484,31 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 
 	// Move the verified files into a hidden directory, then rename that
 	// into place: a version directory is either complete or absent.
-	tmp, err := os.MkdirTemp(u.p.dir, installPrefix+v+"-")
+	tmp, err := u.p.fs.MkdirTemp(u.p.dir, installPrefix+v+"-")
 	if err != nil {
 		return errorf(classifyFS(err), err, "installing")
 	}
 	for _, name := range names {
-		if err := os.Rename(filepath.Join(stage, name+partSuffix), filepath.Join(tmp, name)); err != nil {
+		if err := u.p.fs.Rename(filepath.Join(stage, name+partSuffix), filepath.Join(tmp, name)); err != nil {
 			return errorf(StateInvalid, err, "installing %s", name)
 		}
 	}
 	syncDir(tmp)
-	if _, err := os.Stat(dst); err == nil {
-		// Move the damaged copy aside under a name recover deletes.
+	if _, err := u.p.fs.Lstat(dst); err == nil {
+		// Move the damaged copy (a link or special file: the entry
+		// itself) aside under a name recover deletes.
 		hidden := filepath.Join(u.p.dir, installPrefix+"damaged-"+v)
-		os.RemoveAll(hidden)
-		if err := os.Rename(dst, hidden); err != nil {
+		u.p.fs.RemoveAll(hidden)
+		if err := u.p.fs.Rename(dst, hidden); err != nil {
 			return errorf(StateInvalid, err, "replacing a damaged install of %s", v)
 		}
-		defer os.RemoveAll(hidden)
+		defer u.p.fs.RemoveAll(hidden)
 	}
-	if err := os.Rename(tmp, dst); err != nil {
+	if err := u.p.fs.Rename(tmp, dst); err != nil {
 		return errorf(StateInvalid, err, "installing %s", v)
 	}
 	syncDir(u.p.dir)
-	os.RemoveAll(stage)
+	u.p.fs.RemoveAll(stage)
 	return nil
 }
 
@@ -485,7 +518,7 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 // to a full download.
 func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans map[string]*deltaPlan) error {
 	staged := func(path string, length int64) int64 {
-		if fi, err := os.Stat(path); err == nil && fi.Size() <= length {
+		if fi, err := u.p.fs.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() <= length {
 			return fi.Size()
 		}
 		return 0
@@ -498,7 +531,7 @@ func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans ma
 		}
 	}
 	margin := max(need/20, 16<<20)
-	if err := os.MkdirAll(u.p.dir, 0o700); err != nil {
+	if err := u.p.fs.MkdirAll(u.p.dir, 0o700); err != nil {
 		return errorf(classifyFS(err), err, "state directory")
 	}
 	free, err := u.c.opts.FreeSpace(u.p.dir)
@@ -514,8 +547,8 @@ func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans ma
 // checkManifest verifies the downloaded (and already hash-checked)
 // manifest against the signed metadata: it must describe exactly the
 // version and files that the signed custom metadata and targets describe.
-func checkManifest(path string, cand *candidate, fs map[string]*metadata.TargetFiles) error {
-	data, err := jsonlimit.ReadFile(path, targets.MaxManifestSize)
+func checkManifest(sfs *safefs.FS, path string, cand *candidate, fs map[string]*metadata.TargetFiles) error {
+	data, err := sfs.ReadFile(path, targets.MaxManifestSize)
 	if err != nil {
 		return errorf(StateInvalid, err, "reading the manifest")
 	}

@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/edgetuf/edgetuf/client"
@@ -59,7 +58,7 @@ func isNil(v any) bool {
 	return ok && r == nil
 }
 
-// checkModelID makes a malformed --model-id a usage error (exit 2).
+// checkModelID makes a malformed --model-id a usage error (exit 64).
 func checkModelID(c *cli.Context, verb string) error {
 	if id := c.String("model-id"); id != "" {
 		if err := targets.CheckModelID(id); err != nil {
@@ -231,14 +230,21 @@ once (CANCELLED); partial downloads stay staged for the next run.`,
 			if err != nil {
 				return fmt.Errorf("update: %w", err)
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			// SIGINT and SIGTERM stop the run gracefully (CANCELLED: a
+			// version on trial stays on trial, downloads stay staged), and
+			// the exit status says which signal it was.
+			ctx, received, stop := cliutil.SignalContext(context.Background())
 			defer stop()
 			res, err := cl.Update(ctx, client.UpdateRequest{
 				ModelID: c.String("model-id"), Device: dev, HealthCheck: c.String("health-check"),
 				HealthTimeout: c.Duration("health-timeout"), Keep: c.Int("keep"), NoDelta: c.Bool("no-delta"),
 			})
 			if err != nil {
-				return failure(c, "update", res, err)
+				ferr := failure(c, "update", res, err)
+				if sig := received(); sig != nil && (client.CodeOf(err) == client.Cancelled || errors.Is(err, context.Canceled)) {
+					return &cliutil.ExitError{Code: cliutil.SignalStatus(sig), Msg: ferr.Error()}
+				}
+				return ferr
 			}
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
@@ -371,7 +377,16 @@ func printStatus(c *cli.Context, st *client.ModelStatus) {
 		fmt.Fprintf(w, "  previous:   %s\n", st.Previous)
 	}
 	fmt.Fprintf(w, "  installed:  %s\n", orNone(strings.Join(st.Installed, ", ")))
-	fmt.Fprintf(w, "  bad:        %s\n", orNone(strings.Join(st.BadVersions, ", ")))
+	bad := strings.Join(st.BadVersions, ", ")
+	switch {
+	case st.BadMarksLost:
+		bad = "lost (a damaged state.json): the next update counts every published version as bad"
+	case st.BadThrough != "" && bad != "":
+		bad += ", and every version up to " + st.BadThrough
+	case st.BadThrough != "":
+		bad = "every version up to " + st.BadThrough
+	}
+	fmt.Fprintf(w, "  bad:        %s\n", orNone(bad))
 	fmt.Fprintf(w, "  floor:      %s\n", orNone(st.Floor))
 	if r := st.LastResult; r != nil {
 		line := fmt.Sprintf("%s at %s", r.Outcome, r.Time)

@@ -15,11 +15,18 @@ func main() {
 }
 
 // run executes mclient and returns its exit code: 0 on success, 1 on
-// failure, 2 on a usage error (1 for `mclient tuf`, as the TUF conformance
-// protocol requires). Every failure prints one line to stderr.
+// failure, 64 on a usage error (1 for every failure of `mclient tuf`, as
+// the TUF conformance protocol requires), 130 or 143 when SIGINT or
+// SIGTERM stopped `mclient update`. 2 is never returned: it is how the Go
+// runtime exits on a crash. Every failure prints one line to stderr.
 func run(args []string, stdout, stderr io.Writer) int {
 	return cliutil.Run("mclient", newApp(stdout, stderr), args, stderr)
 }
+
+// testHook, when set, runs before every command. Only this package's
+// tests set it (to provoke a crash in the real command path); the shipped
+// binary never does, and nothing outside the tests can set it.
+var testHook func()
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
@@ -43,6 +50,12 @@ the codes.`,
 		ErrWriter:      stderr,
 		OnUsageError:   cliutil.OnUsageError("mclient"),
 		ExitErrHandler: func(*cli.Context, error) {},
+		Before: func(*cli.Context) error {
+			if testHook != nil {
+				testHook()
+			}
+			return nil
+		},
 		Commands: []*cli.Command{
 			initCommand(),
 			updateCommand(),

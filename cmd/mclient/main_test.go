@@ -18,7 +18,14 @@ import (
 // mclient as a separate process (to kill it).
 func TestMain(m *testing.M) {
 	testscript.Main(withMrepo{m}, map[string]func(){
-		"mclient": func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
+		"mclient": func() {
+			// A crash provoked in the real command path, for the exit
+			// status scripts: only this test binary reads the variable.
+			if os.Getenv("MCLIENT_TEST_CRASH") != "" {
+				testHook = func() { panic("test-only crash (MCLIENT_TEST_CRASH)") }
+			}
+			os.Exit(run(os.Args, os.Stdout, os.Stderr))
+		},
 	})
 }
 

@@ -106,7 +106,7 @@ Refuses to overwrite an existing repository or existing key files.`,
 				}
 			}
 			// Zero would mean "default" to repo.Init; on the command line an
-			// explicit 0 is a mistake. Bad options are usage errors (exit 2).
+			// explicit 0 is a mistake. Bad options are usage errors (exit 64).
 			opts := repo.InitOptions{RootKeys: c.Int("root-keys"), RootThreshold: c.Int("root-threshold"), KeyType: kt, Expiry: &exp}
 			if err := repo.ValidateInitOptions(opts); err != nil {
 				return cliutil.Usagef("init: %v", err)

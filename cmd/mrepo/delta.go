@@ -24,7 +24,7 @@ func deltaLine(d repo.DeltaResult) string {
 }
 
 // deltaSubcommand sets up a subcommand of `mrepo delta`: flag errors are
-// one line and exit 2, and exactly n positional arguments are required.
+// one line and exit 64, and exactly n positional arguments are required.
 func deltaSubcommand(cmd *cli.Command, args ...string) *cli.Command {
 	name := cmd.Name
 	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {

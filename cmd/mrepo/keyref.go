@@ -38,7 +38,7 @@ func pinPrompt(purpose string, _ bool) ([]byte, error) {
 }
 
 // keyRefSubcommand sets up a subcommand of `mrepo key-ref`: flag errors
-// and missing required flags are one line and exit 2; no arguments.
+// and missing required flags are one line and exit 64; no arguments.
 func keyRefSubcommand(required []string, cmd *cli.Command) *cli.Command {
 	name := cmd.Name
 	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/backendtest"
+	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
@@ -315,13 +316,13 @@ func TestKeyRefUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"key-ref"}, 2, "expected a command"},
-		{[]string{"key-ref", "frob"}, 2, `unknown command "frob"`},
-		{[]string{"key-ref", "add", "--keys", dir, "--name", "x"}, 2, "--ref is required"},
-		{[]string{"key-ref", "add", "--keys", dir, "--name", "x", "--ref", "pkcs11:token=t;object=k?pin-value=1"}, 2, "pin-value is not allowed"},
-		{[]string{"key-ref", "add", "--keys", dir, "--name", "x", "--ref", "gcpkms://k"}, 2, "not built into this mrepo"},
-		{[]string{"key-ref", "add", "--keys", dir, "--name", "x", "--ref", "awskms:///alias/x", "--key-type", "ecdsa-p256"}, 2, "goes with --generate"},
-		{[]string{"key-ref", "list", "--keys", dir, "extra"}, 2, "unexpected argument"},
+		{[]string{"key-ref"}, cliutil.ExitUsage, "expected a command"},
+		{[]string{"key-ref", "frob"}, cliutil.ExitUsage, `unknown command "frob"`},
+		{[]string{"key-ref", "add", "--keys", dir, "--name", "x"}, cliutil.ExitUsage, "--ref is required"},
+		{[]string{"key-ref", "add", "--keys", dir, "--name", "x", "--ref", "pkcs11:token=t;object=k?pin-value=1"}, cliutil.ExitUsage, "pin-value is not allowed"},
+		{[]string{"key-ref", "add", "--keys", dir, "--name", "x", "--ref", "gcpkms://k"}, cliutil.ExitUsage, "not built into this mrepo"},
+		{[]string{"key-ref", "add", "--keys", dir, "--name", "x", "--ref", "awskms:///alias/x", "--key-type", "ecdsa-p256"}, cliutil.ExitUsage, "goes with --generate"},
+		{[]string{"key-ref", "list", "--keys", dir, "extra"}, cliutil.ExitUsage, "unexpected argument"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(append([]string{"mrepo"}, c.args...), &stdout, &stderr)

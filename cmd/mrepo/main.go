@@ -15,10 +15,16 @@ func main() {
 }
 
 // run executes mrepo and returns its exit code: 0 on success, 1 on
-// failure, 2 on a usage error. Every failure prints one line to stderr.
+// failure, 64 on a usage error. 2 is never returned: it is how the Go
+// runtime exits on a crash. Every failure prints one line to stderr.
 func run(args []string, stdout, stderr io.Writer) int {
 	return cliutil.Run("mrepo", newApp(stdout, stderr), args, stderr)
 }
+
+// testHook, when set, runs before every command. Only this package's
+// tests set it (to provoke a crash in the real command path); the shipped
+// binary never does.
+var testHook func()
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
@@ -47,6 +53,12 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 		ErrWriter:      stderr,
 		OnUsageError:   cliutil.OnUsageError("mrepo"),
 		ExitErrHandler: func(*cli.Context, error) {},
+		Before: func(*cli.Context) error {
+			if testHook != nil {
+				testHook()
+			}
+			return nil
+		},
 		Commands: []*cli.Command{
 			initCommand(),
 			addTargetCommand(),

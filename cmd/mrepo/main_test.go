@@ -13,7 +13,14 @@ import (
 // mrepo as a separate process (to kill it, for example).
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"mrepo": func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
+		"mrepo": func() {
+			// A crash provoked in the real command path, for the exit
+			// status scripts: only this test binary reads the variable.
+			if os.Getenv("MREPO_TEST_CRASH") != "" {
+				testHook = func() { panic("test-only crash (MREPO_TEST_CRASH)") }
+			}
+			os.Exit(run(os.Args, os.Stdout, os.Stderr))
+		},
 	})
 }
 
