@@ -51,6 +51,11 @@ func TestCheckRepoURL(t *testing.T) {
 		{"http://user:pw@example.com", false},
 		{"", false},
 		{"example.com", false},
+		{"http://127.0.0.1:", false}, // Go would dial port 80
+		{"https://example.com:/repo", false},
+		{"http://127.0.0.1:0", false},
+		{"http://127.0.0.1:65536", false},
+		{"http://[::1]:8080/repo", true},
 	} {
 		err := CheckRepoURL(tc.url)
 		if (err == nil) != tc.ok {

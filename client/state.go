@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -161,6 +162,15 @@ func CheckRepoURL(u string) error {
 	case "http", "https":
 		if p.Host == "" || p.Hostname() == "" {
 			return bad("no host")
+		}
+		if strings.HasSuffix(p.Host, ":") {
+			// Go dials port 80 (443) for "host:", which is not what was written.
+			return bad("empty port")
+		}
+		if port := p.Port(); port != "" {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				return bad("port out of range")
+			}
 		}
 	case "file":
 		if p.Host != "" || !strings.HasPrefix(u, "file:///") {
