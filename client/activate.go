@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -145,6 +146,7 @@ func orEmpty(p *pointer) string {
 // downloaded in this run, and only their presence and sizes are checked;
 // otherwise every file is re-hashed against fs.
 func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata.TargetFiles) error {
+	crashpoint.Hit("client.healthcheck")
 	dir := u.p.version(v)
 	if fs != nil {
 		if err := verifyDir(ctx, u.p.fs, dir, fs); err != nil {
@@ -392,6 +394,7 @@ func (c *Client) gc(p modelPaths, ptr *pointer, keep int, current string, bad fu
 		// removal cut short leaves only a hidden name that recover deletes.
 		hidden := filepath.Join(p.dir, installPrefix+"gc-"+v.String())
 		if p.fs.Rename(p.version(v.String()), hidden) == nil {
+			crashpoint.Hit("client.gc.hidden")
 			syncDir(p.dir)
 			p.fs.RemoveAll(hidden)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/delta"
+	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/internal/directio"
 	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
@@ -412,6 +413,9 @@ func (w *checkedWriter) Write(p []byte) (int, error) {
 		n, err = w.direct.Write(p)
 	} else {
 		n, err = w.f.Write(p)
+	}
+	if (w.n+int64(n))>>20 > w.n>>20 {
+		crashpoint.Hit("client.delta.written") // every MiB of the rebuilt file
 	}
 	w.n += int64(n)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -492,6 +493,7 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 		if err := u.p.fs.Rename(filepath.Join(stage, name+partSuffix), filepath.Join(tmp, name)); err != nil {
 			return errorf(StateInvalid, err, "installing %s", name)
 		}
+		crashpoint.Hit("client.install.moved")
 	}
 	syncDir(tmp)
 	if _, err := u.p.fs.Lstat(dst); err == nil {
@@ -507,6 +509,7 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 	if err := u.p.fs.Rename(tmp, dst); err != nil {
 		return errorf(StateInvalid, err, "installing %s", v)
 	}
+	crashpoint.Hit("client.install.renamed")
 	syncDir(u.p.dir)
 	u.p.fs.RemoveAll(stage)
 	return nil

@@ -38,16 +38,15 @@ func init() {
 	if v := os.Getenv(EnvAt); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			fmt.Fprintf(os.Stderr, "crashpoint: %s=%q: want a count from 1\n", EnvAt, v)
-			os.Exit(3)
+			// A misused test binary: crash loudly (exit status 2).
+			panic(fmt.Sprintf("crashpoint: %s=%q: want a count from 1", EnvAt, v))
 		}
 		state.at = n
 	}
 	if f := os.Getenv(EnvTrace); f != "" {
 		t, err := os.OpenFile(f, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "crashpoint: %s: %v\n", EnvTrace, err)
-			os.Exit(3)
+			panic(fmt.Sprintf("crashpoint: %s: %v", EnvTrace, err))
 		}
 		state.trace = t
 	}
