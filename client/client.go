@@ -63,6 +63,10 @@ type Options struct {
 	// (default 10 minutes); a patch that takes longer is abandoned and the
 	// file downloaded whole.
 	DeltaMaxDuration time.Duration
+
+	// after starts the timers of StallTimeout, MetadataTimeout and
+	// Timeout (default: real ones); this package's tests fire them.
+	after afterFunc
 }
 
 // DefaultTimeout is the default Options.Timeout.
@@ -124,8 +128,11 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if opts.FreeSpace == nil {
 		opts.FreeSpace = freeSpace
 	}
+	if opts.after == nil {
+		opts.after = realAfter
+	}
 	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, antiRollbackDir))}
-	c.dl = &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress}
+	c.dl = &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress, after: opts.after}
 	return c, nil
 }
 
@@ -158,7 +165,7 @@ func (c *Client) onlineSession(ctx context.Context) (*tufSession, error) {
 // files need authenticity, not freshness, and must work without network.
 func (c *Client) openSession(ctx context.Context, offline bool) (*tufSession, error) {
 	o := tufOptions{ctx: ctx, httpClient: c.opts.HTTPClient, limits: limitsOf(c.opts),
-		retries: c.opts.Retries, backoff: c.opts.RetryBackoff, stall: c.opts.StallTimeout, metaTimeout: c.opts.MetadataTimeout}
+		retries: c.opts.Retries, backoff: c.opts.RetryBackoff, stall: c.opts.StallTimeout, metaTimeout: c.opts.MetadataTimeout, after: c.opts.after}
 	ref := c.now()
 	metaDir := filepath.Join(c.dir, metadataDir)
 	if offline {

@@ -26,6 +26,7 @@ type downloader struct {
 	retries  int           // further attempts after a network failure
 	backoff  time.Duration // first pause between attempts, doubled each time
 	progress func(name string, done, total int64)
+	after    afterFunc // starts the stall watchdog's timer
 }
 
 // fetchResult reports one file's download.
@@ -151,7 +152,7 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	// answer, and every read of the body.
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	wd := startWatchdog(d.stall, func() { cancel(stallCause(d.stall)) })
+	wd := startWatchdog(d.after, d.stall, func() { cancel(stallCause(d.stall)) })
 	defer wd.stop()
 	body, start, err := d.open(actx, url, size, wd)
 	if errors.Is(err, errStaleRange) {
@@ -348,15 +349,15 @@ func contentRangeStart(v string) (int64, bool) {
 // no progress for d is abandoned (and resumed by a new attempt).
 type watchdog struct {
 	mu    sync.Mutex
-	timer *time.Timer
+	timer stopResetter
 	d     time.Duration
 }
 
 // startWatchdog starts a watchdog; d <= 0 never fires.
-func startWatchdog(d time.Duration, fire func()) *watchdog {
+func startWatchdog(after afterFunc, d time.Duration, fire func()) *watchdog {
 	w := &watchdog{d: d}
 	if d > 0 {
-		w.timer = time.AfterFunc(d, fire)
+		w.timer = after(d, fire)
 	}
 	return w
 }

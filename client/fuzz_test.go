@@ -125,7 +125,7 @@ func FuzzOpenContentRange(f *testing.F) {
 			}
 			return response(206, body, "Content-Range", fmt.Sprintf("bytes %d-%d/%d", claimed, len(fuzzContent)-1, len(fuzzContent))), nil
 		})}}
-		body, start, err := d.open(t.Context(), "http://127.0.0.1/x", offset, startWatchdog(0, nil))
+		body, start, err := d.open(t.Context(), "http://127.0.0.1/x", offset, startWatchdog(realAfter, 0, nil))
 		if err != nil {
 			if c := CodeOf(err); c != Network && c != TargetNotFound {
 				t.Fatalf("code %s: %v", c, err)

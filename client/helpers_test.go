@@ -99,9 +99,23 @@ func bundle(seed uint64, n int) map[string][]byte {
 	return map[string][]byte{"model.bin": payload(seed, n), "labels.txt": []byte("cat\ndog\n")}
 }
 
-// fastOpts keeps retries and stall detection short for tests.
+// fastOpts keeps the pauses between retries short for tests. The stall
+// timeout is long enough never to cut a genuine transfer on a loaded
+// machine: tests of stalls fire it themselves (client.UseManualTimers).
 func fastOpts() client.Options {
-	return client.Options{RetryBackoff: 10 * time.Millisecond, StallTimeout: 200 * time.Millisecond}
+	return client.Options{RetryBackoff: 10 * time.Millisecond, StallTimeout: 10 * time.Minute}
+}
+
+// waitFor waits until cond holds: for something another goroutine or
+// process does, never for time to pass. It gives up after a minute, which
+// only a broken test reaches.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+	}
 }
 
 // reqInfo is one request the server saw.
@@ -207,9 +221,9 @@ func (d *device) update(req client.UpdateRequest) (*client.Result, error) {
 	if req.ModelID == "" {
 		req.ModelID = model
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := d.c.Update(ctx, req)
+	// No deadline: a loaded machine only makes an update slower, and a
+	// test that hangs is ended by go test's own timeout.
+	res, err := d.c.Update(context.Background(), req)
 	if res == nil {
 		d.t.Fatalf("Update returned a nil result (err %v)", err)
 	}

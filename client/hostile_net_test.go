@@ -202,29 +202,45 @@ func trickle(body []byte) func(w http.ResponseWriter, req *http.Request) {
 
 // slowOpts disables every limit of the client but the ones a test sets.
 func slowOpts() client.Options {
-	return client.Options{RetryBackoff: time.Millisecond, Retries: -1, StallTimeout: time.Hour, MetadataTimeout: time.Hour, Timeout: time.Hour}
+	// Distinct durations, so that a test with manual timers can fire one
+	// kind of limit.
+	return client.Options{RetryBackoff: time.Millisecond, Retries: -1, StallTimeout: time.Hour, MetadataTimeout: 2 * time.Hour, Timeout: 3 * time.Hour}
 }
 
 // TestStalledServerEveryFile: a server that sends nothing on one file,
 // whichever the update reads (metadata included: before, a stalled
 // timestamp.json kept mclient update running for ever, holding the lock).
-// Each attempt is abandoned after the stall timeout (nothing else can end
-// it: the server never answers) and retried; the update then fails
-// NETWORK, and the device updates normally once the server recovers.
+// Each attempt is abandoned when the stall watchdog fires (nothing else
+// can end it: the server never answers) and retried; the update then
+// fails NETWORK, and the device updates normally once the server
+// recovers. The test fires the watchdog itself once the client waits on
+// the silent server (client.UseManualTimers): genuine transfers are never
+// cut, however loaded the machine.
 func TestStalledServerEveryFile(t *testing.T) {
 	t.Parallel()
 	for _, f := range hostileFiles() {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()
 			r, srv, d := f.setup(t)
+			waiting := make(chan struct{}, 8)
 			srv.set(faultHandler(dirHandler(r.Dir), f.suffix, func(_ int, w http.ResponseWriter, req *http.Request) bool {
+				waiting <- struct{}{}
 				silent(w, req)
 				return true
 			}))
 			opts := slowOpts()
-			opts.StallTimeout = 100 * time.Millisecond
-			opts.Retries = 3 // genuine files are retried too should one stall on a loaded machine
+			opts.StallTimeout = time.Minute
+			opts.Retries = 3
+			timers := client.UseManualTimers(&opts)
 			d.reopen(opts)
+			go func() {
+				for i := 0; i <= opts.Retries; i++ {
+					<-waiting
+					if n := timers.Fire(opts.StallTimeout); n != 1 {
+						t.Errorf("attempt %d: %d stall watchdogs running, want the silent request's", i, n)
+					}
+				}
+			}()
 			res := d.wantFail(client.Network, "1.0.0")
 			if !strings.Contains(res.Message, "stall timeout") {
 				t.Fatalf("reason %q does not name the stall", res.Message)
@@ -243,27 +259,33 @@ func TestStalledServerEveryFile(t *testing.T) {
 // and never finishes defeats any stall timeout; the metadata timeout (for
 // metadata files) or the run's time limit (Options.Timeout, for payloads)
 // ends it, as a NETWORK failure. The trickle never ends, so only those
-// limits can.
+// limits can; the test fires them once the trickle has begun.
 func TestTricklingServerEveryFile(t *testing.T) {
 	t.Parallel()
 	for _, f := range hostileFiles() {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()
 			r, srv, d := f.setup(t)
+			trickling := make(chan struct{}, 8)
 			srv.set(faultHandler(dirHandler(r.Dir), f.suffix, func(_ int, w http.ResponseWriter, req *http.Request) bool {
+				trickling <- struct{}{}
 				trickle([]byte(`{"signed":`))(w, req)
 				return true
 			}))
 			opts := slowOpts()
 			opts.Retries = 3
-			want := "metadata timeout"
+			timers := client.UseManualTimers(&opts)
+			limit, want := opts.Timeout, "the run's time limit"
 			if f.meta {
-				opts.MetadataTimeout = 300 * time.Millisecond
-			} else {
-				opts.Timeout = time.Second
-				want = "the run's time limit"
+				limit, want = opts.MetadataTimeout, "metadata timeout"
 			}
 			d.reopen(opts)
+			go func() {
+				<-trickling
+				if n := timers.Fire(limit); n != 1 {
+					t.Errorf("%d timers of %v running, want one", n, limit)
+				}
+			}()
 			res := d.wantFail(client.Network, "1.0.0")
 			if !strings.Contains(res.Message, want) {
 				t.Fatalf("reason %q does not name the %s", res.Message, want)
@@ -375,13 +397,21 @@ func TestCallerDeadlineBoundsRun(t *testing.T) {
 func TestRunTimeout(t *testing.T) {
 	t.Parallel()
 	r, srv, d := onV1(t)
+	waiting := make(chan struct{}, 1)
 	srv.set(faultHandler(dirHandler(r.Dir), "/metadata/timestamp.json", func(_ int, w http.ResponseWriter, req *http.Request) bool {
+		waiting <- struct{}{}
 		silent(w, req)
 		return true
 	}))
 	opts := slowOpts()
-	opts.Timeout = 200 * time.Millisecond
+	timers := client.UseManualTimers(&opts)
 	d.reopen(opts)
+	go func() {
+		<-waiting
+		if n := timers.Fire(opts.Timeout); n != 1 {
+			t.Errorf("%d run time limits running, want one", n)
+		}
+	}()
 	res := d.wantFail(client.Network, "1.0.0")
 	if !strings.Contains(res.Message, "the run's time limit") {
 		t.Fatalf("reason %q", res.Message)

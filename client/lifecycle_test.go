@@ -110,14 +110,12 @@ func TestHealthCheckTimeout(t *testing.T) {
 	r, _, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	hanging, _ := healthScript(t, "sleep 30 & echo $! > '"+pidFile+"'; wait")
-	start := time.Now()
+	hanging, _ := healthScript(t, "sleep 3600 & echo $! > '"+pidFile+"'; wait")
+	// The check never ends by itself: only the timeout can end it, however
+	// slow the machine.
 	res, err := d.update(client.UpdateRequest{HealthCheck: hanging, HealthTimeout: 300 * time.Millisecond})
 	if client.CodeOf(err) != client.HealthcheckFailed || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("update: %v", err)
-	}
-	if el := time.Since(start); el > 5*time.Second {
-		t.Fatalf("took %v with a 300ms health timeout", el)
 	}
 	if res.Version != "1.0.0" || res.Outcome != client.OutcomeRolledBack {
 		t.Fatalf("%+v", res)
@@ -128,13 +126,7 @@ func TestHealthCheckTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the health check's child %d survived the timeout", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, fmt.Sprintf("the health check's child %d to be killed with its group", pid), func() bool { return !alive(pid) })
 }
 
 func must[T any](v T, err error) T {
@@ -695,14 +687,10 @@ func TestConcurrentUpdateRefused(t *testing.T) {
 		_, err := d.c.Update(t.Context(), client.UpdateRequest{ModelID: model, HealthCheck: waiting})
 		done <- err
 	}()
-	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(gate, "started")); err == nil {
-			break
-		}
-		if time.Since(start) > 10*time.Second {
-			t.Fatal("the first update never reached its health check")
-		}
-	}
+	waitFor(t, "the first update to reach its health check", func() bool {
+		_, err := os.Stat(filepath.Join(gate, "started"))
+		return err == nil
+	})
 	other, err := client.Open(d.dir, fastOpts())
 	if err != nil {
 		t.Fatal(err)

@@ -137,6 +137,7 @@ type httpFetcher struct {
 	backoff time.Duration
 	stall   time.Duration
 	timeout time.Duration
+	after   afterFunc
 }
 
 func (f *httpFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) ([]byte, error) {
@@ -145,8 +146,8 @@ func (f *httpFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) (
 		ctx = context.Background()
 	}
 	if f.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, f.timeout, &timeoutCause{fmt.Sprintf("no complete copy within %v (metadata timeout)", f.timeout)})
+		var cancel func()
+		ctx, cancel = withTimeoutCause(ctx, f.after, f.timeout, &timeoutCause{fmt.Sprintf("no complete copy within %v (metadata timeout)", f.timeout)})
 		defer cancel()
 	}
 	delay := f.backoff
@@ -168,7 +169,7 @@ func (f *httpFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) (
 func (f *httpFetcher) once(ctx context.Context, u string, maxLength int64) (data []byte, retry bool, err error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	wd := startWatchdog(f.stall, func() { cancel(stallCause(f.stall)) })
+	wd := startWatchdog(f.after, f.stall, func() { cancel(stallCause(f.stall)) })
 	defer wd.stop()
 	fail := func(err error) ([]byte, bool, error) {
 		if actx.Err() != nil {

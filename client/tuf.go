@@ -70,6 +70,7 @@ type tufOptions struct {
 	backoff     time.Duration
 	stall       time.Duration
 	metaTimeout time.Duration
+	after       afterFunc // nil: real timers
 }
 
 // newTUFSession builds an updater. The trusted root is metaDir/root.json,
@@ -115,7 +116,11 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 		inner = &fsfetch.Fetcher{FS: osFS, Dir: root, Prefix: "file://" + root + "/",
 			Context: o.ctx, StallTimeout: o.stall, Timeout: o.metaTimeout}
 	} else {
-		inner = &httpFetcher{ctx: o.ctx, client: o.httpClient, retries: max(o.retries, 0), backoff: o.backoff, stall: o.stall, timeout: o.metaTimeout}
+		after := o.after
+		if after == nil {
+			after = realAfter
+		}
+		inner = &httpFetcher{ctx: o.ctx, client: o.httpClient, retries: max(o.retries, 0), backoff: o.backoff, stall: o.stall, timeout: o.metaTimeout, after: after}
 	}
 	cfg.Fetcher = &metaFetcher{inner: inner, ctx: o.ctx, prefix: strings.TrimSuffix(metadataURL, "/") + "/", limits: o.limits}
 	up, err := updater.New(cfg)

@@ -38,7 +38,7 @@ func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) 
 		opts.MetadataTimeout = DefaultMetadataTimeout
 	}
 	return &TUFClient{MetadataDir: metadataDir, MetadataURL: metadataURL, Now: now, opts: opts,
-		dl: &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress}}
+		dl: &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress, after: realAfter}}
 }
 
 // TUFInit stores a trusted root as metadataDir/root.json, with no network

@@ -92,8 +92,8 @@ type Skipped struct {
 // the error is an *Error with its Code.
 func (c *Client) Update(ctx context.Context, req UpdateRequest) (*Result, error) {
 	if c.opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, c.opts.Timeout, &timeoutCause{fmt.Sprintf("the update did not finish within %v (the run's time limit)", c.opts.Timeout)})
+		var cancel func()
+		ctx, cancel = withTimeoutCause(ctx, c.opts.after, c.opts.Timeout, &timeoutCause{fmt.Sprintf("the update did not finish within %v (the run's time limit)", c.opts.Timeout)})
 		defer cancel()
 	}
 	var res *Result

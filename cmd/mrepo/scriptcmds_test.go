@@ -119,7 +119,7 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 		req.Header.Set("Range", rng)
 	}
 	client := &http.Client{
-		Timeout:       10 * time.Second,
+		Timeout:       2 * time.Minute, // only a hung server reaches it
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
 	}

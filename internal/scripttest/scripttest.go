@@ -228,20 +228,22 @@ func cmdTreesum(ts *testscript.TestScript, neg bool, args []string) {
 
 // waitfile FILE
 //
-// Waits (up to 10 seconds) until FILE exists and is not empty.
+// Waits until FILE exists and is not empty (a background command wrote
+// it). It gives up after two minutes, which only a broken script reaches:
+// a loaded machine only makes the wait longer.
 func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
 	NoNeg(ts, neg, "waitfile")
 	if len(args) != 1 {
 		ts.Fatalf("usage: waitfile FILE")
 	}
 	name := ts.MkAbs(args[0])
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if fi, err := os.Stat(name); err == nil && fi.Size() > 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			ts.Fatalf("%s did not appear within 10s", args[0])
+			ts.Fatalf("%s did not appear within two minutes", args[0])
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
