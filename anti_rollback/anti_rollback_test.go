@@ -68,6 +68,7 @@ func rec(model, floor string) string {
 }
 
 func TestEmptyStore(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	wantFloor(t, s, "det", "")
 	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
@@ -76,6 +77,7 @@ func TestEmptyStore(t *testing.T) {
 }
 
 func TestRaiseWritesBothCopies(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	if err := s.Raise("det", ver(t, "1.0.0")); err != nil {
 		t.Fatal(err)
@@ -104,6 +106,7 @@ func TestRaiseWritesBothCopies(t *testing.T) {
 }
 
 func TestRaiseRefusesLower(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ cur, lower string }{
 		{"1.2.0", "1.1.9"},
 		{"1.0.0", "1.0.0-rc.1"}, // a pre-release is lower than its release
@@ -127,6 +130,7 @@ func TestRaiseRefusesLower(t *testing.T) {
 }
 
 func TestRaiseEqualIsNoOp(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	if err := s.Raise("det", ver(t, "1.2.0")); err != nil {
 		t.Fatal(err)
@@ -147,6 +151,7 @@ func TestRaiseEqualIsNoOp(t *testing.T) {
 }
 
 func TestHigherCopyWins(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ main, bak, want string }{
 		{"1.0.0", "1.2.0", "1.2.0"},
 		{"1.2.0", "1.0.0", "1.2.0"},
@@ -177,6 +182,7 @@ func TestHigherCopyWins(t *testing.T) {
 }
 
 func TestDamagedCopyFailsClosed(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, content string }{
 		{"garbage", "{garbage"},
 		{"empty", ""},
@@ -219,6 +225,7 @@ func TestDamagedCopyFailsClosed(t *testing.T) {
 }
 
 func TestMissingCopyRepairedOnRaise(t *testing.T) {
+	t.Parallel()
 	for _, missing := range []string{"det.json", "det.json.bak"} {
 		t.Run(missing, func(t *testing.T) {
 			s := newStore(t)
@@ -241,6 +248,7 @@ func TestMissingCopyRepairedOnRaise(t *testing.T) {
 }
 
 func TestInvalidModelID(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	for _, id := range []string{"", "../escape", "a/b", ".hidden", strings.Repeat("m", 200)} {
 		if _, _, err := s.Floor(id); err == nil {
@@ -272,6 +280,7 @@ func (f renameFailFs) Rename(oldname, newname string) error {
 // short between the two copies leaves the new floor readable (and never a
 // lower one), and the next Raise completes the main copy.
 func TestTornRaiseNeverLowers(t *testing.T) {
+	t.Parallel()
 	s := newStore(t)
 	if err := s.Raise("det", ver(t, "1.0.0")); err != nil {
 		t.Fatal(err)

@@ -77,6 +77,7 @@ func flipByte(t *testing.T, path string, off int64) {
 }
 
 func TestTamperedPayloadByteRejected(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	file := r.TargetFile(t, targets.TargetPath(model, "1.1.0", "model.bin"))
@@ -98,6 +99,7 @@ func TestTamperedPayloadByteRejected(t *testing.T) {
 }
 
 func TestTamperedManifestRejectedBeforePayload(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	mf := r.TargetFile(t, targets.ManifestPath(model, "1.1.0"))
@@ -143,6 +145,7 @@ func editCustom(t *testing.T, f *forged, targetPath string, edit func(*targets.C
 // at the attacker's file), then publishes it with the signatures each kind
 // of attacker can make.
 func TestAlteredMetadataRejected(t *testing.T) {
+	t.Parallel()
 	newer := func(t *testing.T) (*testrepo.Repo, *server, *device, *forged, string) {
 		r := newRepo(t)
 		publish(t, r, smallSize, "1.0.0")
@@ -263,6 +266,7 @@ func TestAlteredMetadataRejected(t *testing.T) {
 // publication on the server, signing nothing: the snapshot's hash of it
 // (and its signature) no longer match.
 func TestEditedMetadataOnDisk(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	f := forge(t, r.Dir)
@@ -289,6 +293,7 @@ func TestEditedMetadataOnDisk(t *testing.T) {
 // TestSwappedTarget serves another version's bytes under the hash-named
 // URL of the new version's file.
 func TestSwappedTarget(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		oldSize  int
@@ -333,6 +338,7 @@ func TestSwappedTarget(t *testing.T) {
 // TestMixAndMatchMetadata serves an older targets metadata file under the
 // newer version's name.
 func TestMixAndMatchMetadata(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	old, err := os.ReadFile(filepath.Join(r.Dir, "metadata", "2.targets.json"))
 	if err != nil {
@@ -354,6 +360,7 @@ func TestMixAndMatchMetadata(t *testing.T) {
 // TestRollbackReplayRejected replays the repository as it was before N
 // was published, after N is active.
 func TestRollbackReplayRejected(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	old := snapshotRepo(t, r)
 	publish(t, r, smallSize, "1.1.0")
@@ -424,6 +431,7 @@ func dropped(t *testing.T, r *testrepo.Repo, v string) http.Handler {
 // repository offers only N-1. The device stays on N and downloads
 // nothing; if its pointer is lost, the stored floor still refuses N-1.
 func TestRollbackVersionRemoved(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	d.mustUpdate("1.1.0")
@@ -461,6 +469,7 @@ func TestRollbackVersionRemoved(t *testing.T) {
 
 // TestFloorSurvivesStoreRewrite lowers the anti-rollback store by hand.
 func TestFloorSurvivesStoreRewrite(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	d.mustUpdate("1.1.0")
@@ -510,6 +519,7 @@ func TestFloorSurvivesStoreRewrite(t *testing.T) {
 // version does not lower the floor, and updates do not bring back the
 // version rolled back from.
 func TestFloorAfterExplicitRollback(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	d.mustUpdate("1.1.0")
@@ -531,6 +541,7 @@ func TestFloorAfterExplicitRollback(t *testing.T) {
 // TestMinVersionFloor: the application's minimum refuses older versions
 // on a fresh device, before anything is downloaded.
 func TestMinVersionFloor(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	publish(t, r, smallSize, "1.0.0")
 	srv := serveRepo(t, r)
@@ -547,6 +558,7 @@ func TestMinVersionFloor(t *testing.T) {
 // clock has moved past the timestamp's expiry or the repository serves a
 // timestamp that had already expired when it was signed.
 func TestFreezeRejected(t *testing.T) {
+	t.Parallel()
 	t.Run("clock past expiry", func(t *testing.T) {
 		r, _, d := onV1(t)
 		publish(t, r, smallSize, "1.1.0")

@@ -58,6 +58,7 @@ func requestCount(s *server, substr string) int {
 // signed by the team too; offline verification resolves the installed
 // files through the role.
 func TestDelegatedTeamModel(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	team := delegateTeam(t, r, "det-team", model)
 	kr := r.OnlineKeyring(t, team)
@@ -96,6 +97,7 @@ func TestDelegatedTeamModel(t *testing.T) {
 // server: devices load the role (it may sign det versions) but never take
 // 9.0.0, since TUF's lookup of its paths does not reach the role.
 func TestDelegatedTargetOutsidePathsIgnored(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	k, pub := testrepo.TeamKey(t, "det-1x")
 	r.Delegate(t, repo.DelegateOptions{Name: "det-1x", Paths: []string{"models/det/1.*/*"}, Keys: []*metadata.Key{pub}}, k)
@@ -181,6 +183,7 @@ func TestDelegatedTargetOutsidePathsIgnored(t *testing.T) {
 // once a is terminating: a new device installs a's version, and a device
 // that runs b's version stays on it (never an older one).
 func TestTerminatingDelegation(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	a := delegateTeam(t, r, "a", model)
 	b := delegateTeam(t, r, "b", "*")
@@ -207,6 +210,7 @@ func TestTerminatingDelegation(t *testing.T) {
 // them covers is still found in top-level targets; a model only a pending
 // role covers is simply not published yet.
 func TestPendingDelegation(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	publish(t, r, 4096, "1.0.0")
 	for _, o := range []struct{ name, id string }{{"vision", "vision-*"}, {"late", model}} {
@@ -232,6 +236,7 @@ func TestPendingDelegation(t *testing.T) {
 // (TAP 15): the versions of a model are spread over the bins, the device
 // lists them by loading every bin once, then only the bins that changed.
 func TestHashBins(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	bk, pub := testrepo.TeamKey(t, "bins")
 	res := r.Delegate(t, repo.DelegateOptions{Bins: 16, NamePrefix: "bins", Keys: []*metadata.Key{pub}}, bk)

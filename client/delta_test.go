@@ -196,6 +196,7 @@ func wantFallback(t *testing.T, d *device, res *client.Result, since int, base s
 }
 
 func TestDeltaUpdate(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onDeltaV1(t, fastOpts())
 	publishDelta(t, r, "1.1.0", "1.0.0")
 	since := len(d.events())
@@ -251,6 +252,7 @@ func TestDeltaUpdate(t *testing.T) {
 // TestDeltaFromPreviousVersion: the active version has no patch, the
 // previous installed one has.
 func TestDeltaFromPreviousVersion(t *testing.T) {
+	t.Parallel()
 	r, _, d := onDeltaV1(t, fastOpts())
 	r.Publish(t, model, "1.1.0", weightsBundle(t, "1.1.0"), targets.Compat{})
 	d.mustUpdate("1.1.0")
@@ -266,6 +268,7 @@ func TestDeltaFromPreviousVersion(t *testing.T) {
 // size): the rebuilt file fails the final hash check and the file is
 // downloaded whole.
 func TestDeltaTamperedBase(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onDeltaV1(t, fastOpts())
 	publishDelta(t, r, "1.1.0", "1.0.0")
 	flipByte(t, d.path("models", model, "1.0.0", "model.bin"), weightsSize/3)
@@ -284,6 +287,7 @@ func TestDeltaTamperedBase(t *testing.T) {
 // TestDeltaBaseWrongSize: an installed base of the wrong size is refused
 // before the patch is downloaded.
 func TestDeltaBaseWrongSize(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onDeltaV1(t, fastOpts())
 	publishDelta(t, r, "1.1.0", "1.0.0")
 	if err := os.Truncate(d.path("models", model, "1.0.0", "model.bin"), weightsSize-4); err != nil {
@@ -301,6 +305,7 @@ func TestDeltaBaseWrongSize(t *testing.T) {
 // patch from the active version with the (genuine, signed) patch from an
 // older one: it fails the signed hash of the target requested.
 func TestDeltaPatchForAnotherBase(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onDeltaV1(t, fastOpts())
 	r.Publish(t, model, "1.1.0", weightsBundle(t, "1.1.0"), targets.Compat{})
 	d.mustUpdate("1.1.0")
@@ -369,6 +374,7 @@ func (f *forged) publishTrusted(r *testrepo.Repo) {
 // for is refused before it is downloaded; a patch whose signed bytes were
 // made from another base is refused by its header before it is applied.
 func TestDeltaSignedForAnotherBase(t *testing.T) {
+	t.Parallel()
 	setup := func(t *testing.T) (*testrepo.Repo, *server, *device, *forged) {
 		r, srv, d := onDeltaV1(t, fastOpts())
 		r.Publish(t, model, "1.1.0", weightsBundle(t, "1.1.0"), targets.Compat{})
@@ -422,6 +428,7 @@ func TestDeltaSignedForAnotherBase(t *testing.T) {
 // TestDeltaPatchServerFaults: the patch is missing, too long, or cut: the
 // first two fall back, a cut is resumed.
 func TestDeltaPatchServerFaults(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		fault func(genuine []byte, n int, w http.ResponseWriter, req *http.Request) bool
@@ -476,6 +483,7 @@ func TestDeltaPatchServerFaults(t *testing.T) {
 // TestDeltaBaseNotInstalled: patches from versions the device does not
 // have are not downloaded.
 func TestDeltaBaseNotInstalled(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.Publish(t, model, "1.0.0", weightsBundle(t, "1.0.0"), targets.Compat{})
 	r.Publish(t, model, "1.1.0", weightsBundle(t, "1.1.0"), targets.Compat{})
@@ -500,6 +508,7 @@ func TestDeltaBaseNotInstalled(t *testing.T) {
 
 // TestNoDelta: UpdateRequest.NoDelta downloads whole files.
 func TestNoDelta(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onDeltaV1(t, fastOpts())
 	publishDelta(t, r, "1.1.0", "1.0.0")
 	res, err := d.update(client.UpdateRequest{NoDelta: true})
@@ -519,6 +528,7 @@ func TestNoDelta(t *testing.T) {
 // (and then the full file) leaves both staged; the next run resumes the
 // patch and uses it.
 func TestDeltaResumeAcrossRuns(t *testing.T) {
+	t.Parallel()
 	opts := fastOpts()
 	opts.Retries = -1
 	r, srv, d := onDeltaV1(t, opts)
@@ -556,6 +566,7 @@ func TestDeltaResumeAcrossRuns(t *testing.T) {
 // that replaced it was cut off, the next run resumes the full download
 // instead of trying the patch again: interrupted runs still make progress.
 func TestDeltaFallbackResumesFull(t *testing.T) {
+	t.Parallel()
 	opts := fastOpts()
 	opts.Retries = -1
 	r, srv, d := onDeltaV1(t, opts)
@@ -589,6 +600,7 @@ func TestDeltaFallbackResumesFull(t *testing.T) {
 // TestDeltaTimeLimit: a patch that takes longer than
 // Options.DeltaMaxDuration to apply is abandoned.
 func TestDeltaTimeLimit(t *testing.T) {
+	t.Parallel()
 	opts := fastOpts()
 	opts.DeltaMaxDuration = time.Nanosecond
 	r, _, d := onDeltaV1(t, opts)
@@ -778,6 +790,7 @@ func TestDeltaHostilePatches(t *testing.T) {
 // it rebuilds is pointless (and the shape of a patch bomb): it is refused
 // without being downloaded.
 func TestDeltaPatchNotSmaller(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onDeltaV1(t, fastOpts())
 	publishDelta(t, r, "1.1.0", "1.0.0")
 	tp := targets.DeltaPath(model, "1.1.0", "1.0.0", "model.bin")
@@ -797,6 +810,7 @@ func TestDeltaPatchNotSmaller(t *testing.T) {
 // TestDeltaInsufficientStorageCountsPatch: the space check counts the
 // patch besides the file.
 func TestDeltaInsufficientStorageCountsPatch(t *testing.T) {
+	t.Parallel()
 	r, _, d := onDeltaV1(t, fastOpts())
 	publishDelta(t, r, "1.1.0", "1.0.0")
 	var free atomic.Int64

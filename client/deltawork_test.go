@@ -18,6 +18,7 @@ import (
 // with a limit reason, never as a tampered base, and the file is
 // downloaded whole in the same run.
 func TestDeltaSlowPatchStoppedByWorkBudget(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onDeltaV1(t, fastOpts())
 	publishDelta(t, r, "1.1.0", "1.0.0")
 	base, target := weights(0), weights(1)
@@ -57,6 +58,7 @@ func TestDeltaSlowPatchStoppedByWorkBudget(t *testing.T) {
 // re-hashing the base; the same failure with a base changed on disk is
 // the base's (HASH_MISMATCH, TestDeltaTamperedBase).
 func TestDeltaBadPatchDoesNotBlameBase(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onDeltaV1(t, fastOpts())
 	publishDelta(t, r, "1.1.0", "1.0.0")
 	base, target := weights(0), weights(1)

@@ -10,6 +10,7 @@ import (
 // TestErrorTextNamesEachCodeOnce: wrapping an *Error in another keeps one
 // code in the text, and Reason never carries a code.
 func TestErrorTextNamesEachCodeOnce(t *testing.T) {
+	t.Parallel()
 	inner := errorf(HealthcheckFailed, errors.New("exit status 1"), "health check %q", "probe")
 	outer := errorf(HealthcheckFailed, inner, "det 1.1.0 failed its health check; back on 1.0.0")
 	if got, want := outer.Error(), `HEALTHCHECK_FAILED: det 1.1.0 failed its health check; back on 1.0.0: health check "probe": exit status 1`; got != want {
@@ -32,6 +33,7 @@ func TestErrorTextNamesEachCodeOnce(t *testing.T) {
 }
 
 func TestCheckRepoURL(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		url string
 		ok  bool

@@ -15,6 +15,7 @@ import (
 // re-verifies against signed metadata: a damaged one is replaced by a
 // fresh download, an intact one is reused without downloading.
 func TestLeftoverInstallReHashed(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		damage   bool
@@ -62,6 +63,7 @@ func TestLeftoverInstallReHashed(t *testing.T) {
 // not a candidate: the device neither installs it nor fails on it, and
 // downloads none of its files.
 func TestUnknownCriticalFieldInvisible(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	dir := snapshotRepo(t, r)

@@ -54,6 +54,7 @@ func tail(es []client.Event, n int) []client.Event {
 }
 
 func TestHealthCheckFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	failing, calls := healthScript(t, "echo model broken; exit 1")
@@ -107,6 +108,7 @@ func TestHealthCheckFailureRollsBack(t *testing.T) {
 }
 
 func TestHealthCheckTimeout(t *testing.T) {
+	t.Parallel()
 	r, _, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	pidFile := filepath.Join(t.TempDir(), "pid")
@@ -150,6 +152,7 @@ func alive(pid int) bool {
 }
 
 func TestFirstInstallFailingHealthCheck(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	publish(t, r, smallSize, "1.0.0")
 	srv := serveRepo(t, r)
@@ -207,6 +210,7 @@ func onTrial(t *testing.T) *device {
 }
 
 func TestTrialLeftByCrash(t *testing.T) {
+	t.Parallel()
 	t.Run("passes: confirmed", func(t *testing.T) {
 		d := onTrial(t)
 		passing, calls := healthScript(t, "exit 0")
@@ -275,6 +279,7 @@ func TestTrialLeftByCrash(t *testing.T) {
 }
 
 func TestVerifyDetectsTampering(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		tamper func(dir string) error
@@ -331,6 +336,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 // installed, rolling back to it, or judging a version on trial: they use
 // the metadata of the last complete refresh.
 func TestOfflineChecksAfterRejectedRefresh(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	d.mustUpdate("1.1.0")
@@ -392,6 +398,7 @@ func TestOfflineChecksAfterRejectedRefresh(t *testing.T) {
 }
 
 func TestIncompatibleDownloadsNothing(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		compat targets.Compat
@@ -428,6 +435,7 @@ func TestIncompatibleDownloadsNothing(t *testing.T) {
 }
 
 func TestEligibilityPicksNewestCompatible(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.Publish(t, model, "1.0.0", bundle(1, smallSize), targets.Compat{})
 	r.Publish(t, model, "1.1.0", bundle(2, smallSize), targets.Compat{MinAppVersion: "2.0"})
@@ -463,6 +471,7 @@ func TestEligibilityPicksNewestCompatible(t *testing.T) {
 }
 
 func TestFileURLRepository(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	publish(t, r, bigSize, "1.0.0")
 	d := newDevice(t, r, "file://"+r.Dir, fastOpts())
@@ -514,6 +523,7 @@ func TestFileURLRepository(t *testing.T) {
 }
 
 func TestEventLog(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	publish(t, r, smallSize, "1.0.0")
 	srv := serveRepo(t, r)
@@ -567,6 +577,7 @@ func TestEventLog(t *testing.T) {
 }
 
 func TestRetention(t *testing.T) {
+	t.Parallel()
 	r, _, d := onV1(t)
 	for i, tc := range []struct {
 		keep      int
@@ -602,6 +613,7 @@ func TestRetention(t *testing.T) {
 // TestBadVersionNotKept: a version that failed its health check is
 // removed at once, not kept as one of the --keep versions.
 func TestBadVersionNotKept(t *testing.T) {
+	t.Parallel()
 	r, _, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	d.mustUpdate("1.1.0")
@@ -620,6 +632,7 @@ func TestBadVersionNotKept(t *testing.T) {
 // lost a file or changed size downloads the version again; one whose copy
 // is intact downloads nothing.
 func TestUpToDateRepairsDamagedActive(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		damage func(dir string) error
@@ -662,6 +675,7 @@ func TestUpToDateRepairsDamagedActive(t *testing.T) {
 // TestUnpublishedModelLeavesNoState: asking for a model the repository
 // does not publish fails without creating state for it.
 func TestUnpublishedModelLeavesNoState(t *testing.T) {
+	t.Parallel()
 	_, _, d := onV1(t)
 	res, err := d.update(client.UpdateRequest{ModelID: "no-such-model"})
 	if client.CodeOf(err) != client.TargetNotFound || res.Code != client.TargetNotFound {
@@ -678,6 +692,7 @@ func TestUnpublishedModelLeavesNoState(t *testing.T) {
 // TestConcurrentUpdateRefused: a second process is refused while the
 // first holds the state lock.
 func TestConcurrentUpdateRefused(t *testing.T) {
+	t.Parallel()
 	r, _, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	gate := t.TempDir()

@@ -137,6 +137,7 @@ func mustRotate(t *testing.T, r *testrepo.Repo, kr keys.Keyring, opts repo.Rotat
 // replaced), then updates: it walks 2, 3, 4.root.json and installs the
 // version published since, signed by the new keys.
 func TestRootChainOfflineDevice(t *testing.T) {
+	t.Parallel()
 	r, rk := rotRepo(t)
 	r1, r2, r3 := rk[0], rk[1], rk[2]
 	publish(t, r, smallSize, "1.0.0")
@@ -181,6 +182,7 @@ func TestRootChainOfflineDevice(t *testing.T) {
 // only, not by root v1's: mrepo refuses to publish it, and, published by
 // hand, devices reject it and keep trusting root v1.
 func TestRootSignedOnlyByNewKeysRejected(t *testing.T) {
+	t.Parallel()
 	r, _, d := onV1(t)
 	v1, err := metadata.Root().FromBytes(r.Root)
 	if err != nil {
@@ -211,6 +213,7 @@ func TestRootSignedOnlyByNewKeysRejected(t *testing.T) {
 // enough: mrepo refuses to publish (a root, a targets version), and what
 // is published by hand with one signature, devices reject.
 func TestThresholdKMinusOneRejected(t *testing.T) {
+	t.Parallel()
 	t.Run("root", func(t *testing.T) {
 		r, rk := rotRepo(t)
 		publish(t, r, smallSize, "1.0.0")
@@ -296,6 +299,7 @@ func TestThresholdKMinusOneRejected(t *testing.T) {
 // accepts it if the attacker also hides root v2 (the window docs/rotation.md
 // describes: at most a freeze, no forged targets).
 func TestRevokedTimestampKeyRejected(t *testing.T) {
+	t.Parallel()
 	r, rk := rotRepo(t)
 	publish(t, r, smallSize, "1.0.0")
 	srv := serveRepo(t, r)

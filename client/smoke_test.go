@@ -11,6 +11,7 @@ import (
 // TestSmokeUpdateTwice is the happy path end to end: install, up to date,
 // update, verify, tamper, explicit rollback.
 func TestSmokeUpdateTwice(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	const size = 3 << 20
 	publish(t, r, size, "1.0.0")

@@ -100,6 +100,7 @@ func rawServer(t *testing.T, inner http.Handler, before, after []byte) (url stri
 // answer is then malformed: NETWORK). Not parallel: it captures the
 // process's standard logger.
 func TestStrayServerBytesNeverLogged(t *testing.T) {
+	t.Parallel()
 	var logged lockedBuffer
 	prev := log.Writer()
 	log.SetOutput(&logged)

@@ -14,6 +14,7 @@ import (
 // the snapshot key (METADATA_SIGNATURE_INVALID), and the device's model
 // is unchanged throughout.
 func TestTimestampKeyAloneCannotChangeModels(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	publish(t, r, smallSize, "1.0.0")
 	// 1.1.0 needs an app this device does not have.

@@ -154,6 +154,7 @@ func TestEndlessPayloadCutOff(t *testing.T) {
 
 // TestEndlessMetadataCutOff: metadata is bounded too.
 func TestEndlessMetadataCutOff(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	srv.set(faultHandler(dirHandler(r.Dir), "/metadata/timestamp.json", func(_ int, w http.ResponseWriter, _ *http.Request) bool {
@@ -172,6 +173,7 @@ func TestEndlessMetadataCutOff(t *testing.T) {
 // TestResumeAfterDrops: the connection drops three times; each retry
 // resumes where the last one stopped.
 func TestResumeAfterDrops(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1Big(t)
 	const k = 200 << 10
 	srv.set(faultHandler(dirHandler(r.Dir), ".model.bin", func(n int, w http.ResponseWriter, req *http.Request) bool {
@@ -250,6 +252,7 @@ func TestResumeAfterStall(t *testing.T) {
 // TestServerIgnoresRange: a server that always answers 200 makes the
 // client start over, and the update still completes.
 func TestServerIgnoresRange(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1Big(t)
 	const k = 100 << 10
 	inner := dirHandler(r.Dir)
@@ -274,6 +277,7 @@ func TestServerIgnoresRange(t *testing.T) {
 // TestContentRangeHandling: a 206 that starts earlier than asked is
 // skipped forward; one that starts later than asked is never used.
 func TestContentRangeHandling(t *testing.T) {
+	t.Parallel()
 	t.Run("earlier", func(t *testing.T) {
 		r, srv, d := onV1Big(t)
 		const k = 100 << 10
@@ -354,6 +358,7 @@ func interrupted(t *testing.T, r *testrepo.Repo, srv *server, d *device, k int64
 // TestResumeAcrossRuns: a failed update keeps what arrived; the next one
 // re-hashes it and downloads only the rest.
 func TestResumeAcrossRuns(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1Big(t)
 	const k = 150 << 10
 	interrupted(t, r, srv, d, k)
@@ -372,6 +377,7 @@ func TestResumeAcrossRuns(t *testing.T) {
 
 // TestCorruptStagingDetected damages staged files between runs.
 func TestCorruptStagingDetected(t *testing.T) {
+	t.Parallel()
 	t.Run("partial file", func(t *testing.T) {
 		r, srv, d := onV1Big(t)
 		const k = 150 << 10
@@ -427,6 +433,7 @@ func TestCorruptStagingDetected(t *testing.T) {
 // TestInsufficientStorage: the space check runs before any payload byte
 // is fetched, and counts what is already staged.
 func TestInsufficientStorage(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1Big(t)
 	need := bigSize + otherBytes(t, r)
 	const margin = 16 << 20 // the client's minimum margin
@@ -468,6 +475,7 @@ func TestInsufficientStorage(t *testing.T) {
 
 // TestInsufficientStorageCountsStaged: bytes already staged need no space.
 func TestInsufficientStorageCountsStaged(t *testing.T) {
+	t.Parallel()
 	r, srv, d := onV1Big(t)
 	const k = 100 << 10
 	interrupted(t, r, srv, d, k)

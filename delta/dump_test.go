@@ -11,6 +11,7 @@ import (
 // TestDumpStreams writes the uncompressed streams of the benchmark pairs
 // to $DELTA_DUMP for compressor comparisons (skipped without it).
 func TestDumpStreams(t *testing.T) {
+	t.Parallel()
 	dir := os.Getenv("DELTA_DUMP")
 	if dir == "" {
 		t.Skip("DELTA_DUMP not set")

@@ -145,7 +145,7 @@ func TestMaliciousPatches(t *testing.T) {
 			// Apply waits for its read-ahead, hash and write goroutines
 			// on every path, failures included. (The wait is for the
 			// testing package's own goroutines, which end asynchronously.)
-			for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before; time.Sleep(time.Millisecond) {
+			for deadline := time.Now().Add(30 * time.Second); runtime.NumGoroutine() > before; time.Sleep(time.Millisecond) {
 				if time.Now().After(deadline) {
 					buf := make([]byte, 1<<16)
 					t.Fatalf("%d goroutines after a failed Apply, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
@@ -212,6 +212,7 @@ func makeBomb(t *testing.T) []byte {
 // TestHugeWindowRefused: a stream whose zstd frame asks for a window
 // larger than Apply allows is a format error, not an allocation.
 func TestHugeWindowRefused(t *testing.T) {
+	t.Parallel()
 	base := make([]byte, 16)
 	enc, err := zstd.NewWriter(nil, zstd.WithWindowSize(256<<20), zstd.WithSingleSegment(false))
 	if err != nil {
@@ -257,6 +258,7 @@ func fseCase(t *testing.T, h Header, base []byte, extra []byte) []byte {
 // TestFSEStreamValid: the hand-made FSE extra stream that the malicious
 // cases damage is itself accepted, so each case fails for its own reason.
 func TestFSEStreamValid(t *testing.T) {
+	t.Parallel()
 	base := bytes.Repeat([]byte("0123456789abcdef"), 256)
 	target := append(bytes.Clone(base[:1000]), []byte("new bytes")...)
 	h := Header{BaseLength: int64(len(base)), BaseSHA256: sha256.Sum256(base), TargetLength: int64(len(target)), TargetSHA256: sha256.Sum256(target)}

@@ -32,6 +32,7 @@ func (c *chunkyReader) Read(p []byte) (int, error) {
 }
 
 func TestReadAheadDeliversTheStream(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	src := randomBytes(3<<20 + 12345)
 	ra := newReadAhead(nil)
@@ -77,6 +78,7 @@ func TestReadAheadDeliversTheStream(t *testing.T) {
 }
 
 func TestReadAheadPassesErrorsOn(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("corrupt frame")
 	src := randomBytes(1<<20 + 7)
 	ra := newReadAhead(nil)
@@ -99,6 +101,7 @@ func TestReadAheadPassesErrorsOn(t *testing.T) {
 // A segment that fails half way leaves its stream unread; the next start
 // must deliver only the new stream, through the same buffers.
 func TestReadAheadRestartsClean(t *testing.T) {
+	t.Parallel()
 	ra := newReadAhead(nil)
 	defer ra.stop()
 	first := bytes.Repeat([]byte{0xAA}, 4<<20)
@@ -137,6 +140,7 @@ func (e *exclusiveReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func TestApplySerializesPatchReads(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(21, 22))
 	base := floats(r, 1<<20) // 4 MiB
 	target := bytes.Clone(base)

@@ -44,6 +44,7 @@ func roundTrip(t testing.TB, old, nw []byte, opts Options) (*Stats, []byte) {
 }
 
 func TestRoundTrips(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	const n = 1 << 20 // weights: 4 MiB
 	base := floats(r, n)
@@ -126,6 +127,7 @@ func TestRoundTrips(t *testing.T) {
 }
 
 func TestApplyRejectsWrongBase(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(3, 4))
 	old := floats(r, 1<<14)
 	nw := bytes.Clone(old)
@@ -156,6 +158,7 @@ func TestApplyRejectsWrongBase(t *testing.T) {
 // agrees with unshuffle followed by the plain decoders, for every
 // operation and width.
 func TestCombineMatchesReference(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, op := range []uint8{opInsert, opXOR, opSub} {
 		for _, w := range []int{1, 2, 4} {
@@ -199,6 +202,7 @@ func int8Weights(r *rand.Rand, n int) []byte {
 // int8 tensors) is FSE-coded, smaller than zstd would make it, and round
 // trips; Apply tells the coding from the stream's first bytes.
 func TestFSEStreams(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(9, 10))
 	old := int8Weights(r, 2<<20)
 	nw := bytes.Clone(old)

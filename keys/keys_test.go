@@ -58,6 +58,7 @@ func fixtures(t testing.TB) (map[Type]*Key, map[Type][]byte) {
 }
 
 func TestParseType(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"ed25519", "ecdsa-p256"} {
 		if typ, err := ParseType(s); err != nil || string(typ) != s {
 			t.Errorf("ParseType(%q) = %q, %v", s, typ, err)
@@ -74,6 +75,7 @@ func TestParseType(t *testing.T) {
 }
 
 func TestGenerateAndSign(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		typ            Type
 		keytype, sheme string
@@ -142,6 +144,7 @@ func TestGenerateAndSign(t *testing.T) {
 }
 
 func TestVerifyRejectsUnusableKeys(t *testing.T) {
+	t.Parallel()
 	for name, k := range map[string]*metadata.Key{
 		"short ed25519": {Type: metadata.KeyTypeEd25519, Scheme: metadata.KeySchemeEd25519, Value: metadata.KeyVal{PublicKey: "abcd"}},
 		"long ed25519":  {Type: metadata.KeyTypeEd25519, Scheme: metadata.KeySchemeEd25519, Value: metadata.KeyVal{PublicKey: strings.Repeat("ab", 33)}},
@@ -158,6 +161,7 @@ func TestVerifyRejectsUnusableKeys(t *testing.T) {
 }
 
 func TestEncodeFileRoundTrip(t *testing.T) {
+	t.Parallel()
 	ks, files := fixtures(t)
 	for typ, data := range files {
 		k := ks[typ]
@@ -228,6 +232,7 @@ func editFile(t *testing.T, data []byte, f func(m map[string]any)) []byte {
 }
 
 func TestParseFileRejectsTampering(t *testing.T) {
+	t.Parallel()
 	ks, files := fixtures(t)
 	ed, ec := files[Ed25519], files[ECDSAP256]
 	otherPub, _ := json.Marshal(ks[ECDSAP256].Public)
@@ -279,6 +284,7 @@ func TestParseFileRejectsTampering(t *testing.T) {
 // are consistent but whose encrypted private key belongs to another key
 // must not decrypt into a signer for the advertised key.
 func TestDecryptRejectsMismatchedPrivateKey(t *testing.T) {
+	t.Parallel()
 	ks, files := fixtures(t)
 	victim, err := ParseFile(files[Ed25519])
 	if err != nil {
@@ -302,6 +308,7 @@ func TestDecryptRejectsMismatchedPrivateKey(t *testing.T) {
 }
 
 func TestParsePublic(t *testing.T) {
+	t.Parallel()
 	ks, files := fixtures(t)
 	for typ, k := range ks {
 		data, err := EncodePublic(k.Public)
@@ -335,6 +342,7 @@ func TestParsePublic(t *testing.T) {
 }
 
 func TestDirWriteListLoad(t *testing.T) {
+	t.Parallel()
 	ks, _ := fixtures(t)
 	fs := afero.NewMemMapFs()
 	asked := 0
@@ -428,6 +436,7 @@ func mustID(k *metadata.Key) string {
 }
 
 func TestMemKeyring(t *testing.T) {
+	t.Parallel()
 	ks, _ := fixtures(t)
 	kr := MemKeyring{}.Add(ks[Ed25519], ks[ECDSAP256])
 	for _, k := range ks {
@@ -447,6 +456,7 @@ func TestMemKeyring(t *testing.T) {
 }
 
 func TestFromPrivateRejectsUnsupported(t *testing.T) {
+	t.Parallel()
 	// An ed25519 key works through FromPrivate; a raw seed type does not
 	// satisfy crypto.Signer, so check the signer path with an odd key.
 	_, priv, _ := ed25519.GenerateKey(nil)

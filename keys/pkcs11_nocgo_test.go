@@ -11,6 +11,7 @@ import (
 
 // Without cgo a PKCS#11 reference parses but cannot be opened, and says why.
 func TestPKCS11WithoutCgo(t *testing.T) {
+	t.Parallel()
 	ref, err := ParseRef("pkcs11:token=t;object=k?module-path=/usr/lib/softhsm/libsofthsm2.so")
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ func signAndVerify(t *testing.T, s signature.Signer, pub *metadata.Key) {
 }
 
 func TestParseRef(t *testing.T) {
+	t.Parallel()
 	good := map[string]string{
 		"file:targets":                   BackendFile,
 		"file:/media/holder1/root-1.key": BackendFile,
@@ -130,6 +131,7 @@ func TestPKCS11URIPINSources(t *testing.T) {
 // A file: reference points at an encrypted key file elsewhere (a root key
 // holder's medium); adding it reads only the public part.
 func TestFileRef(t *testing.T) {
+	t.Parallel()
 	ks, files := fixtures(t)
 	fs := afero.NewOsFs()
 	media := t.TempDir()

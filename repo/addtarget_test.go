@@ -36,6 +36,7 @@ func (l *renameLog) Rename(oldname, newname string) error {
 }
 
 func TestAddTarget(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	mem, dir := clone(t, f.fs)
 	fs := &renameLog{Fs: mem}
@@ -251,6 +252,7 @@ func keysFor(t testing.TB, roles ...string) keys.MemKeyring {
 // TestAddTargetRefusals: every refused publication changes no file and
 // no directory, and the repository still verifies afterwards.
 func TestAddTargetRefusals(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	w := []byte("weights")
 	wfiles := map[string][]byte{"w.bin": w}
@@ -359,6 +361,7 @@ func TestAddTargetRefusals(t *testing.T) {
 // TestAddTargetSymlinks runs on the OS filesystem: a bundle must not
 // smuggle in a file from elsewhere through a symlink.
 func TestAddTargetSymlinks(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	base := t.TempDir()
 	fs := afero.NewOsFs()
@@ -466,6 +469,7 @@ func (f *faultFs) Mkdir(name string, perm os.FileMode) error {
 // works. With deltas, the steps include writing each patch (published or
 // skipped, whose temporary file and directories are removed again).
 func TestAddTargetFaultAtEveryStep(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	for _, c := range []struct {
 		name     string

@@ -153,6 +153,7 @@ func hasWarning(s *Status, substr string) bool {
 // verifies (go-tuf's client resolves the targets through the delegation),
 // and status shows the role and which models it signs.
 func TestDelegateNamedRole(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	r := openAt(t, fs, dir, t0)
@@ -238,6 +239,7 @@ func TestDelegateNamedRole(t *testing.T) {
 // version that lists a path outside the role's patterns anyway (forged
 // with the team's key) is reported by verify and status.
 func TestDelegatedRoleCannotPublishOutsideItsPaths(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	r := openAt(t, fs, dir, t0)
@@ -319,6 +321,7 @@ func TestDelegatedRoleCannotPublishOutsideItsPaths(t *testing.T) {
 // role's versions of its models disappear (status, verify) and the later
 // role may not publish them any more.
 func TestDelegateTerminatingAndOrder(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	r := openAt(t, fs, dir, t0)
@@ -380,6 +383,7 @@ func TestDelegateTerminatingAndOrder(t *testing.T) {
 // re-signs it with AfterKeyChange; then the team publishes with the new
 // key, and the old key can do nothing.
 func TestDelegateKeyReplacement(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	r := openAt(t, fs, dir, t0)
@@ -456,6 +460,7 @@ func TestDelegateKeyReplacement(t *testing.T) {
 // verify --valid-for and status warn before, verify fails after, and the
 // team's re-signing (ResignRole) makes it fresh.
 func TestDelegatedRoleExpiry(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	team := teamKey(t, "vision")
@@ -507,6 +512,7 @@ func TestDelegatedRoleExpiry(t *testing.T) {
 // verify (and go-tuf's client) resolve every target through its bin;
 // re-keying re-signs every bin.
 func TestHashBins(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.fs) // a fresh repository
 	r := openAt(t, fs, dir, t0)
@@ -602,6 +608,7 @@ func TestHashBins(t *testing.T) {
 
 // TestDelegateRefusals: invalid requests change nothing.
 func TestDelegateRefusals(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	r := openAt(t, fs, dir, t0)

@@ -79,6 +79,7 @@ func applyStored(t *testing.T, fs afero.Fs, dir, basePath, patchPath string) []b
 }
 
 func TestAddTargetDeltas(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	mem, dir, _ := deltaRepo(t)
 	fs := &renameLog{Fs: mem}
@@ -239,6 +240,7 @@ func TestAddTargetDeltas(t *testing.T) {
 // TestAddTargetDeltaSavingRule: a patch that does not save enough is not
 // published, and the version is published without it.
 func TestAddTargetDeltaSavingRule(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	for _, c := range []struct {
 		name   string
@@ -283,6 +285,7 @@ func TestAddTargetDeltaSavingRule(t *testing.T) {
 // TestAddTargetDeltaRefusals: bad base versions and bad options refuse
 // the whole publication before anything is written.
 func TestAddTargetDeltaRefusals(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	many := make([]string, targets.MaxDeltaBases+1)
 	for i := range many {
@@ -331,6 +334,7 @@ func TestAddTargetDeltaRefusals(t *testing.T) {
 // TestAddTargetDeltaCorruptBase: a stored base file that no longer matches
 // its signed hash is not diffed into a patch that no device could apply.
 func TestAddTargetDeltaCorruptBase(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir, r := deltaRepo(t)
 	base := findTarget(t, fs, dir, targets.TargetPath("det", "3.0.0", "model.onnx"))
@@ -354,6 +358,7 @@ func TestAddTargetDeltaCorruptBase(t *testing.T) {
 // TestVerifyDeltaProblems forges delta listings and patches, each validly
 // signed, and checks that verify names what is wrong.
 func TestVerifyDeltaProblems(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	man4 := targets.ManifestPath("det", "4.0.0")
 	patch := targets.DeltaPath("det", "4.0.0", "3.0.0", "model.onnx")
@@ -502,6 +507,7 @@ func sameSet(a, b []string) bool {
 // TestStatusDeltaWarnings: status (not a gate) warns about a patch its
 // manifest does not list and a listed patch that is not a target.
 func TestStatusDeltaWarnings(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir, r := deltaRepo(t)
 	writeBundle(t, fs, "/bundle-4", `{"model_id":"det","version":"4.0.0"}`, map[string][]byte{"model.onnx": w4})

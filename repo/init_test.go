@@ -24,6 +24,7 @@ import (
 var expiresPattern = regexp.MustCompile(`"expires":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"`)
 
 func TestInitDefaults(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs := f.fs
 
@@ -294,6 +295,7 @@ func TestInitThresholdsAndOptions(t *testing.T) {
 }
 
 func TestInitRejectsOptions(t *testing.T) {
+	t.Parallel()
 	pass := func(string, bool) ([]byte, error) { return testPassphrase, nil }
 	short := DefaultExpiry
 	short.Timestamp = Duration(30 * time.Minute)
@@ -329,6 +331,7 @@ func TestInitRejectsOptions(t *testing.T) {
 }
 
 func TestInitRefusesToOverwrite(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	asked := 0
 	pass := func(string, bool) ([]byte, error) { asked++; return testPassphrase, nil }
@@ -375,6 +378,7 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 }
 
 func TestOpenRejectsNonRepository(t *testing.T) {
+	t.Parallel()
 	fs := afero.NewMemMapFs()
 	for name, content := range map[string]string{
 		"/missing":   "",

@@ -12,6 +12,7 @@ import (
 )
 
 func TestTimestamp(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	// After the original timestamp (t0 + 1 day) expired.
@@ -41,6 +42,7 @@ func TestTimestamp(t *testing.T) {
 }
 
 func TestSnapshot(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	now := t0.Add(8 * 24 * time.Hour) // snapshot and timestamp expired
@@ -69,6 +71,7 @@ func TestSnapshot(t *testing.T) {
 }
 
 func TestResignRefusals(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	for _, c := range []struct {
 		name     string
@@ -111,6 +114,7 @@ func TestResignRefusals(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	st := current(t, fs, dir)

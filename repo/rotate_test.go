@@ -67,6 +67,7 @@ func sortedStrings(ss ...string) []string {
 // repository verifies from the pinned root v1, and afterwards the new key
 // alone signs the role.
 func TestRotateEachRole(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	for _, c := range []struct {
 		role     string
@@ -164,6 +165,7 @@ func TestRotateEachRole(t *testing.T) {
 // keys and changes nothing); a second holder signs a copy on another
 // machine, the copies are merged, and the root is published.
 func TestRotateStagesThenThresholdSigning(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	a := fixtureKey(t, metadata.ROOT)
@@ -274,6 +276,7 @@ func TestRotateStagesThenThresholdSigning(t *testing.T) {
 // signature that does not verify, is refused; a signature by a key that
 // does not count is dropped with a warning.
 func TestMergeRefusals(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	r := openAt(t, fs, dir, t0)
@@ -333,6 +336,7 @@ func TestMergeRefusals(t *testing.T) {
 // targets version signed by one holder is refused, naming the other key;
 // signed by both, it is published with new snapshot and timestamp.
 func TestThresholdTargets(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	t1, t2 := fixtureKey(t, metadata.TARGETS), genKey(t, "targets-2")
@@ -388,6 +392,7 @@ func TestThresholdTargets(t *testing.T) {
 
 // TestRotateRefusals: invalid rotations change nothing.
 func TestRotateRefusals(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	ts := fixtureKey(t, metadata.TIMESTAMP)
 	snap := fixtureKey(t, metadata.SNAPSHOT)
@@ -432,6 +437,7 @@ func TestRotateRefusals(t *testing.T) {
 // keys sign (not root v1's threshold) is refused by publish-staged, and,
 // written by hand, breaks the chain for verify.
 func TestRootSignedOnlyByNewKeysRejected(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	old, nk := fixtureKey(t, metadata.ROOT), genKey(t, "root-new")
@@ -469,6 +475,7 @@ func TestRootSignedOnlyByNewKeysRejected(t *testing.T) {
 // the old key, the repository may be invalid between the timestamp and
 // the root writes, and mrepo says how to complete the rotation.
 func TestRotateFaultAtEveryStep(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	old := fixtureKey(t, metadata.TARGETS)
 	nk := genKey(t, "targets-2")
@@ -543,6 +550,7 @@ func TestRotateFaultAtEveryStep(t *testing.T) {
 
 // TestStatusShowsStaged: status lists staged metadata with what it lacks.
 func TestStatusShowsStaged(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	r := openAt(t, fs, dir, t0)
@@ -561,6 +569,7 @@ func TestStatusShowsStaged(t *testing.T) {
 // TestPublishStagedResumes: a root published whose journal was not yet
 // removed (a crash at the very end) is completed, not published twice.
 func TestPublishStagedResumes(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	nk := genKey(t, "timestamp-2")

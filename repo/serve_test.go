@@ -13,6 +13,7 @@ import (
 )
 
 func TestHandler(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	// Things that must never be served.

@@ -18,6 +18,7 @@ import (
 )
 
 func TestVerifyOK(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	// Verify needs neither mrepo.json nor keys.
@@ -135,6 +136,7 @@ func flipByte(t *testing.T, fs afero.Fs, name string, at int) {
 // TestVerifyDetectsTampering: each way of damaging a published repository
 // is reported with its own problem code, naming the role or target.
 func TestVerifyDetectsTampering(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	const (
 		m1       = "models/det/1.0.0/model.onnx"
@@ -440,6 +442,7 @@ func problemList(rep *VerifyReport) string {
 // TestVerifyRootRotation: a correctly rotated root (2.root.json signed by
 // the old and the new root key) is followed and passes.
 func TestVerifyRootRotation(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	root, old := fixtureRoot(t)
@@ -464,6 +467,7 @@ func TestVerifyRootRotation(t *testing.T) {
 // TestVerifyExpiry: at each instant, exactly the roles past their expiry
 // are reported (and within a ValidFor window, exactly those expiring in it).
 func TestVerifyExpiry(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	st := current(t, fs, dir)
@@ -533,6 +537,7 @@ func shortKeyRoot(t *testing.T, version int64) []byte {
 // TestUnusableKeyIsAnErrorNotAPanic: a root on disk with a malformed key
 // makes writers refuse and status report, without crashing.
 func TestUnusableKeyIsAnErrorNotAPanic(t *testing.T) {
+	t.Parallel()
 	f := getFixture(t)
 	fs, dir := clone(t, f.published)
 	afero.WriteFile(fs, filepath.Join(dir, MetadataDir, "2.root.json"), shortKeyRoot(t, 2), 0o644)

@@ -14,6 +14,7 @@ func raw(s string) *json.RawMessage {
 }
 
 func TestCustomBuildersRoundTrip(t *testing.T) {
+	t.Parallel()
 	m := publishedManifest()
 	mc := ManifestCustom(m)
 	want := &Custom{
@@ -53,6 +54,7 @@ func TestCustomBuildersRoundTrip(t *testing.T) {
 }
 
 func TestParseCustom(t *testing.T) {
+	t.Parallel()
 	const (
 		mpath = "models/det/1.0.0/manifest.json"
 		ppath = "models/det/1.0.0/w.bin"
@@ -158,6 +160,7 @@ func TestParseCustom(t *testing.T) {
 // Signed JSON must mean one thing to every parser: keys are matched
 // exactly and never repeated, even where unknown fields are tolerated.
 func TestParseCustomRejectsAmbiguousJSON(t *testing.T) {
+	t.Parallel()
 	const p = "models/m/1.0.0/model.bin"
 	good := `{"kind":"model-payload","schema_version":1,"model_id":"m","version":"1.0.0","file":"model.bin"}`
 	raw := json.RawMessage(good)

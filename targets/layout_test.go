@@ -6,6 +6,7 @@ import (
 )
 
 func TestCheckFileName(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{
 		"model.onnx", "weights_v2.bin", "a+b@c=d-e.f", "_x", "0", "a..b", "x.", strings.Repeat("a", 200),
 	} {
@@ -42,6 +43,7 @@ func TestCheckFileName(t *testing.T) {
 }
 
 func TestCheckModelID(t *testing.T) {
+	t.Parallel()
 	for _, id := range []string{"m", "Model-1.2_x", "0", "a..b", strings.Repeat("m", 128)} {
 		if err := CheckModelID(id); err != nil {
 			t.Errorf("CheckModelID(%q) = %v, want accepted", id, err)
@@ -58,6 +60,7 @@ func TestCheckModelID(t *testing.T) {
 }
 
 func TestTargetPaths(t *testing.T) {
+	t.Parallel()
 	if got := TargetPath("det", "1.2.0", "w.bin"); got != "models/det/1.2.0/w.bin" {
 		t.Errorf("TargetPath = %q", got)
 	}
@@ -70,6 +73,7 @@ func TestTargetPaths(t *testing.T) {
 }
 
 func TestParseTargetPath(t *testing.T) {
+	t.Parallel()
 	pp, err := ParseTargetPath("models/det/1.2.0-rc.1+b7/model.onnx")
 	if err != nil {
 		t.Fatal(err)

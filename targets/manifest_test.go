@@ -47,6 +47,7 @@ func bundleJSON(t testing.TB, field string, value any) []byte {
 }
 
 func TestParseBundleManifestAccepts(t *testing.T) {
+	t.Parallel()
 	m, err := ParseBundleManifest(bundleJSON(t, "", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +100,7 @@ func TestParseBundleManifestAccepts(t *testing.T) {
 }
 
 func TestParseBundleManifestRejects(t *testing.T) {
+	t.Parallel()
 	files := func(entries ...string) []json.RawMessage {
 		var out []json.RawMessage
 		for _, e := range entries {
@@ -210,6 +212,7 @@ func publishedManifest() *Manifest {
 }
 
 func TestMarshalPublishedRoundTrip(t *testing.T) {
+	t.Parallel()
 	m := publishedManifest()
 	data, err := m.MarshalPublished()
 	if err != nil {
@@ -250,6 +253,7 @@ func TestMarshalPublishedRoundTrip(t *testing.T) {
 }
 
 func TestParsePublishedManifest(t *testing.T) {
+	t.Parallel()
 	base, err := publishedManifest().MarshalPublished()
 	if err != nil {
 		t.Fatal(err)
@@ -336,6 +340,7 @@ func TestParsePublishedManifest(t *testing.T) {
 }
 
 func TestManifestFileAndSortedNames(t *testing.T) {
+	t.Parallel()
 	m := publishedManifest()
 	if f := m.File("empty.txt"); f == nil || f.SHA256 != hexB {
 		t.Errorf("File(empty.txt) = %+v", f)

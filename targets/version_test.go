@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseVersionAccepts(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in                  string
 		major, minor, patch uint64
@@ -45,6 +46,7 @@ func TestParseVersionAccepts(t *testing.T) {
 }
 
 func TestParseVersionRejects(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{
 		"", "1", "1.2", "1.2.3.4", "v1.2.3", "V1.2.3", "01.2.3", "1.02.3", "1.2.03", "00.0.0",
 		"1.2.3-", "1.2.3+", "1.2.3-+b", "1.2.3-01", "1.2.3-alpha.01", "1.2.3-a..b", "1.2.3-.a", "1.2.3-a.",
@@ -60,6 +62,7 @@ func TestParseVersionRejects(t *testing.T) {
 }
 
 func TestParseMinVersion(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in   string
 		want string // equal precedence
@@ -96,6 +99,7 @@ func TestParseMinVersion(t *testing.T) {
 // section 11, using the specification's own examples and the edge cases
 // of each rule. Every list is strictly increasing.
 func TestVersionPrecedence(t *testing.T) {
+	t.Parallel()
 	chains := [][]string{
 		// 11.2: major, minor, patch compared numerically.
 		{"1.0.0", "2.0.0", "2.1.0", "2.1.1", "2.10.0", "10.0.0"},
@@ -144,6 +148,7 @@ func TestVersionPrecedence(t *testing.T) {
 // TestVersionBuildIgnored: 11 (and 10): build metadata does not figure in
 // precedence.
 func TestVersionBuildIgnored(t *testing.T) {
+	t.Parallel()
 	for _, pair := range [][2]string{
 		{"1.0.0+a", "1.0.0+b"},
 		{"1.0.0", "1.0.0+20130313144700"},
@@ -158,6 +163,7 @@ func TestVersionBuildIgnored(t *testing.T) {
 }
 
 func TestVersionStringWithoutRaw(t *testing.T) {
+	t.Parallel()
 	v := Version{Major: 1, Minor: 2, Patch: 3, Pre: []string{"rc", "1"}, Build: "b5"}
 	if got := v.String(); got != "1.2.3-rc.1+b5" {
 		t.Errorf("String() = %q", got)

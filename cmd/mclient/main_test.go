@@ -56,6 +56,7 @@ func (w withMrepo) Run() int {
 
 // TestScripts runs the user sessions in testdata/*.txtar.
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,

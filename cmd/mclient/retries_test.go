@@ -21,6 +21,7 @@ import (
 // cannot fail this way, so the test runs mclient in-process against a
 // server whose targets answer 503.
 func TestUpdateRetries(t *testing.T) {
+	t.Parallel()
 	r := testrepo.New(t)
 	r.Publish(t, "det", "1.0.0", map[string][]byte{"model.bin": []byte("detector weights v1.0.0\n")}, targets.Compat{})
 	var targetRequests atomic.Int64

@@ -26,6 +26,7 @@ import (
 // a FIFO the test reads (no clock), and the check blocks on another FIFO
 // that nobody writes: only the stop ends it.
 func TestSignalStopsUpdate(t *testing.T) {
+	t.Parallel()
 	mclient, err := exec.LookPath("mclient")
 	if err != nil {
 		t.Fatalf("mclient is not on PATH (TestMain installs it): %v", err)

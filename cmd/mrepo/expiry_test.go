@@ -16,6 +16,7 @@ import (
 // a lifetime of at least an hour, so the clock is moved instead, through
 // the options verify and status are built on.
 func TestVerifyExpired(t *testing.T) {
+	t.Parallel()
 	fs := afero.NewMemMapFs()
 	kd := &keys.Dir{FS: fs, Path: "keys", Passphrase: func(string, bool) ([]byte, error) {
 		return []byte("test-only-passphrase"), nil

@@ -310,6 +310,7 @@ func roleOfFile(name string) string {
 
 // TestKeyRefUsage: key-ref's refusals are one-line usage errors.
 func TestKeyRefUsage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, c := range []struct {
 		args []string

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the user sessions in testdata/*.txtar.
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,

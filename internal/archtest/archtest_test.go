@@ -24,6 +24,7 @@ func deps(t *testing.T, pkg string) map[string]bool {
 }
 
 func TestDeviceBinaryLinksNoSigningCode(t *testing.T) {
+	t.Parallel()
 	for _, pkg := range []string{"cmd/mclient", "client"} {
 		d := deps(t, pkg)
 		for _, forbidden := range []string{"repo", "keys", "internal/testrepo"} {
@@ -35,6 +36,7 @@ func TestDeviceBinaryLinksNoSigningCode(t *testing.T) {
 }
 
 func TestDependenciesPointOneWay(t *testing.T) {
+	t.Parallel()
 	rules := map[string][]string{
 		"targets":       {"repo", "keys", "client", "anti_rollback"},
 		"anti_rollback": {"repo", "keys", "client"},
@@ -55,6 +57,7 @@ func TestDependenciesPointOneWay(t *testing.T) {
 // TestDeltaKnowsNoTUF: the delta algorithm is plain file diffing; what may
 // be applied to what is decided by its callers from signed metadata.
 func TestDeltaKnowsNoTUF(t *testing.T) {
+	t.Parallel()
 	for dep := range deps(t, "delta") {
 		if strings.Contains(dep, "theupdateframework") || strings.Contains(dep, "securesystemslib") || strings.Contains(dep, "sigstore") {
 			t.Errorf("delta depends on %s", dep)

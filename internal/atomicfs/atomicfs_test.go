@@ -40,6 +40,7 @@ func listFiles(t *testing.T, fs afero.Fs, dir string) []string {
 }
 
 func TestCommit(t *testing.T) {
+	t.Parallel()
 	for name, mk := range filesystems(t) {
 		t.Run(name, func(t *testing.T) {
 			fs, dir := mk(t)
@@ -87,6 +88,7 @@ func TestCommit(t *testing.T) {
 }
 
 func TestCommitOtherDirectory(t *testing.T) {
+	t.Parallel()
 	fs := afero.NewMemMapFs()
 	f, err := Create(fs, "/r/a", 0o644)
 	if err != nil {
@@ -102,6 +104,7 @@ func TestCommitOtherDirectory(t *testing.T) {
 }
 
 func TestAbort(t *testing.T) {
+	t.Parallel()
 	for name, mk := range filesystems(t) {
 		t.Run(name, func(t *testing.T) {
 			fs, dir := mk(t)
@@ -126,6 +129,7 @@ func TestAbort(t *testing.T) {
 }
 
 func TestWriteFileReplaces(t *testing.T) {
+	t.Parallel()
 	for name, mk := range filesystems(t) {
 		t.Run(name, func(t *testing.T) {
 			fs, dir := mk(t)
@@ -146,6 +150,7 @@ func TestWriteFileReplaces(t *testing.T) {
 }
 
 func TestIsTemp(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]bool{
 		".tmp-123":             true,
 		"/a/b/.tmp-x.key":      true,
@@ -168,6 +173,7 @@ func TestIsTemp(t *testing.T) {
 }
 
 func TestRemoveStale(t *testing.T) {
+	t.Parallel()
 	for name, mk := range filesystems(t) {
 		t.Run(name, func(t *testing.T) {
 			fs, dir := mk(t)
@@ -202,6 +208,7 @@ func TestRemoveStale(t *testing.T) {
 }
 
 func TestSyncDir(t *testing.T) {
+	t.Parallel()
 	for name, mk := range filesystems(t) {
 		t.Run(name, func(t *testing.T) {
 			fs, dir := mk(t)

@@ -20,6 +20,7 @@ import (
 // Go runtime, which exits 2 on a crash (exit-status.txtar in cmd/mclient
 // and cmd/mrepo provoke one).
 func TestExitStatusesAreDocumented(t *testing.T) {
+	t.Parallel()
 	if ExitFailure != 1 || ExitCrash != 2 || ExitUsage != 64 || ExitSIGINT != 130 || ExitSIGTERM != 143 {
 		t.Fatalf("statuses %d %d %d %d %d", ExitFailure, ExitCrash, ExitUsage, ExitSIGINT, ExitSIGTERM)
 	}
@@ -102,6 +103,7 @@ func TestExitStatusesAreDocumented(t *testing.T) {
 // TestSignalContext: the first SIGTERM ends the context and is reported,
 // and maps to 143 (SIGINT: 130).
 func TestSignalContext(t *testing.T) {
+	t.Parallel()
 	ctx, received, stop := SignalContext(context.Background())
 	defer stop()
 	if received() != nil || ctx.Err() != nil {

@@ -10,6 +10,7 @@ import (
 )
 
 func TestAlignedBuffer(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int{1, Align, 1 << 20, 3*Align + 7} {
 		b := AlignedBuffer(size)
 		if len(b) != size || cap(b) != size {
@@ -24,6 +25,7 @@ func TestAlignedBuffer(t *testing.T) {
 // Whatever the sizes and alignment of the writes, the file holds exactly
 // the bytes written, in order, with direct I/O or without it.
 func TestWriterContent(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewSource(7))
 	data := make([]byte, 5<<20+123)
 	rng.Read(data)
@@ -81,6 +83,7 @@ type failAt struct{}
 func (failAt) WriteAt(p []byte, off int64) (int, error) { return 0, os.ErrPermission }
 
 func TestWriterTailError(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "f")
 	f, _ := os.Create(path)
 	defer f.Close()
@@ -97,6 +100,7 @@ func TestWriterTailError(t *testing.T) {
 // Resuming at an offset that is not a block boundary: the bytes before the
 // offset stay, the rest lands after them.
 func TestWriterFromOffset(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewSource(9))
 	data := make([]byte, 3<<20+5)
 	rng.Read(data)

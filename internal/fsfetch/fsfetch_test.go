@@ -35,6 +35,7 @@ func newFetcher(t *testing.T) *Fetcher {
 var _ fetcher.Fetcher = (*Fetcher)(nil)
 
 func TestDownloadFile(t *testing.T) {
+	t.Parallel()
 	f := newFetcher(t)
 	for _, c := range []struct {
 		path string
@@ -54,6 +55,7 @@ func TestDownloadFile(t *testing.T) {
 }
 
 func TestDownloadFileMissingIs404(t *testing.T) {
+	t.Parallel()
 	f := newFetcher(t)
 	for _, p := range []string{"metadata/2.root.json", "targets/a/missing", "nothing/here"} {
 		_, err := f.DownloadFile(prefix+p, 100, 0)
@@ -65,6 +67,7 @@ func TestDownloadFileMissingIs404(t *testing.T) {
 }
 
 func TestDownloadFileLengthLimit(t *testing.T) {
+	t.Parallel()
 	f := newFetcher(t)
 	for _, max := range []int64{0, 1, 9} {
 		data, err := f.DownloadFile(prefix+"targets/a/b.bin", max, 0)
@@ -104,6 +107,7 @@ func (c countingFile) Read(p []byte) (int, error) {
 }
 
 func TestDownloadFileReadsAtMostLimitPlusOne(t *testing.T) {
+	t.Parallel()
 	mem := afero.NewMemMapFs()
 	afero.WriteFile(mem, "/r/metadata/big.json", make([]byte, 1<<20), 0o644)
 	var read int64
@@ -117,6 +121,7 @@ func TestDownloadFileReadsAtMostLimitPlusOne(t *testing.T) {
 }
 
 func TestDownloadFileRefusesEscapes(t *testing.T) {
+	t.Parallel()
 	f := newFetcher(t)
 	for _, p := range []string{
 		prefix + "../secret.txt",
@@ -145,6 +150,7 @@ func TestDownloadFileRefusesEscapes(t *testing.T) {
 }
 
 func TestDownloadFileOS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fs := afero.NewOsFs()
 	fs.MkdirAll(filepath.Join(dir, "metadata", "sub"), 0o755)

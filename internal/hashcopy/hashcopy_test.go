@@ -10,6 +10,7 @@ import (
 )
 
 func TestCopySizes(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewSource(1))
 	for _, size := range []int{0, 1, BufferSize - 1, BufferSize, BufferSize + 1, 5*BufferSize + 17} {
 		data := make([]byte, size)
@@ -30,6 +31,7 @@ func TestCopySizes(t *testing.T) {
 }
 
 func TestCopyLimit(t *testing.T) {
+	t.Parallel()
 	data := bytes.Repeat([]byte("x"), 3*BufferSize)
 	for _, limit := range []int64{0, 10, BufferSize, 3*BufferSize - 1} {
 		var out bytes.Buffer
@@ -59,6 +61,7 @@ func (w *failWriter) Write(p []byte) (int, error) {
 }
 
 func TestCopyWriteError(t *testing.T) {
+	t.Parallel()
 	data := make([]byte, 8*BufferSize)
 	_, _, err := Copy(&failWriter{after: 2}, bytes.NewReader(data), -1, nil)
 	if err == nil || err.Error() != "disk full" {
@@ -71,6 +74,7 @@ type errReader struct{}
 func (errReader) Read([]byte) (int, error) { return 0, io.ErrClosedPipe }
 
 func TestCopyReadError(t *testing.T) {
+	t.Parallel()
 	_, _, err := Copy(io.Discard, io.MultiReader(bytes.NewReader(make([]byte, 100)), errReader{}), -1, nil)
 	if !errors.Is(err, io.ErrClosedPipe) {
 		t.Fatalf("err = %v", err)
@@ -78,6 +82,7 @@ func TestCopyReadError(t *testing.T) {
 }
 
 func TestCopyFromPrefix(t *testing.T) {
+	t.Parallel()
 	data := []byte("hello, resumable world")
 	h := sha256.New()
 	h.Write(data[:7])

@@ -22,6 +22,7 @@ func sums(t *testing.T, name string, size int64, seed uint64) (string, string) {
 }
 
 func TestDeterministic(t *testing.T) {
+	t.Parallel()
 	for _, name := range Names() {
 		for _, size := range []int64{0, 1, 3, 7, 4097, 3<<20 + 5} {
 			o1, n1 := sums(t, name, size, 42)
@@ -59,6 +60,7 @@ func TestDeterministic(t *testing.T) {
 // TestIndependentOfCPUs: the bytes do not depend on how many pieces are
 // generated at once.
 func TestIndependentOfCPUs(t *testing.T) {
+	t.Parallel()
 	want, _ := sums(t, "int8-insert", 5<<20+3, 7)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	if got, _ := sums(t, "int8-insert", 5<<20+3, 7); got != want {
@@ -70,6 +72,7 @@ func TestIndependentOfCPUs(t *testing.T) {
 // published benchmark numbers unreproducible, must be deliberate (update
 // these prefixes of the SHA-256 of old and new, and rerun the benchmarks).
 func TestKnownBytes(t *testing.T) {
+	t.Parallel()
 	want := map[string][2]string{
 		"tail":        {"ece642fb0d721b03", "6d3ce1d413ec55d1"},
 		"finetune":    {"ece642fb0d721b03", "ef3becb6dcc8a77c"},
@@ -92,6 +95,7 @@ func TestKnownBytes(t *testing.T) {
 }
 
 func TestUnknown(t *testing.T) {
+	t.Parallel()
 	if err := Write("nope", 10, 1, io.Discard, io.Discard); err == nil {
 		t.Error("unknown pair accepted")
 	}
@@ -109,6 +113,7 @@ func floatsOf(b []byte) []float32 {
 }
 
 func TestWeightsLookTrained(t *testing.T) {
+	t.Parallel()
 	old, _ := Bytes("identical", 4<<20, 3)
 	var sum, sq float64
 	f := floatsOf(old)
@@ -131,6 +136,7 @@ func TestWeightsLookTrained(t *testing.T) {
 }
 
 func TestFinetune(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int{7, 4<<20 + 3} {
 		old, new := Bytes("finetune", size, 5)
 		fo, fn := floatsOf(old), floatsOf(new)
@@ -151,6 +157,7 @@ func TestFinetune(t *testing.T) {
 }
 
 func TestTail(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int{1, 7, 64 << 20} {
 		old, new := Bytes("tail", size, 9)
 		start := size - (size+15)/16
@@ -180,6 +187,7 @@ func TestTail(t *testing.T) {
 }
 
 func TestInt8Insert(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int{1, 7, 4 << 20} {
 		old, new := Bytes("int8-insert", size, 11)
 		if len(new) <= len(old) {
@@ -219,6 +227,7 @@ func TestInt8Insert(t *testing.T) {
 }
 
 func TestHead(t *testing.T) {
+	t.Parallel()
 	size := 8 << 20
 	old, new := Bytes("head", size, 13)
 	for _, f := range [][]byte{old, new} {
@@ -249,6 +258,7 @@ func TestHead(t *testing.T) {
 }
 
 func TestDifferent(t *testing.T) {
+	t.Parallel()
 	old, new := Bytes("different", 1<<16, 1)
 	same := 0
 	for i := range old {

@@ -16,6 +16,7 @@ import (
 // version with a patch per file that the base has and that saves enough,
 // and the repository verifies.
 func TestPublishWithDeltas(t *testing.T) {
+	t.Parallel()
 	r := New(t)
 	v1 := make([]byte, 64<<10)
 	rand.NewChaCha8([32]byte{1}).Read(v1)
