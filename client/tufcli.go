@@ -54,8 +54,10 @@ func TUFInit(metadataDir, rootFile string) error {
 	return atomicfs.WriteFile(osFS, filepath.Join(metadataDir, "root.json"), data, 0o600)
 }
 
-func (t *TUFClient) session(targetBaseURL string) (*tufSession, error) {
-	s, err := newTUFSession(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufOptions{httpClient: t.opts.HTTPClient, now: t.Now,
+// session refreshes; ctx bounds its metadata downloads as it bounds an
+// update's.
+func (t *TUFClient) session(ctx context.Context, targetBaseURL string) (*tufSession, error) {
+	s, err := newTUFSession(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufOptions{ctx: ctx, httpClient: t.opts.HTTPClient, now: t.Now,
 		retries: t.opts.Retries, backoff: t.opts.RetryBackoff, stall: t.opts.StallTimeout, metaTimeout: t.opts.MetadataTimeout, limits: limitsOf(t.opts)})
 	if err != nil {
 		return nil, err
@@ -65,7 +67,7 @@ func (t *TUFClient) session(targetBaseURL string) (*tufSession, error) {
 
 // Refresh updates the top-level metadata, stored as <role>.json.
 func (t *TUFClient) Refresh() error {
-	_, err := t.session(t.MetadataURL)
+	_, err := t.session(context.Background(), t.MetadataURL)
 	return err
 }
 
@@ -74,7 +76,7 @@ func (t *TUFClient) Refresh() error {
 // first failure. A target already present with the signed length and hash
 // is not downloaded again.
 func (t *TUFClient) Download(ctx context.Context, targetBaseURL, targetDir string, paths []string) error {
-	s, err := t.session(targetBaseURL)
+	s, err := t.session(ctx, targetBaseURL)
 	if err != nil {
 		return err
 	}
