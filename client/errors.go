@@ -153,8 +153,24 @@ func wrap(err error, format string, args ...any) error {
 }
 
 // classify maps go-tuf's, the network's and the filesystem's errors to
-// codes; an *Error inside (from a fetcher, through go-tuf) keeps its own.
-func classify(err error) Code {
+// codes by their types, never by their text; an *Error inside (from a
+// fetcher, through go-tuf) keeps its own code. go-tuf's errors are mapped
+// as for metadata of an unknown role: the TUF session maps the errors it
+// gets from go-tuf with tufCode, naming the role it was processing.
+func classify(err error) Code { return tufCode(err, "") }
+
+// tufCode maps err to a code by its type. role is the TUF role whose
+// metadata was being loaded or verified when err occurred
+// (metadata.TARGETS for a delegated role; "" if unknown): go-tuf reports
+// some faults with one type whatever the role, and only the caller knows
+// which role it was processing (see tufSession.refreshRole).
+//
+// Where go-tuf's types do not tell two faults apart and the role does not
+// either, the comments say so; the code chosen then refuses the update
+// like the other would, and is never TARGET_NOT_FOUND (a lookup skips such
+// a candidate and the metadata is kept as consistent, see select.go and
+// update.go) nor NETWORK (retried).
+func tufCode(err error, role string) Code {
 	var own *Error
 	if errors.As(err, &own) {
 		return own.Code
@@ -164,31 +180,54 @@ func classify(err error) Code {
 		expired  *metadata.ErrExpiredMetadata
 		badVer   *metadata.ErrBadVersionNumber
 		lenHash  *metadata.ErrLengthOrHashMismatch
+		repo     *metadata.ErrRepository
 		dlLen    *metadata.ErrDownloadLengthMismatch
 		dlHTTP   *metadata.ErrDownloadHTTP
 		dl       *metadata.ErrDownload
-		repo     *metadata.ErrRepository
 		value    *metadata.ErrValue
 		typ      *metadata.ErrType
+		runtime  *metadata.ErrRuntime
 		syn      *json.SyntaxError
 		jtype    *json.UnmarshalTypeError
 		urlErr   *url.Error
 		netErr   net.Error
 	)
+	// errors.As matches each concrete type only (go-tuf's Is methods, which
+	// make ErrUnsignedMetadata "is" an ErrRepository, play no part), so the
+	// order below does not matter among go-tuf's types.
 	switch {
 	case errors.As(err, &unsigned):
-		// go-tuf names the role: "Verifying targets failed, not enough signatures".
-		for _, top := range []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT} {
-			if strings.Contains(unsigned.Msg, "Verifying "+top+" ") {
-				return MetadataSignatureInvalid
-			}
+		// Fewer valid signatures than the threshold: one type for every
+		// role. Root, timestamp and snapshot sign the repository as a
+		// whole; targets and delegated roles sign model targets. With no
+		// role known, the repository's code.
+		if role == metadata.TARGETS {
+			return SignatureInvalid
 		}
-		return SignatureInvalid
+		return MetadataSignatureInvalid
 	case errors.As(err, &expired):
 		return MetadataExpired
 	case errors.As(err, &badVer):
+		// One type (and its subtype ErrEqualVersionNumber, which go-tuf's
+		// Refresh handles itself) for metadata older than the trusted copy
+		// (a replay) and for metadata whose version disagrees with what
+		// references it (root N+2 served as N+1; a snapshot or targets
+		// version other than the one timestamp or snapshot names: mix and
+		// match). No type tells them apart: both are ROLLBACK_REJECTED.
 		return RollbackRejected
 	case errors.As(err, &lenHash):
+		return MetadataInvalid // disagrees with the length or hashes that reference it
+	case errors.As(err, &repo):
+		// A bare ErrRepository (its subtypes are matched above). go-tuf
+		// raises it for a new snapshot that lacks a role the trusted
+		// snapshot lists, for a role the snapshot does not list, and for
+		// metadata of another _type (unreachable: FromBytes checks _type
+		// first, with ErrValue). No type tells them apart; only the first
+		// happens while a snapshot is verified, and it is a rollback (the
+		// role's metadata would lose its version protection).
+		if role == metadata.SNAPSHOT {
+			return RollbackRejected
+		}
 		return MetadataInvalid
 	case errors.As(err, &dlLen):
 		return LengthExceeded
@@ -197,14 +236,9 @@ func classify(err error) Code {
 			return TargetNotFound
 		}
 		return Network
-	case errors.As(err, &repo):
-		if strings.Contains(repo.Msg, "missing info") {
-			return RollbackRejected // a snapshot that dropped a role
-		}
-		return MetadataInvalid
 	case errors.As(err, &dl):
 		return Network
-	case errors.As(err, &value), errors.As(err, &typ), errors.As(err, &syn), errors.As(err, &jtype):
+	case errors.As(err, &value), errors.As(err, &typ), errors.As(err, &runtime), errors.As(err, &syn), errors.As(err, &jtype):
 		return MetadataInvalid
 	case errors.Is(err, syscall.ENOSPC):
 		return InsufficientStorage
@@ -213,8 +247,8 @@ func classify(err error) Code {
 	case errors.Is(err, os.ErrNotExist):
 		return StateInvalid
 	}
-	if strings.Contains(err.Error(), "not found") {
-		return TargetNotFound
-	}
+	// Anything else fails closed. go-tuf also returns untyped errors
+	// ("role targets not found in snapshot", "trusted timestamp not set"):
+	// metadata the client cannot use.
 	return MetadataInvalid
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -84,18 +85,35 @@ func roleOfURL(prefix, u string) string {
 // key alone can declare a snapshot of any size), and turns the end of the
 // run's context into CANCELLED (or the run's timeout). go-tuf's Refresh
 // takes no context, so the run's travels with the fetcher.
+//
+// It also records the role of the last file asked for: go-tuf's errors do
+// not say which role's metadata they concern, and the session needs it to
+// give them a code (tufSession.refreshRole).
 type metaFetcher struct {
 	inner  fetcher.Fetcher
 	ctx    context.Context
 	prefix string // the metadata URL, with a trailing slash
 	limits metaLimits
+
+	mu   sync.Mutex
+	last string // the role of the last file asked for; "" before any
+}
+
+// lastRole is the role of the last metadata file asked for, "" if none.
+func (f *metaFetcher) lastRole() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
 }
 
 func (f *metaFetcher) DownloadFile(u string, maxLength int64, timeout time.Duration) ([]byte, error) {
+	role := roleOfURL(f.prefix, u)
+	f.mu.Lock()
+	f.last = role
+	f.mu.Unlock()
 	if f.ctx.Err() != nil {
 		return nil, stopped(f.ctx, "fetching %s", u)
 	}
-	role := roleOfURL(f.prefix, u)
 	limit, option := f.limits.of(role)
 	capped := maxLength <= 0 || maxLength >= limit
 	if capped {

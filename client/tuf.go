@@ -42,8 +42,9 @@ type tufSession struct {
 	metaDir   string
 	targetURL string // base URL of targets, with a trailing slash
 	consist   bool   // consistent snapshots: target files are hash-prefixed
-	// What loadRole needs to fetch delegated roles as go-tuf does.
-	fetcher        fetcher.Fetcher
+	// What loadRole needs to fetch delegated roles as go-tuf does. The
+	// fetcher is go-tuf's too; it records which role it fetched last.
+	fetcher        *metaFetcher
 	metadataURL    string
 	maxTargets     int64
 	maxDelegations int // roles one lookup may visit (go-tuf's MaxDelegations)
@@ -122,16 +123,17 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 		}
 		inner = &httpFetcher{ctx: o.ctx, client: o.httpClient, retries: max(o.retries, 0), backoff: o.backoff, stall: o.stall, timeout: o.metaTimeout, after: after}
 	}
-	cfg.Fetcher = &metaFetcher{inner: inner, ctx: o.ctx, prefix: strings.TrimSuffix(metadataURL, "/") + "/", limits: o.limits}
+	meta := &metaFetcher{inner: inner, ctx: o.ctx, prefix: strings.TrimSuffix(metadataURL, "/") + "/", limits: o.limits}
+	cfg.Fetcher = meta
 	up, err := updater.New(cfg)
 	if err != nil {
-		return nil, wrap(err, "loading the trusted root")
+		return nil, errorf(tufCode(err, metadata.ROOT), err, "loading the trusted root")
 	}
 	if !o.now.IsZero() {
 		up.UnsafeSetRefTime(o.now)
 	}
 	s := &tufSession{ctx: o.ctx, up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/",
-		fetcher: cfg.Fetcher, metadataURL: strings.TrimSuffix(metadataURL, "/") + "/", maxTargets: cfg.TargetsMaxLength,
+		fetcher: meta, metadataURL: strings.TrimSuffix(metadataURL, "/") + "/", maxTargets: cfg.TargetsMaxLength,
 		maxDelegations: cfg.MaxDelegations, verified: map[delegation]*metadata.Metadata[metadata.TargetsType]{}}
 	return s, nil
 }
@@ -143,7 +145,7 @@ func (s *tufSession) refresh() error {
 		if s.ctx.Err() != nil {
 			return stopped(s.ctx, "TUF refresh")
 		}
-		code := classify(err)
+		code := tufCode(err, s.refreshRole())
 		if code == TargetNotFound {
 			code = Network // a metadata file the repository should have is missing
 		}
@@ -152,6 +154,32 @@ func (s *tufSession) refresh() error {
 	s.consist = s.up.GetTrustedMetadataSet().Root.Signed.ConsistentSnapshot
 	syncDir(s.metaDir)
 	return nil
+}
+
+// refreshRole names the role whose metadata go-tuf's Refresh was loading
+// when it failed, for tufCode. Online, Refresh verifies each role's
+// metadata right after downloading it, and of a local copy it reports
+// only the errors that are not of the ErrRepository family (it discards a
+// local copy that fails a signature, version or expiry check, and
+// downloads the role again): so an error whose code depends on the role
+// concerns the role the fetcher was last asked for. Offline (UnsafeLocalMode)
+// nothing is downloaded and the roles load in order, each only once the
+// previous one is trusted: the first role missing from the trusted set is
+// the one. (The trusted set alone does not do online: a local snapshot
+// that is loaded but outdated stays in it while the new snapshot is
+// verified.)
+func (s *tufSession) refreshRole() string {
+	if role := s.fetcher.lastRole(); role != "" {
+		return role
+	}
+	ts := s.up.GetTrustedMetadataSet()
+	switch {
+	case ts.Timestamp == nil:
+		return metadata.TIMESTAMP
+	case ts.Snapshot == nil:
+		return metadata.SNAPSHOT
+	}
+	return metadata.TARGETS
 }
 
 // A refresh persists each role as soon as it is verified, so one that
@@ -390,7 +418,7 @@ func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.
 	}
 	data, err := s.fetcher.DownloadFile(u, length, 0)
 	if err != nil {
-		code := classify(err)
+		code := tufCode(err, metadata.TARGETS)
 		if code == TargetNotFound {
 			code = Network // the snapshot lists it: the repository should have it
 		}
@@ -398,7 +426,8 @@ func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.
 	}
 	md, err := ts.UpdateDelegatedTargets(data, name, parent)
 	if err != nil {
-		return nil, errorf(classify(err), err, "delegated role %s", name)
+		// A delegated role is a targets role: tufCode's TARGETS.
+		return nil, errorf(tufCode(err, metadata.TARGETS), err, "delegated role %s", name)
 	}
 	s.verified[delegation{name, parent}] = md
 	if err := persist(s.metaDir, file, data); err != nil {
@@ -422,7 +451,7 @@ func (s *tufSession) verifyDelegation(ts trustedmetadata.TrustedMetadata, name, 
 		return errorf(MetadataInvalid, nil, "delegated role %s: its delegator %s is not loaded", name, parent)
 	}
 	if err := p.VerifyDelegate(name, md); err != nil {
-		return errorf(classify(err), err, "delegated role %s, as delegated by %s", name, parent)
+		return errorf(tufCode(err, metadata.TARGETS), err, "delegated role %s, as delegated by %s", name, parent)
 	}
 	s.verified[d] = md
 	return nil
