@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // TestErrorTextNamesEachCodeOnce: wrapping an *Error in another keeps one
@@ -65,6 +67,39 @@ func TestCheckRepoURL(t *testing.T) {
 		}
 		if err != nil && CodeOf(err) != StateInvalid {
 			t.Errorf("%q: code %s", tc.url, CodeOf(err))
+		}
+	}
+}
+
+// TestTUFCodeByRole: the role being processed decides between the codes
+// that one go-tuf type serves, and an error of no known type fails closed
+// whatever its text says ("not found" once meant TARGET_NOT_FOUND, which
+// lets a lookup skip a model). TestGoTUFErrorMapping checks the same codes
+// against go-tuf's real updater.
+func TestTUFCodeByRole(t *testing.T) {
+	t.Parallel()
+	unsigned := &metadata.ErrUnsignedMetadata{Msg: "Verifying targets failed"}
+	bare := &metadata.ErrRepository{Msg: "new snapshot is missing info for targets.json"}
+	for _, c := range []struct {
+		err  error
+		role string
+		want Code
+	}{
+		{unsigned, metadata.ROOT, MetadataSignatureInvalid},
+		{unsigned, metadata.TIMESTAMP, MetadataSignatureInvalid},
+		{unsigned, metadata.SNAPSHOT, MetadataSignatureInvalid},
+		{unsigned, metadata.TARGETS, SignatureInvalid},
+		{unsigned, "", MetadataSignatureInvalid},
+		{bare, metadata.SNAPSHOT, RollbackRejected},
+		{bare, metadata.TARGETS, MetadataInvalid},
+		{bare, "", MetadataInvalid},
+		{fmt.Errorf("wrapped: %w", &metadata.ErrBadVersionNumber{}), metadata.TARGETS, RollbackRejected},
+		{errors.New("role targets not found in snapshot"), metadata.TARGETS, MetadataInvalid},
+		{errors.New("target x not found"), "", MetadataInvalid},
+		{errorf(Network, unsigned, "own code"), metadata.TARGETS, Network},
+	} {
+		if got := tufCode(c.err, c.role); got != c.want {
+			t.Errorf("tufCode(%v, %q) = %s, want %s", c.err, c.role, got, c.want)
 		}
 	}
 }

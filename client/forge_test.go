@@ -27,6 +27,17 @@ type forged struct {
 	ts   *metadata.Metadata[metadata.TimestampType]
 	snap *metadata.Metadata[metadata.SnapshotType]
 	tg   *metadata.Metadata[metadata.TargetsType]
+	// expires overrides the expiry of what publish* writes, by role
+	// (default: a day from now).
+	expires map[string]time.Time
+}
+
+// expiryOf is the expiry publish* gives a role's metadata.
+func (f *forged) expiryOf(role string) time.Time {
+	if e, ok := f.expires[role]; ok {
+		return e
+	}
+	return expiry()
 }
 
 var rootName = regexp.MustCompile(`^([0-9]+)\.root\.json$`)
@@ -110,7 +121,7 @@ func (f *forged) write(name string, data []byte) *metadata.MetaFiles {
 func (f *forged) publishTargets(sign signature.Signer) {
 	f.t.Helper()
 	f.tg.Signed.Version++
-	f.tg.Signed.Expires = expiry()
+	f.tg.Signed.Expires = f.expiryOf(metadata.TARGETS)
 	if sign != nil {
 		f.tg.ClearSignatures()
 		if _, err := f.tg.Sign(sign); err != nil {
@@ -130,7 +141,7 @@ func (f *forged) publishTargets(sign signature.Signer) {
 func (f *forged) publishSnapshot(sign signature.Signer) {
 	f.t.Helper()
 	f.snap.Signed.Version++
-	f.snap.Signed.Expires = expiry()
+	f.snap.Signed.Expires = f.expiryOf(metadata.SNAPSHOT)
 	f.snap.ClearSignatures()
 	if _, err := f.snap.Sign(sign); err != nil {
 		f.t.Fatal(err)
@@ -148,7 +159,7 @@ func (f *forged) publishSnapshot(sign signature.Signer) {
 func (f *forged) publishTimestamp(sign signature.Signer) {
 	f.t.Helper()
 	f.ts.Signed.Version++
-	f.ts.Signed.Expires = expiry()
+	f.ts.Signed.Expires = f.expiryOf(metadata.TIMESTAMP)
 	f.ts.ClearSignatures()
 	if _, err := f.ts.Sign(sign); err != nil {
 		f.t.Fatal(err)
