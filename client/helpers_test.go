@@ -28,7 +28,6 @@ import (
 
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
-	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
@@ -36,50 +35,11 @@ import (
 
 const model = "det"
 
-// The template repository: a ceremony costs over a second (key
-// derivation), so it runs once and each test gets a copy, with the same
-// keys. Copies are served with dirHandler, never with Repo.Handler or
-// Repo.Serve (they need testrepo's unexported filesystem).
-var (
-	tmplBase string
-	tmpl     struct {
-		once sync.Once
-		dir  string
-		keys keys.MemKeyring
-		root []byte
-	}
-)
-
-func TestMain(m *testing.M) {
-	base, err := os.MkdirTemp("", "client-test-")
-	if err != nil {
-		panic(err)
-	}
-	tmplBase = base
-	code := m.Run()
-	os.RemoveAll(base)
-	os.Exit(code)
-}
-
-// newRepo returns a fresh, empty repository.
+// newRepo returns a fresh, empty repository: a copy of testrepo's
+// template, made once per test process, with its keys.
 func newRepo(t testing.TB) *testrepo.Repo {
 	t.Helper()
-	tmpl.once.Do(func() {
-		r := testrepo.New(t)
-		dst := filepath.Join(tmplBase, "repo")
-		copyTree(t, r.Dir, dst)
-		tmpl.dir, tmpl.keys, tmpl.root = dst, r.Keys, r.Root
-	})
-	if tmpl.dir == "" {
-		t.Fatal("the template repository could not be built")
-	}
-	dir := filepath.Join(t.TempDir(), "repo")
-	copyTree(t, tmpl.dir, dir)
-	rr, err := repo.Open(afero.NewOsFs(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testrepo.Repo{Dir: dir, Keys: tmpl.keys, Root: tmpl.root, R: rr}
+	return testrepo.New(t)
 }
 
 // payload returns n deterministic pseudo-random bytes: two payloads with

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/edgetuf/edgetuf/client"
@@ -23,46 +22,21 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// The template of rotRepo: three root keys, threshold 2, every key held.
-var rotTmpl struct {
-	once     sync.Once
-	dir      string
-	online   keys.MemKeyring
-	rootKeys []*keys.Key // root-1, root-2, root-3
-	root     []byte
-}
-
 // rotRepo returns a fresh repository whose root has three keys and
-// threshold 2, with its root keys (in ceremony order).
+// threshold 2, with its root keys (in the root role's order: root-1,
+// root-2, root-3). testrepo makes it once per test process.
 func rotRepo(t *testing.T) (*testrepo.Repo, []*keys.Key) {
 	t.Helper()
-	rotTmpl.once.Do(func() {
-		r, rootKeys := testrepo.NewWithRootKeys(t, 3, 2)
-		root, err := metadata.Root().FromBytes(r.Root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, id := range root.Signed.Roles[metadata.ROOT].KeyIDs {
-			rotTmpl.rootKeys = append(rotTmpl.rootKeys, rootKeys[id])
-		}
-		dst := filepath.Join(tmplBase, "rot-repo")
-		copyTree(t, r.Dir, dst)
-		rotTmpl.dir, rotTmpl.online, rotTmpl.root = dst, r.Keys, r.Root
-	})
-	if rotTmpl.dir == "" {
-		t.Fatal("the rotation template repository could not be built")
-	}
-	dir := filepath.Join(t.TempDir(), "repo")
-	copyTree(t, rotTmpl.dir, dir)
-	rr, err := repo.Open(afero.NewOsFs(), dir)
+	r, rootKeys := testrepo.NewWithRootKeys(t, 3, 2)
+	root, err := metadata.Root().FromBytes(r.Root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	online := keys.MemKeyring{}
-	for id, k := range rotTmpl.online {
-		online[id] = k
+	var ordered []*keys.Key
+	for _, id := range root.Signed.Roles[metadata.ROOT].KeyIDs {
+		ordered = append(ordered, rootKeys[id])
 	}
-	return &testrepo.Repo{Dir: dir, Keys: online, Root: rotTmpl.root, R: rr}, rotTmpl.rootKeys
+	return r, ordered
 }
 
 func genKey(t *testing.T, name string) *keys.Key {

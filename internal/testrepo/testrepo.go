@@ -1,7 +1,9 @@
 // Package testrepo builds real TUF repositories with mrepo's code for the
 // tests of the device client, and serves them on 127.0.0.1 with hooks to
-// misbehave. It is test support only: the keys it makes are throwaway,
-// protected by a test-only passphrase.
+// misbehave. A ceremony is slow (scrypt), so each kind of repository is
+// made once per test process and copied for each test (template.go, on
+// internal/testrepo/treecache). It is test support only: the keys it
+// makes are throwaway, protected by a test-only passphrase.
 package testrepo
 
 import (
@@ -32,43 +34,25 @@ type Repo struct {
 	fs   afero.Fs
 }
 
-// New runs a ceremony (one key per role) in a temporary directory.
+// New returns a repository made by a ceremony with one key per role, in
+// a temporary directory of t's: a copy of a template made once per test
+// process (see template.go), so its keys are those of every other
+// repository New returns in this process.
 func New(t testing.TB) *Repo {
 	t.Helper()
 	return NewWithExpiry(t, nil)
 }
 
-// NewWithExpiry is New with custom metadata lifetimes.
+// NewWithExpiry is New with custom metadata lifetimes (nil: the
+// defaults). Each lifetime has its own template.
 func NewWithExpiry(t testing.TB, exp *repo.Expiry) *Repo {
 	t.Helper()
-	base := t.TempDir()
-	fs := afero.NewOsFs()
-	kd := &keys.Dir{FS: fs, Path: filepath.Join(base, "keys"), Passphrase: func(string, bool) ([]byte, error) { return []byte(Passphrase), nil }}
-	dir := filepath.Join(base, "repo")
-	res, err := repo.Init(fs, dir, kd, repo.InitOptions{Expiry: exp})
-	if err != nil {
-		t.Fatalf("testrepo: init: %v", err)
+	k := templateKey{}
+	if exp != nil {
+		k.expiry, k.customExpiry = *exp, true
 	}
-	kr := keys.MemKeyring{}
-	for _, k := range res.Keys {
-		if k.Role == "root" {
-			continue // publishing needs only the online keys (and root ones are slow to open)
-		}
-		key, err := kd.Load(k.KeyID)
-		if err != nil {
-			t.Fatalf("testrepo: %v", err)
-		}
-		kr.Add(key)
-	}
-	r, err := repo.Open(fs, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := os.ReadFile(filepath.Join(dir, "metadata", "1.root.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Repo{Dir: dir, Keys: kr, Root: root, R: r, fs: fs}
+	r, _ := fromTemplate(t, k)
+	return r
 }
 
 // Publish publishes a bundle with the given payload files and constraints.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // TestPublishWithDeltas: the helper the client tests use publishes a
@@ -53,5 +55,56 @@ func TestPublishWithDeltas(t *testing.T) {
 	}
 	if rep := repo.Verify(afero.NewOsFs(), r.Dir, r.Root, repo.VerifyOptions{}); !rep.OK() {
 		t.Fatalf("verify: %v", rep.Problems)
+	}
+}
+
+// TestTemplateCopies: repositories of one kind are copies of one ceremony
+// (same pinned root and keys), each in its own directory with its own
+// keyring, so what one test publishes or rotates is not in another's.
+func TestTemplateCopies(t *testing.T) {
+	t.Parallel()
+	a, b := New(t), New(t)
+	if a.Dir == b.Dir || !bytes.Equal(a.Root, b.Root) || len(a.Keys) != 3 {
+		t.Fatalf("dirs %s %s, same root %v, %d online keys", a.Dir, b.Dir, bytes.Equal(a.Root, b.Root), len(a.Keys))
+	}
+	for id := range a.Keys {
+		if b.Keys[id] == nil {
+			t.Fatalf("key %s only in one copy", id)
+		}
+		delete(a.Keys, id)
+		if b.Keys[id] == nil {
+			t.Fatal("the copies share one keyring")
+		}
+		break
+	}
+	b.Publish(t, "det", "1.0.0", map[string][]byte{"model.bin": []byte("weights")}, targets.Compat{})
+	if _, err := os.Stat(filepath.Join(b.Dir, "metadata", "timestamp.json")); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(a.Dir, "targets"))
+	if len(entries) != 0 {
+		t.Fatalf("publishing into one copy changed another: %v", entries)
+	}
+	if rep := repo.Verify(afero.NewOsFs(), b.Dir, b.Root, repo.VerifyOptions{}); !rep.OK() {
+		t.Fatalf("verify: %v", rep.Problems)
+	}
+
+	// Root keys, when asked for, are the root role's keys.
+	r, rk := NewWithRootKeys(t, 3, 2)
+	root, err := metadata.Root().FromBytes(r.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := root.Signed.Roles[metadata.ROOT]
+	if role.Threshold != 2 || len(role.KeyIDs) != 3 || len(rk) != 3 {
+		t.Fatalf("root role %+v, %d root keys", role, len(rk))
+	}
+	for _, id := range role.KeyIDs {
+		if rk[id] == nil || r.Keys[id] != nil {
+			t.Fatalf("root key %s: in root keyring %v, in online keyring %v", id, rk[id] != nil, r.Keys[id] != nil)
+		}
+	}
+	if bytes.Equal(r.Root, a.Root) {
+		t.Fatal("two kinds of repository share a template")
 	}
 }
