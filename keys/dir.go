@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/fileperm"
@@ -17,7 +18,9 @@ import (
 
 // Keyring hands out signers by TUF key ID. ErrKeyNotFound (wrapped) means
 // the key is simply not held here, which callers may tolerate when other
-// holders supply the remaining signatures.
+// holders supply the remaining signatures. A Keyring, and each signer it
+// returns, is safe for concurrent use. internal/keyringtest is the
+// conformance suite every implementation runs.
 type Keyring interface {
 	Signer(keyID string) (signature.Signer, error)
 }
@@ -40,6 +43,10 @@ type Dir struct {
 	// EDGETUF_PKCS11_PIN is not set; nil: no prompt.
 	PIN PassphraseFunc
 
+	// mu serializes decryption, so that a Dir is safe for concurrent use
+	// (as every Keyring is) and goroutines that need keys at once ask for
+	// a passphrase once.
+	mu    sync.Mutex
 	tried [][]byte // passphrases that have opened a key before
 }
 
@@ -169,6 +176,8 @@ func (d *Dir) Load(keyID string) (*Key, error) {
 // decrypt opens a key file with a passphrase that opened an earlier key,
 // or else asks for one.
 func (d *Dir) decrypt(f *File) (*Key, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, p := range d.tried {
 		if k, err := f.Decrypt(p); err == nil {
 			return k, nil
