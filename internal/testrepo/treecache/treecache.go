@@ -79,8 +79,9 @@ func (tr *Tree[T]) Value(t testing.TB) T {
 	return tr.val
 }
 
-// CopyTo writes a copy of the tree to dir on fs (dir must not exist yet)
-// and returns what the build returned.
+// CopyTo writes a copy of the tree to dir on fs (dir must not exist, or be
+// an empty directory: "/" of a new afero.MemMapFs) and returns what the
+// build returned.
 func (tr *Tree[T]) CopyTo(t testing.TB, fs afero.Fs, dir string) T {
 	t.Helper()
 	v, err := tr.Copy(fs, dir)
@@ -98,9 +99,12 @@ func (tr *Tree[T]) Copy(fs afero.Fs, dir string) (T, error) {
 		var zero T
 		return zero, fmt.Errorf("building the tree: %w", tr.err)
 	}
-	if _, err := fs.Stat(dir); err == nil {
+	if names, err := afero.ReadDir(fs, dir); err == nil && len(names) > 0 {
 		var zero T
-		return zero, fmt.Errorf("copying the tree to %s: it exists", dir)
+		return zero, fmt.Errorf("copying the tree to %s: it is not empty", dir)
+	} else if fi, err := fs.Stat(dir); err == nil && !fi.IsDir() {
+		var zero T
+		return zero, fmt.Errorf("copying the tree to %s: it is a file", dir)
 	}
 	if err := copyTree(tr.fs, builtDir, fs, dir); err != nil {
 		var zero T

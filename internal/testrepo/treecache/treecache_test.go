@@ -84,7 +84,7 @@ func TestBuiltOnceCopiedPerTest(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := tr.Copy(afero.NewOsFs(), dirs[1]); err == nil {
-			t.Error("copied over an existing directory")
+			t.Error("copied over a directory that is not empty")
 		}
 	}
 }
@@ -118,11 +118,13 @@ func TestTreeFromTree(t *testing.T) {
 		}
 		return struct{}{}, afero.WriteFile(fs, filepath.Join(dir, "b.json"), []byte("b"), 0o644)
 	})
-	fs := afero.NewMemMapFs()
-	more.CopyTo(t, fs, "/t1/repo")
-	for _, name := range []string{"a.json", "b.json", "sub/secret"} {
-		if ok, _ := afero.Exists(fs, filepath.Join("/t1/repo", name)); !ok {
-			t.Errorf("%s missing", name)
+	for _, dir := range []string{"/t1/repo", "/"} { // "/" exists, empty
+		fs := afero.NewMemMapFs()
+		more.CopyTo(t, fs, dir)
+		for _, name := range []string{"a.json", "b.json", "sub/secret"} {
+			if ok, _ := afero.Exists(fs, filepath.Join(dir, name)); !ok {
+				t.Errorf("%s: %s missing", dir, name)
+			}
 		}
 	}
 }
