@@ -11,16 +11,29 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// deltaLine is how add-target reports one patch.
-func deltaLine(d repo.DeltaResult) string {
-	if d.Length == 0 && !d.Published {
-		return fmt.Sprintf("delta %s from %s: skipped: %s", d.File, d.Base, d.Reason)
+func deltaCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "delta",
+		Usage:     "create or apply a binary patch between two versions of a file",
+		UsageText: "mrepo delta create [--json] OLD NEW PATCH\nmrepo delta apply [--json] [--max-duration D] OLD PATCH OUT",
+		Description: `The patch algorithm that add-target --delta-from uses, on plain files: to
+measure what a patch would save on a pair of models, to benchmark, or to
+rebuild a file by hand. Neither command needs a repository or keys.
+
+Patches name the length and SHA-256 of the file they apply to and of the
+file they rebuild; apply checks both and writes nothing unless the result
+is exactly the file the patch was made for.`,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return cliutil.Usagef("delta: %s (see mrepo delta --help)", cliutil.OneLine(err))
+		},
+		Subcommands: []*cli.Command{deltaCreateCommand(), deltaApplyCommand()},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return cliutil.Usagef("delta: unknown command %q: create or apply (see mrepo delta --help)", c.Args().First())
+			}
+			return cliutil.Usagef("delta: expected a command: create or apply (see mrepo delta --help)")
+		},
 	}
-	s := fmt.Sprintf("delta %s from %s: %s (%.1f%% of %s)", d.File, d.Base, cliutil.HumanBytes(d.Length), d.Percent, cliutil.HumanBytes(d.FileLength))
-	if d.Published {
-		return s + ", published"
-	}
-	return s + ", skipped: " + d.Reason
 }
 
 // deltaSubcommand sets up a subcommand of `mrepo delta`: flag errors are
@@ -48,31 +61,6 @@ func deltaSubcommand(cmd *cli.Command, args ...string) *cli.Command {
 		return action(c)
 	}
 	return cmd
-}
-
-func deltaCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "delta",
-		Usage:     "create or apply a binary patch between two versions of a file",
-		UsageText: "mrepo delta create [--json] OLD NEW PATCH\nmrepo delta apply [--json] [--max-duration D] OLD PATCH OUT",
-		Description: `The patch algorithm that add-target --delta-from uses, on plain files: to
-measure what a patch would save on a pair of models, to benchmark, or to
-rebuild a file by hand. Neither command needs a repository or keys.
-
-Patches name the length and SHA-256 of the file they apply to and of the
-file they rebuild; apply checks both and writes nothing unless the result
-is exactly the file the patch was made for.`,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return cliutil.Usagef("delta: %s (see mrepo delta --help)", cliutil.OneLine(err))
-		},
-		Subcommands: []*cli.Command{deltaCreateCommand(), deltaApplyCommand()},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return cliutil.Usagef("delta: unknown command %q: create or apply (see mrepo delta --help)", c.Args().First())
-			}
-			return cliutil.Usagef("delta: expected a command: create or apply (see mrepo delta --help)")
-		},
-	}
 }
 
 func deltaCreateCommand() *cli.Command {
