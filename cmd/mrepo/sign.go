@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
-	"github.com/edgetuf/edgetuf/internal/fileperm"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
@@ -52,12 +49,12 @@ thresholds still unmet are printed.`,
 			var opts repo.SignOptions
 			names := map[string]string{}
 			if p := c.String("key"); p != "" {
-				fk, err := openKeyFile(p, passphrases(c))
+				fk, err := keys.OpenKeyFile(p, passphrases(c))
 				if err != nil {
 					return fmt.Errorf("sign: %w", err)
 				}
-				kr, opts.KeyIDs = fk, []string{fk.f.KeyID}
-				names[fk.f.KeyID] = fk.f.Name
+				kr, opts.KeyIDs = fk, []string{fk.KeyID()}
+				names[fk.KeyID()] = fk.Name()
 			} else {
 				kd := keyDir(c)
 				if list, err := kd.List(); err == nil {
@@ -110,51 +107,4 @@ thresholds still unmet are printed.`,
 			return nil
 		},
 	})
-}
-
-// fileKeyring is a keyring of one encrypted key file, decrypted on first
-// use.
-type fileKeyring struct {
-	f    *keys.File
-	pass keys.PassphraseFunc
-	key  *keys.Key
-}
-
-func openKeyFile(path string, pass keys.PassphraseFunc) (*fileKeyring, error) {
-	// A private key others may read or write is refused, as in a key
-	// directory (keys.Dir), before it is read.
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := fileperm.Secret(fi, path, "private key file"); err != nil {
-		return nil, err
-	}
-	data, err := readLimited(path)
-	if err != nil {
-		return nil, err
-	}
-	f, err := keys.ParseFile(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return &fileKeyring{f: f, pass: pass}, nil
-}
-
-func (k *fileKeyring) Signer(id string) (signature.Signer, error) {
-	if id != k.f.KeyID {
-		return nil, fmt.Errorf("key %s: %w", keys.ShortID(id), keys.ErrKeyNotFound)
-	}
-	if k.key == nil {
-		p, err := k.pass(fmt.Sprintf("key %s (%s)", k.f.Name, keys.ShortID(id)), false)
-		if err != nil {
-			return nil, err
-		}
-		key, err := k.f.Decrypt(p)
-		if err != nil {
-			return nil, err
-		}
-		k.key = key
-	}
-	return k.key.Signer()
 }
