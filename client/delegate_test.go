@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/keys"
@@ -86,7 +87,7 @@ func TestDelegatedTeamModel(t *testing.T) {
 		t.Errorf("model.bin obtained %+v, want a patch from 1.0.0", ff)
 	}
 	d.wantActive("1.1.0")
-	if rep := repo.Verify(afero.NewOsFs(), r.Dir, r.Root, repo.VerifyOptions{}); !rep.OK() {
+	if rep := audit.Verify(afero.NewOsFs(), r.Dir, r.Root, audit.Options{}); !rep.OK() {
 		t.Fatalf("verify: %v", rep.Problems)
 	}
 }
@@ -151,10 +152,10 @@ func TestDelegatedTargetOutsidePathsIgnored(t *testing.T) {
 	f.publishSnapshot(trustedSigner(t, r, metadata.SNAPSHOT))
 	f.publishTimestamp(trustedSigner(t, r, metadata.TIMESTAMP))
 
-	rep := repo.Verify(afero.NewOsFs(), r.Dir, r.Root, repo.VerifyOptions{})
+	rep := audit.Verify(afero.NewOsFs(), r.Dir, r.Root, audit.Options{})
 	found := false
 	for _, p := range rep.Problems {
-		found = found || (p.Code == repo.CodeDelegationViolation && p.Target == "models/det/9.0.0/manifest.json")
+		found = found || (p.Code == audit.DelegationViolation && p.Target == "models/det/9.0.0/manifest.json")
 	}
 	if !found {
 		t.Errorf("verify: %v", rep.Problems)
@@ -219,7 +220,7 @@ func TestPendingDelegation(t *testing.T) {
 			t.Fatalf("%s: %+v", o.name, res)
 		}
 	}
-	if rep := repo.Verify(afero.NewOsFs(), r.Dir, r.Root, repo.VerifyOptions{}); len(rep.Problems) != 2 || rep.Problems[0].Code != repo.CodeMetadataMissing {
+	if rep := audit.Verify(afero.NewOsFs(), r.Dir, r.Root, audit.Options{}); len(rep.Problems) != 2 || rep.Problems[0].Code != audit.MetadataMissing {
 		t.Errorf("verify: %v", rep.Problems)
 	}
 	srv := serveRepo(t, r)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/keys"
@@ -135,7 +136,7 @@ func TestRootChainOfflineDevice(t *testing.T) {
 	delete(r.Keys, oldTS.ID())
 	r.Keys.Add(ts2)
 	publish(t, r, smallSize, "1.1.0")
-	if rep := repo.Verify(afero.NewOsFs(), r.Dir, r.Root, repo.VerifyOptions{}); !rep.OK() {
+	if rep := audit.Verify(afero.NewOsFs(), r.Dir, r.Root, audit.Options{}); !rep.OK() {
 		t.Fatalf("verify from root v1: %v", rep.Problems)
 	}
 
@@ -221,7 +222,7 @@ func TestThresholdKMinusOneRejected(t *testing.T) {
 		if v := d.trustedRootVersion(); v != 1 {
 			t.Fatalf("device trusts root v%d", v)
 		}
-		if rep := repo.Verify(afero.NewOsFs(), evil, r.Root, repo.VerifyOptions{}); rep.OK() {
+		if rep := audit.Verify(afero.NewOsFs(), evil, r.Root, audit.Options{}); rep.OK() {
 			t.Fatal("verify accepts a root signed by 1 of 2")
 		}
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -89,14 +90,14 @@ func TestVerifyReportsCaseCollisions(t *testing.T) {
 	rep := verifyAt(t, fs, dir, t0)
 	found := false
 	for _, p := range rep.Problems {
-		if p.Code == CodeCustomInvalid && p.Target == mp && strings.Contains(p.Message, `files "model.bin" and "Model.bin" differ only in case`) {
+		if p.Code == audit.CustomInvalid && p.Target == mp && strings.Contains(p.Message, `files "model.bin" and "Model.bin" differ only in case`) {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("problems %v, want %s on %s naming both files", problemCodes(rep), CodeCustomInvalid, mp)
+		t.Errorf("problems %v, want %s on %s naming both files", problemCodes(rep), audit.CustomInvalid, mp)
 	}
-	if !hasProblem(rep, CodeVersionAmbiguous, "", dupV) && !hasProblem(rep, CodeVersionAmbiguous, "", "models/vision-cls/1.0.0-RC.1/manifest.json") {
-		t.Errorf("problems %v, want %s for 1.0.0-rc.1", problemCodes(rep), CodeVersionAmbiguous)
+	if !hasProblem(rep, audit.VersionAmbiguous, "", dupV) && !hasProblem(rep, audit.VersionAmbiguous, "", "models/vision-cls/1.0.0-RC.1/manifest.json") {
+		t.Errorf("problems %v, want %s for 1.0.0-rc.1", problemCodes(rep), audit.VersionAmbiguous)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
@@ -84,7 +85,7 @@ func teamKeyring(t testing.TB, team ...*keys.Key) keys.MemKeyring {
 	return plusKeys(keysFor(t, metadata.SNAPSHOT, metadata.TIMESTAMP), team...)
 }
 
-func problemCodes(rep *VerifyReport) []string {
+func problemCodes(rep *audit.Report) []string {
 	var out []string
 	for _, p := range rep.Problems {
 		out = append(out, p.String())
@@ -176,7 +177,7 @@ func TestDelegateNamedRole(t *testing.T) {
 	if len(d.Roles) != 1 || !reflect.DeepEqual(d.Roles[0], want) || d.Keys[team.ID()] == nil || len(d.Keys) != 1 {
 		t.Fatalf("delegations %+v", d)
 	}
-	if rep := verifyAt(t, fs, dir, t0); !hasProblem(rep, CodeMetadataMissing, "vision", "") || len(rep.Problems) != 1 {
+	if rep := verifyAt(t, fs, dir, t0); !hasProblem(rep, audit.MetadataMissing, "vision", "") || len(rep.Problems) != 1 {
 		t.Errorf("pending role: verify found %q", problemCodes(rep))
 	}
 	s, err := r.Status(StatusOptions{})
@@ -209,7 +210,7 @@ func TestDelegateNamedRole(t *testing.T) {
 		t.Fatalf("add result %+v", ar)
 	}
 	rep := requireVerifies(t, fs, dir, t0)
-	if !slices.ContainsFunc(rep.Roles, func(rr RoleReport) bool { return rr.Role == "vision" && rr.Version == 2 }) {
+	if !slices.ContainsFunc(rep.Roles, func(rr audit.RoleReport) bool { return rr.Role == "vision" && rr.Version == 2 }) {
 		t.Errorf("verify roles %+v", rep.Roles)
 	}
 
@@ -299,7 +300,7 @@ func TestDelegatedRoleCannotPublishOutsideItsPaths(t *testing.T) {
 		md.Signed.Targets[tf.Path] = &tf
 	})
 	rep := verifyAt(t, fs, dir, t0)
-	if !hasProblem(rep, CodeDelegationViolation, "vision", "models/det/9.0.0/manifest.json") {
+	if !hasProblem(rep, audit.DelegationViolation, "vision", "models/det/9.0.0/manifest.json") {
 		t.Errorf("verify: %q", problemCodes(rep))
 	}
 	s, err := r.Status(StatusOptions{})
@@ -361,7 +362,7 @@ func TestDelegateTerminatingAndOrder(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 	rep := verifyAt(t, fs, dir, t0)
-	if !hasProblem(rep, CodeClientRejected, "", "models/cam/2.0.0/manifest.json") {
+	if !hasProblem(rep, audit.ClientRejected, "", "models/cam/2.0.0/manifest.json") {
 		t.Errorf("verify %q", problemCodes(rep))
 	}
 	if s, err = r.Status(StatusOptions{}); err != nil {
@@ -404,7 +405,7 @@ func TestDelegateKeyReplacement(t *testing.T) {
 	if d := st.targets.Signed.Delegations; len(d.Keys) != 1 || d.Keys[fresh.ID()] == nil {
 		t.Errorf("delegation keys %v: the old key must be gone", d.Keys)
 	}
-	if rep := verifyAt(t, fs, dir, t0); !hasProblem(rep, CodeMetadataSignatureInvalid, "vision", "") {
+	if rep := verifyAt(t, fs, dir, t0); !hasProblem(rep, audit.MetadataSignatureInvalid, "vision", "") {
 		t.Errorf("verify %q", problemCodes(rep))
 	}
 	if _, err := publishAs(t, r, fs, teamKeyring(t, old), "vision-cls", "6.6.6", AddOptions{Role: "vision"}); !errors.Is(err, ErrStoredMetadata) && !errors.Is(err, ErrThreshold) {
@@ -477,8 +478,8 @@ func TestDelegatedRoleExpiry(t *testing.T) {
 	if _, err := openAt(t, fs, dir, late).Snapshot(f.kr); err != nil {
 		t.Fatal(err)
 	}
-	rep := Verify(fs, dir, f.rootJSON, VerifyOptions{Now: late.Add(time.Hour), ValidFor: 12 * time.Hour})
-	if !hasProblem(rep, CodeExpiresSoon, "vision", "") || hasProblem(rep, CodeExpiresSoon, metadata.TARGETS, "") {
+	rep := audit.Verify(fs, dir, f.rootJSON, audit.Options{Now: late.Add(time.Hour), ValidFor: 12 * time.Hour})
+	if !hasProblem(rep, audit.ExpiresSoon, "vision", "") || hasProblem(rep, audit.ExpiresSoon, metadata.TARGETS, "") {
 		t.Errorf("verify --valid-for: %q", problemCodes(rep))
 	}
 	s, err := openAt(t, fs, dir, late).Status(StatusOptions{})
@@ -490,7 +491,7 @@ func TestDelegatedRoleExpiry(t *testing.T) {
 	}
 	after := t0.Add(90*day + time.Hour)
 	rep = verifyAt(t, fs, dir, after)
-	if !hasProblem(rep, CodeMetadataExpired, "vision", "") || len(rep.Problems) != 1 {
+	if !hasProblem(rep, audit.MetadataExpired, "vision", "") || len(rep.Problems) != 1 {
 		t.Errorf("verify after expiry: %q", problemCodes(rep))
 	}
 	if s, err = openAt(t, fs, dir, after).Status(StatusOptions{}); err != nil || !hasWarning(s, "vision: EXPIRED at") {
@@ -601,7 +602,7 @@ func TestHashBins(t *testing.T) {
 	forgeRole(t, fs, dir, t0, home, keys.MemKeyring{}.Add(fresh), func(md *metadata.Metadata[metadata.TargetsType]) {
 		md.Signed.Targets[p] = &metadata.TargetFiles{Length: 1, Hashes: metadata.Hashes{"sha256": make([]byte, 32)}, Path: p}
 	})
-	if rep := verifyAt(t, fs, dir, t0); !hasProblem(rep, CodeDelegationViolation, home, p) {
+	if rep := verifyAt(t, fs, dir, t0); !hasProblem(rep, audit.DelegationViolation, home, p) {
 		t.Errorf("verify %q", problemCodes(rep))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
@@ -394,41 +395,41 @@ func TestVerifyDeltaProblems(t *testing.T) {
 
 	for _, c := range []struct {
 		name   string
-		code   string
+		code   audit.Code
 		target string
 		msg    string
 		tamper func(t *testing.T, fs afero.Fs, dir string)
 	}{
-		{name: "patch not listed by the manifest", code: CodeDeltaUnlisted, target: patch, msg: "not listed in the deltas of " + man4,
+		{name: "patch not listed by the manifest", code: audit.DeltaUnlisted, target: patch, msg: "not listed in the deltas of " + man4,
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) {
 					setDeltas(t, st, func(map[string][]targets.DeltaRef) map[string][]targets.DeltaRef { return nil })
 				})
 			}},
-		{name: "listed patch not signed", code: CodeDeltaMissing, target: man4, msg: "lists a patch of model.onnx from 3.0.0",
+		{name: "listed patch not signed", code: audit.DeltaMissing, target: man4, msg: "lists a patch of model.onnx from 3.0.0",
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) { delete(st.targets.Signed.Targets, patch) })
 			}},
-		{name: "listed patch is not a delta target", code: CodeDeltaMissing, target: man4, msg: "not a signed model-delta target",
+		{name: "listed patch is not a delta target", code: audit.DeltaMissing, target: man4, msg: "not a signed model-delta target",
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) {
 					raw := json.RawMessage(bytes.Replace(*st.targets.Signed.Targets[patch].Custom, []byte(`"model-delta"`), []byte(`"model-payload"`), 1))
 					st.targets.Signed.Targets[patch].Custom = &raw
 				})
 			}},
-		{name: "base version not published", code: CodeDeltaBadBase, target: targets.DeltaPath("det", "4.0.0", "3.5.0", "model.onnx"), msg: "base version 3.5.0 of det is not published",
+		{name: "base version not published", code: audit.DeltaBadBase, target: targets.DeltaPath("det", "4.0.0", "3.5.0", "model.onnx"), msg: "base version 3.5.0 of det is not published",
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) { addPatch(t, fs, dir, st, "3.5.0", "model.onnx", patchBytes(t, fs, dir), true) })
 			}},
-		{name: "base version lacks the file", code: CodeDeltaBadBase, target: targets.DeltaPath("det", "4.0.0", "3.0.0", "extra.bin"), msg: "base version 3.0.0 has no extra.bin",
+		{name: "base version lacks the file", code: audit.DeltaBadBase, target: targets.DeltaPath("det", "4.0.0", "3.0.0", "extra.bin"), msg: "base version 3.0.0 has no extra.bin",
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) { addPatch(t, fs, dir, st, "3.0.0", "extra.bin", patchBytes(t, fs, dir), true) })
 			}},
-		{name: "patch made from another base", code: CodeDeltaBadBase, target: targets.DeltaPath("det", "4.0.0", "2.0.0", "model.onnx"), msg: "the patch applies to a file of 65536 bytes",
+		{name: "patch made from another base", code: audit.DeltaBadBase, target: targets.DeltaPath("det", "4.0.0", "2.0.0", "model.onnx"), msg: "the patch applies to a file of 65536 bytes",
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) { addPatch(t, fs, dir, st, "2.0.0", "model.onnx", patchBytes(t, fs, dir), true) })
 			}},
-		{name: "patch rebuilds another file", code: CodeDeltaInvalid, target: targets.DeltaPath("det", "4.0.0", "3.0.0", "labels.txt"), msg: "the patch rebuilds a file of",
+		{name: "patch rebuilds another file", code: audit.DeltaInvalid, target: targets.DeltaPath("det", "4.0.0", "3.0.0", "labels.txt"), msg: "the patch rebuilds a file of",
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) {
 					// A genuine patch between 3.0.0's and 4.0.0's labels, signed as the
@@ -442,11 +443,11 @@ func TestVerifyDeltaProblems(t *testing.T) {
 					addPatch(t, fs, dir, st, "3.0.0", "labels.txt", buf.Bytes(), true)
 				})
 			}},
-		{name: "patch header unreadable", code: CodeDeltaInvalid, target: patch, msg: "patch header",
+		{name: "patch header unreadable", code: audit.DeltaInvalid, target: patch, msg: "patch header",
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) { replaceTarget(t, fs, dir, st, patch, []byte("not a patch at all")) })
 			}},
-		{name: "manifest lists a patch under a wrong name", code: CodeCustomInvalid, target: man4, msg: "deltas",
+		{name: "manifest lists a patch under a wrong name", code: audit.CustomInvalid, target: man4, msg: "deltas",
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				republish(t, fs, dir, func(st *state) {
 					setDeltas(t, st, func(d map[string][]targets.DeltaRef) map[string][]targets.DeltaRef {
@@ -455,7 +456,7 @@ func TestVerifyDeltaProblems(t *testing.T) {
 					})
 				})
 			}},
-		{name: "patch bytes changed", code: CodeHashMismatch, target: patch, msg: "SHA-256",
+		{name: "patch bytes changed", code: audit.HashMismatch, target: patch, msg: "SHA-256",
 			tamper: func(t *testing.T, fs afero.Fs, dir string) {
 				data := patchBytes(t, fs, dir)
 				data[len(data)-1] ^= 1
@@ -471,10 +472,10 @@ func TestVerifyDeltaProblems(t *testing.T) {
 			}
 			requireVerifies(t, fs, dir, t0)
 			c.tamper(t, fs, dir)
-			rep := Verify(fs, dir, f.rootJSON, VerifyOptions{Now: t0.Add(time.Hour)})
+			rep := audit.Verify(fs, dir, f.rootJSON, audit.Options{Now: t0.Add(time.Hour)})
 			for _, p := range rep.Problems {
 				if p.Code == c.code && p.Target == c.target && strings.Contains(p.Message, c.msg) {
-					if !strings.HasPrefix(p.String(), c.code+": "+c.target+": ") {
+					if !strings.HasPrefix(p.String(), string(c.code)+": "+c.target+": ") {
 						t.Errorf("problem line %q", p.String())
 					}
 					return

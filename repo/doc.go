@@ -1,7 +1,8 @@
 // Package repo maintains a TUF repository of machine-learning models: the
 // offline key ceremony that creates it, publishing model bundles as
-// targets, re-signing snapshot and timestamp, reporting status, verifying
-// a published repository as a client would, and serving it over HTTP.
+// targets, re-signing snapshot and timestamp, and reporting status.
+// Verifying a published repository is package audit's job, serving it
+// package server's.
 //
 // A repository is a directory:
 //

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
@@ -274,12 +275,12 @@ func current(t testing.TB, fs afero.Fs, dir string) *state {
 	return st
 }
 
-func verifyAt(t testing.TB, fs afero.Fs, dir string, now time.Time) *VerifyReport {
+func verifyAt(t testing.TB, fs afero.Fs, dir string, now time.Time) *audit.Report {
 	t.Helper()
-	return Verify(fs, dir, getFixture(t).rootJSON, VerifyOptions{Now: now})
+	return audit.Verify(fs, dir, getFixture(t).rootJSON, audit.Options{Now: now})
 }
 
-func requireVerifies(t testing.TB, fs afero.Fs, dir string, now time.Time) *VerifyReport {
+func requireVerifies(t testing.TB, fs afero.Fs, dir string, now time.Time) *audit.Report {
 	t.Helper()
 	rep := verifyAt(t, fs, dir, now)
 	if !rep.OK() {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/spf13/afero"
@@ -289,7 +290,7 @@ func TestInitThresholdsAndOptions(t *testing.T) {
 		}
 	}
 	root := readAll(t, fs, "/r/metadata/1.root.json")
-	if rep := Verify(fs, "/r", root, VerifyOptions{Now: t0}); !rep.OK() {
+	if rep := audit.Verify(fs, "/r", root, audit.Options{Now: t0}); !rep.OK() {
 		t.Errorf("Verify: %v", rep.Problems)
 	}
 }

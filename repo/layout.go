@@ -24,4 +24,6 @@ var (
 	// never reaches go-tuf's VerifyDelegate, which panics on some (an
 	// ed25519 key of the wrong length).
 	checkKeys = pubkey.CheckAll
+	// sameSigned reports whether two roots sign the same content.
+	sameSigned = repofiles.SameRoot
 )

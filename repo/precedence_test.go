@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -76,11 +77,11 @@ func TestVerifyReportsEqualPrecedence(t *testing.T) {
 		md.Signed.Targets[dup] = &tf
 	})
 	rep := verifyAt(t, fs, dir, t0)
-	if !hasProblem(rep, CodeVersionAmbiguous, "", dup) {
-		t.Fatalf("problems %v, want %s on %s", problemCodes(rep), CodeVersionAmbiguous, dup)
+	if !hasProblem(rep, audit.VersionAmbiguous, "", dup) {
+		t.Fatalf("problems %v, want %s on %s", problemCodes(rep), audit.VersionAmbiguous, dup)
 	}
 	for _, p := range rep.Problems {
-		if p.Code == CodeVersionAmbiguous && !strings.Contains(p.Message, "vision-cls 1.0.0+b.1 has the same precedence as vision-cls 1.0.0") {
+		if p.Code == audit.VersionAmbiguous && !strings.Contains(p.Message, "vision-cls 1.0.0+b.1 has the same precedence as vision-cls 1.0.0") {
 			t.Fatalf("message %q", p.Message)
 		}
 	}

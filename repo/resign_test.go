@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -17,7 +18,7 @@ func TestTimestamp(t *testing.T) {
 	fs, dir := clone(t, f.published)
 	// After the original timestamp (t0 + 1 day) expired.
 	now := t0.Add(30 * time.Hour)
-	if rep := verifyAt(t, fs, dir, now); !hasProblem(rep, CodeMetadataExpired, metadata.TIMESTAMP, "") {
+	if rep := verifyAt(t, fs, dir, now); !hasProblem(rep, audit.MetadataExpired, metadata.TIMESTAMP, "") {
 		t.Fatalf("timestamp not expired before re-signing: %v", rep.Problems)
 	}
 	before := fileSnapshot(t, fs, dir)
@@ -47,7 +48,7 @@ func TestSnapshot(t *testing.T) {
 	fs, dir := clone(t, f.published)
 	now := t0.Add(8 * 24 * time.Hour) // snapshot and timestamp expired
 	rep := verifyAt(t, fs, dir, now)
-	if !hasProblem(rep, CodeMetadataExpired, metadata.SNAPSHOT, "") {
+	if !hasProblem(rep, audit.MetadataExpired, metadata.SNAPSHOT, "") {
 		t.Fatalf("snapshot not expired: %v", rep.Problems)
 	}
 	before := fileSnapshot(t, fs, dir)
@@ -199,7 +200,7 @@ func prefixesMatch(got, want []string) bool {
 
 // hasProblem reports whether rep lists a problem with the code, naming the
 // role and the target given (empty means: any).
-func hasProblem(rep *VerifyReport, code, role, target string) bool {
+func hasProblem(rep *audit.Report, code audit.Code, role, target string) bool {
 	for _, p := range rep.Problems {
 		if p.Code == code && (role == "" || p.Role == role) && (target == "" || p.Target == target) {
 			return true

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -454,7 +455,7 @@ func TestRootSignedOnlyByNewKeysRejected(t *testing.T) {
 	// By hand.
 	fs.Rename(StagedPath(dir, metadata.ROOT), filepath.Join(dir, MetadataDir, "2.root.json"))
 	rep := verifyAt(t, fs, dir, t0)
-	if !hasProblem(rep, CodeRootChainBroken, metadata.ROOT, "") {
+	if !hasProblem(rep, audit.RootChainBroken, metadata.ROOT, "") {
 		t.Fatalf("verify: %v", rep.Problems)
 	}
 	// Writers refuse to build on it.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/spf13/afero"
@@ -44,10 +45,10 @@ func TestVerifyExpired(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A --valid-for window must not hide or duplicate an expiry.
-			rep := repo.Verify(fs, "repo", root, repo.VerifyOptions{Now: now.Add(tc.later), ValidFor: time.Hour})
+			rep := audit.Verify(fs, "repo", root, audit.Options{Now: now.Add(tc.later), ValidFor: time.Hour})
 			var got []string
 			for _, p := range rep.Problems {
-				if p.Code != repo.CodeMetadataExpired {
+				if p.Code != audit.MetadataExpired {
 					t.Errorf("unexpected problem %s", p)
 					continue
 				}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/backendtest"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
@@ -270,8 +271,8 @@ func TestKeyRefSignsRepository(t *testing.T) {
 			t.Fatalf("%s: the %s signature by %s does not verify as a standard (ASN.1 DER for ECDSA) signature", file, want.KeyType, want.Name)
 		}
 	}
-	if rep := repo.Verify(afero.NewOsFs(), rdir, rootJSON, repo.VerifyOptions{}); !rep.OK() {
-		t.Fatalf("repo.Verify: %+v", rep.Problems)
+	if rep := audit.Verify(afero.NewOsFs(), rdir, rootJSON, audit.Options{}); !rep.OK() {
+		t.Fatalf("audit.Verify: %+v", rep.Problems)
 	}
 
 	// A device that trusts 1.root.json installs the model.

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
-	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
@@ -40,7 +41,7 @@ per line, as CODE: where: what.`,
 			if err := needNoArgs(c); err != nil {
 				return err
 			}
-			var opts repo.VerifyOptions
+			var opts audit.Options
 			if c.IsSet("valid-for") {
 				d, err := parseDurationFlag(c, "valid-for")
 				if err != nil {
@@ -53,10 +54,10 @@ per line, as CODE: where: what.`,
 				return fmt.Errorf("verify: trusted root: %w", err)
 			}
 			dir := c.String("repo")
-			if fi, err := os.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
-				return fmt.Errorf("verify: %s has no %s directory", dir, repo.MetadataDir)
+			if fi, err := os.Stat(filepath.Join(dir, repofiles.MetadataDir)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("verify: %s has no %s directory", dir, repofiles.MetadataDir)
 			}
-			rep := repo.Verify(afero.NewOsFs(), dir, rootBytes, opts)
+			rep := audit.Verify(afero.NewOsFs(), dir, rootBytes, opts)
 			if c.Bool("json") {
 				if err := cliutil.WriteJSON(c.App.Writer, rep); err != nil {
 					return err

@@ -32,6 +32,13 @@ func TestDeviceBinaryLinksNoSigningCode(t *testing.T) {
 				t.Errorf("%s depends on %s: a device binary must not link signing code", pkg, forbidden)
 			}
 		}
+		// Nor repository-side code that holds no keys: the auditor, the
+		// static server and the layout they share with the writer.
+		for _, forbidden := range []string{"audit", "server", "internal/repofiles"} {
+			if d[forbidden] {
+				t.Errorf("%s depends on %s: a device binary must not link repository code", pkg, forbidden)
+			}
+		}
 	}
 }
 
@@ -66,6 +73,30 @@ func TestDeltaKnowsNoTUF(t *testing.T) {
 	for dep := range deps(t, "delta") {
 		if strings.Contains(dep, "theupdateframework") || strings.Contains(dep, "securesystemslib") || strings.Contains(dep, "sigstore") {
 			t.Errorf("delta depends on %s", dep)
+		}
+	}
+}
+
+// writerPackages are the packages that write a repository or hold keys,
+// and the commands and test support that use them: a package a third
+// party imports to audit or serve a repository must link none of them.
+func writerPackage(dep string) bool {
+	for _, p := range []string{"repo", "keys", "cmd", "internal/testrepo", "internal/atomicfs", "internal/keyringtest", "internal/backendtest"} {
+		if dep == p || strings.HasPrefix(dep, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAuditorLinksNoWriter: the auditor (mrepo verify's engine) needs no
+// keys and writes nothing; a third party auditing a repository must not
+// link the writer, key storage or signing backends.
+func TestAuditorLinksNoWriter(t *testing.T) {
+	t.Parallel()
+	for dep := range deps(t, "audit") {
+		if writerPackage(dep) || dep == "client" || dep == "server" {
+			t.Errorf("audit depends on %s", dep)
 		}
 	}
 }

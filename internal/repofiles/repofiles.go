@@ -18,6 +18,7 @@
 package repofiles
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ import (
 	"strconv"
 
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -108,4 +110,13 @@ func ReadBounded(fs afero.Fs, name string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// SameRoot reports whether two roots sign the same content (canonical
+// JSON of their signed parts): whether a published N.root.json is the
+// root a client or the writer already trusts as version N.
+func SameRoot(a, b metadata.RootType) bool {
+	x, err1 := cjson.EncodeCanonical(a)
+	y, err2 := cjson.EncodeCanonical(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
@@ -53,7 +54,7 @@ func TestPublishWithDeltas(t *testing.T) {
 	if len(res.Deltas) != 1 || res.Deltas[0].Published {
 		t.Fatalf("deltas %+v", res.Deltas)
 	}
-	if rep := repo.Verify(afero.NewOsFs(), r.Dir, r.Root, repo.VerifyOptions{}); !rep.OK() {
+	if rep := audit.Verify(afero.NewOsFs(), r.Dir, r.Root, audit.Options{}); !rep.OK() {
 		t.Fatalf("verify: %v", rep.Problems)
 	}
 }
@@ -85,7 +86,7 @@ func TestTemplateCopies(t *testing.T) {
 	if len(entries) != 0 {
 		t.Fatalf("publishing into one copy changed another: %v", entries)
 	}
-	if rep := repo.Verify(afero.NewOsFs(), b.Dir, b.Root, repo.VerifyOptions{}); !rep.OK() {
+	if rep := audit.Verify(afero.NewOsFs(), b.Dir, b.Root, audit.Options{}); !rep.OK() {
 		t.Fatalf("verify: %v", rep.Problems)
 	}
 

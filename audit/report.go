@@ -1,0 +1,58 @@
+package audit
+
+import (
+	"fmt"
+	"time"
+)
+
+// Problem is one thing wrong with a repository.
+type Problem struct {
+	Code    Code   `json:"code"`
+	Role    string `json:"role,omitempty"`
+	Target  string `json:"target,omitempty"`
+	Message string `json:"message"`
+}
+
+// String is the problem's one-line form, "CODE: where: message", that
+// mrepo verify prints; where is the target, else the role.
+func (p Problem) String() string {
+	where := p.Role
+	if p.Target != "" {
+		where = p.Target
+	}
+	if where != "" {
+		return fmt.Sprintf("%s: %s: %s", p.Code, where, p.Message)
+	}
+	return fmt.Sprintf("%s: %s", p.Code, p.Message)
+}
+
+// RoleReport is what Verify found for one role.
+type RoleReport struct {
+	Role    string    `json:"role"`
+	Version int64     `json:"version"`
+	Expires time.Time `json:"expires"`
+}
+
+// Report is the outcome of Verify. The repository passes when
+// Problems is empty.
+type Report struct {
+	Roles       []RoleReport `json:"roles"`
+	Targets     int          `json:"targets"`
+	TargetBytes int64        `json:"target_bytes"`
+	Problems    []Problem    `json:"problems"`
+}
+
+// OK reports whether no problem was found.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Options tune Verify.
+type Options struct {
+	// ValidFor fails roles that expire within this window from Now.
+	ValidFor time.Duration
+	// Now is the reference time (default: the current time).
+	Now time.Time
+}
+
+func mkProblem(code Code, role, target, format string, args ...any) Problem {
+	return Problem{Code: code, Role: role, Target: target, Message: fmt.Sprintf(format, args...)}
+}

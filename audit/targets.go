@@ -1,0 +1,374 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/edgetuf/edgetuf/delta"
+	"github.com/edgetuf/edgetuf/internal/repofiles"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// modelVersion gathers the targets of one model version.
+type modelVersion struct {
+	manifestPath string
+	manifest     *targets.Custom
+	manifestData []byte // set when the file verified
+	payloads     map[string]*metadata.TargetFiles
+	payloadSeen  map[string]bool
+	deltas       map[string]*deltaTarget // by target path
+}
+
+// deltaTarget is a signed patch target and what its header says.
+type deltaTarget struct {
+	custom    *targets.Custom
+	header    *delta.Header // nil if the file failed or its header did not parse
+	headerErr error
+}
+
+// targetJob is one target to check: the checks that need no file bytes
+// are done in order while the jobs are listed, the hashing in parallel.
+type targetJob struct {
+	role   string
+	path   string
+	tf     *metadata.TargetFiles
+	custom *targets.Custom
+	keep   bool      // keep the bytes (a manifest, to compare its content)
+	patch  bool      // read the patch header (a delta target)
+	pre    []Problem // found before reading the file
+	res    targetResult
+}
+
+// targetResult is what reading one target file found.
+type targetResult struct {
+	data      []byte
+	ok        bool
+	problems  []Problem
+	header    *delta.Header // patch header, when asked for
+	headerErr error
+}
+
+// verifyTargetFiles checks every target's bytes and the model structure.
+// Files are hashed by a few workers at once (hashing one file leaves the
+// disk idle half the time); problems are reported in path order whatever
+// the order the workers finish in.
+func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType], roles []verifiedRole) {
+	var jobs []*targetJob
+	for _, r := range roles {
+		paths := make([]string, 0, len(r.md.Signed.Targets))
+		for p := range r.md.Signed.Targets {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			j := &targetJob{role: r.name, path: p, tf: r.md.Signed.Targets[p]}
+			if r.outside(p) {
+				j.pre = append(j.pre, mkProblem(DelegationViolation, r.name, p, "role %s is not delegated this path; clients will not find it", r.name))
+			}
+			if strings.HasPrefix(p, targets.ModelsDir+"/") {
+				c, err := targets.ParseCustom(p, j.tf.Custom)
+				if err != nil {
+					j.pre = append(j.pre, mkProblem(CustomInvalid, r.name, p, "%v", err))
+				} else {
+					j.custom = c
+				}
+			}
+			j.keep = j.custom != nil && j.custom.Kind == targets.KindManifest && j.tf.Length <= targets.MaxManifestSize
+			j.patch = j.custom != nil && j.custom.Kind == targets.KindDelta
+			jobs = append(jobs, j)
+		}
+	}
+
+	workers := min(runtime.GOMAXPROCS(0), 4, len(jobs))
+	next := make(chan *targetJob)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1<<20)
+			for j := range next {
+				j.res = v.checkTargetFile(root, j.path, j.tf, j.keep, j.patch, buf)
+			}
+		}()
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+
+	models := map[string]*modelVersion{} // key: models/<id>/<version>
+	for _, j := range jobs {
+		v.rep.Targets++
+		v.rep.TargetBytes += j.tf.Length
+		for _, pr := range append(j.pre, j.res.problems...) {
+			v.add(pr)
+		}
+		if j.custom == nil {
+			continue
+		}
+		pp, _ := targets.ParseTargetPath(j.path)
+		dir := targets.TargetDir(pp.ModelID, pp.Version)
+		mv := models[dir]
+		if mv == nil {
+			mv = &modelVersion{payloads: map[string]*metadata.TargetFiles{}, payloadSeen: map[string]bool{}, deltas: map[string]*deltaTarget{}}
+			models[dir] = mv
+		}
+		switch j.custom.Kind {
+		case targets.KindManifest:
+			mv.manifestPath, mv.manifest = j.path, j.custom
+			if j.res.ok {
+				mv.manifestData = j.res.data
+			}
+		case targets.KindPayload:
+			mv.payloads[pp.File] = j.tf
+		case targets.KindDelta:
+			mv.deltas[j.path] = &deltaTarget{custom: j.custom, header: j.res.header, headerErr: j.res.headerErr}
+		}
+	}
+	dirs := make([]string, 0, len(models))
+	for d := range models {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		v.checkModelVersion(d, models[d])
+	}
+	for _, d := range dirs {
+		v.checkDeltas(models[d], models)
+	}
+	v.checkPrecedence(models)
+}
+
+// checkPrecedence reports versions of one model that have the same semver
+// precedence: they differ only in build metadata, so neither is newer,
+// and a device cannot choose between them (mrepo add-target refuses to
+// publish such a version; another tool may not).
+func (v *verifier) checkPrecedence(models map[string]*modelVersion) {
+	type pub struct {
+		v    targets.Version
+		path string
+	}
+	byModel := map[string][]pub{}
+	for _, mv := range models {
+		if mv.manifest == nil {
+			continue
+		}
+		pv, err := targets.ParseVersion(mv.manifest.Version)
+		if err != nil {
+			continue
+		}
+		byModel[mv.manifest.ModelID] = append(byModel[mv.manifest.ModelID], pub{pv, mv.manifestPath})
+	}
+	for _, id := range slices.Sorted(maps.Keys(byModel)) {
+		vs := byModel[id]
+		sort.Slice(vs, func(i, j int) bool {
+			if c := vs[i].v.Compare(vs[j].v); c != 0 {
+				return c < 0
+			}
+			return vs[i].v.String() < vs[j].v.String()
+		})
+		for i := 1; i < len(vs); i++ {
+			if vs[i].v.Compare(vs[i-1].v) == 0 {
+				v.problem(VersionAmbiguous, "", vs[i].path, "%s %s has the same precedence as %s %s (they differ only in build metadata, which semantic versioning ignores): devices cannot tell which is newer; remove one and publish a higher version", id, vs[i].v, id, vs[i-1].v)
+			}
+		}
+		folded := map[string]string{}
+		for _, p := range vs {
+			k := targets.FoldName(p.v.String())
+			if other, ok := folded[k]; ok {
+				v.problem(VersionAmbiguous, "", p.path, "%s %s differs only in case from %s %s: their directories collide on case-insensitive filesystems (SD cards), and devices ignore both", id, p.v, id, other)
+				continue
+			}
+			folded[k] = p.v.String()
+		}
+	}
+}
+
+// checkTargetFile streams one target's bytes through SHA-256, bounded by
+// the signed length. It returns the bytes only when asked (manifests), and
+// the patch header of a delta target when asked. It runs on worker
+// goroutines, so it reports problems in its result.
+func (v *verifier) checkTargetFile(root *metadata.Metadata[metadata.RootType], p string, tf *metadata.TargetFiles, keep, patch bool, buf []byte) targetResult {
+	var res targetResult
+	fail := func(code Code, format string, args ...any) targetResult {
+		res.problems = append(res.problems, mkProblem(code, "", p, format, args...))
+		return res
+	}
+	want := tf.Hashes["sha256"]
+	if len(want) != sha256.Size {
+		return fail(MetadataInvalid, "no SHA-256 hash in the signed metadata")
+	}
+	if len(tf.Hashes) > 1 {
+		fail(MetadataInvalid, "hashes other than sha256: go-tuf clients then pick the file name prefix at random")
+	}
+	rel := p
+	if root.Signed.ConsistentSnapshot {
+		rel = repofiles.ConsistentName(p, want)
+	}
+	f, err := v.fs.Open(filepath.Join(v.dir, repofiles.TargetsDir, filepath.FromSlash(rel)))
+	if err != nil {
+		return fail(TargetMissing, "targets/%s: %v", rel, errors.Unwrap(err))
+	}
+	defer f.Close()
+	h := sha256.New()
+	var kept bytes.Buffer
+	var w io.Writer = h
+	if keep {
+		w = io.MultiWriter(h, &kept)
+	}
+	n, err := io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(f, tf.Length+1), buf)
+	if err != nil {
+		return fail(TargetMissing, "reading targets/%s: %v", rel, err)
+	}
+	if n != tf.Length {
+		return fail(LengthMismatch, "targets/%s: signed length %d, file has %s", rel, tf.Length, lengthDesc(n, tf.Length))
+	}
+	if got := h.Sum(nil); !bytes.Equal(got, want) {
+		return fail(HashMismatch, "targets/%s: SHA-256 %s, signed %s", rel, hex.EncodeToString(got), hex.EncodeToString(want))
+	}
+	res.data, res.ok = kept.Bytes(), true
+	if patch {
+		res.header, res.headerErr = delta.ReadHeader(f, tf.Length)
+	}
+	return res
+}
+
+func lengthDesc(n, want int64) string {
+	if n > want {
+		return "more"
+	}
+	return fmt.Sprintf("%d", n)
+}
+
+// checkModelVersion checks that a model version's manifest, its signed
+// custom metadata and its payload targets agree with each other.
+func (v *verifier) checkModelVersion(dir string, mv *modelVersion) {
+	if mv.manifest == nil {
+		v.problem(ManifestMismatch, "", dir, "payload or delta targets without a %s target", targets.ManifestName)
+		return
+	}
+	p := mv.manifestPath
+	for _, name := range mv.manifest.Files {
+		if mv.payloads[name] == nil {
+			v.problem(ManifestMismatch, "", p, "lists %s, which is not a signed payload target", name)
+		}
+		mv.payloadSeen[name] = true
+	}
+	for name := range mv.payloads {
+		if !mv.payloadSeen[name] {
+			v.problem(ManifestMismatch, "", dir+"/"+name, "payload target not listed by the manifest")
+		}
+	}
+	if mv.manifestData == nil {
+		return // its bytes already failed; nothing trustworthy to compare
+	}
+	m, err := targets.ParsePublishedManifest(mv.manifestData)
+	if err != nil {
+		v.problem(ManifestInvalid, "", p, "%v", err)
+		return
+	}
+	if m.ModelID != mv.manifest.ModelID || m.Version != mv.manifest.Version {
+		v.problem(ManifestMismatch, "", p, "manifest names %s %s", m.ModelID, m.Version)
+	}
+	if !reflect.DeepEqual(m.Compat, mv.manifest.Compat) {
+		v.problem(ManifestMismatch, "", p, "compatibility fields differ between the manifest and the signed custom metadata")
+	}
+	if m.BuildTimestamp != mv.manifest.BuildTimestamp {
+		v.problem(ManifestMismatch, "", p, "build_timestamp differs between the manifest and the signed custom metadata")
+	}
+	if !reflect.DeepEqual(m.SortedFileNames(), mv.manifest.Files) {
+		v.problem(ManifestMismatch, "", p, "file list differs between the manifest and the signed custom metadata")
+	}
+	for _, f := range m.Files {
+		tf := mv.payloads[f.Path]
+		if tf == nil {
+			continue
+		}
+		if *f.Size != tf.Length || f.SHA256 != hex.EncodeToString(tf.Hashes["sha256"]) {
+			v.problem(ManifestMismatch, "", p, "%s: manifest says %d bytes %s, signed target says %d bytes %s",
+				f.Path, *f.Size, short(f.SHA256), tf.Length, short(hex.EncodeToString(tf.Hashes["sha256"])))
+		}
+	}
+}
+
+// checkDeltas checks a model version's patches against its manifest's
+// signed list of them and against the files they connect: every listed
+// patch is a signed delta target, every delta target is listed (a device
+// uses only listed ones), its base version is published with that file,
+// and its header names exactly the signed base and new files.
+func (v *verifier) checkDeltas(mv *modelVersion, models map[string]*modelVersion) {
+	listed := map[string]bool{}
+	if mv.manifest != nil {
+		files := make([]string, 0, len(mv.manifest.Deltas))
+		for f := range mv.manifest.Deltas {
+			files = append(files, f)
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			for _, ref := range mv.manifest.Deltas[f] {
+				listed[ref.Target] = true
+				if mv.deltas[ref.Target] == nil {
+					v.problem(DeltaMissing, "", mv.manifestPath, "lists a patch of %s from %s, %s, which is not a signed %s target", f, ref.Base, ref.Target, targets.KindDelta)
+				}
+			}
+		}
+	}
+	paths := make([]string, 0, len(mv.deltas))
+	for p := range mv.deltas {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		d := mv.deltas[p]
+		c := d.custom
+		if mv.manifest != nil && !listed[p] {
+			v.problem(DeltaUnlisted, "", p, "not listed in the deltas of %s; devices never use it", mv.manifestPath)
+		}
+		var baseTF *metadata.TargetFiles
+		base := models[targets.TargetDir(c.ModelID, c.BaseVersion)]
+		switch {
+		case base == nil || base.manifest == nil:
+			v.problem(DeltaBadBase, "", p, "base version %s of %s is not published", c.BaseVersion, c.ModelID)
+		case !slices.Contains(base.manifest.Files, c.File) || base.payloads[c.File] == nil:
+			v.problem(DeltaBadBase, "", p, "base version %s has no %s", c.BaseVersion, c.File)
+		default:
+			baseTF = base.payloads[c.File]
+		}
+		newTF := mv.payloads[c.File]
+		if mv.manifest != nil && (newTF == nil || !slices.Contains(mv.manifest.Files, c.File)) {
+			v.problem(DeltaInvalid, "", p, "rebuilds %s, which is not a payload file of %s %s", c.File, c.ModelID, c.Version)
+			newTF = nil
+		}
+		switch {
+		case d.headerErr != nil:
+			v.problem(DeltaInvalid, "", p, "patch header: %v", d.headerErr)
+		case d.header == nil:
+			// The file itself failed (missing, length, hash): already reported.
+		default:
+			h := d.header
+			if baseTF != nil && (h.BaseLength != baseTF.Length || !bytes.Equal(h.BaseSHA256[:], baseTF.Hashes["sha256"])) {
+				v.problem(DeltaBadBase, "", p, "the patch applies to a file of %d bytes with SHA-256 %s, not to %s (%d bytes, %s)",
+					h.BaseLength, short(hex.EncodeToString(h.BaseSHA256[:])), baseTF.Path, baseTF.Length, short(hex.EncodeToString(baseTF.Hashes["sha256"])))
+			}
+			if newTF != nil && (h.TargetLength != newTF.Length || !bytes.Equal(h.TargetSHA256[:], newTF.Hashes["sha256"])) {
+				v.problem(DeltaInvalid, "", p, "the patch rebuilds a file of %d bytes with SHA-256 %s, not %s (%d bytes, %s)",
+					h.TargetLength, short(hex.EncodeToString(h.TargetSHA256[:])), newTF.Path, newTF.Length, short(hex.EncodeToString(newTF.Hashes["sha256"])))
+			}
+		}
+	}
+}
