@@ -28,7 +28,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
-	"github.com/edgetuf/edgetuf/repo"
+	staticserver "github.com/edgetuf/edgetuf/server"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 )
@@ -111,7 +111,7 @@ func newServer(t testing.TB, h http.Handler) *server {
 func serveRepo(t testing.TB, r *testrepo.Repo) *server { return newServer(t, dirHandler(r.Dir)) }
 
 // dirHandler serves any repository directory (a forged or replayed copy).
-func dirHandler(dir string) http.Handler { return repo.Handler(afero.NewOsFs(), dir) }
+func dirHandler(dir string) http.Handler { return staticserver.Handler(afero.NewOsFs(), dir) }
 
 // set swaps the handler.
 func (s *server) set(h http.Handler) {

@@ -21,6 +21,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/server"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/spf13/afero"
@@ -276,7 +277,7 @@ func TestKeyRefSignsRepository(t *testing.T) {
 	}
 
 	// A device that trusts 1.root.json installs the model.
-	srv := httptest.NewServer(repo.Handler(afero.NewOsFs(), rdir))
+	srv := httptest.NewServer(server.Handler(afero.NewOsFs(), rdir))
 	defer srv.Close()
 	state := filepath.Join(base, "device")
 	if err := client.Init(state, rootJSON, client.InitOptions{RepoURL: srv.URL}); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/server"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
@@ -62,7 +63,7 @@ metadata/ and targets/ to any static host or CDN with the same cache rules.`,
 			scheme := "http"
 			if certFile != "" {
 				var err error
-				if tlsCfg, err = repo.ServerTLS(certFile, keyFile); err != nil {
+				if tlsCfg, err = server.TLSConfig(certFile, keyFile); err != nil {
 					return fmt.Errorf("serve: %w", err)
 				}
 				scheme = "https"
@@ -75,7 +76,7 @@ metadata/ and targets/ to any static host or CDN with the same cache rules.`,
 				ln = tls.NewListener(ln, tlsCfg)
 			}
 			addr := ln.Addr().String()
-			var h http.Handler = repo.Handler(afero.NewOsFs(), dir)
+			var h http.Handler = server.Handler(afero.NewOsFs(), dir)
 			if c.Bool("access-log") {
 				h = accessLog(h, c.App.ErrWriter)
 			}

@@ -100,3 +100,14 @@ func TestAuditorLinksNoWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestServerLinksNoWriter: the static server holds no secrets and changes
+// nothing; it must not link key storage or the writer.
+func TestServerLinksNoWriter(t *testing.T) {
+	t.Parallel()
+	for dep := range deps(t, "server") {
+		if writerPackage(dep) || dep == "client" || dep == "audit" {
+			t.Errorf("server depends on %s", dep)
+		}
+	}
+}

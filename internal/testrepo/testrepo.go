@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/server"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -170,7 +171,7 @@ func (r *Repo) Timestamp(t testing.TB) {
 func (r *Repo) SetNow(now func() time.Time) { r.R.Now = now }
 
 // Handler serves the repository.
-func (r *Repo) Handler() http.Handler { return repo.Handler(r.fs, r.Dir) }
+func (r *Repo) Handler() http.Handler { return server.Handler(r.fs, r.Dir) }
 
 // Serve starts a loopback server; wrap, if not nil, sits in front of the
 // repository handler to misbehave. It returns the repository URL.

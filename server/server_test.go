@@ -1,6 +1,8 @@
-package repo
+package server_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,13 +11,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/internal/repofiles"
+	"github.com/edgetuf/edgetuf/internal/testrepo"
+	"github.com/edgetuf/edgetuf/server"
+	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 )
 
 func TestHandler(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	r := testrepo.New(t)
+	for _, v := range []string{"1.0.0", "2.0.0"} {
+		r.Publish(t, "det", v, map[string][]byte{"model.onnx": []byte(strings.Repeat("weights "+v+" ", 1000))}, targets.Compat{})
+	}
+	fs, dir := afero.NewOsFs(), r.Dir
 	// Things that must never be served.
 	for name, data := range map[string]string{
 		"metadata/.tmp-123":                   "partial",
@@ -30,16 +39,17 @@ func TestHandler(t *testing.T) {
 	} {
 		afero.WriteFile(fs, filepath.Join(dir, filepath.FromSlash(name)), []byte(data), 0o644)
 	}
-	h := Handler(fs, dir)
+	h := server.Handler(fs, dir)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
-	modelPath := findTarget(t, fs, dir, "models/det/1.0.0/model.onnx")
+	modelPath := r.TargetFile(t, "models/det/1.0.0/model.onnx")
 	model := readAll(t, fs, modelPath)
 	rel, _ := filepath.Rel(dir, modelPath)
 	modelURL := "/" + filepath.ToSlash(rel)
-	modelSHA := sha(model)
-	ts := readAll(t, fs, filepath.Join(dir, MetadataDir, "timestamp.json"))
+	sum := sha256.Sum256(model)
+	modelSHA := hex.EncodeToString(sum[:])
+	ts := readAll(t, fs, filepath.Join(dir, repofiles.MetadataDir, "timestamp.json"))
 
 	for _, c := range []struct {
 		name, method, path string
@@ -50,7 +60,7 @@ func TestHandler(t *testing.T) {
 		wantHeader         map[string]string
 	}{
 		{name: "timestamp never cached", path: "/metadata/timestamp.json", status: 200, cache: "no-store", ctype: "application/json", body: string(ts)},
-		{name: "root immutable", path: "/metadata/1.root.json", status: 200, cache: "public, max-age=31536000, immutable", ctype: "application/json", body: string(f.rootJSON)},
+		{name: "root immutable", path: "/metadata/1.root.json", status: 200, cache: "public, max-age=31536000, immutable", ctype: "application/json", body: string(r.Root)},
 		{name: "versioned snapshot immutable", path: "/metadata/3.snapshot.json", status: 200, cache: "public, max-age=31536000, immutable", ctype: "application/json"},
 		{name: "versioned targets immutable", path: "/metadata/2.targets.json", status: 200, cache: "public, max-age=31536000, immutable"},
 		{name: "unversioned metadata revalidated", path: "/metadata/root.json", status: 200, cache: "no-cache", ctype: "application/json"},
@@ -143,4 +153,14 @@ func TestHandler(t *testing.T) {
 			t.Errorf("%s: status %d, want 404 (body %.60q)", p, rec.Code, rec.Body.String())
 		}
 	}
+}
+
+// readAll is afero.ReadFile that fails the test.
+func readAll(t testing.TB, fs afero.Fs, name string) []byte {
+	t.Helper()
+	data, err := afero.ReadFile(fs, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

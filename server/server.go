@@ -1,4 +1,4 @@
-package repo
+package server
 
 import (
 	"crypto/tls"
@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/spf13/afero"
 )
 
@@ -41,7 +42,7 @@ func Handler(fs afero.Fs, dir string) http.Handler {
 		}
 		p := req.URL.Path
 		clean := path.Clean(p)
-		if clean != p || !(strings.HasPrefix(p, "/"+MetadataDir+"/") || strings.HasPrefix(p, "/"+TargetsDir+"/")) {
+		if clean != p || !(strings.HasPrefix(p, "/"+repofiles.MetadataDir+"/") || strings.HasPrefix(p, "/"+repofiles.TargetsDir+"/")) {
 			http.NotFound(w, req)
 			return
 		}
@@ -64,11 +65,11 @@ func Handler(fs afero.Fs, dir string) http.Handler {
 		}
 		base := path.Base(p)
 		switch {
-		case strings.HasPrefix(p, "/"+MetadataDir+"/") && base == "timestamp.json":
+		case strings.HasPrefix(p, "/"+repofiles.MetadataDir+"/") && base == "timestamp.json":
 			w.Header().Set("Cache-Control", cacheNever)
-		case strings.HasPrefix(p, "/"+MetadataDir+"/") && versionedMeta.MatchString(base):
+		case strings.HasPrefix(p, "/"+repofiles.MetadataDir+"/") && versionedMeta.MatchString(base):
 			w.Header().Set("Cache-Control", cacheImmutable)
-		case strings.HasPrefix(p, "/"+TargetsDir+"/") && hashedTarget.MatchString(base):
+		case strings.HasPrefix(p, "/"+repofiles.TargetsDir+"/") && hashedTarget.MatchString(base):
 			w.Header().Set("Cache-Control", cacheImmutable)
 			w.Header().Set("ETag", `"`+base[:64]+`"`)
 		default:
@@ -83,9 +84,9 @@ func Handler(fs afero.Fs, dir string) http.Handler {
 	})
 }
 
-// ServerTLS loads the certificate chain (PEM, the server's certificate
+// TLSConfig loads the certificate chain (PEM, the server's certificate
 // first) and the private key that `mrepo serve` presents over HTTPS.
-func ServerTLS(certFile, keyFile string) (*tls.Config, error) {
+func TLSConfig(certFile, keyFile string) (*tls.Config, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate: %w", err)
