@@ -207,15 +207,21 @@ func (r *Repository) Delegate(kr keys.Keyring, opts DelegateOptions) (*DelegateR
 	if err := ValidateDelegateOptions(opts); err != nil {
 		return nil, err
 	}
-	unlock, err := r.lock()
+	var res *DelegateResult
+	v, err := r.update(r.load, func(t *tx) (err error) {
+		res, err = r.delegate(t, kr, opts)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := r.load()
-	if err != nil {
-		return nil, err
-	}
+	res.Versions = *v
+	return res, nil
+}
+
+// delegate changes the delegations as opts say and declares the writes.
+func (r *Repository) delegate(t *tx, kr keys.Keyring, opts DelegateOptions) (*DelegateResult, error) {
+	st := t.st
 	tree, err := r.loadTree(st)
 	if err != nil {
 		return nil, err
@@ -258,24 +264,13 @@ func (r *Repository) Delegate(kr keys.Keyring, opts DelegateOptions) (*DelegateR
 		res.Warnings = append(res.Warnings, shadowWarnings(after)...)
 	}
 
-	// Write order: the roles' new metadata files, then targets, snapshot
-	// and timestamp (publish). Until timestamp.json is replaced, clients
-	// see the previous repository.
 	for _, w := range writes {
-		v, err := r.writeRole(st, w.node, w.md, w.ss)
-		if err != nil {
-			return nil, err
-		}
 		if res.RoleVersions == nil {
 			res.RoleVersions = map[string]int64{}
 		}
-		res.RoleVersions[w.node.name] = v
+		res.RoleVersions[w.node.name] = t.writeRole(w.node, w.md, w.ss)
 	}
-	v, err := r.publish(st, ss, true, true)
-	if err != nil {
-		return nil, err
-	}
-	res.Versions = *v
+	t.publish(ss, metadata.TARGETS)
 	return res, nil
 }
 
@@ -584,27 +579,6 @@ func (r *Repository) checkRoleSigned(tree *delegTree, n *roleNode) error {
 	return nil
 }
 
-// writeRole signs md as the next version of a delegated role and writes
-// it, and records it in the snapshot about to be signed.
-func (r *Repository) writeRole(st *state, n *roleNode, md *metadata.Metadata[metadata.TargetsType], ss []keySigner) (int64, error) {
-	var prev int64
-	if n.ref != nil {
-		prev = n.ref.Version
-	}
-	md.Signed.Version = prev + 1
-	md.Signed.Expires = r.expires(n.name)
-	if err := signRole(md, ss); err != nil {
-		return 0, err
-	}
-	mf, err := r.writeMeta(roleFile(n.name, md.Signed.Version), md)
-	if err != nil {
-		return 0, err
-	}
-	mf.Version = md.Signed.Version
-	st.snapshot.Signed.Meta[n.name+".json"] = mf
-	return md.Signed.Version, nil
-}
-
 // ResignOptions tune ResignRole.
 type ResignOptions struct {
 	// AfterKeyChange accepts current role metadata that its keys no longer
@@ -626,18 +600,20 @@ type ResignResult struct {
 // metadata yet gets its first, empty version. name may also be the name
 // prefix of hash bins, which re-signs every bin.
 func (r *Repository) ResignRole(name string, kr keys.Keyring, opts ResignOptions) (*ResignResult, error) {
-	unlock, err := r.lock()
+	res := &ResignResult{Roles: map[string]int64{}}
+	v, err := r.update(r.load, func(t *tx) error { return r.resignRole(t, name, kr, opts, res) })
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := r.load()
-	if err != nil {
-		return nil, err
-	}
+	res.Versions = *v
+	return res, nil
+}
+
+func (r *Repository) resignRole(t *tx, name string, kr keys.Keyring, opts ResignOptions, res *ResignResult) error {
+	st := t.st
 	tree, err := r.loadTree(st)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var nodes []*roleNode
 	if sr := tree.bins(); sr != nil && name == sr.NamePrefix {
@@ -654,43 +630,34 @@ func (r *Repository) ResignRole(name string, kr keys.Keyring, opts ResignOptions
 		if sr := tree.bins(); sr != nil {
 			hint = fmt.Sprintf(" (hash bins: --role %s re-signs them all)", sr.NamePrefix)
 		}
-		return nil, fmt.Errorf("%w: %s is not a delegated role%s", ErrDelegation, name, hint)
+		return fmt.Errorf("%w: %s is not a delegated role%s", ErrDelegation, name, hint)
 	}
-	res := &ResignResult{Roles: map[string]int64{}}
 	for _, n := range nodes {
 		if n.md == nil {
 			continue
 		}
 		if err := r.checkRoleSigned(tree, n); err != nil {
 			if !opts.AfterKeyChange || !errors.Is(err, ErrStoredMetadata) {
-				return nil, err
+				return err
 			}
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s was not signed by a threshold of the role's current keys; re-signed as published (after a key change)", n.file))
 		}
 	}
 	rs, err := signers(kr, name, nodes[0].role())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ss, err := gatherSigners(st, kr, metadata.SNAPSHOT, metadata.TIMESTAMP)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, n := range nodes {
 		md := n.md
 		if md == nil {
 			md = metadata.Targets()
 		}
-		v, err := r.writeRole(st, n, md, rs)
-		if err != nil {
-			return nil, err
-		}
-		res.Roles[n.name] = v
+		res.Roles[n.name] = t.writeRole(n, md, rs)
 	}
-	v, err := r.publish(st, ss, false, true)
-	if err != nil {
-		return nil, err
-	}
-	res.Versions = *v
-	return res, nil
+	t.publish(ss, metadata.SNAPSHOT)
+	return nil
 }

@@ -120,56 +120,53 @@ func (r *Repository) Rotate(kr keys.Keyring, opts RotateOptions) (*RotateResult,
 			}
 		}
 	}
-	unlock, err := r.lock()
+	v, err := r.update(r.load, func(t *tx) error { return r.rotate(t, st0, sm, kr, opts, res) })
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := r.load()
-	if err != nil {
-		return nil, err
+	if res.Published {
+		res.Versions = v
 	}
+	return res, nil
+}
+
+// rotate publishes root N+1 (sm) if its signatures meet both thresholds,
+// or stages it.
+func (r *Repository) rotate(t *tx, st0 *state, sm *stagedMeta, kr keys.Keyring, opts RotateOptions, res *RotateResult) error {
+	st, nr := t.st, sm.root
 	if st.root.Signed.Version != st0.root.Signed.Version || !sameSigned(st.root.Signed, st0.root.Signed) {
-		return nil, fmt.Errorf("%w: root v%d was published while the keys were opened: run the rotation again", ErrStaged, st.root.Signed.Version)
+		return fmt.Errorf("%w: root v%d was published while the keys were opened: run the rotation again", ErrStaged, st.root.Signed.Version)
 	}
 	if err := r.checkNotStaged(metadata.ROOT); err != nil {
-		return nil, err
+		return err
 	}
 	res.Signatures = signatureStatus(sm, st.root)
 	if res.Signatures.Met && !opts.Stage {
 		if err := verifyStaged(sm, st.root); err != nil {
-			return nil, err
+			return err
 		}
 		plan, err := r.planRoot(st, st.root, nr, kr)
 		switch {
 		case err == nil:
 			if err := cleanSignatures(sm, eligibleKeys(sm, st.root)); err != nil {
-				return nil, err
+				return err
 			}
 			// The journal first: a crash from here on is completed by
 			// PublishStaged.
-			if err := writeStagedFile(r.fs, StagedPath(r.dir, metadata.ROOT), sm); err != nil {
-				return nil, err
-			}
-			v, err := r.applyRoot(st, nr, plan, true)
-			if err != nil {
-				return nil, err
-			}
-			res.Published, res.Resigned, res.Versions = true, plan.roles(), v
+			t.writeStaged(sm)
+			applyRoot(t, nr, plan, true)
+			res.Published, res.Resigned = true, plan.roles()
 			res.Warnings = append(res.Warnings, plan.warnings...)
-			return res, nil
+			return nil
 		case errors.Is(err, ErrThreshold):
 			res.Warnings = append(res.Warnings, fmt.Sprintf("root v%d is signed but not published: %v; publish it with mrepo publish-staged --role root where those keys are", nr.Signed.Version, err))
 		default:
-			return nil, err
+			return err
 		}
 	}
-	p := StagedPath(r.dir, metadata.ROOT)
-	if err := writeStagedFile(r.fs, p, sm); err != nil {
-		return nil, err
-	}
-	res.Staged = &StageResult{Role: metadata.ROOT, Version: nr.Signed.Version, Expires: nr.Signed.Expires, File: p, Summary: describeStaged(sm, st.root), Signatures: res.Signatures}
-	return res, nil
+	t.writeStaged(sm)
+	res.Staged = &StageResult{Role: metadata.ROOT, Version: nr.Signed.Version, Expires: nr.Signed.Expires, File: StagedPath(r.dir, metadata.ROOT), Summary: describeStaged(sm, st.root), Signatures: res.Signatures}
+	return nil
 }
 
 // rootKeyOrder lists the root keys of old and then the new ones of nr:
@@ -392,25 +389,16 @@ func addOldSigners(ss []keySigner, kr keys.Keyring, role string, old, nr *metada
 	return ss, warnings
 }
 
-// applyRoot writes what plan re-signs, then nr as N+1.root.json unless it
-// is already published (writeRoot false), then removes the journal.
-func (r *Repository) applyRoot(st *state, nr *metadata.Metadata[metadata.RootType], plan *rootPlan, writeRoot bool) (*Versions, error) {
-	v := &Versions{Targets: st.targets.Signed.Version, Snapshot: st.snapshot.Signed.Version, Timestamp: st.timestamp.Signed.Version}
+// applyRoot declares what plan re-signs, then nr as N+1.root.json unless
+// it is already published (writeRoot false), then the journal's removal.
+func applyRoot(t *tx, nr *metadata.Metadata[metadata.RootType], plan *rootPlan, writeRoot bool) {
 	if plan.newTS {
-		var err error
-		if v, err = r.publish(st, plan.ss, plan.newTargets, plan.newSnapshot); err != nil {
-			return nil, err
-		}
+		t.publish(plan.ss, plan.roles()...)
 	}
 	if writeRoot {
-		if _, err := r.writeMeta(fmt.Sprintf("%d.root.json", nr.Signed.Version), nr); err != nil {
-			return nil, err
-		}
+		t.writeRoot(nr)
 	}
-	if err := r.removeStaged(metadata.ROOT); err != nil {
-		return nil, err
-	}
-	return v, nil
+	t.removeStaged(metadata.ROOT)
 }
 
 // PublishStagedResult reports a publication of staged metadata.
@@ -440,23 +428,41 @@ func (r *Repository) PublishStaged(role string, kr keys.Keyring) (*PublishStaged
 	if kr == nil {
 		kr = keys.MemKeyring{}
 	}
-	unlock, err := r.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
 	p := StagedPath(r.dir, role)
-	sm, err := readStagedFile(r.fs, p, role)
+	var sm *stagedMeta
+	// The staged file is read first (nothing staged is the likelier
+	// failure); a staged root is published from a state whose roles may
+	// not verify yet (an interrupted rotation): publishStagedRoot checks.
+	load := func() (*state, error) {
+		var err error
+		if sm, err = readStagedFile(r.fs, p, role); err != nil {
+			return nil, err
+		}
+		if role == metadata.ROOT {
+			return r.readState()
+		}
+		return r.load()
+	}
+	var res *PublishStagedResult
+	v, err := r.update(load, func(t *tx) (err error) {
+		if role == metadata.ROOT {
+			res, err = r.publishStagedRoot(t, sm, kr)
+		} else {
+			res, err = r.publishStaged(t, sm, kr)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if role == metadata.ROOT {
-		return r.publishStagedRoot(sm, kr)
-	}
-	st, err := r.load()
-	if err != nil {
-		return nil, err
-	}
+	res.Versions = v
+	return res, nil
+}
+
+// publishStaged declares staged targets, snapshot or timestamp metadata
+// published, and the roles above it re-signed.
+func (r *Repository) publishStaged(t *tx, sm *stagedMeta, kr keys.Keyring) (*PublishStagedResult, error) {
+	st, role, p := t.st, sm.role, StagedPath(r.dir, sm.role)
 	var cur int64
 	switch role {
 	case metadata.TARGETS:
@@ -494,52 +500,17 @@ func (r *Repository) PublishStaged(role string, kr keys.Keyring) (*PublishStaged
 	if err != nil {
 		return nil, err
 	}
-	var v *Versions
-	switch role {
-	case metadata.TARGETS:
-		mf, err := r.writeMeta(fmt.Sprintf("%d.targets.json", sm.version()), sm)
-		if err != nil {
-			return nil, err
-		}
-		mf.Version = sm.version()
-		st.targets = sm.targets
-		st.snapshot.Signed.Meta["targets.json"] = mf
-		v, err = r.publish(st, ss, false, true)
-		if err != nil {
-			return nil, err
-		}
-	case metadata.SNAPSHOT:
-		mf, err := r.writeMeta(fmt.Sprintf("%d.snapshot.json", sm.version()), sm)
-		if err != nil {
-			return nil, err
-		}
-		mf.Version = sm.version()
-		st.snapshot = sm.snapshot
-		st.timestamp.Signed.Meta["snapshot.json"] = mf
-		v, err = r.publish(st, ss, false, false)
-		if err != nil {
-			return nil, err
-		}
-	case metadata.TIMESTAMP:
-		if _, err := r.writeMeta("timestamp.json", sm); err != nil {
-			return nil, err
-		}
-		v = &Versions{Targets: st.targets.Signed.Version, Snapshot: st.snapshot.Signed.Version, Timestamp: sm.version()}
+	t.publishSigned(sm)
+	if len(above) > 0 {
+		t.publish(ss, above...)
 	}
+	t.removeStaged(role)
 	res.Resigned = append(res.Resigned, above...)
-	res.Versions = v
-	if err := r.removeStaged(role); err != nil {
-		return nil, err
-	}
 	return res, nil
 }
 
-func (r *Repository) publishStagedRoot(sm *stagedMeta, kr keys.Keyring) (*PublishStagedResult, error) {
-	p := StagedPath(r.dir, metadata.ROOT)
-	st, err := r.readState()
-	if err != nil {
-		return nil, err
-	}
+func (r *Repository) publishStagedRoot(t *tx, sm *stagedMeta, kr keys.Keyring) (*PublishStagedResult, error) {
+	p, st := StagedPath(r.dir, metadata.ROOT), t.st
 	if err := checkKeys(st.root.Signed.Keys); err != nil {
 		return nil, storedErr(metadata.ROOT, err)
 	}
@@ -598,11 +569,8 @@ func (r *Repository) publishStagedRoot(sm *stagedMeta, kr keys.Keyring) (*Publis
 			return nil, err
 		}
 	}
-	v, err := r.applyRoot(st, nr, plan, !res.Resumed)
-	if err != nil {
-		return nil, err
-	}
-	res.Resigned, res.Versions = plan.roles(), v
+	applyRoot(t, nr, plan, !res.Resumed)
+	res.Resigned = plan.roles()
 	res.Warnings = append(res.Warnings, plan.warnings...)
 	return res, nil
 }

@@ -589,40 +589,37 @@ func (r *Repository) Stage(role string) (*StageResult, error) {
 		}
 		return res.Staged, nil
 	}
-	unlock, err := r.lock()
+	var res *StageResult
+	_, err := r.update(r.load, func(t *tx) error {
+		if err := r.checkNotStaged(role); err != nil {
+			return err
+		}
+		st := t.st
+		sm := &stagedMeta{role: role}
+		exp := r.expires(role)
+		switch role {
+		case metadata.TARGETS:
+			sm.targets = st.targets
+			sm.targets.Signed.Version++
+			sm.targets.Signed.Expires = exp
+		case metadata.SNAPSHOT:
+			sm.snapshot = st.snapshot
+			sm.snapshot.Signed.Version++
+			sm.snapshot.Signed.Expires = exp
+		case metadata.TIMESTAMP:
+			sm.timestamp = st.timestamp
+			sm.timestamp.Signed.Version++
+			sm.timestamp.Signed.Expires = exp
+		}
+		sm.setSigs([]metadata.Signature{})
+		t.writeStaged(sm)
+		res = &StageResult{Role: role, Version: sm.version(), Expires: sm.expires(), File: StagedPath(r.dir, role), Summary: describeStaged(sm, st.root), Signatures: signatureStatus(sm, st.root)}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := r.load()
-	if err != nil {
-		return nil, err
-	}
-	if err := r.checkNotStaged(role); err != nil {
-		return nil, err
-	}
-	sm := &stagedMeta{role: role}
-	exp := r.expires(role)
-	switch role {
-	case metadata.TARGETS:
-		sm.targets = st.targets
-		sm.targets.Signed.Version++
-		sm.targets.Signed.Expires = exp
-	case metadata.SNAPSHOT:
-		sm.snapshot = st.snapshot
-		sm.snapshot.Signed.Version++
-		sm.snapshot.Signed.Expires = exp
-	case metadata.TIMESTAMP:
-		sm.timestamp = st.timestamp
-		sm.timestamp.Signed.Version++
-		sm.timestamp.Signed.Expires = exp
-	}
-	sm.setSigs([]metadata.Signature{})
-	p := StagedPath(r.dir, role)
-	if err := writeStagedFile(r.fs, p, sm); err != nil {
-		return nil, err
-	}
-	return &StageResult{Role: role, Version: sm.version(), Expires: sm.expires(), File: p, Summary: describeStaged(sm, st.root), Signatures: signatureStatus(sm, st.root)}, nil
+	return res, nil
 }
 
 // checkNotStaged refuses to stage over an earlier staged file: holders
@@ -688,28 +685,27 @@ func (r *Repository) SignStaged(role string, kr keys.Keyring, opts SignOptions) 
 		return nil, err
 	}
 	write := func(signed *stagedMeta) error {
-		unlock, err := r.lock()
-		if err != nil {
-			return err
-		}
-		defer unlock()
-		cur, err := readStagedFile(r.fs, p, role)
-		if err != nil {
-			return err
-		}
-		a, err1 := cur.payload()
-		b, err2 := signed.payload()
-		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
-			return fmt.Errorf("%w: %s changed while it was being signed: sign again", ErrStaged, p)
-		}
-		sigs := cur.sigs()
-		for _, s := range signed.sigs() {
-			sigs = slices.DeleteFunc(sigs, func(x metadata.Signature) bool { return x.KeyID == s.KeyID })
-			sigs = append(sigs, s)
-		}
-		cur.setSigs(sigs)
-		*signed = *cur
-		return writeStagedFile(r.fs, p, cur)
+		_, err := r.update(r.readState, func(t *tx) error {
+			cur, err := readStagedFile(r.fs, p, role)
+			if err != nil {
+				return err
+			}
+			a, err1 := cur.payload()
+			b, err2 := signed.payload()
+			if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+				return fmt.Errorf("%w: %s changed while it was being signed: sign again", ErrStaged, p)
+			}
+			sigs := cur.sigs()
+			for _, s := range signed.sigs() {
+				sigs = slices.DeleteFunc(sigs, func(x metadata.Signature) bool { return x.KeyID == s.KeyID })
+				sigs = append(sigs, s)
+			}
+			cur.setSigs(sigs)
+			*signed = *cur
+			t.writeStaged(cur)
+			return nil
+		})
+		return err
 	}
 	return signStaged(write, p, sm, st.root, kr, opts)
 }
@@ -805,21 +801,23 @@ func (r *Repository) MergeSignatures(role string, others map[string][]byte) (*Me
 	if err := CheckTopLevelRole(role); err != nil {
 		return nil, err
 	}
-	unlock, err := r.lock()
+	var res *MergeResult
+	_, err := r.update(r.readState, func(t *tx) error {
+		p := StagedPath(r.dir, role)
+		sm, err := readStagedFile(r.fs, p, role)
+		if err != nil {
+			return err
+		}
+		if res, err = mergeStaged(p, sm, t.st.root, others); err != nil {
+			return err
+		}
+		t.writeStaged(sm)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := r.readState()
-	if err != nil {
-		return nil, err
-	}
-	p := StagedPath(r.dir, role)
-	sm, err := readStagedFile(r.fs, p, role)
-	if err != nil {
-		return nil, err
-	}
-	return mergeStaged(r.fs, p, sm, st.root, others)
+	return res, nil
 }
 
 // MergeSignaturesFile is MergeSignatures for a staged file outside any
@@ -830,10 +828,19 @@ func MergeSignaturesFile(fs afero.Fs, path, role string, others map[string][]byt
 	if err != nil {
 		return nil, err
 	}
-	return mergeStaged(fs, path, sm, nil, others)
+	res, err := mergeStaged(path, sm, nil, others)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeStagedFile(fs, path, sm); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
-func mergeStaged(fs afero.Fs, path string, sm *stagedMeta, cur *metadata.Metadata[metadata.RootType], others map[string][]byte) (*MergeResult, error) {
+// mergeStaged merges into sm the signatures of others, for the caller to
+// write.
+func mergeStaged(path string, sm *stagedMeta, cur *metadata.Metadata[metadata.RootType], others map[string][]byte) (*MergeResult, error) {
 	if len(others) == 0 {
 		return nil, errors.New("no files to merge")
 	}
@@ -884,9 +891,6 @@ func mergeStaged(fs afero.Fs, path string, sm *stagedMeta, cur *metadata.Metadat
 		}
 	}
 	sm.setSigs(sigs)
-	if err := writeStagedFile(fs, path, sm); err != nil {
-		return nil, err
-	}
 	if cur != nil || sm.role == metadata.ROOT {
 		res.Signatures = signatureStatus(sm, cur)
 	}
