@@ -166,3 +166,16 @@ func publicKey(k *metadata.Key) (crypto.PublicKey, error) {
 	}
 	return pk, nil
 }
+
+// CheckPublicKeys runs CheckPublic on every key of a metadata key map (a
+// root's keys, a delegation's), naming the first key that fails: a key
+// that cannot verify must never reach go-tuf's VerifyDelegate, which
+// panics on some (an ed25519 key of the wrong length).
+func CheckPublicKeys(ks map[string]*metadata.Key) error {
+	for id, k := range ks {
+		if err := CheckPublic(k); err != nil {
+			return fmt.Errorf("key %s: %v", ShortID(id), err)
+		}
+	}
+	return nil
+}

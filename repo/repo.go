@@ -138,7 +138,7 @@ func (r *Repository) load() (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKeys(st.root.Signed.Keys); err != nil {
+	if err := keys.CheckPublicKeys(st.root.Signed.Keys); err != nil {
 		return nil, storedErr(metadata.ROOT, err)
 	}
 	if err := r.checkRootLink(st.root); err != nil {
@@ -153,18 +153,6 @@ func (r *Repository) load() (*state, error) {
 		}
 	}
 	return st, nil
-}
-
-// checkKeys fails on a key that cannot verify signatures, so that it never
-// reaches go-tuf's VerifyDelegate, which panics on some (an ed25519 key of
-// the wrong length).
-func checkKeys(ks map[string]*metadata.Key) error {
-	for id, k := range ks {
-		if err := keys.CheckPublic(k); err != nil {
-			return fmt.Errorf("key %s: %v", keys.ShortID(id), err)
-		}
-	}
-	return nil
 }
 
 // maxMetadataSize bounds every metadata read (go-tuf's largest default
@@ -276,3 +264,7 @@ func (r *Repository) writeMeta(name string, md interface{ ToBytes(bool) ([]byte,
 	sum := sha256.Sum256(data)
 	return &metadata.MetaFiles{Length: int64(len(data)), Hashes: metadata.Hashes{"sha256": sum[:]}}, nil
 }
+
+// checkKeys is keys.CheckPublicKeys, for the auditor's code still in this
+// package.
+func checkKeys(ks map[string]*metadata.Key) error { return keys.CheckPublicKeys(ks) }

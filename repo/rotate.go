@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -61,10 +62,10 @@ type RotateResult struct {
 	RootVersion int64    `json:"root_version"`
 	Changes     []string `json:"changes"`
 	// KeyIDs and Threshold are the role's keys and threshold in the new root.
-	KeyIDs     []string         `json:"keyids"`
-	Threshold  int              `json:"threshold"`
-	Signatures *SignatureStatus `json:"signatures"`
-	Published  bool             `json:"published"`
+	KeyIDs     []string                `json:"keyids"`
+	Threshold  int                     `json:"threshold"`
+	Signatures *staged.SignatureStatus `json:"signatures"`
+	Published  bool                    `json:"published"`
 	// Resigned lists the roles re-signed with the new keys (as new
 	// versions, in Versions) when the root was published.
 	Resigned []string  `json:"resigned"`
@@ -81,7 +82,7 @@ type RotateResult struct {
 // invalidates, which needs their new keys in kr; otherwise it stages root
 // N+1 in DIR/staged/root.json for the remaining holders to sign.
 func (r *Repository) Rotate(kr keys.Keyring, opts RotateOptions) (*RotateResult, error) {
-	if err := CheckTopLevelRole(opts.Role); err != nil {
+	if err := staged.CheckTopLevelRole(opts.Role); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRotation, err)
 	}
 	// Root N+1 is built and signed before the writer lock is taken: at a
@@ -99,9 +100,9 @@ func (r *Repository) Rotate(kr keys.Keyring, opts RotateOptions) (*RotateResult,
 	if err != nil {
 		return nil, err
 	}
-	sm := &stagedMeta{role: metadata.ROOT, root: nr}
+	sm := &staged.File{Role: metadata.ROOT, Root: nr}
 	role := nr.Signed.Roles[opts.Role]
-	res := &RotateResult{Role: opts.Role, RootVersion: nr.Signed.Version, Changes: rootChanges(st0.root, nr),
+	res := &RotateResult{Role: opts.Role, RootVersion: nr.Signed.Version, Changes: staged.RootChanges(st0.root, nr),
 		KeyIDs: role.KeyIDs, Threshold: role.Threshold, Resigned: []string{}, Warnings: []string{}}
 	if res.Changes == nil {
 		res.Changes = []string{}
@@ -115,7 +116,7 @@ func (r *Repository) Rotate(kr keys.Keyring, opts RotateOptions) (*RotateResult,
 			if err != nil {
 				return nil, err
 			}
-			if err := sm.sign(id, s); err != nil {
+			if err := sm.Sign(id, s); err != nil {
 				return nil, err
 			}
 		}
@@ -132,23 +133,23 @@ func (r *Repository) Rotate(kr keys.Keyring, opts RotateOptions) (*RotateResult,
 
 // rotate publishes root N+1 (sm) if its signatures meet both thresholds,
 // or stages it.
-func (r *Repository) rotate(t *tx, st0 *state, sm *stagedMeta, kr keys.Keyring, opts RotateOptions, res *RotateResult) error {
-	st, nr := t.st, sm.root
+func (r *Repository) rotate(t *tx, st0 *state, sm *staged.File, kr keys.Keyring, opts RotateOptions, res *RotateResult) error {
+	st, nr := t.st, sm.Root
 	if st.root.Signed.Version != st0.root.Signed.Version || !sameSigned(st.root.Signed, st0.root.Signed) {
 		return fmt.Errorf("%w: root v%d was published while the keys were opened: run the rotation again", ErrStaged, st.root.Signed.Version)
 	}
 	if err := r.checkNotStaged(metadata.ROOT); err != nil {
 		return err
 	}
-	res.Signatures = signatureStatus(sm, st.root)
+	res.Signatures = staged.CheckSignatures(sm, st.root)
 	if res.Signatures.Met && !opts.Stage {
-		if err := verifyStaged(sm, st.root); err != nil {
+		if err := staged.Verify(sm, st.root); err != nil {
 			return err
 		}
 		plan, err := r.planRoot(st, st.root, nr, kr)
 		switch {
 		case err == nil:
-			if err := cleanSignatures(sm, eligibleKeys(sm, st.root)); err != nil {
+			if err := staged.CleanSignatures(sm, staged.EligibleKeys(sm, st.root)); err != nil {
 				return err
 			}
 			// The journal first: a crash from here on is completed by
@@ -165,7 +166,7 @@ func (r *Repository) rotate(t *tx, st0 *state, sm *stagedMeta, kr keys.Keyring, 
 		}
 	}
 	t.writeStaged(sm)
-	res.Staged = &StageResult{Role: metadata.ROOT, Version: nr.Signed.Version, Expires: nr.Signed.Expires, File: StagedPath(r.dir, metadata.ROOT), Summary: describeStaged(sm, st.root), Signatures: res.Signatures}
+	res.Staged = &StageResult{Role: metadata.ROOT, Version: nr.Signed.Version, Expires: nr.Signed.Expires, File: StagedPath(r.dir, metadata.ROOT), Summary: staged.Describe(sm, st.root), Signatures: res.Signatures}
 	return nil
 }
 
@@ -221,7 +222,7 @@ func rotatedRoot(cur *metadata.Metadata[metadata.RootType], opts RotateOptions, 
 		if slices.Contains(role.KeyIDs, id) {
 			return nil, fmt.Errorf("%w: key %s is already a %s key", ErrRotation, keys.ShortID(id), opts.Role)
 		}
-		for _, other := range topLevelRoles {
+		for _, other := range staged.TopLevelRoles {
 			if o := nr.Signed.Roles[other]; other != opts.Role && o != nil && slices.Contains(o.KeyIDs, id) {
 				return nil, fmt.Errorf("%w: key %s is a %s key: give each role keys of its own", ErrRotation, keys.ShortID(id), other)
 			}
@@ -333,7 +334,7 @@ func (r *Repository) planRoot(st *state, old, nr *metadata.Metadata[metadata.Roo
 		}
 		if old != nil {
 			orole := old.Signed.Roles[role]
-			if orole == nil || !sameRole(orole, nrole) || !sameKeys(old.Signed.Keys, nr.Signed.Keys, nrole.KeyIDs) {
+			if orole == nil || !staged.SameRole(orole, nrole) || !staged.SameKeys(old.Signed.Keys, nr.Signed.Keys, nrole.KeyIDs) {
 				need[role] = true
 			}
 		}
@@ -403,9 +404,9 @@ func applyRoot(t *tx, nr *metadata.Metadata[metadata.RootType], plan *rootPlan, 
 
 // PublishStagedResult reports a publication of staged metadata.
 type PublishStagedResult struct {
-	Role       string           `json:"role"`
-	Version    int64            `json:"version"`
-	Signatures *SignatureStatus `json:"signatures,omitempty"`
+	Role       string                  `json:"role"`
+	Version    int64                   `json:"version"`
+	Signatures *staged.SignatureStatus `json:"signatures,omitempty"`
 	// Resigned lists the roles re-signed as new versions (in Versions).
 	Resigned []string  `json:"resigned"`
 	Versions *Versions `json:"metadata_versions"`
@@ -422,20 +423,20 @@ type PublishStagedResult struct {
 // snapshot re-signs the roles above it with the online keys in kr. A
 // staged root whose publication was interrupted is completed.
 func (r *Repository) PublishStaged(role string, kr keys.Keyring) (*PublishStagedResult, error) {
-	if err := CheckTopLevelRole(role); err != nil {
+	if err := staged.CheckTopLevelRole(role); err != nil {
 		return nil, err
 	}
 	if kr == nil {
 		kr = keys.MemKeyring{}
 	}
 	p := StagedPath(r.dir, role)
-	var sm *stagedMeta
+	var sm *staged.File
 	// The staged file is read first (nothing staged is the likelier
 	// failure); a staged root is published from a state whose roles may
 	// not verify yet (an interrupted rotation): publishStagedRoot checks.
 	load := func() (*state, error) {
 		var err error
-		if sm, err = readStagedFile(r.fs, p, role); err != nil {
+		if sm, err = staged.ReadFile(r.fs, p, role); err != nil {
 			return nil, err
 		}
 		if role == metadata.ROOT {
@@ -461,8 +462,8 @@ func (r *Repository) PublishStaged(role string, kr keys.Keyring) (*PublishStaged
 
 // publishStaged declares staged targets, snapshot or timestamp metadata
 // published, and the roles above it re-signed.
-func (r *Repository) publishStaged(t *tx, sm *stagedMeta, kr keys.Keyring) (*PublishStagedResult, error) {
-	st, role, p := t.st, sm.role, StagedPath(r.dir, sm.role)
+func (r *Repository) publishStaged(t *tx, sm *staged.File, kr keys.Keyring) (*PublishStagedResult, error) {
+	st, role, p := t.st, sm.Role, StagedPath(r.dir, sm.Role)
 	var cur int64
 	switch role {
 	case metadata.TARGETS:
@@ -472,21 +473,21 @@ func (r *Repository) publishStaged(t *tx, sm *stagedMeta, kr keys.Keyring) (*Pub
 	case metadata.TIMESTAMP:
 		cur = st.timestamp.Signed.Version
 	}
-	if sm.version() != cur+1 {
-		return nil, fmt.Errorf("%w: staged %s v%d is stale: the repository's %s is v%d; remove %s and stage again", ErrStaged, role, sm.version(), role, cur, p)
+	if sm.Version() != cur+1 {
+		return nil, fmt.Errorf("%w: staged %s v%d is stale: the repository's %s is v%d; remove %s and stage again", ErrStaged, role, sm.Version(), role, cur, p)
 	}
-	if !sm.expires().After(r.Now()) {
-		return nil, fmt.Errorf("%w: staged %s v%d expired at %s; remove %s and stage again", ErrStaged, role, sm.version(), sm.expires().UTC().Format(time.RFC3339), p)
+	if !sm.Expires().After(r.Now()) {
+		return nil, fmt.Errorf("%w: staged %s v%d expired at %s; remove %s and stage again", ErrStaged, role, sm.Version(), sm.Expires().UTC().Format(time.RFC3339), p)
 	}
-	res := &PublishStagedResult{Role: role, Version: sm.version(), Resigned: []string{}, Warnings: []string{}}
-	res.Signatures = signatureStatus(sm, st.root)
+	res := &PublishStagedResult{Role: role, Version: sm.Version(), Resigned: []string{}, Warnings: []string{}}
+	res.Signatures = staged.CheckSignatures(sm, st.root)
 	if err := res.Signatures.Err(); err != nil {
 		return nil, err
 	}
-	if err := verifyStaged(sm, st.root); err != nil {
+	if err := staged.Verify(sm, st.root); err != nil {
 		return nil, err
 	}
-	if err := cleanSignatures(sm, eligibleKeys(sm, st.root)); err != nil {
+	if err := staged.CleanSignatures(sm, staged.EligibleKeys(sm, st.root)); err != nil {
 		return nil, err
 	}
 	var above []string
@@ -509,9 +510,9 @@ func (r *Repository) publishStaged(t *tx, sm *stagedMeta, kr keys.Keyring) (*Pub
 	return res, nil
 }
 
-func (r *Repository) publishStagedRoot(t *tx, sm *stagedMeta, kr keys.Keyring) (*PublishStagedResult, error) {
+func (r *Repository) publishStagedRoot(t *tx, sm *staged.File, kr keys.Keyring) (*PublishStagedResult, error) {
 	p, st := StagedPath(r.dir, metadata.ROOT), t.st
-	if err := checkKeys(st.root.Signed.Keys); err != nil {
+	if err := keys.CheckPublicKeys(st.root.Signed.Keys); err != nil {
 		return nil, storedErr(metadata.ROOT, err)
 	}
 	if err := st.root.VerifyDelegate(metadata.ROOT, st.root); err != nil {
@@ -520,7 +521,7 @@ func (r *Repository) publishStagedRoot(t *tx, sm *stagedMeta, kr keys.Keyring) (
 	if err := r.checkRootLink(st.root); err != nil {
 		return nil, err
 	}
-	nr := sm.root
+	nr := sm.Root
 	res := &PublishStagedResult{Role: metadata.ROOT, Version: nr.Signed.Version, Resigned: []string{}, Warnings: []string{}}
 	// prev is the root before nr; changedFrom is what the online roles are
 	// compared with (nil once nr is published: only what does not verify
@@ -531,17 +532,17 @@ func (r *Repository) publishStagedRoot(t *tx, sm *stagedMeta, kr keys.Keyring) (
 		res.Resumed = true
 		name := fmt.Sprintf("%d.root.json", nr.Signed.Version-1)
 		if data, err := readBounded(r.fs, r.metaPath(name), maxMetadataSize); err == nil {
-			if pr, err := metadata.Root().FromBytes(data); err == nil && checkKeys(pr.Signed.Keys) == nil {
+			if pr, err := metadata.Root().FromBytes(data); err == nil && keys.CheckPublicKeys(pr.Signed.Keys) == nil {
 				prev = pr
 			}
 		}
 	case st.root.Signed.Version+1 == nr.Signed.Version:
 		prev, changedFrom = st.root, st.root
-		res.Signatures = signatureStatus(sm, prev)
+		res.Signatures = staged.CheckSignatures(sm, prev)
 		if err := res.Signatures.Err(); err != nil {
 			return nil, err
 		}
-		if err := verifyStaged(sm, prev); err != nil {
+		if err := staged.Verify(sm, prev); err != nil {
 			return nil, err
 		}
 		if !nr.Signed.Expires.After(r.Now()) {
@@ -565,7 +566,7 @@ func (r *Repository) publishStagedRoot(t *tx, sm *stagedMeta, kr keys.Keyring) (
 		return nil, err
 	}
 	if !res.Resumed {
-		if err := cleanSignatures(sm, eligibleKeys(sm, prev)); err != nil {
+		if err := staged.CleanSignatures(sm, staged.EligibleKeys(sm, prev)); err != nil {
 			return nil, err
 		}
 	}
@@ -601,7 +602,7 @@ func (r *Repository) checkRootLink(root *metadata.Metadata[metadata.RootType]) e
 	if err != nil {
 		return storedErr(name, err)
 	}
-	if err := checkKeys(prev.Signed.Keys); err != nil {
+	if err := keys.CheckPublicKeys(prev.Signed.Keys); err != nil {
 		return storedErr(name, err)
 	}
 	if err := prev.VerifyDelegate(metadata.ROOT, root); err != nil {

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -35,11 +36,11 @@ type tx struct {
 	r  *Repository
 	st *state
 
-	stage   []*stagedMeta // staged files to write first, in order
-	roles   []roleWrite   // delegated roles, in order
-	ss      roleSigners   // signers of the top-level roles to re-sign
+	stage   []*staged.File // staged files to write first, in order
+	roles   []roleWrite    // delegated roles, in order
+	ss      roleSigners    // signers of the top-level roles to re-sign
 	resign  map[string]bool
-	signed  map[string]*stagedMeta // top-level metadata signed elsewhere (publish-staged)
+	signed  map[string]*staged.File // top-level metadata signed elsewhere (publish-staged)
 	root    *metadata.Metadata[metadata.RootType]
 	unstage []string
 }
@@ -71,7 +72,7 @@ func (r *Repository) update(load func() (*state, error), fn func(*tx) error) (*V
 }
 
 func (r *Repository) newTx(st *state) *tx {
-	return &tx{r: r, st: st, ss: roleSigners{}, resign: map[string]bool{}, signed: map[string]*stagedMeta{}}
+	return &tx{r: r, st: st, ss: roleSigners{}, resign: map[string]bool{}, signed: map[string]*staged.File{}}
 }
 
 // publish declares new versions of top-level roles, signed by ss: every
@@ -102,10 +103,10 @@ func (t *tx) writeRole(n *roleNode, md *metadata.Metadata[metadata.TargetsType],
 
 // publishSigned declares staged top-level metadata, signed by its key
 // holders, to be published as it is.
-func (t *tx) publishSigned(sm *stagedMeta) { t.signed[sm.role] = sm }
+func (t *tx) publishSigned(sm *staged.File) { t.signed[sm.Role] = sm }
 
 // writeStaged declares a staged file to write before anything else.
-func (t *tx) writeStaged(sm *stagedMeta) { t.stage = append(t.stage, sm) }
+func (t *tx) writeStaged(sm *staged.File) { t.stage = append(t.stage, sm) }
 
 // writeRoot declares a new root version, written after the roles it
 // re-signs.
@@ -119,7 +120,7 @@ func (t *tx) removeStaged(role string) { t.unstage = append(t.unstage, role) }
 func (t *tx) commit() (*Versions, error) {
 	r, st := t.r, t.st
 	for _, sm := range t.stage {
-		if err := writeStagedFile(r.fs, StagedPath(r.dir, sm.role), sm); err != nil {
+		if err := staged.WriteFile(r.fs, StagedPath(r.dir, sm.Role), sm); err != nil {
 			return nil, err
 		}
 	}
@@ -136,7 +137,7 @@ func (t *tx) commit() (*Versions, error) {
 	}
 	changed := len(t.roles) > 0
 	if sm := t.signed[metadata.TARGETS]; sm != nil {
-		st.targets = sm.targets
+		st.targets = sm.Targets
 	} else if t.resign[metadata.TARGETS] {
 		if err := t.sign(st.targets, metadata.TARGETS); err != nil {
 			return nil, err
@@ -152,7 +153,7 @@ func (t *tx) commit() (*Versions, error) {
 		changed = true
 	}
 	if sm := t.signed[metadata.SNAPSHOT]; sm != nil {
-		st.snapshot = sm.snapshot
+		st.snapshot = sm.Snapshot
 	} else if changed || t.resign[metadata.SNAPSHOT] {
 		if err := t.sign(st.snapshot, metadata.SNAPSHOT); err != nil {
 			return nil, err
@@ -168,7 +169,7 @@ func (t *tx) commit() (*Versions, error) {
 		changed = true
 	}
 	if sm := t.signed[metadata.TIMESTAMP]; sm != nil {
-		st.timestamp = sm.timestamp
+		st.timestamp = sm.Timestamp
 	} else if changed || t.resign[metadata.TIMESTAMP] {
 		if err := t.sign(st.timestamp, metadata.TIMESTAMP); err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -51,7 +52,7 @@ func TestEveryWriterCleansStaleTemporaries(t *testing.T) {
 		}},
 		{name: "stage", run: func(r *Repository) error { _, err := r.Stage(metadata.TIMESTAMP); return err }},
 		{name: "sign-staged", setup: stageTimestamp, run: func(r *Repository) error {
-			_, err := r.SignStaged(metadata.TIMESTAMP, f.kr, SignOptions{})
+			_, err := r.SignStaged(metadata.TIMESTAMP, f.kr, staged.SignOptions{})
 			return err
 		}},
 		{name: "merge-signatures", setup: stageTimestamp, run: func(r *Repository) error {
@@ -64,7 +65,7 @@ func TestEveryWriterCleansStaleTemporaries(t *testing.T) {
 		}},
 		{name: "publish-staged", setup: func(t *testing.T, r *Repository) {
 			stageTimestamp(t, r)
-			if _, err := r.SignStaged(metadata.TIMESTAMP, f.kr, SignOptions{}); err != nil {
+			if _, err := r.SignStaged(metadata.TIMESTAMP, f.kr, staged.SignOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}, run: func(r *Repository) error { _, err := r.PublishStaged(metadata.TIMESTAMP, f.kr); return err }},
