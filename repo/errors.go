@@ -3,6 +3,7 @@ package repo
 import (
 	"errors"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/staged"
 )
 
@@ -43,4 +44,7 @@ var (
 	ErrStagedMismatch = staged.ErrMismatch
 	// ErrNotSigningKey: a key that does not sign the staged role.
 	ErrNotSigningKey = staged.ErrNotSigningKey
+	// ErrDelegation, ErrOutsideDelegation: package delegation's errors.
+	ErrDelegation        = delegation.ErrDelegation
+	ErrOutsideDelegation = delegation.ErrOutsideDelegation
 )

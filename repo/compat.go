@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
@@ -27,3 +28,15 @@ func SignStagedFile(fs afero.Fs, path, role string, kr keys.Keyring, opts SignOp
 func MergeSignaturesFile(fs afero.Fs, path, role string, others map[string][]byte) (*MergeResult, error) {
 	return staged.MergeFile(fs, path, role, others)
 }
+
+// The pure delegation rules moved to package delegation; these names
+// remain until cmd/mrepo calls it directly.
+
+type DelegateOptions = delegation.Options
+
+const MaxBins = delegation.MaxBins
+
+func ValidateDelegateOptions(o DelegateOptions) error { return o.Validate() }
+func CheckRoleName(name string) error                 { return delegation.CheckRoleName(name) }
+func CheckPathPattern(p string) error                 { return delegation.CheckPathPattern(p) }
+func ModelPatterns(id string) ([]string, error)       { return delegation.ModelPatterns(id) }

@@ -27,3 +27,28 @@ func TestStagedFormatStandsAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestDelegationRulesStandAlone: the delegation rules are metadata only.
+func TestDelegationRulesStandAlone(t *testing.T) {
+	t.Parallel()
+	d := deps(t, "delegation")
+	for _, forbidden := range []string{"repo", "staged", "audit", "server", "client", "cmd/mrepo"} {
+		if d[forbidden] {
+			t.Errorf("delegation depends on %s", forbidden)
+		}
+	}
+}
+
+// TestDeviceLinksNoWriterPackage: the packages split out of the repository
+// writer are signing-side code too: no device binary links them.
+func TestDeviceLinksNoWriterPackage(t *testing.T) {
+	t.Parallel()
+	for _, pkg := range []string{"cmd/mclient", "client"} {
+		d := deps(t, pkg)
+		for _, forbidden := range []string{"staged", "delegation"} {
+			if d[forbidden] {
+				t.Errorf("%s depends on %s: a device binary must not link signing code", pkg, forbidden)
+			}
+		}
+	}
+}
