@@ -185,3 +185,177 @@ func (r *Repository) MergeSignatures(role string, others map[string][]byte) (*st
 	}
 	return res, nil
 }
+
+// PublishStagedResult reports a publication of staged metadata.
+type PublishStagedResult struct {
+	Role       string                  `json:"role"`
+	Version    int64                   `json:"version"`
+	Signatures *staged.SignatureStatus `json:"signatures,omitempty"`
+	// Resigned lists the roles re-signed as new versions (in Versions).
+	Resigned []string  `json:"resigned"`
+	Versions *Versions `json:"metadata_versions"`
+	// Resumed is set when a root was already published and only the
+	// re-signing that followed it was completed.
+	Resumed  bool     `json:"resumed,omitempty"`
+	Warnings []string `json:"warnings"`
+}
+
+// PublishStaged publishes the staged version of role once its signatures
+// meet every threshold (for a root N+1: root N's and its own), naming the
+// keys still missing otherwise. Publishing a root re-signs the roles it
+// invalidates with their new keys from kr; publishing staged targets or
+// snapshot re-signs the roles above it with the online keys in kr. A
+// staged root whose publication was interrupted is completed.
+func (r *Repository) PublishStaged(role string, kr keys.Keyring) (*PublishStagedResult, error) {
+	if err := staged.CheckTopLevelRole(role); err != nil {
+		return nil, err
+	}
+	if kr == nil {
+		kr = keys.MemKeyring{}
+	}
+	p := StagedPath(r.dir, role)
+	var sm *staged.File
+	// The staged file is read first (nothing staged is the likelier
+	// failure); a staged root is published from a state whose roles may
+	// not verify yet (an interrupted rotation): publishStagedRoot checks.
+	load := func() (*state, error) {
+		var err error
+		if sm, err = staged.ReadFile(r.fs, p, role); err != nil {
+			return nil, err
+		}
+		if role == metadata.ROOT {
+			return r.readState()
+		}
+		return r.load()
+	}
+	var res *PublishStagedResult
+	v, err := r.update(load, func(t *tx) (err error) {
+		if role == metadata.ROOT {
+			res, err = r.publishStagedRoot(t, sm, kr)
+		} else {
+			res, err = r.publishStaged(t, sm, kr)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Versions = v
+	return res, nil
+}
+
+// publishStaged declares staged targets, snapshot or timestamp metadata
+// published, and the roles above it re-signed.
+func (r *Repository) publishStaged(t *tx, sm *staged.File, kr keys.Keyring) (*PublishStagedResult, error) {
+	st, role, p := t.st, sm.Role, StagedPath(r.dir, sm.Role)
+	var cur int64
+	switch role {
+	case metadata.TARGETS:
+		cur = st.targets.Signed.Version
+	case metadata.SNAPSHOT:
+		cur = st.snapshot.Signed.Version
+	case metadata.TIMESTAMP:
+		cur = st.timestamp.Signed.Version
+	}
+	if sm.Version() != cur+1 {
+		return nil, fmt.Errorf("%w: staged %s v%d is stale: the repository's %s is v%d; remove %s and stage again", ErrStaged, role, sm.Version(), role, cur, p)
+	}
+	if !sm.Expires().After(r.Now()) {
+		return nil, fmt.Errorf("%w: staged %s v%d expired at %s; remove %s and stage again", ErrStaged, role, sm.Version(), sm.Expires().UTC().Format(time.RFC3339), p)
+	}
+	res := &PublishStagedResult{Role: role, Version: sm.Version(), Resigned: []string{}, Warnings: []string{}}
+	res.Signatures = staged.CheckSignatures(sm, st.root)
+	if err := res.Signatures.Err(); err != nil {
+		return nil, err
+	}
+	if err := staged.Verify(sm, st.root); err != nil {
+		return nil, err
+	}
+	if err := staged.CleanSignatures(sm, staged.EligibleKeys(sm, st.root)); err != nil {
+		return nil, err
+	}
+	var above []string
+	switch role {
+	case metadata.TARGETS:
+		above = []string{metadata.SNAPSHOT, metadata.TIMESTAMP}
+	case metadata.SNAPSHOT:
+		above = []string{metadata.TIMESTAMP}
+	}
+	ss, err := gatherSigners(st, kr, above...)
+	if err != nil {
+		return nil, err
+	}
+	t.publishSigned(sm)
+	if len(above) > 0 {
+		t.publish(ss, above...)
+	}
+	t.removeStaged(role)
+	res.Resigned = append(res.Resigned, above...)
+	return res, nil
+}
+
+func (r *Repository) publishStagedRoot(t *tx, sm *staged.File, kr keys.Keyring) (*PublishStagedResult, error) {
+	p, st := StagedPath(r.dir, metadata.ROOT), t.st
+	if err := keys.CheckPublicKeys(st.root.Signed.Keys); err != nil {
+		return nil, storedErr(metadata.ROOT, err)
+	}
+	if err := st.root.VerifyDelegate(metadata.ROOT, st.root); err != nil {
+		return nil, storedErr(metadata.ROOT, err)
+	}
+	if err := r.checkRootLink(st.root); err != nil {
+		return nil, err
+	}
+	nr := sm.Root
+	res := &PublishStagedResult{Role: metadata.ROOT, Version: nr.Signed.Version, Resigned: []string{}, Warnings: []string{}}
+	// prev is the root before nr; changedFrom is what the online roles are
+	// compared with (nil once nr is published: only what does not verify
+	// under it is re-signed, and there is no point signing with old keys).
+	var prev, changedFrom *metadata.Metadata[metadata.RootType]
+	switch {
+	case st.root.Signed.Version == nr.Signed.Version && sameSigned(st.root.Signed, nr.Signed):
+		res.Resumed = true
+		name := fmt.Sprintf("%d.root.json", nr.Signed.Version-1)
+		if data, err := readBounded(r.fs, r.metaPath(name), maxMetadataSize); err == nil {
+			if pr, err := metadata.Root().FromBytes(data); err == nil && keys.CheckPublicKeys(pr.Signed.Keys) == nil {
+				prev = pr
+			}
+		}
+	case st.root.Signed.Version+1 == nr.Signed.Version:
+		prev, changedFrom = st.root, st.root
+		res.Signatures = staged.CheckSignatures(sm, prev)
+		if err := res.Signatures.Err(); err != nil {
+			return nil, err
+		}
+		if err := staged.Verify(sm, prev); err != nil {
+			return nil, err
+		}
+		if !nr.Signed.Expires.After(r.Now()) {
+			return nil, fmt.Errorf("%w: staged root v%d expired at %s; remove %s and stage again", ErrStaged, nr.Signed.Version, nr.Signed.Expires.UTC().Format(time.RFC3339), p)
+		}
+	default:
+		return nil, fmt.Errorf("%w: staged root v%d is stale: the repository's root is v%d; remove %s and stage again", ErrStaged, nr.Signed.Version, st.root.Signed.Version, p)
+	}
+	// Each online role must verify under the newest published root or the
+	// staged one (or, after an interrupted publication, the one before):
+	// never re-sign metadata that neither signed.
+	for _, role := range []string{metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
+		md := st.roleMD(role)
+		if st.root.VerifyDelegate(role, md) == nil || nr.VerifyDelegate(role, md) == nil || (prev != nil && prev.VerifyDelegate(role, md) == nil) {
+			continue
+		}
+		return nil, storedErr(role, fmt.Errorf("signed neither by the keys of root v%d nor by those of root v%d", st.root.Signed.Version, nr.Signed.Version))
+	}
+	plan, err := r.planRoot(st, changedFrom, nr, kr)
+	if err != nil {
+		return nil, err
+	}
+	if !res.Resumed {
+		if err := staged.CleanSignatures(sm, staged.EligibleKeys(sm, prev)); err != nil {
+			return nil, err
+		}
+	}
+	applyRoot(t, nr, plan, !res.Resumed)
+	res.Resigned = plan.roles()
+	res.Warnings = append(res.Warnings, plan.warnings...)
+	return res, nil
+}
