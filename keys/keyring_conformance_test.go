@@ -7,7 +7,9 @@ package keys_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -80,6 +82,51 @@ func TestDirConformance(t *testing.T) {
 			return kd, k.Public
 		},
 		Reopen: reopenDir,
+	})
+}
+
+// TestFileKeyringConformance: one encrypted key file outside a key
+// directory (keys.OpenKeyFile, mrepo sign --key KEYFILE).
+func TestFileKeyringConformance(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	paths := map[keys.Keyring]string{} // each keyring's key file, for Reopen
+	pass := func(string, bool) ([]byte, error) { return testPassphrase, nil }
+	keyringtest.Run(t, keyringtest.Backend{
+		Types:    bothTypes(),
+		Parallel: true,
+		New: func(t *testing.T, typ keys.Type) (keys.Keyring, *metadata.Key) {
+			k, err := keys.Generate("suite", typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := keys.EncodeFile(k, testPassphrase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(t.TempDir(), "suite"+keys.KeySuffix)
+			if err := os.WriteFile(p, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			fk, err := keys.OpenKeyFile(p, pass)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			paths[fk] = p
+			mu.Unlock()
+			return fk, k.Public
+		},
+		Reopen: func(t *testing.T, kr keys.Keyring) keys.Keyring {
+			mu.Lock()
+			p := paths[kr]
+			mu.Unlock()
+			fk, err := keys.OpenKeyFile(p, pass)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fk
+		},
 	})
 }
 

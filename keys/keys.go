@@ -10,7 +10,6 @@
 package keys
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -20,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/edgetuf/edgetuf/internal/pubkey"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -110,72 +110,18 @@ func signerFor(priv crypto.Signer) (signature.Signer, error) {
 }
 
 // ShortID is the first 8 hex digits of a key ID, for messages.
-func ShortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
+func ShortID(id string) string { return pubkey.ShortID(id) }
 
 // Verify checks one signature by one TUF public key over payload, the way
-// go-tuf's Metadata.VerifyDelegate does for each key.
-func Verify(pub *metadata.Key, payload, sig []byte) error {
-	pk, err := publicKey(pub)
-	if err != nil {
-		return err
-	}
-	var v signature.Verifier
-	switch k := pk.(type) {
-	case ed25519.PublicKey:
-		v, err = signature.LoadVerifier(k, crypto.Hash(0))
-	case *ecdsa.PublicKey:
-		h := crypto.SHA256
-		if pub.Scheme == metadata.KeySchemeECDSA_SHA2_P384 {
-			h = crypto.SHA384
-		}
-		v, err = signature.LoadVerifier(k, h)
-	case *rsa.PublicKey:
-		v, err = signature.LoadRSAPSSVerifier(k, crypto.SHA256, &rsa.PSSOptions{Hash: crypto.SHA256})
-	default:
-		return fmt.Errorf("unsupported public key type %T", pk)
-	}
-	if err != nil {
-		return err
-	}
-	return v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(payload))
-}
+// go-tuf's Metadata.VerifyDelegate does for each key (internal/pubkey,
+// shared with the auditor, which must not link this package).
+func Verify(pub *metadata.Key, payload, sig []byte) error { return pubkey.Verify(pub, payload, sig) }
 
 // CheckPublic reports whether a TUF key object can verify signatures. Call
 // it before go-tuf's VerifyDelegate on keys read from disk: that panics on
 // an ed25519 key of the wrong length.
-func CheckPublic(k *metadata.Key) error {
-	_, err := publicKey(k)
-	return err
-}
+func CheckPublic(k *metadata.Key) error { return pubkey.Check(k) }
 
-// publicKey converts a TUF key object to a crypto public key. go-tuf's
-// ToPublicKey accepts an ed25519 key of any length, on which
-// ed25519.Verify panics; such a key is an error here.
-func publicKey(k *metadata.Key) (crypto.PublicKey, error) {
-	pk, err := k.ToPublicKey()
-	if err != nil {
-		return nil, err
-	}
-	if e, ok := pk.(ed25519.PublicKey); ok && len(e) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("ed25519 public key is %d bytes, want %d", len(e), ed25519.PublicKeySize)
-	}
-	return pk, nil
-}
-
-// CheckPublicKeys runs CheckPublic on every key of a metadata key map (a
-// root's keys, a delegation's), naming the first key that fails: a key
-// that cannot verify must never reach go-tuf's VerifyDelegate, which
-// panics on some (an ed25519 key of the wrong length).
-func CheckPublicKeys(ks map[string]*metadata.Key) error {
-	for id, k := range ks {
-		if err := CheckPublic(k); err != nil {
-			return fmt.Errorf("key %s: %v", ShortID(id), err)
-		}
-	}
-	return nil
-}
+// publicKey converts a TUF key object to a crypto public key, refusing an
+// ed25519 key of the wrong length.
+func publicKey(k *metadata.Key) (crypto.PublicKey, error) { return pubkey.Public(k) }

@@ -232,16 +232,9 @@ func openFileRef(ref *Ref, opts RefOptions) (signature.Signer, error) {
 	if filepath.Ext(p) == "" {
 		p += KeySuffix
 	}
-	if err := checkSecret(opts.FS, p); err != nil {
-		return nil, err
-	}
-	data, err := readSmall(opts.FS, p, maxKeyFileSize)
+	f, err := readKeyFile(opts.FS, p)
 	if err != nil {
 		return nil, err
-	}
-	f, err := ParseFile(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", p, err)
 	}
 	var k *Key
 	switch {

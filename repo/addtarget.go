@@ -311,8 +311,3 @@ func (r *Repository) storeTarget(targetPath string, src io.Reader, progress func
 	}
 	return &metadata.TargetFiles{Length: n, Hashes: metadata.Hashes{"sha256": sum[:]}, Path: targetPath}, nil
 }
-
-// consistentName is where a target's bytes live under targets/.
-func consistentName(targetPath string, sha []byte) string {
-	return path.Join(path.Dir(targetPath), hex.EncodeToString(sha)+"."+path.Base(targetPath))
-}

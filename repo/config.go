@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -17,69 +17,25 @@ import (
 // File and directory names inside a repository.
 const (
 	ConfigFile  = "mrepo.json"
-	MetadataDir = "metadata"
-	TargetsDir  = "targets"
+	MetadataDir = repofiles.MetadataDir
+	TargetsDir  = repofiles.TargetsDir
 	lockFile    = ".mrepo.lock"
 	configMagic = "mrepo-config-v1"
 )
 
-// Duration is a time.Duration that reads and writes as a string and also
-// accepts a day suffix ("90d").
-type Duration time.Duration
+// Duration is the lifetime type of mrepo.json and the commands' flags; it
+// lives in internal/duration, shared with the auditor.
+type Duration = duration.Duration
 
 // ParseDuration parses Go durations ("36h", "90m") and whole days ("30d").
-func ParseDuration(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseUint(d, 10, 32)
-		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use e.g. 24h, 90m or 30d)", s)
-	}
-	return d, nil
-}
+func ParseDuration(s string) (time.Duration, error) { return duration.Parse(s) }
 
 // FormatDuration writes whole days as "Nd" and anything else as Go does.
-func FormatDuration(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
-}
+func FormatDuration(d time.Duration) string { return duration.Format(d) }
 
 // FormatRemaining shows a time left the way an operator reads it: whole
 // days (rounded) from two days up, hours and minutes below that.
-func FormatRemaining(d time.Duration) string {
-	if d <= 0 {
-		return "expired"
-	}
-	if d >= 48*time.Hour {
-		return fmt.Sprintf("%dd", (d+12*time.Hour)/(24*time.Hour))
-	}
-	d = d.Round(time.Minute)
-	return fmt.Sprintf("%dh%02dm", d/time.Hour, (d%time.Hour)/time.Minute)
-}
-
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(FormatDuration(time.Duration(d)))
-}
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
+func FormatRemaining(d time.Duration) string { return duration.FormatRemaining(d) }
 
 // Expiry holds how long each top-level role's metadata stays valid after
 // it is signed.

@@ -82,7 +82,7 @@ func (r *Repository) delegate(t *tx, kr keys.Keyring, opts delegation.Options) (
 	if top.Delegations.Keys == nil {
 		top.Delegations.Keys = map[string]*metadata.Key{} // go-tuf panics on a nil map
 	}
-	if err := keys.CheckPublicKeys(top.Delegations.Keys); err != nil {
+	if err := checkKeys(top.Delegations.Keys); err != nil {
 		return nil, storedErr(metadata.TARGETS, err)
 	}
 	// The online keys first: without them nothing happens, and no team
@@ -322,7 +322,7 @@ func (r *Repository) checkRoleSigned(tree *delegTree, n *roleNode) error {
 	if parent == nil || parent.Signed.Delegations == nil {
 		return storedErr(n.file, fmt.Errorf("its delegator %s has no metadata", n.parent))
 	}
-	if err := keys.CheckPublicKeys(parent.Signed.Delegations.Keys); err != nil {
+	if err := checkKeys(parent.Signed.Delegations.Keys); err != nil {
 		return storedErr(n.parent, err)
 	}
 	if err := parent.VerifyDelegate(n.name, n.md); err != nil {

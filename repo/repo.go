@@ -4,16 +4,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
-	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/afero"
@@ -64,27 +59,6 @@ type state struct {
 	timestamp *metadata.Metadata[metadata.TimestampType]
 	snapshot  *metadata.Metadata[metadata.SnapshotType]
 	targets   *metadata.Metadata[metadata.TargetsType]
-}
-
-var rootFileName = regexp.MustCompile(`^([1-9][0-9]{0,18})\.root\.json$`)
-
-// rootVersions lists the versions of the N.root.json files in dir, sorted.
-func rootVersions(fs afero.Fs, metaDir string) ([]int64, error) {
-	entries, err := afero.ReadDir(fs, metaDir)
-	if err != nil {
-		return nil, err
-	}
-	var vs []int64
-	for _, e := range entries {
-		if m := rootFileName.FindStringSubmatch(e.Name()); m != nil {
-			v, err := strconv.ParseInt(m[1], 10, 64)
-			if err == nil {
-				vs = append(vs, v)
-			}
-		}
-	}
-	sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
-	return vs, nil
 }
 
 func storedErr(name string, err error) error {
@@ -138,7 +112,7 @@ func (r *Repository) load() (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := keys.CheckPublicKeys(st.root.Signed.Keys); err != nil {
+	if err := checkKeys(st.root.Signed.Keys); err != nil {
 		return nil, storedErr(metadata.ROOT, err)
 	}
 	if err := r.checkRootLink(st.root); err != nil {
@@ -153,32 +127,6 @@ func (r *Repository) load() (*state, error) {
 		}
 	}
 	return st, nil
-}
-
-// maxMetadataSize bounds every metadata read (go-tuf's largest default
-// limit is 5 MB for targets).
-const maxMetadataSize = 32 << 20
-
-// readBounded reads a JSON document (metadata, a bundle manifest) of at
-// most limit bytes, nested at most jsonlimit.MaxDepth levels: the bytes
-// may come from anyone who can write the repository or hand in a bundle.
-func readBounded(fs afero.Fs, name string, limit int64) ([]byte, error) {
-	f, err := fs.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	if err := jsonlimit.CheckDepth(data, jsonlimit.MaxDepth); err != nil {
-		return nil, err
-	}
-	return data, nil
 }
 
 func readMeta[T metadata.Roles](fs afero.Fs, name string, into *metadata.Metadata[T]) (*metadata.Metadata[T], error) {
@@ -264,7 +212,3 @@ func (r *Repository) writeMeta(name string, md interface{ ToBytes(bool) ([]byte,
 	sum := sha256.Sum256(data)
 	return &metadata.MetaFiles{Length: int64(len(data)), Hashes: metadata.Hashes{"sha256": sum[:]}}, nil
 }
-
-// checkKeys is keys.CheckPublicKeys, for the auditor's code still in this
-// package.
-func checkKeys(ks map[string]*metadata.Key) error { return keys.CheckPublicKeys(ks) }

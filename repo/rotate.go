@@ -428,7 +428,7 @@ func (r *Repository) checkRootLink(root *metadata.Metadata[metadata.RootType]) e
 	if err != nil {
 		return storedErr(name, err)
 	}
-	if err := keys.CheckPublicKeys(prev.Signed.Keys); err != nil {
+	if err := checkKeys(prev.Signed.Keys); err != nil {
 		return storedErr(name, err)
 	}
 	if err := prev.VerifyDelegate(metadata.ROOT, root); err != nil {

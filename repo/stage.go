@@ -296,7 +296,7 @@ func (r *Repository) publishStaged(t *tx, sm *staged.File, kr keys.Keyring) (*Pu
 
 func (r *Repository) publishStagedRoot(t *tx, sm *staged.File, kr keys.Keyring) (*PublishStagedResult, error) {
 	p, st := StagedPath(r.dir, metadata.ROOT), t.st
-	if err := keys.CheckPublicKeys(st.root.Signed.Keys); err != nil {
+	if err := checkKeys(st.root.Signed.Keys); err != nil {
 		return nil, storedErr(metadata.ROOT, err)
 	}
 	if err := st.root.VerifyDelegate(metadata.ROOT, st.root); err != nil {
@@ -316,7 +316,7 @@ func (r *Repository) publishStagedRoot(t *tx, sm *staged.File, kr keys.Keyring) 
 		res.Resumed = true
 		name := fmt.Sprintf("%d.root.json", nr.Signed.Version-1)
 		if data, err := readBounded(r.fs, r.metaPath(name), maxMetadataSize); err == nil {
-			if pr, err := metadata.Root().FromBytes(data); err == nil && keys.CheckPublicKeys(pr.Signed.Keys) == nil {
+			if pr, err := metadata.Root().FromBytes(data); err == nil && checkKeys(pr.Signed.Keys) == nil {
 				prev = pr
 			}
 		}

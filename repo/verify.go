@@ -20,6 +20,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/internal/fsfetch"
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
@@ -59,15 +60,6 @@ const (
 	CodeDeltaBadBase  = "DELTA_BAD_BASE"
 	CodeDeltaInvalid  = "DELTA_INVALID"
 )
-
-// Size limits of go-tuf's default client configuration. Metadata larger
-// than these is refused by default clients, so Verify reports it.
-var clientLimits = map[string]int64{
-	metadata.ROOT:      512000,
-	metadata.TIMESTAMP: 16384,
-	metadata.SNAPSHOT:  2000000,
-	metadata.TARGETS:   5000000,
-}
 
 // Problem is one thing wrong with a repository.
 type Problem struct {
@@ -191,10 +183,7 @@ func (v *verifier) readMetaFile(role, name string) []byte {
 		}
 		return nil
 	}
-	limit, ok := clientLimits[role]
-	if !ok {
-		limit = clientLimits[metadata.TARGETS]
-	}
+	limit := repofiles.ClientLimit(role)
 	if int64(len(data)) > limit {
 		v.problem(CodeMetadataTooLarge, role, "", "%s is %d bytes; go-tuf clients refuse more than %d by default", name, len(data), limit)
 	}
@@ -298,8 +287,8 @@ func (v *verifier) verifyRootChain(trustedRoot []byte) *metadata.Metadata[metada
 			v.problem(CodeMetadataInvalid, metadata.ROOT, "", "%s: %v", name, err)
 			return nil
 		}
-		if int64(len(data)) > clientLimits[metadata.ROOT] {
-			v.problem(CodeMetadataTooLarge, metadata.ROOT, "", "%s is %d bytes; go-tuf clients refuse more than %d", name, len(data), clientLimits[metadata.ROOT])
+		if int64(len(data)) > repofiles.ClientLimit(metadata.ROOT) {
+			v.problem(CodeMetadataTooLarge, metadata.ROOT, "", "%s is %d bytes; go-tuf clients refuse more than %d", name, len(data), repofiles.ClientLimit(metadata.ROOT))
 		}
 		nr, err := metadata.Root().FromBytes(data)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
+	"github.com/edgetuf/edgetuf/internal/pubkey"
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -81,7 +82,7 @@ func Parse(data []byte, role string) (*File, error) {
 	}
 	// Staged files come from other people's signing tools: bounded like
 	// every JSON document read here, before go-tuf parses them.
-	if err := jsonlimit.Unmarshal(data, &peek, maxSize); err != nil {
+	if err := jsonlimit.Unmarshal(data, &peek, repofiles.MaxMetadataSize); err != nil {
 		return nil, fmt.Errorf("not TUF metadata: %v", err)
 	}
 	if peek.Signed.Type != role {
@@ -93,7 +94,7 @@ func Parse(data []byte, role string) (*File, error) {
 	case metadata.ROOT:
 		sm.Root, err = metadata.Root().FromBytes(data)
 		if err == nil {
-			err = keys.CheckPublicKeys(sm.Root.Signed.Keys)
+			err = pubkey.CheckAll(sm.Root.Signed.Keys)
 		}
 	case metadata.TARGETS:
 		sm.Targets, err = metadata.Targets().FromBytes(data)
@@ -248,7 +249,7 @@ func (s *File) signedBy(keysByID map[string]*metadata.Key, ids []string) []strin
 
 // ReadFile reads and parses a staged file.
 func ReadFile(fs afero.Fs, path, role string) (*File, error) {
-	data, err := readBounded(fs, path, maxSize)
+	data, err := repofiles.ReadBounded(fs, path, repofiles.MaxMetadataSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w for %s: %s does not exist", ErrNothingStaged, role, path)
 	}
@@ -272,30 +273,4 @@ func WriteFile(fs afero.Fs, path string, sm *File) error {
 		return err
 	}
 	return atomicfs.WriteFile(fs, path, data, 0o644)
-}
-
-// maxSize bounds a staged file, as every metadata read is bounded (go-tuf's
-// largest default limit is 5 MB for targets).
-const maxSize = 32 << 20
-
-// readBounded reads a JSON document of at most limit bytes, nested at most
-// jsonlimit.MaxDepth levels: staged files come from other people's
-// machines.
-func readBounded(fs afero.Fs, name string, limit int64) ([]byte, error) {
-	f, err := fs.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	if err := jsonlimit.CheckDepth(data, jsonlimit.MaxDepth); err != nil {
-		return nil, err
-	}
-	return data, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -25,7 +26,7 @@ func List(fs afero.Fs, dir string, cur *metadata.Metadata[metadata.RootType]) []
 	var out []Info
 	for _, role := range TopLevelRoles {
 		p := Path(dir, role)
-		data, err := readBounded(fs, p, maxSize)
+		data, err := repofiles.ReadBounded(fs, p, repofiles.MaxMetadataSize)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}

@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
@@ -134,21 +132,6 @@ func readDelegateKey(name string) (*metadata.Key, error) {
 	return nil, perr
 }
 
-func shortIDs(ids []string) string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = keys.ShortID(id)
-	}
-	return strings.Join(out, ",")
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
 func printDelegateResult(w io.Writer, res *repo.DelegateResult) {
 	switch {
 	case res.Bins > 0:
@@ -177,118 +160,4 @@ func printDelegateResult(w io.Writer, res *repo.DelegateResult) {
 		}
 	}
 	fmt.Fprintf(w, "Signed targets v%d, snapshot v%d, timestamp v%d\n", res.Versions.Targets, res.Versions.Snapshot, res.Versions.Timestamp)
-}
-
-// addTargetRoleFlag is add-target's --role.
-var addTargetRoleFlag = &cli.StringFlag{Name: "role", Usage: "publish into the delegated role `ROLE`, signed with its keys (not the targets key)"}
-
-// publishedSummary is add-target's last line.
-func publishedSummary(res *repo.AddResult, total int64) string {
-	head := fmt.Sprintf("Published %s %s", res.ModelID, res.Version)
-	if res.Role != "" {
-		head += " in role " + res.Role
-	}
-	var vs []string
-	switch {
-	case res.Role != "":
-		vs = append(vs, fmt.Sprintf("%s v%d", res.Role, res.RoleVersions[res.Role]))
-	case len(res.RoleVersions) > 0:
-		names := make([]string, 0, len(res.RoleVersions))
-		for n := range res.RoleVersions {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			vs = append(vs, fmt.Sprintf("%s v%d", n, res.RoleVersions[n]))
-		}
-	default:
-		vs = append(vs, fmt.Sprintf("targets v%d", res.Versions.Targets))
-	}
-	vs = append(vs, fmt.Sprintf("snapshot v%d", res.Versions.Snapshot), fmt.Sprintf("timestamp v%d", res.Versions.Timestamp))
-	return fmt.Sprintf("%s: %d targets, %s (%s)", head, len(res.Targets), cliutil.HumanBytes(total), strings.Join(vs, ", "))
-}
-
-// withRoleResign adds --role and --after-key-change to mrepo targets:
-// with --role, it re-signs a delegated role (or every hash bin) instead.
-func withRoleResign(cmd *cli.Command) *cli.Command {
-	cmd.UsageText += " [--role ROLE [--after-key-change]]"
-	cmd.Description += `
-
-With --role ROLE, re-signs the delegated role ROLE instead (the same targets,
-a fresh expiry, the role's own keys from --keys; then snapshot and
-timestamp): a team runs it before its role expires, and to sign the first,
-empty version of a new role. --role PREFIX re-signs every hash bin. After its
-keys were replaced (mrepo delegate --replace-keys), a role's metadata is no
-longer signed by its keys and is refused unless --after-key-change is
-given: review its targets first.`
-	cmd.Flags = append(cmd.Flags,
-		&cli.StringFlag{Name: "role", Usage: "re-sign the delegated role `ROLE` (or, with hash bins, their name prefix: every bin)"},
-		&cli.BoolFlag{Name: "after-key-change", Usage: "with --role: re-sign metadata its replaced keys signed (review its targets first)"})
-	plain := cmd.Action
-	cmd.Action = func(c *cli.Context) error {
-		if !c.IsSet("role") {
-			if c.Bool("after-key-change") {
-				return cliutil.Usagef("targets: --after-key-change needs --role")
-			}
-			return plain(c)
-		}
-		if err := needNoArgs(c); err != nil {
-			return err
-		}
-		r, err := openRepo(c)
-		if err != nil {
-			return fmt.Errorf("targets: %w", err)
-		}
-		res, err := r.ResignRole(c.String("role"), keyDir(c), repo.ResignOptions{AfterKeyChange: c.Bool("after-key-change")})
-		if err != nil {
-			return fmt.Errorf("targets: %w", err)
-		}
-		for _, w := range res.Warnings {
-			fmt.Fprintf(c.App.ErrWriter, "mrepo: warning: %s\n", w)
-		}
-		if c.Bool("json") {
-			return cliutil.WriteJSON(c.App.Writer, res)
-		}
-		names := make([]string, 0, len(res.Roles))
-		for n := range res.Roles {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		if len(names) == 1 {
-			fmt.Fprintf(c.App.Writer, "Signed %s v%d, snapshot v%d, timestamp v%d\n", names[0], res.Roles[names[0]], res.Versions.Snapshot, res.Versions.Timestamp)
-		} else {
-			fmt.Fprintf(c.App.Writer, "Signed %d hash bins, snapshot v%d, timestamp v%d\n", len(names), res.Versions.Snapshot, res.Versions.Timestamp)
-		}
-		return nil
-	}
-	return cmd
-}
-
-// pendingRow is the status table row of a delegated role without metadata.
-func pendingRow(rs repo.RoleStatus) string {
-	return fmt.Sprintf("%s\t-\t-\t-\t0/%d NOT MET\t%s", rs.Role, rs.Threshold, shortIDs(rs.KeyIDs))
-}
-
-// printDelegations prints status's delegations: each delegated role's
-// paths, and hash bins in one line.
-func printDelegations(w io.Writer, st *repo.Status) {
-	var rows []repo.RoleStatus
-	for _, rs := range st.Roles {
-		if rs.DelegatedBy != "" {
-			rows = append(rows, rs)
-		}
-	}
-	if len(rows) > 0 {
-		fmt.Fprintln(w)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "DELEGATION\tBY\tTERMINATING\tPATHS\n")
-		for _, rs := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", rs.Role, rs.DelegatedBy, yesNo(rs.Terminating), strings.Join(rs.Paths, ", "))
-		}
-		tw.Flush()
-	}
-	if st.Bins != nil {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, repo.FormatBins(st.Bins, st.Now))
-	}
 }

@@ -43,6 +43,11 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		"keys":          {"repo", "client"},
 		"repo":          {"client", "anti_rollback"},
 		"delta":         {"repo", "keys", "client", "anti_rollback", "targets", "internal/testrepo"},
+		// Shared by the writer and the auditor: they must not pull the
+		// writer or key storage into the auditor.
+		"internal/repofiles": {"repo", "keys", "client"},
+		"internal/pubkey":    {"repo", "keys", "client"},
+		"internal/duration":  {"repo", "keys", "client"},
 	}
 	for pkg, forbidden := range rules {
 		d := deps(t, pkg)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -10,54 +9,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 )
-
-// pinPrompt asks for a PKCS#11 user PIN on the controlling terminal. It is
-// the last source, after the reference's pin-source and
-// EDGETUF_PKCS11_PIN; a PIN is never taken from a flag value.
-func pinPrompt(purpose string, _ bool) ([]byte, error) {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
-		return nil, errors.New("no terminal to ask on")
-	}
-	defer tty.Close()
-	if !term.IsTerminal(int(tty.Fd())) {
-		return nil, errors.New("no terminal to ask on")
-	}
-	fmt.Fprintf(tty, "Enter %s: ", purpose)
-	pin, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
-	if err != nil {
-		return nil, err
-	}
-	if len(pin) == 0 {
-		return nil, errors.New("empty PIN")
-	}
-	return pin, nil
-}
-
-// keyRefSubcommand sets up a subcommand of `mrepo key-ref`: flag errors
-// and missing required flags are one line and exit 64; no arguments.
-func keyRefSubcommand(required []string, cmd *cli.Command) *cli.Command {
-	name := cmd.Name
-	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
-		return cliutil.Usagef("key-ref %s: %s (see mrepo key-ref %s --help)", name, cliutil.OneLine(err), name)
-	}
-	action := cmd.Action
-	cmd.Action = func(c *cli.Context) error {
-		for _, f := range required {
-			if c.String(f) == "" {
-				return cliutil.Usagef("key-ref %s: --%s is required (see mrepo key-ref %s --help)", name, f, name)
-			}
-		}
-		if c.Args().Present() {
-			return cliutil.Usagef("key-ref %s: unexpected argument %q (see mrepo key-ref %s --help)", name, c.Args().First(), name)
-		}
-		return action(c)
-	}
-	return cmd
-}
 
 func keyRefCommand() *cli.Command {
 	return &cli.Command{
@@ -93,6 +45,28 @@ AWS_ENDPOINT_URL_KMS).`,
 			return cliutil.Usagef("key-ref: expected a command: add or list (see mrepo key-ref --help)")
 		},
 	}
+}
+
+// keyRefSubcommand sets up a subcommand of `mrepo key-ref`: flag errors
+// and missing required flags are one line and exit 64; no arguments.
+func keyRefSubcommand(required []string, cmd *cli.Command) *cli.Command {
+	name := cmd.Name
+	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return cliutil.Usagef("key-ref %s: %s (see mrepo key-ref %s --help)", name, cliutil.OneLine(err), name)
+	}
+	action := cmd.Action
+	cmd.Action = func(c *cli.Context) error {
+		for _, f := range required {
+			if c.String(f) == "" {
+				return cliutil.Usagef("key-ref %s: --%s is required (see mrepo key-ref %s --help)", name, f, name)
+			}
+		}
+		if c.Args().Present() {
+			return cliutil.Usagef("key-ref %s: unexpected argument %q (see mrepo key-ref %s --help)", name, c.Args().First(), name)
+		}
+		return action(c)
+	}
+	return cmd
 }
 
 type keyRefResult struct {

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/urfave/cli/v2"
+)
+
+func addTargetCommand() *cli.Command {
+	return command([]string{"repo", "keys"}, &cli.Command{
+		Name:      "add-target",
+		Usage:     "publish a model bundle as signed TUF targets",
+		UsageText: "mrepo add-target --repo DIR --keys DIR [--delta-from VERSION]... [--delta-min-saving FRACTION] BUNDLE_DIR",
+		Description: `BUNDLE_DIR holds manifest.json and the payload files. The manifest needs at
+least model_id and a semantic version; see docs/manifest.md for every field.
+Each payload file and the completed manifest (with SHA-256 and size of every
+file and the build timestamp) become targets under
+models/<model_id>/<version>/, and the compatibility fields are also signed
+into the manifest target's custom metadata. Targets, snapshot and timestamp
+are re-signed.
+
+With --delta-from VERSION (repeatable, or comma-separated), each payload file
+that the published VERSION of the same model also has gets a binary patch
+that rebuilds it from VERSION's file, published as a signed target of its own
+(models/<model_id>/<version>/deltas/<VERSION>/<file>) and listed in the
+manifest target's signed custom metadata, so that a device holding VERSION
+downloads only the patch. A patch is published only if it saves at least
+--delta-min-saving of the file's bytes (default 0.30, i.e. 30%); each patch
+is reported, published or skipped, with its size.
+
+Refused, with nothing changed: a version that is already published or lower
+than the newest published version of the model, a malformed manifest, a
+file path that escapes the bundle (.., absolute, symlink), or a
+--delta-from VERSION that is not an older published version of the model.`,
+		Flags: []cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag, addTargetRoleFlag,
+			&cli.StringSliceFlag{Name: "delta-from", Usage: "also publish patches from the published `VERSION` of the model (repeatable)"},
+			&cli.Float64Flag{Name: "delta-min-saving", Value: repo.DefaultDeltaMinSaving, Usage: "publish a patch only if it saves at least this `FRACTION` of the file's bytes (0 < FRACTION < 1)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				msg := "add-target: expected exactly one BUNDLE_DIR argument (see mrepo add-target --help)"
+				for _, a := range c.Args().Tail() {
+					if strings.HasPrefix(a, "-") {
+						msg = fmt.Sprintf("add-target: %s after BUNDLE_DIR: options go before it (see mrepo add-target --help)", a)
+						break
+					}
+				}
+				return cliutil.Usagef("%s", msg)
+			}
+			opts := repo.AddOptions{Progress: cliutil.Progress(c.App.ErrWriter), DeltaFrom: c.StringSlice("delta-from"), DeltaMinSaving: c.Float64("delta-min-saving"), Role: c.String("role")}
+			if s := opts.DeltaMinSaving; !(s > 0 && s < 1) {
+				return cliutil.Usagef("add-target: --delta-min-saving %v: must be between 0 and 1 (exclusive), e.g. 0.3 for 30%%", s)
+			}
+			for _, v := range opts.DeltaFrom {
+				if _, err := targets.ParseVersion(v); err != nil {
+					return cliutil.Usagef("add-target: --delta-from: %v", err)
+				}
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return fmt.Errorf("add-target: %w", err)
+			}
+			res, err := r.AddTarget(c.Args().First(), keyDir(c), opts)
+			if err != nil {
+				return fmt.Errorf("add-target: %w", err)
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(c.App.ErrWriter, "mrepo: warning: %s\n", w)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			var total int64
+			for _, t := range res.Targets {
+				total += t.Length
+				fmt.Fprintf(c.App.Writer, "  %s  %12d  %s\n", t.SHA256[:16], t.Length, t.Path)
+			}
+			for _, d := range res.Deltas {
+				fmt.Fprintln(c.App.Writer, deltaLine(d))
+			}
+			fmt.Fprintln(c.App.Writer, publishedSummary(res, total))
+			return nil
+		},
+	})
+}
+
+// addTargetRoleFlag is add-target's --role.
+var addTargetRoleFlag = &cli.StringFlag{Name: "role", Usage: "publish into the delegated role `ROLE`, signed with its keys (not the targets key)"}
+
+// publishedSummary is add-target's last line.
+func publishedSummary(res *repo.AddResult, total int64) string {
+	head := fmt.Sprintf("Published %s %s", res.ModelID, res.Version)
+	if res.Role != "" {
+		head += " in role " + res.Role
+	}
+	var vs []string
+	switch {
+	case res.Role != "":
+		vs = append(vs, fmt.Sprintf("%s v%d", res.Role, res.RoleVersions[res.Role]))
+	case len(res.RoleVersions) > 0:
+		names := make([]string, 0, len(res.RoleVersions))
+		for n := range res.RoleVersions {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			vs = append(vs, fmt.Sprintf("%s v%d", n, res.RoleVersions[n]))
+		}
+	default:
+		vs = append(vs, fmt.Sprintf("targets v%d", res.Versions.Targets))
+	}
+	vs = append(vs, fmt.Sprintf("snapshot v%d", res.Versions.Snapshot), fmt.Sprintf("timestamp v%d", res.Versions.Timestamp))
+	return fmt.Sprintf("%s: %d targets, %s (%s)", head, len(res.Targets), cliutil.HumanBytes(total), strings.Join(vs, ", "))
+}
+
+// deltaLine is how add-target reports one patch.
+func deltaLine(d repo.DeltaResult) string {
+	if d.Length == 0 && !d.Published {
+		return fmt.Sprintf("delta %s from %s: skipped: %s", d.File, d.Base, d.Reason)
+	}
+	s := fmt.Sprintf("delta %s from %s: %s (%.1f%% of %s)", d.File, d.Base, cliutil.HumanBytes(d.Length), d.Percent, cliutil.HumanBytes(d.FileLength))
+	if d.Published {
+		return s + ", published"
+	}
+	return s + ", skipped: " + d.Reason
+}

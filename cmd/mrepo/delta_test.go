@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/edgetuf/edgetuf/delta"
+	"github.com/spf13/afero"
+)
+
+// TestDeltaFilesRoundTrip: what the command line cannot set (a chunk
+// size, an output limit) and what it cannot see (the result's numbers,
+// an output left alone on refusal) of mrepo delta create|apply.
+func TestDeltaFilesRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	old := make([]byte, 200<<10)
+	for i := range old {
+		old[i] = byte(rng.Uint32())
+	}
+	neu := bytes.Clone(old)
+	for i := 0; i < len(neu); i += 4096 {
+		neu[i] ^= 0xff
+	}
+	neu = append(neu, "appended tail"...)
+	oldPath, newPath := filepath.Join(dir, "old.bin"), filepath.Join(dir, "new.bin")
+	patchPath, outPath := filepath.Join(dir, "p.patch"), filepath.Join(dir, "out.bin")
+	for p, data := range map[string][]byte{oldPath: old, newPath: neu} {
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs := afero.NewOsFs()
+
+	cr, err := deltaCreate(fs, oldPath, newPath, patchPath, deltaCreateOptions{ChunkSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := os.ReadFile(patchPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(patch)
+	if cr.OldLength != int64(len(old)) || cr.NewLength != int64(len(neu)) || cr.PatchLength != int64(len(patch)) ||
+		cr.PatchSHA256 != hex.EncodeToString(sum[:]) || cr.Stats == nil || cr.Stats.PatchLength != cr.PatchLength || cr.Percent >= 100 {
+		t.Fatalf("create result %+v (patch %d bytes)", cr, len(patch))
+	}
+
+	// An output limit below the patch's target: refused, OUT not created.
+	_, err = deltaApply(fs, oldPath, patchPath, outPath, deltaApplyOptions{MaxOutput: int64(len(neu)) - 1})
+	if !errors.Is(err, delta.ErrLimit) {
+		t.Fatalf("apply over MaxOutput: %v, want ErrLimit", err)
+	}
+	if _, err := os.Stat(outPath); !os.IsNotExist(err) {
+		t.Fatalf("OUT after a refused apply: %v, want it absent", err)
+	}
+
+	ar, err := deltaApply(fs, oldPath, patchPath, outPath, deltaApplyOptions{MaxOutput: int64(len(neu))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(neu)
+	if !bytes.Equal(out, neu) || ar.OutLength != int64(len(neu)) || ar.OutSHA256 != hex.EncodeToString(want[:]) || ar.PatchLength != cr.PatchLength {
+		t.Fatalf("apply result %+v; rebuilt %d bytes, want %d", ar, len(out), len(neu))
+	}
+
+	// A wrong base leaves an existing OUT as it was.
+	if _, err := deltaApply(fs, newPath, patchPath, outPath, deltaApplyOptions{}); !errors.Is(err, delta.ErrBase) {
+		t.Fatalf("apply to the wrong base: %v, want ErrBase", err)
+	}
+	if again, _ := os.ReadFile(outPath); !bytes.Equal(again, neu) {
+		t.Fatal("a refused apply changed OUT")
+	}
+}

@@ -1,0 +1,138 @@
+// Flags and helpers that several mrepo commands share: the repository and
+// key directory flags, passphrases and PINs, usage checks, bounded reads.
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/spf13/afero"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+var (
+	repoFlag = &cli.StringFlag{Name: "repo", Usage: "repository `DIR` (required)"}
+	keysFlag = &cli.StringFlag{Name: "keys", Usage: "key `DIR` holding the encrypted private keys (required)"}
+	passFlag = &cli.StringFlag{Name: "passphrase-file", Usage: "read key passphrases from the first line of `FILE` (default: $MREPO_PASSPHRASE, else a terminal prompt)"}
+	jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}
+)
+
+const passphraseEnv = "MREPO_PASSPHRASE"
+
+func keyDir(c *cli.Context) *keys.Dir {
+	pp := &cliutil.Passphrases{File: c.String(passFlag.Name), EnvVar: passphraseEnv, Stderr: c.App.ErrWriter}
+	return &keys.Dir{FS: afero.NewOsFs(), Path: c.String(keysFlag.Name), Passphrase: pp.Get, PIN: pinPrompt}
+}
+
+func openRepo(c *cli.Context) (*repo.Repository, error) {
+	return repo.Open(afero.NewOsFs(), c.String(repoFlag.Name))
+}
+
+func durationFlag(name, def, usage string) *cli.StringFlag {
+	return &cli.StringFlag{Name: name, Value: def, Usage: usage}
+}
+
+func parseDurationFlag(c *cli.Context, name string) (repo.Duration, error) {
+	d, err := repo.ParseDuration(c.String(name))
+	if err != nil {
+		return 0, cliutil.Usagef("%s: --%s: %v", c.Command.Name, name, err)
+	}
+	return repo.Duration(d), nil
+}
+
+func command(required []string, cmd *cli.Command) *cli.Command {
+	return cliutil.Command("mrepo", required, cmd)
+}
+
+func needNoArgs(c *cli.Context) error { return cliutil.NoArgs("mrepo", c) }
+
+var (
+	roleFlag    = &cli.StringFlag{Name: "role", Usage: "`ROLE`: root, targets, snapshot or timestamp (required)"}
+	optKeysFlag = &cli.StringFlag{Name: "keys", Usage: "key `DIR` holding the encrypted private keys to sign with"}
+	stagedFlag  = &cli.StringFlag{Name: "staged", Usage: "a staged metadata `FILE` (a copy, e.g. on an air-gapped machine) instead of the repository's"}
+)
+
+// maxKeyFile bounds what is read as a key file.
+const maxKeyFile = 64 << 10
+
+func passphrases(c *cli.Context) keys.PassphraseFunc {
+	pp := &cliutil.Passphrases{File: c.String(passFlag.Name), EnvVar: passphraseEnv, Stderr: c.App.ErrWriter}
+	return pp.Get
+}
+
+// optKeyDir is the --keys directory, or nil when not given.
+func optKeyDir(c *cli.Context) keys.Keyring {
+	if c.String("keys") == "" {
+		return nil
+	}
+	return keyDir(c)
+}
+
+func roleArg(c *cli.Context) (string, error) {
+	role := c.String("role")
+	if err := repo.CheckTopLevelRole(role); err != nil {
+		return "", cliutil.Usagef("%s: --role: %v", c.Command.Name, err)
+	}
+	return role, nil
+}
+
+// maxStagedFile bounds a staged metadata file to merge (as mrepo bounds
+// every metadata read).
+const maxStagedFile = 32 << 20
+
+func readLimited(path string) ([]byte, error) { return readBounded(path, maxKeyFile) }
+
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return data, nil
+}
+
+// stagedTarget checks that exactly one of --repo and --staged is given.
+func stagedTarget(c *cli.Context) error {
+	if (c.String("repo") == "") == (c.String("staged") == "") {
+		return cliutil.Usagef("%s: give exactly one of --repo DIR and --staged FILE (see mrepo %s --help)", c.Command.Name, c.Command.Name)
+	}
+	return nil
+}
+
+// pinPrompt asks for a PKCS#11 user PIN on the controlling terminal. It is
+// the last source, after the reference's pin-source and
+// EDGETUF_PKCS11_PIN; a PIN is never taken from a flag value.
+func pinPrompt(purpose string, _ bool) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, errors.New("no terminal to ask on")
+	}
+	defer tty.Close()
+	if !term.IsTerminal(int(tty.Fd())) {
+		return nil, errors.New("no terminal to ask on")
+	}
+	fmt.Fprintf(tty, "Enter %s: ", purpose)
+	pin, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, err
+	}
+	if len(pin) == 0 {
+		return nil, errors.New("empty PIN")
+	}
+	return pin, nil
+}

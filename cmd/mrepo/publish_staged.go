@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/urfave/cli/v2"
+)
+
+func publishStagedCommand() *cli.Command {
+	return command([]string{"repo", "role"}, &cli.Command{
+		Name:      "publish-staged",
+		Usage:     "publish staged metadata once its signatures meet the threshold",
+		UsageText: "mrepo publish-staged --repo DIR --role ROLE [--keys DIR] [--json]",
+		Description: `Publishes DIR/staged/ROLE.json if its signatures meet every threshold that
+applies (for root N+1: a threshold of root N's root keys and of its own);
+otherwise fails, naming the keys whose signatures are missing, and changes
+nothing. Publishing a root re-signs, as new versions, the roles whose keys it
+changed and those above them (their new keys must be in --keys DIR);
+publishing staged targets or snapshot re-signs snapshot and timestamp with
+the online keys in --keys DIR. The staged file is removed afterwards.
+
+If a root publication was interrupted (a crash, a full disk), running the
+same command again completes it.`,
+		Flags: []cli.Flag{repoFlag, roleFlag, optKeysFlag, passFlag, jsonFlag},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			role, err := roleArg(c)
+			if err != nil {
+				return err
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return fmt.Errorf("publish-staged: %w", err)
+			}
+			res, err := r.PublishStaged(role, optKeyDir(c))
+			if err != nil {
+				return fmt.Errorf("publish-staged: %w", err)
+			}
+			warn(c, res.Warnings)
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			w := c.App.Writer
+			if res.Resumed {
+				fmt.Fprintf(w, "Root v%d was already published; completed its publication\n", res.Version)
+			} else {
+				printStatus(w, res.Signatures)
+				fmt.Fprintf(w, "Published %s v%d\n", res.Role, res.Version)
+			}
+			if len(res.Resigned) > 0 {
+				label := "Re-signed"
+				if role == metadata.ROOT {
+					label = "Re-signed with the new keys"
+				}
+				fmt.Fprintf(w, "%s: %s\n", label, versionsLine(res.Resigned, res.Versions))
+			}
+			return nil
+		},
+	})
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/urfave/cli/v2"
+)
+
+func rotateCommand() *cli.Command {
+	return command([]string{"repo", "role"}, &cli.Command{
+		Name:      "rotate",
+		Usage:     "change a role's keys or threshold (a new root version)",
+		UsageText: "mrepo rotate --repo DIR --role ROLE [--keys DIR] [--add-key PUB]... [--remove-key KEYID]... [--threshold N] [--stage] [--json]",
+		Description: `Writes root version N+1: root N with the keys of ROLE changed (--add-key adds
+the public key in PUB, a NAME.pub or NAME.key file; --remove-key removes a key
+by its ID or a unique prefix of at least 8 hex digits; --threshold sets the
+role's threshold) and a fresh root expiry. With no change, root N+1 is a
+re-signing of root N (to extend its expiry).
+
+Root N+1 must be signed by a threshold of root N's root keys and by a
+threshold of its own. Every root key of either that is in --keys DIR signs it
+(each asks for its passphrase). If both thresholds are met, root N+1 is
+published and every role it invalidates is re-signed as a new version with
+its new keys (targets, then snapshot, then timestamp), which must also be in
+--keys DIR; the old keys found there sign too, so that devices accept the new
+files before and after they see root N+1. Otherwise (or with --stage) root
+N+1 is staged in DIR/staged/root.json for the other holders to sign (mrepo
+sign), and mrepo publish-staged publishes it. See docs/rotation.md.`,
+		Flags: []cli.Flag{repoFlag, roleFlag, optKeysFlag, passFlag, jsonFlag,
+			&cli.StringSliceFlag{Name: "add-key", Usage: "add the public key in `PUB` (NAME.pub or NAME.key) to the role (repeatable)"},
+			&cli.StringSliceFlag{Name: "remove-key", Usage: "remove the key `KEYID` (or a unique prefix of 8+ hex digits) from the role (repeatable)"},
+			&cli.IntFlag{Name: "threshold", Usage: "the role's new threshold `N` (default: unchanged)"},
+			&cli.BoolFlag{Name: "stage", Usage: "only stage root N+1 (signed by the keys at hand), even if they meet the thresholds"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			role, err := roleArg(c)
+			if err != nil {
+				return err
+			}
+			if c.IsSet("threshold") && c.Int("threshold") < 1 {
+				return cliutil.Usagef("rotate: --threshold %d: must be at least 1", c.Int("threshold"))
+			}
+			opts := repo.RotateOptions{Role: role, RemoveKeys: c.StringSlice("remove-key"), Threshold: c.Int("threshold"), Stage: c.Bool("stage")}
+			for _, p := range c.StringSlice("add-key") {
+				k, err := readPublicKey(p)
+				if err != nil {
+					return fmt.Errorf("rotate: --add-key: %w", err)
+				}
+				opts.AddKeys = append(opts.AddKeys, k)
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return fmt.Errorf("rotate: %w", err)
+			}
+			res, err := r.Rotate(optKeyDir(c), opts)
+			if err != nil {
+				return fmt.Errorf("rotate: %w", err)
+			}
+			warn(c, res.Warnings)
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			w := c.App.Writer
+			if len(res.Changes) == 0 {
+				fmt.Fprintf(w, "Root v%d: no key changes (root re-signed with a fresh expiry)\n", res.RootVersion)
+			} else {
+				fmt.Fprintf(w, "Root v%d: %s\n", res.RootVersion, strings.Join(res.Changes, "; "))
+			}
+			ids := make([]string, len(res.KeyIDs))
+			for i, id := range res.KeyIDs {
+				ids[i] = keys.ShortID(id)
+			}
+			fmt.Fprintf(w, "%s keys in root v%d: %s (threshold %d)\n", role, res.RootVersion, strings.Join(ids, ", "), res.Threshold)
+			if res.Published {
+				printStatus(w, res.Signatures)
+				fmt.Fprintf(w, "Published root v%d\n", res.RootVersion)
+				if len(res.Resigned) > 0 {
+					fmt.Fprintf(w, "Re-signed with the new keys: %s\n", versionsLine(res.Resigned, res.Versions))
+				}
+				return nil
+			}
+			printStaged(c, res.Staged)
+			return nil
+		},
+	})
+}
+
+// readPublicKey reads a public key from a NAME.pub file (a TUF key
+// object) or from the clear public part of a NAME.key file.
+func readPublicKey(path string) (*metadata.Key, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	if k, err := keys.ParsePublic(data); err == nil {
+		return k, nil
+	}
+	f, err := keys.ParseFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: neither a public key (NAME.pub) nor a key file (NAME.key)", path)
+	}
+	return f.Public, nil
+}

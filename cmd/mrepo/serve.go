@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/spf13/afero"
+	"github.com/urfave/cli/v2"
+)
+
+func serveCommand() *cli.Command {
+	return command([]string{"repo"}, &cli.Command{
+		Name:      "serve",
+		Usage:     "serve the repository over HTTP(S) as a static TUF repository",
+		UsageText: "mrepo serve --repo DIR [--addr HOST:PORT] [--addr-file FILE] [--access-log] [--tls-cert FILE --tls-key FILE]",
+		Description: `Serves /metadata/... and /targets/... from the repository with range requests
+(resumable downloads), long cache lifetimes on versioned metadata and
+hash-named targets, and no caching of timestamp.json. Nothing else is served.
+Port 0 picks a free port; the address is printed and, with --addr-file,
+written to a file once the server is listening. Stops on SIGINT or SIGTERM.
+With --tls-cert FILE (PEM: the server certificate, then any intermediate
+CA certificates) and --tls-key FILE (its PEM private key) it serves HTTPS
+only; devices trust the issuing CA through mclient init --ca-file.
+
+This is for development, tests and small deployments; in production, copy
+metadata/ and targets/ to any static host or CDN with the same cache rules.`,
+		Flags: []cli.Flag{
+			repoFlag,
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen `ADDRESS`"},
+			&cli.StringFlag{Name: "addr-file", Usage: "write the listening address to `FILE`"},
+			&cli.BoolFlag{Name: "access-log", Usage: "log each request to stderr"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate chain `FILE` (PEM; needs --tls-key)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "private key `FILE` (PEM) of --tls-cert"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			dir := c.String("repo")
+			if fi, err := os.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("serve: %s has no %s directory", dir, repo.MetadataDir)
+			}
+			certFile, keyFile := c.String("tls-cert"), c.String("tls-key")
+			if (certFile == "") != (keyFile == "") {
+				return cliutil.Usagef("serve: --tls-cert and --tls-key go together (see mrepo serve --help)")
+			}
+			var tlsCfg *tls.Config
+			scheme := "http"
+			if certFile != "" {
+				var err error
+				if tlsCfg, err = repo.ServerTLS(certFile, keyFile); err != nil {
+					return fmt.Errorf("serve: %w", err)
+				}
+				scheme = "https"
+			}
+			ln, err := net.Listen("tcp", c.String("addr"))
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			if tlsCfg != nil {
+				ln = tls.NewListener(ln, tlsCfg)
+			}
+			addr := ln.Addr().String()
+			var h http.Handler = repo.Handler(afero.NewOsFs(), dir)
+			if c.Bool("access-log") {
+				h = accessLog(h, c.App.ErrWriter)
+			}
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+			if f := c.String("addr-file"); f != "" {
+				if err := atomicfs.WriteFile(afero.NewOsFs(), f, []byte(addr+"\n"), 0o644); err != nil {
+					return fmt.Errorf("serve: %w", err)
+				}
+			}
+			fmt.Fprintf(c.App.Writer, "Serving %s at %s://%s/ (metadata/ and targets/); Ctrl-C stops\n", dir, scheme, addr)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return fmt.Errorf("serve: %w", err)
+			case <-ctx.Done():
+			}
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve: %w", err)
+			}
+			return nil
+		},
+	})
+}
+
+// accessLog logs one line per request: method, path, status, bytes, time.
+func accessLog(h http.Handler, w io.Writer) http.Handler {
+	var mu sync.Mutex
+	return http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: rw, status: http.StatusOK}
+		h.ServeHTTP(rec, req)
+		mu.Lock()
+		fmt.Fprintf(w, "%s %s %s %d %d %s\n", start.UTC().Format(time.RFC3339), req.Method, req.URL.Path, rec.status, rec.bytes, time.Since(start).Round(time.Millisecond))
+		mu.Unlock()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	n, err := s.ResponseWriter.Write(p)
+	s.bytes += int64(n)
+	return n, err
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/urfave/cli/v2"
+)
+
+func statusCommand() *cli.Command {
+	return command([]string{"repo"}, &cli.Command{
+		Name:      "status",
+		Usage:     "show roles, expiries, signatures and published models",
+		UsageText: "mrepo status --repo DIR [--json] [--warn-within DURATION]",
+		Description: `For each role: version, expiry, key IDs, threshold and whether its valid
+signatures meet the threshold. Then every published model with its versions,
+and warnings for roles that are expired, expire within the warning window, or
+lack signatures. The default window is a quarter of each role's configured
+lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
+		Flags: []cli.Flag{repoFlag, jsonFlag,
+			&cli.StringFlag{Name: "warn-within", Usage: "warn about roles expiring within `DURATION` (e.g. 72h, 30d)"}},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			var opts repo.StatusOptions
+			if c.IsSet("warn-within") {
+				d, err := parseDurationFlag(c, "warn-within")
+				if err != nil {
+					return err
+				}
+				opts.WarnWithin = time.Duration(d)
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			st, err := r.Status(opts)
+			if err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, st)
+			}
+			w := c.App.Writer
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "ROLE\tVERSION\tEXPIRES\tIN\tSIGNATURES\tKEYS\n")
+			for _, rs := range st.Roles {
+				if rs.Pending { // a delegated role without metadata yet
+					fmt.Fprintln(tw, pendingRow(rs))
+					continue
+				}
+				ok := "ok"
+				if !rs.ThresholdMet {
+					ok = "NOT MET"
+				}
+				ids := make([]string, len(rs.KeyIDs))
+				for i, id := range rs.KeyIDs {
+					ids[i] = keys.ShortID(id)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d/%d %s\t%s\n", rs.Role, rs.Version, rs.Expires.UTC().Format(targets.TimeFormat),
+					repo.FormatRemaining(rs.Expires.Sub(st.Now)), rs.ValidSignatures, rs.Threshold, ok, strings.Join(ids, ","))
+			}
+			tw.Flush()
+			printDelegations(w, st)
+			fmt.Fprintln(w)
+			if len(st.Models) == 0 {
+				fmt.Fprintln(w, "No models published.")
+			}
+			for _, m := range st.Models {
+				fmt.Fprintf(w, "model %s: latest %s (versions: %s)\n", m.ModelID, m.Latest, strings.Join(m.Versions, ", "))
+				if len(m.Roles) > 0 {
+					fmt.Fprintf(w, "  signed by %s\n", strings.Join(m.Roles, ", "))
+				}
+				for _, d := range m.Deltas {
+					fmt.Fprintf(w, "  deltas %s from %s: %d patches, %s\n", d.Version, d.Base, d.Patches, cliutil.HumanBytes(d.Bytes))
+				}
+			}
+			for _, l := range stagedLines(st.Staged) {
+				fmt.Fprintln(w, l)
+			}
+			for _, warn := range st.Warnings {
+				fmt.Fprintf(w, "WARNING: %s\n", warn)
+			}
+			return nil
+		},
+	})
+}
+
+// pendingRow is the status table row of a delegated role without metadata.
+func pendingRow(rs repo.RoleStatus) string {
+	return fmt.Sprintf("%s\t-\t-\t-\t0/%d NOT MET\t%s", rs.Role, rs.Threshold, shortIDs(rs.KeyIDs))
+}
+
+// printDelegations prints status's delegations: each delegated role's
+// paths, and hash bins in one line.
+func printDelegations(w io.Writer, st *repo.Status) {
+	var rows []repo.RoleStatus
+	for _, rs := range st.Roles {
+		if rs.DelegatedBy != "" {
+			rows = append(rows, rs)
+		}
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "DELEGATION\tBY\tTERMINATING\tPATHS\n")
+		for _, rs := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", rs.Role, rs.DelegatedBy, yesNo(rs.Terminating), strings.Join(rs.Paths, ", "))
+		}
+		tw.Flush()
+	}
+	if st.Bins != nil {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, repo.FormatBins(st.Bins, st.Now))
+	}
+}
+
+// stagedLines formats staged metadata for mrepo status.
+func stagedLines(ss []repo.StagedInfo) []string {
+	var out []string
+	for _, s := range ss {
+		line := fmt.Sprintf("staged %s", s.Role)
+		if s.Version > 0 {
+			line += fmt.Sprintf(" v%d (expires %s)", s.Version, s.Expires.UTC().Format(targets.TimeFormat))
+		}
+		switch {
+		case s.Problem != "":
+			line += ": " + s.Problem
+		case s.Signatures != nil:
+			line += ": " + s.Signatures.String()
+		}
+		out = append(out, line)
+	}
+	return out
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/spf13/afero"
+	"github.com/urfave/cli/v2"
+)
+
+func verifyCommand() *cli.Command {
+	return command([]string{"repo", "root"}, &cli.Command{
+		Name:      "verify",
+		Usage:     "verify the published repository from a trusted root (CI release gate)",
+		UsageText: "mrepo verify --repo DIR --root FILE [--valid-for DURATION] [--json]",
+		Description: `Starting only from the trusted root FILE (the one pinned in devices), checks
+the repository exactly as a client would: the chain of root versions, every
+role's signatures and threshold, timestamp/snapshot/targets versions, lengths
+and hashes, delegations, expiry, and the length and SHA-256 of every target
+file; then that each model's manifest agrees with its signed metadata; then
+runs go-tuf's client over it as a second opinion. Needs no private keys.
+
+With --valid-for, also fails if any role expires within that window (for
+example --valid-for 72h before a long weekend).
+
+Exit 0 only when everything holds; otherwise every problem is listed, one
+per line, as CODE: where: what.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "repo", Usage: "repository `DIR` (its metadata/ and targets/) (required)"},
+			&cli.StringFlag{Name: "root", Usage: "trusted root metadata `FILE` (required)"},
+			&cli.StringFlag{Name: "valid-for", Usage: "fail if anything expires within `DURATION`"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if err := needNoArgs(c); err != nil {
+				return err
+			}
+			var opts repo.VerifyOptions
+			if c.IsSet("valid-for") {
+				d, err := parseDurationFlag(c, "valid-for")
+				if err != nil {
+					return err
+				}
+				opts.ValidFor = time.Duration(d)
+			}
+			rootBytes, err := readBounded(c.String("root"), maxStagedFile)
+			if err != nil {
+				return fmt.Errorf("verify: trusted root: %w", err)
+			}
+			dir := c.String("repo")
+			if fi, err := os.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("verify: %s has no %s directory", dir, repo.MetadataDir)
+			}
+			rep := repo.Verify(afero.NewOsFs(), dir, rootBytes, opts)
+			if c.Bool("json") {
+				if err := cliutil.WriteJSON(c.App.Writer, rep); err != nil {
+					return err
+				}
+			} else {
+				for _, p := range rep.Problems {
+					fmt.Fprintln(c.App.Writer, p.String())
+				}
+				if rep.OK() {
+					var parts []string
+					for _, r := range rep.Roles {
+						parts = append(parts, fmt.Sprintf("%s v%d", r.Role, r.Version))
+					}
+					fmt.Fprintf(c.App.Writer, "OK: %s; %d targets verified (%s)\n", strings.Join(parts, ", "), rep.Targets, cliutil.HumanBytes(rep.TargetBytes))
+				}
+			}
+			if !rep.OK() {
+				return &cliutil.ExitError{Code: 1, Msg: fmt.Sprintf("verify: %d problem(s) found, first: %s", len(rep.Problems), rep.Problems[0].String())}
+			}
+			return nil
+		},
+	})
+}
