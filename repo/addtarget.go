@@ -93,39 +93,38 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 		return nil, err
 	}
 	m := b.manifest
-	unlock, err := r.lock()
+	res := &AddResult{ModelID: m.ModelID, Version: m.Version, Warnings: b.warnings, Role: opts.Role}
+	v, err := r.update(r.load, func(t *tx) error { return r.addTarget(t, b, kr, opts, minSaving, res) })
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	for _, d := range []string{MetadataDir, TargetsDir} {
-		if err := atomicfs.RemoveStale(r.fs, filepath.Join(r.dir, d)); err != nil {
-			return nil, err
-		}
-	}
-	st, err := r.load()
-	if err != nil {
-		return nil, err
-	}
+	res.Versions = *v
+	return res, nil
+}
+
+// addTarget checks a publication, stores its target files and declares
+// the metadata to sign.
+func (r *Repository) addTarget(t *tx, b *bundle, kr keys.Keyring, opts AddOptions, minSaving float64, res *AddResult) error {
+	m, st := b.manifest, t.st
 	// Delegated roles and hash bins (delegate_add.go): the checks see the
 	// targets of every role as clients resolve them.
 	dst, err := r.destination(st, opts.Role)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkNewVersion(dst.view, m); err != nil {
-		return nil, err
+		return err
 	}
 	bases, err := resolveDeltaBases(dst.view, m, opts.DeltaFrom)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := dst.checkPaths(versionPaths(m, b.files, bases)); err != nil {
-		return nil, err
+		return err
 	}
 	ss, err := dst.signers(r, st, kr)
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	// A refused bundle changes nothing: if copying fails (a file whose size
@@ -140,17 +139,16 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 		}()
 	}
 
-	res := &AddResult{ModelID: m.ModelID, Version: m.Version, Warnings: b.warnings, Role: opts.Role}
 	newTargets := map[string]*metadata.TargetFiles{}
 	var entries []targets.FileEntry
 	for _, name := range b.files {
 		tf, err := r.copyPayload(b, name, opts.Progress)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		custom, err := targets.PayloadCustom(m, name).Marshal()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		tf.Custom = custom
 		newTargets[tf.Path] = tf
@@ -162,7 +160,7 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	// base files to the files just stored, before any metadata is written.
 	deltaResults, deltaRefs, err := r.publishDeltas(m, b.files, bases, minSaving, newTargets, opts.Progress)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.Deltas = deltaResults
 
@@ -175,17 +173,17 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	}
 	mbytes, err := published.MarshalPublished()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	mpath := targets.ManifestPath(m.ModelID, m.Version)
 	mtf, err := r.storeTarget(mpath, bytes.NewReader(mbytes), nil, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	mc := targets.ManifestCustom(&published)
 	mc.Deltas = deltaRefs
 	if mtf.Custom, err = mc.Marshal(); err != nil {
-		return nil, err
+		return err
 	}
 	newTargets[mpath] = mtf
 
@@ -194,12 +192,8 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	}
 	sort.Slice(res.Targets, func(i, j int) bool { return res.Targets[i].Path < res.Targets[j].Path })
 	publishing = true // from here on, metadata may already point at the new files
-	v, roles, err := dst.commit(r, st, ss, newTargets)
-	if err != nil {
-		return nil, err
-	}
-	res.Versions, res.RoleVersions = *v, roles
-	return res, nil
+	res.RoleVersions = dst.commit(t, ss, newTargets)
+	return nil
 }
 
 // firstMissingTargetDir returns the outermost directory on the way to the

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 )
 
@@ -26,8 +27,8 @@ func TestRepoJSONBounded(t *testing.T) {
 	if _, err := readConfig(fs, "r"); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("large config: %v", err)
 	}
-	staged := `{"signed":{"_type":"root","x":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + `}}`
-	if _, err := parseStaged([]byte(staged), "root"); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
+	deepStaged := `{"signed":{"_type":"root","x":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + `}}`
+	if _, err := staged.Parse([]byte(deepStaged), "root"); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
 		t.Fatalf("deep staged file: %v", err)
 	}
 	afero.WriteFile(fs, "m.json", []byte(strings.Repeat("[", 100)+strings.Repeat("]", 100)), 0o644)

@@ -4,164 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"path"
-	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
-	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
-
-// Errors of delegation operations, wrapped with details.
-var (
-	// ErrDelegation: a delegation request is invalid or conflicts with the
-	// repository's delegations (unknown role, reused name, hash bins mixed
-	// with named roles, a threshold above the number of keys, ...).
-	ErrDelegation = errors.New("invalid delegation")
-	// ErrOutsideDelegation: a delegated role was asked to sign a target
-	// path it is not delegated, or that clients would never look up in it.
-	ErrOutsideDelegation = errors.New("target path outside the role's delegation")
-)
-
-// MaxBins is the largest number of succinct hash bins Delegate creates: a
-// device that lists the versions of a model loads every bin.
-const MaxBins = 1024
-
-var roleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-
-// CheckRoleName checks the name of a delegated role (or the name prefix of
-// hash bins): 1 to 64 characters of A-Z a-z 0-9 _ -, starting with a
-// letter or digit, and not a top-level role's name. The name is part of
-// metadata file names (N.NAME.json) and URLs, so nothing else is allowed.
-func CheckRoleName(name string) error {
-	if !roleNameRE.MatchString(name) {
-		return fmt.Errorf("%w: role name %q: use 1 to 64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit", ErrDelegation, name)
-	}
-	if isTopLevelRole(strings.ToLower(name)) {
-		return fmt.Errorf("%w: role name %q is a top-level role's", ErrDelegation, name)
-	}
-	return nil
-}
-
-// CheckPathPattern checks a delegated path pattern. TUF (and go-tuf)
-// matches a pattern against a target path component by component, with
-// shell-style wildcards inside each component: `*` never matches `/`, and
-// a pattern matches only paths with as many components. Model targets have
-// 4 components (models/<model_id>/<version>/<file>) and delta patches 6
-// (models/<model_id>/<version>/deltas/<base>/<file>), so a useful pattern
-// has 4 or 6 components, the first matching "models".
-func CheckPathPattern(p string) error {
-	if _, err := path.Match(p, ""); err != nil || p == "" {
-		return fmt.Errorf("%w: path pattern %q is malformed", ErrDelegation, p)
-	}
-	parts := strings.Split(p, "/")
-	for _, c := range parts {
-		if c == "" {
-			return fmt.Errorf("%w: path pattern %q has an empty component", ErrDelegation, p)
-		}
-	}
-	if len(parts) != 4 && len(parts) != 6 {
-		return fmt.Errorf("%w: path pattern %q has %d components and matches no model target: patterns match component by component (* does not match /), "+
-			"and targets are models/<model_id>/<version>/<file> (4) or models/<model_id>/<version>/deltas/<base>/<file> (6); "+
-			"for example models/vision-*/*/*, or --model 'vision-*' for both", ErrDelegation, p, len(parts))
-	}
-	if ok, _ := path.Match(parts[0], targets.ModelsDir); !ok {
-		return fmt.Errorf("%w: path pattern %q matches no model target: they start with %s/", ErrDelegation, p, targets.ModelsDir)
-	}
-	if ok, _ := path.Match(parts[3], targets.DeltasDir); len(parts) == 6 && !ok {
-		return fmt.Errorf("%w: path pattern %q has 6 components but its fourth does not match %q: 6-component targets are delta patches, models/<model_id>/<version>/deltas/<base>/<file>", ErrDelegation, p, targets.DeltasDir)
-	}
-	return nil
-}
-
-// ModelPatterns returns the path patterns that delegate every target of
-// the models whose IDs match idPattern (a model ID or a shell pattern such
-// as "vision-*"): their versions' files and their delta patches.
-func ModelPatterns(idPattern string) ([]string, error) {
-	if idPattern == "" || strings.Contains(idPattern, "/") {
-		return nil, fmt.Errorf("%w: model ID pattern %q: one path component, e.g. detector or 'vision-*'", ErrDelegation, idPattern)
-	}
-	if _, err := path.Match(idPattern, ""); err != nil {
-		return nil, fmt.Errorf("%w: model ID pattern %q is malformed", ErrDelegation, idPattern)
-	}
-	base := targets.ModelsDir + "/" + idPattern
-	return []string{base + "/*/*", base + "/*/" + targets.DeltasDir + "/*/*"}, nil
-}
-
-// DelegateOptions describe a delegated role to add, update or remove, or
-// succinct hash bins (TAP 15) to create or re-key.
-type DelegateOptions struct {
-	// Name is the delegated role (named delegation).
-	Name string
-	// Paths replaces the role's path patterns (CheckPathPattern); nil keeps
-	// them. Required for a new role.
-	Paths []string
-	// Keys are public keys to add to the role; with ReplaceKeys they become
-	// its whole key set. RemoveKeys lists key IDs (or unique prefixes of at
-	// least 8 hex digits) to remove.
-	Keys        []*metadata.Key
-	ReplaceKeys bool
-	RemoveKeys  []string
-	// Threshold is how many of the role's keys must sign it; 0 keeps it (1
-	// for a new role).
-	Threshold int
-	// Terminating, when set, makes the delegation terminating or not (a new
-	// role is not terminating unless set).
-	Terminating *bool
-	// Remove removes the delegation.
-	Remove bool
-	// Bins and NamePrefix delegate every target path to Bins succinct hash
-	// bins named NamePrefix-<hex> (a power of two, 2 to MaxBins) instead of
-	// a named role. With bins already delegated, NamePrefix alone (and Bins
-	// 0 or unchanged) updates their keys and threshold.
-	Bins       int
-	NamePrefix string
-}
-
-func (o *DelegateOptions) isBins() bool { return o.Bins != 0 || o.NamePrefix != "" }
-
-// ValidateDelegateOptions checks options before any repository is read;
-// mrepo reports a failure as a usage error.
-func ValidateDelegateOptions(o DelegateOptions) error {
-	if o.Threshold < 0 {
-		return fmt.Errorf("%w: threshold %d", ErrDelegation, o.Threshold)
-	}
-	if o.isBins() {
-		if o.Name != "" {
-			return fmt.Errorf("%w: a role name and hash bins exclude each other", ErrDelegation)
-		}
-		if err := CheckRoleName(o.NamePrefix); err != nil {
-			return err
-		}
-		if o.Bins != 0 && (o.Bins < 2 || o.Bins > MaxBins || o.Bins&(o.Bins-1) != 0) {
-			return fmt.Errorf("%w: %d hash bins: use a power of two from 2 to %d", ErrDelegation, o.Bins, MaxBins)
-		}
-		if len(o.Paths) > 0 || o.Terminating != nil {
-			return fmt.Errorf("%w: hash bins cover every target path and are terminating: paths and terminating do not apply", ErrDelegation)
-		}
-		if o.Remove {
-			return fmt.Errorf("%w: hash bins cannot be removed (their targets would disappear)", ErrDelegation)
-		}
-		return nil
-	}
-	if o.Name == "" {
-		return fmt.Errorf("%w: a role name (or hash bins) is required", ErrDelegation)
-	}
-	if err := CheckRoleName(o.Name); err != nil {
-		return err
-	}
-	for _, p := range o.Paths {
-		if err := CheckPathPattern(p); err != nil {
-			return err
-		}
-	}
-	if o.Remove && (o.Paths != nil || len(o.Keys) > 0 || o.ReplaceKeys || len(o.RemoveKeys) > 0 || o.Threshold != 0 || o.Terminating != nil) {
-		return fmt.Errorf("%w: removing a role takes no other change", ErrDelegation)
-	}
-	return nil
-}
 
 // DelegateResult reports what Delegate did.
 type DelegateResult struct {
@@ -203,19 +52,25 @@ type roleWrite struct {
 // cannot resolve the paths delegated to it until then. Hash bins need
 // their keys at once: every bin's first version is written with the
 // delegation.
-func (r *Repository) Delegate(kr keys.Keyring, opts DelegateOptions) (*DelegateResult, error) {
-	if err := ValidateDelegateOptions(opts); err != nil {
+func (r *Repository) Delegate(kr keys.Keyring, opts delegation.Options) (*DelegateResult, error) {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	unlock, err := r.lock()
+	var res *DelegateResult
+	v, err := r.update(r.load, func(t *tx) (err error) {
+		res, err = r.delegate(t, kr, opts)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := r.load()
-	if err != nil {
-		return nil, err
-	}
+	res.Versions = *v
+	return res, nil
+}
+
+// delegate changes the delegations as opts say and declares the writes.
+func (r *Repository) delegate(t *tx, kr keys.Keyring, opts delegation.Options) (*DelegateResult, error) {
+	st := t.st
 	tree, err := r.loadTree(st)
 	if err != nil {
 		return nil, err
@@ -238,7 +93,7 @@ func (r *Repository) Delegate(kr keys.Keyring, opts DelegateOptions) (*DelegateR
 	}
 	var res *DelegateResult
 	var writes []roleWrite
-	if opts.isBins() {
+	if opts.IsBins() {
 		res, writes, err = r.delegateBins(st, tree, kr, opts)
 	} else {
 		res, writes, err = r.delegateNamed(st, tree, kr, opts)
@@ -246,11 +101,11 @@ func (r *Repository) Delegate(kr keys.Keyring, opts DelegateOptions) (*DelegateR
 	if err != nil {
 		return nil, err
 	}
-	pruneKeys(top.Delegations)
+	delegation.PruneKeys(top.Delegations)
 	if len(top.Delegations.Roles) == 0 && top.Delegations.SuccinctRoles == nil && len(top.Delegations.UnrecognizedFields) == 0 {
 		top.Delegations = nil
 	}
-	if !opts.isBins() {
+	if !opts.IsBins() {
 		after, err := r.loadTree(st) // the new delegations, read afresh
 		if err != nil {
 			return nil, err
@@ -258,37 +113,26 @@ func (r *Repository) Delegate(kr keys.Keyring, opts DelegateOptions) (*DelegateR
 		res.Warnings = append(res.Warnings, shadowWarnings(after)...)
 	}
 
-	// Write order: the roles' new metadata files, then targets, snapshot
-	// and timestamp (publish). Until timestamp.json is replaced, clients
-	// see the previous repository.
 	for _, w := range writes {
-		v, err := r.writeRole(st, w.node, w.md, w.ss)
-		if err != nil {
-			return nil, err
-		}
 		if res.RoleVersions == nil {
 			res.RoleVersions = map[string]int64{}
 		}
-		res.RoleVersions[w.node.name] = v
+		res.RoleVersions[w.node.name] = t.writeRole(w.node, w.md, w.ss)
 	}
-	v, err := r.publish(st, ss, true, true)
-	if err != nil {
-		return nil, err
-	}
-	res.Versions = *v
+	t.publish(ss, metadata.TARGETS)
 	return res, nil
 }
 
-func (r *Repository) delegateNamed(st *state, tree *delegTree, kr keys.Keyring, opts DelegateOptions) (*DelegateResult, []roleWrite, error) {
+func (r *Repository) delegateNamed(st *state, tree *delegTree, kr keys.Keyring, opts delegation.Options) (*DelegateResult, []roleWrite, error) {
 	d := st.targets.Signed.Delegations
 	if sr := tree.bins(); sr != nil {
-		return nil, nil, fmt.Errorf("%w: targets delegates to hash bins (%s-*); TUF allows either named roles or hash bins in one delegations object", ErrDelegation, sr.NamePrefix)
+		return nil, nil, fmt.Errorf("%w: targets delegates to hash bins (%s-*); TUF allows either named roles or hash bins in one delegations object", delegation.ErrDelegation, sr.NamePrefix)
 	}
 	res := &DelegateResult{Role: opts.Name}
 	idx := slices.IndexFunc(d.Roles, func(dr metadata.DelegatedRole) bool { return dr.Name == opts.Name })
 	if opts.Remove {
 		if idx < 0 {
-			return nil, nil, fmt.Errorf("%w: role %s is not delegated by targets%s", ErrDelegation, opts.Name, rolesHint(tree))
+			return nil, nil, fmt.Errorf("%w: role %s is not delegated by targets%s", delegation.ErrDelegation, opts.Name, rolesHint(tree))
 		}
 		res.Removed = true
 		dr := d.Roles[idx]
@@ -301,16 +145,16 @@ func (r *Repository) delegateNamed(st *state, tree *delegTree, kr keys.Keyring, 
 	}
 	if idx < 0 {
 		if n := tree.nodes[opts.Name]; n != nil {
-			return nil, nil, fmt.Errorf("%w: role %s is already delegated by %s", ErrDelegation, opts.Name, n.parent)
+			return nil, nil, fmt.Errorf("%w: role %s is already delegated by %s", delegation.ErrDelegation, opts.Name, n.parent)
 		}
 		if mf := st.snapshot.Signed.Meta[opts.Name+".json"]; mf != nil {
-			return nil, nil, fmt.Errorf("%w: the name %s was used before (the snapshot lists %s.json version %d, and clients refuse a snapshot that drops it): choose another name", ErrDelegation, opts.Name, opts.Name, mf.Version)
+			return nil, nil, fmt.Errorf("%w: the name %s was used before (the snapshot lists %s.json version %d, and clients refuse a snapshot that drops it): choose another name", delegation.ErrDelegation, opts.Name, opts.Name, mf.Version)
 		}
 		if len(opts.Paths) == 0 {
-			return nil, nil, fmt.Errorf("%w: a new role needs path patterns (--path or --model)", ErrDelegation)
+			return nil, nil, fmt.Errorf("%w: a new role needs path patterns (--path or --model)", delegation.ErrDelegation)
 		}
 		if len(opts.Keys) == 0 {
-			return nil, nil, fmt.Errorf("%w: a new role needs at least one key (--key)", ErrDelegation)
+			return nil, nil, fmt.Errorf("%w: a new role needs at least one key (--key)", delegation.ErrDelegation)
 		}
 		d.Roles = append(d.Roles, metadata.DelegatedRole{Name: opts.Name, Threshold: 1})
 		idx = len(d.Roles) - 1
@@ -320,10 +164,10 @@ func (r *Repository) delegateNamed(st *state, tree *delegTree, kr keys.Keyring, 
 	before := *dr
 	before.KeyIDs = slices.Clone(dr.KeyIDs)
 	if opts.Paths != nil {
-		dr.Paths = dedupe(opts.Paths)
+		dr.Paths = delegation.Dedupe(opts.Paths)
 		dr.PathHashPrefixes = nil
 	}
-	if err := applyKeys(&dr.KeyIDs, d.Keys, opts); err != nil {
+	if err := delegation.ApplyKeys(&dr.KeyIDs, d.Keys, opts); err != nil {
 		return nil, nil, err
 	}
 	if opts.Threshold > 0 {
@@ -332,7 +176,7 @@ func (r *Repository) delegateNamed(st *state, tree *delegTree, kr keys.Keyring, 
 	if opts.Terminating != nil {
 		dr.Terminating = *opts.Terminating
 	}
-	if err := checkThreshold(opts.Name, dr.Threshold, len(dr.KeyIDs)); err != nil {
+	if err := delegation.CheckThreshold(opts.Name, dr.Threshold, len(dr.KeyIDs)); err != nil {
 		return nil, nil, err
 	}
 	res.Paths, res.KeyIDs, res.Threshold, res.Terminating = dr.Paths, dr.KeyIDs, dr.Threshold, dr.Terminating
@@ -366,32 +210,32 @@ func (r *Repository) delegateNamed(st *state, tree *delegTree, kr keys.Keyring, 
 	return res, writes, nil
 }
 
-func (r *Repository) delegateBins(st *state, tree *delegTree, kr keys.Keyring, opts DelegateOptions) (*DelegateResult, []roleWrite, error) {
+func (r *Repository) delegateBins(st *state, tree *delegTree, kr keys.Keyring, opts delegation.Options) (*DelegateResult, []roleWrite, error) {
 	d := st.targets.Signed.Delegations
 	if names := tree.namedRoles(); len(names) > 0 {
-		return nil, nil, fmt.Errorf("%w: targets delegates to named roles (%s); TUF allows either named roles or hash bins in one delegations object", ErrDelegation, strings.Join(names, ", "))
+		return nil, nil, fmt.Errorf("%w: targets delegates to named roles (%s); TUF allows either named roles or hash bins in one delegations object", delegation.ErrDelegation, strings.Join(names, ", "))
 	}
 	res := &DelegateResult{NamePrefix: opts.NamePrefix, Terminating: true}
 	sr := d.SuccinctRoles
 	var before metadata.Role
 	if sr == nil {
 		if opts.Bins == 0 {
-			return nil, nil, fmt.Errorf("%w: new hash bins need their number (--succinct-bins)", ErrDelegation)
+			return nil, nil, fmt.Errorf("%w: new hash bins need their number (--succinct-bins)", delegation.ErrDelegation)
 		}
 		if len(opts.Keys) == 0 {
-			return nil, nil, fmt.Errorf("%w: hash bins need at least one key (--key)", ErrDelegation)
+			return nil, nil, fmt.Errorf("%w: hash bins need at least one key (--key)", delegation.ErrDelegation)
 		}
 		sr = &metadata.SuccinctRoles{BitLength: bits.TrailingZeros(uint(opts.Bins)), NamePrefix: opts.NamePrefix, Threshold: 1}
 		for _, name := range sr.GetRoles() {
 			if mf := st.snapshot.Signed.Meta[name+".json"]; mf != nil {
-				return nil, nil, fmt.Errorf("%w: the name %s was used before (the snapshot lists it): choose another name prefix", ErrDelegation, name)
+				return nil, nil, fmt.Errorf("%w: the name %s was used before (the snapshot lists it): choose another name prefix", delegation.ErrDelegation, name)
 			}
 		}
 		res.Created = true
 	} else {
 		_, n := sr.GetSuffixLen()
 		if opts.NamePrefix != sr.NamePrefix || (opts.Bins != 0 && opts.Bins != n) {
-			return nil, nil, fmt.Errorf("%w: targets delegates to %d hash bins named %s-*; changing the number of bins or their names is not supported", ErrDelegation, n, sr.NamePrefix)
+			return nil, nil, fmt.Errorf("%w: targets delegates to %d hash bins named %s-*; changing the number of bins or their names is not supported", delegation.ErrDelegation, n, sr.NamePrefix)
 		}
 		before = metadata.Role{KeyIDs: slices.Clone(sr.KeyIDs), Threshold: sr.Threshold}
 		// The bins are re-signed below: only what their current keys signed.
@@ -403,13 +247,13 @@ func (r *Repository) delegateBins(st *state, tree *delegTree, kr keys.Keyring, o
 			}
 		}
 	}
-	if err := applyKeys(&sr.KeyIDs, d.Keys, opts); err != nil {
+	if err := delegation.ApplyKeys(&sr.KeyIDs, d.Keys, opts); err != nil {
 		return nil, nil, err
 	}
 	if opts.Threshold > 0 {
 		sr.Threshold = opts.Threshold
 	}
-	if err := checkThreshold(opts.NamePrefix+"-*", sr.Threshold, len(sr.KeyIDs)); err != nil {
+	if err := delegation.CheckThreshold(opts.NamePrefix+"-*", sr.Threshold, len(sr.KeyIDs)); err != nil {
 		return nil, nil, err
 	}
 	d.SuccinctRoles, d.Roles = sr, nil
@@ -463,98 +307,6 @@ func shadowWarnings(t *delegTree) []string {
 	return out
 }
 
-// applyKeys updates a role's key IDs as opts say, adding new keys to the
-// delegations' key map.
-func applyKeys(ids *[]string, all map[string]*metadata.Key, opts DelegateOptions) error {
-	if opts.ReplaceKeys {
-		*ids = nil
-	}
-	for _, k := range opts.Keys {
-		if err := keys.CheckPublic(k); err != nil {
-			return fmt.Errorf("%w: key: %v", ErrDelegation, err)
-		}
-		id, err := k.ID()
-		if err != nil {
-			return fmt.Errorf("%w: key: %v", ErrDelegation, err)
-		}
-		all[id] = k
-		if !slices.Contains(*ids, id) {
-			*ids = append(*ids, id)
-		}
-	}
-	for _, rm := range opts.RemoveKeys {
-		id, err := matchKeyID(*ids, rm)
-		if err != nil {
-			return err
-		}
-		*ids = slices.DeleteFunc(*ids, func(s string) bool { return s == id })
-	}
-	return nil
-}
-
-// matchKeyID finds the key ID that s names: the whole ID or a unique prefix
-// of at least 8 hex digits.
-func matchKeyID(ids []string, s string) (string, error) {
-	s = strings.ToLower(s)
-	var found []string
-	for _, id := range ids {
-		if id == s || (len(s) >= 8 && strings.HasPrefix(id, s)) {
-			found = append(found, id)
-		}
-	}
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		short := make([]string, len(ids))
-		for i, id := range ids {
-			short[i] = keys.ShortID(id)
-		}
-		return "", fmt.Errorf("%w: the role has no key %s (its keys: %s; give the whole ID or at least 8 hex digits)", ErrDelegation, s, strings.Join(short, ", "))
-	}
-	return "", fmt.Errorf("%w: key ID prefix %s is ambiguous", ErrDelegation, s)
-}
-
-func checkThreshold(role string, threshold, nkeys int) error {
-	if nkeys == 0 {
-		return fmt.Errorf("%w: role %s would have no key", ErrDelegation, role)
-	}
-	if threshold < 1 || threshold > nkeys {
-		return fmt.Errorf("%w: role %s: threshold %d with %d key(s); it must be between 1 and the number of keys", ErrDelegation, role, threshold, nkeys)
-	}
-	return nil
-}
-
-// pruneKeys removes keys that no delegation uses any more.
-func pruneKeys(d *metadata.Delegations) {
-	used := map[string]bool{}
-	for _, r := range d.Roles {
-		for _, id := range r.KeyIDs {
-			used[id] = true
-		}
-	}
-	if d.SuccinctRoles != nil {
-		for _, id := range d.SuccinctRoles.KeyIDs {
-			used[id] = true
-		}
-	}
-	for id := range d.Keys {
-		if !used[id] {
-			delete(d.Keys, id)
-		}
-	}
-}
-
-func dedupe(ss []string) []string {
-	out := make([]string, 0, len(ss))
-	for _, s := range ss {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 func rolesHint(tree *delegTree) string {
 	if names := tree.namedRoles(); len(names) > 0 {
 		return " (delegated roles: " + strings.Join(names, ", ") + ")"
@@ -584,27 +336,6 @@ func (r *Repository) checkRoleSigned(tree *delegTree, n *roleNode) error {
 	return nil
 }
 
-// writeRole signs md as the next version of a delegated role and writes
-// it, and records it in the snapshot about to be signed.
-func (r *Repository) writeRole(st *state, n *roleNode, md *metadata.Metadata[metadata.TargetsType], ss []keySigner) (int64, error) {
-	var prev int64
-	if n.ref != nil {
-		prev = n.ref.Version
-	}
-	md.Signed.Version = prev + 1
-	md.Signed.Expires = r.expires(n.name)
-	if err := signRole(md, ss); err != nil {
-		return 0, err
-	}
-	mf, err := r.writeMeta(roleFile(n.name, md.Signed.Version), md)
-	if err != nil {
-		return 0, err
-	}
-	mf.Version = md.Signed.Version
-	st.snapshot.Signed.Meta[n.name+".json"] = mf
-	return md.Signed.Version, nil
-}
-
 // ResignOptions tune ResignRole.
 type ResignOptions struct {
 	// AfterKeyChange accepts current role metadata that its keys no longer
@@ -626,18 +357,20 @@ type ResignResult struct {
 // metadata yet gets its first, empty version. name may also be the name
 // prefix of hash bins, which re-signs every bin.
 func (r *Repository) ResignRole(name string, kr keys.Keyring, opts ResignOptions) (*ResignResult, error) {
-	unlock, err := r.lock()
+	res := &ResignResult{Roles: map[string]int64{}}
+	v, err := r.update(r.load, func(t *tx) error { return r.resignRole(t, name, kr, opts, res) })
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := r.load()
-	if err != nil {
-		return nil, err
-	}
+	res.Versions = *v
+	return res, nil
+}
+
+func (r *Repository) resignRole(t *tx, name string, kr keys.Keyring, opts ResignOptions, res *ResignResult) error {
+	st := t.st
 	tree, err := r.loadTree(st)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var nodes []*roleNode
 	if sr := tree.bins(); sr != nil && name == sr.NamePrefix {
@@ -654,43 +387,34 @@ func (r *Repository) ResignRole(name string, kr keys.Keyring, opts ResignOptions
 		if sr := tree.bins(); sr != nil {
 			hint = fmt.Sprintf(" (hash bins: --role %s re-signs them all)", sr.NamePrefix)
 		}
-		return nil, fmt.Errorf("%w: %s is not a delegated role%s", ErrDelegation, name, hint)
+		return fmt.Errorf("%w: %s is not a delegated role%s", delegation.ErrDelegation, name, hint)
 	}
-	res := &ResignResult{Roles: map[string]int64{}}
 	for _, n := range nodes {
 		if n.md == nil {
 			continue
 		}
 		if err := r.checkRoleSigned(tree, n); err != nil {
 			if !opts.AfterKeyChange || !errors.Is(err, ErrStoredMetadata) {
-				return nil, err
+				return err
 			}
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s was not signed by a threshold of the role's current keys; re-signed as published (after a key change)", n.file))
 		}
 	}
 	rs, err := signers(kr, name, nodes[0].role())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ss, err := gatherSigners(st, kr, metadata.SNAPSHOT, metadata.TIMESTAMP)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, n := range nodes {
 		md := n.md
 		if md == nil {
 			md = metadata.Targets()
 		}
-		v, err := r.writeRole(st, n, md, rs)
-		if err != nil {
-			return nil, err
-		}
-		res.Roles[n.name] = v
+		res.Roles[n.name] = t.writeRole(n, md, rs)
 	}
-	v, err := r.publish(st, ss, false, true)
-	if err != nil {
-		return nil, err
-	}
-	res.Versions = *v
-	return res, nil
+	t.publish(ss, metadata.SNAPSHOT)
+	return nil
 }

@@ -150,17 +150,17 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 	return gatherSigners(st, kr, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP)
 }
 
-// commit adds the new targets to the destination's metadata and publishes:
-// the delegated roles' new versions first, then (top-level) targets,
-// snapshot and timestamp. It returns the versions of the delegated roles
-// it signed.
-func (d *destination) commit(r *Repository, st *state, ss roleSigners, newTargets map[string]*metadata.TargetFiles) (*Versions, map[string]int64, error) {
+// commit adds the new targets to the destination's metadata and declares
+// the writes: the delegated roles' new versions, or (top-level) targets,
+// and the roles above. It returns the versions of the delegated roles it
+// signs.
+func (d *destination) commit(t *tx, ss roleSigners, newTargets map[string]*metadata.TargetFiles) map[string]int64 {
 	if d.node == nil && d.bins == nil {
 		for p, tf := range newTargets {
-			st.targets.Signed.Targets[p] = tf
+			t.st.targets.Signed.Targets[p] = tf
 		}
-		v, err := r.publish(st, ss, true, true)
-		return v, nil, err
+		t.publish(ss, metadata.TARGETS)
+		return nil
 	}
 	type group struct {
 		node *roleNode
@@ -188,12 +188,8 @@ func (d *destination) commit(r *Repository, st *state, ss roleSigners, newTarget
 	roles := map[string]int64{}
 	for _, name := range sortedKeys(groups) {
 		g := groups[name]
-		v, err := r.writeRole(st, g.node, g.md, g.ss)
-		if err != nil {
-			return nil, nil, err
-		}
-		roles[name] = v
+		roles[name] = t.writeRole(g.node, g.md, g.ss)
 	}
-	v, err := r.publish(st, ss, false, true)
-	return v, roles, err
+	t.publish(ss, metadata.SNAPSHOT)
+	return roles
 }

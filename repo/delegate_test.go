@@ -117,10 +117,10 @@ func forgeRole(t testing.TB, fs afero.Fs, dir string, now time.Time, name string
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.writeRole(st, n, n.md, rs); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.publish(st, ss, false, true); err != nil {
+	tx := r.newTx(st)
+	tx.writeRole(n, n.md, rs)
+	tx.publish(ss, metadata.SNAPSHOT)
+	if _, err := tx.commit(); err != nil {
 		t.Fatal(err)
 	}
 }

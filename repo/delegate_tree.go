@@ -3,7 +3,10 @@ package repo
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
+
+	"github.com/edgetuf/edgetuf/staged"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -84,7 +87,7 @@ func (r *Repository) loadTree(st *state) (*delegTree, error) {
 			}
 		}
 		for _, n := range kids {
-			if t.nodes[n.name] != nil || isTopLevelRole(n.name) {
+			if t.nodes[n.name] != nil || slices.Contains(staged.TopLevelRoles, n.name) {
 				continue // delegated twice (or a cycle): the first delegation counts
 			}
 			if len(t.nodes) >= maxTreeRoles {
@@ -115,14 +118,6 @@ func (r *Repository) loadTree(st *state) (*delegTree, error) {
 		return nil, err
 	}
 	return t, nil
-}
-
-func isTopLevelRole(name string) bool {
-	switch name {
-	case metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP:
-		return true
-	}
-	return false
 }
 
 // meta returns a role's current metadata (nil: none yet).

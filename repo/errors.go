@@ -1,6 +1,11 @@
 package repo
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/staged"
+)
 
 // Errors returned by repository operations, wrapped with details. Test
 // with errors.Is.
@@ -16,8 +21,9 @@ var (
 	// ErrBundle: the bundle directory is unusable (missing or escaping paths,
 	// symlinks, hash or size mismatches with its manifest).
 	ErrBundle = errors.New("invalid bundle")
-	// ErrThreshold: the keys at hand cannot meet a role's threshold.
-	ErrThreshold = errors.New("signature threshold not met")
+	// ErrThreshold: the keys at hand (or staged signatures) cannot meet a
+	// role's threshold. It is staged.ErrThreshold.
+	ErrThreshold = staged.ErrThreshold
 	// ErrLocked: another mrepo process holds the repository lock.
 	ErrLocked = errors.New("repository is locked by another process")
 	// ErrStoredMetadata: metadata on disk is missing, malformed or does not
@@ -26,4 +32,19 @@ var (
 	// ErrDeltaBase: a base version to compute patches from is not a
 	// published version of the model older than the one being published.
 	ErrDeltaBase = errors.New("invalid delta base version")
+
+	// Errors of staging, signing and publishing staged metadata: the
+	// staged package's, under the names repository callers know.
+	// ErrStaged: something is already staged for the role, or what is
+	// staged no longer fits the repository (stale, expired).
+	ErrStaged = staged.ErrConflict
+	// ErrNothingStaged: there is no staged file for the role.
+	ErrNothingStaged = staged.ErrNothingStaged
+	// ErrStagedMismatch: files to merge stage different content.
+	ErrStagedMismatch = staged.ErrMismatch
+	// ErrNotSigningKey: a key that does not sign the staged role.
+	ErrNotSigningKey = staged.ErrNotSigningKey
+	// ErrDelegation, ErrOutsideDelegation: package delegation's errors.
+	ErrDelegation        = delegation.ErrDelegation
+	ErrOutsideDelegation = delegation.ErrOutsideDelegation
 )

@@ -376,3 +376,19 @@ func readAll(t testing.TB, fs afero.Fs, name string) []byte {
 	}
 	return data
 }
+
+// publish re-signs targets (when newTargets), snapshot (when newSnapshot)
+// and timestamp over st, as a writer's transaction commits them, without
+// the lock or any check: tests use it to publish what mrepo would refuse.
+func (r *Repository) publish(st *state, ss roleSigners, newTargets, newSnapshot bool) (*Versions, error) {
+	t := r.newTx(st)
+	roles := []string{metadata.TIMESTAMP}
+	if newTargets {
+		roles = append(roles, metadata.TARGETS)
+	}
+	if newSnapshot {
+		roles = append(roles, metadata.SNAPSHOT)
+	}
+	t.publish(ss, roles...)
+	return t.commit()
+}

@@ -169,7 +169,9 @@ func Init(fs afero.Fs, dir string, kd *keys.Dir, opts InitOptions) (*InitResult,
 	st.targets.Signed.Version = 0
 	st.snapshot.Signed.Version = 0
 	st.timestamp.Signed.Version = 0
-	if _, err := r.publish(st, ss, true, true); err != nil {
+	t := r.newTx(st)
+	t.publish(ss, metadata.TARGETS)
+	if _, err := t.commit(); err != nil {
 		return nil, err
 	}
 	// The configuration is written last: an interrupted ceremony leaves no

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -61,10 +62,10 @@ type RotateResult struct {
 	RootVersion int64    `json:"root_version"`
 	Changes     []string `json:"changes"`
 	// KeyIDs and Threshold are the role's keys and threshold in the new root.
-	KeyIDs     []string         `json:"keyids"`
-	Threshold  int              `json:"threshold"`
-	Signatures *SignatureStatus `json:"signatures"`
-	Published  bool             `json:"published"`
+	KeyIDs     []string                `json:"keyids"`
+	Threshold  int                     `json:"threshold"`
+	Signatures *staged.SignatureStatus `json:"signatures"`
+	Published  bool                    `json:"published"`
 	// Resigned lists the roles re-signed with the new keys (as new
 	// versions, in Versions) when the root was published.
 	Resigned []string  `json:"resigned"`
@@ -81,7 +82,7 @@ type RotateResult struct {
 // invalidates, which needs their new keys in kr; otherwise it stages root
 // N+1 in DIR/staged/root.json for the remaining holders to sign.
 func (r *Repository) Rotate(kr keys.Keyring, opts RotateOptions) (*RotateResult, error) {
-	if err := CheckTopLevelRole(opts.Role); err != nil {
+	if err := staged.CheckTopLevelRole(opts.Role); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRotation, err)
 	}
 	// Root N+1 is built and signed before the writer lock is taken: at a
@@ -99,9 +100,9 @@ func (r *Repository) Rotate(kr keys.Keyring, opts RotateOptions) (*RotateResult,
 	if err != nil {
 		return nil, err
 	}
-	sm := &stagedMeta{role: metadata.ROOT, root: nr}
+	sm := &staged.File{Role: metadata.ROOT, Root: nr}
 	role := nr.Signed.Roles[opts.Role]
-	res := &RotateResult{Role: opts.Role, RootVersion: nr.Signed.Version, Changes: rootChanges(st0.root, nr),
+	res := &RotateResult{Role: opts.Role, RootVersion: nr.Signed.Version, Changes: staged.RootChanges(st0.root, nr),
 		KeyIDs: role.KeyIDs, Threshold: role.Threshold, Resigned: []string{}, Warnings: []string{}}
 	if res.Changes == nil {
 		res.Changes = []string{}
@@ -115,61 +116,58 @@ func (r *Repository) Rotate(kr keys.Keyring, opts RotateOptions) (*RotateResult,
 			if err != nil {
 				return nil, err
 			}
-			if err := sm.sign(id, s); err != nil {
+			if err := sm.Sign(id, s); err != nil {
 				return nil, err
 			}
 		}
 	}
-	unlock, err := r.lock()
+	v, err := r.update(r.load, func(t *tx) error { return r.rotate(t, st0, sm, kr, opts, res) })
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := r.load()
-	if err != nil {
-		return nil, err
+	if res.Published {
+		res.Versions = v
 	}
+	return res, nil
+}
+
+// rotate publishes root N+1 (sm) if its signatures meet both thresholds,
+// or stages it.
+func (r *Repository) rotate(t *tx, st0 *state, sm *staged.File, kr keys.Keyring, opts RotateOptions, res *RotateResult) error {
+	st, nr := t.st, sm.Root
 	if st.root.Signed.Version != st0.root.Signed.Version || !sameSigned(st.root.Signed, st0.root.Signed) {
-		return nil, fmt.Errorf("%w: root v%d was published while the keys were opened: run the rotation again", ErrStaged, st.root.Signed.Version)
+		return fmt.Errorf("%w: root v%d was published while the keys were opened: run the rotation again", ErrStaged, st.root.Signed.Version)
 	}
 	if err := r.checkNotStaged(metadata.ROOT); err != nil {
-		return nil, err
+		return err
 	}
-	res.Signatures = signatureStatus(sm, st.root)
+	res.Signatures = staged.CheckSignatures(sm, st.root)
 	if res.Signatures.Met && !opts.Stage {
-		if err := verifyStaged(sm, st.root); err != nil {
-			return nil, err
+		if err := staged.Verify(sm, st.root); err != nil {
+			return err
 		}
 		plan, err := r.planRoot(st, st.root, nr, kr)
 		switch {
 		case err == nil:
-			if err := cleanSignatures(sm, eligibleKeys(sm, st.root)); err != nil {
-				return nil, err
+			if err := staged.CleanSignatures(sm, staged.EligibleKeys(sm, st.root)); err != nil {
+				return err
 			}
 			// The journal first: a crash from here on is completed by
 			// PublishStaged.
-			if err := writeStagedFile(r.fs, StagedPath(r.dir, metadata.ROOT), sm); err != nil {
-				return nil, err
-			}
-			v, err := r.applyRoot(st, nr, plan, true)
-			if err != nil {
-				return nil, err
-			}
-			res.Published, res.Resigned, res.Versions = true, plan.roles(), v
+			t.writeStaged(sm)
+			applyRoot(t, nr, plan, true)
+			res.Published, res.Resigned = true, plan.roles()
 			res.Warnings = append(res.Warnings, plan.warnings...)
-			return res, nil
+			return nil
 		case errors.Is(err, ErrThreshold):
 			res.Warnings = append(res.Warnings, fmt.Sprintf("root v%d is signed but not published: %v; publish it with mrepo publish-staged --role root where those keys are", nr.Signed.Version, err))
 		default:
-			return nil, err
+			return err
 		}
 	}
-	p := StagedPath(r.dir, metadata.ROOT)
-	if err := writeStagedFile(r.fs, p, sm); err != nil {
-		return nil, err
-	}
-	res.Staged = &StageResult{Role: metadata.ROOT, Version: nr.Signed.Version, Expires: nr.Signed.Expires, File: p, Summary: describeStaged(sm, st.root), Signatures: res.Signatures}
-	return res, nil
+	t.writeStaged(sm)
+	res.Staged = &StageResult{Role: metadata.ROOT, Version: nr.Signed.Version, Expires: nr.Signed.Expires, File: StagedPath(r.dir, metadata.ROOT), Summary: staged.Describe(sm, st.root), Signatures: res.Signatures}
+	return nil
 }
 
 // rootKeyOrder lists the root keys of old and then the new ones of nr:
@@ -224,7 +222,7 @@ func rotatedRoot(cur *metadata.Metadata[metadata.RootType], opts RotateOptions, 
 		if slices.Contains(role.KeyIDs, id) {
 			return nil, fmt.Errorf("%w: key %s is already a %s key", ErrRotation, keys.ShortID(id), opts.Role)
 		}
-		for _, other := range topLevelRoles {
+		for _, other := range staged.TopLevelRoles {
 			if o := nr.Signed.Roles[other]; other != opts.Role && o != nil && slices.Contains(o.KeyIDs, id) {
 				return nil, fmt.Errorf("%w: key %s is a %s key: give each role keys of its own", ErrRotation, keys.ShortID(id), other)
 			}
@@ -336,7 +334,7 @@ func (r *Repository) planRoot(st *state, old, nr *metadata.Metadata[metadata.Roo
 		}
 		if old != nil {
 			orole := old.Signed.Roles[role]
-			if orole == nil || !sameRole(orole, nrole) || !sameKeys(old.Signed.Keys, nr.Signed.Keys, nrole.KeyIDs) {
+			if orole == nil || !staged.SameRole(orole, nrole) || !staged.SameKeys(old.Signed.Keys, nr.Signed.Keys, nrole.KeyIDs) {
 				need[role] = true
 			}
 		}
@@ -392,219 +390,16 @@ func addOldSigners(ss []keySigner, kr keys.Keyring, role string, old, nr *metada
 	return ss, warnings
 }
 
-// applyRoot writes what plan re-signs, then nr as N+1.root.json unless it
-// is already published (writeRoot false), then removes the journal.
-func (r *Repository) applyRoot(st *state, nr *metadata.Metadata[metadata.RootType], plan *rootPlan, writeRoot bool) (*Versions, error) {
-	v := &Versions{Targets: st.targets.Signed.Version, Snapshot: st.snapshot.Signed.Version, Timestamp: st.timestamp.Signed.Version}
+// applyRoot declares what plan re-signs, then nr as N+1.root.json unless
+// it is already published (writeRoot false), then the journal's removal.
+func applyRoot(t *tx, nr *metadata.Metadata[metadata.RootType], plan *rootPlan, writeRoot bool) {
 	if plan.newTS {
-		var err error
-		if v, err = r.publish(st, plan.ss, plan.newTargets, plan.newSnapshot); err != nil {
-			return nil, err
-		}
+		t.publish(plan.ss, plan.roles()...)
 	}
 	if writeRoot {
-		if _, err := r.writeMeta(fmt.Sprintf("%d.root.json", nr.Signed.Version), nr); err != nil {
-			return nil, err
-		}
+		t.writeRoot(nr)
 	}
-	if err := r.removeStaged(metadata.ROOT); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// PublishStagedResult reports a publication of staged metadata.
-type PublishStagedResult struct {
-	Role       string           `json:"role"`
-	Version    int64            `json:"version"`
-	Signatures *SignatureStatus `json:"signatures,omitempty"`
-	// Resigned lists the roles re-signed as new versions (in Versions).
-	Resigned []string  `json:"resigned"`
-	Versions *Versions `json:"metadata_versions"`
-	// Resumed is set when a root was already published and only the
-	// re-signing that followed it was completed.
-	Resumed  bool     `json:"resumed,omitempty"`
-	Warnings []string `json:"warnings"`
-}
-
-// PublishStaged publishes the staged version of role once its signatures
-// meet every threshold (for a root N+1: root N's and its own), naming the
-// keys still missing otherwise. Publishing a root re-signs the roles it
-// invalidates with their new keys from kr; publishing staged targets or
-// snapshot re-signs the roles above it with the online keys in kr. A
-// staged root whose publication was interrupted is completed.
-func (r *Repository) PublishStaged(role string, kr keys.Keyring) (*PublishStagedResult, error) {
-	if err := CheckTopLevelRole(role); err != nil {
-		return nil, err
-	}
-	if kr == nil {
-		kr = keys.MemKeyring{}
-	}
-	unlock, err := r.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	p := StagedPath(r.dir, role)
-	sm, err := readStagedFile(r.fs, p, role)
-	if err != nil {
-		return nil, err
-	}
-	if role == metadata.ROOT {
-		return r.publishStagedRoot(sm, kr)
-	}
-	st, err := r.load()
-	if err != nil {
-		return nil, err
-	}
-	var cur int64
-	switch role {
-	case metadata.TARGETS:
-		cur = st.targets.Signed.Version
-	case metadata.SNAPSHOT:
-		cur = st.snapshot.Signed.Version
-	case metadata.TIMESTAMP:
-		cur = st.timestamp.Signed.Version
-	}
-	if sm.version() != cur+1 {
-		return nil, fmt.Errorf("%w: staged %s v%d is stale: the repository's %s is v%d; remove %s and stage again", ErrStaged, role, sm.version(), role, cur, p)
-	}
-	if !sm.expires().After(r.Now()) {
-		return nil, fmt.Errorf("%w: staged %s v%d expired at %s; remove %s and stage again", ErrStaged, role, sm.version(), sm.expires().UTC().Format(time.RFC3339), p)
-	}
-	res := &PublishStagedResult{Role: role, Version: sm.version(), Resigned: []string{}, Warnings: []string{}}
-	res.Signatures = signatureStatus(sm, st.root)
-	if err := res.Signatures.Err(); err != nil {
-		return nil, err
-	}
-	if err := verifyStaged(sm, st.root); err != nil {
-		return nil, err
-	}
-	if err := cleanSignatures(sm, eligibleKeys(sm, st.root)); err != nil {
-		return nil, err
-	}
-	var above []string
-	switch role {
-	case metadata.TARGETS:
-		above = []string{metadata.SNAPSHOT, metadata.TIMESTAMP}
-	case metadata.SNAPSHOT:
-		above = []string{metadata.TIMESTAMP}
-	}
-	ss, err := gatherSigners(st, kr, above...)
-	if err != nil {
-		return nil, err
-	}
-	var v *Versions
-	switch role {
-	case metadata.TARGETS:
-		mf, err := r.writeMeta(fmt.Sprintf("%d.targets.json", sm.version()), sm)
-		if err != nil {
-			return nil, err
-		}
-		mf.Version = sm.version()
-		st.targets = sm.targets
-		st.snapshot.Signed.Meta["targets.json"] = mf
-		v, err = r.publish(st, ss, false, true)
-		if err != nil {
-			return nil, err
-		}
-	case metadata.SNAPSHOT:
-		mf, err := r.writeMeta(fmt.Sprintf("%d.snapshot.json", sm.version()), sm)
-		if err != nil {
-			return nil, err
-		}
-		mf.Version = sm.version()
-		st.snapshot = sm.snapshot
-		st.timestamp.Signed.Meta["snapshot.json"] = mf
-		v, err = r.publish(st, ss, false, false)
-		if err != nil {
-			return nil, err
-		}
-	case metadata.TIMESTAMP:
-		if _, err := r.writeMeta("timestamp.json", sm); err != nil {
-			return nil, err
-		}
-		v = &Versions{Targets: st.targets.Signed.Version, Snapshot: st.snapshot.Signed.Version, Timestamp: sm.version()}
-	}
-	res.Resigned = append(res.Resigned, above...)
-	res.Versions = v
-	if err := r.removeStaged(role); err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-func (r *Repository) publishStagedRoot(sm *stagedMeta, kr keys.Keyring) (*PublishStagedResult, error) {
-	p := StagedPath(r.dir, metadata.ROOT)
-	st, err := r.readState()
-	if err != nil {
-		return nil, err
-	}
-	if err := checkKeys(st.root.Signed.Keys); err != nil {
-		return nil, storedErr(metadata.ROOT, err)
-	}
-	if err := st.root.VerifyDelegate(metadata.ROOT, st.root); err != nil {
-		return nil, storedErr(metadata.ROOT, err)
-	}
-	if err := r.checkRootLink(st.root); err != nil {
-		return nil, err
-	}
-	nr := sm.root
-	res := &PublishStagedResult{Role: metadata.ROOT, Version: nr.Signed.Version, Resigned: []string{}, Warnings: []string{}}
-	// prev is the root before nr; changedFrom is what the online roles are
-	// compared with (nil once nr is published: only what does not verify
-	// under it is re-signed, and there is no point signing with old keys).
-	var prev, changedFrom *metadata.Metadata[metadata.RootType]
-	switch {
-	case st.root.Signed.Version == nr.Signed.Version && sameSigned(st.root.Signed, nr.Signed):
-		res.Resumed = true
-		name := fmt.Sprintf("%d.root.json", nr.Signed.Version-1)
-		if data, err := readBounded(r.fs, r.metaPath(name), maxMetadataSize); err == nil {
-			if pr, err := metadata.Root().FromBytes(data); err == nil && checkKeys(pr.Signed.Keys) == nil {
-				prev = pr
-			}
-		}
-	case st.root.Signed.Version+1 == nr.Signed.Version:
-		prev, changedFrom = st.root, st.root
-		res.Signatures = signatureStatus(sm, prev)
-		if err := res.Signatures.Err(); err != nil {
-			return nil, err
-		}
-		if err := verifyStaged(sm, prev); err != nil {
-			return nil, err
-		}
-		if !nr.Signed.Expires.After(r.Now()) {
-			return nil, fmt.Errorf("%w: staged root v%d expired at %s; remove %s and stage again", ErrStaged, nr.Signed.Version, nr.Signed.Expires.UTC().Format(time.RFC3339), p)
-		}
-	default:
-		return nil, fmt.Errorf("%w: staged root v%d is stale: the repository's root is v%d; remove %s and stage again", ErrStaged, nr.Signed.Version, st.root.Signed.Version, p)
-	}
-	// Each online role must verify under the newest published root or the
-	// staged one (or, after an interrupted publication, the one before):
-	// never re-sign metadata that neither signed.
-	for _, role := range []string{metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
-		md := st.roleMD(role)
-		if st.root.VerifyDelegate(role, md) == nil || nr.VerifyDelegate(role, md) == nil || (prev != nil && prev.VerifyDelegate(role, md) == nil) {
-			continue
-		}
-		return nil, storedErr(role, fmt.Errorf("signed neither by the keys of root v%d nor by those of root v%d", st.root.Signed.Version, nr.Signed.Version))
-	}
-	plan, err := r.planRoot(st, changedFrom, nr, kr)
-	if err != nil {
-		return nil, err
-	}
-	if !res.Resumed {
-		if err := cleanSignatures(sm, eligibleKeys(sm, prev)); err != nil {
-			return nil, err
-		}
-	}
-	v, err := r.applyRoot(st, nr, plan, !res.Resumed)
-	if err != nil {
-		return nil, err
-	}
-	res.Resigned, res.Versions = plan.roles(), v
-	res.Warnings = append(res.Warnings, plan.warnings...)
-	return res, nil
+	t.removeStaged(metadata.ROOT)
 }
 
 // rotationHint explains, for a role that no longer verifies, that a

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -202,7 +203,7 @@ func TestRotateStagesThenThresholdSigning(t *testing.T) {
 	}
 
 	// Holder A signs in the repository.
-	sres, err := r.SignStaged(metadata.ROOT, ring(a), SignOptions{KeyIDs: []string{a.ID()}})
+	sres, err := r.SignStaged(metadata.ROOT, ring(a), staged.SignOptions{KeyIDs: []string{a.ID()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,17 +232,17 @@ func TestRotateStagesThenThresholdSigning(t *testing.T) {
 	}
 
 	// Holder B signs a copy on an air-gapped machine.
-	staged := readAll(t, fs, StagedPath(dir, metadata.ROOT))
+	stagedData := readAll(t, fs, StagedPath(dir, metadata.ROOT))
 	air := afero.NewMemMapFs()
-	if err := afero.WriteFile(air, "/usb/root.json", staged, 0o644); err != nil {
+	if err := afero.WriteFile(air, "/usb/root.json", stagedData, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fres, err := SignStagedFile(air, "/usb/root.json", metadata.ROOT, ring(b), SignOptions{KeyIDs: []string{b.ID()}})
+	fres, err := SignStagedFile(air, "/usb/root.json", metadata.ROOT, ring(b), staged.SignOptions{KeyIDs: []string{b.ID()}})
 	if err != nil || len(fres.Warnings) != 0 {
 		t.Fatalf("air-gapped sign: %v %+v", err, fres)
 	}
 	// A key that is not a root key is refused in the repository.
-	if _, err := r.SignStaged(metadata.ROOT, ring(ts2), SignOptions{KeyIDs: []string{ts2.ID()}}); !errors.Is(err, ErrNotSigningKey) {
+	if _, err := r.SignStaged(metadata.ROOT, ring(ts2), staged.SignOptions{KeyIDs: []string{ts2.ID()}}); !errors.Is(err, ErrNotSigningKey) {
 		t.Errorf("signing with the timestamp key: %v", err)
 	}
 	copyB := readAll(t, air, "/usb/root.json")
@@ -285,17 +286,17 @@ func TestMergeRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := StagedPath(dir, metadata.ROOT)
-	staged := readAll(t, fs, p)
+	stagedData := readAll(t, fs, p)
 	signedCopy := func(k *keys.Key) []byte {
-		sm, err := parseStaged(staged, metadata.ROOT)
+		sm, err := staged.Parse(stagedData, metadata.ROOT)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s, _ := k.Signer()
-		if err := sm.sign(k.ID(), s); err != nil {
+		if err := sm.Sign(k.ID(), s); err != nil {
 			t.Fatal(err)
 		}
-		data, _ := sm.toBytes()
+		data, _ := sm.ToBytes(true)
 		return data
 	}
 	good := signedCopy(fixtureKey(t, metadata.ROOT))
@@ -321,7 +322,7 @@ func TestMergeRefusals(t *testing.T) {
 	if err != nil || len(res.Added) != 0 || len(res.Warnings) != 1 {
 		t.Errorf("stranger: %v %+v", err, res)
 	}
-	if got := readAll(t, fs, p); string(got) != string(staged) {
+	if got := readAll(t, fs, p); string(got) != string(stagedData) {
 		t.Error("refused merges changed the staged file")
 	}
 	if _, err := r.MergeSignatures(metadata.ROOT, map[string][]byte{"good.json": good}); err != nil {
@@ -354,14 +355,14 @@ func TestThresholdTargets(t *testing.T) {
 	if err != nil || sres.Version != 5 || sres.Signatures.Met {
 		t.Fatalf("stage: %v %+v", err, sres)
 	}
-	if _, err := r.SignStaged(metadata.TARGETS, ring(t1), SignOptions{}); err != nil {
+	if _, err := r.SignStaged(metadata.TARGETS, ring(t1), staged.SignOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("signature threshold not met for targets v5: 1 of 2 signatures from the targets keys (missing: %s)", keys.ShortID(t2.ID()))
 	if _, err := r.PublishStaged(metadata.TARGETS, f.kr); err == nil || err.Error() != want {
 		t.Fatalf("publish with 1 of 2:\n got %v\nwant %s", err, want)
 	}
-	if _, err := r.SignStaged(metadata.TARGETS, ring(t2), SignOptions{}); err != nil {
+	if _, err := r.SignStaged(metadata.TARGETS, ring(t2), staged.SignOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := r.PublishStaged(metadata.TARGETS, f.kr)
@@ -383,7 +384,7 @@ func TestThresholdTargets(t *testing.T) {
 	if _, err := r.Snapshot(f.kr); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.SignStaged(metadata.SNAPSHOT, f.kr, SignOptions{}); err != nil {
+	if _, err := r.SignStaged(metadata.SNAPSHOT, f.kr, staged.SignOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.PublishStaged(metadata.SNAPSHOT, f.kr); !errors.Is(err, ErrStaged) || !strings.Contains(err.Error(), "stale") {

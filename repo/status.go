@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -61,7 +62,7 @@ type Status struct {
 	Warnings []string    `json:"warnings"`
 	// Staged lists metadata staged for signing (DIR/staged/), with the
 	// signatures it still lacks.
-	Staged []StagedInfo `json:"staged,omitempty"`
+	Staged []staged.Info `json:"staged,omitempty"`
 }
 
 // StatusOptions tune Status.
@@ -129,7 +130,7 @@ func (r *Repository) Status(opts StatusOptions) (*Status, error) {
 		out.Models = append(out.Models, ms)
 	}
 	sort.Slice(out.Models, func(i, j int) bool { return out.Models[i].ModelID < out.Models[j].ModelID })
-	out.Staged = r.stagedInfo(st.root)
+	out.Staged = staged.List(r.fs, r.dir, st.root)
 	return out, nil
 }
 
