@@ -87,6 +87,9 @@ func ParseSchedule(data []byte) (*Schedule, error) {
 	if s.LastCode != "" && !codeRE.MatchString(string(s.LastCode)) {
 		return nil, fmt.Errorf("last_code %q is not a code", s.LastCode)
 	}
+	if len(s.VerifyFailures) == 0 {
+		s.VerifyFailures = nil
+	}
 	if len(s.VerifyFailures) > maxVerifyEntries {
 		return nil, fmt.Errorf("more than %d verify_failures entries", maxVerifyEntries)
 	}

@@ -1,6 +1,8 @@
 package client
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -59,6 +61,9 @@ func ParseDeviceState(data []byte) (*DeviceState, error) {
 	if len(data) > MaxDeviceStateSize {
 		return nil, fmt.Errorf("device state: larger than %d bytes", MaxDeviceStateSize)
 	}
+	if err := checkStateKeys(data); err != nil {
+		return nil, fmt.Errorf("device state: %v", err)
+	}
 	var st DeviceState
 	if err := jsonlimit.UnmarshalStrict(data, &st, MaxDeviceStateSize); err != nil {
 		return nil, fmt.Errorf("device state: %v", err)
@@ -67,6 +72,63 @@ func ParseDeviceState(data []byte) (*DeviceState, error) {
 		return nil, err
 	}
 	return &st, nil
+}
+
+var (
+	stateKeys    = []string{"battery_percent", "charging", "network", "metered", "free_bytes", "settings"}
+	settingsKeys = []string{"auto_update", "wifi_only", "quiet_window"}
+)
+
+// checkStateKeys refuses what Go's decoder would accept silently: a key
+// repeated (Go keeps the last, other parsers the first) or matching a
+// field only when case is ignored. The decoder checks the rest.
+func checkStateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var walk func(allowed []string, where string) error
+	walk = func(allowed []string, where string) error {
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := tok.(string)
+			if seen[key] {
+				return fmt.Errorf("%s%q appears twice", where, key)
+			}
+			seen[key] = true
+			if !slices.Contains(allowed, key) {
+				return fmt.Errorf("unknown field %s%q", where, key)
+			}
+			if key == "settings" {
+				if t, err := dec.Token(); err != nil {
+					return err
+				} else if t != json.Delim('{') {
+					return fmt.Errorf("settings: not an object")
+				}
+				if err := walk(settingsKeys, "settings."); err != nil {
+					return err
+				}
+				if _, err := dec.Token(); err != nil {
+					return err
+				}
+				continue
+			}
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != json.Delim('{') {
+		return fmt.Errorf("not a JSON object")
+	}
+	return walk(stateKeys, "")
 }
 
 // Validate checks each field of s; the error names the field.
