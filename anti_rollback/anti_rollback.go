@@ -28,6 +28,10 @@ import (
 // ErrLower is returned by Raise for a version below the current floor.
 var ErrLower = errors.New("version is below the anti-rollback floor")
 
+// ErrStepDown is returned by StepDown when the step it asks for is not
+// the one permitted.
+var ErrStepDown = errors.New("anti-rollback step down refused")
+
 // Store holds per-model floors.
 type Store interface {
 	// Floor returns the model's floor, or ok=false if none is recorded.
@@ -35,6 +39,13 @@ type Store interface {
 	// Raise records v as the floor. Raising to the current floor is a
 	// no-op; a lower version is refused with ErrLower.
 	Raise(modelID string, v targets.Version) error
+	// StepDown lowers the floor from exactly from to to (to < from): the
+	// one step down a verified revocation of the active version from
+	// permits. It refuses (ErrStepDown) unless the current floor is from,
+	// so it can step down once per revocation, never below a floor that
+	// was raised since, and never from a version that is not the floor.
+	// Only the client's revocation rollback calls it.
+	StepDown(modelID string, from, to targets.Version) error
 }
 
 // FileStore is a Store in a directory: <model_id>.json and
@@ -134,6 +145,33 @@ func (s *FileStore) Raise(modelID string, v targets.Version) error {
 			return nil
 		}
 	}
+	return s.write(modelID, v)
+}
+
+// StepDown lowers the floor from exactly from to to, in both copies. The
+// backup copy is written first: Floor reads the higher copy, so a crash
+// between the two writes leaves the floor at from, and the step can be
+// taken again.
+func (s *FileStore) StepDown(modelID string, from, to targets.Version) error {
+	if to.Compare(from) >= 0 {
+		return fmt.Errorf("%w: %s %s is not below %s", ErrStepDown, modelID, to, from)
+	}
+	cur, ok, err := s.Floor(modelID)
+	if err != nil {
+		return err
+	}
+	if !ok || cur.Compare(from) != 0 || cur.String() != from.String() {
+		have := "none"
+		if ok {
+			have = cur.String()
+		}
+		return fmt.Errorf("%w: %s: the floor is %s, not %s", ErrStepDown, modelID, have, from)
+	}
+	return s.write(modelID, to)
+}
+
+// write records v in both copies, the backup first.
+func (s *FileStore) write(modelID string, v targets.Version) error {
 	data, err := json.Marshal(record{ModelID: modelID, Floor: v.String()})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/x509"
+	"math/rand/v2"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -63,6 +64,13 @@ type Options struct {
 	// (default 10 minutes); a patch that takes longer is abandoned and the
 	// file downloaded whole.
 	DeltaMaxDuration time.Duration
+	// Rand returns a number in [0, 1): the jitter of the backoff across
+	// runs (default math/rand/v2's Float64). Tests inject their own.
+	Rand func() float64
+	// MaxVerifyFailures is how many times a version may fail verification
+	// from the network before it is deferred for VerifyFailureDeferral
+	// (DEFERRED_VERIFY_FAILURES; default DefaultMaxVerifyFailures).
+	MaxVerifyFailures int
 
 	// after starts the timers of StallTimeout, MetadataTimeout and
 	// Timeout (default: real ones); this package's tests fire them.
@@ -79,6 +87,8 @@ type Client struct {
 	opts  Options
 	store anti_rollback.Store
 	dl    *downloader
+	// retryAfter is the longest Retry-After of the current run.
+	retryAfter *retryAfterRecorder
 }
 
 // Open opens an initialised state directory.
@@ -107,6 +117,14 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	rec := &retryAfterRecorder{now: opts.Now}
+	opts.HTTPClient = withRetryAfter(opts.HTTPClient, rec)
+	if opts.Rand == nil {
+		opts.Rand = rand.Float64
+	}
+	if opts.MaxVerifyFailures <= 0 {
+		opts.MaxVerifyFailures = DefaultMaxVerifyFailures
+	}
 	if opts.Retries == 0 {
 		opts.Retries = 5
 	}
@@ -131,7 +149,7 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if opts.after == nil {
 		opts.after = realAfter
 	}
-	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, antiRollbackDir))}
+	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, antiRollbackDir)), retryAfter: rec}
 	c.dl = &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress, after: opts.after}
 	return c, nil
 }

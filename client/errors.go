@@ -78,7 +78,60 @@ const (
 	// blamed: a version on trial stays on trial, partial downloads stay
 	// staged, and the next run carries on.
 	Cancelled Code = "CANCELLED"
+
+	// CohortExcluded: a version's signed rollout does not admit this
+	// device (its cohort bucket, device class or the rollout's start
+	// time). The version is skipped, not an error: a device that already
+	// runs it keeps it.
+	CohortExcluded Code = "COHORT_EXCLUDED"
+	// Revoked: the version is revoked by signed metadata (the kill
+	// switch). It is skipped and never downloaded; a staged or installed
+	// copy that is not active is discarded; an active one is replaced by
+	// the newest non-revoked version (event revoked_rollback). As the
+	// error of a run: the active version is revoked and no other version
+	// can replace it.
+	Revoked Code = "REVOKED"
+
+	// The deferrals: the update is not allowed now, nothing was
+	// downloaded, and a later run tries again (mclient exits 75). Not
+	// failures: the result's outcome is "deferred", and they never count
+	// towards the backoff.
+
+	// DeferredBattery: the signed policy needs more battery, or charging.
+	DeferredBattery Code = "DEFERRED_BATTERY"
+	// DeferredNetwork: no network, or one the signed policy does not allow.
+	DeferredNetwork Code = "DEFERRED_NETWORK"
+	// DeferredMetered: the signed policy needs an unmetered network for a
+	// download this large.
+	DeferredMetered Code = "DEFERRED_METERED"
+	// DeferredStorage: the free space the device reports cannot hold the
+	// download.
+	DeferredStorage Code = "DEFERRED_STORAGE"
+	// DeferredUserSettings: the device's user settings forbid it now
+	// (automatic updates off, Wi-Fi only on another network).
+	DeferredUserSettings Code = "DEFERRED_USER_SETTINGS"
+	// DeferredQuietWindow: now is within the user's quiet window.
+	DeferredQuietWindow Code = "DEFERRED_QUIET_WINDOW"
+	// DeferredVerifyFailures: the version failed verification from the
+	// network Options.MaxVerifyFailures times; it is not tried again
+	// before a day has passed.
+	DeferredVerifyFailures Code = "DEFERRED_VERIFY_FAILURES"
+	// Backoff: earlier runs failed and the next attempt is not due yet
+	// (Result.NotBefore); UpdateRequest.Force (mclient update --force)
+	// runs anyway.
+	Backoff Code = "BACKOFF"
 )
+
+// IsDeferral reports whether code is a deferral (DEFERRED_* or BACKOFF):
+// the update did not run now, downloaded nothing, and will be tried again.
+func IsDeferral(code Code) bool {
+	switch code {
+	case DeferredBattery, DeferredNetwork, DeferredMetered, DeferredStorage, DeferredUserSettings,
+		DeferredQuietWindow, DeferredVerifyFailures, Backoff:
+		return true
+	}
+	return false
+}
 
 // Error is every error this package returns.
 type Error struct {

@@ -32,6 +32,23 @@ const (
 	// its bad-version marks kept if they could be read, else every version
 	// published at the next update counts as bad (code STATE_INVALID).
 	EventStateReset = "state_reset"
+	// EventCohortExcluded: a version's signed rollout does not admit this
+	// device (code COHORT_EXCLUDED); the reason never names the device ID
+	// or its cohort bucket.
+	EventCohortExcluded = "cohort_excluded"
+	// EventDeferred: the update was deferred (a DEFERRED_* code, or
+	// BACKOFF), nothing was downloaded.
+	EventDeferred = "deferred"
+	// EventBackoff: a failed run scheduled the next attempt (not_before);
+	// code is the failure's.
+	EventBackoff = "backoff"
+	// EventRevoked: a revoked version was skipped, or its staged or
+	// installed copy discarded (code REVOKED).
+	EventRevoked = "revoked"
+	// EventRevokedRollback: the active version is revoked; the device
+	// stepped down from from_version to to_version, below its former
+	// anti-rollback floor (code REVOKED).
+	EventRevokedRollback = "revoked_rollback"
 )
 
 // Event is one line of the event log. It carries the model, versions,
@@ -48,6 +65,11 @@ type Event struct {
 	// Bytes is the number of bytes transferred (downloaded, repaired and
 	// delta_applied events).
 	Bytes int64 `json:"bytes,omitempty"`
+	// Reason says why (deferred, revoked, cohort_excluded events): the
+	// signed reason of a revocation, or which condition deferred an update.
+	Reason string `json:"reason,omitempty"`
+	// NotBefore is the next attempt time (backoff and deferred events).
+	NotBefore string `json:"not_before,omitempty"`
 }
 
 // maxEventLog is the size at which the log is rotated to events.jsonl.1.

@@ -146,6 +146,11 @@ type device struct {
 	dir string
 	c   *client.Client
 	r   *testrepo.Repo // the genuine repository, to check installed files against
+	// honourBackoff: update leaves UpdateRequest.Force alone. Otherwise it
+	// forces every run, so that tests that fail a run and try again at
+	// once are not refused by the backoff across runs (backoff_test.go
+	// tests that).
+	honourBackoff bool
 }
 
 func newDevice(t testing.TB, r *testrepo.Repo, repoURL string, opts client.Options) *device {
@@ -180,6 +185,9 @@ func (d *device) update(req client.UpdateRequest) (*client.Result, error) {
 	d.t.Helper()
 	if req.ModelID == "" {
 		req.ModelID = model
+	}
+	if !d.honourBackoff {
+		req.Force = true
 	}
 	// No deadline: a loaded machine only makes an update slower, and a
 	// test that hangs is ended by go test's own timeout.

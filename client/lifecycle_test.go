@@ -555,7 +555,7 @@ func TestEventLog(t *testing.T) {
 	step("[checked up_to_date]", client.UpdateRequest{})
 	publish(t, r, smallSize, "1.1.0")
 	flipByte(t, r.TargetFile(t, targets.TargetPath(model, "1.1.0", "model.bin")), 1)
-	step("[checked failed]", client.UpdateRequest{})
+	step("[checked failed backoff]", client.UpdateRequest{}) // the failure schedules the next attempt
 	flipByte(t, r.TargetFile(t, targets.TargetPath(model, "1.1.0", "model.bin")), 1)
 	failing, _ := healthScript(t, "exit 1")
 	step("[checked downloaded verified activated rolled_back failed]", client.UpdateRequest{HealthCheck: failing})

@@ -31,6 +31,9 @@ type ModelStatus struct {
 	// Floor is the lowest version the device will install ("" if none).
 	Floor      string  `json:"anti_rollback_floor,omitempty"`
 	LastResult *Result `json:"last_result,omitempty"`
+	// Schedule is the retry schedule after failed runs (backoff), with
+	// the per-version verification failures; absent when there is none.
+	Schedule *Schedule `json:"schedule,omitempty"`
 }
 
 // Models lists the models that have state on the device.
@@ -73,6 +76,9 @@ func (c *Client) Status(modelID string) (*ModelStatus, error) {
 		BadThrough: ms.BadThrough, BadMarksLost: ms.MarksLost, LastResult: ms.LastResult}
 	if ptr != nil {
 		st.Version, st.Path, st.Previous, st.Trial, st.ActivatedAt = ptr.Version, p.version(ptr.Version), ptr.Previous, ptr.Trial, ptr.ActivatedAt
+	}
+	if sched, _ := readSchedule(p); sched.Attempts > 0 || sched.NotBefore != "" || len(sched.VerifyFailures) > 0 {
+		st.Schedule = sched
 	}
 	if f, ok, err := c.floor(modelID, ptr); err != nil {
 		return nil, err

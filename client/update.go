@@ -33,6 +33,12 @@ type UpdateRequest struct {
 	// NoDelta downloads every file whole, even when a signed patch from an
 	// installed version is published.
 	NoDelta bool
+	// State is the device's current state (battery, network, free space,
+	// user settings), checked against each version's signed policy before
+	// anything is downloaded; nil: not given (docs/rollout.md, section 3).
+	State *DeviceState
+	// Force runs even before the backoff's next attempt time.
+	Force bool
 }
 
 // Outcomes of an update.
@@ -42,6 +48,10 @@ const (
 	OutcomeRepaired   = "repaired"
 	OutcomeRolledBack = "rolled_back"
 	OutcomeFailed     = "failed"
+	// OutcomeDeferred: the update did not run now (Code: a DEFERRED_* code
+	// or BACKOFF) and downloaded nothing; a later run tries again. Not a
+	// failure, though Update returns an *Error with that code.
+	OutcomeDeferred = "deferred"
 )
 
 // Result reports an update, a rollback or a failure.
@@ -65,7 +75,8 @@ type Result struct {
 	// fetched.
 	Files []FileFetch `json:"files,omitempty"`
 	// Skipped lists the versions newer than the active one that this
-	// device did not take, and why (INCOMPATIBLE, POLICY_REJECTED).
+	// device did not take, and why (INCOMPATIBLE, POLICY_REJECTED,
+	// COHORT_EXCLUDED, REVOKED).
 	Skipped []Skipped `json:"skipped,omitempty"`
 	// SkippedTotal and FilesTotal are set only in a result stored on the
 	// device (Status's LastResult) whose lists were cut: it keeps the
@@ -76,6 +87,9 @@ type Result struct {
 	// Code and Message (the reason, without the code) describe a failure.
 	Code    Code   `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+	// NotBefore (RFC 3339, UTC) is when the next attempt is due after a
+	// failure that schedules a backoff, or a run refused by one (BACKOFF).
+	NotBefore string `json:"not_before,omitempty"`
 }
 
 // Skipped is a published version an update passed over.
@@ -142,6 +156,12 @@ type run struct {
 	// trialErr is the health-check failure of a version a crash left on
 	// trial; it is the run's error unless a newer version is installed.
 	trialErr error
+	// sched is the model's backoff schedule; schedChanged says it must be
+	// written at the end of the run.
+	sched        *Schedule
+	schedChanged bool
+	// cands are the published versions, newest first (set by choose).
+	cands []candidate
 }
 
 func (u *run) finish(err error) (*Result, error) {
@@ -158,12 +178,19 @@ func (u *run) finish(err error) (*Result, error) {
 	if err == nil && u.trialErr != nil && r.Outcome != OutcomeUpdated {
 		r.Outcome, err = OutcomeRolledBack, u.trialErr
 	}
-	if err != nil {
-		if r.Outcome == "" || r.Outcome == OutcomeUpdated || r.Outcome == OutcomeUpToDate || r.Outcome == OutcomeRepaired {
+	if err != nil && IsDeferral(CodeOf(err)) {
+		r.Outcome, r.Code, r.Message = OutcomeDeferred, CodeOf(err), ReasonOf(err)
+		u.c.event(Event{Event: EventDeferred, ModelID: r.ModelID, FromVersion: r.FromVersion, ToVersion: r.ToVersion, Code: r.Code,
+			Reason: r.Message, NotBefore: r.NotBefore})
+	} else if err != nil {
+		if r.Outcome == "" || r.Outcome == OutcomeUpdated || r.Outcome == OutcomeUpToDate || r.Outcome == OutcomeRepaired || r.Outcome == OutcomeDeferred {
 			r.Outcome = OutcomeFailed
 		}
 		r.Code, r.Message = CodeOf(err), ReasonOf(err)
 		u.c.event(Event{Event: EventFailed, ModelID: r.ModelID, FromVersion: r.FromVersion, ToVersion: r.ToVersion, Code: r.Code})
+	}
+	if CodeOf(err) != Backoff {
+		u.recordOutcome(err)
 	}
 	// Asking for a model the repository does not publish (a typo) leaves
 	// no state behind.
@@ -208,11 +235,19 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	if u.ptr != nil {
 		u.res.FromVersion = u.ptr.Version
 	}
+	if u.sched, err = c.loadSchedule(u.p, req.ModelID); err != nil {
+		return nil, err
+	}
+	c.retryAfter.reset()
 	// A version left on trial by a crash is judged before anything else.
 	if u.ptr != nil && u.ptr.Trial {
 		if err := u.resolveTrial(ctx); err != nil {
 			return u.finish(err)
 		}
+	}
+	// Before the backoff's next attempt time, nothing goes on the network.
+	if err := u.checkBackoff(); err != nil {
+		return u.finish(err)
 	}
 
 	s, err := c.onlineSession(ctx)
@@ -240,6 +275,9 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	if err != nil {
 		return u.finish(err)
 	}
+	if best == nil && active != nil && active.custom.Revoked != nil {
+		return u.finish(u.leaveRevoked(ctx, s, active))
+	}
 	if best == nil {
 		if active != nil {
 			if err := u.repair(ctx, s, active); err != nil {
@@ -254,6 +292,9 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 		return u.finish(nil)
 	}
 	u.res.ToVersion = best.version.String()
+	if err := u.mayDownload(s, best); err != nil {
+		return u.finish(err)
+	}
 	if err := u.install(ctx, s, best); err != nil {
 		return u.finish(err)
 	}
@@ -305,6 +346,10 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 	if len(cands) == 0 {
 		return nil, nil, errorf(TargetNotFound, nil, "model %s is not published", u.req.ModelID)
 	}
+	u.cands = cands
+	if err := u.discardRevoked(); err != nil {
+		return nil, nil, err
+	}
 	floor, haveFloor, err := u.c.floor(u.req.ModelID, u.ptr)
 	if err != nil {
 		return nil, nil, err
@@ -342,6 +387,9 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 		}
 		var reason *Error
 		switch {
+		case cand.custom.Revoked != nil:
+			reason = errorf(Revoked, nil, "%s %s is revoked: %s", u.req.ModelID, v, cand.custom.Revoked.Reason)
+			u.c.event(Event{Event: EventRevoked, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: Revoked, Reason: cand.custom.Revoked.Reason})
 		case haveFloor && cand.version.Compare(floor) < 0:
 			if u.ptr != nil {
 				return nil, nil, nil // older than what runs: never a candidate
@@ -355,13 +403,18 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 		default:
 			if err := u.req.Device.Compatible(&cand.custom.Compat); err != nil {
 				reason = errorf(Incompatible, nil, "%s %s: %v", u.req.ModelID, v, err)
+			} else if ok, why := u.c.admits(cand.custom.Rollout); !ok {
+				reason = errorf(CohortExcluded, nil, "%s %s: %s", u.req.ModelID, v, why)
+				u.c.event(Event{Event: EventCohortExcluded, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: CohortExcluded})
 			}
 		}
 		if reason == nil {
 			return cand, nil, nil
 		}
 		u.res.Skipped = append(u.res.Skipped, Skipped{Version: v, Code: reason.Code, Reason: reason.Reason()})
-		if firstErr == nil && !u.ms.isBad(v) {
+		// A version skipped for the cohort or a revocation is passed
+		// over like one marked bad: never an error of the run.
+		if firstErr == nil && !u.ms.isBad(v) && reason.Code != CohortExcluded && reason.Code != Revoked {
 			firstErr = reason
 		}
 	}
@@ -471,11 +524,15 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 		u.res.BytesResumed += r.resumedFrom
 		ff.Bytes += r.transferred
 		if err != nil {
+			if isVerifyFailure(CodeOf(err)) {
+				u.verifyFailed(v)
+			}
 			return err
 		}
 		if name == targets.ManifestName {
 			if err := checkManifest(u.p.fs, filepath.Join(stage, name+partSuffix), cand, fs); err != nil {
 				u.p.fs.Remove(filepath.Join(stage, name+partSuffix))
+				u.verifyFailed(v)
 				return err
 			}
 		}
@@ -512,6 +569,7 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 	crashpoint.Hit("client.install.renamed")
 	syncDir(u.p.dir)
 	u.p.fs.RemoveAll(stage)
+	u.verified(v)
 	return nil
 }
 

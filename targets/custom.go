@@ -41,6 +41,12 @@ type Custom struct {
 	// Delta targets only: the version whose file the patch applies to.
 	BaseVersion string `json:"base_version,omitempty"`
 
+	// Manifest targets only: rollout controls (rollout.go). Each one
+	// present is also listed in Critical.
+	Rollout *Rollout    `json:"rollout,omitempty"`
+	Revoked *Revocation `json:"revoked,omitempty"`
+	Policy  *Policy     `json:"policy,omitempty"`
+
 	// Critical names fields a reader must understand to act on this target.
 	Critical []string `json:"critical,omitempty"`
 }
@@ -161,6 +167,9 @@ func (c *Custom) validate(targetPath string) error {
 		if err := c.validateDeltas(seen); err != nil {
 			return err
 		}
+		if err := c.validateControls(); err != nil {
+			return err
+		}
 	case KindPayload:
 		if pp.File == ManifestName {
 			return fmt.Errorf("a payload target cannot be named %s", ManifestName)
@@ -168,7 +177,7 @@ func (c *Custom) validate(targetPath string) error {
 		if c.File != pp.File {
 			return fmt.Errorf("file %q disagrees with the path", c.File)
 		}
-		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 {
+		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 || c.hasAnyControl() {
 			return fmt.Errorf("a payload target carries no manifest fields")
 		}
 		if pp.Base != "" || c.BaseVersion != "" {
@@ -184,7 +193,7 @@ func (c *Custom) validate(targetPath string) error {
 		if err := checkDeltaBase(c.BaseVersion, c.Version); err != nil {
 			return err
 		}
-		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 {
+		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 || c.hasAnyControl() {
 			return fmt.Errorf("a delta target carries no manifest fields")
 		}
 	default:

@@ -178,7 +178,7 @@ func TestParseCustomRejectsAmbiguousJSON(t *testing.T) {
 		}
 	}
 	// An unknown field alone is tolerated (forward compatibility).
-	raw = json.RawMessage(strings.TrimSuffix(good, "}") + `,"rollout":{"percent":5}}`)
+	raw = json.RawMessage(strings.TrimSuffix(good, "}") + `,"sampling":{"percent":5}}`)
 	if _, err := ParseCustom(p, &raw); err != nil {
 		t.Errorf("unknown field rejected: %v", err)
 	}

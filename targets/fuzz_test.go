@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,6 +191,17 @@ func checkCustom(t *testing.T, path string, raw *json.RawMessage) {
 	default:
 		t.Fatalf("accepted kind %q", c.Kind)
 	}
+	if c.Kind != KindManifest && c.hasAnyControl() {
+		t.Fatalf("rollout controls accepted on a %s target", c.Kind)
+	}
+	for _, name := range []string{FieldRollout, FieldRevoked, FieldPolicy} {
+		if c.hasControl(name) != slices.Contains(c.Critical, name) {
+			t.Fatalf("control %s present=%v but critical=%v", name, c.hasControl(name), c.Critical)
+		}
+	}
+	if c.Rollout != nil && (c.Rollout.BasisPoints < 0 || c.Rollout.BasisPoints > Buckets) {
+		t.Fatalf("basis_points %d accepted", c.Rollout.BasisPoints)
+	}
 	r2, err := c.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +226,8 @@ func FuzzParseCustom(f *testing.F) {
 	f.Add("models/det/1.0.0/w.bin", []byte(`{"kind":"model-payload","schema_version":1,"model_id":"det","version":"1.0.0","file":"w.bin"}`))
 	f.Add("models/det/1.0.0/manifest.json", []byte(`{"kind":"model-payload","schema_version":1,"model_id":"det","version":"1.0.0","file":"manifest.json"}`))
 	f.Add("models/det/1.0.0/w.bin", []byte(`{"kind":"model-payload","schema_version":1,"model_id":"det","version":"1.0.0","file":"w.bin","critical":["file"],"new":1.5}`))
+	f.Add("models/det/1.0.0/manifest.json", []byte(`{"kind":"model-manifest","schema_version":1,"model_id":"det","version":"1.0.0","build_timestamp":"2024-01-01T00:00:00Z","files":["a"],"rollout":{"basis_points":500,"salt":"s","device_classes":["cam-v2"],"start":"2026-01-02T03:04:05Z"},"revoked":{"reason":"r","time":"2026-01-02T03:04:05Z"},"policy":{"unmetered_above_bytes":1,"min_battery_percent":30,"networks":["wifi"]},"critical":["rollout","revoked","policy"]}`))
+	f.Add("models/det/1.0.0/manifest.json", []byte(`{"kind":"model-manifest","schema_version":1,"model_id":"det","version":"1.0.0","build_timestamp":"2024-01-01T00:00:00Z","files":["a"],"rollout":{"basis_points":0,"salt":"s","halt_reason":"x"},"critical":["rollout"]}`))
 	f.Add("models/../1.0.0/w.bin", []byte(`{"kind":"model-payload","schema_version":1,"model_id":"..","version":"1.0.0","file":"w.bin"}`))
 	f.Fuzz(func(t *testing.T, path string, data []byte) {
 		raw := json.RawMessage(data)

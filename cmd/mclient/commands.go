@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/urfave/cli/v2"
 )
@@ -78,8 +80,13 @@ in the device image (it must be signed by its own threshold). URL serves
 /metadata/ and /targets/ as mrepo serve does; file:///path works the same
 way for a mirror on removable media or an air-gapped site, with the same
 checks. --min-version is the floor shipped with the application: no model
-version below it is ever accepted. --device-id is for rollout rules and is
-never written to the event log; --device-class (default OS/ARCH) is.
+version below it is ever accepted. --device-id decides the device's cohort
+in staged rollouts (a version at 5% is taken by the devices whose
+SHA-256(salt || ID) falls in the first 5% of 10000 buckets); keep it
+stable across re-installs so the device stays in its cohort. It is never
+sent anywhere nor written to the event log. Without it, the device takes
+only fully released versions. --device-class (default OS/ARCH; a-z, 0-9,
+'.', '_', '-' for rollouts limited to classes) is recorded in events.
 
 Network policy, stored in the state directory for every later command:
 --ca-file FILE (PEM certificates) is copied into the state directory and
@@ -92,8 +99,8 @@ redirects to HOST, e.g. a CDN.`,
 		Flags: []cli.Flag{stateFlag,
 			&cli.StringFlag{Name: "root", Usage: "pinned root metadata `FILE` (required)"},
 			&cli.StringFlag{Name: "repo-url", Usage: "repository `URL`: http(s)://... or file:///... (required)"},
-			&cli.StringFlag{Name: "device-id", Usage: "device `ID` (for rollout cohorts; never logged)"},
-			&cli.StringFlag{Name: "device-class", Usage: "coarse device `CLASS` recorded in events (default OS/ARCH)"},
+			&cli.StringFlag{Name: "device-id", Usage: "device `ID`: decides this device's cohort in staged rollouts; never leaves the device"},
+			&cli.StringFlag{Name: "device-class", Usage: "coarse device `CLASS` recorded in events and matched by rollouts limited to device classes (default OS/ARCH)"},
 			&cli.StringFlag{Name: "min-version", Usage: "lowest model `VERSION` ever accepted"},
 			&cli.StringFlag{Name: "ca-file", Usage: "CA certificates (PEM) `FILE` that HTTPS servers must chain to (default: the system's)"},
 			&cli.BoolFlag{Name: "require-https", Usage: "refuse plain HTTP (the repository URL and redirects)"},
@@ -146,7 +153,7 @@ func updateCommand() *cli.Command {
 	return command([]string{"state", "model-id"}, &cli.Command{
 		Name:      "update",
 		Usage:     "run one full update cycle for a model",
-		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--no-delta] [--retries N] [--stall-timeout D] [--timeout D] [--json]",
+		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--no-delta] [--retries N] [--stall-timeout D] [--timeout D] [--device-state FILE] [--battery PERCENT] [--charging] [--network TYPE] [--metered] [--free-bytes N] [--auto-update=false] [--wifi-only] [--quiet-window HH:MM-HH:MM] [--force] [--json]",
 		Description: `Refreshes the TUF metadata; picks the newest version whose signed
 constraints this device meets (app version, runtime, platform, variant,
 schema digests) and that policy allows (not below the anti-rollback floor,
@@ -179,7 +186,41 @@ most --retries more times; each metadata file must arrive within 5
 minutes and within the client's size limits (root 512000, timestamp
 16384, snapshot 2000000, targets and each delegated role 5000000 bytes);
 the whole run stops after --timeout. SIGINT or SIGTERM stop the run at
-once (CANCELLED); partial downloads stay staged for the next run.`,
+once (CANCELLED); partial downloads stay staged for the next run.
+
+Rollout controls, all signed by the repository (docs/rollout.md): a
+version in a staged rollout that does not include this device (its
+cohort from init --device-id, its --device-class, the rollout's start
+time) is skipped (COHORT_EXCLUDED, exit 0); a device that runs it keeps
+it. A revoked version is skipped (REVOKED) and never downloaded, a
+staged or installed copy of it is discarded, and if it is the active
+version the device goes back to the newest installed (else published)
+version that is not revoked, below its anti-rollback floor: outcome
+rolled_back.
+
+Before anything is downloaded, the version's signed policy and the
+device's state decide whether to download now: the app reports the state
+with --battery PERCENT, --charging, --network wifi|ethernet|cellular|none,
+--metered, --free-bytes N, and the user's settings with
+--auto-update=false, --wifi-only, --quiet-window HH:MM-HH:MM (local time;
+may wrap midnight), or all of them in a JSON --device-state FILE
+(flags override it):
+  {"battery_percent":80,"charging":false,"network":"wifi","metered":false,
+   "free_bytes":123,"settings":{"auto_update":true,"wifi_only":false,
+   "quiet_window":"22:00-06:00"}}
+A field left out is unknown and never meets a signed requirement. The
+user's settings can only be stricter than the policy. An update that may
+not run now is deferred: exit 75, DEFERRED_BATTERY, DEFERRED_NETWORK,
+DEFERRED_METERED, DEFERRED_STORAGE, DEFERRED_USER_SETTINGS or
+DEFERRED_QUIET_WINDOW, nothing downloaded, and with --json an outcome
+"deferred" (not a failure).
+
+A failed run schedules the next attempt (1 minute, doubling per failure
+up to 24 hours, with jitter; longer if the server sent Retry-After); a
+run before then exits 75 at once with BACKOFF and the time, unless
+--force. A version that failed verification 3 times is deferred for 24
+hours (DEFERRED_VERIFY_FAILURES). mclient status --json shows the
+schedule.`,
 		Flags: []cli.Flag{stateFlag, modelFlag,
 			&cli.StringFlag{Name: "app-version", Usage: "version of the application that runs the model"},
 			&cli.StringFlag{Name: "runtime", Usage: "inference runtime as `NAME@VERSION` (tflite@2.14.1)"},
@@ -195,6 +236,16 @@ once (CANCELLED); partial downloads stay staged for the next run.`,
 			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "retry a transfer (metadata or model file) that receives nothing for this long"},
 			&cli.DurationFlag{Name: "timeout", Value: client.DefaultTimeout, Usage: "stop the whole update after this long (NETWORK); the next run resumes the download"},
 			&cli.BoolFlag{Name: "no-delta", Usage: "download whole files, never rebuild them from an installed version with a patch"},
+			&cli.StringFlag{Name: "device-state", Usage: "JSON `FILE` with the device's state and user settings (see above); flags override it"},
+			&cli.IntFlag{Name: "battery", Usage: "battery level in `PERCENT` (0-100)"},
+			&cli.BoolFlag{Name: "charging", Usage: "the device is charging"},
+			&cli.StringFlag{Name: "network", Usage: "current network `TYPE`: wifi, ethernet, cellular or none"},
+			&cli.BoolFlag{Name: "metered", Usage: "the network is metered (--metered=false: it is not)"},
+			&cli.Int64Flag{Name: "free-bytes", Usage: "free space in `BYTES` the models may use"},
+			&cli.BoolFlag{Name: "auto-update", Value: true, Usage: "user setting: automatic updates (--auto-update=false defers every update)"},
+			&cli.BoolFlag{Name: "wifi-only", Usage: "user setting: download on Wi-Fi only"},
+			&cli.StringFlag{Name: "quiet-window", Usage: "user setting: no updates within `HH:MM-HH:MM` (local time)"},
+			&cli.BoolFlag{Name: "force", Usage: "run now even if the backoff after failed runs schedules the next attempt later"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -226,6 +277,10 @@ once (CANCELLED); partial downloads stay staged for the next run.`,
 			if c.Duration("stall-timeout") <= 0 || c.Duration("timeout") <= 0 {
 				return cliutil.Usagef("update: --stall-timeout and --timeout must be positive")
 			}
+			state, err := deviceState(c)
+			if err != nil {
+				return err
+			}
 			cl, err := openClient(c, client.Options{Retries: retries, StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"), Progress: cliutil.Progress(c.App.ErrWriter)})
 			if err != nil {
 				return fmt.Errorf("update: %w", err)
@@ -238,7 +293,15 @@ once (CANCELLED); partial downloads stay staged for the next run.`,
 			res, err := cl.Update(ctx, client.UpdateRequest{
 				ModelID: c.String("model-id"), Device: dev, HealthCheck: c.String("health-check"),
 				HealthTimeout: c.Duration("health-timeout"), Keep: c.Int("keep"), NoDelta: c.Bool("no-delta"),
+				State: state, Force: c.Bool("force"),
 			})
+			if err != nil && client.IsDeferral(client.CodeOf(err)) {
+				// Not a failure: run again later (exit 75).
+				if c.Bool("json") {
+					cliutil.WriteJSON(c.App.Writer, res)
+				}
+				return &cliutil.ExitError{Code: cliutil.ExitTempFail, Msg: "update: " + err.Error()}
+			}
 			if err != nil {
 				ferr := failure(c, "update", res, err)
 				if sig := received(); sig != nil && (client.CodeOf(err) == client.Cancelled || errors.Is(err, context.Canceled)) {
@@ -258,6 +321,8 @@ once (CANCELLED); partial downloads stay staged for the next run.`,
 					what = t
 				}
 				fmt.Fprintf(c.App.Writer, "Repaired %s %s: the installed copy was damaged and was downloaded again (%s): %s\n", res.ModelID, res.Version, what, res.Path)
+			case client.OutcomeRolledBack:
+				fmt.Fprintf(c.App.Writer, "Rolled back %s %s -> %s: %s is revoked (%s): %s\n", res.ModelID, res.FromVersion, res.Version, res.FromVersion, transferred(res), res.Path)
 			default:
 				fmt.Fprintf(c.App.Writer, "Updated %s %s -> %s (%s", res.ModelID, orNone(res.FromVersion), res.Version, transferred(res))
 				if res.BytesResumed > 0 {
@@ -312,8 +377,11 @@ func statusCommand() *cli.Command {
 		Description: `For each model (or only --model-id): the active version and its directory,
 the previous version, whether the active one is still on trial, installed
 versions, versions marked bad, the anti-rollback floor and the last update
-result. With --json and a single model (or --model-id), one JSON object with
-at least model_id, version and path; with several, {"models": [...]}.
+result, and the retry schedule after failed runs (backoff: attempts, next
+attempt time, last code; versions that failed verification). With --json
+and a single model (or --model-id), one JSON object with at least
+model_id, version and path (and "schedule" when there is one); with
+several, {"models": [...]}.
 Status reads the state only; "mclient verify" re-checks the files.`,
 		Flags: []cli.Flag{stateFlag, &cli.StringFlag{Name: "model-id", Usage: "only this model `ID`"}, jsonFlag},
 		Action: func(c *cli.Context) error {
@@ -388,6 +456,20 @@ func printStatus(c *cli.Context, st *client.ModelStatus) {
 	}
 	fmt.Fprintf(w, "  bad:        %s\n", orNone(bad))
 	fmt.Fprintf(w, "  floor:      %s\n", orNone(st.Floor))
+	if s := st.Schedule; s != nil {
+		if s.Attempts > 0 {
+			fmt.Fprintf(w, "  backoff:    %d failed attempt(s), the last %s; next attempt at %s\n", s.Attempts, s.LastCode, s.NotBefore)
+		}
+		vs := slices.Sorted(maps.Keys(s.VerifyFailures))
+		for _, v := range vs {
+			f := s.VerifyFailures[v]
+			line := fmt.Sprintf("%s failed verification %d time(s)", v, f.Count)
+			if f.Until != "" {
+				line += ", deferred until " + f.Until
+			}
+			fmt.Fprintf(w, "  verify:     %s\n", line)
+		}
+	}
 	if r := st.LastResult; r != nil {
 		line := fmt.Sprintf("%s at %s", r.Outcome, r.Time)
 		if r.Code != "" {
@@ -510,4 +592,72 @@ updates still never download a version older than the newest confirmed one.`,
 			return nil
 		},
 	})
+}
+
+// deviceState reads --device-state FILE and applies the state flags over
+// it; nil when none is given. Invalid input is a usage error (exit 64)
+// naming the flag or the file's field.
+func deviceState(c *cli.Context) (*client.DeviceState, error) {
+	var st *client.DeviceState
+	if f := c.String("device-state"); f != "" {
+		data, err := jsonlimit.ReadFile(f, client.MaxDeviceStateSize)
+		if err != nil {
+			return nil, cliutil.Usagef("update: --device-state: %v", err)
+		}
+		if st, err = client.ParseDeviceState(data); err != nil {
+			return nil, cliutil.Usagef("update: --device-state %s: %v", f, err)
+		}
+	}
+	get := func() *client.DeviceState {
+		if st == nil {
+			st = &client.DeviceState{}
+		}
+		return st
+	}
+	if c.IsSet("battery") {
+		b := c.Int("battery")
+		if b < 0 || b > 100 {
+			return nil, cliutil.Usagef("update: --battery %d: want a percentage from 0 to 100", b)
+		}
+		get().BatteryPercent = &b
+	}
+	if c.IsSet("charging") {
+		v := c.Bool("charging")
+		get().Charging = &v
+	}
+	if c.IsSet("network") {
+		n := c.String("network")
+		switch n {
+		case targets.NetworkWiFi, targets.NetworkEthernet, targets.NetworkCellular, targets.NetworkNone:
+		default:
+			return nil, cliutil.Usagef("update: --network %q: want wifi, ethernet, cellular or none", n)
+		}
+		get().Network = n
+	}
+	if c.IsSet("metered") {
+		v := c.Bool("metered")
+		get().Metered = &v
+	}
+	if c.IsSet("free-bytes") {
+		n := c.Int64("free-bytes")
+		if n < 0 {
+			return nil, cliutil.Usagef("update: --free-bytes %d: must not be negative", n)
+		}
+		get().FreeBytes = &n
+	}
+	if c.IsSet("auto-update") {
+		v := c.Bool("auto-update")
+		get().Settings.AutoUpdate = &v
+	}
+	if c.IsSet("wifi-only") {
+		get().Settings.WiFiOnly = c.Bool("wifi-only")
+	}
+	if c.IsSet("quiet-window") {
+		w := c.String("quiet-window")
+		if _, _, err := client.ParseQuietWindow(w); err != nil {
+			return nil, cliutil.Usagef("update: --quiet-window %v", err)
+		}
+		get().Settings.QuietWindow = w
+	}
+	return st, nil
 }

@@ -84,8 +84,9 @@ func TestFakeTimeOnlyForTUF(t *testing.T) {
 		t.Errorf("tuf refresh with FAKETIME: %v %s", err, stderr)
 	}
 
-	// The test binary's hook: the same update goes through 30 days back.
-	if stderr, err := run(withHook, []string{"FAKETIME=", testClockVar + "=-30d"}, "update", "--state", state, "--model-id", "det"); err != nil {
+	// The test binary's hook: the same update goes through 30 days back
+	// (forced: the failed run scheduled a backoff).
+	if stderr, err := run(withHook, []string{"FAKETIME=", testClockVar + "=-30d"}, "update", "--state", state, "--model-id", "det", "--force"); err != nil {
 		t.Errorf("update with %s: %v %s", testClockVar, err, stderr)
 	}
 }

@@ -42,7 +42,9 @@ func TestUpdateRetries(t *testing.T) {
 	for _, retries := range []int{0, 1} {
 		targetRequests.Store(0)
 		var stdout, stderr bytes.Buffer
-		code := run([]string{"mclient", "update", "--state", state, "--model-id", "det", "--retries", strconv.Itoa(retries)}, &stdout, &stderr)
+		// --force: the second run comes at once, before the backoff the
+		// first one scheduled.
+		code := run([]string{"mclient", "update", "--state", state, "--model-id", "det", "--retries", strconv.Itoa(retries), "--force"}, &stdout, &stderr)
 		if code != 1 {
 			t.Fatalf("--retries %d: exit %d, want 1\n%s%s", retries, code, stdout.Bytes(), stderr.Bytes())
 		}

@@ -11,9 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/scripttest"
+	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/targets"
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -28,10 +31,11 @@ import (
 var scriptCmds = func() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	cmds := scripttest.Commands()
 	maps.Copy(cmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		"mkweights":  cmdMkweights,
-		"targetfile": cmdTargetFile,
-		"tuf-meta":   cmdTUFMeta,
-		"tuf-resign": cmdTUFResign,
+		"mkweights":   cmdMkweights,
+		"setcontrols": cmdSetControls,
+		"targetfile":  cmdTargetFile,
+		"tuf-meta":    cmdTUFMeta,
+		"tuf-resign":  cmdTUFResign,
 	})
 	return cmds
 }()
@@ -166,4 +170,79 @@ func cmdMkweights(ts *testscript.TestScript, neg bool, args []string) {
 	name := ts.MkAbs(args[0])
 	ts.Check(os.MkdirAll(filepath.Dir(name), 0o755))
 	ts.Check(os.WriteFile(name, b, 0o644))
+}
+
+// setcontrols REPO KEYS MODEL@VERSION [percent=P] [salt=S] [class=C]...
+// [start=TIME] [halt=REASON] [revoke=REASON] [policy=JSON] [targets-key=FILE]
+//
+// Test-only stand-in for mrepo's rollout commands (rollout set/halt,
+// revoke/unrevoke), until they exist: sets the signed controls of
+// MODEL@VERSION's manifest target (only those given; none given clears
+// them) with targets.Custom.SetControls, and publishes new targets,
+// snapshot and timestamp signed with KEYS/{targets,snapshot,timestamp}.key
+// (decrypted with $MREPO_PASSPHRASE), or with targets-key=FILE for the
+// targets metadata: a forgery when FILE is not the targets key.
+func cmdSetControls(ts *testscript.TestScript, neg bool, args []string) {
+	scripttest.NoNeg(ts, neg, "setcontrols")
+	if len(args) < 3 {
+		ts.Fatalf("usage: setcontrols REPO KEYS MODEL@VERSION [percent=P] [salt=S] [class=C]... [start=TIME] [halt=REASON] [revoke=REASON] [policy=JSON] [targets-key=FILE]")
+	}
+	model, version, ok := strings.Cut(args[2], "@")
+	if !ok {
+		ts.Fatalf("setcontrols: %q: want MODEL@VERSION", args[2])
+	}
+	signer := func(file string) signature.Signer {
+		kf, err := keys.ParseFile([]byte(ts.ReadFile(file)))
+		ts.Check(err)
+		key, err := kf.Decrypt([]byte(ts.Getenv("MREPO_PASSPHRASE")))
+		ts.Check(err)
+		s, err := key.Signer()
+		ts.Check(err)
+		return s
+	}
+	keyDir := args[1]
+	s := testrepo.ControlSigners{
+		Targets:   signer(filepath.Join(keyDir, "targets.key")),
+		Snapshot:  signer(filepath.Join(keyDir, "snapshot.key")),
+		Timestamp: signer(filepath.Join(keyDir, "timestamp.key")),
+	}
+	var ro *targets.Rollout
+	var rev *targets.Revocation
+	var pol *targets.Policy
+	rollout := func() *targets.Rollout {
+		if ro == nil {
+			ro = &targets.Rollout{BasisPoints: targets.Buckets, Salt: "testsalt"}
+		}
+		return ro
+	}
+	for _, a := range args[3:] {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			ts.Fatalf("setcontrols: %q: want KEY=VALUE", a)
+		}
+		switch k {
+		case "percent":
+			bp, err := targets.ParsePercent(v)
+			ts.Check(err)
+			rollout().BasisPoints = bp
+		case "salt":
+			rollout().Salt = v
+		case "class":
+			rollout().DeviceClasses = append(rollout().DeviceClasses, v)
+		case "start":
+			rollout().Start = v
+		case "halt":
+			rollout().BasisPoints, rollout().HaltReason = 0, v
+		case "revoke":
+			rev = &targets.Revocation{Reason: v, Time: "2026-01-01T00:00:00Z"}
+		case "policy":
+			pol = &targets.Policy{}
+			ts.Check(json.Unmarshal([]byte(v), pol))
+		case "targets-key":
+			s.Targets = signer(v)
+		default:
+			ts.Fatalf("setcontrols: unknown %q", k)
+		}
+	}
+	ts.Check(testrepo.SetControlsDir(ts.MkAbs(args[0]), model, version, ro, rev, pol, s))
 }

@@ -27,6 +27,10 @@ const (
 	// ExitUsage: a usage error (sysexits.h EX_USAGE): unknown command or
 	// option, missing or invalid option or argument.
 	ExitUsage = 64
+	// ExitTempFail: the command did not run now and should be run again
+	// later (sysexits.h EX_TEMPFAIL): mclient update deferred (DEFERRED_*)
+	// or refused by its backoff (BACKOFF).
+	ExitTempFail = 75
 	// ExitSIGINT and ExitSIGTERM: the command was stopped gracefully by
 	// SIGINT or SIGTERM (128 + the signal number, as a shell reports a
 	// process killed by it).

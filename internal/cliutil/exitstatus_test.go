@@ -24,7 +24,10 @@ func TestExitStatusesAreDocumented(t *testing.T) {
 	if ExitFailure != 1 || ExitCrash != 2 || ExitUsage != 64 || ExitSIGINT != 130 || ExitSIGTERM != 143 {
 		t.Fatalf("statuses %d %d %d %d %d", ExitFailure, ExitCrash, ExitUsage, ExitSIGINT, ExitSIGTERM)
 	}
-	allowed := map[string]bool{"ExitFailure": true, "ExitUsage": true, "ExitSIGINT": true, "ExitSIGTERM": true}
+	if ExitTempFail != 75 {
+		t.Fatalf("ExitTempFail %d", ExitTempFail)
+	}
+	allowed := map[string]bool{"ExitFailure": true, "ExitUsage": true, "ExitTempFail": true, "ExitSIGINT": true, "ExitSIGTERM": true}
 	name := func(e ast.Expr) string {
 		switch e := e.(type) {
 		case *ast.Ident:

@@ -1,0 +1,43 @@
+package client
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestRolloutCodesStable: the rollout codes are part of the API, spelled
+// as documented, each explained in docs/error-codes.md; IsDeferral says
+// which ones exit 75.
+func TestRolloutCodesStable(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/error-codes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, deferral := range map[Code]bool{
+		CohortExcluded: false, Revoked: false,
+		DeferredBattery: true, DeferredNetwork: true, DeferredMetered: true, DeferredStorage: true,
+		DeferredUserSettings: true, DeferredQuietWindow: true, DeferredVerifyFailures: true, Backoff: true,
+	} {
+		if !strings.Contains(string(doc), "| `"+string(code)+"` |") {
+			t.Errorf("%s is not a row of docs/error-codes.md", code)
+		}
+		if IsDeferral(code) != deferral {
+			t.Errorf("IsDeferral(%s) = %v", code, !deferral)
+		}
+	}
+	for code, want := range map[Code]string{CohortExcluded: "COHORT_EXCLUDED", Revoked: "REVOKED", DeferredBattery: "DEFERRED_BATTERY",
+		DeferredNetwork: "DEFERRED_NETWORK", DeferredMetered: "DEFERRED_METERED", DeferredStorage: "DEFERRED_STORAGE",
+		DeferredUserSettings: "DEFERRED_USER_SETTINGS", DeferredQuietWindow: "DEFERRED_QUIET_WINDOW",
+		DeferredVerifyFailures: "DEFERRED_VERIFY_FAILURES", Backoff: "BACKOFF"} {
+		if string(code) != want {
+			t.Errorf("%s spelled %s", want, code)
+		}
+	}
+	for _, c := range []Code{Network, HealthcheckFailed, Incompatible, PolicyRejected} {
+		if IsDeferral(c) {
+			t.Errorf("%s is a deferral", c)
+		}
+	}
+}

@@ -1,0 +1,129 @@
+package testrepo
+
+// Test-only stand-in for the repository side's rollout commands (mrepo
+// rollout set/halt, revoke/unrevoke), which device tests need before
+// those exist: it edits a manifest target's signed controls directly and
+// re-signs targets, snapshot and timestamp. Tests move to the real
+// commands once they land.
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// ControlSigners sign what SetControlsDir publishes. A signer whose key
+// the root does not trust for its role makes a forgery.
+type ControlSigners struct {
+	Targets, Snapshot, Timestamp signature.Signer
+}
+
+// SetControls sets (nil removes) the rollout, revocation and policy of
+// modelID@version, whose manifest target the top-level targets metadata
+// lists, and publishes the change signed with the repository's own keys.
+func (r *Repo) SetControls(t testing.TB, modelID, version string, ro *targets.Rollout, rev *targets.Revocation, p *targets.Policy) {
+	t.Helper()
+	if err := SetControlsDir(r.Dir, modelID, version, ro, rev, p, r.Signers(t)); err != nil {
+		t.Fatalf("testrepo: set controls: %v", err)
+	}
+}
+
+// Signers returns the repository's own signers for the online roles and
+// targets.
+func (r *Repo) Signers(t testing.TB) ControlSigners {
+	t.Helper()
+	root, err := metadata.Root().FromBytes(r.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := func(role string) signature.Signer {
+		s, err := r.Keys.Signer(root.Signed.Roles[role].KeyIDs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	return ControlSigners{Targets: signer(metadata.TARGETS), Snapshot: signer(metadata.SNAPSHOT), Timestamp: signer(metadata.TIMESTAMP)}
+}
+
+// SetControlsDir is SetControls on the repository in dir with the given
+// signers: it writes the next targets and snapshot versions and a new
+// timestamp, keeping their expiries.
+func SetControlsDir(dir, modelID, version string, ro *targets.Rollout, rev *targets.Revocation, p *targets.Policy, s ControlSigners) error {
+	meta := func(name string) string { return filepath.Join(dir, "metadata", name) }
+	ts, err := metadata.Timestamp().FromFile(meta("timestamp.json"))
+	if err != nil {
+		return err
+	}
+	sv := ts.Signed.Meta["snapshot.json"].Version
+	snap, err := metadata.Snapshot().FromFile(meta(fmt.Sprintf("%d.snapshot.json", sv)))
+	if err != nil {
+		return err
+	}
+	tv := snap.Signed.Meta["targets.json"].Version
+	tg, err := metadata.Targets().FromFile(meta(fmt.Sprintf("%d.targets.json", tv)))
+	if err != nil {
+		return err
+	}
+	mp := targets.ManifestPath(modelID, version)
+	tf := tg.Signed.Targets[mp]
+	if tf == nil {
+		return fmt.Errorf("%s is not listed by the top-level targets metadata", mp)
+	}
+	c, err := targets.ParseCustom(mp, tf.Custom)
+	if err != nil {
+		return err
+	}
+	c.SetControls(ro, rev, p)
+	raw, err := c.Marshal()
+	if err != nil {
+		return err
+	}
+	if _, err := targets.ParseCustom(mp, raw); err != nil {
+		return err
+	}
+	tf.Custom = raw
+
+	write := func(name string, data []byte, version int64) *metadata.MetaFiles {
+		if err == nil {
+			err = os.WriteFile(meta(name), data, 0o644)
+		}
+		sum := sha256.Sum256(data)
+		return &metadata.MetaFiles{Length: int64(len(data)), Hashes: metadata.Hashes{"sha256": sum[:]}, Version: version}
+	}
+	tg.Signed.Version++
+	tg.ClearSignatures()
+	if _, err := tg.Sign(s.Targets); err != nil {
+		return err
+	}
+	data, err := tg.ToBytes(true)
+	if err != nil {
+		return err
+	}
+	snap.Signed.Meta["targets.json"] = write(fmt.Sprintf("%d.targets.json", tg.Signed.Version), data, tg.Signed.Version)
+	snap.Signed.Version++
+	snap.ClearSignatures()
+	if _, err := snap.Sign(s.Snapshot); err != nil {
+		return err
+	}
+	if data, err = snap.ToBytes(true); err != nil {
+		return err
+	}
+	ts.Signed.Meta["snapshot.json"] = write(fmt.Sprintf("%d.snapshot.json", snap.Signed.Version), data, snap.Signed.Version)
+	ts.Signed.Version++
+	ts.ClearSignatures()
+	if _, err := ts.Sign(s.Timestamp); err != nil {
+		return err
+	}
+	if data, err = ts.ToBytes(true); err != nil {
+		return err
+	}
+	write("timestamp.json", data, 0)
+	return err
+}
