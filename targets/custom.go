@@ -67,6 +67,12 @@ const MaxCustomSize = MaxManifestSize
 // ErrCustom marks every custom metadata validation failure.
 var ErrCustom = errors.New("invalid target custom metadata")
 
+// ErrControl marks, besides ErrCustom, a custom metadata failure in a
+// rollout control (rollout, revoked, policy: malformed, missing from
+// critical, or on a target other than a manifest), so that a repository
+// audit can report it apart from other custom metadata problems.
+var ErrControl = errors.New("invalid rollout control")
+
 // ManifestCustom builds the custom metadata of a completed manifest's target.
 func ManifestCustom(m *Manifest) *Custom {
 	return &Custom{
@@ -112,6 +118,9 @@ func ParseCustom(targetPath string, raw *json.RawMessage) (*Custom, error) {
 		return nil, fmt.Errorf("%w: target %s: %w", ErrCustom, targetPath, err)
 	}
 	if err := c.validate(targetPath); err != nil {
+		if errors.Is(err, ErrControl) {
+			return nil, fmt.Errorf("%w: target %s: %w", ErrCustom, targetPath, err)
+		}
 		return nil, fmt.Errorf("%w: target %s: %v", ErrCustom, targetPath, err)
 	}
 	return &c, nil
@@ -168,7 +177,7 @@ func (c *Custom) validate(targetPath string) error {
 			return err
 		}
 		if err := c.validateControls(); err != nil {
-			return err
+			return controlErr{err}
 		}
 	case KindPayload:
 		if pp.File == ManifestName {
@@ -177,7 +186,10 @@ func (c *Custom) validate(targetPath string) error {
 		if c.File != pp.File {
 			return fmt.Errorf("file %q disagrees with the path", c.File)
 		}
-		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 || c.hasAnyControl() {
+		if c.hasAnyControl() {
+			return controlErr{fmt.Errorf("a payload target carries no manifest fields (rollout, revoked, policy belong to the manifest target)")}
+		}
+		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 {
 			return fmt.Errorf("a payload target carries no manifest fields")
 		}
 		if pp.Base != "" || c.BaseVersion != "" {
@@ -193,7 +205,10 @@ func (c *Custom) validate(targetPath string) error {
 		if err := checkDeltaBase(c.BaseVersion, c.Version); err != nil {
 			return err
 		}
-		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 || c.hasAnyControl() {
+		if c.hasAnyControl() {
+			return controlErr{fmt.Errorf("a delta target carries no manifest fields (rollout, revoked, policy belong to the manifest target)")}
+		}
+		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 {
 			return fmt.Errorf("a delta target carries no manifest fields")
 		}
 	default:

@@ -308,6 +308,13 @@ func (c *Custom) SetControls(r *Rollout, rev *Revocation, p *Policy) {
 	c.Critical = crit
 }
 
+// controlErr marks an error of a rollout control (ErrControl) without
+// changing its message.
+type controlErr struct{ err error }
+
+func (e controlErr) Error() string   { return e.err.Error() }
+func (e controlErr) Unwrap() []error { return []error{e.err, ErrControl} }
+
 // validateControls checks a manifest target's controls: each valid, and
 // each present one listed in Critical (an older client must not act on a
 // version while ignoring its halt or revocation).

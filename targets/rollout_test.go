@@ -1,6 +1,7 @@
 package targets
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -180,7 +181,16 @@ func TestControlsValidated(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		case c.want != "" && !errors.Is(err, ErrCustom):
+			t.Errorf("%s: error %v is not ErrCustom", c.name, err)
+		// A control's own failure is also ErrControl (mrepo verify's
+		// CONTROL_INVALID); a JSON type error is only ErrCustom.
+		case c.want != "" && errors.Is(err, ErrControl) == (c.name == "basis points float"):
+			t.Errorf("%s: error %v: ErrControl is %v", c.name, err, errors.Is(err, ErrControl))
 		}
+	}
+	if _, err := ParseCustom(mpath, raw(strings.Replace(manifest(""), `"build_timestamp":"2024-01-01T00:00:00Z",`, "", 1))); err == nil || errors.Is(err, ErrControl) {
+		t.Errorf("a manifest without build_timestamp: %v, want ErrCustom only", err)
 	}
 }
 
