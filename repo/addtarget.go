@@ -41,6 +41,12 @@ type AddOptions struct {
 	// repository whose targets delegates to hash bins publishes each
 	// target into its bin.
 	Role string
+	// Rollout and Policy, if set, are the new version's signed rollout
+	// control and download policy (SetRollout, SetPolicy): it is
+	// published already staged. A rollout without a salt gets a random
+	// one; 100% without device classes or start is no rollout.
+	Rollout *targets.Rollout
+	Policy  *targets.Policy
 }
 
 // PublishedTarget is one target written by AddTarget.
@@ -86,6 +92,9 @@ type AddResult struct {
 func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOptions) (*AddResult, error) {
 	minSaving, err := checkDeltaOptions(&opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := prepareControls(&opts); err != nil {
 		return nil, err
 	}
 	b, err := readBundle(r.fs, bundleDir)
@@ -182,6 +191,7 @@ func (r *Repository) addTarget(t *tx, b *bundle, kr keys.Keyring, opts AddOption
 	}
 	mc := targets.ManifestCustom(&published)
 	mc.Deltas = deltaRefs
+	mc.SetControls(opts.Rollout, nil, opts.Policy)
 	if mtf.Custom, err = mc.Marshal(); err != nil {
 		return err
 	}
