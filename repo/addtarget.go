@@ -64,6 +64,9 @@ type AddResult struct {
 	Deltas   []DeltaResult     `json:"deltas,omitempty"`
 	Versions Versions          `json:"metadata_versions"`
 	Warnings []string          `json:"warnings,omitempty"`
+	// Rollout and Policy are the version's signed controls (AddOptions).
+	Rollout *targets.Rollout `json:"rollout,omitempty"`
+	Policy  *targets.Policy  `json:"policy,omitempty"`
 
 	// Role is the delegated role published into (AddOptions.Role);
 	// RoleVersions the delegated roles (or hash bins) signed, by version.
@@ -192,6 +195,7 @@ func (r *Repository) addTarget(t *tx, b *bundle, kr keys.Keyring, opts AddOption
 	mc := targets.ManifestCustom(&published)
 	mc.Deltas = deltaRefs
 	mc.SetControls(opts.Rollout, nil, opts.Policy)
+	res.Rollout, res.Policy = opts.Rollout, opts.Policy
 	if mtf.Custom, err = mc.Marshal(); err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ func addTargetCommand() *cli.Command {
 	return command([]string{"repo", "keys"}, &cli.Command{
 		Name:      "add-target",
 		Usage:     "publish a model bundle as signed TUF targets",
-		UsageText: "mrepo add-target --repo DIR --keys DIR [--delta-from VERSION]... [--delta-min-saving FRACTION] BUNDLE_DIR",
+		UsageText: "mrepo add-target --repo DIR --keys DIR [--delta-from VERSION]... [--delta-min-saving FRACTION] [--rollout-percent P] [--policy-unmetered-above SIZE] [--policy-min-battery PERCENT] [--policy-network TYPE]... BUNDLE_DIR",
 		Description: `BUNDLE_DIR holds manifest.json and the payload files. The manifest needs at
 least model_id and a semantic version; see docs/manifest.md for every field.
 Each payload file and the completed manifest (with SHA-256 and size of every
@@ -33,14 +33,20 @@ downloads only the patch. A patch is published only if it saves at least
 --delta-min-saving of the file's bytes (default 0.30, i.e. 30%); each patch
 is reported, published or skipped, with its size.
 
+With --rollout-percent P, the version is published staged: only P% of the
+devices take it (mrepo rollout set, with a random cohort salt; 100 is a full
+release). --policy-unmetered-above SIZE, --policy-min-battery PERCENT and
+--policy-network TYPE (repeatable) publish it with a download policy (mrepo
+policy set). See docs/rollout.md.
+
 Refused, with nothing changed: a version that is already published or lower
 than the newest published version of the model, a malformed manifest, a
 file path that escapes the bundle (.., absolute, symlink), or a
 --delta-from VERSION that is not an older published version of the model.`,
-		Flags: []cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag, addTargetRoleFlag,
+		Flags: append([]cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag, addTargetRoleFlag,
 			&cli.StringSliceFlag{Name: "delta-from", Usage: "also publish patches from the published `VERSION` of the model (repeatable)"},
 			&cli.Float64Flag{Name: "delta-min-saving", Value: repo.DefaultDeltaMinSaving, Usage: "publish a patch only if it saves at least this `FRACTION` of the file's bytes (0 < FRACTION < 1)"},
-		},
+		}, addTargetControlFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				msg := "add-target: expected exactly one BUNDLE_DIR argument (see mrepo add-target --help)"
@@ -55,6 +61,9 @@ file path that escapes the bundle (.., absolute, symlink), or a
 			opts := repo.AddOptions{Progress: cliutil.Progress(c.App.ErrWriter), DeltaFrom: c.StringSlice("delta-from"), DeltaMinSaving: c.Float64("delta-min-saving"), Role: c.String("role")}
 			if s := opts.DeltaMinSaving; !(s > 0 && s < 1) {
 				return cliutil.Usagef("add-target: --delta-min-saving %v: must be between 0 and 1 (exclusive), e.g. 0.3 for 30%%", s)
+			}
+			if err := addTargetControls(c, &opts); err != nil {
+				return err
 			}
 			for _, v := range opts.DeltaFrom {
 				if _, err := targets.ParseVersion(v); err != nil {
@@ -84,6 +93,9 @@ file path that escapes the bundle (.., absolute, symlink), or a
 				fmt.Fprintln(c.App.Writer, deltaLine(d))
 			}
 			fmt.Fprintln(c.App.Writer, publishedSummary(res, total))
+			if res.Rollout != nil || res.Policy != nil {
+				fmt.Fprintf(c.App.Writer, "%s %s: %s\n", res.ModelID, res.Version, strings.Join(controlsSummary(res.Rollout, nil, res.Policy), "; "))
+			}
 			return nil
 		},
 	})

@@ -44,6 +44,11 @@ Typical life of a repository:
 Delta updates: add-target --delta-from VERSION also publishes patches from
 that version; mrepo delta create|apply runs the patch algorithm on files.
 
+Rollout control: mrepo rollout set|halt stages a version to a share of the
+devices, mrepo revoke takes it away from every device (mrepo unrevoke lifts
+that), mrepo policy set|clear sets when devices may download it; each is a
+signed change (docs/rollout.md).
+
 Model teams: mrepo delegate gives a team's key a model namespace (a
 delegated targets role); the team publishes with add-target --role ROLE.
 
@@ -62,6 +67,10 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 		Commands: []*cli.Command{
 			initCommand(),
 			addTargetCommand(),
+			rolloutCommand(),
+			revokeCommand(),
+			unrevokeCommand(),
+			policyCommand(),
 			timestampCommand(),
 			snapshotCommand(),
 			targetsCommand(),

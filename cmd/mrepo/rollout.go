@@ -1,0 +1,475 @@
+// The rollout control commands: rollout set|halt, revoke, unrevoke,
+// policy set|clear (docs/rollout.md), and add-target's flags that publish
+// a version already staged.
+
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/urfave/cli/v2"
+)
+
+const controlsNote = `Every control is a signed field of the version's manifest target: the change
+re-signs the role that signs it (targets, or the delegated role or hash bin
+that owns the model, with that role's keys), then snapshot and timestamp.
+No payload file is touched. See docs/rollout.md.`
+
+func rolloutCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rollout",
+		Usage:     "stage a version to a percentage of devices, or halt its rollout",
+		UsageText: "mrepo rollout set --repo DIR --keys DIR --percent P [--cohort-salt S] [--device-class C]... [--start TIME] [--json] MODEL@VERSION\nmrepo rollout halt --repo DIR --keys DIR --reason TEXT [--json] MODEL@VERSION",
+		Description: `A staged rollout lets only a share of the devices see a version: each device
+falls into one of 10,000 cohort buckets (SHA-256 of the version's cohort salt
+and its device ID, which never leaves the device), and takes the version only
+if its bucket is below the rollout's percentage (0.01% steps). Raising the
+percentage adds devices; lowering it, or a halt, stops devices that do not
+have the version from taking it, while devices that run it keep it (revoke
+the version to take it away: mrepo revoke).
+
+` + controlsNote,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return cliutil.Usagef("rollout: %s (see mrepo rollout --help)", cliutil.OneLine(err))
+		},
+		Subcommands: []*cli.Command{rolloutSetCommand(), rolloutHaltCommand()},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return cliutil.Usagef("rollout: unknown command %q: set or halt (see mrepo rollout --help)", c.Args().First())
+			}
+			return cliutil.Usagef("rollout: expected a command: set or halt (see mrepo rollout --help)")
+		},
+	}
+}
+
+// controlCommand sets up a command that changes one version's controls:
+// flag errors and missing required flags are one line and exit 64, and
+// the one argument is MODEL@VERSION, before which every option goes.
+// name is the command as typed after "mrepo" ("rollout set", "revoke").
+func controlCommand(name string, required []string, cmd *cli.Command, run func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error)) *cli.Command {
+	required = append([]string{"repo", "keys"}, required...)
+	cmd.Flags = append([]cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag}, cmd.Flags...)
+	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return cliutil.Usagef("%s: %s (see mrepo %s --help)", name, cliutil.OneLine(err), name)
+	}
+	cmd.Action = func(c *cli.Context) error {
+		for _, a := range c.Args().Tail() {
+			if strings.HasPrefix(a, "-") {
+				return cliutil.Usagef("%s: %s after MODEL@VERSION: options go before it (see mrepo %s --help)", name, a, name)
+			}
+		}
+		for _, f := range required {
+			if c.String(f) == "" {
+				return cliutil.Usagef("%s: --%s is required (see mrepo %s --help)", name, f, name)
+			}
+		}
+		if c.Args().Len() != 1 {
+			return cliutil.Usagef("%s: expected exactly one MODEL@VERSION argument (see mrepo %s --help)", name, name)
+		}
+		model, version, err := parseModelVersion(c.Args().First())
+		if err != nil {
+			return cliutil.Usagef("%s: %v", name, err)
+		}
+		r, err := openRepo(c)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		res, err := run(c, r, model, version)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		warn(c, res.Warnings)
+		if c.Bool("json") {
+			return cliutil.WriteJSON(c.App.Writer, res)
+		}
+		fmt.Fprintf(c.App.Writer, "%s %s: %s\n", res.ModelID, res.Version, strings.Join(controlsSummary(res.Rollout, res.Revoked, res.Policy), "; "))
+		fmt.Fprintf(c.App.Writer, "Signed %s v%d, snapshot v%d, timestamp v%d\n", res.Role, res.RoleVersion, res.Versions.Snapshot, res.Versions.Timestamp)
+		return nil
+	}
+	return cmd
+}
+
+// parseModelVersion splits MODEL@VERSION and checks both parts.
+func parseModelVersion(s string) (model, version string, err error) {
+	model, version, ok := strings.Cut(s, "@")
+	if !ok {
+		return "", "", fmt.Errorf("%q: expected MODEL@VERSION, e.g. detector@1.2.0", s)
+	}
+	if err := targets.CheckModelID(model); err != nil {
+		return "", "", fmt.Errorf("%q: %v", s, err)
+	}
+	if _, err := targets.ParseVersion(version); err != nil {
+		return "", "", fmt.Errorf("%q: %v", s, err)
+	}
+	return model, version, nil
+}
+
+// parsePercentFlag reads a percentage flag (at most two decimals) as
+// basis points.
+func parsePercentFlag(c *cli.Context, cmd, flag string) (int, error) {
+	bp, err := targets.ParsePercent(c.String(flag))
+	if err != nil {
+		return 0, cliutil.Usagef("%s: --%s: %v", cmd, flag, err)
+	}
+	return bp, nil
+}
+
+// parseStart reads --start: RFC 3339, any offset, stored in UTC to the
+// second.
+func parseStart(cmd, s string) (string, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return "", cliutil.Usagef("%s: --start %q: want an RFC 3339 time such as 2026-05-01T08:00:00Z", cmd, s)
+	}
+	if t.Nanosecond() != 0 {
+		return "", cliutil.Usagef("%s: --start %q: whole seconds only", cmd, s)
+	}
+	return t.UTC().Format(time.RFC3339), nil
+}
+
+func rolloutSetCommand() *cli.Command {
+	const name = "rollout set"
+	return controlCommand(name, []string{"percent"}, &cli.Command{
+		Name:      "set",
+		Usage:     "let only a percentage of devices take a version (100: everyone)",
+		UsageText: "mrepo rollout set --repo DIR --keys DIR --percent P [--cohort-salt S] [--device-class C]... [--all-device-classes] [--start TIME] [--no-start] [--json] MODEL@VERSION",
+		Description: `Sets the staged rollout of a published version: only devices whose cohort
+bucket is below --percent take it (0 to 100, at most two decimals: 0.01%
+steps). A halted rollout resumes (its halt reason is removed).
+
+The cohort salt makes the version's cohorts independent of other versions':
+the first rollout of a version gets a random one (16 hex digits); later sets
+keep it, so raising the percentage only adds devices. --cohort-salt S
+replaces it (1-64 printable ASCII characters), which reshuffles the cohorts.
+
+--device-class C (repeatable) limits the rollout to devices that declared
+one of those classes at mclient init, and --start TIME (RFC 3339) hides the
+version until then. Both are kept by later sets unless given again;
+--all-device-classes and --no-start remove them.
+
+--percent 100 without device classes or a start time is a full release: the
+rollout control is removed from the version's metadata (a later rollout
+picks a new salt unless --cohort-salt is given).
+
+` + controlsNote,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "percent", Usage: "share of devices in `PERCENT` (0-100, up to two decimals; required)"},
+			&cli.StringFlag{Name: "cohort-salt", Usage: "replace the version's cohort salt with `SALT` (default: keep it, or a random one)"},
+			&cli.StringSliceFlag{Name: "device-class", Usage: "limit the rollout to devices of `CLASS` (repeatable; replaces the current list)"},
+			&cli.BoolFlag{Name: "all-device-classes", Usage: "remove the device class limit"},
+			&cli.StringFlag{Name: "start", Usage: "devices take the version from `TIME` on (RFC 3339)"},
+			&cli.BoolFlag{Name: "no-start", Usage: "remove the start time"},
+		},
+	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
+		bp, err := parsePercentFlag(c, name, "percent")
+		if err != nil {
+			return nil, err
+		}
+		opts := repo.RolloutOptions{BasisPoints: bp, ClearDeviceClasses: c.Bool("all-device-classes"), ClearStart: c.Bool("no-start")}
+		if c.IsSet("cohort-salt") {
+			opts.Salt = c.String("cohort-salt")
+			if err := (&targets.Rollout{Salt: opts.Salt}).Validate(); err != nil {
+				return nil, cliutil.Usagef("%s: --cohort-salt %q: must be 1-%d printable ASCII characters, no spaces", name, opts.Salt, targets.MaxSaltLength)
+			}
+		}
+		if c.IsSet("device-class") {
+			if opts.ClearDeviceClasses {
+				return nil, cliutil.Usagef("%s: --device-class and --all-device-classes exclude each other", name)
+			}
+			for _, dc := range c.StringSlice("device-class") {
+				if err := targets.CheckDeviceClass(dc); err != nil {
+					return nil, cliutil.Usagef("%s: --device-class: %v", name, err)
+				}
+				opts.DeviceClasses = append(opts.DeviceClasses, dc)
+			}
+		}
+		if c.IsSet("start") {
+			if opts.ClearStart {
+				return nil, cliutil.Usagef("%s: --start and --no-start exclude each other", name)
+			}
+			if opts.Start, err = parseStart(name, c.String("start")); err != nil {
+				return nil, err
+			}
+		}
+		return r.SetRollout(model, version, keyDir(c), opts)
+	})
+}
+
+func rolloutHaltCommand() *cli.Command {
+	const name = "rollout halt"
+	return controlCommand(name, []string{"reason"}, &cli.Command{
+		Name:      "halt",
+		Usage:     "stop a version's rollout: no device that lacks it takes it",
+		UsageText: "mrepo rollout halt --repo DIR --keys DIR --reason TEXT [--json] MODEL@VERSION",
+		Description: `Halts the rollout of a published version: 0% with the reason recorded, so no
+device that does not have the version takes it. Devices that already run it
+keep it: to take it away from them, revoke it (mrepo revoke). The cohort
+salt, device classes and start time are kept, so "mrepo rollout set" resumes
+with the same cohorts.
+
+` + controlsNote,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "reason", Usage: "why the rollout is halted, recorded in the signed metadata (`TEXT`, required)"},
+		},
+	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
+		if strings.TrimSpace(c.String("reason")) == "" {
+			return nil, cliutil.Usagef("%s: --reason must not be empty", name)
+		}
+		return r.HaltRollout(model, version, c.String("reason"), keyDir(c))
+	})
+}
+
+func revokeCommand() *cli.Command {
+	const name = "revoke"
+	return controlCommand(name, []string{"reason"}, &cli.Command{
+		Name:      "revoke",
+		Usage:     "the kill switch: take a version away from every device",
+		UsageText: "mrepo revoke --repo DIR --keys DIR --reason TEXT [--allow-no-model] [--json] MODEL@VERSION",
+		Description: `Revokes a published version, with the reason and the time recorded. Devices
+never select a revoked version; a device that has it downloaded or staged
+discards it; a device that runs it goes back to the newest version it has
+installed that is not revoked (or, if none, the newest eligible published
+one), even below its anti-rollback floor: the signed revocation permits
+exactly that one step down.
+
+Refused (exit 1, nothing changed): a version that is revoked already, and
+the last version of the model that is not revoked, which would leave
+devices without the model, unless --allow-no-model.
+
+mrepo unrevoke lifts a revocation.
+
+` + controlsNote,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "reason", Usage: "why the version is revoked, recorded in the signed metadata (`TEXT`, required)"},
+			&cli.BoolFlag{Name: "allow-no-model", Usage: "revoke even the model's last non-revoked version"},
+		},
+	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
+		if strings.TrimSpace(c.String("reason")) == "" {
+			return nil, cliutil.Usagef("%s: --reason must not be empty", name)
+		}
+		return r.Revoke(model, version, keyDir(c), repo.RevokeOptions{Reason: c.String("reason"), AllowNoModel: c.Bool("allow-no-model")})
+	})
+}
+
+func unrevokeCommand() *cli.Command {
+	return controlCommand("unrevoke", nil, &cli.Command{
+		Name:      "unrevoke",
+		Usage:     "lift a version's revocation",
+		UsageText: "mrepo unrevoke --repo DIR --keys DIR [--json] MODEL@VERSION",
+		Description: `Removes the revocation of a version (a signed change like any other):
+devices may take it again, as its rollout (kept as it was before the
+revocation) allows. A version that is not revoked is refused (exit 1).
+
+` + controlsNote,
+	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
+		return r.Unrevoke(model, version, keyDir(c))
+	})
+}
+
+func policyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "policy",
+		Usage:     "set or clear the conditions a device must meet to download a version",
+		UsageText: "mrepo policy set --repo DIR --keys DIR [--unmetered-above SIZE] [--min-battery PERCENT] [--network TYPE]... [--json] MODEL@VERSION\nmrepo policy clear --repo DIR --keys DIR [--json] MODEL@VERSION",
+		Description: `A version's download policy is checked by the device, from the state its app
+reports (mclient update --battery, --network, ...), before any byte of the
+version is downloaded; a device that does not meet it defers the update
+(exit 75, DEFERRED_*). The device's own user settings can only be stricter.
+
+` + controlsNote,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return cliutil.Usagef("policy: %s (see mrepo policy --help)", cliutil.OneLine(err))
+		},
+		Subcommands: []*cli.Command{policySetCommand(), policyClearCommand()},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return cliutil.Usagef("policy: unknown command %q: set or clear (see mrepo policy --help)", c.Args().First())
+			}
+			return cliutil.Usagef("policy: expected a command: set or clear (see mrepo policy --help)")
+		},
+	}
+}
+
+// policyFlags are the conditions of a policy; prefix is "" for mrepo
+// policy set and "policy-" for add-target.
+func policyFlags(prefix string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: prefix + "unmetered-above", Usage: "a download larger than `SIZE` (bytes, or with kB, MB, GB, KiB, MiB, GiB) needs an unmetered network"},
+		&cli.IntFlag{Name: prefix + "min-battery", Usage: "the battery must be at least `PERCENT` full unless the device is charging"},
+		&cli.StringSliceFlag{Name: prefix + "network", Usage: "allow downloads over network `TYPE`: wifi, ethernet or cellular (repeatable; default: any)"},
+	}
+}
+
+// policyFromFlags reads the policy flags; nil if none is given.
+func policyFromFlags(c *cli.Context, cmd, prefix string) (*targets.Policy, error) {
+	p := &targets.Policy{}
+	set := false
+	if f := prefix + "unmetered-above"; c.IsSet(f) {
+		n, err := parseSize(c.String(f))
+		if err != nil {
+			return nil, cliutil.Usagef("%s: --%s: %v", cmd, f, err)
+		}
+		if n == 0 {
+			return nil, cliutil.Usagef("%s: --%s: must be more than 0 bytes", cmd, f)
+		}
+		p.UnmeteredAboveBytes, set = n, true
+	}
+	if f := prefix + "min-battery"; c.IsSet(f) {
+		n := c.Int(f)
+		if n < 1 || n > 100 {
+			return nil, cliutil.Usagef("%s: --%s %d: want 1-100", cmd, f, n)
+		}
+		p.MinBatteryPercent, set = n, true
+	}
+	if f := prefix + "network"; c.IsSet(f) {
+		for _, n := range c.StringSlice(f) {
+			if err := targets.CheckPolicyNetwork(n); err != nil {
+				return nil, cliutil.Usagef("%s: --%s: %v", cmd, f, err)
+			}
+			if !containsString(p.Networks, n) {
+				p.Networks = append(p.Networks, n)
+			}
+		}
+		set = true
+	}
+	if !set {
+		return nil, nil
+	}
+	return p, nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseSize reads a byte count: digits with an optional unit (B, kB, MB,
+// GB: powers of 1000; KiB, MiB, GiB: powers of 1024).
+func parseSize(s string) (int64, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	mult := map[string]int64{"": 1, "B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[strings.TrimSpace(s[i:])]
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil || mult == 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q: want a size such as 52428800, 50MB or 50MiB", s)
+	}
+	return n * mult, nil
+}
+
+func policySetCommand() *cli.Command {
+	const name = "policy set"
+	return controlCommand(name, nil, &cli.Command{
+		Name:      "set",
+		Usage:     "set the conditions a device must meet to download a version",
+		UsageText: "mrepo policy set --repo DIR --keys DIR [--unmetered-above SIZE] [--min-battery PERCENT] [--network TYPE]... [--json] MODEL@VERSION",
+		Description: `Replaces the version's download policy with the conditions given (at least
+one): --unmetered-above SIZE (a larger download needs an unmetered network),
+--min-battery PERCENT (unless charging), --network TYPE (repeatable: the
+network types a download may use). mrepo policy clear removes it.
+
+` + controlsNote,
+		Flags: policyFlags(""),
+	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
+		p, err := policyFromFlags(c, name, "")
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return nil, cliutil.Usagef("%s: give at least one of --unmetered-above, --min-battery, --network (mrepo policy clear removes the policy)", name)
+		}
+		return r.SetPolicy(model, version, keyDir(c), p)
+	})
+}
+
+func policyClearCommand() *cli.Command {
+	return controlCommand("policy clear", nil, &cli.Command{
+		Name:        "clear",
+		Usage:       "remove a version's download policy",
+		UsageText:   "mrepo policy clear --repo DIR --keys DIR [--json] MODEL@VERSION",
+		Description: "Removes the version's download policy: any device may download it.\n\n" + controlsNote,
+	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
+		return r.SetPolicy(model, version, keyDir(c), nil)
+	})
+}
+
+// addTargetControlFlags are add-target's flags that publish a version
+// already staged, with a policy.
+func addTargetControlFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "rollout-percent", Usage: "publish the version staged to `PERCENT` of the devices (random cohort salt; see mrepo rollout set)"},
+	}, policyFlags("policy-")...)
+}
+
+// addTargetControls reads add-target's control flags into opts.
+func addTargetControls(c *cli.Context, opts *repo.AddOptions) error {
+	if c.IsSet("rollout-percent") {
+		bp, err := parsePercentFlag(c, "add-target", "rollout-percent")
+		if err != nil {
+			return err
+		}
+		opts.Rollout = &targets.Rollout{BasisPoints: bp}
+	}
+	p, err := policyFromFlags(c, "add-target", "policy-")
+	if err != nil {
+		return err
+	}
+	opts.Policy = p
+	return nil
+}
+
+// controlsSummary describes a version's controls, one phrase each.
+func controlsSummary(ro *targets.Rollout, rev *targets.Revocation, p *targets.Policy) []string {
+	var out []string
+	if rev != nil {
+		out = append(out, fmt.Sprintf("REVOKED at %s: %s", rev.Time, rev.Reason))
+	}
+	switch {
+	case ro == nil:
+		out = append(out, "full release")
+	case ro.HaltReason != "":
+		out = append(out, fmt.Sprintf("rollout HALTED: %s (cohort salt %s%s)", ro.HaltReason, ro.Salt, rolloutLimits(ro)))
+	default:
+		out = append(out, fmt.Sprintf("rollout %s%% (cohort salt %s%s)", targets.FormatPercent(ro.BasisPoints), ro.Salt, rolloutLimits(ro)))
+	}
+	if p != nil {
+		out = append(out, "policy: "+policySummary(p))
+	}
+	return out
+}
+
+func rolloutLimits(ro *targets.Rollout) string {
+	s := ""
+	if len(ro.DeviceClasses) > 0 {
+		s += ", device classes " + strings.Join(ro.DeviceClasses, ", ")
+	}
+	if ro.Start != "" {
+		s += ", from " + ro.Start
+	}
+	return s
+}
+
+func policySummary(p *targets.Policy) string {
+	var parts []string
+	if p.UnmeteredAboveBytes > 0 {
+		parts = append(parts, fmt.Sprintf("unmetered network above %d bytes", p.UnmeteredAboveBytes))
+	}
+	if p.MinBatteryPercent > 0 {
+		parts = append(parts, fmt.Sprintf("battery at least %d%% unless charging", p.MinBatteryPercent))
+	}
+	if len(p.Networks) > 0 {
+		parts = append(parts, "networks "+strings.Join(p.Networks, ", "))
+	}
+	return strings.Join(parts, ", ")
+}
