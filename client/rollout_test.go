@@ -2,7 +2,7 @@ package client_test
 
 // The device side of the signed rollout controls: cohorts, the kill
 // switch, eligibility, against real repositories whose controls are set
-// by testrepo.SetControls (a stand-in for mrepo rollout/revoke).
+// by testrepo.SetControls (repo.SetControls, what mrepo rollout/revoke run).
 
 import (
 	"fmt"
@@ -364,7 +364,7 @@ func TestForgedRevocationRejected(t *testing.T) {
 	forged := snapshotRepo(t, r)
 	s := r.Signers(t)
 	s.Targets = freshSigner(t)
-	if err := testrepo.SetControlsDir(forged, model, "1.1.0", nil, &targets.Revocation{Reason: "forged", Time: "2026-06-01T11:00:00Z"}, nil, s); err != nil {
+	if err := testrepo.ForgeControlsDir(forged, model, "1.1.0", nil, &targets.Revocation{Reason: "forged", Time: "2026-06-01T11:00:00Z"}, nil, s); err != nil {
 		t.Fatal(err)
 	}
 	srv.set(dirHandler(forged))

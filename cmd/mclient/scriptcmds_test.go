@@ -175,13 +175,13 @@ func cmdMkweights(ts *testscript.TestScript, neg bool, args []string) {
 // setcontrols REPO KEYS MODEL@VERSION [percent=P] [salt=S] [class=C]...
 // [start=TIME] [halt=REASON] [revoke=REASON] [policy=JSON] [targets-key=FILE]
 //
-// Test-only stand-in for mrepo's rollout commands (rollout set/halt,
-// revoke/unrevoke), until they exist: sets the signed controls of
-// MODEL@VERSION's manifest target (only those given; none given clears
-// them) with targets.Custom.SetControls, and publishes new targets,
-// snapshot and timestamp signed with KEYS/{targets,snapshot,timestamp}.key
-// (decrypted with $MREPO_PASSPHRASE), or with targets-key=FILE for the
-// targets metadata: a forgery when FILE is not the targets key.
+// The attacker's rollout change (the stories make genuine ones with mrepo
+// rollout, revoke and policy): sets the signed controls of MODEL@VERSION's
+// manifest target (only those given; none given clears them) and
+// publishes new targets, snapshot and timestamp signed, without any check,
+// with KEYS/{targets,snapshot,timestamp}.key (decrypted with
+// $MREPO_PASSPHRASE), or with targets-key=FILE for the targets metadata: a
+// forgery when FILE is not the targets key (testrepo.ForgeControlsDir).
 func cmdSetControls(ts *testscript.TestScript, neg bool, args []string) {
 	scripttest.NoNeg(ts, neg, "setcontrols")
 	if len(args) < 3 {
@@ -244,5 +244,5 @@ func cmdSetControls(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("setcontrols: unknown %q", k)
 		}
 	}
-	ts.Check(testrepo.SetControlsDir(ts.MkAbs(args[0]), model, version, ro, rev, pol, s))
+	ts.Check(testrepo.ForgeControlsDir(ts.MkAbs(args[0]), model, version, ro, rev, pol, s))
 }

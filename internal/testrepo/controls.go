@@ -1,10 +1,12 @@
 package testrepo
 
-// Test-only stand-in for the repository side's rollout commands (mrepo
-// rollout set/halt, revoke/unrevoke), which device tests need before
-// those exist: it edits a manifest target's signed controls directly and
-// re-signs targets, snapshot and timestamp. Tests move to the real
-// commands once they land.
+// Rollout controls for device tests: SetControls changes a version's
+// signed controls with the repository's own code (repo.SetControls, what
+// mrepo rollout/revoke/policy run), so the tests see exactly what a
+// device sees in the field. ForgeControlsDir is the attacker's version:
+// it edits the metadata directly and signs it with whatever signers it is
+// given, which the repository code never does with a key the root does not
+// trust.
 
 import (
 	"crypto/sha256"
@@ -18,18 +20,19 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// ControlSigners sign what SetControlsDir publishes. A signer whose key
+// ControlSigners sign what ForgeControlsDir publishes. A signer whose key
 // the root does not trust for its role makes a forgery.
 type ControlSigners struct {
 	Targets, Snapshot, Timestamp signature.Signer
 }
 
 // SetControls sets (nil removes) the rollout, revocation and policy of
-// modelID@version, whose manifest target the top-level targets metadata
-// lists, and publishes the change signed with the repository's own keys.
+// modelID@version with repo.SetControls: re-signed by the role that signs
+// the version (top-level targets or a delegated role, whose keys must be
+// in r.Keys), then snapshot and timestamp.
 func (r *Repo) SetControls(t testing.TB, modelID, version string, ro *targets.Rollout, rev *targets.Revocation, p *targets.Policy) {
 	t.Helper()
-	if err := SetControlsDir(r.Dir, modelID, version, ro, rev, p, r.Signers(t)); err != nil {
+	if _, err := r.R.SetControls(modelID, version, r.Keys, ro, rev, p); err != nil {
 		t.Fatalf("testrepo: set controls: %v", err)
 	}
 }
@@ -52,10 +55,13 @@ func (r *Repo) Signers(t testing.TB) ControlSigners {
 	return ControlSigners{Targets: signer(metadata.TARGETS), Snapshot: signer(metadata.SNAPSHOT), Timestamp: signer(metadata.TIMESTAMP)}
 }
 
-// SetControlsDir is SetControls on the repository in dir with the given
-// signers: it writes the next targets and snapshot versions and a new
-// timestamp, keeping their expiries.
-func SetControlsDir(dir, modelID, version string, ro *targets.Rollout, rev *targets.Revocation, p *targets.Policy, s ControlSigners) error {
+// ForgeControlsDir forges a control change in the repository in dir: it
+// sets (nil removes) the controls of modelID@version, whose manifest
+// target the top-level targets metadata lists, and writes the next targets
+// and snapshot versions and a new timestamp signed with s, keeping their
+// expiries, without any check of the keys. With the repository's own
+// signers (Repo.Signers) it is what a holder of the stolen keys can do.
+func ForgeControlsDir(dir, modelID, version string, ro *targets.Rollout, rev *targets.Revocation, p *targets.Policy, s ControlSigners) error {
 	meta := func(name string) string { return filepath.Join(dir, "metadata", name) }
 	ts, err := metadata.Timestamp().FromFile(meta("timestamp.json"))
 	if err != nil {
