@@ -79,6 +79,13 @@ const (
 	// CustomInvalid: a target under models/ has missing or invalid custom
 	// metadata.
 	CustomInvalid Code = "CUSTOM_INVALID"
+	// ControlInvalid: a target's signed rollout control (rollout,
+	// revoked, policy) is malformed (basis points out of range, a missing
+	// or invalid salt, a bad time, device class or network, no reason),
+	// present but not listed in critical (or listed but absent), or
+	// carried by a payload or delta target. Devices refuse the version;
+	// a device reports MANIFEST_INVALID for it.
+	ControlInvalid Code = "CONTROL_INVALID"
 	// ManifestInvalid: a manifest target's bytes verify but it is not a
 	// valid published manifest. Narrower than the device's
 	// MANIFEST_INVALID, which also covers what Verify reports as

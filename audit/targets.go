@@ -80,9 +80,12 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 			}
 			if strings.HasPrefix(p, targets.ModelsDir+"/") {
 				c, err := targets.ParseCustom(p, j.tf.Custom)
-				if err != nil {
+				switch {
+				case errors.Is(err, targets.ErrControl):
+					j.pre = append(j.pre, mkProblem(ControlInvalid, r.name, p, "%v", err))
+				case err != nil:
 					j.pre = append(j.pre, mkProblem(CustomInvalid, r.name, p, "%v", err))
-				} else {
+				default:
 					j.custom = c
 				}
 			}

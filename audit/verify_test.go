@@ -494,3 +494,92 @@ func shortKeyRoot(t *testing.T, f *fixture, version int64) []byte {
 	}
 	return data
 }
+
+// TestVerifyControlInvalid: a malformed rollout control, validly signed
+// (a tool other than mrepo, or a key holder), is CONTROL_INVALID on its
+// target: one case per field. A well-formed one passes.
+func TestVerifyControlInvalid(t *testing.T) {
+	t.Parallel()
+	const (
+		man2 = "models/det/2.0.0/manifest.json"
+		l2   = "models/det/2.0.0/labels.txt"
+	)
+	edit := func(p string, f func(c map[string]any)) func(t *testing.T, fx *fixture) {
+		return func(t *testing.T, fx *fixture) {
+			republish(t, fx, func(st *state) {
+				var c map[string]any
+				if err := json.Unmarshal(*st.targets.Signed.Targets[p].Custom, &c); err != nil {
+					t.Fatal(err)
+				}
+				f(c)
+				data, err := json.Marshal(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw := json.RawMessage(data)
+				st.targets.Signed.Targets[p].Custom = &raw
+			})
+		}
+	}
+	rollout := func(r map[string]any) func(c map[string]any) {
+		return func(c map[string]any) { c["rollout"], c["critical"] = r, []string{"rollout"} }
+	}
+	for _, c := range []struct {
+		name, target, msg string
+		tamper            func(t *testing.T, f *fixture)
+	}{
+		{"bad basis points", man2, "basis_points 10001 is not within 0-10000", edit(man2, rollout(map[string]any{"basis_points": 10001, "salt": "s"}))},
+		{"negative basis points", man2, "basis_points -5 is not within 0-10000", edit(man2, rollout(map[string]any{"basis_points": -5, "salt": "s"}))},
+		{"missing salt", man2, "salt must be 1-64 printable ASCII characters", edit(man2, rollout(map[string]any{"basis_points": 500}))},
+		{"control not in critical", man2, "rollout is present but not listed in critical", edit(man2, func(c map[string]any) {
+			c["rollout"] = map[string]any{"basis_points": 500, "salt": "s"}
+		})},
+		{"revocation not in critical", man2, "revoked is present but not listed in critical", edit(man2, func(c map[string]any) {
+			c["revoked"] = map[string]any{"reason": "r", "time": "2026-01-02T03:04:05Z"}
+		})},
+		{"critical without control", man2, "critical lists policy, which is not present", edit(man2, func(c map[string]any) { c["critical"] = []string{"policy"} })},
+		{"control on a payload target", l2, "a payload target carries no manifest fields", edit(l2, func(c map[string]any) {
+			c["revoked"], c["critical"] = map[string]any{"reason": "r", "time": "2026-01-02T03:04:05Z"}, []string{"revoked"}
+		})},
+		{"bad start time", man2, "start: \"next week\" is not an RFC 3339 UTC time", edit(man2, rollout(map[string]any{"basis_points": 500, "salt": "s", "start": "next week"}))},
+		{"bad revocation time", man2, "revoked: time: \"2026-01-02 03:04:05\" is not an RFC 3339 UTC time", edit(man2, func(c map[string]any) {
+			c["revoked"], c["critical"] = map[string]any{"reason": "r", "time": "2026-01-02 03:04:05"}, []string{"revoked"}
+		})},
+		{"halt reason with a percentage", man2, "a halted rollout admits no device", edit(man2, rollout(map[string]any{"basis_points": 500, "salt": "s", "halt_reason": "x"}))},
+		{"bad policy network", man2, `network "5g" is not one of`, edit(man2, func(c map[string]any) {
+			c["policy"], c["critical"] = map[string]any{"networks": []string{"5g"}}, []string{"policy"}
+		})},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := published(t)
+			c.tamper(t, f)
+			rep := Verify(f.fs, f.dir, f.rootJSON, Options{Now: t0.Add(time.Hour)})
+			var got []string
+			found := false
+			for _, p := range rep.Problems {
+				got = append(got, p.String())
+				if p.Code == ControlInvalid && p.Target == c.target && strings.Contains(p.Message, c.msg) {
+					found = true
+				}
+				if p.Code == CustomInvalid {
+					t.Errorf("also CUSTOM_INVALID: %s", p)
+				}
+			}
+			if !found {
+				t.Fatalf("no %s on %s mentioning %q; got:\n%s", ControlInvalid, c.target, c.msg, strings.Join(got, "\n"))
+			}
+		})
+	}
+	// Well-formed controls, signed the same way, pass.
+	f := published(t)
+	edit(man2, func(c map[string]any) {
+		c["rollout"] = map[string]any{"basis_points": 0, "salt": "s", "halt_reason": "crash loop"}
+		c["revoked"] = map[string]any{"reason": "r", "time": "2026-01-02T03:04:05Z"}
+		c["policy"] = map[string]any{"min_battery_percent": 20}
+		c["critical"] = []string{"rollout", "revoked", "policy"}
+	})(t, f)
+	if rep := Verify(f.fs, f.dir, f.rootJSON, Options{Now: t0.Add(time.Hour)}); !rep.OK() {
+		t.Fatalf("valid controls: %v", rep.Problems)
+	}
+}
