@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -55,7 +56,7 @@ func TestVerifyReportsCaseCollisions(t *testing.T) {
 	fs, dir := clone(t, f.published)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
-	if _, err := r.Delegate(plusKeys(f.kr, team), DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
+	if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
 		t.Fatal(err)
 	}
 	kr := teamKeyring(t, team)

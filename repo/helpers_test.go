@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
@@ -33,7 +34,7 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 678_000_000, time.FixedZone("UTC+1", 360
 func clockAt(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 // expiryAt is what a role signed at now with lifetime d must expire at.
-func expiryAt(now time.Time, d Duration) time.Time {
+func expiryAt(now time.Time, d duration.Duration) time.Time {
 	return now.UTC().Add(time.Duration(d)).Truncate(time.Second)
 }
 

@@ -237,7 +237,7 @@ func TestRotateStagesThenThresholdSigning(t *testing.T) {
 	if err := afero.WriteFile(air, "/usb/root.json", stagedData, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fres, err := SignStagedFile(air, "/usb/root.json", metadata.ROOT, ring(b), staged.SignOptions{KeyIDs: []string{b.ID()}})
+	fres, err := staged.SignFile(air, "/usb/root.json", metadata.ROOT, ring(b), staged.SignOptions{KeyIDs: []string{b.ID()}})
 	if err != nil || len(fres.Warnings) != 0 {
 		t.Fatalf("air-gapped sign: %v %+v", err, fres)
 	}
