@@ -20,7 +20,7 @@ import (
 func TestAddTargetRefusesCaseCollisions(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	before := fileSnapshot(t, fs, dir)
 	files := map[string][]byte{"Model.bin": []byte("one"), "model.bin": []byte("two")}
@@ -53,7 +53,7 @@ func TestAddTargetRefusesCaseCollisions(t *testing.T) {
 func TestVerifyReportsCaseCollisions(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
 	if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {

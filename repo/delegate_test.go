@@ -157,7 +157,7 @@ func hasWarning(s *Status, substr string) bool {
 func TestDelegateNamedRole(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
 
@@ -243,7 +243,7 @@ func TestDelegateNamedRole(t *testing.T) {
 func TestDelegatedRoleCannotPublishOutsideItsPaths(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
 	res, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}})
@@ -325,7 +325,7 @@ func TestDelegatedRoleCannotPublishOutsideItsPaths(t *testing.T) {
 func TestDelegateTerminatingAndOrder(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	a, b := teamKey(t, "a"), teamKey(t, "b")
 	for _, o := range []delegation.Options{
@@ -387,7 +387,7 @@ func TestDelegateTerminatingAndOrder(t *testing.T) {
 func TestDelegateKeyReplacement(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	old, fresh := teamKey(t, "vision-1"), teamKey(t, "vision-2")
 	if _, err := r.Delegate(plusKeys(f.kr, old), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{old.Public}}); err != nil {
@@ -464,7 +464,7 @@ func TestDelegateKeyReplacement(t *testing.T) {
 func TestDelegatedRoleExpiry(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	team := teamKey(t, "vision")
 	r := openAt(t, fs, dir, t0)
 	if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
@@ -516,7 +516,7 @@ func TestDelegatedRoleExpiry(t *testing.T) {
 func TestHashBins(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.fs) // a fresh repository
+	fs, dir := clone(t, initTree) // a fresh repository
 	r := openAt(t, fs, dir, t0)
 	bins := teamKey(t, "bins")
 	opts := delegation.Options{Bins: 8, NamePrefix: "bins", Keys: []*metadata.Key{bins.Public}}
@@ -612,7 +612,7 @@ func TestHashBins(t *testing.T) {
 func TestDelegateRefusals(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
 	pub := []*metadata.Key{team.Public}

@@ -28,7 +28,7 @@ var expiresPattern = regexp.MustCompile(`"expires":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d
 func TestInitDefaults(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs := f.fs
+	fs := copyOf(t, initTree)
 
 	// Exactly these files, with these modes.
 	got := fileSnapshot(t, fs, "/")
@@ -334,7 +334,6 @@ func TestInitRejectsOptions(t *testing.T) {
 
 func TestInitRefusesToOverwrite(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
 	asked := 0
 	pass := func(string, bool) ([]byte, error) { asked++; return testPassphrase, nil }
 	for _, c := range []struct {
@@ -358,10 +357,7 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 		}, "/other", "targets is not empty"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fs := afero.NewMemMapFs()
-			if err := copyTree(f.fs, "/", fs, "/"); err != nil {
-				t.Fatal(err)
-			}
+			fs := copyOf(t, initTree)
 			c.setup(fs)
 			before := fileSnapshot(t, fs, "/")
 			asked = 0

@@ -19,7 +19,7 @@ import (
 func TestAddTargetRefusesEqualPrecedence(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 
 	// Top-level: det 2.0.0 is published.
@@ -55,7 +55,7 @@ func TestAddTargetRefusesEqualPrecedence(t *testing.T) {
 func TestVerifyReportsEqualPrecedence(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
 	if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {

@@ -74,7 +74,7 @@ func TestEveryWriterCleansStaleTemporaries(t *testing.T) {
 	for _, w := range writers {
 		t.Run(w.name, func(t *testing.T) {
 			t.Parallel()
-			fs, dir := clone(t, f.published)
+			fs, dir := clone(t, publishedTree)
 			r := openAt(t, fs, dir, t0)
 			if w.setup != nil {
 				w.setup(t, r)
@@ -168,7 +168,7 @@ func TestWriteOrder(t *testing.T) {
 	f := getFixture(t)
 	t.Run("add-target", func(t *testing.T) {
 		t.Parallel()
-		fs, dir := clone(t, f.published)
+		fs, dir := clone(t, publishedTree)
 		rec := &renameRecorder{Fs: fs}
 		r := openAt(t, rec, dir, t0)
 		writeBundle(t, fs, "/bundles/det-3.0.0", detManifest("3.0.0"), detFiles("3.0.0"))
@@ -179,7 +179,7 @@ func TestWriteOrder(t *testing.T) {
 	})
 	t.Run("delegated", func(t *testing.T) {
 		t.Parallel()
-		fs, dir := clone(t, f.published)
+		fs, dir := clone(t, publishedTree)
 		team := teamKey(t, "vision")
 		r := openAt(t, fs, dir, t0)
 		if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
