@@ -122,21 +122,12 @@ func resolveKeyID(ids []string, s, role string) (string, error) {
 	if len(s) < 8 {
 		return "", fmt.Errorf("%w: key ID %q: give at least 8 hex digits", ErrRotation, s)
 	}
-	var found []string
-	for _, id := range ids {
-		if strings.HasPrefix(id, s) {
-			found = append(found, id)
-		}
-	}
+	found := pubkey.Matching(ids, s)
 	switch len(found) {
 	case 1:
 		return found[0], nil
 	case 0:
-		short := make([]string, len(ids))
-		for i, id := range ids {
-			short[i] = pubkey.ShortID(id)
-		}
-		return "", fmt.Errorf("%w: key %s is not a %s key (its keys: %s)", ErrRotation, pubkey.ShortID(s), role, strings.Join(short, ", "))
+		return "", fmt.Errorf("%w: key %s is not a %s key (its keys: %s)", ErrRotation, pubkey.ShortID(s), role, strings.Join(pubkey.ShortIDs(ids), ", "))
 	}
 	return "", fmt.Errorf("%w: key ID %s is ambiguous among the %s keys", ErrRotation, s, role)
 }
