@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/client"
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
@@ -582,7 +583,7 @@ func TestFreezeRejected(t *testing.T) {
 	})
 	t.Run("short-lived repository", func(t *testing.T) {
 		exp := repo.DefaultExpiry
-		exp.Timestamp = repo.Duration(time.Hour)
+		exp.Timestamp = duration.Duration(time.Hour)
 		r := testrepo.NewWithExpiry(t, &exp)
 		publish(t, r, smallSize, "1.0.0")
 		srv := serveRepo(t, r)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/client"
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
@@ -24,7 +25,7 @@ import (
 
 func patternsOf(t testing.TB, id string) []string {
 	t.Helper()
-	ps, err := repo.ModelPatterns(id)
+	ps, err := delegation.ModelPatterns(id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func patternsOf(t testing.TB, id string) []string {
 func delegateTeam(t testing.TB, r *testrepo.Repo, name, id string) *keys.Key {
 	t.Helper()
 	k, pub := testrepo.TeamKey(t, name)
-	res := r.Delegate(t, repo.DelegateOptions{Name: name, Paths: patternsOf(t, id), Keys: []*metadata.Key{pub}}, k)
+	res := r.Delegate(t, delegation.Options{Name: name, Paths: patternsOf(t, id), Keys: []*metadata.Key{pub}}, k)
 	if res.Pending {
 		t.Fatalf("role %s is pending", name)
 	}
@@ -101,7 +102,7 @@ func TestDelegatedTargetOutsidePathsIgnored(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
 	k, pub := testrepo.TeamKey(t, "det-1x")
-	r.Delegate(t, repo.DelegateOptions{Name: "det-1x", Paths: []string{"models/det/1.*/*"}, Keys: []*metadata.Key{pub}}, k)
+	r.Delegate(t, delegation.Options{Name: "det-1x", Paths: []string{"models/det/1.*/*"}, Keys: []*metadata.Key{pub}}, k)
 	r.PublishAs(t, r.OnlineKeyring(t, k), model, "1.0.0", bundle(seedOf("1.0.0"), 4096), targets.Compat{}, repo.AddOptions{Role: "det-1x"})
 
 	// det 9.0.0 as a real publication makes it (at top level, where det
@@ -195,7 +196,7 @@ func TestTerminatingDelegation(t *testing.T) {
 	d1.mustUpdate("2.0.0")
 
 	terminating := true
-	r.Delegate(t, repo.DelegateOptions{Name: "a", Terminating: &terminating})
+	r.Delegate(t, delegation.Options{Name: "a", Terminating: &terminating})
 	d2 := newDevice(t, r, srv.URL, fastOpts())
 	d2.mustUpdate("1.0.0")
 	d2.wantActive("1.0.0")
@@ -216,7 +217,7 @@ func TestPendingDelegation(t *testing.T) {
 	publish(t, r, 4096, "1.0.0")
 	for _, o := range []struct{ name, id string }{{"vision", "vision-*"}, {"late", model}} {
 		_, pub := testrepo.TeamKey(t, o.name)
-		if res := r.Delegate(t, repo.DelegateOptions{Name: o.name, Paths: patternsOf(t, o.id), Keys: []*metadata.Key{pub}}); !res.Pending {
+		if res := r.Delegate(t, delegation.Options{Name: o.name, Paths: patternsOf(t, o.id), Keys: []*metadata.Key{pub}}); !res.Pending {
 			t.Fatalf("%s: %+v", o.name, res)
 		}
 	}
@@ -240,7 +241,7 @@ func TestHashBins(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
 	bk, pub := testrepo.TeamKey(t, "bins")
-	res := r.Delegate(t, repo.DelegateOptions{Bins: 16, NamePrefix: "bins", Keys: []*metadata.Key{pub}}, bk)
+	res := r.Delegate(t, delegation.Options{Bins: 16, NamePrefix: "bins", Keys: []*metadata.Key{pub}}, bk)
 	if len(res.RoleVersions) != 16 {
 		t.Fatalf("delegate %+v", res)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -206,8 +207,8 @@ func TestThresholdKMinusOneRejected(t *testing.T) {
 		}
 		// By hand: 2.root.json with one signature, and a timestamp signed
 		// by the new key.
-		staged := repo.StagedPath(r.Dir, metadata.ROOT)
-		data, err := os.ReadFile(staged)
+		stagedPath := repo.StagedPath(r.Dir, metadata.ROOT)
+		data, err := os.ReadFile(stagedPath)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +228,7 @@ func TestThresholdKMinusOneRejected(t *testing.T) {
 		}
 
 		// The second holder signs: published, and the device follows.
-		if _, err := r.R.SignStaged(metadata.ROOT, keyring(nil, rk[1]), repo.SignOptions{}); err != nil {
+		if _, err := r.R.SignStaged(metadata.ROOT, keyring(nil, rk[1]), staged.SignOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := r.R.PublishStaged(metadata.ROOT, keyring(r.Keys, ts2)); err != nil {

@@ -300,7 +300,15 @@ func lockState(dir string, wait time.Duration) (func(), error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return func() { f.Close() }, nil
+			// Unlock before closing: a child forked by another goroutine
+			// (a health check, or anything the embedding app runs) holds a
+			// copy of this descriptor until it execs, and flock belongs to
+			// the open file description, so Close alone would leave the
+			// state locked until that copy is gone.
+			return func() {
+				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
 			f.Close()

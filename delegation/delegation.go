@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/internal/pubkey"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -170,7 +170,7 @@ func ApplyKeys(ids *[]string, all map[string]*metadata.Key, opts Options) error 
 		*ids = nil
 	}
 	for _, k := range opts.Keys {
-		if err := keys.CheckPublic(k); err != nil {
+		if err := pubkey.Check(k); err != nil {
 			return fmt.Errorf("%w: key: %v", ErrDelegation, err)
 		}
 		id, err := k.ID()
@@ -196,21 +196,12 @@ func ApplyKeys(ids *[]string, all map[string]*metadata.Key, opts Options) error 
 // of at least 8 hex digits.
 func matchKeyID(ids []string, s string) (string, error) {
 	s = strings.ToLower(s)
-	var found []string
-	for _, id := range ids {
-		if id == s || (len(s) >= 8 && strings.HasPrefix(id, s)) {
-			found = append(found, id)
-		}
-	}
+	found := pubkey.Matching(ids, s)
 	switch len(found) {
 	case 1:
 		return found[0], nil
 	case 0:
-		short := make([]string, len(ids))
-		for i, id := range ids {
-			short[i] = keys.ShortID(id)
-		}
-		return "", fmt.Errorf("%w: the role has no key %s (its keys: %s; give the whole ID or at least 8 hex digits)", ErrDelegation, s, strings.Join(short, ", "))
+		return "", fmt.Errorf("%w: the role has no key %s (its keys: %s; give the whole ID or at least 8 hex digits)", ErrDelegation, s, strings.Join(pubkey.ShortIDs(ids), ", "))
 	}
 	return "", fmt.Errorf("%w: key ID prefix %s is ambiguous", ErrDelegation, s)
 }

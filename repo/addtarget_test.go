@@ -38,7 +38,7 @@ func (l *renameLog) Rename(oldname, newname string) error {
 func TestAddTarget(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	mem, dir := clone(t, f.fs)
+	mem, dir := clone(t, initTree)
 	fs := &renameLog{Fs: mem}
 	now := t0.Add(90 * time.Minute)
 	r := openAt(t, fs, dir, now)
@@ -240,7 +240,7 @@ func findTarget(t testing.TB, fs afero.Fs, dir, targetPath string) string {
 func keysFor(t testing.TB, roles ...string) keys.MemKeyring {
 	f := getFixture(t)
 	kr := keys.MemKeyring{}
-	st := current(t, f.published, repoDir)
+	st := current(t, copyOf(t, publishedTree), repoDir)
 	for _, role := range roles {
 		for _, id := range st.root.Signed.Roles[role].KeyIDs {
 			kr[id] = f.kr[id]
@@ -317,7 +317,7 @@ func TestAddTargetRefusals(t *testing.T) {
 		{name: "repository locked", manifest: `{"model_id":"det","version":"3.0.0"}`, files: wfiles, want: ErrLocked},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fs, dir := clone(t, f.published)
+			fs, dir := clone(t, publishedTree)
 			writeBundle(t, fs, "/bundle", c.manifest, c.files)
 			if c.setup != nil {
 				c.setup(fs, dir)
@@ -366,9 +366,7 @@ func TestAddTargetSymlinks(t *testing.T) {
 	base := t.TempDir()
 	fs := afero.NewOsFs()
 	dir := filepath.Join(base, "repo")
-	if err := copyTree(f.published, repoDir, fs, dir); err != nil {
-		t.Fatal(err)
-	}
+	publishedTree.CopyTo(t, fs, base)
 	secret := filepath.Join(base, "secret")
 	os.WriteFile(secret, []byte("not for publication"), 0o600)
 	for name, c := range map[string]struct {
@@ -490,7 +488,7 @@ func TestAddTargetFaultAtEveryStep(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			published, absent := 0, 0
 			for n := 1; ; n++ {
-				mem, dir := clone(t, f.published)
+				mem, dir := clone(t, publishedTree)
 				writeBundle(t, mem, "/bundle", c.manifest, c.files)
 				ffs := &faultFs{Fs: mem, failAt: n}
 				r := openAt(t, ffs, dir, t0)

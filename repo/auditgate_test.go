@@ -91,7 +91,7 @@ func shortKeyRoot(t *testing.T, version int64) []byte {
 func TestUnusableKeyIsAnErrorNotAPanic(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	afero.WriteFile(fs, filepath.Join(dir, MetadataDir, "2.root.json"), shortKeyRoot(t, 2), 0o644)
 	r := openAt(t, fs, dir, t0)
 	if _, err := r.Timestamp(f.kr); !errors.Is(err, ErrStoredMetadata) || !strings.Contains(err.Error(), "2 bytes") {

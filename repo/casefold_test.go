@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -19,7 +20,7 @@ import (
 func TestAddTargetRefusesCaseCollisions(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	before := fileSnapshot(t, fs, dir)
 	files := map[string][]byte{"Model.bin": []byte("one"), "model.bin": []byte("two")}
@@ -52,10 +53,10 @@ func TestAddTargetRefusesCaseCollisions(t *testing.T) {
 func TestVerifyReportsCaseCollisions(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
-	if _, err := r.Delegate(plusKeys(f.kr, team), DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
+	if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
 		t.Fatal(err)
 	}
 	kr := teamKeyring(t, team)

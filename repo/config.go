@@ -23,37 +23,26 @@ const (
 	configMagic = "mrepo-config-v1"
 )
 
-// Duration is the lifetime type of mrepo.json and the commands' flags; it
-// lives in internal/duration, shared with the auditor.
-type Duration = duration.Duration
-
-// ParseDuration parses Go durations ("36h", "90m") and whole days ("30d").
-func ParseDuration(s string) (time.Duration, error) { return duration.Parse(s) }
-
-// FormatDuration writes whole days as "Nd" and anything else as Go does.
-func FormatDuration(d time.Duration) string { return duration.Format(d) }
-
-// FormatRemaining shows a time left the way an operator reads it: whole
-// days (rounded) from two days up, hours and minutes below that.
-func FormatRemaining(d time.Duration) string { return duration.FormatRemaining(d) }
-
 // Expiry holds how long each top-level role's metadata stays valid after
 // it is signed.
+//
+// The lifetimes are duration.Duration, shared with the auditor, so that
+// mrepo.json can say "30d".
 type Expiry struct {
-	Root      Duration `json:"root"`
-	Targets   Duration `json:"targets"`
-	Snapshot  Duration `json:"snapshot"`
-	Timestamp Duration `json:"timestamp"`
+	Root      duration.Duration `json:"root"`
+	Targets   duration.Duration `json:"targets"`
+	Snapshot  duration.Duration `json:"snapshot"`
+	Timestamp duration.Duration `json:"timestamp"`
 }
 
 // DefaultExpiry follows common TUF practice: a year for the offline root, three
 // months for targets, a week for snapshot and a day for timestamp, so a
 // freeze attack lasts at most a day.
 var DefaultExpiry = Expiry{
-	Root:      Duration(365 * 24 * time.Hour),
-	Targets:   Duration(90 * 24 * time.Hour),
-	Snapshot:  Duration(7 * 24 * time.Hour),
-	Timestamp: Duration(24 * time.Hour),
+	Root:      duration.Duration(365 * 24 * time.Hour),
+	Targets:   duration.Duration(90 * 24 * time.Hour),
+	Snapshot:  duration.Duration(7 * 24 * time.Hour),
+	Timestamp: duration.Duration(24 * time.Hour),
 }
 
 // For returns the duration configured for a role.
@@ -74,10 +63,10 @@ func (e Expiry) Validate() error {
 	for _, role := range []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
 		d := e.For(role)
 		if d < time.Hour {
-			return fmt.Errorf("%s expiry %s is shorter than an hour", role, FormatDuration(d))
+			return fmt.Errorf("%s expiry %s is shorter than an hour", role, duration.Format(d))
 		}
 		if d > 10*365*24*time.Hour {
-			return fmt.Errorf("%s expiry %s is longer than ten years", role, FormatDuration(d))
+			return fmt.Errorf("%s expiry %s is longer than ten years", role, duration.Format(d))
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -49,7 +50,7 @@ func (r *Repository) delegationStatus(tree *delegTree, out *Status, opts StatusO
 		case left <= 0:
 			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: EXPIRED at %s", name, expires.Format(targets.TimeFormat)))
 		case left < window(name):
-			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: expires in %s (at %s)", name, FormatRemaining(left), expires.Format(targets.TimeFormat)))
+			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: expires in %s (at %s)", name, duration.FormatRemaining(left), expires.Format(targets.TimeFormat)))
 		}
 	}
 	for _, name := range tree.order {
@@ -165,7 +166,7 @@ func FormatBins(bs *BinsStatus, now time.Time) string {
 		bs.Bins, bs.NamePrefix, first, bs.NamePrefix, last, bs.DelegatedBy, bs.Threshold, strings.Join(ids, ","), bs.Published, bs.Targets)
 	if bs.Published > 0 {
 		fmt.Fprintf(&b, ", versions %d-%d, earliest expiry %s (%s), signatures %d/%d bins ok",
-			bs.MinVersion, bs.MaxVersion, bs.Expires.UTC().Format(targets.TimeFormat), FormatRemaining(bs.Expires.Sub(now)), bs.ThresholdMet, bs.Published)
+			bs.MinVersion, bs.MaxVersion, bs.Expires.UTC().Format(targets.TimeFormat), duration.FormatRemaining(bs.Expires.Sub(now)), bs.ThresholdMet, bs.Published)
 	}
 	return b.String()
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
@@ -40,7 +41,7 @@ func plusKeys(kr keys.MemKeyring, extra ...*keys.Key) keys.MemKeyring {
 
 func modelPatterns(t testing.TB, id string) []string {
 	t.Helper()
-	ps, err := ModelPatterns(id)
+	ps, err := delegation.ModelPatterns(id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,11 +157,11 @@ func hasWarning(s *Status, substr string) bool {
 func TestDelegateNamedRole(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
 
-	res, err := r.Delegate(f.kr, DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}})
+	res, err := r.Delegate(f.kr, delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,10 +243,10 @@ func TestDelegateNamedRole(t *testing.T) {
 func TestDelegatedRoleCannotPublishOutsideItsPaths(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
-	res, err := r.Delegate(plusKeys(f.kr, team), DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}})
+	res, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestDelegatedRoleCannotPublishOutsideItsPaths(t *testing.T) {
 	mustPublishAs(t, r, fs, kr, "vision-cls", "1.0.0", AddOptions{Role: "vision"})
 	// Files only: no delta patterns.
 	narrow := teamKey(t, "narrow")
-	if _, err := r.Delegate(plusKeys(f.kr, narrow), DelegateOptions{Name: "narrow", Paths: []string{"models/narrow/*/*"}, Keys: []*metadata.Key{narrow.Public}}); err != nil {
+	if _, err := r.Delegate(plusKeys(f.kr, narrow), delegation.Options{Name: "narrow", Paths: []string{"models/narrow/*/*"}, Keys: []*metadata.Key{narrow.Public}}); err != nil {
 		t.Fatal(err)
 	}
 	mustPublishAs(t, r, fs, teamKeyring(t, narrow), "narrow", "1.0.0", AddOptions{Role: "narrow"})
@@ -324,10 +325,10 @@ func TestDelegatedRoleCannotPublishOutsideItsPaths(t *testing.T) {
 func TestDelegateTerminatingAndOrder(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	a, b := teamKey(t, "a"), teamKey(t, "b")
-	for _, o := range []DelegateOptions{
+	for _, o := range []delegation.Options{
 		{Name: "a", Paths: modelPatterns(t, "cam"), Keys: []*metadata.Key{a.Public}},
 		{Name: "b", Paths: modelPatterns(t, "*"), Keys: []*metadata.Key{b.Public}},
 	} {
@@ -354,7 +355,7 @@ func TestDelegateTerminatingAndOrder(t *testing.T) {
 	}
 
 	terminating := true
-	res, err := r.Delegate(f.kr, DelegateOptions{Name: "a", Terminating: &terminating})
+	res, err := r.Delegate(f.kr, delegation.Options{Name: "a", Terminating: &terminating})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,15 +387,15 @@ func TestDelegateTerminatingAndOrder(t *testing.T) {
 func TestDelegateKeyReplacement(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	old, fresh := teamKey(t, "vision-1"), teamKey(t, "vision-2")
-	if _, err := r.Delegate(plusKeys(f.kr, old), DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{old.Public}}); err != nil {
+	if _, err := r.Delegate(plusKeys(f.kr, old), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{old.Public}}); err != nil {
 		t.Fatal(err)
 	}
 	mustPublishAs(t, r, fs, teamKeyring(t, old), "vision-cls", "1.0.0", AddOptions{Role: "vision"})
 
-	res, err := r.Delegate(f.kr, DelegateOptions{Name: "vision", Keys: []*metadata.Key{fresh.Public}, ReplaceKeys: true})
+	res, err := r.Delegate(f.kr, delegation.Options{Name: "vision", Keys: []*metadata.Key{fresh.Public}, ReplaceKeys: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,10 +434,10 @@ func TestDelegateKeyReplacement(t *testing.T) {
 
 	// Two keys, threshold 2, then back to one by removing a key by prefix.
 	third := teamKey(t, "vision-3")
-	if _, err := r.Delegate(f.kr, DelegateOptions{Name: "vision", Threshold: 3}); !errors.Is(err, ErrDelegation) {
+	if _, err := r.Delegate(f.kr, delegation.Options{Name: "vision", Threshold: 3}); !errors.Is(err, ErrDelegation) {
 		t.Errorf("threshold above the number of keys: %v", err)
 	}
-	if _, err := r.Delegate(f.kr, DelegateOptions{Name: "vision", Keys: []*metadata.Key{third.Public}, Threshold: 2}); err != nil {
+	if _, err := r.Delegate(f.kr, delegation.Options{Name: "vision", Keys: []*metadata.Key{third.Public}, Threshold: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := publishAs(t, r, fs, teamKeyring(t, fresh), "vision-cls", "1.2.0", AddOptions{Role: "vision"}); !errors.Is(err, ErrStoredMetadata) {
@@ -447,7 +448,7 @@ func TestDelegateKeyReplacement(t *testing.T) {
 	}
 	mustPublishAs(t, r, fs, teamKeyring(t, fresh, third), "vision-cls", "1.2.0", AddOptions{Role: "vision"})
 	requireVerifies(t, fs, dir, t0)
-	res, err = r.Delegate(f.kr, DelegateOptions{Name: "vision", RemoveKeys: []string{third.ID()[:8]}, Threshold: 1})
+	res, err = r.Delegate(f.kr, delegation.Options{Name: "vision", RemoveKeys: []string{third.ID()[:8]}, Threshold: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,10 +464,10 @@ func TestDelegateKeyReplacement(t *testing.T) {
 func TestDelegatedRoleExpiry(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	team := teamKey(t, "vision")
 	r := openAt(t, fs, dir, t0)
-	if _, err := r.Delegate(plusKeys(f.kr, team), DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
+	if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
 		t.Fatal(err)
 	}
 	mustPublishAs(t, r, fs, teamKeyring(t, team), "vision-cls", "1.0.0", AddOptions{Role: "vision"}) // expires t0 + 90 days
@@ -515,10 +516,10 @@ func TestDelegatedRoleExpiry(t *testing.T) {
 func TestHashBins(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.fs) // a fresh repository
+	fs, dir := clone(t, initTree) // a fresh repository
 	r := openAt(t, fs, dir, t0)
 	bins := teamKey(t, "bins")
-	opts := DelegateOptions{Bins: 8, NamePrefix: "bins", Keys: []*metadata.Key{bins.Public}}
+	opts := delegation.Options{Bins: 8, NamePrefix: "bins", Keys: []*metadata.Key{bins.Public}}
 	if _, err := r.Delegate(f.kr, opts); !errors.Is(err, ErrThreshold) {
 		t.Fatalf("bins without their key: %v", err)
 	}
@@ -563,16 +564,16 @@ func TestHashBins(t *testing.T) {
 	if _, err := publishAs(t, r, fs, kr, "det", "2.0.0", AddOptions{Role: "bins-1"}); !errors.Is(err, ErrDelegation) {
 		t.Errorf("--role with bins: %v", err)
 	}
-	if _, err := r.Delegate(f.kr, DelegateOptions{Name: "vision", Paths: modelPatterns(t, "v"), Keys: []*metadata.Key{bins.Public}}); !errors.Is(err, ErrDelegation) {
+	if _, err := r.Delegate(f.kr, delegation.Options{Name: "vision", Paths: modelPatterns(t, "v"), Keys: []*metadata.Key{bins.Public}}); !errors.Is(err, ErrDelegation) {
 		t.Errorf("a named role next to bins: %v", err)
 	}
-	if _, err := r.Delegate(plusKeys(f.kr, bins), DelegateOptions{Bins: 16, NamePrefix: "bins"}); !errors.Is(err, ErrDelegation) {
+	if _, err := r.Delegate(plusKeys(f.kr, bins), delegation.Options{Bins: 16, NamePrefix: "bins"}); !errors.Is(err, ErrDelegation) {
 		t.Errorf("re-binning: %v", err)
 	}
 
 	// New keys for the bins: every bin re-signed in the same publication.
 	fresh := teamKey(t, "bins-2")
-	res, err = r.Delegate(plusKeys(f.kr, fresh), DelegateOptions{NamePrefix: "bins", Keys: []*metadata.Key{fresh.Public}, ReplaceKeys: true})
+	res, err = r.Delegate(plusKeys(f.kr, fresh), delegation.Options{NamePrefix: "bins", Keys: []*metadata.Key{fresh.Public}, ReplaceKeys: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -611,39 +612,39 @@ func TestHashBins(t *testing.T) {
 func TestDelegateRefusals(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
 	pub := []*metadata.Key{team.Public}
-	if _, err := r.Delegate(f.kr, DelegateOptions{Name: "gone", Paths: modelPatterns(t, "gone"), Keys: pub}); err != nil {
+	if _, err := r.Delegate(f.kr, delegation.Options{Name: "gone", Paths: modelPatterns(t, "gone"), Keys: pub}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.ResignRole("gone", keys.MemKeyring{}.Add(team).Add(keysList(f.kr)...), ResignOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Delegate(f.kr, DelegateOptions{Name: "gone", Remove: true}); err != nil {
+	if _, err := r.Delegate(f.kr, delegation.Options{Name: "gone", Remove: true}); err != nil {
 		t.Fatal(err)
 	}
 	before := fileSnapshot(t, fs, dir)
 	for _, c := range []struct {
-		opts DelegateOptions
+		opts delegation.Options
 		kr   keys.Keyring
 		msg  string
 	}{
-		{DelegateOptions{Name: "targets", Paths: modelPatterns(t, "x"), Keys: pub}, f.kr, `role name "targets" is a top-level role's`},
-		{DelegateOptions{Name: "a/b", Paths: modelPatterns(t, "x"), Keys: pub}, f.kr, `role name "a/b": use 1 to 64 characters`},
-		{DelegateOptions{Name: "vision", Paths: []string{"models/vision/*"}, Keys: pub}, f.kr, `path pattern "models/vision/*" has 3 components and matches no model target`},
-		{DelegateOptions{Name: "vision", Paths: []string{"targets/vision/*/*"}, Keys: pub}, f.kr, "matches no model target: they start with models/"},
-		{DelegateOptions{Name: "vision", Paths: []string{"models/[/*/*"}, Keys: pub}, f.kr, "is malformed"},
-		{DelegateOptions{Name: "vision", Keys: pub}, f.kr, "a new role needs path patterns"},
-		{DelegateOptions{Name: "vision", Paths: modelPatterns(t, "v")}, f.kr, "a new role needs at least one key"},
-		{DelegateOptions{Name: "vision", Paths: modelPatterns(t, "v"), Keys: pub, Threshold: 2}, f.kr, "threshold 2 with 1 key(s)"},
-		{DelegateOptions{Name: "gone", Paths: modelPatterns(t, "v"), Keys: pub}, f.kr, "the name gone was used before"},
-		{DelegateOptions{Name: "vision", Remove: true}, f.kr, "role vision is not delegated by targets"},
-		{DelegateOptions{Name: "vision", Remove: true, Threshold: 1}, f.kr, "removing a role takes no other change"},
-		{DelegateOptions{Bins: 6, NamePrefix: "bins", Keys: pub}, f.kr, "6 hash bins: use a power of two"},
-		{DelegateOptions{Bins: 8, Name: "x", NamePrefix: "bins", Keys: pub}, f.kr, "exclude each other"},
-		{DelegateOptions{Name: "vision", Paths: modelPatterns(t, "v"), Keys: pub}, keysFor(t, metadata.SNAPSHOT, metadata.TIMESTAMP), "targets needs 1 of its keys"},
+		{delegation.Options{Name: "targets", Paths: modelPatterns(t, "x"), Keys: pub}, f.kr, `role name "targets" is a top-level role's`},
+		{delegation.Options{Name: "a/b", Paths: modelPatterns(t, "x"), Keys: pub}, f.kr, `role name "a/b": use 1 to 64 characters`},
+		{delegation.Options{Name: "vision", Paths: []string{"models/vision/*"}, Keys: pub}, f.kr, `path pattern "models/vision/*" has 3 components and matches no model target`},
+		{delegation.Options{Name: "vision", Paths: []string{"targets/vision/*/*"}, Keys: pub}, f.kr, "matches no model target: they start with models/"},
+		{delegation.Options{Name: "vision", Paths: []string{"models/[/*/*"}, Keys: pub}, f.kr, "is malformed"},
+		{delegation.Options{Name: "vision", Keys: pub}, f.kr, "a new role needs path patterns"},
+		{delegation.Options{Name: "vision", Paths: modelPatterns(t, "v")}, f.kr, "a new role needs at least one key"},
+		{delegation.Options{Name: "vision", Paths: modelPatterns(t, "v"), Keys: pub, Threshold: 2}, f.kr, "threshold 2 with 1 key(s)"},
+		{delegation.Options{Name: "gone", Paths: modelPatterns(t, "v"), Keys: pub}, f.kr, "the name gone was used before"},
+		{delegation.Options{Name: "vision", Remove: true}, f.kr, "role vision is not delegated by targets"},
+		{delegation.Options{Name: "vision", Remove: true, Threshold: 1}, f.kr, "removing a role takes no other change"},
+		{delegation.Options{Bins: 6, NamePrefix: "bins", Keys: pub}, f.kr, "6 hash bins: use a power of two"},
+		{delegation.Options{Bins: 8, Name: "x", NamePrefix: "bins", Keys: pub}, f.kr, "exclude each other"},
+		{delegation.Options{Name: "vision", Paths: modelPatterns(t, "v"), Keys: pub}, keysFor(t, metadata.SNAPSHOT, metadata.TIMESTAMP), "targets needs 1 of its keys"},
 	} {
 		_, err := r.Delegate(c.kr, c.opts)
 		if err == nil || !strings.Contains(err.Error(), c.msg) {
@@ -653,13 +654,13 @@ func TestDelegateRefusals(t *testing.T) {
 			t.Fatalf("%+v changed the repository: %v", c.opts, d)
 		}
 	}
-	if err := CheckPathPattern("models/*/*/deltas/*/*"); err != nil {
+	if err := delegation.CheckPathPattern("models/*/*/deltas/*/*"); err != nil {
 		t.Error(err)
 	}
-	if err := CheckPathPattern("models/*/*/x/*/*"); err == nil {
+	if err := delegation.CheckPathPattern("models/*/*/x/*/*"); err == nil {
 		t.Error("a 6-component pattern that is not for deltas was accepted")
 	}
-	if _, err := ModelPatterns("a/b"); err == nil {
+	if _, err := delegation.ModelPatterns("a/b"); err == nil {
 		t.Error("--model a/b accepted")
 	}
 	// The pending (never signed) role does not hide the other models from

@@ -50,7 +50,7 @@ var (
 // with det 3.0.0 published too, whose model.onnx is w3.
 func deltaRepo(t *testing.T) (afero.Fs, string, *Repository) {
 	t.Helper()
-	fs, dir := clone(t, getFixture(t).published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	writeBundle(t, fs, "/bundle-3", `{"model_id":"det","version":"3.0.0"}`, map[string][]byte{"model.onnx": w3, "labels.txt": []byte("cat\ndog\n")})
 	if _, err := r.AddTarget("/bundle-3", getFixture(t).kr, AddOptions{}); err != nil {

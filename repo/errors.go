@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/rootkeys"
 	"github.com/edgetuf/edgetuf/staged"
 )
 
@@ -44,6 +45,8 @@ var (
 	ErrStagedMismatch = staged.ErrMismatch
 	// ErrNotSigningKey: a key that does not sign the staged role.
 	ErrNotSigningKey = staged.ErrNotSigningKey
+	// ErrRotation: the requested key change is not valid (rootkeys').
+	ErrRotation = rootkeys.ErrRotation
 	// ErrDelegation, ErrOutsideDelegation: package delegation's errors.
 	ErrDelegation        = delegation.ErrDelegation
 	ErrOutsideDelegation = delegation.ErrOutsideDelegation

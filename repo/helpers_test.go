@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/internal/duration"
+	"github.com/edgetuf/edgetuf/internal/testrepo/treecache"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
@@ -33,57 +35,84 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 678_000_000, time.FixedZone("UTC+1", 360
 func clockAt(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 // expiryAt is what a role signed at now with lifetime d must expire at.
-func expiryAt(now time.Time, d Duration) time.Time {
+func expiryAt(now time.Time, d duration.Duration) time.Time {
 	return now.UTC().Add(time.Duration(d)).Truncate(time.Second)
 }
 
-// fixture is a repository made once by Init (scrypt makes that slow) and
-// cloned by every test that needs one.
+// fixture is what the repository templates share with every copy: made
+// once by Init (scrypt makes that slow), never changed afterwards.
 type fixture struct {
-	fs       afero.Fs // holds /repo and /keys; never modified after setup
 	res      *InitResult
 	kr       keys.MemKeyring // every key of the repository, decrypted
 	rootJSON []byte          // metadata/1.root.json, the root to pin
 	asked    []string        // passphrase requests during Init
-	// published is /repo after publishing det 1.0.0 and det 2.0.0.
-	published afero.Fs
 }
 
-var (
-	fixOnce sync.Once
-	fix     *fixture
-	fixErr  error
-)
-
+// The paths of the templates' trees, as the tests see them in a copy of
+// a whole template (initTree.CopyTo(t, fs, "/")).
 const (
 	repoDir = "/repo"
 	keysDir = "/keys"
 )
 
+// initTree is /repo and /keys as Init wrote them.
+var initTree = treecache.New(func(fs afero.Fs, dir string) (*fixture, error) {
+	return makeFixture(afero.NewBasePathFs(fs, dir))
+})
+
+// publishedTree is initTree's /repo after publishing det 1.0.0 and det
+// 2.0.0, whose model.onnx files have equal lengths and different
+// contents; it has no /keys.
+var publishedTree = treecache.New(func(fs afero.Fs, dir string) (*fixture, error) {
+	f, err := initTree.Copy(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	pub := afero.NewBasePathFs(fs, dir)
+	if err := pub.RemoveAll(keysDir); err != nil {
+		return nil, err
+	}
+	r, err := Open(pub, repoDir)
+	if err != nil {
+		return nil, err
+	}
+	r.Now = clockAt(t0)
+	for _, v := range []string{"1.0.0", "2.0.0"} {
+		bundle := "/bundles/det-" + v
+		if err := writeBundleFS(pub, bundle, detManifest(v), detFiles(v)); err != nil {
+			return nil, err
+		}
+		if _, err := r.AddTarget(bundle, f.kr, AddOptions{}); err != nil {
+			return nil, err
+		}
+		if err := pub.RemoveAll(bundle); err != nil {
+			return nil, err
+		}
+	}
+	return f, pub.RemoveAll("/bundles")
+})
+
 func getFixture(t testing.TB) *fixture {
 	t.Helper()
-	fixOnce.Do(func() { fix, fixErr = makeFixture() })
-	if fixErr != nil {
-		t.Fatalf("fixture: %v", fixErr)
-	}
-	return fix
+	return initTree.Value(t)
 }
 
-func makeFixture() (*fixture, error) {
-	f := &fixture{fs: afero.NewMemMapFs()}
+// makeFixture runs Init into /repo and /keys of fs.
+func makeFixture(fs afero.Fs) (*fixture, error) {
+	f := &fixture{}
 	var mu sync.Mutex
-	kd := &keys.Dir{FS: f.fs, Path: keysDir, Passphrase: func(purpose string, confirm bool) ([]byte, error) {
+	kd := &keys.Dir{FS: fs, Path: keysDir, Passphrase: func(purpose string, confirm bool) ([]byte, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		f.asked = append(f.asked, fmt.Sprintf("%s confirm=%v", purpose, confirm))
 		return testPassphrase, nil
 	}}
-	res, err := Init(f.fs, repoDir, kd, InitOptions{Now: clockAt(t0)})
+	res, err := Init(fs, repoDir, kd, InitOptions{Now: clockAt(t0)})
 	if err != nil {
 		return nil, err
 	}
 	f.res = res
-	if f.rootJSON, err = afero.ReadFile(f.fs, filepath.Join(repoDir, MetadataDir, "1.root.json")); err != nil {
+	if f.rootJSON, err = afero.ReadFile(fs, filepath.Join(repoDir, MetadataDir, "1.root.json")); err != nil {
 		return nil, err
 	}
 	// Decrypt the keys in parallel: four scrypt runs.
@@ -109,28 +138,6 @@ func makeFixture() (*fixture, error) {
 		}
 		f.kr.Add(got[i])
 	}
-
-	// The published template: two versions of one model, whose model.onnx
-	// files have equal lengths and different contents.
-	pub := afero.NewMemMapFs()
-	if err := copyTree(f.fs, repoDir, pub, repoDir); err != nil {
-		return nil, err
-	}
-	r, err := Open(pub, repoDir)
-	if err != nil {
-		return nil, err
-	}
-	r.Now = clockAt(t0)
-	for _, v := range []string{"1.0.0", "2.0.0"} {
-		dir := "/bundles/det-" + v
-		if err := writeBundleFS(pub, dir, detManifest(v), detFiles(v)); err != nil {
-			return nil, err
-		}
-		if _, err := r.AddTarget(dir, f.kr, AddOptions{}); err != nil {
-			return nil, err
-		}
-	}
-	f.published = pub
 	return f, nil
 }
 
@@ -170,41 +177,26 @@ func writeBundle(t testing.TB, fs afero.Fs, dir, manifest string, files map[stri
 	}
 }
 
-// copyTree copies the tree at src on sfs to dst on dfs, keeping modes.
-func copyTree(sfs afero.Fs, src string, dfs afero.Fs, dst string) error {
-	return afero.Walk(sfs, src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return dfs.MkdirAll(target, info.Mode().Perm())
-		}
-		data, err := afero.ReadFile(sfs, p)
-		if err != nil {
-			return err
-		}
-		if err := afero.WriteFile(dfs, target, data, info.Mode().Perm()); err != nil {
-			return err
-		}
-		return dfs.Chmod(target, info.Mode().Perm())
-	})
-}
-
 var cloneSeq atomic.Int64
 
-// clone copies the repository at /repo on src into a fresh MemMapFs under
-// a directory name of its own (the in-process writer lock is keyed by
-// path, so parallel tests must not share one).
-func clone(t testing.TB, src afero.Fs) (afero.Fs, string) {
+// clone copies a template into a fresh MemMapFs under a directory name of
+// its own (the in-process writer lock is keyed by path, so parallel tests
+// must not share one) and returns the repository's directory there.
+func clone(t testing.TB, tree *treecache.Tree[*fixture]) (afero.Fs, string) {
 	t.Helper()
 	dst := afero.NewMemMapFs()
-	dir := fmt.Sprintf("/t%d/repo", cloneSeq.Add(1))
-	if err := copyTree(src, repoDir, dst, dir); err != nil {
-		t.Fatal(err)
-	}
-	return dst, dir
+	top := fmt.Sprintf("/t%d", cloneSeq.Add(1))
+	tree.CopyTo(t, dst, top)
+	return dst, top + repoDir
+}
+
+// copyOf is a fresh MemMapFs holding a copy of a template at "/": its
+// repository at /repo (and, for initTree, its keys at /keys).
+func copyOf(t testing.TB, tree *treecache.Tree[*fixture]) afero.Fs {
+	t.Helper()
+	fs := afero.NewMemMapFs()
+	tree.CopyTo(t, fs, "/")
+	return fs
 }
 
 func openAt(t testing.TB, fs afero.Fs, dir string, now time.Time) *Repository {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/spf13/afero"
@@ -27,7 +28,7 @@ var expiresPattern = regexp.MustCompile(`"expires":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d
 func TestInitDefaults(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs := f.fs
+	fs := copyOf(t, initTree)
 
 	// Exactly these files, with these modes.
 	got := fileSnapshot(t, fs, "/")
@@ -236,7 +237,7 @@ func TestInitThresholdsAndOptions(t *testing.T) {
 		asked = append(asked, purpose)
 		return testPassphrase, nil
 	}}
-	exp := Expiry{Root: Duration(30 * 24 * time.Hour), Targets: Duration(10 * 24 * time.Hour), Snapshot: Duration(2 * 24 * time.Hour), Timestamp: Duration(6 * time.Hour)}
+	exp := Expiry{Root: duration.Duration(30 * 24 * time.Hour), Targets: duration.Duration(10 * 24 * time.Hour), Snapshot: duration.Duration(2 * 24 * time.Hour), Timestamp: duration.Duration(6 * time.Hour)}
 	res, err := Init(fs, "/r", kd, InitOptions{RootKeys: 3, RootThreshold: 2, KeyType: keys.ECDSAP256, Expiry: &exp, Now: clockAt(t0)})
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +267,7 @@ func TestInitThresholdsAndOptions(t *testing.T) {
 	for _, c := range []struct {
 		role string
 		got  time.Time
-		d    Duration
+		d    duration.Duration
 	}{
 		{metadata.ROOT, st.root.Signed.Expires, exp.Root},
 		{metadata.TARGETS, st.targets.Signed.Expires, exp.Targets},
@@ -299,9 +300,9 @@ func TestInitRejectsOptions(t *testing.T) {
 	t.Parallel()
 	pass := func(string, bool) ([]byte, error) { return testPassphrase, nil }
 	short := DefaultExpiry
-	short.Timestamp = Duration(30 * time.Minute)
+	short.Timestamp = duration.Duration(30 * time.Minute)
 	long := DefaultExpiry
-	long.Root = Duration(11 * 365 * 24 * time.Hour)
+	long.Root = duration.Duration(11 * 365 * 24 * time.Hour)
 	for _, c := range []struct {
 		name string
 		opts InitOptions
@@ -333,7 +334,6 @@ func TestInitRejectsOptions(t *testing.T) {
 
 func TestInitRefusesToOverwrite(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
 	asked := 0
 	pass := func(string, bool) ([]byte, error) { asked++; return testPassphrase, nil }
 	for _, c := range []struct {
@@ -357,10 +357,7 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 		}, "/other", "targets is not empty"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fs := afero.NewMemMapFs()
-			if err := copyTree(f.fs, "/", fs, "/"); err != nil {
-				t.Fatal(err)
-			}
+			fs := copyOf(t, initTree)
 			c.setup(fs)
 			before := fileSnapshot(t, fs, "/")
 			asked = 0

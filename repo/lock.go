@@ -50,5 +50,11 @@ func (r *Repository) lock() (func(), error) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	return func() { f.Close(); mu.Unlock() }, nil
+	return func() {
+		if osf, ok := f.(*os.File); ok {
+			unFlock(osf)
+		}
+		f.Close()
+		mu.Unlock()
+	}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -18,7 +19,7 @@ import (
 func TestAddTargetRefusesEqualPrecedence(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 
 	// Top-level: det 2.0.0 is published.
@@ -32,7 +33,7 @@ func TestAddTargetRefusesEqualPrecedence(t *testing.T) {
 	// 1.1.0 in the role, then 1.1.0+x at the top level.
 	mustPublishAs(t, r, fs, f.kr, "vision-cls", "1.0.0", AddOptions{})
 	team := teamKey(t, "vision")
-	if _, err := r.Delegate(plusKeys(f.kr, team), DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
+	if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
 		t.Fatal(err)
 	}
 	kr := teamKeyring(t, team)
@@ -54,10 +55,10 @@ func TestAddTargetRefusesEqualPrecedence(t *testing.T) {
 func TestVerifyReportsEqualPrecedence(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	team := teamKey(t, "vision")
-	if _, err := r.Delegate(plusKeys(f.kr, team), DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
+	if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
 		t.Fatal(err)
 	}
 	mustPublishAs(t, r, fs, teamKeyring(t, team), "vision-cls", "1.0.0", AddOptions{Role: "vision"})

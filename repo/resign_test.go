@@ -14,8 +14,7 @@ import (
 
 func TestTimestamp(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	// After the original timestamp (t0 + 1 day) expired.
 	now := t0.Add(30 * time.Hour)
 	if rep := verifyAt(t, fs, dir, now); !hasProblem(rep, audit.MetadataExpired, metadata.TIMESTAMP, "") {
@@ -44,8 +43,7 @@ func TestTimestamp(t *testing.T) {
 
 func TestSnapshot(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	now := t0.Add(8 * 24 * time.Hour) // snapshot and timestamp expired
 	rep := verifyAt(t, fs, dir, now)
 	if !hasProblem(rep, audit.MetadataExpired, metadata.SNAPSHOT, "") {
@@ -73,7 +71,6 @@ func TestSnapshot(t *testing.T) {
 
 func TestResignRefusals(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
 	for _, c := range []struct {
 		name     string
 		snapshot bool
@@ -92,7 +89,7 @@ func TestResignRefusals(t *testing.T) {
 		}, ErrStoredMetadata},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fs, dir := clone(t, f.published)
+			fs, dir := clone(t, publishedTree)
 			r := openAt(t, fs, dir, t0.Add(time.Hour))
 			if c.setup != nil {
 				c.setup(t, dir, r)
@@ -116,8 +113,7 @@ func TestResignRefusals(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	st := current(t, fs, dir)
 	r := openAt(t, fs, dir, t0.Add(time.Hour))
 	s, err := r.Status(StatusOptions{})

@@ -28,18 +28,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/rootkeys"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// ErrRotation: the requested key change is not valid.
-var ErrRotation = errors.New("invalid rotation")
-
-// RotateOptions describe a change of one top-level role's keys.
+// RotateOptions describe a change of one top-level role's keys (the
+// fields of a rootkeys.Change, and how to publish it).
 type RotateOptions struct {
 	// Role is root, targets, snapshot or timestamp.
 	Role string
@@ -96,7 +93,10 @@ func (r *Repository) Rotate(kr keys.Keyring, opts RotateOptions) (*RotateResult,
 	if err := r.checkNotStaged(metadata.ROOT); err != nil {
 		return nil, err
 	}
-	nr, err := rotatedRoot(st0.root, opts, r.expires(metadata.ROOT))
+	if st0.root.Signed.Roles[opts.Role] == nil {
+		return nil, storedErr("root", fmt.Errorf("no %s role", opts.Role))
+	}
+	nr, err := rootkeys.Next(st0.root, rootkeys.Change{Role: opts.Role, AddKeys: opts.AddKeys, RemoveKeys: opts.RemoveKeys, Threshold: opts.Threshold}, r.expires(metadata.ROOT))
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (r *Repository) Rotate(kr keys.Keyring, opts RotateOptions) (*RotateResult,
 		res.Changes = []string{}
 	}
 	if kr != nil {
-		for _, id := range rootKeyOrder(st0.root, nr) {
+		for _, id := range rootkeys.SigningOrder(st0.root, nr) {
 			s, err := kr.Signer(id)
 			if errors.Is(err, keys.ErrKeyNotFound) {
 				continue
@@ -168,118 +168,6 @@ func (r *Repository) rotate(t *tx, st0 *state, sm *staged.File, kr keys.Keyring,
 	t.writeStaged(sm)
 	res.Staged = &StageResult{Role: metadata.ROOT, Version: nr.Signed.Version, Expires: nr.Signed.Expires, File: StagedPath(r.dir, metadata.ROOT), Summary: staged.Describe(sm, st.root), Signatures: res.Signatures}
 	return nil
-}
-
-// rootKeyOrder lists the root keys of old and then the new ones of nr:
-// the order in which holders are asked for their passphrases.
-func rootKeyOrder(old, nr *metadata.Metadata[metadata.RootType]) []string {
-	var out []string
-	for _, r := range []*metadata.Metadata[metadata.RootType]{old, nr} {
-		if role := r.Signed.Roles[metadata.ROOT]; role != nil {
-			for _, id := range role.KeyIDs {
-				if !slices.Contains(out, id) {
-					out = append(out, id)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// rotatedRoot returns root N+1: cur with opts' changes, a new version, a
-// fresh expiry and no signatures. Keys no role uses any more are dropped.
-func rotatedRoot(cur *metadata.Metadata[metadata.RootType], opts RotateOptions, expires time.Time) (*metadata.Metadata[metadata.RootType], error) {
-	data, err := cur.ToBytes(false)
-	if err != nil {
-		return nil, err
-	}
-	nr, err := metadata.Root().FromBytes(data)
-	if err != nil {
-		return nil, err
-	}
-	nr.Signatures = []metadata.Signature{}
-	nr.Signed.Version++
-	nr.Signed.Expires = expires
-	role := nr.Signed.Roles[opts.Role]
-	if role == nil {
-		return nil, storedErr("root", fmt.Errorf("no %s role", opts.Role))
-	}
-	for _, rm := range opts.RemoveKeys {
-		id, err := resolveKeyID(role.KeyIDs, rm, opts.Role)
-		if err != nil {
-			return nil, err
-		}
-		role.KeyIDs = slices.DeleteFunc(role.KeyIDs, func(x string) bool { return x == id })
-	}
-	for _, k := range opts.AddKeys {
-		if err := keys.CheckPublic(k); err != nil {
-			return nil, fmt.Errorf("%w: key to add: %v", ErrRotation, err)
-		}
-		id, err := k.ID()
-		if err != nil {
-			return nil, err
-		}
-		if slices.Contains(role.KeyIDs, id) {
-			return nil, fmt.Errorf("%w: key %s is already a %s key", ErrRotation, keys.ShortID(id), opts.Role)
-		}
-		for _, other := range staged.TopLevelRoles {
-			if o := nr.Signed.Roles[other]; other != opts.Role && o != nil && slices.Contains(o.KeyIDs, id) {
-				return nil, fmt.Errorf("%w: key %s is a %s key: give each role keys of its own", ErrRotation, keys.ShortID(id), other)
-			}
-		}
-		nr.Signed.Keys[id] = k
-		role.KeyIDs = append(role.KeyIDs, id)
-	}
-	if opts.Threshold < 0 {
-		return nil, fmt.Errorf("%w: threshold %d", ErrRotation, opts.Threshold)
-	}
-	if opts.Threshold > 0 {
-		role.Threshold = opts.Threshold
-	}
-	if len(role.KeyIDs) == 0 {
-		return nil, fmt.Errorf("%w: %s would have no key left: add its new key in the same rotation", ErrRotation, opts.Role)
-	}
-	if role.Threshold > len(role.KeyIDs) {
-		return nil, fmt.Errorf("%w: %s threshold %d is more than its %d key(s)", ErrRotation, opts.Role, role.Threshold, len(role.KeyIDs))
-	}
-	used := map[string]bool{}
-	for _, rl := range nr.Signed.Roles {
-		for _, id := range rl.KeyIDs {
-			used[id] = true
-		}
-	}
-	for id := range nr.Signed.Keys {
-		if !used[id] {
-			delete(nr.Signed.Keys, id)
-		}
-	}
-	return nr, nil
-}
-
-// resolveKeyID finds the key of ids that s names: a full key ID or a
-// unique prefix of at least 8 hex digits.
-func resolveKeyID(ids []string, s, role string) (string, error) {
-	s = strings.ToLower(s)
-	if len(s) < 8 {
-		return "", fmt.Errorf("%w: key ID %q: give at least 8 hex digits", ErrRotation, s)
-	}
-	var found []string
-	for _, id := range ids {
-		if strings.HasPrefix(id, s) {
-			found = append(found, id)
-		}
-	}
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		short := make([]string, len(ids))
-		for i, id := range ids {
-			short[i] = keys.ShortID(id)
-		}
-		return "", fmt.Errorf("%w: key %s is not a %s key (its keys: %s)", ErrRotation, keys.ShortID(s), role, strings.Join(short, ", "))
-	}
-	return "", fmt.Errorf("%w: key ID %s is ambiguous among the %s keys", ErrRotation, s, role)
 }
 
 // rootPlan is what publishing a root N+1 re-signs, with the signers

@@ -34,7 +34,7 @@ func ring(ks ...*keys.Key) keys.MemKeyring { return keys.MemKeyring{}.Add(ks...)
 func fixtureKey(t testing.TB, role string) *keys.Key {
 	t.Helper()
 	f := getFixture(t)
-	st := current(t, f.published, repoDir)
+	st := current(t, copyOf(t, publishedTree), repoDir)
 	return f.kr[st.root.Signed.Roles[role].KeyIDs[0]]
 }
 
@@ -84,7 +84,7 @@ func TestRotateEachRole(t *testing.T) {
 		{metadata.TIMESTAMP, []string{metadata.TIMESTAMP}, []string{"+metadata/2.root.json", "+staged/", "~metadata/timestamp.json"}},
 	} {
 		t.Run(c.role, func(t *testing.T) {
-			fs, dir := clone(t, f.published)
+			fs, dir := clone(t, publishedTree)
 			old := fixtureKey(t, c.role)
 			nk := genKey(t, c.role+"-2")
 			before := fileSnapshot(t, fs, dir)
@@ -169,7 +169,7 @@ func TestRotateEachRole(t *testing.T) {
 func TestRotateStagesThenThresholdSigning(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	a := fixtureKey(t, metadata.ROOT)
 	b, c := genKey(t, "root-b"), genKey(t, "root-c")
 	r := openAt(t, fs, dir, t0)
@@ -237,7 +237,7 @@ func TestRotateStagesThenThresholdSigning(t *testing.T) {
 	if err := afero.WriteFile(air, "/usb/root.json", stagedData, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fres, err := SignStagedFile(air, "/usb/root.json", metadata.ROOT, ring(b), staged.SignOptions{KeyIDs: []string{b.ID()}})
+	fres, err := staged.SignFile(air, "/usb/root.json", metadata.ROOT, ring(b), staged.SignOptions{KeyIDs: []string{b.ID()}})
 	if err != nil || len(fres.Warnings) != 0 {
 		t.Fatalf("air-gapped sign: %v %+v", err, fres)
 	}
@@ -279,8 +279,7 @@ func TestRotateStagesThenThresholdSigning(t *testing.T) {
 // does not count is dropped with a warning.
 func TestMergeRefusals(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	if _, err := r.Stage(metadata.ROOT); err != nil {
 		t.Fatal(err)
@@ -340,7 +339,7 @@ func TestMergeRefusals(t *testing.T) {
 func TestThresholdTargets(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	t1, t2 := fixtureKey(t, metadata.TARGETS), genKey(t, "targets-2")
 	r := openAt(t, fs, dir, t0)
 	if res, err := r.Rotate(withKeys(f.kr, t2), RotateOptions{Role: metadata.TARGETS, AddKeys: []*metadata.Key{t2.Public}, Threshold: 2}); err != nil || !res.Published {
@@ -414,7 +413,7 @@ func TestRotateRefusals(t *testing.T) {
 		{"new key missing", RotateOptions{Role: metadata.TIMESTAMP, AddKeys: []*metadata.Key{nk.Public}, RemoveKeys: []string{ts.ID()}}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fs, dir := clone(t, f.published)
+			fs, dir := clone(t, publishedTree)
 			before := fileSnapshot(t, fs, dir)
 			res, err := openAt(t, fs, dir, t0).Rotate(f.kr, c.opts)
 			if c.want == "" {
@@ -441,7 +440,7 @@ func TestRotateRefusals(t *testing.T) {
 func TestRootSignedOnlyByNewKeysRejected(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	old, nk := fixtureKey(t, metadata.ROOT), genKey(t, "root-new")
 	r := openAt(t, fs, dir, t0)
 	res, err := r.Rotate(ring(nk), RotateOptions{Role: metadata.ROOT, AddKeys: []*metadata.Key{nk.Public}, RemoveKeys: []string{old.ID()}})
@@ -497,7 +496,7 @@ func TestRotateFaultAtEveryStep(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			invalid := 0
 			for n := 1; ; n++ {
-				mem, dir := clone(t, f.published)
+				mem, dir := clone(t, publishedTree)
 				ffs := &faultFs{Fs: mem, failAt: n}
 				res, err := openAt(t, ffs, dir, t0).Rotate(c.kr, opts)
 				if err == nil {
@@ -553,8 +552,7 @@ func TestRotateFaultAtEveryStep(t *testing.T) {
 // TestStatusShowsStaged: status lists staged metadata with what it lacks.
 func TestStatusShowsStaged(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	if _, err := r.Stage(metadata.ROOT); err != nil {
 		t.Fatal(err)
@@ -573,7 +571,7 @@ func TestStatusShowsStaged(t *testing.T) {
 func TestPublishStagedResumes(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	nk := genKey(t, "timestamp-2")
 	r := openAt(t, fs, dir, t0)
 	if _, err := r.Rotate(withKeys(f.kr, nk), RotateOptions{Role: metadata.TIMESTAMP, AddKeys: []*metadata.Key{nk.Public}}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/edgetuf/edgetuf/targets"
@@ -102,7 +103,7 @@ func (r *Repository) Status(opts StatusOptions) (*Status, error) {
 		case left <= 0:
 			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: EXPIRED at %s", name, expires.Format(targets.TimeFormat)))
 		case left < window:
-			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: expires in %s (at %s)", name, FormatRemaining(left), expires.Format(targets.TimeFormat)))
+			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: expires in %s (at %s)", name, duration.FormatRemaining(left), expires.Format(targets.TimeFormat)))
 		}
 		out.Roles = append(out.Roles, rs)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
@@ -35,11 +36,11 @@ func TestEveryWriterCleansStaleTemporaries(t *testing.T) {
 		{name: "snapshot", run: func(r *Repository) error { _, err := r.Snapshot(f.kr); return err }},
 		{name: "targets", run: func(r *Repository) error { _, err := r.Targets(f.kr); return err }},
 		{name: "delegate", run: func(r *Repository) error {
-			_, err := r.Delegate(f.kr, DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}})
+			_, err := r.Delegate(f.kr, delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}})
 			return err
 		}},
 		{name: "resign-role", setup: func(t *testing.T, r *Repository) {
-			if _, err := r.Delegate(plusKeys(f.kr, team), DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
+			if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
 				t.Fatal(err)
 			}
 		}, run: func(r *Repository) error {
@@ -73,7 +74,7 @@ func TestEveryWriterCleansStaleTemporaries(t *testing.T) {
 	for _, w := range writers {
 		t.Run(w.name, func(t *testing.T) {
 			t.Parallel()
-			fs, dir := clone(t, f.published)
+			fs, dir := clone(t, publishedTree)
 			r := openAt(t, fs, dir, t0)
 			if w.setup != nil {
 				w.setup(t, r)
@@ -167,7 +168,7 @@ func TestWriteOrder(t *testing.T) {
 	f := getFixture(t)
 	t.Run("add-target", func(t *testing.T) {
 		t.Parallel()
-		fs, dir := clone(t, f.published)
+		fs, dir := clone(t, publishedTree)
 		rec := &renameRecorder{Fs: fs}
 		r := openAt(t, rec, dir, t0)
 		writeBundle(t, fs, "/bundles/det-3.0.0", detManifest("3.0.0"), detFiles("3.0.0"))
@@ -178,10 +179,10 @@ func TestWriteOrder(t *testing.T) {
 	})
 	t.Run("delegated", func(t *testing.T) {
 		t.Parallel()
-		fs, dir := clone(t, f.published)
+		fs, dir := clone(t, publishedTree)
 		team := teamKey(t, "vision")
 		r := openAt(t, fs, dir, t0)
-		if _, err := r.Delegate(plusKeys(f.kr, team), DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
+		if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
 			t.Fatal(err)
 		}
 		rec := &renameRecorder{Fs: fs}

@@ -40,8 +40,9 @@ var (
 	ErrNotSigningKey = errors.New("not a signing key of the role")
 )
 
-// TopLevelRoles are the roles that can be staged and rotated.
-var TopLevelRoles = []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP}
+// TopLevelRoles are the roles that can be staged and rotated: those of
+// a root (internal/repofiles).
+var TopLevelRoles = repofiles.TopLevelRoles
 
 // CheckTopLevelRole reports whether role is root, targets, snapshot or
 // timestamp.

@@ -11,6 +11,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
+// Info is one staged file, for status.
 type Info struct {
 	Role       string           `json:"role"`
 	Version    int64            `json:"version"`

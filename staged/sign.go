@@ -12,6 +12,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
+// SignResult reports a signing run.
 type SignResult struct {
 	Role    string   `json:"role"`
 	Version int64    `json:"version"`
@@ -35,9 +36,6 @@ type SignOptions struct {
 	Describe func(summary []string)
 }
 
-// SignStaged adds signatures to the repository's staged ROLE.json: one
-// per key of kr that may sign it (a root key of the staged root or of the
-// current one; for other roles, a key of the role in the current root).
 // SignFile adds signatures to a staged file outside any repository
 // (a copy on an air-gapped machine). For a root, the keys that may sign
 // are known only partly (the staged root's own; a key of the previous
@@ -126,13 +124,12 @@ type MergeResult struct {
 	Warnings   []string         `json:"warnings"`
 }
 
-// MergeSignatures merges into the repository's staged ROLE.json the
-// signatures of other copies of it (each file's bytes in others, by
-// name). Every copy must stage the same content; signatures are merged by
-// key ID, and each must be a valid signature by a key that may sign.
-// MergeFile is MergeSignatures for a staged file outside any
-// repository; signatures by keys it cannot identify are kept, with a
-// warning, for PublishStaged to check.
+// MergeFile merges into the staged file at path the signatures of other
+// copies of it (each file's bytes in others, by name), outside any
+// repository (repo's MergeSignatures is the same inside one). Every copy
+// must stage the same content; signatures are merged by key ID, and each
+// must be a valid signature; signatures by keys it cannot identify are
+// kept, with a warning, for PublishStaged to check.
 func MergeFile(fs afero.Fs, path, role string, others map[string][]byte) (*MergeResult, error) {
 	sm, err := ReadFile(fs, path, role)
 	if err != nil {
@@ -206,5 +203,3 @@ func Merge(path string, sm *File, cur *metadata.Metadata[metadata.RootType], oth
 	}
 	return res, nil
 }
-
-// Info is one staged file, for status.

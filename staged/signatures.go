@@ -13,6 +13,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
+// KeyGroup is one set of keys whose threshold staged metadata must meet,
+// and which of them have signed.
 type KeyGroup struct {
 	// Name says whose keys these are: "root v2" (the previous root's root
 	// keys), "root v3" (the new root's own), or the role and root version
@@ -128,6 +130,8 @@ func CheckSignatures(sm *File, prev *metadata.Metadata[metadata.RootType]) *Sign
 	return st
 }
 
+// SameRole reports whether two roles have the same keys (in any order)
+// and threshold.
 func SameRole(a, b *metadata.Role) bool {
 	x, y := slices.Clone(a.KeyIDs), slices.Clone(b.KeyIDs)
 	sort.Strings(x)
@@ -289,5 +293,3 @@ func RootChanges(old, nr *metadata.Metadata[metadata.RootType]) []string {
 	}
 	return out
 }
-
-// ReadFile reads and parses a staged file.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
@@ -61,7 +62,7 @@ bins exclude each other.`,
 			if err := needNoArgs(c); err != nil {
 				return err
 			}
-			opts := repo.DelegateOptions{
+			opts := delegation.Options{
 				Name: c.String("name"), ReplaceKeys: c.Bool("replace-keys"), RemoveKeys: c.StringSlice("remove-key"),
 				Threshold: c.Int("threshold"), Remove: c.Bool("remove"), Bins: c.Int("succinct-bins"), NamePrefix: c.String("name-prefix"),
 			}
@@ -72,7 +73,7 @@ bins exclude each other.`,
 			if c.IsSet("path") || c.IsSet("model") {
 				opts.Paths = append([]string{}, c.StringSlice("path")...)
 				for _, id := range c.StringSlice("model") {
-					ps, err := repo.ModelPatterns(id)
+					ps, err := delegation.ModelPatterns(id)
 					if err != nil {
 						return cliutil.Usagef("delegate: --model: %v", err)
 					}
@@ -83,9 +84,9 @@ bins exclude each other.`,
 				return cliutil.Usagef("delegate: --threshold %d: must be at least 1", opts.Threshold)
 			}
 			if c.IsSet("succinct-bins") && opts.Bins == 0 {
-				return cliutil.Usagef("delegate: --succinct-bins 0: use a power of two from 2 to %d", repo.MaxBins)
+				return cliutil.Usagef("delegate: --succinct-bins 0: use a power of two from 2 to %d", delegation.MaxBins)
 			}
-			if err := repo.ValidateDelegateOptions(opts); err != nil {
+			if err := opts.Validate(); err != nil {
 				return cliutil.Usagef("delegate: %v", err)
 			}
 			for _, f := range c.StringSlice("key") {

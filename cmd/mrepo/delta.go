@@ -13,8 +13,8 @@ import (
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/internal/patchstat"
-	"github.com/edgetuf/edgetuf/repo"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
@@ -120,7 +120,7 @@ when every check passed; on any error it is left as it was (not created).`,
 		Action: func(c *cli.Context) error {
 			var opts deltaApplyOptions
 			if c.IsSet("max-duration") {
-				d, err := repo.ParseDuration(c.String("max-duration"))
+				d, err := duration.Parse(c.String("max-duration"))
 				if err != nil {
 					return cliutil.Usagef("delta apply: --max-duration: %v", err)
 				}

@@ -10,8 +10,10 @@ import (
 	"os"
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -39,12 +41,12 @@ func durationFlag(name, def, usage string) *cli.StringFlag {
 	return &cli.StringFlag{Name: name, Value: def, Usage: usage}
 }
 
-func parseDurationFlag(c *cli.Context, name string) (repo.Duration, error) {
-	d, err := repo.ParseDuration(c.String(name))
+func parseDurationFlag(c *cli.Context, name string) (duration.Duration, error) {
+	d, err := duration.Parse(c.String(name))
 	if err != nil {
 		return 0, cliutil.Usagef("%s: --%s: %v", c.Command.Name, name, err)
 	}
-	return repo.Duration(d), nil
+	return duration.Duration(d), nil
 }
 
 func command(required []string, cmd *cli.Command) *cli.Command {
@@ -77,7 +79,7 @@ func optKeyDir(c *cli.Context) keys.Keyring {
 
 func roleArg(c *cli.Context) (string, error) {
 	role := c.String("role")
-	if err := repo.CheckTopLevelRole(role); err != nil {
+	if err := staged.CheckTopLevelRole(role); err != nil {
 		return "", cliutil.Usagef("%s: --role: %v", c.Command.Name, err)
 	}
 	return role, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/spf13/afero"
@@ -35,10 +36,10 @@ Refuses to overwrite an existing repository or existing key files.`,
 			&cli.IntFlag{Name: "root-keys", Value: 1, Usage: "number of root keys to generate"},
 			&cli.IntFlag{Name: "root-threshold", Value: 1, Usage: "number of root keys that must sign a root"},
 			&cli.StringFlag{Name: "key-type", Value: string(keys.Ed25519), Usage: "key algorithm: ed25519 or ecdsa-p256"},
-			durationFlag("root-expires", repo.FormatDuration(time.Duration(repo.DefaultExpiry.Root)), "root metadata lifetime"),
-			durationFlag("targets-expires", repo.FormatDuration(time.Duration(repo.DefaultExpiry.Targets)), "targets metadata lifetime"),
-			durationFlag("snapshot-expires", repo.FormatDuration(time.Duration(repo.DefaultExpiry.Snapshot)), "snapshot metadata lifetime"),
-			durationFlag("timestamp-expires", repo.FormatDuration(time.Duration(repo.DefaultExpiry.Timestamp)), "timestamp metadata lifetime (bounds how long a freeze attack can last)"),
+			durationFlag("root-expires", duration.Format(time.Duration(repo.DefaultExpiry.Root)), "root metadata lifetime"),
+			durationFlag("targets-expires", duration.Format(time.Duration(repo.DefaultExpiry.Targets)), "targets metadata lifetime"),
+			durationFlag("snapshot-expires", duration.Format(time.Duration(repo.DefaultExpiry.Snapshot)), "snapshot metadata lifetime"),
+			durationFlag("timestamp-expires", duration.Format(time.Duration(repo.DefaultExpiry.Timestamp)), "timestamp metadata lifetime (bounds how long a freeze attack can last)"),
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -52,7 +53,7 @@ Refuses to overwrite an existing repository or existing key files.`,
 			var exp repo.Expiry
 			for _, f := range []struct {
 				name string
-				dst  *repo.Duration
+				dst  *duration.Duration
 			}{{"root-expires", &exp.Root}, {"targets-expires", &exp.Targets}, {"snapshot-expires", &exp.Snapshot}, {"timestamp-expires", &exp.Timestamp}} {
 				if *f.dst, err = parseDurationFlag(c, f.name); err != nil {
 					return err

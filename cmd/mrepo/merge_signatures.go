@@ -6,7 +6,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
-	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
@@ -42,7 +42,7 @@ that do not count for ROLE. Prints the thresholds still unmet.`,
 				}
 				others[p] = data
 			}
-			var res *repo.MergeResult
+			var res *staged.MergeResult
 			if c.String("repo") != "" {
 				r, err := openRepo(c)
 				if err != nil {
@@ -53,7 +53,7 @@ that do not count for ROLE. Prints the thresholds still unmet.`,
 					return fmt.Errorf("merge-signatures: %w", err)
 				}
 			} else {
-				res, err = repo.MergeSignaturesFile(afero.NewOsFs(), c.String("staged"), role, others)
+				res, err = staged.MergeFile(afero.NewOsFs(), c.String("staged"), role, others)
 				if err != nil {
 					return fmt.Errorf("merge-signatures: %w", err)
 				}

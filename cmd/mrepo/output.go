@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/urfave/cli/v2"
 )
@@ -19,7 +20,7 @@ func warn(c *cli.Context, ws []string) {
 	}
 }
 
-func printStatus(w io.Writer, s *repo.SignatureStatus) {
+func printStatus(w io.Writer, s *staged.SignatureStatus) {
 	if s != nil && len(s.Groups) > 0 {
 		fmt.Fprintln(w, capitalize(s.String()))
 	}

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/internal/scripttest"
-	"github.com/edgetuf/edgetuf/repo"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -176,7 +176,7 @@ func cmdJSONTime(ts *testscript.TestScript, neg bool, args []string) {
 		if rest, ok := strings.CutPrefix(s, "-"); ok {
 			s, sign = rest, -1
 		}
-		d, err := repo.ParseDuration(s)
+		d, err := duration.Parse(s)
 		ts.Check(err)
 		return sign * d
 	}

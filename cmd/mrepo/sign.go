@@ -5,7 +5,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
-	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
@@ -46,7 +46,7 @@ thresholds still unmet are printed.`,
 				return cliutil.Usagef("sign: give exactly one of --key KEYFILE and --keys DIR (see mrepo sign --help)")
 			}
 			var kr keys.Keyring
-			var opts repo.SignOptions
+			var opts staged.SignOptions
 			names := map[string]string{}
 			if p := c.String("key"); p != "" {
 				fk, err := keys.OpenKeyFile(p, passphrases(c))
@@ -74,7 +74,7 @@ thresholds still unmet are printed.`,
 					fmt.Fprintln(c.App.Writer, l)
 				}
 			}
-			var res *repo.SignResult
+			var res *staged.SignResult
 			if c.String("repo") != "" {
 				r, err := openRepo(c)
 				if err != nil {
@@ -85,7 +85,7 @@ thresholds still unmet are printed.`,
 					return fmt.Errorf("sign: %w", err)
 				}
 			} else {
-				res, err = repo.SignStagedFile(afero.NewOsFs(), c.String("staged"), role, kr, opts)
+				res, err = staged.SignFile(afero.NewOsFs(), c.String("staged"), role, kr, opts)
 				if err != nil {
 					return fmt.Errorf("sign: %w", err)
 				}

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/urfave/cli/v2"
 )
@@ -66,7 +68,7 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 					ids[i] = keys.ShortID(id)
 				}
 				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d/%d %s\t%s\n", rs.Role, rs.Version, rs.Expires.UTC().Format(targets.TimeFormat),
-					repo.FormatRemaining(rs.Expires.Sub(st.Now)), rs.ValidSignatures, rs.Threshold, ok, strings.Join(ids, ","))
+					duration.FormatRemaining(rs.Expires.Sub(st.Now)), rs.ValidSignatures, rs.Threshold, ok, strings.Join(ids, ","))
 			}
 			tw.Flush()
 			printDelegations(w, st)
@@ -124,7 +126,7 @@ func printDelegations(w io.Writer, st *repo.Status) {
 }
 
 // stagedLines formats staged metadata for mrepo status.
-func stagedLines(ss []repo.StagedInfo) []string {
+func stagedLines(ss []staged.Info) []string {
 	var out []string
 	for _, s := range ss {
 		line := fmt.Sprintf("staged %s", s.Role)

@@ -16,6 +16,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"fmt"
+	"strings"
 
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -27,6 +28,29 @@ func ShortID(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// ShortIDs is ShortID of each of ids, for messages that list a role's keys.
+func ShortIDs(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = ShortID(id)
+	}
+	return out
+}
+
+// Matching returns the key IDs of ids that s names: s itself, or, when s
+// has at least 8 hex digits, every ID it is a prefix of (s in any case).
+// The caller says what none or several matches mean.
+func Matching(ids []string, s string) []string {
+	s = strings.ToLower(s)
+	var found []string
+	for _, id := range ids {
+		if id == s || (len(s) >= 8 && strings.HasPrefix(id, s)) {
+			found = append(found, id)
+		}
+	}
+	return found
 }
 
 // Verify checks one signature by one TUF public key over payload, the way

@@ -39,6 +39,10 @@ const (
 	TargetsDir  = "targets"
 )
 
+// TopLevelRoles are the roles of a root, in the order the chain is
+// usually told (staged.TopLevelRoles names the same list).
+var TopLevelRoles = []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP}
+
 // MaxMetadataSize bounds every metadata read (go-tuf's largest default
 // limit is 5 MB for targets).
 const MaxMetadataSize = 32 << 20

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/server"
@@ -139,7 +140,7 @@ func (r *Repo) OnlineKeyring(t testing.TB, extra ...*keys.Key) keys.MemKeyring {
 
 // Delegate runs mrepo delegate with r.Keys plus extra keys (a new role's
 // own keys, to sign its first metadata at once; the bins' keys).
-func (r *Repo) Delegate(t testing.TB, opts repo.DelegateOptions, extra ...*keys.Key) *repo.DelegateResult {
+func (r *Repo) Delegate(t testing.TB, opts delegation.Options, extra ...*keys.Key) *repo.DelegateResult {
 	t.Helper()
 	res, err := r.R.Delegate(r.Keyring(extra...), opts)
 	if err != nil {
