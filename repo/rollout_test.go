@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
@@ -64,7 +65,7 @@ func targetFilesState(t testing.TB, fs afero.Fs, dir string) map[string]string {
 func TestRolloutSaltKept(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	res, err := r.SetRollout("det", "2.0.0", f.kr, RolloutOptions{BasisPoints: 100})
 	if err != nil {
@@ -148,7 +149,7 @@ func TestRolloutSaltKept(t *testing.T) {
 func TestRolloutNoPayloadTouched(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	for i, change := range []func() (*ControlResult, error){
 		func() (*ControlResult, error) {
@@ -191,10 +192,10 @@ func TestRolloutDelegatedRole(t *testing.T) {
 	f := getFixture(t)
 	t.Run("named", func(t *testing.T) {
 		t.Parallel()
-		fs, dir := clone(t, f.published)
+		fs, dir := clone(t, publishedTree)
 		r := openAt(t, fs, dir, t0)
 		team := teamKey(t, "vision")
-		if _, err := r.Delegate(plusKeys(f.kr, team), DelegateOptions{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
+		if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
 			t.Fatal(err)
 		}
 		kr := teamKeyring(t, team)
@@ -223,10 +224,10 @@ func TestRolloutDelegatedRole(t *testing.T) {
 	})
 	t.Run("bins", func(t *testing.T) {
 		t.Parallel()
-		fs, dir := clone(t, f.fs)
+		fs, dir := clone(t, initTree)
 		r := openAt(t, fs, dir, t0)
 		bins := teamKey(t, "bins")
-		if _, err := r.Delegate(plusKeys(f.kr, bins), DelegateOptions{Bins: 8, NamePrefix: "bins", Keys: []*metadata.Key{bins.Public}}); err != nil {
+		if _, err := r.Delegate(plusKeys(f.kr, bins), delegation.Options{Bins: 8, NamePrefix: "bins", Keys: []*metadata.Key{bins.Public}}); err != nil {
 			t.Fatal(err)
 		}
 		kr := teamKeyring(t, bins)
@@ -255,7 +256,7 @@ func TestRolloutDelegatedRole(t *testing.T) {
 func TestRevokeLastVersionRefused(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	res, err := r.Revoke("det", "2.0.0", f.kr, RevokeOptions{Reason: "wrong labels"})
 	if err != nil {
@@ -299,7 +300,7 @@ func TestRevokeLastVersionRefused(t *testing.T) {
 	requireVerifies(t, fs, dir, t0)
 
 	// The only version of a model.
-	fs, dir = clone(t, f.fs)
+	fs, dir = clone(t, initTree)
 	r = openAt(t, fs, dir, t0)
 	mustPublishAs(t, r, fs, f.kr, "solo", "1.0.0", AddOptions{})
 	if _, err := r.Revoke("solo", "1.0.0", f.kr, RevokeOptions{Reason: "x"}); !errors.Is(err, ErrLastVersion) || !strings.Contains(err.Error(), "it is the only published version") {
@@ -311,8 +312,7 @@ func TestRevokeLastVersionRefused(t *testing.T) {
 // before any key is used, and change nothing.
 func TestRolloutRefusals(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	before := fileSnapshot(t, fs, dir)
 	none := keys.MemKeyring{} // no key: a refusal must come before signing
@@ -373,7 +373,7 @@ func TestRolloutRefusals(t *testing.T) {
 func TestRolloutPolicy(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	p := &targets.Policy{UnmeteredAboveBytes: 50 << 20, MinBatteryPercent: 30, Networks: []string{"wifi", "ethernet"}}
 	if _, err := r.SetPolicy("det", "2.0.0", f.kr, p); err != nil {
@@ -397,7 +397,7 @@ func TestRolloutPolicy(t *testing.T) {
 func TestAddTargetRollout(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	p := &targets.Policy{MinBatteryPercent: 20}
 	mustPublishAs(t, r, fs, f.kr, "det", "3.0.0", AddOptions{Rollout: &targets.Rollout{BasisPoints: 100}, Policy: p})
@@ -445,7 +445,7 @@ func TestAddTargetRollout(t *testing.T) {
 func TestRolloutConcurrentWriters(t *testing.T) {
 	t.Parallel()
 	f := getFixture(t)
-	fs, dir := clone(t, f.published)
+	fs, dir := clone(t, publishedTree)
 	start := current(t, fs, dir).timestamp.Signed.Version
 	var wg sync.WaitGroup
 	errs := make([]error, 5)
