@@ -22,11 +22,9 @@ that owns the model, with that role's keys), then snapshot and timestamp.
 No payload file is touched. See docs/rollout.md.`
 
 func rolloutCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "rollout",
-		Usage:     "stage a version to a percentage of devices, or halt its rollout",
-		UsageText: "mrepo rollout set --repo DIR --keys DIR --percent P [--cohort-salt S] [--device-class C]... [--start TIME] [--json] MODEL@VERSION\nmrepo rollout halt --repo DIR --keys DIR --reason TEXT [--json] MODEL@VERSION",
-		Description: `A staged rollout lets only a share of the devices see a version: each device
+	return groupCommand("rollout", "stage a version to a percentage of devices, or halt its rollout",
+		"mrepo rollout set --repo DIR --keys DIR --percent P [--cohort-salt S] [--device-class C]... [--start TIME] [--json] MODEL@VERSION\nmrepo rollout halt --repo DIR --keys DIR --reason TEXT [--json] MODEL@VERSION",
+		`A staged rollout lets only a share of the devices see a version: each device
 falls into one of 10,000 cohort buckets (SHA-256 of the version's cohort salt
 and its device ID, which never leaves the device), and takes the version only
 if its bucket is below the rollout's percentage (0.01% steps). Raising the
@@ -34,16 +32,29 @@ percentage adds devices; lowering it, or a halt, stops devices that do not
 have the version from taking it, while devices that run it keep it (revoke
 the version to take it away: mrepo revoke).
 
-` + controlsNote,
+`+controlsNote,
+		rolloutSetCommand(), rolloutHaltCommand())
+}
+
+// groupCommand is a command made of subcommands (rollout set|halt, policy
+// set|clear): without one, or with an unknown one, it is a usage error.
+func groupCommand(name, usage, usageText, desc string, subs ...*cli.Command) *cli.Command {
+	var names []string
+	for _, c := range subs {
+		names = append(names, c.Name)
+	}
+	choice := strings.Join(names, " or ")
+	return &cli.Command{
+		Name: name, Usage: usage, UsageText: usageText, Description: desc,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return cliutil.Usagef("rollout: %s (see mrepo rollout --help)", cliutil.OneLine(err))
+			return cliutil.Usagef("%s: %s (see mrepo %s --help)", name, cliutil.OneLine(err), name)
 		},
-		Subcommands: []*cli.Command{rolloutSetCommand(), rolloutHaltCommand()},
+		Subcommands: subs,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return cliutil.Usagef("rollout: unknown command %q: set or halt (see mrepo rollout --help)", c.Args().First())
+				return cliutil.Usagef("%s: unknown command %q: %s (see mrepo %s --help)", name, c.Args().First(), choice, name)
 			}
-			return cliutil.Usagef("rollout: expected a command: set or halt (see mrepo rollout --help)")
+			return cliutil.Usagef("%s: expected a command: %s (see mrepo %s --help)", name, choice, name)
 		},
 	}
 }
@@ -273,27 +284,15 @@ revocation) allows. A version that is not revoked is refused (exit 1).
 }
 
 func policyCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "policy",
-		Usage:     "set or clear the conditions a device must meet to download a version",
-		UsageText: "mrepo policy set --repo DIR --keys DIR [--unmetered-above SIZE] [--min-battery PERCENT] [--network TYPE]... [--json] MODEL@VERSION\nmrepo policy clear --repo DIR --keys DIR [--json] MODEL@VERSION",
-		Description: `A version's download policy is checked by the device, from the state its app
+	return groupCommand("policy", "set or clear the conditions a device must meet to download a version",
+		"mrepo policy set --repo DIR --keys DIR [--unmetered-above SIZE] [--min-battery PERCENT] [--network TYPE]... [--json] MODEL@VERSION\nmrepo policy clear --repo DIR --keys DIR [--json] MODEL@VERSION",
+		`A version's download policy is checked by the device, from the state its app
 reports (mclient update --battery, --network, ...), before any byte of the
 version is downloaded; a device that does not meet it defers the update
 (exit 75, DEFERRED_*). The device's own user settings can only be stricter.
 
-` + controlsNote,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return cliutil.Usagef("policy: %s (see mrepo policy --help)", cliutil.OneLine(err))
-		},
-		Subcommands: []*cli.Command{policySetCommand(), policyClearCommand()},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return cliutil.Usagef("policy: unknown command %q: set or clear (see mrepo policy --help)", c.Args().First())
-			}
-			return cliutil.Usagef("policy: expected a command: set or clear (see mrepo policy --help)")
-		},
-	}
+`+controlsNote,
+		policySetCommand(), policyClearCommand())
 }
 
 // policyFlags are the conditions of a policy; prefix is "" for mrepo
