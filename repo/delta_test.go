@@ -17,6 +17,7 @@ import (
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -59,8 +60,8 @@ func deltaRepo(t *testing.T) (afero.Fs, string, *Repository) {
 	return fs, dir, r
 }
 
-func deltaByKey(ds []DeltaResult) map[string]DeltaResult {
-	out := map[string]DeltaResult{}
+func deltaByKey(ds []targetstore.DeltaResult) map[string]targetstore.DeltaResult {
+	out := map[string]targetstore.DeltaResult{}
 	for _, d := range ds {
 		out[d.File+"@"+d.Base] = d
 	}

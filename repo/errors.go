@@ -6,6 +6,7 @@ import (
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/rootkeys"
 	"github.com/edgetuf/edgetuf/staged"
+	"github.com/edgetuf/edgetuf/targetstore"
 )
 
 // Errors returned by repository operations, wrapped with details. Test
@@ -20,8 +21,9 @@ var (
 	// ErrVersionNotNewer: a newer version of the model is already published.
 	ErrVersionNotNewer = errors.New("version is not newer than the latest published")
 	// ErrBundle: the bundle directory is unusable (missing or escaping paths,
-	// symlinks, hash or size mismatches with its manifest).
-	ErrBundle = errors.New("invalid bundle")
+	// symlinks, hash or size mismatches with its manifest). It is
+	// targetstore.ErrBundle: package targetstore reads bundles.
+	ErrBundle = targetstore.ErrBundle
 	// ErrThreshold: the keys at hand (or staged signatures) cannot meet a
 	// role's threshold. It is staged.ErrThreshold.
 	ErrThreshold = staged.ErrThreshold

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -38,6 +39,11 @@ func Open(fs afero.Fs, dir string) (*Repository, error) {
 
 // Dir is the repository's directory.
 func (r *Repository) Dir() string { return r.dir }
+
+// targetStore holds the repository's target files (targets/).
+func (r *Repository) targetStore() targetstore.Store {
+	return targetstore.Store{Fs: r.fs, Dir: r.dir}
+}
 
 // Config returns the repository configuration.
 func (r *Repository) Config() Config { return *r.cfg }
