@@ -3,6 +3,7 @@ package repo
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/bits"
 	"slices"
 	"strings"
@@ -36,9 +37,25 @@ type DelegateResult struct {
 
 // roleWrite is a delegated role's metadata to sign and write.
 type roleWrite struct {
-	node *roleNode
+	node *delegation.Role
 	md   *metadata.Metadata[metadata.TargetsType]
 	ss   []keySigner
+}
+
+// loadTree reads the delegation tree of st.
+func (r *Repository) loadTree(st *state) (*delegation.Tree, error) {
+	return delegation.LoadTree(r.fs, r.dir, st.targets, st.snapshot)
+}
+
+// viewOf is st with the top-level targets replaced by the effective
+// targets of the whole tree (delegation.Tree.View), read-only.
+func viewOf(tree *delegation.Tree, st *state) *state {
+	if len(tree.Roles) == 0 {
+		return st
+	}
+	v := *st
+	v.targets = tree.View()
+	return &v
 }
 
 // Delegate adds, updates or removes a delegated targets role in top-level
@@ -117,15 +134,15 @@ func (r *Repository) delegate(t *tx, kr keys.Keyring, opts delegation.Options) (
 		if res.RoleVersions == nil {
 			res.RoleVersions = map[string]int64{}
 		}
-		res.RoleVersions[w.node.name] = t.writeRole(w.node, w.md, w.ss)
+		res.RoleVersions[w.node.Name] = t.writeRole(w.node, w.md, w.ss)
 	}
 	t.publish(ss, metadata.TARGETS)
 	return res, nil
 }
 
-func (r *Repository) delegateNamed(st *state, tree *delegTree, kr keys.Keyring, opts delegation.Options) (*DelegateResult, []roleWrite, error) {
+func (r *Repository) delegateNamed(st *state, tree *delegation.Tree, kr keys.Keyring, opts delegation.Options) (*DelegateResult, []roleWrite, error) {
 	d := st.targets.Signed.Delegations
-	if sr := tree.bins(); sr != nil {
+	if sr := tree.HashBins(); sr != nil {
 		return nil, nil, fmt.Errorf("%w: targets delegates to hash bins (%s-*); TUF allows either named roles or hash bins in one delegations object", delegation.ErrDelegation, sr.NamePrefix)
 	}
 	res := &DelegateResult{Role: opts.Name}
@@ -138,14 +155,14 @@ func (r *Repository) delegateNamed(st *state, tree *delegTree, kr keys.Keyring, 
 		dr := d.Roles[idx]
 		res.Paths, res.KeyIDs, res.Threshold, res.Terminating = dr.Paths, dr.KeyIDs, dr.Threshold, dr.Terminating
 		d.Roles = slices.Delete(d.Roles, idx, idx+1)
-		if n := tree.nodes[opts.Name]; n != nil && n.ref != nil {
+		if n := tree.Roles[opts.Name]; n != nil && n.Ref != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s.json stays listed in the snapshot (clients refuse a snapshot that drops a role), so the name %s cannot be used again", opts.Name, opts.Name))
 		}
 		return res, nil, nil
 	}
 	if idx < 0 {
-		if n := tree.nodes[opts.Name]; n != nil {
-			return nil, nil, fmt.Errorf("%w: role %s is already delegated by %s", delegation.ErrDelegation, opts.Name, n.parent)
+		if n := tree.Roles[opts.Name]; n != nil {
+			return nil, nil, fmt.Errorf("%w: role %s is already delegated by %s", delegation.ErrDelegation, opts.Name, n.Parent)
 		}
 		if mf := st.snapshot.Signed.Meta[opts.Name+".json"]; mf != nil {
 			return nil, nil, fmt.Errorf("%w: the name %s was used before (the snapshot lists %s.json version %d, and clients refuse a snapshot that drops it): choose another name", delegation.ErrDelegation, opts.Name, opts.Name, mf.Version)
@@ -182,13 +199,13 @@ func (r *Repository) delegateNamed(st *state, tree *delegTree, kr keys.Keyring, 
 	res.Paths, res.KeyIDs, res.Threshold, res.Terminating = dr.Paths, dr.KeyIDs, dr.Threshold, dr.Terminating
 
 	var writes []roleWrite
-	node := tree.nodes[opts.Name]
+	node := tree.Roles[opts.Name]
 	switch {
-	case node == nil || node.md == nil:
+	case node == nil || node.Meta == nil:
 		// No metadata yet: sign the first, empty version now if the role's
 		// keys are at hand; otherwise its first publication does.
 		if node == nil {
-			node = &roleNode{name: opts.Name, parent: metadata.TARGETS, deleg: dr}
+			node = &delegation.Role{Name: opts.Name, Parent: metadata.TARGETS, Delegated: dr}
 		}
 		rs, err := signers(kr, opts.Name, &metadata.Role{KeyIDs: dr.KeyIDs, Threshold: dr.Threshold})
 		switch {
@@ -202,17 +219,17 @@ func (r *Repository) delegateNamed(st *state, tree *delegTree, kr keys.Keyring, 
 			writes = append(writes, roleWrite{node: node, md: metadata.Targets(), ss: rs})
 		}
 	case !slices.Equal(before.KeyIDs, dr.KeyIDs) || before.Threshold != dr.Threshold:
-		if err := st.targets.VerifyDelegate(opts.Name, node.md); err != nil {
+		if err := st.targets.VerifyDelegate(opts.Name, node.Meta); err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("role %s: its current metadata (%s) is not signed by a threshold of its keys now, so devices refuse the targets it signs until they re-sign it: "+
-				"review its targets (mrepo status), then mrepo targets --role %s --after-key-change, with the new keys", opts.Name, node.file, opts.Name))
+				"review its targets (mrepo status), then mrepo targets --role %s --after-key-change, with the new keys", opts.Name, node.File, opts.Name))
 		}
 	}
 	return res, writes, nil
 }
 
-func (r *Repository) delegateBins(st *state, tree *delegTree, kr keys.Keyring, opts delegation.Options) (*DelegateResult, []roleWrite, error) {
+func (r *Repository) delegateBins(st *state, tree *delegation.Tree, kr keys.Keyring, opts delegation.Options) (*DelegateResult, []roleWrite, error) {
 	d := st.targets.Signed.Delegations
-	if names := tree.namedRoles(); len(names) > 0 {
+	if names := tree.NamedRoles(); len(names) > 0 {
 		return nil, nil, fmt.Errorf("%w: targets delegates to named roles (%s); TUF allows either named roles or hash bins in one delegations object", delegation.ErrDelegation, strings.Join(names, ", "))
 	}
 	res := &DelegateResult{NamePrefix: opts.NamePrefix, Terminating: true}
@@ -240,7 +257,7 @@ func (r *Repository) delegateBins(st *state, tree *delegTree, kr keys.Keyring, o
 		before = metadata.Role{KeyIDs: slices.Clone(sr.KeyIDs), Threshold: sr.Threshold}
 		// The bins are re-signed below: only what their current keys signed.
 		for _, name := range sr.GetRoles() {
-			if node := tree.nodes[name]; node != nil && node.md != nil {
+			if node := tree.Roles[name]; node != nil && node.Meta != nil {
 				if err := r.checkRoleSigned(tree, node); err != nil {
 					return nil, nil, err
 				}
@@ -271,11 +288,11 @@ func (r *Repository) delegateBins(st *state, tree *delegTree, kr keys.Keyring, o
 	}
 	var writes []roleWrite
 	for _, name := range sr.GetRoles() {
-		node := tree.nodes[name]
+		node := tree.Roles[name]
 		if node == nil {
-			node = &roleNode{name: name, parent: metadata.TARGETS, bins: sr}
+			node = &delegation.Role{Name: name, Parent: metadata.TARGETS, Bins: sr}
 		}
-		md := node.md
+		md := node.Meta
 		if md == nil {
 			md = metadata.Targets()
 		}
@@ -287,16 +304,16 @@ func (r *Repository) delegateBins(st *state, tree *delegTree, kr keys.Keyring, o
 // shadowWarnings names the roles that list targets they are delegated but
 // that clients no longer find there: an earlier delegation is terminating
 // for them, or an earlier role lists the same path.
-func shadowWarnings(t *delegTree) []string {
+func shadowWarnings(t *delegation.Tree) []string {
 	var out []string
-	for _, name := range t.order {
-		n := t.nodes[name]
-		if n.md == nil {
+	for _, name := range t.Order {
+		n := t.Roles[name]
+		if n.Meta == nil {
 			continue
 		}
 		var lost []string
-		for _, p := range sortedKeys(n.md.Signed.Targets) {
-			if res := t.resolve(p); n.delegates(p) && res.role != name && res.blocked == "" {
+		for _, p := range slices.Sorted(maps.Keys(n.Meta.Signed.Targets)) {
+			if res := t.Resolve(p); n.Delegates(p) && res.Role != name && res.Blocked == "" {
 				lost = append(lost, p)
 			}
 		}
@@ -307,8 +324,8 @@ func shadowWarnings(t *delegTree) []string {
 	return out
 }
 
-func rolesHint(tree *delegTree) string {
-	if names := tree.namedRoles(); len(names) > 0 {
+func rolesHint(tree *delegation.Tree) string {
+	if names := tree.NamedRoles(); len(names) > 0 {
 		return " (delegated roles: " + strings.Join(names, ", ") + ")"
 	}
 	return " (it delegates to no role; see mrepo delegate)"
@@ -317,21 +334,21 @@ func rolesHint(tree *delegTree) string {
 // checkRoleSigned fails unless a delegated role's current metadata is
 // signed by a threshold of the keys its delegation names now: mrepo never
 // re-signs (and so launders) what the role's keys did not sign.
-func (r *Repository) checkRoleSigned(tree *delegTree, n *roleNode) error {
-	parent := tree.meta(n.parent)
+func (r *Repository) checkRoleSigned(tree *delegation.Tree, n *delegation.Role) error {
+	parent := tree.Meta(n.Parent)
 	if parent == nil || parent.Signed.Delegations == nil {
-		return storedErr(n.file, fmt.Errorf("its delegator %s has no metadata", n.parent))
+		return storedErr(n.File, fmt.Errorf("its delegator %s has no metadata", n.Parent))
 	}
 	if err := checkKeys(parent.Signed.Delegations.Keys); err != nil {
-		return storedErr(n.parent, err)
+		return storedErr(n.Parent, err)
 	}
-	if err := parent.VerifyDelegate(n.name, n.md); err != nil {
-		role := n.name
-		if n.bins != nil {
-			role = n.bins.NamePrefix
+	if err := parent.VerifyDelegate(n.Name, n.Meta); err != nil {
+		role := n.Name
+		if n.Bins != nil {
+			role = n.Bins.NamePrefix
 		}
 		return fmt.Errorf("%w: %s: %v (if the role's keys were replaced on purpose, review its targets, then have its new keys re-sign it: mrepo targets --role %s --after-key-change)",
-			ErrStoredMetadata, n.file, err, role)
+			ErrStoredMetadata, n.File, err, role)
 	}
 	return nil
 }
@@ -372,35 +389,35 @@ func (r *Repository) resignRole(t *tx, name string, kr keys.Keyring, opts Resign
 	if err != nil {
 		return err
 	}
-	var nodes []*roleNode
-	if sr := tree.bins(); sr != nil && name == sr.NamePrefix {
+	var nodes []*delegation.Role
+	if sr := tree.HashBins(); sr != nil && name == sr.NamePrefix {
 		for _, b := range sr.GetRoles() {
-			if n := tree.nodes[b]; n != nil {
+			if n := tree.Roles[b]; n != nil {
 				nodes = append(nodes, n)
 			}
 		}
-	} else if n := tree.nodes[name]; n != nil {
+	} else if n := tree.Roles[name]; n != nil {
 		nodes = append(nodes, n)
 	}
 	if len(nodes) == 0 {
 		hint := rolesHint(tree)
-		if sr := tree.bins(); sr != nil {
+		if sr := tree.HashBins(); sr != nil {
 			hint = fmt.Sprintf(" (hash bins: --role %s re-signs them all)", sr.NamePrefix)
 		}
 		return fmt.Errorf("%w: %s is not a delegated role%s", delegation.ErrDelegation, name, hint)
 	}
 	for _, n := range nodes {
-		if n.md == nil {
+		if n.Meta == nil {
 			continue
 		}
 		if err := r.checkRoleSigned(tree, n); err != nil {
 			if !opts.AfterKeyChange || !errors.Is(err, ErrStoredMetadata) {
 				return err
 			}
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s was not signed by a threshold of the role's current keys; re-signed as published (after a key change)", n.file))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s was not signed by a threshold of the role's current keys; re-signed as published (after a key change)", n.File))
 		}
 	}
-	rs, err := signers(kr, name, nodes[0].role())
+	rs, err := signers(kr, name, nodes[0].Keys())
 	if err != nil {
 		return err
 	}
@@ -409,11 +426,11 @@ func (r *Repository) resignRole(t *tx, name string, kr keys.Keyring, opts Resign
 		return err
 	}
 	for _, n := range nodes {
-		md := n.md
+		md := n.Meta
 		if md == nil {
 			md = metadata.Targets()
 		}
-		res.Roles[n.name] = t.writeRole(n, md, rs)
+		res.Roles[n.Name] = t.writeRole(n, md, rs)
 	}
 	t.publish(ss, metadata.SNAPSHOT)
 	return nil
