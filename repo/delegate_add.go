@@ -46,7 +46,7 @@ func (r *Repository) destination(st *state, role string) (*destination, error) {
 	default:
 		n := tree.Roles[role]
 		if n == nil || n.Parent != metadata.TARGETS || n.Delegated == nil {
-			return nil, fmt.Errorf("%w: role %s is not delegated by targets%s", ErrDelegation, role, rolesHint(tree))
+			return nil, fmt.Errorf("%w: role %s is not delegated by targets%s", ErrDelegation, role, tree.RolesHint())
 		}
 		d.node = n
 	}
@@ -118,7 +118,7 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 	switch {
 	case d.node != nil:
 		if d.node.Meta != nil {
-			if err := r.checkRoleSigned(d.tree, d.node); err != nil {
+			if err := d.tree.CheckSigned(d.node); err != nil {
 				return nil, err
 			}
 		}
@@ -134,7 +134,7 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 		return ss, nil
 	case d.bins != nil:
 		for _, n := range d.touched {
-			if err := r.checkRoleSigned(d.tree, n); err != nil {
+			if err := d.tree.CheckSigned(n); err != nil {
 				return nil, err
 			}
 		}
