@@ -241,3 +241,56 @@ func (t *Tree) RolesHint() string {
 	}
 	return " (it delegates to no role; see mrepo delegate)"
 }
+
+// CheckRolePaths refuses target paths that role n may not sign, or that
+// clients looking them up would never find in it (a role without metadata
+// or a terminating delegation on the way).
+func (t *Tree) CheckRolePaths(n *Role, paths []string) error {
+	for _, p := range paths {
+		if !n.Delegates(p) {
+			return fmt.Errorf("%w: role %s may sign only %s; %s is not among them", ErrOutsideDelegation, n.Name, strings.Join(n.Delegated.Paths, ", "), p)
+		}
+		res := t.Resolve(p)
+		switch {
+		case res.Blocked != "" && res.Blocked != n.Name:
+			return fmt.Errorf("%w: devices looking up %s stop at role %s, which has no metadata yet", ErrOutsideDelegation, p, res.Blocked)
+		case !slices.Contains(res.Visited, n.Name):
+			return fmt.Errorf("%w: devices looking up %s never reach role %s (the lookup ends at %s: an earlier delegation for it is terminating)", ErrOutsideDelegation, p, n.Name, res.Visited[len(res.Visited)-1])
+		}
+	}
+	return nil
+}
+
+// BinsFor returns the hash bins that target paths go to, each once, in
+// the order of the paths. Every bin has metadata (mrepo delegate writes
+// them all): one without is a damaged repository.
+func (t *Tree) BinsFor(bins *metadata.SuccinctRoles, paths []string) ([]*Role, error) {
+	var out []*Role
+	seen := map[string]bool{}
+	for _, p := range paths {
+		name := bins.GetRolesForTarget(p)[0].Name
+		n := t.Roles[name]
+		if n == nil || n.Meta == nil {
+			return nil, repofiles.StoredError(name+".json", fmt.Errorf("hash bin %s has no metadata", name))
+		}
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// CheckTopLevelPaths refuses target paths that top-level targets delegates
+// to a named role: signed by targets, they would shadow the role's
+// versions (a client looks in targets first).
+func (t *Tree) CheckTopLevelPaths(paths []string) error {
+	for _, p := range paths {
+		for _, name := range t.Order {
+			if n := t.Roles[name]; n.Parent == metadata.TARGETS && n.Delegated != nil && n.Delegates(p) {
+				return fmt.Errorf("%w: %s is delegated to role %s: publish it with --role %s", ErrDelegation, p, name, name)
+			}
+		}
+	}
+	return nil
+}

@@ -15,6 +15,12 @@
 // target resolves; this is the one place that decides it on the
 // repository side.
 //
+// The plans: a change of top-level targets' delegations (Tree.Apply:
+// checked, applied to the metadata, with the roles to sign now), whether
+// a role's current metadata is still signed by its keys (Tree.CheckSigned),
+// and where add-target may sign a path (CheckRolePaths, BinsFor,
+// CheckTopLevelPaths). Keys and writing stay with the writer.
+//
 // The repository writer (package repo: Delegate, ResignRole, add-target
 // --role) applies the rules and builds on the tree under its lock;
 // package status reports the tree; cmd/mrepo validates its flags with the

@@ -236,3 +236,74 @@ func TestLoadTreeRefusesStoredMismatch(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishChecks: where add-target may sign a path, on the fixture
+// tree (vision terminating for vision-*, team for every model, pending
+// without metadata).
+func TestPublishChecks(t *testing.T) {
+	t.Parallel()
+	tree := fixtureTree(t).load(t)
+	vision, team := tree.Roles["vision"], tree.Roles["team"]
+	if err := tree.CheckRolePaths(vision, []string{"models/vision-x/1.0.0/w.bin"}); err != nil {
+		t.Errorf("vision's own path: %v", err)
+	}
+	for _, c := range []struct {
+		role *delegation.Role
+		path string
+		want string
+	}{
+		{vision, otherPath, "role vision may sign only models/vision-*/*/*"},
+		{team, "models/vision-x/1.0.0/w.bin", "never reach role team (the lookup ends at vision"},
+		{team, "models/late/1.0.0/w.bin", "stop at role pending, which has no metadata yet"},
+	} {
+		if err := tree.CheckRolePaths(c.role, []string{c.path}); !errors.Is(err, delegation.ErrOutsideDelegation) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s: %v, want %q", c.role.Name, c.path, err, c.want)
+		}
+	}
+	if err := tree.CheckTopLevelPaths([]string{otherPath}); !errors.Is(err, delegation.ErrDelegation) || !strings.Contains(err.Error(), "delegated to role team") {
+		t.Errorf("top-level path of team's: %v", err)
+	}
+	if err := tree.CheckTopLevelPaths([]string{"targets-only.txt"}); err != nil {
+		t.Errorf("undelegated path: %v", err)
+	}
+	if got := tree.ShadowWarnings(); len(got) != 1 || !strings.HasPrefix(got[0], "role team lists 1 target(s) that devices do not find there, for example "+visionPath) {
+		t.Errorf("shadow warnings %q", got)
+	}
+	if got := tree.RolesHint(); got != " (delegated roles: vision, team, pending)" {
+		t.Errorf("roles hint %q", got)
+	}
+	if got := newTreeRepo().load(t).RolesHint(); got != " (it delegates to no role; see mrepo delegate)" {
+		t.Errorf("roles hint without roles %q", got)
+	}
+}
+
+// TestApplyRefuses: Apply's checks on metadata alone.
+func TestApplyRefuses(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		opts delegation.Options
+		want string
+	}{
+		{"remove unknown", delegation.Options{Name: "nobody", Remove: true}, "role nobody is not delegated by targets (delegated roles: vision, team, pending)"},
+		{"nested role", delegation.Options{Name: "sub", Paths: []string{"models/x/*/*"}}, "role sub is already delegated by team"},
+		{"new without keys", delegation.Options{Name: "fresh", Paths: []string{"models/x/*/*"}}, "a new role needs at least one key"},
+		{"bins next to named roles", delegation.Options{NamePrefix: "bin", Bins: 4}, "targets delegates to named roles (vision, team, pending)"},
+	} {
+		r := fixtureTree(t)
+		tree := r.load(t)
+		if _, err := tree.Apply(r.snap, c.opts); !errors.Is(err, delegation.ErrDelegation) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	// A removed role's name stays in the snapshot: it cannot come back.
+	r := fixtureTree(t)
+	tree := r.load(t)
+	c, err := tree.Apply(r.snap, delegation.Options{Name: "vision", Remove: true})
+	if err != nil || !c.Removed || len(c.Warnings) != 1 || slices.Contains(tree.NamedRoles(), "vision") {
+		t.Fatalf("remove vision: %+v, %v", c, err)
+	}
+	if _, err := r.load(t).Apply(r.snap, delegation.Options{Name: "vision", Paths: []string{"models/x/*/*"}, Keys: []*metadata.Key{{}}}); err == nil || !strings.Contains(err.Error(), "the name vision was used before") {
+		t.Errorf("vision again: %v", err)
+	}
+}

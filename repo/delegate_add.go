@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
@@ -68,47 +67,15 @@ func versionPaths(m *targets.Manifest, files []string, bases []deltaBase) []stri
 
 // checkPaths refuses, before anything is written, target paths that the
 // destination may not sign or that clients would not look up there.
-func (d *destination) checkPaths(paths []string) error {
+func (d *destination) checkPaths(paths []string) (err error) {
 	switch {
 	case d.node != nil:
-		name := d.node.Name
-		for _, p := range paths {
-			if !d.node.Delegates(p) {
-				return fmt.Errorf("%w: role %s may sign only %s; %s is not among them", ErrOutsideDelegation, name, strings.Join(d.node.Delegated.Paths, ", "), p)
-			}
-			res := d.tree.Resolve(p)
-			switch {
-			case res.Blocked != "" && res.Blocked != name:
-				return fmt.Errorf("%w: devices looking up %s stop at role %s, which has no metadata yet", ErrOutsideDelegation, p, res.Blocked)
-			case !slices.Contains(res.Visited, name):
-				return fmt.Errorf("%w: devices looking up %s never reach role %s (the lookup ends at %s: an earlier delegation for it is terminating)", ErrOutsideDelegation, p, name, res.Visited[len(res.Visited)-1])
-			}
-		}
+		return d.tree.CheckRolePaths(d.node, paths)
 	case d.bins != nil:
-		seen := map[string]bool{}
-		for _, p := range paths {
-			name := d.bins.GetRolesForTarget(p)[0].Name
-			n := d.tree.Roles[name]
-			if n == nil || n.Meta == nil { // Delegate writes every bin: a damaged repository
-				return storedErr(name+".json", fmt.Errorf("hash bin %s has no metadata", name))
-			}
-			if !seen[name] {
-				seen[name] = true
-				d.touched = append(d.touched, n)
-			}
-		}
-	default:
-		// Top-level targets would shadow a delegated role's version (a
-		// client looks in targets first): publish it as the role.
-		for _, p := range paths {
-			for _, name := range d.tree.Order {
-				if n := d.tree.Roles[name]; n.Parent == metadata.TARGETS && n.Delegated != nil && n.Delegates(p) {
-					return fmt.Errorf("%w: %s is delegated to role %s: publish it with --role %s", ErrDelegation, p, name, name)
-				}
-			}
-		}
+		d.touched, err = d.tree.BinsFor(d.bins, paths)
+		return err
 	}
-	return nil
+	return d.tree.CheckTopLevelPaths(paths)
 }
 
 // signers gathers every signer the publication needs: the role's keys (or
