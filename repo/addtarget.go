@@ -201,7 +201,7 @@ func checkNewVersion(st *state, m *targets.Manifest) error {
 	if err != nil {
 		return err
 	}
-	for _, pv := range publishedVersions(st.targets)[m.ModelID] {
+	for _, pv := range targets.PublishedVersions(st.targets.Signed.Targets)[m.ModelID] {
 		// 1.0.0-RC.1 and 1.0.0-rc.1 are two versions, but one directory
 		// on a case-insensitive filesystem (a device's SD card).
 		if targets.FoldName(pv.String()) == targets.FoldName(nv.String()) && pv.String() != nv.String() {
@@ -217,25 +217,4 @@ func checkNewVersion(st *state, m *targets.Manifest) error {
 		}
 	}
 	return nil
-}
-
-// publishedVersions lists, per model, the versions with a manifest target.
-func publishedVersions(t *metadata.Metadata[metadata.TargetsType]) map[string][]targets.Version {
-	out := map[string][]targets.Version{}
-	for p := range t.Signed.Targets {
-		pp, err := targets.ParseTargetPath(p)
-		if err != nil || pp.File != targets.ManifestName {
-			continue
-		}
-		v, err := targets.ParseVersion(pp.Version)
-		if err != nil {
-			continue
-		}
-		out[pp.ModelID] = append(out[pp.ModelID], v)
-	}
-	for id := range out {
-		vs := out[id]
-		sort.Slice(vs, func(i, j int) bool { return vs[i].Compare(vs[j]) < 0 })
-	}
-	return out
 }

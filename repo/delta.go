@@ -45,7 +45,7 @@ func resolveDeltaBases(st *state, m *targets.Manifest, from []string) ([]targets
 	if err != nil {
 		return nil, err
 	}
-	published := publishedVersions(st.targets)[m.ModelID]
+	published := targets.PublishedVersions(st.targets.Signed.Targets)[m.ModelID]
 	var list []string
 	for _, pv := range published {
 		list = append(list, pv.String())

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/rootkeys"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/edgetuf/edgetuf/targetstore"
@@ -30,8 +31,9 @@ var (
 	// ErrLocked: another mrepo process holds the repository lock.
 	ErrLocked = errors.New("repository is locked by another process")
 	// ErrStoredMetadata: metadata on disk is missing, malformed or does not
-	// verify; mrepo refuses to build on it.
-	ErrStoredMetadata = errors.New("stored metadata is invalid")
+	// verify; mrepo refuses to build on it. It is repofiles.ErrStoredMetadata,
+	// shared with the state reader and mrepo status.
+	ErrStoredMetadata = repofiles.ErrStoredMetadata
 	// ErrDeltaBase: a base version to compute patches from is not a
 	// published version of the model older than the one being published.
 	ErrDeltaBase = errors.New("invalid delta base version")
