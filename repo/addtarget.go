@@ -4,17 +4,11 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
-	"path"
-	"path/filepath"
 	"sort"
-	"strings"
 
-	"github.com/edgetuf/edgetuf/internal/atomicfs"
-	"github.com/edgetuf/edgetuf/internal/hashcopy"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -32,7 +26,8 @@ type AddOptions struct {
 	DeltaFrom []string
 	// DeltaMinSaving is the share of the file's bytes a patch must save to
 	// be published: a patch is published only when its length is at most
-	// (1-DeltaMinSaving) times the file's. 0 means DefaultDeltaMinSaving;
+	// (1-DeltaMinSaving) times the file's. 0 means
+	// targetstore.DefaultDeltaMinSaving;
 	// otherwise it must be strictly between 0 and 1.
 	DeltaMinSaving float64
 	// Role, if set, publishes into that delegated targets role (mrepo
@@ -58,12 +53,12 @@ type PublishedTarget struct {
 
 // AddResult reports a publication.
 type AddResult struct {
-	ModelID  string            `json:"model_id"`
-	Version  string            `json:"version"`
-	Targets  []PublishedTarget `json:"targets"`
-	Deltas   []DeltaResult     `json:"deltas,omitempty"`
-	Versions Versions          `json:"metadata_versions"`
-	Warnings []string          `json:"warnings,omitempty"`
+	ModelID  string                    `json:"model_id"`
+	Version  string                    `json:"version"`
+	Targets  []PublishedTarget         `json:"targets"`
+	Deltas   []targetstore.DeltaResult `json:"deltas,omitempty"`
+	Versions Versions                  `json:"metadata_versions"`
+	Warnings []string                  `json:"warnings,omitempty"`
 	// Rollout and Policy are the version's signed controls (AddOptions).
 	Rollout *targets.Rollout `json:"rollout,omitempty"`
 	Policy  *targets.Policy  `json:"policy,omitempty"`
@@ -100,12 +95,12 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	if err := prepareControls(&opts); err != nil {
 		return nil, err
 	}
-	b, err := readBundle(r.fs, bundleDir)
+	b, err := targetstore.ReadBundle(r.fs, bundleDir)
 	if err != nil {
 		return nil, err
 	}
-	m := b.manifest
-	res := &AddResult{ModelID: m.ModelID, Version: m.Version, Warnings: b.warnings, Role: opts.Role}
+	m := b.Manifest
+	res := &AddResult{ModelID: m.ModelID, Version: m.Version, Warnings: b.Warnings, Role: opts.Role}
 	v, err := r.update(r.load, func(t *tx) error { return r.addTarget(t, b, kr, opts, minSaving, res) })
 	if err != nil {
 		return nil, err
@@ -116,8 +111,8 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 
 // addTarget checks a publication, stores its target files and declares
 // the metadata to sign.
-func (r *Repository) addTarget(t *tx, b *bundle, kr keys.Keyring, opts AddOptions, minSaving float64, res *AddResult) error {
-	m, st := b.manifest, t.st
+func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, opts AddOptions, minSaving float64, res *AddResult) error {
+	m, st := b.Manifest, t.st
 	// Delegated roles and hash bins (delegate_add.go): the checks see the
 	// targets of every role as clients resolve them.
 	dst, err := r.destination(st, opts.Role)
@@ -131,7 +126,7 @@ func (r *Repository) addTarget(t *tx, b *bundle, kr keys.Keyring, opts AddOption
 	if err != nil {
 		return err
 	}
-	if err := dst.checkPaths(versionPaths(m, b.files, bases)); err != nil {
+	if err := dst.checkPaths(versionPaths(m, b.Files, bases)); err != nil {
 		return err
 	}
 	ss, err := dst.signers(r, st, kr)
@@ -142,19 +137,19 @@ func (r *Repository) addTarget(t *tx, b *bundle, kr keys.Keyring, opts AddOption
 	// A refused bundle changes nothing: if copying fails (a file whose size
 	// or SHA-256 contradicts the manifest, say), remove the target
 	// directories this call created, with whatever was copied into them.
+	store := r.targetStore()
 	publishing := false
-	if created := r.firstMissingTargetDir(m); created != "" {
-		defer func() {
-			if !publishing {
-				r.fs.RemoveAll(created)
-			}
-		}()
-	}
+	undo := store.UndoNewDirs(targets.TargetDir(m.ModelID, m.Version))
+	defer func() {
+		if !publishing {
+			undo()
+		}
+	}()
 
 	newTargets := map[string]*metadata.TargetFiles{}
 	var entries []targets.FileEntry
-	for _, name := range b.files {
-		tf, err := r.copyPayload(b, name, opts.Progress)
+	for _, name := range b.Files {
+		tf, err := store.PutBundleFile(b, name, opts.Progress)
 		if err != nil {
 			return err
 		}
@@ -170,7 +165,7 @@ func (r *Repository) addTarget(t *tx, b *bundle, kr keys.Keyring, opts AddOption
 
 	// Patches from the base versions, computed from the stored (signed)
 	// base files to the files just stored, before any metadata is written.
-	deltaResults, deltaRefs, err := r.publishDeltas(m, b.files, bases, minSaving, newTargets, opts.Progress)
+	deltaResults, deltaRefs, err := store.PutDeltas(m, b.Files, bases, minSaving, newTargets, opts.Progress)
 	if err != nil {
 		return err
 	}
@@ -188,7 +183,7 @@ func (r *Repository) addTarget(t *tx, b *bundle, kr keys.Keyring, opts AddOption
 		return err
 	}
 	mpath := targets.ManifestPath(m.ModelID, m.Version)
-	mtf, err := r.storeTarget(mpath, bytes.NewReader(mbytes), nil, nil)
+	mtf, err := store.Put(mpath, bytes.NewReader(mbytes), nil, nil)
 	if err != nil {
 		return err
 	}
@@ -210,20 +205,6 @@ func (r *Repository) addTarget(t *tx, b *bundle, kr keys.Keyring, opts AddOption
 	return nil
 }
 
-// firstMissingTargetDir returns the outermost directory on the way to the
-// model version's directory under targets/ that does not exist yet, or ""
-// if that directory already exists.
-func (r *Repository) firstMissingTargetDir(m *targets.Manifest) string {
-	p := filepath.Join(r.dir, TargetsDir)
-	for _, part := range strings.Split(targets.TargetDir(m.ModelID, m.Version), "/") {
-		p = filepath.Join(p, part)
-		if _, err := r.fs.Stat(p); os.IsNotExist(err) {
-			return p
-		}
-	}
-	return ""
-}
-
 // checkNewVersion refuses a version that exists or is not the newest. st
 // holds the targets of every role as clients resolve them (the top-level
 // targets and the delegated roles). A version of equal precedence counts
@@ -234,7 +215,7 @@ func checkNewVersion(st *state, m *targets.Manifest) error {
 	if err != nil {
 		return err
 	}
-	for _, pv := range publishedVersions(st.targets)[m.ModelID] {
+	for _, pv := range targets.PublishedVersions(st.targets.Signed.Targets)[m.ModelID] {
 		// 1.0.0-RC.1 and 1.0.0-rc.1 are two versions, but one directory
 		// on a case-insensitive filesystem (a device's SD card).
 		if targets.FoldName(pv.String()) == targets.FoldName(nv.String()) && pv.String() != nv.String() {
@@ -250,78 +231,4 @@ func checkNewVersion(st *state, m *targets.Manifest) error {
 		}
 	}
 	return nil
-}
-
-// publishedVersions lists, per model, the versions with a manifest target.
-func publishedVersions(t *metadata.Metadata[metadata.TargetsType]) map[string][]targets.Version {
-	out := map[string][]targets.Version{}
-	for p := range t.Signed.Targets {
-		pp, err := targets.ParseTargetPath(p)
-		if err != nil || pp.File != targets.ManifestName {
-			continue
-		}
-		v, err := targets.ParseVersion(pp.Version)
-		if err != nil {
-			continue
-		}
-		out[pp.ModelID] = append(out[pp.ModelID], v)
-	}
-	for id := range out {
-		vs := out[id]
-		sort.Slice(vs, func(i, j int) bool { return vs[i].Compare(vs[j]) < 0 })
-	}
-	return out
-}
-
-// copyPayload streams one bundle file into the repository.
-func (r *Repository) copyPayload(b *bundle, name string, progress func(string, int64, int64)) (*metadata.TargetFiles, error) {
-	src, err := r.fs.OpenFile(filepath.Join(b.dir, name), os.O_RDONLY|noFollow, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBundle, name, err)
-	}
-	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBundle, name)
-	}
-	var cb func(int64)
-	if progress != nil {
-		total := fi.Size()
-		cb = func(done int64) { progress(name, done, total) }
-	}
-	return r.storeTarget(targets.TargetPath(b.manifest.ModelID, b.manifest.Version, name), src, cb, b.manifest.File(name))
-}
-
-// storeTarget copies src into the targets directory under its consistent
-// snapshot name, <dir>/<sha256>.<base>, hashing while it writes. If want
-// (the bundle manifest's entry) gives a size or SHA-256, a copy that
-// disagrees is discarded before it gets a name.
-func (r *Repository) storeTarget(targetPath string, src io.Reader, progress func(int64), want *targets.FileEntry) (*metadata.TargetFiles, error) {
-	dir := filepath.Join(r.dir, TargetsDir, filepath.FromSlash(path.Dir(targetPath)))
-	tmp, err := atomicfs.CreateLarge(r.fs, dir, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer tmp.Abort()
-	n, sum, err := hashcopy.Copy(tmp, src, -1, progress)
-	if err != nil {
-		return nil, fmt.Errorf("copying %s: %w", targetPath, err)
-	}
-	if want != nil {
-		name := path.Base(targetPath)
-		if want.Size != nil && *want.Size != n {
-			return nil, fmt.Errorf("%w: %s is %d bytes, the manifest says %d", ErrBundle, name, n, *want.Size)
-		}
-		if got := hex.EncodeToString(sum[:]); want.SHA256 != "" && want.SHA256 != got {
-			return nil, fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s", ErrBundle, name, got, want.SHA256)
-		}
-	}
-	final := filepath.Join(r.dir, TargetsDir, filepath.FromSlash(consistentName(targetPath, sum[:])))
-	if err := tmp.Commit(final); err != nil {
-		return nil, err
-	}
-	return &metadata.TargetFiles{Length: n, Hashes: metadata.Hashes{"sha256": sum[:]}, Path: targetPath}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/status"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -216,13 +217,13 @@ func TestAddTarget(t *testing.T) {
 	if _, err := r.AddTarget("/b3", f.kr, AddOptions{}); err != nil {
 		t.Fatalf("other model: %v", err)
 	}
-	status, err := r.Status(StatusOptions{})
+	sr, err := statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantModels := []ModelStatus{{ModelID: "cls", Versions: []string{"0.0.1"}, Latest: "0.0.1"}, {ModelID: "det", Versions: []string{"1.0.0", "1.1.0-rc.1"}, Latest: "1.1.0-rc.1"}}
-	if !reflect.DeepEqual(status.Models, wantModels) {
-		t.Errorf("status models %+v", status.Models)
+	wantModels := []status.Model{{ModelID: "cls", Versions: []string{"0.0.1"}, Latest: "0.0.1"}, {ModelID: "det", Versions: []string{"1.0.0", "1.1.0-rc.1"}, Latest: "1.1.0-rc.1"}}
+	if !reflect.DeepEqual(sr.Models, wantModels) {
+		t.Errorf("status models %+v", sr.Models)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/status"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -97,7 +98,7 @@ func TestUnusableKeyIsAnErrorNotAPanic(t *testing.T) {
 	if _, err := r.Timestamp(f.kr); !errors.Is(err, ErrStoredMetadata) || !strings.Contains(err.Error(), "2 bytes") {
 		t.Errorf("Timestamp: %v, want ErrStoredMetadata", err)
 	}
-	s, err := r.Status(StatusOptions{})
+	s, err := statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,13 @@ package repo
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -14,14 +16,14 @@ import (
 // targets, a named delegated role (AddOptions.Role), or, when top-level
 // targets delegates to succinct hash bins, the bin of each target path.
 type destination struct {
-	tree *delegTree
+	tree *delegation.Tree
 	// view is the state as the version checks must see it: the targets
 	// every role signs, resolved as clients resolve them.
 	view *state
-	node *roleNode               // a named role
+	node *delegation.Role        // a named role
 	bins *metadata.SuccinctRoles // hash bins
 	// touched lists the bins the publication writes (set by checkPaths).
-	touched []*roleNode
+	touched []*delegation.Role
 }
 
 // binsSigners is the key under which a destination keeps the bins' signers.
@@ -33,8 +35,8 @@ func (r *Repository) destination(st *state, role string) (*destination, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &destination{tree: tree, view: tree.view(st)}
-	sr := tree.bins()
+	d := &destination{tree: tree, view: viewOf(tree, st)}
+	sr := tree.HashBins()
 	switch {
 	case role == "" && sr != nil:
 		d.bins = sr
@@ -42,9 +44,9 @@ func (r *Repository) destination(st *state, role string) (*destination, error) {
 	case sr != nil:
 		return nil, fmt.Errorf("%w: --role %s: targets delegates to hash bins (%s-*); publish without --role and each target goes to its bin", ErrDelegation, role, sr.NamePrefix)
 	default:
-		n := tree.nodes[role]
-		if n == nil || n.parent != metadata.TARGETS || n.deleg == nil {
-			return nil, fmt.Errorf("%w: role %s is not delegated by targets%s", ErrDelegation, role, rolesHint(tree))
+		n := tree.Roles[role]
+		if n == nil || n.Parent != metadata.TARGETS || n.Delegated == nil {
+			return nil, fmt.Errorf("%w: role %s is not delegated by targets%s", ErrDelegation, role, tree.RolesHint())
 		}
 		d.node = n
 	}
@@ -53,12 +55,12 @@ func (r *Repository) destination(st *state, role string) (*destination, error) {
 
 // versionPaths lists every target path a publication of m may write: the
 // manifest, the payload files and a patch of each file from each base.
-func versionPaths(m *targets.Manifest, files []string, bases []deltaBase) []string {
+func versionPaths(m *targets.Manifest, files []string, bases []targetstore.DeltaBase) []string {
 	out := []string{targets.ManifestPath(m.ModelID, m.Version)}
 	for _, f := range files {
 		out = append(out, targets.TargetPath(m.ModelID, m.Version, f))
 		for _, b := range bases {
-			out = append(out, targets.DeltaPath(m.ModelID, m.Version, b.version, f))
+			out = append(out, targets.DeltaPath(m.ModelID, m.Version, b.Version, f))
 		}
 	}
 	return out
@@ -66,47 +68,15 @@ func versionPaths(m *targets.Manifest, files []string, bases []deltaBase) []stri
 
 // checkPaths refuses, before anything is written, target paths that the
 // destination may not sign or that clients would not look up there.
-func (d *destination) checkPaths(paths []string) error {
+func (d *destination) checkPaths(paths []string) (err error) {
 	switch {
 	case d.node != nil:
-		name := d.node.name
-		for _, p := range paths {
-			if !d.node.delegates(p) {
-				return fmt.Errorf("%w: role %s may sign only %s; %s is not among them", ErrOutsideDelegation, name, strings.Join(d.node.deleg.Paths, ", "), p)
-			}
-			res := d.tree.resolve(p)
-			switch {
-			case res.blocked != "" && res.blocked != name:
-				return fmt.Errorf("%w: devices looking up %s stop at role %s, which has no metadata yet", ErrOutsideDelegation, p, res.blocked)
-			case !slices.Contains(res.visited, name):
-				return fmt.Errorf("%w: devices looking up %s never reach role %s (the lookup ends at %s: an earlier delegation for it is terminating)", ErrOutsideDelegation, p, name, res.visited[len(res.visited)-1])
-			}
-		}
+		return d.tree.CheckRolePaths(d.node, paths)
 	case d.bins != nil:
-		seen := map[string]bool{}
-		for _, p := range paths {
-			name := d.bins.GetRolesForTarget(p)[0].Name
-			n := d.tree.nodes[name]
-			if n == nil || n.md == nil { // Delegate writes every bin: a damaged repository
-				return storedErr(name+".json", fmt.Errorf("hash bin %s has no metadata", name))
-			}
-			if !seen[name] {
-				seen[name] = true
-				d.touched = append(d.touched, n)
-			}
-		}
-	default:
-		// Top-level targets would shadow a delegated role's version (a
-		// client looks in targets first): publish it as the role.
-		for _, p := range paths {
-			for _, name := range d.tree.order {
-				if n := d.tree.nodes[name]; n.parent == metadata.TARGETS && n.deleg != nil && n.delegates(p) {
-					return fmt.Errorf("%w: %s is delegated to role %s: publish it with --role %s", ErrDelegation, p, name, name)
-				}
-			}
-		}
+		d.touched, err = d.tree.BinsFor(d.bins, paths)
+		return err
 	}
-	return nil
+	return d.tree.CheckTopLevelPaths(paths)
 }
 
 // signers gathers every signer the publication needs: the role's keys (or
@@ -115,12 +85,12 @@ func (d *destination) checkPaths(paths []string) error {
 func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSigners, error) {
 	switch {
 	case d.node != nil:
-		if d.node.md != nil {
-			if err := r.checkRoleSigned(d.tree, d.node); err != nil {
+		if d.node.Meta != nil {
+			if err := d.tree.CheckSigned(d.node); err != nil {
 				return nil, err
 			}
 		}
-		rs, err := signers(kr, d.node.name, d.node.role())
+		rs, err := signers(kr, d.node.Name, d.node.Keys())
 		if err != nil {
 			return nil, err
 		}
@@ -128,11 +98,11 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 		if err != nil {
 			return nil, err
 		}
-		ss[d.node.name] = rs
+		ss[d.node.Name] = rs
 		return ss, nil
 	case d.bins != nil:
 		for _, n := range d.touched {
-			if err := r.checkRoleSigned(d.tree, n); err != nil {
+			if err := d.tree.CheckSigned(n); err != nil {
 				return nil, err
 			}
 		}
@@ -163,7 +133,7 @@ func (d *destination) commit(t *tx, ss roleSigners, newTargets map[string]*metad
 		return nil
 	}
 	type group struct {
-		node *roleNode
+		node *delegation.Role
 		md   *metadata.Metadata[metadata.TargetsType]
 		ss   []keySigner
 	}
@@ -171,22 +141,22 @@ func (d *destination) commit(t *tx, ss roleSigners, newTargets map[string]*metad
 	for p, tf := range newTargets {
 		node, rs := d.node, ss[binsSigners]
 		if d.bins != nil {
-			node = d.tree.nodes[d.bins.GetRolesForTarget(p)[0].Name] // checked by checkPaths
+			node = d.tree.Roles[d.bins.GetRolesForTarget(p)[0].Name] // checked by checkPaths
 		} else {
-			rs = ss[node.name]
+			rs = ss[node.Name]
 		}
-		g := groups[node.name]
+		g := groups[node.Name]
 		if g == nil {
-			g = &group{node: node, md: node.md, ss: rs}
+			g = &group{node: node, md: node.Meta, ss: rs}
 			if g.md == nil {
 				g.md = metadata.Targets()
 			}
-			groups[node.name] = g
+			groups[node.Name] = g
 		}
 		g.md.Signed.Targets[p] = tf
 	}
 	roles := map[string]int64{}
-	for _, name := range sortedKeys(groups) {
+	for _, name := range slices.Sorted(maps.Keys(groups)) {
 		g := groups[name]
 		roles[name] = t.writeRole(g.node, g.md, g.ss)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/status"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -108,9 +109,9 @@ func forgeRole(t testing.TB, fs afero.Fs, dir string, now time.Time, name string
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := tree.nodes[name]
-	mutate(n.md)
-	rs, err := signers(kr, name, n.role())
+	n := tree.Roles[name]
+	mutate(n.Meta)
+	rs, err := signers(kr, name, n.Keys())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,14 +120,21 @@ func forgeRole(t testing.TB, fs afero.Fs, dir string, now time.Time, name string
 		t.Fatal(err)
 	}
 	tx := r.newTx(st)
-	tx.writeRole(n, n.md, rs)
+	tx.writeRole(n, n.Meta, rs)
 	tx.publish(ss, metadata.SNAPSHOT)
 	if _, err := tx.commit(); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func statusRole(s *Status, name string) *RoleStatus {
+// statusOf is mrepo status of r's repository, with r's clock and
+// configured lifetimes.
+func statusOf(r *Repository, opts status.Options) (*status.Report, error) {
+	opts.Now, opts.Lifetime = r.Now(), r.cfg.Expiry.For
+	return status.Read(r.fs, r.dir, opts)
+}
+
+func statusRole(s *status.Report, name string) *status.Role {
 	for i := range s.Roles {
 		if s.Roles[i].Role == name {
 			return &s.Roles[i]
@@ -135,7 +143,7 @@ func statusRole(s *Status, name string) *RoleStatus {
 	return nil
 }
 
-func statusModel(s *Status, id string) *ModelStatus {
+func statusModel(s *status.Report, id string) *status.Model {
 	for i := range s.Models {
 		if s.Models[i].ModelID == id {
 			return &s.Models[i]
@@ -144,7 +152,7 @@ func statusModel(s *Status, id string) *ModelStatus {
 	return nil
 }
 
-func hasWarning(s *Status, substr string) bool {
+func hasWarning(s *status.Report, substr string) bool {
 	return slices.ContainsFunc(s.Warnings, func(w string) bool { return strings.Contains(w, substr) })
 }
 
@@ -181,7 +189,7 @@ func TestDelegateNamedRole(t *testing.T) {
 	if rep := verifyAt(t, fs, dir, t0); !hasProblem(rep, audit.MetadataMissing, "vision", "") || len(rep.Problems) != 1 {
 		t.Errorf("pending role: verify found %q", problemCodes(rep))
 	}
-	s, err := r.Status(StatusOptions{})
+	s, err := statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +223,7 @@ func TestDelegateNamedRole(t *testing.T) {
 		t.Errorf("verify roles %+v", rep.Roles)
 	}
 
-	s, err = r.Status(StatusOptions{})
+	s, err = statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +312,7 @@ func TestDelegatedRoleCannotPublishOutsideItsPaths(t *testing.T) {
 	if !hasProblem(rep, audit.DelegationViolation, "vision", "models/det/9.0.0/manifest.json") {
 		t.Errorf("verify: %q", problemCodes(rep))
 	}
-	s, err := r.Status(StatusOptions{})
+	s, err := statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +348,7 @@ func TestDelegateTerminatingAndOrder(t *testing.T) {
 	mustPublishAs(t, r, fs, teamKeyring(t, b), "cam", "2.0.0", AddOptions{Role: "b"}) // a is not terminating
 	mustPublishAs(t, r, fs, teamKeyring(t, b), "det", "3.0.0", AddOptions{Role: "b"})
 	requireVerifies(t, fs, dir, t0)
-	s, err := r.Status(StatusOptions{})
+	s, err := statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +374,7 @@ func TestDelegateTerminatingAndOrder(t *testing.T) {
 	if !hasProblem(rep, audit.ClientRejected, "", "models/cam/2.0.0/manifest.json") {
 		t.Errorf("verify %q", problemCodes(rep))
 	}
-	if s, err = r.Status(StatusOptions{}); err != nil {
+	if s, err = statusOf(r, status.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if m := statusModel(s, "cam"); m == nil || !reflect.DeepEqual(m.Versions, []string{"1.0.0"}) || !reflect.DeepEqual(m.Roles, []string{"a"}) {
@@ -483,7 +491,7 @@ func TestDelegatedRoleExpiry(t *testing.T) {
 	if !hasProblem(rep, audit.ExpiresSoon, "vision", "") || hasProblem(rep, audit.ExpiresSoon, metadata.TARGETS, "") {
 		t.Errorf("verify --valid-for: %q", problemCodes(rep))
 	}
-	s, err := openAt(t, fs, dir, late).Status(StatusOptions{})
+	s, err := statusOf(openAt(t, fs, dir, late), status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +503,7 @@ func TestDelegatedRoleExpiry(t *testing.T) {
 	if !hasProblem(rep, audit.MetadataExpired, "vision", "") || len(rep.Problems) != 1 {
 		t.Errorf("verify after expiry: %q", problemCodes(rep))
 	}
-	if s, err = openAt(t, fs, dir, after).Status(StatusOptions{}); err != nil || !hasWarning(s, "vision: EXPIRED at") {
+	if s, err = statusOf(openAt(t, fs, dir, after), status.Options{}); err != nil || !hasWarning(s, "vision: EXPIRED at") {
 		t.Errorf("status after expiry: %v %q", err, s.Warnings)
 	}
 	rr, err := openAt(t, fs, dir, after).ResignRole("vision", teamKeyring(t, team), ResignOptions{})
@@ -548,7 +556,7 @@ func TestHashBins(t *testing.T) {
 	if rep.Targets != 5 {
 		t.Errorf("verified %d targets", rep.Targets)
 	}
-	s, err := r.Status(StatusOptions{})
+	s, err := statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,9 @@ import (
 
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/delta"
+	"github.com/edgetuf/edgetuf/status"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -59,8 +61,8 @@ func deltaRepo(t *testing.T) (afero.Fs, string, *Repository) {
 	return fs, dir, r
 }
 
-func deltaByKey(ds []DeltaResult) map[string]DeltaResult {
-	out := map[string]DeltaResult{}
+func deltaByKey(ds []targetstore.DeltaResult) map[string]targetstore.DeltaResult {
+	out := map[string]targetstore.DeltaResult{}
 	for _, d := range ds {
 		out[d.File+"@"+d.Base] = d
 	}
@@ -201,14 +203,14 @@ func TestAddTargetDeltas(t *testing.T) {
 	}
 
 	requireVerifies(t, fs, dir, t0)
-	status, err := r.Status(StatusOptions{})
+	rep, err := statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []DeltaStatus{{Version: "4.0.0", Base: "3.0.0", Patches: 1, Bytes: d.Length}}; len(status.Models) != 1 || !reflect.DeepEqual(status.Models[0].Deltas, want) {
-		t.Errorf("status models %+v", status.Models)
+	if want := []status.Delta{{Version: "4.0.0", Base: "3.0.0", Patches: 1, Bytes: d.Length}}; len(rep.Models) != 1 || !reflect.DeepEqual(rep.Models[0].Deltas, want) {
+		t.Errorf("status models %+v", rep.Models)
 	}
-	for _, w := range status.Warnings {
+	for _, w := range rep.Warnings {
 		if strings.Contains(w, "delta") || strings.Contains(w, "patch") {
 			t.Errorf("status warning %q", w)
 		}
@@ -525,7 +527,7 @@ func TestStatusDeltaWarnings(t *testing.T) {
 		c.Deltas["model.onnx"][0] = targets.DeltaRef{Base: "2.0.0", Target: targets.DeltaPath("det", "4.0.0", "2.0.0", "model.onnx")}
 		tf.Custom, _ = c.Marshal()
 	})
-	st, err := openAt(t, fs, dir, t0).Status(StatusOptions{})
+	st, err := statusOf(openAt(t, fs, dir, t0), status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
 // Package repo maintains a TUF repository of machine-learning models: the
 // offline key ceremony that creates it, publishing model bundles as
-// targets, re-signing snapshot and timestamp, and reporting status.
-// Verifying a published repository is package audit's job, serving it
-// package server's.
+// targets, delegating, re-signing snapshot and timestamp, rotating keys
+// and staging metadata for threshold signing. Verifying a published
+// repository is package audit's job, reporting its status package
+// status's, serving it package server's.
 //
 // A repository is a directory:
 //

@@ -4,8 +4,10 @@ import (
 	"errors"
 
 	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/rootkeys"
 	"github.com/edgetuf/edgetuf/staged"
+	"github.com/edgetuf/edgetuf/targetstore"
 )
 
 // Errors returned by repository operations, wrapped with details. Test
@@ -20,16 +22,18 @@ var (
 	// ErrVersionNotNewer: a newer version of the model is already published.
 	ErrVersionNotNewer = errors.New("version is not newer than the latest published")
 	// ErrBundle: the bundle directory is unusable (missing or escaping paths,
-	// symlinks, hash or size mismatches with its manifest).
-	ErrBundle = errors.New("invalid bundle")
+	// symlinks, hash or size mismatches with its manifest). It is
+	// targetstore.ErrBundle: package targetstore reads bundles.
+	ErrBundle = targetstore.ErrBundle
 	// ErrThreshold: the keys at hand (or staged signatures) cannot meet a
 	// role's threshold. It is staged.ErrThreshold.
 	ErrThreshold = staged.ErrThreshold
 	// ErrLocked: another mrepo process holds the repository lock.
 	ErrLocked = errors.New("repository is locked by another process")
 	// ErrStoredMetadata: metadata on disk is missing, malformed or does not
-	// verify; mrepo refuses to build on it.
-	ErrStoredMetadata = errors.New("stored metadata is invalid")
+	// verify; mrepo refuses to build on it. It is repofiles.ErrStoredMetadata,
+	// shared with the state reader and mrepo status.
+	ErrStoredMetadata = repofiles.ErrStoredMetadata
 	// ErrDeltaBase: a base version to compute patches from is not a
 	// published version of the model older than the one being published.
 	ErrDeltaBase = errors.New("invalid delta base version")

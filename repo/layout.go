@@ -24,6 +24,8 @@ var (
 	// never reaches go-tuf's VerifyDelegate, which panics on some (an
 	// ed25519 key of the wrong length).
 	checkKeys = pubkey.CheckAll
+	// storedErr wraps an error about a metadata file in ErrStoredMetadata.
+	storedErr = repofiles.StoredError
 	// sameSigned reports whether two roots sign the same content.
 	sameSigned = repofiles.SameRoot
 )

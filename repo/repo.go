@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -39,6 +41,11 @@ func Open(fs afero.Fs, dir string) (*Repository, error) {
 // Dir is the repository's directory.
 func (r *Repository) Dir() string { return r.dir }
 
+// targetStore holds the repository's target files (targets/).
+func (r *Repository) targetStore() targetstore.Store {
+	return targetstore.Store{Fs: r.fs, Dir: r.dir}
+}
+
 // Config returns the repository configuration.
 func (r *Repository) Config() Config { return *r.cfg }
 
@@ -61,46 +68,15 @@ type state struct {
 	targets   *metadata.Metadata[metadata.TargetsType]
 }
 
-func storedErr(name string, err error) error {
-	return fmt.Errorf("%w: %s: %v", ErrStoredMetadata, name, err)
-}
-
 // readState reads the current repository state, reached from
 // timestamp.json exactly as a client reaches it, without checking
 // signatures.
 func (r *Repository) readState() (*state, error) {
-	vs, err := rootVersions(r.fs, filepath.Join(r.dir, MetadataDir))
+	s, err := repofiles.ReadState(r.fs, r.dir)
 	if err != nil {
-		return nil, storedErr(MetadataDir, err)
+		return nil, err
 	}
-	if len(vs) == 0 {
-		return nil, storedErr(MetadataDir, errors.New("no N.root.json"))
-	}
-	st := &state{}
-	rootName := fmt.Sprintf("%d.root.json", vs[len(vs)-1])
-	if st.root, err = readMeta(r.fs, r.metaPath(rootName), metadata.Root()); err != nil {
-		return nil, storedErr(rootName, err)
-	}
-	if st.timestamp, err = readMeta(r.fs, r.metaPath("timestamp.json"), metadata.Timestamp()); err != nil {
-		return nil, storedErr("timestamp.json", err)
-	}
-	snapMeta := st.timestamp.Signed.Meta["snapshot.json"]
-	if snapMeta == nil {
-		return nil, storedErr("timestamp.json", errors.New("no snapshot.json entry"))
-	}
-	snapName := fmt.Sprintf("%d.snapshot.json", snapMeta.Version)
-	if st.snapshot, err = readMetaAs(r.fs, r.metaPath(snapName), metadata.Snapshot(), snapMeta); err != nil {
-		return nil, storedErr(snapName, err)
-	}
-	targMeta := st.snapshot.Signed.Meta["targets.json"]
-	if targMeta == nil {
-		return nil, storedErr(snapName, errors.New("no targets.json entry"))
-	}
-	targName := fmt.Sprintf("%d.targets.json", targMeta.Version)
-	if st.targets, err = readMetaAs(r.fs, r.metaPath(targName), metadata.Targets(), targMeta); err != nil {
-		return nil, storedErr(targName, err)
-	}
-	return st, nil
+	return &state{root: s.Root, timestamp: s.Timestamp, snapshot: s.Snapshot, targets: s.Targets}, nil
 }
 
 // load reads the current state and checks every role's signatures against
@@ -127,27 +103,6 @@ func (r *Repository) load() (*state, error) {
 		}
 	}
 	return st, nil
-}
-
-func readMeta[T metadata.Roles](fs afero.Fs, name string, into *metadata.Metadata[T]) (*metadata.Metadata[T], error) {
-	return readMetaAs(fs, name, into, nil)
-}
-
-// readMetaAs reads metadata that another role references, and checks it
-// against the length and hashes recorded there (when recorded): re-signing
-// a snapshot or timestamp that names other bytes than those on disk would
-// publish a repository every client rejects.
-func readMetaAs[T metadata.Roles](fs afero.Fs, name string, into *metadata.Metadata[T], ref *metadata.MetaFiles) (*metadata.Metadata[T], error) {
-	data, err := readBounded(fs, name, maxMetadataSize)
-	if err != nil {
-		return nil, err
-	}
-	if ref != nil && (ref.Length != 0 || len(ref.Hashes) != 0) {
-		if err := ref.VerifyLengthHashes(data); err != nil {
-			return nil, fmt.Errorf("differs from the length or hash its referrer records: %v", err)
-		}
-	}
-	return into.FromBytes(data)
 }
 
 // roleOf returns the root's entry for a top-level role.

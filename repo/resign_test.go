@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/status"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -116,14 +117,14 @@ func TestStatus(t *testing.T) {
 	fs, dir := clone(t, publishedTree)
 	st := current(t, fs, dir)
 	r := openAt(t, fs, dir, t0.Add(time.Hour))
-	s, err := r.Status(StatusOptions{})
+	s, err := statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Repository != dir || !s.Now.Equal(t0.Add(time.Hour).UTC().Truncate(time.Second)) {
 		t.Errorf("status header %q %v", s.Repository, s.Now)
 	}
-	wantRoles := []RoleStatus{
+	wantRoles := []status.Role{
 		{Role: "root", Version: 1, Expires: st.root.Signed.Expires},
 		{Role: "targets", Version: 3, Expires: st.targets.Signed.Expires},
 		{Role: "snapshot", Version: 3, Expires: st.snapshot.Signed.Expires},
@@ -136,7 +137,7 @@ func TestStatus(t *testing.T) {
 	if !reflect.DeepEqual(s.Roles, wantRoles) {
 		t.Errorf("roles\n got %+v\nwant %+v", s.Roles, wantRoles)
 	}
-	if !reflect.DeepEqual(s.Models, []ModelStatus{{ModelID: "det", Versions: []string{"1.0.0", "2.0.0"}, Latest: "2.0.0"}}) {
+	if !reflect.DeepEqual(s.Models, []status.Model{{ModelID: "det", Versions: []string{"1.0.0", "2.0.0"}, Latest: "2.0.0"}}) {
 		t.Errorf("models %+v", s.Models)
 	}
 	if len(s.Warnings) != 0 {
@@ -157,7 +158,7 @@ func TestStatus(t *testing.T) {
 		{"everything expired", t0.Add(400 * 24 * time.Hour), 0, []string{"root: EXPIRED", "targets: EXPIRED", "snapshot: EXPIRED", "timestamp: EXPIRED"}},
 	} {
 		r.Now = clockAt(c.now)
-		s, err := r.Status(StatusOptions{WarnWithin: c.within})
+		s, err := statusOf(r, status.Options{WarnWithin: c.within})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +170,7 @@ func TestStatus(t *testing.T) {
 	// Status still reports a repository whose signatures are broken.
 	editJSON(t, fs, filepath.Join(dir, MetadataDir, "timestamp.json"), func(m map[string]any) { signedOf(m)["version"] = 99 })
 	r.Now = clockAt(t0.Add(time.Hour))
-	s, err = r.Status(StatusOptions{})
+	s, err = statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -283,9 +284,9 @@ type versionRef struct {
 	mpath            string
 	tf               *metadata.TargetFiles // the entry in its role's metadata
 	custom           *targets.Custom
-	node             *roleNode // the delegated role that signs it; nil: top-level targets
-	tree             *delegTree
-	view             *state
+	node             *delegation.Role // the delegated role that signs it; nil: top-level targets
+	tree             *delegation.Tree
+	view             *metadata.Metadata[metadata.TargetsType] // every role's targets as devices resolve them
 }
 
 // otherVersion is another published version of the same model.
@@ -300,10 +301,10 @@ func (r *Repository) findVersion(st *state, modelID, version string) (*versionRe
 	if err != nil {
 		return nil, err
 	}
-	ref := &versionRef{modelID: modelID, version: version, mpath: targets.ManifestPath(modelID, version), tree: tree, view: tree.view(st)}
-	res := tree.resolve(ref.mpath)
-	if res.tf == nil {
-		vs := publishedVersions(ref.view.targets)[modelID]
+	ref := &versionRef{modelID: modelID, version: version, mpath: targets.ManifestPath(modelID, version), tree: tree, view: tree.View()}
+	res := tree.Resolve(ref.mpath)
+	if res.Target == nil {
+		vs := targets.PublishedVersions(ref.view.Signed.Targets)[modelID]
 		if len(vs) == 0 {
 			return nil, fmt.Errorf("%w: model %s has no published version", ErrNotPublished, modelID)
 		}
@@ -312,20 +313,20 @@ func (r *Repository) findVersion(st *state, modelID, version string) (*versionRe
 			names[i] = v.String()
 		}
 		hint := ""
-		if res.blocked != "" {
-			hint = fmt.Sprintf("; devices looking it up stop at role %s, which has no metadata yet", res.blocked)
+		if res.Blocked != "" {
+			hint = fmt.Sprintf("; devices looking it up stop at role %s, which has no metadata yet", res.Blocked)
 		}
 		return nil, fmt.Errorf("%w: %s %s (published: %s)%s", ErrNotPublished, modelID, version, strings.Join(names, ", "), hint)
 	}
-	ref.tf = res.tf
-	if res.role != metadata.TARGETS {
-		ref.node = tree.nodes[res.role]
+	ref.tf = res.Target
+	if res.Role != metadata.TARGETS {
+		ref.node = tree.Roles[res.Role]
 	}
-	if ref.custom, err = targets.ParseCustom(ref.mpath, res.tf.Custom); err != nil {
-		return nil, storedErr(res.role, err)
+	if ref.custom, err = targets.ParseCustom(ref.mpath, res.Target.Custom); err != nil {
+		return nil, storedErr(res.Role, err)
 	}
 	if ref.custom.Kind != targets.KindManifest {
-		return nil, storedErr(res.role, fmt.Errorf("%s is not a manifest target", ref.mpath))
+		return nil, storedErr(res.Role, fmt.Errorf("%s is not a manifest target", ref.mpath))
 	}
 	return ref, nil
 }
@@ -335,13 +336,13 @@ func (r *Repository) findVersion(st *state, modelID, version string) (*versionRe
 // revoked: verify reports it).
 func (ref *versionRef) otherVersions() []otherVersion {
 	var out []otherVersion
-	for _, v := range publishedVersions(ref.view.targets)[ref.modelID] {
+	for _, v := range targets.PublishedVersions(ref.view.Signed.Targets)[ref.modelID] {
 		if v.String() == ref.version {
 			continue
 		}
 		o := otherVersion{version: v.String()}
 		mp := targets.ManifestPath(ref.modelID, v.String())
-		if c, err := targets.ParseCustom(mp, ref.view.targets.Signed.Targets[mp].Custom); err == nil {
+		if c, err := targets.ParseCustom(mp, ref.view.Signed.Targets[mp].Custom); err == nil {
 			o.revoked = c.Revoked
 		}
 		out = append(out, o)
@@ -400,14 +401,14 @@ func (r *Repository) changeControlsOf(modelID, version string, kr keys.Keyring, 
 			return nil
 		}
 		n := ref.node
-		if err := r.checkRoleSigned(ref.tree, n); err != nil {
+		if err := ref.tree.CheckSigned(n); err != nil {
 			return err
 		}
-		name := n.name
-		if n.bins != nil {
-			name = n.bins.NamePrefix + "-*"
+		name := n.Name
+		if n.Bins != nil {
+			name = n.Bins.NamePrefix + "-*"
 		}
-		rs, err := signers(kr, name, n.role())
+		rs, err := signers(kr, name, n.Keys())
 		if err != nil {
 			return err
 		}
@@ -416,8 +417,8 @@ func (r *Repository) changeControlsOf(modelID, version string, kr keys.Keyring, 
 			return err
 		}
 		ref.tf.Custom = raw
-		res.Role = n.name
-		res.RoleVersion = t.writeRole(n, n.md, rs)
+		res.Role = n.Name
+		res.RoleVersion = t.writeRole(n, n.Meta, rs)
 		t.publish(ss, metadata.SNAPSHOT)
 		return nil
 	})

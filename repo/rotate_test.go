@@ -13,6 +13,7 @@ import (
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/staged"
+	"github.com/edgetuf/edgetuf/status"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -557,7 +558,7 @@ func TestStatusShowsStaged(t *testing.T) {
 	if _, err := r.Stage(metadata.ROOT); err != nil {
 		t.Fatal(err)
 	}
-	st, err := r.Status(StatusOptions{})
+	st, err := statusOf(r, status.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,7 +581,7 @@ func TestPublishStagedResumes(t *testing.T) {
 	if err := afero.WriteFile(fs, StagedPath(dir, metadata.ROOT), readAll(t, fs, filepath.Join(dir, MetadataDir, "2.root.json")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	st, err := r.Status(StatusOptions{})
+	st, err := statusOf(r, status.Options{})
 	if err != nil || len(st.Staged) != 1 || !strings.Contains(st.Staged[0].Problem, "publish-staged --role root") {
 		t.Fatalf("status: %v %+v", err, st.Staged)
 	}

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -90,13 +91,13 @@ func (t *tx) publish(ss roleSigners, roles ...string) {
 
 // writeRole declares md as the next version of a delegated role, signed by
 // ss and recorded in the snapshot, and returns that version.
-func (t *tx) writeRole(n *roleNode, md *metadata.Metadata[metadata.TargetsType], ss []keySigner) int64 {
+func (t *tx) writeRole(n *delegation.Role, md *metadata.Metadata[metadata.TargetsType], ss []keySigner) int64 {
 	var prev int64
-	if n.ref != nil {
-		prev = n.ref.Version
+	if n.Ref != nil {
+		prev = n.Ref.Version
 	}
 	md.Signed.Version = prev + 1
-	md.Signed.Expires = t.r.expires(n.name)
+	md.Signed.Expires = t.r.expires(n.Name)
 	t.roles = append(t.roles, roleWrite{node: n, md: md, ss: ss})
 	return md.Signed.Version
 }
@@ -128,12 +129,12 @@ func (t *tx) commit() (*Versions, error) {
 		if err := signRole(w.md, w.ss); err != nil {
 			return nil, err
 		}
-		mf, err := r.writeMeta(roleFile(w.node.name, w.md.Signed.Version), w.md)
+		mf, err := r.writeMeta(delegation.RoleFile(w.node.Name, w.md.Signed.Version), w.md)
 		if err != nil {
 			return nil, err
 		}
 		mf.Version = w.md.Signed.Version
-		st.snapshot.Signed.Meta[w.node.name+".json"] = mf
+		st.snapshot.Signed.Meta[w.node.Name+".json"] = mf
 	}
 	changed := len(t.roles) > 0
 	if sm := t.signed[metadata.TARGETS]; sm != nil {

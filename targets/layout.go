@@ -3,6 +3,7 @@ package targets
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -144,4 +145,27 @@ func ParseTargetPath(p string) (ParsedPath, error) {
 		}
 	}
 	return pp, nil
+}
+
+// PublishedVersions lists, per model ID, the versions that have a manifest
+// among the given target paths (the keys of a targets role's "targets"
+// map), oldest first. Paths that are not model manifests are ignored.
+func PublishedVersions[V any](targetPaths map[string]V) map[string][]Version {
+	out := map[string][]Version{}
+	for p := range targetPaths {
+		pp, err := ParseTargetPath(p)
+		if err != nil || pp.File != ManifestName {
+			continue
+		}
+		v, err := ParseVersion(pp.Version)
+		if err != nil {
+			continue
+		}
+		out[pp.ModelID] = append(out[pp.ModelID], v)
+	}
+	for id := range out {
+		vs := out[id]
+		sort.Slice(vs, func(i, j int) bool { return vs[i].Compare(vs[j]) < 0 })
+	}
+	return out
 }

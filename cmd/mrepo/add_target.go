@@ -8,6 +8,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/urfave/cli/v2"
 )
 
@@ -45,7 +46,7 @@ file path that escapes the bundle (.., absolute, symlink), or a
 --delta-from VERSION that is not an older published version of the model.`,
 		Flags: append([]cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag, addTargetRoleFlag,
 			&cli.StringSliceFlag{Name: "delta-from", Usage: "also publish patches from the published `VERSION` of the model (repeatable)"},
-			&cli.Float64Flag{Name: "delta-min-saving", Value: repo.DefaultDeltaMinSaving, Usage: "publish a patch only if it saves at least this `FRACTION` of the file's bytes (0 < FRACTION < 1)"},
+			&cli.Float64Flag{Name: "delta-min-saving", Value: targetstore.DefaultDeltaMinSaving, Usage: "publish a patch only if it saves at least this `FRACTION` of the file's bytes (0 < FRACTION < 1)"},
 		}, addTargetControlFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
@@ -131,7 +132,7 @@ func publishedSummary(res *repo.AddResult, total int64) string {
 }
 
 // deltaLine is how add-target reports one patch.
-func deltaLine(d repo.DeltaResult) string {
+func deltaLine(d targetstore.DeltaResult) string {
 	if d.Length == 0 && !d.Published {
 		return fmt.Sprintf("delta %s from %s: skipped: %s", d.File, d.Base, d.Reason)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/status"
 	"github.com/spf13/afero"
 )
 
@@ -71,8 +72,7 @@ func TestVerifyExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Now = func() time.Time { return now.Add(2 * day) }
-	st, err := r.Status(repo.StatusOptions{})
+	st, err := status.Read(fs, "repo", status.Options{Now: now.Add(2 * day), Lifetime: r.Config().Expiry.For})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,10 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/internal/duration"
-	"github.com/edgetuf/edgetuf/keys"
-	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/staged"
+	"github.com/edgetuf/edgetuf/status"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
 
@@ -32,7 +32,7 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 			if err := needNoArgs(c); err != nil {
 				return err
 			}
-			var opts repo.StatusOptions
+			var opts status.Options
 			if c.IsSet("warn-within") {
 				d, err := parseDurationFlag(c, "warn-within")
 				if err != nil {
@@ -44,7 +44,8 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 			if err != nil {
 				return fmt.Errorf("status: %w", err)
 			}
-			st, err := r.Status(opts)
+			opts.Now, opts.Lifetime = r.Now(), r.Config().Expiry.For
+			st, err := status.Read(afero.NewOsFs(), r.Dir(), opts)
 			if err != nil {
 				return fmt.Errorf("status: %w", err)
 			}
@@ -63,12 +64,8 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 				if !rs.ThresholdMet {
 					ok = "NOT MET"
 				}
-				ids := make([]string, len(rs.KeyIDs))
-				for i, id := range rs.KeyIDs {
-					ids[i] = keys.ShortID(id)
-				}
 				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d/%d %s\t%s\n", rs.Role, rs.Version, rs.Expires.UTC().Format(targets.TimeFormat),
-					duration.FormatRemaining(rs.Expires.Sub(st.Now)), rs.ValidSignatures, rs.Threshold, ok, strings.Join(ids, ","))
+					duration.FormatRemaining(rs.Expires.Sub(st.Now)), rs.ValidSignatures, rs.Threshold, ok, shortIDs(rs.KeyIDs))
 			}
 			tw.Flush()
 			printDelegations(w, st)
@@ -97,14 +94,14 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 }
 
 // pendingRow is the status table row of a delegated role without metadata.
-func pendingRow(rs repo.RoleStatus) string {
+func pendingRow(rs status.Role) string {
 	return fmt.Sprintf("%s\t-\t-\t-\t0/%d NOT MET\t%s", rs.Role, rs.Threshold, shortIDs(rs.KeyIDs))
 }
 
 // printDelegations prints status's delegations: each delegated role's
 // paths, and hash bins in one line.
-func printDelegations(w io.Writer, st *repo.Status) {
-	var rows []repo.RoleStatus
+func printDelegations(w io.Writer, st *status.Report) {
+	var rows []status.Role
 	for _, rs := range st.Roles {
 		if rs.DelegatedBy != "" {
 			rows = append(rows, rs)
@@ -121,8 +118,22 @@ func printDelegations(w io.Writer, st *repo.Status) {
 	}
 	if st.Bins != nil {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, repo.FormatBins(st.Bins, st.Now))
+		fmt.Fprintln(w, binsLine(st.Bins, st.Now))
 	}
+}
+
+// binsLine is a one-line summary of hash bins for status output.
+func binsLine(bs *status.Bins, now time.Time) string {
+	last := fmt.Sprintf("%x", bs.Bins-1)
+	first := strings.Repeat("0", len(last))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d hash bins %s-%s..%s-%s (delegated by %s, terminating; threshold %d, keys %s): %d with metadata, %d targets",
+		bs.Bins, bs.NamePrefix, first, bs.NamePrefix, last, bs.DelegatedBy, bs.Threshold, shortIDs(bs.KeyIDs), bs.Published, bs.Targets)
+	if bs.Published > 0 {
+		fmt.Fprintf(&b, ", versions %d-%d, earliest expiry %s (%s), signatures %d/%d bins ok",
+			bs.MinVersion, bs.MaxVersion, bs.Expires.UTC().Format(targets.TimeFormat), duration.FormatRemaining(bs.Expires.Sub(now)), bs.ThresholdMet, bs.Published)
+	}
+	return b.String()
 }
 
 // stagedLines formats staged metadata for mrepo status.

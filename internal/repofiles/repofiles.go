@@ -10,9 +10,14 @@
 // size and nesting limit, because its bytes come from whoever can write the
 // repository.
 //
+// It also reads the current state as a client reaches it (ReadState:
+// timestamp, snapshot, top-level targets, newest root), for the writer and
+// for status.
+//
 // It is shared by the repository writer (package repo), the auditor
-// (package audit) and the static server (package server), so that the
-// three agree on where things are without importing each other. It must
+// (package audit), the static server (package server), mrepo status
+// (package status) and the delegation tree (package delegation), so that
+// they agree on where things are without importing each other. It must
 // never import repo, keys or any package that writes a repository or holds
 // keys; it writes nothing itself.
 package repofiles

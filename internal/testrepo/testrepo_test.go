@@ -11,6 +11,7 @@ import (
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -32,7 +33,7 @@ func TestPublishWithDeltas(t *testing.T) {
 	if len(res.Deltas) != 2 {
 		t.Fatalf("deltas %+v", res.Deltas)
 	}
-	var published []repo.DeltaResult
+	var published []targetstore.DeltaResult
 	for _, d := range res.Deltas {
 		if d.Published {
 			published = append(published, d)

@@ -1,5 +1,5 @@
 //go:build !unix
 
-package repo
+package targetstore
 
 const noFollow = 0

@@ -1,23 +1,31 @@
-package repo
+package targetstore
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 )
 
-// bundle is a validated bundle directory: its manifest and the payload
-// files to publish, not yet read.
-type bundle struct {
-	dir      string
-	manifest *targets.Manifest
-	files    []string // payload file names, in publishing order
-	warnings []string
+// ErrBundle: the bundle directory is unusable (missing or escaping paths,
+// symlinks, hash or size mismatches with its manifest). Package repo
+// returns it under the same name.
+var ErrBundle = errors.New("invalid bundle")
+
+// Bundle is a validated bundle directory: its manifest and the payload
+// files to publish, not yet read (Store.PutBundleFile reads them).
+type Bundle struct {
+	Dir      string
+	Manifest *targets.Manifest
+	Files    []string // payload file names, in publishing order
+	// Warnings are what ReadBundle skipped: unlisted or hidden files.
+	Warnings []string
 }
 
 func lstat(fs afero.Fs, p string) (os.FileInfo, error) {
@@ -49,8 +57,12 @@ func checkRegular(fs afero.Fs, p, name string) error {
 	return nil
 }
 
-// readBundle validates a bundle directory without writing anything.
-func readBundle(fs afero.Fs, dir string) (*bundle, error) {
+// ReadBundle validates a bundle directory without writing anything: a
+// bounded manifest.json, and payload files that are regular files (no
+// symlinks, directories or devices) with names a device can hold. With a
+// "files" list in the manifest, exactly those files are published, in
+// that order; without one, every file but hidden ones, sorted by name.
+func ReadBundle(fs afero.Fs, dir string) (*Bundle, error) {
 	fi, err := fs.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
@@ -62,7 +74,7 @@ func readBundle(fs afero.Fs, dir string) (*bundle, error) {
 	if err := checkRegular(fs, mpath, targets.ManifestName); err != nil {
 		return nil, err
 	}
-	data, err := readBounded(fs, mpath, targets.MaxManifestSize)
+	data, err := repofiles.ReadBounded(fs, mpath, targets.MaxManifestSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBundle, targets.ManifestName, err)
 	}
@@ -70,7 +82,7 @@ func readBundle(fs afero.Fs, dir string) (*bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bundle{dir: dir, manifest: m}
+	b := &Bundle{Dir: dir, Manifest: m}
 
 	entries, err := afero.ReadDir(fs, dir)
 	if err != nil {
@@ -87,7 +99,7 @@ func readBundle(fs afero.Fs, dir string) (*bundle, error) {
 			if err := checkRegular(fs, filepath.Join(dir, f.Path), f.Path); err != nil {
 				return nil, err
 			}
-			b.files = append(b.files, f.Path)
+			b.Files = append(b.Files, f.Path)
 			delete(present, f.Path)
 		}
 		var extra []string
@@ -96,7 +108,7 @@ func readBundle(fs afero.Fs, dir string) (*bundle, error) {
 		}
 		sort.Strings(extra)
 		if len(extra) > 0 {
-			b.warnings = append(b.warnings, fmt.Sprintf("not listed in the manifest, not published: %s", strings.Join(extra, ", ")))
+			b.Warnings = append(b.Warnings, fmt.Sprintf("not listed in the manifest, not published: %s", strings.Join(extra, ", ")))
 		}
 		return b, nil
 	}
@@ -106,7 +118,7 @@ func readBundle(fs afero.Fs, dir string) (*bundle, error) {
 			continue
 		}
 		if strings.HasPrefix(name, ".") {
-			b.warnings = append(b.warnings, fmt.Sprintf("hidden file %s skipped", name))
+			b.Warnings = append(b.Warnings, fmt.Sprintf("hidden file %s skipped", name))
 			continue
 		}
 		if err := checkRegular(fs, filepath.Join(dir, name), name); err != nil {
@@ -115,17 +127,17 @@ func readBundle(fs afero.Fs, dir string) (*bundle, error) {
 		if err := targets.CheckFileName(name); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBundle, err)
 		}
-		b.files = append(b.files, name)
+		b.Files = append(b.Files, name)
 	}
-	if len(b.files) == 0 {
+	if len(b.Files) == 0 {
 		return nil, fmt.Errorf("%w: %s has no payload files besides %s", ErrBundle, dir, targets.ManifestName)
 	}
 	// A case-sensitive build machine can hold Model.bin and model.bin; a
 	// device's SD card cannot.
-	if err := targets.CheckDistinctNames(b.files); err != nil {
+	if err := targets.CheckDistinctNames(b.Files); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
 	}
-	if len(b.files) > targets.MaxFiles {
+	if len(b.Files) > targets.MaxFiles {
 		return nil, fmt.Errorf("%w: more than %d payload files", ErrBundle, targets.MaxFiles)
 	}
 	return b, nil

@@ -1,0 +1,235 @@
+package targetstore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+
+	"github.com/edgetuf/edgetuf/delta"
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/patchstat"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/spf13/afero"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// DefaultDeltaMinSaving is the share of a file's bytes a patch must save
+// to be published unless the publisher says otherwise (repo's
+// AddOptions.DeltaMinSaving, mrepo add-target --delta-min-saving): a
+// patch is published only when it is at most 70% of the file it rebuilds.
+const DefaultDeltaMinSaving = 0.30
+
+// DeltaResult reports one patch PutDeltas considered (add-target's
+// report, also as JSON: the field names are part of mrepo's output).
+type DeltaResult struct {
+	// File is the payload file the patch rebuilds; Base the version whose
+	// file it applies to.
+	File string `json:"file"`
+	Base string `json:"base"`
+	// Target is the patch's target path (targets.DeltaPath), published or not.
+	Target string `json:"target"`
+	// Length is the patch's length (0 when none was computed); FileLength
+	// the length of the file it rebuilds. Percent is Length as a share of
+	// FileLength in percent, rounded to one decimal.
+	Length     int64   `json:"length"`
+	FileLength int64   `json:"file_length"`
+	Percent    float64 `json:"percent"`
+	// Published reports whether the patch became a target; SHA256 is set
+	// when it did. Reason says why it was not.
+	Published bool   `json:"published"`
+	SHA256    string `json:"sha256,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// formatPercent is how a patch's saving is stated in DeltaResult.Reason.
+func formatPercent(p float64) string {
+	return fmt.Sprintf("%.1f", p)
+}
+
+// DeltaBase is a published version to compute patches from, with the
+// signed targets of its payload files by file name.
+type DeltaBase struct {
+	Version string // as published (the path component)
+	Files   map[string]*metadata.TargetFiles
+}
+
+// PutDeltas computes, for each base and each payload file of the new
+// version m that the base also has, a patch from the base's stored file
+// to the new one, and stores it as a target (targets.DeltaPath, with its
+// custom metadata) when it saves at least minSaving of the file's bytes.
+// newTargets holds the new version's payload targets (already stored);
+// the patch targets are added to it. It returns a result for every patch
+// considered, published or not, and the published ones by file, as the
+// manifest target's custom metadata lists them (nil if none). Only target
+// files are written here, never metadata.
+func (s Store) PutDeltas(m *targets.Manifest, files []string, bases []DeltaBase, minSaving float64, newTargets map[string]*metadata.TargetFiles, progress func(string, int64, int64)) ([]DeltaResult, map[string][]targets.DeltaRef, error) {
+	var results []DeltaResult
+	refs := map[string][]targets.DeltaRef{}
+	for _, b := range bases {
+		for _, name := range files {
+			newTF := newTargets[targets.TargetPath(m.ModelID, m.Version, name)]
+			dr := DeltaResult{File: name, Base: b.Version, Target: targets.DeltaPath(m.ModelID, m.Version, b.Version, name), FileLength: newTF.Length}
+			baseTF := b.Files[name]
+			if baseTF == nil {
+				dr.Reason = fmt.Sprintf("%s has no %s", b.Version, name)
+				results = append(results, dr)
+				continue
+			}
+			tf, err := s.putDelta(dr.Target, baseTF, newTF, minSaving, &dr, progress)
+			if err != nil {
+				return nil, nil, err
+			}
+			if tf != nil {
+				custom, err := (&targets.Custom{Kind: targets.KindDelta, SchemaVersion: targets.SchemaVersion, ModelID: m.ModelID,
+					Version: m.Version, File: name, BaseVersion: b.Version}).Marshal()
+				if err != nil {
+					return nil, nil, err
+				}
+				tf.Custom = custom
+				newTargets[tf.Path] = tf
+				refs[name] = append(refs[name], targets.DeltaRef{Base: b.Version, Target: tf.Path})
+			}
+			results = append(results, dr)
+		}
+	}
+	for f := range refs {
+		sort.Slice(refs[f], func(i, j int) bool {
+			vi, _ := targets.ParseVersion(refs[f][i].Base)
+			vj, _ := targets.ParseVersion(refs[f][j].Base)
+			return vi.Compare(vj) < 0
+		})
+	}
+	if len(refs) == 0 {
+		refs = nil
+	}
+	return results, refs, nil
+}
+
+// countingReaderAt reports the bytes read through it.
+type countingReaderAt struct {
+	r    io.ReaderAt
+	n    int64
+	each func(n int64)
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	if c.each != nil {
+		c.each(c.n)
+	}
+	return n, err
+}
+
+// putDelta diffs the stored base file against the stored new file into
+// a temporary file under the patch's target directory. It keeps the patch
+// (under its consistent-snapshot name) only when it saves enough, after
+// checking that its header names exactly the signed base and new files and
+// that it applies; otherwise it removes it and says why in dr.
+func (s Store) putDelta(targetPath string, baseTF, newTF *metadata.TargetFiles, minSaving float64, dr *DeltaResult, progress func(string, int64, int64)) (*metadata.TargetFiles, error) {
+	base, err := s.Open(baseTF)
+	if err != nil {
+		return nil, err
+	}
+	defer base.Close()
+	nf, err := s.Open(newTF)
+	if err != nil {
+		return nil, err
+	}
+	defer nf.Close()
+
+	dir := s.dir(targetPath)
+	tmp, err := atomicfs.Create(s.Fs, dir, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Abort()
+	h := sha256.New()
+	cw := &patchstat.Writer{W: io.MultiWriter(tmp, h)}
+	var src io.ReaderAt = nf
+	label := fmt.Sprintf("delta %s from %s", dr.File, dr.Base)
+	// Progress counts the bytes of the new file read, which Diff reads
+	// about twice (hashed, then diffed); it completes once, at the end.
+	total, last := 2*newTF.Length, int64(-1)
+	report := func(done int64) {
+		if progress != nil && done != last {
+			last = done
+			progress(label, done, total)
+		}
+	}
+	report(0)
+	if progress != nil {
+		src = &countingReaderAt{r: nf, each: func(n int64) { report(min(n, max(total-1, 0))) }}
+	}
+	if _, err := delta.Diff(base, baseTF.Length, src, newTF.Length, cw, delta.Options{}); err != nil {
+		return nil, fmt.Errorf("computing %s: %w", label, err)
+	}
+	report(total)
+	dr.Length = cw.N
+	dr.Percent = patchstat.Percent(cw.N, newTF.Length)
+	if float64(cw.N) > (1-minSaving)*float64(newTF.Length) {
+		saved := 100 - dr.Percent
+		if saved <= 0 {
+			dr.Reason = fmt.Sprintf("saves nothing (the patch is not smaller than the file; %s%% needed)", formatPercent(100*minSaving))
+		} else {
+			dr.Reason = fmt.Sprintf("saves only %s%% (%s%% needed)", formatPercent(saved), formatPercent(100*minSaving))
+		}
+		tmp.Abort()
+		s.removeEmptyDirs(dir, 2) // deltas/<base>/ and deltas/, if this left them empty
+		return nil, nil
+	}
+	if err := s.checkPatch(tmp.Name(), cw.N, base, baseTF, newTF); err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	sum := h.Sum(nil)
+	if err := tmp.Commit(s.path(targetPath, sum)); err != nil {
+		return nil, err
+	}
+	dr.Published, dr.SHA256 = true, hex.EncodeToString(sum)
+	return &metadata.TargetFiles{Length: cw.N, Hashes: metadata.Hashes{"sha256": sum}, Path: targetPath}, nil
+}
+
+// checkPatch makes sure a patch about to be published does what its
+// metadata will say: its header names the signed length and SHA-256 of the
+// base and of the new file, and applying it to the stored base rebuilds
+// the new file (Apply checks the output's length and SHA-256). A patch
+// that fails here would make every device fall back to a full download.
+func (s Store) checkPatch(patchName string, patchLen int64, base io.ReaderAt, baseTF, newTF *metadata.TargetFiles) error {
+	pf, err := s.Fs.Open(patchName)
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	hdr, err := delta.ReadHeader(pf, patchLen)
+	if err != nil {
+		return fmt.Errorf("the patch just written is unreadable: %w", err)
+	}
+	if hdr.BaseLength != baseTF.Length || !bytes.Equal(hdr.BaseSHA256[:], baseTF.Hashes["sha256"]) {
+		return fmt.Errorf("stored target %s does not match its signed length and SHA-256 (run mrepo verify)", baseTF.Path)
+	}
+	if hdr.TargetLength != newTF.Length || !bytes.Equal(hdr.TargetSHA256[:], newTF.Hashes["sha256"]) {
+		return fmt.Errorf("the patch rebuilds another file than %s (changed while publishing?)", newTF.Path)
+	}
+	if _, err := delta.Apply(base, baseTF.Length, pf, patchLen, io.Discard, delta.Limits{MaxOutput: newTF.Length}); err != nil {
+		return fmt.Errorf("the patch just computed does not apply: %w", err)
+	}
+	return nil
+}
+
+// removeEmptyDirs removes dir and up to levels-1 of its parents while
+// they are empty.
+func (s Store) removeEmptyDirs(dir string, levels int) {
+	for i := 0; i < levels; i++ {
+		if empty, err := afero.IsEmpty(s.Fs, dir); err != nil || !empty {
+			return
+		}
+		if s.Fs.Remove(dir) != nil {
+			return
+		}
+		dir = filepath.Dir(dir)
+	}
+}
