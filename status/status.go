@@ -44,6 +44,9 @@ type Model struct {
 	// Roles lists the roles that sign its versions, when a delegated role
 	// signs some of them.
 	Roles []string `json:"roles,omitempty"`
+	// Controls lists the versions with a staged rollout, a revocation or
+	// a download policy (controls.go); the others are full releases.
+	Controls []Controls `json:"controls,omitempty"`
 }
 
 // Delta summarises the patches that rebuild the files of Version from
@@ -156,9 +159,10 @@ func Read(fs afero.Fs, dir string, opts Options) (*Report, error) {
 	view := tree.View()
 	roles := modelRoles(tree.Effective())
 	deltas, warnings := deltaSummary(view)
+	controls := controlsSummary(view)
 	b.Warnings = append(b.Warnings, warnings...)
 	for id, vs := range targets.PublishedVersions(view.Signed.Targets) {
-		ms := Model{ModelID: id, Deltas: deltas[id], Roles: roles[id]}
+		ms := Model{ModelID: id, Deltas: deltas[id], Roles: roles[id], Controls: controls[id]}
 		for _, v := range vs {
 			ms.Versions = append(ms.Versions, v.String())
 		}

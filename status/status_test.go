@@ -206,3 +206,24 @@ func TestReportJSONFields(t *testing.T) {
 		}
 	}
 }
+
+// TestReadControls: each version with a rollout, halt, revocation or
+// policy is listed with them, in version order; a full release without
+// policy is not listed (a delegated role's versions: mrepo revoke.txtar).
+func TestReadControls(t *testing.T) {
+	t.Parallel()
+	r := testrepo.New(t)
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {
+		r.Publish(t, "det", v, map[string][]byte{"w.bin": []byte("w" + v)}, targets.Compat{})
+	}
+	ro := &targets.Rollout{BasisPoints: 0, Salt: "s1", DeviceClasses: []string{"cam"}, HaltReason: "crash loop"}
+	rev := &targets.Revocation{Reason: "wrong labels", Time: "2030-01-02T03:04:05Z"}
+	pol := &targets.Policy{MinBatteryPercent: 30}
+	r.SetControls(t, "det", "1.2.0", ro, nil, pol)
+	r.SetControls(t, "det", "1.1.0", nil, rev, nil)
+	rep := read(t, r, status.Options{Now: time.Now()})
+	want := []status.Controls{{Version: "1.1.0", Revoked: rev}, {Version: "1.2.0", Rollout: ro, Policy: pol}}
+	if len(rep.Models) != 1 || !reflect.DeepEqual(rep.Models[0].Controls, want) {
+		t.Fatalf("models %+v, want controls %+v", rep.Models, want)
+	}
+}

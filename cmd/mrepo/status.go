@@ -22,8 +22,10 @@ func statusCommand() *cli.Command {
 		Usage:     "show roles, expiries, signatures and published models",
 		UsageText: "mrepo status --repo DIR [--json] [--warn-within DURATION]",
 		Description: `For each role: version, expiry, key IDs, threshold and whether its valid
-signatures meet the threshold. Then every published model with its versions,
-and warnings for roles that are expired, expire within the warning window, or
+signatures meet the threshold. Then every published model with its versions
+(and, one line each, the versions with a staged rollout, a halt, a
+revocation or a download policy: docs/rollout.md; the others are full
+releases), and warnings for roles that are expired, expire within the warning window, or
 lack signatures. The default window is a quarter of each role's configured
 lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 		Flags: []cli.Flag{repoFlag, jsonFlag,
@@ -80,6 +82,9 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 				}
 				for _, d := range m.Deltas {
 					fmt.Fprintf(w, "  deltas %s from %s: %d patches, %s\n", d.Version, d.Base, d.Patches, cliutil.HumanBytes(d.Bytes))
+				}
+				for _, ct := range m.Controls {
+					fmt.Fprintf(w, "  %s: %s\n", ct.Version, strings.Join(controlsSummary(ct.Rollout, ct.Revoked, ct.Policy), "; "))
 				}
 			}
 			for _, l := range stagedLines(st.Staged) {
