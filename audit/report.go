@@ -3,6 +3,8 @@ package audit
 import (
 	"fmt"
 	"time"
+
+	"github.com/edgetuf/edgetuf/targets"
 )
 
 // Problem is one thing wrong with a repository.
@@ -40,6 +42,18 @@ type Report struct {
 	Targets     int          `json:"targets"`
 	TargetBytes int64        `json:"target_bytes"`
 	Problems    []Problem    `json:"problems"`
+	// Controls lists, per model, the versions whose manifest target
+	// carries a signed rollout control (docs/rollout.md): a staged
+	// rollout, a halt, a revocation or a download policy. Malformed
+	// controls are problems (CONTROL_INVALID) instead.
+	Controls []ModelControls `json:"controls,omitempty"`
+}
+
+// ModelControls are the rollout controls of one model's versions, oldest
+// version first.
+type ModelControls struct {
+	ModelID  string                    `json:"model_id"`
+	Versions []targets.VersionControls `json:"versions"`
 }
 
 // OK reports whether no problem was found.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -114,6 +115,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 	close(next)
 	wg.Wait()
 
+	v.collectControls(jobs)
 	models := map[string]*modelVersion{} // key: models/<id>/<version>
 	for _, j := range jobs {
 		v.rep.Targets++
@@ -373,5 +375,29 @@ func (v *verifier) checkDeltas(mv *modelVersion, models map[string]*modelVersion
 					h.TargetLength, short(hex.EncodeToString(h.TargetSHA256[:])), newTF.Path, newTF.Length, short(hex.EncodeToString(newTF.Hashes["sha256"])))
 			}
 		}
+	}
+}
+
+// collectControls reports the rollout controls of every manifest target
+// whose custom metadata parsed. When two roles list the same manifest,
+// the first in delegation order wins, as on a device.
+func (v *verifier) collectControls(jobs []*targetJob) {
+	custom := map[string]*json.RawMessage{}
+	for _, j := range jobs {
+		if j.custom == nil || j.custom.Kind != targets.KindManifest {
+			continue
+		}
+		if _, seen := custom[j.path]; !seen {
+			custom[j.path] = j.tf.Custom
+		}
+	}
+	byModel := targets.ControlsByModel(custom, func(p string) *json.RawMessage { return custom[p] })
+	ids := make([]string, 0, len(byModel))
+	for id := range byModel {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		v.rep.Controls = append(v.rep.Controls, ModelControls{ModelID: id, Versions: byModel[id]})
 	}
 }

@@ -579,7 +579,21 @@ func TestVerifyControlInvalid(t *testing.T) {
 		c["policy"] = map[string]any{"min_battery_percent": 20}
 		c["critical"] = []string{"rollout", "revoked", "policy"}
 	})(t, f)
-	if rep := Verify(f.fs, f.dir, f.rootJSON, Options{Now: t0.Add(time.Hour)}); !rep.OK() {
+	rep := Verify(f.fs, f.dir, f.rootJSON, Options{Now: t0.Add(time.Hour)})
+	if !rep.OK() {
 		t.Fatalf("valid controls: %v", rep.Problems)
+	}
+	// The report shows them, for det 2.0.0 only (1.0.0 has none).
+	if len(rep.Controls) != 1 || rep.Controls[0].ModelID != "det" || len(rep.Controls[0].Versions) != 1 {
+		t.Fatalf("controls %+v", rep.Controls)
+	}
+	vc := rep.Controls[0].Versions[0]
+	if vc.Version != "2.0.0" || vc.Rollout == nil || vc.Rollout.HaltReason != "crash loop" || vc.Revoked == nil || vc.Revoked.Reason != "r" || vc.Policy == nil || vc.Policy.MinBatteryPercent != 20 {
+		t.Fatalf("controls of 2.0.0: %+v", vc)
+	}
+	// A repository without controls reports none.
+	g := published(t)
+	if rep := Verify(g.fs, g.dir, g.rootJSON, Options{Now: t0.Add(time.Hour)}); !rep.OK() || rep.Controls != nil {
+		t.Fatalf("no controls: %v %+v", rep.Problems, rep.Controls)
 	}
 }

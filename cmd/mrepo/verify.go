@@ -73,6 +73,11 @@ per line, as CODE: where: what.`,
 					}
 					fmt.Fprintf(c.App.Writer, "OK: %s; %d targets verified (%s)\n", strings.Join(parts, ", "), rep.Targets, cliutil.HumanBytes(rep.TargetBytes))
 				}
+				for _, m := range rep.Controls {
+					for _, ct := range m.Versions {
+						fmt.Fprintf(c.App.Writer, "%s %s: %s\n", m.ModelID, ct.Version, strings.Join(controlsSummary(ct.Rollout, ct.Revoked, ct.Policy), "; "))
+					}
+				}
 			}
 			if !rep.OK() {
 				return &cliutil.ExitError{Code: 1, Msg: fmt.Sprintf("verify: %d problem(s) found, first: %s", len(rep.Problems), rep.Problems[0].String())}
