@@ -1,6 +1,7 @@
 // Flags and helpers that several mclient commands share: the state, model
-// and JSON flags, opening the device's client (with the tests' clock), the
-// --model-id check and the one-line failure.
+// and JSON flags, the argument checks, opening the device's client (with
+// the tests' clock), the models a command acts on, and the one-line
+// failure.
 
 package main
 
@@ -18,6 +19,8 @@ var (
 	stateFlag = &cli.StringFlag{Name: "state", Usage: "device state `DIR` (required)"}
 	jsonFlag  = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}
 	modelFlag = &cli.StringFlag{Name: "model-id", Usage: "the model `ID` (required)"}
+	// optModelFlag is --model-id where it is optional (all models without it).
+	optModelFlag = &cli.StringFlag{Name: "model-id", Usage: "only this model `ID`"}
 )
 
 func command(required []string, cmd *cli.Command) *cli.Command {
@@ -57,12 +60,37 @@ func isNil(v any) bool {
 	return ok && r == nil
 }
 
-// checkModelID makes a malformed --model-id a usage error (exit 64).
-func checkModelID(c *cli.Context, verb string) error {
+// checkArgs refuses arguments, and makes a malformed --model-id a usage
+// error (exit 64).
+func checkArgs(c *cli.Context, verb string) error {
+	if err := cliutil.NoArgs("mclient", c); err != nil {
+		return err
+	}
 	if id := c.String("model-id"); id != "" {
 		if err := targets.CheckModelID(id); err != nil {
 			return cliutil.Usagef("%s: --model-id: %v", verb, err)
 		}
 	}
 	return nil
+}
+
+// openFor checks the arguments of the device command verb and opens the
+// device's client with the default options.
+func openFor(c *cli.Context, verb string) (*client.Client, error) {
+	if err := checkArgs(c, verb); err != nil {
+		return nil, err
+	}
+	cl, err := openClient(c, client.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", verb, err)
+	}
+	return cl, nil
+}
+
+// modelIDs is --model-id, or without it every model on the device.
+func modelIDs(c *cli.Context, cl *client.Client) ([]string, error) {
+	if id := c.String("model-id"); id != "" {
+		return []string{id}, nil
+	}
+	return cl.Models()
 }

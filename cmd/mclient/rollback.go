@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 
-	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/urfave/cli/v2"
 )
@@ -19,15 +18,9 @@ bad so updates do not reinstall it. The anti-rollback floor is not lowered:
 updates still never download a version older than the newest confirmed one.`,
 		Flags: []cli.Flag{stateFlag, modelFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
-			if err := cliutil.NoArgs("mclient", c); err != nil {
-				return err
-			}
-			if err := checkModelID(c, "rollback"); err != nil {
-				return err
-			}
-			cl, err := openClient(c, client.Options{})
+			cl, err := openFor(c, "rollback")
 			if err != nil {
-				return fmt.Errorf("rollback: %w", err)
+				return err
 			}
 			res, err := cl.Rollback(c.String("model-id"))
 			if err != nil {

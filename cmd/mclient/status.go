@@ -25,23 +25,15 @@ and a single model (or --model-id), one JSON object with at least
 model_id, version and path (and "schedule" when there is one); with
 several, {"models": [...]}.
 Status reads the state only; "mclient verify" re-checks the files.`,
-		Flags: []cli.Flag{stateFlag, &cli.StringFlag{Name: "model-id", Usage: "only this model `ID`"}, jsonFlag},
+		Flags: []cli.Flag{stateFlag, optModelFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
-			if err := cliutil.NoArgs("mclient", c); err != nil {
+			cl, err := openFor(c, "status")
+			if err != nil {
 				return err
 			}
-			if err := checkModelID(c, "status"); err != nil {
-				return err
-			}
-			cl, err := openClient(c, client.Options{})
+			ids, err := modelIDs(c, cl)
 			if err != nil {
 				return fmt.Errorf("status: %w", err)
-			}
-			ids := []string{c.String("model-id")}
-			if ids[0] == "" {
-				if ids, err = cl.Models(); err != nil {
-					return fmt.Errorf("status: %w", err)
-				}
 			}
 			var all []*client.ModelStatus
 			for _, id := range ids {

@@ -114,10 +114,7 @@ schedule.`,
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
-			if err := cliutil.NoArgs("mclient", c); err != nil {
-				return err
-			}
-			if err := checkModelID(c, "update"); err != nil {
+			if err := checkArgs(c, "update"); err != nil {
 				return err
 			}
 			dev := client.Device{

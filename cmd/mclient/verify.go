@@ -17,30 +17,22 @@ func verifyCommand() *cli.Command {
 model) against the signed metadata the device trusts, and fails if a file
 is missing, changed, or added. Needs no network. Exit 1 with the error code
 (HASH_MISMATCH for a replaced file) if anything is wrong.`,
-		Flags: []cli.Flag{stateFlag, &cli.StringFlag{Name: "model-id", Usage: "only this model `ID`"}, jsonFlag},
+		Flags: []cli.Flag{stateFlag, optModelFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
-			if err := cliutil.NoArgs("mclient", c); err != nil {
+			cl, err := openFor(c, "verify")
+			if err != nil {
 				return err
 			}
-			if err := checkModelID(c, "verify"); err != nil {
-				return err
-			}
-			cl, err := openClient(c, client.Options{})
+			ids, err := modelIDs(c, cl)
 			if err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
-			ids := []string{c.String("model-id")}
-			if ids[0] == "" {
-				if ids, err = cl.Models(); err != nil {
-					return fmt.Errorf("verify: %w", err)
+			if len(ids) == 0 {
+				err := &client.Error{Code: client.NoActiveModel, Msg: "no models on this device"}
+				if c.Bool("json") {
+					cliutil.WriteJSON(c.App.Writer, map[string]any{"models": []any{}, "code": err.Code, "message": err.Msg})
 				}
-				if len(ids) == 0 {
-					err := &client.Error{Code: client.NoActiveModel, Msg: "no models on this device"}
-					if c.Bool("json") {
-						cliutil.WriteJSON(c.App.Writer, map[string]any{"models": []any{}, "code": err.Code, "message": err.Msg})
-					}
-					return fmt.Errorf("verify: %w", err)
-				}
+				return fmt.Errorf("verify: %w", err)
 			}
 			type verdict struct {
 				ModelID string      `json:"model_id"`
