@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/edgetuf/edgetuf/client"
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/urfave/cli/v2"
+)
+
+func initCommand() *cli.Command {
+	return command([]string{"state", "root", "repo-url"}, &cli.Command{
+		Name:      "init",
+		Usage:     "bootstrap trust from a pinned root (no network)",
+		UsageText: "mclient init --state DIR --root FILE --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]...",
+		Description: `Creates the state directory and trusts the root metadata FILE, the one pinned
+in the device image (it must be signed by its own threshold). URL serves
+/metadata/ and /targets/ as mrepo serve does; file:///path works the same
+way for a mirror on removable media or an air-gapped site, with the same
+checks. --min-version is the floor shipped with the application: no model
+version below it is ever accepted. --device-id decides the device's cohort
+in staged rollouts (a version at 5% is taken by the devices whose
+SHA-256(salt || ID) falls in the first 5% of 10000 buckets); keep it
+stable across re-installs so the device stays in its cohort. It is never
+sent anywhere nor written to the event log. Without it, the device takes
+only fully released versions. --device-class (default OS/ARCH; a-z, 0-9,
+'.', '_', '-' for rollouts limited to classes) is recorded in events.
+
+Network policy, stored in the state directory for every later command:
+--ca-file FILE (PEM certificates) is copied into the state directory and
+is then the only set of CAs that HTTPS servers may chain to (default: the
+system's). --require-https refuses plain HTTP: an http:// URL here, and
+any redirect to http://. Redirects are followed only within the
+repository's own scheme, host and port, never from https to http, at most
+5 times; --allow-redirect HOST (or HOST:PORT; repeatable) also allows
+redirects to HOST, e.g. a CDN.`,
+		Flags: []cli.Flag{stateFlag,
+			&cli.StringFlag{Name: "root", Usage: "pinned root metadata `FILE` (required)"},
+			&cli.StringFlag{Name: "repo-url", Usage: "repository `URL`: http(s)://... or file:///... (required)"},
+			&cli.StringFlag{Name: "device-id", Usage: "device `ID`: decides this device's cohort in staged rollouts; never leaves the device"},
+			&cli.StringFlag{Name: "device-class", Usage: "coarse device `CLASS` recorded in events and matched by rollouts limited to device classes (default OS/ARCH)"},
+			&cli.StringFlag{Name: "min-version", Usage: "lowest model `VERSION` ever accepted"},
+			&cli.StringFlag{Name: "ca-file", Usage: "CA certificates (PEM) `FILE` that HTTPS servers must chain to (default: the system's)"},
+			&cli.BoolFlag{Name: "require-https", Usage: "refuse plain HTTP (the repository URL and redirects)"},
+			&cli.StringSliceFlag{Name: "allow-redirect", Usage: "also follow redirects to `HOST` or HOST:PORT (repeatable)"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs("mclient", c); err != nil {
+				return err
+			}
+			if err := client.CheckRepoURL(c.String("repo-url")); err != nil {
+				return cliutil.Usagef("init: --repo-url: %s", client.ReasonOf(err))
+			}
+			if v := c.String("min-version"); v != "" {
+				if _, err := targets.ParseVersion(v); err != nil {
+					return cliutil.Usagef("init: --min-version: %v", err)
+				}
+			}
+			if c.Bool("require-https") && !strings.HasPrefix(c.String("repo-url"), "https://") && !strings.HasPrefix(c.String("repo-url"), "file://") {
+				return cliutil.Usagef("init: --require-https: the repository URL %q is not https://", c.String("repo-url"))
+			}
+			for _, h := range c.StringSlice("allow-redirect") {
+				if err := client.CheckRedirectHost(h); err != nil {
+					return cliutil.Usagef("init: --allow-redirect: %s", client.ReasonOf(err))
+				}
+			}
+			root, err := os.ReadFile(c.String("root"))
+			if err != nil {
+				return fmt.Errorf("init: %v", err)
+			}
+			var ca []byte
+			if f := c.String("ca-file"); f != "" {
+				if ca, err = os.ReadFile(f); err != nil {
+					return fmt.Errorf("init: --ca-file: %v", err)
+				}
+			}
+			err = client.Init(c.String("state"), root, client.InitOptions{
+				RepoURL: c.String("repo-url"), DeviceID: c.String("device-id"), DeviceClass: c.String("device-class"), MinVersion: c.String("min-version"),
+				CABundle: ca, RequireHTTPS: c.Bool("require-https"), AllowRedirectHosts: c.StringSlice("allow-redirect"),
+			})
+			if err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			fmt.Fprintf(c.App.Writer, "Initialised %s: trusting the pinned root, repository %s\n", c.String("state"), strings.TrimSuffix(c.String("repo-url"), "/"))
+			return nil
+		},
+	})
+}

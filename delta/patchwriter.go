@@ -1,0 +1,157 @@
+// The patch writer: collects records into segments, compresses them and
+// writes them to the patch.
+
+package delta
+
+import (
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// patchWriter collects records into segments and writes them.
+type patchWriter struct {
+	w   io.Writer
+	enc *zstd.Encoder
+	// fastEnc, when set, codes diff and extra streams at zstd's default
+	// level, whose frames decode about 3x faster than the best level's on
+	// weight data; its output is kept unless enc's is bestMinGain smaller.
+	fastEnc *zstd.Encoder
+	stats   *Stats
+	n       int64 // bytes written
+	// dump is Options.dump.
+	dump func(ctrl, diff, extra []byte)
+
+	ctrl, diff, extra []byte
+	outLen            int64
+	tmp, tmp2         []byte
+	comp              [3][]byte // compressed streams, reused
+	fse               []byte    // a stream's FSE coding, reused
+	fast              []byte    // a stream's fastEnc coding, reused
+}
+
+func (pw *patchWriter) write(b []byte) error {
+	n, err := pw.w.Write(b)
+	pw.n += int64(n)
+	return err
+}
+
+// add appends record r producing data (target offset at) to the current
+// segment, splitting it at segment boundaries; old is the base window
+// starting at oldBase.
+func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error {
+	if pw.tmp == nil {
+		pw.tmp, pw.tmp2 = make([]byte, ShuffleBlock), make([]byte, ShuffleBlock)
+	}
+	for r.length > 0 {
+		room := segmentOut - pw.outLen
+		part := r
+		part.length = min(r.length, room)
+		pw.ctrl = appendRecord(pw.ctrl, part)
+		pw.stats.Records++
+		switch part.op {
+		case opCopy:
+			pw.stats.Copied += part.length
+		case opInsert:
+			pw.stats.Inserted += part.length
+		case opXOR:
+			pw.stats.XORed += part.length
+		case opSub:
+			pw.stats.Subbed += part.length
+		}
+		if part.op != opCopy {
+			end := at + part.length
+			for pos := at; pos < end; {
+				pe := pieceEnd(pos, end)
+				n := int(pe - pos)
+				src := data[pos-at : pos-at+int64(n)]
+				t := pw.tmp[:n]
+				switch part.op {
+				case opInsert:
+					shuffle(t, src, int(part.width))
+					pw.extra = append(pw.extra, t...)
+				default:
+					ob := old[part.offset-oldBase+(pos-at):][:n]
+					d := pw.tmp2[:n]
+					if part.op == opXOR {
+						encodeXOR(d, src, ob)
+					} else {
+						encodeSub(d, src, ob, int(part.width))
+					}
+					shuffle(t, d, int(part.width))
+					pw.diff = append(pw.diff, t...)
+				}
+				pos = pe
+			}
+		}
+		pw.outLen += part.length
+		data = data[part.length:]
+		at += part.length
+		r.length -= part.length
+		if r.op != opInsert {
+			r.offset += part.length
+		}
+		if pw.outLen == segmentOut {
+			if err := pw.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// bestMinGain is how much smaller (as a share) the best level's coding
+// of a diff or extra stream must be to be kept over the default level's.
+// Measured on the fine-tune pair's diff stream (docs/delta.md): the best
+// level saves 0.5% but its frames take 53 ms to decode per 64 MiB, against
+// 18 ms for the default level's, which decides whether apply keeps up
+// with the disk. On the other pairs the best level wins by more, or FSE
+// wins outright.
+const bestMinGain = 0.01
+
+func (pw *patchWriter) flush() error {
+	if pw.dump != nil && pw.outLen > 0 {
+		pw.dump(pw.ctrl, pw.diff, pw.extra)
+	}
+	if pw.outLen == 0 {
+		pw.stats.PatchLength = pw.n
+		return nil
+	}
+	var streams [3][]byte
+	for i, s := range [][]byte{pw.ctrl, pw.diff, pw.extra} {
+		if len(s) > 0 {
+			pw.comp[i] = pw.enc.EncodeAll(s, pw.comp[i][:0])
+			streams[i] = pw.comp[i]
+			if i > 0 && pw.fastEnc != nil {
+				pw.fast = pw.fastEnc.EncodeAll(s, pw.fast[:0])
+				if float64(len(pw.fast)) <= float64(len(streams[i]))*(1+bestMinGain) {
+					pw.comp[i], pw.fast = pw.fast, pw.comp[i]
+					streams[i] = pw.comp[i]
+				}
+			}
+			if i > 0 {
+				// Order-0 FSE wins on bytes with no repeats (new int8
+				// weights); zstd wins wherever matches help.
+				pw.fse = appendFSE(pw.fse[:0], s)
+				if len(pw.fse) < len(streams[i]) {
+					pw.comp[i] = append(pw.comp[i][:0], pw.fse...)
+					streams[i] = pw.comp[i]
+				}
+			}
+		}
+	}
+	sh := segmentHeader{outLen: uint32(pw.outLen), ctrlLen: uint32(len(streams[0])), diffLen: uint32(len(streams[1])), extraLen: uint32(len(streams[2]))}
+	if err := pw.write(sh.marshal()); err != nil {
+		return err
+	}
+	for _, s := range streams {
+		if err := pw.write(s); err != nil {
+			return err
+		}
+	}
+	pw.stats.Segments++
+	pw.ctrl, pw.diff, pw.extra = pw.ctrl[:0], pw.diff[:0], pw.extra[:0]
+	pw.outLen = 0
+	pw.stats.PatchLength = pw.n
+	return nil
+}
