@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"io"
 	"io/fs"
 	"os"
@@ -30,7 +32,7 @@ func (u *run) activate(ctx context.Context, s *tufSession, cand *candidate) erro
 		next.Previous = u.ptr.Version
 	}
 	if err := u.c.writePointer(u.p, next); err != nil {
-		return errorf(StateInvalid, err, "activating %s", v)
+		return codes.Errorf(StateInvalid, err, "activating %s", v)
 	}
 	u.c.event(Event{Event: EventActivated, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v})
 	if err := u.healthCheck(ctx, v, nil); err != nil {
@@ -50,10 +52,10 @@ func (u *run) confirm(ptr pointer) error {
 	v, _ := targets.ParseVersion(ptr.Version)
 	ptr.Trial = false
 	if err := u.c.writePointer(u.p, ptr); err != nil {
-		return errorf(StateInvalid, err, "confirming %s", ptr.Version)
+		return codes.Errorf(StateInvalid, err, "confirming %s", ptr.Version)
 	}
 	if err := u.c.store.Raise(u.req.ModelID, v); err != nil {
-		return errorf(StateInvalid, err, "raising the anti-rollback floor")
+		return codes.Errorf(StateInvalid, err, "raising the anti-rollback floor")
 	}
 	u.ptr = &ptr
 	u.c.event(Event{Event: EventConfirmed, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: ptr.Version})
@@ -66,27 +68,27 @@ func (u *run) confirm(ptr pointer) error {
 func (u *run) rollBack(bad string, cause error) error {
 	u.ms.markBad(bad)
 	if err := u.c.saveModelState(u.p, u.req.ModelID, u.ptr, u.ms); err != nil {
-		return errorf(StateInvalid, err, "marking %s bad", bad)
+		return codes.Errorf(StateInvalid, err, "marking %s bad", bad)
 	}
 	prev := ""
 	if u.ptr != nil && u.ptr.Version != bad {
 		prev = u.ptr.Version
 		if err := u.c.writePointer(u.p, *u.ptr); err != nil {
-			return errorf(StateInvalid, err, "switching back to %s", prev)
+			return codes.Errorf(StateInvalid, err, "switching back to %s", prev)
 		}
 	} else if u.ptr != nil && u.ptr.Previous != "" {
 		prev = u.ptr.Previous
 		if err := u.c.writePointer(u.p, pointer{ModelID: u.req.ModelID, Version: prev}); err != nil {
-			return errorf(StateInvalid, err, "switching back to %s", prev)
+			return codes.Errorf(StateInvalid, err, "switching back to %s", prev)
 		}
 	} else if err := u.p.fs.Remove(u.p.pointer()); err != nil && !os.IsNotExist(err) {
-		return errorf(StateInvalid, err, "deactivating %s", bad)
+		return codes.Errorf(StateInvalid, err, "deactivating %s", bad)
 	}
 	u.res.Outcome = OutcomeRolledBack
 	restored, _ := readPointer(u.p, u.req.ModelID)
 	u.c.gc(u.p, restored, u.req.Keep, "", u.ms.isBad)
 	u.c.event(Event{Event: EventRolledBack, ModelID: u.req.ModelID, FromVersion: bad, ToVersion: prev, Code: RollbackTriggered})
-	return errorf(HealthcheckFailed, cause, "%s %s failed its health check; back on %s", u.req.ModelID, bad, orNone(prev))
+	return codes.Errorf(HealthcheckFailed, cause, "%s %s failed its health check; back on %s", u.req.ModelID, bad, orNone(prev))
 }
 
 func orNone(v string) string {
@@ -167,17 +169,17 @@ func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata
 func checkSizesSigned(sfs *safefs.FS, dir string, fs map[string]*metadata.TargetFiles) error {
 	entries, err := sfs.ReadDir(dir)
 	if err != nil {
-		return errorf(HashMismatch, err, "installed version")
+		return codes.Errorf(HashMismatch, err, "installed version")
 	}
 	for _, e := range entries {
 		if fs[e.Name()] == nil {
-			return errorf(HashMismatch, nil, "%s: unexpected file %s", dir, e.Name())
+			return codes.Errorf(HashMismatch, nil, "%s: unexpected file %s", dir, e.Name())
 		}
 	}
 	for name, tf := range fs {
 		fi, err := sfs.Lstat(filepath.Join(dir, name))
 		if err != nil || !fi.Mode().IsRegular() || fi.Size() != tf.Length {
-			return errorf(HashMismatch, err, "%s is missing, not a regular file, or has the wrong size", name)
+			return codes.Errorf(HashMismatch, err, "%s is missing, not a regular file, or has the wrong size", name)
 		}
 	}
 	return nil
@@ -188,16 +190,16 @@ func checkSizesSigned(sfs *safefs.FS, dir string, fs map[string]*metadata.Target
 func checkSizes(sfs *safefs.FS, dir string) error {
 	data, err := sfs.ReadFile(filepath.Join(dir, targets.ManifestName), targets.MaxManifestSize)
 	if err != nil {
-		return errorf(HashMismatch, err, "installed manifest")
+		return codes.Errorf(HashMismatch, err, "installed manifest")
 	}
 	m, err := targets.ParsePublishedManifest(data)
 	if err != nil {
-		return errorf(ManifestInvalid, err, "installed manifest")
+		return codes.Errorf(ManifestInvalid, err, "installed manifest")
 	}
 	for _, f := range m.Files {
 		fi, err := sfs.Lstat(filepath.Join(dir, f.Path))
 		if err != nil || !fi.Mode().IsRegular() || fi.Size() != *f.Size {
-			return errorf(HashMismatch, err, "%s is missing, not a regular file, or has the wrong size", f.Path)
+			return codes.Errorf(HashMismatch, err, "%s is missing, not a regular file, or has the wrong size", f.Path)
 		}
 	}
 	return nil
@@ -224,10 +226,10 @@ func runHealthCommand(parent context.Context, command, dir string, timeout time.
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if err != nil && parent.Err() != nil {
-		return errorf(Cancelled, parent.Err(), "health check of %s interrupted", dir)
+		return codes.Errorf(Cancelled, parent.Err(), "health check of %s interrupted", dir)
 	}
 	if ctx.Err() == context.DeadlineExceeded {
-		return errorf(HealthcheckFailed, nil, "health check timed out after %s", timeout)
+		return codes.Errorf(HealthcheckFailed, nil, "health check timed out after %s", timeout)
 	}
 	if err != nil {
 		// The command's last words are the useful part: after the status.
@@ -235,7 +237,7 @@ func runHealthCommand(parent context.Context, command, dir string, timeout time.
 		if tail := strings.TrimSpace(out.String()); tail != "" {
 			msg += ": " + strings.Join(strings.Fields(tail), " ")
 		}
-		return errorf(HealthcheckFailed, nil, "%s", msg)
+		return codes.Errorf(HealthcheckFailed, nil, "%s", msg)
 	}
 	return nil
 }
@@ -262,7 +264,7 @@ func (c *Client) signedFiles(s *tufSession, modelID, v string) (map[string]*meta
 	}
 	custom, err := targets.ParseCustom(mp, tf.Custom)
 	if err != nil || custom.Kind != targets.KindManifest {
-		return nil, errorf(ManifestInvalid, err, "%s", mp)
+		return nil, codes.Errorf(ManifestInvalid, err, "%s", mp)
 	}
 	ver, _ := targets.ParseVersion(v)
 	return files(s, &candidate{version: ver, manifest: tf, custom: custom})
@@ -274,11 +276,11 @@ func (c *Client) signedFiles(s *tufSession, modelID, v string) (map[string]*meta
 func verifyDir(ctx context.Context, sfs *safefs.FS, dir string, fs map[string]*metadata.TargetFiles) error {
 	entries, err := sfs.ReadDir(dir)
 	if err != nil {
-		return errorf(HashMismatch, err, "installed version")
+		return codes.Errorf(HashMismatch, err, "installed version")
 	}
 	for _, e := range entries {
 		if fs[e.Name()] == nil {
-			return errorf(HashMismatch, nil, "%s: unexpected file %s", dir, e.Name())
+			return codes.Errorf(HashMismatch, nil, "%s: unexpected file %s", dir, e.Name())
 		}
 	}
 	names := make([]string, 0, len(fs))
@@ -307,32 +309,32 @@ func verifyFileIn(ctx context.Context, sfs *safefs.FS, path string, tf *metadata
 	// FIFO blocks), a link is not followed.
 	f, err := sfs.OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) && !safefs.IsUnsafe(err) {
-		return errorf(HashMismatch, err, "%s is missing", name)
+		return codes.Errorf(HashMismatch, err, "%s is missing", name)
 	}
 	if err != nil {
-		return errorf(HashMismatch, err, "%s is not a regular file", name)
+		return codes.Errorf(HashMismatch, err, "%s is not a regular file", name)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
-		return errorf(HashMismatch, err, "%s is not a regular file", name)
+		return codes.Errorf(HashMismatch, err, "%s is not a regular file", name)
 	}
-	h := newTargetHash(tf) // every supported algorithm the target lists, in one read
+	h := transport.NewTargetHash(tf) // every supported algorithm the target lists, in one read
 	n, err := io.CopyBuffer(h, ctxReader{ctx, io.LimitReader(f, tf.Length+1)}, buf)
 	if err != nil {
 		if ctx.Err() != nil {
-			return errorf(Cancelled, ctx.Err(), "verifying %s", name)
+			return codes.Errorf(Cancelled, ctx.Err(), "verifying %s", name)
 		}
-		return errorf(HashMismatch, err, "reading %s", name)
+		return codes.Errorf(HashMismatch, err, "reading %s", name)
 	}
 	if n != tf.Length {
-		return errorf(HashMismatch, nil, "%s is %d bytes, signed %d", name, n, tf.Length)
+		return codes.Errorf(HashMismatch, nil, "%s is %d bytes, signed %d", name, n, tf.Length)
 	}
-	if alg, _, _, bad := h.mismatch(); bad {
+	if alg, _, _, bad := h.Mismatch(); bad {
 		if alg == "" {
-			return errorf(HashMismatch, nil, "%s has no signed hash the client supports", name)
+			return codes.Errorf(HashMismatch, nil, "%s has no signed hash the client supports", name)
 		}
-		return errorf(HashMismatch, nil, "%s does not match its signed %s", name, alg)
+		return codes.Errorf(HashMismatch, nil, "%s does not match its signed %s", name, alg)
 	}
 	return nil
 }

@@ -3,12 +3,10 @@ package client
 import (
 	"errors"
 	"fmt"
-	"net/http"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
@@ -133,7 +131,7 @@ func readSchedule(p modelPaths) (s *Schedule, damage error) {
 			return s, nil
 		}
 	}
-	return &Schedule{}, errorf(StateInvalid, err, "%s", p.backoff())
+	return &Schedule{}, codes.Errorf(StateInvalid, err, "%s", p.backoff())
 }
 
 // loadSchedule reads the schedule for a run that holds the lock. A damaged
@@ -212,7 +210,7 @@ func (u *run) recordOutcome(err error) {
 	case countsForBackoff(code):
 		s.Attempts = min(s.Attempts+1, maxAttempts)
 		now := u.c.now()
-		d := u.c.backoffDelay(s.Attempts, u.c.retryAfter.get())
+		d := u.c.backoffDelay(s.Attempts, u.c.retryAfter.Get())
 		s.NotBefore, s.LastCode = formatTime(now.Add(d)), code
 		changed = true
 		u.res.NotBefore = s.NotBefore
@@ -257,7 +255,7 @@ func (u *run) verifyDeferred(v string) *Error {
 	}
 	until, err := parseTime(f.Until)
 	if err == nil && u.c.now().Before(until) {
-		return errorf(DeferredVerifyFailures, nil, "%s %s failed verification %d times; not tried again before %s", u.req.ModelID, v, f.Count, f.Until)
+		return codes.Errorf(DeferredVerifyFailures, nil, "%s %s failed verification %d times; not tried again before %s", u.req.ModelID, v, f.Count, f.Until)
 	}
 	delete(u.sched.VerifyFailures, v)
 	u.schedChanged = true
@@ -270,82 +268,4 @@ func (u *run) verified(v string) {
 		delete(u.sched.VerifyFailures, v)
 		u.schedChanged = true
 	}
-}
-
-// retryAfterRecorder keeps the longest Retry-After a server sent with a
-// 429 or 503 during the current run (reset at its start).
-type retryAfterRecorder struct {
-	mu  sync.Mutex
-	max time.Duration
-	now func() time.Time
-}
-
-func (r *retryAfterRecorder) reset() {
-	r.mu.Lock()
-	r.max = 0
-	r.mu.Unlock()
-}
-
-func (r *retryAfterRecorder) get() time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.max
-}
-
-func (r *retryAfterRecorder) note(h string) {
-	d, ok := parseRetryAfter(h, r.now())
-	if !ok {
-		return
-	}
-	r.mu.Lock()
-	r.max = max(r.max, min(d, BackoffMax))
-	r.mu.Unlock()
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
-// date.
-func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
-	if h == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		if n > int64(BackoffMax/time.Second) {
-			return BackoffMax, true
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
-		}
-	}
-	return 0, false
-}
-
-// retryAfterTransport notes the Retry-After of 429 and 503 answers.
-type retryAfterTransport struct {
-	next http.RoundTripper
-	rec  *retryAfterRecorder
-}
-
-func (t *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		t.rec.note(resp.Header.Get("Retry-After"))
-	}
-	return resp, err
-}
-
-// withRetryAfter returns a copy of hc whose transport notes Retry-After.
-func withRetryAfter(hc *http.Client, rec *retryAfterRecorder) *http.Client {
-	out := *hc
-	next := hc.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	out.Transport = &retryAfterTransport{next: next, rec: rec}
-	return &out
 }

@@ -2,7 +2,8 @@ package client
 
 import (
 	"context"
-	"crypto/x509"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -74,7 +75,7 @@ type Options struct {
 
 	// after starts the timers of StallTimeout, MetadataTimeout and
 	// Timeout (default: real ones); this package's tests fire them.
-	after afterFunc
+	after transport.AfterFunc
 }
 
 // DefaultTimeout is the default Options.Timeout.
@@ -86,9 +87,9 @@ type Client struct {
 	cfg   *Config
 	opts  Options
 	store anti_rollback.Store
-	dl    *downloader
+	dl    *transport.Downloader
 	// retryAfter is the longest Retry-After of the current run.
-	retryAfter *retryAfterRecorder
+	retryAfter *transport.RetryAfterRecorder
 }
 
 // Open opens an initialised state directory.
@@ -107,18 +108,18 @@ func Open(stateDir string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = newHTTPClient(roots)
+		opts.HTTPClient = transport.NewHTTPClient(roots)
 	} else if roots != nil {
-		if opts.HTTPClient, err = withRoots(opts.HTTPClient, roots); err != nil {
+		if opts.HTTPClient, err = transport.WithRoots(opts.HTTPClient, roots); err != nil {
 			return nil, err
 		}
 	}
-	opts.HTTPClient = withPolicy(opts.HTTPClient, policy)
+	opts.HTTPClient = transport.WithPolicy(opts.HTTPClient, policy)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	rec := &retryAfterRecorder{now: opts.Now}
-	opts.HTTPClient = withRetryAfter(opts.HTTPClient, rec)
+	rec := transport.NewRetryAfterRecorder(opts.Now, BackoffMax)
+	opts.HTTPClient = transport.WithRetryAfter(opts.HTTPClient, rec)
 	if opts.Rand == nil {
 		opts.Rand = rand.Float64
 	}
@@ -147,10 +148,10 @@ func Open(stateDir string, opts Options) (*Client, error) {
 		opts.FreeSpace = freeSpace
 	}
 	if opts.after == nil {
-		opts.after = realAfter
+		opts.after = transport.RealAfter
 	}
 	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, antiRollbackDir)), retryAfter: rec}
-	c.dl = &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress, after: opts.after}
+	c.dl = &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: opts.after}
 	return c, nil
 }
 
@@ -158,11 +159,6 @@ func Open(stateDir string, opts Options) (*Client, error) {
 func (c *Client) Config() Config { return *c.cfg }
 
 func (c *Client) now() time.Time { return c.opts.Now() }
-
-// newHTTPClient is the default HTTP client; roots as for newTransport.
-func newHTTPClient(roots *x509.CertPool) *http.Client {
-	return &http.Client{Transport: newTransport(roots)}
-}
 
 // session is openSession without a context: for offline sessions, which
 // download nothing.
@@ -206,7 +202,7 @@ func (c *Client) openSession(ctx context.Context, offline bool) (*tufSession, er
 type offlineTransport struct{}
 
 func (offlineTransport) RoundTrip(*http.Request) (*http.Response, error) {
-	return nil, errorf(Network, nil, "offline: no network access")
+	return nil, codes.Errorf(Network, nil, "offline: no network access")
 }
 
 // floor is the lowest version the device accepts for a model: the
@@ -223,13 +219,13 @@ func (c *Client) floor(modelID string, ptr *pointer) (targets.Version, bool, err
 	if c.cfg.MinVersion != "" {
 		v, err := targets.ParseVersion(c.cfg.MinVersion)
 		if err != nil {
-			return best, false, errorf(StateInvalid, err, "min version")
+			return best, false, codes.Errorf(StateInvalid, err, "min version")
 		}
 		consider(v)
 	}
 	stored, ok, err := c.store.Floor(modelID)
 	if err != nil {
-		return best, false, errorf(StateInvalid, err, "anti-rollback store")
+		return best, false, codes.Errorf(StateInvalid, err, "anti-rollback store")
 	}
 	if ok {
 		consider(stored)

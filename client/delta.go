@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"os"
 	"path/filepath"
 	"sort"
@@ -191,7 +192,7 @@ func (u *run) installedBases(v targets.Version) []string {
 func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metadata.TargetFiles, ref targets.DeltaRef, basePath string) (patch, baseT *metadata.TargetFiles, err error) {
 	m, v := cand.custom.ModelID, cand.custom.Version
 	refuse := func(format string, args ...any) error {
-		return errorf(DeltaFailed, nil, "patch of %s %s %s from %s: %s", m, v, file, ref.Base, fmt.Sprintf(format, args...))
+		return codes.Errorf(DeltaFailed, nil, "patch of %s %s %s from %s: %s", m, v, file, ref.Base, fmt.Sprintf(format, args...))
 	}
 	if want := targets.DeltaPath(m, v, ref.Base, file); ref.Target != want {
 		return nil, nil, refuse("listed as %s, want %s", ref.Target, want)
@@ -202,7 +203,7 @@ func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metada
 	}
 	pc, err := targets.ParseCustom(ref.Target, patch.Custom)
 	if err != nil {
-		return nil, nil, errorf(DeltaFailed, err, "patch of %s %s %s from %s", m, v, file, ref.Base)
+		return nil, nil, codes.Errorf(DeltaFailed, err, "patch of %s %s %s from %s", m, v, file, ref.Base)
 	}
 	if pc.Kind != targets.KindDelta || pc.ModelID != m || pc.Version != v || pc.File != file || pc.BaseVersion != ref.Base {
 		return nil, nil, refuse("its signed metadata describes a %s of %s %s %s from %q", pc.Kind, pc.ModelID, pc.Version, pc.File, pc.BaseVersion)
@@ -216,11 +217,11 @@ func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metada
 		return nil, nil, err
 	}
 	if bc, err := targets.ParseCustom(bp, baseT.Custom); err != nil || bc.Kind != targets.KindPayload {
-		return nil, nil, errorf(DeltaFailed, err, "base %s is not a payload target", bp)
+		return nil, nil, codes.Errorf(DeltaFailed, err, "base %s is not a payload target", bp)
 	}
 	fi, err := os.Stat(basePath)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != baseT.Length {
-		return nil, nil, errorf(HashMismatch, err, "installed %s %s %s is missing or has the wrong size", m, ref.Base, file)
+		return nil, nil, codes.Errorf(HashMismatch, err, "installed %s %s %s is missing or has the wrong size", m, ref.Base, file)
 	}
 	return patch, baseT, nil
 }
@@ -238,7 +239,7 @@ func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *met
 	ff.Method, ff.Base = MethodDeltaFallback, p.base
 	fail := func(err error) (bool, error) {
 		if ctx.Err() != nil {
-			return false, errorf(Network, ctx.Err(), "patching %s", p.file)
+			return false, codes.Errorf(Network, ctx.Err(), "patching %s", p.file)
 		}
 		ff.Code, ff.Message = CodeOf(err), ReasonOf(err)
 		u.c.event(Event{Event: EventDeltaFailed, ModelID: u.req.ModelID, FromVersion: p.base, ToVersion: v, Code: ff.Code})
@@ -251,17 +252,17 @@ func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *met
 	// byte written, and read from the base or a stream): not worth
 	// downloading one that the budget left cannot cover.
 	if left := p.work.Left(); left < 2*tf.Length {
-		return fail(errorf(DeltaFailed, fmt.Errorf("%w: the update's patch work budget is used up (%d work units left)", delta.ErrLimit, left), "patch of %s from %s", p.file, p.base))
+		return fail(codes.Errorf(DeltaFailed, fmt.Errorf("%w: the update's patch work budget is used up (%d work units left)", delta.ErrLimit, left), "patch of %s from %s", p.file, p.base))
 	}
 	patchPart := p.part
 	if err := u.p.fs.MkdirAll(filepath.Dir(patchPart), 0o700); err != nil {
-		return fail(errorf(classifyFS(err), err, "staging"))
+		return fail(codes.Errorf(codes.ClassifyFS(err), err, "staging"))
 	}
-	r, err := u.c.dl.fetch(ctx, s.urlOf(p.patch), p.patch, patchPart, p.file+" (patch from "+p.base+")")
-	u.res.BytesDownloaded += r.transferred
-	u.res.BytesResumed += r.resumedFrom
-	ff.Bytes += r.transferred
-	ff.PatchBytes += r.transferred
+	r, err := u.c.dl.Fetch(ctx, s.urlOf(p.patch), p.patch, patchPart, p.file+" (patch from "+p.base+")")
+	u.res.BytesDownloaded += r.Transferred
+	u.res.BytesResumed += r.ResumedFrom
+	ff.Bytes += r.Transferred
+	ff.PatchBytes += r.Transferred
 	if err != nil {
 		if CodeOf(err) != Network {
 			os.Remove(patchPart)
@@ -286,38 +287,38 @@ func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *met
 func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, patchPath, dest string, maxDuration time.Duration) error {
 	base, err := openRegular(p.path) // an installed file: never a link or FIFO
 	if err != nil {
-		return errorf(HashMismatch, err, "installed base %s %s", p.base, p.file)
+		return codes.Errorf(HashMismatch, err, "installed base %s %s", p.base, p.file)
 	}
 	defer base.Close()
 	bfi, err := base.Stat()
 	if err != nil || !bfi.Mode().IsRegular() || bfi.Size() != p.baseT.Length {
-		return errorf(HashMismatch, err, "installed base %s %s has changed", p.base, p.file)
+		return codes.Errorf(HashMismatch, err, "installed base %s %s has changed", p.base, p.file)
 	}
 	patch, err := openRegular(patchPath)
 	if err != nil {
-		return errorf(classifyFS(err), err, "staged patch of %s", p.file)
+		return codes.Errorf(codes.ClassifyFS(err), err, "staged patch of %s", p.file)
 	}
 	defer patch.Close()
 	pfi, err := patch.Stat()
 	if err != nil {
-		return errorf(classifyFS(err), err, "staged patch of %s", p.file)
+		return codes.Errorf(codes.ClassifyFS(err), err, "staged patch of %s", p.file)
 	}
 	// The header names what the patch was made from and what it rebuilds:
 	// both must be what the signed metadata says, before any work.
 	hdr, err := delta.ReadHeader(patch, pfi.Size())
 	if err != nil {
-		return errorf(DeltaFailed, err, "patch of %s from %s", p.file, p.base)
+		return codes.Errorf(DeltaFailed, err, "patch of %s from %s", p.file, p.base)
 	}
 	switch {
 	case hdr.BaseLength != p.baseT.Length || !bytes.Equal(hdr.BaseSHA256[:], p.baseT.Hashes["sha256"]):
-		return errorf(DeltaFailed, nil, "patch of %s from %s: made for another base file (%d bytes, SHA-256 %x)", p.file, p.base, hdr.BaseLength, hdr.BaseSHA256[:])
+		return codes.Errorf(DeltaFailed, nil, "patch of %s from %s: made for another base file (%d bytes, SHA-256 %x)", p.file, p.base, hdr.BaseLength, hdr.BaseSHA256[:])
 	case hdr.TargetLength != tf.Length || !bytes.Equal(hdr.TargetSHA256[:], tf.Hashes["sha256"]):
-		return errorf(DeltaFailed, nil, "patch of %s from %s: rebuilds another file (%d bytes, SHA-256 %x)", p.file, p.base, hdr.TargetLength, hdr.TargetSHA256[:])
+		return codes.Errorf(DeltaFailed, nil, "patch of %s from %s: rebuilds another file (%d bytes, SHA-256 %x)", p.file, p.base, hdr.TargetLength, hdr.TargetSHA256[:])
 	}
 
 	f, err := safefs.OpenFile(dest, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return errorf(classifyFS(err), err, "staging %s", p.file)
+		return codes.Errorf(codes.ClassifyFS(err), err, "staging %s", p.file)
 	}
 	defer f.Close()
 	w := &checkedWriter{ctx: ctx, f: f, limit: tf.Length}
@@ -333,37 +334,37 @@ func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, pat
 	})
 	if w.direct != nil && err == nil {
 		if ferr := w.direct.Flush(); ferr != nil {
-			return errorf(classifyFS(ferr), ferr, "writing %s", p.file)
+			return codes.Errorf(codes.ClassifyFS(ferr), ferr, "writing %s", p.file)
 		}
 	}
 	if err != nil {
 		switch {
 		case w.err != nil && ctx.Err() != nil:
-			return errorf(Network, ctx.Err(), "patching %s", p.file)
+			return codes.Errorf(Network, ctx.Err(), "patching %s", p.file)
 		case w.err != nil && errors.Is(w.err, errTooLong):
-			return errorf(DeltaFailed, w.err, "patch of %s from %s", p.file, p.base)
+			return codes.Errorf(DeltaFailed, w.err, "patch of %s from %s", p.file, p.base)
 		case w.err != nil:
-			return errorf(classifyFS(w.err), w.err, "writing %s", p.file)
+			return codes.Errorf(codes.ClassifyFS(w.err), w.err, "writing %s", p.file)
 		case errors.Is(err, delta.ErrTarget), errors.Is(err, delta.ErrBase):
 			// A wrong output, or a base that does not read as the patch
 			// expects: the installed base was changed, or the patch is bad
 			// (a signed patch can be hostile too). Only the base's hash
 			// tells which; a patch's fault never blames the base.
 			if verr := verifyFile(p.path, p.baseT, make([]byte, 1<<20)); verr != nil {
-				return errorf(HashMismatch, verr, "%s rebuilt from the installed %s: %v; re-hashed, the installed base", p.file, p.base, err)
+				return codes.Errorf(HashMismatch, verr, "%s rebuilt from the installed %s: %v; re-hashed, the installed base", p.file, p.base, err)
 			}
 		}
-		return errorf(DeltaFailed, err, "patch of %s from %s", p.file, p.base)
+		return codes.Errorf(DeltaFailed, err, "patch of %s from %s", p.file, p.base)
 	}
 	// The final check is Apply's: it hashed every byte it handed to w and
 	// failed with ErrTarget (HASH_MISMATCH above) unless the output has the
 	// length and SHA-256 of the header, which were checked above to be the
 	// signed ones. Hashing again here would read the model a second time.
 	if w.n != tf.Length {
-		return errorf(HashMismatch, nil, "%s rebuilt from %s: %d bytes, signed %d", p.file, p.base, w.n, tf.Length)
+		return codes.Errorf(HashMismatch, nil, "%s rebuilt from %s: %d bytes, signed %d", p.file, p.base, w.n, tf.Length)
 	}
 	if err := f.Sync(); err != nil {
-		return errorf(classifyFS(err), err, "syncing %s", p.file)
+		return codes.Errorf(codes.ClassifyFS(err), err, "syncing %s", p.file)
 	}
 	return nil
 }

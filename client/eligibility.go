@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"slices"
 	"strconv"
 	"strings"
@@ -204,39 +205,39 @@ func eligible(pol *targets.Policy, st *DeviceState, need int64, now time.Time) *
 		st = &DeviceState{}
 	}
 	if a := st.Settings.AutoUpdate; a != nil && !*a {
-		return errorf(DeferredUserSettings, nil, "automatic updates are off in the user settings")
+		return codes.Errorf(DeferredUserSettings, nil, "automatic updates are off in the user settings")
 	}
 	if w := st.Settings.QuietWindow; w != "" && inQuietWindow(w, now) {
-		return errorf(DeferredQuietWindow, nil, "%s is within the quiet window %s", now.Format("15:04"), w)
+		return codes.Errorf(DeferredQuietWindow, nil, "%s is within the quiet window %s", now.Format("15:04"), w)
 	}
 	if st.Network == targets.NetworkNone {
-		return errorf(DeferredNetwork, nil, "the device has no network")
+		return codes.Errorf(DeferredNetwork, nil, "the device has no network")
 	}
 	if st.Settings.WiFiOnly && st.Network != targets.NetworkWiFi {
-		return errorf(DeferredUserSettings, nil, "the user settings allow updates on Wi-Fi only, and the network is %s", orUnknown(st.Network))
+		return codes.Errorf(DeferredUserSettings, nil, "the user settings allow updates on Wi-Fi only, and the network is %s", orUnknown(st.Network))
 	}
 	if pol != nil {
 		if len(pol.Networks) > 0 && !slices.Contains(pol.Networks, st.Network) {
-			return errorf(DeferredNetwork, nil, "the signed policy allows %s only, and the network is %s", strings.Join(pol.Networks, ", "), orUnknown(st.Network))
+			return codes.Errorf(DeferredNetwork, nil, "the signed policy allows %s only, and the network is %s", strings.Join(pol.Networks, ", "), orUnknown(st.Network))
 		}
 		if pol.UnmeteredAboveBytes > 0 && need > pol.UnmeteredAboveBytes && (st.Metered == nil || *st.Metered) {
 			what := "metered"
 			if st.Metered == nil {
 				what = "not known to be unmetered"
 			}
-			return errorf(DeferredMetered, nil, "the signed policy needs an unmetered network above %d bytes; this update is %d bytes and the network is %s", pol.UnmeteredAboveBytes, need, what)
+			return codes.Errorf(DeferredMetered, nil, "the signed policy needs an unmetered network above %d bytes; this update is %d bytes and the network is %s", pol.UnmeteredAboveBytes, need, what)
 		}
 		if min := pol.MinBatteryPercent; min > 0 && (st.Charging == nil || !*st.Charging) {
 			switch {
 			case st.BatteryPercent == nil:
-				return errorf(DeferredBattery, nil, "the signed policy needs a battery of at least %d%% or charging, and the battery level is unknown", min)
+				return codes.Errorf(DeferredBattery, nil, "the signed policy needs a battery of at least %d%% or charging, and the battery level is unknown", min)
 			case *st.BatteryPercent < min:
-				return errorf(DeferredBattery, nil, "the signed policy needs a battery of at least %d%% or charging; the battery is at %d%%", min, *st.BatteryPercent)
+				return codes.Errorf(DeferredBattery, nil, "the signed policy needs a battery of at least %d%% or charging; the battery is at %d%%", min, *st.BatteryPercent)
 			}
 		}
 	}
 	if st.FreeBytes != nil && *st.FreeBytes < need {
-		return errorf(DeferredStorage, nil, "this update is %d bytes and the device allows %d", need, *st.FreeBytes)
+		return codes.Errorf(DeferredStorage, nil, "this update is %d bytes and the device allows %d", need, *st.FreeBytes)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"io"
 	"os"
 	"slices"
@@ -170,7 +171,7 @@ func readModelState(p modelPaths) (ms *modelState, damage error) {
 		s.fold()
 		return &s, nil
 	}
-	damage = errorf(StateInvalid, err, "%s", p.state())
+	damage = codes.Errorf(StateInvalid, err, "%s", p.state())
 	if salvaged, ok := salvageMarks(p); ok {
 		salvaged.fold()
 		return salvaged, damage
@@ -254,7 +255,7 @@ func (c *Client) loadModelState(p modelPaths, modelID string) (*modelState, erro
 		return nil, err
 	}
 	if err := writeModelState(p, ms); err != nil {
-		return nil, errorf(StateInvalid, err, "replacing the damaged %s", p.state())
+		return nil, codes.Errorf(StateInvalid, err, "replacing the damaged %s", p.state())
 	}
 	return ms, nil
 }
@@ -262,7 +263,7 @@ func (c *Client) loadModelState(p modelPaths, modelID string) (*modelState, erro
 // recordDamage sets a damaged state file aside and logs it.
 func (c *Client) recordDamage(p modelPaths, path, modelID string) error {
 	if err := p.fs.Rename(path, path+damagedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return errorf(StateInvalid, err, "setting the damaged %s aside", path)
+		return codes.Errorf(StateInvalid, err, "setting the damaged %s aside", path)
 	}
 	c.event(Event{Event: EventStateReset, ModelID: modelID, Code: StateInvalid})
 	return nil
@@ -354,7 +355,7 @@ func (u *run) settleMarks(s *tufSession) error {
 	}
 	u.ms.settle(newest)
 	if err := u.c.saveModelState(u.p, u.req.ModelID, u.ptr, u.ms); err != nil {
-		return errorf(StateInvalid, err, "recording the bad-version marks")
+		return codes.Errorf(StateInvalid, err, "recording the bad-version marks")
 	}
 	return nil
 }
@@ -389,7 +390,7 @@ func (c *Client) loadPointer(p modelPaths, modelID string, ms *modelState) (*poi
 	}
 	entries, rerr := p.fs.ReadDir(p.dir)
 	if rerr != nil {
-		return nil, errorf(StateInvalid, rerr, "listing %s", p.dir)
+		return nil, codes.Errorf(StateInvalid, rerr, "listing %s", p.dir)
 	}
 	var best *targets.Version
 	for _, e := range entries {
@@ -417,7 +418,7 @@ func (c *Client) loadPointer(p modelPaths, modelID string, ms *modelState) (*poi
 	}
 	restored := pointer{ModelID: modelID, Version: best.String(), Trial: true}
 	if err := c.writePointer(p, restored); err != nil {
-		return nil, errorf(StateInvalid, err, "restoring %s", p.pointer())
+		return nil, codes.Errorf(StateInvalid, err, "restoring %s", p.pointer())
 	}
 	return readPointer(p, modelID)
 }

@@ -1,9 +1,9 @@
 package client
 
 import (
-	"crypto/tls"
 	"crypto/x509"
-	"net/http"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"path/filepath"
 	"strings"
 
@@ -18,11 +18,11 @@ const caFile = "ca.pem"
 // written.
 func checkNetOptions(opts InitOptions) error {
 	if opts.RequireHTTPS && strings.HasPrefix(opts.RepoURL, "http://") {
-		return errorf(StateInvalid, nil, "repository URL %q: HTTPS is required", opts.RepoURL)
+		return codes.Errorf(StateInvalid, nil, "repository URL %q: HTTPS is required", opts.RepoURL)
 	}
 	if opts.CABundle != nil {
-		if _, err := parseCABundle(opts.CABundle); err != nil {
-			return errorf(StateInvalid, err, "CA bundle")
+		if _, err := transport.ParseCABundle(opts.CABundle); err != nil {
+			return codes.Errorf(StateInvalid, err, "CA bundle")
 		}
 	}
 	for _, h := range opts.AllowRedirectHosts {
@@ -38,19 +38,19 @@ func checkNetOptions(opts InitOptions) error {
 func initNet(sfs *safefs.FS, stateDir string, opts InitOptions, cfg *Config) error {
 	if opts.CABundle != nil {
 		if err := atomicfs.WriteFile(sfs.Afero(), filepath.Join(stateDir, caFile), opts.CABundle, 0o600); err != nil {
-			return errorf(StateInvalid, err, "writing %s", caFile)
+			return codes.Errorf(StateInvalid, err, "writing %s", caFile)
 		}
 		cfg.CAFile = caFile
 	}
 	cfg.RequireHTTPS = opts.RequireHTTPS
 	for _, h := range opts.AllowRedirectHosts {
-		e, _ := parseHostEntry(h) // checked by checkNetOptions
-		s := e.host
+		e, _ := transport.ParseHostEntry(h) // checked by checkNetOptions
+		s := e.Host
 		if strings.Contains(s, ":") {
 			s = "[" + s + "]"
 		}
-		if e.port != "" {
-			s += ":" + e.port
+		if e.Port != "" {
+			s += ":" + e.Port
 		}
 		cfg.AllowRedirectHosts = append(cfg.AllowRedirectHosts, s)
 	}
@@ -61,14 +61,14 @@ func initNet(sfs *safefs.FS, stateDir string, opts InitOptions, cfg *Config) err
 // written by older versions have none of them.
 func checkNetConfig(c *Config) error {
 	if c.CAFile != "" && c.CAFile != caFile {
-		return errorf(StateInvalid, nil, "%s: ca_file %q, want %q", configFile, c.CAFile, caFile)
+		return codes.Errorf(StateInvalid, nil, "%s: ca_file %q, want %q", configFile, c.CAFile, caFile)
 	}
 	if c.RequireHTTPS && !strings.HasPrefix(c.RepoURL, "https://") && !strings.HasPrefix(c.RepoURL, "file://") {
-		return errorf(StateInvalid, nil, "%s: require_https with the repository URL %q", configFile, c.RepoURL)
+		return codes.Errorf(StateInvalid, nil, "%s: require_https with the repository URL %q", configFile, c.RepoURL)
 	}
 	for _, h := range c.AllowRedirectHosts {
 		if err := CheckRedirectHost(h); err != nil {
-			return errorf(StateInvalid, err, "%s", configFile)
+			return codes.Errorf(StateInvalid, err, "%s", configFile)
 		}
 	}
 	return nil
@@ -78,51 +78,35 @@ func checkNetConfig(c *Config) error {
 // redirect and HTTPS policy, and the CA pool (nil: the system's). A CA
 // bundle that client.json names but that is missing or damaged fails:
 // falling back to the system's roots would trust more than configured.
-func netConfig(stateDir string, cfg *Config, opts Options) (*netPolicy, *x509.CertPool, error) {
-	p := &netPolicy{requireHTTPS: cfg.RequireHTTPS}
+func netConfig(stateDir string, cfg *Config, opts Options) (*transport.Policy, *x509.CertPool, error) {
+	p := &transport.Policy{RequireHTTPS: cfg.RequireHTTPS}
 	for _, list := range [][]string{cfg.AllowRedirectHosts, opts.AllowRedirectHosts} {
 		for _, h := range list {
-			e, err := parseHostEntry(h)
+			e, err := transport.ParseHostEntry(h)
 			if err != nil {
 				return nil, nil, err
 			}
-			p.allow = append(p.allow, e)
+			p.Allow = append(p.Allow, e)
 		}
 	}
 	if cfg.CAFile == "" {
 		return p, nil, nil
 	}
 	path := filepath.Join(stateDir, cfg.CAFile)
-	data, err := safefs.New(stateDir).ReadFile(path, maxCABundle)
+	data, err := safefs.New(stateDir).ReadFile(path, transport.MaxCABundle)
 	if err != nil {
-		return nil, nil, errorf(StateInvalid, err, "reading the CA bundle")
+		return nil, nil, codes.Errorf(StateInvalid, err, "reading the CA bundle")
 	}
-	pool, err := parseCABundle(data)
+	pool, err := transport.ParseCABundle(data)
 	if err != nil {
-		return nil, nil, errorf(StateInvalid, err, "CA bundle %s", path)
+		return nil, nil, codes.Errorf(StateInvalid, err, "CA bundle %s", path)
 	}
 	return p, pool, nil
 }
 
-// withRoots returns a copy of a caller's HTTP client whose transport
-// trusts only roots: the CA bundle applies to every connection of the
-// device. A transport it cannot configure is refused rather than left
-// trusting the system's roots.
-func withRoots(hc *http.Client, roots *x509.CertPool) (*http.Client, error) {
-	var tr *http.Transport
-	switch t := hc.Transport.(type) {
-	case nil:
-		tr = http.DefaultTransport.(*http.Transport).Clone()
-	case *http.Transport:
-		tr = t.Clone()
-	default:
-		return nil, errorf(StateInvalid, nil, "the state directory's CA bundle cannot be applied to an HTTP transport of type %T", hc.Transport)
-	}
-	if tr.TLSClientConfig == nil {
-		tr.TLSClientConfig = &tls.Config{}
-	}
-	tr.TLSClientConfig.RootCAs = roots
-	out := *hc
-	out.Transport = tr
-	return &out, nil
+// CheckRedirectHost validates an allow-list entry for redirects
+// (InitOptions.AllowRedirectHosts, Options.AllowRedirectHosts).
+func CheckRedirectHost(s string) error {
+	_, err := transport.ParseHostEntry(s)
+	return err
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"path/filepath"
 	"sort"
 
@@ -43,7 +44,7 @@ func (c *Client) Models() ([]string, error) {
 	}
 	entries, err := c.sfs().ReadDir(filepath.Join(c.dir, modelsDir))
 	if err != nil {
-		return nil, errorf(StateInvalid, err, "listing models")
+		return nil, codes.Errorf(StateInvalid, err, "listing models")
 	}
 	var out []string
 	for _, e := range entries {
@@ -59,7 +60,7 @@ func (c *Client) Models() ([]string, error) {
 // Verify to re-check the files.
 func (c *Client) Status(modelID string) (*ModelStatus, error) {
 	if err := targets.CheckModelID(modelID); err != nil {
-		return nil, errorf(TargetNotFound, err, "model id")
+		return nil, codes.Errorf(TargetNotFound, err, "model id")
 	}
 	if err := c.checkState(); err != nil {
 		return nil, err
@@ -108,7 +109,7 @@ func (c *Client) Verify(modelID string) (*ModelStatus, error) {
 		return nil, err
 	}
 	if st.Version == "" {
-		return st, errorf(NoActiveModel, nil, "%s has no active version", modelID)
+		return st, codes.Errorf(NoActiveModel, nil, "%s has no active version", modelID)
 	}
 	s, err := c.session(true)
 	if err == nil {
@@ -131,7 +132,7 @@ func (c *Client) Verify(modelID string) (*ModelStatus, error) {
 // operator may return to a version already on the device.
 func (c *Client) Rollback(modelID string) (*Result, error) {
 	if err := targets.CheckModelID(modelID); err != nil {
-		return nil, errorf(TargetNotFound, err, "model id")
+		return nil, codes.Errorf(TargetNotFound, err, "model id")
 	}
 	var res *Result
 	err := c.locked(func() error {
@@ -144,13 +145,13 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 			return err
 		}
 		if ptr == nil {
-			return errorf(NoActiveModel, nil, "%s has no active version", modelID)
+			return codes.Errorf(NoActiveModel, nil, "%s has no active version", modelID)
 		}
 		if ptr.Previous == "" {
-			return errorf(NoActiveModel, nil, "%s %s has no previous version to go back to", modelID, ptr.Version)
+			return codes.Errorf(NoActiveModel, nil, "%s %s has no previous version to go back to", modelID, ptr.Version)
 		}
 		if _, err := p.fs.Lstat(p.version(ptr.Previous)); err != nil {
-			return errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
+			return codes.Errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
 		}
 		s, err := c.session(true)
 		if err == nil {
@@ -172,10 +173,10 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		}
 		ms.markBad(ptr.Version)
 		if err := c.saveModelState(p, modelID, ptr, ms); err != nil {
-			return errorf(StateInvalid, err, "marking %s bad", ptr.Version)
+			return codes.Errorf(StateInvalid, err, "marking %s bad", ptr.Version)
 		}
 		if err := c.writePointer(p, pointer{ModelID: modelID, Version: ptr.Previous}); err != nil {
-			return errorf(StateInvalid, err, "switching to %s", ptr.Previous)
+			return codes.Errorf(StateInvalid, err, "switching to %s", ptr.Previous)
 		}
 		c.event(Event{Event: EventRolledBack, ModelID: modelID, FromVersion: ptr.Version, ToVersion: ptr.Previous})
 		res = &Result{Time: c.now().UTC().Format(targets.TimeFormat), ModelID: modelID, Outcome: OutcomeRolledBack,

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
@@ -23,7 +24,7 @@ func (u *run) checkBackoff() error {
 		return nil
 	}
 	u.res.NotBefore = u.sched.NotBefore
-	return errorf(Backoff, nil, "%d failed attempt(s), the last %s; the next attempt is due at %s (--force runs now)",
+	return codes.Errorf(Backoff, nil, "%d failed attempt(s), the last %s; the next attempt is due at %s (--force runs now)",
 		u.sched.Attempts, u.sched.LastCode, u.sched.NotBefore)
 }
 
@@ -48,7 +49,7 @@ func (u *run) mayDownload(s *tufSession, cand *candidate) error {
 		need += tf.Length
 	}
 	if err := eligible(cand.custom.Policy, u.req.State, need, u.c.now()); err != nil {
-		return errorf(err.Code, nil, "%s %s: %s", u.req.ModelID, v, err.Reason())
+		return codes.Errorf(err.Code, nil, "%s %s: %s", u.req.ModelID, v, err.Reason())
 	}
 	return nil
 }
@@ -69,7 +70,7 @@ func (u *run) discardRevoked() error {
 		discarded := false
 		if _, err := u.p.fs.Lstat(u.p.stagingFor(v)); err == nil {
 			if err := u.p.fs.RemoveAll(u.p.stagingFor(v)); err != nil {
-				return errorf(StateInvalid, err, "discarding the staged revoked %s", v)
+				return codes.Errorf(StateInvalid, err, "discarding the staged revoked %s", v)
 			}
 			discarded = true
 		}
@@ -77,7 +78,7 @@ func (u *run) discardRevoked() error {
 			hidden := filepath.Join(u.p.dir, installPrefix+"gc-"+v)
 			u.p.fs.RemoveAll(hidden)
 			if err := u.p.fs.Rename(u.p.version(v), hidden); err != nil {
-				return errorf(StateInvalid, err, "discarding the revoked %s", v)
+				return codes.Errorf(StateInvalid, err, "discarding the revoked %s", v)
 			}
 			syncDir(u.p.dir)
 			u.p.fs.RemoveAll(hidden)
@@ -151,7 +152,7 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufSession, active *candidate
 		}
 	}
 	if target == nil {
-		return errorf(Revoked, nil, "%s %s is revoked (%s) and no installed or published version can replace it; it stays active", u.req.ModelID, from, reason)
+		return codes.Errorf(Revoked, nil, "%s %s is revoked (%s) and no installed or published version can replace it; it stays active", u.req.ModelID, from, reason)
 	}
 	to := target.version.String()
 	u.res.ToVersion = to
@@ -167,12 +168,12 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufSession, active *candidate
 	// revoked version active and confirmed, and the next run raises the
 	// floor back to it (choose) and steps down again.
 	if err := u.c.store.StepDown(u.req.ModelID, from, target.version); err != nil {
-		return errorf(StateInvalid, err, "stepping the anti-rollback floor down from the revoked %s", from)
+		return codes.Errorf(StateInvalid, err, "stepping the anti-rollback floor down from the revoked %s", from)
 	}
 	crashpoint.Hit("client.revoked.stepdown")
 	next := pointer{ModelID: u.req.ModelID, Version: to, Trial: true}
 	if err := u.c.writePointer(u.p, next); err != nil {
-		return errorf(StateInvalid, err, "activating %s", to)
+		return codes.Errorf(StateInvalid, err, "activating %s", to)
 	}
 	u.c.event(Event{Event: EventRevokedRollback, ModelID: u.req.ModelID, FromVersion: from.String(), ToVersion: to, Code: Revoked, Reason: reason})
 	if err := u.healthCheck(ctx, to, nil); err != nil {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -214,7 +215,7 @@ const maxLoadedRoles = 4096
 func (s *tufSession) loadRolesFor(modelID string) error {
 	top := s.up.GetTrustedMetadataSet().Targets[metadata.TARGETS]
 	if top == nil {
-		return errorf(MetadataInvalid, nil, "no trusted targets metadata")
+		return codes.Errorf(MetadataInvalid, nil, "no trusted targets metadata")
 	}
 	loaded := map[string]bool{metadata.TARGETS: true}
 	var walk func(parent string, md *metadata.Metadata[metadata.TargetsType]) (bool, error)
@@ -242,7 +243,7 @@ func (s *tufSession) loadRolesFor(modelID string) error {
 		for _, k := range kids {
 			if !loaded[k.name] {
 				if len(loaded) > maxLoadedRoles {
-					return false, errorf(MetadataInvalid, nil, "more than %d delegated roles", maxLoadedRoles)
+					return false, codes.Errorf(MetadataInvalid, nil, "more than %d delegated roles", maxLoadedRoles)
 				}
 				loaded[k.name] = true
 				child, err := s.loadRole(k.name, parent)

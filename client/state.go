@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/json"
 	"errors"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -104,7 +105,7 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
 	}
 	if opts.MinVersion != "" {
 		if _, err := targets.ParseVersion(opts.MinVersion); err != nil {
-			return errorf(StateInvalid, err, "min version")
+			return codes.Errorf(StateInvalid, err, "min version")
 		}
 	}
 	if err := checkRoot(rootJSON); err != nil {
@@ -114,7 +115,7 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
 		return err
 	}
 	if _, err := os.Lstat(filepath.Join(stateDir, configFile)); err == nil {
-		return errorf(StateInvalid, nil, "%s is already a state directory", stateDir)
+		return codes.Errorf(StateInvalid, nil, "%s is already a state directory", stateDir)
 	}
 	if opts.DeviceClass == "" {
 		opts.DeviceClass = runtime.GOOS + "/" + runtime.GOARCH
@@ -122,17 +123,17 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
 	// The state directory itself may be reached through links (the
 	// device's choice of path); nothing below it is.
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return errorf(StateInvalid, err, "creating the state directory")
+		return codes.Errorf(StateInvalid, err, "creating the state directory")
 	}
 	sfs := safefs.New(stateDir)
 	for _, d := range []string{metadataDir, stagingDir, modelsDir, antiRollbackDir} {
 		if err := sfs.MkdirAll(filepath.Join(stateDir, d), 0o700); err != nil {
-			return errorf(StateInvalid, err, "creating the state directory")
+			return codes.Errorf(StateInvalid, err, "creating the state directory")
 		}
 	}
 	for _, name := range []string{pinnedRootFile, filepath.Join(metadataDir, "root.json")} {
 		if err := atomicfs.WriteFile(sfs.Afero(), filepath.Join(stateDir, name), rootJSON, 0o600); err != nil {
-			return errorf(StateInvalid, err, "writing %s", name)
+			return codes.Errorf(StateInvalid, err, "writing %s", name)
 		}
 	}
 	cfg := Config{Format: configFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass, MinVersion: opts.MinVersion}
@@ -146,7 +147,7 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions) error {
 // file:///ABSOLUTE/PATH repository URLs, without query or fragment.
 func CheckRepoURL(u string) error {
 	bad := func(why string) error {
-		return errorf(StateInvalid, nil, "repository URL %q: %s", u, why)
+		return codes.Errorf(StateInvalid, nil, "repository URL %q: %s", u, why)
 	}
 	p, err := url.Parse(u)
 	if err != nil {
@@ -188,10 +189,10 @@ func CheckRepoURL(u string) error {
 func readConfig(stateDir string) (*Config, error) {
 	var c Config
 	if err := readJSON(safefs.New(stateDir), filepath.Join(stateDir, configFile), &c); err != nil {
-		return nil, errorf(StateInvalid, err, "%s is not an initialised state directory (run mclient init)", stateDir)
+		return nil, codes.Errorf(StateInvalid, err, "%s is not an initialised state directory (run mclient init)", stateDir)
 	}
 	if c.Format != configFormat {
-		return nil, errorf(StateInvalid, nil, "%s: format %q, want %q", configFile, c.Format, configFormat)
+		return nil, codes.Errorf(StateInvalid, nil, "%s: format %q, want %q", configFile, c.Format, configFormat)
 	}
 	if err := CheckRepoURL(c.RepoURL); err != nil {
 		return nil, err
@@ -245,17 +246,17 @@ func readPointer(p modelPaths, modelID string) (*pointer, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, errorf(StateInvalid, err, "reading %s", p.pointer())
+		return nil, codes.Errorf(StateInvalid, err, "reading %s", p.pointer())
 	}
 	if ptr.ModelID != modelID {
-		return nil, errorf(StateInvalid, nil, "%s names model %q", p.pointer(), ptr.ModelID)
+		return nil, codes.Errorf(StateInvalid, nil, "%s names model %q", p.pointer(), ptr.ModelID)
 	}
 	if _, err := targets.ParseVersion(ptr.Version); err != nil {
-		return nil, errorf(StateInvalid, err, "%s", p.pointer())
+		return nil, codes.Errorf(StateInvalid, err, "%s", p.pointer())
 	}
 	if ptr.Previous != "" {
 		if _, err := targets.ParseVersion(ptr.Previous); err != nil {
-			return nil, errorf(StateInvalid, err, "%s", p.pointer())
+			return nil, codes.Errorf(StateInvalid, err, "%s", p.pointer())
 		}
 	}
 	return &ptr, nil
@@ -294,7 +295,7 @@ func writeJSON(sfs *safefs.FS, path string, v any) error {
 func lockState(dir string, wait time.Duration) (func(), error) {
 	f, err := safefs.New(dir).OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, errorf(StateInvalid, err, "opening the lock")
+		return nil, codes.Errorf(StateInvalid, err, "opening the lock")
 	}
 	deadline := time.Now().Add(wait)
 	for {
@@ -312,7 +313,7 @@ func lockState(dir string, wait time.Duration) (func(), error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
 			f.Close()
-			return nil, errorf(StateInvalid, err, "another mclient process holds %s", filepath.Join(dir, lockFile))
+			return nil, codes.Errorf(StateInvalid, err, "another mclient process holds %s", filepath.Join(dir, lockFile))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,7 @@ import (
 
 // unsafeEntry is the error for an entry that is a link or a special file.
 func unsafeEntry(path string, err error) error {
-	return errorf(StateInvalid, err, "%s is a symbolic link or a special file, which mclient does not follow or open; remove it", path)
+	return codes.Errorf(StateInvalid, err, "%s is a symbolic link or a special file, which mclient does not follow or open; remove it", path)
 }
 
 // checkEntry requires path to be absent or, with dir, a directory (else a
@@ -51,7 +52,7 @@ func checkEntry(sfs *safefs.FS, path string, dir bool) error {
 		if safefs.IsUnsafe(err) {
 			return unsafeEntry(path, err)
 		}
-		return errorf(StateInvalid, err, "%s", path)
+		return codes.Errorf(StateInvalid, err, "%s", path)
 	}
 	if dir && !fi.IsDir() {
 		return unsafeEntry(path, errors.New("not a directory"))
@@ -97,7 +98,7 @@ func (c *Client) checkMetadata() error {
 			continue
 		}
 		if err != nil {
-			return errorf(StateInvalid, err, "%s", d)
+			return codes.Errorf(StateInvalid, err, "%s", d)
 		}
 		for _, e := range entries {
 			if !e.Type().IsRegular() {
@@ -124,11 +125,11 @@ func (c *Client) cleanStaging(p modelPaths) error {
 			return nil
 		}
 		if err != nil {
-			return errorf(StateInvalid, err, "staging")
+			return codes.Errorf(StateInvalid, err, "staging")
 		}
 		if !fi.IsDir() {
 			if err := p.fs.Remove(d); err != nil {
-				return errorf(StateInvalid, err, "removing %s (not a directory)", d)
+				return codes.Errorf(StateInvalid, err, "removing %s (not a directory)", d)
 			}
 			return nil
 		}
@@ -139,7 +140,7 @@ func (c *Client) cleanStaging(p modelPaths) error {
 func cleanTree(sfs *safefs.FS, dir string, depth int) error {
 	entries, err := sfs.ReadDir(dir)
 	if err != nil {
-		return errorf(StateInvalid, err, "staging")
+		return codes.Errorf(StateInvalid, err, "staging")
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
@@ -151,19 +152,11 @@ func cleanTree(sfs *safefs.FS, dir string, depth int) error {
 			}
 		default:
 			if err := sfs.RemoveAll(path); err != nil {
-				return errorf(StateInvalid, err, "removing %s", path)
+				return codes.Errorf(StateInvalid, err, "removing %s", path)
 			}
 		}
 	}
 	return nil
-}
-
-// openStaged opens (creating it) a file being downloaded into staging: a
-// regular file, reached without following a link at its last component
-// (the directories above it were made or checked by the caller with
-// safefs, cleanStaging and MkdirAll).
-func openStaged(path string) (*os.File, error) {
-	return safefs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 }
 
 // openRegular opens an existing regular file for reading, refusing a link

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,10 +28,10 @@ import (
 func checkRoot(rootJSON []byte) error {
 	root, err := metadata.Root().FromBytes(rootJSON)
 	if err != nil {
-		return errorf(MetadataInvalid, err, "trusted root")
+		return codes.Errorf(MetadataInvalid, err, "trusted root")
 	}
 	if err := root.VerifyDelegate(metadata.ROOT, root); err != nil {
-		return errorf(MetadataSignatureInvalid, err, "trusted root is not signed by its own threshold")
+		return codes.Errorf(MetadataSignatureInvalid, err, "trusted root is not signed by its own threshold")
 	}
 	return nil
 }
@@ -44,7 +46,7 @@ type tufSession struct {
 	consist   bool   // consistent snapshots: target files are hash-prefixed
 	// What loadRole needs to fetch delegated roles as go-tuf does. The
 	// fetcher is go-tuf's too; it records which role it fetched last.
-	fetcher        *metaFetcher
+	fetcher        *transport.MetaFetcher
 	metadataURL    string
 	maxTargets     int64
 	maxDelegations int // roles one lookup may visit (go-tuf's MaxDelegations)
@@ -65,13 +67,13 @@ type tufOptions struct {
 	httpClient *http.Client
 	now        time.Time // reference time for expiry (zero: the clock)
 	offline    bool      // use only local metadata (UnsafeLocalMode)
-	limits     metaLimits
+	limits     transport.Limits
 	// retries, backoff, stall and metaTimeout as in Options.
 	retries     int
 	backoff     time.Duration
 	stall       time.Duration
 	metaTimeout time.Duration
-	after       afterFunc // nil: real timers
+	after       transport.AfterFunc // nil: real timers
 }
 
 // newTUFSession builds an updater. The trusted root is metaDir/root.json,
@@ -83,7 +85,7 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 	if o.ctx == nil {
 		o.ctx = context.Background()
 	}
-	if o.limits == (metaLimits{}) {
+	if o.limits == (transport.Limits{}) {
 		o.limits = limitsOf(Options{})
 	}
 	rootBytes, err := os.ReadFile(filepath.Join(metaDir, "root.json"))
@@ -92,15 +94,15 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 			if err == nil {
 				return nil, checkRoot(rootBytes)
 			}
-			return nil, errorf(StateInvalid, err, "no trusted root in %s", metaDir)
+			return nil, codes.Errorf(StateInvalid, err, "no trusted root in %s", metaDir)
 		}
 		if rootBytes, err = os.ReadFile(fallbackRoot); err != nil {
-			return nil, errorf(StateInvalid, err, "reading the pinned root")
+			return nil, codes.Errorf(StateInvalid, err, "reading the pinned root")
 		}
 	}
 	cfg, err := config.New(metadataURL, rootBytes)
 	if err != nil {
-		return nil, errorf(StateInvalid, err, "TUF configuration")
+		return nil, codes.Errorf(StateInvalid, err, "TUF configuration")
 	}
 	cfg.LocalMetadataDir = metaDir
 	cfg.LocalTargetsDir = metaDir // never used: targets are streamed by this package
@@ -109,8 +111,8 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 	cfg.UnsafeLocalMode = o.offline
 	// go-tuf uses these when the signed metadata gives no length;
 	// metaFetcher applies them whatever it gives.
-	cfg.RootMaxLength, cfg.TimestampMaxLength = o.limits.root, o.limits.timestamp
-	cfg.SnapshotMaxLength, cfg.TargetsMaxLength = o.limits.snapshot, o.limits.targets
+	cfg.RootMaxLength, cfg.TimestampMaxLength = o.limits.Root, o.limits.Timestamp
+	cfg.SnapshotMaxLength, cfg.TargetsMaxLength = o.limits.Snapshot, o.limits.Targets
 	var inner fetcher.Fetcher
 	if path, ok := strings.CutPrefix(metadataURL, "file://"); ok {
 		root := strings.TrimSuffix(path, "/metadata")
@@ -119,15 +121,15 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 	} else {
 		after := o.after
 		if after == nil {
-			after = realAfter
+			after = transport.RealAfter
 		}
-		inner = &httpFetcher{ctx: o.ctx, client: o.httpClient, retries: max(o.retries, 0), backoff: o.backoff, stall: o.stall, timeout: o.metaTimeout, after: after}
+		inner = &transport.HTTPFetcher{Ctx: o.ctx, Client: o.httpClient, Retries: max(o.retries, 0), Backoff: o.backoff, Stall: o.stall, Timeout: o.metaTimeout, After: after}
 	}
-	meta := &metaFetcher{inner: inner, ctx: o.ctx, prefix: strings.TrimSuffix(metadataURL, "/") + "/", limits: o.limits}
+	meta := &transport.MetaFetcher{Inner: inner, Ctx: o.ctx, Prefix: strings.TrimSuffix(metadataURL, "/") + "/", Limits: o.limits}
 	cfg.Fetcher = meta
 	up, err := updater.New(cfg)
 	if err != nil {
-		return nil, errorf(tufCode(err, metadata.ROOT), err, "loading the trusted root")
+		return nil, codes.Errorf(codes.TUFCode(err, metadata.ROOT), err, "loading the trusted root")
 	}
 	if !o.now.IsZero() {
 		up.UnsafeSetRefTime(o.now)
@@ -143,13 +145,13 @@ func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufO
 func (s *tufSession) refresh() error {
 	if err := s.up.Refresh(); err != nil {
 		if s.ctx.Err() != nil {
-			return stopped(s.ctx, "TUF refresh")
+			return transport.Stopped(s.ctx, "TUF refresh")
 		}
-		code := tufCode(err, s.refreshRole())
+		code := codes.TUFCode(err, s.refreshRole())
 		if code == TargetNotFound {
 			code = Network // a metadata file the repository should have is missing
 		}
-		return errorf(code, err, "TUF refresh")
+		return codes.Errorf(code, err, "TUF refresh")
 	}
 	s.consist = s.up.GetTrustedMetadataSet().Root.Signed.ConsistentSnapshot
 	syncDir(s.metaDir)
@@ -169,7 +171,7 @@ func (s *tufSession) refresh() error {
 // that is loaded but outdated stays in it while the new snapshot is
 // verified.)
 func (s *tufSession) refreshRole() string {
-	if role := s.fetcher.lastRole(); role != "" {
+	if role := s.fetcher.LastRole(); role != "" {
 		return role
 	}
 	ts := s.up.GetTrustedMetadataSet()
@@ -270,7 +272,7 @@ func (s *tufSession) targetInfo(path string) (*metadata.TargetFiles, error) {
 		return nil, err
 	}
 	if len(tf.Hashes["sha256"]) != sha256.Size {
-		return nil, errorf(MetadataInvalid, nil, "target %s has no SHA-256 hash", path)
+		return nil, codes.Errorf(MetadataInvalid, nil, "target %s has no SHA-256 hash", path)
 	}
 	return tf, nil
 }
@@ -293,9 +295,9 @@ func (s *tufSession) targetInfo(path string) (*metadata.TargetFiles, error) {
 // on that path. docs/design.md ("Delegated roles reached through two
 // delegators") has the details.
 func (s *tufSession) lookup(path string) (*metadata.TargetFiles, error) {
-	notFound := func(err error) error { return errorf(TargetNotFound, err, "target %s", path) }
+	notFound := func(err error) error { return codes.Errorf(TargetNotFound, err, "target %s", path) }
 	if s.up.GetTrustedMetadataSet().Targets[metadata.TARGETS] == nil {
-		return nil, errorf(MetadataInvalid, nil, "no trusted targets metadata")
+		return nil, codes.Errorf(MetadataInvalid, nil, "no trusted targets metadata")
 	}
 	toVisit := []delegation{{Role: metadata.TARGETS, Parent: metadata.ROOT}}
 	visited := map[string]bool{}
@@ -309,7 +311,7 @@ func (s *tufSession) lookup(path string) (*metadata.TargetFiles, error) {
 		if d.Role != metadata.TARGETS {
 			var err error
 			if md, err = s.loadRole(d.Role, d.Parent); err != nil {
-				return nil, errorf(CodeOf(err), err, "target %s", path)
+				return nil, codes.Errorf(CodeOf(err), err, "target %s", path)
 			}
 			if md == nil {
 				// As go-tuf and python-tuf do: a role the snapshot does not
@@ -318,8 +320,8 @@ func (s *tufSession) lookup(path string) (*metadata.TargetFiles, error) {
 			}
 		}
 		if tf, ok := md.Signed.Targets[path]; ok {
-			if err := checkTargetHashes(tf); err != nil {
-				return nil, errorf(MetadataInvalid, err, "target %s (role %s)", path, d.Role)
+			if err := transport.CheckTargetHashes(tf); err != nil {
+				return nil, codes.Errorf(MetadataInvalid, err, "target %s (role %s)", path, d.Role)
 			}
 			return tf, nil
 		}
@@ -350,7 +352,7 @@ func (s *tufSession) urlOf(tf *metadata.TargetFiles) string {
 		if i := strings.LastIndexByte(p, '/'); i >= 0 {
 			dir, base = p[:i+1], p[i+1:]
 		}
-		p = dir + hexString(targetFileHash(tf)) + "." + base
+		p = dir + hexString(transport.TargetFileHash(tf)) + "." + base
 	}
 	return s.targetURL + p
 }
@@ -395,7 +397,7 @@ func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.
 		return md, nil
 	}
 	if ts.Snapshot == nil {
-		return nil, errorf(MetadataInvalid, nil, "no trusted snapshot")
+		return nil, codes.Errorf(MetadataInvalid, nil, "no trusted snapshot")
 	}
 	mf := ts.Snapshot.Signed.Meta[name+".json"]
 	if mf == nil {
@@ -418,20 +420,20 @@ func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.
 	}
 	data, err := s.fetcher.DownloadFile(u, length, 0)
 	if err != nil {
-		code := tufCode(err, metadata.TARGETS)
+		code := codes.TUFCode(err, metadata.TARGETS)
 		if code == TargetNotFound {
 			code = Network // the snapshot lists it: the repository should have it
 		}
-		return nil, errorf(code, err, "delegated role %s", name)
+		return nil, codes.Errorf(code, err, "delegated role %s", name)
 	}
 	md, err := ts.UpdateDelegatedTargets(data, name, parent)
 	if err != nil {
 		// A delegated role is a targets role: tufCode's TARGETS.
-		return nil, errorf(tufCode(err, metadata.TARGETS), err, "delegated role %s", name)
+		return nil, codes.Errorf(codes.TUFCode(err, metadata.TARGETS), err, "delegated role %s", name)
 	}
 	s.verified[delegation{name, parent}] = md
 	if err := persist(s.metaDir, file, data); err != nil {
-		return nil, errorf(StateInvalid, err, "saving delegated role %s", name)
+		return nil, codes.Errorf(StateInvalid, err, "saving delegated role %s", name)
 	}
 	return md, nil
 }
@@ -448,10 +450,10 @@ func (s *tufSession) verifyDelegation(ts trustedmetadata.TrustedMetadata, name, 
 	}
 	p := ts.Targets[parent]
 	if p == nil {
-		return errorf(MetadataInvalid, nil, "delegated role %s: its delegator %s is not loaded", name, parent)
+		return codes.Errorf(MetadataInvalid, nil, "delegated role %s: its delegator %s is not loaded", name, parent)
 	}
 	if err := p.VerifyDelegate(name, md); err != nil {
-		return errorf(tufCode(err, metadata.TARGETS), err, "delegated role %s, as delegated by %s", name, parent)
+		return codes.Errorf(codes.TUFCode(err, metadata.TARGETS), err, "delegated role %s, as delegated by %s", name, parent)
 	}
 	s.verified[d] = md
 	return nil

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,15 +21,15 @@ type TUFClient struct {
 	// Now is the reference time for expiry (zero: the clock).
 	Now  time.Time
 	opts Options
-	dl   *downloader
+	dl   *transport.Downloader
 }
 
 // NewTUFClient returns a client for metadataDir; opts as for Open.
 func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) *TUFClient {
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = newHTTPClient(nil)
+		opts.HTTPClient = transport.NewHTTPClient(nil)
 	}
-	opts.HTTPClient = withPolicy(opts.HTTPClient, &netPolicy{})
+	opts.HTTPClient = transport.WithPolicy(opts.HTTPClient, &transport.Policy{})
 	if opts.StallTimeout == 0 {
 		opts.StallTimeout = 30 * time.Second
 	}
@@ -38,7 +40,7 @@ func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) 
 		opts.MetadataTimeout = DefaultMetadataTimeout
 	}
 	return &TUFClient{MetadataDir: metadataDir, MetadataURL: metadataURL, Now: now, opts: opts,
-		dl: &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress, after: realAfter}}
+		dl: &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: transport.RealAfter}}
 }
 
 // TUFInit stores a trusted root as metadataDir/root.json, with no network
@@ -46,10 +48,10 @@ func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) 
 func TUFInit(metadataDir, rootFile string) error {
 	data, err := os.ReadFile(rootFile)
 	if err != nil {
-		return errorf(StateInvalid, err, "trusted root")
+		return codes.Errorf(StateInvalid, err, "trusted root")
 	}
 	if err := os.MkdirAll(metadataDir, 0o700); err != nil {
-		return errorf(StateInvalid, err, "metadata directory")
+		return codes.Errorf(StateInvalid, err, "metadata directory")
 	}
 	return atomicfs.WriteFile(osFS, filepath.Join(metadataDir, "root.json"), data, 0o600)
 }
@@ -81,7 +83,7 @@ func (t *TUFClient) Download(ctx context.Context, targetBaseURL, targetDir strin
 		return err
 	}
 	if err := os.MkdirAll(targetDir, 0o700); err != nil {
-		return errorf(StateInvalid, err, "target directory")
+		return codes.Errorf(StateInvalid, err, "target directory")
 	}
 	buf := make([]byte, 1<<20)
 	for _, p := range paths {
@@ -91,18 +93,18 @@ func (t *TUFClient) Download(ctx context.Context, targetBaseURL, targetDir strin
 		}
 		name := url.PathEscape(p)
 		if name == "" || name == "." || name == ".." {
-			return errorf(TargetNotFound, nil, "target path %q cannot be stored as a file", p)
+			return codes.Errorf(TargetNotFound, nil, "target path %q cannot be stored as a file", p)
 		}
 		dest := filepath.Join(targetDir, name)
 		if verifyFile(dest, tf, buf) == nil {
 			continue
 		}
 		part := dest + partSuffix
-		if _, err := t.dl.fetch(ctx, s.urlOf(tf), tf, part, p); err != nil {
+		if _, err := t.dl.Fetch(ctx, s.urlOf(tf), tf, part, p); err != nil {
 			return err
 		}
 		if err := os.Rename(part, dest); err != nil {
-			return errorf(StateInvalid, err, "storing %s", p)
+			return codes.Errorf(StateInvalid, err, "storing %s", p)
 		}
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -107,7 +109,7 @@ type Skipped struct {
 func (c *Client) Update(ctx context.Context, req UpdateRequest) (*Result, error) {
 	if c.opts.Timeout > 0 {
 		var cancel func()
-		ctx, cancel = withTimeoutCause(ctx, c.opts.after, c.opts.Timeout, &timeoutCause{fmt.Sprintf("the update did not finish within %v (the run's time limit)", c.opts.Timeout)})
+		ctx, cancel = transport.WithTimeoutCause(ctx, c.opts.after, c.opts.Timeout, &transport.TimeoutCause{Msg: fmt.Sprintf("the update did not finish within %v (the run's time limit)", c.opts.Timeout)})
 		defer cancel()
 	}
 	var res *Result
@@ -130,13 +132,13 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*Result, error)
 
 func (c *Client) checkRequest(req *UpdateRequest) error {
 	if err := targets.CheckModelID(req.ModelID); err != nil {
-		return errorf(TargetNotFound, err, "model id")
+		return codes.Errorf(TargetNotFound, err, "model id")
 	}
 	if req.Keep == 0 {
 		req.Keep = 2
 	}
 	if req.Keep < 1 {
-		return errorf(StateInvalid, nil, "keep must be at least 1")
+		return codes.Errorf(StateInvalid, nil, "keep must be at least 1")
 	}
 	if req.HealthTimeout == 0 {
 		req.HealthTimeout = time.Minute
@@ -165,8 +167,8 @@ type run struct {
 }
 
 func (u *run) finish(err error) (*Result, error) {
-	if CodeOf(err) == Network && u.ctx.Err() != nil && stopped(u.ctx, "").Code == Cancelled {
-		err = errorf(Cancelled, err, "") // a transfer cut short by the caller
+	if CodeOf(err) == Network && u.ctx.Err() != nil && transport.Stopped(u.ctx, "").Code == Cancelled {
+		err = codes.Errorf(Cancelled, err, "") // a transfer cut short by the caller
 	}
 	r := u.res
 	r.Time = u.c.now().UTC().Format(targets.TimeFormat)
@@ -199,7 +201,7 @@ func (u *run) finish(err error) (*Result, error) {
 	}
 	u.ms.LastResult = r
 	if werr := u.c.saveModelState(u.p, u.req.ModelID, u.ptr, u.ms); werr != nil && err == nil {
-		err = errorf(StateInvalid, werr, "recording the result")
+		err = codes.Errorf(StateInvalid, werr, "recording the result")
 	}
 	return r, err
 }
@@ -238,7 +240,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	if u.sched, err = c.loadSchedule(u.p, req.ModelID); err != nil {
 		return nil, err
 	}
-	c.retryAfter.reset()
+	c.retryAfter.Reset()
 	// A version left on trial by a crash is judged before anything else.
 	if u.ptr != nil && u.ptr.Trial {
 		if err := u.resolveTrial(ctx); err != nil {
@@ -344,7 +346,7 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 		return nil, nil, err
 	}
 	if len(cands) == 0 {
-		return nil, nil, errorf(TargetNotFound, nil, "model %s is not published", u.req.ModelID)
+		return nil, nil, codes.Errorf(TargetNotFound, nil, "model %s is not published", u.req.ModelID)
 	}
 	u.cands = cands
 	if err := u.discardRevoked(); err != nil {
@@ -358,7 +360,7 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 		// Repair a store that is lower than the confirmed active version
 		// (rewritten by hand, or lost).
 		if err := u.c.store.Raise(u.req.ModelID, floor); err != nil {
-			return nil, nil, errorf(StateInvalid, err, "raising the anti-rollback floor")
+			return nil, nil, codes.Errorf(StateInvalid, err, "raising the anti-rollback floor")
 		}
 	}
 	var firstErr error
@@ -388,23 +390,23 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 		var reason *Error
 		switch {
 		case cand.custom.Revoked != nil:
-			reason = errorf(Revoked, nil, "%s %s is revoked: %s", u.req.ModelID, v, cand.custom.Revoked.Reason)
+			reason = codes.Errorf(Revoked, nil, "%s %s is revoked: %s", u.req.ModelID, v, cand.custom.Revoked.Reason)
 			u.c.event(Event{Event: EventRevoked, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: Revoked, Reason: cand.custom.Revoked.Reason})
 		case haveFloor && cand.version.Compare(floor) < 0:
 			if u.ptr != nil {
 				return nil, nil, nil // older than what runs: never a candidate
 			}
-			reason = errorf(PolicyRejected, nil, "%s %s is below the anti-rollback floor %s", u.req.ModelID, v, floor)
+			reason = codes.Errorf(PolicyRejected, nil, "%s %s is below the anti-rollback floor %s", u.req.ModelID, v, floor)
 		case u.ms.isBad(v):
 			// Marked bad after it failed here: skipped without being an
 			// error, so a device that rolled back is simply up to date.
 			skippedBad = true
-			reason = errorf(PolicyRejected, nil, "%s %s is marked bad on this device", u.req.ModelID, v)
+			reason = codes.Errorf(PolicyRejected, nil, "%s %s is marked bad on this device", u.req.ModelID, v)
 		default:
 			if err := u.req.Device.Compatible(&cand.custom.Compat); err != nil {
-				reason = errorf(Incompatible, nil, "%s %s: %v", u.req.ModelID, v, err)
+				reason = codes.Errorf(Incompatible, nil, "%s %s: %v", u.req.ModelID, v, err)
 			} else if ok, why := u.c.admits(cand.custom.Rollout); !ok {
-				reason = errorf(CohortExcluded, nil, "%s %s: %s", u.req.ModelID, v, why)
+				reason = codes.Errorf(CohortExcluded, nil, "%s %s: %s", u.req.ModelID, v, why)
 				u.c.event(Event{Event: EventCohortExcluded, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: CohortExcluded})
 			}
 		}
@@ -424,9 +426,9 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 	case firstErr != nil:
 		return nil, nil, firstErr
 	case skippedBad:
-		return nil, nil, errorf(PolicyRejected, nil, "every published version of %s is marked bad on this device", u.req.ModelID)
+		return nil, nil, codes.Errorf(PolicyRejected, nil, "every published version of %s is marked bad on this device", u.req.ModelID)
 	}
-	return nil, nil, errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
+	return nil, nil, codes.Errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
 }
 
 // recover cleans what a killed process may have left: temporary files and
@@ -440,12 +442,12 @@ func (c *Client) recover(p modelPaths) error {
 			continue
 		}
 		if err != nil {
-			return errorf(StateInvalid, err, "cleaning up %s", d)
+			return codes.Errorf(StateInvalid, err, "cleaning up %s", d)
 		}
 		for _, e := range entries {
 			if isRecoverTemp(e.Name()) {
 				if err := p.fs.RemoveAll(filepath.Join(d, e.Name())); err != nil {
-					return errorf(StateInvalid, err, "cleaning up")
+					return codes.Errorf(StateInvalid, err, "cleaning up")
 				}
 			}
 		}
@@ -465,7 +467,7 @@ func files(s *tufSession, cand *candidate) (map[string]*metadata.TargetFiles, er
 		}
 		pc, err := targets.ParseCustom(p, tf.Custom)
 		if err != nil || pc.Kind != targets.KindPayload {
-			return nil, errorf(ManifestInvalid, err, "%s is not a payload target of %s %s", p, cand.custom.ModelID, cand.custom.Version)
+			return nil, codes.Errorf(ManifestInvalid, err, "%s is not a payload target of %s %s", p, cand.custom.ModelID, cand.custom.Version)
 		}
 		out[name] = tf
 	}
@@ -500,7 +502,7 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 	}
 	stage := u.p.stagingFor(v)
 	if err := u.p.fs.MkdirAll(stage, 0o700); err != nil {
-		return errorf(classifyFS(err), err, "staging")
+		return codes.Errorf(codes.ClassifyFS(err), err, "staging")
 	}
 	// The manifest first: it is small, and a bad one stops everything
 	// before a large payload is fetched.
@@ -519,10 +521,10 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 				continue
 			}
 		}
-		r, err := u.c.dl.fetch(ctx, s.urlOf(tf), tf, dest, name)
-		u.res.BytesDownloaded += r.transferred
-		u.res.BytesResumed += r.resumedFrom
-		ff.Bytes += r.transferred
+		r, err := u.c.dl.Fetch(ctx, s.urlOf(tf), tf, dest, name)
+		u.res.BytesDownloaded += r.Transferred
+		u.res.BytesResumed += r.ResumedFrom
+		ff.Bytes += r.Transferred
 		if err != nil {
 			if isVerifyFailure(CodeOf(err)) {
 				u.verifyFailed(v)
@@ -544,11 +546,11 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 	// into place: a version directory is either complete or absent.
 	tmp, err := u.p.fs.MkdirTemp(u.p.dir, installPrefix+v+"-")
 	if err != nil {
-		return errorf(classifyFS(err), err, "installing")
+		return codes.Errorf(codes.ClassifyFS(err), err, "installing")
 	}
 	for _, name := range names {
 		if err := u.p.fs.Rename(filepath.Join(stage, name+partSuffix), filepath.Join(tmp, name)); err != nil {
-			return errorf(StateInvalid, err, "installing %s", name)
+			return codes.Errorf(StateInvalid, err, "installing %s", name)
 		}
 		crashpoint.Hit("client.install.moved")
 	}
@@ -559,12 +561,12 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 		hidden := filepath.Join(u.p.dir, installPrefix+"damaged-"+v)
 		u.p.fs.RemoveAll(hidden)
 		if err := u.p.fs.Rename(dst, hidden); err != nil {
-			return errorf(StateInvalid, err, "replacing a damaged install of %s", v)
+			return codes.Errorf(StateInvalid, err, "replacing a damaged install of %s", v)
 		}
 		defer u.p.fs.RemoveAll(hidden)
 	}
 	if err := u.p.fs.Rename(tmp, dst); err != nil {
-		return errorf(StateInvalid, err, "installing %s", v)
+		return codes.Errorf(StateInvalid, err, "installing %s", v)
 	}
 	crashpoint.Hit("client.install.renamed")
 	syncDir(u.p.dir)
@@ -593,14 +595,14 @@ func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans ma
 	}
 	margin := max(need/20, 16<<20)
 	if err := u.p.fs.MkdirAll(u.p.dir, 0o700); err != nil {
-		return errorf(classifyFS(err), err, "state directory")
+		return codes.Errorf(codes.ClassifyFS(err), err, "state directory")
 	}
 	free, err := u.c.opts.FreeSpace(u.p.dir)
 	if err != nil {
-		return errorf(StateInvalid, err, "checking free space")
+		return codes.Errorf(StateInvalid, err, "checking free space")
 	}
 	if uint64(need+margin) > free {
-		return errorf(InsufficientStorage, nil, "%s %s needs %d bytes plus a %d-byte margin, %d free", u.req.ModelID, v, need, margin, free)
+		return codes.Errorf(InsufficientStorage, nil, "%s %s needs %d bytes plus a %d-byte margin, %d free", u.req.ModelID, v, need, margin, free)
 	}
 	return nil
 }
@@ -611,14 +613,14 @@ func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans ma
 func checkManifest(sfs *safefs.FS, path string, cand *candidate, fs map[string]*metadata.TargetFiles) error {
 	data, err := sfs.ReadFile(path, targets.MaxManifestSize)
 	if err != nil {
-		return errorf(StateInvalid, err, "reading the manifest")
+		return codes.Errorf(StateInvalid, err, "reading the manifest")
 	}
 	m, err := targets.ParsePublishedManifest(data)
 	if err != nil {
-		return errorf(ManifestInvalid, err, "manifest of %s %s", cand.custom.ModelID, cand.custom.Version)
+		return codes.Errorf(ManifestInvalid, err, "manifest of %s %s", cand.custom.ModelID, cand.custom.Version)
 	}
 	bad := func(format string, args ...any) error {
-		return errorf(ManifestInvalid, nil, "manifest of %s %s: %s", cand.custom.ModelID, cand.custom.Version, fmt.Sprintf(format, args...))
+		return codes.Errorf(ManifestInvalid, nil, "manifest of %s %s: %s", cand.custom.ModelID, cand.custom.Version, fmt.Sprintf(format, args...))
 	}
 	if m.ModelID != cand.custom.ModelID || m.Version != cand.custom.Version {
 		return bad("names %s %s", m.ModelID, m.Version)
