@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"io"
 	"io/fs"
 	"os"
@@ -25,13 +27,13 @@ import (
 // activate switches to the installed candidate on trial, runs the health
 // check, and either confirms the version (raising the anti-rollback floor
 // and cleaning up old versions) or switches back and marks it bad.
-func (u *run) activate(ctx context.Context, s *tufSession, cand *candidate) error {
+func (u *run) activate(ctx context.Context, s *tufsession.Session, cand *candidate) error {
 	v := cand.version.String()
-	next := pointer{ModelID: u.req.ModelID, Version: v, Trial: true}
+	next := devstate.Pointer{ModelID: u.req.ModelID, Version: v, Trial: true}
 	if u.ptr != nil {
 		next.Previous = u.ptr.Version
 	}
-	if err := u.c.writePointer(u.p, next); err != nil {
+	if err := devstate.WritePointer(u.p, next, u.c.now()); err != nil {
 		return codes.Errorf(StateInvalid, err, "activating %s", v)
 	}
 	u.c.event(Event{Event: EventActivated, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v})
@@ -48,10 +50,10 @@ func (u *run) activate(ctx context.Context, s *tufSession, cand *candidate) erro
 }
 
 // confirm ends a trial: the version is healthy.
-func (u *run) confirm(ptr pointer) error {
+func (u *run) confirm(ptr devstate.Pointer) error {
 	v, _ := targets.ParseVersion(ptr.Version)
 	ptr.Trial = false
-	if err := u.c.writePointer(u.p, ptr); err != nil {
+	if err := devstate.WritePointer(u.p, ptr, u.c.now()); err != nil {
 		return codes.Errorf(StateInvalid, err, "confirming %s", ptr.Version)
 	}
 	if err := u.c.store.Raise(u.req.ModelID, v); err != nil {
@@ -73,19 +75,19 @@ func (u *run) rollBack(bad string, cause error) error {
 	prev := ""
 	if u.ptr != nil && u.ptr.Version != bad {
 		prev = u.ptr.Version
-		if err := u.c.writePointer(u.p, *u.ptr); err != nil {
+		if err := devstate.WritePointer(u.p, *u.ptr, u.c.now()); err != nil {
 			return codes.Errorf(StateInvalid, err, "switching back to %s", prev)
 		}
 	} else if u.ptr != nil && u.ptr.Previous != "" {
 		prev = u.ptr.Previous
-		if err := u.c.writePointer(u.p, pointer{ModelID: u.req.ModelID, Version: prev}); err != nil {
+		if err := devstate.WritePointer(u.p, devstate.Pointer{ModelID: u.req.ModelID, Version: prev}, u.c.now()); err != nil {
 			return codes.Errorf(StateInvalid, err, "switching back to %s", prev)
 		}
-	} else if err := u.p.fs.Remove(u.p.pointer()); err != nil && !os.IsNotExist(err) {
+	} else if err := u.p.FS.Remove(u.p.Pointer()); err != nil && !os.IsNotExist(err) {
 		return codes.Errorf(StateInvalid, err, "deactivating %s", bad)
 	}
 	u.res.Outcome = OutcomeRolledBack
-	restored, _ := readPointer(u.p, u.req.ModelID)
+	restored, _ := devstate.ReadPointer(u.p, u.req.ModelID)
 	u.c.gc(u.p, restored, u.req.Keep, "", u.ms.isBad)
 	u.c.event(Event{Event: EventRolledBack, ModelID: u.req.ModelID, FromVersion: bad, ToVersion: prev, Code: RollbackTriggered})
 	return codes.Errorf(HealthcheckFailed, cause, "%s %s failed its health check; back on %s", u.req.ModelID, bad, orNone(prev))
@@ -102,14 +104,14 @@ func orNone(v string) string {
 // confirmed if it passes the health check now, otherwise rolled back.
 func (u *run) resolveTrial(ctx context.Context) error {
 	trial := *u.ptr
-	var prev *pointer
+	var prev *devstate.Pointer
 	if trial.Previous != "" {
-		prev = &pointer{ModelID: trial.ModelID, Version: trial.Previous}
+		prev = &devstate.Pointer{ModelID: trial.ModelID, Version: trial.Previous}
 	}
 	s, err := u.c.session(true)
 	var fs map[string]*metadata.TargetFiles
 	if err == nil {
-		err = s.refresh()
+		err = s.Refresh()
 	}
 	if err == nil {
 		fs, err = u.c.signedFiles(s, u.req.ModelID, trial.Version)
@@ -136,7 +138,7 @@ func (u *run) resolveTrial(ctx context.Context) error {
 	return u.confirm(trial)
 }
 
-func orEmpty(p *pointer) string {
+func orEmpty(p *devstate.Pointer) string {
 	if p == nil {
 		return ""
 	}
@@ -149,12 +151,12 @@ func orEmpty(p *pointer) string {
 // otherwise every file is re-hashed against fs.
 func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata.TargetFiles) error {
 	crashpoint.Hit("client.healthcheck")
-	dir := u.p.version(v)
+	dir := u.p.Version(v)
 	if fs != nil {
-		if err := verifyDir(ctx, u.p.fs, dir, fs); err != nil {
+		if err := verifyDir(ctx, u.p.FS, dir, fs); err != nil {
 			return err
 		}
-	} else if err := checkSizes(u.p.fs, dir); err != nil {
+	} else if err := checkSizes(u.p.FS, dir); err != nil {
 		return err
 	}
 	if u.req.HealthCheck == "" {
@@ -256,9 +258,9 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 func (t *tailBuffer) String() string { return string(t.b) }
 
 // signedFiles resolves a version's targets from signed metadata.
-func (c *Client) signedFiles(s *tufSession, modelID, v string) (map[string]*metadata.TargetFiles, error) {
+func (c *Client) signedFiles(s *tufsession.Session, modelID, v string) (map[string]*metadata.TargetFiles, error) {
 	mp := targets.ManifestPath(modelID, v)
-	tf, err := s.targetInfo(mp)
+	tf, err := s.TargetInfo(mp)
 	if err != nil {
 		return nil, err
 	}
@@ -358,8 +360,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // staging for other versions. Nothing is followed: an entry of the model
 // directory that is a link is not a version (it is left alone), and
 // removals act on the entries themselves.
-func (c *Client) gc(p modelPaths, ptr *pointer, keep int, current string, bad func(string) bool) {
-	entries, err := p.fs.ReadDir(p.dir)
+func (c *Client) gc(p devstate.ModelPaths, ptr *devstate.Pointer, keep int, current string, bad func(string) bool) {
+	entries, err := p.FS.ReadDir(p.Dir)
 	if err != nil {
 		return
 	}
@@ -394,17 +396,17 @@ func (c *Client) gc(p modelPaths, ptr *pointer, keep int, current string, bad fu
 		}
 		// Rename first: a version directory is complete or absent, and a
 		// removal cut short leaves only a hidden name that recover deletes.
-		hidden := filepath.Join(p.dir, installPrefix+"gc-"+v.String())
-		if p.fs.Rename(p.version(v.String()), hidden) == nil {
+		hidden := filepath.Join(p.Dir, devstate.InstallPrefix+"gc-"+v.String())
+		if p.FS.Rename(p.Version(v.String()), hidden) == nil {
 			crashpoint.Hit("client.gc.hidden")
-			syncDir(p.dir)
-			p.fs.RemoveAll(hidden)
+			devstate.SyncDir(p.Dir)
+			p.FS.RemoveAll(hidden)
 		}
 	}
-	if staged, err := p.fs.ReadDir(p.staging); err == nil {
+	if staged, err := p.FS.ReadDir(p.Staging); err == nil {
 		for _, e := range staged {
 			if e.Name() != current {
-				p.fs.RemoveAll(filepath.Join(p.staging, e.Name()))
+				p.FS.RemoveAll(filepath.Join(p.Staging, e.Name()))
 			}
 		}
 	}

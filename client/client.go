@@ -3,7 +3,9 @@ package client
 import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -99,11 +101,11 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if abs, err := filepath.Abs(stateDir); err == nil {
 		stateDir = abs
 	}
-	cfg, err := readConfig(stateDir)
+	cfg, err := devstate.ReadConfig(stateDir)
 	if err != nil {
 		return nil, err
 	}
-	policy, roots, err := netConfig(stateDir, cfg, opts)
+	policy, roots, err := devstate.NetConfig(stateDir, cfg, opts.AllowRedirectHosts)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +152,7 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if opts.after == nil {
 		opts.after = transport.RealAfter
 	}
-	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, antiRollbackDir)), retryAfter: rec}
+	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, devstate.AntiRollbackDir)), retryAfter: rec}
 	c.dl = &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: opts.after}
 	return c, nil
 }
@@ -162,13 +164,13 @@ func (c *Client) now() time.Time { return c.opts.Now() }
 
 // session is openSession without a context: for offline sessions, which
 // download nothing.
-func (c *Client) session(offline bool) (*tufSession, error) {
+func (c *Client) session(offline bool) (*tufsession.Session, error) {
 	return c.openSession(context.Background(), offline)
 }
 
 // onlineSession opens a TUF session against the repository, whose
 // downloads end with ctx.
-func (c *Client) onlineSession(ctx context.Context) (*tufSession, error) {
+func (c *Client) onlineSession(ctx context.Context) (*tufsession.Session, error) {
 	return c.openSession(ctx, false)
 }
 
@@ -177,24 +179,24 @@ func (c *Client) onlineSession(ctx context.Context) (*tufSession, error) {
 // the last complete refresh, see saveVerified), at a reference time
 // no later than that metadata's expiry: integrity checks of installed
 // files need authenticity, not freshness, and must work without network.
-func (c *Client) openSession(ctx context.Context, offline bool) (*tufSession, error) {
-	o := tufOptions{ctx: ctx, httpClient: c.opts.HTTPClient, limits: limitsOf(c.opts),
-		retries: c.opts.Retries, backoff: c.opts.RetryBackoff, stall: c.opts.StallTimeout, metaTimeout: c.opts.MetadataTimeout, after: c.opts.after}
+func (c *Client) openSession(ctx context.Context, offline bool) (*tufsession.Session, error) {
+	o := tufsession.Options{Ctx: ctx, HTTPClient: c.opts.HTTPClient, Limits: limitsOf(c.opts),
+		Retries: c.opts.Retries, Backoff: c.opts.RetryBackoff, Stall: c.opts.StallTimeout, MetaTimeout: c.opts.MetadataTimeout, After: c.opts.after}
 	ref := c.now()
-	metaDir := filepath.Join(c.dir, metadataDir)
+	metaDir := filepath.Join(c.dir, devstate.MetadataDir)
 	if offline {
-		metaDir = verifiedDir(metaDir)
+		metaDir = tufsession.VerifiedDir(metaDir)
 		for _, role := range []string{metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
-			if exp, ok := localExpiry(filepath.Join(metaDir, role+".json")); ok && !exp.After(ref) {
+			if exp, ok := tufsession.LocalExpiry(filepath.Join(metaDir, role+".json")); ok && !exp.After(ref) {
 				ref = exp.Add(-time.Second)
 			}
 		}
-		o.offline = true
-		o.httpClient = &http.Client{Transport: offlineTransport{}}
+		o.Offline = true
+		o.HTTPClient = &http.Client{Transport: offlineTransport{}}
 	}
-	o.now = ref
-	return newTUFSession(metaDir, c.cfg.RepoURL+"/metadata", c.cfg.RepoURL+"/targets",
-		filepath.Join(c.dir, pinnedRootFile), o)
+	o.Now = ref
+	return tufsession.New(metaDir, c.cfg.RepoURL+"/metadata", c.cfg.RepoURL+"/targets",
+		filepath.Join(c.dir, devstate.PinnedRootFile), o)
 }
 
 // offlineTransport refuses every request: offline sessions must not touch
@@ -208,7 +210,7 @@ func (offlineTransport) RoundTrip(*http.Request) (*http.Response, error) {
 // floor is the lowest version the device accepts for a model: the
 // application's minimum, the stored anti-rollback floor and the confirmed
 // active version, whichever is highest.
-func (c *Client) floor(modelID string, ptr *pointer) (targets.Version, bool, error) {
+func (c *Client) floor(modelID string, ptr *devstate.Pointer) (targets.Version, bool, error) {
 	var best targets.Version
 	have := false
 	consider := func(v targets.Version) {
@@ -239,7 +241,7 @@ func (c *Client) floor(modelID string, ptr *pointer) (targets.Version, bool, err
 
 // locked runs fn under the state lock.
 func (c *Client) locked(fn func() error) error {
-	unlock, err := lockState(c.dir, c.opts.LockWait)
+	unlock, err := devstate.Lock(c.dir, c.opts.LockWait)
 	if err != nil {
 		return err
 	}

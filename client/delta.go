@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
 	"path/filepath"
 	"sort"
@@ -52,13 +54,6 @@ type FileFetch struct {
 	Length int64 `json:"length"`
 }
 
-// stagedPatch is where the patch of file from base is staged:
-// staging/<model>/<version>/deltas/<base>/<file>.part. (No payload file's
-// staged name, <file>.part, can be a directory named deltas.)
-func (p modelPaths) stagedPatch(v, base, file string) string {
-	return filepath.Join(p.stagingFor(v), targets.DeltasDir, base, file+partSuffix)
-}
-
 // defaultDeltaMaxDuration bounds the time one patch may take to apply.
 const defaultDeltaMaxDuration = 10 * time.Minute
 
@@ -83,7 +78,7 @@ type deltaPlan struct {
 // staging, get no plan. A plan whose patch the signed metadata or the
 // installed base rules out carries the reason in err: it is reported and
 // the file downloaded whole.
-func (u *run) planDeltas(s *tufSession, cand *candidate, fs map[string]*metadata.TargetFiles) map[string]*deltaPlan {
+func (u *run) planDeltas(s *tufsession.Session, cand *candidate, fs map[string]*metadata.TargetFiles) map[string]*deltaPlan {
 	if u.req.NoDelta || len(cand.custom.Deltas) == 0 {
 		return nil
 	}
@@ -112,11 +107,11 @@ func (u *run) planDeltas(s *tufSession, cand *candidate, fs map[string]*metadata
 		if ref == nil {
 			continue
 		}
-		part := u.p.stagedPatch(v, ref.Base, name)
-		if !deltaStagingAllows(filepath.Join(u.p.stagingFor(v), name+partSuffix), part, fs[name].Length) {
+		part := u.p.StagedPatch(v, ref.Base, name)
+		if !deltaStagingAllows(filepath.Join(u.p.StagingFor(v), name+devstate.PartSuffix), part, fs[name].Length) {
 			continue
 		}
-		p := &deltaPlan{file: name, base: ref.Base, part: part, path: filepath.Join(u.p.version(ref.Base), name)}
+		p := &deltaPlan{file: name, base: ref.Base, part: part, path: filepath.Join(u.p.Version(ref.Base), name)}
 		p.patch, p.baseT, p.err = u.checkPatch(s, cand, name, fs[name], *ref, p.path)
 		plans[name] = p
 		if p.err == nil {
@@ -160,7 +155,7 @@ func (u *run) installedBases(v targets.Version) []string {
 	seen := map[string]bool{}
 	add := func(b string) {
 		bv, err := targets.ParseVersion(b)
-		if b == "" || seen[b] || err != nil || bv.Compare(v) >= 0 || !dirExists(u.p.version(b)) {
+		if b == "" || seen[b] || err != nil || bv.Compare(v) >= 0 || !dirExists(u.p.Version(b)) {
 			return
 		}
 		seen[b] = true
@@ -170,7 +165,7 @@ func (u *run) installedBases(v targets.Version) []string {
 		add(u.ptr.Version)
 		add(u.ptr.Previous)
 	}
-	entries, _ := os.ReadDir(u.p.dir)
+	entries, _ := os.ReadDir(u.p.Dir)
 	var others []targets.Version
 	for _, e := range entries {
 		if bv, err := targets.ParseVersion(e.Name()); err == nil && e.IsDir() {
@@ -189,7 +184,7 @@ func (u *run) installedBases(v targets.Version) []string {
 // used: a delta target of the same model, version and file, for the base
 // ref names, smaller than the file; and the installed base file has the
 // length the base version's signed target gives it.
-func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metadata.TargetFiles, ref targets.DeltaRef, basePath string) (patch, baseT *metadata.TargetFiles, err error) {
+func (u *run) checkPatch(s *tufsession.Session, cand *candidate, file string, tf *metadata.TargetFiles, ref targets.DeltaRef, basePath string) (patch, baseT *metadata.TargetFiles, err error) {
 	m, v := cand.custom.ModelID, cand.custom.Version
 	refuse := func(format string, args ...any) error {
 		return codes.Errorf(DeltaFailed, nil, "patch of %s %s %s from %s: %s", m, v, file, ref.Base, fmt.Sprintf(format, args...))
@@ -197,7 +192,7 @@ func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metada
 	if want := targets.DeltaPath(m, v, ref.Base, file); ref.Target != want {
 		return nil, nil, refuse("listed as %s, want %s", ref.Target, want)
 	}
-	patch, err = s.targetInfo(ref.Target)
+	patch, err = s.TargetInfo(ref.Target)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -212,7 +207,7 @@ func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metada
 		return nil, nil, refuse("%d bytes, not smaller than the %d-byte file", patch.Length, tf.Length)
 	}
 	bp := targets.TargetPath(m, ref.Base, file)
-	baseT, err = s.targetInfo(bp)
+	baseT, err = s.TargetInfo(bp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -234,7 +229,7 @@ func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metada
 // delta_failed), the staged output and patch are discarded (a partial
 // patch cut by the network is kept for the next run), and the caller
 // downloads the file whole; only a cancelled context is an error.
-func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *metadata.TargetFiles, dest string, ff *FileFetch) (bool, error) {
+func (u *run) tryDelta(ctx context.Context, s *tufsession.Session, p *deltaPlan, tf *metadata.TargetFiles, dest string, ff *FileFetch) (bool, error) {
 	v := u.res.ToVersion
 	ff.Method, ff.Base = MethodDeltaFallback, p.base
 	fail := func(err error) (bool, error) {
@@ -255,10 +250,10 @@ func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *met
 		return fail(codes.Errorf(DeltaFailed, fmt.Errorf("%w: the update's patch work budget is used up (%d work units left)", delta.ErrLimit, left), "patch of %s from %s", p.file, p.base))
 	}
 	patchPart := p.part
-	if err := u.p.fs.MkdirAll(filepath.Dir(patchPart), 0o700); err != nil {
+	if err := u.p.FS.MkdirAll(filepath.Dir(patchPart), 0o700); err != nil {
 		return fail(codes.Errorf(codes.ClassifyFS(err), err, "staging"))
 	}
-	r, err := u.c.dl.Fetch(ctx, s.urlOf(p.patch), p.patch, patchPart, p.file+" (patch from "+p.base+")")
+	r, err := u.c.dl.Fetch(ctx, s.URLOf(p.patch), p.patch, patchPart, p.file+" (patch from "+p.base+")")
 	u.res.BytesDownloaded += r.Transferred
 	u.res.BytesResumed += r.ResumedFrom
 	ff.Bytes += r.Transferred
@@ -285,7 +280,7 @@ func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *met
 // applyPatch writes to dest the file that patchPath rebuilds from the
 // installed base, fsyncs it, and checks it against the signed target tf.
 func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, patchPath, dest string, maxDuration time.Duration) error {
-	base, err := openRegular(p.path) // an installed file: never a link or FIFO
+	base, err := devstate.OpenRegular(p.path) // an installed file: never a link or FIFO
 	if err != nil {
 		return codes.Errorf(HashMismatch, err, "installed base %s %s", p.base, p.file)
 	}
@@ -294,7 +289,7 @@ func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, pat
 	if err != nil || !bfi.Mode().IsRegular() || bfi.Size() != p.baseT.Length {
 		return codes.Errorf(HashMismatch, err, "installed base %s %s has changed", p.base, p.file)
 	}
-	patch, err := openRegular(patchPath)
+	patch, err := devstate.OpenRegular(patchPath)
 	if err != nil {
 		return codes.Errorf(codes.ClassifyFS(err), err, "staged patch of %s", p.file)
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"os"
 	"path/filepath"
 
@@ -87,7 +88,7 @@ func (c *Client) event(e Event) {
 		return
 	}
 	sfs := c.sfs()
-	path := filepath.Join(c.dir, eventsFile)
+	path := filepath.Join(c.dir, devstate.EventsFile)
 	if fi, err := sfs.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > maxEventLog {
 		sfs.Rename(path, path+".1")
 	}

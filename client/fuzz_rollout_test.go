@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"reflect"
 	"testing"
 )
@@ -43,7 +44,7 @@ func FuzzParseSchedule(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if s.Attempts < 0 || s.Attempts > maxAttempts || len(s.VerifyFailures) > maxVerifyEntries {
+		if s.Attempts < 0 || s.Attempts > devstate.MaxAttempts || len(s.VerifyFailures) > devstate.MaxVerifyEntries {
 			t.Fatalf("accepted %+v", s)
 		}
 		out, err := json.Marshal(s)

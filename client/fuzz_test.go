@@ -8,6 +8,8 @@ package client
 
 import (
 	"encoding/json"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,9 +23,9 @@ import (
 )
 
 // stateFile writes data as a state file and returns the model's paths.
-func stateFile(t *testing.T, name string, data []byte) modelPaths {
+func stateFile(t *testing.T, name string, data []byte) devstate.ModelPaths {
 	dir := t.TempDir()
-	p := modelPaths{fs: safefs.New(dir), dir: dir, staging: filepath.Join(dir, "staging")}
+	p := devstate.ModelPaths{FS: safefs.New(dir), Dir: dir, Staging: filepath.Join(dir, "staging")}
 	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +46,8 @@ func FuzzReadPointer(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := stateFile(t, activeFile, data)
-		ptr, err := readPointer(p, "det")
+		p := stateFile(t, devstate.ActiveFile, data)
+		ptr, err := devstate.ReadPointer(p, "det")
 		if err != nil {
 			if CodeOf(err) != StateInvalid {
 				t.Fatalf("code %s: %v", CodeOf(err), err)
@@ -71,10 +73,10 @@ func FuzzReadPointer(f *testing.F) {
 			_ = pv
 		}
 		// What was accepted survives a write and a read unchanged.
-		if err := writeJSON(p.fs, p.pointer(), ptr); err != nil {
+		if err := devstate.WriteJSON(p.FS, p.Pointer(), ptr); err != nil {
 			t.Fatal(err)
 		}
-		again, err := readPointer(p, "det")
+		again, err := devstate.ReadPointer(p, "det")
 		if err != nil || !reflect.DeepEqual(again, ptr) {
 			t.Fatalf("round trip: %+v -> %+v (%v)", ptr, again, err)
 		}
@@ -101,7 +103,7 @@ func FuzzReadModelState(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := stateFile(t, modelStateFile, data)
+		p := stateFile(t, devstate.ModelStateFile, data)
 		ms, damage := readModelState(p)
 		if damage != nil && CodeOf(damage) != StateInvalid {
 			t.Fatalf("damage code %s: %v", CodeOf(damage), damage)
@@ -156,17 +158,17 @@ func FuzzReadConfig(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, configFile), data, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, devstate.ConfigFile), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		c, err := readConfig(dir)
+		c, err := devstate.ReadConfig(dir)
 		if err != nil {
 			if CodeOf(err) != StateInvalid {
 				t.Fatalf("code %s: %v", CodeOf(err), err)
 			}
 			return
 		}
-		if c.Format != configFormat || CheckRepoURL(c.RepoURL) != nil {
+		if c.Format != devstate.ConfigFormat || CheckRepoURL(c.RepoURL) != nil {
 			t.Fatalf("accepted %+v", c)
 		}
 	})
@@ -191,7 +193,7 @@ func FuzzLocalExpiry(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		exp, ok := localExpiry(p)
+		exp, ok := tufsession.LocalExpiry(p)
 		if ok && exp.IsZero() {
 			t.Fatal("ok with a zero expiry")
 		}

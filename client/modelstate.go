@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"io"
 	"os"
 	"slices"
@@ -158,9 +160,9 @@ func (s *modelState) settle(newest targets.Version) {
 // (reading at most maxSalvage bytes), and otherwise counted as lost
 // (MarksLost: fail closed until the next update bounds them). damage, when
 // set, says what was wrong, for the caller to record (recordDamage).
-func readModelState(p modelPaths) (ms *modelState, damage error) {
+func readModelState(p devstate.ModelPaths) (ms *modelState, damage error) {
 	var s modelState
-	err := readJSON(p.fs, p.state(), &s)
+	err := devstate.ReadJSON(p.FS, p.State(), &s)
 	if errors.Is(err, os.ErrNotExist) {
 		return &modelState{BadVersions: []string{}}, nil
 	}
@@ -171,7 +173,7 @@ func readModelState(p modelPaths) (ms *modelState, damage error) {
 		s.fold()
 		return &s, nil
 	}
-	damage = codes.Errorf(StateInvalid, err, "%s", p.state())
+	damage = codes.Errorf(StateInvalid, err, "%s", p.State())
 	if salvaged, ok := salvageMarks(p); ok {
 		salvaged.fold()
 		return salvaged, damage
@@ -199,8 +201,8 @@ func (s *modelState) check() error {
 
 // salvageMarks reads the marks of a damaged state.json, as a stream (the
 // marks come first in what this package writes), ignoring the rest.
-func salvageMarks(p modelPaths) (*modelState, bool) {
-	f, err := p.fs.Open(p.state())
+func salvageMarks(p devstate.ModelPaths) (*modelState, bool) {
+	f, err := p.FS.Open(p.State())
 	if err != nil {
 		return nil, false
 	}
@@ -246,23 +248,23 @@ func salvageMarks(p modelPaths) (*modelState, bool) {
 // damaged file is set aside as state.json.damaged (the link itself, if it
 // is one), the recovered state written in its place, and the reset logged
 // (event state_reset, code STATE_INVALID).
-func (c *Client) loadModelState(p modelPaths, modelID string) (*modelState, error) {
+func (c *Client) loadModelState(p devstate.ModelPaths, modelID string) (*modelState, error) {
 	ms, damage := readModelState(p)
 	if damage == nil {
 		return ms, nil
 	}
-	if err := c.recordDamage(p, p.state(), modelID); err != nil {
+	if err := c.recordDamage(p, p.State(), modelID); err != nil {
 		return nil, err
 	}
 	if err := writeModelState(p, ms); err != nil {
-		return nil, codes.Errorf(StateInvalid, err, "replacing the damaged %s", p.state())
+		return nil, codes.Errorf(StateInvalid, err, "replacing the damaged %s", p.State())
 	}
 	return ms, nil
 }
 
 // recordDamage sets a damaged state file aside and logs it.
-func (c *Client) recordDamage(p modelPaths, path, modelID string) error {
-	if err := p.fs.Rename(path, path+damagedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+func (c *Client) recordDamage(p devstate.ModelPaths, path, modelID string) error {
+	if err := p.FS.Rename(path, path+damagedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return codes.Errorf(StateInvalid, err, "setting the damaged %s aside", path)
 	}
 	c.event(Event{Event: EventStateReset, ModelID: modelID, Code: StateInvalid})
@@ -271,7 +273,7 @@ func (c *Client) recordDamage(p modelPaths, path, modelID string) error {
 
 // writeModelState stores s, bounded: the lists and texts of its last
 // result are trimmed (the Result the caller holds is not changed).
-func writeModelState(p modelPaths, s *modelState) error {
+func writeModelState(p devstate.ModelPaths, s *modelState) error {
 	stored := *s
 	// fold works in place: not on the caller's marks.
 	stored.BadVersions = slices.Clone(s.BadVersions)
@@ -280,14 +282,14 @@ func writeModelState(p modelPaths, s *modelState) error {
 	if stored.BadVersions == nil {
 		stored.BadVersions = []string{}
 	}
-	if err := p.fs.MkdirAll(p.dir, 0o700); err != nil {
+	if err := p.FS.MkdirAll(p.Dir, 0o700); err != nil {
 		return err
 	}
-	return writeJSON(p.fs, p.state(), &stored)
+	return devstate.WriteJSON(p.FS, p.State(), &stored)
 }
 
 // saveModelState prunes the marks with the model's floor, then stores s.
-func (c *Client) saveModelState(p modelPaths, modelID string, ptr *pointer, s *modelState) error {
+func (c *Client) saveModelState(p devstate.ModelPaths, modelID string, ptr *devstate.Pointer, s *modelState) error {
 	if floor, ok, err := c.floor(modelID, ptr); err == nil && ok {
 		s.prune(floor)
 	}
@@ -336,7 +338,7 @@ func clip(s string) string {
 
 // settleMarks bounds lost marks (MarksLost) once the refreshed metadata
 // says what is published: every version published now counts as bad.
-func (u *run) settleMarks(s *tufSession) error {
+func (u *run) settleMarks(s *tufsession.Session) error {
 	if !u.ms.MarksLost {
 		return nil
 	}
@@ -371,26 +373,26 @@ func (u *run) settleMarks(s *tufSession) error {
 // back on trial, so this run re-hashes its files against signed metadata
 // and runs the health check before confirming it (resolveTrial). With
 // nothing installed there is no active version, as before.
-func (c *Client) loadPointer(p modelPaths, modelID string, ms *modelState) (*pointer, error) {
-	ptr, err := readPointer(p, modelID)
+func (c *Client) loadPointer(p devstate.ModelPaths, modelID string, ms *modelState) (*devstate.Pointer, error) {
+	ptr, err := devstate.ReadPointer(p, modelID)
 	if err == nil {
 		return ptr, nil
 	}
 	// Only the file itself is recovered: a model directory that is not a
 	// real directory is refused (nothing can be written there).
-	if fi, derr := p.fs.Lstat(p.dir); derr != nil || !fi.IsDir() {
+	if fi, derr := p.FS.Lstat(p.Dir); derr != nil || !fi.IsDir() {
 		return nil, err
 	}
-	if err := c.recordDamage(p, p.pointer(), modelID); err != nil {
+	if err := c.recordDamage(p, p.Pointer(), modelID); err != nil {
 		return nil, err
 	}
 	floor, haveFloor, ferr := c.floor(modelID, nil)
 	if ferr != nil {
 		return nil, ferr
 	}
-	entries, rerr := p.fs.ReadDir(p.dir)
+	entries, rerr := p.FS.ReadDir(p.Dir)
 	if rerr != nil {
-		return nil, codes.Errorf(StateInvalid, rerr, "listing %s", p.dir)
+		return nil, codes.Errorf(StateInvalid, rerr, "listing %s", p.Dir)
 	}
 	var best *targets.Version
 	for _, e := range entries {
@@ -416,9 +418,9 @@ func (c *Client) loadPointer(p modelPaths, modelID string, ms *modelState) (*poi
 	if best == nil {
 		return nil, nil
 	}
-	restored := pointer{ModelID: modelID, Version: best.String(), Trial: true}
-	if err := c.writePointer(p, restored); err != nil {
-		return nil, codes.Errorf(StateInvalid, err, "restoring %s", p.pointer())
+	restored := devstate.Pointer{ModelID: modelID, Version: best.String(), Trial: true}
+	if err := devstate.WritePointer(p, restored, c.now()); err != nil {
+		return nil, codes.Errorf(StateInvalid, err, "restoring %s", p.Pointer())
 	}
-	return readPointer(p, modelID)
+	return devstate.ReadPointer(p, modelID)
 }

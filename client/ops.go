@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"path/filepath"
 	"sort"
 
@@ -39,10 +40,10 @@ type ModelStatus struct {
 
 // Models lists the models that have state on the device.
 func (c *Client) Models() ([]string, error) {
-	if err := c.checkState(); err != nil {
+	if err := devstate.CheckState(c.dir); err != nil {
 		return nil, err
 	}
-	entries, err := c.sfs().ReadDir(filepath.Join(c.dir, modelsDir))
+	entries, err := c.sfs().ReadDir(filepath.Join(c.dir, devstate.ModelsDir))
 	if err != nil {
 		return nil, codes.Errorf(StateInvalid, err, "listing models")
 	}
@@ -62,11 +63,11 @@ func (c *Client) Status(modelID string) (*ModelStatus, error) {
 	if err := targets.CheckModelID(modelID); err != nil {
 		return nil, codes.Errorf(TargetNotFound, err, "model id")
 	}
-	if err := c.checkState(); err != nil {
+	if err := devstate.CheckState(c.dir); err != nil {
 		return nil, err
 	}
 	p := c.paths(modelID)
-	ptr, err := readPointer(p, modelID)
+	ptr, err := devstate.ReadPointer(p, modelID)
 	if err != nil {
 		return nil, err
 	}
@@ -76,9 +77,9 @@ func (c *Client) Status(modelID string) (*ModelStatus, error) {
 	st := &ModelStatus{ModelID: modelID, Installed: []string{}, BadVersions: ms.BadVersions,
 		BadThrough: ms.BadThrough, BadMarksLost: ms.MarksLost, LastResult: ms.LastResult}
 	if ptr != nil {
-		st.Version, st.Path, st.Previous, st.Trial, st.ActivatedAt = ptr.Version, p.version(ptr.Version), ptr.Previous, ptr.Trial, ptr.ActivatedAt
+		st.Version, st.Path, st.Previous, st.Trial, st.ActivatedAt = ptr.Version, p.Version(ptr.Version), ptr.Previous, ptr.Trial, ptr.ActivatedAt
 	}
-	if sched, _ := readSchedule(p); sched.Attempts > 0 || sched.NotBefore != "" || len(sched.VerifyFailures) > 0 {
+	if sched, _ := devstate.ReadSchedule(p); sched.Attempts > 0 || sched.NotBefore != "" || len(sched.VerifyFailures) > 0 {
 		st.Schedule = sched
 	}
 	if f, ok, err := c.floor(modelID, ptr); err != nil {
@@ -86,7 +87,7 @@ func (c *Client) Status(modelID string) (*ModelStatus, error) {
 	} else if ok {
 		st.Floor = f.String()
 	}
-	entries, _ := p.fs.ReadDir(p.dir)
+	entries, _ := p.FS.ReadDir(p.Dir)
 	var vs []targets.Version
 	for _, e := range entries {
 		if v, err := targets.ParseVersion(e.Name()); err == nil && e.IsDir() {
@@ -113,7 +114,7 @@ func (c *Client) Verify(modelID string) (*ModelStatus, error) {
 	}
 	s, err := c.session(true)
 	if err == nil {
-		err = s.refresh()
+		err = s.Refresh()
 	}
 	if err != nil {
 		return st, err
@@ -136,11 +137,11 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 	}
 	var res *Result
 	err := c.locked(func() error {
-		if err := c.checkState(); err != nil {
+		if err := devstate.CheckState(c.dir); err != nil {
 			return err
 		}
 		p := c.paths(modelID)
-		ptr, err := readPointer(p, modelID)
+		ptr, err := devstate.ReadPointer(p, modelID)
 		if err != nil {
 			return err
 		}
@@ -150,12 +151,12 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if ptr.Previous == "" {
 			return codes.Errorf(NoActiveModel, nil, "%s %s has no previous version to go back to", modelID, ptr.Version)
 		}
-		if _, err := p.fs.Lstat(p.version(ptr.Previous)); err != nil {
+		if _, err := p.FS.Lstat(p.Version(ptr.Previous)); err != nil {
 			return codes.Errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
 		}
 		s, err := c.session(true)
 		if err == nil {
-			err = s.refresh()
+			err = s.Refresh()
 		}
 		if err != nil {
 			return err
@@ -164,7 +165,7 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if err != nil {
 			return err
 		}
-		if err := verifyDir(context.Background(), p.fs, p.version(ptr.Previous), fs); err != nil {
+		if err := verifyDir(context.Background(), p.FS, p.Version(ptr.Previous), fs); err != nil {
 			return err
 		}
 		ms, err := c.loadModelState(p, modelID)
@@ -175,14 +176,14 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if err := c.saveModelState(p, modelID, ptr, ms); err != nil {
 			return codes.Errorf(StateInvalid, err, "marking %s bad", ptr.Version)
 		}
-		if err := c.writePointer(p, pointer{ModelID: modelID, Version: ptr.Previous}); err != nil {
+		if err := devstate.WritePointer(p, devstate.Pointer{ModelID: modelID, Version: ptr.Previous}, c.now()); err != nil {
 			return codes.Errorf(StateInvalid, err, "switching to %s", ptr.Previous)
 		}
 		c.event(Event{Event: EventRolledBack, ModelID: modelID, FromVersion: ptr.Version, ToVersion: ptr.Previous})
 		res = &Result{Time: c.now().UTC().Format(targets.TimeFormat), ModelID: modelID, Outcome: OutcomeRolledBack,
-			Version: ptr.Previous, Path: p.version(ptr.Previous), FromVersion: ptr.Version, ToVersion: ptr.Previous}
+			Version: ptr.Previous, Path: p.Version(ptr.Previous), FromVersion: ptr.Version, ToVersion: ptr.Previous}
 		ms.LastResult = res
-		return c.saveModelState(p, modelID, &pointer{ModelID: modelID, Version: ptr.Previous}, ms)
+		return c.saveModelState(p, modelID, &devstate.Pointer{ModelID: modelID, Version: ptr.Previous}, ms)
 	})
 	return res, err
 }

@@ -3,7 +3,10 @@ package client
 import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
+	"github.com/spf13/afero"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -53,18 +56,18 @@ func TUFInit(metadataDir, rootFile string) error {
 	if err := os.MkdirAll(metadataDir, 0o700); err != nil {
 		return codes.Errorf(StateInvalid, err, "metadata directory")
 	}
-	return atomicfs.WriteFile(osFS, filepath.Join(metadataDir, "root.json"), data, 0o600)
+	return atomicfs.WriteFile(afero.NewOsFs(), filepath.Join(metadataDir, "root.json"), data, 0o600)
 }
 
 // session refreshes; ctx bounds its metadata downloads as it bounds an
 // update's.
-func (t *TUFClient) session(ctx context.Context, targetBaseURL string) (*tufSession, error) {
-	s, err := newTUFSession(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufOptions{ctx: ctx, httpClient: t.opts.HTTPClient, now: t.Now,
-		retries: t.opts.Retries, backoff: t.opts.RetryBackoff, stall: t.opts.StallTimeout, metaTimeout: t.opts.MetadataTimeout, limits: limitsOf(t.opts)})
+func (t *TUFClient) session(ctx context.Context, targetBaseURL string) (*tufsession.Session, error) {
+	s, err := tufsession.New(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufsession.Options{Ctx: ctx, HTTPClient: t.opts.HTTPClient, Now: t.Now,
+		Retries: t.opts.Retries, Backoff: t.opts.RetryBackoff, Stall: t.opts.StallTimeout, MetaTimeout: t.opts.MetadataTimeout, Limits: limitsOf(t.opts)})
 	if err != nil {
 		return nil, err
 	}
-	return s, s.refresh()
+	return s, s.Refresh()
 }
 
 // Refresh updates the top-level metadata, stored as <role>.json.
@@ -87,7 +90,7 @@ func (t *TUFClient) Download(ctx context.Context, targetBaseURL, targetDir strin
 	}
 	buf := make([]byte, 1<<20)
 	for _, p := range paths {
-		tf, err := s.lookup(p) // any target, with any supported hashes (not only model files)
+		tf, err := s.Lookup(p) // any target, with any supported hashes (not only model files)
 		if err != nil {
 			return err
 		}
@@ -99,8 +102,8 @@ func (t *TUFClient) Download(ctx context.Context, targetBaseURL, targetDir strin
 		if verifyFile(dest, tf, buf) == nil {
 			continue
 		}
-		part := dest + partSuffix
-		if _, err := t.dl.Fetch(ctx, s.urlOf(tf), tf, part, p); err != nil {
+		part := dest + devstate.PartSuffix
+		if _, err := t.dl.Fetch(ctx, s.URLOf(tf), tf, part, p); err != nil {
 			return err
 		}
 		if err := os.Rename(part, dest); err != nil {

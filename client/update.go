@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -151,8 +153,8 @@ type run struct {
 	c   *Client
 	req UpdateRequest
 	ctx context.Context // the run's: its end turns any failure into stopped's error
-	p   modelPaths
-	ptr *pointer
+	p   devstate.ModelPaths
+	ptr *devstate.Pointer
 	ms  *modelState
 	res *Result
 	// trialErr is the health-check failure of a version a crash left on
@@ -172,8 +174,8 @@ func (u *run) finish(err error) (*Result, error) {
 	}
 	r := u.res
 	r.Time = u.c.now().UTC().Format(targets.TimeFormat)
-	if ptr, perr := readPointer(u.p, u.req.ModelID); perr == nil && ptr != nil {
-		r.Version, r.Path = ptr.Version, u.p.version(ptr.Version)
+	if ptr, perr := devstate.ReadPointer(u.p, u.req.ModelID); perr == nil && ptr != nil {
+		r.Version, r.Path = ptr.Version, u.p.Version(ptr.Version)
 	} else {
 		r.Version, r.Path = "", ""
 	}
@@ -196,7 +198,7 @@ func (u *run) finish(err error) (*Result, error) {
 	}
 	// Asking for a model the repository does not publish (a typo) leaves
 	// no state behind.
-	if CodeOf(err) == TargetNotFound && !u.dirExists(u.p.dir) {
+	if CodeOf(err) == TargetNotFound && !u.dirExists(u.p.Dir) {
 		return r, err
 	}
 	u.ms.LastResult = r
@@ -207,7 +209,7 @@ func (u *run) finish(err error) (*Result, error) {
 }
 
 func (u *run) dirExists(dir string) bool {
-	fi, err := u.p.fs.Lstat(dir)
+	fi, err := u.p.FS.Lstat(dir)
 	return err == nil && fi.IsDir()
 }
 
@@ -218,13 +220,13 @@ func dirExists(dir string) bool {
 
 func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error) {
 	u := &run{c: c, ctx: ctx, req: req, p: c.paths(req.ModelID), res: &Result{ModelID: req.ModelID}}
-	if err := c.checkState(); err != nil {
+	if err := devstate.CheckState(c.dir); err != nil {
 		return nil, err
 	}
 	if err := c.recover(u.p); err != nil {
 		return nil, err
 	}
-	if err := c.cleanStaging(u.p); err != nil {
+	if err := devstate.CleanStaging(c.dir, u.p); err != nil {
 		return nil, err
 	}
 	var err error
@@ -256,11 +258,11 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	if err != nil {
 		return u.finish(err)
 	}
-	if err := s.refresh(); err != nil {
+	if err := s.Refresh(); err != nil {
 		return u.finish(err)
 	}
 	// go-tuf wrote metadata/ with plain os calls: check what it left.
-	if err := c.checkMetadata(); err != nil {
+	if err := devstate.CheckMetadata(c.dir); err != nil {
 		return u.finish(err)
 	}
 	if err := u.settleMarks(s); err != nil {
@@ -272,7 +274,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	// The metadata is complete and consistent now, unless a delegated role
 	// could not be loaded: offline checks use a copy.
 	if c := CodeOf(err); err == nil || c == TargetNotFound || c == Incompatible || c == PolicyRejected {
-		saveVerified(s.metaDir)
+		tufsession.SaveVerified(s.MetaDir())
 	}
 	if err != nil {
 		return u.finish(err)
@@ -311,13 +313,13 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 // file present with its signed size, nothing else) finds it damaged, so
 // that an up-to-date device never stays on a broken copy. It does not
 // re-hash: that is mclient verify's job, and costs a full read per poll.
-func (u *run) repair(ctx context.Context, s *tufSession, active *candidate) error {
+func (u *run) repair(ctx context.Context, s *tufsession.Session, active *candidate) error {
 	fs, err := files(s, active)
 	if err != nil {
 		return err
 	}
 	v := active.version.String()
-	cause := checkSizesSigned(u.p.fs, u.p.version(v), fs)
+	cause := checkSizesSigned(u.p.FS, u.p.Version(v), fs)
 	if cause == nil {
 		return nil
 	}
@@ -340,7 +342,7 @@ func (u *run) repair(ctx context.Context, s *tufSession, active *candidate) erro
 // (it differs only in build metadata) is not newer: the device stays, so
 // that two such versions published together never make it switch back
 // and forth on every poll.
-func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
+func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error) {
 	cands, err := u.c.candidates(s, u.req.ModelID)
 	if err != nil {
 		return nil, nil, err
@@ -434,10 +436,10 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 // recover cleans what a killed process may have left: temporary files and
 // half-built install directories. Partial downloads stay for resuming.
 // Each leftover is removed itself, never followed (a link is removed).
-func (c *Client) recover(p modelPaths) error {
+func (c *Client) recover(p devstate.ModelPaths) error {
 	// The anti-rollback store's and go-tuf's (tuf_tmp*) temporary files too.
-	for _, d := range []string{p.dir, c.dir, filepath.Join(c.dir, antiRollbackDir), filepath.Join(c.dir, metadataDir)} {
-		entries, err := p.fs.ReadDir(d)
+	for _, d := range []string{p.Dir, c.dir, filepath.Join(c.dir, devstate.AntiRollbackDir), filepath.Join(c.dir, devstate.MetadataDir)} {
+		entries, err := p.FS.ReadDir(d)
 		if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
 			continue
 		}
@@ -445,8 +447,8 @@ func (c *Client) recover(p modelPaths) error {
 			return codes.Errorf(StateInvalid, err, "cleaning up %s", d)
 		}
 		for _, e := range entries {
-			if isRecoverTemp(e.Name()) {
-				if err := p.fs.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+			if devstate.IsRecoverTemp(e.Name()) {
+				if err := p.FS.RemoveAll(filepath.Join(d, e.Name())); err != nil {
 					return codes.Errorf(StateInvalid, err, "cleaning up")
 				}
 			}
@@ -457,11 +459,11 @@ func (c *Client) recover(p modelPaths) error {
 
 // files resolves, from signed metadata, every target of a version: the
 // manifest and each payload file its signed custom metadata lists.
-func files(s *tufSession, cand *candidate) (map[string]*metadata.TargetFiles, error) {
+func files(s *tufsession.Session, cand *candidate) (map[string]*metadata.TargetFiles, error) {
 	out := map[string]*metadata.TargetFiles{targets.ManifestName: cand.manifest}
 	for _, name := range cand.custom.Files {
 		p := targets.TargetPath(cand.custom.ModelID, cand.custom.Version, name)
-		tf, err := s.targetInfo(p)
+		tf, err := s.TargetInfo(p)
 		if err != nil {
 			return nil, err
 		}
@@ -477,17 +479,17 @@ func files(s *tufSession, cand *candidate) (map[string]*metadata.TargetFiles, er
 // install makes models/<model>/<version>/ hold the verified version,
 // downloading only what is missing. An installed copy left by an earlier
 // run is used only after every file re-verifies.
-func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error {
+func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidate) error {
 	v := cand.version.String()
 	fs, err := files(s, cand)
 	if err != nil {
 		return err
 	}
-	dst := u.p.version(v)
-	if _, err := u.p.fs.Lstat(dst); err == nil {
-		verr := verifyDir(ctx, u.p.fs, dst, fs)
+	dst := u.p.Version(v)
+	if _, err := u.p.FS.Lstat(dst); err == nil {
+		verr := verifyDir(ctx, u.p.FS, dst, fs)
 		if verr == nil {
-			u.p.fs.RemoveAll(u.p.stagingFor(v))
+			u.p.FS.RemoveAll(u.p.StagingFor(v))
 			return nil
 		}
 		if CodeOf(verr) == Cancelled {
@@ -500,8 +502,8 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 	if err := u.checkSpace(fs, v, plans); err != nil {
 		return err
 	}
-	stage := u.p.stagingFor(v)
-	if err := u.p.fs.MkdirAll(stage, 0o700); err != nil {
+	stage := u.p.StagingFor(v)
+	if err := u.p.FS.MkdirAll(stage, 0o700); err != nil {
 		return codes.Errorf(codes.ClassifyFS(err), err, "staging")
 	}
 	// The manifest first: it is small, and a bad one stops everything
@@ -509,7 +511,7 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 	names := append([]string{targets.ManifestName}, cand.custom.Files...)
 	for _, name := range names {
 		tf := fs[name]
-		dest := filepath.Join(stage, name+partSuffix)
+		dest := filepath.Join(stage, name+devstate.PartSuffix)
 		u.res.Files = append(u.res.Files, FileFetch{File: name, Method: MethodFull, Length: tf.Length})
 		ff := &u.res.Files[len(u.res.Files)-1]
 		if p := plans[name]; p != nil {
@@ -521,7 +523,7 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 				continue
 			}
 		}
-		r, err := u.c.dl.Fetch(ctx, s.urlOf(tf), tf, dest, name)
+		r, err := u.c.dl.Fetch(ctx, s.URLOf(tf), tf, dest, name)
 		u.res.BytesDownloaded += r.Transferred
 		u.res.BytesResumed += r.ResumedFrom
 		ff.Bytes += r.Transferred
@@ -532,8 +534,8 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 			return err
 		}
 		if name == targets.ManifestName {
-			if err := checkManifest(u.p.fs, filepath.Join(stage, name+partSuffix), cand, fs); err != nil {
-				u.p.fs.Remove(filepath.Join(stage, name+partSuffix))
+			if err := checkManifest(u.p.FS, filepath.Join(stage, name+devstate.PartSuffix), cand, fs); err != nil {
+				u.p.FS.Remove(filepath.Join(stage, name+devstate.PartSuffix))
 				u.verifyFailed(v)
 				return err
 			}
@@ -544,33 +546,33 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 
 	// Move the verified files into a hidden directory, then rename that
 	// into place: a version directory is either complete or absent.
-	tmp, err := u.p.fs.MkdirTemp(u.p.dir, installPrefix+v+"-")
+	tmp, err := u.p.FS.MkdirTemp(u.p.Dir, devstate.InstallPrefix+v+"-")
 	if err != nil {
 		return codes.Errorf(codes.ClassifyFS(err), err, "installing")
 	}
 	for _, name := range names {
-		if err := u.p.fs.Rename(filepath.Join(stage, name+partSuffix), filepath.Join(tmp, name)); err != nil {
+		if err := u.p.FS.Rename(filepath.Join(stage, name+devstate.PartSuffix), filepath.Join(tmp, name)); err != nil {
 			return codes.Errorf(StateInvalid, err, "installing %s", name)
 		}
 		crashpoint.Hit("client.install.moved")
 	}
-	syncDir(tmp)
-	if _, err := u.p.fs.Lstat(dst); err == nil {
+	devstate.SyncDir(tmp)
+	if _, err := u.p.FS.Lstat(dst); err == nil {
 		// Move the damaged copy (a link or special file: the entry
 		// itself) aside under a name recover deletes.
-		hidden := filepath.Join(u.p.dir, installPrefix+"damaged-"+v)
-		u.p.fs.RemoveAll(hidden)
-		if err := u.p.fs.Rename(dst, hidden); err != nil {
+		hidden := filepath.Join(u.p.Dir, devstate.InstallPrefix+"damaged-"+v)
+		u.p.FS.RemoveAll(hidden)
+		if err := u.p.FS.Rename(dst, hidden); err != nil {
 			return codes.Errorf(StateInvalid, err, "replacing a damaged install of %s", v)
 		}
-		defer u.p.fs.RemoveAll(hidden)
+		defer u.p.FS.RemoveAll(hidden)
 	}
-	if err := u.p.fs.Rename(tmp, dst); err != nil {
+	if err := u.p.FS.Rename(tmp, dst); err != nil {
 		return codes.Errorf(StateInvalid, err, "installing %s", v)
 	}
 	crashpoint.Hit("client.install.renamed")
-	syncDir(u.p.dir)
-	u.p.fs.RemoveAll(stage)
+	devstate.SyncDir(u.p.Dir)
+	u.p.FS.RemoveAll(stage)
 	u.verified(v)
 	return nil
 }
@@ -581,23 +583,23 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 // to a full download.
 func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans map[string]*deltaPlan) error {
 	staged := func(path string, length int64) int64 {
-		if fi, err := u.p.fs.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() <= length {
+		if fi, err := u.p.FS.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() <= length {
 			return fi.Size()
 		}
 		return 0
 	}
 	var need int64
 	for name, tf := range fs {
-		need += tf.Length - staged(filepath.Join(u.p.stagingFor(v), name+partSuffix), tf.Length)
+		need += tf.Length - staged(filepath.Join(u.p.StagingFor(v), name+devstate.PartSuffix), tf.Length)
 		if p := plans[name]; p != nil && p.err == nil {
 			need += p.patch.Length - staged(p.part, p.patch.Length)
 		}
 	}
 	margin := max(need/20, 16<<20)
-	if err := u.p.fs.MkdirAll(u.p.dir, 0o700); err != nil {
+	if err := u.p.FS.MkdirAll(u.p.Dir, 0o700); err != nil {
 		return codes.Errorf(codes.ClassifyFS(err), err, "state directory")
 	}
-	free, err := u.c.opts.FreeSpace(u.p.dir)
+	free, err := u.c.opts.FreeSpace(u.p.Dir)
 	if err != nil {
 		return codes.Errorf(StateInvalid, err, "checking free space")
 	}

@@ -1,4 +1,4 @@
-package client
+package devstate
 
 import (
 	"crypto/x509"
@@ -18,15 +18,15 @@ const caFile = "ca.pem"
 // written.
 func checkNetOptions(opts InitOptions) error {
 	if opts.RequireHTTPS && strings.HasPrefix(opts.RepoURL, "http://") {
-		return codes.Errorf(StateInvalid, nil, "repository URL %q: HTTPS is required", opts.RepoURL)
+		return codes.Errorf(codes.StateInvalid, nil, "repository URL %q: HTTPS is required", opts.RepoURL)
 	}
 	if opts.CABundle != nil {
 		if _, err := transport.ParseCABundle(opts.CABundle); err != nil {
-			return codes.Errorf(StateInvalid, err, "CA bundle")
+			return codes.Errorf(codes.StateInvalid, err, "CA bundle")
 		}
 	}
 	for _, h := range opts.AllowRedirectHosts {
-		if err := CheckRedirectHost(h); err != nil {
+		if _, err := transport.ParseHostEntry(h); err != nil {
 			return err
 		}
 	}
@@ -38,7 +38,7 @@ func checkNetOptions(opts InitOptions) error {
 func initNet(sfs *safefs.FS, stateDir string, opts InitOptions, cfg *Config) error {
 	if opts.CABundle != nil {
 		if err := atomicfs.WriteFile(sfs.Afero(), filepath.Join(stateDir, caFile), opts.CABundle, 0o600); err != nil {
-			return codes.Errorf(StateInvalid, err, "writing %s", caFile)
+			return codes.Errorf(codes.StateInvalid, err, "writing %s", caFile)
 		}
 		cfg.CAFile = caFile
 	}
@@ -61,26 +61,26 @@ func initNet(sfs *safefs.FS, stateDir string, opts InitOptions, cfg *Config) err
 // written by older versions have none of them.
 func checkNetConfig(c *Config) error {
 	if c.CAFile != "" && c.CAFile != caFile {
-		return codes.Errorf(StateInvalid, nil, "%s: ca_file %q, want %q", configFile, c.CAFile, caFile)
+		return codes.Errorf(codes.StateInvalid, nil, "%s: ca_file %q, want %q", ConfigFile, c.CAFile, caFile)
 	}
 	if c.RequireHTTPS && !strings.HasPrefix(c.RepoURL, "https://") && !strings.HasPrefix(c.RepoURL, "file://") {
-		return codes.Errorf(StateInvalid, nil, "%s: require_https with the repository URL %q", configFile, c.RepoURL)
+		return codes.Errorf(codes.StateInvalid, nil, "%s: require_https with the repository URL %q", ConfigFile, c.RepoURL)
 	}
 	for _, h := range c.AllowRedirectHosts {
-		if err := CheckRedirectHost(h); err != nil {
-			return codes.Errorf(StateInvalid, err, "%s", configFile)
+		if _, err := transport.ParseHostEntry(h); err != nil {
+			return codes.Errorf(codes.StateInvalid, err, "%s", ConfigFile)
 		}
 	}
 	return nil
 }
 
-// netConfig is what Open needs to build the device's HTTP client: the
+// NetConfig is what Open needs to build the device's HTTP client: the
 // redirect and HTTPS policy, and the CA pool (nil: the system's). A CA
 // bundle that client.json names but that is missing or damaged fails:
 // falling back to the system's roots would trust more than configured.
-func netConfig(stateDir string, cfg *Config, opts Options) (*transport.Policy, *x509.CertPool, error) {
+func NetConfig(stateDir string, cfg *Config, allow []string) (*transport.Policy, *x509.CertPool, error) {
 	p := &transport.Policy{RequireHTTPS: cfg.RequireHTTPS}
-	for _, list := range [][]string{cfg.AllowRedirectHosts, opts.AllowRedirectHosts} {
+	for _, list := range [][]string{cfg.AllowRedirectHosts, allow} {
 		for _, h := range list {
 			e, err := transport.ParseHostEntry(h)
 			if err != nil {
@@ -95,18 +95,11 @@ func netConfig(stateDir string, cfg *Config, opts Options) (*transport.Policy, *
 	path := filepath.Join(stateDir, cfg.CAFile)
 	data, err := safefs.New(stateDir).ReadFile(path, transport.MaxCABundle)
 	if err != nil {
-		return nil, nil, codes.Errorf(StateInvalid, err, "reading the CA bundle")
+		return nil, nil, codes.Errorf(codes.StateInvalid, err, "reading the CA bundle")
 	}
 	pool, err := transport.ParseCABundle(data)
 	if err != nil {
-		return nil, nil, codes.Errorf(StateInvalid, err, "CA bundle %s", path)
+		return nil, nil, codes.Errorf(codes.StateInvalid, err, "CA bundle %s", path)
 	}
 	return p, pool, nil
-}
-
-// CheckRedirectHost validates an allow-list entry for redirects
-// (InitOptions.AllowRedirectHosts, Options.AllowRedirectHosts).
-func CheckRedirectHost(s string) error {
-	_, err := transport.ParseHostEntry(s)
-	return err
 }

@@ -1,4 +1,4 @@
-package client
+package devstate
 
 import (
 	"errors"
@@ -36,61 +36,61 @@ import (
 // of scope: an attacker who can make them in the state directory can
 // rewrite the state anyway.
 
-// unsafeEntry is the error for an entry that is a link or a special file.
-func unsafeEntry(path string, err error) error {
-	return codes.Errorf(StateInvalid, err, "%s is a symbolic link or a special file, which mclient does not follow or open; remove it", path)
+// UnsafeEntry is the error for an entry that is a link or a special file.
+func UnsafeEntry(path string, err error) error {
+	return codes.Errorf(codes.StateInvalid, err, "%s is a symbolic link or a special file, which mclient does not follow or open; remove it", path)
 }
 
-// checkEntry requires path to be absent or, with dir, a directory (else a
+// CheckEntry requires path to be absent or, with dir, a directory (else a
 // regular file), without following a link.
-func checkEntry(sfs *safefs.FS, path string, dir bool) error {
+func CheckEntry(sfs *safefs.FS, path string, dir bool) error {
 	fi, err := sfs.Lstat(path)
 	if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
 		return nil
 	}
 	if err != nil {
 		if safefs.IsUnsafe(err) {
-			return unsafeEntry(path, err)
+			return UnsafeEntry(path, err)
 		}
-		return codes.Errorf(StateInvalid, err, "%s", path)
+		return codes.Errorf(codes.StateInvalid, err, "%s", path)
 	}
 	if dir && !fi.IsDir() {
-		return unsafeEntry(path, errors.New("not a directory"))
+		return UnsafeEntry(path, errors.New("not a directory"))
 	}
 	if !dir && !fi.Mode().IsRegular() {
-		return unsafeEntry(path, fmt.Errorf("%s", fi.Mode().Type()))
+		return UnsafeEntry(path, fmt.Errorf("%s", fi.Mode().Type()))
 	}
 	return nil
 }
 
-// checkState refuses a state directory where something this package or
+// CheckState refuses a state directory where something this package or
 // go-tuf reads or writes with plain os calls is not a real directory or
 // regular file: the metadata directories and the files in them (go-tuf
 // reads and writes them itself), the pinned root, and the fixed entries
 // below the state directory. Read-only commands run it too.
-func (c *Client) checkState() error {
-	sfs := c.sfs()
-	for _, name := range []string{configFile, pinnedRootFile, eventsFile} {
-		if err := checkEntry(sfs, filepath.Join(c.dir, name), false); err != nil {
+func CheckState(stateDir string) error {
+	sfs := safefs.New(stateDir)
+	for _, name := range []string{ConfigFile, PinnedRootFile, EventsFile} {
+		if err := CheckEntry(sfs, filepath.Join(stateDir, name), false); err != nil {
 			return err
 		}
 	}
-	for _, name := range []string{modelsDir, antiRollbackDir} {
-		if err := checkEntry(sfs, filepath.Join(c.dir, name), true); err != nil {
+	for _, name := range []string{ModelsDir, AntiRollbackDir} {
+		if err := CheckEntry(sfs, filepath.Join(stateDir, name), true); err != nil {
 			return err
 		}
 	}
-	return c.checkMetadata()
+	return CheckMetadata(stateDir)
 }
 
-// checkMetadata checks metadata/ and its verified copies (see
+// CheckMetadata checks metadata/ and its verified copies (see
 // saveVerified), which go-tuf and tuf.go access with os.* directly: each is
 // absent or a real directory holding only regular files.
-func (c *Client) checkMetadata() error {
-	sfs := c.sfs()
-	meta := filepath.Join(c.dir, metadataDir)
-	for _, d := range []string{meta, meta + verifiedSuffix, meta + verifiedSuffix + ".old", meta + verifiedSuffix + ".new"} {
-		if err := checkEntry(sfs, d, true); err != nil {
+func CheckMetadata(stateDir string) error {
+	sfs := safefs.New(stateDir)
+	meta := filepath.Join(stateDir, MetadataDir)
+	for _, d := range []string{meta, meta + VerifiedSuffix, meta + VerifiedSuffix + ".old", meta + VerifiedSuffix + ".new"} {
+		if err := CheckEntry(sfs, d, true); err != nil {
 			return err
 		}
 		entries, err := sfs.ReadDir(d)
@@ -98,11 +98,11 @@ func (c *Client) checkMetadata() error {
 			continue
 		}
 		if err != nil {
-			return codes.Errorf(StateInvalid, err, "%s", d)
+			return codes.Errorf(codes.StateInvalid, err, "%s", d)
 		}
 		for _, e := range entries {
 			if !e.Type().IsRegular() {
-				return unsafeEntry(filepath.Join(d, e.Name()), fmt.Errorf("%s", e.Type()))
+				return UnsafeEntry(filepath.Join(d, e.Name()), fmt.Errorf("%s", e.Type()))
 			}
 		}
 	}
@@ -113,34 +113,34 @@ func (c *Client) checkMetadata() error {
 // <model>/<version>/<file>.part and <model>/<version>/deltas/<base>/<file>.part.
 const maxStagingDepth = 6
 
-// cleanStaging makes the model's staging area safe to use: a link or
+// CleanStaging makes the model's staging area safe to use: a link or
 // special file anywhere in it (staging/ itself included) is removed, the
 // entry itself, never what it points to. Staging is scratch: nothing in it
 // is trusted before it is re-hashed.
-func (c *Client) cleanStaging(p modelPaths) error {
-	top := filepath.Join(c.dir, stagingDir)
-	for _, d := range []string{top, p.staging} {
-		fi, err := p.fs.Lstat(d)
+func CleanStaging(stateDir string, p ModelPaths) error {
+	top := filepath.Join(stateDir, StagingDir)
+	for _, d := range []string{top, p.Staging} {
+		fi, err := p.FS.Lstat(d)
 		if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
 			return nil
 		}
 		if err != nil {
-			return codes.Errorf(StateInvalid, err, "staging")
+			return codes.Errorf(codes.StateInvalid, err, "staging")
 		}
 		if !fi.IsDir() {
-			if err := p.fs.Remove(d); err != nil {
-				return codes.Errorf(StateInvalid, err, "removing %s (not a directory)", d)
+			if err := p.FS.Remove(d); err != nil {
+				return codes.Errorf(codes.StateInvalid, err, "removing %s (not a directory)", d)
 			}
 			return nil
 		}
 	}
-	return cleanTree(p.fs, p.staging, maxStagingDepth)
+	return cleanTree(p.FS, p.Staging, maxStagingDepth)
 }
 
 func cleanTree(sfs *safefs.FS, dir string, depth int) error {
 	entries, err := sfs.ReadDir(dir)
 	if err != nil {
-		return codes.Errorf(StateInvalid, err, "staging")
+		return codes.Errorf(codes.StateInvalid, err, "staging")
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
@@ -152,21 +152,39 @@ func cleanTree(sfs *safefs.FS, dir string, depth int) error {
 			}
 		default:
 			if err := sfs.RemoveAll(path); err != nil {
-				return codes.Errorf(StateInvalid, err, "removing %s", path)
+				return codes.Errorf(codes.StateInvalid, err, "removing %s", path)
 			}
 		}
 	}
 	return nil
 }
 
-// openRegular opens an existing regular file for reading, refusing a link
+// OpenRegular opens an existing regular file for reading, refusing a link
 // at its last component and anything that is not a regular file (a FIFO
 // would block the open), before opening it.
-func openRegular(path string) (*os.File, error) {
+func OpenRegular(path string) (*os.File, error) {
 	return safefs.OpenFile(path, os.O_RDONLY, 0)
 }
 
-// isRecoverTemp says whether a name is a leftover that recover removes.
-func isRecoverTemp(name string) bool {
-	return strings.HasPrefix(name, installPrefix) || atomicfs.IsTemp(name) || strings.HasPrefix(name, "tuf_tmp")
+// IsRecoverTemp says whether a name is a leftover that recover removes.
+func IsRecoverTemp(name string) bool {
+	return strings.HasPrefix(name, InstallPrefix) || atomicfs.IsTemp(name) || strings.HasPrefix(name, "tuf_tmp")
+}
+
+// SyncDir fsyncs every file of dir and dir itself, best effort.
+func SyncDir(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue // not ours: never follow a link or open a FIFO (it blocks)
+		}
+		if f, err := OpenRegular(filepath.Join(dir, e.Name())); err == nil {
+			f.Sync()
+			f.Close()
+		}
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
