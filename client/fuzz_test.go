@@ -114,11 +114,11 @@ func FuzzReadModelState(f *testing.F) {
 		if damage != nil && ms.LastResult != nil {
 			t.Fatal("the last result of a damaged file was kept")
 		}
-		if len(ms.BadVersions) > maxBadVersions {
+		if len(ms.BadVersions) > devstate.MaxBadVersions {
 			t.Fatalf("%d marks", len(ms.BadVersions))
 		}
 		for _, v := range ms.BadVersions {
-			if !ms.isBad(v) {
+			if !ms.IsBad(v) {
 				t.Fatalf("%q listed but not bad", v)
 			}
 		}
@@ -127,7 +127,7 @@ func FuzzReadModelState(f *testing.F) {
 		}
 		if json.Unmarshal(data, &lenient) == nil {
 			for _, v := range lenient.BadVersions {
-				if _, err := targets.ParseVersion(v); err == nil && !ms.isBad(v) {
+				if _, err := targets.ParseVersion(v); err == nil && !ms.IsBad(v) {
 					t.Fatalf("mark %q forgotten (damage %v)", v, damage)
 				}
 			}

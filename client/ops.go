@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"path/filepath"
 	"sort"
 
@@ -123,7 +124,7 @@ func (c *Client) Verify(modelID string) (*ModelStatus, error) {
 	if err != nil {
 		return st, err
 	}
-	return st, verifyDir(context.Background(), c.sfs(), st.Path, fs)
+	return st, installed.VerifyDir(context.Background(), c.sfs(), st.Path, fs)
 }
 
 // Rollback switches explicitly back to the previous installed version,
@@ -165,14 +166,14 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if err != nil {
 			return err
 		}
-		if err := verifyDir(context.Background(), p.FS, p.Version(ptr.Previous), fs); err != nil {
+		if err := installed.VerifyDir(context.Background(), p.FS, p.Version(ptr.Previous), fs); err != nil {
 			return err
 		}
 		ms, err := c.loadModelState(p, modelID)
 		if err != nil {
 			return err
 		}
-		ms.markBad(ptr.Version)
+		ms.MarkBad(ptr.Version)
 		if err := c.saveModelState(p, modelID, ptr, ms); err != nil {
 			return codes.Errorf(StateInvalid, err, "marking %s bad", ptr.Version)
 		}

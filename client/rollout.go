@@ -4,6 +4,8 @@ import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/eligibility"
+	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"path/filepath"
 
@@ -50,7 +52,7 @@ func (u *run) mayDownload(s *tufsession.Session, cand *candidate) error {
 	for _, tf := range fs {
 		need += tf.Length
 	}
-	if err := eligible(cand.custom.Policy, u.req.State, need, u.c.now()); err != nil {
+	if err := eligibility.Eligible(cand.custom.Policy, u.req.State, need, u.c.now()); err != nil {
 		return codes.Errorf(err.Code, nil, "%s %s: %s", u.req.ModelID, v, err.Reason())
 	}
 	return nil
@@ -117,11 +119,11 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 		}
 	}
 	usable := func(c *candidate) bool {
-		return c.version.Compare(from) < 0 && c.custom.Revoked == nil && !u.ms.isBad(c.version.String()) &&
+		return c.version.Compare(from) < 0 && c.custom.Revoked == nil && !u.ms.IsBad(c.version.String()) &&
 			(appMin == nil || c.version.Compare(*appMin) >= 0)
 	}
 	var target *candidate
-	installed := false
+	found := false
 	for i := range u.cands {
 		c := &u.cands[i]
 		if !usable(c) || !u.dirExists(u.p.Version(c.version.String())) {
@@ -131,13 +133,13 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 		if err != nil {
 			continue
 		}
-		if err := verifyDir(ctx, u.p.FS, u.p.Version(c.version.String()), fs); err != nil {
+		if err := installed.VerifyDir(ctx, u.p.FS, u.p.Version(c.version.String()), fs); err != nil {
 			if CodeOf(err) == Cancelled {
 				return err
 			}
 			continue
 		}
-		target, installed = c, true
+		target, found = c, true
 		break
 	}
 	if target == nil {
@@ -158,7 +160,7 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 	}
 	to := target.version.String()
 	u.res.ToVersion = to
-	if !installed {
+	if !found {
 		if err := u.mayDownload(s, target); err != nil {
 			return err
 		}

@@ -1,118 +1,12 @@
 package client
 
 import (
-	"fmt"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
-	"runtime"
 	"sort"
-	"strings"
 
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
-
-// Device describes what a device can run. Empty fields are unknown: a
-// model that constrains an unknown field is not compatible (fail closed).
-type Device struct {
-	// AppVersion of the application that will run the model.
-	AppVersion string
-	// Runtime and RuntimeVersion name the inference runtime ("tflite", "2.14.1").
-	Runtime        string
-	RuntimeVersion string
-	// Platform is OS/ARCH (default: this process's GOOS/GOARCH).
-	Platform string
-	// Variant, if set, accepts only models of that variant.
-	Variant string
-	// The schema and preprocessing digests the application was built for;
-	// if set, a model that declares a different one is not compatible.
-	InputSchemaHash      string
-	OutputSchemaHash     string
-	PreprocessConfigHash string
-}
-
-func (d Device) platform() string {
-	if d.Platform != "" {
-		return d.Platform
-	}
-	return runtime.GOOS + "/" + runtime.GOARCH
-}
-
-// Compatible reports why a model version's signed constraints rule this
-// device out, or nil if they do not.
-func (d Device) Compatible(c *targets.Compat) error {
-	if d.Variant != "" && c.Variant != d.Variant {
-		return fmt.Errorf("variant %q, device wants %q", c.Variant, d.Variant)
-	}
-	if c.MinAppVersion != "" {
-		need, err := targets.ParseMinVersion(c.MinAppVersion)
-		if err != nil {
-			return fmt.Errorf("min_app_version: %v", err)
-		}
-		if d.AppVersion == "" {
-			return fmt.Errorf("needs app >= %s and the device did not give its app version", c.MinAppVersion)
-		}
-		have, err := targets.ParseMinVersion(d.AppVersion)
-		if err != nil {
-			return fmt.Errorf("device app version: %v", err)
-		}
-		if have.Compare(need) < 0 {
-			return fmt.Errorf("needs app >= %s, device has %s", c.MinAppVersion, d.AppVersion)
-		}
-	}
-	if len(c.Platforms) > 0 {
-		p := d.platform()
-		os, _, _ := strings.Cut(p, "/")
-		ok := false
-		for _, q := range c.Platforms {
-			if q == p || q == os+"/*" {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return fmt.Errorf("built for %s, device is %s", strings.Join(c.Platforms, ", "), p)
-		}
-	}
-	if c.Runtime != nil {
-		if d.Runtime == "" {
-			return fmt.Errorf("needs runtime %s and the device did not give its runtime", c.Runtime.Name)
-		}
-		if !strings.EqualFold(d.Runtime, c.Runtime.Name) {
-			return fmt.Errorf("needs runtime %s, device has %s", c.Runtime.Name, d.Runtime)
-		}
-		if c.Runtime.MinVersion != "" {
-			need, err := targets.ParseMinVersion(c.Runtime.MinVersion)
-			if err != nil {
-				return fmt.Errorf("runtime.min_version: %v", err)
-			}
-			have, err := targets.ParseMinVersion(d.RuntimeVersion)
-			if err != nil {
-				return fmt.Errorf("needs %s >= %s and the device's runtime version %q is not a version", c.Runtime.Name, c.Runtime.MinVersion, d.RuntimeVersion)
-			}
-			if have.Compare(need) < 0 {
-				return fmt.Errorf("needs %s >= %s, device has %s", c.Runtime.Name, c.Runtime.MinVersion, d.RuntimeVersion)
-			}
-		}
-	}
-	for _, h := range []struct{ name, model, device string }{
-		{"input_schema_hash", c.InputSchemaHash, d.InputSchemaHash},
-		{"output_schema_hash", c.OutputSchemaHash, d.OutputSchemaHash},
-		{"preprocess_config_hash", c.PreprocessConfigHash, d.PreprocessConfigHash},
-	} {
-		dev := strings.ToLower(strings.TrimPrefix(h.device, "sha256:"))
-		if dev != "" && h.model != "" && dev != h.model {
-			return fmt.Errorf("%s %s, device expects %s", h.name, short(h.model), short(dev))
-		}
-	}
-	return nil
-}
-
-func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
-}
 
 // candidate is one published version of a model, known from signed
 // metadata only.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"github.com/spf13/afero"
@@ -99,7 +100,7 @@ func (t *TUFClient) Download(ctx context.Context, targetBaseURL, targetDir strin
 			return codes.Errorf(TargetNotFound, nil, "target path %q cannot be stored as a file", p)
 		}
 		dest := filepath.Join(targetDir, name)
-		if verifyFile(dest, tf, buf) == nil {
+		if installed.VerifyFile(dest, tf, buf) == nil {
 			continue
 		}
 		part := dest + devstate.PartSuffix

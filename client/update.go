@@ -2,19 +2,16 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
-	"os"
 	"path/filepath"
-	"reflect"
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
-	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -213,17 +210,12 @@ func (u *run) dirExists(dir string) bool {
 	return err == nil && fi.IsDir()
 }
 
-func dirExists(dir string) bool {
-	fi, err := os.Stat(dir)
-	return err == nil && fi.IsDir()
-}
-
 func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error) {
 	u := &run{c: c, ctx: ctx, req: req, p: c.paths(req.ModelID), res: &Result{ModelID: req.ModelID}}
 	if err := devstate.CheckState(c.dir); err != nil {
 		return nil, err
 	}
-	if err := c.recover(u.p); err != nil {
+	if err := devstate.Recover(c.dir, u.p); err != nil {
 		return nil, err
 	}
 	if err := devstate.CleanStaging(c.dir, u.p); err != nil {
@@ -292,7 +284,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 			u.res.Outcome = OutcomeUpToDate
 			c.event(Event{Event: EventUpToDate, ModelID: req.ModelID, FromVersion: u.res.FromVersion})
 		}
-		c.gc(u.p, u.ptr, req.Keep, "", u.ms.isBad)
+		devstate.GC(u.p, u.ptr, req.Keep, "", u.ms.IsBad)
 		return u.finish(nil)
 	}
 	u.res.ToVersion = best.version.String()
@@ -319,7 +311,7 @@ func (u *run) repair(ctx context.Context, s *tufsession.Session, active *candida
 		return err
 	}
 	v := active.version.String()
-	cause := checkSizesSigned(u.p.FS, u.p.Version(v), fs)
+	cause := installed.CheckSizesSigned(u.p.FS, u.p.Version(v), fs)
 	if cause == nil {
 		return nil
 	}
@@ -399,7 +391,7 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 				return nil, nil, nil // older than what runs: never a candidate
 			}
 			reason = codes.Errorf(PolicyRejected, nil, "%s %s is below the anti-rollback floor %s", u.req.ModelID, v, floor)
-		case u.ms.isBad(v):
+		case u.ms.IsBad(v):
 			// Marked bad after it failed here: skipped without being an
 			// error, so a device that rolled back is simply up to date.
 			skippedBad = true
@@ -418,7 +410,7 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 		u.res.Skipped = append(u.res.Skipped, Skipped{Version: v, Code: reason.Code, Reason: reason.Reason()})
 		// A version skipped for the cohort or a revocation is passed
 		// over like one marked bad: never an error of the run.
-		if firstErr == nil && !u.ms.isBad(v) && reason.Code != CohortExcluded && reason.Code != Revoked {
+		if firstErr == nil && !u.ms.IsBad(v) && reason.Code != CohortExcluded && reason.Code != Revoked {
 			firstErr = reason
 		}
 	}
@@ -431,30 +423,6 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 		return nil, nil, codes.Errorf(PolicyRejected, nil, "every published version of %s is marked bad on this device", u.req.ModelID)
 	}
 	return nil, nil, codes.Errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
-}
-
-// recover cleans what a killed process may have left: temporary files and
-// half-built install directories. Partial downloads stay for resuming.
-// Each leftover is removed itself, never followed (a link is removed).
-func (c *Client) recover(p devstate.ModelPaths) error {
-	// The anti-rollback store's and go-tuf's (tuf_tmp*) temporary files too.
-	for _, d := range []string{p.Dir, c.dir, filepath.Join(c.dir, devstate.AntiRollbackDir), filepath.Join(c.dir, devstate.MetadataDir)} {
-		entries, err := p.FS.ReadDir(d)
-		if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
-			continue
-		}
-		if err != nil {
-			return codes.Errorf(StateInvalid, err, "cleaning up %s", d)
-		}
-		for _, e := range entries {
-			if devstate.IsRecoverTemp(e.Name()) {
-				if err := p.FS.RemoveAll(filepath.Join(d, e.Name())); err != nil {
-					return codes.Errorf(StateInvalid, err, "cleaning up")
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // files resolves, from signed metadata, every target of a version: the
@@ -487,7 +455,7 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 	}
 	dst := u.p.Version(v)
 	if _, err := u.p.FS.Lstat(dst); err == nil {
-		verr := verifyDir(ctx, u.p.FS, dst, fs)
+		verr := installed.VerifyDir(ctx, u.p.FS, dst, fs)
 		if verr == nil {
 			u.p.FS.RemoveAll(u.p.StagingFor(v))
 			return nil
@@ -534,7 +502,7 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 			return err
 		}
 		if name == targets.ManifestName {
-			if err := checkManifest(u.p.FS, filepath.Join(stage, name+devstate.PartSuffix), cand, fs); err != nil {
+			if err := installed.CheckManifest(u.p.FS, filepath.Join(stage, name+devstate.PartSuffix), cand.custom, fs); err != nil {
 				u.p.FS.Remove(filepath.Join(stage, name+devstate.PartSuffix))
 				u.verifyFailed(v)
 				return err
@@ -605,39 +573,6 @@ func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans ma
 	}
 	if uint64(need+margin) > free {
 		return codes.Errorf(InsufficientStorage, nil, "%s %s needs %d bytes plus a %d-byte margin, %d free", u.req.ModelID, v, need, margin, free)
-	}
-	return nil
-}
-
-// checkManifest verifies the downloaded (and already hash-checked)
-// manifest against the signed metadata: it must describe exactly the
-// version and files that the signed custom metadata and targets describe.
-func checkManifest(sfs *safefs.FS, path string, cand *candidate, fs map[string]*metadata.TargetFiles) error {
-	data, err := sfs.ReadFile(path, targets.MaxManifestSize)
-	if err != nil {
-		return codes.Errorf(StateInvalid, err, "reading the manifest")
-	}
-	m, err := targets.ParsePublishedManifest(data)
-	if err != nil {
-		return codes.Errorf(ManifestInvalid, err, "manifest of %s %s", cand.custom.ModelID, cand.custom.Version)
-	}
-	bad := func(format string, args ...any) error {
-		return codes.Errorf(ManifestInvalid, nil, "manifest of %s %s: %s", cand.custom.ModelID, cand.custom.Version, fmt.Sprintf(format, args...))
-	}
-	if m.ModelID != cand.custom.ModelID || m.Version != cand.custom.Version {
-		return bad("names %s %s", m.ModelID, m.Version)
-	}
-	if fmt.Sprint(m.SortedFileNames()) != fmt.Sprint(cand.custom.Files) {
-		return bad("lists other files than the signed metadata")
-	}
-	if !reflect.DeepEqual(m.Compat, cand.custom.Compat) {
-		return bad("compatibility fields differ from the signed metadata")
-	}
-	for _, f := range m.Files {
-		tf := fs[f.Path]
-		if tf == nil || *f.Size != tf.Length || f.SHA256 != hexString(tf.Hashes["sha256"]) {
-			return bad("%s: size or hash differs from the signed target", f.Path)
-		}
 	}
 	return nil
 }

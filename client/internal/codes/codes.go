@@ -217,7 +217,7 @@ func Classify(err error) Code { return TUFCode(err, "") }
 // metadata was being loaded or verified when err occurred
 // (metadata.TARGETS for a delegated role; "" if unknown): go-tuf reports
 // some faults with one type whatever the role, and only the caller knows
-// which role it was processing (see tufSession.refreshRole).
+// which role it was processing (see tufsession.Session.refreshRole).
 //
 // Where go-tuf's types do not tell two faults apart and the role does not
 // either, the comments say so; the code chosen then refuses the update

@@ -188,3 +188,25 @@ func SyncDir(dir string) {
 		d.Close()
 	}
 }
+
+// maxEventLog is the size at which the log is rotated to events.jsonl.1.
+const maxEventLog = 1 << 20
+
+// AppendEvent appends one line to the event log, durably, best effort. A
+// log that is a link or a special file is neither followed nor opened
+// (CheckState refuses the run before that), and the rotated copy is only
+// ever renamed over, which replaces a link without following it.
+func AppendEvent(stateDir string, line []byte) {
+	sfs := safefs.New(stateDir)
+	path := filepath.Join(stateDir, EventsFile)
+	if fi, err := sfs.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > maxEventLog {
+		sfs.Rename(path, path+".1")
+	}
+	f, err := sfs.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	f.Write(append(line, '\n'))
+	f.Sync()
+	f.Close()
+}

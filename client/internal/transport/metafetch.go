@@ -58,7 +58,7 @@ func roleOfURL(prefix, u string) string {
 //
 // It also records the role of the last file asked for: go-tuf's errors do
 // not say which role's metadata they concern, and the session needs it to
-// give them a code (tufSession.refreshRole).
+// give them a code (tufsession.Session.refreshRole).
 type MetaFetcher struct {
 	Inner  fetcher.Fetcher
 	Ctx    context.Context
