@@ -1,25 +1,21 @@
 package client
 
-// Fuzz tests for what the client parses from outside: HTTP response
-// headers and bodies (Content-Range, target and metadata downloads), the
-// state files in the state directory, the expiry of local metadata, and
-// device compatibility against signed constraints. Each checks properties,
-// not only the absence of panics. Seeds are here and in testdata/fuzz/.
+// Fuzz tests for the state files the client reads back (the active
+// pointer, state.json). Each checks properties, not only the absence of
+// panics. Seeds are here and in testdata/fuzz/. The fuzzers of the
+// mechanisms are with them in client/internal/....
 
 import (
 	"encoding/json"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
-	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // stateFile writes data as a state file and returns the model's paths.
@@ -142,117 +138,6 @@ func FuzzReadModelState(f *testing.F) {
 		if !reflect.DeepEqual(again.BadVersions, ms.BadVersions) || again.BadThrough != ms.BadThrough || again.MarksLost != ms.MarksLost ||
 			!reflect.DeepEqual(again.LastResult, storedResult(ms.LastResult)) {
 			t.Fatalf("round trip: %+v -> %+v", ms, again)
-		}
-	})
-}
-
-func FuzzReadConfig(f *testing.F) {
-	for _, s := range []string{
-		`{"format":"mclient-state-v1","repo_url":"http://127.0.0.1:8080","device_class":"linux/arm64"}`,
-		`{"format":"mclient-state-v1","repo_url":"file:///srv/repo","device_class":"x","min_version":"1.0.0","device_id":"d"}`,
-		`{"format":"mclient-state-v2","repo_url":"http://x","device_class":"x"}`,
-		`{"format":"mclient-state-v1","repo_url":"ftp://x","device_class":"x"}`,
-		`{"format":"mclient-state-v1","repo_url":"file://relative","device_class":"x"}`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, devstate.ConfigFile), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		c, err := devstate.ReadConfig(dir)
-		if err != nil {
-			if CodeOf(err) != StateInvalid {
-				t.Fatalf("code %s: %v", CodeOf(err), err)
-			}
-			return
-		}
-		if c.Format != devstate.ConfigFormat || CheckRepoURL(c.RepoURL) != nil {
-			t.Fatalf("accepted %+v", c)
-		}
-	})
-}
-
-// FuzzLocalExpiry: the unverified expiry read for offline checks agrees
-// with go-tuf's own parser whenever go-tuf can read the file.
-func FuzzLocalExpiry(f *testing.F) {
-	for _, s := range []string{
-		`{"signed":{"_type":"timestamp","spec_version":"1.0","version":3,"expires":"2030-01-01T00:00:00Z","meta":{"snapshot.json":{"version":3}}},"signatures":[]}`,
-		`{"signed":{"_type":"targets","spec_version":"1.0","version":1,"expires":"2030-01-01T00:00:00.5+02:00","targets":{}},"signatures":[]}`,
-		`{"signed":{"expires":"not a time"}}`,
-		`{"signed":{"expires":"0001-01-01T00:00:00Z"}}`,
-		`{"signed":{"expires":"2030-01-01T00:00:00Z"},"signed":{"expires":"2031-01-01T00:00:00Z"}}`,
-		`{"Signed":{"Expires":"2030-01-01T00:00:00Z"}}`,
-		`[]`, ``,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(t.TempDir(), "timestamp.json")
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		exp, ok := tufsession.LocalExpiry(p)
-		if ok && exp.IsZero() {
-			t.Fatal("ok with a zero expiry")
-		}
-		check := func(role string, want time.Time, err error) {
-			if err != nil || want.IsZero() {
-				return
-			}
-			if !ok || !exp.Equal(want) {
-				t.Fatalf("go-tuf reads %s expiry %v, localExpiry %v %v", role, want, exp, ok)
-			}
-		}
-		ts, err := metadata.Timestamp().FromBytes(data)
-		if err == nil {
-			check("timestamp", ts.Signed.Expires, nil)
-		}
-		sn, err := metadata.Snapshot().FromBytes(data)
-		if err == nil {
-			check("snapshot", sn.Signed.Expires, nil)
-		}
-		tg, err := metadata.Targets().FromBytes(data)
-		if err == nil {
-			check("targets", tg.Signed.Expires, nil)
-		}
-	})
-}
-
-// FuzzCompatible: signed constraints against what a device reports.
-// Constraints on something the device did not report fail closed, and a
-// version without constraints suits every device that asks for no variant.
-func FuzzCompatible(f *testing.F) {
-	f.Add("lite", "2.4", "linux/arm64", "onnxruntime", "1.17", "2.4.1", "linux/arm64", "onnxruntime", "1.17.0", "")
-	f.Add("", "", "android/*", "", "", "", "android/arm", "", "", "")
-	f.Add("", "1.x", "", "tflite", "zz", "1", "", "TFLite", "2", "lite")
-	f.Fuzz(func(t *testing.T, variant, minApp, platform, rtName, rtMin, devApp, devPlatform, devRt, devRtVer, devVariant string) {
-		c := targets.Compat{Variant: variant, MinAppVersion: minApp}
-		if platform != "" {
-			c.Platforms = []string{platform}
-		}
-		if rtName != "" {
-			c.Runtime = &targets.Runtime{Name: rtName, MinVersion: rtMin}
-		}
-		d := Device{AppVersion: devApp, Platform: devPlatform, Runtime: devRt, RuntimeVersion: devRtVer, Variant: devVariant}
-		err := d.Compatible(&c)
-		if err == nil {
-			if minApp != "" && devApp == "" {
-				t.Fatal("min_app_version accepted from a device that gave no app version")
-			}
-			if rtName != "" && devRt == "" {
-				t.Fatal("runtime constraint accepted from a device that gave no runtime")
-			}
-			if devVariant != "" && variant != devVariant {
-				t.Fatalf("variant %q accepted by a device that wants %q", variant, devVariant)
-			}
-			if platform != "" && devPlatform != "" && platform != devPlatform && !strings.HasSuffix(platform, "/*") {
-				t.Fatalf("platform %q accepted on %q", platform, devPlatform)
-			}
-		}
-		if devVariant == "" && (Device{Platform: devPlatform}).Compatible(&targets.Compat{}) != nil {
-			t.Fatal("a version without constraints refused")
 		}
 	})
 }

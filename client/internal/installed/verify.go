@@ -18,14 +18,8 @@ import (
 // CheckSizesSigned checks, without reading them, that the signed files
 // and nothing else are in dir, each a regular file with its signed length.
 func CheckSizesSigned(sfs *safefs.FS, dir string, fs map[string]*metadata.TargetFiles) error {
-	entries, err := sfs.ReadDir(dir)
-	if err != nil {
-		return codes.Errorf(codes.HashMismatch, err, "installed version")
-	}
-	for _, e := range entries {
-		if fs[e.Name()] == nil {
-			return codes.Errorf(codes.HashMismatch, nil, "%s: unexpected file %s", dir, e.Name())
-		}
+	if err := onlySigned(sfs, dir, fs); err != nil {
+		return err
 	}
 	for name, tf := range fs {
 		fi, err := sfs.Lstat(filepath.Join(dir, name))
@@ -60,14 +54,8 @@ func CheckSizes(sfs *safefs.FS, dir string) error {
 // signed file present, a regular file with its length and SHA-256, and
 // nothing else. It stops with CANCELLED when ctx ends.
 func VerifyDir(ctx context.Context, sfs *safefs.FS, dir string, fs map[string]*metadata.TargetFiles) error {
-	entries, err := sfs.ReadDir(dir)
-	if err != nil {
-		return codes.Errorf(codes.HashMismatch, err, "installed version")
-	}
-	for _, e := range entries {
-		if fs[e.Name()] == nil {
-			return codes.Errorf(codes.HashMismatch, nil, "%s: unexpected file %s", dir, e.Name())
-		}
+	if err := onlySigned(sfs, dir, fs); err != nil {
+		return err
 	}
 	names := make([]string, 0, len(fs))
 	for n := range fs {
@@ -137,4 +125,19 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// onlySigned refuses a directory that cannot be listed or holds a file
+// that is not signed.
+func onlySigned(sfs *safefs.FS, dir string, fs map[string]*metadata.TargetFiles) error {
+	entries, err := sfs.ReadDir(dir)
+	if err != nil {
+		return codes.Errorf(codes.HashMismatch, err, "installed version")
+	}
+	for _, e := range entries {
+		if fs[e.Name()] == nil {
+			return codes.Errorf(codes.HashMismatch, nil, "%s: unexpected file %s", dir, e.Name())
+		}
+	}
+	return nil
 }

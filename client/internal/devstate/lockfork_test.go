@@ -1,9 +1,8 @@
 //go:build linux
 
-package client
+package devstate
 
 import (
-	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,14 +40,14 @@ func dupOf(t *testing.T, path string) int {
 // rare "another mclient process holds state/lock" under parallel tests.
 func TestLockReleasedDespiteInheritedCopy(t *testing.T) {
 	dir := t.TempDir()
-	unlock, err := devstate.Lock(dir, 0)
+	unlock, err := Lock(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dup := dupOf(t, filepath.Join(dir, devstate.LockFile))
+	dup := dupOf(t, filepath.Join(dir, LockFile))
 	defer syscall.Close(dup)
 	unlock()
-	unlock2, err := devstate.Lock(dir, 0)
+	unlock2, err := Lock(dir, 0)
 	if err != nil {
 		t.Fatalf("relock with an inherited copy still open: %v", err)
 	}
