@@ -1,18 +1,9 @@
 package client
 
 import (
-	"errors"
-	"fmt"
-	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"sync"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"time"
-
-	"github.com/edgetuf/edgetuf/internal/jsonlimit"
-	"github.com/edgetuf/edgetuf/targets"
 )
 
 // Backoff across runs. A run that fails (for a reason a later attempt may
@@ -34,126 +25,30 @@ const (
 	VerifyFailureDeferral = 24 * time.Hour
 	// DefaultMaxVerifyFailures is the default Options.MaxVerifyFailures.
 	DefaultMaxVerifyFailures = 3
-	backoffFile              = "backoff.json"
-	// maxScheduleFile bounds backoff.json; maxVerifyEntries bounds its
-	// per-version records (the oldest go first).
-	maxScheduleFile  = 16 << 10
-	maxVerifyEntries = 32
-	maxAttempts      = 1 << 20
 )
 
 // Schedule is a model's retry schedule (models/<model>/backoff.json),
 // shown by Status (mclient status --json: "schedule").
-type Schedule struct {
-	// Attempts is the number of consecutive failed runs.
-	Attempts int `json:"attempts"`
-	// NotBefore (RFC 3339, UTC) is when the next run may try again.
-	NotBefore string `json:"not_before,omitempty"`
-	// LastCode is the code of the last failure.
-	LastCode Code `json:"last_code,omitempty"`
-	// VerifyFailures counts, per version, the downloads that did not
-	// verify (HASH_MISMATCH, LENGTH_EXCEEDED, MANIFEST_INVALID).
-	VerifyFailures map[string]*VerifyFailures `json:"verify_failures,omitempty"`
-}
+type Schedule = devstate.Schedule
 
 // VerifyFailures is one version's record of failed verifications.
-type VerifyFailures struct {
-	Count int `json:"count"`
-	// Until (RFC 3339, UTC), once Count reached the limit: the version is
-	// deferred (DEFERRED_VERIFY_FAILURES) until then, then tried afresh.
-	Until string `json:"until,omitempty"`
-}
-
-var codeRE = regexp.MustCompile(`^[A-Z][A-Z_]{0,63}$`)
+type VerifyFailures = devstate.VerifyFailures
 
 // ParseSchedule reads backoff.json: strict JSON, bounded, every field
 // valid.
-func ParseSchedule(data []byte) (*Schedule, error) {
-	if len(data) > maxScheduleFile {
-		return nil, fmt.Errorf("larger than %d bytes", maxScheduleFile)
-	}
-	var s Schedule
-	if err := jsonlimit.UnmarshalStrict(data, &s, maxScheduleFile); err != nil {
-		return nil, err
-	}
-	if s.Attempts < 0 || s.Attempts > maxAttempts {
-		return nil, fmt.Errorf("attempts %d out of range", s.Attempts)
-	}
-	if s.NotBefore != "" {
-		if _, err := parseTime(s.NotBefore); err != nil {
-			return nil, fmt.Errorf("not_before: %v", err)
-		}
-	}
-	if s.LastCode != "" && !codeRE.MatchString(string(s.LastCode)) {
-		return nil, fmt.Errorf("last_code %q is not a code", s.LastCode)
-	}
-	if len(s.VerifyFailures) == 0 {
-		s.VerifyFailures = nil
-	}
-	if len(s.VerifyFailures) > maxVerifyEntries {
-		return nil, fmt.Errorf("more than %d verify_failures entries", maxVerifyEntries)
-	}
-	for v, f := range s.VerifyFailures {
-		if _, err := targets.ParseVersion(v); err != nil {
-			return nil, fmt.Errorf("verify_failures: %v", err)
-		}
-		if f == nil || f.Count < 0 || f.Count > maxAttempts {
-			return nil, fmt.Errorf("verify_failures[%s]: bad count", v)
-		}
-		if f.Until != "" {
-			if _, err := parseTime(f.Until); err != nil {
-				return nil, fmt.Errorf("verify_failures[%s].until: %v", v, err)
-			}
-		}
-	}
-	return &s, nil
-}
-
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return t, fmt.Errorf("%q is not an RFC 3339 time", s)
-	}
-	return t, nil
-}
-
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func (p modelPaths) backoff() string { return filepath.Join(p.dir, backoffFile) }
-
-// readSchedule reads a model's schedule; a missing file is an empty
-// schedule. damage is set when the file exists but cannot be read.
-func readSchedule(p modelPaths) (s *Schedule, damage error) {
-	data, err := p.fs.ReadFile(p.backoff(), maxScheduleFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return &Schedule{}, nil
-	}
-	if err == nil {
-		if s, err = ParseSchedule(data); err == nil {
-			return s, nil
-		}
-	}
-	return &Schedule{}, errorf(StateInvalid, err, "%s", p.backoff())
-}
+func ParseSchedule(data []byte) (*Schedule, error) { return devstate.ParseSchedule(data) }
 
 // loadSchedule reads the schedule for a run that holds the lock. A damaged
 // file is set aside (backoff.json.damaged, event state_reset) and the
 // schedule starts afresh: losing it only makes the next attempt earlier.
-func (c *Client) loadSchedule(p modelPaths, modelID string) (*Schedule, error) {
-	s, damage := readSchedule(p)
+func (c *Client) loadSchedule(p devstate.ModelPaths, modelID string) (*Schedule, error) {
+	s, damage := devstate.ReadSchedule(p)
 	if damage != nil {
-		if err := c.recordDamage(p, p.backoff(), modelID); err != nil {
+		if err := c.recordDamage(p, p.Backoff(), modelID); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
-}
-
-func writeSchedule(p modelPaths, s *Schedule) error {
-	if err := p.fs.MkdirAll(p.dir, 0o700); err != nil {
-		return err
-	}
-	return writeJSON(p.fs, p.backoff(), s)
 }
 
 // countsForBackoff reports whether a run that failed with code schedules
@@ -210,17 +105,17 @@ func (u *run) recordOutcome(err error) {
 			changed = true
 		}
 	case countsForBackoff(code):
-		s.Attempts = min(s.Attempts+1, maxAttempts)
+		s.Attempts = min(s.Attempts+1, devstate.MaxAttempts)
 		now := u.c.now()
-		d := u.c.backoffDelay(s.Attempts, u.c.retryAfter.get())
-		s.NotBefore, s.LastCode = formatTime(now.Add(d)), code
+		d := u.c.backoffDelay(s.Attempts, u.c.retryAfter.Get())
+		s.NotBefore, s.LastCode = devstate.FormatTime(now.Add(d)), code
 		changed = true
 		u.res.NotBefore = s.NotBefore
 		u.c.event(Event{Event: EventBackoff, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: u.res.ToVersion,
 			Code: code, NotBefore: s.NotBefore})
 	}
 	if changed || u.schedChanged {
-		if werr := writeSchedule(u.p, s); werr == nil {
+		if werr := devstate.WriteSchedule(u.p, s); werr == nil {
 			u.schedChanged = false
 		}
 	}
@@ -235,7 +130,7 @@ func (u *run) verifyFailed(v string) {
 	}
 	f := s.VerifyFailures[v]
 	if f == nil {
-		if len(s.VerifyFailures) >= maxVerifyEntries {
+		if len(s.VerifyFailures) >= devstate.MaxVerifyEntries {
 			s.VerifyFailures = map[string]*VerifyFailures{} // bounded: start over
 		}
 		f = &VerifyFailures{}
@@ -243,7 +138,7 @@ func (u *run) verifyFailed(v string) {
 	}
 	f.Count++
 	if f.Count >= u.c.opts.MaxVerifyFailures {
-		f.Until = formatTime(u.c.now().Add(VerifyFailureDeferral))
+		f.Until = devstate.FormatTime(u.c.now().Add(VerifyFailureDeferral))
 	}
 	u.schedChanged = true
 }
@@ -255,9 +150,9 @@ func (u *run) verifyDeferred(v string) *Error {
 	if f == nil || f.Until == "" {
 		return nil
 	}
-	until, err := parseTime(f.Until)
+	until, err := devstate.ParseTime(f.Until)
 	if err == nil && u.c.now().Before(until) {
-		return errorf(DeferredVerifyFailures, nil, "%s %s failed verification %d times; not tried again before %s", u.req.ModelID, v, f.Count, f.Until)
+		return codes.Errorf(DeferredVerifyFailures, nil, "%s %s failed verification %d times; not tried again before %s", u.req.ModelID, v, f.Count, f.Until)
 	}
 	delete(u.sched.VerifyFailures, v)
 	u.schedChanged = true
@@ -270,82 +165,4 @@ func (u *run) verified(v string) {
 		delete(u.sched.VerifyFailures, v)
 		u.schedChanged = true
 	}
-}
-
-// retryAfterRecorder keeps the longest Retry-After a server sent with a
-// 429 or 503 during the current run (reset at its start).
-type retryAfterRecorder struct {
-	mu  sync.Mutex
-	max time.Duration
-	now func() time.Time
-}
-
-func (r *retryAfterRecorder) reset() {
-	r.mu.Lock()
-	r.max = 0
-	r.mu.Unlock()
-}
-
-func (r *retryAfterRecorder) get() time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.max
-}
-
-func (r *retryAfterRecorder) note(h string) {
-	d, ok := parseRetryAfter(h, r.now())
-	if !ok {
-		return
-	}
-	r.mu.Lock()
-	r.max = max(r.max, min(d, BackoffMax))
-	r.mu.Unlock()
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
-// date.
-func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
-	if h == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		if n > int64(BackoffMax/time.Second) {
-			return BackoffMax, true
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
-		}
-	}
-	return 0, false
-}
-
-// retryAfterTransport notes the Retry-After of 429 and 503 answers.
-type retryAfterTransport struct {
-	next http.RoundTripper
-	rec  *retryAfterRecorder
-}
-
-func (t *retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		t.rec.note(resp.Header.Get("Retry-After"))
-	}
-	return resp, err
-}
-
-// withRetryAfter returns a copy of hc whose transport notes Retry-After.
-func withRetryAfter(hc *http.Client, rec *retryAfterRecorder) *http.Client {
-	out := *hc
-	next := hc.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	out.Transport = &retryAfterTransport{next: next, rec: rec}
-	return &out
 }

@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
-	"crypto/x509"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -74,7 +77,7 @@ type Options struct {
 
 	// after starts the timers of StallTimeout, MetadataTimeout and
 	// Timeout (default: real ones); this package's tests fire them.
-	after afterFunc
+	after transport.AfterFunc
 }
 
 // DefaultTimeout is the default Options.Timeout.
@@ -86,9 +89,9 @@ type Client struct {
 	cfg   *Config
 	opts  Options
 	store anti_rollback.Store
-	dl    *downloader
+	dl    *transport.Downloader
 	// retryAfter is the longest Retry-After of the current run.
-	retryAfter *retryAfterRecorder
+	retryAfter *transport.RetryAfterRecorder
 }
 
 // Open opens an initialised state directory.
@@ -98,27 +101,27 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if abs, err := filepath.Abs(stateDir); err == nil {
 		stateDir = abs
 	}
-	cfg, err := readConfig(stateDir)
+	cfg, err := devstate.ReadConfig(stateDir)
 	if err != nil {
 		return nil, err
 	}
-	policy, roots, err := netConfig(stateDir, cfg, opts)
+	policy, roots, err := devstate.NetConfig(stateDir, cfg, opts.AllowRedirectHosts)
 	if err != nil {
 		return nil, err
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = newHTTPClient(roots)
+		opts.HTTPClient = transport.NewHTTPClient(roots)
 	} else if roots != nil {
-		if opts.HTTPClient, err = withRoots(opts.HTTPClient, roots); err != nil {
+		if opts.HTTPClient, err = transport.WithRoots(opts.HTTPClient, roots); err != nil {
 			return nil, err
 		}
 	}
-	opts.HTTPClient = withPolicy(opts.HTTPClient, policy)
+	opts.HTTPClient = transport.WithPolicy(opts.HTTPClient, policy)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	rec := &retryAfterRecorder{now: opts.Now}
-	opts.HTTPClient = withRetryAfter(opts.HTTPClient, rec)
+	rec := transport.NewRetryAfterRecorder(opts.Now, BackoffMax)
+	opts.HTTPClient = transport.WithRetryAfter(opts.HTTPClient, rec)
 	if opts.Rand == nil {
 		opts.Rand = rand.Float64
 	}
@@ -147,10 +150,10 @@ func Open(stateDir string, opts Options) (*Client, error) {
 		opts.FreeSpace = freeSpace
 	}
 	if opts.after == nil {
-		opts.after = realAfter
+		opts.after = transport.RealAfter
 	}
-	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, antiRollbackDir)), retryAfter: rec}
-	c.dl = &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress, after: opts.after}
+	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, devstate.AntiRollbackDir)), retryAfter: rec}
+	c.dl = &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: opts.after}
 	return c, nil
 }
 
@@ -159,20 +162,15 @@ func (c *Client) Config() Config { return *c.cfg }
 
 func (c *Client) now() time.Time { return c.opts.Now() }
 
-// newHTTPClient is the default HTTP client; roots as for newTransport.
-func newHTTPClient(roots *x509.CertPool) *http.Client {
-	return &http.Client{Transport: newTransport(roots)}
-}
-
 // session is openSession without a context: for offline sessions, which
 // download nothing.
-func (c *Client) session(offline bool) (*tufSession, error) {
+func (c *Client) session(offline bool) (*tufsession.Session, error) {
 	return c.openSession(context.Background(), offline)
 }
 
 // onlineSession opens a TUF session against the repository, whose
 // downloads end with ctx.
-func (c *Client) onlineSession(ctx context.Context) (*tufSession, error) {
+func (c *Client) onlineSession(ctx context.Context) (*tufsession.Session, error) {
 	return c.openSession(ctx, false)
 }
 
@@ -181,24 +179,24 @@ func (c *Client) onlineSession(ctx context.Context) (*tufSession, error) {
 // the last complete refresh, see saveVerified), at a reference time
 // no later than that metadata's expiry: integrity checks of installed
 // files need authenticity, not freshness, and must work without network.
-func (c *Client) openSession(ctx context.Context, offline bool) (*tufSession, error) {
-	o := tufOptions{ctx: ctx, httpClient: c.opts.HTTPClient, limits: limitsOf(c.opts),
-		retries: c.opts.Retries, backoff: c.opts.RetryBackoff, stall: c.opts.StallTimeout, metaTimeout: c.opts.MetadataTimeout, after: c.opts.after}
+func (c *Client) openSession(ctx context.Context, offline bool) (*tufsession.Session, error) {
+	o := tufsession.Options{Ctx: ctx, HTTPClient: c.opts.HTTPClient, Limits: limitsOf(c.opts),
+		Retries: c.opts.Retries, Backoff: c.opts.RetryBackoff, Stall: c.opts.StallTimeout, MetaTimeout: c.opts.MetadataTimeout, After: c.opts.after}
 	ref := c.now()
-	metaDir := filepath.Join(c.dir, metadataDir)
+	metaDir := filepath.Join(c.dir, devstate.MetadataDir)
 	if offline {
-		metaDir = verifiedDir(metaDir)
+		metaDir = tufsession.VerifiedDir(metaDir)
 		for _, role := range []string{metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
-			if exp, ok := localExpiry(filepath.Join(metaDir, role+".json")); ok && !exp.After(ref) {
+			if exp, ok := tufsession.LocalExpiry(filepath.Join(metaDir, role+".json")); ok && !exp.After(ref) {
 				ref = exp.Add(-time.Second)
 			}
 		}
-		o.offline = true
-		o.httpClient = &http.Client{Transport: offlineTransport{}}
+		o.Offline = true
+		o.HTTPClient = &http.Client{Transport: offlineTransport{}}
 	}
-	o.now = ref
-	return newTUFSession(metaDir, c.cfg.RepoURL+"/metadata", c.cfg.RepoURL+"/targets",
-		filepath.Join(c.dir, pinnedRootFile), o)
+	o.Now = ref
+	return tufsession.New(metaDir, c.cfg.RepoURL+"/metadata", c.cfg.RepoURL+"/targets",
+		filepath.Join(c.dir, devstate.PinnedRootFile), o)
 }
 
 // offlineTransport refuses every request: offline sessions must not touch
@@ -206,13 +204,13 @@ func (c *Client) openSession(ctx context.Context, offline bool) (*tufSession, er
 type offlineTransport struct{}
 
 func (offlineTransport) RoundTrip(*http.Request) (*http.Response, error) {
-	return nil, errorf(Network, nil, "offline: no network access")
+	return nil, codes.Errorf(Network, nil, "offline: no network access")
 }
 
 // floor is the lowest version the device accepts for a model: the
 // application's minimum, the stored anti-rollback floor and the confirmed
 // active version, whichever is highest.
-func (c *Client) floor(modelID string, ptr *pointer) (targets.Version, bool, error) {
+func (c *Client) floor(modelID string, ptr *devstate.Pointer) (targets.Version, bool, error) {
 	var best targets.Version
 	have := false
 	consider := func(v targets.Version) {
@@ -223,13 +221,13 @@ func (c *Client) floor(modelID string, ptr *pointer) (targets.Version, bool, err
 	if c.cfg.MinVersion != "" {
 		v, err := targets.ParseVersion(c.cfg.MinVersion)
 		if err != nil {
-			return best, false, errorf(StateInvalid, err, "min version")
+			return best, false, codes.Errorf(StateInvalid, err, "min version")
 		}
 		consider(v)
 	}
 	stored, ok, err := c.store.Floor(modelID)
 	if err != nil {
-		return best, false, errorf(StateInvalid, err, "anti-rollback store")
+		return best, false, codes.Errorf(StateInvalid, err, "anti-rollback store")
 	}
 	if ok {
 		consider(stored)
@@ -243,7 +241,7 @@ func (c *Client) floor(modelID string, ptr *pointer) (targets.Version, bool, err
 
 // locked runs fn under the state lock.
 func (c *Client) locked(fn func() error) error {
-	unlock, err := lockState(c.dir, c.opts.LockWait)
+	unlock, err := devstate.Lock(c.dir, c.opts.LockWait)
 	if err != nil {
 		return err
 	}

@@ -1,19 +1,17 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/installed"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/edgetuf/edgetuf/delta"
-	"github.com/edgetuf/edgetuf/internal/crashpoint"
-	"github.com/edgetuf/edgetuf/internal/directio"
-	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -51,13 +49,6 @@ type FileFetch struct {
 	Length int64 `json:"length"`
 }
 
-// stagedPatch is where the patch of file from base is staged:
-// staging/<model>/<version>/deltas/<base>/<file>.part. (No payload file's
-// staged name, <file>.part, can be a directory named deltas.)
-func (p modelPaths) stagedPatch(v, base, file string) string {
-	return filepath.Join(p.stagingFor(v), targets.DeltasDir, base, file+partSuffix)
-}
-
 // defaultDeltaMaxDuration bounds the time one patch may take to apply.
 const defaultDeltaMaxDuration = 10 * time.Minute
 
@@ -82,11 +73,11 @@ type deltaPlan struct {
 // staging, get no plan. A plan whose patch the signed metadata or the
 // installed base rules out carries the reason in err: it is reported and
 // the file downloaded whole.
-func (u *run) planDeltas(s *tufSession, cand *candidate, fs map[string]*metadata.TargetFiles) map[string]*deltaPlan {
+func (u *run) planDeltas(s *tufsession.Session, cand *candidate, fs map[string]*metadata.TargetFiles) map[string]*deltaPlan {
 	if u.req.NoDelta || len(cand.custom.Deltas) == 0 {
 		return nil
 	}
-	bases := u.installedBases(cand.version)
+	bases := devstate.InstalledBases(u.p, u.ptr, newerFirst, cand.version)
 	if len(bases) == 0 {
 		return nil
 	}
@@ -111,11 +102,11 @@ func (u *run) planDeltas(s *tufSession, cand *candidate, fs map[string]*metadata
 		if ref == nil {
 			continue
 		}
-		part := u.p.stagedPatch(v, ref.Base, name)
-		if !deltaStagingAllows(filepath.Join(u.p.stagingFor(v), name+partSuffix), part, fs[name].Length) {
+		part := u.p.StagedPatch(v, ref.Base, name)
+		if !devstate.DeltaStagingAllows(filepath.Join(u.p.StagingFor(v), name+devstate.PartSuffix), part, fs[name].Length) {
 			continue
 		}
-		p := &deltaPlan{file: name, base: ref.Base, part: part, path: filepath.Join(u.p.version(ref.Base), name)}
+		p := &deltaPlan{file: name, base: ref.Base, part: part, path: filepath.Join(u.p.Version(ref.Base), name)}
 		p.patch, p.baseT, p.err = u.checkPatch(s, cand, name, fs[name], *ref, p.path)
 		plans[name] = p
 		if p.err == nil {
@@ -133,76 +124,26 @@ func (u *run) planDeltas(s *tufSession, cand *candidate, fs map[string]*metadata
 	return plans
 }
 
-// deltaStagingAllows reports whether a file may take the delta path given
-// what staging holds: not when the file is complete there (the download
-// step re-hashes and uses it), nor when a full download of it is under
-// way (a partial file and no staged patch: an earlier run fell back, or
-// never tried a patch), so that a device interrupted again and again still
-// makes progress.
-func deltaStagingAllows(filePart, patchPart string, length int64) bool {
-	fi, err := os.Stat(filePart)
-	if err != nil || fi.Size() == 0 {
-		return true
-	}
-	if fi.Size() >= length {
-		return false
-	}
-	_, err = os.Stat(patchPart)
-	return err == nil
-}
-
-// installedBases lists the versions installed on this device that are
-// older than v, in order of preference: the active version, the previous
-// one, then the others newest first.
-func (u *run) installedBases(v targets.Version) []string {
-	var out []string
-	seen := map[string]bool{}
-	add := func(b string) {
-		bv, err := targets.ParseVersion(b)
-		if b == "" || seen[b] || err != nil || bv.Compare(v) >= 0 || !dirExists(u.p.version(b)) {
-			return
-		}
-		seen[b] = true
-		out = append(out, b)
-	}
-	if u.ptr != nil {
-		add(u.ptr.Version)
-		add(u.ptr.Previous)
-	}
-	entries, _ := os.ReadDir(u.p.dir)
-	var others []targets.Version
-	for _, e := range entries {
-		if bv, err := targets.ParseVersion(e.Name()); err == nil && e.IsDir() {
-			others = append(others, bv)
-		}
-	}
-	sort.Slice(others, func(i, j int) bool { return newerFirst(others[i], others[j]) })
-	for _, o := range others {
-		add(o.String())
-	}
-	return out
-}
-
 // checkPatch resolves the patch ref names for file of cand and checks,
 // from signed metadata and the installed base's size only, that it may be
 // used: a delta target of the same model, version and file, for the base
 // ref names, smaller than the file; and the installed base file has the
 // length the base version's signed target gives it.
-func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metadata.TargetFiles, ref targets.DeltaRef, basePath string) (patch, baseT *metadata.TargetFiles, err error) {
+func (u *run) checkPatch(s *tufsession.Session, cand *candidate, file string, tf *metadata.TargetFiles, ref targets.DeltaRef, basePath string) (patch, baseT *metadata.TargetFiles, err error) {
 	m, v := cand.custom.ModelID, cand.custom.Version
 	refuse := func(format string, args ...any) error {
-		return errorf(DeltaFailed, nil, "patch of %s %s %s from %s: %s", m, v, file, ref.Base, fmt.Sprintf(format, args...))
+		return codes.Errorf(DeltaFailed, nil, "patch of %s %s %s from %s: %s", m, v, file, ref.Base, fmt.Sprintf(format, args...))
 	}
 	if want := targets.DeltaPath(m, v, ref.Base, file); ref.Target != want {
 		return nil, nil, refuse("listed as %s, want %s", ref.Target, want)
 	}
-	patch, err = s.targetInfo(ref.Target)
+	patch, err = s.TargetInfo(ref.Target)
 	if err != nil {
 		return nil, nil, err
 	}
 	pc, err := targets.ParseCustom(ref.Target, patch.Custom)
 	if err != nil {
-		return nil, nil, errorf(DeltaFailed, err, "patch of %s %s %s from %s", m, v, file, ref.Base)
+		return nil, nil, codes.Errorf(DeltaFailed, err, "patch of %s %s %s from %s", m, v, file, ref.Base)
 	}
 	if pc.Kind != targets.KindDelta || pc.ModelID != m || pc.Version != v || pc.File != file || pc.BaseVersion != ref.Base {
 		return nil, nil, refuse("its signed metadata describes a %s of %s %s %s from %q", pc.Kind, pc.ModelID, pc.Version, pc.File, pc.BaseVersion)
@@ -211,16 +152,16 @@ func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metada
 		return nil, nil, refuse("%d bytes, not smaller than the %d-byte file", patch.Length, tf.Length)
 	}
 	bp := targets.TargetPath(m, ref.Base, file)
-	baseT, err = s.targetInfo(bp)
+	baseT, err = s.TargetInfo(bp)
 	if err != nil {
 		return nil, nil, err
 	}
 	if bc, err := targets.ParseCustom(bp, baseT.Custom); err != nil || bc.Kind != targets.KindPayload {
-		return nil, nil, errorf(DeltaFailed, err, "base %s is not a payload target", bp)
+		return nil, nil, codes.Errorf(DeltaFailed, err, "base %s is not a payload target", bp)
 	}
 	fi, err := os.Stat(basePath)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != baseT.Length {
-		return nil, nil, errorf(HashMismatch, err, "installed %s %s %s is missing or has the wrong size", m, ref.Base, file)
+		return nil, nil, codes.Errorf(HashMismatch, err, "installed %s %s %s is missing or has the wrong size", m, ref.Base, file)
 	}
 	return patch, baseT, nil
 }
@@ -233,12 +174,12 @@ func (u *run) checkPatch(s *tufSession, cand *candidate, file string, tf *metada
 // delta_failed), the staged output and patch are discarded (a partial
 // patch cut by the network is kept for the next run), and the caller
 // downloads the file whole; only a cancelled context is an error.
-func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *metadata.TargetFiles, dest string, ff *FileFetch) (bool, error) {
+func (u *run) tryDelta(ctx context.Context, s *tufsession.Session, p *deltaPlan, tf *metadata.TargetFiles, dest string, ff *FileFetch) (bool, error) {
 	v := u.res.ToVersion
 	ff.Method, ff.Base = MethodDeltaFallback, p.base
 	fail := func(err error) (bool, error) {
 		if ctx.Err() != nil {
-			return false, errorf(Network, ctx.Err(), "patching %s", p.file)
+			return false, codes.Errorf(Network, ctx.Err(), "patching %s", p.file)
 		}
 		ff.Code, ff.Message = CodeOf(err), ReasonOf(err)
 		u.c.event(Event{Event: EventDeltaFailed, ModelID: u.req.ModelID, FromVersion: p.base, ToVersion: v, Code: ff.Code})
@@ -251,24 +192,24 @@ func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *met
 	// byte written, and read from the base or a stream): not worth
 	// downloading one that the budget left cannot cover.
 	if left := p.work.Left(); left < 2*tf.Length {
-		return fail(errorf(DeltaFailed, fmt.Errorf("%w: the update's patch work budget is used up (%d work units left)", delta.ErrLimit, left), "patch of %s from %s", p.file, p.base))
+		return fail(codes.Errorf(DeltaFailed, fmt.Errorf("%w: the update's patch work budget is used up (%d work units left)", delta.ErrLimit, left), "patch of %s from %s", p.file, p.base))
 	}
 	patchPart := p.part
-	if err := u.p.fs.MkdirAll(filepath.Dir(patchPart), 0o700); err != nil {
-		return fail(errorf(classifyFS(err), err, "staging"))
+	if err := u.p.FS.MkdirAll(filepath.Dir(patchPart), 0o700); err != nil {
+		return fail(codes.Errorf(codes.ClassifyFS(err), err, "staging"))
 	}
-	r, err := u.c.dl.fetch(ctx, s.urlOf(p.patch), p.patch, patchPart, p.file+" (patch from "+p.base+")")
-	u.res.BytesDownloaded += r.transferred
-	u.res.BytesResumed += r.resumedFrom
-	ff.Bytes += r.transferred
-	ff.PatchBytes += r.transferred
+	r, err := u.c.dl.Fetch(ctx, s.URLOf(p.patch), p.patch, patchPart, p.file+" (patch from "+p.base+")")
+	u.res.BytesDownloaded += r.Transferred
+	u.res.BytesResumed += r.ResumedFrom
+	ff.Bytes += r.Transferred
+	ff.PatchBytes += r.Transferred
 	if err != nil {
 		if CodeOf(err) != Network {
 			os.Remove(patchPart)
 		}
 		return fail(err)
 	}
-	if err := applyPatch(ctx, p, tf, patchPart, dest, u.c.opts.DeltaMaxDuration); err != nil {
+	if err := installed.ApplyPatch(ctx, installed.Base{File: p.file, Version: p.base, Path: p.path, Target: p.baseT, Work: p.work}, tf, patchPart, dest, u.c.opts.DeltaMaxDuration); err != nil {
 		os.Remove(dest)
 		if ctx.Err() == nil {
 			os.Remove(patchPart) // an interrupted run keeps it for the next one
@@ -279,147 +220,4 @@ func (u *run) tryDelta(ctx context.Context, s *tufSession, p *deltaPlan, tf *met
 	ff.Method, ff.Code = MethodDelta, ""
 	u.c.event(Event{Event: EventDeltaApplied, ModelID: u.req.ModelID, FromVersion: p.base, ToVersion: v, Bytes: ff.PatchBytes})
 	return true, nil
-}
-
-// applyPatch writes to dest the file that patchPath rebuilds from the
-// installed base, fsyncs it, and checks it against the signed target tf.
-func applyPatch(ctx context.Context, p *deltaPlan, tf *metadata.TargetFiles, patchPath, dest string, maxDuration time.Duration) error {
-	base, err := openRegular(p.path) // an installed file: never a link or FIFO
-	if err != nil {
-		return errorf(HashMismatch, err, "installed base %s %s", p.base, p.file)
-	}
-	defer base.Close()
-	bfi, err := base.Stat()
-	if err != nil || !bfi.Mode().IsRegular() || bfi.Size() != p.baseT.Length {
-		return errorf(HashMismatch, err, "installed base %s %s has changed", p.base, p.file)
-	}
-	patch, err := openRegular(patchPath)
-	if err != nil {
-		return errorf(classifyFS(err), err, "staged patch of %s", p.file)
-	}
-	defer patch.Close()
-	pfi, err := patch.Stat()
-	if err != nil {
-		return errorf(classifyFS(err), err, "staged patch of %s", p.file)
-	}
-	// The header names what the patch was made from and what it rebuilds:
-	// both must be what the signed metadata says, before any work.
-	hdr, err := delta.ReadHeader(patch, pfi.Size())
-	if err != nil {
-		return errorf(DeltaFailed, err, "patch of %s from %s", p.file, p.base)
-	}
-	switch {
-	case hdr.BaseLength != p.baseT.Length || !bytes.Equal(hdr.BaseSHA256[:], p.baseT.Hashes["sha256"]):
-		return errorf(DeltaFailed, nil, "patch of %s from %s: made for another base file (%d bytes, SHA-256 %x)", p.file, p.base, hdr.BaseLength, hdr.BaseSHA256[:])
-	case hdr.TargetLength != tf.Length || !bytes.Equal(hdr.TargetSHA256[:], tf.Hashes["sha256"]):
-		return errorf(DeltaFailed, nil, "patch of %s from %s: rebuilds another file (%d bytes, SHA-256 %x)", p.file, p.base, hdr.TargetLength, hdr.TargetSHA256[:])
-	}
-
-	f, err := safefs.OpenFile(dest, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return errorf(classifyFS(err), err, "staging %s", p.file)
-	}
-	defer f.Close()
-	w := &checkedWriter{ctx: ctx, f: f, limit: tf.Length}
-	// Direct I/O where available, as for downloads (package directio).
-	if dw := directio.Open(dest, f, 0); dw != nil {
-		defer dw.Close()
-		w.direct = dw
-	}
-	// The work budget bounds the work deterministically; MaxDuration is a
-	// secondary guard.
-	err = safeApply(base, bfi.Size(), patch, pfi.Size(), w, delta.Limits{
-		MaxOutput: tf.Length, MaxPatchRatio: 1, MaxDuration: maxDuration, Work: p.work,
-	})
-	if w.direct != nil && err == nil {
-		if ferr := w.direct.Flush(); ferr != nil {
-			return errorf(classifyFS(ferr), ferr, "writing %s", p.file)
-		}
-	}
-	if err != nil {
-		switch {
-		case w.err != nil && ctx.Err() != nil:
-			return errorf(Network, ctx.Err(), "patching %s", p.file)
-		case w.err != nil && errors.Is(w.err, errTooLong):
-			return errorf(DeltaFailed, w.err, "patch of %s from %s", p.file, p.base)
-		case w.err != nil:
-			return errorf(classifyFS(w.err), w.err, "writing %s", p.file)
-		case errors.Is(err, delta.ErrTarget), errors.Is(err, delta.ErrBase):
-			// A wrong output, or a base that does not read as the patch
-			// expects: the installed base was changed, or the patch is bad
-			// (a signed patch can be hostile too). Only the base's hash
-			// tells which; a patch's fault never blames the base.
-			if verr := verifyFile(p.path, p.baseT, make([]byte, 1<<20)); verr != nil {
-				return errorf(HashMismatch, verr, "%s rebuilt from the installed %s: %v; re-hashed, the installed base", p.file, p.base, err)
-			}
-		}
-		return errorf(DeltaFailed, err, "patch of %s from %s", p.file, p.base)
-	}
-	// The final check is Apply's: it hashed every byte it handed to w and
-	// failed with ErrTarget (HASH_MISMATCH above) unless the output has the
-	// length and SHA-256 of the header, which were checked above to be the
-	// signed ones. Hashing again here would read the model a second time.
-	if w.n != tf.Length {
-		return errorf(HashMismatch, nil, "%s rebuilt from %s: %d bytes, signed %d", p.file, p.base, w.n, tf.Length)
-	}
-	if err := f.Sync(); err != nil {
-		return errorf(classifyFS(err), err, "syncing %s", p.file)
-	}
-	return nil
-}
-
-// safeApply is delta.Apply, with a panic (a bug the patch found) turned
-// into an error: a hostile patch must not take the application down.
-// Apply itself recovers panics in each of its goroutines (delta's
-// ErrInternal); this covers the caller's side of the call.
-func safeApply(base *os.File, baseLen int64, patch *os.File, patchLen int64, w *checkedWriter, lim delta.Limits) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("applying the patch panicked: %v", r)
-		}
-	}()
-	_, err = delta.Apply(base, baseLen, patch, patchLen, w, lim)
-	return err
-}
-
-var errTooLong = errors.New("the patch writes more than the signed length")
-
-// checkedWriter writes the rebuilt file, never past the signed length,
-// and stops when the update is cancelled.
-type checkedWriter struct {
-	ctx    context.Context
-	f      *os.File
-	direct *directio.Writer // writes instead of f when set
-	n      int64
-	limit  int64
-	err    error
-}
-
-func (w *checkedWriter) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	if err := w.ctx.Err(); err != nil {
-		w.err = err
-		return 0, err
-	}
-	if int64(len(p)) > w.limit-w.n {
-		w.err = errTooLong
-		return 0, w.err
-	}
-	var n int
-	var err error
-	if w.direct != nil {
-		n, err = w.direct.Write(p)
-	} else {
-		n, err = w.f.Write(p)
-	}
-	if (w.n+int64(n))>>20 > w.n>>20 {
-		crashpoint.Hit("client.delta.written") // every MiB of the rebuilt file
-	}
-	w.n += int64(n)
-	if err != nil {
-		w.err = err
-	}
-	return n, err
 }

@@ -1,15 +1,8 @@
 package client
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
+	"github.com/edgetuf/edgetuf/client/internal/eligibility"
 
-	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/targets"
 )
 
@@ -17,236 +10,27 @@ import (
 // given with each update (UpdateRequest.State; mclient update's
 // --battery, --network ... flags or --device-state FILE). Every field is
 // optional; a field left out is unknown, and an unknown field never
-// satisfies a signed policy that needs it (fail closed). A request with
-// no State at all and a version with no signed policy update exactly as
-// they would without this feature.
-type DeviceState struct {
-	// BatteryPercent is the battery level, 0-100.
-	BatteryPercent *int `json:"battery_percent,omitempty"`
-	// Charging: the device is on external power.
-	Charging *bool `json:"charging,omitempty"`
-	// Network is the current network: wifi, ethernet, cellular or none.
-	Network string `json:"network,omitempty"`
-	// Metered: the network is metered (the user pays per byte).
-	Metered *bool `json:"metered,omitempty"`
-	// FreeBytes is the free space the application allows the models to
-	// use; an update larger than this is deferred (DEFERRED_STORAGE).
-	FreeBytes *int64 `json:"free_bytes,omitempty"`
-	// Settings are the user's own rules: they can only make updates
-	// rarer than the signed policy does.
-	Settings UserSettings `json:"settings,omitzero"`
-}
+// satisfies a signed policy that needs it (fail closed).
+type DeviceState = eligibility.DeviceState
 
 // UserSettings are the device user's update settings.
-type UserSettings struct {
-	// AutoUpdate false turns automatic model updates off
-	// (DEFERRED_USER_SETTINGS). Unset means on.
-	AutoUpdate *bool `json:"auto_update,omitempty"`
-	// WiFiOnly allows downloads on Wi-Fi only (DEFERRED_USER_SETTINGS on
-	// any other or an unknown network).
-	WiFiOnly bool `json:"wifi_only,omitempty"`
-	// QuietWindow "HH:MM-HH:MM" (24-hour clock, in the clock's time zone:
-	// local time for mclient) is a daily window without updates
-	// (DEFERRED_QUIET_WINDOW); it may wrap midnight ("22:00-06:00").
-	QuietWindow string `json:"quiet_window,omitempty"`
-}
+type UserSettings = eligibility.UserSettings
 
 // MaxDeviceStateSize bounds a device-state file.
-const MaxDeviceStateSize = 4096
+const MaxDeviceStateSize = eligibility.MaxDeviceStateSize
 
 // ParseDeviceState reads a device-state file: strict JSON (an unknown
 // field, a wrong type or trailing data is an error naming it), at most
-// MaxDeviceStateSize bytes, each field valid (Validate).
-func ParseDeviceState(data []byte) (*DeviceState, error) {
-	if len(data) > MaxDeviceStateSize {
-		return nil, fmt.Errorf("device state: larger than %d bytes", MaxDeviceStateSize)
-	}
-	if err := checkStateKeys(data); err != nil {
-		return nil, fmt.Errorf("device state: %v", err)
-	}
-	var st DeviceState
-	if err := jsonlimit.UnmarshalStrict(data, &st, MaxDeviceStateSize); err != nil {
-		return nil, fmt.Errorf("device state: %v", err)
-	}
-	if err := st.Validate(); err != nil {
-		return nil, err
-	}
-	return &st, nil
-}
-
-var (
-	stateKeys    = []string{"battery_percent", "charging", "network", "metered", "free_bytes", "settings"}
-	settingsKeys = []string{"auto_update", "wifi_only", "quiet_window"}
-)
-
-// checkStateKeys refuses what Go's decoder would accept silently: a key
-// repeated (Go keeps the last, other parsers the first) or matching a
-// field only when case is ignored. The decoder checks the rest.
-func checkStateKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var walk func(allowed []string, where string) error
-	walk = func(allowed []string, where string) error {
-		seen := map[string]bool{}
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := tok.(string)
-			if seen[key] {
-				return fmt.Errorf("%s%q appears twice", where, key)
-			}
-			seen[key] = true
-			if !slices.Contains(allowed, key) {
-				return fmt.Errorf("unknown field %s%q", where, key)
-			}
-			if key == "settings" {
-				if t, err := dec.Token(); err != nil {
-					return err
-				} else if t != json.Delim('{') {
-					return fmt.Errorf("settings: not an object")
-				}
-				if err := walk(settingsKeys, "settings."); err != nil {
-					return err
-				}
-				if _, err := dec.Token(); err != nil {
-					return err
-				}
-				continue
-			}
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok != json.Delim('{') {
-		return fmt.Errorf("not a JSON object")
-	}
-	return walk(stateKeys, "")
-}
-
-// Validate checks each field of s; the error names the field.
-func (s *DeviceState) Validate() error {
-	if s.BatteryPercent != nil && (*s.BatteryPercent < 0 || *s.BatteryPercent > 100) {
-		return fmt.Errorf("device state: battery_percent %d is not within 0-100", *s.BatteryPercent)
-	}
-	switch s.Network {
-	case "", targets.NetworkWiFi, targets.NetworkEthernet, targets.NetworkCellular, targets.NetworkNone:
-	default:
-		return fmt.Errorf("device state: network %q is not one of wifi, ethernet, cellular, none", s.Network)
-	}
-	if s.FreeBytes != nil && *s.FreeBytes < 0 {
-		return fmt.Errorf("device state: free_bytes must not be negative")
-	}
-	if w := s.Settings.QuietWindow; w != "" {
-		if _, _, err := ParseQuietWindow(w); err != nil {
-			return fmt.Errorf("device state: settings.quiet_window: %v", err)
-		}
-	}
-	return nil
-}
+// MaxDeviceStateSize bytes, each field valid (DeviceState.Validate).
+func ParseDeviceState(data []byte) (*DeviceState, error) { return eligibility.ParseDeviceState(data) }
 
 // ParseQuietWindow parses "HH:MM-HH:MM" into minutes after midnight.
 // Start and end must differ.
-func ParseQuietWindow(w string) (start, end int, err error) {
-	a, b, ok := strings.Cut(w, "-")
-	if ok {
-		if start, ok = clockMinutes(a); ok {
-			end, ok = clockMinutes(b)
-		}
-	}
-	if !ok || start == end {
-		return 0, 0, fmt.Errorf("%q: want HH:MM-HH:MM (24-hour clock, start and end different), such as 22:00-06:00", w)
-	}
-	return start, end, nil
-}
+func ParseQuietWindow(w string) (start, end int, err error) { return eligibility.ParseQuietWindow(w) }
 
-func clockMinutes(s string) (int, bool) {
-	if len(s) != 5 || s[2] != ':' {
-		return 0, false
-	}
-	h, err1 := strconv.Atoi(s[:2])
-	m, err2 := strconv.Atoi(s[3:])
-	if err1 != nil || err2 != nil || h < 0 || h > 23 || m < 0 || m > 59 || s[0] == '+' || s[3] == '+' {
-		return 0, false
-	}
-	return h*60 + m, true
-}
-
-// inQuietWindow reports whether now (in its own time zone) is within w.
-func inQuietWindow(w string, now time.Time) bool {
-	start, end, err := ParseQuietWindow(w)
-	if err != nil {
-		return true // unreachable (validated); fail closed
-	}
-	t := now.Hour()*60 + now.Minute()
-	if start < end {
-		return t >= start && t < end
-	}
-	return t >= start || t < end
-}
-
-// eligible decides, before any payload byte is downloaded, whether the
-// device may fetch need bytes of a version with the signed policy pol
-// now; the error is a deferral. The user's settings come first: they can
-// only be stricter than the policy.
-func eligible(pol *targets.Policy, st *DeviceState, need int64, now time.Time) *Error {
-	if st == nil && pol == nil {
-		return nil // as before: nothing asked, nothing required
-	}
-	if st == nil {
-		st = &DeviceState{}
-	}
-	if a := st.Settings.AutoUpdate; a != nil && !*a {
-		return errorf(DeferredUserSettings, nil, "automatic updates are off in the user settings")
-	}
-	if w := st.Settings.QuietWindow; w != "" && inQuietWindow(w, now) {
-		return errorf(DeferredQuietWindow, nil, "%s is within the quiet window %s", now.Format("15:04"), w)
-	}
-	if st.Network == targets.NetworkNone {
-		return errorf(DeferredNetwork, nil, "the device has no network")
-	}
-	if st.Settings.WiFiOnly && st.Network != targets.NetworkWiFi {
-		return errorf(DeferredUserSettings, nil, "the user settings allow updates on Wi-Fi only, and the network is %s", orUnknown(st.Network))
-	}
-	if pol != nil {
-		if len(pol.Networks) > 0 && !slices.Contains(pol.Networks, st.Network) {
-			return errorf(DeferredNetwork, nil, "the signed policy allows %s only, and the network is %s", strings.Join(pol.Networks, ", "), orUnknown(st.Network))
-		}
-		if pol.UnmeteredAboveBytes > 0 && need > pol.UnmeteredAboveBytes && (st.Metered == nil || *st.Metered) {
-			what := "metered"
-			if st.Metered == nil {
-				what = "not known to be unmetered"
-			}
-			return errorf(DeferredMetered, nil, "the signed policy needs an unmetered network above %d bytes; this update is %d bytes and the network is %s", pol.UnmeteredAboveBytes, need, what)
-		}
-		if min := pol.MinBatteryPercent; min > 0 && (st.Charging == nil || !*st.Charging) {
-			switch {
-			case st.BatteryPercent == nil:
-				return errorf(DeferredBattery, nil, "the signed policy needs a battery of at least %d%% or charging, and the battery level is unknown", min)
-			case *st.BatteryPercent < min:
-				return errorf(DeferredBattery, nil, "the signed policy needs a battery of at least %d%% or charging; the battery is at %d%%", min, *st.BatteryPercent)
-			}
-		}
-	}
-	if st.FreeBytes != nil && *st.FreeBytes < need {
-		return errorf(DeferredStorage, nil, "this update is %d bytes and the device allows %d", need, *st.FreeBytes)
-	}
-	return nil
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
+// Device describes what a device can run. Empty fields are unknown: a
+// model that constrains an unknown field is not compatible (fail closed).
+type Device = eligibility.Device
 
 // admits reports whether the signed rollout of a version admits this
 // device: its cohort bucket (from the device ID given at init, which

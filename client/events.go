@@ -2,8 +2,7 @@ package client
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 
 	"github.com/edgetuf/edgetuf/targets"
 )
@@ -72,9 +71,6 @@ type Event struct {
 	NotBefore string `json:"not_before,omitempty"`
 }
 
-// maxEventLog is the size at which the log is rotated to events.jsonl.1.
-const maxEventLog = 1 << 20
-
 // event appends one event, durably. Logging never fails an update; a
 // log that is a link or a special file is neither followed nor opened
 // (checkState refuses the run before that), and the rotated copy is only
@@ -86,16 +82,5 @@ func (c *Client) event(e Event) {
 	if err != nil {
 		return
 	}
-	sfs := c.sfs()
-	path := filepath.Join(c.dir, eventsFile)
-	if fi, err := sfs.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > maxEventLog {
-		sfs.Rename(path, path+".1")
-	}
-	f, err := sfs.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return
-	}
-	f.Write(append(line, '\n'))
-	f.Sync()
-	f.Close()
+	devstate.AppendEvent(c.dir, line)
 }

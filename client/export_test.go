@@ -1,6 +1,7 @@
 package client
 
 import (
+	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"sync"
 	"time"
 )
@@ -31,7 +32,7 @@ type manualTimer struct {
 	f func()
 }
 
-func (m *ManualTimers) after(d time.Duration, f func()) stopResetter {
+func (m *ManualTimers) after(d time.Duration, f func()) transport.StopResetter {
 	t := &manualTimer{m: m, d: d, f: f}
 	m.mu.Lock()
 	m.pending[t] = true

@@ -1,294 +1,68 @@
 package client
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
-	"slices"
-	"sort"
 
 	"github.com/edgetuf/edgetuf/targets"
 )
 
-// modelState is the content of models/<model>/state.json: what the device
-// remembers of a model besides its active version. It stays bounded
-// whatever the repository publishes: at most maxBadVersions marks, and a
-// last result trimmed by storedResult, so the file stays far below
-// maxStateFile.
-type modelState struct {
-	// BadVersions are the versions that failed their health check here
-	// or that an operator rolled back from: never installed again.
-	BadVersions []string `json:"bad_versions"`
-	// BadThrough, when set, marks as bad every version up to and
-	// including it, besides those listed. It is how marks stay bounded
-	// without forgetting one: when there are more than maxBadVersions
-	// marks, the lowest are folded into it, and when the marks were lost
-	// (a damaged state.json) it covers everything that was published. It
-	// may refuse a version that was never tried (fail closed), never
-	// retry one that failed. Before folding, the marks below the
-	// anti-rollback floor are dropped (such versions are never candidates
-	// anyway), and a BadThrough below the floor always is.
-	BadThrough string `json:"bad_through,omitempty"`
-	// MarksLost: a damaged state.json was replaced and its marks could
-	// not be read. Until the next update sets BadThrough to the newest
-	// version then published, every version counts as bad.
-	MarksLost bool `json:"marks_lost,omitempty"`
-	// LastResult is informational: the last update or rollback.
-	LastResult *Result `json:"last_result,omitempty"`
-}
+// modelState is models/<model>/state.json (client/internal/devstate),
+// with the last Result.
+type modelState = devstate.ModelState[Result]
 
+// maxStoredSkipped and maxStoredFiles bound the lists of a stored result;
+// Result.SkippedTotal and FilesTotal keep the counts. maxStoredText bounds
+// each message and reason of a stored result.
 const (
-	// maxBadVersions bounds the versions listed as bad (about 34 KiB).
-	maxBadVersions = 256
-	// maxStoredSkipped and maxStoredFiles bound the lists of a stored
-	// result; Result.SkippedTotal and FilesTotal keep the counts.
 	maxStoredSkipped = 20
 	maxStoredFiles   = 100
-	// maxStoredText bounds each message and reason of a stored result.
-	maxStoredText = 1024
-	// maxSalvage bounds what is read of a damaged state.json to recover
-	// its marks (a file written by an older client could be large).
-	maxSalvage = 16 << 20
-	// damagedSuffix names where a damaged state file is set aside.
-	damagedSuffix = ".damaged"
+	maxStoredText    = 1024
 )
 
-func (s *modelState) isBad(v string) bool {
-	return s.MarksLost || s.markedBad(v)
+func readModelState(p devstate.ModelPaths) (*modelState, error) {
+	return devstate.ReadModelState[Result](p)
 }
 
-// markedBad reports whether the marks that can be read name v.
-func (s *modelState) markedBad(v string) bool {
-	for _, b := range s.BadVersions {
-		if b == v {
-			return true
-		}
-	}
-	if s.BadThrough != "" {
-		t, err1 := targets.ParseVersion(s.BadThrough)
-		bv, err2 := targets.ParseVersion(v)
-		if err1 != nil || (err2 == nil && bv.Compare(t) <= 0) {
-			return true
-		}
-	}
-	return false
-}
-
-// markBad marks v bad; writeModelState bounds the marks.
-func (s *modelState) markBad(v string) {
-	if !s.isBad(v) {
-		s.BadVersions = append(s.BadVersions, v)
-	}
-}
-
-// fold keeps at most maxBadVersions marks: the lowest versions go into
-// BadThrough.
-func (s *modelState) fold() {
-	if len(s.BadVersions) <= maxBadVersions {
-		return
-	}
-	vs := make([]targets.Version, 0, len(s.BadVersions))
-	for _, b := range s.BadVersions {
-		if v, err := targets.ParseVersion(b); err == nil {
-			vs = append(vs, v)
-		}
-	}
-	sort.Slice(vs, func(i, j int) bool { return vs[i].Compare(vs[j]) < 0 })
-	if len(vs) > maxBadVersions {
-		s.raiseBadThrough(vs[len(vs)-maxBadVersions-1])
-		vs = vs[len(vs)-maxBadVersions:]
-	}
-	s.BadVersions = s.BadVersions[:0]
-	for _, v := range vs {
-		s.BadVersions = append(s.BadVersions, v.String())
-	}
-}
-
-func (s *modelState) raiseBadThrough(v targets.Version) {
-	if t, err := targets.ParseVersion(s.BadThrough); err != nil || v.Compare(t) > 0 {
-		s.BadThrough = v.String()
-	}
-	// Listed marks now covered are redundant.
-	t, _ := targets.ParseVersion(s.BadThrough)
-	kept := s.BadVersions[:0]
-	for _, b := range s.BadVersions {
-		if bv, err := targets.ParseVersion(b); err == nil && bv.Compare(t) > 0 {
-			kept = append(kept, b)
-		}
-	}
-	s.BadVersions = kept
-}
-
-// prune drops, when there are more marks than maxBadVersions, those
-// below the floor: those versions are never candidates, so forgetting
-// them cannot make one be retried (below the cap they stay, for people to
-// see). A BadThrough below the floor means nothing and always goes.
-func (s *modelState) prune(floor targets.Version) {
-	if len(s.BadVersions) > maxBadVersions {
-		kept := s.BadVersions[:0]
-		for _, b := range s.BadVersions {
-			if v, err := targets.ParseVersion(b); err == nil && v.Compare(floor) >= 0 {
-				kept = append(kept, b)
-			}
-		}
-		s.BadVersions = kept
-	}
-	if t, err := targets.ParseVersion(s.BadThrough); err == nil && t.Compare(floor) < 0 {
-		s.BadThrough = ""
-	}
-}
-
-// settle ends MarksLost once the versions published are known: every one
-// of them up to newest counts as bad.
-func (s *modelState) settle(newest targets.Version) {
-	if s.MarksLost {
-		s.MarksLost = false
-		s.raiseBadThrough(newest)
-	}
-}
-
-// readModelState reads state.json. It never fails: a file that cannot be
-// read as written (cut short, garbage, larger than maxStateFile, unknown
-// fields, a link or a special file) must not stop the model for ever. Its
-// last result, which is informational, is dropped; its bad-version marks,
-// which are not, are salvaged when the file can be parsed that far
-// (reading at most maxSalvage bytes), and otherwise counted as lost
-// (MarksLost: fail closed until the next update bounds them). damage, when
-// set, says what was wrong, for the caller to record (recordDamage).
-func readModelState(p modelPaths) (ms *modelState, damage error) {
-	var s modelState
-	err := readJSON(p.fs, p.state(), &s)
-	if errors.Is(err, os.ErrNotExist) {
-		return &modelState{BadVersions: []string{}}, nil
-	}
-	if err == nil {
-		err = s.check()
-	}
-	if err == nil {
-		s.fold()
-		return &s, nil
-	}
-	damage = errorf(StateInvalid, err, "%s", p.state())
-	if salvaged, ok := salvageMarks(p); ok {
-		salvaged.fold()
-		return salvaged, damage
-	}
-	return &modelState{BadVersions: []string{}, MarksLost: true}, damage
-}
-
-// check refuses marks that do not parse: a hand-edited file.
-func (s *modelState) check() error {
-	if s.BadVersions == nil {
-		s.BadVersions = []string{}
-	}
-	for _, b := range s.BadVersions {
-		if _, err := targets.ParseVersion(b); err != nil {
-			return fmt.Errorf("bad_versions: %w", err)
-		}
-	}
-	if s.BadThrough != "" {
-		if _, err := targets.ParseVersion(s.BadThrough); err != nil {
-			return fmt.Errorf("bad_through: %w", err)
-		}
-	}
-	return nil
-}
-
-// salvageMarks reads the marks of a damaged state.json, as a stream (the
-// marks come first in what this package writes), ignoring the rest.
-func salvageMarks(p modelPaths) (*modelState, bool) {
-	f, err := p.fs.Open(p.state())
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	dec := json.NewDecoder(io.LimitReader(f, maxSalvage))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, false
-	}
-	s := &modelState{}
-	gotMarks := false
-	for dec.More() {
-		tok, err := dec.Token()
-		key, ok := tok.(string)
-		if err != nil || !ok {
-			break
-		}
-		switch key {
-		case "bad_versions":
-			err = dec.Decode(&s.BadVersions)
-			gotMarks = err == nil
-		case "bad_through":
-			err = dec.Decode(&s.BadThrough)
-		case "marks_lost":
-			err = dec.Decode(&s.MarksLost)
-		default:
-			var skip json.RawMessage
-			err = dec.Decode(&skip)
-		}
-		if err != nil {
-			if key != "bad_versions" && gotMarks {
-				break // cut short after the marks: they are whole
-			}
-			return nil, false
-		}
-	}
-	if !gotMarks || s.check() != nil {
-		return nil, false
-	}
-	return s, true
+// writeModelState stores s with its last result trimmed by storedResult.
+func writeModelState(p devstate.ModelPaths, s *modelState) error {
+	return devstate.WriteModelState(p, s, storedResult)
 }
 
 // loadModelState reads a model's state for a run that holds the lock. A
 // damaged file is set aside as state.json.damaged (the link itself, if it
 // is one), the recovered state written in its place, and the reset logged
 // (event state_reset, code STATE_INVALID).
-func (c *Client) loadModelState(p modelPaths, modelID string) (*modelState, error) {
+func (c *Client) loadModelState(p devstate.ModelPaths, modelID string) (*modelState, error) {
 	ms, damage := readModelState(p)
 	if damage == nil {
 		return ms, nil
 	}
-	if err := c.recordDamage(p, p.state(), modelID); err != nil {
+	if err := c.recordDamage(p, p.State(), modelID); err != nil {
 		return nil, err
 	}
 	if err := writeModelState(p, ms); err != nil {
-		return nil, errorf(StateInvalid, err, "replacing the damaged %s", p.state())
+		return nil, codes.Errorf(StateInvalid, err, "replacing the damaged %s", p.State())
 	}
 	return ms, nil
 }
 
 // recordDamage sets a damaged state file aside and logs it.
-func (c *Client) recordDamage(p modelPaths, path, modelID string) error {
-	if err := p.fs.Rename(path, path+damagedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return errorf(StateInvalid, err, "setting the damaged %s aside", path)
+func (c *Client) recordDamage(p devstate.ModelPaths, path, modelID string) error {
+	if err := p.FS.Rename(path, path+devstate.DamagedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return codes.Errorf(StateInvalid, err, "setting the damaged %s aside", path)
 	}
 	c.event(Event{Event: EventStateReset, ModelID: modelID, Code: StateInvalid})
 	return nil
 }
 
-// writeModelState stores s, bounded: the lists and texts of its last
-// result are trimmed (the Result the caller holds is not changed).
-func writeModelState(p modelPaths, s *modelState) error {
-	stored := *s
-	// fold works in place: not on the caller's marks.
-	stored.BadVersions = slices.Clone(s.BadVersions)
-	stored.fold()
-	stored.LastResult = storedResult(s.LastResult)
-	if stored.BadVersions == nil {
-		stored.BadVersions = []string{}
-	}
-	if err := p.fs.MkdirAll(p.dir, 0o700); err != nil {
-		return err
-	}
-	return writeJSON(p.fs, p.state(), &stored)
-}
-
 // saveModelState prunes the marks with the model's floor, then stores s.
-func (c *Client) saveModelState(p modelPaths, modelID string, ptr *pointer, s *modelState) error {
+func (c *Client) saveModelState(p devstate.ModelPaths, modelID string, ptr *devstate.Pointer, s *modelState) error {
 	if floor, ok, err := c.floor(modelID, ptr); err == nil && ok {
-		s.prune(floor)
+		s.Prune(floor)
 	}
 	return writeModelState(p, s)
 }
@@ -335,7 +109,7 @@ func clip(s string) string {
 
 // settleMarks bounds lost marks (MarksLost) once the refreshed metadata
 // says what is published: every version published now counts as bad.
-func (u *run) settleMarks(s *tufSession) error {
+func (u *run) settleMarks(s *tufsession.Session) error {
 	if !u.ms.MarksLost {
 		return nil
 	}
@@ -352,9 +126,9 @@ func (u *run) settleMarks(s *tufSession) error {
 			newest = c.version
 		}
 	}
-	u.ms.settle(newest)
+	u.ms.Settle(newest)
 	if err := u.c.saveModelState(u.p, u.req.ModelID, u.ptr, u.ms); err != nil {
-		return errorf(StateInvalid, err, "recording the bad-version marks")
+		return codes.Errorf(StateInvalid, err, "recording the bad-version marks")
 	}
 	return nil
 }
@@ -370,26 +144,26 @@ func (u *run) settleMarks(s *tufSession) error {
 // back on trial, so this run re-hashes its files against signed metadata
 // and runs the health check before confirming it (resolveTrial). With
 // nothing installed there is no active version, as before.
-func (c *Client) loadPointer(p modelPaths, modelID string, ms *modelState) (*pointer, error) {
-	ptr, err := readPointer(p, modelID)
+func (c *Client) loadPointer(p devstate.ModelPaths, modelID string, ms *modelState) (*devstate.Pointer, error) {
+	ptr, err := devstate.ReadPointer(p, modelID)
 	if err == nil {
 		return ptr, nil
 	}
 	// Only the file itself is recovered: a model directory that is not a
 	// real directory is refused (nothing can be written there).
-	if fi, derr := p.fs.Lstat(p.dir); derr != nil || !fi.IsDir() {
+	if fi, derr := p.FS.Lstat(p.Dir); derr != nil || !fi.IsDir() {
 		return nil, err
 	}
-	if err := c.recordDamage(p, p.pointer(), modelID); err != nil {
+	if err := c.recordDamage(p, p.Pointer(), modelID); err != nil {
 		return nil, err
 	}
 	floor, haveFloor, ferr := c.floor(modelID, nil)
 	if ferr != nil {
 		return nil, ferr
 	}
-	entries, rerr := p.fs.ReadDir(p.dir)
+	entries, rerr := p.FS.ReadDir(p.Dir)
 	if rerr != nil {
-		return nil, errorf(StateInvalid, rerr, "listing %s", p.dir)
+		return nil, codes.Errorf(StateInvalid, rerr, "listing %s", p.Dir)
 	}
 	var best *targets.Version
 	for _, e := range entries {
@@ -401,11 +175,11 @@ func (c *Client) loadPointer(p modelPaths, modelID string, ms *modelState) (*poi
 		// that can still be read names it, even when a damaged
 		// state.json lost the others (then every other version counts as
 		// bad). It is health-checked again before it is confirmed.
-		if haveFloor && v.Compare(floor) == 0 && !ms.markedBad(v.String()) {
+		if haveFloor && v.Compare(floor) == 0 && !ms.MarkedBad(v.String()) {
 			best = &v
 			break
 		}
-		if ms.isBad(v.String()) {
+		if ms.IsBad(v.String()) {
 			continue
 		}
 		if best == nil || v.Compare(*best) > 0 {
@@ -415,9 +189,9 @@ func (c *Client) loadPointer(p modelPaths, modelID string, ms *modelState) (*poi
 	if best == nil {
 		return nil, nil
 	}
-	restored := pointer{ModelID: modelID, Version: best.String(), Trial: true}
-	if err := c.writePointer(p, restored); err != nil {
-		return nil, errorf(StateInvalid, err, "restoring %s", p.pointer())
+	restored := devstate.Pointer{ModelID: modelID, Version: best.String(), Trial: true}
+	if err := devstate.WritePointer(p, restored, c.now()); err != nil {
+		return nil, codes.Errorf(StateInvalid, err, "restoring %s", p.Pointer())
 	}
-	return readPointer(p, modelID)
+	return devstate.ReadPointer(p, modelID)
 }

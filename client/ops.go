@@ -2,6 +2,9 @@ package client
 
 import (
 	"context"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"path/filepath"
 	"sort"
 
@@ -38,12 +41,12 @@ type ModelStatus struct {
 
 // Models lists the models that have state on the device.
 func (c *Client) Models() ([]string, error) {
-	if err := c.checkState(); err != nil {
+	if err := devstate.CheckState(c.dir); err != nil {
 		return nil, err
 	}
-	entries, err := c.sfs().ReadDir(filepath.Join(c.dir, modelsDir))
+	entries, err := c.sfs().ReadDir(filepath.Join(c.dir, devstate.ModelsDir))
 	if err != nil {
-		return nil, errorf(StateInvalid, err, "listing models")
+		return nil, codes.Errorf(StateInvalid, err, "listing models")
 	}
 	var out []string
 	for _, e := range entries {
@@ -59,13 +62,13 @@ func (c *Client) Models() ([]string, error) {
 // Verify to re-check the files.
 func (c *Client) Status(modelID string) (*ModelStatus, error) {
 	if err := targets.CheckModelID(modelID); err != nil {
-		return nil, errorf(TargetNotFound, err, "model id")
+		return nil, codes.Errorf(TargetNotFound, err, "model id")
 	}
-	if err := c.checkState(); err != nil {
+	if err := devstate.CheckState(c.dir); err != nil {
 		return nil, err
 	}
 	p := c.paths(modelID)
-	ptr, err := readPointer(p, modelID)
+	ptr, err := devstate.ReadPointer(p, modelID)
 	if err != nil {
 		return nil, err
 	}
@@ -75,9 +78,9 @@ func (c *Client) Status(modelID string) (*ModelStatus, error) {
 	st := &ModelStatus{ModelID: modelID, Installed: []string{}, BadVersions: ms.BadVersions,
 		BadThrough: ms.BadThrough, BadMarksLost: ms.MarksLost, LastResult: ms.LastResult}
 	if ptr != nil {
-		st.Version, st.Path, st.Previous, st.Trial, st.ActivatedAt = ptr.Version, p.version(ptr.Version), ptr.Previous, ptr.Trial, ptr.ActivatedAt
+		st.Version, st.Path, st.Previous, st.Trial, st.ActivatedAt = ptr.Version, p.Version(ptr.Version), ptr.Previous, ptr.Trial, ptr.ActivatedAt
 	}
-	if sched, _ := readSchedule(p); sched.Attempts > 0 || sched.NotBefore != "" || len(sched.VerifyFailures) > 0 {
+	if sched, _ := devstate.ReadSchedule(p); sched.Attempts > 0 || sched.NotBefore != "" || len(sched.VerifyFailures) > 0 {
 		st.Schedule = sched
 	}
 	if f, ok, err := c.floor(modelID, ptr); err != nil {
@@ -85,7 +88,7 @@ func (c *Client) Status(modelID string) (*ModelStatus, error) {
 	} else if ok {
 		st.Floor = f.String()
 	}
-	entries, _ := p.fs.ReadDir(p.dir)
+	entries, _ := p.FS.ReadDir(p.Dir)
 	var vs []targets.Version
 	for _, e := range entries {
 		if v, err := targets.ParseVersion(e.Name()); err == nil && e.IsDir() {
@@ -108,11 +111,11 @@ func (c *Client) Verify(modelID string) (*ModelStatus, error) {
 		return nil, err
 	}
 	if st.Version == "" {
-		return st, errorf(NoActiveModel, nil, "%s has no active version", modelID)
+		return st, codes.Errorf(NoActiveModel, nil, "%s has no active version", modelID)
 	}
 	s, err := c.session(true)
 	if err == nil {
-		err = s.refresh()
+		err = s.Refresh()
 	}
 	if err != nil {
 		return st, err
@@ -121,7 +124,7 @@ func (c *Client) Verify(modelID string) (*ModelStatus, error) {
 	if err != nil {
 		return st, err
 	}
-	return st, verifyDir(context.Background(), c.sfs(), st.Path, fs)
+	return st, installed.VerifyDir(context.Background(), c.sfs(), st.Path, fs)
 }
 
 // Rollback switches explicitly back to the previous installed version,
@@ -131,30 +134,30 @@ func (c *Client) Verify(modelID string) (*ModelStatus, error) {
 // operator may return to a version already on the device.
 func (c *Client) Rollback(modelID string) (*Result, error) {
 	if err := targets.CheckModelID(modelID); err != nil {
-		return nil, errorf(TargetNotFound, err, "model id")
+		return nil, codes.Errorf(TargetNotFound, err, "model id")
 	}
 	var res *Result
 	err := c.locked(func() error {
-		if err := c.checkState(); err != nil {
+		if err := devstate.CheckState(c.dir); err != nil {
 			return err
 		}
 		p := c.paths(modelID)
-		ptr, err := readPointer(p, modelID)
+		ptr, err := devstate.ReadPointer(p, modelID)
 		if err != nil {
 			return err
 		}
 		if ptr == nil {
-			return errorf(NoActiveModel, nil, "%s has no active version", modelID)
+			return codes.Errorf(NoActiveModel, nil, "%s has no active version", modelID)
 		}
 		if ptr.Previous == "" {
-			return errorf(NoActiveModel, nil, "%s %s has no previous version to go back to", modelID, ptr.Version)
+			return codes.Errorf(NoActiveModel, nil, "%s %s has no previous version to go back to", modelID, ptr.Version)
 		}
-		if _, err := p.fs.Lstat(p.version(ptr.Previous)); err != nil {
-			return errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
+		if _, err := p.FS.Lstat(p.Version(ptr.Previous)); err != nil {
+			return codes.Errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
 		}
 		s, err := c.session(true)
 		if err == nil {
-			err = s.refresh()
+			err = s.Refresh()
 		}
 		if err != nil {
 			return err
@@ -163,25 +166,25 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if err != nil {
 			return err
 		}
-		if err := verifyDir(context.Background(), p.fs, p.version(ptr.Previous), fs); err != nil {
+		if err := installed.VerifyDir(context.Background(), p.FS, p.Version(ptr.Previous), fs); err != nil {
 			return err
 		}
 		ms, err := c.loadModelState(p, modelID)
 		if err != nil {
 			return err
 		}
-		ms.markBad(ptr.Version)
+		ms.MarkBad(ptr.Version)
 		if err := c.saveModelState(p, modelID, ptr, ms); err != nil {
-			return errorf(StateInvalid, err, "marking %s bad", ptr.Version)
+			return codes.Errorf(StateInvalid, err, "marking %s bad", ptr.Version)
 		}
-		if err := c.writePointer(p, pointer{ModelID: modelID, Version: ptr.Previous}); err != nil {
-			return errorf(StateInvalid, err, "switching to %s", ptr.Previous)
+		if err := devstate.WritePointer(p, devstate.Pointer{ModelID: modelID, Version: ptr.Previous}, c.now()); err != nil {
+			return codes.Errorf(StateInvalid, err, "switching to %s", ptr.Previous)
 		}
 		c.event(Event{Event: EventRolledBack, ModelID: modelID, FromVersion: ptr.Version, ToVersion: ptr.Previous})
 		res = &Result{Time: c.now().UTC().Format(targets.TimeFormat), ModelID: modelID, Outcome: OutcomeRolledBack,
-			Version: ptr.Previous, Path: p.version(ptr.Previous), FromVersion: ptr.Version, ToVersion: ptr.Previous}
+			Version: ptr.Previous, Path: p.Version(ptr.Previous), FromVersion: ptr.Version, ToVersion: ptr.Previous}
 		ms.LastResult = res
-		return c.saveModelState(p, modelID, &pointer{ModelID: modelID, Version: ptr.Previous}, ms)
+		return c.saveModelState(p, modelID, &devstate.Pointer{ModelID: modelID, Version: ptr.Previous}, ms)
 	})
 	return res, err
 }

@@ -2,6 +2,11 @@ package client
 
 import (
 	"context"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/eligibility"
+	"github.com/edgetuf/edgetuf/client/internal/installed"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
@@ -18,12 +23,12 @@ func (u *run) checkBackoff() error {
 	if u.req.Force || u.sched.NotBefore == "" {
 		return nil
 	}
-	nb, err := parseTime(u.sched.NotBefore)
+	nb, err := devstate.ParseTime(u.sched.NotBefore)
 	if err != nil || !u.c.now().Before(nb) {
 		return nil
 	}
 	u.res.NotBefore = u.sched.NotBefore
-	return errorf(Backoff, nil, "%d failed attempt(s), the last %s; the next attempt is due at %s (--force runs now)",
+	return codes.Errorf(Backoff, nil, "%d failed attempt(s), the last %s; the next attempt is due at %s (--force runs now)",
 		u.sched.Attempts, u.sched.LastCode, u.sched.NotBefore)
 }
 
@@ -31,9 +36,9 @@ func (u *run) checkBackoff() error {
 // whether cand may be downloaded now: a version that failed verification
 // too often waits, and the signed policy and the user's settings must
 // allow it. Its error is a deferral; nothing has been downloaded.
-func (u *run) mayDownload(s *tufSession, cand *candidate) error {
+func (u *run) mayDownload(s *tufsession.Session, cand *candidate) error {
 	v := cand.version.String()
-	if u.dirExists(u.p.version(v)) {
+	if u.dirExists(u.p.Version(v)) {
 		return nil // installed already: nothing to download
 	}
 	if err := u.verifyDeferred(v); err != nil {
@@ -47,8 +52,8 @@ func (u *run) mayDownload(s *tufSession, cand *candidate) error {
 	for _, tf := range fs {
 		need += tf.Length
 	}
-	if err := eligible(cand.custom.Policy, u.req.State, need, u.c.now()); err != nil {
-		return errorf(err.Code, nil, "%s %s: %s", u.req.ModelID, v, err.Reason())
+	if err := eligibility.Eligible(cand.custom.Policy, u.req.State, need, u.c.now()); err != nil {
+		return codes.Errorf(err.Code, nil, "%s %s: %s", u.req.ModelID, v, err.Reason())
 	}
 	return nil
 }
@@ -67,20 +72,20 @@ func (u *run) discardRevoked() error {
 			continue // the active one is stepped down from (leaveRevoked)
 		}
 		discarded := false
-		if _, err := u.p.fs.Lstat(u.p.stagingFor(v)); err == nil {
-			if err := u.p.fs.RemoveAll(u.p.stagingFor(v)); err != nil {
-				return errorf(StateInvalid, err, "discarding the staged revoked %s", v)
+		if _, err := u.p.FS.Lstat(u.p.StagingFor(v)); err == nil {
+			if err := u.p.FS.RemoveAll(u.p.StagingFor(v)); err != nil {
+				return codes.Errorf(StateInvalid, err, "discarding the staged revoked %s", v)
 			}
 			discarded = true
 		}
-		if fi, err := u.p.fs.Lstat(u.p.version(v)); err == nil && fi.IsDir() {
-			hidden := filepath.Join(u.p.dir, installPrefix+"gc-"+v)
-			u.p.fs.RemoveAll(hidden)
-			if err := u.p.fs.Rename(u.p.version(v), hidden); err != nil {
-				return errorf(StateInvalid, err, "discarding the revoked %s", v)
+		if fi, err := u.p.FS.Lstat(u.p.Version(v)); err == nil && fi.IsDir() {
+			hidden := filepath.Join(u.p.Dir, devstate.InstallPrefix+"gc-"+v)
+			u.p.FS.RemoveAll(hidden)
+			if err := u.p.FS.Rename(u.p.Version(v), hidden); err != nil {
+				return codes.Errorf(StateInvalid, err, "discarding the revoked %s", v)
 			}
-			syncDir(u.p.dir)
-			u.p.fs.RemoveAll(hidden)
+			devstate.SyncDir(u.p.Dir)
+			u.p.FS.RemoveAll(hidden)
 			discarded = true
 		}
 		if discarded {
@@ -102,7 +107,7 @@ func (u *run) discardRevoked() error {
 // (anti_rollback.Store.StepDown): the only way the floor ever goes down.
 // The chosen version is activated on trial and health-checked like any
 // activation.
-func (u *run) leaveRevoked(ctx context.Context, s *tufSession, active *candidate) error {
+func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *candidate) error {
 	from := active.version
 	reason := active.custom.Revoked.Reason
 	u.res.Skipped = append(u.res.Skipped, Skipped{Version: from.String(), Code: Revoked, Reason: u.req.ModelID + " " + from.String() + " is revoked: " + reason})
@@ -114,27 +119,27 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufSession, active *candidate
 		}
 	}
 	usable := func(c *candidate) bool {
-		return c.version.Compare(from) < 0 && c.custom.Revoked == nil && !u.ms.isBad(c.version.String()) &&
+		return c.version.Compare(from) < 0 && c.custom.Revoked == nil && !u.ms.IsBad(c.version.String()) &&
 			(appMin == nil || c.version.Compare(*appMin) >= 0)
 	}
 	var target *candidate
-	installed := false
+	found := false
 	for i := range u.cands {
 		c := &u.cands[i]
-		if !usable(c) || !u.dirExists(u.p.version(c.version.String())) {
+		if !usable(c) || !u.dirExists(u.p.Version(c.version.String())) {
 			continue
 		}
 		fs, err := files(s, c)
 		if err != nil {
 			continue
 		}
-		if err := verifyDir(ctx, u.p.fs, u.p.version(c.version.String()), fs); err != nil {
+		if err := installed.VerifyDir(ctx, u.p.FS, u.p.Version(c.version.String()), fs); err != nil {
 			if CodeOf(err) == Cancelled {
 				return err
 			}
 			continue
 		}
-		target, installed = c, true
+		target, found = c, true
 		break
 	}
 	if target == nil {
@@ -151,11 +156,11 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufSession, active *candidate
 		}
 	}
 	if target == nil {
-		return errorf(Revoked, nil, "%s %s is revoked (%s) and no installed or published version can replace it; it stays active", u.req.ModelID, from, reason)
+		return codes.Errorf(Revoked, nil, "%s %s is revoked (%s) and no installed or published version can replace it; it stays active", u.req.ModelID, from, reason)
 	}
 	to := target.version.String()
 	u.res.ToVersion = to
-	if !installed {
+	if !found {
 		if err := u.mayDownload(s, target); err != nil {
 			return err
 		}
@@ -167,12 +172,12 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufSession, active *candidate
 	// revoked version active and confirmed, and the next run raises the
 	// floor back to it (choose) and steps down again.
 	if err := u.c.store.StepDown(u.req.ModelID, from, target.version); err != nil {
-		return errorf(StateInvalid, err, "stepping the anti-rollback floor down from the revoked %s", from)
+		return codes.Errorf(StateInvalid, err, "stepping the anti-rollback floor down from the revoked %s", from)
 	}
 	crashpoint.Hit("client.revoked.stepdown")
-	next := pointer{ModelID: u.req.ModelID, Version: to, Trial: true}
-	if err := u.c.writePointer(u.p, next); err != nil {
-		return errorf(StateInvalid, err, "activating %s", to)
+	next := devstate.Pointer{ModelID: u.req.ModelID, Version: to, Trial: true}
+	if err := devstate.WritePointer(u.p, next, u.c.now()); err != nil {
+		return codes.Errorf(StateInvalid, err, "activating %s", to)
 	}
 	u.c.event(Event{Event: EventRevokedRollback, ModelID: u.req.ModelID, FromVersion: from.String(), ToVersion: to, Code: Revoked, Reason: reason})
 	if err := u.healthCheck(ctx, to, nil); err != nil {

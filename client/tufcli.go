@@ -2,6 +2,12 @@ package client
 
 import (
 	"context"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/installed"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
+	"github.com/spf13/afero"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,15 +25,15 @@ type TUFClient struct {
 	// Now is the reference time for expiry (zero: the clock).
 	Now  time.Time
 	opts Options
-	dl   *downloader
+	dl   *transport.Downloader
 }
 
 // NewTUFClient returns a client for metadataDir; opts as for Open.
 func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) *TUFClient {
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = newHTTPClient(nil)
+		opts.HTTPClient = transport.NewHTTPClient(nil)
 	}
-	opts.HTTPClient = withPolicy(opts.HTTPClient, &netPolicy{})
+	opts.HTTPClient = transport.WithPolicy(opts.HTTPClient, &transport.Policy{})
 	if opts.StallTimeout == 0 {
 		opts.StallTimeout = 30 * time.Second
 	}
@@ -38,7 +44,7 @@ func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) 
 		opts.MetadataTimeout = DefaultMetadataTimeout
 	}
 	return &TUFClient{MetadataDir: metadataDir, MetadataURL: metadataURL, Now: now, opts: opts,
-		dl: &downloader{http: opts.HTTPClient, stall: opts.StallTimeout, retries: opts.Retries, backoff: opts.RetryBackoff, progress: opts.Progress, after: realAfter}}
+		dl: &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: transport.RealAfter}}
 }
 
 // TUFInit stores a trusted root as metadataDir/root.json, with no network
@@ -46,23 +52,23 @@ func NewTUFClient(metadataDir, metadataURL string, now time.Time, opts Options) 
 func TUFInit(metadataDir, rootFile string) error {
 	data, err := os.ReadFile(rootFile)
 	if err != nil {
-		return errorf(StateInvalid, err, "trusted root")
+		return codes.Errorf(StateInvalid, err, "trusted root")
 	}
 	if err := os.MkdirAll(metadataDir, 0o700); err != nil {
-		return errorf(StateInvalid, err, "metadata directory")
+		return codes.Errorf(StateInvalid, err, "metadata directory")
 	}
-	return atomicfs.WriteFile(osFS, filepath.Join(metadataDir, "root.json"), data, 0o600)
+	return atomicfs.WriteFile(afero.NewOsFs(), filepath.Join(metadataDir, "root.json"), data, 0o600)
 }
 
 // session refreshes; ctx bounds its metadata downloads as it bounds an
 // update's.
-func (t *TUFClient) session(ctx context.Context, targetBaseURL string) (*tufSession, error) {
-	s, err := newTUFSession(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufOptions{ctx: ctx, httpClient: t.opts.HTTPClient, now: t.Now,
-		retries: t.opts.Retries, backoff: t.opts.RetryBackoff, stall: t.opts.StallTimeout, metaTimeout: t.opts.MetadataTimeout, limits: limitsOf(t.opts)})
+func (t *TUFClient) session(ctx context.Context, targetBaseURL string) (*tufsession.Session, error) {
+	s, err := tufsession.New(t.MetadataDir, t.MetadataURL, targetBaseURL, "", tufsession.Options{Ctx: ctx, HTTPClient: t.opts.HTTPClient, Now: t.Now,
+		Retries: t.opts.Retries, Backoff: t.opts.RetryBackoff, Stall: t.opts.StallTimeout, MetaTimeout: t.opts.MetadataTimeout, Limits: limitsOf(t.opts)})
 	if err != nil {
 		return nil, err
 	}
-	return s, s.refresh()
+	return s, s.Refresh()
 }
 
 // Refresh updates the top-level metadata, stored as <role>.json.
@@ -81,28 +87,28 @@ func (t *TUFClient) Download(ctx context.Context, targetBaseURL, targetDir strin
 		return err
 	}
 	if err := os.MkdirAll(targetDir, 0o700); err != nil {
-		return errorf(StateInvalid, err, "target directory")
+		return codes.Errorf(StateInvalid, err, "target directory")
 	}
 	buf := make([]byte, 1<<20)
 	for _, p := range paths {
-		tf, err := s.lookup(p) // any target, with any supported hashes (not only model files)
+		tf, err := s.Lookup(p) // any target, with any supported hashes (not only model files)
 		if err != nil {
 			return err
 		}
 		name := url.PathEscape(p)
 		if name == "" || name == "." || name == ".." {
-			return errorf(TargetNotFound, nil, "target path %q cannot be stored as a file", p)
+			return codes.Errorf(TargetNotFound, nil, "target path %q cannot be stored as a file", p)
 		}
 		dest := filepath.Join(targetDir, name)
-		if verifyFile(dest, tf, buf) == nil {
+		if installed.VerifyFile(dest, tf, buf) == nil {
 			continue
 		}
-		part := dest + partSuffix
-		if _, err := t.dl.fetch(ctx, s.urlOf(tf), tf, part, p); err != nil {
+		part := dest + devstate.PartSuffix
+		if _, err := t.dl.Fetch(ctx, s.URLOf(tf), tf, part, p); err != nil {
 			return err
 		}
 		if err := os.Rename(part, dest); err != nil {
-			return errorf(StateInvalid, err, "storing %s", p)
+			return codes.Errorf(StateInvalid, err, "storing %s", p)
 		}
 	}
 	return nil

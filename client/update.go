@@ -2,15 +2,16 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/installed"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
+	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"path/filepath"
-	"reflect"
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
-	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -107,7 +108,7 @@ type Skipped struct {
 func (c *Client) Update(ctx context.Context, req UpdateRequest) (*Result, error) {
 	if c.opts.Timeout > 0 {
 		var cancel func()
-		ctx, cancel = withTimeoutCause(ctx, c.opts.after, c.opts.Timeout, &timeoutCause{fmt.Sprintf("the update did not finish within %v (the run's time limit)", c.opts.Timeout)})
+		ctx, cancel = transport.WithTimeoutCause(ctx, c.opts.after, c.opts.Timeout, &transport.TimeoutCause{Msg: fmt.Sprintf("the update did not finish within %v (the run's time limit)", c.opts.Timeout)})
 		defer cancel()
 	}
 	var res *Result
@@ -130,13 +131,13 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*Result, error)
 
 func (c *Client) checkRequest(req *UpdateRequest) error {
 	if err := targets.CheckModelID(req.ModelID); err != nil {
-		return errorf(TargetNotFound, err, "model id")
+		return codes.Errorf(TargetNotFound, err, "model id")
 	}
 	if req.Keep == 0 {
 		req.Keep = 2
 	}
 	if req.Keep < 1 {
-		return errorf(StateInvalid, nil, "keep must be at least 1")
+		return codes.Errorf(StateInvalid, nil, "keep must be at least 1")
 	}
 	if req.HealthTimeout == 0 {
 		req.HealthTimeout = time.Minute
@@ -149,8 +150,8 @@ type run struct {
 	c   *Client
 	req UpdateRequest
 	ctx context.Context // the run's: its end turns any failure into stopped's error
-	p   modelPaths
-	ptr *pointer
+	p   devstate.ModelPaths
+	ptr *devstate.Pointer
 	ms  *modelState
 	res *Result
 	// trialErr is the health-check failure of a version a crash left on
@@ -165,13 +166,13 @@ type run struct {
 }
 
 func (u *run) finish(err error) (*Result, error) {
-	if CodeOf(err) == Network && u.ctx.Err() != nil && stopped(u.ctx, "").Code == Cancelled {
-		err = errorf(Cancelled, err, "") // a transfer cut short by the caller
+	if CodeOf(err) == Network && u.ctx.Err() != nil && transport.Stopped(u.ctx, "").Code == Cancelled {
+		err = codes.Errorf(Cancelled, err, "") // a transfer cut short by the caller
 	}
 	r := u.res
 	r.Time = u.c.now().UTC().Format(targets.TimeFormat)
-	if ptr, perr := readPointer(u.p, u.req.ModelID); perr == nil && ptr != nil {
-		r.Version, r.Path = ptr.Version, u.p.version(ptr.Version)
+	if ptr, perr := devstate.ReadPointer(u.p, u.req.ModelID); perr == nil && ptr != nil {
+		r.Version, r.Path = ptr.Version, u.p.Version(ptr.Version)
 	} else {
 		r.Version, r.Path = "", ""
 	}
@@ -194,35 +195,30 @@ func (u *run) finish(err error) (*Result, error) {
 	}
 	// Asking for a model the repository does not publish (a typo) leaves
 	// no state behind.
-	if CodeOf(err) == TargetNotFound && !u.dirExists(u.p.dir) {
+	if CodeOf(err) == TargetNotFound && !u.dirExists(u.p.Dir) {
 		return r, err
 	}
 	u.ms.LastResult = r
 	if werr := u.c.saveModelState(u.p, u.req.ModelID, u.ptr, u.ms); werr != nil && err == nil {
-		err = errorf(StateInvalid, werr, "recording the result")
+		err = codes.Errorf(StateInvalid, werr, "recording the result")
 	}
 	return r, err
 }
 
 func (u *run) dirExists(dir string) bool {
-	fi, err := u.p.fs.Lstat(dir)
-	return err == nil && fi.IsDir()
-}
-
-func dirExists(dir string) bool {
-	fi, err := os.Stat(dir)
+	fi, err := u.p.FS.Lstat(dir)
 	return err == nil && fi.IsDir()
 }
 
 func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error) {
 	u := &run{c: c, ctx: ctx, req: req, p: c.paths(req.ModelID), res: &Result{ModelID: req.ModelID}}
-	if err := c.checkState(); err != nil {
+	if err := devstate.CheckState(c.dir); err != nil {
 		return nil, err
 	}
-	if err := c.recover(u.p); err != nil {
+	if err := devstate.Recover(c.dir, u.p); err != nil {
 		return nil, err
 	}
-	if err := c.cleanStaging(u.p); err != nil {
+	if err := devstate.CleanStaging(c.dir, u.p); err != nil {
 		return nil, err
 	}
 	var err error
@@ -238,7 +234,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	if u.sched, err = c.loadSchedule(u.p, req.ModelID); err != nil {
 		return nil, err
 	}
-	c.retryAfter.reset()
+	c.retryAfter.Reset()
 	// A version left on trial by a crash is judged before anything else.
 	if u.ptr != nil && u.ptr.Trial {
 		if err := u.resolveTrial(ctx); err != nil {
@@ -254,11 +250,11 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	if err != nil {
 		return u.finish(err)
 	}
-	if err := s.refresh(); err != nil {
+	if err := s.Refresh(); err != nil {
 		return u.finish(err)
 	}
 	// go-tuf wrote metadata/ with plain os calls: check what it left.
-	if err := c.checkMetadata(); err != nil {
+	if err := devstate.CheckMetadata(c.dir); err != nil {
 		return u.finish(err)
 	}
 	if err := u.settleMarks(s); err != nil {
@@ -270,7 +266,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	// The metadata is complete and consistent now, unless a delegated role
 	// could not be loaded: offline checks use a copy.
 	if c := CodeOf(err); err == nil || c == TargetNotFound || c == Incompatible || c == PolicyRejected {
-		saveVerified(s.metaDir)
+		tufsession.SaveVerified(s.MetaDir())
 	}
 	if err != nil {
 		return u.finish(err)
@@ -288,7 +284,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 			u.res.Outcome = OutcomeUpToDate
 			c.event(Event{Event: EventUpToDate, ModelID: req.ModelID, FromVersion: u.res.FromVersion})
 		}
-		c.gc(u.p, u.ptr, req.Keep, "", u.ms.isBad)
+		devstate.GC(u.p, u.ptr, req.Keep, "", u.ms.IsBad)
 		return u.finish(nil)
 	}
 	u.res.ToVersion = best.version.String()
@@ -309,13 +305,13 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 // file present with its signed size, nothing else) finds it damaged, so
 // that an up-to-date device never stays on a broken copy. It does not
 // re-hash: that is mclient verify's job, and costs a full read per poll.
-func (u *run) repair(ctx context.Context, s *tufSession, active *candidate) error {
+func (u *run) repair(ctx context.Context, s *tufsession.Session, active *candidate) error {
 	fs, err := files(s, active)
 	if err != nil {
 		return err
 	}
 	v := active.version.String()
-	cause := checkSizesSigned(u.p.fs, u.p.version(v), fs)
+	cause := installed.CheckSizesSigned(u.p.FS, u.p.Version(v), fs)
 	if cause == nil {
 		return nil
 	}
@@ -338,13 +334,13 @@ func (u *run) repair(ctx context.Context, s *tufSession, active *candidate) erro
 // (it differs only in build metadata) is not newer: the device stays, so
 // that two such versions published together never make it switch back
 // and forth on every poll.
-func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
+func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error) {
 	cands, err := u.c.candidates(s, u.req.ModelID)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(cands) == 0 {
-		return nil, nil, errorf(TargetNotFound, nil, "model %s is not published", u.req.ModelID)
+		return nil, nil, codes.Errorf(TargetNotFound, nil, "model %s is not published", u.req.ModelID)
 	}
 	u.cands = cands
 	if err := u.discardRevoked(); err != nil {
@@ -358,7 +354,7 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 		// Repair a store that is lower than the confirmed active version
 		// (rewritten by hand, or lost).
 		if err := u.c.store.Raise(u.req.ModelID, floor); err != nil {
-			return nil, nil, errorf(StateInvalid, err, "raising the anti-rollback floor")
+			return nil, nil, codes.Errorf(StateInvalid, err, "raising the anti-rollback floor")
 		}
 	}
 	var firstErr error
@@ -388,23 +384,23 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 		var reason *Error
 		switch {
 		case cand.custom.Revoked != nil:
-			reason = errorf(Revoked, nil, "%s %s is revoked: %s", u.req.ModelID, v, cand.custom.Revoked.Reason)
+			reason = codes.Errorf(Revoked, nil, "%s %s is revoked: %s", u.req.ModelID, v, cand.custom.Revoked.Reason)
 			u.c.event(Event{Event: EventRevoked, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: Revoked, Reason: cand.custom.Revoked.Reason})
 		case haveFloor && cand.version.Compare(floor) < 0:
 			if u.ptr != nil {
 				return nil, nil, nil // older than what runs: never a candidate
 			}
-			reason = errorf(PolicyRejected, nil, "%s %s is below the anti-rollback floor %s", u.req.ModelID, v, floor)
-		case u.ms.isBad(v):
+			reason = codes.Errorf(PolicyRejected, nil, "%s %s is below the anti-rollback floor %s", u.req.ModelID, v, floor)
+		case u.ms.IsBad(v):
 			// Marked bad after it failed here: skipped without being an
 			// error, so a device that rolled back is simply up to date.
 			skippedBad = true
-			reason = errorf(PolicyRejected, nil, "%s %s is marked bad on this device", u.req.ModelID, v)
+			reason = codes.Errorf(PolicyRejected, nil, "%s %s is marked bad on this device", u.req.ModelID, v)
 		default:
 			if err := u.req.Device.Compatible(&cand.custom.Compat); err != nil {
-				reason = errorf(Incompatible, nil, "%s %s: %v", u.req.ModelID, v, err)
+				reason = codes.Errorf(Incompatible, nil, "%s %s: %v", u.req.ModelID, v, err)
 			} else if ok, why := u.c.admits(cand.custom.Rollout); !ok {
-				reason = errorf(CohortExcluded, nil, "%s %s: %s", u.req.ModelID, v, why)
+				reason = codes.Errorf(CohortExcluded, nil, "%s %s: %s", u.req.ModelID, v, why)
 				u.c.event(Event{Event: EventCohortExcluded, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: CohortExcluded})
 			}
 		}
@@ -414,7 +410,7 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 		u.res.Skipped = append(u.res.Skipped, Skipped{Version: v, Code: reason.Code, Reason: reason.Reason()})
 		// A version skipped for the cohort or a revocation is passed
 		// over like one marked bad: never an error of the run.
-		if firstErr == nil && !u.ms.isBad(v) && reason.Code != CohortExcluded && reason.Code != Revoked {
+		if firstErr == nil && !u.ms.IsBad(v) && reason.Code != CohortExcluded && reason.Code != Revoked {
 			firstErr = reason
 		}
 	}
@@ -424,48 +420,24 @@ func (u *run) choose(s *tufSession) (best, active *candidate, err error) {
 	case firstErr != nil:
 		return nil, nil, firstErr
 	case skippedBad:
-		return nil, nil, errorf(PolicyRejected, nil, "every published version of %s is marked bad on this device", u.req.ModelID)
+		return nil, nil, codes.Errorf(PolicyRejected, nil, "every published version of %s is marked bad on this device", u.req.ModelID)
 	}
-	return nil, nil, errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
-}
-
-// recover cleans what a killed process may have left: temporary files and
-// half-built install directories. Partial downloads stay for resuming.
-// Each leftover is removed itself, never followed (a link is removed).
-func (c *Client) recover(p modelPaths) error {
-	// The anti-rollback store's and go-tuf's (tuf_tmp*) temporary files too.
-	for _, d := range []string{p.dir, c.dir, filepath.Join(c.dir, antiRollbackDir), filepath.Join(c.dir, metadataDir)} {
-		entries, err := p.fs.ReadDir(d)
-		if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
-			continue
-		}
-		if err != nil {
-			return errorf(StateInvalid, err, "cleaning up %s", d)
-		}
-		for _, e := range entries {
-			if isRecoverTemp(e.Name()) {
-				if err := p.fs.RemoveAll(filepath.Join(d, e.Name())); err != nil {
-					return errorf(StateInvalid, err, "cleaning up")
-				}
-			}
-		}
-	}
-	return nil
+	return nil, nil, codes.Errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
 }
 
 // files resolves, from signed metadata, every target of a version: the
 // manifest and each payload file its signed custom metadata lists.
-func files(s *tufSession, cand *candidate) (map[string]*metadata.TargetFiles, error) {
+func files(s *tufsession.Session, cand *candidate) (map[string]*metadata.TargetFiles, error) {
 	out := map[string]*metadata.TargetFiles{targets.ManifestName: cand.manifest}
 	for _, name := range cand.custom.Files {
 		p := targets.TargetPath(cand.custom.ModelID, cand.custom.Version, name)
-		tf, err := s.targetInfo(p)
+		tf, err := s.TargetInfo(p)
 		if err != nil {
 			return nil, err
 		}
 		pc, err := targets.ParseCustom(p, tf.Custom)
 		if err != nil || pc.Kind != targets.KindPayload {
-			return nil, errorf(ManifestInvalid, err, "%s is not a payload target of %s %s", p, cand.custom.ModelID, cand.custom.Version)
+			return nil, codes.Errorf(ManifestInvalid, err, "%s is not a payload target of %s %s", p, cand.custom.ModelID, cand.custom.Version)
 		}
 		out[name] = tf
 	}
@@ -475,17 +447,17 @@ func files(s *tufSession, cand *candidate) (map[string]*metadata.TargetFiles, er
 // install makes models/<model>/<version>/ hold the verified version,
 // downloading only what is missing. An installed copy left by an earlier
 // run is used only after every file re-verifies.
-func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error {
+func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidate) error {
 	v := cand.version.String()
 	fs, err := files(s, cand)
 	if err != nil {
 		return err
 	}
-	dst := u.p.version(v)
-	if _, err := u.p.fs.Lstat(dst); err == nil {
-		verr := verifyDir(ctx, u.p.fs, dst, fs)
+	dst := u.p.Version(v)
+	if _, err := u.p.FS.Lstat(dst); err == nil {
+		verr := installed.VerifyDir(ctx, u.p.FS, dst, fs)
 		if verr == nil {
-			u.p.fs.RemoveAll(u.p.stagingFor(v))
+			u.p.FS.RemoveAll(u.p.StagingFor(v))
 			return nil
 		}
 		if CodeOf(verr) == Cancelled {
@@ -498,16 +470,16 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 	if err := u.checkSpace(fs, v, plans); err != nil {
 		return err
 	}
-	stage := u.p.stagingFor(v)
-	if err := u.p.fs.MkdirAll(stage, 0o700); err != nil {
-		return errorf(classifyFS(err), err, "staging")
+	stage := u.p.StagingFor(v)
+	if err := u.p.FS.MkdirAll(stage, 0o700); err != nil {
+		return codes.Errorf(codes.ClassifyFS(err), err, "staging")
 	}
 	// The manifest first: it is small, and a bad one stops everything
 	// before a large payload is fetched.
 	names := append([]string{targets.ManifestName}, cand.custom.Files...)
 	for _, name := range names {
 		tf := fs[name]
-		dest := filepath.Join(stage, name+partSuffix)
+		dest := filepath.Join(stage, name+devstate.PartSuffix)
 		u.res.Files = append(u.res.Files, FileFetch{File: name, Method: MethodFull, Length: tf.Length})
 		ff := &u.res.Files[len(u.res.Files)-1]
 		if p := plans[name]; p != nil {
@@ -519,10 +491,10 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 				continue
 			}
 		}
-		r, err := u.c.dl.fetch(ctx, s.urlOf(tf), tf, dest, name)
-		u.res.BytesDownloaded += r.transferred
-		u.res.BytesResumed += r.resumedFrom
-		ff.Bytes += r.transferred
+		r, err := u.c.dl.Fetch(ctx, s.URLOf(tf), tf, dest, name)
+		u.res.BytesDownloaded += r.Transferred
+		u.res.BytesResumed += r.ResumedFrom
+		ff.Bytes += r.Transferred
 		if err != nil {
 			if isVerifyFailure(CodeOf(err)) {
 				u.verifyFailed(v)
@@ -530,8 +502,8 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 			return err
 		}
 		if name == targets.ManifestName {
-			if err := checkManifest(u.p.fs, filepath.Join(stage, name+partSuffix), cand, fs); err != nil {
-				u.p.fs.Remove(filepath.Join(stage, name+partSuffix))
+			if err := installed.CheckManifest(u.p.FS, filepath.Join(stage, name+devstate.PartSuffix), cand.custom, fs); err != nil {
+				u.p.FS.Remove(filepath.Join(stage, name+devstate.PartSuffix))
 				u.verifyFailed(v)
 				return err
 			}
@@ -542,33 +514,33 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 
 	// Move the verified files into a hidden directory, then rename that
 	// into place: a version directory is either complete or absent.
-	tmp, err := u.p.fs.MkdirTemp(u.p.dir, installPrefix+v+"-")
+	tmp, err := u.p.FS.MkdirTemp(u.p.Dir, devstate.InstallPrefix+v+"-")
 	if err != nil {
-		return errorf(classifyFS(err), err, "installing")
+		return codes.Errorf(codes.ClassifyFS(err), err, "installing")
 	}
 	for _, name := range names {
-		if err := u.p.fs.Rename(filepath.Join(stage, name+partSuffix), filepath.Join(tmp, name)); err != nil {
-			return errorf(StateInvalid, err, "installing %s", name)
+		if err := u.p.FS.Rename(filepath.Join(stage, name+devstate.PartSuffix), filepath.Join(tmp, name)); err != nil {
+			return codes.Errorf(StateInvalid, err, "installing %s", name)
 		}
 		crashpoint.Hit("client.install.moved")
 	}
-	syncDir(tmp)
-	if _, err := u.p.fs.Lstat(dst); err == nil {
+	devstate.SyncDir(tmp)
+	if _, err := u.p.FS.Lstat(dst); err == nil {
 		// Move the damaged copy (a link or special file: the entry
 		// itself) aside under a name recover deletes.
-		hidden := filepath.Join(u.p.dir, installPrefix+"damaged-"+v)
-		u.p.fs.RemoveAll(hidden)
-		if err := u.p.fs.Rename(dst, hidden); err != nil {
-			return errorf(StateInvalid, err, "replacing a damaged install of %s", v)
+		hidden := filepath.Join(u.p.Dir, devstate.InstallPrefix+"damaged-"+v)
+		u.p.FS.RemoveAll(hidden)
+		if err := u.p.FS.Rename(dst, hidden); err != nil {
+			return codes.Errorf(StateInvalid, err, "replacing a damaged install of %s", v)
 		}
-		defer u.p.fs.RemoveAll(hidden)
+		defer u.p.FS.RemoveAll(hidden)
 	}
-	if err := u.p.fs.Rename(tmp, dst); err != nil {
-		return errorf(StateInvalid, err, "installing %s", v)
+	if err := u.p.FS.Rename(tmp, dst); err != nil {
+		return codes.Errorf(StateInvalid, err, "installing %s", v)
 	}
 	crashpoint.Hit("client.install.renamed")
-	syncDir(u.p.dir)
-	u.p.fs.RemoveAll(stage)
+	devstate.SyncDir(u.p.Dir)
+	u.p.FS.RemoveAll(stage)
 	u.verified(v)
 	return nil
 }
@@ -579,61 +551,28 @@ func (u *run) install(ctx context.Context, s *tufSession, cand *candidate) error
 // to a full download.
 func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans map[string]*deltaPlan) error {
 	staged := func(path string, length int64) int64 {
-		if fi, err := u.p.fs.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() <= length {
+		if fi, err := u.p.FS.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() <= length {
 			return fi.Size()
 		}
 		return 0
 	}
 	var need int64
 	for name, tf := range fs {
-		need += tf.Length - staged(filepath.Join(u.p.stagingFor(v), name+partSuffix), tf.Length)
+		need += tf.Length - staged(filepath.Join(u.p.StagingFor(v), name+devstate.PartSuffix), tf.Length)
 		if p := plans[name]; p != nil && p.err == nil {
 			need += p.patch.Length - staged(p.part, p.patch.Length)
 		}
 	}
 	margin := max(need/20, 16<<20)
-	if err := u.p.fs.MkdirAll(u.p.dir, 0o700); err != nil {
-		return errorf(classifyFS(err), err, "state directory")
+	if err := u.p.FS.MkdirAll(u.p.Dir, 0o700); err != nil {
+		return codes.Errorf(codes.ClassifyFS(err), err, "state directory")
 	}
-	free, err := u.c.opts.FreeSpace(u.p.dir)
+	free, err := u.c.opts.FreeSpace(u.p.Dir)
 	if err != nil {
-		return errorf(StateInvalid, err, "checking free space")
+		return codes.Errorf(StateInvalid, err, "checking free space")
 	}
 	if uint64(need+margin) > free {
-		return errorf(InsufficientStorage, nil, "%s %s needs %d bytes plus a %d-byte margin, %d free", u.req.ModelID, v, need, margin, free)
-	}
-	return nil
-}
-
-// checkManifest verifies the downloaded (and already hash-checked)
-// manifest against the signed metadata: it must describe exactly the
-// version and files that the signed custom metadata and targets describe.
-func checkManifest(sfs *safefs.FS, path string, cand *candidate, fs map[string]*metadata.TargetFiles) error {
-	data, err := sfs.ReadFile(path, targets.MaxManifestSize)
-	if err != nil {
-		return errorf(StateInvalid, err, "reading the manifest")
-	}
-	m, err := targets.ParsePublishedManifest(data)
-	if err != nil {
-		return errorf(ManifestInvalid, err, "manifest of %s %s", cand.custom.ModelID, cand.custom.Version)
-	}
-	bad := func(format string, args ...any) error {
-		return errorf(ManifestInvalid, nil, "manifest of %s %s: %s", cand.custom.ModelID, cand.custom.Version, fmt.Sprintf(format, args...))
-	}
-	if m.ModelID != cand.custom.ModelID || m.Version != cand.custom.Version {
-		return bad("names %s %s", m.ModelID, m.Version)
-	}
-	if fmt.Sprint(m.SortedFileNames()) != fmt.Sprint(cand.custom.Files) {
-		return bad("lists other files than the signed metadata")
-	}
-	if !reflect.DeepEqual(m.Compat, cand.custom.Compat) {
-		return bad("compatibility fields differ from the signed metadata")
-	}
-	for _, f := range m.Files {
-		tf := fs[f.Path]
-		if tf == nil || *f.Size != tf.Length || f.SHA256 != hexString(tf.Hashes["sha256"]) {
-			return bad("%s: size or hash differs from the signed target", f.Path)
-		}
+		return codes.Errorf(InsufficientStorage, nil, "%s %s needs %d bytes plus a %d-byte margin, %d free", u.req.ModelID, v, need, margin, free)
 	}
 	return nil
 }

@@ -1,10 +1,11 @@
-package client
+package transport
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"hash"
 	"io"
 
@@ -21,7 +22,7 @@ type hashAlgorithm struct {
 
 // hashAlgorithms are the target hash algorithms the client verifies (the
 // standard library's), in the order it prefers one to name the file of a
-// target under consistent snapshots (see targetFileHash). TUF requires no
+// target under consistent snapshots (see TargetFileHash). TUF requires no
 // particular algorithm: a repository may list any set, and python-tuf's
 // repository tools default to SHA-256 alone or list SHA-512 as well.
 var hashAlgorithms = []hashAlgorithm{
@@ -30,14 +31,14 @@ var hashAlgorithms = []hashAlgorithm{
 	{"sha384", "SHA-384", sha512.Size384, sha512.New384},
 }
 
-// checkTargetHashes refuses a target the client could not verify: it
+// CheckTargetHashes refuses a target the client could not verify: it
 // must list at least one supported algorithm, each supported one with a
 // digest of that algorithm's size. Algorithms the client does not know
 // are ignored when a supported one is listed too (it alone authenticates
 // the bytes; python-tuf refuses such targets outright, which the TUF
 // conformance suite also accepts), and never used alone: a target listed
 // only with "md5" or "blake3" is refused, never trusted unchecked.
-func checkTargetHashes(tf *metadata.TargetFiles) error {
+func CheckTargetHashes(tf *metadata.TargetFiles) error {
 	n := 0
 	for _, a := range hashAlgorithms {
 		d, ok := tf.Hashes[a.name]
@@ -59,7 +60,7 @@ func checkTargetHashes(tf *metadata.TargetFiles) error {
 	return nil
 }
 
-// targetFileHash is the digest that names a target's file under
+// TargetFileHash is the digest that names a target's file under
 // consistent snapshots (HASH.FILENAME). The specification lets a client
 // use any of the target's hashes, since a repository publishes one copy
 // per hash it lists; go-tuf takes the first of a Go map (a random one on
@@ -67,9 +68,9 @@ func checkTargetHashes(tf *metadata.TargetFiles) error {
 // python-tuf the first in the metadata's key order (which a Go map does
 // not keep). The choice here is fixed: the first supported algorithm in
 // hashAlgorithms' order that the target lists (SHA-256 when listed, as
-// mrepo and most repositories publish it). checkTargetHashes has
+// mrepo and most repositories publish it). CheckTargetHashes has
 // guaranteed that there is one.
-func targetFileHash(tf *metadata.TargetFiles) []byte {
+func TargetFileHash(tf *metadata.TargetFiles) []byte {
 	for _, a := range hashAlgorithms {
 		if d, ok := tf.Hashes[a.name]; ok {
 			return d
@@ -78,18 +79,18 @@ func targetFileHash(tf *metadata.TargetFiles) []byte {
 	return nil
 }
 
-// targetHash hashes a stream with every supported algorithm the target
+// TargetHash hashes a stream with every supported algorithm the target
 // lists, in one pass: each Write feeds all of them.
-type targetHash struct {
+type TargetHash struct {
 	tf    *metadata.TargetFiles
 	algs  []hashAlgorithm
 	state []hash.Hash
 }
 
-var _ io.Writer = (*targetHash)(nil)
+var _ io.Writer = (*TargetHash)(nil)
 
-func newTargetHash(tf *metadata.TargetFiles) *targetHash {
-	t := &targetHash{tf: tf}
+func NewTargetHash(tf *metadata.TargetFiles) *TargetHash {
+	t := &TargetHash{tf: tf}
 	for _, a := range hashAlgorithms {
 		if _, ok := tf.Hashes[a.name]; ok {
 			t.algs = append(t.algs, a)
@@ -99,7 +100,7 @@ func newTargetHash(tf *metadata.TargetFiles) *targetHash {
 	return t
 }
 
-func (t *targetHash) Write(p []byte) (int, error) {
+func (t *TargetHash) Write(p []byte) (int, error) {
 	for _, h := range t.state {
 		h.Write(p)
 	}
@@ -108,18 +109,18 @@ func (t *targetHash) Write(p []byte) (int, error) {
 
 // Sum is the first algorithm's digest (internal/hashcopy asks for one);
 // check compares them all.
-func (t *targetHash) Sum(b []byte) []byte {
+func (t *TargetHash) Sum(b []byte) []byte {
 	if len(t.state) == 0 {
 		return b
 	}
 	return t.state[0].Sum(b)
 }
 
-// mismatch reports the first listed digest (by its display name) that the
+// Mismatch reports the first listed digest (by its display name) that the
 // bytes written do not match, or bad false if they match them all. A
 // target with no supported algorithm never matches (fail closed, even if
-// checkTargetHashes was skipped): alg is then "".
-func (t *targetHash) mismatch() (alg string, got, want []byte, bad bool) {
+// CheckTargetHashes was skipped): alg is then "".
+func (t *TargetHash) Mismatch() (alg string, got, want []byte, bad bool) {
 	if len(t.state) == 0 {
 		return "", nil, nil, true
 	}
@@ -133,14 +134,14 @@ func (t *targetHash) mismatch() (alg string, got, want []byte, bad bool) {
 	return "", nil, nil, false
 }
 
-// check is mismatch as a HASH_MISMATCH error about the file name.
-func (t *targetHash) check(name string) error {
-	alg, got, want, bad := t.mismatch()
+// Check is Mismatch as a HASH_MISMATCH error about the file name.
+func (t *TargetHash) Check(name string) error {
+	alg, got, want, bad := t.Mismatch()
 	switch {
 	case !bad:
 		return nil
 	case alg == "":
-		return errorf(HashMismatch, nil, "%s: no supported hash algorithm to check it with", name)
+		return codes.Errorf(codes.HashMismatch, nil, "%s: no supported hash algorithm to check it with", name)
 	}
-	return errorf(HashMismatch, nil, "%s: %s %x, signed %x", name, alg, got, want)
+	return codes.Errorf(codes.HashMismatch, nil, "%s: %s %x, signed %x", name, alg, got, want)
 }

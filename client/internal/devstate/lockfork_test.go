@@ -1,6 +1,6 @@
 //go:build linux
 
-package client
+package devstate
 
 import (
 	"os"
@@ -40,14 +40,14 @@ func dupOf(t *testing.T, path string) int {
 // rare "another mclient process holds state/lock" under parallel tests.
 func TestLockReleasedDespiteInheritedCopy(t *testing.T) {
 	dir := t.TempDir()
-	unlock, err := lockState(dir, 0)
+	unlock, err := Lock(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dup := dupOf(t, filepath.Join(dir, lockFile))
+	dup := dupOf(t, filepath.Join(dir, LockFile))
 	defer syscall.Close(dup)
 	unlock()
-	unlock2, err := lockState(dir, 0)
+	unlock2, err := Lock(dir, 0)
 	if err != nil {
 		t.Fatalf("relock with an inherited copy still open: %v", err)
 	}

@@ -1,4 +1,4 @@
-package client
+package transport
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,13 +27,13 @@ import (
 // from internal addresses, or downgrade it to plain HTTP.
 const maxRedirects = 5
 
-// netPolicy is what every request of a Client obeys.
-type netPolicy struct {
-	// allow lists the hosts (host, or host:port) redirects may lead to
+// Policy is what every request of a Client obeys.
+type Policy struct {
+	// Allow lists the hosts (host, or host:port) redirects may lead to
 	// besides the origin of the request.
-	allow []hostEntry
-	// requireHTTPS refuses every plain-HTTP request, redirects included.
-	requireHTTPS bool
+	Allow []HostEntry
+	// RequireHTTPS refuses every plain-HTTP request, redirects included.
+	RequireHTTPS bool
 }
 
 // policyError is a request refused by the network policy. It is final:
@@ -41,15 +42,15 @@ type policyError struct{ msg string }
 
 func (e *policyError) Error() string { return e.msg }
 
-// hostEntry is one allow-list entry: a host, with an optional port.
-type hostEntry struct{ host, port string }
+// HostEntry is one allow-list entry: a host, with an optional port.
+type HostEntry struct{ Host, Port string }
 
-// parseHostEntry accepts "HOST" and "HOST:PORT" (an IPv6 address in
+// ParseHostEntry accepts "HOST" and "HOST:PORT" (an IPv6 address in
 // brackets when a port is given): a DNS name or an IP address, without
 // scheme, user info or path.
-func parseHostEntry(s string) (hostEntry, error) {
-	bad := func(why string) (hostEntry, error) {
-		return hostEntry{}, errorf(StateInvalid, nil, "redirect host %q: %s", s, why)
+func ParseHostEntry(s string) (HostEntry, error) {
+	bad := func(why string) (HostEntry, error) {
+		return HostEntry{}, codes.Errorf(codes.StateInvalid, nil, "redirect host %q: %s", s, why)
 	}
 	if s == "" || strings.ContainsAny(s, "/@?#\\ \t") {
 		return bad("want HOST or HOST:PORT")
@@ -72,14 +73,7 @@ func parseHostEntry(s string) (hostEntry, error) {
 			return bad("not a host name or IP address")
 		}
 	}
-	return hostEntry{host: strings.ToLower(host), port: port}, nil
-}
-
-// CheckRedirectHost validates an allow-list entry for redirects
-// (InitOptions.AllowRedirectHosts, Options.AllowRedirectHosts).
-func CheckRedirectHost(s string) error {
-	_, err := parseHostEntry(s)
-	return err
+	return HostEntry{Host: strings.ToLower(host), Port: port}, nil
 }
 
 // origin is scheme://host:port with the scheme's default port filled in.
@@ -97,10 +91,10 @@ func portOf(u *url.URL) string {
 	return "80"
 }
 
-func (p *netPolicy) allowed(u *url.URL) bool {
+func (p *Policy) allowed(u *url.URL) bool {
 	host := strings.ToLower(u.Hostname())
-	for _, e := range p.allow {
-		if e.host == host && (e.port == "" || e.port == portOf(u)) {
+	for _, e := range p.Allow {
+		if e.Host == host && (e.Port == "" || e.Port == portOf(u)) {
 			return true
 		}
 	}
@@ -108,7 +102,7 @@ func (p *netPolicy) allowed(u *url.URL) bool {
 }
 
 // checkRedirect is the http.Client.CheckRedirect of every client.
-func (p *netPolicy) checkRedirect(req *http.Request, via []*http.Request) error {
+func (p *Policy) checkRedirect(req *http.Request, via []*http.Request) error {
 	from := via[len(via)-1].URL
 	refuse := func(format string, args ...any) error {
 		return &policyError{fmt.Sprintf("refusing the redirect from %s to %s: ", from.Redacted(), req.URL.Redacted()) + fmt.Sprintf(format, args...)}
@@ -119,7 +113,7 @@ func (p *netPolicy) checkRedirect(req *http.Request, via []*http.Request) error 
 	switch req.URL.Scheme {
 	case "https":
 	case "http":
-		if p.requireHTTPS {
+		if p.RequireHTTPS {
 			return refuse("plain HTTP is refused (HTTPS is required)")
 		}
 		for _, r := range via {
@@ -150,9 +144,9 @@ func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(req)
 }
 
-// withPolicy returns a copy of hc that obeys p. A redirect check hc
+// WithPolicy returns a copy of hc that obeys p. A redirect check hc
 // already had runs after the policy's.
-func withPolicy(hc *http.Client, p *netPolicy) *http.Client {
+func WithPolicy(hc *http.Client, p *Policy) *http.Client {
 	out := *hc
 	own := hc.CheckRedirect
 	out.CheckRedirect = func(req *http.Request, via []*http.Request) error {
@@ -164,7 +158,7 @@ func withPolicy(hc *http.Client, p *netPolicy) *http.Client {
 		}
 		return nil
 	}
-	if p.requireHTTPS {
+	if p.RequireHTTPS {
 		next := hc.Transport
 		if next == nil {
 			next = http.DefaultTransport
@@ -174,10 +168,10 @@ func withPolicy(hc *http.Client, p *netPolicy) *http.Client {
 	return &out
 }
 
-// finalNetErr reports whether a transfer error cannot be cured by trying
+// FinalNetErr reports whether a transfer error cannot be cured by trying
 // again: a request the policy refused, or a server certificate that does
 // not verify.
-func finalNetErr(err error) bool {
+func FinalNetErr(err error) bool {
 	var pe *policyError
 	var cv *tls.CertificateVerificationError
 	var ua x509.UnknownAuthorityError
@@ -186,7 +180,13 @@ func finalNetErr(err error) bool {
 	return errors.As(err, &pe) || errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
 
-// newTransport is the transport of the default HTTP client. roots are the
+// NewHTTPClient is the device's default HTTP client; roots as for
+// NewTransport.
+func NewHTTPClient(roots *x509.CertPool) *http.Client {
+	return &http.Client{Transport: NewTransport(roots)}
+}
+
+// NewTransport is the transport of the default HTTP client. roots are the
 // CAs that server certificates must chain to (nil: the system's).
 //
 // It never keeps a connection open between requests, and a connection
@@ -197,7 +197,7 @@ func finalNetErr(err error) bool {
 // offers no setting to route that message elsewhere. A connection that
 // is never idle cannot produce it. The price is one connection (and TLS
 // handshake) per request: a few per update.
-func newTransport(roots *x509.CertPool) *http.Transport {
+func NewTransport(roots *x509.CertPool) *http.Transport {
 	tlsCfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
 	return &http.Transport{
@@ -266,14 +266,14 @@ func (c *gatedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// maxCABundle bounds the CA bundle a device stores.
-const maxCABundle = 1 << 20
+// MaxCABundle bounds the CA bundle a device stores.
+const MaxCABundle = 1 << 20
 
-// parseCABundle returns the certificates of a PEM bundle: every block
+// ParseCABundle returns the certificates of a PEM bundle: every block
 // must be a parseable CERTIFICATE, and there must be at least one.
-func parseCABundle(data []byte) (*x509.CertPool, error) {
-	if len(data) > maxCABundle {
-		return nil, fmt.Errorf("larger than %d bytes", maxCABundle)
+func ParseCABundle(data []byte) (*x509.CertPool, error) {
+	if len(data) > MaxCABundle {
+		return nil, fmt.Errorf("larger than %d bytes", MaxCABundle)
 	}
 	pool := x509.NewCertPool()
 	n := 0
@@ -300,4 +300,27 @@ func parseCABundle(data []byte) (*x509.CertPool, error) {
 		return nil, errors.New("holds no certificate")
 	}
 	return pool, nil
+}
+
+// WithRoots returns a copy of a caller's HTTP client whose transport
+// trusts only roots: the CA bundle applies to every connection of the
+// device. A transport it cannot configure is refused rather than left
+// trusting the system's roots.
+func WithRoots(hc *http.Client, roots *x509.CertPool) (*http.Client, error) {
+	var tr *http.Transport
+	switch t := hc.Transport.(type) {
+	case nil:
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	case *http.Transport:
+		tr = t.Clone()
+	default:
+		return nil, codes.Errorf(codes.StateInvalid, nil, "the state directory's CA bundle cannot be applied to an HTTP transport of type %T", hc.Transport)
+	}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	tr.TLSClientConfig.RootCAs = roots
+	out := *hc
+	out.Transport = tr
+	return &out, nil
 }

@@ -1,9 +1,12 @@
-package client
+package transport
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/internal/safefs"
+	"github.com/spf13/afero"
 	"io"
 	"net/http"
 	"os"
@@ -18,23 +21,23 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// downloader streams target files into staging: bounded by the signed
+// Downloader streams target files into staging: bounded by the signed
 // length, hashed while written, resumed with HTTP Range after a failure.
-type downloader struct {
-	http     *http.Client
-	stall    time.Duration // abort a transfer that makes no progress this long
-	retries  int           // further attempts after a network failure
-	backoff  time.Duration // first pause between attempts, doubled each time
-	progress func(name string, done, total int64)
-	after    afterFunc // starts the stall watchdog's timer
+type Downloader struct {
+	HTTP     *http.Client
+	Stall    time.Duration // abort a transfer that makes no Progress this long
+	Retries  int           // further attempts After a network failure
+	Backoff  time.Duration // first pause between attempts, doubled each time
+	Progress func(name string, done, total int64)
+	After    AfterFunc // starts the Stall watchdog's timer
 }
 
-// fetchResult reports one file's download.
-type fetchResult struct {
-	transferred int64 // bytes received from the network in this run
-	resumedFrom int64 // bytes already in staging that were re-hashed and kept
-	cleaned     bool  // a staged copy was corrupt and discarded
-	prefix      int64 // bytes the last attempt kept from staging before appending
+// FetchResult reports one file's download.
+type FetchResult struct {
+	Transferred int64 // bytes received from the network in this run
+	ResumedFrom int64 // bytes already in staging that were re-hashed and kept
+	Cleaned     bool  // a staged copy was corrupt and discarded
+	Prefix      int64 // bytes the last attempt kept from staging before appending
 }
 
 // fetch makes dest hold exactly the target's bytes, reusing (after
@@ -46,28 +49,28 @@ type fetchResult struct {
 // (404, a refused redirect, an untrusted certificate, a hash or length
 // mismatch) is returned at once. The one exception is a staged prefix that
 // turns out damaged on disk: the file is then fetched whole once more.
-func (d *downloader) fetch(ctx context.Context, url string, tf *metadata.TargetFiles, dest, name string) (fetchResult, error) {
-	var res fetchResult
-	delay := d.backoff
+func (d *Downloader) Fetch(ctx context.Context, url string, tf *metadata.TargetFiles, dest, name string) (FetchResult, error) {
+	var res FetchResult
+	delay := d.Backoff
 	refetched := false
 	for attempt := 0; ; attempt++ {
 		err := d.attempt(ctx, url, tf, dest, name, attempt == 0, &res)
 		if err == nil {
 			return res, nil
 		}
-		if CodeOf(err) == HashMismatch && res.prefix > 0 && !refetched {
+		if codes.CodeOf(err) == codes.HashMismatch && res.Prefix > 0 && !refetched {
 			// The bytes kept from staging were damaged on disk (a flipped
 			// bit, a torn write): only the final hash shows it. attempt has
 			// removed the file; fetch it whole, once.
-			refetched, res.cleaned, res.resumedFrom = true, true, 0
+			refetched, res.Cleaned, res.ResumedFrom = true, true, 0
 			attempt--
 			continue
 		}
-		if CodeOf(err) != Network || finalNetErr(err) || attempt >= d.retries || ctx.Err() != nil {
+		if codes.CodeOf(err) != codes.Network || FinalNetErr(err) || attempt >= d.Retries || ctx.Err() != nil {
 			return res, err
 		}
 		if err := sleepCtx(ctx, delay); err != nil {
-			return res, stopped(ctx, "downloading %s", name)
+			return res, Stopped(ctx, "downloading %s", name)
 		}
 		if delay < 30*time.Second {
 			delay *= 2
@@ -88,93 +91,93 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// timeoutCause is the cause a context is cancelled with when one of this
+// TimeoutCause is the cause a context is cancelled with when one of this
 // package's own limits ends the work: a stall, the metadata deadline, the
 // run's Options.Timeout. The work failed for want of a usable network.
-type timeoutCause struct{ msg string }
+type TimeoutCause struct{ Msg string }
 
-func (e *timeoutCause) Error() string { return e.msg }
+func (e *TimeoutCause) Error() string { return e.Msg }
 
-// stopped is the error for work whose context ended: NETWORK when one of
+// Stopped is the error for work whose context ended: NETWORK when one of
 // this package's limits ended it, CANCELLED when the caller did (SIGINT or
 // SIGTERM in mclient; the caller's cancellation or deadline in a library).
-func stopped(ctx context.Context, format string, args ...any) *Error {
+func Stopped(ctx context.Context, format string, args ...any) *codes.Error {
 	cause := context.Cause(ctx)
-	var tc *timeoutCause
+	var tc *TimeoutCause
 	if errors.As(cause, &tc) {
-		return errorf(Network, cause, format, args...)
+		return codes.Errorf(codes.Network, cause, format, args...)
 	}
-	return errorf(Cancelled, cause, format, args...)
+	return codes.Errorf(codes.Cancelled, cause, format, args...)
 }
 
-// netFailure is the error for a failed transfer: stopped's when ctx
+// netFailure is the error for a failed transfer: Stopped's when ctx
 // ended (which is why the transfer failed), NETWORK otherwise.
-func netFailure(ctx context.Context, err error, format string, args ...any) *Error {
+func netFailure(ctx context.Context, err error, format string, args ...any) *codes.Error {
 	if ctx.Err() != nil {
-		return stopped(ctx, format, args...)
+		return Stopped(ctx, format, args...)
 	}
-	return errorf(Network, err, format, args...)
+	return codes.Errorf(codes.Network, err, format, args...)
 }
 
 // stallCause is how an attempt that received nothing for d ends.
 func stallCause(d time.Duration) error {
-	return &timeoutCause{fmt.Sprintf("no data for %v (stall timeout)", d)}
+	return &TimeoutCause{fmt.Sprintf("no data for %v (stall timeout)", d)}
 }
 
-func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.TargetFiles, dest, name string, first bool, res *fetchResult) error {
+func (d *Downloader) attempt(ctx context.Context, url string, tf *metadata.TargetFiles, dest, name string, first bool, res *FetchResult) error {
 	f, err := openStaged(dest) // never through a link, never a FIFO
 	if err != nil {
-		return errorf(classifyFS(err), err, "staging %s", name)
+		return codes.Errorf(codes.ClassifyFS(err), err, "staging %s", name)
 	}
 	defer f.Close()
 	size, h, err := rehashPrefix(f, tf)
 	if err != nil {
-		return errorf(classifyFS(err), err, "reading staged %s", name)
+		return codes.Errorf(codes.ClassifyFS(err), err, "reading staged %s", name)
 	}
 	if size == tf.Length {
-		if h.check(name) == nil {
+		if h.Check(name) == nil {
 			if first {
-				res.resumedFrom = size
+				res.ResumedFrom = size
 			}
 			return nil
 		}
 		// A staged copy of the right length with the wrong bytes: discard.
-		res.cleaned = true
+		res.Cleaned = true
 		if size, h, err = restart(f, tf); err != nil {
 			return err
 		}
 	}
 	if first {
-		res.resumedFrom = size
+		res.ResumedFrom = size
 	}
 
 	// One watchdog for the whole attempt: connecting, waiting for the
 	// answer, and every read of the body.
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	wd := startWatchdog(d.after, d.stall, func() { cancel(stallCause(d.stall)) })
+	wd := startWatchdog(d.After, d.Stall, func() { cancel(stallCause(d.Stall)) })
 	defer wd.stop()
 	body, start, err := d.open(actx, url, size, wd)
 	if errors.Is(err, errStaleRange) {
 		// The server holds less than we staged: the staged bytes are not
 		// a prefix of its file. Start over in the next attempt.
-		res.resumedFrom = 0
+		res.ResumedFrom = 0
 		if _, _, rerr := restart(f, tf); rerr != nil {
 			return rerr
 		}
-		return errorf(Network, err, "the staged part is discarded")
+		return codes.Errorf(codes.Network, err, "the staged part is discarded")
 	}
 	if err != nil {
 		return err
 	}
 	defer body.Close()
 	if start != size { // the server ignored the Range request
-		res.resumedFrom = 0
+		res.ResumedFrom = 0
 		if size, h, err = restart(f, tf); err != nil {
 			return err
 		}
 	}
-	res.prefix = size
+	res.Prefix = size
 	var w io.Writer = &offsetWriter{f: f, off: size}
 	dw := directio.Open(dest, f, size)
 	if dw != nil {
@@ -182,11 +185,11 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 		w = dw
 	}
 	var cb func(int64)
-	if d.progress != nil {
-		cb = func(n int64) { d.progress(name, size+n, tf.Length) }
+	if d.Progress != nil {
+		cb = func(n int64) { d.Progress(name, size+n, tf.Length) }
 	}
 	n, _, err := hashcopy.CopyFrom(w, wd.reader(body), tf.Length-size, h, cb)
-	res.transferred += n
+	res.Transferred += n
 	if dw != nil {
 		if ferr := dw.Flush(); err == nil && ferr != nil {
 			err = ferr
@@ -194,28 +197,28 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	}
 	if errors.Is(err, hashcopy.ErrTooLong) {
 		os.Remove(dest)
-		return errorf(LengthExceeded, err, "%s: the server sent more than the signed %d bytes", name, tf.Length)
+		return codes.Errorf(codes.LengthExceeded, err, "%s: the server sent more than the signed %d bytes", name, tf.Length)
 	}
 	if err != nil {
 		f.Sync() // keep what arrived for the next attempt
-		if c := classifyFS(err); c == InsufficientStorage {
-			return errorf(c, err, "downloading %s (%d of %d bytes)", name, size+n, tf.Length)
+		if c := codes.ClassifyFS(err); c == codes.InsufficientStorage {
+			return codes.Errorf(c, err, "downloading %s (%d of %d bytes)", name, size+n, tf.Length)
 		}
 		return netFailure(actx, err, "downloading %s (%d of %d bytes)", name, size+n, tf.Length)
 	}
 	if size+n < tf.Length {
 		f.Sync()
-		return errorf(Network, nil, "downloading %s: connection closed after %d of %d bytes", name, size+n, tf.Length)
+		return codes.Errorf(codes.Network, nil, "downloading %s: connection closed after %d of %d bytes", name, size+n, tf.Length)
 	}
 	// Every supported algorithm the target lists, not just one: a
 	// repository that lists two signs both, and either may be the one an
 	// attacker can collide.
-	if err := h.check(name); err != nil {
+	if err := h.Check(name); err != nil {
 		os.Remove(dest)
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		return errorf(classifyFS(err), err, "syncing %s", name)
+		return codes.Errorf(codes.ClassifyFS(err), err, "syncing %s", name)
 	}
 	return nil
 }
@@ -223,7 +226,7 @@ func (d *downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 // rehashPrefix hashes what a staged file already holds, with every
 // algorithm the target lists (one read for all). A file longer than the
 // signed length is emptied.
-func rehashPrefix(f *os.File, tf *metadata.TargetFiles) (int64, *targetHash, error) {
+func rehashPrefix(f *os.File, tf *metadata.TargetFiles) (int64, *TargetHash, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, nil, err
@@ -231,7 +234,7 @@ func rehashPrefix(f *os.File, tf *metadata.TargetFiles) (int64, *targetHash, err
 	if fi.Size() > tf.Length {
 		return restart(f, tf)
 	}
-	h := newTargetHash(tf)
+	h := NewTargetHash(tf)
 	n, err := io.CopyBuffer(h, io.LimitReader(f, fi.Size()), make([]byte, 1<<20))
 	if err != nil || n != fi.Size() {
 		return restart(f, tf)
@@ -240,11 +243,11 @@ func rehashPrefix(f *os.File, tf *metadata.TargetFiles) (int64, *targetHash, err
 }
 
 // restart empties a staged file and returns fresh hashes for tf.
-func restart(f *os.File, tf *metadata.TargetFiles) (int64, *targetHash, error) {
+func restart(f *os.File, tf *metadata.TargetFiles) (int64, *TargetHash, error) {
 	if err := f.Truncate(0); err != nil {
-		return 0, nil, errorf(classifyFS(err), err, "emptying a staged file")
+		return 0, nil, codes.Errorf(codes.ClassifyFS(err), err, "emptying a staged file")
 	}
-	return 0, newTargetHash(tf), nil
+	return 0, NewTargetHash(tf), nil
 }
 
 // offsetWriter writes sequentially from an offset with WriteAt, for
@@ -269,18 +272,18 @@ var errStaleRange = errors.New("range not satisfiable")
 // ignores Range). Reads made here (skipping an earlier start than asked)
 // kick wd; the caller reads the body through wd.reader. ctx ends the
 // request and every read of the body.
-func (d *downloader) open(ctx context.Context, url string, offset int64, wd *watchdog) (io.ReadCloser, int64, error) {
+func (d *Downloader) open(ctx context.Context, url string, offset int64, wd *watchdog) (io.ReadCloser, int64, error) {
 	if path, ok := strings.CutPrefix(url, "file://"); ok {
 		f, err := fsfetch.OpenRegular(osFS, path)
 		if err != nil {
 			if os.IsNotExist(err) {
-				return nil, 0, errorf(TargetNotFound, err, "%s", url)
+				return nil, 0, codes.Errorf(codes.TargetNotFound, err, "%s", url)
 			}
-			return nil, 0, errorf(Network, err, "%s", url)
+			return nil, 0, codes.Errorf(codes.Network, err, "%s", url)
 		}
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
 			f.Close()
-			return nil, 0, errorf(Network, err, "%s", url)
+			return nil, 0, codes.Errorf(codes.Network, err, "%s", url)
 		}
 		// A read of a hung device or a network filesystem can block for
 		// ever: it is abandoned when ctx ends.
@@ -288,12 +291,12 @@ func (d *downloader) open(ctx context.Context, url string, offset int64, wd *wat
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, 0, errorf(Network, err, "%s", url)
+		return nil, 0, codes.Errorf(codes.Network, err, "%s", url)
 	}
 	if offset > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
 	}
-	resp, err := d.http.Do(req)
+	resp, err := d.HTTP.Do(req)
 	if err != nil {
 		return nil, 0, netFailure(ctx, err, "%s", url)
 	}
@@ -304,7 +307,7 @@ func (d *downloader) open(ctx context.Context, url string, offset int64, wd *wat
 		start, ok := contentRangeStart(resp.Header.Get("Content-Range"))
 		if !ok || start > offset {
 			resp.Body.Close()
-			return nil, 0, errorf(Network, nil, "%s: unusable Content-Range %q", url, resp.Header.Get("Content-Range"))
+			return nil, 0, codes.Errorf(codes.Network, nil, "%s: unusable Content-Range %q", url, resp.Header.Get("Content-Range"))
 		}
 		if start < offset { // earlier than asked: skip what we have
 			if _, err := io.CopyN(io.Discard, wd.reader(resp.Body), offset-start); err != nil {
@@ -316,14 +319,14 @@ func (d *downloader) open(ctx context.Context, url string, offset int64, wd *wat
 	case http.StatusRequestedRangeNotSatisfiable:
 		resp.Body.Close()
 		if offset > 0 {
-			return nil, 0, errorf(Network, errStaleRange, "%s: HTTP 416 for bytes %d-", url, offset)
+			return nil, 0, codes.Errorf(codes.Network, errStaleRange, "%s: HTTP 416 for bytes %d-", url, offset)
 		}
 	case http.StatusNotFound:
 		resp.Body.Close()
-		return nil, 0, errorf(TargetNotFound, nil, "%s: HTTP 404", url)
+		return nil, 0, codes.Errorf(codes.TargetNotFound, nil, "%s: HTTP 404", url)
 	}
 	resp.Body.Close()
-	return nil, 0, errorf(Network, nil, "%s: HTTP %d", url, resp.StatusCode)
+	return nil, 0, codes.Errorf(codes.Network, nil, "%s: HTTP %d", url, resp.StatusCode)
 }
 
 type readCloser struct {
@@ -349,12 +352,12 @@ func contentRangeStart(v string) (int64, bool) {
 // no progress for d is abandoned (and resumed by a new attempt).
 type watchdog struct {
 	mu    sync.Mutex
-	timer stopResetter
+	timer StopResetter
 	d     time.Duration
 }
 
 // startWatchdog starts a watchdog; d <= 0 never fires.
-func startWatchdog(after afterFunc, d time.Duration, fire func()) *watchdog {
+func startWatchdog(after AfterFunc, d time.Duration, fire func()) *watchdog {
 	w := &watchdog{d: d}
 	if d > 0 {
 		w.timer = after(d, fire)
@@ -393,11 +396,12 @@ func (k kickReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// classifyFS gives filesystem errors their code: a full disk is
-// INSUFFICIENT_STORAGE, anything else a damaged state directory.
-func classifyFS(err error) Code {
-	if c := classify(err); c == InsufficientStorage {
-		return c
-	}
-	return StateInvalid
+// openStaged opens (creating it) a file being downloaded into staging: a
+// regular file, reached without following a link at its last component
+// (the directories above it were made or checked by the caller with
+// safefs, cleanStaging and MkdirAll).
+func openStaged(path string) (*os.File, error) {
+	return safefs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 }
+
+var osFS = afero.NewOsFs()

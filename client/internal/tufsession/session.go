@@ -1,9 +1,14 @@
-package client
+package tufsession
 
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
+	"github.com/spf13/afero"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,7 +18,6 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/fsfetch"
-	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
@@ -21,22 +25,22 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 )
 
-// checkRoot accepts only a root that parses and is signed by its own
+// CheckRoot accepts only a root that parses and is signed by its own
 // threshold: the pinned root must be usable before anything is trusted.
-func checkRoot(rootJSON []byte) error {
+func CheckRoot(rootJSON []byte) error {
 	root, err := metadata.Root().FromBytes(rootJSON)
 	if err != nil {
-		return errorf(MetadataInvalid, err, "trusted root")
+		return codes.Errorf(codes.MetadataInvalid, err, "trusted root")
 	}
 	if err := root.VerifyDelegate(metadata.ROOT, root); err != nil {
-		return errorf(MetadataSignatureInvalid, err, "trusted root is not signed by its own threshold")
+		return codes.Errorf(codes.MetadataSignatureInvalid, err, "trusted root is not signed by its own threshold")
 	}
 	return nil
 }
 
-// tufSession is one TUF refresh with go-tuf's updater: metadata is read
+// Session is one TUF refresh with go-tuf's updater: metadata is read
 // from and persisted to metaDir, fetched from repoURL/metadata.
-type tufSession struct {
+type Session struct {
 	ctx       context.Context // bounds the session's downloads
 	up        *updater.Updater
 	metaDir   string
@@ -44,7 +48,7 @@ type tufSession struct {
 	consist   bool   // consistent snapshots: target files are hash-prefixed
 	// What loadRole needs to fetch delegated roles as go-tuf does. The
 	// fetcher is go-tuf's too; it records which role it fetched last.
-	fetcher        *metaFetcher
+	fetcher        *transport.MetaFetcher
 	metadataURL    string
 	maxTargets     int64
 	maxDelegations int // roles one lookup may visit (go-tuf's MaxDelegations)
@@ -57,102 +61,99 @@ type tufSession struct {
 // delegation is an edge of the delegation graph: Parent delegates Role.
 type delegation struct{ Role, Parent string }
 
-// tufOptions are what a session needs besides its directories.
-type tufOptions struct {
-	// ctx bounds every download of the session (go-tuf's Refresh takes no
+// Options are what a session needs besides its directories.
+type Options struct {
+	// Ctx bounds every download of the session (go-tuf's Refresh takes no
 	// context: the fetcher carries this one). nil: never ends.
-	ctx        context.Context
-	httpClient *http.Client
-	now        time.Time // reference time for expiry (zero: the clock)
-	offline    bool      // use only local metadata (UnsafeLocalMode)
-	limits     metaLimits
-	// retries, backoff, stall and metaTimeout as in Options.
-	retries     int
-	backoff     time.Duration
-	stall       time.Duration
-	metaTimeout time.Duration
-	after       afterFunc // nil: real timers
+	Ctx        context.Context
+	HTTPClient *http.Client
+	Now        time.Time        // reference time for expiry (zero: the clock)
+	Offline    bool             // use only local metadata (UnsafeLocalMode)
+	Limits     transport.Limits // required
+	// Retries, Backoff, Stall and MetaTimeout as in client.Options.
+	Retries     int
+	Backoff     time.Duration
+	Stall       time.Duration
+	MetaTimeout time.Duration
+	After       transport.AfterFunc // nil: real timers
 }
 
-// newTUFSession builds an updater. The trusted root is metaDir/root.json,
+// New builds an updater. The trusted root is metaDir/root.json,
 // which go-tuf keeps at the newest verified root; if it is missing or
 // damaged (a power cut while go-tuf wrote it: go-tuf does not fsync) the
 // pinned root in fallbackRoot is used instead, and the root chain is
 // simply walked again from there.
-func newTUFSession(metaDir, metadataURL, targetsURL, fallbackRoot string, o tufOptions) (*tufSession, error) {
-	if o.ctx == nil {
-		o.ctx = context.Background()
-	}
-	if o.limits == (metaLimits{}) {
-		o.limits = limitsOf(Options{})
+func New(metaDir, metadataURL, targetsURL, fallbackRoot string, o Options) (*Session, error) {
+	if o.Ctx == nil {
+		o.Ctx = context.Background()
 	}
 	rootBytes, err := os.ReadFile(filepath.Join(metaDir, "root.json"))
-	if err != nil || checkRoot(rootBytes) != nil {
+	if err != nil || CheckRoot(rootBytes) != nil {
 		if fallbackRoot == "" {
 			if err == nil {
-				return nil, checkRoot(rootBytes)
+				return nil, CheckRoot(rootBytes)
 			}
-			return nil, errorf(StateInvalid, err, "no trusted root in %s", metaDir)
+			return nil, codes.Errorf(codes.StateInvalid, err, "no trusted root in %s", metaDir)
 		}
 		if rootBytes, err = os.ReadFile(fallbackRoot); err != nil {
-			return nil, errorf(StateInvalid, err, "reading the pinned root")
+			return nil, codes.Errorf(codes.StateInvalid, err, "reading the pinned root")
 		}
 	}
 	cfg, err := config.New(metadataURL, rootBytes)
 	if err != nil {
-		return nil, errorf(StateInvalid, err, "TUF configuration")
+		return nil, codes.Errorf(codes.StateInvalid, err, "TUF configuration")
 	}
 	cfg.LocalMetadataDir = metaDir
 	cfg.LocalTargetsDir = metaDir // never used: targets are streamed by this package
 	cfg.RemoteTargetsURL = targetsURL
 	cfg.PrefixTargetsWithHash = true
-	cfg.UnsafeLocalMode = o.offline
+	cfg.UnsafeLocalMode = o.Offline
 	// go-tuf uses these when the signed metadata gives no length;
 	// metaFetcher applies them whatever it gives.
-	cfg.RootMaxLength, cfg.TimestampMaxLength = o.limits.root, o.limits.timestamp
-	cfg.SnapshotMaxLength, cfg.TargetsMaxLength = o.limits.snapshot, o.limits.targets
+	cfg.RootMaxLength, cfg.TimestampMaxLength = o.Limits.Root, o.Limits.Timestamp
+	cfg.SnapshotMaxLength, cfg.TargetsMaxLength = o.Limits.Snapshot, o.Limits.Targets
 	var inner fetcher.Fetcher
 	if path, ok := strings.CutPrefix(metadataURL, "file://"); ok {
 		root := strings.TrimSuffix(path, "/metadata")
-		inner = &fsfetch.Fetcher{FS: osFS, Dir: root, Prefix: "file://" + root + "/",
-			Context: o.ctx, StallTimeout: o.stall, Timeout: o.metaTimeout}
+		inner = &fsfetch.Fetcher{FS: afero.NewOsFs(), Dir: root, Prefix: "file://" + root + "/",
+			Context: o.Ctx, StallTimeout: o.Stall, Timeout: o.MetaTimeout}
 	} else {
-		after := o.after
+		after := o.After
 		if after == nil {
-			after = realAfter
+			after = transport.RealAfter
 		}
-		inner = &httpFetcher{ctx: o.ctx, client: o.httpClient, retries: max(o.retries, 0), backoff: o.backoff, stall: o.stall, timeout: o.metaTimeout, after: after}
+		inner = &transport.HTTPFetcher{Ctx: o.Ctx, Client: o.HTTPClient, Retries: max(o.Retries, 0), Backoff: o.Backoff, Stall: o.Stall, Timeout: o.MetaTimeout, After: after}
 	}
-	meta := &metaFetcher{inner: inner, ctx: o.ctx, prefix: strings.TrimSuffix(metadataURL, "/") + "/", limits: o.limits}
+	meta := &transport.MetaFetcher{Inner: inner, Ctx: o.Ctx, Prefix: strings.TrimSuffix(metadataURL, "/") + "/", Limits: o.Limits}
 	cfg.Fetcher = meta
 	up, err := updater.New(cfg)
 	if err != nil {
-		return nil, errorf(tufCode(err, metadata.ROOT), err, "loading the trusted root")
+		return nil, codes.Errorf(codes.TUFCode(err, metadata.ROOT), err, "loading the trusted root")
 	}
-	if !o.now.IsZero() {
-		up.UnsafeSetRefTime(o.now)
+	if !o.Now.IsZero() {
+		up.UnsafeSetRefTime(o.Now)
 	}
-	s := &tufSession{ctx: o.ctx, up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/",
+	s := &Session{ctx: o.Ctx, up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/",
 		fetcher: meta, metadataURL: strings.TrimSuffix(metadataURL, "/") + "/", maxTargets: cfg.TargetsMaxLength,
 		maxDelegations: cfg.MaxDelegations, verified: map[delegation]*metadata.Metadata[metadata.TargetsType]{}}
 	return s, nil
 }
 
-// refresh runs the TUF client workflow and makes the metadata it
+// Refresh runs the TUF client workflow and makes the metadata it
 // persisted durable.
-func (s *tufSession) refresh() error {
+func (s *Session) Refresh() error {
 	if err := s.up.Refresh(); err != nil {
 		if s.ctx.Err() != nil {
-			return stopped(s.ctx, "TUF refresh")
+			return transport.Stopped(s.ctx, "TUF refresh")
 		}
-		code := tufCode(err, s.refreshRole())
-		if code == TargetNotFound {
-			code = Network // a metadata file the repository should have is missing
+		code := codes.TUFCode(err, s.refreshRole())
+		if code == codes.TargetNotFound {
+			code = codes.Network // a metadata file the repository should have is missing
 		}
-		return errorf(code, err, "TUF refresh")
+		return codes.Errorf(code, err, "TUF refresh")
 	}
 	s.consist = s.up.GetTrustedMetadataSet().Root.Signed.ConsistentSnapshot
-	syncDir(s.metaDir)
+	devstate.SyncDir(s.metaDir)
 	return nil
 }
 
@@ -168,8 +169,8 @@ func (s *tufSession) refresh() error {
 // the one. (The trusted set alone does not do online: a local snapshot
 // that is loaded but outdated stays in it while the new snapshot is
 // verified.)
-func (s *tufSession) refreshRole() string {
-	if role := s.fetcher.lastRole(); role != "" {
+func (s *Session) refreshRole() string {
+	if role := s.fetcher.LastRole(); role != "" {
 		return role
 	}
 	ts := s.up.GetTrustedMetadataSet()
@@ -182,100 +183,24 @@ func (s *tufSession) refreshRole() string {
 	return metadata.TARGETS
 }
 
-// A refresh persists each role as soon as it is verified, so one that
-// fails or is killed half way (a dropped connection, a mirror that has the
-// new snapshot but not yet the new targets) can leave timestamp.json and
-// snapshot.json newer than targets.json: a set that offline sessions
-// (verify, rollback, a pending trial) cannot load. After each complete
-// refresh, update therefore copies the metadata to a sibling directory,
-// replaced as a whole by renames, and offline sessions read that copy.
-const verifiedSuffix = "-verified"
-
-// saveVerified copies the metadata of metaDir, consistent after a complete
-// refresh, to metaDir+verifiedSuffix. Best effort: an offline session
-// falls back to the previous copy, then to metaDir itself.
-func saveVerified(metaDir string) {
-	dst := metaDir + verifiedSuffix
-	tmp, old := dst+".new", dst+".old"
-	os.RemoveAll(tmp)
-	entries, err := os.ReadDir(metaDir)
-	if err != nil || os.Mkdir(tmp, 0o700) != nil {
-		return
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(metaDir, e.Name()))
-		if err != nil || os.WriteFile(filepath.Join(tmp, e.Name()), data, 0o600) != nil {
-			os.RemoveAll(tmp)
-			return
-		}
-	}
-	syncDir(tmp)
-	// Keep an .old copy until the new one is in place (one complete copy
-	// always exists).
-	if _, err := os.Stat(dst); err == nil {
-		os.RemoveAll(old)
-		if os.Rename(dst, old) != nil {
-			os.RemoveAll(tmp)
-			return
-		}
-	}
-	if os.Rename(tmp, dst) == nil {
-		syncDir(filepath.Dir(dst))
-		os.RemoveAll(old)
-	}
-}
-
-// verifiedDir is the metadata directory offline sessions read: the copy
-// saveVerified made, the previous one if a kill came between its renames,
-// or metaDir if there is none yet.
-func verifiedDir(metaDir string) string {
-	for _, d := range []string{metaDir + verifiedSuffix, metaDir + verifiedSuffix + ".old"} {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			return d
-		}
-	}
-	return metaDir
-}
-
-// syncDir fsyncs every file of dir and dir itself, best effort.
-func syncDir(dir string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue // not ours: never follow a link or open a FIFO (it blocks)
-		}
-		if f, err := openRegular(filepath.Join(dir, e.Name())); err == nil {
-			f.Sync()
-			f.Close()
-		}
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
-
-// targetInfo resolves the target path of a model file (a manifest, a
+// TargetInfo resolves the target path of a model file (a manifest, a
 // payload file, a patch) through the delegation tree, as lookup does, and
 // also requires a SHA-256 digest: mrepo signs model targets with their
 // SHA-256, which the signed manifest and the patch headers repeat and
 // which checkManifest and the delta path compare. Every other supported
 // digest the target lists is checked too, wherever its bytes are.
-func (s *tufSession) targetInfo(path string) (*metadata.TargetFiles, error) {
-	tf, err := s.lookup(path)
+func (s *Session) TargetInfo(path string) (*metadata.TargetFiles, error) {
+	tf, err := s.Lookup(path)
 	if err != nil {
 		return nil, err
 	}
 	if len(tf.Hashes["sha256"]) != sha256.Size {
-		return nil, errorf(MetadataInvalid, nil, "target %s has no SHA-256 hash", path)
+		return nil, codes.Errorf(codes.MetadataInvalid, nil, "target %s has no SHA-256 hash", path)
 	}
 	return tf, nil
 }
 
-// lookup resolves any target path through the delegation tree (pre-order,
+// Lookup resolves any target path through the delegation tree (pre-order,
 // depth first, in delegation order, stopping after a terminating
 // delegation, visiting at most maxDelegations roles: the TUF
 // specification's walk, as go-tuf's GetTargetInfo does it) and refuses a
@@ -292,10 +217,10 @@ func (s *tufSession) targetInfo(path string) (*metadata.TargetFiles, error) {
 // verifies every role on the path actually walked against its delegator
 // on that path. docs/design.md ("Delegated roles reached through two
 // delegators") has the details.
-func (s *tufSession) lookup(path string) (*metadata.TargetFiles, error) {
-	notFound := func(err error) error { return errorf(TargetNotFound, err, "target %s", path) }
+func (s *Session) Lookup(path string) (*metadata.TargetFiles, error) {
+	notFound := func(err error) error { return codes.Errorf(codes.TargetNotFound, err, "target %s", path) }
 	if s.up.GetTrustedMetadataSet().Targets[metadata.TARGETS] == nil {
-		return nil, errorf(MetadataInvalid, nil, "no trusted targets metadata")
+		return nil, codes.Errorf(codes.MetadataInvalid, nil, "no trusted targets metadata")
 	}
 	toVisit := []delegation{{Role: metadata.TARGETS, Parent: metadata.ROOT}}
 	visited := map[string]bool{}
@@ -309,7 +234,7 @@ func (s *tufSession) lookup(path string) (*metadata.TargetFiles, error) {
 		if d.Role != metadata.TARGETS {
 			var err error
 			if md, err = s.loadRole(d.Role, d.Parent); err != nil {
-				return nil, errorf(CodeOf(err), err, "target %s", path)
+				return nil, codes.Errorf(codes.CodeOf(err), err, "target %s", path)
 			}
 			if md == nil {
 				// As go-tuf and python-tuf do: a role the snapshot does not
@@ -318,8 +243,8 @@ func (s *tufSession) lookup(path string) (*metadata.TargetFiles, error) {
 			}
 		}
 		if tf, ok := md.Signed.Targets[path]; ok {
-			if err := checkTargetHashes(tf); err != nil {
-				return nil, errorf(MetadataInvalid, err, "target %s (role %s)", path, d.Role)
+			if err := transport.CheckTargetHashes(tf); err != nil {
+				return nil, codes.Errorf(codes.MetadataInvalid, err, "target %s (role %s)", path, d.Role)
 			}
 			return tf, nil
 		}
@@ -341,23 +266,23 @@ func (s *tufSession) lookup(path string) (*metadata.TargetFiles, error) {
 	return nil, notFound(fmt.Errorf("target %s not found", path))
 }
 
-// urlOf is where a target's bytes are: hash-prefixed with consistent
+// URLOf is where a target's bytes are: hash-prefixed with consistent
 // snapshots, by the digest targetFileHash picks.
-func (s *tufSession) urlOf(tf *metadata.TargetFiles) string {
+func (s *Session) URLOf(tf *metadata.TargetFiles) string {
 	p := tf.Path
 	if s.consist {
 		dir, base := "", p
 		if i := strings.LastIndexByte(p, '/'); i >= 0 {
 			dir, base = p[:i+1], p[i+1:]
 		}
-		p = dir + hexString(targetFileHash(tf)) + "." + base
+		p = dir + hex.EncodeToString(transport.TargetFileHash(tf)) + "." + base
 	}
 	return s.targetURL + p
 }
 
-// allLoadedTargets lists every target of every role loaded so far, with
+// AllLoadedTargets lists every target of every role loaded so far, with
 // the role that lists it, in no particular order.
-func (s *tufSession) allLoadedTargets() map[string]*metadata.TargetFiles {
+func (s *Session) AllLoadedTargets() map[string]*metadata.TargetFiles {
 	out := map[string]*metadata.TargetFiles{}
 	for _, md := range s.up.GetTrustedMetadataSet().Targets {
 		for p, tf := range md.Signed.Targets {
@@ -384,7 +309,7 @@ func (s *tufSession) allLoadedTargets() map[string]*metadata.TargetFiles {
 // to would otherwise carry the trust of the first one it was reached
 // through. The other checks of loading (snapshot length, hashes and
 // version, expiry) do not depend on the delegator.
-func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.TargetsType], error) {
+func (s *Session) loadRole(name, parent string) (*metadata.Metadata[metadata.TargetsType], error) {
 	// A copy of the trusted set whose Targets map is the updater's own: what
 	// is loaded through it is loaded for the updater too.
 	ts := s.up.GetTrustedMetadataSet()
@@ -395,7 +320,7 @@ func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.
 		return md, nil
 	}
 	if ts.Snapshot == nil {
-		return nil, errorf(MetadataInvalid, nil, "no trusted snapshot")
+		return nil, codes.Errorf(codes.MetadataInvalid, nil, "no trusted snapshot")
 	}
 	mf := ts.Snapshot.Signed.Meta[name+".json"]
 	if mf == nil {
@@ -418,20 +343,20 @@ func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.
 	}
 	data, err := s.fetcher.DownloadFile(u, length, 0)
 	if err != nil {
-		code := tufCode(err, metadata.TARGETS)
-		if code == TargetNotFound {
-			code = Network // the snapshot lists it: the repository should have it
+		code := codes.TUFCode(err, metadata.TARGETS)
+		if code == codes.TargetNotFound {
+			code = codes.Network // the snapshot lists it: the repository should have it
 		}
-		return nil, errorf(code, err, "delegated role %s", name)
+		return nil, codes.Errorf(code, err, "delegated role %s", name)
 	}
 	md, err := ts.UpdateDelegatedTargets(data, name, parent)
 	if err != nil {
 		// A delegated role is a targets role: tufCode's TARGETS.
-		return nil, errorf(tufCode(err, metadata.TARGETS), err, "delegated role %s", name)
+		return nil, codes.Errorf(codes.TUFCode(err, metadata.TARGETS), err, "delegated role %s", name)
 	}
 	s.verified[delegation{name, parent}] = md
 	if err := persist(s.metaDir, file, data); err != nil {
-		return nil, errorf(StateInvalid, err, "saving delegated role %s", name)
+		return nil, codes.Errorf(codes.StateInvalid, err, "saving delegated role %s", name)
 	}
 	return md, nil
 }
@@ -441,66 +366,21 @@ func (s *tufSession) loadRole(name, parent string) (*metadata.Metadata[metadata.
 // parent delegates to name. Each (role, parent) pair is verified once per
 // session: a lookup per model version must not re-verify (re-encode and
 // check) a large role every time.
-func (s *tufSession) verifyDelegation(ts trustedmetadata.TrustedMetadata, name, parent string, md *metadata.Metadata[metadata.TargetsType]) error {
+func (s *Session) verifyDelegation(ts trustedmetadata.TrustedMetadata, name, parent string, md *metadata.Metadata[metadata.TargetsType]) error {
 	d := delegation{name, parent}
 	if s.verified[d] == md {
 		return nil
 	}
 	p := ts.Targets[parent]
 	if p == nil {
-		return errorf(MetadataInvalid, nil, "delegated role %s: its delegator %s is not loaded", name, parent)
+		return codes.Errorf(codes.MetadataInvalid, nil, "delegated role %s: its delegator %s is not loaded", name, parent)
 	}
 	if err := p.VerifyDelegate(name, md); err != nil {
-		return errorf(tufCode(err, metadata.TARGETS), err, "delegated role %s, as delegated by %s", name, parent)
+		return codes.Errorf(codes.TUFCode(err, metadata.TARGETS), err, "delegated role %s, as delegated by %s", name, parent)
 	}
 	s.verified[d] = md
 	return nil
 }
 
-// persist writes a verified metadata file as go-tuf does (a tuf_tmp*
-// temporary file, then a rename), and fsyncs it.
-func persist(dir, file string, data []byte) error {
-	f, err := os.CreateTemp(dir, "tuf_tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), file)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
-}
-
-// maxLocalMetadata bounds the local metadata file localExpiry reads
-// (go-tuf's largest default limit is 5 MB, for targets).
-const maxLocalMetadata = 32 << 20
-
-// localExpiry reads the "expires" of a local metadata file without
-// verifying it; used only to pick a reference time for offline checks.
-func localExpiry(path string) (time.Time, bool) {
-	data, err := jsonlimit.ReadFile(path, maxLocalMetadata)
-	if err != nil {
-		return time.Time{}, false
-	}
-	var m struct {
-		Signed struct {
-			Expires time.Time `json:"expires"`
-		} `json:"signed"`
-	}
-	if jsonlimit.Unmarshal(data, &m, maxLocalMetadata) != nil || m.Signed.Expires.IsZero() {
-		return time.Time{}, false
-	}
-	return m.Signed.Expires, true
-}
+// MetaDir is the directory the session reads and persists metadata in.
+func (s *Session) MetaDir() string { return s.metaDir }

@@ -1,4 +1,4 @@
-package client
+package transport
 
 import (
 	"bytes"
@@ -16,51 +16,21 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 )
 
-// Default size limits of metadata files, in bytes: python-tuf's and
-// go-tuf's updater defaults (the TUF specification leaves the bound to
-// the client: "download up to Y bytes"). A repository with larger
-// metadata needs larger limits in Options; one that delegates can keep
-// each role small.
-const (
-	DefaultMaxRootSize      = 512000
-	DefaultMaxTimestampSize = 16384
-	DefaultMaxSnapshotSize  = 2000000
-	DefaultMaxTargetsSize   = 5000000 // top-level targets and each delegated role
-)
-
-// DefaultMetadataTimeout bounds the download of one metadata file, every
-// attempt included.
-const DefaultMetadataTimeout = 5 * time.Minute
-
-// metaLimits are the size limits in force.
-type metaLimits struct{ root, timestamp, snapshot, targets int64 }
-
-func limitsOf(o Options) metaLimits {
-	or := func(v, def int64) int64 {
-		if v > 0 {
-			return v
-		}
-		return def
-	}
-	return metaLimits{
-		root:      or(o.MaxRootSize, DefaultMaxRootSize),
-		timestamp: or(o.MaxTimestampSize, DefaultMaxTimestampSize),
-		snapshot:  or(o.MaxSnapshotSize, DefaultMaxSnapshotSize),
-		targets:   or(o.MaxTargetsSize, DefaultMaxTargetsSize),
-	}
-}
+// Limits are the size limits of metadata files in force, in bytes:
+// Targets applies to the top-level targets and to each delegated role.
+type Limits struct{ Root, Timestamp, Snapshot, Targets int64 }
 
 // of returns the limit for a role and the option that sets it.
-func (l metaLimits) of(role string) (int64, string) {
+func (l Limits) of(role string) (int64, string) {
 	switch role {
 	case metadata.ROOT:
-		return l.root, "MaxRootSize"
+		return l.Root, "MaxRootSize"
 	case metadata.TIMESTAMP:
-		return l.timestamp, "MaxTimestampSize"
+		return l.Timestamp, "MaxTimestampSize"
 	case metadata.SNAPSHOT:
-		return l.snapshot, "MaxSnapshotSize"
+		return l.Snapshot, "MaxSnapshotSize"
 	}
-	return l.targets, "MaxTargetsSize" // targets and delegated roles
+	return l.Targets, "MaxTargetsSize" // targets and delegated roles
 }
 
 // roleOfURL names the role of a metadata URL as go-tuf (and loadRole)
@@ -80,7 +50,7 @@ func roleOfURL(prefix, u string) string {
 	return name
 }
 
-// metaFetcher is the fetcher go-tuf and loadRole use: it applies the
+// MetaFetcher is the fetcher go-tuf and loadRole use: it applies the
 // size limits, whatever length the signed metadata declares (a timestamp
 // key alone can declare a snapshot of any size), and turns the end of the
 // run's context into CANCELLED (or the run's timeout). go-tuf's Refresh
@@ -88,41 +58,41 @@ func roleOfURL(prefix, u string) string {
 //
 // It also records the role of the last file asked for: go-tuf's errors do
 // not say which role's metadata they concern, and the session needs it to
-// give them a code (tufSession.refreshRole).
-type metaFetcher struct {
-	inner  fetcher.Fetcher
-	ctx    context.Context
-	prefix string // the metadata URL, with a trailing slash
-	limits metaLimits
+// give them a code (tufsession.Session.refreshRole).
+type MetaFetcher struct {
+	Inner  fetcher.Fetcher
+	Ctx    context.Context
+	Prefix string // the metadata URL, with a trailing slash
+	Limits Limits
 
 	mu   sync.Mutex
 	last string // the role of the last file asked for; "" before any
 }
 
 // lastRole is the role of the last metadata file asked for, "" if none.
-func (f *metaFetcher) lastRole() string {
+func (f *MetaFetcher) LastRole() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.last
 }
 
-func (f *metaFetcher) DownloadFile(u string, maxLength int64, timeout time.Duration) ([]byte, error) {
-	role := roleOfURL(f.prefix, u)
+func (f *MetaFetcher) DownloadFile(u string, maxLength int64, timeout time.Duration) ([]byte, error) {
+	role := roleOfURL(f.Prefix, u)
 	f.mu.Lock()
 	f.last = role
 	f.mu.Unlock()
-	if f.ctx.Err() != nil {
-		return nil, stopped(f.ctx, "fetching %s", u)
+	if f.Ctx.Err() != nil {
+		return nil, Stopped(f.Ctx, "fetching %s", u)
 	}
-	limit, option := f.limits.of(role)
+	limit, option := f.Limits.of(role)
 	capped := maxLength <= 0 || maxLength >= limit
 	if capped {
 		maxLength = limit
 	}
-	data, err := f.inner.DownloadFile(u, maxLength, timeout)
+	data, err := f.Inner.DownloadFile(u, maxLength, timeout)
 	if err != nil {
-		if f.ctx.Err() != nil {
-			return nil, stopped(f.ctx, "fetching %s", u)
+		if f.Ctx.Err() != nil {
+			return nil, Stopped(f.Ctx, "fetching %s", u)
 		}
 		var lm *metadata.ErrDownloadLengthMismatch
 		if capped && errors.As(err, &lm) {
@@ -141,37 +111,37 @@ func kindOf(role string) string {
 	return "delegated targets"
 }
 
-// httpFetcher fetches metadata for go-tuf: bounded by maxLength (before
+// HTTPFetcher fetches metadata for go-tuf: bounded by maxLength (before
 // reading, from Content-Length, and while reading), within the metadata
 // timeout all attempts included, each attempt abandoned when nothing
 // arrives for the stall timeout, retried on network errors and server
 // errors (at most retries more times) but not on 404 (which is how go-tuf
 // learns that no newer root exists, on every refresh) nor on what a new
 // attempt cannot change (a refused redirect, an untrusted certificate).
-type httpFetcher struct {
-	ctx     context.Context // the run's: go-tuf passes none
-	client  *http.Client
-	retries int
-	backoff time.Duration
-	stall   time.Duration
-	timeout time.Duration
-	after   afterFunc
+type HTTPFetcher struct {
+	Ctx     context.Context // the run's: go-tuf passes none
+	Client  *http.Client
+	Retries int
+	Backoff time.Duration
+	Stall   time.Duration
+	Timeout time.Duration
+	After   AfterFunc
 }
 
-func (f *httpFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) ([]byte, error) {
-	ctx := f.ctx
+func (f *HTTPFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) ([]byte, error) {
+	ctx := f.Ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if f.timeout > 0 {
+	if f.Timeout > 0 {
 		var cancel func()
-		ctx, cancel = withTimeoutCause(ctx, f.after, f.timeout, &timeoutCause{fmt.Sprintf("no complete copy within %v (metadata timeout)", f.timeout)})
+		ctx, cancel = WithTimeoutCause(ctx, f.After, f.Timeout, &TimeoutCause{fmt.Sprintf("no complete copy within %v (metadata timeout)", f.Timeout)})
 		defer cancel()
 	}
-	delay := f.backoff
+	delay := f.Backoff
 	for attempt := 0; ; attempt++ {
 		data, retry, err := f.once(ctx, u, maxLength)
-		if err == nil || !retry || attempt >= f.retries {
+		if err == nil || !retry || attempt >= f.Retries {
 			return data, err
 		}
 		if sleepCtx(ctx, delay) != nil {
@@ -184,10 +154,10 @@ func (f *httpFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) (
 }
 
 // once makes one attempt; retry says whether another may succeed.
-func (f *httpFetcher) once(ctx context.Context, u string, maxLength int64) (data []byte, retry bool, err error) {
+func (f *HTTPFetcher) once(ctx context.Context, u string, maxLength int64) (data []byte, retry bool, err error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	wd := startWatchdog(f.after, f.stall, func() { cancel(stallCause(f.stall)) })
+	wd := startWatchdog(f.After, f.Stall, func() { cancel(stallCause(f.Stall)) })
 	defer wd.stop()
 	fail := func(err error) ([]byte, bool, error) {
 		if actx.Err() != nil {
@@ -195,13 +165,13 @@ func (f *httpFetcher) once(ctx context.Context, u string, maxLength int64) (data
 			// run is final.
 			return nil, ctx.Err() == nil, &metadata.ErrDownload{Msg: fmt.Sprintf("%s: %v", u, context.Cause(actx))}
 		}
-		return nil, !finalNetErr(err), &metadata.ErrDownload{Msg: err.Error()}
+		return nil, !FinalNetErr(err), &metadata.ErrDownload{Msg: err.Error()}
 	}
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, false, &metadata.ErrDownload{Msg: err.Error()}
 	}
-	resp, err := f.client.Do(req)
+	resp, err := f.Client.Do(req)
 	if err != nil {
 		return fail(err)
 	}

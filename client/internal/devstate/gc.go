@@ -1,0 +1,93 @@
+package devstate
+
+import (
+	"errors"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/internal/crashpoint"
+	"github.com/edgetuf/edgetuf/internal/safefs"
+	"github.com/edgetuf/edgetuf/targets"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Recover cleans what a killed process may have left: temporary files and
+// half-built install directories. Partial downloads stay for resuming.
+// Each leftover is removed itself, never followed (a link is removed).
+func Recover(stateDir string, p ModelPaths) error {
+	// The anti-rollback store's and go-tuf's (tuf_tmp*) temporary files too.
+	for _, d := range []string{p.Dir, stateDir, filepath.Join(stateDir, AntiRollbackDir), filepath.Join(stateDir, MetadataDir)} {
+		entries, err := p.FS.ReadDir(d)
+		if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
+			continue
+		}
+		if err != nil {
+			return codes.Errorf(codes.StateInvalid, err, "cleaning up %s", d)
+		}
+		for _, e := range entries {
+			if IsRecoverTemp(e.Name()) {
+				if err := p.FS.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+					return codes.Errorf(codes.StateInvalid, err, "cleaning up")
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// GC keeps at most keep installed versions: the active one, the previous
+// one, then the newest others that are not marked bad. It also drops
+// staging for other versions. Nothing is followed: an entry of the model
+// directory that is a link is not a version (it is left alone), and
+// removals act on the entries themselves.
+func GC(p ModelPaths, ptr *Pointer, keep int, current string, bad func(string) bool) {
+	entries, err := p.FS.ReadDir(p.Dir)
+	if err != nil {
+		return
+	}
+	var installed []targets.Version
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if v, err := targets.ParseVersion(e.Name()); err == nil {
+			installed = append(installed, v)
+		}
+	}
+	sort.Slice(installed, func(i, j int) bool { return installed[i].Compare(installed[j]) > 0 })
+	kept := map[string]bool{}
+	if ptr != nil {
+		kept[ptr.Version] = true
+		if ptr.Previous != "" && len(kept) < keep {
+			kept[ptr.Previous] = true
+		}
+	}
+	for _, v := range installed {
+		if len(kept) >= keep {
+			break
+		}
+		if !bad(v.String()) {
+			kept[v.String()] = true
+		}
+	}
+	for _, v := range installed {
+		if kept[v.String()] {
+			continue
+		}
+		// Rename first: a version directory is complete or absent, and a
+		// removal cut short leaves only a hidden name that recover deletes.
+		hidden := filepath.Join(p.Dir, InstallPrefix+"gc-"+v.String())
+		if p.FS.Rename(p.Version(v.String()), hidden) == nil {
+			crashpoint.Hit("client.gc.hidden")
+			SyncDir(p.Dir)
+			p.FS.RemoveAll(hidden)
+		}
+	}
+	if staged, err := p.FS.ReadDir(p.Staging); err == nil {
+		for _, e := range staged {
+			if e.Name() != current {
+				p.FS.RemoveAll(filepath.Join(p.Staging, e.Name()))
+			}
+		}
+	}
+}

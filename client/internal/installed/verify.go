@@ -1,0 +1,143 @@
+package installed
+
+import (
+	"context"
+	"errors"
+	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
+	"github.com/edgetuf/edgetuf/internal/safefs"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// CheckSizesSigned checks, without reading them, that the signed files
+// and nothing else are in dir, each a regular file with its signed length.
+func CheckSizesSigned(sfs *safefs.FS, dir string, fs map[string]*metadata.TargetFiles) error {
+	if err := onlySigned(sfs, dir, fs); err != nil {
+		return err
+	}
+	for name, tf := range fs {
+		fi, err := sfs.Lstat(filepath.Join(dir, name))
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != tf.Length {
+			return codes.Errorf(codes.HashMismatch, err, "%s is missing, not a regular file, or has the wrong size", name)
+		}
+	}
+	return nil
+}
+
+// CheckSizes checks that every file the installed manifest lists is there,
+// a regular file with its size.
+func CheckSizes(sfs *safefs.FS, dir string) error {
+	data, err := sfs.ReadFile(filepath.Join(dir, targets.ManifestName), targets.MaxManifestSize)
+	if err != nil {
+		return codes.Errorf(codes.HashMismatch, err, "installed manifest")
+	}
+	m, err := targets.ParsePublishedManifest(data)
+	if err != nil {
+		return codes.Errorf(codes.ManifestInvalid, err, "installed manifest")
+	}
+	for _, f := range m.Files {
+		fi, err := sfs.Lstat(filepath.Join(dir, f.Path))
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != *f.Size {
+			return codes.Errorf(codes.HashMismatch, err, "%s is missing, not a regular file, or has the wrong size", f.Path)
+		}
+	}
+	return nil
+}
+
+// VerifyDir re-hashes an installed version against signed metadata: every
+// signed file present, a regular file with its length and SHA-256, and
+// nothing else. It stops with CANCELLED when ctx ends.
+func VerifyDir(ctx context.Context, sfs *safefs.FS, dir string, fs map[string]*metadata.TargetFiles) error {
+	if err := onlySigned(sfs, dir, fs); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(fs))
+	for n := range fs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	buf := make([]byte, 1<<20)
+	for _, name := range names {
+		if err := verifyFileIn(ctx, sfs, filepath.Join(dir, name), fs[name], buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// VerifyFile checks one file against its signed length and SHA-256; path
+// is not followed if it is a link, and must be a regular file.
+func VerifyFile(path string, tf *metadata.TargetFiles, buf []byte) error {
+	return verifyFileIn(context.Background(), safefs.New(filepath.Dir(path)), path, tf, buf)
+}
+
+func verifyFileIn(ctx context.Context, sfs *safefs.FS, path string, tf *metadata.TargetFiles, buf []byte) error {
+	name := filepath.Base(path)
+	// A FIFO or device file is refused before it is opened (opening a
+	// FIFO blocks), a link is not followed.
+	f, err := sfs.OpenFile(path, os.O_RDONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) && !safefs.IsUnsafe(err) {
+		return codes.Errorf(codes.HashMismatch, err, "%s is missing", name)
+	}
+	if err != nil {
+		return codes.Errorf(codes.HashMismatch, err, "%s is not a regular file", name)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return codes.Errorf(codes.HashMismatch, err, "%s is not a regular file", name)
+	}
+	h := transport.NewTargetHash(tf) // every supported algorithm the target lists, in one read
+	n, err := io.CopyBuffer(h, ctxReader{ctx, io.LimitReader(f, tf.Length+1)}, buf)
+	if err != nil {
+		if ctx.Err() != nil {
+			return codes.Errorf(codes.Cancelled, ctx.Err(), "verifying %s", name)
+		}
+		return codes.Errorf(codes.HashMismatch, err, "reading %s", name)
+	}
+	if n != tf.Length {
+		return codes.Errorf(codes.HashMismatch, nil, "%s is %d bytes, signed %d", name, n, tf.Length)
+	}
+	if alg, _, _, bad := h.Mismatch(); bad {
+		if alg == "" {
+			return codes.Errorf(codes.HashMismatch, nil, "%s has no signed hash the client supports", name)
+		}
+		return codes.Errorf(codes.HashMismatch, nil, "%s does not match its signed %s", name, alg)
+	}
+	return nil
+}
+
+// ctxReader stops reading when ctx ends: re-hashing a large model must not
+// outlast a stop request.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// onlySigned refuses a directory that cannot be listed or holds a file
+// that is not signed.
+func onlySigned(sfs *safefs.FS, dir string, fs map[string]*metadata.TargetFiles) error {
+	entries, err := sfs.ReadDir(dir)
+	if err != nil {
+		return codes.Errorf(codes.HashMismatch, err, "installed version")
+	}
+	for _, e := range entries {
+		if fs[e.Name()] == nil {
+			return codes.Errorf(codes.HashMismatch, nil, "%s: unexpected file %s", dir, e.Name())
+		}
+	}
+	return nil
+}
