@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -37,7 +38,7 @@ type AddOptions struct {
 	// target into its bin.
 	Role string
 	// Rollout and Policy, if set, are the new version's signed rollout
-	// control and download policy (SetRollout, SetPolicy): it is
+	// control and download policy (package rollout: Set, SetPolicy): it is
 	// published already staged. A rollout without a salt gets a random
 	// one; 100% without device classes or start is no rollout.
 	Rollout *targets.Rollout
@@ -92,7 +93,7 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareControls(&opts); err != nil {
+	if opts.Rollout, err = rollout.Prepare(opts.Rollout, opts.Policy); err != nil {
 		return nil, err
 	}
 	b, err := targetstore.ReadBundle(r.fs, bundleDir)
