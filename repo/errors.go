@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/internal/repoconfig"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/rootkeys"
 	"github.com/edgetuf/edgetuf/staged"
@@ -15,8 +16,9 @@ import (
 var (
 	// ErrExists: init found an existing repository or key files.
 	ErrExists = errors.New("refusing to overwrite")
-	// ErrNotRepository: the directory is not an mrepo repository.
-	ErrNotRepository = errors.New("not an mrepo repository")
+	// ErrNotRepository: the directory is not an mrepo repository. It is
+	// repoconfig.ErrNotRepository: package repoconfig reads mrepo.json.
+	ErrNotRepository = repoconfig.ErrNotRepository
 	// ErrVersionExists: the model version is already published.
 	ErrVersionExists = errors.New("version already published")
 	// ErrVersionNotNewer: a newer version of the model is already published.
