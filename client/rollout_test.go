@@ -2,7 +2,8 @@ package client_test
 
 // The device side of the signed rollout controls: cohorts, the kill
 // switch, eligibility, against real repositories whose controls are set
-// by testrepo.SetControls (repo.SetControls, what mrepo rollout/revoke run).
+// by testrepo.SetControls (repo.ChangeControls, what mrepo rollout/revoke
+// run).
 
 import (
 	"fmt"

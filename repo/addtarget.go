@@ -3,10 +3,11 @@ package repo
 import (
 	"bytes"
 	"encoding/hex"
-	"fmt"
 	"sort"
 
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/release"
+	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -37,7 +38,7 @@ type AddOptions struct {
 	// target into its bin.
 	Role string
 	// Rollout and Policy, if set, are the new version's signed rollout
-	// control and download policy (SetRollout, SetPolicy): it is
+	// control and download policy (package rollout: Set, SetPolicy): it is
 	// published already staged. A rollout without a salt gets a random
 	// one; 100% without device classes or start is no rollout.
 	Rollout *targets.Rollout
@@ -92,7 +93,7 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareControls(&opts); err != nil {
+	if opts.Rollout, err = rollout.Prepare(opts.Rollout, opts.Policy); err != nil {
 		return nil, err
 	}
 	b, err := targetstore.ReadBundle(r.fs, bundleDir)
@@ -119,14 +120,14 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	if err != nil {
 		return err
 	}
-	if err := checkNewVersion(dst.view, m); err != nil {
+	if err := release.CheckNewVersion(dst.view.targets.Signed.Targets, m); err != nil {
 		return err
 	}
-	bases, err := resolveDeltaBases(dst.view, m, opts.DeltaFrom)
+	rbases, bases, err := deltaBases(dst.view, m, opts.DeltaFrom)
 	if err != nil {
 		return err
 	}
-	if err := dst.checkPaths(versionPaths(m, b.Files, bases)); err != nil {
+	if err := dst.checkPaths(release.Paths(m, b.Files, rbases)); err != nil {
 		return err
 	}
 	ss, err := dst.signers(r, st, kr)
@@ -202,33 +203,5 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	sort.Slice(res.Targets, func(i, j int) bool { return res.Targets[i].Path < res.Targets[j].Path })
 	publishing = true // from here on, metadata may already point at the new files
 	res.RoleVersions = dst.commit(t, ss, newTargets)
-	return nil
-}
-
-// checkNewVersion refuses a version that exists or is not the newest. st
-// holds the targets of every role as clients resolve them (the top-level
-// targets and the delegated roles). A version of equal precedence counts
-// as existing: 2.0.0+build.7 next to 2.0.0 is neither newer nor older
-// (semver ignores build metadata), and devices could not order the two.
-func checkNewVersion(st *state, m *targets.Manifest) error {
-	nv, err := targets.ParseVersion(m.Version)
-	if err != nil {
-		return err
-	}
-	for _, pv := range targets.PublishedVersions(st.targets.Signed.Targets)[m.ModelID] {
-		// 1.0.0-RC.1 and 1.0.0-rc.1 are two versions, but one directory
-		// on a case-insensitive filesystem (a device's SD card).
-		if targets.FoldName(pv.String()) == targets.FoldName(nv.String()) && pv.String() != nv.String() {
-			return fmt.Errorf("%w: %s %s differs only in case from the published %s: their directories collide on case-insensitive filesystems (SD cards)", ErrVersionExists, m.ModelID, m.Version, pv)
-		}
-		switch c := nv.Compare(pv); {
-		case c == 0 && nv.String() != pv.String():
-			return fmt.Errorf("%w: %s %s has the same precedence as the published %s (semantic versioning ignores build metadata, so devices could not tell which is newer): publish a higher version", ErrVersionExists, m.ModelID, m.Version, pv)
-		case c == 0:
-			return fmt.Errorf("%w: %s %s (published as %s)", ErrVersionExists, m.ModelID, m.Version, pv)
-		case c < 0:
-			return fmt.Errorf("%w: %s %s < %s", ErrVersionNotNewer, m.ModelID, m.Version, pv)
-		}
-	}
 	return nil
 }

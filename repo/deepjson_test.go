@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
+	"github.com/edgetuf/edgetuf/internal/repoconfig"
 	"github.com/spf13/afero"
 )
 
@@ -22,7 +23,7 @@ func TestRepoJSONBounded(t *testing.T) {
 	if _, err := readConfig(fs, "r"); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
 		t.Fatalf("deep config: %v", err)
 	}
-	afero.WriteFile(fs, filepath.Join("r", ConfigFile), []byte(`{"format":"`+configMagic+`","pad":"`+strings.Repeat("x", maxConfigSize)+`"}`), 0o644)
+	afero.WriteFile(fs, filepath.Join("r", ConfigFile), []byte(`{"format":"`+configMagic+`","pad":"`+strings.Repeat("x", repoconfig.MaxSize)+`"}`), 0o644)
 	if _, err := readConfig(fs, "r"); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("large config: %v", err)
 	}

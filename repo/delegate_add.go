@@ -7,8 +7,6 @@ import (
 
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
-	"github.com/edgetuf/edgetuf/targets"
-	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -51,19 +49,6 @@ func (r *Repository) destination(st *state, role string) (*destination, error) {
 		d.node = n
 	}
 	return d, nil
-}
-
-// versionPaths lists every target path a publication of m may write: the
-// manifest, the payload files and a patch of each file from each base.
-func versionPaths(m *targets.Manifest, files []string, bases []targetstore.DeltaBase) []string {
-	out := []string{targets.ManifestPath(m.ModelID, m.Version)}
-	for _, f := range files {
-		out = append(out, targets.TargetPath(m.ModelID, m.Version, f))
-		for _, b := range bases {
-			out = append(out, targets.DeltaPath(m.ModelID, m.Version, b.Version, f))
-		}
-	}
-	return out
 }
 
 // checkPaths refuses, before anything is written, target paths that the

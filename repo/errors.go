@@ -4,7 +4,9 @@ import (
 	"errors"
 
 	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/internal/repoconfig"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
+	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/rootkeys"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/edgetuf/edgetuf/targetstore"
@@ -15,12 +17,13 @@ import (
 var (
 	// ErrExists: init found an existing repository or key files.
 	ErrExists = errors.New("refusing to overwrite")
-	// ErrNotRepository: the directory is not an mrepo repository.
-	ErrNotRepository = errors.New("not an mrepo repository")
-	// ErrVersionExists: the model version is already published.
-	ErrVersionExists = errors.New("version already published")
-	// ErrVersionNotNewer: a newer version of the model is already published.
-	ErrVersionNotNewer = errors.New("version is not newer than the latest published")
+	// ErrNotRepository: the directory is not an mrepo repository. It is
+	// repoconfig.ErrNotRepository: package repoconfig reads mrepo.json.
+	ErrNotRepository = repoconfig.ErrNotRepository
+	// ErrVersionExists, ErrVersionNotNewer: the model version is already
+	// published, or a newer one is. Package release's errors.
+	ErrVersionExists   = release.ErrVersionExists
+	ErrVersionNotNewer = release.ErrVersionNotNewer
 	// ErrBundle: the bundle directory is unusable (missing or escaping paths,
 	// symlinks, hash or size mismatches with its manifest). It is
 	// targetstore.ErrBundle: package targetstore reads bundles.
@@ -36,7 +39,8 @@ var (
 	ErrStoredMetadata = repofiles.ErrStoredMetadata
 	// ErrDeltaBase: a base version to compute patches from is not a
 	// published version of the model older than the one being published.
-	ErrDeltaBase = errors.New("invalid delta base version")
+	// It is release.ErrDeltaBase.
+	ErrDeltaBase = release.ErrDeltaBase
 
 	// Errors of staging, signing and publishing staged metadata: the
 	// staged package's, under the names repository callers know.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -67,7 +68,7 @@ func TestRolloutSaltKept(t *testing.T) {
 	f := getFixture(t)
 	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
-	res, err := r.SetRollout("det", "2.0.0", f.kr, RolloutOptions{BasisPoints: 100})
+	res, err := ctlSet(r, "det", "2.0.0", f.kr, rollout.SetOptions{BasisPoints: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestRolloutSaltKept(t *testing.T) {
 		t.Fatalf("signed rollout %+v, critical %v", c.Rollout, c.Critical)
 	}
 	// Another version's first rollout gets another salt.
-	other, err := r.SetRollout("det", "1.0.0", f.kr, RolloutOptions{BasisPoints: 100})
+	other, err := ctlSet(r, "det", "1.0.0", f.kr, rollout.SetOptions{BasisPoints: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,25 +95,25 @@ func TestRolloutSaltKept(t *testing.T) {
 		want *targets.Rollout
 	}{
 		{"raise", func() (*ControlResult, error) {
-			return r.SetRollout("det", "2.0.0", f.kr, RolloutOptions{BasisPoints: 1000, DeviceClasses: []string{"cam"}, Start: "2030-02-01T00:00:00Z"})
+			return ctlSet(r, "det", "2.0.0", f.kr, rollout.SetOptions{BasisPoints: 1000, DeviceClasses: []string{"cam"}, Start: "2030-02-01T00:00:00Z"})
 		}, &targets.Rollout{BasisPoints: 1000, Salt: salt, DeviceClasses: []string{"cam"}, Start: "2030-02-01T00:00:00Z"}},
-		{"halt", func() (*ControlResult, error) { return r.HaltRollout("det", "2.0.0", "crash loop", f.kr) },
+		{"halt", func() (*ControlResult, error) { return ctlHalt(r, "det", "2.0.0", "crash loop", f.kr) },
 			&targets.Rollout{BasisPoints: 0, Salt: salt, DeviceClasses: []string{"cam"}, Start: "2030-02-01T00:00:00Z", HaltReason: "crash loop"}},
 		{"resume", func() (*ControlResult, error) {
-			return r.SetRollout("det", "2.0.0", f.kr, RolloutOptions{BasisPoints: 5000})
+			return ctlSet(r, "det", "2.0.0", f.kr, rollout.SetOptions{BasisPoints: 5000})
 		},
 			&targets.Rollout{BasisPoints: 5000, Salt: salt, DeviceClasses: []string{"cam"}, Start: "2030-02-01T00:00:00Z"}},
 		{"clear", func() (*ControlResult, error) {
-			return r.SetRollout("det", "2.0.0", f.kr, RolloutOptions{BasisPoints: 5000, ClearDeviceClasses: true, ClearStart: true})
+			return ctlSet(r, "det", "2.0.0", f.kr, rollout.SetOptions{BasisPoints: 5000, ClearDeviceClasses: true, ClearStart: true})
 		}, &targets.Rollout{BasisPoints: 5000, Salt: salt}},
 		{"new salt", func() (*ControlResult, error) {
-			return r.SetRollout("det", "2.0.0", f.kr, RolloutOptions{BasisPoints: 5000, Salt: "canary-7"})
+			return ctlSet(r, "det", "2.0.0", f.kr, rollout.SetOptions{BasisPoints: 5000, Salt: "canary-7"})
 		}, &targets.Rollout{BasisPoints: 5000, Salt: "canary-7"}},
 		{"100% for a class", func() (*ControlResult, error) {
-			return r.SetRollout("det", "2.0.0", f.kr, RolloutOptions{BasisPoints: 10000, DeviceClasses: []string{"door"}})
+			return ctlSet(r, "det", "2.0.0", f.kr, rollout.SetOptions{BasisPoints: 10000, DeviceClasses: []string{"door"}})
 		}, &targets.Rollout{BasisPoints: 10000, Salt: "canary-7", DeviceClasses: []string{"door"}}},
 		{"full release", func() (*ControlResult, error) {
-			return r.SetRollout("det", "2.0.0", f.kr, RolloutOptions{BasisPoints: 10000, ClearDeviceClasses: true})
+			return ctlSet(r, "det", "2.0.0", f.kr, rollout.SetOptions{BasisPoints: 10000, ClearDeviceClasses: true})
 		}, nil},
 	}
 	for _, s := range steps {
@@ -129,7 +130,7 @@ func TestRolloutSaltKept(t *testing.T) {
 		}
 	}
 	// After a full release, a new rollout picks a new salt.
-	res, err = r.SetRollout("det", "2.0.0", f.kr, RolloutOptions{BasisPoints: 1})
+	res, err = ctlSet(r, "det", "2.0.0", f.kr, rollout.SetOptions{BasisPoints: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,15 +154,15 @@ func TestRolloutNoPayloadTouched(t *testing.T) {
 	r := openAt(t, fs, dir, t0)
 	for i, change := range []func() (*ControlResult, error){
 		func() (*ControlResult, error) {
-			return r.SetRollout("det", "2.0.0", f.kr, RolloutOptions{BasisPoints: 500})
+			return ctlSet(r, "det", "2.0.0", f.kr, rollout.SetOptions{BasisPoints: 500})
 		},
-		func() (*ControlResult, error) { return r.HaltRollout("det", "2.0.0", "bad", f.kr) },
+		func() (*ControlResult, error) { return ctlHalt(r, "det", "2.0.0", "bad", f.kr) },
 		func() (*ControlResult, error) {
-			return r.Revoke("det", "2.0.0", f.kr, RevokeOptions{Reason: "wrong labels"})
+			return ctlRevoke(r, "det", "2.0.0", f.kr, rollout.RevokeOptions{Reason: "wrong labels"})
 		},
-		func() (*ControlResult, error) { return r.Unrevoke("det", "2.0.0", f.kr) },
+		func() (*ControlResult, error) { return ctlUnrevoke(r, "det", "2.0.0", f.kr) },
 		func() (*ControlResult, error) {
-			return r.SetPolicy("det", "2.0.0", f.kr, &targets.Policy{MinBatteryPercent: 30})
+			return ctlPolicy(r, "det", "2.0.0", f.kr, &targets.Policy{MinBatteryPercent: 30})
 		},
 	} {
 		payloads := targetFilesState(t, fs, dir)
@@ -202,10 +203,10 @@ func TestRolloutDelegatedRole(t *testing.T) {
 		mustPublishAs(t, r, fs, kr, "vision-cls", "1.0.0", AddOptions{Role: "vision"})
 		mustPublishAs(t, r, fs, kr, "vision-cls", "1.1.0", AddOptions{Role: "vision"})
 		before := current(t, fs, dir)
-		if _, err := r.SetRollout("vision-cls", "1.1.0", keysFor(t, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP), RolloutOptions{BasisPoints: 500}); !errors.Is(err, ErrThreshold) || !strings.Contains(err.Error(), "vision") {
+		if _, err := ctlSet(r, "vision-cls", "1.1.0", keysFor(t, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP), rollout.SetOptions{BasisPoints: 500}); !errors.Is(err, ErrThreshold) || !strings.Contains(err.Error(), "vision") {
 			t.Fatalf("without the role's key: %v", err)
 		}
-		res, err := r.SetRollout("vision-cls", "1.1.0", kr, RolloutOptions{BasisPoints: 500})
+		res, err := ctlSet(r, "vision-cls", "1.1.0", kr, rollout.SetOptions{BasisPoints: 500})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +214,7 @@ func TestRolloutDelegatedRole(t *testing.T) {
 		if res.Role != "vision" || res.RoleVersion != before.snapshot.Signed.Meta["vision.json"].Version+1 || after.targets.Signed.Version != before.targets.Signed.Version {
 			t.Fatalf("result %+v; targets v%d -> v%d", res, before.targets.Signed.Version, after.targets.Signed.Version)
 		}
-		if _, err := r.Revoke("vision-cls", "1.1.0", kr, RevokeOptions{Reason: "bad"}); err != nil {
+		if _, err := ctlRevoke(r, "vision-cls", "1.1.0", kr, rollout.RevokeOptions{Reason: "bad"}); err != nil {
 			t.Fatal(err)
 		}
 		c := controlsOf(t, fs, dir, "vision-cls", "1.1.0")
@@ -233,7 +234,7 @@ func TestRolloutDelegatedRole(t *testing.T) {
 		kr := teamKeyring(t, bins)
 		mustPublishAs(t, r, fs, kr, "det", "1.0.0", AddOptions{})
 		mustPublishAs(t, r, fs, kr, "det", "1.1.0", AddOptions{})
-		res, err := r.HaltRollout("det", "1.1.0", "crash loop", kr)
+		res, err := ctlHalt(r, "det", "1.1.0", "crash loop", kr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +259,7 @@ func TestRevokeLastVersionRefused(t *testing.T) {
 	f := getFixture(t)
 	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
-	res, err := r.Revoke("det", "2.0.0", f.kr, RevokeOptions{Reason: "wrong labels"})
+	res, err := ctlRevoke(r, "det", "2.0.0", f.kr, rollout.RevokeOptions{Reason: "wrong labels"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,9 +274,15 @@ func TestRevokeLastVersionRefused(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{"last", func() error { _, err := r.Revoke("det", "1.0.0", f.kr, RevokeOptions{Reason: "x"}); return err }, ErrLastVersion, "every other version is revoked"},
-		{"twice", func() error { _, err := r.Revoke("det", "2.0.0", f.kr, RevokeOptions{Reason: "x"}); return err }, ErrAlreadyRevoked, "revoked at 2030-01-02T02:04:05Z: wrong labels"},
-		{"unrevoke live", func() error { _, err := r.Unrevoke("det", "1.0.0", f.kr); return err }, ErrNotRevoked, "det 1.0.0"},
+		{"last", func() error {
+			_, err := ctlRevoke(r, "det", "1.0.0", f.kr, rollout.RevokeOptions{Reason: "x"})
+			return err
+		}, rollout.ErrLastVersion, "every other version is revoked"},
+		{"twice", func() error {
+			_, err := ctlRevoke(r, "det", "2.0.0", f.kr, rollout.RevokeOptions{Reason: "x"})
+			return err
+		}, rollout.ErrAlreadyRevoked, "revoked at 2030-01-02T02:04:05Z: wrong labels"},
+		{"unrevoke live", func() error { _, err := ctlUnrevoke(r, "det", "1.0.0", f.kr); return err }, rollout.ErrNotRevoked, "det 1.0.0"},
 	} {
 		if err := c.do(); !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: %v, want %v mentioning %q", c.name, err, c.want, c.msg)
@@ -284,14 +291,14 @@ func TestRevokeLastVersionRefused(t *testing.T) {
 	if diff := snapshotDiff(before, fileSnapshot(t, fs, dir)); len(diff) != 0 {
 		t.Fatalf("refusals changed %v", diff)
 	}
-	res, err = r.Revoke("det", "1.0.0", f.kr, RevokeOptions{Reason: "x", AllowNoModel: true})
+	res, err = ctlRevoke(r, "det", "1.0.0", f.kr, rollout.RevokeOptions{Reason: "x", AllowNoModel: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "no non-revoked version left") {
 		t.Errorf("warnings %q", res.Warnings)
 	}
-	if _, err := r.Unrevoke("det", "2.0.0", f.kr); err != nil {
+	if _, err := ctlUnrevoke(r, "det", "2.0.0", f.kr); err != nil {
 		t.Fatal(err)
 	}
 	if c := controlsOf(t, fs, dir, "det", "2.0.0"); c.Revoked != nil || len(c.Critical) != 0 {
@@ -303,7 +310,7 @@ func TestRevokeLastVersionRefused(t *testing.T) {
 	fs, dir = clone(t, initTree)
 	r = openAt(t, fs, dir, t0)
 	mustPublishAs(t, r, fs, f.kr, "solo", "1.0.0", AddOptions{})
-	if _, err := r.Revoke("solo", "1.0.0", f.kr, RevokeOptions{Reason: "x"}); !errors.Is(err, ErrLastVersion) || !strings.Contains(err.Error(), "it is the only published version") {
+	if _, err := ctlRevoke(r, "solo", "1.0.0", f.kr, rollout.RevokeOptions{Reason: "x"}); !errors.Is(err, rollout.ErrLastVersion) || !strings.Contains(err.Error(), "it is the only published version") {
 		t.Errorf("only version: %v", err)
 	}
 }
@@ -323,40 +330,52 @@ func TestRolloutRefusals(t *testing.T) {
 		msg  string
 	}{
 		{"unknown model", func() error {
-			_, err := r.SetRollout("nope", "1.0.0", none, RolloutOptions{BasisPoints: 1})
+			_, err := ctlSet(r, "nope", "1.0.0", none, rollout.SetOptions{BasisPoints: 1})
 			return err
-		}, ErrNotPublished, "model nope has no published version"},
-		{"unknown version", func() error { _, err := r.SetRollout("det", "3.0.0", none, RolloutOptions{BasisPoints: 1}); return err }, ErrNotPublished, "det 3.0.0 (published: 1.0.0, 2.0.0)"},
-		{"bad version", func() error { _, err := r.Revoke("det", "v2", none, RevokeOptions{Reason: "x"}); return err }, nil, "v2"},
+		}, rollout.ErrNotPublished, "model nope has no published version"},
+		{"unknown version", func() error {
+			_, err := ctlSet(r, "det", "3.0.0", none, rollout.SetOptions{BasisPoints: 1})
+			return err
+		}, rollout.ErrNotPublished, "det 3.0.0 (published: 1.0.0, 2.0.0)"},
+		{"bad version", func() error {
+			_, err := ctlRevoke(r, "det", "v2", none, rollout.RevokeOptions{Reason: "x"})
+			return err
+		}, nil, "v2"},
 		{"percent over", func() error {
-			_, err := r.SetRollout("det", "2.0.0", none, RolloutOptions{BasisPoints: 10001})
+			_, err := ctlSet(r, "det", "2.0.0", none, rollout.SetOptions{BasisPoints: 10001})
 			return err
-		}, ErrControl, "not within 0-10000"},
+		}, targets.ErrControl, "not within 0-10000"},
 		{"percent negative", func() error {
-			_, err := r.SetRollout("det", "2.0.0", none, RolloutOptions{BasisPoints: -1})
+			_, err := ctlSet(r, "det", "2.0.0", none, rollout.SetOptions{BasisPoints: -1})
 			return err
-		}, ErrControl, "not within 0-10000"},
+		}, targets.ErrControl, "not within 0-10000"},
 		{"bad salt", func() error {
-			_, err := r.SetRollout("det", "2.0.0", none, RolloutOptions{BasisPoints: 1, Salt: "a b"})
+			_, err := ctlSet(r, "det", "2.0.0", none, rollout.SetOptions{BasisPoints: 1, Salt: "a b"})
 			return err
-		}, ErrControl, "salt must be"},
+		}, targets.ErrControl, "salt must be"},
 		{"bad class", func() error {
-			_, err := r.SetRollout("det", "2.0.0", none, RolloutOptions{BasisPoints: 1, DeviceClasses: []string{"Cam"}})
+			_, err := ctlSet(r, "det", "2.0.0", none, rollout.SetOptions{BasisPoints: 1, DeviceClasses: []string{"Cam"}})
 			return err
-		}, ErrControl, "device class"},
+		}, targets.ErrControl, "device class"},
 		{"bad start", func() error {
-			_, err := r.SetRollout("det", "2.0.0", none, RolloutOptions{BasisPoints: 1, Start: "tomorrow"})
+			_, err := ctlSet(r, "det", "2.0.0", none, rollout.SetOptions{BasisPoints: 1, Start: "tomorrow"})
 			return err
-		}, ErrControl, "RFC 3339"},
-		{"halt without reason", func() error { _, err := r.HaltRollout("det", "2.0.0", " ", none); return err }, ErrControl, "needs a reason"},
-		{"revoke without reason", func() error { _, err := r.Revoke("det", "2.0.0", none, RevokeOptions{}); return err }, ErrControl, "needs a reason"},
-		{"reason with newline", func() error { _, err := r.Revoke("det", "2.0.0", none, RevokeOptions{Reason: "a\nb"}); return err }, ErrControl, "control characters"},
-		{"empty policy", func() error { _, err := r.SetPolicy("det", "2.0.0", none, &targets.Policy{}); return err }, ErrControl, "no condition"},
+		}, targets.ErrControl, "RFC 3339"},
+		{"halt without reason", func() error { _, err := ctlHalt(r, "det", "2.0.0", " ", none); return err }, targets.ErrControl, "needs a reason"},
+		{"revoke without reason", func() error { _, err := ctlRevoke(r, "det", "2.0.0", none, rollout.RevokeOptions{}); return err }, targets.ErrControl, "needs a reason"},
+		{"reason with newline", func() error {
+			_, err := ctlRevoke(r, "det", "2.0.0", none, rollout.RevokeOptions{Reason: "a\nb"})
+			return err
+		}, targets.ErrControl, "control characters"},
+		{"empty policy", func() error { _, err := ctlPolicy(r, "det", "2.0.0", none, &targets.Policy{}); return err }, targets.ErrControl, "no condition"},
 		{"policy network", func() error {
-			_, err := r.SetPolicy("det", "2.0.0", none, &targets.Policy{Networks: []string{"5g"}})
+			_, err := ctlPolicy(r, "det", "2.0.0", none, &targets.Policy{Networks: []string{"5g"}})
 			return err
-		}, ErrControl, `network "5g"`},
-		{"no keys", func() error { _, err := r.SetRollout("det", "2.0.0", none, RolloutOptions{BasisPoints: 1}); return err }, ErrThreshold, "targets needs 1"},
+		}, targets.ErrControl, `network "5g"`},
+		{"no keys", func() error {
+			_, err := ctlSet(r, "det", "2.0.0", none, rollout.SetOptions{BasisPoints: 1})
+			return err
+		}, ErrThreshold, "targets needs 1"},
 	} {
 		err := c.do()
 		if err == nil || (c.want != nil && !errors.Is(err, c.want)) || !strings.Contains(err.Error(), c.msg) {
@@ -376,13 +395,13 @@ func TestRolloutPolicy(t *testing.T) {
 	fs, dir := clone(t, publishedTree)
 	r := openAt(t, fs, dir, t0)
 	p := &targets.Policy{UnmeteredAboveBytes: 50 << 20, MinBatteryPercent: 30, Networks: []string{"wifi", "ethernet"}}
-	if _, err := r.SetPolicy("det", "2.0.0", f.kr, p); err != nil {
+	if _, err := ctlPolicy(r, "det", "2.0.0", f.kr, p); err != nil {
 		t.Fatal(err)
 	}
 	if c := controlsOf(t, fs, dir, "det", "2.0.0"); !reflect.DeepEqual(c.Policy, p) || !slices.Equal(c.Critical, []string{targets.FieldPolicy}) {
 		t.Fatalf("policy %+v, critical %v", c.Policy, c.Critical)
 	}
-	if _, err := r.SetPolicy("det", "2.0.0", f.kr, nil); err != nil {
+	if _, err := ctlPolicy(r, "det", "2.0.0", f.kr, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := controlsOf(t, fs, dir, "det", "2.0.0"); c.Policy != nil || len(c.Critical) != 0 {
@@ -429,7 +448,7 @@ func TestAddTargetRollout(t *testing.T) {
 		{Rollout: &targets.Rollout{BasisPoints: 5, Salt: "a b"}},
 		{Policy: &targets.Policy{}},
 	} {
-		if _, err := publishAs(t, r, fs, f.kr, "det", "5.0.0", opts); !errors.Is(err, ErrControl) {
+		if _, err := publishAs(t, r, fs, f.kr, "det", "5.0.0", opts); !errors.Is(err, targets.ErrControl) {
 			t.Errorf("%+v: %v", opts, err)
 		}
 	}
@@ -456,9 +475,9 @@ func TestRolloutConcurrentWriters(t *testing.T) {
 			r := openAt(t, fs, dir, t0)
 			v := []string{"1.0.0", "2.0.0"}[i%2]
 			if i < 2 {
-				_, errs[i] = r.SetRollout("det", v, f.kr, RolloutOptions{BasisPoints: 100 * (i + 1)})
+				_, errs[i] = ctlSet(r, "det", v, f.kr, rollout.SetOptions{BasisPoints: 100 * (i + 1)})
 			} else {
-				_, errs[i] = r.SetPolicy("det", v, f.kr, &targets.Policy{MinBatteryPercent: 10 * i})
+				_, errs[i] = ctlPolicy(r, "det", v, f.kr, &targets.Policy{MinBatteryPercent: 10 * i})
 			}
 		}()
 	}
@@ -482,4 +501,35 @@ func TestRolloutConcurrentWriters(t *testing.T) {
 		t.Errorf("controls %+v %+v / %+v %+v", c1.Rollout, c1.Policy, c2.Rollout, c2.Policy)
 	}
 	requireVerifies(t, fs, dir, t0)
+}
+
+// The control operations as cmd/mrepo runs them: a change planned by
+// package rollout, published by ChangeControls.
+
+func ctlSet(r *Repository, model, version string, kr keys.Keyring, opts rollout.SetOptions) (*ControlResult, error) {
+	return r.ChangeControls(model, version, kr, rollout.Set(opts))
+}
+
+func ctlHalt(r *Repository, model, version, reason string, kr keys.Keyring) (*ControlResult, error) {
+	change, err := rollout.Halt(reason)
+	if err != nil {
+		return nil, err
+	}
+	return r.ChangeControls(model, version, kr, change)
+}
+
+func ctlRevoke(r *Repository, model, version string, kr keys.Keyring, opts rollout.RevokeOptions) (*ControlResult, error) {
+	change, err := rollout.Revoke(opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.ChangeControls(model, version, kr, change)
+}
+
+func ctlUnrevoke(r *Repository, model, version string, kr keys.Keyring) (*ControlResult, error) {
+	return r.ChangeControls(model, version, kr, rollout.Unrevoke())
+}
+
+func ctlPolicy(r *Repository, model, version string, kr keys.Keyring, p *targets.Policy) (*ControlResult, error) {
+	return r.ChangeControls(model, version, kr, rollout.SetPolicy(p))
 }

@@ -6,12 +6,12 @@ package main
 
 import (
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/urfave/cli/v2"
 )
@@ -83,7 +83,7 @@ func controlCommand(name string, required []string, cmd *cli.Command, run func(c
 		if c.Args().Len() != 1 {
 			return cliutil.Usagef("%s: expected exactly one MODEL@VERSION argument (see mrepo %s --help)", name, name)
 		}
-		model, version, err := parseModelVersion(c.Args().First())
+		model, version, err := rollout.ParseModelVersion(c.Args().First())
 		if err != nil {
 			return cliutil.Usagef("%s: %v", name, err)
 		}
@@ -106,21 +106,6 @@ func controlCommand(name string, required []string, cmd *cli.Command, run func(c
 	return cmd
 }
 
-// parseModelVersion splits MODEL@VERSION and checks both parts.
-func parseModelVersion(s string) (model, version string, err error) {
-	model, version, ok := strings.Cut(s, "@")
-	if !ok {
-		return "", "", fmt.Errorf("%q: expected MODEL@VERSION, e.g. detector@1.2.0", s)
-	}
-	if err := targets.CheckModelID(model); err != nil {
-		return "", "", fmt.Errorf("%q: %v", s, err)
-	}
-	if _, err := targets.ParseVersion(version); err != nil {
-		return "", "", fmt.Errorf("%q: %v", s, err)
-	}
-	return model, version, nil
-}
-
 // parsePercentFlag reads a percentage flag (at most two decimals) as
 // basis points.
 func parsePercentFlag(c *cli.Context, cmd, flag string) (int, error) {
@@ -129,19 +114,6 @@ func parsePercentFlag(c *cli.Context, cmd, flag string) (int, error) {
 		return 0, cliutil.Usagef("%s: --%s: %v", cmd, flag, err)
 	}
 	return bp, nil
-}
-
-// parseStart reads --start: RFC 3339, any offset, stored in UTC to the
-// second.
-func parseStart(cmd, s string) (string, error) {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return "", cliutil.Usagef("%s: --start %q: want an RFC 3339 time such as 2026-05-01T08:00:00Z", cmd, s)
-	}
-	if t.Nanosecond() != 0 {
-		return "", cliutil.Usagef("%s: --start %q: whole seconds only", cmd, s)
-	}
-	return t.UTC().Format(time.RFC3339), nil
 }
 
 func rolloutSetCommand() *cli.Command {
@@ -182,11 +154,11 @@ picks a new salt unless --cohort-salt is given).
 		if err != nil {
 			return nil, err
 		}
-		opts := repo.RolloutOptions{BasisPoints: bp, ClearDeviceClasses: c.Bool("all-device-classes"), ClearStart: c.Bool("no-start")}
+		opts := rollout.SetOptions{BasisPoints: bp, ClearDeviceClasses: c.Bool("all-device-classes"), ClearStart: c.Bool("no-start")}
 		if c.IsSet("cohort-salt") {
 			opts.Salt = c.String("cohort-salt")
-			if err := (&targets.Rollout{Salt: opts.Salt}).Validate(); err != nil {
-				return nil, cliutil.Usagef("%s: --cohort-salt %q: must be 1-%d printable ASCII characters, no spaces", name, opts.Salt, targets.MaxSaltLength)
+			if err := rollout.CheckSalt(opts.Salt); err != nil {
+				return nil, cliutil.Usagef("%s: --cohort-salt %v", name, err)
 			}
 		}
 		if c.IsSet("device-class") {
@@ -204,11 +176,11 @@ picks a new salt unless --cohort-salt is given).
 			if opts.ClearStart {
 				return nil, cliutil.Usagef("%s: --start and --no-start exclude each other", name)
 			}
-			if opts.Start, err = parseStart(name, c.String("start")); err != nil {
-				return nil, err
+			if opts.Start, err = rollout.ParseStart(c.String("start")); err != nil {
+				return nil, cliutil.Usagef("%s: --start %v", name, err)
 			}
 		}
-		return r.SetRollout(model, version, keyDir(c), opts)
+		return r.ChangeControls(model, version, keyDir(c), rollout.Set(opts))
 	})
 }
 
@@ -232,7 +204,11 @@ with the same cohorts.
 		if strings.TrimSpace(c.String("reason")) == "" {
 			return nil, cliutil.Usagef("%s: --reason must not be empty", name)
 		}
-		return r.HaltRollout(model, version, c.String("reason"), keyDir(c))
+		change, err := rollout.Halt(c.String("reason"))
+		if err != nil {
+			return nil, err
+		}
+		return r.ChangeControls(model, version, keyDir(c), change)
 	})
 }
 
@@ -264,7 +240,11 @@ mrepo unrevoke lifts a revocation.
 		if strings.TrimSpace(c.String("reason")) == "" {
 			return nil, cliutil.Usagef("%s: --reason must not be empty", name)
 		}
-		return r.Revoke(model, version, keyDir(c), repo.RevokeOptions{Reason: c.String("reason"), AllowNoModel: c.Bool("allow-no-model")})
+		change, err := rollout.Revoke(rollout.RevokeOptions{Reason: c.String("reason"), AllowNoModel: c.Bool("allow-no-model")})
+		if err != nil {
+			return nil, err
+		}
+		return r.ChangeControls(model, version, keyDir(c), change)
 	})
 }
 
@@ -279,7 +259,7 @@ revocation) allows. A version that is not revoked is refused (exit 1).
 
 ` + controlsNote,
 	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
-		return r.Unrevoke(model, version, keyDir(c))
+		return r.ChangeControls(model, version, keyDir(c), rollout.Unrevoke())
 	})
 }
 
@@ -310,19 +290,16 @@ func policyFromFlags(c *cli.Context, cmd, prefix string) (*targets.Policy, error
 	p := &targets.Policy{}
 	set := false
 	if f := prefix + "unmetered-above"; c.IsSet(f) {
-		n, err := parseSize(c.String(f))
+		n, err := rollout.ParseUnmeteredAbove(c.String(f))
 		if err != nil {
 			return nil, cliutil.Usagef("%s: --%s: %v", cmd, f, err)
-		}
-		if n == 0 {
-			return nil, cliutil.Usagef("%s: --%s: must be more than 0 bytes", cmd, f)
 		}
 		p.UnmeteredAboveBytes, set = n, true
 	}
 	if f := prefix + "min-battery"; c.IsSet(f) {
 		n := c.Int(f)
-		if n < 1 || n > 100 {
-			return nil, cliutil.Usagef("%s: --%s %d: want 1-100", cmd, f, n)
+		if err := rollout.CheckMinBattery(n); err != nil {
+			return nil, cliutil.Usagef("%s: --%s %v", cmd, f, err)
 		}
 		p.MinBatteryPercent, set = n, true
 	}
@@ -331,7 +308,7 @@ func policyFromFlags(c *cli.Context, cmd, prefix string) (*targets.Policy, error
 			if err := targets.CheckPolicyNetwork(n); err != nil {
 				return nil, cliutil.Usagef("%s: --%s: %v", cmd, f, err)
 			}
-			if !containsString(p.Networks, n) {
+			if !slices.Contains(p.Networks, n) {
 				p.Networks = append(p.Networks, n)
 			}
 		}
@@ -341,30 +318,6 @@ func policyFromFlags(c *cli.Context, cmd, prefix string) (*targets.Policy, error
 		return nil, nil
 	}
 	return p, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// parseSize reads a byte count: digits with an optional unit (B, kB, MB,
-// GB: powers of 1000; KiB, MiB, GiB: powers of 1024).
-func parseSize(s string) (int64, error) {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	mult := map[string]int64{"": 1, "B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[strings.TrimSpace(s[i:])]
-	n, err := strconv.ParseInt(s[:i], 10, 64)
-	if err != nil || mult == 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q: want a size such as 52428800, 50MB or 50MiB", s)
-	}
-	return n * mult, nil
 }
 
 func policySetCommand() *cli.Command {
@@ -388,7 +341,7 @@ network types a download may use). mrepo policy clear removes it.
 		if p == nil {
 			return nil, cliutil.Usagef("%s: give at least one of --unmetered-above, --min-battery, --network (mrepo policy clear removes the policy)", name)
 		}
-		return r.SetPolicy(model, version, keyDir(c), p)
+		return r.ChangeControls(model, version, keyDir(c), rollout.SetPolicy(p))
 	})
 }
 
@@ -399,7 +352,7 @@ func policyClearCommand() *cli.Command {
 		UsageText:   "mrepo policy clear --repo DIR --keys DIR [--json] MODEL@VERSION",
 		Description: "Removes the version's download policy: any device may download it.\n\n" + controlsNote,
 	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
-		return r.SetPolicy(model, version, keyDir(c), nil)
+		return r.ChangeControls(model, version, keyDir(c), rollout.SetPolicy(nil))
 	})
 }
 

@@ -1,8 +1,8 @@
 package testrepo
 
 // Rollout controls for device tests: SetControls changes a version's
-// signed controls with the repository's own code (repo.SetControls, what
-// mrepo rollout/revoke/policy run), so the tests see exactly what a
+// signed controls with the repository's own code (repo.ChangeControls,
+// what mrepo rollout/revoke/policy run), so the tests see exactly what a
 // device sees in the field. ForgeControlsDir is the attacker's version:
 // it edits the metadata directly and signs it with whatever signers it is
 // given, which the repository code never does with a key the root does not
@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -27,12 +28,12 @@ type ControlSigners struct {
 }
 
 // SetControls sets (nil removes) the rollout, revocation and policy of
-// modelID@version with repo.SetControls: re-signed by the role that signs
+// modelID@version with repo.ChangeControls (rollout.SetExactly): re-signed by the role that signs
 // the version (top-level targets or a delegated role, whose keys must be
 // in r.Keys), then snapshot and timestamp.
 func (r *Repo) SetControls(t testing.TB, modelID, version string, ro *targets.Rollout, rev *targets.Revocation, p *targets.Policy) {
 	t.Helper()
-	if _, err := r.R.SetControls(modelID, version, r.Keys, ro, rev, p); err != nil {
+	if _, err := r.R.ChangeControls(modelID, version, r.Keys, rollout.SetExactly(ro, rev, p)); err != nil {
 		t.Fatalf("testrepo: set controls: %v", err)
 	}
 }
