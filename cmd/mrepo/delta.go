@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/deltafiles"
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/spf13/afero"
@@ -88,8 +89,7 @@ whether it would.`,
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			fmt.Fprintf(c.App.Writer, "Wrote %s: %s, %.1f%% of NEW (%s; OLD %s) in %s\n", res.Patch, cliutil.HumanBytes(res.PatchLength),
-				res.Percent, cliutil.HumanBytes(res.NewLength), cliutil.HumanBytes(res.OldLength), seconds(res.Seconds))
+			report.DeltaCreated(c.App.Writer, res)
 			return nil
 		},
 	}, "OLD", "NEW", "PATCH")
@@ -137,13 +137,8 @@ when every check passed; on any error it is left as it was (not created).`,
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			fmt.Fprintf(c.App.Writer, "Wrote %s: %s, SHA-256 %s (as the patch promises; patch %s, %.1f%% of it) in %s\n", res.Out, cliutil.HumanBytes(res.OutLength),
-				res.OutSHA256, cliutil.HumanBytes(res.PatchLength), res.Percent, seconds(res.Seconds))
+			report.DeltaApplied(c.App.Writer, res)
 			return nil
 		},
 	}, "OLD", "PATCH", "OUT")
-}
-
-func seconds(s float64) string {
-	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
 }

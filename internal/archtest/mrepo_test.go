@@ -1,6 +1,7 @@
 package archtest
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,23 @@ func TestDeviceLinksNoMrepoInternals(t *testing.T) {
 			if strings.HasPrefix(dep, "cmd/mrepo") {
 				t.Errorf("%s depends on %s: a device binary must not link repository command code", pkg, dep)
 			}
+		}
+	}
+}
+
+// TestReportOnlyFormats: mrepo's text output (cmd/mrepo/internal/report)
+// formats the values it is given: it imports no command-line framework,
+// no file or network access, and no key storage of its own.
+func TestReportOnlyFormats(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, module+"cmd/mrepo/internal/report").Output()
+	if err != nil {
+		t.Fatalf("go list cmd/mrepo/internal/report: %v", err)
+	}
+	for _, imp := range strings.Fields(string(out)) {
+		if imp == "os" || imp == "net" || strings.HasPrefix(imp, "net/") || strings.HasPrefix(imp, "github.com/urfave/cli") ||
+			imp == module+"keys" || strings.HasPrefix(imp, "github.com/spf13/afero") {
+			t.Errorf("cmd/mrepo/internal/report imports %s", imp)
 		}
 	}
 }
