@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
@@ -85,17 +85,9 @@ file path that escapes the bundle (.., absolute, symlink), or a
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			var total int64
-			for _, t := range res.Targets {
-				total += t.Length
-				fmt.Fprintf(c.App.Writer, "  %s  %12d  %s\n", t.SHA256[:16], t.Length, t.Path)
-			}
-			for _, d := range res.Deltas {
-				fmt.Fprintln(c.App.Writer, deltaLine(d))
-			}
-			fmt.Fprintln(c.App.Writer, publishedSummary(res, total))
+			report.Added(c.App.Writer, res)
 			if res.Rollout != nil || res.Policy != nil {
-				fmt.Fprintf(c.App.Writer, "%s %s: %s\n", res.ModelID, res.Version, strings.Join(controlsSummary(res.Rollout, nil, res.Policy), "; "))
+				fmt.Fprintf(c.App.Writer, "%s %s: %s\n", res.ModelID, res.Version, strings.Join(report.Controls(res.Rollout, nil, res.Policy), "; "))
 			}
 			return nil
 		},
@@ -104,41 +96,3 @@ file path that escapes the bundle (.., absolute, symlink), or a
 
 // addTargetRoleFlag is add-target's --role.
 var addTargetRoleFlag = &cli.StringFlag{Name: "role", Usage: "publish into the delegated role `ROLE`, signed with its keys (not the targets key)"}
-
-// publishedSummary is add-target's last line.
-func publishedSummary(res *repo.AddResult, total int64) string {
-	head := fmt.Sprintf("Published %s %s", res.ModelID, res.Version)
-	if res.Role != "" {
-		head += " in role " + res.Role
-	}
-	var vs []string
-	switch {
-	case res.Role != "":
-		vs = append(vs, fmt.Sprintf("%s v%d", res.Role, res.RoleVersions[res.Role]))
-	case len(res.RoleVersions) > 0:
-		names := make([]string, 0, len(res.RoleVersions))
-		for n := range res.RoleVersions {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			vs = append(vs, fmt.Sprintf("%s v%d", n, res.RoleVersions[n]))
-		}
-	default:
-		vs = append(vs, fmt.Sprintf("targets v%d", res.Versions.Targets))
-	}
-	vs = append(vs, fmt.Sprintf("snapshot v%d", res.Versions.Snapshot), fmt.Sprintf("timestamp v%d", res.Versions.Timestamp))
-	return fmt.Sprintf("%s: %d targets, %s (%s)", head, len(res.Targets), cliutil.HumanBytes(total), strings.Join(vs, ", "))
-}
-
-// deltaLine is how add-target reports one patch.
-func deltaLine(d targetstore.DeltaResult) string {
-	if d.Length == 0 && !d.Published {
-		return fmt.Sprintf("delta %s from %s: skipped: %s", d.File, d.Base, d.Reason)
-	}
-	s := fmt.Sprintf("delta %s from %s: %s (%.1f%% of %s)", d.File, d.Base, cliutil.HumanBytes(d.Length), d.Percent, cliutil.HumanBytes(d.FileLength))
-	if d.Published {
-		return s + ", published"
-	}
-	return s + ", skipped: " + d.Reason
-}

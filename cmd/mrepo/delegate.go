@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"strings"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
-	"github.com/edgetuf/edgetuf/repo"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/urfave/cli/v2"
 )
@@ -104,13 +102,11 @@ bins exclude each other.`,
 			if err != nil {
 				return fmt.Errorf("delegate: %w", err)
 			}
-			for _, w := range res.Warnings {
-				fmt.Fprintf(c.App.ErrWriter, "mrepo: warning: %s\n", w)
-			}
+			warn(c, res.Warnings)
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			printDelegateResult(c.App.Writer, res)
+			report.Delegation(c.App.Writer, res)
 			return nil
 		},
 	})
@@ -131,34 +127,4 @@ func readDelegateKey(name string) (*metadata.Key, error) {
 		return f.Public, nil
 	}
 	return nil, perr
-}
-
-func printDelegateResult(w io.Writer, res *repo.DelegateResult) {
-	switch {
-	case res.Bins > 0:
-		verb := "Updated the keys of"
-		if res.Created {
-			verb = "Delegated every target path to"
-		}
-		fmt.Fprintf(w, "%s %d hash bins %s-* (threshold %d, keys %s)\n", verb, res.Bins, res.NamePrefix, res.Threshold, shortIDs(res.KeyIDs))
-		if n := len(res.RoleVersions); n > 0 {
-			fmt.Fprintf(w, "Signed %d bins\n", n)
-		}
-	case res.Removed:
-		fmt.Fprintf(w, "Removed the delegation to role %s\n", res.Role)
-	default:
-		verb := "Updated role"
-		if res.Created {
-			verb = "Delegated to new role"
-		}
-		fmt.Fprintf(w, "%s %s: %s\n", verb, res.Role, strings.Join(res.Paths, ", "))
-		fmt.Fprintf(w, "  threshold %d, keys %s, terminating %s\n", res.Threshold, shortIDs(res.KeyIDs), yesNo(res.Terminating))
-		if v, ok := res.RoleVersions[res.Role]; ok {
-			fmt.Fprintf(w, "Signed %s v%d (empty)\n", res.Role, v)
-		}
-		if res.Pending {
-			fmt.Fprintf(w, "Role %s has no metadata yet: its first add-target --role %s signs it\n", res.Role, res.Role)
-		}
-	}
-	fmt.Fprintf(w, "Signed targets v%d, snapshot v%d, timestamp v%d\n", res.Versions.Targets, res.Versions.Snapshot, res.Versions.Timestamp)
 }

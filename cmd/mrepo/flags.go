@@ -1,5 +1,6 @@
 // Flags and helpers that several mrepo commands share: the repository and
-// key directory flags, passphrases and PINs, usage checks, bounded reads.
+// key directory flags, passphrases and PINs, usage checks, bounded reads,
+// warnings. Text output is in package report (cmd/mrepo/internal/report).
 
 package main
 
@@ -137,4 +138,11 @@ func pinPrompt(purpose string, _ bool) ([]byte, error) {
 		return nil, errors.New("empty PIN")
 	}
 	return pin, nil
+}
+
+// warn prints a command's warnings to stderr, one line each.
+func warn(c *cli.Context, ws []string) {
+	for _, w := range ws {
+		fmt.Fprintf(c.App.ErrWriter, "mrepo: warning: %s\n", w)
+	}
 }

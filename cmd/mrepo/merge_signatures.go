@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/staged"
@@ -72,7 +73,7 @@ that do not count for ROLE. Prints the thresholds still unmet.`,
 			} else {
 				fmt.Fprintf(w, "Merged into %s: signatures by %s\n", res.File, strings.Join(ids, ", "))
 			}
-			printStatus(w, res.Signatures)
+			report.Signatures(w, res.Signatures)
 			return nil
 		},
 	})

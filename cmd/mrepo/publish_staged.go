@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/urfave/cli/v2"
@@ -48,7 +49,7 @@ same command again completes it.`,
 			if res.Resumed {
 				fmt.Fprintf(w, "Root v%d was already published; completed its publication\n", res.Version)
 			} else {
-				printStatus(w, res.Signatures)
+				report.Signatures(w, res.Signatures)
 				fmt.Fprintf(w, "Published %s v%d\n", res.Role, res.Version)
 			}
 			if len(res.Resigned) > 0 {
@@ -56,7 +57,7 @@ same command again completes it.`,
 				if role == metadata.ROOT {
 					label = "Re-signed with the new keys"
 				}
-				fmt.Fprintf(w, "%s: %s\n", label, versionsLine(res.Resigned, res.Versions))
+				fmt.Fprintf(w, "%s: %s\n", label, report.Versions(res.Resigned, res.Versions))
 			}
 			return nil
 		},

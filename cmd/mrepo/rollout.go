@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/rollout"
@@ -99,7 +100,7 @@ func controlCommand(name string, required []string, cmd *cli.Command, run func(c
 		if c.Bool("json") {
 			return cliutil.WriteJSON(c.App.Writer, res)
 		}
-		fmt.Fprintf(c.App.Writer, "%s %s: %s\n", res.ModelID, res.Version, strings.Join(controlsSummary(res.Rollout, res.Revoked, res.Policy), "; "))
+		fmt.Fprintf(c.App.Writer, "%s %s: %s\n", res.ModelID, res.Version, strings.Join(report.Controls(res.Rollout, res.Revoked, res.Policy), "; "))
 		fmt.Fprintf(c.App.Writer, "Signed %s v%d, snapshot v%d, timestamp v%d\n", res.Role, res.RoleVersion, res.Versions.Snapshot, res.Versions.Timestamp)
 		return nil
 	}
@@ -379,49 +380,4 @@ func addTargetControls(c *cli.Context, opts *repo.AddOptions) error {
 	}
 	opts.Policy = p
 	return nil
-}
-
-// controlsSummary describes a version's controls, one phrase each.
-func controlsSummary(ro *targets.Rollout, rev *targets.Revocation, p *targets.Policy) []string {
-	var out []string
-	if rev != nil {
-		out = append(out, fmt.Sprintf("REVOKED at %s: %s", rev.Time, rev.Reason))
-	}
-	switch {
-	case ro == nil:
-		out = append(out, "full release")
-	case ro.HaltReason != "":
-		out = append(out, fmt.Sprintf("rollout HALTED: %s (cohort salt %s%s)", ro.HaltReason, ro.Salt, rolloutLimits(ro)))
-	default:
-		out = append(out, fmt.Sprintf("rollout %s%% (cohort salt %s%s)", targets.FormatPercent(ro.BasisPoints), ro.Salt, rolloutLimits(ro)))
-	}
-	if p != nil {
-		out = append(out, "policy: "+policySummary(p))
-	}
-	return out
-}
-
-func rolloutLimits(ro *targets.Rollout) string {
-	s := ""
-	if len(ro.DeviceClasses) > 0 {
-		s += ", device classes " + strings.Join(ro.DeviceClasses, ", ")
-	}
-	if ro.Start != "" {
-		s += ", from " + ro.Start
-	}
-	return s
-}
-
-func policySummary(p *targets.Policy) string {
-	var parts []string
-	if p.UnmeteredAboveBytes > 0 {
-		parts = append(parts, fmt.Sprintf("unmetered network above %d bytes", p.UnmeteredAboveBytes))
-	}
-	if p.MinBatteryPercent > 0 {
-		parts = append(parts, fmt.Sprintf("battery at least %d%% unless charging", p.MinBatteryPercent))
-	}
-	if len(p.Networks) > 0 {
-		parts = append(parts, "networks "+strings.Join(p.Networks, ", "))
-	}
-	return strings.Join(parts, ", ")
 }

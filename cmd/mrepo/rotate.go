@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/internal/pubkey"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -74,20 +76,16 @@ sign), and mrepo publish-staged publishes it. See docs/rotation.md.`,
 			} else {
 				fmt.Fprintf(w, "Root v%d: %s\n", res.RootVersion, strings.Join(res.Changes, "; "))
 			}
-			ids := make([]string, len(res.KeyIDs))
-			for i, id := range res.KeyIDs {
-				ids[i] = keys.ShortID(id)
-			}
-			fmt.Fprintf(w, "%s keys in root v%d: %s (threshold %d)\n", role, res.RootVersion, strings.Join(ids, ", "), res.Threshold)
+			fmt.Fprintf(w, "%s keys in root v%d: %s (threshold %d)\n", role, res.RootVersion, strings.Join(pubkey.ShortIDs(res.KeyIDs), ", "), res.Threshold)
 			if res.Published {
-				printStatus(w, res.Signatures)
+				report.Signatures(w, res.Signatures)
 				fmt.Fprintf(w, "Published root v%d\n", res.RootVersion)
 				if len(res.Resigned) > 0 {
-					fmt.Fprintf(w, "Re-signed with the new keys: %s\n", versionsLine(res.Resigned, res.Versions))
+					fmt.Fprintf(w, "Re-signed with the new keys: %s\n", report.Versions(res.Resigned, res.Versions))
 				}
 				return nil
 			}
-			printStaged(c, res.Staged)
+			report.Staged(c.App.Writer, res.Staged)
 			return nil
 		},
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/staged"
@@ -103,7 +104,7 @@ thresholds still unmet are printed.`,
 				}
 			}
 			fmt.Fprintf(w, "Wrote %s\n", res.File)
-			printStatus(w, res.Signatures)
+			report.Signatures(w, res.Signatures)
 			return nil
 		},
 	})

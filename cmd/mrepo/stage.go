@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/urfave/cli/v2"
 )
@@ -43,7 +44,7 @@ Refuses if something is already staged for ROLE.`,
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			printStaged(c, res)
+			report.Staged(c.App.Writer, res)
 			return nil
 		},
 	})

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/spf13/afero"
@@ -63,21 +63,7 @@ per line, as CODE: where: what.`,
 					return err
 				}
 			} else {
-				for _, p := range rep.Problems {
-					fmt.Fprintln(c.App.Writer, p.String())
-				}
-				if rep.OK() {
-					var parts []string
-					for _, r := range rep.Roles {
-						parts = append(parts, fmt.Sprintf("%s v%d", r.Role, r.Version))
-					}
-					fmt.Fprintf(c.App.Writer, "OK: %s; %d targets verified (%s)\n", strings.Join(parts, ", "), rep.Targets, cliutil.HumanBytes(rep.TargetBytes))
-				}
-				for _, m := range rep.Controls {
-					for _, ct := range m.Versions {
-						fmt.Fprintf(c.App.Writer, "%s %s: %s\n", m.ModelID, ct.Version, strings.Join(controlsSummary(ct.Rollout, ct.Revoked, ct.Policy), "; "))
-					}
-				}
+				report.Verify(c.App.Writer, rep)
 			}
 			if !rep.OK() {
 				return &cliutil.ExitError{Code: 1, Msg: fmt.Sprintf("verify: %d problem(s) found, first: %s", len(rep.Problems), rep.Problems[0].String())}

@@ -1,4 +1,4 @@
-package main
+package deltafiles
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ func TestDeltaFilesRoundTrip(t *testing.T) {
 	}
 	fs := afero.NewOsFs()
 
-	cr, err := deltaCreate(fs, oldPath, newPath, patchPath, deltaCreateOptions{ChunkSize: 64 << 10})
+	cr, err := Create(fs, oldPath, newPath, patchPath, CreateOptions{ChunkSize: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestDeltaFilesRoundTrip(t *testing.T) {
 	}
 
 	// An output limit below the patch's target: refused, OUT not created.
-	_, err = deltaApply(fs, oldPath, patchPath, outPath, deltaApplyOptions{MaxOutput: int64(len(neu)) - 1})
+	_, err = Apply(fs, oldPath, patchPath, outPath, ApplyOptions{MaxOutput: int64(len(neu)) - 1})
 	if !errors.Is(err, delta.ErrLimit) {
 		t.Fatalf("apply over MaxOutput: %v, want ErrLimit", err)
 	}
@@ -62,7 +62,7 @@ func TestDeltaFilesRoundTrip(t *testing.T) {
 		t.Fatalf("OUT after a refused apply: %v, want it absent", err)
 	}
 
-	ar, err := deltaApply(fs, oldPath, patchPath, outPath, deltaApplyOptions{MaxOutput: int64(len(neu))})
+	ar, err := Apply(fs, oldPath, patchPath, outPath, ApplyOptions{MaxOutput: int64(len(neu))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestDeltaFilesRoundTrip(t *testing.T) {
 	}
 
 	// A wrong base leaves an existing OUT as it was.
-	if _, err := deltaApply(fs, newPath, patchPath, outPath, deltaApplyOptions{}); !errors.Is(err, delta.ErrBase) {
+	if _, err := Apply(fs, newPath, patchPath, outPath, ApplyOptions{}); !errors.Is(err, delta.ErrBase) {
 		t.Fatalf("apply to the wrong base: %v, want ErrBase", err)
 	}
 	if again, _ := os.ReadFile(outPath); !bytes.Equal(again, neu) {
