@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -70,6 +71,10 @@ func TestEveryWriterCleansStaleTemporaries(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, run: func(r *Repository) error { _, err := r.PublishStaged(metadata.TIMESTAMP, f.kr); return err }},
+		{name: "rollout-controls", run: func(r *Repository) error {
+			_, err := ctlSet(r, "det", "2.0.0", f.kr, rollout.SetOptions{BasisPoints: 500})
+			return err
+		}},
 	}
 	for _, w := range writers {
 		t.Run(w.name, func(t *testing.T) {
