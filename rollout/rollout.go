@@ -48,16 +48,18 @@ type Version struct {
 }
 
 // Other is another published version of the same model, with its
-// revocation (nil: not revoked).
+// revocation (nil: not revoked). Refused is set when its custom metadata
+// does not parse: devices refuse such a version (and verify reports it),
+// so it never counts as one they could fall back to.
 type Other struct {
 	Version string
 	Revoked *targets.Revocation
+	Refused bool
 }
 
 // Others lists the model's other published versions in the targets
 // devices see (every role's, as they resolve them), each with its
-// revocation (an entry whose custom metadata does not parse counts as not
-// revoked: verify reports it).
+// revocation, or Refused when its custom metadata does not parse.
 func Others(view map[string]*metadata.TargetFiles, modelID, version string) []Other {
 	var out []Other
 	for _, v := range targets.PublishedVersions(view)[modelID] {
@@ -68,6 +70,8 @@ func Others(view map[string]*metadata.TargetFiles, modelID, version string) []Ot
 		mp := targets.ManifestPath(modelID, v.String())
 		if c, err := targets.ParseCustom(mp, view[mp].Custom); err == nil {
 			o.Revoked = c.Revoked
+		} else {
+			o.Refused = true
 		}
 		out = append(out, o)
 	}
@@ -207,10 +211,13 @@ func Revoke(opts RevokeOptions) (Change, error) {
 		if c.Revoked != nil {
 			return fmt.Errorf("%w: %s %s was revoked at %s: %s", ErrAlreadyRevoked, v.ModelID, v.Version, c.Revoked.Time, c.Revoked.Reason)
 		}
-		live := slices.ContainsFunc(v.Others, func(o Other) bool { return o.Revoked == nil })
+		live := slices.ContainsFunc(v.Others, func(o Other) bool { return o.Revoked == nil && !o.Refused })
 		if !live {
 			what := "it is the only published version"
-			if len(v.Others) > 0 {
+			switch {
+			case slices.ContainsFunc(v.Others, func(o Other) bool { return o.Refused }):
+				what = "every other version is revoked or refused by devices (mrepo verify says why)"
+			case len(v.Others) > 0:
 				what = "every other version is revoked"
 			}
 			if !opts.AllowNoModel {

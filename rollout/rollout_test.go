@@ -1,12 +1,14 @@
 package rollout
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // The rules run on metadata alone; repo's tests publish them end to end.
@@ -44,6 +46,12 @@ func TestRevokeLastVersion(t *testing.T) {
 	v := &Version{ModelID: "det", Version: "2.0.0", Now: now, Others: []Other{{Version: "1.0.0", Revoked: &targets.Revocation{Reason: "old"}}}}
 	if err := change(v); !errors.Is(err, ErrLastVersion) || !strings.Contains(err.Error(), "every other version is revoked") {
 		t.Errorf("last version: %v", err)
+	}
+	// A version devices refuse (custom metadata that does not parse) is no
+	// fallback: revoking the only other one is still the last version.
+	v.Others = append(v.Others, Other{Version: "1.4.0", Refused: true})
+	if err := change(v); !errors.Is(err, ErrLastVersion) || !strings.Contains(err.Error(), "refused by devices") {
+		t.Errorf("last usable version: %v", err)
 	}
 	v.Others = append(v.Others, Other{Version: "1.5.0"})
 	if err := change(v); err != nil || v.Custom.Revoked.Time != "2030-01-02T03:04:05Z" {
@@ -103,5 +111,39 @@ func TestParse(t *testing.T) {
 	}
 	if CheckSalt("a b") == nil || CheckSalt("canary-7") != nil {
 		t.Error("CheckSalt")
+	}
+}
+
+// TestOthersMarksRefused: another version whose custom metadata does not
+// parse is listed as Refused (devices will not take it), a good one with
+// its revocation.
+func TestOthersMarksRefused(t *testing.T) {
+	custom := func(version string, controls func(c *targets.Custom)) *json.RawMessage {
+		c := &targets.Custom{Kind: targets.KindManifest, SchemaVersion: 1, ModelID: "det", Version: version,
+			Compat: targets.Compat{Variant: "lite", Platforms: []string{"linux/arm64"}}, BuildTimestamp: "2030-01-01T00:00:00Z", Files: []string{"model.onnx"}}
+		controls(c)
+		data, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := json.RawMessage(data)
+		if _, err := targets.ParseCustom(targets.ManifestPath("det", version), &raw); (err == nil) != (version == "1.0.0") {
+			t.Fatalf("fixture %s: %v", version, err)
+		}
+		return &raw
+	}
+	good := custom("1.0.0", func(c *targets.Custom) {
+		c.SetControls(nil, &targets.Revocation{Reason: "r", Time: "2030-01-02T03:04:05Z"}, nil)
+	})
+	bad := custom("1.1.0", func(c *targets.Custom) { c.Rollout = &targets.Rollout{BasisPoints: 1} }) // no salt, not critical
+	view := map[string]*metadata.TargetFiles{
+		targets.ManifestPath("det", "1.0.0"): {Custom: good},
+		targets.ManifestPath("det", "1.1.0"): {Custom: bad},
+		targets.ManifestPath("det", "2.0.0"): {},
+	}
+	got := Others(view, "det", "2.0.0")
+	if len(got) != 2 || got[0].Version != "1.0.0" || got[0].Refused || got[0].Revoked == nil ||
+		got[1].Version != "1.1.0" || !got[1].Refused {
+		t.Fatalf("%+v", got)
 	}
 }
