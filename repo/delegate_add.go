@@ -70,12 +70,7 @@ func (d *destination) checkPaths(paths []string) (err error) {
 func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSigners, error) {
 	switch {
 	case d.node != nil:
-		if d.node.Meta != nil {
-			if err := d.tree.CheckSigned(d.node); err != nil {
-				return nil, err
-			}
-		}
-		rs, err := signers(kr, d.node.Name, d.node.Keys())
+		rs, err := delegatedSigners(d.tree, d.node, kr)
 		if err != nil {
 			return nil, err
 		}
@@ -147,4 +142,21 @@ func (d *destination) commit(t *tx, ss roleSigners, newTargets map[string]*metad
 	}
 	t.publish(ss, metadata.SNAPSHOT)
 	return roles
+}
+
+// delegatedSigners returns kr's signers for delegated role n (a hash bin
+// signs with the bins' keys, named PREFIX-* in errors), after checking
+// that n's stored metadata, if any, is signed by a threshold of the keys
+// its delegator gives it: a change never re-signs a role's tampered state.
+func delegatedSigners(tree *delegation.Tree, n *delegation.Role, kr keys.Keyring) ([]keySigner, error) {
+	if n.Meta != nil {
+		if err := tree.CheckSigned(n); err != nil {
+			return nil, err
+		}
+	}
+	name := n.Name
+	if n.Bins != nil {
+		name = n.Bins.NamePrefix + "-*"
+	}
+	return signers(kr, name, n.Keys())
 }

@@ -106,14 +106,7 @@ func (r *Repository) ChangeControls(modelID, version string, kr keys.Keyring, ch
 			return nil
 		}
 		n := ref.node
-		if err := ref.tree.CheckSigned(n); err != nil {
-			return err
-		}
-		name := n.Name
-		if n.Bins != nil {
-			name = n.Bins.NamePrefix + "-*"
-		}
-		rs, err := signers(kr, name, n.Keys())
+		rs, err := delegatedSigners(ref.tree, n, kr)
 		if err != nil {
 			return err
 		}
