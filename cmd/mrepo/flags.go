@@ -29,9 +29,8 @@ var (
 
 const passphraseEnv = "MREPO_PASSPHRASE"
 
-func keyDir(c *cli.Context) *keys.Dir {
-	pp := &cliutil.Passphrases{File: c.String(passFlag.Name), EnvVar: passphraseEnv, Stderr: c.App.ErrWriter}
-	return &keys.Dir{FS: afero.NewOsFs(), Path: c.String(keysFlag.Name), Passphrase: pp.Get, PIN: pinPrompt}
+func keyDir(c *cli.Context) *keyDirectory {
+	return newKeyDirectory(c.String(keysFlag.Name), passphraseSource(c))
 }
 
 func openRepo(c *cli.Context) (*repo.Repository, error) {
@@ -64,11 +63,6 @@ var (
 
 // maxKeyFile bounds what is read as a key file.
 const maxKeyFile = 64 << 10
-
-func passphrases(c *cli.Context) keys.PassphraseFunc {
-	pp := &cliutil.Passphrases{File: c.String(passFlag.Name), EnvVar: passphraseEnv, Stderr: c.App.ErrWriter}
-	return pp.Get
-}
 
 // optKeyDir is the --keys directory, or nil when not given.
 func optKeyDir(c *cli.Context) keys.Keyring {
@@ -140,8 +134,12 @@ func pinPrompt(purpose string, _ bool) ([]byte, error) {
 	return pin, nil
 }
 
-// warn prints a command's warnings to stderr, one line each.
+// warn prints a command's warnings to stderr, one line each (none with
+// --quiet).
 func warn(c *cli.Context, ws []string) {
+	if cliutil.Quiet(c) {
+		return
+	}
 	for _, w := range ws {
 		fmt.Fprintf(c.App.ErrWriter, "mrepo: warning: %s\n", w)
 	}

@@ -65,7 +65,7 @@ Refuses to overwrite an existing repository or existing key files.`,
 			if err := repo.ValidateInitOptions(opts); err != nil {
 				return cliutil.Usagef("init: %v", err)
 			}
-			res, err := repo.Init(afero.NewOsFs(), c.String("repo"), keyDir(c), opts)
+			res, err := repo.Init(afero.NewOsFs(), c.String("repo"), keyDir(c).Dir, opts)
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}

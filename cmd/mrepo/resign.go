@@ -108,9 +108,7 @@ given: review its targets first.`
 		if err != nil {
 			return fmt.Errorf("targets: %w", err)
 		}
-		for _, w := range res.Warnings {
-			fmt.Fprintf(c.App.ErrWriter, "mrepo: warning: %s\n", w)
-		}
+		warn(c, res.Warnings)
 		if c.Bool("json") {
 			return cliutil.WriteJSON(c.App.Writer, res)
 		}

@@ -50,11 +50,12 @@ thresholds still unmet are printed.`,
 			var opts staged.SignOptions
 			names := map[string]string{}
 			if p := c.String("key"); p != "" {
-				fk, err := keys.OpenKeyFile(p, passphrases(c))
+				pp := passphraseSource(c)
+				fk, err := keys.OpenKeyFile(p, pp.Get)
 				if err != nil {
 					return fmt.Errorf("sign: %w", err)
 				}
-				kr, opts.KeyIDs = fk, []string{fk.KeyID()}
+				kr, opts.KeyIDs = &retryKeyring{kr: fk, pp: pp}, []string{fk.KeyID()}
 				names[fk.KeyID()] = fk.Name()
 			} else {
 				kd := keyDir(c)

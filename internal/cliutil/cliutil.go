@@ -24,13 +24,16 @@ type Passphrases struct {
 	File   string // --passphrase-file
 	EnvVar string // e.g. MREPO_PASSPHRASE
 	Stderr io.Writer
+	// TTY asks on a terminal (nil: the controlling terminal, /dev/tty).
+	// Tests inject their own.
+	TTY Prompter
 }
 
 // ErrNoPassphrase is returned when no source can supply a passphrase.
 var ErrNoPassphrase = errors.New("no passphrase source")
 
 // Get returns a passphrase for purpose. With confirm, a terminal prompt
-// asks twice.
+// asks twice, and asks again (PassphraseTries in all) when the two differ.
 func (p *Passphrases) Get(purpose string, confirm bool) ([]byte, error) {
 	if p.File != "" {
 		// Like a private key (ssh's rule): a passphrase file that group or
@@ -69,37 +72,7 @@ func (p *Passphrases) Get(purpose string, confirm bool) ([]byte, error) {
 		}
 		return []byte(v), nil
 	}
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil || !term.IsTerminal(int(tty.Fd())) {
-		if tty != nil {
-			tty.Close()
-		}
-		return nil, fmt.Errorf("%w for %s: set %s, use --passphrase-file, or run on a terminal", ErrNoPassphrase, purpose, p.EnvVar)
-	}
-	defer tty.Close()
-	read := func(prompt string) ([]byte, error) {
-		fmt.Fprintf(tty, "%s: ", prompt)
-		b, err := term.ReadPassword(int(tty.Fd()))
-		fmt.Fprintln(tty)
-		return b, err
-	}
-	pass, err := read("Passphrase for " + purpose)
-	if err != nil {
-		return nil, err
-	}
-	if len(pass) == 0 {
-		return nil, errors.New("empty passphrase")
-	}
-	if confirm {
-		again, err := read("Repeat passphrase for " + purpose)
-		if err != nil {
-			return nil, err
-		}
-		if !bytes.Equal(pass, again) {
-			return nil, errors.New("passphrases do not match")
-		}
-	}
-	return pass, nil
+	return p.ask(purpose, confirm)
 }
 
 // OneLine flattens an error message to a single line.

@@ -49,3 +49,90 @@ func TestPassphraseFilePermissions(t *testing.T) {
 		t.Fatalf("a first line of 100 KiB: %v", err)
 	}
 }
+
+// fakeTTY is a terminal whose person types answers, one per prompt.
+type fakeTTY struct {
+	answers []string
+	prompts []string
+	said    []string
+}
+
+func (f *fakeTTY) ReadPassword(prompt string) ([]byte, error) {
+	f.prompts = append(f.prompts, prompt)
+	if len(f.answers) == 0 {
+		return nil, errors.New("EOF")
+	}
+	a := f.answers[0]
+	f.answers = f.answers[1:]
+	return []byte(a), nil
+}
+
+func (f *fakeTTY) Say(line string) { f.said = append(f.said, line) }
+
+// TestNewPassphraseRetries: a new passphrase whose confirmation has a typo
+// is asked again, up to three times; the third mismatch is a one-line
+// error naming what the passphrase was for.
+func TestNewPassphraseRetries(t *testing.T) {
+	t.Parallel()
+	tty := &fakeTTY{answers: []string{"secret", "secert", "secret", "secret"}}
+	pp := &Passphrases{EnvVar: "EDGETUF_TEST_UNSET_PASSPHRASE", TTY: tty}
+	got, err := pp.Get("online keys", true)
+	if err != nil || string(got) != "secret" {
+		t.Fatalf("typo then match: %q, %v", got, err)
+	}
+	if len(tty.prompts) != 4 || tty.prompts[0] != "Passphrase for online keys" || tty.prompts[1] != "Repeat passphrase for online keys" ||
+		len(tty.said) != 1 || tty.said[0] != "Passphrases do not match; try again (2 of 3)." {
+		t.Fatalf("prompts %q, said %q", tty.prompts, tty.said)
+	}
+
+	tty = &fakeTTY{answers: []string{"a", "b", "a", "c", "a", "d", "a", "a"}}
+	pp = &Passphrases{EnvVar: "EDGETUF_TEST_UNSET_PASSPHRASE", TTY: tty}
+	_, err = pp.Get("root key root-1 (1 of 3)", true)
+	if err == nil || err.Error() != "passphrases for root key root-1 (1 of 3) do not match (3 tries)" || len(tty.prompts) != 6 || len(tty.answers) != 2 {
+		t.Fatalf("three mismatches: %v; prompts %q", err, tty.prompts)
+	}
+
+	// An existing key's passphrase is asked once.
+	tty = &fakeTTY{answers: []string{"secret"}}
+	pp = &Passphrases{EnvVar: "EDGETUF_TEST_UNSET_PASSPHRASE", TTY: tty}
+	if got, err := pp.Get("key targets", false); err != nil || string(got) != "secret" || len(tty.prompts) != 1 {
+		t.Fatalf("%q, %v, %q", got, err, tty.prompts)
+	}
+}
+
+// TestWrongPassphrase: a wrong passphrase typed on a terminal may be
+// typed again (the terminal says so) until the third try; one from a file
+// or the environment fails at once, naming where it came from.
+func TestWrongPassphrase(t *testing.T) {
+	wrong := errors.New("key targets (0123abcd): wrong passphrase")
+	tty := &fakeTTY{}
+	pp := &Passphrases{EnvVar: "EDGETUF_TEST_UNSET_PASSPHRASE", TTY: tty}
+	if !pp.Interactive() {
+		t.Fatal("a terminal is interactive")
+	}
+	for try := 1; try < PassphraseTries; try++ {
+		if err := pp.Wrong(wrong, try); err != nil {
+			t.Fatalf("try %d: %v", try, err)
+		}
+	}
+	if err := pp.Wrong(wrong, PassphraseTries); !errors.Is(err, wrong) || err.Error() != "key targets (0123abcd): wrong passphrase (3 tries)" {
+		t.Fatalf("last try: %v", err)
+	}
+	if want := []string{"key targets (0123abcd): wrong passphrase; try again (2 of 3).", "key targets (0123abcd): wrong passphrase; try again (3 of 3)."}; strings.Join(tty.said, "|") != strings.Join(want, "|") {
+		t.Fatalf("said %q", tty.said)
+	}
+
+	tty = &fakeTTY{}
+	pp = &Passphrases{File: "pass.txt", EnvVar: "EDGETUF_TEST_UNSET_PASSPHRASE", TTY: tty}
+	if pp.Interactive() {
+		t.Fatal("a file is not interactive")
+	}
+	if err := pp.Wrong(wrong, 1); !errors.Is(err, wrong) || err.Error() != "key targets (0123abcd): wrong passphrase (from --passphrase-file pass.txt)" || len(tty.said) != 0 {
+		t.Fatalf("file: %v, said %q", err, tty.said)
+	}
+	t.Setenv("EDGETUF_TEST_SET_PASSPHRASE", "wrong")
+	pp = &Passphrases{EnvVar: "EDGETUF_TEST_SET_PASSPHRASE", TTY: tty}
+	if err := pp.Wrong(wrong, 1); !errors.Is(err, wrong) || err.Error() != "key targets (0123abcd): wrong passphrase (from EDGETUF_TEST_SET_PASSPHRASE)" || len(tty.said) != 0 {
+		t.Fatalf("environment: %v, said %q", err, tty.said)
+	}
+}
