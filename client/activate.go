@@ -151,6 +151,7 @@ func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata
 	if u.req.HealthCheck == "" {
 		return nil
 	}
+	u.c.opts.Logger.Debug("health check", "model_id", u.req.ModelID, "version", v, "command", u.req.HealthCheck)
 	return installed.RunHealthCommand(ctx, u.req.HealthCheck, dir, u.req.HealthTimeout,
 		"MCLIENT_MODEL_ID="+u.req.ModelID, "MCLIENT_MODEL_VERSION="+v, "MCLIENT_MODEL_DIR="+dir)
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -61,6 +62,8 @@ type Options struct {
 	FreeSpace func(path string) (uint64, error)
 	// Progress is called as payload bytes arrive.
 	Progress func(file string, done, total int64)
+	// Logger gets a debug record of each step of an update (nil: none).
+	Logger *slog.Logger
 	// LockWait is how long to wait for another mclient process (default 0).
 	LockWait time.Duration
 	// DeltaMaxDuration bounds the time applying one patch may take
@@ -152,8 +155,11 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if opts.after == nil {
 		opts.after = transport.RealAfter
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, devstate.AntiRollbackDir)), retryAfter: rec}
-	c.dl = &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: opts.after}
+	c.dl = &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: opts.after, Log: opts.Logger}
 	return c, nil
 }
 
@@ -181,7 +187,7 @@ func (c *Client) onlineSession(ctx context.Context) (*tufsession.Session, error)
 // files need authenticity, not freshness, and must work without network.
 func (c *Client) openSession(ctx context.Context, offline bool) (*tufsession.Session, error) {
 	o := tufsession.Options{Ctx: ctx, HTTPClient: c.opts.HTTPClient, Limits: limitsOf(c.opts),
-		Retries: c.opts.Retries, Backoff: c.opts.RetryBackoff, Stall: c.opts.StallTimeout, MetaTimeout: c.opts.MetadataTimeout, After: c.opts.after}
+		Retries: c.opts.Retries, Backoff: c.opts.RetryBackoff, Stall: c.opts.StallTimeout, MetaTimeout: c.opts.MetadataTimeout, After: c.opts.after, Log: c.opts.Logger}
 	ref := c.now()
 	metaDir := filepath.Join(c.dir, devstate.MetadataDir)
 	if offline {

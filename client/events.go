@@ -83,4 +83,14 @@ func (c *Client) event(e Event) {
 		return
 	}
 	devstate.AppendEvent(c.dir, line)
+	attrs := []any{"model_id", e.ModelID}
+	for _, kv := range [][2]string{{"from", e.FromVersion}, {"to", e.ToVersion}, {"code", string(e.Code)}, {"reason", e.Reason}} {
+		if kv[1] != "" {
+			attrs = append(attrs, kv[0], kv[1])
+		}
+	}
+	if e.Bytes > 0 {
+		attrs = append(attrs, "bytes", e.Bytes)
+	}
+	c.opts.Logger.Debug(e.Event, attrs...) // the event, as a log record too
 }

@@ -38,6 +38,7 @@ func (u *run) checkBackoff() error {
 // allow it. Its error is a deferral; nothing has been downloaded.
 func (u *run) mayDownload(s *tufsession.Session, cand *candidate) error {
 	v := cand.version.String()
+	u.c.opts.Logger.Debug("chose", "model_id", u.req.ModelID, "version", v, "from", u.res.FromVersion)
 	if u.dirExists(u.p.Version(v)) {
 		return nil // installed already: nothing to download
 	}

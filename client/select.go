@@ -2,6 +2,7 @@ package client
 
 import (
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
+	"github.com/edgetuf/edgetuf/client/internal/versions"
 	"sort"
 
 	"github.com/edgetuf/edgetuf/targets"
@@ -49,40 +50,9 @@ func (c *Client) candidates(s *tufsession.Session, modelID string) ([]candidate,
 		out = append(out, candidate{version: v, manifest: tf, custom: custom})
 	}
 	sort.Slice(out, func(i, j int) bool { return newerFirst(out[i].version, out[j].version) })
-	return dropCaseCollisions(out), nil
+	return versions.DropCaseCollisions(out, func(c candidate) targets.Version { return c.version }), nil
 }
 
-// dropCaseCollisions removes the versions whose names differ only in
-// case from another's (1.0.0-RC.1 and 1.0.0-rc.1): installed side by
-// side, their directories would be one on a case-insensitive filesystem
-// (an SD card), and the second install would replace the first. A
-// repository never holds both unless written by another tool (mrepo
-// refuses, verify reports VERSION_AMBIGUOUS); the device then acts on
-// neither.
-func dropCaseCollisions(cands []candidate) []candidate {
-	n := map[string]int{}
-	for _, c := range cands {
-		n[targets.FoldName(c.version.String())]++
-	}
-	out := cands[:0]
-	for _, c := range cands {
-		if n[targets.FoldName(c.version.String())] == 1 {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// newerFirst orders versions newest first, totally: by semver precedence,
-// then, between versions of equal precedence (which differ only in build
-// metadata, which semver says does not count), by the version string in
-// byte order. Every device then sees the same order, whatever order the
-// metadata lists them in: "2.0.0" before "2.0.0+build.7". (A repository
-// should not publish both: mrepo refuses to, and mrepo verify reports
-// VERSION_AMBIGUOUS.)
-func newerFirst(a, b targets.Version) bool {
-	if c := a.Compare(b); c != 0 {
-		return c > 0
-	}
-	return a.String() < b.String()
-}
+// newerFirst is the order of versions on every device
+// (versions.NewerFirst).
+var newerFirst = versions.NewerFirst

@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"encoding/hex"
+	"log/slog"
 	"sort"
 
 	"github.com/edgetuf/edgetuf/keys"
@@ -43,6 +44,9 @@ type AddOptions struct {
 	// one; 100% without device classes or start is no rollout.
 	Rollout *targets.Rollout
 	Policy  *targets.Policy
+	// Logger, if set, gets a debug record for each file stored, each
+	// patch computed and the metadata signed (nil: none).
+	Logger *slog.Logger
 }
 
 // PublishedTarget is one target written by AddTarget.
@@ -107,6 +111,11 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 		return nil, err
 	}
 	res.Versions = *v
+	log := logger(opts.Logger)
+	for role, rv := range res.RoleVersions {
+		log.Debug("signed", "role", role, "version", rv)
+	}
+	log.Debug("signed", "targets", v.Targets, "snapshot", v.Snapshot, "timestamp", v.Timestamp)
 	return res, nil
 }
 
@@ -154,6 +163,7 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		if err != nil {
 			return err
 		}
+		logger(opts.Logger).Debug("stored", "file", name, "target", tf.Path, "bytes", tf.Length, "sha256", hex.EncodeToString(tf.Hashes["sha256"]))
 		custom, err := targets.PayloadCustom(m, name).Marshal()
 		if err != nil {
 			return err
@@ -171,6 +181,9 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		return err
 	}
 	res.Deltas = deltaResults
+	for _, d := range deltaResults {
+		logger(opts.Logger).Debug("delta", "file", d.File, "base", d.Base, "bytes", d.Length, "percent", d.Percent, "published", d.Published, "reason", d.Reason)
+	}
 
 	// The completed manifest: hashes and sizes as copied, build timestamp.
 	published := *m

@@ -109,22 +109,6 @@ func (s Store) PutDeltas(m *targets.Manifest, files []string, bases []DeltaBase,
 	return results, refs, nil
 }
 
-// countingReaderAt reports the bytes read through it.
-type countingReaderAt struct {
-	r    io.ReaderAt
-	n    int64
-	each func(n int64)
-}
-
-func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	n, err := c.r.ReadAt(p, off)
-	c.n += int64(n)
-	if c.each != nil {
-		c.each(c.n)
-	}
-	return n, err
-}
-
 // putDelta diffs the stored base file against the stored new file into
 // a temporary file under the patch's target directory. It keeps the patch
 // (under its consistent-snapshot name) only when it saves enough, after
@@ -163,7 +147,7 @@ func (s Store) putDelta(targetPath string, baseTF, newTF *metadata.TargetFiles, 
 	}
 	report(0)
 	if progress != nil {
-		src = &countingReaderAt{r: nf, each: func(n int64) { report(min(n, max(total-1, 0))) }}
+		src = &patchstat.ReaderAt{R: nf, Each: func(n int64) { report(min(n, max(total-1, 0))) }}
 	}
 	if _, err := delta.Diff(base, baseTF.Length, src, newTF.Length, cw, delta.Options{}); err != nil {
 		return nil, fmt.Errorf("computing %s: %w", label, err)

@@ -2,7 +2,6 @@ package targetstore
 
 import (
 	"bytes"
-	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -150,20 +149,5 @@ func TestPutDeltasRefusesTamperedBase(t *testing.T) {
 		if strings.Contains(p, "deltas") {
 			t.Errorf("stored %s", p)
 		}
-	}
-}
-
-// TestCountingReaderAt counts every byte read, at any offset.
-func TestCountingReaderAt(t *testing.T) {
-	var seen []int64
-	c := &countingReaderAt{r: strings.NewReader("hello world"), each: func(n int64) { seen = append(seen, n) }}
-	buf := make([]byte, 5)
-	c.ReadAt(buf, 6)
-	c.ReadAt(buf, 0)
-	if n, err := c.ReadAt(buf, 9); n != 2 || err != io.EOF {
-		t.Fatalf("short read: %d, %v", n, err)
-	}
-	if want := []int64{5, 10, 12}; !reflect.DeepEqual(seen, want) {
-		t.Errorf("counts %v, want %v", seen, want)
 	}
 }

@@ -143,7 +143,7 @@ schedule.`,
 			if err != nil {
 				return err
 			}
-			cl, err := openClient(c, client.Options{Retries: retries, StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"), Progress: cliutil.Progress(c.App.ErrWriter)})
+			cl, err := openClient(c, client.Options{Retries: retries, StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"), Progress: cliutil.ProgressFor(c), Logger: cliutil.Logger(c)})
 			if err != nil {
 				return fmt.Errorf("update: %w", err)
 			}

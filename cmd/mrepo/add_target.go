@@ -59,7 +59,7 @@ file path that escapes the bundle (.., absolute, symlink), or a
 				}
 				return cliutil.Usagef("%s", msg)
 			}
-			opts := repo.AddOptions{Progress: cliutil.Progress(c.App.ErrWriter), DeltaFrom: c.StringSlice("delta-from"), DeltaMinSaving: c.Float64("delta-min-saving"), Role: c.String("role")}
+			opts := repo.AddOptions{Progress: cliutil.ProgressFor(c), Logger: cliutil.Logger(c), DeltaFrom: c.StringSlice("delta-from"), DeltaMinSaving: c.Float64("delta-min-saving"), Role: c.String("role")}
 			if s := opts.DeltaMinSaving; !(s > 0 && s < 1) {
 				return cliutil.Usagef("add-target: --delta-min-saving %v: must be between 0 and 1 (exclusive), e.g. 0.3 for 30%%", s)
 			}
@@ -79,9 +79,7 @@ file path that escapes the bundle (.., absolute, symlink), or a
 			if err != nil {
 				return fmt.Errorf("add-target: %w", err)
 			}
-			for _, w := range res.Warnings {
-				fmt.Fprintf(c.App.ErrWriter, "mrepo: warning: %s\n", w)
-			}
+			warn(c, res.Warnings)
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}

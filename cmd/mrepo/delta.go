@@ -82,7 +82,7 @@ whether it would.`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
 			a := c.Args()
-			res, err := deltafiles.Create(afero.NewOsFs(), a.Get(0), a.Get(1), a.Get(2), deltafiles.CreateOptions{})
+			res, err := deltafiles.Create(afero.NewOsFs(), a.Get(0), a.Get(1), a.Get(2), deltafiles.CreateOptions{Progress: cliutil.ProgressFor(c)})
 			if err != nil {
 				return fmt.Errorf("delta create: %w", err)
 			}
@@ -111,7 +111,7 @@ when every check passed; on any error it is left as it was (not created).`,
 			&cli.Float64Flag{Name: "max-patch-ratio", Usage: "refuse a patch larger than `R` times the file it rebuilds (default 1)"},
 		},
 		Action: func(c *cli.Context) error {
-			var opts deltafiles.ApplyOptions
+			opts := deltafiles.ApplyOptions{Progress: cliutil.ProgressFor(c)}
 			if c.IsSet("max-duration") {
 				d, err := duration.Parse(c.String("max-duration"))
 				if err != nil {

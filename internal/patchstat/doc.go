@@ -1,5 +1,6 @@
 // Package patchstat measures patches for the reports that describe them:
-// it counts the bytes written through a writer and states a patch's
+// it counts the bytes written through a writer (or read through a reader,
+// for progress) and states a patch's
 // length as a share of its file's. Its users are the patches repo
 // publishes (add-target --delta-from) and the file-level
 // `mrepo delta create|apply`, which report the same numbers the same way.

@@ -5,15 +5,39 @@ import (
 	"math"
 )
 
-// Writer counts the bytes written through it to W.
+// Writer counts the bytes written through it to W, and reports the
+// count so far to Each (if set) after each write: the progress of a file
+// being rebuilt.
 type Writer struct {
-	W io.Writer
-	N int64
+	W    io.Writer
+	N    int64
+	Each func(n int64)
 }
 
 func (c *Writer) Write(p []byte) (int, error) {
 	n, err := c.W.Write(p)
 	c.N += int64(n)
+	if c.Each != nil {
+		c.Each(c.N)
+	}
+	return n, err
+}
+
+// ReaderAt counts the bytes read through it from R, and reports the count
+// so far to Each (if set) after each read: the progress of a file being
+// diffed.
+type ReaderAt struct {
+	R    io.ReaderAt
+	N    int64
+	Each func(n int64)
+}
+
+func (c *ReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.R.ReadAt(p, off)
+	c.N += int64(n)
+	if c.Each != nil {
+		c.Each(c.N)
+	}
 	return n, err
 }
 

@@ -3,6 +3,9 @@ package patchstat
 import (
 	"bytes"
 	"errors"
+	"io"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +45,21 @@ func TestPercent(t *testing.T) {
 		if got := Percent(c.part, c.whole); got != c.want {
 			t.Errorf("Percent(%d, %d) = %v, want %v", c.part, c.whole, got, c.want)
 		}
+	}
+}
+
+// TestReaderAtCountsWhatWasRead: every byte read is counted and reported,
+// at any offset.
+func TestReaderAtCountsWhatWasRead(t *testing.T) {
+	var seen []int64
+	c := &ReaderAt{R: strings.NewReader("hello world"), Each: func(n int64) { seen = append(seen, n) }}
+	buf := make([]byte, 5)
+	c.ReadAt(buf, 6)
+	c.ReadAt(buf, 0)
+	if n, err := c.ReadAt(buf, 9); n != 2 || err != io.EOF {
+		t.Fatalf("short read: %d, %v", n, err)
+	}
+	if want := []int64{5, 10, 12}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("counts %v, want %v", seen, want)
 	}
 }

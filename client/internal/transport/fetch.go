@@ -8,6 +8,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/spf13/afero"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -29,7 +30,8 @@ type Downloader struct {
 	Retries  int           // further attempts After a network failure
 	Backoff  time.Duration // first pause between attempts, doubled each time
 	Progress func(name string, done, total int64)
-	After    AfterFunc // starts the Stall watchdog's timer
+	After    AfterFunc    // starts the Stall watchdog's timer
+	Log      *slog.Logger // a debug record per file and retry (nil: none)
 }
 
 // FetchResult reports one file's download.
@@ -56,6 +58,7 @@ func (d *Downloader) Fetch(ctx context.Context, url string, tf *metadata.TargetF
 	for attempt := 0; ; attempt++ {
 		err := d.attempt(ctx, url, tf, dest, name, attempt == 0, &res)
 		if err == nil {
+			d.debug("file downloaded", "file", name, "bytes", res.Transferred, "resumed_from", res.ResumedFrom, "length", tf.Length)
 			return res, nil
 		}
 		if codes.CodeOf(err) == codes.HashMismatch && res.Prefix > 0 && !refetched {
@@ -69,12 +72,19 @@ func (d *Downloader) Fetch(ctx context.Context, url string, tf *metadata.TargetF
 		if codes.CodeOf(err) != codes.Network || FinalNetErr(err) || attempt >= d.Retries || ctx.Err() != nil {
 			return res, err
 		}
+		d.debug("retrying download", "file", name, "attempt", attempt+2, "after", delay, "error", err)
 		if err := sleepCtx(ctx, delay); err != nil {
 			return res, Stopped(ctx, "downloading %s", name)
 		}
 		if delay < 30*time.Second {
 			delay *= 2
 		}
+	}
+}
+
+func (d *Downloader) debug(msg string, args ...any) {
+	if d.Log != nil {
+		d.Log.Debug(msg, args...)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/spf13/afero"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,6 +43,7 @@ func CheckRoot(rootJSON []byte) error {
 // from and persisted to metaDir, fetched from repoURL/metadata.
 type Session struct {
 	ctx       context.Context // bounds the session's downloads
+	log       *slog.Logger
 	up        *updater.Updater
 	metaDir   string
 	targetURL string // base URL of targets, with a trailing slash
@@ -76,6 +78,7 @@ type Options struct {
 	Stall       time.Duration
 	MetaTimeout time.Duration
 	After       transport.AfterFunc // nil: real timers
+	Log         *slog.Logger        // a debug record per refresh (nil: none)
 }
 
 // New builds an updater. The trusted root is metaDir/root.json,
@@ -133,7 +136,7 @@ func New(metaDir, metadataURL, targetsURL, fallbackRoot string, o Options) (*Ses
 	if !o.Now.IsZero() {
 		up.UnsafeSetRefTime(o.Now)
 	}
-	s := &Session{ctx: o.Ctx, up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/",
+	s := &Session{ctx: o.Ctx, log: o.Log, up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/",
 		fetcher: meta, metadataURL: strings.TrimSuffix(metadataURL, "/") + "/", maxTargets: cfg.TargetsMaxLength,
 		maxDelegations: cfg.MaxDelegations, verified: map[delegation]*metadata.Metadata[metadata.TargetsType]{}}
 	return s, nil
@@ -152,8 +155,13 @@ func (s *Session) Refresh() error {
 		}
 		return codes.Errorf(code, err, "TUF refresh")
 	}
-	s.consist = s.up.GetTrustedMetadataSet().Root.Signed.ConsistentSnapshot
+	trusted := s.up.GetTrustedMetadataSet()
+	s.consist = trusted.Root.Signed.ConsistentSnapshot
 	devstate.SyncDir(s.metaDir)
+	if s.log != nil {
+		s.log.Debug("refreshed metadata", "root", trusted.Root.Signed.Version, "timestamp", trusted.Timestamp.Signed.Version,
+			"snapshot", trusted.Snapshot.Signed.Version, "targets", trusted.Targets[metadata.TARGETS].Signed.Version)
+	}
 	return nil
 }
 

@@ -19,6 +19,10 @@ import (
 type CreateOptions struct {
 	// ChunkSize is passed to delta.Options (0: the package default).
 	ChunkSize int64
+	// Progress, if set, is called as NEW is read (name is NEW; done and
+	// total count the bytes read of about twice its length, as the diff
+	// hashes it, then diffs it). It reaches total once, at the end.
+	Progress func(name string, done, total int64)
 }
 
 // CreateResult describes a patch Create wrote.
@@ -47,6 +51,9 @@ type ApplyOptions struct {
 	MaxDuration time.Duration
 	// MaxOutput refuses a patch that claims a longer output (0: no limit).
 	MaxOutput int64
+	// Progress, if set, is called as OUT is written (name is OUT; done and
+	// total count its bytes).
+	Progress func(name string, done, total int64)
 }
 
 // ApplyResult describes a file Apply rebuilt.
@@ -117,9 +124,18 @@ func Create(fs afero.Fs, oldPath, newPath, patchPath string, opts CreateOptions)
 	defer tmp.Abort()
 	h := sha256.New()
 	cw := &patchstat.Writer{W: io.MultiWriter(tmp, h)}
-	stats, err := delta.Diff(of, oldLen, nf, newLen, cw, delta.Options{ChunkSize: opts.ChunkSize})
+	var src io.ReaderAt = nf
+	total := 2 * newLen
+	if opts.Progress != nil {
+		opts.Progress(newPath, 0, total)
+		src = &patchstat.ReaderAt{R: nf, Each: func(n int64) { opts.Progress(newPath, min(n, max(total-1, 0)), total) }}
+	}
+	stats, err := delta.Diff(of, oldLen, src, newLen, cw, delta.Options{ChunkSize: opts.ChunkSize})
 	if err != nil {
 		return nil, err
+	}
+	if opts.Progress != nil {
+		opts.Progress(newPath, total, total)
 	}
 	if err := tmp.Commit(patchPath); err != nil {
 		return nil, fmt.Errorf("PATCH: %w", err)
@@ -169,6 +185,9 @@ func Apply(fs afero.Fs, oldPath, patchPath, outPath string, opts ApplyOptions) (
 	}
 	defer tmp.Abort()
 	cw := &patchstat.Writer{W: tmp}
+	if opts.Progress != nil {
+		cw.Each = func(n int64) { opts.Progress(outPath, n, hdr.TargetLength) }
+	}
 	lim := delta.Limits{MaxOutput: opts.MaxOutput, MaxPatchRatio: opts.MaxPatchRatio, MaxDuration: opts.MaxDuration, VerifyBase: true}
 	// Apply hashes exactly the bytes it hands to cw and fails unless they
 	// have the length and SHA-256 the patch names.
