@@ -33,7 +33,7 @@ func ProgressFor(c *cli.Context) func(name string, done, total int64) {
 // one "progress" record each time a piece of work of at least threshold
 // bytes passes another tenth of its total (10%, 20%, ... 100%; a jump over
 // several tenths logs the last one), with the bytes done and total and the
-// mean rate since its first report. Work is told apart by name, so
+// mean rate since its first report ("-" until there is one). Work is told apart by name, so
 // interleaved reports of several files each get their own records. It is
 // safe for concurrent use.
 func ProgressLog(log *slog.Logger, threshold int64, now func() time.Time) func(name string, done, total int64) {
@@ -61,7 +61,7 @@ func ProgressLog(log *slog.Logger, threshold int64, now func() time.Time) func(n
 		}
 		w.tenths = tenths
 		rate := "-"
-		if secs := now().Sub(w.start).Seconds(); secs > 0 {
+		if secs := now().Sub(w.start).Seconds(); secs > 0 && done > w.from {
 			rate = HumanBytes(int64(float64(done-w.from)/secs)) + "/s"
 		}
 		log.Info("progress", "work", name, "percent", tenths*10, "done", done, "total", total, "rate", rate)
