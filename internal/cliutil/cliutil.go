@@ -1,6 +1,7 @@
 // Package cliutil holds what the mrepo and mclient commands share:
-// passphrase sources, one-line error reporting, JSON output and progress
-// bars on terminals.
+// passphrase sources (and prompts that ask again), one-line error
+// reporting, JSON output, the logging flags (log/slog on stderr), and
+// progress: bars on terminals, log records elsewhere.
 package cliutil
 
 import (
