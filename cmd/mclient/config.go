@@ -22,11 +22,11 @@ func settingFlags() []cli.Flag {
 		&cli.StringFlag{Name: "output-schema-hash", Usage: "SHA-256 of the output schema the app expects"},
 		&cli.StringFlag{Name: "preprocess-config-hash", Usage: "SHA-256 of the preprocessing the app applies"},
 		&cli.StringFlag{Name: "health-check", Usage: "shell `CMD` run with the new version's directory as last argument"},
-		&cli.DurationFlag{Name: "health-timeout", Usage: "time limit of the health check (default 1m0s)"},
-		&cli.IntFlag{Name: "keep", Usage: "versions to keep installed, the active one included (default 2)"},
-		&cli.IntFlag{Name: "retries", Usage: "times a failed transfer is resumed (default 5)"},
-		&cli.DurationFlag{Name: "stall-timeout", Usage: "retry a transfer (metadata or model file) that receives nothing for this long (default 30s)"},
-		&cli.DurationFlag{Name: "timeout", Usage: "stop the whole update after this long (NETWORK); the next run resumes the download (default 6h0m0s)"},
+		&cli.DurationFlag{Name: "health-timeout", Usage: "time limit of the health check", DefaultText: "1m0s"},
+		&cli.IntFlag{Name: "keep", Usage: "versions to keep installed, the active one included", DefaultText: "2"},
+		&cli.IntFlag{Name: "retries", Usage: "times a failed transfer is resumed", DefaultText: "5"},
+		&cli.DurationFlag{Name: "stall-timeout", Usage: "retry a transfer (metadata or model file) that receives nothing for this long", DefaultText: "30s"},
+		&cli.DurationFlag{Name: "timeout", Usage: "stop the whole update after this long (NETWORK); the next run resumes the download", DefaultText: "6h0m0s"},
 		&cli.BoolFlag{Name: "no-delta", Usage: "download whole files, never rebuild them from an installed version with a patch"},
 	}
 }

@@ -38,6 +38,10 @@ fails the previous version is restored, the new one is marked bad, and the
 exit status is 1. Finally it raises the anti-rollback floor and keeps at
 most --keep versions installed.
 
+The device settings (--app-version to --no-delta in the options below)
+default to the values stored by mclient init or mclient config set; a
+flag given here overrides the stored value for this run only.
+
 Already up to date is success, with nothing downloaded; the active
 version's files are checked for presence and size, and re-installed if
 damaged. Newer versions this device cannot take (incompatible, marked bad)
