@@ -12,7 +12,6 @@ import (
 
 	"github.com/edgetuf/edgetuf/anti_rollback"
 	"github.com/edgetuf/edgetuf/targets"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // Options tune a Client. The zero value is sensible for a device.
@@ -185,11 +184,7 @@ func (c *Client) openSession(ctx context.Context, offline bool) (*tufsession.Ses
 	metaDir := filepath.Join(c.dir, devstate.MetadataDir)
 	if offline {
 		metaDir = tufsession.VerifiedDir(metaDir)
-		for _, role := range []string{metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
-			if exp, ok := tufsession.LocalExpiry(filepath.Join(metaDir, role+".json")); ok && !exp.After(ref) {
-				ref = exp.Add(-time.Second)
-			}
-		}
+		ref = tufsession.OfflineRef(metaDir, ref)
 		o.Offline = true
 		o.HTTPClient = &http.Client{Transport: transport.Offline{}}
 	}
