@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/edgetuf/edgetuf/anti_rollback"
 	"github.com/edgetuf/edgetuf/targets"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // Options tune a Client. The zero value is sensible for a device.
@@ -24,14 +22,18 @@ type Options struct {
 	// connection idle (so a server cannot make net/http log its bytes),
 	// and has no overall deadline (Timeout has). A client given here is
 	// used as it is, except that a copy of it obeys the redirect policy
-	// (AllowRedirectHosts), the state directory's CA bundle if it has one
-	// (its transport must then be an *http.Transport, or nil), and HTTPS
-	// if the state directory requires it.
+	// (AllowRedirectHosts), the state directory's CA bundle and client
+	// certificate if it has them (its transport must then be an
+	// *http.Transport, or nil), its credential headers (sent to the
+	// repository's origin only), and HTTPS if the state directory
+	// requires it.
 	HTTPClient *http.Client
 	// Now is the clock for metadata expiry (default time.Now).
 	Now func() time.Time
 	// Retries is how many more times a failed transfer is tried, metadata
-	// and targets alike (default 5; negative: never).
+	// and targets alike (default: the stored Settings', else 5; negative:
+	// never). StallTimeout and Timeout also default to the stored
+	// Settings' when set.
 	Retries int
 	// RetryBackoff is the first pause before trying again (default 1s,
 	// doubling).
@@ -108,18 +110,13 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	policy, roots, err := devstate.NetConfig(stateDir, cfg, opts.AllowRedirectHosts)
+	policy, roots, auth, err := devstate.NetConfig(stateDir, cfg, opts.AllowRedirectHosts)
 	if err != nil {
 		return nil, err
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = transport.NewHTTPClient(roots)
-	} else if roots != nil {
-		if opts.HTTPClient, err = transport.WithRoots(opts.HTTPClient, roots); err != nil {
-			return nil, err
-		}
+	if opts.HTTPClient, err = transport.Configure(opts.HTTPClient, roots, policy, auth); err != nil {
+		return nil, err
 	}
-	opts.HTTPClient = transport.WithPolicy(opts.HTTPClient, policy)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -131,6 +128,7 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if opts.MaxVerifyFailures <= 0 {
 		opts.MaxVerifyFailures = DefaultMaxVerifyFailures
 	}
+	cfg.Settings.TransferDefaults(&opts.Retries, &opts.StallTimeout, &opts.Timeout)
 	if opts.Retries == 0 {
 		opts.Retries = 5
 	}
@@ -192,57 +190,18 @@ func (c *Client) openSession(ctx context.Context, offline bool) (*tufsession.Ses
 	metaDir := filepath.Join(c.dir, devstate.MetadataDir)
 	if offline {
 		metaDir = tufsession.VerifiedDir(metaDir)
-		for _, role := range []string{metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
-			if exp, ok := tufsession.LocalExpiry(filepath.Join(metaDir, role+".json")); ok && !exp.After(ref) {
-				ref = exp.Add(-time.Second)
-			}
-		}
+		ref = tufsession.OfflineRef(metaDir, ref)
 		o.Offline = true
-		o.HTTPClient = &http.Client{Transport: offlineTransport{}}
+		o.HTTPClient = &http.Client{Transport: transport.Offline{}}
 	}
 	o.Now = ref
 	return tufsession.New(metaDir, c.cfg.RepoURL+"/metadata", c.cfg.RepoURL+"/targets",
 		filepath.Join(c.dir, devstate.PinnedRootFile), o)
 }
 
-// offlineTransport refuses every request: offline sessions must not touch
-// the network.
-type offlineTransport struct{}
-
-func (offlineTransport) RoundTrip(*http.Request) (*http.Response, error) {
-	return nil, codes.Errorf(Network, nil, "offline: no network access")
-}
-
-// floor is the lowest version the device accepts for a model: the
-// application's minimum, the stored anti-rollback floor and the confirmed
-// active version, whichever is highest.
+// floor is devstate.Floor for this device.
 func (c *Client) floor(modelID string, ptr *devstate.Pointer) (targets.Version, bool, error) {
-	var best targets.Version
-	have := false
-	consider := func(v targets.Version) {
-		if !have || v.Compare(best) > 0 {
-			best, have = v, true
-		}
-	}
-	if c.cfg.MinVersion != "" {
-		v, err := targets.ParseVersion(c.cfg.MinVersion)
-		if err != nil {
-			return best, false, codes.Errorf(StateInvalid, err, "min version")
-		}
-		consider(v)
-	}
-	stored, ok, err := c.store.Floor(modelID)
-	if err != nil {
-		return best, false, codes.Errorf(StateInvalid, err, "anti-rollback store")
-	}
-	if ok {
-		consider(stored)
-	}
-	if ptr != nil && !ptr.Trial {
-		v, _ := targets.ParseVersion(ptr.Version) // validated by readPointer
-		consider(v)
-	}
-	return best, have, nil
+	return devstate.Floor(c.store, c.cfg.MinVersion, modelID, ptr)
 }
 
 // locked runs fn under the state lock.

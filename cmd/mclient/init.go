@@ -15,7 +15,7 @@ func initCommand() *cli.Command {
 	return command([]string{"state", "root", "repo-url"}, &cli.Command{
 		Name:      "init",
 		Usage:     "bootstrap trust from a pinned root (no network)",
-		UsageText: "mclient init --state DIR --root FILE --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]...",
+		UsageText: "mclient init --state DIR --root FILE --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]... [device settings] [--auth-token-file FILE] [--auth-header-file FILE] [--client-cert FILE --client-key FILE]",
 		Description: `Creates the state directory and trusts the root metadata FILE, the one pinned
 in the device image (it must be signed by its own threshold). URL serves
 /metadata/ and /targets/ as mrepo serve does; file:///path works the same
@@ -36,8 +36,22 @@ system's). --require-https refuses plain HTTP: an http:// URL here, and
 any redirect to http://. Redirects are followed only within the
 repository's own scheme, host and port, never from https to http, at most
 5 times; --allow-redirect HOST (or HOST:PORT; repeatable) also allows
-redirects to HOST, e.g. a CDN.`,
-		Flags: []cli.Flag{stateFlag,
+redirects to HOST, e.g. a CDN.
+
+Device settings: --app-version, --runtime, --platform, --variant, the
+schema hashes, --health-check, --health-timeout, --keep, --retries,
+--stall-timeout, --timeout and --no-delta are stored and used by every
+mclient update that does not give the flag (see mclient config).
+
+Authenticated repositories: --auth-token-file FILE (a bearer token) and
+--auth-header-file FILE ("Name: value" lines) are sent on every request to
+the repository's own origin, never to a redirect target on another
+origin; with --client-cert and --client-key the device presents a client
+certificate (mutual TLS). The files must be readable by their owner only
+(mode 0600; the certificate excepted); their paths are stored and they are
+read by every run. A token or header needs an https:// URL (or http:// to
+this machine).`,
+		Flags: append([]cli.Flag{stateFlag,
 			&cli.StringFlag{Name: "root", Usage: "pinned root metadata `FILE` (required)"},
 			&cli.StringFlag{Name: "repo-url", Usage: "repository `URL`: http(s)://... or file:///... (required)"},
 			&cli.StringFlag{Name: "device-id", Usage: "device `ID`: decides this device's cohort in staged rollouts; never leaves the device"},
@@ -46,7 +60,7 @@ redirects to HOST, e.g. a CDN.`,
 			&cli.StringFlag{Name: "ca-file", Usage: "CA certificates (PEM) `FILE` that HTTPS servers must chain to (default: the system's)"},
 			&cli.BoolFlag{Name: "require-https", Usage: "refuse plain HTTP (the repository URL and redirects)"},
 			&cli.StringSliceFlag{Name: "allow-redirect", Usage: "also follow redirects to `HOST` or HOST:PORT (repeatable)"},
-		},
+		}, append(settingFlags(), authFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if err := cliutil.NoArgs("mclient", c); err != nil {
 				return err
@@ -67,6 +81,10 @@ redirects to HOST, e.g. a CDN.`,
 					return cliutil.Usagef("init: --allow-redirect: %s", client.ReasonOf(err))
 				}
 			}
+			var stored client.Config
+			if err := applyFlags(c, "init", append(settingFlags(), authFlags()...), &stored); err != nil {
+				return err
+			}
 			root, err := os.ReadFile(c.String("root"))
 			if err != nil {
 				return fmt.Errorf("init: %v", err)
@@ -80,6 +98,8 @@ redirects to HOST, e.g. a CDN.`,
 			err = client.Init(c.String("state"), root, client.InitOptions{
 				RepoURL: c.String("repo-url"), DeviceID: c.String("device-id"), DeviceClass: c.String("device-class"), MinVersion: c.String("min-version"),
 				CABundle: ca, RequireHTTPS: c.Bool("require-https"), AllowRedirectHosts: c.StringSlice("allow-redirect"),
+				Settings: stored.Settings, AuthTokenFile: stored.AuthTokenFile, AuthHeaderFile: stored.AuthHeaderFile,
+				ClientCert: stored.ClientCert, ClientKey: stored.ClientKey,
 			})
 			if err != nil {
 				return fmt.Errorf("init: %w", err)

@@ -62,6 +62,7 @@ the codes.`,
 			statusCommand(),
 			verifyCommand(),
 			rollbackCommand(),
+			configCommand(),
 			tufCommand(),
 		},
 		Action: func(c *cli.Context) error {

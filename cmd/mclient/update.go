@@ -38,6 +38,10 @@ fails the previous version is restored, the new one is marked bad, and the
 exit status is 1. Finally it raises the anti-rollback floor and keeps at
 most --keep versions installed.
 
+The device settings (--app-version to --no-delta in the options below)
+default to the values stored by mclient init or mclient config set; a
+flag given here overrides the stored value for this run only.
+
 Already up to date is success, with nothing downloaded; the active
 version's files are checked for presence and size, and re-installed if
 damaged. Newer versions this device cannot take (incompatible, marked bad)
@@ -86,21 +90,7 @@ run before then exits 75 at once with BACKOFF and the time, unless
 --force. A version that failed verification 3 times is deferred for 24
 hours (DEFERRED_VERIFY_FAILURES). mclient status --json shows the
 schedule.`,
-		Flags: []cli.Flag{stateFlag, modelFlag,
-			&cli.StringFlag{Name: "app-version", Usage: "version of the application that runs the model"},
-			&cli.StringFlag{Name: "runtime", Usage: "inference runtime as `NAME@VERSION` (tflite@2.14.1)"},
-			&cli.StringFlag{Name: "platform", Usage: "`OS/ARCH` (default: this machine's)"},
-			&cli.StringFlag{Name: "variant", Usage: "accept only this model `VARIANT`"},
-			&cli.StringFlag{Name: "input-schema-hash", Usage: "SHA-256 of the input schema the app expects"},
-			&cli.StringFlag{Name: "output-schema-hash", Usage: "SHA-256 of the output schema the app expects"},
-			&cli.StringFlag{Name: "preprocess-config-hash", Usage: "SHA-256 of the preprocessing the app applies"},
-			&cli.StringFlag{Name: "health-check", Usage: "shell `CMD` run with the new version's directory as last argument"},
-			&cli.DurationFlag{Name: "health-timeout", Value: time.Minute, Usage: "time limit of the health check"},
-			&cli.IntFlag{Name: "keep", Value: 2, Usage: "versions to keep installed, the active one included"},
-			&cli.IntFlag{Name: "retries", Value: 5, Usage: "times a failed transfer is resumed"},
-			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "retry a transfer (metadata or model file) that receives nothing for this long"},
-			&cli.DurationFlag{Name: "timeout", Value: client.DefaultTimeout, Usage: "stop the whole update after this long (NETWORK); the next run resumes the download"},
-			&cli.BoolFlag{Name: "no-delta", Usage: "download whole files, never rebuild them from an installed version with a patch"},
+		Flags: append(append([]cli.Flag{stateFlag, modelFlag}, settingFlags()...),
 			&cli.StringFlag{Name: "device-state", Usage: "JSON `FILE` with the device's state and user settings (see above); flags override it"},
 			&cli.IntFlag{Name: "battery", Usage: "battery level in `PERCENT` (0-100)"},
 			&cli.BoolFlag{Name: "charging", Usage: "the device is charging"},
@@ -112,49 +102,44 @@ schedule.`,
 			&cli.StringFlag{Name: "quiet-window", Usage: "user setting: no updates within `HH:MM-HH:MM` (local time)"},
 			&cli.BoolFlag{Name: "force", Usage: "run now even if the backoff after failed runs schedules the next attempt later"},
 			jsonFlag,
-		},
+		),
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, "update"); err != nil {
 				return err
 			}
-			dev := client.Device{
-				AppVersion: c.String("app-version"), Platform: c.String("platform"), Variant: c.String("variant"),
-				InputSchemaHash: c.String("input-schema-hash"), OutputSchemaHash: c.String("output-schema-hash"),
-				PreprocessConfigHash: c.String("preprocess-config-hash"),
-			}
-			if rt := c.String("runtime"); rt != "" {
-				name, ver, ok := strings.Cut(rt, "@")
-				if !ok || name == "" || ver == "" {
-					return cliutil.Usagef("update: --runtime %q: want NAME@VERSION", rt)
-				}
-				dev.Runtime, dev.RuntimeVersion = name, ver
-			}
-			if c.Int("keep") < 1 {
-				return cliutil.Usagef("update: --keep must be at least 1")
-			}
-			retries := c.Int("retries")
-			if retries <= 0 {
-				retries = -1 // none: in client.Options, 0 means the default
-			}
-			if c.Duration("stall-timeout") <= 0 || c.Duration("timeout") <= 0 {
-				return cliutil.Usagef("update: --stall-timeout and --timeout must be positive")
+			// The flags given override the stored settings for this run;
+			// they are checked before anything else.
+			if err := applyFlags(c, "update", settingFlags(), &client.Config{}); err != nil {
+				return err
 			}
 			state, err := deviceState(c)
 			if err != nil {
 				return err
 			}
-			cl, err := openClient(c, client.Options{Retries: retries, StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"), Progress: cliutil.ProgressFor(c), Logger: cliutil.Logger(c)})
+			opts := client.Options{Progress: cliutil.ProgressFor(c), Logger: cliutil.Logger(c)}
+			if c.IsSet("retries") {
+				if opts.Retries = c.Int("retries"); opts.Retries <= 0 {
+					opts.Retries = -1 // none: in client.Options, 0 means the default
+				}
+			}
+			opts.StallTimeout, opts.Timeout = c.Duration("stall-timeout"), c.Duration("timeout") // 0 if not given: the stored value or the default
+			cl, err := openClient(c, opts)
 			if err != nil {
 				return fmt.Errorf("update: %w", err)
 			}
+			cfg := cl.Config()
+			if err := applyFlags(c, "update", settingFlags(), &cfg); err != nil {
+				return err
+			}
+			s := cfg.Settings
 			// SIGINT and SIGTERM stop the run gracefully (CANCELLED: a
 			// version on trial stays on trial, downloads stay staged), and
 			// the exit status says which signal it was.
 			ctx, received, stop := cliutil.SignalContext(context.Background())
 			defer stop()
 			res, err := cl.Update(ctx, client.UpdateRequest{
-				ModelID: c.String("model-id"), Device: dev, HealthCheck: c.String("health-check"),
-				HealthTimeout: c.Duration("health-timeout"), Keep: c.Int("keep"), NoDelta: c.Bool("no-delta"),
+				ModelID: c.String("model-id"), Device: s.Device(), HealthCheck: s.HealthCheck,
+				HealthTimeout: time.Duration(s.HealthTimeout), Keep: s.Keep, NoDelta: s.NoDelta,
 				State: state, Force: c.Bool("force"),
 			})
 			if err != nil && client.IsDeferral(client.CodeOf(err)) {

@@ -17,6 +17,9 @@ func FuzzReadConfig(f *testing.F) {
 		`{"format":"mclient-state-v2","repo_url":"http://x","device_class":"x"}`,
 		`{"format":"mclient-state-v1","repo_url":"ftp://x","device_class":"x"}`,
 		`{"format":"mclient-state-v1","repo_url":"file://relative","device_class":"x"}`,
+		`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","auth_token_file":"/t","settings":{"runtime":"a@1","keep":3,"retries":0,"timeout":"1h"}}`,
+		`{"format":"mclient-state-v1","repo_url":"http://x","device_class":"x","auth_header_file":"/h"}`,
+		`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","settings":{"keep":-1,"health_timeout":"-1s"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -32,7 +35,7 @@ func FuzzReadConfig(f *testing.F) {
 			}
 			return
 		}
-		if c.Format != ConfigFormat || CheckRepoURL(c.RepoURL) != nil {
+		if c.Format != ConfigFormat || CheckConfig(c) != nil || c.Settings.Keep < 0 || c.Settings.Retries != nil && *c.Settings.Retries < 0 {
 			t.Fatalf("accepted %+v", c)
 		}
 	})

@@ -75,10 +75,23 @@ func checkNetConfig(c *Config) error {
 }
 
 // NetConfig is what Open needs to build the device's HTTP client: the
-// redirect and HTTPS policy, and the CA pool (nil: the system's). A CA
-// bundle that client.json names but that is missing or damaged fails:
-// falling back to the system's roots would trust more than configured.
-func NetConfig(stateDir string, cfg *Config, allow []string) (*transport.Policy, *x509.CertPool, error) {
+// redirect and HTTPS policy, the CA pool (nil: the system's) and the
+// credentials, read from their files now. A CA bundle or credential file
+// that client.json names but that is missing or damaged fails: falling
+// back to the system's roots would trust more than configured.
+func NetConfig(stateDir string, cfg *Config, allow []string) (*transport.Policy, *x509.CertPool, *transport.Auth, error) {
+	p, pool, err := netPolicy(stateDir, cfg, allow)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	auth, err := transport.LoadAuth(cfg.RepoURL, cfg.AuthFiles())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return p, pool, auth, nil
+}
+
+func netPolicy(stateDir string, cfg *Config, allow []string) (*transport.Policy, *x509.CertPool, error) {
 	p := &transport.Policy{RequireHTTPS: cfg.RequireHTTPS}
 	for _, list := range [][]string{cfg.AllowRedirectHosts, allow} {
 		for _, h := range list {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -75,6 +76,15 @@ type Config struct {
 	CAFile             string   `json:"ca_file,omitempty"`
 	RequireHTTPS       bool     `json:"require_https,omitempty"`
 	AllowRedirectHosts []string `json:"allow_redirect_hosts,omitempty"`
+	// The credential files (absolute paths, read by every run; see
+	// settings.go): a bearer token, HTTP headers, a client certificate and
+	// its key.
+	AuthTokenFile  string `json:"auth_token_file,omitempty"`
+	AuthHeaderFile string `json:"auth_header_file,omitempty"`
+	ClientCert     string `json:"client_cert,omitempty"`
+	ClientKey      string `json:"client_key,omitempty"`
+	// Settings are what mclient update uses by default.
+	Settings Settings `json:"settings,omitzero"`
 }
 
 // InitOptions configure Init.
@@ -94,6 +104,9 @@ type InitOptions struct {
 	// repository may redirect requests to (a CDN); redirects elsewhere
 	// than the repository's own scheme, host and port are refused.
 	AllowRedirectHosts []string
+	// Settings, and the credential files (paths), stored as given.
+	Settings                                             Settings
+	AuthTokenFile, AuthHeaderFile, ClientCert, ClientKey string
 }
 
 // Init creates a state directory trusting rootJSON, the root pinned in the
@@ -114,11 +127,26 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions, checkRoot func([]b
 	if err := checkNetOptions(opts); err != nil {
 		return err
 	}
-	if _, err := os.Lstat(filepath.Join(stateDir, ConfigFile)); err == nil {
-		return codes.Errorf(codes.StateInvalid, nil, "%s is already a state directory", stateDir)
-	}
 	if opts.DeviceClass == "" {
 		opts.DeviceClass = runtime.GOOS + "/" + runtime.GOARCH
+	}
+	cfg := Config{Format: ConfigFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass,
+		MinVersion: opts.MinVersion, Settings: opts.Settings}
+	for k, v := range map[string]string{"auth-token-file": opts.AuthTokenFile, "auth-header-file": opts.AuthHeaderFile, "client-cert": opts.ClientCert, "client-key": opts.ClientKey} {
+		if v != "" {
+			if err := SetKey(&cfg, k, v); err != nil {
+				return err
+			}
+		}
+	}
+	if err := CheckConfig(&cfg); err != nil {
+		return err
+	}
+	if _, err := transport.LoadAuth(cfg.RepoURL, cfg.AuthFiles()); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(filepath.Join(stateDir, ConfigFile)); err == nil {
+		return codes.Errorf(codes.StateInvalid, nil, "%s is already a state directory", stateDir)
 	}
 	// The state directory itself may be reached through links (the
 	// device's choice of path); nothing below it is.
@@ -136,7 +164,6 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions, checkRoot func([]b
 			return codes.Errorf(codes.StateInvalid, err, "writing %s", name)
 		}
 	}
-	cfg := Config{Format: ConfigFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass, MinVersion: opts.MinVersion}
 	if err := initNet(sfs, stateDir, opts, &cfg); err != nil {
 		return err
 	}
@@ -194,13 +221,24 @@ func ReadConfig(stateDir string) (*Config, error) {
 	if c.Format != ConfigFormat {
 		return nil, codes.Errorf(codes.StateInvalid, nil, "%s: format %q, want %q", ConfigFile, c.Format, ConfigFormat)
 	}
-	if err := CheckRepoURL(c.RepoURL); err != nil {
-		return nil, err
-	}
-	if err := checkNetConfig(&c); err != nil {
+	if err := CheckConfig(&c); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// CheckConfig checks a configuration read from client.json or edited.
+func CheckConfig(c *Config) error {
+	if err := CheckRepoURL(c.RepoURL); err != nil {
+		return err
+	}
+	if err := checkNetConfig(c); err != nil {
+		return err
+	}
+	if err := checkAuth(c); err != nil {
+		return err
+	}
+	return checkSettings(c.Settings)
 }
 
 // Pointer is the content of models/<model>/active.json.

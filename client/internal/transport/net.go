@@ -187,7 +187,8 @@ func NewHTTPClient(roots *x509.CertPool) *http.Client {
 }
 
 // NewTransport is the transport of the default HTTP client. roots are the
-// CAs that server certificates must chain to (nil: the system's).
+// CAs that server certificates must chain to (nil: the system's); certs,
+// the client certificate presented to servers that ask for one.
 //
 // It never keeps a connection open between requests, and a connection
 // delivers nothing to net/http before the request is written: net/http
@@ -197,8 +198,8 @@ func NewHTTPClient(roots *x509.CertPool) *http.Client {
 // offers no setting to route that message elsewhere. A connection that
 // is never idle cannot produce it. The price is one connection (and TLS
 // handshake) per request: a few per update.
-func NewTransport(roots *x509.CertPool) *http.Transport {
-	tlsCfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+func NewTransport(roots *x509.CertPool, certs ...tls.Certificate) *http.Transport {
+	tlsCfg := &tls.Config{RootCAs: roots, Certificates: certs, MinVersion: tls.VersionTLS12}
 	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
@@ -302,11 +303,12 @@ func ParseCABundle(data []byte) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// WithRoots returns a copy of a caller's HTTP client whose transport
-// trusts only roots: the CA bundle applies to every connection of the
-// device. A transport it cannot configure is refused rather than left
-// trusting the system's roots.
-func WithRoots(hc *http.Client, roots *x509.CertPool) (*http.Client, error) {
+// withTLS returns a copy of a caller's HTTP client whose transport
+// trusts only roots (if not nil: the CA bundle applies to every connection
+// of the device) and presents certs. A transport it cannot configure is
+// refused rather than left trusting the system's roots or without the
+// client certificate.
+func withTLS(hc *http.Client, roots *x509.CertPool, certs []tls.Certificate) (*http.Client, error) {
 	var tr *http.Transport
 	switch t := hc.Transport.(type) {
 	case nil:
@@ -314,13 +316,26 @@ func WithRoots(hc *http.Client, roots *x509.CertPool) (*http.Client, error) {
 	case *http.Transport:
 		tr = t.Clone()
 	default:
-		return nil, codes.Errorf(codes.StateInvalid, nil, "the state directory's CA bundle cannot be applied to an HTTP transport of type %T", hc.Transport)
+		return nil, codes.Errorf(codes.StateInvalid, nil, "the state directory's CA bundle or client certificate cannot be applied to an HTTP transport of type %T", hc.Transport)
 	}
 	if tr.TLSClientConfig == nil {
 		tr.TLSClientConfig = &tls.Config{}
 	}
-	tr.TLSClientConfig.RootCAs = roots
+	if roots != nil {
+		tr.TLSClientConfig.RootCAs = roots
+	}
+	if len(certs) > 0 {
+		tr.TLSClientConfig.Certificates = certs
+	}
 	out := *hc
 	out.Transport = tr
 	return &out, nil
+}
+
+// Offline refuses every request: offline sessions must not touch the
+// network.
+type Offline struct{}
+
+func (Offline) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, codes.Errorf(codes.Network, nil, "offline: no network access")
 }

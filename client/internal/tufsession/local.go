@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // A refresh persists each role as soon as it is verified, so one that
@@ -95,6 +97,19 @@ func persist(dir, file string, data []byte) error {
 // maxLocalMetadata bounds the local metadata file LocalExpiry reads
 // (go-tuf's largest default limit is 5 MB, for targets).
 const maxLocalMetadata = 32 << 20
+
+// OfflineRef is the reference time of an offline session on the metadata
+// in metaDir: now, or just before the earliest expiry of its timestamp,
+// snapshot and targets if that is earlier (integrity checks of installed
+// files need authenticity, not freshness).
+func OfflineRef(metaDir string, now time.Time) time.Time {
+	for _, role := range []string{metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
+		if exp, ok := LocalExpiry(filepath.Join(metaDir, role+".json")); ok && !exp.After(now) {
+			now = exp.Add(-time.Second)
+		}
+	}
+	return now
+}
 
 // LocalExpiry reads the "expires" of a local metadata file without
 // verifying it; used only to pick a reference time for offline checks.
