@@ -82,7 +82,7 @@ func weightsOf(t testing.TB, v string) []byte {
 }
 
 func weightsBundle(t testing.TB, v string) map[string][]byte {
-	return map[string][]byte{"model.bin": weightsOf(t, v), "labels.txt": []byte("cat\ndog\n")}
+	return map[string][]byte{"model.bin": weightsOf(t, v), "labels.txt": labels(seedOf(v))}
 }
 
 // publishDelta publishes v with patches from the versions in from, and
