@@ -74,8 +74,9 @@ type Reused struct {
 	Length      int64  `json:"length"`
 	// LinkedBytes is what the link saved in targets/: Length, or 0 when
 	// the file had to be copied.
-	LinkedBytes int64  `json:"bytes_saved"`
-	Note        string `json:"note,omitempty"`
+	LinkedBytes int64 `json:"bytes_saved"`
+	// Note says why the file was copied rather than linked.
+	Note string `json:"note,omitempty"`
 }
 
 // lookup returns the published file with this content, if it is stored
