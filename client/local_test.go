@@ -5,19 +5,28 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/client"
+	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/targets"
 )
 
 // localEvents returns the local_copy and local_copy_failed events logged
 // since n events.
 func localEvents(d *device, since int) []client.Event {
-	var out []client.Event
-	for _, e := range d.events()[since:] {
-		if e.Event == client.EventLocalCopy || e.Event == client.EventLocalCopyFailed {
-			out = append(out, e)
-		}
-	}
-	return out
+	return eventsSince(d, since, client.EventLocalCopy, client.EventLocalCopyFailed)
+}
+
+// onLocalV1 returns a repository with 1.0.0 (model.bin weights) published,
+// its server, and a device on which 1.0.0 is active; then 1.1.0 with the
+// same model.bin and other labels is published.
+func onLocalV1(t *testing.T, weights []byte) (*testrepo.Repo, *server, *device) {
+	t.Helper()
+	r := newRepo(t)
+	r.Publish(t, model, "1.0.0", map[string][]byte{"model.bin": weights, "labels.txt": []byte("cat\n")}, targets.Compat{})
+	srv := serveRepo(t, r)
+	d := newDevice(t, r, srv.URL, fastOpts())
+	d.mustUpdate("1.0.0")
+	r.Publish(t, model, "1.1.0", map[string][]byte{"model.bin": weights, "labels.txt": []byte("cat\ndog\n")}, targets.Compat{})
+	return r, srv, d
 }
 
 // TestLocalCopyUnchangedFile: 1.1.0's model.bin has the signed SHA-256 and
@@ -25,13 +34,7 @@ func localEvents(d *device, since int) []client.Event {
 // and never requested from the server, and the result says so.
 func TestLocalCopyUnchangedFile(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t)
-	weights := payload(1, bigSize)
-	r.Publish(t, model, "1.0.0", map[string][]byte{"model.bin": weights, "labels.txt": []byte("cat\n")}, targets.Compat{})
-	srv := serveRepo(t, r)
-	d := newDevice(t, r, srv.URL, fastOpts())
-	d.mustUpdate("1.0.0")
-	r.Publish(t, model, "1.1.0", map[string][]byte{"model.bin": weights, "labels.txt": []byte("cat\ndog\n")}, targets.Compat{})
+	r, srv, d := onLocalV1(t, payload(1, bigSize))
 	srv.reset()
 	since := len(d.events())
 
@@ -72,13 +75,8 @@ func TestLocalCopyUnchangedFile(t *testing.T) {
 // is intact.
 func TestLocalCopyDamagedSource(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t)
 	weights := payload(2, bigSize)
-	r.Publish(t, model, "1.0.0", map[string][]byte{"model.bin": weights, "labels.txt": []byte("cat\n")}, targets.Compat{})
-	srv := serveRepo(t, r)
-	d := newDevice(t, r, srv.URL, fastOpts())
-	d.mustUpdate("1.0.0")
-	r.Publish(t, model, "1.1.0", map[string][]byte{"model.bin": weights, "labels.txt": []byte("cat\ndog\n")}, targets.Compat{})
+	r, srv, d := onLocalV1(t, weights)
 	src := d.path("models", model, "1.0.0", "model.bin")
 	damaged := append([]byte(nil), weights...)
 	damaged[bigSize/2] ^= 1
