@@ -27,6 +27,14 @@ const (
 	// MethodDeltaFallback: a patch was tried and abandoned
 	// (FileFetch.Code says why); the file was then downloaded whole.
 	MethodDeltaFallback = "delta-fallback"
+	// MethodLocal: a file installed on the device (of any version of any
+	// model: FileFetch.SourceModel and SourceVersion) has the file's
+	// signed SHA-256 and length; it was copied and checked, nothing
+	// downloaded.
+	MethodLocal = "local"
+	// MethodLocalFallback: such a file was copied but did not verify (it
+	// was damaged; FileFetch.Code says why); the file was then fetched.
+	MethodLocalFallback = "local-fallback"
 )
 
 // FileFetch reports how one file of the version an update installs was
@@ -37,7 +45,12 @@ type FileFetch struct {
 	// Base is the installed version the patch applies to (delta and
 	// delta-fallback).
 	Base string `json:"base,omitempty"`
-	// Code and Message say why the patch was abandoned (delta-fallback).
+	// SourceModel and SourceVersion name the installed version whose file
+	// was copied (local and local-fallback).
+	SourceModel   string `json:"source_model,omitempty"`
+	SourceVersion string `json:"source_version,omitempty"`
+	// Code and Message say why the patch or local copy was abandoned
+	// (delta-fallback, local-fallback).
 	Code    Code   `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
 	// Bytes counts the bytes received from the network for this file in
@@ -107,7 +120,7 @@ func (u *run) planDeltas(s *tufsession.Session, cand *candidate, fs map[string]*
 			continue
 		}
 		p := &deltaPlan{file: name, base: ref.Base, part: part, path: filepath.Join(u.p.Version(ref.Base), name)}
-		p.patch, p.baseT, p.err = u.checkPatch(s, cand, name, fs[name], *ref, p.path)
+		p.patch, p.baseT, p.err = installed.CheckPatch(s.TargetInfo, cand.custom, name, fs[name], *ref, p.path)
 		plans[name] = p
 		if p.err == nil {
 			rebuilt += fs[name].Length
@@ -122,48 +135,6 @@ func (u *run) planDeltas(s *tufsession.Session, cand *candidate, fs map[string]*
 		p.work = work
 	}
 	return plans
-}
-
-// checkPatch resolves the patch ref names for file of cand and checks,
-// from signed metadata and the installed base's size only, that it may be
-// used: a delta target of the same model, version and file, for the base
-// ref names, smaller than the file; and the installed base file has the
-// length the base version's signed target gives it.
-func (u *run) checkPatch(s *tufsession.Session, cand *candidate, file string, tf *metadata.TargetFiles, ref targets.DeltaRef, basePath string) (patch, baseT *metadata.TargetFiles, err error) {
-	m, v := cand.custom.ModelID, cand.custom.Version
-	refuse := func(format string, args ...any) error {
-		return codes.Errorf(DeltaFailed, nil, "patch of %s %s %s from %s: %s", m, v, file, ref.Base, fmt.Sprintf(format, args...))
-	}
-	if want := targets.DeltaPath(m, v, ref.Base, file); ref.Target != want {
-		return nil, nil, refuse("listed as %s, want %s", ref.Target, want)
-	}
-	patch, err = s.TargetInfo(ref.Target)
-	if err != nil {
-		return nil, nil, err
-	}
-	pc, err := targets.ParseCustom(ref.Target, patch.Custom)
-	if err != nil {
-		return nil, nil, codes.Errorf(DeltaFailed, err, "patch of %s %s %s from %s", m, v, file, ref.Base)
-	}
-	if pc.Kind != targets.KindDelta || pc.ModelID != m || pc.Version != v || pc.File != file || pc.BaseVersion != ref.Base {
-		return nil, nil, refuse("its signed metadata describes a %s of %s %s %s from %q", pc.Kind, pc.ModelID, pc.Version, pc.File, pc.BaseVersion)
-	}
-	if patch.Length >= tf.Length {
-		return nil, nil, refuse("%d bytes, not smaller than the %d-byte file", patch.Length, tf.Length)
-	}
-	bp := targets.TargetPath(m, ref.Base, file)
-	baseT, err = s.TargetInfo(bp)
-	if err != nil {
-		return nil, nil, err
-	}
-	if bc, err := targets.ParseCustom(bp, baseT.Custom); err != nil || bc.Kind != targets.KindPayload {
-		return nil, nil, codes.Errorf(DeltaFailed, err, "base %s is not a payload target", bp)
-	}
-	fi, err := os.Stat(basePath)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != baseT.Length {
-		return nil, nil, codes.Errorf(HashMismatch, err, "installed %s %s %s is missing or has the wrong size", m, ref.Base, file)
-	}
-	return patch, baseT, nil
 }
 
 // tryDelta rebuilds file into its staging part (dest) from the plan's
@@ -220,4 +191,33 @@ func (u *run) tryDelta(ctx context.Context, s *tufsession.Session, p *deltaPlan,
 	ff.Method, ff.Code = MethodDelta, ""
 	u.c.event(Event{Event: EventDeltaApplied, ModelID: u.req.ModelID, FromVersion: p.base, ToVersion: v, Bytes: ff.PatchBytes})
 	return true, nil
+}
+
+// tryLocal copies a payload file from an installed file (any version of
+// any model) with its signed SHA-256 and length, checked like a download
+// (installed.Local), and reports whether the file is ready. A copy that
+// does not verify is reported and the next source, then the network, is
+// tried. A file complete in staging is left to the download step.
+func (u *run) tryLocal(ctx context.Context, local *installed.Local, name string, tf *metadata.TargetFiles, dest string, ff *FileFetch) (bool, error) {
+	if fi, err := u.p.FS.Lstat(dest); name == targets.ManifestName || err == nil && fi.Size() == tf.Length {
+		return false, nil
+	}
+	for _, src := range local.Find(tf, u.req.ModelID) {
+		ff.SourceModel, ff.SourceVersion = src.ModelID, src.Version
+		e := Event{ModelID: u.req.ModelID, FromVersion: src.Version, ToVersion: u.res.ToVersion, Reason: "from " + src.ModelID + " " + src.Version}
+		if _, err := local.Copy(ctx, src, tf, dest); err != nil {
+			if CodeOf(err) == Cancelled {
+				return false, err
+			}
+			ff.Method, ff.Code, ff.Message = MethodLocalFallback, CodeOf(err), ReasonOf(err)
+			e.Event, e.Code = EventLocalCopyFailed, ff.Code
+			u.c.event(e)
+			continue
+		}
+		ff.Method, ff.Code, ff.Message = MethodLocal, "", ""
+		e.Event = EventLocalCopy
+		u.c.event(e)
+		return true, nil
+	}
+	return false, nil
 }

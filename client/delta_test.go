@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -82,7 +83,7 @@ func weightsOf(t testing.TB, v string) []byte {
 }
 
 func weightsBundle(t testing.TB, v string) map[string][]byte {
-	return map[string][]byte{"model.bin": weightsOf(t, v), "labels.txt": []byte("cat\ndog\n")}
+	return map[string][]byte{"model.bin": weightsOf(t, v), "labels.txt": labels(seedOf(v))}
 }
 
 // publishDelta publishes v with patches from the versions in from, and
@@ -167,9 +168,14 @@ func (s *server) order(paths ...string) []string {
 
 // deltaEvents returns the delta events logged since n events.
 func deltaEvents(d *device, since int) []client.Event {
+	return eventsSince(d, since, client.EventDeltaApplied, client.EventDeltaFailed)
+}
+
+// eventsSince returns the events named names logged since n events.
+func eventsSince(d *device, since int, names ...string) []client.Event {
 	var out []client.Event
 	for _, e := range d.events()[since:] {
-		if e.Event == client.EventDeltaApplied || e.Event == client.EventDeltaFailed {
+		if slices.Contains(names, e.Event) {
 			out = append(out, e)
 		}
 	}

@@ -25,6 +25,12 @@ const (
 	// EventDeltaFailed: a patch was abandoned (code says why) and the file
 	// is downloaded whole instead.
 	EventDeltaFailed = "delta_failed"
+	// EventLocalCopy: a file was copied from a file installed on the
+	// device with its signed SHA-256 and length, of version from_version
+	// (reason names its model), instead of downloaded; EventLocalCopyFailed:
+	// that copy did not verify (code says why) and the file is fetched.
+	EventLocalCopy       = "local_copy"
+	EventLocalCopyFailed = "local_copy_failed"
 	// EventStateReset: a model's state.json could not be read (damaged,
 	// cut short, too large, or not a regular file). It was set aside as
 	// state.json.damaged and replaced: its last result was dropped, and

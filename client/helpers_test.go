@@ -54,10 +54,14 @@ func payload(seed uint64, n int) []byte {
 }
 
 // bundle is the payload of one test version: model.bin of size n and a
-// small labels.txt.
+// small labels.txt (labels), both of their own in each version, so that
+// no file is copied from an installed version (local_test.go tests that).
 func bundle(seed uint64, n int) map[string][]byte {
-	return map[string][]byte{"model.bin": payload(seed, n), "labels.txt": []byte("cat\ndog\n")}
+	return map[string][]byte{"model.bin": payload(seed, n), "labels.txt": labels(seed)}
 }
+
+// labels is an 8-byte labels.txt of its own for each seed.
+func labels(seed uint64) []byte { return fmt.Appendf(nil, "%07x\n", seed&0xfffffff) }
 
 // fastOpts keeps the pauses between retries short for tests. The stall
 // timeout is long enough never to cut a genuine transfer on a loaded

@@ -425,23 +425,10 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 	return nil, nil, codes.Errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
 }
 
-// files resolves, from signed metadata, every target of a version: the
-// manifest and each payload file its signed custom metadata lists.
+// files resolves, from signed metadata, every target of a version
+// (installed.SignedFiles).
 func files(s *tufsession.Session, cand *candidate) (map[string]*metadata.TargetFiles, error) {
-	out := map[string]*metadata.TargetFiles{targets.ManifestName: cand.manifest}
-	for _, name := range cand.custom.Files {
-		p := targets.TargetPath(cand.custom.ModelID, cand.custom.Version, name)
-		tf, err := s.TargetInfo(p)
-		if err != nil {
-			return nil, err
-		}
-		pc, err := targets.ParseCustom(p, tf.Custom)
-		if err != nil || pc.Kind != targets.KindPayload {
-			return nil, codes.Errorf(ManifestInvalid, err, "%s is not a payload target of %s %s", p, cand.custom.ModelID, cand.custom.Version)
-		}
-		out[name] = tf
-	}
-	return out, nil
+	return installed.SignedFiles(s.TargetInfo, cand.manifest, cand.custom)
 }
 
 // install makes models/<model>/<version>/ hold the verified version,
@@ -477,11 +464,18 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 	// The manifest first: it is small, and a bad one stops everything
 	// before a large payload is fetched.
 	names := append([]string{targets.ManifestName}, cand.custom.Files...)
+	local := installed.ScanLocal(u.c.dir)
 	for _, name := range names {
 		tf := fs[name]
 		dest := filepath.Join(stage, name+devstate.PartSuffix)
 		u.res.Files = append(u.res.Files, FileFetch{File: name, Method: MethodFull, Length: tf.Length})
 		ff := &u.res.Files[len(u.res.Files)-1]
+		if done, err := u.tryLocal(ctx, local, name, tf, dest, ff); err != nil || done {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if p := plans[name]; p != nil {
 			done, err := u.tryDelta(ctx, s, p, tf, dest, ff)
 			if err != nil {

@@ -58,12 +58,16 @@ type PublishedTarget struct {
 
 // AddResult reports a publication.
 type AddResult struct {
-	ModelID  string                    `json:"model_id"`
-	Version  string                    `json:"version"`
-	Targets  []PublishedTarget         `json:"targets"`
-	Deltas   []targetstore.DeltaResult `json:"deltas,omitempty"`
-	Versions Versions                  `json:"metadata_versions"`
-	Warnings []string                  `json:"warnings,omitempty"`
+	ModelID string                    `json:"model_id"`
+	Version string                    `json:"version"`
+	Targets []PublishedTarget         `json:"targets"`
+	Deltas  []targetstore.DeltaResult `json:"deltas,omitempty"`
+	// Reused lists the payload files whose bytes were already published
+	// for the model (any version, any name): they are stored as links to
+	// the stored file, not as a second copy.
+	Reused   []targetstore.Reused `json:"reused,omitempty"`
+	Versions Versions             `json:"metadata_versions"`
+	Warnings []string             `json:"warnings,omitempty"`
 	// Rollout and Policy are the version's signed controls (AddOptions).
 	Rollout *targets.Rollout `json:"rollout,omitempty"`
 	Policy  *targets.Policy  `json:"policy,omitempty"`
@@ -158,12 +162,18 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 
 	newTargets := map[string]*metadata.TargetFiles{}
 	var entries []targets.FileEntry
+	// Files already published for the model, by content, from the signed
+	// metadata: one with the same bytes is linked, not stored again.
+	pub := targetstore.PublishedFiles(dst.view.targets.Signed.Targets, m.ModelID)
 	for _, name := range b.Files {
-		tf, err := store.PutBundleFile(b, name, opts.Progress)
+		tf, reused, err := store.PutBundleFile(b, name, opts.Progress, pub)
 		if err != nil {
 			return err
 		}
 		logger(opts.Logger).Debug("stored", "file", name, "target", tf.Path, "bytes", tf.Length, "sha256", hex.EncodeToString(tf.Hashes["sha256"]))
+		if reused != nil {
+			res.Reused = append(res.Reused, *reused)
+		}
 		custom, err := targets.PayloadCustom(m, name).Marshal()
 		if err != nil {
 			return err

@@ -1,7 +1,6 @@
 package targetstore
 
 import (
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +43,13 @@ func (s Store) dir(targetPath string) string {
 // SHA-256, a copy that disagrees is discarded before it gets a name
 // (ErrBundle). progress, if set, is called with the bytes copied so far.
 func (s Store) Put(targetPath string, src io.Reader, progress func(done int64), want *targets.FileEntry) (*metadata.TargetFiles, error) {
+	return s.put(targetPath, src, progress, want, nil)
+}
+
+// put is Put; named, if set, is called with the copy's length and
+// SHA-256 once they are checked, and returns true when it gave the target
+// its name itself (a link to the same bytes): the copy is then dropped.
+func (s Store) put(targetPath string, src io.Reader, progress func(done int64), want *targets.FileEntry, named func(n int64, sum []byte) bool) (*metadata.TargetFiles, error) {
 	tmp, err := atomicfs.CreateLarge(s.Fs, s.dir(targetPath), 0o644)
 	if err != nil {
 		return nil, err
@@ -53,17 +59,13 @@ func (s Store) Put(targetPath string, src io.Reader, progress func(done int64), 
 	if err != nil {
 		return nil, fmt.Errorf("copying %s: %w", targetPath, err)
 	}
-	if want != nil {
-		name := path.Base(targetPath)
-		if want.Size != nil && *want.Size != n {
-			return nil, fmt.Errorf("%w: %s is %d bytes, the manifest says %d", ErrBundle, name, n, *want.Size)
-		}
-		if got := hex.EncodeToString(sum[:]); want.SHA256 != "" && want.SHA256 != got {
-			return nil, fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s", ErrBundle, name, got, want.SHA256)
-		}
-	}
-	if err := tmp.Commit(s.path(targetPath, sum[:])); err != nil {
+	if err := checkWant(path.Base(targetPath), n, sum[:], want); err != nil {
 		return nil, err
+	}
+	if named == nil || !named(n, sum[:]) {
+		if err := tmp.Commit(s.path(targetPath, sum[:])); err != nil {
+			return nil, err
+		}
 	}
 	return &metadata.TargetFiles{Length: n, Hashes: metadata.Hashes{"sha256": sum[:]}, Path: targetPath}, nil
 }
@@ -73,25 +75,34 @@ func (s Store) Put(targetPath string, src io.Reader, progress func(done int64), 
 // entry for it. The file is opened without following symlinks, so one
 // swapped in since ReadBundle checked it is refused. progress, if set, is
 // called with the file's name, the bytes copied so far and its size.
-func (s Store) PutBundleFile(b *Bundle, name string, progress func(file string, done, total int64)) (*metadata.TargetFiles, error) {
+//
+// A file whose bytes (SHA-256 and length) pub lists as published for the
+// model, under any version and name, is not stored again: its
+// consistent-snapshot name becomes a hard link to the stored file, and
+// the result says so (Reused; nil for a file stored as usual). When the
+// bundle manifest declares the file's size and SHA-256, such a file is
+// only hashed, never written; otherwise it is copied while hashed as any
+// file, and the copy dropped for the link. Where links are impossible
+// the file is stored as a copy (Reused.LinkedBytes 0).
+func (s Store) PutBundleFile(b *Bundle, name string, progress func(file string, done, total int64), pub Published) (*metadata.TargetFiles, *Reused, error) {
 	src, err := s.Fs.OpenFile(filepath.Join(b.Dir, name), os.O_RDONLY|noFollow, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBundle, name, err)
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrBundle, name, err)
 	}
 	defer src.Close()
 	fi, err := src.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBundle, name)
+		return nil, nil, fmt.Errorf("%w: %s is not a regular file", ErrBundle, name)
 	}
 	var cb func(int64)
 	if progress != nil {
 		total := fi.Size()
 		cb = func(done int64) { progress(name, done, total) }
 	}
-	return s.Put(targets.TargetPath(b.Manifest.ModelID, b.Manifest.Version, name), src, cb, b.Manifest.File(name))
+	return s.putBundleFile(b, name, src, cb, pub)
 }
 
 // Open opens the stored bytes of a target, found by its path and signed

@@ -126,19 +126,19 @@ func TestPutBundleFile(t *testing.T) {
 	}
 	s := Store{Fs: fs, Dir: "/repo"}
 	var calls []string
-	tf, err := s.PutBundleFile(b, "w.bin", func(file string, done, total int64) {
+	tf, _, err := s.PutBundleFile(b, "w.bin", func(file string, done, total int64) {
 		if file != "w.bin" || total != 7 {
 			t.Errorf("progress(%q, %d, %d)", file, done, total)
 		}
 		calls = append(calls, file)
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tf.Path != "models/det/2.0.0/w.bin" || tf.Length != 7 || len(calls) == 0 {
 		t.Errorf("target %+v, %d progress calls", tf, len(calls))
 	}
-	if _, err := s.PutBundleFile(b, "gone.bin", nil); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "gone.bin") {
+	if _, _, err := s.PutBundleFile(b, "gone.bin", nil, nil); !errors.Is(err, ErrBundle) || !strings.Contains(err.Error(), "gone.bin") {
 		t.Errorf("missing file: err = %v, want ErrBundle", err)
 	}
 }
@@ -165,7 +165,7 @@ func TestPutBundleFileRefusesSwappedSymlink(t *testing.T) {
 		t.Skip("no symlinks here:", err)
 	}
 	s := Store{Fs: fs, Dir: filepath.Join(dir, "repo")}
-	if _, err := s.PutBundleFile(b, "w.bin", nil); !errors.Is(err, ErrBundle) {
+	if _, _, err := s.PutBundleFile(b, "w.bin", nil, nil); !errors.Is(err, ErrBundle) {
 		t.Fatalf("err = %v, want ErrBundle", err)
 	}
 	if got := storedFiles(t, s); len(got) != 0 {

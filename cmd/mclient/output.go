@@ -27,7 +27,27 @@ func transferred(res *client.Result) string {
 	if len(bases) > 0 {
 		s += fmt.Sprintf(" by delta from %s instead of %s", strings.Join(bases, ", "), cliutil.HumanBytes(full))
 	}
-	return s
+	return s + copiedLocally(res)
+}
+
+// copiedLocally says what an update copied from files already installed
+// on the device instead of downloading: "; 256.0 MiB copied from the
+// installed detector 1.0.0", or "".
+func copiedLocally(res *client.Result) string {
+	var n int64
+	var from []string
+	for _, f := range res.Files {
+		if src := f.SourceModel + " " + f.SourceVersion; f.Method == client.MethodLocal {
+			n += f.Length
+			if !slices.Contains(from, src) {
+				from = append(from, src)
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %s copied from the installed %s", cliutil.HumanBytes(n), strings.Join(from, ", "))
 }
 
 func orNone(v string) string {

@@ -181,6 +181,9 @@ schedule.`,
 				if f.Method == client.MethodDeltaFallback {
 					fmt.Fprintf(c.App.Writer, "  %s: the patch from %s failed (%s: %s); downloaded whole\n", f.File, f.Base, f.Code, f.Message)
 				}
+				if f.Method == client.MethodLocalFallback {
+					fmt.Fprintf(c.App.Writer, "  %s: the copy of the installed %s %s failed (%s: %s); downloaded\n", f.File, f.SourceModel, f.SourceVersion, f.Code, f.Message)
+				}
 			}
 			for _, sk := range res.Skipped {
 				fmt.Fprintf(c.App.Writer, "  skipped %s: %s: %s\n", sk.Version, sk.Code, sk.Reason)

@@ -27,6 +27,9 @@ func Added(w io.Writer, res *repo.AddResult) {
 	for _, d := range res.Deltas {
 		fmt.Fprintln(w, deltaLine(d))
 	}
+	for _, r := range res.Reused {
+		fmt.Fprintln(w, reusedLine(r))
+	}
 	fmt.Fprintln(w, publishedSummary(res, total))
 }
 
