@@ -15,14 +15,15 @@ import (
 
 // Stamped by scripts/release.sh with -ldflags "-X ...": the release
 // version, the commit, "true" or "false" for a modified tree, and the
-// build time (RFC 3339, UTC). Empty in any other build, where the build
-// information Go records (go build in a Git checkout, go install
+// commit and build times (RFC 3339). Empty in any other build, where the
+// build information Go records (go build in a Git checkout, go install
 // module@version) fills in what it can.
 var (
-	stampVersion   string
-	stampCommit    string
-	stampModified  string
-	stampBuildTime string
+	stampVersion    string
+	stampCommit     string
+	stampModified   string
+	stampCommitTime string
+	stampBuildTime  string
 )
 
 // Unknown is what --version prints for a value the binary does not know
@@ -95,6 +96,7 @@ func buildVersion(prog string, info *debug.BuildInfo, features []Feature) Versio
 	for _, stamp := range []struct{ from, to *string }{
 		{&stampVersion, &v.Version},
 		{&stampCommit, &v.Commit},
+		{&stampCommitTime, &v.CommitTime},
 		{&stampBuildTime, &v.BuildTime},
 	} {
 		if *stamp.from != "" {
