@@ -86,12 +86,9 @@ func buildVersion(prog string, info *debug.BuildInfo, features []Feature) Versio
 				v.CommitTime = s.Value
 			case "vcs.modified":
 				v.Modified = yesNo(s.Value)
-			case "GOARM":
-				if runtime.GOARCH == "arm" && s.Value != "" {
-					v.Platform += "/v" + strings.TrimSuffix(strings.TrimSuffix(s.Value, ",softfloat"), ",hardfloat")
-				}
 			}
 		}
+		v.Platform = platform(runtime.GOOS, runtime.GOARCH, info.Settings)
 	}
 	for _, stamp := range []struct{ from, to *string }{
 		{&stampVersion, &v.Version},
@@ -110,6 +107,18 @@ func buildVersion(prog string, info *debug.BuildInfo, features []Feature) Versio
 		v.Features[f.Name] = f.Enabled
 	}
 	return v
+}
+
+// platform is GOOS/GOARCH, and for 32-bit ARM the GOARM version recorded
+// in the build settings: linux/arm/v7 (linux/arm/v7,softfloat).
+func platform(goos, goarch string, settings []debug.BuildSetting) string {
+	p := goos + "/" + goarch
+	for _, s := range settings {
+		if s.Key == "GOARM" && goarch == "arm" && s.Value != "" {
+			p += "/v" + strings.TrimSuffix(s.Value, ",hardfloat")
+		}
+	}
+	return p
 }
 
 func yesNo(b string) string {

@@ -66,3 +66,25 @@ func TestBuildVersion(t *testing.T) {
 		t.Errorf("modified stamp %q: %q", stampModified, v.Modified)
 	}
 }
+
+// TestPlatform: a 32-bit ARM build names its GOARM version, as
+// scripts/release.sh's linux/arm build (GOARM=7) does.
+func TestPlatform(t *testing.T) {
+	for _, c := range []struct {
+		goos, goarch, goarm, want string
+	}{
+		{"linux", "amd64", "", "linux/amd64"},
+		{"linux", "arm", "7", "linux/arm/v7"},
+		{"linux", "arm", "6,softfloat", "linux/arm/v6,softfloat"},
+		{"linux", "arm", "", "linux/arm"},
+		{"linux", "arm64", "7", "linux/arm64"},
+	} {
+		settings := []debug.BuildSetting{{Key: "GOOS", Value: c.goos}}
+		if c.goarm != "" {
+			settings = append(settings, debug.BuildSetting{Key: "GOARM", Value: c.goarm})
+		}
+		if got := platform(c.goos, c.goarch, settings); got != c.want {
+			t.Errorf("%s/%s GOARM=%q: %q, want %q", c.goos, c.goarch, c.goarm, got, c.want)
+		}
+	}
+}
