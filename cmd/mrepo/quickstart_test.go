@@ -15,6 +15,7 @@ import (
 // work as written: it builds mrepo and mclient, serves on a free port
 // and waits for the server's address file rather than sleeping.
 func TestQuickstart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds mrepo and mclient and runs the whole Quickstart")
 	}
