@@ -24,6 +24,10 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 )
 
+// PKCS11Supported: this build can use keys in a PKCS#11 token (a cgo
+// build; pkcs11_nocgo.go has the other value). mrepo --version reports it.
+const PKCS11Supported = true
+
 // PKCS#11 v3.0 names that miekg/pkcs11 v1.1.2 does not define.
 const (
 	ckkECEdwards           = 0x40

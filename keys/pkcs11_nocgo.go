@@ -10,6 +10,10 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 )
 
+// PKCS11Supported: this build cannot use keys in a PKCS#11 token (built
+// without cgo). mrepo --version reports it.
+const PKCS11Supported = false
+
 // errNoCgo: PKCS#11 modules are shared libraries that only a cgo build
 // can load.
 var errNoCgo = errors.New("this mrepo was built without cgo: PKCS#11 keys are unavailable (rebuild with CGO_ENABLED=1)")

@@ -126,9 +126,15 @@ step_build() {
 	command -v go >/dev/null 2>&1 || die "Go is not installed (https://go.dev/dl/)"
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgetuf-demo.XXXXXX")
 	echo "working directory: $WORK (removed on exit)"
+	# Said before the first go command, which may be silent for minutes.
+	echo "building mrepo, mclient and genpair (bench/genpair, makes test weights) with go build;"
+	echo "the first build downloads the modules (and Go 1.26 if this Go is older) through the Go module proxy"
+	echo "and compiles them: this can take a few minutes"
 	(cd "$ROOT_DIR" && run go build -o "$WORK/bin/mrepo" ./cmd/mrepo)
 	(cd "$ROOT_DIR" && run go build -o "$WORK/bin/mclient" ./cmd/mclient)
 	(cd "$ROOT_DIR" && run go build -o "$WORK/bin/genpair" ./bench/genpair)
+	echo "built in $((SECONDS - START)) s; what to record about a binary (docs/key-ceremony.md):"
+	run mrepo --version
 	REPO="$WORK/repo"          # what gets published (metadata/, targets/)
 	KEYS="$WORK/keys"          # encrypted private keys
 	OFFLINE="$WORK/offline"    # stands in for offline media holding root keys

@@ -20,7 +20,7 @@ func main() {
 // SIGTERM stopped `mclient update`. 2 is never returned: it is how the Go
 // runtime exits on a crash. Every failure prints one line to stderr.
 func run(args []string, stdout, stderr io.Writer) int {
-	return cliutil.Run("mclient", cliutil.AddLogFlags("mclient", newApp(stdout, stderr)), args, stderr)
+	return cliutil.Run("mclient", cliutil.AddLogFlags("mclient", cliutil.WithVersion(newApp(stdout, stderr), features...)), args, stderr)
 }
 
 // testHook, when set, runs before every command. Only this package's

@@ -18,7 +18,7 @@ func main() {
 // failure, 64 on a usage error. 2 is never returned: it is how the Go
 // runtime exits on a crash. Every failure prints one line to stderr.
 func run(args []string, stdout, stderr io.Writer) int {
-	return cliutil.Run("mrepo", cliutil.AddLogFlags("mrepo", newApp(stdout, stderr)), args, stderr)
+	return cliutil.Run("mrepo", cliutil.AddLogFlags("mrepo", cliutil.WithVersion(newApp(stdout, stderr), features...)), args, stderr)
 }
 
 // testHook, when set, runs before every command. Only this package's
