@@ -33,7 +33,7 @@ is exactly the file the patch was made for.`,
 			if c.Args().Present() {
 				return cliutil.Usagef("delta: unknown command %q: create or apply (see mrepo delta --help)", c.Args().First())
 			}
-			return cliutil.Usagef("delta: expected a command: create or apply (see mrepo delta --help)")
+			return cliutil.GroupHelp(c, "delta: expected a command: create or apply (see mrepo delta --help)")
 		},
 	}
 }
