@@ -28,29 +28,7 @@ func TestInterruptAddTarget(t *testing.T) {
 		t.Skip("needs POSIX signals")
 	}
 	t.Parallel()
-	base := t.TempDir()
-	k := &killEnv{
-		t:      t,
-		mrepo:  killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mrepo"),
-		repo:   filepath.Join(base, "repo"),
-		keys:   filepath.Join(base, "keys"),
-		bundle: filepath.Join(base, "bundle"),
-		pinned: filepath.Join(base, "pinned-root.json"),
-		env:    append(os.Environ(), "MREPO_PASSPHRASE="+killPassphrase),
-	}
-	if out, err := k.run("init", "--repo", k.repo, "--keys", k.keys); err != nil {
-		t.Fatalf("init: %v\n%s", err, out)
-	}
-	root, err := os.ReadFile(filepath.Join(k.repo, "metadata", "1.root.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(k.pinned, root, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(k.bundle, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	k := newKillEnv(t)
 	if err := os.WriteFile(filepath.Join(k.bundle, "weights.bin"), bytes.Repeat([]byte("w"), 3<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
