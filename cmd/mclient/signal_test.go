@@ -164,6 +164,38 @@ func TestSignalStopsBlockedUpdate(t *testing.T) {
 			t.Fatalf("%s: the staged part was not resumed: %s", tc.name, out)
 		}
 	}
+
+	// mclient tuf download stops the same way (before, the signal's
+	// default action killed it without a word).
+	md, td := filepath.Join(t.TempDir(), "md"), filepath.Join(t.TempDir(), "td")
+	if out, err := run("tuf", "--metadata-dir", md, "init", root); err != nil {
+		t.Fatalf("tuf init: %v\n%s", err, out)
+	}
+	mu.Lock()
+	blockSuffix, arrived = ".model.bin", make(chan struct{})
+	ch := arrived
+	mu.Unlock()
+	cmd := exec.Command(mclient, "tuf", "--metadata-dir", md, "--metadata-url", url+"/metadata", "--target-name", "models/det/1.0.0/model.bin", "--target-dir", td, "--target-base-url", url+"/targets", "download")
+	cmd.Env = append(os.Environ(), "FAKETIME=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	dieWithTest(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	<-ch
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("tuf download: %v, want exit status 130\n%s", err, stderr.Bytes())
+	}
+	if line := stderr.String(); !strings.HasPrefix(line, "mclient: tuf download: INTERRUPTED: ") || !strings.HasSuffix(line, "interrupted by SIGINT\n") || strings.Count(line, "\n") != 1 {
+		t.Fatalf("tuf download: stderr %q, want one line with INTERRUPTED", line)
+	}
 }
 
 // closeOnce closes ch unless it is closed already (handlers run

@@ -52,9 +52,10 @@ TUF session and streaming downloader as "mclient update":
       refresh, then download each target in order (stop at the first failure);
       a target already in TD with the signed hashes is not downloaded again
 
-Exit 0 on success, 1 on any failure. When FAKETIME is set (libfaketime, as
-the suite's "faketime -f +Nd" does), it is the reference time for expiry
-of these commands; no other mclient command reads it.`,
+Exit 0 on success, 1 on any failure; a download stopped by SIGINT or
+SIGTERM exits 130 or 143 (INTERRUPTED). When FAKETIME is set (libfaketime,
+as the suite's "faketime -f +Nd" does), it is the reference time for
+expiry of these commands; no other mclient command reads it.`,
 		OnUsageError: conformanceFailure,
 		Action: func(c *cli.Context) error {
 			msg := "tuf: expected a command: init, refresh or download (see mclient tuf --help)"
