@@ -48,11 +48,6 @@ func deltaSubcommand(cmd *cli.Command, args ...string) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
 		if c.Args().Len() != len(args) {
-			for _, a := range c.Args().Slice() {
-				if strings.HasPrefix(a, "-") && a != "-" {
-					return cliutil.Usagef("delta %s: %s after the arguments: options go first (see mrepo delta %s --help)", name, a, name)
-				}
-			}
 			return cliutil.Usagef("delta %s: expected %d arguments, %s, got %d (see mrepo delta %s --help)", name, len(args), strings.Join(args, " "), c.Args().Len(), name)
 		}
 		for i, a := range c.Args().Slice() {
