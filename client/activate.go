@@ -27,7 +27,7 @@ func (u *run) activate(ctx context.Context, s *tufsession.Session, cand *candida
 	}
 	u.c.event(Event{Event: EventActivated, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v})
 	if err := u.healthCheck(ctx, v, nil); err != nil {
-		if CodeOf(err) == Cancelled {
+		if codes.IsStop(CodeOf(err)) {
 			// Stopped, not failed: the version stays active on trial,
 			// and the next update checks it again (resolveTrial).
 			u.ptr = &next
@@ -108,7 +108,7 @@ func (u *run) resolveTrial(ctx context.Context) error {
 	if err == nil {
 		err = u.healthCheck(ctx, trial.Version, fs)
 	}
-	if CodeOf(err) == Cancelled {
+	if codes.IsStop(CodeOf(err)) {
 		return err // stopped again: still on trial, never blamed
 	}
 	if err != nil {

@@ -7,12 +7,10 @@ import "github.com/edgetuf/edgetuf/client/internal/codes"
 // the same typed errors; these are its public names, which telemetry,
 // scripts and dashboards match on. docs/error-codes.md explains each code.
 
-// Code is a stable error code. Codes are part of the API: telemetry,
-// scripts and dashboards match on them. docs/error-codes.md explains each.
+// Code is a stable error code (see above and docs/error-codes.md).
 type Code = codes.Code
 
-// Error is every error this package returns: a Code, a message and the
-// cause it wraps.
+// Error is every error this package returns: a Code, a message, a cause.
 type Error = codes.Error
 
 // Error codes (see client/internal/codes for what each means).
@@ -36,6 +34,8 @@ const (
 	StateInvalid             = codes.StateInvalid
 	DeltaFailed              = codes.DeltaFailed
 	Cancelled                = codes.Cancelled
+	Interrupted              = codes.Interrupted
+	Busy                     = codes.Busy
 	CohortExcluded           = codes.CohortExcluded
 	Revoked                  = codes.Revoked
 	DeferredBattery          = codes.DeferredBattery

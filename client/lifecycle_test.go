@@ -689,8 +689,8 @@ func TestUnpublishedModelLeavesNoState(t *testing.T) {
 	}
 }
 
-// TestConcurrentUpdateRefused: a second process is refused while the
-// first holds the state lock.
+// TestConcurrentUpdateRefused: a second process is refused (BUSY, with
+// the holder's PID) while the first holds the state lock.
 func TestConcurrentUpdateRefused(t *testing.T) {
 	t.Parallel()
 	r, _, d := onV1(t)
@@ -710,11 +710,14 @@ func TestConcurrentUpdateRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.Update(t.Context(), client.UpdateRequest{ModelID: model}); client.CodeOf(err) != client.StateInvalid {
-		t.Errorf("second update while locked: %v", err)
+	// BUSY, naming the holder's PID (this process: flock locks an open
+	// file, so a second Client contends like a second process).
+	pid := fmt.Sprintf("(PID %d)", os.Getpid())
+	if _, err := other.Update(t.Context(), client.UpdateRequest{ModelID: model}); client.CodeOf(err) != client.Busy || !strings.Contains(err.Error(), pid) {
+		t.Errorf("second update while locked: %v, want BUSY naming %s", err, pid)
 	}
-	if _, err := other.Rollback(model); client.CodeOf(err) != client.StateInvalid {
-		t.Errorf("rollback while locked: %v", err)
+	if _, err := other.Rollback(model); client.CodeOf(err) != client.Busy || !strings.Contains(err.Error(), pid) {
+		t.Errorf("rollback while locked: %v, want BUSY naming %s", err, pid)
 	}
 	os.WriteFile(filepath.Join(gate, "release"), nil, 0o600)
 	if err := <-done; err != nil {

@@ -135,7 +135,7 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 			continue
 		}
 		if err := installed.VerifyDir(ctx, u.p.FS, u.p.Version(c.version.String()), fs); err != nil {
-			if CodeOf(err) == Cancelled {
+			if codes.IsStop(CodeOf(err)) {
 				return err
 			}
 			continue
@@ -182,7 +182,7 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 	}
 	u.c.event(Event{Event: EventRevokedRollback, ModelID: u.req.ModelID, FromVersion: from.String(), ToVersion: to, Code: Revoked, Reason: reason})
 	if err := u.healthCheck(ctx, to, nil); err != nil {
-		if CodeOf(err) == Cancelled {
+		if codes.IsStop(CodeOf(err)) {
 			u.ptr = &next
 			return err
 		}

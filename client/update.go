@@ -166,8 +166,8 @@ type run struct {
 }
 
 func (u *run) finish(err error) (*Result, error) {
-	if CodeOf(err) == Network && u.ctx.Err() != nil && transport.Stopped(u.ctx, "").Code == Cancelled {
-		err = codes.Errorf(Cancelled, err, "") // a transfer cut short by the caller
+	if stop := transport.Stopped(u.ctx, "").Code; CodeOf(err) == Network && u.ctx.Err() != nil && codes.IsStop(stop) {
+		err = codes.Errorf(stop, err, "") // a transfer cut short by the caller
 	}
 	r := u.res
 	r.Time = u.c.now().UTC().Format(targets.TimeFormat)
@@ -447,7 +447,7 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 			u.p.FS.RemoveAll(u.p.StagingFor(v))
 			return nil
 		}
-		if CodeOf(verr) == Cancelled {
+		if codes.IsStop(CodeOf(verr)) {
 			return verr
 		}
 		// Damaged (or not a directory): replaced below, once the new copy

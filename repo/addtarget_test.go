@@ -315,7 +315,8 @@ func TestAddTargetRefusals(t *testing.T) {
 			setup: func(fs afero.Fs, dir string) {
 				afero.WriteFile(fs, filepath.Join(dir, MetadataDir, "2.root.json"), shortKeyRoot(t, 2), 0o644)
 			}},
-		{name: "repository locked", manifest: `{"model_id":"det","version":"3.0.0"}`, files: wfiles, want: ErrLocked},
+		{name: "repository locked", manifest: `{"model_id":"det","version":"3.0.0"}`, files: wfiles, want: ErrLocked,
+			wantMsg: fmt.Sprintf("BUSY: repository is locked by another process (PID %d holds ", os.Getpid())},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fs, dir := clone(t, publishedTree)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/edgetuf/edgetuf/internal/lockpid"
 )
 
 // memLocks serialises writers inside one process (and stands in for flock
@@ -22,7 +24,7 @@ func (r *Repository) lock() (func(), error) {
 	deadline := time.Now().Add(r.LockTimeout)
 	for !mu.TryLock() {
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%w (%s)", ErrLocked, p)
+			return nil, r.locked(p)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -45,12 +47,14 @@ func (r *Repository) lock() (func(), error) {
 			if time.Now().After(deadline) {
 				f.Close()
 				mu.Unlock()
-				return nil, fmt.Errorf("%w (%s)", ErrLocked, p)
+				return nil, r.locked(p)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	lockpid.WritePID(f) // for the BUSY message of another writer
 	return func() {
+		lockpid.ClearPID(f)
 		if osf, ok := f.(*os.File); ok {
 			unFlock(osf)
 		}
@@ -58,3 +62,28 @@ func (r *Repository) lock() (func(), error) {
 		mu.Unlock()
 	}, nil
 }
+
+// locked is the error for a lock that another writer held until the
+// timeout: it names the PID the holder wrote into the lock file.
+func (r *Repository) locked(p string) error {
+	holder := lockpid.Unknown
+	if f, err := r.fs.Open(p); err == nil {
+		holder = lockpid.Holder(f)
+		f.Close()
+	}
+	return &LockedError{Path: p, Holder: holder}
+}
+
+// LockedError is ErrLocked with the lock file and its holder ("PID
+// 1234"). Its code is BUSY: the repository is busy, run again later.
+type LockedError struct{ Path, Holder string }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("BUSY: %s (%s holds %s); run again when it has finished", ErrLocked, e.Holder, e.Path)
+}
+
+// Is makes errors.Is(err, ErrLocked) hold.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// ErrorCode is the code of the failure in mrepo's JSON errors.
+func (e *LockedError) ErrorCode() string { return "BUSY" }

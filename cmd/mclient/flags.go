@@ -46,13 +46,14 @@ func openClient(c *cli.Context, opts client.Options) (*client.Client, error) {
 	return client.Open(c.String("state"), opts)
 }
 
-// failure prints a result as JSON if asked, and turns err into the one
-// line mclient prints: the code first.
+// failure turns err into the one line mclient prints (the code first),
+// with the result that --json prints after the error (cliutil.Run).
 func failure(c *cli.Context, verb string, res any, err error) error {
-	if c.Bool("json") && res != nil && !isNil(res) {
-		cliutil.WriteJSON(c.App.Writer, res)
+	err = fmt.Errorf("%s: %w", verb, err)
+	if res != nil && !isNil(res) {
+		return cliutil.WithResult(err, res)
 	}
-	return fmt.Errorf("%s: %w", verb, err)
+	return err
 }
 
 func isNil(v any) bool {

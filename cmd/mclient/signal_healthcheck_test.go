@@ -20,7 +20,7 @@ import (
 // TestSignalStopsUpdate sends SIGTERM (then, in a second run, SIGINT) to
 // `mclient update` while the new version's health check runs. mclient
 // stops gracefully: exit status 143 (130 for SIGINT), one line on stderr
-// with the code CANCELLED, the new version left active on trial, not
+// with the code INTERRUPTED, the new version left active on trial, not
 // marked bad, still installed. The next update checks it again and
 // confirms it. The test knows the check runs because the check writes to
 // a FIFO the test reads (no clock), and the check blocks on another FIFO
@@ -102,8 +102,8 @@ func TestSignalStopsUpdate(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != tc.status {
 				t.Fatalf("exit: %v, want status %d\n%s", err, tc.status, stderr.Bytes())
 			}
-			if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "mclient: update: CANCELLED: ") {
-				t.Fatalf("stderr %q: want one line with CANCELLED", stderr.String())
+			if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "mclient: update: INTERRUPTED: ") {
+				t.Fatalf("stderr %q: want one line with INTERRUPTED", stderr.String())
 			}
 
 			type status struct {
@@ -122,7 +122,7 @@ func TestSignalStopsUpdate(t *testing.T) {
 				t.Fatal(err)
 			}
 			if st.Version != "1.1.0" || !st.Trial || st.Previous != "1.0.0" || len(st.Bad) != 0 || st.Floor != "1.0.0" ||
-				fmt.Sprint(st.Installed) != "[1.0.0 1.1.0]" || st.Last.Code != "CANCELLED" {
+				fmt.Sprint(st.Installed) != "[1.0.0 1.1.0]" || st.Last.Code != "INTERRUPTED" {
 				t.Fatalf("status after the stop: %+v", st)
 			}
 			// Checked again and confirmed.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -24,8 +25,9 @@ import (
 // kept mclient running for ever, holding the lock and ignoring SIGTERM),
 // or half way through a model file. Every limit of the client is set to
 // hours, so only the signal can end the run. Once mclient is blocked, the
-// test sends SIGTERM (or SIGINT): mclient must exit with one line naming
-// CANCELLED (the exit status itself is the signal mapping's), release the
+// test sends SIGTERM (or SIGINT): mclient must exit 143 (130) with one
+// line naming INTERRUPTED and the signal (and with --json the JSON error,
+// code INTERRUPTED), release the
 // lock (rollback takes it), and keep the partial download, which the next
 // update resumes. The time from the signal to the exit is logged, not
 // asserted.
@@ -82,9 +84,11 @@ func TestSignalStopsBlockedUpdate(t *testing.T) {
 		name   string
 		suffix string
 		sig    syscall.Signal
+		status int
+		signal string
 	}{
-		{"SIGTERM on timestamp.json", "/metadata/timestamp.json", syscall.SIGTERM},
-		{"SIGINT in a model file", ".model.bin", syscall.SIGINT},
+		{"SIGTERM on timestamp.json", "/metadata/timestamp.json", syscall.SIGTERM, 143, "SIGTERM"},
+		{"SIGINT in a model file", ".model.bin", syscall.SIGINT, 130, "SIGINT"},
 	} {
 		state := filepath.Join(t.TempDir(), "dev")
 		if out, err := run("init", "--state", state, "--root", root, "--repo-url", url); err != nil {
@@ -95,7 +99,7 @@ func TestSignalStopsBlockedUpdate(t *testing.T) {
 		ch := arrived
 		mu.Unlock()
 
-		cmd := exec.Command(mclient, "update", "--state", state, "--model-id", "det", "--stall-timeout", "1h", "--timeout", "2h")
+		cmd := exec.Command(mclient, "update", "--state", state, "--model-id", "det", "--stall-timeout", "1h", "--timeout", "2h", "--json")
 		cmd.Env = append(os.Environ(), "FAKETIME=")
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -120,12 +124,23 @@ func TestSignalStopsBlockedUpdate(t *testing.T) {
 		err := cmd.Wait()
 		t.Logf("%s: mclient exited %v after the signal (%v)", tc.name, time.Since(start).Round(time.Millisecond), err)
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() <= 0 {
-			t.Fatalf("%s: mclient update: %v, want a non-zero exit\n%s", tc.name, err, stderr.Bytes())
+		if !errors.As(err, &ee) || ee.ExitCode() != tc.status {
+			t.Fatalf("%s: mclient update: %v, want exit status %d\n%s", tc.name, err, tc.status, stderr.Bytes())
 		}
 		lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
-		if len(lines) != 1 || !strings.HasPrefix(lines[0], "mclient: update: CANCELLED: ") {
-			t.Fatalf("%s: stderr %q, want one line with CANCELLED", tc.name, stderr.String())
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "mclient: update: INTERRUPTED: ") || !strings.HasSuffix(lines[0], "interrupted by "+tc.signal) {
+			t.Fatalf("%s: stderr %q, want one line with INTERRUPTED and %s", tc.name, stderr.String(), tc.signal)
+		}
+		var res struct {
+			Error struct {
+				Code       string `json:"code"`
+				ExitStatus int    `json:"exit_status"`
+			} `json:"error"`
+			Outcome string `json:"outcome"`
+			Code    string `json:"code"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || res.Error.Code != "INTERRUPTED" || res.Error.ExitStatus != tc.status || res.Code != "INTERRUPTED" {
+			t.Fatalf("%s: --json printed %s (%v), want the error INTERRUPTED, %d, and the result", tc.name, stdout.Bytes(), err, tc.status)
 		}
 
 		// The lock is free: rollback takes it (and finds nothing to do).
@@ -148,6 +163,38 @@ func TestSignalStopsBlockedUpdate(t *testing.T) {
 		if kept > 0 && !strings.Contains(out, "resumed") {
 			t.Fatalf("%s: the staged part was not resumed: %s", tc.name, out)
 		}
+	}
+
+	// mclient tuf download stops the same way (before, the signal's
+	// default action killed it without a word).
+	md, td := filepath.Join(t.TempDir(), "md"), filepath.Join(t.TempDir(), "td")
+	if out, err := run("tuf", "--metadata-dir", md, "init", root); err != nil {
+		t.Fatalf("tuf init: %v\n%s", err, out)
+	}
+	mu.Lock()
+	blockSuffix, arrived = ".model.bin", make(chan struct{})
+	ch := arrived
+	mu.Unlock()
+	cmd := exec.Command(mclient, "tuf", "--metadata-dir", md, "--metadata-url", url+"/metadata", "--target-name", "models/det/1.0.0/model.bin", "--target-dir", td, "--target-base-url", url+"/targets", "download")
+	cmd.Env = append(os.Environ(), "FAKETIME=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	dieWithTest(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	<-ch
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("tuf download: %v, want exit status 130\n%s", err, stderr.Bytes())
+	}
+	if line := stderr.String(); !strings.HasPrefix(line, "mclient: tuf download: INTERRUPTED: ") || !strings.HasSuffix(line, "interrupted by SIGINT\n") || strings.Count(line, "\n") != 1 {
+		t.Fatalf("tuf download: stderr %q, want one line with INTERRUPTED", line)
 	}
 }
 

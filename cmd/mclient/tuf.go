@@ -52,10 +52,19 @@ TUF session and streaming downloader as "mclient update":
       refresh, then download each target in order (stop at the first failure);
       a target already in TD with the signed hashes is not downloaded again
 
-Exit 0 on success, 1 on any failure. When FAKETIME is set (libfaketime, as
-the suite's "faketime -f +Nd" does), it is the reference time for expiry
-of these commands; no other mclient command reads it.`,
+Exit 0 on success, 1 on any failure; a download stopped by SIGINT or
+SIGTERM exits 130 or 143 (INTERRUPTED). When FAKETIME is set (libfaketime,
+as the suite's "faketime -f +Nd" does), it is the reference time for
+expiry of these commands; no other mclient command reads it.`,
 		OnUsageError: conformanceFailure,
+		Action: func(c *cli.Context) error {
+			msg := "tuf: expected a command: init, refresh or download (see mclient tuf --help)"
+			if c.Args().Present() {
+				return &cliutil.ExitError{Code: 1, Msg: fmt.Sprintf("tuf: unknown command %q: init, refresh or download", c.Args().First())}
+			}
+			cliutil.GroupHelp(c, "%s", msg)
+			return &cliutil.ExitError{Code: 1, Msg: msg}
+		},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "metadata-dir", Usage: "trusted metadata `DIR`"},
 			&cli.StringFlag{Name: "metadata-url", Usage: "repository metadata `URL`"},
@@ -100,9 +109,16 @@ of these commands; no other mclient command reads it.`,
 					if len(names) == 0 {
 						return fail("download", fmt.Errorf("--target-name is required"))
 					}
+					// SIGINT and SIGTERM stop a download (INTERRUPTED, exit
+					// 130 or 143: a stop is no conformance failure).
+					ctx, received, stop := cliutil.SignalContext(context.Background())
+					defer stop()
 					t, err := newTUF(c)
 					if err == nil {
-						err = t.Download(context.Background(), c.String("target-base-url"), c.String("target-dir"), names)
+						err = t.Download(ctx, c.String("target-base-url"), c.String("target-dir"), names)
+					}
+					if sig := received(); err != nil && sig != nil && client.CodeOf(err) == client.Interrupted {
+						return &cliutil.ExitError{Code: cliutil.SignalStatus(sig), Msg: "tuf download: " + cliutil.OneLine(err), Err: err}
 					}
 					if err != nil {
 						return fail("download", err)

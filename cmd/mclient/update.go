@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -55,7 +54,8 @@ most --retries more times; each metadata file must arrive within 5
 minutes and within the client's size limits (root 512000, timestamp
 16384, snapshot 2000000, targets and each delegated role 5000000 bytes);
 the whole run stops after --timeout. SIGINT or SIGTERM stop the run at
-once (CANCELLED); partial downloads stay staged for the next run.
+once (INTERRUPTED, exit 130 or 143); partial downloads stay staged for
+the next run.
 
 Rollout controls, all signed by the repository (docs/rollout.md): a
 version in a staged rollout that does not include this device (its
@@ -132,7 +132,7 @@ schedule.`,
 				return err
 			}
 			s := cfg.Settings
-			// SIGINT and SIGTERM stop the run gracefully (CANCELLED: a
+			// SIGINT and SIGTERM stop the run gracefully (INTERRUPTED: a
 			// version on trial stays on trial, downloads stay staged), and
 			// the exit status says which signal it was.
 			ctx, received, stop := cliutil.SignalContext(context.Background())
@@ -144,15 +144,12 @@ schedule.`,
 			})
 			if err != nil && client.IsDeferral(client.CodeOf(err)) {
 				// Not a failure: run again later (exit 75).
-				if c.Bool("json") {
-					cliutil.WriteJSON(c.App.Writer, res)
-				}
-				return &cliutil.ExitError{Code: cliutil.ExitTempFail, Msg: "update: " + err.Error()}
+				return cliutil.WithResult(&cliutil.ExitError{Code: cliutil.ExitTempFail, Msg: "update: " + err.Error(), Err: err}, res)
 			}
 			if err != nil {
 				ferr := failure(c, "update", res, err)
-				if sig := received(); sig != nil && (client.CodeOf(err) == client.Cancelled || errors.Is(err, context.Canceled)) {
-					return &cliutil.ExitError{Code: cliutil.SignalStatus(sig), Msg: ferr.Error()}
+				if sig := received(); sig != nil && client.CodeOf(err) == client.Interrupted {
+					return &cliutil.ExitError{Code: cliutil.SignalStatus(sig), Msg: ferr.Error(), Err: ferr}
 				}
 				return ferr
 			}

@@ -29,10 +29,7 @@ is missing, changed, or added. Needs no network. Exit 1 with the error code
 			}
 			if len(ids) == 0 {
 				err := &client.Error{Code: client.NoActiveModel, Msg: "no models on this device"}
-				if c.Bool("json") {
-					cliutil.WriteJSON(c.App.Writer, map[string]any{"models": []any{}, "code": err.Code, "message": err.Msg})
-				}
-				return fmt.Errorf("verify: %w", err)
+				return cliutil.WithResult(fmt.Errorf("verify: %w", err), map[string]any{"models": []any{}, "code": err.Code, "message": err.Msg})
 			}
 			type verdict struct {
 				ModelID string      `json:"model_id"`
@@ -60,14 +57,17 @@ is missing, changed, or added. Needs no network. Exit 1 with the error code
 				}
 				out = append(out, v)
 			}
-			if c.Bool("json") {
-				if len(out) == 1 {
-					cliutil.WriteJSON(c.App.Writer, out[0])
-				} else {
-					cliutil.WriteJSON(c.App.Writer, map[string]any{"models": out})
-				}
+			var res any = map[string]any{"models": out}
+			if len(out) == 1 {
+				res = out[0]
 			}
-			return firstErr
+			if firstErr != nil {
+				return cliutil.WithResult(firstErr, res) // with --json, after the error
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, res)
+			}
+			return nil
 		},
 	})
 }

@@ -50,14 +50,7 @@ file path that escapes the bundle (.., absolute, symlink), or a
 		}, addTargetControlFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
-				msg := "add-target: expected exactly one BUNDLE_DIR argument (see mrepo add-target --help)"
-				for _, a := range c.Args().Tail() {
-					if strings.HasPrefix(a, "-") {
-						msg = fmt.Sprintf("add-target: %s after BUNDLE_DIR: options go before it (see mrepo add-target --help)", a)
-						break
-					}
-				}
-				return cliutil.Usagef("%s", msg)
+				return cliutil.Usagef("add-target: expected exactly one BUNDLE_DIR argument (see mrepo add-target --help)")
 			}
 			opts := repo.AddOptions{Progress: cliutil.ProgressFor(c), Logger: cliutil.Logger(c), DeltaFrom: c.StringSlice("delta-from"), DeltaMinSaving: c.Float64("delta-min-saving"), Role: c.String("role")}
 			if s := opts.DeltaMinSaving; !(s > 0 && s < 1) {

@@ -33,7 +33,7 @@ is exactly the file the patch was made for.`,
 			if c.Args().Present() {
 				return cliutil.Usagef("delta: unknown command %q: create or apply (see mrepo delta --help)", c.Args().First())
 			}
-			return cliutil.Usagef("delta: expected a command: create or apply (see mrepo delta --help)")
+			return cliutil.GroupHelp(c, "delta: expected a command: create or apply (see mrepo delta --help)")
 		},
 	}
 }
@@ -48,11 +48,6 @@ func deltaSubcommand(cmd *cli.Command, args ...string) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
 		if c.Args().Len() != len(args) {
-			for _, a := range c.Args().Slice() {
-				if strings.HasPrefix(a, "-") && a != "-" {
-					return cliutil.Usagef("delta %s: %s after the arguments: options go first (see mrepo delta %s --help)", name, a, name)
-				}
-			}
 			return cliutil.Usagef("delta %s: expected %d arguments, %s, got %d (see mrepo delta %s --help)", name, len(args), strings.Join(args, " "), c.Args().Len(), name)
 		}
 		for i, a := range c.Args().Slice() {

@@ -42,7 +42,7 @@ AWS_ENDPOINT_URL_KMS).`,
 			if c.Args().Present() {
 				return cliutil.Usagef("key-ref: unknown command %q: add or list (see mrepo key-ref --help)", c.Args().First())
 			}
-			return cliutil.Usagef("key-ref: expected a command: add or list (see mrepo key-ref --help)")
+			return cliutil.GroupHelp(c, "key-ref: expected a command: add or list (see mrepo key-ref --help)")
 		},
 	}
 }

@@ -42,35 +42,13 @@ func TestKillAddTarget(t *testing.T) {
 	timed := killtest.Count(t, "MREPO_KILL_TIMED", 6, 2)
 	rng := killtest.RNG(seed)
 
-	base := t.TempDir()
-	k := &killEnv{
-		t:      t,
-		mrepo:  killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mrepo"),
-		repo:   filepath.Join(base, "repo"),
-		keys:   filepath.Join(base, "keys"),
-		bundle: filepath.Join(base, "bundle"),
-		pinned: filepath.Join(base, "pinned-root.json"),
-		env:    append(os.Environ(), "MREPO_PASSPHRASE="+killPassphrase),
-	}
-	if out, err := k.run("init", "--repo", k.repo, "--keys", k.keys); err != nil {
-		t.Fatalf("init: %v\n%s", err, out)
-	}
-	root, err := os.ReadFile(filepath.Join(k.repo, "metadata", "1.root.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(k.pinned, root, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	k := newKillEnv(t)
 
 	// The bundle: a payload of several MiB (a crash point per MiB copied)
 	// and a small one; only manifest.json changes from one version to the
 	// next.
 	payload := make([]byte, killPayloadSize)
 	rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), byte(seed >> 24)}).Read(payload)
-	if err := os.MkdirAll(k.bundle, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(filepath.Join(k.bundle, "weights.bin"), payload, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +147,35 @@ type killEnv struct {
 	t                                 *testing.T
 	mrepo, repo, keys, bundle, pinned string
 	env                               []string
+}
+
+// newKillEnv builds mrepo with crash points and creates a repository,
+// its pinned root, and an empty bundle directory.
+func newKillEnv(t *testing.T) *killEnv {
+	base := t.TempDir()
+	k := &killEnv{
+		t:      t,
+		mrepo:  killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mrepo"),
+		repo:   filepath.Join(base, "repo"),
+		keys:   filepath.Join(base, "keys"),
+		bundle: filepath.Join(base, "bundle"),
+		pinned: filepath.Join(base, "pinned-root.json"),
+		env:    append(os.Environ(), "MREPO_PASSPHRASE="+killPassphrase),
+	}
+	if out, err := k.run("init", "--repo", k.repo, "--keys", k.keys); err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	root, err := os.ReadFile(filepath.Join(k.repo, "metadata", "1.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(k.pinned, root, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(k.bundle, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func (k *killEnv) command(args ...string) *exec.Cmd {

@@ -58,9 +58,12 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 		ErrWriter:      stderr,
 		OnUsageError:   cliutil.OnUsageError("mrepo"),
 		ExitErrHandler: func(*cli.Context, error) {},
-		Before: func(*cli.Context) error {
+		Before: func(c *cli.Context) error {
 			if testHook != nil {
 				testHook()
+			}
+			if c.Args().First() != "serve" { // serve shuts down gracefully
+				cliutil.ExitOnSignal(c) // "mrepo: interrupted", 130 or 143
 			}
 			return nil
 		},

@@ -55,14 +55,14 @@ func groupCommand(name, usage, usageText, desc string, subs ...*cli.Command) *cl
 			if c.Args().Present() {
 				return cliutil.Usagef("%s: unknown command %q: %s (see mrepo %s --help)", name, c.Args().First(), choice, name)
 			}
-			return cliutil.Usagef("%s: expected a command: %s (see mrepo %s --help)", name, choice, name)
+			return cliutil.GroupHelp(c, "%s: expected a command: %s (see mrepo %s --help)", name, choice, name)
 		},
 	}
 }
 
 // controlCommand sets up a command that changes one version's controls:
 // flag errors and missing required flags are one line and exit 64, and
-// the one argument is MODEL@VERSION, before which every option goes.
+// the one argument is MODEL@VERSION (options may come before or after it).
 // name is the command as typed after "mrepo" ("rollout set", "revoke").
 func controlCommand(name string, required []string, cmd *cli.Command, run func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error)) *cli.Command {
 	required = append([]string{"repo", "keys"}, required...)
@@ -71,11 +71,6 @@ func controlCommand(name string, required []string, cmd *cli.Command, run func(c
 		return cliutil.Usagef("%s: %s (see mrepo %s --help)", name, cliutil.OneLine(err), name)
 	}
 	cmd.Action = func(c *cli.Context) error {
-		for _, a := range c.Args().Tail() {
-			if strings.HasPrefix(a, "-") {
-				return cliutil.Usagef("%s: %s after MODEL@VERSION: options go before it (see mrepo %s --help)", name, a, name)
-			}
-		}
 		for _, f := range required {
 			if c.String(f) == "" {
 				return cliutil.Usagef("%s: --%s is required (see mrepo %s --help)", name, f, name)

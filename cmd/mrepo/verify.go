@@ -58,15 +58,15 @@ per line, as CODE: where: what.`,
 				return fmt.Errorf("verify: %s has no %s directory", dir, repofiles.MetadataDir)
 			}
 			rep := audit.Verify(afero.NewOsFs(), dir, rootBytes, opts)
-			if c.Bool("json") {
-				if err := cliutil.WriteJSON(c.App.Writer, rep); err != nil {
-					return err
-				}
-			} else {
+			if !c.Bool("json") {
 				report.Verify(c.App.Writer, rep)
 			}
 			if !rep.OK() {
-				return &cliutil.ExitError{Code: 1, Msg: fmt.Sprintf("verify: %d problem(s) found, first: %s", len(rep.Problems), rep.Problems[0].String())}
+				// With --json, the report follows the error (cliutil.Run).
+				return cliutil.WithResult(&cliutil.ExitError{Code: 1, Msg: fmt.Sprintf("verify: %d problem(s) found, first: %s", len(rep.Problems), rep.Problems[0].String())}, rep)
+			}
+			if c.Bool("json") {
+				return cliutil.WriteJSON(c.App.Writer, rep)
 			}
 			return nil
 		},

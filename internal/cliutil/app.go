@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/edgetuf/edgetuf/internal/interrupt"
 	"github.com/urfave/cli/v2"
 )
 
@@ -38,13 +39,16 @@ const (
 	ExitSIGTERM = 128 + int(syscall.SIGTERM)
 )
 
-// ExitError carries an exit code and a one-line message out of a command.
+// ExitError carries an exit code and a one-line message out of a command,
+// and the error it reports, if any (for its code in a JSON failure).
 type ExitError struct {
 	Code int
 	Msg  string
+	Err  error
 }
 
 func (e *ExitError) Error() string { return e.Msg }
+func (e *ExitError) Unwrap() error { return e.Err }
 
 // Usagef is a usage error: exit status 64 (ExitUsage).
 func Usagef(format string, args ...any) error {
@@ -52,12 +56,14 @@ func Usagef(format string, args ...any) error {
 }
 
 // SignalContext returns a context that ends at the first SIGINT or
-// SIGTERM, and received, which says which of them arrived (nil if none):
-// signal.NotifyContext does not tell. After the first signal the default
-// action is restored, so a second one terminates the process at once.
-// stop releases the signals.
+// SIGTERM, with an *interrupt.Error as its cause (which the device
+// library reports as INTERRUPTED), and received, which says which of them
+// arrived (nil if none). After the first signal the default action is
+// restored, so a second one terminates the process at once. stop releases
+// the signals.
 func SignalContext(parent context.Context) (ctx context.Context, received func() os.Signal, stop func()) {
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancelCause := context.WithCancelCause(parent)
+	cancel := func() { cancelCause(nil) }
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	var mu sync.Mutex
@@ -70,7 +76,7 @@ func SignalContext(parent context.Context) (ctx context.Context, received func()
 			got = s
 			mu.Unlock()
 			signal.Stop(ch)
-			cancel()
+			cancelCause(&interrupt.Error{Signal: s})
 		case <-done:
 		}
 	}()
@@ -104,21 +110,55 @@ func SignalStatus(sig os.Signal) int {
 
 // Run runs app and returns the exit status: 0 on success, the ExitError's
 // code, or 1 (ExitFailure). Every failure prints exactly one line, "prog:
-// reason", to stderr. A crash is not recovered: the runtime exits 2.
+// reason", to stderr, and with --json a JSON failure on stdout
+// (jsonerr.go). Flags may follow positional arguments (args.go). Without
+// arguments it prints the help to stderr and exits 64. A crash is not
+// recovered: the runtime exits 2.
 func Run(prog string, app *cli.App, args []string, stderr io.Writer) int {
-	err := app.Run(args)
+	if len(args) == 1 {
+		app.Writer = stderr
+		if err := app.Run([]string{args[0], "--help"}); err != nil {
+			fmt.Fprintf(stderr, "%s: %s\n", prog, OneLine(err))
+		}
+		fmt.Fprintf(stderr, "%s: expected a command (see %s --help)\n", prog, prog)
+		return ExitUsage
+	}
+	p := permute(app, args)
+	if app.Metadata == nil {
+		app.Metadata = map[string]any{}
+	}
+	app.Metadata[metaJSON] = p.json
+	err := app.Run(p.args)
+	if stop, ok := app.Metadata[metaStop].(func()); ok {
+		stop()
+	}
 	if err == nil {
 		return 0
 	}
+	status, msg := ExitFailure, OneLine(err)
 	var ee *ExitError
 	if errors.As(err, &ee) {
-		if ee.Msg != "" {
-			fmt.Fprintf(stderr, "%s: %s\n", prog, OneLine(errors.New(ee.Msg)))
-		}
-		return ee.Code
+		status, msg = ee.Code, OneLine(errors.New(ee.Msg))
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", prog, OneLine(err))
-	return ExitFailure
+	if p.json {
+		if jerr := writeJSONError(app.Writer, err, status, msg); jerr != nil {
+			fmt.Fprintf(stderr, "%s: printing the JSON error: %v\n", prog, jerr)
+		}
+	}
+	if msg != "" {
+		fmt.Fprintf(stderr, "%s: %s\n", prog, msg)
+	}
+	return status
+}
+
+// GroupHelp is the action of a command group run without a subcommand:
+// its help on stderr, and a usage error (exit 64) saying what is missing.
+func GroupHelp(c *cli.Context, format string, args ...any) error {
+	w := c.App.Writer
+	c.App.Writer = c.App.ErrWriter
+	defer func() { c.App.Writer = w }()
+	cli.ShowSubcommandHelp(c)
+	return Usagef(format, args...)
 }
 
 // OnUsageError turns urfave/cli's flag errors into one-line usage errors.

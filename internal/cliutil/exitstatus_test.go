@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/edgetuf/edgetuf/internal/interrupt"
 )
 
 // TestExitStatusesAreDocumented: the commands exit only with the
@@ -119,6 +121,9 @@ func TestSignalContext(t *testing.T) {
 	if received() == nil {
 		// received is set before the context ends.
 		t.Fatal("context ended without the signal recorded")
+	}
+	if e, ok := interrupt.Cause(ctx); !ok || e.Signal != syscall.SIGTERM {
+		t.Fatalf("cause %v, want the interrupt by SIGTERM", context.Cause(ctx))
 	}
 	if got := SignalStatus(received()); got != ExitSIGTERM {
 		t.Fatalf("status %d", got)

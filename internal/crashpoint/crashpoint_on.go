@@ -18,6 +18,8 @@ const Enabled = true
 //
 //	EDGETUF_CRASH_AT=N      SIGKILL the process at its Nth Hit (from 1)
 //	EDGETUF_CRASH_TRACE=F   append the name of every Hit to file F, one per line
+//	EDGETUF_CRASH_PAUSE=N:F at the Nth Hit, create file F and block for ever
+//	                        (a test then signals the process mid-work)
 //
 // Counting hits rather than naming points keeps a test independent of
 // which points exist: it traces one uninterrupted run, then kills a run
@@ -25,6 +27,7 @@ const Enabled = true
 const (
 	EnvAt    = "EDGETUF_CRASH_AT"
 	EnvTrace = "EDGETUF_CRASH_TRACE"
+	EnvPause = "EDGETUF_CRASH_PAUSE"
 )
 
 var state = struct {
@@ -32,6 +35,8 @@ var state = struct {
 	at    int
 	n     int
 	trace *os.File
+	pause int
+	file  string
 }{}
 
 func init() {
@@ -42,6 +47,14 @@ func init() {
 			panic(fmt.Sprintf("crashpoint: %s=%q: want a count from 1", EnvAt, v))
 		}
 		state.at = n
+	}
+	if v := os.Getenv(EnvPause); v != "" {
+		n, f, _ := strings.Cut(v, ":")
+		at, err := strconv.Atoi(n)
+		if err != nil || at < 1 || f == "" {
+			panic(fmt.Sprintf("crashpoint: %s=%q: want COUNT:FILE", EnvPause, v))
+		}
+		state.pause, state.file = at, f
 	}
 	if f := os.Getenv(EnvTrace); f != "" {
 		t, err := os.OpenFile(f, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -68,5 +81,11 @@ func Hit(name string) {
 		// it: no deferred function, no buffered write reaches the disk.
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // the signal is delivered before this returns
+	}
+	if state.pause == state.n {
+		if err := os.WriteFile(state.file, nil, 0o600); err != nil {
+			panic(fmt.Sprintf("crashpoint: %s: %v", EnvPause, err))
+		}
+		select {} // until a signal ends the process
 	}
 }

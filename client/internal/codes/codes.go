@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/edgetuf/edgetuf/internal/interrupt"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -78,6 +79,14 @@ const (
 	// blamed: a version on trial stays on trial, partial downloads stay
 	// staged, and the next run carries on.
 	Cancelled Code = "CANCELLED"
+	// Interrupted: the run was stopped by SIGINT or SIGTERM (mclient
+	// exits 130 or 143): a context cancelled with an interrupt.Error as
+	// its cause. Otherwise as CANCELLED, which is every other stop by
+	// the caller.
+	Interrupted Code = "INTERRUPTED"
+	// Busy: another process holds the state directory's lock (the
+	// message names its PID); nothing was done, run again later.
+	Busy Code = "BUSY"
 
 	// CohortExcluded: a version's signed rollout does not admit this
 	// device (its cohort bucket, device class or the rollout's start
@@ -176,6 +185,23 @@ func ReasonOf(err error) string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrorCode is the code, for callers that know no Code type (the CLI's
+// JSON errors).
+func (e *Error) ErrorCode() string { return string(e.Code) }
+
+// IsStop reports whether code is a stop by the caller, not a failure:
+// CANCELLED or INTERRUPTED.
+func IsStop(code Code) bool { return code == Cancelled || code == Interrupted }
+
+// StopCode is the code of work stopped because ctx ended by the caller's
+// doing: INTERRUPTED if a signal ended it, CANCELLED otherwise.
+func StopCode(ctx context.Context) Code {
+	if _, ok := interrupt.Cause(ctx); ok {
+		return Interrupted
+	}
+	return Cancelled
+}
+
 // Errorf is an *Error with code, the formatted message and the cause err.
 func Errorf(code Code, err error, format string, args ...any) *Error {
 	return &Error{Code: code, Msg: fmt.Sprintf(format, args...), Err: err}
@@ -228,6 +254,9 @@ func TUFCode(err error, role string) Code {
 	var own *Error
 	if errors.As(err, &own) {
 		return own.Code
+	}
+	if _, ok := interrupt.Of(err); ok {
+		return Interrupted // a transfer cut short by a signal, whatever wraps it
 	}
 	var (
 		unsigned *metadata.ErrUnsignedMetadata

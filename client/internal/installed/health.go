@@ -32,7 +32,7 @@ func RunHealthCommand(parent context.Context, command, dir string, timeout time.
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if err != nil && parent.Err() != nil {
-		return codes.Errorf(codes.Cancelled, parent.Err(), "health check of %s interrupted", dir)
+		return codes.Errorf(codes.StopCode(parent), context.Cause(parent), "health check of %s interrupted", dir)
 	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return codes.Errorf(codes.HealthcheckFailed, nil, "health check timed out after %s", timeout)

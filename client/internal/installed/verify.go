@@ -97,7 +97,7 @@ func verifyFileIn(ctx context.Context, sfs *safefs.FS, path string, tf *metadata
 	n, err := io.CopyBuffer(h, ctxReader{ctx, io.LimitReader(f, tf.Length+1)}, buf)
 	if err != nil {
 		if ctx.Err() != nil {
-			return codes.Errorf(codes.Cancelled, ctx.Err(), "verifying %s", name)
+			return codes.Errorf(codes.StopCode(ctx), context.Cause(ctx), "verifying %s", name)
 		}
 		return codes.Errorf(codes.HashMismatch, err, "reading %s", name)
 	}

@@ -109,15 +109,16 @@ type TimeoutCause struct{ Msg string }
 func (e *TimeoutCause) Error() string { return e.Msg }
 
 // Stopped is the error for work whose context ended: NETWORK when one of
-// this package's limits ended it, CANCELLED when the caller did (SIGINT or
-// SIGTERM in mclient; the caller's cancellation or deadline in a library).
+// this package's limits ended it, INTERRUPTED when a signal did (mclient's
+// SIGINT or SIGTERM), CANCELLED when the caller did otherwise (its
+// cancellation or deadline in a library).
 func Stopped(ctx context.Context, format string, args ...any) *codes.Error {
 	cause := context.Cause(ctx)
 	var tc *TimeoutCause
 	if errors.As(cause, &tc) {
 		return codes.Errorf(codes.Network, cause, format, args...)
 	}
-	return codes.Errorf(codes.Cancelled, cause, format, args...)
+	return codes.Errorf(codes.StopCode(ctx), cause, format, args...)
 }
 
 // netFailure is the error for a failed transfer: Stopped's when ctx
