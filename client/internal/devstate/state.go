@@ -16,8 +16,8 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
-	"github.com/edgetuf/edgetuf/internal/lockpid"
 	"github.com/edgetuf/edgetuf/internal/safefs"
+	"github.com/edgetuf/edgetuf/internal/writerlock"
 	"github.com/edgetuf/edgetuf/targets"
 )
 
@@ -353,9 +353,9 @@ func Lock(dir string, wait time.Duration) (func(), error) {
 			// copy of this descriptor until it execs, and flock belongs to
 			// the open file description, so Close alone would leave the
 			// state locked until that copy is gone.
-			lockpid.WritePID(f) // for the BUSY message of another process
+			writerlock.WritePID(f) // for the BUSY message of another process
 			return func() {
-				lockpid.ClearPID(f)
+				writerlock.ClearPID(f)
 				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 				f.Close()
 			}, nil
@@ -365,7 +365,7 @@ func Lock(dir string, wait time.Duration) (func(), error) {
 			return nil, codes.Errorf(codes.StateInvalid, err, "locking %s", filepath.Join(dir, LockFile))
 		}
 		if time.Now().After(deadline) {
-			holder := lockpid.Holder(f)
+			holder := writerlock.Holder(f)
 			f.Close()
 			return nil, codes.Errorf(codes.Busy, nil, "another mclient process (%s) holds %s; run again when it has finished", holder, filepath.Join(dir, LockFile))
 		}

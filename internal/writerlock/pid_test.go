@@ -1,4 +1,4 @@
-package lockpid
+package writerlock
 
 import (
 	"fmt"

@@ -1,5 +1,9 @@
-// Package lockpid puts the PID of a lock's holder into its lock file.
-package lockpid
+// Package writerlock is the writer lock of a directory that several
+// processes may write (an mrepo repository, an mclient state directory): an
+// advisory flock on a lock file, released by the kernel when the holder
+// dies, with the holder's PID written into the file for BUSY messages.
+// It never decides anything from the PID.
+package writerlock
 
 import (
 	"fmt"
