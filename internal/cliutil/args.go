@@ -1,6 +1,7 @@
 package cliutil
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,7 +40,9 @@ type level struct {
 //   - "--" ends the flags: everything after it is positional;
 //   - an unknown -x token stays a flag, for urfave/cli to report as a
 //     usage error;
-//   - "-" alone is positional (stdin, by convention).
+//   - "-" alone is positional (stdin, by convention), and so is "-" followed
+//     by a digit (a negative number or duration: no flag name starts with
+//     a digit); positionals that start with "-" are put after "--".
 //
 // Arguments that select no known command are left as they are.
 func Permute(app *cli.App, args []string) []string { return permute(app, args).args }
@@ -50,7 +53,7 @@ func permute(app *cli.App, args []string) parsed {
 	}
 	levels := []*level{{flags: app.Flags, subs: app.Commands}}
 	var pos, after []string
-	dashdash := false
+	dashdash, verbatim := false, false
 	rest := args[1:]
 	for i := 0; i < len(rest); i++ {
 		tok := rest[i]
@@ -59,7 +62,7 @@ func permute(app *cli.App, args []string) parsed {
 			dashdash, after = true, rest[i+1:]
 			break
 		}
-		if len(tok) > 1 && tok[0] == '-' {
+		if len(tok) > 1 && tok[0] == '-' && !isNegativeNumber(tok) {
 			name, hasValue := flagName(tok)
 			owner, f := findFlag(levels, name)
 			if f == nil {
@@ -86,7 +89,7 @@ func permute(app *cli.App, args []string) parsed {
 				continue
 			}
 			// An unknown command (or "help"): leave the rest as it is.
-			pos = rest[i:]
+			pos, verbatim = rest[i:], true
 			break
 		}
 		pos = append(pos, tok)
@@ -99,12 +102,19 @@ func permute(app *cli.App, args []string) parsed {
 		out = append(out, l.out...)
 	}
 	leaf := levels[len(levels)-1]
-	if dashdash {
+	if dashdash || !verbatim && slices.ContainsFunc(pos, func(p string) bool { return len(p) > 1 && p[0] == '-' }) {
+		// "--" keeps a positional such as "-5s" (config set health-timeout
+		// -5s) from being read as a flag once it follows the flags.
 		out = append(out, "--")
 	}
 	out = append(out, pos...)
 	out = append(out, after...)
 	return parsed{args: out, json: len(levels) > 1 && leaf.json}
+}
+
+// isNegativeNumber: "-5", "-5s", "-0.5" are values, not flags.
+func isNegativeNumber(tok string) bool {
+	return len(tok) > 1 && tok[0] == '-' && tok[1] >= '0' && tok[1] <= '9'
 }
 
 // flagName is the name in -name, --name, -name=v or --name=v, and whether

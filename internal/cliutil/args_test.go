@@ -55,6 +55,10 @@ func TestPermute(t *testing.T) {
 		// "--" ends the flags: what follows is positional, even -x.
 		{"add-target B -- --repo R", "add-target -- B --repo R", false},
 		{"add-target --repo R -- -B", "add-target --repo R -- -B", false},
+		// "-" and a digit is a value (a negative number or duration), kept
+		// after "--" so that urfave does not read it as a flag.
+		{"add-target B -5s --repo R", "add-target --repo R -- B -5s", false},
+		{"add-target --repo R -- -5", "add-target --repo R -- -5", false},
 		// Unknown flags stay flags (urfave reports them); no value taken.
 		{"add-target B --bogus R", "add-target --bogus B R", false},
 		// Subcommands: flags after MODEL@VERSION.
