@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/internal/duration"
@@ -34,7 +35,21 @@ func keyDir(c *cli.Context) *keyDirectory {
 }
 
 func openRepo(c *cli.Context) (*repo.Repository, error) {
-	return repo.Open(afero.NewOsFs(), c.String(repoFlag.Name))
+	r, err := repo.Open(afero.NewOsFs(), c.String(repoFlag.Name))
+	if err != nil {
+		return nil, err
+	}
+	// MREPO_LOCK_TIMEOUT: how long a writer waits for another one (the
+	// default, a minute, suits cron next to CI; a pipeline that would
+	// rather fail fast, or wait longer, sets it).
+	if v, ok := os.LookupEnv("MREPO_LOCK_TIMEOUT"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, cliutil.Usagef("%s: MREPO_LOCK_TIMEOUT=%q: want a duration such as 0s, 30s or 5m", c.Command.Name, v)
+		}
+		r.LockTimeout = d
+	}
+	return r, nil
 }
 
 func durationFlag(name, def, usage string) *cli.StringFlag {
