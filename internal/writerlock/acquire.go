@@ -32,33 +32,50 @@ func Acquire(fsys afero.Fs, p string, timeout time.Duration, busy error) (func()
 		return nil, err
 	}
 	if osf, ok := f.(*os.File); ok {
-		for {
-			got, err := tryFlock(osf)
+		taken, err := Wait(osf, deadline)
+		if err != nil || !taken {
+			f.Close()
+			mu.Unlock()
 			if err != nil {
-				f.Close()
-				mu.Unlock()
 				return nil, err
 			}
-			if got {
-				break
-			}
-			if time.Now().After(deadline) {
-				f.Close()
-				mu.Unlock()
-				return nil, busyError(fsys, p, busy)
-			}
-			time.Sleep(50 * time.Millisecond)
+			return nil, busyError(fsys, p, busy)
 		}
 	}
 	WritePID(f) // for the BUSY message of another writer
 	return func() {
-		ClearPID(f)
-		if osf, ok := f.(*os.File); ok {
-			unFlock(osf)
-		}
+		Release(f)
 		f.Close()
 		mu.Unlock()
 	}, nil
+}
+
+// Wait takes an exclusive flock on f, polling until deadline: taken is
+// false when another holder kept it past the deadline. The caller then
+// writes its PID (WritePID) and, when done, calls Release before closing f.
+func Wait(f *os.File, deadline time.Time) (taken bool, err error) {
+	for {
+		got, err := tryFlock(f)
+		if err != nil || got {
+			return got, err
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Release clears the PID and releases the flock of f, before f is closed:
+// a child forked by another goroutine (a health check, anything an
+// embedding app runs) holds a copy of the descriptor until it execs, and
+// flock belongs to the open file description, so Close alone would keep
+// the directory locked until that copy is gone.
+func Release(f File) {
+	ClearPID(f)
+	if osf, ok := f.(*os.File); ok {
+		unFlock(osf)
+	}
 }
 
 // busyError names the PID the holder wrote into the lock file.

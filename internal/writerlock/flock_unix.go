@@ -19,8 +19,5 @@ func tryFlock(f *os.File) (bool, error) {
 	return err == nil, err
 }
 
-// unFlock releases the lock before the file is closed: a child forked by
-// another goroutine holds a copy of the descriptor until it execs, and
-// flock belongs to the open file description, so closing alone would keep
-// the directory locked until that copy is gone.
+// unFlock releases the lock (see Release).
 func unFlock(f *os.File) { syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }

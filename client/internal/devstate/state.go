@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
@@ -344,31 +343,19 @@ func Lock(dir string, wait time.Duration) (func(), error) {
 	if err != nil {
 		return nil, codes.Errorf(codes.StateInvalid, err, "opening the lock")
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			// Unlock before closing: a child forked by another goroutine
-			// (a health check, or anything the embedding app runs) holds a
-			// copy of this descriptor until it execs, and flock belongs to
-			// the open file description, so Close alone would leave the
-			// state locked until that copy is gone.
-			writerlock.WritePID(f) // for the BUSY message of another process
-			return func() {
-				writerlock.ClearPID(f)
-				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				f.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, codes.Errorf(codes.StateInvalid, err, "locking %s", filepath.Join(dir, LockFile))
-		}
-		if time.Now().After(deadline) {
-			holder := writerlock.Holder(f)
-			f.Close()
-			return nil, codes.Errorf(codes.Busy, nil, "another mclient process (%s) holds %s; run again when it has finished", holder, filepath.Join(dir, LockFile))
-		}
-		time.Sleep(50 * time.Millisecond)
+	taken, err := writerlock.Wait(f, time.Now().Add(wait))
+	if err != nil {
+		f.Close()
+		return nil, codes.Errorf(codes.StateInvalid, err, "locking %s", filepath.Join(dir, LockFile))
 	}
+	if !taken {
+		holder := writerlock.Holder(f)
+		f.Close()
+		return nil, codes.Errorf(codes.Busy, nil, "another mclient process (%s) holds %s; run again when it has finished", holder, filepath.Join(dir, LockFile))
+	}
+	writerlock.WritePID(f) // for the BUSY message of another process
+	return func() {
+		writerlock.Release(f) // before Close: see Release
+		f.Close()
+	}, nil
 }
