@@ -206,7 +206,7 @@ func (u *run) tryLocal(ctx context.Context, local *installed.Local, name string,
 		ff.SourceModel, ff.SourceVersion = src.ModelID, src.Version
 		e := Event{ModelID: u.req.ModelID, FromVersion: src.Version, ToVersion: u.res.ToVersion, Reason: "from " + src.ModelID + " " + src.Version}
 		if _, err := local.Copy(ctx, src, tf, dest); err != nil {
-			if CodeOf(err) == Cancelled {
+			if codes.IsStop(CodeOf(err)) {
 				return false, err
 			}
 			ff.Method, ff.Code, ff.Message = MethodLocalFallback, CodeOf(err), ReasonOf(err)

@@ -116,8 +116,9 @@ func (l *Local) Find(tf *metadata.TargetFiles, modelID string) []LocalSource {
 // a streamed copy hashed while written. The copy is fsynced. It returns
 // whether it was a reflink. On any failure dest is removed and the error
 // is HASH_MISMATCH for a source that is not what its manifest said (a
-// damaged or replaced installed file), CANCELLED when ctx ended, or the
-// filesystem's error; the caller then downloads the file.
+// damaged or replaced installed file), CANCELLED or INTERRUPTED when ctx
+// ended (codes.StopCode), or the filesystem's error; the caller then
+// downloads the file.
 func (l *Local) Copy(ctx context.Context, src LocalSource, tf *metadata.TargetFiles, dest string) (reflinked bool, err error) {
 	in, err := l.sfs.OpenFile(src.path, os.O_RDONLY, 0)
 	if err != nil {
@@ -141,7 +142,7 @@ func (l *Local) Copy(ctx context.Context, src LocalSource, tf *metadata.TargetFi
 	var n int64
 	if reflinked = reflink(out, in); reflinked {
 		// The clone shares the source's blocks: read it back, hashed.
-		n, _, err = hashcopy.CopyFrom(discard{}, ctxReader{ctx, out}, tf.Length, h, nil)
+		n, _, err = hashcopy.CopyFrom(io.Discard, ctxReader{ctx, out}, tf.Length, h, nil)
 	} else {
 		var w io.Writer = out
 		dw := directio.Open(dest, out, 0) // as for downloads (package directio)
@@ -157,7 +158,7 @@ func (l *Local) Copy(ctx context.Context, src LocalSource, tf *metadata.TargetFi
 	what := fmt.Sprintf("%s copied from the installed %s %s", filepath.Base(src.path), src.ModelID, src.Version)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return false, codes.Errorf(codes.Cancelled, ctx.Err(), "%s", what)
+		return false, codes.Errorf(codes.StopCode(ctx), context.Cause(ctx), "%s", what)
 	case errors.Is(err, hashcopy.ErrTooLong):
 		return false, codes.Errorf(codes.HashMismatch, err, "%s: longer than signed", what)
 	case err != nil:
@@ -173,7 +174,3 @@ func (l *Local) Copy(ctx context.Context, src LocalSource, tf *metadata.TargetFi
 	}
 	return reflinked, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
