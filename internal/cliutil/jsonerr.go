@@ -17,12 +17,12 @@ import (
 // on failure (mclient update's result, mrepo verify's report). Run prints
 // it; commands only attach their result to the error (WithResult).
 
-// The codes of failures that carry none of their own (mclient's errors
-// carry theirs: docs/error-codes.md).
+// The codes of failures that carry none of their own (Coded errors carry
+// theirs: mclient's, docs/error-codes.md, and lock contention's BUSY,
+// writerlock.BusyError).
 const (
 	CodeUsage       = "USAGE"       // exit 64
 	CodeInterrupted = "INTERRUPTED" // exit 130 or 143
-	CodeBusy        = "BUSY"        // another process holds the lock
 	CodeFailed      = "FAILED"      // any other failure (exit 1)
 )
 
