@@ -89,7 +89,7 @@ func LoadAuth(repoURL string, f AuthFiles) (*Auth, error) {
 		if err != nil {
 			return nil, err
 		}
-		cert, err := readFile(f.ClientCert, "client certificate file")
+		cert, err := readFile(f.ClientCert, "client certificate file", false)
 		if err != nil {
 			return nil, err
 		}
@@ -104,23 +104,26 @@ func LoadAuth(repoURL string, f AuthFiles) (*Auth, error) {
 }
 
 // readSecret reads a credential file that only its owner may read.
-func readSecret(path, what string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, codes.Errorf(codes.StateInvalid, err, "%s", what)
-	}
-	if err := fileperm.Secret(fi, path, what); err != nil {
-		return nil, codes.Errorf(codes.StateInvalid, err, "%s", what)
-	}
-	return readFile(path, what)
-}
+func readSecret(path, what string) ([]byte, error) { return readFile(path, what, true) }
 
-func readFile(path, what string) ([]byte, error) {
+// readFile reads a credential file, bounded. A secret's permissions are
+// checked on the file that was opened (not on the path, which could be
+// swapped between a check and the open).
+func readFile(path, what string, secret bool) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, codes.Errorf(codes.StateInvalid, err, "%s", what)
 	}
 	defer f.Close()
+	if secret {
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, codes.Errorf(codes.StateInvalid, err, "%s", what)
+		}
+		if err := fileperm.Secret(fi, path, what); err != nil {
+			return nil, codes.Errorf(codes.StateInvalid, err, "%s", what)
+		}
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxAuthFile+1))
 	if err != nil {
 		return nil, codes.Errorf(codes.StateInvalid, err, "%s %s", what, path)
