@@ -3,6 +3,7 @@ module github.com/edgetuf/edgetuf
 go 1.26.0
 
 require (
+	github.com/google/go-tpm v0.9.8
 	github.com/klauspost/compress v1.20.4
 	github.com/miekg/pkcs11 v1.1.2
 	github.com/rogpeppe/go-internal v1.16.0

@@ -2,7 +2,9 @@
 # Installs what the key-backend tests sign through (keys/, cmd/mrepo/):
 #   - SoftHSM2, a PKCS#11 token in software (Debian package softhsm2), and a
 #     C compiler, since the PKCS#11 backend loads the module through cgo;
-#   - local-kms, an AWS KMS emulator (a Go program, pinned below).
+#   - local-kms, an AWS KMS emulator (a Go program, pinned below);
+#   - swtpm, a software TPM 2.0, for the TPM anti-rollback store and the
+#     TPM device-key backend.
 # Idempotent: it checks first and installs only what is missing, so a
 # second run takes well under a second. Run as root, or with sudo
 # available. Tests start and stop both themselves (internal/backendtest).
@@ -27,6 +29,9 @@ apt_packages=()
 if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null 2>&1; then
 	apt_packages+=(softhsm2)
 fi
+if ! command -v swtpm >/dev/null 2>&1 || ! command -v swtpm_ioctl >/dev/null 2>&1; then
+	apt_packages+=(swtpm swtpm-tools)
+fi
 if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 	apt_packages+=(gcc libc6-dev)
 fi
@@ -35,7 +40,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 else
-	echo "install-test-deps: softhsm2 and a C compiler are installed"
+	echo "install-test-deps: softhsm2, swtpm and a C compiler are installed"
 fi
 
 gobin=$(go env GOBIN)

@@ -31,6 +31,15 @@ type Custom struct {
 	Compat
 	BuildTimestamp string   `json:"build_timestamp,omitempty"`
 	Files          []string `json:"files,omitempty"`
+	// Epoch is the version's rollback epoch (manifest targets only; absent
+	// means 0): a small integer that never decreases in version order
+	// within a model. A hardware anti-rollback store keeps, per model, a
+	// monotonic counter that a device raises to the epoch of each version
+	// it activates, and refuses versions whose epoch is below it: the
+	// semantic-version floor mapped onto a counter that can only count up.
+	// mrepo assigns it when it publishes (see docs/design.md). It is
+	// not critical: a device that does not know it keeps the file floor.
+	Epoch uint64 `json:"epoch,omitempty"`
 	// Deltas lists, per payload file, the patches published for it: a
 	// device may rebuild the file from an installed base version only
 	// through a patch listed here.
@@ -59,6 +68,11 @@ type DeltaRef struct {
 	// Target is the patch's target path (DeltaPath).
 	Target string `json:"target"`
 }
+
+// MaxEpoch bounds a rollback epoch: a hardware counter is raised by one
+// per step, so an epoch stays a small count of releases (one per release
+// for a million releases), never a timestamp or an encoded version.
+const MaxEpoch = 1 << 20
 
 // MaxCustomSize bounds the custom metadata of one target; like a manifest
 // (whose file list and compatibility fields it repeats) it is small.
@@ -173,6 +187,9 @@ func (c *Custom) validate(targetPath string) error {
 		if c.BaseVersion != "" {
 			return fmt.Errorf("a manifest target has no base_version field")
 		}
+		if c.Epoch > MaxEpoch {
+			return fmt.Errorf("epoch %d is above %d", c.Epoch, MaxEpoch)
+		}
 		if err := c.validateDeltas(seen); err != nil {
 			return err
 		}
@@ -189,7 +206,7 @@ func (c *Custom) validate(targetPath string) error {
 		if c.hasAnyControl() {
 			return controlErr{fmt.Errorf("a payload target carries no manifest fields (rollout, revoked, policy belong to the manifest target)")}
 		}
-		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 {
+		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 || c.Epoch != 0 {
 			return fmt.Errorf("a payload target carries no manifest fields")
 		}
 		if pp.Base != "" || c.BaseVersion != "" {
@@ -208,7 +225,7 @@ func (c *Custom) validate(targetPath string) error {
 		if c.hasAnyControl() {
 			return controlErr{fmt.Errorf("a delta target carries no manifest fields (rollout, revoked, policy belong to the manifest target)")}
 		}
-		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 {
+		if len(c.Files) > 0 || c.BuildTimestamp != "" || !c.Compat.isZero() || len(c.Deltas) > 0 || c.Epoch != 0 {
 			return fmt.Errorf("a delta target carries no manifest fields")
 		}
 	default:

@@ -75,6 +75,13 @@ func TestParseCustom(t *testing.T) {
 	}{
 		{"manifest", mpath, manifest(`,"variant":"lite","platforms":["linux/*"],"runtime":{"name":"ort"}`), ""},
 		{"payload", ppath, payload(""), ""},
+		{"manifest with epoch", mpath, manifest(`,"epoch":7`), ""},
+		{"epoch at the bound", mpath, manifest(`,"epoch":1048576`), ""},
+		{"epoch above the bound", mpath, manifest(`,"epoch":1048577`), "epoch 1048577 is above"},
+		{"negative epoch", mpath, manifest(`,"epoch":-1`), "epoch"},
+		{"fractional epoch", mpath, manifest(`,"epoch":1.5`), "epoch"},
+		{"payload with epoch", ppath, payload(`,"epoch":1`), "carries no manifest fields"},
+		{"delta with epoch", dpath, delta(`,"epoch":1`), "carries no manifest fields"},
 		{"unknown field tolerated", ppath, payload(`,"signed_by_ci":"run-42"`), ""},
 		{"critical known field", mpath, manifest(`,"variant":"lite","critical":["variant","files"]`), ""},
 
