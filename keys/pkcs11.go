@@ -34,7 +34,7 @@ const (
 
 var (
 	oidEd25519 = asn1.ObjectIdentifier{1, 3, 101, 112}
-	oidP256    = asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}
+	oidP256    = pkcs11tok.OIDP256
 )
 
 // ClosePKCS11 logs out of every PKCS#11 token this process opened, closes
@@ -104,12 +104,7 @@ func parseP11Public(keyType, params, point []byte) (Type, crypto.PublicKey, erro
 	if !ok {
 		return "", nil, errors.New("public key has no CKA_KEY_TYPE")
 	}
-	// CKA_EC_POINT is a DER OCTET STRING; some tokens give the bare point.
-	raw := point
-	var inner []byte
-	if rest, err := asn1.Unmarshal(point, &inner); err == nil && len(rest) == 0 {
-		raw = inner
-	}
+	raw := pkcs11tok.ECPoint(point)
 	var oid asn1.ObjectIdentifier
 	_, oidErr := asn1.Unmarshal(params, &oid)
 	switch {

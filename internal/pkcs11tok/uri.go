@@ -6,6 +6,7 @@
 package pkcs11tok
 
 import (
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io"
@@ -269,4 +270,17 @@ func readSecretFile(path, what string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxSecretFile)
 	}
 	return data, nil
+}
+
+// OIDP256 is CKA_EC_PARAMS's curve for NIST P-256 (as DER: asn1.Marshal).
+var OIDP256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}
+
+// ECPoint returns the bare point of a CKA_EC_POINT value: a DER OCTET
+// STRING holding it, which some tokens leave out.
+func ECPoint(v []byte) []byte {
+	var inner []byte
+	if rest, err := asn1.Unmarshal(v, &inner); err == nil && len(rest) == 0 {
+		return inner
+	}
+	return v
 }
