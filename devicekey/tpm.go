@@ -122,7 +122,9 @@ func openTPM(path, blobPath string) (Key, error) {
 		return nil, fmt.Errorf("%s: %w", blobPath, err)
 	}
 	// Fail now, not at the first use, if this TPM cannot load it.
-	if err := withLoadedKey(path, blob, func(transport.TPM, *tpm2.CreatePrimaryResponse, *tpm2.TPMTPublic, *tpm2.LoadResponse) error { return nil }); err != nil {
+	if err := withLoadedKey(path, blob, func(transport.TPM, *tpm2.CreatePrimaryResponse, *tpm2.TPMTPublic, *tpm2.LoadResponse) error {
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	return &tpmKey{path: path, blob: blob}, nil
