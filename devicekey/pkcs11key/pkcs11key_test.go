@@ -185,8 +185,8 @@ func TestSoftHSMKeyUnavailable(t *testing.T) {
 	for ref, want := range map[string]string{
 		h.URI("no-such-key"): "no private key object",
 		strings.Replace(h.URI("device"), "token="+h.Token, "token=no-such-token", 1): "no such token",
-		strings.Replace(h.URI("device"), "?", "?x-unused=1&", 1) + "&pin-value=1": "pin-value is not allowed",
-		"pkcs11:token=" + h.Token + ";object=device?module-path=" + h.Module:     "no PIN",
+		strings.Replace(h.URI("device"), "?", "?x-unused=1&", 1) + "&pin-value=1":    "pin-value is not allowed",
+		"pkcs11:token=" + h.Token + ";object=device?module-path=" + h.Module:         "no PIN",
 	} {
 		// A fresh session each time: a logged-in one needs no PIN.
 		if err := pkcs11tok.Close(); err != nil {
