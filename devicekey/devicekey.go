@@ -74,6 +74,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Ref == "" {
+		return e.Code + ": " + e.Err.Error()
+	}
 	return e.Code + ": device key " + e.Ref + ": " + e.Err.Error()
 }
 
