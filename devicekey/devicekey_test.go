@@ -242,3 +242,18 @@ func TestPublicForms(t *testing.T) {
 		t.Fatalf("fingerprint %q", fp)
 	}
 }
+
+// TestCodesDocumented: the codes are spelled as documented, each a row of
+// docs/error-codes.md.
+func TestCodesDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/error-codes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]string{CodeUnavailable: "DEVICE_KEY_UNAVAILABLE", CodeExists: "DEVICE_KEY_EXISTS"} {
+		if code != want || !strings.Contains(string(doc), "| `"+want+"` |") {
+			t.Errorf("%s: spelled %s, or not a row of docs/error-codes.md", want, code)
+		}
+	}
+}

@@ -9,9 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"syscall"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/fileperm"
@@ -38,7 +36,7 @@ func (k fileKey) ECDH(remote *ecdh.PublicKey) ([]byte, error) {
 }
 
 func openFile(path string) (Key, error) {
-	data, err := readStateFile(path, "device key", true)
+	data, err := fileperm.ReadSecret(path, "device key", maxKeyFile, true)
 	if err != nil {
 		return nil, err
 	}
@@ -97,38 +95,4 @@ func ParseFileKey(data []byte) (*ecdh.PrivateKey, error) {
 		return nil, errors.New("an EC key not on P-256")
 	}
 	return priv, nil
-}
-
-// readStateFile reads a key file or blob of the key directory: a regular
-// file, never through a symbolic link (the state directory's rule),
-// bounded, and (secret) readable by its owner only.
-func readStateFile(path, what string, secret bool) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s %s is a symbolic link", what, path)
-		}
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s %s is not a regular file", what, path)
-	}
-	if secret {
-		if err := fileperm.Secret(fi, path, what); err != nil {
-			return nil, err
-		}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxKeyFile {
-		return nil, fmt.Errorf("%s %s: larger than %d bytes", what, path, maxKeyFile)
-	}
-	return data, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/fileperm"
 	"github.com/edgetuf/edgetuf/internal/tpmdev"
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
@@ -113,7 +114,7 @@ func withLoadedKey(path string, blob *tpmBlob, fn func(transport.TPM, *tpm2.Crea
 }
 
 func openTPM(path, blobPath string) (Key, error) {
-	data, err := readStateFile(blobPath, "TPM key blob", false)
+	data, err := fileperm.ReadSecret(blobPath, "TPM key blob", maxKeyFile, true)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/asn1"
 	"errors"
@@ -65,28 +64,16 @@ func openPKCS11(u *pkcs11URI, prompt PassphraseFunc) (*p11Key, error) {
 // readKey reads the public key of the URI's key pair and checks that its
 // private key is there. The caller holds t.Mu.
 func readKey(t *pkcs11tok.Token, u *pkcs11URI, prompt PassphraseFunc) (*p11Key, error) {
-	priv, err := t.FindOne(u, pkcs11.CKO_PRIVATE_KEY, "private")
+	pair, err := t.FindPair(u)
 	if err != nil {
 		return nil, err
 	}
-	pubH, err := t.FindOne(u, pkcs11.CKO_PUBLIC_KEY, "public")
-	if err != nil {
-		return nil, err
-	}
-	attrs, err := t.Ctx.GetAttributeValue(t.Session, pubH, []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil),
-		pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, nil),
-		pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, nil),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the public key: %w", u.Describe(), err)
-	}
-	typ, pub, err := parseP11Public(attrs[0].Value, attrs[1].Value, attrs[2].Value)
+	typ, pub, err := parseP11Public(pair.KeyType, pair.ECParams, pair.ECPoint)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", u.Describe(), err)
 	}
 	k := &p11Key{tok: t, uri: u, prompt: prompt, typ: typ, pub: pub}
-	if pa, err := t.Ctx.GetAttributeValue(t.Session, priv, []*pkcs11.Attribute{
+	if pa, err := t.Ctx.GetAttributeValue(t.Session, pair.Private, []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil),
 	}); err == nil {
@@ -99,11 +86,7 @@ func readKey(t *pkcs11tok.Token, u *pkcs11URI, prompt PassphraseFunc) (*p11Key, 
 
 // parseP11Public turns CKA_KEY_TYPE, CKA_EC_PARAMS and CKA_EC_POINT into a
 // public key.
-func parseP11Public(keyType, params, point []byte) (Type, crypto.PublicKey, error) {
-	kt, ok := pkcs11tok.AttrULong(keyType)
-	if !ok {
-		return "", nil, errors.New("public key has no CKA_KEY_TYPE")
-	}
+func parseP11Public(kt uint, params, point []byte) (Type, crypto.PublicKey, error) {
 	raw := pkcs11tok.ECPoint(point)
 	var oid asn1.ObjectIdentifier
 	_, oidErr := asn1.Unmarshal(params, &oid)
@@ -165,41 +148,16 @@ func generate(t *pkcs11tok.Token, u *pkcs11URI, mech *pkcs11.Mechanism, params [
 	if err := t.RefuseExisting(u); err != nil {
 		return nil, err
 	}
-	id := u.ID
-	if id == nil {
-		id = make([]byte, 16)
-		if _, err := rand.Read(id); err != nil {
-			return nil, err
-		}
+	gen, err := t.GenerateKeyPair(u, mech,
+		[]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, kt)},
+		[]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true), pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params)},
+		[]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_SIGN, true)})
+	if err != nil {
+		return nil, err
 	}
-	common := func() []*pkcs11.Attribute {
-		a := []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, kt),
-			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-		}
-		if u.Object != "" {
-			a = append(a, pkcs11.NewAttribute(pkcs11.CKA_LABEL, u.Object))
-		}
-		return a
-	}
-	pubT := append(common(),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
-		pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params),
-	)
-	privT := append(common(),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
-		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-	)
-	if _, _, err := t.Ctx.GenerateKeyPair(t.Session, []*pkcs11.Mechanism{mech}, pubT, privT); err != nil {
-		return nil, fmt.Errorf("%s: C_GenerateKeyPair: %w", u.Describe(), err)
-	}
-	gen := *u
-	gen.ID = id // find the new pair by the ID too, so a same-named object elsewhere cannot interfere
-	k, err := readKey(t, &gen, prompt)
+	// Read the new pair by its ID too, so a same-named object elsewhere
+	// cannot interfere.
+	k, err := readKey(t, gen, prompt)
 	if err != nil {
 		return nil, err
 	}

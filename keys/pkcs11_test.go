@@ -23,14 +23,7 @@ import (
 // at it; the module is finalized when t ends.
 func softHSM(t *testing.T) *backendtest.SoftHSM {
 	t.Helper()
-	h := backendtest.NewSoftHSM(t, "edgetuf-test")
-	h.UseInProcess(t)
-	t.Cleanup(func() {
-		if err := ClosePKCS11(); err != nil {
-			t.Error(err)
-		}
-	})
-	return h
+	return backendtest.InProcessSoftHSM(t, "edgetuf-test")
 }
 
 // TestPKCS11Keys generates Ed25519 and ECDSA P-256 keys inside a SoftHSM2

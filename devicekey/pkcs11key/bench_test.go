@@ -9,15 +9,12 @@ import (
 
 	"github.com/edgetuf/edgetuf/devicekey"
 	"github.com/edgetuf/edgetuf/internal/backendtest"
-	"github.com/edgetuf/edgetuf/internal/pkcs11tok"
 )
 
 // BenchmarkSoftHSMECDH measures one ECDH with a device key in SoftHSM2
 // (docs/client.md, "Device keys").
 func BenchmarkSoftHSMECDH(b *testing.B) {
-	h := backendtest.NewSoftHSM(b, "edgetuf-bench")
-	h.UseInProcess(b)
-	b.Cleanup(func() { pkcs11tok.Close() })
+	h := backendtest.InProcessSoftHSM(b, "edgetuf-bench")
 	k, _, err := devicekey.Create(h.URI("device"), b.TempDir(), false)
 	if err != nil {
 		b.Fatal(err)

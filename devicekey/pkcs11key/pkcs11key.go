@@ -15,7 +15,6 @@ package pkcs11key
 
 import (
 	"crypto/ecdh"
-	"crypto/rand"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -98,34 +97,22 @@ func (backend) Open(uri string) (devicekey.Key, error) {
 // readKey reads the public key of the URI's pair and checks its private
 // key: on P-256, for ECDH, and kept in the token. The caller holds t.Mu.
 func readKey(t *pkcs11tok.Token, u *pkcs11tok.URI) (*key, error) {
-	priv, err := t.FindOne(u, pkcs11.CKO_PRIVATE_KEY, "private")
+	pair, err := t.FindPair(u)
 	if err != nil {
 		return nil, err
-	}
-	pubH, err := t.FindOne(u, pkcs11.CKO_PUBLIC_KEY, "public")
-	if err != nil {
-		return nil, err
-	}
-	pa, err := t.Ctx.GetAttributeValue(t.Session, pubH, []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil),
-		pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, nil),
-		pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, nil),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the public key: %w", u.Describe(), err)
 	}
 	var oid asn1.ObjectIdentifier
-	if kt, ok := pkcs11tok.AttrULong(pa[0].Value); !ok || kt != pkcs11.CKK_EC {
+	if pair.KeyType != pkcs11.CKK_EC {
 		return nil, fmt.Errorf("%s: not an EC key", u.Describe())
 	}
-	if _, err := asn1.Unmarshal(pa[1].Value, &oid); err != nil || !oid.Equal(pkcs11tok.OIDP256) {
+	if _, err := asn1.Unmarshal(pair.ECParams, &oid); err != nil || !oid.Equal(pkcs11tok.OIDP256) {
 		return nil, fmt.Errorf("%s: not on curve P-256", u.Describe())
 	}
-	pub, err := ecdh.P256().NewPublicKey(pkcs11tok.ECPoint(pa[2].Value))
+	pub, err := ecdh.P256().NewPublicKey(pkcs11tok.ECPoint(pair.ECPoint))
 	if err != nil {
 		return nil, fmt.Errorf("%s: public key: %w", u.Describe(), err)
 	}
-	xa, err := t.Ctx.GetAttributeValue(t.Session, priv, []*pkcs11.Attribute{
+	xa, err := t.Ctx.GetAttributeValue(t.Session, pair.Private, []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, nil),
@@ -180,47 +167,21 @@ func generate(t *pkcs11tok.Token, u *pkcs11tok.URI, params []byte, replace bool)
 			}
 		}
 	}
-	id := u.ID
-	if id == nil {
-		id = make([]byte, 16)
-		if _, err := rand.Read(id); err != nil {
-			return nil, err
-		}
-	}
-	common := func() []*pkcs11.Attribute {
-		a := []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
-			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-			pkcs11.NewAttribute(pkcs11.CKA_DERIVE, true),
-		}
-		if u.Object != "" {
-			a = append(a, pkcs11.NewAttribute(pkcs11.CKA_LABEL, u.Object))
-		}
-		return a
-	}
-	pubT := append(common(),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params),
-	)
-	privT := append(common(),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_SIGN, false),
-		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false),
-		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false),
-	)
-	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)}
-	if _, _, err := t.Ctx.GenerateKeyPair(t.Session, mech, pubT, privT); err != nil {
-		return nil, fmt.Errorf("%s: C_GenerateKeyPair: %w", u.Describe(), err)
-	}
-	gen := *u
-	gen.ID = id // the new pair, whatever else carries the label
-	k, err := readKey(t, &gen)
+	gen, err := t.GenerateKeyPair(u, pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil),
+		[]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC), pkcs11.NewAttribute(pkcs11.CKA_DERIVE, true)},
+		[]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params)},
+		[]*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_SIGN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false),
+			pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false),
+		})
 	if err != nil {
 		return nil, err
 	}
-	k.uri = &gen
+	// The new pair, by its ID too, whatever else carries the label.
+	k, err := readKey(t, gen)
+	if err != nil {
+		return nil, err
+	}
 	return k, nil
 }

@@ -18,15 +18,7 @@ import (
 )
 
 func softHSM(t *testing.T) *backendtest.SoftHSM {
-	t.Helper()
-	h := backendtest.NewSoftHSM(t, "edgetuf-device")
-	h.UseInProcess(t)
-	t.Cleanup(func() {
-		if err := pkcs11tok.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return h
+	return backendtest.InProcessSoftHSM(t, "edgetuf-device")
 }
 
 func wantCode(t *testing.T, err error, code string) {

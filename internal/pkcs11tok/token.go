@@ -3,6 +3,7 @@
 package pkcs11tok
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -273,4 +274,79 @@ func AttrULong(v []byte) (uint, bool) {
 		return uint(binary.NativeEndian.Uint64(v)), true
 	}
 	return 0, false
+}
+
+// GenerateKeyPair generates a key pair with mech in the token: both
+// objects kept on the token (CKA_TOKEN), labelled and identified as the
+// URI says (a random 16-byte CKA_ID when it names none), with the
+// attributes common to both, pub for the public key (which is not
+// CKA_PRIVATE) and priv for the private key, which is CKA_PRIVATE,
+// CKA_SENSITIVE and not CKA_EXTRACTABLE: it never leaves the token. It
+// returns the URI with the new pair's ID, which names it whatever else
+// carries its label. The caller holds t.Mu.
+func (t *Token) GenerateKeyPair(u *URI, mech *pkcs11.Mechanism, common, pub, priv []*pkcs11.Attribute) (*URI, error) {
+	id := u.ID
+	if id == nil {
+		id = make([]byte, 16)
+		if _, err := rand.Read(id); err != nil {
+			return nil, err
+		}
+	}
+	both := func(extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
+		a := []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+		}
+		if u.Object != "" {
+			a = append(a, pkcs11.NewAttribute(pkcs11.CKA_LABEL, u.Object))
+		}
+		return append(append(a, common...), extra...)
+	}
+	pubT := both(append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false)}, pub...)...)
+	privT := both(append([]*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+	}, priv...)...)
+	if _, _, err := t.Ctx.GenerateKeyPair(t.Session, []*pkcs11.Mechanism{mech}, pubT, privT); err != nil {
+		return nil, fmt.Errorf("%s: C_GenerateKeyPair: %w", u.Describe(), err)
+	}
+	gen := *u
+	gen.ID = id
+	return &gen, nil
+}
+
+// Pair is the key pair a URI names: its private key's handle and its
+// public key's type, curve parameters and point (CKA_EC_POINT as the
+// token gives it: ECPoint unwraps it).
+type Pair struct {
+	Private           pkcs11.ObjectHandle
+	KeyType           uint
+	ECParams, ECPoint []byte
+}
+
+// FindPair finds the one private and one public key object the URI names
+// and reads the public key. The caller holds t.Mu.
+func (t *Token) FindPair(u *URI) (*Pair, error) {
+	priv, err := t.FindOne(u, pkcs11.CKO_PRIVATE_KEY, "private")
+	if err != nil {
+		return nil, err
+	}
+	pub, err := t.FindOne(u, pkcs11.CKO_PUBLIC_KEY, "public")
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := t.Ctx.GetAttributeValue(t.Session, pub, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, nil),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the public key: %w", u.Describe(), err)
+	}
+	kt, ok := AttrULong(attrs[0].Value)
+	if !ok {
+		return nil, fmt.Errorf("%s: the public key has no CKA_KEY_TYPE", u.Describe())
+	}
+	return &Pair{Private: priv, KeyType: kt, ECParams: attrs[1].Value, ECPoint: attrs[2].Value}, nil
 }

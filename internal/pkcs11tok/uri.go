@@ -9,7 +9,6 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -213,9 +212,9 @@ func (u *URI) Describe() string {
 // PIN returns the user PIN: from pin-source, else PINEnv, else prompt.
 func (u *URI) PIN(prompt PromptFunc, tokenLabel string) (string, error) {
 	if u.PINSource != "" {
-		data, err := readSecretFile(u.PINSource, "PIN source")
+		data, err := fileperm.ReadSecret(u.PINSource, "PIN source", maxSecretFile, false)
 		if err != nil {
-			return "", fmt.Errorf("PIN source: %w", err)
+			return "", err
 		}
 		line, _, _ := strings.Cut(string(data), "\n")
 		line = strings.TrimSuffix(line, "\r")
@@ -246,31 +245,6 @@ func errNoPIN(token string) error {
 
 // maxSecretFile bounds a PIN or passphrase file: one line is used.
 const maxSecretFile = 64 << 10
-
-// readSecretFile reads a file holding a secret, refusing it if group or
-// others may read or write it (checked on the open file).
-func readSecretFile(path, what string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := fileperm.Secret(fi, path, what); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxSecretFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxSecretFile)
-	}
-	return data, nil
-}
 
 // OIDP256 is CKA_EC_PARAMS's curve for NIST P-256 (as DER: asn1.Marshal).
 var OIDP256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}
