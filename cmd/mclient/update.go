@@ -17,7 +17,7 @@ func updateCommand() *cli.Command {
 	return command([]string{"state", "model-id"}, &cli.Command{
 		Name:      "update",
 		Usage:     "run one full update cycle for a model",
-		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--no-delta] [--retries N] [--stall-timeout D] [--timeout D] [--device-state FILE] [--battery PERCENT] [--charging] [--network TYPE] [--metered] [--free-bytes N] [--auto-update=false] [--wifi-only] [--quiet-window HH:MM-HH:MM] [--force] [--json]",
+		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--no-delta] [--retries N] [--stall-timeout D] [--timeout D] [--rehash-every D] [--verify-active] [--device-state FILE] [--battery PERCENT] [--charging] [--network TYPE] [--metered] [--free-bytes N] [--auto-update=false] [--wifi-only] [--quiet-window HH:MM-HH:MM] [--force] [--json]",
 		Description: `Refreshes the TUF metadata; picks the newest version whose signed
 constraints this device meets (app version, runtime, platform, variant,
 schema digests) and that policy allows (not below the anti-rollback floor,
@@ -37,13 +37,18 @@ fails the previous version is restored, the new one is marked bad, and the
 exit status is 1. Finally it raises the anti-rollback floor and keeps at
 most --keep versions installed.
 
-The device settings (--app-version to --no-delta in the options below)
+The device settings (--app-version to --rehash-every in the options below)
 default to the values stored by mclient init or mclient config set; a
 flag given here overrides the stored value for this run only.
 
 Already up to date is success, with nothing downloaded; the active
 version's files are checked for presence and size, and re-installed if
-damaged. Newer versions this device cannot take (incompatible, marked bad)
+damaged. With --verify-active, or when the last full re-hash that found
+the active version intact is older than --rehash-every D, every file of
+it is re-hashed against the signed metadata instead; a damaged copy is
+repaired (outcome repaired): the files that still verify are copied from
+it, the others downloaded, and the version's directory replaced
+atomically. Newer versions this device cannot take (incompatible, marked bad)
 are listed, and are not an error while a version is active. A device
 constraint left out is unknown, and a model that requires it is not
 compatible.
@@ -101,6 +106,7 @@ schedule.`,
 			&cli.BoolFlag{Name: "wifi-only", Usage: "user setting: download on Wi-Fi only"},
 			&cli.StringFlag{Name: "quiet-window", Usage: "user setting: no updates within `HH:MM-HH:MM` (local time)"},
 			&cli.BoolFlag{Name: "force", Usage: "run now even if the backoff after failed runs schedules the next attempt later"},
+			&cli.BoolFlag{Name: "verify-active", Usage: "when up to date, re-hash every file of the active version, and repair it if damaged"},
 			jsonFlag,
 		),
 		Action: func(c *cli.Context) error {
@@ -140,7 +146,7 @@ schedule.`,
 			res, err := cl.Update(ctx, client.UpdateRequest{
 				ModelID: c.String("model-id"), Device: s.Device(), HealthCheck: s.HealthCheck,
 				HealthTimeout: time.Duration(s.HealthTimeout), Keep: s.Keep, NoDelta: s.NoDelta,
-				State: state, Force: c.Bool("force"),
+				State: state, Force: c.Bool("force"), VerifyActive: c.Bool("verify-active"), RehashEvery: time.Duration(s.RehashEvery),
 			})
 			if err != nil && client.IsDeferral(client.CodeOf(err)) {
 				// Not a failure: run again later (exit 75).
