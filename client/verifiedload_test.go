@@ -2,10 +2,10 @@ package client_test
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"fmt"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
