@@ -180,7 +180,13 @@ schedule.`,
 				}
 				fmt.Fprintf(c.App.Writer, "): %s\n", res.Path)
 			}
+			if res.Outcome == client.OutcomeRepaired {
+				printRepair(c, res)
+			}
 			for _, f := range res.Files {
+				if res.Outcome == client.OutcomeRepaired {
+					break // printRepair said how each file was obtained
+				}
 				if f.Method == client.MethodDeltaFallback {
 					fmt.Fprintf(c.App.Writer, "  %s: the patch from %s failed (%s: %s); downloaded whole\n", f.File, f.Base, f.Code, f.Message)
 				}
@@ -262,4 +268,23 @@ func deviceState(c *cli.Context) (*client.DeviceState, error) {
 		get().Settings.QuietWindow = w
 	}
 	return st, nil
+}
+
+// printRepair says, for a repaired version, what happened to each of its
+// files: kept (it verified, and was copied into the new copy), damaged and
+// downloaded again, or downloaded again (missing or of the wrong size).
+func printRepair(c *cli.Context, res *client.Result) {
+	for _, f := range res.Files {
+		own := f.SourceModel == res.ModelID && f.SourceVersion == res.Version
+		switch {
+		case f.Method == client.MethodLocal && own:
+			fmt.Fprintf(c.App.Writer, "  %s: intact, kept\n", f.File)
+		case f.Method == client.MethodLocalFallback && own:
+			fmt.Fprintf(c.App.Writer, "  %s: damaged (%s: %s); downloaded again\n", f.File, f.Code, f.Message)
+		case f.Method == client.MethodLocal:
+			fmt.Fprintf(c.App.Writer, "  %s: copied from the installed %s %s\n", f.File, f.SourceModel, f.SourceVersion)
+		default:
+			fmt.Fprintf(c.App.Writer, "  %s: downloaded again\n", f.File)
+		}
+	}
 }
