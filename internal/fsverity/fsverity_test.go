@@ -27,16 +27,8 @@ func TestEnable(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	err = Enable(f)
-	if errors.Is(err, ErrNotSupported) {
-		t.Skipf("fs-verity is not available in %s: %v", dir, err)
-	}
-	if err != nil {
+	f := openRO(t, path)
+	if err := Enable(f); err != nil {
 		t.Fatal(err)
 	}
 	if on, err := Enabled(f); err != nil || !on {
@@ -65,18 +57,35 @@ func TestEnableOpenForWriting(t *testing.T) {
 	}
 	defer w.Close()
 	w.Write([]byte("weights"))
+	if err := Enable(openRO(t, path)); err == nil {
+		t.Fatal("enabled on a file open for writing")
+	}
+}
+
+// openRO opens path read-only, skipping the test (with the reason) where
+// its filesystem has no fs-verity: Enable on a file open for writing fails
+// otherwise, so the probe is a copy.
+func openRO(t *testing.T, path string) *os.File {
+	t.Helper()
+	probe := path + ".probe"
+	if err := os.WriteFile(probe, []byte("probe"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := os.Open(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Enable(pf)
+	pf.Close()
+	if errors.Is(err, ErrNotSupported) {
+		t.Skipf("fs-verity is not available in %s: %v", filepath.Dir(path), err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	err = Enable(f)
-	if errors.Is(err, ErrNotSupported) {
-		t.Skipf("fs-verity is not available: %v", err)
-	}
-	if err == nil {
-		t.Fatal("enabled on a file open for writing")
-	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 func TestEnabledPlainFile(t *testing.T) {
