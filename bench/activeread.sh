@@ -40,40 +40,42 @@ file="$work/state/models/bench/1.0.0/model.bin"
 bytes=$(stat -c %s "$file")
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-reader() { # MODE [-cold]: prints "MB/s rss_kib"
+reader() { # MODE [-cold]: prints "MB/s MB/s-cpu rss_kib"
 	"$work/activeread" -state "$work/state" -model-id bench -mode "$@" |
-		awk '{for (i = 1; i <= NF; i++) { if ($i == "MB/s") s = $(i-1); if ($i == "RSS") r = $(i+1) } } END {print s, r}'
+		awk '{for (i = 1; i <= NF; i++) { if ($i == "MB/s") s = $(i-1); if ($i == "MB/s-cpu") c = $(i-1); if ($i == "RSS") r = $(i+1) } } END {print s, c, r}'
 }
-shasum() { # [cold]: prints "MB/s rss_kib"
+shasum() { # [cold]: prints "MB/s MB/s-cpu rss_kib"
 	[ "${1:-}" = cold ] && "$work/activeread" -state "$work/state" -model-id bench -mode drop
-	/usr/bin/time -f "%e %M" -o "$work/time.out" sha256sum "$file" >/dev/null
-	read -r t m <"$work/time.out"
-	awk -v b="$bytes" -v t="$t" -v m="$m" 'BEGIN {printf "%.0f %d\n", b / t / 1e6, m}'
+	/usr/bin/time -f "%e %U %S %M" -o "$work/time.out" sha256sum "$file" >/dev/null
+	read -r t u sy m <"$work/time.out"
+	awk -v b="$bytes" -v t="$t" -v c="$(awk -v u="$u" -v s="$sy" 'BEGIN {print u + s}')" -v m="$m" \
+		'BEGIN {printf "%.0f %.0f %d\n", b / t / 1e6, (c > 0 ? b / c / 1e6 : 0), m}'
 }
 
+echo "==> $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for cache in warm cold; do
-	declare -A speed=() rss=()
+	declare -A speed=() cpu=() rss=()
 	for i in $(seq 1 "$RUNS"); do
 		line="$cache run $i:"
 		for what in openactive plain sha256sum; do
 			if [ "$cache" = warm ]; then cat "$file" >/dev/null; fi
 			if [ "$what" = sha256sum ]; then
-				read -r s m < <(shasum "$cache")
+				read -r s c m < <(shasum "$cache")
 			elif [ "$cache" = cold ]; then
-				read -r s m < <(reader "$what" -cold)
+				read -r s c m < <(reader "$what" -cold)
 			else
-				read -r s m < <(reader "$what")
+				read -r s c m < <(reader "$what")
 			fi
-			speed[$what]+="$s "; rss[$what]+="$m "
-			line+="  $what $s MB/s ($((m / 1024)) MiB RSS)"
+			speed[$what]+="$s "; cpu[$what]+="$c "; rss[$what]+="$m "
+			line+="  $what $s MB/s ($c per CPU s, $((m / 1024)) MiB RSS)"
 		done
 		echo "$line"
 	done
-	line="$cache medians ($SIZE_MIB MiB):"
+	echo "$cache medians ($SIZE_MIB MiB):"
 	for what in openactive plain sha256sum; do
 		# shellcheck disable=SC2086
-		line+="  $what $(median ${speed[$what]}) MB/s, peak RSS $(( $(median ${rss[$what]}) / 1024 )) MiB"
+		echo "  $what: $(median ${speed[$what]}) MB/s wall, $(median ${cpu[$what]}) MB/s per CPU second, peak RSS $(( $(median ${rss[$what]}) / 1024 )) MiB"
 	done
-	echo "$line"
-	unset speed rss
+	unset speed cpu rss
 done
+echo "==> load average $(cut -d' ' -f1-3 /proc/loadavg)"
