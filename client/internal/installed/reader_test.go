@@ -7,11 +7,60 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
+
+func target(data []byte) *metadata.TargetFiles {
+	sum := sha256.Sum256(data)
+	return &metadata.TargetFiles{Length: int64(len(data)), Hashes: metadata.Hashes{"sha256": sum[:]}}
+}
+
+// TestReaderEdges: an empty file, an empty read, a file that grows from
+// nothing while open, an error that stays, a second listed hash checked.
+func TestReaderEdges(t *testing.T) {
+	dir := t.TempDir()
+	sfs := safefs.New(dir)
+	path := filepath.Join(dir, "f")
+	os.WriteFile(path, nil, 0o600)
+	r, err := OpenReader(sfs, path, target(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Read(nil); n != 0 || err != nil && err != io.EOF {
+		t.Fatalf("empty read: %d %v", n, err)
+	}
+	if n, err := r.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("empty file: %d %v", n, err)
+	}
+	r.Close()
+
+	r, _ = OpenReader(sfs, path, target(nil))
+	os.WriteFile(path, []byte("x"), 0o600) // grows after Open
+	buf := make([]byte, 8)
+	n, err := r.Read(buf)
+	if n != 0 || codes.CodeOf(err) != codes.HashMismatch {
+		t.Fatalf("grown from nothing: %d %v", n, err)
+	}
+	if n, err2 := r.Read(buf); n != 0 || err2 != err {
+		t.Fatalf("second read: %d %v, want the same error", n, err2)
+	}
+	r.Close()
+
+	data := []byte("detector weights")
+	os.WriteFile(path, data, 0o600)
+	tf := target(data)
+	tf.Hashes["sha512"] = make([]byte, 64) // listed, and wrong
+	r, _ = OpenReader(sfs, path, tf)
+	if _, err := io.ReadAll(r); codes.CodeOf(err) != codes.HashMismatch || !strings.Contains(err.Error(), "SHA-512") {
+		t.Fatalf("wrong SHA-512: %v", err)
+	}
+	r.Close()
+}
 
 // benchFile writes a model of EDGETUF_BENCH_MIB MiB (default 16; the
 // issue's measurement uses 1024, see bench/activeread.sh) and returns its
