@@ -152,7 +152,7 @@ func Open(stateDir string, opts Options) (*Client, error) {
 		opts.DeltaMaxDuration = defaultDeltaMaxDuration
 	}
 	if opts.FreeSpace == nil {
-		opts.FreeSpace = freeSpace
+		opts.FreeSpace = devstate.FreeSpace
 	}
 	if opts.after == nil {
 		opts.after = transport.RealAfter

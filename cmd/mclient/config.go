@@ -28,6 +28,7 @@ func settingFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "stall-timeout", Usage: "retry a transfer (metadata or model file) that receives nothing for this long", DefaultText: "30s"},
 		&cli.DurationFlag{Name: "timeout", Usage: "stop the whole update after this long (NETWORK); the next run resumes the download", DefaultText: "6h0m0s"},
 		&cli.BoolFlag{Name: "no-delta", Usage: "download whole files, never rebuild them from an installed version with a patch"},
+		&cli.DurationFlag{Name: "rehash-every", Usage: "when up to date, re-hash the active version in full if the last good full re-hash is older than this"},
 	}
 }
 
@@ -71,8 +72,8 @@ is not given, stored in the state directory's client.json by mclient init
 or by config set: app-version, runtime, platform, variant,
 input-schema-hash, output-schema-hash, preprocess-config-hash,
 health-check, health-timeout, keep, retries, stall-timeout, timeout,
-no-delta. A flag given to mclient update overrides the stored value for
-that run. Values are checked as the flags are; an unknown key is a usage
+no-delta, rehash-every. A flag given to mclient update overrides the
+stored value for that run. Values are checked as the flags are; an unknown key is a usage
 error.
 
 repo-url moves the repository (a new CDN) without a new init: the trusted

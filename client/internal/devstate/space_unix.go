@@ -1,10 +1,10 @@
-package client
+package devstate
 
 import "syscall"
 
-// freeSpace reports the bytes available to unprivileged users on the
+// FreeSpace reports the bytes available to unprivileged users on the
 // filesystem holding path.
-func freeSpace(path string) (uint64, error) {
+func FreeSpace(path string) (uint64, error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(path, &st); err != nil {
 		return 0, err
