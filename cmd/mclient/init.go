@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/edgetuf/edgetuf/client"
@@ -116,10 +117,14 @@ this machine).`,
 	})
 }
 
-// pinnedPath is --root with --root-readonly, else "" (a copy is kept).
+// pinnedPath is --root, absolute, with --root-readonly, else "" (a copy
+// is kept).
 func pinnedPath(c *cli.Context) string {
-	if c.Bool("root-readonly") {
-		return c.String("root")
+	if !c.Bool("root-readonly") {
+		return ""
 	}
-	return ""
+	if abs, err := filepath.Abs(c.String("root")); err == nil {
+		return abs
+	}
+	return c.String("root")
 }

@@ -169,10 +169,10 @@ func (c *Chain) Match(cached []byte, newest bool) ([]byte, error) {
 		return c.roots[0], nil
 	case v < c.first || v > c.Newest():
 		return nil, Broken(nil, "the cached root.json has version %d; the chain from the pinned root %s holds versions %d to %d", v, c.src.Pinned, c.first, c.Newest())
-	case newest && v != c.Newest():
-		return nil, Broken(nil, "the cached root.json has version %d, older than root version %d of the chain from the pinned root %s", v, c.Newest(), c.src.Pinned)
 	case string(c.roots[v-c.first]) != string(cached):
 		return nil, Broken(nil, "the cached root.json is not root version %d of the chain from the pinned root %s", v, c.src.Pinned)
+	case newest && v != c.Newest():
+		return nil, Broken(nil, "the cached root.json has version %d, older than root version %d of the chain from the pinned root %s", v, c.Newest(), c.src.Pinned)
 	}
 	return cached, nil
 }
