@@ -322,3 +322,18 @@ func write(t *testing.T, p string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestPinnedRootCodesDocumented: the two codes are spelled as documented,
+// rows of docs/error-codes.md, and neither is a deferral.
+func TestPinnedRootCodesDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/error-codes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[client.Code]string{client.RootChainBroken: "ROOT_CHAIN_BROKEN", client.PinnedRootUnusable: "PINNED_ROOT_UNUSABLE"} {
+		if string(code) != want || !bytes.Contains(doc, []byte("| `"+want+"` |")) || client.IsDeferral(code) {
+			t.Errorf("%s: spelled %s, or not a row of docs/error-codes.md, or a deferral", want, code)
+		}
+	}
+}

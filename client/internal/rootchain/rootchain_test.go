@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -266,4 +267,25 @@ func FuzzRootChain(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkLoad is the cost a chain of N cached roots adds to every
+// session (docs/client.md, section 11: reading and verifying them).
+func BenchmarkLoad(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			cache := map[int64][]byte{}
+			pinned := makeRoot(b, 1, testKey(1), testKey(1))
+			for v := int64(2); v <= int64(n)+1; v++ {
+				cache[v] = makeRoot(b, v, testKey(byte(v)), testKey(byte(v-1)), testKey(byte(v)))
+			}
+			src := setup(b, pinned, cache)
+			b.ResetTimer()
+			for b.Loop() {
+				if c, err := Load(src, limit); err != nil || c.Newest() != int64(n)+1 {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
