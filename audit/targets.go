@@ -85,7 +85,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 				case errors.Is(err, targets.ErrControl):
 					j.pre = append(j.pre, mkProblem(ControlInvalid, r.name, p, "%v", err))
 				case err != nil:
-					j.pre = append(j.pre, mkProblem(CustomInvalid, r.name, p, "%v", err))
+					j.pre = append(j.pre, mkProblem(customCode(j.tf.Custom), r.name, p, "%v", err))
 				default:
 					j.custom = c
 				}
@@ -157,6 +157,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 		v.checkDeltas(models[d], models)
 	}
 	v.checkPrecedence(models)
+	v.checkEpochs(models)
 }
 
 // checkPrecedence reports versions of one model that have the same semver
