@@ -40,6 +40,7 @@ func Status(w io.Writer, st *status.Report) {
 	}
 	for _, m := range st.Models {
 		fmt.Fprintf(w, "model %s: latest %s (versions: %s)\n", m.ModelID, m.Latest, strings.Join(m.Versions, ", "))
+		fmt.Fprintf(w, "  rollback epochs: %s\n", epochs(m))
 		if len(m.Roles) > 0 {
 			fmt.Fprintf(w, "  signed by %s\n", strings.Join(m.Roles, ", "))
 		}
@@ -118,4 +119,18 @@ func stagedLines(ss []staged.Info) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// epochs lists each version's rollback epoch, oldest version first
+// ("1.0.0 1, 1.1.0 2"; "?" where the custom metadata does not parse).
+func epochs(m status.Model) string {
+	out := make([]string, len(m.Versions))
+	for i, v := range m.Versions {
+		e, ok := m.Epochs[v]
+		out[i] = v + " ?"
+		if ok {
+			out[i] = fmt.Sprintf("%s %d", v, e)
+		}
+	}
+	return strings.Join(out, ", ")
 }
