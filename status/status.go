@@ -44,7 +44,7 @@ type Model struct {
 	// by version; a version whose custom metadata does not parse has none
 	// (mrepo verify reports it).
 	Epochs map[string]uint64 `json:"epochs"`
-	Deltas   []Delta  `json:"deltas,omitempty"`
+	Deltas []Delta           `json:"deltas,omitempty"`
 	// Roles lists the roles that sign its versions, when a delegated role
 	// signs some of them.
 	Roles []string `json:"roles,omitempty"`
