@@ -23,7 +23,9 @@ in the device image (it must be signed by its own threshold). With
 absolute) is recorded and read again by every command, and every root the
 state directory caches must chain from it (ROOT_CHAIN_BROKEN otherwise;
 PINNED_ROOT_UNUSABLE if FILE cannot be read). Use it when FILE is on
-read-only storage (the device image). URL serves
+read-only storage (the device image); the image's service may also set
+MCLIENT_PINNED_ROOT=FILE, and every command then refuses a state
+directory that does not read FILE. URL serves
 /metadata/ and /targets/ as mrepo serve does; file:///path works the same
 way for a mirror on removable media or an air-gapped site, with the same
 checks. --min-version is the floor shipped with the application: no model
