@@ -337,3 +337,43 @@ func TestPinnedRootCodesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestPinnedRootChainDirLink: root-chain/ (or a file in it) that is a
+// symbolic link fails STATE_INVALID, as the metadata directories do, and
+// what it points to is neither read nor changed.
+func TestPinnedRootChainDirLink(t *testing.T) {
+	t.Parallel()
+	r, rk := rotRepo(t)
+	publish(t, r, smallSize, "1.0.0")
+	rotateRoots(t, r, rk, 2)
+	srv := serveRepo(t, r)
+	d := pinnedDevice(t, r, srv.URL, imageRoot(t, r.Root), fastOpts())
+	d.mustUpdate("1.0.0")
+	active, _ := os.ReadFile(d.path("models", model, "active.json"))
+	outside := filepath.Join(t.TempDir(), "outside")
+	copyTree(t, d.path("root-chain"), outside)
+	for name, plant := range map[string]func(){
+		"directory": func() { os.RemoveAll(d.path("root-chain")); os.Symlink(outside, d.path("root-chain")) },
+		"file": func() {
+			os.Remove(d.path("root-chain", "2.root.json"))
+			os.Symlink(filepath.Join(outside, "2.root.json"), d.path("root-chain", "2.root.json"))
+		},
+	} {
+		plant()
+		res, err := d.update(client.UpdateRequest{})
+		if client.CodeOf(err) != client.StateInvalid || res.Code != client.StateInvalid {
+			t.Fatalf("%s: update: %v (%+v)", name, err, res)
+		}
+		if got, _ := os.ReadFile(d.path("models", model, "active.json")); !bytes.Equal(got, active) {
+			t.Fatalf("%s: active.json changed", name)
+		}
+		if got, _ := os.ReadFile(filepath.Join(outside, "2.root.json")); !bytes.Equal(got, repoRoot(t, r, 2)) {
+			t.Fatalf("%s: the file outside changed", name)
+		}
+		os.Remove(d.path("root-chain"))
+		os.RemoveAll(d.path("root-chain"))
+		copyTree(t, outside, d.path("root-chain"))
+		d.mustUpdate("1.0.0")
+		d.wantActive("1.0.0")
+	}
+}
