@@ -30,7 +30,6 @@ func Added(w io.Writer, res *repo.AddResult) {
 	for _, r := range res.Reused {
 		fmt.Fprintln(w, reusedLine(r))
 	}
-	fmt.Fprintf(w, "Rollback epoch: %d\n", res.Epoch)
 	fmt.Fprintln(w, publishedSummary(res, total))
 }
 

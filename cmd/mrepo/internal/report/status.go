@@ -40,7 +40,6 @@ func Status(w io.Writer, st *status.Report) {
 	}
 	for _, m := range st.Models {
 		fmt.Fprintf(w, "model %s: latest %s (versions: %s)\n", m.ModelID, m.Latest, strings.Join(m.Versions, ", "))
-		fmt.Fprintf(w, "  rollback epochs: %s\n", epochs(m))
 		if len(m.Roles) > 0 {
 			fmt.Fprintf(w, "  signed by %s\n", strings.Join(m.Roles, ", "))
 		}
@@ -49,6 +48,9 @@ func Status(w io.Writer, st *status.Report) {
 		}
 		for _, ct := range m.Controls {
 			fmt.Fprintf(w, "  %s: %s\n", ct.Version, strings.Join(Controls(ct.Rollout, ct.Revoked, ct.Policy), "; "))
+		}
+		if len(m.Epochs) > 0 {
+			fmt.Fprintf(w, "  rollback epochs: %s\n", epochs(m))
 		}
 	}
 	for _, l := range stagedLines(st.Staged) {
