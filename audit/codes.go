@@ -5,9 +5,9 @@ package audit
 // (section 2) is the reference.
 //
 // These are the repository's codes, not the device's: package client has
-// its own Code type with its own constants. Five names exist in both sets
+// its own Code type with its own constants. Six names exist in both sets
 // (HASH_MISMATCH, METADATA_INVALID, METADATA_EXPIRED,
-// METADATA_SIGNATURE_INVALID, MANIFEST_INVALID); the two Go types keep a
+// METADATA_SIGNATURE_INVALID, MANIFEST_INVALID, ROOT_CHAIN_BROKEN); the two Go types keep a
 // repository problem from being compared with a device error by mistake,
 // and each constant below says what a device reports for the same fault
 // where that differs.
@@ -116,4 +116,11 @@ const (
 	// output than its version's signed payload, or it rebuilds a file that
 	// is not a payload of its version.
 	DeltaInvalid Code = "DELTA_INVALID"
+	// EpochInvalid: a model's rollback epochs (targets.Custom.Epoch)
+	// decrease in version order, or one is above targets.MaxEpoch. A
+	// device with a hardware anti-rollback store refuses the versions
+	// whose epoch is below its counter; with an epoch above the bound
+	// the target's custom metadata does not parse and devices report
+	// MANIFEST_INVALID.
+	EpochInvalid Code = "EPOCH_INVALID"
 )

@@ -85,7 +85,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 				case errors.Is(err, targets.ErrControl):
 					j.pre = append(j.pre, mkProblem(ControlInvalid, r.name, p, "%v", err))
 				case err != nil:
-					j.pre = append(j.pre, mkProblem(CustomInvalid, r.name, p, "%v", err))
+					j.pre = append(j.pre, mkProblem(customCode(j.tf.Custom), r.name, p, "%v", err))
 				default:
 					j.custom = c
 				}
@@ -157,6 +157,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 		v.checkDeltas(models[d], models)
 	}
 	v.checkPrecedence(models)
+	v.checkEpochs(models)
 }
 
 // checkPrecedence reports versions of one model that have the same semver
@@ -164,29 +165,9 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 // and a device cannot choose between them (mrepo add-target refuses to
 // publish such a version; another tool may not).
 func (v *verifier) checkPrecedence(models map[string]*modelVersion) {
-	type pub struct {
-		v    targets.Version
-		path string
-	}
-	byModel := map[string][]pub{}
-	for _, mv := range models {
-		if mv.manifest == nil {
-			continue
-		}
-		pv, err := targets.ParseVersion(mv.manifest.Version)
-		if err != nil {
-			continue
-		}
-		byModel[mv.manifest.ModelID] = append(byModel[mv.manifest.ModelID], pub{pv, mv.manifestPath})
-	}
+	byModel := publishedByModel(models)
 	for _, id := range slices.Sorted(maps.Keys(byModel)) {
 		vs := byModel[id]
-		sort.Slice(vs, func(i, j int) bool {
-			if c := vs[i].v.Compare(vs[j].v); c != 0 {
-				return c < 0
-			}
-			return vs[i].v.String() < vs[j].v.String()
-		})
 		for i := 1; i < len(vs); i++ {
 			if vs[i].v.Compare(vs[i-1].v) == 0 {
 				v.problem(VersionAmbiguous, "", vs[i].path, "%s %s has the same precedence as %s %s (they differ only in build metadata, which semantic versioning ignores): devices cannot tell which is newer; remove one and publish a higher version", id, vs[i].v, id, vs[i-1].v)

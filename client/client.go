@@ -76,6 +76,8 @@ type Options struct {
 	// Rand returns a number in [0, 1): the jitter of the backoff across
 	// runs (default math/rand/v2's Float64). Tests inject their own.
 	Rand func() float64
+	// PinnedRoot, if set: the state must read its pinned root there (else ROOT_CHAIN_BROKEN).
+	PinnedRoot string
 	// MaxVerifyFailures is how many times a version may fail verification
 	// from the network before it is deferred for VerifyFailureDeferral
 	// (DEFERRED_VERIFY_FAILURES; default DefaultMaxVerifyFailures).
@@ -198,7 +200,7 @@ func (c *Client) openSession(ctx context.Context, offline bool) (*tufsession.Ses
 		o.Offline = true
 		o.HTTPClient = &http.Client{Transport: transport.Offline{}}
 	}
-	o.Now = ref
+	o.Now, o.Chain = ref, devstate.RootChain(c.dir, c.cfg, c.opts.PinnedRoot)
 	return tufsession.New(metaDir, c.cfg.RepoURL+"/metadata", c.cfg.RepoURL+"/targets",
 		filepath.Join(c.dir, devstate.PinnedRootFile), o)
 }

@@ -36,6 +36,8 @@ const (
 	Cancelled                = codes.Cancelled
 	Interrupted              = codes.Interrupted
 	Busy                     = codes.Busy
+	RootChainBroken          = codes.RootChainBroken
+	PinnedRootUnusable       = codes.PinnedRootUnusable
 	CohortExcluded           = codes.CohortExcluded
 	Revoked                  = codes.Revoked
 	DeferredBattery          = codes.DeferredBattery

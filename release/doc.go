@@ -4,8 +4,9 @@
 // next to the ones devices see (CheckNewVersion: not published already,
 // not equal in precedence or colliding in case with a published one, not
 // older than the newest), which published versions patches may be
-// computed from (DeltaBases), and the target paths a publication writes
-// (Paths), which the writer checks against the role that will sign them.
+// computed from (DeltaBases), the target paths a publication writes
+// (Paths), which the writer checks against the role that will sign them,
+// and the new version's rollback epoch (AssignEpoch, epoch.go).
 //
 // The repository writer (package repo: AddTarget) applies the rules
 // under its lock, then stores the files (package targetstore) and signs.

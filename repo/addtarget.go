@@ -68,6 +68,9 @@ type AddResult struct {
 	Reused   []targetstore.Reused `json:"reused,omitempty"`
 	Versions Versions             `json:"metadata_versions"`
 	Warnings []string             `json:"warnings,omitempty"`
+	// Epoch is the version's rollback epoch (release.AssignEpoch), signed
+	// in its manifest target's custom metadata.
+	Epoch uint64 `json:"epoch"`
 	// Rollout and Policy are the version's signed controls (AddOptions).
 	Rollout *targets.Rollout `json:"rollout,omitempty"`
 	Policy  *targets.Policy  `json:"policy,omitempty"`
@@ -134,6 +137,13 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		return err
 	}
 	if err := release.CheckNewVersion(dst.view.targets.Signed.Targets, m); err != nil {
+		return err
+	}
+	nv, err := targets.ParseVersion(m.Version)
+	if err != nil {
+		return err
+	}
+	if res.Epoch, err = release.AssignEpoch(dst.view.targets.Signed.Targets, m.ModelID, nv); err != nil {
 		return err
 	}
 	rbases, bases, err := deltaBases(dst.view, m, opts.DeltaFrom)
@@ -213,6 +223,7 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	}
 	mc := targets.ManifestCustom(&published)
 	mc.Deltas = deltaRefs
+	mc.Epoch = res.Epoch
 	mc.SetControls(opts.Rollout, nil, opts.Policy)
 	res.Rollout, res.Policy = opts.Rollout, opts.Policy
 	if mtf.Custom, err = mc.Marshal(); err != nil {

@@ -133,7 +133,7 @@ func TestAddTarget(t *testing.T) {
 	}
 	wantCustom := &targets.Custom{
 		Kind: targets.KindManifest, SchemaVersion: 1, ModelID: "det", Version: "1.0.0", Compat: wantCompat,
-		BuildTimestamp: now.UTC().Format(targets.TimeFormat), Files: []string{"labels.txt", "model.onnx"},
+		BuildTimestamp: now.UTC().Format(targets.TimeFormat), Files: []string{"labels.txt", "model.onnx"}, Epoch: 1,
 	}
 	if !reflect.DeepEqual(mc, wantCustom) {
 		t.Errorf("manifest custom\n got %+v\nwant %+v", mc, wantCustom)
@@ -221,7 +221,8 @@ func TestAddTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantModels := []status.Model{{ModelID: "cls", Versions: []string{"0.0.1"}, Latest: "0.0.1"}, {ModelID: "det", Versions: []string{"1.0.0", "1.1.0-rc.1"}, Latest: "1.1.0-rc.1"}}
+	wantModels := []status.Model{{ModelID: "cls", Versions: []string{"0.0.1"}, Latest: "0.0.1", Epochs: map[string]uint64{"0.0.1": 1}},
+		{ModelID: "det", Versions: []string{"1.0.0", "1.1.0-rc.1"}, Latest: "1.1.0-rc.1", Epochs: map[string]uint64{"1.0.0": 1, "1.1.0-rc.1": 2}}}
 	if !reflect.DeepEqual(sr.Models, wantModels) {
 		t.Errorf("status models %+v", sr.Models)
 	}

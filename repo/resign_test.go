@@ -137,7 +137,7 @@ func TestStatus(t *testing.T) {
 	if !reflect.DeepEqual(s.Roles, wantRoles) {
 		t.Errorf("roles\n got %+v\nwant %+v", s.Roles, wantRoles)
 	}
-	if !reflect.DeepEqual(s.Models, []status.Model{{ModelID: "det", Versions: []string{"1.0.0", "2.0.0"}, Latest: "2.0.0"}}) {
+	if !reflect.DeepEqual(s.Models, []status.Model{{ModelID: "det", Versions: []string{"1.0.0", "2.0.0"}, Latest: "2.0.0", Epochs: map[string]uint64{"1.0.0": 1, "2.0.0": 2}}}) {
 		t.Errorf("models %+v", s.Models)
 	}
 	if len(s.Warnings) != 0 {

@@ -40,7 +40,11 @@ type Model struct {
 	ModelID  string   `json:"model_id"`
 	Versions []string `json:"versions"`
 	Latest   string   `json:"latest"`
-	Deltas   []Delta  `json:"deltas,omitempty"`
+	// Epochs are the versions' rollback epochs (targets.Custom.Epoch),
+	// by version; a version whose custom metadata does not parse has none
+	// (mrepo verify reports it).
+	Epochs map[string]uint64 `json:"epochs"`
+	Deltas []Delta           `json:"deltas,omitempty"`
 	// Roles lists the roles that sign its versions, when a delegated role
 	// signs some of them.
 	Roles []string `json:"roles,omitempty"`
@@ -162,9 +166,13 @@ func Read(fs afero.Fs, dir string, opts Options) (*Report, error) {
 	controls := controlsSummary(view)
 	b.Warnings = append(b.Warnings, warnings...)
 	for id, vs := range targets.PublishedVersions(view.Signed.Targets) {
-		ms := Model{ModelID: id, Deltas: deltas[id], Roles: roles[id], Controls: controls[id]}
+		ms := Model{ModelID: id, Deltas: deltas[id], Roles: roles[id], Controls: controls[id], Epochs: map[string]uint64{}}
 		for _, v := range vs {
 			ms.Versions = append(ms.Versions, v.String())
+			p := targets.ManifestPath(id, v.String())
+			if c, err := targets.ParseCustom(p, view.Signed.Targets[p].Custom); err == nil {
+				ms.Epochs[v.String()] = c.Epoch
+			}
 		}
 		ms.Latest = ms.Versions[len(ms.Versions)-1]
 		b.Models = append(b.Models, ms)

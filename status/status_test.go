@@ -197,7 +197,7 @@ func TestReportJSONFields(t *testing.T) {
 	}{
 		{"report", m, []string{"bins", "models", "now", "repository", "roles", "warnings"}},
 		{"role", m["roles"].([]any)[0], []string{"delegated_by", "expires", "keyids", "paths", "pending", "role", "terminating", "threshold", "threshold_met", "valid_signatures", "version"}},
-		{"model", m["models"].([]any)[0], []string{"deltas", "latest", "model_id", "roles", "versions"}},
+		{"model", m["models"].([]any)[0], []string{"deltas", "epochs", "latest", "model_id", "roles", "versions"}},
 		{"delta", m["models"].([]any)[0].(map[string]any)["deltas"].([]any)[0], []string{"base", "bytes", "patches", "version"}},
 		{"bins", m["bins"], []string{"bins", "delegated_by", "expires", "keyids", "max_version", "min_version", "name_prefix", "published", "targets", "threshold", "threshold_met"}},
 	} {

@@ -7,6 +7,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/edgetuf/edgetuf/client"
@@ -43,6 +44,9 @@ func openClient(c *cli.Context, opts client.Options) (*client.Client, error) {
 			opts.Now = func() time.Time { return now }
 		}
 	}
+	// Set by the device image's service: the state directory must read
+	// its pinned root from there (docs/client.md, section 11).
+	opts.PinnedRoot = os.Getenv("MCLIENT_PINNED_ROOT")
 	return client.Open(c.String("state"), opts)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/edgetuf/edgetuf/client"
@@ -15,9 +16,16 @@ func initCommand() *cli.Command {
 	return command([]string{"state", "root", "repo-url"}, &cli.Command{
 		Name:      "init",
 		Usage:     "bootstrap trust from a pinned root (no network)",
-		UsageText: "mclient init --state DIR --root FILE --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]... [device settings] [--auth-token-file FILE] [--auth-header-file FILE] [--client-cert FILE --client-key FILE]",
+		UsageText: "mclient init --state DIR --root FILE [--root-readonly] --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]... [device settings] [--auth-token-file FILE] [--auth-header-file FILE] [--client-cert FILE --client-key FILE]",
 		Description: `Creates the state directory and trusts the root metadata FILE, the one pinned
-in the device image (it must be signed by its own threshold). URL serves
+in the device image (it must be signed by its own threshold). With
+--root-readonly the state directory keeps no copy of it: FILE (made
+absolute) is recorded and read again by every command, and every root the
+state directory caches must chain from it (ROOT_CHAIN_BROKEN otherwise;
+PINNED_ROOT_UNUSABLE if FILE cannot be read). Use it when FILE is on
+read-only storage (the device image); the image's service may also set
+MCLIENT_PINNED_ROOT=FILE, and every command then refuses a state
+directory that does not read FILE. URL serves
 /metadata/ and /targets/ as mrepo serve does; file:///path works the same
 way for a mirror on removable media or an air-gapped site, with the same
 checks. --min-version is the floor shipped with the application: no model
@@ -54,6 +62,7 @@ read by every run. A token or header needs an https:// URL (or http:// to
 this machine).`,
 		Flags: append([]cli.Flag{stateFlag,
 			&cli.StringFlag{Name: "root", Usage: "pinned root metadata `FILE` (required)"},
+			&cli.BoolFlag{Name: "root-readonly", Usage: "read the pinned root from FILE on every run (it stays in the device image) instead of keeping a copy"},
 			&cli.StringFlag{Name: "repo-url", Usage: "repository `URL`: http(s)://... or file:///... (required)"},
 			&cli.StringFlag{Name: "device-id", Usage: "device `ID`: decides this device's cohort in staged rollouts; never leaves the device"},
 			&cli.StringFlag{Name: "device-class", Usage: "coarse device `CLASS` recorded in events and matched by rollouts limited to device classes (default OS/ARCH)"},
@@ -100,13 +109,25 @@ this machine).`,
 				RepoURL: c.String("repo-url"), DeviceID: c.String("device-id"), DeviceClass: c.String("device-class"), MinVersion: c.String("min-version"),
 				CABundle: ca, RequireHTTPS: c.Bool("require-https"), AllowRedirectHosts: c.StringSlice("allow-redirect"),
 				Settings: stored.Settings, AuthTokenFile: stored.AuthTokenFile, AuthHeaderFile: stored.AuthHeaderFile,
-				ClientCert: stored.ClientCert, ClientKey: stored.ClientKey,
+				ClientCert: stored.ClientCert, ClientKey: stored.ClientKey, PinnedRoot: pinnedPath(c),
 			})
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
-			fmt.Fprintf(c.App.Writer, "Initialised %s: trusting the pinned root, repository %s\n", c.String("state"), strings.TrimSuffix(c.String("repo-url"), "/"))
+			fmt.Fprintf(c.App.Writer, "Initialised %s: trusting the pinned root%s, repository %s\n", c.String("state"), map[bool]string{true: " " + pinnedPath(c) + " (read on every run)"}[c.Bool("root-readonly")], strings.TrimSuffix(c.String("repo-url"), "/"))
 			return nil
 		},
 	})
+}
+
+// pinnedPath is --root, absolute, with --root-readonly, else "" (a copy
+// is kept).
+func pinnedPath(c *cli.Context) string {
+	if !c.Bool("root-readonly") {
+		return ""
+	}
+	if abs, err := filepath.Abs(c.String("root")); err == nil {
+		return abs
+	}
+	return c.String("root")
 }

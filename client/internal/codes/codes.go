@@ -87,6 +87,14 @@ const (
 	// Busy: another process holds the state directory's lock (the
 	// message names its PID); nothing was done, run again later.
 	Busy Code = "BUSY"
+	// RootChainBroken: with the root pinned in the device image
+	// (init --root-readonly), a root cached in the state directory does
+	// not chain from it; an update drops what does not chain, and the
+	// next one re-bootstraps from the pinned root.
+	RootChainBroken Code = "ROOT_CHAIN_BROKEN"
+	// PinnedRootUnusable: the root pinned in the device image is missing,
+	// unreadable, or not signed by its own threshold; nothing replaces it.
+	PinnedRootUnusable Code = "PINNED_ROOT_UNUSABLE"
 
 	// CohortExcluded: a version's signed rollout does not admit this
 	// device (its cohort bucket, device class or the rollout's start

@@ -23,7 +23,8 @@ import (
 // The state directory:
 //
 //	client.json                   configuration written by Init
-//	trusted-root.json             the pinned root, never modified
+//	trusted-root.json             the pinned root, never modified (not with --root-readonly)
+//	root-chain/                   with --root-readonly: the roots verified after the pinned one
 //	metadata/                     TUF metadata trusted so far (root.json, timestamp.json, ...)
 //	metadata-verified/            a copy of it after the last complete refresh, for offline checks
 //	staging/<model>/<version>/    partial downloads (<file>.part) and patches (deltas/<base>/<file>.part), resumable
@@ -41,6 +42,7 @@ import (
 const (
 	ConfigFile      = "client.json"
 	PinnedRootFile  = "trusted-root.json"
+	RootChainDir    = "root-chain"
 	MetadataDir     = "metadata"
 	StagingDir      = "staging"
 	ModelsDir       = "models"
@@ -88,6 +90,10 @@ type Config struct {
 	DeviceKey string `json:"device_key,omitempty"`
 	// Settings are what mclient update uses by default.
 	Settings Settings `json:"settings,omitzero"`
+	// PinnedRoot is the absolute path of the root pinned in the device
+	// image, read by every session (init --root-readonly; see package
+	// rootchain). Empty: the copy in trusted-root.json is the pinned root.
+	PinnedRoot string `json:"pinned_root,omitempty"`
 }
 
 // InitOptions configure Init.
@@ -110,6 +116,10 @@ type InitOptions struct {
 	// Settings, and the credential files (paths), stored as given.
 	Settings                                             Settings
 	AuthTokenFile, AuthHeaderFile, ClientCert, ClientKey string
+	// PinnedRoot, if set, is the path of the pinned root in the device
+	// image (read-only storage): it is read on every session instead of a
+	// copy in the state directory, and rootJSON must be its content.
+	PinnedRoot string
 }
 
 // Init creates a state directory trusting rootJSON, the root pinned in the
@@ -127,6 +137,10 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions, checkRoot func([]b
 	if err := checkRoot(rootJSON); err != nil {
 		return err
 	}
+	pinned, err := pinnedRoot(opts.PinnedRoot, rootJSON)
+	if err != nil {
+		return err
+	}
 	if err := checkNetOptions(opts); err != nil {
 		return err
 	}
@@ -134,7 +148,7 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions, checkRoot func([]b
 		opts.DeviceClass = runtime.GOOS + "/" + runtime.GOARCH
 	}
 	cfg := Config{Format: ConfigFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass,
-		MinVersion: opts.MinVersion, Settings: opts.Settings}
+		MinVersion: opts.MinVersion, Settings: opts.Settings, PinnedRoot: pinned}
 	for k, v := range map[string]string{"auth-token-file": opts.AuthTokenFile, "auth-header-file": opts.AuthHeaderFile, "client-cert": opts.ClientCert, "client-key": opts.ClientKey} {
 		if v != "" {
 			if err := SetKey(&cfg, k, v); err != nil {
@@ -162,7 +176,7 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions, checkRoot func([]b
 			return codes.Errorf(codes.StateInvalid, err, "creating the state directory")
 		}
 	}
-	for _, name := range []string{PinnedRootFile, filepath.Join(MetadataDir, "root.json")} {
+	for _, name := range rootFiles(pinned) {
 		if err := atomicfs.WriteFile(sfs.Afero(), filepath.Join(stateDir, name), rootJSON, 0o600); err != nil {
 			return codes.Errorf(codes.StateInvalid, err, "writing %s", name)
 		}

@@ -24,8 +24,8 @@ import (
 //     update re-installs it (the entry itself is set aside and removed).
 //   - A state.json that is not a regular file is damaged state
 //     (loadModelState sets it aside).
-//   - Everything else (client.json, trusted-root.json, metadata/ and
-//     metadata-verified*/ and their files, models/, models/<model>/,
+//   - Everything else (client.json, trusted-root.json, metadata/,
+//     metadata-verified*/, root-chain/ and their files, models/, models/<model>/,
 //     active.json, anti-rollback/ and its files, events.jsonl, lock) fails
 //     STATE_INVALID, naming the path, and nothing is changed: these hold
 //     the device's trust, its active model or its history, and what
@@ -84,12 +84,13 @@ func CheckState(stateDir string) error {
 }
 
 // CheckMetadata checks metadata/ and its verified copies (see
-// saveVerified), which go-tuf and tuf.go access with os.* directly: each is
-// absent or a real directory holding only regular files.
+// saveVerified), which go-tuf and tuf.go access with os.* directly, and
+// the root chain cache: each is absent or a real directory holding only
+// regular files.
 func CheckMetadata(stateDir string) error {
 	sfs := safefs.New(stateDir)
 	meta := filepath.Join(stateDir, MetadataDir)
-	for _, d := range []string{meta, meta + VerifiedSuffix, meta + VerifiedSuffix + ".old", meta + VerifiedSuffix + ".new"} {
+	for _, d := range []string{meta, meta + VerifiedSuffix, meta + VerifiedSuffix + ".old", meta + VerifiedSuffix + ".new", filepath.Join(stateDir, RootChainDir)} {
 		if err := CheckEntry(sfs, d, true); err != nil {
 			return err
 		}

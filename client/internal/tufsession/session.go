@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/rootchain"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/spf13/afero"
 	"log/slog"
@@ -79,6 +80,10 @@ type Options struct {
 	MetaTimeout time.Duration
 	After       transport.AfterFunc // nil: real timers
 	Log         *slog.Logger        // a debug record per refresh (nil: none)
+	// Chain, if set, is the root pinned in the device image and the chain
+	// cache: the session trusts only roots that chain from it (package
+	// rootchain), and fallbackRoot is not used.
+	Chain *rootchain.Source
 }
 
 // New builds an updater. The trusted root is metaDir/root.json,
@@ -90,8 +95,13 @@ func New(metaDir, metadataURL, targetsURL, fallbackRoot string, o Options) (*Ses
 	if o.Ctx == nil {
 		o.Ctx = context.Background()
 	}
+	var chain *rootchain.Chain
 	rootBytes, err := os.ReadFile(filepath.Join(metaDir, "root.json"))
-	if err != nil || CheckRoot(rootBytes) != nil {
+	if o.Chain != nil {
+		if chain, rootBytes, err = openChain(*o.Chain, metaDir, rootBytes, err, o); err != nil {
+			return nil, err
+		}
+	} else if err != nil || CheckRoot(rootBytes) != nil {
 		if fallbackRoot == "" {
 			if err == nil {
 				return nil, CheckRoot(rootBytes)
@@ -129,6 +139,12 @@ func New(metaDir, metadataURL, targetsURL, fallbackRoot string, o Options) (*Ses
 	}
 	meta := &transport.MetaFetcher{Inner: inner, Ctx: o.Ctx, Prefix: strings.TrimSuffix(metadataURL, "/") + "/", Limits: o.Limits}
 	cfg.Fetcher = meta
+	if chain != nil && !o.Offline {
+		if cfg.LocalTrustedRoot, err = extendChain(chain, meta, int(cfg.MaxRootRotations), metaDir); err != nil {
+			return nil, err
+		}
+		cfg.Fetcher = chainedFetcher{meta}
+	}
 	up, err := updater.New(cfg)
 	if err != nil {
 		return nil, codes.Errorf(codes.TUFCode(err, metadata.ROOT), err, "loading the trusted root")

@@ -49,6 +49,9 @@ func Status(w io.Writer, st *status.Report) {
 		for _, ct := range m.Controls {
 			fmt.Fprintf(w, "  %s: %s\n", ct.Version, strings.Join(Controls(ct.Rollout, ct.Revoked, ct.Policy), "; "))
 		}
+		if len(m.Epochs) > 0 {
+			fmt.Fprintf(w, "  rollback epochs: %s\n", epochs(m))
+		}
 	}
 	for _, l := range stagedLines(st.Staged) {
 		fmt.Fprintln(w, l)
@@ -118,4 +121,18 @@ func stagedLines(ss []staged.Info) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// epochs lists each version's rollback epoch, oldest version first
+// ("1.0.0 1, 1.1.0 2"; "?" where the custom metadata does not parse).
+func epochs(m status.Model) string {
+	out := make([]string, len(m.Versions))
+	for i, v := range m.Versions {
+		e, ok := m.Epochs[v]
+		out[i] = v + " ?"
+		if ok {
+			out[i] = fmt.Sprintf("%s %d", v, e)
+		}
+	}
+	return strings.Join(out, ", ")
 }
