@@ -1,7 +1,6 @@
 package goldencheck
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -24,10 +23,10 @@ type comparer struct {
 }
 
 func (c comparer) run(got io.Reader) error {
-	g := bufio.NewReaderSize(io.LimitReader(got, c.size+1), 64<<10)
-	var w *bufio.Reader
+	g := io.LimitReader(got, c.size+1)
+	var w io.Reader
 	if c.want != nil {
-		w = bufio.NewReaderSize(io.LimitReader(c.want, c.size), 64<<10)
+		w = io.LimitReader(c.want, c.size)
 	}
 	var err error
 	if c.v.Format == targets.FormatBytes {
@@ -38,14 +37,14 @@ func (c comparer) run(got io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if _, err := g.ReadByte(); err != io.EOF {
+	if n, _ := io.ReadFull(g, make([]byte, 1)); n != 0 {
 		return failed("output is longer than the expected %d bytes", c.size)
 	}
 	return nil
 }
 
 // bytes compares byte for byte, in blocks.
-func (c comparer) bytes(g, w *bufio.Reader) error {
+func (c comparer) bytes(g, w io.Reader) error {
 	gb, wb := make([]byte, 32<<10), make([]byte, 32<<10)
 	for off := int64(0); off < c.size; {
 		n := int(min(int64(len(gb)), c.size-off))
@@ -68,37 +67,45 @@ func (c comparer) bytes(g, w *bufio.Reader) error {
 }
 
 // floats checks each float32 element: finite, in range, close to the
-// expected one; the first failing element is reported (0-based).
-func (c comparer) floats(g, w *bufio.Reader) error {
-	var gb, wb [4]byte
+// expected one; the first failing element is reported (0-based). Both
+// files are read in blocks of whole elements.
+func (c comparer) floats(g, w io.Reader) error {
 	var abs, rel float64
 	if t := c.v.Tolerance; t != nil {
 		abs, rel = t.Abs, t.Rel
 	}
-	for i := int64(0); i < c.size/4; i++ {
-		if _, err := io.ReadFull(g, gb[:]); err != nil {
+	gb, wb := make([]byte, 32<<10), make([]byte, 32<<10)
+	for off := int64(0); off < c.size; {
+		n := int(min(int64(len(gb)), c.size-off))
+		if _, err := io.ReadFull(g, gb[:n]); err != nil {
 			return readErr("output", err)
 		}
-		got := math.Float32frombits(binary.LittleEndian.Uint32(gb[:]))
-		x := float64(got)
-		if c.v.Finite && (math.IsNaN(x) || math.IsInf(x, 0)) {
-			return failed("output element %d is %v, not finite", i, got)
+		if w != nil {
+			if _, err := io.ReadFull(w, wb[:n]); err != nil {
+				return readErr("expected output", err)
+			}
 		}
-		if r := c.v.Range; r != nil && (math.IsNaN(x) || r.Min != nil && x < *r.Min || r.Max != nil && x > *r.Max) {
-			return failed("output element %d is %v, outside %s", i, got, rangeText(r))
+		for k := 0; k < n; k += 4 {
+			i := (off + int64(k)) / 4
+			got := math.Float32frombits(binary.LittleEndian.Uint32(gb[k:]))
+			x := float64(got)
+			if c.v.Finite && (math.IsNaN(x) || math.IsInf(x, 0)) {
+				return failed("output element %d is %v, not finite", i, got)
+			}
+			if r := c.v.Range; r != nil && (math.IsNaN(x) || r.Min != nil && x < *r.Min || r.Max != nil && x > *r.Max) {
+				return failed("output element %d is %v, outside %s", i, got, rangeText(r))
+			}
+			if w == nil {
+				continue
+			}
+			want := math.Float32frombits(binary.LittleEndian.Uint32(wb[k:]))
+			y := float64(want)
+			// NaN is close to nothing; equal infinities are equal.
+			if !(x == y || math.Abs(x-y) <= abs+rel*math.Abs(y)) {
+				return failed("output element %d is %v, expected %v (tolerance abs %g, rel %g)", i, got, want, abs, rel)
+			}
 		}
-		if w == nil {
-			continue
-		}
-		if _, err := io.ReadFull(w, wb[:]); err != nil {
-			return readErr("expected output", err)
-		}
-		want := math.Float32frombits(binary.LittleEndian.Uint32(wb[:]))
-		y := float64(want)
-		// NaN is close to nothing; equal infinities are equal.
-		if !(x == y || math.Abs(x-y) <= abs+rel*math.Abs(y)) {
-			return failed("output element %d is %v, expected %v (tolerance abs %g, rel %g)", i, got, want, abs, rel)
-		}
+		off += int64(n)
 	}
 	return nil
 }
