@@ -88,17 +88,15 @@ func wantTinyRolledBack(t *testing.T, d *device, eval string, res *client.Result
 	}
 }
 
-// TestGoldenVectorsRollBackWrongModel: 1.0.0 passes its vectors and is
-// confirmed; 1.1.0, whose files verify (they are signed and published
-// like any) but whose output layer has the wrong sign, fails the probe
-// vector: rolled back, marked bad, not retried.
-func TestGoldenVectorsRollBackWrongModel(t *testing.T) {
-	t.Parallel()
-	r := newRepo(t)
+// tinyOnV1 serves a repository with tinymlp 1.0.0 and returns a device
+// that installed it with the evaluator eval as its health check: 1.0.0
+// passes its vectors and is confirmed.
+func tinyOnV1(t *testing.T) (r *testrepo.Repo, d *device, eval string) {
+	t.Helper()
+	r = newRepo(t)
 	publishTiny(t, r, "1.0.0")
-	srv := serveRepo(t, r)
-	d := newDevice(t, r, srv.URL, fastOpts())
-	eval := buildTinyeval(t)
+	d = newDevice(t, r, serveRepo(t, r).URL, fastOpts())
+	eval = buildTinyeval(t)
 	res, err := d.update(client.UpdateRequest{ModelID: tinyModel, HealthCheck: eval})
 	if err != nil || res.Outcome != client.OutcomeUpdated || res.Version != "1.0.0" {
 		t.Fatalf("first update: %v %+v", err, res)
@@ -106,9 +104,18 @@ func TestGoldenVectorsRollBackWrongModel(t *testing.T) {
 	if st := tinyStatus(t, d); st.Trial || st.Floor != "1.0.0" {
 		t.Fatalf("1.0.0 not confirmed: %+v", st)
 	}
+	return r, d, eval
+}
 
+// TestGoldenVectorsRollBackWrongModel: 1.0.0 passes its vectors and is
+// confirmed; 1.1.0, whose files verify (they are signed and published
+// like any) but whose output layer has the wrong sign, fails the probe
+// vector: rolled back, marked bad, not retried.
+func TestGoldenVectorsRollBackWrongModel(t *testing.T) {
+	t.Parallel()
+	r, d, eval := tinyOnV1(t)
 	publishTiny(t, r, "1.1.0")
-	res, err = d.update(client.UpdateRequest{ModelID: tinyModel, HealthCheck: eval})
+	res, err := d.update(client.UpdateRequest{ModelID: tinyModel, HealthCheck: eval})
 	wantTinyRolledBack(t, d, eval, res, err)
 	// The vectors' outputs were removed with their directory.
 	entries, _ := os.ReadDir(d.path("models", tinyModel))
@@ -123,14 +130,7 @@ func TestGoldenVectorsRollBackWrongModel(t *testing.T) {
 // stopped) is judged by its vectors at the next update, and rolled back.
 func TestGoldenVectorsJudgeTrial(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t)
-	publishTiny(t, r, "1.0.0")
-	srv := serveRepo(t, r)
-	d := newDevice(t, r, srv.URL, fastOpts())
-	eval := buildTinyeval(t)
-	if _, err := d.update(client.UpdateRequest{ModelID: tinyModel, HealthCheck: eval}); err != nil {
-		t.Fatal(err)
-	}
+	r, d, eval := tinyOnV1(t)
 	publishTiny(t, r, "1.1.0")
 	check, started := blockingCheck(t)
 	ctx, stop := context.WithCancel(context.Background())
