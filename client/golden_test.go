@@ -114,10 +114,19 @@ func tinyOnV1(t *testing.T) (r *testrepo.Repo, d *device, eval string) {
 func TestGoldenVectorsRollBackWrongModel(t *testing.T) {
 	t.Parallel()
 	r, d, eval := tinyOnV1(t)
+	// What a run killed during a vector leaves: removed by the next run.
+	killed := d.path("models", tinyModel, ".install-vectors-killed")
+	if err := os.MkdirAll(killed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(killed, "output-0"), []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	publishTiny(t, r, "1.1.0")
 	res, err := d.update(client.UpdateRequest{ModelID: tinyModel, HealthCheck: eval})
 	wantTinyRolledBack(t, d, eval, res, err)
-	// The vectors' outputs were removed with their directory.
+	// The vectors' outputs were removed with their directory, and so
+	// was the killed run's.
 	entries, _ := os.ReadDir(d.path("models", tinyModel))
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") {
