@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/anti_rollback"
+	"github.com/edgetuf/edgetuf/devicekey"
 	"github.com/edgetuf/edgetuf/targets"
 )
 
@@ -79,6 +80,9 @@ type Options struct {
 	// from the network before it is deferred for VerifyFailureDeferral
 	// (DEFERRED_VERIFY_FAILURES; default DefaultMaxVerifyFailures).
 	MaxVerifyFailures int
+	// DeviceKey is the device's key pair for per-device decryption; nil
+	// means the one client.json's device_key names (devicekey.Open).
+	DeviceKey devicekey.Key
 
 	// after starts the timers of StallTimeout, MetadataTimeout and
 	// Timeout (default: real ones); this package's tests fire them.

@@ -102,12 +102,19 @@ Changes are made under the state lock and replace client.json atomically.`,
 	}
 }
 
-// configSub sets up a subcommand of mclient config: flag errors are one
+// configSub sets up a subcommand of mclient config (stateSub).
+func configSub(cmd *cli.Command, args []string, action cli.ActionFunc) *cli.Command {
+	return stateSub("config", cmd, args, action)
+}
+
+// stateSub sets up a subcommand of mclient PARENT: flag errors are one
 // line and exit 64, --state is required, and exactly the positional
 // arguments args are.
-func configSub(cmd *cli.Command, args []string, action cli.ActionFunc) *cli.Command {
-	name := "config " + cmd.Name
-	cmd.UsageText = "mclient " + name + " --state DIR " + strings.Join(args, " ")
+func stateSub(parent string, cmd *cli.Command, args []string, action cli.ActionFunc) *cli.Command {
+	name := parent + " " + cmd.Name
+	if cmd.UsageText == "" {
+		cmd.UsageText = "mclient " + name + " --state DIR " + strings.Join(args, " ")
+	}
 	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
 		return cliutil.Usagef("%s: %s (see mclient %s --help)", name, cliutil.OneLine(err), name)
 	}
