@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/goldencheck"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
@@ -127,7 +128,8 @@ func orEmpty(p *devstate.Pointer) string {
 	return p.Version
 }
 
-// healthCheck runs the built-in checks and the configured command. With
+// healthCheck runs the built-in checks and the configured command, once
+// per test vector the version's manifest declares (goldencheck). With
 // fs nil, the files were verified against signed metadata while they were
 // downloaded in this run, and only their presence and sizes are checked;
 // otherwise every file is re-hashed against fs.
@@ -141,12 +143,9 @@ func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata
 	} else if err := installed.CheckSizes(u.p.FS, dir); err != nil {
 		return err
 	}
-	if u.req.HealthCheck == "" {
-		return nil
-	}
-	u.c.opts.Logger.Debug("health check", "model_id", u.req.ModelID, "version", v, "command", u.req.HealthCheck)
-	return installed.RunHealthCommand(ctx, u.req.HealthCheck, dir, u.req.HealthTimeout,
-		"MCLIENT_MODEL_ID="+u.req.ModelID, "MCLIENT_MODEL_VERSION="+v, "MCLIENT_MODEL_DIR="+dir)
+	return goldencheck.Check{FS: u.p.FS, Dir: dir, Command: u.req.HealthCheck, Timeout: u.req.HealthTimeout,
+		Log: u.c.opts.Logger.With("model_id", u.req.ModelID, "version", v),
+		Env: []string{"MCLIENT_MODEL_ID=" + u.req.ModelID, "MCLIENT_MODEL_VERSION=" + v, "MCLIENT_MODEL_DIR=" + dir}}.Run(ctx)
 }
 
 // signedFiles resolves a version's targets from the signed metadata the

@@ -26,6 +26,10 @@ var manifestSeeds = []string{
 	`{"model_id":"m","version":"1.0.0","files":[{"path":"../x"}]}`,
 	`{"model_id":"m","version":"1.0.0","critical":["variant"]}`,
 	`{"model_id":"m","version":"1.0.0"} {}`,
+	`{"model_id":"m","version":"1.0.0","health":{"vectors":[{"name":"v","input":"in.bin","format":"float32le","expect":"out.bin",` +
+		`"tolerance":{"abs":1e-5,"rel":0.001},"range":{"min":-0,"max":1},"finite":true},{"name":"c","input":"in.bin","format":"float32le","count":2,"range":{"max":3}},` +
+		`{"name":"b","input":"in.bin","format":"bytes","expect":"raw.bin"}]}}`,
+	`{"model_id":"m","version":"1.0.0","files":[{"path":"in.bin"},{"path":"out.bin","size":6}],"health":{"vectors":[{"name":"v","input":"in.bin","format":"float32le","expect":"out.bin"}]}}`,
 	`[]`,
 }
 
@@ -78,8 +82,13 @@ func FuzzParseBundleManifest(f *testing.F) {
 		p := *m
 		p.SchemaVersion = SchemaVersion
 		p.Files = nil
-		for _, fe := range m.Files {
-			size := int64(len(fe.Path))
+		files := m.Files
+		if len(files) == 0 {
+			// Every file of the directory: those the vectors name, or one.
+			files = healthFiles(m.Health)
+		}
+		for _, fe := range files {
+			size := int64(4 * len(fe.Path)) // fits float32le outputs
 			if fe.Size != nil {
 				size = *fe.Size
 			}
@@ -95,6 +104,22 @@ func FuzzParseBundleManifest(f *testing.F) {
 		}
 		checkPublishable(t, &p)
 	})
+}
+
+// healthFiles lists the distinct files h's vectors name.
+func healthFiles(h *Health) []FileEntry {
+	var files []FileEntry
+	if h == nil {
+		return nil
+	}
+	for _, v := range h.Vectors {
+		for _, name := range []string{v.Input, v.Expect} {
+			if name != "" && !slices.ContainsFunc(files, func(f FileEntry) bool { return f.Path == name }) {
+				files = append(files, FileEntry{Path: name})
+			}
+		}
+	}
+	return files
 }
 
 // checkPublishable: MarshalPublished accepts m, its output parses back and

@@ -86,6 +86,8 @@ type Manifest struct {
 	// Files lists the payload files. In a bundle manifest it may be left out,
 	// in which case every regular file of the bundle directory is published.
 	Files []FileEntry `json:"files,omitempty"`
+	// Health declares golden test vectors for the device's health check.
+	Health *Health `json:"health,omitempty"`
 	// Critical names fields that a reader must understand to use this
 	// manifest; a reader that does not know one of them must reject it.
 	Critical []string `json:"critical,omitempty"`
@@ -239,6 +241,11 @@ func (m *Manifest) validate(published bool) error {
 		}
 		if published && (f.SHA256 == "" || f.Size == nil) {
 			return manifestErr("file %q: sha256 and size are required", f.Path)
+		}
+	}
+	if m.Health != nil {
+		if err := m.Health.validate(m); err != nil {
+			return manifestErr("%s", err)
 		}
 	}
 	return nil

@@ -8,10 +8,12 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/fixtures/tinymlp"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// TestMain makes this test binary double as the mclient command, and
+// TestMain makes this test binary double as the mclient command (and as
+// tinyeval, the fixture model's health check, fixtures/tinymlp), and
 // builds the real repository tool, mrepo, next to it: testscript installs
 // both on PATH for the scripts (which publish with mrepo and update with
 // mclient, as a release team and a device do) and for the tests that run
@@ -26,6 +28,8 @@ func TestMain(m *testing.M) {
 			}
 			os.Exit(run(os.Args, os.Stdout, os.Stderr))
 		},
+		// The test-only model's health check (fixtures/tinymlp).
+		"tinyeval": func() { os.Exit(tinymlp.Main(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) },
 	})
 }
 
@@ -57,6 +61,10 @@ func (w withMrepo) Run() int {
 // TestScripts runs the user sessions in testdata/*.txtar.
 func TestScripts(t *testing.T) {
 	t.Parallel()
+	fixtures, err := filepath.Abs(filepath.Join("..", "..", "fixtures"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
@@ -64,6 +72,7 @@ func TestScripts(t *testing.T) {
 			// Test-only passphrase for mrepo's keys; no real secret is
 			// ever used in tests.
 			env.Setenv("MREPO_PASSPHRASE", "test-only-passphrase")
+			env.Setenv("FIXTURES", fixtures)
 			return nil
 		},
 		Cmds: scriptCmds,

@@ -32,7 +32,9 @@ downloads whole files. Then it installs the version beside the active one and
 switches to it atomically; runs the built-in checks and --health-check CMD
 (the shell command line CMD with the new version's directory appended as
 its last argument, and MCLIENT_MODEL_ID, MCLIENT_MODEL_VERSION and
-MCLIENT_MODEL_DIR set, within --health-timeout; exit 0 means healthy). If the check
+MCLIENT_MODEL_DIR set, within --health-timeout; exit 0 means healthy), once
+per golden test vector the version's manifest declares, comparing the output
+it writes to $MCLIENT_VECTOR_OUTPUT (vectors and no --health-check fail). If the check
 fails the previous version is restored, the new one is marked bad, and the
 exit status is 1. Finally it raises the anti-rollback floor and keeps at
 most --keep versions installed.
