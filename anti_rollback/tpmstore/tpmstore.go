@@ -398,7 +398,6 @@ func sameIndex(got *tpm2.TPMSNVPublic, want tpm2.TPMSNVPublic) bool {
 		a.Orderly == b.Orderly && a.PlatformCreate == b.PlatformCreate
 }
 
-
 // provision completes the pair from whatever state a crash left it in:
 // define the counter, increment it once (a counter cannot be read before
 // it is written), define the base, write the counter's value into it and
