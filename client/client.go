@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/epochgate"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"log/slog"
@@ -79,6 +80,10 @@ type Options struct {
 	// from the network before it is deferred for VerifyFailureDeferral
 	// (DEFERRED_VERIFY_FAILURES; default DefaultMaxVerifyFailures).
 	MaxVerifyFailures int
+	// AntiRollback keeps the anti-rollback floors (nil: the store the state
+	// directory's configuration names, by default the file store); an
+	// anti_rollback.EpochStore adds the hardware epoch (docs/client.md).
+	AntiRollback anti_rollback.Store
 
 	// after starts the timers of StallTimeout, MetadataTimeout and
 	// Timeout (default: real ones); this package's tests fire them.
@@ -93,7 +98,7 @@ type Client struct {
 	dir   string
 	cfg   *Config
 	opts  Options
-	store anti_rollback.Store
+	store *epochgate.Gate
 	dl    *transport.Downloader
 	// retryAfter is the longest Retry-After of the current run.
 	retryAfter *transport.RetryAfterRecorder
@@ -148,7 +153,7 @@ func Open(stateDir string, opts Options) (*Client, error) {
 		opts.DeltaMaxDuration = defaultDeltaMaxDuration
 	}
 	if opts.FreeSpace == nil {
-		opts.FreeSpace = freeSpace
+		opts.FreeSpace = devstate.FreeSpace
 	}
 	if opts.after == nil {
 		opts.after = transport.RealAfter
@@ -156,7 +161,11 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, devstate.AntiRollbackDir)), retryAfter: rec}
+	store, err := epochgate.Open(opts.AntiRollback, cfg.AntiRollback, filepath.Join(stateDir, devstate.AntiRollbackDir))
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: store, retryAfter: rec}
 	c.dl = &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: opts.after, Log: opts.Logger}
 	return c, nil
 }

@@ -36,6 +36,7 @@ const (
 	Cancelled                = codes.Cancelled
 	Interrupted              = codes.Interrupted
 	Busy                     = codes.Busy
+	AntiRollbackUnavailable  = codes.AntiRollbackUnavailable
 	CohortExcluded           = codes.CohortExcluded
 	Revoked                  = codes.Revoked
 	DeferredBattery          = codes.DeferredBattery

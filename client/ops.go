@@ -159,6 +159,9 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if err == nil {
 			err = s.Refresh()
 		}
+		if err == nil {
+			err = c.epochAllows(s, modelID, ptr.Previous)
+		}
 		if err != nil {
 			return err
 		}

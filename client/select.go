@@ -1,6 +1,7 @@
 package client
 
 import (
+	"github.com/edgetuf/edgetuf/client/internal/epochgate"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"github.com/edgetuf/edgetuf/client/internal/versions"
 	"sort"
@@ -50,7 +51,19 @@ func (c *Client) candidates(s *tufsession.Session, modelID string) ([]candidate,
 		out = append(out, candidate{version: v, manifest: tf, custom: custom})
 	}
 	sort.Slice(out, func(i, j int) bool { return newerFirst(out[i].version, out[j].version) })
-	return versions.DropCaseCollisions(out, func(c candidate) targets.Version { return c.version }), nil
+	return epochgate.Filter(c.store, modelID, versions.DropCaseCollisions(out, func(c candidate) targets.Version { return c.version }), candidate.listed)
+}
+
+func (c candidate) listed() epochgate.Listed {
+	return epochgate.Listed{Version: c.version, Epoch: c.custom.Epoch, Revoked: c.custom.Revoked != nil}
+}
+
+// epochAllows refuses v, asked for explicitly, if the hardware epoch does not admit it.
+func (c *Client) epochAllows(s *tufsession.Session, modelID, v string) error {
+	if _, err := c.candidates(s, modelID); err != nil {
+		return err
+	}
+	return c.store.Allows(modelID, v)
 }
 
 // newerFirst is the order of versions on every device

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgetuf/edgetuf/anti_rollback/tpmstore"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/internal/safefs"
@@ -85,6 +86,9 @@ type Config struct {
 	ClientKey      string `json:"client_key,omitempty"`
 	// Settings are what mclient update uses by default.
 	Settings Settings `json:"settings,omitzero"`
+	// AntiRollback names the anti-rollback store: "file" or empty (the
+	// default), or "tpm:PATH" (package anti_rollback/tpmstore).
+	AntiRollback string `json:"anti_rollback,omitempty"`
 }
 
 // InitOptions configure Init.
@@ -107,6 +111,8 @@ type InitOptions struct {
 	// Settings, and the credential files (paths), stored as given.
 	Settings                                             Settings
 	AuthTokenFile, AuthHeaderFile, ClientCert, ClientKey string
+	// AntiRollback is Config.AntiRollback.
+	AntiRollback string
 }
 
 // Init creates a state directory trusting rootJSON, the root pinned in the
@@ -131,7 +137,7 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions, checkRoot func([]b
 		opts.DeviceClass = runtime.GOOS + "/" + runtime.GOARCH
 	}
 	cfg := Config{Format: ConfigFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass,
-		MinVersion: opts.MinVersion, Settings: opts.Settings}
+		MinVersion: opts.MinVersion, Settings: opts.Settings, AntiRollback: opts.AntiRollback}
 	for k, v := range map[string]string{"auth-token-file": opts.AuthTokenFile, "auth-header-file": opts.AuthHeaderFile, "client-cert": opts.ClientCert, "client-key": opts.ClientKey} {
 		if v != "" {
 			if err := SetKey(&cfg, k, v); err != nil {
@@ -237,6 +243,9 @@ func CheckConfig(c *Config) error {
 	}
 	if err := checkAuth(c); err != nil {
 		return err
+	}
+	if _, err := tpmstore.ParseSpec(c.AntiRollback); err != nil {
+		return codes.Errorf(codes.StateInvalid, err, "anti-rollback store")
 	}
 	return checkSettings(c.Settings)
 }
