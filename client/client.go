@@ -170,6 +170,9 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	return c, nil
 }
 
+// AntiRollback is the anti-rollback store in use (Options.AntiRollback or the configured one).
+func (c *Client) AntiRollback() anti_rollback.Store { return c.store.Store }
+
 // Config returns the state directory's configuration.
 func (c *Client) Config() Config { return *c.cfg }
 

@@ -160,7 +160,10 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 			err = s.Refresh()
 		}
 		if err == nil {
-			err = c.epochAllows(s, modelID, ptr.Previous)
+			_, err = c.candidates(s, modelID) // the hardware epoch's view of the model
+		}
+		if err == nil {
+			err = c.store.Allows(modelID, ptr.Previous)
 		}
 		if err != nil {
 			return err

@@ -58,14 +58,6 @@ func (c candidate) listed() epochgate.Listed {
 	return epochgate.Listed{Version: c.version, Epoch: c.custom.Epoch, Revoked: c.custom.Revoked != nil}
 }
 
-// epochAllows refuses v, asked for explicitly, if the hardware epoch does not admit it.
-func (c *Client) epochAllows(s *tufsession.Session, modelID, v string) error {
-	if _, err := c.candidates(s, modelID); err != nil {
-		return err
-	}
-	return c.store.Allows(modelID, v)
-}
-
 // newerFirst is the order of versions on every device
 // (versions.NewerFirst).
 var newerFirst = versions.NewerFirst

@@ -16,10 +16,8 @@ import (
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/backendtest"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
-	"github.com/edgetuf/edgetuf/internal/tpmdev"
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
-	"github.com/google/go-tpm/tpm2"
 )
 
 // publishEpoch publishes model@v and sets its signed rollback epoch, as
@@ -162,18 +160,6 @@ func TestTPMEpochSurvivesRestart(t *testing.T) {
 	d.wantEpoch(sw, 5)
 }
 
-// clearTPM issues TPM2_Clear with the lockout hierarchy's empty auth.
-func clearTPM(t testing.TB, sw *backendtest.SWTPM) {
-	t.Helper()
-	tpm, err := tpmdev.Open(sw.Socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tpm.Close()
-	if _, err := (tpm2.Clear{AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHLockout, Auth: tpm2.PasswordAuth(nil)}}).Execute(tpm); err != nil {
-		t.Fatalf("TPM2_Clear: %v", err)
-	}
-}
 
 // TestTPMClearFailsClosed: after TPM2_Clear every update and status fails
 // with ANTI_ROLLBACK_UNAVAILABLE and the active version stays; the
@@ -183,7 +169,7 @@ func clearTPM(t testing.TB, sw *backendtest.SWTPM) {
 func TestTPMClearFailsClosed(t *testing.T) {
 	t.Parallel()
 	r, srv, d, sw := tpmDevice(t)
-	clearTPM(t, sw)
+	sw.Clear(t)
 	publishEpoch(t, r, "1.5.0", 3)
 	d.wantFailClosed("1.4.0")
 	if _, err := d.c.Status(model); client.CodeOf(err) != client.AntiRollbackUnavailable {

@@ -7,9 +7,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/anti_rollback"
 	"github.com/edgetuf/edgetuf/internal/backendtest"
-	"github.com/edgetuf/edgetuf/internal/tpmdev"
 	"github.com/edgetuf/edgetuf/targets"
-	"github.com/google/go-tpm/tpm2"
 )
 
 func ver(t testing.TB, s string) targets.Version {
@@ -33,19 +31,6 @@ func wantEpoch(t testing.TB, s *Store, model string, want uint64) {
 	}
 }
 
-// clearTPM issues TPM2_Clear with the lockout hierarchy's empty auth: every
-// owner NV index goes.
-func clearTPM(t testing.TB, sw *backendtest.SWTPM) {
-	t.Helper()
-	tpm, err := tpmdev.Open(sw.Socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tpm.Close()
-	if _, err := (tpm2.Clear{AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHLockout, Auth: tpm2.PasswordAuth(nil)}}).Execute(tpm); err != nil {
-		t.Fatalf("TPM2_Clear: %v", err)
-	}
-}
 
 // TestEpochCounter: a model's epoch starts at 0 although the TPM's counters
 // do not, rises one increment per step, never goes down, survives a TPM
@@ -96,7 +81,7 @@ func TestClearFailsClosed(t *testing.T) {
 	if err := s.RaiseEpoch("det", 2); err != nil {
 		t.Fatal(err)
 	}
-	clearTPM(t, sw)
+	sw.Clear(t)
 	for name, call := range map[string]func() error{
 		"Floor":      func() error { _, _, err := s.Floor("det"); return err },
 		"Epoch":      func() error { _, err := s.Epoch("det"); return err },

@@ -66,6 +66,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("MREPO_PASSPHRASE", "test-only-passphrase")
 			return nil
 		},
-		Cmds: scriptCmds,
+		Cmds:      scriptCmds,
+		Condition: scriptCondition,
 	})
 }
