@@ -160,7 +160,6 @@ func TestTPMEpochSurvivesRestart(t *testing.T) {
 	d.wantEpoch(sw, 5)
 }
 
-
 // TestTPMClearFailsClosed: after TPM2_Clear every update and status fails
 // with ANTI_ROLLBACK_UNAVAILABLE and the active version stays; the
 // documented recovery (tpmstore Reprovision, which mclient init

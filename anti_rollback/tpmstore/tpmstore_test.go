@@ -31,7 +31,6 @@ func wantEpoch(t testing.TB, s *Store, model string, want uint64) {
 	}
 }
 
-
 // TestEpochCounter: a model's epoch starts at 0 although the TPM's counters
 // do not, rises one increment per step, never goes down, survives a TPM
 // restart, and models are independent.
