@@ -42,6 +42,7 @@ import (
 	"slices"
 
 	"github.com/edgetuf/edgetuf/anti_rollback"
+	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/internal/tpmdev"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/google/go-tpm/tpm2"
@@ -194,6 +195,7 @@ func (s *Store) RaiseEpoch(modelID string, e uint64) error {
 		cur, err := p.epoch(t)
 		for ; err == nil && cur < e; cur++ {
 			err = p.increment(t)
+			crashpoint.Hit("tpmstore.increment")
 		}
 		return err
 	})
@@ -425,6 +427,7 @@ func (p *pair) provision(t transport.TPM) error {
 			return fail("define the base", err)
 		}
 	}
+	crashpoint.Hit("tpmstore.provision.counter")
 	if !p.baseWritten {
 		c, err := p.read(t, p.counter)
 		if err != nil {
@@ -438,6 +441,7 @@ func (p *pair) provision(t transport.TPM) error {
 			return fail("write the base", err)
 		}
 	}
+	crashpoint.Hit("tpmstore.provision.base")
 	if !p.baseLocked {
 		n, a := p.named(t, p.base)
 		if _, err := (tpm2.NVWriteLock{AuthHandle: a, NVIndex: n}).Execute(t); err != nil {
