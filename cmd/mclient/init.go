@@ -15,7 +15,7 @@ func initCommand() *cli.Command {
 	return command([]string{"state"}, &cli.Command{
 		Name:      "init",
 		Usage:     "bootstrap trust from a pinned root (no network)",
-		UsageText: "mclient init --state DIR --root FILE --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]... [device settings] [--auth-token-file FILE] [--auth-header-file FILE] [--client-cert FILE --client-key FILE] [--anti-rollback file|tpm:PATH]\n   mclient init --state DIR --anti-rollback tpm:PATH --reprovision",
+		UsageText: "mclient init --state DIR --root FILE --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]... [device settings] [--auth-token-file FILE] [--auth-header-file FILE] [--client-cert FILE --client-key FILE] [--anti-rollback file|tpm:PATH]\nmclient init --state DIR --anti-rollback tpm:PATH --reprovision",
 		Description: `Creates the state directory and trusts the root metadata FILE, the one pinned
 in the device image (it must be signed by its own threshold). URL serves
 /metadata/ and /targets/ as mrepo serve does; file:///path works the same
