@@ -41,7 +41,7 @@
 // it, an epoch floor that no file edit can lower. The client refuses any
 // version whose signed epoch is below it, unless a signed revocation of
 // every listed version between permits the step (docs/design.md, section
-// 16).
+// 18).
 package anti_rollback
 
 import (

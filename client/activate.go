@@ -97,14 +97,7 @@ func (u *run) resolveTrial(ctx context.Context) error {
 	if trial.Previous != "" {
 		prev = &devstate.Pointer{ModelID: trial.ModelID, Version: trial.Previous}
 	}
-	s, err := u.c.session(true)
-	var fs map[string]*metadata.TargetFiles
-	if err == nil {
-		err = s.Refresh()
-	}
-	if err == nil {
-		fs, err = u.c.signedFiles(s, u.req.ModelID, trial.Version)
-	}
+	fs, err := u.c.signedFiles(u.req.ModelID, trial.Version, false)
 	if err == nil {
 		err = u.healthCheck(ctx, trial.Version, fs)
 	}
@@ -156,8 +149,21 @@ func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata
 		"MCLIENT_MODEL_ID="+u.req.ModelID, "MCLIENT_MODEL_VERSION="+v, "MCLIENT_MODEL_DIR="+dir)
 }
 
-// signedFiles resolves a version's targets from signed metadata.
-func (c *Client) signedFiles(s *tufsession.Session, modelID, v string) (map[string]*metadata.TargetFiles, error) {
+// signedFiles resolves a version's targets from the signed metadata the
+// device trusts (an offline session: no network, no freshness needed).
+func (c *Client) signedFiles(modelID, v string, explicit bool) (map[string]*metadata.TargetFiles, error) {
+	s, err := c.session(true)
+	if err == nil {
+		err = s.Refresh()
+	}
+	if err == nil && explicit { // asked for by an operator: the hardware epoch must admit it
+		if _, err = c.candidates(s, modelID); err == nil {
+			err = c.store.Allows(modelID, v)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
 	mp := targets.ManifestPath(modelID, v)
 	tf, err := s.TargetInfo(mp)
 	if err != nil {

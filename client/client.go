@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/anti_rollback"
+	"github.com/edgetuf/edgetuf/devicekey"
 	"github.com/edgetuf/edgetuf/targets"
 )
 
@@ -80,10 +81,11 @@ type Options struct {
 	// from the network before it is deferred for VerifyFailureDeferral
 	// (DEFERRED_VERIFY_FAILURES; default DefaultMaxVerifyFailures).
 	MaxVerifyFailures int
-	// AntiRollback keeps the anti-rollback floors (nil: the store the state
-	// directory's configuration names, by default the file store); an
-	// anti_rollback.EpochStore adds the hardware epoch (docs/client.md).
+	// AntiRollback keeps the floors (nil: the one client.json names; docs/client.md, section 9).
 	AntiRollback anti_rollback.Store
+	// DeviceKey is the device's key pair for per-device decryption; nil
+	// means the one client.json's device_key names (devicekey.Open).
+	DeviceKey devicekey.Key
 
 	// after starts the timers of StallTimeout, MetadataTimeout and
 	// Timeout (default: real ones); this package's tests fire them.

@@ -5,6 +5,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
+	"github.com/edgetuf/edgetuf/client/internal/verifiedread"
 	"path/filepath"
 	"sort"
 
@@ -106,25 +107,38 @@ func (c *Client) Status(modelID string) (*ModelStatus, error) {
 // metadata the device trusts (no network needed): someone with filesystem
 // access may have replaced a file. It returns the verified status.
 func (c *Client) Verify(modelID string) (*ModelStatus, error) {
+	st, m, err := c.active(modelID)
+	if err == nil {
+		err = m.Verify(context.Background())
+	}
+	return st, err
+}
+
+// ActiveModel is a model's active version with its signed files; its
+// Open returns readers that hash while the application reads
+// (docs/client.md, section 10).
+type ActiveModel = verifiedread.Model
+
+// OpenActive returns the active version of modelID as the signed
+// metadata the device trusts describes it, verified now (no network).
+func (c *Client) OpenActive(modelID string) (*ActiveModel, error) {
+	_, m, err := c.active(modelID)
+	return m, err
+}
+
+func (c *Client) active(modelID string) (*ModelStatus, *ActiveModel, error) {
 	st, err := c.Status(modelID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if st.Version == "" {
-		return st, codes.Errorf(NoActiveModel, nil, "%s has no active version", modelID)
+		return st, nil, codes.Errorf(NoActiveModel, nil, "%s has no active version", modelID)
 	}
-	s, err := c.session(true)
-	if err == nil {
-		err = s.Refresh()
-	}
+	fs, err := c.signedFiles(modelID, st.Version, false)
 	if err != nil {
-		return st, err
+		return st, nil, err
 	}
-	fs, err := c.signedFiles(s, modelID, st.Version)
-	if err != nil {
-		return st, err
-	}
-	return st, installed.VerifyDir(context.Background(), c.sfs(), st.Path, fs)
+	return st, verifiedread.New(c.sfs(), modelID, st.Version, st.Path, fs), nil
 }
 
 // Rollback switches explicitly back to the previous installed version,
@@ -155,20 +169,7 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if _, err := p.FS.Lstat(p.Version(ptr.Previous)); err != nil {
 			return codes.Errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
 		}
-		s, err := c.session(true)
-		if err == nil {
-			err = s.Refresh()
-		}
-		if err == nil {
-			_, err = c.candidates(s, modelID) // the hardware epoch's view of the model
-		}
-		if err == nil {
-			err = c.store.Allows(modelID, ptr.Previous)
-		}
-		if err != nil {
-			return err
-		}
-		fs, err := c.signedFiles(s, modelID, ptr.Previous)
+		fs, err := c.signedFiles(modelID, ptr.Previous, true)
 		if err != nil {
 			return err
 		}

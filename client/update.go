@@ -8,6 +8,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
+	"github.com/edgetuf/edgetuf/client/internal/verifiedread"
 	"path/filepath"
 	"time"
 
@@ -40,6 +41,10 @@ type UpdateRequest struct {
 	State *DeviceState
 	// Force runs even before the backoff's next attempt time.
 	Force bool
+	// VerifyActive (always) and RehashEvery (when the last good full
+	// re-hash is older) re-hash an up-to-date active version in full.
+	VerifyActive bool
+	RehashEvery  time.Duration
 }
 
 // Outcomes of an update.
@@ -301,19 +306,19 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	return u.finish(nil)
 }
 
-// repair re-installs the active version when a cheap check (every signed
-// file present with its signed size, nothing else) finds it damaged, so
-// that an up-to-date device never stays on a broken copy. It does not
-// re-hash: that is mclient verify's job, and costs a full read per poll.
+// repair re-installs the active version when a check finds it damaged, so
+// that an up-to-date device never stays on a broken copy: a full re-hash
+// when VerifyActive or RehashEvery ask for one, else every signed file
+// present with its signed size and nothing else (verifiedread.CheckActive).
 func (u *run) repair(ctx context.Context, s *tufsession.Session, active *candidate) error {
 	fs, err := files(s, active)
 	if err != nil {
 		return err
 	}
 	v := active.version.String()
-	cause := installed.CheckSizesSigned(u.p.FS, u.p.Version(v), fs)
-	if cause == nil {
-		return nil
+	cause := verifiedread.CheckActive(ctx, u.p, v, fs, verifiedread.Policy{Always: u.req.VerifyActive, Every: u.req.RehashEvery, Now: u.c.now()})
+	if cause == nil || codes.IsStop(CodeOf(cause)) {
+		return cause
 	}
 	u.c.event(Event{Event: EventFailed, ModelID: u.req.ModelID, FromVersion: v, ToVersion: v, Code: CodeOf(cause)})
 	u.res.ToVersion = v
@@ -519,6 +524,9 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 		crashpoint.Hit("client.install.moved")
 	}
 	devstate.SyncDir(tmp)
+	if err := verifiedread.Protect(u.p.FS, tmp, names, u.c.opts.Logger); err != nil {
+		return err
+	}
 	if _, err := u.p.FS.Lstat(dst); err == nil {
 		// Move the damaged copy (a link or special file: the entry
 		// itself) aside under a name recover deletes.

@@ -138,14 +138,14 @@ func TestPlantedRefRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.pkcs11.module()
+	_, err = r.pkcs11.Module()
 	wantInsecure(t, "module", err, evil, 0o666, "chmod go-w "+evil)
 	chmod(t, evil, 0o644)
 	chmod(t, evilDir, 0o777)
-	_, err = r.pkcs11.module()
+	_, err = r.pkcs11.Module()
 	wantInsecure(t, "module directory", err, evilDir, 0o777, "chmod 700 "+evilDir)
 	chmod(t, evilDir, 0o755)
-	if m, err := r.pkcs11.module(); err != nil || m != evil {
+	if m, err := r.pkcs11.Module(); err != nil || m != evil {
 		t.Fatalf("safe module path: %q, %v", m, err)
 	}
 }
@@ -179,10 +179,10 @@ func TestSecretFilePermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = u.pin(nil, "t")
+	_, err = u.PIN(nil, "t")
 	wantInsecure(t, "PIN source", err, pin, 0o640, "chmod 600 "+pin)
 	chmod(t, pin, 0o600)
-	if p, err := u.pin(nil, "t"); err != nil || p != "1234" {
+	if p, err := u.PIN(nil, "t"); err != nil || p != "1234" {
 		t.Fatalf("PIN source 0600: %q, %v", p, err)
 	}
 }

@@ -17,13 +17,7 @@ import (
 // from a key directory. One token for the whole suite: this process loads
 // the module once, with the token's configuration.
 func TestPKCS11Conformance(t *testing.T) {
-	h := backendtest.NewSoftHSM(t, "edgetuf-suite")
-	h.UseInProcess(t)
-	t.Cleanup(func() {
-		if err := keys.ClosePKCS11(); err != nil {
-			t.Error(err)
-		}
-	})
+	h := backendtest.InProcessSoftHSM(t, "edgetuf-suite")
 	var n atomic.Int32
 	keyringtest.Run(t, keyringtest.Backend{
 		Types: bothTypes(),

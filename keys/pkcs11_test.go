@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/internal/backendtest"
+	"github.com/edgetuf/edgetuf/internal/pkcs11tok"
 	"github.com/miekg/pkcs11"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -22,14 +23,7 @@ import (
 // at it; the module is finalized when t ends.
 func softHSM(t *testing.T) *backendtest.SoftHSM {
 	t.Helper()
-	h := backendtest.NewSoftHSM(t, "edgetuf-test")
-	h.UseInProcess(t)
-	t.Cleanup(func() {
-		if err := ClosePKCS11(); err != nil {
-			t.Error(err)
-		}
-	})
-	return h
+	return backendtest.InProcessSoftHSM(t, "edgetuf-test")
 }
 
 // TestPKCS11Keys generates Ed25519 and ECDSA P-256 keys inside a SoftHSM2
@@ -113,20 +107,20 @@ func TestPKCS11Keys(t *testing.T) {
 // extractable, sensitive, never extractable, and its value unreadable.
 func assertNotExtractable(t *testing.T, u *pkcs11URI) {
 	t.Helper()
-	tok, err := findToken(u)
+	tok, err := pkcs11tok.FindToken(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok.mu.Lock()
-	defer tok.mu.Unlock()
-	if err := tok.login(u, nil); err != nil {
+	tok.Mu.Lock()
+	defer tok.Mu.Unlock()
+	if err := tok.Login(u, nil); err != nil {
 		t.Fatal(err)
 	}
-	priv, err := tok.findOne(u, pkcs11.CKO_PRIVATE_KEY, "private")
+	priv, err := tok.FindOne(u, pkcs11.CKO_PRIVATE_KEY, "private")
 	if err != nil {
 		t.Fatal(err)
 	}
-	attrs, err := tok.ctx.GetAttributeValue(tok.session, priv, []*pkcs11.Attribute{
+	attrs, err := tok.Ctx.GetAttributeValue(tok.Session, priv, []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_NEVER_EXTRACTABLE, nil),
@@ -137,11 +131,11 @@ func assertNotExtractable(t *testing.T, u *pkcs11URI) {
 	}
 	want := []bool{false, true, true, true}
 	for i, a := range attrs {
-		if attrTrue(a.Value) != want[i] {
-			t.Errorf("private key attribute 0x%x = %v, want %v", a.Type, attrTrue(a.Value), want[i])
+		if pkcs11tok.AttrTrue(a.Value) != want[i] {
+			t.Errorf("private key attribute 0x%x = %v, want %v", a.Type, pkcs11tok.AttrTrue(a.Value), want[i])
 		}
 	}
-	if _, err := tok.ctx.GetAttributeValue(tok.session, priv, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)}); !isCKR(err, pkcs11.CKR_ATTRIBUTE_SENSITIVE) {
+	if _, err := tok.Ctx.GetAttributeValue(tok.Session, priv, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)}); !pkcs11tok.IsCKR(err, pkcs11.CKR_ATTRIBUTE_SENSITIVE) {
 		t.Errorf("reading the private key's CKA_VALUE: %v, want CKR_ATTRIBUTE_SENSITIVE", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/pkcs11tok"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -36,7 +37,7 @@ import (
 //	                 reference); a relative PATH is relative to the key
 //	                 directory, and ".key" is appended when PATH has no
 //	                 extension
-//	pkcs11:...       an RFC 7512 PKCS#11 URI, see parsePKCS11URI
+//	pkcs11:...       an RFC 7512 PKCS#11 URI, see pkcs11tok.URI
 //	awskms://...     an AWS KMS key through sigstore's KMS signer, see
 //	                 sigstore's aws package for the forms
 
@@ -52,10 +53,15 @@ const (
 
 // PINEnv is the environment variable a PKCS#11 user PIN is read from when
 // the reference has no pin-source.
-const PINEnv = "EDGETUF_PKCS11_PIN"
+const PINEnv = pkcs11tok.PINEnv
 
 // ModuleEnv names the PKCS#11 module when a reference has no module-path.
-const ModuleEnv = "EDGETUF_PKCS11_MODULE"
+const ModuleEnv = pkcs11tok.ModuleEnv
+
+// pkcs11URI is a parsed RFC 7512 PKCS#11 URI (pkcs11tok.Parse).
+type pkcs11URI = pkcs11tok.URI
+
+func parsePKCS11URI(s string) (*pkcs11URI, error) { return pkcs11tok.Parse(s) }
 
 // maxRefSize bounds what a NAME.ref file may hold.
 const maxRefSize = 4 << 10

@@ -100,22 +100,22 @@ func TestPKCS11URIPINSources(t *testing.T) {
 	t.Setenv(PINEnv, "from-env")
 	t.Setenv(ModuleEnv, "")
 	os.Unsetenv(ModuleEnv)
-	if p, err := u.pin(nil, "t"); err != nil || p != "1234" {
+	if p, err := u.PIN(nil, "t"); err != nil || p != "1234" {
 		t.Errorf("pin-source file: %q, %v", p, err)
 	}
-	u.pinSource = ""
-	if p, err := u.pin(nil, "t"); err != nil || p != "from-env" {
+	u.PINSource = ""
+	if p, err := u.PIN(nil, "t"); err != nil || p != "from-env" {
 		t.Errorf("pin from %s: %q, %v", PINEnv, p, err)
 	}
 	os.Unsetenv(PINEnv)
-	if _, err := u.pin(nil, "t"); err == nil || !strings.Contains(err.Error(), PINEnv) {
+	if _, err := u.PIN(nil, "t"); err == nil || !strings.Contains(err.Error(), PINEnv) {
 		t.Errorf("no PIN source: %v", err)
 	}
 	asked := ""
-	if p, err := u.pin(func(purpose string, _ bool) ([]byte, error) { asked = purpose; return []byte("typed"), nil }, "t"); err != nil || p != "typed" || !strings.Contains(asked, `"t"`) {
+	if p, err := u.PIN(func(purpose string, _ bool) ([]byte, error) { asked = purpose; return []byte("typed"), nil }, "t"); err != nil || p != "typed" || !strings.Contains(asked, `"t"`) {
 		t.Errorf("prompt: %q, %v (asked %q)", p, err, asked)
 	}
-	if _, err := u.module(); err == nil {
+	if _, err := u.Module(); err == nil {
 		t.Error("a reference without module-path and no " + ModuleEnv + " has a module")
 	}
 	mod := filepath.Join(t.TempDir(), "module.so")
@@ -123,7 +123,7 @@ func TestPKCS11URIPINSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(ModuleEnv, mod)
-	if m, err := u.module(); err != nil || m != mod {
+	if m, err := u.Module(); err != nil || m != mod {
 		t.Errorf("module from %s: %q, %v", ModuleEnv, m, err)
 	}
 }

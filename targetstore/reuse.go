@@ -81,7 +81,10 @@ type Reused struct {
 
 // lookup returns the published file with this content, if it is stored
 // under its consistent-snapshot name as a regular file of its signed
-// length (a file removed or damaged by hand is not reused).
+// length and SHA-256 (a file removed or damaged by hand is not reused: a
+// new version linked to damaged bytes would be published broken). The
+// stored file is hashed again for this, one read of it: still cheaper
+// than the copy a link saves (a read and a write).
 func (s Store) lookup(pub Published, sha string, length int64) (PublishedFile, string, bool) {
 	pf, ok := pub[contentKey{sha, length}]
 	if !ok {
@@ -89,10 +92,22 @@ func (s Store) lookup(pub Published, sha string, length int64) (PublishedFile, s
 	}
 	p := s.path(pf.Target.Path, pf.Target.Hashes["sha256"])
 	fi, err := lstat(s.Fs, p)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != length {
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != length || !s.holds(p, sha, length) {
 		return pf, "", false
 	}
 	return pf, p, true
+}
+
+// holds reports whether the stored file p has exactly length bytes with
+// SHA-256 sha (hex).
+func (s Store) holds(p, sha string, length int64) bool {
+	f, err := s.Fs.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	n, sum, err := hashcopy.Copy(io.Discard, f, length, nil)
+	return err == nil && n == length && hex.EncodeToString(sum[:]) == sha
 }
 
 // link names the stored file src as targetPath's (hash-addressed) file.

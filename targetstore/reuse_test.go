@@ -189,3 +189,39 @@ func TestPublishedFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestPutBundleFileReuseRehashesStored: a stored file damaged by hand
+// without changing its size (one byte flipped) is not reused, whether the
+// bundle manifest declares the hash or not: the new version's file is
+// stored as a copy of the bundle's bytes, so it is published intact.
+func TestPutBundleFileReuseRehashesStored(t *testing.T) {
+	for _, declared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("declared=%v", declared), func(t *testing.T) {
+			dir := t.TempDir()
+			fs := afero.NewOsFs()
+			s := Store{Fs: fs, Dir: filepath.Join(dir, "repo")}
+			ts := map[string]*metadata.TargetFiles{}
+			publish(t, s, ts, "det", "1.0.0", "labels.txt", "cat\ndog\n")
+			if err := os.WriteFile(storedPath(s, ts["models/det/1.0.0/labels.txt"]), []byte("cat\ndoG\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			manifest := `{"model_id":"det","version":"1.1.0"}`
+			if declared {
+				manifest = fmt.Sprintf(`{"model_id":"det","version":"1.1.0","files":[{"path":"labels.txt","sha256":"%s","size":8}]}`, hexSHA([]byte("cat\ndog\n")))
+			}
+			bdir := filepath.Join(dir, "b")
+			writeDir(t, fs, bdir, map[string]string{"manifest.json": manifest, "labels.txt": "cat\ndog\n"})
+			b, err := ReadBundle(fs, bdir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tf, r, err := s.PutBundleFile(b, "labels.txt", nil, PublishedFiles(ts, "det"))
+			if err != nil || r != nil {
+				t.Fatalf("reused %+v, err %v", r, err)
+			}
+			if got := readAll(t, s, tf); string(got) != "cat\ndog\n" {
+				t.Errorf("stored %q", got)
+			}
+		})
+	}
+}

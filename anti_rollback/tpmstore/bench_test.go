@@ -32,7 +32,7 @@ func report(b *testing.B, n *int, start int) {
 }
 
 // The TPM counter's cost per update, against swtpm (docs/design.md,
-// section 16, reports the numbers): reading the epoch (what every update
+// section 18, reports the numbers): reading the epoch (what every update
 // does, before choosing), one increment (one step of a raise), and the
 // store calls of an update that confirms a version one epoch up (read
 // the epoch, check the floor, raise the version floor twice, raise the

@@ -28,6 +28,7 @@ func settingFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "stall-timeout", Usage: "retry a transfer (metadata or model file) that receives nothing for this long", DefaultText: "30s"},
 		&cli.DurationFlag{Name: "timeout", Usage: "stop the whole update after this long (NETWORK); the next run resumes the download", DefaultText: "6h0m0s"},
 		&cli.BoolFlag{Name: "no-delta", Usage: "download whole files, never rebuild them from an installed version with a patch"},
+		&cli.DurationFlag{Name: "rehash-every", Usage: "when up to date, re-hash the active version in full if the last good full re-hash is older than this"},
 	}
 }
 
@@ -71,8 +72,8 @@ is not given, stored in the state directory's client.json by mclient init
 or by config set: app-version, runtime, platform, variant,
 input-schema-hash, output-schema-hash, preprocess-config-hash,
 health-check, health-timeout, keep, retries, stall-timeout, timeout,
-no-delta. A flag given to mclient update overrides the stored value for
-that run. Values are checked as the flags are; an unknown key is a usage
+no-delta, rehash-every. A flag given to mclient update overrides the
+stored value for that run. Values are checked as the flags are; an unknown key is a usage
 error.
 
 repo-url moves the repository (a new CDN) without a new init: the trusted
@@ -102,12 +103,19 @@ Changes are made under the state lock and replace client.json atomically.`,
 	}
 }
 
-// configSub sets up a subcommand of mclient config: flag errors are one
+// configSub sets up a subcommand of mclient config (stateSub).
+func configSub(cmd *cli.Command, args []string, action cli.ActionFunc) *cli.Command {
+	return stateSub("config", cmd, args, action)
+}
+
+// stateSub sets up a subcommand of mclient PARENT: flag errors are one
 // line and exit 64, --state is required, and exactly the positional
 // arguments args are.
-func configSub(cmd *cli.Command, args []string, action cli.ActionFunc) *cli.Command {
-	name := "config " + cmd.Name
-	cmd.UsageText = "mclient " + name + " --state DIR " + strings.Join(args, " ")
+func stateSub(parent string, cmd *cli.Command, args []string, action cli.ActionFunc) *cli.Command {
+	name := parent + " " + cmd.Name
+	if cmd.UsageText == "" {
+		cmd.UsageText = "mclient " + name + " --state DIR " + strings.Join(args, " ")
+	}
 	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
 		return cliutil.Usagef("%s: %s (see mclient %s --help)", name, cliutil.OneLine(err), name)
 	}

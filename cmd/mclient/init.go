@@ -40,8 +40,9 @@ redirects to HOST, e.g. a CDN.
 
 Device settings: --app-version, --runtime, --platform, --variant, the
 schema hashes, --health-check, --health-timeout, --keep, --retries,
---stall-timeout, --timeout and --no-delta are stored and used by every
-mclient update that does not give the flag (see mclient config).
+--stall-timeout, --timeout, --no-delta and --rehash-every are stored and
+used by every mclient update that does not give the flag (see mclient
+config).
 
 Authenticated repositories: --auth-token-file FILE (a bearer token) and
 --auth-header-file FILE ("Name: value" lines) are sent on every request to

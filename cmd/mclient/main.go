@@ -63,6 +63,7 @@ the codes.`,
 			verifyCommand(),
 			rollbackCommand(),
 			configCommand(),
+			deviceKeyCommand(),
 			tufCommand(),
 		},
 		Action: func(c *cli.Context) error {

@@ -17,7 +17,7 @@ func updateCommand() *cli.Command {
 	return command([]string{"state", "model-id"}, &cli.Command{
 		Name:      "update",
 		Usage:     "run one full update cycle for a model",
-		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--no-delta] [--retries N] [--stall-timeout D] [--timeout D] [--device-state FILE] [--battery PERCENT] [--charging] [--network TYPE] [--metered] [--free-bytes N] [--auto-update=false] [--wifi-only] [--quiet-window HH:MM-HH:MM] [--force] [--json]",
+		UsageText: "mclient update --state DIR --model-id ID [--app-version V] [--runtime NAME@VERSION] [--platform OS/ARCH] [--health-check CMD] [--keep N] [--no-delta] [--retries N] [--stall-timeout D] [--timeout D] [--rehash-every D] [--verify-active] [--device-state FILE] [--battery PERCENT] [--charging] [--network TYPE] [--metered] [--free-bytes N] [--auto-update=false] [--wifi-only] [--quiet-window HH:MM-HH:MM] [--force] [--json]",
 		Description: `Refreshes the TUF metadata; picks the newest version whose signed
 constraints this device meets (app version, runtime, platform, variant,
 schema digests) and that policy allows (not below the anti-rollback floor,
@@ -37,13 +37,18 @@ fails the previous version is restored, the new one is marked bad, and the
 exit status is 1. Finally it raises the anti-rollback floor and keeps at
 most --keep versions installed.
 
-The device settings (--app-version to --no-delta in the options below)
+The device settings (--app-version to --rehash-every in the options below)
 default to the values stored by mclient init or mclient config set; a
 flag given here overrides the stored value for this run only.
 
 Already up to date is success, with nothing downloaded; the active
 version's files are checked for presence and size, and re-installed if
-damaged. Newer versions this device cannot take (incompatible, marked bad)
+damaged. With --verify-active, or when the last full re-hash that found
+the active version intact is older than --rehash-every D, every file of
+it is re-hashed against the signed metadata instead; a damaged copy is
+repaired (outcome repaired): the files that still verify are copied from
+it, the others downloaded, and the version's directory replaced
+atomically. Newer versions this device cannot take (incompatible, marked bad)
 are listed, and are not an error while a version is active. A device
 constraint left out is unknown, and a model that requires it is not
 compatible.
@@ -101,6 +106,7 @@ schedule.`,
 			&cli.BoolFlag{Name: "wifi-only", Usage: "user setting: download on Wi-Fi only"},
 			&cli.StringFlag{Name: "quiet-window", Usage: "user setting: no updates within `HH:MM-HH:MM` (local time)"},
 			&cli.BoolFlag{Name: "force", Usage: "run now even if the backoff after failed runs schedules the next attempt later"},
+			&cli.BoolFlag{Name: "verify-active", Usage: "when up to date, re-hash every file of the active version, and repair it if damaged"},
 			jsonFlag,
 		),
 		Action: func(c *cli.Context) error {
@@ -140,7 +146,7 @@ schedule.`,
 			res, err := cl.Update(ctx, client.UpdateRequest{
 				ModelID: c.String("model-id"), Device: s.Device(), HealthCheck: s.HealthCheck,
 				HealthTimeout: time.Duration(s.HealthTimeout), Keep: s.Keep, NoDelta: s.NoDelta,
-				State: state, Force: c.Bool("force"),
+				State: state, Force: c.Bool("force"), VerifyActive: c.Bool("verify-active"), RehashEvery: time.Duration(s.RehashEvery),
 			})
 			if err != nil && client.IsDeferral(client.CodeOf(err)) {
 				// Not a failure: run again later (exit 75).
@@ -174,7 +180,13 @@ schedule.`,
 				}
 				fmt.Fprintf(c.App.Writer, "): %s\n", res.Path)
 			}
+			if res.Outcome == client.OutcomeRepaired {
+				printRepair(c, res)
+			}
 			for _, f := range res.Files {
+				if res.Outcome == client.OutcomeRepaired {
+					break // printRepair said how each file was obtained
+				}
 				if f.Method == client.MethodDeltaFallback {
 					fmt.Fprintf(c.App.Writer, "  %s: the patch from %s failed (%s: %s); downloaded whole\n", f.File, f.Base, f.Code, f.Message)
 				}
@@ -256,4 +268,23 @@ func deviceState(c *cli.Context) (*client.DeviceState, error) {
 		get().Settings.QuietWindow = w
 	}
 	return st, nil
+}
+
+// printRepair says, for a repaired version, what happened to each of its
+// files: kept (it verified, and was copied into the new copy), damaged and
+// downloaded again, or downloaded again (missing or of the wrong size).
+func printRepair(c *cli.Context, res *client.Result) {
+	for _, f := range res.Files {
+		own := f.SourceModel == res.ModelID && f.SourceVersion == res.Version
+		switch {
+		case f.Method == client.MethodLocal && own:
+			fmt.Fprintf(c.App.Writer, "  %s: intact, kept\n", f.File)
+		case f.Method == client.MethodLocalFallback && own:
+			fmt.Fprintf(c.App.Writer, "  %s: damaged (%s: %s); downloaded again\n", f.File, f.Code, f.Message)
+		case f.Method == client.MethodLocal:
+			fmt.Fprintf(c.App.Writer, "  %s: copied from the installed %s %s\n", f.File, f.SourceModel, f.SourceVersion)
+		default:
+			fmt.Fprintf(c.App.Writer, "  %s: downloaded again\n", f.File)
+		}
+	}
 }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgetuf/edgetuf/internal/pkcs11tok"
 )
 
 // SoftHSMModule is where Debian's softhsm2 package puts the PKCS#11 module.
@@ -231,4 +233,20 @@ func LocalKMS(t testing.TB) *KMS {
 		}
 	}
 	return k
+}
+
+// InProcessSoftHSM is NewSoftHSM for a token this process uses itself
+// (UseInProcess): when t ends it finalizes every PKCS#11 module the
+// process loaded (pkcs11tok.Close, which keys.ClosePKCS11 is too), so that
+// the next test's module reads its own configuration.
+func InProcessSoftHSM(t testing.TB, label string) *SoftHSM {
+	t.Helper()
+	h := NewSoftHSM(t, label)
+	h.UseInProcess(t)
+	t.Cleanup(func() {
+		if err := pkcs11tok.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return h
 }

@@ -40,6 +40,9 @@ type Settings struct {
 	Retries      *int              `json:"retries,omitempty"`
 	StallTimeout duration.Duration `json:"stall_timeout,omitempty"`
 	Timeout      duration.Duration `json:"timeout,omitempty"`
+	// RehashEvery, when set (positive), makes an up-to-date update re-hash
+	// the active version in full when the last good full re-hash is older.
+	RehashEvery duration.Duration `json:"rehash_every,omitempty"`
 }
 
 // Device is the device description the settings give.
@@ -198,6 +201,7 @@ var keys = []key{
 	}, func(c *Config) { c.Settings.Retries = nil }},
 	dur("stall-timeout", func(c *Config) *duration.Duration { return &c.Settings.StallTimeout }),
 	dur("timeout", func(c *Config) *duration.Duration { return &c.Settings.Timeout }),
+	dur("rehash-every", func(c *Config) *duration.Duration { return &c.Settings.RehashEvery }),
 	path("auth-token-file", func(c *Config) *string { return &c.AuthTokenFile }),
 	path("auth-header-file", func(c *Config) *string { return &c.AuthHeaderFile }),
 	path("client-cert", func(c *Config) *string { return &c.ClientCert }),
@@ -281,7 +285,7 @@ func checkSettings(s Settings) error {
 	if s.Retries != nil && *s.Retries < 0 {
 		return bad("retries", "must not be negative")
 	}
-	for k, d := range map[string]duration.Duration{"health_timeout": s.HealthTimeout, "stall_timeout": s.StallTimeout, "timeout": s.Timeout} {
+	for k, d := range map[string]duration.Duration{"health_timeout": s.HealthTimeout, "stall_timeout": s.StallTimeout, "timeout": s.Timeout, "rehash_every": s.RehashEvery} {
 		if d < 0 {
 			return bad(k, "must be positive")
 		}

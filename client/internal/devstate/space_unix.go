@@ -3,7 +3,7 @@ package devstate
 import "syscall"
 
 // FreeSpace reports the bytes available to unprivileged users on the
-// filesystem holding path (the client's default Options.FreeSpace).
+// filesystem holding path.
 func FreeSpace(path string) (uint64, error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(path, &st); err != nil {

@@ -84,6 +84,9 @@ type Config struct {
 	AuthHeaderFile string `json:"auth_header_file,omitempty"`
 	ClientCert     string `json:"client_cert,omitempty"`
 	ClientKey      string `json:"client_key,omitempty"`
+	// DeviceKey names the device key pair (a package devicekey reference:
+	// file:PATH, pkcs11:URI or tpm:PATH), set by mclient device-key create.
+	DeviceKey string `json:"device_key,omitempty"`
 	// Settings are what mclient update uses by default.
 	Settings Settings `json:"settings,omitzero"`
 	// AntiRollback names the anti-rollback store: "file" or empty (the

@@ -4,7 +4,7 @@
 // rollback epoch (anti_rollback.EpochStore), the rules that enforce it
 // against the signed epochs of the versions the metadata lists.
 //
-// The rules (docs/design.md, section 16):
+// The rules (docs/design.md, section 18):
 //
 //   - A version whose signed epoch (targets.Custom.Epoch; absent is 0) is
 //     below the model's hardware epoch is not a candidate (Filter), so it

@@ -2,15 +2,11 @@ package installed
 
 import (
 	"context"
-	"errors"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
-	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 )
@@ -78,39 +74,21 @@ func VerifyFile(path string, tf *metadata.TargetFiles, buf []byte) error {
 }
 
 func verifyFileIn(ctx context.Context, sfs *safefs.FS, path string, tf *metadata.TargetFiles, buf []byte) error {
-	name := filepath.Base(path)
-	// A FIFO or device file is refused before it is opened (opening a
-	// FIFO blocks), a link is not followed.
-	f, err := sfs.OpenFile(path, os.O_RDONLY, 0)
-	if errors.Is(err, fs.ErrNotExist) && !safefs.IsUnsafe(err) {
-		return codes.Errorf(codes.HashMismatch, err, "%s is missing", name)
-	}
+	r, err := OpenReader(sfs, path, tf)
 	if err != nil {
-		return codes.Errorf(codes.HashMismatch, err, "%s is not a regular file", name)
+		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return codes.Errorf(codes.HashMismatch, err, "%s is not a regular file", name)
-	}
-	h := transport.NewTargetHash(tf) // every supported algorithm the target lists, in one read
-	n, err := io.CopyBuffer(h, ctxReader{ctx, io.LimitReader(f, tf.Length+1)}, buf)
-	if err != nil {
-		if ctx.Err() != nil {
-			return codes.Errorf(codes.StopCode(ctx), context.Cause(ctx), "verifying %s", name)
+	defer r.Close()
+	for err == nil {
+		if err = ctx.Err(); err != nil {
+			return codes.Errorf(codes.StopCode(ctx), context.Cause(ctx), "verifying %s", filepath.Base(path))
 		}
-		return codes.Errorf(codes.HashMismatch, err, "reading %s", name)
+		_, err = r.Read(buf)
 	}
-	if n != tf.Length {
-		return codes.Errorf(codes.HashMismatch, nil, "%s is %d bytes, signed %d", name, n, tf.Length)
+	if err == io.EOF {
+		return nil
 	}
-	if alg, _, _, bad := h.Mismatch(); bad {
-		if alg == "" {
-			return codes.Errorf(codes.HashMismatch, nil, "%s has no signed hash the client supports", name)
-		}
-		return codes.Errorf(codes.HashMismatch, nil, "%s does not match its signed %s", name, alg)
-	}
-	return nil
+	return err
 }
 
 // ctxReader stops reading when ctx ends: re-hashing a large model must not

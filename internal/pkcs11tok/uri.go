@@ -1,18 +1,35 @@
-package keys
+// Package pkcs11tok is the PKCS#11 plumbing shared by the signing keys of
+// package keys (mrepo) and the device keys of package devicekey
+// (mclient): RFC 7512 URIs, where the module and the user PIN come from,
+// and (in cgo builds) one loaded module and one logged-in session per
+// token for the life of the process.
+package pkcs11tok
 
 import (
+	"encoding/asn1"
 	"errors"
 	"fmt"
-	"github.com/edgetuf/edgetuf/internal/fileperm"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/edgetuf/edgetuf/internal/fileperm"
 )
 
-// pkcs11URI is a parsed RFC 7512 PKCS#11 URI naming one key pair:
+// PINEnv is the environment variable a PKCS#11 user PIN is read from when
+// the reference has no pin-source.
+const PINEnv = "EDGETUF_PKCS11_PIN"
+
+// ModuleEnv names the PKCS#11 module when a reference has no module-path.
+const ModuleEnv = "EDGETUF_PKCS11_MODULE"
+
+// PromptFunc asks for a secret (a user PIN) on a terminal; what says
+// which. nil: no prompt.
+type PromptFunc = func(what string, confirm bool) ([]byte, error)
+
+// URI is a parsed RFC 7512 PKCS#11 URI naming one key pair:
 //
 //	pkcs11:token=edgetuf;object=targets-1?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/edgetuf/pin
 //
@@ -23,16 +40,17 @@ import (
 // pin-source (a file whose first line is the user PIN, as "file:PATH" or
 // an absolute path; else EDGETUF_PKCS11_PIN, else a terminal prompt).
 // pin-value is refused: a reference is stored in the clear.
-type pkcs11URI struct {
-	token, serial, manufacturer, model string
-	slotID                             *uint
-	object                             string
-	id                                 []byte
-	modulePath                         string
-	pinSource                          string
+type URI struct {
+	Token, Serial, Manufacturer, Model string
+	SlotID                             *uint
+	Object                             string // CKA_LABEL
+	ID                                 []byte // CKA_ID
+	ModulePath                         string
+	PINSource                          string // a file
 }
 
-func parsePKCS11URI(s string) (*pkcs11URI, error) {
+// Parse parses and checks a pkcs11: URI.
+func Parse(s string) (*URI, error) {
 	rest, ok := strings.CutPrefix(s, "pkcs11:")
 	if !ok {
 		// The scheme is case-insensitive.
@@ -42,7 +60,7 @@ func parsePKCS11URI(s string) (*pkcs11URI, error) {
 		rest = s[7:]
 	}
 	path, query, _ := strings.Cut(rest, "?")
-	u := &pkcs11URI{}
+	u := &URI{}
 	seen := map[string]bool{}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("PKCS#11 URI %q: %s", s, fmt.Sprintf(format, args...))
@@ -63,30 +81,30 @@ func parsePKCS11URI(s string) (*pkcs11URI, error) {
 			}
 			switch k {
 			case "token":
-				u.token = val
+				u.Token = val
 			case "serial":
-				u.serial = val
+				u.Serial = val
 			case "manufacturer":
-				u.manufacturer = val
+				u.Manufacturer = val
 			case "model":
-				u.model = val
+				u.Model = val
 			case "slot-id":
 				n, err := strconv.ParseUint(val, 10, 32)
 				if err != nil {
 					return nil, bad("slot-id %q is not a number", val)
 				}
 				id := uint(n)
-				u.slotID = &id
+				u.SlotID = &id
 			case "object":
-				u.object = val
+				u.Object = val
 			case "id":
 				if val == "" {
 					return nil, bad("empty id")
 				}
-				u.id = []byte(val)
+				u.ID = []byte(val)
 			case "type":
 				if val != "private" && val != "public" {
-					return nil, bad("type %q: a signing key is named by its private (or public) object", val)
+					return nil, bad("type %q: a key pair is named by its private (or public) object", val)
 				}
 			case "library-manufacturer", "library-description", "library-version", "slot-description", "slot-manufacturer":
 				// Informational; the module is chosen by module-path.
@@ -118,7 +136,7 @@ func parsePKCS11URI(s string) (*pkcs11URI, error) {
 				if !filepath.IsAbs(val) {
 					return nil, bad("module-path %q is not an absolute path", val)
 				}
-				u.modulePath = val
+				u.ModulePath = val
 			case "pin-source":
 				p, ok := strings.CutPrefix(val, "file:")
 				if ok {
@@ -128,7 +146,7 @@ func parsePKCS11URI(s string) (*pkcs11URI, error) {
 				if !filepath.IsAbs(p) {
 					return nil, bad("pin-source %q: want file:/ABSOLUTE/PATH", val)
 				}
-				u.pinSource = p
+				u.PINSource = p
 			case "pin-value":
 				return nil, bad("pin-value is not allowed: the reference is stored in the clear; use pin-source=file:PATH or %s", PINEnv)
 			case "module-name":
@@ -140,20 +158,20 @@ func parsePKCS11URI(s string) (*pkcs11URI, error) {
 			}
 		}
 	}
-	if u.token == "" && u.serial == "" && u.slotID == nil {
+	if u.Token == "" && u.Serial == "" && u.SlotID == nil {
 		return nil, bad("no token: give token=LABEL, serial= or slot-id=")
 	}
-	if u.object == "" && u.id == nil {
+	if u.Object == "" && u.ID == nil {
 		return nil, bad("no key: give object=LABEL or id=")
 	}
 	return u, nil
 }
 
-// module returns the PKCS#11 module to load: an absolute path to a file
+// Module returns the PKCS#11 module to load: an absolute path to a file
 // that, like its directory, group and others cannot write (a module is a
-// shared library run inside mrepo, with its keys).
-func (u *pkcs11URI) module() (string, error) {
-	m := u.modulePath
+// shared library run inside the process, with its keys).
+func (u *URI) Module() (string, error) {
+	m := u.ModulePath
 	if m == "" {
 		m = os.Getenv(ModuleEnv)
 		if m == "" {
@@ -175,33 +193,33 @@ func (u *pkcs11URI) module() (string, error) {
 	return m, nil
 }
 
-// describe names the key for messages.
-func (u *pkcs11URI) describe() string {
-	tok := u.token
+// Describe names the key for messages.
+func (u *URI) Describe() string {
+	tok := u.Token
 	if tok == "" {
-		tok = "serial " + u.serial
+		tok = "serial " + u.Serial
 	}
-	if u.token == "" && u.serial == "" {
-		tok = fmt.Sprintf("slot %d", *u.slotID)
+	if u.Token == "" && u.Serial == "" {
+		tok = fmt.Sprintf("slot %d", *u.SlotID)
 	}
-	key := u.object
+	key := u.Object
 	if key == "" {
-		key = fmt.Sprintf("id %x", u.id)
+		key = fmt.Sprintf("id %x", u.ID)
 	}
 	return fmt.Sprintf("key %q in PKCS#11 token %q", key, tok)
 }
 
-// pin returns the user PIN: from pin-source, else PINEnv, else prompt.
-func (u *pkcs11URI) pin(prompt PassphraseFunc, tokenLabel string) (string, error) {
-	if u.pinSource != "" {
-		data, err := readSecretFile(u.pinSource, "PIN source")
+// PIN returns the user PIN: from pin-source, else PINEnv, else prompt.
+func (u *URI) PIN(prompt PromptFunc, tokenLabel string) (string, error) {
+	if u.PINSource != "" {
+		data, err := fileperm.ReadSecret(u.PINSource, "PIN source", maxSecretFile, false)
 		if err != nil {
-			return "", fmt.Errorf("PIN source: %w", err)
+			return "", err
 		}
 		line, _, _ := strings.Cut(string(data), "\n")
 		line = strings.TrimSuffix(line, "\r")
 		if line == "" {
-			return "", fmt.Errorf("PIN source %s: first line is empty", u.pinSource)
+			return "", fmt.Errorf("PIN source %s: first line is empty", u.PINSource)
 		}
 		return line, nil
 	}
@@ -228,27 +246,15 @@ func errNoPIN(token string) error {
 // maxSecretFile bounds a PIN or passphrase file: one line is used.
 const maxSecretFile = 64 << 10
 
-// readSecretFile reads a file holding a secret, refusing it if group or
-// others may read or write it (checked on the open file).
-func readSecretFile(path, what string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// OIDP256 is CKA_EC_PARAMS's curve for NIST P-256 (as DER: asn1.Marshal).
+var OIDP256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}
+
+// ECPoint returns the bare point of a CKA_EC_POINT value: a DER OCTET
+// STRING holding it, which some tokens leave out.
+func ECPoint(v []byte) []byte {
+	var inner []byte
+	if rest, err := asn1.Unmarshal(v, &inner); err == nil && len(rest) == 0 {
+		return inner
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := fileperm.Secret(fi, path, what); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxSecretFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxSecretFile)
-	}
-	return data, nil
+	return v
 }
