@@ -1,13 +1,47 @@
 // Package anti_rollback keeps, per model, the lowest version a device may
 // ever install again: a floor that only goes up.
 //
+// # The Store contract
+//
+// Every Store, whatever holds it, promises:
+//
+//   - Monotonic: Raise never lowers a floor (ErrLower); the only way down
+//     is StepDown, from exactly the current floor, which the client calls
+//     for one signed revocation step (client/rollout.go) and nothing else.
+//     An EpochStore's epoch never goes down at all: RaiseEpoch only
+//     raises it.
+//   - Fail closed: a store that is damaged, unreadable, or absent where
+//     it is expected (a floor recorded for a model whose hardware counter
+//     is gone) is an error, never "no floor". A floor that was never
+//     recorded (a model never installed) is ok=false, not an error.
+//   - Hardware absent, unreachable, reset or cleared: every method returns
+//     an error wrapping ErrUnavailable (the client reports
+//     ANTI_ROLLBACK_UNAVAILABLE and stops); a store never falls back to a
+//     weaker one. Recovery is an operator's act that starts new counters
+//     (tpmstore.Store.Reprovision, mclient init --reprovision) and says
+//     what trust was lost.
+//
+// # The file store
+//
 // The file store writes the floor crash-safely (temporary file, fsync,
 // rename, directory fsync) in two copies and reads the higher of the two,
 // so a torn write or one copy rewritten by hand does not lower it. An
 // attacker who can rewrite every file of the device can still lower a
 // file-based floor; the client therefore also never goes below the
-// version it has active and verified, and hardware monotonic counters
-// (a TPM NV counter) can stand behind the same Store interface.
+// version it has active and verified.
+//
+// # Hardware: the rollback epoch
+//
+// A hardware monotonic counter (a TPM 2.0 NV counter, package tpmstore)
+// only counts up by one, so it cannot hold a semantic version. It holds
+// the model's signed rollback epoch instead (targets.Custom.Epoch: the
+// repository gives each new highest version of a model the model's
+// highest epoch plus one, so epochs never decrease in version order): an
+// EpochStore keeps the version floor as the file store does and, beside
+// it, an epoch floor that no file edit can lower. The client refuses any
+// version whose signed epoch is below it, unless a signed revocation of
+// every listed version between permits the step (docs/design.md, section
+// 21).
 package anti_rollback
 
 import (
@@ -17,6 +51,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
@@ -202,4 +238,25 @@ func (s *FileStore) bothCurrent(modelID string, v targets.Version) bool {
 		}
 	}
 	return true
+}
+
+// Models lists the models that have a floor copy in the store, sorted. A
+// store directory that does not exist holds none.
+func (s *FileStore) Models() ([]string, error) {
+	entries, err := afero.ReadDir(s.fs, s.Dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(strings.TrimSuffix(e.Name(), ".bak"), ".json")
+		if ok && targets.CheckModelID(id) == nil && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

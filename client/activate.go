@@ -47,7 +47,7 @@ func (u *run) confirm(ptr devstate.Pointer) error {
 		return codes.Errorf(StateInvalid, err, "confirming %s", ptr.Version)
 	}
 	if err := u.c.store.Raise(u.req.ModelID, v); err != nil {
-		return codes.Errorf(StateInvalid, err, "raising the anti-rollback floor")
+		return codes.Errorf(codes.Own(err, StateInvalid), err, "raising the anti-rollback floor")
 	}
 	u.ptr = &ptr
 	u.c.event(Event{Event: EventConfirmed, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: ptr.Version})
@@ -98,7 +98,7 @@ func (u *run) resolveTrial(ctx context.Context) error {
 	if trial.Previous != "" {
 		prev = &devstate.Pointer{ModelID: trial.ModelID, Version: trial.Previous}
 	}
-	fs, err := u.c.signedFiles(u.req.ModelID, trial.Version)
+	fs, err := u.c.signedFiles(u.req.ModelID, trial.Version, false)
 	if err == nil {
 		err = u.healthCheck(ctx, trial.Version, fs)
 	}
@@ -150,10 +150,15 @@ func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata
 
 // signedFiles resolves a version's targets from the signed metadata the
 // device trusts (an offline session: no network, no freshness needed).
-func (c *Client) signedFiles(modelID, v string) (map[string]*metadata.TargetFiles, error) {
+func (c *Client) signedFiles(modelID, v string, explicit bool) (map[string]*metadata.TargetFiles, error) {
 	s, err := c.session(true)
 	if err == nil {
 		err = s.Refresh()
+	}
+	if err == nil && explicit { // asked for by an operator: the hardware epoch must admit it
+		if _, err = c.candidates(s, modelID); err == nil {
+			err = c.store.Allows(modelID, v)
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/epochgate"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"log/slog"
@@ -82,6 +83,8 @@ type Options struct {
 	// from the network before it is deferred for VerifyFailureDeferral
 	// (DEFERRED_VERIFY_FAILURES; default DefaultMaxVerifyFailures).
 	MaxVerifyFailures int
+	// AntiRollback keeps the floors (nil: the one client.json names; docs/client.md, section 9).
+	AntiRollback anti_rollback.Store
 	// DeviceKey is the device's key pair for per-device decryption; nil
 	// means the one client.json's device_key names (devicekey.Open).
 	DeviceKey devicekey.Key
@@ -99,7 +102,7 @@ type Client struct {
 	dir   string
 	cfg   *Config
 	opts  Options
-	store anti_rollback.Store
+	store *epochgate.Gate
 	dl    *transport.Downloader
 	// retryAfter is the longest Retry-After of the current run.
 	retryAfter *transport.RetryAfterRecorder
@@ -162,10 +165,17 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: anti_rollback.NewFileStore(filepath.Join(stateDir, devstate.AntiRollbackDir)), retryAfter: rec}
+	store, err := epochgate.Open(opts.AntiRollback, cfg.AntiRollback, filepath.Join(stateDir, devstate.AntiRollbackDir))
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: store, retryAfter: rec}
 	c.dl = &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: opts.after, Log: opts.Logger}
 	return c, nil
 }
+
+// AntiRollback is the anti-rollback store in use (Options.AntiRollback or the configured one).
+func (c *Client) AntiRollback() anti_rollback.Store { return c.store.Store }
 
 // Config returns the state directory's configuration.
 func (c *Client) Config() Config { return *c.cfg }

@@ -42,16 +42,16 @@ func TestRolloutCodesStable(t *testing.T) {
 	}
 }
 
-// TestStopAndBusyCodesDocumented: INTERRUPTED (a signal) and BUSY (the
-// lock is held) are spelled as documented, rows of docs/error-codes.md,
-// and neither is a deferral.
+// TestStopAndBusyCodesDocumented: INTERRUPTED (a signal), BUSY (the lock
+// is held) and ANTI_ROLLBACK_UNAVAILABLE (the TPM store) are spelled as
+// documented, rows of docs/error-codes.md, and none is a deferral.
 func TestStopAndBusyCodesDocumented(t *testing.T) {
 	t.Parallel()
 	doc, err := os.ReadFile("../docs/error-codes.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for code, want := range map[Code]string{Interrupted: "INTERRUPTED", Busy: "BUSY", Cancelled: "CANCELLED"} {
+	for code, want := range map[Code]string{Interrupted: "INTERRUPTED", Busy: "BUSY", Cancelled: "CANCELLED", AntiRollbackUnavailable: "ANTI_ROLLBACK_UNAVAILABLE"} {
 		if string(code) != want || !strings.Contains(string(doc), "| `"+want+"` |") || IsDeferral(code) {
 			t.Errorf("%s: spelled %s, documented %v, deferral %v", want, code, strings.Contains(string(doc), "| `"+want+"` |"), IsDeferral(code))
 		}

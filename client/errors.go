@@ -38,6 +38,7 @@ const (
 	Busy                     = codes.Busy
 	RootChainBroken          = codes.RootChainBroken
 	PinnedRootUnusable       = codes.PinnedRootUnusable
+	AntiRollbackUnavailable  = codes.AntiRollbackUnavailable
 	CohortExcluded           = codes.CohortExcluded
 	Revoked                  = codes.Revoked
 	DeferredBattery          = codes.DeferredBattery

@@ -24,16 +24,6 @@ const DefaultMetadataTimeout = 5 * time.Minute
 
 // limitsOf are the metadata size limits o sets, defaults filled in.
 func limitsOf(o Options) transport.Limits {
-	or := func(v, def int64) int64 {
-		if v > 0 {
-			return v
-		}
-		return def
-	}
-	return transport.Limits{
-		Root:      or(o.MaxRootSize, DefaultMaxRootSize),
-		Timestamp: or(o.MaxTimestampSize, DefaultMaxTimestampSize),
-		Snapshot:  or(o.MaxSnapshotSize, DefaultMaxSnapshotSize),
-		Targets:   or(o.MaxTargetsSize, DefaultMaxTargetsSize),
-	}
+	return transport.Limits{Root: o.MaxRootSize, Timestamp: o.MaxTimestampSize, Snapshot: o.MaxSnapshotSize, Targets: o.MaxTargetsSize}.Or(
+		transport.Limits{Root: DefaultMaxRootSize, Timestamp: DefaultMaxTimestampSize, Snapshot: DefaultMaxSnapshotSize, Targets: DefaultMaxTargetsSize})
 }

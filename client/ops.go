@@ -134,7 +134,7 @@ func (c *Client) active(modelID string) (*ModelStatus, *ActiveModel, error) {
 	if st.Version == "" {
 		return st, nil, codes.Errorf(NoActiveModel, nil, "%s has no active version", modelID)
 	}
-	fs, err := c.signedFiles(modelID, st.Version)
+	fs, err := c.signedFiles(modelID, st.Version, false)
 	if err != nil {
 		return st, nil, err
 	}
@@ -169,7 +169,7 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if _, err := p.FS.Lstat(p.Version(ptr.Previous)); err != nil {
 			return codes.Errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
 		}
-		fs, err := c.signedFiles(modelID, ptr.Previous)
+		fs, err := c.signedFiles(modelID, ptr.Previous, true)
 		if err != nil {
 			return err
 		}

@@ -173,7 +173,7 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 	// revoked version active and confirmed, and the next run raises the
 	// floor back to it (choose) and steps down again.
 	if err := u.c.store.StepDown(u.req.ModelID, from, target.version); err != nil {
-		return codes.Errorf(StateInvalid, err, "stepping the anti-rollback floor down from the revoked %s", from)
+		return codes.Errorf(codes.Own(err, StateInvalid), err, "stepping the anti-rollback floor down from the revoked %s", from)
 	}
 	crashpoint.Hit("client.revoked.stepdown")
 	next := devstate.Pointer{ModelID: u.req.ModelID, Version: to, Trial: true}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"github.com/edgetuf/edgetuf/client/internal/epochgate"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"github.com/edgetuf/edgetuf/client/internal/versions"
 	"sort"
@@ -50,7 +51,10 @@ func (c *Client) candidates(s *tufsession.Session, modelID string) ([]candidate,
 		out = append(out, candidate{version: v, manifest: tf, custom: custom})
 	}
 	sort.Slice(out, func(i, j int) bool { return newerFirst(out[i].version, out[j].version) })
-	return versions.DropCaseCollisions(out, func(c candidate) targets.Version { return c.version }), nil
+	out = versions.DropCaseCollisions(out, func(c candidate) targets.Version { return c.version })
+	return epochgate.Filter(c.store, modelID, out, func(c candidate) epochgate.Listed {
+		return epochgate.Listed{Version: c.version, Epoch: c.custom.Epoch, Revoked: c.custom.Revoked != nil}
+	})
 }
 
 // newerFirst is the order of versions on every device

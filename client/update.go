@@ -358,8 +358,8 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 	if u.ptr != nil && !u.ptr.Trial {
 		// Repair a store that is lower than the confirmed active version
 		// (rewritten by hand, or lost).
-		if err := u.c.store.Raise(u.req.ModelID, floor); err != nil {
-			return nil, nil, codes.Errorf(StateInvalid, err, "raising the anti-rollback floor")
+		if err := u.c.store.RaiseFloor(u.req.ModelID, floor); err != nil {
+			return nil, nil, err
 		}
 	}
 	var firstErr error

@@ -213,15 +213,7 @@ func TestTPMBlobUselessElsewhere(t *testing.T) {
 	if _, err := Open("tpm:"+sw.Socket, dir); err != nil {
 		t.Fatalf("the original blob: %v", err)
 	}
-	tpm, err := tpmdev.Open(sw.Socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = tpm2.Clear{AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHLockout, Auth: tpm2.PasswordAuth(nil)}}.Execute(tpm)
-	tpm.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw.Clear(t)
 	_, err = Open("tpm:"+sw.Socket, dir)
 	wantCode(t, err, CodeUnavailable)
 	t.Logf("the TPM cleared: %v", err)

@@ -13,10 +13,10 @@ import (
 )
 
 func initCommand() *cli.Command {
-	return command([]string{"state", "root", "repo-url"}, &cli.Command{
+	return command([]string{"state"}, &cli.Command{
 		Name:      "init",
 		Usage:     "bootstrap trust from a pinned root (no network)",
-		UsageText: "mclient init --state DIR --root FILE [--root-readonly] --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]... [device settings] [--auth-token-file FILE] [--auth-header-file FILE] [--client-cert FILE --client-key FILE]",
+		UsageText: "mclient init --state DIR --root FILE [--root-readonly] --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]... [device settings] [--auth-token-file FILE] [--auth-header-file FILE] [--client-cert FILE --client-key FILE] [--anti-rollback file|tpm:PATH]\nmclient init --state DIR --anti-rollback tpm:PATH --reprovision",
 		Description: `Creates the state directory and trusts the root metadata FILE, the one pinned
 in the device image (it must be signed by its own threshold). With
 --root-readonly the state directory keeps no copy of it: FILE (made
@@ -59,7 +59,17 @@ origin; with --client-cert and --client-key the device presents a client
 certificate (mutual TLS). The files must be readable by their owner only
 (mode 0600; the certificate excepted); their paths are stored and they are
 read by every run. A token or header needs an https:// URL (or http:// to
-this machine).`,
+this machine).
+
+Anti-rollback store: --anti-rollback file (the default) keeps each model's
+floor in the state directory; --anti-rollback tpm:PATH also keeps each
+model's signed rollback epoch in a TPM 2.0 NV counter (PATH: /dev/tpmrm0,
+or a swtpm socket), which no edit of the state directory can lower; the
+TPM must answer. Every later command uses the store named here, and fails
+with ANTI_ROLLBACK_UNAVAILABLE if the TPM cannot be reached or no longer
+holds the counters (cleared). --reprovision, on an existing state
+directory, is the recovery: it switches to --anti-rollback tpm:PATH and
+starts new counters for the models that have none (docs/client.md).`,
 		Flags: append([]cli.Flag{stateFlag,
 			&cli.StringFlag{Name: "root", Usage: "pinned root metadata `FILE` (required)"},
 			&cli.BoolFlag{Name: "root-readonly", Usage: "read the pinned root from FILE on every run (it stays in the device image) instead of keeping a copy"},
@@ -70,10 +80,18 @@ this machine).`,
 			&cli.StringFlag{Name: "ca-file", Usage: "CA certificates (PEM) `FILE` that HTTPS servers must chain to (default: the system's)"},
 			&cli.BoolFlag{Name: "require-https", Usage: "refuse plain HTTP (the repository URL and redirects)"},
 			&cli.StringSliceFlag{Name: "allow-redirect", Usage: "also follow redirects to `HOST` or HOST:PORT (repeatable)"},
-		}, append(settingFlags(), authFlags()...)...),
+		}, append(append(settingFlags(), authFlags()...), antiRollbackFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if err := cliutil.NoArgs("mclient", c); err != nil {
 				return err
+			}
+			if c.Bool("reprovision") {
+				return reprovision(c)
+			}
+			for _, f := range []string{"root", "repo-url"} {
+				if c.String(f) == "" {
+					return cliutil.Usagef("init: --%s is required (see mclient init --help)", f)
+				}
 			}
 			if err := client.CheckRepoURL(c.String("repo-url")); err != nil {
 				return cliutil.Usagef("init: --repo-url: %s", client.ReasonOf(err))
@@ -95,6 +113,10 @@ this machine).`,
 			if err := applyFlags(c, "init", append(settingFlags(), authFlags()...), &stored); err != nil {
 				return err
 			}
+			spec, err := initAntiRollback(c)
+			if err != nil {
+				return err
+			}
 			root, err := os.ReadFile(c.String("root"))
 			if err != nil {
 				return fmt.Errorf("init: %v", err)
@@ -109,12 +131,12 @@ this machine).`,
 				RepoURL: c.String("repo-url"), DeviceID: c.String("device-id"), DeviceClass: c.String("device-class"), MinVersion: c.String("min-version"),
 				CABundle: ca, RequireHTTPS: c.Bool("require-https"), AllowRedirectHosts: c.StringSlice("allow-redirect"),
 				Settings: stored.Settings, AuthTokenFile: stored.AuthTokenFile, AuthHeaderFile: stored.AuthHeaderFile,
-				ClientCert: stored.ClientCert, ClientKey: stored.ClientKey, PinnedRoot: pinnedPath(c),
+				ClientCert: stored.ClientCert, ClientKey: stored.ClientKey, PinnedRoot: pinnedPath(c), AntiRollback: spec,
 			})
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
-			fmt.Fprintf(c.App.Writer, "Initialised %s: trusting the pinned root%s, repository %s\n", c.String("state"), map[bool]string{true: " " + pinnedPath(c) + " (read on every run)"}[c.Bool("root-readonly")], strings.TrimSuffix(c.String("repo-url"), "/"))
+			fmt.Fprintf(c.App.Writer, "Initialised %s: trusting the pinned root%s, repository %s%s\n", c.String("state"), map[bool]string{true: " " + pinnedPath(c) + " (read on every run)"}[c.Bool("root-readonly")], strings.TrimSuffix(c.String("repo-url"), "/"), storeNote(spec))
 			return nil
 		},
 	})

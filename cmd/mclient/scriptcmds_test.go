@@ -33,12 +33,53 @@ var scriptCmds = func() map[string]func(ts *testscript.TestScript, neg bool, arg
 	maps.Copy(cmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"mkweights":   cmdMkweights,
 		"setcontrols": cmdSetControls,
+		"setepoch":    cmdSetEpoch,
+		"swtpm":       cmdSWTPM,
 		"targetfile":  cmdTargetFile,
 		"tuf-meta":    cmdTUFMeta,
 		"tuf-resign":  cmdTUFResign,
 	})
 	return cmds
 }()
+
+// keySigner decrypts an mrepo key file with $MREPO_PASSPHRASE.
+func keySigner(ts *testscript.TestScript, file string) signature.Signer {
+	kf, err := keys.ParseFile([]byte(ts.ReadFile(file)))
+	ts.Check(err)
+	key, err := kf.Decrypt([]byte(ts.Getenv("MREPO_PASSPHRASE")))
+	ts.Check(err)
+	s, err := key.Signer()
+	ts.Check(err)
+	return s
+}
+
+// onlineSigners are the targets, snapshot and timestamp keys in keyDir.
+func onlineSigners(ts *testscript.TestScript, keyDir string) testrepo.ControlSigners {
+	return testrepo.ControlSigners{
+		Targets:   keySigner(ts, filepath.Join(keyDir, "targets.key")),
+		Snapshot:  keySigner(ts, filepath.Join(keyDir, "snapshot.key")),
+		Timestamp: keySigner(ts, filepath.Join(keyDir, "timestamp.key")),
+	}
+}
+
+// setepoch REPO KEYS MODEL@VERSION N
+//
+// Sets the signed rollback epoch of MODEL@VERSION's manifest target to N
+// and re-signs targets, snapshot and timestamp with KEYS (as
+// setcontrols does; mrepo add-target assigns epochs itself).
+func cmdSetEpoch(ts *testscript.TestScript, neg bool, args []string) {
+	scripttest.NoNeg(ts, neg, "setepoch")
+	if len(args) != 4 {
+		ts.Fatalf("usage: setepoch REPO KEYS MODEL@VERSION N")
+	}
+	model, version, ok := strings.Cut(args[2], "@")
+	if !ok {
+		ts.Fatalf("setepoch: %q: want MODEL@VERSION", args[2])
+	}
+	e, err := strconv.ParseUint(args[3], 10, 64)
+	ts.Check(err)
+	ts.Check(testrepo.ForgeCustomDir(ts.MkAbs(args[0]), model, version, func(c *targets.Custom) { c.Epoch = e }, onlineSigners(ts, args[1])))
+}
 
 // targetfile VAR REPO TARGET
 //
@@ -191,21 +232,8 @@ func cmdSetControls(ts *testscript.TestScript, neg bool, args []string) {
 	if !ok {
 		ts.Fatalf("setcontrols: %q: want MODEL@VERSION", args[2])
 	}
-	signer := func(file string) signature.Signer {
-		kf, err := keys.ParseFile([]byte(ts.ReadFile(file)))
-		ts.Check(err)
-		key, err := kf.Decrypt([]byte(ts.Getenv("MREPO_PASSPHRASE")))
-		ts.Check(err)
-		s, err := key.Signer()
-		ts.Check(err)
-		return s
-	}
-	keyDir := args[1]
-	s := testrepo.ControlSigners{
-		Targets:   signer(filepath.Join(keyDir, "targets.key")),
-		Snapshot:  signer(filepath.Join(keyDir, "snapshot.key")),
-		Timestamp: signer(filepath.Join(keyDir, "timestamp.key")),
-	}
+	signer := func(file string) signature.Signer { return keySigner(ts, file) }
+	s := onlineSigners(ts, args[1])
 	var ro *targets.Rollout
 	var rev *targets.Revocation
 	var pol *targets.Policy

@@ -18,7 +18,8 @@ func statusCommand() *cli.Command {
 		UsageText: "mclient status --state DIR [--model-id ID] [--json]",
 		Description: `For each model (or only --model-id): the active version and its directory,
 the previous version, whether the active one is still on trial, installed
-versions, versions marked bad, the anti-rollback floor and the last update
+versions, versions marked bad, the anti-rollback floor and store (with a TPM
+store, the model's hardware rollback epoch) and the last update
 result, and the retry schedule after failed runs (backoff: attempts, next
 attempt time, last code; versions that failed verification). With --json
 and a single model (or --model-id), one JSON object with at least
@@ -35,20 +36,24 @@ Status reads the state only; "mclient verify" re-checks the files.`,
 			if err != nil {
 				return fmt.Errorf("status: %w", err)
 			}
-			var all []*client.ModelStatus
+			var all []modelStatus
 			for _, id := range ids {
 				st, err := cl.Status(id)
 				if err != nil {
 					return fmt.Errorf("status: %w", err)
 				}
-				all = append(all, st)
+				ms := modelStatus{ModelStatus: st}
+				if ms.Store, ms.HardwareEpoch, err = storeOf(cl, id); err != nil {
+					return fmt.Errorf("status: %w", err)
+				}
+				all = append(all, ms)
 			}
 			if c.Bool("json") {
 				if len(all) == 1 {
 					return cliutil.WriteJSON(c.App.Writer, all[0])
 				}
 				if all == nil {
-					all = []*client.ModelStatus{}
+					all = []modelStatus{}
 				}
 				return cliutil.WriteJSON(c.App.Writer, map[string]any{"models": all})
 			}
@@ -63,7 +68,7 @@ Status reads the state only; "mclient verify" re-checks the files.`,
 	})
 }
 
-func printStatus(c *cli.Context, st *client.ModelStatus) {
+func printStatus(c *cli.Context, st modelStatus) {
 	w := c.App.Writer
 	fmt.Fprintf(w, "model %s\n", st.ModelID)
 	if st.Version == "" {
@@ -90,6 +95,11 @@ func printStatus(c *cli.Context, st *client.ModelStatus) {
 	}
 	fmt.Fprintf(w, "  bad:        %s\n", orNone(bad))
 	fmt.Fprintf(w, "  floor:      %s\n", orNone(st.Floor))
+	if st.HardwareEpoch != nil {
+		fmt.Fprintf(w, "  store:      %s, hardware epoch %d\n", st.Store, *st.HardwareEpoch)
+	} else {
+		fmt.Fprintf(w, "  store:      %s\n", st.Store)
+	}
 	if s := st.Schedule; s != nil {
 		if s.Attempts > 0 {
 			fmt.Fprintf(w, "  backoff:    %d failed attempt(s), the last %s; next attempt at %s\n", s.Attempts, s.LastCode, s.NotBefore)

@@ -47,9 +47,11 @@ func TestDependenciesPointOneWay(t *testing.T) {
 	rules := map[string][]string{
 		"targets":       {"repo", "keys", "client", "anti_rollback"},
 		"anti_rollback": {"repo", "keys", "client"},
-		"keys":          {"repo", "client"},
-		"repo":          {"client", "anti_rollback"},
-		"delta":         {"repo", "keys", "client", "anti_rollback", "targets", "internal/testrepo"},
+		// The TPM store: device code, linked by mclient and the client.
+		"anti_rollback/tpmstore": {"repo", "keys", "client"},
+		"keys":                   {"repo", "client"},
+		"repo":                   {"client", "anti_rollback"},
+		"delta":                  {"repo", "keys", "client", "anti_rollback", "targets", "internal/testrepo"},
 		// Shared by the writer and the auditor: they must not pull the
 		// writer or key storage into the auditor.
 		"internal/repofiles": {"repo", "keys", "client"},

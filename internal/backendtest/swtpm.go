@@ -3,6 +3,7 @@ package backendtest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,10 +75,12 @@ func (s *SWTPM) start(t testing.TB) {
 	}
 	out.Close()
 	s.cmd, s.cancel = cmd, cancel
-	// swtpm creates the socket before it serves; wait for it (bounded
-	// generously: a loaded CI machine can be slow to start a process).
+	// Wait until swtpm accepts a connection (bounded generously: a
+	// loaded CI machine can be slow to start a process); the socket file
+	// alone can exist before it listens.
 	for i := 0; ; i++ {
-		if fi, err := os.Stat(s.Socket); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if c, err := net.Dial("unix", s.Socket); err == nil {
+			c.Close()
 			return
 		}
 		if i == 3000 {

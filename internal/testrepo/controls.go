@@ -63,6 +63,13 @@ func (r *Repo) Signers(t testing.TB) ControlSigners {
 // expiries, without any check of the keys. With the repository's own
 // signers (Repo.Signers) it is what a holder of the stolen keys can do.
 func ForgeControlsDir(dir, modelID, version string, ro *targets.Rollout, rev *targets.Revocation, p *targets.Policy, s ControlSigners) error {
+	return ForgeCustomDir(dir, modelID, version, func(c *targets.Custom) { c.SetControls(ro, rev, p) }, s)
+}
+
+// ForgeCustomDir is ForgeControlsDir with any edit of the manifest
+// target's custom metadata (a rollback epoch, in scripts that run before
+// mrepo assigns one).
+func ForgeCustomDir(dir, modelID, version string, edit func(*targets.Custom), s ControlSigners) error {
 	meta := func(name string) string { return filepath.Join(dir, "metadata", name) }
 	ts, err := metadata.Timestamp().FromFile(meta("timestamp.json"))
 	if err != nil {
@@ -87,7 +94,7 @@ func ForgeControlsDir(dir, modelID, version string, ro *targets.Rollout, rev *ta
 	if err != nil {
 		return err
 	}
-	c.SetControls(ro, rev, p)
+	edit(c)
 	raw, err := c.Marshal()
 	if err != nil {
 		return err

@@ -84,6 +84,11 @@ const (
 	// its cause. Otherwise as CANCELLED, which is every other stop by
 	// the caller.
 	Interrupted Code = "INTERRUPTED"
+	// AntiRollbackUnavailable: the hardware anti-rollback store (a TPM)
+	// cannot be reached, or no longer holds the counters the state
+	// directory says it has (cleared, reset, replaced): the device stops
+	// (fail closed) until an operator re-provisions it.
+	AntiRollbackUnavailable Code = "ANTI_ROLLBACK_UNAVAILABLE"
 	// Busy: another process holds the state directory's lock (the
 	// message names its PID); nothing was done, run again later.
 	Busy Code = "BUSY"
@@ -226,6 +231,15 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	return Classify(err)
+}
+
+// Own is the code err carries (an *Error inside it), else def.
+func Own(err error, def Code) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return def
 }
 
 // Wrap gives err a code, keeping one it already has.

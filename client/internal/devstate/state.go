@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgetuf/edgetuf/anti_rollback/tpmstore"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/internal/safefs"
@@ -94,6 +95,9 @@ type Config struct {
 	// image, read by every session (init --root-readonly; see package
 	// rootchain). Empty: the copy in trusted-root.json is the pinned root.
 	PinnedRoot string `json:"pinned_root,omitempty"`
+	// AntiRollback names the anti-rollback store: "file" or empty (the
+	// default), or "tpm:PATH" (package anti_rollback/tpmstore).
+	AntiRollback string `json:"anti_rollback,omitempty"`
 }
 
 // InitOptions configure Init.
@@ -120,6 +124,8 @@ type InitOptions struct {
 	// image (read-only storage): it is read on every session instead of a
 	// copy in the state directory, and rootJSON must be its content.
 	PinnedRoot string
+	// AntiRollback is Config.AntiRollback.
+	AntiRollback string
 }
 
 // Init creates a state directory trusting rootJSON, the root pinned in the
@@ -148,7 +154,7 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions, checkRoot func([]b
 		opts.DeviceClass = runtime.GOOS + "/" + runtime.GOARCH
 	}
 	cfg := Config{Format: ConfigFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass,
-		MinVersion: opts.MinVersion, Settings: opts.Settings, PinnedRoot: pinned}
+		MinVersion: opts.MinVersion, Settings: opts.Settings, PinnedRoot: pinned, AntiRollback: opts.AntiRollback}
 	for k, v := range map[string]string{"auth-token-file": opts.AuthTokenFile, "auth-header-file": opts.AuthHeaderFile, "client-cert": opts.ClientCert, "client-key": opts.ClientKey} {
 		if v != "" {
 			if err := SetKey(&cfg, k, v); err != nil {
@@ -254,6 +260,9 @@ func CheckConfig(c *Config) error {
 	}
 	if err := checkAuth(c); err != nil {
 		return err
+	}
+	if _, err := tpmstore.ParseSpec(c.AntiRollback); err != nil {
+		return codes.Errorf(codes.StateInvalid, err, "anti-rollback store")
 	}
 	return checkSettings(c.Settings)
 }

@@ -20,6 +20,17 @@ import (
 // Targets applies to the top-level targets and to each delegated role.
 type Limits struct{ Root, Timestamp, Snapshot, Targets int64 }
 
+// Or is l with each limit that is not positive replaced by def's.
+func (l Limits) Or(def Limits) Limits {
+	or := func(v, d int64) int64 {
+		if v > 0 {
+			return v
+		}
+		return d
+	}
+	return Limits{Root: or(l.Root, def.Root), Timestamp: or(l.Timestamp, def.Timestamp), Snapshot: or(l.Snapshot, def.Snapshot), Targets: or(l.Targets, def.Targets)}
+}
+
 // of returns the limit for a role and the option that sets it.
 func (l Limits) of(role string) (int64, string) {
 	switch role {
