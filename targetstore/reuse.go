@@ -1,6 +1,7 @@
 package targetstore
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -106,8 +107,11 @@ func (s Store) holds(p, sha string, length int64) bool {
 		return false
 	}
 	defer f.Close()
-	n, sum, err := hashcopy.Copy(io.Discard, f, length, nil)
-	return err == nil && n == length && hex.EncodeToString(sum[:]) == sha
+	// A plain read, not hashcopy: it writes nothing, so it is no crash
+	// point (the kill tests count the points of a publication's writes).
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, length+1))
+	return err == nil && n == length && hex.EncodeToString(h.Sum(nil)) == sha
 }
 
 // link names the stored file src as targetPath's (hash-addressed) file.
