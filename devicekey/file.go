@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/fileperm"
@@ -60,6 +61,11 @@ func createFile(path string, replace bool) (Key, error) {
 		return nil, err
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	// A directory made for the key is the owner's only, as the state
+	// directory's are.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
 	if err := atomicfs.WriteFile(afero.NewOsFs(), path, data, 0o600); err != nil {
 		return nil, err
 	}
