@@ -39,6 +39,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/edgetuf/edgetuf/internal/tpmdev"
 )
 
 // Key is a device key pair on NIST P-256 whose private half may be out
@@ -108,7 +110,7 @@ const (
 	TPMBlobFile = "device-key.tpm"
 	// DefaultTPM is the TPM a "tpm" reference without a path uses: the
 	// kernel's resource manager.
-	DefaultTPM = "/dev/tpmrm0"
+	DefaultTPM = tpmdev.DefaultPath
 )
 
 // maxRefSize bounds a reference.
@@ -252,8 +254,9 @@ func Fingerprint(pub *ecdh.PublicKey) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// checkRemote refuses a peer key that is not on P-256.
-func checkRemote(remote *ecdh.PublicKey) error {
+// CheckRemote refuses a peer key that is not on P-256: every backend,
+// pkcs11key included, checks with it.
+func CheckRemote(remote *ecdh.PublicKey) error {
 	if remote == nil || remote.Curve() != ecdh.P256() {
 		return errors.New("the peer's key is not on NIST P-256")
 	}

@@ -188,6 +188,11 @@ func TestDamagedKeyFailsClosed(t *testing.T) {
 		}
 		_, err := Open("tpm:"+filepath.Join(dir, "no-tpm"), dir)
 		wantCode(t, err, CodeUnavailable)
+		// The path names no TPM either: only the blob's own error shows
+		// that the blob was what refused it.
+		if !strings.Contains(err.Error(), "TPM key blob") {
+			t.Errorf("%q: refused for another reason: %v", data, err)
+		}
 	}
 }
 

@@ -30,7 +30,7 @@ type fileKey struct{ priv *ecdh.PrivateKey }
 func (k fileKey) Public() *ecdh.PublicKey { return k.priv.PublicKey() }
 
 func (k fileKey) ECDH(remote *ecdh.PublicKey) ([]byte, error) {
-	if err := checkRemote(remote); err != nil {
+	if err := CheckRemote(remote); err != nil {
 		return nil, err
 	}
 	return k.priv.ECDH(remote)

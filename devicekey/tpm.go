@@ -37,7 +37,7 @@ func (k *tpmKey) Public() *ecdh.PublicKey { return k.blob.pub }
 // point) is encrypted between the TPM and this process by a session
 // salted to the SRK, so a probe on the TPM's bus does not see it.
 func (k *tpmKey) ECDH(remote *ecdh.PublicKey) ([]byte, error) {
-	if err := checkRemote(remote); err != nil {
+	if err := CheckRemote(remote); err != nil {
 		return nil, err
 	}
 	x, y, err := tpm2.ECCPoint(remote)

@@ -107,8 +107,9 @@ func (s Store) holds(p, sha string, length int64) bool {
 		return false
 	}
 	defer f.Close()
-	// A plain read, not hashcopy: it writes nothing, so it is no crash
-	// point (the kill tests count the points of a publication's writes).
+	// A plain read, not hashcopy: checking the stored file adds no crash
+	// points, so the kill tests' points still fall on the publication's
+	// own copy and metadata writes.
 	h := sha256.New()
 	n, err := io.Copy(h, io.LimitReader(f, length+1))
 	return err == nil && n == length && hex.EncodeToString(h.Sum(nil)) == sha

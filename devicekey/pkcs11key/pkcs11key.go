@@ -40,8 +40,8 @@ type key struct {
 func (k *key) Public() *ecdh.PublicKey { return k.pub }
 
 func (k *key) ECDH(remote *ecdh.PublicKey) ([]byte, error) {
-	if remote == nil || remote.Curve() != ecdh.P256() {
-		return nil, errors.New("the peer's key is not on NIST P-256")
+	if err := devicekey.CheckRemote(remote); err != nil {
+		return nil, err
 	}
 	var z []byte
 	err := pkcs11tok.Do(k.uri, nil, func(t *pkcs11tok.Token) error {

@@ -181,11 +181,19 @@ func (g *Gate) find(modelID, v string) (seen, *Listed) {
 }
 
 // Allows refuses (ROLLBACK_REJECTED) a version asked for explicitly that
-// the hardware epoch does not admit. A version the last Filter did not
-// list is left to the caller's own lookup.
+// the hardware epoch does not admit. Once a hardware epoch is set, a
+// version the last Filter did not list (its manifest target was left out
+// as unusable) is refused too: its epoch is unknown, and an unknown epoch
+// must not pass for an admitted one.
 func (g *Gate) Allows(modelID, v string) error {
 	s, l := g.find(modelID, v)
-	if l == nil || admits(*l, s.listed, s.hw) {
+	if l == nil {
+		if s.hw == 0 {
+			return nil
+		}
+		return codes.Errorf(codes.RollbackRejected, nil, "%s %s is not among the listed versions whose rollback epoch this device can check against its hardware epoch %d", modelID, v, s.hw)
+	}
+	if admits(*l, s.listed, s.hw) {
 		return nil
 	}
 	return codes.Errorf(codes.RollbackRejected, nil, "%s %s has rollback epoch %d, below this device's hardware epoch %d (only a signed revocation of every version between permits it)", modelID, v, l.Epoch, s.hw)

@@ -82,6 +82,10 @@ func TestGate(t *testing.T) {
 	if err := g.Allows("m", "1.4.0"); err != nil {
 		t.Fatal(err)
 	}
+	// A version Filter did not list has no known epoch: refused.
+	if err := g.Allows("m", "1.2.0"); codes.CodeOf(err) != codes.RollbackRejected {
+		t.Fatalf("allows unlisted 1.2.0: %v", err)
+	}
 	// A newer admitted version exists: the update will replace 1.3.0.
 	if err := g.CheckActive("m", "1.3.0"); err != nil {
 		t.Fatal(err)

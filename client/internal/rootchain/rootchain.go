@@ -193,6 +193,11 @@ func (c *Chain) Extend(fetch func(version int64) ([]byte, error), max int) error
 		if err != nil {
 			return err
 		}
+		// The depth check Load makes of every cached root: a root it would
+		// refuse next time must not be recorded now.
+		if err := jsonlimit.Check(data, c.limit); err != nil {
+			return codes.Errorf(codes.MetadataInvalid, err, "root version %d", v)
+		}
 		if _, err := c.trusted.UpdateRoot(data); err != nil {
 			return err
 		}
