@@ -20,9 +20,15 @@ func antiRollbackFlags() []cli.Flag {
 	}
 }
 
-// unavailable is a TPM fault with its code.
+// unavailable gives a store error its code: a TPM fault
+// (anti_rollback.ErrUnavailable) is ANTI_ROLLBACK_UNAVAILABLE; anything
+// else (a damaged floor file of the state directory) is STATE_INVALID,
+// as the client codes it (client/internal/epochgate.Err).
 func unavailable(err error) error {
-	return &client.Error{Code: client.AntiRollbackUnavailable, Err: err}
+	if errors.Is(err, anti_rollback.ErrUnavailable) {
+		return &client.Error{Code: client.AntiRollbackUnavailable, Err: err}
+	}
+	return &client.Error{Code: client.StateInvalid, Err: err}
 }
 
 // initAntiRollback checks --anti-rollback for a new state directory: a

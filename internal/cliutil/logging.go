@@ -1,6 +1,7 @@
 package cliutil
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -79,10 +80,6 @@ type LogSettings struct {
 	Quiet bool // --quiet, or --log-level error: no progress, no warnings
 }
 
-type logFlagError string
-
-func (e logFlagError) Error() string { return string(e) }
-
 // logSettingsOf reads the logging flags: those given after the command
 // override those given before it.
 func logSettingsOf(c *cli.Context) (LogSettings, error) {
@@ -101,7 +98,7 @@ func logSettingsOf(c *cli.Context) (LogSettings, error) {
 			}
 		}
 		if n > 1 {
-			return s, logFlagError("give one of --quiet, --verbose and --log-level")
+			return s, errors.New("give one of --quiet, --verbose and --log-level")
 		}
 		switch {
 		case set[quietFlag] && ctx.Bool(quietFlag):
@@ -111,7 +108,7 @@ func logSettingsOf(c *cli.Context) (LogSettings, error) {
 		case set[logLevelFlag]:
 			lv, ok := parseLevel(ctx.String(logLevelFlag))
 			if !ok {
-				return s, logFlagError("--log-level " + ctx.String(logLevelFlag) + ": want debug, info, warn or error")
+				return s, errors.New("--log-level " + ctx.String(logLevelFlag) + ": want debug, info, warn or error")
 			}
 			s.Level = lv
 		}
@@ -122,7 +119,7 @@ func logSettingsOf(c *cli.Context) (LogSettings, error) {
 			case "json":
 				s.JSON = true
 			default:
-				return s, logFlagError("--log-format " + ctx.String(logFormatFlag) + ": want text or json")
+				return s, errors.New("--log-format " + ctx.String(logFormatFlag) + ": want text or json")
 			}
 		}
 	}

@@ -75,9 +75,6 @@ func Open(opt anti_rollback.Store, spec, dir string) (*Gate, error) {
 	return g, nil
 }
 
-// Epochs is the store's epoch side, nil if it keeps no epoch.
-func (g *Gate) Epochs() anti_rollback.EpochStore { return g.epochs }
-
 // Err gives a store error its code: ANTI_ROLLBACK_UNAVAILABLE for the
 // hardware, the code it carries, else STATE_INVALID.
 func Err(err error, format string, args ...any) error {
