@@ -3,6 +3,8 @@ module github.com/edgetuf/edgetuf
 go 1.26.0
 
 require (
+	filippo.io/age v1.3.2
+	filippo.io/hpke v0.4.0
 	github.com/google/go-tpm v0.9.8
 	github.com/klauspost/compress v1.20.4
 	github.com/miekg/pkcs11 v1.1.2
@@ -19,6 +21,7 @@ require (
 )
 
 require (
+	filippo.io/nistec v0.0.4 // indirect
 	github.com/aws/aws-sdk-go-v2 v1.41.2 // indirect
 	github.com/aws/aws-sdk-go-v2/config v1.32.10 // indirect
 	github.com/aws/aws-sdk-go-v2/credentials v1.19.10 // indirect
@@ -47,7 +50,7 @@ require (
 	golang.org/x/crypto v0.55.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
-	golang.org/x/tools v0.48.0 // indirect
+	golang.org/x/tools v0.49.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20250825161204-c5933d9347a5 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 )

@@ -56,6 +56,12 @@ type Custom struct {
 	Revoked *Revocation `json:"revoked,omitempty"`
 	Policy  *Policy     `json:"policy,omitempty"`
 
+	// Encrypted (manifest targets) and Plaintext (payload and delta
+	// targets of an encrypted version): encryption.go. Each one present
+	// is also listed in Critical.
+	Encrypted *Encryption `json:"encrypted,omitempty"`
+	Plaintext *Plaintext  `json:"plaintext,omitempty"`
+
 	// Critical names fields a reader must understand to act on this target.
 	Critical []string `json:"critical,omitempty"`
 }
@@ -145,6 +151,9 @@ func (c *Custom) validate(targetPath string) error {
 		return fmt.Errorf("schema_version %d is not supported (want %d)", c.SchemaVersion, SchemaVersion)
 	}
 	if err := checkCritical(c.Critical, c); err != nil {
+		return err
+	}
+	if err := c.checkEncryptionFields(); err != nil {
 		return err
 	}
 	pp, err := ParseTargetPath(targetPath)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -88,6 +89,11 @@ type Manifest struct {
 	Files []FileEntry `json:"files,omitempty"`
 	// Health declares golden test vectors for the device's health check.
 	Health *Health `json:"health,omitempty"`
+	// Encrypted is set (by mrepo add-target --encrypt, never in a bundle
+	// manifest) on an encrypted version, with the same value as the
+	// manifest target's custom metadata, and listed in Critical. Files
+	// then give each file's plaintext SHA-256 and size.
+	Encrypted *Encryption `json:"encrypted,omitempty"`
 	// Critical names fields that a reader must understand to use this
 	// manifest; a reader that does not know one of them must reject it.
 	Critical []string `json:"critical,omitempty"`
@@ -117,6 +123,9 @@ func ParseBundleManifest(data []byte) (*Manifest, error) {
 	}
 	if len(m.Critical) > 0 {
 		return nil, manifestErr("critical is set by mrepo, not in bundle manifests")
+	}
+	if m.Encrypted != nil {
+		return nil, manifestErr("encrypted is set by mrepo add-target --encrypt, not in bundle manifests")
 	}
 	normaliseHashes(&m)
 	if err := m.validate(false); err != nil {
@@ -246,6 +255,14 @@ func (m *Manifest) validate(published bool) error {
 	if m.Health != nil {
 		if err := m.Health.validate(m); err != nil {
 			return manifestErr("%s", err)
+		}
+	}
+	if m.Encrypted != nil {
+		if err := m.Encrypted.Validate(); err != nil {
+			return manifestErr("%s", err)
+		}
+		if !slices.Contains(m.Critical, FieldEncrypted) {
+			return manifestErr("encrypted is present but not listed in critical")
 		}
 	}
 	return nil
