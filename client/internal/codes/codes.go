@@ -89,6 +89,18 @@ const (
 	// directory says it has (cleared, reset, replaced): the device stops
 	// (fail closed) until an operator re-provisions it.
 	AntiRollbackUnavailable Code = "ANTI_ROLLBACK_UNAVAILABLE"
+	// DecryptFailed: an encrypted version's payload or patch does not
+	// decrypt: a wrong key, an envelope for another device or version, an
+	// authentication tag that fails (a flipped byte, a truncated file,
+	// chunks swapped), or a plaintext whose length or SHA-256 is not the
+	// signed one (docs/encryption.md). The version is skipped like an
+	// incompatible one; nothing decrypted leaves staging.
+	DecryptFailed Code = "DECRYPT_FAILED"
+	// KeyUnavailable: no content key for an encrypted version reaches
+	// this device: no envelope is published for its key (not granted,
+	// revoked), no fleet key or device key is configured, or the key
+	// service refused. The version is skipped like an incompatible one.
+	KeyUnavailable Code = "KEY_UNAVAILABLE"
 	// Busy: another process holds the state directory's lock (the
 	// message names its PID); nothing was done, run again later.
 	Busy Code = "BUSY"
