@@ -261,9 +261,10 @@ type subject struct {
 }
 
 // checkSubject checks the syntax of a request's model, version and
-// device, the device's enrolment and rate, and that the version is
+// device, the device's enrolment, its rate (if limit: challenge requests
+// count, a key request needs a challenge), and that the version is
 // delivered by the service.
-func (s *Server) checkSubject(modelID, version, device string, now time.Time) (*subject, *answer) {
+func (s *Server) checkSubject(modelID, version, device string, now time.Time, limit bool) (*subject, *answer) {
 	sub := &subject{modelID: modelID, version: version, device: device}
 	if targets.CheckModelID(modelID) != nil {
 		return sub, refuse(http.StatusBadRequest, modelcrypt.RefusalMalformed, "invalid model_id")
@@ -290,10 +291,12 @@ func (s *Server) checkSubject(modelID, version, device string, now time.Time) (*
 	}
 	// Only enrolled devices get a bucket: the table is bounded by the
 	// enrolment, not by what strangers send.
-	if ok, wait := s.limits.allowKey(device, now); !ok {
-		a := refuse(http.StatusTooManyRequests, modelcrypt.RefusalRateLimited, "too many requests from this device")
-		a.retryAfter = wait
-		return sub, a
+	if limit {
+		if ok, wait := s.limits.allowKey(device, now); !ok {
+			a := refuse(http.StatusTooManyRequests, modelcrypt.RefusalRateLimited, "too many requests from this device")
+			a.retryAfter = wait
+			return sub, a
+		}
 	}
 	_, ok, err := s.versions.recipient(modelID, version)
 	if err != nil {
@@ -310,25 +313,17 @@ func (s *Server) challenge(w http.ResponseWriter, req *http.Request, now time.Ti
 	if a := readRequest(w, req, &in); a != nil {
 		return a
 	}
-	sub, a := s.checkSubject(in.ModelID, in.Version, in.Device, now)
+	sub, a := s.checkSubject(in.ModelID, in.Version, in.Device, now, true)
 	if a != nil {
 		a.rec = sub.rec
 		return a
 	}
-	c := &challenge{modelID: in.ModelID, version: in.Version, device: in.Device, expires: now.Add(s.cfg.ChallengeTTL), nonce: make([]byte, modelcrypt.NonceSize)}
-	id := make([]byte, modelcrypt.ChallengeIDSize)
-	var err error
-	if _, err = io.ReadFull(s.cfg.Rand, id); err == nil {
-		if _, err = io.ReadFull(s.cfg.Rand, c.nonce); err == nil {
-			c.priv, err = ecdh.P256().GenerateKey(s.cfg.Rand)
-		}
-	}
+	c, err := s.newChallenge(in, now)
 	if err != nil {
 		a := refuse(http.StatusInternalServerError, OutcomeInternal, "no randomness")
 		a.rec = sub.rec
 		return a
 	}
-	c.id = base64.StdEncoding.EncodeToString(id)
 	if ok, wait := s.challenges.add(c, now); !ok {
 		a := refuse(http.StatusTooManyRequests, modelcrypt.RefusalRateLimited, "too many outstanding challenges")
 		a.retryAfter, a.rec = wait, sub.rec
@@ -343,12 +338,31 @@ func (s *Server) challenge(w http.ResponseWriter, req *http.Request, now time.Ti
 	return &answer{status: http.StatusOK, code: OutcomeChallenge, body: body, mediaType: "application/json", rec: sub.rec}
 }
 
+// newChallenge makes a challenge for in: a random ID and nonce and a
+// fresh ephemeral key.
+func (s *Server) newChallenge(in modelcrypt.ChallengeRequest, now time.Time) (*challenge, error) {
+	c := &challenge{modelID: in.ModelID, version: in.Version, device: in.Device, expires: now.Add(s.cfg.ChallengeTTL), nonce: make([]byte, modelcrypt.NonceSize)}
+	id := make([]byte, modelcrypt.ChallengeIDSize)
+	if _, err := io.ReadFull(s.cfg.Rand, id); err != nil {
+		return nil, err
+	}
+	if _, err := io.ReadFull(s.cfg.Rand, c.nonce); err != nil {
+		return nil, err
+	}
+	priv, err := ecdh.P256().GenerateKey(s.cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	c.id, c.priv = base64.StdEncoding.EncodeToString(id), priv
+	return c, nil
+}
+
 func (s *Server) key(w http.ResponseWriter, req *http.Request, now time.Time) *answer {
 	var in modelcrypt.KeyRequest
 	if a := readRequest(w, req, &in); a != nil {
 		return a
 	}
-	sub, a := s.checkSubject(in.ModelID, in.Version, in.Device, now)
+	sub, a := s.checkSubject(in.ModelID, in.Version, in.Device, now, false)
 	if a == nil {
 		a = s.release(sub, in, now)
 	}
