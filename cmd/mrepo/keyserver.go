@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
@@ -127,6 +129,9 @@ func runKeyserver(c *cli.Context) error {
 	for _, v := range missing {
 		fmt.Fprintf(c.App.ErrWriter, "mrepo: keyserver: warning: no content key stored for %s (its requests are refused)\n", v)
 	}
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
 	ln, scheme, err := listen(c, addr)
 	if err != nil {
 		return err
@@ -139,7 +144,7 @@ func runKeyserver(c *cli.Context) error {
 		}
 		fmt.Fprintf(c.App.ErrWriter, "mrepo: keyserver: reloaded: %d devices enrolled\n", ks.Enrolled())
 	}
-	return runServer(c, ks.HTTPServer(), ln, reload)
+	return runServer(c, ks.HTTPServer(), ln, hups, reload)
 }
 
 // loopback reports whether addr (HOST:PORT) listens on loopback only.

@@ -66,7 +66,7 @@ metadata/ and targets/ to any static host or CDN with the same cache rules.`,
 			}
 			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(c.App.Writer, "Serving %s at %s://%s/ (metadata/ and targets/); Ctrl-C stops\n", dir, scheme, addr)
-			return runServer(c, srv, ln, nil)
+			return runServer(c, srv, ln, nil, nil)
 		},
 	})
 }
@@ -107,15 +107,12 @@ func listen(c *cli.Context, addr string) (net.Listener, string, error) {
 }
 
 // runServer serves on ln until SIGINT or SIGTERM, then shuts down
-// gracefully (5 s at most). hup, if not nil, runs on each SIGHUP.
-func runServer(c *cli.Context, srv *http.Server, ln net.Listener, hup func()) error {
+// gracefully (5 s at most). onHUP runs on each signal from hups (nil:
+// none); the caller registers it before it listens, so that no SIGHUP
+// sent once the address is known can kill the process.
+func runServer(c *cli.Context, srv *http.Server, ln net.Listener, hups <-chan os.Signal, onHUP func()) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hups := make(chan os.Signal, 1)
-	if hup != nil {
-		signal.Notify(hups, syscall.SIGHUP)
-		defer signal.Stop(hups)
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	for {
@@ -123,7 +120,7 @@ func runServer(c *cli.Context, srv *http.Server, ln net.Listener, hup func()) er
 		case err := <-errc:
 			return fmt.Errorf("%s: %w", c.Command.Name, err)
 		case <-hups:
-			hup()
+			onHUP()
 		case <-ctx.Done():
 			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
