@@ -45,11 +45,13 @@ func DeviceFingerprint(recipient string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// auditLog writes AuditRecords as JSON lines. A line that releases a key
-// is written and synced before the key is sent: no key leaves without a
-// durable record. Other lines are synced too, except those of requests
-// refused by the rate limits: a flood must not turn into a stream of
-// fsyncs, and those lines reach the disk with the next synced one.
+// auditLog writes AuditRecords as JSON lines, each with one write(2), so
+// a crash of the service loses none. A line that releases a key is also
+// synced (fsync) before the key is sent: no key leaves without a record
+// that survives a crash of the machine. Other lines (challenges,
+// refusals) reach the disk with the next synced one or the kernel's
+// writeback: a flood of refused requests must not turn into a stream of
+// fsyncs, and a release costs one fsync, not two.
 type auditLog struct {
 	mu   sync.Mutex
 	sink AuditSink

@@ -104,7 +104,7 @@ func publishEncrypted(t testing.TB, r *testrepo.Repo, modelID, version, delivery
 	return ck
 }
 
-func newFixture(t *testing.T, edit func(*Config)) *fixture {
+func newFixture(t testing.TB, edit func(*Config)) *fixture {
 	t.Helper()
 	r := testrepo.New(t)
 	f := &fixture{clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, dir: t.TempDir(), cam1: newDevice(t), cam2: newDevice(t)}

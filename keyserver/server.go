@@ -214,8 +214,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	a.rec.Remote, a.rec.Endpoint, a.rec.Outcome, a.rec.Status = req.RemoteAddr, endpoint, a.code, a.status
-	rateLimited := a.code == modelcrypt.RefusalRateLimited
-	if err := s.audit.write(a.rec, now, !rateLimited); err != nil && a.status == http.StatusOK {
+	if err := s.audit.write(a.rec, now, a.code == OutcomeReleased); err != nil && a.status == http.StatusOK {
 		// No key and no challenge leaves without its record.
 		a = refuse(http.StatusInternalServerError, OutcomeInternal, "the audit log cannot be written")
 	}

@@ -415,3 +415,28 @@ func TestParseRate(t *testing.T) {
 		t.Error("burst 0 accepted")
 	}
 }
+
+// brokenSink is an audit log on a full disk.
+type brokenSink struct{}
+
+func (brokenSink) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+func (brokenSink) Sync() error               { return errors.New("no space left on device") }
+
+// TestNoReleaseWithoutAuditRecord: when the audit log cannot be written,
+// no challenge and no key leaves the service (500), and the service
+// still answers.
+func TestNoReleaseWithoutAuditRecord(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Audit = brokenSink{} })
+	st, body, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.recipient})
+	if st != http.StatusInternalServerError || code != OutcomeInternal || bytes.Contains(body, []byte("challenge_id")) {
+		t.Fatalf("challenge with a broken audit log: %d %s %q", st, code, body)
+	}
+	// A challenge issued while the log worked, answered once it broke.
+	g := newFixture(t, nil)
+	c := g.challenge(t, g.cam1, "det", "1.0.0")
+	g.srv.audit.sink = brokenSink{}
+	st, body, code = g.post(t, "/v1/key", prove(t, c, g.cam1, g.cam1, "det", "1.0.0"))
+	if st != http.StatusInternalServerError || code != OutcomeInternal || bytes.Contains(body, []byte("age-encryption.org")) {
+		t.Fatalf("key with a broken audit log: %d %s", st, code)
+	}
+}
