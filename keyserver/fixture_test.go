@@ -94,11 +94,8 @@ func publishEncrypted(t testing.TB, r *testrepo.Repo, modelID, version, delivery
 		t.Fatal(err)
 	}
 	r.Publish(t, modelID, version, map[string][]byte{"model.bin": []byte(version)}, targets.Compat{})
-	err = testrepo.ForgeCustomDir(r.Dir, modelID, version, func(c *targets.Custom) {
-		c.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: delivery}
-		c.Critical = append(c.Critical, targets.FieldEncrypted)
-	}, r.Signers(t))
-	if err != nil {
+	e := targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: delivery}
+	if err := testrepo.ForgeEncryptedDir(r.Dir, modelID, version, e, r.Signers(t)); err != nil {
 		t.Fatal(err)
 	}
 	return ck

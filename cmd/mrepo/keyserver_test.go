@@ -50,11 +50,8 @@ func TestKeyserverReloadsOnSIGHUP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = testrepo.ForgeCustomDir(k.repo, "killtest", "1.0.0", func(c *targets.Custom) {
-		c.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: targets.DeliveryKeyServer}
-		c.Critical = append(c.Critical, targets.FieldEncrypted)
-	}, signers)
-	if err != nil {
+	e := targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: targets.DeliveryKeyServer}
+	if err := testrepo.ForgeEncryptedDir(k.repo, "killtest", "1.0.0", e, signers); err != nil {
 		t.Fatal(err)
 	}
 	recipient := func() string {

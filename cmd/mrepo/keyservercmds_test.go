@@ -44,10 +44,8 @@ func cmdEncryptFor(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	signers, err := testrepo.DirSigners(ts.MkAbs(args[1]), ts.Getenv(passphraseEnv))
 	ts.Check(err)
-	ts.Check(testrepo.ForgeCustomDir(ts.MkAbs(args[0]), model, version, func(c *targets.Custom) {
-		c.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: args[3]}
-		c.Critical = append(c.Critical, targets.FieldEncrypted)
-	}, signers))
+	e := targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: args[3]}
+	ts.Check(testrepo.ForgeEncryptedDir(ts.MkAbs(args[0]), model, version, e, signers))
 }
 
 // httppost URL JSON

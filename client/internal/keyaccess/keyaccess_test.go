@@ -79,11 +79,8 @@ func keyService(t *testing.T, enrolled ...modelcrypt.DeviceKey) (string, *modelc
 	ck, _ := modelcrypt.NewContentKey()
 	for v, delivery := range map[string]string{"1.0.0": targets.DeliveryKeyServer, "2.0.0": targets.DeliveryDevice} {
 		r.Publish(t, "det", v, map[string][]byte{"model.bin": []byte(v)}, targets.Compat{})
-		err := testrepo.ForgeCustomDir(r.Dir, "det", v, func(c *targets.Custom) {
-			c.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: delivery}
-			c.Critical = append(c.Critical, targets.FieldEncrypted)
-		}, r.Signers(t))
-		if err != nil {
+		e := targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: delivery}
+		if err := testrepo.ForgeEncryptedDir(r.Dir, "det", v, e, r.Signers(t)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/targets"
 	"github.com/sigstore/sigstore/pkg/signature"
 )
 
@@ -37,4 +38,16 @@ func DirSigners(keyDir, passphrase string) (ControlSigners, error) {
 	}
 	s.Timestamp, err = signer("timestamp")
 	return s, err
+}
+
+// ForgeEncryptedDir makes modelID@version, published plain, look like a
+// version published with add-target --encrypt: its manifest target gets
+// the signed encrypted field e (listed in critical), re-signed with s as
+// ForgeCustomDir does. The payload stays plaintext: for tests of the key
+// service and of key delivery, which need only the metadata.
+func ForgeEncryptedDir(dir, modelID, version string, e targets.Encryption, s ControlSigners) error {
+	return ForgeCustomDir(dir, modelID, version, func(c *targets.Custom) {
+		c.Encrypted = &e
+		c.Critical = append(c.Critical, targets.FieldEncrypted)
+	}, s)
 }
