@@ -195,23 +195,26 @@ func refuse(status int, code, format string, args ...any) *answer {
 func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	now := s.cfg.Now()
 	var a *answer
-	endpoint := req.URL.Path
-	switch {
-	case req.URL.Path != "/v1/challenge" && req.URL.Path != "/v1/key":
+	endpoint := req.URL.Path // audited as it is only if it is one of the two
+	if endpoint != "/v1/challenge" && endpoint != "/v1/key" {
 		endpoint = ""
+	}
+	// The global bucket comes first: every request costs an audit line.
+	if ok, wait := s.limits.allowGlobal(now); !ok {
+		a = refuse(http.StatusTooManyRequests, modelcrypt.RefusalRateLimited, "the service is busy")
+		a.retryAfter = wait
+	}
+	switch {
+	case a != nil:
+	case endpoint == "":
 		a = refuse(http.StatusNotFound, "NOT_FOUND", "no such endpoint (POST /v1/challenge, POST /v1/key)")
 	case req.Method != http.MethodPost:
 		w.Header().Set("Allow", http.MethodPost)
 		a = refuse(http.StatusMethodNotAllowed, modelcrypt.RefusalMalformed, "only POST")
+	case endpoint == "/v1/challenge":
+		a = s.challenge(w, req, now)
 	default:
-		if ok, wait := s.limits.allowGlobal(now); !ok {
-			a = refuse(http.StatusTooManyRequests, modelcrypt.RefusalRateLimited, "the service is busy")
-			a.retryAfter = wait
-		} else if req.URL.Path == "/v1/challenge" {
-			a = s.challenge(w, req, now)
-		} else {
-			a = s.key(w, req, now)
-		}
+		a = s.key(w, req, now)
 	}
 	a.rec.Remote, a.rec.Endpoint, a.rec.Outcome, a.rec.Status = req.RemoteAddr, endpoint, a.code, a.status
 	if err := s.audit.write(a.rec, now, a.code == OutcomeReleased); err != nil && a.status == http.StatusOK {
@@ -255,7 +258,6 @@ func readRequest(w http.ResponseWriter, req *http.Request, v any) *answer {
 type subject struct {
 	modelID, version, device string
 	rec                      AuditRecord
-	dev                      modelcrypt.Device
 	pub                      *ecdh.PublicKey
 }
 
@@ -284,7 +286,7 @@ func (s *Server) checkSubject(modelID, version, device string, now time.Time, li
 	s.mu.RLock()
 	dev, refusal := s.enrol.check(device)
 	s.mu.RUnlock()
-	sub.dev, sub.rec.Label = dev, dev.Label
+	sub.rec.Label = dev.Label
 	if refusal != "" {
 		return sub, refuse(http.StatusForbidden, refusal, "device %s is not allowed keys", sub.rec.Device)
 	}
