@@ -62,7 +62,7 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 			if testHook != nil {
 				testHook()
 			}
-			if c.Args().First() != "serve" { // serve shuts down gracefully
+			if cmd := c.Args().First(); cmd != "serve" && cmd != "keyserver" { // they shut down gracefully
 				cliutil.ExitOnSignal(c) // "mrepo: interrupted", 130 or 143
 			}
 			return nil
@@ -80,6 +80,7 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 			statusCommand(),
 			verifyCommand(),
 			serveCommand(),
+			keyserverCommand(),
 			deltaCommand(),
 			delegateCommand(),
 			keygenCommand(),

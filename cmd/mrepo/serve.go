@@ -55,25 +55,9 @@ metadata/ and targets/ to any static host or CDN with the same cache rules.`,
 			if fi, err := os.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
 				return fmt.Errorf("serve: %s has no %s directory", dir, repo.MetadataDir)
 			}
-			certFile, keyFile := c.String("tls-cert"), c.String("tls-key")
-			if (certFile == "") != (keyFile == "") {
-				return cliutil.Usagef("serve: --tls-cert and --tls-key go together (see mrepo serve --help)")
-			}
-			var tlsCfg *tls.Config
-			scheme := "http"
-			if certFile != "" {
-				var err error
-				if tlsCfg, err = server.TLSConfig(certFile, keyFile); err != nil {
-					return fmt.Errorf("serve: %w", err)
-				}
-				scheme = "https"
-			}
-			ln, err := net.Listen("tcp", c.String("addr"))
+			ln, scheme, err := listen(c, c.String("addr"))
 			if err != nil {
-				return fmt.Errorf("serve: %w", err)
-			}
-			if tlsCfg != nil {
-				ln = tls.NewListener(ln, tlsCfg)
+				return err
 			}
 			addr := ln.Addr().String()
 			var h http.Handler = server.Handler(afero.NewOsFs(), dir)
@@ -81,29 +65,71 @@ metadata/ and targets/ to any static host or CDN with the same cache rules.`,
 				h = accessLog(h, c.App.ErrWriter)
 			}
 			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-			if f := c.String("addr-file"); f != "" {
-				if err := atomicfs.WriteFile(afero.NewOsFs(), f, []byte(addr+"\n"), 0o644); err != nil {
-					return fmt.Errorf("serve: %w", err)
-				}
-			}
 			fmt.Fprintf(c.App.Writer, "Serving %s at %s://%s/ (metadata/ and targets/); Ctrl-C stops\n", dir, scheme, addr)
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return fmt.Errorf("serve: %w", err)
-			case <-ctx.Done():
-			}
+			return runServer(c, srv, ln, nil, nil)
+		},
+	})
+}
+
+// listen opens the socket of a server command (serve, keyserver) on
+// addr: HTTPS when --tls-cert and --tls-key (which go together) are
+// given. With --addr-file, the address is written to that file once the
+// socket listens. It returns the scheme, http or https.
+func listen(c *cli.Context, addr string) (net.Listener, string, error) {
+	name := c.Command.Name
+	certFile, keyFile := c.String("tls-cert"), c.String("tls-key")
+	if (certFile == "") != (keyFile == "") {
+		return nil, "", cliutil.Usagef("%s: --tls-cert and --tls-key go together (see mrepo %s --help)", name, name)
+	}
+	var tlsCfg *tls.Config
+	scheme := "http"
+	if certFile != "" {
+		var err error
+		if tlsCfg, err = server.TLSConfig(certFile, keyFile); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", name, err)
+		}
+		scheme = "https"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", name, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	if f := c.String("addr-file"); f != "" {
+		if err := atomicfs.WriteFile(afero.NewOsFs(), f, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
+			ln.Close()
+			return nil, "", fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return ln, scheme, nil
+}
+
+// runServer serves on ln until SIGINT or SIGTERM, then shuts down
+// gracefully (5 s at most). onHUP runs on each signal from hups (nil:
+// none); the caller registers it before it listens, so that no SIGHUP
+// sent once the address is known can kill the process.
+func runServer(c *cli.Context, srv *http.Server, ln net.Listener, hups <-chan os.Signal, onHUP func()) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	for {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("%s: %w", c.Command.Name, err)
+		case <-hups:
+			onHUP()
+		case <-ctx.Done():
 			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("serve: %w", err)
+				return fmt.Errorf("%s: %w", c.Command.Name, err)
 			}
 			return nil
-		},
-	})
+		}
+	}
 }
 
 // accessLog logs one line per request: method, path, status, bytes, time.
