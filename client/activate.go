@@ -115,17 +115,10 @@ func (u *run) resolveTrial(ctx context.Context) error {
 		// published. Unless one is installed, the run reports rerr.
 		u.trialErr = rerr
 		u.res.Outcome = ""
-		u.res.FromVersion = orEmpty(prev)
+		u.res.FromVersion = trial.Previous
 		return nil
 	}
 	return u.confirm(trial)
-}
-
-func orEmpty(p *devstate.Pointer) string {
-	if p == nil {
-		return ""
-	}
-	return p.Version
 }
 
 // healthCheck runs the built-in checks and the configured command, once
@@ -151,7 +144,7 @@ func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata
 // signedFiles resolves a version's targets from the signed metadata the
 // device trusts (an offline session: no network, no freshness needed).
 func (c *Client) signedFiles(modelID, v string, explicit bool) (map[string]*metadata.TargetFiles, error) {
-	s, err := c.session(true)
+	s, err := c.openSession(context.Background(), true)
 	if err == nil {
 		err = s.Refresh()
 	}

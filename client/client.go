@@ -182,18 +182,6 @@ func (c *Client) Config() Config { return *c.cfg }
 
 func (c *Client) now() time.Time { return c.opts.Now() }
 
-// session is openSession without a context: for offline sessions, which
-// download nothing.
-func (c *Client) session(offline bool) (*tufsession.Session, error) {
-	return c.openSession(context.Background(), offline)
-}
-
-// onlineSession opens a TUF session against the repository, whose
-// downloads end with ctx.
-func (c *Client) onlineSession(ctx context.Context) (*tufsession.Session, error) {
-	return c.openSession(ctx, false)
-}
-
 // openSession opens a TUF session against the repository. With offline set
 // it uses only the metadata already trusted locally (the copy saved after
 // the last complete refresh, see saveVerified), at a reference time

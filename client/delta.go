@@ -6,6 +6,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
+	"github.com/edgetuf/edgetuf/client/internal/report"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
 	"path/filepath"
@@ -16,51 +17,19 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// How a file of the version being installed was obtained (FileFetch.Method).
+// How a file of the version being installed was obtained
+// (FileFetch.Method; client/internal/report says what each means).
 const (
-	// MethodFull: the file was downloaded whole (or found complete in
-	// staging).
-	MethodFull = "full"
-	// MethodDelta: the file was rebuilt from the same file of an installed
-	// version (FileFetch.Base) with a signed patch.
-	MethodDelta = "delta"
-	// MethodDeltaFallback: a patch was tried and abandoned
-	// (FileFetch.Code says why); the file was then downloaded whole.
-	MethodDeltaFallback = "delta-fallback"
-	// MethodLocal: a file installed on the device (of any version of any
-	// model: FileFetch.SourceModel and SourceVersion) has the file's
-	// signed SHA-256 and length; it was copied and checked, nothing
-	// downloaded.
-	MethodLocal = "local"
-	// MethodLocalFallback: such a file was copied but did not verify (it
-	// was damaged; FileFetch.Code says why); the file was then fetched.
-	MethodLocalFallback = "local-fallback"
+	MethodFull          = report.MethodFull
+	MethodDelta         = report.MethodDelta
+	MethodDeltaFallback = report.MethodDeltaFallback
+	MethodLocal         = report.MethodLocal
+	MethodLocalFallback = report.MethodLocalFallback
 )
 
 // FileFetch reports how one file of the version an update installs was
 // obtained in this run.
-type FileFetch struct {
-	File   string `json:"file"`
-	Method string `json:"method"`
-	// Base is the installed version the patch applies to (delta and
-	// delta-fallback).
-	Base string `json:"base,omitempty"`
-	// SourceModel and SourceVersion name the installed version whose file
-	// was copied (local and local-fallback).
-	SourceModel   string `json:"source_model,omitempty"`
-	SourceVersion string `json:"source_version,omitempty"`
-	// Code and Message say why the patch or local copy was abandoned
-	// (delta-fallback, local-fallback).
-	Code    Code   `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
-	// Bytes counts the bytes received from the network for this file in
-	// this run, its patch included.
-	Bytes int64 `json:"bytes"`
-	// PatchBytes counts the bytes of the patch among them.
-	PatchBytes int64 `json:"patch_bytes,omitempty"`
-	// Length is the file's signed length: what a full download transfers.
-	Length int64 `json:"length"`
-}
+type FileFetch = report.FileFetch
 
 // defaultDeltaMaxDuration bounds the time one patch may take to apply.
 const defaultDeltaMaxDuration = 10 * time.Minute

@@ -7,7 +7,6 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/eligibility"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
-	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/targets"
@@ -72,22 +71,9 @@ func (u *run) discardRevoked() error {
 		if u.ptr != nil && u.ptr.Version == v {
 			continue // the active one is stepped down from (leaveRevoked)
 		}
-		discarded := false
-		if _, err := u.p.FS.Lstat(u.p.StagingFor(v)); err == nil {
-			if err := u.p.FS.RemoveAll(u.p.StagingFor(v)); err != nil {
-				return codes.Errorf(StateInvalid, err, "discarding the staged revoked %s", v)
-			}
-			discarded = true
-		}
-		if fi, err := u.p.FS.Lstat(u.p.Version(v)); err == nil && fi.IsDir() {
-			hidden := filepath.Join(u.p.Dir, devstate.InstallPrefix+"gc-"+v)
-			u.p.FS.RemoveAll(hidden)
-			if err := u.p.FS.Rename(u.p.Version(v), hidden); err != nil {
-				return codes.Errorf(StateInvalid, err, "discarding the revoked %s", v)
-			}
-			devstate.SyncDir(u.p.Dir)
-			u.p.FS.RemoveAll(hidden)
-			discarded = true
+		discarded, err := devstate.DiscardVersion(u.p, v)
+		if err != nil {
+			return err
 		}
 		if discarded {
 			u.c.event(Event{Event: EventRevoked, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: Revoked,

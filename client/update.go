@@ -3,9 +3,11 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/backoff"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
+	"github.com/edgetuf/edgetuf/client/internal/report"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"github.com/edgetuf/edgetuf/client/internal/verifiedread"
@@ -60,50 +62,12 @@ const (
 	OutcomeDeferred = "deferred"
 )
 
-// Result reports an update, a rollback or a failure.
-type Result struct {
-	Time    string `json:"time"`
-	ModelID string `json:"model_id"`
-	Outcome string `json:"outcome"`
-	// Version is the active version afterwards ("" if none), Path its directory.
-	Version     string `json:"version,omitempty"`
-	Path        string `json:"path,omitempty"`
-	FromVersion string `json:"from_version,omitempty"`
-	ToVersion   string `json:"to_version,omitempty"`
-	// BytesDownloaded counts bytes received from the network in this run,
-	// patches included; BytesResumed those already in staging and kept
-	// after re-hashing.
-	BytesDownloaded int64 `json:"bytes_downloaded"`
-	BytesResumed    int64 `json:"bytes_resumed,omitempty"`
-	// Files says how each file of the version was obtained in this run:
-	// downloaded whole, rebuilt with a patch from an installed version, or
-	// downloaded whole after a patch failed. Empty when nothing had to be
-	// fetched.
-	Files []FileFetch `json:"files,omitempty"`
-	// Skipped lists the versions newer than the active one that this
-	// device did not take, and why (INCOMPATIBLE, POLICY_REJECTED,
-	// COHORT_EXCLUDED, REVOKED).
-	Skipped []Skipped `json:"skipped,omitempty"`
-	// SkippedTotal and FilesTotal are set only in a result stored on the
-	// device (Status's LastResult) whose lists were cut: it keeps the
-	// first 20 skipped versions and the first 100 files, and these say how
-	// many there were.
-	SkippedTotal int `json:"skipped_total,omitempty"`
-	FilesTotal   int `json:"files_total,omitempty"`
-	// Code and Message (the reason, without the code) describe a failure.
-	Code    Code   `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
-	// NotBefore (RFC 3339, UTC) is when the next attempt is due after a
-	// failure that schedules a backoff, or a run refused by one (BACKOFF).
-	NotBefore string `json:"not_before,omitempty"`
-}
-
-// Skipped is a published version an update passed over.
-type Skipped struct {
-	Version string `json:"version"`
-	Code    Code   `json:"code"`
-	Reason  string `json:"reason"`
-}
+// Result reports an update, a rollback or a failure; Skipped is a
+// published version an update passed over (client/internal/report).
+type (
+	Result  = report.Result
+	Skipped = report.Skipped
+)
 
 // Update runs one full update cycle for a model (see the package
 // documentation). Being up to date is success with nothing downloaded;
@@ -251,7 +215,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 		return u.finish(err)
 	}
 
-	s, err := c.onlineSession(ctx)
+	s, err := c.openSession(ctx, false)
 	if err != nil {
 		return u.finish(err)
 	}
@@ -495,7 +459,7 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 		u.res.BytesResumed += r.ResumedFrom
 		ff.Bytes += r.Transferred
 		if err != nil {
-			if isVerifyFailure(CodeOf(err)) {
+			if backoff.IsVerifyFailure(CodeOf(err)) {
 				u.verifyFailed(v)
 			}
 			return err
@@ -552,29 +516,12 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 // room for the patch and the whole file, which also covers falling back
 // to a full download.
 func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans map[string]*deltaPlan) error {
-	staged := func(path string, length int64) int64 {
-		if fi, err := u.p.FS.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() <= length {
-			return fi.Size()
-		}
-		return 0
-	}
-	var need int64
+	var staged []devstate.Staged
 	for name, tf := range fs {
-		need += tf.Length - staged(filepath.Join(u.p.StagingFor(v), name+devstate.PartSuffix), tf.Length)
+		staged = append(staged, devstate.Staged{Part: filepath.Join(u.p.StagingFor(v), name+devstate.PartSuffix), Length: tf.Length})
 		if p := plans[name]; p != nil && p.err == nil {
-			need += p.patch.Length - staged(p.part, p.patch.Length)
+			staged = append(staged, devstate.Staged{Part: p.part, Length: p.patch.Length})
 		}
 	}
-	margin := max(need/20, 16<<20)
-	if err := u.p.FS.MkdirAll(u.p.Dir, 0o700); err != nil {
-		return codes.Errorf(codes.ClassifyFS(err), err, "state directory")
-	}
-	free, err := u.c.opts.FreeSpace(u.p.Dir)
-	if err != nil {
-		return codes.Errorf(StateInvalid, err, "checking free space")
-	}
-	if uint64(need+margin) > free {
-		return codes.Errorf(InsufficientStorage, nil, "%s %s needs %d bytes plus a %d-byte margin, %d free", u.req.ModelID, v, need, margin, free)
-	}
-	return nil
+	return devstate.CheckSpace(u.p, staged, u.c.opts.FreeSpace, u.req.ModelID+" "+v)
 }
