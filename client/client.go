@@ -88,6 +88,15 @@ type Options struct {
 	// DeviceKey is the device's key pair for per-device decryption; nil
 	// means the one client.json's device_key names (devicekey.Open).
 	DeviceKey devicekey.Key
+	// FleetKey is the fleet's shared P-256 key (delivery "fleet"); nil:
+	// none. DeviceKey (above) serves deliveries "device" and "keyserver".
+	FleetKey devicekey.Key
+	// KeyServer is the base URL of the key service (delivery
+	// "keyserver"), e.g. https://keys.example.com.
+	KeyServer string
+	// EncryptedAtRest keeps the payload of encrypted versions encrypted
+	// on disk; the app reads it through OpenActive (docs/encryption.md).
+	EncryptedAtRest bool
 
 	// after starts the timers of StallTimeout, MetadataTimeout and
 	// Timeout (default: real ones); this package's tests fire them.

@@ -7,6 +7,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/report"
+	"github.com/edgetuf/edgetuf/client/internal/sealed"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
 	"path/filepath"
@@ -42,8 +43,11 @@ type deltaPlan struct {
 	part  string                // where the patch is staged
 	patch *metadata.TargetFiles // the patch target (nil if err)
 	baseT *metadata.TargetFiles // the base version's signed target of file (nil if err)
-	path  string                // the installed base file
-	err   error                 // why the patch is refused before any download
+	// patchPlain: the patch's signed plaintext (an encrypted version's
+	// patch is encrypted; nil otherwise).
+	patchPlain *targets.Plaintext
+	path       string // the installed base file
+	err        error  // why the patch is refused before any download
 	// work is the update's patch work budget, shared by all its plans.
 	work *delta.Budget
 }
@@ -56,7 +60,9 @@ type deltaPlan struct {
 // installed base rules out carries the reason in err: it is reported and
 // the file downloaded whole.
 func (u *run) planDeltas(s *tufsession.Session, cand *candidate, fs map[string]*metadata.TargetFiles) map[string]*deltaPlan {
-	if u.req.NoDelta || len(cand.custom.Deltas) == 0 {
+	// An encrypted version installed encrypted must be the signed
+	// ciphertext: no patch rebuilds that.
+	if u.req.NoDelta || len(cand.custom.Deltas) == 0 || cand.custom.Encrypted != nil && u.c.opts.EncryptedAtRest {
 		return nil
 	}
 	bases := devstate.InstalledBases(u.p, u.ptr, newerFirst, cand.version)
@@ -89,7 +95,7 @@ func (u *run) planDeltas(s *tufsession.Session, cand *candidate, fs map[string]*
 			continue
 		}
 		p := &deltaPlan{file: name, base: ref.Base, part: part, path: filepath.Join(u.p.Version(ref.Base), name)}
-		p.patch, p.baseT, p.err = installed.CheckPatch(s.TargetInfo, cand.custom, name, fs[name], *ref, p.path)
+		p.patch, p.baseT, p.patchPlain, p.err = installed.CheckPatch(s.TargetInfo, cand.custom, name, fs[name], *ref, p.path)
 		plans[name] = p
 		if p.err == nil {
 			rebuilt += fs[name].Length
@@ -149,7 +155,23 @@ func (u *run) tryDelta(ctx context.Context, s *tufsession.Session, p *deltaPlan,
 		}
 		return fail(err)
 	}
-	if err := installed.ApplyPatch(ctx, installed.Base{File: p.file, Version: p.base, Path: p.path, Target: p.baseT, Work: p.work}, tf, patchPart, dest, u.c.opts.DeltaMaxDuration); err != nil {
+	applied := patchPart
+	if p.patchPlain != nil {
+		// An encrypted patch: decrypted beside it, bounded by and checked
+		// against its signed plaintext, before it is applied.
+		if err := u.contentKey(u.cand); err != nil {
+			return fail(err)
+		}
+		applied = patchPart + ".plain"
+		if err := sealed.File(ctx, patchPart, applied, u.cand.key, p.patchPlain); err != nil {
+			if ctx.Err() == nil {
+				os.Remove(patchPart)
+			}
+			return fail(err)
+		}
+		defer os.Remove(applied)
+	}
+	if err := installed.ApplyPatch(ctx, installed.Base{File: p.file, Version: p.base, Path: p.path, Target: p.baseT, Work: p.work}, tf, applied, dest, u.c.opts.DeltaMaxDuration); err != nil {
 		os.Remove(dest)
 		if ctx.Err() == nil {
 			os.Remove(patchPart) // an interrupted run keeps it for the next one

@@ -55,6 +55,11 @@ const (
 	// stepped down from from_version to to_version, below its former
 	// anti-rollback floor (code REVOKED).
 	EventRevokedRollback = "revoked_rollback"
+	// EventKeyUnavailable and EventDecryptFailed: an encrypted version
+	// was skipped (code KEY_UNAVAILABLE or DECRYPT_FAILED): no key for
+	// this device, or a key or payload that does not decrypt.
+	EventKeyUnavailable = "key_unavailable"
+	EventDecryptFailed  = "decrypt_failed"
 )
 
 // Event is one line of the event log (client/internal/report): the model,

@@ -44,7 +44,7 @@ func (u *run) mayDownload(s *tufsession.Session, cand *candidate) error {
 	if err := u.verifyDeferred(v); err != nil {
 		return err
 	}
-	fs, err := files(s, cand)
+	fs, err := u.c.files(s, cand)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 		if !usable(c) || !u.dirExists(u.p.Version(c.version.String())) {
 			continue
 		}
-		fs, err := files(s, c)
+		fs, err := u.c.files(s, c)
 		if err != nil {
 			continue
 		}
@@ -167,7 +167,11 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 		return codes.Errorf(StateInvalid, err, "activating %s", to)
 	}
 	u.c.event(Event{Event: EventRevokedRollback, ModelID: u.req.ModelID, FromVersion: from.String(), ToVersion: to, Code: Revoked, Reason: reason})
-	if err := u.healthCheck(ctx, to, nil); err != nil {
+	fs, err := u.c.files(s, target)
+	if err != nil {
+		return err
+	}
+	if err := u.healthCheck(ctx, to, fs, false); err != nil {
 		if codes.IsStop(CodeOf(err)) {
 			u.ptr = &next
 			return err

@@ -132,6 +132,8 @@ type run struct {
 	schedChanged bool
 	// cands are the published versions, newest first (set by choose).
 	cands []candidate
+	// cand is the version being installed (set by install).
+	cand *candidate
 }
 
 func (u *run) finish(err error) (*Result, error) {
@@ -234,7 +236,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	best, active, err := u.choose(s)
 	// The metadata is complete and consistent now, unless a delegated role
 	// could not be loaded: offline checks use a copy.
-	if c := CodeOf(err); err == nil || c == TargetNotFound || c == Incompatible || c == PolicyRejected {
+	if c := CodeOf(err); err == nil || c == TargetNotFound || c == Incompatible || c == PolicyRejected || c == KeyUnavailable || c == DecryptFailed {
 		tufsession.SaveVerified(s.MetaDir())
 	}
 	if err != nil {
@@ -275,7 +277,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 // when VerifyActive or RehashEvery ask for one, else every signed file
 // present with its signed size and nothing else (verifiedread.CheckActive).
 func (u *run) repair(ctx context.Context, s *tufsession.Session, active *candidate) error {
-	fs, err := files(s, active)
+	fs, err := u.c.files(s, active)
 	if err != nil {
 		return err
 	}
@@ -373,6 +375,14 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 				u.c.event(Event{Event: EventCohortExcluded, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: CohortExcluded})
 			}
 		}
+		if reason == nil && cand.custom.Encrypted != nil && !u.dirExists(u.p.Version(v)) {
+			if err := u.contentKey(cand); err != nil {
+				var skip bool
+				if reason, skip = u.keySkip(v, err); !skip {
+					return nil, nil, err
+				}
+			}
+		}
 		if reason == nil {
 			return cand, nil, nil
 		}
@@ -394,10 +404,11 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 	return nil, nil, codes.Errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
 }
 
-// files resolves, from signed metadata, every target of a version
+// files resolves, from signed metadata, what every file of a version
+// must be once installed, in the form this device installs it
 // (installed.SignedFiles).
-func files(s *tufsession.Session, cand *candidate) (map[string]*metadata.TargetFiles, error) {
-	return installed.SignedFiles(s.TargetInfo, cand.manifest, cand.custom)
+func (c *Client) files(s *tufsession.Session, cand *candidate) (map[string]*metadata.TargetFiles, error) {
+	return installed.SignedFiles(s.TargetInfo, cand.manifest, cand.custom, c.opts.EncryptedAtRest)
 }
 
 // install makes models/<model>/<version>/ hold the verified version,
@@ -405,7 +416,8 @@ func files(s *tufsession.Session, cand *candidate) (map[string]*metadata.TargetF
 // run is used only after every file re-verifies.
 func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidate) error {
 	v := cand.version.String()
-	fs, err := files(s, cand)
+	u.cand = cand
+	fs, err := u.c.files(s, cand)
 	if err != nil {
 		return err
 	}
@@ -422,8 +434,13 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 		// Damaged (or not a directory): replaced below, once the new copy
 		// is complete.
 	}
+	wire, plain, err := installed.WireFiles(s.TargetInfo, cand.manifest, cand.custom)
+	if err != nil {
+		return err
+	}
+	plainAtRest := cand.custom.Encrypted != nil && !u.c.opts.EncryptedAtRest
 	plans := u.planDeltas(s, cand, fs)
-	if err := u.checkSpace(fs, v, plans); err != nil {
+	if err := u.checkSpace(fs, wire, plainAtRest, v, plans); err != nil {
 		return err
 	}
 	stage := u.p.StagingFor(v)
@@ -454,23 +471,25 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 				continue
 			}
 		}
-		r, err := u.c.dl.Fetch(ctx, s.URLOf(tf), tf, dest, name)
-		u.res.BytesDownloaded += r.Transferred
-		u.res.BytesResumed += r.ResumedFrom
-		ff.Bytes += r.Transferred
-		if err != nil {
-			if backoff.IsVerifyFailure(CodeOf(err)) {
-				u.verifyFailed(v)
+		if plainAtRest && name != targets.ManifestName {
+			if err := u.fetchDecrypted(ctx, s, cand, name, wire[name], tf, plain[name], dest, ff); err != nil {
+				return u.decryptFailed(v, err)
 			}
+			continue
+		}
+		if err := u.fetch(ctx, s.URLOf(tf), tf, dest, name, ff); err != nil {
 			return err
 		}
 		if name == targets.ManifestName {
-			if err := installed.CheckManifest(u.p.FS, filepath.Join(stage, name+devstate.PartSuffix), cand.custom, fs); err != nil {
+			if err := installed.CheckManifest(u.p.FS, filepath.Join(stage, name+devstate.PartSuffix), cand.custom, installed.PlainForm(wire, plain)); err != nil {
 				u.p.FS.Remove(filepath.Join(stage, name+devstate.PartSuffix))
 				u.verifyFailed(v)
 				return err
 			}
 		}
+	}
+	if err := u.checkEncryptedAtRest(ctx, cand, plain, stage); err != nil {
+		return u.decryptFailed(v, err)
 	}
 	u.c.event(Event{Event: EventDownloaded, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Bytes: u.res.BytesDownloaded})
 	u.c.event(Event{Event: EventVerified, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v})
@@ -514,14 +533,32 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 // checkSpace refuses to start when the free space cannot hold what is
 // still to be downloaded plus a margin. A file rebuilt with a patch needs
 // room for the patch and the whole file, which also covers falling back
-// to a full download.
-func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans map[string]*deltaPlan) error {
+// to a full download; one decrypted in staging (plainAtRest) room for
+// its ciphertext and its plaintext.
+func (u *run) checkSpace(fs, wire map[string]*metadata.TargetFiles, plainAtRest bool, v string, plans map[string]*deltaPlan) error {
 	var staged []devstate.Staged
 	for name, tf := range fs {
 		staged = append(staged, devstate.Staged{Part: filepath.Join(u.p.StagingFor(v), name+devstate.PartSuffix), Length: tf.Length})
+		if plainAtRest && name != targets.ManifestName {
+			staged = append(staged, devstate.Staged{Part: filepath.Join(u.p.StagingFor(v), wireDir, name+devstate.PartSuffix), Length: wire[name].Length})
+		}
 		if p := plans[name]; p != nil && p.err == nil {
 			staged = append(staged, devstate.Staged{Part: p.part, Length: p.patch.Length})
 		}
 	}
 	return devstate.CheckSpace(u.p, staged, u.c.opts.FreeSpace, u.req.ModelID+" "+v)
+}
+
+// fetch downloads the target tf into dest (transport.Downloader.Fetch),
+// counting its bytes; a file that does not verify counts against its
+// version (verifyFailed).
+func (u *run) fetch(ctx context.Context, url string, tf *metadata.TargetFiles, dest, label string, ff *FileFetch) error {
+	r, err := u.c.dl.Fetch(ctx, url, tf, dest, label)
+	u.res.BytesDownloaded += r.Transferred
+	u.res.BytesResumed += r.ResumedFrom
+	ff.Bytes += r.Transferred
+	if err != nil && backoff.IsVerifyFailure(CodeOf(err)) {
+		u.verifyFailed(u.res.ToVersion)
+	}
+	return err
 }
