@@ -9,11 +9,12 @@ package testrepo
 // repository's own keys (ForgeTargetsDir).
 
 import (
-	"bytes"
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,13 +66,13 @@ func (r *Repo) EncryptVersion(t testing.TB, modelID, version string, o EncryptOp
 				return err
 			}
 			old := r.TargetFile(t, path)
-			plain, err := os.ReadFile(old)
-			if err != nil {
-				return err
-			}
 			var data []byte
 			switch c.Kind {
 			case targets.KindManifest:
+				plain, err := os.ReadFile(old)
+				if err != nil {
+					return err
+				}
 				c.Encrypted = enc
 				c.Critical = append(c.Critical, targets.FieldEncrypted)
 				var m map[string]any
@@ -85,35 +86,37 @@ func (r *Repo) EncryptVersion(t testing.TB, modelID, version string, o EncryptOp
 					return err
 				}
 			default:
-				var buf bytes.Buffer
-				n, sum, err := modelcrypt.EncryptStream(&buf, bytes.NewReader(plain), ck.Recipient())
+				// Streamed, file to file: models are large.
+				ctPath := old + ".age"
+				if err := encryptFile(old, ctPath, ck.Recipient(), c); err != nil {
+					return err
+				}
+				if o.Tamper == nil {
+					if err := os.Remove(old); err != nil {
+						return err
+					}
+					if err := r.nameTarget(tf, c, path, ctPath); err != nil {
+						return err
+					}
+					continue
+				}
+				ct, err := os.ReadFile(ctPath)
 				if err != nil {
 					return err
 				}
-				c.Plaintext = &targets.Plaintext{Length: n, SHA256: sum}
-				c.Critical = append(c.Critical, targets.FieldPlaintext)
-				data = buf.Bytes()
-				if o.Tamper != nil {
-					data = o.Tamper(path, data)
-				}
+				os.Remove(ctPath)
+				data = o.Tamper(path, ct)
 			}
-			slices.Sort(c.Critical)
-			raw, err := c.Marshal()
-			if err != nil {
-				return err
-			}
-			if _, err := targets.ParseCustom(path, raw); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			sum := sha256.Sum256(data)
 			if err := os.Remove(old); err != nil {
 				return err
 			}
-			name := filepath.Join(filepath.Dir(old), hex.EncodeToString(sum[:])+"."+filepath.Base(path))
-			if err := os.WriteFile(name, data, 0o644); err != nil {
+			tmp := old + ".new"
+			if err := os.WriteFile(tmp, data, 0o644); err != nil {
 				return err
 			}
-			tf.Length, tf.Hashes, tf.Custom = int64(len(data)), metadata.Hashes{"sha256": sum[:]}, raw
+			if err := r.nameTarget(tf, c, path, tmp); err != nil {
+				return err
+			}
 		}
 		return nil
 	}, r.Signers(t))
@@ -124,6 +127,61 @@ func (r *Repo) EncryptVersion(t testing.TB, modelID, version string, o EncryptOp
 		r.WriteEnvelope(t, modelID, version, rc, modelcrypt.Grant{ModelID: modelID, Version: version, ContentKey: ck.String()})
 	}
 	return ck
+}
+
+// encryptFile encrypts src into dst for recipient and records the
+// plaintext's length and SHA-256 in c.
+func encryptFile(src, dst, recipient string, c *targets.Custom) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(out, 1<<20)
+	n, sum, err := modelcrypt.EncryptStream(bw, bufio.NewReaderSize(in, 1<<20), recipient)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	c.Plaintext = &targets.Plaintext{Length: n, SHA256: sum}
+	c.Critical = append(c.Critical, targets.FieldPlaintext)
+	return err
+}
+
+// nameTarget gives the file tmp its consistent-snapshot name as target
+// path, with custom metadata c, and updates tf to describe it.
+func (r *Repo) nameTarget(tf *metadata.TargetFiles, c *targets.Custom, path, tmp string) error {
+	slices.Sort(c.Critical)
+	raw, err := c.Marshal()
+	if err != nil {
+		return err
+	}
+	if _, err := targets.ParseCustom(path, raw); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	f, err := os.Open(tmp)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	sum := h.Sum(nil)
+	name := filepath.Join(r.Dir, "targets", filepath.FromSlash(filepath.Dir(path)), hex.EncodeToString(sum)+"."+filepath.Base(path))
+	if err := os.Rename(tmp, name); err != nil {
+		return err
+	}
+	tf.Length, tf.Hashes, tf.Custom = n, metadata.Hashes{"sha256": sum}, raw
+	return nil
 }
 
 // WriteEnvelope publishes an envelope of g for recipient under the keys/
