@@ -126,4 +126,3 @@ func peakRSS() int64 {
 	}
 	return 0
 }
-

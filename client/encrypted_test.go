@@ -169,6 +169,25 @@ func skippedEntry(t testing.TB, res *client.Result, v string) client.Skipped {
 	return client.Skipped{}
 }
 
+// encDevice is a repository serving 1.0.0 (plaintext) and a device with
+// fleet key dev (as FleetKey, or DeviceKey with asDevice) running it.
+func encDevice(t *testing.T, asDevice bool) (*testrepo.Repo, *server, *device, *p256Key) {
+	t.Helper()
+	r := newRepo(t)
+	srv := serveRepo(t, r)
+	key := newP256Key(t)
+	publish(t, r, 4096, "1.0.0")
+	opts := fastOpts()
+	if asDevice {
+		opts.DeviceKey = key
+	} else {
+		opts.FleetKey = key
+	}
+	d := newDevice(t, r, srv.URL, opts)
+	d.mustUpdate("1.0.0")
+	return r, srv, d, key
+}
+
 // TestEncryptedFleetUpdate: a fleet-delivered encrypted version installs
 // as its verified plaintext, then the next one by an encrypted patch;
 // staging is left empty, and the published ciphertext holds no window of
@@ -222,12 +241,8 @@ func TestEncryptedFleetUpdate(t *testing.T) {
 	srv.set(dirHandler(r.Dir))
 	res = d.mustUpdate("3.0.0")
 	d.wantPlainActive("3.0.0", files3)
-	methods := map[string]string{}
-	for _, f := range res.Files {
-		methods[f.File] = f.Method
-	}
-	if methods["model.bin"] != client.MethodDelta {
-		t.Fatalf("model.bin obtained by %q, want a patch (%+v)", methods["model.bin"], res.Files)
+	if m := fileFetch(t, res, "model.bin").Method; m != client.MethodDelta {
+		t.Fatalf("model.bin obtained by %q, want a patch (%+v)", m, res.Files)
 	}
 	if res.BytesDownloaded >= encSize/2 {
 		t.Fatalf("the patched update downloaded %d bytes", res.BytesDownloaded)
@@ -346,15 +361,8 @@ func TestEncryptedKeyAttacks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRepo(t)
-			srv := serveRepo(t, r)
-			dev, other := newP256Key(t), newP256Key(t)
-			publish(t, r, 4096, "1.0.0")
-			opts := fastOpts()
-			opts.FleetKey = dev
-			d := newDevice(t, r, srv.URL, opts)
-			d.mustUpdate("1.0.0")
-			want := tc.setup(t, r, dev, other)
+			r, srv, d, dev := encDevice(t, false)
+			want := tc.setup(t, r, dev, newP256Key(t))
 			srv.reset()
 			res, err := d.update(client.UpdateRequest{})
 			if err != nil || res.Version != "1.0.0" {
@@ -451,14 +459,7 @@ func TestEncryptedPayloadTampering(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRepo(t)
-			srv := serveRepo(t, r)
-			fleet := newP256Key(t)
-			publish(t, r, 4096, "1.0.0")
-			opts := fastOpts()
-			opts.FleetKey = fleet
-			d := newDevice(t, r, srv.URL, opts)
-			d.mustUpdate("1.0.0")
+			r, _, d, fleet := encDevice(t, false)
 			files, _ := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Recipients: []string{fleet.recipient(t)},
 				Tamper: func(target string, ct []byte) []byte {
 					if strings.HasSuffix(target, "/model.bin") {
@@ -494,14 +495,7 @@ func TestEncryptedPayloadTampering(t *testing.T) {
 	// refuses it before it is decrypted.
 	t.Run("flipped in transit", func(t *testing.T) {
 		t.Parallel()
-		r := newRepo(t)
-		srv := serveRepo(t, r)
-		fleet := newP256Key(t)
-		publish(t, r, 4096, "1.0.0")
-		opts := fastOpts()
-		opts.FleetKey = fleet
-		d := newDevice(t, r, srv.URL, opts)
-		d.mustUpdate("1.0.0")
+		r, _, d, fleet := encDevice(t, false)
 		files, _ := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Recipients: []string{fleet.recipient(t)}})
 		p := r.TargetFile(t, targets.TargetPath(model, "2.0.0", "model.bin"))
 		ct, _ := os.ReadFile(p)
@@ -517,14 +511,7 @@ func TestEncryptedPayloadTampering(t *testing.T) {
 // skipped or decrypted otherwise, the active version stays.
 func TestEncryptedDeviceKeyFault(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t)
-	srv := serveRepo(t, r)
-	key := newP256Key(t)
-	publish(t, r, 4096, "1.0.0")
-	opts := fastOpts()
-	opts.DeviceKey = key
-	d := newDevice(t, r, srv.URL, opts)
-	d.mustUpdate("1.0.0")
+	r, _, d, key := encDevice(t, true)
 	publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Delivery: targets.DeliveryDevice, Recipients: []string{key.recipient(t)}})
 	key.fail = true
 	res := d.wantFail(client.DeviceKeyUnavailable, "1.0.0")

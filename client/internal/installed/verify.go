@@ -70,8 +70,10 @@ func verifyFileIn(ctx context.Context, sfs *safefs.FS, path string, tf *metadata
 	return err
 }
 
-// ctxReader stops reading when ctx ends: re-hashing a large model must not
-// outlast a stop request.
+// ContextReader returns r, stopping (with ctx's error) when ctx ends:
+// re-hashing or decrypting a large model must not outlast a stop request.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/keyaccess"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
@@ -130,7 +131,7 @@ func decryptTo(ctx context.Context, out *os.File, dst string, in io.Reader, key 
 // checks the plaintext against plain (modelcrypt.DecryptVerified). It
 // stops when ctx ends.
 func Check(ctx context.Context, src io.Reader, dst io.Writer, key *modelcrypt.ContentKey, plain *targets.Plaintext) error {
-	err := modelcrypt.DecryptVerified(dst, bufio.NewReaderSize(ctxReader{ctx, src}, 1<<20), key, plain.Length, plain.SHA256)
+	err := modelcrypt.DecryptVerified(dst, bufio.NewReaderSize(installed.ContextReader(ctx, src), 1<<20), key, plain.Length, plain.SHA256)
 	if err != nil && ctx.Err() != nil {
 		return codes.Errorf(codes.StopCode(ctx), ctx.Err(), "decrypting")
 	}
@@ -152,18 +153,6 @@ func CheckFile(ctx context.Context, path string, key *modelcrypt.ContentKey, pla
 	}
 	defer f.Close()
 	return Check(ctx, f, io.Discard, key, plain)
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // crashWriter passes the crash point client.decrypt.written every
