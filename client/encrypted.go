@@ -87,11 +87,35 @@ func (u *run) fetchDecrypted(ctx context.Context, s interface {
 	if err := u.p.FS.MkdirAll(filepath.Dir(part), 0o700); err != nil {
 		return codes.Errorf(codes.ClassifyFS(err), err, "staging")
 	}
-	if err := u.fetch(ctx, s.URLOf(wire), wire, part, name, ff); err != nil {
+	// Decrypted as it lands (sealed.Follow), so that decryption overlaps
+	// the transfer; the result stands only once the download verified.
+	landed, fetched, followed := make(chan struct{}, 1), make(chan struct{}), make(chan error, 1)
+	go func() { followed <- sealed.Follow(ctx, part, dest, cand.key, plain, landed, fetched) }()
+	dl := *u.c.dl
+	dl.Progress = func(file string, done, total int64) {
+		if u.c.dl.Progress != nil {
+			u.c.dl.Progress(file, done, total)
+		}
+		select {
+		case landed <- struct{}{}:
+		default:
+		}
+	}
+	err := u.fetchWith(ctx, &dl, s.URLOf(wire), wire, part, name, ff)
+	close(fetched)
+	ferr := <-followed
+	if err != nil {
+		u.p.FS.Remove(dest)
 		return err
 	}
-	if err := sealed.File(ctx, part, dest, cand.key, plain); err != nil {
-		return err
+	if ferr != nil && !codes.IsStop(CodeOf(ferr)) {
+		// Followed while the part was rewritten (a resume that found it
+		// damaged, a server that ignored Range), or damaged: decrypt the
+		// verified ciphertext once more.
+		ferr = sealed.File(ctx, part, dest, cand.key, plain)
+	}
+	if ferr != nil {
+		return ferr
 	}
 	u.p.FS.Remove(part)
 	return nil

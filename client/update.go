@@ -553,7 +553,11 @@ func (u *run) checkSpace(fs, wire map[string]*metadata.TargetFiles, plainAtRest 
 // counting its bytes; a file that does not verify counts against its
 // version (verifyFailed).
 func (u *run) fetch(ctx context.Context, url string, tf *metadata.TargetFiles, dest, label string, ff *FileFetch) error {
-	r, err := u.c.dl.Fetch(ctx, url, tf, dest, label)
+	return u.fetchWith(ctx, u.c.dl, url, tf, dest, label, ff)
+}
+
+func (u *run) fetchWith(ctx context.Context, dl *transport.Downloader, url string, tf *metadata.TargetFiles, dest, label string, ff *FileFetch) error {
+	r, err := dl.Fetch(ctx, url, tf, dest, label)
 	u.res.BytesDownloaded += r.Transferred
 	u.res.BytesResumed += r.ResumedFrom
 	ff.Bytes += r.Transferred

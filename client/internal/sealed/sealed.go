@@ -191,3 +191,83 @@ func StoreEnvelope(stateDir, modelID, version string, env []byte) error {
 	}
 	return nil
 }
+
+// Follow is File for a ciphertext that is still being downloaded into
+// src: it decrypts what lands as it lands, so that decryption overlaps
+// the transfer. landed signals (non-blocking sends) that more bytes may
+// be there; fetched is closed when the download is over, whatever its
+// outcome. It reads src from its start, so a download that resumes a
+// staged part is followed from the beginning of that part. Its result
+// stands only if the download verified too: a download that rewrote the
+// part under it makes it fail (the caller then decrypts the verified
+// ciphertext again with File). On any failure dst is removed.
+func Follow(ctx context.Context, src, dst string, key *modelcrypt.ContentKey, plain *targets.Plaintext, landed, fetched <-chan struct{}) error {
+	if err := waitFor(ctx, src, landed, fetched); err != nil {
+		return err
+	}
+	in, err := safefs.OpenFile(src, os.O_RDONLY, 0)
+	if err != nil {
+		return codes.Errorf(codes.ClassifyFS(err), err, "staged ciphertext")
+	}
+	defer in.Close()
+	out, err := safefs.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return codes.Errorf(codes.ClassifyFS(err), err, "staging %s", filepath.Base(dst))
+	}
+	err = decryptTo(ctx, out, dst, &tailReader{ctx: ctx, f: in, landed: landed, fetched: fetched}, key, plain)
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = codes.Errorf(codes.ClassifyFS(cerr), cerr, "writing %s", filepath.Base(dst))
+	}
+	if err != nil {
+		os.Remove(dst)
+		return err
+	}
+	crashpoint.Hit("client.decrypt.done")
+	return nil
+}
+
+// waitFor waits until the download has created src (or is over).
+func waitFor(ctx context.Context, src string, landed, fetched <-chan struct{}) error {
+	for {
+		if _, err := os.Lstat(src); err == nil {
+			return nil
+		}
+		select {
+		case <-landed:
+		case <-fetched:
+			return nil
+		case <-ctx.Done():
+			return codes.Errorf(codes.StopCode(ctx), ctx.Err(), "decrypting")
+		}
+	}
+}
+
+// tailReader reads a file that another goroutine appends to: at its end
+// it waits for more (landed) until the writer is done (fetched), then
+// reads what is left and ends.
+type tailReader struct {
+	ctx     context.Context
+	f       *os.File
+	landed  <-chan struct{}
+	fetched <-chan struct{}
+	over    bool
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	for {
+		n, err := t.f.Read(p)
+		if n > 0 || err != nil && err != io.EOF {
+			return n, err
+		}
+		if t.over {
+			return 0, io.EOF
+		}
+		select {
+		case <-t.landed:
+		case <-t.fetched:
+			t.over = true
+		case <-t.ctx.Done():
+			return 0, t.ctx.Err()
+		}
+	}
+}
