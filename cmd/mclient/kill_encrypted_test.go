@@ -152,4 +152,3 @@ func wantNoPlaintextOutsideStaging(t *testing.T, state, v string, plain []byte) 
 		return nil
 	})
 }
-
