@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -547,5 +548,77 @@ func TestEncryptedAtRest(t *testing.T) {
 	}
 	if fi, err := os.Stat(d.path("keys", model, "2.0.0.age")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("stored envelope mode: %v %v", fi.Mode(), err)
+	}
+}
+
+// TestEncryptedResume: the ciphertext download of an encrypted version
+// resumes like any other, within a run (connections dropped part-way,
+// Range requests) and across runs (a run that gives up leaves the part
+// staged; the next run resumes it, and decrypts it from its first byte),
+// and a server that ignores Range makes the part rewritten from the start
+// under the decryption that follows it: every time the verified plaintext
+// is installed, and staging is left empty.
+func TestEncryptedResume(t *testing.T) {
+	t.Parallel()
+	const k = 100 << 10
+	for _, tc := range []struct {
+		name string
+		// fault serves the n-th request for model.bin's ciphertext
+		// (returns false to serve it genuinely).
+		fault   func(dir string, n int, w http.ResponseWriter, req *http.Request) bool
+		retries int
+	}{
+		{"dropped connections, resumed in the run", func(dir string, n int, w http.ResponseWriter, req *http.Request) bool {
+			if n < 3 {
+				cut(dirHandler(dir), k, w, req)
+				return true
+			}
+			return false
+		}, 0},
+		{"a run that gives up, resumed by the next", func(dir string, n int, w http.ResponseWriter, req *http.Request) bool {
+			if n == 0 {
+				cut(dirHandler(dir), 2*k, w, req)
+				return true
+			}
+			return false
+		}, -1},
+		{"a server that ignores Range", func(dir string, n int, w http.ResponseWriter, req *http.Request) bool {
+			if n == 0 {
+				cut(dirHandler(dir), 2*k, w, req)
+				return true
+			}
+			req.Header.Del("Range")
+			return false
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, srv, d, fleet := encDevice(t, false)
+			files, _ := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Recipients: []string{fleet.recipient(t)}})
+			srv.set(faultHandler(dirHandler(r.Dir), ".model.bin", func(n int, w http.ResponseWriter, req *http.Request) bool {
+				if !strings.Contains(req.URL.Path, "/2.0.0/") {
+					return false
+				}
+				return tc.fault(r.Dir, n, w, req)
+			}))
+			opts := fastOpts()
+			opts.FleetKey, opts.Retries = fleet, tc.retries
+			d.reopen(opts)
+			if tc.retries < 0 {
+				d.wantFail(client.Network, "1.0.0")
+				d.wantNoPlaintext("2.0.0", files["model.bin"])
+				if staged := d.stagedFiles(); staged[filepath.Join("2.0.0", ".ciphertext", "model.bin.part")] != 2*k {
+					t.Fatalf("staged after the failed run: %v", staged)
+				}
+			}
+			res := d.mustUpdate("2.0.0")
+			d.wantPlainActive("2.0.0", files)
+			if staged := d.stagedFiles(); len(staged) != 0 {
+				t.Fatalf("staging holds %v", staged)
+			}
+			if tc.retries < 0 && res.BytesResumed < 2*k {
+				t.Fatalf("resumed %d bytes, want at least the %d staged of model.bin", res.BytesResumed, 2*k)
+			}
+		})
 	}
 }
