@@ -146,7 +146,7 @@ func (u *run) checkEncryptedAtRest(ctx context.Context, cand *candidate, plain m
 			return err
 		}
 	}
-	return sealed.StoreEnvelope(u.c.dir, u.req.ModelID, cand.version.String(), cand.envelope)
+	return sealed.StoreEnvelope(u.p.FS, u.p.Envelope(cand.version.String()), cand.envelope)
 }
 
 // decryptFailed records a version whose payload did not decrypt

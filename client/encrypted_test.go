@@ -549,6 +549,19 @@ func TestEncryptedAtRest(t *testing.T) {
 	if fi, err := os.Stat(d.path("keys", model, "2.0.0.age")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("stored envelope mode: %v %v", fi.Mode(), err)
 	}
+	// Retention removes a version's envelope with the version.
+	for _, v := range []string{"3.0.0", "4.0.0"} {
+		publishEncrypted(t, r, v, nil, nil, testrepo.EncryptOptions{Recipients: []string{fleet.recipient(t)}})
+		d.mustUpdate(v)
+	}
+	if _, err := os.Stat(d.path("keys", model, "2.0.0.age")); !os.IsNotExist(err) {
+		t.Fatalf("2.0.0 is no longer installed, its envelope is still kept: %v", err)
+	}
+	for _, v := range []string{"3.0.0", "4.0.0"} {
+		if _, err := os.Stat(d.path("keys", model, v+".age")); err != nil {
+			t.Fatalf("installed %s has no envelope: %v", v, err)
+		}
+	}
 }
 
 // TestEncryptedResume: the ciphertext download of an encrypted version

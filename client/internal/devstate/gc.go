@@ -81,6 +81,9 @@ func GC(p ModelPaths, ptr *Pointer, keep int, current string, bad func(string) b
 			crashpoint.Hit("client.gc.hidden")
 			SyncDir(p.Dir)
 			p.FS.RemoveAll(hidden)
+			if p.Keys != "" {
+				p.FS.Remove(p.Envelope(v.String())) // its key envelope, if it was installed encrypted
+			}
 		}
 	}
 	if staged, err := p.FS.ReadDir(p.Staging); err == nil {

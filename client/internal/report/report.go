@@ -31,7 +31,8 @@ type Result struct {
 	Files []FileFetch `json:"files,omitempty"`
 	// Skipped lists the versions newer than the active one that this
 	// device did not take, and why (INCOMPATIBLE, POLICY_REJECTED,
-	// COHORT_EXCLUDED, REVOKED).
+	// COHORT_EXCLUDED, REVOKED, and for an encrypted version KEY_UNAVAILABLE or
+	// DECRYPT_FAILED).
 	Skipped []Skipped `json:"skipped,omitempty"`
 	// SkippedTotal and FilesTotal are set only in a result stored on the
 	// device (Status's LastResult) whose lists were cut: it keeps the

@@ -172,22 +172,15 @@ func (c *crashWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// EnvelopePath is where the envelope of an encrypted version installed
-// encrypted at rest is kept: <state>/keys/<model>/<version>.age (read
-// back by Client.OpenActive).
-func EnvelopePath(stateDir, modelID, version string) string {
-	return filepath.Join(stateDir, "keys", modelID, version+".age")
-}
-
-// StoreEnvelope writes env at EnvelopePath atomically (write, fsync,
-// rename, fsync the directory), in 0700 directories, 0600.
-func StoreEnvelope(stateDir, modelID, version string, env []byte) error {
-	path := EnvelopePath(stateDir, modelID, version)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+// StoreEnvelope writes env at path (devstate.ModelPaths.Envelope)
+// atomically (write, fsync, rename, fsync the directory), in a 0700
+// directory, 0600.
+func StoreEnvelope(sfs *safefs.FS, path string, env []byte) error {
+	if err := sfs.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return codes.Errorf(codes.ClassifyFS(err), err, "key envelope directory")
 	}
 	if err := atomicfs.WriteFile(afero.NewOsFs(), path, env, 0o600); err != nil {
-		return codes.Errorf(codes.ClassifyFS(err), err, "storing the key envelope of %s %s", modelID, version)
+		return codes.Errorf(codes.ClassifyFS(err), err, "storing the key envelope %s", filepath.Base(path))
 	}
 	return nil
 }
