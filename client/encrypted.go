@@ -87,22 +87,15 @@ func (u *run) fetchDecrypted(ctx context.Context, s interface {
 	if err := u.p.FS.MkdirAll(filepath.Dir(part), 0o700); err != nil {
 		return codes.Errorf(codes.ClassifyFS(err), err, "staging")
 	}
-	// Decrypted as it lands (sealed.Follow), so that decryption overlaps
-	// the transfer; the result stands only once the download verified.
-	landed, fetched, followed := make(chan struct{}, 1), make(chan struct{}), make(chan error, 1)
-	go func() { followed <- sealed.Follow(ctx, part, dest, cand.key, plain, landed, fetched) }()
+	// Decrypted as the downloader writes it (sealed.Follow), so that
+	// decryption overlaps the transfer; the result stands only once the
+	// download verified.
+	feed, followed := sealed.NewFeed(), make(chan error, 1)
+	go func() { followed <- sealed.Follow(ctx, part, dest, cand.key, plain, feed) }()
 	dl := *u.c.dl
-	dl.Progress = func(file string, done, total int64) {
-		if u.c.dl.Progress != nil {
-			u.c.dl.Progress(file, done, total)
-		}
-		select {
-		case landed <- struct{}{}:
-		default:
-		}
-	}
+	dl.Observe = feed.Observe
 	err := u.fetchWith(ctx, &dl, s.URLOf(wire), wire, part, name, ff)
-	close(fetched)
+	feed.Done()
 	ferr := <-followed
 	if err != nil {
 		u.p.FS.Remove(dest)

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/edgetuf/edgetuf/client/internal/codes"
@@ -186,28 +187,25 @@ func StoreEnvelope(sfs *safefs.FS, path string, env []byte) error {
 }
 
 // Follow is File for a ciphertext that is still being downloaded into
-// src: it decrypts what lands as it lands, so that decryption overlaps
-// the transfer. landed signals (non-blocking sends) that more bytes may
-// be there; fetched is closed when the download is over, whatever its
-// outcome. It reads src from its start, so a download that resumes a
-// staged part is followed from the beginning of that part. Its result
-// stands only if the download verified too: a download that rewrote the
-// part under it makes it fail (the caller then decrypts the verified
-// ciphertext again with File). On any failure dst is removed.
-func Follow(ctx context.Context, src, dst string, key *modelcrypt.ContentKey, plain *targets.Plaintext, landed, fetched <-chan struct{}) error {
-	if err := waitFor(ctx, src, landed, fetched); err != nil {
-		return err
-	}
-	in, err := safefs.OpenFile(src, os.O_RDONLY, 0)
-	if err != nil {
-		return codes.Errorf(codes.ClassifyFS(err), err, "staged ciphertext")
-	}
-	defer in.Close()
+// src: it decrypts the bytes as the downloader writes them (feed, set as
+// the transport.Downloader's Observe), so that decryption overlaps the
+// transfer, and reads from src only what an attempt kept of an earlier
+// staged part: a resumed download is decrypted from its first byte. Its
+// result stands only if the download verified too. A download that
+// rewrites the part from an earlier offset makes it fail (the caller
+// then decrypts the verified ciphertext again with File). On any failure
+// dst is removed.
+func Follow(ctx context.Context, src, dst string, key *modelcrypt.ContentKey, plain *targets.Plaintext, feed *Feed) error {
+	defer feed.stop()
 	out, err := safefs.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return codes.Errorf(codes.ClassifyFS(err), err, "staging %s", filepath.Base(dst))
 	}
-	err = decryptTo(ctx, out, dst, &tailReader{ctx: ctx, f: in, landed: landed, fetched: fetched}, key, plain)
+	r := &feedReader{ctx: ctx, f: feed, src: src}
+	defer r.close()
+	stopWake := context.AfterFunc(ctx, feed.wake)
+	defer stopWake()
+	err = decryptTo(ctx, out, dst, r, key, plain)
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = codes.Errorf(codes.ClassifyFS(cerr), cerr, "writing %s", filepath.Base(dst))
 	}
@@ -219,48 +217,181 @@ func Follow(ctx context.Context, src, dst string, key *modelcrypt.ContentKey, pl
 	return nil
 }
 
-// waitFor waits until the download has created src (or is over).
-func waitFor(ctx context.Context, src string, landed, fetched <-chan struct{}) error {
+// maxQueued bounds the bytes a Feed holds for a decryption that is behind
+// the download (the download then waits); its buffers are reused.
+const maxQueued = 4 << 20
+
+// Feed hands a download's bytes to Follow as they are written.
+type Feed struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	chunks []chunk
+	free   [][]byte // consumed buffers, for reuse
+	queued int
+	start  int64 // the offset the current attempt writes from
+	gen    int   // attempts so far
+	done   bool  // the download is over
+	dead   bool  // Follow returned: drop what comes
+}
+
+// NewFeed returns a Feed for one download.
+func NewFeed() *Feed {
+	f := &Feed{}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+// Observe is the transport.Downloader's Observe.
+func (f *Feed) Observe(off int64) io.Writer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gen++
+	f.start, f.chunks, f.queued = off, nil, 0
+	f.cond.Broadcast()
+	return feedWriter{f, f.gen}
+}
+
+// Done says the download is over, whatever its outcome.
+func (f *Feed) Done() {
+	f.mu.Lock()
+	f.done = true
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
+func (f *Feed) stop() {
+	f.mu.Lock()
+	f.dead, f.chunks, f.queued = true, nil, 0
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
+func (f *Feed) wake() {
+	f.mu.Lock()
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
+// chunk is a queued buffer and how much of it was read.
+type chunk struct {
+	buf  []byte
+	read int
+}
+
+type feedWriter struct {
+	f   *Feed
+	gen int
+}
+
+// Write queues a copy of p (waiting while maxQueued bytes are queued);
+// it never fails: bytes of a superseded attempt, or for a decryption
+// that stopped, are dropped.
+func (w feedWriter) Write(p []byte) (int, error) {
+	f := w.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for !f.dead && w.gen == f.gen && f.queued > maxQueued {
+		f.cond.Wait()
+	}
+	if !f.dead && w.gen == f.gen && len(p) > 0 {
+		var buf []byte
+		if n := len(f.free); n > 0 && cap(f.free[n-1]) >= len(p) {
+			buf, f.free = f.free[n-1][:len(p)], f.free[:n-1]
+		} else {
+			buf = make([]byte, len(p))
+		}
+		copy(buf, p)
+		f.chunks = append(f.chunks, chunk{buf: buf})
+		f.queued += len(p)
+		f.cond.Broadcast()
+	}
+	return len(p), nil
+}
+
+// errRewritten: the download rewrote bytes the decryption had read.
+var errRewritten = errors.New("the staged part was rewritten while it was decrypted")
+
+// feedReader reads a download's bytes: those an attempt kept of the
+// staged part from src, then those it writes from the feed; once the
+// download is over, whatever src holds beyond.
+type feedReader struct {
+	ctx  context.Context
+	f    *Feed
+	src  string
+	file *os.File
+	pos  int64 // bytes read so far
+	gen  int
+	disk int64 // read src up to here before taking from the feed
+}
+
+func (r *feedReader) Read(p []byte) (int, error) {
+	f := r.f
+	f.mu.Lock()
 	for {
-		if _, err := os.Lstat(src); err == nil {
-			return nil
+		if err := r.ctx.Err(); err != nil {
+			f.mu.Unlock()
+			return 0, err
 		}
-		select {
-		case <-landed:
-		case <-fetched:
-			return nil
-		case <-ctx.Done():
-			return codes.Errorf(codes.StopCode(ctx), ctx.Err(), "decrypting")
+		if f.gen != r.gen {
+			r.gen, r.disk = f.gen, f.start
+			if f.start < r.pos {
+				f.mu.Unlock()
+				return 0, errRewritten
+			}
 		}
+		if r.pos < r.disk || f.done && len(f.chunks) == 0 {
+			// The attempt's kept prefix (the bytes it writes are queued
+			// after it), or, once the download is over, whatever src
+			// holds past what was fed.
+			toEnd := r.pos >= r.disk
+			f.mu.Unlock()
+			return r.readDisk(p, toEnd)
+		}
+		if len(f.chunks) > 0 {
+			c := &f.chunks[0]
+			n := copy(p, c.buf[c.read:])
+			if c.read += n; c.read == len(c.buf) {
+				if len(f.free) < 8 {
+					f.free = append(f.free, c.buf)
+				}
+				f.chunks = f.chunks[1:]
+			}
+			f.queued -= n
+			r.pos += int64(n)
+			f.cond.Broadcast()
+			f.mu.Unlock()
+			return n, nil
+		}
+		f.cond.Wait()
 	}
 }
 
-// tailReader reads a file that another goroutine appends to: at its end
-// it waits for more (landed) until the writer is done (fetched), then
-// reads what is left and ends.
-type tailReader struct {
-	ctx     context.Context
-	f       *os.File
-	landed  <-chan struct{}
-	fetched <-chan struct{}
-	over    bool
+// readDisk reads src at pos: up to disk, or (toEnd, once the download is
+// over) to its end.
+func (r *feedReader) readDisk(p []byte, toEnd bool) (int, error) {
+	if r.file == nil {
+		f, err := safefs.OpenFile(r.src, os.O_RDONLY, 0)
+		if err != nil {
+			return 0, err
+		}
+		r.file = f
+	}
+	if !toEnd && int64(len(p)) > r.disk-r.pos {
+		p = p[:r.disk-r.pos]
+	}
+	n, err := r.file.ReadAt(p, r.pos)
+	r.pos += int64(n)
+	if n > 0 {
+		return n, nil
+	}
+	if err == io.EOF && !toEnd {
+		return 0, errRewritten // the attempt kept more than src holds
+	}
+	return 0, err
 }
 
-func (t *tailReader) Read(p []byte) (int, error) {
-	for {
-		n, err := t.f.Read(p)
-		if n > 0 || err != nil && err != io.EOF {
-			return n, err
-		}
-		if t.over {
-			return 0, io.EOF
-		}
-		select {
-		case <-t.landed:
-		case <-t.fetched:
-			t.over = true
-		case <-t.ctx.Done():
-			return 0, t.ctx.Err()
-		}
+func (r *feedReader) close() {
+	if r.file != nil {
+		r.file.Close()
 	}
 }
