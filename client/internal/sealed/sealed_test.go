@@ -44,7 +44,7 @@ func TestFollow(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// download plays the downloader: it writes src (a file: whole here,
-	// as the downloader leaves it) and feeds f.
+		// as the downloader leaves it) and feeds f.
 		download func(src string, f *Feed)
 		ok       bool
 	}{
