@@ -37,12 +37,7 @@ func TestKillEncryptedUpdate(t *testing.T) {
 	rng := killtest.RNG(seed)
 
 	base := t.TempDir()
-	k := &killEnv{t: t, mclient: killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mclient"), repo: testrepo.New(t)}
-	url := k.repo.Serve(t, throttle(killRate))
-	root := filepath.Join(base, "pinned-root.json")
-	if err := os.WriteFile(root, k.repo.Root, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	k, url, root := newKillEnv(t, base)
 	k.updateArgs = []string{"--model-id", killModel}
 	k.state = filepath.Join(base, "device")
 	k.mustRun("init", "--state", k.state, "--root", root, "--repo-url", url)

@@ -88,6 +88,12 @@ func File(ctx context.Context, src, dst string, key *modelcrypt.ContentKey, plai
 		return codes.Errorf(codes.ClassifyFS(err), err, "staged ciphertext")
 	}
 	defer in.Close()
+	return decryptInto(ctx, dst, in, key, plain)
+}
+
+// decryptInto decrypts in into dst (created or truncated, 0600), checks
+// it, fsyncs it, and removes it on any failure.
+func decryptInto(ctx context.Context, dst string, in io.Reader, key *modelcrypt.ContentKey, plain *targets.Plaintext) error {
 	out, err := safefs.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return codes.Errorf(codes.ClassifyFS(err), err, "staging %s", filepath.Base(dst))
@@ -197,24 +203,11 @@ func StoreEnvelope(sfs *safefs.FS, path string, env []byte) error {
 // dst is removed.
 func Follow(ctx context.Context, src, dst string, key *modelcrypt.ContentKey, plain *targets.Plaintext, feed *Feed) error {
 	defer feed.stop()
-	out, err := safefs.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return codes.Errorf(codes.ClassifyFS(err), err, "staging %s", filepath.Base(dst))
-	}
 	r := &feedReader{ctx: ctx, f: feed, src: src}
 	defer r.close()
 	stopWake := context.AfterFunc(ctx, feed.wake)
 	defer stopWake()
-	err = decryptTo(ctx, out, dst, r, key, plain)
-	if cerr := out.Close(); err == nil && cerr != nil {
-		err = codes.Errorf(codes.ClassifyFS(cerr), cerr, "writing %s", filepath.Base(dst))
-	}
-	if err != nil {
-		os.Remove(dst)
-		return err
-	}
-	crashpoint.Hit("client.decrypt.done")
-	return nil
+	return decryptInto(ctx, dst, r, key, plain)
 }
 
 // maxQueued bounds the bytes a Feed holds for a decryption that is behind
