@@ -12,6 +12,8 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -26,6 +28,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // encSize is model.bin's size in these tests: several 64 KiB chunks of
@@ -631,6 +634,80 @@ func TestEncryptedResume(t *testing.T) {
 			}
 			if tc.retries < 0 && res.BytesResumed < 2*k {
 				t.Fatalf("resumed %d bytes, want at least the %d staged of model.bin", res.BytesResumed, 2*k)
+			}
+		})
+	}
+}
+
+// TestEncryptedMetadataCrossChecks: the signed metadata of a version must
+// be consistently encrypted or not (installed.WireFiles,
+// installed.CheckManifest): a payload of an encrypted version without
+// its signed plaintext, a payload of a plaintext version with one, and a
+// manifest.json whose encrypted field is not the signed one are
+// MANIFEST_INVALID, nothing is installed, and the active version stays.
+func TestEncryptedMetadataCrossChecks(t *testing.T) {
+	t.Parallel()
+	payloadOf := func(v string) string { return targets.TargetPath(model, v, "model.bin") }
+	editCustom := func(t *testing.T, r *testrepo.Repo, path string, edit func(*targets.Custom)) {
+		t.Helper()
+		err := testrepo.ForgeTargetsDir(r.Dir, func(tg map[string]*metadata.TargetFiles) error {
+			c, err := targets.ParseCustom(path, tg[path].Custom)
+			if err != nil {
+				return err
+			}
+			edit(c)
+			tg[path].Custom, err = c.Marshal()
+			return err
+		}, r.Signers(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, r *testrepo.Repo, key *p256Key)
+	}{
+		{"an encrypted version's payload without plaintext", func(t *testing.T, r *testrepo.Repo, key *p256Key) {
+			publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Recipients: []string{key.recipient(t)}})
+			editCustom(t, r, payloadOf("2.0.0"), func(c *targets.Custom) { c.Plaintext, c.Critical = nil, nil })
+		}},
+		{"a plaintext version's payload with plaintext", func(t *testing.T, r *testrepo.Repo, key *p256Key) {
+			publish(t, r, encSize, "2.0.0")
+			editCustom(t, r, payloadOf("2.0.0"), func(c *targets.Custom) {
+				c.Plaintext = &targets.Plaintext{Length: 1, SHA256: strings.Repeat("ab", 32)}
+				c.Critical = []string{targets.FieldPlaintext}
+			})
+		}},
+		{"a manifest.json whose encrypted field is not the signed one", func(t *testing.T, r *testrepo.Repo, key *p256Key) {
+			publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Recipients: []string{key.recipient(t)}})
+			mp := targets.ManifestPath(model, "2.0.0")
+			old := r.TargetFile(t, mp)
+			data, err := os.ReadFile(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = bytes.Replace(data, []byte(`"delivery":"fleet"`), []byte(`"delivery":"device"`), 1)
+			sum := sha256.Sum256(data)
+			os.Remove(old)
+			if err := os.WriteFile(filepath.Join(filepath.Dir(old), hex.EncodeToString(sum[:])+"."+targets.ManifestName), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err = testrepo.ForgeTargetsDir(r.Dir, func(tg map[string]*metadata.TargetFiles) error {
+				tg[mp].Length, tg[mp].Hashes = int64(len(data)), metadata.Hashes{"sha256": sum[:]}
+				return nil
+			}, r.Signers(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, _, d, key := encDevice(t, false)
+			tc.setup(t, r, key)
+			d.wantFail(client.ManifestInvalid, "1.0.0")
+			if _, err := os.Stat(d.path("models", model, "2.0.0")); !os.IsNotExist(err) {
+				t.Fatalf("2.0.0 was installed: %v", err)
 			}
 		})
 	}
