@@ -27,7 +27,11 @@ func (u *run) activate(ctx context.Context, s *tufsession.Session, cand *candida
 		return codes.Errorf(StateInvalid, err, "activating %s", v)
 	}
 	u.c.event(Event{Event: EventActivated, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v})
-	if err := u.healthCheck(ctx, v, nil); err != nil {
+	fs, err := u.c.files(s, cand)
+	if err != nil {
+		return err
+	}
+	if err := u.healthCheck(ctx, v, fs, false); err != nil {
 		if codes.IsStop(CodeOf(err)) {
 			// Stopped, not failed: the version stays active on trial,
 			// and the next update checks it again (resolveTrial).
@@ -100,7 +104,7 @@ func (u *run) resolveTrial(ctx context.Context) error {
 	}
 	fs, err := u.c.signedFiles(u.req.ModelID, trial.Version, false)
 	if err == nil {
-		err = u.healthCheck(ctx, trial.Version, fs)
+		err = u.healthCheck(ctx, trial.Version, fs, true)
 	}
 	if codes.IsStop(CodeOf(err)) {
 		return err // stopped again: still on trial, never blamed
@@ -115,32 +119,25 @@ func (u *run) resolveTrial(ctx context.Context) error {
 		// published. Unless one is installed, the run reports rerr.
 		u.trialErr = rerr
 		u.res.Outcome = ""
-		u.res.FromVersion = orEmpty(prev)
+		u.res.FromVersion = trial.Previous
 		return nil
 	}
 	return u.confirm(trial)
 }
 
-func orEmpty(p *devstate.Pointer) string {
-	if p == nil {
-		return ""
-	}
-	return p.Version
-}
-
 // healthCheck runs the built-in checks and the configured command, once
-// per test vector the version's manifest declares (goldencheck). With
-// fs nil, the files were verified against signed metadata while they were
-// downloaded in this run, and only their presence and sizes are checked;
-// otherwise every file is re-hashed against fs.
-func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata.TargetFiles) error {
+// per test vector the version's manifest declares (goldencheck). The
+// files are checked against fs (their installed form): re-hashed with
+// rehash, else (they were verified while installed in this run) only
+// their presence and sizes.
+func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata.TargetFiles, rehash bool) error {
 	crashpoint.Hit("client.healthcheck")
 	dir := u.p.Version(v)
-	if fs != nil {
+	if rehash {
 		if err := installed.VerifyDir(ctx, u.p.FS, dir, fs); err != nil {
 			return err
 		}
-	} else if err := installed.CheckSizes(u.p.FS, dir); err != nil {
+	} else if err := installed.CheckSizesSigned(u.p.FS, dir, fs); err != nil {
 		return err
 	}
 	return goldencheck.Check{FS: u.p.FS, Dir: dir, Command: u.req.HealthCheck, Timeout: u.req.HealthTimeout,
@@ -151,7 +148,7 @@ func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata
 // signedFiles resolves a version's targets from the signed metadata the
 // device trusts (an offline session: no network, no freshness needed).
 func (c *Client) signedFiles(modelID, v string, explicit bool) (map[string]*metadata.TargetFiles, error) {
-	s, err := c.session(true)
+	s, err := c.openSession(context.Background(), true)
 	if err == nil {
 		err = s.Refresh()
 	}
@@ -173,5 +170,5 @@ func (c *Client) signedFiles(modelID, v string, explicit bool) (map[string]*meta
 		return nil, codes.Errorf(ManifestInvalid, err, "%s", mp)
 	}
 	ver, _ := targets.ParseVersion(v)
-	return files(s, &candidate{version: ver, manifest: tf, custom: custom})
+	return c.files(s, &candidate{version: ver, manifest: tf, custom: custom})
 }

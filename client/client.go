@@ -88,6 +88,15 @@ type Options struct {
 	// DeviceKey is the device's key pair for per-device decryption; nil
 	// means the one client.json's device_key names (devicekey.Open).
 	DeviceKey devicekey.Key
+	// FleetKey is the fleet's shared P-256 key (delivery "fleet"); nil:
+	// none. DeviceKey (above) serves deliveries "device" and "keyserver".
+	FleetKey devicekey.Key
+	// KeyServer is the base URL of the key service (delivery
+	// "keyserver"), e.g. https://keys.example.com.
+	KeyServer string
+	// EncryptedAtRest keeps the payload of encrypted versions encrypted
+	// on disk; the app reads it through OpenActive (docs/encryption.md).
+	EncryptedAtRest bool
 
 	// after starts the timers of StallTimeout, MetadataTimeout and
 	// Timeout (default: real ones); this package's tests fire them.
@@ -181,18 +190,6 @@ func (c *Client) AntiRollback() anti_rollback.Store { return c.store.Store }
 func (c *Client) Config() Config { return *c.cfg }
 
 func (c *Client) now() time.Time { return c.opts.Now() }
-
-// session is openSession without a context: for offline sessions, which
-// download nothing.
-func (c *Client) session(offline bool) (*tufsession.Session, error) {
-	return c.openSession(context.Background(), offline)
-}
-
-// onlineSession opens a TUF session against the repository, whose
-// downloads end with ctx.
-func (c *Client) onlineSession(ctx context.Context) (*tufsession.Session, error) {
-	return c.openSession(ctx, false)
-}
 
 // openSession opens a TUF session against the repository. With offline set
 // it uses only the metadata already trusted locally (the copy saved after

@@ -57,3 +57,29 @@ func TestStopAndBusyCodesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestEncryptionCodesDocumented: KEY_UNAVAILABLE, DECRYPT_FAILED and
+// DEVICE_KEY_UNAVAILABLE are spelled as documented, rows of
+// docs/error-codes.md, none a deferral; the skip events are named as
+// documented in docs/client.md.
+func TestEncryptionCodesDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/error-codes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guide, err := os.ReadFile("../docs/client.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[Code]string{KeyUnavailable: "KEY_UNAVAILABLE", DecryptFailed: "DECRYPT_FAILED", DeviceKeyUnavailable: "DEVICE_KEY_UNAVAILABLE"} {
+		if string(code) != want || !strings.Contains(string(doc), "| `"+want+"` |") || IsDeferral(code) {
+			t.Errorf("%s: spelled %s, documented %v, deferral %v", want, code, strings.Contains(string(doc), "| `"+want+"` |"), IsDeferral(code))
+		}
+	}
+	for _, ev := range []string{EventKeyUnavailable, EventDecryptFailed} {
+		if !strings.Contains(string(guide), "`"+ev+"`") {
+			t.Errorf("event %s is not in docs/client.md", ev)
+		}
+	}
+}

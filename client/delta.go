@@ -6,6 +6,8 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
+	"github.com/edgetuf/edgetuf/client/internal/report"
+	"github.com/edgetuf/edgetuf/client/internal/sealed"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
 	"path/filepath"
@@ -16,51 +18,19 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// How a file of the version being installed was obtained (FileFetch.Method).
+// How a file of the version being installed was obtained
+// (FileFetch.Method; client/internal/report says what each means).
 const (
-	// MethodFull: the file was downloaded whole (or found complete in
-	// staging).
-	MethodFull = "full"
-	// MethodDelta: the file was rebuilt from the same file of an installed
-	// version (FileFetch.Base) with a signed patch.
-	MethodDelta = "delta"
-	// MethodDeltaFallback: a patch was tried and abandoned
-	// (FileFetch.Code says why); the file was then downloaded whole.
-	MethodDeltaFallback = "delta-fallback"
-	// MethodLocal: a file installed on the device (of any version of any
-	// model: FileFetch.SourceModel and SourceVersion) has the file's
-	// signed SHA-256 and length; it was copied and checked, nothing
-	// downloaded.
-	MethodLocal = "local"
-	// MethodLocalFallback: such a file was copied but did not verify (it
-	// was damaged; FileFetch.Code says why); the file was then fetched.
-	MethodLocalFallback = "local-fallback"
+	MethodFull          = report.MethodFull
+	MethodDelta         = report.MethodDelta
+	MethodDeltaFallback = report.MethodDeltaFallback
+	MethodLocal         = report.MethodLocal
+	MethodLocalFallback = report.MethodLocalFallback
 )
 
 // FileFetch reports how one file of the version an update installs was
 // obtained in this run.
-type FileFetch struct {
-	File   string `json:"file"`
-	Method string `json:"method"`
-	// Base is the installed version the patch applies to (delta and
-	// delta-fallback).
-	Base string `json:"base,omitempty"`
-	// SourceModel and SourceVersion name the installed version whose file
-	// was copied (local and local-fallback).
-	SourceModel   string `json:"source_model,omitempty"`
-	SourceVersion string `json:"source_version,omitempty"`
-	// Code and Message say why the patch or local copy was abandoned
-	// (delta-fallback, local-fallback).
-	Code    Code   `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
-	// Bytes counts the bytes received from the network for this file in
-	// this run, its patch included.
-	Bytes int64 `json:"bytes"`
-	// PatchBytes counts the bytes of the patch among them.
-	PatchBytes int64 `json:"patch_bytes,omitempty"`
-	// Length is the file's signed length: what a full download transfers.
-	Length int64 `json:"length"`
-}
+type FileFetch = report.FileFetch
 
 // defaultDeltaMaxDuration bounds the time one patch may take to apply.
 const defaultDeltaMaxDuration = 10 * time.Minute
@@ -73,8 +43,11 @@ type deltaPlan struct {
 	part  string                // where the patch is staged
 	patch *metadata.TargetFiles // the patch target (nil if err)
 	baseT *metadata.TargetFiles // the base version's signed target of file (nil if err)
-	path  string                // the installed base file
-	err   error                 // why the patch is refused before any download
+	// patchPlain: the patch's signed plaintext (an encrypted version's
+	// patch is encrypted; nil otherwise).
+	patchPlain *targets.Plaintext
+	path       string // the installed base file
+	err        error  // why the patch is refused before any download
 	// work is the update's patch work budget, shared by all its plans.
 	work *delta.Budget
 }
@@ -87,7 +60,9 @@ type deltaPlan struct {
 // installed base rules out carries the reason in err: it is reported and
 // the file downloaded whole.
 func (u *run) planDeltas(s *tufsession.Session, cand *candidate, fs map[string]*metadata.TargetFiles) map[string]*deltaPlan {
-	if u.req.NoDelta || len(cand.custom.Deltas) == 0 {
+	// An encrypted version installed encrypted must be the signed
+	// ciphertext: no patch rebuilds that.
+	if u.req.NoDelta || len(cand.custom.Deltas) == 0 || cand.custom.Encrypted != nil && u.c.opts.EncryptedAtRest {
 		return nil
 	}
 	bases := devstate.InstalledBases(u.p, u.ptr, newerFirst, cand.version)
@@ -120,7 +95,7 @@ func (u *run) planDeltas(s *tufsession.Session, cand *candidate, fs map[string]*
 			continue
 		}
 		p := &deltaPlan{file: name, base: ref.Base, part: part, path: filepath.Join(u.p.Version(ref.Base), name)}
-		p.patch, p.baseT, p.err = installed.CheckPatch(s.TargetInfo, cand.custom, name, fs[name], *ref, p.path)
+		p.patch, p.baseT, p.patchPlain, p.err = installed.CheckPatch(s.TargetInfo, cand.custom, name, fs[name], *ref, p.path)
 		plans[name] = p
 		if p.err == nil {
 			rebuilt += fs[name].Length
@@ -180,7 +155,23 @@ func (u *run) tryDelta(ctx context.Context, s *tufsession.Session, p *deltaPlan,
 		}
 		return fail(err)
 	}
-	if err := installed.ApplyPatch(ctx, installed.Base{File: p.file, Version: p.base, Path: p.path, Target: p.baseT, Work: p.work}, tf, patchPart, dest, u.c.opts.DeltaMaxDuration); err != nil {
+	applied := patchPart
+	if p.patchPlain != nil {
+		// An encrypted patch: decrypted beside it, bounded by and checked
+		// against its signed plaintext, before it is applied.
+		if err := u.contentKey(u.cand); err != nil {
+			return fail(err)
+		}
+		applied = patchPart + ".plain"
+		if err := sealed.File(ctx, patchPart, applied, u.cand.key, p.patchPlain); err != nil {
+			if ctx.Err() == nil {
+				os.Remove(patchPart)
+			}
+			return fail(err)
+		}
+		defer os.Remove(applied)
+	}
+	if err := installed.ApplyPatch(ctx, installed.Base{File: p.file, Version: p.base, Path: p.path, Target: p.baseT, Work: p.work}, tf, applied, dest, u.c.opts.DeltaMaxDuration); err != nil {
 		os.Remove(dest)
 		if ctx.Err() == nil {
 			os.Remove(patchPart) // an interrupted run keeps it for the next one

@@ -49,6 +49,9 @@ const (
 	DeferredQuietWindow      = codes.DeferredQuietWindow
 	DeferredVerifyFailures   = codes.DeferredVerifyFailures
 	Backoff                  = codes.Backoff
+	DecryptFailed            = codes.DecryptFailed
+	KeyUnavailable           = codes.KeyUnavailable
+	DeviceKeyUnavailable     = codes.DeviceKeyUnavailable
 )
 
 // IsDeferral reports whether code is a deferral (DEFERRED_* or BACKOFF):

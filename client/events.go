@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/json"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/report"
 
 	"github.com/edgetuf/edgetuf/targets"
 )
@@ -54,28 +55,17 @@ const (
 	// stepped down from from_version to to_version, below its former
 	// anti-rollback floor (code REVOKED).
 	EventRevokedRollback = "revoked_rollback"
+	// EventKeyUnavailable and EventDecryptFailed: an encrypted version
+	// was skipped (code KEY_UNAVAILABLE or DECRYPT_FAILED): no key for
+	// this device, or a key or payload that does not decrypt.
+	EventKeyUnavailable = "key_unavailable"
+	EventDecryptFailed  = "decrypt_failed"
 )
 
-// Event is one line of the event log. It carries the model, versions,
-// error code and the coarse device class only: no device ID, no payload
-// data, no inputs or outputs, so the log can be shipped as telemetry.
-type Event struct {
-	Time        string `json:"time"`
-	Event       string `json:"event"`
-	ModelID     string `json:"model_id"`
-	FromVersion string `json:"from_version,omitempty"`
-	ToVersion   string `json:"to_version,omitempty"`
-	Code        Code   `json:"code,omitempty"`
-	DeviceClass string `json:"device_class"`
-	// Bytes is the number of bytes transferred (downloaded, repaired and
-	// delta_applied events).
-	Bytes int64 `json:"bytes,omitempty"`
-	// Reason says why (deferred, revoked, cohort_excluded events): the
-	// signed reason of a revocation, or which condition deferred an update.
-	Reason string `json:"reason,omitempty"`
-	// NotBefore is the next attempt time (backoff and deferred events).
-	NotBefore string `json:"not_before,omitempty"`
-}
+// Event is one line of the event log (client/internal/report): the model,
+// versions, error code and coarse device class only, so the log can be
+// shipped as telemetry.
+type Event = report.Event
 
 // event appends one event, durably. Logging never fails an update; a
 // log that is a link or a special file is neither followed nor opened

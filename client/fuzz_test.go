@@ -8,6 +8,7 @@ package client
 import (
 	"encoding/json"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/report"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -136,7 +137,7 @@ func FuzzReadModelState(f *testing.F) {
 			t.Fatalf("what was written reads as damaged: %v", damage)
 		}
 		if !reflect.DeepEqual(again.BadVersions, ms.BadVersions) || again.BadThrough != ms.BadThrough || again.MarksLost != ms.MarksLost ||
-			!reflect.DeepEqual(again.LastResult, storedResult(ms.LastResult)) {
+			!reflect.DeepEqual(again.LastResult, report.Stored(ms.LastResult)) {
 			t.Fatalf("round trip: %+v -> %+v", ms, again)
 		}
 	})

@@ -4,32 +4,22 @@ import (
 	"errors"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
+	"github.com/edgetuf/edgetuf/client/internal/report"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"os"
-
-	"github.com/edgetuf/edgetuf/targets"
 )
 
 // modelState is models/<model>/state.json (client/internal/devstate),
 // with the last Result.
 type modelState = devstate.ModelState[Result]
 
-// maxStoredSkipped and maxStoredFiles bound the lists of a stored result;
-// Result.SkippedTotal and FilesTotal keep the counts. maxStoredText bounds
-// each message and reason of a stored result.
-const (
-	maxStoredSkipped = 20
-	maxStoredFiles   = 100
-	maxStoredText    = 1024
-)
-
 func readModelState(p devstate.ModelPaths) (*modelState, error) {
 	return devstate.ReadModelState[Result](p)
 }
 
-// writeModelState stores s with its last result trimmed by storedResult.
+// writeModelState stores s with its last result trimmed by report.Stored.
 func writeModelState(p devstate.ModelPaths, s *modelState) error {
-	return devstate.WriteModelState(p, s, storedResult)
+	return devstate.WriteModelState(p, s, report.Stored)
 }
 
 // loadModelState reads a model's state for a run that holds the lock. A
@@ -65,46 +55,6 @@ func (c *Client) saveModelState(p devstate.ModelPaths, modelID string, ptr *devs
 		s.Prune(floor)
 	}
 	return writeModelState(p, s)
-}
-
-// storedResult is r as state.json keeps it: at most maxStoredSkipped
-// skipped versions and maxStoredFiles files (with their totals), and no
-// text longer than maxStoredText.
-func storedResult(r *Result) *Result {
-	if r == nil {
-		return nil
-	}
-	c := *r
-	c.Message = clip(c.Message)
-	if len(c.Skipped) > maxStoredSkipped {
-		c.SkippedTotal = len(c.Skipped)
-	}
-	c.Skipped = nil
-	for _, sk := range r.Skipped[:min(len(r.Skipped), maxStoredSkipped)] {
-		sk.Reason = clip(sk.Reason)
-		c.Skipped = append(c.Skipped, sk)
-	}
-	if len(c.Files) > maxStoredFiles {
-		c.FilesTotal = len(c.Files)
-	}
-	c.Files = nil
-	for _, f := range r.Files[:min(len(r.Files), maxStoredFiles)] {
-		f.Message = clip(f.Message)
-		c.Files = append(c.Files, f)
-	}
-	return &c
-}
-
-func clip(s string) string {
-	if len(s) <= maxStoredText {
-		return s
-	}
-	// Cut on a rune boundary.
-	n := maxStoredText - len("...")
-	for n > 0 && s[n]&0xc0 == 0x80 {
-		n--
-	}
-	return s[:n] + "..."
 }
 
 // settleMarks bounds lost marks (MarksLost) once the refreshed metadata
@@ -161,30 +111,9 @@ func (c *Client) loadPointer(p devstate.ModelPaths, modelID string, ms *modelSta
 	if ferr != nil {
 		return nil, ferr
 	}
-	entries, rerr := p.FS.ReadDir(p.Dir)
-	if rerr != nil {
-		return nil, codes.Errorf(StateInvalid, rerr, "listing %s", p.Dir)
-	}
-	var best *targets.Version
-	for _, e := range entries {
-		v, verr := targets.ParseVersion(e.Name())
-		if verr != nil || !e.IsDir() {
-			continue
-		}
-		// The floor was confirmed here: it is restored unless a mark
-		// that can still be read names it, even when a damaged
-		// state.json lost the others (then every other version counts as
-		// bad). It is health-checked again before it is confirmed.
-		if haveFloor && v.Compare(floor) == 0 && !ms.MarkedBad(v.String()) {
-			best = &v
-			break
-		}
-		if ms.IsBad(v.String()) {
-			continue
-		}
-		if best == nil || v.Compare(*best) > 0 {
-			best = &v
-		}
+	best, err := devstate.RecoverVersion(p, floor, haveFloor, ms.MarkedBad, ms.IsBad)
+	if err != nil {
+		return nil, err
 	}
 	if best == nil {
 		return nil, nil

@@ -7,7 +7,6 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/eligibility"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
-	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/targets"
@@ -45,7 +44,7 @@ func (u *run) mayDownload(s *tufsession.Session, cand *candidate) error {
 	if err := u.verifyDeferred(v); err != nil {
 		return err
 	}
-	fs, err := files(s, cand)
+	fs, err := u.c.files(s, cand)
 	if err != nil {
 		return err
 	}
@@ -72,22 +71,9 @@ func (u *run) discardRevoked() error {
 		if u.ptr != nil && u.ptr.Version == v {
 			continue // the active one is stepped down from (leaveRevoked)
 		}
-		discarded := false
-		if _, err := u.p.FS.Lstat(u.p.StagingFor(v)); err == nil {
-			if err := u.p.FS.RemoveAll(u.p.StagingFor(v)); err != nil {
-				return codes.Errorf(StateInvalid, err, "discarding the staged revoked %s", v)
-			}
-			discarded = true
-		}
-		if fi, err := u.p.FS.Lstat(u.p.Version(v)); err == nil && fi.IsDir() {
-			hidden := filepath.Join(u.p.Dir, devstate.InstallPrefix+"gc-"+v)
-			u.p.FS.RemoveAll(hidden)
-			if err := u.p.FS.Rename(u.p.Version(v), hidden); err != nil {
-				return codes.Errorf(StateInvalid, err, "discarding the revoked %s", v)
-			}
-			devstate.SyncDir(u.p.Dir)
-			u.p.FS.RemoveAll(hidden)
-			discarded = true
+		discarded, err := devstate.DiscardVersion(u.p, v)
+		if err != nil {
+			return err
 		}
 		if discarded {
 			u.c.event(Event{Event: EventRevoked, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: Revoked,
@@ -130,7 +116,7 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 		if !usable(c) || !u.dirExists(u.p.Version(c.version.String())) {
 			continue
 		}
-		fs, err := files(s, c)
+		fs, err := u.c.files(s, c)
 		if err != nil {
 			continue
 		}
@@ -181,7 +167,11 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 		return codes.Errorf(StateInvalid, err, "activating %s", to)
 	}
 	u.c.event(Event{Event: EventRevokedRollback, ModelID: u.req.ModelID, FromVersion: from.String(), ToVersion: to, Code: Revoked, Reason: reason})
-	if err := u.healthCheck(ctx, to, nil); err != nil {
+	fs, err := u.c.files(s, target)
+	if err != nil {
+		return err
+	}
+	if err := u.healthCheck(ctx, to, fs, false); err != nil {
 		if codes.IsStop(CodeOf(err)) {
 			u.ptr = &next
 			return err

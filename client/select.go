@@ -4,6 +4,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/epochgate"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"github.com/edgetuf/edgetuf/client/internal/versions"
+	"github.com/edgetuf/edgetuf/modelcrypt"
 	"sort"
 
 	"github.com/edgetuf/edgetuf/targets"
@@ -16,6 +17,10 @@ type candidate struct {
 	version  targets.Version
 	manifest *metadata.TargetFiles
 	custom   *targets.Custom
+	// key and envelope: the content key of an encrypted version, once
+	// obtained in this run (contentKey).
+	key      *modelcrypt.ContentKey
+	envelope []byte
 }
 
 // candidates lists the published versions of a model, newest first. It

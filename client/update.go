@@ -3,9 +3,11 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/edgetuf/edgetuf/client/internal/backoff"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
+	"github.com/edgetuf/edgetuf/client/internal/report"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"github.com/edgetuf/edgetuf/client/internal/verifiedread"
@@ -60,50 +62,12 @@ const (
 	OutcomeDeferred = "deferred"
 )
 
-// Result reports an update, a rollback or a failure.
-type Result struct {
-	Time    string `json:"time"`
-	ModelID string `json:"model_id"`
-	Outcome string `json:"outcome"`
-	// Version is the active version afterwards ("" if none), Path its directory.
-	Version     string `json:"version,omitempty"`
-	Path        string `json:"path,omitempty"`
-	FromVersion string `json:"from_version,omitempty"`
-	ToVersion   string `json:"to_version,omitempty"`
-	// BytesDownloaded counts bytes received from the network in this run,
-	// patches included; BytesResumed those already in staging and kept
-	// after re-hashing.
-	BytesDownloaded int64 `json:"bytes_downloaded"`
-	BytesResumed    int64 `json:"bytes_resumed,omitempty"`
-	// Files says how each file of the version was obtained in this run:
-	// downloaded whole, rebuilt with a patch from an installed version, or
-	// downloaded whole after a patch failed. Empty when nothing had to be
-	// fetched.
-	Files []FileFetch `json:"files,omitempty"`
-	// Skipped lists the versions newer than the active one that this
-	// device did not take, and why (INCOMPATIBLE, POLICY_REJECTED,
-	// COHORT_EXCLUDED, REVOKED).
-	Skipped []Skipped `json:"skipped,omitempty"`
-	// SkippedTotal and FilesTotal are set only in a result stored on the
-	// device (Status's LastResult) whose lists were cut: it keeps the
-	// first 20 skipped versions and the first 100 files, and these say how
-	// many there were.
-	SkippedTotal int `json:"skipped_total,omitempty"`
-	FilesTotal   int `json:"files_total,omitempty"`
-	// Code and Message (the reason, without the code) describe a failure.
-	Code    Code   `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
-	// NotBefore (RFC 3339, UTC) is when the next attempt is due after a
-	// failure that schedules a backoff, or a run refused by one (BACKOFF).
-	NotBefore string `json:"not_before,omitempty"`
-}
-
-// Skipped is a published version an update passed over.
-type Skipped struct {
-	Version string `json:"version"`
-	Code    Code   `json:"code"`
-	Reason  string `json:"reason"`
-}
+// Result reports an update, a rollback or a failure; Skipped is a
+// published version an update passed over (client/internal/report).
+type (
+	Result  = report.Result
+	Skipped = report.Skipped
+)
 
 // Update runs one full update cycle for a model (see the package
 // documentation). Being up to date is success with nothing downloaded;
@@ -168,6 +132,8 @@ type run struct {
 	schedChanged bool
 	// cands are the published versions, newest first (set by choose).
 	cands []candidate
+	// cand is the version being installed (set by install).
+	cand *candidate
 }
 
 func (u *run) finish(err error) (*Result, error) {
@@ -251,7 +217,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 		return u.finish(err)
 	}
 
-	s, err := c.onlineSession(ctx)
+	s, err := c.openSession(ctx, false)
 	if err != nil {
 		return u.finish(err)
 	}
@@ -270,7 +236,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	best, active, err := u.choose(s)
 	// The metadata is complete and consistent now, unless a delegated role
 	// could not be loaded: offline checks use a copy.
-	if c := CodeOf(err); err == nil || c == TargetNotFound || c == Incompatible || c == PolicyRejected {
+	if c := CodeOf(err); err == nil || c == TargetNotFound || c == Incompatible || c == PolicyRejected || c == KeyUnavailable || c == DecryptFailed {
 		tufsession.SaveVerified(s.MetaDir())
 	}
 	if err != nil {
@@ -311,7 +277,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 // when VerifyActive or RehashEvery ask for one, else every signed file
 // present with its signed size and nothing else (verifiedread.CheckActive).
 func (u *run) repair(ctx context.Context, s *tufsession.Session, active *candidate) error {
-	fs, err := files(s, active)
+	fs, err := u.c.files(s, active)
 	if err != nil {
 		return err
 	}
@@ -409,6 +375,14 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 				u.c.event(Event{Event: EventCohortExcluded, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: CohortExcluded})
 			}
 		}
+		if reason == nil && cand.custom.Encrypted != nil && !u.dirExists(u.p.Version(v)) {
+			if err := u.contentKey(cand); err != nil {
+				var skip bool
+				if reason, skip = u.keySkip(v, err); !skip {
+					return nil, nil, err
+				}
+			}
+		}
 		if reason == nil {
 			return cand, nil, nil
 		}
@@ -430,10 +404,11 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 	return nil, nil, codes.Errorf(TargetNotFound, nil, "no version of %s is published", u.req.ModelID)
 }
 
-// files resolves, from signed metadata, every target of a version
+// files resolves, from signed metadata, what every file of a version
+// must be once installed, in the form this device installs it
 // (installed.SignedFiles).
-func files(s *tufsession.Session, cand *candidate) (map[string]*metadata.TargetFiles, error) {
-	return installed.SignedFiles(s.TargetInfo, cand.manifest, cand.custom)
+func (c *Client) files(s *tufsession.Session, cand *candidate) (map[string]*metadata.TargetFiles, error) {
+	return installed.SignedFiles(s.TargetInfo, cand.manifest, cand.custom, c.opts.EncryptedAtRest)
 }
 
 // install makes models/<model>/<version>/ hold the verified version,
@@ -441,7 +416,8 @@ func files(s *tufsession.Session, cand *candidate) (map[string]*metadata.TargetF
 // run is used only after every file re-verifies.
 func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidate) error {
 	v := cand.version.String()
-	fs, err := files(s, cand)
+	u.cand = cand
+	fs, err := u.c.files(s, cand)
 	if err != nil {
 		return err
 	}
@@ -458,8 +434,13 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 		// Damaged (or not a directory): replaced below, once the new copy
 		// is complete.
 	}
+	wire, plain, err := installed.WireFiles(s.TargetInfo, cand.manifest, cand.custom)
+	if err != nil {
+		return err
+	}
+	plainAtRest := cand.custom.Encrypted != nil && !u.c.opts.EncryptedAtRest
 	plans := u.planDeltas(s, cand, fs)
-	if err := u.checkSpace(fs, v, plans); err != nil {
+	if err := u.checkSpace(fs, wire, plainAtRest, v, plans); err != nil {
 		return err
 	}
 	stage := u.p.StagingFor(v)
@@ -490,23 +471,25 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 				continue
 			}
 		}
-		r, err := u.c.dl.Fetch(ctx, s.URLOf(tf), tf, dest, name)
-		u.res.BytesDownloaded += r.Transferred
-		u.res.BytesResumed += r.ResumedFrom
-		ff.Bytes += r.Transferred
-		if err != nil {
-			if isVerifyFailure(CodeOf(err)) {
-				u.verifyFailed(v)
+		if plainAtRest && name != targets.ManifestName {
+			if err := u.fetchDecrypted(ctx, s, cand, name, wire[name], tf, plain[name], dest, ff); err != nil {
+				return u.decryptFailed(v, err)
 			}
+			continue
+		}
+		if err := u.fetch(ctx, s.URLOf(tf), tf, dest, name, ff); err != nil {
 			return err
 		}
 		if name == targets.ManifestName {
-			if err := installed.CheckManifest(u.p.FS, filepath.Join(stage, name+devstate.PartSuffix), cand.custom, fs); err != nil {
+			if err := installed.CheckManifest(u.p.FS, filepath.Join(stage, name+devstate.PartSuffix), cand.custom, installed.PlainForm(wire, plain)); err != nil {
 				u.p.FS.Remove(filepath.Join(stage, name+devstate.PartSuffix))
 				u.verifyFailed(v)
 				return err
 			}
 		}
+	}
+	if err := u.checkEncryptedAtRest(ctx, cand, plain, stage); err != nil {
+		return u.decryptFailed(v, err)
 	}
 	u.c.event(Event{Event: EventDownloaded, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Bytes: u.res.BytesDownloaded})
 	u.c.event(Event{Event: EventVerified, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v})
@@ -550,31 +533,36 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 // checkSpace refuses to start when the free space cannot hold what is
 // still to be downloaded plus a margin. A file rebuilt with a patch needs
 // room for the patch and the whole file, which also covers falling back
-// to a full download.
-func (u *run) checkSpace(fs map[string]*metadata.TargetFiles, v string, plans map[string]*deltaPlan) error {
-	staged := func(path string, length int64) int64 {
-		if fi, err := u.p.FS.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() <= length {
-			return fi.Size()
-		}
-		return 0
-	}
-	var need int64
+// to a full download; one decrypted in staging (plainAtRest) room for
+// its ciphertext and its plaintext.
+func (u *run) checkSpace(fs, wire map[string]*metadata.TargetFiles, plainAtRest bool, v string, plans map[string]*deltaPlan) error {
+	var staged []devstate.Staged
 	for name, tf := range fs {
-		need += tf.Length - staged(filepath.Join(u.p.StagingFor(v), name+devstate.PartSuffix), tf.Length)
+		staged = append(staged, devstate.Staged{Part: filepath.Join(u.p.StagingFor(v), name+devstate.PartSuffix), Length: tf.Length})
+		if plainAtRest && name != targets.ManifestName {
+			staged = append(staged, devstate.Staged{Part: filepath.Join(u.p.StagingFor(v), wireDir, name+devstate.PartSuffix), Length: wire[name].Length})
+		}
 		if p := plans[name]; p != nil && p.err == nil {
-			need += p.patch.Length - staged(p.part, p.patch.Length)
+			staged = append(staged, devstate.Staged{Part: p.part, Length: p.patch.Length})
 		}
 	}
-	margin := max(need/20, 16<<20)
-	if err := u.p.FS.MkdirAll(u.p.Dir, 0o700); err != nil {
-		return codes.Errorf(codes.ClassifyFS(err), err, "state directory")
+	return devstate.CheckSpace(u.p, staged, u.c.opts.FreeSpace, u.req.ModelID+" "+v)
+}
+
+// fetch downloads the target tf into dest (transport.Downloader.Fetch),
+// counting its bytes; a file that does not verify counts against its
+// version (verifyFailed).
+func (u *run) fetch(ctx context.Context, url string, tf *metadata.TargetFiles, dest, label string, ff *FileFetch) error {
+	return u.fetchWith(ctx, u.c.dl, url, tf, dest, label, ff)
+}
+
+func (u *run) fetchWith(ctx context.Context, dl *transport.Downloader, url string, tf *metadata.TargetFiles, dest, label string, ff *FileFetch) error {
+	r, err := dl.Fetch(ctx, url, tf, dest, label)
+	u.res.BytesDownloaded += r.Transferred
+	u.res.BytesResumed += r.ResumedFrom
+	ff.Bytes += r.Transferred
+	if err != nil && backoff.IsVerifyFailure(CodeOf(err)) {
+		u.verifyFailed(u.res.ToVersion)
 	}
-	free, err := u.c.opts.FreeSpace(u.p.Dir)
-	if err != nil {
-		return codes.Errorf(StateInvalid, err, "checking free space")
-	}
-	if uint64(need+margin) > free {
-		return codes.Errorf(InsufficientStorage, nil, "%s %s needs %d bytes plus a %d-byte margin, %d free", u.req.ModelID, v, need, margin, free)
-	}
-	return nil
+	return err
 }

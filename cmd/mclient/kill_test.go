@@ -60,14 +60,9 @@ func TestKillUpdate(t *testing.T) {
 	rng := killtest.RNG(seed)
 
 	base := t.TempDir()
-	k := &killEnv{t: t, mclient: killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mclient"), repo: testrepo.New(t)}
+	k, url, root := newKillEnv(t, base)
 	k.payload = make([]byte, killPayloadSize)
 	rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), byte(seed >> 24)}).Read(k.payload)
-	url := k.repo.Serve(t, throttle(killRate))
-	root := filepath.Join(base, "pinned-root.json")
-	if err := os.WriteFile(root, k.repo.Root, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	hc := filepath.Join(base, "selftest.sh")
 	script := fmt.Sprintf("# A self-test that takes a while.\nsleep %.3f\n", killHealthCheck.Seconds())
 	if err := os.WriteFile(hc, []byte(script), 0o644); err != nil {
@@ -297,6 +292,20 @@ func (w *throttledWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// newKillEnv builds mclient with crash points and serves a new
+// repository, throttled (killRate); it returns the repository's URL and
+// its root, stored in base as the device's pinned root.
+func newKillEnv(t *testing.T, base string) (k *killEnv, url, root string) {
+	t.Helper()
+	k = &killEnv{t: t, mclient: killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mclient"), repo: testrepo.New(t)}
+	url = k.repo.Serve(t, throttle(killRate))
+	root = filepath.Join(base, "pinned-root.json")
+	if err := os.WriteFile(root, k.repo.Root, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return k, url, root
 }
 
 type killEnv struct {

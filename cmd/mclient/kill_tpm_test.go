@@ -13,7 +13,6 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/backendtest"
 	"github.com/edgetuf/edgetuf/internal/killtest"
-	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/rollout"
 )
 
@@ -39,13 +38,8 @@ func TestKillUpdateTPM(t *testing.T) {
 	rng := killtest.RNG(seed)
 
 	base := t.TempDir()
-	k := &killEnv{t: t, mclient: killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mclient"), repo: testrepo.New(t)}
+	k, url, root := newKillEnv(t, base)
 	k.payload = make([]byte, 1<<20)
-	url := k.repo.Serve(t, throttle(killRate))
-	root := filepath.Join(base, "pinned-root.json")
-	if err := os.WriteFile(root, k.repo.Root, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	k.updateArgs = []string{"--model-id", killModel, "--health-check", "true"}
 	k.state = filepath.Join(base, "device")
 	k.mustRun("init", "--state", k.state, "--root", root, "--repo-url", url, "--anti-rollback", "tpm:"+sw.Socket)

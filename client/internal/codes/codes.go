@@ -101,6 +101,10 @@ const (
 	// revoked), no fleet key or device key is configured, or the key
 	// service refused. The version is skipped like an incompatible one.
 	KeyUnavailable Code = "KEY_UNAVAILABLE"
+	// DeviceKeyUnavailable: the device key (or fleet key) this device is
+	// configured with cannot be opened or used (package devicekey: a TPM
+	// or token fault, a damaged key file). The run stops (fail closed).
+	DeviceKeyUnavailable Code = "DEVICE_KEY_UNAVAILABLE"
 	// Busy: another process holds the state directory's lock (the
 	// message names its PID); nothing was done, run again later.
 	Busy Code = "BUSY"

@@ -81,6 +81,9 @@ func GC(p ModelPaths, ptr *Pointer, keep int, current string, bad func(string) b
 			crashpoint.Hit("client.gc.hidden")
 			SyncDir(p.Dir)
 			p.FS.RemoveAll(hidden)
+			if p.Keys != "" {
+				p.FS.Remove(p.Envelope(v.String())) // its key envelope, if it was installed encrypted
+			}
 		}
 	}
 	if staged, err := p.FS.ReadDir(p.Staging); err == nil {
@@ -90,4 +93,59 @@ func GC(p ModelPaths, ptr *Pointer, keep int, current string, bad func(string) b
 			}
 		}
 	}
+}
+
+// RecoverVersion picks the version to run when a model's active pointer
+// is lost (client's loadPointer): the floor (the newest version confirmed
+// here) if it is installed and no mark that can still be read names it,
+// else the newest installed version not bad; nil when none is installed.
+func RecoverVersion(p ModelPaths, floor targets.Version, haveFloor bool, markedBad, isBad func(string) bool) (*targets.Version, error) {
+	entries, err := p.FS.ReadDir(p.Dir)
+	if err != nil {
+		return nil, codes.Errorf(codes.StateInvalid, err, "listing %s", p.Dir)
+	}
+	var best *targets.Version
+	for _, e := range entries {
+		v, verr := targets.ParseVersion(e.Name())
+		if verr != nil || !e.IsDir() {
+			continue
+		}
+		// The floor was confirmed here: it is restored unless a mark
+		// that can still be read names it, even when a damaged
+		// state.json lost the others (then every other version counts as
+		// bad). It is health-checked again before it is confirmed.
+		if haveFloor && v.Compare(floor) == 0 && !markedBad(v.String()) {
+			return &v, nil
+		}
+		if isBad(v.String()) {
+			continue
+		}
+		if best == nil || v.Compare(*best) > 0 {
+			best = &v
+		}
+	}
+	return best, nil
+}
+
+// DiscardVersion removes the staged and the installed copy of version v
+// (a revoked one) and reports whether there was any.
+func DiscardVersion(p ModelPaths, v string) (bool, error) {
+	discarded := false
+	if _, err := p.FS.Lstat(p.StagingFor(v)); err == nil {
+		if err := p.FS.RemoveAll(p.StagingFor(v)); err != nil {
+			return false, codes.Errorf(codes.StateInvalid, err, "discarding the staged revoked %s", v)
+		}
+		discarded = true
+	}
+	if fi, err := p.FS.Lstat(p.Version(v)); err == nil && fi.IsDir() {
+		hidden := filepath.Join(p.Dir, InstallPrefix+"gc-"+v)
+		p.FS.RemoveAll(hidden)
+		if err := p.FS.Rename(p.Version(v), hidden); err != nil {
+			return false, codes.Errorf(codes.StateInvalid, err, "discarding the revoked %s", v)
+		}
+		SyncDir(p.Dir)
+		p.FS.RemoveAll(hidden)
+		discarded = true
+	}
+	return discarded, nil
 }

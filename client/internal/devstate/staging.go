@@ -1,6 +1,7 @@
 package devstate
 
 import (
+	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/targets"
 	"os"
 	"sort"
@@ -59,4 +60,37 @@ func InstalledBases(p ModelPaths, ptr *Pointer, newerFirst func(a, b targets.Ver
 func dirExists(dir string) bool {
 	fi, err := os.Stat(dir)
 	return err == nil && fi.IsDir()
+}
+
+// Staged is a file an install still writes in staging: its part file and
+// its full length.
+type Staged struct {
+	Part   string
+	Length int64
+}
+
+// CheckSpace refuses to start (INSUFFICIENT_STORAGE) when the free space
+// of the model's filesystem (free) cannot hold what is still to be written
+// of files, plus a margin of 1/20 (at least 16 MiB). A part already in
+// staging counts for what it holds. what names the version in the message.
+func CheckSpace(p ModelPaths, files []Staged, free func(path string) (uint64, error), what string) error {
+	var need int64
+	for _, f := range files {
+		need += f.Length
+		if fi, err := p.FS.Lstat(f.Part); err == nil && fi.Mode().IsRegular() && fi.Size() <= f.Length {
+			need -= fi.Size()
+		}
+	}
+	margin := max(need/20, 16<<20)
+	if err := p.FS.MkdirAll(p.Dir, 0o700); err != nil {
+		return codes.Errorf(codes.ClassifyFS(err), err, "state directory")
+	}
+	n, err := free(p.Dir)
+	if err != nil {
+		return codes.Errorf(codes.StateInvalid, err, "checking free space")
+	}
+	if uint64(need+margin) > n {
+		return codes.Errorf(codes.InsufficientStorage, nil, "%s needs %d bytes plus a %d-byte margin, %d free", what, need, margin, n)
+	}
+	return nil
 }

@@ -283,6 +283,9 @@ type Pointer struct {
 type ModelPaths struct {
 	FS           *safefs.FS
 	Dir, Staging string
+	// Keys holds the key envelopes of the model's versions installed
+	// encrypted at rest: keys/<model>/ (Envelope).
+	Keys string
 }
 
 // Paths are the paths of a model's state in the state directory stateDir.
@@ -291,8 +294,16 @@ func Paths(stateDir, modelID string) ModelPaths {
 		FS:      safefs.New(stateDir),
 		Dir:     filepath.Join(stateDir, ModelsDir, modelID),
 		Staging: filepath.Join(stateDir, StagingDir, modelID),
+		Keys:    filepath.Join(stateDir, KeysDir, modelID),
 	}
 }
+
+// KeysDir is the state directory's directory of key envelopes.
+const KeysDir = "keys"
+
+// Envelope is where the key envelope of version v, installed encrypted at
+// rest, is kept: keys/<model>/<version>.age (Client.OpenActive reads it).
+func (p ModelPaths) Envelope(v string) string { return filepath.Join(p.Keys, v+".age") }
 
 // Version is an installed version's directory; Pointer the active
 // pointer; State state.json; StagingFor a version's staging directory.

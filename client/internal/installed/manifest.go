@@ -13,6 +13,9 @@ import (
 // CheckManifest verifies the downloaded (and already hash-checked)
 // manifest against the signed metadata: it must describe exactly the
 // version and files that the signed custom metadata and targets describe.
+// fs is the plaintext form of the version's files (PlainForm): the
+// manifest of an encrypted version gives each file's plaintext size and
+// SHA-256, and its encrypted field is the signed custom one.
 func CheckManifest(sfs *safefs.FS, path string, custom *targets.Custom, fs map[string]*metadata.TargetFiles) error {
 	data, err := sfs.ReadFile(path, targets.MaxManifestSize)
 	if err != nil {
@@ -33,6 +36,9 @@ func CheckManifest(sfs *safefs.FS, path string, custom *targets.Custom, fs map[s
 	}
 	if !reflect.DeepEqual(m.Compat, custom.Compat) {
 		return bad("compatibility fields differ from the signed metadata")
+	}
+	if !reflect.DeepEqual(m.Encrypted, custom.Encrypted) {
+		return bad("its encrypted field differs from the signed metadata")
 	}
 	for _, f := range m.Files {
 		tf := fs[f.Path]

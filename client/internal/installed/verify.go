@@ -4,7 +4,6 @@ import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/internal/safefs"
-	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"io"
 	"path/filepath"
@@ -21,26 +20,6 @@ func CheckSizesSigned(sfs *safefs.FS, dir string, fs map[string]*metadata.Target
 		fi, err := sfs.Lstat(filepath.Join(dir, name))
 		if err != nil || !fi.Mode().IsRegular() || fi.Size() != tf.Length {
 			return codes.Errorf(codes.HashMismatch, err, "%s is missing, not a regular file, or has the wrong size", name)
-		}
-	}
-	return nil
-}
-
-// CheckSizes checks that every file the installed manifest lists is there,
-// a regular file with its size.
-func CheckSizes(sfs *safefs.FS, dir string) error {
-	data, err := sfs.ReadFile(filepath.Join(dir, targets.ManifestName), targets.MaxManifestSize)
-	if err != nil {
-		return codes.Errorf(codes.HashMismatch, err, "installed manifest")
-	}
-	m, err := targets.ParsePublishedManifest(data)
-	if err != nil {
-		return codes.Errorf(codes.ManifestInvalid, err, "installed manifest")
-	}
-	for _, f := range m.Files {
-		fi, err := sfs.Lstat(filepath.Join(dir, f.Path))
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() != *f.Size {
-			return codes.Errorf(codes.HashMismatch, err, "%s is missing, not a regular file, or has the wrong size", f.Path)
 		}
 	}
 	return nil
@@ -91,8 +70,10 @@ func verifyFileIn(ctx context.Context, sfs *safefs.FS, path string, tf *metadata
 	return err
 }
 
-// ctxReader stops reading when ctx ends: re-hashing a large model must not
-// outlast a stop request.
+// ContextReader returns r, stopping (with ctx's error) when ctx ends:
+// re-hashing or decrypting a large model must not outlast a stop request.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader

@@ -32,6 +32,12 @@ type Downloader struct {
 	Progress func(name string, done, total int64)
 	After    AfterFunc    // starts the Stall watchdog's timer
 	Log      *slog.Logger // a debug record per file and retry (nil: none)
+	// Observe, if set, is told at the start of each attempt that writes
+	// the file the offset it writes from (what it kept of the staged
+	// part), and gets every byte the attempt writes, in order, as it is
+	// written. Its writer must not fail. The decryption of an encrypted
+	// file follows its download so, without reading it back.
+	Observe func(off int64) io.Writer
 }
 
 // FetchResult reports one file's download.
@@ -194,6 +200,9 @@ func (d *Downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	if dw != nil {
 		defer dw.Close()
 		w = dw
+	}
+	if d.Observe != nil {
+		w = io.MultiWriter(w, d.Observe(size))
 	}
 	var cb func(int64)
 	if d.Progress != nil {
