@@ -89,6 +89,14 @@ type Config struct {
 	// DeviceKey names the device key pair (a package devicekey reference:
 	// file:PATH, pkcs11:URI or tpm:PATH), set by mclient device-key create.
 	DeviceKey string `json:"device_key,omitempty"`
+	// FleetKey names the fleet's shared key (delivery "fleet"): a
+	// devicekey reference, file:/ABSOLUTE/PATH or pkcs11:URI (encryption.go).
+	FleetKey string `json:"fleet_key,omitempty"`
+	// KeyServer is the key service's base URL (delivery "keyserver").
+	KeyServer string `json:"key_server,omitempty"`
+	// AtRest is the form encrypted versions are installed in:
+	// AtRestPlaintext (also when empty) or AtRestEncrypted.
+	AtRest string `json:"at_rest,omitempty"`
 	// Settings are what mclient update uses by default.
 	Settings Settings `json:"settings,omitzero"`
 	// PinnedRoot is the absolute path of the root pinned in the device
@@ -259,6 +267,9 @@ func CheckConfig(c *Config) error {
 		return err
 	}
 	if err := checkAuth(c); err != nil {
+		return err
+	}
+	if err := checkEncryption(c); err != nil {
 		return err
 	}
 	if _, err := tpmstore.ParseSpec(c.AntiRollback); err != nil {
