@@ -120,10 +120,31 @@ func (c *Client) Verify(modelID string) (*ModelStatus, error) {
 type ActiveModel = verifiedread.Model
 
 // OpenActive returns the active version of modelID as the signed
-// metadata the device trusts describes it, verified now (no network).
+// metadata the device trusts describes it, verified now (no network). A
+// version kept encrypted at rest is unsealed: its kept key envelope is
+// opened with the device or fleet key on every call (KEY_UNAVAILABLE,
+// DECRYPT_FAILED or DEVICE_KEY_UNAVAILABLE otherwise), and its Open
+// decrypts (docs/client.md, section 10).
 func (c *Client) OpenActive(modelID string) (*ActiveModel, error) {
 	_, m, err := c.active(modelID)
-	return m, err
+	if err == nil {
+		err = m.Unseal(c.dir, c.keys, c.now())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ActiveEncryption describes the active version of modelID without
+// opening any key: its signed encryption (nil: not encrypted) and whether
+// it is kept encrypted at rest.
+func (c *Client) ActiveEncryption(modelID string) (*targets.Encryption, bool, error) {
+	_, m, err := c.active(modelID)
+	if err != nil {
+		return nil, false, err
+	}
+	return m.Encryption(), m.EncryptedAtRest, nil
 }
 
 func (c *Client) active(modelID string) (*ModelStatus, *ActiveModel, error) {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/backendtest"
 	"github.com/edgetuf/edgetuf/internal/pkcs11tok"
-	"github.com/miekg/pkcs11"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/miekg/pkcs11"
 
 	_ "github.com/edgetuf/edgetuf/devicekey/pkcs11key" // the PKCS#11 backend
 )
