@@ -134,6 +134,9 @@ type InitOptions struct {
 	PinnedRoot string
 	// AntiRollback is Config.AntiRollback.
 	AntiRollback string
+	// FleetKey, KeyServer and AtRest are the encryption keys of
+	// client.json, checked and stored as mclient config set does.
+	FleetKey, KeyServer, AtRest string
 }
 
 // Init creates a state directory trusting rootJSON, the root pinned in the
@@ -162,8 +165,9 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions, checkRoot func([]b
 		opts.DeviceClass = runtime.GOOS + "/" + runtime.GOARCH
 	}
 	cfg := Config{Format: ConfigFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass,
-		MinVersion: opts.MinVersion, Settings: opts.Settings, PinnedRoot: pinned, AntiRollback: opts.AntiRollback}
-	for k, v := range map[string]string{"auth-token-file": opts.AuthTokenFile, "auth-header-file": opts.AuthHeaderFile, "client-cert": opts.ClientCert, "client-key": opts.ClientKey} {
+		MinVersion: opts.MinVersion, Settings: opts.Settings, PinnedRoot: pinned, AntiRollback: opts.AntiRollback, RequireHTTPS: opts.RequireHTTPS}
+	for k, v := range map[string]string{"auth-token-file": opts.AuthTokenFile, "auth-header-file": opts.AuthHeaderFile, "client-cert": opts.ClientCert, "client-key": opts.ClientKey,
+		"fleet-key": opts.FleetKey, "key-server": opts.KeyServer, "at-rest": opts.AtRest} {
 		if v != "" {
 			if err := SetKey(&cfg, k, v); err != nil {
 				return err
