@@ -27,8 +27,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
