@@ -27,7 +27,7 @@ type softKey struct{ k *ecdh.PrivateKey }
 func (s softKey) Public() *ecdh.PublicKey                { return s.k.PublicKey() }
 func (s softKey) ECDH(r *ecdh.PublicKey) ([]byte, error) { return s.k.ECDH(r) }
 
-func newSoftKey(t *testing.T) softKey {
+func newSoftKey(t testing.TB) softKey {
 	k, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ type sealedVersion struct {
 
 const payloadSize = 3*64<<10 + 1234 // four chunks, the last one short
 
-func target(t *testing.T, data []byte, c *targets.Custom) *metadata.TargetFiles {
+func target(t testing.TB, data []byte, c *targets.Custom) *metadata.TargetFiles {
 	t.Helper()
 	raw, err := c.Marshal()
 	if err != nil {
@@ -61,9 +61,15 @@ func target(t *testing.T, data []byte, c *targets.Custom) *metadata.TargetFiles 
 
 // newSealed publishes det 1.0.0 encrypted and installs it: kept encrypted
 // with its envelope when atRest, else decrypted.
-func newSealed(t *testing.T, atRest bool) *sealedVersion {
+func newSealed(t testing.TB, atRest bool) *sealedVersion {
 	t.Helper()
-	v := &sealedVersion{state: t.TempDir(), device: newSoftKey(t), plain: make([]byte, payloadSize)}
+	return newSealedSize(t, atRest, payloadSize)
+}
+
+// newSealedSize is newSealed with a payload of size bytes.
+func newSealedSize(t testing.TB, atRest bool, size int) *sealedVersion {
+	t.Helper()
+	v := &sealedVersion{state: t.TempDir(), device: newSoftKey(t), plain: make([]byte, size)}
 	rand.Read(v.plain)
 	v.p = devstate.Paths(v.state, "det")
 	var err error
@@ -72,7 +78,7 @@ func newSealed(t *testing.T, atRest bool) *sealedVersion {
 	}
 	var ct bytes.Buffer
 	n, sum, err := modelcrypt.EncryptStream(&ct, bytes.NewReader(v.plain), v.key.Recipient())
-	if err != nil || n != payloadSize {
+	if err != nil || n != int64(size) {
 		t.Fatal(n, err)
 	}
 	v.cipher = ct.Bytes()
@@ -100,7 +106,7 @@ func newSealed(t *testing.T, atRest bool) *sealedVersion {
 }
 
 // writeEnvelope keeps an envelope for key's holder granting ck for version.
-func (v *sealedVersion) writeEnvelope(t *testing.T, key softKey, version string, ck *modelcrypt.ContentKey) {
+func (v *sealedVersion) writeEnvelope(t testing.TB, key softKey, version string, ck *modelcrypt.ContentKey) {
 	t.Helper()
 	rs, err := modelcrypt.Recipient(key.Public())
 	if err != nil {
@@ -125,10 +131,12 @@ func (v *sealedVersion) model() *Model {
 	return New(safefs.New(v.state), "det", "1.0.0", v.p.Version("1.0.0"), v.signed)
 }
 
-func (v *sealedVersion) open(t *testing.T) *Model {
+func (v *sealedVersion) keys() *keyring.Keys { return &keyring.Keys{Device: v.device} }
+
+func (v *sealedVersion) open(t testing.TB) *Model {
 	t.Helper()
 	m := v.model()
-	if err := m.Unseal(v.state, &keyring.Keys{Device: v.device}, time.Now()); err != nil {
+	if err := m.Unseal(v.state, v.keys(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return m
