@@ -73,7 +73,7 @@ func applyFlags(c *cli.Context, verb string, flags []cli.Flag, cfg *client.Confi
 }
 
 func configCommand() *cli.Command {
-	return &cli.Command{
+	return group(&cli.Command{
 		Name:      "config",
 		Usage:     "show and change the stored device settings",
 		UsageText: "mclient config show --state DIR [--json]\nmclient config set --state DIR KEY VALUE\nmclient config unset --state DIR KEY",
@@ -102,21 +102,29 @@ whether encrypted versions installed from now on are kept encrypted on
 disk (versions already installed keep their form).
 
 Changes are made under the state lock and replace client.json atomically.`,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return cliutil.Usagef("config: %s (see mclient config --help)", cliutil.OneLine(err))
-		},
 		Subcommands: []*cli.Command{
 			configSub(&cli.Command{Name: "show", Usage: "print the stored settings", Flags: []cli.Flag{stateFlag, jsonFlag}}, nil, configShow),
 			configSub(&cli.Command{Name: "set", Usage: "store a setting", Flags: []cli.Flag{stateFlag}}, []string{"KEY", "VALUE"}, configSet),
 			configSub(&cli.Command{Name: "unset", Usage: "remove a setting (the flag's default applies again)", Flags: []cli.Flag{stateFlag}}, []string{"KEY"}, configSet),
 		},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return cliutil.Usagef("config: unknown command %q: show, set or unset (see mclient config --help)", c.Args().First())
-			}
-			return cliutil.Usagef("config: expected a command: show, set or unset (see mclient config --help)")
-		},
+	}, "show, set or unset")
+}
+
+// group sets up mclient NAME, a command that only holds subcommands
+// (named in want, for messages): flag errors are one line and exit 64, as
+// are a missing or unknown subcommand.
+func group(cmd *cli.Command, want string) *cli.Command {
+	name := cmd.Name
+	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return cliutil.Usagef("%s: %s (see mclient %s --help)", name, cliutil.OneLine(err), name)
 	}
+	cmd.Action = func(c *cli.Context) error {
+		if c.Args().Present() {
+			return cliutil.Usagef("%s: unknown command %q: %s (see mclient %s --help)", name, c.Args().First(), want, name)
+		}
+		return cliutil.Usagef("%s: expected a command: %s (see mclient %s --help)", name, want, name)
+	}
+	return cmd
 }
 
 // configSub sets up a subcommand of mclient config (stateSub).

@@ -12,7 +12,7 @@ import (
 )
 
 func fleetKeyCommand() *cli.Command {
-	return &cli.Command{
+	return group(&cli.Command{
 		Name:      "fleet-key",
 		Usage:     "show the fleet's shared key (delivery \"fleet\") and its recipient",
 		UsageText: "mclient fleet-key show --state DIR [--json]\nmclient fleet-key show --ref REF [--json]",
@@ -34,9 +34,6 @@ fingerprint (SHA-256 of the public key's DER) and its age recipient
 ("age1tag1...", what the repository needs; the private key stays where it
 is). A key that cannot be opened is DEVICE_KEY_UNAVAILABLE; no fleet key
 in client.json is KEY_UNAVAILABLE.`,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return cliutil.Usagef("fleet-key: %s (see mclient fleet-key --help)", cliutil.OneLine(err))
-		},
 		Subcommands: []*cli.Command{{
 			Name: "show", Usage: "print the fleet key's reference, fingerprint and recipient",
 			UsageText: "mclient fleet-key show --state DIR [--json]\nmclient fleet-key show --ref REF [--json]",
@@ -49,13 +46,7 @@ in client.json is KEY_UNAVAILABLE.`,
 			},
 			Action: fleetKeyShow,
 		}},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return cliutil.Usagef("fleet-key: unknown command %q: show (see mclient fleet-key --help)", c.Args().First())
-			}
-			return cliutil.Usagef("fleet-key: expected a command: show (see mclient fleet-key --help)")
-		},
-	}
+	}, "show")
 }
 
 // fleetKeyInfo is what fleet-key show prints.
