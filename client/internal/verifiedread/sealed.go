@@ -77,7 +77,10 @@ func (r *SealedReader) Size() int64 { return r.size }
 // returns is authenticated. It may be called concurrently with itself
 // (not with Read).
 func (r *SealedReader) ReadAt(p []byte, off int64) (int, error) {
-	if off >= r.size && off >= 0 {
+	switch {
+	case off < 0:
+		return 0, fmt.Errorf("%s: negative offset %d", r.name, off)
+	case off >= r.size:
 		return 0, io.EOF
 	}
 	n, err := r.ra.ReadAt(p, off)

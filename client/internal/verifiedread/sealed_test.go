@@ -184,6 +184,9 @@ func TestSealedRoundTrip(t *testing.T) {
 	if n, err := ra.ReadAt(make([]byte, 1), payloadSize); n != 0 || err != io.EOF {
 		t.Errorf("ReadAt at the end: %d, %v", n, err)
 	}
+	if n, err := ra.ReadAt(make([]byte, 1), -1); n != 0 || err == nil || err == io.EOF {
+		t.Errorf("ReadAt at -1: %d, %v", n, err)
+	}
 	r2, _ := m.Open("model.bin")
 	var out bytes.Buffer
 	if n, err := io.Copy(&out, r2); err != nil || n != payloadSize || !bytes.Equal(out.Bytes(), v.plain) {
