@@ -1,7 +1,9 @@
 package devstate
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -35,7 +37,7 @@ func EnvelopeFile(stateDir, modelID, version string) string {
 // a regular file or is larger than max STATE_INVALID.
 func ReadEnvelope(sfs *safefs.FS, stateDir, modelID, version string, max int64) ([]byte, error) {
 	path := EnvelopeFile(stateDir, modelID, version)
-	if _, err := sfs.Lstat(path); err != nil && !safefs.IsUnsafe(err) {
+	if _, err := sfs.Lstat(path); errors.Is(err, fs.ErrNotExist) && !safefs.IsUnsafe(err) {
 		return nil, codes.Errorf(codes.KeyUnavailable, err, "%s %s is kept encrypted and its key envelope is gone", modelID, version)
 	}
 	data, err := sfs.ReadFile(path, max)
