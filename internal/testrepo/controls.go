@@ -70,6 +70,33 @@ func ForgeControlsDir(dir, modelID, version string, ro *targets.Rollout, rev *ta
 // target's custom metadata (a rollback epoch, in scripts that run before
 // mrepo assigns one).
 func ForgeCustomDir(dir, modelID, version string, edit func(*targets.Custom), s ControlSigners) error {
+	return ForgeTargetsDir(dir, func(ts map[string]*metadata.TargetFiles) error {
+		mp := targets.ManifestPath(modelID, version)
+		tf := ts[mp]
+		if tf == nil {
+			return fmt.Errorf("%s is not listed by the top-level targets metadata", mp)
+		}
+		c, err := targets.ParseCustom(mp, tf.Custom)
+		if err != nil {
+			return err
+		}
+		edit(c)
+		raw, err := c.Marshal()
+		if err != nil {
+			return err
+		}
+		if _, err := targets.ParseCustom(mp, raw); err != nil {
+			return err
+		}
+		tf.Custom = raw
+		return nil
+	}, s)
+}
+
+// ForgeTargetsDir is ForgeCustomDir with any edit of the targets the
+// top-level targets metadata lists (their lengths, hashes and custom
+// metadata), signed as ForgeControlsDir signs.
+func ForgeTargetsDir(dir string, edit func(map[string]*metadata.TargetFiles) error, s ControlSigners) error {
 	meta := func(name string) string { return filepath.Join(dir, "metadata", name) }
 	ts, err := metadata.Timestamp().FromFile(meta("timestamp.json"))
 	if err != nil {
@@ -85,24 +112,9 @@ func ForgeCustomDir(dir, modelID, version string, edit func(*targets.Custom), s 
 	if err != nil {
 		return err
 	}
-	mp := targets.ManifestPath(modelID, version)
-	tf := tg.Signed.Targets[mp]
-	if tf == nil {
-		return fmt.Errorf("%s is not listed by the top-level targets metadata", mp)
-	}
-	c, err := targets.ParseCustom(mp, tf.Custom)
-	if err != nil {
+	if err := edit(tg.Signed.Targets); err != nil {
 		return err
 	}
-	edit(c)
-	raw, err := c.Marshal()
-	if err != nil {
-		return err
-	}
-	if _, err := targets.ParseCustom(mp, raw); err != nil {
-		return err
-	}
-	tf.Custom = raw
 
 	write := func(name string, data []byte, version int64) *metadata.MetaFiles {
 		if err == nil {

@@ -65,7 +65,8 @@ func OpenSealed(sfs *safefs.FS, path string, cipher *metadata.TargetFiles, plain
 	}
 	if err != nil {
 		f.Close()
-		return nil, codes.Errorf(codes.CodeOf(keyring.Code(err)), err, "%s", name)
+		err = keyring.Code(err)
+		return nil, codes.Errorf(codes.CodeOf(err), err, "%s", name)
 	}
 	return &SealedReader{f: f, ra: ra, name: name, size: size, sum: plain.SHA256, h: sha256.New()}, nil
 }
@@ -85,7 +86,7 @@ func (r *SealedReader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	n, err := r.ra.ReadAt(p, off)
 	if err != nil && err != io.EOF {
-		err = codes.Errorf(codes.DecryptFailed, err, "%s at offset %d", r.name, off)
+		err = codes.Errorf(codes.DecryptFailed, keyring.Code(err), "%s at offset %d", r.name, off)
 	}
 	return n, err
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,6 +264,9 @@ func TestSealedTampering(t *testing.T) {
 	}
 	got, err := io.ReadAll(r)
 	wantCode(t, err, codes.DecryptFailed)
+	if strings.Count(err.Error(), "DECRYPT_FAILED") != 1 {
+		t.Errorf("message %q", err)
+	}
 	if len(got) > 64<<10 {
 		t.Errorf("%d bytes returned before the damaged chunk failed", len(got))
 	}
