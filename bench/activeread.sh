@@ -6,12 +6,21 @@
 # posix_fadvise(POSIX_FADV_DONTNEED) after fsync).
 #
 #   SIZE_MIB=1024 RUNS=3 bench/activeread.sh
+#   FORM=encrypted SIZE_MIB=1024 RUNS=3 bench/activeread.sh
+#
+# FORM=encrypted publishes the model encrypted (add-target --encrypt,
+# delivery fleet) and installs it kept encrypted at rest (mclient init
+# --at-rest encrypted --fleet-key): openactive then opens the kept key
+# envelope with the fleet key and decrypts while it reads (every chunk
+# authenticated, the plaintext hashed), and plain reads the ciphertext
+# file as it is. FORM=plaintext (the default) is the unencrypted model.
 #
 # Prints MB/s (10^6 bytes per second) and peak RSS of each run, and the
 # medians. Needs go, sha256sum and GNU time (/usr/bin/time).
 set -euo pipefail
 
 SIZE_MIB=${SIZE_MIB:-1024}
+FORM=${FORM:-plaintext}
 RUNS=${RUNS:-3}
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/activeread-bench.XXXXXX")
@@ -32,9 +41,21 @@ b="$work/bundle"
 mkdir -p "$b"
 head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom >"$b/model.bin"
 printf '{"model_id": "bench", "version": "1.0.0"}\n' >"$b/manifest.json"
-"$work/mrepo" add-target --quiet --repo "$work/repo" --keys "$work/keys" "$b" >/dev/null
+init_flags=()
+if [ "$FORM" = encrypted ]; then
+	# The fleet key pair (what openssl genpkey makes; mclient device-key
+	# create writes the same PKCS#8 file), and its recipient.
+	"$work/mclient" init --state "$work/keymaker" --root "$work/repo/metadata/1.root.json" --repo-url "file://$work/repo" >/dev/null
+	"$work/mclient" device-key create --state "$work/keymaker" --backend "file:$work/fleet.pem" >/dev/null
+	recipient=$("$work/mclient" fleet-key show --ref "file:$work/fleet.pem" | sed -n 's/^recipient: //p')
+	export MREPO_CONTENT_PASSPHRASE=bench-only-content-passphrase
+	"$work/mrepo" add-target --quiet --repo "$work/repo" --keys "$work/keys" --encrypt --delivery fleet --fleet-recipient "$recipient" "$b" >/dev/null
+	init_flags=(--fleet-key "file:$work/fleet.pem" --at-rest encrypted)
+else
+	"$work/mrepo" add-target --quiet --repo "$work/repo" --keys "$work/keys" "$b" >/dev/null
+fi
 rm -rf "$b"
-"$work/mclient" init --state "$work/state" --root "$work/repo/metadata/1.root.json" --repo-url "file://$work/repo" >/dev/null
+"$work/mclient" init --state "$work/state" --root "$work/repo/metadata/1.root.json" --repo-url "file://$work/repo" "${init_flags[@]}" >/dev/null
 "$work/mclient" update --quiet --state "$work/state" --model-id bench >/dev/null
 file="$work/state/models/bench/1.0.0/model.bin"
 bytes=$(stat -c %s "$file")
@@ -52,7 +73,7 @@ shasum() { # [cold]: prints "MB/s MB/s-cpu rss_kib"
 		'BEGIN {printf "%.0f %.0f %d\n", b / t / 1e6, (c > 0 ? b / c / 1e6 : 0), m}'
 }
 
-echo "==> $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "==> form $FORM; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for cache in warm cold; do
 	declare -A speed=() cpu=() rss=()
 	for i in $(seq 1 "$RUNS"); do

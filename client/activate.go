@@ -7,6 +7,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/goldencheck"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
+	"github.com/edgetuf/edgetuf/client/internal/verifiedread"
 	"os"
 
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
@@ -102,7 +103,7 @@ func (u *run) resolveTrial(ctx context.Context) error {
 	if trial.Previous != "" {
 		prev = &devstate.Pointer{ModelID: trial.ModelID, Version: trial.Previous}
 	}
-	fs, err := u.c.signedFiles(u.req.ModelID, trial.Version, false)
+	fs, err := u.c.signedFiles(u.req.ModelID, trial.Version, false, false)
 	if err == nil {
 		err = u.healthCheck(ctx, trial.Version, fs, true)
 	}
@@ -140,14 +141,26 @@ func (u *run) healthCheck(ctx context.Context, v string, fs map[string]*metadata
 	} else if err := installed.CheckSizesSigned(u.p.FS, dir, fs); err != nil {
 		return err
 	}
-	return goldencheck.Check{FS: u.p.FS, Dir: dir, Command: u.req.HealthCheck, Timeout: u.req.HealthTimeout,
+	chk := goldencheck.Check{FS: u.p.FS, Dir: dir, Command: u.req.HealthCheck, Timeout: u.req.HealthTimeout,
 		Log: u.c.opts.Logger.With("model_id", u.req.ModelID, "version", v),
-		Env: []string{"MCLIENT_MODEL_ID=" + u.req.ModelID, "MCLIENT_MODEL_VERSION=" + v, "MCLIENT_MODEL_DIR=" + dir}}.Run(ctx)
+		Env: []string{"MCLIENT_MODEL_ID=" + u.req.ModelID, "MCLIENT_MODEL_VERSION=" + v, "MCLIENT_MODEL_DIR=" + dir}}
+	if u.c.opts.EncryptedAtRest { // golden vectors are read through the decrypting reader
+		m := verifiedread.New(u.p.FS, u.req.ModelID, v, dir, fs)
+		if err := m.Unseal(u.c.dir, u.c.keys, u.c.now()); err != nil {
+			return err
+		}
+		if m.EncryptedAtRest {
+			chk.Open = m.Open
+		}
+	}
+	return chk.Run(ctx)
 }
 
 // signedFiles resolves a version's targets from the signed metadata the
-// device trusts (an offline session: no network, no freshness needed).
-func (c *Client) signedFiles(modelID, v string, explicit bool) (map[string]*metadata.TargetFiles, error) {
+// device trusts (an offline session: no network, no freshness needed):
+// with wire, the targets as signed (an encrypted version's ciphertexts),
+// else the form its installed files must have (installed.SignedFiles).
+func (c *Client) signedFiles(modelID, v string, explicit, wire bool) (map[string]*metadata.TargetFiles, error) {
 	s, err := c.openSession(context.Background(), true)
 	if err == nil {
 		err = s.Refresh()
@@ -168,6 +181,10 @@ func (c *Client) signedFiles(modelID, v string, explicit bool) (map[string]*meta
 	custom, err := targets.ParseCustom(mp, tf.Custom)
 	if err != nil || custom.Kind != targets.KindManifest {
 		return nil, codes.Errorf(ManifestInvalid, err, "%s", mp)
+	}
+	if wire {
+		w, _, err := installed.WireFiles(s.TargetInfo, tf, custom)
+		return w, err
 	}
 	ver, _ := targets.ParseVersion(v)
 	return c.files(s, &candidate{version: ver, manifest: tf, custom: custom})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/epochgate"
+	"github.com/edgetuf/edgetuf/client/internal/keyring"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"log/slog"
@@ -115,6 +116,8 @@ type Client struct {
 	dl    *transport.Downloader
 	// retryAfter is the longest Retry-After of the current run.
 	retryAfter *transport.RetryAfterRecorder
+	// keys are the device and fleet keys, opened when first needed.
+	keys *keyring.Keys
 }
 
 // Open opens an initialised state directory.
@@ -171,6 +174,10 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if opts.after == nil {
 		opts.after = transport.RealAfter
 	}
+	if opts.KeyServer == "" {
+		opts.KeyServer = cfg.KeyServer
+	}
+	opts.EncryptedAtRest = opts.EncryptedAtRest || cfg.EncryptedAtRest()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -178,7 +185,8 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: store, retryAfter: rec}
+	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: store, retryAfter: rec,
+		keys: &keyring.Keys{Dir: stateDir, DeviceRef: cfg.DeviceKey, FleetRef: cfg.FleetKey, Device: opts.DeviceKey, Fleet: opts.FleetKey}}
 	c.dl = &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: opts.after, Log: opts.Logger}
 	return c, nil
 }

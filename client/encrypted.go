@@ -9,8 +9,6 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/keyaccess"
 	"github.com/edgetuf/edgetuf/client/internal/sealed"
-	"github.com/edgetuf/edgetuf/devicekey"
-	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -25,7 +23,7 @@ func (u *run) contentKey(cand *candidate) error {
 	if cand.key != nil {
 		return nil
 	}
-	k := &sealed.Keys{Now: u.c.now, For: u.c.decryptionKey, Fetcher: &keyaccess.Fetcher{HTTP: u.c.opts.HTTPClient,
+	k := &sealed.Keys{Now: u.c.now, Ring: u.c.keys, Fetcher: &keyaccess.Fetcher{HTTP: u.c.opts.HTTPClient,
 		TargetsURL: u.c.cfg.RepoURL + "/targets", KeyServer: u.c.opts.KeyServer, Now: u.c.now}}
 	var err error
 	cand.key, cand.envelope, err = k.Open(u.ctx, cand.custom.Encrypted, u.req.ModelID, cand.version.String())
@@ -42,29 +40,6 @@ func (u *run) keySkip(v string, err error) (*Error, bool) {
 	ev := map[Code]string{KeyUnavailable: EventKeyUnavailable, DecryptFailed: EventDecryptFailed}[code]
 	u.c.event(Event{Event: ev, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: v, Code: code})
 	return codes.Errorf(code, nil, "%s", ReasonOf(err)), true
-}
-
-// decryptionKey is the key for a delivery: Options.FleetKey for "fleet";
-// Options.DeviceKey, else the one client.json names, for the others; nil
-// when the device has none.
-func (c *Client) decryptionKey(delivery string) (modelcrypt.DeviceKey, error) {
-	if delivery == targets.DeliveryFleet {
-		if c.opts.FleetKey == nil {
-			return nil, nil
-		}
-		return c.opts.FleetKey, nil
-	}
-	if c.opts.DeviceKey == nil && c.cfg.DeviceKey != "" {
-		k, err := devicekey.Open(c.cfg.DeviceKey, c.dir)
-		if err != nil {
-			return nil, err
-		}
-		c.opts.DeviceKey = k
-	}
-	if c.opts.DeviceKey == nil {
-		return nil, nil
-	}
-	return c.opts.DeviceKey, nil
 }
 
 // fetchDecrypted obtains the encrypted payload file name of cand, to be

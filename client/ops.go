@@ -120,10 +120,31 @@ func (c *Client) Verify(modelID string) (*ModelStatus, error) {
 type ActiveModel = verifiedread.Model
 
 // OpenActive returns the active version of modelID as the signed
-// metadata the device trusts describes it, verified now (no network).
+// metadata the device trusts describes it, verified now (no network). A
+// version kept encrypted at rest is unsealed: its kept key envelope is
+// opened with the device or fleet key on every call (KEY_UNAVAILABLE,
+// DECRYPT_FAILED or DEVICE_KEY_UNAVAILABLE otherwise), and its Open
+// decrypts (docs/client.md, section 10).
 func (c *Client) OpenActive(modelID string) (*ActiveModel, error) {
 	_, m, err := c.active(modelID)
-	return m, err
+	if err == nil {
+		err = m.Unseal(c.dir, c.keys, c.now())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ActiveEncryption describes the active version of modelID without
+// opening any key: its signed encryption (nil: not encrypted) and whether
+// it is kept encrypted at rest.
+func (c *Client) ActiveEncryption(modelID string) (*targets.Encryption, bool, error) {
+	_, m, err := c.active(modelID)
+	if err != nil {
+		return nil, false, err
+	}
+	return m.Encryption(), m.EncryptedAtRest, nil
 }
 
 func (c *Client) active(modelID string) (*ModelStatus, *ActiveModel, error) {
@@ -134,7 +155,7 @@ func (c *Client) active(modelID string) (*ModelStatus, *ActiveModel, error) {
 	if st.Version == "" {
 		return st, nil, codes.Errorf(NoActiveModel, nil, "%s has no active version", modelID)
 	}
-	fs, err := c.signedFiles(modelID, st.Version, false)
+	fs, err := c.signedFiles(modelID, st.Version, false, true) // as signed: verifiedread tells the installed form
 	if err != nil {
 		return st, nil, err
 	}
@@ -169,7 +190,7 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if _, err := p.FS.Lstat(p.Version(ptr.Previous)); err != nil {
 			return codes.Errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
 		}
-		fs, err := c.signedFiles(modelID, ptr.Previous, true)
+		fs, err := c.signedFiles(modelID, ptr.Previous, true, false)
 		if err != nil {
 			return err
 		}

@@ -119,4 +119,7 @@ type modelStatus struct {
 	*client.ModelStatus
 	Store         string  `json:"anti_rollback_store"`
 	HardwareEpoch *uint64 `json:"hardware_epoch,omitempty"`
+	// Encryption describes an encrypted active version (absent: not
+	// encrypted, or no active version).
+	Encryption *encryptionInfo `json:"encryption,omitempty"`
 }

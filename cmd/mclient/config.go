@@ -43,6 +43,16 @@ func authFlags() []cli.Flag {
 	}
 }
 
+// encryptionFlags configure encrypted versions (docs/client.md,
+// "Encrypted models"), stored in client.json.
+func encryptionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "fleet-key", Usage: "the fleet's shared key for delivery \"fleet\": `REF` file:PATH (PKCS#8 PEM, mode 0600) or pkcs11:URI (a TPM cannot hold a shared key)"},
+		&cli.StringFlag{Name: "key-server", Usage: "key service base `URL` for delivery \"keyserver\" (https://, or http:// to this machine)"},
+		&cli.StringFlag{Name: "at-rest", Usage: "form of encrypted versions on disk: plaintext (decrypted at install) or encrypted (decrypted by every read through the client library)", DefaultText: "plaintext"},
+	}
+}
+
 // applyFlags sets the keys of cfg whose flags (among flags) are given on
 // the command line, checked as config set checks them: a bad value is a
 // usage error naming the flag.
@@ -63,7 +73,7 @@ func applyFlags(c *cli.Context, verb string, flags []cli.Flag, cfg *client.Confi
 }
 
 func configCommand() *cli.Command {
-	return &cli.Command{
+	return group(&cli.Command{
 		Name:      "config",
 		Usage:     "show and change the stored device settings",
 		UsageText: "mclient config show --state DIR [--json]\nmclient config set --state DIR KEY VALUE\nmclient config unset --state DIR KEY",
@@ -72,7 +82,7 @@ is not given, stored in the state directory's client.json by mclient init
 or by config set: app-version, runtime, platform, variant,
 input-schema-hash, output-schema-hash, preprocess-config-hash,
 health-check, health-timeout, keep, retries, stall-timeout, timeout,
-no-delta, rehash-every. A flag given to mclient update overrides the
+no-delta, rehash-every (and fleet-key, key-server, at-rest below). A flag given to mclient update overrides the
 stored value for that run. Values are checked as the flags are; an unknown key is a usage
 error.
 
@@ -85,22 +95,36 @@ files of an authenticated repository (docs/client.md, "Authenticated
 repositories"): the paths are stored, never the secrets, and the files are
 read by every run, so a rotated token is used from the next run on.
 
+fleet-key, key-server and at-rest configure encrypted versions
+(docs/client.md, "Encrypted models"): the fleet's shared key (file:PATH,
+stored absolute, or pkcs11:URI; never tpm:), the key service's URL, and
+whether encrypted versions installed from now on are kept encrypted on
+disk (versions already installed keep their form).
+
 Changes are made under the state lock and replace client.json atomically.`,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return cliutil.Usagef("config: %s (see mclient config --help)", cliutil.OneLine(err))
-		},
 		Subcommands: []*cli.Command{
 			configSub(&cli.Command{Name: "show", Usage: "print the stored settings", Flags: []cli.Flag{stateFlag, jsonFlag}}, nil, configShow),
 			configSub(&cli.Command{Name: "set", Usage: "store a setting", Flags: []cli.Flag{stateFlag}}, []string{"KEY", "VALUE"}, configSet),
 			configSub(&cli.Command{Name: "unset", Usage: "remove a setting (the flag's default applies again)", Flags: []cli.Flag{stateFlag}}, []string{"KEY"}, configSet),
 		},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return cliutil.Usagef("config: unknown command %q: show, set or unset (see mclient config --help)", c.Args().First())
-			}
-			return cliutil.Usagef("config: expected a command: show, set or unset (see mclient config --help)")
-		},
+	}, "show, set or unset")
+}
+
+// group sets up mclient NAME, a command that only holds subcommands
+// (named in want, for messages): flag errors are one line and exit 64, as
+// are a missing or unknown subcommand.
+func group(cmd *cli.Command, want string) *cli.Command {
+	name := cmd.Name
+	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return cliutil.Usagef("%s: %s (see mclient %s --help)", name, cliutil.OneLine(err), name)
 	}
+	cmd.Action = func(c *cli.Context) error {
+		if c.Args().Present() {
+			return cliutil.Usagef("%s: unknown command %q: %s (see mclient %s --help)", name, c.Args().First(), want, name)
+		}
+		return cliutil.Usagef("%s: expected a command: %s (see mclient %s --help)", name, want, name)
+	}
+	return cmd
 }
 
 // configSub sets up a subcommand of mclient config (stateSub).

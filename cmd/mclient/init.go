@@ -16,7 +16,7 @@ func initCommand() *cli.Command {
 	return command([]string{"state"}, &cli.Command{
 		Name:      "init",
 		Usage:     "bootstrap trust from a pinned root (no network)",
-		UsageText: "mclient init --state DIR --root FILE [--root-readonly] --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]... [device settings] [--auth-token-file FILE] [--auth-header-file FILE] [--client-cert FILE --client-key FILE] [--anti-rollback file|tpm:PATH]\nmclient init --state DIR --anti-rollback tpm:PATH --reprovision",
+		UsageText: "mclient init --state DIR --root FILE [--root-readonly] --repo-url URL [--device-id ID] [--device-class CLASS] [--min-version V] [--ca-file FILE] [--require-https] [--allow-redirect HOST]... [device settings] [--auth-token-file FILE] [--auth-header-file FILE] [--client-cert FILE --client-key FILE] [--anti-rollback file|tpm:PATH] [--fleet-key REF] [--key-server URL] [--at-rest plaintext|encrypted]\nmclient init --state DIR --anti-rollback tpm:PATH --reprovision",
 		Description: `Creates the state directory and trusts the root metadata FILE, the one pinned
 in the device image (it must be signed by its own threshold). With
 --root-readonly the state directory keeps no copy of it: FILE (made
@@ -69,7 +69,17 @@ TPM must answer. Every later command uses the store named here, and fails
 with ANTI_ROLLBACK_UNAVAILABLE if the TPM cannot be reached or no longer
 holds the counters (cleared). --reprovision, on an existing state
 directory, is the recovery: it switches to --anti-rollback tpm:PATH and
-starts new counters for the models that have none (docs/client.md).`,
+starts new counters for the models that have none (docs/client.md).
+
+Encrypted models (docs/client.md, "Encrypted models"): --fleet-key REF
+names the fleet's shared key that opens versions delivered to the fleet
+(file:PATH of a PKCS#8 P-256 key, mode 0600, or pkcs11:URI of a key
+imported into a token; a TPM cannot hold a shared key, so tpm: is
+refused); --key-server URL is the key service that releases keys for
+delivery "keyserver"; --at-rest encrypted keeps encrypted versions
+encrypted on disk, decrypted by every read through the client library
+(default plaintext: decrypted once, at install). The device key (delivery
+"device" and "keyserver") is made by mclient device-key create.`,
 		Flags: append([]cli.Flag{stateFlag,
 			&cli.StringFlag{Name: "root", Usage: "pinned root metadata `FILE` (required)"},
 			&cli.BoolFlag{Name: "root-readonly", Usage: "read the pinned root from FILE on every run (it stays in the device image) instead of keeping a copy"},
@@ -80,7 +90,7 @@ starts new counters for the models that have none (docs/client.md).`,
 			&cli.StringFlag{Name: "ca-file", Usage: "CA certificates (PEM) `FILE` that HTTPS servers must chain to (default: the system's)"},
 			&cli.BoolFlag{Name: "require-https", Usage: "refuse plain HTTP (the repository URL and redirects)"},
 			&cli.StringSliceFlag{Name: "allow-redirect", Usage: "also follow redirects to `HOST` or HOST:PORT (repeatable)"},
-		}, append(append(settingFlags(), authFlags()...), antiRollbackFlags()...)...),
+		}, append(append(append(settingFlags(), authFlags()...), encryptionFlags()...), antiRollbackFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if err := cliutil.NoArgs("mclient", c); err != nil {
 				return err
@@ -109,8 +119,8 @@ starts new counters for the models that have none (docs/client.md).`,
 					return cliutil.Usagef("init: --allow-redirect: %s", client.ReasonOf(err))
 				}
 			}
-			var stored client.Config
-			if err := applyFlags(c, "init", append(settingFlags(), authFlags()...), &stored); err != nil {
+			stored := client.Config{RequireHTTPS: c.Bool("require-https")}
+			if err := applyFlags(c, "init", append(append(settingFlags(), authFlags()...), encryptionFlags()...), &stored); err != nil {
 				return err
 			}
 			spec, err := initAntiRollback(c)
@@ -132,6 +142,7 @@ starts new counters for the models that have none (docs/client.md).`,
 				CABundle: ca, RequireHTTPS: c.Bool("require-https"), AllowRedirectHosts: c.StringSlice("allow-redirect"),
 				Settings: stored.Settings, AuthTokenFile: stored.AuthTokenFile, AuthHeaderFile: stored.AuthHeaderFile,
 				ClientCert: stored.ClientCert, ClientKey: stored.ClientKey, PinnedRoot: pinnedPath(c), AntiRollback: spec,
+				FleetKey: stored.FleetKey, KeyServer: stored.KeyServer, AtRest: stored.AtRest,
 			})
 			if err != nil {
 				return fmt.Errorf("init: %w", err)

@@ -64,6 +64,7 @@ the codes.`,
 			rollbackCommand(),
 			configCommand(),
 			deviceKeyCommand(),
+			fleetKeyCommand(),
 			tufCommand(),
 		},
 		Action: func(c *cli.Context) error {

@@ -20,7 +20,8 @@ func statusCommand() *cli.Command {
 the previous version, whether the active one is still on trial, installed
 versions, versions marked bad, the anti-rollback floor and store (with a TPM
 store, the model's hardware rollback epoch) and the last update
-result, and the retry schedule after failed runs (backoff: attempts, next
+result, whether the active version is encrypted (its delivery, and
+whether it is kept encrypted at rest or was decrypted at install), and the retry schedule after failed runs (backoff: attempts, next
 attempt time, last code; versions that failed verification). With --json
 and a single model (or --model-id), one JSON object with at least
 model_id, version and path (and "schedule" when there is one); with
@@ -45,6 +46,9 @@ Status reads the state only; "mclient verify" re-checks the files.`,
 				ms := modelStatus{ModelStatus: st}
 				if ms.Store, ms.HardwareEpoch, err = storeOf(cl, id); err != nil {
 					return fmt.Errorf("status: %w", err)
+				}
+				if st.Version != "" {
+					ms.Encryption = encryptionOf(cl, id)
 				}
 				all = append(all, ms)
 			}
@@ -100,6 +104,13 @@ func printStatus(c *cli.Context, st modelStatus) {
 	} else {
 		fmt.Fprintf(w, "  store:      %s\n", st.Store)
 	}
+	if e := st.Encryption; e != nil {
+		if e.Error != "" {
+			fmt.Fprintf(w, "  encrypted:  unknown: %s\n", e.Error)
+		} else {
+			fmt.Fprintf(w, "  encrypted:  %s, delivery %s, %s at rest\n", e.Scheme, e.Delivery, e.AtRest)
+		}
+	}
 	if s := st.Schedule; s != nil {
 		if s.Attempts > 0 {
 			fmt.Fprintf(w, "  backoff:    %d failed attempt(s), the last %s; next attempt at %s\n", s.Attempts, s.LastCode, s.NotBefore)
@@ -130,4 +141,34 @@ func printStatus(c *cli.Context, st modelStatus) {
 		}
 		fmt.Fprintf(w, "  last:       %s\n", line)
 	}
+}
+
+// encryptionInfo is how status describes an encrypted active version.
+type encryptionInfo struct {
+	Scheme    string `json:"scheme,omitempty"`
+	Delivery  string `json:"delivery,omitempty"`
+	Recipient string `json:"recipient,omitempty"`
+	// AtRest is the installed form: "plaintext" or "encrypted".
+	AtRest string `json:"at_rest,omitempty"`
+	// Error says why the signed metadata could not be read (status reads
+	// the state only and reports, rather than fails).
+	Error string `json:"error,omitempty"`
+}
+
+// encryptionOf describes the encryption of modelID's active version from
+// the signed metadata the device trusts, opening no key; nil: the version
+// is not encrypted.
+func encryptionOf(cl *client.Client, modelID string) *encryptionInfo {
+	enc, atRest, err := cl.ActiveEncryption(modelID)
+	switch {
+	case err != nil:
+		return &encryptionInfo{Error: cliutil.OneLine(err)}
+	case enc == nil:
+		return nil
+	}
+	info := &encryptionInfo{Scheme: enc.Scheme, Delivery: enc.Delivery, Recipient: enc.Recipient, AtRest: "plaintext"}
+	if atRest {
+		info.AtRest = "encrypted"
+	}
+	return info
 }

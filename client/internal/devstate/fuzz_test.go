@@ -20,6 +20,8 @@ func FuzzReadConfig(f *testing.F) {
 		`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","auth_token_file":"/t","settings":{"runtime":"a@1","keep":3,"retries":0,"timeout":"1h"}}`,
 		`{"format":"mclient-state-v1","repo_url":"http://x","device_class":"x","auth_header_file":"/h"}`,
 		`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","settings":{"keep":-1,"health_timeout":"-1s"}}`,
+		`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","fleet_key":"file:/etc/fleet.pem","key_server":"https://k","at_rest":"encrypted"}`,
+		`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","fleet_key":"tpm:/dev/tpmrm0","key_server":"http://k","at_rest":"sealed"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -35,7 +37,7 @@ func FuzzReadConfig(f *testing.F) {
 			}
 			return
 		}
-		if c.Format != ConfigFormat || CheckConfig(c) != nil || c.Settings.Keep < 0 || c.Settings.Retries != nil && *c.Settings.Retries < 0 {
+		if c.Format != ConfigFormat || CheckConfig(c) != nil || checkEncryption(c) != nil || c.Settings.Keep < 0 || c.Settings.Retries != nil && *c.Settings.Retries < 0 {
 			t.Fatalf("accepted %+v", c)
 		}
 	})

@@ -149,7 +149,7 @@ func CheckRuntime(rt string) error {
 	return nil
 }
 
-var keys = []key{
+var keys = append([]key{
 	{"repo-url", func(c *Config) string { return c.RepoURL }, func(c *Config, v string) error {
 		if err := CheckRepoURL(v); err != nil {
 			return fmt.Errorf("%s", codes.ReasonOf(err))
@@ -206,7 +206,7 @@ var keys = []key{
 	path("auth-header-file", func(c *Config) *string { return &c.AuthHeaderFile }),
 	path("client-cert", func(c *Config) *string { return &c.ClientCert }),
 	path("client-key", func(c *Config) *string { return &c.ClientKey }),
-}
+}, encryptionKeys...)
 
 func itoa(n int) string {
 	if n == 0 {

@@ -89,6 +89,14 @@ type Config struct {
 	// DeviceKey names the device key pair (a package devicekey reference:
 	// file:PATH, pkcs11:URI or tpm:PATH), set by mclient device-key create.
 	DeviceKey string `json:"device_key,omitempty"`
+	// FleetKey names the fleet's shared key (delivery "fleet"): a
+	// devicekey reference, file:/ABSOLUTE/PATH or pkcs11:URI (encryption.go).
+	FleetKey string `json:"fleet_key,omitempty"`
+	// KeyServer is the key service's base URL (delivery "keyserver").
+	KeyServer string `json:"key_server,omitempty"`
+	// AtRest is the form encrypted versions are installed in:
+	// AtRestPlaintext (also when empty) or AtRestEncrypted.
+	AtRest string `json:"at_rest,omitempty"`
 	// Settings are what mclient update uses by default.
 	Settings Settings `json:"settings,omitzero"`
 	// PinnedRoot is the absolute path of the root pinned in the device
@@ -126,6 +134,9 @@ type InitOptions struct {
 	PinnedRoot string
 	// AntiRollback is Config.AntiRollback.
 	AntiRollback string
+	// FleetKey, KeyServer and AtRest are the encryption keys of
+	// client.json, checked and stored as mclient config set does.
+	FleetKey, KeyServer, AtRest string
 }
 
 // Init creates a state directory trusting rootJSON, the root pinned in the
@@ -154,8 +165,9 @@ func Init(stateDir string, rootJSON []byte, opts InitOptions, checkRoot func([]b
 		opts.DeviceClass = runtime.GOOS + "/" + runtime.GOARCH
 	}
 	cfg := Config{Format: ConfigFormat, RepoURL: strings.TrimSuffix(opts.RepoURL, "/"), DeviceID: opts.DeviceID, DeviceClass: opts.DeviceClass,
-		MinVersion: opts.MinVersion, Settings: opts.Settings, PinnedRoot: pinned, AntiRollback: opts.AntiRollback}
-	for k, v := range map[string]string{"auth-token-file": opts.AuthTokenFile, "auth-header-file": opts.AuthHeaderFile, "client-cert": opts.ClientCert, "client-key": opts.ClientKey} {
+		MinVersion: opts.MinVersion, Settings: opts.Settings, PinnedRoot: pinned, AntiRollback: opts.AntiRollback, RequireHTTPS: opts.RequireHTTPS}
+	for k, v := range map[string]string{"auth-token-file": opts.AuthTokenFile, "auth-header-file": opts.AuthHeaderFile, "client-cert": opts.ClientCert, "client-key": opts.ClientKey,
+		"fleet-key": opts.FleetKey, "key-server": opts.KeyServer, "at-rest": opts.AtRest} {
 		if v != "" {
 			if err := SetKey(&cfg, k, v); err != nil {
 				return err
@@ -261,6 +273,9 @@ func CheckConfig(c *Config) error {
 	if err := checkAuth(c); err != nil {
 		return err
 	}
+	if err := checkEncryption(c); err != nil {
+		return err
+	}
 	if _, err := tpmstore.ParseSpec(c.AntiRollback); err != nil {
 		return codes.Errorf(codes.StateInvalid, err, "anti-rollback store")
 	}
@@ -297,9 +312,6 @@ func Paths(stateDir, modelID string) ModelPaths {
 		Keys:    filepath.Join(stateDir, KeysDir, modelID),
 	}
 }
-
-// KeysDir is the state directory's directory of key envelopes.
-const KeysDir = "keys"
 
 // Envelope is where the key envelope of version v, installed encrypted at
 // rest, is kept: keys/<model>/<version>.age (Client.OpenActive reads it).

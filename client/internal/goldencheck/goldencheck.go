@@ -25,8 +25,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -59,6 +61,13 @@ type Check struct {
 	Env     []string
 	// Log gets a debug line per run of the command (nil: none).
 	Log *slog.Logger
+	// Open, when set, reads the version's payload files for the check: a
+	// version kept encrypted at rest (verifiedread.Model.Open, decrypting
+	// and verifying). Each vector's input is then handed to the command
+	// as a decrypted copy in the private output directory, made only once
+	// the whole input decrypted and verified, and removed with it; the
+	// expected output is read through Open.
+	Open func(name string) (io.ReadCloser, error)
 }
 
 // Run runs the check. Without vectors it runs the command once, if there
@@ -120,8 +129,15 @@ func (c Check) debug(vector string) {
 
 // runVector runs the command with v and judges the output it wrote to out.
 func (c Check) runVector(ctx context.Context, m *targets.Manifest, v *targets.Vector, out string) error {
+	input := filepath.Join(c.Dir, v.Input)
+	if c.Open != nil {
+		input = out + ".input"
+		if err := c.decryptInput(v.Input, input); err != nil {
+			return err
+		}
+	}
 	env := append(append([]string(nil), c.Env...),
-		EnvName+"="+v.Name, EnvInput+"="+filepath.Join(c.Dir, v.Input), EnvOutput+"="+out, EnvFormat+"="+v.Format)
+		EnvName+"="+v.Name, EnvInput+"="+input, EnvOutput+"="+out, EnvFormat+"="+v.Format)
 	c.debug(v.Name)
 	if err := installed.RunHealthCommand(ctx, c.Command, c.Dir, c.Timeout, env...); err != nil {
 		return err
@@ -150,15 +166,60 @@ func (c Check) runVector(ctx context.Context, m *targets.Manifest, v *targets.Ve
 		return failed("output is %d bytes, expected %d", fi.Size(), size)
 	}
 	cmp := comparer{v: v, size: size}
-	if v.Expect != "" {
-		want, err := c.FS.Open(filepath.Join(c.Dir, v.Expect))
-		if err != nil {
-			return codes.Errorf(codes.HashMismatch, err, "expected output %s", v.Expect)
-		}
-		defer want.Close()
-		cmp.want = want
+	if v.Expect == "" {
+		return cmp.run(got)
 	}
-	return cmp.run(got)
+	want, err := c.openFile(v.Expect)
+	if err != nil {
+		return codes.Errorf(codes.CodeOf(err), err, "expected output %s", v.Expect)
+	}
+	defer want.Close()
+	cmp.want = want
+	if err := cmp.run(got); err != nil || c.Open == nil {
+		return err
+	}
+	// A verified reader reports its hash check on the read after its
+	// last byte (io.EOF: intact).
+	if _, err := want.Read(make([]byte, 1)); err != io.EOF {
+		return codes.Errorf(codes.CodeOf(err), err, "expected output %s", v.Expect)
+	}
+	return nil
+}
+
+// openFile opens a payload file of the version: through Open if set.
+func (c Check) openFile(name string) (io.ReadCloser, error) {
+	if c.Open != nil {
+		return c.Open(name)
+	}
+	f, err := c.FS.Open(filepath.Join(c.Dir, name))
+	if err != nil {
+		return nil, codes.Errorf(codes.HashMismatch, err, "%s", name)
+	}
+	return f, nil
+}
+
+// decryptInput copies the payload file name, read through Open (so
+// decrypted and verified in full), to path in the private output
+// directory.
+func (c Check) decryptInput(name, path string) error {
+	r, err := c.Open(name)
+	if err != nil {
+		return codes.Errorf(codes.CodeOf(err), err, "input %s", name)
+	}
+	defer r.Close()
+	w, err := c.FS.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return codes.Errorf(codes.StateInvalid, err, "copying the input %s", name)
+	}
+	_, err = io.Copy(w, r)
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = codes.Errorf(codes.StateInvalid, cerr, "copying the input %s", name)
+	}
+	if err != nil {
+		c.FS.Remove(path)
+		return codes.Errorf(codes.CodeOf(err), err, "input %s", name)
+	}
+	return nil
 }
 
 func failed(format string, args ...any) error {

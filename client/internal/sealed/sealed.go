@@ -20,6 +20,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/keyaccess"
+	"github.com/edgetuf/edgetuf/client/internal/keyring"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/internal/directio"
@@ -32,12 +33,10 @@ import (
 // Keys obtains the content keys of encrypted versions for this device.
 type Keys struct {
 	Fetcher *keyaccess.Fetcher
-	// For returns the device's key for a delivery: the fleet key for
-	// "fleet", the device key otherwise. nil with no error: this device
-	// has none (KEY_UNAVAILABLE); an error: the key is configured but
-	// cannot be used (a hardware fault: the run stops).
-	For func(delivery string) (modelcrypt.DeviceKey, error)
-	Now func() time.Time
+	// Ring holds the device's keys: the fleet key for "fleet", the
+	// device key otherwise, each opened on first use.
+	Ring *keyring.Keys
+	Now  func() time.Time
 }
 
 // Open returns the content key of modelID@version (whose signed
@@ -47,28 +46,17 @@ type Keys struct {
 // open, for another version, expired, or holding a key other than the
 // signed one), DEVICE_KEY_UNAVAILABLE (the key failed), NETWORK or a stop.
 func (k *Keys) Open(ctx context.Context, enc *targets.Encryption, modelID, version string) (*modelcrypt.ContentKey, []byte, error) {
-	key, err := k.For(enc.Delivery)
+	key, err := k.Ring.For(enc.Delivery)
 	if err != nil {
-		return nil, nil, codes.Errorf(codes.DeviceKeyUnavailable, err, "the %s key", enc.Delivery)
-	}
-	if key == nil {
-		what := "device key (mclient device-key create)"
-		if enc.Delivery == targets.DeliveryFleet {
-			what = "fleet key (mclient init --fleet-key)"
-		}
-		return nil, nil, codes.Errorf(codes.KeyUnavailable, nil, "%s %s is encrypted for delivery %q and this device has no %s", modelID, version, enc.Delivery, what)
+		return nil, nil, err
 	}
 	env, err := k.Fetcher.Envelope(ctx, enc.Delivery, modelID, version, key)
 	if err != nil {
 		return nil, nil, err
 	}
-	ck, err := modelcrypt.OpenEnvelope(env, key, modelID, version, enc.Recipient, k.Now())
+	ck, err := k.Ring.Open(env, enc, modelID, version, k.Now())
 	if err != nil {
-		var me *modelcrypt.Error
-		if errors.As(err, &me) {
-			return nil, nil, codes.Errorf(codes.Code(me.Code), me.Err, "key envelope of %s %s", modelID, version)
-		}
-		return nil, nil, codes.Errorf(codes.DeviceKeyUnavailable, err, "opening the key envelope of %s %s", modelID, version)
+		return nil, nil, err
 	}
 	return ck, env, nil
 }

@@ -6,6 +6,12 @@
 //     opened as an installed.Reader that hashes while the app reads and
 //     fails on the read that reaches the signed end if the length or
 //     SHA-256 differ; Verify re-hashes them all.
+//   - Encrypted versions (docs/client.md, section 10): Model tells the
+//     installed form from the files' sizes and checks each against its
+//     own signed values (the plaintext, or the ciphertext kept encrypted
+//     at rest); Unseal opens a kept key envelope (client/internal/keyring)
+//     and Open then returns a SealedReader: random access, every chunk
+//     authenticated, the plaintext hashed over a full read.
 //   - CheckActive: the up-to-date check of an update, a full re-hash when
 //     the caller asks for one (mclient update --verify-active) or when the
 //     last good one is older than a period (--rehash-every), recorded in
