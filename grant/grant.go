@@ -111,7 +111,11 @@ func Grant(r *repo.Repository, keys ContentKeys, modelID, version string, opts O
 		if err != nil {
 			return err
 		}
-		w := &writer{fs: b.Fs, dir: dir, grant: modelcrypt.Grant{ModelID: modelID, Version: version, ContentKey: ck.String()}}
+		sealer, err := modelcrypt.NewSealer(modelcrypt.Grant{ModelID: modelID, Version: version, ContentKey: ck.String()})
+		if err != nil {
+			return err
+		}
+		w := &writer{fs: b.Fs, dir: dir, sealer: sealer}
 		wanted := make(map[string]bool, len(opts.Devices))
 		var todo []job
 		for _, d := range opts.Devices {
@@ -202,82 +206,133 @@ type job struct {
 	name string
 }
 
+// batchSize is how many envelopes are made durable together (one
+// filesystem sync, then their renames): it bounds the temporary files a
+// crash can leave and the work it loses.
+const batchSize = 8192
+
 // writer seals and writes envelopes of one grant.
 type writer struct {
-	fs    afero.Fs
-	dir   string
-	grant modelcrypt.Grant
+	fs     afero.Fs
+	dir    string
+	sealer *modelcrypt.Sealer
 }
 
-// writeAll writes the envelopes of todo with workers in parallel and
-// returns their total size. On the first failure the others stop taking
-// jobs; envelopes already written stay (each is complete).
+// writeAll writes the envelopes of todo and returns their total size.
+// Per batch: workers seal each envelope and write it to a temporary file
+// (atomicfs.TempPrefix + its name) in parallel; the batch is made durable
+// with one filesystem sync (syncFiles), not one fsync per file, which on
+// a journalling filesystem costs a journal commit each; then each
+// temporary file is renamed to its name. A crash therefore leaves only
+// complete envelopes under envelope names. On the first failure the grant
+// stops; envelopes renamed already stay (each is complete).
 func (w *writer) writeAll(todo []job, workers int, progress func(done, total int64)) (int64, error) {
 	if workers <= 0 {
 		workers = 4 * runtime.GOMAXPROCS(0)
 	}
-	workers = min(workers, max(len(todo), 1))
-	jobs := make(chan job)
-	sizes := make(chan int, workers)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	stop := make(chan struct{})
-	fail := func(err error) {
-		once.Do(func() { first = err; close(stop) })
+	var total int64
+	for start := 0; start < len(todo); start += batchSize {
+		batch := todo[start:min(start+batchSize, len(todo))]
+		n, err := w.writeTemps(batch, workers)
+		if err != nil {
+			return total, err
+		}
+		temps := make([]string, len(batch))
+		for i, j := range batch {
+			temps[i] = w.temp(j)
+		}
+		if err := syncFiles(w.fs, w.dir, temps); err != nil {
+			return total, err
+		}
+		for i, j := range batch {
+			if err := w.fs.Rename(temps[i], filepath.Join(w.dir, j.name)); err != nil {
+				return total, fmt.Errorf("%w: %s: %v", ErrEnvelopeDir, j.name, err)
+			}
+		}
+		total += n
+		if progress != nil {
+			progress(int64(start+len(batch)), int64(len(todo)))
+		}
 	}
-	for range workers {
+	return total, nil
+}
+
+func (w *writer) temp(j job) string {
+	return filepath.Join(w.dir, atomicfs.TempPrefix+j.name)
+}
+
+// writeTemps seals the batch's envelopes into their temporary files with
+// workers in parallel and returns their total size.
+func (w *writer) writeTemps(batch []job, workers int) (int64, error) {
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var total int64
+	var first error
+	for range min(workers, len(batch)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				n, err := w.write(j)
-				if err != nil {
-					fail(err)
-					continue
+				n, err := w.writeTemp(j)
+				mu.Lock()
+				total += int64(n)
+				if first == nil {
+					first = err
 				}
-				sizes <- n
+				mu.Unlock()
 			}
 		}()
 	}
-	go func() {
-		defer close(jobs)
-		for _, j := range todo {
-			select {
-			case jobs <- j:
-			case <-stop:
-				return
-			}
+	for _, j := range batch {
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			break
 		}
-	}()
-	go func() { wg.Wait(); close(sizes) }()
-	var total, done int64
-	for n := range sizes {
-		total += int64(n)
-		done++
-		if progress != nil {
-			progress(done, int64(len(todo)))
-		}
+		jobs <- j
 	}
+	close(jobs)
+	wg.Wait()
 	return total, first
 }
 
-// write seals one envelope and commits it under its name.
-func (w *writer) write(j job) (int, error) {
-	data, err := modelcrypt.SealEnvelope(j.d.Recipient, w.grant)
+// writeTemp seals one envelope into its temporary file (not synced).
+func (w *writer) writeTemp(j job) (int, error) {
+	data, err := w.sealer.Seal(j.d.Recipient)
 	if err != nil {
 		return 0, fmt.Errorf("envelope for %s: %w", j.d.Recipient, err)
 	}
-	t, err := atomicfs.Create(w.fs, w.dir, 0o644)
+	f, err := w.fs.OpenFile(w.temp(j), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return 0, err
 	}
-	defer t.Abort()
-	if _, err := t.Write(data); err != nil {
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		w.fs.Remove(w.temp(j))
 		return 0, err
 	}
-	if err := t.CommitUnsynced(filepath.Join(w.dir, j.name)); err != nil {
-		return 0, fmt.Errorf("%w: %s: %v", ErrEnvelopeDir, j.name, err)
-	}
 	return len(data), nil
+}
+
+// syncEach fsyncs each file named.
+func syncEach(fs afero.Fs, names []string) error {
+	for _, name := range names {
+		f, err := fs.Open(name)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

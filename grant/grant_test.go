@@ -78,7 +78,7 @@ type published struct {
 	keys memKeys
 }
 
-func publish(t *testing.T, delivery string) *published {
+func publish(t testing.TB, delivery string) *published {
 	t.Helper()
 	tr := testrepo.New(t)
 	tr.Publish(t, "det", "1.0.0", map[string][]byte{"model.onnx": []byte("weights 1.0.0")}, targets.Compat{})
@@ -96,7 +96,7 @@ func publish(t *testing.T, delivery string) *published {
 // manifest target with the repository's own keys: what add-target
 // --encrypt records (the payload itself stays as it is: grant never
 // reads it).
-func signEncrypted(t *testing.T, tr *testrepo.Repo, modelID, version, recipient, delivery string) {
+func signEncrypted(t testing.TB, tr *testrepo.Repo, modelID, version, recipient, delivery string) {
 	t.Helper()
 	err := testrepo.ForgeCustomDir(tr.Dir, modelID, version, func(c *targets.Custom) {
 		c.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: recipient, Delivery: delivery}

@@ -80,18 +80,6 @@ func (t *File) Name() string { return t.name }
 // Commit fsyncs the file, renames it to final and fsyncs the directory.
 // final must be in the same directory as the temporary file.
 func (t *File) Commit(final string) error {
-	if err := t.CommitUnsynced(final); err != nil {
-		return err
-	}
-	return SyncDir(t.fs, filepath.Dir(final))
-}
-
-// CommitUnsynced is Commit without the directory fsync, for a writer of
-// many files in one directory (mrepo grant's key envelopes): each file is
-// complete under its final name (fsynced before the rename), and the
-// caller calls SyncDir once after the last one, before it reports
-// success, so that the renames survive a power cut.
-func (t *File) CommitUnsynced(final string) error {
 	if t.done {
 		return errors.New("atomicfs: file already committed or aborted")
 	}
@@ -122,7 +110,7 @@ func (t *File) CommitUnsynced(final string) error {
 		return err
 	}
 	crashpoint.Hit("atomicfs.renamed")
-	return nil
+	return SyncDir(t.fs, filepath.Dir(final))
 }
 
 // Abort closes and removes the temporary file.
