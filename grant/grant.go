@@ -17,14 +17,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"sync"
 	"time"
 
+	"filippo.io/age/tag"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/spf13/afero"
 )
 
@@ -55,12 +55,8 @@ type Options struct {
 	Devices []modelcrypt.Device
 	// Prune removes the envelopes of devices not in Devices.
 	Prune bool
-	// Workers seal and write envelopes in parallel; 0: 4 × GOMAXPROCS
-	// (each envelope waits on an fsync, during which another worker
-	// seals).
-	Workers int
-	// Progress, if set, is called with the envelopes done of those to
-	// write, from one goroutine at a time.
+	// Progress, if set, is called with the envelopes written of those to
+	// write, after each batch.
 	Progress func(done, total int64)
 }
 
@@ -75,7 +71,7 @@ type Result struct {
 	Granted int `json:"granted"`
 	Kept    int `json:"kept"`
 	Pruned  int `json:"pruned"`
-	// Bytes is the size of the envelopes written.
+	// Bytes is the size of all the version's envelopes after the grant.
 	Bytes int64 `json:"bytes"`
 	// Seconds is the wall time of the grant, key decryption included.
 	Seconds float64 `json:"seconds"`
@@ -94,10 +90,12 @@ var envelopeName = regexp.MustCompile(`^[0-9a-f]{64}\.age$`)
 // An envelope already present is kept as it is: it holds the same key
 // for the same device (a version's content key never changes), and
 // rewriting it would only change its bytes (age encryption is
-// randomised) under caches that have it. Each new envelope is written to
-// a temporary file, fsynced and renamed, so a crash leaves only complete
-// envelopes under envelope names (and temporary files, removed by the
-// next grant); the directory is fsynced once, at the end.
+// randomised) under caches that have it. New envelopes are written in
+// batches by targetstore.Store.PutEnvelopes (sealed on every CPU, written
+// to temporary files, made durable with one filesystem sync, renamed), so
+// a crash leaves only complete envelopes under envelope names, and
+// temporary files that the next grant removes; the directory is fsynced
+// once more at the end, after pruning.
 func Grant(r *repo.Repository, keys ContentKeys, modelID, version string, opts Options) (*Result, error) {
 	start := time.Now()
 	res := &Result{ModelID: modelID, Version: version, Devices: len(opts.Devices)}
@@ -106,31 +104,31 @@ func Grant(r *repo.Repository, keys ContentKeys, modelID, version string, opts O
 		if err != nil {
 			return err
 		}
-		dir := filepath.Join(b.TargetsDir, filepath.FromSlash(targets.EnvelopeDir(modelID, version)))
-		present, err := listEnvelopes(b.Fs, dir)
+		fs, dir := b.Store.Fs, b.Store.EnvelopeDir(modelID, version)
+		present, err := listEnvelopes(fs, dir)
 		if err != nil {
 			return err
 		}
-		sealer, err := modelcrypt.NewSealer(modelcrypt.Grant{ModelID: modelID, Version: version, ContentKey: ck.String()})
-		if err != nil {
-			return err
-		}
-		w := &writer{fs: b.Fs, dir: dir, sealer: sealer}
 		wanted := make(map[string]bool, len(opts.Devices))
-		var todo []job
+		var todo []*tag.Recipient
 		for _, d := range opts.Devices {
 			name := modelcrypt.EnvelopeName(d.Recipient)
 			if wanted[name] {
 				continue
 			}
 			wanted[name] = true
-			if fi, ok := present[name]; ok && fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() <= modelcrypt.MaxEnvelopeSize {
-				res.Kept++
-				continue
+			if fi, ok := present[name]; ok {
+				if fi.IsDir() {
+					return fmt.Errorf("%w: %s is a directory", ErrEnvelopeDir, filepath.Join(dir, name))
+				}
+				if fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() <= modelcrypt.MaxEnvelopeSize {
+					res.Kept++
+					continue
+				}
 			}
-			todo = append(todo, job{d: d, name: name})
+			todo = append(todo, d.Recipient)
 		}
-		if res.Bytes, err = w.writeAll(todo, opts.Workers, opts.Progress); err != nil {
+		if err := writeAll(b.Store, modelID, version, todo, ck, opts.Progress); err != nil {
 			return err
 		}
 		res.Granted = len(todo)
@@ -139,13 +137,17 @@ func Grant(r *repo.Repository, keys ContentKeys, modelID, version string, opts O
 				if wanted[name] {
 					continue
 				}
-				if err := b.Fs.Remove(filepath.Join(dir, name)); err != nil {
+				if err := fs.Remove(filepath.Join(dir, name)); err != nil {
 					return fmt.Errorf("prune: %w", err)
 				}
 				res.Pruned++
 			}
 		}
-		return atomicfs.SyncDir(b.Fs, dir)
+		if err := atomicfs.SyncDir(fs, dir); err != nil {
+			return err
+		}
+		res.Bytes, err = envelopeBytes(fs, dir)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -200,139 +202,37 @@ func listEnvelopes(fs afero.Fs, dir string) (map[string]os.FileInfo, error) {
 	return present, nil
 }
 
-// job is one envelope to write.
-type job struct {
-	d    modelcrypt.Device
-	name string
-}
-
-// batchSize is how many envelopes are made durable together (one
-// filesystem sync, then their renames): it bounds the temporary files a
-// crash can leave and the work it loses.
+// batchSize is how many envelopes are written together
+// (targetstore.Store.PutEnvelopes: sealed in parallel, made durable with
+// one filesystem sync, renamed): it bounds the temporary files a crash
+// leaves and the work it loses, and paces the progress reports.
 const batchSize = 8192
 
-// writer seals and writes envelopes of one grant.
-type writer struct {
-	fs     afero.Fs
-	dir    string
-	sealer *modelcrypt.Sealer
-}
-
-// writeAll writes the envelopes of todo and returns their total size.
-// Per batch: workers seal each envelope and write it to a temporary file
-// (atomicfs.TempPrefix + its name) in parallel; the batch is made durable
-// with one filesystem sync (syncFiles), not one fsync per file, which on
-// a journalling filesystem costs a journal commit each; then each
-// temporary file is renamed to its name. A crash therefore leaves only
-// complete envelopes under envelope names. On the first failure the grant
-// stops; envelopes renamed already stay (each is complete).
-func (w *writer) writeAll(todo []job, workers int, progress func(done, total int64)) (int64, error) {
-	if workers <= 0 {
-		workers = 4 * runtime.GOMAXPROCS(0)
-	}
-	var total int64
+// writeAll writes the envelopes of the recipients in batches.
+func writeAll(store targetstore.Store, modelID, version string, todo []*tag.Recipient, key *modelcrypt.ContentKey, progress func(done, total int64)) error {
 	for start := 0; start < len(todo); start += batchSize {
 		batch := todo[start:min(start+batchSize, len(todo))]
-		n, err := w.writeTemps(batch, workers)
-		if err != nil {
-			return total, err
+		if _, err := store.PutEnvelopes(modelID, version, batch, key); err != nil {
+			return err
 		}
-		temps := make([]string, len(batch))
-		for i, j := range batch {
-			temps[i] = w.temp(j)
-		}
-		if err := syncFiles(w.fs, w.dir, temps); err != nil {
-			return total, err
-		}
-		for i, j := range batch {
-			if err := w.fs.Rename(temps[i], filepath.Join(w.dir, j.name)); err != nil {
-				return total, fmt.Errorf("%w: %s: %v", ErrEnvelopeDir, j.name, err)
-			}
-		}
-		total += n
 		if progress != nil {
 			progress(int64(start+len(batch)), int64(len(todo)))
 		}
 	}
-	return total, nil
-}
-
-func (w *writer) temp(j job) string {
-	return filepath.Join(w.dir, atomicfs.TempPrefix+j.name)
-}
-
-// writeTemps seals the batch's envelopes into their temporary files with
-// workers in parallel and returns their total size.
-func (w *writer) writeTemps(batch []job, workers int) (int64, error) {
-	jobs := make(chan job)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var total int64
-	var first error
-	for range min(workers, len(batch)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				n, err := w.writeTemp(j)
-				mu.Lock()
-				total += int64(n)
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, j := range batch {
-		mu.Lock()
-		failed := first != nil
-		mu.Unlock()
-		if failed {
-			break
-		}
-		jobs <- j
-	}
-	close(jobs)
-	wg.Wait()
-	return total, first
-}
-
-// writeTemp seals one envelope into its temporary file (not synced).
-func (w *writer) writeTemp(j job) (int, error) {
-	data, err := w.sealer.Seal(j.d.Recipient)
-	if err != nil {
-		return 0, fmt.Errorf("envelope for %s: %w", j.d.Recipient, err)
-	}
-	f, err := w.fs.OpenFile(w.temp(j), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		w.fs.Remove(w.temp(j))
-		return 0, err
-	}
-	return len(data), nil
-}
-
-// syncEach fsyncs each file named.
-func syncEach(fs afero.Fs, names []string) error {
-	for _, name := range names {
-		f, err := fs.Open(name)
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
 	return nil
+}
+
+// envelopeBytes is the total size of the envelopes in dir.
+func envelopeBytes(fs afero.Fs, dir string) (int64, error) {
+	infos, err := afero.ReadDir(fs, dir)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, fi := range infos {
+		if envelopeName.MatchString(fi.Name()) {
+			n += fi.Size()
+		}
+	}
+	return n, nil
 }

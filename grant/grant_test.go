@@ -374,7 +374,7 @@ func TestGrantWithStoredKey(t *testing.T) {
 	}
 	signEncrypted(t, tr, "det", "1.0.0", ck.Recipient(), targets.DeliveryDevice)
 	ds := newDevices(t, 2)
-	res, err := grant.Grant(tr.R, store, "det", "1.0.0", grant.Options{Devices: enrolled(ds...), Workers: 1})
+	res, err := grant.Grant(tr.R, store, "det", "1.0.0", grant.Options{Devices: enrolled(ds...)})
 	if err != nil || res.Granted != 2 {
 		t.Fatalf("grant: %+v, %v", res, err)
 	}

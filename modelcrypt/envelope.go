@@ -100,21 +100,6 @@ func EnvelopeName(r *tag.Recipient) string {
 
 // SealEnvelope encrypts g for the recipient.
 func SealEnvelope(r *tag.Recipient, g Grant) ([]byte, error) {
-	s, err := NewSealer(g)
-	if err != nil {
-		return nil, err
-	}
-	return s.Seal(r)
-}
-
-// Sealer seals one grant for many recipients (mrepo grant's 100,000
-// devices): the grant is checked and encoded once, not per envelope.
-type Sealer struct {
-	plain []byte
-}
-
-// NewSealer checks and encodes g.
-func NewSealer(g Grant) (*Sealer, error) {
 	if _, err := ParseContentKey(g.ContentKey); err != nil {
 		return nil, err
 	}
@@ -122,19 +107,12 @@ func NewSealer(g Grant) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{plain: plain}, nil
-}
-
-// Seal encrypts the grant for the recipient. It is safe for concurrent
-// use.
-func (s *Sealer) Seal(r *tag.Recipient) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(512)
 	w, err := age.Encrypt(&buf, r)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := w.Write(s.plain); err != nil {
+	if _, err := w.Write(plain); err != nil {
 		return nil, err
 	}
 	if err := w.Close(); err != nil {

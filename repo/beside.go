@@ -1,10 +1,8 @@
 package repo
 
 import (
-	"path/filepath"
-
 	"github.com/edgetuf/edgetuf/targets"
-	"github.com/spf13/afero"
+	"github.com/edgetuf/edgetuf/targetstore"
 )
 
 // Beside is a published version as WithPublishedVersion hands it to a
@@ -14,9 +12,8 @@ type Beside struct {
 	// Custom is the signed custom metadata of the version's manifest
 	// target, as devices resolve it.
 	Custom *targets.Custom
-	// Fs and TargetsDir locate the repository's targets/ directory.
-	Fs         afero.Fs
-	TargetsDir string
+	// Store is the repository's target store (its files under targets/).
+	Store targetstore.Store
 }
 
 // WithPublishedVersion runs fn under the writer lock with modelID@version
@@ -46,5 +43,5 @@ func (r *Repository) WithPublishedVersion(modelID, version string, fn func(*Besi
 			return err
 		}
 	}
-	return fn(&Beside{Custom: ref.custom, Fs: r.fs, TargetsDir: filepath.Join(r.dir, TargetsDir)})
+	return fn(&Beside{Custom: ref.custom, Store: r.targetStore()})
 }
