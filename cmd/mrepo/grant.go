@@ -47,7 +47,8 @@ terminal prompt. Refused (exit 1, nothing written): a version that is not
 published, not encrypted, or whose delivery is not "device". See
 docs/encryption.md.`,
 		Flags: []cli.Flag{
-			repoFlag, keysFlag,
+			repoFlag,
+			&cli.StringFlag{Name: "keys", Usage: "key `DIR` whose content/ holds the versions' content keys (required)"},
 			&cli.StringFlag{Name: "devices", Usage: "the enrolled devices, one recipient per line (`FILE`, required)"},
 			&cli.BoolFlag{Name: "prune", Usage: "remove the envelopes of devices not in the devices file"},
 			contentPassFlag, jsonFlag,
