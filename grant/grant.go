@@ -71,7 +71,8 @@ type Result struct {
 	Granted int `json:"granted"`
 	Kept    int `json:"kept"`
 	Pruned  int `json:"pruned"`
-	// Bytes is the size of all the version's envelopes after the grant.
+	// Bytes is the size of the listed devices' envelopes (written and
+	// kept).
 	Bytes int64 `json:"bytes"`
 	// Seconds is the wall time of the grant, key decryption included.
 	Seconds float64 `json:"seconds"`
@@ -111,27 +112,38 @@ func Grant(r *repo.Repository, keys ContentKeys, modelID, version string, opts O
 		}
 		wanted := make(map[string]bool, len(opts.Devices))
 		var todo []*tag.Recipient
+		var names []string
 		for _, d := range opts.Devices {
 			name := modelcrypt.EnvelopeName(d.Recipient)
 			if wanted[name] {
 				continue
 			}
 			wanted[name] = true
-			if fi, ok := present[name]; ok {
-				if fi.IsDir() {
-					return fmt.Errorf("%w: %s is a directory", ErrEnvelopeDir, filepath.Join(dir, name))
+			if present[name] {
+				size, ok, err := complete(fs, filepath.Join(dir, name))
+				if err != nil {
+					return err
 				}
-				if fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() <= modelcrypt.MaxEnvelopeSize {
+				if ok {
 					res.Kept++
+					res.Bytes += size
 					continue
 				}
 			}
 			todo = append(todo, d.Recipient)
+			names = append(names, name)
 		}
 		if err := writeAll(b.Store, modelID, version, todo, ck, opts.Progress); err != nil {
 			return err
 		}
 		res.Granted = len(todo)
+		for _, name := range names {
+			fi, err := fs.Stat(filepath.Join(dir, name))
+			if err != nil {
+				return err
+			}
+			res.Bytes += fi.Size()
+		}
 		if opts.Prune {
 			for name := range present {
 				if wanted[name] {
@@ -143,11 +155,7 @@ func Grant(r *repo.Repository, keys ContentKeys, modelID, version string, opts O
 				res.Pruned++
 			}
 		}
-		if err := atomicfs.SyncDir(fs, dir); err != nil {
-			return err
-		}
-		res.Bytes, err = envelopeBytes(fs, dir)
-		return err
+		return atomicfs.SyncDir(fs, dir)
 	})
 	if err != nil {
 		return nil, err
@@ -177,29 +185,65 @@ func contentKey(c *targets.Custom, keys ContentKeys, modelID, version string) (*
 }
 
 // listEnvelopes creates the envelope directory if need be, removes the
-// temporary files a crashed grant left in it, and returns its envelopes
-// by name. Other files are left for mrepo verify to report.
-func listEnvelopes(fs afero.Fs, dir string) (map[string]os.FileInfo, error) {
+// temporary files a crashed grant left in it, and returns the names of
+// its envelopes. It lists names only: a file's type and size are looked
+// at when its device is listed (complete), so that granting again to
+// 100,000 devices costs one listing and a stat each. Other files are left
+// for mrepo verify to report.
+func listEnvelopes(fs afero.Fs, dir string) (map[string]bool, error) {
 	if fi, err := fs.Stat(dir); err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s is not a directory", ErrEnvelopeDir, dir)
 	}
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := atomicfs.RemoveStale(fs, dir); err != nil {
-		return nil, err
-	}
-	infos, err := afero.ReadDir(fs, dir)
+	d, err := fs.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	present := make(map[string]os.FileInfo, len(infos))
-	for _, fi := range infos {
-		if envelopeName.MatchString(fi.Name()) {
-			present[fi.Name()] = fi
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil, err
+	}
+	present := make(map[string]bool, len(names))
+	for _, name := range names {
+		switch {
+		case atomicfs.IsTemp(name):
+			if err := fs.Remove(filepath.Join(dir, name)); err != nil {
+				return nil, err
+			}
+		case envelopeName.MatchString(name):
+			present[name] = true
 		}
 	}
 	return present, nil
+}
+
+// complete reports whether the file at path is a complete envelope to
+// keep (a regular file of a possible size: grant renames only complete
+// ones, but something else may have put a file there) and its size. A
+// directory under an envelope's name is ErrEnvelopeDir.
+func complete(fs afero.Fs, path string) (int64, bool, error) {
+	fi, err := lstat(fs, path)
+	if err != nil {
+		return 0, false, err
+	}
+	if fi.IsDir() {
+		return 0, false, fmt.Errorf("%w: %s is a directory", ErrEnvelopeDir, path)
+	}
+	ok := fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() <= modelcrypt.MaxEnvelopeSize
+	return fi.Size(), ok, nil
+}
+
+// lstat does not follow a link where fs can tell one (a link under an
+// envelope's name is replaced, not kept).
+func lstat(fs afero.Fs, path string) (os.FileInfo, error) {
+	if l, ok := fs.(afero.Lstater); ok {
+		fi, _, err := l.LstatIfPossible(path)
+		return fi, err
+	}
+	return fs.Stat(path)
 }
 
 // batchSize is how many envelopes are written together
@@ -220,19 +264,4 @@ func writeAll(store targetstore.Store, modelID, version string, todo []*tag.Reci
 		}
 	}
 	return nil
-}
-
-// envelopeBytes is the total size of the envelopes in dir.
-func envelopeBytes(fs afero.Fs, dir string) (int64, error) {
-	infos, err := afero.ReadDir(fs, dir)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	for _, fi := range infos {
-		if envelopeName.MatchString(fi.Name()) {
-			n += fi.Size()
-		}
-	}
-	return n, nil
 }

@@ -314,9 +314,9 @@ func TestGrantRefusesEditedMetadata(t *testing.T) {
 
 // TestGrantAfterCrash: what a grant killed mid-way leaves (a temporary
 // file, complete envelopes) is mended by the next one: the temporary file
-// is removed, complete envelopes are kept, an empty file under an
-// envelope's name (written by something else: grant renames only fsynced
-// files) is replaced.
+// is removed, complete envelopes are kept, an empty file or a link under
+// an envelope's name (put there by something else: grant renames only
+// complete files) is replaced.
 func TestGrantAfterCrash(t *testing.T) {
 	p := publish(t, targets.DeliveryDevice)
 	ds := newDevices(t, 3)
@@ -328,9 +328,17 @@ func TestGrantAfterCrash(t *testing.T) {
 	if err := os.WriteFile(p.envelopePath(ds[1]), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A link under a device's envelope name (to another device's
+	// envelope) is replaced by the device's own envelope, not kept.
+	if err := os.Symlink(p.envelopePath(ds[0]), p.envelopePath(ds[2])); err != nil {
+		t.Fatal(err)
+	}
 	res := p.grant(t, grant.Options{Devices: enrolled(ds...)})
 	if res.Granted != 2 || res.Kept != 1 {
 		t.Fatalf("result %+v", res)
+	}
+	if fi, err := os.Lstat(p.envelopePath(ds[2])); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("the link was kept: %v %v", fi, err)
 	}
 	if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("temporary file left: %v", err)
