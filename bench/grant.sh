@@ -30,21 +30,22 @@ head -c $((1024 * 1024)) /dev/urandom >"$work/bundle/model.bin"
 "$work/gendevices" -n "$DEVICES" >"$work/devices.txt"
 sync
 
-grant() { # prints "seconds maxrss_kib", the command's JSON to $work/grant.json
-	/usr/bin/time -f "%e %M" -o "$work/time.out" "$work/mrepo" grant --repo "$work/repo" --keys "$work/keys" \
+grant() { # prints "seconds maxrss_kib cpu_seconds", the command's JSON to $work/grant.json
+	/usr/bin/time -f "%e %M %U %S" -o "$work/time.out" "$work/mrepo" grant --repo "$work/repo" --keys "$work/keys" \
 		--devices "$work/devices.txt" --json bench@1.0.0 >"$work/grant.json"
-	cat "$work/time.out"
+	awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$work/time.out"
 }
-read -r t m < <(grant)
+read -r t m c < <(grant)
 envdir="$work/repo/targets/models/bench/1.0.0/keys"
 n=$(find "$envdir" -name '*.age' | wc -l)
 bytes=$(sed -n 's/.*"bytes": \([0-9]*\).*/\1/p' "$work/grant.json")
 disk=$(du -sk "$envdir" | cut -f1)
-read -r t2 m2 < <(grant)
+read -r t2 m2 c2 < <(grant)
 echo
 echo "mrepo grant, ${DEVICES} devices:"
-echo "  first grant   : ${t} s, peak RSS $((m / 1024)) MiB"
-echo "  again (kept)  : ${t2} s, peak RSS $((m2 / 1024)) MiB"
+echo "  first grant   : ${t} s (CPU ${c} s), peak RSS $((m / 1024)) MiB"
+echo "  again (kept)  : ${t2} s (CPU ${c2} s), peak RSS $((m2 / 1024)) MiB"
+echo "  load average  : $(cut -d' ' -f1-3 /proc/loadavg) (on $(nproc) CPUs)"
 awk -v n="$n" -v b="$bytes" -v d="$disk" 'BEGIN {
 	printf "  envelopes     : %d, %.0f bytes each, %.1f MiB in total\n", n, b / n, b / 1048576
 	printf "  on disk (du)  : %.1f MiB\n", d / 1024 }'
