@@ -3,8 +3,6 @@
 package grant_test
 
 import (
-	"crypto/ecdh"
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,16 +29,8 @@ func BenchmarkGrant(b *testing.B) {
 		}
 	}
 	var file strings.Builder
-	for i := range n {
-		k, err := ecdh.P256().GenerateKey(rand.Reader)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rs, err := modelcrypt.Recipient(k.PublicKey())
-		if err != nil {
-			b.Fatal(err)
-		}
-		file.WriteString(rs + " device-" + strconv.Itoa(i) + "\n")
+	for i, d := range newDevices(b, n) {
+		file.WriteString(d.Recipient.String() + " device-" + strconv.Itoa(i) + "\n")
 	}
 	p := publish(b, targets.DeliveryDevice)
 	var res *grant.Result
