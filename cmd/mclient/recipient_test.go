@@ -28,7 +28,9 @@ func cmdPEMRecipient(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 	ts.Check(err)
-	ek, ok := pub.(interface{ ECDH() (*ecdh.PublicKey, error) })
+	ek, ok := pub.(interface {
+		ECDH() (*ecdh.PublicKey, error)
+	})
 	if !ok {
 		ts.Fatalf("%s: not an EC public key", args[0])
 	}
