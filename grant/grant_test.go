@@ -98,11 +98,8 @@ func publish(t testing.TB, delivery string) *published {
 // reads it).
 func signEncrypted(t testing.TB, tr *testrepo.Repo, modelID, version, recipient, delivery string) {
 	t.Helper()
-	err := testrepo.ForgeCustomDir(tr.Dir, modelID, version, func(c *targets.Custom) {
-		c.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: recipient, Delivery: delivery}
-		c.Critical = append(c.Critical, targets.FieldEncrypted)
-	}, tr.Signers(t))
-	if err != nil {
+	e := targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: recipient, Delivery: delivery}
+	if err := testrepo.ForgeEncryptedDir(tr.Dir, modelID, version, e, tr.Signers(t)); err != nil {
 		t.Fatal(err)
 	}
 }
