@@ -100,12 +100,12 @@ var envelopeName = regexp.MustCompile(`^[0-9a-f]{64}\.age$`)
 func Grant(r *repo.Repository, keys ContentKeys, modelID, version string, opts Options) (*Result, error) {
 	start := time.Now()
 	res := &Result{ModelID: modelID, Version: version, Devices: len(opts.Devices)}
-	err := r.WithPublishedVersion(modelID, version, func(b *repo.Beside) error {
-		ck, err := contentKey(b.Custom, keys, modelID, version)
+	err := r.WithPublishedVersion(modelID, version, func(custom *targets.Custom, store targetstore.Store) error {
+		ck, err := contentKey(custom, keys, modelID, version)
 		if err != nil {
 			return err
 		}
-		fs, dir := b.Store.Fs, b.Store.EnvelopeDir(modelID, version)
+		fs, dir := store.Fs, store.EnvelopeDir(modelID, version)
 		present, err := listEnvelopes(fs, dir)
 		if err != nil {
 			return err
@@ -133,7 +133,7 @@ func Grant(r *repo.Repository, keys ContentKeys, modelID, version string, opts O
 			todo = append(todo, d.Recipient)
 			names = append(names, name)
 		}
-		if err := writeAll(b.Store, modelID, version, todo, ck, opts.Progress); err != nil {
+		if err := writeAll(store, modelID, version, todo, ck, opts.Progress); err != nil {
 			return err
 		}
 		res.Granted = len(todo)

@@ -5,23 +5,14 @@ import (
 	"github.com/edgetuf/edgetuf/targetstore"
 )
 
-// Beside is a published version as WithPublishedVersion hands it to a
-// writer of files that live beside its targets but are not targets (the
-// key envelopes of mrepo grant): no metadata changes.
-type Beside struct {
-	// Custom is the signed custom metadata of the version's manifest
-	// target, as devices resolve it.
-	Custom *targets.Custom
-	// Store is the repository's target store (its files under targets/).
-	Store targetstore.Store
-}
-
-// WithPublishedVersion runs fn under the writer lock with modelID@version
-// resolved as devices resolve it, its signatures checked as every writer
-// checks them (the top-level roles, and the delegated role that signs it),
-// so that nothing is written for a version that was edited on disk. An
+// WithPublishedVersion runs fn, under the writer lock, with the signed
+// custom metadata of modelID@version's manifest target, resolved as
+// devices resolve it and signature-checked as every writer checks (the
+// top-level roles, and the delegated role that signs it), and the target
+// store: for writers of files that live beside a version's targets but
+// are not targets (mrepo grant's key envelopes). No metadata changes. An
 // unpublished version is rollout.ErrNotPublished.
-func (r *Repository) WithPublishedVersion(modelID, version string, fn func(*Beside) error) error {
+func (r *Repository) WithPublishedVersion(modelID, version string, fn func(*targets.Custom, targetstore.Store) error) error {
 	if _, err := targets.ParseVersion(version); err != nil {
 		return err
 	}
@@ -43,5 +34,5 @@ func (r *Repository) WithPublishedVersion(modelID, version string, fn func(*Besi
 			return err
 		}
 	}
-	return fn(&Beside{Custom: ref.custom, Store: r.targetStore()})
+	return fn(ref.custom, r.targetStore())
 }
