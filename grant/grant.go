@@ -250,7 +250,7 @@ func lstat(fs afero.Fs, path string) (os.FileInfo, error) {
 // (targetstore.Store.PutEnvelopes: sealed in parallel, made durable with
 // one filesystem sync, renamed): it bounds the temporary files a crash
 // leaves and the work it loses, and paces the progress reports.
-const batchSize = 8192
+var batchSize = 8192
 
 // writeAll writes the envelopes of the recipients in batches.
 func writeAll(store targetstore.Store, modelID, version string, todo []*tag.Recipient, key *modelcrypt.ContentKey, progress func(done, total int64)) error {
