@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -100,7 +101,7 @@ func EnvelopeName(r *tag.Recipient) string {
 
 // SealEnvelope encrypts g for the recipient.
 func SealEnvelope(r *tag.Recipient, g Grant) ([]byte, error) {
-	if _, err := ParseContentKey(g.ContentKey); err != nil {
+	if err := checkSealedKey(g.ContentKey); err != nil {
 		return nil, err
 	}
 	plain, err := json.Marshal(g)
@@ -119,6 +120,25 @@ func SealEnvelope(r *tag.Recipient, g Grant) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// lastSealedKey is the SHA-256 of the content key SealEnvelope checked
+// last. mrepo grant seals one key for 100,000 devices, and checking it
+// (ParseContentKey: an X25519 scalar multiplication) costs as much as
+// sealing; only a hash is kept, never the key.
+var lastSealedKey atomic.Pointer[[sha256.Size]byte]
+
+// checkSealedKey checks that s is a content key, once per key in a row.
+func checkSealedKey(s string) error {
+	sum := sha256.Sum256([]byte(s))
+	if last := lastSealedKey.Load(); last != nil && *last == sum {
+		return nil
+	}
+	if _, err := ParseContentKey(s); err != nil {
+		return err
+	}
+	lastSealedKey.Store(&sum)
+	return nil
 }
 
 // OpenEnvelope decrypts an envelope with key and returns the content key

@@ -7,6 +7,7 @@ import (
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/devicekey"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/urfave/cli/v2"
 )
 
@@ -33,8 +34,10 @@ per-device content keys to. Its private key lives in one backend:
 create makes the key and stores its reference in client.json (device_key);
 an existing key is never replaced without --replace (DEVICE_KEY_EXISTS), as
 whatever was wrapped to it is lost with it. show prints the backend, the
-reference, the fingerprint (SHA-256 of the public key's DER) and the public
-key as PEM: give that to the repository's grant step. A key that cannot be
+reference, the fingerprint (SHA-256 of the public key's DER), the recipient
+("age1tag1...", the public key as an age p256tag recipient: the line to add
+to the devices file of mrepo grant, or to enrol with a key service) and
+the public key as PEM. A key that cannot be
 opened (missing or damaged file or blob, another or a cleared TPM, a
 missing token, a wrong PIN) is DEVICE_KEY_UNAVAILABLE.`,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -65,6 +68,7 @@ type deviceKeyInfo struct {
 	Backend     string `json:"backend"`
 	Reference   string `json:"reference"`
 	Fingerprint string `json:"fingerprint"`
+	Recipient   string `json:"recipient"`
 	PublicKey   string `json:"public_key_pem"`
 }
 
@@ -123,12 +127,16 @@ func printDeviceKey(c *cli.Context, ref string, key devicekey.Key) error {
 	if err != nil {
 		return err
 	}
-	info := deviceKeyInfo{Backend: r.Backend, Reference: ref, Fingerprint: devicekey.Fingerprint(key.Public()), PublicKey: string(pemText)}
+	recipient, err := modelcrypt.Recipient(key.Public())
+	if err != nil {
+		return err
+	}
+	info := deviceKeyInfo{Backend: r.Backend, Reference: ref, Fingerprint: devicekey.Fingerprint(key.Public()), Recipient: recipient, PublicKey: string(pemText)}
 	if c.Bool("json") {
 		return cliutil.WriteJSON(c.App.Writer, info)
 	}
 	// The lines before the PEM block are ignored by PEM readers (openssl
 	// included), so the output as a whole is the public key file.
-	fmt.Fprintf(c.App.Writer, "backend: %s\nreference: %s\nfingerprint: %s\n%s", info.Backend, info.Reference, info.Fingerprint, info.PublicKey)
+	fmt.Fprintf(c.App.Writer, "backend: %s\nreference: %s\nfingerprint: %s\nrecipient: %s\n%s", info.Backend, info.Reference, info.Fingerprint, info.Recipient, info.PublicKey)
 	return nil
 }

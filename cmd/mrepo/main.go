@@ -70,6 +70,7 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 		Commands: []*cli.Command{
 			initCommand(),
 			addTargetCommand(),
+			grantCommand(),
 			rolloutCommand(),
 			revokeCommand(),
 			unrevokeCommand(),

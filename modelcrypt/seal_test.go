@@ -1,0 +1,29 @@
+package modelcrypt
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"testing"
+)
+
+// TestSealEnvelopeChecksEveryKey: the check SealEnvelope skips for the
+// key it checked last still refuses any other string, before and after
+// a valid key, and a refused key is not remembered.
+func TestSealEnvelopeChecksEveryKey(t *testing.T) {
+	dev, _ := ecdh.P256().GenerateKey(rand.Reader)
+	rs, _ := Recipient(dev.PublicKey())
+	r, err := ParseRecipient(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := NewContentKey()
+	good := Grant{ModelID: "m", Version: "1.0.0", ContentKey: ck.String()}
+	bad := good
+	bad.ContentKey = "AGE-SECRET-KEY-1NOTAKEY"
+	for i, g := range []Grant{bad, good, good, bad, bad, good} {
+		_, err := SealEnvelope(r, g)
+		if (g == bad) != (err != nil) {
+			t.Fatalf("seal %d (bad key %v): %v", i, g == bad, err)
+		}
+	}
+}
