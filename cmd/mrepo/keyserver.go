@@ -16,21 +16,14 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// The content key store's passphrase (docs/encryption.md): from
-// --content-passphrase-file, else $MREPO_CONTENT_PASSPHRASE, else a
-// terminal prompt; never a flag value.
-const contentPassphraseEnv = "MREPO_CONTENT_PASSPHRASE"
-
-var contentPassFlag = &cli.StringFlag{Name: "content-passphrase-file", Usage: "read the content key passphrase from the first line of `FILE` (default: $" + contentPassphraseEnv + ", else a terminal prompt)"}
-
-// openContentKeys opens the content key store under --keys.
+// openContentKeys opens the content key store under --keys
+// (contentKeyStore), naming the command in a passphrase failure.
 func openContentKeys(c *cli.Context) (*contentkeys.Store, error) {
-	src := &cliutil.Passphrases{File: c.String(contentPassFlag.Name), EnvVar: contentPassphraseEnv, Stderr: c.App.ErrWriter}
-	pass, err := src.Get("content keys", false)
+	st, err := contentKeyStore(c, false)()
 	if err != nil {
 		return nil, fmt.Errorf("%s: content key passphrase: %w", c.Command.Name, err)
 	}
-	return contentkeys.Open(c.String(keysFlag.Name), string(pass))
+	return st, nil
 }
 
 func keyserverCommand() *cli.Command {
