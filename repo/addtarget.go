@@ -2,7 +2,10 @@ package repo
 
 import (
 	"bytes"
+
 	"encoding/hex"
+	"filippo.io/age/tag"
+	"github.com/edgetuf/edgetuf/contentkeys"
 	"log/slog"
 	"sort"
 
@@ -47,6 +50,13 @@ type AddOptions struct {
 	// Logger, if set, gets a debug record for each file stored, each
 	// patch computed and the metadata signed (nil: none).
 	Logger *slog.Logger
+	// Encrypt, if set, publishes the version encrypted (encrypt.go).
+	Encrypt *EncryptOptions
+	// ContentKeys opens the content key store, when a content key is
+	// needed: the new version's (Encrypt) or an encrypted delta base's.
+	// It is called at most once, after the cheap checks (so a passphrase
+	// prompt comes only when needed); nil: no store.
+	ContentKeys func() (*contentkeys.Store, error)
 }
 
 // PublishedTarget is one target written by AddTarget.
@@ -79,6 +89,12 @@ type AddResult struct {
 	// RoleVersions the delegated roles (or hash bins) signed, by version.
 	Role         string           `json:"role,omitempty"`
 	RoleVersions map[string]int64 `json:"role_versions,omitempty"`
+
+	// Encrypted is the version's signed encryption field (AddOptions.Encrypt);
+	// Envelopes the number of key envelopes published with it (delivery
+	// fleet: one).
+	Encrypted *targets.Encryption `json:"encrypted,omitempty"`
+	Envelopes int                 `json:"envelopes,omitempty"`
 }
 
 // AddTarget publishes the model bundle in bundleDir: every payload file and
@@ -103,6 +119,11 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	minSaving, err := checkDeltaOptions(&opts)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Encrypt != nil {
+		if err := opts.Encrypt.check(); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Rollout, err = rollout.Prepare(opts.Rollout, opts.Policy); err != nil {
 		return nil, err
@@ -157,6 +178,16 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	if err != nil {
 		return err
 	}
+	// Content keys last: a passphrase prompt only once the rest is known good.
+	key, err := versionKeys(dst.view.targets.Signed.Targets, m, bases, opts)
+	if err != nil {
+		return err
+	}
+	var enc *targetstore.EncryptedFiles
+	if key != nil {
+		enc = &targetstore.EncryptedFiles{Key: key, Plain: map[string]*targets.Plaintext{}}
+		res.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: key.Recipient(), Delivery: opts.Encrypt.Delivery}
+	}
 
 	// A refused bundle changes nothing: if copying fails (a file whose size
 	// or SHA-256 contradicts the manifest, say), remove the target
@@ -176,7 +207,15 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	// metadata: one with the same bytes is linked, not stored again.
 	pub := targetstore.PublishedFiles(dst.view.targets.Signed.Targets, m.ModelID)
 	for _, name := range b.Files {
-		tf, reused, err := store.PutBundleFile(b, name, opts.Progress, pub)
+		var tf *metadata.TargetFiles
+		var reused *targetstore.Reused
+		var plain *targets.Plaintext
+		if enc != nil {
+			// Each version's ciphertext is its own: nothing to link.
+			tf, plain, err = store.PutBundleFileEncrypted(b, name, opts.Progress, key.Recipient())
+		} else {
+			tf, reused, err = store.PutBundleFile(b, name, opts.Progress, pub)
+		}
 		if err != nil {
 			return err
 		}
@@ -184,19 +223,26 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		if reused != nil {
 			res.Reused = append(res.Reused, *reused)
 		}
-		custom, err := targets.PayloadCustom(m, name).Marshal()
+		pc := targets.PayloadCustom(m, name)
+		entry := targets.FileEntry{Path: name, SHA256: hex.EncodeToString(tf.Hashes["sha256"]), Size: &tf.Length}
+		if plain != nil {
+			// The manifest lists what the device installs: the plaintext.
+			pc.Plaintext, pc.Critical = plain, []string{targets.FieldPlaintext}
+			enc.Plain[name] = plain
+			entry.SHA256, entry.Size = plain.SHA256, &plain.Length
+		}
+		custom, err := pc.Marshal()
 		if err != nil {
 			return err
 		}
 		tf.Custom = custom
 		newTargets[tf.Path] = tf
-		size := tf.Length
-		entries = append(entries, targets.FileEntry{Path: name, SHA256: hex.EncodeToString(tf.Hashes["sha256"]), Size: &size})
+		entries = append(entries, entry)
 	}
 
 	// Patches from the base versions, computed from the stored (signed)
 	// base files to the files just stored, before any metadata is written.
-	deltaResults, deltaRefs, err := store.PutDeltas(m, b.Files, bases, minSaving, newTargets, opts.Progress)
+	deltaResults, deltaRefs, err := store.PutDeltas(m, b.Files, bases, minSaving, newTargets, enc, opts.Progress)
 	if err != nil {
 		return err
 	}
@@ -212,6 +258,9 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	if published.BuildTimestamp == "" {
 		published.BuildTimestamp = r.Now().UTC().Format(targets.TimeFormat)
 	}
+	if res.Encrypted != nil {
+		published.Encrypted, published.Critical = res.Encrypted, []string{targets.FieldEncrypted}
+	}
 	mbytes, err := published.MarshalPublished()
 	if err != nil {
 		return err
@@ -224,12 +273,21 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	mc := targets.ManifestCustom(&published)
 	mc.Deltas = deltaRefs
 	mc.Epoch = res.Epoch
+	if res.Encrypted != nil {
+		mc.Encrypted, mc.Critical = res.Encrypted, []string{targets.FieldEncrypted}
+	}
 	mc.SetControls(opts.Rollout, nil, opts.Policy)
 	res.Rollout, res.Policy = opts.Rollout, opts.Policy
 	if mtf.Custom, err = mc.Marshal(); err != nil {
 		return err
 	}
 	newTargets[mpath] = mtf
+	if opts.Encrypt != nil && opts.Encrypt.FleetRecipient != nil {
+		// The fleet's envelope, before the version becomes visible.
+		if res.Envelopes, err = store.PutEnvelopes(m.ModelID, m.Version, []*tag.Recipient{opts.Encrypt.FleetRecipient}, key); err != nil {
+			return err
+		}
+	}
 
 	for p, tf := range newTargets {
 		res.Targets = append(res.Targets, PublishedTarget{Path: p, Length: tf.Length, SHA256: hex.EncodeToString(tf.Hashes["sha256"])})

@@ -7,11 +7,11 @@ import (
 	"filippo.io/age/tag"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// ErrNotEncrypted: a version to write key envelopes for is not a
-// published encrypted version, or is encrypted with another content key.
+// ErrNotEncrypted: a version to write key envelopes for is published
+// unencrypted, or encrypted with another content key. A version that is
+// not published is rollout.ErrNotPublished.
 var ErrNotEncrypted = errors.New("not an encrypted version")
 
 // WriteEnvelopes publishes, beside the payload of modelID at version, a
@@ -33,13 +33,13 @@ func (r *Repository) WriteEnvelopes(modelID, version string, recipients []*tag.R
 	if err != nil {
 		return 0, err
 	}
-	tree, err := r.loadTree(st)
+	ref, err := r.findVersion(st, modelID, version)
 	if err != nil {
 		return 0, err
 	}
-	enc, err := publishedEncryption(viewOf(tree, st).targets.Signed.Targets, modelID, version)
-	if err != nil {
-		return 0, err
+	enc := ref.custom.Encrypted
+	if enc == nil {
+		return 0, fmt.Errorf("%w: %s %s is published unencrypted", ErrNotEncrypted, modelID, version)
 	}
 	if enc.Delivery == targets.DeliveryKeyServer {
 		return 0, fmt.Errorf("%w: %s %s is delivered by the key service, which publishes no envelopes", ErrNotEncrypted, modelID, version)
@@ -48,22 +48,4 @@ func (r *Repository) WriteEnvelopes(modelID, version string, recipients []*tag.R
 		return 0, fmt.Errorf("%w: %s %s is encrypted for %s, not for this content key (%s)", ErrNotEncrypted, modelID, version, enc.Recipient, key.Recipient())
 	}
 	return r.targetStore().PutEnvelopes(modelID, version, recipients, key)
-}
-
-// publishedEncryption returns the signed encryption field of a published
-// version (ErrNotEncrypted if it is not published or not encrypted).
-func publishedEncryption(view map[string]*metadata.TargetFiles, modelID, version string) (*targets.Encryption, error) {
-	mpath := targets.ManifestPath(modelID, version)
-	tf := view[mpath]
-	if tf == nil {
-		return nil, fmt.Errorf("%w: %s %s is not published", ErrNotEncrypted, modelID, version)
-	}
-	c, err := targets.ParseCustom(mpath, tf.Custom)
-	if err != nil {
-		return nil, err
-	}
-	if c.Encrypted == nil {
-		return nil, fmt.Errorf("%w: %s %s is published unencrypted", ErrNotEncrypted, modelID, version)
-	}
-	return c.Encrypted, nil
 }
