@@ -1,0 +1,56 @@
+// The content key store (package contentkeys) as mrepo commands open it:
+// under --keys, with the passphrase from --content-passphrase-file,
+// $MREPO_CONTENT_PASSPHRASE or a terminal prompt (never a flag value).
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strings"
+
+	"filippo.io/age/tag"
+	"github.com/edgetuf/edgetuf/contentkeys"
+	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/modelcrypt"
+	"github.com/urfave/cli/v2"
+)
+
+// contentPassphraseEnv gives the content key passphrase when no file does.
+const contentPassphraseEnv = "MREPO_CONTENT_PASSPHRASE"
+
+var contentPassFlag = &cli.StringFlag{Name: "content-passphrase-file", Usage: "read the content key passphrase from the first line of `FILE` (default: $" + contentPassphraseEnv + ", else a terminal prompt)"}
+
+// contentKeyStore returns a function that opens the content key store
+// under --keys, asking for its passphrase when first called; confirm asks
+// twice on a terminal (a new key is about to be stored under it).
+func contentKeyStore(c *cli.Context, confirm bool) func() (*contentkeys.Store, error) {
+	pp := &cliutil.Passphrases{File: c.String(contentPassFlag.Name), EnvVar: contentPassphraseEnv, Stderr: c.App.ErrWriter}
+	return func() (*contentkeys.Store, error) {
+		pass, err := pp.Get("content keys", confirm)
+		if err != nil {
+			return nil, err
+		}
+		return contentkeys.Open(c.String(keysFlag.Name), string(pass))
+	}
+}
+
+// readRecipientFile reads a fleet or device recipient from a file: its
+// first line that is neither blank nor a # comment, the recipient first
+// (a label may follow).
+func readRecipientFile(path string) (*tag.Recipient, error) {
+	data, err := readBounded(path, 64<<10)
+	if err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		return modelcrypt.ParseRecipient(strings.Fields(line)[0])
+	}
+	return nil, fmt.Errorf("%s holds no recipient", path)
+}
