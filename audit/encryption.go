@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
@@ -83,7 +82,8 @@ var envelopeName = regexp.MustCompile(`^[0-9a-f]{64}\.age$`)
 // (targets.EnvelopeDir): they belong to published versions encrypted for
 // delivery by envelopes (fleet or device), and hold only regular files
 // named <64 lowercase hex>.age of at most modelcrypt.MaxEnvelopeSize
-// bytes. Temporary files of a grant in progress are skipped.
+// bytes. Hidden files (a grant's temporary files) are skipped: the
+// server never serves them.
 func (v *verifier) checkEnvelopes(models map[string]*modelVersion) {
 	root := filepath.Join(v.dir, repofiles.TargetsDir, targets.ModelsDir)
 	ids, _ := afero.ReadDir(v.fs, root)
@@ -128,8 +128,8 @@ func (v *verifier) checkEnvelopeDir(dir, local string, mv *modelVersion) {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if atomicfs.IsTemp(name) {
-			continue
+		if strings.HasPrefix(name, ".") {
+			continue // a grant's temporary file; never served
 		}
 		p := dir + "/" + name
 		switch {

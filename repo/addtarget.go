@@ -2,19 +2,17 @@ package repo
 
 import (
 	"bytes"
-
 	"encoding/hex"
-	"filippo.io/age/tag"
-	"github.com/edgetuf/edgetuf/contentkeys"
 	"log/slog"
 	"sort"
 
+	"filippo.io/age/tag"
+	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/targetstore"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // AddOptions tune AddTarget.
@@ -52,10 +50,8 @@ type AddOptions struct {
 	Logger *slog.Logger
 	// Encrypt, if set, publishes the version encrypted (encrypt.go).
 	Encrypt *EncryptOptions
-	// ContentKeys opens the content key store, when a content key is
-	// needed: the new version's (Encrypt) or an encrypted delta base's.
-	// It is called at most once, after the cheap checks (so a passphrase
-	// prompt comes only when needed); nil: no store.
+	// ContentKeys opens the content key store, called only if a key is
+	// needed (Encrypt, an encrypted delta base), after the other checks.
 	ContentKeys func() (*contentkeys.Store, error)
 }
 
@@ -90,9 +86,8 @@ type AddResult struct {
 	Role         string           `json:"role,omitempty"`
 	RoleVersions map[string]int64 `json:"role_versions,omitempty"`
 
-	// Encrypted is the version's signed encryption field (AddOptions.Encrypt);
-	// Envelopes the number of key envelopes published with it (delivery
-	// fleet: one).
+	// Encrypted is the version's signed encryption (AddOptions.Encrypt);
+	// Envelopes the key envelopes published with it (delivery fleet: 1).
 	Encrypted *targets.Encryption `json:"encrypted,omitempty"`
 	Envelopes int                 `json:"envelopes,omitempty"`
 }
@@ -119,11 +114,6 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	minSaving, err := checkDeltaOptions(&opts)
 	if err != nil {
 		return nil, err
-	}
-	if opts.Encrypt != nil {
-		if err := opts.Encrypt.check(); err != nil {
-			return nil, err
-		}
 	}
 	if opts.Rollout, err = rollout.Prepare(opts.Rollout, opts.Policy); err != nil {
 		return nil, err
@@ -179,14 +169,12 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		return err
 	}
 	// Content keys last: a passphrase prompt only once the rest is known good.
-	key, err := versionKeys(dst.view.targets.Signed.Targets, m, bases, opts)
+	enc, err := encryption(dst.view.targets.Signed.Targets, m, bases, rbases, opts)
 	if err != nil {
 		return err
 	}
-	var enc *targetstore.EncryptedFiles
-	if key != nil {
-		enc = &targetstore.EncryptedFiles{Key: key, Plain: map[string]*targets.Plaintext{}}
-		res.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: key.Recipient(), Delivery: opts.Encrypt.Delivery}
+	if enc != nil {
+		res.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: enc.Key.Recipient(), Delivery: opts.Encrypt.Delivery}
 	}
 
 	// A refused bundle changes nothing: if copying fails (a file whose size
@@ -201,43 +189,17 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		}
 	}()
 
-	newTargets := map[string]*metadata.TargetFiles{}
-	var entries []targets.FileEntry
 	// Files already published for the model, by content, from the signed
 	// metadata: one with the same bytes is linked, not stored again.
 	pub := targetstore.PublishedFiles(dst.view.targets.Signed.Targets, m.ModelID)
-	for _, name := range b.Files {
-		var tf *metadata.TargetFiles
-		var reused *targetstore.Reused
-		var plain *targets.Plaintext
-		if enc != nil {
-			// Each version's ciphertext is its own: nothing to link.
-			tf, plain, err = store.PutBundleFileEncrypted(b, name, opts.Progress, key.Recipient())
-		} else {
-			tf, reused, err = store.PutBundleFile(b, name, opts.Progress, pub)
-		}
-		if err != nil {
-			return err
-		}
-		logger(opts.Logger).Debug("stored", "file", name, "target", tf.Path, "bytes", tf.Length, "sha256", hex.EncodeToString(tf.Hashes["sha256"]))
-		if reused != nil {
-			res.Reused = append(res.Reused, *reused)
-		}
-		pc := targets.PayloadCustom(m, name)
-		entry := targets.FileEntry{Path: name, SHA256: hex.EncodeToString(tf.Hashes["sha256"]), Size: &tf.Length}
-		if plain != nil {
-			// The manifest lists what the device installs: the plaintext.
-			pc.Plaintext, pc.Critical = plain, []string{targets.FieldPlaintext}
-			enc.Plain[name] = plain
-			entry.SHA256, entry.Size = plain.SHA256, &plain.Length
-		}
-		custom, err := pc.Marshal()
-		if err != nil {
-			return err
-		}
-		tf.Custom = custom
-		newTargets[tf.Path] = tf
-		entries = append(entries, entry)
+	newTargets, entries, reused, err := store.PutPayloads(b, pub, enc, opts.Progress)
+	if err != nil {
+		return err
+	}
+	res.Reused = reused
+	for _, e := range entries {
+		tf := newTargets[targets.TargetPath(m.ModelID, m.Version, e.Path)]
+		logger(opts.Logger).Debug("stored", "file", e.Path, "target", tf.Path, "bytes", tf.Length, "sha256", hex.EncodeToString(tf.Hashes["sha256"]))
 	}
 
 	// Patches from the base versions, computed from the stored (signed)
@@ -273,9 +235,6 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	mc := targets.ManifestCustom(&published)
 	mc.Deltas = deltaRefs
 	mc.Epoch = res.Epoch
-	if res.Encrypted != nil {
-		mc.Encrypted, mc.Critical = res.Encrypted, []string{targets.FieldEncrypted}
-	}
 	mc.SetControls(opts.Rollout, nil, opts.Policy)
 	res.Rollout, res.Policy = opts.Rollout, opts.Policy
 	if mtf.Custom, err = mc.Marshal(); err != nil {
@@ -284,7 +243,7 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	newTargets[mpath] = mtf
 	if opts.Encrypt != nil && opts.Encrypt.FleetRecipient != nil {
 		// The fleet's envelope, before the version becomes visible.
-		if res.Envelopes, err = store.PutEnvelopes(m.ModelID, m.Version, []*tag.Recipient{opts.Encrypt.FleetRecipient}, key); err != nil {
+		if res.Envelopes, err = store.PutEnvelopes(m.ModelID, m.Version, []*tag.Recipient{opts.Encrypt.FleetRecipient}, enc.Key); err != nil {
 			return err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/patchstat"
+	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -58,6 +59,30 @@ type DeltaBase struct {
 	// Encrypted is set when the base version is encrypted: its files are
 	// decrypted (and checked) before they are diffed.
 	Encrypted *EncryptedFiles
+}
+
+// DeltaBasesOf gives each base version (package release's, resolved in
+// view, the signed targets clients resolve) its payload targets and, for
+// an encrypted base, its files' signed plaintexts (the caller sets the
+// content key).
+func DeltaBasesOf(view map[string]*metadata.TargetFiles, modelID string, bases []release.Base) ([]DeltaBase, error) {
+	out := make([]DeltaBase, len(bases))
+	for i, b := range bases {
+		out[i] = DeltaBase{Version: b.Version, Files: map[string]*metadata.TargetFiles{}}
+		for _, f := range b.Custom.Files {
+			if tf := view[targets.TargetPath(modelID, b.Version, f)]; tf != nil {
+				out[i].Files[f] = tf
+			}
+		}
+		plain, err := release.Plaintexts(view, b.Custom)
+		if err != nil {
+			return nil, err
+		}
+		if plain != nil {
+			out[i].Encrypted = &EncryptedFiles{Plain: plain}
+		}
+	}
+	return out, nil
 }
 
 // PutDeltas computes, for each base and each payload file of the new

@@ -37,6 +37,50 @@ type EncryptedFiles struct {
 	Plain map[string]*targets.Plaintext
 }
 
+// PutPayloads stores every payload file of bundle b as its target, with
+// its custom metadata (targets.PayloadCustom), and returns the targets by
+// path, the completed manifest's file entries and the files reused. A
+// file of a plaintext version whose bytes pub lists is linked
+// (PutBundleFile); when enc is set the version is encrypted: each file is
+// encrypted for enc.Key (PutBundleFileEncrypted, never linked), its
+// target custom gets its plaintext field (critical), the entry lists the
+// plaintext (what a device installs), and enc.Plain records it.
+func (s Store) PutPayloads(b *Bundle, pub Published, enc *EncryptedFiles, progress func(file string, done, total int64)) (map[string]*metadata.TargetFiles, []targets.FileEntry, []Reused, error) {
+	out := map[string]*metadata.TargetFiles{}
+	var entries []targets.FileEntry
+	var reused []Reused
+	for _, name := range b.Files {
+		var tf *metadata.TargetFiles
+		var r *Reused
+		var plain *targets.Plaintext
+		var err error
+		if enc != nil {
+			tf, plain, err = s.PutBundleFileEncrypted(b, name, progress, enc.Key.Recipient())
+		} else {
+			tf, r, err = s.PutBundleFile(b, name, progress, pub)
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if r != nil {
+			reused = append(reused, *r)
+		}
+		pc := targets.PayloadCustom(b.Manifest, name)
+		entry := targets.FileEntry{Path: name, SHA256: hex.EncodeToString(tf.Hashes["sha256"]), Size: &tf.Length}
+		if plain != nil {
+			pc.Plaintext, pc.Critical = plain, []string{targets.FieldPlaintext}
+			enc.Plain[name] = plain
+			entry.SHA256, entry.Size = plain.SHA256, &plain.Length
+		}
+		if tf.Custom, err = pc.Marshal(); err != nil {
+			return nil, nil, nil, err
+		}
+		out[tf.Path] = tf
+		entries = append(entries, entry)
+	}
+	return out, entries, reused, nil
+}
+
 // PutBundleFileEncrypted is PutBundleFile for an encrypted version: the
 // bundle file is read once, its plaintext hashed (and checked against the
 // manifest's entry), encrypted for the content key recipient, and the

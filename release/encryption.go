@@ -1,0 +1,108 @@
+package release
+
+import (
+	"errors"
+	"fmt"
+
+	"filippo.io/age/tag"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// ErrNotEncrypted: key envelopes are refused for a version published
+// unencrypted, encrypted with another content key, or delivered by the
+// key service.
+var ErrNotEncrypted = errors.New("not an encrypted version")
+
+// CheckEnvelopes allows key envelopes beside the published version whose
+// manifest target custom metadata is c, for the content key whose
+// recipient is given: the version must be encrypted with that key and
+// delivered by envelopes (fleet or device).
+func CheckEnvelopes(c *targets.Custom, recipient string) error {
+	switch enc := c.Encrypted; {
+	case enc == nil:
+		return fmt.Errorf("%w: %s %s is published unencrypted", ErrNotEncrypted, c.ModelID, c.Version)
+	case enc.Delivery == targets.DeliveryKeyServer:
+		return fmt.Errorf("%w: %s %s is delivered by the key service, which publishes no envelopes", ErrNotEncrypted, c.ModelID, c.Version)
+	case enc.Recipient != recipient:
+		return fmt.Errorf("%w: %s %s is encrypted for %s, not for this content key (%s)", ErrNotEncrypted, c.ModelID, c.Version, enc.Recipient, recipient)
+	}
+	return nil
+}
+
+// Encrypt asks for a version to be published encrypted (mrepo add-target
+// --encrypt, docs/encryption.md): every payload file and patch becomes an
+// age file for the version's own content key.
+type Encrypt struct {
+	// Delivery is how devices obtain the content key: targets.DeliveryFleet,
+	// DeliveryDevice (mrepo grant) or DeliveryKeyServer (mrepo keyserver).
+	Delivery string
+	// FleetRecipient is the fleet key's recipient (delivery fleet only,
+	// required there): its envelope is published with the version.
+	FleetRecipient *tag.Recipient
+}
+
+// Check validates the request before anything is read (nil: no
+// encryption, valid).
+func (e *Encrypt) Check() error {
+	if e == nil {
+		return nil
+	}
+	switch e.Delivery {
+	case targets.DeliveryFleet:
+		if e.FleetRecipient == nil {
+			return errors.New("encrypt: delivery fleet needs the fleet key's recipient")
+		}
+	case targets.DeliveryDevice, targets.DeliveryKeyServer:
+		if e.FleetRecipient != nil {
+			return fmt.Errorf("encrypt: a fleet recipient is for delivery fleet, not %s", e.Delivery)
+		}
+	case "":
+		return errors.New("encrypt: a delivery (fleet, device or keyserver) is required")
+	default:
+		return fmt.Errorf("encrypt: unknown delivery %q (fleet, device or keyserver)", e.Delivery)
+	}
+	return nil
+}
+
+// Plaintexts returns the signed plaintext (length and SHA-256) of each
+// payload file of the published encrypted version whose manifest target
+// custom metadata is c; nil if the version is not encrypted. A payload
+// of an encrypted version without one is an error.
+func Plaintexts(view map[string]*metadata.TargetFiles, c *targets.Custom) (map[string]*targets.Plaintext, error) {
+	if c.Encrypted == nil {
+		return nil, nil
+	}
+	out := map[string]*targets.Plaintext{}
+	for _, f := range c.Files {
+		p := targets.TargetPath(c.ModelID, c.Version, f)
+		tf := view[p]
+		if tf == nil {
+			continue
+		}
+		pc, err := targets.ParseCustom(p, tf.Custom)
+		if err != nil {
+			return nil, err
+		}
+		if pc.Plaintext == nil {
+			return nil, fmt.Errorf("%s of encrypted version %s %s has no plaintext length and SHA-256", p, c.ModelID, c.Version)
+		}
+		out[f] = pc.Plaintext
+	}
+	return out, nil
+}
+
+// NewestEncrypted is the newest published encrypted version of modelID
+// ("" if none).
+func NewestEncrypted(view map[string]*metadata.TargetFiles, modelID string) string {
+	vs := targets.PublishedVersions(view)[modelID]
+	for i := len(vs) - 1; i >= 0; i-- {
+		mp := targets.ManifestPath(modelID, vs[i].String())
+		if tf := view[mp]; tf != nil {
+			if c, err := targets.ParseCustom(mp, tf.Custom); err == nil && c.Encrypted != nil {
+				return vs[i].String()
+			}
+		}
+	}
+	return ""
+}
