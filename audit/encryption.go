@@ -79,8 +79,9 @@ func (v *verifier) checkEncryption(mv *modelVersion) {
 var envelopeName = regexp.MustCompile(`^[0-9a-f]{64}\.age$`)
 
 // checkEnvelopes checks the key envelope directories on disk
-// (targets.EnvelopeDir): they belong to published versions encrypted for
-// delivery by envelopes (fleet or device), and hold only regular files
+// (targets.EnvelopeDir) of published versions: they belong to versions
+// encrypted for delivery by envelopes (fleet or device), and hold only
+// regular files
 // named <64 lowercase hex>.age of at most modelcrypt.MaxEnvelopeSize
 // bytes. Hidden files (a grant's temporary files) are skipped: the
 // server never serves them.
@@ -93,6 +94,13 @@ func (v *verifier) checkEnvelopes(models map[string]*modelVersion) {
 		}
 		versions, _ := afero.ReadDir(v.fs, filepath.Join(root, id.Name()))
 		for _, ver := range versions {
+			mv := models[targets.TargetDir(id.Name(), ver.Name())]
+			if mv == nil || mv.manifest == nil {
+				// Not published: left by a publication that failed or was
+				// killed before it signed anything, like its target
+				// files; no device asks for them.
+				continue
+			}
 			dir := targets.EnvelopeDir(id.Name(), ver.Name())
 			local := filepath.Join(v.dir, repofiles.TargetsDir, filepath.FromSlash(dir))
 			fi, err := lstat(v.fs, local)
@@ -103,7 +111,7 @@ func (v *verifier) checkEnvelopes(models map[string]*modelVersion) {
 				v.problem(EnvelopeInvalid, "", dir, "not a directory")
 				continue
 			}
-			v.checkEnvelopeDir(dir, local, models[targets.TargetDir(id.Name(), ver.Name())])
+			v.checkEnvelopeDir(dir, local, mv)
 		}
 	}
 }
@@ -114,10 +122,7 @@ func (v *verifier) checkEnvelopeDir(dir, local string, mv *modelVersion) {
 		v.problem(EnvelopeInvalid, "", dir, "%v", err)
 		return
 	}
-	var enc *targets.Encryption
-	if mv != nil && mv.manifest != nil {
-		enc = mv.manifest.Encrypted
-	}
+	enc := mv.manifest.Encrypted
 	switch {
 	case enc == nil && len(entries) > 0:
 		v.problem(EnvelopeInvalid, "", dir, "key envelopes beside a version that is not published encrypted")

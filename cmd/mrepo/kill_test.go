@@ -147,6 +147,9 @@ type killEnv struct {
 	t                                 *testing.T
 	mrepo, repo, keys, bundle, pinned string
 	env                               []string
+	// entries is how many names a complete version has in its target
+	// directory (files, deltas/, keys/).
+	entries int
 }
 
 // newKillEnv builds mrepo with crash points and creates a repository,
@@ -154,13 +157,14 @@ type killEnv struct {
 func newKillEnv(t *testing.T) *killEnv {
 	base := t.TempDir()
 	k := &killEnv{
-		t:      t,
-		mrepo:  killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mrepo"),
-		repo:   filepath.Join(base, "repo"),
-		keys:   filepath.Join(base, "keys"),
-		bundle: filepath.Join(base, "bundle"),
-		pinned: filepath.Join(base, "pinned-root.json"),
-		env:    append(os.Environ(), "MREPO_PASSPHRASE="+killPassphrase),
+		t:       t,
+		mrepo:   killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mrepo"),
+		repo:    filepath.Join(base, "repo"),
+		keys:    filepath.Join(base, "keys"),
+		bundle:  filepath.Join(base, "bundle"),
+		pinned:  filepath.Join(base, "pinned-root.json"),
+		env:     append(os.Environ(), "MREPO_PASSPHRASE="+killPassphrase),
+		entries: 3,
 	}
 	if out, err := k.run("init", "--repo", k.repo, "--keys", k.keys); err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
@@ -320,7 +324,7 @@ func (k *killEnv) where(version string, before metaVersions) string {
 		return whereSnapshot
 	case exists(fmt.Sprintf("%d.targets.json", before.targets+1)):
 		return whereTargets
-	case committed == 3:
+	case committed == k.entries:
 		return whereCommitted
 	case committed > 0 || temp > 0:
 		return whereCopying
