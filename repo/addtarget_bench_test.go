@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 )
 
@@ -16,6 +18,20 @@ import (
 // fsync included. bench/addtarget.sh compares the whole command with
 // openssl + cp + sync at 1 GiB.
 func BenchmarkAddTarget(b *testing.B) {
+	benchAddTarget(b, func(string) AddOptions { return AddOptions{} })
+}
+
+// BenchmarkAddTargetEncrypted is BenchmarkAddTarget with --encrypt
+// (delivery device): the payload is encrypted while it is stored.
+// bench/addtarget-encrypt.sh compares the two commands at 1 GiB.
+func BenchmarkAddTargetEncrypted(b *testing.B) {
+	benchAddTarget(b, func(dir string) AddOptions {
+		return AddOptions{Encrypt: &EncryptOptions{Delivery: targets.DeliveryDevice},
+			ContentKeys: func() (*contentkeys.Store, error) { return contentkeys.Open(filepath.Join(dir, "keys"), "bench-only") }}
+	})
+}
+
+func benchAddTarget(b *testing.B, opts func(dir string) AddOptions) {
 	const size = 256 << 20
 	dir := b.TempDir()
 	fs := afero.NewOsFs()
@@ -39,7 +55,7 @@ func BenchmarkAddTarget(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		manifest := fmt.Sprintf(`{"model_id": "bench", "version": "1.0.%d"}`, i)
 		os.WriteFile(filepath.Join(bundle, "manifest.json"), []byte(manifest), 0o644)
-		if _, err := r.AddTarget(bundle, kd, AddOptions{}); err != nil {
+		if _, err := r.AddTarget(bundle, kd, opts(dir)); err != nil {
 			b.Fatal(err)
 		}
 	}
