@@ -30,22 +30,22 @@ head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom >"$work/bundle/model.bin"
 sync
 
 measure() { # prints "seconds maxrss_kib"
-	/usr/bin/time -f "%e %M" -o "$work/time.out" "$@" >/dev/null
+	/usr/bin/time -f "%e %M" -o "$work/time.out" "$@" >/dev/null 2>>"$work/stderr.log"
 	cat "$work/time.out"
 }
 
 plain_t=() plain_m=() enc_t=() enc_m=()
-v=0
-publish() { # publish the next version; extra flags in "$@"
-	v=$((v + 1))
+publish() { # publish version 1.0.$1; extra flags after it
+	local v=$1
+	shift
 	printf '{"model_id": "bench", "version": "1.0.%d"}\n' "$v" >"$work/bundle/manifest.json"
 	sync
 	measure "$work/mrepo" add-target --repo "$work/repo" --keys "$work/keys" "$@" "$work/bundle"
 }
 for i in $(seq 1 "$RUNS"); do
-	read -r t m < <(publish)
+	read -r t m < <(publish $((2 * i - 1)))
 	plain_t+=("$t"); plain_m+=("$m")
-	read -r t m < <(publish --encrypt --delivery device)
+	read -r t m < <(publish $((2 * i)) --encrypt --delivery device)
 	enc_t+=("$t"); enc_m+=("$m")
 	echo "run $i: add-target ${plain_t[-1]} s (${plain_m[-1]} KiB max RSS)  add-target --encrypt ${enc_t[-1]} s (${enc_m[-1]} KiB max RSS)"
 done
