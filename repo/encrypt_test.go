@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"path/filepath"
 	"reflect"
@@ -91,14 +90,29 @@ func requireNoWindow(t *testing.T, name string, plain, data []byte) {
 	}
 }
 
+// encryptRepo is a clone of the published fixture (det 1.0.0 and 2.0.0)
+// with an empty content key store in keyDir, and /bundle-3 (det 3.0.0,
+// manifest3, model.onnx w3) written.
+func encryptRepo(t *testing.T) (f *fixture, fs afero.Fs, dir string, r *Repository, keyDir string) {
+	t.Helper()
+	f = getFixture(t)
+	fs, dir = clone(t, publishedTree)
+	r = openAt(t, fs, dir, t0)
+	writeBundle(t, fs, "/bundle-3", manifest3, map[string][]byte{"model.onnx": w3})
+	return f, fs, dir, r, t.TempDir()
+}
+
+// encrypted is AddOptions publishing encrypted for delivery, with the
+// content key store in keyDir opened with passphrase.
+func encrypted(delivery, keyDir, passphrase string) AddOptions {
+	return AddOptions{Encrypt: &EncryptOptions{Delivery: delivery}, ContentKeys: contentStore(keyDir, passphrase, nil)}
+}
+
 const manifest3 = `{"model_id":"det","version":"3.0.0","variant":"lite","platforms":["linux/arm64"],"min_app_version":"2.1.0"}`
 
 func TestAddTargetEncrypted(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, publishedTree)
-	r := openAt(t, fs, dir, t0)
-	keyDir := t.TempDir()
+	f, fs, dir, r, keyDir := encryptRepo(t)
 	labels := bytes.Repeat([]byte("cat\ndog\n"), 100)
 	writeBundle(t, fs, "/bundle-3", manifest3, map[string][]byte{"model.onnx": w3, "labels.txt": labels})
 	calls := 0
@@ -178,13 +192,9 @@ func newDeviceKey(t *testing.T) (testDeviceKey, *tag.Recipient) {
 
 func TestAddTargetEncryptedFleet(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, publishedTree)
-	r := openAt(t, fs, dir, t0)
-	keyDir := t.TempDir()
+	f, fs, dir, r, keyDir := encryptRepo(t)
 	fleet, fleetRcpt := newDeviceKey(t)
 	other, _ := newDeviceKey(t)
-	writeBundle(t, fs, "/bundle-3", manifest3, map[string][]byte{"model.onnx": w3})
 	res, err := r.AddTarget("/bundle-3", f.kr, AddOptions{
 		Encrypt:     &EncryptOptions{Delivery: targets.DeliveryFleet, FleetRecipient: fleetRcpt},
 		ContentKeys: contentStore(keyDir, "pw", nil)})
@@ -239,12 +249,8 @@ func TestAddTargetEncryptedFleet(t *testing.T) {
 
 func TestAddTargetEncryptedKeyServerRefusesEnvelopes(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, publishedTree)
-	r := openAt(t, fs, dir, t0)
-	keyDir := t.TempDir()
-	writeBundle(t, fs, "/bundle-3", manifest3, map[string][]byte{"model.onnx": w3})
-	if _, err := r.AddTarget("/bundle-3", f.kr, AddOptions{Encrypt: &EncryptOptions{Delivery: targets.DeliveryKeyServer}, ContentKeys: contentStore(keyDir, "pw", nil)}); err != nil {
+	f, _, _, r, keyDir := encryptRepo(t)
+	if _, err := r.AddTarget("/bundle-3", f.kr, encrypted(targets.DeliveryKeyServer, keyDir, "pw")); err != nil {
 		t.Fatal(err)
 	}
 	_, rcpt := newDeviceKey(t)
@@ -255,12 +261,8 @@ func TestAddTargetEncryptedKeyServerRefusesEnvelopes(t *testing.T) {
 
 func TestAddTargetEncryptRefusals(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, publishedTree)
-	r := openAt(t, fs, dir, t0)
-	keyDir := t.TempDir()
+	f, fs, dir, r, keyDir := encryptRepo(t)
 	_, rcpt := newDeviceKey(t)
-	writeBundle(t, fs, "/bundle-3", manifest3, map[string][]byte{"model.onnx": w3})
 	before := fileSnapshot(t, fs, dir)
 	for _, c := range []struct {
 		name string
@@ -285,10 +287,7 @@ func TestAddTargetEncryptRefusals(t *testing.T) {
 
 func TestAddTargetEncryptedDeltas(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, publishedTree)
-	r := openAt(t, fs, dir, t0)
-	keyDir := t.TempDir()
+	f, fs, dir, r, keyDir := encryptRepo(t)
 	ks := contentStore(keyDir, "pw", nil)
 	w5 := finetune(w4, 5)
 	labels := []byte("cat\ndog\n")
@@ -362,18 +361,14 @@ func TestAddTargetEncryptedDeltas(t *testing.T) {
 
 func TestAddTargetEncryptedWrongPassphrase(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, publishedTree)
-	r := openAt(t, fs, dir, t0)
-	keyDir := t.TempDir()
-	writeBundle(t, fs, "/bundle-3", manifest3, map[string][]byte{"model.onnx": w3})
-	if _, err := r.AddTarget("/bundle-3", f.kr, AddOptions{Encrypt: &EncryptOptions{Delivery: "device"}, ContentKeys: contentStore(keyDir, "right", nil)}); err != nil {
+	f, fs, dir, r, keyDir := encryptRepo(t)
+	if _, err := r.AddTarget("/bundle-3", f.kr, encrypted("device", keyDir, "right")); err != nil {
 		t.Fatal(err)
 	}
 	writeBundle(t, fs, "/bundle-4", `{"model_id":"det","version":"4.0.0"}`, map[string][]byte{"model.onnx": w4})
 	before := fileSnapshot(t, fs, dir)
 	for _, opts := range []AddOptions{
-		{Encrypt: &EncryptOptions{Delivery: "device"}, ContentKeys: contentStore(keyDir, "wrong", nil)},
+		encrypted("device", keyDir, "wrong"),
 		{Encrypt: &EncryptOptions{Delivery: "device"}, ContentKeys: contentStore(keyDir, "wrong", nil), DeltaFrom: []string{"3.0.0"}},
 		{ContentKeys: contentStore(keyDir, "wrong", nil), DeltaFrom: []string{"3.0.0"}},
 		{DeltaFrom: []string{"3.0.0"}}, // an encrypted base needs the store
@@ -394,22 +389,21 @@ func TestAddTargetEncryptedWrongPassphrase(t *testing.T) {
 // A key left by a publication that failed is the one the retry uses.
 func TestAddTargetEncryptedRetryReusesKey(t *testing.T) {
 	t.Parallel()
-	f := getFixture(t)
-	fs, dir := clone(t, publishedTree)
-	r := openAt(t, fs, dir, t0)
-	keyDir := t.TempDir()
+	f, fs, dir, r, keyDir := encryptRepo(t)
 	s, _ := contentkeys.Open(keyDir, "pw")
 	left, err := s.Create("det", "3.0.0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeBundle(t, fs, "/bundle-3", manifest3, map[string][]byte{"model.onnx": w3})
-	res, err := r.AddTarget("/bundle-3", f.kr, AddOptions{Encrypt: &EncryptOptions{Delivery: "device"}, ContentKeys: contentStore(keyDir, "pw", nil)})
+	res, err := r.AddTarget("/bundle-3", f.kr, encrypted("device", keyDir, "pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Encrypted.Recipient != left.Recipient() {
 		t.Errorf("recipient %s, want the stored key's %s", res.Encrypted.Recipient, left.Recipient())
 	}
-	_ = json.Valid
+	if got := decryptTo(t, fs, dir, current(t, fs, dir), targets.TargetPath("det", "3.0.0", "model.onnx"), left); !bytes.Equal(got, w3) {
+		t.Error("the payload does not decrypt with the stored key")
+	}
+	requireVerifies(t, fs, dir, t0)
 }
