@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -111,39 +112,11 @@ func TestKillAddTargetEncrypted(t *testing.T) {
 		prev, next = v, next+1
 	}
 
-	landed := killtest.Tally{}
-	for i, n := range killtest.Sample(trace, maxPoints, rng) {
-		v := bundleFor(next)
-		before := k.snapshotVersions()
-		kill := killtest.CrashAt(t, k.command(addArgs(prev)...), n)
-		if kill.Finished {
-			t.Fatalf("add-target %s was to die at crash point %d (%s) and exited: %v\n%s", v, n, trace[n-1], kill.Err, kill.Output)
-		}
-		where := k.where(v, before)
-		landed[where]++
-		t.Logf("#%d %s: killed at crash point %d (%s): %s", i, v, n, kill.Point, where)
-		check(i, v, where)
-	}
-	for i := 0; i < timed; i++ {
-		v := bundleFor(next)
-		before := k.snapshotVersions()
-		delay := time.Duration(rng.Int64N(int64(total+total/10) + 1))
-		kill := killtest.KillAfter(t, k.command(addArgs(prev)...), killtest.Plan{Delay: delay})
-		where := whereFinished
-		if kill.Finished {
-			if kill.Err != nil {
-				t.Fatalf("add-target %s failed on its own: %v\n%s", v, kill.Err, kill.Output)
-			}
-		} else {
-			where = k.where(v, before)
-		}
-		landed[where]++
-		t.Logf("timed #%d %s: kill at %v: %s", i, v, kill.At.Round(100*time.Microsecond), where)
-		check(maxPoints+i, v, where)
-	}
+	k.kills(t, trace, total, maxPoints, timed, rng, func() (string, *exec.Cmd) {
+		return bundleFor(next), k.command(addArgs(prev)...)
+	}, check)
 	k.verify("at the end")
 	if tmp := k.tempFiles(); len(tmp) > 0 {
 		t.Errorf("temporary files left after a successful add-target: %v", tmp)
 	}
-	t.Logf("kills: %s", landed.Summary(whereBefore, whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished, whereFinished))
 }
