@@ -52,7 +52,17 @@ func benchAddTarget(b *testing.B, opts func(dir string) AddOptions) {
 	f.Close()
 	b.SetBytes(size)
 	b.ResetTimer()
+	payload, err := os.OpenFile(filepath.Join(bundle, "model.bin"), os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer payload.Close()
 	for i := 0; i < b.N; i++ {
+		// Other bytes in every version: the same file would be linked to
+		// the previous version's, not stored.
+		if _, err := payload.WriteAt(fmt.Appendf(nil, "%08x", i), 0); err != nil {
+			b.Fatal(err)
+		}
 		manifest := fmt.Sprintf(`{"model_id": "bench", "version": "1.0.%d"}`, i)
 		os.WriteFile(filepath.Join(bundle, "manifest.json"), []byte(manifest), 0o644)
 		if _, err := r.AddTarget(bundle, kd, opts(dir)); err != nil {
