@@ -407,3 +407,29 @@ func TestAddTargetEncryptedRetryReusesKey(t *testing.T) {
 	}
 	requireVerifies(t, fs, dir, t0)
 }
+
+// Identical payloads are linked between plaintext versions only: an
+// encrypted version's file is its own ciphertext, and a plaintext version
+// with an encrypted version's plaintext stores its own copy.
+func TestAddTargetEncryptedNoLinks(t *testing.T) {
+	t.Parallel()
+	f, fs, dir, r, keyDir := encryptRepo(t)
+	if _, err := r.AddTarget("/bundle-3", f.kr, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	writeBundle(t, fs, "/bundle-4", `{"model_id":"det","version":"4.0.0"}`, map[string][]byte{"model.onnx": w3})
+	res, err := r.AddTarget("/bundle-4", f.kr, encrypted("device", keyDir, "pw"))
+	if err != nil || len(res.Reused) != 0 {
+		t.Fatalf("encrypted after plaintext: %+v, %v", res, err)
+	}
+	writeBundle(t, fs, "/bundle-5", `{"model_id":"det","version":"5.0.0"}`, map[string][]byte{"model.onnx": w3})
+	if res, err = r.AddTarget("/bundle-5", f.kr, AddOptions{}); err != nil || len(res.Reused) != 1 || res.Reused[0].FromVersion != "3.0.0" {
+		t.Fatalf("plaintext after encrypted: reused %+v, %v", res.Reused, err)
+	}
+	st := current(t, fs, dir)
+	if got := decryptTo(t, fs, dir, st, targets.TargetPath("det", "4.0.0", "model.onnx"), storedKey(t, keyDir, "pw", "4.0.0")); !bytes.Equal(got, w3) {
+		t.Error("4.0.0 does not decrypt to its bundle file")
+	}
+	requireNoWindow(t, "4.0.0", w3, readAll(t, fs, findTarget(t, fs, dir, targets.TargetPath("det", "4.0.0", "model.onnx"))))
+	requireVerifies(t, fs, dir, t0)
+}
