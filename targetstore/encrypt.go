@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/internal/hashcopy"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
@@ -205,7 +206,7 @@ func (s Store) openPlain(tf *metadata.TargetFiles, file string, enc *EncryptedFi
 	if err != nil {
 		return nil, err
 	}
-	if err := modelcrypt.DecryptVerified(tmp, io.LimitReader(stored, tf.Length), enc.Key, pt.Length, pt.SHA256); err != nil {
+	if err := modelcrypt.DecryptVerified(&crashEveryMiB{w: tmp}, io.LimitReader(stored, tf.Length), enc.Key, pt.Length, pt.SHA256); err != nil {
 		tmp.Abort()
 		return nil, fmt.Errorf("decrypting stored target %s: %w", tf.Path, err)
 	}
@@ -249,4 +250,22 @@ func (s Store) openBundleFile(b *Bundle, name string, progress func(file string,
 		cb = func(done int64) { progress(name, done, total) }
 	}
 	return src, cb, nil
+}
+
+// crashEveryMiB passes a crash point (targetstore.decrypted) each time
+// another MiB of plaintext is written to the scratch file, so that the
+// kill tests also die in the middle of a decryption.
+type crashEveryMiB struct {
+	w io.Writer
+	n int64
+}
+
+func (c *crashEveryMiB) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	before := c.n
+	c.n += int64(n)
+	if c.n>>20 != before>>20 {
+		crashpoint.Hit("targetstore.decrypted")
+	}
+	return n, err
 }

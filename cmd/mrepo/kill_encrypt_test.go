@@ -19,9 +19,9 @@ const killFleetRecipient = "age1tag1qwyma6qs55zuyavv6k5d3zk8urjdggu59yf6pk2qeqxy
 
 // TestKillAddTargetEncrypted kills `mrepo add-target --encrypt --delivery
 // fleet --delta-from PREVIOUS` (SIGKILL) part-way, as TestKillAddTarget
-// does an unencrypted one: at crash points (every MiB encrypted, the
-// decryption of the previous version for the patch, every fsync and
-// rename of a target, the envelope and the metadata), then at random
+// does an unencrypted one: at crash points (every MiB encrypted, every
+// MiB of the previous version decrypted into tmp/ for the patch, every
+// fsync and rename of a target, the envelope and the metadata), then at random
 // times. After every kill `mrepo verify` passes, the version is complete
 // or absent, any plaintext left in the private tmp/ directory is 0600 in
 // a 0700 directory, and the next add-target (reusing the content key the
