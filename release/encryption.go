@@ -9,27 +9,6 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// ErrNotEncrypted: key envelopes are refused for a version published
-// unencrypted, encrypted with another content key, or delivered by the
-// key service.
-var ErrNotEncrypted = errors.New("not an encrypted version")
-
-// CheckEnvelopes allows key envelopes beside the published version whose
-// manifest target custom metadata is c, for the content key whose
-// recipient is given: the version must be encrypted with that key and
-// delivered by envelopes (fleet or device).
-func CheckEnvelopes(c *targets.Custom, recipient string) error {
-	switch enc := c.Encrypted; {
-	case enc == nil:
-		return fmt.Errorf("%w: %s %s is published unencrypted", ErrNotEncrypted, c.ModelID, c.Version)
-	case enc.Delivery == targets.DeliveryKeyServer:
-		return fmt.Errorf("%w: %s %s is delivered by the key service, which publishes no envelopes", ErrNotEncrypted, c.ModelID, c.Version)
-	case enc.Recipient != recipient:
-		return fmt.Errorf("%w: %s %s is encrypted for %s, not for this content key (%s)", ErrNotEncrypted, c.ModelID, c.Version, enc.Recipient, recipient)
-	}
-	return nil
-}
-
 // Encrypt asks for a version to be published encrypted (mrepo add-target
 // --encrypt, docs/encryption.md): every payload file and patch becomes an
 // age file for the version's own content key.

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/modelcrypt"
-	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -217,46 +217,19 @@ func TestAddTargetEncryptedFleet(t *testing.T) {
 		t.Error("another key opened the fleet envelope")
 	}
 	requireVerifies(t, fs, dir, t0)
-
-	// WriteEnvelopes for a fleet version adds envelopes; for an
-	// unencrypted, unpublished or keyserver version, or with another key,
-	// it refuses.
-	dev, devRcpt := newDeviceKey(t)
-	n, err := r.WriteEnvelopes("det", "3.0.0", []*tag.Recipient{devRcpt, devRcpt}, ck)
-	if err != nil || n != 1 {
-		t.Fatalf("WriteEnvelopes: %d, %v", n, err)
-	}
-	env = readAll(t, fs, filepath.Join(dir, TargetsDir, filepath.FromSlash(targets.EnvelopeDir("det", "3.0.0")), modelcrypt.EnvelopeName(devRcpt)))
-	if _, err := modelcrypt.OpenEnvelope(env, dev, "det", "3.0.0", res.Encrypted.Recipient, t0); err != nil {
-		t.Fatal(err)
-	}
-	otherKey, _ := modelcrypt.NewContentKey()
-	for _, c := range []struct {
-		version string
-		key     *modelcrypt.ContentKey
-		want    error
-	}{
-		{"2.0.0", ck, ErrNotEncrypted},
-		{"9.0.0", ck, rollout.ErrNotPublished},
-		{"3.0.0", otherKey, ErrNotEncrypted},
-	} {
-		if _, err := r.WriteEnvelopes("det", c.version, []*tag.Recipient{devRcpt}, c.key); !errors.Is(err, c.want) {
-			t.Errorf("WriteEnvelopes(%s): %v, want %v", c.version, err, c.want)
-		}
-	}
-	requireVerifies(t, fs, dir, t0)
 }
 
-func TestAddTargetEncryptedKeyServerRefusesEnvelopes(t *testing.T) {
+func TestAddTargetEncryptedKeyServer(t *testing.T) {
 	t.Parallel()
-	f, _, _, r, keyDir := encryptRepo(t)
-	if _, err := r.AddTarget("/bundle-3", f.kr, encrypted(targets.DeliveryKeyServer, keyDir, "pw")); err != nil {
-		t.Fatal(err)
+	f, fs, dir, r, keyDir := encryptRepo(t)
+	res, err := r.AddTarget("/bundle-3", f.kr, encrypted(targets.DeliveryKeyServer, keyDir, "pw"))
+	if err != nil || res.Envelopes != 0 || res.Encrypted.Delivery != targets.DeliveryKeyServer {
+		t.Fatalf("%+v, %v", res, err)
 	}
-	_, rcpt := newDeviceKey(t)
-	if _, err := r.WriteEnvelopes("det", "3.0.0", []*tag.Recipient{rcpt}, storedKey(t, keyDir, "pw", "3.0.0")); !errors.Is(err, ErrNotEncrypted) || !strings.Contains(err.Error(), "key service") {
-		t.Errorf("WriteEnvelopes for a keyserver version: %v", err)
+	if _, err := fs.Stat(filepath.Join(dir, TargetsDir, filepath.FromSlash(targets.EnvelopeDir("det", "3.0.0")))); !os.IsNotExist(err) {
+		t.Errorf("envelope directory of a keyserver version: %v", err)
 	}
+	requireVerifies(t, fs, dir, t0)
 }
 
 func TestAddTargetEncryptRefusals(t *testing.T) {
