@@ -30,16 +30,16 @@ func (e *Encrypt) Check() error {
 	switch e.Delivery {
 	case targets.DeliveryFleet:
 		if e.FleetRecipient == nil {
-			return errors.New("encrypt: delivery fleet needs the fleet key's recipient")
+			return errors.New("delivery fleet needs the fleet key's recipient")
 		}
 	case targets.DeliveryDevice, targets.DeliveryKeyServer:
 		if e.FleetRecipient != nil {
-			return fmt.Errorf("encrypt: a fleet recipient is for delivery fleet, not %s", e.Delivery)
+			return fmt.Errorf("a fleet recipient is for delivery fleet, not %s", e.Delivery)
 		}
 	case "":
-		return errors.New("encrypt: a delivery (fleet, device or keyserver) is required")
+		return errors.New("encryption needs a delivery: fleet, device or keyserver")
 	default:
-		return fmt.Errorf("encrypt: unknown delivery %q (fleet, device or keyserver)", e.Delivery)
+		return fmt.Errorf("unknown delivery %q: want fleet, device or keyserver", e.Delivery)
 	}
 	return nil
 }

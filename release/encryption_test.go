@@ -21,7 +21,7 @@ func TestEncryptCheck(t *testing.T) {
 		e    Encrypt
 		want string
 	}{
-		{Encrypt{}, "a delivery (fleet, device or keyserver) is required"},
+		{Encrypt{}, "encryption needs a delivery: fleet, device or keyserver"},
 		{Encrypt{Delivery: "cdn"}, `unknown delivery "cdn"`},
 		{Encrypt{Delivery: targets.DeliveryFleet}, "needs the fleet key's recipient"},
 	} {

@@ -242,7 +242,7 @@ func TestAddTargetEncryptRefusals(t *testing.T) {
 		opts AddOptions
 		want string
 	}{
-		{"no delivery", AddOptions{Encrypt: &EncryptOptions{}, ContentKeys: contentStore(keyDir, "pw", nil)}, "delivery (fleet, device or keyserver) is required"},
+		{"no delivery", AddOptions{Encrypt: &EncryptOptions{}, ContentKeys: contentStore(keyDir, "pw", nil)}, "encryption needs a delivery: fleet, device or keyserver"},
 		{"unknown delivery", AddOptions{Encrypt: &EncryptOptions{Delivery: "cdn"}, ContentKeys: contentStore(keyDir, "pw", nil)}, `unknown delivery "cdn"`},
 		{"fleet without recipient", AddOptions{Encrypt: &EncryptOptions{Delivery: "fleet"}, ContentKeys: contentStore(keyDir, "pw", nil)}, "needs the fleet key's recipient"},
 		{"recipient without fleet", AddOptions{Encrypt: &EncryptOptions{Delivery: "device", FleetRecipient: rcpt}, ContentKeys: contentStore(keyDir, "pw", nil)}, "is for delivery fleet"},

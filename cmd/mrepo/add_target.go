@@ -41,17 +41,10 @@ release). --policy-unmetered-above SIZE, --policy-min-battery PERCENT and
 --policy-network TYPE (repeatable) publish it with a download policy (mrepo
 policy set). See docs/rollout.md.
 
-With --encrypt, the version is published encrypted (docs/encryption.md):
-a new content key for it is stored under --keys (KEYDIR/content/, encrypted
-with the content key passphrase from --content-passphrase-file,
-$MREPO_CONTENT_PASSPHRASE or a prompt), every payload file and patch
-becomes an age ciphertext target, and manifest.json (still plaintext, with
-every compatibility field) lists the plaintext sizes and hashes. --delivery
-says how devices get the key: fleet (the envelope for --fleet-recipient,
-the fleet key, is published with the version), device (mrepo grant wraps
-it for each enrolled device) or keyserver (mrepo keyserver hands it out).
-Patches are computed between plaintexts; a --delta-from base that is
-encrypted is decrypted with its content key (the same passphrase).
+With --encrypt --delivery fleet|device|keyserver, the version is published
+encrypted under a new content key stored under --keys (passphrase from
+--content-passphrase-file, $MREPO_CONTENT_PASSPHRASE or a prompt); delivery
+fleet also publishes the envelope for --fleet-recipient. See docs/cli.md.
 
 Refused, with nothing changed: a version that is already published or lower
 than the newest published version of the model, a malformed manifest, a
@@ -119,7 +112,6 @@ func addTargetEncryptFlags() []cli.Flag {
 // store is opened (and its passphrase asked for) only when a key is
 // needed: for --encrypt, or an encrypted --delta-from base.
 func addTargetEncrypt(c *cli.Context, opts *repo.AddOptions) error {
-	delivery := c.String("delivery")
 	fleet, fleetFile := c.String("fleet-recipient"), c.String("fleet-recipient-file")
 	switch {
 	case !c.Bool("encrypt") && (c.IsSet("delivery") || fleet != "" || fleetFile != ""):
@@ -127,18 +119,10 @@ func addTargetEncrypt(c *cli.Context, opts *repo.AddOptions) error {
 	case !c.Bool("encrypt"):
 		opts.ContentKeys = contentKeyStore(c, false)
 		return nil
-	case delivery == "":
-		return cliutil.Usagef("add-target: --encrypt needs --delivery fleet, device or keyserver")
-	case delivery != targets.DeliveryFleet && delivery != targets.DeliveryDevice && delivery != targets.DeliveryKeyServer:
-		return cliutil.Usagef("add-target: --delivery %q: want fleet, device or keyserver", delivery)
 	case fleet != "" && fleetFile != "":
 		return cliutil.Usagef("add-target: give --fleet-recipient or --fleet-recipient-file, not both")
-	case delivery == targets.DeliveryFleet && fleet == "" && fleetFile == "":
-		return cliutil.Usagef("add-target: --delivery fleet needs --fleet-recipient or --fleet-recipient-file")
-	case delivery != targets.DeliveryFleet && (fleet != "" || fleetFile != ""):
-		return cliutil.Usagef("add-target: --fleet-recipient is for --delivery fleet, not %s", delivery)
 	}
-	enc := &repo.EncryptOptions{Delivery: delivery}
+	enc := &repo.EncryptOptions{Delivery: c.String("delivery")}
 	var err error
 	switch {
 	case fleet != "":
@@ -149,6 +133,9 @@ func addTargetEncrypt(c *cli.Context, opts *repo.AddOptions) error {
 		if enc.FleetRecipient, err = readRecipientFile(fleetFile); err != nil {
 			return fmt.Errorf("add-target: --fleet-recipient-file: %w", err)
 		}
+	}
+	if err := enc.Check(); err != nil {
+		return cliutil.Usagef("add-target: %v", err)
 	}
 	opts.Encrypt, opts.ContentKeys = enc, contentKeyStore(c, true)
 	return nil
