@@ -14,6 +14,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/modelcrypt"
+	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
@@ -44,7 +45,7 @@ func publishedEncrypted(t *testing.T) *fixture {
 	res := r.PublishOpts(t, "det", "3.0.0", files, targets.Compat{Variant: "lite"}, repo.AddOptions{
 		DeltaFrom:   []string{"2.0.0"},
 		Encrypt:     &repo.EncryptOptions{Delivery: targets.DeliveryFleet, FleetRecipient: fleet},
-		ContentKeys: func() (*contentkeys.Store, error) { return contentkeys.Open(keyDir, "test-only") },
+		ContentKeys: func() (release.KeyStore, error) { return contentkeys.Open(keyDir, "test-only") },
 	})
 	published := 0
 	for _, d := range res.Deltas {

@@ -22,10 +22,8 @@ import (
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/fileperm"
 	"github.com/edgetuf/edgetuf/modelcrypt"
-	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // ScryptWorkFactor is the scrypt cost of a stored key (2^15, 32 MiB, as
@@ -132,56 +130,6 @@ func (s *Store) Create(modelID, version string) (*modelcrypt.ContentKey, error) 
 		return nil, err
 	}
 	return k, nil
-}
-
-// Publication is what the content keys of one publication are: the new
-// version's key (nil unless encrypted) and each encrypted delta base's
-// key, by base version.
-type Publication struct {
-	Key  *modelcrypt.ContentKey
-	Base map[string]*modelcrypt.ContentKey
-}
-
-// ForPublication finds, before any file is stored, the content keys a
-// publication of m needs: the key of every encrypted base (Get) and, when
-// encrypt is set, the new version's own (ForVersion, checked against the
-// model's newest encrypted version in view). open opens the store; it is
-// called only if a key is needed (a passphrase prompt comes only then).
-// A failure (no store, a wrong passphrase, a base key missing) changes
-// nothing.
-func ForPublication(open func() (*Store, error), view map[string]*metadata.TargetFiles, m *targets.Manifest, bases []release.Base, encrypt bool) (*Publication, error) {
-	var store *Store
-	get := func() (s *Store, err error) {
-		switch {
-		case store != nil:
-		case open == nil:
-			err = errors.New("content keys: no content key store given (mrepo: --keys and the content key passphrase)")
-		default:
-			store, err = open()
-		}
-		return store, err
-	}
-	p := &Publication{Base: map[string]*modelcrypt.ContentKey{}}
-	for _, b := range bases {
-		if b.Custom.Encrypted == nil {
-			continue
-		}
-		s, err := get()
-		if err == nil {
-			p.Base[b.Version], err = s.Get(m.ModelID, b.Version)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("delta base %s is encrypted: %w", b.Version, err)
-		}
-	}
-	if !encrypt {
-		return p, nil
-	}
-	s, err := get()
-	if err == nil {
-		p.Key, err = s.ForVersion(m.ModelID, m.Version, release.NewestEncrypted(view, m.ModelID))
-	}
-	return p, err
 }
 
 // ForVersion returns the key to publish modelID at version with: the one

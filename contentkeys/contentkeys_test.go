@@ -6,10 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/edgetuf/edgetuf/release"
-	"github.com/edgetuf/edgetuf/targets"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // Test-only passphrases.
@@ -87,47 +83,5 @@ func TestForVersion(t *testing.T) {
 	}
 	if _, err := s.ForVersion("det", "2.0.0", "1.0.0"); err != nil {
 		t.Error(err)
-	}
-}
-
-func manifestCustom(t *testing.T, version string, encrypted bool) *targets.Custom {
-	t.Helper()
-	c := &targets.Custom{Kind: targets.KindManifest, SchemaVersion: targets.SchemaVersion, ModelID: "det", Version: version, Files: []string{"w.bin"}}
-	if encrypted {
-		c.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: "age1gc6vpl4alag8d5e95m9quv2pxs8ctxcvcnd9rmtqp9tkg84skyvql3frmv", Delivery: targets.DeliveryDevice}
-	}
-	return c
-}
-
-// TestForPublication: the store is opened only when a key is needed, and
-// every key a publication needs is found before anything is stored.
-func TestForPublication(t *testing.T) {
-	dir := t.TempDir()
-	m := &targets.Manifest{ModelID: "det", Version: "3.0.0"}
-	view := map[string]*metadata.TargetFiles{}
-	calls := 0
-	opener := func(pass string) func() (*Store, error) {
-		return func() (*Store, error) { calls++; return Open(dir, pass) }
-	}
-	plainBase := []release.Base{{Version: "1.0.0", Custom: manifestCustom(t, "1.0.0", false)}}
-	p, err := ForPublication(opener(right), view, m, plainBase, false)
-	if err != nil || p.Key != nil || len(p.Base) != 0 || calls != 0 {
-		t.Fatalf("nothing encrypted: %+v, %v, store opened %d times", p, err, calls)
-	}
-	encBase := []release.Base{{Version: "2.0.0", Custom: manifestCustom(t, "2.0.0", true)}}
-	if _, err := ForPublication(nil, view, m, encBase, false); err == nil || !strings.Contains(err.Error(), "delta base 2.0.0 is encrypted: content keys: no content key store") {
-		t.Errorf("no store: %v", err)
-	}
-	if _, err := ForPublication(opener(right), view, m, encBase, true); !errors.Is(err, ErrNotFound) {
-		t.Errorf("base key missing: %v", err)
-	}
-	k2, _ := open(t, dir, right).Create("det", "2.0.0")
-	calls = 0
-	p, err = ForPublication(opener(right), view, m, append(plainBase, encBase...), true)
-	if err != nil || p.Base["2.0.0"].Recipient() != k2.Recipient() || p.Key == nil || calls != 1 {
-		t.Fatalf("%+v, %v, store opened %d times", p, err, calls)
-	}
-	if _, err := ForPublication(opener(wrong), view, m, encBase, false); err == nil {
-		t.Error("a wrong passphrase opened the base key")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"filippo.io/age/tag"
+	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -84,4 +85,62 @@ func NewestEncrypted(view map[string]*metadata.TargetFiles, modelID string) stri
 		}
 	}
 	return ""
+}
+
+// KeyStore is the content key store as a publication uses it
+// (*contentkeys.Store): a stored version's key, and the key to publish a
+// version with. Package release only calls it; it reads no files.
+type KeyStore interface {
+	Get(modelID, version string) (*modelcrypt.ContentKey, error)
+	ForVersion(modelID, version, previous string) (*modelcrypt.ContentKey, error)
+}
+
+// Publication is what the content keys of one publication are: the new
+// version's key (nil unless encrypted) and each encrypted delta base's
+// key, by base version.
+type Publication struct {
+	Key  *modelcrypt.ContentKey
+	Base map[string]*modelcrypt.ContentKey
+}
+
+// ForPublication finds, before any file is stored, the content keys a
+// publication of m needs: the key of every encrypted base (Get) and, when
+// encrypt is set, the new version's own (ForVersion, checked against the
+// model's newest encrypted version in view). open opens the store; it is
+// called only if a key is needed (a passphrase prompt comes only then).
+// A failure (no store, a wrong passphrase, a base key missing) changes
+// nothing.
+func ForPublication(open func() (KeyStore, error), view map[string]*metadata.TargetFiles, m *targets.Manifest, bases []Base, encrypt bool) (*Publication, error) {
+	var store KeyStore
+	get := func() (s KeyStore, err error) {
+		switch {
+		case store != nil:
+		case open == nil:
+			err = errors.New("content keys: no content key store given (mrepo: --keys and the content key passphrase)")
+		default:
+			store, err = open()
+		}
+		return store, err
+	}
+	p := &Publication{Base: map[string]*modelcrypt.ContentKey{}}
+	for _, b := range bases {
+		if b.Custom.Encrypted == nil {
+			continue
+		}
+		s, err := get()
+		if err == nil {
+			p.Base[b.Version], err = s.Get(m.ModelID, b.Version)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("delta base %s is encrypted: %w", b.Version, err)
+		}
+	}
+	if !encrypt {
+		return p, nil
+	}
+	s, err := get()
+	if err == nil {
+		p.Key, err = s.ForVersion(m.ModelID, m.Version, NewestEncrypted(view, m.ModelID))
+	}
+	return p, err
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"filippo.io/age/tag"
-	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/rollout"
@@ -52,7 +51,7 @@ type AddOptions struct {
 	Encrypt *EncryptOptions
 	// ContentKeys opens the content key store, called only if a key is
 	// needed (Encrypt, an encrypted delta base), after the other checks.
-	ContentKeys func() (*contentkeys.Store, error)
+	ContentKeys func() (release.KeyStore, error)
 }
 
 // PublishedTarget is one target written by AddTarget.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 )
@@ -27,7 +28,7 @@ func BenchmarkAddTarget(b *testing.B) {
 func BenchmarkAddTargetEncrypted(b *testing.B) {
 	benchAddTarget(b, func(dir string) AddOptions {
 		return AddOptions{Encrypt: &EncryptOptions{Delivery: targets.DeliveryDevice},
-			ContentKeys: func() (*contentkeys.Store, error) { return contentkeys.Open(filepath.Join(dir, "keys"), "bench-only") }}
+			ContentKeys: func() (release.KeyStore, error) { return contentkeys.Open(filepath.Join(dir, "keys"), "bench-only") }}
 	})
 }
 

@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/targetstore"
@@ -12,14 +11,14 @@ import (
 type EncryptOptions = release.Encrypt
 
 // encryption checks opts.Encrypt, resolves the content keys of a
-// publication (contentkeys.ForPublication) and gives each encrypted delta
+// publication (release.ForPublication) and gives each encrypted delta
 // base its key; it returns the new version's encryption (nil for a
 // plaintext version).
 func encryption(view map[string]*metadata.TargetFiles, m *targets.Manifest, bases []targetstore.DeltaBase, rbases []release.Base, opts AddOptions) (*targetstore.EncryptedFiles, error) {
 	if err := opts.Encrypt.Check(); err != nil {
 		return nil, err
 	}
-	keys, err := contentkeys.ForPublication(opts.ContentKeys, view, m, rbases, opts.Encrypt != nil)
+	keys, err := release.ForPublication(opts.ContentKeys, view, m, rbases, opts.Encrypt != nil)
 	if err != nil {
 		return nil, err
 	}

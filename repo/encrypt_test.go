@@ -15,6 +15,7 @@ import (
 	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/modelcrypt"
+	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -22,8 +23,8 @@ import (
 
 // contentStore returns a function opening the content key store in dir
 // with passphrase, as AddOptions.ContentKeys, and counts its calls.
-func contentStore(dir, passphrase string, calls *int) func() (*contentkeys.Store, error) {
-	return func() (*contentkeys.Store, error) {
+func contentStore(dir, passphrase string, calls *int) func() (release.KeyStore, error) {
+	return func() (release.KeyStore, error) {
 		if calls != nil {
 			*calls++
 		}

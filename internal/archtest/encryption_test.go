@@ -25,15 +25,17 @@ func TestModelcryptStandsAlone(t *testing.T) {
 // TestContentKeysPublishingSide: the content key store (contentkeys) holds
 // every version's key, so it is publishing-side only: no device binary,
 // no device package, and none of the repository-side packages that hold
-// no keys (target store, auditor, server, status) link it; and it links
-// no device code and no writer.
+// no keys (target store, auditor, server, status) link it; nor does the
+// writer (repo, and release: a publication gets the store through
+// release.KeyStore, so tools built on repo need not link it); and it
+// links no device code and no writer.
 func TestContentKeysPublishingSide(t *testing.T) {
 	t.Parallel()
 	out, err := exec.Command("go", "list", module+"client/...").Output()
 	if err != nil {
 		t.Fatalf("go list client/...: %v", err)
 	}
-	pkgs := []string{"cmd/mclient", "targetstore", "audit", "server", "status"}
+	pkgs := []string{"cmd/mclient", "targetstore", "audit", "server", "status", "repo", "release"}
 	for _, p := range strings.Fields(string(out)) {
 		pkgs = append(pkgs, strings.TrimPrefix(p, module))
 	}
