@@ -123,4 +123,18 @@ const (
 	// the target's custom metadata does not parse and devices report
 	// MANIFEST_INVALID.
 	EpochInvalid Code = "EPOCH_INVALID"
+	// EncryptionInvalid: an encrypted version's signed fields disagree:
+	// its recipient is not a content key recipient, a payload or patch
+	// lacks its plaintext length and SHA-256 (or one of a version that is
+	// not encrypted has them), or the manifest's encrypted field differs
+	// from the signed custom metadata's. Devices refuse the version
+	// (MANIFEST_INVALID or DECRYPT_FAILED).
+	EncryptionInvalid Code = "ENCRYPTION_INVALID"
+	// EnvelopeInvalid: a file under a version's key envelope directory
+	// (targets/models/<m>/<v>/keys/) is not a regular file named
+	// <64 lowercase hex>.age of at most 4096 bytes holding an age file, or
+	// envelopes lie beside a version that is not published encrypted for
+	// delivery by envelopes. A device reports KEY_UNAVAILABLE or
+	// DECRYPT_FAILED.
+	EnvelopeInvalid Code = "ENVELOPE_INVALID"
 )

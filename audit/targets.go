@@ -29,8 +29,11 @@ type modelVersion struct {
 	manifest     *targets.Custom
 	manifestData []byte // set when the file verified
 	payloads     map[string]*metadata.TargetFiles
-	payloadSeen  map[string]bool
-	deltas       map[string]*deltaTarget // by target path
+	// plain holds the signed plaintext of each payload of an encrypted
+	// version (targets.Plaintext), by file.
+	plain       map[string]*targets.Plaintext
+	payloadSeen map[string]bool
+	deltas      map[string]*deltaTarget // by target path
 }
 
 // deltaTarget is a signed patch target and what its header says.
@@ -91,7 +94,9 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 				}
 			}
 			j.keep = j.custom != nil && j.custom.Kind == targets.KindManifest && j.tf.Length <= targets.MaxManifestSize
-			j.patch = j.custom != nil && j.custom.Kind == targets.KindDelta
+			// An encrypted patch's header is inside its ciphertext: only
+			// a content key holder can read it.
+			j.patch = j.custom != nil && j.custom.Kind == targets.KindDelta && j.custom.Plaintext == nil
 			jobs = append(jobs, j)
 		}
 	}
@@ -130,7 +135,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 		dir := targets.TargetDir(pp.ModelID, pp.Version)
 		mv := models[dir]
 		if mv == nil {
-			mv = &modelVersion{payloads: map[string]*metadata.TargetFiles{}, payloadSeen: map[string]bool{}, deltas: map[string]*deltaTarget{}}
+			mv = &modelVersion{payloads: map[string]*metadata.TargetFiles{}, plain: map[string]*targets.Plaintext{}, payloadSeen: map[string]bool{}, deltas: map[string]*deltaTarget{}}
 			models[dir] = mv
 		}
 		switch j.custom.Kind {
@@ -141,6 +146,9 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 			}
 		case targets.KindPayload:
 			mv.payloads[pp.File] = j.tf
+			if j.custom.Plaintext != nil {
+				mv.plain[pp.File] = j.custom.Plaintext
+			}
 		case targets.KindDelta:
 			mv.deltas[j.path] = &deltaTarget{custom: j.custom, header: j.res.header, headerErr: j.res.headerErr}
 		}
@@ -155,7 +163,9 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 	}
 	for _, d := range dirs {
 		v.checkDeltas(models[d], models)
+		v.checkEncryption(models[d])
 	}
+	v.checkEnvelopes(models)
 	v.checkPrecedence(models)
 	v.checkEpochs(models)
 }
@@ -280,14 +290,17 @@ func (v *verifier) checkModelVersion(dir string, mv *modelVersion) {
 	if !reflect.DeepEqual(m.SortedFileNames(), mv.manifest.Files) {
 		v.problem(ManifestMismatch, "", p, "file list differs between the manifest and the signed custom metadata")
 	}
+	if !reflect.DeepEqual(m.Encrypted, mv.manifest.Encrypted) {
+		v.problem(EncryptionInvalid, "", p, "encrypted differs between the manifest and the signed custom metadata")
+	}
 	for _, f := range m.Files {
-		tf := mv.payloads[f.Path]
-		if tf == nil {
+		id, ok := mv.installed(f.Path)
+		if !ok {
 			continue
 		}
-		if *f.Size != tf.Length || f.SHA256 != hex.EncodeToString(tf.Hashes["sha256"]) {
-			v.problem(ManifestMismatch, "", p, "%s: manifest says %d bytes %s, signed target says %d bytes %s",
-				f.Path, *f.Size, short(f.SHA256), tf.Length, short(hex.EncodeToString(tf.Hashes["sha256"])))
+		if *f.Size != id.length || f.SHA256 != id.sha256 {
+			v.problem(ManifestMismatch, "", p, "%s: manifest says %d bytes %s, signed %s says %d bytes %s",
+				f.Path, *f.Size, short(f.SHA256), id.what, id.length, short(id.sha256))
 		}
 	}
 }
@@ -325,7 +338,9 @@ func (v *verifier) checkDeltas(mv *modelVersion, models map[string]*modelVersion
 		if mv.manifest != nil && !listed[p] {
 			v.problem(DeltaUnlisted, "", p, "not listed in the deltas of %s; devices never use it", mv.manifestPath)
 		}
-		var baseTF *metadata.TargetFiles
+		// A patch connects plaintexts: an encrypted file's is its signed
+		// plaintext field.
+		var baseID, newID *fileID
 		base := models[targets.TargetDir(c.ModelID, c.BaseVersion)]
 		switch {
 		case base == nil || base.manifest == nil:
@@ -333,12 +348,16 @@ func (v *verifier) checkDeltas(mv *modelVersion, models map[string]*modelVersion
 		case !slices.Contains(base.manifest.Files, c.File) || base.payloads[c.File] == nil:
 			v.problem(DeltaBadBase, "", p, "base version %s has no %s", c.BaseVersion, c.File)
 		default:
-			baseTF = base.payloads[c.File]
+			if id, ok := base.installed(c.File); ok {
+				baseID = &id
+			}
 		}
-		newTF := mv.payloads[c.File]
-		if mv.manifest != nil && (newTF == nil || !slices.Contains(mv.manifest.Files, c.File)) {
+		if id, ok := mv.installed(c.File); ok {
+			newID = &id
+		}
+		if mv.manifest != nil && (newID == nil || !slices.Contains(mv.manifest.Files, c.File)) {
 			v.problem(DeltaInvalid, "", p, "rebuilds %s, which is not a payload file of %s %s", c.File, c.ModelID, c.Version)
-			newTF = nil
+			newID = nil
 		}
 		switch {
 		case d.headerErr != nil:
@@ -347,13 +366,13 @@ func (v *verifier) checkDeltas(mv *modelVersion, models map[string]*modelVersion
 			// The file itself failed (missing, length, hash): already reported.
 		default:
 			h := d.header
-			if baseTF != nil && (h.BaseLength != baseTF.Length || !bytes.Equal(h.BaseSHA256[:], baseTF.Hashes["sha256"])) {
+			if baseID != nil && (h.BaseLength != baseID.length || hex.EncodeToString(h.BaseSHA256[:]) != baseID.sha256) {
 				v.problem(DeltaBadBase, "", p, "the patch applies to a file of %d bytes with SHA-256 %s, not to %s (%d bytes, %s)",
-					h.BaseLength, short(hex.EncodeToString(h.BaseSHA256[:])), baseTF.Path, baseTF.Length, short(hex.EncodeToString(baseTF.Hashes["sha256"])))
+					h.BaseLength, short(hex.EncodeToString(h.BaseSHA256[:])), baseID.path, baseID.length, short(baseID.sha256))
 			}
-			if newTF != nil && (h.TargetLength != newTF.Length || !bytes.Equal(h.TargetSHA256[:], newTF.Hashes["sha256"])) {
+			if newID != nil && (h.TargetLength != newID.length || hex.EncodeToString(h.TargetSHA256[:]) != newID.sha256) {
 				v.problem(DeltaInvalid, "", p, "the patch rebuilds a file of %d bytes with SHA-256 %s, not %s (%d bytes, %s)",
-					h.TargetLength, short(hex.EncodeToString(h.TargetSHA256[:])), newTF.Path, newTF.Length, short(hex.EncodeToString(newTF.Hashes["sha256"])))
+					h.TargetLength, short(hex.EncodeToString(h.TargetSHA256[:])), newID.path, newID.length, short(newID.sha256))
 			}
 		}
 	}

@@ -131,3 +131,23 @@ func (s *Store) Create(modelID, version string) (*modelcrypt.ContentKey, error) 
 	}
 	return k, nil
 }
+
+// ForVersion returns the key to publish modelID at version with: the one
+// stored for it, else a new one (Create). A stored key can only be left
+// by a publication of the version that failed or was killed (a published
+// version is never published again), whose ciphertexts were never
+// signed. Before creating a key, the passphrase must open the stored key
+// of previous (the model's newest encrypted version; "" for none) if
+// there is one, so a mistyped passphrase does not start a second one.
+func (s *Store) ForVersion(modelID, version, previous string) (*modelcrypt.ContentKey, error) {
+	key, err := s.Get(modelID, version)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return key, err
+	}
+	if previous != "" {
+		if _, err := s.Get(modelID, previous); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("the content key passphrase does not open the key of %s %s: %w", modelID, previous, err)
+		}
+	}
+	return s.Create(modelID, version)
+}

@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"sort"
 
+	"filippo.io/age/tag"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/targetstore"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // AddOptions tune AddTarget.
@@ -47,6 +47,11 @@ type AddOptions struct {
 	// Logger, if set, gets a debug record for each file stored, each
 	// patch computed and the metadata signed (nil: none).
 	Logger *slog.Logger
+	// Encrypt, if set, publishes the version encrypted (encrypt.go).
+	Encrypt *EncryptOptions
+	// ContentKeys opens the content key store, called only if a key is
+	// needed (Encrypt, an encrypted delta base), after the other checks.
+	ContentKeys func() (release.KeyStore, error)
 }
 
 // PublishedTarget is one target written by AddTarget.
@@ -79,6 +84,11 @@ type AddResult struct {
 	// RoleVersions the delegated roles (or hash bins) signed, by version.
 	Role         string           `json:"role,omitempty"`
 	RoleVersions map[string]int64 `json:"role_versions,omitempty"`
+
+	// Encrypted is the version's signed encryption (AddOptions.Encrypt);
+	// Envelopes the key envelopes published with it (delivery fleet: 1).
+	Encrypted *targets.Encryption `json:"encrypted,omitempty"`
+	Envelopes int                 `json:"envelopes,omitempty"`
 }
 
 // AddTarget publishes the model bundle in bundleDir: every payload file and
@@ -157,6 +167,14 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	if err != nil {
 		return err
 	}
+	// Content keys last: a passphrase prompt only once the rest is known good.
+	enc, err := encryption(dst.view.targets.Signed.Targets, m, bases, rbases, opts)
+	if err != nil {
+		return err
+	}
+	if enc != nil {
+		res.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: enc.Key.Recipient(), Delivery: opts.Encrypt.Delivery}
+	}
 
 	// A refused bundle changes nothing: if copying fails (a file whose size
 	// or SHA-256 contradicts the manifest, say), remove the target
@@ -170,33 +188,22 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		}
 	}()
 
-	newTargets := map[string]*metadata.TargetFiles{}
-	var entries []targets.FileEntry
 	// Files already published for the model, by content, from the signed
 	// metadata: one with the same bytes is linked, not stored again.
 	pub := targetstore.PublishedFiles(dst.view.targets.Signed.Targets, m.ModelID)
-	for _, name := range b.Files {
-		tf, reused, err := store.PutBundleFile(b, name, opts.Progress, pub)
-		if err != nil {
-			return err
-		}
-		logger(opts.Logger).Debug("stored", "file", name, "target", tf.Path, "bytes", tf.Length, "sha256", hex.EncodeToString(tf.Hashes["sha256"]))
-		if reused != nil {
-			res.Reused = append(res.Reused, *reused)
-		}
-		custom, err := targets.PayloadCustom(m, name).Marshal()
-		if err != nil {
-			return err
-		}
-		tf.Custom = custom
-		newTargets[tf.Path] = tf
-		size := tf.Length
-		entries = append(entries, targets.FileEntry{Path: name, SHA256: hex.EncodeToString(tf.Hashes["sha256"]), Size: &size})
+	newTargets, entries, reused, err := store.PutPayloads(b, pub, enc, opts.Progress)
+	if err != nil {
+		return err
+	}
+	res.Reused = reused
+	for _, e := range entries {
+		tf := newTargets[targets.TargetPath(m.ModelID, m.Version, e.Path)]
+		logger(opts.Logger).Debug("stored", "file", e.Path, "target", tf.Path, "bytes", tf.Length, "sha256", hex.EncodeToString(tf.Hashes["sha256"]))
 	}
 
 	// Patches from the base versions, computed from the stored (signed)
 	// base files to the files just stored, before any metadata is written.
-	deltaResults, deltaRefs, err := store.PutDeltas(m, b.Files, bases, minSaving, newTargets, opts.Progress)
+	deltaResults, deltaRefs, err := store.PutDeltas(m, b.Files, bases, minSaving, newTargets, enc, opts.Progress)
 	if err != nil {
 		return err
 	}
@@ -211,6 +218,9 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	published.Files = entries
 	if published.BuildTimestamp == "" {
 		published.BuildTimestamp = r.Now().UTC().Format(targets.TimeFormat)
+	}
+	if res.Encrypted != nil {
+		published.Encrypted, published.Critical = res.Encrypted, []string{targets.FieldEncrypted}
 	}
 	mbytes, err := published.MarshalPublished()
 	if err != nil {
@@ -230,6 +240,12 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		return err
 	}
 	newTargets[mpath] = mtf
+	if opts.Encrypt != nil && opts.Encrypt.FleetRecipient != nil {
+		// The fleet's envelope, before the version becomes visible.
+		if res.Envelopes, err = store.PutEnvelopes(m.ModelID, m.Version, []*tag.Recipient{opts.Encrypt.FleetRecipient}, enc.Key); err != nil {
+			return err
+		}
+	}
 
 	for p, tf := range newTargets {
 		res.Targets = append(res.Targets, PublishedTarget{Path: p, Length: tf.Length, SHA256: hex.EncodeToString(tf.Hashes["sha256"])})

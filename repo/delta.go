@@ -7,7 +7,6 @@ import (
 	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/targetstore"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // Which patches add-target publishes is decided from the signed metadata
@@ -42,14 +41,6 @@ func deltaBases(view *state, m *targets.Manifest, from []string) ([]release.Base
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]targetstore.DeltaBase, len(bases))
-	for i, b := range bases {
-		out[i] = targetstore.DeltaBase{Version: b.Version, Files: map[string]*metadata.TargetFiles{}}
-		for _, f := range b.Custom.Files {
-			if tf := view.targets.Signed.Targets[targets.TargetPath(m.ModelID, b.Version, f)]; tf != nil {
-				out[i].Files[f] = tf
-			}
-		}
-	}
-	return bases, out, nil
+	out, err := targetstore.DeltaBasesOf(view.targets.Signed.Targets, m.ModelID, bases)
+	return bases, out, err
 }

@@ -13,6 +13,7 @@
 //	metadata/N.snapshot.json snapshot metadata
 //	metadata/timestamp.json  the only file ever overwritten
 //	targets/models/<model_id>/<version>/<sha256>.<file>
+//	targets/models/<model_id>/<version>/keys/  key envelopes (encrypted versions)
 //
 // Every write is crash-safe (temporary file, fsync, rename, directory
 // fsync) and ordered target files, targets metadata, snapshot, timestamp:

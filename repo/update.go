@@ -28,6 +28,7 @@ import (
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/staged"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -56,7 +57,7 @@ func (r *Repository) update(load func() (*state, error), fn func(*tx) error) (*V
 		return nil, err
 	}
 	defer unlock()
-	for _, d := range []string{MetadataDir, TargetsDir, StagedDir} {
+	for _, d := range []string{MetadataDir, TargetsDir, StagedDir, targetstore.TmpDir} {
 		if err := atomicfs.RemoveStale(r.fs, filepath.Join(r.dir, d)); err != nil {
 			return nil, err
 		}

@@ -25,13 +25,17 @@ const (
 var (
 	versionedMeta = regexp.MustCompile(`^[1-9][0-9]*\.[^/]+\.json$`)
 	hashedTarget  = regexp.MustCompile(`^[0-9a-f]{64}\.[^/]+$`)
+	// keyEnvelope is a version's key envelope (targets.EnvelopeDir):
+	// static like a target, but not a target.
+	keyEnvelope = regexp.MustCompile(`^/` + repofiles.TargetsDir + `/models/[^/]+/[^/]+/keys/[0-9a-f]{64}\.age$`)
 )
 
 // Handler serves the repository in dir as a static TUF repository:
 // GET and HEAD of /metadata/... and /targets/..., with HTTP range requests
 // (for resumable downloads) and cache headers that let a CDN keep
 // versioned metadata and hash-named targets forever while timestamp.json
-// is never cached. Hidden and temporary files, directories and anything
+// is never cached. Key envelopes (targets/models/<m>/<v>/keys/NAME.age,
+// docs/encryption.md) are served like any file there, revalidated. Hidden and temporary files, directories and anything
 // outside those two trees are 404.
 func Handler(fs afero.Fs, dir string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -69,6 +73,10 @@ func Handler(fs afero.Fs, dir string) http.Handler {
 			w.Header().Set("Cache-Control", cacheNever)
 		case strings.HasPrefix(p, "/"+repofiles.MetadataDir+"/") && versionedMeta.MatchString(base):
 			w.Header().Set("Cache-Control", cacheImmutable)
+		case keyEnvelope.MatchString(p):
+			// Named after a device key, not its content: a grant may
+			// replace it, so caches revalidate (no hash ETag).
+			w.Header().Set("Cache-Control", cacheRevalid)
 		case strings.HasPrefix(p, "/"+repofiles.TargetsDir+"/") && hashedTarget.MatchString(base):
 			w.Header().Set("Cache-Control", cacheImmutable)
 			w.Header().Set("ETag", `"`+base[:64]+`"`)

@@ -18,6 +18,9 @@ import (
 	"github.com/spf13/afero"
 )
 
+// envelope is a key envelope's name (modelcrypt.EnvelopeName).
+var envelope = strings.Repeat("e", 64) + ".age"
+
 func TestHandler(t *testing.T) {
 	t.Parallel()
 	r := testrepo.New(t)
@@ -27,16 +30,19 @@ func TestHandler(t *testing.T) {
 	fs, dir := afero.NewOsFs(), r.Dir
 	// Things that must never be served.
 	for name, data := range map[string]string{
-		"metadata/.tmp-123":                   "partial",
-		"targets/models/det/1.0.0/.tmp-9":     "partial",
-		"metadata/.hidden":                    "x",
-		"targets/.well-known/x":               "x",
-		"metadata/root.json":                  `{"unversioned":true}`,
-		"targets/README":                      "readme",
-		"keys/targets.key":                    "secret",
-		"metadata/sub/.git/config":            "x",
-		"targets/models/det/1.0.0/model.onnx": "non-consistent name",
+		"metadata/.tmp-123":                         "partial",
+		"targets/models/det/1.0.0/.tmp-9":           "partial",
+		"metadata/.hidden":                          "x",
+		"targets/.well-known/x":                     "x",
+		"metadata/root.json":                        `{"unversioned":true}`,
+		"targets/README":                            "readme",
+		"keys/targets.key":                          "secret",
+		"metadata/sub/.git/config":                  "x",
+		"targets/models/det/1.0.0/model.onnx":       "non-consistent name",
+		"targets/models/det/1.0.0/keys/" + envelope: "age-encryption.org/v1\nenvelope",
+		"targets/models/det/1.0.0/keys/.tmp-7":      "partial envelope",
 	} {
+		fs.MkdirAll(filepath.Dir(filepath.Join(dir, filepath.FromSlash(name))), 0o755)
 		afero.WriteFile(fs, filepath.Join(dir, filepath.FromSlash(name)), []byte(data), 0o644)
 	}
 	h := server.Handler(fs, dir)
@@ -67,6 +73,10 @@ func TestHandler(t *testing.T) {
 		{name: "hash-named target immutable with ETag", path: modelURL, status: 200, cache: "public, max-age=31536000, immutable",
 			ctype: "application/octet-stream", etag: `"` + modelSHA + `"`, body: string(model)},
 		{name: "other target file revalidated", path: "/targets/README", status: 200, cache: "no-cache", body: "readme"},
+		{name: "key envelope revalidated, no hash ETag", path: "/targets/models/det/1.0.0/keys/" + envelope, status: 200, cache: "no-cache",
+			ctype: "application/octet-stream", body: "age-encryption.org/v1\nenvelope", wantHeader: map[string]string{"ETag": ""}},
+		{name: "temporary envelope", path: "/targets/models/det/1.0.0/keys/.tmp-7", status: 404},
+		{name: "envelope directory", path: "/targets/models/det/1.0.0/keys", status: 404},
 		{name: "range", path: modelURL, header: map[string]string{"Range": "bytes=10-19"}, status: 206, body: string(model[10:20]),
 			wantHeader: map[string]string{"Content-Range": fmt.Sprintf("bytes 10-19/%d", len(model))}},
 		{name: "open range resumes", path: modelURL, header: map[string]string{"Range": fmt.Sprintf("bytes=%d-", len(model)-5)}, status: 206, body: string(model[len(model)-5:])},

@@ -44,13 +44,22 @@ type Model struct {
 	// by version; a version whose custom metadata does not parse has none
 	// (mrepo verify reports it).
 	Epochs map[string]uint64 `json:"epochs"`
-	Deltas []Delta           `json:"deltas,omitempty"`
+	// Encrypted lists the encrypted versions (docs/encryption.md) with
+	// their delivery (targets.Encryption), by version; omitted when none is.
+	Encrypted map[string]Encrypted `json:"encrypted,omitempty"`
+	Deltas    []Delta              `json:"deltas,omitempty"`
 	// Roles lists the roles that sign its versions, when a delegated role
 	// signs some of them.
 	Roles []string `json:"roles,omitempty"`
 	// Controls lists the versions with a staged rollout, a revocation or
 	// a download policy (controls.go); the others are full releases.
 	Controls []Controls `json:"controls,omitempty"`
+}
+
+// Encrypted is how an encrypted version's content key reaches devices.
+type Encrypted struct {
+	Delivery  string `json:"delivery"`
+	Recipient string `json:"recipient"`
 }
 
 // Delta summarises the patches that rebuild the files of Version from
@@ -172,6 +181,12 @@ func Read(fs afero.Fs, dir string, opts Options) (*Report, error) {
 			p := targets.ManifestPath(id, v.String())
 			if c, err := targets.ParseCustom(p, view.Signed.Targets[p].Custom); err == nil {
 				ms.Epochs[v.String()] = c.Epoch
+				if c.Encrypted != nil {
+					if ms.Encrypted == nil {
+						ms.Encrypted = map[string]Encrypted{}
+					}
+					ms.Encrypted[v.String()] = Encrypted{Delivery: c.Encrypted.Delivery, Recipient: c.Encrypted.Recipient}
+				}
 			}
 		}
 		ms.Latest = ms.Versions[len(ms.Versions)-1]

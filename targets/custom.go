@@ -93,9 +93,10 @@ var ErrCustom = errors.New("invalid target custom metadata")
 // audit can report it apart from other custom metadata problems.
 var ErrControl = errors.New("invalid rollout control")
 
-// ManifestCustom builds the custom metadata of a completed manifest's target.
+// ManifestCustom builds the custom metadata of a completed manifest's
+// target (with the manifest's encrypted field, and critical for it).
 func ManifestCustom(m *Manifest) *Custom {
-	return &Custom{
+	c := &Custom{
 		Kind:           KindManifest,
 		SchemaVersion:  SchemaVersion,
 		ModelID:        m.ModelID,
@@ -103,7 +104,12 @@ func ManifestCustom(m *Manifest) *Custom {
 		Compat:         m.Compat,
 		BuildTimestamp: m.BuildTimestamp,
 		Files:          m.SortedFileNames(),
+		Encrypted:      m.Encrypted,
 	}
+	if m.Encrypted != nil {
+		c.Critical = []string{FieldEncrypted}
+	}
+	return c
 }
 
 // PayloadCustom builds the custom metadata of one payload file's target.

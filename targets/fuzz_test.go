@@ -163,6 +163,7 @@ func FuzzParsePublishedManifest(f *testing.F) {
 	f.Add(bytes.Replace(b, []byte(`"schema_version": 1,`), []byte(`"schema_version": 1, "future": {"x": [1, 2]}, "critical": ["variant"],`), 1))
 	f.Add(bytes.Replace(b, []byte(`"schema_version": 1,`), []byte(`"schema_version": 1, "critical": ["future"],`), 1))
 	f.Add(bytes.Replace(b, []byte(`T00:00:00Z`), []byte(`T0:00:00.5Z`), 1))
+	f.Add(bytes.Replace(b, []byte(`"schema_version": 1,`), []byte(`"schema_version": 1, `+encryptedJSON(EncryptionScheme, testRecipient, DeliveryDevice)+`, "critical": ["encrypted"],`), 1))
 	for _, s := range manifestSeeds {
 		f.Add([]byte(s))
 	}
@@ -184,6 +185,9 @@ func FuzzParsePublishedManifest(f *testing.F) {
 			if fe.Size == nil || *fe.Size < 0 || !isHexDigest(fe.SHA256) {
 				t.Fatalf("accepted file entry %+v", fe)
 			}
+		}
+		if e := m.Encrypted; e != nil && (!slices.Contains(m.Critical, FieldEncrypted) || e.Validate() != nil) {
+			t.Fatalf("accepted encrypted %+v with critical %q", e, m.Critical)
 		}
 		checkPublishable(t, m)
 	})
@@ -213,6 +217,10 @@ func checkCustom(t *testing.T, path string, raw *json.RawMessage) {
 		if pp.File == ManifestName || c.File != pp.File {
 			t.Fatalf("payload custom for %q at %s", c.File, path)
 		}
+	case KindDelta:
+		if pp.Base == "" || c.BaseVersion != pp.Base || c.File != pp.File {
+			t.Fatalf("delta custom for %q from %q at %s", c.File, c.BaseVersion, path)
+		}
 	default:
 		t.Fatalf("accepted kind %q", c.Kind)
 	}
@@ -223,6 +231,12 @@ func checkCustom(t *testing.T, path string, raw *json.RawMessage) {
 		if c.hasControl(name) != slices.Contains(c.Critical, name) {
 			t.Fatalf("control %s present=%v but critical=%v", name, c.hasControl(name), c.Critical)
 		}
+	}
+	if e := c.Encrypted; e != nil && (c.Kind != KindManifest || !slices.Contains(c.Critical, FieldEncrypted) || e.Validate() != nil) {
+		t.Fatalf("encrypted %+v accepted on a %s target with critical %q", e, c.Kind, c.Critical)
+	}
+	if p := c.Plaintext; p != nil && (c.Kind == KindManifest || !slices.Contains(c.Critical, FieldPlaintext) || p.Validate() != nil) {
+		t.Fatalf("plaintext %+v accepted on a %s target with critical %q", p, c.Kind, c.Critical)
 	}
 	if c.Rollout != nil && (c.Rollout.BasisPoints < 0 || c.Rollout.BasisPoints > Buckets) {
 		t.Fatalf("basis_points %d accepted", c.Rollout.BasisPoints)
@@ -254,6 +268,10 @@ func FuzzParseCustom(f *testing.F) {
 	f.Add("models/det/1.0.0/manifest.json", []byte(`{"kind":"model-manifest","schema_version":1,"model_id":"det","version":"1.0.0","build_timestamp":"2024-01-01T00:00:00Z","files":["a"],"rollout":{"basis_points":500,"salt":"s","device_classes":["cam-v2"],"start":"2026-01-02T03:04:05Z"},"revoked":{"reason":"r","time":"2026-01-02T03:04:05Z"},"policy":{"unmetered_above_bytes":1,"min_battery_percent":30,"networks":["wifi"]},"critical":["rollout","revoked","policy"]}`))
 	f.Add("models/det/1.0.0/manifest.json", []byte(`{"kind":"model-manifest","schema_version":1,"model_id":"det","version":"1.0.0","build_timestamp":"2024-01-01T00:00:00Z","files":["a"],"rollout":{"basis_points":0,"salt":"s","halt_reason":"x"},"critical":["rollout"]}`))
 	f.Add("models/../1.0.0/w.bin", []byte(`{"kind":"model-payload","schema_version":1,"model_id":"..","version":"1.0.0","file":"w.bin"}`))
+	// Encrypted versions (encryption.go).
+	f.Add("models/det/1.0.0/manifest.json", []byte(`{"kind":"model-manifest","schema_version":1,"model_id":"det","version":"1.0.0","build_timestamp":"2024-01-01T00:00:00Z","files":["a"],`+encryptedJSON(EncryptionScheme, testRecipient, DeliveryFleet)+`,"critical":["encrypted"]}`))
+	f.Add("models/det/1.0.0/w.bin", []byte(`{"kind":"model-payload","schema_version":1,"model_id":"det","version":"1.0.0","file":"w.bin",`+plaintextJSON+`,"critical":["plaintext"]}`))
+	f.Add("models/det/1.0.0/deltas/0.9.0/w.bin", []byte(`{"kind":"model-delta","schema_version":1,"model_id":"det","version":"1.0.0","file":"w.bin","base_version":"0.9.0",`+plaintextJSON+`,"critical":["plaintext"]}`))
 	f.Fuzz(func(t *testing.T, path string, data []byte) {
 		raw := json.RawMessage(data)
 		if _, err := ParseCustom(path, &raw); err != nil {

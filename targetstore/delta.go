@@ -12,6 +12,7 @@ import (
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/patchstat"
+	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -55,6 +56,33 @@ func formatPercent(p float64) string {
 type DeltaBase struct {
 	Version string // as published (the path component)
 	Files   map[string]*metadata.TargetFiles
+	// Encrypted is set when the base version is encrypted: its files are
+	// decrypted (and checked) before they are diffed.
+	Encrypted *EncryptedFiles
+}
+
+// DeltaBasesOf gives each base version (package release's, resolved in
+// view, the signed targets clients resolve) its payload targets and, for
+// an encrypted base, its files' signed plaintexts (the caller sets the
+// content key).
+func DeltaBasesOf(view map[string]*metadata.TargetFiles, modelID string, bases []release.Base) ([]DeltaBase, error) {
+	out := make([]DeltaBase, len(bases))
+	for i, b := range bases {
+		out[i] = DeltaBase{Version: b.Version, Files: map[string]*metadata.TargetFiles{}}
+		for _, f := range b.Custom.Files {
+			if tf := view[targets.TargetPath(modelID, b.Version, f)]; tf != nil {
+				out[i].Files[f] = tf
+			}
+		}
+		plain, err := release.Plaintexts(view, b.Custom)
+		if err != nil {
+			return nil, err
+		}
+		if plain != nil {
+			out[i].Encrypted = &EncryptedFiles{Plain: plain}
+		}
+	}
+	return out, nil
 }
 
 // PutDeltas computes, for each base and each payload file of the new
@@ -66,7 +94,14 @@ type DeltaBase struct {
 // considered, published or not, and the published ones by file, as the
 // manifest target's custom metadata lists them (nil if none). Only target
 // files are written here, never metadata.
-func (s Store) PutDeltas(m *targets.Manifest, files []string, bases []DeltaBase, minSaving float64, newTargets map[string]*metadata.TargetFiles, progress func(string, int64, int64)) ([]DeltaResult, map[string][]targets.DeltaRef, error) {
+//
+// Patches are always computed between plaintexts: an encrypted base's
+// file (DeltaBase.Encrypted) and, when the new version is encrypted (enc
+// not nil), the new file are decrypted into TmpDir first. The patch of an
+// encrypted version is published encrypted under its content key, with
+// the patch's plaintext length and SHA-256 in its custom metadata, and
+// the minimum saving compares the encrypted patch with the encrypted file.
+func (s Store) PutDeltas(m *targets.Manifest, files []string, bases []DeltaBase, minSaving float64, newTargets map[string]*metadata.TargetFiles, enc *EncryptedFiles, progress func(string, int64, int64)) ([]DeltaResult, map[string][]targets.DeltaRef, error) {
 	var results []DeltaResult
 	refs := map[string][]targets.DeltaRef{}
 	for _, b := range bases {
@@ -79,13 +114,17 @@ func (s Store) PutDeltas(m *targets.Manifest, files []string, bases []DeltaBase,
 				results = append(results, dr)
 				continue
 			}
-			tf, err := s.putDelta(dr.Target, baseTF, newTF, minSaving, &dr, progress)
+			tf, plain, err := s.putDelta(dr.Target, name, b, newTF, enc, minSaving, &dr, progress)
 			if err != nil {
 				return nil, nil, err
 			}
 			if tf != nil {
-				custom, err := (&targets.Custom{Kind: targets.KindDelta, SchemaVersion: targets.SchemaVersion, ModelID: m.ModelID,
-					Version: m.Version, File: name, BaseVersion: b.Version}).Marshal()
+				c := &targets.Custom{Kind: targets.KindDelta, SchemaVersion: targets.SchemaVersion, ModelID: m.ModelID,
+					Version: m.Version, File: name, BaseVersion: b.Version}
+				if plain != nil {
+					c.Plaintext, c.Critical = plain, []string{targets.FieldPlaintext}
+				}
+				custom, err := c.Marshal()
 				if err != nil {
 					return nil, nil, err
 				}
@@ -109,36 +148,44 @@ func (s Store) PutDeltas(m *targets.Manifest, files []string, bases []DeltaBase,
 	return results, refs, nil
 }
 
-// putDelta diffs the stored base file against the stored new file into
-// a temporary file under the patch's target directory. It keeps the patch
-// (under its consistent-snapshot name) only when it saves enough, after
-// checking that its header names exactly the signed base and new files and
-// that it applies; otherwise it removes it and says why in dr.
-func (s Store) putDelta(targetPath string, baseTF, newTF *metadata.TargetFiles, minSaving float64, dr *DeltaResult, progress func(string, int64, int64)) (*metadata.TargetFiles, error) {
-	base, err := s.Open(baseTF)
+// putDelta diffs the base file's plaintext against the new file's into a
+// temporary file (under the patch's target directory; in TmpDir when the
+// new version is encrypted). It keeps the patch (under its
+// consistent-snapshot name, encrypted under enc's key if enc is set) only
+// when it saves enough, after checking that its header names exactly the
+// signed plaintexts of the base and new files and that it applies;
+// otherwise it removes it and says why in dr. For an encrypted patch it
+// also returns the patch's plaintext.
+func (s Store) putDelta(targetPath, file string, b DeltaBase, newTF *metadata.TargetFiles, enc *EncryptedFiles, minSaving float64, dr *DeltaResult, progress func(string, int64, int64)) (*metadata.TargetFiles, *targets.Plaintext, error) {
+	base, err := s.openPlain(b.Files[file], file, b.Encrypted)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer base.Close()
-	nf, err := s.Open(newTF)
+	defer base.close()
+	nf, err := s.openPlain(newTF, file, enc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer nf.Close()
+	defer nf.close()
 
 	dir := s.dir(targetPath)
-	tmp, err := atomicfs.Create(s.Fs, dir, 0o644)
+	var tmp *atomicfs.File
+	if enc != nil {
+		tmp, err = s.tmpFile()
+	} else {
+		tmp, err = atomicfs.Create(s.Fs, dir, 0o644)
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tmp.Abort()
 	h := sha256.New()
 	cw := &patchstat.Writer{W: io.MultiWriter(tmp, h)}
-	var src io.ReaderAt = nf
+	var src io.ReaderAt = nf.f
 	label := fmt.Sprintf("delta %s from %s", dr.File, dr.Base)
 	// Progress counts the bytes of the new file read, which Diff reads
 	// about twice (hashed, then diffed); it completes once, at the end.
-	total, last := 2*newTF.Length, int64(-1)
+	total, last := 2*nf.tf.Length, int64(-1)
 	report := func(done int64) {
 		if progress != nil && done != last {
 			last = done
@@ -147,34 +194,66 @@ func (s Store) putDelta(targetPath string, baseTF, newTF *metadata.TargetFiles, 
 	}
 	report(0)
 	if progress != nil {
-		src = &patchstat.ReaderAt{R: nf, Each: func(n int64) { report(min(n, max(total-1, 0))) }}
+		src = &patchstat.ReaderAt{R: nf.f, Each: func(n int64) { report(min(n, max(total-1, 0))) }}
 	}
-	if _, err := delta.Diff(base, baseTF.Length, src, newTF.Length, cw, delta.Options{}); err != nil {
-		return nil, fmt.Errorf("computing %s: %w", label, err)
+	if _, err := delta.Diff(base.f, base.tf.Length, src, nf.tf.Length, cw, delta.Options{}); err != nil {
+		return nil, nil, fmt.Errorf("computing %s: %w", label, err)
 	}
 	report(total)
-	dr.Length = cw.N
-	dr.Percent = patchstat.Percent(cw.N, newTF.Length)
-	if float64(cw.N) > (1-minSaving)*float64(newTF.Length) {
+	tooLong := func(n int64) bool {
+		dr.Length = n
+		dr.Percent = patchstat.Percent(n, newTF.Length)
+		if float64(n) <= (1-minSaving)*float64(newTF.Length) {
+			return false
+		}
 		saved := 100 - dr.Percent
 		if saved <= 0 {
 			dr.Reason = fmt.Sprintf("saves nothing (the patch is not smaller than the file; %s%% needed)", formatPercent(100*minSaving))
 		} else {
 			dr.Reason = fmt.Sprintf("saves only %s%% (%s%% needed)", formatPercent(saved), formatPercent(100*minSaving))
 		}
+		return true
+	}
+	dropped := func() (*metadata.TargetFiles, *targets.Plaintext, error) {
 		tmp.Abort()
 		s.removeEmptyDirs(dir, 2) // deltas/<base>/ and deltas/, if this left them empty
-		return nil, nil
+		return nil, nil, nil
 	}
-	if err := s.checkPatch(tmp.Name(), cw.N, base, baseTF, newTF); err != nil {
-		return nil, fmt.Errorf("%s: %w", label, err)
+	if enc == nil && tooLong(cw.N) {
+		return dropped()
+	}
+	if err := s.checkPatch(tmp.Name(), cw.N, base.f, base.tf, nf.tf); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", label, err)
 	}
 	sum := h.Sum(nil)
+	if enc != nil {
+		return s.encryptPatch(targetPath, tmp.Name(), enc, func(n int64) bool { return !tooLong(n) }, dr, dropped)
+	}
 	if err := tmp.Commit(s.path(targetPath, sum)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dr.Published, dr.SHA256 = true, hex.EncodeToString(sum)
-	return &metadata.TargetFiles{Length: cw.N, Hashes: metadata.Hashes{"sha256": sum}, Path: targetPath}, nil
+	return &metadata.TargetFiles{Length: cw.N, Hashes: metadata.Hashes{"sha256": sum}, Path: targetPath}, nil, nil
+}
+
+// encryptPatch stores the checked plaintext patch in the file plainName
+// encrypted under enc's key as targetPath, if keep accepts the
+// ciphertext's length (otherwise it calls dropped).
+func (s Store) encryptPatch(targetPath, plainName string, enc *EncryptedFiles, keep func(int64) bool, dr *DeltaResult, dropped func() (*metadata.TargetFiles, *targets.Plaintext, error)) (*metadata.TargetFiles, *targets.Plaintext, error) {
+	pf, err := s.Fs.Open(plainName)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pf.Close()
+	tf, plain, err := s.putEncrypted(targetPath, pf, -1, nil, nil, enc.Key.Recipient(), keep)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tf == nil {
+		return dropped()
+	}
+	dr.Published, dr.SHA256 = true, hex.EncodeToString(tf.Hashes["sha256"])
+	return tf, plain, nil
 }
 
 // checkPatch makes sure a patch about to be published does what its

@@ -14,7 +14,13 @@
 //     (Store.PutDeltas, with package delta): a patch is kept only when it
 //     saves enough and, applied to the stored base, rebuilds the new file;
 //   - reading stored targets back (Store.Open) and undoing the directories
-//     of a publication that failed (Store.UndoNewDirs).
+//     of a publication that failed (Store.UndoNewDirs);
+//   - encrypted versions (encrypt.go, docs/design.md section 22): payloads
+//     and patches stored as age ciphertexts for the version's content key
+//     recipient in the same single pass (Store.PutPayloads,
+//     PutBundleFileEncrypted), patches computed between plaintexts
+//     decrypted into the private TmpDir, and the key envelopes beside a
+//     version (Store.PutEnvelopes), which are not targets.
 //
 // It writes target files only, never metadata: what the targets are
 // called, which versions patches are made from and what gets signed is
@@ -22,7 +28,8 @@
 // Repository.AddTarget). Storage behind another backend (object storage)
 // belongs behind Store's methods.
 //
-// It must never import repo, keys or anything that holds keys or signs
-// (internal/archtest enforces it), and no device code imports it: storing
-// targets needs no secrets, and a device binary links no repository code.
+// It must never import repo, keys, contentkeys or anything that holds keys
+// or signs (internal/archtest enforces it), and no device code imports it:
+// storing targets needs no signing key (a content key, when one is
+// needed, is handed in), and a device binary links no repository code.
 package targetstore

@@ -85,23 +85,11 @@ func (s Store) put(targetPath string, src io.Reader, progress func(done int64), 
 // file, and the copy dropped for the link. Where links are impossible
 // the file is stored as a copy (Reused.LinkedBytes 0).
 func (s Store) PutBundleFile(b *Bundle, name string, progress func(file string, done, total int64), pub Published) (*metadata.TargetFiles, *Reused, error) {
-	src, err := s.Fs.OpenFile(filepath.Join(b.Dir, name), os.O_RDONLY|noFollow, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %v", ErrBundle, name, err)
-	}
-	defer src.Close()
-	fi, err := src.Stat()
+	src, cb, err := s.openBundleFile(b, name, progress)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%w: %s is not a regular file", ErrBundle, name)
-	}
-	var cb func(int64)
-	if progress != nil {
-		total := fi.Size()
-		cb = func(done int64) { progress(name, done, total) }
-	}
+	defer src.Close()
 	return s.putBundleFile(b, name, src, cb, pub)
 }
 

@@ -5,7 +5,10 @@ import (
 	"strings"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
+	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/modelcrypt"
+	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/targetstore"
@@ -16,7 +19,7 @@ func addTargetCommand() *cli.Command {
 	return command([]string{"repo", "keys"}, &cli.Command{
 		Name:      "add-target",
 		Usage:     "publish a model bundle as signed TUF targets",
-		UsageText: "mrepo add-target --repo DIR --keys DIR [--delta-from VERSION]... [--delta-min-saving FRACTION] [--rollout-percent P] [--policy-unmetered-above SIZE] [--policy-min-battery PERCENT] [--policy-network TYPE]... BUNDLE_DIR",
+		UsageText: "mrepo add-target --repo DIR --keys DIR [--encrypt --delivery fleet|device|keyserver [--fleet-recipient age1tag1... | --fleet-recipient-file FILE] [--content-passphrase-file FILE]] [--delta-from VERSION]... [--delta-min-saving FRACTION] [--rollout-percent P] [--policy-unmetered-above SIZE] [--policy-min-battery PERCENT] [--policy-network TYPE]... BUNDLE_DIR",
 		Description: `BUNDLE_DIR holds manifest.json and the payload files. The manifest needs at
 least model_id and a semantic version; see docs/manifest.md for every field.
 Each payload file and the completed manifest (with SHA-256 and size of every
@@ -40,6 +43,11 @@ release). --policy-unmetered-above SIZE, --policy-min-battery PERCENT and
 --policy-network TYPE (repeatable) publish it with a download policy (mrepo
 policy set). See docs/rollout.md.
 
+With --encrypt --delivery fleet|device|keyserver, the version is published
+encrypted under a new content key stored under --keys (passphrase from
+--content-passphrase-file, $MREPO_CONTENT_PASSPHRASE or a prompt); delivery
+fleet also publishes the envelope for --fleet-recipient. See docs/cli.md.
+
 Refused, with nothing changed: a version that is already published or lower
 than the newest published version of the model, a malformed manifest, a
 file path that escapes the bundle (.., absolute, symlink), or a
@@ -47,7 +55,7 @@ file path that escapes the bundle (.., absolute, symlink), or a
 		Flags: append([]cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag, addTargetRoleFlag,
 			&cli.StringSliceFlag{Name: "delta-from", Usage: "also publish patches from the published `VERSION` of the model (repeatable)"},
 			&cli.Float64Flag{Name: "delta-min-saving", Value: targetstore.DefaultDeltaMinSaving, Usage: "publish a patch only if it saves at least this `FRACTION` of the file's bytes (0 < FRACTION < 1)"},
-		}, addTargetControlFlags()...),
+		}, append(addTargetControlFlags(), addTargetEncryptFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				return cliutil.Usagef("add-target: expected exactly one BUNDLE_DIR argument (see mrepo add-target --help)")
@@ -57,6 +65,9 @@ file path that escapes the bundle (.., absolute, symlink), or a
 				return cliutil.Usagef("add-target: --delta-min-saving %v: must be between 0 and 1 (exclusive), e.g. 0.3 for 30%%", s)
 			}
 			if err := addTargetControls(c, &opts); err != nil {
+				return err
+			}
+			if err := addTargetEncrypt(c, &opts); err != nil {
 				return err
 			}
 			for _, v := range opts.DeltaFrom {
@@ -87,3 +98,58 @@ file path that escapes the bundle (.., absolute, symlink), or a
 
 // addTargetRoleFlag is add-target's --role.
 var addTargetRoleFlag = &cli.StringFlag{Name: "role", Usage: "publish into the delegated role `ROLE`, signed with its keys (not the targets key)"}
+
+// addTargetEncryptFlags are add-target's encryption flags.
+func addTargetEncryptFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "encrypt", Usage: "publish the version encrypted under a new content key (needs --delivery)"},
+		&cli.StringFlag{Name: "delivery", Usage: "how devices get the content key: `MODE` fleet, device or keyserver"},
+		&cli.StringFlag{Name: "fleet-recipient", Usage: "the fleet key's `RECIPIENT` (age1tag1...; --delivery fleet)"},
+		&cli.StringFlag{Name: "fleet-recipient-file", Usage: "read the fleet key's recipient from `FILE` (--delivery fleet)"},
+		contentPassFlag,
+	}
+}
+
+// addTargetEncrypt reads the encryption flags into opts. The content key
+// store is opened (and its passphrase asked for) only when a key is
+// needed: for --encrypt, or an encrypted --delta-from base.
+func addTargetEncrypt(c *cli.Context, opts *repo.AddOptions) error {
+	fleet, fleetFile := c.String("fleet-recipient"), c.String("fleet-recipient-file")
+	switch {
+	case !c.Bool("encrypt") && (c.IsSet("delivery") || fleet != "" || fleetFile != ""):
+		return cliutil.Usagef("add-target: --delivery and --fleet-recipient need --encrypt")
+	case !c.Bool("encrypt"):
+		opts.ContentKeys = keyStore(contentKeyStore(c, false))
+		return nil
+	case fleet != "" && fleetFile != "":
+		return cliutil.Usagef("add-target: give --fleet-recipient or --fleet-recipient-file, not both")
+	}
+	enc := &repo.EncryptOptions{Delivery: c.String("delivery")}
+	var err error
+	switch {
+	case fleet != "":
+		if enc.FleetRecipient, err = modelcrypt.ParseRecipient(fleet); err != nil {
+			return cliutil.Usagef("add-target: --fleet-recipient: %v", err)
+		}
+	case fleetFile != "":
+		if enc.FleetRecipient, err = readRecipientFile(fleetFile); err != nil {
+			return fmt.Errorf("add-target: --fleet-recipient-file: %w", err)
+		}
+	}
+	if err := enc.Check(); err != nil {
+		return cliutil.Usagef("add-target: %v", err)
+	}
+	opts.Encrypt, opts.ContentKeys = enc, keyStore(contentKeyStore(c, true))
+	return nil
+}
+
+// keyStore gives a publication the content key store (release.KeyStore).
+func keyStore(open func() (*contentkeys.Store, error)) func() (release.KeyStore, error) {
+	return func() (release.KeyStore, error) {
+		s, err := open()
+		if err != nil {
+			return nil, err // not a nil *Store in a non-nil interface
+		}
+		return s, nil
+	}
+}

@@ -65,7 +65,6 @@ func TestKillAddTarget(t *testing.T) {
 	t.Logf("uninterrupted add-target: %v, %d crash points", total.Round(time.Millisecond), len(trace))
 	k.verify("after the traced run")
 
-	landed := killtest.Tally{}
 	next := 1
 	// check runs after every kill: the repository verifies, the version is
 	// all there or not at all, and the next add-target succeeds.
@@ -90,13 +89,42 @@ func TestKillAddTarget(t *testing.T) {
 		next++
 	}
 
-	// Kills at crash points: every distinct point at least once.
-	counts := killtest.Sample(trace, maxPoints, rng)
-	for i, n := range counts {
+	landed := k.kills(t, trace, total, maxPoints, timed, rng, func() (string, *exec.Cmd) {
 		v := fmt.Sprintf("1.0.%d", next)
 		k.writeManifest(v)
+		return v, k.command("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle)
+	}, check)
+	// Every on-disk phase of a publication was hit by some crash point.
+	for _, w := range []string{whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished} {
+		if landed[w] == 0 {
+			t.Errorf("no crash point fell in the phase %q: %s", w, landed.Summary())
+		}
+	}
+
+	k.verify("at the end")
+	if tmp := k.tempFiles(); len(tmp) > 0 {
+		t.Errorf("temporary files left after a successful add-target: %v", tmp)
+	}
+	if got := k.publishedVersions(); got != next {
+		t.Errorf("%d versions published, want %d", got, next)
+	}
+}
+
+// kills runs the command that start prepares (it returns the version the
+// run publishes) and kills it at crash points of trace (every distinct
+// one at least once, maxPoints in all), then timed times at random delays
+// within total from process start (they also land between crash points).
+// After each kill it calls check with the kill's number, the version and
+// where the kill landed (k.where), and at the end logs and returns the
+// tally.
+func (k *killEnv) kills(t *testing.T, trace []string, total time.Duration, maxPoints, timed int, rng *rand.Rand, start func() (string, *exec.Cmd), check func(i int, v, where string)) killtest.Tally {
+	t.Helper()
+	landed := killtest.Tally{}
+	counts := killtest.Sample(trace, maxPoints, rng)
+	for i, n := range counts {
 		before := k.snapshotVersions()
-		kill := killtest.CrashAt(t, k.command("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle), n)
+		v, cmd := start()
+		kill := killtest.CrashAt(t, cmd, n)
 		if kill.Finished {
 			t.Fatalf("add-target %s was to die at crash point %d (%s) and exited: %v\n%s", v, n, trace[n-1], kill.Err, kill.Output)
 		}
@@ -105,21 +133,11 @@ func TestKillAddTarget(t *testing.T) {
 		t.Logf("#%d %s: killed at crash point %d (%s): %s", i, v, n, kill.Point, where)
 		check(i, v, where)
 	}
-	// Every on-disk phase of a publication was hit by some crash point.
-	for _, w := range []string{whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished} {
-		if landed[w] == 0 {
-			t.Errorf("no crash point fell in the phase %q: %s", w, landed.Summary())
-		}
-	}
-
-	// Kills at random times over the whole run, from process start: they
-	// also land between crash points. Where they land is only logged.
 	for i := 0; i < timed; i++ {
-		v := fmt.Sprintf("1.0.%d", next)
-		k.writeManifest(v)
 		before := k.snapshotVersions()
+		v, cmd := start()
 		delay := time.Duration(rng.Int64N(int64(total+total/10) + 1))
-		kill := killtest.KillAfter(t, k.command("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle), killtest.Plan{Delay: delay})
+		kill := killtest.KillAfter(t, cmd, killtest.Plan{Delay: delay})
 		where := whereFinished
 		if kill.Finished {
 			if kill.Err != nil {
@@ -132,21 +150,17 @@ func TestKillAddTarget(t *testing.T) {
 		t.Logf("timed #%d %s: kill at %v: %s", i, v, kill.At.Round(100*time.Microsecond), where)
 		check(len(counts)+i, v, where)
 	}
-
-	k.verify("at the end")
-	if tmp := k.tempFiles(); len(tmp) > 0 {
-		t.Errorf("temporary files left after a successful add-target: %v", tmp)
-	}
-	if got := k.publishedVersions(); got != next {
-		t.Errorf("%d versions published, want %d", got, next)
-	}
 	t.Logf("%d kills: %s", len(counts)+timed, landed.Summary(whereBefore, whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished, whereFinished))
+	return landed
 }
 
 type killEnv struct {
 	t                                 *testing.T
 	mrepo, repo, keys, bundle, pinned string
 	env                               []string
+	// entries is how many names a complete version has in its target
+	// directory (files, deltas/, keys/).
+	entries int
 }
 
 // newKillEnv builds mrepo with crash points and creates a repository,
@@ -154,13 +168,14 @@ type killEnv struct {
 func newKillEnv(t *testing.T) *killEnv {
 	base := t.TempDir()
 	k := &killEnv{
-		t:      t,
-		mrepo:  killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mrepo"),
-		repo:   filepath.Join(base, "repo"),
-		keys:   filepath.Join(base, "keys"),
-		bundle: filepath.Join(base, "bundle"),
-		pinned: filepath.Join(base, "pinned-root.json"),
-		env:    append(os.Environ(), "MREPO_PASSPHRASE="+killPassphrase),
+		t:       t,
+		mrepo:   killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mrepo"),
+		repo:    filepath.Join(base, "repo"),
+		keys:    filepath.Join(base, "keys"),
+		bundle:  filepath.Join(base, "bundle"),
+		pinned:  filepath.Join(base, "pinned-root.json"),
+		env:     append(os.Environ(), "MREPO_PASSPHRASE="+killPassphrase),
+		entries: 3,
 	}
 	if out, err := k.run("init", "--repo", k.repo, "--keys", k.keys); err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
@@ -320,7 +335,7 @@ func (k *killEnv) where(version string, before metaVersions) string {
 		return whereSnapshot
 	case exists(fmt.Sprintf("%d.targets.json", before.targets+1)):
 		return whereTargets
-	case committed == 3:
+	case committed == k.entries:
 		return whereCommitted
 	case committed > 0 || temp > 0:
 		return whereCopying

@@ -8,7 +8,7 @@ import "testing"
 func TestTargetStoreHoldsNoKeys(t *testing.T) {
 	t.Parallel()
 	d := deps(t, "targetstore")
-	for _, forbidden := range []string{"repo", "keys", "staged", "delegation", "audit", "server", "client", "cmd/mrepo", "internal/testrepo"} {
+	for _, forbidden := range []string{"repo", "keys", "contentkeys", "staged", "delegation", "audit", "server", "client", "cmd/mrepo", "internal/testrepo"} {
 		if d[forbidden] {
 			t.Errorf("targetstore depends on %s", forbidden)
 		}

@@ -30,6 +30,13 @@ func Added(w io.Writer, res *repo.AddResult) {
 	for _, r := range res.Reused {
 		fmt.Fprintln(w, reusedLine(r))
 	}
+	if e := res.Encrypted; e != nil {
+		line := fmt.Sprintf("Encrypted for content key %s, delivery %s", e.Recipient, e.Delivery)
+		if res.Envelopes > 0 {
+			line += fmt.Sprintf(" (%d key envelope published)", res.Envelopes)
+		}
+		fmt.Fprintln(w, line)
+	}
 	fmt.Fprintln(w, publishedSummary(res, total))
 }
 

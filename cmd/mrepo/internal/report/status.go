@@ -52,6 +52,11 @@ func Status(w io.Writer, st *status.Report) {
 		if len(m.Epochs) > 0 {
 			fmt.Fprintf(w, "  rollback epochs: %s\n", epochs(m))
 		}
+		for _, v := range m.Versions {
+			if e, ok := m.Encrypted[v]; ok {
+				fmt.Fprintf(w, "  %s: encrypted, delivery %s\n", v, e.Delivery)
+			}
+		}
 	}
 	for _, l := range stagedLines(st.Staged) {
 		fmt.Fprintln(w, l)

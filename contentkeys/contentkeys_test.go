@@ -1,0 +1,87 @@
+package contentkeys
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Test-only passphrases.
+const (
+	right = "test-only-right"
+	wrong = "test-only-wrong"
+)
+
+func open(t *testing.T, dir, pass string) *Store {
+	t.Helper()
+	s, err := Open(dir, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestStore: a key is created 0600 in 0700 directories, read back with
+// the passphrase, never overwritten; a wrong passphrase and a file others
+// may read are refused.
+func TestStore(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, right)
+	k, err := s.Create("det", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Path("det", "1.0.0")
+	for path, want := range map[string]os.FileMode{p: 0o600, filepath.Dir(p): 0o700, filepath.Join(dir, "content"): 0o700} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v %v, want %v", path, fi.Mode().Perm(), err, want)
+		}
+	}
+	if got, err := s.Get("det", "1.0.0"); err != nil || got.Recipient() != k.Recipient() {
+		t.Fatalf("Get: %v", err)
+	}
+	if _, err := s.Create("det", "1.0.0"); err == nil {
+		t.Error("a stored key was overwritten")
+	}
+	if _, err := open(t, dir, wrong).Get("det", "1.0.0"); err == nil || !strings.Contains(err.Error(), "wrong passphrase") {
+		t.Errorf("wrong passphrase: %v", err)
+	}
+	if _, err := s.Get("det", "2.0.0"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing key: %v", err)
+	}
+	if _, err := s.Get("../x", "1.0.0"); err == nil {
+		t.Error("a model ID that escapes was accepted")
+	}
+	if _, err := Open(dir, ""); err == nil {
+		t.Error("an empty passphrase was accepted")
+	}
+	os.Chmod(p, 0o644)
+	if _, err := s.Get("det", "1.0.0"); err == nil {
+		t.Error("a key file readable by others was used")
+	}
+}
+
+// TestForVersion: a stored key of the version is reused; a new one needs
+// the passphrase to open the previous version's key.
+func TestForVersion(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, right)
+	k1, err := s.ForVersion("det", "1.0.0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.ForVersion("det", "1.0.0", ""); err != nil || again.Recipient() != k1.Recipient() {
+		t.Fatalf("second call: %v", err)
+	}
+	if _, err := open(t, dir, wrong).ForVersion("det", "2.0.0", "1.0.0"); err == nil || !strings.Contains(err.Error(), "does not open the key of det 1.0.0") {
+		t.Errorf("wrong passphrase: %v", err)
+	}
+	if _, err := s.Get("det", "2.0.0"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a key was stored after a wrong passphrase: %v", err)
+	}
+	if _, err := s.ForVersion("det", "2.0.0", "1.0.0"); err != nil {
+		t.Error(err)
+	}
+}
