@@ -4,7 +4,6 @@ import (
 	"context"
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
-	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/verifiedread"
 	"path/filepath"
 	"sort"
@@ -190,11 +189,11 @@ func (c *Client) Rollback(modelID string) (*Result, error) {
 		if _, err := p.FS.Lstat(p.Version(ptr.Previous)); err != nil {
 			return codes.Errorf(NoActiveModel, nil, "%s %s is no longer installed (retention keeps --keep versions)", modelID, ptr.Previous)
 		}
-		fs, err := c.signedFiles(modelID, ptr.Previous, true, false)
+		fs, err := c.signedFiles(modelID, ptr.Previous, true, true) // as signed: its form is the installed one, whatever at_rest is now
 		if err != nil {
 			return err
 		}
-		if err := installed.VerifyDir(context.Background(), p.FS, p.Version(ptr.Previous), fs); err != nil {
+		if err := verifiedread.New(p.FS, modelID, ptr.Previous, p.Version(ptr.Previous), fs).Verify(context.Background()); err != nil {
 			return err
 		}
 		ms, err := c.loadModelState(p, modelID)

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,23 +14,23 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgetuf/edgetuf/devicekey"
 	"github.com/edgetuf/edgetuf/internal/killtest"
-	"github.com/edgetuf/edgetuf/internal/testrepo"
-	"github.com/edgetuf/edgetuf/modelcrypt"
+	"github.com/edgetuf/edgetuf/server"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/spf13/afero"
 )
 
 // TestKillEncryptedUpdate kills `mclient update` (SIGKILL) part-way
-// through updates to encrypted versions (per-device delivery to the
-// device key `mclient device-key create` made): at every crash point of
-// the decryption (client.decrypt.*) and at a sample of the others. After
-// every kill the active version must verify, a device that had one must
-// still have one, no file outside staging may hold any 64-byte window of
-// the new version's plaintext unless its version directory is in place
-// (complete and verified), and the next update must install the new
-// version. MCLIENT_KILL_SEED and MCLIENT_KILL_ITERATIONS as for
-// TestKillUpdate.
+// through updates to encrypted versions, published as a release team
+// does, with the real mrepo (add-target --encrypt --delivery device, then
+// grant to the device key `mclient device-key create` made): at every
+// crash point of the decryption (client.decrypt.*) and at a sample of the
+// others. After every kill the active version must verify, a device that
+// had one must still have one, no file outside staging may hold any
+// 64-byte window of the new version's plaintext unless its version
+// directory is in place (complete and verified), and the next update must
+// install the new version. MCLIENT_KILL_SEED and MCLIENT_KILL_ITERATIONS
+// as for TestKillUpdate.
 func TestKillEncryptedUpdate(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("needs SIGKILL")
@@ -37,21 +41,19 @@ func TestKillEncryptedUpdate(t *testing.T) {
 	rng := killtest.RNG(seed)
 
 	base := t.TempDir()
-	k, url, root := newKillEnv(t, base)
+	k := &killEnv{t: t, mclient: killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mclient")}
+	pub := newMrepoPublisher(t, base)
+	url := pub.serve(t, throttle(killRate))
 	k.updateArgs = []string{"--model-id", killModel}
 	k.state = filepath.Join(base, "device")
-	k.mustRun("init", "--state", k.state, "--root", root, "--repo-url", url)
+	k.mustRun("init", "--state", k.state, "--root", pub.root(), "--repo-url", url)
 	k.mustRun("device-key", "create", "--state", k.state, "--backend", "file")
-	pem, err := os.ReadFile(filepath.Join(k.state, "device-key.pem"))
-	if err != nil {
+	var shown struct{ Recipient string }
+	if err := json.Unmarshal(k.mustRun("device-key", "show", "--state", k.state, "--json"), &shown); err != nil {
 		t.Fatal(err)
 	}
-	priv, err := devicekey.ParseFileKey(pem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recipient, err := modelcrypt.Recipient(priv.PublicKey())
-	if err != nil {
+	devices := filepath.Join(base, "devices.txt")
+	if err := os.WriteFile(devices, []byte(shown.Recipient+" kill-test device\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	plains := map[string][]byte{}
@@ -60,8 +62,9 @@ func TestKillEncryptedUpdate(t *testing.T) {
 		p := make([]byte, killPayloadSize)
 		rand.NewChaCha8([32]byte{byte(n), byte(seed), 7}).Read(p)
 		plains[v] = p
-		k.repo.Publish(t, killModel, v, map[string][]byte{"model.bin": p, "labels.txt": []byte("cat\ndog\n")}, targets.Compat{})
-		k.repo.EncryptVersion(t, killModel, v, testrepo.EncryptOptions{Delivery: targets.DeliveryDevice, Recipients: []string{recipient}})
+		pub.publish(t, killModel, v, map[string][]byte{"model.bin": p, "labels.txt": []byte("cat\ndog\n")},
+			"--encrypt", "--delivery", targets.DeliveryDevice)
+		pub.run(t, "grant", "--devices", devices, killModel+"@"+v)
 		return v
 	}
 	update := func() *exec.Cmd { return k.command(append([]string{"update", "--state", k.state}, k.updateArgs...)...) }
@@ -105,7 +108,7 @@ func TestKillEncryptedUpdate(t *testing.T) {
 		if after := k.status(); after.Version != v || after.Trial {
 			t.Fatalf("the update after the kill: %+v, want %s confirmed", after, v)
 		}
-		os.RemoveAll(filepath.Join(k.repo.Dir, "targets", "models", killModel, k.version(n-2)))
+		os.RemoveAll(filepath.Join(pub.dir, "targets", "models", killModel, k.version(n-2)))
 		n++
 	}
 	if staged, _ := os.ReadDir(filepath.Join(k.state, "staging", killModel)); len(staged) > 0 {
@@ -146,4 +149,61 @@ func wantNoPlaintextOutsideStaging(t *testing.T, state, v string, plain []byte) 
 		}
 		return nil
 	})
+}
+
+// mrepoPublisher publishes with the real mrepo (on PATH: TestMain builds
+// it) into a repository directory, test-only passphrases in the
+// environment.
+type mrepoPublisher struct {
+	dir, keys, bundles string
+	env                []string
+}
+
+func newMrepoPublisher(t *testing.T, base string) *mrepoPublisher {
+	t.Helper()
+	p := &mrepoPublisher{
+		dir: filepath.Join(base, "repo"), keys: filepath.Join(base, "keys"), bundles: filepath.Join(base, "bundles"),
+		env: append(os.Environ(), "MREPO_PASSPHRASE=test-only-passphrase", "MREPO_CONTENT_PASSPHRASE=test-only-content-passphrase"),
+	}
+	p.run(t, "init")
+	return p
+}
+
+// run runs mrepo CMD --repo DIR --keys DIR ARGS...
+func (p *mrepoPublisher) run(t *testing.T, cmd string, args ...string) {
+	t.Helper()
+	c := exec.Command("mrepo", append([]string{cmd, "--repo", p.dir, "--keys", p.keys}, args...)...)
+	c.Env = p.env
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("mrepo %s %s: %v\n%s", cmd, strings.Join(args, " "), err, out)
+	}
+}
+
+// publish writes a bundle of files and publishes it with mrepo add-target
+// ARGS.
+func (p *mrepoPublisher) publish(t *testing.T, modelID, version string, files map[string][]byte, args ...string) {
+	t.Helper()
+	dir := filepath.Join(p.bundles, modelID+"-"+version)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files["manifest.json"] = fmt.Appendf(nil, `{"model_id": %q, "version": %q}`, modelID, version)
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.run(t, "add-target", append(args, dir)...)
+	os.RemoveAll(dir)
+}
+
+// root is the repository's first root, for mclient init.
+func (p *mrepoPublisher) root() string { return filepath.Join(p.dir, "metadata", "1.root.json") }
+
+// serve serves the repository directory on loopback, behind wrap.
+func (p *mrepoPublisher) serve(t *testing.T, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(wrap(server.Handler(afero.NewOsFs(), p.dir)))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
