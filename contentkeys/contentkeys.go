@@ -33,6 +33,10 @@ const ScryptWorkFactor = 15
 // maxKeyFileSize bounds a stored key file.
 const maxKeyFileSize = 4096
 
+// syncDir is atomicfs.SyncDir (a variable so that a test sees which
+// directories are synced).
+var syncDir = atomicfs.SyncDir
+
 // ErrNotFound: no content key is stored for the version.
 var ErrNotFound = errors.New("no content key stored")
 
@@ -123,6 +127,13 @@ func (s *Store) Create(modelID, version string) (*modelcrypt.ContentKey, error) 
 	osfs := afero.NewOsFs()
 	for _, d := range []string{s.dir, filepath.Dir(p)} {
 		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		// The directory's own name must be as durable as the key file
+		// (atomicfs fsyncs only the file's directory): a version signed
+		// after a key that a power cut then loses can never be decrypted.
+		// Synced even if it existed: a killed Create may have made it.
+		if err := syncDir(osfs, filepath.Dir(d)); err != nil {
 			return nil, err
 		}
 	}

@@ -4,8 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/spf13/afero"
 )
 
 // Test-only passphrases.
@@ -21,6 +25,32 @@ func open(t *testing.T, dir, pass string) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestCreateSyncsDirectories: Create fsyncs the directories that hold
+// the new content/ and content/<model>/ directories, so their names
+// survive a power cut as the key file does (atomicfs.WriteFile syncs only
+// the key's own directory).
+func TestCreateSyncsDirectories(t *testing.T) {
+	dir := t.TempDir()
+	var synced []string
+	defer func(f func(afero.Fs, string) error) { syncDir = f }(syncDir)
+	syncDir = func(fs afero.Fs, d string) error {
+		synced = append(synced, d)
+		return atomicfs.SyncDir(fs, d)
+	}
+	if _, err := open(t, dir, right).Create("det", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{dir, filepath.Join(dir, "content")} {
+		if !slices.Contains(synced, want) {
+			t.Errorf("%s not synced (synced: %v)", want, synced)
+		}
+	}
+	syncDir = func(afero.Fs, string) error { return errors.New("test-only sync failure") }
+	if _, err := open(t, dir, right).Create("det", "2.0.0"); err == nil || !strings.Contains(err.Error(), "test-only sync failure") {
+		t.Errorf("a failed directory sync: %v", err)
+	}
 }
 
 // TestStore: a key is created 0600 in 0700 directories, read back with
