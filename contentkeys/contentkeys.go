@@ -40,6 +40,9 @@ var syncDir = atomicfs.SyncDir
 // ErrNotFound: no content key is stored for the version.
 var ErrNotFound = errors.New("no content key stored")
 
+// ErrExists: Create found a content key stored for the version already.
+var ErrExists = errors.New("a content key is stored already")
+
 // Store is the content key directory KEYDIR/content.
 type Store struct {
 	dir        string
@@ -104,7 +107,7 @@ func (s *Store) Create(modelID, version string) (*modelcrypt.ContentKey, error) 
 		return nil, err
 	}
 	if _, err := os.Lstat(p); err == nil {
-		return nil, fmt.Errorf("a content key for %s %s is stored already (%s)", modelID, version, p)
+		return nil, fmt.Errorf("%w: %s %s (%s)", ErrExists, modelID, version, p)
 	}
 	k, err := modelcrypt.NewContentKey()
 	if err != nil {
@@ -137,10 +140,52 @@ func (s *Store) Create(modelID, version string) (*modelcrypt.ContentKey, error) 
 			return nil, err
 		}
 	}
-	if err := atomicfs.WriteFile(osfs, p, buf.Bytes(), 0o600); err != nil {
+	if err := storeNew(osfs, p, buf.Bytes()); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// beforeLink, if set, runs just before a new key file is linked into
+// place (a test stores a rival key there).
+var beforeLink func()
+
+// storeNew writes data to a synced temporary file (0600) beside p and
+// links it to p, which fails if p exists: unlike a rename, a link never
+// replaces a key that another process (another repository sharing the
+// --keys directory) stored after Create looked, and whose recipient it
+// may already have signed. Then the directory is fsynced.
+func storeNew(osfs afero.Fs, p string, data []byte) error {
+	dir := filepath.Dir(p)
+	f, err := os.CreateTemp(dir, atomicfs.TempPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if beforeLink != nil {
+		beforeLink()
+	}
+	if err := os.Link(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: a content key is stored already (%s)", ErrExists, p)
+		}
+		return err
+	}
+	return syncDir(osfs, dir)
 }
 
 // ForVersion returns the key to publish modelID at version with: the one
@@ -160,5 +205,10 @@ func (s *Store) ForVersion(modelID, version, previous string) (*modelcrypt.Conte
 			return nil, fmt.Errorf("the content key passphrase does not open the key of %s %s: %w", modelID, previous, err)
 		}
 	}
-	return s.Create(modelID, version)
+	key, err = s.Create(modelID, version)
+	if errors.Is(err, ErrExists) {
+		// Another publication stored one since Get looked: use it.
+		return s.Get(modelID, version)
+	}
+	return key, err
 }

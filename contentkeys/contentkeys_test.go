@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/spf13/afero"
 )
 
@@ -50,6 +51,46 @@ func TestCreateSyncsDirectories(t *testing.T) {
 	syncDir = func(afero.Fs, string) error { return errors.New("test-only sync failure") }
 	if _, err := open(t, dir, right).Create("det", "2.0.0"); err == nil || !strings.Contains(err.Error(), "test-only sync failure") {
 		t.Errorf("a failed directory sync: %v", err)
+	}
+}
+
+// TestCreateNeverReplacesARivalKey: another process (a repository
+// sharing the --keys directory) stores the version's key between Create's
+// look and its write. Create fails with ErrExists and leaves the rival's
+// key, which may be signed already; ForVersion then uses the rival's key.
+// No temporary file is left.
+func TestCreateNeverReplacesARivalKey(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, right)
+	defer func() { beforeLink = nil }()
+	var rival *modelcrypt.ContentKey
+	storeRival := func(version string) func() {
+		return func() {
+			beforeLink = nil
+			var err error
+			if rival, err = s.Create("det", version); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	beforeLink = storeRival("1.0.0")
+	if _, err := s.Create("det", "1.0.0"); !errors.Is(err, ErrExists) {
+		t.Fatalf("Create over a rival's key: %v", err)
+	}
+	if got, err := s.Get("det", "1.0.0"); err != nil || got.Recipient() != rival.Recipient() {
+		t.Fatalf("the rival's key was replaced (%v)", err)
+	}
+	beforeLink = storeRival("2.0.0")
+	got, err := s.ForVersion("det", "2.0.0", "1.0.0")
+	if err != nil || got.Recipient() != rival.Recipient() {
+		t.Fatalf("ForVersion with a rival: %v", err)
+	}
+	if stored, err := s.Get("det", "2.0.0"); err != nil || stored.Recipient() != rival.Recipient() {
+		t.Fatalf("the rival's key was replaced (%v)", err)
+	}
+	names, _ := os.ReadDir(filepath.Join(dir, "content", "det"))
+	if len(names) != 2 {
+		t.Errorf("content/det holds %d files, want the two keys", len(names))
 	}
 }
 
