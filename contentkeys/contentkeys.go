@@ -150,42 +150,30 @@ func (s *Store) Create(modelID, version string) (*modelcrypt.ContentKey, error) 
 // place (a test stores a rival key there).
 var beforeLink func()
 
-// storeNew writes data to a synced temporary file (0600) beside p and
-// links it to p, which fails if p exists: unlike a rename, a link never
+// storeNew writes data to a temporary file (0600) beside p and commits
+// it with atomicfs's CommitNew: a link, which unlike a rename never
 // replaces a key that another process (another repository sharing the
 // --keys directory) stored after Create looked, and whose recipient it
-// may already have signed. Then the directory is fsynced.
+// may already have signed.
 func storeNew(osfs afero.Fs, p string, data []byte) error {
-	dir := filepath.Dir(p)
-	f, err := os.CreateTemp(dir, atomicfs.TempPrefix+"*")
+	t, err := atomicfs.Create(osfs, filepath.Dir(p), 0o600)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o600)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	defer t.Abort()
+	if _, err := t.Write(data); err != nil {
 		return err
 	}
 	if beforeLink != nil {
 		beforeLink()
 	}
-	if err := os.Link(tmp, p); err != nil {
+	if err := t.CommitNew(p); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%w: a content key is stored already (%s)", ErrExists, p)
+			return fmt.Errorf("%w: %s", ErrExists, p)
 		}
 		return err
 	}
-	return syncDir(osfs, dir)
+	return nil
 }
 
 // ForVersion returns the key to publish modelID at version with: the one
