@@ -126,8 +126,9 @@ const (
 	// EncryptionInvalid: an encrypted version's signed fields disagree:
 	// its recipient is not a content key recipient, a payload or patch
 	// lacks its plaintext length and SHA-256 (or one of a version that is
-	// not encrypted has them), or the manifest's encrypted field differs
-	// from the signed custom metadata's. Devices refuse the version
+	// not encrypted has them), the manifest's encrypted field differs
+	// from the signed custom metadata's, or a plaintext version has a
+	// patch from an encrypted base (which reveals the base). Devices refuse the version
 	// (MANIFEST_INVALID or DECRYPT_FAILED).
 	EncryptionInvalid Code = "ENCRYPTION_INVALID"
 	// EnvelopeInvalid: a file under a version's key envelope directory

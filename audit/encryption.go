@@ -45,8 +45,11 @@ func (mv *modelVersion) installed(name string) (fileID, bool) {
 
 // checkEncryption checks that a version is encrypted all through or not
 // at all: an encrypted version's recipient parses and every payload and
-// patch has its plaintext field; a plaintext version has none.
-func (v *verifier) checkEncryption(mv *modelVersion) {
+// patch has its plaintext field; a plaintext version has none, and no
+// patch from an encrypted base (a plaintext patch reveals its base: its
+// XOR and SUB regions are new^old and new-old, and the new file is
+// public).
+func (v *verifier) checkEncryption(mv *modelVersion, models map[string]*modelVersion) {
 	if mv.manifest == nil {
 		return
 	}
@@ -72,6 +75,10 @@ func (v *verifier) checkEncryption(mv *modelVersion) {
 		}
 		if enc == nil && has {
 			v.problem(EncryptionInvalid, "", p, "plaintext field on a patch of a version that is not encrypted")
+		}
+		c := mv.deltas[p].custom
+		if base := models[targets.TargetDir(c.ModelID, c.BaseVersion)]; enc == nil && !has && base != nil && base.manifest != nil && base.manifest.Encrypted != nil {
+			v.problem(EncryptionInvalid, "", p, "plaintext patch from the encrypted version %s: it reveals that version's plaintext", c.BaseVersion)
 		}
 	}
 }

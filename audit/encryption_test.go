@@ -186,3 +186,45 @@ func write(t *testing.T, p string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestVerifyPlaintextPatchFromEncryptedBase: a plaintext version's patch
+// from an encrypted base reveals that base (its XOR and SUB regions are
+// new^old and new-old, and the new file is public). add-target refuses to
+// publish one; a repository published before that is reported.
+func TestVerifyPlaintextPatchFromEncryptedBase(t *testing.T) {
+	t.Parallel()
+	r, rootKeys := testrepo.NewWithRootKeys(t, 1, 1)
+	r.SetNow(func() time.Time { return t0 })
+	for _, v := range []string{"1.0.0", "2.0.0"} {
+		r.Publish(t, "det", v, detFiles(v), targets.Compat{Variant: "lite"})
+	}
+	files := detFiles("2.0.0")
+	files["model.onnx"] = append(files["model.onnx"], "retrained"...)
+	r.PublishOpts(t, "det", "3.0.0", files, targets.Compat{Variant: "lite"}, repo.AddOptions{DeltaFrom: []string{"2.0.0"}})
+	f := &fixture{fs: afero.NewOsFs(), dir: r.Dir, kr: r.Keys, rootJSON: r.Root}
+	for _, k := range rootKeys {
+		f.rootKey = k
+	}
+	const patch = "models/det/3.0.0/deltas/2.0.0/model.onnx"
+	problems := func() []Problem {
+		var out []Problem
+		for _, p := range Verify(f.fs, f.dir, f.rootJSON, Options{Now: t0.Add(time.Hour)}).Problems {
+			if p.Target == patch && p.Code == EncryptionInvalid {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	if ps := problems(); len(ps) != 0 {
+		t.Fatalf("a patch between plaintext versions reported: %+v", ps)
+	}
+	// 2.0.0 as if it had been published encrypted.
+	key, _ := modelcrypt.NewContentKey()
+	editCustom(t, f, "models/det/2.0.0/manifest.json", func(c *targets.Custom) {
+		c.Encrypted = &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: key.Recipient(), Delivery: targets.DeliveryDevice}
+		c.Critical = []string{targets.FieldEncrypted}
+	})
+	if ps := problems(); len(ps) != 1 || !strings.Contains(ps[0].Message, "reveals") {
+		t.Fatalf("plaintext patch from an encrypted base: %+v", ps)
+	}
+}

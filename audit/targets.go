@@ -163,7 +163,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 	}
 	for _, d := range dirs {
 		v.checkDeltas(models[d], models)
-		v.checkEncryption(models[d])
+		v.checkEncryption(models[d], models)
 	}
 	v.checkEnvelopes(models)
 	v.checkPrecedence(models)

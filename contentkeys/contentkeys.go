@@ -33,8 +33,15 @@ const ScryptWorkFactor = 15
 // maxKeyFileSize bounds a stored key file.
 const maxKeyFileSize = 4096
 
+// syncDir is atomicfs.SyncDir (a variable so that a test sees which
+// directories are synced).
+var syncDir = atomicfs.SyncDir
+
 // ErrNotFound: no content key is stored for the version.
 var ErrNotFound = errors.New("no content key stored")
+
+// ErrExists: Create found a content key stored for the version already.
+var ErrExists = errors.New("a content key is stored already")
 
 // Store is the content key directory KEYDIR/content.
 type Store struct {
@@ -100,7 +107,7 @@ func (s *Store) Create(modelID, version string) (*modelcrypt.ContentKey, error) 
 		return nil, err
 	}
 	if _, err := os.Lstat(p); err == nil {
-		return nil, fmt.Errorf("a content key for %s %s is stored already (%s)", modelID, version, p)
+		return nil, fmt.Errorf("%w: %s %s (%s)", ErrExists, modelID, version, p)
 	}
 	k, err := modelcrypt.NewContentKey()
 	if err != nil {
@@ -125,11 +132,48 @@ func (s *Store) Create(modelID, version string) (*modelcrypt.ContentKey, error) 
 		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}
+		// The directory's own name must be as durable as the key file
+		// (atomicfs fsyncs only the file's directory): a version signed
+		// after a key that a power cut then loses can never be decrypted.
+		// Synced even if it existed: a killed Create may have made it.
+		if err := syncDir(osfs, filepath.Dir(d)); err != nil {
+			return nil, err
+		}
 	}
-	if err := atomicfs.WriteFile(osfs, p, buf.Bytes(), 0o600); err != nil {
+	if err := storeNew(osfs, p, buf.Bytes()); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// beforeLink, if set, runs just before a new key file is linked into
+// place (a test stores a rival key there).
+var beforeLink func()
+
+// storeNew writes data to a temporary file (0600) beside p and commits
+// it with atomicfs's CommitNew: a link, which unlike a rename never
+// replaces a key that another process (another repository sharing the
+// --keys directory) stored after Create looked, and whose recipient it
+// may already have signed.
+func storeNew(osfs afero.Fs, p string, data []byte) error {
+	t, err := atomicfs.Create(osfs, filepath.Dir(p), 0o600)
+	if err != nil {
+		return err
+	}
+	defer t.Abort()
+	if _, err := t.Write(data); err != nil {
+		return err
+	}
+	if beforeLink != nil {
+		beforeLink()
+	}
+	if err := t.CommitNew(p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: %s", ErrExists, p)
+		}
+		return err
+	}
+	return nil
 }
 
 // ForVersion returns the key to publish modelID at version with: the one
@@ -149,5 +193,10 @@ func (s *Store) ForVersion(modelID, version, previous string) (*modelcrypt.Conte
 			return nil, fmt.Errorf("the content key passphrase does not open the key of %s %s: %w", modelID, previous, err)
 		}
 	}
-	return s.Create(modelID, version)
+	key, err = s.Create(modelID, version)
+	if errors.Is(err, ErrExists) {
+		// Another publication stored one since Get looked: use it.
+		return s.Get(modelID, version)
+	}
+	return key, err
 }

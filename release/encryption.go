@@ -108,6 +108,7 @@ type Publication struct {
 // encrypt is set, the new version's own (ForVersion, checked against the
 // model's newest encrypted version in view). open opens the store; it is
 // called only if a key is needed (a passphrase prompt comes only then).
+// An encrypted base of a plaintext version is refused (ErrDeltaBase).
 // A failure (no store, a wrong passphrase, a base key missing) changes
 // nothing.
 func ForPublication(open func() (KeyStore, error), view map[string]*metadata.TargetFiles, m *targets.Manifest, bases []Base, encrypt bool) (*Publication, error) {
@@ -121,6 +122,15 @@ func ForPublication(open func() (KeyStore, error), view map[string]*metadata.Tar
 			store, err = open()
 		}
 		return store, err
+	}
+	// A plaintext version gets no patch from an encrypted base: the patch
+	// would be published in plaintext, and a patch reveals its base (its
+	// XOR and SUB regions hold new^old and new-old, and the new file is
+	// public). Refused before the store is opened.
+	for _, b := range bases {
+		if b.Custom.Encrypted != nil && !encrypt {
+			return nil, fmt.Errorf("%w: %s %s is encrypted and %s is not: a plaintext patch from it would reveal its plaintext (publish %s encrypted, or without a patch from %s)", ErrDeltaBase, m.ModelID, b.Version, m.Version, m.Version, b.Version)
+		}
 	}
 	p := &Publication{Base: map[string]*modelcrypt.ContentKey{}}
 	for _, b := range bases {

@@ -82,8 +82,13 @@ func TestForPublication(t *testing.T) {
 	if err != nil || p.Key != nil || len(p.Base) != 0 || calls != 0 {
 		t.Fatalf("nothing encrypted: %+v, %v, store opened %d times", p, err, calls)
 	}
-	if _, err := ForPublication(nil, nil, m, encBase, false); err == nil || !strings.Contains(err.Error(), "delta base 2.0.0 is encrypted: content keys: no content key store") {
+	if _, err := ForPublication(nil, nil, m, encBase, true); err == nil || !strings.Contains(err.Error(), "delta base 2.0.0 is encrypted: content keys: no content key store") {
 		t.Errorf("no store: %v", err)
+	}
+	// A plaintext version never gets a (plaintext) patch from an encrypted
+	// base: the patch would reveal the base. Refused before the store opens.
+	if _, err := ForPublication(open, nil, m, append(plainBase, encBase...), false); !errors.Is(err, ErrDeltaBase) || !strings.Contains(err.Error(), "det 2.0.0 is encrypted and 3.0.0 is not") || calls != 0 {
+		t.Errorf("plaintext version from an encrypted base: %v (store opened %d times)", err, calls)
 	}
 	if _, err := ForPublication(open, nil, m, encBase, true); !errors.Is(err, errNotFound) || store.keys["det@3.0.0"] != nil {
 		t.Errorf("base key missing: %v (new key stored: %v)", err, store.keys["det@3.0.0"] != nil)
@@ -96,7 +101,7 @@ func TestForPublication(t *testing.T) {
 		t.Fatalf("%+v, %v, store opened %d times", p, err, calls)
 	}
 	store.wrong = true
-	if _, err := ForPublication(open, nil, m, encBase, false); err == nil {
+	if _, err := ForPublication(open, nil, m, encBase, true); err == nil {
 		t.Error("a wrong passphrase opened the base key")
 	}
 }

@@ -266,14 +266,13 @@ func TestAddTargetEncryptedDeltas(t *testing.T) {
 	w5 := finetune(w4, 5)
 	labels := []byte("cat\ndog\n")
 	// 3.0.0 plaintext, 4.0.0 encrypted with a patch from it, 5.0.0
-	// encrypted with a patch from the encrypted 4.0.0, 6.0.0 plaintext
-	// with a patch from the encrypted 5.0.0.
-	w6 := finetune(w5, 6)
-	plains := map[string][]byte{"3.0.0": w3, "4.0.0": w4, "5.0.0": w5, "6.0.0": w6}
+	// encrypted with a patch from the encrypted 4.0.0. (6.0.0 plaintext
+	// with a patch from the encrypted 5.0.0 is refused below.)
+	plains := map[string][]byte{"3.0.0": w3, "4.0.0": w4, "5.0.0": w5}
 	for _, step := range []struct {
 		version, base string
 		encrypt       bool
-	}{{"3.0.0", "", false}, {"4.0.0", "3.0.0", true}, {"5.0.0", "4.0.0", true}, {"6.0.0", "5.0.0", false}} {
+	}{{"3.0.0", "", false}, {"4.0.0", "3.0.0", true}, {"5.0.0", "4.0.0", true}} {
 		bundle := "/bundle-" + step.version
 		writeBundle(t, fs, bundle, `{"model_id":"det","version":"`+step.version+`"}`, map[string][]byte{"model.onnx": plains[step.version], "labels.txt": labels})
 		opts := AddOptions{ContentKeys: ks}
@@ -326,6 +325,22 @@ func TestAddTargetEncryptedDeltas(t *testing.T) {
 		if g := deltaByKey(res.Deltas)["labels.txt@"+step.base]; g.Published {
 			t.Errorf("labels.txt patch published: %+v", g)
 		}
+	}
+	// A plaintext patch from an encrypted base would reveal the base (its
+	// XOR and SUB regions are new^old and new-old, and the new plaintext
+	// is public): refused, nothing changed.
+	w6 := finetune(w5, 6)
+	writeBundle(t, fs, "/bundle-6.0.0", `{"model_id":"det","version":"6.0.0"}`, map[string][]byte{"model.onnx": w6, "labels.txt": labels})
+	before := current(t, fs, dir)
+	_, err := r.AddTarget("/bundle-6.0.0", f.kr, AddOptions{ContentKeys: ks, DeltaFrom: []string{"5.0.0"}})
+	if !errors.Is(err, ErrDeltaBase) || !strings.Contains(err.Error(), "det 5.0.0 is encrypted and 6.0.0 is not") {
+		t.Fatalf("plaintext 6.0.0 with a patch from encrypted 5.0.0: %v", err)
+	}
+	if after := current(t, fs, dir); after.timestamp.Signed.Version != before.timestamp.Signed.Version {
+		t.Error("the refused publication changed the metadata")
+	}
+	if ok, _ := afero.DirExists(fs, filepath.Join(dir, "targets", "models", "det", "6.0.0")); ok {
+		t.Error("the refused publication left targets/models/det/6.0.0")
 	}
 	if names, _ := afero.ReadDir(fs, filepath.Join(dir, "tmp")); len(names) != 0 {
 		t.Errorf("tmp/ holds %d files", len(names))

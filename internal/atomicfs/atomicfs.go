@@ -83,6 +83,42 @@ func (t *File) Commit(final string) error {
 	if t.done {
 		return errors.New("atomicfs: file already committed or aborted")
 	}
+	if err := t.syncClose(final); err != nil {
+		return err
+	}
+	if err := t.fs.Rename(t.name, final); err != nil {
+		t.fs.Remove(t.name)
+		return err
+	}
+	crashpoint.Hit("atomicfs.renamed")
+	return SyncDir(t.fs, filepath.Dir(final))
+}
+
+// CommitNew is Commit for a name that must not exist: the file is
+// fsynced and hard-linked to final, which, unlike a rename, fails if
+// final exists (an error wrapping fs.ErrExist; nothing is replaced, even
+// a file another process made after the caller looked); then the
+// temporary name is removed and the directory fsynced. The OS filesystem
+// only (else an error wrapping ErrNoLink).
+func (t *File) CommitNew(final string) error {
+	if _, ok := t.fs.(*afero.OsFs); !ok {
+		t.Abort()
+		return fmt.Errorf("atomicfs: %w: not the OS filesystem", ErrNoLink)
+	}
+	if err := t.syncClose(final); err != nil {
+		return err
+	}
+	err := os.Link(t.name, final)
+	t.fs.Remove(t.name)
+	if err != nil {
+		return err
+	}
+	return SyncDir(t.fs, filepath.Dir(final))
+}
+
+// syncClose checks that final is in the temporary file's directory,
+// fsyncs and closes the file; on an error it is removed.
+func (t *File) syncClose(final string) error {
 	if filepath.Dir(final) != filepath.Dir(t.name) {
 		return fmt.Errorf("atomicfs: %s is not in the directory of %s", final, t.name)
 	}
@@ -99,18 +135,12 @@ func (t *File) Commit(final string) error {
 		return err
 	}
 	crashpoint.Hit("atomicfs.synced")
-	if err := t.f.Close(); err != nil {
-		t.done = true
-		t.fs.Remove(t.name)
-		return err
-	}
 	t.done = true
-	if err := t.fs.Rename(t.name, final); err != nil {
+	if err := t.f.Close(); err != nil {
 		t.fs.Remove(t.name)
 		return err
 	}
-	crashpoint.Hit("atomicfs.renamed")
-	return SyncDir(t.fs, filepath.Dir(final))
+	return nil
 }
 
 // Abort closes and removes the temporary file.

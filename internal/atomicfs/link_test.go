@@ -2,6 +2,7 @@ package atomicfs
 
 import (
 	"errors"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -43,5 +44,49 @@ func TestLink(t *testing.T) {
 	}
 	if _, err := mem.Stat("/b"); !os.IsNotExist(err) {
 		t.Errorf("/b: %v", err)
+	}
+}
+
+// TestCommitNew: the file gets its final name only if nothing has it;
+// an existing file (made after the caller looked) is left as it is,
+// and no temporary file stays either way. Not the OS filesystem:
+// ErrNoLink, nothing left.
+func TestCommitNew(t *testing.T) {
+	fs, dir := afero.NewOsFs(), t.TempDir()
+	final := filepath.Join(dir, "key")
+	commit := func(data string) error {
+		f, err := Create(fs, dir, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Abort()
+		f.Write([]byte(data))
+		return f.CommitNew(final)
+	}
+	if err := commit("first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := commit("second"); !errors.Is(err, iofs.ErrExist) {
+		t.Fatalf("over an existing file: %v", err)
+	}
+	if b, _ := os.ReadFile(final); string(b) != "first" {
+		t.Fatalf("the existing file was replaced: %q", b)
+	}
+	if fi, err := os.Stat(final); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, %v", fi.Mode().Perm(), err)
+	}
+	if names, _ := os.ReadDir(dir); len(names) != 1 {
+		t.Fatalf("%d files left, want 1", len(names))
+	}
+	mem := afero.NewMemMapFs()
+	f, err := Create(mem, "/r", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CommitNew("/r/key"); !errors.Is(err, ErrNoLink) {
+		t.Fatalf("in memory: %v", err)
+	}
+	if names, _ := afero.ReadDir(mem, "/r"); len(names) != 0 {
+		t.Fatalf("in memory: %d files left", len(names))
 	}
 }
