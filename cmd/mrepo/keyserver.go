@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keyserver"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/server"
 	"github.com/urfave/cli/v2"
 )
 
@@ -83,7 +83,7 @@ func runKeyserver(c *cli.Context) error {
 		return fmt.Errorf("%s: %s has no %s directory", name, dir, repo.MetadataDir)
 	}
 	addr := c.String("listen")
-	if c.String("tls-cert") == "" && !loopback(addr) {
+	if c.String("tls-cert") == "" && !server.Loopback(addr) {
 		return cliutil.Usagef("%s: --listen %s is not a loopback address: give --tls-cert and --tls-key (devices fetch keys over HTTPS only)", name, addr)
 	}
 	cfg := keyserver.Config{
@@ -138,17 +138,4 @@ func runKeyserver(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "mrepo: keyserver: reloaded: %d devices enrolled\n", ks.Enrolled())
 	}
 	return runServer(c, ks.HTTPServer(), ln, hups, reload)
-}
-
-// loopback reports whether addr (HOST:PORT) listens on loopback only.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
