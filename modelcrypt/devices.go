@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -69,6 +70,42 @@ func ParseDevices(r io.Reader) ([]Device, error) {
 		return nil, fmt.Errorf("devices file: %w", err)
 	}
 	return out, nil
+}
+
+// MaxDevicesFile bounds a devices file ReadDevicesFile reads (a million
+// devices of about 90 bytes a line).
+const MaxDevicesFile = 128 << 20
+
+// ReadDevicesFile reads and parses (ParseDevices) the devices file name,
+// of at most MaxDevicesFile bytes.
+func ReadDevicesFile(name string) ([]Device, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	lr := &io.LimitedReader{R: f, N: MaxDevicesFile + 1}
+	ds, err := ParseDevices(lr)
+	if lr.N == 0 {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, MaxDevicesFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return ds, nil
+}
+
+// ReadRecipientFile reads a recipient from a file in the devices file
+// format (a fleet recipient, a label may follow): its first one.
+func ReadRecipientFile(name string) (*tag.Recipient, error) {
+	ds, err := ReadDevicesFile(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, fmt.Errorf("%s holds no recipient", name)
+	}
+	return ds[0].Recipient, nil
 }
 
 // RecipientKey returns the P-256 public key of a device recipient: the

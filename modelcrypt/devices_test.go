@@ -6,6 +6,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -126,4 +128,43 @@ func FuzzParseDevices(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestReadDevicesAndRecipientFile(t *testing.T) {
+	_, a := newDeviceRecipient(t)
+	_, b := newDeviceRecipient(t)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	two := write("two", "# fleet\n"+a+" first\n"+b+"\n")
+	if ds, err := ReadDevicesFile(two); err != nil || len(ds) != 2 || ds[1].Recipient.String() != b {
+		t.Fatalf("ReadDevicesFile: %+v %v", ds, err)
+	}
+	if r, err := ReadRecipientFile(two); err != nil || r.String() != a {
+		t.Fatalf("ReadRecipientFile: %v %v", r, err)
+	}
+	if _, err := ReadRecipientFile(write("none", "# nothing here\n\n")); err == nil || !strings.Contains(err.Error(), "holds no recipient") {
+		t.Errorf("a file without a recipient: %v", err)
+	}
+	if _, err := ReadDevicesFile(write("bad", a+"\nhello\n")); err == nil || !strings.Contains(err.Error(), "bad: devices line 2") {
+		t.Errorf("a bad line: %v", err)
+	}
+	// A file over the bound, valid all along (comments), is refused.
+	big, err := os.Create(filepath.Join(dir, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "# " + strings.Repeat("x", 1021) + "\n"
+	for n := 0; n <= MaxDevicesFile; n += len(line) {
+		big.WriteString(line)
+	}
+	big.Close()
+	if _, err := ReadDevicesFile(big.Name()); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a file over MaxDevicesFile: %v", err)
+	}
 }

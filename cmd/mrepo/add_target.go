@@ -132,7 +132,7 @@ func addTargetEncrypt(c *cli.Context, opts *repo.AddOptions) error {
 			return cliutil.Usagef("add-target: --fleet-recipient: %v", err)
 		}
 	case fleetFile != "":
-		if enc.FleetRecipient, err = readRecipientFile(fleetFile); err != nil {
+		if enc.FleetRecipient, err = modelcrypt.ReadRecipientFile(fleetFile); err != nil {
 			return fmt.Errorf("add-target: --fleet-recipient-file: %w", err)
 		}
 	}

@@ -5,15 +5,8 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
-	"strings"
-
-	"filippo.io/age/tag"
 	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
-	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/urfave/cli/v2"
 )
 
@@ -34,23 +27,4 @@ func contentKeyStore(c *cli.Context, confirm bool) func() (*contentkeys.Store, e
 		}
 		return contentkeys.Open(c.String(keysFlag.Name), string(pass))
 	}
-}
-
-// readRecipientFile reads a fleet or device recipient from a file: its
-// first line that is neither blank nor a # comment, the recipient first
-// (a label may follow).
-func readRecipientFile(path string) (*tag.Recipient, error) {
-	data, err := readBounded(path, 64<<10)
-	if err != nil {
-		return nil, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		return modelcrypt.ParseRecipient(strings.Fields(line)[0])
-	}
-	return nil, fmt.Errorf("%s holds no recipient", path)
 }

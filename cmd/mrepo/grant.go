@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/edgetuf/edgetuf/grant"
@@ -10,10 +9,6 @@ import (
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/urfave/cli/v2"
 )
-
-// maxDevicesFile bounds a devices file: 100,000 devices with short labels
-// are about 10 MiB.
-const maxDevicesFile = 64 << 20
 
 func grantCommand() *cli.Command {
 	const name = "grant"
@@ -48,7 +43,7 @@ $MREPO_CONTENT_PASSPHRASE or a terminal prompt. See docs/encryption.md.`,
 			if err != nil {
 				return cliutil.Usagef("%s: %v", name, err)
 			}
-			devices, err := readDevices(c.String("devices"))
+			devices, err := modelcrypt.ReadDevicesFile(c.String("devices"))
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -73,17 +68,4 @@ $MREPO_CONTENT_PASSPHRASE or a terminal prompt. See docs/encryption.md.`,
 			return nil
 		},
 	})
-}
-
-// readDevices reads and parses a devices file (modelcrypt.ParseDevices).
-func readDevices(path string) ([]modelcrypt.Device, error) {
-	data, err := readBounded(path, maxDevicesFile)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := modelcrypt.ParseDevices(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return ds, nil
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/pubkey"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
 
@@ -52,7 +52,7 @@ sign), and mrepo publish-staged publishes it. See docs/rotation.md.`,
 			}
 			opts := repo.RotateOptions{Role: role, RemoveKeys: c.StringSlice("remove-key"), Threshold: c.Int("threshold"), Stage: c.Bool("stage")}
 			for _, p := range c.StringSlice("add-key") {
-				k, err := readPublicKey(p)
+				k, err := keys.ReadPublic(afero.NewOsFs(), p)
 				if err != nil {
 					return fmt.Errorf("rotate: --add-key: %w", err)
 				}
@@ -89,21 +89,4 @@ sign), and mrepo publish-staged publishes it. See docs/rotation.md.`,
 			return nil
 		},
 	})
-}
-
-// readPublicKey reads a public key from a NAME.pub file (a TUF key
-// object) or from the clear public part of a NAME.key file.
-func readPublicKey(path string) (*metadata.Key, error) {
-	data, err := readLimited(path)
-	if err != nil {
-		return nil, err
-	}
-	if k, err := keys.ParsePublic(data); err == nil {
-		return k, nil
-	}
-	f, err := keys.ParseFile(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: neither a public key (NAME.pub) nor a key file (NAME.key)", path)
-	}
-	return f.Public, nil
 }
