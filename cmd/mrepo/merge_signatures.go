@@ -37,7 +37,7 @@ that do not count for ROLE. Prints the thresholds still unmet.`,
 			}
 			others := map[string][]byte{}
 			for _, p := range c.Args().Slice() {
-				data, err := readBounded(p, maxStagedFile)
+				data, err := cliutil.ReadBounded(p, maxStagedFile)
 				if err != nil {
 					return fmt.Errorf("merge-signatures: %w", err)
 				}

@@ -49,7 +49,7 @@ per line, as CODE: where: what.`,
 				}
 				opts.ValidFor = time.Duration(d)
 			}
-			rootBytes, err := readBounded(c.String("root"), maxStagedFile)
+			rootBytes, err := cliutil.ReadBounded(c.String("root"), maxStagedFile)
 			if err != nil {
 				return fmt.Errorf("verify: trusted root: %w", err)
 			}
