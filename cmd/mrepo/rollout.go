@@ -78,8 +78,7 @@ func controlCommand(name string, required []string, cmd *cli.Command, run func(c
 		if c.Bool("json") {
 			return cliutil.WriteJSON(c.App.Writer, res)
 		}
-		fmt.Fprintf(c.App.Writer, "%s %s: %s\n", res.ModelID, res.Version, strings.Join(report.Controls(res.Rollout, res.Revoked, res.Policy), "; "))
-		fmt.Fprintf(c.App.Writer, "Signed %s v%d, snapshot v%d, timestamp v%d\n", res.Role, res.RoleVersion, res.Versions.Snapshot, res.Versions.Timestamp)
+		report.ControlsChanged(c.App.Writer, res)
 		return nil
 	}
 	return cmd

@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
-	"github.com/edgetuf/edgetuf/internal/pubkey"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/spf13/afero"
@@ -70,22 +68,7 @@ sign), and mrepo publish-staged publishes it. See docs/rotation.md.`,
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			w := c.App.Writer
-			if len(res.Changes) == 0 {
-				fmt.Fprintf(w, "Root v%d: no key changes (root re-signed with a fresh expiry)\n", res.RootVersion)
-			} else {
-				fmt.Fprintf(w, "Root v%d: %s\n", res.RootVersion, strings.Join(res.Changes, "; "))
-			}
-			fmt.Fprintf(w, "%s keys in root v%d: %s (threshold %d)\n", role, res.RootVersion, strings.Join(pubkey.ShortIDs(res.KeyIDs), ", "), res.Threshold)
-			if res.Published {
-				report.Signatures(w, res.Signatures)
-				fmt.Fprintf(w, "Published root v%d\n", res.RootVersion)
-				if len(res.Resigned) > 0 {
-					fmt.Fprintf(w, "Re-signed with the new keys: %s\n", report.Versions(res.Resigned, res.Versions))
-				}
-				return nil
-			}
-			report.Staged(c.App.Writer, res.Staged)
+			report.Rotated(c.App.Writer, role, res)
 			return nil
 		},
 	})
