@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/edgetuf/edgetuf/contentkeys"
@@ -60,17 +59,13 @@ HTTPS only.`,
 			&cli.DurationFlag{Name: "challenge-ttl", Value: keyserver.DefaultChallengeTTL, Usage: "a challenge may be answered for `DURATION`"},
 			&cli.IntFlag{Name: "max-challenges", Value: keyserver.DefaultMaxChallenges, Usage: "at most `N` challenges outstanding"},
 			&cli.StringFlag{Name: "audit-log", Usage: "append the audit log (JSON lines) to `FILE`"},
-			&cli.StringFlag{Name: "device-rate", Value: rateFlagValue(keyserver.DefaultDeviceRate), Usage: "each device may ask for `N/DURATION` challenges"},
+			&cli.StringFlag{Name: "device-rate", Value: keyserver.DefaultDeviceRate.Spec(), Usage: "each device may ask for `N/DURATION` challenges"},
 			&cli.IntFlag{Name: "device-burst", Value: keyserver.DefaultDeviceRate.Burst, Usage: "each device may ask for `N` challenges at once"},
-			&cli.StringFlag{Name: "global-rate", Value: rateFlagValue(keyserver.DefaultGlobalRate), Usage: "all devices together may send `N/DURATION` requests"},
+			&cli.StringFlag{Name: "global-rate", Value: keyserver.DefaultGlobalRate.Spec(), Usage: "all devices together may send `N/DURATION` requests"},
 			&cli.IntFlag{Name: "global-burst", Value: keyserver.DefaultGlobalRate.Burst, Usage: "all devices together may send `N` requests at once"},
 		},
 		Action: runKeyserver,
 	})
-}
-
-func rateFlagValue(r keyserver.Rate) string {
-	return fmt.Sprintf("%d/%s", r.Events, strings.TrimSuffix(strings.TrimSuffix(r.Per.String(), "0s"), "0m"))
 }
 
 func runKeyserver(c *cli.Context) error {
