@@ -7,6 +7,7 @@ package main
 import (
 	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/release"
 	"github.com/urfave/cli/v2"
 )
 
@@ -18,13 +19,17 @@ var contentPassFlag = &cli.StringFlag{Name: "content-passphrase-file", Usage: "r
 // contentKeyStore returns a function that opens the content key store
 // under --keys, asking for its passphrase when first called; confirm asks
 // twice on a terminal (a new key is about to be stored under it).
-func contentKeyStore(c *cli.Context, confirm bool) func() (*contentkeys.Store, error) {
+func contentKeyStore(c *cli.Context, confirm bool) func() (release.KeyStore, error) {
 	pp := &cliutil.Passphrases{File: c.String(contentPassFlag.Name), EnvVar: contentPassphraseEnv, Stderr: c.App.ErrWriter}
-	return func() (*contentkeys.Store, error) {
+	return func() (release.KeyStore, error) {
 		pass, err := pp.Get("content keys", confirm)
 		if err != nil {
 			return nil, err
 		}
-		return contentkeys.Open(c.String(keysFlag.Name), string(pass))
+		s, err := contentkeys.Open(c.String(keysFlag.Name), string(pass))
+		if err != nil {
+			return nil, err // not a nil *Store in a non-nil interface
+		}
+		return s, nil
 	}
 }

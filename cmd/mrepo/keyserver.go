@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keyserver"
 	"github.com/edgetuf/edgetuf/repo"
@@ -17,7 +16,7 @@ import (
 
 // openContentKeys opens the content key store under --keys
 // (contentKeyStore), naming the command in a passphrase failure.
-func openContentKeys(c *cli.Context) (*contentkeys.Store, error) {
+func openContentKeys(c *cli.Context) (keyserver.KeyStore, error) {
 	st, err := contentKeyStore(c, false)()
 	if err != nil {
 		return nil, fmt.Errorf("%s: content key passphrase: %w", c.Command.Name, err)
