@@ -5,6 +5,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
@@ -35,7 +36,7 @@ that do not count for ROLE. Prints the thresholds still unmet.`,
 			}
 			others := map[string][]byte{}
 			for _, p := range c.Args().Slice() {
-				data, err := cliutil.ReadBounded(p, maxStagedFile)
+				data, err := jsonlimit.ReadFile(p, maxStagedFile)
 				if err != nil {
 					return fmt.Errorf("merge-signatures: %w", err)
 				}

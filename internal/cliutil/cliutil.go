@@ -76,25 +76,6 @@ func (p *Passphrases) Get(purpose string, confirm bool) ([]byte, error) {
 	return p.ask(purpose, confirm)
 }
 
-// ReadBounded reads the file at path, of at most limit bytes, never
-// more than limit+1 bytes of it (a size from Stat says nothing of a FIFO
-// or a growing file).
-func ReadBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return data, nil
-}
-
 // OneLine flattens an error message to a single line.
 func OneLine(err error) string {
 	s := err.Error()
