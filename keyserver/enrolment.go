@@ -2,6 +2,10 @@ package keyserver
 
 import "github.com/edgetuf/edgetuf/modelcrypt"
 
+// maxDevicesFile bounds a devices or revoked file (a million devices of
+// about 90 bytes a line).
+const maxDevicesFile = 128 << 20
+
 // enrolment is the devices a key may be released to: enrolled (by
 // recipient string, with their labels) and not revoked.
 type enrolment struct {
@@ -11,7 +15,7 @@ type enrolment struct {
 
 // loadEnrolment reads the devices file and the revoked file ("": none).
 func loadEnrolment(devicesFile, revokedFile string) (*enrolment, error) {
-	ds, err := modelcrypt.ReadDevicesFile(devicesFile)
+	ds, err := modelcrypt.ReadDevicesFile(devicesFile, maxDevicesFile)
 	if err != nil {
 		return nil, err
 	}
@@ -20,7 +24,7 @@ func loadEnrolment(devicesFile, revokedFile string) (*enrolment, error) {
 		e.enrolled[d.Recipient.String()] = d
 	}
 	if revokedFile != "" {
-		rs, err := modelcrypt.ReadDevicesFile(revokedFile)
+		rs, err := modelcrypt.ReadDevicesFile(revokedFile, maxDevicesFile)
 		if err != nil {
 			return nil, err
 		}

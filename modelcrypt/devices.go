@@ -72,22 +72,18 @@ func ParseDevices(r io.Reader) ([]Device, error) {
 	return out, nil
 }
 
-// MaxDevicesFile bounds a devices file ReadDevicesFile reads (a million
-// devices of about 90 bytes a line).
-const MaxDevicesFile = 128 << 20
-
 // ReadDevicesFile reads and parses (ParseDevices) the devices file name,
-// of at most MaxDevicesFile bytes.
-func ReadDevicesFile(name string) ([]Device, error) {
+// of at most limit bytes.
+func ReadDevicesFile(name string, limit int64) ([]Device, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	lr := &io.LimitedReader{R: f, N: MaxDevicesFile + 1}
+	lr := &io.LimitedReader{R: f, N: limit + 1}
 	ds, err := ParseDevices(lr)
 	if lr.N == 0 {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, MaxDevicesFile)
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -96,9 +92,10 @@ func ReadDevicesFile(name string) ([]Device, error) {
 }
 
 // ReadRecipientFile reads a recipient from a file in the devices file
-// format (a fleet recipient, a label may follow): its first one.
+// format (a fleet recipient, a label may follow), of at most 64 KiB: its
+// first one.
 func ReadRecipientFile(name string) (*tag.Recipient, error) {
-	ds, err := ReadDevicesFile(name)
+	ds, err := ReadDevicesFile(name, 64<<10)
 	if err != nil {
 		return nil, err
 	}

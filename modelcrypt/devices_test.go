@@ -142,7 +142,7 @@ func TestReadDevicesAndRecipientFile(t *testing.T) {
 		return p
 	}
 	two := write("two", "# fleet\n"+a+" first\n"+b+"\n")
-	if ds, err := ReadDevicesFile(two); err != nil || len(ds) != 2 || ds[1].Recipient.String() != b {
+	if ds, err := ReadDevicesFile(two, 1<<10); err != nil || len(ds) != 2 || ds[1].Recipient.String() != b {
 		t.Fatalf("ReadDevicesFile: %+v %v", ds, err)
 	}
 	if r, err := ReadRecipientFile(two); err != nil || r.String() != a {
@@ -151,20 +151,18 @@ func TestReadDevicesAndRecipientFile(t *testing.T) {
 	if _, err := ReadRecipientFile(write("none", "# nothing here\n\n")); err == nil || !strings.Contains(err.Error(), "holds no recipient") {
 		t.Errorf("a file without a recipient: %v", err)
 	}
-	if _, err := ReadDevicesFile(write("bad", a+"\nhello\n")); err == nil || !strings.Contains(err.Error(), "bad: devices line 2") {
+	if _, err := ReadDevicesFile(write("bad", a+"\nhello\n"), 1<<10); err == nil || !strings.Contains(err.Error(), "bad: devices line 2") {
 		t.Errorf("a bad line: %v", err)
 	}
 	// A file over the bound, valid all along (comments), is refused.
-	big, err := os.Create(filepath.Join(dir, "big"))
-	if err != nil {
-		t.Fatal(err)
+	big := write("big", strings.Repeat("# "+strings.Repeat("x", 1021)+"\n", 4))
+	if _, err := ReadDevicesFile(big, 4<<10); err != nil {
+		t.Errorf("a file at the bound: %v", err)
 	}
-	line := "# " + strings.Repeat("x", 1021) + "\n"
-	for n := 0; n <= MaxDevicesFile; n += len(line) {
-		big.WriteString(line)
+	if _, err := ReadDevicesFile(big, 4<<10-1); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a file over the bound: %v", err)
 	}
-	big.Close()
-	if _, err := ReadDevicesFile(big.Name()); err == nil || !strings.Contains(err.Error(), "larger than") {
-		t.Errorf("a file over MaxDevicesFile: %v", err)
+	if _, err := ReadRecipientFile(write("long", strings.Repeat("# "+strings.Repeat("x", 1021)+"\n", 64)+a+"\n")); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a recipient file over 64 KiB: %v", err)
 	}
 }

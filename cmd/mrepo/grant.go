@@ -10,6 +10,10 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// maxDevicesFile bounds a devices file: 100,000 devices with short labels
+// are about 10 MiB.
+const maxDevicesFile = 64 << 20
+
 func grantCommand() *cli.Command {
 	const name = "grant"
 	return command([]string{"repo", "keys", "devices"}, &cli.Command{
@@ -43,7 +47,7 @@ $MREPO_CONTENT_PASSPHRASE or a terminal prompt. See docs/encryption.md.`,
 			if err != nil {
 				return cliutil.Usagef("%s: %v", name, err)
 			}
-			devices, err := modelcrypt.ReadDevicesFile(c.String("devices"))
+			devices, err := modelcrypt.ReadDevicesFile(c.String("devices"), maxDevicesFile)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
