@@ -24,7 +24,8 @@
 // (mrepo serve and mrepo keyserver): a plain or TLS socket, a graceful
 // shutdown, a line per request.
 //
-// Used by cmd/mrepo (serve, keyserver), internal/testrepo and the client's tests. It
-// must never import keys, repo or any package that writes a repository:
-// it holds no secrets and changes nothing (internal/archtest enforces it).
+// Used by cmd/mrepo (serve, keyserver), internal/testrepo and the
+// client's tests. It must never import keys, repo or any package that
+// writes a repository: it holds no secrets and changes nothing
+// (internal/archtest enforces it).
 package server
