@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -153,4 +154,21 @@ func ParsePublic(data []byte) (*metadata.Key, error) {
 		return nil, fmt.Errorf("not a usable TUF public key: %v", err)
 	}
 	return &k, nil
+}
+
+// ReadPublic reads a public key from a NAME.pub file (a TUF key object)
+// or from the clear public part of a NAME.key file (no passphrase).
+func ReadPublic(fs afero.Fs, name string) (*metadata.Key, error) {
+	data, err := readSmall(fs, name, maxKeyFileSize)
+	if err != nil {
+		return nil, err
+	}
+	if k, err := ParsePublic(data); err == nil {
+		return k, nil
+	}
+	f, err := ParseFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: neither a public key (NAME.pub) nor a key file (NAME.key)", name)
+	}
+	return f.Public, nil
 }

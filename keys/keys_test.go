@@ -478,3 +478,28 @@ func (oddSigner) Public() crypto.PublicKey { return nil }
 func (oddSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
 	return nil, errors.New("not a real signer")
 }
+
+func TestReadPublic(t *testing.T) {
+	t.Parallel()
+	ks, _ := fixtures(t)
+	fs := afero.NewMemMapFs()
+	d := &Dir{FS: fs, Path: "/keys"}
+	k := ks[Ed25519]
+	if err := d.Write(k, testPassphrase); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{PubSuffix, KeySuffix} { // the .key file's clear public part
+		pub, err := ReadPublic(fs, filepath.Join("/keys", k.Name+suffix))
+		if err != nil || mustID(pub) != k.ID() {
+			t.Errorf("ReadPublic(%s): %v", suffix, err)
+		}
+	}
+	afero.WriteFile(fs, "/manifest.json", []byte(`{"model_id":"x"}`), 0o644)
+	if _, err := ReadPublic(fs, "/manifest.json"); err == nil || !strings.Contains(err.Error(), "neither a public key") {
+		t.Errorf("ReadPublic of another file: %v", err)
+	}
+	afero.WriteFile(fs, "/big.pub", bytes.Repeat([]byte(" "), maxKeyFileSize+1), 0o644)
+	if _, err := ReadPublic(fs, "/big.pub"); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("ReadPublic of a large file: %v", err)
+	}
+}

@@ -1,11 +1,6 @@
 package keyserver
 
-import (
-	"fmt"
-	"os"
-
-	"github.com/edgetuf/edgetuf/modelcrypt"
-)
+import "github.com/edgetuf/edgetuf/modelcrypt"
 
 // maxDevicesFile bounds a devices or revoked file (a million devices of
 // about 90 bytes a line).
@@ -18,28 +13,9 @@ type enrolment struct {
 	revoked  map[string]bool
 }
 
-// readDevices reads a devices file (modelcrypt.ParseDevices' format).
-func readDevices(name string) ([]modelcrypt.Device, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return nil, err
-	} else if fi.Size() > maxDevicesFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxDevicesFile)
-	}
-	ds, err := modelcrypt.ParseDevices(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return ds, nil
-}
-
 // loadEnrolment reads the devices file and the revoked file ("": none).
 func loadEnrolment(devicesFile, revokedFile string) (*enrolment, error) {
-	ds, err := readDevices(devicesFile)
+	ds, err := modelcrypt.ReadDevicesFile(devicesFile, maxDevicesFile)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +24,7 @@ func loadEnrolment(devicesFile, revokedFile string) (*enrolment, error) {
 		e.enrolled[d.Recipient.String()] = d
 	}
 	if revokedFile != "" {
-		rs, err := readDevices(revokedFile)
+		rs, err := modelcrypt.ReadDevicesFile(revokedFile, maxDevicesFile)
 		if err != nil {
 			return nil, err
 		}

@@ -42,6 +42,19 @@ func (r Rate) validate() error {
 	return nil
 }
 
+// Spec is r's events and period in the form ParseRate reads, without
+// zero units: 10/1m, 200/1s, 3/1h30m (the default of a rate flag).
+func (r Rate) Spec() string {
+	per := r.Per.String()
+	if strings.HasSuffix(per, "m0s") {
+		per = strings.TrimSuffix(per, "0s")
+	}
+	if strings.HasSuffix(per, "h0m") {
+		per = strings.TrimSuffix(per, "0m")
+	}
+	return fmt.Sprintf("%d/%s", r.Events, per)
+}
+
 func (r Rate) String() string { return fmt.Sprintf("%d/%s (burst %d)", r.Events, r.Per, r.Burst) }
 
 // bucket is one token bucket, refilled lazily at each take.

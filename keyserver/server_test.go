@@ -416,6 +416,19 @@ func TestParseRate(t *testing.T) {
 	}
 }
 
+// TestRateSpecRoundTrips: the default of a rate flag (Spec) is what
+// ParseRate reads back.
+func TestRateSpecRoundTrips(t *testing.T) {
+	for r, want := range map[Rate]string{DefaultDeviceRate: "10/1m", DefaultGlobalRate: "200/1s", {3, 90 * time.Minute, 1}: "3/1h30m", {1, time.Hour, 1}: "1/1h", {5, 90 * time.Second, 2}: "5/1m30s", {7, 1500 * time.Millisecond, 1}: "7/1.5s"} {
+		if got := r.Spec(); got != want {
+			t.Errorf("%v.Spec() = %q, want %q", r, got, want)
+		}
+		if back, err := ParseRate(r.Spec(), r.Burst); err != nil || back != r {
+			t.Errorf("ParseRate(%q) = %v, %v; want %v", r.Spec(), back, err, r)
+		}
+	}
+}
+
 // brokenSink is an audit log on a full disk.
 type brokenSink struct{}
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -69,6 +70,39 @@ func ParseDevices(r io.Reader) ([]Device, error) {
 		return nil, fmt.Errorf("devices file: %w", err)
 	}
 	return out, nil
+}
+
+// ReadDevicesFile reads and parses (ParseDevices) the devices file name,
+// of at most limit bytes.
+func ReadDevicesFile(name string, limit int64) ([]Device, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	lr := &io.LimitedReader{R: f, N: limit + 1}
+	ds, err := ParseDevices(lr)
+	if lr.N == 0 {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return ds, nil
+}
+
+// ReadRecipientFile reads a recipient from a file in the devices file
+// format (a fleet recipient, a label may follow), of at most 64 KiB: its
+// first one.
+func ReadRecipientFile(name string) (*tag.Recipient, error) {
+	ds, err := ReadDevicesFile(name, 64<<10)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, fmt.Errorf("%s holds no recipient", name)
+	}
+	return ds[0].Recipient, nil
 }
 
 // RecipientKey returns the P-256 public key of a device recipient: the

@@ -6,6 +6,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -126,4 +128,41 @@ func FuzzParseDevices(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestReadDevicesAndRecipientFile(t *testing.T) {
+	_, a := newDeviceRecipient(t)
+	_, b := newDeviceRecipient(t)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	two := write("two", "# fleet\n"+a+" first\n"+b+"\n")
+	if ds, err := ReadDevicesFile(two, 1<<10); err != nil || len(ds) != 2 || ds[1].Recipient.String() != b {
+		t.Fatalf("ReadDevicesFile: %+v %v", ds, err)
+	}
+	if r, err := ReadRecipientFile(two); err != nil || r.String() != a {
+		t.Fatalf("ReadRecipientFile: %v %v", r, err)
+	}
+	if _, err := ReadRecipientFile(write("none", "# nothing here\n\n")); err == nil || !strings.Contains(err.Error(), "holds no recipient") {
+		t.Errorf("a file without a recipient: %v", err)
+	}
+	if _, err := ReadDevicesFile(write("bad", a+"\nhello\n"), 1<<10); err == nil || !strings.Contains(err.Error(), "bad: devices line 2") {
+		t.Errorf("a bad line: %v", err)
+	}
+	// A file over the bound, valid all along (comments), is refused.
+	big := write("big", strings.Repeat("# "+strings.Repeat("x", 1021)+"\n", 4))
+	if _, err := ReadDevicesFile(big, 4<<10); err != nil {
+		t.Errorf("a file at the bound: %v", err)
+	}
+	if _, err := ReadDevicesFile(big, 4<<10-1); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a file over the bound: %v", err)
+	}
+	if _, err := ReadRecipientFile(write("long", strings.Repeat("# "+strings.Repeat("x", 1021)+"\n", 64)+a+"\n")); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a recipient file over 64 KiB: %v", err)
+	}
 }

@@ -20,8 +20,12 @@
 //
 // TLSConfig loads the certificate and key for HTTPS (TLS 1.2 or newer);
 // TLS protects the privacy of what a device fetches, not its integrity.
+// Listen, Serve and AccessLog are what a command needs around a handler
+// (mrepo serve and mrepo keyserver): a plain or TLS socket, a graceful
+// shutdown, a line per request.
 //
-// Used by cmd/mrepo (serve), internal/testrepo and the client's tests. It
-// must never import keys, repo or any package that writes a repository:
-// it holds no secrets and changes nothing (internal/archtest enforces it).
+// Used by cmd/mrepo (serve, keyserver), internal/testrepo and the
+// client's tests. It must never import keys, repo or any package that
+// writes a repository: it holds no secrets and changes nothing
+// (internal/archtest enforces it).
 package server

@@ -5,10 +5,8 @@ import (
 	"strings"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
-	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/modelcrypt"
-	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/targetstore"
@@ -119,7 +117,7 @@ func addTargetEncrypt(c *cli.Context, opts *repo.AddOptions) error {
 	case !c.Bool("encrypt") && (c.IsSet("delivery") || fleet != "" || fleetFile != ""):
 		return cliutil.Usagef("add-target: --delivery and --fleet-recipient need --encrypt")
 	case !c.Bool("encrypt"):
-		opts.ContentKeys = keyStore(contentKeyStore(c, false))
+		opts.ContentKeys = contentKeyStore(c, false)
 		return nil
 	case fleet != "" && fleetFile != "":
 		return cliutil.Usagef("add-target: give --fleet-recipient or --fleet-recipient-file, not both")
@@ -132,24 +130,13 @@ func addTargetEncrypt(c *cli.Context, opts *repo.AddOptions) error {
 			return cliutil.Usagef("add-target: --fleet-recipient: %v", err)
 		}
 	case fleetFile != "":
-		if enc.FleetRecipient, err = readRecipientFile(fleetFile); err != nil {
+		if enc.FleetRecipient, err = modelcrypt.ReadRecipientFile(fleetFile); err != nil {
 			return fmt.Errorf("add-target: --fleet-recipient-file: %w", err)
 		}
 	}
 	if err := enc.Check(); err != nil {
 		return cliutil.Usagef("add-target: %v", err)
 	}
-	opts.Encrypt, opts.ContentKeys = enc, keyStore(contentKeyStore(c, true))
+	opts.Encrypt, opts.ContentKeys = enc, contentKeyStore(c, true)
 	return nil
-}
-
-// keyStore gives a publication the content key store (release.KeyStore).
-func keyStore(open func() (*contentkeys.Store, error)) func() (release.KeyStore, error) {
-	return func() (release.KeyStore, error) {
-		s, err := open()
-		if err != nil {
-			return nil, err // not a nil *Store in a non-nil interface
-		}
-		return s, nil
-	}
 }

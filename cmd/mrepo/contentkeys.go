@@ -5,15 +5,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
-	"strings"
-
-	"filippo.io/age/tag"
 	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
-	"github.com/edgetuf/edgetuf/modelcrypt"
+	"github.com/edgetuf/edgetuf/release"
 	"github.com/urfave/cli/v2"
 )
 
@@ -25,32 +19,17 @@ var contentPassFlag = &cli.StringFlag{Name: "content-passphrase-file", Usage: "r
 // contentKeyStore returns a function that opens the content key store
 // under --keys, asking for its passphrase when first called; confirm asks
 // twice on a terminal (a new key is about to be stored under it).
-func contentKeyStore(c *cli.Context, confirm bool) func() (*contentkeys.Store, error) {
+func contentKeyStore(c *cli.Context, confirm bool) func() (release.KeyStore, error) {
 	pp := &cliutil.Passphrases{File: c.String(contentPassFlag.Name), EnvVar: contentPassphraseEnv, Stderr: c.App.ErrWriter}
-	return func() (*contentkeys.Store, error) {
+	return func() (release.KeyStore, error) {
 		pass, err := pp.Get("content keys", confirm)
 		if err != nil {
 			return nil, err
 		}
-		return contentkeys.Open(c.String(keysFlag.Name), string(pass))
-	}
-}
-
-// readRecipientFile reads a fleet or device recipient from a file: its
-// first line that is neither blank nor a # comment, the recipient first
-// (a label may follow).
-func readRecipientFile(path string) (*tag.Recipient, error) {
-	data, err := readBounded(path, 64<<10)
-	if err != nil {
-		return nil, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+		s, err := contentkeys.Open(c.String(keysFlag.Name), string(pass))
+		if err != nil {
+			return nil, err // not a nil *Store in a non-nil interface
 		}
-		return modelcrypt.ParseRecipient(strings.Fields(line)[0])
+		return s, nil
 	}
-	return nil, fmt.Errorf("%s holds no recipient", path)
 }

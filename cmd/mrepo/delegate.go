@@ -7,7 +7,7 @@ import (
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
 
@@ -88,7 +88,7 @@ bins exclude each other.`,
 				return cliutil.Usagef("delegate: %v", err)
 			}
 			for _, f := range c.StringSlice("key") {
-				k, err := readDelegateKey(f)
+				k, err := keys.ReadPublic(afero.NewOsFs(), f)
 				if err != nil {
 					return fmt.Errorf("delegate: --key %s: %w", f, err)
 				}
@@ -110,21 +110,4 @@ bins exclude each other.`,
 			return nil
 		},
 	})
-}
-
-// readDelegateKey reads a public key: a NAME.pub file (a TUF key object,
-// as mrepo keygen writes it) or the clear public part of a NAME.key file.
-func readDelegateKey(name string) (*metadata.Key, error) {
-	data, err := readLimited(name)
-	if err != nil {
-		return nil, err
-	}
-	k, perr := keys.ParsePublic(data)
-	if perr == nil {
-		return k, nil
-	}
-	if f, err := keys.ParseFile(data); err == nil {
-		return f.Public, nil
-	}
-	return nil, perr
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func deltaCommand() *cli.Command {
-	return &cli.Command{
+	return cliutil.Group("mrepo", &cli.Command{
 		Name:      "delta",
 		Usage:     "create or apply a binary patch between two versions of a file",
 		UsageText: "mrepo delta create [--json] OLD NEW PATCH\nmrepo delta apply [--json] [--max-duration D] OLD PATCH OUT",
@@ -25,17 +25,8 @@ rebuild a file by hand. Neither command needs a repository or keys.
 Patches name the length and SHA-256 of the file they apply to and of the
 file they rebuild; apply checks both and writes nothing unless the result
 is exactly the file the patch was made for.`,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return cliutil.Usagef("delta: %s (see mrepo delta --help)", cliutil.OneLine(err))
-		},
 		Subcommands: []*cli.Command{deltaCreateCommand(), deltaApplyCommand()},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return cliutil.Usagef("delta: unknown command %q: create or apply (see mrepo delta --help)", c.Args().First())
-			}
-			return cliutil.GroupHelp(c, "delta: expected a command: create or apply (see mrepo delta --help)")
-		},
-	}
+	})
 }
 
 // deltaSubcommand sets up a subcommand of `mrepo delta`: flag errors are

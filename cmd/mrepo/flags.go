@@ -1,13 +1,11 @@
 // Flags and helpers that several mrepo commands share: the repository and
-// key directory flags, passphrases and PINs, usage checks, bounded reads,
-// warnings. Text output is in package report (cmd/mrepo/internal/report).
+// key directory flags, passphrases, usage checks, warnings. Text output
+// is in package report (cmd/mrepo/internal/report).
 
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -18,7 +16,6 @@ import (
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 )
 
 var (
@@ -76,9 +73,6 @@ var (
 	stagedFlag  = &cli.StringFlag{Name: "staged", Usage: "a staged metadata `FILE` (a copy, e.g. on an air-gapped machine) instead of the repository's"}
 )
 
-// maxKeyFile bounds what is read as a key file.
-const maxKeyFile = 64 << 10
-
 // optKeyDir is the --keys directory, or nil when not given.
 func optKeyDir(c *cli.Context) keys.Keyring {
 	if c.String("keys") == "" {
@@ -99,54 +93,12 @@ func roleArg(c *cli.Context) (string, error) {
 // every metadata read).
 const maxStagedFile = 32 << 20
 
-func readLimited(path string) ([]byte, error) { return readBounded(path, maxKeyFile) }
-
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return data, nil
-}
-
 // stagedTarget checks that exactly one of --repo and --staged is given.
 func stagedTarget(c *cli.Context) error {
 	if (c.String("repo") == "") == (c.String("staged") == "") {
 		return cliutil.Usagef("%s: give exactly one of --repo DIR and --staged FILE (see mrepo %s --help)", c.Command.Name, c.Command.Name)
 	}
 	return nil
-}
-
-// pinPrompt asks for a PKCS#11 user PIN on the controlling terminal. It is
-// the last source, after the reference's pin-source and
-// EDGETUF_PKCS11_PIN; a PIN is never taken from a flag value.
-func pinPrompt(purpose string, _ bool) ([]byte, error) {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
-		return nil, errors.New("no terminal to ask on")
-	}
-	defer tty.Close()
-	if !term.IsTerminal(int(tty.Fd())) {
-		return nil, errors.New("no terminal to ask on")
-	}
-	fmt.Fprintf(tty, "Enter %s: ", purpose)
-	pin, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
-	if err != nil {
-		return nil, err
-	}
-	if len(pin) == 0 {
-		return nil, errors.New("empty PIN")
-	}
-	return pin, nil
 }
 
 // warn prints a command's warnings to stderr, one line each (none with

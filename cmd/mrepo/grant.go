@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/edgetuf/edgetuf/grant"
@@ -48,7 +47,7 @@ $MREPO_CONTENT_PASSPHRASE or a terminal prompt. See docs/encryption.md.`,
 			if err != nil {
 				return cliutil.Usagef("%s: %v", name, err)
 			}
-			devices, err := readDevices(c.String("devices"))
+			devices, err := modelcrypt.ReadDevicesFile(c.String("devices"), maxDevicesFile)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -73,17 +72,4 @@ $MREPO_CONTENT_PASSPHRASE or a terminal prompt. See docs/encryption.md.`,
 			return nil
 		},
 	})
-}
-
-// readDevices reads and parses a devices file (modelcrypt.ParseDevices).
-func readDevices(path string) ([]modelcrypt.Device, error) {
-	data, err := readBounded(path, maxDevicesFile)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := modelcrypt.ParseDevices(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return ds, nil
 }

@@ -2,10 +2,9 @@ package main
 
 import (
 	"fmt"
-	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/keys"
@@ -72,18 +71,7 @@ Refuses to overwrite an existing repository or existing key files.`,
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			w := c.App.Writer
-			fmt.Fprintf(w, "Created repository %s (root threshold %d of %d, %s keys)\n", res.Repository, res.RootThreshold, len(res.RootKeyIDs), kt)
-			fmt.Fprintf(w, "Keys in %s:\n", c.String("keys"))
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			for _, k := range res.Keys {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\n", k.Name, k.Role, k.KeyID)
-			}
-			tw.Flush()
-			fmt.Fprintf(w, "Root key IDs: %s\n", strings.Join(res.RootKeyIDs, " "))
-			fmt.Fprintf(w, "Pin this root in device images: %s\n", res.RootFile)
-			fmt.Fprintf(w, "SHA-256 of 1.root.json: %s\n", res.RootSHA256)
-			fmt.Fprintf(w, "Next: move the root-*.key files to offline storage, one per holder.\n")
+			report.Initialized(c.App.Writer, res, c.String("keys"), string(kt))
 			return nil
 		},
 	})

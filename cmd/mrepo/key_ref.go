@@ -12,7 +12,7 @@ import (
 )
 
 func keyRefCommand() *cli.Command {
-	return &cli.Command{
+	return cliutil.Group("mrepo", &cli.Command{
 		Name:      "key-ref",
 		Usage:     "use keys held in a PKCS#11 token (HSM) or a cloud KMS",
 		UsageText: "mrepo key-ref add --keys DIR --name NAME --ref REF [--generate --key-type T] [--json]\nmrepo key-ref list --keys DIR [--json]",
@@ -34,17 +34,8 @@ EDGETUF_PKCS11_PIN environment variable, else a terminal prompt. AWS
 credentials, region and endpoint come from the AWS SDK's usual sources
 (AWS_ACCESS_KEY_ID, AWS_PROFILE, an instance role; AWS_REGION;
 AWS_ENDPOINT_URL_KMS).`,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return cliutil.Usagef("key-ref: %s (see mrepo key-ref --help)", cliutil.OneLine(err))
-		},
 		Subcommands: []*cli.Command{keyRefAddCommand(), keyRefListCommand()},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return cliutil.Usagef("key-ref: unknown command %q: add or list (see mrepo key-ref --help)", c.Args().First())
-			}
-			return cliutil.GroupHelp(c, "key-ref: expected a command: add or list (see mrepo key-ref --help)")
-		},
-	}
+	})
 }
 
 // keyRefSubcommand sets up a subcommand of `mrepo key-ref`: flag errors

@@ -2,23 +2,21 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
-	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keyserver"
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/server"
 	"github.com/urfave/cli/v2"
 )
 
 // openContentKeys opens the content key store under --keys
 // (contentKeyStore), naming the command in a passphrase failure.
-func openContentKeys(c *cli.Context) (*contentkeys.Store, error) {
+func openContentKeys(c *cli.Context) (keyserver.KeyStore, error) {
 	st, err := contentKeyStore(c, false)()
 	if err != nil {
 		return nil, fmt.Errorf("%s: content key passphrase: %w", c.Command.Name, err)
@@ -60,17 +58,13 @@ HTTPS only.`,
 			&cli.DurationFlag{Name: "challenge-ttl", Value: keyserver.DefaultChallengeTTL, Usage: "a challenge may be answered for `DURATION`"},
 			&cli.IntFlag{Name: "max-challenges", Value: keyserver.DefaultMaxChallenges, Usage: "at most `N` challenges outstanding"},
 			&cli.StringFlag{Name: "audit-log", Usage: "append the audit log (JSON lines) to `FILE`"},
-			&cli.StringFlag{Name: "device-rate", Value: rateFlagValue(keyserver.DefaultDeviceRate), Usage: "each device may ask for `N/DURATION` challenges"},
+			&cli.StringFlag{Name: "device-rate", Value: keyserver.DefaultDeviceRate.Spec(), Usage: "each device may ask for `N/DURATION` challenges"},
 			&cli.IntFlag{Name: "device-burst", Value: keyserver.DefaultDeviceRate.Burst, Usage: "each device may ask for `N` challenges at once"},
-			&cli.StringFlag{Name: "global-rate", Value: rateFlagValue(keyserver.DefaultGlobalRate), Usage: "all devices together may send `N/DURATION` requests"},
+			&cli.StringFlag{Name: "global-rate", Value: keyserver.DefaultGlobalRate.Spec(), Usage: "all devices together may send `N/DURATION` requests"},
 			&cli.IntFlag{Name: "global-burst", Value: keyserver.DefaultGlobalRate.Burst, Usage: "all devices together may send `N` requests at once"},
 		},
 		Action: runKeyserver,
 	})
-}
-
-func rateFlagValue(r keyserver.Rate) string {
-	return fmt.Sprintf("%d/%s", r.Events, strings.TrimSuffix(strings.TrimSuffix(r.Per.String(), "0s"), "0m"))
 }
 
 func runKeyserver(c *cli.Context) error {
@@ -83,7 +77,7 @@ func runKeyserver(c *cli.Context) error {
 		return fmt.Errorf("%s: %s has no %s directory", name, dir, repo.MetadataDir)
 	}
 	addr := c.String("listen")
-	if c.String("tls-cert") == "" && !loopback(addr) {
+	if c.String("tls-cert") == "" && !server.Loopback(addr) {
 		return cliutil.Usagef("%s: --listen %s is not a loopback address: give --tls-cert and --tls-key (devices fetch keys over HTTPS only)", name, addr)
 	}
 	cfg := keyserver.Config{
@@ -138,17 +132,4 @@ func runKeyserver(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "mrepo: keyserver: reloaded: %d devices enrolled\n", ks.Enrolled())
 	}
 	return runServer(c, ks.HTTPServer(), ln, hups, reload)
-}
-
-// loopback reports whether addr (HOST:PORT) listens on loopback only.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

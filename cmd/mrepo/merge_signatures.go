@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
-	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
@@ -37,7 +36,7 @@ that do not count for ROLE. Prints the thresholds still unmet.`,
 			}
 			others := map[string][]byte{}
 			for _, p := range c.Args().Slice() {
-				data, err := readBounded(p, maxStagedFile)
+				data, err := jsonlimit.ReadFile(p, maxStagedFile)
 				if err != nil {
 					return fmt.Errorf("merge-signatures: %w", err)
 				}
@@ -63,17 +62,7 @@ that do not count for ROLE. Prints the thresholds still unmet.`,
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			w := c.App.Writer
-			ids := make([]string, len(res.Added))
-			for i, id := range res.Added {
-				ids[i] = keys.ShortID(id)
-			}
-			if len(ids) == 0 {
-				fmt.Fprintf(w, "No new signatures for %s v%d in %s\n", res.Role, res.Version, res.File)
-			} else {
-				fmt.Fprintf(w, "Merged into %s: signatures by %s\n", res.File, strings.Join(ids, ", "))
-			}
-			report.Signatures(w, res.Signatures)
+			report.Merged(c.App.Writer, res)
 			return nil
 		},
 	})

@@ -25,7 +25,7 @@ type keyDirectory struct {
 }
 
 func newKeyDirectory(path string, pp *cliutil.Passphrases) *keyDirectory {
-	d := &keys.Dir{FS: afero.NewOsFs(), Path: path, Passphrase: pp.Get, PIN: pinPrompt}
+	d := &keys.Dir{FS: afero.NewOsFs(), Path: path, Passphrase: pp.Get, PIN: cliutil.PINPrompt}
 	return &keyDirectory{Dir: d, retry: &retryKeyring{kr: d, pp: pp}}
 }
 

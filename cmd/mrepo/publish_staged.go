@@ -5,7 +5,6 @@ import (
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/urfave/cli/v2"
 )
 
@@ -45,20 +44,7 @@ same command again completes it.`,
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			w := c.App.Writer
-			if res.Resumed {
-				fmt.Fprintf(w, "Root v%d was already published; completed its publication\n", res.Version)
-			} else {
-				report.Signatures(w, res.Signatures)
-				fmt.Fprintf(w, "Published %s v%d\n", res.Role, res.Version)
-			}
-			if len(res.Resigned) > 0 {
-				label := "Re-signed"
-				if role == metadata.ROOT {
-					label = "Re-signed with the new keys"
-				}
-				fmt.Fprintf(w, "%s: %s\n", label, report.Versions(res.Resigned, res.Versions))
-			}
+			report.PublishedStaged(c.App.Writer, res)
 			return nil
 		},
 	})

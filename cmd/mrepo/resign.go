@@ -5,8 +5,8 @@ package main
 
 import (
 	"fmt"
-	"sort"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
@@ -112,16 +112,7 @@ given: review its targets first.`
 		if c.Bool("json") {
 			return cliutil.WriteJSON(c.App.Writer, res)
 		}
-		names := make([]string, 0, len(res.Roles))
-		for n := range res.Roles {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		if len(names) == 1 {
-			fmt.Fprintf(c.App.Writer, "Signed %s v%d, snapshot v%d, timestamp v%d\n", names[0], res.Roles[names[0]], res.Versions.Snapshot, res.Versions.Timestamp)
-		} else {
-			fmt.Fprintf(c.App.Writer, "Signed %d hash bins, snapshot v%d, timestamp v%d\n", len(names), res.Versions.Snapshot, res.Versions.Timestamp)
-		}
+		report.ResignedRoles(c.App.Writer, res)
 		return nil
 	}
 	return cmd

@@ -38,26 +38,9 @@ the version to take it away: mrepo revoke).
 }
 
 // groupCommand is a command made of subcommands (rollout set|halt, policy
-// set|clear): without one, or with an unknown one, it is a usage error.
+// set|clear).
 func groupCommand(name, usage, usageText, desc string, subs ...*cli.Command) *cli.Command {
-	var names []string
-	for _, c := range subs {
-		names = append(names, c.Name)
-	}
-	choice := strings.Join(names, " or ")
-	return &cli.Command{
-		Name: name, Usage: usage, UsageText: usageText, Description: desc,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return cliutil.Usagef("%s: %s (see mrepo %s --help)", name, cliutil.OneLine(err), name)
-		},
-		Subcommands: subs,
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return cliutil.Usagef("%s: unknown command %q: %s (see mrepo %s --help)", name, c.Args().First(), choice, name)
-			}
-			return cliutil.GroupHelp(c, "%s: expected a command: %s (see mrepo %s --help)", name, choice, name)
-		},
-	}
+	return cliutil.Group("mrepo", &cli.Command{Name: name, Usage: usage, UsageText: usageText, Description: desc, Subcommands: subs})
 }
 
 // controlCommand sets up a command that changes one version's controls:
@@ -95,8 +78,7 @@ func controlCommand(name string, required []string, cmd *cli.Command, run func(c
 		if c.Bool("json") {
 			return cliutil.WriteJSON(c.App.Writer, res)
 		}
-		fmt.Fprintf(c.App.Writer, "%s %s: %s\n", res.ModelID, res.Version, strings.Join(report.Controls(res.Rollout, res.Revoked, res.Policy), "; "))
-		fmt.Fprintf(c.App.Writer, "Signed %s v%d, snapshot v%d, timestamp v%d\n", res.Role, res.RoleVersion, res.Versions.Snapshot, res.Versions.Timestamp)
+		report.ControlsChanged(c.App.Writer, res)
 		return nil
 	}
 	return cmd

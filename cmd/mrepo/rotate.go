@@ -2,14 +2,12 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
-	"github.com/edgetuf/edgetuf/internal/pubkey"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
 
@@ -52,7 +50,7 @@ sign), and mrepo publish-staged publishes it. See docs/rotation.md.`,
 			}
 			opts := repo.RotateOptions{Role: role, RemoveKeys: c.StringSlice("remove-key"), Threshold: c.Int("threshold"), Stage: c.Bool("stage")}
 			for _, p := range c.StringSlice("add-key") {
-				k, err := readPublicKey(p)
+				k, err := keys.ReadPublic(afero.NewOsFs(), p)
 				if err != nil {
 					return fmt.Errorf("rotate: --add-key: %w", err)
 				}
@@ -70,40 +68,8 @@ sign), and mrepo publish-staged publishes it. See docs/rotation.md.`,
 			if c.Bool("json") {
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
-			w := c.App.Writer
-			if len(res.Changes) == 0 {
-				fmt.Fprintf(w, "Root v%d: no key changes (root re-signed with a fresh expiry)\n", res.RootVersion)
-			} else {
-				fmt.Fprintf(w, "Root v%d: %s\n", res.RootVersion, strings.Join(res.Changes, "; "))
-			}
-			fmt.Fprintf(w, "%s keys in root v%d: %s (threshold %d)\n", role, res.RootVersion, strings.Join(pubkey.ShortIDs(res.KeyIDs), ", "), res.Threshold)
-			if res.Published {
-				report.Signatures(w, res.Signatures)
-				fmt.Fprintf(w, "Published root v%d\n", res.RootVersion)
-				if len(res.Resigned) > 0 {
-					fmt.Fprintf(w, "Re-signed with the new keys: %s\n", report.Versions(res.Resigned, res.Versions))
-				}
-				return nil
-			}
-			report.Staged(c.App.Writer, res.Staged)
+			report.Rotated(c.App.Writer, role, res)
 			return nil
 		},
 	})
-}
-
-// readPublicKey reads a public key from a NAME.pub file (a TUF key
-// object) or from the clear public part of a NAME.key file.
-func readPublicKey(path string) (*metadata.Key, error) {
-	data, err := readLimited(path)
-	if err != nil {
-		return nil, err
-	}
-	if k, err := keys.ParsePublic(data); err == nil {
-		return k, nil
-	}
-	f, err := keys.ParseFile(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: neither a public key (NAME.pub) nor a key file (NAME.key)", path)
-	}
-	return f.Public, nil
 }

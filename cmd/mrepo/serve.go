@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -62,7 +58,7 @@ metadata/ and targets/ to any static host or CDN with the same cache rules.`,
 			addr := ln.Addr().String()
 			var h http.Handler = server.Handler(afero.NewOsFs(), dir)
 			if c.Bool("access-log") {
-				h = accessLog(h, c.App.ErrWriter)
+				h = server.AccessLog(h, c.App.ErrWriter)
 			}
 			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(c.App.Writer, "Serving %s at %s://%s/ (metadata/ and targets/); Ctrl-C stops\n", dir, scheme, addr)
@@ -72,30 +68,18 @@ metadata/ and targets/ to any static host or CDN with the same cache rules.`,
 }
 
 // listen opens the socket of a server command (serve, keyserver) on
-// addr: HTTPS when --tls-cert and --tls-key (which go together) are
-// given. With --addr-file, the address is written to that file once the
-// socket listens. It returns the scheme, http or https.
+// addr (server.Listen): HTTPS when --tls-cert and --tls-key (which go
+// together) are given. With --addr-file, the address is written to that
+// file once the socket listens. It returns the scheme, http or https.
 func listen(c *cli.Context, addr string) (net.Listener, string, error) {
 	name := c.Command.Name
 	certFile, keyFile := c.String("tls-cert"), c.String("tls-key")
 	if (certFile == "") != (keyFile == "") {
 		return nil, "", cliutil.Usagef("%s: --tls-cert and --tls-key go together (see mrepo %s --help)", name, name)
 	}
-	var tlsCfg *tls.Config
-	scheme := "http"
-	if certFile != "" {
-		var err error
-		if tlsCfg, err = server.TLSConfig(certFile, keyFile); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", name, err)
-		}
-		scheme = "https"
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, scheme, err := server.Listen(addr, certFile, keyFile)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", name, err)
-	}
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
 	}
 	if f := c.String("addr-file"); f != "" {
 		if err := atomicfs.WriteFile(afero.NewOsFs(), f, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
@@ -106,55 +90,12 @@ func listen(c *cli.Context, addr string) (net.Listener, string, error) {
 	return ln, scheme, nil
 }
 
-// runServer serves on ln until SIGINT or SIGTERM, then shuts down
-// gracefully (5 s at most). onHUP runs on each signal from hups (nil:
-// none); the caller registers it before it listens, so that no SIGHUP
-// sent once the address is known can kill the process.
+// runServer serves (server.Serve) until SIGINT or SIGTERM.
 func runServer(c *cli.Context, srv *http.Server, ln net.Listener, hups <-chan os.Signal, onHUP func()) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	for {
-		select {
-		case err := <-errc:
-			return fmt.Errorf("%s: %w", c.Command.Name, err)
-		case <-hups:
-			onHUP()
-		case <-ctx.Done():
-			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("%s: %w", c.Command.Name, err)
-			}
-			return nil
-		}
+	if err := server.Serve(ctx, srv, ln, hups, onHUP); err != nil {
+		return fmt.Errorf("%s: %w", c.Command.Name, err)
 	}
-}
-
-// accessLog logs one line per request: method, path, status, bytes, time.
-func accessLog(h http.Handler, w io.Writer) http.Handler {
-	var mu sync.Mutex
-	return http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: rw, status: http.StatusOK}
-		h.ServeHTTP(rec, req)
-		mu.Lock()
-		fmt.Fprintf(w, "%s %s %s %d %d %s\n", start.UTC().Format(time.RFC3339), req.Method, req.URL.Path, rec.status, rec.bytes, time.Since(start).Round(time.Millisecond))
-		mu.Unlock()
-	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	n, err := s.ResponseWriter.Write(p)
-	s.bytes += int64(n)
-	return n, err
+	return nil
 }

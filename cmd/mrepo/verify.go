@@ -9,6 +9,7 @@ import (
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
@@ -49,7 +50,7 @@ per line, as CODE: where: what.`,
 				}
 				opts.ValidFor = time.Duration(d)
 			}
-			rootBytes, err := readBounded(c.String("root"), maxStagedFile)
+			rootBytes, err := jsonlimit.ReadFile(c.String("root"), maxStagedFile)
 			if err != nil {
 				return fmt.Errorf("verify: trusted root: %w", err)
 			}

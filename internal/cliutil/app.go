@@ -161,6 +161,27 @@ func GroupHelp(c *cli.Context, format string, args ...any) error {
 	return Usagef(format, args...)
 }
 
+// Group sets up a command made of subcommands (cmd.Subcommands): run
+// without one, it shows its help on stderr and is a usage error (exit
+// 64), as are an unknown one and a flag error.
+func Group(prog string, cmd *cli.Command) *cli.Command {
+	var names []string
+	for _, c := range cmd.Subcommands {
+		names = append(names, c.Name)
+	}
+	choice, name := strings.Join(names, " or "), cmd.Name
+	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return Usagef("%s: %s (see %s %s --help)", name, OneLine(err), prog, name)
+	}
+	cmd.Action = func(c *cli.Context) error {
+		if c.Args().Present() {
+			return Usagef("%s: unknown command %q: %s (see %s %s --help)", name, c.Args().First(), choice, prog, name)
+		}
+		return GroupHelp(c, "%s: expected a command: %s (see %s %s --help)", name, choice, prog, name)
+	}
+	return cmd
+}
+
 // OnUsageError turns urfave/cli's flag errors into one-line usage errors.
 func OnUsageError(prog string) cli.OnUsageErrorFunc {
 	return func(c *cli.Context, err error, _ bool) error {

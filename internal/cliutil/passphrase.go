@@ -41,13 +41,27 @@ func openTTY() (*os.File, bool) {
 func (ttyPrompter) ReadPassword(prompt string) ([]byte, error) {
 	tty, ok := openTTY()
 	if !ok {
-		return nil, errors.New("no terminal")
+		return nil, errors.New("no terminal to ask on")
 	}
 	defer tty.Close()
 	fmt.Fprintf(tty, "%s: ", prompt)
 	b, err := term.ReadPassword(int(tty.Fd()))
 	fmt.Fprintln(tty)
 	return b, err
+}
+
+// PINPrompt asks for a PIN (a PKCS#11 user PIN: keys.Dir.PIN) on the
+// controlling terminal, as "Enter PURPOSE: ". It is the last source of a
+// PIN, never a flag value; an empty PIN is refused.
+func PINPrompt(purpose string, _ bool) ([]byte, error) {
+	pin, err := ttyPrompter{}.ReadPassword("Enter " + purpose)
+	if err != nil {
+		return nil, err
+	}
+	if len(pin) == 0 {
+		return nil, errors.New("empty PIN")
+	}
+	return pin, nil
 }
 
 func (ttyPrompter) Say(line string) {

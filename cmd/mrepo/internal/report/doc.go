@@ -1,6 +1,7 @@
 // Package report is the text output of mrepo: how the reports and results
-// of the libraries (status.Report, audit.Report, repo's results of
-// add-target, delegate, stage, rotate and publish-staged, deltafiles'
+// of the libraries (status.Report, audit.Report, repo's and staged's
+// results of init, add-target, delegate, stage, rotate, merge-signatures,
+// publish-staged, targets --role and the version controls, deltafiles'
 // results) are printed for a person. --json output is not here: it is the
 // libraries' types encoded as they are.
 //

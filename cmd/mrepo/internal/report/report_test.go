@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/repo"
+	"github.com/edgetuf/edgetuf/staged"
 	"github.com/edgetuf/edgetuf/status"
 	"github.com/edgetuf/edgetuf/targets"
 )
@@ -49,5 +50,21 @@ func TestVersionsAndShortIDs(t *testing.T) {
 	}
 	if got := ShortIDs([]string{"0123456789abcdef", "ab"}); got != "01234567,ab" {
 		t.Errorf("ShortIDs = %q", got)
+	}
+}
+
+func TestResignedRolesAndMerged(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	vs := repo.Versions{Snapshot: 4, Timestamp: 5}
+	ResignedRoles(&b, &repo.ResignResult{Roles: map[string]int64{"team": 2}, Versions: vs})
+	ResignedRoles(&b, &repo.ResignResult{Roles: map[string]int64{"bin-0": 2, "bin-1": 3}, Versions: vs})
+	Merged(&b, &staged.MergeResult{Role: "root", Version: 2, File: "s/root.json", Signatures: &staged.SignatureStatus{}})
+	Merged(&b, &staged.MergeResult{Role: "root", Version: 2, File: "s/root.json", Added: []string{"0123456789abcdef", "fedcba9876543210"}, Signatures: &staged.SignatureStatus{}})
+	want := "Signed team v2, snapshot v4, timestamp v5\nSigned 2 hash bins, snapshot v4, timestamp v5\n" +
+		"No new signatures for root v2 in s/root.json\n" +
+		"Merged into s/root.json: signatures by 01234567, fedcba98\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
