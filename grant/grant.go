@@ -42,6 +42,14 @@ var (
 	// version's envelope directory (a file where it should be, a
 	// directory under an envelope's name).
 	ErrEnvelopeDir = errors.New("the envelope directory is unusable")
+	// ErrRevoked: the version is revoked by the kill switch; no device
+	// may install it, so its key is granted to none (the key service
+	// refuses it too).
+	ErrRevoked = errors.New("the version is revoked")
+	// ErrNoDevices: Prune with an empty device list, which would remove
+	// every envelope (an empty or truncated devices file is far more
+	// likely a mistake than revoking the whole fleet).
+	ErrNoDevices = errors.New("no devices to grant: with prune, every envelope would be removed")
 )
 
 // ContentKeys gives a version's content key; *contentkeys.Store does.
@@ -100,6 +108,9 @@ var envelopeName = regexp.MustCompile(`^[0-9a-f]{64}\.age$`)
 func Grant(r *repo.Repository, keys ContentKeys, modelID, version string, opts Options) (*Result, error) {
 	start := time.Now()
 	res := &Result{ModelID: modelID, Version: version, Devices: len(opts.Devices)}
+	if opts.Prune && len(opts.Devices) == 0 {
+		return nil, ErrNoDevices
+	}
 	err := r.WithPublishedVersion(modelID, version, func(custom *targets.Custom, store targetstore.Store) error {
 		ck, err := contentKey(custom, keys, modelID, version)
 		if err != nil {
@@ -173,6 +184,9 @@ func contentKey(c *targets.Custom, keys ContentKeys, modelID, version string) (*
 	}
 	if enc.Delivery != targets.DeliveryDevice {
 		return nil, fmt.Errorf("%w: %s %s is delivered by %q", ErrDelivery, modelID, version, enc.Delivery)
+	}
+	if c.Revoked != nil {
+		return nil, fmt.Errorf("%w: %s %s", ErrRevoked, modelID, version)
 	}
 	ck, err := keys.Get(modelID, version)
 	if err != nil {

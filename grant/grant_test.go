@@ -396,3 +396,36 @@ func TestGrantWithStoredKey(t *testing.T) {
 	_, err = modelcrypt.OpenEnvelope(env, ds[1], "det", "2.0.0", ck.Recipient(), now)
 	wantCode(t, err, modelcrypt.CodeDecryptFailed)
 }
+
+// TestGrantRefusesRevokedVersion: a version revoked by the kill switch is
+// granted to no device, and nothing is written.
+func TestGrantRefusesRevokedVersion(t *testing.T) {
+	p := publish(t, targets.DeliveryDevice)
+	rev := &targets.Revocation{Reason: "bad weights", Time: "2026-12-04T00:00:00Z"}
+	if err := testrepo.ForgeControlsDir(p.tr.Dir, "det", "1.0.0", nil, rev, nil, p.tr.Signers(t)); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, p.tr.Dir)
+	_, err := grant.Grant(p.tr.R, p.keys, "det", "1.0.0", grant.Options{Devices: enrolled(newDevices(t, 1)...)})
+	if !errors.Is(err, grant.ErrRevoked) {
+		t.Fatalf("got %v, want %v", err, grant.ErrRevoked)
+	}
+	sameTree(t, "repository", before, tree(t, p.tr.Dir))
+}
+
+// TestGrantPruneRefusesNoDevices: --prune with an empty devices list (an
+// empty or truncated file) would withdraw every envelope: refused, every
+// envelope kept.
+func TestGrantPruneRefusesNoDevices(t *testing.T) {
+	p := publish(t, targets.DeliveryDevice)
+	ds := newDevices(t, 2)
+	if _, err := grant.Grant(p.tr.R, p.keys, "det", "1.0.0", grant.Options{Devices: enrolled(ds...)}); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, p.tr.Dir)
+	_, err := grant.Grant(p.tr.R, p.keys, "det", "1.0.0", grant.Options{Prune: true})
+	if !errors.Is(err, grant.ErrNoDevices) {
+		t.Fatalf("got %v, want %v", err, grant.ErrNoDevices)
+	}
+	sameTree(t, "repository", before, tree(t, p.tr.Dir))
+}
