@@ -120,10 +120,12 @@ func (u *run) checkEncryptedAtRest(ctx context.Context, cand *candidate, plain m
 // decryptFailed records a version whose payload did not decrypt
 // (DECRYPT_FAILED: its ciphertext is what the signed metadata says, so
 // the publisher encrypted it wrong) as skipped and as a failed
-// verification, so that it is not fetched again and again; other errors
-// pass.
+// verification, so that it is not fetched again and again, and drops
+// its staging: the files of it already decrypted there are plaintext
+// that no install will use; other errors pass.
 func (u *run) decryptFailed(v string, err error) error {
 	if CodeOf(err) == DecryptFailed {
+		u.p.FS.RemoveAll(u.p.StagingFor(v))
 		reason, _ := u.keySkip(v, err)
 		u.res.Skipped = append(u.res.Skipped, Skipped{Version: v, Code: DecryptFailed, Reason: reason.Reason()})
 		u.verifyFailed(v)

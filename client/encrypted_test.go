@@ -491,6 +491,12 @@ func TestEncryptedPayloadTampering(t *testing.T) {
 			}
 			d.wantActive("1.0.0")
 			d.wantNoPlaintext("2.0.0", files["model.bin"])
+			// Nor the other files, decrypted before model.bin failed
+			// (labels.txt is too short for a window check): the skipped
+			// version's staging is gone.
+			if _, err := os.Lstat(d.path("staging", model, "2.0.0")); !os.IsNotExist(err) {
+				t.Fatalf("the skipped 2.0.0 is still staged (%v): %v", err, stagedFiles(t, d.path("staging", model, "2.0.0")))
+			}
 			if !contains(eventNames(d.events()), client.EventDecryptFailed) {
 				t.Fatalf("no decrypt_failed event: %v", eventNames(d.events()))
 			}
@@ -722,4 +728,16 @@ func TestEncryptedMetadataCrossChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stagedFiles lists the regular files under dir.
+func stagedFiles(t testing.TB, dir string) []string {
+	var out []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
 }
