@@ -146,3 +146,30 @@ func TestReadEnvelope(t *testing.T) {
 		t.Errorf("link: %v", err)
 	}
 }
+
+// TestDiscardVersionDropsEnvelope: discarding a revoked version kept
+// encrypted at rest removes its kept key envelope with it (GC does so for
+// the versions it drops).
+func TestDiscardVersionDropsEnvelope(t *testing.T) {
+	dir := t.TempDir()
+	p := Paths(dir, "det")
+	for _, d := range []string{p.Version("2.0.0"), p.Keys} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{filepath.Join(p.Version("2.0.0"), "model.bin"), p.Envelope("2.0.0"), p.Envelope("1.0.0")} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if discarded, err := DiscardVersion(p, "2.0.0"); err != nil || !discarded {
+		t.Fatalf("DiscardVersion: %v %v", discarded, err)
+	}
+	if _, err := os.Lstat(p.Envelope("2.0.0")); !os.IsNotExist(err) {
+		t.Fatalf("the revoked version's envelope is still kept: %v", err)
+	}
+	if _, err := os.Lstat(p.Envelope("1.0.0")); err != nil {
+		t.Fatalf("another version's envelope: %v", err)
+	}
+}

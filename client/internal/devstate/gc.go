@@ -81,9 +81,7 @@ func GC(p ModelPaths, ptr *Pointer, keep int, current string, bad func(string) b
 			crashpoint.Hit("client.gc.hidden")
 			SyncDir(p.Dir)
 			p.FS.RemoveAll(hidden)
-			if p.Keys != "" {
-				p.FS.Remove(p.Envelope(v.String())) // its key envelope, if it was installed encrypted
-			}
+			dropEnvelope(p, v.String())
 		}
 	}
 	if staged, err := p.FS.ReadDir(p.Staging); err == nil {
@@ -147,5 +145,14 @@ func DiscardVersion(p ModelPaths, v string) (bool, error) {
 		p.FS.RemoveAll(hidden)
 		discarded = true
 	}
+	dropEnvelope(p, v)
 	return discarded, nil
+}
+
+// dropEnvelope removes the kept key envelope of v, if v was installed
+// encrypted at rest: it goes with the version.
+func dropEnvelope(p ModelPaths, v string) {
+	if p.Keys != "" {
+		p.FS.Remove(p.Envelope(v))
+	}
 }
