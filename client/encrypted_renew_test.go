@@ -49,6 +49,43 @@ func later(t testing.TB, r *testrepo.Repo, clock *testClock, d time.Duration) {
 	r.Timestamp(t)
 }
 
+// keyService runs, on 127.0.0.1, a key service for r's versions
+// delivered by it, with dev enrolled; it returns its URL.
+func keyService(t testing.TB, r *testrepo.Repo, dev *p256Key, keys versionKey, now func() time.Time) string {
+	t.Helper()
+	devices := filepath.Join(t.TempDir(), "devices")
+	if err := os.WriteFile(devices, []byte(dev.recipient(t)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keyserver.New(keyserver.Config{RepoDir: r.Dir, Keys: keys, DevicesFile: devices, KeyLifetime: 24 * time.Hour, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kts := httptest.NewServer(ks)
+	t.Cleanup(kts.Close)
+	return kts.URL
+}
+
+// TestEncryptedKeyServerDeviceKeyFault: with delivery keyserver too, a
+// device key that fails while proving possession stops the run with
+// DEVICE_KEY_UNAVAILABLE, as for delivery device: the version is not
+// skipped as if the service had refused.
+func TestEncryptedKeyServerDeviceKeyFault(t *testing.T) {
+	t.Parallel()
+	r, _, d, key := encDevice(t, true)
+	_, ck := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Delivery: targets.DeliveryKeyServer})
+	opts := fastOpts()
+	opts.DeviceKey, opts.KeyServer = key, keyService(t, r, key, versionKey{"2.0.0", ck}, time.Now)
+	d.reopen(opts)
+	key.fail = true
+	res := d.wantFail(client.DeviceKeyUnavailable, "1.0.0")
+	if len(res.Skipped) != 0 {
+		t.Fatalf("skipped %+v on a key fault", res.Skipped)
+	}
+	key.fail = false
+	d.mustUpdate("2.0.0")
+}
+
 // TestEncryptedAtRestKeyRenewed: a version delivered by the key service
 // and kept encrypted at rest stays readable past the released key's
 // lifetime: an update run that finds the kept envelope expired (or about
@@ -61,19 +98,8 @@ func TestEncryptedAtRestKeyRenewed(t *testing.T) {
 	clock := &testClock{t: time.Now()}
 	r.SetNow(clock.now) // the timestamp is signed again as time passes
 	_, ck := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Delivery: targets.DeliveryKeyServer})
-	devices := filepath.Join(t.TempDir(), "devices")
-	if err := os.WriteFile(devices, []byte(dev.recipient(t)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ks, err := keyserver.New(keyserver.Config{RepoDir: r.Dir, Keys: versionKey{"2.0.0", ck}, DevicesFile: devices,
-		KeyLifetime: 24 * time.Hour, Now: clock.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kts := httptest.NewServer(ks)
-	t.Cleanup(kts.Close)
 	opts := fastOpts()
-	opts.DeviceKey, opts.EncryptedAtRest, opts.KeyServer, opts.Now = dev, true, kts.URL, clock.now
+	opts.DeviceKey, opts.EncryptedAtRest, opts.KeyServer, opts.Now = dev, true, keyService(t, r, dev, versionKey{"2.0.0", ck}, clock.now), clock.now
 	d := newDevice(t, r, srv.URL, opts)
 	d.mustUpdate("2.0.0")
 	read := func() error {

@@ -12,8 +12,9 @@
 // KEY_UNAVAILABLE (no envelope for this key, the service refused, no key
 // service configured), NETWORK (the server cannot be reached, answers
 // 429 or 5xx: try later), CANCELLED or INTERRUPTED (the context ended).
-// A device key fault is KEY_UNAVAILABLE wrapping the device key's own
-// error. It never imports package client or anything repository-side.
+// A device key that fails (*devicekey.Error) keeps its own code
+// (DEVICE_KEY_UNAVAILABLE); any other fault of the key is KEY_UNAVAILABLE
+// wrapping it. It never imports package client or anything repository-side.
 package keyaccess
 
 import (
@@ -30,6 +31,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/devicekey"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
@@ -100,6 +102,13 @@ func (f *Fetcher) fromKeyServer(ctx context.Context, modelID, version, device st
 		return nil, codes.Errorf(codes.KeyUnavailable, err, "%s: the challenge", what)
 	}
 	shared, err := key.ECDH(c.serverKey)
+	var de *devicekey.Error
+	if errors.As(err, &de) {
+		// A removed token, a cleared TPM: its own code, as when an
+		// envelope is opened (client/internal/keyring), so the run stops
+		// rather than skip the version as refused.
+		return nil, codes.Errorf(codes.Code(de.Code), err, "%s: the device key", what)
+	}
 	if err != nil {
 		return nil, codes.Errorf(codes.KeyUnavailable, err, "%s: the device key", what)
 	}
