@@ -66,26 +66,6 @@ func keyService(t testing.TB, r *testrepo.Repo, dev *p256Key, keys versionKey, n
 	return kts.URL
 }
 
-// TestEncryptedKeyServerDeviceKeyFault: with delivery keyserver too, a
-// device key that fails while proving possession stops the run with
-// DEVICE_KEY_UNAVAILABLE, as for delivery device: the version is not
-// skipped as if the service had refused.
-func TestEncryptedKeyServerDeviceKeyFault(t *testing.T) {
-	t.Parallel()
-	r, _, d, key := encDevice(t, true)
-	_, ck := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Delivery: targets.DeliveryKeyServer})
-	opts := fastOpts()
-	opts.DeviceKey, opts.KeyServer = key, keyService(t, r, key, versionKey{"2.0.0", ck}, time.Now)
-	d.reopen(opts)
-	key.fail = true
-	res := d.wantFail(client.DeviceKeyUnavailable, "1.0.0")
-	if len(res.Skipped) != 0 {
-		t.Fatalf("skipped %+v on a key fault", res.Skipped)
-	}
-	key.fail = false
-	d.mustUpdate("2.0.0")
-}
-
 // TestEncryptedAtRestKeyRenewed: a version delivered by the key service
 // and kept encrypted at rest stays readable past the released key's
 // lifetime: an update run that finds the kept envelope expired (or about
