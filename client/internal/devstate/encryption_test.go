@@ -173,3 +173,29 @@ func TestDiscardVersionDropsEnvelope(t *testing.T) {
 		t.Fatalf("another version's envelope: %v", err)
 	}
 }
+
+// TestRecoverCleansKeysDir: a temporary file that a process killed while
+// it stored a key envelope left beside the kept envelopes is removed by
+// Recover; the envelopes stay.
+func TestRecoverCleansKeysDir(t *testing.T) {
+	dir := t.TempDir()
+	p := Paths(dir, "det")
+	if err := os.MkdirAll(p.Keys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(p.Keys, ".tmp-123456")
+	for _, f := range []string{tmp, p.Envelope("1.0.0")} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Recover(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(tmp); !os.IsNotExist(err) {
+		t.Fatalf("the killed write's temporary file is still there: %v", err)
+	}
+	if _, err := os.Lstat(p.Envelope("1.0.0")); err != nil {
+		t.Fatalf("the kept envelope: %v", err)
+	}
+}

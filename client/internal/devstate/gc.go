@@ -15,8 +15,12 @@ import (
 // half-built install directories. Partial downloads stay for resuming.
 // Each leftover is removed itself, never followed (a link is removed).
 func Recover(stateDir string, p ModelPaths) error {
-	// The anti-rollback store's and go-tuf's (tuf_tmp*) temporary files too.
-	for _, d := range []string{p.Dir, stateDir, filepath.Join(stateDir, AntiRollbackDir), filepath.Join(stateDir, MetadataDir)} {
+	// The anti-rollback store's, go-tuf's (tuf_tmp*) and the kept key
+	// envelopes' temporary files too.
+	for _, d := range []string{p.Dir, stateDir, filepath.Join(stateDir, AntiRollbackDir), filepath.Join(stateDir, MetadataDir), p.Keys} {
+		if d == "" {
+			continue
+		}
 		entries, err := p.FS.ReadDir(d)
 		if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
 			continue
