@@ -128,3 +128,29 @@ func TestEncryptedAtRestKeyRenewed(t *testing.T) {
 		t.Fatalf("OpenActive after the lost envelope was renewed: %v", err)
 	}
 }
+
+// TestEncryptedFromDirectory: an encrypted version published to a
+// file:// repository (removable media) installs like one served over
+// HTTP: its key envelope is read from the directory, bounded, and a
+// device with no envelope there skips the version KEY_UNAVAILABLE.
+func TestEncryptedFromDirectory(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	fleet, stranger := newP256Key(t), newP256Key(t)
+	files, _ := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Recipients: []string{fleet.recipient(t)}})
+	opts := fastOpts()
+	opts.FleetKey = fleet
+	d := newDevice(t, r, "file://"+r.Dir, opts)
+	d.mustUpdate("2.0.0")
+	d.wantPlainActive("2.0.0", files)
+
+	opts.FleetKey = stranger
+	other := newDevice(t, r, "file://"+r.Dir, opts)
+	res, err := other.update(client.UpdateRequest{}) // nothing else to install
+	if client.CodeOf(err) != client.KeyUnavailable {
+		t.Fatalf("update without an envelope: %v", err)
+	}
+	if sk := skippedEntry(t, res, "2.0.0"); sk.Code != client.KeyUnavailable {
+		t.Fatalf("skipped with %s", sk.Code)
+	}
+}
