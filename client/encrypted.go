@@ -3,12 +3,14 @@ package client
 import (
 	"context"
 	"path/filepath"
+	"time"
 
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
 	"github.com/edgetuf/edgetuf/client/internal/keyaccess"
 	"github.com/edgetuf/edgetuf/client/internal/sealed"
+	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -120,13 +122,45 @@ func (u *run) checkEncryptedAtRest(ctx context.Context, cand *candidate, plain m
 // decryptFailed records a version whose payload did not decrypt
 // (DECRYPT_FAILED: its ciphertext is what the signed metadata says, so
 // the publisher encrypted it wrong) as skipped and as a failed
-// verification, so that it is not fetched again and again; other errors
-// pass.
+// verification, so that it is not fetched again and again, and drops
+// its staging: the files of it already decrypted there are plaintext
+// that no install will use; other errors pass.
 func (u *run) decryptFailed(v string, err error) error {
 	if CodeOf(err) == DecryptFailed {
+		u.p.FS.RemoveAll(u.p.StagingFor(v))
 		reason, _ := u.keySkip(v, err)
 		u.res.Skipped = append(u.res.Skipped, Skipped{Version: v, Code: DecryptFailed, Reason: reason.Reason()})
 		u.verifyFailed(v)
 	}
 	return err
+}
+
+// renewAhead is how long before its expiry the kept envelope of a version
+// kept encrypted at rest is renewed.
+const renewAhead = 12 * time.Hour
+
+// renewEnvelope keeps the active version cand, installed encrypted at
+// rest, readable: when its kept envelope does not open renewAhead from
+// now (gone, damaged, or a key-service key that expires by then), it
+// obtains a fresh one and keeps it. An envelope without expiry (fleet,
+// device) is never fetched again while it opens.
+func (u *run) renewEnvelope(cand *candidate) error {
+	if cand.custom.Encrypted == nil || !u.c.opts.EncryptedAtRest {
+		return nil
+	}
+	v := cand.version.String()
+	env, err := devstate.ReadEnvelope(u.p.FS, u.c.dir, u.req.ModelID, v, modelcrypt.MaxEnvelopeSize)
+	if err == nil {
+		_, err = u.c.keys.Open(env, cand.custom.Encrypted, u.req.ModelID, v, u.c.now().Add(renewAhead))
+	}
+	if err == nil {
+		return nil
+	}
+	if code := CodeOf(err); code != KeyUnavailable && code != DecryptFailed && code != StateInvalid {
+		return err // the device key failed: nothing to renew with
+	}
+	if err := u.contentKey(cand); err != nil {
+		return err
+	}
+	return sealed.StoreEnvelope(u.p.FS, u.p.Envelope(v), cand.envelope)
 }

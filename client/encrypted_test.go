@@ -491,6 +491,12 @@ func TestEncryptedPayloadTampering(t *testing.T) {
 			}
 			d.wantActive("1.0.0")
 			d.wantNoPlaintext("2.0.0", files["model.bin"])
+			// Nor the other files, decrypted before model.bin failed
+			// (labels.txt is too short for a window check): the skipped
+			// version's staging is gone.
+			if _, err := os.Lstat(d.path("staging", model, "2.0.0")); !os.IsNotExist(err) {
+				t.Fatalf("the skipped 2.0.0 is still staged (%v): %v", err, stagedFiles(t, d.path("staging", model, "2.0.0")))
+			}
 			if !contains(eventNames(d.events()), client.EventDecryptFailed) {
 				t.Fatalf("no decrypt_failed event: %v", eventNames(d.events()))
 			}
@@ -523,18 +529,34 @@ func TestEncryptedPayloadTampering(t *testing.T) {
 
 // TestEncryptedDeviceKeyFault: a device key that fails (a removed token,
 // a cleared TPM) stops the run with DEVICE_KEY_UNAVAILABLE: nothing is
-// skipped or decrypted otherwise, the active version stays.
+// skipped or decrypted otherwise, the active version stays. With
+// delivery keyserver the fault comes while proving possession to the
+// service, and is not taken for the service's refusal.
 func TestEncryptedDeviceKeyFault(t *testing.T) {
 	t.Parallel()
-	r, _, d, key := encDevice(t, true)
-	publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{Delivery: targets.DeliveryDevice, Recipients: []string{key.recipient(t)}})
-	key.fail = true
-	res := d.wantFail(client.DeviceKeyUnavailable, "1.0.0")
-	if len(res.Skipped) != 0 {
-		t.Fatalf("skipped %+v on a key fault", res.Skipped)
+	for _, delivery := range []string{targets.DeliveryDevice, targets.DeliveryKeyServer} {
+		t.Run(delivery, func(t *testing.T) {
+			t.Parallel()
+			r, _, d, key := encDevice(t, true)
+			o := testrepo.EncryptOptions{Delivery: delivery, Recipients: []string{key.recipient(t)}}
+			if delivery == targets.DeliveryKeyServer {
+				o.Recipients = nil
+			}
+			_, ck := publishEncrypted(t, r, "2.0.0", nil, nil, o)
+			if delivery == targets.DeliveryKeyServer {
+				opts := fastOpts()
+				opts.DeviceKey, opts.KeyServer = key, keyService(t, r, key, versionKey{"2.0.0", ck}, time.Now)
+				d.reopen(opts)
+			}
+			key.fail = true
+			res := d.wantFail(client.DeviceKeyUnavailable, "1.0.0")
+			if len(res.Skipped) != 0 {
+				t.Fatalf("skipped %+v on a key fault", res.Skipped)
+			}
+			key.fail = false
+			d.mustUpdate("2.0.0")
+		})
 	}
-	key.fail = false
-	d.mustUpdate("2.0.0")
 }
 
 // TestEncryptedAtRest: with Options.EncryptedAtRest the installed files
@@ -722,4 +744,16 @@ func TestEncryptedMetadataCrossChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stagedFiles lists the regular files under dir.
+func stagedFiles(t testing.TB, dir string) []string {
+	var out []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
 }

@@ -283,7 +283,10 @@ func (u *run) repair(ctx context.Context, s *tufsession.Session, active *candida
 	}
 	v := active.version.String()
 	cause := verifiedread.CheckActive(ctx, u.p, v, fs, verifiedread.Policy{Always: u.req.VerifyActive, Every: u.req.RehashEvery, Now: u.c.now()})
-	if cause == nil || codes.IsStop(CodeOf(cause)) {
+	if cause == nil {
+		return u.renewEnvelope(active)
+	}
+	if codes.IsStop(CodeOf(cause)) {
 		return cause
 	}
 	u.c.event(Event{Event: EventFailed, ModelID: u.req.ModelID, FromVersion: v, ToVersion: v, Code: CodeOf(cause)})

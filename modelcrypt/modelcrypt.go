@@ -21,8 +21,8 @@
 // The package knows nothing of TUF and reads no files: callers give it
 // readers and writers, and check lengths and hashes against signed
 // metadata with DecryptVerified. Every failure to decrypt is an *Error
-// with code DECRYPT_FAILED; KEY_UNAVAILABLE is for callers that find no
-// key to try.
+// with code DECRYPT_FAILED (a source that cannot be read fails with its
+// own error); KEY_UNAVAILABLE is for callers that find no key to try.
 package modelcrypt
 
 import (
@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"filippo.io/age"
 )
@@ -133,43 +134,104 @@ func EncryptStream(dst io.Writer, src io.Reader, recipient string) (int64, strin
 // Decrypt returns a reader of src's plaintext. Every chunk is
 // authenticated before it is returned, and a truncated or reordered file
 // fails; every failure, from Decrypt or a Read, is an *Error with code
-// DECRYPT_FAILED. The reader alone does not bound the length or check a
+// DECRYPT_FAILED, except that an error reading src is returned as it is.
+// The reader alone does not bound the length or check a
 // hash: use DecryptVerified, or check them.
 func Decrypt(src io.Reader, key *ContentKey) (io.Reader, error) {
-	r, err := age.Decrypt(src, key.id)
+	s := &sourceReader{r: src}
+	r, err := age.Decrypt(s, key.id)
 	if err != nil {
-		return nil, decryptErr("%v", err)
+		return nil, s.failed(decryptErr("%v", err))
 	}
-	return errReader{r}, nil
+	return errReader{r, s}, nil
 }
 
 // DecryptReaderAt gives random access to the plaintext of an encrypted
 // file of size bytes; every chunk read is authenticated. It returns the
-// plaintext size. Errors are *Error with code DECRYPT_FAILED.
+// plaintext size. Errors are *Error with code DECRYPT_FAILED, or src's
+// own read error.
 func DecryptReaderAt(src io.ReaderAt, size int64, key *ContentKey) (io.ReaderAt, int64, error) {
-	r, n, err := age.DecryptReaderAt(src, size, key.id)
+	s := &sourceReaderAt{r: src}
+	r, n, err := age.DecryptReaderAt(s, size, key.id)
 	if err != nil {
-		return nil, 0, decryptErr("%v", err)
+		return nil, 0, s.failed(decryptErr("%v", err))
 	}
-	return errReaderAt{r}, n, nil
+	return errReaderAt{r, s}, n, nil
 }
 
-type errReader struct{ r io.Reader }
+type errReader struct {
+	r   io.Reader
+	src *sourceReader
+}
 
 func (e errReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	if err != nil && err != io.EOF {
-		err = decryptErr("%v", err)
+		err = e.src.failed(decryptErr("%v", err))
 	}
 	return n, err
 }
 
-type errReaderAt struct{ r io.ReaderAt }
+// sourceReader remembers the error its source returned: a source that
+// cannot be read (a disk error, a staged file rewritten under the
+// reader) is that failure, returned as it is, not DECRYPT_FAILED, which
+// says the ciphertext or the key is wrong.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// failed is the source's error if it failed, else err.
+func (s *sourceReader) failed(err error) error {
+	if s.err != nil {
+		return s.err
+	}
+	return err
+}
+
+// sourceReaderAt is sourceReader for an io.ReaderAt read concurrently.
+type sourceReaderAt struct {
+	r   io.ReaderAt
+	mu  sync.Mutex
+	err error
+}
+
+func (s *sourceReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := s.r.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+func (s *sourceReaderAt) failed(err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	return err
+}
+
+type errReaderAt struct {
+	r   io.ReaderAt
+	src *sourceReaderAt
+}
 
 func (e errReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	n, err := e.r.ReadAt(p, off)
 	if err != nil && err != io.EOF {
-		err = decryptErr("%v", err)
+		err = e.src.failed(decryptErr("%v", err))
 	}
 	return n, err
 }
@@ -178,8 +240,8 @@ func (e errReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // its signed length and SHA-256 (hex): it never writes more than length
 // bytes, and fails (DECRYPT_FAILED) on a longer or shorter plaintext or
 // another hash. dst has received unverified bytes when it fails: write
-// only to staging, and remove it on error. Errors from dst are returned
-// as they are (not DECRYPT_FAILED).
+// only to staging, and remove it on error. Errors from dst or from
+// reading src are returned as they are (not DECRYPT_FAILED).
 func DecryptVerified(dst io.Writer, src io.Reader, key *ContentKey, length int64, sha256Hex string) error {
 	r, err := Decrypt(src, key)
 	if err != nil {

@@ -146,3 +146,56 @@ func TestReadEnvelope(t *testing.T) {
 		t.Errorf("link: %v", err)
 	}
 }
+
+// TestDiscardVersionDropsEnvelope: discarding a revoked version kept
+// encrypted at rest removes its kept key envelope with it (GC does so for
+// the versions it drops).
+func TestDiscardVersionDropsEnvelope(t *testing.T) {
+	dir := t.TempDir()
+	p := Paths(dir, "det")
+	for _, d := range []string{p.Version("2.0.0"), p.Keys} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{filepath.Join(p.Version("2.0.0"), "model.bin"), p.Envelope("2.0.0"), p.Envelope("1.0.0")} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if discarded, err := DiscardVersion(p, "2.0.0"); err != nil || !discarded {
+		t.Fatalf("DiscardVersion: %v %v", discarded, err)
+	}
+	if _, err := os.Lstat(p.Envelope("2.0.0")); !os.IsNotExist(err) {
+		t.Fatalf("the revoked version's envelope is still kept: %v", err)
+	}
+	if _, err := os.Lstat(p.Envelope("1.0.0")); err != nil {
+		t.Fatalf("another version's envelope: %v", err)
+	}
+}
+
+// TestRecoverCleansKeysDir: a temporary file that a process killed while
+// it stored a key envelope left beside the kept envelopes is removed by
+// Recover; the envelopes stay.
+func TestRecoverCleansKeysDir(t *testing.T) {
+	dir := t.TempDir()
+	p := Paths(dir, "det")
+	if err := os.MkdirAll(p.Keys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(p.Keys, ".tmp-123456")
+	for _, f := range []string{tmp, p.Envelope("1.0.0")} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Recover(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(tmp); !os.IsNotExist(err) {
+		t.Fatalf("the killed write's temporary file is still there: %v", err)
+	}
+	if _, err := os.Lstat(p.Envelope("1.0.0")); err != nil {
+		t.Fatalf("the kept envelope: %v", err)
+	}
+}

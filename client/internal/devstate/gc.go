@@ -15,8 +15,12 @@ import (
 // half-built install directories. Partial downloads stay for resuming.
 // Each leftover is removed itself, never followed (a link is removed).
 func Recover(stateDir string, p ModelPaths) error {
-	// The anti-rollback store's and go-tuf's (tuf_tmp*) temporary files too.
-	for _, d := range []string{p.Dir, stateDir, filepath.Join(stateDir, AntiRollbackDir), filepath.Join(stateDir, MetadataDir)} {
+	// The anti-rollback store's, go-tuf's (tuf_tmp*) and the kept key
+	// envelopes' temporary files too.
+	for _, d := range []string{p.Dir, stateDir, filepath.Join(stateDir, AntiRollbackDir), filepath.Join(stateDir, MetadataDir), p.Keys} {
+		if d == "" {
+			continue
+		}
 		entries, err := p.FS.ReadDir(d)
 		if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
 			continue
@@ -81,9 +85,7 @@ func GC(p ModelPaths, ptr *Pointer, keep int, current string, bad func(string) b
 			crashpoint.Hit("client.gc.hidden")
 			SyncDir(p.Dir)
 			p.FS.RemoveAll(hidden)
-			if p.Keys != "" {
-				p.FS.Remove(p.Envelope(v.String())) // its key envelope, if it was installed encrypted
-			}
+			dropEnvelope(p, v.String())
 		}
 	}
 	if staged, err := p.FS.ReadDir(p.Staging); err == nil {
@@ -147,5 +149,14 @@ func DiscardVersion(p ModelPaths, v string) (bool, error) {
 		p.FS.RemoveAll(hidden)
 		discarded = true
 	}
+	dropEnvelope(p, v)
 	return discarded, nil
+}
+
+// dropEnvelope removes the kept key envelope of v, if v was installed
+// encrypted at rest: it goes with the version.
+func dropEnvelope(p ModelPaths, v string) {
+	if p.Keys != "" {
+		p.FS.Remove(p.Envelope(v))
+	}
 }

@@ -12,8 +12,9 @@
 // KEY_UNAVAILABLE (no envelope for this key, the service refused, no key
 // service configured), NETWORK (the server cannot be reached, answers
 // 429 or 5xx: try later), CANCELLED or INTERRUPTED (the context ended).
-// A device key fault is KEY_UNAVAILABLE wrapping the device key's own
-// error. It never imports package client or anything repository-side.
+// A device key that fails (*devicekey.Error) keeps its own code
+// (DEVICE_KEY_UNAVAILABLE); any other fault of the key is KEY_UNAVAILABLE
+// wrapping it. It never imports package client or anything repository-side.
 package keyaccess
 
 import (
@@ -25,14 +26,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/edgetuf/edgetuf/client/internal/codes"
+	"github.com/edgetuf/edgetuf/devicekey"
+	"github.com/edgetuf/edgetuf/internal/fsfetch"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/spf13/afero"
 )
 
 // Fetcher obtains key envelopes for encrypted versions.
@@ -45,8 +50,8 @@ type Fetcher struct {
 
 // Envelope returns the envelope for key of modelID at version:
 // delivery "fleet" or "device": GET TargetsURL + "/" +
-// targets.EnvelopeDir(m, v) + "/" + EnvelopeName(recipient of key);
-// delivery "keyserver": the challenge/proof exchange with KeyServer.
+// targets.EnvelopeDir(m, v) + "/" + EnvelopeName(recipient of key) (read
+// from the directory for a file:// repository); delivery "keyserver": the challenge/proof exchange with KeyServer.
 func (f *Fetcher) Envelope(ctx context.Context, delivery, modelID, version string, key modelcrypt.DeviceKey) ([]byte, error) {
 	if err := targets.CheckModelID(modelID); err != nil {
 		return nil, codes.Errorf(codes.KeyUnavailable, err, "key of %s %s", modelID, version)
@@ -68,7 +73,11 @@ func (f *Fetcher) Envelope(ctx context.Context, delivery, modelID, version strin
 			return nil, codes.Errorf(codes.KeyUnavailable, err, "key of %s %s", modelID, version)
 		}
 		u := strings.TrimSuffix(f.TargetsURL, "/") + "/" + targets.EnvelopeDir(modelID, version) + "/" + modelcrypt.EnvelopeName(r)
-		return f.fetch(ctx, http.MethodGet, u, nil, modelcrypt.MaxEnvelopeSize, "key envelope of "+modelID+" "+version)
+		what := "key envelope of " + modelID + " " + version
+		if path, ok := strings.CutPrefix(u, "file://"); ok {
+			return readFile(path, modelcrypt.MaxEnvelopeSize, what)
+		}
+		return f.fetch(ctx, http.MethodGet, u, nil, modelcrypt.MaxEnvelopeSize, what)
 	case targets.DeliveryKeyServer:
 		return f.fromKeyServer(ctx, modelID, version, rs, key)
 	}
@@ -100,6 +109,13 @@ func (f *Fetcher) fromKeyServer(ctx context.Context, modelID, version, device st
 		return nil, codes.Errorf(codes.KeyUnavailable, err, "%s: the challenge", what)
 	}
 	shared, err := key.ECDH(c.serverKey)
+	var de *devicekey.Error
+	if errors.As(err, &de) {
+		// A removed token, a cleared TPM: its own code, as when an
+		// envelope is opened (client/internal/keyring), so the run stops
+		// rather than skip the version as refused.
+		return nil, codes.Errorf(codes.Code(de.Code), err, "%s: the device key", what)
+	}
 	if err != nil {
 		return nil, codes.Errorf(codes.KeyUnavailable, err, "%s: the device key", what)
 	}
@@ -137,6 +153,29 @@ func (f *Fetcher) fetch(ctx context.Context, method, u string, body []byte, limi
 	}
 	if err != nil {
 		return nil, transferErr(ctx, err, what)
+	}
+	return data, nil
+}
+
+// readFile reads the envelope at path of a file:// repository (removable
+// media), at most limit bytes, a regular file only (fsfetch.OpenRegular:
+// never blocking on a FIFO): none there is KEY_UNAVAILABLE, as a 404 is;
+// a medium that cannot be read is NETWORK (try again).
+func readFile(path string, limit int64, what string) ([]byte, error) {
+	f, err := fsfetch.OpenRegular(afero.NewOsFs(), path)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fsfetch.ErrNotRegular) {
+		return nil, codes.Errorf(codes.KeyUnavailable, err, "%s: none in the repository directory", what)
+	}
+	if err != nil {
+		return nil, codes.Errorf(codes.Network, err, "%s", what)
+	}
+	defer f.Close()
+	data, err := jsonlimit.ReadAll(f, limit)
+	if errors.Is(err, jsonlimit.ErrTooLarge) {
+		return nil, codes.Errorf(codes.KeyUnavailable, err, "%s: the file is over %d bytes", what, limit)
+	}
+	if err != nil {
+		return nil, codes.Errorf(codes.Network, err, "%s", what)
 	}
 	return data, nil
 }

@@ -3,6 +3,7 @@ package verifiedread
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -86,7 +87,13 @@ func (r *SealedReader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	n, err := r.ra.ReadAt(p, off)
 	if err != nil && err != io.EOF {
-		err = codes.Errorf(codes.DecryptFailed, keyring.Code(err), "%s at offset %d", r.name, off)
+		// A chunk that does not authenticate is DECRYPT_FAILED; a file
+		// that cannot be read fails with the filesystem's code.
+		code := codes.DecryptFailed
+		if me := (*modelcrypt.Error)(nil); !errors.As(err, &me) {
+			code = codes.ClassifyFS(err)
+		}
+		err = codes.Errorf(code, keyring.Code(err), "%s at offset %d", r.name, off)
 	}
 	return n, err
 }

@@ -368,3 +368,24 @@ func TestEncryptedVersionWithoutPlaintext(t *testing.T) {
 	wantCode(t, err, codes.ManifestInvalid)
 	wantCode(t, mod.Verify(t.Context()), codes.ManifestInvalid)
 }
+
+// TestSealedReadFault: a file kept encrypted that cannot be read (here:
+// closed under the reader; a disk error alike) fails with the
+// filesystem's code, not DECRYPT_FAILED: nothing was found wrong with it.
+func TestSealedReadFault(t *testing.T) {
+	t.Parallel()
+	v := newSealed(t, true)
+	m := v.open(t)
+	r, err := m.Open("model.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := r.(*SealedReader)
+	sr.f.Close()
+	if _, err := sr.ReadAt(make([]byte, 10), 64<<10+5); codes.CodeOf(err) == codes.DecryptFailed || err == nil {
+		t.Errorf("ReadAt of a closed file: %v", err)
+	}
+	if _, err := io.ReadAll(sr); codes.CodeOf(err) == codes.DecryptFailed || err == nil {
+		t.Errorf("Read of a closed file: %v", err)
+	}
+}
