@@ -176,12 +176,14 @@ func TestForgedDelegatedRole(t *testing.T) {
 func TestExpiredMetadata(t *testing.T) {
 	f := newFixture(t, nil)
 	wantRefused(t, f, "det", "1.0.0", http.StatusOK, "")
-	f.clock.t = time.Now().Add(30 * 24 * time.Hour) // past the timestamp's day and the snapshot's week
+	f.clock.Advance(time.Now().Add(30 * 24 * time.Hour).Sub(f.clock.Now())) // past the timestamp's day and the snapshot's week
 	wantRefused(t, f, "det", "1.0.0", http.StatusServiceUnavailable, RefusalMetadataInvalid)
 	f.repo.SetNow(f.clock.Now)
 	f.repo.Timestamp(t)
-	wantRefused(t, f, "det", "1.0.0", http.StatusServiceUnavailable, RefusalMetadataInvalid) // the snapshot is expired too
-	f.repo.Publish(t, "other", "1.0.0", map[string][]byte{"model.bin": []byte("other")}, targets.Compat{}) // re-signs all three
+	// The snapshot has expired too.
+	wantRefused(t, f, "det", "1.0.0", http.StatusServiceUnavailable, RefusalMetadataInvalid)
+	// A publication re-signs targets, snapshot and timestamp.
+	f.repo.Publish(t, "other", "1.0.0", map[string][]byte{"model.bin": []byte("other")}, targets.Compat{})
 	wantRefused(t, f, "det", "1.0.0", http.StatusOK, "")
 }
 
@@ -222,11 +224,7 @@ func TestForgedRoot(t *testing.T) {
 	for _, r := range root.Signed.Roles {
 		r.KeyIDs, r.Threshold = []string{k.ID()}, 1
 	}
-	root.ClearSignatures()
-	if _, err := root.Sign(s); err != nil {
-		t.Fatal(err)
-	}
-	data, err := root.ToBytes(true)
+	data, err := testrepo.Resign(root, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,32 +135,30 @@ func ForgeRoleDir(dir, role string, edit func(map[string]*metadata.TargetFiles) 
 		return &metadata.MetaFiles{Length: int64(len(data)), Hashes: metadata.Hashes{"sha256": sum[:]}, Version: version}
 	}
 	tg.Signed.Version++
-	tg.ClearSignatures()
-	if _, err := tg.Sign(s.Targets); err != nil {
-		return err
-	}
-	data, err := tg.ToBytes(true)
+	data, err := Resign(tg, s.Targets)
 	if err != nil {
 		return err
 	}
 	snap.Signed.Meta[role+".json"] = write(fmt.Sprintf("%d.%s.json", tg.Signed.Version, url.PathEscape(role)), data, tg.Signed.Version)
 	snap.Signed.Version++
-	snap.ClearSignatures()
-	if _, err := snap.Sign(s.Snapshot); err != nil {
-		return err
-	}
-	if data, err = snap.ToBytes(true); err != nil {
+	if data, err = Resign(snap, s.Snapshot); err != nil {
 		return err
 	}
 	ts.Signed.Meta["snapshot.json"] = write(fmt.Sprintf("%d.snapshot.json", snap.Signed.Version), data, snap.Signed.Version)
 	ts.Signed.Version++
-	ts.ClearSignatures()
-	if _, err := ts.Sign(s.Timestamp); err != nil {
-		return err
-	}
-	if data, err = ts.ToBytes(true); err != nil {
+	if data, err = Resign(ts, s.Timestamp); err != nil {
 		return err
 	}
 	write("timestamp.json", data, 0)
 	return err
+}
+
+// Resign replaces md's signatures by one of s and returns its bytes as
+// published: what a forger with signer s writes.
+func Resign[T metadata.Roles](md *metadata.Metadata[T], s signature.Signer) ([]byte, error) {
+	md.ClearSignatures()
+	if _, err := md.Sign(s); err != nil {
+		return nil, err
+	}
+	return md.ToBytes(true)
 }
