@@ -234,3 +234,38 @@ func TestForgedRoot(t *testing.T) {
 	}
 	wantRefused(t, f, "det", "1.0.0", http.StatusServiceUnavailable, RefusalMetadataInvalid)
 }
+
+// TestInvalidMetadataRetried: a state that did not verify is verified
+// again, with the same timestamp.json, only once the retry interval has
+// passed (a flood costs a read and a hash per request), and then served.
+func TestInvalidMetadataRetried(t *testing.T) {
+	f := newFixture(t, nil)
+	wantRefused(t, f, "det", "1.0.0", http.StatusOK, "")
+	f.repo.Timestamp(t) // a new timestamp.json, so that the service verifies again
+	ts, err := metadata.Timestamp().FromFile(filepath.Join(f.repo.Dir, "metadata", "timestamp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := filepath.Join(f.repo.Dir, "metadata", fmt.Sprintf("%d.snapshot.json", ts.Signed.Meta["snapshot.json"].Version))
+	hidden := filepath.Join(t.TempDir(), "snapshot.json")
+	if err := os.Rename(newest, hidden); err != nil {
+		t.Fatal(err)
+	}
+	challenge := func() int {
+		st, _, _ := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam2.recipient})
+		return st
+	}
+	if st := challenge(); st != http.StatusServiceUnavailable {
+		t.Fatalf("snapshot missing: %d", st)
+	}
+	if err := os.Rename(hidden, newest); err != nil {
+		t.Fatal(err)
+	}
+	if st := challenge(); st != http.StatusServiceUnavailable {
+		t.Fatalf("within the retry interval: %d, want the remembered refusal", st)
+	}
+	f.clock.Advance(retryInvalid)
+	if st := challenge(); st != http.StatusOK {
+		t.Fatalf("after the retry interval: %d", st)
+	}
+}

@@ -1,7 +1,6 @@
 package keyserver
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"path/filepath"
@@ -36,7 +35,18 @@ type versionIndex struct {
 	// The highest timestamp and snapshot versions verified: an older one
 	// is a rollback (a client that saw the newer refuses it too).
 	timestampVersion, snapshotVersion int64
+	// The last verification that failed: the same timestamp.json is
+	// verified again at most once per retryInvalid, so that a flood of
+	// requests against a repository that does not verify costs no more
+	// than a read and a hash each.
+	failed   [32]byte
+	failedAt time.Time
+	failure  error
 }
+
+// retryInvalid is how often a timestamp.json whose state did not verify
+// is verified again (a writer may have been half-way through).
+const retryInvalid = time.Second
 
 // verifiedIndex is what one verified state delivers by key service.
 type verifiedIndex struct {
@@ -67,15 +77,18 @@ func (x *versionIndex) current(now time.Time) (*verifiedIndex, error) {
 	sum := sha256.Sum256(data)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.index == nil || !bytes.Equal(sum[:], x.timestamp[:]) {
-		// A failed verification drops the earlier index: the next request
-		// tries again (a writer may be half-way through a publication).
+	if x.index == nil || sum != x.timestamp {
+		if x.failure != nil && sum == x.failed && now.Sub(x.failedAt) < retryInvalid && !now.Before(x.failedAt) {
+			return nil, x.failure
+		}
+		// A failed verification drops the earlier index.
 		x.index = nil
 		idx, err := x.load(now)
 		if err != nil {
+			x.failed, x.failedAt, x.failure = sum, now, err
 			return nil, err
 		}
-		x.index, x.timestamp = idx, sum
+		x.index, x.timestamp, x.failure = idx, sum, nil
 	}
 	if !now.Before(x.index.expires) {
 		return nil, fmt.Errorf("%w: the metadata expired at %s", ErrMetadataInvalid, x.index.expires.UTC().Format(time.RFC3339))
