@@ -19,6 +19,10 @@ const (
 	OutcomeChallenge = "CHALLENGE_ISSUED"
 	OutcomeReleased  = "KEY_RELEASED"
 	OutcomeInternal  = "INTERNAL_ERROR"
+	// RefusalMetadataInvalid (503): the repository's metadata does not
+	// verify or has expired (ErrMetadataInvalid); no key is released
+	// until it does. Devices retry a 503 later (NETWORK).
+	RefusalMetadataInvalid = "METADATA_INVALID"
 )
 
 // AuditRecord is one line of the audit log, one per request. It names

@@ -76,6 +76,7 @@ func newDevice(t testing.TB) device {
 // two enrolled devices (cam1, cam2), and an audit log file.
 type fixture struct {
 	srv                      *Server
+	repo                     *testrepo.Repo
 	url                      string
 	hc                       *http.Client
 	clock                    *clock
@@ -104,7 +105,7 @@ func publishEncrypted(t testing.TB, r *testrepo.Repo, modelID, version, delivery
 func newFixture(t testing.TB, edit func(*Config)) *fixture {
 	t.Helper()
 	r := testrepo.New(t)
-	f := &fixture{clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, dir: t.TempDir(), cam1: newDevice(t), cam2: newDevice(t)}
+	f := &fixture{repo: r, clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, dir: t.TempDir(), cam1: newDevice(t), cam2: newDevice(t)}
 	f.key = publishEncrypted(t, r, "det", "1.0.0", targets.DeliveryKeyServer)
 	other := publishEncrypted(t, r, "det", "2.0.0", targets.DeliveryDevice)
 	f.keys = memKeys{"det@1.0.0": f.key, "det@2.0.0": other}

@@ -299,9 +299,9 @@ func (s *Server) checkSubject(modelID, version, device string, now time.Time, li
 			return sub, a
 		}
 	}
-	_, ok, err := s.versions.recipient(modelID, version)
+	_, ok, err := s.versions.recipient(modelID, version, now)
 	if err != nil {
-		return sub, refuse(http.StatusServiceUnavailable, OutcomeInternal, "the repository metadata cannot be read")
+		return sub, refuse(http.StatusServiceUnavailable, RefusalMetadataInvalid, "the repository metadata does not verify")
 	}
 	if !ok {
 		return sub, refuse(http.StatusNotFound, modelcrypt.RefusalVersionUnknown, "%s %s is not a version delivered by this key service", modelID, version)
@@ -391,7 +391,7 @@ func (s *Server) release(sub *subject, in modelcrypt.KeyRequest, now time.Time) 
 	if err != nil || !hmac.Equal(proof, modelcrypt.Proof(shared, c.nonce, c.id, c.modelID, c.version, c.device)) {
 		return refuse(http.StatusForbidden, modelcrypt.RefusalProofInvalid, "the proof does not verify")
 	}
-	ck, a := s.contentKey(in.ModelID, in.Version)
+	ck, a := s.contentKey(in.ModelID, in.Version, now)
 	if a != nil {
 		return a
 	}
@@ -408,15 +408,18 @@ func (s *Server) release(sub *subject, in modelcrypt.KeyRequest, now time.Time) 
 
 // contentKey returns the version's content key, loaded once, after
 // checking it is the key the signed metadata names.
-func (s *Server) contentKey(modelID, version string) (*modelcrypt.ContentKey, *answer) {
+func (s *Server) contentKey(modelID, version string, now time.Time) (*modelcrypt.ContentKey, *answer) {
 	p := targets.ManifestPath(modelID, version)
 	s.keyMu.Lock()
 	defer s.keyMu.Unlock()
 	if ck := s.keys[p]; ck != nil {
 		return ck, nil
 	}
-	signed, ok, err := s.versions.recipient(modelID, version)
-	if err != nil || !ok {
+	signed, ok, err := s.versions.recipient(modelID, version, now)
+	if err != nil {
+		return nil, refuse(http.StatusServiceUnavailable, RefusalMetadataInvalid, "the repository metadata does not verify")
+	}
+	if !ok {
 		return nil, refuse(http.StatusNotFound, modelcrypt.RefusalVersionUnknown, "%s %s is not a version delivered by this key service", modelID, version)
 	}
 	ck, err := s.loadKey(modelID, version, signed)
@@ -450,12 +453,11 @@ func (s *Server) loadKey(modelID, version, signed string) (*modelcrypt.ContentKe
 // versions that have no stored key (their requests are refused with
 // VERSION_UNKNOWN).
 func (s *Server) Preload() (loaded int, missing []string, err error) {
-	if _, _, err := s.versions.recipient("", ""); err != nil {
+	idx, err := s.versions.current(s.cfg.Now())
+	if err != nil {
 		return 0, nil, err
 	}
-	s.versions.mu.Lock()
-	byPath := s.versions.byPath
-	s.versions.mu.Unlock()
+	byPath := idx.byPath // never changed once built
 	s.keyMu.Lock()
 	defer s.keyMu.Unlock()
 	for _, p := range slices.Sorted(maps.Keys(byPath)) {

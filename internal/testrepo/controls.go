@@ -11,6 +11,7 @@ package testrepo
 import (
 	"crypto/sha256"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,6 +98,13 @@ func ForgeCustomDir(dir, modelID, version string, edit func(*targets.Custom), s 
 // targets metadata's targets (the files they name are the caller's to
 // write).
 func ForgeTargetsDir(dir string, edit func(map[string]*metadata.TargetFiles) error, s ControlSigners) error {
+	return ForgeRoleDir(dir, metadata.TARGETS, edit, s)
+}
+
+// ForgeRoleDir is ForgeTargetsDir for the targets role named role (the
+// top-level targets or a delegated role that has metadata): s.Targets
+// signs the role's next version (the role's own key, or a forger's).
+func ForgeRoleDir(dir, role string, edit func(map[string]*metadata.TargetFiles) error, s ControlSigners) error {
 	meta := func(name string) string { return filepath.Join(dir, "metadata", name) }
 	ts, err := metadata.Timestamp().FromFile(meta("timestamp.json"))
 	if err != nil {
@@ -107,8 +115,11 @@ func ForgeTargetsDir(dir string, edit func(map[string]*metadata.TargetFiles) err
 	if err != nil {
 		return err
 	}
-	tv := snap.Signed.Meta["targets.json"].Version
-	tg, err := metadata.Targets().FromFile(meta(fmt.Sprintf("%d.targets.json", tv)))
+	ref := snap.Signed.Meta[role+".json"]
+	if ref == nil {
+		return fmt.Errorf("the snapshot records no %s.json", role)
+	}
+	tg, err := metadata.Targets().FromFile(meta(fmt.Sprintf("%d.%s.json", ref.Version, url.PathEscape(role))))
 	if err != nil {
 		return err
 	}
@@ -124,32 +135,30 @@ func ForgeTargetsDir(dir string, edit func(map[string]*metadata.TargetFiles) err
 		return &metadata.MetaFiles{Length: int64(len(data)), Hashes: metadata.Hashes{"sha256": sum[:]}, Version: version}
 	}
 	tg.Signed.Version++
-	tg.ClearSignatures()
-	if _, err := tg.Sign(s.Targets); err != nil {
-		return err
-	}
-	data, err := tg.ToBytes(true)
+	data, err := Resign(tg, s.Targets)
 	if err != nil {
 		return err
 	}
-	snap.Signed.Meta["targets.json"] = write(fmt.Sprintf("%d.targets.json", tg.Signed.Version), data, tg.Signed.Version)
+	snap.Signed.Meta[role+".json"] = write(fmt.Sprintf("%d.%s.json", tg.Signed.Version, url.PathEscape(role)), data, tg.Signed.Version)
 	snap.Signed.Version++
-	snap.ClearSignatures()
-	if _, err := snap.Sign(s.Snapshot); err != nil {
-		return err
-	}
-	if data, err = snap.ToBytes(true); err != nil {
+	if data, err = Resign(snap, s.Snapshot); err != nil {
 		return err
 	}
 	ts.Signed.Meta["snapshot.json"] = write(fmt.Sprintf("%d.snapshot.json", snap.Signed.Version), data, snap.Signed.Version)
 	ts.Signed.Version++
-	ts.ClearSignatures()
-	if _, err := ts.Sign(s.Timestamp); err != nil {
-		return err
-	}
-	if data, err = ts.ToBytes(true); err != nil {
+	if data, err = Resign(ts, s.Timestamp); err != nil {
 		return err
 	}
 	write("timestamp.json", data, 0)
 	return err
+}
+
+// Resign replaces md's signatures by one of s and returns its bytes as
+// published: what a forger with signer s writes.
+func Resign[T metadata.Roles](md *metadata.Metadata[T], s signature.Signer) ([]byte, error) {
+	md.ClearSignatures()
+	if _, err := md.Sign(s); err != nil {
+		return nil, err
+	}
+	return md.ToBytes(true)
 }
