@@ -52,7 +52,7 @@ for i in $(seq 1 "$RUNS"); do
 	plain_t+=("$t"); plain_m+=("$m"); plain_c+=("$c")
 	read -r t m c < <(publish $((2 * i)) --encrypt --delivery device)
 	enc_t+=("$t"); enc_m+=("$m"); enc_c+=("$c")
-	echo "run $i: add-target ${plain_t[-1]} s (CPU ${plain_c[-1]} s, ${plain_m[-1]} KiB max RSS)  add-target --encrypt ${enc_t[-1]} s (CPU ${enc_c[-1]} s, ${enc_m[-1]} KiB max RSS)"
+	echo "run $i: add-target ${plain_t[-1]} s (CPU ${plain_c[-1]} s, ${plain_m[-1]} KiB max RSS)  add-target --encrypt ${enc_t[-1]} s (CPU ${enc_c[-1]} s, ${enc_m[-1]} KiB max RSS)  load $(cut -d" " -f1-3 /proc/loadavg)"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
