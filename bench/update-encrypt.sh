@@ -17,6 +17,7 @@ set -euo pipefail
 SIZE_MIB=${SIZE_MIB:-1024}
 RUNS=${RUNS:-5}
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/pair.sh"
 work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/mclient-bench.XXXXXX")
 server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
@@ -68,12 +69,4 @@ for i in $(seq 1 "$RUNS"); do
 	echo "run $i: update ${plain_t[-1]} s (CPU ${plain_c[-1]} s, $((plain_m[-1] / 1024)) MiB peak RSS)  encrypted update ${enc_t[-1]} s (CPU ${enc_c[-1]} s, $((enc_m[-1] / 1024)) MiB peak RSS)  load $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-pt=$(median "${plain_t[@]}"); et=$(median "${enc_t[@]}")
-pm=$(median "${plain_m[@]}"); em=$(median "${enc_m[@]}")
-pc=$(median "${plain_c[@]}"); ec=$(median "${enc_c[@]}")
-echo
-echo "payload ${SIZE_MIB} MiB, ${RUNS} runs each, medians:"
-echo "  mclient update (plaintext) : ${pt} s (CPU ${pc} s), peak RSS $((pm / 1024)) MiB"
-echo "  mclient update (encrypted) : ${et} s (CPU ${ec} s), peak RSS $((em / 1024)) MiB"
-awk -v e="$et" -v p="$pt" -v ec="$ec" -v pc="$pc" 'BEGIN {printf "  ratio encrypted / plain    : %.2fx wall (target <= 1.15x), %.2fx CPU\n", e / p, ec / pc}'
+pair_report "mclient update (plaintext)" "mclient update (encrypted)" 1.15x
