@@ -95,13 +95,6 @@ func (s *Store) Get(modelID, version string) (*modelcrypt.ContentKey, error) {
 // Create generates and stores a new key for modelID at version; it fails
 // if one is stored already (see Get).
 func (s *Store) Create(modelID, version string) (*modelcrypt.ContentKey, error) {
-	return s.create(modelID, version, nil)
-}
-
-// create is Create that, if check is set, runs it while the new key is
-// sealed (each is an scrypt derivation: on two cores they take the time
-// of one) and stores the key only if it returns nil.
-func (s *Store) create(modelID, version string, check func() error) (*modelcrypt.ContentKey, error) {
 	p, err := s.Path(modelID, version)
 	if err != nil {
 		return nil, err
@@ -109,17 +102,22 @@ func (s *Store) create(modelID, version string, check func() error) (*modelcrypt
 	if _, err := os.Lstat(p); err == nil {
 		return nil, fmt.Errorf("a content key for %s %s is stored already (%s)", modelID, version, p)
 	}
-	checked := make(chan error, 1)
-	if check != nil {
-		go func() { checked <- check() }()
-	} else {
-		checked <- nil
-	}
-	k, sealed, err := s.seal()
-	if cerr := <-checked; cerr != nil {
-		return nil, cerr
-	}
+	k, err := modelcrypt.NewContentKey()
 	if err != nil {
+		return nil, err
+	}
+	r, err := age.NewScryptRecipient(s.passphrase)
+	if err != nil {
+		return nil, err
+	}
+	r.SetWorkFactor(ScryptWorkFactor)
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, r)
+	if err != nil {
+		return nil, err
+	}
+	io.WriteString(w, k.String()+"\n")
+	if err := w.Close(); err != nil {
 		return nil, err
 	}
 	osfs := afero.NewOsFs()
@@ -128,34 +126,10 @@ func (s *Store) create(modelID, version string, check func() error) (*modelcrypt
 			return nil, err
 		}
 	}
-	if err := atomicfs.WriteFile(osfs, p, sealed, 0o600); err != nil {
+	if err := atomicfs.WriteFile(osfs, p, buf.Bytes(), 0o600); err != nil {
 		return nil, err
 	}
 	return k, nil
-}
-
-// seal generates a new key and returns it with its stored form: an age
-// file for the passphrase (scrypt, ScryptWorkFactor).
-func (s *Store) seal() (*modelcrypt.ContentKey, []byte, error) {
-	k, err := modelcrypt.NewContentKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := age.NewScryptRecipient(s.passphrase)
-	if err != nil {
-		return nil, nil, err
-	}
-	r.SetWorkFactor(ScryptWorkFactor)
-	var buf bytes.Buffer
-	w, err := age.Encrypt(&buf, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	io.WriteString(w, k.String()+"\n")
-	if err := w.Close(); err != nil {
-		return nil, nil, err
-	}
-	return k, buf.Bytes(), nil
 }
 
 // ForVersion returns the key to publish modelID at version with: the one
@@ -170,13 +144,10 @@ func (s *Store) ForVersion(modelID, version, previous string) (*modelcrypt.Conte
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return key, err
 	}
-	if previous == "" {
-		return s.Create(modelID, version)
-	}
-	return s.create(modelID, version, func() error {
+	if previous != "" {
 		if _, err := s.Get(modelID, previous); err != nil && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("the content key passphrase does not open the key of %s %s: %w", modelID, previous, err)
+			return nil, fmt.Errorf("the content key passphrase does not open the key of %s %s: %w", modelID, previous, err)
 		}
-		return nil
-	})
+	}
+	return s.Create(modelID, version)
 }
