@@ -15,6 +15,7 @@ set -euo pipefail
 SIZE_MIB=${SIZE_MIB:-1024}
 RUNS=${RUNS:-5}
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/pair.sh"
 work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/mrepo-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -52,15 +53,7 @@ for i in $(seq 1 "$RUNS"); do
 	plain_t+=("$t"); plain_m+=("$m"); plain_c+=("$c")
 	read -r t m c < <(publish $((2 * i)) --encrypt --delivery device)
 	enc_t+=("$t"); enc_m+=("$m"); enc_c+=("$c")
-	echo "run $i: add-target ${plain_t[-1]} s (CPU ${plain_c[-1]} s, ${plain_m[-1]} KiB max RSS)  add-target --encrypt ${enc_t[-1]} s (CPU ${enc_c[-1]} s, ${enc_m[-1]} KiB max RSS)"
+	echo "run $i: add-target ${plain_t[-1]} s (CPU ${plain_c[-1]} s, ${plain_m[-1]} KiB max RSS)  add-target --encrypt ${enc_t[-1]} s (CPU ${enc_c[-1]} s, ${enc_m[-1]} KiB max RSS)  load $(cut -d" " -f1-3 /proc/loadavg)"
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-pt=$(median "${plain_t[@]}"); et=$(median "${enc_t[@]}")
-pm=$(median "${plain_m[@]}"); em=$(median "${enc_m[@]}")
-pc=$(median "${plain_c[@]}"); ec=$(median "${enc_c[@]}")
-echo
-echo "payload ${SIZE_MIB} MiB, ${RUNS} runs each, medians:"
-echo "  mrepo add-target           : ${pt} s (CPU ${pc} s), peak RSS $((pm / 1024)) MiB"
-echo "  mrepo add-target --encrypt : ${et} s (CPU ${ec} s), peak RSS $((em / 1024)) MiB"
-awk -v e="$et" -v p="$pt" 'BEGIN {printf "  ratio encrypted / plain    : %.2fx (target <= 1.3x)\n", e / p}'
+pair_report "mrepo add-target" "mrepo add-target --encrypt" 1.3x

@@ -70,7 +70,7 @@ func (u *run) fetchDecrypted(ctx context.Context, s interface {
 	feed, followed := sealed.NewFeed(), make(chan error, 1)
 	go func() { followed <- sealed.Follow(ctx, part, dest, cand.key, plain, feed) }()
 	dl := *u.c.dl
-	dl.Observe = feed.Observe
+	dl.Observe, dl.Scratch = feed.Observe, true
 	err := u.fetchWith(ctx, &dl, s.URLOf(wire), wire, part, name, ff)
 	feed.Done()
 	ferr := <-followed

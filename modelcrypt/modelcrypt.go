@@ -243,19 +243,33 @@ func (e errReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // only to staging, and remove it on error. Errors from dst or from
 // reading src are returned as they are (not DECRYPT_FAILED).
 func DecryptVerified(dst io.Writer, src io.Reader, key *ContentKey, length int64, sha256Hex string) error {
+	h := sha256.New()
+	return DecryptVerifiedTo(io.MultiWriter(dst, h), func() ([]byte, error) { return h.Sum(nil), nil }, src, key, length, sha256Hex)
+}
+
+// DecryptVerifiedTo is DecryptVerified for a dst that hashes what it is
+// written itself, such as one that hashes and writes on another goroutine
+// (so that hashing overlaps decryption): once the plaintext is written,
+// closeSum must finish the writes and return the SHA-256 of all of it, or
+// dst's error (returned as it is). closeSum is not called when decryption
+// fails first.
+func DecryptVerifiedTo(dst io.Writer, closeSum func() ([]byte, error), src io.Reader, key *ContentKey, length int64, sha256Hex string) error {
 	r, err := Decrypt(src, key)
 	if err != nil {
 		return err
 	}
-	h := sha256.New()
-	n, err := copyBounded(io.MultiWriter(dst, h), r, length)
+	n, err := copyBounded(dst, r, length)
 	if err != nil {
 		return err
 	}
 	if n != length {
 		return decryptErr("plaintext is %d bytes, the signed length is %d", n, length)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sha256Hex {
+	sum, err := closeSum()
+	if err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(sum); got != sha256Hex {
 		return decryptErr("plaintext SHA-256 %s is not the signed %s", got, sha256Hex)
 	}
 	return nil
@@ -265,7 +279,8 @@ func DecryptVerified(dst io.Writer, src io.Reader, key *ContentKey, length int64
 // plaintext longer than limit fails, and so does a file whose end is only
 // found to be damaged (truncated, not marked last) past the limit.
 func copyBounded(dst io.Writer, r io.Reader, limit int64) (int64, error) {
-	n, err := io.Copy(dst, io.LimitReader(r, limit))
+	// One age chunk (64 KiB) per read and write, not io.Copy's 32 KiB.
+	n, err := io.CopyBuffer(dst, io.LimitReader(r, limit), make([]byte, 64<<10))
 	if err != nil {
 		return n, err
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"testing"
 	"time"
 )
@@ -134,5 +135,42 @@ func TestEnvelope(t *testing.T) {
 	}
 	if EnvelopeName(r) == "" || len(env) > 1024 {
 		t.Fatalf("envelope of %d bytes", len(env))
+	}
+}
+
+// DecryptVerifiedTo checks the SHA-256 its writer reports, not one of its
+// own: a wrong sum fails with DECRYPT_FAILED, and the writer's error at
+// closing is returned as it is.
+func TestDecryptVerifiedToChecksTheWritersSum(t *testing.T) {
+	ck, err := NewContentKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := make([]byte, 70<<10)
+	rand.Read(plain)
+	var ct bytes.Buffer
+	n, sum, err := EncryptStream(&ct, bytes.NewReader(plain), ck.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	right := func() ([]byte, error) { s := sha256.Sum256(out.Bytes()); return s[:], nil }
+	if err := DecryptVerifiedTo(&out, right, bytes.NewReader(ct.Bytes()), ck, n, sum); err != nil || !bytes.Equal(out.Bytes(), plain) {
+		t.Fatalf("DecryptVerifiedTo: %v", err)
+	}
+	wrong := func() ([]byte, error) { return make([]byte, 32), nil }
+	if err := DecryptVerifiedTo(io.Discard, wrong, bytes.NewReader(ct.Bytes()), ck, n, sum); codeOf(err) != CodeDecryptFailed {
+		t.Fatalf("wrong sum: err = %v, want %s", err, CodeDecryptFailed)
+	}
+	diskFull := errors.New("disk full")
+	failing := func() ([]byte, error) { return nil, diskFull }
+	if err := DecryptVerifiedTo(io.Discard, failing, bytes.NewReader(ct.Bytes()), ck, n, sum); err != diskFull {
+		t.Fatalf("failing writer: err = %v, want it as it is", err)
+	}
+	called := false
+	never := func() ([]byte, error) { called = true; return nil, nil }
+	other, _ := NewContentKey()
+	if err := DecryptVerifiedTo(io.Discard, never, bytes.NewReader(ct.Bytes()), other, n, sum); codeOf(err) != CodeDecryptFailed || called {
+		t.Fatalf("wrong key: err = %v, closeSum called %v", err, called)
 	}
 }

@@ -1,6 +1,7 @@
 package targetstore
 
 import (
+	"bufio"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -206,7 +207,12 @@ func (s Store) openPlain(tf *metadata.TargetFiles, file string, enc *EncryptedFi
 	if err != nil {
 		return nil, err
 	}
-	if err := modelcrypt.DecryptVerified(&crashEveryMiB{w: tmp}, io.LimitReader(stored, tf.Length), enc.Key, pt.Length, pt.SHA256); err != nil {
+	// Hashed and written on a goroutine of its own (hashcopy.Writer), in
+	// 1 MiB writes, overlapping the decryption; read in 1 MiB reads.
+	aw := hashcopy.NewWriter(&crashEveryMiB{w: tmp})
+	err = modelcrypt.DecryptVerifiedTo(aw, aw.CloseSum, bufio.NewReaderSize(io.LimitReader(stored, tf.Length), hashcopy.BufferSize), enc.Key, pt.Length, pt.SHA256)
+	aw.Close() // stops its goroutine if the decryption failed first
+	if err != nil {
 		tmp.Abort()
 		return nil, fmt.Errorf("decrypting stored target %s: %w", tf.Path, err)
 	}

@@ -2,13 +2,15 @@
 // and hashing run on one goroutine and writing on another, over a small
 // fixed set of buffers: memory stays at a few MiB whatever the stream's
 // size, and the copy takes about as long as the slower of the two sides
-// rather than their sum.
+// rather than their sum. Writer is the writing side alone, for a producer
+// that computes its bytes rather than reading them.
 package hashcopy
 
 import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
@@ -44,35 +46,15 @@ func CopyFrom(dst io.Writer, src io.Reader, limit int64, h interface {
 	if h == nil {
 		h = sha256.New()
 	}
-	free := make(chan []byte, buffers)
-	for i := 0; i < buffers; i++ {
-		// Aligned, so a direct-I/O writer can hand them to the kernel as is.
-		free <- directio.AlignedBuffer(BufferSize)
-	}
-	full := make(chan []byte, buffers)
-	failed := make(chan struct{}) // closed on the first write error
-	done := make(chan error, 1)
-	go func() {
-		var err error
-		for b := range full {
-			if err == nil {
-				if _, err = dst.Write(b); err != nil {
-					close(failed)
-				}
-				crashpoint.Hit("hashcopy.written")
-			}
-			free <- b[:cap(b)]
-		}
-		done <- err
-	}()
+	w := startWriter(dst, nil, buffers, "hashcopy.written")
 
 	var total int64
 	var readErr error
 	for {
 		var b []byte
 		select {
-		case b = <-free:
-		case <-failed:
+		case b = <-w.free:
+		case <-w.failed:
 		}
 		if b == nil {
 			break // the writer failed; stop reading
@@ -90,12 +72,12 @@ func CopyFrom(dst io.Writer, src io.Reader, limit int64, h interface {
 		if n > 0 {
 			h.Write(b[:n])
 			total += int64(n)
-			full <- b[:n]
+			w.full <- b[:n]
 			if progress != nil {
 				progress(total)
 			}
 		} else {
-			free <- b
+			w.free <- b
 		}
 		if readErr != nil {
 			break
@@ -108,8 +90,7 @@ func CopyFrom(dst io.Writer, src io.Reader, limit int64, h interface {
 			break
 		}
 	}
-	close(full)
-	if werr := <-done; werr != nil {
+	if werr := w.finish(); werr != nil {
 		return total, sum, werr
 	}
 	if readErr != nil {
@@ -117,4 +98,128 @@ func CopyFrom(dst io.Writer, src io.Reader, limit int64, h interface {
 	}
 	copy(sum[:], h.Sum(nil))
 	return total, sum, nil
+}
+
+// writer is the writing side of a copy: a goroutine that writes each
+// buffer sent on full to dst, in order, and hands it back on free.
+type writer struct {
+	free, full chan []byte
+	failed     chan struct{} // closed on the first write error
+	err        error         // that error: read only after failed or done is closed
+	done       chan struct{} // closed when the goroutine returns
+}
+
+// startWriter starts the writing side with n buffers (aligned, so a
+// direct-I/O writer can hand them to the kernel as is); h, if not nil,
+// hashes each buffer before it is written; point, if not empty, is the
+// crash point passed after each buffer written.
+func startWriter(dst io.Writer, h hash.Hash, n int, point string) *writer {
+	w := &writer{
+		free:   make(chan []byte, n),
+		full:   make(chan []byte, n),
+		failed: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	for i := 0; i < n; i++ {
+		w.free <- directio.AlignedBuffer(BufferSize)
+	}
+	go func() {
+		defer close(w.done)
+		for b := range w.full {
+			if w.err == nil {
+				if h != nil {
+					h.Write(b)
+				}
+				if _, w.err = dst.Write(b); w.err != nil {
+					close(w.failed)
+				}
+				if point != "" {
+					crashpoint.Hit(point)
+				}
+			}
+			w.free <- b[:cap(b)]
+		}
+	}()
+	return w
+}
+
+// finish waits for every buffer sent to be written and returns the first
+// write error.
+func (w *writer) finish() error {
+	close(w.full)
+	<-w.done
+	return w.err
+}
+
+// Writer is an io.WriteCloser that gathers what is written into
+// BufferSize buffers, and hashes (SHA-256) and writes them to its
+// destination on a goroutine of its own, so that a producer that computes
+// its bytes (a decryption, say) waits neither for the hash nor for the
+// disk: they overlap as a Copy's reading and writing do. It holds two
+// buffers (one filled while the other is hashed and written: enough for
+// the overlap, and memory counts on a device). Its destination gets
+// BufferSize writes (the last one shorter) from aligned buffers, as a
+// direct-I/O writer wants them.
+type Writer struct {
+	w      *writer
+	h      hash.Hash
+	buf    []byte // being filled; nil: none taken yet
+	closed bool
+	err    error
+}
+
+// NewWriter returns a Writer to dst. Close it, also after a failure: that
+// stops its goroutine.
+func NewWriter(dst io.Writer) *Writer {
+	h := sha256.New()
+	return &Writer{w: startWriter(dst, h, 2, ""), h: h}
+}
+
+// Write copies p into the buffers; it fails with the destination's first
+// write error once one happened.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errors.New("hashcopy: write to a closed Writer")
+	}
+	n := 0
+	for len(p) > 0 {
+		if w.buf == nil {
+			select {
+			case b := <-w.w.free:
+				w.buf = b[:0]
+			case <-w.w.failed:
+				return n, w.w.err
+			}
+		}
+		c := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		w.buf, p, n = w.buf[:len(w.buf)+c], p[c:], n+c
+		if len(w.buf) == cap(w.buf) {
+			w.w.full <- w.buf
+			w.buf = nil
+		}
+	}
+	return n, nil
+}
+
+// Close writes what is still buffered, waits until everything is
+// written, and returns the first write error.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	if len(w.buf) > 0 {
+		w.w.full <- w.buf
+	}
+	w.buf = nil
+	w.err = w.w.finish()
+	return w.err
+}
+
+// CloseSum is Close, then the SHA-256 of everything written.
+func (w *Writer) CloseSum() ([]byte, error) {
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return w.h.Sum(nil), nil
 }

@@ -100,3 +100,79 @@ func BenchmarkCopy(b *testing.B) {
 		Copy(io.Discard, bytes.NewReader(data), -1, nil)
 	}
 }
+
+// sizeRecorder keeps what is written to it and the size of each write.
+type sizeRecorder struct {
+	bytes.Buffer
+	sizes []int
+}
+
+func (r *sizeRecorder) Write(p []byte) (int, error) {
+	r.sizes = append(r.sizes, len(p))
+	return r.Buffer.Write(p)
+}
+
+// Whatever the sizes of the writes, the destination gets exactly the bytes
+// written, in order, in BufferSize writes but the last.
+func TestWriterContent(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewSource(2))
+	for _, chunks := range [][]int{
+		{1, 65536 + 16, 3*BufferSize + 5, 7, BufferSize},
+		{BufferSize, BufferSize},
+		{10},
+		{},
+	} {
+		var want []byte
+		dst := &sizeRecorder{}
+		w := NewWriter(dst)
+		for _, n := range chunks {
+			p := make([]byte, n)
+			rng.Read(p)
+			want = append(want, p...)
+			if m, err := w.Write(p); m != n || err != nil {
+				t.Fatalf("chunks %v: Write = %d, %v", chunks, m, err)
+			}
+		}
+		sum, err := w.CloseSum()
+		if err != nil {
+			t.Fatalf("chunks %v: Close: %v", chunks, err)
+		}
+		if wantSum := sha256.Sum256(want); !bytes.Equal(sum, wantSum[:]) {
+			t.Fatalf("chunks %v: SHA-256 %x, want %x", chunks, sum, wantSum)
+		}
+		if !bytes.Equal(dst.Bytes(), want) {
+			t.Fatalf("chunks %v: %d bytes arrived, want %d", chunks, dst.Len(), len(want))
+		}
+		for i, n := range dst.sizes {
+			if n != BufferSize && i != len(dst.sizes)-1 || n > BufferSize {
+				t.Fatalf("chunks %v: write %d of %d is %d bytes", chunks, i, len(dst.sizes), n)
+			}
+		}
+		if _, err := w.Write([]byte{1}); err == nil {
+			t.Fatalf("chunks %v: a write after Close succeeded", chunks)
+		}
+	}
+}
+
+// The destination's first error stops the writes: a later Write or Close
+// returns it, and nothing is written after it.
+func TestWriterError(t *testing.T) {
+	t.Parallel()
+	dst := &failWriter{after: 2}
+	w := NewWriter(dst)
+	var err error
+	p := make([]byte, BufferSize/2+1)
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = w.Write(p)
+	}
+	if err == nil || err.Error() != "disk full" {
+		t.Fatalf("Write err = %v, want disk full", err)
+	}
+	if err := w.Close(); err == nil || err.Error() != "disk full" {
+		t.Fatalf("Close err = %v, want disk full", err)
+	}
+	if _, err := w.CloseSum(); err == nil || err.Error() != "disk full" {
+		t.Fatalf("second Close err = %v, want disk full", err)
+	}
+}

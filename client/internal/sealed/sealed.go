@@ -24,6 +24,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/internal/directio"
+	"github.com/edgetuf/edgetuf/internal/hashcopy"
 	"github.com/edgetuf/edgetuf/internal/safefs"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
@@ -105,12 +106,16 @@ func decryptTo(ctx context.Context, out *os.File, dst string, in io.Reader, key 
 		defer dw.Close()
 		w = dw
 	}
-	bw := bufio.NewWriterSize(&crashWriter{w: w}, 1<<20)
-	if err := Check(ctx, in, bw, key, plain); err != nil {
+	// The plaintext is hashed and written on a goroutine of its own
+	// (hashcopy.Writer), so that its SHA-256 and the disk's time overlap
+	// the decryption rather than adding to it.
+	aw := hashcopy.NewWriter(&crashWriter{w: w})
+	if err := checked(ctx, modelcrypt.DecryptVerifiedTo(aw, aw.CloseSum, reader(ctx, in), key, plain.Length, plain.SHA256)); err != nil {
+		aw.Close() // stops its goroutine if the decryption failed first
 		return err
 	}
-	err := bw.Flush()
-	if err == nil && dw != nil {
+	var err error
+	if dw != nil {
 		err = dw.Flush()
 	}
 	if err == nil {
@@ -126,7 +131,18 @@ func decryptTo(ctx context.Context, out *os.File, dst string, in io.Reader, key 
 // checks the plaintext against plain (modelcrypt.DecryptVerified). It
 // stops when ctx ends.
 func Check(ctx context.Context, src io.Reader, dst io.Writer, key *modelcrypt.ContentKey, plain *targets.Plaintext) error {
-	err := modelcrypt.DecryptVerified(dst, bufio.NewReaderSize(installed.ContextReader(ctx, src), 1<<20), key, plain.Length, plain.SHA256)
+	return checked(ctx, modelcrypt.DecryptVerified(dst, reader(ctx, src), key, plain.Length, plain.SHA256))
+}
+
+// reader is how a decryption reads its ciphertext: in 1 MiB reads, and
+// stopping when ctx ends.
+func reader(ctx context.Context, src io.Reader) io.Reader {
+	return bufio.NewReaderSize(installed.ContextReader(ctx, src), 1<<20)
+}
+
+// checked gives the error of a decryption its code: a stop when ctx
+// ended, DECRYPT_FAILED (modelcrypt's), else the filesystem's.
+func checked(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil {
 		return codes.Errorf(codes.StopCode(ctx), ctx.Err(), "decrypting")
 	}

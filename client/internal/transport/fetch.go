@@ -38,6 +38,13 @@ type Downloader struct {
 	// written. Its writer must not fail. The decryption of an encrypted
 	// file follows its download so, without reading it back.
 	Observe func(off int64) io.Writer
+	// Scratch says the file is used once and removed (the ciphertext of a
+	// file installed decrypted): a complete, verified file is then not
+	// fsynced. What must be durable is what is made of it (the decrypted
+	// file, fsynced before it is installed). If a power loss leaves the
+	// file damaged, the next run finds its hash wrong and fetches it
+	// again: only time is lost, never a check.
+	Scratch bool
 }
 
 // FetchResult reports one file's download.
@@ -236,6 +243,9 @@ func (d *Downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	if err := h.Check(name); err != nil {
 		os.Remove(dest)
 		return err
+	}
+	if d.Scratch {
+		return nil
 	}
 	if err := f.Sync(); err != nil {
 		return codes.Errorf(codes.ClassifyFS(err), err, "syncing %s", name)
