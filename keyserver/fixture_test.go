@@ -3,7 +3,6 @@ package keyserver
 import (
 	"bytes"
 	"crypto/ecdh"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/contentkeys"
+	"github.com/edgetuf/edgetuf/internal/modelcrypttest"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
@@ -60,15 +60,8 @@ func (d device) Public() *ecdh.PublicKey                { return d.priv.PublicKe
 func (d device) ECDH(r *ecdh.PublicKey) ([]byte, error) { return d.priv.ECDH(r) }
 func newDevice(t testing.TB) device {
 	t.Helper()
-	k, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := modelcrypt.Recipient(k.PublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return device{k, r}
+	k := modelcrypttest.NewDeviceKey(t)
+	return device{k.Priv, k.Recipient}
 }
 
 // fixture is a repository that publishes det 1.0.0 (delivery keyserver)

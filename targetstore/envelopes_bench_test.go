@@ -14,7 +14,7 @@ func BenchmarkPutEnvelopes(b *testing.B) {
 	const n = 10000
 	rs := make([]*tag.Recipient, n)
 	for i := range rs {
-		rs[i] = deviceRecipient(&testing.T{})
+		rs[i] = deviceRecipient(b)
 	}
 	key := newKey(&testing.T{})
 	s := Store{Fs: afero.NewOsFs(), Dir: b.TempDir()}
