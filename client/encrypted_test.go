@@ -329,29 +329,19 @@ func TestEncryptedKeyAttacks(t *testing.T) {
 			r.PutEnvelope(t, model, "2.0.0", envelopeName(t, dev), env)
 			return client.DecryptFailed
 		}},
-		{"replayed envelope of another version", func(t *testing.T, r *testrepo.Repo, dev, other *p256Key) client.Code {
+		{"replayed envelope of another version", envelopeFor(func(t *testing.T, _ *modelcrypt.ContentKey) modelcrypt.Grant {
 			// 1.5.0's envelope for this device, as it is, served for 2.0.0.
-			old, _ := modelcrypt.NewContentKey()
-			publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
-			r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), modelcrypt.Grant{ModelID: model, Version: "1.5.0", ContentKey: old.String()})
-			return client.DecryptFailed
-		}},
-		{"an envelope bound to another version holding this version's key", func(t *testing.T, r *testrepo.Repo, dev, other *p256Key) client.Code {
-			_, ck := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
-			r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), modelcrypt.Grant{ModelID: model, Version: "2.0.1", ContentKey: ck.String()})
-			return client.DecryptFailed
-		}},
-		{"an envelope naming the version with another version's key", func(t *testing.T, r *testrepo.Repo, dev, other *p256Key) client.Code {
-			stale, _ := modelcrypt.NewContentKey()
-			publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
-			r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: stale.String()})
-			return client.DecryptFailed
-		}},
-		{"an envelope that expired", func(t *testing.T, r *testrepo.Repo, dev, other *p256Key) client.Code {
-			_, ck := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
-			r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: ck.String(), NotAfter: "2000-01-01T00:00:00Z"})
-			return client.DecryptFailed
-		}},
+			return modelcrypt.Grant{ModelID: model, Version: "1.5.0", ContentKey: newContentKey(t).String()}
+		})},
+		{"an envelope bound to another version holding this version's key", envelopeFor(func(t *testing.T, ck *modelcrypt.ContentKey) modelcrypt.Grant {
+			return modelcrypt.Grant{ModelID: model, Version: "2.0.1", ContentKey: ck.String()}
+		})},
+		{"an envelope naming the version with another version's key", envelopeFor(func(t *testing.T, _ *modelcrypt.ContentKey) modelcrypt.Grant {
+			return modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: newContentKey(t).String()}
+		})},
+		{"an envelope that expired", envelopeFor(func(t *testing.T, ck *modelcrypt.ContentKey) modelcrypt.Grant {
+			return modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: ck.String(), NotAfter: "2000-01-01T00:00:00Z"}
+		})},
 		{"garbage envelope", func(t *testing.T, r *testrepo.Repo, dev, other *p256Key) client.Code {
 			publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
 			r.PutEnvelope(t, model, "2.0.0", envelopeName(t, dev), bytes.Repeat([]byte("x"), 300))
@@ -391,6 +381,28 @@ func TestEncryptedKeyAttacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// envelopeFor is a TestEncryptedKeyAttacks setup: it publishes 2.0.0
+// and writes the device's envelope holding the grant that grant makes of
+// the version's content key, a grant the device must refuse
+// (DECRYPT_FAILED).
+func envelopeFor(grant func(t *testing.T, ck *modelcrypt.ContentKey) modelcrypt.Grant) func(*testing.T, *testrepo.Repo, *p256Key, *p256Key) client.Code {
+	return func(t *testing.T, r *testrepo.Repo, dev, _ *p256Key) client.Code {
+		_, ck := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
+		r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), grant(t, ck))
+		return client.DecryptFailed
+	}
+}
+
+// newContentKey is a fresh content key, of no published version.
+func newContentKey(t *testing.T) *modelcrypt.ContentKey {
+	t.Helper()
+	k, err := modelcrypt.NewContentKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // oversized is what a device reports for an envelope over
