@@ -198,14 +198,7 @@ func encDevice(t *testing.T, asDevice bool) (*testrepo.Repo, *server, *device, *
 // the plaintext.
 func TestEncryptedFleetUpdate(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t)
-	srv := serveRepo(t, r)
-	fleet := newP256Key(t)
-	publish(t, r, 4096, "1.0.0")
-	opts := fastOpts()
-	opts.FleetKey = fleet
-	d := newDevice(t, r, srv.URL, opts)
-	d.mustUpdate("1.0.0")
+	r, srv, d, fleet := encDevice(t, false)
 
 	// 2.0.0 is served from a copy of the repository where it is
 	// encrypted, so that the repository itself still holds its plaintext
