@@ -25,6 +25,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/devicekey"
+	"github.com/edgetuf/edgetuf/internal/modelcrypttest"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
@@ -324,13 +325,13 @@ func TestEncryptedKeyAttacks(t *testing.T) {
 		}},
 		{"replayed envelope of another version", envelopeFor(func(t *testing.T, _ *modelcrypt.ContentKey) modelcrypt.Grant {
 			// 1.5.0's envelope for this device, as it is, served for 2.0.0.
-			return modelcrypt.Grant{ModelID: model, Version: "1.5.0", ContentKey: newContentKey(t).String()}
+			return modelcrypt.Grant{ModelID: model, Version: "1.5.0", ContentKey: modelcrypttest.NewContentKey(t).String()}
 		})},
 		{"an envelope bound to another version holding this version's key", envelopeFor(func(t *testing.T, ck *modelcrypt.ContentKey) modelcrypt.Grant {
 			return modelcrypt.Grant{ModelID: model, Version: "2.0.1", ContentKey: ck.String()}
 		})},
 		{"an envelope naming the version with another version's key", envelopeFor(func(t *testing.T, _ *modelcrypt.ContentKey) modelcrypt.Grant {
-			return modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: newContentKey(t).String()}
+			return modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: modelcrypttest.NewContentKey(t).String()}
 		})},
 		{"an envelope that expired", envelopeFor(func(t *testing.T, ck *modelcrypt.ContentKey) modelcrypt.Grant {
 			return modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: ck.String(), NotAfter: "2000-01-01T00:00:00Z"}
@@ -386,16 +387,6 @@ func envelopeFor(grant func(t *testing.T, ck *modelcrypt.ContentKey) modelcrypt.
 		r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), grant(t, ck))
 		return client.DecryptFailed
 	}
-}
-
-// newContentKey is a fresh content key, of no published version.
-func newContentKey(t *testing.T) *modelcrypt.ContentKey {
-	t.Helper()
-	k, err := modelcrypt.NewContentKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // oversized is what a device reports for an envelope over

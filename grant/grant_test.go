@@ -71,10 +71,7 @@ func publish(t testing.TB, delivery string) *published {
 	t.Helper()
 	tr := testrepo.New(t)
 	tr.Publish(t, "det", "1.0.0", map[string][]byte{"model.onnx": []byte("weights 1.0.0")}, targets.Compat{})
-	ck, err := modelcrypt.NewContentKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ck := modelcrypttest.NewContentKey(t)
 	if delivery != "" {
 		signEncrypted(t, tr, "det", "1.0.0", ck.Recipient(), delivery)
 	}

@@ -83,10 +83,7 @@ type fixture struct {
 
 func publishEncrypted(t testing.TB, r *testrepo.Repo, modelID, version, delivery string) *modelcrypt.ContentKey {
 	t.Helper()
-	ck, err := modelcrypt.NewContentKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ck := modelcrypttest.NewContentKey(t)
 	r.Publish(t, modelID, version, map[string][]byte{"model.bin": []byte(version)}, targets.Compat{})
 	e := targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: delivery}
 	if err := testrepo.ForgeEncryptedDir(r.Dir, modelID, version, e, r.Signers(t)); err != nil {

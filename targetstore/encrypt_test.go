@@ -19,14 +19,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-func newKey(t *testing.T) *modelcrypt.ContentKey {
-	t.Helper()
-	k, err := modelcrypt.NewContentKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+// newKey is a fresh content key.
+func newKey(t testing.TB) *modelcrypt.ContentKey { return modelcrypttest.NewContentKey(t) }
 
 // TestPutBundleFileEncrypted: the target is the ciphertext, which
 // decrypts to the bundle file; a file that contradicts its manifest entry

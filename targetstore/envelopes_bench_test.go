@@ -16,7 +16,7 @@ func BenchmarkPutEnvelopes(b *testing.B) {
 	for i := range rs {
 		rs[i] = deviceRecipient(b)
 	}
-	key := newKey(&testing.T{})
+	key := newKey(b)
 	s := Store{Fs: afero.NewOsFs(), Dir: b.TempDir()}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -1,9 +1,10 @@
-// Package modelcrypttest makes test-only device keys for the encryption
-// tests: a software P-256 key held in memory (a modelcrypt.DeviceKey) and
-// its recipient, so that the publishing side's tests (repo, targetstore,
-// grant, audit, keyserver, the commands) need not each generate and
-// encode one. It depends on modelcrypt only, so the internal tests of
-// repo and targetstore can use it without an import cycle.
+// Package modelcrypttest makes test-only keys for the encryption tests:
+// content keys, and device keys (a software P-256 key held in memory, a
+// modelcrypt.DeviceKey) with their recipients, so that the tests of
+// repo, targetstore, grant, audit, keyserver, client and the commands
+// need not each generate and encode one. It depends on modelcrypt only,
+// so the internal tests of repo and targetstore can use it without an
+// import cycle.
 //
 // It is test support only: it must never be imported by non-test code.
 package modelcrypttest
@@ -47,4 +48,15 @@ func NewDeviceKey(t testing.TB) *DeviceKey {
 		t.Fatal(err)
 	}
 	return &DeviceKey{Priv: k, Recipient: s, Parsed: r}
+}
+
+// NewContentKey generates a fresh content key (of no published version
+// until a test publishes one under it); it fails the test if it cannot.
+func NewContentKey(t testing.TB) *modelcrypt.ContentKey {
+	t.Helper()
+	k, err := modelcrypt.NewContentKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
