@@ -51,18 +51,9 @@ func (m memKeys) Get(modelID, version string) (*modelcrypt.ContentKey, error) {
 }
 
 // device is a device key (software P-256) and its recipient.
-type device struct {
-	priv      *ecdh.PrivateKey
-	recipient string
-}
+type device = *modelcrypttest.DeviceKey
 
-func (d device) Public() *ecdh.PublicKey                { return d.priv.PublicKey() }
-func (d device) ECDH(r *ecdh.PublicKey) ([]byte, error) { return d.priv.ECDH(r) }
-func newDevice(t testing.TB) device {
-	t.Helper()
-	k := modelcrypttest.NewDeviceKey(t)
-	return device{k.Priv, k.Recipient}
-}
+func newDevice(t testing.TB) device { return modelcrypttest.NewDeviceKey(t) }
 
 // fixture is a repository that publishes det 1.0.0 (delivery keyserver)
 // and det 2.0.0 (delivery device), a key service over it on 127.0.0.1,
@@ -102,7 +93,7 @@ func newFixture(t testing.TB, edit func(*Config)) *fixture {
 	f.devicesFile = filepath.Join(f.dir, "devices.txt")
 	f.revokedFile = filepath.Join(f.dir, "revoked.txt")
 	f.auditFile = filepath.Join(f.dir, "audit.log")
-	writeFile(t, f.devicesFile, "# test fleet\n"+f.cam1.recipient+" cam1\n"+f.cam2.recipient+" cam2\n")
+	writeFile(t, f.devicesFile, "# test fleet\n"+f.cam1.Recipient+" cam1\n"+f.cam2.Recipient+" cam2\n")
 	writeFile(t, f.revokedFile, "")
 	audit, err := os.OpenFile(f.auditFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -162,7 +153,7 @@ func (f *fixture) post(t testing.TB, path string, body any) (int, []byte, string
 // gets one.
 func (f *fixture) challenge(t testing.TB, dev device, modelID, version string) modelcrypt.Challenge {
 	t.Helper()
-	st, body, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: modelID, Version: version, Device: dev.recipient})
+	st, body, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: modelID, Version: version, Device: dev.Recipient})
 	if st != http.StatusOK {
 		t.Fatalf("challenge: %d %s", st, code)
 	}
@@ -190,8 +181,8 @@ func prove(t testing.TB, c modelcrypt.Challenge, key device, claimed device, mod
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := modelcrypt.Proof(shared, nonce, c.ChallengeID, modelID, version, claimed.recipient)
-	return modelcrypt.KeyRequest{ChallengeID: c.ChallengeID, ModelID: modelID, Version: version, Device: claimed.recipient, Proof: base64.StdEncoding.EncodeToString(p)}
+	p := modelcrypt.Proof(shared, nonce, c.ChallengeID, modelID, version, claimed.Recipient)
+	return modelcrypt.KeyRequest{ChallengeID: c.ChallengeID, ModelID: modelID, Version: version, Device: claimed.Recipient, Proof: base64.StdEncoding.EncodeToString(p)}
 }
 
 // auditLines reads the audit log.
