@@ -165,13 +165,7 @@ func (d *device) wantNoPlaintext(v string, plain []byte) {
 // skipped returns the result's entry for v, failing if there is none.
 func skippedEntry(t testing.TB, res *client.Result, v string) client.Skipped {
 	t.Helper()
-	for _, s := range res.Skipped {
-		if s.Version == v {
-			return s
-		}
-	}
-	t.Fatalf("%s is not among the skipped versions: %+v", v, res.Skipped)
-	return client.Skipped{}
+	return resultEntry(t, res.Skipped, func(s client.Skipped) bool { return s.Version == v }, v+" among the skipped versions")
 }
 
 // encDevice is a repository serving 1.0.0 (plaintext) and a device with
