@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"crypto/ecdh"
-	"crypto/rand"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/contentkeys"
+	"github.com/edgetuf/edgetuf/internal/modelcrypttest"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/modelcrypt"
@@ -30,15 +29,7 @@ func publishedEncrypted(t *testing.T) *fixture {
 	for _, v := range []string{"1.0.0", "2.0.0"} {
 		r.Publish(t, "det", v, detFiles(v), targets.Compat{Variant: "lite"})
 	}
-	k, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, _ := modelcrypt.Recipient(k.PublicKey())
-	fleet, err := modelcrypt.ParseRecipient(rs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet := modelcrypttest.NewDeviceKey(t).Parsed
 	keyDir := t.TempDir()
 	files := detFiles("2.0.0")
 	files["model.onnx"] = append(files["model.onnx"], "retrained"...)

@@ -14,8 +14,6 @@
 # GNU time (/usr/bin/time; apt-get install time).
 set -euo pipefail
 
-SIZE_MIB=${SIZE_MIB:-1024}
-RUNS=${RUNS:-5}
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/pair.sh"
 work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/mclient-bench.XXXXXX")
@@ -23,9 +21,7 @@ server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-for tool in openssl /usr/bin/time; do
-	command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
-done
+require_tools openssl /usr/bin/time
 
 echo "==> building mrepo and mclient"
 (cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo && go build -o "$work/mclient" ./cmd/mclient)
@@ -56,17 +52,12 @@ update() { # a new device's first update of model $1; prints "seconds maxrss_kib
 	sync
 	"$work/mclient" init --state "$work/state" --root "$work/repo/metadata/1.root.json" --repo-url "$url" \
 		--fleet-key "file:$work/fleet.pem" >/dev/null
-	/usr/bin/time -f "%e %M %U %S" -o "$work/time.out" "$work/mclient" update --state "$work/state" --model-id "$1" >/dev/null 2>>"$work/stderr.log"
-	awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$work/time.out"
+	measure "$work/mclient" update --state "$work/state" --model-id "$1"
 }
-
-plain_t=() plain_m=() plain_c=() enc_t=() enc_m=() enc_c=()
+update_plain() { update plain; }
+update_encrypted() { update enc; }
 for i in $(seq 1 "$RUNS"); do
-	read -r t m c < <(update plain)
-	plain_t+=("$t"); plain_m+=("$m"); plain_c+=("$c")
-	read -r t m c < <(update enc)
-	enc_t+=("$t"); enc_m+=("$m"); enc_c+=("$c")
-	echo "run $i: update ${plain_t[-1]} s (CPU ${plain_c[-1]} s, $((plain_m[-1] / 1024)) MiB peak RSS)  encrypted update ${enc_t[-1]} s (CPU ${enc_c[-1]} s, $((enc_m[-1] / 1024)) MiB peak RSS)  load $(cut -d' ' -f1-3 /proc/loadavg)"
+	pair_run "$i" update "encrypted update" update_plain update_encrypted
 done
 
 pair_report "mclient update (plaintext)" "mclient update (encrypted)" 1.15x

@@ -123,13 +123,21 @@ func onDeltaV1(t *testing.T, opts client.Options) (*testrepo.Repo, *server, *dev
 // fileFetch returns how the last update obtained file.
 func fileFetch(t testing.TB, res *client.Result, file string) client.FileFetch {
 	t.Helper()
-	for _, f := range res.Files {
-		if f.File == file {
-			return f
+	return resultEntry(t, res.Files, func(f client.FileFetch) bool { return f.File == file }, "how "+file+" was obtained")
+}
+
+// resultEntry returns the first of a result's entries that match
+// accepts, failing the test (naming what it looked for) if none does.
+func resultEntry[E any](t testing.TB, entries []E, match func(E) bool, what string) E {
+	t.Helper()
+	for _, e := range entries {
+		if match(e) {
+			return e
 		}
 	}
-	t.Fatalf("the result does not say how %s was obtained: %+v", file, res.Files)
-	return client.FileFetch{}
+	t.Fatalf("the result does not say %s: %+v", what, entries)
+	var none E
+	return none
 }
 
 // patchURL and fileURL are the URL paths of model.bin's patch and of the

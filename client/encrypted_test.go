@@ -25,6 +25,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/devicekey"
+	"github.com/edgetuf/edgetuf/internal/modelcrypttest"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
@@ -164,13 +165,7 @@ func (d *device) wantNoPlaintext(v string, plain []byte) {
 // skipped returns the result's entry for v, failing if there is none.
 func skippedEntry(t testing.TB, res *client.Result, v string) client.Skipped {
 	t.Helper()
-	for _, s := range res.Skipped {
-		if s.Version == v {
-			return s
-		}
-	}
-	t.Fatalf("%s is not among the skipped versions: %+v", v, res.Skipped)
-	return client.Skipped{}
+	return resultEntry(t, res.Skipped, func(s client.Skipped) bool { return s.Version == v }, v+" among the skipped versions")
 }
 
 // encDevice is a repository serving 1.0.0 (plaintext) and a device with
@@ -198,14 +193,7 @@ func encDevice(t *testing.T, asDevice bool) (*testrepo.Repo, *server, *device, *
 // the plaintext.
 func TestEncryptedFleetUpdate(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t)
-	srv := serveRepo(t, r)
-	fleet := newP256Key(t)
-	publish(t, r, 4096, "1.0.0")
-	opts := fastOpts()
-	opts.FleetKey = fleet
-	d := newDevice(t, r, srv.URL, opts)
-	d.mustUpdate("1.0.0")
+	r, srv, d, fleet := encDevice(t, false)
 
 	// 2.0.0 is served from a copy of the repository where it is
 	// encrypted, so that the repository itself still holds its plaintext
@@ -329,29 +317,19 @@ func TestEncryptedKeyAttacks(t *testing.T) {
 			r.PutEnvelope(t, model, "2.0.0", envelopeName(t, dev), env)
 			return client.DecryptFailed
 		}},
-		{"replayed envelope of another version", func(t *testing.T, r *testrepo.Repo, dev, other *p256Key) client.Code {
+		{"replayed envelope of another version", envelopeFor(func(t *testing.T, _ *modelcrypt.ContentKey) modelcrypt.Grant {
 			// 1.5.0's envelope for this device, as it is, served for 2.0.0.
-			old, _ := modelcrypt.NewContentKey()
-			publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
-			r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), modelcrypt.Grant{ModelID: model, Version: "1.5.0", ContentKey: old.String()})
-			return client.DecryptFailed
-		}},
-		{"an envelope bound to another version holding this version's key", func(t *testing.T, r *testrepo.Repo, dev, other *p256Key) client.Code {
-			_, ck := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
-			r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), modelcrypt.Grant{ModelID: model, Version: "2.0.1", ContentKey: ck.String()})
-			return client.DecryptFailed
-		}},
-		{"an envelope naming the version with another version's key", func(t *testing.T, r *testrepo.Repo, dev, other *p256Key) client.Code {
-			stale, _ := modelcrypt.NewContentKey()
-			publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
-			r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: stale.String()})
-			return client.DecryptFailed
-		}},
-		{"an envelope that expired", func(t *testing.T, r *testrepo.Repo, dev, other *p256Key) client.Code {
-			_, ck := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
-			r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: ck.String(), NotAfter: "2000-01-01T00:00:00Z"})
-			return client.DecryptFailed
-		}},
+			return modelcrypt.Grant{ModelID: model, Version: "1.5.0", ContentKey: modelcrypttest.NewContentKey(t).String()}
+		})},
+		{"an envelope bound to another version holding this version's key", envelopeFor(func(t *testing.T, ck *modelcrypt.ContentKey) modelcrypt.Grant {
+			return modelcrypt.Grant{ModelID: model, Version: "2.0.1", ContentKey: ck.String()}
+		})},
+		{"an envelope naming the version with another version's key", envelopeFor(func(t *testing.T, _ *modelcrypt.ContentKey) modelcrypt.Grant {
+			return modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: modelcrypttest.NewContentKey(t).String()}
+		})},
+		{"an envelope that expired", envelopeFor(func(t *testing.T, ck *modelcrypt.ContentKey) modelcrypt.Grant {
+			return modelcrypt.Grant{ModelID: model, Version: "2.0.0", ContentKey: ck.String(), NotAfter: "2000-01-01T00:00:00Z"}
+		})},
 		{"garbage envelope", func(t *testing.T, r *testrepo.Repo, dev, other *p256Key) client.Code {
 			publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
 			r.PutEnvelope(t, model, "2.0.0", envelopeName(t, dev), bytes.Repeat([]byte("x"), 300))
@@ -390,6 +368,18 @@ func TestEncryptedKeyAttacks(t *testing.T) {
 				t.Fatalf("no %s event: %v", ev, eventNames(d.events()))
 			}
 		})
+	}
+}
+
+// envelopeFor is a TestEncryptedKeyAttacks setup: it publishes 2.0.0
+// and writes the device's envelope holding the grant that grant makes of
+// the version's content key, a grant the device must refuse
+// (DECRYPT_FAILED).
+func envelopeFor(grant func(t *testing.T, ck *modelcrypt.ContentKey) modelcrypt.Grant) func(*testing.T, *testrepo.Repo, *p256Key, *p256Key) client.Code {
+	return func(t *testing.T, r *testrepo.Repo, dev, _ *p256Key) client.Code {
+		_, ck := publishEncrypted(t, r, "2.0.0", nil, nil, testrepo.EncryptOptions{})
+		r.WriteEnvelope(t, model, "2.0.0", dev.recipient(t), grant(t, ck))
+		return client.DecryptFailed
 	}
 }
 

@@ -2,7 +2,6 @@ package grant_test
 
 import (
 	"crypto/ecdh"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/grant"
+	"github.com/edgetuf/edgetuf/internal/modelcrypttest"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/repo"
@@ -34,19 +34,8 @@ func newDevices(t testing.TB, n int) []device {
 	t.Helper()
 	out := make([]device, n)
 	for i := range out {
-		k, err := ecdh.P256().GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, err := modelcrypt.Recipient(k.PublicKey())
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := modelcrypt.ParseRecipient(rs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = device{key: k, Device: modelcrypt.Device{Recipient: r}}
+		k := modelcrypttest.NewDeviceKey(t)
+		out[i] = device{key: k.Priv, Device: modelcrypt.Device{Recipient: k.Parsed}}
 	}
 	return out
 }
@@ -82,10 +71,7 @@ func publish(t testing.TB, delivery string) *published {
 	t.Helper()
 	tr := testrepo.New(t)
 	tr.Publish(t, "det", "1.0.0", map[string][]byte{"model.onnx": []byte("weights 1.0.0")}, targets.Compat{})
-	ck, err := modelcrypt.NewContentKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ck := modelcrypttest.NewContentKey(t)
 	if delivery != "" {
 		signEncrypted(t, tr, "det", "1.0.0", ck.Recipient(), delivery)
 	}

@@ -39,7 +39,7 @@ func benchRelease(b *testing.B, audit bool) {
 	})
 	b.ResetTimer()
 	for b.Loop() {
-		w := f.serve(b, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.recipient})
+		w := f.serve(b, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.Recipient})
 		var c modelcrypt.Challenge
 		if err := json.Unmarshal(w.Body.Bytes(), &c); err != nil {
 			b.Fatal(err)
@@ -54,7 +54,7 @@ func benchRelease(b *testing.B, audit bool) {
 // service (a 429 and an unsynced audit line).
 func BenchmarkFloodRefused(b *testing.B) {
 	f := newFixture(b, func(c *Config) { c.GlobalRate = Rate{Events: 1, Per: time.Hour, Burst: 1} })
-	req := modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.recipient}
+	req := modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.Recipient}
 	f.serve(b, "/v1/challenge", req)
 	b.ResetTimer()
 	for b.Loop() {

@@ -3,7 +3,6 @@ package keyserver
 import (
 	"bytes"
 	"crypto/ecdh"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/contentkeys"
+	"github.com/edgetuf/edgetuf/internal/modelcrypttest"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
@@ -51,25 +51,9 @@ func (m memKeys) Get(modelID, version string) (*modelcrypt.ContentKey, error) {
 }
 
 // device is a device key (software P-256) and its recipient.
-type device struct {
-	priv      *ecdh.PrivateKey
-	recipient string
-}
+type device = *modelcrypttest.DeviceKey
 
-func (d device) Public() *ecdh.PublicKey                { return d.priv.PublicKey() }
-func (d device) ECDH(r *ecdh.PublicKey) ([]byte, error) { return d.priv.ECDH(r) }
-func newDevice(t testing.TB) device {
-	t.Helper()
-	k, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := modelcrypt.Recipient(k.PublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return device{k, r}
-}
+func newDevice(t testing.TB) device { return modelcrypttest.NewDeviceKey(t) }
 
 // fixture is a repository that publishes det 1.0.0 (delivery keyserver)
 // and det 2.0.0 (delivery device), a key service over it on 127.0.0.1,
@@ -90,10 +74,7 @@ type fixture struct {
 
 func publishEncrypted(t testing.TB, r *testrepo.Repo, modelID, version, delivery string) *modelcrypt.ContentKey {
 	t.Helper()
-	ck, err := modelcrypt.NewContentKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ck := modelcrypttest.NewContentKey(t)
 	r.Publish(t, modelID, version, map[string][]byte{"model.bin": []byte(version)}, targets.Compat{})
 	e := targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: delivery}
 	if err := testrepo.ForgeEncryptedDir(r.Dir, modelID, version, e, r.Signers(t)); err != nil {
@@ -112,7 +93,7 @@ func newFixture(t testing.TB, edit func(*Config)) *fixture {
 	f.devicesFile = filepath.Join(f.dir, "devices.txt")
 	f.revokedFile = filepath.Join(f.dir, "revoked.txt")
 	f.auditFile = filepath.Join(f.dir, "audit.log")
-	writeFile(t, f.devicesFile, "# test fleet\n"+f.cam1.recipient+" cam1\n"+f.cam2.recipient+" cam2\n")
+	writeFile(t, f.devicesFile, "# test fleet\n"+f.cam1.Recipient+" cam1\n"+f.cam2.Recipient+" cam2\n")
 	writeFile(t, f.revokedFile, "")
 	audit, err := os.OpenFile(f.auditFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -172,7 +153,7 @@ func (f *fixture) post(t testing.TB, path string, body any) (int, []byte, string
 // gets one.
 func (f *fixture) challenge(t testing.TB, dev device, modelID, version string) modelcrypt.Challenge {
 	t.Helper()
-	st, body, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: modelID, Version: version, Device: dev.recipient})
+	st, body, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: modelID, Version: version, Device: dev.Recipient})
 	if st != http.StatusOK {
 		t.Fatalf("challenge: %d %s", st, code)
 	}
@@ -200,8 +181,8 @@ func prove(t testing.TB, c modelcrypt.Challenge, key device, claimed device, mod
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := modelcrypt.Proof(shared, nonce, c.ChallengeID, modelID, version, claimed.recipient)
-	return modelcrypt.KeyRequest{ChallengeID: c.ChallengeID, ModelID: modelID, Version: version, Device: claimed.recipient, Proof: base64.StdEncoding.EncodeToString(p)}
+	p := modelcrypt.Proof(shared, nonce, c.ChallengeID, modelID, version, claimed.Recipient)
+	return modelcrypt.KeyRequest{ChallengeID: c.ChallengeID, ModelID: modelID, Version: version, Device: claimed.Recipient, Proof: base64.StdEncoding.EncodeToString(p)}
 }
 
 // auditLines reads the audit log.

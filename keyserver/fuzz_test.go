@@ -22,8 +22,8 @@ func FuzzRequest(f *testing.F) {
 		c.Audit = nil
 	})
 	for _, s := range []string{
-		`{"model_id":"det","version":"1.0.0","device":"` + fx.cam1.recipient + `"}`,
-		`{"challenge_id":"AAAAAAAAAAAAAAAAAAAAAA==","model_id":"det","version":"1.0.0","device":"` + fx.cam1.recipient + `","proof":"AAAA"}`,
+		`{"model_id":"det","version":"1.0.0","device":"` + fx.cam1.Recipient + `"}`,
+		`{"challenge_id":"AAAAAAAAAAAAAAAAAAAAAA==","model_id":"det","version":"1.0.0","device":"` + fx.cam1.Recipient + `","proof":"AAAA"}`,
 		`{"model_id":"det","version":"1.0.0+b\n","device":"age1tag1"}`,
 		`[[[[`, `{}`, ``,
 	} {

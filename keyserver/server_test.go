@@ -43,7 +43,7 @@ func TestReleaseToAnEnrolledDevice(t *testing.T) {
 	if got := outcomes(recs); !slices.Equal(got, []string{OutcomeChallenge, OutcomeReleased}) {
 		t.Fatalf("audit outcomes %v", got)
 	}
-	want := AuditRecord{Time: "2026-03-01T12:00:00Z", Remote: recs[1].Remote, Endpoint: "/v1/key", Device: DeviceFingerprint(f.cam1.recipient), Label: "cam1",
+	want := AuditRecord{Time: "2026-03-01T12:00:00Z", Remote: recs[1].Remote, Endpoint: "/v1/key", Device: DeviceFingerprint(f.cam1.Recipient), Label: "cam1",
 		ModelID: "det", Version: "1.0.0", Outcome: OutcomeReleased, Status: 200, NotAfter: "2026-03-02T12:00:00Z"}
 	if recs[1] != want || !strings.HasPrefix(recs[1].Remote, "127.0.0.1:") {
 		t.Fatalf("audit record\n got %+v\nwant %+v", recs[1], want)
@@ -123,7 +123,7 @@ func TestProofFromAnotherKey(t *testing.T) {
 func TestUnenrolledAndRevokedDevices(t *testing.T) {
 	f := newFixture(t, nil)
 	stranger := newDevice(t)
-	if st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: stranger.recipient}); st != http.StatusForbidden || code != modelcrypt.RefusalNotEnrolled {
+	if st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: stranger.Recipient}); st != http.StatusForbidden || code != modelcrypt.RefusalNotEnrolled {
 		t.Fatalf("unenrolled: %d %s", st, code)
 	}
 	// An unenrolled device that answers a challenge it never got.
@@ -133,14 +133,14 @@ func TestUnenrolledAndRevokedDevices(t *testing.T) {
 	}
 
 	c := f.challenge(t, f.cam2, "det", "1.0.0")
-	writeFile(t, f.revokedFile, f.cam2.recipient+" stolen 2026-03-01\n")
+	writeFile(t, f.revokedFile, f.cam2.Recipient+" stolen 2026-03-01\n")
 	if err := f.srv.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if st, _, code := f.post(t, "/v1/key", prove(t, c, f.cam2, f.cam2, "det", "1.0.0")); st != http.StatusForbidden || code != modelcrypt.RefusalRevoked {
 		t.Fatalf("revoked between challenge and key: %d %s", st, code)
 	}
-	if st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam2.recipient}); st != http.StatusForbidden || code != modelcrypt.RefusalRevoked {
+	if st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam2.Recipient}); st != http.StatusForbidden || code != modelcrypt.RefusalRevoked {
 		t.Fatalf("revoked device's challenge: %d %s", st, code)
 	}
 	if n := f.srv.Enrolled(); n != 1 {
@@ -151,7 +151,7 @@ func TestUnenrolledAndRevokedDevices(t *testing.T) {
 	if err := f.srv.Reload(); err == nil {
 		t.Fatal("Reload accepted a damaged revoked file")
 	}
-	if st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam2.recipient}); code != modelcrypt.RefusalRevoked {
+	if st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam2.Recipient}); code != modelcrypt.RefusalRevoked {
 		t.Fatalf("after a failed Reload: %d %s", st, code)
 	}
 	if _, err := New(Config{RepoDir: f.srv.cfg.RepoDir, Keys: f.keys, DevicesFile: f.devicesFile, RevokedFile: f.revokedFile}); err == nil {
@@ -166,7 +166,7 @@ func TestUnenrolledAndRevokedDevices(t *testing.T) {
 func TestVersionNotDeliveredByKeyServer(t *testing.T) {
 	f := newFixture(t, nil)
 	for _, v := range []string{"2.0.0", "9.9.9"} {
-		if st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: v, Device: f.cam1.recipient}); st != http.StatusNotFound || code != modelcrypt.RefusalVersionUnknown {
+		if st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: v, Device: f.cam1.Recipient}); st != http.StatusNotFound || code != modelcrypt.RefusalVersionUnknown {
 			t.Errorf("challenge for %s: %d %s", v, st, code)
 		}
 	}
@@ -213,7 +213,7 @@ func (failingKeys) Get(string, string) (*modelcrypt.ContentKey, error) {
 // refused with a JSON body and a code, and audited.
 func TestMalformedRequests(t *testing.T) {
 	f := newFixture(t, nil)
-	ok := `{"model_id":"det","version":"1.0.0","device":"` + f.cam1.recipient + `"}`
+	ok := `{"model_id":"det","version":"1.0.0","device":"` + f.cam1.Recipient + `"}`
 	for name, tc := range map[string]struct {
 		path   string
 		body   string
@@ -221,10 +221,10 @@ func TestMalformedRequests(t *testing.T) {
 		code   string
 	}{
 		"not JSON":          {"/v1/challenge", "hello", 400, modelcrypt.RefusalMalformed},
-		"unknown field":     {"/v1/challenge", `{"model_id":"det","version":"1.0.0","device":"` + f.cam1.recipient + `","quote":"x"}`, 400, modelcrypt.RefusalMalformed},
+		"unknown field":     {"/v1/challenge", `{"model_id":"det","version":"1.0.0","device":"` + f.cam1.Recipient + `","quote":"x"}`, 400, modelcrypt.RefusalMalformed},
 		"trailing data":     {"/v1/challenge", ok + "{}", 400, modelcrypt.RefusalMalformed},
-		"bad model":         {"/v1/challenge", `{"model_id":"../x","version":"1.0.0","device":"` + f.cam1.recipient + `"}`, 400, modelcrypt.RefusalMalformed},
-		"bad version":       {"/v1/challenge", `{"model_id":"det","version":"1.0\n","device":"` + f.cam1.recipient + `"}`, 400, modelcrypt.RefusalMalformed},
+		"bad model":         {"/v1/challenge", `{"model_id":"../x","version":"1.0.0","device":"` + f.cam1.Recipient + `"}`, 400, modelcrypt.RefusalMalformed},
+		"bad version":       {"/v1/challenge", `{"model_id":"det","version":"1.0\n","device":"` + f.cam1.Recipient + `"}`, 400, modelcrypt.RefusalMalformed},
 		"bad device":        {"/v1/challenge", `{"model_id":"det","version":"1.0.0","device":"age1tag1"}`, 400, modelcrypt.RefusalMalformed},
 		"deep nesting":      {"/v1/key", strings.Repeat("[", 200) + strings.Repeat("]", 200), 400, modelcrypt.RefusalMalformed},
 		"oversized":         {"/v1/challenge", `{"model_id":"` + strings.Repeat("d", 9<<10) + `"}`, 413, modelcrypt.RefusalTooLarge},
@@ -304,13 +304,13 @@ func TestFlooding(t *testing.T) {
 	for range 5 {
 		f.challenge(t, f.cam1, "det", "1.0.0")
 	}
-	resp := f.rawPost(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.recipient})
+	resp := f.rawPost(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.Recipient})
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "6" {
 		t.Fatalf("over the device's burst: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	// Strangers: refused, nothing kept for them.
 	for range 300 {
-		f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: newDevice(t).recipient})
+		f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: newDevice(t).Recipient})
 	}
 	if n := f.srv.limits.size(); n != 1 {
 		t.Fatalf("%d per-device buckets after strangers flooded", n)
@@ -321,16 +321,16 @@ func TestFlooding(t *testing.T) {
 	for range 150 {
 		d := newDevice(t)
 		fleet = append(fleet, d)
-		lines.WriteString(d.recipient + "\n")
+		lines.WriteString(d.Recipient + "\n")
 	}
-	lines.WriteString(f.cam2.recipient + " cam2\n")
+	lines.WriteString(f.cam2.Recipient + " cam2\n")
 	writeFile(t, f.devicesFile, lines.String())
 	if err := f.srv.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	refused := 0
 	for _, d := range fleet {
-		st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: d.recipient})
+		st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: d.Recipient})
 		if st == http.StatusTooManyRequests && code == modelcrypt.RefusalRateLimited {
 			refused++
 		} else if st != http.StatusOK {
@@ -340,7 +340,7 @@ func TestFlooding(t *testing.T) {
 	if refused != 150-(100-5) || f.srv.challenges.len() != 100 {
 		t.Fatalf("%d refused, %d outstanding (bound 100)", refused, f.srv.challenges.len())
 	}
-	if st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam2.recipient}); st != http.StatusTooManyRequests {
+	if st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam2.Recipient}); st != http.StatusTooManyRequests {
 		t.Fatalf("a legitimate device while the table is full: %d %s", st, code)
 	}
 	// The window passes: the legitimate device gets its key.
@@ -354,7 +354,7 @@ func TestFlooding(t *testing.T) {
 	for range 10 {
 		g.post(t, "/v1/challenge", []byte("x"))
 	}
-	resp = g.rawPost(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: g.cam1.recipient})
+	resp = g.rawPost(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: g.cam1.Recipient})
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("over the global rate: %d %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
@@ -384,7 +384,7 @@ func TestChallengeTableMemory(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range DefaultMaxChallenges + 10 {
-		c, err := f.srv.newChallenge(modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.recipient}, now)
+		c, err := f.srv.newChallenge(modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.Recipient}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -440,7 +440,7 @@ func (brokenSink) Sync() error               { return errors.New("no space left 
 // still answers.
 func TestNoReleaseWithoutAuditRecord(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Audit = brokenSink{} })
-	st, body, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.recipient})
+	st, body, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam1.Recipient})
 	if st != http.StatusInternalServerError || code != OutcomeInternal || bytes.Contains(body, []byte("challenge_id")) {
 		t.Fatalf("challenge with a broken audit log: %d %s %q", st, code, body)
 	}

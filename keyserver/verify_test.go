@@ -35,7 +35,7 @@ func forgerKey(t testing.TB) signature.Signer {
 func (f *fixture) tryRelease(t testing.TB, dev device, modelID, version string) (int, string) {
 	t.Helper()
 	f.clock.Advance(time.Minute)
-	st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: modelID, Version: version, Device: dev.recipient})
+	st, _, code := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: modelID, Version: version, Device: dev.Recipient})
 	if st != http.StatusOK {
 		return st, code
 	}
@@ -252,7 +252,7 @@ func TestInvalidMetadataRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	challenge := func() int {
-		st, _, _ := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam2.recipient})
+		st, _, _ := f.post(t, "/v1/challenge", modelcrypt.ChallengeRequest{ModelID: "det", Version: "1.0.0", Device: f.cam2.Recipient})
 		return st
 	}
 	if st := challenge(); st != http.StatusServiceUnavailable {

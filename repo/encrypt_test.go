@@ -2,8 +2,6 @@ package repo
 
 import (
 	"bytes"
-	"crypto/ecdh"
-	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"filippo.io/age/tag"
 	"github.com/edgetuf/edgetuf/contentkeys"
 	"github.com/edgetuf/edgetuf/delta"
+	"github.com/edgetuf/edgetuf/internal/modelcrypttest"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/release"
 	"github.com/edgetuf/edgetuf/targets"
@@ -168,34 +166,11 @@ func TestAddTargetEncrypted(t *testing.T) {
 	requireVerifies(t, fs, dir, t0)
 }
 
-// testDeviceKey is a P-256 key held in memory (modelcrypt.DeviceKey).
-type testDeviceKey struct{ k *ecdh.PrivateKey }
-
-func (d testDeviceKey) Public() *ecdh.PublicKey                     { return d.k.PublicKey() }
-func (d testDeviceKey) ECDH(remote *ecdh.PublicKey) ([]byte, error) { return d.k.ECDH(remote) }
-
-func newDeviceKey(t *testing.T) (testDeviceKey, *tag.Recipient) {
-	t.Helper()
-	k, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := modelcrypt.Recipient(k.PublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := modelcrypt.ParseRecipient(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testDeviceKey{k}, r
-}
-
 func TestAddTargetEncryptedFleet(t *testing.T) {
 	t.Parallel()
 	f, fs, dir, r, keyDir := encryptRepo(t)
-	fleet, fleetRcpt := newDeviceKey(t)
-	other, _ := newDeviceKey(t)
+	fleet, other := modelcrypttest.NewDeviceKey(t), modelcrypttest.NewDeviceKey(t)
+	fleetRcpt := fleet.Parsed
 	res, err := r.AddTarget("/bundle-3", f.kr, AddOptions{
 		Encrypt:     &EncryptOptions{Delivery: targets.DeliveryFleet, FleetRecipient: fleetRcpt},
 		ContentKeys: contentStore(keyDir, "pw", nil)})
@@ -236,7 +211,7 @@ func TestAddTargetEncryptedKeyServer(t *testing.T) {
 func TestAddTargetEncryptRefusals(t *testing.T) {
 	t.Parallel()
 	f, fs, dir, r, keyDir := encryptRepo(t)
-	_, rcpt := newDeviceKey(t)
+	rcpt := modelcrypttest.NewDeviceKey(t).Parsed
 	before := fileSnapshot(t, fs, dir)
 	for _, c := range []struct {
 		name string

@@ -2,8 +2,6 @@ package targetstore
 
 import (
 	"bytes"
-	"crypto/ecdh"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +11,7 @@ import (
 
 	"filippo.io/age/tag"
 	"github.com/edgetuf/edgetuf/delta"
+	"github.com/edgetuf/edgetuf/internal/modelcrypttest"
 	"github.com/edgetuf/edgetuf/internal/modelpairs"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
@@ -20,14 +19,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-func newKey(t *testing.T) *modelcrypt.ContentKey {
-	t.Helper()
-	k, err := modelcrypt.NewContentKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+// newKey is a fresh content key.
+func newKey(t testing.TB) *modelcrypt.ContentKey { return modelcrypttest.NewContentKey(t) }
 
 // TestPutBundleFileEncrypted: the target is the ciphertext, which
 // decrypts to the bundle file; a file that contradicts its manifest entry
@@ -198,22 +191,8 @@ func TestPutDeltasEncryptedBaseTampered(t *testing.T) {
 	}
 }
 
-func deviceRecipient(t *testing.T) *tag.Recipient {
-	t.Helper()
-	k, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := modelcrypt.Recipient(k.PublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := modelcrypt.ParseRecipient(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
+// deviceRecipient is a fresh device key's recipient.
+func deviceRecipient(t testing.TB) *tag.Recipient { return modelcrypttest.NewDeviceKey(t).Parsed }
 
 // TestPutEnvelopes: one envelope per distinct recipient, named by
 // EnvelopeName, replaced when written again; no temporary file stays.

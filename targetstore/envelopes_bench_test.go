@@ -14,9 +14,9 @@ func BenchmarkPutEnvelopes(b *testing.B) {
 	const n = 10000
 	rs := make([]*tag.Recipient, n)
 	for i := range rs {
-		rs[i] = deviceRecipient(&testing.T{})
+		rs[i] = deviceRecipient(b)
 	}
-	key := newKey(&testing.T{})
+	key := newKey(b)
 	s := Store{Fs: afero.NewOsFs(), Dir: b.TempDir()}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -32,13 +31,7 @@ import (
 // install the new version. MCLIENT_KILL_SEED and MCLIENT_KILL_ITERATIONS
 // as for TestKillUpdate.
 func TestKillEncryptedUpdate(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("needs SIGKILL")
-	}
-	t.Parallel()
-	seed := killtest.Seed(t, "MCLIENT_KILL_SEED", 20261204)
-	maxPoints := killtest.Count(t, "MCLIENT_KILL_ITERATIONS", 8, 4)
-	rng := killtest.RNG(seed)
+	seed, maxPoints, _, rng := killtest.Begin(t, "MCLIENT", 20261204, [2]int{8, 4}, [2]int{0, 0})
 
 	base := t.TempDir()
 	k := &killEnv{t: t, mclient: killtest.Build(t, "github.com/edgetuf/edgetuf/cmd/mclient")}

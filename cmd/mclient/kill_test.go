@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -50,14 +49,7 @@ const (
 // points are used per kind of update (at least every distinct one) and
 // MCLIENT_KILL_TIMED how many kills come at random times.
 func TestKillUpdate(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("needs SIGKILL")
-	}
-	t.Parallel()
-	seed := killtest.Seed(t, "MCLIENT_KILL_SEED", 20261125)
-	maxPoints := killtest.Count(t, "MCLIENT_KILL_ITERATIONS", 16, 8)
-	timed := killtest.Count(t, "MCLIENT_KILL_TIMED", 6, 2)
-	rng := killtest.RNG(seed)
+	seed, maxPoints, timed, rng := killtest.Begin(t, "MCLIENT", 20261125, [2]int{16, 8}, [2]int{6, 2})
 
 	base := t.TempDir()
 	k, url, root := newKillEnv(t, base)

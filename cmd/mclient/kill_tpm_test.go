@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -27,15 +26,8 @@ import (
 // not activation, so a failed health check can always go back). The next
 // update completes, and leaves the epoch at the new version's.
 func TestKillUpdateTPM(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("needs SIGKILL")
-	}
-	t.Parallel()
+	_, maxPoints, timed, rng := killtest.Begin(t, "MCLIENT", 20261204, [2]int{16, 8}, [2]int{4, 2})
 	sw := backendtest.StartSWTPM(t)
-	seed := killtest.Seed(t, "MCLIENT_KILL_SEED", 20261204)
-	maxPoints := killtest.Count(t, "MCLIENT_KILL_ITERATIONS", 16, 8)
-	timed := killtest.Count(t, "MCLIENT_KILL_TIMED", 4, 2)
-	rng := killtest.RNG(seed)
 
 	base := t.TempDir()
 	k, url, root := newKillEnv(t, base)

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdh"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/contentkeys"
+	"github.com/edgetuf/edgetuf/internal/modelcrypttest"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
@@ -54,18 +53,7 @@ func TestKeyserverReloadsOnSIGHUP(t *testing.T) {
 	if err := testrepo.ForgeEncryptedDir(k.repo, "killtest", "1.0.0", e, signers); err != nil {
 		t.Fatal(err)
 	}
-	recipient := func() string {
-		p, err := ecdh.P256().GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := modelcrypt.Recipient(p.PublicKey())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	a, b := recipient(), recipient()
+	a, b := modelcrypttest.NewDeviceKey(t).Recipient, modelcrypttest.NewDeviceKey(t).Recipient
 	dir := t.TempDir()
 	devices, addrFile := filepath.Join(dir, "devices.txt"), filepath.Join(dir, "addr")
 	if err := os.WriteFile(devices, []byte(a+" first\n"), 0o644); err != nil {

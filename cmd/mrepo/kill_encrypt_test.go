@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -27,14 +26,7 @@ const killFleetRecipient = "age1tag1qwyma6qs55zuyavv6k5d3zk8urjdggu59yf6pk2qeqxy
 // a 0700 directory, and the next add-target (reusing the content key the
 // killed run stored) publishes it and leaves no plaintext behind.
 func TestKillAddTargetEncrypted(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("needs SIGKILL")
-	}
-	t.Parallel()
-	seed := killtest.Seed(t, "MREPO_KILL_SEED", 20261204)
-	maxPoints := killtest.Count(t, "MREPO_KILL_ITERATIONS", 16, 8)
-	timed := killtest.Count(t, "MREPO_KILL_TIMED", 4, 2)
-	rng := killtest.RNG(seed)
+	seed, maxPoints, timed, rng := killtest.Begin(t, "MREPO", 20261204, [2]int{16, 8}, [2]int{4, 2})
 
 	k := newKillEnv(t)
 	k.env = append(k.env, "MREPO_CONTENT_PASSPHRASE=test-only-content-passphrase")

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -33,14 +32,7 @@ const killPayloadSize = 5 << 20
 // sets how many crash points are used (at least every distinct one) and
 // MREPO_KILL_TIMED how many kills come at random times.
 func TestKillAddTarget(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("needs SIGKILL")
-	}
-	t.Parallel()
-	seed := killtest.Seed(t, "MREPO_KILL_SEED", 20300102)
-	maxPoints := killtest.Count(t, "MREPO_KILL_ITERATIONS", 24, 12)
-	timed := killtest.Count(t, "MREPO_KILL_TIMED", 6, 2)
-	rng := killtest.RNG(seed)
+	seed, maxPoints, timed, rng := killtest.Begin(t, "MREPO", 20300102, [2]int{24, 12}, [2]int{6, 2})
 
 	k := newKillEnv(t)
 

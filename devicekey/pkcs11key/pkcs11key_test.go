@@ -90,15 +90,7 @@ func TestSoftHSMKeyNotExtractable(t *testing.T) {
 	if _, _, err := devicekey.Create(h.URI("device"), t.TempDir(), false); err != nil {
 		t.Fatal(err)
 	}
-	u, err := pkcs11tok.Parse(h.URI("device"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = pkcs11tok.Do(u, nil, func(tok *pkcs11tok.Token) error {
-		priv, err := tok.FindOne(u, pkcs11.CKO_PRIVATE_KEY, "private")
-		if err != nil {
-			return err
-		}
+	h.WithPrivateKey(t, "device", func(tok *pkcs11tok.Token, priv pkcs11.ObjectHandle) error {
 		attrs, err := tok.Ctx.GetAttributeValue(tok.Session, priv, []*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil),
 			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil),
@@ -151,10 +143,7 @@ func TestSoftHSMKeyNotExtractable(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = devicekey.Open(h.URI("loose"), t.TempDir())
+	_, err := devicekey.Open(h.URI("loose"), t.TempDir())
 	wantCode(t, err, devicekey.CodeUnavailable)
 	if !strings.Contains(err.Error(), "must stay in the token") {
 		t.Fatalf("opening an extractable key: %v", err)

@@ -9,7 +9,7 @@ func TestTestSupportStaysInTests(t *testing.T) {
 	t.Parallel()
 	for _, cmd := range []string{"cmd/mrepo", "cmd/mclient"} {
 		d := deps(t, cmd)
-		for _, support := range []string{"internal/testrepo", "internal/testrepo/treecache", "internal/keyringtest", "internal/backendtest"} {
+		for _, support := range []string{"internal/testrepo", "internal/testrepo/treecache", "internal/keyringtest", "internal/backendtest", "internal/modelcrypttest"} {
 			if d[support] {
 				t.Errorf("%s depends on %s, which is test support only", cmd, support)
 			}

@@ -94,6 +94,24 @@ func Count(t testing.TB, env string, def, short int) int {
 // RNG returns a deterministic generator for seed.
 func RNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x6b696c6c)) }
 
+// Begin starts a kill test: it is skipped where there is no SIGKILL
+// (Windows) and runs in parallel. It returns the seed (Seed with
+// PREFIX_KILL_SEED, default seed), how many crash points to kill at
+// (Count with PREFIX_KILL_ITERATIONS, points: {default, with -short}),
+// how many kills at random times (PREFIX_KILL_TIMED, timed likewise) and
+// the generator of the seed's draws (RNG).
+func Begin(t *testing.T, prefix string, seed uint64, points, timed [2]int) (uint64, int, int, *rand.Rand) {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("needs SIGKILL")
+	}
+	t.Parallel()
+	seed = Seed(t, prefix+"_KILL_SEED", seed)
+	maxPoints := Count(t, prefix+"_KILL_ITERATIONS", points[0], points[1])
+	nTimed := Count(t, prefix+"_KILL_TIMED", timed[0], timed[1])
+	return seed, maxPoints, nTimed, RNG(seed)
+}
+
 // Trace runs cmd (a binary from Build) to completion and returns the
 // names of the crash points it passed, in order. The command must succeed.
 func Trace(t testing.TB, cmd *exec.Cmd) []string {

@@ -26,20 +26,9 @@ func TestFleetKeyInSoftHSM(t *testing.T) {
 	}
 	// softhsm2-util imports the key without CKA_DERIVE: allow ECDH, as
 	// the token tool's import option does (pkcs11-tool --usage-derive).
-	u, err := pkcs11tok.Parse(h.URI("fleet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = pkcs11tok.Do(u, nil, func(tok *pkcs11tok.Token) error {
-		priv, err := tok.FindOne(u, pkcs11.CKO_PRIVATE_KEY, "private")
-		if err != nil {
-			return err
-		}
+	h.WithPrivateKey(t, "fleet", func(tok *pkcs11tok.Token, priv pkcs11.ObjectHandle) error {
 		return tok.Ctx.SetAttributeValue(tok.Session, priv, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_DERIVE, true)})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	env, enc := grant(t, pub, targets.DeliveryFleet, "1.0.0", "")
 	k := &Keys{Dir: t.TempDir(), FleetRef: h.URI("fleet")}
 	ck, err := k.Open(env, enc, "det", "1.0.0", time.Now())
