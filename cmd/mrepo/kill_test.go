@@ -86,9 +86,11 @@ func TestKillAddTarget(t *testing.T) {
 		k.writeManifest(v)
 		return v, k.command("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle)
 	}, check)
-	// Every on-disk phase of a publication was hit by some crash point.
+	// Every on-disk phase of a publication was hit by some crash point
+	// (with -short fewer crash points are sampled than there are distinct
+	// ones, so a phase may be passed over: checked only in a full run).
 	for _, w := range []string{whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished} {
-		if landed[w] == 0 {
+		if landed[w] == 0 && !testing.Short() {
 			t.Errorf("no crash point fell in the phase %q: %s", w, landed.Summary())
 		}
 	}
