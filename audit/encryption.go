@@ -5,7 +5,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -83,8 +82,6 @@ func (v *verifier) checkEncryption(mv *modelVersion, models map[string]*modelVer
 	}
 }
 
-var envelopeName = regexp.MustCompile(`^[0-9a-f]{64}\.age$`)
-
 // checkEnvelopes checks the key envelope directories on disk
 // (targets.EnvelopeDir) of published versions: they belong to versions
 // encrypted for delivery by envelopes (fleet or device), and hold only
@@ -147,7 +144,7 @@ func (v *verifier) checkEnvelopeDir(dir, local string, mv *modelVersion) {
 		switch {
 		case !e.Mode().IsRegular():
 			v.problem(EnvelopeInvalid, "", p, "not a regular file")
-		case !envelopeName.MatchString(name):
+		case !modelcrypt.IsEnvelopeName(name):
 			v.problem(EnvelopeInvalid, "", p, "not named <64 lowercase hex>.age")
 		case e.Size() > modelcrypt.MaxEnvelopeSize:
 			v.problem(EnvelopeInvalid, "", p, "%d bytes, over the %d-byte limit devices read", e.Size(), modelcrypt.MaxEnvelopeSize)

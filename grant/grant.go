@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"filippo.io/age/tag"
@@ -85,9 +84,6 @@ type Result struct {
 	// Seconds is the wall time of the grant, key decryption included.
 	Seconds float64 `json:"seconds"`
 }
-
-// envelopeName matches the names EnvelopeName gives.
-var envelopeName = regexp.MustCompile(`^[0-9a-f]{64}\.age$`)
 
 // Grant writes, for every device of opts.Devices that has none yet, the
 // envelope of modelID@version's content key (from keys), under the
@@ -227,7 +223,7 @@ func listEnvelopes(fs afero.Fs, dir string) (map[string]bool, error) {
 			if err := fs.Remove(filepath.Join(dir, name)); err != nil {
 				return nil, err
 			}
-		case envelopeName.MatchString(name):
+		case modelcrypt.IsEnvelopeName(name):
 			present[name] = true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"sync/atomic"
 	"time"
 
@@ -98,6 +99,13 @@ func EnvelopeName(r *tag.Recipient) string {
 	h.Write(r.Bytes())
 	return hex.EncodeToString(h.Sum(nil)) + ".age"
 }
+
+// envelopeName matches the names EnvelopeName gives.
+var envelopeName = regexp.MustCompile(`^[0-9a-f]{64}\.age$`)
+
+// IsEnvelopeName reports whether name has the form EnvelopeName gives:
+// 64 lowercase hex digits and ".age".
+func IsEnvelopeName(name string) bool { return envelopeName.MatchString(name) }
 
 // SealEnvelope encrypts g for the recipient.
 func SealEnvelope(r *tag.Recipient, g Grant) ([]byte, error) {
