@@ -87,6 +87,28 @@ func teamKeyring(t testing.TB, team ...*keys.Key) keys.MemKeyring {
 	return plusKeys(keysFor(t, metadata.SNAPSHOT, metadata.TIMESTAMP), team...)
 }
 
+// delegateVision delegates vision-* to a role "vision" with a fresh key
+// and returns the keyring that publishes as that role (teamKeyring).
+func delegateVision(t testing.TB, f *fixture, r *Repository) keys.MemKeyring {
+	t.Helper()
+	team := teamKey(t, "vision")
+	if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
+		t.Fatal(err)
+	}
+	return teamKeyring(t, team)
+}
+
+// delegateBins delegates every target to 8 hash bins "bins-*" with a
+// fresh key and returns the keyring that publishes as them.
+func delegateBins(t testing.TB, f *fixture, r *Repository) keys.MemKeyring {
+	t.Helper()
+	bins := teamKey(t, "bins")
+	if _, err := r.Delegate(plusKeys(f.kr, bins), delegation.Options{Bins: 8, NamePrefix: "bins", Keys: []*metadata.Key{bins.Public}}); err != nil {
+		t.Fatal(err)
+	}
+	return teamKeyring(t, bins)
+}
+
 func problemCodes(rep *audit.Report) []string {
 	var out []string
 	for _, p := range rep.Problems {

@@ -3,7 +3,6 @@ package repo
 import (
 	"testing"
 
-	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -52,11 +51,7 @@ func TestAddTargetEpochs(t *testing.T) {
 		t.Parallel()
 		fs, dir := clone(t, publishedTree)
 		r := openAt(t, fs, dir, t0)
-		team := teamKey(t, "vision")
-		if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
-			t.Fatal(err)
-		}
-		kr := teamKeyring(t, team)
+		kr := delegateVision(t, f, r)
 		for i, v := range []string{"1.0.0", "1.1.0", "3.0.0"} {
 			if res := mustPublishAs(t, r, fs, kr, "vision-cls", v, AddOptions{Role: "vision"}); res.Epoch != uint64(i+1) {
 				t.Fatalf("vision-cls %s: epoch %d", v, res.Epoch)
@@ -74,11 +69,7 @@ func TestAddTargetEpochs(t *testing.T) {
 		t.Parallel()
 		fs, dir := clone(t, initTree)
 		r := openAt(t, fs, dir, t0)
-		bins := teamKey(t, "bins")
-		if _, err := r.Delegate(plusKeys(f.kr, bins), delegation.Options{Bins: 8, NamePrefix: "bins", Keys: []*metadata.Key{bins.Public}}); err != nil {
-			t.Fatal(err)
-		}
-		kr := teamKeyring(t, bins)
+		kr := delegateBins(t, f, r)
 		for i, v := range []string{"1.0.0", "1.1.0", "1.2.0", "2.0.0"} {
 			if res := mustPublishAs(t, r, fs, kr, "det", v, AddOptions{}); res.Epoch != uint64(i+1) {
 				t.Fatalf("det %s: epoch %d", v, res.Epoch)

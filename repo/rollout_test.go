@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
@@ -195,11 +194,7 @@ func TestRolloutDelegatedRole(t *testing.T) {
 		t.Parallel()
 		fs, dir := clone(t, publishedTree)
 		r := openAt(t, fs, dir, t0)
-		team := teamKey(t, "vision")
-		if _, err := r.Delegate(plusKeys(f.kr, team), delegation.Options{Name: "vision", Paths: modelPatterns(t, "vision-*"), Keys: []*metadata.Key{team.Public}}); err != nil {
-			t.Fatal(err)
-		}
-		kr := teamKeyring(t, team)
+		kr := delegateVision(t, f, r)
 		mustPublishAs(t, r, fs, kr, "vision-cls", "1.0.0", AddOptions{Role: "vision"})
 		mustPublishAs(t, r, fs, kr, "vision-cls", "1.1.0", AddOptions{Role: "vision"})
 		before := current(t, fs, dir)
@@ -227,11 +222,7 @@ func TestRolloutDelegatedRole(t *testing.T) {
 		t.Parallel()
 		fs, dir := clone(t, initTree)
 		r := openAt(t, fs, dir, t0)
-		bins := teamKey(t, "bins")
-		if _, err := r.Delegate(plusKeys(f.kr, bins), delegation.Options{Bins: 8, NamePrefix: "bins", Keys: []*metadata.Key{bins.Public}}); err != nil {
-			t.Fatal(err)
-		}
-		kr := teamKeyring(t, bins)
+		kr := delegateBins(t, f, r)
 		mustPublishAs(t, r, fs, kr, "det", "1.0.0", AddOptions{})
 		mustPublishAs(t, r, fs, kr, "det", "1.1.0", AddOptions{})
 		res, err := ctlHalt(r, "det", "1.1.0", "crash loop", kr)

@@ -53,13 +53,12 @@ func keySigner(ts *testscript.TestScript, file string) signature.Signer {
 	return s
 }
 
-// onlineSigners are the targets, snapshot and timestamp keys in keyDir.
+// onlineSigners are the targets, snapshot and timestamp keys in keyDir,
+// decrypted with $MREPO_PASSPHRASE.
 func onlineSigners(ts *testscript.TestScript, keyDir string) testrepo.ControlSigners {
-	return testrepo.ControlSigners{
-		Targets:   keySigner(ts, filepath.Join(keyDir, "targets.key")),
-		Snapshot:  keySigner(ts, filepath.Join(keyDir, "snapshot.key")),
-		Timestamp: keySigner(ts, filepath.Join(keyDir, "timestamp.key")),
-	}
+	s, err := testrepo.DirSigners(ts.MkAbs(keyDir), ts.Getenv("MREPO_PASSPHRASE"))
+	ts.Check(err)
+	return s
 }
 
 // setepoch REPO KEYS MODEL@VERSION N

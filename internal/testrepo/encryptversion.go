@@ -10,9 +10,9 @@ package testrepo
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +23,8 @@ import (
 
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/edgetuf/edgetuf/targetstore"
+	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -56,6 +58,7 @@ func (r *Repo) EncryptVersion(t testing.TB, modelID, version string, o EncryptOp
 	}
 	enc := &targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: o.Delivery}
 	prefix := targets.TargetDir(modelID, version) + "/"
+	store := targetstore.Store{Fs: afero.NewOsFs(), Dir: r.Dir}
 	err := ForgeTargetsDir(r.Dir, func(tg map[string]*metadata.TargetFiles) error {
 		for path, tf := range tg {
 			if !strings.HasPrefix(path, prefix) {
@@ -66,7 +69,7 @@ func (r *Repo) EncryptVersion(t testing.TB, modelID, version string, o EncryptOp
 				return err
 			}
 			old := r.TargetFile(t, path)
-			var data []byte
+			var stored *metadata.TargetFiles
 			switch c.Kind {
 			case targets.KindManifest:
 				plain, err := os.ReadFile(old)
@@ -82,39 +85,31 @@ func (r *Repo) EncryptVersion(t testing.TB, modelID, version string, o EncryptOp
 				m["encrypted"] = enc
 				crit, _ := m["critical"].([]any)
 				m["critical"] = append(crit, targets.FieldEncrypted)
-				if data, err = json.Marshal(m); err != nil {
-					return err
-				}
-			default:
-				// Streamed, file to file: models are large.
-				ctPath := old + ".age"
-				if err := encryptFile(old, ctPath, ck.Recipient(), c); err != nil {
-					return err
-				}
-				if o.Tamper == nil {
-					if err := os.Remove(old); err != nil {
-						return err
-					}
-					if err := r.nameTarget(tf, c, path, ctPath); err != nil {
-						return err
-					}
-					continue
-				}
-				ct, err := os.ReadFile(ctPath)
+				data, err := json.Marshal(m)
 				if err != nil {
 					return err
 				}
-				os.Remove(ctPath)
-				data = o.Tamper(path, ct)
+				if stored, err = store.Put(path, bytes.NewReader(data), nil, nil); err != nil {
+					return err
+				}
+			default:
+				if o.Tamper == nil {
+					// Streamed, file to store: models are large.
+					stored, err = putEncrypted(store, path, old, ck.Recipient(), c)
+				} else {
+					var ct bytes.Buffer
+					if err = encryptFile(&ct, old, ck.Recipient(), c); err == nil {
+						stored, err = store.Put(path, bytes.NewReader(o.Tamper(path, ct.Bytes())), nil, nil)
+					}
+				}
+				if err != nil {
+					return err
+				}
 			}
 			if err := os.Remove(old); err != nil {
 				return err
 			}
-			tmp := old + ".new"
-			if err := os.WriteFile(tmp, data, 0o644); err != nil {
-				return err
-			}
-			if err := r.nameTarget(tf, c, path, tmp); err != nil {
+			if err := describeTarget(tf, c, path, stored); err != nil {
 				return err
 			}
 		}
@@ -129,34 +124,46 @@ func (r *Repo) EncryptVersion(t testing.TB, modelID, version string, o EncryptOp
 	return ck
 }
 
-// encryptFile encrypts src into dst for recipient and records the
-// plaintext's length and SHA-256 in c.
-func encryptFile(src, dst, recipient string, c *targets.Custom) error {
+// encryptFile writes the encryption of the file src for recipient to dst
+// and records the plaintext's length and SHA-256 in c.
+func encryptFile(dst io.Writer, src, recipient string, c *targets.Custom) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(out, 1<<20)
+	bw := bufio.NewWriterSize(dst, 1<<20)
 	n, sum, err := modelcrypt.EncryptStream(bw, bufio.NewReaderSize(in, 1<<20), recipient)
 	if err == nil {
 		err = bw.Flush()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
 	}
 	c.Plaintext = &targets.Plaintext{Length: n, SHA256: sum}
 	c.Critical = append(c.Critical, targets.FieldPlaintext)
 	return err
 }
 
-// nameTarget gives the file tmp its consistent-snapshot name as target
-// path, with custom metadata c, and updates tf to describe it.
-func (r *Repo) nameTarget(tf *metadata.TargetFiles, c *targets.Custom, path, tmp string) error {
+// putEncrypted stores the encryption of the file src for recipient as
+// target path (encryptFile, streamed into the store's Put).
+func putEncrypted(store targetstore.Store, path, src, recipient string, c *targets.Custom) (*metadata.TargetFiles, error) {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := encryptFile(pw, src, recipient, c)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	stored, err := store.Put(path, pr, nil, nil)
+	pr.CloseWithError(errors.New("testrepo: stopped"))
+	eerr := <-done
+	if err != nil {
+		return nil, err
+	}
+	return stored, eerr
+}
+
+// describeTarget updates tf to describe stored, the file of target path
+// (as targetstore.Store.Put named it), with custom metadata c.
+func describeTarget(tf *metadata.TargetFiles, c *targets.Custom, path string, stored *metadata.TargetFiles) error {
 	slices.Sort(c.Critical)
 	raw, err := c.Marshal()
 	if err != nil {
@@ -165,22 +172,7 @@ func (r *Repo) nameTarget(tf *metadata.TargetFiles, c *targets.Custom, path, tmp
 	if _, err := targets.ParseCustom(path, raw); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	f, err := os.Open(tmp)
-	if err != nil {
-		return err
-	}
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	sum := h.Sum(nil)
-	name := filepath.Join(r.Dir, "targets", filepath.FromSlash(filepath.Dir(path)), hex.EncodeToString(sum)+"."+filepath.Base(path))
-	if err := os.Rename(tmp, name); err != nil {
-		return err
-	}
-	tf.Length, tf.Hashes, tf.Custom = n, metadata.Hashes{"sha256": sum}, raw
+	tf.Length, tf.Hashes, tf.Custom = stored.Length, stored.Hashes, raw
 	return nil
 }
 
