@@ -52,7 +52,7 @@ func (u *run) confirm(ptr devstate.Pointer) error {
 		return codes.Errorf(StateInvalid, err, "confirming %s", ptr.Version)
 	}
 	if err := u.c.store.Raise(u.req.ModelID, v); err != nil {
-		return codes.Errorf(codes.Own(err, StateInvalid), err, "raising the anti-rollback floor")
+		return err // coded and described by the gate (epochgate.Err)
 	}
 	u.ptr = &ptr
 	u.c.event(Event{Event: EventConfirmed, ModelID: u.req.ModelID, FromVersion: u.res.FromVersion, ToVersion: ptr.Version})

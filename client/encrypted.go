@@ -26,7 +26,7 @@ func (u *run) contentKey(cand *candidate) error {
 		return nil
 	}
 	k := &sealed.Keys{Now: u.c.now, Ring: u.c.keys, Fetcher: &keyaccess.Fetcher{HTTP: u.c.opts.HTTPClient,
-		TargetsURL: u.c.cfg.RepoURL + "/targets", KeyServer: u.c.opts.KeyServer, Now: u.c.now}}
+		TargetsURL: u.c.cfg.RepoURL + "/targets", KeyServer: u.c.opts.KeyServer}}
 	var err error
 	cand.key, cand.envelope, err = k.Open(u.ctx, cand.custom.Encrypted, u.req.ModelID, cand.version.String())
 	return err

@@ -159,7 +159,7 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 	// revoked version active and confirmed, and the next run raises the
 	// floor back to it (choose) and steps down again.
 	if err := u.c.store.StepDown(u.req.ModelID, from, target.version); err != nil {
-		return codes.Errorf(codes.Own(err, StateInvalid), err, "stepping the anti-rollback floor down from the revoked %s", from)
+		return err // coded and described by the gate (epochgate.Err)
 	}
 	crashpoint.Hit("client.revoked.stepdown")
 	next := devstate.Pointer{ModelID: u.req.ModelID, Version: to, Trial: true}

@@ -70,7 +70,7 @@ func fleetKeyShow(c *cli.Context) error {
 			return fmt.Errorf("fleet-key show: %w", err)
 		}
 		if ref = cfg.FleetKey; ref == "" {
-			return fmt.Errorf("fleet-key show: %w", &client.Error{Code: "KEY_UNAVAILABLE",
+			return fmt.Errorf("fleet-key show: %w", &client.Error{Code: client.KeyUnavailable,
 				Msg: fmt.Sprintf("%s has no fleet key: mclient config set --state %s fleet-key REF", dir, dir)})
 		}
 	} else {

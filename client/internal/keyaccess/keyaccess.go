@@ -42,10 +42,9 @@ import (
 
 // Fetcher obtains key envelopes for encrypted versions.
 type Fetcher struct {
-	HTTP       *http.Client     // the client's, with its TLS and proxy settings
-	TargetsURL string           // the repository's targets base URL (no trailing slash)
-	KeyServer  string           // the key service base URL ("" if none)
-	Now        func() time.Time // injected clock (unused by the protocol today: a device's clock is not trusted to judge the service's expiry)
+	HTTP       *http.Client // the client's, with its TLS and proxy settings
+	TargetsURL string       // the repository's targets base URL (no trailing slash)
+	KeyServer  string       // the key service base URL ("" if none)
 }
 
 // Envelope returns the envelope for key of modelID at version:

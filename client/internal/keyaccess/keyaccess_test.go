@@ -109,7 +109,7 @@ func keyService(t *testing.T, enrolled ...modelcrypt.DeviceKey) (string, *modelc
 func TestFromKeyServer(t *testing.T) {
 	dev, stranger := newKey(t), newKey(t)
 	url, ck := keyService(t, dev)
-	f := &Fetcher{HTTP: http.DefaultClient, KeyServer: url + "/", Now: time.Now}
+	f := &Fetcher{HTTP: http.DefaultClient, KeyServer: url + "/"}
 	ctx := context.Background()
 	env, err := f.Envelope(ctx, targets.DeliveryKeyServer, "det", "1.0.0", dev)
 	if err != nil {
