@@ -111,6 +111,13 @@ func ForgeRoleDir(dir, role string, edit func(map[string]*metadata.TargetFiles) 
 // ForgeRolesDir is ForgeRoleDir for several roles at once (hash bins),
 // all signed by s.Targets, with one new snapshot and timestamp.
 func ForgeRolesDir(dir string, roles []string, edit func(role string, tg map[string]*metadata.TargetFiles) error, s ControlSigners) error {
+	return ForgeRolesDirOpts(dir, roles, edit, s, false)
+}
+
+// ForgeRolesDirOpts is ForgeRolesDir; with versionOnly the snapshot
+// records the roles by version alone (no length, no hashes), as mrepo does
+// for 256 bins or more.
+func ForgeRolesDirOpts(dir string, roles []string, edit func(role string, tg map[string]*metadata.TargetFiles) error, s ControlSigners, versionOnly bool) error {
 	meta := func(name string) string { return filepath.Join(dir, "metadata", name) }
 	ts, err := metadata.Timestamp().FromFile(meta("timestamp.json"))
 	if err != nil {
@@ -146,6 +153,9 @@ func ForgeRolesDir(dir string, roles []string, edit func(role string, tg map[str
 			return err
 		}
 		snap.Signed.Meta[role+".json"] = write(fmt.Sprintf("%d.%s.json", tg.Signed.Version, url.PathEscape(role)), data, tg.Signed.Version)
+		if versionOnly {
+			snap.Signed.Meta[role+".json"] = &metadata.MetaFiles{Version: tg.Signed.Version}
+		}
 	}
 	if err != nil {
 		return err // a role's file was not written
