@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,6 +78,25 @@ func (c *lagCDN) wantBusted(t *testing.T, paths ...string) {
 	}
 }
 
+// at serves h for the given paths only.
+func at(h http.Handler, paths ...string) func(string) http.Handler {
+	return func(p string) http.Handler {
+		if slices.Contains(paths, p) {
+			return h
+		}
+		return nil
+	}
+}
+
+// lagTimestamp puts in front of srv a CDN that serves the repository in
+// dir but the timestamp.json of the copy old.
+func lagTimestamp(srv *server, dir, old string) *lagCDN {
+	const ts = "/metadata/timestamp.json"
+	cdn := newLagCDN(dirHandler(dir), at(copyOf(old, ts), ts))
+	srv.set(cdn)
+	return cdn
+}
+
 // notFound is a cached 404.
 var notFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.NotFound(w, nil) })
 
@@ -118,13 +138,7 @@ func TestCDNStaleTimestamp(t *testing.T) {
 	publish(t, r, smallSize, "1.1.0")
 	d.mustUpdate("1.1.0") // now trusts a newer timestamp than old's
 	publish(t, r, smallSize, "1.2.0")
-	cdn := newLagCDN(dirHandler(r.Dir), func(p string) http.Handler {
-		if p == "/metadata/timestamp.json" {
-			return copyOf(old, p)
-		}
-		return nil
-	})
-	srv.set(cdn)
+	cdn := lagTimestamp(srv, r.Dir, old)
 	d.mustUpdate("1.2.0")
 	cdn.wantBusted(t, "/metadata/timestamp.json")
 }
@@ -138,13 +152,7 @@ func TestCDNExpiredTimestamp(t *testing.T) {
 	later := time.Now().Add(25 * time.Hour) // timestamps last a day
 	r.SetNow(func() time.Time { return later })
 	publish(t, r, smallSize, "1.1.0")
-	cdn := newLagCDN(dirHandler(r.Dir), func(p string) http.Handler {
-		if p == "/metadata/timestamp.json" {
-			return copyOf(old, p)
-		}
-		return nil
-	})
-	srv.set(cdn)
+	cdn := lagTimestamp(srv, r.Dir, old)
 	opts := fastOpts()
 	opts.Now = func() time.Time { return later }
 	d.reopen(opts)
@@ -160,12 +168,7 @@ func TestCDNNotFoundVersioned(t *testing.T) {
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
 	snap, tgt := newestMeta(t, r.Dir, metadata.SNAPSHOT), newestMeta(t, r.Dir, metadata.TARGETS)
-	cdn := newLagCDN(dirHandler(r.Dir), func(p string) http.Handler {
-		if p == snap || p == tgt {
-			return notFound
-		}
-		return nil
-	})
+	cdn := newLagCDN(dirHandler(r.Dir), at(notFound, snap, tgt))
 	srv.set(cdn)
 	d.mustUpdate("1.1.0")
 	cdn.wantBusted(t, snap, tgt)
@@ -180,12 +183,7 @@ func TestCDNSnapshotMismatch(t *testing.T) {
 	prev := newestMeta(t, r.Dir, metadata.SNAPSHOT)
 	publish(t, r, smallSize, "1.1.0")
 	snap := newestMeta(t, r.Dir, metadata.SNAPSHOT)
-	cdn := newLagCDN(dirHandler(r.Dir), func(p string) http.Handler {
-		if p == snap {
-			return copyOf(r.Dir, prev)
-		}
-		return nil
-	})
+	cdn := newLagCDN(dirHandler(r.Dir), at(copyOf(r.Dir, prev), snap))
 	srv.set(cdn)
 	d.mustUpdate("1.1.0")
 	cdn.wantBusted(t, snap)
@@ -203,14 +201,8 @@ func TestCDNStaysStale(t *testing.T) {
 		publish(t, r, smallSize, "1.1.0")
 		d.mustUpdate("1.1.0")
 		publish(t, r, smallSize, "1.2.0")
-		cdn := newLagCDN(dirHandler(r.Dir), func(p string) http.Handler {
-			if p == "/metadata/timestamp.json" {
-				return copyOf(old, p)
-			}
-			return nil
-		})
+		cdn := lagTimestamp(srv, r.Dir, old)
 		cdn.sticky = true
-		srv.set(cdn)
 		d.wantFail(client.RollbackRejected, "1.1.0")
 		d.wantNotInstalled("1.2.0")
 		cdn.wantBusted(t, "/metadata/timestamp.json")
@@ -219,12 +211,7 @@ func TestCDNStaysStale(t *testing.T) {
 		r, srv, d := onV1(t)
 		publish(t, r, smallSize, "1.1.0")
 		snap := newestMeta(t, r.Dir, metadata.SNAPSHOT)
-		cdn := newLagCDN(dirHandler(r.Dir), func(p string) http.Handler {
-			if p == snap {
-				return notFound
-			}
-			return nil
-		})
+		cdn := newLagCDN(dirHandler(r.Dir), at(notFound, snap))
 		cdn.sticky = true
 		srv.set(cdn)
 		d.wantFail(client.Network, "1.0.0")
@@ -236,12 +223,7 @@ func TestCDNStaysStale(t *testing.T) {
 		prev := newestMeta(t, r.Dir, metadata.TARGETS)
 		publish(t, r, smallSize, "1.1.0")
 		tgt := newestMeta(t, r.Dir, metadata.TARGETS)
-		cdn := newLagCDN(dirHandler(r.Dir), func(p string) http.Handler {
-			if p == tgt {
-				return copyOf(r.Dir, prev)
-			}
-			return nil
-		})
+		cdn := newLagCDN(dirHandler(r.Dir), at(copyOf(r.Dir, prev), tgt))
 		cdn.sticky = true
 		srv.set(cdn)
 		d.wantFail(client.MetadataInvalid, "1.0.0")
@@ -256,7 +238,7 @@ func TestCDNFreshRepositoryNoRetry(t *testing.T) {
 	t.Parallel()
 	r, srv, d := onV1(t)
 	publish(t, r, smallSize, "1.1.0")
-	cdn := newLagCDN(dirHandler(r.Dir), func(string) http.Handler { return nil })
+	cdn := newLagCDN(dirHandler(r.Dir), at(nil))
 	srv.set(cdn)
 	d.mustUpdate("1.1.0")
 	d.mustUpdate("1.1.0")

@@ -13,14 +13,7 @@ import (
 // safefs, atomicfs), which package client decides about.
 func TestListingReadsSignedMetadataOnly(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, module+"client/internal/listing").Output()
-	if err != nil {
-		t.Fatalf("go list client/internal/listing: %v", err)
-	}
-	imports := map[string]bool{}
-	for _, p := range strings.Fields(string(out)) {
-		imports[strings.TrimPrefix(p, module)] = true
-	}
+	imports := directImports(t, "client/internal/listing")
 	if !imports["client/internal/tufsession"] {
 		t.Error("client/internal/listing does not import client/internal/tufsession: the rule below checks nothing")
 	}
@@ -29,4 +22,19 @@ func TestListingReadsSignedMetadataOnly(t *testing.T) {
 			t.Errorf("client/internal/listing imports %s: it lists versions from signed metadata only", forbidden)
 		}
 	}
+}
+
+// directImports are the packages pkg imports itself: this module's by
+// their path inside it, the standard library's by theirs.
+func directImports(t *testing.T, pkg string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, module+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", pkg, err)
+	}
+	imports := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		imports[strings.TrimPrefix(p, module)] = true
+	}
+	return imports
 }
