@@ -56,9 +56,11 @@ type List[T any] struct {
 	s       *tufsession.Session
 	modelID string
 	make    func(Entry) T
-	items   []*T          // resolved, newest first
-	names   []string      // with an index: versions not yet resolved, newest first
-	byName  map[string]*T // resolved versions (nil: no usable manifest)
+	items   []*T              // resolved, newest first
+	names   []string          // with an index: versions not yet resolved, newest first
+	byName  map[string]*T     // resolved versions (nil: no usable manifest)
+	named   map[string]bool   // the versions the index names
+	looked  map[string]*Entry // versions looked up, each once (nil: none usable)
 	indexed bool
 	err     error
 	skipped []Skip
@@ -70,7 +72,7 @@ type List[T any] struct {
 // manifest (a revocation, a rollout change). gate filters by hardware
 // epoch (nil: none).
 func Open[T any](s *tufsession.Session, modelID string, gate *epochgate.Gate, also []string, make func(Entry) T) (*List[T], error) {
-	l := &List[T]{s: s, modelID: modelID, make: make, byName: map[string]*T{}}
+	l := &List[T]{s: s, modelID: modelID, make: make, byName: map[string]*T{}, looked: map[string]*Entry{}}
 	vi, err := s.VersionIndex(modelID)
 	if err != nil {
 		return nil, err
@@ -79,7 +81,10 @@ func Open[T any](s *tufsession.Session, modelID string, gate *epochgate.Gate, al
 	if vi == nil {
 		entries, err = allManifests(s, modelID)
 	} else {
-		l.indexed, l.names = true, indexNames(vi.Versions, also)
+		l.indexed, l.names, l.named = true, indexNames(vi.Versions, also), map[string]bool{}
+		for _, v := range vi.Versions {
+			l.named[v] = true
+		}
 		if !gate.KeepsEpochs() {
 			return l, nil
 		}
@@ -123,18 +128,22 @@ func indexNames(indexed, also []string) []string {
 	return out
 }
 
-// add appends a resolved version.
+// add appends a resolved version (the T Find made of it, if it did).
 func (l *List[T]) add(e Entry) {
-	t := l.make(e)
-	l.items = append(l.items, &t)
-	l.byName[e.Version.String()] = &t
+	t := l.byName[e.Version.String()]
+	if t == nil {
+		made := l.make(e)
+		t = &made
+		l.byName[e.Version.String()] = t
+	}
+	l.items = append(l.items, t)
 }
 
 // resolveAll resolves every version the index names, newest first.
 func (l *List[T]) resolveAll() ([]Entry, error) {
 	var out []Entry
 	for _, v := range l.names {
-		e, err := l.lookup(v, true)
+		e, err := l.lookup(v)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +160,7 @@ func (l *List[T]) more() bool {
 	for l.err == nil && len(l.names) > 0 {
 		v := l.names[0]
 		l.names = l.names[1:]
-		e, err := l.lookup(v, true)
+		e, err := l.lookup(v)
 		if err != nil {
 			l.err = err
 			return false
@@ -167,13 +176,19 @@ func (l *List[T]) more() bool {
 // lookup resolves version v by the TUF lookup of its manifest target: nil
 // if it has none the device may act on (not found, recorded as skipped
 // if the index names it).
-func (l *List[T]) lookup(v string, named bool) (*Entry, error) {
+func (l *List[T]) lookup(v string) (*Entry, error) {
+	if e, ok := l.looked[v]; ok {
+		return e, nil
+	}
 	e, err := entry(l.s, targets.ManifestPath(l.modelID, v), v)
 	if ce, ok := err.(*codes.Error); ok && ce.Code == codes.TargetNotFound {
-		if named {
+		if l.named[v] {
 			l.skipped = append(l.skipped, Skip{Version: v, Err: ce})
 		}
-		return nil, nil
+		e, err = nil, nil
+	}
+	if err == nil {
+		l.looked[v] = e
 	}
 	return e, err
 }
@@ -229,7 +244,7 @@ func (l *List[T]) Find(v string) *T {
 	if t, ok := l.byName[v]; ok || !l.indexed || l.err != nil {
 		return t
 	}
-	e, err := l.lookup(v, false)
+	e, err := l.lookup(v)
 	if err != nil {
 		l.err = err
 		return nil
