@@ -163,10 +163,19 @@ func TestIndexListing(t *testing.T) {
 	if n := len(srv.requests("/targets/models/" + model + "/")); n != 1+3 { // the index, the manifest, two payload files
 		t.Errorf("%d target requests: %v", n, srv.requests("/targets/"))
 	}
-	for _, p := range []string{"/metadata/timestamp.json"} {
-		if n := len(srv.requests(p)); n != 1 {
-			t.Errorf("%s fetched %d times", p, n)
+	// Besides the bins: the next root (a 404), the timestamp, the snapshot
+	// and top-level targets, once each.
+	var others []string
+	for _, r := range srv.requests("/metadata/") {
+		if !strings.Contains(r.Path, ".bins-") {
+			others = append(others, r.Path)
 		}
+	}
+	slices.Sort(others)
+	wantOthers := []string{"/metadata/2.root.json", newestMeta(t, b.Dir, metadata.SNAPSHOT), newestMeta(t, b.Dir, metadata.TARGETS), "/metadata/timestamp.json"}
+	slices.Sort(wantOthers)
+	if !slices.Equal(others, wantOthers) {
+		t.Errorf("metadata requests besides bins %v, want %v", others, wantOthers)
 	}
 
 	srv.reset()
@@ -270,4 +279,23 @@ func TestIndexRevokedActive(t *testing.T) {
 		t.Fatalf("update after the revocation: %v %+v", err, res)
 	}
 	d.wantActive("1.0.0")
+}
+
+// TestCDNNotFoundBin: the CDN cached a 404 for the new version of the bin
+// that lists the new manifest; the device fetches it once past the cache.
+func TestCDNNotFoundBin(t *testing.T) {
+	t.Parallel()
+	b := newBinnedRepo(t, 256)
+	b.publish(t, "1.0.0")
+	b.putIndex(t, "1.0.0")
+	srv := serveRepo(t, b.Repo)
+	d := newDevice(t, b.Repo, srv.URL, fastOpts())
+	d.mustUpdate("1.0.0")
+	b.publish(t, "1.1.0")
+	b.putIndex(t, "1.0.0", "1.1.0")
+	bin := newestMeta(t, b.Dir, b.binOf(targets.ManifestPath(model, "1.1.0")))
+	cdn := newLagCDN(dirHandler(b.Dir), at(notFound, bin))
+	srv.set(cdn)
+	d.mustUpdate("1.1.0")
+	cdn.wantBusted(t, bin)
 }
