@@ -224,16 +224,24 @@ func TestIndexHidesVersion(t *testing.T) {
 	d.mustUpdate("1.1.0")
 }
 
-// TestIndexBytesMismatch: the index served does not match the hash its
-// bin signs: HASH_MISMATCH, nothing installed, the active version kept.
-func TestIndexBytesMismatch(t *testing.T) {
-	t.Parallel()
+// onV1Binned is a 256-bin repository with 1.0.0 published and indexed,
+// and a device on it.
+func onV1Binned(t *testing.T) (*binnedRepo, *server, *device) {
+	t.Helper()
 	b := newBinnedRepo(t, 256)
 	b.publish(t, "1.0.0")
 	b.putIndex(t, "1.0.0")
 	srv := serveRepo(t, b.Repo)
 	d := newDevice(t, b.Repo, srv.URL, fastOpts())
 	d.mustUpdate("1.0.0")
+	return b, srv, d
+}
+
+// TestIndexBytesMismatch: the index served does not match the hash its
+// bin signs: HASH_MISMATCH, nothing installed, the active version kept.
+func TestIndexBytesMismatch(t *testing.T) {
+	t.Parallel()
+	b, srv, d := onV1Binned(t)
 	b.publish(t, "2.0.0")
 	ix := targets.VersionIndexPath(model)
 	forged, _ := targets.NewVersionIndex(model, []string{"1.0.0", "2.0.0"})
@@ -241,6 +249,9 @@ func TestIndexBytesMismatch(t *testing.T) {
 	b.putInBins(t, map[string][]byte{ix: good.Marshal()}, map[string][]byte{ix: forged.Marshal()})
 	d.wantFail(client.HashMismatch, "1.0.0")
 	d.wantNotInstalled("2.0.0")
+	if n := payloadRequests(srv, "2.0.0"); n != 0 {
+		t.Fatalf("%d requests for files of 2.0.0", n)
+	}
 }
 
 // TestIndexOversized: an index signed larger than the 1 MiB bound is
@@ -285,12 +296,7 @@ func TestIndexRevokedActive(t *testing.T) {
 // that lists the new manifest; the device fetches it once past the cache.
 func TestCDNNotFoundBin(t *testing.T) {
 	t.Parallel()
-	b := newBinnedRepo(t, 256)
-	b.publish(t, "1.0.0")
-	b.putIndex(t, "1.0.0")
-	srv := serveRepo(t, b.Repo)
-	d := newDevice(t, b.Repo, srv.URL, fastOpts())
-	d.mustUpdate("1.0.0")
+	b, srv, d := onV1Binned(t)
 	b.publish(t, "1.1.0")
 	b.putIndex(t, "1.0.0", "1.1.0")
 	bin := newestMeta(t, b.Dir, b.binOf(targets.ManifestPath(model, "1.1.0")))
