@@ -114,18 +114,12 @@ func fillBins(b *testing.B, br *binnedRepo, models, versions int) {
 		}
 		put(targets.VersionIndexPath(id), int64(len(vi.Marshal())), nil)
 	}
-	bk, err := br.bk.Signer()
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := br.Signers(b)
-	s.Targets = bk
-	err = testrepo.ForgeRolesDirOpts(br.Dir, br.bins.GetRoles(), func(role string, tg map[string]*metadata.TargetFiles) error {
+	err := testrepo.ForgeRolesDirOpts(br.Dir, br.bins.GetRoles(), func(role string, tg map[string]*metadata.TargetFiles) error {
 		for _, tf := range add[role] {
 			tg[tf.Path] = tf
 		}
 		return nil
-	}, s, true)
+	}, br.signers(b), true)
 	if err != nil {
 		b.Fatal(err)
 	}

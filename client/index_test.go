@@ -77,13 +77,7 @@ func (b *binnedRepo) putInBins(t testing.TB, signed, served map[string][]byte) {
 			t.Fatal(err)
 		}
 	}
-	bk, err := b.bk.Signer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := b.Signers(t)
-	s.Targets = bk
-	err = testrepo.ForgeRolesDir(b.Dir, slices.Sorted(mapKeys(byBin)), func(role string, tg map[string]*metadata.TargetFiles) error {
+	err := testrepo.ForgeRolesDir(b.Dir, slices.Sorted(mapKeys(byBin)), func(role string, tg map[string]*metadata.TargetFiles) error {
 		for _, p := range byBin[role] {
 			tf, err := metadata.TargetFile().FromBytes(p, signed[p], "sha256")
 			if err != nil {
@@ -93,7 +87,34 @@ func (b *binnedRepo) putInBins(t testing.TB, signed, served map[string][]byte) {
 			tg[p] = tf
 		}
 		return nil
-	}, s)
+	}, b.signers(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signers sign the bins (with their key), the snapshot and the timestamp.
+func (b *binnedRepo) signers(t testing.TB) testrepo.ControlSigners {
+	t.Helper()
+	bk, err := b.bk.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.Signers(t)
+	s.Targets = bk
+	return s
+}
+
+// dropIndex removes the model's version index from its bin (mrepo signs
+// one with every publication into bins): the device then lists the model
+// from every bin that may list it.
+func (b *binnedRepo) dropIndex(t testing.TB) {
+	t.Helper()
+	ix := targets.VersionIndexPath(model)
+	err := testrepo.ForgeRolesDir(b.Dir, []string{b.binOf(ix)}, func(_ string, tg map[string]*metadata.TargetFiles) error {
+		delete(tg, ix)
+		return nil
+	}, b.signers(t))
 	if err != nil {
 		t.Fatal(err)
 	}
