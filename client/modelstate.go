@@ -67,16 +67,11 @@ func (u *run) settleMarks(s *tufsession.Session) error {
 	if err != nil {
 		return err
 	}
-	if len(cands) == 0 {
-		return nil // nothing published: nothing to retry yet
+	newest := cands.At(0) // the highest precedence (newerFirst)
+	if newest == nil {
+		return cands.Err() // nothing published: nothing to retry yet
 	}
-	newest := cands[0].version
-	for _, c := range cands[1:] {
-		if c.version.Compare(newest) > 0 {
-			newest = c.version
-		}
-	}
-	u.ms.Settle(newest)
+	u.ms.Settle(newest.version)
 	if err := u.c.saveModelState(u.p, u.req.ModelID, u.ptr, u.ms); err != nil {
 		return codes.Errorf(StateInvalid, err, "recording the bad-version marks")
 	}

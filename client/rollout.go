@@ -62,12 +62,11 @@ func (u *run) mayDownload(s *tufsession.Session, cand *candidate) error {
 // version that is not the active one: a revoked version is never
 // activated, by an update or by a rollback to it.
 func (u *run) discardRevoked() error {
-	for i := range u.cands {
-		c := &u.cands[i]
-		if c.custom.Revoked == nil {
+	for _, v := range devstate.LocalVersions(u.p, newerFirst) {
+		c := u.cands.Find(v)
+		if c == nil || c.custom.Revoked == nil {
 			continue
 		}
-		v := c.version.String()
 		if u.ptr != nil && u.ptr.Version == v {
 			continue // the active one is stepped down from (leaveRevoked)
 		}
@@ -80,7 +79,7 @@ func (u *run) discardRevoked() error {
 				Reason: "discarded: " + c.custom.Revoked.Reason})
 		}
 	}
-	return nil
+	return u.cands.Err()
 }
 
 // leaveRevoked steps the device down from its active version, which the
@@ -111,8 +110,7 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 	}
 	var target *candidate
 	found := false
-	for i := range u.cands {
-		c := &u.cands[i]
+	for _, c := range u.cands.All() {
 		if !usable(c) || !u.dirExists(u.p.Version(c.version.String())) {
 			continue
 		}
@@ -130,8 +128,7 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 		break
 	}
 	if target == nil {
-		for i := range u.cands {
-			c := &u.cands[i]
+		for _, c := range u.cands.All() {
 			if !usable(c) || u.req.Device.Compatible(&c.custom.Compat) != nil {
 				continue
 			}
@@ -141,6 +138,9 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 			target = c
 			break
 		}
+	}
+	if err := u.cands.Err(); err != nil {
+		return err
 	}
 	if target == nil {
 		return codes.Errorf(Revoked, nil, "%s %s is revoked (%s) and no installed or published version can replace it; it stays active", u.req.ModelID, from, reason)

@@ -7,6 +7,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/codes"
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/installed"
+	"github.com/edgetuf/edgetuf/client/internal/listing"
 	"github.com/edgetuf/edgetuf/client/internal/report"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
@@ -131,7 +132,7 @@ type run struct {
 	sched        *Schedule
 	schedChanged bool
 	// cands are the published versions, newest first (set by choose).
-	cands []candidate
+	cands *listing.List[candidate]
 	// cand is the version being installed (set by install).
 	cand *candidate
 }
@@ -309,14 +310,26 @@ func (u *run) repair(ctx context.Context, s *tufsession.Session, active *candida
 // that two such versions published together never make it switch back
 // and forth on every poll.
 func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error) {
-	cands, err := u.c.candidates(s, u.req.ModelID)
+	var also []string
+	if u.ptr != nil {
+		also = append(also, u.ptr.Version)
+	}
+	cands, err := u.c.candidates(s, u.req.ModelID, also...)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(cands) == 0 {
+	u.cands = cands
+	defer func() {
+		for _, sk := range cands.Skipped() {
+			u.res.Skipped = append(u.res.Skipped, Skipped{Version: sk.Version, Code: sk.Err.Code, Reason: sk.Err.Reason()})
+		}
+		if cands.Err() != nil {
+			best, active, err = nil, nil, cands.Err()
+		}
+	}()
+	if cands.At(0) == nil {
 		return nil, nil, codes.Errorf(TargetNotFound, nil, "model %s is not published", u.req.ModelID)
 	}
-	u.cands = cands
 	if err := u.discardRevoked(); err != nil {
 		return nil, nil, err
 	}
@@ -339,8 +352,7 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 		activeV, err = targets.ParseVersion(u.ptr.Version)
 		haveActive = err == nil
 	}
-	for i := range cands {
-		cand := &cands[i]
+	for i, cand := range cands.All() {
 		v := cand.version.String()
 		if u.ptr != nil && v == u.ptr.Version {
 			return nil, cand, nil // the newest eligible is the active one
@@ -348,9 +360,9 @@ func (u *run) choose(s *tufsession.Session) (best, active *candidate, err error)
 		if haveActive && cand.version.Compare(activeV) == 0 {
 			// Equal precedence: not newer. Stay, with the active version's
 			// own candidate when it is still published.
-			for j := i + 1; j < len(cands) && cands[j].version.Compare(activeV) == 0; j++ {
-				if cands[j].version.String() == u.ptr.Version {
-					return nil, &cands[j], nil
+			for j := i + 1; cands.At(j) != nil && cands.At(j).version.Compare(activeV) == 0; j++ {
+				if cands.At(j).version.String() == u.ptr.Version {
+					return nil, cands.At(j), nil
 				}
 			}
 			return nil, nil, nil
@@ -424,6 +436,7 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 	if err != nil {
 		return err
 	}
+	tufsession.SaveVerified(s.MetaDir()) // with the bins that resolve fs, for offline checks
 	dst := u.p.Version(v)
 	if _, err := u.p.FS.Lstat(dst); err == nil {
 		verr := installed.VerifyDir(ctx, u.p.FS, dst, fs)

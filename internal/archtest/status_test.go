@@ -1,7 +1,6 @@
 package archtest
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -14,12 +13,8 @@ import (
 // No device binary links it.
 func TestStatusReadsOnly(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, module+"status").Output()
-	if err != nil {
-		t.Fatalf("go list status: %v", err)
-	}
-	for _, imp := range strings.Fields(string(out)) {
-		if dep := strings.TrimPrefix(imp, module); dep != imp && writerPackage(dep) {
+	for dep := range directImports(t, "status") {
+		if writerPackage(dep) {
 			t.Errorf("status imports %s", dep)
 		}
 	}

@@ -105,6 +105,19 @@ func ForgeTargetsDir(dir string, edit func(map[string]*metadata.TargetFiles) err
 // top-level targets or a delegated role that has metadata): s.Targets
 // signs the role's next version (the role's own key, or a forger's).
 func ForgeRoleDir(dir, role string, edit func(map[string]*metadata.TargetFiles) error, s ControlSigners) error {
+	return ForgeRolesDir(dir, []string{role}, func(_ string, tg map[string]*metadata.TargetFiles) error { return edit(tg) }, s)
+}
+
+// ForgeRolesDir is ForgeRoleDir for several roles at once (hash bins),
+// all signed by s.Targets, with one new snapshot and timestamp.
+func ForgeRolesDir(dir string, roles []string, edit func(role string, tg map[string]*metadata.TargetFiles) error, s ControlSigners) error {
+	return ForgeRolesDirOpts(dir, roles, edit, s, false)
+}
+
+// ForgeRolesDirOpts is ForgeRolesDir; with versionOnly the snapshot
+// records the roles by version alone (no length, no hashes), as mrepo does
+// for 256 bins or more.
+func ForgeRolesDirOpts(dir string, roles []string, edit func(role string, tg map[string]*metadata.TargetFiles) error, s ControlSigners, versionOnly bool) error {
 	meta := func(name string) string { return filepath.Join(dir, "metadata", name) }
 	ts, err := metadata.Timestamp().FromFile(meta("timestamp.json"))
 	if err != nil {
@@ -115,18 +128,6 @@ func ForgeRoleDir(dir, role string, edit func(map[string]*metadata.TargetFiles) 
 	if err != nil {
 		return err
 	}
-	ref := snap.Signed.Meta[role+".json"]
-	if ref == nil {
-		return fmt.Errorf("the snapshot records no %s.json", role)
-	}
-	tg, err := metadata.Targets().FromFile(meta(fmt.Sprintf("%d.%s.json", ref.Version, url.PathEscape(role))))
-	if err != nil {
-		return err
-	}
-	if err := edit(tg.Signed.Targets); err != nil {
-		return err
-	}
-
 	write := func(name string, data []byte, version int64) *metadata.MetaFiles {
 		if err == nil {
 			err = os.WriteFile(meta(name), data, 0o644)
@@ -134,14 +135,34 @@ func ForgeRoleDir(dir, role string, edit func(map[string]*metadata.TargetFiles) 
 		sum := sha256.Sum256(data)
 		return &metadata.MetaFiles{Length: int64(len(data)), Hashes: metadata.Hashes{"sha256": sum[:]}, Version: version}
 	}
-	tg.Signed.Version++
-	data, err := Resign(tg, s.Targets)
-	if err != nil {
-		return err
+	for _, role := range roles {
+		ref := snap.Signed.Meta[role+".json"]
+		if ref == nil {
+			return fmt.Errorf("the snapshot records no %s.json", role)
+		}
+		tg, err := metadata.Targets().FromFile(meta(fmt.Sprintf("%d.%s.json", ref.Version, url.PathEscape(role))))
+		if err != nil {
+			return err
+		}
+		if err := edit(role, tg.Signed.Targets); err != nil {
+			return err
+		}
+		tg.Signed.Version++
+		data, err := Resign(tg, s.Targets)
+		if err != nil {
+			return err
+		}
+		snap.Signed.Meta[role+".json"] = write(fmt.Sprintf("%d.%s.json", tg.Signed.Version, url.PathEscape(role)), data, tg.Signed.Version)
+		if versionOnly {
+			snap.Signed.Meta[role+".json"] = &metadata.MetaFiles{Version: tg.Signed.Version}
+		}
 	}
-	snap.Signed.Meta[role+".json"] = write(fmt.Sprintf("%d.%s.json", tg.Signed.Version, url.PathEscape(role)), data, tg.Signed.Version)
+	if err != nil {
+		return err // a role's file was not written
+	}
 	snap.Signed.Version++
-	if data, err = Resign(snap, s.Snapshot); err != nil {
+	data, err := Resign(snap, s.Snapshot)
+	if err != nil {
 		return err
 	}
 	ts.Signed.Meta["snapshot.json"] = write(fmt.Sprintf("%d.snapshot.json", snap.Signed.Version), data, snap.Signed.Version)

@@ -160,3 +160,26 @@ func dropEnvelope(p ModelPaths, v string) {
 		p.FS.Remove(p.Envelope(v))
 	}
 }
+
+// LocalVersions are the versions of the model with an installed or a
+// staged copy on the device, ordered by less (newest first with
+// versions.NewerFirst), each once.
+func LocalVersions(p ModelPaths, less func(a, b targets.Version) bool) []string {
+	seen := map[string]bool{}
+	var vs []targets.Version
+	for _, dir := range []string{p.Dir, p.Staging} {
+		entries, _ := p.FS.ReadDir(dir)
+		for _, e := range entries {
+			if v, err := targets.ParseVersion(e.Name()); err == nil && e.IsDir() && !seen[v.String()] && v.String() == e.Name() {
+				seen[v.String()] = true
+				vs = append(vs, v)
+			}
+		}
+	}
+	sort.Slice(vs, func(i, j int) bool { return less(vs[i], vs[j]) })
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.String()
+	}
+	return out
+}

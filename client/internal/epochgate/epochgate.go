@@ -242,3 +242,7 @@ func (g *Gate) raiseTo(modelID, v string) error {
 	g.mu.Unlock()
 	return nil
 }
+
+// KeepsEpochs reports whether g filters by a hardware epoch (Filter
+// needs every listed version then).
+func (g *Gate) KeepsEpochs() bool { return g != nil && g.epochs != nil }

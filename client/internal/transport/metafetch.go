@@ -75,6 +75,10 @@ type MetaFetcher struct {
 	Ctx    context.Context
 	Prefix string // the metadata URL, with a trailing slash
 	Limits Limits
+	// Stale, if set, reports whether a downloaded metadata file is what a
+	// cache serves after the repository moved on (cachebust.go): the
+	// download is then made once more, past the caches.
+	Stale func(role string, data []byte) bool
 
 	mu   sync.Mutex
 	last string // the role of the last file asked for; "" before any
@@ -101,6 +105,9 @@ func (f *MetaFetcher) DownloadFile(u string, maxLength int64, timeout time.Durat
 		maxLength = limit
 	}
 	data, err := f.Inner.DownloadFile(u, maxLength, timeout)
+	if fresh, ok := f.Inner.(FreshFetcher); ok && f.Ctx.Err() == nil && f.mayBeCached(u, role, data, err) {
+		data, err = fresh.DownloadFresh(u, maxLength)
+	}
 	if err != nil {
 		if f.Ctx.Err() != nil {
 			return nil, Stopped(f.Ctx, "fetching %s", u)
@@ -140,6 +147,11 @@ type HTTPFetcher struct {
 }
 
 func (f *HTTPFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) ([]byte, error) {
+	return f.download(u, maxLength, nil)
+}
+
+// download fetches u, with header added to each attempt's request.
+func (f *HTTPFetcher) download(u string, maxLength int64, header http.Header) ([]byte, error) {
 	ctx := f.Ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -151,7 +163,7 @@ func (f *HTTPFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) (
 	}
 	delay := f.Backoff
 	for attempt := 0; ; attempt++ {
-		data, retry, err := f.once(ctx, u, maxLength)
+		data, retry, err := f.once(ctx, u, maxLength, header)
 		if err == nil || !retry || attempt >= f.Retries {
 			return data, err
 		}
@@ -165,7 +177,7 @@ func (f *HTTPFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) (
 }
 
 // once makes one attempt; retry says whether another may succeed.
-func (f *HTTPFetcher) once(ctx context.Context, u string, maxLength int64) (data []byte, retry bool, err error) {
+func (f *HTTPFetcher) once(ctx context.Context, u string, maxLength int64, header http.Header) (data []byte, retry bool, err error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	wd := startWatchdog(f.After, f.Stall, func() { cancel(stallCause(f.Stall)) })
@@ -181,6 +193,9 @@ func (f *HTTPFetcher) once(ctx context.Context, u string, maxLength int64) (data
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, false, &metadata.ErrDownload{Msg: err.Error()}
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	resp, err := f.Client.Do(req)
 	if err != nil {

@@ -53,3 +53,28 @@ func FuzzLocalExpiry(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnverifiedHeader: the version and expiry read to decide whether a
+// download is a stale cache's agree with go-tuf's parser whenever go-tuf
+// can read the file, and reading never fails otherwise than by ok.
+func FuzzUnverifiedHeader(f *testing.F) {
+	for _, s := range []string{
+		`{"signed":{"_type":"timestamp","spec_version":"1.0","version":3,"expires":"2030-01-01T00:00:00Z","meta":{"snapshot.json":{"version":3}}},"signatures":[]}`,
+		`{"signed":{"_type":"snapshot","spec_version":"1.0","version":9,"expires":"2030-01-01T00:00:00Z","meta":{"targets.json":{"version":1}}},"signatures":[]}`,
+		`{"signed":{"version":-1}}`, `{"signed":{"version":1e400}}`, `{"signed":{"expires":7}}`, `{"signed":null}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, exp, ok := unverifiedHeader(data)
+		if !ok && (v != 0 || !exp.IsZero()) {
+			t.Fatal("values without ok")
+		}
+		if ts, err := metadata.Timestamp().FromBytes(data); err == nil && (!ok || v != ts.Signed.Version || !exp.Equal(ts.Signed.Expires)) {
+			t.Fatalf("go-tuf reads version %d expiring %v, unverifiedHeader %d %v %v", ts.Signed.Version, ts.Signed.Expires, v, exp, ok)
+		}
+		if sn, err := metadata.Snapshot().FromBytes(data); err == nil && (!ok || v != sn.Signed.Version) {
+			t.Fatalf("go-tuf reads snapshot version %d, unverifiedHeader %d %v", sn.Signed.Version, v, ok)
+		}
+	})
+}

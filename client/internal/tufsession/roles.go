@@ -9,8 +9,8 @@ import (
 )
 
 // maxLoadedRoles bounds how many delegated roles one listing loads (hash
-// bins count one each; mrepo writes at most 1024).
-const maxLoadedRoles = 4096
+// bins count one each; mrepo writes at most 16384).
+const maxLoadedRoles = 1 << 15
 
 // LoadRolesFor loads, in delegation order, every delegated role that may
 // sign a manifest of the model: the named roles with a path pattern that

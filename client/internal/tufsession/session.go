@@ -155,6 +155,7 @@ func New(metaDir, metadataURL, targetsURL, fallbackRoot string, o Options) (*Ses
 	s := &Session{ctx: o.Ctx, log: o.Log, up: up, metaDir: metaDir, targetURL: strings.TrimSuffix(targetsURL, "/") + "/",
 		fetcher: meta, metadataURL: strings.TrimSuffix(metadataURL, "/") + "/", maxTargets: cfg.TargetsMaxLength,
 		maxDelegations: cfg.MaxDelegations, verified: map[delegation]*metadata.Metadata[metadata.TargetsType]{}}
+	meta.Stale = s.stale
 	return s, nil
 }
 
