@@ -203,7 +203,10 @@ func (d *Downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	}
 	res.Prefix = size
 	var w io.Writer = &offsetWriter{f: f, off: size}
-	dw := directio.Open(dest, f, size)
+	var dw *directio.Writer
+	if directio.Worthwhile(tf.Length - size) {
+		dw = directio.Open(dest, f, size)
+	}
 	if dw != nil {
 		defer dw.Close()
 		w = dw
@@ -265,7 +268,10 @@ func rehashPrefix(f *os.File, tf *metadata.TargetFiles) (int64, *TargetHash, err
 		return restart(f, tf)
 	}
 	h := NewTargetHash(tf)
-	n, err := io.CopyBuffer(h, io.LimitReader(f, fi.Size()), make([]byte, 1<<20))
+	if fi.Size() == 0 { // the usual case: nothing staged, no buffer to allocate
+		return 0, h, nil
+	}
+	n, err := io.CopyBuffer(h, io.LimitReader(f, fi.Size()), make([]byte, min(fi.Size(), 1<<20)))
 	if err != nil || n != fi.Size() {
 		return restart(f, tf)
 	}
