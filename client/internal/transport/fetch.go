@@ -45,6 +45,18 @@ type Downloader struct {
 	// file damaged, the next run finds its hash wrong and fetches it
 	// again: only time is lost, never a check.
 	Scratch bool
+	// SyncLater says a complete, verified file is not fsynced here: the
+	// caller fsyncs it with the other files of its version before it
+	// installs them (devstate.MoveVerified). Until then a power loss can
+	// damage it, which the next run's hash of the staged part finds.
+	SyncLater bool
+}
+
+// SyncingLater returns a copy of d with SyncLater set.
+func (d *Downloader) SyncingLater() *Downloader {
+	c := *d
+	c.SyncLater = true
+	return &c
 }
 
 // FetchResult reports one file's download.
@@ -247,7 +259,7 @@ func (d *Downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 		os.Remove(dest)
 		return err
 	}
-	if d.Scratch {
+	if d.Scratch || d.SyncLater {
 		return nil
 	}
 	if err := f.Sync(); err != nil {
