@@ -5,18 +5,22 @@
 # of the whole repository and `mrepo verify --since` of the last
 # publication only.
 #
-#   FILES=1000 MIN_KIB=1 MAX_KIB=64 RUNS=3 bench/bundle.sh
+#   FILES=1000 MIN_KIB=1 MAX_KIB=64 RUNS=3 OTHERS=9 bench/bundle.sh
 #
-# Each run publishes a new version of the same model (new random bytes,
-# so nothing is reused) and installs it on a fresh device. Prints wall
-# time and peak RSS per run and the medians. Needs go and GNU time
-# (/usr/bin/time).
+# OTHERS models of FILES files each are published first (the repository
+# of issue 16's measurement: 10 models x 1,000 files). Each run then
+# publishes a new version of the measured model (new random bytes, so
+# nothing is reused) and installs it on a fresh device. Prints wall time
+# and peak RSS per run and the medians. BIN=DIR takes mrepo and mclient
+# from DIR instead of building them (to measure another commit). Needs go
+# and GNU time (/usr/bin/time).
 set -euo pipefail
 
 FILES=${FILES:-1000}
 MIN_KIB=${MIN_KIB:-1}
 MAX_KIB=${MAX_KIB:-64}
 RUNS=${RUNS:-3}
+OTHERS=${OTHERS:-0}
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/bundle-bench.XXXXXX")
 server_pid=
@@ -25,8 +29,12 @@ trap cleanup EXIT
 
 command -v /usr/bin/time >/dev/null || { echo "bench: /usr/bin/time is required" >&2; exit 1; }
 
-echo "==> building mrepo and mclient"
-(cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo && go build -o "$work/mclient" ./cmd/mclient)
+if [ -n "${BIN:-}" ]; then
+	cp "$BIN/mrepo" "$BIN/mclient" "$work/"
+else
+	echo "==> building mrepo and mclient"
+	(cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo && go build -o "$work/mclient" ./cmd/mclient)
+fi
 export MREPO_PASSPHRASE=bench-only-passphrase
 "$work/mrepo" init --repo "$work/repo" --keys "$work/keys" >/dev/null
 "$work/mrepo" serve --repo "$work/repo" --addr 127.0.0.1:0 --addr-file "$work/addr" >/dev/null &
@@ -34,7 +42,8 @@ server_pid=$!
 for _ in $(seq 50); do [ -s "$work/addr" ] && break; sleep 0.1; done
 url="http://$(cat "$work/addr")"
 
-# bundle VERSION: FILES files of MIN_KIB..MAX_KIB KiB of random bytes.
+# bundle VERSION [MODEL]: FILES files of MIN_KIB..MAX_KIB KiB of random
+# bytes.
 bundle() {
 	rm -rf "$work/bundle"
 	mkdir -p "$work/bundle"
@@ -43,8 +52,16 @@ bundle() {
 		size=$(( (RANDOM % (MAX_KIB - MIN_KIB + 1) + MIN_KIB) * 1024 ))
 		head -c "$size" /dev/urandom >"$work/bundle/shard-$i.bin"
 	done
-	printf '{"model_id": "bundle", "version": "%s"}\n' "$1" >"$work/bundle/manifest.json"
+	printf '{"model_id": "%s", "version": "%s"}\n' "${2:-bundle}" "$1" >"$work/bundle/manifest.json"
 }
+
+if [ "$OTHERS" -gt 0 ]; then
+	echo "==> publishing $OTHERS other models of $FILES files"
+	for m in $(seq 1 "$OTHERS"); do
+		bundle 1.0.0 "other$m"
+		"$work/mrepo" add-target --repo "$work/repo" --keys "$work/keys" "$work/bundle" >/dev/null
+	done
+fi
 
 measure() { # prints "seconds maxrss_kib"
 	/usr/bin/time -f "%e %M" -o "$work/time.out" "$@" >/dev/null
