@@ -58,27 +58,7 @@ func TestKillAddTargetManyFiles(t *testing.T) {
 	k.verify("after the traced run")
 
 	next := 1
-	check := func(i int, v, where string) {
-		t.Helper()
-		k.verify(fmt.Sprintf("after kill #%d (%s)", i, where))
-		k.checkNamedFiles(v)
-		switch n := k.publishedTargets(v); n {
-		case k.entries:
-			next++
-			v = fmt.Sprintf("1.0.%d", next)
-			bundleFor(v)
-		case 0:
-		default:
-			t.Fatalf("kill #%d (%s): version %s is partly published: %d targets", i, where, v, n)
-		}
-		if out, err := k.run("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle); err != nil {
-			t.Fatalf("add-target %s after kill #%d (%s): %v\n%s", v, i, where, err, out)
-		}
-		if n := k.publishedTargets(v); n != k.entries {
-			t.Fatalf("add-target %s after kill #%d: %d targets published", v, i, n)
-		}
-		next++
-	}
+	check := k.afterKill(t, &next, bundleFor, k.checkNamedFiles)
 	start := func() (string, *exec.Cmd) {
 		v := fmt.Sprintf("1.0.%d", next)
 		bundleFor(v)
@@ -87,29 +67,12 @@ func TestKillAddTargetManyFiles(t *testing.T) {
 	landed := k.kills(t, trace, total, maxPoints, timed, rng, start, check)
 	// Nearly every crash point is a file's copy, fsync or rename: the
 	// sample above seldom lands on the metadata writes, the last few.
+	var last []int
 	for n := len(trace) - metadataPoints + 1; n <= len(trace); n++ {
-		before := k.snapshotVersions()
-		v, cmd := start()
-		if kill := killtest.CrashAt(t, cmd, n); kill.Finished {
-			t.Fatalf("add-target %s was to die at crash point %d (%s) and exited: %v\n%s", v, n, trace[n-1], kill.Err, kill.Output)
-		}
-		where := k.where(v, before)
-		landed[where]++
-		t.Logf("%s: killed at crash point %d of %d (%s): %s", v, n, len(trace), trace[n-1], where)
-		check(n, v, where)
+		last = append(last, n)
 	}
-	for _, w := range []string{whereCopying, whereCommitted, whereTargets, whereSnapshot} {
-		if landed[w] == 0 {
-			t.Errorf("no crash point fell in the phase %q: %s", w, landed.Summary())
-		}
-	}
-	k.verify("at the end")
-	if tmp := k.tempFiles(); len(tmp) > 0 {
-		t.Errorf("temporary files left after a successful add-target: %v", tmp)
-	}
-	if got := k.publishedVersions(); got != next {
-		t.Errorf("%d versions published, want %d", got, next)
-	}
+	k.killAt(t, trace, last, 100, landed, start, check)
+	k.finish(t, landed, next, true, whereCopying, whereCommitted, whereTargets, whereSnapshot)
 }
 
 // checkNamedFiles fails unless every hash-addressed file
