@@ -55,6 +55,15 @@ const (
 	// VersionMismatch: the snapshot's or a targets role's version differs
 	// from the one its parent records. A device reports ROLLBACK_REJECTED.
 	VersionMismatch Code = "VERSION_MISMATCH"
+	// SinceInvalid: the snapshot version an incremental verify starts
+	// from (Options.Since) cannot serve: missing, unparsable, newer than
+	// the current one, or not signed by the current snapshot keys.
+	SinceInvalid Code = "SINCE_INVALID"
+	// RoleRolledBack: a targets role has a lower version in the current
+	// snapshot than in the one an incremental verify starts from, or is
+	// no longer listed. A device that saw the older snapshot reports
+	// ROLLBACK_REJECTED.
+	RoleRolledBack Code = "ROLE_ROLLED_BACK"
 	// MetadataExpired: a role's metadata has expired at Options.Now. Same
 	// meaning as the device's code.
 	MetadataExpired Code = "METADATA_EXPIRED"

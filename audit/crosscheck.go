@@ -43,8 +43,8 @@ func (v *verifier) crossCheckWithClient(trustedRoot []byte, roles []verifiedRole
 	}
 	for _, r := range roles {
 		for p, tf := range r.md.Signed.Targets {
-			if r.outside(p) {
-				continue // already reported
+			if _, ok := r.fresh[p]; r.outside(p) || r.fresh != nil && !ok {
+				continue // already reported, or not checked in an incremental verify
 			}
 			got, err := up.GetTargetInfo(p)
 			if err != nil {

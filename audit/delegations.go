@@ -14,6 +14,9 @@ type verifiedRole struct {
 	md         *metadata.Metadata[metadata.TargetsType]
 	delegation *metadata.DelegatedRole // nil for top-level targets
 	bins       *metadata.SuccinctRoles // set for a hash bin (delegate_verify.go)
+	// fresh are the targets an incremental verify checks (baseline.fresh;
+	// nil: all).
+	fresh map[string]bool
 }
 
 // verifyTargetsTree verifies top-level targets and every delegated role
@@ -86,6 +89,10 @@ func (v *verifier) verifyTargetsTree(root *metadata.Metadata[metadata.RootType],
 			continue
 		}
 		seen[e.role.Name] = true
+		if mf := snap.Signed.Meta[e.role.Name+".json"]; mf != nil && v.base.unchanged(e.role.Name, mf.Version) {
+			v.rep.RolesSkipped++ // nor what it delegates (since.go)
+			continue
+		}
 		md := load(e.role.Name)
 		if md == nil {
 			continue

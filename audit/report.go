@@ -47,6 +47,11 @@ type Report struct {
 	// rollout, a halt, a revocation or a download policy. Malformed
 	// controls are problems (CONTROL_INVALID) instead.
 	Controls []ModelControls `json:"controls,omitempty"`
+	// Since is Options.Since: the report covers only what changed after
+	// that snapshot version; RolesSkipped counts the targets roles not
+	// read because their version had not changed.
+	Since        int64 `json:"since,omitempty"`
+	RolesSkipped int   `json:"roles_skipped,omitempty"`
 }
 
 // ModelControls are the rollout controls of one model's versions, oldest
@@ -65,6 +70,9 @@ type Options struct {
 	ValidFor time.Duration
 	// Now is the reference time (default: the current time).
 	Now time.Time
+	// Since, if set, is a snapshot version an earlier verify found good:
+	// only what was published after it is checked (since.go).
+	Since int64
 }
 
 func mkProblem(code Code, role, target, format string, args ...any) Problem {

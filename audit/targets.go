@@ -71,10 +71,16 @@ type targetResult struct {
 // the order the workers finish in.
 func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType], roles []verifiedRole) {
 	var jobs []*targetJob
-	for _, r := range roles {
+	newPaths := map[string]bool{} // incremental: targets the baseline did not list
+	for i, r := range roles {
+		r.fresh = v.fresh(root, r)
+		roles[i].fresh = r.fresh
 		paths := make([]string, 0, len(r.md.Signed.Targets))
 		for p := range r.md.Signed.Targets {
-			paths = append(paths, p)
+			if isNew, ok := r.fresh[p]; r.fresh == nil || ok {
+				paths = append(paths, p)
+				newPaths[p] = isNew
+			}
 		}
 		sort.Strings(paths)
 		for _, p := range paths {
@@ -159,7 +165,15 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 	}
 	sort.Strings(dirs)
 	for _, d := range dirs {
-		v.checkModelVersion(d, models[d])
+		// Incremental: a version first published since the baseline has
+		// every target in the roles read; the checks across versions
+		// need them all, and are left to a full verify.
+		if v.base == nil || newPaths[models[d].manifestPath] {
+			v.checkModelVersion(d, models[d])
+		}
+	}
+	if v.base != nil {
+		return
 	}
 	for _, d := range dirs {
 		v.checkDeltas(models[d], models)

@@ -24,7 +24,8 @@ type verifier struct {
 	now     time.Time
 	opts    Options
 	rep     *Report
-	metaBad bool // a metadata-level problem was found
+	metaBad bool      // a metadata-level problem was found
+	base    *baseline // Options.Since's snapshot (since.go); nil: verify everything
 }
 
 func (v *verifier) problem(code Code, role, target, format string, args ...any) {
@@ -74,6 +75,12 @@ func (v *verifier) run(trustedRoot []byte) {
 	snap := v.verifySnapshot(root, ts)
 	if snap == nil {
 		return
+	}
+	if v.opts.Since > 0 {
+		v.rep.Since = v.opts.Since
+		if v.base = v.loadBaseline(root, snap, v.opts.Since); v.base == nil {
+			return
+		}
 	}
 	roles := v.verifyTargetsTree(root, snap)
 	v.verifyTargetFiles(root, roles)

@@ -467,6 +467,7 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 	// before a large payload is fetched.
 	names := append([]string{targets.ManifestName}, cand.custom.Files...)
 	local := installed.ScanLocal(u.c.dir)
+	dl := u.c.dl.SyncingLater() // devstate.MoveVerified syncs them all at once
 	for _, name := range names {
 		tf := fs[name]
 		dest := filepath.Join(stage, name+devstate.PartSuffix)
@@ -493,7 +494,7 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 			}
 			continue
 		}
-		if err := u.fetch(ctx, s.URLOf(tf), tf, dest, name, ff); err != nil {
+		if err := u.fetchWith(ctx, dl, s.URLOf(tf), tf, dest, name, ff); err != nil {
 			return err
 		}
 		if name == targets.ManifestName {
@@ -512,17 +513,10 @@ func (u *run) install(ctx context.Context, s *tufsession.Session, cand *candidat
 
 	// Move the verified files into a hidden directory, then rename that
 	// into place: a version directory is either complete or absent.
-	tmp, err := u.p.FS.MkdirTemp(u.p.Dir, devstate.InstallPrefix+v+"-")
+	tmp, err := devstate.MoveVerified(u.p, stage, v, names)
 	if err != nil {
-		return codes.Errorf(codes.ClassifyFS(err), err, "installing")
+		return err
 	}
-	for _, name := range names {
-		if err := u.p.FS.Rename(filepath.Join(stage, name+devstate.PartSuffix), filepath.Join(tmp, name)); err != nil {
-			return codes.Errorf(StateInvalid, err, "installing %s", name)
-		}
-		crashpoint.Hit("client.install.moved")
-	}
-	devstate.SyncDir(tmp)
 	if err := verifiedread.Protect(u.p.FS, tmp, names, u.c.opts.Logger); err != nil {
 		return err
 	}

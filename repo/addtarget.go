@@ -16,7 +16,9 @@ import (
 
 // AddOptions tune AddTarget.
 type AddOptions struct {
-	// Progress, if set, is called as each payload file is copied, and as
+	// Progress, if set, is called as each payload file is copied (several
+	// files at once: calls for different files interleave, one at a
+	// time), and as
 	// each patch is computed (file is then "delta <file> from <base>" and
 	// done/total count the bytes of the new file diffed so far).
 	Progress func(file string, done, total int64)

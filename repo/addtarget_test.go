@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -67,7 +68,10 @@ func TestAddTarget(t *testing.T) {
 	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "not listed in the manifest, not published: notes.md") {
 		t.Errorf("warnings %q", res.Warnings)
 	}
-	if want := []string{"model.onnx 65536/65536", "labels.txt 8/8"}; !reflect.DeepEqual(progress, want) {
+	// Files are copied several at once: reports of different files come
+	// in any order (one at a time).
+	sort.Strings(progress)
+	if want := []string{"labels.txt 8/8", "model.onnx 65536/65536"}; !reflect.DeepEqual(progress, want) {
 		t.Errorf("progress %q, want %q", progress, want)
 	}
 

@@ -42,8 +42,9 @@ type EncryptedFiles struct {
 // PutPayloads stores every payload file of bundle b as its target, with
 // its custom metadata (targets.PayloadCustom), and returns the targets by
 // path, the completed manifest's file entries and the files reused. A
-// file of a plaintext version whose bytes pub lists is linked
-// (PutBundleFile); when enc is set the version is encrypted: each file is
+// plaintext version's files are stored several at once, committed with
+// one directory fsync (putPlainFiles); one whose bytes pub lists is
+// linked (PutBundleFile). When enc is set the version is encrypted: each file is
 // encrypted for enc.Key (PutBundleFileEncrypted, never linked), its
 // target custom gets its plaintext field (critical), the entry lists the
 // plaintext (what a device installs), and enc.Plain records it.
@@ -51,7 +52,15 @@ func (s Store) PutPayloads(b *Bundle, pub Published, enc *EncryptedFiles, progre
 	out := map[string]*metadata.TargetFiles{}
 	var entries []targets.FileEntry
 	var reused []Reused
-	for _, name := range b.Files {
+	var plainTfs []*metadata.TargetFiles
+	var plainRs []*Reused
+	if enc == nil {
+		var err error
+		if plainTfs, plainRs, err = s.putPlainFiles(b, pub, progress); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	for i, name := range b.Files {
 		var tf *metadata.TargetFiles
 		var r *Reused
 		var plain *targets.Plaintext
@@ -59,7 +68,7 @@ func (s Store) PutPayloads(b *Bundle, pub Published, enc *EncryptedFiles, progre
 		if enc != nil {
 			tf, plain, err = s.PutBundleFileEncrypted(b, name, progress, enc.Key.Recipient())
 		} else {
-			tf, r, err = s.PutBundleFile(b, name, progress, pub)
+			tf, r = plainTfs[i], plainRs[i]
 		}
 		if err != nil {
 			return nil, nil, nil, err
@@ -91,7 +100,7 @@ func (s Store) PutPayloads(b *Bundle, pub Published, enc *EncryptedFiles, progre
 // plaintext's length and SHA-256. Nothing is linked: each version's
 // ciphertext is its own.
 func (s Store) PutBundleFileEncrypted(b *Bundle, name string, progress func(file string, done, total int64), recipient string) (*metadata.TargetFiles, *targets.Plaintext, error) {
-	src, cb, err := s.openBundleFile(b, name, progress)
+	src, _, cb, err := s.openBundleFile(b, name, progress)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,14 +148,14 @@ func (s Store) putEncrypted(targetPath string, src io.Reader, limit int64, progr
 		plain <- res
 	}()
 	kept := true
-	tf, err := s.put(targetPath, pr, nil, nil, func(n int64, _ []byte) bool {
+	tf, err := s.put(targetPath, pr, limit, nil, nil, func(n int64, _ []byte) bool {
 		// The ciphertext is complete: name it only if the plaintext was
 		// read whole, is what the manifest says, and keep wants it.
 		res := <-plain
 		plain <- res
 		kept = res.err == nil && checkWant(filepath.Base(targetPath), res.n, res.sum[:], want) == nil && (keep == nil || keep(n))
 		return !kept // true: put drops the copy
-	})
+	}, nil)
 	pr.CloseWithError(errors.New("stopped"))
 	res := <-plain
 	if res.err != nil {
@@ -236,26 +245,26 @@ func (s Store) openPlain(tf *metadata.TargetFiles, file string, enc *EncryptedFi
 
 // openBundleFile opens the payload file name of b without following
 // symlinks and returns it with a progress callback for its bytes.
-func (s Store) openBundleFile(b *Bundle, name string, progress func(file string, done, total int64)) (afero.File, func(int64), error) {
+func (s Store) openBundleFile(b *Bundle, name string, progress func(file string, done, total int64)) (afero.File, int64, func(int64), error) {
 	src, err := s.Fs.OpenFile(filepath.Join(b.Dir, name), os.O_RDONLY|noFollow, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %v", ErrBundle, name, err)
+		return nil, 0, nil, fmt.Errorf("%w: %s: %v", ErrBundle, name, err)
 	}
 	fi, err := src.Stat()
 	if err != nil {
 		src.Close()
-		return nil, nil, err
+		return nil, 0, nil, err
 	}
 	if !fi.Mode().IsRegular() {
 		src.Close()
-		return nil, nil, fmt.Errorf("%w: %s is not a regular file", ErrBundle, name)
+		return nil, 0, nil, fmt.Errorf("%w: %s is not a regular file", ErrBundle, name)
 	}
 	var cb func(int64)
+	total := fi.Size()
 	if progress != nil {
-		total := fi.Size()
 		cb = func(done int64) { progress(name, done, total) }
 	}
-	return src, cb, nil
+	return src, total, cb, nil
 }
 
 // crashEveryMiB passes a crash point (targetstore.decrypted) each time

@@ -127,7 +127,7 @@ func (s Store) link(src, targetPath string, sha []byte) error {
 }
 
 // putBundleFile is PutBundleFile's work: src is the open bundle file.
-func (s Store) putBundleFile(b *Bundle, name string, src afero.File, cb func(int64), pub Published) (*metadata.TargetFiles, *Reused, error) {
+func (s Store) putBundleFile(b *Bundle, name string, src afero.File, size int64, cb func(int64), pub Published, batch *atomicfs.Batch) (*metadata.TargetFiles, *Reused, error) {
 	targetPath := targets.TargetPath(b.Manifest.ModelID, b.Manifest.Version, name)
 	want := b.Manifest.File(name)
 	// The manifest declares the file's bytes and they are published: hash
@@ -153,7 +153,7 @@ func (s Store) putBundleFile(b *Bundle, name string, src afero.File, cb func(int
 				if _, err := src.Seek(0, io.SeekStart); err != nil {
 					return nil, nil, err
 				}
-				if _, err := s.put(targetPath, src, cb, want, nil); err != nil {
+				if _, err := s.put(targetPath, src, size, cb, want, nil, batch); err != nil {
 					return nil, nil, err
 				}
 				r.LinkedBytes, r.Note = 0, err.Error()
@@ -164,7 +164,7 @@ func (s Store) putBundleFile(b *Bundle, name string, src afero.File, cb func(int
 	// Otherwise the file is copied while hashed, as any file; if its bytes
 	// turn out to be published, the copy is dropped for a link.
 	var r *Reused
-	tf, err := s.put(targetPath, src, cb, want, func(n int64, sum []byte) bool {
+	tf, err := s.put(targetPath, src, size, cb, want, func(n int64, sum []byte) bool {
 		pf, stored, ok := s.lookup(pub, hex.EncodeToString(sum), n)
 		if !ok {
 			return false
@@ -175,7 +175,7 @@ func (s Store) putBundleFile(b *Bundle, name string, src afero.File, cb func(int
 			return false
 		}
 		return true
-	})
+	}, batch)
 	return tf, r, err
 }
 

@@ -43,14 +43,17 @@ func (s Store) dir(targetPath string) string {
 // SHA-256, a copy that disagrees is discarded before it gets a name
 // (ErrBundle). progress, if set, is called with the bytes copied so far.
 func (s Store) Put(targetPath string, src io.Reader, progress func(done int64), want *targets.FileEntry) (*metadata.TargetFiles, error) {
-	return s.put(targetPath, src, progress, want, nil)
+	return s.put(targetPath, src, -1, progress, want, nil, nil)
 }
 
-// put is Put; named, if set, is called with the copy's length and
+// put is Put; size is src's expected length (-1: unknown), for the choice
+// of direct I/O. named, if set, is called with the copy's length and
 // SHA-256 once they are checked, and returns true when it gave the target
 // its name itself (a link to the same bytes): the copy is then dropped.
-func (s Store) put(targetPath string, src io.Reader, progress func(done int64), want *targets.FileEntry, named func(n int64, sum []byte) bool) (*metadata.TargetFiles, error) {
-	tmp, err := atomicfs.CreateLarge(s.Fs, s.dir(targetPath), 0o644)
+// With a batch, the copy is added to it (named by its Commit) instead of
+// committed on its own.
+func (s Store) put(targetPath string, src io.Reader, size int64, progress func(done int64), want *targets.FileEntry, named func(n int64, sum []byte) bool, batch *atomicfs.Batch) (*metadata.TargetFiles, error) {
+	tmp, err := atomicfs.CreateSized(s.Fs, s.dir(targetPath), 0o644, size)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +66,13 @@ func (s Store) put(targetPath string, src io.Reader, progress func(done int64), 
 		return nil, err
 	}
 	if named == nil || !named(n, sum[:]) {
-		if err := tmp.Commit(s.path(targetPath, sum[:])); err != nil {
+		final := s.path(targetPath, sum[:])
+		if batch != nil {
+			err = batch.Add(tmp, final)
+		} else {
+			err = tmp.Commit(final)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -85,12 +94,17 @@ func (s Store) put(targetPath string, src io.Reader, progress func(done int64), 
 // file, and the copy dropped for the link. Where links are impossible
 // the file is stored as a copy (Reused.LinkedBytes 0).
 func (s Store) PutBundleFile(b *Bundle, name string, progress func(file string, done, total int64), pub Published) (*metadata.TargetFiles, *Reused, error) {
-	src, cb, err := s.openBundleFile(b, name, progress)
+	return s.putBundleFileIn(b, name, progress, pub, nil)
+}
+
+// putBundleFileIn is PutBundleFile, the copy added to batch if set.
+func (s Store) putBundleFileIn(b *Bundle, name string, progress func(file string, done, total int64), pub Published, batch *atomicfs.Batch) (*metadata.TargetFiles, *Reused, error) {
+	src, size, cb, err := s.openBundleFile(b, name, progress)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer src.Close()
-	return s.putBundleFile(b, name, src, cb, pub)
+	return s.putBundleFile(b, name, src, size, cb, pub, batch)
 }
 
 // Open opens the stored bytes of a target, found by its path and signed

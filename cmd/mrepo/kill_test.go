@@ -58,29 +58,7 @@ func TestKillAddTarget(t *testing.T) {
 	k.verify("after the traced run")
 
 	next := 1
-	// check runs after every kill: the repository verifies, the version is
-	// all there or not at all, and the next add-target succeeds.
-	check := func(i int, v, where string) {
-		t.Helper()
-		k.verify(fmt.Sprintf("after kill #%d (%s)", i, where))
-		switch n := k.publishedTargets(v); n {
-		case 3:
-			next++
-			v = fmt.Sprintf("1.0.%d", next)
-			k.writeManifest(v)
-		case 0:
-		default:
-			t.Fatalf("kill #%d (%s): version %s is partly published: %d targets", i, where, v, n)
-		}
-		if out, err := k.run("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle); err != nil {
-			t.Fatalf("add-target %s after kill #%d (%s): %v\n%s", v, i, where, err, out)
-		}
-		if n := k.publishedTargets(v); n != 3 {
-			t.Fatalf("add-target %s after kill #%d: %d targets published", v, i, n)
-		}
-		next++
-	}
-
+	check := k.afterKill(t, &next, k.writeManifest, nil)
 	landed := k.kills(t, trace, total, maxPoints, timed, rng, func() (string, *exec.Cmd) {
 		v := fmt.Sprintf("1.0.%d", next)
 		k.writeManifest(v)
@@ -89,12 +67,50 @@ func TestKillAddTarget(t *testing.T) {
 	// Every on-disk phase of a publication was hit by some crash point
 	// (with -short fewer crash points are sampled than there are distinct
 	// ones, so a phase may be passed over: checked only in a full run).
-	for _, w := range []string{whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished} {
-		if landed[w] == 0 && !testing.Short() {
+	k.finish(t, landed, next, !testing.Short(), whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished)
+}
+
+// afterKill returns the check to run after every kill: the repository
+// verifies, the version is all there (k.entries targets) or not at all,
+// and the next add-target succeeds. *next is the number of the version
+// the next run publishes (1.0.N); prepare(v) writes the bundle of version
+// v; extra, if set, runs first with the killed run's version.
+func (k *killEnv) afterKill(t *testing.T, next *int, prepare func(v string), extra func(v string)) func(i int, v, where string) {
+	return func(i int, v, where string) {
+		t.Helper()
+		k.verify(fmt.Sprintf("after kill #%d (%s)", i, where))
+		if extra != nil {
+			extra(v)
+		}
+		switch n := k.publishedTargets(v); n {
+		case k.entries:
+			*next++
+			v = fmt.Sprintf("1.0.%d", *next)
+			prepare(v)
+		case 0:
+		default:
+			t.Fatalf("kill #%d (%s): version %s is partly published: %d targets", i, where, v, n)
+		}
+		if out, err := k.run("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle); err != nil {
+			t.Fatalf("add-target %s after kill #%d (%s): %v\n%s", v, i, where, err, out)
+		}
+		if n := k.publishedTargets(v); n != k.entries {
+			t.Fatalf("add-target %s after kill #%d: %d targets published", v, i, n)
+		}
+		*next++
+	}
+}
+
+// finish checks the end of a kill test: if phases is set, a kill landed
+// in each of phases; the repository verifies, holds no temporary file,
+// and next versions are published.
+func (k *killEnv) finish(t *testing.T, landed killtest.Tally, next int, phases bool, where ...string) {
+	t.Helper()
+	for _, w := range where {
+		if landed[w] == 0 && phases {
 			t.Errorf("no crash point fell in the phase %q: %s", w, landed.Summary())
 		}
 	}
-
 	k.verify("at the end")
 	if tmp := k.tempFiles(); len(tmp) > 0 {
 		t.Errorf("temporary files left after a successful add-target: %v", tmp)
@@ -115,18 +131,7 @@ func (k *killEnv) kills(t *testing.T, trace []string, total time.Duration, maxPo
 	t.Helper()
 	landed := killtest.Tally{}
 	counts := killtest.Sample(trace, maxPoints, rng)
-	for i, n := range counts {
-		before := k.snapshotVersions()
-		v, cmd := start()
-		kill := killtest.CrashAt(t, cmd, n)
-		if kill.Finished {
-			t.Fatalf("add-target %s was to die at crash point %d (%s) and exited: %v\n%s", v, n, trace[n-1], kill.Err, kill.Output)
-		}
-		where := k.where(v, before)
-		landed[where]++
-		t.Logf("#%d %s: killed at crash point %d (%s): %s", i, v, n, kill.Point, where)
-		check(i, v, where)
-	}
+	k.killAt(t, trace, counts, 0, landed, start, check)
 	for i := 0; i < timed; i++ {
 		before := k.snapshotVersions()
 		v, cmd := start()
@@ -146,6 +151,26 @@ func (k *killEnv) kills(t *testing.T, trace []string, total time.Duration, maxPo
 	}
 	t.Logf("%d kills: %s", len(counts)+timed, landed.Summary(whereBefore, whereCopying, whereCommitted, whereTargets, whereSnapshot, wherePublished, whereFinished))
 	return landed
+}
+
+// killAt runs the command that start prepares and kills it at each crash
+// point of counts (1-based indices into trace), tallying in landed where
+// each kill landed and calling check after it; kills are numbered from
+// first.
+func (k *killEnv) killAt(t *testing.T, trace []string, counts []int, first int, landed killtest.Tally, start func() (string, *exec.Cmd), check func(i int, v, where string)) {
+	t.Helper()
+	for i, n := range counts {
+		before := k.snapshotVersions()
+		v, cmd := start()
+		kill := killtest.CrashAt(t, cmd, n)
+		if kill.Finished {
+			t.Fatalf("add-target %s was to die at crash point %d (%s) and exited: %v\n%s", v, n, trace[n-1], kill.Err, kill.Output)
+		}
+		where := k.where(v, before)
+		landed[where]++
+		t.Logf("#%d %s: killed at crash point %d of %d (%s): %s", first+i, v, n, len(trace), kill.Point, where)
+		check(first+i, v, where)
+	}
 }
 
 type killEnv struct {

@@ -19,7 +19,7 @@ func verifyCommand() *cli.Command {
 	return command([]string{"repo", "root"}, &cli.Command{
 		Name:      "verify",
 		Usage:     "verify the published repository from a trusted root (CI release gate)",
-		UsageText: "mrepo verify --repo DIR --root FILE [--valid-for DURATION] [--json]",
+		UsageText: "mrepo verify --repo DIR --root FILE [--valid-for DURATION] [--since SNAPSHOT_VERSION] [--json]",
 		Description: `Starting only from the trusted root FILE (the one pinned in devices), checks
 the repository exactly as a client would: the chain of root versions, every
 role's signatures and threshold, timestamp/snapshot/targets versions, lengths
@@ -30,19 +30,32 @@ runs go-tuf's client over it as a second opinion. Needs no private keys.
 With --valid-for, also fails if any role expires within that window (for
 example --valid-for 72h before a long weekend).
 
+With --since N, checks only what was published after snapshot version N,
+which an earlier verify found good (a CI gate after each publication): the
+root chain, timestamp and snapshot as always, top-level targets, the
+targets roles whose version changed since snapshot N (unchanged roles are
+not read), and of their targets only those new or changed since, whose
+files are hashed; no role may have gone back to a lower version. Checks
+that span versions of a model (patches, encryption, epochs, precedence)
+and anything a role unchanged since N lists are left to a full verify.
+
 Exit 0 only when everything holds; otherwise every problem is listed, one
 per line, as CODE: where: what.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "repo", Usage: "repository `DIR` (its metadata/ and targets/) (required)"},
 			&cli.StringFlag{Name: "root", Usage: "trusted root metadata `FILE` (required)"},
 			&cli.StringFlag{Name: "valid-for", Usage: "fail if anything expires within `DURATION`"},
+			&cli.Int64Flag{Name: "since", Usage: "check only what changed after snapshot `SNAPSHOT_VERSION` (verified before)"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
 			if err := needNoArgs(c); err != nil {
 				return err
 			}
-			var opts audit.Options
+			opts := audit.Options{Since: c.Int64("since")}
+			if c.IsSet("since") && opts.Since < 1 {
+				return cliutil.Usagef("--since: a snapshot version is 1 or more")
+			}
 			if c.IsSet("valid-for") {
 				d, err := parseDurationFlag(c, "valid-for")
 				if err != nil {

@@ -23,6 +23,17 @@ func AlignedBuffer(size int) []byte {
 	return b[off : off+size : off+size]
 }
 
+// MinSize is the smallest write of a file worth direct I/O: each direct
+// write waits for the device, which a large file amortises; for a small
+// one (a bundle of a thousand tokenizer and label files) an extra open and
+// a synchronous write per file cost more than the page cache they save
+// (bench/bundle.sh).
+const MinSize = 4 << 20
+
+// Worthwhile reports whether writing n bytes of a file is worth direct I/O
+// (n < 0: unknown, assumed large).
+func Worthwhile(n int64) bool { return n < 0 || n >= MinSize }
+
 func aligned(p []byte) bool {
 	return len(p) > 0 && uintptr(unsafe.Pointer(&p[0]))&(Align-1) == 0 && len(p)%Align == 0
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/internal/directio"
@@ -51,11 +52,7 @@ func CopyFrom(dst io.Writer, src io.Reader, limit int64, h interface {
 	var total int64
 	var readErr error
 	for {
-		var b []byte
-		select {
-		case b = <-w.free:
-		case <-w.failed:
-		}
+		b := w.take()
 		if b == nil {
 			break // the writer failed; stop reading
 		}
@@ -107,6 +104,38 @@ type writer struct {
 	failed     chan struct{} // closed on the first write error
 	err        error         // that error: read only after failed or done is closed
 	done       chan struct{} // closed when the goroutine returns
+	made, max  int           // buffers taken from the pool so far, and the most allowed
+}
+
+// pool holds the buffers of finished copies (*[]byte, aligned, BufferSize
+// long): publishing or installing a bundle of a thousand small files makes
+// a thousand copies, and allocating (and zeroing) fresh buffers for each
+// cost more than hashing and writing the files.
+var pool sync.Pool
+
+// take returns a buffer to fill: a free one, else a new one from the pool
+// while fewer than max are out, else the next one the writing side hands
+// back. A small stream thus uses one buffer, not max. It returns nil once
+// the writing side failed.
+func (w *writer) take() []byte {
+	select {
+	case b := <-w.free:
+		return b
+	default:
+	}
+	if w.made < w.max {
+		w.made++
+		if p, ok := pool.Get().(*[]byte); ok {
+			return *p
+		}
+		return directio.AlignedBuffer(BufferSize)
+	}
+	select {
+	case b := <-w.free:
+		return b
+	case <-w.failed:
+		return nil
+	}
 }
 
 // startWriter starts the writing side with n buffers (aligned, so a
@@ -119,9 +148,7 @@ func startWriter(dst io.Writer, h hash.Hash, n int, point string) *writer {
 		full:   make(chan []byte, n),
 		failed: make(chan struct{}),
 		done:   make(chan struct{}),
-	}
-	for i := 0; i < n; i++ {
-		w.free <- directio.AlignedBuffer(BufferSize)
+		max:    n,
 	}
 	go func() {
 		defer close(w.done)
@@ -145,10 +172,19 @@ func startWriter(dst io.Writer, h hash.Hash, n int, point string) *writer {
 
 // finish waits for every buffer sent to be written and returns the first
 // write error.
+// The buffers go back to the pool: the writing side has handed back
+// every one it was sent.
 func (w *writer) finish() error {
 	close(w.full)
 	<-w.done
-	return w.err
+	for {
+		select {
+		case b := <-w.free:
+			pool.Put(&b)
+		default:
+			return w.err
+		}
+	}
 }
 
 // Writer is an io.WriteCloser that gathers what is written into
@@ -184,12 +220,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		if w.buf == nil {
-			select {
-			case b := <-w.w.free:
-				w.buf = b[:0]
-			case <-w.w.failed:
+			b := w.w.take()
+			if b == nil {
 				return n, w.w.err
 			}
+			w.buf = b[:0]
 		}
 		c := copy(w.buf[len(w.buf):cap(w.buf)], p)
 		w.buf, p, n = w.buf[:len(w.buf)+c], p[c:], n+c

@@ -45,6 +45,18 @@ type Downloader struct {
 	// file damaged, the next run finds its hash wrong and fetches it
 	// again: only time is lost, never a check.
 	Scratch bool
+	// SyncLater says a complete, verified file is not fsynced here: the
+	// caller fsyncs it with the other files of its version before it
+	// installs them (devstate.MoveVerified). Until then a power loss can
+	// damage it, which the next run's hash of the staged part finds.
+	SyncLater bool
+}
+
+// SyncingLater returns a copy of d with SyncLater set.
+func (d *Downloader) SyncingLater() *Downloader {
+	c := *d
+	c.SyncLater = true
+	return &c
 }
 
 // FetchResult reports one file's download.
@@ -203,7 +215,10 @@ func (d *Downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 	}
 	res.Prefix = size
 	var w io.Writer = &offsetWriter{f: f, off: size}
-	dw := directio.Open(dest, f, size)
+	var dw *directio.Writer
+	if directio.Worthwhile(tf.Length - size) {
+		dw = directio.Open(dest, f, size)
+	}
 	if dw != nil {
 		defer dw.Close()
 		w = dw
@@ -244,7 +259,7 @@ func (d *Downloader) attempt(ctx context.Context, url string, tf *metadata.Targe
 		os.Remove(dest)
 		return err
 	}
-	if d.Scratch {
+	if d.Scratch || d.SyncLater {
 		return nil
 	}
 	if err := f.Sync(); err != nil {
@@ -265,7 +280,10 @@ func rehashPrefix(f *os.File, tf *metadata.TargetFiles) (int64, *TargetHash, err
 		return restart(f, tf)
 	}
 	h := NewTargetHash(tf)
-	n, err := io.CopyBuffer(h, io.LimitReader(f, fi.Size()), make([]byte, 1<<20))
+	if fi.Size() == 0 { // the usual case: nothing staged, no buffer to allocate
+		return 0, h, nil
+	}
+	n, err := io.CopyBuffer(h, io.LimitReader(f, fi.Size()), make([]byte, min(fi.Size(), 1<<20)))
 	if err != nil || n != fi.Size() {
 		return restart(f, tf)
 	}

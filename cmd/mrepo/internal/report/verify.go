@@ -20,7 +20,11 @@ func Verify(w io.Writer, rep *audit.Report) {
 		for _, r := range rep.Roles {
 			parts = append(parts, fmt.Sprintf("%s v%d", r.Role, r.Version))
 		}
-		fmt.Fprintf(w, "OK: %s; %d targets verified (%s)\n", strings.Join(parts, ", "), rep.Targets, cliutil.HumanBytes(rep.TargetBytes))
+		since := ""
+		if rep.Since > 0 {
+			since = fmt.Sprintf(", changed since snapshot %d; %d unchanged roles not read", rep.Since, rep.RolesSkipped)
+		}
+		fmt.Fprintf(w, "OK: %s; %d targets verified (%s)%s\n", strings.Join(parts, ", "), rep.Targets, cliutil.HumanBytes(rep.TargetBytes), since)
 	}
 	for _, m := range rep.Controls {
 		for _, ct := range m.Versions {
