@@ -111,8 +111,8 @@ func openDir(ctx context.Context, u *url.URL, desc string) (Backend, error) {
 		return nil, fmt.Errorf("%w: %s: a file:// URL names a local directory (file:///ABSOLUTE/DIR)", ErrBadURL, desc)
 	}
 	dir := path.Clean(u.Path)
-	if !path.IsAbs(u.Path) || dir == "/" {
-		return nil, fmt.Errorf("%w: %s: want file:///ABSOLUTE/DIR", ErrBadURL, desc)
+	if !path.IsAbs(u.Path) || dir == "/" || dir != strings.TrimSuffix(u.Path, "/") {
+		return nil, fmt.Errorf("%w: %s: want file:///ABSOLUTE/DIR (clean, not the root)", ErrBadURL, desc)
 	}
 	if len(u.Query()) > 0 {
 		return nil, fmt.Errorf("%w: %s: file:// takes no query parameters", ErrBadURL, desc)
