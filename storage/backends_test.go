@@ -51,3 +51,11 @@ func TestS3BackendPrefix(t *testing.T) {
 		return openURL(t, u.String())
 	})
 }
+
+// TestAzureBackend runs the suite against Azurite, Microsoft's Azure
+// Storage emulator.
+func TestAzureBackend(t *testing.T) {
+	srv := backendtest.Azurite(t)
+	srv.UseInProcess(t)
+	storagetest.Run(t, func(t *testing.T) storage.Backend { return openURL(t, srv.NewContainer(t)) })
+}
