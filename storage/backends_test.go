@@ -59,3 +59,11 @@ func TestAzureBackend(t *testing.T) {
 	srv.UseInProcess(t)
 	storagetest.Run(t, func(t *testing.T) storage.Backend { return openURL(t, srv.NewContainer(t)) })
 }
+
+// TestGCSBackend runs the suite against fake-gcs-server, a Google Cloud
+// Storage emulator: generation preconditions stand in for If-Match.
+func TestGCSBackend(t *testing.T) {
+	srv := backendtest.FakeGCS(t)
+	srv.UseInProcess(t)
+	storagetest.Run(t, func(t *testing.T) storage.Backend { return openURL(t, srv.NewBucket(t)) })
+}

@@ -1,0 +1,103 @@
+package backendtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// GCSServer is a running fake-gcs-server (github.com/fsouza/fake-gcs-server,
+// a Google Cloud Storage emulator) on 127.0.0.1, in memory, for one test.
+type GCSServer struct {
+	host    string
+	buckets atomic.Int64
+}
+
+// FakeGCS starts fake-gcs-server for t and stops it when t ends. It skips t
+// when the tool is not installed (go install
+// github.com/fsouza/fake-gcs-server@v1.56.1), unless
+// EDGETUF_REQUIRE_BACKENDS=1.
+func FakeGCS(t testing.TB) *GCSServer {
+	t.Helper()
+	bin := findTool(t, "fake-gcs-server")
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &GCSServer{host: "127.0.0.1:" + port}
+		if s.start(t, bin, port) {
+			return s
+		}
+	}
+	t.Fatal("fake-gcs-server did not start")
+	return nil
+}
+
+func (s *GCSServer) start(t testing.TB, bin, port string) bool {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "-scheme", "http", "-host", "127.0.0.1", "-port", port,
+		"-backend", "memory", "-public-host", s.host, "-external-url", "http://"+s.host, "-log-level", "error")
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting fake-gcs-server: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := func() { cancel(); <-exited }
+	client := &http.Client{Timeout: 2 * time.Second}
+	for i := 0; i < 600; i++ {
+		select {
+		case <-exited:
+			cancel()
+			return false
+		default:
+		}
+		if resp, err := client.Get("http://" + s.host + "/storage/v1/b"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Cleanup(stop)
+				return true
+			}
+			stop()
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	t.Fatalf("fake-gcs-server did not answer on %s within 30 s:\n%s", s.host, out.String())
+	return false
+}
+
+// NewBucket creates an empty bucket and returns the storage URL of a
+// repository in it (the client finds the emulator through UseInProcess).
+func (s *GCSServer) NewBucket(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("edgetuf-test-%d", s.buckets.Add(1))
+	resp, err := http.Post("http://"+s.host+"/storage/v1/b?project=test", "application/json",
+		bytes.NewReader([]byte(`{"name":"`+name+`"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("creating bucket %s: %s", name, resp.Status)
+	}
+	return "gs://" + name + "?anonymous=true"
+}
+
+// UseInProcess points the Google Cloud Storage client of this process at
+// the emulator for t's duration.
+func (s *GCSServer) UseInProcess(t testing.TB) {
+	t.Setenv("STORAGE_EMULATOR_HOST", s.host)
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+}
