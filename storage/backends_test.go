@@ -2,7 +2,9 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/edgetuf/edgetuf/internal/backendtest"
@@ -26,29 +28,32 @@ func fileURL(t *testing.T) string {
 	return (&url.URL{Scheme: "file", Path: t.TempDir()}).String()
 }
 
-func TestFileBackend(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Backend { return openURL(t, fileURL(t)) })
+// runSuite runs the shared suite on fresh backends at the URLs newURL gives.
+func runSuite(t *testing.T, newURL func(t *testing.T) string) {
+	storagetest.Run(t, func(t *testing.T) storage.Backend { return openURL(t, newURL(t)) })
 }
+
+func TestFileBackend(t *testing.T) { runSuite(t, fileURL) }
 
 // TestS3Backend runs the suite against a real S3 server (versitygw).
 func TestS3Backend(t *testing.T) {
 	srv := backendtest.VersityGW(t)
 	srv.UseInProcess(t)
-	storagetest.Run(t, func(t *testing.T) storage.Backend { return openURL(t, srv.NewBucket(t)) })
+	runSuite(t, func(t *testing.T) string { return srv.NewBucket(t) })
 }
 
-// TestS3BackendPrefix: a repository under a prefix of a bucket sees only
-// its own names, and the suite holds there too.
+// TestS3BackendPrefix: the suite holds for a repository under a prefix
+// of a bucket (s3://BUCKET/fleet/repo).
 func TestS3BackendPrefix(t *testing.T) {
 	srv := backendtest.VersityGW(t)
 	srv.UseInProcess(t)
-	storagetest.Run(t, func(t *testing.T) storage.Backend {
+	runSuite(t, func(t *testing.T) string {
 		u, err := url.Parse(srv.NewBucket(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		u.Path = "/fleet/repo"
-		return openURL(t, u.String())
+		return u.String()
 	})
 }
 
@@ -57,7 +62,7 @@ func TestS3BackendPrefix(t *testing.T) {
 func TestAzureBackend(t *testing.T) {
 	srv := backendtest.Azurite(t)
 	srv.UseInProcess(t)
-	storagetest.Run(t, func(t *testing.T) storage.Backend { return openURL(t, srv.NewContainer(t)) })
+	runSuite(t, func(t *testing.T) string { return srv.NewContainer(t) })
 }
 
 // TestGCSBackend runs the suite against fake-gcs-server, a Google Cloud
@@ -65,5 +70,40 @@ func TestAzureBackend(t *testing.T) {
 func TestGCSBackend(t *testing.T) {
 	srv := backendtest.FakeGCS(t)
 	srv.UseInProcess(t)
-	storagetest.Run(t, func(t *testing.T) storage.Backend { return openURL(t, srv.NewBucket(t)) })
+	runSuite(t, func(t *testing.T) string { return srv.NewBucket(t) })
+}
+
+// TestS3PrefixIsolation: a repository under a prefix stores its names
+// under it and sees nothing of the rest of the bucket.
+func TestS3PrefixIsolation(t *testing.T) {
+	srv := backendtest.VersityGW(t)
+	srv.UseInProcess(t)
+	root := srv.NewBucket(t)
+	u, err := url.Parse(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/fleet/repo"
+	whole, repo := openURL(t, root), openURL(t, u.String())
+	ctx := context.Background()
+	for b, name := range map[storage.Backend]string{repo: "metadata/timestamp.json", whole: "other/timestamp.json"} {
+		if err := b.Put(ctx, name, strings.NewReader("{}"), storage.PutOptions{IfAbsent: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(b storage.Backend) (names []string) {
+		if err := b.List(ctx, "", func(n string, _ storage.Attrs) error { names = append(names, n); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if got := strings.Join(list(whole), ","); got != "fleet/repo/metadata/timestamp.json,other/timestamp.json" {
+		t.Errorf("the bucket holds %s", got)
+	}
+	if got := strings.Join(list(repo), ","); got != "metadata/timestamp.json" {
+		t.Errorf("the prefixed repository lists %s", got)
+	}
+	if _, err := repo.Stat(ctx, "../other/timestamp.json"); err == nil || errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Stat of a name outside the prefix = %v, want a refusal", err)
+	}
 }

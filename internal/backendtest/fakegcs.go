@@ -2,13 +2,10 @@ package backendtest
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // GCSServer is a running fake-gcs-server (github.com/fsouza/fake-gcs-server,
@@ -41,41 +38,9 @@ func FakeGCS(t testing.TB) *GCSServer {
 
 func (s *GCSServer) start(t testing.TB, bin, port string) bool {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-scheme", "http", "-host", "127.0.0.1", "-port", port,
-		"-backend", "memory", "-public-host", s.host, "-external-url", "http://"+s.host, "-log-level", "error")
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting fake-gcs-server: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	stop := func() { cancel(); <-exited }
-	client := &http.Client{Timeout: 2 * time.Second}
-	for i := 0; i < 600; i++ {
-		select {
-		case <-exited:
-			cancel()
-			return false
-		default:
-		}
-		if resp, err := client.Get("http://" + s.host + "/storage/v1/b"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				t.Cleanup(stop)
-				return true
-			}
-			stop()
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	t.Fatalf("fake-gcs-server did not answer on %s within 30 s:\n%s", s.host, out.String())
-	return false
+	return startServer(t, "fake-gcs-server", []string{bin, "-scheme", "http", "-host", "127.0.0.1", "-port", port,
+		"-backend", "memory", "-public-host", s.host, "-external-url", "http://" + s.host, "-log-level", "error"},
+		"http://"+s.host+"/storage/v1/b", func(r *http.Response) bool { return r.StatusCode == http.StatusOK })
 }
 
 // NewBucket creates an empty bucket and returns the storage URL of a
