@@ -394,6 +394,14 @@ func (s *sessionFs) Chtimes(name string, atime, mtime time.Time) error {
 	return err
 }
 
+// LockFree tells writerlock that a session needs no writer lock: it is
+// one publisher's private view, committed with conditional writes.
+func (s *sessionFs) LockFree() bool { return true }
+
+// TempFilesVanish tells atomicfs.RemoveStale that a session has no stale
+// temporary files to remove (none is ever uploaded), so it lists nothing.
+func (s *sessionFs) TempFilesVanish() bool { return true }
+
 // Name implements afero.Fs.
 func (s *sessionFs) Name() string { return "repostore(" + s.b.String() + ")" }
 
