@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,24 +80,6 @@ func freePort() (string, error) {
 	return port, err
 }
 
-// lockedBuffer collects a process's output written from its goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // start runs versitygw on port and reports whether it answers there; when
 // it exits first (the port was taken), it appends the output to log.
 func (s *S3Server) start(t testing.TB, bin, port string, log *strings.Builder) bool {
@@ -109,7 +90,9 @@ func (s *S3Server) start(t testing.TB, bin, port string, log *strings.Builder) b
 		"--port", "127.0.0.1:"+port, "posix", s.root)
 	cmd.Env = append(os.Environ(), "VGW_LOG_LEVEL=silent")
 	cmd.WaitDelay = 5 * time.Second
-	out := &lockedBuffer{}
+	// One writer for both: exec then writes from one goroutine at a time,
+	// and out is read only after the process has exited.
+	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		cancel()
