@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
@@ -106,6 +107,10 @@ func (b *blobBackend) Put(ctx context.Context, name string, r io.Reader, o PutOp
 		return err
 	}
 	if err := upload(ctx, b.bucket, name, r, wopts); err != nil {
+		if o.IfMatch != "" && gcerrors.Code(err) == gcerrors.NotFound {
+			// S3 answers If-Match on a missing name with 404.
+			return fmt.Errorf("storage: put %s in %s: does not exist: %w", name, b.desc, ErrPrecondition)
+		}
 		return b.mapErr("put", name, err)
 	}
 	return nil
@@ -198,7 +203,11 @@ func (b *blobBackend) mapErr(op, name string, err error) error {
 	if err == nil {
 		return nil
 	}
-	switch gcerrors.Code(err) {
+	code := gcerrors.Code(err)
+	if op != "put" && errors.Is(err, syscall.ENOTDIR) {
+		code = gcerrors.NotFound // file:// "a/b" where a is an object
+	}
+	switch code {
 	case gcerrors.NotFound:
 		return fmt.Errorf("storage: %s %s in %s: %w", op, name, b.desc, ErrNotExist)
 	case gcerrors.FailedPrecondition:
