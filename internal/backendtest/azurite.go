@@ -3,15 +3,12 @@ package backendtest
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 )
@@ -61,41 +58,10 @@ func Azurite(t testing.TB) *AzureServer {
 
 func (s *AzureServer) start(t testing.TB, bin, port, dir string) bool {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--blobHost", "127.0.0.1", "--blobPort", port,
-		"--location", dir, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry")
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting azurite-blob: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	stop := func() { cancel(); <-exited }
-	client := &http.Client{Timeout: 2 * time.Second}
-	for i := 0; i < 600; i++ {
-		select {
-		case <-exited:
-			cancel()
-			return false
-		default:
-		}
-		if resp, err := client.Get("http://" + s.host + "/"); err == nil {
-			resp.Body.Close()
-			if strings.HasPrefix(resp.Header.Get("Server"), "Azurite-Blob") {
-				t.Cleanup(stop)
-				return true
-			}
-			stop()
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	t.Fatalf("azurite-blob did not answer on %s within 30 s:\n%s", s.host, out.String())
-	return false
+	ok, _ := startHTTP(t, bin, []string{"--blobHost", "127.0.0.1", "--blobPort", port,
+		"--location", dir, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"}, nil,
+		"http://"+s.host+"/", "Azurite-Blob")
+	return ok
 }
 
 // NewContainer creates an empty container and returns the storage URL of
