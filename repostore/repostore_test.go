@@ -37,6 +37,19 @@ func TestConcurrentPublishersMemory(t *testing.T) {
 	t.Logf("attempts per publication: %v", attempts)
 }
 
+// TestConcurrentPublishersFile: the same on a file:// directory, whose
+// conditions hold across processes through a flock.
+func TestConcurrentPublishersFile(t *testing.T) {
+	b, err := storage.Open(context.Background(), "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if attempts := repostoretest.ConcurrentPublishers(t, b, 8, 5, fast); len(attempts) != 40 {
+		t.Fatalf("%d publications succeeded, want 40", len(attempts))
+	}
+}
+
 // begin opens a session on b and closes it with t.
 func begin(t *testing.T, b storage.Backend) *repostore.Session {
 	t.Helper()
