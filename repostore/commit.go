@@ -120,11 +120,11 @@ func hidden(obj string) bool {
 // plan lists the session's files to upload, by step.
 func (s *Session) plan() ([nSteps][]upload, error) {
 	var steps [nSteps][]upload
-	err := afero.Walk(s.fs.scratch, "/", func(p string, fi os.FileInfo, err error) error {
+	err := afero.Walk(s.fs.scratch, s.fs.root, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		obj := objectName(p)
+		obj, _ := s.fs.object(p)
 		if fi.IsDir() || hidden(obj) {
 			return nil
 		}
@@ -232,7 +232,7 @@ func (s *Session) putTarget(ctx context.Context, u upload, res *CommitResult) er
 	if !errors.Is(err, storage.ErrPrecondition) {
 		return err
 	}
-	fi, serr := s.fs.scratch.Stat(u.obj)
+	fi, serr := s.fs.scratch.Stat(s.fs.local(u.obj))
 	a, aerr := s.fs.b.Stat(ctx, u.obj)
 	if serr == nil && aerr == nil && a.Size == fi.Size() {
 		return nil
@@ -284,7 +284,7 @@ func (s *Session) putAll(ctx context.Context, us []upload, res *CommitResult, pu
 
 // put uploads one scratch file.
 func (s *Session) put(ctx context.Context, u upload, o storage.PutOptions, res *CommitResult) error {
-	f, err := s.fs.scratch.Open(u.obj)
+	f, err := s.fs.scratch.Open(s.fs.local(u.obj))
 	if err != nil {
 		return err
 	}

@@ -28,14 +28,17 @@ const (
 	cacheTotal  = 32 << 20
 )
 
-// sessionFs is the afero.Fs of a Session: a name is the session's own
-// file when it is in the scratch directory, else the backend's object of
-// that name (unless the session removed it). The repository is its root,
-// "/".
+// sessionFs is the afero.Fs of a Session. The repository is the
+// directory root (inside the session's scratch directory, so that its path
+// is the session's own): a name under it is the session's own file when
+// that exists locally (written in this session), else the backend's
+// object of that name (unless the session removed it). A name outside
+// root is the OS filesystem's: a bundle to publish, a key file.
 type sessionFs struct {
 	ctx     context.Context
 	b       storage.Backend
-	scratch afero.Fs // BasePathFs over the scratch directory
+	root    string
+	scratch afero.Fs // the OS filesystem
 
 	mu         sync.Mutex
 	attrs      map[string]*storage.Attrs // Stat results; nil value: absent
@@ -46,15 +49,25 @@ type sessionFs struct {
 	deleted    map[string]bool   // backend objects the session removed
 }
 
-func newSessionFs(ctx context.Context, b storage.Backend, scratch afero.Fs) *sessionFs {
-	return &sessionFs{ctx: ctx, b: b, scratch: scratch, attrs: map[string]*storage.Attrs{},
+func newSessionFs(ctx context.Context, b storage.Backend, root string) *sessionFs {
+	return &sessionFs{ctx: ctx, b: b, root: filepath.Clean(root), scratch: afero.NewOsFs(), attrs: map[string]*storage.Attrs{},
 		isDir: map[string]bool{}, data: map[string][]byte{}, firstETags: map[string]string{}, deleted: map[string]bool{}}
 }
 
-// objectName is the backend name of an Fs path ("" for the root), or an
-// error for a path that leaves the repository.
-func objectName(name string) string {
-	return strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(name)), "/")
+// object is the backend name of a path under root ("" for root itself);
+// ok is false for a path outside the repository.
+func (s *sessionFs) object(name string) (obj string, ok bool) {
+	c := filepath.Clean(name)
+	if c == s.root {
+		return "", true
+	}
+	rel, found := strings.CutPrefix(c, s.root+string(filepath.Separator))
+	return filepath.ToSlash(rel), found
+}
+
+// local is the scratch path of backend name obj.
+func (s *sessionFs) local(obj string) string {
+	return filepath.Join(s.root, filepath.FromSlash(obj))
 }
 
 // recordETag remembers the first ETag the session saw for obj ("" when it
@@ -127,6 +140,11 @@ func (s *sessionFs) isDeleted(obj string) bool {
 	return s.deleted[obj]
 }
 
+func (s *sessionFs) exists(name string) bool {
+	_, ok := s.inScratch(name)
+	return ok
+}
+
 func (s *sessionFs) inScratch(name string) (os.FileInfo, bool) {
 	fi, err := s.scratch.Stat(name)
 	return fi, err == nil
@@ -138,10 +156,13 @@ func notExist(op, name string) error {
 
 // Stat implements afero.Fs.
 func (s *sessionFs) Stat(name string) (os.FileInfo, error) {
-	if fi, ok := s.inScratch(name); ok {
+	obj, in := s.object(name)
+	if fi, ok := s.inScratch(name); ok || !in {
+		if !in {
+			return s.scratch.Stat(name)
+		}
 		return fi, nil
 	}
-	obj := objectName(name)
 	if !s.isDeleted(obj) && obj != "" {
 		a, err := s.stat(obj)
 		if err != nil {
@@ -156,21 +177,21 @@ func (s *sessionFs) Stat(name string) (os.FileInfo, error) {
 		return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
 	}
 	if d {
-		return objectInfo{name: path.Base("/" + obj), dir: true}, nil
+		return objectInfo{name: filepath.Base(name), dir: true}, nil
 	}
 	return nil, notExist("stat", name)
 }
 
 // Open implements afero.Fs.
 func (s *sessionFs) Open(name string) (afero.File, error) {
-	if fi, ok := s.inScratch(name); ok && !fi.IsDir() {
+	obj, in := s.object(name)
+	if fi, ok := s.inScratch(name); !in || ok && !fi.IsDir() {
 		return s.scratch.Open(name)
 	}
 	fi, err := s.Stat(name)
 	if err != nil {
 		return nil, err
 	}
-	obj := objectName(name)
 	if fi.IsDir() {
 		return &dirFile{s: s, name: name, obj: obj, info: fi}, nil
 	}
@@ -224,6 +245,9 @@ const writeFlags = os.O_WRONLY | os.O_RDWR | os.O_CREATE | os.O_TRUNC | os.O_APP
 
 // OpenFile implements afero.Fs: a write goes to the scratch directory.
 func (s *sessionFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	if _, in := s.object(name); !in {
+		return s.scratch.OpenFile(name, flag, perm)
+	}
 	if flag&writeFlags == 0 {
 		return s.Open(name)
 	}
@@ -253,8 +277,9 @@ func (s *sessionFs) OpenFile(name string, flag int, perm os.FileMode) (afero.Fil
 }
 
 func (s *sessionFs) undelete(name string) {
+	obj, _ := s.object(name)
 	s.mu.Lock()
-	delete(s.deleted, objectName(name))
+	delete(s.deleted, obj)
 	s.mu.Unlock()
 }
 
@@ -287,6 +312,9 @@ func (s *sessionFs) Create(name string) (afero.File, error) {
 
 // Mkdir implements afero.Fs.
 func (s *sessionFs) Mkdir(name string, perm os.FileMode) error {
+	if _, in := s.object(name); !in {
+		return s.scratch.Mkdir(name, perm)
+	}
 	if _, err := s.Stat(name); err == nil {
 		return &fs.PathError{Op: "mkdir", Path: name, Err: fs.ErrExist}
 	}
@@ -301,6 +329,10 @@ func (s *sessionFs) MkdirAll(name string, perm os.FileMode) error {
 // Remove implements afero.Fs: a backend object is deleted when the
 // session commits.
 func (s *sessionFs) Remove(name string) error {
+	obj, in := s.object(name)
+	if !in {
+		return s.scratch.Remove(name)
+	}
 	fi, inScratch := s.inScratch(name)
 	if inScratch {
 		if err := s.scratch.Remove(name); err != nil {
@@ -310,7 +342,9 @@ func (s *sessionFs) Remove(name string) error {
 			return nil
 		}
 	}
-	obj := objectName(name)
+	if obj == "" {
+		return &fs.PathError{Op: "remove", Path: name, Err: syscall.EPERM}
+	}
 	a, err := s.stat(obj)
 	if err != nil {
 		return err
@@ -331,10 +365,10 @@ func (s *sessionFs) Remove(name string) error {
 // directories they made in this session. Removing a stored directory
 // would take a listing and many deletions; it is refused.
 func (s *sessionFs) RemoveAll(name string) error {
-	if err := s.scratch.RemoveAll(name); err != nil {
+	obj, in := s.object(name)
+	if err := s.scratch.RemoveAll(name); err != nil || !in {
 		return err
 	}
-	obj := objectName(name)
 	if a, err := s.stat(obj); err != nil || a != nil {
 		if err != nil {
 			return err
@@ -353,7 +387,12 @@ func (s *sessionFs) RemoveAll(name string) error {
 // Rename implements afero.Fs for files written in this session (atomic
 // writes rename a temporary file into place).
 func (s *sessionFs) Rename(oldname, newname string) error {
-	if _, ok := s.inScratch(oldname); !ok {
+	_, oldIn := s.object(oldname)
+	_, newIn := s.object(newname)
+	if !oldIn && !newIn {
+		return s.scratch.Rename(oldname, newname)
+	}
+	if _, ok := s.inScratch(oldname); !ok || !oldIn || !newIn {
 		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: errors.New("only files written in this session can be renamed")}
 	}
 	if err := s.scratch.MkdirAll(filepath.Dir(newname), 0o755); err != nil {
@@ -369,7 +408,7 @@ func (s *sessionFs) Rename(oldname, newname string) error {
 // Chmod, Chown and Chtimes change the session's own files; stored objects
 // have no modes, owners or times.
 func (s *sessionFs) Chmod(name string, mode os.FileMode) error {
-	if _, ok := s.inScratch(name); ok {
+	if _, in := s.object(name); !in || s.exists(name) {
 		return s.scratch.Chmod(name, mode)
 	}
 	_, err := s.Stat(name)
@@ -378,7 +417,7 @@ func (s *sessionFs) Chmod(name string, mode os.FileMode) error {
 
 // Chown implements afero.Fs.
 func (s *sessionFs) Chown(name string, uid, gid int) error {
-	if _, ok := s.inScratch(name); ok {
+	if _, in := s.object(name); !in || s.exists(name) {
 		return s.scratch.Chown(name, uid, gid)
 	}
 	_, err := s.Stat(name)
@@ -387,7 +426,7 @@ func (s *sessionFs) Chown(name string, uid, gid int) error {
 
 // Chtimes implements afero.Fs.
 func (s *sessionFs) Chtimes(name string, atime, mtime time.Time) error {
-	if _, ok := s.inScratch(name); ok {
+	if _, in := s.object(name); !in || s.exists(name) {
 		return s.scratch.Chtimes(name, atime, mtime)
 	}
 	_, err := s.Stat(name)

@@ -47,16 +47,23 @@ func Begin(ctx context.Context, b storage.Backend, scratchDir string) (*Session,
 	if err != nil {
 		return nil, fmt.Errorf("scratch directory: %w", err)
 	}
-	scratch := afero.NewBasePathFs(afero.NewOsFs(), dir)
-	return &Session{b: b, dir: dir, fs: newSessionFs(ctx, b, scratch)}, nil
+	root := filepath.Join(dir, "repo")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &Session{b: b, dir: dir, fs: newSessionFs(ctx, b, root)}, nil
 }
 
 // Fs is the repository as the session sees it: what repo.Open,
 // audit.Verify, status and server are given.
 func (s *Session) Fs() afero.Fs { return s.fs }
 
-// Dir is the repository directory inside Fs().
-func (s *Session) Dir() string { return string(filepath.Separator) }
+// Dir is the repository directory inside Fs(): a path of the session's
+// own (in its scratch directory), so that a writer's paths, locks and
+// messages never mix two sessions. Paths outside it are the OS
+// filesystem's (the bundle a writer publishes).
+func (s *Session) Dir() string { return s.fs.root }
 
 // Close removes the scratch directory. A session not committed leaves
 // nothing in the backend.
