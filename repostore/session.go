@@ -55,6 +55,17 @@ func Begin(ctx context.Context, b storage.Backend, scratchDir string) (*Session,
 	return &Session{b: b, dir: dir, fs: newSessionFs(ctx, b, root)}, nil
 }
 
+// BeginLive starts a session for a long-running reader (mrepo serve):
+// nothing is cached, so every read sees the backend's current objects. It
+// is never committed.
+func BeginLive(ctx context.Context, b storage.Backend, scratchDir string) (*Session, error) {
+	s, err := Begin(ctx, b, scratchDir)
+	if err == nil {
+		s.fs.live = true
+	}
+	return s, err
+}
+
 // Fs is the repository as the session sees it: what repo.Open,
 // audit.Verify, status and server are given.
 func (s *Session) Fs() afero.Fs { return s.fs }
