@@ -111,7 +111,7 @@ func readRepo(c *cli.Context, live bool, fn func(fs afero.Fs, dir string) error)
 		return err
 	}
 	defer s.Close()
-	return fn(s.Fs(), s.Dir())
+	return s.Describe(fn(s.Fs(), s.Dir()))
 }
 
 // writeResult prints a command's JSON result; with --repo URL it gains
