@@ -39,6 +39,7 @@ type sessionFs struct {
 	b       storage.Backend
 	root    string
 	scratch afero.Fs // the OS filesystem
+	live    bool     // no caching: every read sees the backend's current object
 
 	mu         sync.Mutex
 	attrs      map[string]*storage.Attrs // Stat results; nil value: absent
@@ -86,7 +87,7 @@ func (s *sessionFs) recordETag(obj string, a *storage.Attrs) {
 // stat returns the backend's attributes of obj (nil when absent), cached.
 func (s *sessionFs) stat(obj string) (*storage.Attrs, error) {
 	s.mu.Lock()
-	if a, ok := s.attrs[obj]; ok {
+	if a, ok := s.attrs[obj]; ok && !s.live {
 		s.mu.Unlock()
 		return a, nil
 	}
@@ -101,7 +102,7 @@ func (s *sessionFs) stat(obj string) (*storage.Attrs, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if prev, ok := s.attrs[obj]; ok {
+	if prev, ok := s.attrs[obj]; ok && !s.live {
 		return prev, nil
 	}
 	s.attrs[obj] = ap
@@ -120,7 +121,7 @@ func (s *sessionFs) dirExists(obj string) (bool, error) {
 	s.mu.Lock()
 	d, ok := s.isDir[obj]
 	s.mu.Unlock()
-	if ok {
+	if ok && !s.live {
 		return d, nil
 	}
 	found := false
@@ -204,7 +205,7 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 	s.mu.Lock()
 	data, ok := s.data[obj]
 	s.mu.Unlock()
-	if ok {
+	if ok && !s.live {
 		return newBytesFile(name, data), nil
 	}
 	if size > cacheObject {
@@ -227,14 +228,14 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if prev, ok := s.data[obj]; ok {
+	if prev, ok := s.data[obj]; ok && !s.live {
 		return newBytesFile(name, prev), nil
 	}
 	// The bytes and the ETag must be the same version: a Stat before
 	// and an Open after another publisher's write would pair them wrongly.
 	s.attrs[obj] = &a
 	s.firstETags[obj] = a.ETag
-	if s.cached+int64(len(data)) <= cacheTotal {
+	if s.cached+int64(len(data)) <= cacheTotal && !s.live {
 		s.data[obj] = data
 		s.cached += int64(len(data))
 	}

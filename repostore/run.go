@@ -139,9 +139,10 @@ func runOnce(ctx context.Context, b storage.Backend, scratch string, op func(afe
 	}
 	defer s.Close()
 	if err := op(s.Fs(), s.Dir()); err != nil {
-		return nil, err
+		return nil, s.Describe(err)
 	}
-	return s.Commit(ctx)
+	res, err := s.Commit(ctx)
+	return res, s.Describe(err)
 }
 
 // rollForward re-signs timestamp.json until it names snapshot version

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/edgetuf/edgetuf/storage"
 	"github.com/spf13/afero"
@@ -55,6 +56,17 @@ func Begin(ctx context.Context, b storage.Backend, scratchDir string) (*Session,
 	return &Session{b: b, dir: dir, fs: newSessionFs(ctx, b, root)}, nil
 }
 
+// BeginLive starts a session for a long-running reader (mrepo serve):
+// nothing is cached, so every read sees the backend's current objects. It
+// is never committed.
+func BeginLive(ctx context.Context, b storage.Backend, scratchDir string) (*Session, error) {
+	s, err := Begin(ctx, b, scratchDir)
+	if err == nil {
+		s.fs.live = true
+	}
+	return s, err
+}
+
 // Fs is the repository as the session sees it: what repo.Open,
 // audit.Verify, status and server are given.
 func (s *Session) Fs() afero.Fs { return s.fs }
@@ -64,6 +76,25 @@ func (s *Session) Fs() afero.Fs { return s.fs }
 // messages never mix two sessions. Paths outside it are the OS
 // filesystem's (the bundle a writer publishes).
 func (s *Session) Dir() string { return s.fs.root }
+
+// Describe returns err with the session's repository directory, a
+// scratch path that means nothing to the user, replaced by the backend's
+// description (its URL without credentials) in its message; errors.Is and
+// errors.As see err as before.
+func (s *Session) Describe(err error) error {
+	if err == nil || !strings.Contains(err.Error(), s.Dir()) {
+		return err
+	}
+	return &describedError{err: err, msg: strings.ReplaceAll(err.Error(), s.Dir(), s.b.String())}
+}
+
+type describedError struct {
+	err error
+	msg string
+}
+
+func (e *describedError) Error() string { return e.msg }
+func (e *describedError) Unwrap() error { return e.err }
 
 // Close removes the scratch directory. A session not committed leaves
 // nothing in the backend.
