@@ -3,12 +3,10 @@ package backendtest
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -60,9 +58,10 @@ func Azurite(t testing.TB) *AzureServer {
 
 func (s *AzureServer) start(t testing.TB, bin, port, dir string) bool {
 	t.Helper()
-	return startServer(t, "azurite-blob", []string{bin, "--blobHost", "127.0.0.1", "--blobPort", port,
-		"--location", dir, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"},
-		"http://"+s.host+"/", func(r *http.Response) bool { return strings.HasPrefix(r.Header.Get("Server"), "Azurite-Blob") })
+	ok, _ := startHTTP(t, bin, []string{"--blobHost", "127.0.0.1", "--blobPort", port,
+		"--location", dir, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"}, nil,
+		"http://"+s.host+"/", "Azurite-Blob")
+	return ok
 }
 
 // NewContainer creates an empty container and returns the storage URL of

@@ -38,9 +38,12 @@ func FakeGCS(t testing.TB) *GCSServer {
 
 func (s *GCSServer) start(t testing.TB, bin, port string) bool {
 	t.Helper()
-	return startServer(t, "fake-gcs-server", []string{bin, "-scheme", "http", "-host", "127.0.0.1", "-port", port,
-		"-backend", "memory", "-public-host", s.host, "-external-url", "http://" + s.host, "-log-level", "error"},
-		"http://"+s.host+"/storage/v1/b", func(r *http.Response) bool { return r.StatusCode == http.StatusOK })
+	// fake-gcs-server sends no Server header: any answer to the JSON API
+	// path counts.
+	ok, _ := startHTTP(t, bin, []string{"-scheme", "http", "-host", "127.0.0.1", "-port", port,
+		"-backend", "memory", "-public-host", s.host, "-external-url", "http://" + s.host, "-log-level", "error"}, nil,
+		"http://"+s.host+"/storage/v1/b", "")
+	return ok
 }
 
 // NewBucket creates an empty bucket and returns the storage URL of a

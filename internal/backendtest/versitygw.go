@@ -1,20 +1,14 @@
 package backendtest
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // TestAccessKey and TestSecretKey are the credentials of every test S3
@@ -71,86 +65,18 @@ func VersityGW(t testing.TB) *S3Server {
 	return nil
 }
 
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	return port, err
-}
-
-// lockedBuffer collects a process's output written from its goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // start runs versitygw on port and reports whether it answers there; when
-// it exits first (the port was taken), it appends the output to log.
+// it does not (the port was taken), it appends why to log.
 func (s *S3Server) start(t testing.TB, bin, port string, log *strings.Builder) bool {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--quiet",
+	ok, why := startHTTP(t, bin, []string{"--quiet",
 		"--access", TestAccessKey, "--secret", TestSecretKey, "--region", TestRegion,
-		"--port", "127.0.0.1:"+port, "posix", s.root)
-	cmd.Env = append(os.Environ(), "VGW_LOG_LEVEL=silent")
-	cmd.WaitDelay = 5 * time.Second
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting versitygw: %v", err)
+		"--port", "127.0.0.1:" + port, "posix", s.root}, []string{"VGW_LOG_LEVEL=silent"},
+		s.Endpoint+"/", "VERSITYGW")
+	if !ok {
+		fmt.Fprintf(log, "port %s: %s\n", port, why)
 	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		cancel()
-		<-exited
-	}
-	// Bounded generously: a loaded CI machine can be slow to start a
-	// process. The answer must be versitygw's own (its Server header),
-	// not another listener's that took the port.
-	client := &http.Client{Timeout: 2 * time.Second}
-	for i := 0; i < 600; i++ {
-		select {
-		case <-exited:
-			fmt.Fprintf(log, "port %s: versitygw exited:\n%s\n", port, out.String())
-			cancel()
-			return false
-		default:
-		}
-		if resp, err := client.Get(s.Endpoint + "/"); err == nil {
-			resp.Body.Close()
-			if resp.Header.Get("Server") == "VERSITYGW" {
-				t.Cleanup(stop)
-				return true
-			}
-			fmt.Fprintf(log, "port %s: another server answered (%q)\n", port, resp.Header.Get("Server"))
-			stop()
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	t.Fatalf("versitygw did not answer on %s within 30 s:\n%s", s.Endpoint, out.String())
-	return false
+	return ok
 }
 
 // NewBucket creates an empty bucket and returns the storage URL of a
