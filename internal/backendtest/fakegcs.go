@@ -15,13 +15,11 @@ type GCSServer struct {
 	buckets atomic.Int64
 }
 
-// FakeGCS starts fake-gcs-server for t and stops it when t ends. It skips t
-// when the tool is not installed (go install
-// github.com/fsouza/fake-gcs-server@v1.56.1), unless
-// EDGETUF_REQUIRE_BACKENDS=1.
+// FakeGCS starts fake-gcs-server for t and stops it when t ends.
+// fake-gcs-server is optional: see emulatorTool.
 func FakeGCS(t testing.TB) *GCSServer {
 	t.Helper()
-	bin := findTool(t, "fake-gcs-server")
+	bin := emulatorTool(t, "fake-gcs-server", "EDGETUF_FAKE_GCS_SERVER")
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
 		if err != nil {
