@@ -1,8 +1,12 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"io"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"testing"
@@ -105,5 +109,67 @@ func TestS3PrefixIsolation(t *testing.T) {
 	}
 	if _, err := repo.Stat(ctx, "../other/timestamp.json"); err == nil || errors.Is(err, storage.ErrNotExist) {
 		t.Errorf("Stat of a name outside the prefix = %v, want a refusal", err)
+	}
+}
+
+// TestLargeConditionalWrites: the conditions hold for objects uploaded in
+// parts too (S3: If-None-Match / If-Match on CompleteMultipartUpload), not
+// only for small single-request ones.
+func TestLargeConditionalWrites(t *testing.T) { largeConditionalWrites(t, openURL(t, fileURL(t))) }
+
+func TestS3LargeConditionalWrites(t *testing.T) {
+	srv := backendtest.VersityGW(t)
+	srv.UseInProcess(t)
+	largeConditionalWrites(t, openURL(t, srv.NewBucket(t)))
+}
+
+func TestAzureLargeConditionalWrites(t *testing.T) {
+	srv := backendtest.Azurite(t)
+	srv.UseInProcess(t)
+	largeConditionalWrites(t, openURL(t, srv.NewContainer(t)))
+}
+
+func TestGCSLargeConditionalWrites(t *testing.T) {
+	srv := backendtest.FakeGCS(t)
+	srv.UseInProcess(t)
+	largeConditionalWrites(t, openURL(t, srv.NewBucket(t)))
+}
+
+// largeConditionalWrites: a second creator of a 12 MiB target and a stale
+// compare-and-swap are refused, and the object is the one the successful
+// compare-and-swap wrote.
+func largeConditionalWrites(t *testing.T, b storage.Backend) {
+	ctx := context.Background()
+	const size = 12 << 20
+	name := "targets/models/m/1.0.0/0123.model.bin"
+	big := func(seed byte) io.Reader {
+		return &randomReader{rng: rand.NewChaCha8([32]byte{seed}), left: size}
+	}
+	if err := b.Put(ctx, name, big(1), storage.PutOptions{IfAbsent: true}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := b.Stat(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, name, big(2), storage.PutOptions{IfAbsent: true}); !errors.Is(err, storage.ErrPrecondition) {
+		t.Fatalf("second IfAbsent Put of %d MiB: %v, want ErrPrecondition", size>>20, err)
+	}
+	if err := b.Put(ctx, name, big(3), storage.PutOptions{IfMatch: first.ETag}); err != nil {
+		t.Fatalf("IfMatch with the current ETag: %v", err)
+	}
+	if err := b.Put(ctx, name, big(4), storage.PutOptions{IfMatch: first.ETag}); !errors.Is(err, storage.ErrPrecondition) {
+		t.Fatalf("IfMatch with a stale ETag: %v, want ErrPrecondition", err)
+	}
+	r, _, err := b.Open(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, want := sha256.New(), sha256.New()
+	io.Copy(got, r)
+	io.Copy(want, big(3))
+	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Fatal("the object is not the one the successful compare-and-swap wrote")
 	}
 }
