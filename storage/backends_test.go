@@ -37,22 +37,38 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 	storagetest.Run(t, func(t *testing.T) storage.Backend { return openURL(t, newURL(t)) })
 }
 
+// s3URLs, azureURLs and gcsURLs start a server for t (skipping t where
+// it is not installed) and return a maker of fresh, empty repositories'
+// URLs on it.
+func s3URLs(t *testing.T) func(*testing.T) string {
+	srv := backendtest.VersityGW(t)
+	srv.UseInProcess(t)
+	return func(t *testing.T) string { return srv.NewBucket(t) }
+}
+
+func azureURLs(t *testing.T) func(*testing.T) string {
+	srv := backendtest.Azurite(t)
+	srv.UseInProcess(t)
+	return func(t *testing.T) string { return srv.NewContainer(t) }
+}
+
+func gcsURLs(t *testing.T) func(*testing.T) string {
+	srv := backendtest.FakeGCS(t)
+	srv.UseInProcess(t)
+	return func(t *testing.T) string { return srv.NewBucket(t) }
+}
+
 func TestFileBackend(t *testing.T) { runSuite(t, fileURL) }
 
 // TestS3Backend runs the suite against a real S3 server (versitygw).
-func TestS3Backend(t *testing.T) {
-	srv := backendtest.VersityGW(t)
-	srv.UseInProcess(t)
-	runSuite(t, func(t *testing.T) string { return srv.NewBucket(t) })
-}
+func TestS3Backend(t *testing.T) { runSuite(t, s3URLs(t)) }
 
 // TestS3BackendPrefix: the suite holds for a repository under a prefix
 // of a bucket (s3://BUCKET/fleet/repo).
 func TestS3BackendPrefix(t *testing.T) {
-	srv := backendtest.VersityGW(t)
-	srv.UseInProcess(t)
+	newBucket := s3URLs(t)
 	runSuite(t, func(t *testing.T) string {
-		u, err := url.Parse(srv.NewBucket(t))
+		u, err := url.Parse(newBucket(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,26 +79,16 @@ func TestS3BackendPrefix(t *testing.T) {
 
 // TestAzureBackend runs the suite against Azurite, Microsoft's Azure
 // Storage emulator.
-func TestAzureBackend(t *testing.T) {
-	srv := backendtest.Azurite(t)
-	srv.UseInProcess(t)
-	runSuite(t, func(t *testing.T) string { return srv.NewContainer(t) })
-}
+func TestAzureBackend(t *testing.T) { runSuite(t, azureURLs(t)) }
 
 // TestGCSBackend runs the suite against fake-gcs-server, a Google Cloud
 // Storage emulator: generation preconditions stand in for If-Match.
-func TestGCSBackend(t *testing.T) {
-	srv := backendtest.FakeGCS(t)
-	srv.UseInProcess(t)
-	runSuite(t, func(t *testing.T) string { return srv.NewBucket(t) })
-}
+func TestGCSBackend(t *testing.T) { runSuite(t, gcsURLs(t)) }
 
 // TestS3PrefixIsolation: a repository under a prefix stores its names
 // under it and sees nothing of the rest of the bucket.
 func TestS3PrefixIsolation(t *testing.T) {
-	srv := backendtest.VersityGW(t)
-	srv.UseInProcess(t)
-	root := srv.NewBucket(t)
+	root := s3URLs(t)(t)
 	u, err := url.Parse(root)
 	if err != nil {
 		t.Fatal(err)
@@ -118,21 +124,15 @@ func TestS3PrefixIsolation(t *testing.T) {
 func TestLargeConditionalWrites(t *testing.T) { largeConditionalWrites(t, openURL(t, fileURL(t))) }
 
 func TestS3LargeConditionalWrites(t *testing.T) {
-	srv := backendtest.VersityGW(t)
-	srv.UseInProcess(t)
-	largeConditionalWrites(t, openURL(t, srv.NewBucket(t)))
+	largeConditionalWrites(t, openURL(t, s3URLs(t)(t)))
 }
 
 func TestAzureLargeConditionalWrites(t *testing.T) {
-	srv := backendtest.Azurite(t)
-	srv.UseInProcess(t)
-	largeConditionalWrites(t, openURL(t, srv.NewContainer(t)))
+	largeConditionalWrites(t, openURL(t, azureURLs(t)(t)))
 }
 
 func TestGCSLargeConditionalWrites(t *testing.T) {
-	srv := backendtest.FakeGCS(t)
-	srv.UseInProcess(t)
-	largeConditionalWrites(t, openURL(t, srv.NewBucket(t)))
+	largeConditionalWrites(t, openURL(t, gcsURLs(t)(t)))
 }
 
 // largeConditionalWrites: a second creator of a 12 MiB target and a stale
