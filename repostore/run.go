@@ -15,8 +15,13 @@ import (
 )
 
 // DefaultAttempts is how many sessions Run tries before giving up on
-// conflicts.
-const DefaultAttempts = 10
+// conflicts. Of N publishers that collide, one commits per round and the
+// others start over, and a publisher that lost several times waits
+// longer than newcomers: 8 mrepo processes publishing at once into
+// versitygw needed up to 18 attempts for one publication (cmd/mrepo's
+// TestConcurrentPublishersS3), and 10 made half of them give up. With the
+// backoff capped at 5 s, 50 attempts retry for about 3 minutes at most.
+const DefaultAttempts = 50
 
 // Backoff between attempts: base doubled per conflict, at most max, half
 // of it random so that publishers that collided do not collide again.
