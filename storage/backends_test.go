@@ -173,3 +173,17 @@ func largeConditionalWrites(t *testing.T, b storage.Backend) {
 		t.Fatal("the object is not the one the successful compare-and-swap wrote")
 	}
 }
+
+// TestS3FailedPutLeavesNothing: a reader that fails after several upload
+// parts have gone up aborts the multi-part upload; the name stays absent.
+func TestS3FailedPutLeavesNothing(t *testing.T) {
+	b := openURL(t, s3URLs(t)(t))
+	ctx := context.Background()
+	src := io.MultiReader(&randomReader{rng: rand.NewChaCha8([32]byte{9}), left: 11 << 20}, failingReader{})
+	if err := b.Put(ctx, "targets/half.bin", src, storage.PutOptions{IfAbsent: true}); err == nil {
+		t.Fatal("Put from a failing reader succeeded")
+	}
+	if _, err := b.Stat(ctx, "targets/half.bin"); !errors.Is(err, storage.ErrNotExist) {
+		t.Fatalf("after the failed Put: Stat = %v, want ErrNotExist", err)
+	}
+}
