@@ -4,16 +4,22 @@
 #     C compiler, since the PKCS#11 backend loads the module through cgo;
 #   - local-kms, an AWS KMS emulator (a Go program, pinned below);
 #   - swtpm, a software TPM 2.0, for the TPM anti-rollback store and the
-#     TPM device-key backend.
+#     TPM device-key backend;
+#   - versitygw, an S3 server over a local directory (a Go program, pinned
+#     below), for the storage backend and S3 publishing tests.
 # Idempotent: it checks first and installs only what is missing, so a
 # second run takes well under a second. Run as root, or with sudo
-# available. Tests start and stop both themselves (internal/backendtest).
+# available. Tests start and stop them themselves (internal/backendtest).
 set -euo pipefail
 
 # local-kms has no tagged releases on the module proxy; this is the newest
 # pseudo-version, checked to build with Go 1.26.
 LOCAL_KMS_MODULE=github.com/nsmithuk/local-kms
 LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
+# versitygw v1.8.0 enforces both If-None-Match: * and If-Match on PutObject,
+# which the lock-free publisher relies on (docs/deployment.md).
+VERSITYGW_MODULE=github.com/versity/versitygw
+VERSITYGW_VERSION=v1.8.0
 
 start=$SECONDS
 sudo=""
@@ -47,15 +53,21 @@ gobin=$(go env GOBIN)
 if [ -z "$gobin" ]; then
 	gobin="$(go env GOPATH | cut -d: -f1)/bin"
 fi
-have=""
-if [ -x "$gobin/local-kms" ]; then
-	have=$(go version -m "$gobin/local-kms" 2>/dev/null | awk '$1 == "mod" { print $3 }')
-fi
-if [ "$have" != "$LOCAL_KMS_VERSION" ]; then
-	echo "install-test-deps: go install $LOCAL_KMS_MODULE@$LOCAL_KMS_VERSION"
-	# Outside the repository, so that its go.mod is not consulted.
-	(cd / && go install "$LOCAL_KMS_MODULE@$LOCAL_KMS_VERSION")
-else
-	echo "install-test-deps: local-kms $LOCAL_KMS_VERSION is installed"
-fi
+# go_tool NAME MODULE PACKAGE VERSION: go install PACKAGE@VERSION unless
+# GOBIN already holds NAME built from MODULE at VERSION.
+go_tool() {
+	local name=$1 module=$2 pkg=$3 version=$4 have=""
+	if [ -x "$gobin/$name" ]; then
+		have=$(go version -m "$gobin/$name" 2>/dev/null | awk -v m="$module" '$1 == "mod" && $2 == m { print $3 }')
+	fi
+	if [ "$have" != "$version" ]; then
+		echo "install-test-deps: go install $pkg@$version"
+		# Outside the repository, so that its go.mod is not consulted.
+		(cd / && go install "$pkg@$version")
+	else
+		echo "install-test-deps: $name $version is installed"
+	fi
+}
+go_tool local-kms "$LOCAL_KMS_MODULE" "$LOCAL_KMS_MODULE" "$LOCAL_KMS_VERSION"
+go_tool versitygw "$VERSITYGW_MODULE" "$VERSITYGW_MODULE/cmd/versitygw" "$VERSITYGW_VERSION"
 echo "install-test-deps: done in $((SECONDS - start)) s"

@@ -2,7 +2,6 @@ package delegation
 
 import (
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"slices"
 
@@ -67,7 +66,7 @@ type Tree struct {
 
 // RoleFile is the consistent-snapshot name of a delegated role's metadata.
 func RoleFile(name string, version int64) string {
-	return fmt.Sprintf("%d.%s.json", version, url.PathEscape(name))
+	return repofiles.RoleFile(name, version)
 }
 
 // LoadTree reads, from the repository in dir, every delegated role

@@ -66,17 +66,17 @@ type state struct {
 	timestamp *metadata.Metadata[metadata.TimestampType]
 	snapshot  *metadata.Metadata[metadata.SnapshotType]
 	targets   *metadata.Metadata[metadata.TargetsType]
+	adopted   *metadata.MetaFiles // snapshot newer than timestamp.json names (repofiles.ReadHeadState)
 }
 
-// readState reads the current repository state, reached from
-// timestamp.json exactly as a client reaches it, without checking
-// signatures.
+// readState reads the state a writer builds on, the newest committed
+// snapshot (repofiles.ReadHeadState), without checking signatures.
 func (r *Repository) readState() (*state, error) {
-	s, err := repofiles.ReadState(r.fs, r.dir)
+	s, adopted, err := repofiles.ReadHeadState(r.fs, r.dir)
 	if err != nil {
 		return nil, err
 	}
-	return &state{root: s.Root, timestamp: s.Timestamp, snapshot: s.Snapshot, targets: s.Targets}, nil
+	return &state{root: s.Root, timestamp: s.Timestamp, snapshot: s.Snapshot, targets: s.Targets, adopted: adopted}, nil
 }
 
 // load reads the current state and checks every role's signatures against

@@ -22,11 +22,13 @@ package repo
 // order, the re-signing above a change, or the cleanup wrong.
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -45,6 +47,7 @@ type tx struct {
 	signed  map[string]*staged.File // top-level metadata signed elsewhere (publish-staged)
 	root    *metadata.Metadata[metadata.RootType]
 	unstage []string
+	err     error // from next, returned by commit
 }
 
 // update runs fn as one write, under the writer lock, on the state load
@@ -97,7 +100,7 @@ func (t *tx) writeRole(n *delegation.Role, md *metadata.Metadata[metadata.Target
 	if n.Ref != nil {
 		prev = n.Ref.Version
 	}
-	md.Signed.Version = prev + 1
+	md.Signed.Version = t.next(n.Name, prev)
 	md.Signed.Expires = t.r.expires(n.Name)
 	t.roles = append(t.roles, roleWrite{node: n, md: md, ss: ss})
 	return md.Signed.Version
@@ -121,13 +124,16 @@ func (t *tx) removeStaged(role string) { t.unstage = append(t.unstage, role) }
 // comment gives.
 func (t *tx) commit() (*Versions, error) {
 	r, st := t.r, t.st
+	if st.adopted != nil { // replaced below if this commit writes a snapshot
+		st.timestamp.Signed.Meta["snapshot.json"] = st.adopted
+	}
 	for _, sm := range t.stage {
 		if err := staged.WriteFile(r.fs, StagedPath(r.dir, sm.Role), sm); err != nil {
 			return nil, err
 		}
 	}
 	for _, w := range t.roles {
-		if err := signRole(w.md, w.ss); err != nil {
+		if err := errors.Join(t.err, signRole(w.md, w.ss)); err != nil {
 			return nil, err
 		}
 		mf, err := r.writeMeta(delegation.RoleFile(w.node.Name, w.md.Signed.Version), w.md)
@@ -206,17 +212,25 @@ func (t *tx) sign(md interface {
 	}
 	switch m := md.(type) {
 	case *metadata.Metadata[metadata.TargetsType]:
-		m.Signed.Version++
+		m.Signed.Version = t.next(role, m.Signed.Version)
 		m.Signed.Expires = t.r.expires(role)
-		return signRole(m, ss)
+		return errors.Join(t.err, signRole(m, ss))
 	case *metadata.Metadata[metadata.SnapshotType]:
-		m.Signed.Version++
+		m.Signed.Version = t.next(role, m.Signed.Version)
 		m.Signed.Expires = t.r.expires(role)
-		return signRole(m, ss)
+		return errors.Join(t.err, signRole(m, ss))
 	case *metadata.Metadata[metadata.TimestampType]:
 		m.Signed.Version++
 		m.Signed.Expires = t.r.expires(role)
 		return signRole(m, ss)
 	}
 	return fmt.Errorf("internal error: cannot sign %T", md)
+}
+
+// next is the version after cur of role that no publisher has written (a
+// failed publisher's orphan is skipped: repofiles.NextVersion).
+func (t *tx) next(role string, cur int64) int64 {
+	v, err := repofiles.NextVersion(t.r.fs, t.r.metaPath(""), role, cur)
+	t.err = errors.Join(t.err, err)
+	return v
 }

@@ -73,17 +73,18 @@ file path that escapes the bundle (.., absolute, symlink), or a
 					return cliutil.Usagef("add-target: --delta-from: %v", err)
 				}
 			}
-			r, err := openRepo(c)
-			if err != nil {
-				return fmt.Errorf("add-target: %w", err)
-			}
-			res, err := r.AddTarget(c.Args().First(), keyDir(c), opts)
+			var res *repo.AddResult
+			kd := keyDir(c)
+			attempts, err := withRepo(c, kd, func(r *repo.Repository) (err error) {
+				res, err = r.AddTarget(c.Args().First(), kd, opts)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("add-target: %w", err)
 			}
 			warn(c, res.Warnings)
 			if c.Bool("json") {
-				return cliutil.WriteJSON(c.App.Writer, res)
+				return writeResult(c, res, attempts)
 			}
 			report.Added(c.App.Writer, res)
 			if res.Rollout != nil || res.Policy != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/repo"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
@@ -94,17 +95,18 @@ bins exclude each other.`,
 				}
 				opts.Keys = append(opts.Keys, k)
 			}
-			r, err := openRepo(c)
-			if err != nil {
-				return fmt.Errorf("delegate: %w", err)
-			}
-			res, err := r.Delegate(keyDir(c), opts)
+			var res *repo.DelegateResult
+			kd := keyDir(c)
+			attempts, err := withRepo(c, kd, func(r *repo.Repository) (err error) {
+				res, err = r.Delegate(kd, opts)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("delegate: %w", err)
 			}
 			warn(c, res.Warnings)
 			if c.Bool("json") {
-				return cliutil.WriteJSON(c.App.Writer, res)
+				return writeResult(c, res, attempts)
 			}
 			report.Delegation(c.App.Writer, res)
 			return nil

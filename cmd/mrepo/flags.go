@@ -19,7 +19,7 @@ import (
 )
 
 var (
-	repoFlag = &cli.StringFlag{Name: "repo", Usage: "repository `DIR` (required)"}
+	repoFlag = &cli.StringFlag{Name: "repo", Usage: "repository `DIR` or URL: s3://BUCKET[/PREFIX], gs://, azblob://, file:///DIR (required)"}
 	keysFlag = &cli.StringFlag{Name: "keys", Usage: "key `DIR` holding the encrypted private keys (required)"}
 	passFlag = &cli.StringFlag{Name: "passphrase-file", Usage: "read key passphrases from the first line of `FILE` (default: $MREPO_PASSPHRASE, else a terminal prompt)"}
 	jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}

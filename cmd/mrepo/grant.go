@@ -6,6 +6,7 @@ import (
 	"github.com/edgetuf/edgetuf/grant"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/modelcrypt"
+	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/urfave/cli/v2"
 )
@@ -51,21 +52,21 @@ $MREPO_CONTENT_PASSPHRASE or a terminal prompt. See docs/encryption.md.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
-			r, err := openRepo(c)
-			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
 			store, err := contentKeyStore(c, false)()
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			opts := grant.Options{Devices: devices, Prune: c.Bool("prune"), Progress: cliutil.CountProgress(c, "envelopes")}
-			res, err := grant.Grant(r, store, model, version, opts)
+			var res *grant.Result
+			attempts, err := withRepo(c, nil, func(r *repo.Repository) (err error) {
+				res, err = grant.Grant(r, store, model, version, opts)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			if c.Bool("json") {
-				return cliutil.WriteJSON(c.App.Writer, res)
+				return writeResult(c, res, attempts)
 			}
 			fmt.Fprintf(c.App.Writer, "%s %s: %d devices: %d envelopes written, %d kept, %d pruned (%s of envelopes, %.1f s)\n",
 				res.ModelID, res.Version, res.Devices, res.Granted, res.Kept, res.Pruned, cliutil.HumanBytes(res.Bytes), res.Seconds)

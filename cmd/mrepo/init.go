@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
@@ -64,12 +65,26 @@ Refuses to overwrite an existing repository or existing key files.`,
 			if err := repo.ValidateInitOptions(opts); err != nil {
 				return cliutil.Usagef("init: %v", err)
 			}
-			res, err := repo.Init(afero.NewOsFs(), c.String("repo"), keyDir(c).Dir, opts)
+			var res *repo.InitResult
+			attempts := 1
+			if loc := c.String("repo"); repoIsURL(c) {
+				// A stateless runner: the keys stay local, the repository is
+				// created in the bucket (the root to pin is read from there).
+				attempts, err = publish(c, nil, func(fs afero.Fs, dir string) (err error) {
+					res, err = repo.Init(fs, dir, keyDir(c).Dir, opts)
+					return err
+				})
+				if res != nil {
+					res.Repository, res.RootFile = loc, strings.TrimSuffix(loc, "/")+"/"+repo.MetadataDir+"/1.root.json"
+				}
+			} else {
+				res, err = repo.Init(afero.NewOsFs(), loc, keyDir(c).Dir, opts)
+			}
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
 			if c.Bool("json") {
-				return cliutil.WriteJSON(c.App.Writer, res)
+				return writeResult(c, res, attempts)
 			}
 			report.Initialized(c.App.Writer, res, c.String("keys"), string(kt))
 			return nil

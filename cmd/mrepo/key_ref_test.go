@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -28,25 +29,34 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
+// runMrepo runs the mrepo binary (TestMain puts it on PATH) as a separate
+// process with env added, and returns its stdout and stderr; it is safe to
+// call from any goroutine.
+func runMrepo(env []string, args ...string) (stdout, stderr string, err error) {
+	bin, err := exec.LookPath("mrepo")
+	if err != nil {
+		return "", "", fmt.Errorf("mrepo is not on PATH (TestMain installs it): %w", err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
 // mrepoCmd runs the mrepo binary (TestMain puts it on PATH) as a separate
 // process, as CI and cron do, and returns its stdout; failure is fatal.
 func mrepoCmd(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("mrepo")
+	stdout, stderr, err := runMrepo(env, args...)
 	if err != nil {
-		t.Fatalf("mrepo is not on PATH (TestMain installs it): %v", err)
+		t.Fatalf("mrepo %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout, stderr)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("mrepo %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	if stderr != "" {
+		t.Logf("mrepo %s: stderr: %s", args[0], stderr)
 	}
-	if stderr.Len() > 0 {
-		t.Logf("mrepo %s: stderr: %s", args[0], stderr.String())
-	}
-	return stdout.String()
+	return stdout
 }
 
 // keyRefAdd registers (and generates) a key with `mrepo key-ref add --json`.
@@ -279,8 +289,21 @@ func TestKeyRefSignsRepository(t *testing.T) {
 	// A device that trusts 1.root.json installs the model.
 	srv := httptest.NewServer(server.Handler(afero.NewOsFs(), rdir))
 	defer srv.Close()
-	state := filepath.Join(base, "device")
-	if err := client.Init(state, rootJSON, client.InitOptions{RepoURL: srv.URL}); err != nil {
+	res := deviceInstalls(t, rootJSON, srv.URL, "det", "1.0.0")
+	got, err := os.ReadFile(filepath.Join(res.Path, "model.bin"))
+	if err != nil || !bytes.Equal(got, model) {
+		t.Fatalf("installed model.bin differs (%v)", err)
+	}
+	t.Logf("device installed %s %s from metadata signed by SoftHSM2 (%s, %s) and local-kms (%s)",
+		res.ModelID, res.Version, keys.ShortID(tk.KeyID), keys.ShortID(sk.KeyID), keys.ShortID(tsk.KeyID))
+}
+
+// deviceInstalls initializes a device that trusts rootJSON and updates
+// model from the repository at repoURL; the update must install version.
+func deviceInstalls(t *testing.T, rootJSON []byte, repoURL, model, version string) *client.Result {
+	t.Helper()
+	state := filepath.Join(t.TempDir(), "device")
+	if err := client.Init(state, rootJSON, client.InitOptions{RepoURL: repoURL}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := client.Open(state, client.Options{RetryBackoff: 10 * time.Millisecond})
@@ -289,16 +312,11 @@ func TestKeyRefSignsRepository(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := c.Update(ctx, client.UpdateRequest{ModelID: "det"})
-	if err != nil || res.Outcome != client.OutcomeUpdated || res.Version != "1.0.0" {
+	res, err := c.Update(ctx, client.UpdateRequest{ModelID: model})
+	if err != nil || res.Outcome != client.OutcomeUpdated || res.Version != version {
 		t.Fatalf("device update: %v (%+v)", err, res)
 	}
-	got, err := os.ReadFile(filepath.Join(res.Path, "model.bin"))
-	if err != nil || !bytes.Equal(got, model) {
-		t.Fatalf("installed model.bin differs (%v)", err)
-	}
-	t.Logf("device installed %s %s from metadata signed by SoftHSM2 (%s, %s) and local-kms (%s)",
-		res.ModelID, res.Version, keys.ShortID(tk.KeyID), keys.ShortID(sk.KeyID), keys.ShortID(tsk.KeyID))
+	return res
 }
 
 func roleOfFile(name string) string {

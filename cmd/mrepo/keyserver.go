@@ -45,7 +45,7 @@ use); SIGINT or SIGTERM stops the service. A listen address other than
 loopback needs --tls-cert and --tls-key: devices reach the service over
 HTTPS only.`,
 		Flags: []cli.Flag{
-			repoFlag,
+			&cli.StringFlag{Name: "repo", Usage: "repository `DIR` (required; a local directory, not a URL)"},
 			keysFlag,
 			contentPassFlag,
 			&cli.StringFlag{Name: "devices", Usage: "enrolled devices `FILE` (required)"},
@@ -73,6 +73,9 @@ func runKeyserver(c *cli.Context) error {
 	}
 	name := c.Command.Name
 	dir := c.String("repo")
+	if repoIsURL(c) {
+		return cliutil.Usagef("%s: --repo %s: the key service reads a local repository directory (a copy or a mount of the bucket)", name, dir)
+	}
 	if fi, err := os.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
 		return fmt.Errorf("%s: %s has no %s directory", name, dir, repo.MetadataDir)
 	}

@@ -95,7 +95,7 @@ func TestKillAddTargetEncrypted(t *testing.T) {
 		if out, err := k.run(addArgs(prev)...); err != nil {
 			t.Fatalf("add-target %s after kill #%d (%s): %v\n%s", v, i, where, err, out)
 		}
-		if n := k.publishedTargets(v); n != 4 {
+		if n := k.visibleTargets(v); n != 4 {
 			t.Fatalf("add-target %s after kill #%d: %d targets published", v, i, n)
 		}
 		if entries, _ := os.ReadDir(tmpDir); len(entries) != 0 {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/killtest"
+	"github.com/edgetuf/edgetuf/internal/repofiles"
+	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -94,7 +96,7 @@ func (k *killEnv) afterKill(t *testing.T, next *int, prepare func(v string), ext
 		if out, err := k.run("add-target", "--repo", k.repo, "--keys", k.keys, k.bundle); err != nil {
 			t.Fatalf("add-target %s after kill #%d (%s): %v\n%s", v, i, where, err, out)
 		}
-		if n := k.publishedTargets(v); n != k.entries {
+		if n := k.visibleTargets(v); n != k.entries {
 			t.Fatalf("add-target %s after kill #%d: %d targets published", v, i, n)
 		}
 		*next++
@@ -267,9 +269,31 @@ func (k *killEnv) read() (ts *metadata.Metadata[metadata.TimestampType], snap *m
 	return
 }
 
-// publishedTargets counts the signed targets of a version of killtest.
+// head reads the state writers build on: the newest committed snapshot,
+// which the next publication's timestamp names (a publisher killed after
+// its snapshot has published; docs/design.md section 6).
+func (k *killEnv) head() *repofiles.State {
+	k.t.Helper()
+	st, _, err := repofiles.ReadHeadState(afero.NewOsFs(), k.repo)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return st
+}
+
+// publishedTargets counts the signed targets of a version of killtest
+// that are committed (in the head state).
 func (k *killEnv) publishedTargets(version string) int {
+	return countVersion(k.head().Targets, version)
+}
+
+// visibleTargets counts those clients see (through timestamp.json).
+func (k *killEnv) visibleTargets(version string) int {
 	_, _, targ := k.current()
+	return countVersion(targ, version)
+}
+
+func countVersion(targ *metadata.Metadata[metadata.TargetsType], version string) int {
 	n := 0
 	for p := range targ.Signed.Targets {
 		if strings.HasPrefix(p, "models/killtest/"+version+"/") {
@@ -280,7 +304,7 @@ func (k *killEnv) publishedTargets(version string) int {
 }
 
 func (k *killEnv) publishedVersions() int {
-	_, _, targ := k.current()
+	targ := k.head().Targets
 	n := 0
 	for p := range targ.Signed.Targets {
 		if strings.HasSuffix(p, "/manifest.json") {
@@ -318,8 +342,8 @@ type metaVersions struct{ targets, snapshot int64 }
 
 func (k *killEnv) snapshotVersions() metaVersions {
 	k.t.Helper()
-	_, snap, targ := k.current()
-	return metaVersions{targ.Signed.Version, snap.Signed.Version}
+	st := k.head()
+	return metaVersions{st.Targets.Signed.Version, st.Snapshot.Signed.Version}
 }
 
 // where says how far a killed add-target of version got, from what it

@@ -27,7 +27,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 var testHook func()
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "mrepo",
 		Usage: "sign and publish machine-learning models as a TUF repository",
 		Description: `mrepo maintains a TUF (The Update Framework) repository of model bundles.
@@ -99,4 +99,6 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 			return cli.ShowAppHelp(c)
 		},
 	}
+	addScratchFlag(app.Commands)
+	return app
 }

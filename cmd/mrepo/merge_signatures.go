@@ -6,6 +6,7 @@ import (
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
+	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
@@ -44,11 +45,10 @@ that do not count for ROLE. Prints the thresholds still unmet.`,
 			}
 			var res *staged.MergeResult
 			if c.String("repo") != "" {
-				r, err := openRepo(c)
-				if err != nil {
-					return fmt.Errorf("merge-signatures: %w", err)
-				}
-				res, err = r.MergeSignatures(role, others)
+				_, err = withRepo(c, nil, func(r *repo.Repository) (err error) {
+					res, err = r.MergeSignatures(role, others)
+					return err
+				})
 				if err != nil {
 					return fmt.Errorf("merge-signatures: %w", err)
 				}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
-	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/repo"
 	"github.com/urfave/cli/v2"
 )
 
@@ -32,17 +32,18 @@ same command again completes it.`,
 			if err != nil {
 				return err
 			}
-			r, err := openRepo(c)
-			if err != nil {
-				return fmt.Errorf("publish-staged: %w", err)
-			}
-			res, err := r.PublishStaged(role, optKeyDir(c))
+			var res *repo.PublishStagedResult
+			kr := optKeyDir(c)
+			attempts, err := withRepo(c, kr, func(r *repo.Repository) (err error) {
+				res, err = r.PublishStaged(role, kr)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("publish-staged: %w", err)
 			}
 			warn(c, res.Warnings)
 			if c.Bool("json") {
-				return cliutil.WriteJSON(c.App.Writer, res)
+				return writeResult(c, res, attempts)
 			}
 			report.PublishedStaged(c.App.Writer, res)
 			return nil

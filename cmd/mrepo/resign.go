@@ -24,16 +24,17 @@ func resignCommand(name, usage, desc string, fn func(*repo.Repository, keys.Keyr
 			if err := needNoArgs(c); err != nil {
 				return err
 			}
-			r, err := openRepo(c)
-			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			v, err := fn(r, keyDir(c))
+			var v *repo.Versions
+			kd := keyDir(c)
+			attempts, err := withRepo(c, kd, func(r *repo.Repository) (err error) {
+				v, err = fn(r, kd)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			if c.Bool("json") {
-				return cliutil.WriteJSON(c.App.Writer, v)
+				return writeResult(c, v, attempts)
 			}
 			switch name { // say exactly what was re-signed
 			case "timestamp":
@@ -100,17 +101,18 @@ given: review its targets first.`
 		if err := needNoArgs(c); err != nil {
 			return err
 		}
-		r, err := openRepo(c)
-		if err != nil {
-			return fmt.Errorf("targets: %w", err)
-		}
-		res, err := r.ResignRole(c.String("role"), keyDir(c), repo.ResignOptions{AfterKeyChange: c.Bool("after-key-change")})
+		var res *repo.ResignResult
+		kd := keyDir(c)
+		attempts, err := withRepo(c, kd, func(r *repo.Repository) (err error) {
+			res, err = r.ResignRole(c.String("role"), kd, repo.ResignOptions{AfterKeyChange: c.Bool("after-key-change")})
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("targets: %w", err)
 		}
 		warn(c, res.Warnings)
 		if c.Bool("json") {
-			return cliutil.WriteJSON(c.App.Writer, res)
+			return writeResult(c, res, attempts)
 		}
 		report.ResignedRoles(c.App.Writer, res)
 		return nil

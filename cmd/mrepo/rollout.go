@@ -66,17 +66,17 @@ func controlCommand(name string, required []string, cmd *cli.Command, run func(c
 		if err != nil {
 			return cliutil.Usagef("%s: %v", name, err)
 		}
-		r, err := openRepo(c)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		res, err := run(c, r, model, version)
+		var res *repo.ControlResult
+		attempts, err := withRepo(c, keyDir(c), func(r *repo.Repository) (err error) {
+			res, err = run(c, r, model, version)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		warn(c, res.Warnings)
 		if c.Bool("json") {
-			return cliutil.WriteJSON(c.App.Writer, res)
+			return writeResult(c, res, attempts)
 		}
 		report.ControlsChanged(c.App.Writer, res)
 		return nil

@@ -56,17 +56,17 @@ sign), and mrepo publish-staged publishes it. See docs/rotation.md.`,
 				}
 				opts.AddKeys = append(opts.AddKeys, k)
 			}
-			r, err := openRepo(c)
-			if err != nil {
-				return fmt.Errorf("rotate: %w", err)
-			}
-			res, err := r.Rotate(optKeyDir(c), opts)
+			var res *repo.RotateResult
+			attempts, err := withRepo(c, nil, func(r *repo.Repository) (err error) {
+				res, err = r.Rotate(optKeyDir(c), opts)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("rotate: %w", err)
 			}
 			warn(c, res.Warnings)
 			if c.Bool("json") {
-				return cliutil.WriteJSON(c.App.Writer, res)
+				return writeResult(c, res, attempts)
 			}
 			report.Rotated(c.App.Writer, role, res)
 			return nil

@@ -47,22 +47,24 @@ metadata/ and targets/ to any static host or CDN with the same cache rules.`,
 			if err := needNoArgs(c); err != nil {
 				return err
 			}
-			dir := c.String("repo")
-			if fi, err := os.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
-				return fmt.Errorf("serve: %s has no %s directory", dir, repo.MetadataDir)
-			}
-			ln, scheme, err := listen(c, c.String("addr"))
-			if err != nil {
-				return err
-			}
-			addr := ln.Addr().String()
-			var h http.Handler = server.Handler(afero.NewOsFs(), dir)
-			if c.Bool("access-log") {
-				h = server.AccessLog(h, c.App.ErrWriter)
-			}
-			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-			fmt.Fprintf(c.App.Writer, "Serving %s at %s://%s/ (metadata/ and targets/); Ctrl-C stops\n", dir, scheme, addr)
-			return runServer(c, srv, ln, nil, nil)
+			loc := c.String("repo")
+			return readRepo(c, true, func(fs afero.Fs, dir string) error {
+				if fi, err := fs.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
+					return fmt.Errorf("serve: %s has no %s directory", loc, repo.MetadataDir)
+				}
+				ln, scheme, err := listen(c, c.String("addr"))
+				if err != nil {
+					return err
+				}
+				addr := ln.Addr().String()
+				var h http.Handler = server.Handler(fs, dir)
+				if c.Bool("access-log") {
+					h = server.AccessLog(h, c.App.ErrWriter)
+				}
+				srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+				fmt.Fprintf(c.App.Writer, "Serving %s at %s://%s/ (metadata/ and targets/); Ctrl-C stops\n", loc, scheme, addr)
+				return runServer(c, srv, ln, nil, nil)
+			})
 		},
 	})
 }

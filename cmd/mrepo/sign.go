@@ -6,6 +6,7 @@ import (
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/staged"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
@@ -78,11 +79,10 @@ thresholds still unmet are printed.`,
 			}
 			var res *staged.SignResult
 			if c.String("repo") != "" {
-				r, err := openRepo(c)
-				if err != nil {
-					return fmt.Errorf("sign: %w", err)
-				}
-				res, err = r.SignStaged(role, kr, opts)
+				_, err = withRepo(c, nil, func(r *repo.Repository) (err error) {
+					res, err = r.SignStaged(role, kr, opts)
+					return err
+				})
 				if err != nil {
 					return fmt.Errorf("sign: %w", err)
 				}

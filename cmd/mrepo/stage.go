@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
-	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/repo"
 	"github.com/urfave/cli/v2"
 )
 
@@ -33,16 +33,16 @@ Refuses if something is already staged for ROLE.`,
 			if err != nil {
 				return err
 			}
-			r, err := openRepo(c)
-			if err != nil {
-				return fmt.Errorf("stage: %w", err)
-			}
-			res, err := r.Stage(role)
+			var res *repo.StageResult
+			attempts, err := withRepo(c, nil, func(r *repo.Repository) (err error) {
+				res, err = r.Stage(role)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("stage: %w", err)
 			}
 			if c.Bool("json") {
-				return cliutil.WriteJSON(c.App.Writer, res)
+				return writeResult(c, res, attempts)
 			}
 			report.Staged(c.App.Writer, res)
 			return nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/status"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
@@ -37,12 +38,16 @@ lifetime. Exit status is 0 even with warnings; use verify as a gate.`,
 				}
 				opts.WarnWithin = time.Duration(d)
 			}
-			r, err := openRepo(c)
-			if err != nil {
-				return fmt.Errorf("status: %w", err)
-			}
-			opts.Now, opts.Lifetime = r.Now(), r.Config().Expiry.For
-			st, err := status.Read(afero.NewOsFs(), r.Dir(), opts)
+			var st *status.Report
+			err := readRepo(c, false, func(fs afero.Fs, dir string) error {
+				r, err := repo.Open(fs, dir)
+				if err != nil {
+					return err
+				}
+				opts.Now, opts.Lifetime = r.Now(), r.Config().Expiry.For
+				st, err = status.Read(fs, dir, opts)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("status: %w", err)
 			}

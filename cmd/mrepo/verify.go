@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -67,11 +66,17 @@ per line, as CODE: where: what.`,
 			if err != nil {
 				return fmt.Errorf("verify: trusted root: %w", err)
 			}
-			dir := c.String("repo")
-			if fi, err := os.Stat(filepath.Join(dir, repofiles.MetadataDir)); err != nil || !fi.IsDir() {
-				return fmt.Errorf("verify: %s has no %s directory", dir, repofiles.MetadataDir)
+			var rep *audit.Report
+			err = readRepo(c, false, func(fs afero.Fs, dir string) error {
+				if fi, err := fs.Stat(filepath.Join(dir, repofiles.MetadataDir)); err != nil || !fi.IsDir() {
+					return fmt.Errorf("%s has no %s directory", c.String("repo"), repofiles.MetadataDir)
+				}
+				rep = audit.Verify(fs, dir, rootBytes, opts)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("verify: %w", err)
 			}
-			rep := audit.Verify(afero.NewOsFs(), dir, rootBytes, opts)
 			if !c.Bool("json") {
 				report.Verify(c.App.Writer, rep)
 			}

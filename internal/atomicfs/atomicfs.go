@@ -193,8 +193,13 @@ func IsTemp(name string) bool {
 
 // RemoveStale deletes temporary files left in dir (recursively) by a process
 // that died before Commit or Abort. Call it only while holding whatever lock
-// keeps other writers out.
+// keeps other writers out. On a filesystem whose temporary files cannot
+// outlive the process (a repostore session: they are never uploaded) it
+// does nothing, and lists nothing.
 func RemoveStale(fs afero.Fs, dir string) error {
+	if v, ok := fs.(interface{ TempFilesVanish() bool }); ok && v.TempFilesVanish() {
+		return nil
+	}
 	return afero.Walk(fs, dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
 			if os.IsNotExist(err) {

@@ -1,10 +1,13 @@
-// Package backendtest starts the key backends that the key-reference tests
-// sign through: a SoftHSM2 token (PKCS#11) and local-kms (an AWS KMS
-// emulator). A test calls SoftHSM or LocalKMS; each skips the test, with
-// the reason, when its component is not installed, unless
+// Package backendtest starts the external services that tests run
+// against: the key backends that the key-reference tests sign through (a
+// SoftHSM2 token for PKCS#11, local-kms as an AWS KMS emulator, swtpm as a
+// TPM) and versitygw, an S3 server for the storage and publishing tests. A
+// test calls SoftHSM, LocalKMS, StartSWTPM or VersityGW; each skips the
+// test, with the reason, when its component is not installed, unless
 // EDGETUF_REQUIRE_BACKENDS=1 (CI sets it after installing them), in which
 // case a missing component fails the test. .ci/install-test-deps.sh
-// installs both. It is test support only: every PIN here is a test value.
+// installs them all. It is test support only: every PIN and credential
+// here is a test value.
 package backendtest
 
 import (
@@ -152,19 +155,7 @@ var startedRE = regexp.MustCompile(`Local KMS started on [0-9.]*:([0-9]+)`)
 // the kernel picks and only for the test's duration.
 func LocalKMS(t testing.TB) *KMS {
 	t.Helper()
-	bin, err := exec.LookPath("local-kms")
-	if err != nil {
-		gopath := os.Getenv("GOPATH")
-		if gopath == "" {
-			if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-				gopath = strings.TrimSpace(string(out))
-			}
-		}
-		bin = filepath.Join(strings.Split(gopath, string(os.PathListSeparator))[0], "bin", "local-kms")
-		if _, err := os.Stat(bin); err != nil {
-			missing(t, "local-kms")
-		}
-	}
+	bin := findTool(t, "local-kms")
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin)
@@ -213,25 +204,8 @@ func LocalKMS(t testing.TB) *KMS {
 	}
 	k := &KMS{Endpoint: "http://127.0.0.1:" + p}
 	// Test-only dummy credentials: local-kms accepts any.
-	k.env = []string{
-		"AWS_ENDPOINT_URL_KMS=" + k.Endpoint,
-		"AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=test-only-access-key",
-		"AWS_SECRET_ACCESS_KEY=test-only-secret-key",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=" + filepath.Join(dir, "no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "no-aws-credentials"),
-	}
-	for _, kv := range k.env {
-		name, val, _ := strings.Cut(kv, "=")
-		t.Setenv(name, val)
-	}
-	for _, name := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"} {
-		if _, ok := os.LookupEnv(name); ok {
-			t.Setenv(name, "")
-			os.Unsetenv(name)
-		}
-	}
+	k.env = append([]string{"AWS_ENDPOINT_URL_KMS=" + k.Endpoint}, awsTestEnv(dir)...)
+	setEnv(t, k.env)
 	return k
 }
 

@@ -35,15 +35,12 @@ type State struct {
 // reports them.
 func ReadState(fs afero.Fs, dir string) (*State, error) {
 	metaDir := filepath.Join(dir, MetadataDir)
-	vs, err := RootVersions(fs, metaDir)
+	newest, err := LatestRoot(fs, metaDir)
 	if err != nil {
-		return nil, StoredError(MetadataDir, err)
-	}
-	if len(vs) == 0 {
-		return nil, StoredError(MetadataDir, errors.New("no N.root.json"))
+		return nil, err
 	}
 	st := &State{}
-	rootName := fmt.Sprintf("%d.root.json", vs[len(vs)-1])
+	rootName := RoleFile(metadata.ROOT, newest)
 	if st.Root, err = ReadMeta(fs, filepath.Join(metaDir, rootName), metadata.Root(), nil); err != nil {
 		return nil, StoredError(rootName, err)
 	}
@@ -54,19 +51,29 @@ func ReadState(fs afero.Fs, dir string) (*State, error) {
 	if snapMeta == nil {
 		return nil, StoredError("timestamp.json", errors.New("no snapshot.json entry"))
 	}
-	snapName := fmt.Sprintf("%d.snapshot.json", snapMeta.Version)
+	snapName := RoleFile(metadata.SNAPSHOT, snapMeta.Version)
 	if st.Snapshot, err = ReadMeta(fs, filepath.Join(metaDir, snapName), metadata.Snapshot(), snapMeta); err != nil {
 		return nil, StoredError(snapName, err)
 	}
-	targMeta := st.Snapshot.Signed.Meta["targets.json"]
+	if st.Targets, err = readTargets(fs, metaDir, snapName, st.Snapshot); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// readTargets reads the top-level targets snapshot (named snapName)
+// records, checked against its entry.
+func readTargets(fs afero.Fs, metaDir, snapName string, snapshot *metadata.Metadata[metadata.SnapshotType]) (*metadata.Metadata[metadata.TargetsType], error) {
+	targMeta := snapshot.Signed.Meta["targets.json"]
 	if targMeta == nil {
 		return nil, StoredError(snapName, errors.New("no targets.json entry"))
 	}
-	targName := fmt.Sprintf("%d.targets.json", targMeta.Version)
-	if st.Targets, err = ReadMeta(fs, filepath.Join(metaDir, targName), metadata.Targets(), targMeta); err != nil {
+	targName := RoleFile(metadata.TARGETS, targMeta.Version)
+	md, err := ReadMeta(fs, filepath.Join(metaDir, targName), metadata.Targets(), targMeta)
+	if err != nil {
 		return nil, StoredError(targName, err)
 	}
-	return st, nil
+	return md, nil
 }
 
 // ReadMeta reads a metadata file, bounded by MaxMetadataSize. If ref (the

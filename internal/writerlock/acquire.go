@@ -16,7 +16,14 @@ var memLocks sync.Map // path -> *sync.Mutex
 // Acquire takes the writer lock file p on fsys, waiting up to timeout, and
 // returns its release. Another holder past the timeout is a *BusyError
 // that wraps busy (the caller's sentinel, e.g. repo.ErrLocked).
+//
+// A filesystem that is one publisher's private view (a repostore session,
+// which commits with conditional writes instead of a lock) says so with a
+// LockFree method returning true: there is nothing to lock.
 func Acquire(fsys afero.Fs, p string, timeout time.Duration, busy error) (func(), error) {
+	if v, ok := fsys.(interface{ LockFree() bool }); ok && v.LockFree() {
+		return func() {}, nil
+	}
 	muAny, _ := memLocks.LoadOrStore(p, &sync.Mutex{})
 	mu := muAny.(*sync.Mutex)
 	deadline := time.Now().Add(timeout)

@@ -1,0 +1,325 @@
+package repostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/edgetuf/edgetuf/internal/repofiles"
+	"github.com/edgetuf/edgetuf/storage"
+	"github.com/spf13/afero"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// Cache-Control of published objects: a consistent-snapshot name
+// (targets/**/<sha256>.<file>, metadata/N.<role>.json) never changes its
+// bytes, so a CDN may keep it for a year; timestamp.json is replaced by
+// every publication and may be served stale for at most
+// TimestampMaxAge seconds; the signing journal (staged/) and mrepo.json
+// are for publishers only.
+const (
+	CacheImmutable = "public, max-age=31536000, immutable"
+	CacheTimestamp = "public, max-age=30"
+	CacheNoStore   = "no-store"
+	// TimestampMaxAge is the max-age of CacheTimestamp: how stale a CDN
+	// may serve timestamp.json (docs/deployment.md).
+	TimestampMaxAge = 30
+)
+
+// The steps of a commit, in the order they run (docs/design.md section 6).
+type step int
+
+const (
+	stepTargets   step = iota // targets/**: content-addressed, IfAbsent
+	stepStaged                // staged/**: journal, unconditional
+	stepRoles                 // metadata/N.<delegated role>.json: IfAbsent
+	stepTargetsMD             // metadata/N.targets.json: IfAbsent
+	stepSnapshot              // metadata/N.snapshot.json: IfAbsent, the commit point
+	stepTimestamp             // metadata/timestamp.json: IfMatch
+	stepRoot                  // metadata/N.root.json: IfAbsent
+	stepConfig                // mrepo.json: IfAbsent or IfMatch
+	nSteps
+)
+
+var (
+	versionedMeta    = regexp.MustCompile(`^` + repofiles.MetadataDir + `/([1-9][0-9]{0,18})\.(.+)\.json$`)
+	contentAddressed = regexp.MustCompile(`^[0-9a-f]{64}\.`)
+)
+
+const (
+	timestampObject = repofiles.MetadataDir + "/timestamp.json"
+	configObject    = "mrepo.json" // repoconfig.File
+	stagedPrefix    = "staged/"    // staged.Dir
+)
+
+// upload is one object to write.
+type upload struct {
+	obj     string
+	version int64 // of a versioned metadata name
+	cc      string
+}
+
+// classify says in which step obj is written and with which
+// Cache-Control; a name the layout does not know is refused (fail
+// closed: nothing unexpected reaches the bucket).
+func classify(obj string) (step, upload, error) {
+	u := upload{obj: obj, cc: CacheImmutable}
+	switch {
+	case strings.HasPrefix(obj, repofiles.TargetsDir+"/"):
+		if !contentAddressed.MatchString(path.Base(obj)) {
+			u.cc = CacheNoStore // key envelopes: replaced when a device is granted again
+		}
+		return stepTargets, u, nil
+	case strings.HasPrefix(obj, stagedPrefix):
+		u.cc = CacheNoStore
+		return stepStaged, u, nil
+	case obj == timestampObject:
+		u.cc = CacheTimestamp
+		return stepTimestamp, u, nil
+	case obj == configObject:
+		u.cc = CacheNoStore
+		return stepConfig, u, nil
+	}
+	m := versionedMeta.FindStringSubmatch(obj)
+	if m == nil {
+		return 0, u, fmt.Errorf("refusing to publish %s: not a name of the repository layout", obj)
+	}
+	u.version, _ = strconv.ParseInt(m[1], 10, 64)
+	switch m[2] {
+	case metadata.ROOT:
+		return stepRoot, u, nil
+	case metadata.SNAPSHOT:
+		return stepSnapshot, u, nil
+	case metadata.TARGETS:
+		return stepTargetsMD, u, nil
+	case metadata.TIMESTAMP:
+		return 0, u, fmt.Errorf("refusing to publish %s: timestamp.json is never versioned", obj)
+	}
+	return stepRoles, u, nil
+}
+
+// hidden reports whether a scratch name is never uploaded: temporary
+// files (.tmp-*), the writer lock (.mrepo.lock), the target store's
+// scratch (targets/.tmp) and every other dot file.
+func hidden(obj string) bool {
+	for _, part := range strings.Split(obj, "/") {
+		if strings.HasPrefix(part, ".") {
+			return true
+		}
+	}
+	return false
+}
+
+// plan lists the session's files to upload, by step.
+func (s *Session) plan() ([nSteps][]upload, error) {
+	var steps [nSteps][]upload
+	err := afero.Walk(s.fs.scratch, s.fs.root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		obj, _ := s.fs.object(p)
+		if fi.IsDir() || hidden(obj) {
+			return nil
+		}
+		st, u, err := classify(obj)
+		if err != nil {
+			return err
+		}
+		steps[st] = append(steps[st], u)
+		return nil
+	})
+	for i := range steps {
+		sort.Slice(steps[i], func(a, b int) bool { return steps[i][a].obj < steps[i][b].obj })
+	}
+	return steps, err
+}
+
+// uploadParallel is how many target files are uploaded at once.
+const uploadParallel = 8
+
+// Commit publishes the session's writes in the safe order (docs/design.md
+// section 6). Before the snapshot is written nothing a client follows has
+// changed: a name taken by another publisher is ErrConflict. Once
+// N.snapshot.json is written the publication exists (the next publisher
+// builds on it); losing the race on timestamp.json afterwards is not an
+// error but CommitResult.TimestampLost.
+func (s *Session) Commit(ctx context.Context) (*CommitResult, error) {
+	steps, err := s.plan()
+	if err != nil {
+		return nil, err
+	}
+	res := &CommitResult{}
+	if err := s.putAll(ctx, steps[stepTargets], res, s.putTarget); err != nil {
+		return nil, err
+	}
+	for _, u := range steps[stepStaged] {
+		if err := s.put(ctx, u, storage.PutOptions{}, res); err != nil {
+			return nil, err
+		}
+	}
+	for _, st := range []step{stepRoles, stepTargetsMD, stepSnapshot} {
+		for _, u := range steps[st] {
+			if err := s.putNew(ctx, u, res); err != nil {
+				return nil, err
+			}
+			if st == stepSnapshot && u.version > res.Snapshot {
+				res.Snapshot = u.version
+			}
+		}
+	}
+	for _, u := range steps[stepTimestamp] {
+		err := s.put(ctx, u, s.casOptions(u.obj), res)
+		if errors.Is(err, storage.ErrPrecondition) {
+			res.TimestampLost = true
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range steps[stepRoot] {
+		if err := s.putNew(ctx, u, res); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range steps[stepConfig] {
+		if err := s.put(ctx, u, s.casOptions(u.obj), res); err != nil {
+			return nil, conflictOr(u.obj, err)
+		}
+	}
+	return res, s.deleteRemoved(ctx, res)
+}
+
+// casOptions is the condition of an overwrite: the object is still what
+// the session read (IfMatch its ETag), or still absent if it was.
+func (s *Session) casOptions(obj string) storage.PutOptions {
+	s.fs.mu.Lock()
+	etag, seen := s.fs.firstETags[obj]
+	s.fs.mu.Unlock()
+	if !seen || etag == "" {
+		return storage.PutOptions{IfAbsent: true}
+	}
+	return storage.PutOptions{IfMatch: etag}
+}
+
+// putNew writes a versioned metadata name that must not exist yet.
+func (s *Session) putNew(ctx context.Context, u upload, res *CommitResult) error {
+	return conflictOr(u.obj, s.put(ctx, u, storage.PutOptions{IfAbsent: true}, res))
+}
+
+func conflictOr(obj string, err error) error {
+	if errors.Is(err, storage.ErrPrecondition) {
+		return fmt.Errorf("%w: %s was written by another publisher first", ErrConflict, obj)
+	}
+	return err
+}
+
+// putTarget writes a target file. A content-addressed name that exists
+// with the same length holds the same bytes (its name is their SHA-256):
+// another publisher of the same file, or an earlier attempt of this one.
+func (s *Session) putTarget(ctx context.Context, u upload, res *CommitResult) error {
+	if u.cc != CacheImmutable {
+		return s.put(ctx, u, storage.PutOptions{}, res)
+	}
+	err := s.put(ctx, u, storage.PutOptions{IfAbsent: true}, res)
+	if !errors.Is(err, storage.ErrPrecondition) {
+		return err
+	}
+	fi, serr := s.fs.scratch.Stat(s.fs.local(u.obj))
+	a, aerr := s.fs.b.Stat(ctx, u.obj)
+	if serr == nil && aerr == nil && a.Size == fi.Size() {
+		return nil
+	}
+	return conflictOr(u.obj, err)
+}
+
+// putAll runs put for every upload, uploadParallel at a time; the first
+// error wins.
+func (s *Session) putAll(ctx context.Context, us []upload, res *CommitResult, put func(context.Context, upload, *CommitResult) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	work := make(chan upload)
+	for i := 0; i < uploadParallel; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local CommitResult
+			for u := range work {
+				if err := put(ctx, u, &local); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+					mu.Unlock()
+				}
+			}
+			mu.Lock()
+			res.Uploaded += local.Uploaded
+			mu.Unlock()
+		}()
+	}
+	for _, u := range us {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- u
+	}
+	close(work)
+	wg.Wait()
+	return firstErr
+}
+
+// put uploads one scratch file.
+func (s *Session) put(ctx context.Context, u upload, o storage.PutOptions, res *CommitResult) error {
+	f, err := s.fs.scratch.Open(s.fs.local(u.obj))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	o.CacheControl, o.Size, o.SizeKnown = u.cc, fi.Size(), true
+	o.ContentType = "application/octet-stream"
+	if strings.HasSuffix(u.obj, ".json") {
+		o.ContentType = "application/json"
+	}
+	if err := s.b.Put(ctx, u.obj, f, o); err != nil {
+		return fmt.Errorf("publishing %s to %s: %w", u.obj, s.b, err)
+	}
+	res.Uploaded++
+	return nil
+}
+
+// deleteRemoved deletes the objects the session removed (staged files
+// now published), last.
+func (s *Session) deleteRemoved(ctx context.Context, res *CommitResult) error {
+	s.fs.mu.Lock()
+	var names []string
+	for obj := range s.fs.deleted {
+		names = append(names, obj)
+	}
+	s.fs.mu.Unlock()
+	sort.Strings(names)
+	for _, obj := range names {
+		if err := s.b.Delete(ctx, obj); err != nil {
+			return fmt.Errorf("removing %s from %s: %w", obj, s.b, err)
+		}
+		res.Deleted++
+	}
+	return nil
+}
