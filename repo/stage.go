@@ -355,7 +355,7 @@ func (r *Repository) publishStagedRoot(t *tx, sm *staged.File, kr keys.Keyring) 
 		}
 	}
 	applyRoot(t, nr, plan, !res.Resumed)
-	res.Resigned = plan.roles()
-	res.Warnings = append(res.Warnings, plan.warnings...)
+	res.Resigned = plan.Roles()
+	res.Warnings = append(res.Warnings, plan.Warnings...)
 	return res, nil
 }
