@@ -138,4 +138,15 @@ const (
 	// delivery by envelopes. A device reports KEY_UNAVAILABLE or
 	// DECRYPT_FAILED.
 	EnvelopeInvalid Code = "ENVELOPE_INVALID"
+	// VersionIndexInvalid: a model's version index target
+	// (models/<model_id>/versions.json, targets.VersionIndex) is larger
+	// than targets.MaxVersionIndexSize or does not parse. Devices that
+	// list the model's versions from it fail (METADATA_INVALID) until it
+	// is republished.
+	VersionIndexInvalid Code = "VERSION_INDEX_INVALID"
+	// VersionIndexMismatch: a model's version index names a version that
+	// is not published, or does not name one that is: devices listing
+	// versions from it do not see the missing one (a named version that
+	// does not exist is looked up and not found).
+	VersionIndexMismatch Code = "VERSION_INDEX_MISMATCH"
 )

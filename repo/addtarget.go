@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"sort"
 
@@ -142,7 +143,7 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	m, st := b.Manifest, t.st
 	// Delegated roles and hash bins (delegate_add.go): the checks see the
 	// targets of every role as clients resolve them.
-	dst, err := r.destination(st, opts.Role)
+	dst, err := r.destination(st, opts.Role, m, opts.DeltaFrom)
 	if err != nil {
 		return err
 	}
@@ -160,7 +161,13 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	if err != nil {
 		return err
 	}
-	if err := dst.checkPaths(release.Paths(m, b.Files, rbases)); err != nil {
+	if opts.Role == "" && r.overThreshold(st, len(b.Files)+1) {
+		if err := r.migrateFirst(t, dst, kr); err != nil {
+			return err
+		}
+		res.Warnings = append(res.Warnings, fmt.Sprintf("targets moved into %s hash bins (more than %d targets): devices follow on their next refresh", BinsPrefix, r.cfg.Bins.Threshold))
+	}
+	if err := dst.checkPaths(dst.paths(m, b.Files, rbases)); err != nil {
 		return err
 	}
 	ss, err := dst.signers(r, st, kr)
@@ -251,6 +258,9 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		res.Targets = append(res.Targets, PublishedTarget{Path: p, Length: tf.Length, SHA256: hex.EncodeToString(tf.Hashes["sha256"])})
 	}
 	sort.Slice(res.Targets, func(i, j int) bool { return res.Targets[i].Path < res.Targets[j].Path })
+	if err := r.addIndex(dst, m, newTargets); err != nil {
+		return err
+	}
 	publishing = true // from here on, metadata may already point at the new files
 	res.RoleVersions = dst.commit(t, ss, newTargets)
 	return nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -22,18 +23,33 @@ type destination struct {
 	bins *metadata.SuccinctRoles // hash bins
 	// touched lists the bins the publication writes (set by checkPaths).
 	touched []*delegation.Role
+	// load reads the bins of more paths into a partial tree (bins.go).
+	load func(paths []string) error
+	// mig is set when the publication moves top-level targets into new
+	// bins first (bins.go): the bins are in memory, written by mig.
+	mig *migration
 }
 
 // binsSigners is the key under which a destination keeps the bins' signers.
 const binsSigners = "\x00bins"
 
 // destination resolves where AddTarget publishes.
-func (r *Repository) destination(st *state, role string) (*destination, error) {
-	tree, err := r.loadTree(st)
+// A publication into hash bins reads only the bins it needs (loadBinsFor).
+func (r *Repository) destination(st *state, role string, m *targets.Manifest, deltaFrom []string) (*destination, error) {
+	var tree *delegation.Tree
+	var err error
+	if d := st.targets.Signed.Delegations; role == "" && d != nil && d.Roles == nil && d.SuccinctRoles != nil {
+		tree, err = r.loadBinsFor(st, m, deltaFrom)
+	} else {
+		tree, err = r.loadTree(st)
+	}
 	if err != nil {
 		return nil, err
 	}
 	d := &destination{tree: tree, view: viewOf(tree, st)}
+	if tree.Partial {
+		d.load = func(paths []string) error { return tree.AddBins(r.fs, r.dir, st.snapshot, paths) }
+	}
 	sr := tree.HashBins()
 	switch {
 	case role == "" && sr != nil:
@@ -58,6 +74,11 @@ func (d *destination) checkPaths(paths []string) (err error) {
 	case d.node != nil:
 		return d.tree.CheckRolePaths(d.node, paths)
 	case d.bins != nil:
+		if d.load != nil {
+			if err := d.load(paths); err != nil {
+				return err
+			}
+		}
 		d.touched, err = d.tree.BinsFor(d.bins, paths)
 		return err
 	}
@@ -82,7 +103,7 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 		return ss, nil
 	case d.bins != nil:
 		for _, n := range d.touched {
-			if err := d.tree.CheckSigned(n); err != nil {
+			if err := d.tree.CheckSigned(n); d.mig == nil && err != nil {
 				return nil, err
 			}
 		}
@@ -90,7 +111,11 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 		if err != nil {
 			return nil, err
 		}
-		ss, err := gatherSigners(st, kr, metadata.SNAPSHOT, metadata.TIMESTAMP)
+		roles := []string{metadata.SNAPSHOT, metadata.TIMESTAMP}
+		if d.mig != nil {
+			roles = append(roles, metadata.TARGETS)
+		}
+		ss, err := gatherSigners(st, kr, roles...)
 		if err != nil {
 			return nil, err
 		}
@@ -134,6 +159,11 @@ func (d *destination) commit(t *tx, ss roleSigners, newTargets map[string]*metad
 			groups[node.Name] = g
 		}
 		g.md.Signed.Targets[p] = tf
+	}
+	if d.mig != nil {
+		d.mig.declare(t)
+		t.publish(ss, metadata.TARGETS)
+		return d.mig.versions()
 	}
 	roles := map[string]int64{}
 	for _, name := range slices.Sorted(maps.Keys(groups)) {

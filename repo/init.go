@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/repoconfig"
 	"github.com/edgetuf/edgetuf/internal/rolesign"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/spf13/afero"
@@ -44,7 +45,7 @@ func Init(fs afero.Fs, dir string, kd *keys.Dir, opts InitOptions) (*InitResult,
 		return nil, err
 	}
 	res := &InitResult{Repository: dir, RootThreshold: opts.RootThreshold}
-	r := &Repository{fs: fs, dir: dir, cfg: &Config{Format: configMagic, Expiry: exp}, Now: opts.Now, LockTimeout: time.Minute}
+	r := &Repository{fs: fs, dir: dir, cfg: &Config{Format: configMagic, Expiry: exp, Bins: repoconfig.DefaultBins()}, Now: opts.Now, LockTimeout: time.Minute}
 	nk, err := rolesign.Generate(kd, opts, r.expires(metadata.ROOT), res)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,366 @@
+package repo
+
+// Hash bins at scale (docs/design.md section 13): the model version index
+// every publication into hash bins signs, reading only the bins a
+// publication needs, and moving top-level targets into bins (migration:
+// mrepo bins migrate, or add-target past the configured threshold).
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/internal/repoconfig"
+	"github.com/edgetuf/edgetuf/internal/rolesign"
+	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/release"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// BinsPrefix is the name prefix of the hash bins a migration creates.
+const BinsPrefix = "bins"
+
+// versionOnlyBins: a snapshot records the bins of a repository with at
+// least this many by version only (TUF allows it): the snapshot every
+// device downloads stays a few dozen bytes per bin.
+const versionOnlyBins = 256
+
+// snapshotRef is what the snapshot records for a delegated role's new
+// metadata mf: its version only for a bin of versionOnlyBins or more.
+func snapshotRef(n *delegation.Role, mf *metadata.MetaFiles) *metadata.MetaFiles {
+	if n.Bins != nil {
+		if _, count := n.Bins.GetSuffixLen(); count >= versionOnlyBins {
+			return &metadata.MetaFiles{Version: mf.Version}
+		}
+	}
+	return mf
+}
+
+// loadBinsFor reads, for a publication of m into hash bins, only the bins
+// it needs: the model's version index's, then those of every version's
+// manifest the index names (for the version and epoch checks) and of the
+// newest version's payload files and each delta base's (for reuse and
+// patches). A repository without the model's index yet (bins made by
+// mrepo delegate before indexes existed) is read whole, as before.
+func (r *Repository) loadBinsFor(st *state, m *targets.Manifest, deltaFrom []string) (*delegation.Tree, error) {
+	ipath := targets.VersionIndexPath(m.ModelID)
+	tree, err := delegation.LoadBins(r.fs, r.dir, st.targets, st.snapshot, []string{ipath})
+	if err != nil {
+		return nil, err
+	}
+	res := tree.Resolve(ipath)
+	if res.Target == nil {
+		return r.loadTree(st)
+	}
+	vi, err := r.readIndex(m.ModelID, res.Target)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, v := range vi.Versions {
+		paths = append(paths, targets.ManifestPath(m.ModelID, v))
+	}
+	if err := tree.AddBins(r.fs, r.dir, st.snapshot, paths); err != nil {
+		return nil, err
+	}
+	// The payloads of the newest version and of the delta bases, found in
+	// their manifests' signed custom metadata.
+	var want []string
+	if n := len(vi.Versions); n > 0 {
+		want = append(want, vi.Versions[n-1])
+	}
+	paths = nil
+	for _, v := range append(want, deltaFrom...) {
+		mp := targets.ManifestPath(m.ModelID, v)
+		if res := tree.Resolve(mp); res.Target != nil {
+			if c, err := targets.ParseCustom(mp, res.Target.Custom); err == nil {
+				for _, f := range c.Files {
+					paths = append(paths, targets.TargetPath(m.ModelID, v, f))
+				}
+			}
+		}
+	}
+	return tree, tree.AddBins(r.fs, r.dir, st.snapshot, paths)
+}
+
+// readIndex reads a model's stored version index, bounded by its signed
+// length and checked against its signed SHA-256.
+func (r *Repository) readIndex(modelID string, tf *metadata.TargetFiles) (*targets.VersionIndex, error) {
+	ipath := targets.VersionIndexPath(modelID)
+	if tf.Length > targets.MaxVersionIndexSize {
+		return nil, storedErr(ipath, fmt.Errorf("signed length %d is above %d", tf.Length, targets.MaxVersionIndexSize))
+	}
+	ref := *tf
+	ref.Path = ipath
+	f, err := r.targetStore().Open(&ref)
+	if err != nil {
+		return nil, storedErr(ipath, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, tf.Length+1))
+	if err != nil {
+		return nil, storedErr(ipath, err)
+	}
+	if err := tf.VerifyLengthHashes(data); err != nil {
+		return nil, storedErr(ipath, err)
+	}
+	vi, err := targets.ParseVersionIndex(data, modelID)
+	if err != nil {
+		return nil, storedErr(ipath, err)
+	}
+	return vi, nil
+}
+
+// putIndex stores the version index of modelID listing versions and
+// returns its target.
+func (r *Repository) putIndex(modelID string, versions []string) (*metadata.TargetFiles, error) {
+	vi, err := targets.NewVersionIndex(modelID, versions)
+	if err != nil {
+		return nil, err
+	}
+	return r.targetStore().Put(targets.VersionIndexPath(modelID), bytes.NewReader(vi.Marshal()), nil, nil)
+}
+
+// indexVersions lists the versions a model's index names after a
+// publication of version: every version of the model in view (the
+// targets clients resolve, as far as the publication read them: with the
+// index's bins, every version the index names) and version.
+func indexVersions(view map[string]*metadata.TargetFiles, modelID, version string) []string {
+	out := []string{version}
+	for _, v := range targets.PublishedVersions(view)[modelID] {
+		out = append(out, v.String())
+	}
+	return out
+}
+
+// migration is top-level targets' entries moved into new hash bins, in
+// memory: the tree of the bins (every one with metadata) for a
+// publication to add to, then declare writes.
+type migration struct {
+	tree  *delegation.Tree
+	bins  *metadata.SuccinctRoles
+	ss    []keySigner
+	moved int
+}
+
+// migrate delegates top-level targets to count hash bins (0: chosen by
+// the number of targets, repoconfig.Bins.BinCount) signed by the targets
+// keys, moves every top-level target into its bin and signs a version
+// index for every model. The writes are declared by declare.
+func (r *Repository) migrate(t *tx, kr keys.Keyring, count int) (*migration, error) {
+	st := t.st
+	top := &st.targets.Signed
+	if d := top.Delegations; d != nil && (len(d.Roles) > 0 || d.SuccinctRoles != nil) {
+		return nil, fmt.Errorf("%w: targets already delegates (to %s): only a repository whose targets delegates nothing is migrated to hash bins", ErrDelegation, delegatedTo(d))
+	}
+	tr, err := rolesign.RoleOf(st.root, metadata.TARGETS)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := signers(kr, metadata.TARGETS, tr)
+	if err != nil {
+		return nil, err
+	}
+	if count == 0 {
+		count = r.cfg.Bins.BinCount(len(top.Targets))
+	}
+	opts := delegation.Options{Bins: count, NamePrefix: BinsPrefix, Threshold: tr.Threshold}
+	for _, id := range tr.KeyIDs {
+		k := st.root.Signed.Keys[id]
+		if k == nil {
+			return nil, storedErr(metadata.ROOT, fmt.Errorf("targets key %s is not in the root's keys", keys.ShortID(id)))
+		}
+		opts.Keys = append(opts.Keys, k)
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	top.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{}}
+	tree := &delegation.Tree{Top: st.targets, Roles: map[string]*delegation.Role{}}
+	c, err := tree.Apply(st.snapshot, opts)
+	if err != nil {
+		return nil, err
+	}
+	mg := &migration{tree: tree, bins: top.Delegations.SuccinctRoles, ss: rs, moved: len(top.Targets)}
+	for _, n := range c.Sign {
+		n.Meta = metadata.Targets()
+		tree.Roles[n.Name] = n
+		tree.Order = append(tree.Order, n.Name)
+	}
+	moved := top.Targets
+	top.Targets = map[string]*metadata.TargetFiles{}
+	for _, id := range slices.Sorted(maps.Keys(targets.PublishedVersions(moved))) {
+		var vs []string
+		for _, v := range targets.PublishedVersions(moved)[id] {
+			vs = append(vs, v.String())
+		}
+		tf, err := r.putIndex(id, vs)
+		if err != nil {
+			return nil, err
+		}
+		moved[targets.VersionIndexPath(id)] = tf
+	}
+	for p, tf := range moved {
+		mg.bin(p).Signed.Targets[p] = tf
+	}
+	return mg, nil
+}
+
+// bin is the metadata of the bin p hashes to.
+func (mg *migration) bin(p string) *metadata.Metadata[metadata.TargetsType] {
+	return mg.tree.Roles[mg.bins.GetRolesForTarget(p)[0].Name].Meta
+}
+
+// declare declares every bin's first version, signed by the targets keys.
+func (mg *migration) declare(t *tx) {
+	for _, name := range mg.tree.Order {
+		n := mg.tree.Roles[name]
+		t.writeRole(n, n.Meta, mg.ss)
+	}
+}
+
+// versions are the bins' versions once declared.
+func (mg *migration) versions() map[string]int64 {
+	out := map[string]int64{}
+	for name, n := range mg.tree.Roles {
+		out[name] = n.Meta.Signed.Version
+	}
+	return out
+}
+
+// useMigration makes d publish into the migration's bins (in memory);
+// d.view keeps the targets as they were before (the version checks' view).
+func (d *destination) useMigration(mg *migration) {
+	d.mig, d.tree, d.bins, d.load = mg, mg.tree, mg.bins, nil
+}
+
+// addIndex stores the model's new version index and adds it to the
+// publication's targets, in a publication into hash bins.
+func (r *Repository) addIndex(d *destination, m *targets.Manifest, newTargets map[string]*metadata.TargetFiles) error {
+	if d.bins == nil {
+		return nil
+	}
+	tf, err := r.putIndex(m.ModelID, indexVersions(d.view.targets.Signed.Targets, m.ModelID, m.Version))
+	if err != nil {
+		return err
+	}
+	newTargets[targets.VersionIndexPath(m.ModelID)] = tf
+	return nil
+}
+
+// migrateFirst moves top-level targets into new bins before a
+// publication adds to them (the configured threshold is passed): d then
+// publishes into the bins, its view kept as it was.
+func (r *Repository) migrateFirst(t *tx, d *destination, kr keys.Keyring) error {
+	view := *d.view
+	before := *view.targets
+	view.targets = &before
+	d.view = &view
+	mg, err := r.migrate(t, kr, r.cfg.Bins.Count)
+	if err != nil {
+		return err
+	}
+	d.useMigration(mg)
+	return nil
+}
+
+// paths are the target paths a publication writes: its files' (package
+// release), and the model's version index in hash bins.
+func (d *destination) paths(m *targets.Manifest, files []string, bases []release.Base) []string {
+	out := release.Paths(m, files, bases)
+	if d.bins != nil {
+		out = append(out, targets.VersionIndexPath(m.ModelID))
+	}
+	return out
+}
+
+func delegatedTo(d *metadata.Delegations) string {
+	if d.SuccinctRoles != nil {
+		return d.SuccinctRoles.NamePrefix + "-*"
+	}
+	var names []string
+	for _, r := range d.Roles {
+		names = append(names, r.Name)
+	}
+	return fmt.Sprint(names)
+}
+
+// MigrateOptions tune MigrateBins.
+type MigrateOptions struct {
+	// Count is the number of bins (0: the configured count, or chosen by
+	// the number of targets).
+	Count int
+	// Threshold, if set, is recorded in mrepo.json as the bins threshold
+	// (a repository made before bins existed has none).
+	Threshold int
+}
+
+// MigrateResult reports a migration.
+type MigrateResult struct {
+	Bins       int      `json:"bins"`
+	NamePrefix string   `json:"name_prefix"`
+	Moved      int      `json:"targets_moved"`
+	Models     int      `json:"models"`
+	Versions   Versions `json:"metadata_versions"`
+}
+
+// MigrateBins moves every top-level target of the repository into new
+// succinct hash bins signed by the targets keys from kr, with a version
+// index for every model, in one publication: devices follow without
+// re-imaging (their next refresh finds the targets in the bins).
+func (r *Repository) MigrateBins(kr keys.Keyring, opts MigrateOptions) (*MigrateResult, error) {
+	if err := repoconfig.CheckBinsCount(opts.Count, true); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDelegation, err)
+	}
+	if opts.Threshold < 0 {
+		return nil, fmt.Errorf("%w: bins threshold %d", ErrDelegation, opts.Threshold)
+	}
+	res := &MigrateResult{NamePrefix: BinsPrefix}
+	v, err := r.update(r.load, func(t *tx) error {
+		ss, err := gatherSigners(t.st, kr, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP)
+		if err != nil {
+			return err
+		}
+		count := opts.Count
+		if count == 0 && r.cfg.Bins != nil {
+			count = r.cfg.Bins.Count
+		}
+		mg, err := r.migrate(t, kr, count)
+		if err != nil {
+			return err
+		}
+		_, res.Bins = mg.bins.GetSuffixLen()
+		res.Moved = mg.moved
+		res.Models = len(targets.PublishedVersions(mg.tree.View().Signed.Targets))
+		mg.declare(t)
+		t.publish(ss, metadata.TARGETS)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Versions = *v
+	if opts.Threshold > 0 {
+		b := repoconfig.Bins{Threshold: opts.Threshold, Count: opts.Count}
+		cfg := *r.cfg
+		cfg.Bins = &b
+		if err := writeConfig(r.fs, r.dir, &cfg); err != nil {
+			return nil, fmt.Errorf("migrated, but recording the bins threshold in %s failed: %w", ConfigFile, err)
+		}
+		r.cfg = &cfg
+	}
+	return res, nil
+}
+
+// overThreshold reports whether publishing n more targets into top-level
+// targets goes past the configured bins threshold, so that add-target
+// migrates first.
+func (r *Repository) overThreshold(st *state, n int) bool {
+	b := r.cfg.Bins
+	d := st.targets.Signed.Delegations
+	return b != nil && (d == nil || len(d.Roles) == 0 && d.SuccinctRoles == nil) && len(st.targets.Signed.Targets)+n > b.Threshold
+}
