@@ -254,13 +254,13 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		}
 	}
 
+	if err := r.addIndex(dst, m, newTargets); err != nil {
+		return err
+	}
 	for p, tf := range newTargets {
 		res.Targets = append(res.Targets, PublishedTarget{Path: p, Length: tf.Length, SHA256: hex.EncodeToString(tf.Hashes["sha256"])})
 	}
 	sort.Slice(res.Targets, func(i, j int) bool { return res.Targets[i].Path < res.Targets[j].Path })
-	if err := r.addIndex(dst, m, newTargets); err != nil {
-		return err
-	}
 	publishing = true // from here on, metadata may already point at the new files
 	res.RoleVersions = dst.commit(t, ss, newTargets)
 	return nil
