@@ -141,17 +141,20 @@ func indexVersions(view map[string]*metadata.TargetFiles, modelID, version strin
 // memory: the tree of the bins (every one with metadata) for a
 // publication to add to, then declare writes.
 type migration struct {
-	tree  *delegation.Tree
-	bins  *metadata.SuccinctRoles
-	ss    []keySigner
-	moved int
+	tree   *delegation.Tree
+	bins   *metadata.SuccinctRoles
+	ss     []keySigner
+	moved  int
+	models int
 }
 
 // migrate delegates top-level targets to count hash bins (0: chosen by
 // the number of targets, repoconfig.Bins.BinCount) signed by the targets
 // keys, moves every top-level target into its bin and signs a version
 // index for every model. The writes are declared by declare.
-func (r *Repository) migrate(t *tx, kr keys.Keyring, count int) (*migration, error) {
+// imported are more targets, already in the target store, signed with
+// them (MigrateOptions.Import).
+func (r *Repository) migrate(t *tx, kr keys.Keyring, count int, imported map[string]*metadata.TargetFiles) (*migration, error) {
 	st := t.st
 	top := &st.targets.Signed
 	if d := top.Delegations; d != nil && (len(d.Roles) > 0 || d.SuccinctRoles != nil) {
@@ -165,8 +168,15 @@ func (r *Repository) migrate(t *tx, kr keys.Keyring, count int) (*migration, err
 	if err != nil {
 		return nil, err
 	}
+	moved := top.Targets
+	for p, tf := range imported {
+		if _, dup := moved[p]; dup {
+			return nil, fmt.Errorf("%w: imported target %s is already published", ErrDelegation, p)
+		}
+		moved[p] = tf
+	}
 	if count == 0 {
-		count = r.cfg.Bins.BinCount(len(top.Targets))
+		count = r.cfg.Bins.BinCount(len(moved))
 	}
 	opts := delegation.Options{Bins: count, NamePrefix: BinsPrefix, Threshold: tr.Threshold}
 	for _, id := range tr.KeyIDs {
@@ -185,17 +195,18 @@ func (r *Repository) migrate(t *tx, kr keys.Keyring, count int) (*migration, err
 	if err != nil {
 		return nil, err
 	}
-	mg := &migration{tree: tree, bins: top.Delegations.SuccinctRoles, ss: rs, moved: len(top.Targets)}
+	mg := &migration{tree: tree, bins: top.Delegations.SuccinctRoles, ss: rs, moved: len(moved)}
 	for _, n := range c.Sign {
 		n.Meta = metadata.Targets()
 		tree.Roles[n.Name] = n
 		tree.Order = append(tree.Order, n.Name)
 	}
-	moved := top.Targets
 	top.Targets = map[string]*metadata.TargetFiles{}
-	for _, id := range slices.Sorted(maps.Keys(targets.PublishedVersions(moved))) {
+	published := targets.PublishedVersions(moved)
+	mg.models = len(published)
+	for _, id := range slices.Sorted(maps.Keys(published)) {
 		var vs []string
-		for _, v := range targets.PublishedVersions(moved)[id] {
+		for _, v := range published[id] {
 			vs = append(vs, v.String())
 		}
 		tf, err := r.putIndex(id, vs)
@@ -260,7 +271,7 @@ func (r *Repository) migrateFirst(t *tx, d *destination, kr keys.Keyring) error 
 	before := *view.targets
 	view.targets = &before
 	d.view = &view
-	mg, err := r.migrate(t, kr, r.cfg.Bins.Count)
+	mg, err := r.migrate(t, kr, r.cfg.Bins.Count, nil)
 	if err != nil {
 		return err
 	}
@@ -297,6 +308,11 @@ type MigrateOptions struct {
 	// Threshold, if set, is recorded in mrepo.json as the bins threshold
 	// (a repository made before bins existed has none).
 	Threshold int
+	// Import are more targets, their files already in the target store
+	// (targetstore.Store), signed into the bins with the moved ones: how
+	// bench/genrepo makes a large repository in one publication. Nothing
+	// checks them beyond what verify checks.
+	Import map[string]*metadata.TargetFiles
 }
 
 // MigrateResult reports a migration.
@@ -329,13 +345,13 @@ func (r *Repository) MigrateBins(kr keys.Keyring, opts MigrateOptions) (*Migrate
 		if count == 0 && r.cfg.Bins != nil {
 			count = r.cfg.Bins.Count
 		}
-		mg, err := r.migrate(t, kr, count)
+		mg, err := r.migrate(t, kr, count, opts.Import)
 		if err != nil {
 			return err
 		}
 		_, res.Bins = mg.bins.GetSuffixLen()
 		res.Moved = mg.moved
-		res.Models = len(targets.PublishedVersions(mg.tree.View().Signed.Targets))
+		res.Models = mg.models
 		mg.declare(t)
 		t.publish(ss, metadata.TARGETS)
 		return nil
