@@ -6,9 +6,7 @@ package repo
 // mrepo bins migrate, or add-target past the configured threshold).
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 
@@ -23,119 +21,6 @@ import (
 
 // BinsPrefix is the name prefix of the hash bins a migration creates.
 const BinsPrefix = "bins"
-
-// versionOnlyBins: a snapshot records the bins of a repository with at
-// least this many by version only (TUF allows it): the snapshot every
-// device downloads stays a few dozen bytes per bin.
-const versionOnlyBins = 256
-
-// snapshotRef is what the snapshot records for a delegated role's new
-// metadata mf: its version only for a bin of versionOnlyBins or more.
-func snapshotRef(n *delegation.Role, mf *metadata.MetaFiles) *metadata.MetaFiles {
-	if n.Bins != nil {
-		if _, count := n.Bins.GetSuffixLen(); count >= versionOnlyBins {
-			return &metadata.MetaFiles{Version: mf.Version}
-		}
-	}
-	return mf
-}
-
-// loadBinsFor reads, for a publication of m into hash bins, only the bins
-// it needs: the model's version index's, then those of every version's
-// manifest the index names (for the version and epoch checks) and of the
-// newest version's payload files and each delta base's (for reuse and
-// patches). A repository without the model's index yet (bins made by
-// mrepo delegate before indexes existed) is read whole, as before.
-func (r *Repository) loadBinsFor(st *state, m *targets.Manifest, deltaFrom []string) (*delegation.Tree, error) {
-	ipath := targets.VersionIndexPath(m.ModelID)
-	tree, err := delegation.LoadBins(r.fs, r.dir, st.targets, st.snapshot, []string{ipath})
-	if err != nil {
-		return nil, err
-	}
-	res := tree.Resolve(ipath)
-	if res.Target == nil {
-		return r.loadTree(st)
-	}
-	vi, err := r.readIndex(m.ModelID, res.Target)
-	if err != nil {
-		return nil, err
-	}
-	var paths []string
-	for _, v := range vi.Versions {
-		paths = append(paths, targets.ManifestPath(m.ModelID, v))
-	}
-	if err := tree.AddBins(r.fs, r.dir, st.snapshot, paths); err != nil {
-		return nil, err
-	}
-	// The payloads of the newest version and of the delta bases, found in
-	// their manifests' signed custom metadata.
-	var want []string
-	if n := len(vi.Versions); n > 0 {
-		want = append(want, vi.Versions[n-1])
-	}
-	paths = nil
-	for _, v := range append(want, deltaFrom...) {
-		mp := targets.ManifestPath(m.ModelID, v)
-		if res := tree.Resolve(mp); res.Target != nil {
-			if c, err := targets.ParseCustom(mp, res.Target.Custom); err == nil {
-				for _, f := range c.Files {
-					paths = append(paths, targets.TargetPath(m.ModelID, v, f))
-				}
-			}
-		}
-	}
-	return tree, tree.AddBins(r.fs, r.dir, st.snapshot, paths)
-}
-
-// readIndex reads a model's stored version index, bounded by its signed
-// length and checked against its signed SHA-256.
-func (r *Repository) readIndex(modelID string, tf *metadata.TargetFiles) (*targets.VersionIndex, error) {
-	ipath := targets.VersionIndexPath(modelID)
-	if tf.Length > targets.MaxVersionIndexSize {
-		return nil, storedErr(ipath, fmt.Errorf("signed length %d is above %d", tf.Length, targets.MaxVersionIndexSize))
-	}
-	ref := *tf
-	ref.Path = ipath
-	f, err := r.targetStore().Open(&ref)
-	if err != nil {
-		return nil, storedErr(ipath, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, tf.Length+1))
-	if err != nil {
-		return nil, storedErr(ipath, err)
-	}
-	if err := tf.VerifyLengthHashes(data); err != nil {
-		return nil, storedErr(ipath, err)
-	}
-	vi, err := targets.ParseVersionIndex(data, modelID)
-	if err != nil {
-		return nil, storedErr(ipath, err)
-	}
-	return vi, nil
-}
-
-// putIndex stores the version index of modelID listing versions and
-// returns its target.
-func (r *Repository) putIndex(modelID string, versions []string) (*metadata.TargetFiles, error) {
-	vi, err := targets.NewVersionIndex(modelID, versions)
-	if err != nil {
-		return nil, err
-	}
-	return r.targetStore().Put(targets.VersionIndexPath(modelID), bytes.NewReader(vi.Marshal()), nil, nil)
-}
-
-// indexVersions lists the versions a model's index names after a
-// publication of version: every version of the model in view (the
-// targets clients resolve, as far as the publication read them: with the
-// index's bins, every version the index names) and version.
-func indexVersions(view map[string]*metadata.TargetFiles, modelID, version string) []string {
-	out := []string{version}
-	for _, v := range targets.PublishedVersions(view)[modelID] {
-		out = append(out, v.String())
-	}
-	return out
-}
 
 // migration is top-level targets' entries moved into new hash bins, in
 // memory: the tree of the bins (every one with metadata) for a
@@ -157,8 +42,8 @@ type migration struct {
 func (r *Repository) migrate(t *tx, kr keys.Keyring, count int, imported map[string]*metadata.TargetFiles) (*migration, error) {
 	st := t.st
 	top := &st.targets.Signed
-	if d := top.Delegations; d != nil && (len(d.Roles) > 0 || d.SuccinctRoles != nil) {
-		return nil, fmt.Errorf("%w: targets already delegates (to %s): only a repository whose targets delegates nothing is migrated to hash bins", ErrDelegation, delegatedTo(d))
+	if to, ok := delegation.Delegates(top.Delegations); ok {
+		return nil, fmt.Errorf("%w: targets already delegates (to %s): only a repository whose targets delegates nothing is migrated to hash bins", ErrDelegation, to)
 	}
 	tr, err := rolesign.RoleOf(st.root, metadata.TARGETS)
 	if err != nil {
@@ -195,12 +80,7 @@ func (r *Repository) migrate(t *tx, kr keys.Keyring, count int, imported map[str
 	if err != nil {
 		return nil, err
 	}
-	mg := &migration{tree: tree, bins: top.Delegations.SuccinctRoles, ss: rs, moved: len(moved)}
-	for _, n := range c.Sign {
-		n.Meta = metadata.Targets()
-		tree.Roles[n.Name] = n
-		tree.Order = append(tree.Order, n.Name)
-	}
+	mg := &migration{bins: top.Delegations.SuccinctRoles, ss: rs, moved: len(moved)}
 	top.Targets = map[string]*metadata.TargetFiles{}
 	published := targets.PublishedVersions(moved)
 	mg.models = len(published)
@@ -209,21 +89,14 @@ func (r *Repository) migrate(t *tx, kr keys.Keyring, count int, imported map[str
 		for _, v := range published[id] {
 			vs = append(vs, v.String())
 		}
-		tf, err := r.putIndex(id, vs)
+		tf, err := r.targetStore().PutVersionIndex(id, vs)
 		if err != nil {
 			return nil, err
 		}
 		moved[targets.VersionIndexPath(id)] = tf
 	}
-	for p, tf := range moved {
-		mg.bin(p).Signed.Targets[p] = tf
-	}
+	mg.tree = tree.NewBins(c, moved)
 	return mg, nil
-}
-
-// bin is the metadata of the bin p hashes to.
-func (mg *migration) bin(p string) *metadata.Metadata[metadata.TargetsType] {
-	return mg.tree.Roles[mg.bins.GetRolesForTarget(p)[0].Name].Meta
 }
 
 // declare declares every bin's first version, signed by the targets keys.
@@ -255,7 +128,7 @@ func (r *Repository) addIndex(d *destination, m *targets.Manifest, newTargets ma
 	if d.bins == nil {
 		return nil
 	}
-	tf, err := r.putIndex(m.ModelID, indexVersions(d.view.targets.Signed.Targets, m.ModelID, m.Version))
+	tf, err := r.targetStore().PutVersionIndex(m.ModelID, delegation.IndexVersions(d.view.targets.Signed.Targets, m.ModelID, m.Version))
 	if err != nil {
 		return err
 	}
@@ -287,17 +160,6 @@ func (d *destination) paths(m *targets.Manifest, files []string, bases []release
 		out = append(out, targets.VersionIndexPath(m.ModelID))
 	}
 	return out
-}
-
-func delegatedTo(d *metadata.Delegations) string {
-	if d.SuccinctRoles != nil {
-		return d.SuccinctRoles.NamePrefix + "-*"
-	}
-	var names []string
-	for _, r := range d.Roles {
-		names = append(names, r.Name)
-	}
-	return fmt.Sprint(names)
 }
 
 // MigrateOptions tune MigrateBins.
@@ -376,7 +238,6 @@ func (r *Repository) MigrateBins(kr keys.Keyring, opts MigrateOptions) (*Migrate
 // targets goes past the configured bins threshold, so that add-target
 // migrates first.
 func (r *Repository) overThreshold(st *state, n int) bool {
-	b := r.cfg.Bins
-	d := st.targets.Signed.Delegations
-	return b != nil && (d == nil || len(d.Roles) == 0 && d.SuccinctRoles == nil) && len(st.targets.Signed.Targets)+n > b.Threshold
+	_, delegates := delegation.Delegates(st.targets.Signed.Delegations)
+	return r.cfg.Bins != nil && !delegates && len(st.targets.Signed.Targets)+n > r.cfg.Bins.Threshold
 }

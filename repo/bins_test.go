@@ -52,7 +52,7 @@ func indexOf(t testing.TB, r *Repository, modelID string) []string {
 	if res.Target == nil {
 		t.Fatalf("no version index of %s", modelID)
 	}
-	vi, err := r.readIndex(modelID, res.Target)
+	vi, err := r.targetStore().VersionIndex(modelID, res.Target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func migratedRepo(t *testing.T) (afero.Fs, string, *Repository) {
 func forgeIndex(t *testing.T, fs afero.Fs, dir string, r *Repository, bin string, versions []string) {
 	ipath := targets.VersionIndexPath("det")
 	own := binOf(t, fs, dir, ipath)
-	tf, err := r.putIndex("det", versions)
+	tf, err := r.targetStore().PutVersionIndex("det", versions)
 	if err != nil {
 		t.Fatal(err)
 	}

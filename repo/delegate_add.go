@@ -39,7 +39,14 @@ func (r *Repository) destination(st *state, role string, m *targets.Manifest, de
 	var tree *delegation.Tree
 	var err error
 	if d := st.targets.Signed.Delegations; role == "" && d != nil && d.Roles == nil && d.SuccinctRoles != nil {
-		tree, err = r.loadBinsFor(st, m, deltaFrom)
+		var found bool
+		tree, found, err = delegation.LoadForModel(r.fs, r.dir, st.targets, st.snapshot, m.ModelID, deltaFrom,
+			func(tf *metadata.TargetFiles) (*targets.VersionIndex, error) {
+				return r.targetStore().VersionIndex(m.ModelID, tf)
+			})
+		if err == nil && !found {
+			tree, err = r.loadTree(st)
+		}
 	} else {
 		tree, err = r.loadTree(st)
 	}

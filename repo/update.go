@@ -135,7 +135,7 @@ func (t *tx) commit() (*Versions, error) {
 			return nil, err
 		}
 		mf.Version = w.md.Signed.Version
-		st.snapshot.Signed.Meta[w.node.Name+".json"] = snapshotRef(w.node, mf)
+		st.snapshot.Signed.Meta[w.node.Name+".json"] = delegation.SnapshotRef(w.node, mf)
 	}
 	changed := len(t.roles) > 0
 	if sm := t.signed[metadata.TARGETS]; sm != nil {
