@@ -2,6 +2,8 @@ package delegation
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/repofiles"
@@ -154,4 +156,57 @@ func Delegates(d *metadata.Delegations) (string, bool) {
 		return strings.Join(names, ", "), true
 	}
 	return "", false
+}
+
+// Migrated is what Migrate did: the tree of the new bins (every bin with
+// metadata in memory, for the writer to sign), and how many targets and
+// models it moved.
+type Migrated struct {
+	Tree          *Tree
+	Bins          *metadata.SuccinctRoles
+	Moved, Models int
+}
+
+// Migrate delegates every target path of top (a top-level targets that
+// delegates nothing) to the hash bins opts describe, moves every target
+// of top, and imported ones, into its bin, and adds a version index for
+// every model, stored by putIndex. top is changed in place; the snapshot
+// is checked for reused names (Apply).
+func Migrate(top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType], opts Options, imported map[string]*metadata.TargetFiles,
+	putIndex func(modelID string, versions []string) (*metadata.TargetFiles, error)) (*Migrated, error) {
+	if to, ok := Delegates(top.Signed.Delegations); ok {
+		return nil, fmt.Errorf("%w: targets already delegates (to %s): only a repository whose targets delegates nothing is migrated to hash bins", ErrDelegation, to)
+	}
+	moved := top.Signed.Targets
+	for p, tf := range imported {
+		if _, dup := moved[p]; dup {
+			return nil, fmt.Errorf("%w: imported target %s is already published", ErrDelegation, p)
+		}
+		moved[p] = tf
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	top.Signed.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{}}
+	tree := &Tree{Top: top, Roles: map[string]*Role{}}
+	c, err := tree.Apply(snapshot, opts)
+	if err != nil {
+		return nil, err
+	}
+	top.Signed.Targets = map[string]*metadata.TargetFiles{}
+	published := targets.PublishedVersions(moved)
+	mg := &Migrated{Bins: top.Signed.Delegations.SuccinctRoles, Moved: len(moved), Models: len(published)}
+	for _, id := range slices.Sorted(maps.Keys(published)) {
+		var vs []string
+		for _, v := range published[id] {
+			vs = append(vs, v.String())
+		}
+		tf, err := putIndex(id, vs)
+		if err != nil {
+			return nil, err
+		}
+		moved[targets.VersionIndexPath(id)] = tf
+	}
+	mg.Tree = tree.NewBins(c, moved)
+	return mg, nil
 }

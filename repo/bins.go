@@ -7,8 +7,6 @@ package repo
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/repoconfig"
@@ -23,28 +21,20 @@ import (
 const BinsPrefix = "bins"
 
 // migration is top-level targets' entries moved into new hash bins, in
-// memory: the tree of the bins (every one with metadata) for a
-// publication to add to, then declare writes.
+// memory (delegation.Migrate), with the signers of the bins: a
+// publication adds to them, then declares the writes.
 type migration struct {
-	tree   *delegation.Tree
-	bins   *metadata.SuccinctRoles
-	ss     []keySigner
-	moved  int
-	models int
+	*delegation.Migrated
+	ss []keySigner
 }
 
 // migrate delegates top-level targets to count hash bins (0: chosen by
 // the number of targets, repoconfig.Bins.BinCount) signed by the targets
-// keys, moves every top-level target into its bin and signs a version
+// keys, moves every top-level target (and imported ones, already in the
+// target store: MigrateOptions.Import) into its bin and signs a version
 // index for every model. The writes are declared by declare.
-// imported are more targets, already in the target store, signed with
-// them (MigrateOptions.Import).
 func (r *Repository) migrate(t *tx, kr keys.Keyring, count int, imported map[string]*metadata.TargetFiles) (*migration, error) {
 	st := t.st
-	top := &st.targets.Signed
-	if to, ok := delegation.Delegates(top.Delegations); ok {
-		return nil, fmt.Errorf("%w: targets already delegates (to %s): only a repository whose targets delegates nothing is migrated to hash bins", ErrDelegation, to)
-	}
 	tr, err := rolesign.RoleOf(st.root, metadata.TARGETS)
 	if err != nil {
 		return nil, err
@@ -53,15 +43,8 @@ func (r *Repository) migrate(t *tx, kr keys.Keyring, count int, imported map[str
 	if err != nil {
 		return nil, err
 	}
-	moved := top.Targets
-	for p, tf := range imported {
-		if _, dup := moved[p]; dup {
-			return nil, fmt.Errorf("%w: imported target %s is already published", ErrDelegation, p)
-		}
-		moved[p] = tf
-	}
 	if count == 0 {
-		count = r.cfg.Bins.BinCount(len(moved))
+		count = r.cfg.Bins.BinCount(len(st.targets.Signed.Targets) + len(imported))
 	}
 	opts := delegation.Options{Bins: count, NamePrefix: BinsPrefix, Threshold: tr.Threshold}
 	for _, id := range tr.KeyIDs {
@@ -71,38 +54,17 @@ func (r *Repository) migrate(t *tx, kr keys.Keyring, count int, imported map[str
 		}
 		opts.Keys = append(opts.Keys, k)
 	}
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	top.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{}}
-	tree := &delegation.Tree{Top: st.targets, Roles: map[string]*delegation.Role{}}
-	c, err := tree.Apply(st.snapshot, opts)
+	m, err := delegation.Migrate(st.targets, st.snapshot, opts, imported, r.targetStore().PutVersionIndex)
 	if err != nil {
 		return nil, err
 	}
-	mg := &migration{bins: top.Delegations.SuccinctRoles, ss: rs, moved: len(moved)}
-	top.Targets = map[string]*metadata.TargetFiles{}
-	published := targets.PublishedVersions(moved)
-	mg.models = len(published)
-	for _, id := range slices.Sorted(maps.Keys(published)) {
-		var vs []string
-		for _, v := range published[id] {
-			vs = append(vs, v.String())
-		}
-		tf, err := r.targetStore().PutVersionIndex(id, vs)
-		if err != nil {
-			return nil, err
-		}
-		moved[targets.VersionIndexPath(id)] = tf
-	}
-	mg.tree = tree.NewBins(c, moved)
-	return mg, nil
+	return &migration{Migrated: m, ss: rs}, nil
 }
 
 // declare declares every bin's first version, signed by the targets keys.
 func (mg *migration) declare(t *tx) {
-	for _, name := range mg.tree.Order {
-		n := mg.tree.Roles[name]
+	for _, name := range mg.Tree.Order {
+		n := mg.Tree.Roles[name]
 		t.writeRole(n, n.Meta, mg.ss)
 	}
 }
@@ -110,7 +72,7 @@ func (mg *migration) declare(t *tx) {
 // versions are the bins' versions once declared.
 func (mg *migration) versions() map[string]int64 {
 	out := map[string]int64{}
-	for name, n := range mg.tree.Roles {
+	for name, n := range mg.Tree.Roles {
 		out[name] = n.Meta.Signed.Version
 	}
 	return out
@@ -119,7 +81,7 @@ func (mg *migration) versions() map[string]int64 {
 // useMigration makes d publish into the migration's bins (in memory);
 // d.view keeps the targets as they were before (the version checks' view).
 func (d *destination) useMigration(mg *migration) {
-	d.mig, d.tree, d.bins, d.load = mg, mg.tree, mg.bins, nil
+	d.mig, d.tree, d.bins, d.load = mg, mg.Tree, mg.Bins, nil
 }
 
 // addIndex stores the model's new version index and adds it to the
@@ -211,9 +173,9 @@ func (r *Repository) MigrateBins(kr keys.Keyring, opts MigrateOptions) (*Migrate
 		if err != nil {
 			return err
 		}
-		_, res.Bins = mg.bins.GetSuffixLen()
-		res.Moved = mg.moved
-		res.Models = mg.models
+		_, res.Bins = mg.Bins.GetSuffixLen()
+		res.Moved = mg.Moved
+		res.Models = mg.Models
 		mg.declare(t)
 		t.publish(ss, metadata.TARGETS)
 		return nil

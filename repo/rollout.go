@@ -10,7 +10,6 @@ package repo
 // target file is written, moved or read: the payload stays as published.
 
 import (
-
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/rollout"
