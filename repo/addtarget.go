@@ -141,6 +141,9 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 // the metadata to sign.
 func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, opts AddOptions, minSaving float64, res *AddResult) error {
 	m, st := b.Manifest, t.st
+	if err := r.removeStaleOf(m.ModelID); err != nil {
+		return err
+	}
 	// Delegated roles and hash bins (delegate_add.go): the checks see the
 	// targets of every role as clients resolve them.
 	dst, err := r.destination(st, opts.Role, m, opts.DeltaFrom)

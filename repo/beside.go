@@ -25,6 +25,9 @@ func (r *Repository) WithPublishedVersion(modelID, version string, fn func(*targ
 	if err != nil {
 		return err
 	}
+	if err := r.removeStaleOf(modelID); err != nil {
+		return err
+	}
 	ref, err := r.findVersion(st, modelID, version)
 	if err != nil {
 		return err

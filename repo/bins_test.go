@@ -3,12 +3,14 @@ package repo
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sync/atomic"
 	"testing"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/repoconfig"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
@@ -274,4 +276,28 @@ func TestVersionIndexAttacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBinsStaleTempFiles: in a repository with hash bins, writers do not
+// walk targets/ (every version's directory), and add-target removes the
+// temporary files a crashed writer left under the model it publishes;
+// those of metadata/ are removed by every writer, as before.
+func TestBinsStaleTempFiles(t *testing.T) {
+	t.Parallel()
+	fs, dir, r := migratedRepo(t)
+	var planted []string
+	for _, d := range []string{MetadataDir, filepath.Join(TargetsDir, "models", "det"), filepath.Join(TargetsDir, "models", "det", "1.0.0")} {
+		p := filepath.Join(dir, d, atomicfs.TempPrefix+"crashed")
+		if err := afero.WriteFile(fs, p, []byte("half a file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		planted = append(planted, p)
+	}
+	mustPublishAs(t, r, fs, getFixture(t).kr, "det", "3.0.0", AddOptions{})
+	for _, p := range planted {
+		if _, err := fs.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s survived add-target (stat: %v)", p, err)
+		}
+	}
+	requireVerifies(t, fs, dir, t0)
 }

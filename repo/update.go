@@ -28,7 +28,6 @@ import (
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/staged"
-	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -57,14 +56,14 @@ func (r *Repository) update(load func() (*state, error), fn func(*tx) error) (*V
 		return nil, err
 	}
 	defer unlock()
-	for _, d := range []string{MetadataDir, TargetsDir, StagedDir, targetstore.TmpDir} {
-		if err := atomicfs.RemoveStale(r.fs, filepath.Join(r.dir, d)); err != nil {
-			return nil, err
-		}
-	}
 	st, err := load()
 	if err != nil {
 		return nil, err
+	}
+	for _, d := range r.staleDirs(st) {
+		if err := atomicfs.RemoveStale(r.fs, filepath.Join(r.dir, d)); err != nil {
+			return nil, err
+		}
 	}
 	t := r.newTx(st)
 	if err := fn(t); err != nil {
