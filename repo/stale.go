@@ -27,4 +27,3 @@ func (r *Repository) staleDirs(st *state) []string {
 func (r *Repository) removeStaleOf(modelID string) error {
 	return atomicfs.RemoveStale(r.fs, filepath.Join(r.dir, TargetsDir, targets.ModelsDir, modelID))
 }
-
