@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/audit"
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/repoconfig"
 	"github.com/edgetuf/edgetuf/targets"
@@ -39,8 +40,9 @@ func (b *binReads) OpenFile(name string, flag int, perm os.FileMode) (afero.File
 	return b.Fs.OpenFile(name, flag, perm)
 }
 
-// indexOf reads the version index of modelID as a device resolves it.
-func indexOf(t testing.TB, r *Repository, modelID string) []string {
+// loadedTree is r's current state, signatures checked, and its whole
+// delegation tree.
+func loadedTree(t testing.TB, r *Repository) (*state, *delegation.Tree) {
 	t.Helper()
 	st, err := r.load()
 	if err != nil {
@@ -50,6 +52,13 @@ func indexOf(t testing.TB, r *Repository, modelID string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, tree
+}
+
+// indexOf reads the version index of modelID as a device resolves it.
+func indexOf(t testing.TB, r *Repository, modelID string) []string {
+	t.Helper()
+	_, tree := loadedTree(t, r)
 	res := tree.Resolve(targets.VersionIndexPath(modelID))
 	if res.Target == nil {
 		t.Fatalf("no version index of %s", modelID)

@@ -123,14 +123,7 @@ func problemCodes(rep *audit.Report) []string {
 func forgeRole(t testing.TB, fs afero.Fs, dir string, now time.Time, name string, kr keys.Keyring, mutate func(md *metadata.Metadata[metadata.TargetsType])) {
 	t.Helper()
 	r := openAt(t, fs, dir, now)
-	st, err := r.load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, err := r.loadTree(st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, tree := loadedTree(t, r)
 	n := tree.Roles[name]
 	mutate(n.Meta)
 	rs, err := signers(kr, name, n.Keys())
