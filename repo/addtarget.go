@@ -168,7 +168,7 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		if err := r.migrateFirst(t, dst, kr); err != nil {
 			return err
 		}
-		res.Warnings = append(res.Warnings, fmt.Sprintf("targets moved into %s hash bins (more than %d targets): devices follow on their next refresh", BinsPrefix, r.cfg.Bins.Threshold))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("targets moved into hash bins %s-* (more than %d in top-level targets): devices follow on their next refresh", BinsPrefix, r.cfg.Bins.Threshold))
 	}
 	if err := dst.checkPaths(dst.paths(m, b.Files, rbases)); err != nil {
 		return err
