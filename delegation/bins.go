@@ -19,17 +19,19 @@ import (
 // names (for the version and epoch checks) and of the payloads of the
 // newest version and of each delta base (for reuse and patches).
 // readIndex reads and checks the stored index of the model whose signed
-// target it is given. found is false when the model has no index (the
-// caller then reads the whole tree: its versions may be in any bin).
+// target it is given. A model without an index has no version in the
+// bins when indexed is set (every model there has one); otherwise found
+// is false, and the caller reads the whole tree (its versions may be in
+// any bin).
 func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType],
-	modelID string, deltaFrom []string, readIndex func(*metadata.TargetFiles) (*targets.VersionIndex, error)) (tree *Tree, found bool, err error) {
+	modelID string, deltaFrom []string, indexed bool, readIndex func(*metadata.TargetFiles) (*targets.VersionIndex, error)) (tree *Tree, found bool, err error) {
 	ipath := targets.VersionIndexPath(modelID)
 	if tree, err = LoadBins(fs, dir, top, snapshot, []string{ipath}); err != nil {
 		return nil, false, err
 	}
 	res := tree.Resolve(ipath)
 	if res.Target == nil {
-		return nil, false, nil
+		return tree, indexed, nil
 	}
 	vi, err := readIndex(res.Target)
 	if err != nil {

@@ -184,15 +184,21 @@ func (r *Repository) MigrateBins(kr keys.Keyring, opts MigrateOptions) (*Migrate
 		return nil, err
 	}
 	res.Versions = *v
-	if opts.Threshold > 0 {
-		b := repoconfig.Bins{Threshold: opts.Threshold, Count: opts.Count}
-		cfg := *r.cfg
-		cfg.Bins = &b
-		if err := writeConfig(r.fs, r.dir, &cfg); err != nil {
-			return nil, fmt.Errorf("migrated, but recording the bins threshold in %s failed: %w", ConfigFile, err)
-		}
-		r.cfg = &cfg
+	// Every model now has an index: recorded, with the threshold.
+	b := repoconfig.DefaultBins()
+	if r.cfg.Bins != nil {
+		*b = *r.cfg.Bins
+		b.Indexed = true
 	}
+	if opts.Threshold > 0 {
+		b.Threshold = opts.Threshold
+	}
+	cfg := *r.cfg
+	cfg.Bins = b
+	if err := writeConfig(r.fs, r.dir, &cfg); err != nil {
+		return nil, fmt.Errorf("migrated, but recording it in %s failed (publications of new models read every bin until it is): %w", ConfigFile, err)
+	}
+	r.cfg = &cfg
 	return res, nil
 }
 

@@ -118,7 +118,7 @@ func TestMigrateBins(t *testing.T) {
 	if got := indexOf(t, r, "det"); !slices.Equal(got, []string{"1.0.0", "2.0.0"}) {
 		t.Fatalf("det index %v", got)
 	}
-	if r2 := openAt(t, fs, dir, t0); r2.cfg.Bins == nil || r2.cfg.Bins.Threshold != 500 {
+	if r2 := openAt(t, fs, dir, t0); r2.cfg.Bins == nil || r2.cfg.Bins.Threshold != 500 || !r2.cfg.Bins.Indexed {
 		t.Fatalf("mrepo.json bins %+v", r2.cfg.Bins)
 	}
 	if _, err := r.MigrateBins(f.kr, MigrateOptions{}); !errors.Is(err, ErrDelegation) {
@@ -138,6 +138,16 @@ func TestMigrateBins(t *testing.T) {
 	}
 	if got := indexOf(t, r, "det"); !slices.Equal(got, []string{"1.0.0", "2.0.0", "3.0.0"}) {
 		t.Fatalf("det index after 3.0.0: %v", got)
+	}
+	// A new model's first version: no index, and mrepo.json says every
+	// model in the bins has one, so only the new paths' bins are read.
+	counted.n.Store(0)
+	mustPublishAs(t, rc, counted, f.kr, "fresh", "1.0.0", AddOptions{})
+	if n := counted.n.Load(); n == 0 || n > 4 {
+		t.Fatalf("a new model's first add-target read %d bins", n)
+	}
+	if got := indexOf(t, r, "fresh"); !slices.Equal(got, []string{"1.0.0"}) {
+		t.Fatalf("fresh index %v", got)
 	}
 	if _, err := publishAs(t, rc, counted, f.kr, "det", "2.5.0", AddOptions{}); !errors.Is(err, ErrVersionNotNewer) {
 		t.Fatalf("an older version, checked from the index's versions: %v", err)
@@ -307,6 +317,27 @@ func TestBinsStaleTempFiles(t *testing.T) {
 		if _, err := fs.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s survived add-target (stat: %v)", p, err)
 		}
+	}
+	requireVerifies(t, fs, dir, t0)
+}
+
+// TestBinsWithoutIndexReadEveryBin: in a repository whose bins older
+// mrepo versions filled (mrepo.json without "indexed"), a model without
+// a version index is checked against every bin, so its unindexed
+// versions still count.
+func TestBinsWithoutIndexReadEveryBin(t *testing.T) {
+	t.Parallel()
+	fs, dir, r := migratedRepo(t)
+	ipath := targets.VersionIndexPath("det")
+	forgeRole(t, fs, dir, t0, binOf(t, fs, dir, ipath), getFixture(t).kr, func(md *metadata.Metadata[metadata.TargetsType]) { delete(md.Signed.Targets, ipath) })
+	r = openAt(t, fs, dir, t0)
+	r.cfg.Bins.Indexed = false
+	if _, err := publishAs(t, r, fs, getFixture(t).kr, "det", "1.5.0", AddOptions{}); !errors.Is(err, ErrVersionNotNewer) {
+		t.Fatalf("an older version of an unindexed model: %v", err)
+	}
+	mustPublishAs(t, r, fs, getFixture(t).kr, "det", "3.0.0", AddOptions{})
+	if got := indexOf(t, r, "det"); !slices.Equal(got, []string{"1.0.0", "2.0.0", "3.0.0"}) {
+		t.Fatalf("det index rebuilt from every bin: %v", got)
 	}
 	requireVerifies(t, fs, dir, t0)
 }

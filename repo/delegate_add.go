@@ -40,7 +40,8 @@ func (r *Repository) destination(st *state, role string, m *targets.Manifest, de
 	var err error
 	if d := st.targets.Signed.Delegations; role == "" && d != nil && d.Roles == nil && d.SuccinctRoles != nil {
 		var found bool
-		tree, found, err = delegation.LoadForModel(r.fs, r.dir, st.targets, st.snapshot, m.ModelID, deltaFrom,
+		indexed := r.cfg.Bins != nil && r.cfg.Bins.Indexed
+		tree, found, err = delegation.LoadForModel(r.fs, r.dir, st.targets, st.snapshot, m.ModelID, deltaFrom, indexed,
 			func(tf *metadata.TargetFiles) (*targets.VersionIndex, error) {
 				return r.targetStore().VersionIndex(m.ModelID, tf)
 			})

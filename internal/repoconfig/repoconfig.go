@@ -107,6 +107,12 @@ type Bins struct {
 	Threshold int `json:"threshold"`
 	// Count is the number of bins to create; 0 chooses (BinCount).
 	Count int `json:"count"`
+	// Indexed: every model with a version in hash bins has a version
+	// index (set by mrepo init and mrepo bins migrate; unset in
+	// repositories whose bins older mrepo versions filled), so a model
+	// without one has no version there and its first publication reads
+	// no other bin.
+	Indexed bool `json:"indexed,omitempty"`
 }
 
 // Limits of the bins configuration.
@@ -122,7 +128,7 @@ const (
 )
 
 // DefaultBins is the configuration mrepo init writes.
-func DefaultBins() *Bins { return &Bins{Threshold: DefaultBinsThreshold} }
+func DefaultBins() *Bins { return &Bins{Threshold: DefaultBinsThreshold, Indexed: true} }
 
 // Validate checks the threshold (at least 1) and the count (0, or a power
 // of two from MinBins to MaxBins).
