@@ -147,6 +147,8 @@ const (
 	// VersionIndexMismatch: a model's version index names a version that
 	// is not published, or does not name one that is: devices listing
 	// versions from it do not see the missing one (a named version that
-	// does not exist is looked up and not found).
+	// does not exist is looked up and not found); or, once any model has
+	// an index, a model with versions in delegated roles has none (mrepo
+	// add-target would take it for a model without versions there).
 	VersionIndexMismatch Code = "VERSION_INDEX_MISMATCH"
 )

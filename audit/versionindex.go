@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // checkVersionIndexes checks every model version index target
@@ -12,8 +14,25 @@ import (
 // wrong index cannot make a device accept anything (every version it
 // names is looked up on its own), but it hides versions from devices,
 // or sends them looking for versions that do not exist.
+//
+// Once any model has an index, every model with a version in a delegated
+// role (a hash bin) must have one: mrepo trusts a missing index to mean
+// that the model has no version there (mrepo.json "indexed").
 func (v *verifier) checkVersionIndexes(jobs []*targetJob, models map[string]*modelVersion) {
 	byModel := publishedByModel(models)
+	indexed, delegated := map[string]bool{}, map[string]string{}
+	for _, j := range jobs {
+		if id, ok := targets.IsVersionIndexPath(j.path); ok {
+			indexed[id] = true
+		} else if j.custom != nil && j.custom.Kind == targets.KindManifest && j.role != metadata.TARGETS && delegated[j.custom.ModelID] == "" {
+			delegated[j.custom.ModelID] = j.path
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(delegated)) {
+		if len(indexed) > 0 && !indexed[id] {
+			v.problem(VersionIndexMismatch, "", targets.VersionIndexPath(id), "missing: %s has versions in delegated roles (%s) but no version index; publish its next version with mrepo add-target to write one", id, delegated[id])
+		}
+	}
 	for _, j := range jobs {
 		id, ok := targets.IsVersionIndexPath(j.path)
 		if !ok {

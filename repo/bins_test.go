@@ -270,6 +270,7 @@ func TestVersionIndexAttacks(t *testing.T) {
 		{"names a version that does not exist", "", []string{"1.0.0", "2.0.0", "9.0.0"}, audit.VersionIndexMismatch},
 		{"leaves a version out", "", []string{"1.0.0"}, audit.VersionIndexMismatch},
 		{"in the wrong bin", "other", []string{"1.0.0", "2.0.0"}, audit.DelegationViolation},
+		{"removed", "none", nil, audit.VersionIndexMismatch},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -284,7 +285,13 @@ func TestVersionIndexAttacks(t *testing.T) {
 					}
 				}
 			}
-			forgeIndex(t, fs, dir, r, bin, c.versions)
+			if bin == "none" {
+				ipath := targets.VersionIndexPath("det")
+				forgeRole(t, fs, dir, t0, binOf(t, fs, dir, ipath), getFixture(t).kr, func(md *metadata.Metadata[metadata.TargetsType]) { delete(md.Signed.Targets, ipath) })
+				mustPublishAs(t, r, fs, getFixture(t).kr, "other", "1.0.0", AddOptions{}) // an index of another model
+			} else {
+				forgeIndex(t, fs, dir, r, bin, c.versions)
+			}
 			rep := verifyAt(t, fs, dir, t0)
 			found := false
 			for _, p := range rep.Problems {
