@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/internal/rolesign"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -99,7 +100,7 @@ func (d *destination) checkPaths(paths []string) (err error) {
 func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSigners, error) {
 	switch {
 	case d.node != nil:
-		rs, err := delegatedSigners(d.tree, d.node, kr)
+		rs, err := rolesign.Delegated(d.tree, d.node, kr)
 		if err != nil {
 			return nil, err
 		}
@@ -180,21 +181,4 @@ func (d *destination) commit(t *tx, ss roleSigners, newTargets map[string]*metad
 	}
 	t.publish(ss, metadata.SNAPSHOT)
 	return roles
-}
-
-// delegatedSigners returns kr's signers for delegated role n (a hash bin
-// signs with the bins' keys, named PREFIX-* in errors), after checking
-// that n's stored metadata, if any, is signed by a threshold of the keys
-// its delegator gives it: a change never re-signs a role's tampered state.
-func delegatedSigners(tree *delegation.Tree, n *delegation.Role, kr keys.Keyring) ([]keySigner, error) {
-	if n.Meta != nil {
-		if err := tree.CheckSigned(n); err != nil {
-			return nil, err
-		}
-	}
-	name := n.Name
-	if n.Bins != nil {
-		name = n.Bins.NamePrefix + "-*"
-	}
-	return signers(kr, name, n.Keys())
 }

@@ -11,6 +11,7 @@ package repo
 
 import (
 	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/internal/rolesign"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
@@ -81,7 +82,7 @@ func (r *Repository) ChangeControls(modelID, version string, kr keys.Keyring, ch
 			return nil
 		}
 		n := ref.Node
-		rs, err := delegatedSigners(ref.Tree, n, kr)
+		rs, err := rolesign.Delegated(ref.Tree, n, kr)
 		if err != nil {
 			return err
 		}

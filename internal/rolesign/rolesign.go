@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/pubkey"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/keys"
@@ -124,4 +125,21 @@ func CheckRootLink(fs afero.Fs, dir string, root *metadata.Metadata[metadata.Roo
 		return repofiles.StoredError(fmt.Sprintf("%d.root.json", v), fmt.Errorf("not signed by a threshold of root v%d's root keys: %v", v-1, err))
 	}
 	return nil
+}
+
+// Delegated returns kr's signers for delegated role n (a hash bin signs
+// with the bins' keys, named PREFIX-* in errors), after checking that
+// n's stored metadata, if any, is signed by a threshold of the keys its
+// delegator gives it: a change never re-signs a role's tampered state.
+func Delegated(tree *delegation.Tree, n *delegation.Role, kr keys.Keyring) ([]Signer, error) {
+	if n.Meta != nil {
+		if err := tree.CheckSigned(n); err != nil {
+			return nil, err
+		}
+	}
+	name := n.Name
+	if n.Bins != nil {
+		name = n.Bins.NamePrefix + "-*"
+	}
+	return For(kr, name, n.Keys())
 }
