@@ -147,4 +147,17 @@ const (
 	// delivery by envelopes. A device reports KEY_UNAVAILABLE or
 	// DECRYPT_FAILED.
 	EnvelopeInvalid Code = "ENVELOPE_INVALID"
+	// VersionIndexInvalid: a model's version index target
+	// (models/<model_id>/versions.json, targets.VersionIndex) is larger
+	// than targets.MaxVersionIndexSize or does not parse. Devices that
+	// list the model's versions from it fail (METADATA_INVALID) until it
+	// is republished.
+	VersionIndexInvalid Code = "VERSION_INDEX_INVALID"
+	// VersionIndexMismatch: a model's version index names a version that
+	// is not published, or does not name one that is: devices listing
+	// versions from it do not see the missing one (a named version that
+	// does not exist is looked up and not found); or, once any model has
+	// an index, a model with versions in delegated roles has none (mrepo
+	// add-target would take it for a model without versions there).
+	VersionIndexMismatch Code = "VERSION_INDEX_MISMATCH"
 )

@@ -88,7 +88,8 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 			if r.outside(p) {
 				j.pre = append(j.pre, mkProblem(DelegationViolation, r.name, p, "role %s is not delegated this path; clients will not find it", r.name))
 			}
-			if strings.HasPrefix(p, targets.ModelsDir+"/") {
+			_, index := targets.IsVersionIndexPath(p)
+			if strings.HasPrefix(p, targets.ModelsDir+"/") && !index {
 				c, err := targets.ParseCustom(p, j.tf.Custom)
 				switch {
 				case errors.Is(err, targets.ErrControl):
@@ -99,7 +100,8 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 					j.custom = c
 				}
 			}
-			j.keep = j.custom != nil && j.custom.Kind == targets.KindManifest && j.tf.Length <= targets.MaxManifestSize
+			j.keep = j.custom != nil && j.custom.Kind == targets.KindManifest && j.tf.Length <= targets.MaxManifestSize ||
+				index && j.tf.Length <= targets.MaxVersionIndexSize
 			// An encrypted patch's header is inside its ciphertext: only
 			// a content key holder can read it.
 			j.patch = j.custom != nil && j.custom.Kind == targets.KindDelta && j.custom.Plaintext == nil
@@ -182,6 +184,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 	v.checkEnvelopes(models)
 	v.checkPrecedence(models)
 	v.checkEpochs(models)
+	v.checkVersionIndexes(jobs, models)
 }
 
 // checkPrecedence reports versions of one model that have the same semver

@@ -294,3 +294,26 @@ func (t *Tree) CheckTopLevelPaths(paths []string) error {
 	}
 	return nil
 }
+
+// RolesNamed returns the delegated role called name, or every hash bin
+// when name is the bins' name prefix (ErrDelegation: neither).
+func (t *Tree) RolesNamed(name string) ([]*Role, error) {
+	var nodes []*Role
+	if sr := t.HashBins(); sr != nil && name == sr.NamePrefix {
+		for _, b := range sr.GetRoles() {
+			if n := t.Roles[b]; n != nil {
+				nodes = append(nodes, n)
+			}
+		}
+	} else if n := t.Roles[name]; n != nil {
+		nodes = append(nodes, n)
+	}
+	if len(nodes) == 0 {
+		hint := t.RolesHint()
+		if sr := t.HashBins(); sr != nil {
+			hint = fmt.Sprintf(" (hash bins: --role %s re-signs them all)", sr.NamePrefix)
+		}
+		return nil, fmt.Errorf("%w: %s is not a delegated role%s", ErrDelegation, name, hint)
+	}
+	return nodes, nil
+}

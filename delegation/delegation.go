@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/pubkey"
+	"github.com/edgetuf/edgetuf/internal/repoconfig"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -24,9 +25,11 @@ var (
 	ErrOutsideDelegation = errors.New("target path outside the role's delegation")
 )
 
-// MaxBins is the largest number of succinct hash bins Delegate creates: a
-// device that lists the versions of a model loads every bin.
-const MaxBins = 1024
+// MaxBins is the largest number of succinct hash bins Delegate creates.
+// A device lists a model's versions from the model's version index (one
+// bin, targets.VersionIndexPath), so the number of bins costs it only the
+// snapshot's entries for them (a few dozen bytes each).
+const MaxBins = repoconfig.MaxBins
 
 var roleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 

@@ -62,6 +62,8 @@ type Tree struct {
 	Top   *metadata.Metadata[metadata.TargetsType]
 	Roles map[string]*Role
 	Order []string // pre-order, depth first, each role once
+	// Partial is set on a tree that holds only some hash bins (LoadBins).
+	Partial bool
 }
 
 // RoleFile is the consistent-snapshot name of a delegated role's metadata.
@@ -99,16 +101,8 @@ func LoadTree(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsTy
 			if len(t.Roles) >= MaxTreeRoles {
 				return repofiles.StoredError(parent, fmt.Errorf("more than %d delegated roles", MaxTreeRoles))
 			}
-			if n.Ref = snapshot.Signed.Meta[n.Name+".json"]; n.Ref != nil {
-				n.File = RoleFile(n.Name, n.Ref.Version)
-				m, err := repofiles.ReadMeta(fs, filepath.Join(dir, repofiles.MetadataDir, n.File), metadata.Targets(), n.Ref)
-				if err != nil {
-					return repofiles.StoredError(n.File, err)
-				}
-				if m.Signed.Version != n.Ref.Version {
-					return repofiles.StoredError(n.File, fmt.Errorf("version %d, the snapshot records %d", m.Signed.Version, n.Ref.Version))
-				}
-				n.Meta = m
+			if err := n.read(fs, dir, snapshot); err != nil {
+				return err
 			}
 			t.Roles[n.Name] = n
 			t.Order = append(t.Order, n.Name)
@@ -124,6 +118,67 @@ func LoadTree(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsTy
 		return nil, err
 	}
 	return t, nil
+}
+
+// read reads the role's current metadata, if the snapshot lists it,
+// checked against the length and hash (if any) and the version the
+// snapshot records.
+func (n *Role) read(fs afero.Fs, dir string, snapshot *metadata.Metadata[metadata.SnapshotType]) error {
+	if n.Ref = snapshot.Signed.Meta[n.Name+".json"]; n.Ref == nil {
+		return nil
+	}
+	n.File = RoleFile(n.Name, n.Ref.Version)
+	m, err := repofiles.ReadMeta(fs, filepath.Join(dir, repofiles.MetadataDir, n.File), metadata.Targets(), n.Ref)
+	if err != nil {
+		return repofiles.StoredError(n.File, err)
+	}
+	if m.Signed.Version != n.Ref.Version {
+		return repofiles.StoredError(n.File, fmt.Errorf("version %d, the snapshot records %d", m.Signed.Version, n.Ref.Version))
+	}
+	n.Meta = m
+	return nil
+}
+
+// LoadBins is LoadTree for a publisher that needs only some target paths
+// of a repository whose top-level targets delegates to succinct hash
+// bins: it reads only the bins those paths hash to, so its cost does not
+// grow with the number of bins. The tree is partial (Partial set): a
+// path whose bin was not read resolves as blocked, never as absent, and
+// View, Effective and ShadowWarnings see the bins read only. A bin that
+// delegates further is an error (mrepo never writes one; LoadTree reads
+// such a tree whole).
+func LoadBins(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType], paths []string) (*Tree, error) {
+	t := &Tree{Top: top, Roles: map[string]*Role{}, Partial: true}
+	sr := t.HashBins()
+	if sr == nil {
+		return nil, fmt.Errorf("%w: targets does not delegate to hash bins", ErrDelegation)
+	}
+	if err := t.AddBins(fs, dir, snapshot, paths); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// AddBins reads, into a partial tree (LoadBins), the bins of paths not
+// read yet.
+func (t *Tree) AddBins(fs afero.Fs, dir string, snapshot *metadata.Metadata[metadata.SnapshotType], paths []string) error {
+	sr := t.HashBins()
+	for _, p := range paths {
+		name := sr.GetRolesForTarget(p)[0].Name
+		if t.Roles[name] != nil {
+			continue
+		}
+		n := &Role{Name: name, Parent: metadata.TARGETS, Bins: sr}
+		if err := n.read(fs, dir, snapshot); err != nil {
+			return err
+		}
+		if n.Meta != nil && n.Meta.Signed.Delegations != nil {
+			return repofiles.StoredError(n.File, fmt.Errorf("hash bin %s delegates further", name))
+		}
+		t.Roles[name] = n
+		t.Order = append(t.Order, name)
+	}
+	return nil
 }
 
 // Meta returns a role's current metadata, top-level targets included

@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"sort"
 
@@ -142,9 +143,12 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 // the metadata to sign.
 func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, opts AddOptions, minSaving float64, res *AddResult) error {
 	m, st := b.Manifest, t.st
+	if err := r.removeStaleOf(m.ModelID); err != nil {
+		return err
+	}
 	// Delegated roles and hash bins (delegate_add.go): the checks see the
 	// targets of every role as clients resolve them.
-	dst, err := r.destination(st, opts.Role)
+	dst, err := r.destination(st, opts.Role, m, opts.DeltaFrom)
 	if err != nil {
 		return err
 	}
@@ -162,7 +166,13 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	if err != nil {
 		return err
 	}
-	if err := dst.checkPaths(release.Paths(m, b.Files, rbases)); err != nil {
+	if opts.Role == "" && r.overThreshold(st, len(b.Files)+1) {
+		if err := r.migrateFirst(t, dst, kr); err != nil {
+			return err
+		}
+		res.Warnings = append(res.Warnings, fmt.Sprintf("targets moved into hash bins %s-* (more than %d in top-level targets): devices follow on their next refresh", BinsPrefix, r.cfg.Bins.Threshold))
+	}
+	if err := dst.checkPaths(dst.paths(m, b.Files, rbases)); err != nil {
 		return err
 	}
 	ss, err := dst.signers(r, st, kr)
@@ -249,6 +259,9 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 		}
 	}
 
+	if err := r.addIndex(dst, m, newTargets); err != nil {
+		return err
+	}
 	for p, tf := range newTargets {
 		res.Targets = append(res.Targets, PublishedTarget{Path: p, Length: tf.Length, SHA256: hex.EncodeToString(tf.Hashes["sha256"])})
 	}

@@ -25,14 +25,17 @@ func (r *Repository) WithPublishedVersion(modelID, version string, fn func(*targ
 	if err != nil {
 		return err
 	}
+	if err := r.removeStaleOf(modelID); err != nil {
+		return err
+	}
 	ref, err := r.findVersion(st, modelID, version)
 	if err != nil {
 		return err
 	}
-	if ref.node != nil {
-		if err := ref.tree.CheckSigned(ref.node); err != nil {
+	if ref.Node != nil {
+		if err := ref.Tree.CheckSigned(ref.Node); err != nil {
 			return err
 		}
 	}
-	return fn(ref.custom, r.targetStore())
+	return fn(ref.Custom, r.targetStore())
 }

@@ -205,22 +205,9 @@ func (r *Repository) resignRole(t *tx, name string, kr keys.Keyring, opts Resign
 	if err != nil {
 		return err
 	}
-	var nodes []*delegation.Role
-	if sr := tree.HashBins(); sr != nil && name == sr.NamePrefix {
-		for _, b := range sr.GetRoles() {
-			if n := tree.Roles[b]; n != nil {
-				nodes = append(nodes, n)
-			}
-		}
-	} else if n := tree.Roles[name]; n != nil {
-		nodes = append(nodes, n)
-	}
-	if len(nodes) == 0 {
-		hint := tree.RolesHint()
-		if sr := tree.HashBins(); sr != nil {
-			hint = fmt.Sprintf(" (hash bins: --role %s re-signs them all)", sr.NamePrefix)
-		}
-		return fmt.Errorf("%w: %s is not a delegated role%s", delegation.ErrDelegation, name, hint)
+	nodes, err := tree.RolesNamed(name)
+	if err != nil {
+		return err
 	}
 	for _, n := range nodes {
 		if n.Meta == nil {

@@ -6,7 +6,9 @@ import (
 	"slices"
 
 	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/internal/rolesign"
 	"github.com/edgetuf/edgetuf/keys"
+	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -22,18 +24,41 @@ type destination struct {
 	bins *metadata.SuccinctRoles // hash bins
 	// touched lists the bins the publication writes (set by checkPaths).
 	touched []*delegation.Role
+	// load reads the bins of more paths into a partial tree (bins.go).
+	load func(paths []string) error
+	// mig is set when the publication moves top-level targets into new
+	// bins first (bins.go): the bins are in memory, written by mig.
+	mig *migration
 }
 
 // binsSigners is the key under which a destination keeps the bins' signers.
 const binsSigners = "\x00bins"
 
 // destination resolves where AddTarget publishes.
-func (r *Repository) destination(st *state, role string) (*destination, error) {
-	tree, err := r.loadTree(st)
+// A publication into hash bins reads only the bins it needs (loadBinsFor).
+func (r *Repository) destination(st *state, role string, m *targets.Manifest, deltaFrom []string) (*destination, error) {
+	var tree *delegation.Tree
+	var err error
+	if d := st.targets.Signed.Delegations; role == "" && d != nil && d.Roles == nil && d.SuccinctRoles != nil {
+		var found bool
+		indexed := r.cfg.Bins != nil && r.cfg.Bins.Indexed
+		tree, found, err = delegation.LoadForModel(r.fs, r.dir, st.targets, st.snapshot, m.ModelID, deltaFrom, indexed,
+			func(tf *metadata.TargetFiles) (*targets.VersionIndex, error) {
+				return r.targetStore().VersionIndex(m.ModelID, tf)
+			})
+		if err == nil && !found {
+			tree, err = r.loadTree(st)
+		}
+	} else {
+		tree, err = r.loadTree(st)
+	}
 	if err != nil {
 		return nil, err
 	}
 	d := &destination{tree: tree, view: viewOf(tree, st)}
+	if tree.Partial {
+		d.load = func(paths []string) error { return tree.AddBins(r.fs, r.dir, st.snapshot, paths) }
+	}
 	sr := tree.HashBins()
 	switch {
 	case role == "" && sr != nil:
@@ -58,6 +83,11 @@ func (d *destination) checkPaths(paths []string) (err error) {
 	case d.node != nil:
 		return d.tree.CheckRolePaths(d.node, paths)
 	case d.bins != nil:
+		if d.load != nil {
+			if err := d.load(paths); err != nil {
+				return err
+			}
+		}
 		d.touched, err = d.tree.BinsFor(d.bins, paths)
 		return err
 	}
@@ -70,7 +100,7 @@ func (d *destination) checkPaths(paths []string) (err error) {
 func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSigners, error) {
 	switch {
 	case d.node != nil:
-		rs, err := delegatedSigners(d.tree, d.node, kr)
+		rs, err := rolesign.Delegated(d.tree, d.node, kr)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +112,7 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 		return ss, nil
 	case d.bins != nil:
 		for _, n := range d.touched {
-			if err := d.tree.CheckSigned(n); err != nil {
+			if err := d.tree.CheckSigned(n); d.mig == nil && err != nil {
 				return nil, err
 			}
 		}
@@ -90,7 +120,11 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 		if err != nil {
 			return nil, err
 		}
-		ss, err := gatherSigners(st, kr, metadata.SNAPSHOT, metadata.TIMESTAMP)
+		roles := []string{metadata.SNAPSHOT, metadata.TIMESTAMP}
+		if d.mig != nil {
+			roles = append(roles, metadata.TARGETS)
+		}
+		ss, err := gatherSigners(st, kr, roles...)
 		if err != nil {
 			return nil, err
 		}
@@ -135,6 +169,11 @@ func (d *destination) commit(t *tx, ss roleSigners, newTargets map[string]*metad
 		}
 		g.md.Signed.Targets[p] = tf
 	}
+	if d.mig != nil {
+		d.mig.declare(t)
+		t.publish(ss, metadata.TARGETS)
+		return d.mig.versions()
+	}
 	roles := map[string]int64{}
 	for _, name := range slices.Sorted(maps.Keys(groups)) {
 		g := groups[name]
@@ -142,21 +181,4 @@ func (d *destination) commit(t *tx, ss roleSigners, newTargets map[string]*metad
 	}
 	t.publish(ss, metadata.SNAPSHOT)
 	return roles
-}
-
-// delegatedSigners returns kr's signers for delegated role n (a hash bin
-// signs with the bins' keys, named PREFIX-* in errors), after checking
-// that n's stored metadata, if any, is signed by a threshold of the keys
-// its delegator gives it: a change never re-signs a role's tampered state.
-func delegatedSigners(tree *delegation.Tree, n *delegation.Role, kr keys.Keyring) ([]keySigner, error) {
-	if n.Meta != nil {
-		if err := tree.CheckSigned(n); err != nil {
-			return nil, err
-		}
-	}
-	name := n.Name
-	if n.Bins != nil {
-		name = n.Bins.NamePrefix + "-*"
-	}
-	return signers(kr, name, n.Keys())
 }

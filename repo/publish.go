@@ -1,29 +1,29 @@
 package repo
 
 import (
+	"github.com/edgetuf/edgetuf/internal/rolesign"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// roleSigners holds the signers gathered for each role about to be signed.
-type roleSigners map[string][]keySigner
+// Who signs what is package rolesign's: a role's signers from a keyring
+// (signers), signing (signRole), the signers of top-level roles
+// (gatherSigners).
+type (
+	keySigner   = rolesign.Signer
+	roleSigners = rolesign.Set
+)
+
+var signers = rolesign.For
+
+func signRole[T metadata.Roles](md *metadata.Metadata[T], ss []keySigner) error {
+	return rolesign.Sign(md, ss)
+}
 
 // gatherSigners loads signers for the given roles before any work is done,
 // so a missing key or wrong passphrase fails fast and changes nothing.
 func gatherSigners(st *state, kr keys.Keyring, roles ...string) (roleSigners, error) {
-	out := roleSigners{}
-	for _, name := range roles {
-		role, err := roleOf(st.root, name)
-		if err != nil {
-			return nil, err
-		}
-		ss, err := signers(kr, name, role)
-		if err != nil {
-			return nil, err
-		}
-		out[name] = ss
-	}
-	return out, nil
+	return rolesign.Gather(st.root, kr, roles...)
 }
 
 // Versions reports the metadata versions a publication produced.

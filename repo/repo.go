@@ -2,17 +2,13 @@ package repo
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
-	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targetstore"
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -103,55 +99,6 @@ func (r *Repository) load() (*state, error) {
 		}
 	}
 	return st, nil
-}
-
-// roleOf returns the root's entry for a top-level role.
-func roleOf(root *metadata.Metadata[metadata.RootType], name string) (*metadata.Role, error) {
-	role := root.Signed.Roles[name]
-	if role == nil {
-		return nil, storedErr("root", fmt.Errorf("no %s role", name))
-	}
-	return role, nil
-}
-
-// keySigner is a signer with the TUF key ID it signs as.
-type keySigner struct {
-	id string
-	s  signature.Signer
-}
-
-// signers collects signers from kr for a role's keys and fails, naming the
-// missing key IDs, if they cannot meet the threshold.
-func signers(kr keys.Keyring, roleName string, role *metadata.Role) ([]keySigner, error) {
-	var got []keySigner
-	var missing []string
-	for _, id := range role.KeyIDs {
-		s, err := kr.Signer(id)
-		if errors.Is(err, keys.ErrKeyNotFound) {
-			missing = append(missing, keys.ShortID(id))
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		got = append(got, keySigner{id: id, s: s})
-	}
-	if len(got) < role.Threshold {
-		return nil, fmt.Errorf("%w: %s needs %d of its keys, %d available (missing: %s)",
-			ErrThreshold, roleName, role.Threshold, len(got), strings.Join(missing, ", "))
-	}
-	return got, nil
-}
-
-// signRole replaces md's signatures with fresh ones by every given signer.
-func signRole[T metadata.Roles](md *metadata.Metadata[T], ss []keySigner) error {
-	md.ClearSignatures()
-	for _, s := range ss {
-		if _, err := md.Sign(s.s); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // writeMeta writes metadata atomically and returns its bytes' length and

@@ -10,9 +10,8 @@ package repo
 // target file is written, moved or read: the payload stays as published.
 
 import (
-	"fmt"
-
 	"github.com/edgetuf/edgetuf/delegation"
+	"github.com/edgetuf/edgetuf/internal/rolesign"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
@@ -36,16 +35,8 @@ type ControlResult struct {
 }
 
 // versionRef is a published version as devices resolve its manifest
-// target: the entry, the role that signs it and its custom metadata.
-type versionRef struct {
-	modelID, version string
-	mpath            string
-	tf               *metadata.TargetFiles // the entry in its role's metadata
-	custom           *targets.Custom
-	node             *delegation.Role // the delegated role that signs it; nil: top-level targets
-	tree             *delegation.Tree
-	view             *metadata.Metadata[metadata.TargetsType] // every role's targets as devices resolve them
-}
+// target (delegation.Version).
+type versionRef = delegation.Version
 
 // findVersion resolves modelID@version as a device's lookup does.
 func (r *Repository) findVersion(st *state, modelID, version string) (*versionRef, error) {
@@ -53,22 +44,7 @@ func (r *Repository) findVersion(st *state, modelID, version string) (*versionRe
 	if err != nil {
 		return nil, err
 	}
-	ref := &versionRef{modelID: modelID, version: version, mpath: targets.ManifestPath(modelID, version), tree: tree, view: tree.View()}
-	res := tree.Resolve(ref.mpath)
-	if res.Target == nil {
-		return nil, rollout.NotPublished(ref.view.Signed.Targets, modelID, version, res.Blocked)
-	}
-	ref.tf = res.Target
-	if res.Role != metadata.TARGETS {
-		ref.node = tree.Roles[res.Role]
-	}
-	if ref.custom, err = targets.ParseCustom(ref.mpath, res.Target.Custom); err != nil {
-		return nil, storedErr(res.Role, err)
-	}
-	if ref.custom.Kind != targets.KindManifest {
-		return nil, storedErr(res.Role, fmt.Errorf("%s is not a manifest target", ref.mpath))
-	}
-	return ref, nil
+	return tree.FindVersion(modelID, version)
 }
 
 // ChangeControls changes the controls of the published version
@@ -88,25 +64,25 @@ func (r *Repository) ChangeControls(modelID, version string, kr keys.Keyring, ch
 		if err != nil {
 			return err
 		}
-		rv := &rollout.Version{ModelID: modelID, Version: version, Custom: *ref.custom, Others: rollout.Others(ref.view.Signed.Targets, modelID, version), Now: r.Now()}
-		raw, err := rollout.Apply(rv, ref.mpath, change)
+		rv := &rollout.Version{ModelID: modelID, Version: version, Custom: *ref.Custom, Others: rollout.Others(ref.View.Signed.Targets, modelID, version), Now: r.Now()}
+		raw, err := rollout.Apply(rv, ref.ManifestPath, change)
 		res.Warnings = rv.Warnings
 		if err != nil {
 			return err
 		}
 		res.Rollout, res.Revoked, res.Policy = rv.Custom.Rollout, rv.Custom.Revoked, rv.Custom.Policy
-		if ref.node == nil {
+		if ref.Node == nil {
 			ss, err := gatherSigners(t.st, kr, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP)
 			if err != nil {
 				return err
 			}
-			ref.tf.Custom = raw
+			ref.Target.Custom = raw
 			res.Role = metadata.TARGETS
 			t.publish(ss, metadata.TARGETS)
 			return nil
 		}
-		n := ref.node
-		rs, err := delegatedSigners(ref.tree, n, kr)
+		n := ref.Node
+		rs, err := rolesign.Delegated(ref.Tree, n, kr)
 		if err != nil {
 			return err
 		}
@@ -114,7 +90,7 @@ func (r *Repository) ChangeControls(modelID, version string, kr keys.Keyring, ch
 		if err != nil {
 			return err
 		}
-		ref.tf.Custom = raw
+		ref.Target.Custom = raw
 		res.Role = n.Name
 		res.RoleVersion = t.writeRole(n, n.Meta, rs)
 		t.publish(ss, metadata.SNAPSHOT)

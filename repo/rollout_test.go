@@ -33,7 +33,7 @@ func controlsOf(t testing.TB, fs afero.Fs, dir, modelID, version string) *target
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ref.custom
+	return ref.Custom
 }
 
 // targetFilesState maps every file under targets/ to its content digest,

@@ -27,8 +27,8 @@ package repo
 import (
 	"errors"
 	"fmt"
-	"slices"
 
+	"github.com/edgetuf/edgetuf/internal/rolesign"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/rootkeys"
 	"github.com/edgetuf/edgetuf/staged"
@@ -156,8 +156,8 @@ func (r *Repository) rotate(t *tx, st0 *state, sm *staged.File, kr keys.Keyring,
 			// PublishStaged.
 			t.writeStaged(sm)
 			applyRoot(t, nr, plan, true)
-			res.Published, res.Resigned = true, plan.roles()
-			res.Warnings = append(res.Warnings, plan.warnings...)
+			res.Published, res.Resigned = true, plan.Roles()
+			res.Warnings = append(res.Warnings, plan.Warnings...)
 			return nil
 		case errors.Is(err, ErrThreshold):
 			res.Warnings = append(res.Warnings, fmt.Sprintf("root v%d is signed but not published: %v; publish it with mrepo publish-staged --role root where those keys are", nr.Signed.Version, err))
@@ -170,29 +170,8 @@ func (r *Repository) rotate(t *tx, st0 *state, sm *staged.File, kr keys.Keyring,
 	return nil
 }
 
-// rootPlan is what publishing a root N+1 re-signs, with the signers
-// gathered beforehand.
-type rootPlan struct {
-	ss          roleSigners
-	newTargets  bool
-	newSnapshot bool
-	newTS       bool
-	warnings    []string
-}
-
-func (p *rootPlan) roles() []string {
-	out := []string{}
-	if p.newTargets {
-		out = append(out, metadata.TARGETS)
-	}
-	if p.newSnapshot {
-		out = append(out, metadata.SNAPSHOT)
-	}
-	if p.newTS {
-		out = append(out, metadata.TIMESTAMP)
-	}
-	return out
-}
+// rootPlan is what publishing a root N+1 re-signs (rolesign.PlanRoot).
+type rootPlan = rolesign.RootPlan
 
 func (st *state) roleMD(role string) any {
 	switch role {
@@ -204,85 +183,16 @@ func (st *state) roleMD(role string) any {
 	return st.timestamp
 }
 
-// planRoot decides which online roles publishing nr re-signs: those whose
-// keys or threshold differ from old (nil: not compared), those whose
-// current metadata does not verify under nr, and the roles above them.
-// It gathers their signers from kr: the new keys, which must meet nr's
-// thresholds, and the old keys of old that kr also holds, so that each
-// re-signed file also verifies under old until nr is written.
+// planRoot plans what publishing nr re-signs (rolesign.PlanRoot).
 func (r *Repository) planRoot(st *state, old, nr *metadata.Metadata[metadata.RootType], kr keys.Keyring) (*rootPlan, error) {
-	if kr == nil {
-		kr = keys.MemKeyring{}
-	}
-	need := map[string]bool{}
-	for _, role := range onlineRoles {
-		nrole := nr.Signed.Roles[role]
-		if nrole == nil {
-			return nil, fmt.Errorf("%w: root v%d has no %s role", ErrRotation, nr.Signed.Version, role)
-		}
-		if old != nil {
-			orole := old.Signed.Roles[role]
-			if orole == nil || !staged.SameRole(orole, nrole) || !staged.SameKeys(old.Signed.Keys, nr.Signed.Keys, nrole.KeyIDs) {
-				need[role] = true
-			}
-		}
-		if nr.VerifyDelegate(role, st.roleMD(role)) != nil {
-			need[role] = true
-		}
-	}
-	p := &rootPlan{ss: roleSigners{}}
-	p.newTargets = need[metadata.TARGETS]
-	p.newSnapshot = p.newTargets || need[metadata.SNAPSHOT]
-	p.newTS = p.newSnapshot || need[metadata.TIMESTAMP]
-	for _, role := range p.roles() {
-		ss, err := signers(kr, role, nr.Signed.Roles[role])
-		if err != nil {
-			return nil, err
-		}
-		if old != nil {
-			ss, p.warnings = addOldSigners(ss, kr, role, old, nr, p.warnings)
-		}
-		p.ss[role] = ss
-	}
-	return p, nil
-}
-
-// addOldSigners adds to ss the keys of role in old that kr holds, and
-// warns when they cannot meet old's threshold: the re-signed file then
-// does not verify under old until nr is written.
-func addOldSigners(ss []keySigner, kr keys.Keyring, role string, old, nr *metadata.Metadata[metadata.RootType], warnings []string) ([]keySigner, []string) {
-	orole := old.Signed.Roles[role]
-	if orole == nil {
-		return ss, warnings
-	}
-	valid := 0
-	for _, id := range orole.KeyIDs {
-		if slices.ContainsFunc(ss, func(k keySigner) bool { return k.id == id }) {
-			valid++
-			continue
-		}
-		s, err := kr.Signer(id)
-		if err != nil {
-			if !errors.Is(err, keys.ErrKeyNotFound) {
-				warnings = append(warnings, fmt.Sprintf("old %s key %s not used: %v", role, keys.ShortID(id), err))
-			}
-			continue
-		}
-		ss = append(ss, keySigner{id: id, s: s})
-		valid++
-	}
-	if valid < orole.Threshold {
-		warnings = append(warnings, fmt.Sprintf("the old %s keys at hand (%d, threshold %d) cannot sign the new %s: devices that refresh between the %s write and root v%d's reject it once and recover on their next refresh",
-			role, valid, orole.Threshold, role, role, nr.Signed.Version))
-	}
-	return ss, warnings
+	return rolesign.PlanRoot(st.roleMD, old, nr, kr)
 }
 
 // applyRoot declares what plan re-signs, then nr as N+1.root.json unless
 // it is already published (writeRoot false), then the journal's removal.
 func applyRoot(t *tx, nr *metadata.Metadata[metadata.RootType], plan *rootPlan, writeRoot bool) {
-	if plan.newTS {
-		t.publish(plan.ss, plan.roles()...)
+	if plan.NewTS {
+		t.publish(plan.Signers, plan.Roles()...)
 	}
 	if writeRoot {
 		t.writeRoot(nr)
@@ -300,27 +210,7 @@ func (r *Repository) rotationHint() string {
 }
 
 // checkRootLink checks that the newest root is signed by a threshold of
-// the root keys of the version before it, as clients require: a root
-// version written by hand that breaks the chain is never built upon.
+// the root keys of the version before it (rolesign.CheckRootLink).
 func (r *Repository) checkRootLink(root *metadata.Metadata[metadata.RootType]) error {
-	v := root.Signed.Version
-	if v <= 1 {
-		return nil
-	}
-	name := fmt.Sprintf("%d.root.json", v-1)
-	data, err := readBounded(r.fs, r.metaPath(name), maxMetadataSize)
-	if err != nil {
-		return storedErr(name, err)
-	}
-	prev, err := metadata.Root().FromBytes(data)
-	if err != nil {
-		return storedErr(name, err)
-	}
-	if err := checkKeys(prev.Signed.Keys); err != nil {
-		return storedErr(name, err)
-	}
-	if err := prev.VerifyDelegate(metadata.ROOT, root); err != nil {
-		return storedErr(fmt.Sprintf("%d.root.json", v), fmt.Errorf("not signed by a threshold of root v%d's root keys: %v", v-1, err))
-	}
-	return nil
+	return rolesign.CheckRootLink(r.fs, r.dir, root)
 }

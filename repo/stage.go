@@ -257,21 +257,9 @@ func (r *Repository) publishStaged(t *tx, sm *staged.File, kr keys.Keyring) (*Pu
 	case metadata.TIMESTAMP:
 		cur = st.timestamp.Signed.Version
 	}
-	if sm.Version() != cur+1 {
-		return nil, fmt.Errorf("%w: staged %s v%d is stale: the repository's %s is v%d; remove %s and stage again", ErrStaged, role, sm.Version(), role, cur, p)
-	}
-	if !sm.Expires().After(r.Now()) {
-		return nil, fmt.Errorf("%w: staged %s v%d expired at %s; remove %s and stage again", ErrStaged, role, sm.Version(), sm.Expires().UTC().Format(time.RFC3339), p)
-	}
 	res := &PublishStagedResult{Role: role, Version: sm.Version(), Resigned: []string{}, Warnings: []string{}}
-	res.Signatures = staged.CheckSignatures(sm, st.root)
-	if err := res.Signatures.Err(); err != nil {
-		return nil, err
-	}
-	if err := staged.Verify(sm, st.root); err != nil {
-		return nil, err
-	}
-	if err := staged.CleanSignatures(sm, staged.EligibleKeys(sm, st.root)); err != nil {
+	var err error
+	if res.Signatures, err = staged.CheckPublishable(sm, p, cur, r.Now(), st.root); err != nil {
 		return nil, err
 	}
 	var above []string
@@ -355,7 +343,7 @@ func (r *Repository) publishStagedRoot(t *tx, sm *staged.File, kr keys.Keyring) 
 		}
 	}
 	applyRoot(t, nr, plan, !res.Resumed)
-	res.Resigned = plan.roles()
-	res.Warnings = append(res.Warnings, plan.warnings...)
+	res.Resigned = plan.Roles()
+	res.Warnings = append(res.Warnings, plan.Warnings...)
 	return res, nil
 }

@@ -30,7 +30,6 @@ import (
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/staged"
-	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -60,14 +59,14 @@ func (r *Repository) update(load func() (*state, error), fn func(*tx) error) (*V
 		return nil, err
 	}
 	defer unlock()
-	for _, d := range []string{MetadataDir, TargetsDir, StagedDir, targetstore.TmpDir} {
-		if err := atomicfs.RemoveStale(r.fs, filepath.Join(r.dir, d)); err != nil {
-			return nil, err
-		}
-	}
 	st, err := load()
 	if err != nil {
 		return nil, err
+	}
+	for _, d := range r.staleDirs(st) {
+		if err := atomicfs.RemoveStale(r.fs, filepath.Join(r.dir, d)); err != nil {
+			return nil, err
+		}
 	}
 	t := r.newTx(st)
 	if err := fn(t); err != nil {
@@ -141,7 +140,7 @@ func (t *tx) commit() (*Versions, error) {
 			return nil, err
 		}
 		mf.Version = w.md.Signed.Version
-		st.snapshot.Signed.Meta[w.node.Name+".json"] = mf
+		st.snapshot.Signed.Meta[w.node.Name+".json"] = delegation.SnapshotRef(w.node, mf)
 	}
 	changed := len(t.roles) > 0
 	if sm := t.signed[metadata.TARGETS]; sm != nil {

@@ -40,7 +40,7 @@ it already signs are then refused by devices until its keys re-sign them
 (mrepo targets --role ROLE --after-key-change).
 
 --succinct-bins N --name-prefix P instead delegates every target path to N
-hash bins P-00, P-01, ... (TAP 15; N a power of two, 2 to 1024) sharing the
+hash bins P-00, P-01, ... (TAP 15; N a power of two, 2 to 16384) sharing the
 --key keys, which must be in --keys: every bin is signed at once, and
 add-target then publishes each target into its bin. Named roles and hash
 bins exclude each other.`,
@@ -54,7 +54,7 @@ bins exclude each other.`,
 			&cli.BoolFlag{Name: "replace-keys", Usage: "the --key keys replace the role's keys"},
 			&cli.StringSliceFlag{Name: "remove-key", Usage: "remove the key `KEYID` (or a unique prefix of 8 or more hex digits) from the role; repeatable"},
 			&cli.BoolFlag{Name: "remove", Usage: "remove the delegation"},
-			&cli.IntFlag{Name: "succinct-bins", Usage: "delegate every target path to `N` hash bins (a power of two, 2 to 1024)"},
+			&cli.IntFlag{Name: "succinct-bins", Usage: "delegate every target path to `N` hash bins (a power of two, 2 to 16384)"},
 			&cli.StringFlag{Name: "name-prefix", Usage: "hash bins are named `PREFIX`-<hex>"},
 		},
 		Action: func(c *cli.Context) error {

@@ -83,7 +83,7 @@ func TestDeltaKnowsNoTUF(t *testing.T) {
 // and the commands and test support that use them: a package a third
 // party imports to audit or serve a repository must link none of them.
 func writerPackage(dep string) bool {
-	for _, p := range []string{"repo", "keys", "cmd", "internal/testrepo", "internal/atomicfs", "internal/keyringtest", "internal/backendtest"} {
+	for _, p := range []string{"repo", "keys", "cmd", "internal/testrepo", "internal/atomicfs", "internal/keyringtest", "internal/backendtest", "internal/rolesign"} {
 		if dep == p || strings.HasPrefix(dep, p+"/") {
 			return true
 		}

@@ -45,7 +45,7 @@ func TestDeviceLinksNoWriterPackage(t *testing.T) {
 	t.Parallel()
 	for _, pkg := range []string{"cmd/mclient", "client"} {
 		d := deps(t, pkg)
-		for _, forbidden := range []string{"staged", "delegation"} {
+		for _, forbidden := range []string{"staged", "delegation", "internal/rolesign"} {
 			if d[forbidden] {
 				t.Errorf("%s depends on %s: a device binary must not link signing code", pkg, forbidden)
 			}

@@ -93,6 +93,88 @@ func (e Expiry) Validate() error {
 type Config struct {
 	Format string `json:"format"`
 	Expiry Expiry `json:"expiry"`
+	// Bins, if set, moves the targets into succinct hash bins once there
+	// are too many for top-level targets (repositories made before it have
+	// none: no automatic migration).
+	Bins *Bins `json:"bins,omitempty"`
+}
+
+// Bins is when and how add-target migrates a repository's targets from
+// top-level targets into succinct hash bins (docs/design.md section 13).
+type Bins struct {
+	// Threshold: a publication that would leave more targets than this
+	// in top-level targets migrates first.
+	Threshold int `json:"threshold"`
+	// Count is the number of bins to create; 0 chooses (BinCount).
+	Count int `json:"count"`
+	// Indexed: every model with a version in hash bins has a version
+	// index (set by mrepo init and mrepo bins migrate; unset in
+	// repositories whose bins older mrepo versions filled), so a model
+	// without one has no version there and its first publication reads
+	// no other bin.
+	Indexed bool `json:"indexed,omitempty"`
+}
+
+// Limits of the bins configuration.
+const (
+	// DefaultBinsThreshold is what mrepo init writes.
+	DefaultBinsThreshold = 10000
+	// MinBins, MaxBins bound the bins count (powers of two); MinAutoBins
+	// is the fewest BinCount chooses, and TargetsPerBin what it aims at.
+	MinBins       = 2
+	MaxBins       = 1 << 14
+	MinAutoBins   = 256
+	TargetsPerBin = 64
+)
+
+// DefaultBins is the configuration mrepo init writes.
+func DefaultBins() *Bins { return &Bins{Threshold: DefaultBinsThreshold, Indexed: true} }
+
+// Validate checks the threshold (at least 1) and the count (0, or a power
+// of two from MinBins to MaxBins).
+func (b *Bins) Validate() error {
+	if b.Threshold < 1 {
+		return fmt.Errorf("bins threshold %d: must be at least 1", b.Threshold)
+	}
+	return CheckBinsCount(b.Count, true)
+}
+
+// CheckBinsCount checks a number of bins (0 allowed if zeroOK: choose).
+func CheckBinsCount(n int, zeroOK bool) error {
+	if n == 0 && zeroOK {
+		return nil
+	}
+	if n < MinBins || n > MaxBins || n&(n-1) != 0 {
+		return fmt.Errorf("%d hash bins: use a power of two from %d to %d", n, MinBins, MaxBins)
+	}
+	return nil
+}
+
+// BinCount is the number of bins for targets targets: count if set,
+// otherwise the smallest power of two that gives at most TargetsPerBin
+// targets per bin, at least MinAutoBins and at most MaxBins.
+func (b *Bins) BinCount(targets int) int {
+	if b != nil && b.Count != 0 {
+		return b.Count
+	}
+	n := MinAutoBins
+	for n < MaxBins && n*TargetsPerBin < targets {
+		n *= 2
+	}
+	return n
+}
+
+// UnmarshalJSON reads the bins configuration strictly: unknown fields are
+// an error, not ignored (a misspelt threshold must not turn migration
+// off).
+func (b *Bins) UnmarshalJSON(data []byte) error {
+	type plain Bins
+	var p plain
+	if err := jsonlimit.UnmarshalStrict(data, &p, MaxSize); err != nil {
+		return fmt.Errorf("bins: %v", err)
+	}
+	*b = Bins(p)
+	return nil
 }
 
 // Read reads and checks the configuration of the repository in dir.
@@ -110,6 +192,11 @@ func Read(fs afero.Fs, dir string) (*Config, error) {
 	}
 	if err := c.Expiry.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %v", File, err)
+	}
+	if c.Bins != nil {
+		if err := c.Bins.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: %v", File, err)
+		}
 	}
 	return &c, nil
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# bench/scale.sh: publishing and verifying at catalog scale (issue 16).
+# Generates a repository of MODELS x VERSIONS versions in hash bins
+# (bench/genrepo: a manifest and one small payload each, so 2 targets per
+# version plus a version index per model), then measures
+#   1. mrepo add-target of one more version of one model (RUNS times),
+#   2. mrepo verify of the whole repository,
+# each with its wall time and peak RSS (GNU time).
+#
+#   MODELS=1000 VERSIONS=100 RUNS=3 bench/scale.sh
+#
+# Needs go and GNU time (/usr/bin/time; apt-get install time).
+set -euo pipefail
+
+MODELS=${MODELS:-1000}
+VERSIONS=${VERSIONS:-100}
+RUNS=${RUNS:-3}
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/mrepo-scale.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+command -v /usr/bin/time >/dev/null || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 1; }
+
+echo "==> building mrepo and genrepo"
+(cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo && go build -o "$work/genrepo" ./bench/genrepo)
+export MREPO_PASSPHRASE=bench-only-passphrase
+
+echo "==> generating ${MODELS} models x ${VERSIONS} versions"
+/usr/bin/time -f "genrepo: %e s, %M KiB max RSS" "$work/genrepo" -dir "$work/g" -models "$MODELS" -versions "$VERSIONS"
+repo=$work/g/repo
+du -sh "$repo/metadata" | sed 's/^/metadata: /'
+ls "$repo/metadata" | grep -c '\.bins-' | sed 's/^/bin files: /'
+wc -c <"$(ls -v "$repo"/metadata/*.snapshot.json | tail -1)" | sed 's/^/snapshot bytes: /'
+sync
+
+measure() { # name, command...: prints "name: seconds s, KiB max RSS"
+	local name=$1; shift
+	/usr/bin/time -f "%e %M" -o "$work/time.out" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+	read -r t m <"$work/time.out"
+	echo "$name: $t s, $m KiB max RSS"
+}
+
+mkdir -p "$work/bundle"
+for i in $(seq 1 "$RUNS"); do
+	printf '{"model_id": "model-0042", "version": "2.%d.0"}\n' "$i" >"$work/bundle/manifest.json"
+	head -c 65536 /dev/urandom >"$work/bundle/model.bin"
+	sync
+	measure "add-target run $i" "$work/mrepo" add-target --repo "$repo" --keys "$work/g/keys" "$work/bundle"
+done
+measure "verify" "$work/mrepo" verify --repo "$repo" --root "$repo/metadata/1.root.json"
+tail -c 300 "$work/out" | sed 's/.*; /verify: /'

@@ -1,0 +1,214 @@
+package delegation
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/edgetuf/edgetuf/internal/repofiles"
+	"github.com/edgetuf/edgetuf/rollout"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/spf13/afero"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// LoadForModel reads, for a publication of a version of modelID into the
+// hash bins of top, only the bins it needs (LoadBins): the model's
+// version index's, then those of every version's manifest the index
+// names (for the version and epoch checks) and of the payloads of the
+// newest version and of each delta base (for reuse and patches).
+// readIndex reads and checks the stored index of the model whose signed
+// target it is given. A model without an index has no version in the
+// bins when indexed is set (every model there has one); otherwise found
+// is false, and the caller reads the whole tree (its versions may be in
+// any bin).
+func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType],
+	modelID string, deltaFrom []string, indexed bool, readIndex func(*metadata.TargetFiles) (*targets.VersionIndex, error)) (tree *Tree, found bool, err error) {
+	ipath := targets.VersionIndexPath(modelID)
+	if tree, err = LoadBins(fs, dir, top, snapshot, []string{ipath}); err != nil {
+		return nil, false, err
+	}
+	res := tree.Resolve(ipath)
+	if res.Target == nil {
+		return tree, indexed, nil
+	}
+	vi, err := readIndex(res.Target)
+	if err != nil {
+		return nil, false, err
+	}
+	var paths []string
+	for _, v := range vi.Versions {
+		paths = append(paths, targets.ManifestPath(modelID, v))
+	}
+	if err := tree.AddBins(fs, dir, snapshot, paths); err != nil {
+		return nil, false, err
+	}
+	var want []string
+	if n := len(vi.Versions); n > 0 {
+		want = append(want, vi.Versions[n-1])
+	}
+	paths = nil
+	for _, v := range append(want, deltaFrom...) {
+		mp := targets.ManifestPath(modelID, v)
+		if res := tree.Resolve(mp); res.Target != nil {
+			if c, err := targets.ParseCustom(mp, res.Target.Custom); err == nil {
+				for _, f := range c.Files {
+					paths = append(paths, targets.TargetPath(modelID, v, f))
+				}
+			}
+		}
+	}
+	return tree, true, tree.AddBins(fs, dir, snapshot, paths)
+}
+
+// NewBins is the tree of the hash bins that c (an Apply that created
+// them on t.Top) made: every bin with metadata in memory, listing the
+// targets of moved whose paths hash to it.
+func (t *Tree) NewBins(c *Change, moved map[string]*metadata.TargetFiles) *Tree {
+	bins := &Tree{Top: t.Top, Roles: map[string]*Role{}}
+	for _, n := range c.Sign {
+		n.Meta = metadata.Targets()
+		bins.Roles[n.Name] = n
+		bins.Order = append(bins.Order, n.Name)
+	}
+	sr := bins.HashBins()
+	for p, tf := range moved {
+		bins.Roles[sr.GetRolesForTarget(p)[0].Name].Meta.Signed.Targets[p] = tf
+	}
+	return bins
+}
+
+// Version is a published version as devices resolve its manifest target:
+// the entry, the role that signs it and its custom metadata.
+type Version struct {
+	ModelID, Version string
+	ManifestPath     string
+	Target           *metadata.TargetFiles // the entry in its role's metadata
+	Custom           *targets.Custom
+	Node             *Role // the delegated role that signs it; nil: top-level targets
+	Tree             *Tree
+	View             *metadata.Metadata[metadata.TargetsType] // every role's targets as devices resolve them
+}
+
+// FindVersion resolves modelID@version as a device's lookup does. An
+// unpublished version is rollout.ErrNotPublished; a manifest target whose
+// custom metadata does not parse, repofiles.ErrStoredMetadata.
+func (t *Tree) FindVersion(modelID, version string) (*Version, error) {
+	ref := &Version{ModelID: modelID, Version: version, ManifestPath: targets.ManifestPath(modelID, version), Tree: t, View: t.View()}
+	res := t.Resolve(ref.ManifestPath)
+	if res.Target == nil {
+		return nil, rollout.NotPublished(ref.View.Signed.Targets, modelID, version, res.Blocked)
+	}
+	ref.Target = res.Target
+	if res.Role != metadata.TARGETS {
+		ref.Node = t.Roles[res.Role]
+	}
+	var err error
+	if ref.Custom, err = targets.ParseCustom(ref.ManifestPath, res.Target.Custom); err != nil {
+		return nil, repofiles.StoredError(res.Role, err)
+	}
+	if ref.Custom.Kind != targets.KindManifest {
+		return nil, repofiles.StoredError(res.Role, fmt.Errorf("%s is not a manifest target", ref.ManifestPath))
+	}
+	return ref, nil
+}
+
+// versionOnlyBins: a snapshot records the bins of a repository with at
+// least this many by version only (TUF allows it): the snapshot every
+// device downloads stays a few dozen bytes per bin.
+const versionOnlyBins = 256
+
+// SnapshotRef is what a snapshot records for a delegated role's new
+// metadata mf: its version only for a bin of versionOnlyBins or more.
+func SnapshotRef(n *Role, mf *metadata.MetaFiles) *metadata.MetaFiles {
+	if n.Bins != nil {
+		if _, count := n.Bins.GetSuffixLen(); count >= versionOnlyBins {
+			return &metadata.MetaFiles{Version: mf.Version}
+		}
+	}
+	return mf
+}
+
+// IndexVersions lists the versions a model's index names after a
+// publication of version: every version of the model in view (the
+// targets clients resolve, as far as the publication read them: with
+// LoadForModel's bins, every version the index names) and version.
+func IndexVersions(view map[string]*metadata.TargetFiles, modelID, version string) []string {
+	out := []string{version}
+	for _, v := range targets.PublishedVersions(view)[modelID] {
+		out = append(out, v.String())
+	}
+	return out
+}
+
+// Delegates reports whether d delegates to anything (named roles or hash
+// bins), and names what.
+func Delegates(d *metadata.Delegations) (string, bool) {
+	switch {
+	case d == nil:
+		return "", false
+	case d.SuccinctRoles != nil:
+		return d.SuccinctRoles.NamePrefix + "-*", true
+	case len(d.Roles) > 0:
+		var names []string
+		for _, r := range d.Roles {
+			names = append(names, r.Name)
+		}
+		return strings.Join(names, ", "), true
+	}
+	return "", false
+}
+
+// Migrated is what Migrate did: the tree of the new bins (every bin with
+// metadata in memory, for the writer to sign), and how many targets and
+// models it moved.
+type Migrated struct {
+	Tree          *Tree
+	Bins          *metadata.SuccinctRoles
+	Moved, Models int
+}
+
+// Migrate delegates every target path of top (a top-level targets that
+// delegates nothing) to the hash bins opts describe, moves every target
+// of top, and imported ones, into its bin, and adds a version index for
+// every model, stored by putIndex. top is changed in place; the snapshot
+// is checked for reused names (Apply).
+func Migrate(top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType], opts Options, imported map[string]*metadata.TargetFiles,
+	putIndex func(modelID string, versions []string) (*metadata.TargetFiles, error)) (*Migrated, error) {
+	if to, ok := Delegates(top.Signed.Delegations); ok {
+		return nil, fmt.Errorf("%w: targets already delegates (to %s): only a repository whose targets delegates nothing is migrated to hash bins", ErrDelegation, to)
+	}
+	moved := top.Signed.Targets
+	for p, tf := range imported {
+		if _, dup := moved[p]; dup {
+			return nil, fmt.Errorf("%w: imported target %s is already published", ErrDelegation, p)
+		}
+		moved[p] = tf
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	top.Signed.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{}}
+	tree := &Tree{Top: top, Roles: map[string]*Role{}}
+	c, err := tree.Apply(snapshot, opts)
+	if err != nil {
+		return nil, err
+	}
+	top.Signed.Targets = map[string]*metadata.TargetFiles{}
+	published := targets.PublishedVersions(moved)
+	mg := &Migrated{Bins: top.Signed.Delegations.SuccinctRoles, Moved: len(moved), Models: len(published)}
+	for _, id := range slices.Sorted(maps.Keys(published)) {
+		var vs []string
+		for _, v := range published[id] {
+			vs = append(vs, v.String())
+		}
+		tf, err := putIndex(id, vs)
+		if err != nil {
+			return nil, err
+		}
+		moved[targets.VersionIndexPath(id)] = tf
+	}
+	mg.Tree = tree.NewBins(c, moved)
+	return mg, nil
+}
