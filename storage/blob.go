@@ -36,12 +36,15 @@ type flavor interface {
 	beforeWrite(o PutOptions) (func(as func(any) bool) error, error)
 }
 
-// Upload tuning for object stores: parts of 8 MiB, two in flight, so a
-// multi-GiB target costs a bounded ~24 MiB of buffers (the S3 transfer
-// manager's default, five in flight, is 48 MiB: most of a publisher's
-// 64 MiB budget). Objects under 16 MiB go up in a single request.
+// Upload tuning for object stores: parts of 5 MiB (S3's minimum), two in
+// flight, and (S3) a single request below one part. An upload of any size
+// then holds about four parts, ~20 MiB (measured: BenchmarkS3/Put), where
+// the S3 transfer manager's defaults (16 MiB read before deciding, five 8
+// MiB parts in flight) hold over 40 MiB: most of a publisher's 64 MiB
+// budget. With PutOptions.SizeKnown the part size grows past 10,000 x 5 MiB
+// (~48 GiB) as S3's part limit requires.
 const (
-	uploadPartSize    = 8 << 20
+	uploadPartSize    = 5 << 20
 	uploadConcurrency = 2
 )
 

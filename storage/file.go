@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
+	"syscall"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
@@ -76,10 +78,19 @@ func (fileFlavor) listETag(*blob.ListObject) string { return "" }
 func (fileFlavor) beforeWrite(PutOptions) (func(func(any) bool) error, error) { return nil, nil }
 
 // lock takes the directory's lock, shared or exclusive, and returns its
-// release.
+// release. A reader of a directory where the lock file cannot be created
+// (a read-only mount, someone else's directory) goes without: nobody can
+// write there through this backend either.
 func (b *fileBackend) lock(exclusive bool) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(b.dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
+	p := filepath.Join(b.dir, lockName)
+	f, err := os.Open(p) // flock needs no write access
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	}
 	if err != nil {
+		if !exclusive && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+			return func() {}, nil
+		}
 		return nil, fmt.Errorf("storage: lock %s: %w", b.desc, err)
 	}
 	if err := flock(f, exclusive); err != nil {

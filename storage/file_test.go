@@ -202,3 +202,33 @@ func TestFileFailedPutLeavesNothing(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
+
+// TestFileReadOnlyDirectoryReadable: a repository directory the reader
+// may not write (a read-only mount, another user's) is still readable:
+// the shared lock is skipped where its file cannot be created; writing
+// fails.
+func TestFileReadOnlyDirectoryReadable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root writes to read-only directories anyway")
+	}
+	dir := t.TempDir()
+	b := openURL(t, "file://"+dir)
+	ctx := context.Background()
+	if err := b.Put(ctx, "mrepo.json", strings.NewReader("{}"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, ".storage.lock")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	ro := openURL(t, "file://"+dir)
+	if got := readAll(t, ro, "mrepo.json"); got != "{}" {
+		t.Fatalf("read %q", got)
+	}
+	if err := ro.Put(ctx, "mrepo.json", strings.NewReader("x"), storage.PutOptions{}); err == nil {
+		t.Fatal("Put into a read-only directory succeeded")
+	}
+}

@@ -18,7 +18,19 @@ import (
 )
 
 // cloudFlavors by URL scheme.
-var cloudFlavors = map[string]flavor{"s3": s3Flavor{}, "gs": gcsFlavor{}, "azblob": azureFlavor{}}
+func cloudFlavor(scheme string, bucket *blob.Bucket) flavor {
+	switch scheme {
+	case "s3":
+		var client *s3.Client
+		if bucket != nil {
+			bucket.As(&client)
+		}
+		return s3Flavor{client: client}
+	case "gs":
+		return gcsFlavor{}
+	}
+	return azureFlavor{}
+}
 
 // errHookUnavailable is a driver that no longer offers the hook a
 // precondition needs: refuse the write rather than write unconditionally.
@@ -26,7 +38,9 @@ var errHookUnavailable = errors.New("storage: the provider's write hook is unava
 
 // s3Flavor: ETags are S3's; IfMatch is the If-Match header on PutObject
 // (and on CompleteMultipartUpload), which S3 and versitygw enforce.
-type s3Flavor struct{}
+type s3Flavor struct {
+	client *s3.Client // to bound the transfer manager's buffers; nil in unit tests
+}
 
 func (s3Flavor) etag(a *blob.Attributes) string { return a.ETag }
 
@@ -47,14 +61,24 @@ func (s3Flavor) listETag(o *blob.ListObject) string {
 	return ""
 }
 
-func (s3Flavor) beforeWrite(o PutOptions) (func(func(any) bool) error, error) {
-	if o.IfMatch == "" && !o.SizeKnown {
-		return nil, nil
-	}
+func (f s3Flavor) beforeWrite(o PutOptions) (func(func(any) bool) error, error) {
 	return func(as func(any) bool) error {
 		var in *transfermanager.UploadObjectInput
-		if !as(&in) {
+		var tm *transfermanager.Client
+		if !as(&in) || !as(&tm) {
 			return errHookUnavailable
+		}
+		if f.client != nil {
+			// gocloud sets part size and concurrency but not the
+			// single-request threshold (16 MiB by default), which the
+			// transfer manager reads into one buffer before the parts:
+			// with it at one part an upload holds at most
+			// (uploadConcurrency+2) parts.
+			*tm = *transfermanager.New(f.client, func(to *transfermanager.Options) {
+				to.PartSizeBytes, to.Concurrency = uploadPartSize, uploadConcurrency
+				to.MultipartUploadThreshold = uploadPartSize
+				to.RequestChecksumCalculation = f.client.Options().RequestChecksumCalculation
+			})
 		}
 		if o.IfMatch != "" {
 			in.IfMatch = aws.String(o.IfMatch)

@@ -100,7 +100,7 @@ func openBucket(ctx context.Context, u *url.URL, scheme, desc string) (Backend, 
 	if prefix != "" {
 		bucket = blob.PrefixedBucket(bucket, prefix+"/")
 	}
-	return &blobBackend{bucket: bucket, desc: desc, fl: cloudFlavors[scheme]}, nil
+	return &blobBackend{bucket: bucket, desc: desc, fl: cloudFlavor(scheme, bucket)}, nil
 }
 
 // openDir opens a local directory through fileblob, with the temporary

@@ -3,6 +3,8 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 
@@ -75,12 +77,18 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 // file is an error, and nothing is created.
 func TestOpenFileDirMustExist(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := storage.Open(context.Background(), "file://"+dir+"/missing"); err == nil {
-		t.Fatal("Open of a missing directory succeeded")
-	}
 	if b, err := storage.Open(context.Background(), "file://"+dir+"/missing"); err == nil {
 		b.Close()
-		t.Fatal("Open created the directory")
+		t.Fatal("Open of a missing directory succeeded")
+	}
+	if _, err := os.Stat(dir + "/missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Open created the directory (%v)", err)
+	}
+	if err := os.WriteFile(dir+"/file", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storage.Open(context.Background(), "file://"+dir+"/file"); !errors.Is(err, storage.ErrBadURL) {
+		t.Fatalf("Open of a file = %v, want ErrBadURL", err)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -29,17 +28,10 @@ type AzureServer struct {
 }
 
 // Azurite starts azurite-blob for t in a fresh directory and stops it when
-// t ends. It skips t when azurite-blob is neither on PATH nor named by
-// EDGETUF_AZURITE (unless EDGETUF_REQUIRE_BACKENDS=1).
+// t ends. azurite-blob is optional: see emulatorTool.
 func Azurite(t testing.TB) *AzureServer {
 	t.Helper()
-	bin := os.Getenv("EDGETUF_AZURITE")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("azurite-blob"); err != nil {
-			missing(t, "azurite-blob (npm install azurite)")
-		}
-	}
+	bin := emulatorTool(t, "azurite-blob", "EDGETUF_AZURITE")
 	dir := t.TempDir()
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
