@@ -209,7 +209,7 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 		return newBytesFile(name, data), nil
 	}
 	if size > cacheObject {
-		return &streamFile{s: s, name: name, obj: obj, size: size}, nil
+		return &streamFile{objectFile: objectFile{name: name, size: size}, s: s, obj: obj}, nil
 	}
 	rc, a, err := s.b.Open(s.ctx, obj)
 	if errors.Is(err, storage.ErrNotExist) {
@@ -496,29 +496,36 @@ func (i objectInfo) ModTime() time.Time { return time.Time{} }
 func (i objectInfo) IsDir() bool        { return i.dir }
 func (i objectInfo) Sys() any           { return nil }
 
-// bytesFile is a read-only afero.File over a cached object.
-type bytesFile struct {
-	*bytes.Reader
+// objectFile is what the read-only files of stored objects share: a name,
+// a size, and refusals of every write.
+type objectFile struct {
 	name string
 	size int64
 }
 
+func (f *objectFile) Name() string { return f.name }
+func (f *objectFile) Stat() (os.FileInfo, error) {
+	return objectInfo{name: filepath.Base(f.name), size: f.size}, nil
+}
+func (f *objectFile) Sync() error                        { return nil }
+func (f *objectFile) Readdir(int) ([]os.FileInfo, error) { return nil, errReadOnly(f.name) }
+func (f *objectFile) Readdirnames(int) ([]string, error) { return nil, errReadOnly(f.name) }
+func (f *objectFile) Truncate(int64) error               { return errReadOnly(f.name) }
+func (f *objectFile) Write([]byte) (int, error)          { return 0, errReadOnly(f.name) }
+func (f *objectFile) WriteAt([]byte, int64) (int, error) { return 0, errReadOnly(f.name) }
+func (f *objectFile) WriteString(string) (int, error)    { return 0, errReadOnly(f.name) }
+
+// bytesFile is a read-only afero.File over a cached object.
+type bytesFile struct {
+	*bytes.Reader
+	objectFile
+}
+
 func newBytesFile(name string, data []byte) *bytesFile {
-	return &bytesFile{Reader: bytes.NewReader(data), name: name, size: int64(len(data))}
+	return &bytesFile{Reader: bytes.NewReader(data), objectFile: objectFile{name: name, size: int64(len(data))}}
 }
 
 func (f *bytesFile) Close() error { return nil }
-func (f *bytesFile) Name() string { return f.name }
-func (f *bytesFile) Stat() (os.FileInfo, error) {
-	return objectInfo{name: filepath.Base(f.name), size: f.size}, nil
-}
-func (f *bytesFile) Sync() error                        { return nil }
-func (f *bytesFile) Readdir(int) ([]os.FileInfo, error) { return nil, errReadOnly(f.name) }
-func (f *bytesFile) Readdirnames(int) ([]string, error) { return nil, errReadOnly(f.name) }
-func (f *bytesFile) Truncate(int64) error               { return errReadOnly(f.name) }
-func (f *bytesFile) Write([]byte) (int, error)          { return 0, errReadOnly(f.name) }
-func (f *bytesFile) WriteAt([]byte, int64) (int, error) { return 0, errReadOnly(f.name) }
-func (f *bytesFile) WriteString(string) (int, error)    { return 0, errReadOnly(f.name) }
 
 func errReadOnly(name string) error {
 	return &fs.PathError{Op: "write", Path: name, Err: syscall.EBADF}
