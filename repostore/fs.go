@@ -164,6 +164,9 @@ func (s *sessionFs) Stat(name string) (os.FileInfo, error) {
 		}
 		return fi, nil
 	}
+	if hidden(obj) { // temporary files and locks exist only locally
+		return nil, notExist("stat", name)
+	}
 	if !s.isDeleted(obj) && obj != "" {
 		a, err := s.stat(obj)
 		if err != nil {
