@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/storage"
 	"github.com/spf13/afero"
 )
@@ -113,10 +114,15 @@ func (s *sessionFs) stat(obj string) (*storage.Attrs, error) {
 // errStop ends a listing early.
 var errStop = errors.New("stop")
 
-// dirExists reports whether any backend object lies under obj/.
+// dirExists reports whether any backend object lies under obj/: a
+// listing of at most one name. metadata/ is flat, so a missing name in
+// it (a writer probing N+1.snapshot.json) costs no listing.
 func (s *sessionFs) dirExists(obj string) (bool, error) {
 	if obj == "" {
 		return true, nil
+	}
+	if strings.HasPrefix(obj, repofiles.MetadataDir+"/") {
+		return false, nil
 	}
 	s.mu.Lock()
 	d, ok := s.isDir[obj]
