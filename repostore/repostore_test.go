@@ -380,3 +380,40 @@ func TestConflictGivesUp(t *testing.T) {
 		t.Errorf("retries reported: %v", retries)
 	}
 }
+
+// TestDiesAtEveryStep: a publisher that dies before each upload of its
+// commit (a target file, targets.json, snapshot, timestamp) leaves a
+// repository that verifies, where clients see the old state or the whole
+// new publication; the next publisher succeeds, and a publication whose
+// snapshot was written is not lost.
+func TestDiesAtEveryStep(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		dieBefore func(string) bool
+		committed bool
+	}{
+		{"target file", func(n string) bool { return strings.HasSuffix(n, ".model.bin") }, false},
+		{"manifest", func(n string) bool { return strings.HasSuffix(n, ".manifest.json") }, false},
+		{"targets", func(n string) bool { return strings.HasSuffix(n, ".targets.json") }, false},
+		{"snapshot", func(n string) bool { return strings.HasSuffix(n, ".snapshot.json") }, false},
+		{"timestamp", func(n string) bool { return n == "metadata/timestamp.json" }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := storage.NewMemory()
+			fx := repostoretest.Seed(t, b)
+			dying := &failing{Backend: b, fail: tc.dieBefore}
+			if _, err := repostoretest.AddTarget(context.Background(), dying, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast); !errors.Is(err, errDied) {
+				t.Fatalf("dying publisher: %v", err)
+			}
+			visible(t, b, fx) // verifies; the old state
+			if _, err := repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "b", "1.0.0"), fast); err != nil {
+				t.Fatal(err)
+			}
+			visible(t, b, fx, targets.ManifestPath("b", "1.0.0"))
+			lost := clientState(t, b).Targets.Signed.Targets[targets.ManifestPath("a", "1.0.0")] == nil
+			if lost == tc.committed {
+				t.Errorf("publication of a (committed: %v) visible: %v", tc.committed, !lost)
+			}
+		})
+	}
+}
