@@ -10,6 +10,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"path"
 
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
@@ -104,6 +106,21 @@ func (l Loc) Read(ctx context.Context, live bool, fn func(fs afero.Fs, dir strin
 	}
 	defer s.Close()
 	return s.Describe(fn(s.Fs(), s.Dir()))
+}
+
+// ObjectURL is the URL of the object name (slash-separated, relative to
+// the repository) in the repository at the URL Repo: its path extended,
+// its query (region, endpoint) kept.
+func (l Loc) ObjectURL(name string) string {
+	u, err := url.Parse(l.Repo)
+	if err != nil {
+		return l.Repo + "/" + name
+	}
+	if u.Path == "" && u.Host != "" {
+		u.Path = "/"
+	}
+	u.Path = path.Join(u.Path, name)
+	return u.String()
 }
 
 // Result is a command's JSON result v; on a URL it gains "attempts", the

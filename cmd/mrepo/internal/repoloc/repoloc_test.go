@@ -5,6 +5,19 @@ import (
 	"testing"
 )
 
+// TestObjectURL: an object's URL keeps the repository URL's query.
+func TestObjectURL(t *testing.T) {
+	for repo, want := range map[string]string{
+		"s3://models/prod?region=eu-west-1&endpoint=http://127.0.0.1:7070": "s3://models/prod/metadata/1.root.json?region=eu-west-1&endpoint=http://127.0.0.1:7070",
+		"s3://models":       "s3://models/metadata/1.root.json",
+		"file:///srv/repo/": "file:///srv/repo/metadata/1.root.json",
+	} {
+		if got := (Loc{Repo: repo}).ObjectURL("metadata/1.root.json"); got != want {
+			t.Errorf("ObjectURL(%s) = %s, want %s", repo, got, want)
+		}
+	}
+}
+
 // TestResult: with a URL the JSON result gains "attempts"; with a
 // directory it is unchanged.
 func TestResult(t *testing.T) {
