@@ -29,6 +29,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # so that the EXIT trap stops versitygw then too
 
 for tool in jq /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
