@@ -29,6 +29,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # so that the EXIT trap stops versitygw then too
 
 for tool in jq /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
@@ -102,8 +103,12 @@ publisher() { # publisher N: VERSIONS versions of model pub-N; one line per publ
 	done >"$work/p$n.attempts"
 }
 start=$(date +%s.%N)
-for n in $(seq 1 "$PUBLISHERS"); do publisher "$n" & done
-wait
+pids=()
+for n in $(seq 1 "$PUBLISHERS"); do
+	publisher "$n" &
+	pids+=($!)
+done
+wait "${pids[@]}" # not a bare wait: versitygw runs in the background too
 total=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
 failed=$(cat "$work"/p*.attempts | grep -c FAILED || true)
 attempts=$(cat "$work"/p*.attempts | grep -v FAILED | awk '{s += $1} END {print s + 0}')

@@ -107,8 +107,12 @@ func classify(obj string) (step, upload, error) {
 
 // hidden reports whether a scratch name is never uploaded: temporary
 // files (.tmp-*), the writer lock (.mrepo.lock), the target store's
-// scratch (targets/.tmp) and every other dot file.
+// scratch (targets/.tmp), every other dot file, and tmp/ (the private
+// scratch space of add-target --encrypt).
 func hidden(obj string) bool {
+	if strings.HasPrefix(obj, "tmp/") {
+		return true
+	}
 	for _, part := range strings.Split(obj, "/") {
 		if strings.HasPrefix(part, ".") {
 			return true

@@ -5,7 +5,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"syscall"
 )
@@ -14,12 +13,11 @@ import (
 // open stream for sequential reading, a new one after a Seek, one ranged
 // request per ReadAt. Nothing is held beyond io.Copy's buffer.
 type streamFile struct {
-	s    *sessionFs
-	name string
-	obj  string
-	size int64
-	off  int64
-	rc   io.ReadCloser
+	objectFile
+	s   *sessionFs
+	obj string
+	off int64
+	rc  io.ReadCloser
 }
 
 func (f *streamFile) Read(p []byte) (int, error) {
@@ -87,18 +85,6 @@ func (f *streamFile) Close() error {
 	}
 	return nil
 }
-
-func (f *streamFile) Name() string { return f.name }
-func (f *streamFile) Stat() (os.FileInfo, error) {
-	return objectInfo{name: filepath.Base(f.name), size: f.size}, nil
-}
-func (f *streamFile) Sync() error                        { return nil }
-func (f *streamFile) Readdir(int) ([]os.FileInfo, error) { return nil, errReadOnly(f.name) }
-func (f *streamFile) Readdirnames(int) ([]string, error) { return nil, errReadOnly(f.name) }
-func (f *streamFile) Truncate(int64) error               { return errReadOnly(f.name) }
-func (f *streamFile) Write([]byte) (int, error)          { return 0, errReadOnly(f.name) }
-func (f *streamFile) WriteAt([]byte, int64) (int, error) { return 0, errReadOnly(f.name) }
-func (f *streamFile) WriteString(string) (int, error)    { return 0, errReadOnly(f.name) }
 
 // dirFile is an open directory: its entries are listed on the first
 // Readdir.

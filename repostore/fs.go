@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/storage"
 	"github.com/spf13/afero"
 )
@@ -113,10 +114,15 @@ func (s *sessionFs) stat(obj string) (*storage.Attrs, error) {
 // errStop ends a listing early.
 var errStop = errors.New("stop")
 
-// dirExists reports whether any backend object lies under obj/.
+// dirExists reports whether any backend object lies under obj/: a
+// listing of at most one name. metadata/ is flat, so a missing name in
+// it (a writer probing N+1.snapshot.json) costs no listing.
 func (s *sessionFs) dirExists(obj string) (bool, error) {
 	if obj == "" {
 		return true, nil
+	}
+	if strings.HasPrefix(obj, repofiles.MetadataDir+"/") {
+		return false, nil
 	}
 	s.mu.Lock()
 	d, ok := s.isDir[obj]
@@ -164,6 +170,9 @@ func (s *sessionFs) Stat(name string) (os.FileInfo, error) {
 		}
 		return fi, nil
 	}
+	if hidden(obj) { // temporary files and locks exist only locally
+		return nil, notExist("stat", name)
+	}
 	if !s.isDeleted(obj) && obj != "" {
 		a, err := s.stat(obj)
 		if err != nil {
@@ -209,7 +218,7 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 		return newBytesFile(name, data), nil
 	}
 	if size > cacheObject {
-		return &streamFile{s: s, name: name, obj: obj, size: size}, nil
+		return &streamFile{objectFile: objectFile{name: name, size: size}, s: s, obj: obj}, nil
 	}
 	rc, a, err := s.b.Open(s.ctx, obj)
 	if errors.Is(err, storage.ErrNotExist) {
@@ -496,29 +505,36 @@ func (i objectInfo) ModTime() time.Time { return time.Time{} }
 func (i objectInfo) IsDir() bool        { return i.dir }
 func (i objectInfo) Sys() any           { return nil }
 
-// bytesFile is a read-only afero.File over a cached object.
-type bytesFile struct {
-	*bytes.Reader
+// objectFile is what the read-only files of stored objects share: a name,
+// a size, and refusals of every write.
+type objectFile struct {
 	name string
 	size int64
 }
 
+func (f *objectFile) Name() string { return f.name }
+func (f *objectFile) Stat() (os.FileInfo, error) {
+	return objectInfo{name: filepath.Base(f.name), size: f.size}, nil
+}
+func (f *objectFile) Sync() error                        { return nil }
+func (f *objectFile) Readdir(int) ([]os.FileInfo, error) { return nil, errReadOnly(f.name) }
+func (f *objectFile) Readdirnames(int) ([]string, error) { return nil, errReadOnly(f.name) }
+func (f *objectFile) Truncate(int64) error               { return errReadOnly(f.name) }
+func (f *objectFile) Write([]byte) (int, error)          { return 0, errReadOnly(f.name) }
+func (f *objectFile) WriteAt([]byte, int64) (int, error) { return 0, errReadOnly(f.name) }
+func (f *objectFile) WriteString(string) (int, error)    { return 0, errReadOnly(f.name) }
+
+// bytesFile is a read-only afero.File over a cached object.
+type bytesFile struct {
+	*bytes.Reader
+	objectFile
+}
+
 func newBytesFile(name string, data []byte) *bytesFile {
-	return &bytesFile{Reader: bytes.NewReader(data), name: name, size: int64(len(data))}
+	return &bytesFile{Reader: bytes.NewReader(data), objectFile: objectFile{name: name, size: int64(len(data))}}
 }
 
 func (f *bytesFile) Close() error { return nil }
-func (f *bytesFile) Name() string { return f.name }
-func (f *bytesFile) Stat() (os.FileInfo, error) {
-	return objectInfo{name: filepath.Base(f.name), size: f.size}, nil
-}
-func (f *bytesFile) Sync() error                        { return nil }
-func (f *bytesFile) Readdir(int) ([]os.FileInfo, error) { return nil, errReadOnly(f.name) }
-func (f *bytesFile) Readdirnames(int) ([]string, error) { return nil, errReadOnly(f.name) }
-func (f *bytesFile) Truncate(int64) error               { return errReadOnly(f.name) }
-func (f *bytesFile) Write([]byte) (int, error)          { return 0, errReadOnly(f.name) }
-func (f *bytesFile) WriteAt([]byte, int64) (int, error) { return 0, errReadOnly(f.name) }
-func (f *bytesFile) WriteString(string) (int, error)    { return 0, errReadOnly(f.name) }
 
 func errReadOnly(name string) error {
 	return &fs.PathError{Op: "write", Path: name, Err: syscall.EBADF}

@@ -3,6 +3,7 @@ package repostore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"sort"
@@ -10,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/internal/repostoretest"
+	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/repostore"
@@ -379,4 +382,98 @@ func TestConflictGivesUp(t *testing.T) {
 	if len(retries) != 2 || retries[0] != 2 || retries[1] != 3 {
 		t.Errorf("retries reported: %v", retries)
 	}
+}
+
+// TestDiesAtEveryStep: a publisher that dies before each upload of its
+// commit (a target file, targets.json, snapshot, timestamp) leaves a
+// repository that verifies, where clients see the old state or the whole
+// new publication; the next publisher succeeds, and a publication whose
+// snapshot was written is not lost.
+func TestDiesAtEveryStep(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		dieBefore func(string) bool
+		committed bool
+	}{
+		{"target file", func(n string) bool { return strings.HasSuffix(n, ".model.bin") }, false},
+		{"manifest", func(n string) bool { return strings.HasSuffix(n, ".manifest.json") }, false},
+		{"targets", func(n string) bool { return strings.HasSuffix(n, ".targets.json") }, false},
+		{"snapshot", func(n string) bool { return strings.HasSuffix(n, ".snapshot.json") }, false},
+		{"timestamp", func(n string) bool { return n == "metadata/timestamp.json" }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := storage.NewMemory()
+			fx := repostoretest.Seed(t, b)
+			dying := &failing{Backend: b, fail: tc.dieBefore}
+			if _, err := repostoretest.AddTarget(context.Background(), dying, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast); !errors.Is(err, errDied) {
+				t.Fatalf("dying publisher: %v", err)
+			}
+			visible(t, b, fx) // verifies; the old state
+			if _, err := repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "b", "1.0.0"), fast); err != nil {
+				t.Fatal(err)
+			}
+			visible(t, b, fx, targets.ManifestPath("b", "1.0.0"))
+			lost := clientState(t, b).Targets.Signed.Targets[targets.ManifestPath("a", "1.0.0")] == nil
+			if lost == tc.committed {
+				t.Errorf("publication of a (committed: %v) visible: %v", tc.committed, !lost)
+			}
+		})
+	}
+}
+
+// TestOrphanRoleVersionSkipped: a team's publisher dies after writing the
+// next version of its delegated role (before targets and snapshot); the
+// orphan is left as it is and the next publication into the role takes
+// the version after it.
+func TestOrphanRoleVersionSkipped(t *testing.T) {
+	b := storage.NewMemory()
+	fx := repostoretest.Seed(t, b)
+	teamKey, teamPub := testrepo.TeamKey(t, "team")
+	kr := keys.MemKeyring{}
+	for id, k := range fx.Keys {
+		kr[id] = k
+	}
+	kr.Add(teamKey)
+	if _, err := repostore.Run(context.Background(), b, fast, func(fs afero.Fs, dir string) error {
+		r, err := repo.Open(fs, dir)
+		if err == nil {
+			_, err = r.Delegate(kr, delegation.Options{Name: "team", Paths: []string{"models/team-*/*/*"}, Keys: []*metadata.Key{teamPub}})
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	roleVersion := func() int64 {
+		return clientState(t, b).Snapshot.Signed.Meta["team.json"].Version
+	}
+	v := roleVersion()
+	publish := func(be storage.Backend, version string) error {
+		_, err := repostore.Run(context.Background(), be, fast, func(fs afero.Fs, dir string) error {
+			r, err := repo.Open(fs, dir)
+			if err == nil {
+				_, err = r.AddTarget(repostoretest.Bundle(t, "team-a", version), kr, repo.AddOptions{Role: "team"})
+			}
+			return err
+		})
+		return err
+	}
+	dying := &failing{Backend: b, fail: func(n string) bool { return strings.HasSuffix(n, ".snapshot.json") }}
+	if err := publish(dying, "1.0.0"); !errors.Is(err, errDied) {
+		t.Fatalf("dying publisher: %v", err)
+	}
+	orphan := fmt.Sprintf("metadata/%d.team.json", v+1)
+	etag := objects(t, b)[orphan]
+	if etag == "" {
+		t.Fatalf("no orphan %s", orphan)
+	}
+	if err := publish(b, "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if got := roleVersion(); got != v+2 {
+		t.Errorf("team version %d after the orphan %d, want %d", got, v+1, v+2)
+	}
+	if objects(t, b)[orphan] != etag {
+		t.Error("the orphan was overwritten")
+	}
+	repostoretest.CheckVisible(t, b, fx.Root, nil)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
@@ -75,7 +74,7 @@ Refuses to overwrite an existing repository or existing key files.`,
 					return err
 				})
 				if res != nil {
-					res.Repository, res.RootFile = loc, strings.TrimSuffix(loc, "/")+"/"+repo.MetadataDir+"/1.root.json"
+					res.Repository, res.RootFile = loc, repoLoc(c).ObjectURL(repo.MetadataDir+"/1.root.json")
 				}
 			} else {
 				res, err = repo.Init(afero.NewOsFs(), loc, keyDir(c).Dir, opts)

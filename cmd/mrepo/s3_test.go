@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/edgetuf/edgetuf/repostore"
 	"github.com/edgetuf/edgetuf/server"
 	"github.com/edgetuf/edgetuf/storage"
+	"github.com/edgetuf/edgetuf/storage/storagetest"
 	"github.com/edgetuf/edgetuf/targets"
 )
 
@@ -46,17 +46,9 @@ func fetchObject(t *testing.T, url, name string) string {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	r, _, err := b.Open(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	data, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, _ := storagetest.Read(t, b, name)
 	p := filepath.Join(t.TempDir(), filepath.Base(name))
-	if err := os.WriteFile(p, data, 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -14,7 +14,7 @@ func TestRepostoreHoldsNoKeys(t *testing.T) {
 			t.Errorf("repostore depends on %s", forbidden)
 		}
 	}
-	for _, pkg := range []string{"repo", "client", "cmd/mclient", "internal/repofiles"} {
+	for _, pkg := range []string{"repo", "client", "cmd/mclient", "internal/repofiles", "storage"} {
 		if deps(t, pkg)["repostore"] {
 			t.Errorf("%s depends on repostore", pkg)
 		}

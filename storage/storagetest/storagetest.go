@@ -89,8 +89,9 @@ func mustPut(t *testing.T, b storage.Backend, name, data string, o storage.PutOp
 	}
 }
 
-// read returns name's content and the attributes Open returned.
-func read(t *testing.T, b storage.Backend, name string) (string, storage.Attrs) {
+// Read returns the content of name in b and the attributes Open returned;
+// any failure is fatal to t.
+func Read(t testing.TB, b storage.Backend, name string) (string, storage.Attrs) {
 	t.Helper()
 	r, a, err := b.Open(ctx, name)
 	if err != nil {
@@ -115,7 +116,7 @@ func stat(t *testing.T, b storage.Backend, name string) storage.Attrs {
 
 func wantContent(t *testing.T, b storage.Backend, name, want string) {
 	t.Helper()
-	if got, _ := read(t, b, name); got != want {
+	if got, _ := Read(t, b, name); got != want {
 		t.Fatalf("%s holds %q, want %q", name, got, want)
 	}
 }
@@ -138,7 +139,7 @@ func wantPrecondition(t *testing.T, err error, what string) {
 func testPutOpenStat(t *testing.T, b storage.Backend) {
 	name := "metadata/1.root.json"
 	mustPut(t, b, name, `{"signed":1}`, storage.PutOptions{ContentType: "application/json"})
-	got, a := read(t, b, name)
+	got, a := Read(t, b, name)
 	if got != `{"signed":1}` || a.Size != int64(len(got)) {
 		t.Fatalf("Open: %q, size %d", got, a.Size)
 	}
@@ -150,7 +151,7 @@ func testPutOpenStat(t *testing.T, b storage.Backend) {
 	}
 	// An unconditional Put replaces the object; an empty object is one.
 	mustPut(t, b, name, "", storage.PutOptions{})
-	if got, a := read(t, b, name); got != "" || a.Size != 0 {
+	if got, a := Read(t, b, name); got != "" || a.Size != 0 {
 		t.Fatalf("after overwrite with nothing: %q, size %d", got, a.Size)
 	}
 	if b.String() == "" {
@@ -233,7 +234,7 @@ func testIfMatch(t *testing.T, b storage.Backend) {
 	wantPrecondition(t, put(t, b, name, "v3", storage.PutOptions{IfMatch: v1}), "IfMatch with a stale ETag")
 	wantPrecondition(t, put(t, b, name, "v3", storage.PutOptions{IfMatch: `"not-an-etag"`}), "IfMatch with a made-up ETag")
 	wantContent(t, b, name, "v2")
-	_, a := read(t, b, name)
+	_, a := Read(t, b, name)
 	mustPut(t, b, name, "v3", storage.PutOptions{IfMatch: a.ETag})
 	wantContent(t, b, name, "v3")
 }
@@ -267,7 +268,7 @@ func testCacheControl(t *testing.T, b storage.Backend) {
 		if got := stat(t, b, name).CacheControl; got != cc {
 			t.Errorf("Stat %s: Cache-Control %q, want %q", name, got, cc)
 		}
-		if _, a := read(t, b, name); a.CacheControl != cc {
+		if _, a := Read(t, b, name); a.CacheControl != cc {
 			t.Errorf("Open %s: Cache-Control %q, want %q", name, a.CacheControl, cc)
 		}
 	}

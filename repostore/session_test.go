@@ -1,0 +1,186 @@
+package repostore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edgetuf/edgetuf/storage"
+	"github.com/spf13/afero"
+)
+
+func put(t *testing.T, b storage.Backend, name, data string) {
+	t.Helper()
+	if err := b.Put(context.Background(), name, strings.NewReader(data), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newSession(t *testing.T, b storage.Backend) *Session {
+	t.Helper()
+	s, err := Begin(context.Background(), b, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// countingBackend counts the requests that reach the backend.
+type countingBackend struct {
+	storage.Backend
+	opens, ranges, lists int
+}
+
+func (c *countingBackend) Open(ctx context.Context, name string) (io.ReadCloser, storage.Attrs, error) {
+	c.opens++
+	return c.Backend.Open(ctx, name)
+}
+
+func (c *countingBackend) OpenRange(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
+	c.ranges++
+	return c.Backend.OpenRange(ctx, name, off, n)
+}
+
+func (c *countingBackend) List(ctx context.Context, prefix string, fn func(string, storage.Attrs) error) error {
+	c.lists++
+	return c.Backend.List(ctx, prefix, fn)
+}
+
+// TestSessionReads: small objects are read once and cached; a large one
+// is streamed with ranged reads; directories are listed from the backend
+// merged with the session's own files; paths outside the repository are
+// the OS filesystem's.
+func TestSessionReads(t *testing.T) {
+	cb := &countingBackend{Backend: storage.NewMemory()}
+	put(t, cb, "metadata/1.root.json", `{"x":1}`)
+	big := bytes.Repeat([]byte("w"), cacheObject+10)
+	put(t, cb, "targets/m/big.bin", string(big))
+	s := newSession(t, cb)
+	fsys, dir := s.Fs(), s.Dir()
+	for i := 0; i < 3; i++ {
+		if data, err := afero.ReadFile(fsys, filepath.Join(dir, "metadata/1.root.json")); err != nil || string(data) != `{"x":1}` {
+			t.Fatalf("read: %q, %v", data, err)
+		}
+	}
+	if cb.opens != 1 {
+		t.Errorf("%d opens of a cached object, want 1", cb.opens)
+	}
+	f, err := fsys.Open(filepath.Join(dir, "targets/m/big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Seek(int64(len(big)-4), io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	tail, err := io.ReadAll(f)
+	f.Close()
+	if err != nil || string(tail) != "wwww" || cb.ranges != 1 || cb.opens != 1 {
+		t.Errorf("tail %q, %v; %d ranged reads, %d opens", tail, err, cb.ranges, cb.opens)
+	}
+	if err := afero.WriteFile(fsys, filepath.Join(dir, "metadata/2.root.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	names, err := afero.ReadDir(fsys, filepath.Join(dir, "metadata"))
+	if err != nil || len(names) != 2 || names[0].Name() != "1.root.json" || names[1].Name() != "2.root.json" {
+		t.Errorf("ReadDir: %v, %v", names, err)
+	}
+	outside := filepath.Join(t.TempDir(), "bundle.txt")
+	if err := os.WriteFile(outside, []byte("local"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := afero.ReadFile(fsys, outside); err != nil || string(data) != "local" {
+		t.Errorf("outside the repository: %q, %v", data, err)
+	}
+	if _, err := fsys.Stat(filepath.Join(dir, "metadata/9.root.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing object: %v", err)
+	}
+}
+
+// TestCommitUploadsOnlyTheLayout: temporary files, the lock and other
+// dot files are never uploaded; a removed object is deleted last; a
+// name outside the layout makes the commit fail before anything is
+// written.
+func TestCommitUploadsOnlyTheLayout(t *testing.T) {
+	b := storage.NewMemory()
+	put(t, b, "staged/root.json", "{}")
+	s := newSession(t, b)
+	fsys, dir := s.Fs(), s.Dir()
+	write := func(name string) {
+		t.Helper()
+		if err := afero.WriteFile(fsys, filepath.Join(dir, name), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{".mrepo.lock", "metadata/.tmp-123", "targets/.tmp/x", "tmp/plain", "metadata/2.targets.json"} {
+		write(n)
+	}
+	if err := fsys.Remove(filepath.Join(dir, "staged/root.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fsys.Stat(filepath.Join(dir, "staged/root.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a removed object is still seen: %v", err)
+	}
+	res, err := s.Commit(context.Background())
+	if err != nil || res.Uploaded != 1 || res.Deleted != 1 {
+		t.Fatalf("commit: %+v, %v", res, err)
+	}
+	var names []string
+	b.List(context.Background(), "", func(n string, _ storage.Attrs) error { names = append(names, n); return nil })
+	if strings.Join(names, " ") != "metadata/2.targets.json" {
+		t.Errorf("backend holds %v", names)
+	}
+
+	s2 := newSession(t, b)
+	if err := afero.WriteFile(s2.Fs(), filepath.Join(s2.Dir(), "metadata/3.targets.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := afero.WriteFile(s2.Fs(), filepath.Join(s2.Dir(), "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Commit(context.Background()); err == nil || !strings.Contains(err.Error(), "refusing to publish notes.txt") {
+		t.Fatalf("commit of an unknown name: %v", err)
+	}
+	if _, err := b.Stat(context.Background(), "metadata/3.targets.json"); !errors.Is(err, storage.ErrNotExist) {
+		t.Error("a refused commit wrote to the backend")
+	}
+}
+
+// TestTargetConflict: a hash-named target that exists with the same
+// length is the same file (accepted); another length under that name is
+// a conflict, as is any taken versioned metadata name.
+func TestTargetConflict(t *testing.T) {
+	sha := strings.Repeat("ab", 32)
+	name := "targets/m/1.0.0/" + sha + ".model.bin"
+	for _, tc := range []struct {
+		stored   string
+		conflict bool
+	}{{"same", false}, {"longer", true}} {
+		b := storage.NewMemory()
+		put(t, b, name, tc.stored)
+		s := newSession(t, b)
+		if err := afero.WriteFile(s.Fs(), filepath.Join(s.Dir(), name), []byte("same"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Commit(context.Background())
+		if errors.Is(err, ErrConflict) != tc.conflict {
+			t.Errorf("stored %q: commit error %v, want conflict %v", tc.stored, err, tc.conflict)
+		}
+	}
+}
+
+// TestDescribe: an error naming the session's scratch path names the
+// backend instead, and still unwraps.
+func TestDescribe(t *testing.T) {
+	s := newSession(t, storage.NewMemory())
+	err := s.Describe(&fs.PathError{Op: "stat", Path: filepath.Join(s.Dir(), "mrepo.json"), Err: fs.ErrNotExist})
+	if err.Error() != "stat memory/mrepo.json: file does not exist" || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Describe: %v", err)
+	}
+}
