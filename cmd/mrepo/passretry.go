@@ -21,7 +21,9 @@ func passphraseSource(c *cli.Context) *cliutil.Passphrases {
 // passphrase typed wrong on a terminal (retryKeyring).
 type keyDirectory struct {
 	*keys.Dir
-	retry *retryKeyring
+	retry   *retryKeyring
+	mu      sync.Mutex
+	signers map[string]signature.Signer // decrypted once per process
 }
 
 func newKeyDirectory(path string, pp *cliutil.Passphrases) *keyDirectory {
@@ -29,9 +31,23 @@ func newKeyDirectory(path string, pp *cliutil.Passphrases) *keyDirectory {
 	return &keyDirectory{Dir: d, retry: &retryKeyring{kr: d, pp: pp}}
 }
 
-// Signer implements keys.Keyring, with retries.
+// Signer implements keys.Keyring, with retries. A key is decrypted (a
+// slow KDF) once: a publication run again after a conflict with another
+// publisher (--repo URL) signs with the keys it already has.
 func (d *keyDirectory) Signer(keyID string) (signature.Signer, error) {
-	return d.retry.Signer(keyID)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s := d.signers[keyID]; s != nil {
+		return s, nil
+	}
+	s, err := d.retry.Signer(keyID)
+	if err == nil {
+		if d.signers == nil {
+			d.signers = map[string]signature.Signer{}
+		}
+		d.signers[keyID] = s
+	}
+	return s, err
 }
 
 // retryKeyring is a keyring whose keys decrypt with passphrases from pp:
