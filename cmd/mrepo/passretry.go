@@ -21,33 +21,19 @@ func passphraseSource(c *cli.Context) *cliutil.Passphrases {
 // passphrase typed wrong on a terminal (retryKeyring).
 type keyDirectory struct {
 	*keys.Dir
-	retry   *retryKeyring
-	mu      sync.Mutex
-	signers map[string]signature.Signer // decrypted once per process
+	retry *retryKeyring
 }
 
 func newKeyDirectory(path string, pp *cliutil.Passphrases) *keyDirectory {
 	d := &keys.Dir{FS: afero.NewOsFs(), Path: path, Passphrase: pp.Get, PIN: cliutil.PINPrompt}
-	return &keyDirectory{Dir: d, retry: &retryKeyring{kr: d, pp: pp}}
+	// Cached: a publication run again after a conflict (--repo URL)
+	// does not decrypt its keys again.
+	return &keyDirectory{Dir: d, retry: &retryKeyring{kr: keys.NewCache(d), pp: pp}}
 }
 
-// Signer implements keys.Keyring, with retries. A key is decrypted (a
-// slow KDF) once: a publication run again after a conflict with another
-// publisher (--repo URL) signs with the keys it already has.
+// Signer implements keys.Keyring, with retries.
 func (d *keyDirectory) Signer(keyID string) (signature.Signer, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if s := d.signers[keyID]; s != nil {
-		return s, nil
-	}
-	s, err := d.retry.Signer(keyID)
-	if err == nil {
-		if d.signers == nil {
-			d.signers = map[string]signature.Signer{}
-		}
-		d.signers[keyID] = s
-	}
-	return s, err
+	return d.retry.Signer(keyID)
 }
 
 // retryKeyring is a keyring whose keys decrypt with passphrases from pp:
