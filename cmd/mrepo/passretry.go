@@ -26,7 +26,9 @@ type keyDirectory struct {
 
 func newKeyDirectory(path string, pp *cliutil.Passphrases) *keyDirectory {
 	d := &keys.Dir{FS: afero.NewOsFs(), Path: path, Passphrase: pp.Get, PIN: cliutil.PINPrompt}
-	return &keyDirectory{Dir: d, retry: &retryKeyring{kr: d, pp: pp}}
+	// Cached: a publication run again after a conflict (--repo URL)
+	// does not decrypt its keys again.
+	return &keyDirectory{Dir: d, retry: &retryKeyring{kr: keys.NewCache(d), pp: pp}}
 }
 
 // Signer implements keys.Keyring, with retries.
