@@ -47,7 +47,7 @@ func binOf(t *testing.T, f *fixture, p string) string {
 
 // TestVerifySince: an incremental verify from the snapshot before det
 // 1.1.0 reads only the bins that changed and hashes only 1.1.0's three
-// targets; a damaged 1.1.0 file is reported, a damaged 1.0.0 file
+// targets and det's new version index; a damaged 1.1.0 file is reported, a damaged 1.0.0 file
 // (published before the baseline, its bin's entry unchanged) is not
 // looked at (a full verify finds it).
 func TestVerifySince(t *testing.T) {
@@ -57,10 +57,10 @@ func TestVerifySince(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("problems:\n%s", problemList(rep))
 	}
-	if rep.Targets != 3 || rep.Since != since || rep.RolesSkipped < 5 {
-		t.Errorf("incremental report: %d targets, since %d, %d roles skipped; want 3, %d, at least 5", rep.Targets, rep.Since, rep.RolesSkipped, since)
+	if rep.Targets != 4 || rep.Since != since || rep.RolesSkipped < 4 {
+		t.Errorf("incremental report: %d targets, since %d, %d roles skipped; want 4, %d, at least 4", rep.Targets, rep.Since, rep.RolesSkipped, since)
 	}
-	if full := requireVerifies(t, f, t0); full.Targets != 6 || full.RolesSkipped != 0 {
+	if full := requireVerifies(t, f, t0); full.Targets != 7 || full.RolesSkipped != 0 {
 		t.Errorf("full report: %d targets, %d roles skipped", full.Targets, full.RolesSkipped)
 	}
 
@@ -108,13 +108,18 @@ func TestVerifySinceBaseline(t *testing.T) {
 		t.Errorf("unparsable baseline:\n%s", problemList(rep))
 	}
 
-	// Roll a bin back to an older version in a newly signed snapshot.
+	// Roll a bin back, in a newly signed snapshot, to a version older than
+	// the one the baseline records for it.
 	f2, since2 := binned(t)
+	base, err := metadata.Snapshot().FromBytes(readAll(t, f2.fs, f2.meta(fmt.Sprintf("%d.snapshot.json", since2))))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var rolled string
 	republish(t, f2, func(st *state) {
 		for name, mf := range st.snapshot.Signed.Meta {
-			if name != "targets.json" && mf.Version > 1 {
-				mf.Version--
+			if b := base.Signed.Meta[name]; name != "targets.json" && b != nil && b.Version > 1 {
+				mf.Version = b.Version - 1
 				rolled = strings.TrimSuffix(name, ".json")
 				return
 			}
