@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/storage"
+	"github.com/edgetuf/edgetuf/storage/storagetest"
 	"github.com/spf13/afero"
 )
 
@@ -182,5 +183,40 @@ func TestDescribe(t *testing.T) {
 	err := s.Describe(&fs.PathError{Op: "stat", Path: filepath.Join(s.Dir(), "mrepo.json"), Err: fs.ErrNotExist})
 	if err.Error() != "stat memory/mrepo.json: file does not exist" || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Describe: %v", err)
+	}
+}
+
+// TestSessionRereadChanged: a session whose cache is full reads
+// timestamp.json again after another publisher replaced it. Its
+// compare-and-swap must still be on the bytes it read first: the second
+// read is a conflict, and the session's timestamp never overwrites the
+// other publisher's.
+func TestSessionRereadChanged(t *testing.T) {
+	ctx := context.Background()
+	b := storage.NewMemory()
+	put(t, b, "metadata/timestamp.json", "first")
+	s := newSession(t, b)
+	s.fs.cacheLimit = 0 // nothing fits: every read goes to the backend
+	name := filepath.Join(s.Dir(), "metadata", "timestamp.json")
+	if data, err := afero.ReadFile(s.Fs(), name); err != nil || string(data) != "first" {
+		t.Fatalf("first read: %q, %v", data, err)
+	}
+	put(t, b, "metadata/timestamp.json", "other publisher")
+	_, err := afero.ReadFile(s.Fs(), name)
+	if !errors.Is(err, ErrConflict) {
+		t.Errorf("second read of a replaced object: %v, want ErrConflict", err)
+	}
+	if err := afero.WriteFile(s.Fs(), name, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.TimestampLost {
+		t.Error("the session's timestamp was written over another publisher's")
+	}
+	if got, _ := storagetest.Read(t, b, "metadata/timestamp.json"); got != "other publisher" {
+		t.Errorf("timestamp.json is %q", got)
 	}
 }
