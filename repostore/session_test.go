@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -218,5 +219,35 @@ func TestSessionRereadChanged(t *testing.T) {
 	}
 	if got, _ := storagetest.Read(t, b, "metadata/timestamp.json"); got != "other publisher" {
 		t.Errorf("timestamp.json is %q", got)
+	}
+}
+
+// TestStagedCompareAndSwap: two holders sign the same staged file at once,
+// each from the version it read. The second to commit must not replace
+// the first's (dropping its signature): it is a conflict, and its retry
+// starts from the first's file.
+func TestStagedCompareAndSwap(t *testing.T) {
+	ctx := context.Background()
+	b := storage.NewMemory()
+	put(t, b, "staged/snapshot.json", "unsigned")
+	var sessions [2]*Session
+	for i := range sessions {
+		sessions[i] = newSession(t, b)
+		name := filepath.Join(sessions[i].Dir(), "staged", "snapshot.json")
+		if _, err := afero.ReadFile(sessions[i].Fs(), name); err != nil {
+			t.Fatal(err)
+		}
+		if err := afero.WriteFile(sessions[i].Fs(), name, []byte(fmt.Sprintf("signed by holder %d", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sessions[0].Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sessions[1].Commit(ctx); !errors.Is(err, ErrConflict) {
+		t.Errorf("second holder's commit: %v, want ErrConflict", err)
+	}
+	if got, _ := storagetest.Read(t, b, "staged/snapshot.json"); got != "signed by holder 0" {
+		t.Errorf("staged/snapshot.json is %q", got)
 	}
 }
