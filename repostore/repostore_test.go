@@ -19,6 +19,7 @@ import (
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/repostore"
 	"github.com/edgetuf/edgetuf/storage"
+	"github.com/edgetuf/edgetuf/storage/storagetest"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -324,6 +325,28 @@ func TestForgedSnapshotRefused(t *testing.T) {
 	_, err = repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast)
 	if !errors.Is(err, repo.ErrStoredMetadata) {
 		t.Fatalf("add-target on a forged snapshot: %v, want ErrStoredMetadata", err)
+	}
+	if !sameObjects(before, objects(t, b)) {
+		t.Error("the refused publication wrote to the backend")
+	}
+}
+
+// TestReplayedSnapshotRefused: someone with write access to the bucket
+// copies an old, validly signed snapshot (version 1) to the next name
+// (2.snapshot.json), so that writers would adopt it and build on its older
+// targets. The version it records is not its name's: refused, nothing
+// written.
+func TestReplayedSnapshotRefused(t *testing.T) {
+	b := storage.NewMemory()
+	fx := repostoretest.Seed(t, b)
+	old, _ := storagetest.Read(t, b, "metadata/1.snapshot.json")
+	if err := b.Put(context.Background(), "metadata/2.snapshot.json", strings.NewReader(old), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := objects(t, b)
+	_, err := repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast)
+	if !errors.Is(err, repo.ErrStoredMetadata) {
+		t.Fatalf("add-target on a replayed snapshot: %v, want ErrStoredMetadata", err)
 	}
 	if !sameObjects(before, objects(t, b)) {
 		t.Error("the refused publication wrote to the backend")
