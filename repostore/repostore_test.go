@@ -353,6 +353,28 @@ func TestReplayedSnapshotRefused(t *testing.T) {
 	}
 }
 
+// TestPlantedSnapshotsBounded: someone who can write to the bucket plants
+// more snapshot names past the one timestamp.json names than a writer
+// probes (repofiles.MaxProbe): the writer stops with a stored-metadata
+// error, nothing written, instead of probing without end.
+func TestPlantedSnapshotsBounded(t *testing.T) {
+	b := storage.NewMemory()
+	fx := repostoretest.Seed(t, b)
+	for v := 2; v <= 2+repofiles.MaxProbe; v++ {
+		if err := b.Put(context.Background(), fmt.Sprintf("metadata/%d.snapshot.json", v), strings.NewReader("{}"), storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := objects(t, b)
+	_, err := repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast)
+	if !errors.Is(err, repo.ErrStoredMetadata) || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("add-target past planted snapshots: %v, want ErrStoredMetadata (more than ...)", err)
+	}
+	if !sameObjects(before, objects(t, b)) {
+		t.Error("the refused publication wrote to the backend")
+	}
+}
+
 // TestCacheControl: every published object carries the Cache-Control of
 // its kind: immutable for consistent-snapshot names, 30 s for
 // timestamp.json.
