@@ -321,10 +321,17 @@ func TestForgedSnapshotRefused(t *testing.T) {
 	if err := b.Put(context.Background(), "metadata/2.snapshot.json", strings.NewReader(string(data)), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	requireAddTargetRefused(t, b, fx, "a forged snapshot", "")
+}
+
+// requireAddTargetRefused publishes a version into b and requires a
+// stored-metadata error (whose message holds msg) and nothing written.
+func requireAddTargetRefused(t *testing.T, b storage.Backend, fx *repostoretest.Fixture, what, msg string) {
+	t.Helper()
 	before := objects(t, b)
-	_, err = repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast)
-	if !errors.Is(err, repo.ErrStoredMetadata) {
-		t.Fatalf("add-target on a forged snapshot: %v, want ErrStoredMetadata", err)
+	_, err := repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast)
+	if !errors.Is(err, repo.ErrStoredMetadata) || !strings.Contains(err.Error(), msg) {
+		t.Fatalf("add-target on %s: %v, want ErrStoredMetadata (%q)", what, err, msg)
 	}
 	if !sameObjects(before, objects(t, b)) {
 		t.Error("the refused publication wrote to the backend")
@@ -343,14 +350,7 @@ func TestReplayedSnapshotRefused(t *testing.T) {
 	if err := b.Put(context.Background(), "metadata/2.snapshot.json", strings.NewReader(old), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	before := objects(t, b)
-	_, err := repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast)
-	if !errors.Is(err, repo.ErrStoredMetadata) {
-		t.Fatalf("add-target on a replayed snapshot: %v, want ErrStoredMetadata", err)
-	}
-	if !sameObjects(before, objects(t, b)) {
-		t.Error("the refused publication wrote to the backend")
-	}
+	requireAddTargetRefused(t, b, fx, "a replayed snapshot", "records version 1")
 }
 
 // TestPlantedSnapshotsBounded: someone who can write to the bucket plants
@@ -365,14 +365,7 @@ func TestPlantedSnapshotsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := objects(t, b)
-	_, err := repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast)
-	if !errors.Is(err, repo.ErrStoredMetadata) || !strings.Contains(err.Error(), "more than") {
-		t.Fatalf("add-target past planted snapshots: %v, want ErrStoredMetadata (more than ...)", err)
-	}
-	if !sameObjects(before, objects(t, b)) {
-		t.Error("the refused publication wrote to the backend")
-	}
+	requireAddTargetRefused(t, b, fx, "planted snapshots", "more than 4096 versions of snapshot")
 }
 
 // TestCacheControl: every published object carries the Cache-Control of
