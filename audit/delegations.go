@@ -14,6 +14,10 @@ type verifiedRole struct {
 	md         *metadata.Metadata[metadata.TargetsType]
 	delegation *metadata.DelegatedRole // nil for top-level targets
 	bins       *metadata.SuccinctRoles // set for a hash bin (delegate_verify.go)
+	// parent is the delegating role's metadata (nil for top-level
+	// targets, which root delegates): what the baseline's version of the
+	// role must be signed under (since.go).
+	parent *metadata.Metadata[metadata.TargetsType]
 	// fresh are the targets an incremental verify checks (baseline.fresh;
 	// nil: all).
 	fresh map[string]bool
@@ -103,7 +107,7 @@ func (v *verifier) verifyTargetsTree(root *metadata.Metadata[metadata.RootType],
 		}
 		v.checkSignatures(e.parent, e.role.Name, e.parent.Signed.Delegations.Keys, e.role.KeyIDs, e.role.Threshold, md, md.Signed, md.Signatures)
 		r := e.role
-		out = append(out, verifiedRole{name: e.role.Name, md: md, delegation: &r, bins: e.bins})
+		out = append(out, verifiedRole{name: e.role.Name, md: md, delegation: &r, bins: e.bins, parent: e.parent})
 		push(md)
 	}
 	return out

@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"fmt"
-	"net/url"
 	"path/filepath"
 
 	"github.com/edgetuf/edgetuf/internal/repofiles"
@@ -25,6 +24,7 @@ import (
 type baseline struct {
 	version int64
 	roles   map[string]int64 // role name -> version
+	meta    map[string]*metadata.MetaFiles
 }
 
 // loadBaseline reads metadata/<since>.snapshot.json and checks it can be
@@ -56,10 +56,11 @@ func (v *verifier) loadBaseline(root *metadata.Metadata[metadata.RootType], snap
 	if err := root.VerifyDelegate(metadata.SNAPSHOT, old); err != nil {
 		return bad("%s is not signed by the current root's snapshot keys (rotated since?): verify the whole repository instead", name)
 	}
-	b := &baseline{version: since, roles: map[string]int64{}}
+	b := &baseline{version: since, roles: map[string]int64{}, meta: map[string]*metadata.MetaFiles{}}
 	for file, mf := range old.Signed.Meta {
 		role := trimJSON(file)
 		b.roles[role] = mf.Version
+		b.meta[role] = mf
 		now := snap.Signed.Meta[file]
 		switch {
 		case now == nil:
@@ -93,7 +94,7 @@ func (v *verifier) fresh(root *metadata.Metadata[metadata.RootType], r verifiedR
 	if v.base == nil {
 		return nil
 	}
-	old := v.baselineRole(root, r.name)
+	old := v.baselineRole(root, r)
 	out := map[string]bool{}
 	for p, tf := range r.md.Signed.Targets {
 		var was *metadata.TargetFiles
@@ -107,18 +108,28 @@ func (v *verifier) fresh(root *metadata.Metadata[metadata.RootType], r verifiedR
 	return out
 }
 
-// baselineRole reads the baseline's version of a targets role (not
-// checked again: the baseline was verified), or nil.
-func (v *verifier) baselineRole(root *metadata.Metadata[metadata.RootType], role string) *metadata.Metadata[metadata.TargetsType] {
-	ver, ok := v.base.roles[role]
-	if !ok || !root.Signed.ConsistentSnapshot {
+// baselineRole reads the baseline's version of a targets role, or nil
+// (then every target of the role is checked). That file is checked
+// again: it decides which targets are not hashed, and anyone who can
+// write to the repository could otherwise add a new target's entry to it
+// (with the hashes of damaged bytes) and have the target skipped. It must
+// match what the baseline snapshot records for it (length and hashes,
+// when recorded; a snapshot of many hash bins records the version only)
+// and be signed by a threshold of the keys that delegate the role now.
+func (v *verifier) baselineRole(root *metadata.Metadata[metadata.RootType], r verifiedRole) *metadata.Metadata[metadata.TargetsType] {
+	ref := v.base.meta[r.name]
+	if ref == nil || !root.Signed.ConsistentSnapshot {
 		return nil
 	}
-	data, err := repofiles.ReadBounded(v.fs, filepath.Join(v.dir, repofiles.MetadataDir, fmt.Sprintf("%d.%s.json", ver, url.PathEscape(role))), repofiles.MaxMetadataSize)
-	if err != nil {
+	md, err := repofiles.ReadMeta(v.fs, filepath.Join(v.dir, repofiles.MetadataDir, repofiles.RoleFile(r.name, ref.Version)), metadata.Targets(), ref)
+	if err != nil || md.Signed.Version != ref.Version {
 		return nil
 	}
-	md, err := metadata.Targets().FromBytes(data)
+	if r.parent == nil {
+		err = root.VerifyDelegate(r.name, md)
+	} else {
+		err = r.parent.VerifyDelegate(r.name, md)
+	}
 	if err != nil {
 		return nil
 	}

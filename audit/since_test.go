@@ -2,7 +2,6 @@ package audit
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +46,7 @@ func binOf(t *testing.T, f *fixture, p string) string {
 
 // TestVerifySince: an incremental verify from the snapshot before det
 // 1.1.0 reads only the bins that changed and hashes only 1.1.0's three
-// targets and det's new version index; a damaged 1.1.0 file is reported, a damaged 1.0.0 file
+// targets; a damaged 1.1.0 file is reported, a damaged 1.0.0 file
 // (published before the baseline, its bin's entry unchanged) is not
 // looked at (a full verify finds it).
 func TestVerifySince(t *testing.T) {
@@ -57,8 +56,9 @@ func TestVerifySince(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("problems:\n%s", problemList(rep))
 	}
-	if rep.Targets != 4 || rep.Since != since || rep.RolesSkipped < 4 {
-		t.Errorf("incremental report: %d targets, since %d, %d roles skipped; want 4, %d, at least 4", rep.Targets, rep.Since, rep.RolesSkipped, since)
+	// 1.1.0's three targets and the model's version index.
+	if rep.Targets != 4 || rep.Since != since || rep.RolesSkipped < 5 {
+		t.Errorf("incremental report: %d targets, since %d, %d roles skipped; want 4, %d, at least 5", rep.Targets, rep.Since, rep.RolesSkipped, since)
 	}
 	if full := requireVerifies(t, f, t0); full.Targets != 7 || full.RolesSkipped != 0 {
 		t.Errorf("full report: %d targets, %d roles skipped", full.Targets, full.RolesSkipped)
@@ -108,22 +108,14 @@ func TestVerifySinceBaseline(t *testing.T) {
 		t.Errorf("unparsable baseline:\n%s", problemList(rep))
 	}
 
-	// Roll a bin back, in a newly signed snapshot, to a version older than
-	// the one the baseline records for it.
+	// Roll the bin of det's version index (signed by both publications)
+	// back to its first version, older than the baseline's, in a newly
+	// signed snapshot.
 	f2, since2 := binned(t)
-	base, err := metadata.Snapshot().FromBytes(readAll(t, f2.fs, f2.meta(fmt.Sprintf("%d.snapshot.json", since2))))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rolled string
 	republish(t, f2, func(st *state) {
-		for name, mf := range st.snapshot.Signed.Meta {
-			if b := base.Signed.Meta[name]; name != "targets.json" && b != nil && b.Version > 1 {
-				mf.Version = b.Version - 1
-				rolled = strings.TrimSuffix(name, ".json")
-				return
-			}
-		}
+		rolled = st.targets.Signed.Delegations.SuccinctRoles.GetRolesForTarget(targets.VersionIndexPath("det"))[0].Name
+		st.snapshot.Signed.Meta[rolled+".json"] = &metadata.MetaFiles{Version: 1}
 	})
 	rep := Verify(f2.fs, f2.dir, f2.rootJSON, Options{Now: t0, Since: since2})
 	if !hasCode(rep, RoleRolledBack) || rolled == "" {
@@ -138,4 +130,51 @@ func hasCode(rep *Report, c Code) bool {
 		}
 	}
 	return false
+}
+
+// TestVerifySinceForgedBaselineRole: someone who can write to the
+// repository damages a target det 1.1.0 changed (the model's version
+// index) and adds its new entry to the baseline's version of its bin, so
+// that the target looks unchanged since the baseline. The baseline's bin
+// no longer verifies, so the target is hashed all the same.
+func TestVerifySinceForgedBaselineRole(t *testing.T) {
+	t.Parallel()
+	f, since := binned(t)
+	st := current(t, f)
+	p := targets.VersionIndexPath("det")
+	bin := st.targets.Signed.Delegations.SuccinctRoles.GetRolesForTarget(p)[0].Name
+	cur, err := metadata.Targets().FromBytes(readAll(t, f.fs, f.meta(fmt.Sprintf("%d.%s.json", st.snapshot.Signed.Meta[bin+".json"].Version, bin))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := metadata.Snapshot().FromBytes(readAll(t, f.fs, f.meta(fmt.Sprintf("%d.snapshot.json", since))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseFile := f.meta(fmt.Sprintf("%d.%s.json", base.Signed.Meta[bin+".json"].Version, bin))
+	old, err := metadata.Targets().FromBytes(readAll(t, f.fs, baseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sameTarget(old.Signed.Targets[p], cur.Signed.Targets[p]) {
+		t.Fatalf("%s did not change in 1.1.0", p)
+	}
+	old.Signed.Targets[p] = cur.Signed.Targets[p]
+	data, err := old.ToBytes(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := afero.WriteFile(f.fs, baseFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	index := binOf(t, f, p)
+	data = readAll(t, f.fs, index)
+	data[len(data)-2] ^= 1
+	if err := afero.WriteFile(f.fs, index, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := Verify(f.fs, f.dir, f.rootJSON, Options{Now: t0, Since: since})
+	if !hasCode(rep, HashMismatch) {
+		t.Errorf("damaged %s behind a forged baseline bin, incremental verify:\n%s", p, problemList(rep))
+	}
 }

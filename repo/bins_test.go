@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/delegation"
@@ -347,4 +349,77 @@ func TestBinsWithoutIndexReadEveryBin(t *testing.T) {
 		t.Fatalf("det index rebuilt from every bin: %v", got)
 	}
 	requireVerifies(t, fs, dir, t0)
+}
+
+// TestIndexLeftOutVersionCaught: the bins' key holder signs an index of
+// det that leaves 2.0.0 out. add-target reads only the bins of the
+// versions the index names, so it does not see 2.0.0: it accepts 1.5.0
+// (refused against the true index) and its new index still leaves 2.0.0
+// out (docs/error-codes.md, VERSION_INDEX_MISMATCH). mrepo verify after
+// that publication reports the left-out version: the net under that
+// limitation.
+func TestIndexLeftOutVersionCaught(t *testing.T) {
+	t.Parallel()
+	fs, dir, r := migratedRepo(t)
+	forgeIndex(t, fs, dir, r, "", []string{"1.0.0"})
+	r = openAt(t, fs, dir, t0)
+	if _, err := publishAs(t, r, fs, getFixture(t).kr, "det", "1.5.0", AddOptions{}); err != nil {
+		t.Fatalf("publishing 1.5.0 behind an index without 2.0.0: %v (the limitation is gone: update docs/error-codes.md)", err)
+	}
+	rep := verifyAt(t, fs, dir, t0)
+	found := false
+	for _, p := range rep.Problems {
+		found = found || p.Code == audit.VersionIndexMismatch && strings.Contains(p.Message, "2.0.0")
+	}
+	if !found {
+		t.Fatalf("verify after the publication: %v, want VERSION_INDEX_MISMATCH naming 2.0.0", problemCodes(rep))
+	}
+}
+
+// TestUnsignedBinReadNotTouched: in a repository of 256 bins (the
+// snapshot records them by version only), someone who can write to the
+// repository edits in place a bin that add-target reads but does not
+// re-sign (the bin of det 1.0.0's manifest, read for the version checks
+// and the new index): for example to list a made-up det version, which
+// would then block lower versions and be named by the new, signed index.
+// add-target must check the signatures of every bin it reads, not only of
+// those it writes: refused, nothing published.
+func TestUnsignedBinReadNotTouched(t *testing.T) {
+	t.Parallel()
+	fs, dir := clone(t, publishedTree)
+	r := openAt(t, fs, dir, t0)
+	if _, err := r.MigrateBins(getFixture(t).kr, MigrateOptions{Count: 256}); err != nil {
+		t.Fatal(err)
+	}
+	bin := binOf(t, fs, dir, targets.ManifestPath("det", "1.0.0"))
+	for _, p := range []string{targets.VersionIndexPath("det"), targets.ManifestPath("det", "3.0.0"), targets.TargetPath("det", "3.0.0", "model.bin")} {
+		if binOf(t, fs, dir, p) == bin {
+			t.Fatalf("%s is in %s too: the publication would re-sign it", p, bin)
+		}
+	}
+	st := current(t, fs, dir)
+	name := filepath.Join(dir, MetadataDir, delegation.RoleFile(bin, st.snapshot.Signed.Meta[bin+".json"].Version))
+	data, err := afero.ReadFile(fs, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := metadata.Targets().FromBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md.Signed.Expires = md.Signed.Expires.Add(time.Hour) // signatures no longer match
+	if data, err = md.ToBytes(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := afero.WriteFile(fs, name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := current(t, fs, dir).snapshot.Signed.Version
+	r = openAt(t, fs, dir, t0)
+	if _, err := publishAs(t, r, fs, getFixture(t).kr, "det", "3.0.0", AddOptions{}); !errors.Is(err, ErrStoredMetadata) {
+		t.Fatalf("add-target reading an unsigned bin: %v, want ErrStoredMetadata", err)
+	}
+	if v := current(t, fs, dir).snapshot.Signed.Version; v != before {
+		t.Errorf("snapshot %d published (was %d)", v, before)
+	}
 }

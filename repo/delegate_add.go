@@ -111,9 +111,13 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 		ss[d.node.Name] = rs
 		return ss, nil
 	case d.bins != nil:
-		for _, n := range d.touched {
-			if err := d.tree.CheckSigned(n); d.mig == nil && err != nil {
-				return nil, err
+		// Every bin read, not only those re-signed: the version checks and
+		// the new (signed) version index are built from what they list.
+		for _, name := range d.tree.Order {
+			if n := d.tree.Roles[name]; n.Meta != nil && d.mig == nil {
+				if err := d.tree.CheckSigned(n); err != nil {
+					return nil, err
+				}
 			}
 		}
 		rs, err := signers(kr, d.bins.NamePrefix+"-*", &metadata.Role{KeyIDs: d.bins.KeyIDs, Threshold: d.bins.Threshold})

@@ -38,7 +38,7 @@ type step int
 
 const (
 	stepTargets   step = iota // targets/**: content-addressed, IfAbsent
-	stepStaged                // staged/**: journal, unconditional
+	stepStaged                // staged/**: journal, IfMatch (IfAbsent when new)
 	stepRoles                 // metadata/N.<delegated role>.json: IfAbsent
 	stepTargetsMD             // metadata/N.targets.json: IfAbsent
 	stepSnapshot              // metadata/N.snapshot.json: IfAbsent, the commit point
@@ -163,9 +163,12 @@ func (s *Session) Commit(ctx context.Context) (*CommitResult, error) {
 	if err := s.putAll(ctx, steps[stepTargets], res, s.putTarget); err != nil {
 		return nil, err
 	}
+	// The signing journal is replaced by compare-and-swap: holders signing
+	// the same staged file at once each add their signature to what they
+	// read, and an unconditional write would drop the other's.
 	for _, u := range steps[stepStaged] {
-		if err := s.put(ctx, u, storage.PutOptions{}, res); err != nil {
-			return nil, err
+		if err := s.put(ctx, u, s.casOptions(u.obj), res); err != nil {
+			return nil, conflictOr(u.obj, err)
 		}
 	}
 	for _, st := range []step{stepRoles, stepTargetsMD, stepSnapshot} {

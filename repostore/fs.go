@@ -41,6 +41,8 @@ type sessionFs struct {
 	root    string
 	scratch afero.Fs // the OS filesystem
 	live    bool     // no caching: every read sees the backend's current object
+	// cacheLimit bounds the bytes cached (cacheTotal; tests lower it).
+	cacheLimit int64
 
 	mu         sync.Mutex
 	attrs      map[string]*storage.Attrs // Stat results; nil value: absent
@@ -48,12 +50,13 @@ type sessionFs struct {
 	data       map[string][]byte // cached contents of small objects
 	cached     int64
 	firstETags map[string]string // ETag at the first read; "" = absent
+	readETags  map[string]string // ETag of the bytes first read (openObject)
 	deleted    map[string]bool   // backend objects the session removed
 }
 
 func newSessionFs(ctx context.Context, b storage.Backend, root string) *sessionFs {
-	return &sessionFs{ctx: ctx, b: b, root: filepath.Clean(root), scratch: afero.NewOsFs(), attrs: map[string]*storage.Attrs{},
-		isDir: map[string]bool{}, data: map[string][]byte{}, firstETags: map[string]string{}, deleted: map[string]bool{}}
+	return &sessionFs{ctx: ctx, b: b, root: filepath.Clean(root), scratch: afero.NewOsFs(), cacheLimit: cacheTotal, attrs: map[string]*storage.Attrs{},
+		isDir: map[string]bool{}, data: map[string][]byte{}, firstETags: map[string]string{}, readETags: map[string]string{}, deleted: map[string]bool{}}
 }
 
 // object is the backend name of a path under root ("" for root itself);
@@ -242,9 +245,16 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 	}
 	// The bytes and the ETag must be the same version: a Stat before
 	// and an Open after another publisher's write would pair them wrongly.
+	// An object read again (not cached) must still be the one read first:
+	// the session built on those bytes, and its compare-and-swap must not
+	// overwrite what another publisher wrote in between.
+	if first, read := s.readETags[obj]; read && first != a.ETag && !s.live {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: changed by another publisher during this session", ErrConflict)}
+	}
+	s.readETags[obj] = a.ETag
 	s.attrs[obj] = &a
 	s.firstETags[obj] = a.ETag
-	if s.cached+int64(len(data)) <= cacheTotal && !s.live {
+	if s.cached+int64(len(data)) <= s.cacheLimit && !s.live {
 		s.data[obj] = data
 		s.cached += int64(len(data))
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/repostore"
 	"github.com/edgetuf/edgetuf/storage"
+	"github.com/edgetuf/edgetuf/storage/storagetest"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -320,14 +321,51 @@ func TestForgedSnapshotRefused(t *testing.T) {
 	if err := b.Put(context.Background(), "metadata/2.snapshot.json", strings.NewReader(string(data)), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	requireAddTargetRefused(t, b, fx, "a forged snapshot", "")
+}
+
+// requireAddTargetRefused publishes a version into b and requires a
+// stored-metadata error (whose message holds msg) and nothing written.
+func requireAddTargetRefused(t *testing.T, b storage.Backend, fx *repostoretest.Fixture, what, msg string) {
+	t.Helper()
 	before := objects(t, b)
-	_, err = repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast)
-	if !errors.Is(err, repo.ErrStoredMetadata) {
-		t.Fatalf("add-target on a forged snapshot: %v, want ErrStoredMetadata", err)
+	_, err := repostoretest.AddTarget(context.Background(), b, fx.Keys, repostoretest.Bundle(t, "a", "1.0.0"), fast)
+	if !errors.Is(err, repo.ErrStoredMetadata) || !strings.Contains(err.Error(), msg) {
+		t.Fatalf("add-target on %s: %v, want ErrStoredMetadata (%q)", what, err, msg)
 	}
 	if !sameObjects(before, objects(t, b)) {
 		t.Error("the refused publication wrote to the backend")
 	}
+}
+
+// TestReplayedSnapshotRefused: someone with write access to the bucket
+// copies an old, validly signed snapshot (version 1) to the next name
+// (2.snapshot.json), so that writers would adopt it and build on its older
+// targets. The version it records is not its name's: refused, nothing
+// written.
+func TestReplayedSnapshotRefused(t *testing.T) {
+	b := storage.NewMemory()
+	fx := repostoretest.Seed(t, b)
+	old, _ := storagetest.Read(t, b, "metadata/1.snapshot.json")
+	if err := b.Put(context.Background(), "metadata/2.snapshot.json", strings.NewReader(old), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	requireAddTargetRefused(t, b, fx, "a replayed snapshot", "records version 1")
+}
+
+// TestPlantedSnapshotsBounded: someone who can write to the bucket plants
+// more snapshot names past the one timestamp.json names than a writer
+// probes (repofiles.MaxProbe): the writer stops with a stored-metadata
+// error, nothing written, instead of probing without end.
+func TestPlantedSnapshotsBounded(t *testing.T) {
+	b := storage.NewMemory()
+	fx := repostoretest.Seed(t, b)
+	for v := 2; v <= 2+repofiles.MaxProbe; v++ {
+		if err := b.Put(context.Background(), fmt.Sprintf("metadata/%d.snapshot.json", v), strings.NewReader("{}"), storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	requireAddTargetRefused(t, b, fx, "planted snapshots", "more than 4096 versions of snapshot")
 }
 
 // TestCacheControl: every published object carries the Cache-Control of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/storage"
+	"github.com/edgetuf/edgetuf/storage/storagetest"
 	"github.com/spf13/afero"
 )
 
@@ -182,5 +184,70 @@ func TestDescribe(t *testing.T) {
 	err := s.Describe(&fs.PathError{Op: "stat", Path: filepath.Join(s.Dir(), "mrepo.json"), Err: fs.ErrNotExist})
 	if err.Error() != "stat memory/mrepo.json: file does not exist" || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Describe: %v", err)
+	}
+}
+
+// TestSessionRereadChanged: a session whose cache is full reads
+// timestamp.json again after another publisher replaced it. Its
+// compare-and-swap must still be on the bytes it read first: the second
+// read is a conflict, and the session's timestamp never overwrites the
+// other publisher's.
+func TestSessionRereadChanged(t *testing.T) {
+	ctx := context.Background()
+	b := storage.NewMemory()
+	put(t, b, "metadata/timestamp.json", "first")
+	s := newSession(t, b)
+	s.fs.cacheLimit = 0 // nothing fits: every read goes to the backend
+	name := filepath.Join(s.Dir(), "metadata", "timestamp.json")
+	if data, err := afero.ReadFile(s.Fs(), name); err != nil || string(data) != "first" {
+		t.Fatalf("first read: %q, %v", data, err)
+	}
+	put(t, b, "metadata/timestamp.json", "other publisher")
+	_, err := afero.ReadFile(s.Fs(), name)
+	if !errors.Is(err, ErrConflict) {
+		t.Errorf("second read of a replaced object: %v, want ErrConflict", err)
+	}
+	if err := afero.WriteFile(s.Fs(), name, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.TimestampLost {
+		t.Error("the session's timestamp was written over another publisher's")
+	}
+	if got, _ := storagetest.Read(t, b, "metadata/timestamp.json"); got != "other publisher" {
+		t.Errorf("timestamp.json is %q", got)
+	}
+}
+
+// TestStagedCompareAndSwap: two holders sign the same staged file at once,
+// each from the version it read. The second to commit must not replace
+// the first's (dropping its signature): it is a conflict, and its retry
+// starts from the first's file.
+func TestStagedCompareAndSwap(t *testing.T) {
+	ctx := context.Background()
+	b := storage.NewMemory()
+	put(t, b, "staged/snapshot.json", "unsigned")
+	var sessions [2]*Session
+	for i := range sessions {
+		sessions[i] = newSession(t, b)
+		name := filepath.Join(sessions[i].Dir(), "staged", "snapshot.json")
+		if _, err := afero.ReadFile(sessions[i].Fs(), name); err != nil {
+			t.Fatal(err)
+		}
+		if err := afero.WriteFile(sessions[i].Fs(), name, []byte(fmt.Sprintf("signed by holder %d", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sessions[0].Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sessions[1].Commit(ctx); !errors.Is(err, ErrConflict) {
+		t.Errorf("second holder's commit: %v, want ErrConflict", err)
+	}
+	if got, _ := storagetest.Read(t, b, "staged/snapshot.json"); got != "signed by holder 0" {
+		t.Errorf("staged/snapshot.json is %q", got)
 	}
 }

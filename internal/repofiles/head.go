@@ -36,6 +36,19 @@ func exists(fsys afero.Fs, name string) (bool, error) {
 	return false, StoredError(filepath.Base(name), err)
 }
 
+// MaxProbe bounds how many versioned names a writer probes past the
+// current version (NextVersion, ReadHeadState). Legitimately there are a
+// few: orphans of publishers that failed, snapshots committed by
+// publishers that died before their timestamp. Someone who can write to
+// the repository's bucket could plant any number, and a writer must not
+// probe without end.
+const MaxProbe = 1 << 12
+
+// errProbe is the error of a probe past MaxProbe.
+func errProbe(role string, from int64) error {
+	return StoredError(RoleFile(role, from+MaxProbe+1), fmt.Errorf("more than %d versions of %s exist past version %d", MaxProbe, role, from))
+}
+
 // NextVersion is the version a writer gives a new version of role, whose
 // current version is cur: the first N > cur with no N.<role>.json in
 // metaDir. A publisher that lost a race or died before its snapshot left
@@ -43,6 +56,9 @@ func exists(fsys afero.Fs, name string) (bool, error) {
 // versions of targets and delegated roles, and in the snapshot's).
 func NextVersion(fsys afero.Fs, metaDir, role string, cur int64) (int64, error) {
 	for v := cur + 1; ; v++ {
+		if v > cur+1+MaxProbe { // MaxProbe names skipped
+			return 0, errProbe(role, cur)
+		}
 		taken, err := exists(fsys, filepath.Join(metaDir, RoleFile(role, v)))
 		if err != nil || !taken {
 			return v, err
@@ -111,7 +127,9 @@ func ReadHeadState(fsys afero.Fs, dir string) (st *State, adopted *metadata.Meta
 		if !taken {
 			break
 		}
-		head++
+		if head++; head > st.Snapshot.Signed.Version+MaxProbe {
+			return nil, nil, errProbe(metadata.SNAPSHOT, st.Snapshot.Signed.Version)
+		}
 	}
 	if head == st.Snapshot.Signed.Version {
 		return st, nil, nil

@@ -61,3 +61,19 @@ func TestLatestRoot(t *testing.T) {
 		t.Error("a failing Stat was taken for a missing root")
 	}
 }
+
+// TestProbeBounded: someone who can write to the bucket plants more than
+// MaxProbe versioned names past the current version; the writer's probes
+// stop there with a stored-metadata error instead of running on.
+func TestProbeBounded(t *testing.T) {
+	fsys := afero.NewMemMapFs()
+	for v := int64(2); v <= 2+MaxProbe; v++ {
+		touch(t, fsys, RoleFile("targets", v))
+	}
+	if _, err := NextVersion(fsys, "/m", "targets", 1); !errors.Is(err, ErrStoredMetadata) {
+		t.Errorf("NextVersion past %d planted versions: %v, want ErrStoredMetadata", MaxProbe, err)
+	}
+	if v, err := NextVersion(fsys, "/m", "targets", 2); err != nil || v != 3+MaxProbe {
+		t.Errorf("NextVersion with %d versions to skip: %d, %v", MaxProbe, v, err)
+	}
+}
