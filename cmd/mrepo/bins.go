@@ -11,7 +11,7 @@ import (
 
 func binsCommand() *cli.Command {
 	return groupCommand("bins", "move a repository's targets into succinct hash bins",
-		"mrepo bins migrate --repo DIR --keys DIR [--count N] [--threshold N] [--json]",
+		"mrepo bins migrate --repo DIR|URL --keys DIR [--count N] [--threshold N] [--json]",
 		`A repository whose top-level targets lists every target makes each device
 download all of it to update one model. Hash bins (TAP 15) spread the targets
 over N bins by the SHA-256 of their paths, and a version index per model
@@ -28,7 +28,7 @@ func binsMigrateCommand() *cli.Command {
 	return command([]string{"repo", "keys"}, &cli.Command{
 		Name:      "migrate",
 		Usage:     "move every top-level target into new hash bins, in one publication",
-		UsageText: "mrepo bins migrate --repo DIR --keys DIR [--count N] [--threshold N] [--json]",
+		UsageText: "mrepo bins migrate --repo DIR|URL --keys DIR [--count N] [--threshold N] [--json]",
 		Description: `Delegates every target path from top-level targets to N hash bins named
 bins-<hex>, signed by the targets keys (so add-target keeps publishing with the
 keys it has), moves every top-level target into its bin, signs a version index
@@ -62,16 +62,17 @@ refused.`,
 			if c.IsSet("threshold") && opts.Threshold < 1 {
 				return cliutil.Usagef("bins migrate: --threshold %d: must be at least 1", opts.Threshold)
 			}
-			r, err := openRepo(c)
-			if err != nil {
-				return fmt.Errorf("bins migrate: %w", err)
-			}
-			res, err := r.MigrateBins(keyDir(c), opts)
+			kd := keyDir(c)
+			var res *repo.MigrateResult
+			attempts, err := withRepo(c, kd, func(r *repo.Repository) (err error) {
+				res, err = r.MigrateBins(kd, opts)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("bins migrate: %w", err)
 			}
 			if c.Bool("json") {
-				return cliutil.WriteJSON(c.App.Writer, res)
+				return writeResult(c, res, attempts)
 			}
 			fmt.Fprintf(c.App.Writer, "Moved %d targets (%d models) into %d hash bins %s-*\n", res.Moved, res.Models, res.Bins, res.NamePrefix)
 			fmt.Fprintf(c.App.Writer, "targets v%d, snapshot v%d, timestamp v%d\n", res.Versions.Targets, res.Versions.Snapshot, res.Versions.Timestamp)
