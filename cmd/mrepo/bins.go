@@ -11,7 +11,7 @@ import (
 
 func binsCommand() *cli.Command {
 	return groupCommand("bins", "move a repository's targets into succinct hash bins",
-		"mrepo bins migrate --repo DIR|URL --keys DIR [--count N] [--threshold N] [--json]",
+		"mrepo bins migrate --repo DIR --keys DIR [--count N] [--threshold N] [--json]",
 		`A repository whose top-level targets lists every target makes each device
 download all of it to update one model. Hash bins (TAP 15) spread the targets
 over N bins by the SHA-256 of their paths, and a version index per model
@@ -28,7 +28,7 @@ func binsMigrateCommand() *cli.Command {
 	return command([]string{"repo", "keys"}, &cli.Command{
 		Name:      "migrate",
 		Usage:     "move every top-level target into new hash bins, in one publication",
-		UsageText: "mrepo bins migrate --repo DIR|URL --keys DIR [--count N] [--threshold N] [--json]",
+		UsageText: "mrepo bins migrate --repo DIR --keys DIR [--count N] [--threshold N] [--json]",
 		Description: `Delegates every target path from top-level targets to N hash bins named
 bins-<hex>, signed by the targets keys (so add-target keeps publishing with the
 keys it has), moves every top-level target into its bin, signs a version index

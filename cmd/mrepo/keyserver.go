@@ -29,7 +29,7 @@ func keyserverCommand() *cli.Command {
 	return command([]string{"repo", "keys", "devices"}, &cli.Command{
 		Name:      "keyserver",
 		Usage:     "release content keys of keyserver-delivered versions to enrolled devices",
-		UsageText: "mrepo keyserver --repo DIR|URL --keys DIR --devices FILE [--revoked FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--key-lifetime 24h] [--audit-log FILE] [--device-rate 10/1m] [--global-rate 200/1s]",
+		UsageText: "mrepo keyserver --repo DIR --keys DIR --devices FILE [--revoked FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--key-lifetime 24h] [--audit-log FILE] [--device-rate 10/1m] [--global-rate 200/1s]",
 		Description: `Runs the key service of versions published with add-target --encrypt
 --delivery keyserver (docs/keyserver.md). A device that is listed in
 --devices (one "age1tag1..." recipient per line, then an optional label),
