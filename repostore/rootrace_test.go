@@ -14,6 +14,7 @@ import (
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/repostore"
 	"github.com/edgetuf/edgetuf/storage"
+	"github.com/edgetuf/edgetuf/storage/storagetest"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -97,10 +98,11 @@ func TestRotationLosesRootAfterSnapshot(t *testing.T) {
 	if runs != 1 {
 		t.Errorf("the rotation ran %d times, want once", runs)
 	}
-	if got := read(t, b, root2); !bytes.Equal(got, otherRoot) {
+	if got, _ := storagetest.Read(t, b, root2); got != string(otherRoot) {
 		t.Errorf("2.root.json is %q, want the other publisher's", got)
 	}
-	ts, err := metadata.Timestamp().FromBytes(read(t, b, "metadata/timestamp.json"))
+	data, _ := storagetest.Read(t, b, "metadata/timestamp.json")
+	ts, err := metadata.Timestamp().FromBytes([]byte(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,18 +132,4 @@ func TestRotationRootTakenBeforeCommit(t *testing.T) {
 	if !sameObjects(before, objects(t, b)) {
 		t.Error("the losing rotation changed the store")
 	}
-}
-
-func read(t *testing.T, b storage.Backend, name string) []byte {
-	t.Helper()
-	rc, _, err := b.Open(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
