@@ -24,8 +24,28 @@ PAYLOAD_KIB=${PAYLOAD_KIB:-64}
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/mrepo-s3-bench.XXXXXX")
 gw_pid=""
+pids=() # the background publishers
+# stop PID: TERM, then KILL if it has not exited within 10 s, and reap it
+# (a server that ignores TERM must not make the script hang).
+stop() {
+	kill "$1" 2>/dev/null || return 0
+	for _ in $(seq 1 100); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
 cleanup() {
-	if [ -n "$gw_pid" ]; then kill "$gw_pid" 2>/dev/null || true; wait "$gw_pid" 2>/dev/null || true; fi
+	# Publishers still running (interrupted, or one failed under set -e):
+	# their mrepo first, then the subshells, so none outlives the script
+	# and keeps publishing into the next run's machine.
+	local p
+	for p in "${pids[@]}"; do
+		pkill -TERM -P "$p" 2>/dev/null || true
+		stop "$p"
+	done
+	if [ -n "$gw_pid" ]; then stop "$gw_pid"; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,10 +74,13 @@ export AWS_ACCESS_KEY_ID=bench-only-access-key AWS_SECRET_ACCESS_KEY=bench-only-
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 "$vgw" --quiet --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" --port "127.0.0.1:$port" posix "$work/s3" >"$work/vgw.log" 2>&1 &
 gw_pid=$!
+up=""
 for _ in $(seq 1 300); do
-	curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+	kill -0 "$gw_pid" 2>/dev/null || break
+	curl -s -o /dev/null "http://127.0.0.1:$port/" && { up=1; break; }
 	sleep 0.1
 done
+[ -n "$up" ] || { echo "bench: versitygw did not start on 127.0.0.1:$port:" >&2; cat "$work/vgw.log" >&2; exit 1; }
 url="s3://edgetuf-bench?endpoint=http%3A%2F%2F127.0.0.1%3A$port&region=us-east-1&use_path_style=true&disable_https=true"
 export MREPO_PASSPHRASE=bench-only-passphrase
 
@@ -103,12 +126,15 @@ publisher() { # publisher N: VERSIONS versions of model pub-N; one line per publ
 	done >"$work/p$n.attempts"
 }
 start=$(date +%s.%N)
-pids=()
 for n in $(seq 1 "$PUBLISHERS"); do
 	publisher "$n" &
 	pids+=($!)
 done
-wait "${pids[@]}" # not a bare wait: versitygw runs in the background too
+# Not a bare wait: versitygw runs in the background too. Each publisher
+# is waited for by its PID, and a failed one is counted (FAILED lines),
+# not fatal here.
+for p in "${pids[@]}"; do wait "$p" || true; done
+pids=()
 total=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
 failed=$(cat "$work"/p*.attempts | grep -c FAILED || true)
 attempts=$(cat "$work"/p*.attempts | grep -v FAILED | awk '{s += $1} END {print s + 0}')

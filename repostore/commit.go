@@ -159,6 +159,16 @@ func (s *Session) Commit(ctx context.Context) (*CommitResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A root version another publisher took already is a conflict found
+	// before anything is visible (run again on its root), rather than
+	// one found after the snapshot (committedError).
+	for _, u := range steps[stepRoot] {
+		if _, err := s.b.Stat(ctx, u.obj); err == nil {
+			return nil, fmt.Errorf("%w: %s was written by another publisher first", ErrConflict, u.obj)
+		} else if !errors.Is(err, storage.ErrNotExist) {
+			return nil, err
+		}
+	}
 	res := &CommitResult{}
 	if err := s.putAll(ctx, steps[stepTargets], res, s.putTarget); err != nil {
 		return nil, err
@@ -181,6 +191,7 @@ func (s *Session) Commit(ctx context.Context) (*CommitResult, error) {
 			}
 		}
 	}
+	timestampWritten := false
 	for _, u := range steps[stepTimestamp] {
 		err := s.put(ctx, u, s.casOptions(u.obj), res)
 		if errors.Is(err, storage.ErrPrecondition) {
@@ -190,19 +201,55 @@ func (s *Session) Commit(ctx context.Context) (*CommitResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		timestampWritten = true
+	}
+	// From here on a lost race is not a conflict once the snapshot or
+	// timestamp.json is out: running the operation again would publish it
+	// a second time on top of the first.
+	afterCommit := func(obj string, err error) error {
+		if !errors.Is(err, storage.ErrPrecondition) || (res.Snapshot == 0 && !timestampWritten) {
+			return conflictOr(obj, err)
+		}
+		return &CommittedError{Snapshot: res.Snapshot, Timestamp: timestampWritten, Object: obj, Err: err}
 	}
 	for _, u := range steps[stepRoot] {
-		if err := s.putNew(ctx, u, res); err != nil {
-			return nil, err
+		if err := s.put(ctx, u, storage.PutOptions{IfAbsent: true}, res); err != nil {
+			return nil, afterCommit(u.obj, err)
 		}
 	}
 	for _, u := range steps[stepConfig] {
 		if err := s.put(ctx, u, s.casOptions(u.obj), res); err != nil {
-			return nil, conflictOr(u.obj, err)
+			return nil, afterCommit(u.obj, err)
 		}
 	}
 	return res, s.deleteRemoved(ctx, res)
 }
+
+// CommittedError is Commit's (and Run's) failure when a write that comes
+// after the commit point (a rotation's N.root.json, mrepo.json) lost to
+// another publisher: what the session wrote up to its snapshot and
+// timestamp.json is published and stays, Object is the other publisher's.
+// It is not retried (not ErrConflict). Its code (for --json) is
+// PARTIALLY_PUBLISHED.
+type CommittedError struct {
+	Snapshot  int64 // the snapshot version published (0: none)
+	Timestamp bool  // timestamp.json was published too
+	Object    string
+	Err       error
+}
+
+func (e *CommittedError) Error() string {
+	what := "timestamp.json"
+	switch {
+	case e.Snapshot > 0 && e.Timestamp:
+		what = fmt.Sprintf("snapshot %d and timestamp.json", e.Snapshot)
+	case e.Snapshot > 0:
+		what = fmt.Sprintf("snapshot %d", e.Snapshot)
+	}
+	return fmt.Sprintf("PARTIALLY_PUBLISHED: this publication's %s are published, but %s was written by another publisher first: this publication's %s is not published", what, e.Object, e.Object)
+}
+func (e *CommittedError) Unwrap() error     { return e.Err }
+func (e *CommittedError) ErrorCode() string { return "PARTIALLY_PUBLISHED" }
 
 // casOptions is the condition of an overwrite: the object is still what
 // the session read (IfMatch its ETag), or still absent if it was.

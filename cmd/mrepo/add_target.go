@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/controlflags"
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/modelcrypt"
@@ -53,7 +54,7 @@ file path that escapes the bundle (.., absolute, symlink), or a
 		Flags: append([]cli.Flag{repoFlag, keysFlag, passFlag, jsonFlag, addTargetRoleFlag,
 			&cli.StringSliceFlag{Name: "delta-from", Usage: "also publish patches from the published `VERSION` of the model (repeatable)"},
 			&cli.Float64Flag{Name: "delta-min-saving", Value: targetstore.DefaultDeltaMinSaving, Usage: "publish a patch only if it saves at least this `FRACTION` of the file's bytes (0 < FRACTION < 1)"},
-		}, append(addTargetControlFlags(), addTargetEncryptFlags()...)...),
+		}, append(controlflags.AddTargetFlags(), addTargetEncryptFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				return cliutil.Usagef("add-target: expected exactly one BUNDLE_DIR argument (see mrepo add-target --help)")
@@ -62,7 +63,8 @@ file path that escapes the bundle (.., absolute, symlink), or a
 			if s := opts.DeltaMinSaving; !(s > 0 && s < 1) {
 				return cliutil.Usagef("add-target: --delta-min-saving %v: must be between 0 and 1 (exclusive), e.g. 0.3 for 30%%", s)
 			}
-			if err := addTargetControls(c, &opts); err != nil {
+			var err error
+			if opts.Rollout, opts.Policy, err = controlflags.AddTarget(c); err != nil {
 				return err
 			}
 			if err := addTargetEncrypt(c, &opts); err != nil {

@@ -62,16 +62,17 @@ refused.`,
 			if c.IsSet("threshold") && opts.Threshold < 1 {
 				return cliutil.Usagef("bins migrate: --threshold %d: must be at least 1", opts.Threshold)
 			}
-			r, err := openRepo(c)
-			if err != nil {
-				return fmt.Errorf("bins migrate: %w", err)
-			}
-			res, err := r.MigrateBins(keyDir(c), opts)
+			kd := keyDir(c)
+			var res *repo.MigrateResult
+			attempts, err := withRepo(c, kd, func(r *repo.Repository) (err error) {
+				res, err = r.MigrateBins(kd, opts)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("bins migrate: %w", err)
 			}
 			if c.Bool("json") {
-				return cliutil.WriteJSON(c.App.Writer, res)
+				return writeResult(c, res, attempts)
 			}
 			fmt.Fprintf(c.App.Writer, "Moved %d targets (%d models) into %d hash bins %s-*\n", res.Moved, res.Models, res.Bins, res.NamePrefix)
 			fmt.Fprintf(c.App.Writer, "targets v%d, snapshot v%d, timestamp v%d\n", res.Versions.Targets, res.Versions.Snapshot, res.Versions.Timestamp)

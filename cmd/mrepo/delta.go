@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/deltafiles"
@@ -29,26 +28,10 @@ is exactly the file the patch was made for.`,
 	})
 }
 
-// deltaSubcommand sets up a subcommand of `mrepo delta`: flag errors are
-// one line and exit 64, and exactly n positional arguments are required.
+// deltaSubcommand sets up a subcommand of `mrepo delta` that takes the
+// positional arguments args names.
 func deltaSubcommand(cmd *cli.Command, args ...string) *cli.Command {
-	name := cmd.Name
-	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
-		return cliutil.Usagef("delta %s: %s (see mrepo delta %s --help)", name, cliutil.OneLine(err), name)
-	}
-	action := cmd.Action
-	cmd.Action = func(c *cli.Context) error {
-		if c.Args().Len() != len(args) {
-			return cliutil.Usagef("delta %s: expected %d arguments, %s, got %d (see mrepo delta %s --help)", name, len(args), strings.Join(args, " "), c.Args().Len(), name)
-		}
-		for i, a := range c.Args().Slice() {
-			if a == "" {
-				return cliutil.Usagef("delta %s: %s is empty", name, args[i])
-			}
-		}
-		return action(c)
-	}
-	return cmd
+	return cliutil.Subcommand("mrepo", "delta", nil, args, cmd)
 }
 
 func deltaCreateCommand() *cli.Command {

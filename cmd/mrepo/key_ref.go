@@ -38,26 +38,10 @@ AWS_ENDPOINT_URL_KMS).`,
 	})
 }
 
-// keyRefSubcommand sets up a subcommand of `mrepo key-ref`: flag errors
-// and missing required flags are one line and exit 64; no arguments.
+// keyRefSubcommand sets up a subcommand of `mrepo key-ref` (no
+// arguments).
 func keyRefSubcommand(required []string, cmd *cli.Command) *cli.Command {
-	name := cmd.Name
-	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
-		return cliutil.Usagef("key-ref %s: %s (see mrepo key-ref %s --help)", name, cliutil.OneLine(err), name)
-	}
-	action := cmd.Action
-	cmd.Action = func(c *cli.Context) error {
-		for _, f := range required {
-			if c.String(f) == "" {
-				return cliutil.Usagef("key-ref %s: --%s is required (see mrepo key-ref %s --help)", name, f, name)
-			}
-		}
-		if c.Args().Present() {
-			return cliutil.Usagef("key-ref %s: unexpected argument %q (see mrepo key-ref %s --help)", name, c.Args().First(), name)
-		}
-		return action(c)
-	}
-	return cmd
+	return cliutil.Subcommand("mrepo", "key-ref", required, nil, cmd)
 }
 
 type keyRefResult struct {

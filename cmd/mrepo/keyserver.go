@@ -11,6 +11,7 @@ import (
 	"github.com/edgetuf/edgetuf/keyserver"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/server"
+	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
 )
 
@@ -45,7 +46,7 @@ use); SIGINT or SIGTERM stops the service. A listen address other than
 loopback needs --tls-cert and --tls-key: devices reach the service over
 HTTPS only.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "repo", Usage: "repository `DIR` (required; a local directory, not a URL)"},
+			repoFlag,
 			keysFlag,
 			contentPassFlag,
 			&cli.StringFlag{Name: "devices", Usage: "enrolled devices `FILE` (required)"},
@@ -72,19 +73,26 @@ func runKeyserver(c *cli.Context) error {
 		return err
 	}
 	name := c.Command.Name
-	dir := c.String("repo")
-	if repoIsURL(c) {
-		return cliutil.Usagef("%s: --repo %s: the key service reads a local repository directory (a copy or a mount of the bucket)", name, dir)
-	}
-	if fi, err := os.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
-		return fmt.Errorf("%s: %s has no %s directory", name, dir, repo.MetadataDir)
-	}
+	// On a URL the service reads the store through a live session: every
+	// request sees the timestamp.json published now (a revocation takes
+	// effect on the next request), and a new one is verified again.
+	return readRepo(c, true, func(fs afero.Fs, dir string) error {
+		if fi, err := fs.Stat(filepath.Join(dir, repo.MetadataDir)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("%s: %s has no %s directory", name, c.String("repo"), repo.MetadataDir)
+		}
+		return serveKeys(c, fs, dir)
+	})
+}
+
+// serveKeys runs the key service on the repository dir in fs.
+func serveKeys(c *cli.Context, fs afero.Fs, dir string) error {
+	name := c.Command.Name
 	addr := c.String("listen")
 	if c.String("tls-cert") == "" && !server.Loopback(addr) {
 		return cliutil.Usagef("%s: --listen %s is not a loopback address: give --tls-cert and --tls-key (devices fetch keys over HTTPS only)", name, addr)
 	}
 	cfg := keyserver.Config{
-		RepoDir: dir, DevicesFile: c.String("devices"), RevokedFile: c.String("revoked"),
+		RepoDir: dir, FS: fs, DevicesFile: c.String("devices"), RevokedFile: c.String("revoked"),
 		KeyLifetime: c.Duration("key-lifetime"), ChallengeTTL: c.Duration("challenge-ttl"), MaxChallenges: c.Int("max-challenges"),
 	}
 	if cfg.KeyLifetime <= 0 || cfg.ChallengeTTL <= 0 || cfg.MaxChallenges <= 0 {
@@ -126,7 +134,7 @@ func runKeyserver(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "Key service for %s at %s://%s/ (devices enrolled: %d, versions: %d); Ctrl-C stops\n", dir, scheme, ln.Addr(), ks.Enrolled(), loaded)
+	fmt.Fprintf(c.App.Writer, "Key service for %s at %s://%s/ (devices enrolled: %d, versions: %d); Ctrl-C stops\n", c.String("repo"), scheme, ln.Addr(), ks.Enrolled(), loaded)
 	reload := func() {
 		if err := ks.Reload(); err != nil {
 			fmt.Fprintf(c.App.ErrWriter, "mrepo: keyserver: reload: %s (the device sets in use stay)\n", cliutil.OneLine(err))

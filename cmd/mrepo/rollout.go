@@ -1,19 +1,17 @@
 // The rollout control commands: rollout set|halt, revoke, unrevoke,
-// policy set|clear (docs/rollout.md), and add-target's flags that publish
-// a version already staged.
+// policy set|clear (docs/rollout.md); their flags are read by package
+// controlflags.
 
 package main
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/controlflags"
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/rollout"
-	"github.com/edgetuf/edgetuf/targets"
 	"github.com/urfave/cli/v2"
 )
 
@@ -84,16 +82,6 @@ func controlCommand(name string, required []string, cmd *cli.Command, run func(c
 	return cmd
 }
 
-// parsePercentFlag reads a percentage flag (at most two decimals) as
-// basis points.
-func parsePercentFlag(c *cli.Context, cmd, flag string) (int, error) {
-	bp, err := targets.ParsePercent(c.String(flag))
-	if err != nil {
-		return 0, cliutil.Usagef("%s: --%s: %v", cmd, flag, err)
-	}
-	return bp, nil
-}
-
 func rolloutSetCommand() *cli.Command {
 	const name = "rollout set"
 	return controlCommand(name, []string{"percent"}, &cli.Command{
@@ -128,35 +116,9 @@ picks a new salt unless --cohort-salt is given).
 			&cli.BoolFlag{Name: "no-start", Usage: "remove the start time"},
 		},
 	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
-		bp, err := parsePercentFlag(c, name, "percent")
+		opts, err := controlflags.RolloutSet(c, name)
 		if err != nil {
 			return nil, err
-		}
-		opts := rollout.SetOptions{BasisPoints: bp, ClearDeviceClasses: c.Bool("all-device-classes"), ClearStart: c.Bool("no-start")}
-		if c.IsSet("cohort-salt") {
-			opts.Salt = c.String("cohort-salt")
-			if err := rollout.CheckSalt(opts.Salt); err != nil {
-				return nil, cliutil.Usagef("%s: --cohort-salt %v", name, err)
-			}
-		}
-		if c.IsSet("device-class") {
-			if opts.ClearDeviceClasses {
-				return nil, cliutil.Usagef("%s: --device-class and --all-device-classes exclude each other", name)
-			}
-			for _, dc := range c.StringSlice("device-class") {
-				if err := targets.CheckDeviceClass(dc); err != nil {
-					return nil, cliutil.Usagef("%s: --device-class: %v", name, err)
-				}
-				opts.DeviceClasses = append(opts.DeviceClasses, dc)
-			}
-		}
-		if c.IsSet("start") {
-			if opts.ClearStart {
-				return nil, cliutil.Usagef("%s: --start and --no-start exclude each other", name)
-			}
-			if opts.Start, err = rollout.ParseStart(c.String("start")); err != nil {
-				return nil, cliutil.Usagef("%s: --start %v", name, err)
-			}
 		}
 		return r.ChangeControls(model, version, keyDir(c), rollout.Set(opts))
 	})
@@ -179,10 +141,11 @@ with the same cohorts.
 			&cli.StringFlag{Name: "reason", Usage: "why the rollout is halted, recorded in the signed metadata (`TEXT`, required)"},
 		},
 	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
-		if strings.TrimSpace(c.String("reason")) == "" {
-			return nil, cliutil.Usagef("%s: --reason must not be empty", name)
+		reason, err := controlflags.Reason(c, name)
+		if err != nil {
+			return nil, err
 		}
-		change, err := rollout.Halt(c.String("reason"))
+		change, err := rollout.Halt(reason)
 		if err != nil {
 			return nil, err
 		}
@@ -215,10 +178,11 @@ mrepo unrevoke lifts a revocation.
 			&cli.BoolFlag{Name: "allow-no-model", Usage: "revoke even the model's last non-revoked version"},
 		},
 	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
-		if strings.TrimSpace(c.String("reason")) == "" {
-			return nil, cliutil.Usagef("%s: --reason must not be empty", name)
+		reason, err := controlflags.Reason(c, name)
+		if err != nil {
+			return nil, err
 		}
-		change, err := rollout.Revoke(rollout.RevokeOptions{Reason: c.String("reason"), AllowNoModel: c.Bool("allow-no-model")})
+		change, err := rollout.Revoke(rollout.RevokeOptions{Reason: reason, AllowNoModel: c.Bool("allow-no-model")})
 		if err != nil {
 			return nil, err
 		}
@@ -253,51 +217,6 @@ version is downloaded; a device that does not meet it defers the update
 		policySetCommand(), policyClearCommand())
 }
 
-// policyFlags are the conditions of a policy; prefix is "" for mrepo
-// policy set and "policy-" for add-target.
-func policyFlags(prefix string) []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: prefix + "unmetered-above", Usage: "a download larger than `SIZE` (bytes, or with kB, MB, GB, KiB, MiB, GiB) needs an unmetered network"},
-		&cli.IntFlag{Name: prefix + "min-battery", Usage: "the battery must be at least `PERCENT` full unless the device is charging"},
-		&cli.StringSliceFlag{Name: prefix + "network", Usage: "allow downloads over network `TYPE`: wifi, ethernet or cellular (repeatable; default: any)"},
-	}
-}
-
-// policyFromFlags reads the policy flags; nil if none is given.
-func policyFromFlags(c *cli.Context, cmd, prefix string) (*targets.Policy, error) {
-	p := &targets.Policy{}
-	set := false
-	if f := prefix + "unmetered-above"; c.IsSet(f) {
-		n, err := rollout.ParseUnmeteredAbove(c.String(f))
-		if err != nil {
-			return nil, cliutil.Usagef("%s: --%s: %v", cmd, f, err)
-		}
-		p.UnmeteredAboveBytes, set = n, true
-	}
-	if f := prefix + "min-battery"; c.IsSet(f) {
-		n := c.Int(f)
-		if err := rollout.CheckMinBattery(n); err != nil {
-			return nil, cliutil.Usagef("%s: --%s %v", cmd, f, err)
-		}
-		p.MinBatteryPercent, set = n, true
-	}
-	if f := prefix + "network"; c.IsSet(f) {
-		for _, n := range c.StringSlice(f) {
-			if err := targets.CheckPolicyNetwork(n); err != nil {
-				return nil, cliutil.Usagef("%s: --%s: %v", cmd, f, err)
-			}
-			if !slices.Contains(p.Networks, n) {
-				p.Networks = append(p.Networks, n)
-			}
-		}
-		set = true
-	}
-	if !set {
-		return nil, nil
-	}
-	return p, nil
-}
-
 func policySetCommand() *cli.Command {
 	const name = "policy set"
 	return controlCommand(name, nil, &cli.Command{
@@ -310,9 +229,9 @@ one): --unmetered-above SIZE (a larger download needs an unmetered network),
 network types a download may use). mrepo policy clear removes it.
 
 ` + controlsNote,
-		Flags: policyFlags(""),
+		Flags: controlflags.PolicyFlags(""),
 	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
-		p, err := policyFromFlags(c, name, "")
+		p, err := controlflags.Policy(c, name, "")
 		if err != nil {
 			return nil, err
 		}
@@ -332,29 +251,4 @@ func policyClearCommand() *cli.Command {
 	}, func(c *cli.Context, r *repo.Repository, model, version string) (*repo.ControlResult, error) {
 		return r.ChangeControls(model, version, keyDir(c), rollout.SetPolicy(nil))
 	})
-}
-
-// addTargetControlFlags are add-target's flags that publish a version
-// already staged, with a policy.
-func addTargetControlFlags() []cli.Flag {
-	return append([]cli.Flag{
-		&cli.StringFlag{Name: "rollout-percent", Usage: "publish the version staged to `PERCENT` of the devices (random cohort salt; see mrepo rollout set)"},
-	}, policyFlags("policy-")...)
-}
-
-// addTargetControls reads add-target's control flags into opts.
-func addTargetControls(c *cli.Context, opts *repo.AddOptions) error {
-	if c.IsSet("rollout-percent") {
-		bp, err := parsePercentFlag(c, "add-target", "rollout-percent")
-		if err != nil {
-			return err
-		}
-		opts.Rollout = &targets.Rollout{BasisPoints: bp}
-	}
-	p, err := policyFromFlags(c, "add-target", "policy-")
-	if err != nil {
-		return err
-	}
-	opts.Policy = p
-	return nil
 }

@@ -48,3 +48,16 @@ func TestReportOnlyFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestControlFlagsOnlyReadFlags: cmd/mrepo/internal/controlflags turns
+// flags into the values package rollout applies; it links no repository
+// writer, no keys, no storage and no file access of its own.
+func TestControlFlagsOnlyReadFlags(t *testing.T) {
+	t.Parallel()
+	for dep := range deps(t, "cmd/mrepo/internal/controlflags") {
+		if dep == "repo" || dep == "keys" || dep == "storage" || dep == "repostore" || dep == "client" ||
+			strings.Contains(dep, "afero") {
+			t.Errorf("cmd/mrepo/internal/controlflags depends on %s", dep)
+		}
+	}
+}

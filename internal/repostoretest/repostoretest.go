@@ -41,7 +41,13 @@ type Fixture struct {
 // nothing published) into b, as a publisher of the whole tree would.
 func Seed(t testing.TB, b storage.Backend) *Fixture {
 	t.Helper()
-	r := testrepo.New(t)
+	return SeedFrom(t, b, testrepo.New(t))
+}
+
+// SeedFrom uploads the test repository r into b (a repository with root
+// keys at hand: testrepo.NewWithRootKeys).
+func SeedFrom(t testing.TB, b storage.Backend, r *testrepo.Repo) *Fixture {
+	t.Helper()
 	err := filepath.Walk(r.Dir, func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() || strings.HasPrefix(fi.Name(), ".") {
 			return err

@@ -9,9 +9,11 @@ package repoloc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
+	"strings"
 
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
@@ -78,10 +80,28 @@ func (l Loc) Publish(ctx context.Context, kr keys.Keyring, op func(fs afero.Fs, 
 		}
 	}
 	res, err := repostore.Run(ctx, b, o, op)
+	err = explainCommitted(err)
 	if res == nil {
 		return 0, err
 	}
 	return res.Attempts, err
+}
+
+// explainCommitted adds to a PARTIALLY_PUBLISHED failure what it leaves
+// and what to run: it is never run again by itself (repostore.Run), since
+// that would publish the change a second time.
+func explainCommitted(err error) error {
+	var ce *repostore.CommittedError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if strings.HasSuffix(ce.Object, ".root.json") {
+		return fmt.Errorf("%w (another rotation won that root version); until a root with these keys is published, "+
+			"devices may refuse what this rotation re-signed: run mrepo rotate again now, on the root that won "+
+			"(a root staged for threshold signing: stage it again with mrepo rotate --stage, have it signed, then mrepo publish-staged)", err)
+	}
+	return fmt.Errorf("%w; %s keeps the other publisher's content, without this command's change to it: "+
+		"check it, and run the command again only if that change is still needed", err, ce.Object)
 }
 
 // Read runs fn, a read-only command, on the repository: a directory on

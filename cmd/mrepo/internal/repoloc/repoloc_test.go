@@ -2,7 +2,13 @@ package repoloc
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/edgetuf/edgetuf/repostore"
+	"github.com/edgetuf/edgetuf/storage"
 )
 
 // TestObjectURL: an object's URL keeps the repository URL's query.
@@ -39,5 +45,35 @@ func TestResult(t *testing.T) {
 		if string(got) != tc.want {
 			t.Errorf("%s %v: %s, want %s", tc.repo, tc.v, got, tc.want)
 		}
+	}
+}
+
+// TestExplainCommitted: a rotation that lost its root version after its
+// snapshot was published says so and what to run; other failures are
+// left as they are.
+func TestExplainCommitted(t *testing.T) {
+	lost := &repostore.CommittedError{Snapshot: 7, Timestamp: true, Object: "metadata/3.root.json", Err: storage.ErrPrecondition}
+	err := explainCommitted(fmt.Errorf("rotate: %w", lost))
+	for _, want := range []string{
+		"rotate: PARTIALLY_PUBLISHED: this publication's snapshot 7 and timestamp.json are published, but metadata/3.root.json was written by another publisher first",
+		"another rotation won that root version",
+		"run mrepo rotate again now, on the root that won",
+		"stage it again with mrepo rotate --stage, have it signed, then mrepo publish-staged",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	var ce *repostore.CommittedError
+	if !errors.As(err, &ce) || ce.ErrorCode() != "PARTIALLY_PUBLISHED" {
+		t.Errorf("the explained error lost its code: %v", err)
+	}
+	cfg := explainCommitted(&repostore.CommittedError{Snapshot: 4, Object: "mrepo.json", Err: storage.ErrPrecondition})
+	if want := "mrepo.json keeps the other publisher's content"; !strings.Contains(cfg.Error(), want) {
+		t.Errorf("%q lacks %q", cfg, want)
+	}
+	other := repostore.ErrConflict
+	if explainCommitted(other) != other || explainCommitted(nil) != nil {
+		t.Error("explainCommitted changed an error that is not PARTIALLY_PUBLISHED")
 	}
 }
