@@ -11,10 +11,7 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // azblob://
-	_ "gocloud.dev/blob/fileblob"  // file://
-	_ "gocloud.dev/blob/gcsblob"   // gs://
-	_ "gocloud.dev/blob/s3blob"    // s3://
+	_ "gocloud.dev/blob/fileblob" // file://; the object stores' drivers in flavor_*.go
 )
 
 // ErrBadURL is returned (wrapped) by Open for a URL it does not accept: an
@@ -63,6 +60,9 @@ func Open(ctx context.Context, rawURL string) (Backend, error) {
 	scheme := strings.ToLower(u.Scheme)
 	switch scheme {
 	case "s3", "gs", "azblob":
+		if cloudFlavors[scheme] == nil {
+			return nil, fmt.Errorf("%w: %s: this binary is built without %s:// (build tag edgetuf_no_%s)", ErrBadURL, desc, scheme, scheme)
+		}
 		return openBucket(ctx, u, scheme, desc)
 	case "file":
 		return openDir(ctx, u, desc)
