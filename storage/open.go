@@ -60,9 +60,6 @@ func Open(ctx context.Context, rawURL string) (Backend, error) {
 	scheme := strings.ToLower(u.Scheme)
 	switch scheme {
 	case "s3", "gs", "azblob":
-		if cloudFlavors[scheme] == nil {
-			return nil, fmt.Errorf("%w: %s: this binary is built without %s:// (build tag edgetuf_no_%s)", ErrBadURL, desc, scheme, scheme)
-		}
 		return openBucket(ctx, u, scheme, desc)
 	case "file":
 		return openDir(ctx, u, desc)
@@ -83,6 +80,9 @@ func openBucket(ctx context.Context, u *url.URL, scheme, desc string) (Backend, 
 		if err := checkName(prefix); err != nil {
 			return nil, fmt.Errorf("%w: %s: prefix: %v", ErrBadURL, desc, err)
 		}
+	}
+	if cloudFlavors[scheme] == nil {
+		return nil, fmt.Errorf("%w: %s: this binary is built without %s:// (build tag edgetuf_no_%s)", ErrBadURL, desc, scheme, scheme)
 	}
 	bu := *u
 	bu.Scheme, bu.Path, bu.RawPath = scheme, "", ""
