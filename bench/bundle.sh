@@ -88,7 +88,7 @@ echo "  mrepo add-target : $(median "${add_t[@]}") s, peak RSS $(( $(median "${a
 echo "  mclient update   : $(median "${upd_t[@]}") s, peak RSS $(( $(median "${upd_m[@]}") / 1024 )) MiB"
 read -r t m < <(measure "$work/mrepo" verify --repo "$work/repo" --root "$work/repo/metadata/1.root.json")
 echo "  mrepo verify (all ${RUNS} versions)        : ${t} s, peak RSS $((m / 1024)) MiB"
-if "$work/mrepo" verify --help 2>&1 | grep -q -- --since; then
+if "$work/mrepo" verify --help 2>&1 | grep -- --since >/dev/null; then # not -q: mrepo killed by SIGPIPE would fail the pipe (pipefail)
 	since=$(( $(ls "$work/repo/metadata" | sed -n 's/^\([0-9]*\)\.snapshot\.json$/\1/p' | sort -n | tail -1) - 1 ))
 	read -r t m < <(measure "$work/mrepo" verify --repo "$work/repo" --root "$work/repo/metadata/1.root.json" --since "$since")
 	echo "  mrepo verify --since $since (last version): ${t} s, peak RSS $((m / 1024)) MiB"

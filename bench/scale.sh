@@ -5,11 +5,13 @@
 # version plus a version index per model), then measures
 #   1. mrepo add-target of one more version of one model (RUNS times),
 #   2. mrepo verify of the whole repository,
-# each with its wall time and peak RSS (GNU time).
+# each with its wall time and peak RSS, split into anonymous memory (what
+# mrepo allocated) and file-backed pages (the mapped binary: clean, shared
+# and reclaimable) by bench/memsplit.
 #
 #   MODELS=1000 VERSIONS=100 RUNS=3 bench/scale.sh
 #
-# Needs go and GNU time (/usr/bin/time; apt-get install time).
+# Needs go and GNU time (/usr/bin/time; apt-get install time) for genrepo.
 set -euo pipefail
 
 MODELS=${MODELS:-1000}
@@ -20,8 +22,8 @@ work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/mrepo-scale.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 command -v /usr/bin/time >/dev/null || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 1; }
 
-echo "==> building mrepo and genrepo"
-(cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo && go build -o "$work/genrepo" ./bench/genrepo)
+echo "==> building mrepo, genrepo and memsplit"
+(cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo && go build -o "$work/genrepo" ./bench/genrepo && go build -o "$work/memsplit" ./bench/memsplit)
 export MREPO_PASSPHRASE=bench-only-passphrase
 
 echo "==> generating ${MODELS} models x ${VERSIONS} versions"
@@ -32,11 +34,11 @@ ls "$repo/metadata" | grep -c '\.bins-' | sed 's/^/bin files: /'
 wc -c <"$(ls -v "$repo"/metadata/*.snapshot.json | tail -1)" | sed 's/^/snapshot bytes: /'
 sync
 
-measure() { # name, command...: prints "name: seconds s, KiB max RSS"
+measure() { # name, command...: prints "name: seconds s, KiB max RSS (anonymous + file-backed)"
 	local name=$1; shift
-	/usr/bin/time -f "%e %M" -o "$work/time.out" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-	read -r t m <"$work/time.out"
-	echo "$name: $t s, $m KiB max RSS"
+	"$work/memsplit" -o "$work/mem.out" -- "$@" >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+	read -r _ t _ m _ anon _ file _ <"$work/mem.out"
+	echo "$name: $t s, $m KiB max RSS (at the peak: $anon KiB anonymous + $file KiB file-backed)"
 }
 
 mkdir -p "$work/bundle"

@@ -103,9 +103,13 @@ func ParseFile(data []byte) (*File, error) {
 // Decrypt decrypts the private key and checks that it belongs to the
 // public key the file declares.
 func (f *File) Decrypt(passphrase []byte) (*Key, error) {
+	// scrypt allocates 32-128 MiB at once. Collect the caller's garbage and
+	// hand its pages back to the OS first, so that the block does not come
+	// on top of them (a publication has just parsed its hash bins), and
+	// hand the block back afterwards, before the caller streams gigabytes
+	// within a small budget or decrypts its next key.
+	debug.FreeOSMemory()
 	pemBytes, err := encrypted.Decrypt(f.Encrypted, passphrase)
-	// scrypt just allocated 32-128 MiB that is now garbage; hand it back to
-	// the OS before the caller streams gigabytes within a small budget.
 	debug.FreeOSMemory()
 	if err != nil {
 		return nil, fmt.Errorf("key %s (%s): %w", f.Name, ShortID(f.KeyID), ErrWrongPassphrase)

@@ -146,12 +146,18 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	if err := r.removeStaleOf(m.ModelID); err != nil {
 		return err
 	}
+	// Into hash bins, the keys first: see signersFirst.
+	first, err := signersFirst(st, kr, opts.Role)
+	if err != nil {
+		return err
+	}
 	// Delegated roles and hash bins (delegate_add.go): the checks see the
 	// targets of every role as clients resolve them.
 	dst, err := r.destination(st, opts.Role, m, opts.DeltaFrom)
 	if err != nil {
 		return err
 	}
+	dst.first = first
 	if err := release.CheckNewVersion(dst.view.targets.Signed.Targets, m); err != nil {
 		return err
 	}

@@ -15,7 +15,9 @@ import (
 	"github.com/edgetuf/edgetuf/delegation"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/internal/repoconfig"
+	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -422,4 +424,37 @@ func TestUnsignedBinReadNotTouched(t *testing.T) {
 	if v := current(t, fs, dir).snapshot.Signed.Version; v != before {
 		t.Errorf("snapshot %d published (was %d)", v, before)
 	}
+}
+
+// askedKeyring records, for each key asked for, how many bins had been
+// read by then.
+type askedKeyring struct {
+	keys.Keyring
+	reads *binReads
+	asked map[string][]int64
+}
+
+func (k *askedKeyring) Signer(keyID string) (signature.Signer, error) {
+	k.asked[keyID] = append(k.asked[keyID], k.reads.n.Load())
+	return k.Keyring.Signer(keyID)
+}
+
+// TestBinsSignersBeforeBins: add-target into hash bins asks for its keys
+// before it reads any bin (decrypting a key file takes scrypt's 32 MiB,
+// which must not come on top of the parsed bins), and for each key once.
+func TestBinsSignersBeforeBins(t *testing.T) {
+	t.Parallel()
+	fs, dir, _ := migratedRepo(t)
+	counted := &binReads{Fs: fs}
+	kr := &askedKeyring{Keyring: getFixture(t).kr, reads: counted, asked: map[string][]int64{}}
+	mustPublishAs(t, openAt(t, counted, dir, t0), counted, kr, "det", "3.0.0", AddOptions{})
+	if counted.n.Load() == 0 || len(kr.asked) == 0 {
+		t.Fatalf("read %d bins, asked for %d keys", counted.n.Load(), len(kr.asked))
+	}
+	for id, reads := range kr.asked {
+		if len(reads) != 1 || reads[0] != 0 {
+			t.Errorf("key %s asked for %d times, after %v bin reads", keys.ShortID(id), len(reads), reads)
+		}
+	}
+	requireVerifies(t, fs, dir, t0)
 }

@@ -29,6 +29,9 @@ type destination struct {
 	// mig is set when the publication moves top-level targets into new
 	// bins first (bins.go): the bins are in memory, written by mig.
 	mig *migration
+	// first holds the signers gathered before the bins were read
+	// (signersFirst), if they were.
+	first roleSigners
 }
 
 // binsSigners is the key under which a destination keeps the bins' signers.
@@ -120,22 +123,42 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 				}
 			}
 		}
-		rs, err := signers(kr, d.bins.NamePrefix+"-*", &metadata.Role{KeyIDs: d.bins.KeyIDs, Threshold: d.bins.Threshold})
-		if err != nil {
-			return nil, err
-		}
-		roles := []string{metadata.SNAPSHOT, metadata.TIMESTAMP}
 		if d.mig != nil {
-			roles = append(roles, metadata.TARGETS)
+			return binsSignerSet(st, kr, d.bins, metadata.TARGETS)
 		}
-		ss, err := gatherSigners(st, kr, roles...)
-		if err != nil {
-			return nil, err
+		if d.first != nil {
+			return d.first, nil
 		}
-		ss[binsSigners] = rs
-		return ss, nil
+		return binsSignerSet(st, kr, d.bins)
 	}
 	return gatherSigners(st, kr, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP)
+}
+
+// binsSignerSet gathers the signers of a publication into the hash bins
+// sr: the bins' keys, snapshot's and timestamp's, and those of more roles.
+func binsSignerSet(st *state, kr keys.Keyring, sr *metadata.SuccinctRoles, more ...string) (roleSigners, error) {
+	rs, err := signers(kr, sr.NamePrefix+"-*", &metadata.Role{KeyIDs: sr.KeyIDs, Threshold: sr.Threshold})
+	if err != nil {
+		return nil, err
+	}
+	ss, err := gatherSigners(st, kr, append([]string{metadata.SNAPSHOT, metadata.TIMESTAMP}, more...)...)
+	if err != nil {
+		return nil, err
+	}
+	ss[binsSigners] = rs
+	return ss, nil
+}
+
+// signersFirst gathers, for a publication into existing hash bins, the
+// signers before any bin is read: decrypting a key file takes scrypt's
+// 32 MiB block (handed back to the OS at once, keys.File.Decrypt), which
+// would otherwise come on top of the parsed bins in the peak memory.
+func signersFirst(st *state, kr keys.Keyring, role string) (roleSigners, error) {
+	d := st.targets.Signed.Delegations
+	if role != "" || d == nil || d.Roles != nil || d.SuccinctRoles == nil {
+		return nil, nil
+	}
+	return binsSignerSet(st, kr, d.SuccinctRoles)
 }
 
 // commit adds the new targets to the destination's metadata and declares

@@ -1,3 +1,5 @@
+//go:build !edgetuf_no_s3 && !edgetuf_no_gs && !edgetuf_no_azblob
+
 package storage
 
 import (

@@ -11,10 +11,7 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // azblob://
-	_ "gocloud.dev/blob/fileblob"  // file://
-	_ "gocloud.dev/blob/gcsblob"   // gs://
-	_ "gocloud.dev/blob/s3blob"    // s3://
+	_ "gocloud.dev/blob/fileblob" // file://; the object stores' drivers in flavor_*.go
 )
 
 // ErrBadURL is returned (wrapped) by Open for a URL it does not accept: an
@@ -83,6 +80,9 @@ func openBucket(ctx context.Context, u *url.URL, scheme, desc string) (Backend, 
 		if err := checkName(prefix); err != nil {
 			return nil, fmt.Errorf("%w: %s: prefix: %v", ErrBadURL, desc, err)
 		}
+	}
+	if cloudFlavors[scheme] == nil {
+		return nil, fmt.Errorf("%w: %s: this binary is built without %s:// (build tag edgetuf_no_%s)", ErrBadURL, desc, scheme, scheme)
 	}
 	bu := *u
 	bu.Scheme, bu.Path, bu.RawPath = scheme, "", ""
