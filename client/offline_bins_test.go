@@ -1,0 +1,53 @@
+package client_test
+
+// Offline checks (verify, rollback) read only the metadata a refresh
+// kept (tufsession.SaveVerified). With a version index the device no
+// longer loads every bin on a refresh, so the copy it keeps must hold the
+// current version of every bin those checks resolve: the bins of the
+// active version's files and of the previous version's.
+
+import (
+	"testing"
+
+	"github.com/edgetuf/edgetuf/internal/testrepo"
+	"github.com/edgetuf/edgetuf/targets"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// bumpBinsOf signs a new version of the bins listing paths, unchanged
+// otherwise (another model's publication into the same bins).
+func (b *binnedRepo) bumpBinsOf(t *testing.T, paths ...string) {
+	t.Helper()
+	err := testrepo.ForgeRolesDir(b.Dir, b.wantBins(paths...), func(string, map[string]*metadata.TargetFiles) error { return nil }, b.signers(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOfflineVerifyAfterBinMoved: the bins of the active version's files
+// move on (other publications) while the device stays up to date: verify,
+// offline, still finds every file's signed entry.
+func TestOfflineVerifyAfterBinMoved(t *testing.T) {
+	t.Parallel()
+	b, _, d := onV1Binned(t)
+	b.bumpBinsOf(t, targets.TargetPath(model, "1.0.0", "model.bin"), targets.TargetPath(model, "1.0.0", "labels.txt"))
+	d.mustUpdate("1.0.0")
+	d.wantActive("1.0.0") // includes Verify
+}
+
+// TestOfflineRollbackAfterBinMoved: after an update to 2.0.0, the bins of
+// 1.0.0's files move on and the device polls again: an explicit rollback
+// to 1.0.0, offline, still verifies it.
+func TestOfflineRollbackAfterBinMoved(t *testing.T) {
+	t.Parallel()
+	b, _, d := onV1Binned(t)
+	b.publish(t, "2.0.0")
+	b.putIndex(t, "1.0.0", "2.0.0")
+	d.mustUpdate("2.0.0")
+	b.bumpBinsOf(t, targets.TargetPath(model, "1.0.0", "model.bin"), targets.TargetPath(model, "1.0.0", "labels.txt"))
+	d.mustUpdate("2.0.0")
+	if res, err := d.c.Rollback(model); err != nil || res.Version != "1.0.0" {
+		t.Fatalf("rollback: %v %+v", err, res)
+	}
+	d.wantActive("1.0.0")
+}
