@@ -9,7 +9,9 @@ package client_test
 import (
 	"testing"
 
+	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
+	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -48,6 +50,28 @@ func TestOfflineRollbackAfterBinMoved(t *testing.T) {
 	d.mustUpdate("2.0.0")
 	if res, err := d.c.Rollback(model); err != nil || res.Version != "1.0.0" {
 		t.Fatalf("rollback: %v %+v", err, res)
+	}
+	d.wantActive("1.0.0")
+}
+
+// TestIndexRevokedActiveHiddenInstalled: the active 1.1.0 is revoked and
+// the index no longer names the installed 1.0.0 (a wrong index): the
+// device still finds 1.0.0 by the lookup of its own manifest and steps
+// down to it, rather than staying on the revoked version.
+func TestIndexRevokedActiveHiddenInstalled(t *testing.T) {
+	t.Parallel()
+	b, _, d := onV1Binned(t)
+	b.publish(t, "1.1.0")
+	b.putIndex(t, "1.0.0", "1.1.0")
+	d.mustUpdate("1.1.0")
+	rev := &targets.Revocation{Reason: "bad outputs", Time: "2026-06-01T11:00:00Z"}
+	if _, err := b.R.ChangeControls(model, "1.1.0", b.Keyring(b.bk), rollout.SetExactly(nil, rev, nil)); err != nil {
+		t.Fatal(err)
+	}
+	b.putIndex(t, "1.1.0")
+	res, err := d.update(client.UpdateRequest{})
+	if err != nil || res.Outcome != client.OutcomeRolledBack || res.Version != "1.0.0" {
+		t.Fatalf("update after the revocation: %v %+v", err, res)
 	}
 	d.wantActive("1.0.0")
 }
