@@ -42,10 +42,7 @@ func TestOfflineVerifyAfterBinMoved(t *testing.T) {
 // to 1.0.0, offline, still verifies it.
 func TestOfflineRollbackAfterBinMoved(t *testing.T) {
 	t.Parallel()
-	b, _, d := onV1Binned(t)
-	b.publish(t, "2.0.0")
-	b.putIndex(t, "1.0.0", "2.0.0")
-	d.mustUpdate("2.0.0")
+	b, d := onV1ThenV2Binned(t, "2.0.0")
 	b.bumpBinsOf(t, targets.TargetPath(model, "1.0.0", "model.bin"), targets.TargetPath(model, "1.0.0", "labels.txt"))
 	d.mustUpdate("2.0.0")
 	if res, err := d.c.Rollback(model); err != nil || res.Version != "1.0.0" {
@@ -60,18 +57,39 @@ func TestOfflineRollbackAfterBinMoved(t *testing.T) {
 // down to it, rather than staying on the revoked version.
 func TestIndexRevokedActiveHiddenInstalled(t *testing.T) {
 	t.Parallel()
+	b, d := onV1ThenV2Binned(t, "1.1.0")
+	b.revoke(t, "1.1.0")
+	b.putIndex(t, "1.1.0")
+	d.wantSteppedDownTo("1.0.0")
+}
+
+// onV1ThenV2Binned is onV1Binned with v published and indexed next, and
+// the device updated to it (1.0.0 kept installed).
+func onV1ThenV2Binned(t *testing.T, v string) (*binnedRepo, *device) {
+	t.Helper()
 	b, _, d := onV1Binned(t)
-	b.publish(t, "1.1.0")
-	b.putIndex(t, "1.0.0", "1.1.0")
-	d.mustUpdate("1.1.0")
+	b.publish(t, v)
+	b.putIndex(t, "1.0.0", v)
+	d.mustUpdate(v)
+	return b, d
+}
+
+// revoke publishes a revocation of version v of the model.
+func (b *binnedRepo) revoke(t *testing.T, v string) {
+	t.Helper()
 	rev := &targets.Revocation{Reason: "bad outputs", Time: "2026-06-01T11:00:00Z"}
-	if _, err := b.R.ChangeControls(model, "1.1.0", b.Keyring(b.bk), rollout.SetExactly(nil, rev, nil)); err != nil {
+	if _, err := b.R.ChangeControls(model, v, b.Keyring(b.bk), rollout.SetExactly(nil, rev, nil)); err != nil {
 		t.Fatal(err)
 	}
-	b.putIndex(t, "1.1.0")
+}
+
+// wantSteppedDownTo updates and requires the device to have left its
+// revoked active version for v.
+func (d *device) wantSteppedDownTo(v string) {
+	d.t.Helper()
 	res, err := d.update(client.UpdateRequest{})
-	if err != nil || res.Outcome != client.OutcomeRolledBack || res.Version != "1.0.0" {
-		t.Fatalf("update after the revocation: %v %+v", err, res)
+	if err != nil || res.Outcome != client.OutcomeRolledBack || res.Version != v {
+		d.t.Fatalf("update after the revocation: %v %+v", err, res)
 	}
-	d.wantActive("1.0.0")
+	d.wantActive(v)
 }
