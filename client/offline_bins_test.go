@@ -7,6 +7,7 @@ package client_test
 // active version's files and of the previous version's.
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/edgetuf/edgetuf/client"
@@ -92,4 +93,25 @@ func (d *device) wantSteppedDownTo(v string) {
 		d.t.Fatalf("update after the revocation: %v %+v", err, res)
 	}
 	d.wantActive(v)
+}
+
+// TestIndexNamesManyMissingVersions: an index names 80,000 versions newer
+// than any published (the largest an index of 1 MiB holds, about): each
+// is looked up and passed over, and the result reports at most
+// listing.MaxSkips of them (one kept error each held some 40 MB).
+func TestIndexNamesManyMissingVersions(t *testing.T) {
+	t.Parallel()
+	b, _, d := onV1Binned(t)
+	vs := []string{"1.0.0"}
+	for i := range 80000 {
+		vs = append(vs, fmt.Sprintf("9.%d.%d", i/1000, i%1000))
+	}
+	b.putIndex(t, vs...)
+	res := d.mustUpdate("1.0.0")
+	if len(res.Skipped) == 0 || len(res.Skipped) > 100 {
+		t.Fatalf("%d versions reported skipped", len(res.Skipped))
+	}
+	if res.Skipped[0].Version != "9.79.999" || res.Skipped[0].Code != client.TargetNotFound {
+		t.Fatalf("first skipped %+v", res.Skipped[0])
+	}
 }

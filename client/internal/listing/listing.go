@@ -41,6 +41,12 @@ type Entry struct {
 	Custom   *targets.Custom
 }
 
+// MaxSkips is how many versions named by an index without a manifest a
+// List reports (Skipped): an index of up to 1 MiB can name some 80,000
+// versions, and one error kept for each held 40 MB of a device's memory.
+// Those past the bound are looked up and passed over all the same.
+const MaxSkips = 100
+
 // Skip is a version the index names whose manifest the lookup does not
 // find (a TARGET_NOT_FOUND error saying why).
 type Skip struct {
@@ -182,7 +188,7 @@ func (l *List[T]) lookup(v string) (*Entry, error) {
 	}
 	e, err := entry(l.s, targets.ManifestPath(l.modelID, v), v)
 	if ce, ok := err.(*codes.Error); ok && ce.Code == codes.TargetNotFound {
-		if l.named[v] {
+		if l.named[v] && len(l.skipped) < MaxSkips {
 			l.skipped = append(l.skipped, Skip{Version: v, Err: ce})
 		}
 		e, err = nil, nil
@@ -262,7 +268,7 @@ func (l *List[T]) Find(v string) *T {
 func (l *List[T]) Err() error { return l.err }
 
 // Skipped are the versions the index names that were looked up and not
-// found, so far.
+// found, so far (at most MaxSkips of them).
 func (l *List[T]) Skipped() []Skip { return l.skipped }
 
 // allManifests resolves every manifest of the model that a role loaded
