@@ -201,24 +201,32 @@ func manifestOf(s *tufsession.Session, modelID, v string) (*candidate, error) {
 }
 
 // loadOfflineBins resolves, in the refreshed session s, every file of the
-// versions offline checks verify against the copy SaveVerified keeps: the
-// active version (verify, OpenActive) and the previous one (rollback).
-// With a version index a refresh loads only the bins it uses, and a bin
-// kept from an earlier refresh is refused offline once the snapshot
-// records a newer version of it: resolving the files loads the current
-// one (downloaded only if it changed). Best effort: a version that no
-// longer resolves is one the offline check refuses anyway.
+// versions offline checks verify against the copy SaveVerified keeps, for
+// every model on the device (the copy is shared): the active version
+// (verify, OpenActive) and the previous one (rollback). With a version
+// index a refresh loads only the bins it uses, and a bin kept from an
+// earlier refresh is refused offline once the snapshot records a newer
+// version of it: resolving the files loads the current one (downloaded
+// only if it changed). Best effort: a version that no longer resolves is
+// one the offline check refuses anyway.
 func (u *run) loadOfflineBins(s *tufsession.Session) {
-	if u.ptr == nil {
-		return
-	}
-	for _, v := range []string{u.ptr.Version, u.ptr.Previous} {
-		if v == "" {
+	ids, _ := u.c.Models()
+	for _, id := range ids {
+		ptr := u.ptr
+		if id != u.req.ModelID {
+			ptr, _ = devstate.ReadPointer(u.c.paths(id), id)
+		}
+		if ptr == nil {
 			continue
 		}
-		if cand, err := manifestOf(s, u.req.ModelID, v); err == nil {
-			u.c.files(s, cand)
-			installed.WireFiles(s.TargetInfo, cand.manifest, cand.custom)
+		for _, v := range []string{ptr.Version, ptr.Previous} {
+			if v == "" {
+				continue
+			}
+			if cand, err := manifestOf(s, id, v); err == nil {
+				u.c.files(s, cand)
+				installed.WireFiles(s.TargetInfo, cand.manifest, cand.custom)
+			}
 		}
 	}
 }

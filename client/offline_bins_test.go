@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
+	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -36,6 +37,32 @@ func TestOfflineVerifyAfterBinMoved(t *testing.T) {
 	b.bumpBinsOf(t, targets.TargetPath(model, "1.0.0", "model.bin"), targets.TargetPath(model, "1.0.0", "labels.txt"))
 	d.mustUpdate("1.0.0")
 	d.wantActive("1.0.0") // includes Verify
+}
+
+// TestOfflineVerifyOtherModel: a device with two models polls only the
+// other one after the bins of det's files move on: verify of det, offline,
+// still finds every file's signed entry (the metadata copy offline checks
+// read is shared by all models).
+func TestOfflineVerifyOtherModel(t *testing.T) {
+	t.Parallel()
+	b, _, d := onV1Binned(t)
+	const other = "other"
+	b.PublishAs(t, b.OnlineKeyring(t, b.bk), other, "1.0.0", bundle(seedOf("o1.0.0"), smallSize), targets.Compat{}, repo.AddOptions{})
+	vi, err := targets.NewVersionIndex(other, []string{"1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.putInBins(t, map[string][]byte{targets.VersionIndexPath(other): vi.Marshal()}, nil)
+	if res, err := d.update(client.UpdateRequest{ModelID: other}); err != nil || res.Version != "1.0.0" {
+		t.Fatalf("update of %s: %v %+v", other, err, res)
+	}
+	b.bumpBinsOf(t, targets.TargetPath(model, "1.0.0", "model.bin"), targets.TargetPath(model, "1.0.0", "labels.txt"))
+	if res, err := d.update(client.UpdateRequest{ModelID: other}); err != nil || res.Version != "1.0.0" {
+		t.Fatalf("update of %s: %v %+v", other, err, res)
+	}
+	if _, err := d.c.Verify(model); err != nil {
+		t.Fatalf("verify %s: %v", model, err)
+	}
 }
 
 // TestOfflineRollbackAfterBinMoved: after an update to 2.0.0, the bins of
