@@ -106,7 +106,10 @@ func Open[T any](s *tufsession.Session, modelID string, gate *epochgate.Gate, al
 	if err != nil {
 		return nil, err
 	}
-	l.names = nil
+	// Every version is resolved and filtered by the epoch now: Find must
+	// not look up one the filter dropped (l.indexed false: Find answers
+	// from what is listed).
+	l.names, l.indexed = nil, false
 	for _, e := range entries {
 		l.add(e)
 	}
@@ -243,9 +246,10 @@ func (l *List[T]) All() iter.Seq2[int, *T] {
 	}
 }
 
-// Find is version v (nil if it has no usable manifest): with an index,
-// found by the lookup of its own manifest whether the index names it or
-// not (an installed version's revocation is always seen).
+// Find is version v (nil if it has no usable manifest): with an index
+// and no hardware epoch, found by the lookup of its own manifest whether
+// the index names it or not (an installed version's revocation is always
+// seen); otherwise among the listed versions (those the epoch admits).
 func (l *List[T]) Find(v string) *T {
 	if t, ok := l.byName[v]; ok || !l.indexed || l.err != nil {
 		return t
