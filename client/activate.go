@@ -173,6 +173,20 @@ func (c *Client) signedFiles(modelID, v string, explicit, wire bool) (map[string
 	if err != nil {
 		return nil, err
 	}
+	cand, err := manifestOf(s, modelID, v)
+	if err != nil {
+		return nil, err
+	}
+	if wire {
+		w, _, err := installed.WireFiles(s.TargetInfo, cand.manifest, cand.custom)
+		return w, err
+	}
+	return c.files(s, cand)
+}
+
+// manifestOf resolves version v's manifest target through the delegation
+// tree of session s.
+func manifestOf(s *tufsession.Session, modelID, v string) (*candidate, error) {
 	mp := targets.ManifestPath(modelID, v)
 	tf, err := s.TargetInfo(mp)
 	if err != nil {
@@ -182,10 +196,37 @@ func (c *Client) signedFiles(modelID, v string, explicit, wire bool) (map[string
 	if err != nil || custom.Kind != targets.KindManifest {
 		return nil, codes.Errorf(ManifestInvalid, err, "%s", mp)
 	}
-	if wire {
-		w, _, err := installed.WireFiles(s.TargetInfo, tf, custom)
-		return w, err
-	}
 	ver, _ := targets.ParseVersion(v)
-	return c.files(s, &candidate{version: ver, manifest: tf, custom: custom})
+	return &candidate{version: ver, manifest: tf, custom: custom}, nil
+}
+
+// loadOfflineBins resolves, in the refreshed session s, every file of the
+// versions offline checks verify against the copy SaveVerified keeps, for
+// every model on the device (the copy is shared): the active version
+// (verify, OpenActive) and the previous one (rollback). With a version
+// index a refresh loads only the bins it uses, and a bin kept from an
+// earlier refresh is refused offline once the snapshot records a newer
+// version of it: resolving the files loads the current one (downloaded
+// only if it changed). Best effort: a version that no longer resolves is
+// one the offline check refuses anyway.
+func (u *run) loadOfflineBins(s *tufsession.Session) {
+	ids, _ := u.c.Models()
+	for _, id := range ids {
+		ptr := u.ptr
+		if id != u.req.ModelID {
+			ptr, _ = devstate.ReadPointer(u.c.paths(id), id)
+		}
+		if ptr == nil {
+			continue
+		}
+		for _, v := range []string{ptr.Version, ptr.Previous} {
+			if v == "" {
+				continue
+			}
+			if cand, err := manifestOf(s, id, v); err == nil {
+				u.c.files(s, cand)
+				installed.WireFiles(s.TargetInfo, cand.manifest, cand.custom)
+			}
+		}
+	}
 }

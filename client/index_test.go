@@ -22,7 +22,6 @@ import (
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/repo"
-	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -301,16 +300,9 @@ func TestIndexRevokedActive(t *testing.T) {
 	b.putIndex(t, "1.0.0", "1.1.0")
 	d := newDeviceInit(t, b.Repo, client.InitOptions{RepoURL: serveRepo(t, b.Repo).URL, DeviceID: "dev-1"}, rolloutOpts())
 	d.mustUpdate("1.1.0")
-	rev := &targets.Revocation{Reason: "bad outputs", Time: "2026-06-01T11:00:00Z"}
-	if _, err := b.R.ChangeControls(model, "1.1.0", b.Keyring(b.bk), rollout.SetExactly(nil, rev, nil)); err != nil {
-		t.Fatal(err)
-	}
+	b.revoke(t, "1.1.0")
 	b.putIndex(t, "1.0.0")
-	res, err := d.update(client.UpdateRequest{})
-	if err != nil || res.Outcome != client.OutcomeRolledBack || res.Version != "1.0.0" {
-		t.Fatalf("update after the revocation: %v %+v", err, res)
-	}
-	d.wantActive("1.0.0")
+	d.wantSteppedDownTo("1.0.0")
 }
 
 // TestCDNNotFoundBin: the CDN cached a 404 for the new version of the bin

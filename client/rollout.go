@@ -110,8 +110,11 @@ func (u *run) leaveRevoked(ctx context.Context, s *tufsession.Session, active *c
 	}
 	var target *candidate
 	found := false
-	for _, c := range u.cands.All() {
-		if !usable(c) || !u.dirExists(u.p.Version(c.version.String())) {
+	// The installed versions, each by the lookup of its own manifest: a
+	// version index that no longer names one does not hide it.
+	for _, v := range devstate.LocalVersions(u.p, newerFirst) {
+		c := u.cands.Find(v)
+		if c == nil || !usable(c) || !u.dirExists(u.p.Version(v)) {
 			continue
 		}
 		fs, err := u.c.files(s, c)

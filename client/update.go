@@ -238,6 +238,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	// The metadata is complete and consistent now, unless a delegated role
 	// could not be loaded: offline checks use a copy.
 	if c := CodeOf(err); err == nil || c == TargetNotFound || c == Incompatible || c == PolicyRejected || c == KeyUnavailable || c == DecryptFailed {
+		u.loadOfflineBins(s)
 		tufsession.SaveVerified(s.MetaDir())
 	}
 	if err != nil {

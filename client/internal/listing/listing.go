@@ -41,6 +41,12 @@ type Entry struct {
 	Custom   *targets.Custom
 }
 
+// MaxSkips is how many versions named by an index without a manifest a
+// List reports (Skipped): an index of up to 1 MiB can name some 80,000
+// versions, and one error kept for each held 40 MB of a device's memory.
+// Those past the bound are looked up and passed over all the same.
+const MaxSkips = 100
+
 // Skip is a version the index names whose manifest the lookup does not
 // find (a TARGET_NOT_FOUND error saying why).
 type Skip struct {
@@ -100,7 +106,10 @@ func Open[T any](s *tufsession.Session, modelID string, gate *epochgate.Gate, al
 	if err != nil {
 		return nil, err
 	}
-	l.names = nil
+	// Every version is resolved and filtered by the epoch now: Find must
+	// not look up one the filter dropped (l.indexed false: Find answers
+	// from what is listed).
+	l.names, l.indexed = nil, false
 	for _, e := range entries {
 		l.add(e)
 	}
@@ -182,7 +191,7 @@ func (l *List[T]) lookup(v string) (*Entry, error) {
 	}
 	e, err := entry(l.s, targets.ManifestPath(l.modelID, v), v)
 	if ce, ok := err.(*codes.Error); ok && ce.Code == codes.TargetNotFound {
-		if l.named[v] {
+		if l.named[v] && len(l.skipped) < MaxSkips {
 			l.skipped = append(l.skipped, Skip{Version: v, Err: ce})
 		}
 		e, err = nil, nil
@@ -237,9 +246,10 @@ func (l *List[T]) All() iter.Seq2[int, *T] {
 	}
 }
 
-// Find is version v (nil if it has no usable manifest): with an index,
-// found by the lookup of its own manifest whether the index names it or
-// not (an installed version's revocation is always seen).
+// Find is version v (nil if it has no usable manifest): with an index
+// and no hardware epoch, found by the lookup of its own manifest whether
+// the index names it or not (an installed version's revocation is always
+// seen); otherwise among the listed versions (those the epoch admits).
 func (l *List[T]) Find(v string) *T {
 	if t, ok := l.byName[v]; ok || !l.indexed || l.err != nil {
 		return t
@@ -262,7 +272,7 @@ func (l *List[T]) Find(v string) *T {
 func (l *List[T]) Err() error { return l.err }
 
 // Skipped are the versions the index names that were looked up and not
-// found, so far.
+// found, so far (at most MaxSkips of them).
 func (l *List[T]) Skipped() []Skip { return l.skipped }
 
 // allManifests resolves every manifest of the model that a role loaded
