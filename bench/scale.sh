@@ -4,7 +4,8 @@
 # (bench/genrepo: a manifest and one small payload each, so 2 targets per
 # version plus a version index per model), then measures
 #   1. mrepo add-target of one more version of one model (RUNS times),
-#   2. mrepo verify of the whole repository,
+#   2. mrepo verify of the whole repository, and mrepo verify --since the
+#      snapshot before those publications (incremental verify),
 # each with its wall time and peak RSS, split into anonymous memory (what
 # mrepo allocated) and file-backed pages (the mapped binary: clean, shared
 # and reclaimable) by bench/memsplit.
@@ -41,6 +42,7 @@ measure() { # name, command...: prints "name: seconds s, KiB max RSS (anonymous 
 	echo "$name: $t s, $m KiB max RSS (at the peak: $anon KiB anonymous + $file KiB file-backed)"
 }
 
+since=$(ls -v "$repo"/metadata/*.snapshot.json | tail -1 | sed 's|.*/||; s|\..*||')
 mkdir -p "$work/bundle"
 for i in $(seq 1 "$RUNS"); do
 	printf '{"model_id": "model-0042", "version": "2.%d.0"}\n' "$i" >"$work/bundle/manifest.json"
@@ -50,3 +52,4 @@ for i in $(seq 1 "$RUNS"); do
 done
 measure "verify" "$work/mrepo" verify --repo "$repo" --root "$repo/metadata/1.root.json"
 tail -c 300 "$work/out" | sed 's/.*; /verify: /'
+measure "verify --since $since (after $RUNS publications)" "$work/mrepo" verify --repo "$repo" --root "$repo/metadata/1.root.json" --since "$since"
