@@ -167,10 +167,10 @@ func notExist(op, name string) error {
 // Stat implements afero.Fs.
 func (s *sessionFs) Stat(name string) (os.FileInfo, error) {
 	obj, in := s.object(name)
-	if fi, ok := s.inScratch(name); ok || !in {
-		if !in {
-			return s.scratch.Stat(name)
-		}
+	if !in {
+		return s.scratch.Stat(name)
+	}
+	if fi, ok := s.inScratch(name); ok {
 		return fi, nil
 	}
 	if hidden(obj) { // temporary files and locks exist only locally
@@ -198,7 +198,10 @@ func (s *sessionFs) Stat(name string) (os.FileInfo, error) {
 // Open implements afero.Fs.
 func (s *sessionFs) Open(name string) (afero.File, error) {
 	obj, in := s.object(name)
-	if fi, ok := s.inScratch(name); !in || ok && !fi.IsDir() {
+	if !in {
+		return s.scratch.Open(name)
+	}
+	if fi, ok := s.inScratch(name); ok && !fi.IsDir() {
 		return s.scratch.Open(name)
 	}
 	fi, err := s.Stat(name)
