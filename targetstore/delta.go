@@ -179,8 +179,14 @@ func (s Store) putDelta(targetPath, file string, b DeltaBase, newTF *metadata.Ta
 		return nil, nil, err
 	}
 	defer tmp.Abort()
+	// A plaintext patch is hashed as it is written; an encrypted one's
+	// plaintext is hashed when it is encrypted (putEncrypted), and the
+	// target's hash is the ciphertext's.
 	h := sha256.New()
 	cw := &patchstat.Writer{W: io.MultiWriter(tmp, h)}
+	if enc != nil {
+		cw.W = tmp
+	}
 	var src io.ReaderAt = nf.f
 	label := fmt.Sprintf("delta %s from %s", dr.File, dr.Base)
 	// Progress counts the bytes of the new file read, which Diff reads
@@ -225,10 +231,10 @@ func (s Store) putDelta(targetPath, file string, b DeltaBase, newTF *metadata.Ta
 	if err := s.checkPatch(tmp.Name(), cw.N, base.f, base.tf, nf.tf); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", label, err)
 	}
-	sum := h.Sum(nil)
 	if enc != nil {
 		return s.encryptPatch(targetPath, tmp.Name(), enc, func(n int64) bool { return !tooLong(n) }, dr, dropped)
 	}
+	sum := h.Sum(nil)
 	if err := tmp.Commit(s.path(targetPath, sum)); err != nil {
 		return nil, nil, err
 	}
