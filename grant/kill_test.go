@@ -2,7 +2,6 @@ package grant_test
 
 import (
 	"errors"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/grant"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/killtest"
 	"github.com/edgetuf/edgetuf/modelcrypt"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/targets"
@@ -64,11 +64,13 @@ func TestKillGrantHelper(t *testing.T) {
 // envelope that opens with its device's key and gives the content key
 // (the rest are temporary files), and that the next grant removes the
 // temporary files and completes the set. It asserts nothing about when
-// a kill lands.
+// a kill lands. The kill times are drawn from a seed
+// (GRANT_KILL_SEED), so that a failing run can be repeated.
 func TestKillGrant(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a child process several times")
 	}
+	rng := killtest.RNG(killtest.Seed(t, "GRANT_KILL_SEED", 20261205))
 	p := publish(t, targets.DeliveryDevice)
 	ds := newDevices(t, 3000)
 	byName := map[string]device{}
@@ -128,7 +130,7 @@ func TestKillGrant(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Logf("kill %d: %d envelopes complete", i, check("after a kill"))

@@ -259,6 +259,7 @@ type subject struct {
 	modelID, version, device string
 	rec                      AuditRecord
 	pub                      *ecdh.PublicKey
+	signed                   string // the version's signed content key recipient
 }
 
 // checkSubject checks the syntax of a request's model, version and
@@ -299,13 +300,14 @@ func (s *Server) checkSubject(modelID, version, device string, now time.Time, li
 			return sub, a
 		}
 	}
-	_, ok, err := s.versions.recipient(modelID, version, now)
+	signed, ok, err := s.versions.recipient(modelID, version, now)
 	if err != nil {
 		return sub, refuse(http.StatusServiceUnavailable, RefusalMetadataInvalid, "the repository metadata does not verify")
 	}
 	if !ok {
 		return sub, refuse(http.StatusNotFound, modelcrypt.RefusalVersionUnknown, "%s %s is not a version delivered by this key service", modelID, version)
 	}
+	sub.signed = signed
 	return sub, nil
 }
 
@@ -391,7 +393,7 @@ func (s *Server) release(sub *subject, in modelcrypt.KeyRequest, now time.Time) 
 	if err != nil || !hmac.Equal(proof, modelcrypt.Proof(shared, c.nonce, c.id, c.modelID, c.version, c.device)) {
 		return refuse(http.StatusForbidden, modelcrypt.RefusalProofInvalid, "the proof does not verify")
 	}
-	ck, a := s.contentKey(in.ModelID, in.Version, now)
+	ck, a := s.contentKey(in.ModelID, in.Version, sub.signed)
 	if a != nil {
 		return a
 	}
@@ -407,20 +409,15 @@ func (s *Server) release(sub *subject, in modelcrypt.KeyRequest, now time.Time) 
 }
 
 // contentKey returns the version's content key, loaded once, after
-// checking it is the key the signed metadata names.
-func (s *Server) contentKey(modelID, version string, now time.Time) (*modelcrypt.ContentKey, *answer) {
+// checking it is the key whose recipient the signed metadata names
+// (signed: checkSubject found it in the verified metadata of this
+// request).
+func (s *Server) contentKey(modelID, version, signed string) (*modelcrypt.ContentKey, *answer) {
 	p := targets.ManifestPath(modelID, version)
 	s.keyMu.Lock()
 	defer s.keyMu.Unlock()
 	if ck := s.keys[p]; ck != nil {
 		return ck, nil
-	}
-	signed, ok, err := s.versions.recipient(modelID, version, now)
-	if err != nil {
-		return nil, refuse(http.StatusServiceUnavailable, RefusalMetadataInvalid, "the repository metadata does not verify")
-	}
-	if !ok {
-		return nil, refuse(http.StatusNotFound, modelcrypt.RefusalVersionUnknown, "%s %s is not a version delivered by this key service", modelID, version)
 	}
 	ck, err := s.loadKey(modelID, version, signed)
 	switch {
