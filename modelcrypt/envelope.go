@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -107,11 +106,25 @@ var envelopeName = regexp.MustCompile(`^[0-9a-f]{64}\.age$`)
 // 64 lowercase hex digits and ".age".
 func IsEnvelopeName(name string) bool { return envelopeName.MatchString(name) }
 
-// SealEnvelope encrypts g for the recipient.
+// SealEnvelope encrypts g for the recipient, after checking that g's
+// content key is one.
 func SealEnvelope(r *tag.Recipient, g Grant) ([]byte, error) {
-	if err := checkSealedKey(g.ContentKey); err != nil {
+	if _, err := ParseContentKey(g.ContentKey); err != nil {
 		return nil, err
 	}
+	return seal(r, g)
+}
+
+// SealContentKey encrypts g, carrying key, for the recipient. key is
+// already a parsed content key, so it is not checked again: mrepo grant
+// seals one key for 100,000 devices, and the check (an X25519 scalar
+// multiplication) costs as much as sealing.
+func SealContentKey(r *tag.Recipient, key *ContentKey, g Grant) ([]byte, error) {
+	g.ContentKey = key.String()
+	return seal(r, g)
+}
+
+func seal(r *tag.Recipient, g Grant) ([]byte, error) {
 	plain, err := json.Marshal(g)
 	if err != nil {
 		return nil, err
@@ -128,25 +141,6 @@ func SealEnvelope(r *tag.Recipient, g Grant) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// lastSealedKey is the SHA-256 of the content key SealEnvelope checked
-// last. mrepo grant seals one key for 100,000 devices, and checking it
-// (ParseContentKey: an X25519 scalar multiplication) costs as much as
-// sealing; only a hash is kept, never the key.
-var lastSealedKey atomic.Pointer[[sha256.Size]byte]
-
-// checkSealedKey checks that s is a content key, once per key in a row.
-func checkSealedKey(s string) error {
-	sum := sha256.Sum256([]byte(s))
-	if last := lastSealedKey.Load(); last != nil && *last == sum {
-		return nil
-	}
-	if _, err := ParseContentKey(s); err != nil {
-		return err
-	}
-	lastSealedKey.Store(&sum)
-	return nil
 }
 
 // OpenEnvelope decrypts an envelope with key and returns the content key

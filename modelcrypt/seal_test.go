@@ -6,9 +6,8 @@ import (
 	"testing"
 )
 
-// TestSealEnvelopeChecksEveryKey: the check SealEnvelope skips for the
-// key it checked last still refuses any other string, before and after
-// a valid key, and a refused key is not remembered.
+// TestSealEnvelopeChecksEveryKey: SealEnvelope refuses a string that is
+// not a content key, before and after a valid key, every time.
 func TestSealEnvelopeChecksEveryKey(t *testing.T) {
 	dev, _ := ecdh.P256().GenerateKey(rand.Reader)
 	rs, _ := Recipient(dev.PublicKey())

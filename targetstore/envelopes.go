@@ -45,7 +45,7 @@ func (s Store) PutEnvelopes(modelID, version string, recipients []*tag.Recipient
 	if err := s.Fs.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	grant := modelcrypt.Grant{ModelID: modelID, Version: version, ContentKey: key.String()}
+	grant := modelcrypt.Grant{ModelID: modelID, Version: version}
 	byName := map[string]*tag.Recipient{}
 	for _, r := range recipients {
 		byName[modelcrypt.EnvelopeName(r)] = r
@@ -76,7 +76,7 @@ func (s Store) PutEnvelopes(modelID, version string, recipients []*tag.Recipient
 			defer wg.Done()
 			for i := w; i < len(jobs); i += workers {
 				j := jobs[i]
-				env, err := modelcrypt.SealEnvelope(j.r, grant)
+				env, err := modelcrypt.SealContentKey(j.r, key, grant)
 				if err == nil {
 					j.tmp, err = writeTemp(s.Fs, dir, env)
 				}
