@@ -224,8 +224,7 @@ func (u *run) loadOfflineBins(s *tufsession.Session) {
 				continue
 			}
 			if cand, err := manifestOf(s, id, v); err == nil {
-				u.c.files(s, cand)
-				installed.WireFiles(s.TargetInfo, cand.manifest, cand.custom)
+				installed.WireFiles(s.TargetInfo, cand.manifest, cand.custom) // the lookups load the bins
 			}
 		}
 	}

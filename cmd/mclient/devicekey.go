@@ -12,7 +12,7 @@ import (
 )
 
 func deviceKeyCommand() *cli.Command {
-	return &cli.Command{
+	return group(&cli.Command{
 		Name:      "device-key",
 		Usage:     "create and show the device's own key pair (for per-device decryption)",
 		UsageText: "mclient device-key create --state DIR --backend file|file:PATH|tpm|tpm:PATH|pkcs11:URI [--replace] [--json]\nmclient device-key show --state DIR [--json]",
@@ -40,9 +40,6 @@ to the devices file of mrepo grant, or to enrol with a key service) and
 the public key as PEM. A key that cannot be
 opened (missing or damaged file or blob, another or a cleared TPM, a
 missing token, a wrong PIN) is DEVICE_KEY_UNAVAILABLE.`,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return cliutil.Usagef("device-key: %s (see mclient device-key --help)", cliutil.OneLine(err))
-		},
 		Subcommands: []*cli.Command{
 			stateSub("device-key", &cli.Command{Name: "create", Usage: "create the device key pair",
 				UsageText: "mclient device-key create --state DIR --backend file|file:PATH|tpm|tpm:PATH|pkcs11:URI [--replace] [--json]",
@@ -54,13 +51,7 @@ missing token, a wrong PIN) is DEVICE_KEY_UNAVAILABLE.`,
 				UsageText: "mclient device-key show --state DIR [--json]",
 				Flags:     []cli.Flag{stateFlag, jsonFlag}}, nil, deviceKeyShow),
 		},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return cliutil.Usagef("device-key: unknown command %q: create or show (see mclient device-key --help)", c.Args().First())
-			}
-			return cliutil.Usagef("device-key: expected a command: create or show (see mclient device-key --help)")
-		},
-	}
+	}, "create or show")
 }
 
 // deviceKeyInfo is what create and show print.

@@ -90,7 +90,6 @@ func (m *Model) resolveForm() {
 		return
 	}
 	m.enc, m.plain = mc.Encrypted, map[string]*targets.Plaintext{}
-	plainForm := map[string]*metadata.TargetFiles{targets.ManifestName: mt}
 	for name, tf := range m.signed {
 		if name == targets.ManifestName {
 			continue
@@ -102,14 +101,12 @@ func (m *Model) resolveForm() {
 			return
 		}
 		m.plain[name] = pc.Plaintext
-		sum, _ := hex.DecodeString(pc.Plaintext.SHA256) // validated by ParseCustom
-		plainForm[name] = &metadata.TargetFiles{Length: pc.Plaintext.Length, Hashes: metadata.Hashes{"sha256": sum}}
 		if fi, err := m.sfs.Lstat(filepath.Join(m.Path, name)); err == nil && fi.Size() == tf.Length {
 			m.EncryptedAtRest = true
 		}
 	}
 	if !m.EncryptedAtRest {
-		m.installed = plainForm
+		m.installed = installed.PlainForm(m.signed, m.plain)
 	}
 }
 
