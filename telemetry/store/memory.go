@@ -1,0 +1,152 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/edgetuf/edgetuf/telemetry"
+)
+
+// Memory is a Store in process memory, for tests. It keeps every report.
+type Memory struct {
+	mu      sync.Mutex
+	ids     map[string]bool
+	reports []telemetry.Report
+}
+
+// NewMemory returns an empty Memory store.
+func NewMemory() *Memory { return &Memory{ids: map[string]bool{}} }
+
+// Insert implements Store.
+func (m *Memory) Insert(_ context.Context, _ time.Time, reports []telemetry.Report) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, r := range reports {
+		if m.ids[r.ID] {
+			continue
+		}
+		m.ids[r.ID] = true
+		m.reports = append(m.reports, r)
+		n++
+	}
+	return n, nil
+}
+
+// Reports returns a copy of every stored report, in insertion order.
+func (m *Memory) Reports() []telemetry.Report {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]telemetry.Report(nil), m.reports...)
+}
+
+func (m *Memory) selected(q Query) []telemetry.Report {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []telemetry.Report
+	for _, r := range m.reports {
+		if r.ModelID != q.ModelID || q.Version != "" && r.Version != q.Version {
+			continue
+		}
+		if !q.Since.IsZero() {
+			if h, err := time.Parse(time.RFC3339, r.Hour); err != nil || h.Before(q.Since) {
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Counts implements Store.
+func (m *Memory) Counts(_ context.Context, q Query) ([]Count, error) {
+	type key struct{ version, kind, code, method string }
+	agg := map[key]*Count{}
+	for _, r := range m.selected(q) {
+		k := key{r.Version, r.Kind, r.Code, r.Method}
+		c := agg[k]
+		if c == nil {
+			c = &Count{Version: r.Version, Kind: r.Kind, Code: r.Code, Method: r.Method}
+			agg[k] = c
+		}
+		w := r.Weight()
+		c.Reports++
+		c.Weighted += w
+		c.Bytes += w * float64(r.Bytes)
+		c.FullBytes += w * float64(r.FullBytes)
+	}
+	out := make([]Count, 0, len(agg))
+	for _, c := range agg {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Code != b.Code {
+			return a.Code < b.Code
+		}
+		return a.Method < b.Method
+	})
+	return out, nil
+}
+
+// Series implements Store.
+func (m *Memory) Series(_ context.Context, q Query) ([]Point, error) {
+	type key struct {
+		hour          time.Time
+		version, kind string
+	}
+	agg := map[key]*Point{}
+	for _, r := range m.selected(q) {
+		h, _ := time.Parse(time.RFC3339, r.Hour)
+		k := key{h.UTC(), r.Version, r.Kind}
+		p := agg[k]
+		if p == nil {
+			p = &Point{Hour: k.hour, Version: r.Version, Kind: r.Kind}
+			agg[k] = p
+		}
+		p.Reports++
+		p.Weighted += r.Weight()
+	}
+	out := make([]Point, 0, len(agg))
+	for _, p := range agg {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.Hour.Equal(b.Hour) {
+			return a.Hour.Before(b.Hour)
+		}
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
+		return a.Kind < b.Kind
+	})
+	return out, nil
+}
+
+// Models implements Store.
+func (m *Memory) Models(context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range m.reports {
+		if !seen[r.ModelID] {
+			seen[r.ModelID] = true
+			out = append(out, r.ModelID)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Close implements Store.
+func (m *Memory) Close() error { return nil }
