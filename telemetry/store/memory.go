@@ -11,16 +11,19 @@ import (
 
 // Memory is a Store in process memory, for tests. It keeps every report.
 type Memory struct {
-	mu      sync.Mutex
-	ids     map[string]bool
-	reports []telemetry.Report
+	mu       sync.Mutex
+	ids      map[string]bool
+	reports  []telemetry.Report
+	received []time.Time
+	// pruned keeps the aggregates of pruned reports.
+	pruned []telemetry.Report
 }
 
 // NewMemory returns an empty Memory store.
 func NewMemory() *Memory { return &Memory{ids: map[string]bool{}} }
 
 // Insert implements Store.
-func (m *Memory) Insert(_ context.Context, _ time.Time, reports []telemetry.Report) (int, error) {
+func (m *Memory) Insert(_ context.Context, received time.Time, reports []telemetry.Report) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
@@ -30,12 +33,14 @@ func (m *Memory) Insert(_ context.Context, _ time.Time, reports []telemetry.Repo
 		}
 		m.ids[r.ID] = true
 		m.reports = append(m.reports, r)
+		m.received = append(m.received, received)
 		n++
 	}
 	return n, nil
 }
 
-// Reports returns a copy of every stored report, in insertion order.
+// Reports returns a copy of every stored (not pruned) report, in
+// insertion order.
 func (m *Memory) Reports() []telemetry.Report {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -46,7 +51,7 @@ func (m *Memory) selected(q Query) []telemetry.Report {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []telemetry.Report
-	for _, r := range m.reports {
+	for _, r := range append(append([]telemetry.Report(nil), m.pruned...), m.reports...) {
 		if r.ModelID != q.ModelID || q.Version != "" && r.Version != q.Version {
 			continue
 		}
@@ -138,7 +143,7 @@ func (m *Memory) Models(context.Context) ([]string, error) {
 	defer m.mu.Unlock()
 	seen := map[string]bool{}
 	var out []string
-	for _, r := range m.reports {
+	for _, r := range append(append([]telemetry.Report(nil), m.pruned...), m.reports...) {
 		if !seen[r.ModelID] {
 			seen[r.ModelID] = true
 			out = append(out, r.ModelID)
@@ -146,6 +151,25 @@ func (m *Memory) Models(context.Context) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// Prune implements Store.
+func (m *Memory) Prune(_ context.Context, before time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	keep, keepAt := m.reports[:0], m.received[:0]
+	for i, r := range m.reports {
+		if m.received[i].Before(before) {
+			delete(m.ids, r.ID)
+			m.pruned = append(m.pruned, r)
+			n++
+			continue
+		}
+		keep, keepAt = append(keep, r), append(keepAt, m.received[i])
+	}
+	m.reports, m.received = keep, keepAt
+	return n, nil
 }
 
 // Close implements Store.

@@ -32,6 +32,10 @@ type Store interface {
 	Series(ctx context.Context, q Query) ([]Point, error)
 	// Models lists the model IDs that have reports, sorted.
 	Models(ctx context.Context) ([]string, error)
+	// Prune deletes the reports received before the given time (the
+	// retention limit) and returns how many. Aggregates are kept: Counts
+	// and Series still include them. A pruned report's ID is forgotten.
+	Prune(ctx context.Context, before time.Time) (int64, error)
 	// Close releases the store.
 	Close() error
 }
