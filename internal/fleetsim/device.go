@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/client"
+	"github.com/edgetuf/edgetuf/telemetry"
 )
 
 // Outcome is what one device's update did.
@@ -41,6 +42,32 @@ func (r Round) Count(pred func(i int, o Outcome) bool) int {
 		}
 	}
 	return n
+}
+
+// Funnel counts, by telemetry kind, the reports on V2 that the round's
+// updates make: every device that updated to V2 or rolled back from it
+// (the only version a device of the simulation rolls back from) was
+// offered, downloaded, verified and activated it, then found it healthy
+// or rolled back. Phase 2: the collector's report on V2 must show these
+// numbers, exactly for unsampled kinds, as weighted estimates for sampled
+// ones.
+func (r Round) Funnel() map[string]int {
+	funnel := map[string]int{}
+	for _, o := range r {
+		var last string
+		switch {
+		case o.Result == client.OutcomeUpdated && o.Active == V2:
+			last = telemetry.KindHealthy
+		case o.Result == client.OutcomeRolledBack:
+			last = telemetry.KindRolledBack
+		default:
+			continue
+		}
+		for _, k := range []string{telemetry.KindOffered, telemetry.KindDownloaded, telemetry.KindVerified, telemetry.KindActivated, last} {
+			funnel[k]++
+		}
+	}
+	return funnel
 }
 
 // Run runs one update of each device in [lo, hi) (a wave of the fleet

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/client"
+	"github.com/edgetuf/edgetuf/telemetry"
 )
 
 // fleetSize is the simulated fleet: 10,000 devices as issue 13 asks,
@@ -66,7 +67,11 @@ func TestFleetCanary(t *testing.T) {
 	if len(fetchedV2) != canary {
 		t.Fatalf("%d devices fetched V2's files, want the %d canary devices", len(fetchedV2), canary)
 	}
-	t.Logf("first wave: %d devices, %d in the canary: %d run V2, %d rolled back", half, canary, took, rolledBack)
+	funnel := first.Funnel()
+	if funnel[telemetry.KindOffered] != canary || funnel[telemetry.KindHealthy] != took || funnel[telemetry.KindRolledBack] != rolledBack {
+		t.Fatalf("first wave's funnel of V2: %v, want %d offered, %d healthy, %d rolled back", funnel, canary, took, rolledBack)
+	}
+	t.Logf("first wave: %d devices, %d in the canary: %d run V2, %d rolled back; funnel of V2 %v", half, canary, took, rolledBack, funnel)
 
 	f.Halt(t, "fleetsim: rollback rate above the threshold")
 	f.Requests().reset()
@@ -89,6 +94,9 @@ func TestFleetCanary(t *testing.T) {
 	}
 	if reqs := f.Requests().Matching(PayloadPrefix(V2)); len(reqs) != 0 {
 		t.Fatalf("after the halt, %d requests for V2's files (first: device %d %s)", len(reqs), reqs[0].Device, reqs[0].Path)
+	}
+	if funnel := second.Funnel(); len(funnel) != 0 {
+		t.Fatalf("after the halt, the funnel of V2 is %v, want empty", funnel)
 	}
 	t.Logf("after the halt: %d devices, V2 runs on the same %d; %d canary devices of the second half stayed on V1", n, took, missed)
 }
