@@ -34,9 +34,9 @@
 package fleetsim
 
 import (
+	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"testing"
 	"time"
@@ -44,6 +44,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/rollout"
+	"github.com/edgetuf/edgetuf/server"
 	"github.com/edgetuf/edgetuf/targets"
 )
 
@@ -116,10 +117,7 @@ func New(t testing.TB, cfg Config) *Fleet {
 	f := &Fleet{cfg: cfg, Repo: testrepo.New(t), Now: func() time.Time { return start }, log: &RequestLog{}}
 	f.Repo.SetNow(f.Now)
 	f.http = &http.Transport{MaxIdleConns: cfg.Workers, MaxIdleConnsPerHost: cfg.Workers}
-	t.Cleanup(f.http.CloseIdleConnections)
-	srv := httptest.NewServer(f.log.wrap(f.Repo.Handler()))
-	t.Cleanup(srv.Close)
-	f.URL = srv.URL
+	f.URL = f.serve(t)
 
 	f.Repo.Publish(t, ModelID, V1, payloadOf(V1), targets.Compat{})
 	boot := f.bootstrap(t)
@@ -129,6 +127,31 @@ func New(t testing.TB, cfg Config) *Fleet {
 	f.template = readTree(t, boot.dir)
 	f.log.reset()
 	return f
+}
+
+// serve serves the repository as mrepo serve does (server.Listen,
+// server.Handler, server.Serve), on 127.0.0.1, with the request log in
+// front of the handler, until the test ends. It returns the URL.
+func (f *Fleet) serve(t testing.TB) string {
+	t.Helper()
+	ln, scheme, err := server.Listen("127.0.0.1:0", "", "")
+	if err != nil {
+		t.Fatalf("fleetsim: %v", err)
+	}
+	srv := &http.Server{Handler: f.log.wrap(f.Repo.Handler()), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(ctx, srv, ln, nil, nil) }()
+	t.Cleanup(func() {
+		// The devices' connections first: the server's graceful
+		// shutdown would wait for connections that never sent a request.
+		f.http.CloseIdleConnections()
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("fleetsim: repository server: %v", err)
+		}
+	})
+	return scheme + "://" + ln.Addr().String()
 }
 
 // payloadOf is a version's tiny payload, its own for each version.
