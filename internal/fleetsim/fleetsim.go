@@ -98,6 +98,11 @@ type Fleet struct {
 // bootstrap device every device of the fleet is copied from.
 func New(t testing.TB, cfg Config) *Fleet {
 	t.Helper()
+	if cfg.Collector != nil {
+		// Phase 2 wires it (package documentation); until then a
+		// simulation that asks for reports must not run without them.
+		t.Fatal("fleetsim: Config.Collector is not wired yet")
+	}
 	if cfg.CanaryBasisPoints == 0 {
 		cfg.CanaryBasisPoints = 500
 	}

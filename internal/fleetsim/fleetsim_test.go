@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/edgetuf/edgetuf/client"
 	"github.com/edgetuf/edgetuf/telemetry"
@@ -37,7 +38,9 @@ func TestFleetCanary(t *testing.T) {
 	f := New(t, Config{Devices: n})
 	half := n / 2
 
+	start := time.Now() // for the log only: nothing depends on it
 	first := f.Run(t, 0, half)
+	t.Logf("first wave: %v", time.Since(start).Round(time.Millisecond))
 	var took, rolledBack int
 	for i, o := range first[:half] {
 		want := Outcome{Ran: true, Active: V1, Result: client.OutcomeUpToDate}
@@ -75,7 +78,9 @@ func TestFleetCanary(t *testing.T) {
 
 	f.Halt(t, "fleetsim: rollback rate above the threshold")
 	f.Requests().reset()
+	start = time.Now()
 	second := f.Run(t, 0, n)
+	t.Logf("second wave: %v", time.Since(start).Round(time.Millisecond))
 	missed := 0
 	for i, o := range second {
 		want := Outcome{Ran: true, Active: V1, Result: client.OutcomeUpToDate}
