@@ -125,7 +125,8 @@ func (f *Fleet) update(ctx context.Context, i int) Outcome {
 
 // options are the client options of device id: the fleet's clock and an
 // HTTP client that names the device to the request log and shares the
-// fleet's keep-alive connections.
+// fleet's keep-alive connections. Phase 2: the telemetry uploader's
+// options (its timeout) go here.
 func (f *Fleet) options(id string) client.Options {
 	return client.Options{
 		HTTPClient: &http.Client{Transport: deviceTransport{base: f.http, id: id}},

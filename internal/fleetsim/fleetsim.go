@@ -16,21 +16,27 @@
 // Scale: one bootstrap device is initialised and updated (it installs V1
 // and trusts the metadata that lists V2 at the canary) and every other
 // device's state directory is a copy of it with its own device ID, so a
-// device's first run fetches only the timestamp and, if it is a canary,
-// V2's payload. Run drives devices through a bounded pool of workers that
-// share one HTTP transport (keep-alive connections); payloads are a few
-// bytes.
+// device's first run fetches only the timestamp (after probing for a
+// newer root) and, if it is a canary, V2's manifest and payload. Run
+// drives devices through a bounded pool of workers that share one HTTP
+// transport (keep-alive connections); payloads are a few bytes.
 //
-// Phase 2 hooks (the collector, device uploads and watch of issue 13):
-//   - Config.Collector: when set, every device sends its reports to
-//     Collector.URL() (see bootstrapInit, where the device's telemetry URL
-//     is configured; clones inherit it).
-//   - Fleet.Now is the one clock of the simulation (repository, devices);
-//     a collector and watch should use it too.
-//   - Between waves the test halts the canary; Fleet.Halt calls the
-//     rollout control directly (rollout.Halt) and is where
-//     `mrepo rollout watch --once` (telemetry/autohalt) takes over: it needs
-//     Fleet.Repo (directory and keys) and the collector.
+// Phase 2 hooks (the collector, device uploads and watch of issue 13),
+// each marked "Phase 2" where it goes:
+//   - Config.Collector (anything with URL() string: the collector under
+//     test). New refuses it until it is wired: Fleet.bootstrap sets the
+//     telemetry URL in the bootstrap device's InitOptions, which every
+//     copy inherits; Fleet.options passes the uploader's client options
+//     (its timeout; the fleet's clock is already there); notCopied keeps
+//     the bootstrap device's outbox out of the copies.
+//   - Fleet.Now is the one clock of the simulation (repository, devices):
+//     the collector and watch use it too, so report hours line up.
+//   - Between two Runs the test halts the canary with Fleet.Halt (the
+//     rollout control, rollout.Halt): there `mrepo rollout watch --once`
+//     (telemetry/autohalt) takes over, deciding from what the first
+//     wave's devices uploaded (wait until their uploads are acknowledged)
+//     and re-signing with Fleet.Repo's keys and directory.
+//   - Round.Funnel is what the collector's report on V2 must show.
 package fleetsim
 
 import (
@@ -186,9 +192,6 @@ func (f *Fleet) Halt(t testing.TB, reason string) {
 	}
 	f.change(t, c)
 }
-
-// Devices is the size of the fleet.
-func (f *Fleet) Devices() int { return f.cfg.Devices }
 
 // DeviceID is device i's ID.
 func DeviceID(i int) string { return fmt.Sprintf("fleetsim-device-%06d", i) }

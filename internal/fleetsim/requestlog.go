@@ -58,13 +58,6 @@ func (l *RequestLog) Matching(prefix string) []Request {
 	return out
 }
 
-// Len is the number of requests logged.
-func (l *RequestLog) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.reqs)
-}
-
 // PayloadPrefix is the URL path prefix of every file of a version of the
 // model, its manifest included.
 func PayloadPrefix(version string) string {
