@@ -96,9 +96,15 @@ func (f *Fleet) Run(t testing.TB, lo, hi int) Round {
 	return round
 }
 
+// StateDir is device i's state directory (it exists once the device has
+// run).
+func (f *Fleet) StateDir(i int) string {
+	return filepath.Join(f.cfg.Dir, "devices", strconv.Itoa(i))
+}
+
 // update runs device i's update.
 func (f *Fleet) update(ctx context.Context, i int) Outcome {
-	dir := filepath.Join(f.cfg.Dir, "devices", strconv.Itoa(i))
+	dir := f.StateDir(i)
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := f.template.copyTo(dir); err != nil {
 			return Outcome{Ran: true, Err: err}
