@@ -16,8 +16,8 @@ const perDeviceBytes = 160 << 10
 // stateRoot is where the fleet's state directories go: a directory on
 // /dev/shm when it is a tmpfs with room for the fleet, because every
 // device's update fsyncs its state several times and on a disk the fsyncs,
-// not the update, would be what the simulation measures (about 8 times
-// slower here); otherwise a temporary directory of the test.
+// not the update, would be what the simulation measures (docs/telemetry.md,
+// "Fleet simulation"); otherwise a temporary directory of the test.
 func stateRoot(t testing.TB, devices int) string {
 	t.Helper()
 	var st syscall.Statfs_t
