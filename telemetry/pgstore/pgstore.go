@@ -54,31 +54,32 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
-// insertSQL inserts a batch given as column arrays ($1-$19, one element
-// per report, IDs unique and sorted) received at $20, skips the IDs that
-// are already stored, adds the new ones to rollup, and returns how many
-// were new. One statement is one transaction: reports and rollup change
-// together or not at all.
+// insertSQL inserts batches given as column arrays ($1-$19, one element
+// per report, IDs unique and sorted; $20 the index of the report's
+// batch) received at $21, skips the IDs that are already stored, adds the
+// new ones to rollup, and returns how many were new per batch (batches
+// with none are left out). One statement is one transaction: reports and
+// rollup change together or not at all.
 //
-// Concurrent batches cannot deadlock: each takes its row locks in one
+// Concurrent statements cannot deadlock: each takes its row locks in one
 // global order, report IDs first (sorted), then rollup keys (sorted); the
 // rollup insert starts only once every report row is in, as it groups
 // them first.
 var insertSQL = `
-WITH incoming AS (
+WITH incoming AS MATERIALIZED (
 	SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
 		$7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[],
-		$14::text[], $15::text[], $16::text[], $17::text[], $18::smallint[], $19::integer[])
+		$14::text[], $15::text[], $16::text[], $17::text[], $18::smallint[], $19::integer[], $20::integer[])
 	AS t(id, kind, hour, model_id, version, from_version, code, method, bytes, full_bytes, duration,
-		latency_ms, count, device_class, os, os_version, app_version, cohort_percent, rate)
+		latency_ms, count, device_class, os, os_version, app_version, cohort_percent, rate, batch)
 ), new AS (
 	INSERT INTO reports (id, received, kind, hour, model_id, version, from_version, code, method, bytes,
 		full_bytes, duration, latency_ms, count, device_class, os, os_version, app_version, cohort_percent, rate)
-	SELECT id, $20, kind, hour, model_id, version, from_version, code, method, bytes,
+	SELECT id, $21, kind, hour, model_id, version, from_version, code, method, bytes,
 		full_bytes, duration, latency_ms, count, device_class, os, os_version, app_version, cohort_percent, rate
 	FROM incoming ORDER BY id
 	ON CONFLICT (id) DO NOTHING
-	RETURNING model_id, version, hour, kind, code, method, ` + weightSQL + ` AS weight, bytes, full_bytes
+	RETURNING id, model_id, version, hour, kind, code, method, ` + weightSQL + ` AS weight, bytes, full_bytes
 ), rolled AS (
 	INSERT INTO rollup AS r (model_id, version, hour, kind, code, method, reports, weighted, bytes, full_bytes)
 	SELECT model_id, version, hour, kind, code, method, count(*), sum(weight), sum(weight * bytes), sum(weight * full_bytes)
@@ -88,7 +89,7 @@ WITH incoming AS (
 		bytes = r.bytes + excluded.bytes, full_bytes = r.full_bytes + excluded.full_bytes
 	RETURNING 1
 )
-SELECT count(*) FROM new`
+SELECT incoming.batch, count(*) FROM new JOIN incoming USING (id) GROUP BY 1`
 
 // weightSQL is telemetry.Report.Weight in SQL, computed in double
 // precision like Go's float64.
@@ -97,42 +98,70 @@ var weightSQL = fmt.Sprintf("%d::float8 / rate", telemetry.FullRate)
 // Insert implements store.Store: the batch is durable when it returns
 // (the statement's commit, with the server's synchronous_commit).
 func (s *Store) Insert(ctx context.Context, received time.Time, reports []telemetry.Report) (int, error) {
-	if len(reports) == 0 {
-		return 0, ctx.Err()
-	}
-	cols, err := columnsOf(reports)
+	inserted, err := s.InsertBatches(ctx, received, [][]telemetry.Report{reports})
 	if err != nil {
 		return 0, err
 	}
-	var inserted int
-	if err := s.pool.QueryRow(ctx, insertSQL, append(cols.args(), received.Unix())...).Scan(&inserted); err != nil {
-		return 0, fmt.Errorf("telemetry store: insert: %w", err)
+	return inserted[0], nil
+}
+
+// InsertBatches inserts several batches in one statement, one commit (the
+// collector's group commit, store.BatchInserter) and returns how many
+// reports of each were new. A report whose ID is stored already, or is
+// in an earlier batch of the call, is a duplicate. Every batch is durable
+// when it returns, or none is stored (error).
+func (s *Store) InsertBatches(ctx context.Context, received time.Time, batches [][]telemetry.Report) ([]int, error) {
+	inserted := make([]int, len(batches))
+	cols, err := columnsOf(batches)
+	if err != nil {
+		return nil, err
+	}
+	if len(cols.id) == 0 {
+		return inserted, ctx.Err()
+	}
+	rows, err := s.pool.Query(ctx, insertSQL, append(cols.args(), received.Unix())...)
+	if err == nil {
+		var batch int32
+		var n int
+		_, err = pgx.ForEachRow(rows, []any{&batch, &n}, func() error {
+			inserted[batch] = n
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("telemetry store: insert: %w", err)
 	}
 	return inserted, nil
 }
 
 // columns is a batch as column arrays, in insertSQL's order.
 type columns struct {
-	id, kind                                                []string
-	hour                                                    []int64
-	modelID, version, fromVersion, code, method             []string
-	bytes, fullBytes                                        []int64
-	duration                                                []string
-	latency, count                                          []int64
-	deviceClass, os, osVersion, appVersion                  []string
-	cohort                                                  []int16
-	rate                                                    []int32
+	id, kind                                    []string
+	hour                                        []int64
+	modelID, version, fromVersion, code, method []string
+	bytes, fullBytes                            []int64
+	duration                                    []string
+	latency, count                              []int64
+	deviceClass, os, osVersion, appVersion      []string
+	cohort                                      []int16
+	rate, batch                                 []int32
 }
 
 // columnsOf drops repeated IDs (the first report wins, as a second
 // insert of the ID would) and sorts by ID, the lock order.
-func columnsOf(reports []telemetry.Report) (*columns, error) {
-	unique := make([]*telemetry.Report, 0, len(reports))
-	seen := make(map[string]bool, len(reports))
-	for i := range reports {
-		if !seen[reports[i].ID] {
-			seen[reports[i].ID] = true
-			unique = append(unique, &reports[i])
+func columnsOf(batches [][]telemetry.Report) (*columns, error) {
+	type numbered struct {
+		*telemetry.Report
+		batch int32
+	}
+	var unique []numbered
+	seen := map[string]bool{}
+	for b, reports := range batches {
+		for i := range reports {
+			if !seen[reports[i].ID] {
+				seen[reports[i].ID] = true
+				unique = append(unique, numbered{&reports[i], int32(b)})
+			}
 		}
 	}
 	sort.Slice(unique, func(i, j int) bool { return unique[i].ID < unique[j].ID })
@@ -149,14 +178,14 @@ func columnsOf(reports []telemetry.Report) (*columns, error) {
 		c.latency, c.count = append(c.latency, r.LatencyMillis), append(c.count, r.Count)
 		c.deviceClass, c.os = append(c.deviceClass, r.DeviceClass), append(c.os, r.OS)
 		c.osVersion, c.appVersion = append(c.osVersion, r.OSVersion), append(c.appVersion, r.AppVersion)
-		c.cohort, c.rate = append(c.cohort, int16(r.CohortPercent)), append(c.rate, int32(r.Rate))
+		c.cohort, c.rate, c.batch = append(c.cohort, int16(r.CohortPercent)), append(c.rate, int32(r.Rate)), append(c.batch, r.batch)
 	}
 	return c, nil
 }
 
 func (c *columns) args() []any {
 	return []any{c.id, c.kind, c.hour, c.modelID, c.version, c.fromVersion, c.code, c.method, c.bytes,
-		c.fullBytes, c.duration, c.latency, c.count, c.deviceClass, c.os, c.osVersion, c.appVersion, c.cohort, c.rate}
+		c.fullBytes, c.duration, c.latency, c.count, c.deviceClass, c.os, c.osVersion, c.appVersion, c.cohort, c.rate, c.batch}
 }
 
 // queryArgs are a Query's parameters: $1 model, $2 version or "" for

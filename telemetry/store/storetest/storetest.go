@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		run  func(t *testing.T, s store.Store)
 	}{
 		{"InsertAndDedup", testInsertAndDedup},
+		{"InsertBatches", testInsertBatches},
 		{"CountsExact", testCountsExact},
 		{"SeriesExact", testSeriesExact},
 		{"MatchesMemory", testMatchesMemory},
@@ -187,6 +188,39 @@ func testInsertAndDedup(t *testing.T, s store.Store) {
 	insert(t, s, received, []telemetry.Report{changed}, 0)
 	wantCounts(t, "Counts after duplicates", counts(t, s, store.Query{ModelID: "model-a"}),
 		[]store.Count{{Version: "1.0.0", Kind: telemetry.KindOffered, Reports: 3, Weighted: 3}})
+}
+
+// batchInserter is the group-commit method a store may have (the
+// collector's store.BatchInserter).
+type batchInserter interface {
+	InsertBatches(ctx context.Context, received time.Time, batches [][]telemetry.Report) (inserted []int, err error)
+}
+
+// testInsertBatches: several batches in one call count, per batch, the
+// reports that are neither stored already nor in an earlier batch of the
+// call, and all of them are stored.
+func testInsertBatches(t *testing.T, s store.Store) {
+	bi, ok := s.(batchInserter)
+	if !ok {
+		t.Skipf("%T has no InsertBatches (group commit)", s)
+	}
+	r := func(n int) telemetry.Report { return report(n, telemetry.KindVerified, "1.0.0") }
+	insert(t, s, received, []telemetry.Report{r(1)}, 1)
+	got, err := bi.InsertBatches(context.Background(), received, [][]telemetry.Report{
+		{r(1), r(2), r(3)}, // 1 is stored
+		{},
+		{r(3), r(4), r(4)}, // 3 is in the first batch, 4 twice
+		{r(1), r(2)},       // nothing new
+		{r(5)},
+	})
+	if want := []int{2, 0, 1, 0, 1}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("InsertBatches = %v, %v; want %v", got, err, want)
+	}
+	wantCounts(t, "Counts after InsertBatches", counts(t, s, store.Query{ModelID: "model-a"}),
+		[]store.Count{{Version: "1.0.0", Kind: telemetry.KindVerified, Reports: 5, Weighted: 5}})
+	if got, err := bi.InsertBatches(context.Background(), received, nil); err != nil || len(got) != 0 {
+		t.Fatalf("InsertBatches of no batches = %v, %v", got, err)
+	}
 }
 
 // exactReports is a small set whose aggregates are written out by hand in
