@@ -54,28 +54,34 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
-// insertSQL inserts batches given as column arrays ($1-$19, one element
-// per report, IDs unique and sorted; $20 the index of the report's
-// batch) received at $21, skips the IDs that are already stored, adds the
+// insertSQL inserts batches received at $1 given as column arrays
+// ($2-$20, one element per report, IDs unique and sorted; $21 the index
+// of the report's batch), skips the IDs that are already stored, adds the
 // new ones to rollup, and returns how many were new per batch (batches
 // with none are left out). One statement is one transaction: reports and
 // rollup change together or not at all.
+var insertSQL = `
+WITH incoming AS MATERIALIZED (
+	SELECT * FROM unnest($2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::bigint[], $14::bigint[],
+		$15::text[], $16::text[], $17::text[], $18::text[], $19::smallint[], $20::integer[], $21::integer[])
+	AS t(id, kind, hour, model_id, version, from_version, code, method, bytes, full_bytes, duration,
+		latency_ms, count, device_class, os, os_version, app_version, cohort_percent, rate, batch)
+), ` + upsertSQL
+
+// upsertSQL is the rest of a WITH that has a relation incoming (the
+// columns of reports but received, and batch): it inserts the reports
+// received at $1 whose IDs are new, adds them to rollup and counts them
+// per batch.
 //
 // Concurrent statements cannot deadlock: each takes its row locks in one
 // global order, report IDs first (sorted), then rollup keys (sorted); the
 // rollup insert starts only once every report row is in, as it groups
 // them first.
-var insertSQL = `
-WITH incoming AS MATERIALIZED (
-	SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-		$7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[],
-		$14::text[], $15::text[], $16::text[], $17::text[], $18::smallint[], $19::integer[], $20::integer[])
-	AS t(id, kind, hour, model_id, version, from_version, code, method, bytes, full_bytes, duration,
-		latency_ms, count, device_class, os, os_version, app_version, cohort_percent, rate, batch)
-), new AS (
+var upsertSQL = `new AS (
 	INSERT INTO reports (id, received, kind, hour, model_id, version, from_version, code, method, bytes,
 		full_bytes, duration, latency_ms, count, device_class, os, os_version, app_version, cohort_percent, rate)
-	SELECT id, $21, kind, hour, model_id, version, from_version, code, method, bytes,
+	SELECT id, $1, kind, hour, model_id, version, from_version, code, method, bytes,
 		full_bytes, duration, latency_ms, count, device_class, os, os_version, app_version, cohort_percent, rate
 	FROM incoming ORDER BY id
 	ON CONFLICT (id) DO NOTHING
@@ -119,7 +125,7 @@ func (s *Store) InsertBatches(ctx context.Context, received time.Time, batches [
 	if len(cols.id) == 0 {
 		return inserted, ctx.Err()
 	}
-	rows, err := s.pool.Query(ctx, insertSQL, append(cols.args(), received.Unix())...)
+	rows, err := s.pool.Query(ctx, insertSQL, append([]any{received.Unix()}, cols.args()...)...)
 	if err == nil {
 		var batch int32
 		var n int
