@@ -15,7 +15,7 @@ import (
 	"github.com/edgetuf/edgetuf/telemetry/store/storetest"
 )
 
-func open(t *testing.T, url string) *Store {
+func open(t testing.TB, url string) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), url)
 	if err != nil {

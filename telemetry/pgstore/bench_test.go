@@ -1,0 +1,120 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/edgetuf/edgetuf/internal/backendtest"
+	"github.com/edgetuf/edgetuf/telemetry"
+	"github.com/edgetuf/edgetuf/telemetry/store"
+	"github.com/edgetuf/edgetuf/telemetry/store/storetest"
+)
+
+// The benchmarks run PostgreSQL with its default durability (fsync,
+// synchronous commit): what a production server does.
+func benchServer(b *testing.B) *backendtest.PostgresServer {
+	return backendtest.Postgres(b, backendtest.PostgresOptions{Durable: true})
+}
+
+// BenchmarkIngest: reports/s, one Insert (one statement, one commit) per
+// batch.
+func BenchmarkIngest(b *testing.B) {
+	srv := benchServer(b)
+	storetest.BenchmarkIngest(b, func(b *testing.B) store.Store { return open(b, srv.NewDatabase(b)) })
+}
+
+// BenchmarkIngestGrouped: the collector's group commit, eight batches of
+// 100 in one InsertBatches.
+func BenchmarkIngestGrouped(b *testing.B) {
+	srv := benchServer(b)
+	for _, writers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s := open(b, srv.NewDatabase(b))
+			defer s.Close()
+			storetest.IngestFrom(b, writers, 800, func(rs []telemetry.Report) (int, error) {
+				var batches [][]telemetry.Report
+				for i := 0; i < len(rs); i += 100 {
+					batches = append(batches, rs[i:i+100])
+				}
+				counts, err := s.InsertBatches(context.Background(), received, batches)
+				total := 0
+				for _, n := range counts {
+					total += n
+				}
+				return total, err
+			})
+		})
+	}
+}
+
+// BenchmarkIngestCopy measures the alternative that pgstore does not use:
+// COPY a batch into a temporary table, then the same upsert from it, in
+// one transaction. It costs a round trip per step and a temporary table
+// per batch (catalog rows), against the single statement of Insert.
+func BenchmarkIngestCopy(b *testing.B) {
+	srv := benchServer(b)
+	for _, writers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("batch=500/writers=%d", writers), func(b *testing.B) {
+			s := open(b, srv.NewDatabase(b))
+			defer s.Close()
+			storetest.IngestFrom(b, writers, 500, func(rs []telemetry.Report) (int, error) { return s.insertCopy(rs) })
+		})
+	}
+}
+
+// insertCopy is Insert through COPY and a temporary table.
+func (s *Store) insertCopy(reports []telemetry.Report) (int, error) {
+	ctx := context.Background()
+	cols, err := columnsOf([][]telemetry.Report{reports})
+	if err != nil {
+		return 0, err
+	}
+	inserted := 0
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE incoming (LIKE reports) ON COMMIT DROP;
+			ALTER TABLE incoming DROP COLUMN received, ADD COLUMN batch integer`); err != nil {
+			return err
+		}
+		args := cols.args()
+		rows := make([][]any, len(cols.id))
+		for i := range rows {
+			rows[i] = make([]any, len(args))
+			for j, col := range args {
+				rows[i][j] = reflect.ValueOf(col).Index(i).Interface()
+			}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"incoming"}, []string{"id", "kind", "hour", "model_id", "version",
+			"from_version", "code", "method", "bytes", "full_bytes", "duration", "latency_ms", "count", "device_class",
+			"os", "os_version", "app_version", "cohort_percent", "rate", "batch"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		rs, err := tx.Query(ctx, "WITH "+upsertSQL, received.Unix())
+		if err != nil {
+			return err
+		}
+		var batch int32
+		var n int
+		_, err = pgx.ForEachRow(rs, []any{&batch, &n}, func() error {
+			inserted += n
+			return nil
+		})
+		return err
+	})
+	return inserted, err
+}
+
+// BenchmarkQueries: Counts, Series and Models at EDGETUF_BENCH_REPORTS
+// (one million) stored reports.
+func BenchmarkQueries(b *testing.B) {
+	s := open(b, benchServer(b).NewDatabase(b))
+	defer s.Close()
+	storetest.Load(b, s, storetest.BenchReports(b))
+	if _, err := s.pool.Exec(context.Background(), "VACUUM ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	storetest.BenchmarkQueries(b, s)
+}
