@@ -24,5 +24,5 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export EDGETUF_REQUIRE_BACKENDS=1 EDGETUF_BENCH_REPORTS=$REPORTS
 go test ./telemetry/pgstore/ -run '^$' -bench '^BenchmarkIngest' -benchtime "$INGEST_TIME" -timeout 60m
-go test ./telemetry/pgstore/ -run '^$' -bench '^BenchmarkQueries$' -benchtime "$QUERY_TIME" -timeout 60m
+go test -v ./telemetry/pgstore/ -run '^$' -bench '^BenchmarkQueries$' -benchtime "$QUERY_TIME" -timeout 60m
 go test ./telemetry/store/ -run '^$' -bench '^BenchmarkMemoryQueries$' -benchtime "$QUERY_TIME" -timeout 60m

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -112,9 +113,21 @@ func (s *Store) insertCopy(reports []telemetry.Report) (int, error) {
 func BenchmarkQueries(b *testing.B) {
 	s := open(b, benchServer(b).NewDatabase(b))
 	defer s.Close()
-	storetest.Load(b, s, storetest.BenchReports(b))
-	if _, err := s.pool.Exec(context.Background(), "VACUUM ANALYZE"); err != nil {
+	n := storetest.BenchReports(b)
+	start := time.Now()
+	storetest.Load(b, s, n)
+	took := time.Since(start)
+	ctx := context.Background()
+	if _, err := s.pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 		b.Fatal(err)
 	}
+	// What sizing needs: the disk a report takes, the rollup's rows.
+	var reports, rollup, rollupRows int64
+	if err := s.pool.QueryRow(ctx, `SELECT pg_total_relation_size('reports'), pg_total_relation_size('rollup'),
+		(SELECT count(*) FROM rollup)`).Scan(&reports, &rollup, &rollupRows); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d reports in %s (%.0f reports/s, batches of %d); reports table %d MiB (%d bytes a report), rollup %d MiB, %d rows",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), telemetry.MaxReportsPerBatch, reports>>20, reports/int64(n), rollup>>20, rollupRows)
 	storetest.BenchmarkQueries(b, s)
 }
