@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -103,41 +102,13 @@ func (s *PostgresServer) start(t testing.TB, cred *syscall.Credential, data stri
 	// writes a checkpoint. WaitDelay kills it if that takes too long.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 20 * time.Second
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting postgres: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		cancel()
-		<-exited
-	}
-	// Poll pg_isready until the server accepts connections; bounded
-	// generously for a loaded machine. A server that exits (its port was
-	// taken) is retried on another port by the caller.
-	for i := 0; i < 600; i++ {
-		select {
-		case <-exited:
-			cancel()
-			return false, "postgres exited:\n" + out.String()
-		default:
-		}
+	// A server whose port was taken exits, and is retried on another port
+	// by the caller. pg_isready asks the socket in the server's own
+	// directory: no other server answers there.
+	return startServer(t, cmd, cancel, func() (bool, string) {
 		ready := exec.Command(filepath.Join(s.bin, "pg_isready"), "-q", "-h", s.socket, "-p", s.Port, "-U", PostgresUser, "-d", "postgres")
-		if ready.Run() == nil {
-			t.Cleanup(stop)
-			return true, ""
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	t.Fatalf("postgres did not accept connections within 30 s:\n%s", out.String())
-	return false, ""
+		return ready.Run() == nil, ""
+	})
 }
 
 // NewDatabase creates an empty database on s and returns its URL
@@ -226,23 +197,4 @@ func postgresCommand(ctx context.Context, cred *syscall.Credential, name string,
 		cmd.Env = append(os.Environ(), "HOME=/")
 	}
 	return cmd
-}
-
-// lockedBuffer collects a process's output; String may be called while
-// the process still writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

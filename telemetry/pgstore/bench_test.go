@@ -31,25 +31,18 @@ func BenchmarkIngest(b *testing.B) {
 // BenchmarkIngestGrouped: the collector's group commit, eight batches of
 // 100 in one InsertBatches.
 func BenchmarkIngestGrouped(b *testing.B) {
-	srv := benchServer(b)
-	for _, writers := range []int{1, 8} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			s := open(b, srv.NewDatabase(b))
-			defer s.Close()
-			storetest.IngestFrom(b, writers, 800, func(rs []telemetry.Report) (int, error) {
-				var batches [][]telemetry.Report
-				for i := 0; i < len(rs); i += 100 {
-					batches = append(batches, rs[i:i+100])
-				}
-				counts, err := s.InsertBatches(context.Background(), received, batches)
-				total := 0
-				for _, n := range counts {
-					total += n
-				}
-				return total, err
-			})
-		})
-	}
+	ingestVariant(b, "batch=8x100", 800, func(s *Store, rs []telemetry.Report) (int, error) {
+		var batches [][]telemetry.Report
+		for i := 0; i < len(rs); i += 100 {
+			batches = append(batches, rs[i:i+100])
+		}
+		counts, err := s.InsertBatches(context.Background(), received, batches)
+		total := 0
+		for _, n := range counts {
+			total += n
+		}
+		return total, err
+	})
 }
 
 // BenchmarkIngestCopy measures the alternative that pgstore does not use:
@@ -57,12 +50,18 @@ func BenchmarkIngestGrouped(b *testing.B) {
 // one transaction. It costs a round trip per step and a temporary table
 // per batch (catalog rows), against the single statement of Insert.
 func BenchmarkIngestCopy(b *testing.B) {
+	ingestVariant(b, "batch=500", 500, (*Store).insertCopy)
+}
+
+// ingestVariant measures insert from 1 and 8 writers, size reports a
+// call, each on a fresh database.
+func ingestVariant(b *testing.B, name string, size int, insert func(*Store, []telemetry.Report) (int, error)) {
 	srv := benchServer(b)
 	for _, writers := range []int{1, 8} {
-		b.Run(fmt.Sprintf("batch=500/writers=%d", writers), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/writers=%d", name, writers), func(b *testing.B) {
 			s := open(b, srv.NewDatabase(b))
 			defer s.Close()
-			storetest.IngestFrom(b, writers, 500, func(rs []telemetry.Report) (int, error) { return s.insertCopy(rs) })
+			storetest.IngestFrom(b, writers, size, func(rs []telemetry.Report) (int, error) { return insert(s, rs) })
 		})
 	}
 }
