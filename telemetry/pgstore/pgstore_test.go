@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,7 @@ func TestPostgres(t *testing.T) {
 		{"SchemaTooNew", testSchemaTooNew},
 		{"InsertIsAllOrNothing", testInsertIsAllOrNothing},
 		{"EveryFieldStored", testEveryFieldStored},
+		{"SearchPath", testSearchPath},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, srv.NewDatabase(t)) })
 	}
@@ -188,5 +190,30 @@ func TestOpenHidesPassword(t *testing.T) {
 	_, err := Open(context.Background(), "postgres://u:s3cret-pass@127.0.0.1:1/db?sslmode=bogus")
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("Open of a bad URL: %v", err)
+	}
+}
+
+// testSearchPath: search_path in the URL puts the tables in that schema
+// (docs/telemetry.md suggests a schema of their own).
+func testSearchPath(t *testing.T, url string) {
+	s := open(t, url)
+	if _, err := s.pool.Exec(context.Background(), `CREATE SCHEMA telemetry`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, url+"&search_path=telemetry")
+	defer s.Close()
+	if n, err := s.Insert(context.Background(), received, []telemetry.Report{report(1)}); err != nil || n != 1 {
+		t.Fatalf("Insert = %d, %v", n, err)
+	}
+	var tables []string
+	rows, _ := s.pool.Query(context.Background(), `SELECT table_name FROM information_schema.tables WHERE table_schema = 'telemetry' ORDER BY 1`)
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		tables = append(tables, name)
+	}
+	if want := []string{"edgetuf_telemetry_schema", "reports", "rollup"}; !reflect.DeepEqual(tables, want) {
+		t.Fatalf("tables in schema telemetry: %q, want %q", tables, want)
 	}
 }
