@@ -27,7 +27,12 @@ type PostgresServer struct {
 	Port   string
 	bin    string
 	socket string
-	dbs    atomic.Int64
+	data   string
+	cred   *syscall.Credential
+	opts   PostgresOptions
+	// pid is the running server's process, the leader of its group.
+	pid int
+	dbs atomic.Int64
 }
 
 // PostgresOptions says how to run the server.
@@ -72,32 +77,60 @@ func Postgres(t testing.TB, opts PostgresOptions) *PostgresServer {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	s := &PostgresServer{bin: bin, socket: dir}
+	s := &PostgresServer{bin: bin, socket: dir, data: data, cred: cred, opts: opts}
+	s.listen(t)
+	return s
+}
+
+// listen starts the server on s.Port if it is set, else (or if that is
+// taken) on a free port.
+func (s *PostgresServer) listen(t testing.TB) {
+	t.Helper()
 	var why string
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
+		if s.Port == "" || attempt > 0 {
+			port, err := freePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Port = port
 		}
-		s.Port = port
 		var ok bool
-		if ok, why = s.start(t, cred, data, opts); ok {
-			return s
+		if ok, why = s.start(t); ok {
+			return
 		}
 	}
 	t.Fatalf("postgres did not start: %s", why)
-	return nil
 }
 
-func (s *PostgresServer) start(t testing.TB, cred *syscall.Credential, data string, opts PostgresOptions) (bool, string) {
+// Kill kills the server and every session process with SIGKILL, as a
+// crash would: nothing is shut down or flushed. Restart starts it again.
+func (s *PostgresServer) Kill(t testing.TB) {
 	t.Helper()
-	args := []string{"-D", data, "-h", "127.0.0.1", "-p", s.Port, "-k", s.socket,
+	if err := syscall.Kill(-s.pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing postgres: %v", err)
+	}
+}
+
+// Restart starts the server again on its data directory after Kill (it
+// recovers from its write-ahead log), on the same port if it is still
+// free; URLs made before a port change are stale.
+func (s *PostgresServer) Restart(t testing.TB) {
+	t.Helper()
+	s.listen(t)
+}
+
+func (s *PostgresServer) start(t testing.TB) (bool, string) {
+	t.Helper()
+	args := []string{"-D", s.data, "-h", "127.0.0.1", "-p", s.Port, "-k", s.socket,
 		"-c", "max_connections=60", "-c", "shared_buffers=128MB"}
-	if !opts.Durable {
+	if !s.opts.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := postgresCommand(ctx, cred, filepath.Join(s.bin, "postgres"), args...)
+	cmd := postgresCommand(ctx, s.cred, filepath.Join(s.bin, "postgres"), args...)
+	// Its own process group, which Kill kills whole.
+	cmd.SysProcAttr.Setpgid = true
 	// SIGINT is PostgreSQL's fast shutdown: it ends the sessions and
 	// writes a checkpoint. WaitDelay kills it if that takes too long.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -105,17 +138,27 @@ func (s *PostgresServer) start(t testing.TB, cred *syscall.Credential, data stri
 	// A server whose port was taken exits, and is retried on another port
 	// by the caller. pg_isready asks the socket in the server's own
 	// directory: no other server answers there.
-	return startServer(t, cmd, cancel, func() (bool, string) {
+	ok, why := startServer(t, cmd, cancel, func() (bool, string) {
 		ready := exec.Command(filepath.Join(s.bin, "pg_isready"), "-q", "-h", s.socket, "-p", s.Port, "-U", PostgresUser, "-d", "postgres")
 		return ready.Run() == nil, ""
 	})
+	if ok {
+		s.pid = cmd.Process.Pid
+	}
+	return ok, why
 }
 
 // NewDatabase creates an empty database on s and returns its URL
 // (postgres://edgetuf@127.0.0.1:PORT/NAME?sslmode=disable).
 func (s *PostgresServer) NewDatabase(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("edgetuf_test_%d", s.dbs.Add(1))
+	return s.Database(t, fmt.Sprintf("edgetuf_test_%d", s.dbs.Add(1)))
+}
+
+// Database creates an empty database called name on s and returns its
+// URL.
+func (s *PostgresServer) Database(t testing.TB, name string) string {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(s.bin, "createdb"), "-h", s.socket, "-p", s.Port, "-U", PostgresUser, name)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("createdb %s: %v\n%s", name, err, out)
@@ -192,8 +235,9 @@ func postgresCredential(t testing.TB) *syscall.Credential {
 func postgresCommand(ctx context.Context, cred *syscall.Credential, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
 	if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		cmd.SysProcAttr.Credential = cred
 		cmd.Env = append(os.Environ(), "HOME=/")
 	}
 	return cmd
