@@ -6,7 +6,12 @@
 #   - swtpm, a software TPM 2.0, for the TPM anti-rollback store and the
 #     TPM device-key backend;
 #   - versitygw, an S3 server over a local directory (a Go program, pinned
-#     below), for the storage backend and S3 publishing tests.
+#     below), for the storage backend and S3 publishing tests;
+#   - PostgreSQL (Debian package postgresql: initdb and postgres under
+#     /usr/lib/postgresql/N/bin, and the postgres system user the tests'
+#     server runs as when they run as root), for the PostgreSQL telemetry
+#     store (telemetry/pgstore). Tests run their own throwaway server; the
+#     cluster the package may start is not used.
 # Idempotent: it checks first and installs only what is missing, so a
 # second run takes well under a second. Run as root, or with sudo
 # available. Tests start and stop them themselves (internal/backendtest).
@@ -41,12 +46,15 @@ fi
 if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 	apt_packages+=(gcc libc6-dev)
 fi
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || ! id postgres >/dev/null 2>&1; then
+	apt_packages+=(postgresql)
+fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
 	echo "install-test-deps: apt-get install ${apt_packages[*]}"
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 else
-	echo "install-test-deps: softhsm2, swtpm and a C compiler are installed"
+	echo "install-test-deps: softhsm2, swtpm, a C compiler and postgresql are installed"
 fi
 
 gobin=$(go env GOBIN)

@@ -37,13 +37,35 @@ func startHTTP(t testing.TB, bin string, args, env []string, probe, server strin
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = 5 * time.Second
+	client := &http.Client{Timeout: 2 * time.Second}
+	return startServer(t, cmd, cancel, func() (bool, string) {
+		resp, err := client.Get(probe)
+		if err != nil {
+			return false, ""
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Server"); !strings.HasPrefix(got, server) {
+			return false, fmt.Sprintf("another server answered on %s (%q)", probe, got)
+		}
+		return true, ""
+	})
+}
+
+// startServer starts cmd, made with exec.CommandContext and the cancel of
+// its context, and polls ready until it says that the server serves; then
+// the server runs until t ends. When ready says that another server
+// answered (a reason) or cmd exits first, cmd is stopped and startServer
+// returns false and the reason, with cmd's output, for the caller to try
+// another port.
+func startServer(t testing.TB, cmd *exec.Cmd, cancel context.CancelFunc, ready func() (ok bool, other string)) (bool, string) {
+	t.Helper()
 	// One writer for both: exec then writes from one goroutine at a time,
 	// and out is read only after the process has exited.
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		cancel()
-		t.Fatalf("starting %s: %v", bin, err)
+		t.Fatalf("starting %s: %v", cmd.Path, err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -56,26 +78,25 @@ func startHTTP(t testing.TB, bin string, args, env []string, probe, server strin
 	}
 	// Bounded generously: a loaded CI machine can be slow to start a
 	// process.
-	client := &http.Client{Timeout: 2 * time.Second}
 	for i := 0; i < 600; i++ {
 		select {
 		case <-exited:
 			cancel()
-			return false, fmt.Sprintf("%s exited:\n%s", bin, out.String())
+			return false, fmt.Sprintf("%s exited:\n%s", cmd.Path, out.String())
 		default:
 		}
-		if resp, err := client.Get(probe); err == nil {
-			resp.Body.Close()
-			if got := resp.Header.Get("Server"); !strings.HasPrefix(got, server) {
-				stop()
-				return false, fmt.Sprintf("another server answered on %s (%q)", probe, got)
-			}
+		ok, other := ready()
+		if other != "" {
+			stop()
+			return false, other
+		}
+		if ok {
 			t.Cleanup(stop)
 			return true, ""
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
-	t.Fatalf("%s did not answer on %s within 30 s:\n%s", bin, probe, out.String())
+	t.Fatalf("%s was not ready within 30 s:\n%s", cmd.Path, out.String())
 	return false, ""
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
 	"time"
@@ -17,15 +18,26 @@ type Memory struct {
 	received []time.Time
 	// pruned keeps the aggregates of pruned reports.
 	pruned []telemetry.Report
+	closed bool
 }
+
+// errClosed: an insert into a closed Memory, which must not claim to
+// have stored anything.
+var errClosed = errors.New("telemetry store: closed")
 
 // NewMemory returns an empty Memory store.
 func NewMemory() *Memory { return &Memory{ids: map[string]bool{}} }
 
 // Insert implements Store.
-func (m *Memory) Insert(_ context.Context, received time.Time, reports []telemetry.Report) (int, error) {
+func (m *Memory) Insert(ctx context.Context, received time.Time, reports []telemetry.Report) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return 0, errClosed
+	}
 	n := 0
 	for _, r := range reports {
 		if m.ids[r.ID] {
@@ -66,7 +78,10 @@ func (m *Memory) selected(q Query) []telemetry.Report {
 }
 
 // Counts implements Store.
-func (m *Memory) Counts(_ context.Context, q Query) ([]Count, error) {
+func (m *Memory) Counts(ctx context.Context, q Query) ([]Count, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	type key struct{ version, kind, code, method string }
 	agg := map[key]*Count{}
 	for _, r := range m.selected(q) {
@@ -103,7 +118,10 @@ func (m *Memory) Counts(_ context.Context, q Query) ([]Count, error) {
 }
 
 // Series implements Store.
-func (m *Memory) Series(_ context.Context, q Query) ([]Point, error) {
+func (m *Memory) Series(ctx context.Context, q Query) ([]Point, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	type key struct {
 		hour          time.Time
 		version, kind string
@@ -138,7 +156,10 @@ func (m *Memory) Series(_ context.Context, q Query) ([]Point, error) {
 }
 
 // Models implements Store.
-func (m *Memory) Models(context.Context) ([]string, error) {
+func (m *Memory) Models(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	seen := map[string]bool{}
@@ -154,7 +175,10 @@ func (m *Memory) Models(context.Context) ([]string, error) {
 }
 
 // Prune implements Store.
-func (m *Memory) Prune(_ context.Context, before time.Time) (int64, error) {
+func (m *Memory) Prune(ctx context.Context, before time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var n int64
@@ -172,5 +196,10 @@ func (m *Memory) Prune(_ context.Context, before time.Time) (int64, error) {
 	return n, nil
 }
 
-// Close implements Store.
-func (m *Memory) Close() error { return nil }
+// Close implements Store. Inserts fail after it; reads still answer.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	return nil
+}
