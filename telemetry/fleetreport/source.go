@@ -139,8 +139,16 @@ func (s httpSource) Report(ctx context.Context, q store.Query) (*Report, error) 
 		}
 		return nil, fmt.Errorf("collector answered %s: %s", resp.Status, oneLine(e.Error, 200))
 	}
+	return ParseReport(body, q)
+}
+
+// ParseReport parses a collector's answer to q strictly: at most
+// MaxReportBytes, no unknown field, no trailing data, a report of q's
+// model (and version, if q has one) whose versions parse and are not
+// repeated. Any failure is ErrResponse.
+func ParseReport(data []byte, q store.Query) (*Report, error) {
 	var r Report
-	if err := jsonlimit.UnmarshalStrict(body, &r, MaxReportBytes); err != nil {
+	if err := jsonlimit.UnmarshalStrict(data, &r, MaxReportBytes); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrResponse, err)
 	}
 	if err := checkResponse(&r, q); err != nil {
