@@ -209,3 +209,22 @@ func TestRollbackSeries(t *testing.T) {
 		t.Errorf("last point %+v, report %+v", got[1].Rate, full)
 	}
 }
+
+func TestFormat(t *testing.T) {
+	for got, want := range map[string]string{
+		FormatCount(12):       "12",
+		FormatCount(12.25):    "12.2",
+		FormatCount(1234.6):   "1235",
+		FormatExact(0.1):      "0.1",
+		FormatPercent(0.1):    "10.00%",
+		FormatRate(Rate{}):    "n/a",
+		FormatBytes(0):        "0 B",
+		FormatBytes(1536):     "1.5 KiB",
+		FormatBytes(-3 << 30): "-3.0 GiB",
+		FormatRate(Rate{Value: 0.1, Low: 0.0515, High: 0.1851, Denominator: 80}): "10.00% (5.15%-18.51%)",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}
