@@ -202,7 +202,7 @@ type failingStore struct{ store.Memory }
 var errDisk = errors.New("disk on fire at /var/lib/secret.db")
 
 func (failingStore) Counts(context.Context, store.Query) ([]store.Count, error) { return nil, errDisk }
-func (failingStore) Models(context.Context) ([]string, error)                  { return nil, errDisk }
+func (failingStore) Models(context.Context) ([]string, error)                   { return nil, errDisk }
 
 // TestStoreFailure: a store failure is a 503 that shows nothing of it,
 // and is logged.
@@ -225,7 +225,9 @@ func TestStoreFailure(t *testing.T) {
 // serves odd but well-formed text.
 type fixedSource struct{ r *fleetreport.Report }
 
-func (s fixedSource) Report(context.Context, store.Query) (*fleetreport.Report, error) { return s.r, nil }
+func (s fixedSource) Report(context.Context, store.Query) (*fleetreport.Report, error) {
+	return s.r, nil
+}
 
 // TestEscaping: text from a source is escaped in every context of the
 // page (a collector behind HTTPSource is not trusted for markup).

@@ -51,7 +51,7 @@ type versionView struct {
 
 type rateRow struct {
 	Name, Text, Exact, Low, High, Numerator, Denominator string
-	Reports                                             int64
+	Reports                                              int64
 }
 
 func (h *handler) page(ctx context.Context, q store.Query) (*page, error) {
