@@ -6,7 +6,9 @@
 #   - swtpm, a software TPM 2.0, for the TPM anti-rollback store and the
 #     TPM device-key backend;
 #   - versitygw, an S3 server over a local directory (a Go program, pinned
-#     below), for the storage backend and S3 publishing tests.
+#     below), for the storage backend and S3 publishing tests;
+#   - chromium, the headless browser the telemetry dashboard's browser
+#     test drives (telemetry/dashboard, through chromedp).
 # Idempotent: it checks first and installs only what is missing, so a
 # second run takes well under a second. Run as root, or with sudo
 # available. Tests start and stop them themselves (internal/backendtest).
@@ -38,6 +40,9 @@ fi
 if ! command -v swtpm >/dev/null 2>&1 || ! command -v swtpm_ioctl >/dev/null 2>&1; then
 	apt_packages+=(swtpm swtpm-tools)
 fi
+if ! command -v chromium >/dev/null 2>&1; then
+	apt_packages+=(chromium)
+fi
 if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 	apt_packages+=(gcc libc6-dev)
 fi
@@ -46,7 +51,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 else
-	echo "install-test-deps: softhsm2, swtpm and a C compiler are installed"
+	echo "install-test-deps: softhsm2, swtpm, chromium and a C compiler are installed"
 fi
 
 gobin=$(go env GOBIN)

@@ -197,18 +197,18 @@ func TestRefusals(t *testing.T) {
 }
 
 // failingStore fails every read.
-type failingStore struct{ store.Memory }
+type failingStore struct{ *store.Memory }
 
 var errDisk = errors.New("disk on fire at /var/lib/secret.db")
 
-func (failingStore) Counts(context.Context, store.Query) ([]store.Count, error) { return nil, errDisk }
-func (failingStore) Models(context.Context) ([]string, error)                   { return nil, errDisk }
+func (*failingStore) Counts(context.Context, store.Query) ([]store.Count, error) { return nil, errDisk }
+func (*failingStore) Models(context.Context) ([]string, error)                   { return nil, errDisk }
 
 // TestStoreFailure: a store failure is a 503 that shows nothing of it,
 // and is logged.
 func TestStoreFailure(t *testing.T) {
 	var logged []string
-	st := &failingStore{}
+	st := &failingStore{store.NewMemory()}
 	h := New(fleetreport.FromStore(st), st, Options{Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
 	for _, target := range []string{"/dashboard", "/dashboard?model=detector", "/v1/report?model=detector"} {
 		resp, body := get(t, h, target)
