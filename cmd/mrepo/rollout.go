@@ -33,7 +33,7 @@ have the version from taking it, while devices that run it keep it (revoke
 the version to take it away: mrepo revoke).
 
 `+controlsNote,
-		rolloutSetCommand(), rolloutHaltCommand(), telemetrycmd.ReportCommand(nil /* telemetrydb.Open when merged */))
+		rolloutSetCommand(), rolloutHaltCommand(), telemetrycmd.ReportCommand())
 }
 
 // groupCommand is a command made of subcommands (rollout set|halt, policy

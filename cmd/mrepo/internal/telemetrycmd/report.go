@@ -17,16 +17,11 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// StoreOpener opens the telemetry store of a --db URL (telemetrydb.Open:
-// sqlite:///abs/path.db or a path, postgres://...).
-type StoreOpener func(ctx context.Context, url string) (store.Store, error)
-
 // collectorTimeout bounds one query to a collector (--collector).
 const collectorTimeout = 30 * time.Second
 
-// ReportCommand is mrepo rollout report. openDB opens --db; nil refuses
-// --db (a build without a database driver).
-func ReportCommand(openDB StoreOpener) *cli.Command {
+// ReportCommand is mrepo rollout report. --db is read through OpenDB.
+func ReportCommand() *cli.Command {
 	cmd := &cli.Command{
 		Name:      "report",
 		Usage:     "show a model's update funnel, rates and failures from fleet telemetry",
@@ -47,12 +42,12 @@ as JSON. See docs/telemetry.md, "Reports and the dashboard".`,
 			&cli.StringFlag{Name: "since", Usage: "only reports from `TIME` (RFC 3339) or DURATION ago (e.g. 24h)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		},
-		Action: func(c *cli.Context) error { return runReport(c, openDB) },
+		Action: runReport,
 	}
 	return cliutil.Command("mrepo", nil, cmd)
 }
 
-func runReport(c *cli.Context, openDB StoreOpener) error {
+func runReport(c *cli.Context) error {
 	const name = "rollout report"
 	usage := func(format string, a ...any) error {
 		return cliutil.Usagef("%s: %s (see mrepo %s --help)", name, fmt.Sprintf(format, a...), name)
@@ -71,11 +66,11 @@ func runReport(c *cli.Context, openDB StoreOpener) error {
 	if (db == "") == (collector == "") {
 		return usage("give exactly one of --db and --collector")
 	}
-	src, closeSrc, err := openSource(c.Context, openDB, db, collector)
+	src, closer, err := openSource(c.Context, db, collector)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	defer closeSrc()
+	defer closer.Close()
 	rep, err := src.Report(c.Context, q)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -100,18 +95,18 @@ func parseTarget(arg string) (store.Query, error) {
 
 // openSource is the report source of --db or --collector, and what
 // releases it.
-func openSource(ctx context.Context, openDB StoreOpener, db, collector string) (fleetreport.Source, func(), error) {
+func openSource(ctx context.Context, db, collector string) (fleetreport.Source, io.Closer, error) {
 	if collector != "" {
-		return fleetreport.HTTPSource(collector, &http.Client{Timeout: collectorTimeout}), func() {}, nil
+		return fleetreport.HTTPSource(collector, &http.Client{Timeout: collectorTimeout}), io.NopCloser(nil), nil
 	}
-	if openDB == nil {
+	if OpenDB == nil {
 		return nil, nil, fmt.Errorf("--db: this mrepo has no telemetry database driver; use --collector")
 	}
-	st, err := openDB(ctx, db)
+	src, closer, err := OpenDB(ctx, db)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--db: %w", err)
 	}
-	return fleetreport.FromStore(st), func() { _ = st.Close() }, nil
+	return src, closer, nil
 }
 
 // WriteReport prints r for people: per version, the funnel, the other

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -23,16 +24,28 @@ type closeCounting struct {
 
 func (c *closeCounting) Close() error { c.closed++; return nil }
 
-func runApp(t *testing.T, open StoreOpener, args ...string) (string, error) {
+// runApp runs mrepo report args with open as OpenDB, opening a store.
+func runApp(t *testing.T, open func(ctx context.Context, url string) (store.Store, error), args ...string) (string, error) {
 	t.Helper()
+	OpenDB = nil
+	if open != nil {
+		OpenDB = func(ctx context.Context, url string) (fleetreport.Source, io.Closer, error) {
+			st, err := open(ctx, url)
+			if err != nil {
+				return nil, nil, err
+			}
+			return fleetreport.FromStore(st), st, nil
+		}
+	}
+	t.Cleanup(func() { OpenDB = nil })
 	var out bytes.Buffer
-	app := &cli.App{Name: "mrepo", Writer: &out, ErrWriter: &out, Commands: []*cli.Command{ReportCommand(open)}}
+	app := &cli.App{Name: "mrepo", Writer: &out, ErrWriter: &out, Commands: []*cli.Command{ReportCommand()}}
 	err := app.Run(append([]string{"mrepo", "report"}, args...))
 	return out.String(), err
 }
 
-// TestReportFromDB: --db opens the store through the opener given, reads
-// it, and closes it; an opener's failure is the command's.
+// TestReportFromDB: --db opens the store through OpenDB, reads it, and
+// closes it; an opener's failure is the command's.
 func TestReportFromDB(t *testing.T) {
 	st := &closeCounting{Memory: store.NewMemory()}
 	var reports []telemetry.Report
