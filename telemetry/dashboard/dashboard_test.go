@@ -240,3 +240,30 @@ func TestEscaping(t *testing.T) {
 		t.Errorf("the code is not escaped:\n%s", body)
 	}
 }
+
+// FuzzQuery: whatever query string a client sends, both endpoints answer
+// 200, 400 or 414, never fail otherwise, and a page is HTML only on 200.
+func FuzzQuery(f *testing.F) {
+	for _, seed := range []string{"model=detector", "model=detector&version=1.0.0&since=24h",
+		"model=detector&since=2026-12-01T00:00:00Z", "model=%zz", "model=a&model=b", "since=-1h&model=x", "version=1.0.0"} {
+		f.Add(seed)
+	}
+	st := fleet(f)
+	h := newHandler(st)
+	f.Fuzz(func(t *testing.T, raw string) {
+		for _, path := range []string{"/dashboard", "/v1/report"} {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.URL.Path, req.URL.RawQuery = path, raw
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			switch rec.Code {
+			case 200, 400, 414:
+			default:
+				t.Fatalf("%s?%s: status %d: %s", path, raw, rec.Code, rec.Body)
+			}
+			if rec.Code != 200 && strings.Contains(rec.Header().Get("Content-Type"), "html") {
+				t.Fatalf("%s?%s: a refusal served as HTML", path, raw)
+			}
+		}
+	})
+}
