@@ -84,7 +84,7 @@ func TestModelPage(t *testing.T) {
 		`data-kind="offered" data-estimate="120" data-reports="12"`,
 		`data-hour="2026-12-05T10:00:00Z" data-rate="0"`,
 		`data-hour="2026-12-05T11:00:00Z" data-rate="0.04"`,
-		`<td>HEALTH_CHECK_FAILED</td><td>4</td><td>4.0</td>`,
+		`<td>HEALTH_CHECK_FAILED</td><td>4</td><td>4</td>`,
 		`data-version="1.1.0" data-reports="3"`,
 		`No activations reported yet.`,
 	} {

@@ -20,7 +20,7 @@ var pageHTML string
 //go:embed style.css
 var stylesheet string
 
-var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"count": fleetreport.FormatCount}).Parse(pageHTML))
 
 // page is what page.html renders: the model list (Model empty) or one
 // model's report.
@@ -120,7 +120,7 @@ func periods(q store.Query) []period {
 const (
 	chartWidth   = 560
 	funnelLabelW = 110
-	funnelBarW   = 330
+	funnelBarW   = 280
 	funnelRowH   = 26
 	lineLeft     = 56
 	lineRight    = 16
