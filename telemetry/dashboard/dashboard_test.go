@@ -267,3 +267,23 @@ func FuzzQuery(f *testing.F) {
 		}
 	})
 }
+
+// TestLongSeries: a year of hours draws at most maxLinePoints points,
+// the first and the last hour among them, each with its exact rate.
+func TestLongSeries(t *testing.T) {
+	var points []fleetreport.SeriesPoint
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 8760 {
+		points = append(points, fleetreport.SeriesPoint{Hour: start.Add(time.Duration(i) * time.Hour), Rate: fleetreport.Rate{Value: float64(i) / 8760}})
+	}
+	c := newLineChart(points)
+	if len(c.Points) != maxLinePoints || c.Points[0].Hour != "2026-01-01T00:00:00Z" || c.Points[maxLinePoints-1].Hour != "2026-12-31T23:00:00Z" {
+		t.Fatalf("%d points, from %s to %s", len(c.Points), c.Points[0].Hour, c.Points[len(c.Points)-1].Hour)
+	}
+	for _, p := range c.Points {
+		h, _ := time.Parse(time.RFC3339, p.Hour)
+		if want := fleetreport.FormatExact(float64(h.Sub(start)/time.Hour) / 8760); p.Value != want {
+			t.Fatalf("point %s: rate %s, want %s", p.Hour, p.Value, want)
+		}
+	}
+}

@@ -183,11 +183,30 @@ type linePoint struct {
 	X, Y                         string
 }
 
+// maxLinePoints bounds the points of a line chart: a version reported on
+// for a year has 8,760 hours. The rate is cumulative, so a subset of the
+// hours is exact at each hour it keeps.
+const maxLinePoints = 240
+
+// thin keeps at most maxLinePoints of points, evenly spaced, the first
+// and the last included.
+func thin(points []fleetreport.SeriesPoint) []fleetreport.SeriesPoint {
+	if len(points) <= maxLinePoints {
+		return points
+	}
+	out := make([]fleetreport.SeriesPoint, 0, maxLinePoints)
+	for i := range maxLinePoints {
+		out = append(out, points[i*(len(points)-1)/(maxLinePoints-1)])
+	}
+	return out
+}
+
 func newLineChart(points []fleetreport.SeriesPoint) lineChart {
 	c := lineChart{Bottom: lineHeight - lineBottom}
 	if len(points) == 0 {
 		return c
 	}
+	points = thin(points)
 	top := 0.0
 	for _, p := range points {
 		top = math.Max(top, p.Rate.High)
