@@ -11,7 +11,9 @@
 #     /usr/lib/postgresql/N/bin, and the postgres system user the tests'
 #     server runs as when they run as root), for the PostgreSQL telemetry
 #     store (telemetry/pgstore). Tests run their own throwaway server; the
-#     cluster the package may start is not used.
+#     cluster the package may start is not used;
+#   - chromium, the headless browser the telemetry dashboard's browser
+#     test drives (telemetry/dashboard, through chromedp).
 # Idempotent: it checks first and installs only what is missing, so a
 # second run takes well under a second. Run as root, or with sudo
 # available. Tests start and stop them themselves (internal/backendtest).
@@ -43,6 +45,9 @@ fi
 if ! command -v swtpm >/dev/null 2>&1 || ! command -v swtpm_ioctl >/dev/null 2>&1; then
 	apt_packages+=(swtpm swtpm-tools)
 fi
+if ! command -v chromium >/dev/null 2>&1; then
+	apt_packages+=(chromium)
+fi
 if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 	apt_packages+=(gcc libc6-dev)
 fi
@@ -54,7 +59,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 else
-	echo "install-test-deps: softhsm2, swtpm, a C compiler and postgresql are installed"
+	echo "install-test-deps: softhsm2, swtpm, a C compiler, postgresql and chromium are installed"
 fi
 
 gobin=$(go env GOBIN)

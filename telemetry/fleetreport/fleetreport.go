@@ -31,6 +31,10 @@ type VersionReport struct {
 	Stages []Stage `json:"stages"`
 	// Failures counts failed and rolled-back reports by error code.
 	Failures []CodeCount `json:"failures,omitempty"`
+	// Other counts the kinds outside the funnel (deferred, revoked,
+	// crash, latency, dropped), in telemetry.Kinds order, zero counts
+	// included.
+	Other []Stage `json:"other"`
 	// RollbackRate is rolled_back / activated; FailureRate is failed /
 	// offered; CrashRate is crash / activated (weighted counts).
 	RollbackRate Rate `json:"rollback_rate"`

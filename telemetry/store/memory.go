@@ -59,22 +59,35 @@ func (m *Memory) Reports() []telemetry.Report {
 	return append([]telemetry.Report(nil), m.reports...)
 }
 
-func (m *Memory) selected(q Query) []telemetry.Report {
+// each calls fn, under the lock, for every report of q (pruned ones
+// included, whose aggregates a store keeps) with its parsed hour. It
+// copies nothing and parses each distinct hour once: a query over a
+// million reports stays a plain scan.
+func (m *Memory) each(q Query, fn func(r *telemetry.Report, hour time.Time)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []telemetry.Report
-	for _, r := range append(append([]telemetry.Report(nil), m.pruned...), m.reports...) {
-		if r.ModelID != q.ModelID || q.Version != "" && r.Version != q.Version {
-			continue
-		}
-		if !q.Since.IsZero() {
-			if h, err := time.Parse(time.RFC3339, r.Hour); err != nil || h.Before(q.Since) {
+	hours := map[string]time.Time{}
+	for _, list := range [][]telemetry.Report{m.pruned, m.reports} {
+		for i := range list {
+			r := &list[i]
+			if r.ModelID != q.ModelID || q.Version != "" && r.Version != q.Version {
 				continue
 			}
+			h, ok := hours[r.Hour]
+			if !ok {
+				t, err := time.Parse(time.RFC3339, r.Hour)
+				if err != nil {
+					continue // never: reports are checked
+				}
+				h = t.UTC()
+				hours[r.Hour] = h
+			}
+			if !q.Since.IsZero() && h.Before(q.Since) {
+				continue
+			}
+			fn(r, h)
 		}
-		out = append(out, r)
 	}
-	return out
 }
 
 // Counts implements Store.
@@ -84,7 +97,7 @@ func (m *Memory) Counts(ctx context.Context, q Query) ([]Count, error) {
 	}
 	type key struct{ version, kind, code, method string }
 	agg := map[key]*Count{}
-	for _, r := range m.selected(q) {
+	m.each(q, func(r *telemetry.Report, _ time.Time) {
 		k := key{r.Version, r.Kind, r.Code, r.Method}
 		c := agg[k]
 		if c == nil {
@@ -96,7 +109,7 @@ func (m *Memory) Counts(ctx context.Context, q Query) ([]Count, error) {
 		c.Weighted += w
 		c.Bytes += w * float64(r.Bytes)
 		c.FullBytes += w * float64(r.FullBytes)
-	}
+	})
 	out := make([]Count, 0, len(agg))
 	for _, c := range agg {
 		out = append(out, *c)
@@ -127,9 +140,8 @@ func (m *Memory) Series(ctx context.Context, q Query) ([]Point, error) {
 		version, kind string
 	}
 	agg := map[key]*Point{}
-	for _, r := range m.selected(q) {
-		h, _ := time.Parse(time.RFC3339, r.Hour)
-		k := key{h.UTC(), r.Version, r.Kind}
+	m.each(q, func(r *telemetry.Report, h time.Time) {
+		k := key{h, r.Version, r.Kind}
 		p := agg[k]
 		if p == nil {
 			p = &Point{Hour: k.hour, Version: r.Version, Kind: r.Kind}
@@ -137,7 +149,7 @@ func (m *Memory) Series(ctx context.Context, q Query) ([]Point, error) {
 		}
 		p.Reports++
 		p.Weighted += r.Weight()
-	}
+	})
 	out := make([]Point, 0, len(agg))
 	for _, p := range agg {
 		out = append(out, *p)
