@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/report"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/telemetry"
@@ -70,6 +72,8 @@ type Recorder struct {
 	mu       sync.Mutex
 	run      []report.Event // events of the update run in progress
 	inRun    bool
+	start    time.Time // when it began
+	stateDir string
 	uploaded chan struct{} // closed when the upload in flight ends; nil: none
 }
 
@@ -93,7 +97,7 @@ func New(stateDir string, dev Device, o Options, now func() time.Time, log *slog
 	if o.URL == "" {
 		return nil
 	}
-	if err := CheckURL(o.URL); err != nil {
+	if err := devstate.CheckTelemetryURL(o.URL); err != nil {
 		log.Warn("telemetry disabled: collector URL", "error", err)
 		return nil
 	}
@@ -105,6 +109,14 @@ func New(stateDir string, dev Device, o Options, now func() time.Time, log *slog
 	}
 	if o.OSVersion == "" {
 		o.OSVersion = detectOSVersion()
+	}
+	// A value a report could not carry is left out rather than making
+	// every report invalid.
+	for _, v := range []*string{&o.AppVersion, &o.OSVersion, &dev.Class} {
+		if *v != "" && devstate.CheckReportField(*v) != nil {
+			log.Warn("telemetry: value left out of reports", "value", *v)
+			*v = ""
+		}
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -123,7 +135,7 @@ func New(stateDir string, dev Device, o Options, now func() time.Time, log *slog
 		o.Rand = mrand.Float64
 	}
 	return &Recorder{opts: o, dev: dev, box: newOutbox(stateDir, o.MaxReports, o.MaxBytes), now: now, log: log,
-		ingest: trimSlash(o.URL) + telemetry.IngestPath}
+		ingest: trimSlash(o.URL) + telemetry.IngestPath, stateDir: stateDir}
 }
 
 func trimSlash(s string) string {
@@ -139,7 +151,7 @@ func (r *Recorder) Begin() {
 		return
 	}
 	r.mu.Lock()
-	r.run, r.inRun = r.run[:0], true
+	r.run, r.inRun, r.start = r.run[:0], true, r.now()
 	r.mu.Unlock()
 }
 
@@ -159,18 +171,17 @@ func (r *Recorder) Observe(e report.Event) {
 	r.mu.Unlock()
 }
 
-// End ends the update run whose result is res and which started at
-// start: its events become reports (sampled, then added to the outbox,
+// End ends the update run whose result is res: its events become reports (sampled, then added to the outbox,
 // with the active version's cohort for later app signals), and the
 // upload of the outbox starts in the background unless one is still in
 // flight (Wait waits for it). rollout is the signed rollout of a version
 // (nil: none known).
-func (r *Recorder) End(res *report.Result, start time.Time, rollout func(version string) *targets.Rollout) {
+func (r *Recorder) End(res *report.Result, rollout func(version string) *targets.Rollout) {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
-	events := append([]report.Event(nil), r.run...)
+	events, start := append([]report.Event(nil), r.run...), r.start
 	r.run, r.inRun = r.run[:0], false
 	r.mu.Unlock()
 	reports := r.fromRun(res, events, r.now().Sub(start), rollout)
@@ -192,12 +203,26 @@ func (r *Recorder) End(res *report.Result, start time.Time, rollout func(version
 	r.startUpload()
 }
 
-// Signal records an app signal about activeVersion, the active version of
-// sig.ModelID, for the next upload.
-func (r *Recorder) Signal(sig Signal, activeVersion string) error {
+// ErrNotConfigured: no collector is configured, so no report is recorded.
+var ErrNotConfigured = errors.New("telemetry is not configured (no collector URL: mclient config set telemetry-url URL)")
+
+// Signal records an app signal about the active version of sig.ModelID
+// for the next upload.
+func (r *Recorder) Signal(sig Signal) error {
 	if r == nil {
-		return nil
+		return ErrNotConfigured
 	}
+	if err := targets.CheckModelID(sig.ModelID); err != nil {
+		return err
+	}
+	ptr, err := devstate.ReadPointer(devstate.Paths(r.stateDir, sig.ModelID), sig.ModelID)
+	if err != nil {
+		return err
+	}
+	if ptr == nil {
+		return fmt.Errorf("%s has no active version", sig.ModelID)
+	}
+	activeVersion := ptr.Version
 	if sig.Kind != telemetry.KindCrash && sig.Kind != telemetry.KindLatency {
 		return fmt.Errorf("signal kind %q: want %s or %s", sig.Kind, telemetry.KindCrash, telemetry.KindLatency)
 	}
@@ -286,17 +311,21 @@ func (r *Recorder) cohort(ro *targets.Rollout) int {
 	return targets.Bucket(ro.Salt, r.dev.ID) * 100 / targets.Buckets
 }
 
-// Wait waits for the upload in flight, if any (bounded by the timeout).
-func (r *Recorder) Wait() {
+// Flush makes sure this process uploads once: it waits for the upload an
+// update run started (bounded by the timeout), or with none it uploads
+// now (Upload).
+func (r *Recorder) Flush(ctx context.Context) error {
 	if r == nil {
-		return
+		return nil
 	}
 	r.mu.Lock()
 	ch := r.uploaded
 	r.mu.Unlock()
 	if ch != nil {
 		<-ch
+		return nil
 	}
+	return r.Upload(ctx)
 }
 
 func (r *Recorder) startUpload() {

@@ -8,31 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 
+	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
 	"github.com/edgetuf/edgetuf/telemetry"
 )
-
-// CheckURL accepts a collector base URL: http:// or https://, a host, no
-// user info, query or fragment.
-func CheckURL(u string) error {
-	p, err := url.Parse(u)
-	if err != nil {
-		return fmt.Errorf("collector URL %q does not parse", u)
-	}
-	if (p.Scheme != "http" && p.Scheme != "https") || !strings.HasPrefix(u, p.Scheme+"://") || p.Hostname() == "" {
-		return fmt.Errorf("collector URL %q: want http(s)://HOST[:PORT][/PATH]", u)
-	}
-	if p.User != nil || p.RawQuery != "" || p.Fragment != "" || strings.HasSuffix(p.Host, ":") {
-		return fmt.Errorf("collector URL %q must not have user info, a query, a fragment or an empty port", u)
-	}
-	return nil
-}
-
-var osVersionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+/-]{0,63}$`)
 
 // detectOSVersion is /etc/os-release's VERSION_ID ("12", "22.04"), or ""
 // when there is none or it is not a short version string.
@@ -43,7 +24,7 @@ func detectOSVersion() string {
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "VERSION_ID="); ok {
-			if v = strings.Trim(v, `"'`); osVersionPattern.MatchString(v) {
+			if v = strings.Trim(v, `"'`); devstate.CheckReportField(v) == nil {
 				return v
 			}
 		}
