@@ -40,6 +40,7 @@ func (r *Recorder) fromRun(res *report.Result, events []report.Event, took time.
 	if res.ToVersion != "" && res.ToVersion != res.FromVersion {
 		add(telemetry.KindOffered, res.ToVersion).FromVersion = res.FromVersion
 	}
+	rolledBack := map[string]bool{}
 	for _, e := range events {
 		kind := EventKinds[e.Event]
 		version, from := e.ToVersion, e.FromVersion
@@ -50,6 +51,11 @@ func (r *Recorder) fromRun(res *report.Result, events []report.Event, took time.
 		}
 		if kind == "" || e.ModelID != res.ModelID || version == "" {
 			continue // not a transition of a version (a failure before one was selected)
+		}
+		if kind == telemetry.KindRolledBack {
+			rolledBack[version] = true
+		} else if kind == telemetry.KindFailed && rolledBack[version] {
+			continue // the run's failure is that rollback, already reported
 		}
 		rep := add(kind, version)
 		if from != version {

@@ -75,6 +75,7 @@ type Recorder struct {
 	start    time.Time // when it began
 	stateDir string
 	uploaded chan struct{} // closed when the upload in flight ends; nil: none
+	upErr    error         // its error, once it ended
 }
 
 // Signal is an app signal about the active version of a model.
@@ -312,8 +313,8 @@ func (r *Recorder) cohort(ro *targets.Rollout) int {
 }
 
 // Flush makes sure this process uploads once: it waits for the upload an
-// update run started (bounded by the timeout), or with none it uploads
-// now (Upload).
+// update run started (bounded by the timeout) and returns its error, or
+// with none it uploads now (Upload).
 func (r *Recorder) Flush(ctx context.Context) error {
 	if r == nil {
 		return nil
@@ -323,7 +324,9 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	r.mu.Unlock()
 	if ch != nil {
 		<-ch
-		return nil
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.upErr
 	}
 	return r.Upload(ctx)
 }
@@ -342,8 +345,12 @@ func (r *Recorder) startUpload() {
 	r.uploaded = ch
 	go func() {
 		defer close(ch)
-		if err := r.Upload(context.Background()); err != nil {
+		err := r.Upload(context.Background())
+		if err != nil {
 			r.log.Info("telemetry upload", "error", err)
 		}
+		r.mu.Lock()
+		r.upErr = err
+		r.mu.Unlock()
 	}()
 }
