@@ -131,6 +131,7 @@ schedule.`,
 				}
 			}
 			opts.StallTimeout, opts.Timeout = c.Duration("stall-timeout"), c.Duration("timeout") // 0 if not given: the stored value or the default
+			opts.Telemetry = client.TelemetryOptions{URL: c.String("telemetry-url"), AppVersion: c.String("app-version"), OSVersion: c.String("os-version")}
 			cl, err := openClient(c, opts)
 			if err != nil {
 				return fmt.Errorf("update: %w", err)
@@ -150,6 +151,9 @@ schedule.`,
 				HealthTimeout: time.Duration(s.HealthTimeout), Keep: s.Keep, NoDelta: s.NoDelta,
 				State: state, Force: c.Bool("force"), VerifyActive: c.Bool("verify-active"), RehashEvery: time.Duration(s.RehashEvery),
 			})
+			// The reports' upload started in the background once the run
+			// was over; the process waits for it (bounded by its timeout).
+			cl.FlushTelemetry(context.Background())
 			if err != nil && client.IsDeferral(client.CodeOf(err)) {
 				// Not a failure: run again later (exit 75).
 				return cliutil.WithResult(&cliutil.ExitError{Code: cliutil.ExitTempFail, Msg: "update: " + err.Error(), Err: err}, res)
