@@ -534,3 +534,24 @@ func setTelemetryURL(t *testing.T, d *device, u string) {
 		t.Fatal(err)
 	}
 }
+
+// TestTelemetryEventKinds: every event name the telemetry mapping knows
+// is one the client emits, and every transition of the funnel has one.
+func TestTelemetryEventKinds(t *testing.T) {
+	emitted := map[string]bool{client.EventDownloaded: true, client.EventVerified: true, client.EventActivated: true,
+		client.EventRevokedRollback: true, client.EventConfirmed: true, client.EventRolledBack: true, client.EventFailed: true,
+		client.EventDeferred: true, client.EventRevoked: true}
+	kinds := map[string]bool{}
+	for ev, kind := range devtele.EventKinds {
+		if !emitted[ev] {
+			t.Errorf("event %q is not a client event", ev)
+		}
+		kinds[kind] = true
+	}
+	for _, k := range []string{telemetry.KindDownloaded, telemetry.KindVerified, telemetry.KindActivated, telemetry.KindHealthy,
+		telemetry.KindRolledBack, telemetry.KindFailed, telemetry.KindDeferred, telemetry.KindRevoked} {
+		if !kinds[k] {
+			t.Errorf("no event maps to %s", k)
+		}
+	}
+}
