@@ -49,10 +49,5 @@ func TestDeviceTelemetryLinksNoCollector(t *testing.T) {
 // publishingSide: the repository writer, key storage, signing and the
 // storage backends.
 func publishingSide(dep string) bool {
-	for _, p := range []string{"repo", "keys", "repostore", "storage", "targetstore", "internal/rolesign", "internal/testrepo", "internal/keyringtest"} {
-		if dep == p || strings.HasPrefix(dep, p+"/") {
-			return true
-		}
-	}
-	return false
+	return under(dep, "repo", "keys", "repostore", "storage", "targetstore", "internal/rolesign", "internal/testrepo", "internal/keyringtest")
 }
