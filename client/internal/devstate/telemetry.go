@@ -10,7 +10,16 @@ import (
 // telemetryKeys are the settings of fleet telemetry (docs/telemetry.md):
 // the collector's URL, and the OS version reports carry.
 var telemetryKeys = []key{
-	str("telemetry-url", func(c *Config) *string { return &c.Settings.TelemetryURL }, CheckTelemetryURL),
+	{"telemetry-url", func(c *Config) string { return c.Settings.TelemetryURL }, func(c *Config, v string) error {
+		if err := CheckTelemetryURL(v); err != nil {
+			return err
+		}
+		if c.RequireHTTPS && !strings.HasPrefix(v, "https://") {
+			return fmt.Errorf("%q is not https:// and this device requires HTTPS", v)
+		}
+		c.Settings.TelemetryURL = v
+		return nil
+	}, func(c *Config) { c.Settings.TelemetryURL = "" }},
 	str("os-version", func(c *Config) *string { return &c.Settings.OSVersion }, CheckReportField),
 }
 
