@@ -172,11 +172,11 @@ func (r *Recorder) Observe(e report.Event) {
 	r.mu.Unlock()
 }
 
-// End ends the update run whose result is res: its events become reports (sampled, then added to the outbox,
-// with the active version's cohort for later app signals), and the
-// upload of the outbox starts in the background unless one is still in
-// flight (Wait waits for it). rollout is the signed rollout of a version
-// (nil: none known).
+// End ends the update run whose result is res: its events become
+// reports (sampled, then added to the outbox, with the active version's
+// cohort for later app signals), and the upload of the outbox starts in
+// the background unless one is still in flight (Flush waits for it).
+// rollout is the signed rollout of a version (nil: none known).
 func (r *Recorder) End(res *report.Result, rollout func(version string) *targets.Rollout) {
 	if r == nil {
 		return
@@ -213,6 +213,12 @@ func (r *Recorder) Signal(sig Signal) error {
 	if r == nil {
 		return ErrNotConfigured
 	}
+	if sig.Kind != telemetry.KindCrash && sig.Kind != telemetry.KindLatency {
+		return fmt.Errorf("signal kind %q: want %s or %s", sig.Kind, telemetry.KindCrash, telemetry.KindLatency)
+	}
+	if sig.LatencyMillis < 0 || sig.LatencyMillis > 1<<31 || (sig.Kind == telemetry.KindCrash && sig.LatencyMillis != 0) {
+		return fmt.Errorf("latency %d ms: want 0 to %d, for a latency signal only", sig.LatencyMillis, 1<<31)
+	}
 	if err := targets.CheckModelID(sig.ModelID); err != nil {
 		return err
 	}
@@ -224,24 +230,17 @@ func (r *Recorder) Signal(sig Signal) error {
 		return fmt.Errorf("%s has no active version", sig.ModelID)
 	}
 	activeVersion := ptr.Version
-	if sig.Kind != telemetry.KindCrash && sig.Kind != telemetry.KindLatency {
-		return fmt.Errorf("signal kind %q: want %s or %s", sig.Kind, telemetry.KindCrash, telemetry.KindLatency)
-	}
-	if sig.LatencyMillis < 0 || sig.LatencyMillis > 1<<31 || (sig.Kind == telemetry.KindCrash && sig.LatencyMillis != 0) {
-		return fmt.Errorf("latency %d ms: want 0 to %d, for a latency signal only", sig.LatencyMillis, 1<<31)
-	}
 	rep := r.base(sig.Kind, sig.ModelID, activeVersion)
 	rep.LatencyMillis = twoDigits(sig.LatencyMillis)
 	if err := rep.Check(); err != nil {
 		return err
 	}
-	r.record([]telemetry.Report{rep}, func(s *State, reps []telemetry.Report) bool {
+	return r.record([]telemetry.Report{rep}, func(s *State, reps []telemetry.Report) bool {
 		if a, ok := s.Active[sig.ModelID]; ok && a.Version == activeVersion {
 			reps[0].CohortPercent = a.CohortPercent
 		}
 		return false
 	})
-	return nil
 }
 
 // twoDigits rounds n to two significant digits: a figure precise enough
@@ -257,9 +256,9 @@ func twoDigits(n int64) int64 {
 // record applies prepare to the outbox's state and reports (it may
 // complete them, and says whether it changed the state), samples reports
 // by the stored sampling configuration (a report kept at rate R carries
-// R), adds those kept to the outbox and writes it. Errors are logged:
-// telemetry never fails the caller's work.
-func (r *Recorder) record(reports []telemetry.Report, prepare func(s *State, reports []telemetry.Report) bool) {
+// R), adds those kept to the outbox and writes it. Errors are logged
+// (an update ignores them: telemetry never fails it) and returned.
+func (r *Recorder) record(reports []telemetry.Report, prepare func(s *State, reports []telemetry.Report) bool) error {
 	damaged, err := r.box.change(func(s *State) bool {
 		changed := prepare(s, reports)
 		var kept []telemetry.Report
@@ -283,6 +282,7 @@ func (r *Recorder) record(reports []telemetry.Report, prepare func(s *State, rep
 	if err != nil {
 		r.log.Warn("telemetry outbox not written", "error", err)
 	}
+	return err
 }
 
 // base is a report of kind about modelID at version, with the device's
