@@ -286,6 +286,9 @@ func checkSettings(s Settings) error {
 	if s.Keep < 0 {
 		return bad("keep", "must be at least 1")
 	}
+	if err := checkTelemetrySettings(s); err != nil {
+		return bad(err.key, err.err)
+	}
 	if s.Retries != nil && *s.Retries < 0 {
 		return bad("retries", "must not be negative")
 	}

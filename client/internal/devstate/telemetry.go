@@ -50,3 +50,25 @@ func CheckReportField(v string) error {
 	}
 	return nil
 }
+
+// settingError is a stored setting that fails its check.
+type settingError struct {
+	key string
+	err error
+}
+
+// checkTelemetrySettings checks the telemetry settings read from
+// client.json as config set checks them.
+func checkTelemetrySettings(s Settings) *settingError {
+	if s.TelemetryURL != "" {
+		if err := CheckTelemetryURL(s.TelemetryURL); err != nil {
+			return &settingError{"telemetry_url", err}
+		}
+	}
+	if s.OSVersion != "" {
+		if err := CheckReportField(s.OSVersion); err != nil {
+			return &settingError{"os_version", err}
+		}
+	}
+	return nil
+}
