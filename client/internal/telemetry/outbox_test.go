@@ -58,9 +58,15 @@ func readState(t testing.TB, dir string, o Options) (*State, int64) {
 	return s, int64(len(data))
 }
 
-// refusing answers every upload with status.
+// refusing answers every upload with status (a redirect to itself for a
+// 3xx: never followed).
 func refusing(t testing.TB, status int) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status/100 == 3 {
+			w.Header().Set("Location", "/elsewhere")
+		}
+		w.WriteHeader(status)
+	}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -151,6 +157,7 @@ func TestUploadAnswers(t *testing.T) {
 		{http.StatusTooManyRequests, true, false},
 		{http.StatusInternalServerError, true, false},
 		{http.StatusMovedPermanently, true, false},
+		{http.StatusTemporaryRedirect, true, false},
 	} {
 		srv := refusing(t, tc.status)
 		r, dir := testRecorder(t, srv.URL, Options{})

@@ -37,7 +37,8 @@ type Options struct {
 	// DefaultTimeout).
 	Timeout time.Duration
 	// HTTPClient sends batches (default: one trusting the system's CA
-	// roots; never the repository's credentials or client certificate).
+	// roots, following no redirect; never the repository's credentials or
+	// client certificate).
 	HTTPClient *http.Client
 	// MaxReports and MaxBytes bound the outbox (defaults
 	// DefaultMaxReports, DefaultMaxBytes; MaxBytes at least 64 KiB).
@@ -123,7 +124,10 @@ func New(stateDir string, dev Device, o Options, now func() time.Time, log *slog
 		o.Timeout = DefaultTimeout
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		// Redirects are not followed: the reports go to the configured
+		// collector or nowhere (a 3xx keeps them for the next upload).
+		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if o.MaxReports <= 0 {
 		o.MaxReports = DefaultMaxReports
