@@ -58,15 +58,9 @@ func readState(t testing.TB, dir string, o Options) (*State, int64) {
 	return s, int64(len(data))
 }
 
-// refusing answers every upload with status (a redirect to itself for a
-// 3xx: never followed).
+// refusing answers every upload with status.
 func refusing(t testing.TB, status int) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if status/100 == 3 {
-			w.Header().Set("Location", "/elsewhere")
-		}
-		w.WriteHeader(status)
-	}))
+	srv := httptest.NewServer(answer(status))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -144,6 +138,17 @@ func TestOutboxBounded(t *testing.T) {
 	}
 }
 
+// answer answers status (a 3xx with a Location: a redirect the upload
+// must not follow).
+func answer(status int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if status/100 == 3 {
+			w.Header().Set("Location", "/elsewhere")
+		}
+		w.WriteHeader(status)
+	}
+}
+
 // TestUploadAnswers: 200 removes the batch; 400 removes it and counts it
 // as dropped; 429 and 500 keep it.
 func TestUploadAnswers(t *testing.T) {
@@ -159,7 +164,15 @@ func TestUploadAnswers(t *testing.T) {
 		{http.StatusMovedPermanently, true, false},
 		{http.StatusTemporaryRedirect, true, false},
 	} {
-		srv := refusing(t, tc.status)
+		var mu sync.Mutex
+		requests := 0
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			mu.Lock()
+			requests++
+			mu.Unlock()
+			answer(tc.status)(w, req)
+		}))
+		t.Cleanup(srv.Close)
 		r, dir := testRecorder(t, srv.URL, Options{})
 		r.Begin()
 		r.Observe(report.Event{Event: "failed", ModelID: "det", ToVersion: "2.0.0", Code: "HASH_MISMATCH"})
@@ -174,6 +187,9 @@ func TestUploadAnswers(t *testing.T) {
 		}
 		if counted := s.Dropped != nil && s.Dropped.Count == 1 && s.Dropped.Version == "2.0.0"; counted != tc.droppedCounts {
 			t.Errorf("%d: dropped %+v", tc.status, s.Dropped)
+		}
+		if requests != 1 {
+			t.Errorf("%d: %d requests for one upload (a redirect followed?)", tc.status, requests)
 		}
 	}
 }
