@@ -96,7 +96,15 @@ up to 24 hours, with jitter; longer if the server sent Retry-After); a
 run before then exits 75 at once with BACKOFF and the time, unless
 --force. A version that failed verification 3 times is deferred for 24
 hours (DEFERRED_VERIFY_FAILURES). mclient status --json shows the
-schedule.`,
+schedule.
+
+With a collector configured (--telemetry-url, or stored by init or config
+set), the run's reports (offered, downloaded, verified, activated,
+healthy, rolled back, failed, deferred, revoked; docs/telemetry.md) are
+uploaded once the run is over, in the background; mclient update waits at
+most 5 seconds for that upload before it exits, and its failure never
+changes the result or the exit status (the reports wait for the next
+upload).`,
 		Flags: append(append([]cli.Flag{stateFlag, modelFlag}, settingFlags()...),
 			&cli.StringFlag{Name: "device-state", Usage: "JSON `FILE` with the device's state and user settings (see above); flags override it"},
 			&cli.IntFlag{Name: "battery", Usage: "battery level in `PERCENT` (0-100)"},
