@@ -39,7 +39,7 @@ fails the previous version is restored, the new one is marked bad, and the
 exit status is 1. Finally it raises the anti-rollback floor and keeps at
 most --keep versions installed.
 
-The device settings (--app-version to --rehash-every in the options below)
+The device settings (--app-version to --os-version in the options below)
 default to the values stored by mclient init or mclient config set; a
 flag given here overrides the stored value for this run only.
 
