@@ -5,6 +5,7 @@ import (
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/client/internal/epochgate"
 	"github.com/edgetuf/edgetuf/client/internal/keyring"
+	devtele "github.com/edgetuf/edgetuf/client/internal/telemetry"
 	"github.com/edgetuf/edgetuf/client/internal/transport"
 	"github.com/edgetuf/edgetuf/client/internal/tufsession"
 	"log/slog"
@@ -98,11 +99,25 @@ type Options struct {
 	// EncryptedAtRest keeps the payload of encrypted versions encrypted
 	// on disk; the app reads it through OpenActive (docs/encryption.md).
 	EncryptedAtRest bool
+	// Telemetry configures the reports sent to a fleet collector (docs/telemetry.md).
+	Telemetry TelemetryOptions
 
 	// after starts the timers of StallTimeout, MetadataTimeout and
 	// Timeout (default: real ones); this package's tests fire them.
 	after transport.AfterFunc
 }
+
+// TelemetryOptions and Signal: see docs/telemetry.md.
+type TelemetryOptions = devtele.Options
+
+// Signal is an app signal (a crash, an inference latency) for ReportSignal.
+type Signal = devtele.Signal
+
+// ReportSignal records an app signal about the active version of a model for the next upload.
+func (c *Client) ReportSignal(sig Signal) error { return c.tele.Signal(sig) }
+
+// FlushTelemetry waits for the upload an Update started, or with none uploads now (at most once per process run).
+func (c *Client) FlushTelemetry(ctx context.Context) error { return c.tele.Flush(ctx) }
 
 // DefaultTimeout is the default Options.Timeout.
 const DefaultTimeout = 6 * time.Hour
@@ -118,6 +133,7 @@ type Client struct {
 	retryAfter *transport.RetryAfterRecorder
 	// keys are the device and fleet keys, opened when first needed.
 	keys *keyring.Keys
+	tele *devtele.Recorder // nil: no collector configured
 }
 
 // Open opens an initialised state directory.
@@ -187,6 +203,7 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	}
 	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: store, retryAfter: rec,
 		keys: &keyring.Keys{Dir: stateDir, DeviceRef: cfg.DeviceKey, FleetRef: cfg.FleetKey, Device: opts.DeviceKey, Fleet: opts.FleetKey}}
+	c.tele = devtele.New(stateDir, devtele.Device{ID: cfg.DeviceID, Class: cfg.DeviceClass, URL: cfg.Settings.TelemetryURL, AppVersion: cfg.Settings.AppVersion, OSVersion: cfg.Settings.OSVersion}, opts.Telemetry, opts.Now, opts.Logger)
 	c.dl = &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: opts.after, Log: opts.Logger}
 	return c, nil
 }

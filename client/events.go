@@ -79,6 +79,7 @@ func (c *Client) event(e Event) {
 		return
 	}
 	devstate.AppendEvent(c.dir, line)
+	c.tele.Observe(e)
 	attrs := []any{"model_id", e.ModelID}
 	for _, kv := range [][2]string{{"from", e.FromVersion}, {"to", e.ToVersion}, {"code", string(e.Code)}, {"reason", e.Reason}} {
 		if kv[1] != "" {

@@ -174,7 +174,16 @@ func (u *run) finish(err error) (*Result, error) {
 	if werr := u.c.saveModelState(u.p, u.req.ModelID, u.ptr, u.ms); werr != nil && err == nil {
 		err = codes.Errorf(StateInvalid, werr, "recording the result")
 	}
+	u.c.tele.End(r, u.rollout) // after activation: reports, then the upload in the background
 	return r, err
+}
+
+// rollout is version v's signed rollout, if choose listed v (telemetry's cohort).
+func (u *run) rollout(v string) *targets.Rollout {
+	if u.cands == nil || u.cands.Find(v) == nil {
+		return nil
+	}
+	return u.cands.Find(v).custom.Rollout
 }
 
 func (u *run) dirExists(dir string) bool {
@@ -184,6 +193,7 @@ func (u *run) dirExists(dir string) bool {
 
 func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error) {
 	u := &run{c: c, ctx: ctx, req: req, p: c.paths(req.ModelID), res: &Result{ModelID: req.ModelID}}
+	c.tele.Begin()
 	if err := devstate.CheckState(c.dir); err != nil {
 		return nil, err
 	}
@@ -229,6 +239,7 @@ func (c *Client) update(ctx context.Context, req UpdateRequest) (*Result, error)
 	if err := devstate.CheckMetadata(c.dir); err != nil {
 		return u.finish(err)
 	}
+	c.tele.LoadSampling(s)
 	if err := u.settleMarks(s); err != nil {
 		return u.finish(err)
 	}

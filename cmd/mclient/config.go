@@ -29,6 +29,8 @@ func settingFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Usage: "stop the whole update after this long (NETWORK); the next run resumes the download", DefaultText: "6h0m0s"},
 		&cli.BoolFlag{Name: "no-delta", Usage: "download whole files, never rebuild them from an installed version with a patch"},
 		&cli.DurationFlag{Name: "rehash-every", Usage: "when up to date, re-hash the active version in full if the last good full re-hash is older than this"},
+		&cli.StringFlag{Name: "telemetry-url", Usage: "fleet collector base `URL` that update reports are sent to (docs/telemetry.md; default: none, nothing is recorded)"},
+		&cli.StringFlag{Name: "os-version", Usage: "OS `VERSION` update reports carry (default: /etc/os-release's VERSION_ID)"},
 	}
 }
 
@@ -82,7 +84,8 @@ is not given, stored in the state directory's client.json by mclient init
 or by config set: app-version, runtime, platform, variant,
 input-schema-hash, output-schema-hash, preprocess-config-hash,
 health-check, health-timeout, keep, retries, stall-timeout, timeout,
-no-delta, rehash-every (and fleet-key, key-server, at-rest below). A flag given to mclient update overrides the
+no-delta, rehash-every, telemetry-url, os-version (and fleet-key,
+key-server, at-rest below). A flag given to mclient update overrides the
 stored value for that run. Values are checked as the flags are; an unknown key is a usage
 error.
 

@@ -50,7 +50,9 @@ Device settings: --app-version, --runtime, --platform, --variant, the
 schema hashes, --health-check, --health-timeout, --keep, --retries,
 --stall-timeout, --timeout, --no-delta and --rehash-every are stored and
 used by every mclient update that does not give the flag (see mclient
-config).
+config). --telemetry-url URL sends update reports to a fleet collector
+(docs/telemetry.md: what is sent; never the device ID), with the OS
+version --os-version (default: /etc/os-release's VERSION_ID).
 
 Authenticated repositories: --auth-token-file FILE (a bearer token) and
 --auth-header-file FILE ("Name: value" lines) are sent on every request to

@@ -66,6 +66,7 @@ the codes.`,
 			deviceKeyCommand(),
 			fleetKeyCommand(),
 			tufCommand(),
+			reportCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {

@@ -39,7 +39,7 @@ fails the previous version is restored, the new one is marked bad, and the
 exit status is 1. Finally it raises the anti-rollback floor and keeps at
 most --keep versions installed.
 
-The device settings (--app-version to --rehash-every in the options below)
+The device settings (--app-version to --os-version in the options below)
 default to the values stored by mclient init or mclient config set; a
 flag given here overrides the stored value for this run only.
 
@@ -96,7 +96,15 @@ up to 24 hours, with jitter; longer if the server sent Retry-After); a
 run before then exits 75 at once with BACKOFF and the time, unless
 --force. A version that failed verification 3 times is deferred for 24
 hours (DEFERRED_VERIFY_FAILURES). mclient status --json shows the
-schedule.`,
+schedule.
+
+With a collector configured (--telemetry-url, or stored by init or config
+set), the run's reports (offered, downloaded, verified, activated,
+healthy, rolled back, failed, deferred, revoked; docs/telemetry.md) are
+uploaded once the run is over, in the background; mclient update waits at
+most 5 seconds for that upload before it exits, and its failure never
+changes the result or the exit status (the reports wait for the next
+upload).`,
 		Flags: append(append([]cli.Flag{stateFlag, modelFlag}, settingFlags()...),
 			&cli.StringFlag{Name: "device-state", Usage: "JSON `FILE` with the device's state and user settings (see above); flags override it"},
 			&cli.IntFlag{Name: "battery", Usage: "battery level in `PERCENT` (0-100)"},
@@ -131,6 +139,7 @@ schedule.`,
 				}
 			}
 			opts.StallTimeout, opts.Timeout = c.Duration("stall-timeout"), c.Duration("timeout") // 0 if not given: the stored value or the default
+			opts.Telemetry = client.TelemetryOptions{URL: c.String("telemetry-url"), AppVersion: c.String("app-version"), OSVersion: c.String("os-version")}
 			cl, err := openClient(c, opts)
 			if err != nil {
 				return fmt.Errorf("update: %w", err)
@@ -150,6 +159,9 @@ schedule.`,
 				HealthTimeout: time.Duration(s.HealthTimeout), Keep: s.Keep, NoDelta: s.NoDelta,
 				State: state, Force: c.Bool("force"), VerifyActive: c.Bool("verify-active"), RehashEvery: time.Duration(s.RehashEvery),
 			})
+			// The reports' upload started in the background once the run
+			// was over; the process waits for it (bounded by its timeout).
+			cl.FlushTelemetry(context.Background())
 			if err != nil && client.IsDeferral(client.CodeOf(err)) {
 				// Not a failure: run again later (exit 75).
 				return cliutil.WithResult(&cliutil.ExitError{Code: cliutil.ExitTempFail, Msg: "update: " + err.Error(), Err: err}, res)

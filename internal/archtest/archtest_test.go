@@ -83,7 +83,12 @@ func TestDeltaKnowsNoTUF(t *testing.T) {
 // and the commands and test support that use them: a package a third
 // party imports to audit or serve a repository must link none of them.
 func writerPackage(dep string) bool {
-	for _, p := range []string{"repo", "keys", "cmd", "internal/testrepo", "internal/atomicfs", "internal/keyringtest", "internal/backendtest", "internal/rolesign"} {
+	return under(dep, "repo", "keys", "cmd", "internal/testrepo", "internal/atomicfs", "internal/keyringtest", "internal/backendtest", "internal/rolesign")
+}
+
+// under says whether dep is one of roots or a package below one.
+func under(dep string, roots ...string) bool {
+	for _, p := range roots {
 		if dep == p || strings.HasPrefix(dep, p+"/") {
 			return true
 		}

@@ -43,6 +43,10 @@ type Settings struct {
 	// RehashEvery, when set (positive), makes an up-to-date update re-hash
 	// the active version in full when the last good full re-hash is older.
 	RehashEvery duration.Duration `json:"rehash_every,omitempty"`
+	// TelemetryURL is the fleet collector's base URL and OSVersion the OS
+	// version reports carry (telemetry.go).
+	TelemetryURL string `json:"telemetry_url,omitempty"`
+	OSVersion    string `json:"os_version,omitempty"`
 }
 
 // Device is the device description the settings give.
@@ -206,7 +210,7 @@ var keys = append([]key{
 	path("auth-header-file", func(c *Config) *string { return &c.AuthHeaderFile }),
 	path("client-cert", func(c *Config) *string { return &c.ClientCert }),
 	path("client-key", func(c *Config) *string { return &c.ClientKey }),
-}, encryptionKeys...)
+}, append(encryptionKeys, telemetryKeys...)...)
 
 func itoa(n int) string {
 	if n == 0 {
@@ -281,6 +285,9 @@ func checkSettings(s Settings) error {
 	}
 	if s.Keep < 0 {
 		return bad("keep", "must be at least 1")
+	}
+	if err := checkTelemetrySettings(s); err != nil {
+		return bad(err.key, err.err)
 	}
 	if s.Retries != nil && *s.Retries < 0 {
 		return bad("retries", "must not be negative")

@@ -30,6 +30,7 @@ func TestKeysRoundTrip(t *testing.T) {
 		"variant": "lite", "input-schema-hash": "aa", "output-schema-hash": "bb", "preprocess-config-hash": "cc",
 		"health-check": "/bin/true", "health-timeout": "1m30s", "keep": "3", "no-delta": "true", "retries": "0",
 		"stall-timeout": "10s", "timeout": "2h0m0s", "auth-token-file": token,
+		"telemetry-url": "https://telemetry.example/fleet", "os-version": "22.04",
 	}
 	c, err := EditConfig(dir, 0, func(c *Config) error {
 		for _, k := range Keys() {
@@ -96,6 +97,9 @@ func TestKeysRefuseBadValues(t *testing.T) {
 		{"nosuch", "x"}, {"keep", "0"}, {"keep", "two"}, {"runtime", "onnx"}, {"runtime", "@1"}, {"health-timeout", "0s"},
 		{"timeout", "-1m"}, {"stall-timeout", "soon"}, {"no-delta", "maybe"}, {"retries", "x"}, {"app-version", ""},
 		{"repo-url", "ftp://x"}, {"repo-url", "http://repo.example"}, {"repo-url", "https://x?q=1"},
+		{"telemetry-url", "ftp://x"}, {"telemetry-url", "https://u:p@x"}, {"telemetry-url", "https://x/?q=1"},
+		{"telemetry-url", "http://telemetry.example"}, // the device requires HTTPS
+		{"os-version", "12 (bookworm)"}, {"os-version", "/etc/os-release"},
 	} {
 		_, err := EditConfig(dir, 0, func(c *Config) error { return SetKey(c, kv[0], kv[1]) })
 		var ke *KeyError
@@ -123,6 +127,9 @@ func TestOldAndUnknownConfig(t *testing.T) {
 		{`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","settings":{"runtime":"x"}}`, false},
 		{`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","settings":{"retries":-2}}`, false},
 		{`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","settings":{"timeout":"soon"}}`, false},
+		{`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","settings":{"telemetry_url":"https://t.example","os_version":"12"}}`, true},
+		{`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","settings":{"telemetry_url":"file:///x"}}`, false},
+		{`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","settings":{"os_version":"a b"}}`, false},
 		{`{"format":"mclient-state-v1","repo_url":"https://x","device_class":"x","auth_token_file":"relative"}`, false},
 		{`{"format":"mclient-state-v1","repo_url":"http://example.com","device_class":"x","auth_token_file":"/t"}`, false},
 		{`{"format":"mclient-state-v1","repo_url":"http://[::1]:80","device_class":"x","auth_header_file":"/t"}`, true},
