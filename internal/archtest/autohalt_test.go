@@ -24,3 +24,15 @@ func TestAutohaltDecidesOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestRepoctlIsPublishingSide: the repository side of telemetry
+// (telemetry/repoctl: publishing the sampling config, halting) is the
+// publisher's: no device binary, collector or telemetry store links it.
+func TestRepoctlIsPublishingSide(t *testing.T) {
+	t.Parallel()
+	for _, pkg := range []string{"cmd/mclient", "client", "telemetry", "telemetry/store", "telemetry/autohalt"} {
+		if deps(t, pkg)["telemetry/repoctl"] {
+			t.Errorf("%s depends on telemetry/repoctl", pkg)
+		}
+	}
+}
