@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/controlflags"
 	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/report"
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/telemetrycmd"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/rollout"
@@ -32,7 +33,7 @@ have the version from taking it, while devices that run it keep it (revoke
 the version to take it away: mrepo revoke).
 
 `+controlsNote,
-		rolloutSetCommand(), rolloutHaltCommand())
+		rolloutSetCommand(), rolloutHaltCommand(), telemetrycmd.WatchCommand(telemetryRepo()))
 }
 
 // groupCommand is a command made of subcommands (rollout set|halt, policy
