@@ -10,6 +10,7 @@ package repoctl
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -90,7 +91,7 @@ func PublishSampling(r *repo.Repository, kr keys.Keyring, s *telemetry.Sampling)
 			return err
 		}
 		ts[telemetry.SamplingTarget] = tf
-		res.Length, res.SHA256 = tf.Length, fmt.Sprintf("%x", tf.Hashes["sha256"])
+		res.Length, res.SHA256 = tf.Length, hex.EncodeToString(tf.Hashes["sha256"])
 		return nil
 	})
 	if err != nil {
