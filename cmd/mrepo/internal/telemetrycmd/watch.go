@@ -22,7 +22,7 @@ import (
 // WatchCommand is mrepo rollout watch.
 func WatchCommand(r Repo) *cli.Command {
 	const name = "rollout watch"
-	return cliutil.Subcommand("mrepo", "rollout", []string{"repo", "max-rollback-rate", "min-reports"}, []string{"MODEL@VERSION"}, &cli.Command{
+	return cliutil.Subcommand("mrepo", "rollout", []string{"repo", "max-rollback-rate"}, []string{"MODEL@VERSION"}, &cli.Command{
 		Name:      "watch",
 		Usage:     "halt a version's rollout when its fleet's rollback or failure rate is too high",
 		UsageText: "mrepo rollout watch --max-rollback-rate R --min-reports N [--max-failure-rate F] (--db URL | --collector URL) --repo DIR (--keys DIR | --stage) [--interval D] [--once] [--json] MODEL@VERSION",
@@ -87,6 +87,9 @@ func watcher(c *cli.Context, r Repo, name string) (*autohalt.Watcher, func(), er
 	model, version, err := rollout.ParseModelVersion(c.Args().First())
 	if err != nil {
 		return nil, nil, cliutil.Usagef("%s: %v", name, err)
+	}
+	if !c.IsSet("min-reports") {
+		return nil, nil, cliutil.Usagef("%s: --min-reports is required (see mrepo %s --help)", name, name)
 	}
 	th := autohalt.Thresholds{MinReports: c.Int64("min-reports")}
 	if th.MaxRollbackRate, err = autohalt.ParseRate(c.String("max-rollback-rate")); err != nil {
