@@ -110,7 +110,7 @@ func watcher(c *cli.Context, r Repo, name string) (*autohalt.Watcher, func(), er
 	if c.Bool("stage") == (c.String("keys") != "") {
 		return nil, nil, cliutil.Usagef("%s: give exactly one of --keys DIR (sign the halt) and --stage (stage it for signers)", name)
 	}
-	src, closeSrc, err := openSource(c, name)
+	src, closeSrc, err := watchSource(c, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -127,8 +127,8 @@ func watcher(c *cli.Context, r Repo, name string) (*autohalt.Watcher, func(), er
 		Log: func(ck autohalt.Check) { logCheck(out, ck, asJSON) }}, closeSrc, nil
 }
 
-// openSource opens --db or --collector.
-func openSource(c *cli.Context, name string) (fleetreport.Source, func(), error) {
+// watchSource opens --db or --collector.
+func watchSource(c *cli.Context, name string) (fleetreport.Source, func(), error) {
 	db, coll := c.String("db"), c.String("collector")
 	switch {
 	case (db == "") == (coll == ""):

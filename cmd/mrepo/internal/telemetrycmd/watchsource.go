@@ -14,6 +14,11 @@ import (
 	"github.com/edgetuf/edgetuf/telemetry/store"
 )
 
+// The fleet report sources of mrepo rollout watch, for a branch without
+// mrepo rollout report's: OpenDB (--db) and collectorSource (--collector).
+// Where that command's opendb.go and fleetreport.HTTPSource exist, this
+// file goes and watchSource uses them.
+
 // OpenDB opens the fleet report source of mrepo rollout watch --db URL: a
 // telemetry store read in process (telemetrydb.Open and
 // fleetreport.FromStore). It is set where those packages are linked; nil,
