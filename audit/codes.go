@@ -160,4 +160,11 @@ const (
 	// an index, a model with versions in delegated roles has none (mrepo
 	// add-target would take it for a model without versions there).
 	VersionIndexMismatch Code = "VERSION_INDEX_MISMATCH"
+	// SamplingInvalid: the telemetry sampling configuration
+	// (telemetry.SamplingTarget) is larger than
+	// telemetry.MaxSamplingBytes or does not parse (telemetry.ParseSampling:
+	// unknown field, format, kind or group, a rate outside 1-10000 basis
+	// points), or a role other than top-level targets lists it. Devices
+	// ignore an invalid one and keep every report (telemetry.FullRate).
+	SamplingInvalid Code = "SAMPLING_INVALID"
 )

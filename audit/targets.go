@@ -20,6 +20,7 @@ import (
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/edgetuf/edgetuf/telemetry"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -101,7 +102,8 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 				}
 			}
 			j.keep = j.custom != nil && j.custom.Kind == targets.KindManifest && j.tf.Length <= targets.MaxManifestSize ||
-				index && j.tf.Length <= targets.MaxVersionIndexSize
+				index && j.tf.Length <= targets.MaxVersionIndexSize ||
+				p == telemetry.SamplingTarget && j.tf.Length <= telemetry.MaxSamplingBytes
 			// An encrypted patch's header is inside its ciphertext: only
 			// a content key holder can read it.
 			j.patch = j.custom != nil && j.custom.Kind == targets.KindDelta && j.custom.Plaintext == nil
@@ -174,6 +176,7 @@ func (v *verifier) verifyTargetFiles(root *metadata.Metadata[metadata.RootType],
 			v.checkModelVersion(d, models[d])
 		}
 	}
+	v.checkSampling(jobs)
 	if v.base != nil {
 		return
 	}

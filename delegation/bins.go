@@ -195,7 +195,15 @@ func Migrate(top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Me
 	if err != nil {
 		return nil, err
 	}
+	// Targets that are not models (the telemetry sampling config: it is
+	// the whole repository's, signed by top-level targets) stay in top.
 	top.Signed.Targets = map[string]*metadata.TargetFiles{}
+	for p, tf := range moved {
+		if !strings.HasPrefix(p, targets.ModelsDir+"/") {
+			top.Signed.Targets[p] = tf
+			delete(moved, p)
+		}
+	}
 	published := targets.PublishedVersions(moved)
 	mg := &Migrated{Bins: top.Signed.Delegations.SuccinctRoles, Moved: len(moved), Models: len(published)}
 	for _, id := range slices.Sorted(maps.Keys(published)) {

@@ -17,6 +17,7 @@ import (
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/keys"
 	"github.com/edgetuf/edgetuf/staged"
+	"github.com/edgetuf/edgetuf/targetstore"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -67,26 +68,7 @@ func (r *Repository) Stage(role string) (*StageResult, error) {
 		if err := r.checkNotStaged(role); err != nil {
 			return err
 		}
-		st := t.st
-		sm := &staged.File{Role: role}
-		exp := r.expires(role)
-		switch role {
-		case metadata.TARGETS:
-			sm.Targets = st.targets
-			sm.Targets.Signed.Version++
-			sm.Targets.Signed.Expires = exp
-		case metadata.SNAPSHOT:
-			sm.Snapshot = st.snapshot
-			sm.Snapshot.Signed.Version++
-			sm.Snapshot.Signed.Expires = exp
-		case metadata.TIMESTAMP:
-			sm.Timestamp = st.timestamp
-			sm.Timestamp.Signed.Version++
-			sm.Timestamp.Signed.Expires = exp
-		}
-		sm.SetSignatures([]metadata.Signature{})
-		t.writeStaged(sm)
-		res = &StageResult{Role: role, Version: sm.Version(), Expires: sm.Expires(), File: StagedPath(r.dir, role), Summary: staged.Describe(sm, st.root), Signatures: staged.CheckSignatures(sm, st.root)}
+		res = r.stageRole(t, role)
 		return nil
 	})
 	if err != nil {
@@ -95,22 +77,60 @@ func (r *Repository) Stage(role string) (*StageResult, error) {
 	return res, nil
 }
 
-// checkNotStaged refuses to stage over an earlier staged file: holders
-// may be signing it.
-func (r *Repository) checkNotStaged(role string) error {
-	p := StagedPath(r.dir, role)
-	data, err := readBounded(r.fs, p, maxMetadataSize)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+// stageRole declares Stage's file: the next version of role, unsigned,
+// with the content of t's state.
+func (r *Repository) stageRole(t *tx, role string) *StageResult {
+	st := t.st
+	sm := &staged.File{Role: role}
+	exp := r.expires(role)
+	switch role {
+	case metadata.TARGETS:
+		sm.Targets = st.targets
+		sm.Targets.Signed.Version++
+		sm.Targets.Signed.Expires = exp
+	case metadata.SNAPSHOT:
+		sm.Snapshot = st.snapshot
+		sm.Snapshot.Signed.Version++
+		sm.Snapshot.Signed.Expires = exp
+	case metadata.TIMESTAMP:
+		sm.Timestamp = st.timestamp
+		sm.Timestamp.Signed.Version++
+		sm.Timestamp.Signed.Expires = exp
 	}
-	if err != nil {
+	sm.SetSignatures([]metadata.Signature{})
+	t.writeStaged(sm)
+	return &StageResult{Role: role, Version: sm.Version(), Expires: sm.Expires(), File: StagedPath(r.dir, role), Summary: staged.Describe(sm, st.root), Signatures: staged.CheckSignatures(sm, st.root)}
+}
+
+// checkNotStaged refuses to stage over an earlier staged file
+// (staged.CheckNone).
+func (r *Repository) checkNotStaged(role string) error { return staged.CheckNone(r.fs, r.dir, role) }
+
+// ChangeTargets runs fn, under the writer lock, on the targets of the
+// top-level targets role (fn may store target files first) and publishes
+// the change: targets, snapshot and timestamp re-signed with kr. With
+// stage, kr is unused: the change is staged unsigned for the targets key
+// holders, as Stage stages (the StageResult says where). For targets that
+// are not models (telemetry.SamplingTarget) and staged halts.
+func (r *Repository) ChangeTargets(kr keys.Keyring, stage bool, fn func(map[string]*metadata.TargetFiles, targetstore.Store) error) (v *Versions, res *StageResult, err error) {
+	v, err = r.update(r.load, func(t *tx) (err error) {
+		var ss roleSigners
+		if stage {
+			err = r.checkNotStaged(metadata.TARGETS)
+		} else { // the keys first: a missing key changes nothing
+			ss, err = gatherSigners(t.st, kr, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP)
+		}
+		if err == nil {
+			err = fn(t.st.targets.Signed.Targets, r.targetStore())
+		}
+		if err == nil && stage {
+			res = r.stageRole(t, metadata.TARGETS)
+		} else if err == nil {
+			t.publish(ss, metadata.TARGETS)
+		}
 		return err
-	}
-	v := "a version"
-	if sm, err := staged.Parse(data, role); err == nil {
-		v = fmt.Sprintf("v%d", sm.Version())
-	}
-	return fmt.Errorf("%w: %s %s is already staged in %s: publish it (mrepo publish-staged --role %s) or remove that file to start over", ErrStaged, role, v, p, role)
+	})
+	return v, res, err
 }
 
 // SignStaged adds signatures to the repository's staged ROLE.json: one

@@ -264,6 +264,24 @@ func ReadFile(fs afero.Fs, path, role string) (*File, error) {
 	return sm, nil
 }
 
+// CheckNone refuses to stage over an earlier staged file of role in the
+// repository in dir (ErrConflict): holders may be signing it.
+func CheckNone(fs afero.Fs, dir, role string) error {
+	p := Path(dir, role)
+	data, err := repofiles.ReadBounded(fs, p, repofiles.MaxMetadataSize)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v := "a version"
+	if sm, err := Parse(data, role); err == nil {
+		v = fmt.Sprintf("v%d", sm.Version())
+	}
+	return fmt.Errorf("%w: %s %s is already staged in %s: publish it (mrepo publish-staged --role %s) or remove that file to start over", ErrConflict, role, v, p, role)
+}
+
 // WriteFile writes a staged file atomically, creating its directory.
 func WriteFile(fs afero.Fs, path string, sm *File) error {
 	data, err := sm.ToBytes(true)

@@ -84,6 +84,9 @@ type Report struct {
 	// Staged lists metadata staged for signing (DIR/staged/), with the
 	// signatures it still lacks.
 	Staged []staged.Info `json:"staged,omitempty"`
+	// Sampling is the telemetry sampling configuration (sampling.go),
+	// when top-level targets lists one.
+	Sampling *Sampling `json:"sampling,omitempty"`
 }
 
 // Options tune Read.
@@ -194,6 +197,9 @@ func Read(fs afero.Fs, dir string, opts Options) (*Report, error) {
 	}
 	sort.Slice(b.Models, func(i, j int) bool { return b.Models[i].ModelID < b.Models[j].ModelID })
 	b.Staged = staged.List(fs, dir, st.Root)
+	if b.Sampling = ReadSampling(fs, dir, st.Targets); b.Sampling != nil && b.Sampling.Error != "" {
+		b.Warnings = append(b.Warnings, "telemetry sampling config: "+b.Sampling.Error)
+	}
 	return b.Report, nil
 }
 

@@ -92,6 +92,7 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 			mergeSignaturesCommand(),
 			publishStagedCommand(),
 			keyRefCommand(),
+			telemetryCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {

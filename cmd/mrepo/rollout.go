@@ -23,7 +23,7 @@ No payload file is touched. See docs/rollout.md.`
 
 func rolloutCommand() *cli.Command {
 	return groupCommand("rollout", "stage a version to a percentage of devices, or halt its rollout",
-		"mrepo rollout set --repo DIR --keys DIR --percent P [--cohort-salt S] [--device-class C]... [--start TIME] [--json] MODEL@VERSION\nmrepo rollout halt --repo DIR --keys DIR --reason TEXT [--json] MODEL@VERSION\nmrepo rollout report (--db URL | --collector URL) [--since TIME|DURATION] [--json] MODEL[@VERSION]",
+		"mrepo rollout set --repo DIR --keys DIR --percent P [--cohort-salt S] [--device-class C]... [--start TIME] [--json] MODEL@VERSION\nmrepo rollout halt --repo DIR --keys DIR --reason TEXT [--json] MODEL@VERSION\nmrepo rollout report (--db URL | --collector URL) [--since TIME|DURATION] [--json] MODEL[@VERSION]\nmrepo rollout watch --max-rollback-rate R --min-reports N (--db URL | --collector URL) --repo DIR (--keys DIR | --stage) [--once] MODEL@VERSION",
 		`A staged rollout lets only a share of the devices see a version: each device
 falls into one of 10,000 cohort buckets (SHA-256 of the version's cohort salt
 and its device ID, which never leaves the device), and takes the version only
@@ -33,7 +33,7 @@ have the version from taking it, while devices that run it keep it (revoke
 the version to take it away: mrepo revoke).
 
 `+controlsNote,
-		rolloutSetCommand(), rolloutHaltCommand(), telemetrycmd.ReportCommand())
+		rolloutSetCommand(), rolloutHaltCommand(), telemetrycmd.ReportCommand(), telemetrycmd.WatchCommand(telemetryRepo()))
 }
 
 // groupCommand is a command made of subcommands (rollout set|halt, policy

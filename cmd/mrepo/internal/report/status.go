@@ -58,6 +58,9 @@ func Status(w io.Writer, st *status.Report) {
 			}
 		}
 	}
+	if st.Sampling != nil {
+		fmt.Fprintf(w, "telemetry sampling (%s): %s\n", st.Sampling.Target, st.Sampling.Describe())
+	}
 	for _, l := range stagedLines(st.Staged) {
 		fmt.Fprintln(w, l)
 	}

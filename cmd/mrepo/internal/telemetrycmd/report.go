@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -97,6 +98,9 @@ func parseTarget(arg string) (store.Query, error) {
 // releases it.
 func openSource(ctx context.Context, db, collector string) (fleetreport.Source, io.Closer, error) {
 	if collector != "" {
+		if u, err := url.Parse(collector); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, nil, fmt.Errorf("--collector %q: want an http:// or https:// URL", collector)
+		}
 		return fleetreport.HTTPSource(collector, &http.Client{Timeout: collectorTimeout}), io.NopCloser(nil), nil
 	}
 	if OpenDB == nil {
