@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/crashpoint"
 	"github.com/edgetuf/edgetuf/telemetry"
 	"github.com/edgetuf/edgetuf/telemetry/store"
 )
@@ -370,6 +371,7 @@ func (c *Collector) commitGroup(group []*job) {
 	defer cancel()
 	received := c.opts.Now()
 	results := make([]result, len(group))
+	crashpoint.Hit("collector.commit") // a crash here loses only unacknowledged batches
 	if bi, ok := c.opts.Store.(store.BatchInserter); ok {
 		batches := make([][]telemetry.Report, len(group))
 		for i, j := range group {
@@ -388,6 +390,7 @@ func (c *Collector) commitGroup(group []*job) {
 			results[i].inserted, results[i].err = c.opts.Store.Insert(ctx, received, j.reports)
 		}
 	}
+	crashpoint.Hit("collector.committed") // committed, not yet acknowledged: the device retries, a duplicate
 	for i, j := range group {
 		if err := results[i].err; err != nil {
 			c.storeErrs.Add(1)

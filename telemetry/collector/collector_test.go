@@ -430,6 +430,12 @@ func TestGroupCommit(t *testing.T) {
 	answered := make(chan response, 11)
 	go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(0, 1)))) }()
 	<-g.entered
+	released := false
+	defer func() {
+		if !released { // a failing test must not leave the committer blocked
+			close(g.release)
+		}
+	}()
 	for i := 1; i <= 10; i++ {
 		go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(i%5+1, i)))) }()
 	}
@@ -442,6 +448,7 @@ func TestGroupCommit(t *testing.T) {
 	default:
 	}
 	close(g.release)
+	released = true
 	var accepted, dups int
 	for range 11 {
 		r := <-answered
