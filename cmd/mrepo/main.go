@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/edgetuf/edgetuf/cmd/mrepo/internal/telemetrycmd"
 	"github.com/edgetuf/edgetuf/internal/cliutil"
 	"github.com/urfave/cli/v2"
 )
@@ -62,7 +63,8 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 			if testHook != nil {
 				testHook()
 			}
-			if cmd := c.Args().First(); cmd != "serve" && cmd != "keyserver" { // they shut down gracefully
+			cmd := c.Args().First()
+			if cmd != "serve" && cmd != "keyserver" && (cmd != "telemetry" || c.Args().Get(1) != "serve") { // they shut down gracefully
 				cliutil.ExitOnSignal(c) // "mrepo: interrupted", 130 or 143
 			}
 			return nil
@@ -92,6 +94,7 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 			mergeSignaturesCommand(),
 			publishStagedCommand(),
 			keyRefCommand(),
+			telemetrycmd.Group(telemetrycmd.ServeCommand()),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
