@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/edgetuf/edgetuf/telemetry"
+	"github.com/edgetuf/edgetuf/telemetry/sqlitestore"
 	"github.com/edgetuf/edgetuf/telemetry/store"
 )
 
@@ -507,5 +510,39 @@ func TestClosedIs503(t *testing.T) {
 	c.Close()
 	if r := post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(1, 1)))); r.status != 503 {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// TestStoresNoAddress: after uploads from a client address, nothing in
+// the SQLite database files (database, WAL) holds that address.
+func TestStoresNoAddress(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(dir, "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, url := start(t, Options{Store: st})
+	device := clientFrom("127.0.0.9")
+	for i := range 5 {
+		if r := post(t, device, url, "application/json", bytes.NewReader(body(t, reports(i, 10)))); r.status != 200 {
+			t.Fatalf("%+v", r)
+		}
+	}
+	post(t, device, url, "application/json", strings.NewReader(`{"schema":1,"reports":[]}`)) // a refused one too
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) == 0 {
+		t.Fatal("no database files")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("127.0.0.9")) {
+			t.Errorf("%s holds the client's address", filepath.Base(f))
+		}
+	}
+	if n := totalReports(t, st); n != 50 {
+		t.Fatalf("%d reports stored, want 50", n)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -199,7 +200,11 @@ func TestCrashAtCommitPoints(t *testing.T) {
 		t.Skip("builds the test binary with crash points")
 	}
 	bin := filepath.Join(t.TempDir(), "collector.test")
-	if out, err := exec.Command("go", "test", "-c", "-tags", "edgetuf_crashpoints", "-o", bin, ".").CombinedOutput(); err != nil {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	if out, err := exec.Command(goTool, "test", "-c", "-tags", "edgetuf_crashpoints", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building with crash points: %v\n%s", err, out)
 	}
 	// Hits alternate: 2k-1 is before the k-th commit, 2k after it.
