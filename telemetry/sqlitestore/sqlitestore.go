@@ -285,74 +285,59 @@ func ceilUnix(t time.Time) int64 {
 	return s
 }
 
-// Counts implements store.Store.
-func (s *Store) Counts(ctx context.Context, q store.Query) ([]store.Count, error) {
-	clause, args := where(q)
-	rows, err := s.db.QueryContext(ctx, `SELECT version, kind, code, method, sum(reports), sum(weighted),
-		sum(bytes), sum(full_bytes) FROM rollup WHERE `+clause+`
-		GROUP BY version, kind, code, method ORDER BY version, kind, code, method`, args...)
+// collect runs a query and scans each row with scan. It returns an
+// empty, not nil, slice when there is no row (as store.Memory does).
+func collect[T any](ctx context.Context, db *sql.DB, scan func(*sql.Rows, *T) error, query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	defer rows.Close()
-	out := []store.Count{}
+	out := []T{}
 	for rows.Next() {
-		var c store.Count
-		if err := rows.Scan(&c.Version, &c.Kind, &c.Code, &c.Method, &c.Reports, &c.Weighted, &c.Bytes, &c.FullBytes); err != nil {
+		var v T
+		if err := scan(rows, &v); err != nil {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
-		out = append(out, c)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return out, nil
+}
+
+// Counts implements store.Store.
+func (s *Store) Counts(ctx context.Context, q store.Query) ([]store.Count, error) {
+	clause, args := where(q)
+	return collect(ctx, s.db, func(rows *sql.Rows, c *store.Count) error {
+		return rows.Scan(&c.Version, &c.Kind, &c.Code, &c.Method, &c.Reports, &c.Weighted, &c.Bytes, &c.FullBytes)
+	}, `SELECT version, kind, code, method, sum(reports), sum(weighted), sum(bytes), sum(full_bytes)
+		FROM rollup WHERE `+clause+`
+		GROUP BY version, kind, code, method ORDER BY version, kind, code, method`, args...)
 }
 
 // Series implements store.Store.
 func (s *Store) Series(ctx context.Context, q store.Query) ([]store.Point, error) {
 	clause, args := where(q)
-	rows, err := s.db.QueryContext(ctx, `SELECT hour, version, kind, sum(reports), sum(weighted)
-		FROM rollup WHERE `+clause+` GROUP BY hour, version, kind ORDER BY hour, version, kind`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	defer rows.Close()
-	out := []store.Point{}
-	for rows.Next() {
-		var p store.Point
+	return collect(ctx, s.db, func(rows *sql.Rows, p *store.Point) error {
 		var hour int64
-		if err := rows.Scan(&hour, &p.Version, &p.Kind, &p.Reports, &p.Weighted); err != nil {
-			return nil, fmt.Errorf("sqlite: %w", err)
-		}
+		err := rows.Scan(&hour, &p.Version, &p.Kind, &p.Reports, &p.Weighted)
 		p.Hour = time.Unix(hour, 0).UTC()
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	return out, nil
+		return err
+	}, `SELECT hour, version, kind, sum(reports), sum(weighted)
+		FROM rollup WHERE `+clause+` GROUP BY hour, version, kind ORDER BY hour, version, kind`, args...)
 }
 
-// Models implements store.Store.
+// Models implements store.Store. Like store.Memory, it returns nil when
+// there is no model.
 func (s *Store) Models(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT model_id FROM rollup ORDER BY model_id`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
+	out, err := collect(ctx, s.db, func(rows *sql.Rows, m *string) error { return rows.Scan(m) },
+		`SELECT DISTINCT model_id FROM rollup ORDER BY model_id`)
+	if len(out) == 0 {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			return nil, fmt.Errorf("sqlite: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	return out, nil
+	return out, err
 }
 
 // Prune implements store.Store. It deletes in chunks, each its own

@@ -264,3 +264,9 @@ func TestCeilUnix(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// TestEmptyMatchesMemory: an empty store answers as an empty
+// store.Memory does (nil models, empty counts and series).
+func TestEmptyMatchesMemory(t *testing.T) {
+	sameAsMemory(t, open(t, filepath.Join(t.TempDir(), "t.db")), store.NewMemory())
+}
