@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -39,10 +40,12 @@ func BenchmarkIngestHTTP(b *testing.B) {
 			srv.Start()
 			defer srv.Close()
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+			rng := rand.New(rand.NewPCG(1, uint64(clients)))
 			bodies := make([][]byte, b.N)
 			for i := range bodies {
 				rs := reports(i, batchReports)
-				for j := range rs { // a realistic mix of kinds, versions and methods
+				for j := range rs { // random IDs, as devices make them, and a mix of kinds and versions
+					rs[j].ID = fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
 					rs[j].Kind = telemetry.Kinds[(i+j)%5]
 					rs[j].Version = fmt.Sprintf("1.%d.0", j%3)
 				}

@@ -270,3 +270,28 @@ func TestCeilUnix(t *testing.T) {
 func TestEmptyMatchesMemory(t *testing.T) {
 	sameAsMemory(t, open(t, filepath.Join(t.TempDir(), "t.db")), store.NewMemory())
 }
+
+// BenchmarkInsertBatches: the store alone, as the collector's committer
+// drives it: 40 batches of 20 reports per transaction (synchronous=FULL,
+// one fsync per transaction). One op is one transaction.
+func BenchmarkInsertBatches(b *testing.B) {
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(11, 12))
+	groups := make([][][]telemetry.Report, b.N)
+	for i := range groups {
+		for range 40 {
+			groups[i] = append(groups[i], randomReports(rng, 20))
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.InsertBatches(context.Background(), t0, groups[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*40*20)/b.Elapsed().Seconds(), "reports/s")
+}
