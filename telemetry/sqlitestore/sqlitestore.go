@@ -107,7 +107,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	params.Set("_txlock", "immediate") // a writer takes the lock at BEGIN, not mid-transaction
 	params.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	params.Add("_pragma", "journal_mode(WAL)")
-	params.Add("_pragma", "synchronous(FULL)") // an acknowledged batch survives power loss
+	params.Add("_pragma", "synchronous(FULL)")  // an acknowledged batch survives power loss
 	params.Add("_pragma", "cache_size(-32768)") // 32 MiB: a transaction with random IDs touches many pages
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + params.Encode()
 	db, err := sql.Open("sqlite", dsn)
