@@ -178,7 +178,7 @@ func New(opts Options) (*Collector, error) {
 	c.mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, c.Stats()) })
 	c.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
+		io.WriteString(w, "ok")
 	})
 	read := opts.ReadHandler
 	if read == nil {

@@ -368,7 +368,7 @@ func TestRoutes(t *testing.T) {
 		status      int
 		body        string
 	}{
-		{url + "/healthz", "GET", 200, "ok\n"},
+		{url + "/healthz", "GET", 200, "ok"},
 		{url + "/dashboard", "GET", 200, "read /dashboard"},
 		{url + "/v1/report?model=m", "GET", 200, "read /v1/report"},
 		{bare + "/dashboard", "GET", 404, ""},
