@@ -295,3 +295,40 @@ func BenchmarkInsertBatches(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*40*20)/b.Elapsed().Seconds(), "reports/s")
 }
+
+// BenchmarkReadAtMillion: Counts and Series of one model, as a report or
+// the dashboard asks, with 1,000,000 reports stored (30 days of hours,
+// three models, random kinds, versions, codes and methods). They read
+// the rollup only; the goal is well under a second. Loading takes most
+// of a minute, and the benchmark loads twice (for b.N 1, then the rest).
+func BenchmarkReadAtMillion(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "million.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(13, 14))
+	for range 1_000_000 / 20_000 {
+		var group [][]telemetry.Report
+		for range 40 {
+			rs := randomReports(rng, 500)
+			for i := range rs {
+				rs[i].Hour = t0.Add(-time.Duration(rng.IntN(30*24)) * time.Hour).Format(time.RFC3339)
+			}
+			group = append(group, rs)
+		}
+		if _, err := s.InsertBatches(ctx, t0, group); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.Counts(ctx, store.Query{ModelID: "detector"}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Series(ctx, store.Query{ModelID: "detector", Version: "1.1.0", Since: t0.Add(-7 * 24 * time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
