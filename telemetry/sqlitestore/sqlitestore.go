@@ -69,7 +69,7 @@ CREATE TABLE reports (
 	app_version    TEXT NOT NULL,
 	cohort_percent INTEGER NOT NULL,
 	rate           INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX reports_received ON reports (received);
 CREATE TABLE rollup (
 	model_id   TEXT NOT NULL,
@@ -347,8 +347,8 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 	limit := ceilUnix(before)
 	var total int64
 	for {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM reports WHERE id IN
-			(SELECT id FROM reports WHERE received < ? LIMIT ?)`, limit, pruneChunk)
+		res, err := s.db.ExecContext(ctx, `DELETE FROM reports WHERE rowid IN
+			(SELECT rowid FROM reports WHERE received < ? LIMIT ?)`, limit, pruneChunk)
 		if err != nil {
 			return total, fmt.Errorf("sqlite: prune: %w", err)
 		}
