@@ -14,34 +14,30 @@ import (
 // TestSharedSuite: the SQLite store passes the suite every telemetry
 // store passes (telemetry/store/storetest).
 func TestSharedSuite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+	storetest.Run(t, func(t *testing.T) store.Store { return fresh(t) })
+}
+
+// fresh opens a new, empty store in a temporary directory of tb; the
+// caller closes it.
+func fresh(tb testing.TB) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), filepath.Join(tb.TempDir(), "t.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
 
 // BenchmarkIngest: the shared ingest benchmark (one Insert, one commit,
 // per batch; the collector groups batches: BenchmarkInsertBatches).
 func BenchmarkIngest(b *testing.B) {
-	storetest.BenchmarkIngest(b, func(b *testing.B) store.Store {
-		s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		return s
-	})
+	storetest.BenchmarkIngest(b, func(b *testing.B) store.Store { return fresh(b) })
 }
 
 // BenchmarkQueries: Counts, Series and Models at EDGETUF_BENCH_REPORTS
 // (one million) stored reports, the fleet every store is measured with.
 func BenchmarkQueries(b *testing.B) {
-	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := fresh(b)
 	defer s.Close()
 	n := storetest.BenchReports(b)
 	start := time.Now()
