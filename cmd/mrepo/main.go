@@ -62,7 +62,8 @@ MREPO_PASSPHRASE environment variable, or a terminal prompt.`,
 			if testHook != nil {
 				testHook()
 			}
-			if cmd := c.Args().First(); cmd != "serve" && cmd != "keyserver" { // they shut down gracefully
+			cmd := c.Args().First()
+			if cmd != "serve" && cmd != "keyserver" && (cmd != "telemetry" || c.Args().Get(1) != "serve") { // they shut down gracefully
 				cliutil.ExitOnSignal(c) // "mrepo: interrupted", 130 or 143
 			}
 			return nil

@@ -17,6 +17,5 @@ func telemetryRepo() telemetrycmd.Repo {
 }
 
 func telemetryCommand() *cli.Command {
-	return groupCommand("telemetry", "fleet telemetry: the signed sampling config devices follow",
-		"mrepo telemetry sampling set|show ...", "See docs/telemetry.md.", telemetrycmd.SamplingCommand(telemetryRepo()))
+	return telemetrycmd.Group(telemetrycmd.ServeCommand(), telemetrycmd.SamplingCommand(telemetryRepo()))
 }
