@@ -50,9 +50,8 @@ func (r Round) Count(pred func(i int, o Outcome) bool) int {
 // updates make: every device that updated to V2 or rolled back from it
 // (the only version a device of the simulation rolls back from) was
 // offered, downloaded, verified and activated it, then found it healthy
-// or rolled back. Phase 2: the collector's report on V2 must show these
-// numbers, exactly for unsampled kinds, as weighted estimates for sampled
-// ones.
+// or rolled back. The collector's report on V2 must show these numbers,
+// exactly for unsampled kinds, as weighted estimates for sampled ones.
 func (r Round) Funnel() map[string]int {
 	funnel := map[string]int{}
 	for _, o := range r {
