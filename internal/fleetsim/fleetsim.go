@@ -17,7 +17,8 @@
 // and trusts the metadata that lists V2 at the canary) and every other
 // device's state directory is a copy of it with its own device ID, so a
 // device's first run fetches only the timestamp (after probing for a
-// newer root) and, if it is a canary, V2's manifest and payload. Run
+// newer root), with telemetry the sampling configuration, and, if it is
+// a canary, V2's manifest and payload. Run
 // drives devices through a bounded pool of workers that share one HTTP
 // transport (keep-alive connections); payloads are a few bytes.
 //
