@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/fleetsim.sh: the fleet simulation of issue 13 at DEVICES devices
 # (internal/fleetsim, TestFleetCanary: a 5% canary failing its health
-# check on 30% of devices, half the fleet checking in, a halt, the whole
-# fleet checking in). Reports the test's own log (the numbers of the
+# check on 30% of devices, half the fleet checking in and reporting to a
+# real collector, the automatic halt reading the collector's report, the
+# whole fleet checking in, the report checked against the simulation). Reports the test's own log (the numbers of the
 # simulation and the time of each wave), then the wall time, CPU time and
 # peak RSS of the test process (bench/memsplit). The devices' state directories
 # go to /dev/shm when it has room (fleetsim's stateRoot): their space,

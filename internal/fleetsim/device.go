@@ -3,8 +3,10 @@ package fleetsim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io/fs"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,9 +50,8 @@ func (r Round) Count(pred func(i int, o Outcome) bool) int {
 // updates make: every device that updated to V2 or rolled back from it
 // (the only version a device of the simulation rolls back from) was
 // offered, downloaded, verified and activated it, then found it healthy
-// or rolled back. Phase 2: the collector's report on V2 must show these
-// numbers, exactly for unsampled kinds, as weighted estimates for sampled
-// ones.
+// or rolled back. The collector's report on V2 must show these numbers,
+// exactly for unsampled kinds, as weighted estimates for sampled ones.
 func (r Round) Funnel() map[string]int {
 	funnel := map[string]int{}
 	for _, o := range r {
@@ -113,7 +114,7 @@ func (f *Fleet) update(ctx context.Context, i int) Outcome {
 			return Outcome{Ran: true, Err: err}
 		}
 	}
-	c, err := client.Open(dir, f.options(strconv.Itoa(i)))
+	c, err := client.Open(dir, f.options(i))
 	if err != nil {
 		return Outcome{Ran: true, Err: err}
 	}
@@ -126,21 +127,48 @@ func (f *Fleet) update(ctx context.Context, i int) Outcome {
 	if err != nil && client.CodeOf(err) != client.HealthcheckFailed {
 		o.Err = err
 	}
+	// The run's reports are acknowledged (durable in the collector) or
+	// the device's outcome is an error: no report is left behind.
+	if err := c.FlushTelemetry(ctx); err != nil && o.Err == nil {
+		o.Err = fmt.Errorf("telemetry upload: %w", err)
+	}
 	return o
 }
 
-// options are the client options of device id: the fleet's clock and an
-// HTTP client that names the device to the request log and shares the
-// fleet's keep-alive connections. Phase 2: the telemetry uploader's
-// options (its timeout) go here.
-func (f *Fleet) options(id string) client.Options {
-	return client.Options{
+// options are the client options of device i (-1: the bootstrap
+// device): the fleet's clock, an HTTP client that names the device to the
+// request log and shares the fleet's keep-alive connections, and with
+// telemetry, the uploader's: its own HTTP client (named to the upload
+// log), its own seeded sampling draw, and a timeout that a loaded
+// machine never reaches (an upload cut short would leave reports out of
+// the counts the test checks).
+func (f *Fleet) options(i int) client.Options {
+	id := strconv.Itoa(i)
+	o := client.Options{
 		HTTPClient: &http.Client{Transport: deviceTransport{base: f.http, id: id}},
 		Now:        f.Now,
 		// Never cut a transfer on a loaded machine: the server is local.
 		StallTimeout: 10 * time.Minute,
 		RetryBackoff: 10 * time.Millisecond,
 	}
+	if f.Collector != nil {
+		o.Telemetry = client.TelemetryOptions{
+			HTTPClient: &http.Client{Transport: deviceTransport{base: f.collectorHTTP, id: id}},
+			Timeout:    10 * time.Minute,
+			Rand:       deviceRand(i),
+		}
+	}
+	return o
+}
+
+// samplingSeed seeds every device's sampling draw (deviceRand).
+const samplingSeed = 13
+
+// deviceRand is device i's sampling draw: a generator of its own, seeded
+// by the fleet's seed and its index, so that which reports a device keeps
+// is the same in every run (and independent of every other device's).
+func deviceRand(i int) func() float64 {
+	return mrand.New(mrand.NewPCG(samplingSeed, uint64(int64(i)))).Float64
 }
 
 // bootstrapDevice is the device every other one is copied from.
@@ -149,13 +177,17 @@ type bootstrapDevice struct {
 	dir string
 }
 
-// bootstrap initialises the bootstrap device and installs V1 on it.
-// Phase 2: the device's telemetry URL (Config.Collector.URL()) is set in
-// its InitOptions here, so that every copy sends to the collector.
+// bootstrap initialises the bootstrap device and installs V1 on it. With
+// telemetry, its telemetry URL is the collector's, which every copy
+// inherits.
 func (f *Fleet) bootstrap(t testing.TB) *bootstrapDevice {
 	t.Helper()
 	b := &bootstrapDevice{f: f, dir: filepath.Join(f.cfg.Dir, "bootstrap")}
-	if err := client.Init(b.dir, f.Repo.Root, client.InitOptions{RepoURL: f.URL, DeviceClass: "fleetsim"}); err != nil {
+	init := client.InitOptions{RepoURL: f.URL, DeviceClass: "fleetsim"}
+	if f.Collector != nil {
+		init.Settings.TelemetryURL = f.Collector.URL
+	}
+	if err := client.Init(b.dir, f.Repo.Root, init); err != nil {
 		t.Fatalf("fleetsim: init the bootstrap device: %v", err)
 	}
 	b.refresh(t)
@@ -166,13 +198,16 @@ func (f *Fleet) bootstrap(t testing.TB) *bootstrapDevice {
 // rollout never admits it, so it stays on V1 with the newest metadata.
 func (b *bootstrapDevice) refresh(t testing.TB) {
 	t.Helper()
-	c, err := client.Open(b.dir, b.f.options("bootstrap"))
+	c, err := client.Open(b.dir, b.f.options(-1))
 	if err != nil {
 		t.Fatalf("fleetsim: open the bootstrap device: %v", err)
 	}
 	res, err := c.Update(t.Context(), client.UpdateRequest{ModelID: ModelID, Force: true})
 	if err != nil || res.Version != V1 {
 		t.Fatalf("fleetsim: bootstrap device: active %q, %v", res.Version, err)
+	}
+	if err := c.FlushTelemetry(t.Context()); err != nil {
+		t.Fatalf("fleetsim: bootstrap device: telemetry upload: %v", err)
 	}
 }
 

@@ -17,26 +17,27 @@
 // and trusts the metadata that lists V2 at the canary) and every other
 // device's state directory is a copy of it with its own device ID, so a
 // device's first run fetches only the timestamp (after probing for a
-// newer root) and, if it is a canary, V2's manifest and payload. Run
+// newer root), with telemetry the sampling configuration, and, if it is
+// a canary, V2's manifest and payload. Run
 // drives devices through a bounded pool of workers that share one HTTP
 // transport (keep-alive connections); payloads are a few bytes.
 //
-// Phase 2 hooks (the collector, device uploads and watch of issue 13),
-// each marked "Phase 2" where it goes:
-//   - Config.Collector (anything with URL() string: the collector under
-//     test). New refuses it until it is wired: Fleet.bootstrap sets the
-//     telemetry URL in the bootstrap device's InitOptions, which every
-//     copy inherits; Fleet.options passes the uploader's client options
-//     (its timeout; the fleet's clock is already there); notCopied keeps
-//     the bootstrap device's outbox out of the copies.
-//   - Fleet.Now is the one clock of the simulation (repository, devices):
-//     the collector and watch use it too, so report hours line up.
-//   - Between two Runs the test halts the canary with Fleet.Halt (the
-//     rollout control, rollout.Halt): there `mrepo rollout watch --once`
-//     (telemetry/autohalt) takes over, deciding from what the first
-//     wave's devices uploaded (wait until their uploads are acknowledged)
-//     and re-signing with Fleet.Repo's keys and directory.
-//   - Round.Funnel is what the collector's report on V2 must show.
+// Telemetry (Config.Telemetry: the closed loop of issue 13): New starts a
+// real collector (telemetry/collector over telemetry/sqlitestore, with
+// the dashboard's read side, Fleet.Collector) on the fleet's clock,
+// publishes a signed sampling configuration (telemetry/repoctl,
+// Config.Sampling) before the bootstrap device is set up, and gives the
+// bootstrap device the collector's URL, which every copy inherits (each
+// copy starts with its own empty outbox: notCopied). Every device samples
+// with its own seeded draw (deviceRand), so the reports a run sends are
+// the same in every run, and waits for its upload after each update
+// (client.FlushTelemetry). Between two Runs, Fleet.Watch runs the
+// automatic halt once (telemetry/autohalt, what mrepo rollout watch
+// --once runs) against the collector's /v1/report, halting V2 with the
+// repository's keys.
+//
+// Fleet.Now is the one clock of the simulation (repository, devices,
+// collector, watch), so report hours line up.
 package fleetsim
 
 import (
@@ -47,11 +48,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/edgetuf/edgetuf/internal/testrepo"
 	"github.com/edgetuf/edgetuf/repo"
 	"github.com/edgetuf/edgetuf/rollout"
 	"github.com/edgetuf/edgetuf/server"
 	"github.com/edgetuf/edgetuf/targets"
+	"github.com/edgetuf/edgetuf/telemetry"
+	"github.com/spf13/afero"
 )
 
 // The simulated model and its two versions.
@@ -79,9 +83,12 @@ type Config struct {
 	// there is one with room, see stateRoot; else a temporary directory
 	// of the test).
 	Dir string
-	// Collector, when set, is where devices send their reports (phase 2:
-	// not wired yet, see the package documentation).
-	Collector interface{ URL() string }
+	// Telemetry starts a collector (Fleet.Collector) that every device
+	// reports to, and publishes Sampling.
+	Telemetry bool
+	// Sampling is the signed sampling configuration published with
+	// Telemetry (default: telemetry.Default, every report kept).
+	Sampling *telemetry.Sampling
 }
 
 // Fleet is a running simulation.
@@ -98,17 +105,16 @@ type Fleet struct {
 	// device's is copied from.
 	template *tree
 	http     *http.Transport
+	// Collector is the telemetry collector (nil without Config.Telemetry).
+	Collector *Collector
+	// collectorHTTP carries the devices' uploads (keep-alive connections).
+	collectorHTTP *http.Transport
 }
 
 // New publishes V1 and V2 (at the canary), serves them, and prepares the
 // bootstrap device every device of the fleet is copied from.
 func New(t testing.TB, cfg Config) *Fleet {
 	t.Helper()
-	if cfg.Collector != nil {
-		// Phase 2 wires it (package documentation); until then a
-		// simulation that asks for reports must not run without them.
-		t.Fatal("fleetsim: Config.Collector is not wired yet")
-	}
 	if cfg.CanaryBasisPoints == 0 {
 		cfg.CanaryBasisPoints = 500
 	}
@@ -129,6 +135,9 @@ func New(t testing.TB, cfg Config) *Fleet {
 	f.Repo.SetNow(f.Now)
 	f.http = &http.Transport{MaxIdleConns: cfg.Workers, MaxIdleConnsPerHost: cfg.Workers}
 	f.URL = f.serve(t)
+	if cfg.Telemetry {
+		f.startTelemetry(t)
+	}
 
 	f.Repo.Publish(t, ModelID, V1, payloadOf(V1), targets.Compat{})
 	boot := f.bootstrap(t)
@@ -181,16 +190,23 @@ func (f *Fleet) change(t testing.TB, c rollout.Change) *repo.ControlResult {
 	return res
 }
 
-// Halt halts V2's rollout with the rollout control (what mrepo rollout
-// halt runs). Phase 2: watch (telemetry/autohalt) halts instead, from
-// what the devices reported to the collector.
-func (f *Fleet) Halt(t testing.TB, reason string) {
+// Rollout is V2's signed rollout as the repository stores it now.
+func (f *Fleet) Rollout(t testing.TB) *targets.Rollout {
 	t.Helper()
-	c, err := rollout.Halt(reason)
+	st, err := repofiles.ReadState(afero.NewOsFs(), f.Repo.Dir)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("fleetsim: %v", err)
 	}
-	f.change(t, c)
+	p := targets.ManifestPath(ModelID, V2)
+	tf := st.Targets.Signed.Targets[p]
+	if tf == nil {
+		t.Fatalf("fleetsim: %s is not a target of top-level targets", p)
+	}
+	c, err := targets.ParseCustom(p, tf.Custom)
+	if err != nil {
+		t.Fatalf("fleetsim: %v", err)
+	}
+	return c.Rollout
 }
 
 // DeviceID is device i's ID.

@@ -26,17 +26,31 @@ func fleetSize(t *testing.T) int {
 	return 10000
 }
 
-// TestFleetCanary: a fleet takes V2 as a 5% canary whose health check
-// fails on 30% of devices. The first half of the fleet checks in: exactly
-// the devices whose cohort bucket is below 5% take V2, exactly the
-// failing share of them roll back to V1, and no other device requests any
-// file of V2 from the server. Then the canary is halted and the whole
-// fleet checks in: V2 is installed nowhere new, though the second half's
-// canary devices would have taken it, and the devices that run it keep it.
+// sampling is the fleet's signed sampling configuration: successes at
+// 10%, failures (rolled back among them) at 100%, anything else kept.
+var sampling = &telemetry.Sampling{Format: telemetry.SamplingFormat, Default: telemetry.FullRate,
+	Rates: map[string]int{telemetry.GroupSuccess: successRate, telemetry.GroupFailure: telemetry.FullRate}}
+
+// successRate is the success group's sampling rate, in basis points.
+const successRate = 1000
+
+// TestFleetCanary is issue 13's closed loop: a fleet, reporting to a real
+// collector (SQLite store) with the sampling above, takes V2 as a 5%
+// canary whose health check fails on 30% of devices. The first half of
+// the fleet checks in: exactly the devices whose cohort bucket is below
+// 5% take V2, exactly the failing share of them roll back to V1, no other
+// device requests any file of V2 from the server or sends any report
+// about it. Then the automatic halt (autohalt.Watcher.Once, what mrepo
+// rollout watch --once runs), reading the collector's /v1/report, halts
+// V2 (rollback rate above 10%) and the whole fleet checks in: V2 is
+// installed nowhere new, though the second half's canary devices would
+// have taken it, and the devices that run it keep it. The collector's
+// report on V2 shows what the simulation did (checkReport).
 func TestFleetCanary(t *testing.T) {
 	n := fleetSize(t)
-	f := New(t, Config{Devices: n})
+	f := New(t, Config{Devices: n, Telemetry: true, Sampling: sampling})
 	half := n / 2
+	startStats := f.Collector.Stats() // the bootstrap device's reports
 
 	start := time.Now() // for the log only: nothing depends on it
 	first := f.Run(t, 0, half)
@@ -76,7 +90,8 @@ func TestFleetCanary(t *testing.T) {
 	}
 	t.Logf("first wave: %d devices, %d in the canary: %d run V2, %d rolled back; funnel of V2 %v", half, canary, took, rolledBack, funnel)
 
-	f.Halt(t, "fleetsim: rollback rate above the threshold")
+	v2Reports := checkUploads(t, f, func(i int) bool { return i >= 0 && i < half && f.Canary(i) })
+	watch(t, f, canary)
 	f.Requests().reset()
 	start = time.Now()
 	second := f.Run(t, 0, n)
@@ -104,4 +119,12 @@ func TestFleetCanary(t *testing.T) {
 		t.Fatalf("after the halt, the funnel of V2 is %v, want empty", funnel)
 	}
 	t.Logf("after the halt: %d devices, V2 runs on the same %d; %d canary devices of the second half stayed on V1", n, took, missed)
+	if after := checkUploads(t, f, func(i int) bool { return i >= 0 && i < half && f.Canary(i) }); after != v2Reports {
+		t.Fatalf("after the halt, %d more reports about V2 were uploaded", after-v2Reports)
+	}
+	checkReport(t, f, funnel, canary)
+	uploads, batches := f.Collector.Uploads().Reports()
+	st := f.Collector.Stats()
+	t.Logf("telemetry: %d reports uploaded in %d batches; the collector accepted %d (%d from the fleet, %d from the bootstrap device), %d duplicates, %d refused uploads",
+		len(uploads), batches, st.Accepted, st.Accepted-startStats.Accepted, startStats.Accepted, st.Duplicates, st.RejectedInvalid+st.RejectedSize+st.RejectedType+st.RateLimited+st.StoreErrors)
 }

@@ -21,9 +21,13 @@ type treeEntry struct {
 }
 
 // notCopied are state files that belong to the bootstrap device's own
-// runs, not to the state a new device starts with: its event log and
-// lock. Phase 2: the telemetry outbox joins them.
-var notCopied = map[string]bool{"events.jsonl": true, "lock": true}
+// runs, not to the state a new device starts with: its event log, its
+// lock, and its telemetry directory (the outbox, with the bootstrap
+// device's reports and the sampling configuration it verified, and its
+// lock): each device starts with no outbox and verifies the sampling
+// configuration itself on its first run. "telemetry" is the outbox's
+// directory (client/internal/telemetry.Dir, docs/telemetry.md).
+var notCopied = map[string]bool{"events.jsonl": true, "lock": true, "telemetry": true}
 
 // readTree reads the state directory dir.
 func readTree(t testing.TB, dir string) *tree {
@@ -34,8 +38,14 @@ func readTree(t testing.TB, dir string) *tree {
 			return err
 		}
 		rel, err := filepath.Rel(dir, p)
-		if err != nil || notCopied[rel] {
+		if err != nil {
 			return err
+		}
+		if notCopied[rel] {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
 		}
 		fi, err := d.Info()
 		if err != nil {
