@@ -142,11 +142,7 @@ func BenchmarkReadSideRollup(b *testing.B) {
 // mrepo rollout report --db run it on SQLite (WAL, a file in a temporary
 // directory: TMPDIR decides the disk), at benchReports reports.
 func BenchmarkReadSideSQLite(b *testing.B) {
-	st, err := sqlitestore.Open(context.Background(), filepath.Join(b.TempDir(), "telemetry.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := sqliteStore(b)
 	fillBenchTimed(b, st)
 	benchmarkReadSide(b, st)
 }
@@ -184,4 +180,16 @@ func fillBenchTimed(b *testing.B, st store.Store) {
 	took := time.Since(start)
 	b.Logf("stored %d reports in %s (%.0f reports/s)", *benchReports, took.Round(time.Millisecond), float64(*benchReports)/took.Seconds())
 	b.ResetTimer()
+}
+
+// sqliteStore opens a new SQLite store in a temporary directory of tb,
+// closed when tb ends.
+func sqliteStore(tb testing.TB) *sqlitestore.Store {
+	tb.Helper()
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(tb.TempDir(), "telemetry.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
 }

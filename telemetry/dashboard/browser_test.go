@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +20,6 @@ import (
 	"github.com/edgetuf/edgetuf/telemetry"
 	"github.com/edgetuf/edgetuf/telemetry/collector"
 	"github.com/edgetuf/edgetuf/telemetry/fleetreport"
-	"github.com/edgetuf/edgetuf/telemetry/sqlitestore"
 	"github.com/edgetuf/edgetuf/telemetry/store"
 )
 
@@ -92,11 +90,7 @@ func TestBrowser(t *testing.T) {
 // over the SQLite store, whose counts and series come from its hourly
 // rollup.
 func TestBrowserCollectorSQLite(t *testing.T) {
-	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "telemetry.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqliteStore(t)
 	fillFleet(t, st)
 	checkBrowser(t, st, func(opts Options) http.Handler {
 		col, err := collector.New(collector.Options{Store: st, ReadHandler: New(fleetreport.FromStore(st), st, opts), Now: opts.Now})
