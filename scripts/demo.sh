@@ -8,14 +8,16 @@
 #   1.2.0 and show the device refusing it twice: once because it is not
 #   compatible with what the device declares (nothing is downloaded), once
 #   because the server's copy of its model.bin was tampered with
-#   (HASH_MISMATCH), while 1.1.0 stays active and verifies.
+#   (HASH_MISMATCH), while 1.1.0 stays active and verifies. Alongside, a
+#   telemetry collector (mrepo telemetry serve, SQLite) receives the
+#   device's update reports, and mrepo rollout report shows them.
 #
 # Every step checks its own outcome: the script exits non-zero, naming the
 # step, as soon as something does not behave as shown.
 #
 # Needs only Go (the first build fetches modules through the Go module
 # proxy) and a POSIX shell. Everything happens in a temporary directory that
-# is removed on exit; the server listens on 127.0.0.1 only and is always
+# is removed on exit; the servers listen on 127.0.0.1 only and are always
 # stopped.
 #
 # The passphrase below is a TEST-ONLY value for throw-away keys. Never use
@@ -38,16 +40,19 @@ unset FAKETIME # mclient honours it; the demo runs on the real clock
 DEVICE_FLAGS=(--app-version 2.4.0 --runtime onnxruntime@1.17.1 --platform linux/amd64 --variant lite)
 
 WORK=""        # temporary directory, removed on exit
-SERVER_PID=""  # mrepo serve, stopped on exit
+SERVER_PID=""    # mrepo serve, stopped on exit
+COLLECTOR_PID="" # mrepo telemetry serve, stopped on exit
 STEP=0
 START=$SECONDS
 
 cleanup() {
-	local rc=$?
-	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill -TERM "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
-	fi
+	local rc=$? pid
+	for pid in "$SERVER_PID" "$COLLECTOR_PID"; do
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		fi
+	done
 	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
 		rm -rf "$WORK"
 	fi
@@ -188,24 +193,43 @@ step_serve() {
 	"$WORK/bin/mrepo" serve --repo "$REPO" --addr 127.0.0.1:0 --addr-file "$addrfile" --access-log \
 		>"$WORK/serve.out" 2>"$WORK/serve.log" &
 	SERVER_PID=$!
-	local i
+	URL="http://$(wait_addr "$addrfile" "$SERVER_PID" "$WORK/serve.log" "mrepo serve")"
+	sed "s|$WORK|\$WORK|g" "$WORK/serve.out"
+}
+
+# wait_addr FILE PID LOG NAME prints the address a server started in the
+# background (PID, logging to LOG) writes to FILE, once it is there.
+wait_addr() {
+	local addrfile=$1 pid=$2 log=$3 name=$4 i
 	for i in $(seq 100); do
 		# The address file is complete once it ends with a newline.
 		if [ -s "$addrfile" ] && [ -z "$(tail -c 1 "$addrfile")" ]; then
 			break
 		fi
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; die "mrepo serve exited early"; }
+		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "$name exited early"; }
 		sleep 0.1
 	done
-	[ -s "$addrfile" ] || die "mrepo serve did not write $addrfile within 10 s"
-	URL="http://$(head -n 1 "$addrfile")"
-	sed "s|$WORK|\$WORK|g" "$WORK/serve.out"
+	[ -s "$addrfile" ] || die "$name did not write $addrfile within 10 s"
+	head -n 1 "$addrfile"
+}
+
+step_collector() {
+	step "Run the fleet telemetry collector on 127.0.0.1, storing reports in SQLite (background; stopped on exit)"
+	local addrfile="$WORK/collector.addr"
+	TELEMETRY_DB="$WORK/telemetry.db"
+	show mrepo telemetry serve --db "$TELEMETRY_DB" --addr 127.0.0.1:0 --addr-file "$addrfile" "&"
+	"$WORK/bin/mrepo" telemetry serve --db "$TELEMETRY_DB" --addr 127.0.0.1:0 --addr-file "$addrfile" \
+		>"$WORK/collector.out" 2>"$WORK/collector.log" &
+	COLLECTOR_PID=$!
+	COLLECTOR_URL="http://$(wait_addr "$addrfile" "$COLLECTOR_PID" "$WORK/collector.log" "mrepo telemetry serve")"
+	sed "s|$WORK|\$WORK|g" "$WORK/collector.out"
 }
 
 step_device_init() {
 	step "Device: initialise the state directory from the pinned root (no network)"
 	run mclient init --state "$DEV" --root "$IMAGE/root.json" --repo-url "$URL" \
-		--device-id demo-serial-0042 --device-class demo-board
+		--device-id demo-serial-0042 --device-class demo-board --telemetry-url "$COLLECTOR_URL"
+	echo "after each update the device sends its reports (sampled, no device ID) to the collector"
 	# A tiny health check: mclient runs it with the new version's directory
 	# as its last argument; exit 0 means the model is usable.
 	cat >"$WORK/bin/selftest" <<-'EOF'
@@ -324,16 +348,33 @@ step_events() {
 	echo "the device ID given at init (demo-serial-0042) appears nowhere in it"
 }
 
+step_report() {
+	step "Operator: what the device reported, from the collector (mrepo rollout report)"
+	run mrepo rollout report --collector "$COLLECTOR_URL" detector | tee "$WORK/report.out"
+	grep -q '^version 1\.1\.0: ' "$WORK/report.out" || die "expected reports of detector 1.1.0"
+	grep -q '^    failed  *HASH_MISMATCH ' "$WORK/report.out" || die "expected 1.2.0's HASH_MISMATCH in the report"
+	echo
+	echo "The same from the collector's database (as a cron job would read it); segmenter's delta shows as bytes saved:"
+	run mrepo rollout report --db "$TELEMETRY_DB" segmenter | tee "$WORK/report-seg.out"
+	grep -q '^  downloads: .* saved$' "$WORK/report-seg.out" || die "expected segmenter's bytes saved"
+	echo "the dashboard: $COLLECTOR_URL/dashboard?model=detector"
+}
+
 step_stop_server() {
-	step "Stop the server"
+	step "Stop the servers"
 	echo "what the device fetched (access log, targets only):"
 	grep ' GET /targets/' "$WORK/serve.log" | sed 's/^/  /'
-	kill -TERM "$SERVER_PID"
 	local rc=0
+	kill -TERM "$SERVER_PID"
 	wait "$SERVER_PID" || rc=$?
 	SERVER_PID=""
 	[ "$rc" -eq 0 ] || die "mrepo serve exited with status $rc"
-	echo "server stopped (exit status 0)"
+	kill -TERM "$COLLECTOR_PID"
+	wait "$COLLECTOR_PID" || rc=$?
+	COLLECTOR_PID=""
+	[ "$rc" -eq 0 ] || die "mrepo telemetry serve exited with status $rc"
+	sed "s|$WORK|\$WORK|g" "$WORK/collector.out" | tail -n 1
+	echo "servers stopped (exit status 0)"
 }
 
 main() {
@@ -342,6 +383,7 @@ main() {
 	step_publish 1.0.0
 	step_verify_repo
 	step_serve
+	step_collector
 	step_device_init
 	step_update 1.0.0
 	step_publish 1.1.0
@@ -355,6 +397,7 @@ main() {
 	step_update_tampered
 	step_still_good
 	step_events
+	step_report
 	step_stop_server
 	echo
 	echo "demo OK: $STEP steps in $((SECONDS - START)) s ($((SECONDS - BUILT_AT)) s after the build)"

@@ -33,6 +33,7 @@ func Commands() map[string]func(ts *testscript.TestScript, neg bool, args []stri
 		"cpdir":    cmdCpdir,
 		"exits":    cmdExits,
 		"flipbyte": cmdFlipbyte,
+		"httpget":  cmdHTTPGet,
 		"jsonget":  cmdJSONGet,
 		"jsonset":  cmdJSONSet,
 		"sha256":   cmdSHA256,

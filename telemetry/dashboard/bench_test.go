@@ -7,12 +7,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/backendtest"
 	"github.com/edgetuf/edgetuf/telemetry"
 	"github.com/edgetuf/edgetuf/telemetry/fleetreport"
+	"github.com/edgetuf/edgetuf/telemetry/pgstore"
+	"github.com/edgetuf/edgetuf/telemetry/sqlitestore"
 	"github.com/edgetuf/edgetuf/telemetry/store"
+	"github.com/jackc/pgx/v5"
 )
 
 // benchReports is how many reports the read-side benchmarks store. The
@@ -131,4 +136,60 @@ func BenchmarkReadSideRollup(b *testing.B) {
 	b.Logf("%d reports: %d counts, %d points", *benchReports, len(counts), len(points))
 	b.ResetTimer()
 	benchmarkReadSide(b, &rollupStore{Store: mem, counts: counts, points: points})
+}
+
+// BenchmarkReadSideSQLite: the read side as mrepo telemetry serve and
+// mrepo rollout report --db run it on SQLite (WAL, a file in a temporary
+// directory: TMPDIR decides the disk), at benchReports reports.
+func BenchmarkReadSideSQLite(b *testing.B) {
+	st := sqliteStore(b)
+	fillBenchTimed(b, st)
+	benchmarkReadSide(b, st)
+}
+
+// BenchmarkReadSidePostgres: the same on PostgreSQL, on a throwaway
+// server the benchmark starts (internal/backendtest; skipped without
+// Debian's postgresql unless EDGETUF_REQUIRE_BACKENDS=1), analysed after
+// the load as autovacuum would.
+func BenchmarkReadSidePostgres(b *testing.B) {
+	ctx := context.Background()
+	url := backendtest.Postgres(b, backendtest.PostgresOptions{}).NewDatabase(b)
+	st, err := pgstore.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	fillBenchTimed(b, st)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	benchmarkReadSide(b, st)
+}
+
+// fillBenchTimed fills st with benchReports reports (FillBench) and logs
+// how long it took.
+func fillBenchTimed(b *testing.B, st store.Store) {
+	start := time.Now()
+	FillBench(b, st, *benchReports)
+	took := time.Since(start)
+	b.Logf("stored %d reports in %s (%.0f reports/s)", *benchReports, took.Round(time.Millisecond), float64(*benchReports)/took.Seconds())
+	b.ResetTimer()
+}
+
+// sqliteStore opens a new SQLite store in a temporary directory of tb,
+// closed when tb ends.
+func sqliteStore(tb testing.TB) *sqlitestore.Store {
+	tb.Helper()
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(tb.TempDir(), "telemetry.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/edgetuf/edgetuf/internal/backendtest"
 	"github.com/edgetuf/edgetuf/telemetry"
+	"github.com/edgetuf/edgetuf/telemetry/collector"
 	"github.com/edgetuf/edgetuf/telemetry/fleetreport"
 	"github.com/edgetuf/edgetuf/telemetry/store"
 )
@@ -79,13 +81,38 @@ document.addEventListener('securitypolicyviolation', e => window.__violations.pu
 // went wrong in the browser (no console error, no CSP violation, no failed
 // load).
 func TestBrowser(t *testing.T) {
-	chromium := backendtest.Chromium(t)
 	st := fleet(t)
+	checkBrowser(t, st, func(opts Options) http.Handler { return New(fleetreport.FromStore(st), st, opts) })
+}
+
+// TestBrowserCollectorSQLite: the same checks on the dashboard as mrepo
+// telemetry serve serves it: mounted by the collector (telemetry/collector)
+// over the SQLite store, whose counts and series come from its hourly
+// rollup.
+func TestBrowserCollectorSQLite(t *testing.T) {
+	st := sqliteStore(t)
+	fillFleet(t, st)
+	checkBrowser(t, st, func(opts Options) http.Handler {
+		col, err := collector.New(collector.Options{Store: st, ReadHandler: New(fleetreport.FromStore(st), st, opts), Now: opts.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { col.Close() })
+		return col
+	})
+}
+
+// checkBrowser runs TestBrowser's checks on the dashboard handler that
+// serve returns for the options given, over st, which holds fleet's
+// reports.
+func checkBrowser(t *testing.T, st store.Store, serve func(Options) http.Handler) {
+	chromium := backendtest.Chromium(t)
 	// Two servers over the same store: one that does not reload during
 	// the checks, one that reloads every second.
-	still := httptest.NewServer(New(fleetreport.FromStore(st), st, Options{Now: func() time.Time { return testNow }, Refresh: time.Hour}))
+	now := func() time.Time { return testNow }
+	still := httptest.NewServer(serve(Options{Now: now, Refresh: time.Hour}))
 	defer still.Close()
-	reloading := httptest.NewServer(New(fleetreport.FromStore(st), st, Options{Now: func() time.Time { return testNow }, Refresh: time.Second}))
+	reloading := httptest.NewServer(serve(Options{Now: now, Refresh: time.Second}))
 	defer reloading.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

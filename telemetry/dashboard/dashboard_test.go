@@ -46,13 +46,18 @@ func newID() string { idCounter++; return fmt.Sprintf("%032x", idCounter) }
 // detector 1.1.0 offered to 3 devices.
 func fleet(t testing.TB) *store.Memory {
 	st := store.NewMemory()
+	fillFleet(t, st)
+	return st
+}
+
+// fillFleet stores fleet's reports in st.
+func fillFleet(t testing.TB, st store.Store) {
 	fill(t, st, "detector", "1.0.0", telemetry.KindOffered, "", 2, 12, 1000)
 	fill(t, st, "detector", "1.0.0", telemetry.KindActivated, "", 2, 6, 1000)
 	fill(t, st, "detector", "1.0.0", telemetry.KindActivated, "", 1, 4, 1000)
 	fill(t, st, "detector", "1.0.0", telemetry.KindRolledBack, "HEALTH_CHECK_FAILED", 1, 4, 10000)
 	fill(t, st, "detector", "1.1.0", telemetry.KindOffered, "", 0, 3, 10000)
 	fill(t, st, "ranker", "2.0.0", telemetry.KindOffered, "", 0, 1, 10000)
-	return st
 }
 
 func newHandler(st store.Store) http.Handler {
