@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,11 +17,13 @@ import (
 	"github.com/edgetuf/edgetuf/internal/writerlock"
 	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/telemetry"
+	"golang.org/x/sys/unix"
 )
 
 // The outbox lives in the state directory:
 //
 //	telemetry/outbox.json   the reports waiting for upload (State), replaced atomically
+//	telemetry/journal       reports recorded since, appended (journal.go)
 //	telemetry/lock          held while a process reads, changes and writes outbox.json
 const (
 	Dir        = "telemetry"
@@ -156,20 +159,26 @@ type outbox struct {
 	sfs        *safefs.FS
 	maxReports int
 	maxBytes   int64
+	// journalMax bounds the journal; outbox.json keeps its reports within
+	// maxBytes-reserveBytes-journalMax, so that both files together stay
+	// within maxBytes.
+	journalMax int64
+
+	// header is the last outbox.json parsed and headerKey the identity
+	// (inode, size, modification time) of the file it came from: a
+	// recording process reads the sampling configuration and cohorts from
+	// it without parsing the file again while the file stays the same.
+	header    *State
+	headerKey string
 }
 
 func newOutbox(stateDir string, maxReports int, maxBytes int64) *outbox {
-	return &outbox{dir: filepath.Join(stateDir, Dir), sfs: safefs.New(stateDir), maxReports: maxReports, maxBytes: maxBytes}
+	return &outbox{dir: filepath.Join(stateDir, Dir), sfs: safefs.New(stateDir), maxReports: maxReports, maxBytes: maxBytes,
+		journalMax: maxBytes / 8}
 }
 
-// change runs fn on the outbox's state under the outbox lock and writes
-// the result if fn returns true: written to a temporary file, fsynced,
-// renamed over outbox.json, the directory fsynced (atomicfs), so that a
-// kill at any point leaves either the old or the new file. A file that
-// does not parse is replaced by an empty outbox (the error is returned
-// with the result, for the log): losing queued reports is better than
-// never sending any again.
-func (o *outbox) change(fn func(*State) bool) (damaged error, err error) {
+// lock creates the telemetry directory and takes the outbox lock.
+func (o *outbox) lock() (unlock func(), err error) {
 	if err := o.sfs.MkdirAll(o.dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -177,20 +186,139 @@ func (o *outbox) change(fn func(*State) bool) (damaged error, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	taken, err := writerlock.Wait(f, time.Now().Add(lockWait))
+	if err != nil || !taken {
+		f.Close()
+		if err == nil {
+			err = fmt.Errorf("another process holds %s", filepath.Join(o.dir, LockFile))
+		}
+		return nil, err
+	}
+	return func() { writerlock.Release(f); f.Close() }, nil
+}
+
+// change runs fn on the outbox's state (outbox.json with the journal
+// merged in) under the outbox lock and writes the result if fn returns
+// true or the journal had reports: written to a temporary file, fsynced,
+// renamed over outbox.json, the directory fsynced (atomicfs), so that a
+// kill at any point leaves either the old or the new file; then the
+// journal is removed. A file that does not parse is replaced by an empty
+// outbox (the error is returned with the result, for the log): losing
+// queued reports is better than never sending any again.
+func (o *outbox) change(fn func(*State) bool) (damaged error, err error) {
+	unlock, err := o.lock()
 	if err != nil {
 		return nil, err
 	}
-	if !taken {
-		return nil, fmt.Errorf("another process holds %s", filepath.Join(o.dir, LockFile))
-	}
-	defer writerlock.Release(f)
-	s, damaged := o.read()
-	if !fn(s) {
+	defer unlock()
+	s, journal, damaged := o.load()
+	if !fn(s) && !journal {
 		return damaged, nil
 	}
-	return damaged, o.write(s)
+	return damaged, o.compact(s)
+}
+
+// record is change for adding reports, made cheap: fn (which may change
+// only s.Active) returns the reports to add and whether it changed s.
+// When it did not, the reports are appended to the journal, read against
+// the cached outbox.json; otherwise, or when the journal is full, the
+// outbox is rewritten with them (change).
+func (o *outbox) record(fn func(*State) ([]telemetry.Report, bool)) (damaged error, err error) {
+	unlock, err := o.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var kept []telemetry.Report
+	var active map[string]Active
+	fromHeader := false
+	hdr, damaged := o.readHeader()
+	if damaged == nil {
+		c := State{Format: hdr.Format, Sampling: hdr.Sampling, Active: maps.Clone(hdr.Active)}
+		changed := false
+		if kept, changed = fn(&c); !changed {
+			if len(kept) == 0 {
+				return nil, nil
+			}
+			if ok, err := o.appendJournal(kept); ok && err == nil {
+				return nil, nil
+			}
+			// A full journal, or one that cannot be appended to (it is
+			// then read as damaged and replaced): rewrite the outbox.
+		}
+		active, fromHeader = c.Active, true
+	}
+	s, _, damaged := o.load()
+	if fromHeader {
+		s.Active = active // the change fn made, to the same outbox.json
+	} else {
+		kept, _ = fn(s)
+	}
+	o.add(s, kept...)
+	return damaged, o.compact(s)
+}
+
+// readHeader is outbox.json parsed, from the cache while the file is the
+// same one; the result must not be changed.
+func (o *outbox) readHeader() (*State, error) {
+	key := "none"
+	fi, err := o.sfs.Lstat(filepath.Join(o.dir, OutboxFile))
+	if err == nil {
+		st, _ := fi.Sys().(*unix.Stat_t)
+		if st == nil || !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%w: %s is not a regular file", ErrOutbox, OutboxFile)
+		}
+		key = fmt.Sprint(st.Dev, st.Ino, st.Size, st.Mtim.Nano())
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if o.header != nil && key == o.headerKey {
+		return o.header, nil
+	}
+	s, damaged := o.read()
+	if damaged != nil {
+		return nil, damaged
+	}
+	o.header, o.headerKey = s, key
+	return s, nil
+}
+
+// load is outbox.json with the journal's reports merged in (those not
+// already in it, by ID), within the bounds; damaged describes what was
+// skipped or replaced.
+func (o *outbox) load() (s *State, journal bool, damaged error) {
+	s, damaged = o.read()
+	reports, journal, jerr := o.readJournal()
+	if jerr != nil {
+		damaged = errors.Join(damaged, jerr)
+	}
+	seen := make(map[string]bool, len(s.Reports))
+	for i := range s.Reports {
+		seen[s.Reports[i].ID] = true
+	}
+	var added []telemetry.Report
+	for _, rep := range reports {
+		if !seen[rep.ID] {
+			seen[rep.ID] = true
+			added = append(added, rep)
+		}
+	}
+	o.add(s, added...)
+	return s, journal, damaged
+}
+
+// compact writes s as outbox.json, then removes the journal, whose
+// reports s holds.
+func (o *outbox) compact(s *State) error {
+	o.header = nil
+	if err := o.write(s); err != nil {
+		return err
+	}
+	err := o.sfs.Remove(filepath.Join(o.dir, JournalFile))
+	if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
+		return nil
+	}
+	return err
 }
 
 // read reads outbox.json: a missing file is an empty outbox, and so is
@@ -213,15 +341,15 @@ func (o *outbox) write(s *State) error {
 	if err != nil {
 		return err
 	}
-	if int64(len(data)) > o.maxBytes { // cannot happen: add keeps the reports within maxBytes-reserveBytes
-		return fmt.Errorf("outbox of %d bytes exceeds %d", len(data), o.maxBytes)
+	if int64(len(data)) > o.maxBytes-o.journalMax { // cannot happen: add keeps the reports within the budget
+		return fmt.Errorf("outbox of %d bytes exceeds %d", len(data), o.maxBytes-o.journalMax)
 	}
 	crashpoint.Hit("telemetry.outbox.write")
 	return atomicfs.WriteFile(o.sfs.Afero(), filepath.Join(o.dir, OutboxFile), data, 0o600)
 }
 
 // add appends reports to s, then drops the oldest reports until s holds
-// at most maxReports reports within maxBytes-reserveBytes bytes, counting
+// at most maxReports reports within maxBytes-reserveBytes-journalMax bytes, counting
 // them in s.Dropped (a dropped KindDropped report adds its own count).
 func (o *outbox) add(s *State, reports ...telemetry.Report) {
 	s.Reports = append(s.Reports, reports...)
@@ -232,7 +360,7 @@ func (o *outbox) add(s *State, reports ...telemetry.Report) {
 		size += sizes[i]
 	}
 	n := 0
-	for n < len(s.Reports) && (len(s.Reports)-n > o.maxReports || size > o.maxBytes-reserveBytes) {
+	for n < len(s.Reports) && (len(s.Reports)-n > o.maxReports || size > o.maxBytes-reserveBytes-o.journalMax) {
 		s.countDropped(&s.Reports[n])
 		size -= sizes[n]
 		n++

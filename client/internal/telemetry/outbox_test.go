@@ -45,17 +45,23 @@ func flood(r *Recorder, n int) {
 	}
 }
 
+// readState is the outbox of dir as the recorder reads it (outbox.json
+// with the journal merged in), failing the test if either is damaged,
+// and the bytes both files take.
 func readState(t testing.TB, dir string, o Options) (*State, int64) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, Dir, OutboxFile))
-	if err != nil {
-		t.Fatal(err)
+	box := newOutbox(dir, o.MaxReports, o.MaxBytes)
+	s, _, damaged := box.load()
+	if damaged != nil {
+		t.Fatal(damaged)
 	}
-	s, err := ParseState(data, o.MaxReports, o.MaxBytes)
-	if err != nil {
-		t.Fatal(err)
+	var size int64
+	for _, name := range []string{OutboxFile, JournalFile} {
+		if fi, err := os.Lstat(filepath.Join(dir, Dir, name)); err == nil {
+			size += fi.Size()
+		}
 	}
-	return s, int64(len(data))
+	return s, size
 }
 
 // refusing answers every upload with status.

@@ -263,7 +263,7 @@ func twoDigits(n int64) int64 {
 // R), adds those kept to the outbox and writes it. Errors are logged
 // (an update ignores them: telemetry never fails it) and returned.
 func (r *Recorder) record(reports []telemetry.Report, prepare func(s *State, reports []telemetry.Report) bool) error {
-	damaged, err := r.box.change(func(s *State) bool {
+	damaged, err := r.box.record(func(s *State) ([]telemetry.Report, bool) {
 		changed := prepare(s, reports)
 		var kept []telemetry.Report
 		for _, rep := range reports {
@@ -272,13 +272,15 @@ func (r *Recorder) record(reports []telemetry.Report, prepare func(s *State, rep
 				continue
 			}
 			rep.Rate = rate
+			if err := rep.Check(); err != nil {
+				// Never stored: one bad report would make the whole
+				// outbox unreadable.
+				r.log.Warn("telemetry report left out", "kind", rep.Kind, "error", err)
+				continue
+			}
 			kept = append(kept, rep)
 		}
-		if len(kept) > 0 {
-			r.box.add(s, kept...)
-			changed = true
-		}
-		return changed
+		return kept, changed
 	})
 	if damaged != nil {
 		r.log.Warn("telemetry outbox replaced", "error", damaged)
