@@ -91,7 +91,7 @@ func parseJournalLine(line []byte) (telemetry.Report, error) {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return rep, errors.New("checksum mismatch")
 	}
-	if err := jsonlimit.UnmarshalStrict(body, &rep, maxJournalLine); err != nil {
+	if err := jsonlimit.UnmarshalExact(body, &rep, maxJournalLine); err != nil {
 		return rep, err
 	}
 	return rep, rep.Check()

@@ -97,7 +97,7 @@ var ErrOutbox = errors.New("invalid telemetry outbox")
 // a valid sampling configuration, and bounded, valid cohorts.
 func ParseState(data []byte, maxReports int, maxBytes int64) (*State, error) {
 	var s State
-	if err := jsonlimit.UnmarshalStrict(data, &s, maxBytes); err != nil {
+	if err := jsonlimit.UnmarshalExact(data, &s, maxBytes); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrOutbox, err)
 	}
 	bad := func(format string, a ...any) (*State, error) {
