@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +61,26 @@ type Device struct {
 	ID, Class string
 	// URL, AppVersion and OSVersion are the stored settings.
 	URL, AppVersion, OSVersion string
+	// RequireHTTPS: the device sends nothing over plain HTTP, whether
+	// the collector URL comes from the settings or from Options.
+	RequireHTTPS bool
+}
+
+// identifying reports whether a configured class or version would
+// identify the device: it contains the device ID or the host name, or it
+// is an IP address or an absolute path.
+func identifying(v, deviceID string) bool {
+	lv := strings.ToLower(v)
+	if deviceID != "" && strings.Contains(lv, strings.ToLower(deviceID)) {
+		return true
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		short, _, _ := strings.Cut(strings.ToLower(host), ".")
+		if strings.Contains(lv, strings.ToLower(host)) || (len(short) >= 3 && strings.Contains(lv, short)) {
+			return true
+		}
+	}
+	return strings.HasPrefix(v, "/") || net.ParseIP(v) != nil
 }
 
 // Recorder records reports for one state directory and uploads them. A
@@ -112,11 +135,19 @@ func New(stateDir string, dev Device, o Options, now func() time.Time, log *slog
 	if o.OSVersion == "" {
 		o.OSVersion = detectOSVersion()
 	}
-	// A value a report could not carry is left out rather than making
-	// every report invalid.
+	if dev.RequireHTTPS && !strings.HasPrefix(o.URL, "https://") {
+		log.Warn("telemetry disabled: this device requires HTTPS and the collector URL is not https://")
+		return nil
+	}
+	// A value a report could not carry, or one that would identify the
+	// device, is left out rather than making every report invalid or
+	// sending it.
 	for _, v := range []*string{&o.AppVersion, &o.OSVersion, &dev.Class} {
-		if *v != "" && devstate.CheckReportField(*v) != nil {
-			log.Warn("telemetry: value left out of reports", "value", *v)
+		if *v == "" {
+			continue
+		}
+		if err := devstate.CheckReportField(*v); err != nil || identifying(*v, dev.ID) {
+			log.Warn("telemetry: a value is left out of reports: not a short version or class, or it names the device")
 			*v = ""
 		}
 	}
