@@ -66,6 +66,9 @@ type Device struct {
 	RequireHTTPS bool
 }
 
+// hostname is os.Hostname (a variable for tests).
+var hostname = os.Hostname
+
 // identifying reports whether a configured class or version would
 // identify the device: it contains the device ID or the host name, or it
 // is an IP address or an absolute path.
@@ -74,10 +77,15 @@ func identifying(v, deviceID string) bool {
 	if deviceID != "" && strings.Contains(lv, strings.ToLower(deviceID)) {
 		return true
 	}
-	if host, err := os.Hostname(); err == nil && host != "" {
-		short, _, _ := strings.Cut(strings.ToLower(host), ".")
-		if strings.Contains(lv, strings.ToLower(host)) || (len(short) >= 3 && strings.Contains(lv, short)) {
-			return true
+	if host, err := hostname(); err == nil {
+		// Its first label too; one shorter than 3 characters would match
+		// ordinary versions.
+		host = strings.ToLower(host)
+		short, _, _ := strings.Cut(host, ".")
+		for _, h := range []string{host, short} {
+			if len(h) >= 3 && strings.Contains(lv, h) {
+				return true
+			}
 		}
 	}
 	return strings.HasPrefix(v, "/") || net.ParseIP(v) != nil
