@@ -3,9 +3,11 @@ package jsonlimit
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // UnmarshalExact is UnmarshalStrict for wire formats that must fail
@@ -24,87 +26,167 @@ func UnmarshalExact(data []byte, v any, maxSize int64) error {
 // CheckKeys fails if an object of data has a key twice or, where t (the
 // type data decodes into; nil: any) is a struct, a key that is not
 // exactly the JSON name of one of its fields. data must be valid JSON
-// within MaxDepth (UnmarshalStrict checked it).
+// within MaxDepth (UnmarshalStrict checked it). It scans once, allocating
+// only for objects decoded into maps and for escaped keys.
 func CheckKeys(data []byte, t reflect.Type) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	return walkKeys(dec, t)
+	k := keyScanner{data: data}
+	k.space()
+	return k.value(t)
 }
 
-func walkKeys(dec *json.Decoder, t reflect.Type) error {
+// keyScanner walks a valid JSON document.
+type keyScanner struct {
+	data []byte
+	i    int
+}
+
+func (k *keyScanner) space() {
+	for k.i < len(k.data) && (k.data[k.i] == ' ' || k.data[k.i] == '\t' || k.data[k.i] == '\n' || k.data[k.i] == '\r') {
+		k.i++
+	}
+}
+
+// str consumes a string and returns its raw bytes, quotes included.
+func (k *keyScanner) str() []byte {
+	start := k.i
+	for k.i++; k.i < len(k.data) && k.data[k.i] != '"'; k.i++ {
+		if k.data[k.i] == '\\' {
+			k.i++
+		}
+	}
+	k.i++
+	return k.data[start:min(k.i, len(k.data))]
+}
+
+func (k *keyScanner) value(t reflect.Type) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return err
+	if k.i >= len(k.data) {
+		return errors.New("unexpected end of JSON")
 	}
-	switch tok {
-	case json.Delim('{'):
-		var fields map[string]reflect.Type
-		var elem reflect.Type
-		if t != nil && t.Kind() == reflect.Struct {
-			fields = jsonFields(t)
-		} else if t != nil && t.Kind() == reflect.Map {
-			elem = t.Elem()
-		}
-		seen := map[string]bool{}
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := tok.(string)
-			if seen[key] {
-				return fmt.Errorf("duplicate key %q", key)
-			}
-			seen[key] = true
-			next := elem
-			if fields != nil {
-				ft, ok := fields[key]
-				if !ok {
-					return fmt.Errorf("key %q is not a field name (names are case-sensitive)", key)
-				}
-				next = ft
-			}
-			if err := walkKeys(dec, next); err != nil {
-				return err
-			}
-		}
-		_, err = dec.Token()
-		return err
-	case json.Delim('['):
+	switch k.data[k.i] {
+	case '{':
+		return k.object(t)
+	case '[':
 		var elem reflect.Type
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			elem = t.Elem()
 		}
-		for dec.More() {
-			if err := walkKeys(dec, elem); err != nil {
+		k.i++
+		k.space()
+		for k.i < len(k.data) && k.data[k.i] != ']' {
+			if err := k.value(elem); err != nil {
 				return err
 			}
+			k.space()
+			if k.i < len(k.data) && k.data[k.i] == ',' {
+				k.i++
+				k.space()
+			}
 		}
-		_, err = dec.Token()
-		return err
+		k.i++
+		return nil
+	case '"':
+		k.str()
+		return nil
+	}
+	for k.i < len(k.data) && !strings.ContainsRune(",]} \t\n\r", rune(k.data[k.i])) {
+		k.i++
 	}
 	return nil
 }
 
-// jsonFields maps the JSON names of t's exported fields to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	fields := map[string]reflect.Type{}
+func (k *keyScanner) object(t reflect.Type) error {
+	var fields *structFields
+	var elem reflect.Type
+	if t != nil && t.Kind() == reflect.Struct {
+		fields = fieldsOf(t)
+	} else if t != nil && t.Kind() == reflect.Map {
+		elem = t.Elem()
+	}
+	var seenFields uint64
+	var seen map[string]bool
+	k.i++
+	k.space()
+	for k.i < len(k.data) && k.data[k.i] != '}' {
+		raw := k.str()
+		name := raw[1 : len(raw)-1] // looked up without a copy
+		if bytes.IndexByte(raw, '\\') >= 0 {
+			var key string
+			if err := json.Unmarshal(raw, &key); err != nil {
+				return err
+			}
+			name = []byte(key)
+		}
+		k.space()
+		k.i++ // ':'
+		k.space()
+		next := elem
+		if fields != nil {
+			n, ok := fields.index[string(name)]
+			if !ok {
+				return fmt.Errorf("key %q is not a field name (names are case-sensitive)", name)
+			}
+			next = fields.types[n]
+			if n < 64 && seenFields&(1<<n) != 0 {
+				return fmt.Errorf("duplicate key %q", name)
+			}
+			if n < 64 {
+				seenFields |= 1 << n
+			}
+		}
+		if fields == nil || len(fields.types) > 64 {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			if seen[string(name)] {
+				return fmt.Errorf("duplicate key %q", name)
+			}
+			seen[string(name)] = true
+		}
+		if err := k.value(next); err != nil {
+			return err
+		}
+		k.space()
+		if k.i < len(k.data) && k.data[k.i] == ',' {
+			k.i++
+			k.space()
+		}
+	}
+	k.i++
+	return nil
+}
+
+// structFields are the JSON names of a struct's exported fields, with
+// their types.
+type structFields struct {
+	index map[string]int
+	types []reflect.Type
+}
+
+var fieldCache sync.Map // reflect.Type -> *structFields
+
+func fieldsOf(t reflect.Type) *structFields {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(*structFields)
+	}
+	f := &structFields{index: map[string]int{}}
 	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
+		sf := t.Field(i)
+		if !sf.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
 		if name == "-" {
 			continue
 		}
 		if name == "" {
-			name = f.Name
+			name = sf.Name
 		}
-		fields[name] = f.Type
+		f.index[name] = len(f.types)
+		f.types = append(f.types, sf.Type)
 	}
-	return fields
+	fieldCache.Store(t, f)
+	return f
 }

@@ -261,15 +261,8 @@ func (o *outbox) record(fn func(*State) ([]telemetry.Report, bool)) (damaged err
 // readHeader is outbox.json parsed, from the cache while the file is the
 // same one; the result must not be changed.
 func (o *outbox) readHeader() (*State, error) {
-	key := "none"
-	fi, err := o.sfs.Lstat(filepath.Join(o.dir, OutboxFile))
-	if err == nil {
-		st, _ := fi.Sys().(*unix.Stat_t)
-		if st == nil || !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("%w: %s is not a regular file", ErrOutbox, OutboxFile)
-		}
-		key = fmt.Sprint(st.Dev, st.Ino, st.Size, st.Mtim.Nano())
-	} else if !errors.Is(err, os.ErrNotExist) {
+	key, err := o.fileKey()
+	if err != nil {
 		return nil, err
 	}
 	if o.header != nil && key == o.headerKey {
@@ -283,9 +276,31 @@ func (o *outbox) readHeader() (*State, error) {
 	return s, nil
 }
 
+// fileKey identifies the file outbox.json is now: device, inode, size,
+// modification and change times ("none" when there is none). A rewrite renames a
+// new file into place, so it changes the key.
+func (o *outbox) fileKey() (string, error) {
+	fi, err := o.sfs.Lstat(filepath.Join(o.dir, OutboxFile))
+	if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
+		return "none", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	st, _ := fi.Sys().(*unix.Stat_t)
+	if st == nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%w: %s is not a regular file", ErrOutbox, OutboxFile)
+	}
+	return fmt.Sprint(st.Dev, st.Ino, st.Size, st.Mtim.Nano(), st.Ctim.Nano()), nil
+}
+
 // load is outbox.json with the journal's reports merged in (those not
 // already in it, by ID), within the bounds; damaged describes what was
-// skipped or replaced.
+// skipped or replaced. outbox.json is read afresh, never from the cache:
+// a file identity can repeat (an inode reused within the timestamp
+// granularity of the file system), and a stale cache here would lose
+// reports, where in readHeader it costs at most a stale sampling rate or
+// cohort until the next upload.
 func (o *outbox) load() (s *State, journal bool, damaged error) {
 	s, damaged = o.read()
 	reports, journal, jerr := o.readJournal()
@@ -313,6 +328,9 @@ func (o *outbox) compact(s *State) error {
 	o.header = nil
 	if err := o.write(s); err != nil {
 		return err
+	}
+	if key, err := o.fileKey(); err == nil {
+		o.header, o.headerKey = s, key // read only by record; the caller no longer changes s
 	}
 	err := o.sfs.Remove(filepath.Join(o.dir, JournalFile))
 	if errors.Is(err, os.ErrNotExist) && !safefs.IsUnsafe(err) {
