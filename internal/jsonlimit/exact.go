@@ -76,13 +76,8 @@ func (k *keyScanner) value(t reflect.Type) error {
 		k.i++
 		k.space()
 		for k.i < len(k.data) && k.data[k.i] != ']' {
-			if err := k.value(elem); err != nil {
+			if err := k.element(elem); err != nil {
 				return err
-			}
-			k.space()
-			if k.i < len(k.data) && k.data[k.i] == ',' {
-				k.i++
-				k.space()
 			}
 		}
 		k.i++
@@ -145,16 +140,24 @@ func (k *keyScanner) object(t reflect.Type) error {
 			}
 			seen[string(name)] = true
 		}
-		if err := k.value(next); err != nil {
+		if err := k.element(next); err != nil {
 			return err
-		}
-		k.space()
-		if k.i < len(k.data) && k.data[k.i] == ',' {
-			k.i++
-			k.space()
 		}
 	}
 	k.i++
+	return nil
+}
+
+// element consumes a value of an array or object and the comma after it.
+func (k *keyScanner) element(t reflect.Type) error {
+	if err := k.value(t); err != nil {
+		return err
+	}
+	k.space()
+	if k.i < len(k.data) && k.data[k.i] == ',' {
+		k.i++
+		k.space()
+	}
 	return nil
 }
 
