@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -65,11 +66,16 @@ type State struct {
 	// within its bounds, since the last KindDropped report was made; it
 	// names the model and version of the last one dropped.
 	Dropped *Dropped `json:"dropped,omitempty"`
-	// Sampling is the last sampling configuration verified through TUF
-	// (nil: none, or an invalid one: everything is kept) and SamplingSHA256
-	// the SHA-256 of the signed target it came from ("" when absent), so
-	// that an unchanged configuration is not downloaded again.
-	Sampling       *telemetry.Sampling `json:"sampling,omitempty"`
+	// SamplingDoc is the last sampling configuration verified through TUF,
+	// verbatim, and SamplingSHA256 the SHA-256 of the signed target ("":
+	// none), so that an unchanged configuration is not downloaded again.
+	// Sampling is parsed from SamplingDoc by ParseState, which first
+	// checks that the document hashes to SamplingSHA256: an edited copy
+	// is never used, and LoadSampling compares SamplingSHA256 with the
+	// signed hash at every refresh. A hash without a document: the signed
+	// configuration is invalid, and everything is kept.
+	Sampling       *telemetry.Sampling `json:"-"`
+	SamplingDoc    []byte              `json:"sampling_doc,omitempty"`
 	SamplingSHA256 string              `json:"sampling_sha256,omitempty"`
 	// Active is, per model, the version active after the last update run
 	// and its cohort bucket: what app signals about that version carry.
@@ -124,15 +130,20 @@ func ParseState(data []byte, maxReports int, maxBytes int64) (*State, error) {
 			return bad("dropped: model, version or count out of range")
 		}
 	}
-	if s.Sampling != nil {
-		if err := s.Sampling.Check(); err != nil {
-			return bad("%v", err)
-		}
-	}
 	if s.SamplingSHA256 != "" {
 		if b, err := hex.DecodeString(s.SamplingSHA256); err != nil || len(b) != 32 || hex.EncodeToString(b) != s.SamplingSHA256 {
 			return bad("sampling_sha256 is not a lowercase SHA-256")
 		}
+	}
+	if s.SamplingDoc != nil {
+		if sum := sha256.Sum256(s.SamplingDoc); hex.EncodeToString(sum[:]) != s.SamplingSHA256 {
+			return bad("sampling_doc does not match sampling_sha256")
+		}
+		sampling, err := telemetry.ParseSampling(s.SamplingDoc)
+		if err != nil {
+			return bad("%v", err)
+		}
+		s.Sampling = sampling
 	}
 	if len(s.Active) > maxActive {
 		return bad("%d active models, at most %d", len(s.Active), maxActive)
@@ -234,7 +245,7 @@ func (o *outbox) record(fn func(*State) ([]telemetry.Report, bool)) (damaged err
 	fromHeader := false
 	hdr, damaged := o.readHeader()
 	if damaged == nil {
-		c := State{Format: hdr.Format, Sampling: hdr.Sampling, Active: maps.Clone(hdr.Active)}
+		c := State{Format: hdr.Format, Sampling: hdr.Sampling, SamplingDoc: hdr.SamplingDoc, SamplingSHA256: hdr.SamplingSHA256, Active: maps.Clone(hdr.Active)}
 		changed := false
 		if kept, changed = fn(&c); !changed {
 			if len(kept) == 0 {

@@ -43,6 +43,7 @@ func (r *Recorder) LoadSampling(src Source) {
 		return
 	}
 	var sampling *telemetry.Sampling
+	var doc []byte
 	if tf != nil {
 		data, err := src.FetchTarget(tf, telemetry.MaxSamplingBytes)
 		if err != nil {
@@ -51,11 +52,13 @@ func (r *Recorder) LoadSampling(src Source) {
 		}
 		if sampling, err = telemetry.ParseSampling(data); err != nil {
 			r.log.Warn("telemetry sampling invalid: every report is kept", "error", err)
+		} else {
+			doc = data
 		}
 		want = hex.EncodeToString(sha256Of(data))
 	}
 	r.box.change(func(s *State) bool {
-		s.Sampling, s.SamplingSHA256 = sampling, want
+		s.Sampling, s.SamplingDoc, s.SamplingSHA256 = sampling, doc, want
 		return true
 	})
 }
