@@ -5,11 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/internal/writerlock"
 	"github.com/edgetuf/edgetuf/telemetry"
 )
 
@@ -109,5 +112,35 @@ func BenchmarkUploadFullOutbox(b *testing.B) {
 		if err := r.Upload(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestUploadLockWaitBounded: while another process holds the outbox lock
+// (here far longer than lockWait), an upload gives up at its own timeout
+// instead of waiting for the lock; the reports stay for the next one.
+func TestUploadLockWaitBounded(t *testing.T) {
+	srv := httptest.NewServer(answer(http.StatusOK))
+	t.Cleanup(srv.Close)
+	r, dir := testRecorder(t, srv.URL, Options{Timeout: 30 * time.Millisecond})
+	ids := latencies(t, r, 1)
+	saved := lockWait
+	lockWait = time.Hour // without the timeout's bound the upload would hang
+	t.Cleanup(func() { lockWait = saved })
+	f, err := os.OpenFile(filepath.Join(dir, Dir, LockFile), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if taken, err := writerlock.Wait(f, time.Now()); !taken || err != nil {
+		t.Fatalf("lock not taken: %v", err)
+	}
+	err = r.Upload(context.Background())
+	writerlock.Release(f)
+	f.Close()
+	if err == nil || !strings.Contains(err.Error(), "holds") {
+		t.Fatalf("upload while the lock is held: %v", err)
+	}
+	lockWait = saved
+	if s, _ := readState(t, dir, r.opts); !idsOf(s)[ids[0]] {
+		t.Fatal("report lost")
 	}
 }

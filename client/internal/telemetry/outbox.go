@@ -48,10 +48,12 @@ const (
 	reserveBytes = 40 << 10
 	// maxActive bounds State.Active.
 	maxActive = 64
-	// lockWait is how long a process waits for another one to finish with
-	// the outbox (it holds the lock for one read and one write only).
-	lockWait = 5 * time.Second
 )
+
+// lockWait is how long a process waits for another one to finish with the
+// outbox (it holds the lock for one read and one write only); an upload
+// waits no longer than its own timeout. A variable for tests.
+var lockWait = 5 * time.Second
 
 // State is the content of outbox.json. It is read from disk, so it is
 // parsed as strictly as anything from the network (ParseState): a file is
@@ -188,8 +190,12 @@ func newOutbox(stateDir string, maxReports int, maxBytes int64) *outbox {
 		journalMax: maxBytes / 8}
 }
 
-// lock creates the telemetry directory and takes the outbox lock.
-func (o *outbox) lock() (unlock func(), err error) {
+// lock creates the telemetry directory and takes the outbox lock,
+// waiting at most lockWait.
+func (o *outbox) lock() (unlock func(), err error) { return o.lockBy(time.Now().Add(lockWait)) }
+
+// lockBy is lock waiting until deadline.
+func (o *outbox) lockBy(deadline time.Time) (unlock func(), err error) {
 	if err := o.sfs.MkdirAll(o.dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -197,7 +203,7 @@ func (o *outbox) lock() (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	taken, err := writerlock.Wait(f, time.Now().Add(lockWait))
+	taken, err := writerlock.Wait(f, deadline)
 	if err != nil || !taken {
 		f.Close()
 		if err == nil {
@@ -217,7 +223,12 @@ func (o *outbox) lock() (unlock func(), err error) {
 // outbox (the error is returned with the result, for the log): losing
 // queued reports is better than never sending any again.
 func (o *outbox) change(fn func(*State) bool) (damaged error, err error) {
-	unlock, err := o.lock()
+	return o.changeBy(time.Now().Add(lockWait), fn)
+}
+
+// changeBy is change waiting for the lock until deadline.
+func (o *outbox) changeBy(deadline time.Time, fn func(*State) bool) (damaged error, err error) {
+	unlock, err := o.lockBy(deadline)
 	if err != nil {
 		return nil, err
 	}
