@@ -23,6 +23,7 @@ func TestParseBatchKeysExact(t *testing.T) {
 		"upper-case report key": `{"schema":1,"reports":[{` + strings.Replace(rep, `"kind"`, `"KIND"`, 1) + `}]}`,
 		"mixed-case report key": `{"schema":1,"reports":[{` + strings.Replace(rep, `"model_id"`, `"Model_ID"`, 1) + `}]}`,
 		"case twin of a key":    `{"schema":1,"reports":[{` + rep + `,"Rate":1}]}`,
+		"null field":            `{"schema":1,"reports":[{` + rep + `,"code":null}]}`,
 	} {
 		if _, err := ParseBatch([]byte(doc)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)

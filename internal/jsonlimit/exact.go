@@ -15,7 +15,9 @@ import (
 // decoder keeps the last one, so two parsers can read two different
 // documents) and a key that names a field of v without its exact case
 // ("ID" for "id": the decoder matches names case-insensitively). Both are
-// refused, in every object of data, for struct fields and map keys alike.
+// refused, in every object of data, for struct fields and map keys alike;
+// so is null for a struct field that null cannot be (a string, a number:
+// the decoder would skip it silently).
 func UnmarshalExact(data []byte, v any, maxSize int64) error {
 	if err := UnmarshalStrict(data, v, maxSize); err != nil {
 		return err
@@ -124,6 +126,12 @@ func (k *keyScanner) object(t reflect.Type) error {
 				return fmt.Errorf("key %q is not a field name (names are case-sensitive)", name)
 			}
 			next = fields.types[n]
+			if bytes.HasPrefix(k.data[k.i:], []byte("null")) && !nullable(next) {
+				// encoding/json leaves the field as it was: a key that
+				// says nothing, where its absence would be refused or
+				// mean something else.
+				return fmt.Errorf("key %q is null", name)
+			}
 			if n < 64 && seenFields&(1<<n) != 0 {
 				return fmt.Errorf("duplicate key %q", name)
 			}
@@ -159,6 +167,15 @@ func (k *keyScanner) element(t reflect.Type) error {
 		k.space()
 	}
 	return nil
+}
+
+// nullable reports whether null is a value of t (not a no-op).
+func nullable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
+		return true
+	}
+	return false
 }
 
 // structFields are the JSON names of a struct's exported fields, with

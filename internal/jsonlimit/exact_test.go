@@ -28,7 +28,7 @@ func TestUnmarshalExact(t *testing.T) {
 		`{"id":"a","items":[{"name":"x"},{"name":"y"}],"rates":{"a":1,"b":2},"inner":{"name":"z"}}`,
 		`{"id":"{\"id\":1,\"id\":2}","any":{"x":[{"y":1},{"y":2}]},"tags":{"ID":"1","id":"2"}}`,
 		`{"\u0069d":"escaped but exact","items":[]}`,
-		` { "id" : "a" , "inner" : null } `,
+		` { "id" : "a" , "inner" : null, "rates": null, "items": null, "any": null } `,
 	} {
 		var d exactDoc
 		if err := UnmarshalExact([]byte(good), &d, 1<<20); err != nil {
@@ -45,6 +45,8 @@ func TestUnmarshalExact(t *testing.T) {
 		`{"inner":{"NAME":"z"}}`,
 		`{"any":{"x":1,"x":2}}`,
 		`{"any":[{"x":1},{"y":1,"y":2}]}`,
+		`{"id":null}`,
+		`{"items":[{"name":null}]}`,
 	} {
 		var d exactDoc
 		if err := UnmarshalExact([]byte(bad), &d, 1<<20); err == nil {
