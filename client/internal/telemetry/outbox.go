@@ -280,6 +280,22 @@ func (o *outbox) record(fn func(*State) ([]telemetry.Report, bool)) (damaged err
 	return damaged, o.compact(s)
 }
 
+// samplingSHA256 is the kept sampling configuration's signed SHA-256 ("":
+// none, or outbox.json cannot be read), from the cached outbox.json:
+// no rewrite, and no parse while the file is the one last read.
+func (o *outbox) samplingSHA256() string {
+	unlock, err := o.lock()
+	if err != nil {
+		return ""
+	}
+	defer unlock()
+	hdr, err := o.readHeader()
+	if err != nil {
+		return ""
+	}
+	return hdr.SamplingSHA256
+}
+
 // readHeader is outbox.json parsed, from the cache while the file is the
 // same one; the result must not be changed.
 func (o *outbox) readHeader() (*State, error) {

@@ -81,3 +81,26 @@ func rateNow(r *Recorder, kind string) int {
 	s, _, _ := r.box.load()
 	return s.Sampling.RateOf(kind)
 }
+
+// TestLoadSamplingUnchangedWritesNothing: LoadSampling runs after every
+// refresh, before activation; with the configuration unchanged it
+// neither rewrites outbox.json nor merges the journal.
+func TestLoadSamplingUnchangedWritesNothing(t *testing.T) {
+	srv := refusing(t, http.StatusServiceUnavailable)
+	r, dir := testRecorder(t, srv.URL, Options{})
+	src := &fakeSource{doc: []byte(`{"format":"edgetuf-telemetry-v1","default":10000}`)}
+	r.LoadSampling(src)
+	latencies(t, r, 2)
+	before, err := os.ReadFile(filepath.Join(dir, Dir, OutboxFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.LoadSampling(src)
+	after, _ := os.ReadFile(filepath.Join(dir, Dir, OutboxFile))
+	if string(before) != string(after) || src.fetched != 1 {
+		t.Fatalf("outbox.json rewritten (%v) or the configuration fetched again (%d)", string(before) != string(after), src.fetched)
+	}
+	if _, err := os.Lstat(journalPath(dir)); err != nil {
+		t.Fatalf("journal merged: %v", err)
+	}
+}
