@@ -42,7 +42,8 @@ const (
 	// room for reports.
 	minMaxBytes = 64 << 10
 	// reserveBytes is the part of MaxBytes kept for what is not a report:
-	// the sampling configuration (at most telemetry.MaxSamplingBytes), the
+	// the sampling document (at most telemetry.MaxSamplingBytes, about
+	// 22 KiB in base64), the
 	// active versions' cohorts (at most maxActive entries) and the dropped
 	// count.
 	reserveBytes = 40 << 10

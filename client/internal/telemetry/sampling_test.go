@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"net/http"
@@ -102,5 +103,26 @@ func TestLoadSamplingUnchangedWritesNothing(t *testing.T) {
 	}
 	if _, err := os.Lstat(journalPath(dir)); err != nil {
 		t.Fatalf("journal merged: %v", err)
+	}
+}
+
+// TestLargestSamplingFitsSmallestOutbox: the largest sampling document
+// allowed, kept verbatim, and a flood of reports fit the smallest outbox
+// (the reserve covers the document): every write succeeds and the bound
+// holds.
+func TestLargestSamplingFitsSmallestOutbox(t *testing.T) {
+	srv := refusing(t, http.StatusServiceUnavailable)
+	r, dir := testRecorder(t, srv.URL, Options{MaxBytes: minMaxBytes})
+	doc := []byte(`{"format":"edgetuf-telemetry-v1","default":10000}`)
+	doc = append(doc, bytes.Repeat([]byte(" "), telemetry.MaxSamplingBytes-len(doc))...)
+	src := &fakeSource{doc: doc}
+	r.LoadSampling(src)
+	if s, _ := readState(t, dir, r.opts); len(s.SamplingDoc) != telemetry.MaxSamplingBytes {
+		t.Fatalf("sampling document of %d bytes kept", len(s.SamplingDoc))
+	}
+	flood(r, 100)
+	s, size := readState(t, dir, r.opts)
+	if size > minMaxBytes || s.Sampling == nil || len(s.Reports) == 0 {
+		t.Fatalf("outbox of %d bytes, sampling %v, %d reports", size, s.Sampling, len(s.Reports))
 	}
 }
