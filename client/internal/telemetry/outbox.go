@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
@@ -184,6 +185,9 @@ type outbox struct {
 	// it without parsing the file again while the file stays the same.
 	header    *State
 	headerKey string
+	// mu serialises this process's users (the background upload, app
+	// signals) before the file lock; it guards header.
+	mu sync.Mutex
 }
 
 func newOutbox(stateDir string, maxReports int, maxBytes int64) *outbox {
@@ -197,22 +201,26 @@ func (o *outbox) lock() (unlock func(), err error) { return o.lockBy(time.Now().
 
 // lockBy is lock waiting until deadline.
 func (o *outbox) lockBy(deadline time.Time) (unlock func(), err error) {
+	o.mu.Lock()
 	if err := o.sfs.MkdirAll(o.dir, 0o700); err != nil {
+		o.mu.Unlock()
 		return nil, err
 	}
 	f, err := o.sfs.OpenFile(filepath.Join(o.dir, LockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
+		o.mu.Unlock()
 		return nil, err
 	}
 	taken, err := writerlock.Wait(f, deadline)
 	if err != nil || !taken {
 		f.Close()
+		o.mu.Unlock()
 		if err == nil {
 			err = fmt.Errorf("another process holds %s", filepath.Join(o.dir, LockFile))
 		}
 		return nil, err
 	}
-	return func() { writerlock.Release(f); f.Close() }, nil
+	return func() { writerlock.Release(f); f.Close(); o.mu.Unlock() }, nil
 }
 
 // change runs fn on the outbox's state (outbox.json with the journal
