@@ -85,9 +85,7 @@ func (c *collector) serve(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	// Stored even when the device gave up waiting (as a real collector
-	// may): its retry is then a duplicate.
-	n, err := c.st.Insert(context.WithoutCancel(req.Context()), time.Now(), b.Reports)
+	n, err := c.st.Insert(context.WithoutCancel(req.Context()), time.Now(), b.Reports) // stored even if the device gave up waiting, as a real collector does
 	if err != nil {
 		c.t.Error(err)
 	}
