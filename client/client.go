@@ -203,7 +203,7 @@ func Open(stateDir string, opts Options) (*Client, error) {
 	}
 	c := &Client{dir: stateDir, cfg: cfg, opts: opts, store: store, retryAfter: rec,
 		keys: &keyring.Keys{Dir: stateDir, DeviceRef: cfg.DeviceKey, FleetRef: cfg.FleetKey, Device: opts.DeviceKey, Fleet: opts.FleetKey}}
-	c.tele = devtele.New(stateDir, devtele.Device{ID: cfg.DeviceID, Class: cfg.DeviceClass, URL: cfg.Settings.TelemetryURL, AppVersion: cfg.Settings.AppVersion, OSVersion: cfg.Settings.OSVersion}, opts.Telemetry, opts.Now, opts.Logger)
+	c.tele = devtele.New(stateDir, devtele.Device{ID: cfg.DeviceID, Class: cfg.DeviceClass, URL: cfg.Settings.TelemetryURL, AppVersion: cfg.Settings.AppVersion, OSVersion: cfg.Settings.OSVersion, RequireHTTPS: cfg.RequireHTTPS}, opts.Telemetry, opts.Now, opts.Logger)
 	c.dl = &transport.Downloader{HTTP: opts.HTTPClient, Stall: opts.StallTimeout, Retries: opts.Retries, Backoff: opts.RetryBackoff, Progress: opts.Progress, After: opts.after, Log: opts.Logger}
 	return c, nil
 }

@@ -500,11 +500,7 @@ func TestTelemetrySampling(t *testing.T) {
 // outboxIDs lists the IDs of the reports waiting in d's outbox.
 func outboxIDs(t *testing.T, d *device) []string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(d.dir, devtele.Dir, devtele.OutboxFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := devtele.ParseState(data, devtele.DefaultMaxReports, devtele.DefaultMaxBytes)
+	s, err := devtele.ReadOutbox(d.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

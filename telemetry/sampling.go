@@ -30,11 +30,11 @@ type Sampling struct {
 }
 
 // ParseSampling parses a Sampling document strictly: bounded, no unknown
-// field, this format, keys that are kinds or groups, rates 1-10000.
+// field, no key given twice or in another case, this format, keys that are kinds or groups, rates 1-10000.
 // Any failure is ErrInvalid.
 func ParseSampling(data []byte) (*Sampling, error) {
 	var s Sampling
-	if err := jsonlimit.UnmarshalStrict(data, &s, MaxSamplingBytes); err != nil {
+	if err := jsonlimit.UnmarshalExact(data, &s, MaxSamplingBytes); err != nil {
 		return nil, fmt.Errorf("%w: sampling: %v", ErrInvalid, err)
 	}
 	if err := s.Check(); err != nil {

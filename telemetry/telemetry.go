@@ -191,12 +191,12 @@ var (
 )
 
 // ParseBatch parses and checks an uploaded batch: at most MaxBatchBytes,
-// strict JSON (no unknown field, no trailing data, bounded depth), this
+// strict JSON (no unknown field, no key given twice or in another case, no trailing data, bounded depth), this
 // Schema, 1 to MaxReportsPerBatch reports, each passing Check. Any
 // failure is ErrInvalid.
 func ParseBatch(data []byte) (*Batch, error) {
 	var b Batch
-	if err := jsonlimit.UnmarshalStrict(data, &b, MaxBatchBytes); err != nil {
+	if err := jsonlimit.UnmarshalExact(data, &b, MaxBatchBytes); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if b.Schema != Schema {

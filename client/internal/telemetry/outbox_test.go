@@ -2,6 +2,8 @@ package telemetry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -45,17 +47,23 @@ func flood(r *Recorder, n int) {
 	}
 }
 
+// readState is the outbox of dir as the recorder reads it (outbox.json
+// with the journal merged in), failing the test if either is damaged,
+// and the bytes both files take.
 func readState(t testing.TB, dir string, o Options) (*State, int64) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, Dir, OutboxFile))
-	if err != nil {
-		t.Fatal(err)
+	box := newOutbox(dir, o.MaxReports, o.MaxBytes)
+	s, _, damaged := box.load()
+	if damaged != nil {
+		t.Fatal(damaged)
 	}
-	s, err := ParseState(data, o.MaxReports, o.MaxBytes)
-	if err != nil {
-		t.Fatal(err)
+	var size int64
+	for _, name := range []string{OutboxFile, JournalFile} {
+		if fi, err := os.Lstat(filepath.Join(dir, Dir, name)); err == nil {
+			size += fi.Size()
+		}
 	}
-	return s, int64(len(data))
+	return s, size
 }
 
 // refusing answers every upload with status.
@@ -246,7 +254,14 @@ func TestParseStateRejects(t *testing.T) {
 		"too many":      mk(func(s *State) { s.Reports = append(s.Reports, good, good) }),
 		"duplicate id":  mk(func(s *State) { s.Reports = append(s.Reports, good) }),
 		"dropped count": mk(func(s *State) { s.Dropped = &Dropped{ModelID: "det", Version: "1.0.0", Count: 0} }),
-		"sampling":      mk(func(s *State) { s.Sampling = &telemetry.Sampling{Format: "x"} }),
+		"sampling hash": mk(func(s *State) {
+			s.SamplingDoc, s.SamplingSHA256 = []byte(`{"format":"edgetuf-telemetry-v1","default":1}`), strings.Repeat("ab", 32)
+		}),
+		"sampling invalid": mk(func(s *State) {
+			s.SamplingDoc = []byte(`{"format":"x","default":1}`)
+			sum := sha256.Sum256(s.SamplingDoc)
+			s.SamplingSHA256 = hex.EncodeToString(sum[:])
+		}),
 		"sha256":        mk(func(s *State) { s.SamplingSHA256 = "ABC" }),
 		"cohort":        mk(func(s *State) { s.Active = map[string]Active{"det": {Version: "1.0.0", CohortPercent: 100}} }),
 		"unknown field": []byte(`{"format":"edgetuf-outbox-v1","reports":[],"device_id":"x"}`),

@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +61,34 @@ type Device struct {
 	ID, Class string
 	// URL, AppVersion and OSVersion are the stored settings.
 	URL, AppVersion, OSVersion string
+	// RequireHTTPS: the device sends nothing over plain HTTP, whether
+	// the collector URL comes from the settings or from Options.
+	RequireHTTPS bool
+}
+
+// hostname is os.Hostname (a variable for tests).
+var hostname = os.Hostname
+
+// identifying reports whether a configured class or version would
+// identify the device: it contains the device ID or the host name, or it
+// is an IP address or an absolute path.
+func identifying(v, deviceID string) bool {
+	lv := strings.ToLower(v)
+	if deviceID != "" && strings.Contains(lv, strings.ToLower(deviceID)) {
+		return true
+	}
+	if host, err := hostname(); err == nil {
+		// Its first label too; one shorter than 3 characters would match
+		// ordinary versions.
+		host = strings.ToLower(host)
+		short, _, _ := strings.Cut(host, ".")
+		for _, h := range []string{host, short} {
+			if len(h) >= 3 && strings.Contains(lv, h) {
+				return true
+			}
+		}
+	}
+	return strings.HasPrefix(v, "/") || net.ParseIP(v) != nil
 }
 
 // Recorder records reports for one state directory and uploads them. A
@@ -112,11 +143,19 @@ func New(stateDir string, dev Device, o Options, now func() time.Time, log *slog
 	if o.OSVersion == "" {
 		o.OSVersion = detectOSVersion()
 	}
-	// A value a report could not carry is left out rather than making
-	// every report invalid.
+	if dev.RequireHTTPS && !strings.HasPrefix(o.URL, "https://") {
+		log.Warn("telemetry disabled: this device requires HTTPS and the collector URL is not https://")
+		return nil
+	}
+	// A value a report could not carry, or one that would identify the
+	// device, is left out rather than making every report invalid or
+	// sending it.
 	for _, v := range []*string{&o.AppVersion, &o.OSVersion, &dev.Class} {
-		if *v != "" && devstate.CheckReportField(*v) != nil {
-			log.Warn("telemetry: value left out of reports", "value", *v)
+		if *v == "" {
+			continue
+		}
+		if err := devstate.CheckReportField(*v); err != nil || identifying(*v, dev.ID) {
+			log.Warn("telemetry: a value is left out of reports: not a short version or class, or it names the device")
 			*v = ""
 		}
 	}
@@ -263,7 +302,7 @@ func twoDigits(n int64) int64 {
 // R), adds those kept to the outbox and writes it. Errors are logged
 // (an update ignores them: telemetry never fails it) and returned.
 func (r *Recorder) record(reports []telemetry.Report, prepare func(s *State, reports []telemetry.Report) bool) error {
-	damaged, err := r.box.change(func(s *State) bool {
+	damaged, err := r.box.record(func(s *State) ([]telemetry.Report, bool) {
 		changed := prepare(s, reports)
 		var kept []telemetry.Report
 		for _, rep := range reports {
@@ -272,13 +311,15 @@ func (r *Recorder) record(reports []telemetry.Report, prepare func(s *State, rep
 				continue
 			}
 			rep.Rate = rate
+			if err := rep.Check(); err != nil {
+				// Never stored: one bad report would make the whole
+				// outbox unreadable.
+				r.log.Warn("telemetry report left out", "kind", rep.Kind, "error", err)
+				continue
+			}
 			kept = append(kept, rep)
 		}
-		if len(kept) > 0 {
-			r.box.add(s, kept...)
-			changed = true
-		}
-		return changed
+		return kept, changed
 	})
 	if damaged != nil {
 		r.log.Warn("telemetry outbox replaced", "error", damaged)

@@ -34,8 +34,7 @@ func (r *Recorder) LoadSampling(src Source) {
 	if tf != nil {
 		want = hex.EncodeToString(tf.Hashes["sha256"])
 	}
-	var cur string
-	r.box.change(func(s *State) bool { cur = s.SamplingSHA256; return false })
+	cur := r.box.samplingSHA256() // cheap: this runs before activation
 	if tf != nil && want != "" && want == cur {
 		return // the kept copy is the signed one
 	}
@@ -43,6 +42,7 @@ func (r *Recorder) LoadSampling(src Source) {
 		return
 	}
 	var sampling *telemetry.Sampling
+	var doc []byte
 	if tf != nil {
 		data, err := src.FetchTarget(tf, telemetry.MaxSamplingBytes)
 		if err != nil {
@@ -51,11 +51,13 @@ func (r *Recorder) LoadSampling(src Source) {
 		}
 		if sampling, err = telemetry.ParseSampling(data); err != nil {
 			r.log.Warn("telemetry sampling invalid: every report is kept", "error", err)
+		} else {
+			doc = data
 		}
 		want = hex.EncodeToString(sha256Of(data))
 	}
 	r.box.change(func(s *State) bool {
-		s.Sampling, s.SamplingSHA256 = sampling, want
+		s.Sampling, s.SamplingDoc, s.SamplingSHA256 = sampling, doc, want
 		return true
 	})
 }

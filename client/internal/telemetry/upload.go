@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/edgetuf/edgetuf/client/internal/devstate"
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
@@ -46,8 +47,11 @@ func (r *Recorder) Upload(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
+	// The timeout bounds the waits for the outbox lock too: a batch whose
+	// removal misses it is sent again, and dropped as a duplicate.
+	deadline, _ := ctx.Deadline()
 	var batch telemetry.Batch
-	damaged, err := r.box.change(func(s *State) bool {
+	damaged, err := r.box.changeBy(deadline, func(s *State) bool {
 		changed := false
 		if d := s.Dropped; d != nil {
 			rep := r.base(telemetry.KindDropped, d.ModelID, d.Version)
@@ -85,9 +89,9 @@ func (r *Recorder) Upload(ctx context.Context) error {
 	resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
-		return r.remove(batch.Reports, false)
+		return r.remove(deadline, batch.Reports, false)
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
-		if err := r.remove(batch.Reports, true); err != nil {
+		if err := r.remove(deadline, batch.Reports, true); err != nil {
 			return err
 		}
 		return fmt.Errorf("the collector refused %d reports (%s): dropped", len(batch.Reports), resp.Status)
@@ -111,12 +115,12 @@ func takeBatch(reports []telemetry.Report) []telemetry.Report {
 
 // remove takes the sent reports out of the outbox, counting them as
 // dropped if the collector refused them.
-func (r *Recorder) remove(sent []telemetry.Report, dropped bool) error {
+func (r *Recorder) remove(deadline time.Time, sent []telemetry.Report, dropped bool) error {
 	ids := make(map[string]bool, len(sent))
 	for _, rep := range sent {
 		ids[rep.ID] = true
 	}
-	_, err := r.box.change(func(s *State) bool {
+	_, err := r.box.changeBy(deadline, func(s *State) bool {
 		kept := s.Reports[:0]
 		for _, rep := range s.Reports {
 			if !ids[rep.ID] {
