@@ -77,7 +77,9 @@ func keyService(t *testing.T, enrolled ...modelcrypt.DeviceKey) (string, *modelc
 	t.Helper()
 	r := testrepo.New(t)
 	ck, _ := modelcrypt.NewContentKey()
-	for v, delivery := range map[string]string{"1.0.0": targets.DeliveryKeyServer, "2.0.0": targets.DeliveryDevice} {
+	// In version order: a version older than the latest is not published.
+	for _, vd := range [][2]string{{"1.0.0", targets.DeliveryKeyServer}, {"2.0.0", targets.DeliveryDevice}} {
+		v, delivery := vd[0], vd[1]
 		r.Publish(t, "det", v, map[string][]byte{"model.bin": []byte(v)}, targets.Compat{})
 		e := targets.Encryption{Scheme: targets.EncryptionScheme, Recipient: ck.Recipient(), Delivery: delivery}
 		if err := testrepo.ForgeEncryptedDir(r.Dir, "det", v, e, r.Signers(t)); err != nil {
