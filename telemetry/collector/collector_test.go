@@ -352,7 +352,7 @@ func TestStoreFailureIs503(t *testing.T) {
 	if r := post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(1, 1)))); r.status != 503 {
 		t.Fatalf("%+v", r)
 	}
-	if s := stats(t, url); s.StoreErrors != 1 || s.Accepted != 0 {
+	if s := stats(t, url); s.StoreErrors != 1 || s.Accepted != 0 || s.Uploads != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 }
@@ -484,7 +484,7 @@ func (p pruneStore) Prune(ctx context.Context, before time.Time) (int64, error) 
 }
 
 // TestPruneOnTick: the collector prunes at start and on each tick,
-// everything received before now minus the retention.
+// everything received before now minus the retention and MaxFutureSkew.
 func TestPruneOnTick(t *testing.T) {
 	ticks := make(chan time.Time)
 	ps := pruneStore{store.NewMemory(), make(chan time.Time)}
@@ -494,7 +494,7 @@ func TestPruneOnTick(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if before := <-ps.calls; !before.Equal(now.Add(-48 * time.Hour)) {
+	if before := <-ps.calls; !before.Equal(now.Add(-48*time.Hour - MaxFutureSkew)) {
 		t.Fatalf("pruned before %v", before)
 	}
 	ticks <- now
