@@ -262,3 +262,47 @@ func TestRetryAfterPruneNotCountedTwice(t *testing.T) {
 	}
 	_ = c
 }
+
+// TestCloseCommitsQueued: Close (after the HTTP server stopped taking
+// requests) commits the batches queued behind a running commit and
+// answers them 200; an upload after Close is 503, counted.
+func TestCloseCommitsQueued(t *testing.T) {
+	g := &gateStore{Memory: store.NewMemory(), entered: make(chan struct{}), release: make(chan struct{})}
+	c, url := start(t, Options{Store: g, RateLimit: NoRateLimit})
+	answered := make(chan response, 6)
+	go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(0, 1)))) }()
+	<-g.entered
+	for i := 1; i <= 5; i++ {
+		go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(i, 3)))) }()
+	}
+	for len(c.jobs) < 5 {
+		runtime.Gosched()
+	}
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	for { // Close has begun: new uploads are refused
+		c.mu.RLock()
+		isClosed := c.closed
+		c.mu.RUnlock()
+		if isClosed {
+			break
+		}
+		runtime.Gosched()
+	}
+	if r := post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(9, 1)))); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("an upload during Close: %+v", r)
+	}
+	close(g.release)
+	for range 6 {
+		if r := <-answered; r.status != 200 {
+			t.Fatalf("a queued upload: %+v", r)
+		}
+	}
+	<-closed
+	if n := totalReports(t, g); n != 1+5*3 {
+		t.Fatalf("%d reports stored, want 16", n)
+	}
+	if s := c.Stats(); s.Acknowledged != 6 || s.Unavailable != 1 || s.Uploads != 7 {
+		t.Fatalf("stats %+v", s)
+	}
+}
