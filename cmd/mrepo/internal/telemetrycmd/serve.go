@@ -52,7 +52,8 @@ An upload is answered 200 only once it is committed. Bodies over 256 KiB
 are refused (413), malformed batches (400), other content types (415);
 each client address may upload --rate-limit batches per second (429
 beyond; the address is never stored). More than 256 uploads at once, or
-a store failure, is 503 (the device retries). Reports whose hour is more
+a store failure, is 503 (the device retries). At most 4096 connections
+are open at once; more wait to be accepted. Reports whose hour is more
 than 1h ahead or older than --retention are refused (400); raw reports
 received more than --retention + 1h ago are deleted every hour, their
 aggregates kept.
@@ -124,6 +125,7 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("telemetry serve: %w", err)
 	}
+	ln = collector.LimitListener(ln, collector.DefaultMaxConns)
 	addr := ln.Addr().String()
 	if f := c.String("addr-file"); f != "" {
 		if err := atomicfs.WriteFile(afero.NewOsFs(), f, []byte(addr+"\n"), 0o644); err != nil {
