@@ -306,3 +306,40 @@ func TestCloseCommitsQueued(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestClientNeverReadsCut: a client that sends request after request and
+// never reads an answer fills its connection; the server is then either
+// blocked writing (cut by WriteTimeout) or, its answers taken by the
+// kernel, waiting for a request that the full connection no longer
+// delivers (cut by IdleTimeout). Either way the connection is closed (the
+// client's writes fail) instead of held for ever.
+func TestClientNeverReadsCut(t *testing.T) {
+	c, err := New(Options{Store: store.NewMemory(), Now: fixedNow, PruneTicks: make(chan time.Time)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := httptest.NewUnstartedServer(c)
+	srv.Config = c.Server()
+	srv.Config.WriteTimeout = 200 * time.Millisecond // the bounds under test, made short
+	srv.Config.IdleTimeout = 200 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4096) // fill up sooner
+	req := []byte("GET /v1/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+	// Only a server that never cuts the connection reaches this deadline.
+	conn.SetWriteDeadline(time.Now().Add(time.Minute))
+	for {
+		if _, err := conn.Write(req); err != nil {
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+				t.Fatal("the server kept a connection whose client never read")
+			}
+			return
+		}
+	}
+}
