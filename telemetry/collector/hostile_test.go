@@ -307,7 +307,6 @@ func TestCloseCommitsQueued(t *testing.T) {
 	}
 }
 
-
 // TestClientNeverReadsCut: a client that sends request after request and
 // never reads an answer fills its connection; the server is then either
 // blocked writing (cut by WriteTimeout) or, its answers taken by the
