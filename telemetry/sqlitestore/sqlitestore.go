@@ -21,10 +21,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/edgetuf/edgetuf/internal/atomicfs"
 	"github.com/edgetuf/edgetuf/telemetry"
 	"github.com/edgetuf/edgetuf/telemetry/store"
-	"github.com/spf13/afero"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
@@ -158,15 +156,28 @@ func createFile(path string) error {
 		return err
 	}
 	// Make the new file and each new directory durable in its parent.
-	osfs := afero.NewOsFs()
+	// (internal/atomicfs is the repository writer's: the collector links
+	// none of it.)
 	for d := dir; ; d = filepath.Dir(d) {
-		if err := atomicfs.SyncDir(osfs, d); err != nil {
+		if err := syncDir(d); err != nil {
 			return err
 		}
 		if d == existing || d == filepath.Dir(d) {
 			return nil
 		}
 	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) { // EINVAL: cannot sync a directory here
+		return err
+	}
+	return nil
 }
 
 // migrate creates the schema of a new database and checks the version of
