@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,15 +45,7 @@ func (p *poisonStore) InsertBatches(ctx context.Context, received time.Time, bat
 	if slices.ContainsFunc(batches, p.refuses) {
 		return nil, errors.New("constraint failed") // all or nothing: nothing written
 	}
-	out := make([]int, len(batches))
-	for i, b := range batches {
-		n, err := p.Memory.Insert(ctx, received, b)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n
-	}
-	return out, nil
+	return insertEach(ctx, p.Memory, received, batches)
 }
 
 // TestFailingBatchFailsOnlyItself: in a group commit, a batch the store
@@ -66,14 +56,7 @@ func TestFailingBatchFailsOnlyItself(t *testing.T) {
 	ps := &poisonStore{Memory: store.NewMemory(), poison: bad[1].ID, entered: make(chan struct{}), release: make(chan struct{})}
 	c, url := start(t, Options{Store: ps, RateLimit: NoRateLimit})
 	answered := make(chan response, 7)
-	go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(0, 1)))) }()
-	<-ps.entered
-	released := false
-	defer func() {
-		if !released {
-			close(ps.release)
-		}
-	}()
+	release := holdCommit(t, url, answered, ps.entered, ps.release)
 	poisoned := make(chan response, 1)
 	go func() { poisoned <- post(t, nil, url, "application/json", bytes.NewReader(body(t, bad))) }()
 	for i := 1; i <= 5; i++ {
@@ -82,8 +65,7 @@ func TestFailingBatchFailsOnlyItself(t *testing.T) {
 	for len(c.jobs) < 6 { // all six queued behind the held commit
 		runtime.Gosched()
 	}
-	close(ps.release)
-	released = true
+	release()
 	if r := <-poisoned; r.status != http.StatusServiceUnavailable {
 		t.Fatalf("the refused batch: %+v", r)
 	}
@@ -107,24 +89,13 @@ func TestInFlightBounded(t *testing.T) {
 	g := &gateStore{Memory: store.NewMemory(), entered: make(chan struct{}), release: make(chan struct{})}
 	c, url := start(t, Options{Store: g, RateLimit: NoRateLimit, MaxInFlight: 2})
 	answered := make(chan response, 2)
-	go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(0, 1)))) }()
-	<-g.entered
-	released := false
-	defer func() {
-		if !released {
-			close(g.release)
-		}
-	}()
+	release := holdCommit(t, url, answered, g.entered, g.release)
 	go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(1, 1)))) }()
 	for len(c.jobs) < 1 {
 		runtime.Gosched()
 	}
 	// A body that never ends: it must be refused without being read.
-	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dial(t, url)
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"schema\":1,", telemetry.IngestPath)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -134,8 +105,7 @@ func TestInFlightBounded(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("the third upload: %d %v", resp.StatusCode, resp.Header)
 	}
-	close(g.release)
-	released = true
+	release()
 	for range 2 {
 		if r := <-answered; r.status != 200 {
 			t.Fatalf("%+v", r)
@@ -150,21 +120,10 @@ func TestInFlightBounded(t *testing.T) {
 // slowly (never finishing) is cut off at ReadTimeout, its upload counted
 // as refused and its in-flight slot freed; others are served meanwhile.
 func TestSlowBodyCut(t *testing.T) {
-	c, err := New(Options{Store: store.NewMemory(), Now: fixedNow, PruneTicks: make(chan time.Time), MaxInFlight: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	srv := httptest.NewUnstartedServer(c)
-	srv.Config = c.Server()
-	srv.Config.ReadTimeout = 200 * time.Millisecond // the bound under test, made short
-	srv.Start()
-	defer srv.Close()
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	c, srv := startServer(t, Options{MaxInFlight: 1}, func(s *http.Server) {
+		s.ReadTimeout = 200 * time.Millisecond // the bound under test, made short
+	})
+	conn := dial(t, srv.URL)
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"schema\":1,", telemetry.IngestPath)
 	// Only a server that never cuts the connection reaches this deadline.
 	conn.SetReadDeadline(time.Now().Add(time.Minute))
@@ -270,8 +229,7 @@ func TestCloseCommitsQueued(t *testing.T) {
 	g := &gateStore{Memory: store.NewMemory(), entered: make(chan struct{}), release: make(chan struct{})}
 	c, url := start(t, Options{Store: g, RateLimit: NoRateLimit})
 	answered := make(chan response, 6)
-	go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(0, 1)))) }()
-	<-g.entered
+	release := holdCommit(t, url, answered, g.entered, g.release)
 	for i := 1; i <= 5; i++ {
 		go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(i, 3)))) }()
 	}
@@ -292,7 +250,7 @@ func TestCloseCommitsQueued(t *testing.T) {
 	if r := post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(9, 1)))); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("an upload during Close: %+v", r)
 	}
-	close(g.release)
+	release()
 	for range 6 {
 		if r := <-answered; r.status != 200 {
 			t.Fatalf("a queued upload: %+v", r)
@@ -315,28 +273,17 @@ func TestCloseCommitsQueued(t *testing.T) {
 // Whichever, the server closes the connection and frees what it held,
 // instead of holding it for ever.
 func TestClientNeverReadsCut(t *testing.T) {
-	c, err := New(Options{Store: store.NewMemory(), Now: fixedNow, PruneTicks: make(chan time.Time)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	srv := httptest.NewUnstartedServer(c)
-	srv.Config = c.Server()
-	short := 200 * time.Millisecond // the bounds under test, made short
-	srv.Config.WriteTimeout, srv.Config.IdleTimeout, srv.Config.ReadHeaderTimeout, srv.Config.ReadTimeout = short, short, short, short
 	closed := make(chan struct{})
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateClosed {
-			close(closed)
+	_, srv := startServer(t, Options{}, func(s *http.Server) {
+		short := 200 * time.Millisecond // the bounds under test, made short
+		s.WriteTimeout, s.IdleTimeout, s.ReadHeaderTimeout, s.ReadTimeout = short, short, short, short
+		s.ConnState = func(_ net.Conn, state http.ConnState) {
+			if state == http.StateClosed {
+				close(closed)
+			}
 		}
-	}
-	srv.Start()
-	defer srv.Close()
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	})
+	conn := dial(t, srv.URL)
 	conn.(*net.TCPConn).SetReadBuffer(4096) // fill up sooner
 	go func() {
 		req := []byte("GET /v1/stats HTTP/1.1\r\nHost: x\r\n\r\n")
