@@ -9,11 +9,12 @@ import (
 )
 
 // version is a VersionReport with the given rates (fractions) and the
-// reports received behind their denominators.
+// reports received behind their denominators (the interval half to twice
+// the rate, at most 1).
 func version(rollback float64, activated int64, failure float64, offered int64) fleetreport.VersionReport {
 	return fleetreport.VersionReport{Version: "1.1.0",
-		RollbackRate: fleetreport.Rate{Value: rollback, Low: rollback / 2, High: rollback * 2, Reports: activated},
-		FailureRate:  fleetreport.Rate{Value: failure, Low: failure / 2, High: failure * 2, Reports: offered}}
+		RollbackRate: fleetreport.Rate{Value: rollback, Low: rollback / 2, High: min(1, rollback*2), Reports: activated},
+		FailureRate:  fleetreport.Rate{Value: failure, Low: failure / 2, High: min(1, failure*2), Reports: offered}}
 }
 
 func TestDecide(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/edgetuf/edgetuf/telemetry/fleetreport"
@@ -83,6 +84,11 @@ func (w *Watcher) once(ctx context.Context) Check {
 			vr = v
 		}
 	}
+	for _, r := range []fleetreport.Rate{vr.RollbackRate, vr.FailureRate} {
+		if err := checkEvidence(r); err != nil {
+			return fail("reading reports: %s %s: %v", w.ModelID, w.Version, err)
+		}
+	}
 	d := Decide(vr, w.Thresholds)
 	ck.Decision = &d
 	if !d.Halt {
@@ -131,4 +137,24 @@ func (w *Watcher) clock() Clock {
 		return SystemClock
 	}
 	return w.Clock
+}
+
+// checkEvidence refuses a rate that no report could give (NaN, infinite,
+// negative, above 1, outside its interval, a negative count): whatever
+// the source, such numbers decide nothing, neither a halt nor its
+// absence, and its reason could not be signed as it is.
+func checkEvidence(r fleetreport.Rate) error {
+	finite := func(fs ...float64) bool {
+		for _, f := range fs {
+			if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if !finite(r.Value, r.Low, r.High, r.Numerator, r.Denominator) || r.Reports < 0 ||
+		r.Value > 1 || r.High > 1 || r.Low > r.High || r.Reports > fleetreport.MaxCount {
+		return fmt.Errorf("%w: a rate of %v (interval %v-%v) on %d reports", fleetreport.ErrResponse, r.Value, r.Low, r.High, r.Reports)
+	}
+	return nil
 }

@@ -38,7 +38,11 @@ const (
 	DefaultRetention  = 30 * 24 * time.Hour
 	DefaultRateLimit  = 20.0 // batches per second per client
 	DefaultMaxClients = 100_000
-	PruneInterval     = time.Hour
+	// DefaultMaxInFlight bounds the uploads being read, parsed or
+	// committed at once: with MaxBatchBytes each, 256 of them hold at most
+	// 64 MiB of bodies (and their parsed reports).
+	DefaultMaxInFlight = 256
+	PruneInterval      = time.Hour
 )
 
 // NoRateLimit as Options.RateLimit turns the rate limit off (tests, a
@@ -61,7 +65,8 @@ const (
 
 const (
 	// queueLength bounds the batches waiting for the committer; a full
-	// queue makes uploads wait (back-pressure), never grows memory.
+	// queue makes uploads wait (back-pressure), never grows memory. The
+	// uploads in flight (Options.MaxInFlight) bound it too.
 	queueLength = 1024
 	// maxGroupReports bounds the reports of one transaction.
 	maxGroupReports = 20_000
@@ -86,6 +91,11 @@ type Options struct {
 	// MaxClients bounds the rate limiter's memory (DefaultMaxClients when
 	// zero).
 	MaxClients int
+	// MaxInFlight bounds the uploads being read, parsed or committed at
+	// once, and so the memory their bodies and reports hold
+	// (DefaultMaxInFlight when zero). An upload beyond it is answered 503
+	// with Retry-After at once, before its body is read.
+	MaxInFlight int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// PruneTicks, when set, triggers pruning instead of a ticker every
@@ -97,15 +107,24 @@ type Options struct {
 }
 
 // Stats are the collector's counters since start (GET /v1/stats).
-// Accepted and Duplicates count reports; the others count uploads.
+// Accepted and Duplicates count the reports of committed batches; the
+// others count uploads (POST /v1/reports), each counted in Uploads and in
+// exactly one of Acknowledged, RejectedInvalid, RejectedSize,
+// RejectedType, RateLimited, StoreErrors and Unavailable once answered.
 type Stats struct {
 	Accepted        int64 `json:"accepted"`
 	Duplicates      int64 `json:"duplicates"`
+	Uploads         int64 `json:"uploads"`
+	Acknowledged    int64 `json:"acknowledged"`
 	RejectedInvalid int64 `json:"rejected_invalid"`
 	RejectedSize    int64 `json:"rejected_size"`
 	RejectedType    int64 `json:"rejected_type"`
 	RateLimited     int64 `json:"rate_limited"`
 	StoreErrors     int64 `json:"store_errors"`
+	// Unavailable counts uploads answered 503 for another reason than the
+	// store: too many in flight, the collector closing, or the client
+	// gone before its commit (the batch is committed all the same).
+	Unavailable int64 `json:"unavailable"`
 	// Pruned counts the raw reports deleted by retention.
 	Pruned int64 `json:"pruned"`
 }
@@ -117,8 +136,10 @@ type Collector struct {
 	limiter *limiter // nil: no limit
 	mux     *http.ServeMux
 	jobs    chan *job
+	// inFlight holds a token per upload being read, parsed or committed.
+	inFlight chan struct{}
 
-	accepted, duplicates, invalid, size, ctype, limited, storeErrs, pruned atomic.Int64
+	accepted, duplicates, uploads, acked, invalid, size, ctype, limited, storeErrs, unavailable, pruned atomic.Int64
 
 	mu      sync.RWMutex // held for reading while a job is queued
 	closed  bool
@@ -154,7 +175,14 @@ func New(opts Options) (*Collector, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Collector{opts: opts, jobs: make(chan *job, queueLength), stop: make(chan struct{})}
+	if opts.MaxInFlight == 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.MaxInFlight < 0 {
+		return nil, errors.New("collector: negative MaxInFlight")
+	}
+	c := &Collector{opts: opts, jobs: make(chan *job, queueLength), inFlight: make(chan struct{}, opts.MaxInFlight),
+		stop: make(chan struct{})}
 	if opts.RateLimit != NoRateLimit {
 		rate := opts.RateLimit
 		if rate == 0 {
@@ -229,9 +257,10 @@ func (c *Collector) Server() *http.Server {
 // Stats returns the counters.
 func (c *Collector) Stats() Stats {
 	return Stats{
-		Accepted: c.accepted.Load(), Duplicates: c.duplicates.Load(), RejectedInvalid: c.invalid.Load(),
-		RejectedSize: c.size.Load(), RejectedType: c.ctype.Load(), RateLimited: c.limited.Load(),
-		StoreErrors: c.storeErrs.Load(), Pruned: c.pruned.Load(),
+		Accepted: c.accepted.Load(), Duplicates: c.duplicates.Load(), Uploads: c.uploads.Load(),
+		Acknowledged: c.acked.Load(), RejectedInvalid: c.invalid.Load(), RejectedSize: c.size.Load(),
+		RejectedType: c.ctype.Load(), RateLimited: c.limited.Load(), StoreErrors: c.storeErrs.Load(),
+		Unavailable: c.unavailable.Load(), Pruned: c.pruned.Load(),
 	}
 }
 
@@ -252,6 +281,12 @@ func (c *Collector) Close() error {
 
 // ingest handles POST /v1/reports.
 func (c *Collector) ingest(w http.ResponseWriter, r *http.Request) {
+	c.uploads.Add(1)
+	// Until the body is read, a refusal closes the connection: otherwise
+	// the server reads what is left of the body before answering, and a
+	// client sending it slowly would hold the answer and the connection
+	// for ReadTimeout.
+	w.Header().Set("Connection", "close")
 	if c.limiter != nil {
 		if ok, wait := c.limiter.allow(r.RemoteAddr); !ok {
 			c.limited.Add(1)
@@ -273,6 +308,15 @@ func (c *Collector) ingest(w http.ResponseWriter, r *http.Request) {
 		tooLarge()
 		return
 	}
+	select {
+	case c.inFlight <- struct{}{}:
+		defer func() { <-c.inFlight }()
+	default:
+		c.unavailable.Add(1)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "the collector is busy; retry later")
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, telemetry.MaxBatchBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -283,6 +327,7 @@ func (c *Collector) ingest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
+	w.Header().Del("Connection")
 	batch, err := telemetry.ParseBatch(body)
 	if err == nil {
 		err = c.checkHours(batch.Reports)
@@ -293,10 +338,18 @@ func (c *Collector) ingest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := c.commit(r.Context(), batch.Reports)
-	if err != nil {
+	var unavailable *unavailableError
+	switch {
+	case errors.As(err, &unavailable):
+		c.unavailable.Add(1)
+		writeError(w, http.StatusServiceUnavailable, unavailable.msg)
+		return
+	case err != nil:
+		c.storeErrs.Add(1)
 		writeError(w, http.StatusServiceUnavailable, "the report store failed; retry later")
 		return
 	}
+	c.acked.Add(1)
 	writeJSON(w, http.StatusOK, map[string]int{"accepted": res, "duplicates": len(batch.Reports) - res})
 }
 
@@ -320,26 +373,33 @@ func (c *Collector) checkHours(reports []telemetry.Report) error {
 	return nil
 }
 
+// unavailableError: commit did not get a store's answer for the batch
+// (the collector is closing, or the client left).
+type unavailableError struct{ msg string }
+
+func (e *unavailableError) Error() string { return e.msg }
+
 // commit queues a batch for the committer and waits until it is durable.
+// An error other than *unavailableError is the store's.
 func (c *Collector) commit(ctx context.Context, reports []telemetry.Report) (int, error) {
 	j := &job{reports: reports, done: make(chan result, 1)}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
-		return 0, errors.New("collector closed")
+		return 0, &unavailableError{"the collector is shutting down; retry later"}
 	}
 	select {
 	case c.jobs <- j:
 	case <-ctx.Done():
 		c.mu.RUnlock()
-		return 0, ctx.Err()
+		return 0, &unavailableError{"the upload was abandoned before its commit"}
 	}
 	c.mu.RUnlock()
 	select {
 	case res := <-j.done:
 		return res.inserted, res.err
 	case <-ctx.Done(): // the client left; the batch still commits
-		return 0, ctx.Err()
+		return 0, &unavailableError{"the upload was abandoned before its commit"}
 	}
 }
 
@@ -366,6 +426,11 @@ func (c *Collector) commitLoop() {
 	}
 }
 
+// commitGroup commits a group of batches in one transaction. If that
+// fails (nothing of it is committed), each batch is retried in its own
+// transaction, so that one batch the store refuses fails only its own
+// upload: every batch is answered by the outcome of the transaction that
+// holds it, never by another's.
 func (c *Collector) commitGroup(group []*job) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
@@ -379,10 +444,13 @@ func (c *Collector) commitGroup(group []*job) {
 		}
 		inserted, err := bi.InsertBatches(ctx, received, batches)
 		for i := range results {
-			if err != nil {
-				results[i].err = err
-			} else {
+			switch {
+			case err == nil:
 				results[i].inserted = inserted[i]
+			case len(group) == 1:
+				results[i].err = err
+			default:
+				results[i].inserted, results[i].err = c.opts.Store.Insert(ctx, received, group[i].reports)
 			}
 		}
 	} else {
@@ -393,7 +461,6 @@ func (c *Collector) commitGroup(group []*job) {
 	crashpoint.Hit("collector.committed") // committed, not yet acknowledged: the device retries, a duplicate
 	for i, j := range group {
 		if err := results[i].err; err != nil {
-			c.storeErrs.Add(1)
 			c.opts.Logger.Error("telemetry store insert failed", "err", err)
 		} else {
 			c.accepted.Add(int64(results[i].inserted))
@@ -403,11 +470,15 @@ func (c *Collector) commitGroup(group []*job) {
 	}
 }
 
-// prune deletes the raw reports received before the retention.
+// prune deletes the raw reports received before the retention and
+// MaxFutureSkew: a report's ID must be kept as long as a retry of it can
+// pass checkHours, or the retry would be counted twice. A report received
+// at T has an hour of at most T+MaxFutureSkew, and a retry is refused
+// once that hour is older than the retention.
 func (c *Collector) prune() {
 	ctx, cancel := context.WithTimeout(context.Background(), PruneInterval)
 	defer cancel()
-	before := c.opts.Now().Add(-c.opts.Retention)
+	before := c.opts.Now().Add(-c.opts.Retention - MaxFutureSkew)
 	n, err := c.opts.Store.Prune(ctx, before)
 	c.pruned.Add(n)
 	if err != nil {

@@ -54,6 +54,14 @@ func body(t testing.TB, rs []telemetry.Report) []byte {
 // start runs a collector on a real loopback HTTP server.
 func start(t *testing.T, opts Options) (*Collector, string) {
 	t.Helper()
+	c, srv := startServer(t, opts, func(*http.Server) {})
+	return c, srv.URL
+}
+
+// startServer is start with the server's configuration given to
+// configure first (to make the bound under test short).
+func startServer(t *testing.T, opts Options, configure func(*http.Server)) (*Collector, *httptest.Server) {
+	t.Helper()
 	if opts.Store == nil {
 		opts.Store = store.NewMemory()
 	}
@@ -69,9 +77,21 @@ func start(t *testing.T, opts Options) (*Collector, string) {
 	}
 	srv := httptest.NewUnstartedServer(c)
 	srv.Config = c.Server()
+	configure(srv.Config)
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); c.Close() })
-	return c, srv.URL
+	return c, srv
+}
+
+// dial opens a raw connection to srv, closed when the test ends.
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(addr, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 type response struct {
@@ -309,21 +329,10 @@ func TestRateLimitMapBounded(t *testing.T) {
 // TestSlowlorisHeadersCut: a client that never finishes its headers is
 // disconnected after ReadHeaderTimeout, and others are served meanwhile.
 func TestSlowlorisHeadersCut(t *testing.T) {
-	c, err := New(Options{Store: store.NewMemory(), Now: fixedNow, PruneTicks: make(chan time.Time)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	srv := httptest.NewUnstartedServer(c)
-	srv.Config = c.Server()
-	srv.Config.ReadHeaderTimeout = 100 * time.Millisecond // the bound under test, made short
-	srv.Start()
-	defer srv.Close()
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	_, srv := startServer(t, Options{}, func(s *http.Server) {
+		s.ReadHeaderTimeout = 100 * time.Millisecond // the bound under test, made short
+	})
+	conn := dial(t, srv.URL)
 	if _, err := io.WriteString(conn, "POST /v1/reports HTTP/1.1\r\nHost: x\r\nX-Slow: "); err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +341,7 @@ func TestSlowlorisHeadersCut(t *testing.T) {
 	}
 	// Only a server that never cuts the connection reaches this deadline.
 	conn.SetReadDeadline(time.Now().Add(time.Minute))
-	_, err = io.ReadAll(conn)
+	_, err := io.ReadAll(conn)
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		t.Fatal("the server kept a connection whose headers never ended")
 	}
@@ -352,7 +361,7 @@ func TestStoreFailureIs503(t *testing.T) {
 	if r := post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(1, 1)))); r.status != 503 {
 		t.Fatalf("%+v", r)
 	}
-	if s := stats(t, url); s.StoreErrors != 1 || s.Accepted != 0 {
+	if s := stats(t, url); s.StoreErrors != 1 || s.Accepted != 0 || s.Uploads != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 }
@@ -413,15 +422,34 @@ func (g *gateStore) InsertBatches(ctx context.Context, received time.Time, batch
 		close(g.entered)
 		<-g.release
 	}
+	return insertEach(ctx, g.Memory, received, batches)
+}
+
+// insertEach inserts each batch into m, as a BatchInserter would.
+func insertEach(ctx context.Context, m *store.Memory, received time.Time, batches [][]telemetry.Report) ([]int, error) {
 	out := make([]int, len(batches))
 	for i, b := range batches {
-		n, err := g.Memory.Insert(ctx, received, b)
+		n, err := m.Insert(ctx, received, b)
 		if err != nil {
 			return nil, err
 		}
 		out[i] = n
 	}
 	return out, nil
+}
+
+// holdCommit posts a first upload and waits until the store holds its
+// commit (entered); the function it returns lets the commit go (closes
+// release), once, and is also called when the test ends, so that a
+// failing test never leaves the committer blocked.
+func holdCommit(t *testing.T, url string, answered chan<- response, entered, release chan struct{}) func() {
+	t.Helper()
+	go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(0, 1)))) }()
+	<-entered
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	return free
 }
 
 // TestGroupCommit: uploads that arrive while a commit runs wait, are
@@ -431,14 +459,7 @@ func TestGroupCommit(t *testing.T) {
 	g := &gateStore{Memory: store.NewMemory(), entered: make(chan struct{}), release: make(chan struct{})}
 	c, url := start(t, Options{Store: g, RateLimit: NoRateLimit})
 	answered := make(chan response, 11)
-	go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(0, 1)))) }()
-	<-g.entered
-	released := false
-	defer func() {
-		if !released { // a failing test must not leave the committer blocked
-			close(g.release)
-		}
-	}()
+	release := holdCommit(t, url, answered, g.entered, g.release)
 	for i := 1; i <= 10; i++ {
 		go func() { answered <- post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(i%5+1, i)))) }()
 	}
@@ -450,8 +471,7 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatalf("answered before its commit: %+v", r)
 	default:
 	}
-	close(g.release)
-	released = true
+	release()
 	var accepted, dups int
 	for range 11 {
 		r := <-answered
@@ -484,7 +504,7 @@ func (p pruneStore) Prune(ctx context.Context, before time.Time) (int64, error) 
 }
 
 // TestPruneOnTick: the collector prunes at start and on each tick,
-// everything received before now minus the retention.
+// everything received before now minus the retention and MaxFutureSkew.
 func TestPruneOnTick(t *testing.T) {
 	ticks := make(chan time.Time)
 	ps := pruneStore{store.NewMemory(), make(chan time.Time)}
@@ -494,7 +514,7 @@ func TestPruneOnTick(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if before := <-ps.calls; !before.Equal(now.Add(-48 * time.Hour)) {
+	if before := <-ps.calls; !before.Equal(now.Add(-48*time.Hour - MaxFutureSkew)) {
 		t.Fatalf("pruned before %v", before)
 	}
 	ticks <- now

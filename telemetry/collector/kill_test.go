@@ -28,6 +28,11 @@ import (
 // database it names (TestKill9DuringIngest runs it as a subprocess).
 const childEnv = "EDGETUF_TEST_COLLECTOR_DB"
 
+// fileSizeEnv, when set, limits the size of the files the child
+// collector writes (RLIMIT_FSIZE, bytes): a write beyond fails as on a
+// full disk (EFBIG; Go ignores SIGXFSZ).
+const fileSizeEnv = "EDGETUF_TEST_COLLECTOR_FSIZE"
+
 func TestMain(m *testing.M) {
 	if db := os.Getenv(childEnv); db != "" {
 		runChild(db)
@@ -43,6 +48,16 @@ func runChild(db string) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if limit := os.Getenv(fileSizeEnv); limit != "" { // TestDiskFull
+		n, _ := strconv.ParseUint(limit, 10, 64)
+		var rl syscall.Rlimit
+		syscall.Getrlimit(syscall.RLIMIT_FSIZE, &rl)
+		rl.Cur = n
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 	c, err := New(Options{Store: st, Now: fixedNow, RateLimit: NoRateLimit, PruneTicks: make(chan time.Time)})
 	if err != nil {

@@ -144,8 +144,8 @@ func (s httpSource) Report(ctx context.Context, q store.Query) (*Report, error) 
 
 // ParseReport parses a collector's answer to q strictly: at most
 // MaxReportBytes, no unknown field, no trailing data, a report of q's
-// model (and version, if q has one) whose versions parse and are not
-// repeated. Any failure is ErrResponse.
+// model (and version, if q has one) whose versions parse, are not
+// repeated and pass CheckVersion. Any failure is ErrResponse.
 func ParseReport(data []byte, q store.Query) (*Report, error) {
 	var r Report
 	if err := jsonlimit.UnmarshalStrict(data, &r, MaxReportBytes); err != nil {
@@ -190,6 +190,11 @@ func checkResponse(r *Report, q store.Query) error {
 		seen[v.Version] = true
 		if q.Version != "" && v.Version != q.Version {
 			return bad("version %s, asked for %s", v.Version, q.Version)
+		}
+	}
+	for i := range r.Versions {
+		if err := CheckVersion(&r.Versions[i]); err != nil {
+			return bad("version %s: %v", r.Versions[i].Version, err)
 		}
 	}
 	return nil

@@ -146,7 +146,8 @@ func TestHTTPSourceRefuses(t *testing.T) {
 }
 
 // FuzzParseReport: whatever a collector sends, ParseReport returns an
-// ErrResponse or a report of the model asked for that survives a round
+// ErrResponse on one line (no control character a log could be forged
+// with) or a report of the model asked for that survives a round
 // trip through JSON.
 func FuzzParseReport(f *testing.F) {
 	good, _ := json.Marshal(Build("detector", time.Time{}, []store.Count{
@@ -160,6 +161,9 @@ func FuzzParseReport(f *testing.F) {
 		if err != nil {
 			if !errors.Is(err, ErrResponse) {
 				t.Fatalf("error %v is not ErrResponse", err)
+			}
+			if strings.ContainsAny(err.Error(), "\n\r\x1b") { // the watch logs it as one line
+				t.Fatalf("error %q is not one line", err)
 			}
 			return
 		}

@@ -15,7 +15,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -103,6 +105,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	if err := createFile(abs); err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", abs, err)
+	}
 	params := url.Values{}
 	params.Set("_txlock", "immediate") // a writer takes the lock at BEGIN, not mid-transaction
 	params.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
@@ -122,6 +127,57 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite %s: %w", abs, err)
 	}
 	return s, nil
+}
+
+// createFile creates a missing database file, readable by its owner
+// only (SQLite gives its -wal and -shm files the database's permissions),
+// and its missing directories (0700), durably: reports are operational
+// data that other local users have no business reading.
+func createFile(path string) error {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return err // nil: an existing database is opened as it is
+	}
+	dir := filepath.Dir(path)
+	existing := dir
+	for {
+		if _, err := os.Stat(existing); err == nil || existing == filepath.Dir(existing) {
+			break
+		}
+		existing = filepath.Dir(existing)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	// Make the new file and each new directory durable in its parent.
+	// (internal/atomicfs is the repository writer's: the collector links
+	// none of it.)
+	for d := dir; ; d = filepath.Dir(d) {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+		if d == existing || d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) { // EINVAL: cannot sync a directory here
+		return err
+	}
+	return nil
 }
 
 // migrate creates the schema of a new database and checks the version of

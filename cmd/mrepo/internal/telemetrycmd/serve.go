@@ -45,15 +45,18 @@ func ServeCommand() *cli.Command {
 		Description: `Serves POST /v1/reports (device uploads), GET /v1/stats (counters),
 GET /healthz, and the dashboard (/dashboard, /v1/report), storing reports
 in the database --db names: a file path or sqlite:///ABSOLUTE/PATH for
-SQLite (created if missing; WAL, every acknowledged batch is on disk), or
-postgres://... for PostgreSQL.
+SQLite (created if missing, mode 0600, with its directories; WAL, every
+acknowledged batch is on disk), or postgres://... for PostgreSQL.
 
 An upload is answered 200 only once it is committed. Bodies over 256 KiB
 are refused (413), malformed batches (400), other content types (415);
 each client address may upload --rate-limit batches per second (429
-beyond; the address is never stored). Reports whose hour is more than 1h
-ahead or older than --retention are refused (400); raw reports older than
---retention are deleted every hour, their aggregates kept.
+beyond; the address is never stored). More than 256 uploads at once, or
+a store failure, is 503 (the device retries). At most 4096 connections
+are open at once; more wait to be accepted. Reports whose hour is more
+than 1h ahead or older than --retention are refused (400); raw reports
+received more than --retention + 1h ago are deleted every hour, their
+aggregates kept.
 
 Listens on 127.0.0.1 unless --addr says otherwise; port 0 picks a free
 port. Prints the address (with --json, one JSON object). Stops on SIGINT
@@ -62,8 +65,8 @@ or SIGTERM after the uploads in flight are committed.`,
 			&cli.StringFlag{Name: "db", Usage: "the report database `URL` (file path, sqlite:///PATH or postgres://...)"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8090", Usage: "listen `ADDRESS`"},
 			&cli.StringFlag{Name: "addr-file", Usage: "write the listening address to `FILE`"},
-			&cli.StringFlag{Name: "retention", Value: "30d", Usage: "keep raw reports this `DURATION` (e.g. 30d, 72h)"},
-			&cli.StringFlag{Name: "rate-limit", Value: "20/s", Usage: "uploads per second per client `N/s`, or off"},
+			&cli.StringFlag{Name: "retention", Value: "30d", Usage: "keep raw reports this `DURATION` (at least 1h, e.g. 30d, 72h); older report hours are refused"},
+			&cli.StringFlag{Name: "rate-limit", Value: "20/s", Usage: "uploads per second allowed from one client address, as `N/s` (burst 2N), or off"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate chain `FILE` (PEM; needs --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "private key `FILE` (PEM) of --tls-cert"},
 			&cli.BoolFlag{Name: "json", Usage: "print the address and the final counters as JSON"},
@@ -122,6 +125,7 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("telemetry serve: %w", err)
 	}
+	ln = collector.LimitListener(ln, collector.DefaultMaxConns)
 	addr := ln.Addr().String()
 	if f := c.String("addr-file"); f != "" {
 		if err := atomicfs.WriteFile(afero.NewOsFs(), f, []byte(addr+"\n"), 0o644); err != nil {
@@ -143,8 +147,8 @@ func serve(c *cli.Context) error {
 	if c.Bool("json") {
 		cliutil.WriteJSON(c.App.Writer, map[string]any{"stopped": received().String(), "stats": s})
 	} else {
-		fmt.Fprintf(c.App.Writer, "Stopped (%v): %d reports accepted, %d duplicates, %d uploads refused as invalid, %d as too large, %d rate limited\n",
-			received(), s.Accepted, s.Duplicates, s.RejectedInvalid+s.RejectedType, s.RejectedSize, s.RateLimited)
+		fmt.Fprintf(c.App.Writer, "Stopped (%v): %d reports accepted, %d duplicates, %d uploads refused as invalid, %d as too large, %d rate limited, %d failed or busy (503)\n",
+			received(), s.Accepted, s.Duplicates, s.RejectedInvalid+s.RejectedType, s.RejectedSize, s.RateLimited, s.StoreErrors+s.Unavailable)
 	}
 	return nil
 }
