@@ -8,9 +8,10 @@
 # 1. Installs what the tests need beyond Go (.ci/install-test-deps.sh:
 #    SoftHSM2 and a C compiler for the PKCS#11 key backend, local-kms for
 #    the AWS KMS one, swtpm for the TPM, versitygw as the S3 server of the
-#    storage tests; it skips what is already there). Then
-#    EDGETUF_REQUIRE_BACKENDS=1 turns the key-backend tests' "not installed"
-#    skips into failures: nothing is skipped silently.
+#    storage tests, PostgreSQL for the telemetry store, chromium for the
+#    dashboard's browser test; it skips what is already there). Then
+#    EDGETUF_REQUIRE_BACKENDS=1 turns the tests' "not installed" skips into
+#    failures: nothing is skipped silently.
 # 2. go test ./...  (every package well inside go test's 10-minute default
 #    timeout; no test depends on timing, so a loaded machine only makes it
 #    slower).
