@@ -201,7 +201,7 @@ func checkAcknowledged(t *testing.T, db string, acked map[int]int) {
 	}
 	// And a collector restarted on it serves.
 	_, url := startChild(t, db)
-	if r := post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(1<<40, 1)))); r.status != 200 || r.Accepted != 1 {
+	if r := post(t, nil, url, "application/json", bytes.NewReader(body(t, reports(1<<30, 1)))); r.status != 200 || r.Accepted != 1 {
 		t.Fatalf("the restarted collector: %+v", r)
 	}
 }

@@ -260,7 +260,7 @@ func (r *Recorder) Signal(sig Signal) error {
 		return fmt.Errorf("signal kind %q: want %s or %s", sig.Kind, telemetry.KindCrash, telemetry.KindLatency)
 	}
 	if sig.LatencyMillis < 0 || sig.LatencyMillis > 1<<31 || (sig.Kind == telemetry.KindCrash && sig.LatencyMillis != 0) {
-		return fmt.Errorf("latency %d ms: want 0 to %d, for a latency signal only", sig.LatencyMillis, 1<<31)
+		return fmt.Errorf("latency %d ms: want 0 to %d, for a latency signal only", sig.LatencyMillis, int64(1)<<31)
 	}
 	if err := targets.CheckModelID(sig.ModelID); err != nil {
 		return err
