@@ -1,9 +1,11 @@
 // Package backendtest starts the external services that tests run
 // against: the key backends that the key-reference tests sign through (a
 // SoftHSM2 token for PKCS#11, local-kms as an AWS KMS emulator, swtpm as a
-// TPM) and versitygw, an S3 server for the storage and publishing tests. A
-// test calls SoftHSM, LocalKMS, StartSWTPM or VersityGW; each skips the
-// test, with the reason, when its component is not installed, unless
+// TPM), versitygw, an S3 server for the storage and publishing tests,
+// PostgreSQL for the telemetry store, and a headless Chromium for the
+// telemetry dashboard. A test calls SoftHSM, LocalKMS, StartSWTPM,
+// VersityGW, Postgres or Chromium; each skips the test, with the reason,
+// when its component is not installed, unless
 // EDGETUF_REQUIRE_BACKENDS=1 (CI sets it after installing them), in which
 // case a missing component fails the test. .ci/install-test-deps.sh
 // installs them all. It is test support only: every PIN and credential

@@ -31,7 +31,10 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store         = (*Store)(nil)
+	_ store.BatchInserter = (*Store)(nil)
+)
 
 // Open connects to the database at url (a PostgreSQL connection URL or
 // key=value string, as pgx reads it; pool_max_conns sets the pool size)

@@ -176,10 +176,12 @@ func (m *Memory) Models(ctx context.Context) ([]string, error) {
 	defer m.mu.Unlock()
 	seen := map[string]bool{}
 	var out []string
-	for _, r := range append(append([]telemetry.Report(nil), m.pruned...), m.reports...) {
-		if !seen[r.ModelID] {
-			seen[r.ModelID] = true
-			out = append(out, r.ModelID)
+	for _, list := range [][]telemetry.Report{m.pruned, m.reports} {
+		for i := range list {
+			if id := list[i].ModelID; !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
 		}
 	}
 	sort.Strings(out)
