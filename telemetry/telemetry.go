@@ -190,6 +190,10 @@ var (
 	shortPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+/-]{0,63}$`)
 )
 
+// IsShortField reports whether v may be a report's device_class, os,
+// os_version or app_version: 1-64 characters of A-Z a-z 0-9 . _ + / -.
+func IsShortField(v string) bool { return shortPattern.MatchString(v) }
+
 // ParseBatch parses and checks an uploaded batch: at most MaxBatchBytes,
 // strict JSON (no unknown field, no key given twice or in another case, no trailing data, bounded depth), this
 // Schema, 1 to MaxReportsPerBatch reports, each passing Check. Any

@@ -3,8 +3,9 @@ package devstate
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/edgetuf/edgetuf/telemetry"
 )
 
 // telemetryKeys are the settings of fleet telemetry (docs/telemetry.md):
@@ -39,13 +40,10 @@ func CheckTelemetryURL(u string) error {
 	return nil
 }
 
-// reportFieldPattern is telemetry.Report's rule for its short fields.
-var reportFieldPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+/-]{0,63}$`)
-
 // CheckReportField accepts a value a report may carry as its OS version,
 // app version or device class.
 func CheckReportField(v string) error {
-	if !reportFieldPattern.MatchString(v) {
+	if !telemetry.IsShortField(v) {
 		return fmt.Errorf("%q: want 1-64 characters of A-Z a-z 0-9 . _ + / - (e.g. 12 or 22.04)", v)
 	}
 	return nil

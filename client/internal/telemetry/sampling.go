@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 
 	"github.com/edgetuf/edgetuf/telemetry"
@@ -54,7 +55,8 @@ func (r *Recorder) LoadSampling(src Source) {
 		} else {
 			doc = data
 		}
-		want = hex.EncodeToString(sha256Of(data))
+		sum := sha256.Sum256(data)
+		want = hex.EncodeToString(sum[:])
 	}
 	r.box.change(func(s *State) bool {
 		s.Sampling, s.SamplingDoc, s.SamplingSHA256 = sampling, doc, want

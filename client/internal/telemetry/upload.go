@@ -3,7 +3,6 @@ package telemetry
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -133,9 +132,4 @@ func (r *Recorder) remove(deadline time.Time, sent []telemetry.Report, dropped b
 		return true
 	})
 	return err
-}
-
-func sha256Of(data []byte) []byte {
-	h := sha256.Sum256(data)
-	return h[:]
 }
