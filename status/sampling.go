@@ -6,12 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/repofiles"
+	"github.com/edgetuf/edgetuf/targets"
 	"github.com/edgetuf/edgetuf/telemetry"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -80,19 +81,9 @@ func (s *Sampling) Describe() string {
 	if s.Config == nil {
 		return "INVALID: " + s.Error
 	}
-	parts := []string{"default " + Percent(s.Config.Default)}
-	keys := make([]string, 0, len(s.Config.Rates))
-	for k := range s.Config.Rates {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		parts = append(parts, k+" "+Percent(s.Config.Rates[k]))
+	parts := []string{"default " + targets.FormatPercent(s.Config.Default) + "%"}
+	for _, k := range slices.Sorted(maps.Keys(s.Config.Rates)) {
+		parts = append(parts, k+" "+targets.FormatPercent(s.Config.Rates[k])+"%")
 	}
 	return strings.Join(parts, ", ")
-}
-
-// Percent formats basis points as a percent: 1000 is "10%", 5 "0.05%".
-func Percent(bp int) string {
-	return strconv.FormatFloat(float64(bp)/100, 'f', -1, 64) + "%"
 }

@@ -1,7 +1,9 @@
 package fleetreport
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -19,7 +21,7 @@ var FunnelKinds = []string{telemetry.KindOffered, telemetry.KindDownloaded, tele
 var OtherKinds = func() []string {
 	var out []string
 	for _, k := range telemetry.Kinds {
-		if indexOf(FunnelKinds, k) == len(FunnelKinds) {
+		if !slices.Contains(FunnelKinds, k) {
 			out = append(out, k)
 		}
 	}
@@ -68,7 +70,7 @@ func Build(modelID string, since time.Time, counts []store.Count) *Report {
 	if !since.IsZero() {
 		r.Since = since.UTC().Format(time.RFC3339)
 	}
-	for _, v := range sortVersions(keys(byVersion)) {
+	for _, v := range sortVersions(slices.Collect(maps.Keys(byVersion))) {
 		r.Versions = append(r.Versions, buildVersion(v, byVersion[v]))
 	}
 	return r
@@ -125,7 +127,7 @@ func buildVersion(version string, counts []store.Count) VersionReport {
 	sort.Slice(vr.Failures, func(i, j int) bool {
 		a, b := vr.Failures[i], vr.Failures[j]
 		if a.Kind != b.Kind {
-			return indexOf(FunnelKinds, a.Kind) < indexOf(FunnelKinds, b.Kind)
+			return slices.Index(FunnelKinds, a.Kind) < slices.Index(FunnelKinds, b.Kind)
 		}
 		if a.Estimate != b.Estimate {
 			return a.Estimate > b.Estimate
@@ -225,22 +227,4 @@ func versionLess(a, b string) bool {
 		return va.Compare(vb) < 0
 	}
 	return a < b // equal precedence (build metadata): a stable order
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
-// indexOf is the index of s in list, len(list) if absent.
-func indexOf(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return len(list)
 }

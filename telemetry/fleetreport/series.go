@@ -1,7 +1,9 @@
 package fleetreport
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/edgetuf/edgetuf/telemetry"
@@ -64,7 +66,7 @@ func RollbackSeries(points []store.Point) []VersionSeries {
 		}
 	}
 	out := []VersionSeries{}
-	for _, v := range sortVersions(keys(byVersion)) {
+	for _, v := range sortVersions(slices.Collect(maps.Keys(byVersion))) {
 		out = append(out, VersionSeries{Version: v, Points: byVersion[v].points})
 	}
 	return out

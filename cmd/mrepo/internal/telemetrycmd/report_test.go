@@ -24,9 +24,12 @@ type closeCounting struct {
 
 func (c *closeCounting) Close() error { c.closed++; return nil }
 
-// runApp runs mrepo report args with open as OpenDB, opening a store.
+// runApp runs mrepo report args with open as OpenDB, opening a store
+// (nil: no driver); the test's end restores OpenDB.
 func runApp(t *testing.T, open func(ctx context.Context, url string) (store.Store, error), args ...string) (string, error) {
 	t.Helper()
+	prev := OpenDB
+	t.Cleanup(func() { OpenDB = prev })
 	OpenDB = nil
 	if open != nil {
 		OpenDB = func(ctx context.Context, url string) (fleetreport.Source, io.Closer, error) {
@@ -37,7 +40,6 @@ func runApp(t *testing.T, open func(ctx context.Context, url string) (store.Stor
 			return fleetreport.FromStore(st), st, nil
 		}
 	}
-	t.Cleanup(func() { OpenDB = nil })
 	var out bytes.Buffer
 	app := &cli.App{Name: "mrepo", Writer: &out, ErrWriter: &out, Commands: []*cli.Command{ReportCommand()}}
 	err := app.Run(append([]string{"mrepo", "report"}, args...))

@@ -3,7 +3,6 @@ package telemetrycmd
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +12,8 @@ import (
 	"github.com/edgetuf/edgetuf/internal/duration"
 	"github.com/edgetuf/edgetuf/server"
 	"github.com/edgetuf/edgetuf/telemetry/collector"
-	"github.com/edgetuf/edgetuf/telemetry/store"
+	"github.com/edgetuf/edgetuf/telemetry/dashboard"
+	"github.com/edgetuf/edgetuf/telemetry/fleetreport"
 	"github.com/edgetuf/edgetuf/telemetry/telemetrydb"
 	"github.com/spf13/afero"
 	"github.com/urfave/cli/v2"
@@ -31,10 +31,6 @@ See docs/telemetry.md.`,
 		Subcommands: subs,
 	})
 }
-
-// readHandler is the read side the collector mounts at /dashboard and
-// /v1/report (nil: 404 until the dashboard is wired in).
-var readHandler func(st store.Store) http.Handler
 
 // ServeCommand is "mrepo telemetry serve".
 func ServeCommand() *cli.Command {
@@ -112,10 +108,9 @@ func serve(c *cli.Context) error {
 		return fmt.Errorf("telemetry serve: %w", err)
 	}
 	defer st.Close()
-	opts := collector.Options{Store: st, Retention: retention, RateLimit: rate, Logger: cliutil.Logger(c)}
-	if readHandler != nil {
-		opts.ReadHandler = readHandler(st)
-	}
+	// The read side: the dashboard and /v1/report.
+	opts := collector.Options{Store: st, Retention: retention, RateLimit: rate, Logger: cliutil.Logger(c),
+		ReadHandler: dashboard.New(fleetreport.FromStore(st), st, dashboard.Options{})}
 	col, err := collector.New(opts)
 	if err != nil {
 		return fmt.Errorf("telemetry serve: %w", err)
