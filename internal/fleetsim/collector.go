@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -168,10 +167,7 @@ func (l *UploadLog) wrap(h http.Handler) http.Handler {
 				return
 			}
 			req.Body = io.NopCloser(bytes.NewReader(body))
-			dev, err := strconv.Atoi(req.Header.Get(DeviceHeader))
-			if err != nil {
-				dev = -1
-			}
+			dev := deviceOf(req)
 			if b, err := telemetry.ParseBatch(body); err == nil {
 				l.mu.Lock()
 				l.batches++

@@ -11,6 +11,16 @@ import (
 // server's log can tell devices apart (they all connect from 127.0.0.1).
 const DeviceHeader = "Fleetsim-Device"
 
+// deviceOf is the index of the device that sent req, from DeviceHeader
+// (-1: the bootstrap device or an unnamed client).
+func deviceOf(req *http.Request) int {
+	dev, err := strconv.Atoi(req.Header.Get(DeviceHeader))
+	if err != nil {
+		return -1
+	}
+	return dev
+}
+
 // Request is one request the repository server received.
 type Request struct {
 	// Device is the sender's index (-1: the bootstrap device or an
@@ -28,12 +38,8 @@ type RequestLog struct {
 
 func (l *RequestLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		dev, err := strconv.Atoi(req.Header.Get(DeviceHeader))
-		if err != nil {
-			dev = -1
-		}
 		l.mu.Lock()
-		l.reqs = append(l.reqs, Request{Device: dev, Path: req.URL.Path})
+		l.reqs = append(l.reqs, Request{Device: deviceOf(req), Path: req.URL.Path})
 		l.mu.Unlock()
 		h.ServeHTTP(w, req)
 	})
