@@ -13,6 +13,15 @@ type Options struct {
 	// size; data that moved farther than a chunk is then not found.
 	ChunkSize int64
 
+	// Regions pairs regions of the new file with regions of the old file
+	// that hold the same data, moved and perhaps changed: Diff tries to
+	// code each against its pair. nil: Diff reads the tensor tables of
+	// both files when they are known model containers (package
+	// delta/container) and pairs their tensors, unless NoContainers.
+	Regions []Region
+	// NoContainers turns off reading tensor tables when Regions is nil.
+	NoContainers bool
+
 	// dump, when set (by a test of this package), sees each segment's
 	// uncompressed streams. Unexported: a seam for tests that production
 	// callers cannot reach, and no package-level state.

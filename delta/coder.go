@@ -91,6 +91,7 @@ func (c *coder) piece(a, b int, deltas []int) error {
 		return nil
 	}
 	n := b - a
+	deltas = c.withRegions(deltas, a, b)
 	al4 := (c.newBase+int64(a))%4 == 0 && n%4 == 0
 	al2 := (c.newBase+int64(a))%2 == 0 && n%2 == 0
 	// Sample the start of the piece for the estimate.
