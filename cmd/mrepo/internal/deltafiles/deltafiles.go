@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/edgetuf/edgetuf/delta"
@@ -130,7 +131,9 @@ func Create(fs afero.Fs, oldPath, newPath, patchPath string, opts CreateOptions)
 		opts.Progress(newPath, 0, total)
 		src = &patchstat.ReaderAt{R: nf, Each: func(n int64) { opts.Progress(newPath, min(n, max(total-1, 0)), total) }}
 	}
-	stats, err := delta.Diff(of, oldLen, src, newLen, cw, delta.Options{ChunkSize: opts.ChunkSize})
+	dopts := delta.Options{ChunkSize: opts.ChunkSize}
+	defer limitHeap(delta.DiffMemory(oldLen, newLen, dopts))()
+	stats, err := delta.Diff(of, oldLen, src, newLen, cw, dopts)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +149,19 @@ func Create(fs afero.Fs, oldPath, newPath, patchPath string, opts CreateOptions)
 		Percent: patchstat.Percent(cw.N, newLen), PatchSHA256: hex.EncodeToString(h.Sum(nil)),
 		Seconds: time.Since(start).Seconds(), Stats: stats,
 	}, nil
+}
+
+// limitHeap lowers the process's soft memory limit to n bytes (never
+// raises it) and returns what restores it. Diff's live heap is large and
+// known from the sizes; without a limit the collector would let the heap
+// grow to twice it between collections.
+func limitHeap(n int64) (restore func()) {
+	prev := debug.SetMemoryLimit(-1)
+	if n <= 0 || n >= prev {
+		return func() {}
+	}
+	debug.SetMemoryLimit(n)
+	return func() { debug.SetMemoryLimit(prev) }
 }
 
 // Apply rebuilds a file from oldPath and the patch at patchPath and
