@@ -34,8 +34,8 @@ const diffFixedMemory = 48 << 20
 // DiffMemory is the heap Diff needs at most for files of these lengths
 // with these options: the old window and the new chunk it holds, the
 // anchor index while matching, then one segment's streams and their
-// trial codings (raw, best level, default level, FSE) while coding, and
-// the encoders. A caller that runs Diff alone can give it to
+// trial codings (the raw stream, the winning coding and the losing one)
+// while coding, and the encoders. A caller that runs Diff alone can give it to
 // debug.SetMemoryLimit: without a limit the collector lets the heap grow
 // to twice its live size, which for Diff's large live buffers is most of
 // its peak (docs/delta.md section 6).
@@ -45,7 +45,7 @@ func DiffMemory(oldLen, newLen int64, opts Options) int64 {
 		oldWin, newChunk = min(oldLen, 2*chunk), chunk
 	}
 	index := int64(tableSize(int(oldWin))) * 8
-	return oldWin + newChunk + max(index, 4*min(newChunk, segmentOut)+diffFixedMemory)
+	return oldWin + newChunk + max(index, 3*min(newChunk, segmentOut)+diffFixedMemory)
 }
 
 // diffChunk is the chunk size opts ask for, rounded up to whole shuffle
