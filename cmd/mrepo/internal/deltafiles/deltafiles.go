@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/directio"
 	"github.com/edgetuf/edgetuf/internal/patchstat"
 	"github.com/spf13/afero"
 )
@@ -194,8 +195,13 @@ func Apply(fs afero.Fs, oldPath, patchPath, outPath string, opts ApplyOptions) (
 		return nil, fmt.Errorf("%w: OLD is %d bytes, the patch was made from a file of %d bytes", delta.ErrBase, oldLen, hdr.BaseLength)
 	}
 	// Direct I/O where available: the output is written once, fsynced,
-	// and not read back soon (package directio).
-	tmp, err := atomicfs.CreateLarge(fs, filepath.Dir(outPath), 0o644)
+	// and not read back soon (package directio). Not for a small output,
+	// where its extra open and synchronous writes cost more than they save.
+	create := atomicfs.Create
+	if directio.Worthwhile(hdr.TargetLength) {
+		create = atomicfs.CreateLarge
+	}
+	tmp, err := create(fs, filepath.Dir(outPath), 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("OUT: %w", err)
 	}
