@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -82,5 +84,54 @@ func TestDecoderWindowLimit(t *testing.T) {
 		if !c.ok && !errors.Is(err, ErrFormat) {
 			t.Fatalf("window %d: error %v, want ErrFormat", c.window, err)
 		}
+	}
+}
+
+// DiffMemory, which mrepo gives the collector as its limit, must cover
+// Diff's live heap: measured after a collection at each segment, when the
+// previous segment's trial codings are still held.
+func TestDiffMemoryCoversLiveHeap(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 9))
+	size := 20 << 20
+	old := floats(r, size/4)
+	nw := bytes.Clone(old)
+	copy(nw[size/2:], floats(r, size/16)) // some inserted weights
+	for i := 0; i < len(nw); i += 4 {     // and every weight moved
+		nw[i] ^= byte(r.IntN(4))
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	var peak uint64
+	opts := Options{dump: func(_, _, _ []byte) {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc-before)
+	}}
+	st, _ := roundTrip(t, old, nw, opts)
+	if st.Segments < 2 {
+		t.Fatalf("%d segments: the test needs a second one", st.Segments)
+	}
+	if limit := DiffMemory(int64(len(old)), int64(len(nw)), opts); peak > uint64(limit) {
+		t.Fatalf("live heap %d MiB, DiffMemory says %d MiB", peak>>20, limit>>20)
+	} else {
+		t.Logf("live heap %d MiB, DiffMemory %d MiB", peak>>20, limit>>20)
+	}
+}
+
+func TestDiffMemoryBounded(t *testing.T) {
+	t.Parallel()
+	const gib = 1 << 30
+	small := DiffMemory(1<<20, 1<<20, Options{})
+	if small < diffFixedMemory || small > diffFixedMemory+8<<20 {
+		t.Fatalf("1 MiB files: %d bytes", small)
+	}
+	// The bounded mode's memory does not grow with the files.
+	if a, b := DiffMemory(4*gib, 4*gib, Options{}), DiffMemory(64*gib, 64*gib, Options{}); a != b || a > 2*gib {
+		t.Fatalf("4 GiB: %d, 64 GiB: %d", a, b)
+	}
+	if a, b := DiffMemory(gib, gib, Options{ChunkSize: 64 << 20}), DiffMemory(gib, gib, Options{}); a >= b {
+		t.Fatalf("a smaller chunk needs %d, the default %d", a, b)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 
 	"github.com/edgetuf/edgetuf/delta"
@@ -81,5 +82,29 @@ func TestDeltaFilesRoundTrip(t *testing.T) {
 	}
 	if again, _ := os.ReadFile(outPath); !bytes.Equal(again, neu) {
 		t.Fatal("a refused apply changed OUT")
+	}
+}
+
+// limitHeap lowers the soft memory limit for the diff and restores it;
+// it never raises a lower limit (GOMEMLIMIT) the user set.
+func TestLimitHeap(t *testing.T) {
+	orig := debug.SetMemoryLimit(1 << 40)
+	defer debug.SetMemoryLimit(orig)
+	restore := limitHeap(200 << 20)
+	if got := debug.SetMemoryLimit(-1); got != 200<<20 {
+		t.Fatalf("limit %d during the diff, want %d", got, 200<<20)
+	}
+	restore()
+	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
+		t.Fatalf("limit %d after, want it restored", got)
+	}
+	debug.SetMemoryLimit(100 << 20)
+	restore = limitHeap(200 << 20)
+	if got := debug.SetMemoryLimit(-1); got != 100<<20 {
+		t.Fatalf("limit raised to %d", got)
+	}
+	restore()
+	if got := debug.SetMemoryLimit(-1); got != 100<<20 {
+		t.Fatalf("limit %d after, want 100 MiB kept", got)
 	}
 }
