@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/edgetuf/edgetuf/delta"
@@ -152,17 +153,25 @@ func Create(fs afero.Fs, oldPath, newPath, patchPath string, opts CreateOptions)
 	}, nil
 }
 
+// heapLimit serializes the diffs of one process: the memory limit is the
+// process's, so two diffs each setting it for its own sizes and restoring
+// it would leave it wrong. (mrepo runs one; its tests may run several.)
+var heapLimit sync.Mutex
+
 // limitHeap lowers the process's soft memory limit to n bytes (never
-// raises it) and returns what restores it. Diff's live heap is large and
-// known from the sizes; without a limit the collector would let the heap
-// grow to twice it between collections.
+// raises it) until restore is called, and holds heapLimit meanwhile.
+// Diff's live heap is large and known from the sizes; without a limit the
+// collector would let the heap grow to twice it between collections.
 func limitHeap(n int64) (restore func()) {
+	heapLimit.Lock()
 	prev := debug.SetMemoryLimit(-1)
-	if n <= 0 || n >= prev {
-		return func() {}
+	if n > 0 && n < prev {
+		debug.SetMemoryLimit(n)
 	}
-	debug.SetMemoryLimit(n)
-	return func() { debug.SetMemoryLimit(prev) }
+	return func() {
+		debug.SetMemoryLimit(prev)
+		heapLimit.Unlock()
+	}
 }
 
 // Apply rebuilds a file from oldPath and the patch at patchPath and

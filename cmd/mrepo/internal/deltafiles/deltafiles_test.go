@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"testing"
 
 	"github.com/edgetuf/edgetuf/delta"
@@ -106,5 +107,24 @@ func TestLimitHeap(t *testing.T) {
 	restore()
 	if got := debug.SetMemoryLimit(-1); got != 100<<20 {
 		t.Fatalf("limit %d after, want 100 MiB kept", got)
+	}
+	// Diffs running at once (the CLI's tests run several in one process)
+	// take turns: the limit is the original again when all are done.
+	debug.SetMemoryLimit(1 << 40)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			restore := limitHeap(int64(i+1) << 20)
+			if got := debug.SetMemoryLimit(-1); got != int64(i+1)<<20 {
+				t.Errorf("limit %d inside diff %d", got, i)
+			}
+			restore()
+		}()
+	}
+	wg.Wait()
+	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
+		t.Fatalf("limit %d after concurrent diffs, want it restored", got)
 	}
 }
