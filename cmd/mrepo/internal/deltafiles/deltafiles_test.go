@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/edgetuf/edgetuf/delta"
+	"github.com/edgetuf/edgetuf/internal/directio"
 	"github.com/spf13/afero"
 )
 
@@ -126,5 +127,41 @@ func TestLimitHeap(t *testing.T) {
 	wg.Wait()
 	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
 		t.Fatalf("limit %d after concurrent diffs, want it restored", got)
+	}
+}
+
+// Outputs under directio.MinSize are written through the page cache, the
+// others with direct I/O where the filesystem allows it: both sides of
+// the boundary rebuild the file exactly, on the OS filesystem.
+func TestApplyEitherSideOfDirectIO(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{directio.MinSize - 1, directio.MinSize, directio.MinSize + 4097} {
+		dir := t.TempDir()
+		old := make([]byte, n)
+		r := rand.New(rand.NewPCG(uint64(n), 1))
+		for i := range old {
+			old[i] = byte(r.IntN(256))
+		}
+		neu := bytes.Clone(old)
+		for i := 0; i < n; i += 10000 {
+			neu[i] ^= 0x33
+		}
+		oldPath, newPath := filepath.Join(dir, "old"), filepath.Join(dir, "new")
+		patchPath, outPath := filepath.Join(dir, "patch"), filepath.Join(dir, "out")
+		for p, data := range map[string][]byte{oldPath: old, newPath: neu} {
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fs := afero.NewOsFs()
+		if _, err := Create(fs, oldPath, newPath, patchPath, CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Apply(fs, oldPath, patchPath, outPath, ApplyOptions{}); err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if got, err := os.ReadFile(outPath); err != nil || !bytes.Equal(got, neu) {
+			t.Fatalf("%d bytes: output differs (%v)", n, err)
+		}
 	}
 }
