@@ -33,13 +33,7 @@ func TestDeltaFilesRoundTrip(t *testing.T) {
 		neu[i] ^= 0xff
 	}
 	neu = append(neu, "appended tail"...)
-	oldPath, newPath := filepath.Join(dir, "old.bin"), filepath.Join(dir, "new.bin")
-	patchPath, outPath := filepath.Join(dir, "p.patch"), filepath.Join(dir, "out.bin")
-	for p, data := range map[string][]byte{oldPath: old, newPath: neu} {
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	oldPath, newPath, patchPath, outPath := writePair(t, dir, old, neu)
 	fs := afero.NewOsFs()
 
 	cr, err := Create(fs, oldPath, newPath, patchPath, CreateOptions{ChunkSize: 64 << 10})
@@ -146,13 +140,7 @@ func TestApplyEitherSideOfDirectIO(t *testing.T) {
 		for i := 0; i < n; i += 10000 {
 			neu[i] ^= 0x33
 		}
-		oldPath, newPath := filepath.Join(dir, "old"), filepath.Join(dir, "new")
-		patchPath, outPath := filepath.Join(dir, "patch"), filepath.Join(dir, "out")
-		for p, data := range map[string][]byte{oldPath: old, newPath: neu} {
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		oldPath, newPath, patchPath, outPath := writePair(t, dir, old, neu)
 		fs := afero.NewOsFs()
 		if _, err := Create(fs, oldPath, newPath, patchPath, CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -164,4 +152,17 @@ func TestApplyEitherSideOfDirectIO(t *testing.T) {
 			t.Fatalf("%d bytes: output differs (%v)", n, err)
 		}
 	}
+}
+
+// writePair writes old and neu into dir and returns their paths and those
+// of a patch and an output there.
+func writePair(t *testing.T, dir string, old, neu []byte) (oldPath, newPath, patchPath, outPath string) {
+	t.Helper()
+	oldPath, newPath = filepath.Join(dir, "old.bin"), filepath.Join(dir, "new.bin")
+	for p, data := range map[string][]byte{oldPath: old, newPath: neu} {
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return oldPath, newPath, filepath.Join(dir, "p.patch"), filepath.Join(dir, "out.bin")
 }
