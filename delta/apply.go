@@ -81,7 +81,7 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 	}
 	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(), work: work, hooks: hooks,
 		tmp: make([]byte, copyBuf)}
-	a.out = newOutput(out, hooks)
+	a.out = newOutput(out, hooks, h.TargetLength)
 	defer a.out.abort()
 	err = a.run(&lockedReaderAt{r: patch}, patchLen, h)
 	// Only a wrong output needs the base's hash, to tell a wrong base from
@@ -106,7 +106,7 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 		defer (*d).Close()
 	}
 	// Runs before the decoders close: they must not be in use.
-	a.raDiff, a.raExtra = newReadAhead(a.hooks.readAhead), newReadAhead(a.hooks.readAhead)
+	a.raDiff, a.raExtra = newReadAhead(a.hooks.readAhead, h.TargetLength), newReadAhead(a.hooks.readAhead, h.TargetLength)
 	defer a.raExtra.stop()
 	defer a.raDiff.stop()
 	off := int64(HeaderSize)

@@ -26,12 +26,40 @@ const (
 	encoderWindow = 2 << 20
 )
 
-func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.Writer, opts Options) (*Stats, error) {
+// diffFixedMemory is what Diff's heap holds whatever the sizes: the best
+// level's encoder (34 MiB of match tables), the default level's, and
+// their history buffers.
+const diffFixedMemory = 48 << 20
+
+// DiffMemory is the heap Diff needs at most for files of these lengths
+// with these options: the old window and the new chunk it holds, the
+// anchor index while matching, then one segment's streams and their
+// trial codings (the raw stream, the winning coding and the losing one)
+// while coding, and the encoders. A caller that runs Diff alone can give it to
+// debug.SetMemoryLimit: without a limit the collector lets the heap grow
+// to twice its live size, which for Diff's large live buffers is most of
+// its peak (docs/delta.md section 6).
+func DiffMemory(oldLen, newLen int64, opts Options) int64 {
+	oldWin, newChunk := oldLen, newLen
+	if chunk := diffChunk(opts); newLen > chunk || oldLen > 2*chunk {
+		oldWin, newChunk = min(oldLen, 2*chunk), chunk
+	}
+	index := int64(tableSize(int(oldWin))) * 8
+	return oldWin + newChunk + max(index, 3*min(newChunk, segmentOut)+diffFixedMemory)
+}
+
+// diffChunk is the chunk size opts ask for, rounded up to whole shuffle
+// blocks.
+func diffChunk(opts Options) int64 {
 	chunk := opts.ChunkSize
 	if chunk <= 0 {
 		chunk = defaultChunk
 	}
-	chunk = (chunk + ShuffleBlock - 1) / ShuffleBlock * ShuffleBlock
+	return (chunk + ShuffleBlock - 1) / ShuffleBlock * ShuffleBlock
+}
+
+func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.Writer, opts Options) (*Stats, error) {
+	chunk := diffChunk(opts)
 	h := Header{BaseLength: oldLen, TargetLength: newLen}
 	if err := hashBoth(old, oldLen, nw, newLen, &h); err != nil {
 		return nil, err
@@ -53,7 +81,11 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 	if w.stats.Chunked {
 		level = zstd.SpeedBetterCompression
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithWindowSize(encoderWindow), zstd.WithEncoderConcurrency(2))
+	// Concurrency 1: the patch writer calls EncodeAll one stream at a
+	// time, and each encoder the pool holds costs its own tables (34 MiB
+	// at the best level, touched whole by any stream of a megabyte): with
+	// 2, both served calls in turn, and diff memory carried both.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithWindowSize(encoderWindow), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return nil, err
 	}
@@ -81,10 +113,11 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 			ws = we
 		}
 		if oldBuf == nil {
-			oldBuf = make([]byte, min(oldLen, chunk+2*margin))
+			oldCap := min(oldLen, chunk+2*margin)
 			if !w.stats.Chunked {
-				oldBuf = make([]byte, oldLen)
+				oldCap = oldLen
 			}
+			oldBuf = make([]byte, oldCap)
 			newBuf = make([]byte, min(newLen, chunk))
 			// The anchor index too: the first window is the smallest.
 			mt.reserve(len(oldBuf))
@@ -98,6 +131,11 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 			return nil, fmt.Errorf("reading the new file: %w", err)
 		}
 		ms := mt.findMatches(oldWin, newChunk)
+		if !w.stats.Chunked {
+			// One chunk: the index (half the old file's size) is not
+			// needed again, and the coder's buffers can reuse its memory.
+			mt = matcher{}
+		}
 		c := coder{old: oldWin, oldBase: ws, new: newChunk, newBase: cs, w: w}
 		if err := c.code(ms); err != nil {
 			return nil, err

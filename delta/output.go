@@ -35,16 +35,28 @@ type output struct {
 	hooks *applyHooks
 }
 
-func newOutput(w io.Writer, hooks *applyHooks) *output {
+// newOutput prepares the output of a target of targetLen bytes.
+func newOutput(w io.Writer, hooks *applyHooks, targetLen int64) *output {
 	o := &output{w: w, sum: sha256.New(), hooks: hooks, free: make(chan []byte, outBufs), full: make(chan []byte, outBufs), hashed: make(chan []byte, outBufs)}
+	size := outBufSize(targetLen)
 	for i := 0; i < outBufs; i++ {
-		o.free <- directio.AlignedBuffer(outBuf)[:0]
+		o.free <- directio.AlignedBuffer(size)[:0]
 	}
 	o.cur = <-o.free
 	o.wg.Add(2)
 	go o.hash(o.full, o.hashed)
 	go o.write(o.hashed)
 	return o
+}
+
+// outBufSize is the size of the output buffers for a target of targetLen
+// bytes: a third of it, so that the three still overlap rebuilding,
+// hashing and writing, rounded up to whole shuffle blocks (a block must
+// never straddle two buffers), and at most outBuf. A 1 MiB target then
+// allocates 1.1 MiB of buffers instead of 3.
+func outBufSize(targetLen int64) int {
+	per := (max(targetLen, 1) + outBufs - 1) / outBufs
+	return int(min(outBuf, (per+ShuffleBlock-1)/ShuffleBlock*ShuffleBlock))
 }
 
 // hash and write pass every buffer on whatever happens, so that the

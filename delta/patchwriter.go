@@ -26,8 +26,7 @@ type patchWriter struct {
 	outLen            int64
 	tmp, tmp2         []byte
 	comp              [3][]byte // compressed streams, reused
-	fse               []byte    // a stream's FSE coding, reused
-	fast              []byte    // a stream's fastEnc coding, reused
+	fast              []byte    // the losing trial coding, reused
 }
 
 func (pw *patchWriter) write(b []byte) error {
@@ -131,12 +130,15 @@ func (pw *patchWriter) flush() error {
 			}
 			if i > 0 {
 				// Order-0 FSE wins on bytes with no repeats (new int8
-				// weights); zstd wins wherever matches help.
-				pw.fse = appendFSE(pw.fse[:0], s)
-				if len(pw.fse) < len(streams[i]) {
-					pw.comp[i] = append(pw.comp[i][:0], pw.fse...)
+				// weights); zstd wins wherever matches help. It is coded
+				// into the losing zstd coding's buffer: each trial
+				// coding held at once costs Diff a segment of memory.
+				fse := appendFSE(pw.fast[:0], s)
+				if len(fse) < len(streams[i]) {
+					pw.comp[i], fse = fse, pw.comp[i]
 					streams[i] = pw.comp[i]
 				}
+				pw.fast = fse
 			}
 		}
 	}

@@ -35,10 +35,18 @@ type raChunk struct {
 	err error
 }
 
-func newReadAhead(hook func()) *readAhead {
+// newReadAhead prepares the read-ahead of the streams of a target of
+// targetLen bytes. No diff or extra stream of a valid patch decompresses
+// to more than its target, so each buffer holds a third of it (rounded up
+// to a page), at most raBuf: small patches do not pay for large buffers.
+// A stream longer than that (a hostile patch) is still read, a buffer at
+// a time.
+func newReadAhead(hook func(), targetLen int64) *readAhead {
 	ra := &readAhead{hook: hook}
+	per := (max(targetLen, 1) + raDepth - 1) / raDepth
+	size := int(min(raBuf, (per+4095)/4096*4096))
 	for i := range ra.bufs {
-		ra.bufs[i] = make([]byte, raBuf)
+		ra.bufs[i] = make([]byte, size)
 	}
 	return ra
 }

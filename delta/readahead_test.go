@@ -3,6 +3,7 @@ package delta
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"sync/atomic"
@@ -31,11 +32,22 @@ func (c *chunkyReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// The buffers are sized by the target length; a stream far longer than
+// they hold (as a hostile patch can declare) is delivered all the same.
 func TestReadAheadDeliversTheStream(t *testing.T) {
 	t.Parallel()
+	for _, target := range []int64{0, 1, 4095, 4096, 1 << 20, 64 << 20} {
+		t.Run(fmt.Sprint(target), func(t *testing.T) { testReadAheadDelivers(t, target) })
+	}
+}
+
+func testReadAheadDelivers(t *testing.T, target int64) {
 	r := rand.New(rand.NewPCG(1, 2))
 	src := randomBytes(3<<20 + 12345)
-	ra := newReadAhead(nil)
+	ra := newReadAhead(nil, target)
+	if size := len(ra.bufs[0]); size < 4096 || size > raBuf || size%4096 != 0 {
+		t.Fatalf("target %d: buffers of %d bytes", target, size)
+	}
 	defer ra.stop()
 	ra.start(&chunkyReader{data: src, r: rand.New(rand.NewPCG(11, 12))})
 	var got []byte
@@ -81,7 +93,7 @@ func TestReadAheadPassesErrorsOn(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("corrupt frame")
 	src := randomBytes(1<<20 + 7)
-	ra := newReadAhead(nil)
+	ra := newReadAhead(nil, 64<<20)
 	defer ra.stop()
 	ra.start(&chunkyReader{data: src, r: rand.New(rand.NewPCG(3, 4)), err: boom})
 	got, err := io.ReadAll(ra)
@@ -102,7 +114,7 @@ func TestReadAheadPassesErrorsOn(t *testing.T) {
 // must deliver only the new stream, through the same buffers.
 func TestReadAheadRestartsClean(t *testing.T) {
 	t.Parallel()
-	ra := newReadAhead(nil)
+	ra := newReadAhead(nil, 64<<20)
 	defer ra.stop()
 	first := bytes.Repeat([]byte{0xAA}, 4<<20)
 	ra.start(&chunkyReader{data: first, r: rand.New(rand.NewPCG(7, 8))})

@@ -7,10 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/internal/atomicfs"
+	"github.com/edgetuf/edgetuf/internal/directio"
 	"github.com/edgetuf/edgetuf/internal/patchstat"
 	"github.com/spf13/afero"
 )
@@ -130,7 +133,9 @@ func Create(fs afero.Fs, oldPath, newPath, patchPath string, opts CreateOptions)
 		opts.Progress(newPath, 0, total)
 		src = &patchstat.ReaderAt{R: nf, Each: func(n int64) { opts.Progress(newPath, min(n, max(total-1, 0)), total) }}
 	}
-	stats, err := delta.Diff(of, oldLen, src, newLen, cw, delta.Options{ChunkSize: opts.ChunkSize})
+	dopts := delta.Options{ChunkSize: opts.ChunkSize}
+	defer limitHeap(delta.DiffMemory(oldLen, newLen, dopts))()
+	stats, err := delta.Diff(of, oldLen, src, newLen, cw, dopts)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +151,27 @@ func Create(fs afero.Fs, oldPath, newPath, patchPath string, opts CreateOptions)
 		Percent: patchstat.Percent(cw.N, newLen), PatchSHA256: hex.EncodeToString(h.Sum(nil)),
 		Seconds: time.Since(start).Seconds(), Stats: stats,
 	}, nil
+}
+
+// heapLimit serializes the diffs of one process: the memory limit is the
+// process's, so two diffs each setting it for its own sizes and restoring
+// it would leave it wrong. (mrepo runs one; its tests may run several.)
+var heapLimit sync.Mutex
+
+// limitHeap lowers the process's soft memory limit to n bytes (never
+// raises it) until restore is called, and holds heapLimit meanwhile.
+// Diff's live heap is large and known from the sizes; without a limit the
+// collector would let the heap grow to twice it between collections.
+func limitHeap(n int64) (restore func()) {
+	heapLimit.Lock()
+	prev := debug.SetMemoryLimit(-1)
+	if n > 0 && n < prev {
+		debug.SetMemoryLimit(n)
+	}
+	return func() {
+		debug.SetMemoryLimit(prev)
+		heapLimit.Unlock()
+	}
 }
 
 // Apply rebuilds a file from oldPath and the patch at patchPath and
@@ -178,8 +204,13 @@ func Apply(fs afero.Fs, oldPath, patchPath, outPath string, opts ApplyOptions) (
 		return nil, fmt.Errorf("%w: OLD is %d bytes, the patch was made from a file of %d bytes", delta.ErrBase, oldLen, hdr.BaseLength)
 	}
 	// Direct I/O where available: the output is written once, fsynced,
-	// and not read back soon (package directio).
-	tmp, err := atomicfs.CreateLarge(fs, filepath.Dir(outPath), 0o644)
+	// and not read back soon (package directio). Not for a small output,
+	// where its extra open and synchronous writes cost more than they save.
+	create := atomicfs.Create
+	if directio.Worthwhile(hdr.TargetLength) {
+		create = atomicfs.CreateLarge
+	}
+	tmp, err := create(fs, filepath.Dir(outPath), 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("OUT: %w", err)
 	}
