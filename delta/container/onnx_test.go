@@ -145,3 +145,76 @@ func TestONNXNotONNX(t *testing.T) {
 		}
 	}
 }
+
+func TestONNXMalicious(t *testing.T) {
+	file, _ := testONNX()
+	long := bytes.Repeat([]byte{0x80}, 10)
+	varint11 := append(long, 0x01)
+	overflow := append(bytes.Repeat([]byte{0xff}, 9), 0x02)
+	one := func(in onnxInit) []byte { return onnxModel([]onnxInit{in}, nil) }
+	w := onnxInit{name: "w", dataType: 1, dims: []int64{1}, data: []byte{1, 2, 3, 4}}
+	var many []onnxInit
+	for i := range 11 {
+		many = append(many, onnxInit{name: string(rune('a' + i)), dataType: 2, data: []byte{1}})
+	}
+	twoData := pbBytes(w.encode(), 4, []byte{1, 2, 3, 4})
+	withDims := func(dims []byte) []byte { return onnxModel(nil, pbBytes(nil, 5, append(dims, w.encode()...))) }
+	refuseAll(t, parseONNX, []hostile{
+		{name: "11-byte varint tag in the graph", file: onnxModel(nil, varint11)},
+		{name: "overflowing varint in the graph", file: onnxModel(nil, overflow)},
+		{name: "11-byte varint dims", file: withDims(append([]byte{0x08}, varint11...))},
+		{name: "11-byte varint length", file: onnxModel(nil, append([]byte{0x2a}, varint11...))},
+		{name: "initializer past the graph", file: onnxModel(nil, []byte{0x2a, 0x7f, 0x00})},
+		{name: "graph past the end", file: onnxModel(nil, nil)[:30], size: 30},
+		{name: "graph length past the end", file: append([]byte("\x08\x07\x3a\xff\xff\xff\xff\x0f"), 0)},
+		{name: "field number 0", file: onnxModel(nil, []byte{0x02, 0x00})},
+		{name: "group wire type", file: onnxModel(nil, []byte{0x5b, 0x5c})},
+		{name: "initializer as a varint", file: onnxModel(nil, []byte{0x28, 0x01})},
+		{name: "graph as a varint", file: []byte("\x08\x07:\x00\x38\x01")},
+		{name: "two graphs", file: append(onnxModel(nil, nil), 0x3a, 0x00)},
+		{name: "two data fields", file: onnxModel(nil, pbBytes(nil, 5, twoData))},
+		{name: "repeated name", file: onnxModel([]onnxInit{w, w}, nil)},
+		{name: "too many dimensions", file: one(onnxInit{name: "w", dims: make([]int64, maxDims+1), data: []byte{1}})},
+		{name: "too many packed dimensions", file: one(onnxInit{name: "w", dims: make([]int64, maxDims+1), data: []byte{1}, packDims: true})},
+		{name: "too many initializers", file: onnxModel(many, nil), lim: Limits{MaxTensors: 10}},
+		{name: "too many model fields", file: append(onnxModel(nil, nil), bytes.Repeat([]byte{0x50, 0x01}, 20)...), lim: Limits{MaxTensors: 10}},
+		{name: "header past MaxHeader", file: one(onnxInit{name: string(make([]byte, 8000)), data: []byte{1}}), lim: Limits{MaxHeader: 4 << 10}},
+		{name: "short reader", file: file[:len(file)-1], size: int64(len(file))},
+	})
+}
+
+func TestONNXDeepNestingSkipped(t *testing.T) {
+	// A node holding 100,000 nested messages (a nested graph, say) is
+	// skipped by its length: never read, however deep. Built back to
+	// front: each level's tag and length are prepended, reversed.
+	var reversed []byte
+	for range 100000 {
+		head := pbBytes(nil, 1, nil)
+		head = pbVarint(head[:1], uint64(len(reversed)))
+		for i := len(head) - 1; i >= 0; i-- {
+			reversed = append(reversed, head[i])
+		}
+	}
+	nested := make([]byte, len(reversed))
+	for i, c := range reversed {
+		nested[len(nested)-1-i] = c
+	}
+	w := onnxInit{name: "w", dataType: 1, dims: []int64{1}, data: []byte{1, 2, 3, 4}}
+	file := onnxModel([]onnxInit{w}, pbBytes(nil, 1, nested))
+	r := &countingReaderAt{r: bytes.NewReader(file)}
+	table, err := parseONNX(r, int64(len(file)), Limits{})
+	if err != nil || len(table.Tensors) != 1 || table.Tensors[0].Name != "w" {
+		t.Fatalf("got %v, %v", table, err)
+	}
+	if r.read > 2*pageSize {
+		t.Fatalf("read %d bytes of a %d-byte file", r.read, len(file))
+	}
+}
+
+func TestONNXTruncated(t *testing.T) {
+	file, _ := testONNX()
+	graphTag := bytes.IndexByte(file, 0x3a)
+	// The model ends with opset_import: without it, it is a whole model.
+	opset := len(file) - len(pbBytes(nil, 8, pbUint(pbBytes(nil, 1, nil), 2, 17)))
+	truncations(t, parseONNX, file, graphTag+2, opset)
+}

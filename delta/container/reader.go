@@ -47,7 +47,8 @@ type source struct {
 	format Format
 	r      io.ReaderAt
 	size   int64
-	budget int64
+	budget int64 // bytes left of limit
+	limit  int64
 	pages  [pageCount]struct {
 		off  int64
 		n    int
@@ -58,7 +59,7 @@ type source struct {
 }
 
 func newSource(f Format, r io.ReaderAt, size int64, lim Limits) *source {
-	s := &source{format: f, r: r, size: size, budget: lim.MaxHeader}
+	s := &source{format: f, r: r, size: size, budget: lim.MaxHeader, limit: lim.MaxHeader}
 	for i := range s.pages {
 		s.pages[i].off = -1
 	}
@@ -67,7 +68,7 @@ func newSource(f Format, r io.ReaderAt, size int64, lim Limits) *source {
 
 func (s *source) charge(n int64) error {
 	if n > s.budget {
-		return formatError(s.format, "header larger than the %d bytes Limits.MaxHeader allows", s.budget)
+		return formatError(s.format, "header larger than the %d bytes Limits.MaxHeader allows", s.limit)
 	}
 	s.budget -= n
 	return nil

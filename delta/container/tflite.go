@@ -96,7 +96,7 @@ func (fb flatBuffer) deref(pos int64) (int64, error) {
 		return 0, err
 	}
 	if u == 0 || pos+int64(u) >= fb.size {
-		return 0, formatError(fb.format, "offset %d at %d points outside the file", u, pos)
+		return 0, formatError(fb.format, "offset %d at %d points at itself or past the end of the file", u, pos)
 	}
 	return pos + int64(u), nil
 }

@@ -231,3 +231,140 @@ func TestTFLiteNotTFLite(t *testing.T) {
 		}
 	}
 }
+
+// tfPositions locates a model's tables in its file, for tests that
+// corrupt them.
+type tfPositions struct {
+	model, buffers, subgraph0, tensors0, tensor1 int
+}
+
+func locate(t *testing.T, file []byte) tfPositions {
+	t.Helper()
+	fb := flatBuffer{newSource(TFLite, bytes.NewReader(file), int64(len(file)), DefaultLimits)}
+	root, err := fb.deref(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := fb.table(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buffers, _, err := fb.vector(model, 4, 4, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subgraphs, _, err := fb.vector(model, 2, 4, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := fb.tableAt(subgraphs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tensors, _, err := fb.vector(sg, 0, 4, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tensor, err := fb.tableAt(tensors, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tfPositions{int(root), int(buffers) - 4, int(sg.pos), int(tensors) - 4, int(tensor.pos)}
+}
+
+// patched returns a copy of file with v written at off.
+func patched(file []byte, off int, v []byte) []byte {
+	out := append([]byte(nil), file...)
+	copy(out[off:], v)
+	return out
+}
+
+func TestTFLiteMalicious(t *testing.T) {
+	file, _ := testModel().build()
+	p := locate(t, file)
+	i32 := func(v int32) []byte { return u32le(uint32(v)) }
+	vtable := p.model - int(int32(binary.LittleEndian.Uint32(file[p.model:])))
+
+	model := func(m tfModel) []byte { f, _ := m.build(); return f }
+	oneTensor := [][]tfTensor{{{name: "w", buffer: 1}}}
+	manyNames := tfModel{buffers: []tfBuffer{{}}}
+	for i := range 200 {
+		manyNames.subgraphs = [][]tfTensor{append(manyNames.subgraphs0(), tfTensor{name: string(bytes.Repeat([]byte{'n'}, 1000)), buffer: uint32(i + 1)})}
+		manyNames.buffers = append(manyNames.buffers, tfBuffer{data: []byte{byte(i)}})
+	}
+	refuseAll(t, parseTFLite, []hostile{
+		{name: "root past the end", file: patched(file, 0, u32le(0xffffff00))},
+		{name: "root points at itself", file: patched(file, 0, u32le(0))},
+		{name: "vtable past the end", file: patched(file, p.model, i32(-1<<30))},
+		{name: "vtable before the start", file: patched(file, p.model, i32(int32(p.model+100)))},
+		{name: "vtable is the table", file: patched(file, p.model, i32(0))},
+		{name: "vtable size odd", file: patched(file, vtable, []byte{5, 0})},
+		{name: "table size past the end", file: patched(file, vtable+2, []byte{0xff, 0xff})},
+		{name: "field past its table", file: patched(file, vtable+4+2*4, []byte{0xf0, 0xff})},
+		{name: "huge buffer count", file: patched(file, p.buffers, u32le(0xffffffff))},
+		{name: "buffer count past the end", file: patched(file, p.buffers, u32le(uint32(len(file))))},
+		{name: "buffer count past MaxTensors", file: file, lim: Limits{MaxTensors: 4}},
+		{name: "tensor count past MaxTensors", file: model(tfModel{subgraphs: [][]tfTensor{make([]tfTensor, 3), make([]tfTensor, 3)}, buffers: []tfBuffer{{}}}), lim: Limits{MaxTensors: 5}},
+		{name: "vector element points at itself", file: patched(file, p.tensors0+4, u32le(0))},
+		{name: "tensor uses a missing buffer", file: model(tfModel{subgraphs: [][]tfTensor{{{name: "w", buffer: 99}}}, buffers: []tfBuffer{{}}})},
+		{name: "name past the end", file: patched(file, p.tensor1+4+4+1+4, u32le(uint32(len(file))))},
+		{name: "too many dimensions", file: model(tfModel{subgraphs: [][]tfTensor{{{name: "w", shape: make([]int32, maxDims+1), buffer: 1}}}, buffers: []tfBuffer{{}, {data: []byte{1}}}})},
+		{name: "buffers overlap", file: model(tfModel{subgraphs: oneTensor, buffers: []tfBuffer{{}, {ext: true, off: 8, size: 16}, {ext: true, off: 16, size: 16}}})},
+		{name: "buffer past the end", file: model(tfModel{subgraphs: oneTensor, buffers: []tfBuffer{{}, {ext: true, off: 1 << 40, size: 16}}})},
+		{name: "buffer size past the end", file: model(tfModel{subgraphs: oneTensor, buffers: []tfBuffer{{}, {ext: true, off: 8, size: 1 << 63}}})},
+		{name: "header past MaxHeader", file: model(manyNames), lim: Limits{MaxHeader: 64 << 10}},
+		{name: "short reader", file: file[:len(file)-1], size: int64(len(file))},
+	})
+	if _, err := parseTFLite(bytes.NewReader(model(manyNames)), int64(len(model(manyNames))), Limits{}); err != nil {
+		t.Fatalf("the many-names model itself: %v", err)
+	}
+}
+
+func (m tfModel) subgraphs0() []tfTensor {
+	if len(m.subgraphs) == 0 {
+		return nil
+	}
+	return m.subgraphs[0]
+}
+
+func TestTFLiteBothDataAndOffset(t *testing.T) {
+	// A buffer with inline data and an external range: build a buffer table
+	// with all three fields by hand.
+	var b fbBuilder
+	root := b.u32(0)
+	b.buf = append(b.buf, "TFL3"...)
+	model, at := b.table(u32le(3), nil, nil, nil, zero4)
+	b.point(root, model)
+	vec, slots := b.offsets(2)
+	b.point(at[4], vec)
+	empty, _ := b.table()
+	b.point(slots[0], empty)
+	buf, bAt := b.table(zero4, u64le(8), u64le(4))
+	b.point(slots[1], buf)
+	b.point(bAt[0], b.vector(2, []byte{1, 2}))
+	refuseAll(t, parseTFLite, []hostile{{name: "data and offset", file: b.buf}})
+}
+
+func TestTFLiteTruncated(t *testing.T) {
+	file, _ := testModel().build()
+	truncations(t, parseTFLite, file, 8)
+}
+
+func TestTFLiteRepeatedNames(t *testing.T) {
+	m := tfModel{
+		subgraphs: [][]tfTensor{{{name: "w", buffer: 1}, {name: "w", buffer: 2}, {buffer: 3}}},
+		buffers:   []tfBuffer{{}, {data: []byte{1}}, {data: []byte{2}}, {data: []byte{3}}},
+	}
+	file, _ := m.build()
+	table, err := parseBounded(t, parseTFLite, file, int64(len(file)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, x := range table.Tensors {
+		names = append(names, x.Name)
+	}
+	if want := []string{"w", "w (buffer 2)", "tensor 2"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("names %q, want %q", names, want)
+	}
+}
