@@ -158,68 +158,204 @@ func onnxType(t uint64) string {
 	return fmt.Sprintf("ONNX_TYPE_%d", t)
 }
 
+// maxGraphDepth bounds the nesting of graphs (the bodies of If, Loop and
+// Scan nodes, held in node attributes): real models nest two or three.
+const maxGraphDepth = 16
+
+// onnxWalker walks a model's graphs, counting the fields it visits.
+type onnxWalker struct {
+	s       *source
+	lim     Limits
+	walked  int
+	tensors []Tensor
+}
+
+// each calls fn on every field of the message in [off, end).
+func (w *onnxWalker) each(off, end int64, fn func(protoField) error) error {
+	for off < end {
+		f, err := w.s.field(off, end)
+		if err != nil {
+			return err
+		}
+		if w.walked++; w.walked > w.lim.MaxTensors {
+			return formatError(ONNX, "more than %d fields in the model's graphs", w.lim.MaxTensors)
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+		off = f.nextField
+	}
+	return nil
+}
+
+// message checks that f holds a message (or string).
+func message(f protoField, what string) error {
+	if f.wire != wireBytes {
+		return formatError(ONNX, "%s at %d has wire type %d", what, f.off, f.wire)
+	}
+	return nil
+}
+
 // parseONNX reads the tensor table of an ONNX model: the initializers of
-// its main graph whose data is in the file (raw_data, or a packed typed
-// field), in file order. Initializers stored outside the file
-// (external_data) or as strings are left out.
+// its graph and the tensors of its nodes' attributes (Constant nodes,
+// and the initializers of the graphs nested in If, Loop and Scan nodes)
+// whose data is in the file (raw_data, or a packed typed field).
+// Tensors stored outside the file (external_data) or as strings are left
+// out. A nested graph's tensors are named after the path of nodes and
+// attributes that leads to them ("node/attribute/name"); an attribute's
+// unnamed tensor is named after its node and attribute.
 func parseONNX(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 	lim = withDefaults(lim)
-	s := newSource(ONNX, r, size, lim)
-	head, err := s.bytes(0, min(size, pageSize))
+	w := &onnxWalker{s: newSource(ONNX, r, size, lim), lim: lim}
+	head, err := w.s.bytes(0, min(size, pageSize))
 	if err != nil {
 		return nil, err
 	}
 	if !isONNX(head) {
 		return nil, ErrUnknown
 	}
-	graph, walked := protoField{}, 0
-	for off := int64(0); off < size; {
-		f, err := s.field(off, size)
-		if err != nil {
-			return nil, err
+	var graph protoField
+	err = w.each(0, size, func(f protoField) error {
+		if f.num != 7 {
+			return nil
 		}
-		if walked++; walked > lim.MaxTensors {
-			return nil, formatError(ONNX, "more than %d fields in the model", lim.MaxTensors)
+		if graph.num != 0 {
+			return formatError(ONNX, "two graphs, at %d and %d", graph.off, f.off)
 		}
-		if f.num == 7 {
-			if f.wire != wireBytes || graph.num != 0 {
-				return nil, formatError(ONNX, "bad or repeated graph field at %d", off)
-			}
-			graph = f
-		}
-		off = f.nextField
+		graph = f
+		return message(f, "graph")
+	})
+	if err != nil {
+		return nil, err
 	}
 	if graph.num == 0 {
 		return nil, formatError(ONNX, "no graph")
 	}
-	var tensors []Tensor
-	walked = 0
-	for off, end := graph.off, graph.off+graph.n; off < end; {
-		f, err := s.field(off, end)
-		if err != nil {
-			return nil, err
-		}
-		if walked++; walked > lim.MaxTensors {
-			return nil, formatError(ONNX, "more than %d fields in the graph", lim.MaxTensors)
-		}
-		if f.num == 5 {
-			if f.wire != wireBytes {
-				return nil, formatError(ONNX, "initializer at %d has wire type %d", off, f.wire)
-			}
-			t, ok, err := readONNXTensor(s, f.off, f.off+f.n)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				if t.Name == "" {
-					t.Name = fmt.Sprintf("initializer at %d", off)
-				}
-				tensors = append(tensors, t)
-			}
-		}
-		off = f.nextField
+	if err := w.graph(graph, "", 0); err != nil {
+		return nil, err
 	}
-	return finishTable(ONNX, tensors, size)
+	return finishTable(ONNX, w.tensors, size)
+}
+
+// graph walks a GraphProto: its initializers (field 5) and nodes (1).
+func (w *onnxWalker) graph(g protoField, prefix string, depth int) error {
+	if depth >= maxGraphDepth {
+		return formatError(ONNX, "graphs nested more than %d deep", maxGraphDepth)
+	}
+	return w.each(g.off, g.off+g.n, func(f protoField) error {
+		switch f.num {
+		case 5:
+			if err := message(f, "initializer"); err != nil {
+				return err
+			}
+			return w.tensor(f, prefix, fmt.Sprintf("initializer at %d", f.off))
+		case 1:
+			if err := message(f, "node"); err != nil {
+				return err
+			}
+			return w.node(f, prefix, depth)
+		}
+		return nil
+	})
+}
+
+// node walks a NodeProto's attributes (field 5): AttributeProto's tensor
+// t (5), tensors (10), graph g (6) and graphs (11). The node is named by
+// its name (3), or else its first output (2).
+func (w *onnxWalker) node(n protoField, prefix string, depth int) error {
+	var name, output string
+	var attrs []protoField
+	err := w.each(n.off, n.off+n.n, func(f protoField) error {
+		var err error
+		switch {
+		case f.num == 3 && name == "":
+			name, err = w.str(f, "node name")
+		case f.num == 2 && output == "":
+			output, err = w.str(f, "node output")
+		case f.num == 5:
+			if len(attrs) == maxAttributes {
+				return formatError(ONNX, "node at %d has more than %d attributes", n.off, maxAttributes)
+			}
+			attrs = append(attrs, f)
+			err = message(f, "attribute")
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		name = output
+	}
+	for _, a := range attrs {
+		var attrName string
+		var values []protoField
+		err := w.each(a.off, a.off+a.n, func(f protoField) error {
+			var err error
+			switch f.num {
+			case 1:
+				attrName, err = w.str(f, "attribute name")
+			case 5, 10, 6, 11:
+				if len(values) == maxAttributes {
+					return formatError(ONNX, "attribute at %d has more than %d tensors or graphs", a.off, maxAttributes)
+				}
+				values = append(values, f)
+				err = message(f, "attribute value")
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		path := prefix + name + "/" + attrName
+		for k, v := range values {
+			unnamed := path
+			if len(values) > 1 {
+				unnamed = fmt.Sprintf("%s/%d", path, k)
+			}
+			if v.num == 5 || v.num == 10 {
+				err = w.tensor(v, path+"/", unnamed)
+			} else {
+				err = w.graph(v, unnamed+"/", depth+1)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// maxAttributes bounds the attributes of a node, and the tensors and
+// graphs of an attribute, that one node holds on to while it is walked.
+const maxAttributes = 1 << 12
+
+// str reads a string field.
+func (w *onnxWalker) str(f protoField, what string) (string, error) {
+	if err := message(f, what); err != nil {
+		return "", err
+	}
+	b, err := w.s.bytes(f.off, f.n)
+	return string(b), err
+}
+
+// tensor adds the TensorProto in f to the table, if its data is one
+// range of the file, named prefix+its name, or unnamed without one.
+func (w *onnxWalker) tensor(f protoField, prefix, unnamed string) error {
+	if len(w.tensors) >= w.lim.MaxTensors {
+		return formatError(ONNX, "more than %d tensors", w.lim.MaxTensors)
+	}
+	t, ok, err := readONNXTensor(w.s, f.off, f.off+f.n)
+	if !ok || err != nil {
+		return err
+	}
+	if t.Name == "" {
+		t.Name = unnamed
+	} else {
+		t.Name = prefix + t.Name
+	}
+	w.tensors = append(w.tensors, t)
+	return nil
 }
 
 // onnxDataTypes gives the element type of the bytes of TensorProto's

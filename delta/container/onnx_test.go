@@ -218,3 +218,42 @@ func TestONNXTruncated(t *testing.T) {
 	opset := len(file) - len(pbBytes(nil, 8, pbUint(pbBytes(nil, 1, nil), 2, 17)))
 	truncations(t, parseONNX, file, graphTag+2, opset)
 }
+
+// nestedModel is a model whose graph holds a node whose attribute "body"
+// holds a graph, depth times, the innermost holding initializer w; each
+// node also holds a Constant-like unnamed tensor attribute.
+func nestedModel(depth int) []byte {
+	w := onnxInit{name: "w", dataType: 1, dims: []int64{1}, data: []byte{1, 2, 3, 4}}
+	g := pbBytes(nil, 5, w.encode())
+	for level := range depth {
+		unnamed := onnxInit{dataType: 2, dims: []int64{1}, data: []byte{byte(level)}}
+		attrs := pbBytes(nil, 5, pbBytes(pbBytes(nil, 1, []byte("body")), 6, g))
+		attrs = pbBytes(attrs, 5, pbBytes(pbBytes(nil, 1, []byte("value")), 5, unnamed.encode()))
+		node := pbBytes(pbBytes(nil, 2, []byte("out")), 3, []byte{'n', byte('0' + level)})
+		g = pbBytes(nil, 1, append(node, attrs...))
+	}
+	var m []byte
+	m = pbUint(m, 1, 8)
+	return pbBytes(m, 7, g)
+}
+
+func TestONNXNestedGraphs(t *testing.T) {
+	file := nestedModel(2)
+	table, err := parseBounded(t, parseONNX, file, int64(len(file)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, x := range table.Tensors {
+		names = append(names, x.Name)
+	}
+	// Levels are built inside out: n1 is the outer node.
+	want := []string{"n1/body/n0/body/w", "n1/body/n0/value", "n1/value"}
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("names %q, want %q", names, want)
+	}
+	refuseAll(t, parseONNX, []hostile{{name: "graphs nested too deep", file: nestedModel(maxGraphDepth)}})
+	if _, err := parseONNX(bytes.NewReader(nestedModel(maxGraphDepth-1)), int64(len(nestedModel(maxGraphDepth-1))), Limits{}); err != nil {
+		t.Fatalf("graphs nested %d deep: %v", maxGraphDepth-1, err)
+	}
+}

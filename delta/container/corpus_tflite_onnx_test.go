@@ -1,0 +1,51 @@
+package container
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// realCorpus is where bench/delta-real.sh puts the real model pairs; the
+// corpus is downloaded, never committed, so the test is skipped without it.
+const realCorpus = "/work/corpus"
+
+// TestRealTFLiteAndONNX parses every .tflite and .onnx file of the real
+// corpus: each must parse, and its table keep Table's promises.
+func TestRealTFLiteAndONNX(t *testing.T) {
+	var files []string
+	for _, pattern := range []string{"*/*.tflite", "*/*.onnx"} {
+		found, _ := filepath.Glob(filepath.Join(realCorpus, pattern))
+		files = append(files, found...)
+	}
+	if len(files) == 0 {
+		t.Skip("no real corpus in " + realCorpus)
+	}
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parse := parseONNX
+		if filepath.Ext(name) == ".tflite" {
+			parse = parseTFLite
+		}
+		r := &countingReaderAt{r: f}
+		table, err := parse(r, info.Size(), Limits{})
+		f.Close()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		checkTable(t, table, info.Size())
+		var covered int64
+		for _, x := range table.Tensors {
+			covered += x.Length
+		}
+		t.Logf("%s: %d tensors, %.1f%% of %d bytes, %d bytes read", name, len(table.Tensors), 100*float64(covered)/float64(info.Size()), info.Size(), r.read)
+	}
+}
