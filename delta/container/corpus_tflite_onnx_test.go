@@ -49,3 +49,24 @@ func TestRealTFLiteAndONNX(t *testing.T) {
 		t.Logf("%s: %d tensors, %.1f%% of %d bytes, %d bytes read", name, len(table.Tensors), 100*float64(covered)/float64(info.Size()), info.Size(), r.read)
 	}
 }
+
+// BenchmarkParseRealONNX parses the largest ONNX file of the real corpus
+// (the fp16 ISNet model, 88 MB): the cost Diff pays per file.
+func BenchmarkParseRealONNX(b *testing.B) {
+	name := filepath.Join(realCorpus, "isnet-quint8-fp16", "new.onnx")
+	f, err := os.Open(name)
+	if err != nil {
+		b.Skip("no real corpus in " + realCorpus)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseONNX(f, info.Size(), Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -110,7 +110,7 @@ var modelWire = map[uint64]uint64{1: wireVarint, 2: wireBytes, 3: wireBytes, 4: 
 // with a doc string longer than head is not recognized: it is then
 // diffed as plain bytes.
 func isONNX(head []byte) bool {
-	s := newSource(ONNX, bytesReaderAt(head), int64(len(head)), DefaultLimits)
+	s := newSource(ONNX, bytesReaderAt(head), int64(len(head)), DefaultLimits, pageSize)
 	end := int64(len(head))
 	for off, first := int64(0), true; off < end; first = false {
 		f, err := s.field(off, end)
@@ -206,7 +206,7 @@ func message(f protoField, what string) error {
 // unnamed tensor is named after its node and attribute.
 func parseONNX(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 	lim = withDefaults(lim)
-	w := &onnxWalker{s: newSource(ONNX, r, size, lim), lim: lim}
+	w := &onnxWalker{s: newSource(ONNX, r, size, lim, onnxFill), lim: lim}
 	head, err := w.s.bytes(0, min(size, pageSize))
 	if err != nil {
 		return nil, err

@@ -146,7 +146,7 @@ type tfliteBuffer struct {
 // subgraphs; "buffer <index>" when no tensor uses it).
 func parseTFLite(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 	lim = withDefaults(lim)
-	fb := flatBuffer{newSource(TFLite, r, size, lim)}
+	fb := flatBuffer{newSource(TFLite, r, size, lim, tfliteFill)}
 	if size < 8 {
 		return nil, ErrUnknown
 	}

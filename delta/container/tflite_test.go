@@ -240,7 +240,7 @@ type tfPositions struct {
 
 func locate(t *testing.T, file []byte) tfPositions {
 	t.Helper()
-	fb := flatBuffer{newSource(TFLite, bytes.NewReader(file), int64(len(file)), DefaultLimits)}
+	fb := flatBuffer{newSource(TFLite, bytes.NewReader(file), int64(len(file)), DefaultLimits, pageSize)}
 	root, err := fb.deref(0)
 	if err != nil {
 		t.Fatal(err)
