@@ -123,3 +123,17 @@ func TestSourceShortReader(t *testing.T) {
 		t.Fatalf("got %v, %v; want ErrFormat", table, err)
 	}
 }
+
+// tensorNames parses file, bounded, and returns its tensors' names.
+func tensorNames(t *testing.T, parse parser, file []byte) []string {
+	t.Helper()
+	table, err := parseBounded(t, parse, file, int64(len(file)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, x := range table.Tensors {
+		names = append(names, x.Name)
+	}
+	return names
+}

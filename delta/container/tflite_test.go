@@ -356,14 +356,7 @@ func TestTFLiteRepeatedNames(t *testing.T) {
 		buffers:   []tfBuffer{{}, {data: []byte{1}}, {data: []byte{2}}, {data: []byte{3}}},
 	}
 	file, _ := m.build()
-	table, err := parseBounded(t, parseTFLite, file, int64(len(file)), Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, x := range table.Tensors {
-		names = append(names, x.Name)
-	}
+	names := tensorNames(t, parseTFLite, file)
 	if want := []string{"w", "w (buffer 2)", "tensor 2"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("names %q, want %q", names, want)
 	}
