@@ -16,6 +16,7 @@ package container
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 )
 
@@ -133,11 +134,11 @@ func (fb flatBuffer) tableAt(elems, k int64) (fbTable, error) {
 }
 
 // tfliteBuffer is a buffer's byte range, and the tensor that names it.
+// Kept small: a hostile model may hold MaxTensors buffers.
 type tfliteBuffer struct {
 	off, length int64
-	same        int64 // index of the first buffer with the same range
-	named       bool
-	tensor      Tensor
+	same        int32 // index of the first buffer with the same range
+	tensor      int32 // index of the tensor that names it, or -1
 }
 
 // parseTFLite reads the tensor table of a TFLite model: one entry per
@@ -173,6 +174,7 @@ func parseTFLite(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	var named []Tensor
 	walked := 0
 	for s := int64(0); s < nSubgraphs; s++ {
 		subgraph, err := fb.tableAt(subgraphs, s)
@@ -189,7 +191,7 @@ func parseTFLite(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 			prefix = fmt.Sprintf("%d:", s)
 		}
 		for k := int64(0); k < nTensors; k++ {
-			if err := nameTFLiteBuffer(fb, buffers, tensors, k, prefix); err != nil {
+			if named, err = nameTFLiteBuffer(fb, buffers, named, tensors, k, prefix); err != nil {
 				return nil, err
 			}
 		}
@@ -197,11 +199,13 @@ func parseTFLite(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 	var out []Tensor
 	names := make(map[string]bool)
 	for i, b := range buffers {
-		if b.length == 0 || b.same != int64(i) {
+		if b.length == 0 || b.same != int32(i) {
 			continue
 		}
-		t := b.tensor
-		if !b.named {
+		var t Tensor
+		if b.tensor >= 0 {
+			t = named[b.tensor]
+		} else {
 			t = Tensor{Name: fmt.Sprintf("buffer %d", i), DType: "U8", Shape: []int64{b.length}}
 		}
 		if names[t.Name] {
@@ -219,7 +223,7 @@ func parseTFLite(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 // readTFLiteBuffers reads the byte range of every buffer of the model,
 // and marks the buffers that repeat an earlier one's range.
 func readTFLiteBuffers(fb flatBuffer, model fbTable, lim Limits) ([]tfliteBuffer, error) {
-	elems, n, err := fb.vector(model, 4, 4, lim.MaxTensors)
+	elems, n, err := fb.vector(model, 4, 4, min(lim.MaxTensors, math.MaxInt32))
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +234,7 @@ func readTFLiteBuffers(fb flatBuffer, model fbTable, lim Limits) ([]tfliteBuffer
 			return nil, err
 		}
 		b := &buffers[i]
-		b.same = int64(i)
+		b.same, b.tensor = int32(i), -1
 		b.off, b.length, err = fb.vector(t, 0, 1, int(min(fb.size, 1<<31)))
 		if err != nil {
 			return nil, err
@@ -284,72 +288,71 @@ func readTFLiteBuffers(fb flatBuffer, model fbTable, lim Limits) ([]tfliteBuffer
 
 // nameTFLiteBuffer reads tensor k of a subgraph's tensor vector and, when
 // its buffer is not empty and not yet named, names the buffer after it.
-func nameTFLiteBuffer(fb flatBuffer, buffers []tfliteBuffer, tensors, k int64, prefix string) error {
+func nameTFLiteBuffer(fb flatBuffer, buffers []tfliteBuffer, named []Tensor, tensors, k int64, prefix string) ([]Tensor, error) {
 	t, err := fb.tableAt(tensors, k)
 	if err != nil {
-		return err
+		return named, err
 	}
 	var index uint32
 	at, err := fb.field(t, 2, 4)
 	if err != nil {
-		return err
+		return named, err
 	}
 	if at >= 0 {
 		if index, err = fb.u32(at); err != nil {
-			return err
+			return named, err
 		}
 	}
 	if int64(index) >= int64(len(buffers)) {
-		return formatError(TFLite, "tensor %d uses buffer %d of %d", k, index, len(buffers))
+		return named, formatError(TFLite, "tensor %d uses buffer %d of %d", k, index, len(buffers))
 	}
 	b := &buffers[buffers[index].same]
-	if b.length == 0 || b.named {
-		return nil
+	if b.length == 0 || b.tensor >= 0 {
+		return named, nil
 	}
 	var dtype uint8
 	if at, err = fb.field(t, 1, 1); err != nil {
-		return err
+		return named, err
 	}
 	if at >= 0 {
 		if dtype, err = fb.u8(at); err != nil {
-			return err
+			return named, err
 		}
 	}
 	dims, rank, err := fb.vector(t, 0, 4, maxDims)
 	if err != nil {
-		return err
+		return named, err
 	}
 	shape := make([]int64, rank)
 	for d := range shape {
 		v, err := fb.u32(dims + 4*int64(d))
 		if err != nil {
-			return err
+			return named, err
 		}
 		shape[d] = int64(int32(v))
 	}
 	name := ""
 	if at, err = fb.field(t, 3, 4); err != nil {
-		return err
+		return named, err
 	}
 	if at >= 0 {
 		s, err := fb.deref(at)
 		if err != nil {
-			return err
+			return named, err
 		}
 		n, err := fb.u32(s)
 		if err != nil {
-			return err
+			return named, err
 		}
 		raw, err := fb.bytes(s+4, int64(n))
 		if err != nil {
-			return err
+			return named, err
 		}
 		name = string(raw)
 	}
 	if name == "" {
 		name = fmt.Sprintf("tensor %d", k)
 	}
-	b.tensor = Tensor{Name: prefix + name, DType: tfliteType(dtype), Shape: shape}
-	b.named = true
-	return nil
+	b.tensor = int32(len(named))
+	return append(named, Tensor{Name: prefix + name, DType: tfliteType(dtype), Shape: shape}), nil
 }
