@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"reflect"
+	"runtime"
 	"testing"
 )
 
@@ -359,5 +360,50 @@ func TestTFLiteRepeatedNames(t *testing.T) {
 	names := tensorNames(t, parseTFLite, file)
 	if want := []string{"w", "w (buffer 2)", "tensor 2"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("names %q, want %q", names, want)
+	}
+}
+
+func TestTFLiteSharedTables(t *testing.T) {
+	// 100,000 buffers and 100,000 tensors, all pointing at one table: a
+	// small file that makes the parser walk many entries. It must keep
+	// little per entry, and give one tensor.
+	const n = 100000
+	var b fbBuilder
+	root := b.u32(0)
+	b.buf = append(b.buf, "TFL3"...)
+	model, at := b.table(nil, nil, zero4, nil, zero4)
+	b.point(root, model)
+	sgVec, sgSlots := b.offsets(1)
+	b.point(at[2], sgVec)
+	sg, sgAt := b.table(zero4)
+	b.point(sgSlots[0], sg)
+	tVec, tSlots := b.offsets(n)
+	b.point(sgAt[0], tVec)
+	tensor, tAt := b.table(nil, nil, u32le(7), zero4)
+	b.point(tAt[3], b.vector(1, []byte{'w', 0}))
+	for _, slot := range tSlots {
+		b.point(slot, tensor)
+	}
+	bVec, bSlots := b.offsets(n)
+	b.point(at[4], bVec)
+	buf, bAt := b.table(zero4)
+	b.point(bAt[0], b.vector(4, []byte{1, 2, 3, 4}))
+	for _, slot := range bSlots {
+		b.point(slot, buf)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	table, err := parseTFLite(bytes.NewReader(b.buf), int64(len(b.buf)), Limits{})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d bytes allocated for %d entries", alloc, n)
+	if alloc > 40*n+maxParseAlloc {
+		t.Errorf("allocated %d bytes for %d entries", alloc, n)
+	}
+	if len(table.Tensors) != 1 || table.Tensors[0].Name != "w" || table.Tensors[0].Length != 4 {
+		t.Fatalf("got %+v", table.Tensors)
 	}
 }
