@@ -50,23 +50,33 @@ func TestRealTFLiteAndONNX(t *testing.T) {
 	}
 }
 
-// BenchmarkParseRealONNX parses the largest ONNX file of the real corpus
-// (the fp16 ISNet model, 88 MB): the cost Diff pays per file.
-func BenchmarkParseRealONNX(b *testing.B) {
-	name := filepath.Join(realCorpus, "isnet-quint8-fp16", "new.onnx")
-	f, err := os.Open(name)
-	if err != nil {
-		b.Skip("no real corpus in " + realCorpus)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := parseONNX(f, info.Size(), Limits{}); err != nil {
-			b.Fatal(err)
-		}
+// BenchmarkParseReal parses the largest TFLite and ONNX files of the real
+// corpus (the 27 MB BlazePose heavy landmark model, the 88 MB fp16 ISNet
+// model): the cost Diff pays per file.
+func BenchmarkParseReal(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		parse parser
+	}{
+		{"pose-heavy-tflite/new.tflite", parseTFLite},
+		{"isnet-quint8-fp16/new.onnx", parseONNX},
+	} {
+		b.Run(filepath.Ext(c.name)[1:], func(b *testing.B) {
+			f, err := os.Open(filepath.Join(realCorpus, c.name))
+			if err != nil {
+				b.Skip("no real corpus in " + realCorpus)
+			}
+			defer f.Close()
+			info, err := f.Stat()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.parse(f, info.Size(), Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
