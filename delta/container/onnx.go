@@ -15,6 +15,7 @@
 package container
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -110,7 +111,7 @@ var modelWire = map[uint64]uint64{1: wireVarint, 2: wireBytes, 3: wireBytes, 4: 
 // with a doc string longer than head is not recognized: it is then
 // diffed as plain bytes.
 func isONNX(head []byte) bool {
-	s := newSource(ONNX, bytesReaderAt(head), int64(len(head)), DefaultLimits, pageSize)
+	s := newSource(ONNX, bytes.NewReader(head), int64(len(head)), DefaultLimits, pageSize)
 	end := int64(len(head))
 	for off, first := int64(0), true; off < end; first = false {
 		f, err := s.field(off, end)
@@ -128,20 +129,6 @@ func isONNX(head []byte) bool {
 		off = f.nextField
 	}
 	return false
-}
-
-// bytesReaderAt reads a byte slice.
-type bytesReaderAt []byte
-
-func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
 }
 
 // onnxTypes names ONNX's TensorProto.DataType values.
