@@ -60,3 +60,49 @@ func PairTensors(old, new *Table) []Pair {
 func kind(t Tensor) string {
 	return fmt.Sprint(t.DType, t.Shape)
 }
+
+// Move says that Length bytes of the new file at NewOffset hold what the
+// old file holds at OldOffset, moved and perhaps changed.
+type Move struct {
+	NewOffset, OldOffset, Length int64
+}
+
+// Moves returns the pairs whose tensors are at different offsets as
+// moves, each as long as the shorter of the two tensors.
+func Moves(pairs []Pair) []Move {
+	var ms []Move
+	for _, p := range pairs {
+		if n := min(p.Old.Length, p.New.Length); n > 0 && p.Old.Offset != p.New.Offset {
+			ms = append(ms, Move{NewOffset: p.New.Offset, OldOffset: p.Old.Offset, Length: n})
+		}
+	}
+	return ms
+}
+
+// NormalizeMoves returns the moves clipped to both files (oldLen and
+// newLen bytes), sorted by NewOffset, and cut so that they do not overlap
+// in the new file (a move overlapping the one before loses its head).
+func NormalizeMoves(in []Move, oldLen, newLen int64) []Move {
+	ms := make([]Move, 0, len(in))
+	for _, m := range in {
+		if m.NewOffset < 0 || m.OldOffset < 0 || m.NewOffset >= newLen || m.OldOffset >= oldLen {
+			continue
+		}
+		if m.Length = min(m.Length, newLen-m.NewOffset, oldLen-m.OldOffset); m.Length > 0 {
+			ms = append(ms, m)
+		}
+	}
+	slices.SortStableFunc(ms, func(a, b Move) int { return cmpInt64(a.NewOffset, b.NewOffset) })
+	out := ms[:0]
+	var end int64
+	for _, m := range ms {
+		if cut := end - m.NewOffset; cut > 0 {
+			m.NewOffset, m.OldOffset, m.Length = m.NewOffset+cut, m.OldOffset+cut, m.Length-cut
+		}
+		if m.Length > 0 {
+			out = append(out, m)
+			end = m.NewOffset + m.Length
+		}
+	}
+	return slices.Clip(out)
+}
