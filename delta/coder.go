@@ -17,6 +17,8 @@ type coder struct {
 	new     []byte
 	newBase int64
 	w       *patchWriter
+	// regions are Diff's regions (regions.go), sorted and disjoint.
+	regions []Region
 
 	// pending is the record being grown by adjacent pieces.
 	pending    record
