@@ -6,6 +6,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -72,8 +73,8 @@ type ggufParser struct {
 func parseGGUF(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 	p := &ggufParser{h: hdrReader{r: r, limit: min(size, lim.MaxHeader)}, lim: lim}
 	t, err := p.parse(size)
-	if err == errTruncated {
-		return nil, formatErr(GGUF, "header ends at byte %d: past the file (%d bytes) or the header limit (%d)", p.h.pos, size, lim.MaxHeader)
+	if errors.Is(err, errTruncated) {
+		return nil, formatErr(GGUF, "%v: at byte %d of a %d-byte file (header limit %d)", err, p.h.pos, size, lim.MaxHeader)
 	}
 	return t, err
 }
