@@ -40,7 +40,7 @@ func (c *coder) code(ms []match) error {
 				deltas = append(deltas, prevDelta)
 			}
 			deltas = append(deltas, m.oldPos-m.newPos)
-			if err := c.gap(pos, m.newPos, deltas); err != nil {
+			if err := c.gapByRegion(pos, m.newPos, deltas); err != nil {
 				return err
 			}
 		}
@@ -55,7 +55,7 @@ func (c *coder) code(ms []match) error {
 		if havePrev {
 			deltas = append(deltas, prevDelta)
 		}
-		if err := c.gap(pos, len(c.new), deltas); err != nil {
+		if err := c.gapByRegion(pos, len(c.new), deltas); err != nil {
 			return err
 		}
 	}

@@ -64,3 +64,25 @@ func (c *coder) withRegions(deltas []int, a, b int) []int {
 	}
 	return deltas
 }
+
+// gapByRegion codes new[a:b] as gap does, cut at the regions' bounds so
+// that no piece straddles two tensors that moved differently.
+func (c *coder) gapByRegion(a, b int, deltas []int) error {
+	rs := c.regions
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].NewOffset+rs[i].Length > c.newBase+int64(a) })
+	for a < b {
+		cut := b
+		if i < len(rs) {
+			if start := rs[i].NewOffset - c.newBase; start > int64(a) {
+				cut = int(min(int64(b), start))
+			} else {
+				cut, i = int(min(int64(b), rs[i].NewOffset+rs[i].Length-c.newBase)), i+1
+			}
+		}
+		if err := c.gap(a, cut, deltas); err != nil {
+			return err
+		}
+		a = cut
+	}
+	return nil
+}
