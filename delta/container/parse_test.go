@@ -162,6 +162,12 @@ func TestTFJSRoundTrip(t *testing.T) {
 	if len(oneShards) != 1 {
 		t.Fatal("want one shard")
 	}
+	if tab, err := container.ParseTFJS(one, "", int64(len(oneShards[0])), container.Limits{}); err != nil || len(tab.Tensors) != len(ts) {
+		t.Errorf("the only shard, unnamed: %v", err)
+	}
+	if _, err := container.ParseTFJS(manifest, "", int64(len(shards[0])), container.Limits{}); !errors.Is(err, container.ErrUnknown) {
+		t.Errorf("one of %d shards, unnamed: %v, want ErrUnknown", len(shards), err)
+	}
 	for _, delta := range []int64{-1, 1} {
 		if _, err := container.ParseTFJS(one, oneNames[0], int64(len(oneShards[0]))+delta, container.Limits{}); !errors.Is(err, container.ErrFormat) {
 			t.Errorf("only shard %+d bytes: %v, want ErrFormat", delta, err)

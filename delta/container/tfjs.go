@@ -46,8 +46,9 @@ var tfjsDTypes = map[string]struct {
 
 // ParseTFJS reads the tensor table of one TF.js weight shard from the
 // model.json manifest that describes it: shard is the shard's path as
-// the manifest names it, size its length in bytes (which must match what
-// the manifest implies). Tensors that continue in a neighbouring shard
+// the manifest names it (or "" for the only shard of a manifest that
+// names one), size its length in bytes (which must match what the
+// manifest implies). Tensors that continue in a neighbouring shard
 // are clipped to this one. The error wraps ErrUnknown when the manifest
 // does not name the shard, ErrFormat when it is malformed or disagrees
 // with size.
@@ -61,7 +62,7 @@ func ParseTFJS(manifest []byte, shard string, size int64, lim Limits) (*Table, e
 		return nil, formatErr(TFJS, "manifest: %v", err)
 	}
 	var found *tfjsGroup
-	index, weights := 0, 0
+	index, weights, paths := 0, 0, 0
 	for gi := range m.WeightsManifest {
 		g := &m.WeightsManifest[gi]
 		weights += len(g.Weights)
@@ -69,7 +70,10 @@ func ParseTFJS(manifest []byte, shard string, size int64, lim Limits) (*Table, e
 			return nil, formatErr(TFJS, "more than %d weights", lim.MaxTensors)
 		}
 		for pi, p := range g.Paths {
-			if p != shard {
+			if paths++; shard == "" && found == nil {
+				found, index = g, pi
+			}
+			if shard == "" || p != shard {
 				continue
 			}
 			if found != nil {
@@ -78,8 +82,8 @@ func ParseTFJS(manifest []byte, shard string, size int64, lim Limits) (*Table, e
 			found, index = g, pi
 		}
 	}
-	if found == nil {
-		return nil, fmt.Errorf("%w: the manifest does not name %s", ErrUnknown, quote(shard))
+	if found == nil || (shard == "" && paths != 1) {
+		return nil, fmt.Errorf("%w: the manifest does not name %s (or has not one shard)", ErrUnknown, quote(shard))
 	}
 	return tfjsShard(found, index, size, lim)
 }
