@@ -11,14 +11,20 @@ import (
 // reach stays small enough to audit.
 func TestContainerIsALeaf(t *testing.T) {
 	t.Parallel()
-	pkg := module + "delta/container"
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
+	assertStandardLibraryOnly(t, "delta/container")
+}
+
+// assertStandardLibraryOnly fails t for each package outside the standard
+// library that pkg (a path inside the module) depends on.
+func assertStandardLibraryOnly(t *testing.T, pkg string) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+pkg).Output()
 	if err != nil {
 		t.Fatalf("go list -deps %s: %v", pkg, err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		if dep != pkg {
-			t.Errorf("delta/container depends on %s: it must import only the standard library", dep)
+		if dep != module+pkg {
+			t.Errorf("%s depends on %s: it must import only the standard library", pkg, dep)
 		}
 	}
 }
