@@ -283,3 +283,23 @@ func checkInvariant(t testing.TB, tab *container.Table, size int64) {
 		names[x.Name] = true
 	}
 }
+
+// Parsing a valid container reads its header only: a 64 GiB tensor's
+// data is never read.
+func TestParseReadsOnlyTheHeader(t *testing.T) {
+	gguf := ggufTensorInfo(ggufHeader(1, 0), "big", []uint64{1 << 34}, 0, 0)
+	st := safeTensorsFile(`{"big":{"dtype":"F32","shape":[17179869184],"data_offsets":[0,68719476736]}}`, 0)
+	for name, c := range map[string]struct {
+		prefix []byte
+		data   int64
+	}{"gguf": {gguf, 32 + 1<<36}, "safetensors": {st, 1 << 36}} {
+		f := &hugeFile{prefix: c.prefix, size: int64(len(c.prefix)) + c.data}
+		tab, err := container.Parse(f, f.size, container.Limits{})
+		if err != nil || len(tab.Tensors) != 1 || tab.Tensors[0].Length != 1<<36 {
+			t.Fatalf("%s: %v, %+v", name, err, tab)
+		}
+		if f.read.Load() > maxRead {
+			t.Errorf("%s: read %d bytes of a %d-byte file", name, f.read.Load(), f.size)
+		}
+	}
+}
