@@ -4,6 +4,7 @@
 package container
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -131,82 +132,98 @@ var errTruncated = errors.New("header truncated or past the header limit")
 
 // hdrReader reads a header sequentially through a ReaderAt, a window at a
 // time, never past limit (the file size or Limits.MaxHeader, the smaller).
+// Its errors are sticky: after the first, every read returns zero values
+// and err says what went wrong.
 type hdrReader struct {
 	r      io.ReaderAt
 	pos    int64
 	limit  int64
 	buf    []byte
 	bufOff int64
+	err    error
 }
 
 const hdrWindow = 64 << 10
 
-// bytes returns the next n bytes, valid until the next call.
-func (h *hdrReader) bytes(n int64) ([]byte, error) {
+// bytes returns the next n bytes, valid until the next call (nil after
+// an error).
+func (h *hdrReader) bytes(n int64) []byte {
+	if h.err != nil {
+		return nil
+	}
 	if n < 0 || n > h.limit-h.pos {
-		return nil, errTruncated
+		h.fail()
+		return nil
 	}
 	if h.pos >= h.bufOff && h.pos+n <= h.bufOff+int64(len(h.buf)) {
 		b := h.buf[h.pos-h.bufOff : h.pos-h.bufOff+n]
 		h.pos += n
-		return b, nil
+		return b
 	}
 	if n > hdrWindow/2 {
 		b := make([]byte, n)
-		if err := h.readAt(b, h.pos); err != nil {
-			return nil, err
+		if h.readAt(b, h.pos) {
+			h.pos += n
+			return b
 		}
-		h.pos += n
-		return b, nil
+		return nil
 	}
 	if cap(h.buf) < hdrWindow {
 		h.buf = make([]byte, hdrWindow)
 	}
 	h.buf = h.buf[:min(int64(hdrWindow), h.limit-h.pos)]
 	h.bufOff = h.pos
-	if err := h.readAt(h.buf, h.pos); err != nil {
+	if !h.readAt(h.buf, h.pos) {
 		h.buf = h.buf[:0]
-		return nil, err
+		return nil
 	}
 	return h.bytes(n)
 }
 
-func (h *hdrReader) readAt(b []byte, off int64) error {
+func (h *hdrReader) readAt(b []byte, off int64) bool {
 	n, err := h.r.ReadAt(b, off)
 	if n == len(b) {
-		return nil
+		return true
 	}
 	if err == nil || err == io.EOF {
-		return errTruncated
+		err = errTruncated
 	}
-	return err
+	h.err = err
+	return false
 }
 
 // skip advances past n bytes without reading them.
-func (h *hdrReader) skip(n int64) error {
+func (h *hdrReader) skip(n int64) {
 	if n < 0 || n > h.limit-h.pos {
-		return errTruncated
+		h.fail()
 	}
-	h.pos += n
-	return nil
+	if h.err == nil {
+		h.pos += n
+	}
 }
 
-func (h *hdrReader) u32() (uint32, error) {
-	b, err := h.bytes(4)
-	if err != nil {
-		return 0, err
+// fail records that the header runs past the file or the limit.
+func (h *hdrReader) fail() {
+	if h.err == nil {
+		h.err = errTruncated
 	}
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24, nil
 }
 
-func (h *hdrReader) u64() (uint64, error) {
-	b, err := h.bytes(8)
-	if err != nil {
-		return 0, err
+// left is how many bytes the header may still hold.
+func (h *hdrReader) left() uint64 { return uint64(h.limit - h.pos) }
+
+func (h *hdrReader) u32() uint32 {
+	if b := h.bytes(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
 	}
-	lo := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24
-	hi := uint64(b[4]) | uint64(b[5])<<8 | uint64(b[6])<<16 | uint64(b[7])<<24
-	return lo | hi<<32, nil
+	return 0
+}
+
+func (h *hdrReader) u64() uint64 {
+	if b := h.bytes(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
 }
 
 // quote shortens an untrusted name for an error message.

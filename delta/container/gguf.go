@@ -80,36 +80,23 @@ func parseGGUF(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 }
 
 func (p *ggufParser) parse(size int64) (*Table, error) {
-	if err := p.h.skip(4); err != nil {
-		return nil, err
-	}
-	version, err := p.h.u32()
-	if err != nil {
-		return nil, err
+	h := &p.h
+	h.skip(4)
+	version, nTensors, nKV := h.u32(), h.u64(), h.u64()
+	if h.err != nil {
+		return nil, h.err
 	}
 	if version != 2 && version != 3 {
 		return nil, formatErr(GGUF, "version %d (2 and 3 are known)", version)
-	}
-	nTensors, err := p.h.u64()
-	if err != nil {
-		return nil, err
-	}
-	nKV, err := p.h.u64()
-	if err != nil {
-		return nil, err
 	}
 	if nTensors > uint64(p.lim.MaxTensors) || nKV > uint64(p.lim.MaxTensors) {
 		return nil, formatErr(GGUF, "%d tensors and %d metadata pairs: past the limit of %d", nTensors, nKV, p.lim.MaxTensors)
 	}
 	alignment := int64(32)
 	for i := range nKV {
-		key, err := p.str()
-		if err != nil {
-			return nil, err
-		}
-		typ, err := p.h.u32()
-		if err != nil {
-			return nil, err
+		key, typ := p.str(), h.u32()
+		if h.err != nil {
+			return nil, h.err
 		}
 		if string(key) == "general.alignment" {
 			a, err := p.uint(typ)
@@ -128,45 +115,29 @@ func (p *ggufParser) parse(size int64) (*Table, error) {
 	}
 	t := &Table{Format: GGUF, Tensors: make([]Tensor, 0, min(nTensors, 1024))}
 	for i := range nTensors {
-		name, err := p.str()
-		if err != nil {
-			return nil, err
-		}
-		nDims, err := p.h.u32()
-		if err != nil {
-			return nil, err
+		name, nDims := p.str(), h.u32()
+		if h.err != nil {
+			return nil, h.err
 		}
 		if nDims > ggufMaxDims {
 			return nil, formatErr(GGUF, "tensor %d has %d dimensions", i, nDims)
 		}
 		shape := make([]int64, nDims)
 		for d := range shape {
-			v, err := p.h.u64()
-			if err != nil {
-				return nil, err
-			}
-			if v > maxElements {
-				return nil, formatErr(GGUF, "tensor %d: dimension %d", i, v)
-			}
-			shape[d] = int64(v)
+			shape[d] = int64(min(h.u64(), maxElements+1)) // elements refuses it
 		}
-		typ, err := p.h.u32()
-		if err != nil {
-			return nil, err
-		}
-		off, err := p.h.u64()
-		if err != nil {
-			return nil, err
-		}
-		if off > uint64(size) {
-			return nil, formatErr(GGUF, "tensor %d starts past the file", i)
+		typ, off := h.u32(), h.u64()
+		if h.err != nil {
+			return nil, h.err
 		}
 		elems, ok := elements(shape)
 		if !ok {
 			return nil, formatErr(GGUF, "tensor %d: shape %v", i, shape)
 		}
-		length := int64(-1)
-		dtype := fmt.Sprintf("GGML_TYPE_%d", typ)
+		if off > uint64(size) {
+			return nil, formatErr(GGUF, "tensor %d starts past the file", i)
+		}
+		length, dtype := int64(-1), fmt.Sprintf("GGML_TYPE_%d", typ)
 		if gt, known := ggmlTypes[typ]; known {
 			if elems%gt.blockSize != 0 {
 				return nil, formatErr(GGUF, "tensor %d: %d elements is not a whole number of %s blocks", i, elems, gt.name)
@@ -175,7 +146,7 @@ func (p *ggufParser) parse(size int64) (*Table, error) {
 		}
 		t.Tensors = append(t.Tensors, Tensor{Name: string(name), DType: dtype, Shape: shape, Offset: int64(off), Length: length})
 	}
-	dataStart := (p.h.pos + alignment - 1) / alignment * alignment
+	dataStart := (h.pos + alignment - 1) / alignment * alignment
 	if dataStart > size {
 		return nil, formatErr(GGUF, "data section starts past the file")
 	}
@@ -210,13 +181,11 @@ func boundUnknown(t *Table, size int64) {
 }
 
 // str reads a GGUF string (a uint64 length, then the bytes).
-func (p *ggufParser) str() ([]byte, error) {
-	n, err := p.h.u64()
-	if err != nil {
-		return nil, err
-	}
-	if n > uint64(p.h.limit-p.h.pos) {
-		return nil, errTruncated
+func (p *ggufParser) str() []byte {
+	n := p.h.u64()
+	if n > p.h.left() {
+		p.h.fail()
+		return nil
 	}
 	return p.h.bytes(int64(n))
 }
@@ -227,9 +196,9 @@ func (p *ggufParser) uint(typ uint32) (uint64, error) {
 	if !ok || typ == ggufFloat32 || typ == ggufFloat64 || typ == ggufBool {
 		return 0, formatErr(GGUF, "general.alignment has value type %d, not an integer", typ)
 	}
-	b, err := p.h.bytes(size)
-	if err != nil {
-		return 0, err
+	b := p.h.bytes(size)
+	if b == nil {
+		return 0, p.h.err
 	}
 	var v uint64
 	for i := len(b) - 1; i >= 0; i-- {
@@ -245,46 +214,41 @@ func (p *ggufParser) uint(typ uint32) (uint64, error) {
 // Every element of a string or array consumes at least 8 bytes of
 // header, so the header limit bounds the time spent here.
 func (p *ggufParser) skipValue(typ uint32, depth int) error {
+	h := &p.h
 	if size, ok := ggufScalarSizes[typ]; ok {
-		return p.h.skip(size)
+		h.skip(size)
+		return h.err
 	}
 	switch typ {
 	case ggufString:
-		n, err := p.h.u64()
-		if err != nil {
-			return err
+		if n := h.u64(); n <= h.left() {
+			h.skip(int64(n))
+		} else {
+			h.fail()
 		}
-		if n > uint64(p.h.limit-p.h.pos) {
-			return errTruncated
-		}
-		return p.h.skip(int64(n))
+		return h.err
 	case ggufArray:
 		if depth >= ggufMaxNesting {
 			return formatErr(GGUF, "arrays nested more than %d deep", ggufMaxNesting)
 		}
-		et, err := p.h.u32()
-		if err != nil {
-			return err
-		}
-		n, err := p.h.u64()
-		if err != nil {
-			return err
-		}
+		et, n := h.u32(), h.u64()
 		if size, ok := ggufScalarSizes[et]; ok {
-			if n > uint64(p.h.limit-p.h.pos)/uint64(size) {
-				return errTruncated
+			if n <= h.left()/uint64(size) {
+				h.skip(int64(n) * size)
+			} else {
+				h.fail()
 			}
-			return p.h.skip(int64(n) * size)
+			return h.err
 		}
-		if n > uint64(p.h.limit-p.h.pos)/8 {
-			return errTruncated
+		if n > h.left()/8 {
+			h.fail()
 		}
-		for range n {
+		for i := uint64(0); i < n && h.err == nil; i++ {
 			if err := p.skipValue(et, depth+1); err != nil {
 				return err
 			}
 		}
-		return nil
+		return h.err
 	}
 	return formatErr(GGUF, "metadata value type %d", typ)
 }

@@ -25,25 +25,31 @@ func sample() []containertest.Tensor {
 	return ts
 }
 
-// checkTable asserts that tab holds ts (in file order) and that each
-// tensor's bytes in file are its data.
-func checkTable(t *testing.T, tab *container.Table, ts []containertest.Tensor, file []byte, dtype func(string) string) {
+// parseTable parses file, asserts that it is a container of format
+// holding ts (in file order) and that each tensor's bytes are its data.
+func parseTable(t *testing.T, file []byte, format container.Format, ts []containertest.Tensor) *container.Table {
 	t.Helper()
+	tab, err := container.Parse(bytes.NewReader(file), int64(len(file)), container.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Format != format {
+		t.Fatalf("format %s, want %s", tab.Format, format)
+	}
 	if len(tab.Tensors) != len(ts) {
 		t.Fatalf("%d tensors, want %d", len(tab.Tensors), len(ts))
 	}
 	for i, x := range tab.Tensors {
 		want := ts[i]
-		if x.Name != want.Name || x.DType != dtype(want.DType) || !reflect.DeepEqual(x.Shape, want.Shape) || x.Length != int64(len(want.Data)) {
-			t.Errorf("tensor %d = %s %s %v %d bytes, want %s %s %v %d", i, x.Name, x.DType, x.Shape, x.Length, want.Name, dtype(want.DType), want.Shape, len(want.Data))
+		if x.Name != want.Name || x.DType != want.DType || !reflect.DeepEqual(x.Shape, want.Shape) || x.Length != int64(len(want.Data)) {
+			t.Errorf("tensor %d = %s %s %v %d bytes, want %s %s %v %d", i, x.Name, x.DType, x.Shape, x.Length, want.Name, want.DType, want.Shape, len(want.Data))
 		}
 		if !bytes.Equal(file[x.Offset:x.Offset+x.Length], want.Data) {
 			t.Errorf("tensor %s: the bytes at offset %d are not its data", x.Name, x.Offset)
 		}
 	}
+	return tab
 }
-
-func same(s string) string { return s }
 
 func dtypeOf(ts []containertest.Tensor, name string) string {
 	for _, x := range ts {
@@ -56,15 +62,7 @@ func dtypeOf(ts []containertest.Tensor, name string) string {
 
 func TestSafeTensorsRoundTrip(t *testing.T) {
 	ts := sample()
-	file := containertest.SafeTensors(ts)
-	tab, err := container.Parse(bytes.NewReader(file), int64(len(file)), container.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tab.Format != container.SafeTensors {
-		t.Fatalf("format %s", tab.Format)
-	}
-	checkTable(t, tab, ts, file, same)
+	parseTable(t, containertest.SafeTensors(ts), container.SafeTensors, ts)
 }
 
 func TestGGUFRoundTrip(t *testing.T) {
@@ -73,15 +71,7 @@ func TestGGUFRoundTrip(t *testing.T) {
 			ts := sample()[:5]
 			ts = append(ts, containertest.Tensor{Name: "q", DType: "Q4_0", Shape: []int64{64, 2}, Data: bytes.Repeat([]byte{7}, 4*18)},
 				containertest.Tensor{Name: "k", DType: "Q4_K", Shape: []int64{256}, Data: bytes.Repeat([]byte{9}, 144)})
-			file := containertest.GGUF(ts, align)
-			tab, err := container.Parse(bytes.NewReader(file), int64(len(file)), container.Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tab.Format != container.GGUF {
-				t.Fatalf("format %s", tab.Format)
-			}
-			checkTable(t, tab, ts, file, same)
+			tab := parseTable(t, containertest.GGUF(ts, align), container.GGUF, ts)
 			a := int64(max(align, 32))
 			for _, x := range tab.Tensors {
 				if x.Offset%a != 0 {
