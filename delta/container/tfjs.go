@@ -124,10 +124,11 @@ func tfjsShard(g *tfjsGroup, index int, size int64, lim Limits) (*Table, error) 
 	var start int64
 	switch {
 	case index < last:
-		start = int64(index) * size
-		if size <= 0 || int64(last) > (total-1)/size || total > int64(last+1)*size {
+		// last full shards, then a last one of 1 to size bytes.
+		if size <= 0 || int64(last) > (total-1)/size || total-int64(last)*size > size {
 			return nil, formatErr(TFJS, "%d-byte shard %d of %d does not fit a %d-byte group", size, index+1, last+1, total)
 		}
+		start = int64(index) * size
 	case last == 0:
 		if size != total {
 			return nil, formatErr(TFJS, "%d-byte shard for a %d-byte group", size, total)
