@@ -50,6 +50,10 @@ type Tensor struct {
 	// Offset and Length are the byte range of the tensor's data in the
 	// file (for TFJS, in the weight shard). Length may be 0.
 	Offset, Length int64
+	// Skip is how many bytes of the tensor's data precede Offset in other
+	// files: non-zero only for a TF.js tensor that starts in an earlier
+	// weight shard (the table lists the part in its shard).
+	Skip int64
 }
 
 // Table is a parsed container: its format and tensors, ordered by Offset.

@@ -68,12 +68,16 @@ type Move struct {
 }
 
 // Moves returns the pairs whose tensors are at different offsets as
-// moves, each as long as the shorter of the two tensors.
+// moves: the bytes of the tensor both hold (all of the shorter, or the
+// common part of two parts of a TF.js tensor cut at shard bounds).
 func Moves(pairs []Pair) []Move {
 	var ms []Move
 	for _, p := range pairs {
-		if n := min(p.Old.Length, p.New.Length); n > 0 && p.Old.Offset != p.New.Offset {
-			ms = append(ms, Move{NewOffset: p.New.Offset, OldOffset: p.Old.Offset, Length: n})
+		lo := max(p.Old.Skip, p.New.Skip)
+		hi := min(p.Old.Skip+p.Old.Length, p.New.Skip+p.New.Length)
+		m := Move{NewOffset: p.New.Offset + lo - p.New.Skip, OldOffset: p.Old.Offset + lo - p.Old.Skip, Length: hi - lo}
+		if m.Length > 0 && m.NewOffset != m.OldOffset {
+			ms = append(ms, m)
 		}
 	}
 	return ms

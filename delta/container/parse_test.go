@@ -125,6 +125,9 @@ func TestTFJSRoundTrip(t *testing.T) {
 			if x.Offset < 0 || x.Offset+x.Length > int64(len(shards[i])) {
 				t.Fatalf("shard %d: tensor %s outside the shard", i, x.Name)
 			}
+			if x.Skip != int64(len(got[x.Name])) {
+				t.Errorf("shard %d: tensor %s skips %d bytes, %d came before", i, x.Name, x.Skip, len(got[x.Name]))
+			}
 			got[x.Name] = append(got[x.Name], shards[i][x.Offset:x.Offset+x.Length]...)
 			if want := dtypeOf(ts, x.Name); x.DType != want {
 				t.Errorf("%s: dtype %s, want %s", x.Name, x.DType, want)
@@ -222,6 +225,28 @@ func TestPairTensors(t *testing.T) {
 	}
 	if len(moves) != 4 || moves[2].Length != 8 { // a: 8 old bytes, 16 new: the shorter
 		t.Errorf("moves %+v", moves)
+	}
+}
+
+// The parts of a TF.js tensor cut at shard bounds pair only where they
+// hold the same bytes of the tensor.
+func TestMovesOfShardParts(t *testing.T) {
+	part := func(off, length, skip int64) container.Tensor {
+		return container.Tensor{Name: "x", DType: "F32", Shape: []int64{100}, Offset: off, Length: length, Skip: skip}
+	}
+	for _, c := range []struct {
+		old, new container.Tensor
+		want     []container.Move
+	}{
+		{part(0, 400, 0), part(40, 400, 0), []container.Move{{NewOffset: 40, OldOffset: 0, Length: 400}}},
+		// The old shard holds bytes 100-400 of the tensor, the new one 0-250.
+		{part(0, 300, 100), part(50, 250, 0), []container.Move{{NewOffset: 150, OldOffset: 0, Length: 150}}},
+		// Disjoint parts: no move.
+		{part(0, 100, 300), part(0, 200, 0), nil},
+	} {
+		if got := container.Moves([]container.Pair{{Old: c.old, New: c.new}}); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("old %+v, new %+v: moves %+v, want %+v", c.old, c.new, got, c.want)
+		}
 	}
 }
 

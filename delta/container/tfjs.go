@@ -153,7 +153,7 @@ func tfjsShard(g *tfjsGroup, index int, size int64, lim Limits) (*Table, error) 
 		if len(t.Tensors) >= lim.MaxTensors {
 			return nil, formatErr(TFJS, "more than %d tensors", lim.MaxTensors)
 		}
-		t.Tensors = append(t.Tensors, Tensor{Name: s.w.Name, DType: s.dtype, Shape: s.w.Shape, Offset: b - start, Length: max(e-b, 0)})
+		t.Tensors = append(t.Tensors, Tensor{Name: s.w.Name, DType: s.dtype, Shape: s.w.Shape, Offset: b - start, Length: max(e-b, 0), Skip: b - s.start})
 	}
 	if err := t.check(size); err != nil {
 		return nil, err
