@@ -3,7 +3,7 @@
 package container
 
 import (
-	"fmt"
+	"encoding/binary"
 	"slices"
 )
 
@@ -47,18 +47,29 @@ func PairTensors(old, new *Table) []Pair {
 			match[i], queues[k] = q[0], q[1:]
 		}
 	}
-	var pairs []Pair
+	n := 0
+	for _, j := range match {
+		if j >= 0 {
+			n++
+		}
+	}
+	pairs := make([]Pair, 0, n)
 	for i, j := range match {
 		if j >= 0 {
 			pairs = append(pairs, Pair{Old: old.Tensors[j], New: new.Tensors[i]})
 		}
 	}
-	return slices.Clip(pairs)
+	return pairs
 }
 
 // kind is a tensor's dtype and shape, as a map key.
 func kind(t Tensor) string {
-	return fmt.Sprint(t.DType, t.Shape)
+	b := append(make([]byte, 0, len(t.DType)+1+8*len(t.Shape)), t.DType...)
+	b = append(b, 0) // a dtype name holds no NUL
+	for _, d := range t.Shape {
+		b = binary.LittleEndian.AppendUint64(b, uint64(d))
+	}
+	return string(b)
 }
 
 // Move says that Length bytes of the new file at NewOffset hold what the
