@@ -245,6 +245,13 @@ func TestTFJSMalicious(t *testing.T) {
 			t.Errorf("%s: allocated %d bytes", name, alloc)
 		}
 	}
+	// Every strict prefix of a valid manifest is malformed JSON.
+	valid := m(w("a", "float32", "[1]"), w("b", "int32", "[1]"))
+	for n := range len(valid) {
+		if _, err := container.ParseTFJS([]byte(valid[:n]), "s.bin", 8, container.Limits{}); !errors.Is(err, container.ErrFormat) {
+			t.Errorf("manifest truncated to %d bytes: %v, want ErrFormat", n, err)
+		}
+	}
 	big := m(w("a", "float32", "[1]"), w("b", "float32", "[1]"))
 	if _, err := container.ParseTFJS([]byte(big), "s.bin", 8, container.Limits{MaxTensors: 1}); !errors.Is(err, container.ErrFormat) {
 		t.Errorf("2 weights, limit 1: %v, want ErrFormat", err)
