@@ -2,7 +2,9 @@ package container_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/edgetuf/edgetuf/delta/container"
@@ -38,9 +40,46 @@ func FuzzParseSafeTensors(f *testing.F) {
 	f.Fuzz(fuzzParse)
 }
 
+// ggufAllTypes is a GGUF file with a metadata pair of every value type (a
+// string array among them), alignment 16, and a tensor of an unknown type
+// followed by an F32 one.
+func ggufAllTypes() []byte {
+	b := ggufHeader(2, 14)
+	for typ := uint32(0); typ <= 12; typ++ {
+		b = binary.LittleEndian.AppendUint32(containertest.AppendString(b, fmt.Sprint("k", typ)), typ)
+		switch typ {
+		case 8:
+			b = containertest.AppendString(b, "v")
+		case 9:
+			b = containertest.AppendString(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint32(b, 8), 1), "s")
+		default:
+			b = append(b, make([]byte, sizes[typ])...)
+		}
+	}
+	b = binary.LittleEndian.AppendUint32(containertest.AppendString(b, "general.alignment"), 4)
+	b = binary.LittleEndian.AppendUint32(b, 16)
+	b = ggufTensorInfo(ggufTensorInfo(b, "u", []uint64{4}, 99, 0), "f", []uint64{4}, 0, 32)
+	return append(b, make([]byte, 64)...)
+}
+
+func TestGGUFAllValueTypes(t *testing.T) {
+	file := ggufAllTypes()
+	tab, err := container.Parse(bytes.NewReader(file), int64(len(file)), container.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Tensors) != 2 || tab.Tensors[0].Name != "u" || tab.Tensors[0].Length != 32 || tab.Tensors[1].Length != 16 || tab.Tensors[1].Offset%16 != 0 {
+		t.Errorf("tensors %+v", tab.Tensors)
+	}
+}
+
+// sizes are the GGUF metadata scalar types' sizes, by type.
+var sizes = map[uint32]int{0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
 func FuzzParseGGUF(f *testing.F) {
 	f.Add(containertest.GGUF(smallModel(), 0))
 	f.Add(containertest.GGUF(smallModel()[:1], 64))
+	f.Add(ggufAllTypes())
 	f.Fuzz(fuzzParse)
 }
 
