@@ -82,8 +82,11 @@ func ParseTFJS(manifest []byte, shard string, size int64, lim Limits) (*Table, e
 			found, index = g, pi
 		}
 	}
-	if found == nil || (shard == "" && paths != 1) {
-		return nil, fmt.Errorf("%w: the manifest does not name %s (or has not one shard)", ErrUnknown, quote(shard))
+	if shard == "" && paths != 1 {
+		return nil, fmt.Errorf("%w: the manifest names %d shards, not one", ErrUnknown, paths)
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%w: the manifest does not name %s", ErrUnknown, quote(shard))
 	}
 	return tfjsShard(found, index, size, lim)
 }

@@ -81,7 +81,9 @@ func shardTable(fs afero.Fs, manifestPath, shardPath string, size int64, explici
 	}
 	t, err := container.ParseTFJS(data, path.Clean(filepath.ToSlash(rel)), size, container.DefaultLimits)
 	if errors.Is(err, container.ErrUnknown) && explicit {
-		t, err = container.ParseTFJS(data, "", size, container.DefaultLimits)
+		if only, oerr := container.ParseTFJS(data, "", size, container.DefaultLimits); !errors.Is(oerr, container.ErrUnknown) {
+			t, err = only, oerr
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", manifestPath, err)
