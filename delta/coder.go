@@ -17,6 +17,8 @@ type coder struct {
 	new     []byte
 	newBase int64
 	w       *patchWriter
+	// regions are Diff's regions (regions.go), sorted and disjoint.
+	regions []Region
 
 	// pending is the record being grown by adjacent pieces.
 	pending    record
@@ -38,7 +40,7 @@ func (c *coder) code(ms []match) error {
 				deltas = append(deltas, prevDelta)
 			}
 			deltas = append(deltas, m.oldPos-m.newPos)
-			if err := c.gap(pos, m.newPos, deltas); err != nil {
+			if err := c.gapByRegion(pos, m.newPos, deltas); err != nil {
 				return err
 			}
 		}
@@ -53,7 +55,7 @@ func (c *coder) code(ms []match) error {
 		if havePrev {
 			deltas = append(deltas, prevDelta)
 		}
-		if err := c.gap(pos, len(c.new), deltas); err != nil {
+		if err := c.gapByRegion(pos, len(c.new), deltas); err != nil {
 			return err
 		}
 	}

@@ -98,6 +98,13 @@ type Stats struct {
 	Segments int   `json:"segments"`
 	// Chunked reports that the bounded-memory mode was used.
 	Chunked bool `json:"chunked"`
+	// Container is the model container format of the new file ("" if
+	// none, or Options.Regions was given); PairedTensors counts the
+	// tensors paired with one of the old file, MovedTensors those of them
+	// at another offset (the regions the coder used).
+	Container     string `json:"container,omitempty"`
+	PairedTensors int    `json:"paired_tensors,omitempty"`
+	MovedTensors  int    `json:"moved_tensors,omitempty"`
 }
 
 func formatErr(format string, args ...any) error {

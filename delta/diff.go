@@ -101,6 +101,7 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 	}
 	// The buffers are allocated once, at their largest, and reused by
 	// every chunk: garbage of this size would let the heap double.
+	regions := diffRegions(old, oldLen, nw, newLen, opts, w.stats)
 	var oldBuf, newBuf []byte
 	var mt matcher
 	for cs := int64(0); cs < newLen; cs += chunk {
@@ -136,7 +137,7 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 			// needed again, and the coder's buffers can reuse its memory.
 			mt = matcher{}
 		}
-		c := coder{old: oldWin, oldBase: ws, new: newChunk, newBase: cs, w: w}
+		c := coder{old: oldWin, oldBase: ws, new: newChunk, newBase: cs, w: w, regions: regions}
 		if err := c.code(ms); err != nil {
 			return nil, err
 		}

@@ -38,7 +38,7 @@ func deltaCreateCommand() *cli.Command {
 	return deltaSubcommand(&cli.Command{
 		Name:      "create",
 		Usage:     "write a patch that rebuilds NEW from OLD",
-		UsageText: "mrepo delta create [--json] OLD NEW PATCH",
+		UsageText: "mrepo delta create [--json] [--old-manifest FILE --new-manifest FILE] [--no-containers] OLD NEW PATCH",
 		Description: `Computes a patch that rebuilds the file NEW from the file OLD and writes it
 to PATCH, atomically (a temporary file next to PATCH, fsynced, then renamed):
 PATCH is either the complete patch or left as it was. Neither file is read
@@ -47,11 +47,24 @@ taken; --json prints them with the patch's statistics.
 
 add-target --delta-from publishes a patch only when it saves at least 30% of
 the file's bytes (--delta-min-saving); the percentage printed here tells
-whether it would.`,
-		Flags: []cli.Flag{jsonFlag},
+whether it would.
+
+Model containers (safetensors, GGUF, ONNX, TFLite) are recognized and their
+tensors paired by name, so a release whose exporter reordered them codes
+like one that changed them in place. TF.js weight shards are described by
+model.json: the one next to each file, or --old-manifest/--new-manifest.`,
+		Flags: []cli.Flag{jsonFlag,
+			&cli.StringFlag{Name: "old-manifest", Usage: "TF.js model.json `FILE` that describes OLD, a weight shard"},
+			&cli.StringFlag{Name: "new-manifest", Usage: "TF.js model.json `FILE` that describes NEW, a weight shard"},
+			&cli.BoolFlag{Name: "no-containers", Usage: "diff as plain bytes: do not read or pair model tensors"},
+		},
 		Action: func(c *cli.Context) error {
+			if c.IsSet("old-manifest") != c.IsSet("new-manifest") {
+				return cliutil.Usagef("delta create: --old-manifest and --new-manifest go together")
+			}
 			a := c.Args()
-			res, err := deltafiles.Create(afero.NewOsFs(), a.Get(0), a.Get(1), a.Get(2), deltafiles.CreateOptions{Progress: cliutil.ProgressFor(c)})
+			res, err := deltafiles.Create(afero.NewOsFs(), a.Get(0), a.Get(1), a.Get(2), deltafiles.CreateOptions{Progress: cliutil.ProgressFor(c),
+				OldManifest: c.String("old-manifest"), NewManifest: c.String("new-manifest"), NoContainers: c.Bool("no-containers")})
 			if err != nil {
 				return fmt.Errorf("delta create: %w", err)
 			}
@@ -59,6 +72,9 @@ whether it would.`,
 				return cliutil.WriteJSON(c.App.Writer, res)
 			}
 			report.DeltaCreated(c.App.Writer, res)
+			if line := res.TensorLine(); line != "" {
+				fmt.Fprintln(c.App.Writer, line)
+			}
 			return nil
 		},
 	}, "OLD", "NEW", "PATCH")

@@ -12,10 +12,7 @@
 // ErrFormat. Memory and time are bounded by Limits whatever the input.
 package container
 
-import (
-	"errors"
-	"io"
-)
+import "errors"
 
 // Format names a container format.
 type Format string
@@ -53,6 +50,10 @@ type Tensor struct {
 	// Offset and Length are the byte range of the tensor's data in the
 	// file (for TFJS, in the weight shard). Length may be 0.
 	Offset, Length int64
+	// Skip is how many bytes of the tensor's data precede Offset in other
+	// files: non-zero only for a TF.js tensor that starts in an earlier
+	// weight shard (the table lists the part in its shard).
+	Skip int64
 }
 
 // Table is a parsed container: its format and tensors, ordered by Offset.
@@ -76,30 +77,7 @@ type Limits struct {
 // of header).
 var DefaultLimits = Limits{MaxTensors: 1 << 20, MaxHeader: 64 << 20}
 
-// Parse detects the format of the file r (size bytes) and reads its
-// tensor table. It returns an error wrapping ErrUnknown when the file is
-// not a known container, and ErrFormat when it is one but is malformed.
-// TF.js weight shards hold no table of their own: see ParseTFJS.
-func Parse(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
-	return nil, ErrUnknown
-}
-
-// ParseTFJS reads the tensor table of one TF.js weight shard from the
-// model.json manifest that describes it: shard is the shard's path as
-// the manifest names it, size its length in bytes (which must match what
-// the manifest implies).
-func ParseTFJS(manifest []byte, shard string, size int64, lim Limits) (*Table, error) {
-	return nil, ErrUnknown
-}
-
 // Pair is a tensor of the old table paired with one of the new.
 type Pair struct {
 	Old, New Tensor
-}
-
-// PairTensors pairs the tensors of two tables: by name first, then the
-// remaining ones by dtype and shape (and content similarity where the
-// caller passes it). Each tensor is in at most one pair.
-func PairTensors(old, new *Table) []Pair {
-	return nil
 }

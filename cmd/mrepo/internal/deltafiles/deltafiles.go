@@ -26,6 +26,12 @@ type CreateOptions struct {
 	// total count the bytes read of about twice its length, as the diff
 	// hashes it, then diffs it). It reaches total once, at the end.
 	Progress func(name string, done, total int64)
+	// OldManifest and NewManifest name the TF.js model.json files that
+	// describe OLD and NEW, weight shards (both or neither): Diff pairs
+	// their tensors. Without them, a model.json next to each file that
+	// names it is used. NoContainers turns off all tensor pairing.
+	OldManifest, NewManifest string
+	NoContainers             bool
 }
 
 // CreateResult describes a patch Create wrote.
@@ -133,11 +139,18 @@ func Create(fs afero.Fs, oldPath, newPath, patchPath string, opts CreateOptions)
 		opts.Progress(newPath, 0, total)
 		src = &patchstat.ReaderAt{R: nf, Each: func(n int64) { opts.Progress(newPath, min(n, max(total-1, 0)), total) }}
 	}
-	dopts := delta.Options{ChunkSize: opts.ChunkSize}
+	regions, tensorStats, err := tensorRegions(fs, oldPath, oldLen, newPath, newLen, opts)
+	if err != nil {
+		return nil, err
+	}
+	dopts := delta.Options{ChunkSize: opts.ChunkSize, Regions: regions, NoContainers: opts.NoContainers}
 	defer limitHeap(delta.DiffMemory(oldLen, newLen, dopts))()
 	stats, err := delta.Diff(of, oldLen, src, newLen, cw, dopts)
 	if err != nil {
 		return nil, err
+	}
+	if tensorStats != nil {
+		stats.Container, stats.PairedTensors, stats.MovedTensors = tensorStats.Container, tensorStats.PairedTensors, tensorStats.MovedTensors
 	}
 	if opts.Progress != nil {
 		opts.Progress(newPath, total, total)
