@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
+
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -262,7 +264,7 @@ func TestFSEStreamValid(t *testing.T) {
 	base := bytes.Repeat([]byte("0123456789abcdef"), 256)
 	target := append(bytes.Clone(base[:1000]), []byte("new bytes")...)
 	h := Header{BaseLength: int64(len(base)), BaseSHA256: sha256.Sum256(base), TargetLength: int64(len(target)), TargetSHA256: sha256.Sum256(target)}
-	p := fseCase(t, h, base, appendFSE(nil, []byte("new bytes")))
+	p := fseCase(t, h, base, appendFSE(&fseblock.Encoder{}, nil, []byte("new bytes"), nil))
 	if out, err := applyBytes(base, p, Limits{MaxPatchRatio: -1}); err != nil || !bytes.Equal(out, target) {
 		t.Fatalf("%v", err)
 	}

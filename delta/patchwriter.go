@@ -6,6 +6,8 @@ package delta
 import (
 	"io"
 
+	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
+
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -27,7 +29,11 @@ type patchWriter struct {
 	tmp, tmp2         []byte
 	comp              [3][]byte // compressed streams, reused
 	fse               []byte    // a stream's FSE coding, reused
-	fast              []byte    // a stream's fastEnc coding, reused
+	fseEnc            fseblock.Encoder
+	// diffSpans and extraSpans say which byte plane each byte of the
+	// diff and extra streams belongs to, for FSE's tables per plane.
+	diffSpans, extraSpans []fseblock.Span
+	fast                  []byte // a stream's fastEnc coding, reused
 }
 
 func (pw *patchWriter) write(b []byte) error {
@@ -70,6 +76,7 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 				case opInsert:
 					shuffle(t, src, int(part.width))
 					pw.extra = append(pw.extra, t...)
+					pw.extraSpans = appendPlaneSpans(pw.extraSpans, n, int(part.width))
 				default:
 					ob := old[part.offset-oldBase+(pos-at):][:n]
 					d := pw.tmp2[:n]
@@ -80,6 +87,7 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 					}
 					shuffle(t, d, int(part.width))
 					pw.diff = append(pw.diff, t...)
+					pw.diffSpans = appendPlaneSpans(pw.diffSpans, n, int(part.width))
 				}
 				pos = pe
 			}
@@ -98,6 +106,21 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 		}
 	}
 	return nil
+}
+
+// appendPlaneSpans appends the spans of a shuffled piece of n bytes of
+// width w: w planes of n/w bytes, each plane of each width a class of
+// its own (width 1: class 0; width 2: 1 and 2; width 4: 3 to 6).
+func appendPlaneSpans(spans []fseblock.Span, n, w int) []fseblock.Span {
+	for p := 0; p < w; p++ {
+		c := uint8(w - 1 + p)
+		if k := len(spans) - 1; k >= 0 && spans[k].Class == c {
+			spans[k].Len += n / w
+			continue
+		}
+		spans = append(spans, fseblock.Span{Class: c, Len: n / w})
+	}
+	return spans
 }
 
 // bestMinGain is how much smaller (as a share) the best level's coding
@@ -132,7 +155,11 @@ func (pw *patchWriter) flush() error {
 			if i > 0 {
 				// Order-0 FSE wins on bytes with no repeats (new int8
 				// weights); zstd wins wherever matches help.
-				pw.fse = appendFSE(pw.fse[:0], s)
+				spans := pw.diffSpans
+				if i == 2 {
+					spans = pw.extraSpans
+				}
+				pw.fse = appendFSE(&pw.fseEnc, pw.fse[:0], s, spans)
 				if len(pw.fse) < len(streams[i]) {
 					pw.comp[i] = append(pw.comp[i][:0], pw.fse...)
 					streams[i] = pw.comp[i]
@@ -151,6 +178,7 @@ func (pw *patchWriter) flush() error {
 	}
 	pw.stats.Segments++
 	pw.ctrl, pw.diff, pw.extra = pw.ctrl[:0], pw.diff[:0], pw.extra[:0]
+	pw.diffSpans, pw.extraSpans = pw.diffSpans[:0], pw.extraSpans[:0]
 	pw.outLen = 0
 	pw.stats.PatchLength = pw.n
 	return nil
