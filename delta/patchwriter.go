@@ -33,6 +33,10 @@ type patchWriter struct {
 	// diffSpans and extraSpans say which byte plane each byte of the
 	// diff and extra streams belongs to, for FSE's tables per plane.
 	diffSpans, extraSpans []fseblock.Span
+	// trial codes the coder's samples at zstd's fastest level
+	// (trialSize); made at first use.
+	trial    *zstd.Encoder
+	trialOut []byte
 	fast                  []byte // a stream's fastEnc coding, reused
 }
 
@@ -106,6 +110,16 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 		}
 	}
 	return nil
+}
+
+// trialSize is the size of b coded at zstd's fastest level: a cheap
+// estimate that, unlike the order-0 entropy, sees repeats.
+func (pw *patchWriter) trialSize(b []byte) int {
+	if pw.trial == nil {
+		pw.trial, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(sampleLen), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	}
+	pw.trialOut = pw.trial.EncodeAll(b, pw.trialOut[:0])
+	return len(pw.trialOut)
 }
 
 // appendPlaneSpans appends the spans of a shuffled piece of n bytes of
