@@ -459,6 +459,9 @@ func unpack(out, in []byte, bits int) {
 
 // plain decodes a Stored, FSE, RLE or Huffman block.
 func (d *Decoder) plain(mode byte, rawLen int, data []byte) ([]byte, error) {
+	if (mode == Stored && len(data) != rawLen) || len(data) == 0 {
+		return nil, fmt.Errorf("%w: block mode %d with %d data bytes for %d", ErrFormat, mode, len(data), rawLen)
+	}
 	switch mode {
 	case Stored:
 		return data, nil
