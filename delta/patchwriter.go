@@ -37,7 +37,7 @@ type patchWriter struct {
 	// (trialSize); made at first use.
 	trial    *zstd.Encoder
 	trialOut []byte
-	fast                  []byte // a stream's fastEnc coding, reused
+	fast     []byte // a stream's fastEnc coding, reused
 }
 
 func (pw *patchWriter) write(b []byte) error {
