@@ -116,7 +116,7 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 // estimate that, unlike the order-0 entropy, sees repeats.
 func (pw *patchWriter) trialSize(b []byte) int {
 	if pw.trial == nil {
-		pw.trial, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(sampleLen), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+		pw.trial, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(encoderWindow), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
 	}
 	pw.trialOut = pw.trial.EncodeAll(b, pw.trialOut[:0])
 	return len(pw.trialOut)
@@ -172,6 +172,11 @@ func (pw *patchWriter) flush() error {
 				spans := pw.diffSpans
 				if i == 2 {
 					spans = pw.extraSpans
+				}
+				if pw.fseEnc.Best == nil {
+					// The encoders at hand, rather than two more.
+					pw.trialSize(nil)
+					pw.fseEnc.Fast, pw.fseEnc.Best = pw.trial, pw.enc
 				}
 				pw.fse = appendFSE(&pw.fseEnc, pw.fse[:0], s, spans)
 				if len(pw.fse) < len(streams[i]) {

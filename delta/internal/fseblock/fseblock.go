@@ -105,8 +105,12 @@ type Encoder struct {
 	sub2   []byte
 	pack   []byte
 	spans  []Span
-	// zfast and zbest code Zstd blocks; made at first use.
-	zfast, zbest *zstd.Encoder
+	// Fast and Best code Zstd blocks: Fast (a fast level) tells whether
+	// a zstd frame may beat the block's other codings, Best makes it. When
+	// nil, they are made at first use, with a MaxBlock window; a caller
+	// that has encoders already passes them (a best-level encoder holds
+	// 32 MiB of tables).
+	Fast, Best *zstd.Encoder
 }
 
 // AppendBlocks appends to dst the blocks coding raw, each block in the
@@ -147,16 +151,23 @@ func (e *Encoder) AppendBlocks(dst, raw []byte, spans []Span) []byte {
 // blk when that is smaller: text, code and tables repeat. zstd's fastest
 // level tells cheaply whether it might be (on weights it never is).
 func (e *Encoder) tryZstd(dst []byte, start int, blk []byte) []byte {
-	if e.zfast == nil {
-		e.zfast, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(MaxBlock), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
-		e.zbest, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithWindowSize(MaxBlock), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	// Frames of up to MinWindowSize bytes name the encoder's window, which
+	// may exceed the decoder's MaxBlock; larger ones are single segments.
+	if len(blk) <= zstd.MinWindowSize {
+		return dst
+	}
+	if e.Fast == nil {
+		e.Fast, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(MaxBlock), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	}
+	if e.Best == nil {
+		e.Best, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithWindowSize(MaxBlock), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
 	}
 	have := len(dst) - start - HeaderLen
-	e.sub = e.zfast.EncodeAll(blk, e.sub[:0])
+	e.sub = e.Fast.EncodeAll(blk, e.sub[:0])
 	if len(e.sub) >= have {
 		return dst
 	}
-	if e.sub2 = e.zbest.EncodeAll(blk, e.sub2[:0]); len(e.sub2) < len(e.sub) {
+	if e.sub2 = e.Best.EncodeAll(blk, e.sub2[:0]); len(e.sub2) < len(e.sub) {
 		e.sub, e.sub2 = e.sub2, e.sub
 	}
 	dst = appendHeader(dst[:start], Zstd, len(blk), len(e.sub))
