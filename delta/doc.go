@@ -58,9 +58,15 @@
 // away; INSERT uses the same shuffle for new weights that match nothing.
 //
 // An FSE stream (fsestream.go) starts with "EDF1" and holds blocks of at
-// most 256 KiB, each stored, one byte repeated, or order-0 coded with
-// finite state entropy: Diff uses it instead of zstd for a stream of
-// bytes that never repeat but are skewed, such as new int8 weights.
+// most 256 KiB, each stored (mode 0), order-0 coded with finite state
+// entropy (1), one byte repeated (2), split into byte planes coded with a
+// table each (3, planes), Huffman coded (4), packed as 1-, 2- or 4-bit
+// symbols (5) or a zstd frame (6); package delta/internal/fseblock
+// documents their layout. Diff uses it instead of one zstd frame for a
+// stream of bytes that never repeat but are skewed, such as new weights
+// and the planes of small differences, with zstd blocks where repeats
+// are. Modes 3 to 6 are an extension of format 1: every patch written
+// before them still applies.
 //
 // The records of a segment produce exactly its output length. Every
 // offset and length is checked against the base and the target before it

@@ -21,7 +21,10 @@ func FuzzApply(f *testing.F) {
 	nw = append(nw, fuzzBase[7000:]...)
 	// New int8 weights after a copied prefix: the extra stream is FSE-coded.
 	withWeights := append(bytes.Clone(fuzzBase[:2000]), int8Weights(rand.New(rand.NewPCG(1, 1)), 6000)...)
-	for _, pair := range [][2][]byte{{fuzzBase, nw}, {fuzzBase, nil}, {nil, []byte("x")}, {fuzzBase, fuzzBase}, {fuzzBase, withWeights}} {
+	// Text between new int8 weights, from nothing: Zstd and FSE blocks in
+	// one FSE stream.
+	mixed := append(structuredText(rand.New(rand.NewPCG(2, 2)), 3000), int8Weights(rand.New(rand.NewPCG(3, 3)), 6000)...)
+	for _, pair := range [][2][]byte{{fuzzBase, nw}, {fuzzBase, nil}, {nil, []byte("x")}, {fuzzBase, fuzzBase}, {fuzzBase, withWeights}, {nil, mixed}} {
 		var p bytes.Buffer
 		if _, err := Diff(bytes.NewReader(pair[0]), int64(len(pair[0])), bytes.NewReader(pair[1]), int64(len(pair[1])), &p, Options{}); err != nil {
 			f.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
+
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -129,6 +131,9 @@ func TestMaliciousPatches(t *testing.T) {
 		{"FSE stream: data cut", fseCase(t, good, base, append([]byte(fseMagic), 0, 0, 0, 0, 9, 0, 0, 0, 9, 'n', 'e', 'w')), noRatio, ErrFormat},
 		{"FSE stream: not FSE data", fseCase(t, good, base, append([]byte(fseMagic), 1, 0, 0, 0, 9, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff)), noRatio, ErrFormat},
 		{"FSE stream: too short for its records", fseCase(t, good, base, append([]byte(fseMagic), 2, 0, 0, 0, 3, 0, 0, 0, 1, 'x')), noRatio, ErrFormat},
+		{"FSE stream: planes spans short of the block", fseCase(t, good, base, planesStream(4, 4, "new ", "byte")), noRatio, ErrFormat},
+		{"FSE stream: zstd block of the wrong length", fseCase(t, good, base, zstdBlockStream(t, 9, "new byte")), noRatio, ErrFormat},
+		{"FSE stream: zstd block past the stream", fseCase(t, good, base, zstdBlockStream(t, 9, "new bytes, and then more")), noRatio, ErrFormat},
 		{"FSE stream: data past its records", fseCase(t, good, base, append([]byte(fseMagic), 2, 0, 0, 0, 12, 0, 0, 0, 1, 'x')), noRatio, ErrFormat},
 		{"wrong target hash", craft(t, hdr(int64(len(target)), [32]byte{1}), rawSegment{outLen: uint32(len(target)), records: []record{
 			{op: opCopy, length: 1000, offset: 0}, {op: opInsert, width: 1, length: 9}}, extra: []byte("new bytes")}), noRatio, ErrTarget},
@@ -262,8 +267,39 @@ func TestFSEStreamValid(t *testing.T) {
 	base := bytes.Repeat([]byte("0123456789abcdef"), 256)
 	target := append(bytes.Clone(base[:1000]), []byte("new bytes")...)
 	h := Header{BaseLength: int64(len(base)), BaseSHA256: sha256.Sum256(base), TargetLength: int64(len(target)), TargetSHA256: sha256.Sum256(target)}
-	p := fseCase(t, h, base, appendFSE(nil, []byte("new bytes")))
-	if out, err := applyBytes(base, p, Limits{MaxPatchRatio: -1}); err != nil || !bytes.Equal(out, target) {
-		t.Fatalf("%v", err)
+	for _, extra := range [][]byte{
+		appendFSE(&fseblock.Encoder{}, nil, []byte("new bytes"), nil),
+		planesStream(4, 5, "new ", "bytes"),
+		zstdBlockStream(t, 9, "new bytes"),
+	} {
+		p := fseCase(t, h, base, extra)
+		if out, err := applyBytes(base, p, Limits{MaxPatchRatio: -1}); err != nil || !bytes.Equal(out, target) {
+			t.Fatalf("%q: %v", extra, err)
+		}
 	}
+}
+
+// planesStream is an FSE stream of one Planes block of two spans, each
+// class stored: a, then b.
+func planesStream(la, lb int, a, b string) []byte {
+	data := []byte{2, 2, 0, byte(la), 1, byte(lb)}
+	for _, c := range []string{a, b} {
+		data = append(data, 0)
+		data = binary.BigEndian.AppendUint32(data, uint32(len(c)))
+		data = binary.BigEndian.AppendUint32(data, uint32(len(c)))
+		data = append(data, c...)
+	}
+	s := append([]byte(fseMagic), fseblock.Planes)
+	s = binary.BigEndian.AppendUint32(s, uint32(la+lb))
+	s = binary.BigEndian.AppendUint32(s, uint32(len(data)))
+	return append(s, data...)
+}
+
+// zstdBlockStream is an FSE stream of one Zstd block claiming rawLen bytes.
+func zstdBlockStream(t *testing.T, rawLen int, content string) []byte {
+	z := zstdBytes(t, []byte(content))
+	s := append([]byte(fseMagic), fseblock.Zstd)
+	s = binary.BigEndian.AppendUint32(s, uint32(rawLen))
+	s = binary.BigEndian.AppendUint32(s, uint32(len(z)))
+	return append(s, z...)
 }

@@ -6,6 +6,8 @@ package delta
 import (
 	"io"
 
+	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
+
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -26,7 +28,15 @@ type patchWriter struct {
 	outLen            int64
 	tmp, tmp2         []byte
 	comp              [3][]byte // compressed streams, reused
-	fast              []byte    // the losing trial coding, reused
+	fseEnc            fseblock.Encoder
+	// diffSpans and extraSpans say which byte plane each byte of the
+	// diff and extra streams belongs to, for FSE's tables per plane.
+	diffSpans, extraSpans []fseblock.Span
+	// trial codes the coder's samples at zstd's fastest level
+	// (trialSize); made at first use.
+	trial    *zstd.Encoder
+	trialOut []byte
+	fast     []byte // the losing trial coding, reused
 }
 
 func (pw *patchWriter) write(b []byte) error {
@@ -69,6 +79,7 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 				case opInsert:
 					shuffle(t, src, int(part.width))
 					pw.extra = append(pw.extra, t...)
+					pw.extraSpans = appendPlaneSpans(pw.extraSpans, n, int(part.width))
 				default:
 					ob := old[part.offset-oldBase+(pos-at):][:n]
 					d := pw.tmp2[:n]
@@ -79,6 +90,7 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 					}
 					shuffle(t, d, int(part.width))
 					pw.diff = append(pw.diff, t...)
+					pw.diffSpans = appendPlaneSpans(pw.diffSpans, n, int(part.width))
 				}
 				pos = pe
 			}
@@ -97,6 +109,31 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 		}
 	}
 	return nil
+}
+
+// trialSize is the size of b coded at zstd's fastest level: a cheap
+// estimate that, unlike the order-0 entropy, sees repeats.
+func (pw *patchWriter) trialSize(b []byte) int {
+	if pw.trial == nil {
+		pw.trial, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(encoderWindow), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	}
+	pw.trialOut = pw.trial.EncodeAll(b, pw.trialOut[:0])
+	return len(pw.trialOut)
+}
+
+// appendPlaneSpans appends the spans of a shuffled piece of n bytes of
+// width w: w planes of n/w bytes, each plane of each width a class of
+// its own (width 1: class 0; width 2: 1 and 2; width 4: 3 to 6).
+func appendPlaneSpans(spans []fseblock.Span, n, w int) []fseblock.Span {
+	for p := 0; p < w; p++ {
+		c := uint8(w - 1 + p)
+		if k := len(spans) - 1; k >= 0 && spans[k].Class == c {
+			spans[k].Len += n / w
+			continue
+		}
+		spans = append(spans, fseblock.Span{Class: c, Len: n / w})
+	}
+	return spans
 }
 
 // bestMinGain is how much smaller (as a share) the best level's coding
@@ -133,7 +170,16 @@ func (pw *patchWriter) flush() error {
 				// weights); zstd wins wherever matches help. It is coded
 				// into the losing zstd coding's buffer: each trial
 				// coding held at once costs Diff a segment of memory.
-				fse := appendFSE(pw.fast[:0], s)
+				spans := pw.diffSpans
+				if i == 2 {
+					spans = pw.extraSpans
+				}
+				if pw.fseEnc.Best == nil {
+					// The encoders at hand, rather than two more.
+					pw.trialSize(nil)
+					pw.fseEnc.Fast, pw.fseEnc.Best = pw.trial, pw.enc
+				}
+				fse := appendFSE(&pw.fseEnc, pw.fast[:0], s, spans)
 				if len(fse) < len(streams[i]) {
 					pw.comp[i], fse = fse, pw.comp[i]
 					streams[i] = pw.comp[i]
@@ -153,6 +199,7 @@ func (pw *patchWriter) flush() error {
 	}
 	pw.stats.Segments++
 	pw.ctrl, pw.diff, pw.extra = pw.ctrl[:0], pw.diff[:0], pw.extra[:0]
+	pw.diffSpans, pw.extraSpans = pw.diffSpans[:0], pw.extraSpans[:0]
 	pw.outLen = 0
 	pw.stats.PatchLength = pw.n
 	return nil
