@@ -341,17 +341,9 @@ run_tool() {
 		return 0
 	fi
 	r_bytes[$k]=$best
-	r_pct[$k]=$(awk -v p="$best" -v n="$newlen" 'BEGIN {printf "%.2f", n ? 100 * p / n : 0}')
+	r_pct[$k]=$(percent "$best" "$newlen")
 	real_apply_cmd "$t" "$old" "$new" "$patch" "$out"
-	measure_runs "$(limit_for "$t")" "$out" "${cmd[@]}"
-	r_as[$k]=$m_s r_am[$k]=$m_mib
-	if [ "$m_rc" -ne 0 ]; then
-		r_check[$k]="apply $(fail_reason)"
-	elif cmp -s "$out" "$new"; then
-		r_check[$k]=ok
-	else
-		r_check[$k]="MISMATCH: output differs from new"
-	fi
+	apply_and_check "$k" "$new" "$out" "$(limit_for "$t")" "${cmd[@]}"
 	rm -f "$patch" "$out"
 	fmt_row "$t" "$best" "${r_pct[$k]}" "${r_ds[$k]}" "${r_dcpu[$k]}" "${r_dm[$k]}" \
 		"$(awk -v m="${r_dm[$k]}" -v o="$(bytes "$old")" 'BEGIN {printf "%.1fx", m * 1048576 / (o > 0 ? o : 1)}')" \

@@ -110,3 +110,21 @@ apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd (NEW only sizes the windows)
 }
 verdict() { if awk "BEGIN {exit !($1)}"; then echo "ok"; else echo "MISSED"; fi; }
 limit_for() { if [ "$1" = bsdiff ]; then echo "$BSDIFF_TIMEOUT"; else echo "$OTHER_TIMEOUT"; fi; }
+percent() { awk -v p="$1" -v n="$2" 'BEGIN {printf "%.2f", n ? 100 * p / n : 0}'; }
+
+# apply_and_check KEY NEW OUT LIMIT CMD...: APPLY_RUNS applies of CMD
+# into OUT (measure_runs), then OUT compared with NEW; sets r_as, r_am
+# and r_check (the caller's arrays) for KEY.
+apply_and_check() {
+	local k=$1 new=$2 out=$3 limit=$4
+	shift 4
+	measure_runs "$limit" "$out" "$@"
+	r_as[$k]=$m_s r_am[$k]=$m_mib
+	if [ "$m_rc" -ne 0 ]; then
+		r_check[$k]="apply $(fail_reason)"
+	elif cmp -s "$out" "$new"; then
+		r_check[$k]=ok
+	else
+		r_check[$k]="MISMATCH: output differs from new"
+	fi
+}

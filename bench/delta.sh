@@ -123,17 +123,9 @@ for pair in $PAIRS; do
 			continue
 		fi
 		r_bytes[$k]=$(bytes "$patch")
-		r_pct[$k]=$(awk -v p="${r_bytes[$k]}" -v n="$newlen" 'BEGIN {printf "%.2f", n ? 100 * p / n : 0}')
+		r_pct[$k]=$(percent "${r_bytes[$k]}" "$newlen")
 		apply_cmd "$t" "$old" "$new" "$patch" "$out"
-		measure_runs "$(limit_for "$t")" "$out" "${cmd[@]}"
-		r_as[$k]=$m_s r_am[$k]=$m_mib
-		if [ "$m_rc" -ne 0 ]; then
-			r_check[$k]="apply $(fail_reason)"
-		elif cmp -s "$out" "$new"; then
-			r_check[$k]=ok
-		else
-			r_check[$k]="MISMATCH: output differs from new"
-		fi
+		apply_and_check "$k" "$new" "$out" "$(limit_for "$t")" "${cmd[@]}"
 		fmt_row "$t" "${r_bytes[$k]}" "${r_pct[$k]}" "${r_ds[$k]}" "${r_dm[$k]}" "${r_as[$k]}" "${r_am[$k]}" "${r_check[$k]}"
 	done
 	rm -f "$old" "$new" "$patch" "$out"
