@@ -108,7 +108,7 @@ tarball() {
 		mkdir -p "$work/pack"
 		fetched=$(cd "$work/pack" && npm pack --silent "$name@$version" 2>"$work/npm.log" | tail -n 1) ||
 			die "npm pack $name@$version failed: $(tail -n 1 "$work/npm.log")"
-		[ -n "$fetched" ] && [ -f "$work/pack/$fetched" ] || die "npm pack $name@$version wrote no tarball"
+		if [ -z "$fetched" ] || [ ! -f "$work/pack/$fetched" ]; then die "npm pack $name@$version wrote no tarball"; fi
 		mv "$work/pack/$fetched" "$tgz"
 	fi
 	got=$(sha256 "$tgz")
@@ -127,6 +127,7 @@ extract() {
 	case $path in
 	*'#'*)
 		tar -xzf "$tgz" -C "$dir" "$(dirname "${path%%#*}")"
+		# shellcheck disable=SC2016 # JavaScript, not shell
 		node -e '
 			const fs = require("fs"), path = require("path");
 			const [index, key, out] = process.argv.slice(1);
@@ -251,13 +252,15 @@ if [ -z "${MREPO_MANIFEST_FLAGS+set}" ]; then
 fi
 echo "    manifests for ours: ${manifest_flags:-none (this mrepo takes no manifest flags; set MREPO_MANIFEST_FLAGS)}"
 echo "==> $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(uptime | sed 's/.*load/load/')"
-tool_versions $([[ " ${tools[*]} " == *" ours "* ]] && echo ours) $(printf '%s\n' "${debian_tools[@]}" | sort -u)
+mapfile -t listed < <({ [[ " ${tools[*]} " == *" ours "* ]] && echo ours; printf '%s\n' "${debian_tools[@]}" | sort -u; } | grep .)
+tool_versions "${listed[@]}"
 [ -n "$hdiffz" ] && [[ " ${tools[*]} " == *" hdiffz-"* ]] && echo "    HDiffPatch: $("$hpatchz" -v 2>&1 | head -n 1) ($hdiffz)"
 
 # pow2_at_least N MIN MAX: the smallest power of two >= N, clamped.
 pow2_at_least() { awk -v n="$1" -v lo="$2" -v hi="$3" 'BEGIN {w = lo; while (w < n && w < hi) w *= 2; printf "%d", w}'; }
 
 # real_diff_cmd TOOL OLD NEW PATCH [COMPRESSOR] NAME: sets cmd.
+# shellcheck disable=SC2016 # the sh -c scripts expand their own arguments
 real_diff_cmd() {
 	local t=$1 old=$2 new=$3 patch=$4 comp=${5:-} name=${6:-} wlog flags
 	case $t in
@@ -269,7 +272,7 @@ real_diff_cmd() {
 		else
 			flags=
 		fi
-		# shellcheck disable=SC2086
+		# shellcheck disable=SC2206 # flags are words
 		cmd=("$mrepo" delta create --json $flags $OURS_DIFF_ARGS "$old" "$new" "$patch")
 		;;
 	hdiffz-m | hdiffz-s)
@@ -290,6 +293,7 @@ real_diff_cmd() {
 	*) diff_cmd "$t" "$old" "$new" "$patch" ;;
 	esac
 }
+# shellcheck disable=SC2016 # the sh -c scripts expand their own arguments
 real_apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd
 	case $1 in
 	hdiffz-*) cmd=("$hpatchz" -f "$2" "$4" "$5") ;;
@@ -312,7 +316,7 @@ ours_stats=()
 # HDiffPatch), applies, checks and prints the row.
 run_tool() {
 	local name=$1 t=$2 old=${p_old[$1]} new=${p_new[$1]} patch=$work/patch out=$work/out
-	local k="$1 $2" comps=(-) c best= note= newlen
+	local k="$1 $2" comps=(-) c best='' note='' newlen
 	newlen=$(bytes "$new")
 	[[ $t == hdiffz-* ]] && read -r -a comps <<<"$HDIFF_COMPRESSORS"
 	for c in "${comps[@]}"; do
@@ -394,11 +398,11 @@ declare -A best_bytes best_tool
 for name in "${names[@]}"; do
 	row="| $name | $(bytes "${p_new[$name]}") |"
 	for t in "${tools[@]}"; do row+=" $(cell "$name" "$t") |"; done
-	b= bt=
+	b='' bt=''
 	for t in $GENERAL_TOOLS; do
 		k="$name $t"
 		[ "${r_check[$k]:-}" = ok ] || continue
-		if [ -z "$b" ] || [ "${r_bytes[$k]}" -lt "$b" ]; then b=${r_bytes[$k]} bt=$t${r_note[$k]:+ ($(echo "${r_note[$k]}"))}; fi
+		if [ -z "$b" ] || [ "${r_bytes[$k]}" -lt "$b" ]; then b=${r_bytes[$k]} bt=$t${r_note[$k]:+ (${r_note[$k]})}; fi
 	done
 	best_bytes[$name]=$b best_tool[$name]=$bt
 	o=${r_bytes["$name ours"]:-}

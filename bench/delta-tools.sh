@@ -4,6 +4,9 @@
 # helpers. Source it after setting work (the scratch directory, which
 # measure writes into), BSDIFF_TIMEOUT, OTHER_TIMEOUT and APPLY_RUNS, and
 # mrepo (the binary built from the tree) for the tool "ours".
+# shellcheck shell=bash disable=SC2154,SC2034,SC2004,SC2016,SC2206
+# (work, top, mrepo and the result arrays belong to the sourcing script;
+# sh -c scripts expand their own arguments; OURS_*_ARGS are word lists)
 
 # Debian packages and binaries of the reference tools.
 declare -A package=([bsdiff]=bsdiff [xdelta3]=xdelta3 [zstd]=zstd [xz]=xz-utils)

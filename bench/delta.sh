@@ -73,8 +73,8 @@ for t in $TOOLS; do
 	*) echo "bench: unknown tool $t (tools: ours bsdiff xdelta3 zstd)" >&2; exit 1 ;;
 	esac
 done
-# shellcheck disable=SC2086
-install_tools $(printf '%s\n' $TOOLS | grep -vx ours)
+read -r -a listed <<<"${TOOLS//ours/}"
+install_tools "${listed[@]}"
 tools=()
 for t in $TOOLS; do [ "$t" = ours ] || have "$t" && tools+=("$t"); done
 
