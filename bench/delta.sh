@@ -63,35 +63,18 @@ for tool in go cmp timeout /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
 done
 
-# Reference tools: install what is missing, skip what cannot be installed.
-declare -A package=([bsdiff]=bsdiff [xdelta3]=xdelta3 [zstd]=zstd)
-declare -A binaries=([bsdiff]="bsdiff bspatch" [xdelta3]=xdelta3 [zstd]=zstd)
-have() { local b; for b in ${binaries[$1]}; do command -v "$b" >/dev/null || return 1; done; }
-missing=()
+# shellcheck source=bench/delta-tools.sh
+. "$top/bench/delta-tools.sh"
+mrepo=$work/mrepo
+OURS_APPLY_ARGS=
 for t in $TOOLS; do
 	case $t in
-	ours) ;;
-	bsdiff | xdelta3 | zstd) have "$t" || missing+=("$t") ;;
+	ours | bsdiff | xdelta3 | zstd) ;;
 	*) echo "bench: unknown tool $t (tools: ours bsdiff xdelta3 zstd)" >&2; exit 1 ;;
 	esac
 done
-if [ ${#missing[@]} -gt 0 ]; then
-	pkgs=$(for t in "${missing[@]}"; do echo "${package[$t]}"; done | sort -u | tr '\n' ' ')
-	as_root=()
-	[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && as_root=(sudo)
-	echo "==> installing $pkgs"
-	if command -v apt-get >/dev/null && { [ "$(id -u)" -eq 0 ] || [ ${#as_root[@]} -gt 0 ]; }; then
-		# shellcheck disable=SC2086
-		"${as_root[@]}" apt-get install -y $pkgs >"$work/apt.log" 2>&1 ||
-			{ "${as_root[@]}" apt-get update >>"$work/apt.log" 2>&1 && "${as_root[@]}" apt-get install -y $pkgs >>"$work/apt.log" 2>&1; } ||
-			{ echo "bench: apt-get install $pkgs failed:"; tail -n 3 "$work/apt.log"; }
-	else
-		echo "bench: cannot install $pkgs here (needs apt-get, and root or sudo)"
-	fi
-	for t in "${missing[@]}"; do
-		have "$t" || echo "bench: $t is not available: SKIPPING $t"
-	done
-fi
+read -r -a listed <<<"${TOOLS//ours/}"
+install_tools "${listed[@]}"
 tools=()
 for t in $TOOLS; do [ "$t" = ours ] || have "$t" && tools+=("$t"); done
 
@@ -101,72 +84,8 @@ echo "==> building mrepo and genpair"
 "$work/mrepo" delta create --help >/dev/null 2>&1 || echo "bench: this mrepo has no 'delta create': ours will fail"
 
 echo "==> $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(uptime | sed 's/.*load/load/')"
-for t in "${tools[@]}"; do
-	case $t in
-	ours) echo "    ours: mrepo delta (this tree: $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$top" && GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes'))" ;;
-	bsdiff) echo "    bsdiff: $(dpkg-query -W -f '${Version}' bsdiff 2>/dev/null || echo '?')" ;;
-	xdelta3) echo "    xdelta3: $(xdelta3 -V 2>&1 | head -n 1)" ;;
-	zstd) echo "    zstd: $(zstd -V)" ;;
-	esac
-done
+tool_versions "${tools[@]}"
 
-# measure LIMIT WROTE CMD...: runs CMD then `sync WROTE` under a timeout of
-# LIMIT seconds; sets m_rc (124: timeout), m_s (wall seconds), m_mib (peak
-# RSS of the largest process, MiB). Output goes to $work/cmd.log.
-measure() {
-	local limit=$1 wrote=$2
-	shift 2
-	m_rc=0
-	/usr/bin/time -f "%e %M" -o "$work/time.out" timeout -k 10 "$limit" \
-		sh -c 'f=$1; shift; "$@" && sync "$f"' sh "$wrote" "$@" >"$work/cmd.log" 2>&1 || m_rc=$?
-	read -r m_s m_kib < <(tail -n 1 "$work/time.out")
-	m_mib=$(awk -v k="$m_kib" 'BEGIN {printf "%.1f", k / 1024}')
-	[ "$m_rc" -eq 137 ] && m_rc=124 # killed after the grace period
-	return 0
-}
-# measure_runs LIMIT WROTE CMD...: APPLY_RUNS measures of CMD, each
-# after removing WROTE and syncing; m_s is the median wall time, m_mib
-# the largest peak RSS. Stops at the first failure, with its m_rc.
-measure_runs() {
-	local i times=() peak=0
-	for ((i = 0; i < APPLY_RUNS; i++)); do
-		rm -f "$2"
-		sync
-		measure "$@"
-		[ "$m_rc" -ne 0 ] && return 0
-		times+=("$m_s")
-		peak=$(awk -v a="$peak" -v b="$m_mib" 'BEGIN {print (b > a ? b : a)}')
-	done
-	m_s=$(printf '%s\n' "${times[@]}" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
-	m_mib=$peak
-}
-fail_reason() { # the last line of the failed command's output
-	if [ "$m_rc" -eq 124 ]; then echo "timeout"; else echo "failed (exit $m_rc): $(tail -n 1 "$work/cmd.log")"; fi
-}
-bytes() { stat -c %s "$1"; }
-# Windows of the reference tools: zstd's window log covers old and new
-# together (--patch-from), xdelta3's source window covers old.
-zstd_wlog() { awk -v n=$(($(bytes "$1") + $(bytes "$2"))) 'BEGIN {w = 27; while (2 ^ w < n && w < 31) w++; print w}'; }
-xdelta_win() { awk -v n="$(bytes "$1")" 'BEGIN {w = 2 ^ 26; while (w < n && w < 2 ^ 31) w *= 2; printf "%d", w}'; }
-
-diff_cmd() { # TOOL OLD NEW PATCH: sets cmd
-	case $1 in
-	ours) cmd=("$work/mrepo" delta create $OURS_DIFF_ARGS "$2" "$3" "$4") ;;
-	bsdiff) cmd=(bsdiff "$2" "$3" "$4") ;;
-	xdelta3) cmd=(xdelta3 -9 -S djw -B "$(xdelta_win "$2")" -e -f -s "$2" "$3" "$4") ;;
-	zstd) cmd=(zstd -q -f -19 --single-thread --long="$(zstd_wlog "$2" "$3")" --patch-from="$2" "$3" -o "$4") ;;
-	esac
-}
-apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd (NEW only sizes the windows)
-	case $1 in
-	ours) cmd=("$work/mrepo" delta apply "$2" "$4" "$5") ;;
-	bsdiff) cmd=(bspatch "$2" "$5" "$4") ;;
-	xdelta3) cmd=(xdelta3 -d -f -B "$(xdelta_win "$2")" -s "$2" "$4" "$5") ;;
-	zstd) cmd=(zstd -q -f -d --long="$(zstd_wlog "$2" "$3")" --patch-from="$2" "$4" -o "$5") ;;
-	esac
-}
-verdict() { if awk "BEGIN {exit !($1)}"; then echo "ok"; else echo "MISSED"; fi; }
-limit_for() { if [ "$1" = bsdiff ]; then echo "$BSDIFF_TIMEOUT"; else echo "$OTHER_TIMEOUT"; fi; }
 
 fmt_row() { printf '  %-10s %13s %8s %9s %9s %9s %9s  %s\n' "$@"; }
 header_row() {
@@ -204,17 +123,9 @@ for pair in $PAIRS; do
 			continue
 		fi
 		r_bytes[$k]=$(bytes "$patch")
-		r_pct[$k]=$(awk -v p="${r_bytes[$k]}" -v n="$newlen" 'BEGIN {printf "%.2f", n ? 100 * p / n : 0}')
+		r_pct[$k]=$(percent "${r_bytes[$k]}" "$newlen")
 		apply_cmd "$t" "$old" "$new" "$patch" "$out"
-		measure_runs "$(limit_for "$t")" "$out" "${cmd[@]}"
-		r_as[$k]=$m_s r_am[$k]=$m_mib
-		if [ "$m_rc" -ne 0 ]; then
-			r_check[$k]="apply $(fail_reason)"
-		elif cmp -s "$out" "$new"; then
-			r_check[$k]=ok
-		else
-			r_check[$k]="MISMATCH: output differs from new"
-		fi
+		apply_and_check "$k" "$new" "$out" "$(limit_for "$t")" "${cmd[@]}"
 		fmt_row "$t" "${r_bytes[$k]}" "${r_pct[$k]}" "${r_ds[$k]}" "${r_dm[$k]}" "${r_as[$k]}" "${r_am[$k]}" "${r_check[$k]}"
 	done
 	rm -f "$old" "$new" "$patch" "$out"

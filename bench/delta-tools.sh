@@ -1,0 +1,133 @@
+# bench/delta-tools.sh, sourced by the delta benches (delta.sh on
+# generated pairs, delta-real.sh on real model pairs): the reference
+# tools (install, diff and apply command lines) and the measuring
+# helpers. Source it after setting work (the scratch directory, which
+# measure writes into), BSDIFF_TIMEOUT, OTHER_TIMEOUT and APPLY_RUNS, and
+# mrepo (the binary built from the tree) for the tool "ours".
+# shellcheck shell=bash disable=SC2154,SC2034,SC2004,SC2016,SC2206
+# (work, top, mrepo and the result arrays belong to the sourcing script;
+# sh -c scripts expand their own arguments; OURS_*_ARGS are word lists)
+
+# Debian packages and binaries of the reference tools.
+declare -A package=([bsdiff]=bsdiff [xdelta3]=xdelta3 [zstd]=zstd [xz]=xz-utils)
+declare -A binaries=([bsdiff]="bsdiff bspatch" [xdelta3]=xdelta3 [zstd]=zstd [xz]=xz)
+have() { local b; for b in ${binaries[$1]}; do command -v "$b" >/dev/null || return 1; done; }
+
+# install_tools TOOL...: installs the Debian packages of the tools that
+# are missing with apt-get (through sudo when not root) and says which
+# cannot be had; `have TOOL` tells afterwards.
+install_tools() {
+	local t missing=() pkgs as_root=()
+	for t in "$@"; do have "$t" || missing+=("$t"); done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	pkgs=$(for t in "${missing[@]}"; do echo "${package[$t]}"; done | sort -u | tr '\n' ' ')
+	[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && as_root=(sudo)
+	echo "==> installing $pkgs"
+	if command -v apt-get >/dev/null && { [ "$(id -u)" -eq 0 ] || [ ${#as_root[@]} -gt 0 ]; }; then
+		# shellcheck disable=SC2086
+		"${as_root[@]}" apt-get install -y $pkgs >"$work/apt.log" 2>&1 ||
+			{ "${as_root[@]}" apt-get update >>"$work/apt.log" 2>&1 && "${as_root[@]}" apt-get install -y $pkgs >>"$work/apt.log" 2>&1; } ||
+			{ echo "bench: apt-get install $pkgs failed:"; tail -n 3 "$work/apt.log"; }
+	else
+		echo "bench: cannot install $pkgs here (needs apt-get, and root or sudo)"
+	fi
+	for t in "${missing[@]}"; do
+		have "$t" || echo "bench: $t is not available: SKIPPING $t"
+	done
+}
+
+# tool_versions TOOL...: one line per tool naming its version.
+tool_versions() {
+	local t
+	for t in "$@"; do
+		case $t in
+		ours) echo "    ours: mrepo delta (this tree: $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$top" && GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes'))" ;;
+		bsdiff) echo "    bsdiff: $(dpkg-query -W -f '${Version}' bsdiff 2>/dev/null || echo '?')" ;;
+		xdelta3) echo "    xdelta3: $(xdelta3 -V 2>&1 | head -n 1)" ;;
+		zstd) echo "    zstd: $(zstd -V)" ;;
+		xz) echo "    xz: $(xz -V | head -n 1)" ;;
+		esac
+	done
+}
+
+# measure LIMIT WROTE CMD...: runs CMD then `sync WROTE` under a timeout of
+# LIMIT seconds; sets m_rc (124: timeout), m_s (wall seconds), m_cpu (user
+# + system CPU seconds), m_mib (peak RSS of the largest process, MiB).
+# Output goes to $work/cmd.log.
+measure() {
+	local limit=$1 wrote=$2 m_kib m_user m_sys
+	shift 2
+	m_rc=0
+	/usr/bin/time -f "%e %M %U %S" -o "$work/time.out" timeout -k 10 "$limit" \
+		sh -c 'f=$1; shift; "$@" && sync "$f"' sh "$wrote" "$@" >"$work/cmd.log" 2>&1 || m_rc=$?
+	read -r m_s m_kib m_user m_sys < <(tail -n 1 "$work/time.out")
+	m_mib=$(awk -v k="$m_kib" 'BEGIN {printf "%.1f", k / 1024}')
+	m_cpu=$(awk -v u="$m_user" -v s="$m_sys" 'BEGIN {printf "%.2f", u + s}')
+	[ "$m_rc" -eq 137 ] && m_rc=124 # killed after the grace period
+	return 0
+}
+# measure_runs LIMIT WROTE CMD...: APPLY_RUNS measures of CMD, each
+# after removing WROTE and syncing; m_s is the median wall time, m_cpu
+# the median CPU time, m_mib the largest peak RSS. Stops at the first
+# failure, with its m_rc.
+measure_runs() {
+	local i times=() cpus=() peak=0
+	for ((i = 0; i < APPLY_RUNS; i++)); do
+		rm -f "$2"
+		sync
+		measure "$@"
+		[ "$m_rc" -ne 0 ] && return 0
+		times+=("$m_s")
+		cpus+=("$m_cpu")
+		peak=$(awk -v a="$peak" -v b="$m_mib" 'BEGIN {print (b > a ? b : a)}')
+	done
+	m_s=$(median "${times[@]}")
+	m_cpu=$(median "${cpus[@]}")
+	m_mib=$peak
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+fail_reason() { # the last line of the failed command's output
+	if [ "$m_rc" -eq 124 ]; then echo "timeout"; else echo "failed (exit $m_rc): $(tail -n 1 "$work/cmd.log")"; fi
+}
+bytes() { stat -c %s "$1"; }
+# Windows of the reference tools: zstd's window log covers old and new
+# together (--patch-from), xdelta3's source window covers old.
+zstd_wlog() { awk -v n=$(($(bytes "$1") + $(bytes "$2"))) 'BEGIN {w = 27; while (2 ^ w < n && w < 31) w++; print w}'; }
+xdelta_win() { awk -v n="$(bytes "$1")" 'BEGIN {w = 2 ^ 26; while (w < n && w < 2 ^ 31) w *= 2; printf "%d", w}'; }
+
+diff_cmd() { # TOOL OLD NEW PATCH: sets cmd
+	case $1 in
+	ours) cmd=("$mrepo" delta create $OURS_DIFF_ARGS "$2" "$3" "$4") ;;
+	bsdiff) cmd=(bsdiff "$2" "$3" "$4") ;;
+	xdelta3) cmd=(xdelta3 -9 -S djw -B "$(xdelta_win "$2")" -e -f -s "$2" "$3" "$4") ;;
+	zstd) cmd=(zstd -q -f -19 --single-thread --long="$(zstd_wlog "$2" "$3")" --patch-from="$2" "$3" -o "$4") ;;
+	esac
+}
+apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd (NEW only sizes the windows)
+	case $1 in
+	ours) cmd=("$mrepo" delta apply $OURS_APPLY_ARGS "$2" "$4" "$5") ;;
+	bsdiff) cmd=(bspatch "$2" "$5" "$4") ;;
+	xdelta3) cmd=(xdelta3 -d -f -B "$(xdelta_win "$2")" -s "$2" "$4" "$5") ;;
+	zstd) cmd=(zstd -q -f -d --long="$(zstd_wlog "$2" "$3")" --patch-from="$2" "$4" -o "$5") ;;
+	esac
+}
+verdict() { if awk "BEGIN {exit !($1)}"; then echo "ok"; else echo "MISSED"; fi; }
+limit_for() { if [ "$1" = bsdiff ]; then echo "$BSDIFF_TIMEOUT"; else echo "$OTHER_TIMEOUT"; fi; }
+percent() { awk -v p="$1" -v n="$2" 'BEGIN {printf "%.2f", n ? 100 * p / n : 0}'; }
+
+# apply_and_check KEY NEW OUT LIMIT CMD...: APPLY_RUNS applies of CMD
+# into OUT (measure_runs), then OUT compared with NEW; sets r_as, r_am
+# and r_check (the caller's arrays) for KEY.
+apply_and_check() {
+	local k=$1 new=$2 out=$3 limit=$4
+	shift 4
+	measure_runs "$limit" "$out" "$@"
+	r_as[$k]=$m_s r_am[$k]=$m_mib
+	if [ "$m_rc" -ne 0 ]; then
+		r_check[$k]="apply $(fail_reason)"
+	elif cmp -s "$out" "$new"; then
+		r_check[$k]=ok
+	else
+		r_check[$k]="MISMATCH: output differs from new"
+	fi
+}
