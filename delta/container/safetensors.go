@@ -103,5 +103,5 @@ func parseSafeTensors(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return bad("data after the header's JSON object")
 	}
-	return t, nil
+	return newTable(SafeTensors, t.Tensors, size)
 }
