@@ -111,6 +111,12 @@ func cmpInt64(a, b int64) int {
 // byte length computed from it below 2^63.
 const maxElements = 1 << 56
 
+// maxDims bounds a tensor's rank in every format: real tensors have at
+// most 8 dimensions, so more is a malformed (or hostile) header. Without
+// it a shape of a million 1s would cost 8 MB per tensor in the table and
+// in every key PairTensors builds from it.
+const maxDims = 64
+
 // elements is the product of a shape's dimensions, or false when a
 // dimension is negative or the product passes maxElements.
 func elements(shape []int64) (int64, bool) {

@@ -22,9 +22,6 @@ const (
 	// KiB ones for a few more misses).
 	onnxFill   = pageSize
 	tfliteFill = 1 << 10
-	// maxDims bounds a tensor's rank: real tensors have at most 8
-	// dimensions, so more is a malformed (or hostile) header.
-	maxDims = 64
 )
 
 // source reads the file r (size bytes) in bounded pieces for a parser.

@@ -112,7 +112,7 @@ func tfjsShard(g *tfjsGroup, index int, size int64, lim Limits) (*Table, error) 
 			return nil, formatErr(TFJS, "weight %s: stored dtype %s is not one of fixed size", quote(w.Name), quote(stored))
 		}
 		elems, ok := elements(w.Shape)
-		if !ok || elems > maxElements/8 {
+		if !ok || elems > maxElements/8 || len(w.Shape) > maxDims {
 			return nil, formatErr(TFJS, "weight %s: shape %v", quote(w.Name), w.Shape)
 		}
 		n := elems * dt.size
