@@ -126,3 +126,14 @@ func TestPairAndMoveHostileTables(t *testing.T) {
 		end = m.NewOffset + m.Length
 	}
 }
+
+// A manifest nested past encoding/json's depth limit (in a field
+// ParseTFJS does not read) is refused, not walked.
+func TestTFJSManifestNestedDeep(t *testing.T) {
+	t.Parallel()
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	m := []byte(`{"modelTopology":` + deep + `,"weightsManifest":[{"paths":["s"],"weights":[]}]}`)
+	if _, err := container.ParseTFJS(m, "s", 0, container.Limits{}); !errors.Is(err, container.ErrFormat) {
+		t.Fatalf("got %v, want ErrFormat", err)
+	}
+}
