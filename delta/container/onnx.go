@@ -260,11 +260,7 @@ func (w *onnxWalker) node(n protoField, prefix string, depth int) error {
 		case f.num == 2 && output == "":
 			output, err = w.str(f, "node output")
 		case f.num == 5:
-			if len(attrs) == maxAttributes {
-				return formatErr(ONNX, "node at %d has more than %d attributes", n.off, maxAttributes)
-			}
-			attrs = append(attrs, f)
-			err = message(f, "attribute")
+			attrs, err = keep(attrs, f, "attribute", n.off)
 		}
 		return err
 	})
@@ -283,11 +279,7 @@ func (w *onnxWalker) node(n protoField, prefix string, depth int) error {
 			case 1:
 				attrName, err = w.str(f, "attribute name")
 			case 5, 10, 6, 11:
-				if len(values) == maxAttributes {
-					return formatErr(ONNX, "attribute at %d has more than %d tensors or graphs", a.off, maxAttributes)
-				}
-				values = append(values, f)
-				err = message(f, "attribute value")
+				values, err = keep(values, f, "attribute value", a.off)
 			}
 			return err
 		})
@@ -314,8 +306,19 @@ func (w *onnxWalker) node(n protoField, prefix string, depth int) error {
 }
 
 // maxAttributes bounds the attributes of a node, and the tensors and
-// graphs of an attribute, that one node holds on to while it is walked.
-const maxAttributes = 1 << 12
+// graphs of an attribute, that one node holds on to while it is walked
+// (real nodes have a few; 1,024 keeps what a hostile node makes the walk
+// allocate under 128 KiB).
+const maxAttributes = 1 << 10
+
+// keep appends f, a message (what) of the message at parent, to kept:
+// at most maxAttributes of them.
+func keep(kept []protoField, f protoField, what string, parent int64) ([]protoField, error) {
+	if len(kept) == maxAttributes {
+		return kept, formatErr(ONNX, "more than %d of %s at %d", maxAttributes, what, parent)
+	}
+	return append(kept, f), message(f, what)
+}
 
 // str reads a string field.
 func (w *onnxWalker) str(f protoField, what string) (string, error) {
