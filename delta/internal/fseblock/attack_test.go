@@ -91,3 +91,32 @@ func TestHostileBlocks(t *testing.T) {
 		}
 	}
 }
+
+// The decoder's own buffers stay at three MaxBlock buffers (Planes
+// assembly, Huffman/RLE/zstd output, unpacked symbols) whatever blocks
+// it decodes, valid or not: a Planes block of a packed class and an RLE
+// class uses all three.
+func TestDecoderBuffersBounded(t *testing.T) {
+	t.Parallel()
+	inner := append(header(RLE, 1, 1), 0)
+	packedSub := append(append(header(Packed, 8, 1+len(inner)), 1), inner...)
+	pl := planes(2, []Span{{0, 8}, {1, 8}}, packedSub, append(header(RLE, 8, 1), 7))
+	var d Decoder
+	out, err := d.Decode(nil, Planes, 16, pl)
+	if err != nil || !bytes.Equal(out, append(make([]byte, 8), bytes.Repeat([]byte{7}, 8)...)) {
+		t.Fatalf("%v %v", out, err)
+	}
+	for _, c := range []struct {
+		mode   byte
+		rawLen int
+		data   []byte
+	}{
+		{Planes, MaxBlock, pl}, {Zstd, MaxBlock, []byte("not zstd")}, {Huffman, MaxBlock, []byte{0xff, 1}},
+		{RLE, MaxBlock, []byte{1}}, {Packed, MaxBlock, append([]byte{4}, inner...)},
+	} {
+		d.Decode(nil, c.mode, c.rawLen, c.data)
+	}
+	if n := cap(d.out) + cap(d.huf) + cap(d.unp); n > 3*MaxBlock {
+		t.Errorf("decoder buffers of %d bytes, more than 3 x MaxBlock", n)
+	}
+}
