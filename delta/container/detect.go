@@ -31,27 +31,17 @@ func Parse(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 		}
 		return nil, fmt.Errorf("reading the head: %w", err)
 	}
-	var t *Table
-	var err error
 	switch {
 	case isGGUF(head):
-		t, err = parseGGUF(r, size, lim)
+		return parseGGUF(r, size, lim)
 	case isSafeTensors(head):
-		t, err = parseSafeTensors(r, size, lim)
+		return parseSafeTensors(r, size, lim)
 	case isTFLite(head):
-		t, err = parseTFLite(r, size, lim)
+		return parseTFLite(r, size, lim)
 	case isONNX(head):
-		t, err = parseONNX(r, size, lim)
-	default:
-		return nil, fmt.Errorf("%w (%d-byte file)", ErrUnknown, size)
+		return parseONNX(r, size, lim)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := t.check(size); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return nil, fmt.Errorf("%w (%d-byte file)", ErrUnknown, size)
 }
 
 func (lim Limits) orDefault() Limits {
@@ -67,6 +57,16 @@ func (lim Limits) orDefault() Limits {
 // formatErr is an error wrapping ErrFormat, prefixed with the format.
 func formatErr(f Format, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrFormat, f, fmt.Sprintf(format, args...))
+}
+
+// newTable returns the table of tensors of format f, checked against the
+// file (size bytes): every parser returns its table through it.
+func newTable(f Format, tensors []Tensor, size int64) (*Table, error) {
+	t := &Table{Format: f, Tensors: tensors}
+	if err := t.check(size); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // check sorts the table by offset and refuses what no parser may return:
@@ -110,6 +110,12 @@ func cmpInt64(a, b int64) int {
 // dimensions): 2^56 elements is far beyond any file, and keeps every
 // byte length computed from it below 2^63.
 const maxElements = 1 << 56
+
+// maxDims bounds a tensor's rank in every format: real tensors have at
+// most 8 dimensions, so more is a malformed (or hostile) header. Without
+// it a shape of a million 1s would cost 8 MB per tensor in the table and
+// in every key PairTensors builds from it.
+const maxDims = 64
 
 // elements is the product of a shape's dimensions, or false when a
 // dimension is negative or the product passes maxElements.

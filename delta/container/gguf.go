@@ -161,7 +161,7 @@ func (p *ggufParser) parse(size int64) (*Table, error) {
 		}
 	}
 	boundUnknown(t, size)
-	return t, nil
+	return newTable(GGUF, t.Tensors, size)
 }
 
 // boundUnknown gives each tensor of an unknown type (Length -1) the

@@ -58,7 +58,7 @@ func (s *source) varint(off, end int64) (uint64, int64, error) {
 			return v, off + int64(i) + 1, nil
 		}
 	}
-	return 0, 0, formatError(s.format, "bad varint at %d", off)
+	return 0, 0, formatErr(s.format, "bad varint at %d", off)
 }
 
 // field reads the field starting at off in a message ending at end.
@@ -69,7 +69,7 @@ func (s *source) field(off, end int64) (protoField, error) {
 	}
 	f := protoField{num: tag >> 3, wire: tag & 7, off: pos}
 	if f.num == 0 || f.num >= 1<<29 {
-		return protoField{}, formatError(s.format, "bad field number %d at %d", f.num, off)
+		return protoField{}, formatErr(s.format, "bad field number %d at %d", f.num, off)
 	}
 	switch f.wire {
 	case wireVarint:
@@ -86,14 +86,14 @@ func (s *source) field(off, end int64) (protoField, error) {
 			return protoField{}, err
 		}
 		if n > uint64(end-f.off) {
-			return protoField{}, formatError(s.format, "field %d at %d: %d bytes past the end of its message", f.num, off, n)
+			return protoField{}, formatErr(s.format, "field %d at %d: %d bytes past the end of its message", f.num, off, n)
 		}
 		f.n = int64(n)
 	default:
-		return protoField{}, formatError(s.format, "field %d at %d has wire type %d", f.num, off, f.wire)
+		return protoField{}, formatErr(s.format, "field %d at %d has wire type %d", f.num, off, f.wire)
 	}
 	if f.n > end-f.off {
-		return protoField{}, formatError(s.format, "field %d at %d runs past the end of its message", f.num, off)
+		return protoField{}, formatErr(s.format, "field %d at %d runs past the end of its message", f.num, off)
 	}
 	f.nextField = f.off + f.n
 	return f, nil
@@ -165,7 +165,7 @@ func (w *onnxWalker) each(off, end int64, fn func(protoField) error) error {
 			return err
 		}
 		if w.walked++; w.walked > w.lim.MaxTensors {
-			return formatError(ONNX, "more than %d fields in the model's graphs", w.lim.MaxTensors)
+			return formatErr(ONNX, "more than %d fields in the model's graphs", w.lim.MaxTensors)
 		}
 		if err := fn(f); err != nil {
 			return err
@@ -178,7 +178,7 @@ func (w *onnxWalker) each(off, end int64, fn func(protoField) error) error {
 // message checks that f holds a message (or string).
 func message(f protoField, what string) error {
 	if f.wire != wireBytes {
-		return formatError(ONNX, "%s at %d has wire type %d", what, f.off, f.wire)
+		return formatErr(ONNX, "%s at %d has wire type %d", what, f.off, f.wire)
 	}
 	return nil
 }
@@ -192,7 +192,7 @@ func message(f protoField, what string) error {
 // attributes that leads to them ("node/attribute/name"); an attribute's
 // unnamed tensor is named after its node and attribute.
 func parseONNX(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
-	lim = withDefaults(lim)
+	lim = lim.orDefault()
 	w := &onnxWalker{s: newSource(ONNX, r, size, lim, onnxFill), lim: lim}
 	head, err := w.s.bytes(0, min(size, pageSize))
 	if err != nil {
@@ -207,7 +207,7 @@ func parseONNX(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 			return nil
 		}
 		if graph.num != 0 {
-			return formatError(ONNX, "two graphs, at %d and %d", graph.off, f.off)
+			return formatErr(ONNX, "two graphs, at %d and %d", graph.off, f.off)
 		}
 		graph = f
 		return message(f, "graph")
@@ -216,18 +216,18 @@ func parseONNX(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 		return nil, err
 	}
 	if graph.num == 0 {
-		return nil, formatError(ONNX, "no graph")
+		return nil, formatErr(ONNX, "no graph")
 	}
 	if err := w.graph(graph, "", 0); err != nil {
 		return nil, err
 	}
-	return finishTable(ONNX, w.tensors, size)
+	return newTable(ONNX, w.tensors, size)
 }
 
 // graph walks a GraphProto: its initializers (field 5) and nodes (1).
 func (w *onnxWalker) graph(g protoField, prefix string, depth int) error {
 	if depth >= maxGraphDepth {
-		return formatError(ONNX, "graphs nested more than %d deep", maxGraphDepth)
+		return formatErr(ONNX, "graphs nested more than %d deep", maxGraphDepth)
 	}
 	return w.each(g.off, g.off+g.n, func(f protoField) error {
 		switch f.num {
@@ -260,11 +260,7 @@ func (w *onnxWalker) node(n protoField, prefix string, depth int) error {
 		case f.num == 2 && output == "":
 			output, err = w.str(f, "node output")
 		case f.num == 5:
-			if len(attrs) == maxAttributes {
-				return formatError(ONNX, "node at %d has more than %d attributes", n.off, maxAttributes)
-			}
-			attrs = append(attrs, f)
-			err = message(f, "attribute")
+			attrs, err = keep(attrs, f, "attribute", n.off)
 		}
 		return err
 	})
@@ -283,11 +279,7 @@ func (w *onnxWalker) node(n protoField, prefix string, depth int) error {
 			case 1:
 				attrName, err = w.str(f, "attribute name")
 			case 5, 10, 6, 11:
-				if len(values) == maxAttributes {
-					return formatError(ONNX, "attribute at %d has more than %d tensors or graphs", a.off, maxAttributes)
-				}
-				values = append(values, f)
-				err = message(f, "attribute value")
+				values, err = keep(values, f, "attribute value", a.off)
 			}
 			return err
 		})
@@ -314,8 +306,19 @@ func (w *onnxWalker) node(n protoField, prefix string, depth int) error {
 }
 
 // maxAttributes bounds the attributes of a node, and the tensors and
-// graphs of an attribute, that one node holds on to while it is walked.
-const maxAttributes = 1 << 12
+// graphs of an attribute, that one node holds on to while it is walked
+// (real nodes have a few; 1,024 keeps what a hostile node makes the walk
+// allocate under 128 KiB).
+const maxAttributes = 1 << 10
+
+// keep appends f, a message (what) of the message at parent, to kept:
+// at most maxAttributes of them.
+func keep(kept []protoField, f protoField, what string, parent int64) ([]protoField, error) {
+	if len(kept) == maxAttributes {
+		return kept, formatErr(ONNX, "more than %d of %s at %d", maxAttributes, what, parent)
+	}
+	return append(kept, f), message(f, what)
+}
 
 // str reads a string field.
 func (w *onnxWalker) str(f protoField, what string) (string, error) {
@@ -330,7 +333,7 @@ func (w *onnxWalker) str(f protoField, what string) (string, error) {
 // range of the file, named prefix+its name, or unnamed without one.
 func (w *onnxWalker) tensor(f protoField, prefix, unnamed string) error {
 	if len(w.tensors) >= w.lim.MaxTensors {
-		return formatError(ONNX, "more than %d tensors", w.lim.MaxTensors)
+		return formatErr(ONNX, "more than %d tensors", w.lim.MaxTensors)
 	}
 	t, ok, err := readONNXTensor(w.s, f.off, f.off+f.n)
 	if !ok || err != nil {
@@ -387,14 +390,14 @@ func readONNXTensor(s *source, off, end int64) (t Tensor, ok bool, err error) {
 			t.Name = string(name)
 		case isData && f.wire == wireBytes:
 			if data.num != 0 {
-				return Tensor{}, false, formatError(ONNX, "tensor with two data fields at %d", f.off)
+				return Tensor{}, false, formatErr(ONNX, "tensor with two data fields at %d", f.off)
 			}
 			data = f
 		case isData, f.num == 6, f.num == 13, f.num == 14 && f.value == 1:
 			scattered = true
 		}
 		if len(t.Shape) > maxDims {
-			return Tensor{}, false, formatError(ONNX, "tensor with more than %d dimensions at %d", maxDims, f.off)
+			return Tensor{}, false, formatErr(ONNX, "tensor with more than %d dimensions at %d", maxDims, f.off)
 		}
 	}
 	if scattered || data.n == 0 {

@@ -250,3 +250,37 @@ func TestONNXNestedGraphs(t *testing.T) {
 		t.Fatalf("graphs nested %d deep: %v", maxGraphDepth-1, err)
 	}
 }
+
+// A node of more than maxAttributes attributes, and an attribute of more
+// than maxAttributes tensors, are refused: the walk keeps them while it
+// reads the node.
+func TestONNXTooManyAttributes(t *testing.T) {
+	// Not parallel: parseBounded measures the process's allocations.
+	model := func(n int, manyTensors bool) []byte {
+		w := onnxInit{dataType: 1, dims: []int64{1}, data: []byte{1, 2, 3, 4}}
+		var node []byte
+		node = pbBytes(node, 3, []byte("n"))
+		if manyTensors {
+			attr := pbBytes(nil, 1, []byte("a"))
+			for range n {
+				attr = pbBytes(attr, 10, w.encode())
+			}
+			node = pbBytes(node, 5, attr)
+		} else {
+			for range n {
+				node = pbBytes(node, 5, pbBytes(nil, 1, []byte("a")))
+			}
+		}
+		return pbBytes(pbUint(nil, 1, 8), 7, pbBytes(nil, 1, node))
+	}
+	refuseAll(t, parseONNX, []hostile{
+		{name: "attributes", file: model(maxAttributes+1, false)},
+		{name: "tensors of an attribute", file: model(maxAttributes+1, true)},
+	})
+	for _, many := range []bool{false, true} {
+		f := model(maxAttributes, many)
+		if _, err := parseONNX(bytes.NewReader(f), int64(len(f)), Limits{}); err != nil {
+			t.Errorf("%d (tensors: %v): %v", maxAttributes, many, err)
+		}
+	}
+}

@@ -7,7 +7,6 @@ package container
 import (
 	"fmt"
 	"io"
-	"sort"
 )
 
 const (
@@ -23,26 +22,7 @@ const (
 	// KiB ones for a few more misses).
 	onnxFill   = pageSize
 	tfliteFill = 1 << 10
-	// maxDims bounds a tensor's rank: real tensors have at most 8
-	// dimensions, so more is a malformed (or hostile) header.
-	maxDims = 64
 )
-
-// formatError wraps ErrFormat with the format and what was wrong.
-func formatError(f Format, msg string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrFormat, f, fmt.Sprintf(msg, args...))
-}
-
-// withDefaults replaces the zero fields of lim by DefaultLimits'.
-func withDefaults(lim Limits) Limits {
-	if lim.MaxTensors <= 0 {
-		lim.MaxTensors = DefaultLimits.MaxTensors
-	}
-	if lim.MaxHeader <= 0 {
-		lim.MaxHeader = DefaultLimits.MaxHeader
-	}
-	return lim
-}
 
 // source reads the file r (size bytes) in bounded pieces for a parser.
 // Every byte handed to the parser and every byte read from r is charged
@@ -78,7 +58,7 @@ func newSource(f Format, r io.ReaderAt, size int64, lim Limits, fill int64) *sou
 
 func (s *source) charge(n int64) error {
 	if n > s.budget {
-		return formatError(s.format, "header larger than the %d bytes Limits.MaxHeader allows", s.limit)
+		return formatErr(s.format, "header larger than the %d bytes Limits.MaxHeader allows", s.limit)
 	}
 	s.budget -= n
 	return nil
@@ -88,7 +68,7 @@ func (s *source) charge(n int64) error {
 // it is valid until the next call, and callers copy what they keep.
 func (s *source) bytes(off, n int64) ([]byte, error) {
 	if off < 0 || n < 0 || off > s.size || n > s.size-off {
-		return nil, formatError(s.format, "%d bytes at offset %d are past the end of the %d-byte file", n, off, s.size)
+		return nil, formatErr(s.format, "%d bytes at offset %d are past the end of the %d-byte file", n, off, s.size)
 	}
 	if err := s.charge(n); err != nil {
 		return nil, err
@@ -138,7 +118,7 @@ func (s *source) readAt(b []byte, off int64) error {
 		return nil
 	}
 	if err == nil || err == io.EOF {
-		return formatError(s.format, "file shorter than its stated %d bytes", s.size)
+		return formatErr(s.format, "file shorter than its stated %d bytes", s.size)
 	}
 	return fmt.Errorf("%s: reading %d bytes at offset %d: %w", s.format, len(b), off, err)
 }
@@ -174,27 +154,4 @@ func (s *source) u64(off int64) (uint64, error) {
 	}
 	hi, err := s.u32(off + 4)
 	return uint64(lo) | uint64(hi)<<32, err
-}
-
-// finishTable sorts the tensors by offset and checks that they lie within
-// the file (size bytes) and do not overlap. Entries with the same range
-// (one buffer shared by several tensors) must have been merged before.
-func finishTable(f Format, tensors []Tensor, size int64) (*Table, error) {
-	sort.Slice(tensors, func(i, j int) bool { return tensors[i].Offset < tensors[j].Offset })
-	names := make(map[string]bool, len(tensors))
-	var end int64
-	for i, t := range tensors {
-		if t.Offset < 0 || t.Length < 0 || t.Offset > size || t.Length > size-t.Offset {
-			return nil, formatError(f, "tensor %q (%d bytes at %d) is outside the %d-byte file", t.Name, t.Length, t.Offset, size)
-		}
-		if i > 0 && t.Offset < end {
-			return nil, formatError(f, "tensors %q and %q overlap", tensors[i-1].Name, t.Name)
-		}
-		if names[t.Name] {
-			return nil, formatError(f, "two tensors are named %q", t.Name)
-		}
-		names[t.Name] = true
-		end = t.Offset + t.Length
-	}
-	return &Table{Format: f, Tensors: tensors}, nil
 }

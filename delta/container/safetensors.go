@@ -88,7 +88,7 @@ func parseSafeTensors(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 			return bad("tensor %s: data_offsets %v outside the %d bytes of data", quote(name), e.DataOffsets, dataLen)
 		}
 		elems, ok := elements(e.Shape)
-		if !ok {
+		if !ok || len(e.Shape) > maxDims {
 			return bad("tensor %s: shape %v", quote(name), e.Shape)
 		}
 		length := e.DataOffsets[1] - e.DataOffsets[0]
@@ -103,5 +103,5 @@ func parseSafeTensors(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return bad("data after the header's JSON object")
 	}
-	return t, nil
+	return newTable(SafeTensors, t.Tensors, size)
 }

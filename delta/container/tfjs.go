@@ -112,7 +112,7 @@ func tfjsShard(g *tfjsGroup, index int, size int64, lim Limits) (*Table, error) 
 			return nil, formatErr(TFJS, "weight %s: stored dtype %s is not one of fixed size", quote(w.Name), quote(stored))
 		}
 		elems, ok := elements(w.Shape)
-		if !ok || elems > maxElements/8 {
+		if !ok || elems > maxElements/8 || len(w.Shape) > maxDims {
 			return nil, formatErr(TFJS, "weight %s: shape %v", quote(w.Name), w.Shape)
 		}
 		n := elems * dt.size
@@ -158,8 +158,5 @@ func tfjsShard(g *tfjsGroup, index int, size int64, lim Limits) (*Table, error) 
 		}
 		t.Tensors = append(t.Tensors, Tensor{Name: s.w.Name, DType: s.dtype, Shape: s.w.Shape, Offset: b - start, Length: max(e-b, 0), Skip: b - s.start})
 	}
-	if err := t.check(size); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return newTable(TFJS, t.Tensors, size)
 }

@@ -68,7 +68,7 @@ func (fb flatBuffer) table(pos int64) (fbTable, error) {
 	}
 	t.vtSize, t.tblBytes = int64(vtSize), int64(tblBytes)
 	if t.vtSize < 4 || t.vtSize%2 != 0 || t.vtable+t.vtSize > fb.size || t.tblBytes < 4 || pos+t.tblBytes > fb.size {
-		return fbTable{}, formatError(fb.format, "bad vtable at %d for the table at %d", t.vtable, pos)
+		return fbTable{}, formatErr(fb.format, "bad vtable at %d for the table at %d", t.vtable, pos)
 	}
 	return t, nil
 }
@@ -85,7 +85,7 @@ func (fb flatBuffer) field(t fbTable, i int, width int64) (int64, error) {
 		return -1, err
 	}
 	if int64(o) < 4 || int64(o)+width > t.tblBytes {
-		return -1, formatError(fb.format, "field %d of the table at %d lies outside it", i, t.pos)
+		return -1, formatErr(fb.format, "field %d of the table at %d lies outside it", i, t.pos)
 	}
 	return t.pos + int64(o), nil
 }
@@ -97,7 +97,7 @@ func (fb flatBuffer) deref(pos int64) (int64, error) {
 		return 0, err
 	}
 	if u == 0 || pos+int64(u) >= fb.size {
-		return 0, formatError(fb.format, "offset %d at %d points at itself or past the end of the file", u, pos)
+		return 0, formatErr(fb.format, "offset %d at %d points at itself or past the end of the file", u, pos)
 	}
 	return pos + int64(u), nil
 }
@@ -119,7 +119,7 @@ func (fb flatBuffer) vector(t fbTable, i int, elem int64, maxLen int) (int64, in
 		return 0, 0, err
 	}
 	if int64(n) > int64(maxLen) || int64(n)*elem > fb.size-(v+4) {
-		return 0, 0, formatError(fb.format, "vector of %d elements at %d is too long", n, v)
+		return 0, 0, formatErr(fb.format, "vector of %d elements at %d is too long", n, v)
 	}
 	return v + 4, int64(n), nil
 }
@@ -146,7 +146,7 @@ type tfliteBuffer struct {
 // prefixed with "<subgraph index>:" when the model has several
 // subgraphs; "buffer <index>" when no tensor uses it).
 func parseTFLite(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
-	lim = withDefaults(lim)
+	lim = lim.orDefault()
 	fb := flatBuffer{newSource(TFLite, r, size, lim, tfliteFill)}
 	if size < 8 {
 		return nil, ErrUnknown
@@ -217,7 +217,7 @@ func parseTFLite(r io.ReaderAt, size int64, lim Limits) (*Table, error) {
 		t.Offset, t.Length = b.off, b.length
 		out = append(out, t)
 	}
-	return finishTable(TFLite, out, size)
+	return newTable(TFLite, out, size)
 }
 
 // readTFLiteBuffers reads the byte range of every buffer of the model,
@@ -262,10 +262,10 @@ func readTFLiteBuffers(fb flatBuffer, model fbTable, lim Limits) ([]tfliteBuffer
 			continue
 		}
 		if b.length > 0 {
-			return nil, formatError(TFLite, "buffer %d has both inline data and an offset", i)
+			return nil, formatErr(TFLite, "buffer %d has both inline data and an offset", i)
 		}
 		if off > uint64(fb.size) || length > uint64(fb.size)-off {
-			return nil, formatError(TFLite, "buffer %d (%d bytes at %d) is past the end of the file", i, length, off)
+			return nil, formatErr(TFLite, "buffer %d (%d bytes at %d) is past the end of the file", i, length, off)
 		}
 		b.off, b.length = int64(off), int64(length)
 	}
@@ -304,7 +304,7 @@ func nameTFLiteBuffer(fb flatBuffer, buffers []tfliteBuffer, named []Tensor, ten
 		}
 	}
 	if int64(index) >= int64(len(buffers)) {
-		return named, formatError(TFLite, "tensor %d uses buffer %d of %d", k, index, len(buffers))
+		return named, formatErr(TFLite, "tensor %d uses buffer %d of %d", k, index, len(buffers))
 	}
 	b := &buffers[buffers[index].same]
 	if b.length == 0 || b.tensor >= 0 {

@@ -301,7 +301,7 @@ func Header(h []byte) (mode byte, rawLen, dataLen int, err error) {
 }
 
 // Decoder decodes blocks; its zero value is ready, and it reuses its
-// buffers (at most 2 x MaxBlock bytes).
+// buffers (at most 3 x MaxBlock bytes, besides the zstd decoder).
 type Decoder struct {
 	s   fse.Scratch
 	h   huff0.Scratch
