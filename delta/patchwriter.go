@@ -26,6 +26,7 @@ type patchWriter struct {
 
 	ctrl, diff, extra []byte
 	outLen            int64
+	segOut            int64 // target bytes per segment (segmentSize)
 	tmp, tmp2         []byte
 	comp              [3][]byte // compressed streams, reused
 	fseEnc            fseblock.Encoder
@@ -53,7 +54,7 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 		pw.tmp, pw.tmp2 = make([]byte, ShuffleBlock), make([]byte, ShuffleBlock)
 	}
 	for r.length > 0 {
-		room := segmentOut - pw.outLen
+		room := pw.segOut - pw.outLen
 		part := r
 		part.length = min(r.length, room)
 		pw.ctrl = appendRecord(pw.ctrl, part)
@@ -102,7 +103,7 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 		if r.op != opInsert {
 			r.offset += part.length
 		}
-		if pw.outLen == segmentOut {
+		if pw.outLen == pw.segOut {
 			if err := pw.flush(); err != nil {
 				return err
 			}
