@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/edgetuf/edgetuf/delta"
 	"github.com/edgetuf/edgetuf/internal/directio"
@@ -24,8 +25,9 @@ import (
 
 func main() {
 	ratio := flag.Float64("max-patch-ratio", 1, "delta.Limits.MaxPatchRatio (the device client's is 1)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the apply to this file")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: deltaapply [-max-patch-ratio R] OLD PATCH OUT\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: deltaapply [-max-patch-ratio R] [-cpuprofile FILE] OLD PATCH OUT\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -33,7 +35,21 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(flag.Arg(0), flag.Arg(1), flag.Arg(2), *ratio); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "deltaapply:", err)
+			os.Exit(1)
+		}
+	}
+	err := run(flag.Arg(0), flag.Arg(1), flag.Arg(2), *ratio)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "deltaapply:", err)
 		os.Exit(1)
 	}
