@@ -25,9 +25,10 @@ import (
 
 func main() {
 	ratio := flag.Float64("max-patch-ratio", 1, "delta.Limits.MaxPatchRatio (the device client's is 1)")
+	direct := flag.Bool("direct", true, "write with direct I/O where available, as the client does (false: through the page cache, then fsync)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the apply to this file")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: deltaapply [-max-patch-ratio R] [-cpuprofile FILE] OLD PATCH OUT\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: deltaapply [-max-patch-ratio R] [-direct=false] [-cpuprofile FILE] OLD PATCH OUT\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -45,7 +46,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	err := run(flag.Arg(0), flag.Arg(1), flag.Arg(2), *ratio)
+	err := run(flag.Arg(0), flag.Arg(1), flag.Arg(2), *ratio, *direct)
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -55,7 +56,7 @@ func main() {
 	}
 }
 
-func run(oldPath, patchPath, outPath string, ratio float64) error {
+func run(oldPath, patchPath, outPath string, ratio float64, direct bool) error {
 	base, baseLen, err := open(oldPath)
 	if err != nil {
 		return err
@@ -77,7 +78,10 @@ func run(oldPath, patchPath, outPath string, ratio float64) error {
 	defer f.Close()
 	// As the client: direct I/O whatever the size, where available.
 	var w io.Writer = f
-	dw := directio.Open(outPath, f, 0)
+	var dw *directio.Writer
+	if direct {
+		dw = directio.Open(outPath, f, 0)
+	}
 	if dw != nil {
 		defer dw.Close()
 		w = dw
