@@ -22,7 +22,7 @@ const (
 	// Each segment's streams are held several times while coding
 	// (raw, and the trial codings): measured on the corpus
 	// (docs/delta.md section 6), 4 MiB instead of 16 costs the 27-44 MB
-	// pairs 28-82 MB less diff memory for patches within 0.05%: the
+	// pairs 30-90 MiB less diff memory for patches within 0.09%: the
 	// streams' zstd window is 2 MiB, so a segment boundary loses little
 	// history. Diff's budget is 8x the old file; above smallSegmentBelow
 	// the files themselves dominate it and larger segments keep apply's
