@@ -84,6 +84,10 @@ OTHER_TIMEOUT=${OTHER_TIMEOUT:-600}
 APPLY_RUNS=${APPLY_RUNS:-3}
 OURS_DIFF_ARGS=${OURS_DIFF_ARGS:-}
 OURS_APPLY_ARGS=${OURS_APPLY_ARGS:-"--max-patch-ratio 2"}
+# APPLY_TOOL=deltaapply applies our patches with bench/deltaapply (as the
+# device client does: direct I/O, Limits.MaxOutput) instead of mrepo, so
+# that apply's peak RSS is delta.Apply's and not mrepo's 95 MB binary's.
+APPLY_TOOL=${APPLY_TOOL:-mrepo}
 FETCH_ONLY=${FETCH_ONLY:-}
 GENERAL_TOOLS="bsdiff xdelta3 zstd hdiffz-m hdiffz-s zstd-new"
 
@@ -243,6 +247,9 @@ for t in "${tools[@]}"; do if [ "$t" = bsdiff ]; then last_tools+=("$t"); else f
 echo "==> bench/delta-real.sh, $(date -u '+%Y-%m-%d %H:%M UTC'): PAIRS=\"${names[*]}\" TOOLS=\"${tools[*]}\" HDIFF_COMPRESSORS=\"$HDIFF_COMPRESSORS\" APPLY_RUNS=$APPLY_RUNS BSDIFF_TIMEOUT=$BSDIFF_TIMEOUT OTHER_TIMEOUT=$OTHER_TIMEOUT${OURS_DIFF_ARGS:+ OURS_DIFF_ARGS=\"$OURS_DIFF_ARGS\"} OURS_APPLY_ARGS=\"$OURS_APPLY_ARGS\"${MREPO_MANIFEST_FLAGS:+ MREPO_MANIFEST_FLAGS=\"$MREPO_MANIFEST_FLAGS\"}"
 echo "==> building mrepo"
 (cd "$top" && go build -o "$mrepo" ./cmd/mrepo)
+if [ "$APPLY_TOOL" = deltaapply ]; then
+	(cd "$top" && go build -o "$work/deltaapply" ./bench/deltaapply)
+fi
 manifest_flags=${MREPO_MANIFEST_FLAGS-}
 if [ -z "${MREPO_MANIFEST_FLAGS+set}" ]; then
 	help=$("$mrepo" delta create --help 2>&1 || true)
@@ -296,6 +303,7 @@ real_diff_cmd() {
 # shellcheck disable=SC2016 # the sh -c scripts expand their own arguments
 real_apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd
 	case $1 in
+	ours) if [ "$APPLY_TOOL" = deltaapply ]; then cmd=("$work/deltaapply" -max-patch-ratio 2 "$2" "$4" "$5"); else apply_cmd "$@"; fi ;;
 	hdiffz-*) cmd=("$hpatchz" -f "$2" "$4" "$5") ;;
 	zstd-new) cmd=(zstd -q -f -d --long=31 "$4" -o "$5") ;;
 	xz-new) cmd=(sh -c 'xz -d -c "$1" >"$2"' sh "$4" "$5") ;;

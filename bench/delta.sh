@@ -40,7 +40,10 @@
 # flat whatever the file size. BIG_GIB=4: a BIG_GIB GiB tail pair, ours
 # only (diff in bounded memory, apply); needs 5 x BIG_GIB GiB free, and
 # is skipped with less than 20 GiB free. SEED (default 1) seeds the pairs;
-# OURS_DIFF_ARGS adds options to `mrepo delta create`. Files go to a
+# OURS_DIFF_ARGS adds options to `mrepo delta create`. APPLY_TOOL=
+# deltaapply applies our patches with bench/deltaapply (as the device
+# client does) instead of `mrepo delta apply`, so that apply's peak RSS
+# is delta.Apply's, not mrepo's 95 MB binary's. Files go to a
 # temporary directory under ${BENCH_TMP:-/var/tmp}. Needs go, cmp,
 # timeout and GNU time (/usr/bin/time; apt-get install time).
 set -euo pipefail
@@ -48,6 +51,7 @@ set -euo pipefail
 PAIRS=${PAIRS-"tail finetune int8-insert head"}
 SIZE_MIB=${SIZE_MIB:-64}
 TOOLS=${TOOLS:-"ours bsdiff xdelta3 zstd"}
+APPLY_TOOL=${APPLY_TOOL:-mrepo}
 SEED=${SEED:-1}
 BSDIFF_TIMEOUT=${BSDIFF_TIMEOUT:-1200}
 OTHER_TIMEOUT=${OTHER_TIMEOUT:-600}
@@ -81,6 +85,12 @@ for t in $TOOLS; do [ "$t" = ours ] || have "$t" && tools+=("$t"); done
 echo "==> bench/delta.sh, $(date -u '+%Y-%m-%d %H:%M UTC'): PAIRS=\"$PAIRS\" SIZE_MIB=$SIZE_MIB TOOLS=\"$TOOLS\" SEED=$SEED APPLY_SIZES_MIB=\"$APPLY_SIZES_MIB\" BIG_GIB=$BIG_GIB APPLY_RUNS=$APPLY_RUNS BSDIFF_TIMEOUT=$BSDIFF_TIMEOUT OTHER_TIMEOUT=$OTHER_TIMEOUT${OURS_DIFF_ARGS:+ OURS_DIFF_ARGS=\"$OURS_DIFF_ARGS\"}"
 echo "==> building mrepo and genpair"
 (cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo && go build -o "$work/genpair" ./bench/genpair)
+# ours_apply: the command that applies our patches (APPLY_TOOL).
+ours_apply=("$work/mrepo" delta apply)
+if [ "$APPLY_TOOL" = deltaapply ]; then
+	(cd "$top" && go build -o "$work/deltaapply" ./bench/deltaapply)
+	ours_apply=("$work/deltaapply")
+fi
 "$work/mrepo" delta create --help >/dev/null 2>&1 || echo "bench: this mrepo has no 'delta create': ours will fail"
 
 echo "==> $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(uptime | sed 's/.*load/load/')"
@@ -125,6 +135,7 @@ for pair in $PAIRS; do
 		r_bytes[$k]=$(bytes "$patch")
 		r_pct[$k]=$(percent "${r_bytes[$k]}" "$newlen")
 		apply_cmd "$t" "$old" "$new" "$patch" "$out"
+		[ "$t" = ours ] && cmd=("${ours_apply[@]}" "$old" "$patch" "$out")
 		apply_and_check "$k" "$new" "$out" "$(limit_for "$t")" "${cmd[@]}"
 		fmt_row "$t" "${r_bytes[$k]}" "${r_pct[$k]}" "${r_ds[$k]}" "${r_dm[$k]}" "${r_as[$k]}" "${r_am[$k]}" "${r_check[$k]}"
 	done
@@ -185,7 +196,7 @@ ours_row() {
 	fi
 	pb=$(bytes "$patch")
 	sync
-	measure_runs "$OTHER_TIMEOUT" "$out" "$work/mrepo" delta apply "$old" "$patch" "$out"
+	measure_runs "$OTHER_TIMEOUT" "$out" "${ours_apply[@]}" "$old" "$patch" "$out"
 	as=$m_s am=$m_mib o_am=$am
 	if [ "$m_rc" -ne 0 ]; then check="apply $(fail_reason)"; elif cmp -s "$out" "$new"; then check=ok; else check=MISMATCH; fi
 	measure_runs "$OTHER_TIMEOUT" "$out" cp "$new" "$out"

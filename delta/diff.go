@@ -17,6 +17,18 @@ const (
 	defaultChunk = 256 << 20
 	// segmentOut is the target bytes per patch segment Diff writes.
 	segmentOut = 16 << 20
+	// smallSegmentStreams bounds the diff and extra bytes of a segment
+	// when the old file is under smallSegmentBelow bytes (segmentStreams).
+	// Each segment's streams are held several times while coding
+	// (raw, and the trial codings): measured on the corpus
+	// (docs/delta.md section 6), 4 MiB instead of 16 costs the 27-44 MB
+	// pairs 30-90 MiB less diff memory for patches within 0.09%: the
+	// streams' zstd window is 2 MiB, so a segment boundary loses little
+	// history. Diff's budget is 8x the old file; above smallSegmentBelow
+	// the files themselves dominate it and larger segments keep apply's
+	// per-segment work small.
+	smallSegmentStreams = 4 << 20
+	smallSegmentBelow   = 64 << 20
 	// sampleLen is how much of each piece the coder's cost estimate reads.
 	sampleLen = 16 << 10
 	// encoderWindow is the zstd window of the streams; Apply's decoders
@@ -31,11 +43,17 @@ const (
 // their history buffers.
 const diffFixedMemory = 48 << 20
 
+// streamCopies is how many times DiffMemory counts a segment's streams.
+const streamCopies = 5
+
 // DiffMemory is the heap Diff needs at most for files of these lengths
 // with these options: the old window and the new chunk it holds, the
 // anchor index while matching, then one segment's streams and their
-// trial codings (the raw stream, the winning coding and the losing one)
-// while coding, and the encoders. A caller that runs Diff alone can give it to
+// trial codings while coding, and the encoders. streamCopies is measured,
+// not derived: with 4 MiB of streams per segment, TestDiffMemoryCoversLiveHeap
+// sees 64 MiB of live heap beyond the files, where the raw stream, the
+// winning coding and the losing one (3 copies) plus diffFixedMemory
+// account for 60. A caller that runs Diff alone can give it to
 // debug.SetMemoryLimit: without a limit the collector lets the heap grow
 // to twice its live size, which for Diff's large live buffers is most of
 // its peak (docs/delta.md section 6).
@@ -45,7 +63,18 @@ func DiffMemory(oldLen, newLen int64, opts Options) int64 {
 		oldWin, newChunk = min(oldLen, 2*chunk), chunk
 	}
 	index := int64(tableSize(int(oldWin))) * 8
-	return oldWin + newChunk + max(index, 3*min(newChunk, segmentOut)+diffFixedMemory)
+	return oldWin + newChunk + max(index, streamCopies*min(newChunk, segmentStreams(oldLen))+diffFixedMemory)
+}
+
+// segmentStreams is the most diff and extra bytes a segment Diff writes
+// holds, with an old file of oldLen bytes. A segment of copies alone is
+// not cut short: it costs no stream memory, and each segment costs the
+// patch a header and three frames.
+func segmentStreams(oldLen int64) int64 {
+	if oldLen < smallSegmentBelow {
+		return smallSegmentStreams
+	}
+	return segmentOut
 }
 
 // diffChunk is the chunk size opts ask for, rounded up to whole shuffle
@@ -64,7 +93,7 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 	if err := hashBoth(old, oldLen, nw, newLen, &h); err != nil {
 		return nil, err
 	}
-	w := &patchWriter{w: patch, stats: &Stats{}, dump: opts.dump}
+	w := &patchWriter{w: patch, stats: &Stats{}, dump: opts.dump, streamCap: segmentStreams(oldLen)}
 	if err := w.write(h.marshal()); err != nil {
 		return nil, err
 	}

@@ -37,6 +37,9 @@ type patchWriter struct {
 	trial    *zstd.Encoder
 	trialOut []byte
 	fast     []byte // the losing trial coding, reused
+	// streamCap bounds the diff and extra bytes of a segment
+	// (segmentStreams): they, not its output, cost Diff memory.
+	streamCap int64
 }
 
 func (pw *patchWriter) write(b []byte) error {
@@ -54,6 +57,15 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 	}
 	for r.length > 0 {
 		room := segmentOut - pw.outLen
+		if r.op != opCopy {
+			room = min(room, pw.streamRoom(at))
+		}
+		if room == 0 {
+			if err := pw.flush(); err != nil {
+				return err
+			}
+			continue
+		}
 		part := r
 		part.length = min(r.length, room)
 		pw.ctrl = appendRecord(pw.ctrl, part)
@@ -109,6 +121,16 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 		}
 	}
 	return nil
+}
+
+// streamRoom is how many target bytes from offset at may still go into
+// the current segment's diff and extra streams: up to streamCap bytes
+// in all, cut at a shuffle block boundary of the target, which keeps the
+// parts of a record aligned to its width. An empty segment has room for
+// at least a block (streamCap >= ShuffleBlock), so add always advances.
+func (pw *patchWriter) streamRoom(at int64) int64 {
+	avail := pw.streamCap - int64(len(pw.diff)+len(pw.extra))
+	return max(0, (at+avail)/ShuffleBlock*ShuffleBlock-at)
 }
 
 // trialSize is the size of b coded at zstd's fastest level: a cheap
