@@ -80,6 +80,11 @@ type ApplyResult struct {
 
 // openRegular opens a regular file for reading and returns its size.
 func openRegular(fs afero.Fs, name, what string) (afero.File, int64, error) {
+	// Checked before opening too: opening a FIFO (a model.json planted next
+	// to a model, say) blocks until a writer comes.
+	if fi, err := fs.Stat(name); err == nil && !fi.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s: %s is not a regular file", what, name)
+	}
 	f, err := fs.Open(name)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", what, err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/edgetuf/edgetuf/delta"
@@ -165,4 +166,25 @@ func writePair(t *testing.T, dir string, old, neu []byte) (oldPath, newPath, pat
 		}
 	}
 	return oldPath, newPath, filepath.Join(dir, "p.patch"), filepath.Join(dir, "out.bin")
+}
+
+// TestManifestFIFONextToModel: a FIFO named model.json next to OLD (or
+// given as --old-manifest) is refused before it is opened; opening it
+// would block until a writer came.
+func TestManifestFIFONextToModel(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	old, neu := bytes.Repeat([]byte("weights "), 4096), bytes.Repeat([]byte("Weights "), 4096)
+	oldPath, newPath, patchPath, _ := writePair(t, dir, old, neu)
+	fifo := filepath.Join(filepath.Dir(oldPath), "model.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	fs := afero.NewOsFs()
+	if _, err := Create(fs, oldPath, newPath, patchPath, CreateOptions{}); err != nil {
+		t.Fatalf("create with a FIFO model.json beside OLD: %v, want it ignored", err)
+	}
+	if _, err := Create(fs, oldPath, newPath, patchPath, CreateOptions{OldManifest: fifo, NewManifest: fifo}); err == nil {
+		t.Fatal("create with a FIFO as --old-manifest: no error")
+	}
 }
