@@ -67,6 +67,7 @@ const (
 	Huffman = 4
 	Packed  = 5
 	Zstd    = 6
+	Context = 7
 )
 
 const (
@@ -105,6 +106,8 @@ type Encoder struct {
 	sub2   []byte
 	pack   []byte
 	spans  []Span
+	ctx    []byte // a Context block's bytes, sorted by bucket
+	ctxOut []byte
 	// Fast and Best code Zstd blocks: Fast (a fast level) tells whether
 	// a zstd frame may beat the block's other codings, Best makes it. When
 	// nil, they are made at first use, with a MaxBlock window; a caller
@@ -186,7 +189,7 @@ func (e *Encoder) appendSingle(dst, blk []byte) []byte {
 	bits := 4
 	switch {
 	case top >= 16 || len(blk) < 64:
-		return dst
+		return e.tryContext(dst, start, blk)
 	case top < 2:
 		bits = 1
 	case top < 4:
@@ -201,6 +204,19 @@ func (e *Encoder) appendSingle(dst, blk []byte) []byte {
 	if float64(len(e.sub2)) <= float64(len(dst)-start)*(1+preferPacked) {
 		binary.BigEndian.PutUint32(e.sub2[5:], uint32(len(e.sub2)-HeaderLen))
 		dst = append(dst[:start], e.sub2...)
+	}
+	return e.tryContext(dst, start, blk)
+}
+
+// tryContext replaces the block coded at dst[start:] with a Context
+// block of blk when that is preferContext smaller.
+func (e *Encoder) tryContext(dst []byte, start int, blk []byte) []byte {
+	if len(blk) < minContext {
+		return dst
+	}
+	e.ctxOut = e.appendContext(e.ctxOut[:0], blk)
+	if len(e.ctxOut) > 0 && float64(len(e.ctxOut)) < float64(len(dst)-start)*(1-preferContext) {
+		dst = append(dst[:start], e.ctxOut...)
 	}
 	return dst
 }
@@ -294,7 +310,8 @@ func Header(h []byte) (mode byte, rawLen, dataLen int, err error) {
 		(mode == FSE || mode == Planes) && dataLen >= 1 && dataLen <= MaxBlock,
 		mode == Huffman && rawLen <= huff0.BlockSizeMax && dataLen >= 1 && dataLen <= MaxBlock,
 		mode == Packed && dataLen >= 1+HeaderLen && dataLen <= MaxBlock,
-		mode == Zstd && dataLen >= 1 && dataLen <= MaxBlock:
+		mode == Zstd && dataLen >= 1 && dataLen <= MaxBlock,
+		mode == Context && dataLen >= 1+mapLen+2*HeaderLen && dataLen <= MaxBlock:
 		return mode, rawLen, dataLen, nil
 	}
 	return 0, 0, 0, fmt.Errorf("%w: block mode %d with %d data bytes for %d", ErrFormat, mode, dataLen, rawLen)
@@ -308,6 +325,7 @@ type Decoder struct {
 	out []byte
 	huf []byte
 	unp []byte
+	ctx []byte // a Context block's sub-streams
 	// z decodes Zstd blocks, at most MaxBlock bytes each; made at first use.
 	z *zstd.Decoder
 }
@@ -408,6 +426,8 @@ func (d *Decoder) single(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 		return d.packed(dst, rawLen, data)
 	case Zstd:
 		return d.zstd(rawLen, data)
+	case Context:
+		return d.context(dst, rawLen, data)
 	}
 	return d.plain(mode, rawLen, data)
 }

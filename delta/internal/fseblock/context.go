@@ -1,0 +1,310 @@
+// Context blocks: order-1 coding with static tables. A byte plane of
+// weights depends on its neighbours (consecutive fp16 weights have
+// similar exponents): on a real tflite bundle the high-byte plane's
+// order-0 entropy is 1.18 MB and its entropy given the previous high byte
+// 0.82 MB. A Context block splits its bytes into a few sub-streams by a
+// bucket of the previous byte, codes each with its own table, and the
+// decoder rebuilds the block taking each byte from its context's
+// sub-stream: one table look-up per byte more than an order-0 block.
+//
+// The data of a Context block is
+//
+//	buckets     1 byte, 2 .. MaxBuckets
+//	map         128 bytes: the bucket of each previous byte value v, 4
+//	            bits each (v even: the low bits of byte v/2), < buckets
+//	one block per bucket, in bucket order, in mode Stored, FSE, RLE or
+//	Huffman, holding in order the bytes whose previous byte maps to that
+//	bucket; their raw lengths add up to the block's
+//
+// The first byte's previous byte is 0.
+
+package fseblock
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sort"
+)
+
+const (
+	// MaxBuckets is the most sub-streams of a Context block.
+	MaxBuckets = 16
+	mapLen     = 128
+	// minContext is the smallest block tried as a Context block: below,
+	// the tables cost more than the context gains.
+	minContext = 4 << 10
+	// maxContexts is how many of the most frequent previous byte values
+	// the encoder clusters one by one; the rarer ones start in one
+	// cluster. It bounds the clustering's time (quadratic in it).
+	maxContexts = 48
+	// preferContext is how much smaller (as a share) a Context coding
+	// must be than the order-0 one to be kept: it decodes more slowly.
+	preferContext = 0.01
+)
+
+// cluster is a set of previous byte values and the histogram of the
+// bytes that follow them.
+type cluster struct {
+	hist  [256]int
+	n     int
+	cost  float64 // estimated coded size of its bytes, table included
+	alive bool
+}
+
+// histCost estimates the coded size of a histogram's n bytes: their
+// order-0 entropy, n*log2(n) - sum c*log2(c) bits, plus a block header
+// and a table.
+func histCost(h *[256]int, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	bits := xlog2x(n)
+	distinct := 0
+	for _, c := range h {
+		if c > 0 {
+			bits -= xlog2x(c)
+			distinct++
+		}
+	}
+	return bits/8 + HeaderLen + 8 + float64(distinct)/2
+}
+
+// xlog2xTable holds x*log2(x) for small x: the clustering evaluates it
+// millions of times per block.
+var xlog2xTable = func() (t [4096]float64) {
+	for x := 1; x < len(t); x++ {
+		t[x] = float64(x) * math.Log2(float64(x))
+	}
+	return t
+}()
+
+func xlog2x(x int) float64 {
+	if x < len(xlog2xTable) {
+		return xlog2xTable[x]
+	}
+	return float64(x) * math.Log2(float64(x))
+}
+
+// contextMap chooses the bucket of each previous byte value for blk, by
+// merging clusters of contexts while that lowers the estimated size, and
+// then down to MaxBuckets. It returns the number of buckets, 0 when one
+// table does as well.
+func (e *Encoder) contextMap(blk []byte, bucket *[256]uint8) int {
+	var hist [256][256]int
+	var count [256]int
+	prev := byte(0)
+	for _, b := range blk {
+		hist[prev][b]++
+		count[prev]++
+		prev = b
+	}
+	order := make([]int, 0, 256)
+	for v := range 256 {
+		if count[v] > 0 {
+			order = append(order, v)
+		}
+	}
+	sort.Slice(order, func(i, j int) bool { return count[order[i]] > count[order[j]] })
+	cl := make([]cluster, 0, maxContexts+1)
+	var owner [256]int
+	for i, v := range order {
+		if i <= maxContexts {
+			cl = append(cl, cluster{})
+		}
+		k := min(i, maxContexts)
+		owner[v] = k
+		c := &cl[k]
+		for s, x := range hist[v] {
+			c.hist[s] += x
+		}
+		c.n += count[v]
+	}
+	if len(cl) < 2 {
+		return 0
+	}
+	var whole cluster
+	for i := range cl {
+		cl[i].cost, cl[i].alive = histCost(&cl[i].hist, cl[i].n), true
+		for s, x := range cl[i].hist {
+			whole.hist[s] += x
+		}
+		whole.n += cl[i].n
+	}
+	// gain[i][j]: how much merging clusters i and j saves (negative: costs).
+	gain := make([][]float64, len(cl))
+	var m cluster
+	merged := func(i, j int) float64 {
+		for s := range m.hist {
+			m.hist[s] = cl[i].hist[s] + cl[j].hist[s]
+		}
+		return histCost(&m.hist, cl[i].n+cl[j].n)
+	}
+	for i := range cl {
+		gain[i] = make([]float64, len(cl))
+		for j := 0; j < i; j++ {
+			gain[i][j] = cl[i].cost + cl[j].cost - merged(i, j)
+		}
+	}
+	alive := len(cl)
+	for alive > 1 {
+		bi, bj, bg := -1, -1, math.Inf(-1)
+		for i := range cl {
+			for j := 0; j < i; j++ {
+				if cl[i].alive && cl[j].alive && gain[i][j] > bg {
+					bi, bj, bg = i, j, gain[i][j]
+				}
+			}
+		}
+		if bg < 0 && alive <= MaxBuckets {
+			break
+		}
+		// Merge i into j.
+		for s := range cl[bj].hist {
+			cl[bj].hist[s] += cl[bi].hist[s]
+		}
+		cl[bj].n += cl[bi].n
+		cl[bj].cost -= bg - cl[bi].cost
+		cl[bi].alive = false
+		alive--
+		for v := range owner {
+			if owner[v] == bi {
+				owner[v] = bj
+			}
+		}
+		for k := range cl {
+			if k != bj && cl[k].alive {
+				g := cl[k].cost + cl[bj].cost - merged(k, bj)
+				if k < bj {
+					gain[bj][k] = g
+				} else {
+					gain[k][bj] = g
+				}
+			}
+		}
+	}
+	if alive < 2 {
+		return 0
+	}
+	// Number the clusters left 0 .. alive-1.
+	var id [maxContexts + 1]uint8
+	n := 0
+	total := 0.0
+	for i := range cl {
+		if cl[i].alive {
+			id[i] = uint8(n)
+			n++
+			total += cl[i].cost
+		}
+	}
+	if total >= histCost(&whole.hist, whole.n)*(1-preferContext) {
+		return 0
+	}
+	for v := range bucket {
+		bucket[v] = id[owner[v]]
+	}
+	return n
+}
+
+// appendContext appends blk as a Context block, or returns dst unchanged
+// when the estimate says one table does as well.
+func (e *Encoder) appendContext(dst, blk []byte) []byte {
+	var bucket [256]uint8
+	k := e.contextMap(blk, &bucket)
+	if k == 0 {
+		return dst
+	}
+	// Bucket starts, then the bytes sorted by bucket.
+	var start [MaxBuckets + 1]int
+	prev := byte(0)
+	for _, b := range blk {
+		start[bucket[prev]+1]++
+		prev = b
+	}
+	for i := 1; i <= k; i++ {
+		start[i] += start[i-1]
+	}
+	e.ctx = append(e.ctx[:0], make([]byte, len(blk))...)
+	pos := start
+	prev = 0
+	for _, b := range blk {
+		c := bucket[prev]
+		e.ctx[pos[c]] = b
+		pos[c]++
+		prev = b
+	}
+	at := len(dst)
+	dst = appendHeader(dst, Context, len(blk), 0)
+	dst = append(dst, byte(k))
+	for v := 0; v < 256; v += 2 {
+		dst = append(dst, bucket[v]|bucket[v+1]<<4)
+	}
+	for c := 0; c < k; c++ {
+		dst = e.appendPlain(dst, e.ctx[start[c]:start[c+1]])
+	}
+	binary.BigEndian.PutUint32(dst[at+5:], uint32(len(dst)-at-HeaderLen))
+	return dst
+}
+
+// context decodes a Context block.
+func (d *Decoder) context(dst []byte, rawLen int, data []byte) ([]byte, error) {
+	if len(data) < 1+mapLen || data[0] < 2 || data[0] > MaxBuckets {
+		return nil, fmt.Errorf("%w: context block without a bucket count", ErrFormat)
+	}
+	k := data[0]
+	var bucket [256]uint8
+	for i, b := range data[1 : 1+mapLen] {
+		bucket[2*i], bucket[2*i+1] = b&15, b>>4
+		if b&15 >= k || b>>4 >= k {
+			return nil, fmt.Errorf("%w: context block: bucket out of range", ErrFormat)
+		}
+	}
+	if cap(d.ctx) < MaxBlock {
+		d.ctx = make([]byte, MaxBlock)
+	}
+	cat := d.ctx[:0]
+	var pos, end [MaxBuckets]int
+	subs := data[1+mapLen:]
+	for c := range k {
+		if len(subs) < HeaderLen {
+			return nil, fmt.Errorf("%w: context block: bucket %d cut", ErrFormat, c)
+		}
+		mode, subRaw, subData, err := Header(subs)
+		if err != nil {
+			return nil, err
+		}
+		if (mode != Stored && mode != FSE && mode != RLE && mode != Huffman) || subRaw > rawLen-len(cat) || subData > len(subs)-HeaderLen {
+			return nil, fmt.Errorf("%w: context block: bad block for bucket %d", ErrFormat, c)
+		}
+		sub, err := d.plain(mode, subRaw, subs[HeaderLen:HeaderLen+subData])
+		if err != nil {
+			return nil, err
+		}
+		pos[c] = len(cat)
+		cat = append(cat, sub...)
+		end[c] = len(cat)
+		subs = subs[HeaderLen+subData:]
+	}
+	if len(cat) != rawLen || len(subs) != 0 {
+		return nil, fmt.Errorf("%w: context block: buckets hold %d of its %d bytes, %d bytes after them", ErrFormat, len(cat), rawLen, len(subs))
+	}
+	if len(dst) < rawLen {
+		if cap(d.unp) < MaxBlock {
+			d.unp = make([]byte, MaxBlock)
+		}
+		dst = d.unp
+	}
+	out := dst[:rawLen]
+	prev := byte(0)
+	for i := range out {
+		c := bucket[prev]
+		p := pos[c&(MaxBuckets-1)]
+		if p >= end[c&(MaxBuckets-1)] {
+			return nil, fmt.Errorf("%w: context block: bucket %d shorter than its contexts", ErrFormat, c)
+		}
+		prev = cat[p]
+		pos[c&(MaxBuckets-1)] = p + 1
+		out[i] = prev
+	}
+	return out, nil
+}
