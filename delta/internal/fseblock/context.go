@@ -37,16 +37,21 @@ const (
 	// maxContexts is how many of the most frequent previous byte values
 	// the encoder clusters one by one; the rarer ones start in one
 	// cluster. It bounds the clustering's time (quadratic in it).
-	maxContexts = 48
+	maxContexts = 128
 	// preferContext is how much smaller (as a share) a Context coding
 	// must be than the order-0 one to be kept: it decodes more slowly.
 	preferContext = 0.01
+	// minContextGain is how much smaller (as a share) the order-1
+	// entropy must be than the order-0 one for the encoder to look for
+	// buckets.
+	minContextGain = 0.03
 )
 
 // cluster is a set of previous byte values and the histogram of the
 // bytes that follow them.
 type cluster struct {
 	hist  [256]int
+	nz    []uint8 // the symbols of non-zero count
 	n     int
 	cost  float64 // estimated coded size of its bytes, table included
 	alive bool
@@ -70,6 +75,15 @@ func histCost(h *[256]int, n int) float64 {
 	return bits/8 + HeaderLen + 8 + float64(distinct)/2
 }
 
+func nonZero(dst []uint8, h *[256]int) []uint8 {
+	for s, x := range h {
+		if x > 0 {
+			dst = append(dst, uint8(s))
+		}
+	}
+	return dst
+}
+
 // xlog2xTable holds x*log2(x) for small x: the clustering evaluates it
 // millions of times per block.
 var xlog2xTable = func() (t [4096]float64) {
@@ -91,13 +105,42 @@ func xlog2x(x int) float64 {
 // then down to MaxBuckets. It returns the number of buckets, 0 when one
 // table does as well.
 func (e *Encoder) contextMap(blk []byte, bucket *[256]uint8) int {
-	var hist [256][256]int
+	if e.hist == nil {
+		e.hist = new([256][256]int)
+	}
+	hist := e.hist
+	clear(hist[:])
 	var count [256]int
 	prev := byte(0)
 	for _, b := range blk {
 		hist[prev][b]++
 		count[prev]++
 		prev = b
+	}
+	// Give up early when even one table per previous byte value would
+	// not gain: its entropy, corrected for the bias of small histograms
+	// ((distinct-1)/(2 ln 2) bits each), against one table's.
+	h0 := xlog2x(len(blk))
+	var h1 float64
+	var all [256]int
+	for v := range hist {
+		if count[v] == 0 {
+			continue
+		}
+		h1 += xlog2x(count[v])
+		for s, x := range hist[v] {
+			if x > 0 {
+				h1 += (0.5/math.Ln2 - xlog2x(x))
+				all[s] += x
+			}
+		}
+		h1 -= 0.5 / math.Ln2
+	}
+	for _, x := range all {
+		h0 -= xlog2x(x)
+	}
+	if h1 > h0*(1-minContextGain) {
+		return 0
 	}
 	order := make([]int, 0, 256)
 	for v := range 256 {
@@ -106,7 +149,8 @@ func (e *Encoder) contextMap(blk []byte, bucket *[256]uint8) int {
 		}
 	}
 	sort.Slice(order, func(i, j int) bool { return count[order[i]] > count[order[j]] })
-	cl := make([]cluster, 0, maxContexts+1)
+	cl := e.clusters[:0]
+	defer func() { e.clusters = cl[:0] }()
 	var owner [256]int
 	for i, v := range order {
 		if i <= maxContexts {
@@ -126,24 +170,39 @@ func (e *Encoder) contextMap(blk []byte, bucket *[256]uint8) int {
 	var whole cluster
 	for i := range cl {
 		cl[i].cost, cl[i].alive = histCost(&cl[i].hist, cl[i].n), true
+		cl[i].nz = nonZero(cl[i].nz[:0], &cl[i].hist)
 		for s, x := range cl[i].hist {
 			whole.hist[s] += x
 		}
 		whole.n += cl[i].n
 	}
-	// gain[i][j]: how much merging clusters i and j saves (negative: costs).
-	gain := make([][]float64, len(cl))
-	var m cluster
-	merged := func(i, j int) float64 {
-		for s := range m.hist {
-			m.hist[s] = cl[i].hist[s] + cl[j].hist[s]
+	// gain[i][j]: how much merging clusters i and j saves (negative:
+	// costs). Only the symbols both have change the sum of c*log2(c),
+	// and only they are counted twice in the tables.
+	gainOf := func(i, j int) float64 {
+		a, b := &cl[i], &cl[j]
+		if len(a.nz) > len(b.nz) {
+			a, b = b, a
 		}
-		return histCost(&m.hist, cl[i].n+cl[j].n)
+		bits := xlog2x(a.n) + xlog2x(b.n) - xlog2x(a.n+b.n)
+		common := 0
+		for _, s := range a.nz {
+			if y := b.hist[s]; y > 0 {
+				x := a.hist[s]
+				bits += xlog2x(x+y) - xlog2x(x) - xlog2x(y)
+				common++
+			}
+		}
+		return bits/8 + HeaderLen + 8 + float64(common)/2
 	}
+	if cap(e.gain) < len(cl)*len(cl) {
+		e.gain = make([]float64, len(cl)*len(cl))
+	}
+	gain := make([][]float64, len(cl))
 	for i := range cl {
-		gain[i] = make([]float64, len(cl))
+		gain[i] = e.gain[i*len(cl) : (i+1)*len(cl)]
 		for j := 0; j < i; j++ {
-			gain[i][j] = cl[i].cost + cl[j].cost - merged(i, j)
+			gain[i][j] = gainOf(i, j)
 		}
 	}
 	alive := len(cl)
@@ -164,6 +223,7 @@ func (e *Encoder) contextMap(blk []byte, bucket *[256]uint8) int {
 			cl[bj].hist[s] += cl[bi].hist[s]
 		}
 		cl[bj].n += cl[bi].n
+		cl[bj].nz = nonZero(cl[bj].nz[:0], &cl[bj].hist)
 		cl[bj].cost -= bg - cl[bi].cost
 		cl[bi].alive = false
 		alive--
@@ -174,7 +234,7 @@ func (e *Encoder) contextMap(blk []byte, bucket *[256]uint8) int {
 		}
 		for k := range cl {
 			if k != bj && cl[k].alive {
-				g := cl[k].cost + cl[bj].cost - merged(k, bj)
+				g := gainOf(k, bj)
 				if k < bj {
 					gain[bj][k] = g
 				} else {

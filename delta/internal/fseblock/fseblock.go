@@ -108,6 +108,12 @@ type Encoder struct {
 	spans  []Span
 	ctx    []byte // a Context block's bytes, sorted by bucket
 	ctxOut []byte
+	// noContext turns off Context trials (for a block of several planes).
+	noContext bool
+	// hist, clusters and gain are a Context block's clustering tables.
+	hist     *[256][256]int
+	clusters []cluster
+	gain     []float64
 	// Fast and Best code Zstd blocks: Fast (a fast level) tells whether
 	// a zstd frame may beat the block's other codings, Best makes it. When
 	// nil, they are made at first use, with a MaxBlock window; a caller
@@ -138,7 +144,11 @@ func (e *Encoder) AppendBlocks(dst, raw []byte, spans []Span) []byte {
 		}
 		e.spans = bs
 		start := len(dst)
+		// A block of several planes is coded as one only when the
+		// planes block is not smaller: not worth a Context trial.
+		e.noContext = len(bs) > 1
 		dst = e.appendSingle(dst, blk)
+		e.noContext = false
 		if len(bs) > 1 {
 			e.sub = e.appendPlanes(e.sub[:0], blk, bs)
 			if len(e.sub) < len(dst)-start {
@@ -211,7 +221,7 @@ func (e *Encoder) appendSingle(dst, blk []byte) []byte {
 // tryContext replaces the block coded at dst[start:] with a Context
 // block of blk when that is preferContext smaller.
 func (e *Encoder) tryContext(dst []byte, start int, blk []byte) []byte {
-	if len(blk) < minContext {
+	if len(blk) < minContext || e.noContext {
 		return dst
 	}
 	e.ctxOut = e.appendContext(e.ctxOut[:0], blk)

@@ -217,7 +217,7 @@ func TestMalformedBlocks(t *testing.T) {
 		{"fse: not FSE data", FSE, 4, []byte{0xff, 0xff, 0xff, 0xff}},
 		{"fse: decodes to fewer bytes", FSE, 200, e.appendPlain(nil, bytes.Repeat([]byte("aab"), 30))[HeaderLen:]},
 		{"huffman: not Huffman data", Huffman, 4, []byte{0xff, 0xff, 0xff, 0xff}},
-		{"unknown mode", 7, 4, []byte("abcd")},
+		{"unknown mode", 8, 4, []byte("abcd")},
 	}
 	for _, c := range cases {
 		var d Decoder
