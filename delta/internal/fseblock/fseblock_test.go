@@ -264,6 +264,7 @@ func FuzzDecode(f *testing.F) {
 		{bytes.Repeat([]byte("tensor"), 300), nil},
 		{small, nil},
 		{shuffledFineTune(r, 4096), planeSpans(4096, 4)},
+		{exponentWalk(r, 4096), nil}, // a Context block
 	} {
 		enc := e.AppendBlocks(nil, c.raw, c.spans)
 		f.Add(enc)
