@@ -13,12 +13,13 @@
 // A block is
 //
 //	mode        1 byte: 0 Stored, 1 FSE, 2 RLE (one byte repeated),
-//	            3 Planes, 4 Huffman, 5 Packed, 6 Zstd
+//	            3 Planes, 4 Huffman, 5 Packed, 6 Zstd, 7 Context
+//	            (context.go)
 //	raw length  4 bytes (big-endian), 1 .. MaxBlock (Huffman: less than
 //	            MaxBlock)
 //	data length 4 bytes (big-endian): raw length when Stored, 1 when RLE,
 //	            1 .. MaxBlock for FSE, Planes, Huffman and Zstd,
-//	            10 .. MaxBlock for Packed
+//	            10 .. MaxBlock for Packed, 147 .. MaxBlock for Context
 //	data        FSE: an fse.Compress block; Huffman: a huff0.Compress4X
 //	            block, its table included; Packed: the symbol width
 //	            (1 byte: 1, 2 or 4 bits), then a Stored, FSE, RLE or
@@ -41,8 +42,8 @@
 //	spans       uvarint, 1 .. raw length
 //	each span:  class 1 byte (< classes), length uvarint (>= 1)
 //	one block per class, in class order, in mode Stored, FSE, RLE,
-//	Huffman or Packed, whose raw length is the sum of that class's span
-//	lengths
+//	Huffman, Packed or Context, whose raw length is the sum of that
+//	class's span lengths
 //
 // The spans, in order, cover the raw block exactly; each class's bytes
 // are its spans' bytes in order.
@@ -328,7 +329,7 @@ func Header(h []byte) (mode byte, rawLen, dataLen int, err error) {
 }
 
 // Decoder decodes blocks; its zero value is ready, and it reuses its
-// buffers (at most 2 x MaxBlock bytes).
+// buffers (at most 4 x MaxBlock bytes).
 type Decoder struct {
 	s   fse.Scratch
 	h   huff0.Scratch
