@@ -12,12 +12,16 @@
 //	buckets     1 byte, 2 .. MaxBuckets
 //	map         128 bytes: the bucket of each previous byte value v, 4
 //	            bits each (v even: the low bits of byte v/2), < buckets
+//	counts      per bucket, per part but the last: uvarint
 //	one block per bucket, in bucket order, in mode Stored, FSE, RLE or
 //	Huffman, holding in order the bytes whose previous byte maps to that
 //	bucket; their raw lengths add up to the block's
 //
-// The first byte's previous byte is 0.
-
+// The block is rebuilt in lanes parts (4) at once, part l starting at
+// byte l*n/4 of its n: each part's first byte has the previous byte 0,
+// and each bucket's bytes are part 0's, then part 1's, ... Between the
+// map and the bucket blocks, the number of bytes of each bucket in each
+// part but the last, as uvarints: bucket 0's three, then bucket 1's...
 package fseblock
 
 import (
@@ -31,6 +35,8 @@ const (
 	// MaxBuckets is the most sub-streams of a Context block.
 	MaxBuckets = 16
 	mapLen     = 128
+	// lanes is how many parts of a Context block are rebuilt together.
+	lanes = 4
 	// minContext is the smallest block tried as a Context block: below,
 	// the tables cost more than the context gains.
 	minContext = 4 << 10
@@ -266,6 +272,9 @@ func (e *Encoder) contextMap(blk []byte, bucket *[256]uint8) int {
 	return n
 }
 
+// laneStart is where lane l of a block of n bytes starts.
+func laneStart(n, l int) int { return l * n / lanes }
+
 // appendContext appends blk as a Context block, or returns dst unchanged
 // when the estimate says one table does as well.
 func (e *Encoder) appendContext(dst, blk []byte) []byte {
@@ -274,24 +283,35 @@ func (e *Encoder) appendContext(dst, blk []byte) []byte {
 	if k == 0 {
 		return dst
 	}
-	// Bucket starts, then the bytes sorted by bucket.
-	var start [MaxBuckets + 1]int
-	prev := byte(0)
-	for _, b := range blk {
-		start[bucket[prev]+1]++
-		prev = b
+	// count[l][c]: lane l's bytes in bucket c.
+	var count [lanes][MaxBuckets]int
+	for l := range lanes {
+		prev := byte(0)
+		for _, b := range blk[laneStart(len(blk), l):laneStart(len(blk), l+1)] {
+			count[l][bucket[prev]]++
+			prev = b
+		}
 	}
-	for i := 1; i <= k; i++ {
-		start[i] += start[i-1]
+	// The bytes sorted by bucket, then lane.
+	var pos [lanes][MaxBuckets]int
+	var start [MaxBuckets + 1]int
+	for c := range k {
+		at := start[c]
+		for l := range lanes {
+			pos[l][c] = at
+			at += count[l][c]
+		}
+		start[c+1] = at
 	}
 	e.ctx = append(e.ctx[:0], make([]byte, len(blk))...)
-	pos := start
-	prev = 0
-	for _, b := range blk {
-		c := bucket[prev]
-		e.ctx[pos[c]] = b
-		pos[c]++
-		prev = b
+	for l := range lanes {
+		prev := byte(0)
+		for _, b := range blk[laneStart(len(blk), l):laneStart(len(blk), l+1)] {
+			c := bucket[prev]
+			e.ctx[pos[l][c]] = b
+			pos[l][c]++
+			prev = b
+		}
 	}
 	at := len(dst)
 	dst = appendHeader(dst, Context, len(blk), 0)
@@ -299,7 +319,12 @@ func (e *Encoder) appendContext(dst, blk []byte) []byte {
 	for v := 0; v < 256; v += 2 {
 		dst = append(dst, bucket[v]|bucket[v+1]<<4)
 	}
-	for c := 0; c < k; c++ {
+	for c := range k {
+		for l := range lanes - 1 {
+			dst = binary.AppendUvarint(dst, uint64(count[l][c]))
+		}
+	}
+	for c := range k {
 		dst = e.appendPlain(dst, e.ctx[start[c]:start[c+1]])
 	}
 	binary.BigEndian.PutUint32(dst[at+5:], uint32(len(dst)-at-HeaderLen))
@@ -311,20 +336,31 @@ func (d *Decoder) context(dst []byte, rawLen int, data []byte) ([]byte, error) {
 	if len(data) < 1+mapLen || data[0] < 2 || data[0] > MaxBuckets {
 		return nil, fmt.Errorf("%w: context block without a bucket count", ErrFormat)
 	}
-	k := data[0]
+	k := int(data[0])
 	var bucket [256]uint8
 	for i, b := range data[1 : 1+mapLen] {
 		bucket[2*i], bucket[2*i+1] = b&15, b>>4
-		if b&15 >= k || b>>4 >= k {
+		if int(b&15) >= k || int(b>>4) >= k {
 			return nil, fmt.Errorf("%w: context block: bucket out of range", ErrFormat)
+		}
+	}
+	subs := data[1+mapLen:]
+	var count [lanes][MaxBuckets]int
+	for c := range k {
+		for l := range lanes - 1 {
+			v, n := binary.Uvarint(subs)
+			if n <= 0 || v > uint64(rawLen) {
+				return nil, fmt.Errorf("%w: context block: bad lane count", ErrFormat)
+			}
+			count[l][c] = int(v)
+			subs = subs[n:]
 		}
 	}
 	if cap(d.ctx) < MaxBlock {
 		d.ctx = make([]byte, MaxBlock)
 	}
 	cat := d.ctx[:0]
-	var pos, end [MaxBuckets]int
-	subs := data[1+mapLen:]
+	var pos, end [lanes][MaxBuckets]int
 	for c := range k {
 		if len(subs) < HeaderLen {
 			return nil, fmt.Errorf("%w: context block: bucket %d cut", ErrFormat, c)
@@ -340,9 +376,20 @@ func (d *Decoder) context(dst []byte, rawLen int, data []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		pos[c] = len(cat)
+		// The last lane has what the others leave.
+		at, rest := len(cat), subRaw
+		for l := range lanes {
+			if l == lanes-1 {
+				count[l][c] = rest
+			} else if count[l][c] > rest {
+				return nil, fmt.Errorf("%w: context block: lane counts exceed bucket %d", ErrFormat, c)
+			}
+			rest -= count[l][c]
+			pos[l][c] = at
+			at += count[l][c]
+			end[l][c] = at
+		}
 		cat = append(cat, sub...)
-		end[c] = len(cat)
 		subs = subs[HeaderLen+subData:]
 	}
 	if len(cat) != rawLen || len(subs) != 0 {
@@ -355,16 +402,50 @@ func (d *Decoder) context(dst []byte, rawLen int, data []byte) ([]byte, error) {
 		dst = d.unp
 	}
 	out := dst[:rawLen]
-	prev := byte(0)
-	for i := range out {
-		c := bucket[prev]
-		p := pos[c&(MaxBuckets-1)]
-		if p >= end[c&(MaxBuckets-1)] {
-			return nil, fmt.Errorf("%w: context block: bucket %d shorter than its contexts", ErrFormat, c)
-		}
-		prev = cat[p]
-		pos[c&(MaxBuckets-1)] = p + 1
-		out[i] = prev
+	if !rebuildLanes(out, cat, &bucket, &pos, &end) {
+		return nil, fmt.Errorf("%w: context block: a bucket is shorter than its contexts", ErrFormat)
 	}
 	return out, nil
+}
+
+// rebuildLanes rebuilds a Context block into out from its buckets' bytes
+// in cat, lane l taking the bytes of bucket c from pos[l][c] up to
+// end[l][c]. It returns false when a lane runs out. The four lanes are
+// rebuilt together: each byte's bucket depends on the byte before, and
+// four independent chains keep the processor busy.
+func rebuildLanes(out, cat []byte, bucket *[256]uint8, pos, end *[lanes][MaxBuckets]int) bool {
+	n := len(out)
+	o0 := out[laneStart(n, 0):laneStart(n, 1)]
+	o1 := out[laneStart(n, 1):laneStart(n, 2)]
+	o2 := out[laneStart(n, 2):laneStart(n, 3)]
+	o3 := out[laneStart(n, 3):]
+	p0, p1, p2, p3 := &pos[0], &pos[1], &pos[2], &pos[3]
+	e0, e1, e2, e3 := &end[0], &end[1], &end[2], &end[3]
+	var v0, v1, v2, v3 byte
+	m := min(len(o0), len(o1), len(o2), len(o3))
+	for i := 0; i < m; i++ {
+		c0, c1, c2, c3 := bucket[v0]&15, bucket[v1]&15, bucket[v2]&15, bucket[v3]&15
+		q0, q1, q2, q3 := p0[c0], p1[c1], p2[c2], p3[c3]
+		if q0 >= e0[c0] || q1 >= e1[c1] || q2 >= e2[c2] || q3 >= e3[c3] {
+			return false
+		}
+		v0, v1, v2, v3 = cat[q0], cat[q1], cat[q2], cat[q3]
+		p0[c0], p1[c1], p2[c2], p3[c3] = q0+1, q1+1, q2+1, q3+1
+		o0[i], o1[i], o2[i], o3[i] = v0, v1, v2, v3
+	}
+	// The lanes longer than m have one byte more.
+	for l, o := range [lanes][]byte{o0, o1, o2, o3} {
+		prev := [lanes]byte{v0, v1, v2, v3}[l]
+		for i := m; i < len(o); i++ {
+			c := bucket[prev] & 15
+			q := pos[l][c]
+			if q >= end[l][c] {
+				return false
+			}
+			prev = cat[q]
+			pos[l][c] = q + 1
+			o[i] = prev
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package fseblock
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -66,11 +67,15 @@ func TestContextBeatsOrder0(t *testing.T) {
 }
 
 // contextData builds a Context block's data by hand: k buckets, the
-// bucket of every previous byte given by bucketOf, then the sub-blocks.
-func contextData(k byte, bucketOf func(v int) byte, subs ...[]byte) []byte {
+// bucket of every previous byte given by bucketOf, the lane counts, then
+// the sub-blocks.
+func contextData(k byte, bucketOf func(v int) byte, counts []uint64, subs ...[]byte) []byte {
 	b := []byte{k}
 	for v := 0; v < 256; v += 2 {
 		b = append(b, bucketOf(v)|bucketOf(v+1)<<4)
+	}
+	for _, c := range counts {
+		b = binary.AppendUvarint(b, c)
 	}
 	for _, s := range subs {
 		b = append(b, s...)
@@ -82,46 +87,51 @@ func contextData(k byte, bucketOf func(v int) byte, subs ...[]byte) []byte {
 // refused with ErrFormat.
 func TestMalformedContextBlocks(t *testing.T) {
 	t.Parallel()
-	// "abab": the previous bytes are 0, 'a', 'b', 'a': bucket 1 for 'a'
-	// ('b' follows it), bucket 0 for the others ('a' follows them).
+	// "abababab", in 4 lanes of "ab": the previous bytes are 0 and 'a':
+	// bucket 1 for 'a' ('b' follows it), bucket 0 for the others.
 	byA := func(v int) byte {
 		if v == 'a' {
 			return 1
 		}
 		return 0
 	}
+	ones := []uint64{1, 1, 1, 1, 1, 1}
 	var d Decoder
-	valid := contextData(2, byA, stored("aa"), stored("bb"))
-	if out, err := d.Decode(nil, Context, 4, valid); err != nil || string(out) != "abab" {
+	valid := contextData(2, byA, ones, stored("aaaa"), stored("bbbb"))
+	if out, err := d.Decode(nil, Context, 8, valid); err != nil || string(out) != "abababab" {
 		t.Fatalf("valid block: %q, %v", out, err)
 	}
-	var e Encoder
 	walk := exponentWalk(rand.New(rand.NewPCG(9, 10)), 5000)
-	packed := e.AppendBlocks(nil, make([]byte, 200), nil)
+	packed := append(header(Packed, 8, 1+HeaderLen+1), append([]byte{1}, stored("\x55")...)...)
+	zero := func(int) byte { return 0 }
 	cases := []struct {
 		name   string
 		rawLen int
 		data   []byte
 	}{
-		{"no bucket count", 4, []byte{}},
-		{"one bucket", 4, contextData(1, func(int) byte { return 0 }, stored("abab"))},
-		{"too many buckets", 4, contextData(MaxBuckets+1, byA, stored("aa"), stored("bb"))},
-		{"map cut", 4, valid[:1+mapLen-1]},
-		{"bucket out of range (even byte)", 4, contextData(2, func(v int) byte { return byte(v & 2) }, stored("aa"), stored("bb"))},
-		{"bucket out of range (odd byte)", 4, contextData(2, func(v int) byte { return byte(v&1) * 5 }, stored("aa"), stored("bb"))},
-		{"buckets short of the block", 5, valid},
-		{"buckets past the block", 3, valid},
-		{"a bucket shorter than its contexts", 4, contextData(2, byA, stored("a"), stored("bbb"))},
-		{"a bucket never used", 4, contextData(3, byA, stored("aa"), stored("bb"), stored("c"))},
-		{"empty bucket", 4, contextData(2, byA, stored("aabb"), header(Stored, 0, 0))},
-		{"bucket block cut", 4, contextData(2, byA, stored("aa"), header(Stored, 2, 2), []byte("b"))},
-		{"bucket block missing", 4, contextData(2, byA, stored("aa"))},
-		{"bucket header cut", 4, contextData(2, byA, stored("aa"), header(Stored, 2, 2)[:5])},
-		{"bytes after the buckets", 4, append(contextData(2, byA, stored("aa"), stored("bb")), 0)},
-		{"nested packed", 200, contextData(2, func(int) byte { return 0 }, packed, stored("x"))},
-		{"nested context", 4, contextData(2, byA, stored("aa"), append(header(Context, 2, len(valid)), valid...))},
-		{"nested planes", 4, contextData(2, byA, stored("aa"), append(header(Planes, 2, 5), planes(1, []Span{{0, 2}}, stored("bb"))...))},
-		{"a bucket that does not decode", len(walk), contextData(2, func(int) byte { return 0 }, header(FSE, len(walk)-1, 4), []byte{0xff, 0xff, 0xff, 0xff}, stored("x"))},
+		{"no bucket count", 8, []byte{}},
+		{"one bucket", 8, contextData(1, zero, []uint64{2, 2, 2}, stored("abababab"))},
+		{"too many buckets", 8, contextData(MaxBuckets+1, byA, ones, stored("aaaa"), stored("bbbb"))},
+		{"map cut", 8, valid[:1+mapLen-1]},
+		{"bucket out of range (even byte)", 8, contextData(2, func(v int) byte { return byte(v & 2) }, ones, stored("aaaa"), stored("bbbb"))},
+		{"bucket out of range (odd byte)", 8, contextData(2, func(v int) byte { return byte(v&1) * 5 }, ones, stored("aaaa"), stored("bbbb"))},
+		{"lane counts cut", 8, valid[:1+mapLen+3]},
+		{"lane count past the block", 8, contextData(2, byA, []uint64{9, 1, 1, 1, 1, 1}, stored("aaaa"), stored("bbbb"))},
+		{"lane counts past their bucket", 8, contextData(2, byA, []uint64{2, 2, 1, 1, 1, 1}, stored("aaaa"), stored("bbbb"))},
+		{"a lane shorter than its contexts", 8, contextData(2, byA, []uint64{2, 1, 1, 1, 1, 1}, stored("aaaa"), stored("bbbb"))},
+		{"buckets short of the block", 9, valid},
+		{"buckets past the block", 7, valid},
+		{"a bucket shorter than its contexts", 8, contextData(2, byA, ones, stored("aaa"), stored("bbbbb"))},
+		{"a bucket never used", 8, contextData(3, byA, append(ones, 0, 0, 0), stored("aaaa"), stored("bbbb"), stored("c"))},
+		{"empty bucket", 8, contextData(2, byA, ones, stored("aaaabbbb"), header(Stored, 0, 0))},
+		{"bucket block cut", 8, contextData(2, byA, ones, stored("aaaa"), header(Stored, 4, 4), []byte("bb"))},
+		{"bucket block missing", 8, contextData(2, byA, ones, stored("aaaa"))},
+		{"bucket header cut", 8, contextData(2, byA, ones, stored("aaaa"), header(Stored, 4, 4)[:5])},
+		{"bytes after the buckets", 8, append(contextData(2, byA, ones, stored("aaaa"), stored("bbbb")), 0)},
+		{"nested packed", 9, contextData(2, zero, []uint64{0, 0, 0, 0, 0, 0}, packed, stored("x"))},
+		{"nested context", 8, contextData(2, byA, ones, stored("aaaa"), append(header(Context, 4, len(valid)), valid...))},
+		{"nested planes", 8, contextData(2, byA, ones, stored("aaaa"), append(header(Planes, 4, 11), planes(1, []Span{{0, 4}}, stored("bbbb"))...))},
+		{"a bucket that does not decode", len(walk), contextData(2, zero, []uint64{0, 0, 0, 0, 0, 0}, header(FSE, len(walk)-1, 4), []byte{0xff, 0xff, 0xff, 0xff}, stored("x"))},
 	}
 	for _, c := range cases {
 		out, err := d.Decode(nil, Context, c.rawLen, c.data)
@@ -130,8 +140,8 @@ func TestMalformedContextBlocks(t *testing.T) {
 		}
 	}
 	// A Context block is not a packed block's inner block.
-	inner := append(header(Context, 2, len(valid)), valid...)
-	if _, err := d.Decode(nil, Packed, 8, append([]byte{2}, inner...)); !errors.Is(err, ErrFormat) {
+	inner := append(header(Context, 8, len(valid)), valid...)
+	if _, err := d.Decode(nil, Packed, 8*8, append([]byte{1}, inner...)); !errors.Is(err, ErrFormat) {
 		t.Errorf("context inside packed: %v, want ErrFormat", err)
 	}
 	if _, _, _, err := Header(header(Context, 9, 1+mapLen+2*HeaderLen-1)); !errors.Is(err, ErrFormat) {
