@@ -46,11 +46,11 @@ const (
 	maxContexts = 128
 	// preferContext is how much smaller (as a share) a Context coding
 	// must be than the order-0 one to be kept: it decodes more slowly.
-	preferContext = 0.01
+	preferContext = 0.03
 	// minContextGain is how much smaller (as a share) the order-1
 	// entropy must be than the order-0 one for the encoder to look for
 	// buckets.
-	minContextGain = 0.03
+	minContextGain = 0.04
 )
 
 // cluster is a set of previous byte values and the histogram of the
@@ -145,7 +145,7 @@ func (e *Encoder) contextMap(blk []byte, bucket *[256]uint8) int {
 	for _, x := range all {
 		h0 -= xlog2x(x)
 	}
-	if h1 > h0*(1-minContextGain) {
+	if h0 <= 0 || h1 > h0*(1-minContextGain) {
 		return 0
 	}
 	order := make([]int, 0, 256)
