@@ -87,6 +87,10 @@ const (
 	// near-zero plane (200 KB of 64 MiB) it is 2-15% larger, and decodes
 	// 3x faster.
 	preferPacked = 0.15
+	// zstdTrialSlack is how much larger (as a share) than a block's
+	// coding zstd's fastest level may code it and the best level still
+	// be tried.
+	zstdTrialSlack = 0.30
 )
 
 // ErrFormat is wrapped by every decoding error.
@@ -178,11 +182,17 @@ func (e *Encoder) tryZstd(dst []byte, start int, blk []byte) []byte {
 	}
 	have := len(dst) - start - HeaderLen
 	e.sub = e.Fast.EncodeAll(blk, e.sub[:0])
-	if len(e.sub) >= have {
+	// The best level is tried unless the fastest is far behind, or the
+	// block barely compresses and the fastest found no repeat at all.
+	if float64(len(e.sub)) >= float64(have)*(1+zstdTrialSlack) ||
+		(len(e.sub) >= len(blk) && float64(have) >= 0.97*float64(len(blk))) {
 		return dst
 	}
 	if e.sub2 = e.Best.EncodeAll(blk, e.sub2[:0]); len(e.sub2) < len(e.sub) {
 		e.sub, e.sub2 = e.sub2, e.sub
+	}
+	if len(e.sub) >= have {
+		return dst
 	}
 	dst = appendHeader(dst[:start], Zstd, len(blk), len(e.sub))
 	return append(dst, e.sub...)
