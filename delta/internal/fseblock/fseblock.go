@@ -167,7 +167,9 @@ func (e *Encoder) AppendBlocks(dst, raw []byte, spans []Span) []byte {
 
 // tryZstd replaces the block coded at dst[start:] with a zstd frame of
 // blk when that is smaller: text, code and tables repeat. zstd's fastest
-// level tells cheaply whether it might be (on weights it never is).
+// level tells cheaply whether it might be (on weights it is far behind);
+// it gives up on short repeats that the best level finds, hence the
+// slack.
 func (e *Encoder) tryZstd(dst []byte, start int, blk []byte) []byte {
 	// Frames of up to MinWindowSize bytes name the encoder's window, which
 	// may exceed the decoder's MaxBlock; larger ones are single segments.
