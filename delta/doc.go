@@ -61,12 +61,14 @@
 // most 256 KiB, each stored (mode 0), order-0 coded with finite state
 // entropy (1), one byte repeated (2), split into byte planes coded with a
 // table each (3, planes), Huffman coded (4), packed as 1-, 2- or 4-bit
-// symbols (5) or a zstd frame (6); package delta/internal/fseblock
-// documents their layout. Diff uses it instead of one zstd frame for a
-// stream of bytes that never repeat but are skewed, such as new weights
-// and the planes of small differences, with zstd blocks where repeats
-// are. Modes 3 to 6 are an extension of format 1: every patch written
-// before them still applies.
+// symbols (5), a zstd frame (6) or split by a bucket of the previous
+// byte into sub-streams coded with a table each (7, context: order-1
+// coding of weight planes whose bytes depend on their neighbours);
+// package delta/internal/fseblock documents their layout. Diff uses it
+// instead of one zstd frame for a stream of bytes that never repeat but
+// are skewed, such as new weights and the planes of small differences,
+// with zstd blocks where repeats are. Modes 3 to 7 are an extension of
+// format 1: every patch written before them still applies.
 //
 // The records of a segment produce exactly its output length. Every
 // offset and length is checked against the base and the target before it

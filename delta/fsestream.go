@@ -18,7 +18,8 @@ import (
 //
 //	magic  4 bytes "EDF1"
 //	blocks (package fseblock), each:
-//	  mode        1 byte: 0 stored, 1 FSE, 2 one byte repeated, 3 planes
+//	  mode        1 byte: 0 stored, 1 FSE, 2 one byte repeated, 3 planes,
+//	              4 Huffman, 5 packed, 6 zstd, 7 context (order 1)
 //	  raw length  4 bytes (big-endian), 1 .. fseBlock
 //	  data length 4 bytes (big-endian): raw length when stored, 1 when
 //	              repeated, at most fseBlock for FSE and planes

@@ -24,7 +24,10 @@ func FuzzApply(f *testing.F) {
 	// Text between new int8 weights, from nothing: Zstd and FSE blocks in
 	// one FSE stream.
 	mixed := append(structuredText(rand.New(rand.NewPCG(2, 2)), 3000), int8Weights(rand.New(rand.NewPCG(3, 3)), 6000)...)
-	for _, pair := range [][2][]byte{{fuzzBase, nw}, {fuzzBase, nil}, {nil, []byte("x")}, {fuzzBase, fuzzBase}, {fuzzBase, withWeights}, {nil, mixed}} {
+	// New fp16 weights of channels with scales of their own: Context
+	// blocks.
+	channels := channelWeights(rand.New(rand.NewPCG(4, 4)), 12<<10)
+	for _, pair := range [][2][]byte{{fuzzBase, nw}, {fuzzBase, nil}, {nil, []byte("x")}, {fuzzBase, fuzzBase}, {fuzzBase, withWeights}, {nil, mixed}, {nil, channels}} {
 		var p bytes.Buffer
 		if _, err := Diff(bytes.NewReader(pair[0]), int64(len(pair[0])), bytes.NewReader(pair[1]), int64(len(pair[1])), &p, Options{}); err != nil {
 			f.Fatal(err)

@@ -124,7 +124,7 @@ func TestMaliciousPatches(t *testing.T) {
 			return p
 		}(), noRatio, ErrFormat},
 		{"FSE stream: block header cut", fseCase(t, good, base, []byte(fseMagic+"\x01\x00")), noRatio, ErrFormat},
-		{"FSE stream: unknown mode", fseCase(t, good, base, append([]byte(fseMagic), 7, 0, 0, 0, 9, 0, 0, 0, 9)), noRatio, ErrFormat},
+		{"FSE stream: unknown mode", fseCase(t, good, base, append([]byte(fseMagic), 8, 0, 0, 0, 9, 0, 0, 0, 9)), noRatio, ErrFormat},
 		{"FSE stream: empty block", fseCase(t, good, base, append([]byte(fseMagic), 0, 0, 0, 0, 0, 0, 0, 0, 0)), noRatio, ErrFormat},
 		{"FSE stream: block too large", fseCase(t, good, base, append([]byte(fseMagic), 2, 0, 0x10, 0, 0, 0, 0, 0, 1, 'x')), noRatio, ErrFormat},
 		{"FSE stream: stored length differs", fseCase(t, good, base, append([]byte(fseMagic), 0, 0, 0, 0, 9, 0, 0, 0, 8, 'n', 'e', 'w', ' ', 'b', 'y', 't', 'e')), noRatio, ErrFormat},
@@ -134,6 +134,9 @@ func TestMaliciousPatches(t *testing.T) {
 		{"FSE stream: planes spans short of the block", fseCase(t, good, base, planesStream(4, 4, "new ", "byte")), noRatio, ErrFormat},
 		{"FSE stream: zstd block of the wrong length", fseCase(t, good, base, zstdBlockStream(t, 9, "new byte")), noRatio, ErrFormat},
 		{"FSE stream: zstd block past the stream", fseCase(t, good, base, zstdBlockStream(t, 9, "new bytes, and then more")), noRatio, ErrFormat},
+		{"FSE stream: context bucket out of range", fseCase(t, good, base, contextStream(9, 2, 2, laneCounts, "e yes", "nwbt")), noRatio, ErrFormat},
+		{"FSE stream: context buckets short of the block", fseCase(t, good, base, contextStream(9, 2, 1, laneCounts, "e ye", "nwbt")), noRatio, ErrFormat},
+		{"FSE stream: context bucket shorter than its contexts", fseCase(t, good, base, contextStream(9, 2, 1, laneCounts, "e ye", "nwbts")), noRatio, ErrFormat},
 		{"FSE stream: data past its records", fseCase(t, good, base, append([]byte(fseMagic), 2, 0, 0, 0, 12, 0, 0, 0, 1, 'x')), noRatio, ErrFormat},
 		{"wrong target hash", craft(t, hdr(int64(len(target)), [32]byte{1}), rawSegment{outLen: uint32(len(target)), records: []record{
 			{op: opCopy, length: 1000, offset: 0}, {op: opInsert, width: 1, length: 9}}, extra: []byte("new bytes")}), noRatio, ErrTarget},
@@ -159,6 +162,9 @@ func TestMaliciousPatches(t *testing.T) {
 		})
 	}
 }
+
+// laneCounts are the lane counts of "new bytes" coded by contextStream.
+var laneCounts = []uint64{1, 1, 1, 1, 1, 1}
 
 func uint64ToInt(v uint64) int64 { return int64(v) }
 
@@ -271,6 +277,9 @@ func TestFSEStreamValid(t *testing.T) {
 		appendFSE(&fseblock.Encoder{}, nil, []byte("new bytes"), nil),
 		planesStream(4, 5, "new ", "bytes"),
 		zstdBlockStream(t, 9, "new bytes"),
+		// Lanes "ne", "w ", "by", "tes": each lane's first byte in
+		// bucket 1, the others in bucket 0.
+		contextStream(9, 2, 1, laneCounts, "e yes", "nwbt"),
 	} {
 		p := fseCase(t, h, base, extra)
 		if out, err := applyBytes(base, p, Limits{MaxPatchRatio: -1}); err != nil || !bytes.Equal(out, target) {
@@ -302,4 +311,25 @@ func zstdBlockStream(t *testing.T, rawLen int, content string) []byte {
 	s = binary.BigEndian.AppendUint32(s, uint32(rawLen))
 	s = binary.BigEndian.AppendUint32(s, uint32(len(z)))
 	return append(s, z...)
+}
+
+// contextStream is an FSE stream of one Context block of rawLen bytes
+// and k buckets, each stored: the bytes after a 0 (each lane's first) in
+// bucket zeroBucket, the others in bucket 0; counts are the lane counts.
+func contextStream(rawLen int, k, zeroBucket byte, counts []uint64, buckets ...string) []byte {
+	data := []byte{k, zeroBucket}
+	data = append(data, make([]byte, 127)...)
+	for _, c := range counts {
+		data = binary.AppendUvarint(data, c)
+	}
+	for _, c := range buckets {
+		data = append(data, fseblock.Stored)
+		data = binary.BigEndian.AppendUint32(data, uint32(len(c)))
+		data = binary.BigEndian.AppendUint32(data, uint32(len(c)))
+		data = append(data, c...)
+	}
+	s := append([]byte(fseMagic), fseblock.Context)
+	s = binary.BigEndian.AppendUint32(s, uint32(rawLen))
+	s = binary.BigEndian.AppendUint32(s, uint32(len(data)))
+	return append(s, data...)
 }

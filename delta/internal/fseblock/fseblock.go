@@ -13,12 +13,13 @@
 // A block is
 //
 //	mode        1 byte: 0 Stored, 1 FSE, 2 RLE (one byte repeated),
-//	            3 Planes, 4 Huffman, 5 Packed, 6 Zstd
+//	            3 Planes, 4 Huffman, 5 Packed, 6 Zstd, 7 Context
+//	            (context.go)
 //	raw length  4 bytes (big-endian), 1 .. MaxBlock (Huffman: less than
 //	            MaxBlock)
 //	data length 4 bytes (big-endian): raw length when Stored, 1 when RLE,
 //	            1 .. MaxBlock for FSE, Planes, Huffman and Zstd,
-//	            10 .. MaxBlock for Packed
+//	            10 .. MaxBlock for Packed, 147 .. MaxBlock for Context
 //	data        FSE: an fse.Compress block; Huffman: a huff0.Compress4X
 //	            block, its table included; Packed: the symbol width
 //	            (1 byte: 1, 2 or 4 bits), then a Stored, FSE, RLE or
@@ -41,8 +42,8 @@
 //	spans       uvarint, 1 .. raw length
 //	each span:  class 1 byte (< classes), length uvarint (>= 1)
 //	one block per class, in class order, in mode Stored, FSE, RLE,
-//	Huffman or Packed, whose raw length is the sum of that class's span
-//	lengths
+//	Huffman, Packed or Context, whose raw length is the sum of that
+//	class's span lengths
 //
 // The spans, in order, cover the raw block exactly; each class's bytes
 // are its spans' bytes in order.
@@ -67,6 +68,7 @@ const (
 	Huffman = 4
 	Packed  = 5
 	Zstd    = 6
+	Context = 7
 )
 
 const (
@@ -85,6 +87,10 @@ const (
 	// near-zero plane (200 KB of 64 MiB) it is 2-15% larger, and decodes
 	// 3x faster.
 	preferPacked = 0.15
+	// zstdTrialSlack is how much larger (as a share) than a block's
+	// coding zstd's fastest level may code it and the best level still
+	// be tried.
+	zstdTrialSlack = 0.30
 )
 
 // ErrFormat is wrapped by every decoding error.
@@ -105,6 +111,14 @@ type Encoder struct {
 	sub2   []byte
 	pack   []byte
 	spans  []Span
+	ctx    []byte // a Context block's bytes, sorted by bucket
+	ctxOut []byte
+	// noContext turns off Context trials (for a block of several planes).
+	noContext bool
+	// hist, clusters and gain are a Context block's clustering tables.
+	hist     *[256][256]int
+	clusters []cluster
+	gain     []float64
 	// Fast and Best code Zstd blocks: Fast (a fast level) tells whether
 	// a zstd frame may beat the block's other codings, Best makes it. When
 	// nil, they are made at first use, with a MaxBlock window; a caller
@@ -135,7 +149,11 @@ func (e *Encoder) AppendBlocks(dst, raw []byte, spans []Span) []byte {
 		}
 		e.spans = bs
 		start := len(dst)
+		// A block of several planes is coded as one only when the
+		// planes block is not smaller: not worth a Context trial.
+		e.noContext = len(bs) > 1
 		dst = e.appendSingle(dst, blk)
+		e.noContext = false
 		if len(bs) > 1 {
 			e.sub = e.appendPlanes(e.sub[:0], blk, bs)
 			if len(e.sub) < len(dst)-start {
@@ -149,7 +167,9 @@ func (e *Encoder) AppendBlocks(dst, raw []byte, spans []Span) []byte {
 
 // tryZstd replaces the block coded at dst[start:] with a zstd frame of
 // blk when that is smaller: text, code and tables repeat. zstd's fastest
-// level tells cheaply whether it might be (on weights it never is).
+// level tells cheaply whether it might be (on weights it is far behind);
+// it gives up on short repeats that the best level finds, hence the
+// slack.
 func (e *Encoder) tryZstd(dst []byte, start int, blk []byte) []byte {
 	// Frames of up to MinWindowSize bytes name the encoder's window, which
 	// may exceed the decoder's MaxBlock; larger ones are single segments.
@@ -164,11 +184,17 @@ func (e *Encoder) tryZstd(dst []byte, start int, blk []byte) []byte {
 	}
 	have := len(dst) - start - HeaderLen
 	e.sub = e.Fast.EncodeAll(blk, e.sub[:0])
-	if len(e.sub) >= have {
+	// The best level is tried unless the fastest is far behind, or the
+	// block barely compresses and the fastest found no repeat at all.
+	if float64(len(e.sub)) >= float64(have)*(1+zstdTrialSlack) ||
+		(len(e.sub) >= len(blk) && float64(have) >= 0.97*float64(len(blk))) {
 		return dst
 	}
 	if e.sub2 = e.Best.EncodeAll(blk, e.sub2[:0]); len(e.sub2) < len(e.sub) {
 		e.sub, e.sub2 = e.sub2, e.sub
+	}
+	if len(e.sub) >= have {
+		return dst
 	}
 	dst = appendHeader(dst[:start], Zstd, len(blk), len(e.sub))
 	return append(dst, e.sub...)
@@ -186,7 +212,7 @@ func (e *Encoder) appendSingle(dst, blk []byte) []byte {
 	bits := 4
 	switch {
 	case top >= 16 || len(blk) < 64:
-		return dst
+		return e.tryContext(dst, start, blk)
 	case top < 2:
 		bits = 1
 	case top < 4:
@@ -201,6 +227,19 @@ func (e *Encoder) appendSingle(dst, blk []byte) []byte {
 	if float64(len(e.sub2)) <= float64(len(dst)-start)*(1+preferPacked) {
 		binary.BigEndian.PutUint32(e.sub2[5:], uint32(len(e.sub2)-HeaderLen))
 		dst = append(dst[:start], e.sub2...)
+	}
+	return e.tryContext(dst, start, blk)
+}
+
+// tryContext replaces the block coded at dst[start:] with a Context
+// block of blk when that is preferContext smaller.
+func (e *Encoder) tryContext(dst []byte, start int, blk []byte) []byte {
+	if len(blk) < minContext || e.noContext {
+		return dst
+	}
+	e.ctxOut = e.appendContext(e.ctxOut[:0], blk)
+	if len(e.ctxOut) > 0 && float64(len(e.ctxOut)) < float64(len(dst)-start)*(1-preferContext) {
+		dst = append(dst[:start], e.ctxOut...)
 	}
 	return dst
 }
@@ -294,20 +333,22 @@ func Header(h []byte) (mode byte, rawLen, dataLen int, err error) {
 		(mode == FSE || mode == Planes) && dataLen >= 1 && dataLen <= MaxBlock,
 		mode == Huffman && rawLen <= huff0.BlockSizeMax && dataLen >= 1 && dataLen <= MaxBlock,
 		mode == Packed && dataLen >= 1+HeaderLen && dataLen <= MaxBlock,
-		mode == Zstd && dataLen >= 1 && dataLen <= MaxBlock:
+		mode == Zstd && dataLen >= 1 && dataLen <= MaxBlock,
+		mode == Context && dataLen >= 1+mapLen+2*HeaderLen && dataLen <= MaxBlock:
 		return mode, rawLen, dataLen, nil
 	}
 	return 0, 0, 0, fmt.Errorf("%w: block mode %d with %d data bytes for %d", ErrFormat, mode, dataLen, rawLen)
 }
 
 // Decoder decodes blocks; its zero value is ready, and it reuses its
-// buffers (at most 3 x MaxBlock bytes, besides the zstd decoder).
+// buffers (at most 4 x MaxBlock bytes, besides the zstd decoder).
 type Decoder struct {
 	s   fse.Scratch
 	h   huff0.Scratch
 	out []byte
 	huf []byte
 	unp []byte
+	ctx []byte // a Context block's sub-streams
 	// z decodes Zstd blocks, at most MaxBlock bytes each; made at first use.
 	z *zstd.Decoder
 }
@@ -408,6 +449,8 @@ func (d *Decoder) single(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 		return d.packed(dst, rawLen, data)
 	case Zstd:
 		return d.zstd(rawLen, data)
+	case Context:
+		return d.context(dst, rawLen, data)
 	}
 	return d.plain(mode, rawLen, data)
 }

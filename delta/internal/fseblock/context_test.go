@@ -1,0 +1,150 @@
+package fseblock
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"testing"
+)
+
+// exponentWalk is a high-byte plane of weights whose magnitudes change
+// slowly (consecutive weights of a channel have similar exponents): a
+// sign bit, an exponent that moves by at most one step from the byte
+// before, and two random mantissa bits.
+func exponentWalk(r *rand.Rand, n int) []byte {
+	out := make([]byte, n)
+	e := 14
+	for i := range out {
+		e = min(max(e+r.IntN(3)-1, 4), 28)
+		out[i] = byte(r.IntN(2))<<7 | byte(e)<<2 | byte(r.IntN(4))
+	}
+	return out
+}
+
+// TestContextBeatsOrder0: a plane whose bytes depend on the byte before
+// is Context coded, round trips, and codes well below one order-0 table
+// per block; bytes that do not depend on it (random, or order-0 skewed)
+// are not Context coded.
+func TestContextBeatsOrder0(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(7, 8))
+	walk := exponentWalk(r, 600_000)
+	var e Encoder
+	order0 := 0
+	for p := 0; p < len(walk); p += MaxBlock {
+		order0 += len(e.appendPlain(nil, walk[p:min(len(walk), p+MaxBlock)]))
+	}
+	enc := e.AppendBlocks(nil, walk, nil)
+	t.Logf("order 0: %d, context: %d (of %d)", order0, len(enc), len(walk))
+	if m := firstMode(enc); m != Context {
+		t.Fatalf("mode %d, want Context", m)
+	}
+	if float64(len(enc)) > 0.85*float64(order0) {
+		t.Errorf("context coding %d bytes, order 0 %d: expected at least 15%% smaller", len(enc), order0)
+	}
+	for _, into := range []bool{false, true} {
+		if got, err := decodeAll(t, enc, into); err != nil || !bytes.Equal(got, walk) {
+			t.Fatalf("round trip (into %v) differs: %v", into, err)
+		}
+	}
+	// Within a Planes block, as the delta streams hold weight planes.
+	spans := []Span{{0, 100_000}, {1, 100_000}}
+	mixed := append(append([]byte{}, walk[:100_000]...), make([]byte, 100_000)...)
+	for i := 100_000; i < len(mixed); i++ {
+		mixed[i] = byte(r.Uint32())
+	}
+	enc = e.AppendBlocks(nil, mixed, spans)
+	if m := firstMode(enc); m != Planes {
+		t.Fatalf("mixed planes: mode %d, want Planes", m)
+	}
+	if got, err := decodeAll(t, enc, false); err != nil || !bytes.Equal(got, mixed) {
+		t.Fatalf("mixed planes: round trip differs: %v", err)
+	}
+	if !bytes.Contains(enc[HeaderLen:HeaderLen+40], []byte{Context}) {
+		t.Errorf("mixed planes: no Context class block in % x", enc[:40])
+	}
+}
+
+// contextData builds a Context block's data by hand: k buckets, the
+// bucket of every previous byte given by bucketOf, the lane counts, then
+// the sub-blocks.
+func contextData(k byte, bucketOf func(v int) byte, counts []uint64, subs ...[]byte) []byte {
+	b := []byte{k}
+	for v := 0; v < 256; v += 2 {
+		b = append(b, bucketOf(v)|bucketOf(v+1)<<4)
+	}
+	for _, c := range counts {
+		b = binary.AppendUvarint(b, c)
+	}
+	for _, s := range subs {
+		b = append(b, s...)
+	}
+	return b
+}
+
+// TestMalformedContextBlocks: every inconsistency in a Context block is
+// refused with ErrFormat.
+func TestMalformedContextBlocks(t *testing.T) {
+	t.Parallel()
+	// "abababab", in 4 lanes of "ab": the previous bytes are 0 and 'a':
+	// bucket 1 for 'a' ('b' follows it), bucket 0 for the others.
+	byA := func(v int) byte {
+		if v == 'a' {
+			return 1
+		}
+		return 0
+	}
+	ones := []uint64{1, 1, 1, 1, 1, 1}
+	var d Decoder
+	valid := contextData(2, byA, ones, stored("aaaa"), stored("bbbb"))
+	if out, err := d.Decode(nil, Context, 8, valid); err != nil || string(out) != "abababab" {
+		t.Fatalf("valid block: %q, %v", out, err)
+	}
+	walk := exponentWalk(rand.New(rand.NewPCG(9, 10)), 5000)
+	packed := append(header(Packed, 8, 1+HeaderLen+1), append([]byte{1}, stored("\x55")...)...)
+	zero := func(int) byte { return 0 }
+	cases := []struct {
+		name   string
+		rawLen int
+		data   []byte
+	}{
+		{"no bucket count", 8, []byte{}},
+		{"one bucket", 8, contextData(1, zero, []uint64{2, 2, 2}, stored("abababab"))},
+		{"too many buckets", 8, contextData(MaxBuckets+1, byA, ones, stored("aaaa"), stored("bbbb"))},
+		{"map cut", 8, valid[:1+mapLen-1]},
+		{"bucket out of range (even byte)", 8, contextData(2, func(v int) byte { return byte(v & 2) }, ones, stored("aaaa"), stored("bbbb"))},
+		{"bucket out of range (odd byte)", 8, contextData(2, func(v int) byte { return byte(v&1) * 5 }, ones, stored("aaaa"), stored("bbbb"))},
+		{"lane counts cut", 8, valid[:1+mapLen+3]},
+		{"lane count past the block", 8, contextData(2, byA, []uint64{9, 1, 1, 1, 1, 1}, stored("aaaa"), stored("bbbb"))},
+		{"lane counts past their bucket", 8, contextData(2, byA, []uint64{2, 2, 1, 1, 1, 1}, stored("aaaa"), stored("bbbb"))},
+		{"a lane shorter than its contexts", 8, contextData(2, byA, []uint64{2, 1, 1, 1, 1, 1}, stored("aaaa"), stored("bbbb"))},
+		{"buckets short of the block", 9, valid},
+		{"buckets past the block", 7, valid},
+		{"a bucket shorter than its contexts", 8, contextData(2, byA, ones, stored("aaa"), stored("bbbbb"))},
+		{"a bucket never used", 8, contextData(3, byA, append(ones, 0, 0, 0), stored("aaaa"), stored("bbbb"), stored("c"))},
+		{"empty bucket", 8, contextData(2, byA, ones, stored("aaaabbbb"), header(Stored, 0, 0))},
+		{"bucket block cut", 8, contextData(2, byA, ones, stored("aaaa"), header(Stored, 4, 4), []byte("bb"))},
+		{"bucket block missing", 8, contextData(2, byA, ones, stored("aaaa"))},
+		{"bucket header cut", 8, contextData(2, byA, ones, stored("aaaa"), header(Stored, 4, 4)[:5])},
+		{"bytes after the buckets", 8, append(contextData(2, byA, ones, stored("aaaa"), stored("bbbb")), 0)},
+		{"nested packed", 9, contextData(2, zero, []uint64{0, 0, 0, 0, 0, 0}, packed, stored("x"))},
+		{"nested context", 8, contextData(2, byA, ones, stored("aaaa"), append(header(Context, 4, len(valid)), valid...))},
+		{"nested planes", 8, contextData(2, byA, ones, stored("aaaa"), append(header(Planes, 4, 11), planes(1, []Span{{0, 4}}, stored("bbbb"))...))},
+		{"a bucket that does not decode", len(walk), contextData(2, zero, []uint64{0, 0, 0, 0, 0, 0}, header(FSE, len(walk)-1, 4), []byte{0xff, 0xff, 0xff, 0xff}, stored("x"))},
+	}
+	for _, c := range cases {
+		out, err := d.Decode(nil, Context, c.rawLen, c.data)
+		if !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: got %d bytes, error %v; want ErrFormat", c.name, len(out), err)
+		}
+	}
+	// A Context block is not a packed block's inner block.
+	inner := append(header(Context, 8, len(valid)), valid...)
+	if _, err := d.Decode(nil, Packed, 8*8, append([]byte{1}, inner...)); !errors.Is(err, ErrFormat) {
+		t.Errorf("context inside packed: %v, want ErrFormat", err)
+	}
+	if _, _, _, err := Header(header(Context, 9, 1+mapLen+2*HeaderLen-1)); !errors.Is(err, ErrFormat) {
+		t.Errorf("context header with too little data: %v, want ErrFormat", err)
+	}
+}
