@@ -116,13 +116,13 @@ limit_for() { if [ "$1" = bsdiff ]; then echo "$BSDIFF_TIMEOUT"; else echo "$OTH
 percent() { awk -v p="$1" -v n="$2" 'BEGIN {printf "%.2f", n ? 100 * p / n : 0}'; }
 
 # apply_and_check KEY NEW OUT LIMIT CMD...: APPLY_RUNS applies of CMD
-# into OUT (measure_runs), then OUT compared with NEW; sets r_as, r_am
-# and r_check (the caller's arrays) for KEY.
+# into OUT (measure_runs), then OUT compared with NEW; sets r_as, r_acpu,
+# r_am and r_check (the caller's arrays) for KEY.
 apply_and_check() {
 	local k=$1 new=$2 out=$3 limit=$4
 	shift 4
 	measure_runs "$limit" "$out" "$@"
-	r_as[$k]=$m_s r_am[$k]=$m_mib
+	r_as[$k]=$m_s r_acpu[$k]=$m_cpu r_am[$k]=$m_mib
 	if [ "$m_rc" -ne 0 ]; then
 		r_check[$k]="apply $(fail_reason)"
 	elif cmp -s "$out" "$new"; then
@@ -130,4 +130,105 @@ apply_and_check() {
 	else
 		r_check[$k]="MISMATCH: output differs from new"
 	fi
+}
+
+# Reference results: the general tools' patches do not change between our
+# commits, so a run of ours alone can reuse their numbers from an earlier
+# run (REFERENCE=FILE). FILE is either a results table written with
+# RESULTS_TSV=FILE, or the printed output of delta.sh or delta-real.sh.
+# The table, one row per pair and tool, tab-separated:
+results_header="pair	tool	variant	old_bytes	new_bytes	patch_bytes	pct	diff_s	diff_cpu	diff_mib	apply_s	apply_cpu	apply_mib	check	compressor"
+# (variant: "64 MiB, seed 1" for a generated pair, - for a real one;
+# compressor: HDiffPatch's smallest; - where unknown or not applicable.)
+
+# reference_rows FILE: prints FILE as results rows (without the header).
+reference_rows() {
+	if [ "$(head -n 1 "$1")" = "$results_header" ]; then
+		tail -n +2 "$1"
+		return 0
+	fi
+	# A printed run: "==> pair NAME: ..." (delta-real.sh) or "==> pair
+	# NAME, 64 MiB, seed 1: ..." (delta.sh) opens a pair, "old N bytes, new
+	# M bytes" gives its sizes, the header row says which columns the rows
+	# have, and in delta-real.sh's bsdiff section "  NAME:" opens a pair
+	# again. Any other "==>" line closes the pair.
+	awk -v tools=" ours bsdiff xdelta3 zstd hdiffz-m hdiffz-s zstd-new xz-new " '
+		function clean(s) { sub(/[,:]$/, "", s); return s }
+		/^==> pair / {
+			pair = clean($3); variant = "-"
+			if (match($0, /, [0-9]+ MiB, seed [0-9]+:/)) variant = substr($0, RSTART + 2, RLENGTH - 3)
+			next
+		}
+		/^==> bsdiff, last/ { pair = ""; inbsdiff = 1; next }
+		/^==>/ { pair = ""; inbsdiff = 0; next }
+		/^    old [0-9]+ bytes, new [0-9]+ bytes/ { oldb[pair] = $2; newb[pair] = $5; vari[pair] = variant; next }
+		/^  tool +patch bytes/ { cpucol = ($0 ~ /diff cpu/); next }
+		inbsdiff && /^  [a-z0-9][a-z0-9._-]*:$/ { pair = clean($1); next }
+		pair == "" || index(tools, " " $1 " ") == 0 { next }
+		{
+			# delta-real.sh: tool bytes % diff-s diff-cpu diff-MiB x-old apply-s apply-MiB check...
+			# delta.sh:      tool bytes % diff-s diff-MiB apply-s apply-MiB check...
+			if (cpucol) { ds = $4; dcpu = $5; dm = $6; as = $8; am = $9; rest = 10 }
+			else { ds = $4; dcpu = "-"; dm = $5; as = $6; am = $7; rest = 8 }
+			check = ""; note = ""
+			for (i = rest; i <= NF; i++) {
+				if ($i ~ /^\(/) { for (; i <= NF; i++) note = note " " $i; break }
+				check = check (check == "" ? "" : " ") $i
+			}
+			# The note lists each compressor tried: "(lzma2-9 2111689, zstd-21 2237588)".
+			comp = "-"
+			gsub(/[(),]/, "", note)
+			n = split(note, w, " ")
+			for (i = 1; i < n; i += 2) if (w[i + 1] == $2) comp = w[i]
+			row[++nrows] = pair SUBSEP $1 SUBSEP $2 SUBSEP $3 SUBSEP ds SUBSEP dcpu SUBSEP dm SUBSEP as SUBSEP am SUBSEP check SUBSEP comp
+		}
+		END {
+			for (r = 1; r <= nrows; r++) {
+				split(row[r], f, SUBSEP)
+				p = f[1]
+				printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t-\t%s\t%s\t%s\n", p, f[2], vari[p], oldb[p], newb[p], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]
+			}
+		}' "$1"
+}
+
+# load_reference FILE TOOL...: fills the result arrays (r_bytes, r_pct,
+# r_ds, r_dcpu, r_dm, r_as, r_acpu, r_am, r_check, r_note) for each pair
+# and tool of FILE except the TOOLs (those run now), and ref_old,
+# ref_new, ref_variant by pair; ref_tools lists the tools loaded.
+# Rows of a failed tool keep their check (e.g. "diff timeout").
+load_reference() {
+	local file=$1 pair tool variant oldb newb pb pct ds dcpu dm as acpu am check comp k
+	shift
+	[ -r "$file" ] || { echo "bench: no reference results $file" >&2; exit 1; }
+	ref_tools=()
+	while IFS=$'\t' read -r pair tool variant oldb newb pb pct ds dcpu dm as acpu am check comp; do
+		[[ " $* " == *" $tool "* ]] && continue
+		k="$pair $tool"
+		ref_old[$pair]=$oldb ref_new[$pair]=$newb ref_variant[$pair]=$variant
+		if [ "$pb" != - ]; then r_bytes[$k]=$pb r_pct[$k]=$pct; fi
+		r_ds[$k]=$ds r_dcpu[$k]=$dcpu r_dm[$k]=$dm r_as[$k]=$as r_acpu[$k]=$acpu r_am[$k]=$am r_check[$k]=$check
+		[ "$comp" != - ] && r_note[$k]=$comp
+		[[ " ${ref_tools[*]} " == *" $tool "* ]] || ref_tools+=("$tool")
+	done < <(reference_rows "$file")
+	[ ${#ref_tools[@]} -gt 0 ] || { echo "bench: no results of other tools than ($*) in $file" >&2; exit 1; }
+}
+
+# write_results FILE PAIR_VARIANT_FN: writes the results table of every
+# pair in pairs_order and tool in tools_order that has a result; the
+# function PAIR_VARIANT_FN PAIR prints "variant<TAB>old_bytes<TAB>new_bytes".
+write_results() {
+	local file=$1 fn=$2 pair tool k variant oldb newb
+	{
+		echo "$results_header"
+		for pair in "${pairs_order[@]}"; do
+			IFS=$'\t' read -r variant oldb newb < <("$fn" "$pair")
+			for tool in "${tools_order[@]}"; do
+				k="$pair $tool"
+				[ -n "${r_check[$k]:-}" ] || continue
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$tool" "$variant" "$oldb" "$newb" \
+					"${r_bytes[$k]:--}" "${r_pct[$k]:--}" "${r_ds[$k]:--}" "${r_dcpu[$k]:--}" "${r_dm[$k]:--}" \
+					"${r_as[$k]:--}" "${r_acpu[$k]:--}" "${r_am[$k]:--}" "${r_check[$k]}" "${r_note[$k]:--}"
+			done
+		done
+	} >"$file"
 }
