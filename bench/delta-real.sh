@@ -89,6 +89,7 @@ OURS_DIFF_ARGS=${OURS_DIFF_ARGS:-}
 OURS_APPLY_ARGS=${OURS_APPLY_ARGS:-"--max-patch-ratio 2"}
 FETCH_ONLY=${FETCH_ONLY:-}
 GENERAL_TOOLS="bsdiff xdelta3 zstd hdiffz-m hdiffz-s zstd-new"
+read -r -a general_tools <<<"$GENERAL_TOOLS"
 
 die() { echo "bench: $*" >&2; exit 1; }
 for tool in npm node cmp timeout /usr/bin/time sha256sum tar; do
@@ -413,16 +414,6 @@ cell() { # NAME TOOL
 	local k="$1 $2"
 	if [ "${r_check[$k]:-}" = ok ]; then echo "${r_pct[$k]}%"; elif [ -n "${r_check[$k]:-}" ]; then echo "fail"; else echo "-"; fi
 }
-declare -A best_bytes best_tool
-best_general() { # NAME: sets best_bytes and best_tool ("hdiffz-m (lzma2-9)") of NAME
-	local t k b='' bt=''
-	for t in $GENERAL_TOOLS; do
-		k="$1 $t"
-		[ "${r_check[$k]:-}" = ok ] || continue
-		if [ -z "$b" ] || [ "${r_bytes[$k]}" -lt "$b" ]; then b=${r_bytes[$k]} bt=$t${r_note[$k]:+ (${r_note[$k]})}; fi
-	done
-	best_bytes[$1]=$b best_tool[$1]=$bt
-}
 print_summary() {
 	local name t row hdr sep o b bt
 	echo
@@ -434,7 +425,7 @@ print_summary() {
 	for name in "${names[@]}"; do
 		row="| $name | $(bytes "${p_new[$name]}") |"
 		for t in "${columns[@]}"; do row+=" $(cell "$name" "$t") |"; done
-		best_general "$name"
+		best_general "$name" "${general_tools[@]}"
 		b=${best_bytes[$name]} bt=${best_tool[$name]}
 		o=${r_bytes["$name ours"]:-}
 		if [ -n "$b" ] && [ -n "$o" ] && [ "${r_check["$name ours"]}" = ok ]; then
@@ -446,35 +437,6 @@ print_summary() {
 	done
 }
 
-# Ours against the issue's goals, per pair: g_* by pair, "met" or "NOT
-# met" ("n/a" where a goal does not apply).
-#   size:   patch <= 0.95x the best general tool
-#   memory: diff peak RSS <= 8x the old file, or 160 MiB for old files
-#           under 20 MiB (docs/delta.md section 6)
-#   apply:  apply peak RSS < 32 MiB (the mrepo process, its binary's
-#           mapped pages included)
-#   time:   apply median <= 1.5x the median of cp new out && sync, on new
-#           files of 64 MiB or more
-declare -A g_size g_mem g_apply g_time mem_budget apply_ratio
-met_word() { if [ "$(verdict "$1")" = ok ]; then echo met; else echo "NOT met"; fi; }
-judge_ours() { # NAME
-	local name=$1 k="$1 ours" oldlen newlen
-	oldlen=$(bytes "${p_old[$name]}") newlen=$(bytes "${p_new[$name]}")
-	g_size[$name]=n/a
-	[ -n "${best_bytes[$name]}" ] && g_size[$name]=$(met_word "${r_bytes[$k]} <= 0.95 * ${best_bytes[$name]}")
-	mem_budget[$name]=$((oldlen < (20 << 20) ? 160 << 20 : 8 * oldlen))
-	g_mem[$name]=$(met_word "${r_dm[$k]} * 1048576 <= ${mem_budget[$name]}")
-	g_apply[$name]=$(met_word "${r_am[$k]} < 32")
-	apply_ratio[$name]=-
-	awk -v c="${floor_s[$name]}" 'BEGIN {exit !(c > 0)}' && apply_ratio[$name]=$(ratio "${r_as[$k]}" "${floor_s[$name]}" %.2f)x
-	g_time[$name]=n/a
-	[ "$newlen" -ge $((64 << 20)) ] && g_time[$name]=$(met_word "${r_as[$k]} <= 1.5 * ${floor_s[$name]}")
-	return 0
-}
-size_cell() { # KEY: "69.51%", or "0.00% (184 B)" when the percentage hides the size
-	if awk -v p="${r_pct[$1]}" 'BEGIN {exit !(p < 0.1)}'; then echo "${r_pct[$1]}% (${r_bytes[$1]} B)"; else echo "${r_pct[$1]}%"; fi
-}
-x_old() { awk -v m="$1" -v o="$2" 'BEGIN {printf "%.1fx", m * 1048576 / o}'; } # MIB OLD_BYTES
 print_goals() {
 	local name k met=0 mem_met=0 total=0 line
 	echo
@@ -486,7 +448,7 @@ print_goals() {
 			echo "  $name: ours ${r_check[$k]:-did not run}: goals NOT met"
 			continue
 		fi
-		judge_ours "$name"
+		judge_ours "$name" "$(bytes "${p_old[$name]}")" "$(bytes "${p_new[$name]}")" "${floor_s[$name]}"
 		[ "${g_size[$name]}" = met ] && met=$((met + 1))
 		[ "${g_mem[$name]}" = met ] && mem_met=$((mem_met + 1))
 		line="  $name: ${r_pct[$k]}%"
@@ -501,24 +463,12 @@ print_goals() {
 # print_markdown: the table for docs/delta.md ("Real model pairs"), ours
 # against the best general tool and the goals, ready to paste.
 print_markdown() {
-	local name k
+	local name
 	echo
 	echo "==> markdown for docs/delta.md: $(date -u '+%Y-%m-%d'), ours at $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)${REFERENCE:+, general tools from $(basename "$REFERENCE")}"
 	echo
-	echo "| Pair | ours | best general tool | ours / best | size (<= 0.95) | diff peak RSS, x old | memory (8x, 160 MiB floor) | apply / cp + sync | apply time (1.5x, >= 64 MiB) |"
-	echo "|---|---|---|---|---|---|---|---|---|"
-	for name in "${names[@]}"; do
-		k="$name ours"
-		if [ "${r_check[$k]:-}" != ok ]; then
-			echo "| $name | ${r_check[$k]:-did not run} | ${best_tool[$name]:--} | - | NOT met | - | - | - | - |"
-			continue
-		fi
-		printf '| %s | %s | %s | %s | %s | %s MiB, %s | %s | %s / %s s = %s | %s |\n' "$name" "$(size_cell "$k")" \
-			"${best_tool[$name]:+${best_tool[$name]} $(size_cell "$name ${best_tool[$name]%% *}")}" \
-			"$([ -n "${best_bytes[$name]}" ] && ratio "${r_bytes[$k]}" "${best_bytes[$name]}" || echo -)" "${g_size[$name]}" \
-			"${r_dm[$k]}" "$(x_old "${r_dm[$k]}" "$(bytes "${p_old[$name]}")")" "${g_mem[$name]}" \
-			"${r_as[$k]}" "${floor_s[$name]}" "${apply_ratio[$name]}" "${g_time[$name]}"
-	done
+	goals_markdown_header
+	for name in "${names[@]}"; do goals_markdown_row "$name" "$(bytes "${p_old[$name]}")" "${floor_s[$name]}"; done
 }
 
 print_summary

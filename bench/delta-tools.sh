@@ -232,3 +232,70 @@ write_results() {
 		done
 	} >"$file"
 }
+
+# Ours against the issue's goals (issue 17), shared by delta.sh and
+# delta-real.sh. best_general NAME TOOL...: sets best_bytes and best_tool
+# ("hdiffz-m (lzma2-9)") of pair NAME: the smallest checked patch of the
+# TOOLs.
+declare -A best_bytes best_tool
+best_general() {
+	local name=$1 t k b='' bt=''
+	shift
+	for t in "$@"; do
+		k="$name $t"
+		[ "${r_check[$k]:-}" = ok ] || continue
+		if [ -z "$b" ] || [ "${r_bytes[$k]}" -lt "$b" ]; then b=${r_bytes[$k]} bt=$t${r_note[$k]:+ (${r_note[$k]})}; fi
+	done
+	best_bytes[$name]=$b best_tool[$name]=$bt
+}
+
+# judge_ours NAME OLD_BYTES NEW_BYTES CP_S: sets g_size, g_mem, g_apply
+# and g_time of pair NAME to "met", "NOT met" or "n/a" (a goal that does
+# not apply), mem_budget (bytes) and apply_ratio (ours / cp), from
+# r_* of "NAME ours" and best_bytes (best_general first):
+#   size:   patch <= 0.95x the best general tool
+#   memory: diff peak RSS <= 8x the old file, or 160 MiB for old files
+#           under 20 MiB (docs/delta.md section 6)
+#   apply:  apply peak RSS < 32 MiB (the mrepo process, its binary's
+#           mapped pages included)
+#   time:   apply median <= 1.5x the median of cp new out && sync, on new
+#           files of 64 MiB or more
+declare -A g_size g_mem g_apply g_time mem_budget apply_ratio
+met_word() { if [ "$(verdict "$1")" = ok ]; then echo met; else echo "NOT met"; fi; }
+judge_ours() {
+	local name=$1 oldlen=$2 newlen=$3 cp_s=$4 k="$1 ours"
+	g_size[$name]=n/a
+	[ -n "${best_bytes[$name]}" ] && g_size[$name]=$(met_word "${r_bytes[$k]} <= 0.95 * ${best_bytes[$name]}")
+	mem_budget[$name]=$((oldlen < (20 << 20) ? 160 << 20 : 8 * oldlen))
+	g_mem[$name]=$(met_word "${r_dm[$k]} * 1048576 <= ${mem_budget[$name]}")
+	g_apply[$name]=$(met_word "${r_am[$k]} < 32")
+	apply_ratio[$name]=-
+	awk -v c="$cp_s" 'BEGIN {exit !(c > 0)}' && apply_ratio[$name]=$(awk -v a="${r_as[$k]}" -v c="$cp_s" 'BEGIN {printf "%.2fx", a / c}')
+	g_time[$name]=n/a
+	[ "$newlen" -ge $((64 << 20)) ] && g_time[$name]=$(met_word "${r_as[$k]} <= 1.5 * $cp_s")
+	return 0
+}
+size_cell() { # KEY: "69.51%", or "0.00% (184 B)" when the percentage hides the size
+	if awk -v p="${r_pct[$1]}" 'BEGIN {exit !(p < 0.1)}'; then echo "${r_pct[$1]}% (${r_bytes[$1]} B)"; else echo "${r_pct[$1]}%"; fi
+}
+x_old() { awk -v m="$1" -v o="$2" 'BEGIN {printf "%.1fx", m * 1048576 / o}'; } # MIB OLD_BYTES
+
+# goals_markdown_header, goals_markdown_row NAME OLD_BYTES CP_S: the
+# table of ours against the best general tool and the goals, for
+# docs/delta.md (after judge_ours NAME).
+goals_markdown_header() {
+	echo "| Pair | ours | best general tool | ours / best | size (<= 0.95) | diff peak RSS, x old | memory (8x, 160 MiB floor) | apply / cp + sync | apply time (1.5x, >= 64 MiB) |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+}
+goals_markdown_row() {
+	local name=$1 k="$1 ours"
+	if [ "${r_check[$k]:-}" != ok ]; then
+		echo "| $name | ${r_check[$k]:-did not run} | ${best_tool[$name]:--} | - | NOT met | - | - | - | - |"
+		return 0
+	fi
+	printf '| %s | %s | %s | %s | %s | %s MiB, %s | %s | %s / %s s = %s | %s |\n' "$name" "$(size_cell "$k")" \
+		"${best_tool[$name]:+${best_tool[$name]} $(size_cell "$name ${best_tool[$name]%% *}")}" \
+		"$([ -n "${best_bytes[$name]}" ] && awk -v o="${r_bytes[$k]}" -v b="${best_bytes[$name]}" 'BEGIN {printf "%.3f", o / b}' || echo -)" "${g_size[$name]}" \
+		"${r_dm[$k]}" "$(x_old "${r_dm[$k]}" "$2")" "${g_mem[$name]}" \
+		"${r_as[$k]}" "$3" "${apply_ratio[$name]}" "${g_time[$name]}"
+}
