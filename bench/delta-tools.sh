@@ -164,7 +164,7 @@ reference_rows() {
 		/^    old [0-9]+ bytes, new [0-9]+ bytes/ { oldb[pair] = $2; newb[pair] = $5; vari[pair] = variant; next }
 		/^  tool +patch bytes/ { cpucol = ($0 ~ /diff cpu/); next }
 		inbsdiff && /^  [a-z0-9][a-z0-9._-]*:$/ { pair = clean($1); next }
-		pair == "" || index(tools, " " $1 " ") == 0 { next }
+		pair == "" || !/^  [^ ]/ || index(tools, " " $1 " ") == 0 { next }
 		{
 			# delta-real.sh: tool bytes % diff-s diff-cpu diff-MiB x-old apply-s apply-MiB check...
 			# delta.sh:      tool bytes % diff-s diff-MiB apply-s apply-MiB check...
