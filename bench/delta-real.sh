@@ -329,7 +329,6 @@ real_apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd
 
 fmt_row() { printf '  %-10s %11s %7s %8s %8s %8s %7s %8s %9s  %s\n' "$@"; }
 header_row() { fmt_row tool "patch bytes" "% new" "diff s" "diff cpu" "diff MiB" "x old" "apply s" "apply MiB" check; }
-ratio() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN {printf f, (b > 0 ? a / b : 0)}'; }
 
 # Results, by "pair tool" (declared above, with the reference's).
 declare -A floor_s

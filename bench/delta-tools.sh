@@ -113,6 +113,7 @@ apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd (NEW only sizes the windows)
 }
 verdict() { if awk "BEGIN {exit !($1)}"; then echo "ok"; else echo "MISSED"; fi; }
 limit_for() { if [ "$1" = bsdiff ]; then echo "$BSDIFF_TIMEOUT"; else echo "$OTHER_TIMEOUT"; fi; }
+ratio() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN {printf f, (b > 0 ? a / b : 0)}'; } # A B [FORMAT]
 percent() { awk -v p="$1" -v n="$2" 'BEGIN {printf "%.2f", n ? 100 * p / n : 0}'; }
 
 # apply_and_check KEY NEW OUT LIMIT CMD...: APPLY_RUNS applies of CMD
