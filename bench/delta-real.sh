@@ -280,13 +280,10 @@ tool_versions "${listed[@]}"
 [ -n "$hdiffz" ] && [[ " ${tools[*]} " == *" hdiffz-"* ]] && echo "    HDiffPatch: $("$hpatchz" -v 2>&1 | head -n 1) ($hdiffz)"
 load_reference_results
 
-# pow2_at_least N MIN MAX: the smallest power of two >= N, clamped.
-pow2_at_least() { awk -v n="$1" -v lo="$2" -v hi="$3" 'BEGIN {w = lo; while (w < n && w < hi) w *= 2; printf "%d", w}'; }
-
 # real_diff_cmd TOOL OLD NEW PATCH [COMPRESSOR] NAME: sets cmd.
 # shellcheck disable=SC2016 # the sh -c scripts expand their own arguments
 real_diff_cmd() {
-	local t=$1 old=$2 new=$3 patch=$4 comp=${5:-} name=${6:-} wlog flags
+	local t=$1 old=$2 new=$3 patch=$4 comp=${5:-} name=${6:-} flags
 	case $t in
 	ours)
 		flags=$manifest_flags
@@ -299,29 +296,13 @@ real_diff_cmd() {
 		# shellcheck disable=SC2206 # flags are words
 		cmd=("$mrepo" delta create --json $flags $OURS_DIFF_ARGS "$old" "$new" "$patch")
 		;;
-	hdiffz-m | hdiffz-s)
-		local dict mode=-m-6
-		[ "$t" = hdiffz-s ] && mode=-s-64
-		dict=$(pow2_at_least "$(bytes "$new")" 1048576 134217728)
-		case $comp in
-		lzma2-* | lzma-*) comp=$comp-$((dict / 1048576))m ;;
-		zstd-*) comp=$comp-$(awk -v d="$dict" 'BEGIN {print int(log(d) / log(2) + 0.5)}') ;;
-		esac
-		cmd=("$hdiffz" "$mode" -p-1 "-c-$comp" -f "$old" "$new" "$patch")
-		;;
-	zstd-new)
-		wlog=$(awk -v n="$(bytes "$new")" 'BEGIN {w = 20; while (2 ^ w < n && w < 31) w++; print w}')
-		cmd=(zstd -q -f -19 --single-thread --long="$wlog" "$new" -o "$patch")
-		;;
 	xz-new) cmd=(sh -c 'xz -9e -T1 -c "$1" >"$2"' sh "$new" "$patch") ;;
-	*) diff_cmd "$t" "$old" "$new" "$patch" ;;
+	*) diff_cmd "$t" "$old" "$new" "$patch" "$comp" ;;
 	esac
 }
 # shellcheck disable=SC2016 # the sh -c scripts expand their own arguments
 real_apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd
 	case $1 in
-	hdiffz-*) cmd=("$hpatchz" -f "$2" "$4" "$5") ;;
-	zstd-new) cmd=(zstd -q -f -d --long=31 "$4" -o "$5") ;;
 	xz-new) cmd=(sh -c 'xz -d -c "$1" >"$2"' sh "$4" "$5") ;;
 	*) apply_cmd "$@" ;;
 	esac

@@ -95,16 +95,41 @@ bytes() { stat -c %s "$1"; }
 zstd_wlog() { awk -v n=$(($(bytes "$1") + $(bytes "$2"))) 'BEGIN {w = 27; while (2 ^ w < n && w < 31) w++; print w}'; }
 xdelta_win() { awk -v n="$(bytes "$1")" 'BEGIN {w = 2 ^ 26; while (w < n && w < 2 ^ 31) w *= 2; printf "%d", w}'; }
 
-diff_cmd() { # TOOL OLD NEW PATCH: sets cmd
-	case $1 in
-	ours) cmd=("$mrepo" delta create $OURS_DIFF_ARGS "$2" "$3" "$4") ;;
-	bsdiff) cmd=(bsdiff "$2" "$3" "$4") ;;
-	xdelta3) cmd=(xdelta3 -9 -S djw -B "$(xdelta_win "$2")" -e -f -s "$2" "$3" "$4") ;;
-	zstd) cmd=(zstd -q -f -19 --single-thread --long="$(zstd_wlog "$2" "$3")" --patch-from="$2" "$3" -o "$4") ;;
+# pow2_at_least N MIN MAX: the smallest power of two >= N, clamped.
+pow2_at_least() { awk -v n="$1" -v lo="$2" -v hi="$3" 'BEGIN {w = lo; while (w < n && w < hi) w *= 2; printf "%d", w}'; }
+
+# diff_cmd TOOL OLD NEW PATCH [COMPRESSOR]: sets cmd. HDiffPatch
+# (hdiffz-m: hdiffz -m-6, hdiffz-s: -s-64, single-threaded) takes the
+# binaries in hdiffz and hpatchz and a COMPRESSOR such as lzma2-9 or
+# zstd-21, whose dictionary or window is sized to the new file; zstd-new
+# is zstd -19 --long of the new file alone (a full download).
+diff_cmd() {
+	local t=$1 old=$2 new=$3 patch=$4 comp=${5:-} dict mode wlog
+	case $t in
+	ours) cmd=("$mrepo" delta create $OURS_DIFF_ARGS "$old" "$new" "$patch") ;;
+	bsdiff) cmd=(bsdiff "$old" "$new" "$patch") ;;
+	xdelta3) cmd=(xdelta3 -9 -S djw -B "$(xdelta_win "$old")" -e -f -s "$old" "$new" "$patch") ;;
+	zstd) cmd=(zstd -q -f -19 --single-thread --long="$(zstd_wlog "$old" "$new")" --patch-from="$old" "$new" -o "$patch") ;;
+	hdiffz-m | hdiffz-s)
+		mode=-m-6
+		[ "$t" = hdiffz-s ] && mode=-s-64
+		dict=$(pow2_at_least "$(bytes "$new")" 1048576 134217728)
+		case $comp in
+		lzma2-* | lzma-*) comp=$comp-$((dict / 1048576))m ;;
+		zstd-*) comp=$comp-$(awk -v d="$dict" 'BEGIN {print int(log(d) / log(2) + 0.5)}') ;;
+		esac
+		cmd=("$hdiffz" "$mode" -p-1 "-c-$comp" -f "$old" "$new" "$patch")
+		;;
+	zstd-new)
+		wlog=$(awk -v n="$(bytes "$new")" 'BEGIN {w = 20; while (2 ^ w < n && w < 31) w++; print w}')
+		cmd=(zstd -q -f -19 --single-thread --long="$wlog" "$new" -o "$patch")
+		;;
 	esac
 }
 apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd (NEW only sizes the windows)
 	case $1 in
+	hdiffz-*) cmd=("$hpatchz" -f "$2" "$4" "$5") ;;
+	zstd-new) cmd=(zstd -q -f -d --long=31 "$4" -o "$5") ;;
 	ours) cmd=("$mrepo" delta apply $OURS_APPLY_ARGS "$2" "$4" "$5") ;;
 	bsdiff) cmd=(bspatch "$2" "$5" "$4") ;;
 	xdelta3) cmd=(xdelta3 -d -f -B "$(xdelta_win "$2")" -s "$2" "$4" "$5") ;;

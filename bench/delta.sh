@@ -58,6 +58,7 @@ APPLY_SIZES_MIB=${APPLY_SIZES_MIB:-}
 BIG_GIB=${BIG_GIB:-}
 APPLY_RUNS=${APPLY_RUNS:-5}
 OURS_DIFF_ARGS=${OURS_DIFF_ARGS:-}
+HDIFF_COMPRESSORS=${HDIFF_COMPRESSORS:-"lzma2-9 zstd-21"}
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/delta-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -70,16 +71,31 @@ done
 . "$top/bench/delta-tools.sh"
 mrepo=$work/mrepo
 OURS_APPLY_ARGS=
+# HDiffPatch: HDIFFZ and HPATCHZ, else the build of bench/delta-real.sh
+# in CORPUS_CACHE, else hdiffz on PATH.
+hdiff_dir=${CORPUS_CACHE:-/var/tmp/edgetuf-corpus}/hdiffpatch/HDiffPatch
+hdiffz=${HDIFFZ:-} hpatchz=${HPATCHZ:-}
+if [ -z "$hdiffz" ] && [ -x "$hdiff_dir/hdiffz" ]; then hdiffz=$hdiff_dir/hdiffz hpatchz=$hdiff_dir/hpatchz; fi
+if [ -z "$hdiffz" ] && command -v hdiffz >/dev/null; then hdiffz=$(command -v hdiffz) hpatchz=$(command -v hpatchz || true); fi
+listed=()
 for t in $TOOLS; do
 	case $t in
-	ours | bsdiff | xdelta3 | zstd) ;;
-	*) echo "bench: unknown tool $t (tools: ours bsdiff xdelta3 zstd)" >&2; exit 1 ;;
+	ours | hdiffz-m | hdiffz-s) ;;
+	bsdiff | xdelta3 | zstd) listed+=("$t") ;;
+	zstd-new) listed+=(zstd) ;;
+	*) echo "bench: unknown tool $t (tools: ours bsdiff xdelta3 zstd hdiffz-m hdiffz-s zstd-new)" >&2; exit 1 ;;
 	esac
 done
-read -r -a listed <<<"${TOOLS//ours/}"
 install_tools "${listed[@]}"
 tools=()
-for t in $TOOLS; do [ "$t" = ours ] || have "$t" && tools+=("$t"); done
+for t in $TOOLS; do
+	case $t in
+	ours) tools+=(ours) ;;
+	hdiffz-*) if [ -n "$hdiffz" ] && [ -x "$hdiffz" ] && [ -x "$hpatchz" ]; then tools+=("$t"); else echo "bench: no HDiffPatch (set HDIFFZ and HPATCHZ, or build it with bench/delta-real.sh): SKIPPING $t"; fi ;;
+	zstd-new) have zstd && tools+=("$t") ;;
+	*) have "$t" && tools+=("$t") ;;
+	esac
+done
 
 # Results of the pair runs, by "pair tool"; with REFERENCE, the other
 # tools' from an earlier run (bench/delta-tools.sh, load_reference).
@@ -110,6 +126,7 @@ echo "==> building mrepo and genpair"
 
 echo "==> $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(uptime | sed 's/.*load/load/')"
 tool_versions "${tools[@]}"
+[[ " ${tools[*]} " == *" hdiffz-"* ]] && echo "    HDiffPatch: $("$hpatchz" -v 2>&1 | head -n 1) ($hdiffz), compressors $HDIFF_COMPRESSORS"
 
 
 fmt_row() { printf '  %-10s %13s %8s %9s %9s %9s %9s  %s\n' "$@"; }
@@ -134,9 +151,24 @@ for pair in $PAIRS; do
 	for t in "${tools[@]}"; do
 		k="$pair $t"
 		rm -f "$patch" "$out"; sync
-		diff_cmd "$t" "$old" "$new" "$patch"
-		measure "$(limit_for "$t")" "$patch" "${cmd[@]}"
-		r_ds[$k]=$m_s r_dcpu[$k]=$m_cpu r_dm[$k]=$m_mib
+		# HDiffPatch: each compressor of HDIFF_COMPRESSORS, the smallest patch kept.
+		comps=(-)
+		[[ $t == hdiffz-* ]] && read -r -a comps <<<"$HDIFF_COMPRESSORS"
+		kept=
+		for c in "${comps[@]}"; do
+			rm -f "$patch.try"; sync
+			diff_cmd "$t" "$old" "$new" "$patch.try" "${c#-}"
+			measure "$(limit_for "$t")" "$patch.try" "${cmd[@]}"
+			[ "$m_rc" -eq 0 ] || { [ -n "$kept" ] || rc=$m_rc ds=$m_s dcpu=$m_cpu dm=$m_mib; continue; }
+			if [ -z "$kept" ] || [ "$(bytes "$patch.try")" -lt "$kept" ]; then
+				kept=$(bytes "$patch.try") rc=0 ds=$m_s dcpu=$m_cpu dm=$m_mib
+				[ "$c" != - ] && r_note[$k]=$c
+				mv "$patch.try" "$patch"
+			fi
+		done
+		rm -f "$patch.try"
+		m_rc=$rc
+		r_ds[$k]=$ds r_dcpu[$k]=$dcpu r_dm[$k]=$dm
 		if [ "$m_rc" -ne 0 ]; then
 			r_check[$k]="diff $(fail_reason)"
 			# A timeout kills the tool but loses its rusage: no peak RSS.
@@ -148,7 +180,7 @@ for pair in $PAIRS; do
 		r_pct[$k]=$(percent "${r_bytes[$k]}" "${newlen[$pair]}")
 		apply_cmd "$t" "$old" "$new" "$patch" "$out"
 		apply_and_check "$k" "$new" "$out" "$(limit_for "$t")" "${cmd[@]}"
-		fmt_row "$t" "${r_bytes[$k]}" "${r_pct[$k]}" "${r_ds[$k]}" "${r_dm[$k]}" "${r_as[$k]}" "${r_am[$k]}" "${r_check[$k]}"
+		fmt_row "$t" "${r_bytes[$k]}" "${r_pct[$k]}" "${r_ds[$k]}" "${r_dm[$k]}" "${r_as[$k]}" "${r_am[$k]}" "${r_check[$k]}${r_note[$k]:+ (${r_note[$k]} ${r_bytes[$k]})}"
 	done
 	rm -f "$old" "$new" "$patch" "$out"
 done
@@ -162,7 +194,7 @@ done
 # reference run's: a ratio of wall times taken at different loads.
 if [ -n "$PAIRS" ] && [[ " ${tools[*]} " == *" ours "* ]]; then
 	references=()
-	for t in bsdiff xdelta3 zstd; do [[ " ${tools[*]} ${ref_tools[*]} " == *" $t "* ]] && references+=("$t"); done
+	for t in bsdiff xdelta3 zstd hdiffz-m hdiffz-s zstd-new; do [[ " ${tools[*]} ${ref_tools[*]} " == *" $t "* ]] && references+=("$t"); done
 	echo
 	echo "==> ours against the references (${references[*]}) and the targets (${SIZE_MIB} MiB pairs)"
 	for pair in $PAIRS; do
@@ -200,7 +232,7 @@ fi
 if [ -n "$RESULTS_TSV" ] && [ -n "$PAIRS" ]; then
 	pair_sizes() { printf '%s\t%s\t%s\n' "${SIZE_MIB} MiB, seed $SEED" "${oldlen[$1]}" "${newlen[$1]}"; }
 	read -r -a pairs_order <<<"$PAIRS"
-	tools_order=(ours bsdiff xdelta3 zstd)
+	tools_order=(ours bsdiff xdelta3 zstd hdiffz-m hdiffz-s zstd-new)
 	write_results "$RESULTS_TSV" pair_sizes
 	echo
 	echo "==> results table written to $RESULTS_TSV"
