@@ -7,6 +7,8 @@
 #   bench/delta-real.sh                        # every pair, every tool
 #   PAIRS="pose-bundle silero-v5-v6" TOOLS="ours zstd hdiffz-m" bench/delta-real.sh
 #   FETCH_ONLY=1 bench/delta-real.sh           # download and check the pairs only
+#   REFERENCE=bench/results/delta-real-2026-12-05-baseline.txt bench/delta-real.sh
+#                                              # ours only, the others from that run
 #   HDIFFPATCH_SRC=~/src/HDiffPatch bench/delta-real.sh
 #
 # The corpus. Each row of CORPUS (default bench/delta-corpus.tsv) names a
@@ -69,8 +71,16 @@
 # ours at most 0.95x the smallest of the general tools (bsdiff, xdelta3,
 # zstd, hdiffz-m, hdiffz-s, zstd-new), diff memory at most 8x the old file,
 # apply under 32 MiB, and apply within 1.5x of the copy on pairs of 64 MiB
-# or more. Scratch files go to a temporary directory under
-# ${BENCH_TMP:-/var/tmp}.
+# or more; then the same for docs/delta.md as a markdown table. Scratch
+# files go to a temporary directory under ${BENCH_TMP:-/var/tmp}.
+#
+# The general tools' results do not change with our code: REFERENCE=FILE
+# (several, space-separated: a later file's rows replace an earlier's)
+# takes them from an earlier run, its printed output or a table written
+# with RESULTS_TSV=FILE (bench/delta-tools.sh: one row per pair and tool),
+# and TOOLS then defaults to ours. Each pair's old and new sizes must be
+# FILE's. The copy floor is measured anew. RESULTS_TSV=FILE writes the
+# results of this run, with those taken from REFERENCE, as such a table.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -230,11 +240,11 @@ load_reference_results() {
 	[ -n "$REFERENCE" ] || return 0
 	load_reference "$REFERENCE" "${tools[@]}"
 	for name in "${names[@]}"; do
-		[ -n "${ref_new[$name]:-}" ] || { echo "bench: $REFERENCE has no results for $name"; continue; }
+		[ -n "${ref_new[$name]:-}" ] || { echo "bench: no results for $name in $REFERENCE"; continue; }
 		[ "${ref_old[$name]}/${ref_new[$name]}" = "$(bytes "${p_old[$name]}")/$(bytes "${p_new[$name]}")" ] ||
 			die "$REFERENCE: $name was ${ref_old[$name]} -> ${ref_new[$name]} bytes there, $(bytes "${p_old[$name]}") -> $(bytes "${p_new[$name]}") here: not the same pair"
 	done
-	echo "==> results of ${ref_tools[*]} from $REFERENCE ($(sed -n 's/^==> bench\/delta-real.sh, \([0-9-]* [0-9:]* UTC\).*/run of \1/p' "$REFERENCE" | head -n 1 | grep . || echo 'a results table'))"
+	echo "==> results of ${ref_tools[*]} from $REFERENCE"
 }
 
 debian_tools=()
@@ -445,7 +455,7 @@ print_goals() {
 print_markdown() {
 	local name
 	echo
-	echo "==> markdown for docs/delta.md: $(date -u '+%Y-%m-%d'), ours at $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)${REFERENCE:+, general tools from $(basename "$REFERENCE")}"
+	echo "==> markdown for docs/delta.md: $(date -u '+%Y-%m-%d'), ours at $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)${REFERENCE:+, general tools from $REFERENCE}"
 	echo
 	goals_markdown_header
 	for name in "${names[@]}"; do goals_markdown_row "$name" "$(bytes "${p_old[$name]}")" "${floor_s[$name]}"; done

@@ -217,26 +217,30 @@ reference_rows() {
 		}' "$1"
 }
 
-# load_reference FILE TOOL...: fills the result arrays (r_bytes, r_pct,
-# r_ds, r_dcpu, r_dm, r_as, r_acpu, r_am, r_check, r_note) for each pair
-# and tool of FILE except the TOOLs (those run now), and ref_old,
-# ref_new, ref_variant by pair; ref_tools lists the tools loaded.
-# Rows of a failed tool keep their check (e.g. "diff timeout").
+# load_reference "FILE..." TOOL...: fills the result arrays (r_bytes,
+# r_pct, r_ds, r_dcpu, r_dm, r_as, r_acpu, r_am, r_check, r_note) for each
+# pair and tool of the FILEs (space-separated; a later file's row replaces
+# an earlier one's) except the TOOLs (those run now), and ref_old,
+# ref_new, ref_variant by pair; ref_tools lists the tools loaded. Rows of
+# a failed tool keep their check (e.g. "diff timeout").
 load_reference() {
-	local file=$1 pair tool variant oldb newb pb pct ds dcpu dm as acpu am check comp k
+	local files=$1 file pair tool variant oldb newb pb pct ds dcpu dm as acpu am check comp k
 	shift
-	[ -r "$file" ] || { echo "bench: no reference results $file" >&2; exit 1; }
 	ref_tools=()
-	while IFS=$'\t' read -r pair tool variant oldb newb pb pct ds dcpu dm as acpu am check comp; do
-		[[ " $* " == *" $tool "* ]] && continue
-		k="$pair $tool"
-		ref_old[$pair]=$oldb ref_new[$pair]=$newb ref_variant[$pair]=$variant
-		if [ "$pb" != - ]; then r_bytes[$k]=$pb r_pct[$k]=$pct; fi
-		r_ds[$k]=$ds r_dcpu[$k]=$dcpu r_dm[$k]=$dm r_as[$k]=$as r_acpu[$k]=$acpu r_am[$k]=$am r_check[$k]=$check
-		[ "$comp" != - ] && r_note[$k]=$comp
-		[[ " ${ref_tools[*]} " == *" $tool "* ]] || ref_tools+=("$tool")
-	done < <(reference_rows "$file")
-	[ ${#ref_tools[@]} -gt 0 ] || { echo "bench: no results of other tools than ($*) in $file" >&2; exit 1; }
+	for file in $files; do
+		[ -r "$file" ] || { echo "bench: no reference results $file" >&2; exit 1; }
+		while IFS=$'\t' read -r pair tool variant oldb newb pb pct ds dcpu dm as acpu am check comp; do
+			[[ " $* " == *" $tool "* ]] && continue
+			k="$pair $tool"
+			ref_old[$pair]=$oldb ref_new[$pair]=$newb ref_variant[$pair]=$variant
+			unset 'r_bytes[$k]' 'r_pct[$k]' 'r_note[$k]'
+			if [ "$pb" != - ]; then r_bytes[$k]=$pb r_pct[$k]=$pct; fi
+			r_ds[$k]=$ds r_dcpu[$k]=$dcpu r_dm[$k]=$dm r_as[$k]=$as r_acpu[$k]=$acpu r_am[$k]=$am r_check[$k]=$check
+			[ "$comp" != - ] && r_note[$k]=$comp
+			[[ " ${ref_tools[*]} " == *" $tool "* ]] || ref_tools+=("$tool")
+		done < <(reference_rows "$file")
+	done
+	[ ${#ref_tools[@]} -gt 0 ] || { echo "bench: no results of other tools than ($*) in $files" >&2; exit 1; }
 }
 
 # write_results FILE PAIR_VARIANT_FN: writes the results table of every
