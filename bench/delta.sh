@@ -9,6 +9,8 @@
 #   SIZE_MIB=4 TOOLS="bsdiff xdelta3 zstd" bench/delta.sh
 #   PAIRS= APPLY_SIZES_MIB="64 256 1024" bench/delta.sh   # apply memory flatness only
 #   PAIRS= BIG_GIB=4 bench/delta.sh                   # a 4 GiB pair, ours only
+#   REFERENCE="bench/results/delta-2026-11-26-readahead.txt bench/results/delta-2026-12-05-hdiffpatch.tsv" bench/delta.sh
+#                                                     # ours only, the others from those runs
 #
 # Per pair (PAIRS, default "tail finetune int8-insert head"; pairs are
 # described by `go run ./bench/genpair -list`) of SIZE_MIB MiB (default
@@ -19,14 +21,31 @@
 # Every diff and apply is followed by `sync` of the file it wrote, as mrepo
 # fsyncs what it writes. Applies and the cp floor run APPLY_RUNS times
 # (default 5), each into a fresh file; the median time is shown, with the
-# largest peak RSS: single runs of a 0.1 s job vary by 2x on this disk. Ends with ours against the smallest reference
-# patch and against bsdiff's diff time, next to the targets.
+# largest peak RSS: single runs of a 0.1 s job vary by 2x on this disk.
+# Ends with ours against the smallest reference patch and against
+# bsdiff's diff time, next to issue 17's targets, and those as a markdown
+# table for docs/delta.md.
+#
+# The reference tools' results do not change with our code: REFERENCE
+# names earlier runs (their printed output, or tables written with
+# RESULTS_TSV=FILE; several, space-separated, a later file's rows
+# replacing an earlier's) whose results are used for the tools not run
+# now; TOOLS then defaults to ours. Each pair must have the size, seed and
+# file lengths of the reference's. RESULTS_TSV=FILE writes this run's
+# results, with those taken from REFERENCE, as a table
+# (bench/delta-tools.sh).
 #
 # The reference tools run as
 #   bsdiff OLD NEW PATCH                      bspatch OLD OUT PATCH
 #   xdelta3 -9 -S djw -B W -e -f -s OLD NEW PATCH    xdelta3 -d -f -B W -s OLD PATCH OUT
 #   zstd -19 --single-thread --long=L --patch-from=OLD NEW -o PATCH
 #                                             zstd -d --long=L --patch-from=OLD PATCH -o OUT
+#   hdiffz-m, hdiffz-s: HDiffPatch's hdiffz -m-6 and -s-64 (-p-1), each
+#             with every compressor of HDIFF_COMPRESSORS (default "lzma2-9
+#             zstd-21"), the smallest patch kept; applied with hpatchz.
+#             HDIFFZ and HPATCHZ name the binaries; else the build of
+#             bench/delta-real.sh in CORPUS_CACHE, or hdiffz on PATH.
+#   zstd-new: zstd -19 --long of the new file alone (a full download)
 # with W and L covering the files (xdelta3's source window, zstd's window
 # log); -S djw and --single-thread give their smallest patches on these
 # pairs. Each reference tool runs under a timeout (BSDIFF_TIMEOUT, default
