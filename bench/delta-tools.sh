@@ -232,6 +232,10 @@ load_reference() {
 		while IFS=$'\t' read -r pair tool variant oldb newb pb pct ds dcpu dm as acpu am check comp; do
 			[[ " $* " == *" $tool "* ]] && continue
 			k="$pair $tool"
+			if [ -n "${ref_new[$pair]:-}" ] && [ "${ref_variant[$pair]}/${ref_old[$pair]}/${ref_new[$pair]}" != "$variant/$oldb/$newb" ]; then
+				echo "bench: $file: $tool's $pair is $variant/$oldb/$newb (variant/old/new bytes), another reference row's ${ref_variant[$pair]}/${ref_old[$pair]}/${ref_new[$pair]}: not the same pair" >&2
+				exit 1
+			fi
 			ref_old[$pair]=$oldb ref_new[$pair]=$newb ref_variant[$pair]=$variant
 			unset 'r_bytes[$k]' 'r_pct[$k]' 'r_note[$k]'
 			if [ "$pb" != - ]; then r_bytes[$k]=$pb r_pct[$k]=$pct; fi
