@@ -455,7 +455,7 @@ print_goals() {
 print_markdown() {
 	local name
 	echo
-	echo "==> markdown for docs/delta.md: $(date -u '+%Y-%m-%d'), ours at $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)${REFERENCE:+, general tools from $REFERENCE}"
+	echo "==> markdown for docs/delta.md: $(date -u '+%Y-%m-%d'), ours at $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)${REFERENCE:+, general tools from $REFERENCE}, applied with ${APPLY_TOOL:-mrepo}"
 	echo
 	goals_markdown_header
 	for name in "${names[@]}"; do goals_markdown_row "$name" "$(bytes "${p_old[$name]}")" "${floor_s[$name]}"; done

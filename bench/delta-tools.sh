@@ -318,18 +318,18 @@ x_old() { awk -v m="$1" -v o="$2" 'BEGIN {printf "%.1fx", m * 1048576 / o}'; } #
 # table of ours against the best general tool and the goals, for
 # docs/delta.md (after judge_ours NAME).
 goals_markdown_header() {
-	echo "| Pair | ours | best general tool | ours / best | size (<= 0.95) | diff peak RSS, x old | memory (8x, 160 MiB floor) | apply / cp + sync | apply time (1.5x, >= 64 MiB) |"
-	echo "|---|---|---|---|---|---|---|---|---|"
+	echo "| Pair | ours | best general tool | ours / best | size (<= 0.95) | diff peak RSS, x old | memory (8x, 160 MiB floor) | apply peak RSS | apply / cp + sync | apply time (1.5x, >= 64 MiB) |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
 }
 goals_markdown_row() {
 	local name=$1 k="$1 ours"
 	if [ "${r_check[$k]:-}" != ok ]; then
-		echo "| $name | ${r_check[$k]:-did not run} | ${best_tool[$name]:--} | - | NOT met | - | - | - | - |"
+		echo "| $name | ${r_check[$k]:-did not run} | ${best_tool[$name]:--} | - | NOT met | - | - | - | - | - |"
 		return 0
 	fi
-	printf '| %s | %s | %s | %s | %s | %s MiB, %s | %s | %s / %s s = %s | %s |\n' "$name" "$(size_cell "$k")" \
+	printf '| %s | %s | %s | %s | %s | %s MiB, %s | %s | %s MiB | %s / %s s = %s | %s |\n' "$name" "$(size_cell "$k")" \
 		"${best_tool[$name]:+${best_tool[$name]} $(size_cell "$name ${best_tool[$name]%% *}")}" \
 		"$([ -n "${best_bytes[$name]}" ] && awk -v o="${r_bytes[$k]}" -v b="${best_bytes[$name]}" 'BEGIN {printf "%.3f", o / b}' || echo -)" "${g_size[$name]}" \
-		"${r_dm[$k]}" "$(x_old "${r_dm[$k]}" "$2")" "${g_mem[$name]}" \
+		"${r_dm[$k]}" "$(x_old "${r_dm[$k]}" "$2")" "${g_mem[$name]}" "${r_am[$k]}" \
 		"${r_as[$k]}" "$3" "${apply_ratio[$name]}" "${g_time[$name]}"
 }

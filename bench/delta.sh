@@ -243,7 +243,7 @@ if [ -n "$PAIRS" ] && [[ " ${tools[*]} " == *" ours "* ]]; then
 		echo "      diff peak ${r_dm[$k]} MiB = $(x_old "${r_dm[$k]}" "${oldlen[$pair]}") the old file [target <= $((mem_budget[$pair] >> 20)) MiB: ${g_mem[$pair]}]; apply peak ${r_am[$k]} MiB [target < 32: ${g_apply[$pair]}], apply ${r_as[$k]} s (CPU ${r_acpu[$k]} s) vs cp ${floor_s[$pair]} s: ${apply_ratio[$pair]} [target <= 1.5x at >= 64 MiB: ${g_time[$pair]}]"
 	done
 	echo
-	echo "==> markdown for docs/delta.md section 7: $(date -u '+%Y-%m-%d'), ours at $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown), ${SIZE_MIB} MiB pairs${REFERENCE:+, references from $REFERENCE}"
+	echo "==> markdown for docs/delta.md section 7: $(date -u '+%Y-%m-%d'), ours at $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown), ${SIZE_MIB} MiB pairs${REFERENCE:+, references from $REFERENCE}, applied with ${APPLY_TOOL:-mrepo}"
 	echo
 	goals_markdown_header
 	for pair in $PAIRS; do goals_markdown_row "$pair" "${oldlen[$pair]}" "${floor_s[$pair]}"; done
