@@ -7,6 +7,8 @@
 #   bench/delta-real.sh                        # every pair, every tool
 #   PAIRS="pose-bundle silero-v5-v6" TOOLS="ours zstd hdiffz-m" bench/delta-real.sh
 #   FETCH_ONLY=1 bench/delta-real.sh           # download and check the pairs only
+#   REFERENCE=bench/results/delta-real-2026-12-05-baseline.txt bench/delta-real.sh
+#                                              # ours only, the others from that run
 #   HDIFFPATCH_SRC=~/src/HDiffPatch bench/delta-real.sh
 #
 # The corpus. Each row of CORPUS (default bench/delta-corpus.tsv) names a
@@ -69,14 +71,25 @@
 # ours at most 0.95x the smallest of the general tools (bsdiff, xdelta3,
 # zstd, hdiffz-m, hdiffz-s, zstd-new), diff memory at most 8x the old file,
 # apply under 32 MiB, and apply within 1.5x of the copy on pairs of 64 MiB
-# or more. Scratch files go to a temporary directory under
-# ${BENCH_TMP:-/var/tmp}.
+# or more; then the same for docs/delta.md as a markdown table. Scratch
+# files go to a temporary directory under ${BENCH_TMP:-/var/tmp}.
+#
+# The general tools' results do not change with our code: REFERENCE=FILE
+# (several, space-separated: a later file's rows replace an earlier's)
+# takes them from an earlier run, its printed output or a table written
+# with RESULTS_TSV=FILE (bench/delta-tools.sh: one row per pair and tool),
+# and TOOLS then defaults to ours. Each pair's old and new sizes must be
+# FILE's. The copy floor is measured anew. RESULTS_TSV=FILE writes the
+# results of this run, with those taken from REFERENCE, as such a table.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=${CORPUS:-$top/bench/delta-corpus.tsv}
 CORPUS_CACHE=${CORPUS_CACHE:-/var/tmp/edgetuf-corpus}
 PAIRS=${PAIRS:-}
+REFERENCE=${REFERENCE:-}
+RESULTS_TSV=${RESULTS_TSV:-}
+if [ -n "$REFERENCE" ]; then TOOLS=${TOOLS:-ours}; fi
 TOOLS=${TOOLS:-"ours xdelta3 zstd hdiffz-m hdiffz-s zstd-new xz-new bsdiff"}
 HDIFF_COMPRESSORS=${HDIFF_COMPRESSORS:-"lzma2-9 zstd-21"}
 BSDIFF_TIMEOUT=${BSDIFF_TIMEOUT:-1200}
@@ -90,6 +103,7 @@ OURS_APPLY_ARGS=${OURS_APPLY_ARGS:-"--max-patch-ratio 2"}
 APPLY_TOOL=${APPLY_TOOL:-mrepo}
 FETCH_ONLY=${FETCH_ONLY:-}
 GENERAL_TOOLS="bsdiff xdelta3 zstd hdiffz-m hdiffz-s zstd-new"
+read -r -a general_tools <<<"$GENERAL_TOOLS"
 
 die() { echo "bench: $*" >&2; exit 1; }
 for tool in npm node cmp timeout /usr/bin/time sha256sum tar; do
@@ -218,6 +232,25 @@ if [ -n "$wants_hdiff" ] && { [ -z "$hdiffz" ] || [ -z "$hpatchz" ]; }; then
 	fi
 fi
 
+# load_reference_results: with REFERENCE, the other tools' results from
+# an earlier run (bench/delta-tools.sh, load_reference), checked against
+# the pairs' sizes; ref_tools lists them.
+declare -A r_bytes r_pct r_ds r_dcpu r_dm r_as r_acpu r_am r_check r_note
+# shellcheck disable=SC2034 # ref_variant: delta.sh checks it
+declare -A ref_old ref_new ref_variant
+ref_tools=()
+load_reference_results() {
+	local name
+	[ -n "$REFERENCE" ] || return 0
+	load_reference "$REFERENCE" "${tools[@]}"
+	for name in "${names[@]}"; do
+		[ -n "${ref_new[$name]:-}" ] || { echo "bench: no results for $name in $REFERENCE"; continue; }
+		[ "${ref_old[$name]}/${ref_new[$name]}" = "$(bytes "${p_old[$name]}")/$(bytes "${p_new[$name]}")" ] ||
+			die "$REFERENCE: $name was ${ref_old[$name]} -> ${ref_new[$name]} bytes there, $(bytes "${p_old[$name]}") -> $(bytes "${p_new[$name]}") here: not the same pair"
+	done
+	echo "==> results of ${ref_tools[*]} from $REFERENCE"
+}
+
 debian_tools=()
 for t in $TOOLS; do
 	case $t in
@@ -244,7 +277,7 @@ done
 first_tools=() last_tools=()
 for t in "${tools[@]}"; do if [ "$t" = bsdiff ]; then last_tools+=("$t"); else first_tools+=("$t"); fi; done
 
-echo "==> bench/delta-real.sh, $(date -u '+%Y-%m-%d %H:%M UTC'): PAIRS=\"${names[*]}\" TOOLS=\"${tools[*]}\" HDIFF_COMPRESSORS=\"$HDIFF_COMPRESSORS\" APPLY_RUNS=$APPLY_RUNS BSDIFF_TIMEOUT=$BSDIFF_TIMEOUT OTHER_TIMEOUT=$OTHER_TIMEOUT${OURS_DIFF_ARGS:+ OURS_DIFF_ARGS=\"$OURS_DIFF_ARGS\"} OURS_APPLY_ARGS=\"$OURS_APPLY_ARGS\"${MREPO_MANIFEST_FLAGS:+ MREPO_MANIFEST_FLAGS=\"$MREPO_MANIFEST_FLAGS\"}"
+echo "==> bench/delta-real.sh, $(date -u '+%Y-%m-%d %H:%M UTC'): PAIRS=\"${names[*]}\" TOOLS=\"${tools[*]}\" HDIFF_COMPRESSORS=\"$HDIFF_COMPRESSORS\" APPLY_RUNS=$APPLY_RUNS BSDIFF_TIMEOUT=$BSDIFF_TIMEOUT OTHER_TIMEOUT=$OTHER_TIMEOUT${OURS_DIFF_ARGS:+ OURS_DIFF_ARGS=\"$OURS_DIFF_ARGS\"} OURS_APPLY_ARGS=\"$OURS_APPLY_ARGS\"${REFERENCE:+ REFERENCE=$REFERENCE}${MREPO_MANIFEST_FLAGS:+ MREPO_MANIFEST_FLAGS=\"$MREPO_MANIFEST_FLAGS\"}"
 echo "==> building mrepo"
 (cd "$top" && go build -o "$mrepo" ./cmd/mrepo)
 if [ "$APPLY_TOOL" = deltaapply ]; then
@@ -262,14 +295,12 @@ echo "==> $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2
 mapfile -t listed < <({ [[ " ${tools[*]} " == *" ours "* ]] && echo ours; printf '%s\n' "${debian_tools[@]}" | sort -u; } | grep .)
 tool_versions "${listed[@]}"
 [ -n "$hdiffz" ] && [[ " ${tools[*]} " == *" hdiffz-"* ]] && echo "    HDiffPatch: $("$hpatchz" -v 2>&1 | head -n 1) ($hdiffz)"
-
-# pow2_at_least N MIN MAX: the smallest power of two >= N, clamped.
-pow2_at_least() { awk -v n="$1" -v lo="$2" -v hi="$3" 'BEGIN {w = lo; while (w < n && w < hi) w *= 2; printf "%d", w}'; }
+load_reference_results
 
 # real_diff_cmd TOOL OLD NEW PATCH [COMPRESSOR] NAME: sets cmd.
 # shellcheck disable=SC2016 # the sh -c scripts expand their own arguments
 real_diff_cmd() {
-	local t=$1 old=$2 new=$3 patch=$4 comp=${5:-} name=${6:-} wlog flags
+	local t=$1 old=$2 new=$3 patch=$4 comp=${5:-} name=${6:-} flags
 	case $t in
 	ours)
 		flags=$manifest_flags
@@ -282,30 +313,14 @@ real_diff_cmd() {
 		# shellcheck disable=SC2206 # flags are words
 		cmd=("$mrepo" delta create --json $flags $OURS_DIFF_ARGS "$old" "$new" "$patch")
 		;;
-	hdiffz-m | hdiffz-s)
-		local dict mode=-m-6
-		[ "$t" = hdiffz-s ] && mode=-s-64
-		dict=$(pow2_at_least "$(bytes "$new")" 1048576 134217728)
-		case $comp in
-		lzma2-* | lzma-*) comp=$comp-$((dict / 1048576))m ;;
-		zstd-*) comp=$comp-$(awk -v d="$dict" 'BEGIN {print int(log(d) / log(2) + 0.5)}') ;;
-		esac
-		cmd=("$hdiffz" "$mode" -p-1 "-c-$comp" -f "$old" "$new" "$patch")
-		;;
-	zstd-new)
-		wlog=$(awk -v n="$(bytes "$new")" 'BEGIN {w = 20; while (2 ^ w < n && w < 31) w++; print w}')
-		cmd=(zstd -q -f -19 --single-thread --long="$wlog" "$new" -o "$patch")
-		;;
 	xz-new) cmd=(sh -c 'xz -9e -T1 -c "$1" >"$2"' sh "$new" "$patch") ;;
-	*) diff_cmd "$t" "$old" "$new" "$patch" ;;
+	*) diff_cmd "$t" "$old" "$new" "$patch" "$comp" ;;
 	esac
 }
 # shellcheck disable=SC2016 # the sh -c scripts expand their own arguments
 real_apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd
 	case $1 in
 	ours) if [ "$APPLY_TOOL" = deltaapply ]; then cmd=("$work/deltaapply" -max-patch-ratio 2 "$2" "$4" "$5"); else apply_cmd "$@"; fi ;;
-	hdiffz-*) cmd=("$hpatchz" -f "$2" "$4" "$5") ;;
-	zstd-new) cmd=(zstd -q -f -d --long=31 "$4" -o "$5") ;;
 	xz-new) cmd=(sh -c 'xz -d -c "$1" >"$2"' sh "$4" "$5") ;;
 	*) apply_cmd "$@" ;;
 	esac
@@ -313,10 +328,8 @@ real_apply_cmd() { # TOOL OLD NEW PATCH OUT: sets cmd
 
 fmt_row() { printf '  %-10s %11s %7s %8s %8s %8s %7s %8s %9s  %s\n' "$@"; }
 header_row() { fmt_row tool "patch bytes" "% new" "diff s" "diff cpu" "diff MiB" "x old" "apply s" "apply MiB" check; }
-ratio() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN {printf f, (b > 0 ? a / b : 0)}'; }
 
-# Results, by "pair tool".
-declare -A r_bytes r_pct r_ds r_dcpu r_dm r_as r_am r_check r_note
+# Results, by "pair tool" (declared above, with the reference's).
 declare -A floor_s
 ours_stats=()
 
@@ -389,65 +402,82 @@ if [ ${#ours_stats[@]} -gt 0 ]; then
 	printf '  %s\n' "${ours_stats[@]}"
 fi
 
-# The summary: % of the new file per tool, the best general tool, and
-# ours against the goals.
-echo
-echo "==> summary: patch size as % of the new file (lower is better); best: the smallest general tool (${GENERAL_TOOLS// /, }; xz-new is for reference only)"
+# The summary: % of the new file per tool (the tools run now and those
+# from REFERENCE), the best general tool, and ours against the goals.
+columns=()
+for t in ours xdelta3 zstd hdiffz-m hdiffz-s zstd-new xz-new bsdiff; do
+	[[ " ${tools[*]} ${ref_tools[*]} " == *" $t "* ]] && columns+=("$t")
+done
 cell() { # NAME TOOL
 	local k="$1 $2"
 	if [ "${r_check[$k]:-}" = ok ]; then echo "${r_pct[$k]}%"; elif [ -n "${r_check[$k]:-}" ]; then echo "fail"; else echo "-"; fi
 }
-hdr="| pair | new bytes |"
-sep="|---|---|"
-for t in "${tools[@]}"; do hdr+=" $t |"; sep+="---|"; done
-echo "$hdr best general tool | ours / best | goal <= 0.95 |"
-echo "$sep---|---|---|"
-declare -A best_bytes best_tool
-for name in "${names[@]}"; do
-	row="| $name | $(bytes "${p_new[$name]}") |"
-	for t in "${tools[@]}"; do row+=" $(cell "$name" "$t") |"; done
-	b='' bt=''
-	for t in $GENERAL_TOOLS; do
-		k="$name $t"
-		[ "${r_check[$k]:-}" = ok ] || continue
-		if [ -z "$b" ] || [ "${r_bytes[$k]}" -lt "$b" ]; then b=${r_bytes[$k]} bt=$t${r_note[$k]:+ (${r_note[$k]})}; fi
-	done
-	best_bytes[$name]=$b best_tool[$name]=$bt
-	o=${r_bytes["$name ours"]:-}
-	if [ -n "$b" ] && [ -n "$o" ] && [ "${r_check["$name ours"]}" = ok ]; then
-		row+=" $bt ${r_pct["$name ${bt%% *}"]}% | $(ratio "$o" "$b") | $(verdict "$o <= 0.95 * $b") |"
-	else
-		row+=" ${bt:--} | - | - |"
-	fi
-	echo "$row"
-done
-
-if [[ " ${tools[*]} " == *" ours "* ]]; then
+print_summary() {
+	local name t row hdr sep o b bt
 	echo
-	echo "==> ours against the goals: patch <= 0.95x the best general tool; diff peak RSS <= 8x the old file; apply peak < 32 MiB; apply <= 1.5x cp on pairs >= 64 MiB"
-	met=0 total=0
+	echo "==> summary: patch size as % of the new file (lower is better); best: the smallest general tool (${GENERAL_TOOLS// /, }; xz-new is for reference only)${REFERENCE:+; ${ref_tools[*]} from $REFERENCE}"
+	hdr="| pair | new bytes |" sep="|---|---|"
+	for t in "${columns[@]}"; do hdr+=" $t |" sep+="---|"; done
+	echo "$hdr best general tool | ours / best | goal <= 0.95 |"
+	echo "$sep---|---|---|"
+	for name in "${names[@]}"; do
+		row="| $name | $(bytes "${p_new[$name]}") |"
+		for t in "${columns[@]}"; do row+=" $(cell "$name" "$t") |"; done
+		best_general "$name" "${general_tools[@]}"
+		b=${best_bytes[$name]} bt=${best_tool[$name]}
+		o=${r_bytes["$name ours"]:-}
+		if [ -n "$b" ] && [ -n "$o" ] && [ "${r_check["$name ours"]}" = ok ]; then
+			row+=" $bt ${r_pct["$name ${bt%% *}"]}% | $(ratio "$o" "$b") | $(verdict "$o <= 0.95 * $b") |"
+		else
+			row+=" ${bt:--} | - | - |"
+		fi
+		echo "$row"
+	done
+}
+
+print_goals() {
+	local name k met=0 mem_met=0 total=0 line
+	echo
+	echo "==> ours against the goals: patch <= 0.95x the best general tool; diff peak RSS <= 8x the old file (160 MiB for old files under 20 MiB); apply peak < 32 MiB; apply (median of $APPLY_RUNS) <= 1.5x cp new out && sync on pairs >= 64 MiB"
 	for name in "${names[@]}"; do
 		k="$name ours"
 		total=$((total + 1))
 		if [ "${r_check[$k]:-}" != ok ]; then
-			echo "  $name: ours ${r_check[$k]:-did not run}: goal not met"
+			echo "  $name: ours ${r_check[$k]:-did not run}: goals NOT met"
 			continue
 		fi
-		oldlen=$(bytes "${p_old[$name]}") newlen=$(bytes "${p_new[$name]}")
+		judge_ours "$name" "$(bytes "${p_old[$name]}")" "$(bytes "${p_new[$name]}")" "${floor_s[$name]}"
+		[ "${g_size[$name]}" = met ] && met=$((met + 1))
+		[ "${g_mem[$name]}" = met ] && mem_met=$((mem_met + 1))
 		line="  $name: ${r_pct[$k]}%"
-		if [ -n "${best_bytes[$name]}" ]; then
-			size_ok=$(verdict "${r_bytes[$k]} <= 0.95 * ${best_bytes[$name]}")
-			[ "$size_ok" = ok ] && met=$((met + 1))
-			line+=" vs ${best_tool[$name]} ${r_pct["$name ${best_tool[$name]%% *}"]}%: $(ratio "${r_bytes[$k]}" "${best_bytes[$name]}")x [size: $([ "$size_ok" = ok ] && echo "goal met" || echo "goal NOT met")]"
-		fi
-		line+="; diff ${r_ds[$k]} s (CPU ${r_dcpu[$k]} s), ${r_dm[$k]} MiB = $(awk -v m="${r_dm[$k]}" -v o="$oldlen" 'BEGIN {printf "%.1fx", m * 1048576 / o}') old [<= 8x: $(verdict "${r_dm[$k]} * 1048576 <= 8 * $oldlen")]"
-		line+="; apply ${r_as[$k]} s, ${r_am[$k]} MiB [< 32: $(verdict "${r_am[$k]} < 32")]"
-		if [ "$newlen" -ge $((64 << 20)) ]; then
-			line+=", $(ratio "${r_as[$k]}" "${floor_s[$name]}" %.2f)x cp ${floor_s[$name]} s [<= 1.5x: $(verdict "${r_as[$k]} <= 1.5 * ${floor_s[$name]}")]"
-		else
-			line+=", cp ${floor_s[$name]} s"
-		fi
+		[ -n "${best_bytes[$name]}" ] && line+=" vs ${best_tool[$name]} ${r_pct["$name ${best_tool[$name]%% *}"]}%: $(ratio "${r_bytes[$k]}" "${best_bytes[$name]}")x [size: ${g_size[$name]}]"
+		line+="; diff ${r_ds[$k]} s (CPU ${r_dcpu[$k]} s), ${r_dm[$k]} MiB = $(x_old "${r_dm[$k]}" "$(bytes "${p_old[$name]}")") old, budget $((mem_budget[$name] >> 20)) MiB [memory: ${g_mem[$name]}]"
+		line+="; apply ${r_as[$k]} s (CPU ${r_acpu[$k]:--} s), ${r_am[$k]} MiB [< 32 MiB: ${g_apply[$name]}], cp ${floor_s[$name]} s, apply / cp ${apply_ratio[$name]} [time, >= 64 MiB: ${g_time[$name]}]"
 		echo "$line"
 	done
-	echo "  size goal met on $met of $total pairs"
+	echo "  size goal met on $met of $total pairs, memory goal on $mem_met of $total"
+}
+
+# print_markdown: the table for docs/delta.md ("Real model pairs"), ours
+# against the best general tool and the goals, ready to paste.
+print_markdown() {
+	local name
+	echo
+	echo "==> markdown for docs/delta.md: $(date -u '+%Y-%m-%d'), ours at $(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)${REFERENCE:+, general tools from $REFERENCE}, applied with ${APPLY_TOOL:-mrepo}"
+	echo
+	goals_markdown_header
+	for name in "${names[@]}"; do goals_markdown_row "$name" "$(bytes "${p_old[$name]}")" "${floor_s[$name]}"; done
+}
+
+print_summary
+if [[ " ${tools[*]} " == *" ours "* ]]; then
+	print_goals
+	print_markdown
+fi
+if [ -n "$RESULTS_TSV" ]; then
+	pair_sizes() { printf -- '-\t%s\t%s\n' "$(bytes "${p_old[$1]}")" "$(bytes "${p_new[$1]}")"; }
+	pairs_order=("${names[@]}") tools_order=("${columns[@]}")
+	write_results "$RESULTS_TSV" pair_sizes
+	echo
+	echo "==> results table written to $RESULTS_TSV"
 fi
