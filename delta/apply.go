@@ -81,6 +81,7 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 	}
 	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(), work: work, hooks: hooks,
 		tmp: make([]byte, copyBuf)}
+	a.fdiff.work, a.fextra.work = work, work
 	a.out = newOutput(out, hooks, h.TargetLength)
 	defer a.out.abort()
 	err = a.run(&lockedReaderAt{r: patch}, patchLen, h)
@@ -257,7 +258,7 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 }
 
 func streamErr(name string, err error) error {
-	if errors.Is(err, ErrFormat) || errors.Is(err, ErrInternal) {
+	if errors.Is(err, ErrFormat) || errors.Is(err, ErrInternal) || errors.Is(err, ErrLimit) {
 		return err
 	}
 	if err == io.ErrUnexpectedEOF || err == io.EOF {

@@ -40,11 +40,12 @@ func appendFSE(e *fseblock.Encoder, dst, raw []byte, spans []fseblock.Span) []by
 
 // fseReader decodes an FSE stream a block at a time.
 type fseReader struct {
-	r   io.Reader
-	dec fseblock.Decoder
-	in  []byte
-	out []byte // decoded, not yet read
-	hdr [fseblock.HeaderLen]byte
+	r    io.Reader
+	work *Budget // charged for each block before it is decoded
+	dec  fseblock.Decoder
+	in   []byte
+	out  []byte // decoded, not yet read
+	hdr  [fseblock.HeaderLen]byte
 }
 
 func (f *fseReader) reset(r io.Reader) {
@@ -88,10 +89,27 @@ func (f *fseReader) next(p []byte) error {
 	if _, err := io.ReadFull(f.r, in); err != nil {
 		return formatErr("FSE stream: truncated block")
 	}
+	if err := f.work.spend(blockWork(mode, in)); err != nil {
+		return err
+	}
 	out, err := f.dec.Decode(p, mode, rawLen, in)
 	if err != nil {
 		return formatErr("FSE stream: %v", err)
 	}
+	// And for the tables inside it, known once decoded: at most
+	// MaxClasses*MaxBuckets of them are read beyond the budget.
+	if err := f.work.spend(workPerBlock * int64(f.dec.Tables)); err != nil {
+		return err
+	}
 	f.out = out
 	return nil
+}
+
+// blockWork is the work of decoding a block of the given mode and data,
+// charged before it is decoded (work.go): per block and per data byte.
+func blockWork(mode byte, data []byte) int64 {
+	if mode == fseblock.Zstd {
+		return workPerBlock + workPerZstdByte*int64(len(data))
+	}
+	return workPerBlock + int64(len(data))
 }

@@ -1,0 +1,108 @@
+package delta
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
+)
+
+// tinyBlockPatch is a patch rebuilding n copies of unit with one INSERT
+// record, its extra stream an FSE stream of n copies of block, a block
+// (header included) that decodes to unit.
+func tinyBlockPatch(t testing.TB, unit string, block []byte, n int) (base, patch []byte) {
+	base = []byte("b")
+	target := bytes.Repeat([]byte(unit), n)
+	extra := append([]byte(fseMagic), bytes.Repeat(block, n)...)
+	h := Header{BaseLength: 1, BaseSHA256: sha256.Sum256(base), TargetLength: int64(len(target)), TargetSHA256: sha256.Sum256(target)}
+	ctrl := zstdBytes(t, appendRecord(nil, record{op: opInsert, width: 1, length: int64(len(target))}))
+	p := h.marshal()
+	p = append(p, segmentHeader{uint32(len(target)), uint32(len(ctrl)), 0, uint32(len(extra))}.marshal()...)
+	p = append(p, ctrl...)
+	return base, append(p, extra...)
+}
+
+// emptyFramesBlock is a Zstd block decoding to "x": one frame of it, then
+// empty frames up to MaxBlock bytes of data.
+func emptyFramesBlock(t testing.TB) []byte {
+	d, e := zstdBytes(t, []byte("x")), zstdBytes(t, nil)
+	for len(d)+len(e) <= fseblock.MaxBlock {
+		d = append(d, e...)
+	}
+	h := binary.BigEndian.AppendUint32([]byte{fseblock.Zstd}, 1)
+	return append(binary.BigEndian.AppendUint32(h, uint32(len(d))), d...)
+}
+
+// tinyBlockAttacks are FSE streams that make the decoder work hard for
+// few output bytes: 9-byte Context blocks (a 128-byte map and two tables
+// each), 9-byte Zstd blocks, and Zstd blocks of 256 KiB of empty frames
+// decoding to one byte. Before blocks were charged work, they cost 18,
+// 10 and 2,900 ns of CPU per work unit, against 0.5-1.8 for legitimate
+// patches (docs/delta.md, "Work budget").
+func tinyBlockAttacks(t testing.TB) []struct {
+	name, unit string
+	block      []byte
+	n, tables  int // blocks, and tables in each
+} {
+	return []struct {
+		name, unit string
+		block      []byte
+		n, tables  int
+	}{
+		{"context", "new bytes", contextStream(9, 2, 1, laneCounts, "e yes", "nwbt")[4:], 100000, 2},
+		{"zstd", "new bytes", zstdBlockStream(t, 9, "new bytes")[4:], 100000, 0},
+		{"zstd empty frames", "x", emptyFramesBlock(t), 200, 0},
+	}
+}
+
+// TestTinyBlocksChargedWork performs the tiny-block attacks: each block
+// is charged its work before it is decoded, so the default budget
+// refuses the patches with ErrLimit (they used 2 units per output byte
+// before), and never more than the budget is spent.
+func TestTinyBlocksChargedWork(t *testing.T) {
+	t.Parallel()
+	for _, c := range tinyBlockAttacks(t) {
+		base, p := tinyBlockPatch(t, c.unit, c.block, c.n)
+		budget := WorkBudget(int64(len(c.unit) * c.n))
+		b := NewBudget(budget)
+		_, err := applyBytes(base, p, Limits{MaxPatchRatio: -1, Work: b})
+		if !errors.Is(err, ErrLimit) {
+			t.Errorf("%s: %v, want ErrLimit", c.name, err)
+		}
+		if b.Used() > budget {
+			t.Errorf("%s: used %d units of a %d budget", c.name, b.Used(), budget)
+		}
+		// Charged per block: blockWork of each block decoded.
+		b = NewBudget(1 << 62)
+		if out, err := applyBytes(base, p, Limits{MaxPatchRatio: -1, Work: b}); err != nil || len(out) != len(c.unit)*c.n {
+			t.Fatalf("%s with no budget: %v", c.name, err)
+		}
+		blk := c.block[fseblock.HeaderLen:]
+		if min := int64(c.n) * (blockWork(c.block[0], blk) + int64(c.tables)*workPerBlock); b.Used() < min {
+			t.Errorf("%s: %d units used, its blocks cost %d", c.name, b.Used(), min)
+		}
+	}
+}
+
+// BenchmarkTinyBlocks reports the CPU time per work unit of the
+// tiny-block attacks (ns/unit), to compare with the budget's
+// calibration.
+func BenchmarkTinyBlocks(b *testing.B) {
+	for _, c := range tinyBlockAttacks(b) {
+		base, p := tinyBlockPatch(b, c.unit, c.block, c.n)
+		b.Run(c.name, func(b *testing.B) {
+			var units int64
+			for range b.N {
+				w := NewBudget(1 << 62)
+				if _, err := applyBytes(base, p, Limits{MaxPatchRatio: -1, Work: w}); err != nil {
+					b.Fatal(err)
+				}
+				units += w.Used()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(units), "ns/unit")
+		})
+	}
+}
