@@ -36,32 +36,63 @@ func emptyFramesBlock(t testing.TB) []byte {
 	return append(binary.BigEndian.AppendUint32(h, uint32(len(d))), d...)
 }
 
+// manySpansBlock is a Planes block of k 2-byte spans, of 8 classes in
+// turn, each class stored, and the bytes it decodes to: the decoder
+// passes over its spans once, then once per class.
+func manySpansBlock(k int) ([]byte, []byte) {
+	data := []byte{8}
+	data = binary.AppendUvarint(data, uint64(k))
+	out := make([]byte, 2*k)
+	var cls [8][]byte
+	for i := range k {
+		c := byte(i % 8)
+		data = append(data, c, 2)
+		out[2*i], out[2*i+1] = 'a'+c, 'a'+c
+		cls[c] = append(cls[c], 'a'+c, 'a'+c)
+	}
+	for _, b := range cls {
+		data = append(data, fseblock.Stored)
+		data = binary.BigEndian.AppendUint32(data, uint32(len(b)))
+		data = binary.BigEndian.AppendUint32(data, uint32(len(b)))
+		data = append(data, b...)
+	}
+	h := binary.BigEndian.AppendUint32([]byte{fseblock.Planes}, uint32(2*k))
+	h = binary.BigEndian.AppendUint32(h, uint32(len(data)))
+	return out, append(h, data...)
+}
+
 // tinyBlockAttacks are FSE streams that make the decoder work hard for
 // few output bytes: 9-byte Context blocks (a 128-byte map and two tables
-// each), 9-byte Zstd blocks, and Zstd blocks of 256 KiB of empty frames
-// decoding to one byte. Before blocks were charged work, they cost 18,
-// 10 and 2,900 ns of CPU per work unit, against 0.5-1.8 for legitimate
-// patches (docs/delta.md, "Work budget").
+// each), 9-byte Zstd blocks, Zstd blocks of 256 KiB of empty frames
+// decoding to one byte, and Planes blocks of 65,000 2-byte spans. Before
+// blocks were charged work, they cost 18, 10, 2,900 and 4.9 ns of CPU per
+// work unit, against 0.5-1.8 for legitimate patches (docs/delta.md, "Work
+// budget"). The default budget refuses the first three.
 func tinyBlockAttacks(t testing.TB) []struct {
 	name, unit string
 	block      []byte
 	n, tables  int // blocks, and tables in each
+	refused    bool
 } {
+	spansOut, spans := manySpansBlock(65000)
 	return []struct {
 		name, unit string
 		block      []byte
 		n, tables  int
+		refused    bool
 	}{
-		{"context", "new bytes", contextStream(9, 2, 1, laneCounts, "e yes", "nwbt")[4:], 100000, 2},
-		{"zstd", "new bytes", zstdBlockStream(t, 9, "new bytes")[4:], 100000, 0},
-		{"zstd empty frames", "x", emptyFramesBlock(t), 200, 0},
+		{"context", "new bytes", contextStream(9, 2, 1, laneCounts, "e yes", "nwbt")[4:], 100000, 2, true},
+		{"zstd", "new bytes", zstdBlockStream(t, 9, "new bytes")[4:], 100000, 0, true},
+		{"zstd empty frames", "x", emptyFramesBlock(t), 200, 0, true},
+		{"planes of 2-byte spans", string(spansOut), spans, 20, 8, false},
 	}
 }
 
 // TestTinyBlocksChargedWork performs the tiny-block attacks: each block
-// is charged its work before it is decoded, so the default budget
-// refuses the patches with ErrLimit (they used 2 units per output byte
-// before), and never more than the budget is spent.
+// is charged its work, so the default budget refuses the tiny blocks'
+// patches with ErrLimit (they used 2 units per output byte before),
+// never more than the budget is spent, and each block costs at least
+// what blockWork says plus its tables.
 func TestTinyBlocksChargedWork(t *testing.T) {
 	t.Parallel()
 	for _, c := range tinyBlockAttacks(t) {
@@ -69,8 +100,8 @@ func TestTinyBlocksChargedWork(t *testing.T) {
 		budget := WorkBudget(int64(len(c.unit) * c.n))
 		b := NewBudget(budget)
 		_, err := applyBytes(base, p, Limits{MaxPatchRatio: -1, Work: b})
-		if !errors.Is(err, ErrLimit) {
-			t.Errorf("%s: %v, want ErrLimit", c.name, err)
+		if c.refused != errors.Is(err, ErrLimit) {
+			t.Errorf("%s: %v, refused: %v", c.name, err, c.refused)
 		}
 		if b.Used() > budget {
 			t.Errorf("%s: used %d units of a %d budget", c.name, b.Used(), budget)
@@ -83,6 +114,10 @@ func TestTinyBlocksChargedWork(t *testing.T) {
 		blk := c.block[fseblock.HeaderLen:]
 		if min := int64(c.n) * (blockWork(c.block[0], blk) + int64(c.tables)*workPerBlock); b.Used() < min {
 			t.Errorf("%s: %d units used, its blocks cost %d", c.name, b.Used(), min)
+		}
+		// A Planes block's passes over its spans: once, then per class.
+		if spans := int64(65000 * 9 * workPerSpan); c.tables == 8 && b.Used() < int64(c.n)*spans {
+			t.Errorf("%s: %d units used, its spans cost %d", c.name, b.Used(), int64(c.n)*spans)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"encoding/binary"
 	"io"
 
 	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
@@ -106,10 +107,19 @@ func (f *fseReader) next(p []byte) error {
 }
 
 // blockWork is the work of decoding a block of the given mode and data,
-// charged before it is decoded (work.go): per block and per data byte.
+// charged before it is decoded (work.go): per block and per data byte,
+// and for a Planes block per span and pass over the spans (one, then
+// one per class: up to 65,000 spans of 2 bytes in a block).
 func blockWork(mode byte, data []byte) int64 {
-	if mode == fseblock.Zstd {
+	switch mode {
+	case fseblock.Zstd:
 		return workPerBlock + workPerZstdByte*int64(len(data))
+	case fseblock.Planes:
+		// The counts as the block says, the decoder checks them.
+		classes := int64(min(data[0], fseblock.MaxClasses))
+		spans, _ := binary.Uvarint(data[1:])
+		spans = min(spans, uint64(len(data)))
+		return workPerBlock + int64(len(data)) + workPerSpan*int64(spans)*(1+classes)
 	}
 	return workPerBlock + int64(len(data))
 }

@@ -22,15 +22,17 @@ import (
 // much again for each Stored, FSE, RLE or Huffman block decoded in it
 // (itself, or a Planes class, a Context bucket, a Packed block's inner
 // block: each a table to read), plus one unit per data byte
-// (workPerZstdByte for a Zstd block's): a stream of tiny blocks, or of
-// Zstd blocks full of empty frames, made the decoder work 10-2,900 ns
-// per unit before blocks were charged.
+// (workPerZstdByte for a Zstd block's), plus workPerSpan per span of a
+// Planes block and pass over them: a stream of tiny blocks, or of Zstd
+// blocks full of empty frames, made the decoder work 10-2,900 ns per
+// unit before blocks were charged, Planes blocks of 2-byte spans 4.9.
 const (
 	workPerRecord   = 64
 	workPerBaseRead = 1024
 	workPerSegment  = 64 << 10
 	workPerBlock    = 1024
 	workPerZstdByte = 4
+	workPerSpan     = 4
 )
 
 // WorkPerByte and WorkBase size the default work budget (WorkBudget):
