@@ -23,7 +23,8 @@ import (
 //	              4 Huffman, 5 packed, 6 zstd, 7 context (order 1)
 //	  raw length  4 bytes (big-endian), 1 .. fseBlock
 //	  data length 4 bytes (big-endian): raw length when stored, 1 when
-//	              repeated, at most fseBlock for FSE and planes
+//	              repeated, at most fseBlock (fseblock.Header checks
+//	              each mode's bounds)
 //	  data
 const (
 	fseMagic = "EDF1"
