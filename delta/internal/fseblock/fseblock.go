@@ -448,7 +448,7 @@ func nextSpan(b []byte, m uint8) (c uint8, l int, rest []byte, err error) {
 	return b[0], int(v), b[1+n:], nil
 }
 
-// single decodes a Stored, FSE, RLE, Huffman or Packed block.
+// single decodes a block of any mode but Planes.
 func (d *Decoder) single(dst []byte, mode byte, rawLen int, data []byte) ([]byte, error) {
 	switch mode {
 	case Packed:
