@@ -141,3 +141,36 @@ func BenchmarkTinyBlocks(b *testing.B) {
 		})
 	}
 }
+
+// TestZstdStreamOfEmptyFramesChargedWork performs the same attack on a
+// zstd-coded extra stream: one frame of "x", then 8 MiB of empty 9-byte
+// frames (13.6 ns of CPU per byte, 3,500 ns per work unit before a zstd
+// stream's bytes were charged). The default budget of its one-byte
+// target refuses it with ErrLimit, within the budget.
+func TestZstdStreamOfEmptyFramesChargedWork(t *testing.T) {
+	t.Parallel()
+	d, e := zstdBytes(t, []byte("x")), zstdBytes(t, nil)
+	for len(d) < 8<<20 {
+		d = append(d, e...)
+	}
+	base, target := []byte("b"), []byte("x")
+	h := Header{BaseLength: 1, BaseSHA256: sha256.Sum256(base), TargetLength: 1, TargetSHA256: sha256.Sum256(target)}
+	ctrl := zstdBytes(t, appendRecord(nil, record{op: opInsert, width: 1, length: 1}))
+	p := append(h.marshal(), segmentHeader{1, uint32(len(ctrl)), 0, uint32(len(d))}.marshal()...)
+	p = append(append(p, ctrl...), d...)
+	b := NewBudget(WorkBudget(1))
+	if _, err := applyBytes(base, p, Limits{MaxPatchRatio: -1, Work: b}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("%v, want ErrLimit", err)
+	}
+	if b.Used() > WorkBudget(1) {
+		t.Fatalf("used %d units of a %d budget", b.Used(), WorkBudget(1))
+	}
+	// Charged per byte: with no budget it applies, for 4 units a byte.
+	b = NewBudget(1 << 62)
+	if out, err := applyBytes(base, p, Limits{MaxPatchRatio: -1, Work: b}); err != nil || string(out) != "x" {
+		t.Fatalf("%q, %v", out, err)
+	}
+	if b.Used() < workPerZstdStreamByte*int64(len(d)) {
+		t.Fatalf("used %d units for a %d-byte zstd stream", b.Used(), len(d))
+	}
+}

@@ -33,6 +33,9 @@ const (
 	workPerBlock    = 1024
 	workPerZstdByte = 4
 	workPerSpan     = 4
+	// workPerZstdStreamByte is charged per byte of a zstd-coded control,
+	// diff or extra stream, as its decoder reads it.
+	workPerZstdStreamByte = 4
 )
 
 // WorkPerByte and WorkBase size the default work budget (WorkBudget):
