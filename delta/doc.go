@@ -57,18 +57,28 @@
 // exponent bytes of float weights land together, where they compress
 // away; INSERT uses the same shuffle for new weights that match nothing.
 //
-// An FSE stream (fsestream.go) starts with "EDF1" and holds blocks of at
-// most 256 KiB, each stored (mode 0), order-0 coded with finite state
-// entropy (1), one byte repeated (2), split into byte planes coded with a
-// table each (3, planes), Huffman coded (4), packed as 1-, 2- or 4-bit
-// symbols (5), a zstd frame (6) or split by a bucket of the previous
-// byte into sub-streams coded with a table each (7, context: order-1
-// coding of weight planes whose bytes depend on their neighbours);
-// package delta/internal/fseblock documents their layout. Diff uses it
-// instead of one zstd frame for a stream of bytes that never repeat but
-// are skewed, such as new weights and the planes of small differences,
-// with zstd blocks where repeats are. Modes 3 to 7 are an extension of
-// format 1: every patch written before them still applies.
+// An FSE stream (fsestream.go) starts with "EDF1" and holds blocks, each
+//
+//	mode         1 byte   0 .. 7, below
+//	raw length   4 bytes  bytes the block decodes to, 1 .. 256 KiB
+//	data length  4 bytes  at most 256 KiB; the raw length when stored, 1
+//	                      when one byte repeated
+//	data
+//
+// stored (mode 0), order-0 coded with finite state entropy (1), one byte
+// repeated (2), split into byte planes coded with a table each (3,
+// planes: up to 8 classes, each class's block in mode 0, 1, 2, 4, 5 or
+// 7), Huffman coded (4: raw length below 256 KiB), packed as 1-, 2- or
+// 4-bit symbols into an inner block of mode 0, 1, 2 or 4 (5), zstd
+// frames with a window of at most 256 KiB (6) or split by a bucket of
+// the previous byte into 2 to 16 sub-streams coded with a table each (7,
+// context: order-1 coding of weight planes whose bytes depend on their
+// neighbours; each sub-stream's block in mode 0, 1, 2 or 4); package
+// delta/internal/fseblock documents the layout of their data. Diff uses
+// it instead of one zstd frame for a stream of bytes that never repeat
+// but are skewed, such as new weights and the planes of small
+// differences, with zstd blocks where repeats are. Modes 3 to 7 are an
+// extension of format 1: every patch written before them still applies.
 //
 // The records of a segment produce exactly its output length. Every
 // offset and length is checked against the base and the target before it

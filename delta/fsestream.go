@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"encoding/binary"
 	"io"
 
 	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
@@ -22,7 +23,8 @@ import (
 //	              4 Huffman, 5 packed, 6 zstd, 7 context (order 1)
 //	  raw length  4 bytes (big-endian), 1 .. fseBlock
 //	  data length 4 bytes (big-endian): raw length when stored, 1 when
-//	              repeated, at most fseBlock for FSE and planes
+//	              repeated, at most fseBlock (fseblock.Header checks
+//	              each mode's bounds)
 //	  data
 const (
 	fseMagic = "EDF1"
@@ -40,11 +42,12 @@ func appendFSE(e *fseblock.Encoder, dst, raw []byte, spans []fseblock.Span) []by
 
 // fseReader decodes an FSE stream a block at a time.
 type fseReader struct {
-	r   io.Reader
-	dec fseblock.Decoder
-	in  []byte
-	out []byte // decoded, not yet read
-	hdr [fseblock.HeaderLen]byte
+	r    io.Reader
+	work *Budget // charged for each block before it is decoded
+	dec  fseblock.Decoder
+	in   []byte
+	out  []byte // decoded, not yet read
+	hdr  [fseblock.HeaderLen]byte
 }
 
 func (f *fseReader) reset(r io.Reader) {
@@ -88,10 +91,36 @@ func (f *fseReader) next(p []byte) error {
 	if _, err := io.ReadFull(f.r, in); err != nil {
 		return formatErr("FSE stream: truncated block")
 	}
+	if err := f.work.spend(blockWork(mode, in)); err != nil {
+		return err
+	}
 	out, err := f.dec.Decode(p, mode, rawLen, in)
 	if err != nil {
 		return formatErr("FSE stream: %v", err)
 	}
+	// And for the tables inside it, known once decoded: at most
+	// MaxClasses*MaxBuckets of them are read beyond the budget.
+	if err := f.work.spend(workPerBlock * int64(f.dec.Tables)); err != nil {
+		return err
+	}
 	f.out = out
 	return nil
+}
+
+// blockWork is the work of decoding a block of the given mode and data,
+// charged before it is decoded (work.go): per block and per data byte,
+// and for a Planes block per span and pass over the spans (one, then
+// one per class: up to 65,000 spans of 2 bytes in a block).
+func blockWork(mode byte, data []byte) int64 {
+	switch mode {
+	case fseblock.Zstd:
+		return workPerBlock + workPerZstdByte*int64(len(data))
+	case fseblock.Planes:
+		// The counts as the block says, the decoder checks them.
+		classes := int64(min(data[0], fseblock.MaxClasses))
+		spans, _ := binary.Uvarint(data[1:])
+		spans = min(spans, uint64(len(data)))
+		return workPerBlock + int64(len(data)) + workPerSpan*int64(spans)*(1+classes)
+	}
+	return workPerBlock + int64(len(data))
 }

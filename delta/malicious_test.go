@@ -305,7 +305,7 @@ func planesStream(la, lb int, a, b string) []byte {
 }
 
 // zstdBlockStream is an FSE stream of one Zstd block claiming rawLen bytes.
-func zstdBlockStream(t *testing.T, rawLen int, content string) []byte {
+func zstdBlockStream(t testing.TB, rawLen int, content string) []byte {
 	z := zstdBytes(t, []byte(content))
 	s := append([]byte(fseMagic), fseblock.Zstd)
 	s = binary.BigEndian.AppendUint32(s, uint32(rawLen))

@@ -86,7 +86,8 @@ func TestWorkBudgetStopsSlowPatch(t *testing.T) {
 // TestWorkBudgetFitsLegitimatePatches: every patch Diff writes for the
 // benchmark pairs, and for the worst inputs found for it (a byte changed
 // every few dozen bytes: a record every ~10 bytes), fits in the default
-// budget with a wide margin. The ratios are logged (docs/delta.md).
+// budget with a wide margin (16x, 10x for unrelated files, 3x for the
+// worst inputs). The ratios are logged (docs/delta.md).
 func TestWorkBudgetFitsLegitimatePatches(t *testing.T) {
 	t.Parallel()
 	const size = 4 << 20
@@ -98,7 +99,13 @@ func TestWorkBudgetFitsLegitimatePatches(t *testing.T) {
 	var pairs []pair
 	for _, name := range modelpairs.Names() {
 		old, nw := modelpairs.Bytes(name, size, 1)
-		pairs = append(pairs, pair{name, old, nw, 16})
+		margin := 16.0
+		if name == "different" {
+			// Its whole output is a zstd extra stream, charged
+			// workPerZstdStreamByte per byte: about 6 units per byte.
+			margin = 10
+		}
+		pairs = append(pairs, pair{name, old, nw, margin})
 	}
 	for _, step := range []int{33, 37, 50, 64} {
 		old := randomBytes(size)

@@ -92,10 +92,12 @@ func TestHostileBlocks(t *testing.T) {
 	}
 }
 
-// The decoder's own buffers stay at three MaxBlock buffers (Planes
-// assembly, Huffman/RLE/zstd output, unpacked symbols) whatever blocks
-// it decodes, valid or not: a Planes block of a packed class and an RLE
-// class uses all three.
+// The decoder's own buffers stay at four MaxBlock buffers (Planes
+// assembly, Huffman/RLE/zstd output, unpacked symbols or a rebuilt
+// Context block, a Context block's buckets) whatever blocks it decodes,
+// valid or not: a Planes block of a packed class and an RLE class uses
+// three, one of a Context class (of RLE buckets) and a packed class all
+// four. fse.Decompress's output is its Scratch's, at most MaxBlock more.
 func TestDecoderBuffersBounded(t *testing.T) {
 	t.Parallel()
 	inner := append(header(RLE, 1, 1), 0)
@@ -106,17 +108,31 @@ func TestDecoderBuffersBounded(t *testing.T) {
 	if err != nil || !bytes.Equal(out, append(make([]byte, 8), bytes.Repeat([]byte{7}, 8)...)) {
 		t.Fatalf("%v %v", out, err)
 	}
+	// "abababab": 'b' after 'a' (bucket 1), 'a' after 0 or 'b' (bucket 0).
+	byA := func(v int) byte {
+		if v == 'a' {
+			return 1
+		}
+		return 0
+	}
+	ctx := contextData(2, byA, []uint64{1, 1, 1, 1, 1, 1}, append(header(RLE, 4, 1), 'a'), append(header(RLE, 4, 1), 'b'))
+	plCtx := planes(2, []Span{{0, 8}, {1, 8}}, append(header(Context, 8, len(ctx)), ctx...), packedSub)
+	out, err = d.Decode(nil, Planes, 16, plCtx)
+	if err != nil || string(out) != "abababab"+string(make([]byte, 8)) {
+		t.Fatalf("%q %v", out, err)
+	}
 	for _, c := range []struct {
 		mode   byte
 		rawLen int
 		data   []byte
 	}{
-		{Planes, MaxBlock, pl}, {Zstd, MaxBlock, []byte("not zstd")}, {Huffman, MaxBlock, []byte{0xff, 1}},
+		{Planes, MaxBlock, pl}, {Planes, MaxBlock, plCtx}, {Context, MaxBlock, ctx},
+		{Zstd, MaxBlock, []byte("not zstd")}, {Huffman, MaxBlock, []byte{0xff, 1}},
 		{RLE, MaxBlock, []byte{1}}, {Packed, MaxBlock, append([]byte{4}, inner...)},
 	} {
 		d.Decode(nil, c.mode, c.rawLen, c.data)
 	}
-	if n := cap(d.out) + cap(d.huf) + cap(d.unp); n > 3*MaxBlock {
-		t.Errorf("decoder buffers of %d bytes, more than 3 x MaxBlock", n)
+	if n := cap(d.out) + cap(d.huf) + cap(d.unp) + cap(d.ctx); n > 4*MaxBlock {
+		t.Errorf("decoder buffers of %d bytes, more than 4 x MaxBlock", n)
 	}
 }

@@ -351,6 +351,11 @@ type Decoder struct {
 	ctx []byte // a Context block's sub-streams
 	// z decodes Zstd blocks, at most MaxBlock bytes each; made at first use.
 	z *zstd.Decoder
+	// Tables is how many Stored, FSE, RLE or Huffman blocks the last
+	// Decode call decoded, the block itself or those nested in it (Planes
+	// classes, Context buckets, a Packed block's inner block): each has
+	// a table to read or a fixed cost, which Apply charges as work.
+	Tables int
 }
 
 // Decode decodes a block of the given mode and raw length from data (its
@@ -358,6 +363,7 @@ type Decoder struct {
 // may alias data, or dst when len(dst) >= rawLen (Planes and Packed
 // blocks are assembled there, saving a copy).
 func (d *Decoder) Decode(dst []byte, mode byte, rawLen int, data []byte) ([]byte, error) {
+	d.Tables = 0
 	if mode != Planes {
 		return d.single(dst, mode, rawLen, data)
 	}
@@ -442,7 +448,7 @@ func nextSpan(b []byte, m uint8) (c uint8, l int, rest []byte, err error) {
 	return b[0], int(v), b[1+n:], nil
 }
 
-// single decodes a Stored, FSE, RLE, Huffman or Packed block.
+// single decodes a block of any mode but Planes.
 func (d *Decoder) single(dst []byte, mode byte, rawLen int, data []byte) ([]byte, error) {
 	switch mode {
 	case Packed:
@@ -513,6 +519,7 @@ func unpack(out, in []byte, bits int) {
 
 // plain decodes a Stored, FSE, RLE or Huffman block.
 func (d *Decoder) plain(mode byte, rawLen int, data []byte) ([]byte, error) {
+	d.Tables++
 	if (mode == Stored && len(data) != rawLen) || len(data) == 0 {
 		return nil, fmt.Errorf("%w: block mode %d with %d data bytes for %d", ErrFormat, mode, len(data), rawLen)
 	}
