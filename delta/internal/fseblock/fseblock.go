@@ -104,15 +104,16 @@ type Span struct {
 
 // Encoder codes blocks; its zero value is ready, and it reuses its buffers.
 type Encoder struct {
-	s      fse.Scratch
-	h      huff0.Scratch
-	planes []byte
-	sub    []byte
-	sub2   []byte
-	pack   []byte
-	spans  []Span
-	ctx    []byte // a Context block's bytes, sorted by bucket
-	ctxOut []byte
+	s         fse.Scratch
+	h         huff0.Scratch
+	planes    []byte
+	sub       []byte
+	sub2      []byte
+	pack      []byte
+	spans     []Span
+	spansCopy []Span
+	ctx       []byte // a Context block's bytes, sorted by bucket
+	ctxOut    []byte
 	// noContext turns off Context trials (for a block of several planes).
 	noContext bool
 	// hist, clusters and gain are a Context block's clustering tables.
@@ -148,19 +149,7 @@ func (e *Encoder) AppendBlocks(dst, raw []byte, spans []Span) []byte {
 			n += l
 		}
 		e.spans = bs
-		start := len(dst)
-		// A block of several planes is coded as one only when the
-		// planes block is not smaller: not worth a Context trial.
-		e.noContext = len(bs) > 1
-		dst = e.appendSingle(dst, blk)
-		e.noContext = false
-		if len(bs) > 1 {
-			e.sub = e.appendPlanes(e.sub[:0], blk, bs)
-			if len(e.sub) < len(dst)-start {
-				dst = append(dst[:start], e.sub...)
-			}
-		}
-		dst = e.tryZstd(dst, start, blk)
+		dst = e.appendSplit(dst, blk, bs)
 	}
 	return dst
 }

@@ -334,3 +334,56 @@ func TestZstdTriedWhereFastLevelGivesUp(t *testing.T) {
 		t.Fatalf("round trip differs: %v", err)
 	}
 }
+
+// TestDriftingBlockSplit: a block whose halves hold bytes of different
+// ranges (weights whose scale changes from one layer to the next) is
+// coded as two blocks with their own tables, smaller than one block, and
+// with spans crossing the split decodes back; a block of one
+// distribution stays whole.
+func TestDriftingBlockSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	raw := make([]byte, MaxBlock)
+	for i := range raw {
+		if i < len(raw)/2 {
+			raw[i] = byte(r.IntN(16))
+		} else {
+			raw[i] = byte(240 + r.IntN(16))
+		}
+	}
+	// Two classes in spans of 3000 bytes, one crossing the middle of the
+	// block.
+	var spans []Span
+	for n := 0; n < len(raw); n += 3000 {
+		spans = append(spans, Span{uint8(n / 3000 % 2), min(3000, len(raw)-n)})
+	}
+	for _, sp := range [][]Span{nil, spans} {
+		var e Encoder
+		enc := e.AppendBlocks(nil, raw, sp)
+		blocks := 0
+		for b := enc; len(b) > 0; blocks++ {
+			_, _, dataLen, err := Header(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = b[HeaderLen+dataLen:]
+		}
+		if blocks < 2 {
+			t.Errorf("spans %v: %d block, want the halves split", sp, blocks)
+		}
+		// One block of both halves needs 8 bits per byte.
+		if len(enc) > len(raw)*6/10 {
+			t.Errorf("spans %v: %d bytes for %d", sp, len(enc), len(raw))
+		}
+		got, err := decodeAll(t, enc, false)
+		if err != nil || !bytes.Equal(got, raw) {
+			t.Fatalf("spans %v: round trip: %v", sp, err)
+		}
+	}
+	for i := range raw {
+		raw[i] = byte(r.IntN(16))
+	}
+	var e Encoder
+	if enc := e.AppendBlocks(nil, raw, nil); HeaderLen+int(binary.BigEndian.Uint32(enc[5:])) != len(enc) {
+		t.Errorf("one distribution: split into several blocks")
+	}
+}
