@@ -209,17 +209,11 @@ func (r *Repository) resignRole(t *tx, name string, kr keys.Keyring, opts Resign
 	if err != nil {
 		return err
 	}
-	for _, n := range nodes {
-		if n.Meta == nil {
-			continue
-		}
-		if err := tree.CheckSigned(n); err != nil {
-			if !opts.AfterKeyChange || !errors.Is(err, ErrStoredMetadata) {
-				return err
-			}
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s was not signed by a threshold of the role's current keys; re-signed as published (after a key change)", n.File))
-		}
+	ws, err := tree.CheckResign(nodes, opts.AfterKeyChange)
+	if err != nil {
+		return err
 	}
+	res.Warnings = append(res.Warnings, ws...)
 	rs, err := signers(kr, name, nodes[0].Keys())
 	if err != nil {
 		return err
