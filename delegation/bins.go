@@ -16,8 +16,13 @@ import (
 // ModelRead names what a writer of one model reads (LoadModel).
 type ModelRead struct {
 	ModelID string
-	// DeltaFrom are the delta bases of a publication: the bins of their
-	// payloads are read too.
+	// Paths are more target paths whose bins are read (the manifest of
+	// the version a control change names, published or not).
+	Paths []string
+	// Payloads reads the bins of the payloads of the model's newest
+	// version and of each DeltaFrom version too (add-target: reuse and
+	// patches).
+	Payloads  bool
 	DeltaFrom []string
 	// Indexed is set when every model in the bins has a version index
 	// (repoconfig.Bins.Indexed).
@@ -42,18 +47,19 @@ func LoadModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsT
 	return LoadTree(fs, dir, top, snapshot)
 }
 
-// LoadForModel reads, for a publication of a version of mr.ModelID into
-// the hash bins of top, only the bins it needs (LoadBins): the model's
-// version index's, then those of every version's manifest the index
-// names (for the version and epoch checks) and of the payloads of the
-// newest version and of each delta base (for reuse and patches). A model
+// LoadForModel reads, for a writer of mr.ModelID in the hash bins of
+// top, only the bins it needs (LoadBins): the model's version index's
+// and those of mr.Paths, then those of every version's manifest the
+// index names (for the version and epoch checks, and the other versions'
+// controls) and, with mr.Payloads, of the payloads of the newest version
+// and of each delta base (for reuse and patches). A model
 // without an index has no version in the bins when mr.Indexed is set
 // (every model there has one); otherwise found is false, and the caller
 // reads the whole tree (its versions may be in any bin).
 func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType], mr ModelRead) (tree *Tree, found bool, err error) {
 	modelID := mr.ModelID
 	ipath := targets.VersionIndexPath(modelID)
-	if tree, err = LoadBins(fs, dir, top, snapshot, []string{ipath}); err != nil {
+	if tree, err = LoadBins(fs, dir, top, snapshot, append([]string{ipath}, mr.Paths...)); err != nil {
 		return nil, false, err
 	}
 	res := tree.Resolve(ipath)
@@ -68,8 +74,8 @@ func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.Targe
 	for _, v := range vi.Versions {
 		paths = append(paths, targets.ManifestPath(modelID, v))
 	}
-	if err := tree.AddBins(fs, dir, snapshot, paths); err != nil {
-		return nil, false, err
+	if err := tree.AddBins(fs, dir, snapshot, paths); err != nil || !mr.Payloads {
+		return tree, err == nil, err
 	}
 	var want []string
 	if n := len(vi.Versions); n > 0 {

@@ -201,7 +201,7 @@ func (r *Repository) ResignRole(name string, kr keys.Keyring, opts ResignOptions
 
 func (r *Repository) resignRole(t *tx, name string, kr keys.Keyring, opts ResignOptions, res *ResignResult) error {
 	st := t.st
-	tree, err := r.loadTree(st)
+	tree, err := delegation.LoadRole(r.fs, r.dir, st.targets, st.snapshot, name) // one bin alone, or the whole tree
 	if err != nil {
 		return err
 	}

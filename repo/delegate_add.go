@@ -34,11 +34,13 @@ type destination struct {
 	first roleSigners
 }
 
-// indexReader reads and checks the stored version index of modelID.
-func (r *Repository) indexReader(modelID string) func(*metadata.TargetFiles) (*targets.VersionIndex, error) {
-	return func(tf *metadata.TargetFiles) (*targets.VersionIndex, error) {
-		return r.targetStore().VersionIndex(modelID, tf)
-	}
+// modelRead is what a writer of modelID reads of hash bins at least
+// (delegation.LoadModel): the model's index and its versions' manifests.
+func (r *Repository) modelRead(modelID string) delegation.ModelRead {
+	return delegation.ModelRead{ModelID: modelID, Indexed: r.cfg.Bins != nil && r.cfg.Bins.Indexed,
+		ReadIndex: func(tf *metadata.TargetFiles) (*targets.VersionIndex, error) {
+			return r.targetStore().VersionIndex(modelID, tf)
+		}}
 }
 
 // binsSigners is the key under which a destination keeps the bins' signers.
@@ -50,8 +52,9 @@ func (r *Repository) destination(st *state, role string, m *targets.Manifest, de
 	var tree *delegation.Tree
 	var err error
 	if role == "" {
-		tree, err = delegation.LoadModel(r.fs, r.dir, st.targets, st.snapshot, delegation.ModelRead{ModelID: m.ModelID, DeltaFrom: deltaFrom,
-			Indexed: r.cfg.Bins != nil && r.cfg.Bins.Indexed, ReadIndex: r.indexReader(m.ModelID)})
+		mr := r.modelRead(m.ModelID)
+		mr.Payloads, mr.DeltaFrom = true, deltaFrom
+		tree, err = delegation.LoadModel(r.fs, r.dir, st.targets, st.snapshot, mr)
 	} else {
 		tree, err = r.loadTree(st)
 	}
