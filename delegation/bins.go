@@ -52,10 +52,10 @@ func LoadModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsT
 // and those of mr.Paths, then those of every version's manifest the
 // index names (for the version and epoch checks, and the other versions'
 // controls) and, with mr.Payloads, of the payloads of the newest version
-// and of each delta base (for reuse and patches). A model
-// without an index has no version in the bins when mr.Indexed is set
-// (every model there has one); otherwise found is false, and the caller
-// reads the whole tree (its versions may be in any bin).
+// and of each delta base (for reuse and patches). A model without an
+// index has no version in the bins when mr.Indexed is set (every model
+// there has one); otherwise found is false, and the caller reads the
+// whole tree (its versions may be in any bin).
 func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType], mr ModelRead) (tree *Tree, found bool, err error) {
 	modelID := mr.ModelID
 	ipath := targets.VersionIndexPath(modelID)
