@@ -253,3 +253,23 @@ func TestResignOneBinReadsOnlyIt(t *testing.T) {
 		t.Errorf("snapshot %d published (was %d)", v, after)
 	}
 }
+
+// TestDelegateInBinsReadsEveryBin: mrepo delegate stays eager in hash
+// bins (docs/design.md section 13): re-keying the bins re-signs every
+// bin, so it reads and checks every bin first, and one unreadable bin
+// stops it with nothing published.
+func TestDelegateInBinsReadsEveryBin(t *testing.T) {
+	t.Parallel()
+	fs, dir, bad := binsOf256(t)
+	spoilBin(t, fs, dir, bad, true)
+	before := current(t, fs, dir).snapshot.Signed.Version
+	k := teamKey(t, "bins2")
+	r := openAt(t, fs, dir, t0)
+	_, err := r.Delegate(plusKeys(getFixture(t).kr, k), delegation.Options{NamePrefix: BinsPrefix, Keys: []*metadata.Key{k.Public}, ReplaceKeys: true})
+	if !errors.Is(err, ErrStoredMetadata) {
+		t.Errorf("re-keying the bins with one unreadable: %v, want ErrStoredMetadata", err)
+	}
+	if v := current(t, fs, dir).snapshot.Signed.Version; v != before {
+		t.Errorf("snapshot %d published (was %d)", v, before)
+	}
+}
