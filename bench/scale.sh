@@ -53,3 +53,41 @@ done
 measure "verify" "$work/mrepo" verify --repo "$repo" --root "$repo/metadata/1.root.json"
 tail -c 300 "$work/out" | sed 's/.*; /verify: /'
 measure "verify --since $since (after $RUNS publications)" "$work/mrepo" verify --repo "$repo" --root "$repo/metadata/1.root.json" --since "$since"
+
+# ---- Writers other than add-target, on one model (issue 16: lazy hash bins) ----
+# mrepo rollout set, rollout halt, revoke, unrevoke, policy set and policy
+# clear of WRITER_MODEL, and mrepo targets --role of one bin, each with its
+# wall time, CPU time (user + system, bench/memsplit's sampling included)
+# and peak RSS. With BEFORE=REF (a git ref of this repository, e.g.
+# BEFORE=main), mrepo built from REF runs the same commands first, on the
+# same repository. WRITERS=0 skips this block.
+if [ "${WRITERS:-1}" != 0 ]; then
+	WRITER_MODEL=${WRITER_MODEL:-model-0042@1.50.0}
+	onebin=$(ls "$repo/metadata" | grep -m1 '\.bins-' | sed 's/^[0-9]*\.//; s/\.json$//')
+	measure_cpu() { # name, command...: measure, with the CPU time
+		local name=$1; shift
+		/usr/bin/time -o "$work/cpu" -f "%U %S" "$work/memsplit" -o "$work/mem.out" -- "$@" >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+		read -r _ t _ m _ anon _ file _ <"$work/mem.out"
+		read -r u s <"$work/cpu"
+		echo "$name: $t s, CPU $u s user + $s s system, $m KiB max RSS (at the peak: $anon KiB anonymous + $file KiB file-backed)"
+	}
+	writers() { # label, mrepo binary
+		local label=$1 bin=$2
+		local k=(--repo "$repo" --keys "$work/g/keys")
+		measure_cpu "$label rollout set" "$bin" rollout set "${k[@]}" --percent 10 "$WRITER_MODEL"
+		measure_cpu "$label rollout halt" "$bin" rollout halt "${k[@]}" --reason bench "$WRITER_MODEL"
+		measure_cpu "$label revoke" "$bin" revoke "${k[@]}" --reason bench "$WRITER_MODEL"
+		measure_cpu "$label unrevoke" "$bin" unrevoke "${k[@]}" "$WRITER_MODEL"
+		measure_cpu "$label policy set" "$bin" policy set "${k[@]}" --min-battery 30 "$WRITER_MODEL"
+		measure_cpu "$label policy clear" "$bin" policy clear "${k[@]}" "$WRITER_MODEL"
+		measure_cpu "$label targets --role $onebin" "$bin" targets "${k[@]}" --role "$onebin"
+	}
+	if [ -n "${BEFORE:-}" ]; then
+		echo "==> building mrepo from $BEFORE"
+		mkdir -p "$work/before"
+		git -C "$top" archive "$BEFORE" | tar -x -C "$work/before"
+		(cd "$work/before" && go build -o "$work/mrepo-before" ./cmd/mrepo)
+		writers "$BEFORE:" "$work/mrepo-before"
+	fi
+	writers "this tree:" "$work/mrepo"
+fi

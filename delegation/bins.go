@@ -13,27 +13,60 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-// LoadForModel reads, for a publication of a version of modelID into the
-// hash bins of top, only the bins it needs (LoadBins): the model's
-// version index's, then those of every version's manifest the index
-// names (for the version and epoch checks) and of the payloads of the
-// newest version and of each delta base (for reuse and patches).
-// readIndex reads and checks the stored index of the model whose signed
-// target it is given. A model without an index has no version in the
-// bins when indexed is set (every model there has one); otherwise found
-// is false, and the caller reads the whole tree (its versions may be in
-// any bin).
-func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType],
-	modelID string, deltaFrom []string, indexed bool, readIndex func(*metadata.TargetFiles) (*targets.VersionIndex, error)) (tree *Tree, found bool, err error) {
+// ModelRead names what a writer of one model reads (LoadModel).
+type ModelRead struct {
+	ModelID string
+	// Paths are more target paths whose bins are read (the manifest of
+	// the version a control change names, published or not).
+	Paths []string
+	// Payloads reads the bins of the payloads of the model's newest
+	// version and of each DeltaFrom version too (add-target: reuse and
+	// patches).
+	Payloads  bool
+	DeltaFrom []string
+	// Indexed is set when every model in the bins has a version index
+	// (repoconfig.Bins.Indexed).
+	Indexed bool
+	// ReadIndex reads and checks the stored index of the model whose
+	// signed target it is given.
+	ReadIndex func(*metadata.TargetFiles) (*targets.VersionIndex, error)
+}
+
+// LoadModel reads the delegation tree a writer of one model needs: when
+// top-level targets delegates to succinct hash bins, only the bins
+// LoadForModel reads (a partial tree); otherwise, or when the model has
+// no index and not every model has one (its versions may then be in any
+// bin), the whole tree (LoadTree).
+func LoadModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType], mr ModelRead) (*Tree, error) {
+	if d := top.Signed.Delegations; d != nil && d.Roles == nil && d.SuccinctRoles != nil {
+		tree, found, err := LoadForModel(fs, dir, top, snapshot, mr)
+		if err != nil || found {
+			return tree, err
+		}
+	}
+	return LoadTree(fs, dir, top, snapshot)
+}
+
+// LoadForModel reads, for a writer of mr.ModelID in the hash bins of
+// top, only the bins it needs (LoadBins): the model's version index's
+// and those of mr.Paths, then those of every version's manifest the
+// index names (for the version and epoch checks, and the other versions'
+// controls) and, with mr.Payloads, of the payloads of the newest version
+// and of each delta base (for reuse and patches). A model without an
+// index has no version in the bins when mr.Indexed is set (every model
+// there has one); otherwise found is false, and the caller reads the
+// whole tree (its versions may be in any bin).
+func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType], mr ModelRead) (tree *Tree, found bool, err error) {
+	modelID := mr.ModelID
 	ipath := targets.VersionIndexPath(modelID)
-	if tree, err = LoadBins(fs, dir, top, snapshot, []string{ipath}); err != nil {
+	if tree, err = LoadBins(fs, dir, top, snapshot, append([]string{ipath}, mr.Paths...)); err != nil {
 		return nil, false, err
 	}
 	res := tree.Resolve(ipath)
 	if res.Target == nil {
-		return tree, indexed, nil
+		return tree, mr.Indexed, nil
 	}
-	vi, err := readIndex(res.Target)
+	vi, err := mr.ReadIndex(res.Target)
 	if err != nil {
 		return nil, false, err
 	}
@@ -41,15 +74,15 @@ func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.Targe
 	for _, v := range vi.Versions {
 		paths = append(paths, targets.ManifestPath(modelID, v))
 	}
-	if err := tree.AddBins(fs, dir, snapshot, paths); err != nil {
-		return nil, false, err
+	if err := tree.AddBins(fs, dir, snapshot, paths); err != nil || !mr.Payloads {
+		return tree, err == nil, err
 	}
 	var want []string
 	if n := len(vi.Versions); n > 0 {
 		want = append(want, vi.Versions[n-1])
 	}
 	paths = nil
-	for _, v := range append(want, deltaFrom...) {
+	for _, v := range append(want, mr.DeltaFrom...) {
 		mp := targets.ManifestPath(modelID, v)
 		if res := tree.Resolve(mp); res.Target != nil {
 			if c, err := targets.ParseCustom(mp, res.Target.Custom); err == nil {

@@ -1,6 +1,7 @@
 package delegation
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math/bits"
@@ -208,6 +209,41 @@ func (t *Tree) CheckSigned(n *Role) error {
 			repofiles.ErrStoredMetadata, n.File, err, role)
 	}
 	return nil
+}
+
+// CheckAllSigned checks (CheckSigned) every role read that has
+// metadata: a writer builds on what every role it read lists (the
+// version checks, a new version index, the other versions' controls),
+// not only on the roles it re-signs.
+func (t *Tree) CheckAllSigned() error {
+	for _, name := range t.Order {
+		if n := t.Roles[name]; n.Meta != nil {
+			if err := t.CheckSigned(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CheckResign checks, before nodes are re-signed as they are, that each
+// one's current metadata is signed by its keys (CheckSigned).
+// afterKeyChange accepts metadata its keys no longer sign, after a
+// deliberate key change (the bytes are still those the signed snapshot
+// records), with a warning naming it.
+func (t *Tree) CheckResign(nodes []*Role, afterKeyChange bool) (warnings []string, err error) {
+	for _, n := range nodes {
+		if n.Meta == nil {
+			continue
+		}
+		if err := t.CheckSigned(n); err != nil {
+			if !afterKeyChange || !errors.Is(err, repofiles.ErrStoredMetadata) {
+				return nil, err
+			}
+			warnings = append(warnings, fmt.Sprintf("%s was not signed by a threshold of the role's current keys; re-signed as published (after a key change)", n.File))
+		}
+	}
+	return warnings, nil
 }
 
 // ShadowWarnings names the roles that list targets they are delegated but

@@ -164,21 +164,41 @@ func LoadBins(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsTy
 func (t *Tree) AddBins(fs afero.Fs, dir string, snapshot *metadata.Metadata[metadata.SnapshotType], paths []string) error {
 	sr := t.HashBins()
 	for _, p := range paths {
-		name := sr.GetRolesForTarget(p)[0].Name
-		if t.Roles[name] != nil {
-			continue
-		}
-		n := &Role{Name: name, Parent: metadata.TARGETS, Bins: sr}
-		if err := n.read(fs, dir, snapshot); err != nil {
+		if err := t.addBin(fs, dir, snapshot, sr, sr.GetRolesForTarget(p)[0].Name); err != nil {
 			return err
 		}
-		if n.Meta != nil && n.Meta.Signed.Delegations != nil {
-			return repofiles.StoredError(n.File, fmt.Errorf("hash bin %s delegates further", name))
-		}
-		t.Roles[name] = n
-		t.Order = append(t.Order, name)
 	}
 	return nil
+}
+
+// addBin reads the hash bin name of sr into a partial tree, unless it is
+// read already.
+func (t *Tree) addBin(fs afero.Fs, dir string, snapshot *metadata.Metadata[metadata.SnapshotType], sr *metadata.SuccinctRoles, name string) error {
+	if t.Roles[name] != nil {
+		return nil
+	}
+	n := &Role{Name: name, Parent: metadata.TARGETS, Bins: sr}
+	if err := n.read(fs, dir, snapshot); err != nil {
+		return err
+	}
+	if n.Meta != nil && n.Meta.Signed.Delegations != nil {
+		return repofiles.StoredError(n.File, fmt.Errorf("hash bin %s delegates further", name))
+	}
+	t.Roles[name] = n
+	t.Order = append(t.Order, name)
+	return nil
+}
+
+// LoadRole reads the tree a writer of the delegated role called name
+// (RolesNamed) needs: that bin alone, when name is one of the hash bins
+// of top (a partial tree); otherwise the whole tree (a named role may be
+// delegated anywhere in it, and the bins' name prefix names every bin).
+func LoadRole(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType], name string) (*Tree, error) {
+	t := &Tree{Top: top, Roles: map[string]*Role{}, Partial: true}
+	if sr := t.HashBins(); sr != nil && sr.IsDelegatedRole(name) {
+		return t, t.addBin(fs, dir, snapshot, sr, name)
+	}
+	return LoadTree(fs, dir, top, snapshot)
 }
 
 // Meta returns a role's current metadata, top-level targets included

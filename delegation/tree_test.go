@@ -307,3 +307,37 @@ func TestApplyRefuses(t *testing.T) {
 		t.Errorf("vision again: %v", err)
 	}
 }
+
+// TestLoadRole: in hash bins, LoadRole of one bin reads that bin alone
+// (the other, stored as bytes that do not parse, is never opened); the
+// bins' name prefix and a named role read the whole tree (LoadTree, which
+// refuses the unparsable bin).
+func TestLoadRole(t *testing.T) {
+	t.Parallel()
+	r := newTreeRepo()
+	sr := &metadata.SuccinctRoles{KeyIDs: []string{"k"}, Threshold: 1, BitLength: 1, NamePrefix: "bin"}
+	r.top.Signed.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{}, SuccinctRoles: sr}
+	p := "models/det/1.0.0/manifest.json"
+	mine := sr.GetRolesForTarget(p)[0].Name
+	other := sr.GetRoles()[0]
+	if other == mine {
+		other = sr.GetRoles()[1]
+	}
+	r.store(t, mine, 1, role(p))
+	r.store(t, other, 1, role())
+	if err := afero.WriteFile(r.fs, filepath.Join(treeDir, repofiles.MetadataDir, delegation.RoleFile(other, 1)), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tree, err := delegation.LoadRole(r.fs, treeDir, r.top, r.snap, mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tree.Partial || !slices.Equal(tree.Order, []string{mine}) || tree.Resolve(p).Role != mine {
+		t.Errorf("LoadRole(%s): partial %v, order %q", mine, tree.Partial, tree.Order)
+	}
+	for _, name := range []string{"bin", "team"} {
+		if _, err := delegation.LoadRole(r.fs, treeDir, r.top, r.snap, name); !errors.Is(err, repofiles.ErrStoredMetadata) {
+			t.Errorf("LoadRole(%s) with an unparsable bin: %v, want ErrStoredMetadata (the whole tree read)", name, err)
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/edgetuf/edgetuf/audit"
 	"github.com/edgetuf/edgetuf/delegation"
@@ -399,23 +398,7 @@ func TestUnsignedBinReadNotTouched(t *testing.T) {
 			t.Fatalf("%s is in %s too: the publication would re-sign it", p, bin)
 		}
 	}
-	st := current(t, fs, dir)
-	name := filepath.Join(dir, MetadataDir, delegation.RoleFile(bin, st.snapshot.Signed.Meta[bin+".json"].Version))
-	data, err := afero.ReadFile(fs, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := metadata.Targets().FromBytes(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md.Signed.Expires = md.Signed.Expires.Add(time.Hour) // signatures no longer match
-	if data, err = md.ToBytes(false); err != nil {
-		t.Fatal(err)
-	}
-	if err := afero.WriteFile(fs, name, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	spoilBin(t, fs, dir, bin, false) // lazy_test.go: its signatures no longer match
 	before := current(t, fs, dir).snapshot.Signed.Version
 	r = openAt(t, fs, dir, t0)
 	if _, err := publishAs(t, r, fs, getFixture(t).kr, "det", "3.0.0", AddOptions{}); !errors.Is(err, ErrStoredMetadata) {

@@ -201,7 +201,7 @@ func (r *Repository) ResignRole(name string, kr keys.Keyring, opts ResignOptions
 
 func (r *Repository) resignRole(t *tx, name string, kr keys.Keyring, opts ResignOptions, res *ResignResult) error {
 	st := t.st
-	tree, err := r.loadTree(st)
+	tree, err := delegation.LoadRole(r.fs, r.dir, st.targets, st.snapshot, name) // one bin alone, or the whole tree
 	if err != nil {
 		return err
 	}
@@ -209,17 +209,11 @@ func (r *Repository) resignRole(t *tx, name string, kr keys.Keyring, opts Resign
 	if err != nil {
 		return err
 	}
-	for _, n := range nodes {
-		if n.Meta == nil {
-			continue
-		}
-		if err := tree.CheckSigned(n); err != nil {
-			if !opts.AfterKeyChange || !errors.Is(err, ErrStoredMetadata) {
-				return err
-			}
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s was not signed by a threshold of the role's current keys; re-signed as published (after a key change)", n.File))
-		}
+	ws, err := tree.CheckResign(nodes, opts.AfterKeyChange)
+	if err != nil {
+		return err
 	}
+	res.Warnings = append(res.Warnings, ws...)
 	rs, err := signers(kr, name, nodes[0].Keys())
 	if err != nil {
 		return err

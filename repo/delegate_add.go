@@ -34,24 +34,27 @@ type destination struct {
 	first roleSigners
 }
 
+// modelRead is what a writer of modelID reads of hash bins at least
+// (delegation.LoadModel): the model's index and its versions' manifests.
+func (r *Repository) modelRead(modelID string) delegation.ModelRead {
+	return delegation.ModelRead{ModelID: modelID, Indexed: r.cfg.Bins != nil && r.cfg.Bins.Indexed,
+		ReadIndex: func(tf *metadata.TargetFiles) (*targets.VersionIndex, error) {
+			return r.targetStore().VersionIndex(modelID, tf)
+		}}
+}
+
 // binsSigners is the key under which a destination keeps the bins' signers.
 const binsSigners = "\x00bins"
 
 // destination resolves where AddTarget publishes.
-// A publication into hash bins reads only the bins it needs (loadBinsFor).
+// A publication into hash bins reads only the bins it needs (delegation.LoadModel).
 func (r *Repository) destination(st *state, role string, m *targets.Manifest, deltaFrom []string) (*destination, error) {
 	var tree *delegation.Tree
 	var err error
-	if d := st.targets.Signed.Delegations; role == "" && d != nil && d.Roles == nil && d.SuccinctRoles != nil {
-		var found bool
-		indexed := r.cfg.Bins != nil && r.cfg.Bins.Indexed
-		tree, found, err = delegation.LoadForModel(r.fs, r.dir, st.targets, st.snapshot, m.ModelID, deltaFrom, indexed,
-			func(tf *metadata.TargetFiles) (*targets.VersionIndex, error) {
-				return r.targetStore().VersionIndex(m.ModelID, tf)
-			})
-		if err == nil && !found {
-			tree, err = r.loadTree(st)
-		}
+	if role == "" {
+		mr := r.modelRead(m.ModelID)
+		mr.Payloads, mr.DeltaFrom = true, deltaFrom
+		tree, err = delegation.LoadModel(r.fs, r.dir, st.targets, st.snapshot, mr)
 	} else {
 		tree, err = r.loadTree(st)
 	}
@@ -116,15 +119,11 @@ func (d *destination) signers(r *Repository, st *state, kr keys.Keyring) (roleSi
 	case d.bins != nil:
 		// Every bin read, not only those re-signed: the version checks and
 		// the new (signed) version index are built from what they list.
-		for _, name := range d.tree.Order {
-			if n := d.tree.Roles[name]; n.Meta != nil && d.mig == nil {
-				if err := d.tree.CheckSigned(n); err != nil {
-					return nil, err
-				}
-			}
-		}
 		if d.mig != nil {
 			return binsSignerSet(st, kr, d.bins, metadata.TARGETS)
+		}
+		if err := d.tree.CheckAllSigned(); err != nil {
+			return nil, err
 		}
 		if d.first != nil {
 			return d.first, nil

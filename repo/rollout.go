@@ -38,9 +38,16 @@ type ControlResult struct {
 // target (delegation.Version).
 type versionRef = delegation.Version
 
-// findVersion resolves modelID@version as a device's lookup does.
+// findVersion resolves modelID@version as a device's lookup does, of hash
+// bins reading only the model's (delegation.LoadModel), each checked:
+// a change builds on all of them (the other versions' controls).
 func (r *Repository) findVersion(st *state, modelID, version string) (*versionRef, error) {
-	tree, err := r.loadTree(st)
+	mr := r.modelRead(modelID)
+	mr.Paths = []string{targets.ManifestPath(modelID, version)}
+	tree, err := delegation.LoadModel(r.fs, r.dir, st.targets, st.snapshot, mr)
+	if err == nil && tree.Partial {
+		err = tree.CheckAllSigned()
+	}
 	if err != nil {
 		return nil, err
 	}
