@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delta/internal/readahead"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -31,7 +32,7 @@ type applier struct {
 
 	ctrl, zdiff, zextra *zstd.Decoder
 	fdiff, fextra       fseReader
-	raDiff, raExtra     *readAhead // each stream of a segment, decompressed ahead
+	raDiff, raExtra     *readahead.Reader // each stream of a segment, decompressed ahead
 	ctrlR               *bufio.Reader
 
 	tmp []byte // one shuffle block of stream bytes
@@ -84,7 +85,7 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 	a.fdiff.work, a.fextra.work = work, work
 	a.out = newOutput(out, hooks, h.TargetLength)
 	defer a.out.abort()
-	err = a.run(&lockedReaderAt{r: patch}, patchLen, h)
+	err = a.run(&readahead.LockedReaderAt{R: patch}, patchLen, h)
 	// Only a wrong output needs the base's hash, to tell a wrong base from
 	// a bad patch: hashing it up front would cost a full read every time.
 	if lim.VerifyBase && errors.Is(err, ErrTarget) {
@@ -107,9 +108,10 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 		defer (*d).Close()
 	}
 	// Runs before the decoders close: they must not be in use.
-	a.raDiff, a.raExtra = newReadAhead(a.hooks.readAhead, h.TargetLength), newReadAhead(a.hooks.readAhead, h.TargetLength)
-	defer a.raExtra.stop()
-	defer a.raDiff.stop()
+	onPanic := func(p any) error { return panicErr("decompressing a stream", p) }
+	a.raDiff, a.raExtra = readahead.New(h.TargetLength, a.hooks.readAhead, onPanic), readahead.New(h.TargetLength, a.hooks.readAhead, onPanic)
+	defer a.raExtra.Stop()
+	defer a.raDiff.Stop()
 	off := int64(HeaderSize)
 	for a.written < h.TargetLength {
 		if off+SegmentHeaderSize > patchLen {
@@ -195,8 +197,8 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 	}
 	// The previous segment's streams are used up: stop reading ahead
 	// before their decoders are reset.
-	a.raDiff.stop()
-	a.raExtra.stop()
+	a.raDiff.Stop()
+	a.raExtra.Stop()
 	diff, err := dataStream(a.zdiff, &a.fdiff, a.work, patch, off+int64(sh.ctrlLen), sh.diffLen)
 	if err != nil {
 		return err
@@ -205,8 +207,8 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 	if err != nil {
 		return err
 	}
-	a.raDiff.start(diff)
-	a.raExtra.start(extra)
+	a.raDiff.Start(diff)
+	a.raExtra.Start(extra)
 	if a.ctrlR == nil {
 		a.ctrlR = bufio.NewReaderSize(a.ctrl, 4096)
 	} else {
@@ -314,7 +316,7 @@ func (a *applier) record(rec record) error {
 			if rec.op == opInsert {
 				src, name = a.raExtra, "extra"
 			}
-			data, err := src.next(n, a.tmp)
+			data, err := src.Next(n, a.tmp)
 			if err != nil {
 				return streamErr(name, err)
 			}
