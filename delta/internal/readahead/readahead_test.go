@@ -134,11 +134,9 @@ func TestReadAheadRestartsClean(t *testing.T) {
 // Next for at a time.
 const shuffleBlock = 64 << 10
 
+// randomBytes returns n bytes of a fixed ChaCha8 stream.
 func randomBytes(n int) []byte {
-	r := rand.New(rand.NewPCG(uint64(n), 1))
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	rand.NewChaCha8([32]byte{byte(n), byte(n >> 8), byte(n >> 16)}).Read(b)
 	return b
 }
