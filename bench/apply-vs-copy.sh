@@ -28,6 +28,9 @@
 #	                  patches)
 #	MREPO=            an mrepo binary to make the patches with instead of
 #	                  building this tree's
+#	BEFORE_BIN=       a second deltaapply binary (an older build), run in
+#	                  the same alternation (apply, before, copy): its
+#	                  median, ratio and CPU are printed too
 set -euo pipefail
 
 RUNS=${RUNS:-9}
@@ -63,7 +66,10 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 echo "==> bench/apply-vs-copy.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores: RUNS=$RUNS SIZE_MIB=$SIZE_MIB SEED=$SEED apply=$apply_bin patches of delta tree $tag"
 echo "    load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-12s %9s %10s %10s %6s %10s %9s\n' pair "new MB" "apply s" "copy s" ratio "apply CPU" "RSS MiB"
+before=${BEFORE_BIN:-}
+printf '%-12s %7s %8s %8s %6s %9s %8s' pair "new MB" "apply s" "copy s" ratio "apply CPU" "RSS MiB"
+[ -z "$before" ] || printf ' %9s %7s %9s %8s' "before s" ratio "CPU" "RSS MiB"
+echo
 for pair in "${pairs[@]}"; do
 	dir=$WORK/$pair
 	mkdir -p "$dir"
@@ -84,20 +90,34 @@ for pair in "${pairs[@]}"; do
 	out=$dir/out
 	: >"$dir/apply.times"
 	: >"$dir/copy.times"
+	: >"$dir/before.times"
 	for _ in $(seq "$RUNS"); do
 		rm -f "$out"
 		/usr/bin/time -f "%e %U %S %M" -a -o "$dir/apply.times" "$apply_bin" "$old" "$patch" "$out"
 		cmp -s "$out" "$new" || { echo "apply-vs-copy: $pair: the applied file differs from the new one" >&2; exit 1; }
+		if [ -n "$before" ]; then
+			rm -f "$out"
+			/usr/bin/time -f "%e %U %S %M" -a -o "$dir/before.times" "$before" "$old" "$patch" "$out"
+		fi
 		rm -f "$out"
 		/usr/bin/time -f "%e %U %S %M" -a -o "$dir/copy.times" sh -c 'cp "$1" "$2" && sync' sh "$new" "$out"
 	done
 	rm -f "$out"
-	a=$(awk '{ print $1 }' "$dir/apply.times" | median)
 	c=$(awk '{ print $1 }' "$dir/copy.times" | median)
-	cpu=$(awk '{ print $2 + $3 }' "$dir/apply.times" | median)
-	rss=$(awk '$4 > m { m = $4 } END { printf "%.1f", m / 1024 }' "$dir/apply.times")
-	ratio=$(awk -v a="$a" -v c="$c" 'BEGIN { if (c > 0) printf "%.2f", a / c; else print "-" }')
-	printf '%-12s %9.1f %10s %10s %6s %10.2f %9s\n' "$pair" "$(($(stat -c %s "$new") / 100000))e-1" "$a" "$c" "$ratio" "$cpu" "$rss"
+	# summary FILE: median wall, ratio to the copy, median CPU, largest RSS.
+	summary() {
+		local a cpu
+		a=$(awk '{ print $1 }' "$1" | median)
+		cpu=$(awk '{ print $2 + $3 }' "$1" | median)
+		awk -v a="$a" -v c="$c" -v cpu="$cpu" '{ if ($4 > m) m = $4 } END { printf "%.2f %s %.2f %.1f\n", a, (c > 0 ? sprintf("%.2f", a / c) : "-"), cpu, m / 1024 }' "$1"
+	}
+	read -r a ratio cpu rss < <(summary "$dir/apply.times")
+	printf '%-12s %7.1f %8s %8s %6s %9s %8s' "$pair" "$(awk -v n="$(stat -c %s "$new")" 'BEGIN { print n / 1e6 }')" "$a" "$c" "$ratio" "$cpu" "$rss"
+	if [ -n "$before" ]; then
+		read -r a ratio cpu rss < <(summary "$dir/before.times")
+		printf ' %9s %7s %9s %8s' "$a" "$ratio" "$cpu" "$rss"
+	fi
+	echo
 done
 echo "    load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "    (medians of $RUNS alternating runs; apply CPU is user+sys; goal: ratio <= 1.5)"
