@@ -121,21 +121,24 @@ func Words2(out, s0, s1 []byte, op Op) {
 // across 64-bit registers costs more shifts than it saves loads.
 func Words4(out, s0, s1, s2, s3 []byte, op Op) {
 	n := len(s0)
-	s1, s2, s3, out = s1[:n], s2[:n], s3[:n], out[:4*n]
-	switch op {
-	case Insert:
+	s1, s2, s3, out = s1[:n], s2[:n], s3[:n], out[:4*n:4*n]
+	if op == Sub {
+		// A loop of its own: with the other ops' cases it ran 20% slower.
 		for i := range s0 {
-			binary.LittleEndian.PutUint32(out[4*i:], uint32(s0[i])|uint32(s1[i])<<8|uint32(s2[i])<<16|uint32(s3[i])<<24)
-		}
-	case XOR:
-		for i := range s0 {
+			w := out[4*i : 4*i+4 : 4*i+4]
 			z := uint32(s0[i]) | uint32(s1[i])<<8 | uint32(s2[i])<<16 | uint32(s3[i])<<24
-			binary.LittleEndian.PutUint32(out[4*i:], binary.LittleEndian.Uint32(out[4*i:])^z)
+			v := uint32(w[0]) | uint32(w[1])<<8 | uint32(w[2])<<16 | uint32(w[3])<<24
+			v += z>>1 ^ -(z & 1)
+			w[0], w[1], w[2], w[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 		}
-	case Sub:
-		for i := range s0 {
-			z := uint32(s0[i]) | uint32(s1[i])<<8 | uint32(s2[i])<<16 | uint32(s3[i])<<24
-			binary.LittleEndian.PutUint32(out[4*i:], binary.LittleEndian.Uint32(out[4*i:])+(z>>1^-(z&1)))
+		return
+	}
+	for i := range s0 {
+		z := uint32(s0[i]) | uint32(s1[i])<<8 | uint32(s2[i])<<16 | uint32(s3[i])<<24
+		w := out[4*i : 4*i+4 : 4*i+4]
+		if op == XOR {
+			z ^= binary.LittleEndian.Uint32(w)
 		}
+		binary.LittleEndian.PutUint32(w, z)
 	}
 }
