@@ -75,7 +75,10 @@ for pair in "${pairs[@]}"; do
 	mkdir -p "$dir"
 	if [ "$pair" = isnet ]; then
 		old=$REAL_DIR/old.onnx new=$REAL_DIR/new.onnx
-		[ -f "$old" ] && [ -f "$new" ] || { echo "apply-vs-copy: no $REAL_DIR/old.onnx and new.onnx (bench/delta-real.sh fetches the pair)" >&2; exit 1; }
+		if [ ! -f "$old" ] || [ ! -f "$new" ]; then
+			echo "apply-vs-copy: no $REAL_DIR/old.onnx and new.onnx (bench/delta-real.sh fetches the pair)" >&2
+			exit 1
+		fi
 	else
 		old=$dir/old-$SIZE_MIB-$SEED new=$dir/new-$SIZE_MIB-$SEED
 		if [ ! -f "$new" ]; then
@@ -100,6 +103,7 @@ for pair in "${pairs[@]}"; do
 			/usr/bin/time -f "%e %U %S %M" -a -o "$dir/before.times" "$before" "$old" "$patch" "$out"
 		fi
 		rm -f "$out"
+		# shellcheck disable=SC2016 # the inner shell expands $1 and $2
 		/usr/bin/time -f "%e %U %S %M" -a -o "$dir/copy.times" sh -c 'cp "$1" "$2" && sync' sh "$new" "$out"
 	done
 	rm -f "$out"
