@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delta/internal/readahead"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -30,11 +31,29 @@ type applier struct {
 	hooks   *applyHooks
 
 	ctrl, zdiff, zextra *zstd.Decoder
-	fdiff, fextra       fseReader
-	raDiff, raExtra     *readAhead // each stream of a segment, decompressed ahead
 	ctrlR               *bufio.Reader
+	// The diff and extra streams of segments in turn: while one set
+	// serves the segment being rebuilt, the other decodes the next
+	// segment's FSE streams (prefetch).
+	sets                [2]dataStreams
+	patchLen, targetLen int64
 
 	tmp []byte // one shuffle block of stream bytes
+}
+
+// dataStreams decodes a segment's diff and extra streams ahead of Apply.
+type dataStreams struct {
+	fse     [2]fseReader         // diff, extra
+	ra      [2]*readahead.Reader // each stream, decompressed ahead
+	started [2]bool              // ra[i] runs this segment's stream i
+	seg     int64                // patch offset of the segment, -1 for none
+	sh      segmentHeader        // its header, as prefetch read it
+}
+
+func (d *dataStreams) stop() {
+	d.ra[0].Stop()
+	d.ra[1].Stop()
+	d.started, d.seg = [2]bool{}, -1
 }
 
 // applyHooks let a test of this package inject faults into Apply's
@@ -45,6 +64,7 @@ type applyHooks struct {
 	readAhead func() // the read-ahead goroutines, before each buffer
 	hash      func() // the hashing goroutine, before each buffer
 	write     func() // the writing goroutine, before each buffer
+	prefetch  func() // Apply's own goroutine, as it starts a stream early
 }
 
 func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, out io.Writer, lim Limits, hooks *applyHooks) (h *Header, err error) {
@@ -81,10 +101,9 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 	}
 	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(), work: work, hooks: hooks,
 		tmp: make([]byte, copyBuf)}
-	a.fdiff.work, a.fextra.work = work, work
 	a.out = newOutput(out, hooks, h.TargetLength)
 	defer a.out.abort()
-	err = a.run(&lockedReaderAt{r: patch}, patchLen, h)
+	err = a.run(&readahead.LockedReaderAt{R: patch}, patchLen, h)
 	// Only a wrong output needs the base's hash, to tell a wrong base from
 	// a bad patch: hashing it up front would cost a full read every time.
 	if lim.VerifyBase && errors.Is(err, ErrTarget) {
@@ -106,10 +125,18 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 		}
 		defer (*d).Close()
 	}
-	// Runs before the decoders close: they must not be in use.
-	a.raDiff, a.raExtra = newReadAhead(a.hooks.readAhead, h.TargetLength), newReadAhead(a.hooks.readAhead, h.TargetLength)
-	defer a.raExtra.stop()
-	defer a.raDiff.stop()
+	onPanic := func(p any) error { return panicErr("decompressing a stream", p) }
+	for i := range a.sets {
+		d := &a.sets[i]
+		for j := range d.ra {
+			d.fse[j].work = a.work
+			d.ra[j] = readahead.New(h.TargetLength, a.hooks.readAhead, onPanic)
+		}
+		// Runs before the decoders close: they must not be in use.
+		defer d.stop()
+	}
+	a.patchLen, a.targetLen = patchLen, h.TargetLength
+	nseg := 0
 	off := int64(HeaderSize)
 	for a.written < h.TargetLength {
 		if off+SegmentHeaderSize > patchLen {
@@ -128,10 +155,10 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 		if end > patchLen {
 			return formatErr("truncated: segment streams end at %d, patch has %d bytes", end, patchLen)
 		}
-		if err := a.segment(patch, off, sh); err != nil {
+		if err := a.segment(patch, off, sh, &a.sets[nseg%2], &a.sets[(nseg+1)%2]); err != nil {
 			return err
 		}
-		off = end
+		off, nseg = end, nseg+1
 	}
 	if off != patchLen {
 		return formatErr("%d bytes of trailing data", patchLen-off)
@@ -168,7 +195,8 @@ func stream(d *zstd.Decoder, work *Budget, patch io.ReaderAt, off int64, n uint3
 }
 
 // dataStream opens a diff or extra stream: a zstd frame, or an FSE stream
-// (fsestream.go), told apart by their first four bytes.
+// (fsestream.go), told apart by their first four bytes. With a nil z it
+// opens FSE streams only, and returns nil for others.
 func dataStream(z *zstd.Decoder, f *fseReader, work *Budget, patch io.ReaderAt, off int64, n uint32) (io.Reader, error) {
 	if n >= 4 {
 		var m [4]byte
@@ -180,13 +208,19 @@ func dataStream(z *zstd.Decoder, f *fseReader, work *Budget, patch io.ReaderAt, 
 			return f, nil
 		}
 	}
+	if z == nil {
+		return nil, nil
+	}
 	if err := stream(z, work, patch, off, n); err != nil {
 		return nil, err
 	}
 	return z, nil
 }
 
-func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error {
+// segment rebuilds the segment at off (header sh excluded) from the
+// streams of cur, which may have been started by prefetch, and starts
+// the next segment's FSE streams in next.
+func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader, cur, next *dataStreams) error {
 	if err := a.work.spend(workPerSegment); err != nil {
 		return err
 	}
@@ -194,19 +228,26 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 		return err
 	}
 	// The previous segment's streams are used up: stop reading ahead
-	// before their decoders are reset.
-	a.raDiff.stop()
-	a.raExtra.stop()
-	diff, err := dataStream(a.zdiff, &a.fdiff, a.work, patch, off+int64(sh.ctrlLen), sh.diffLen)
-	if err != nil {
-		return err
+	// before their decoders are reset or its set prefetches.
+	next.stop()
+	if cur.seg != off || cur.sh != sh {
+		cur.stop()
 	}
-	extra, err := dataStream(a.zextra, &a.fextra, a.work, patch, off+int64(sh.ctrlLen)+int64(sh.diffLen), sh.extraLen)
-	if err != nil {
-		return err
+	z := [2]*zstd.Decoder{a.zdiff, a.zextra}
+	soff := off + int64(sh.ctrlLen)
+	for i, n := range [2]uint32{sh.diffLen, sh.extraLen} {
+		if !cur.started[i] {
+			r, err := dataStream(z[i], &cur.fse[i], a.work, patch, soff, n)
+			if err != nil {
+				return err
+			}
+			cur.ra[i].Start(r)
+		}
+		soff += int64(n)
 	}
-	a.raDiff.start(diff)
-	a.raExtra.start(extra)
+	if a.written+int64(sh.outLen) < a.targetLen {
+		a.prefetch(patch, soff, next)
+	}
 	if a.ctrlR == nil {
 		a.ctrlR = bufio.NewReaderSize(a.ctrl, 4096)
 	} else {
@@ -239,7 +280,7 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 		if a.hooks.record != nil {
 			a.hooks.record()
 		}
-		if err := a.record(rec); err != nil {
+		if err := a.record(rec, cur); err != nil {
 			return err
 		}
 	}
@@ -247,7 +288,7 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 	for _, s := range []struct {
 		name string
 		r    io.Reader
-	}{{"control", a.ctrlR}, {"diff", a.raDiff}, {"extra", a.raExtra}} {
+	}{{"control", a.ctrlR}, {"diff", cur.ra[0]}, {"extra", cur.ra[1]}} {
 		if n, err := s.r.Read(a.tmp[:1]); n != 0 || err != io.EOF {
 			if err != nil && err != io.EOF {
 				return streamErr(s.name, err)
@@ -256,6 +297,39 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error 
 		}
 	}
 	return nil
+}
+
+// prefetch starts decoding the FSE streams of the segment at off into d
+// while the current one is rebuilt, so that decoding the next segment
+// overlaps rebuilding this one and two FSE streams decode at once. It is
+// a guess: a header it cannot use stops it, and run reports what is wrong
+// when it reaches the segment. zstd streams wait for their segment: their
+// decoders are shared, as a second set would double their memory (up to
+// maxWindow each on a hostile patch).
+func (a *applier) prefetch(patch io.ReaderAt, off int64, d *dataStreams) {
+	var b [SegmentHeaderSize]byte
+	if off+SegmentHeaderSize > a.patchLen {
+		return
+	}
+	if _, err := patch.ReadAt(b[:], off); err != nil {
+		return
+	}
+	sh := parseSegmentHeader(b[:])
+	soff := off + SegmentHeaderSize + int64(sh.ctrlLen)
+	if soff+int64(sh.diffLen)+int64(sh.extraLen) > a.patchLen {
+		return
+	}
+	d.seg, d.sh = off+SegmentHeaderSize, sh
+	for i, n := range [2]uint32{sh.diffLen, sh.extraLen} {
+		if r, err := dataStream(nil, &d.fse[i], a.work, patch, soff, n); err == nil && r != nil {
+			if a.hooks.prefetch != nil {
+				a.hooks.prefetch()
+			}
+			d.ra[i].Start(r)
+			d.started[i] = true
+		}
+		soff += int64(n)
+	}
 }
 
 func streamErr(name string, err error) error {
@@ -270,7 +344,7 @@ func streamErr(name string, err error) error {
 
 // record produces one record's bytes into the output buffers, a shuffle
 // block (or, for COPY, a buffer) at a time.
-func (a *applier) record(rec record) error {
+func (a *applier) record(rec record, streams *dataStreams) error {
 	start := a.written
 	end := a.written + rec.length
 	for pos := a.written; pos < end; {
@@ -310,11 +384,11 @@ func (a *applier) record(rec record) error {
 			return fmt.Errorf("internal error: shuffle block at %d split by an output buffer", pos)
 		}
 		if rec.op != opCopy {
-			src, name := a.raDiff, "diff"
+			src, name := streams.ra[0], "diff"
 			if rec.op == opInsert {
-				src, name = a.raExtra, "extra"
+				src, name = streams.ra[1], "extra"
 			}
-			data, err := src.next(n, a.tmp)
+			data, err := src.Next(n, a.tmp)
 			if err != nil {
 				return streamErr(name, err)
 			}

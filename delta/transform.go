@@ -1,6 +1,10 @@
 package delta
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/edgetuf/edgetuf/delta/internal/planes"
+)
 
 // shuffle writes src (target bytes starting at a multiple of w) grouped
 // by plane into dst: first every byte with index%w == 0, then 1, ...
@@ -103,66 +107,17 @@ func pieceEnd(pos, end int64) int64 {
 
 // combine undoes a record piece in place: out holds the base bytes (XOR,
 // SUB) or is the destination (INSERT), and src holds the piece's stream
-// bytes, byte-plane shuffled for widths 2 and 4. Unshuffling and decoding
-// happen in one pass over the planes.
+// bytes, byte-plane shuffled for widths 2 and 4. Package planes unshuffles
+// and decodes in one pass, eight bytes of each plane at a time.
 func combine(out, src []byte, op uint8, w int) {
+	pop := [...]planes.Op{opInsert: planes.Insert, opXOR: planes.XOR, opSub: planes.Sub}[op]
+	n := len(out) / max(w, 1)
 	switch {
 	case w == 4 && len(out)%4 == 0:
-		n := len(out) / 4
-		// Equal lengths let the compiler drop the bounds checks.
-		s0, s1, s2, s3 := src[:n:n], src[n:2*n:2*n], src[2*n:3*n:3*n], src[3*n:4*n:4*n]
-		s1, s2, s3 = s1[:len(s0)], s2[:len(s0)], s3[:len(s0)]
-		o := out[: 4*len(s0) : 4*len(s0)]
-		switch op {
-		case opInsert:
-			for i := range s0 {
-				o[4*i], o[4*i+1], o[4*i+2], o[4*i+3] = s0[i], s1[i], s2[i], s3[i]
-			}
-		case opXOR:
-			for i := range s0 {
-				w := o[4*i : 4*i+4 : 4*i+4]
-				w[0] ^= s0[i]
-				w[1] ^= s1[i]
-				w[2] ^= s2[i]
-				w[3] ^= s3[i]
-			}
-		case opSub:
-			for i := range s0 {
-				w := o[4*i : 4*i+4 : 4*i+4]
-				z := uint32(s0[i]) | uint32(s1[i])<<8 | uint32(s2[i])<<16 | uint32(s3[i])<<24
-				v := uint32(w[0]) | uint32(w[1])<<8 | uint32(w[2])<<16 | uint32(w[3])<<24
-				v += z>>1 ^ -(z & 1)
-				w[0], w[1], w[2], w[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
-			}
-		}
+		planes.Words4(out, src[:n], src[n:2*n], src[2*n:3*n], src[3*n:4*n], pop)
 	case w == 2 && len(out)%2 == 0:
-		n := len(out) / 2
-		s0, s1 := src[:n], src[n:2*n]
-		o := out[:2*n]
-		switch op {
-		case opInsert:
-			for i := range s0 {
-				o[2*i], o[2*i+1] = s0[i], s1[i]
-			}
-		case opXOR:
-			for i := range s0 {
-				o[2*i] ^= s0[i]
-				o[2*i+1] ^= s1[i]
-			}
-		case opSub:
-			for i := range s0 {
-				z := uint16(s0[i]) | uint16(s1[i])<<8
-				binary.LittleEndian.PutUint16(o[2*i:], binary.LittleEndian.Uint16(o[2*i:])+(z>>1^-(z&1)))
-			}
-		}
+		planes.Words2(out, src[:n], src[n:2*n], pop)
 	default:
-		switch op {
-		case opInsert:
-			copy(out, src)
-		case opXOR:
-			decodeXOR(out, src, out)
-		case opSub:
-			decodeSub(out, src, out, 1)
-		}
+		planes.Bytes(out, src[:len(out)], pop)
 	}
 }

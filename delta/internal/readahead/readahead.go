@@ -1,23 +1,27 @@
-package delta
+// Package readahead decompresses a stream of a delta patch ahead of its
+// reader, in a goroutine of its own, into a bounded set of reused
+// buffers: package delta's Apply decodes its diff and extra streams with
+// it on one core while it rebuilds the target on another.
+package readahead
 
 import (
 	"io"
 	"sync"
 )
 
-// Read-ahead buffers: raDepth of raBuf bytes per stream.
+// Read-ahead buffers: Depth of at most BufSize bytes per stream.
 const (
-	raBuf   = 512 << 10
-	raDepth = 3
+	BufSize = 512 << 10
+	Depth   = 3
 )
 
-// readAhead decompresses a diff or extra stream in a goroutine of its
-// own, up to raDepth buffers ahead of the reader, so that decompressing
+// Reader decompresses a diff or extra stream in a goroutine of its
+// own, up to Depth buffers ahead of the reader, so that decompressing
 // (the larger part of applying a fine-tune patch) runs on one core while
 // the target is rebuilt on another. Its buffers are allocated once and
-// reused for every segment; memory is bounded by raDepth*raBuf.
-type readAhead struct {
-	bufs       [raDepth][]byte
+// reused for every segment; memory is bounded by Depth*BufSize.
+type Reader struct {
+	bufs       [Depth][]byte
 	free, full chan raChunk
 	done       chan struct{}
 	wg         sync.WaitGroup
@@ -27,7 +31,8 @@ type readAhead struct {
 	cur  []byte
 	err  error // returned once cur is used up
 
-	hook func() // applyHooks.readAhead
+	hook    func()            // called before each buffer is filled (a test's fault injection)
+	onPanic func(p any) error // the error a panic in the decoder becomes
 }
 
 type raChunk struct {
@@ -35,27 +40,28 @@ type raChunk struct {
 	err error
 }
 
-// newReadAhead prepares the read-ahead of the streams of a target of
+// New prepares the read-ahead of the streams of a target of
 // targetLen bytes. No diff or extra stream of a valid patch decompresses
 // to more than its target, so each buffer holds a third of it (rounded up
-// to a page), at most raBuf: small patches do not pay for large buffers.
+// to a page), at most BufSize: small patches do not pay for large buffers.
 // A stream longer than that (a hostile patch) is still read, a buffer at
-// a time.
-func newReadAhead(hook func(), targetLen int64) *readAhead {
-	ra := &readAhead{hook: hook}
-	per := (max(targetLen, 1) + raDepth - 1) / raDepth
-	size := int(min(raBuf, (per+4095)/4096*4096))
+// a time. hook (nil for none) runs before each buffer is filled; onPanic
+// turns a panic in the decoder into the stream's error.
+func New(targetLen int64, hook func(), onPanic func(p any) error) *Reader {
+	ra := &Reader{hook: hook, onPanic: onPanic}
+	per := (max(targetLen, 1) + Depth - 1) / Depth
+	size := int(min(BufSize, (per+4095)/4096*4096))
 	for i := range ra.bufs {
 		ra.bufs[i] = make([]byte, size)
 	}
 	return ra
 }
 
-// start reads r ahead until it returns an error (io.EOF included) or stop
-// is called. The reader must not be used by anyone else until stop.
-func (ra *readAhead) start(r io.Reader) {
-	ra.stop()
-	ra.free, ra.full = make(chan raChunk, raDepth), make(chan raChunk, raDepth)
+// Start reads r ahead until it returns an error (io.EOF included) or Stop
+// is called. The reader must not be used by anyone else until Stop.
+func (ra *Reader) Start(r io.Reader) {
+	ra.Stop()
+	ra.free, ra.full = make(chan raChunk, Depth), make(chan raChunk, Depth)
 	for _, b := range ra.bufs {
 		ra.free <- raChunk{b: b}
 	}
@@ -66,7 +72,7 @@ func (ra *readAhead) start(r io.Reader) {
 	go ra.fill(r, ra.free, ra.full, ra.done)
 }
 
-func (ra *readAhead) fill(r io.Reader, free <-chan raChunk, full chan<- raChunk, done <-chan struct{}) {
+func (ra *Reader) fill(r io.Reader, free <-chan raChunk, full chan<- raChunk, done <-chan struct{}) {
 	defer ra.wg.Done()
 	for {
 		var c raChunk
@@ -91,10 +97,10 @@ func (ra *readAhead) fill(r io.Reader, free <-chan raChunk, full chan<- raChunk,
 // read fills b from r, up to an error. A panic in the decoder (a bug a
 // hostile stream found) is recovered here, in the goroutine where it
 // happened, and delivered to the reader as the stream's error.
-func (ra *readAhead) read(r io.Reader, b []byte) (n int, err error) {
+func (ra *Reader) read(r io.Reader, b []byte) (n int, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = panicErr("decompressing a stream", p)
+			err = ra.onPanic(p)
 		}
 	}()
 	if ra.hook != nil {
@@ -108,9 +114,9 @@ func (ra *readAhead) read(r io.Reader, b []byte) (n int, err error) {
 	return n, err
 }
 
-// stop ends the goroutine and waits for it, so that the stream's decoder
+// Stop ends the goroutine and waits for it, so that the stream's decoder
 // can be reset; it is a no-op when nothing runs.
-func (ra *readAhead) stop() {
+func (ra *Reader) Stop() {
 	if !ra.running {
 		return
 	}
@@ -121,7 +127,7 @@ func (ra *readAhead) stop() {
 
 // more waits for the next buffer when the current one is used up; it
 // returns the stream's error (io.EOF at its end) once nothing is left.
-func (ra *readAhead) more() error {
+func (ra *Reader) more() error {
 	for len(ra.cur) == 0 {
 		if ra.err != nil {
 			return ra.err
@@ -136,7 +142,7 @@ func (ra *readAhead) more() error {
 	return nil
 }
 
-func (ra *readAhead) Read(p []byte) (int, error) {
+func (ra *Reader) Read(p []byte) (int, error) {
 	if err := ra.more(); err != nil {
 		return 0, err
 	}
@@ -145,10 +151,10 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// next returns the next n bytes of the stream: in place when the current
+// Next returns the next n bytes of the stream: in place when the current
 // buffer holds them, which is the usual case, else gathered into tmp
 // (len(tmp) >= n). The bytes are valid until the next call.
-func (ra *readAhead) next(n int, tmp []byte) ([]byte, error) {
+func (ra *Reader) Next(n int, tmp []byte) ([]byte, error) {
 	if err := ra.more(); err != nil {
 		return nil, err
 	}
@@ -163,17 +169,17 @@ func (ra *readAhead) next(n int, tmp []byte) ([]byte, error) {
 	return tmp[:n], nil
 }
 
-// lockedReaderAt serializes ReadAt calls. The patch is read by the
+// LockedReaderAt serializes ReadAt calls to R. The patch is read by the
 // control decoder and by both read-ahead goroutines at once, and not every
 // io.ReaderAt allows that, whatever its contract says: afero's in-memory
 // files implement ReadAt as a seek and a read.
-type lockedReaderAt struct {
+type LockedReaderAt struct {
+	R  io.ReaderAt
 	mu sync.Mutex
-	r  io.ReaderAt
 }
 
-func (l *lockedReaderAt) ReadAt(p []byte, off int64) (int, error) {
+func (l *LockedReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.r.ReadAt(p, off)
+	return l.R.ReadAt(p, off)
 }
