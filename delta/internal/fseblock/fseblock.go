@@ -54,6 +54,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/edgetuf/edgetuf/delta/internal/cm"
 	"github.com/klauspost/compress/fse"
 	"github.com/klauspost/compress/huff0"
 	"github.com/klauspost/compress/zstd"
@@ -61,14 +62,15 @@ import (
 
 // Block modes.
 const (
-	Stored  = 0
-	FSE     = 1
-	RLE     = 2
-	Planes  = 3
-	Huffman = 4
-	Packed  = 5
-	Zstd    = 6
-	Context = 7
+	Stored   = 0
+	FSE      = 1
+	RLE      = 2
+	Planes   = 3
+	Huffman  = 4
+	Packed   = 5
+	Zstd     = 6
+	Context  = 7
+	Adaptive = 8
 )
 
 const (
@@ -120,6 +122,12 @@ type Encoder struct {
 	hist     *[256][256]int
 	clusters []cluster
 	gain     []float64
+	// MaxAdaptive is how many more raw bytes may be coded as Adaptive
+	// blocks (0: none): they decode slowly, and the caller decides how
+	// much of that Apply may spend.
+	MaxAdaptive int
+	cm          *cm.Encoder
+	adaptive    []byte
 	// Fast and Best code Zstd blocks: Fast (a fast level) tells whether
 	// a zstd frame may beat the block's other codings, Best makes it. When
 	// nil, they are made at first use, with a MaxBlock window; a caller
@@ -129,10 +137,14 @@ type Encoder struct {
 }
 
 // AppendBlocks appends to dst the blocks coding raw, each block in the
-// smallest of its modes. spans (lengths adding up to len(raw), at most
+// smallest of its modes, as one stream (Adaptive blocks start from
+// a reset model). spans (lengths adding up to len(raw), at most
 // MaxClasses distinct classes) tells which bytes are of which class; nil
 // means one class.
 func (e *Encoder) AppendBlocks(dst, raw []byte, spans []Span) []byte {
+	if e.cm != nil {
+		e.cm.Reset()
+	}
 	var carry Span
 	for len(raw) > 0 {
 		blk := raw[:min(len(raw), MaxBlock)]
@@ -149,7 +161,9 @@ func (e *Encoder) AppendBlocks(dst, raw []byte, spans []Span) []byte {
 			n += l
 		}
 		e.spans = bs
+		start := len(dst)
 		dst = e.appendSplit(dst, blk, bs)
+		dst = e.tryAdaptive(dst, start, blk, bs)
 	}
 	return dst
 }
@@ -276,25 +290,10 @@ func appendHeader(dst []byte, mode byte, rawLen, dataLen int) []byte {
 
 // appendPlanes appends blk as a Planes block of the classes in spans.
 func (e *Encoder) appendPlanes(dst, blk []byte, spans []Span) []byte {
-	// Number the classes present 0, 1, ... in order of appearance.
-	var id [256]uint8
-	var m uint8
-	for i, s := range spans {
-		if id[s.Class] == 0 {
-			m++
-			id[s.Class] = m
-		}
-		spans[i].Class = id[s.Class] - 1
-	}
 	start := len(dst)
 	dst = appendHeader(dst, Planes, len(blk), 0)
-	dst = append(dst, m)
-	dst = binary.AppendUvarint(dst, uint64(len(spans)))
-	for _, s := range spans {
-		dst = append(dst, s.Class)
-		dst = binary.AppendUvarint(dst, uint64(s.Len))
-	}
-	for c := uint8(0); c < m; c++ {
+	dst = appendSpans(dst, spans, true)
+	for c := uint8(0); c < dst[start+HeaderLen]; c++ {
 		e.planes = e.planes[:0]
 		pos := 0
 		for _, s := range spans {
@@ -306,6 +305,33 @@ func (e *Encoder) appendPlanes(dst, blk []byte, spans []Span) []byte {
 		dst = e.appendSingle(dst, e.planes)
 	}
 	binary.BigEndian.PutUint32(dst[start+5:], uint32(len(dst)-start-HeaderLen))
+	return dst
+}
+
+// appendSpans appends the class count, the span count and the spans;
+// with renumber, it first numbers the classes of spans 0, 1, ... in
+// order of appearance, else the count is the largest class plus one.
+func appendSpans(dst []byte, spans []Span, renumber bool) []byte {
+	var id [256]uint8
+	var m uint8
+	for i, s := range spans {
+		switch {
+		case !renumber:
+			m = max(m, s.Class+1)
+		case id[s.Class] == 0:
+			m++
+			id[s.Class] = m
+		}
+		if renumber {
+			spans[i].Class = id[s.Class] - 1
+		}
+	}
+	dst = append(dst, m)
+	dst = binary.AppendUvarint(dst, uint64(len(spans)))
+	for _, s := range spans {
+		dst = append(dst, s.Class)
+		dst = binary.AppendUvarint(dst, uint64(s.Len))
+	}
 	return dst
 }
 
@@ -323,7 +349,8 @@ func Header(h []byte) (mode byte, rawLen, dataLen int, err error) {
 		mode == Huffman && rawLen <= huff0.BlockSizeMax && dataLen >= 1 && dataLen <= MaxBlock,
 		mode == Packed && dataLen >= 1+HeaderLen && dataLen <= MaxBlock,
 		mode == Zstd && dataLen >= 1 && dataLen <= MaxBlock,
-		mode == Context && dataLen >= 1+mapLen+2*HeaderLen && dataLen <= MaxBlock:
+		mode == Context && dataLen >= 1+mapLen+2*HeaderLen && dataLen <= MaxBlock,
+		mode == Adaptive && dataLen >= minAdaptiveData && dataLen <= MaxBlock:
 		return mode, rawLen, dataLen, nil
 	}
 	return 0, 0, 0, fmt.Errorf("%w: block mode %d with %d data bytes for %d", ErrFormat, mode, dataLen, rawLen)
@@ -338,6 +365,8 @@ type Decoder struct {
 	huf []byte
 	unp []byte
 	ctx []byte // a Context block's sub-streams
+	// cm decodes Adaptive blocks; made at first use (cm.TableBytes).
+	cm *cm.Decoder
 	// z decodes Zstd blocks, at most MaxBlock bytes each; made at first use.
 	z *zstd.Decoder
 	// Tables is how many Stored, FSE, RLE or Huffman blocks the last
@@ -363,34 +392,10 @@ func (d *Decoder) Decode(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 		dst = d.out
 	}
 	out := dst[:rawLen]
-	if len(data) < 1 || data[0] < 1 || data[0] > MaxClasses {
-		return nil, fmt.Errorf("%w: planes block without a class count", ErrFormat)
+	m, k, spans, subs, classLen, err := parseSpans(data, rawLen)
+	if err != nil {
+		return nil, err
 	}
-	m := data[0]
-	k, n := binary.Uvarint(data[1:])
-	if n <= 0 || k < 1 || k > uint64(rawLen) {
-		return nil, fmt.Errorf("%w: planes block with a bad span count", ErrFormat)
-	}
-	spans := data[1+n:]
-	// First pass: check the spans and add up each class's bytes.
-	var classLen [MaxClasses]int
-	rest, total := spans, 0
-	for i := uint64(0); i < k; i++ {
-		c, l, r, err := nextSpan(rest, m)
-		if err != nil {
-			return nil, err
-		}
-		if l > rawLen-total {
-			return nil, fmt.Errorf("%w: planes block spans exceed its %d bytes", ErrFormat, rawLen)
-		}
-		classLen[c] += l
-		total += l
-		rest = r
-	}
-	if total != rawLen {
-		return nil, fmt.Errorf("%w: planes block spans cover %d of its %d bytes", ErrFormat, total, rawLen)
-	}
-	subs := rest
 	// Then each class's block, its bytes scattered to its spans.
 	for c := uint8(0); c < m; c++ {
 		if len(subs) < HeaderLen || classLen[c] == 0 {
@@ -400,7 +405,7 @@ func (d *Decoder) Decode(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 		if err != nil {
 			return nil, err
 		}
-		if mode == Planes || mode == Zstd || subRaw != classLen[c] || subData > len(subs)-HeaderLen {
+		if mode == Planes || mode == Zstd || mode == Adaptive || subRaw != classLen[c] || subData > len(subs)-HeaderLen {
 			return nil, fmt.Errorf("%w: planes block: bad block for class %d", ErrFormat, c)
 		}
 		plane, err := d.single(nil, mode, subRaw, subs[HeaderLen:HeaderLen+subData])
@@ -426,6 +431,38 @@ func (d *Decoder) Decode(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 	return out, nil
 }
 
+// parseSpans parses and checks the class count and spans that start a
+// Planes or Adaptive block of rawLen bytes: it returns the class count,
+// the span count, the spans, the data after them and each class's bytes.
+func parseSpans(data []byte, rawLen int) (m uint8, k uint64, spans, rest []byte, classLen [MaxClasses]int, err error) {
+	if len(data) < 1 || data[0] < 1 || data[0] > MaxClasses {
+		return 0, 0, nil, nil, classLen, fmt.Errorf("%w: block without a class count", ErrFormat)
+	}
+	m = data[0]
+	k, n := binary.Uvarint(data[1:])
+	if n <= 0 || k < 1 || k > uint64(rawLen) {
+		return 0, 0, nil, nil, classLen, fmt.Errorf("%w: block with a bad span count", ErrFormat)
+	}
+	spans = data[1+n:]
+	rest, total := spans, 0
+	for i := uint64(0); i < k; i++ {
+		c, l, r, err := nextSpan(rest, m)
+		if err != nil {
+			return 0, 0, nil, nil, classLen, err
+		}
+		if l > rawLen-total {
+			return 0, 0, nil, nil, classLen, fmt.Errorf("%w: block spans exceed its %d bytes", ErrFormat, rawLen)
+		}
+		classLen[c] += l
+		total += l
+		rest = r
+	}
+	if total != rawLen {
+		return 0, 0, nil, nil, classLen, fmt.Errorf("%w: block spans cover %d of its %d bytes", ErrFormat, total, rawLen)
+	}
+	return m, k, spans, rest, classLen, nil
+}
+
 func nextSpan(b []byte, m uint8) (c uint8, l int, rest []byte, err error) {
 	if len(b) < 2 || b[0] >= m {
 		return 0, 0, nil, fmt.Errorf("%w: planes block: bad span", ErrFormat)
@@ -446,6 +483,8 @@ func (d *Decoder) single(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 		return d.zstd(rawLen, data)
 	case Context:
 		return d.context(dst, rawLen, data)
+	case Adaptive:
+		return d.adaptive(dst, rawLen, data)
 	}
 	return d.plain(mode, rawLen, data)
 }
@@ -461,7 +500,7 @@ func (d *Decoder) packed(dst []byte, rawLen int, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mode == Planes || mode == Packed || inRaw != (rawLen*bits+7)/8 || inData != len(data)-1-HeaderLen {
+	if mode == Planes || mode == Packed || mode == Adaptive || inRaw != (rawLen*bits+7)/8 || inData != len(data)-1-HeaderLen {
 		return nil, fmt.Errorf("%w: packed block: bad inner block", ErrFormat)
 	}
 	in, err := d.plain(mode, inRaw, data[1+HeaderLen:])
