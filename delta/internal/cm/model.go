@@ -1,38 +1,45 @@
-// Package cm codes a block of bytes with an adaptive binary context
+// Package cm codes blocks of bytes with an adaptive binary context
 // model: each byte is coded a bit at a time, most significant first, by
 // a binary range coder (rangecoder.go), with the probability of each bit
-// predicted by two adaptive models that a logistic mixer combines and an
-// adaptive probability map refines. It is a small instance of the
+// predicted by three adaptive models that a logistic mixer combines and
+// an adaptive probability map refines. It is a small instance of the
 // context-mixing coders of Matt Mahoney's lpaq1 (documented in its
 // source and in "Data Compression Explained"), written for byte planes
 // of weights: unlike static tables it follows probabilities that drift
 // within a block (one tensor's scale to the next).
 //
 // Each byte belongs to a class (a byte plane: the sign and exponent
-// bytes of fp16 weights, their low mantissa bytes, ...). The models are
+// bytes of fp16 weights, their low mantissa bytes, ...) and is coded in
+// spans of one class. The models are
 //
 //   - order 0: the class and the bits of the byte seen so far;
 //   - order 1: the class, the previous byte of the same class and the
-//     bits seen so far.
+//     bits seen so far;
+//   - hashed: the class, the previous two bytes of the class and the
+//     sibling byte (at the same index of the span before, when that span
+//     is as long: the other byte of the same fp16 word, for a shuffled
+//     piece), hashed to hashedBits bits, and the bits seen so far.
 //
 // Each keeps per context a 22-bit probability and a count: a context
 // seen n times moves 1/(n+1.5) of the way to each bit, until n reaches
 // countLimit, so a new context learns fast and an old one tracks drift.
-// The mixer adds the two predictions' stretches (ln(p/(1-p))) and a bias
+// The mixer adds the predictions' stretches (ln(p/(1-p))) and a bias
 // with weights chosen by class and bits so far, trained online to
 // minimise coding cost; the map (APM) then corrects the mixed
 // probability per class and bits so far, interpolating between 33
 // buckets of its stretch.
 //
-// Measured on the extra streams of the real pairs whose inserted bytes
-// are fp16 weights (docs/delta.md section 5), against the static
-// order-0 and order-1 tables of package fseblock: 7.2% smaller on
-// pose-bundle. A context from the other byte of the same fp16 word, and
-// an order-2 context, each gained under 0.3% more and halved the speed.
+// Measured on the extra streams of pose-bundle, facemesh-bundle and
+// hands-swap-bundle (docs/delta.md section 5), all coded this way:
+// 7.5%, 1.4% and 1.7% smaller than with the static tables of package
+// fseblock. Order 0 and 1 alone, with the map, gave 7.3%, 1.1% and 1.3%;
+// without the map 0.3% less; a sibling or an order-2 context on its own
+// instead of the hashed one 0.1-0.2% less.
 //
-// The model is reset for every block: blocks decode independently.
-// Everything is integer arithmetic, so the coder and the decoder agree
-// on every machine.
+// The model carries over from one block to the next of a stream (it is
+// reset at the stream's start), so that the coder must undo a block it
+// does not keep (Encoder.Undo). Everything is integer arithmetic, so the
+// coder and the decoder agree on every machine.
 package cm
 
 const (
@@ -55,8 +62,8 @@ const (
 	apmBuckets = 33
 )
 
-// TableBytes is the memory a Model holds.
-const TableBytes = 4*Classes*256*(1+256) + 4*nInputs*Classes*256 + 2*apmBuckets*Classes*256
+// TableBytes is the memory a Model holds: 3.2 MiB.
+const TableBytes = 4*Classes*256*(1+256) + 4<<hashedBits<<8 + 4*nInputs*Classes*256 + 2*apmBuckets*Classes*256
 
 var (
 	stretchTab [4096]int16
@@ -102,11 +109,11 @@ func squash(x int32) int32 {
 // Model holds the adaptive tables (TableBytes); made once, it is reset
 // for every block.
 type Model struct {
-	o0  [Classes * 256]uint32
-	o1  []uint32 // Classes * 256 * 256
-	o2  []uint32
-	w   [Classes * 256][nInputs]int32
-	apm [Classes * 256 * apmBuckets]uint16
+	o0     [Classes * 256]uint32
+	o1     []uint32 // Classes * 256 * 256
+	hashed []uint32 // 256 << hashedBits
+	w      [Classes * 256][nInputs]int32
+	apm    [Classes * 256 * apmBuckets]uint16
 
 	// The current bit's contexts and predictions.
 	base0, base1, base2 int
@@ -117,13 +124,13 @@ type Model struct {
 }
 
 func newModel() *Model {
-	return &Model{o1: make([]uint32, Classes*256*256), o2: make([]uint32, 256<<hashedBits)}
+	return &Model{o1: make([]uint32, Classes*256*256), hashed: make([]uint32, 256<<hashedBits)}
 }
 
 func (m *Model) copyFrom(o *Model) {
 	m.o0, m.w, m.apm = o.o0, o.w, o.apm
 	copy(m.o1, o.o1)
-	copy(m.o2, o.o2)
+	copy(m.hashed, o.hashed)
 }
 
 func (m *Model) reset() {
@@ -133,8 +140,8 @@ func (m *Model) reset() {
 	for i := range m.o1 {
 		m.o1[i] = 1 << 31
 	}
-	for i := range m.o2 {
-		m.o2[i] = 1 << 31
+	for i := range m.hashed {
+		m.hashed[i] = 1 << 31
 	}
 	for i := range m.w {
 		m.w[i] = [nInputs]int32{22000, 22000, 22000, 0}
@@ -152,7 +159,7 @@ func (m *Model) predict(node int) uint32 {
 	m.s0 = int32(stretchTab[m.o0[m.base0+node]>>20])
 	m.s1 = int32(stretchTab[m.o1[m.base1+node]>>20])
 	w := &m.w[m.base0+node]
-	m.s2 = int32(stretchTab[m.o2[m.base2+node]>>20])
+	m.s2 = int32(stretchTab[m.hashed[m.base2+node]>>20])
 	dot := int64(m.s0)*int64(w[0]) + int64(m.s1)*int64(w[1]) + int64(m.s2)*int64(w[2]) + 256*int64(w[3])
 	m.pr = squash(int32(dot >> 16))
 	s := int32(stretchTab[m.pr]) + 2048
@@ -170,7 +177,7 @@ func (m *Model) update(node, y int) {
 	w[1] += (m.s1 * err) >> learnShift
 	w[2] += (m.s2 * err) >> learnShift
 	w[3] += (256 * err) >> learnShift
-	adapt(&m.o2[m.base2+node], y)
+	adapt(&m.hashed[m.base2+node], y)
 	adapt(&m.o0[m.base0+node], y)
 	adapt(&m.o1[m.base1+node], y)
 	g := int32(y) << 16
