@@ -114,13 +114,6 @@ type Model struct {
 	hashed []uint32 // 256 << hashedBits
 	w      [Classes * 256][nInputs]int32
 	apm    [Classes * 256 * apmBuckets]uint16
-
-	// The current bit's contexts and predictions.
-	base0, base1, base2 int
-	s0, s1, s2          int32
-	pr                  int32
-	apmAt               int
-	apmW                int32
 }
 
 func newModel() *Model {
@@ -153,38 +146,56 @@ func (m *Model) reset() {
 	}
 }
 
-// predict returns the probability (1/4096) that the next bit of the
-// byte is 1, node being 1 followed by the byte's bits so far.
-func (m *Model) predict(node int) uint32 {
-	m.s0 = int32(stretchTab[m.o0[m.base0+node]>>20])
-	m.s1 = int32(stretchTab[m.o1[m.base1+node]>>20])
-	w := &m.w[m.base0+node]
-	m.s2 = int32(stretchTab[m.hashed[m.base2+node]>>20])
-	dot := int64(m.s0)*int64(w[0]) + int64(m.s1)*int64(w[1]) + int64(m.s2)*int64(w[2]) + 256*int64(w[3])
-	m.pr = squash(int32(dot >> 16))
-	s := int32(stretchTab[m.pr]) + 2048
-	m.apmAt = (m.base0+node)*apmBuckets + int(s>>7)
-	m.apmW = s & 127
-	a := (int32(m.apm[m.apmAt])*(128-m.apmW) + int32(m.apm[m.apmAt+1])*m.apmW) >> 11
-	return uint32(min(max((m.pr+3*a)>>2, 1), 4095))
-}
-
-// update trains the models on bit y of node.
-func (m *Model) update(node, y int) {
-	err := int32(y<<12) - m.pr
-	w := &m.w[m.base0+node]
-	w[0] += (m.s0 * err) >> learnShift
-	w[1] += (m.s1 * err) >> learnShift
-	w[2] += (m.s2 * err) >> learnShift
-	w[3] += (256 * err) >> learnShift
-	adapt(&m.hashed[m.base2+node], y)
-	adapt(&m.o0[m.base0+node], y)
-	adapt(&m.o1[m.base1+node], y)
-	g := int32(y) << 16
-	a := &m.apm[m.apmAt]
-	*a = uint16(int32(*a) + ((g-int32(*a))>>apmRate)*(128-m.apmW)>>7)
-	b := &m.apm[m.apmAt+1]
-	*b = uint16(int32(*b) + ((g-int32(*b))>>apmRate)*m.apmW>>7)
+// codeByte codes byte b (decode false) or decodes a byte (decode true)
+// with the range coder rc, in the contexts base0 (class), base1 (class
+// and previous byte) and base2 (hashed), and returns it. For each bit,
+// most significant first, node is 1 followed by the bits so far: the
+// three models' predictions are mixed, refined by the APM, the bit is
+// coded with that probability and every model is trained on it. One
+// function for both directions, written out, is what keeps the coder
+// and the decoder in step, and the bit loop free of calls.
+func (m *Model) codeByte(rc *rangeCoder, base0, base1, base2 int, b int, decode bool) int {
+	o0 := (*[Classes * 256]uint32)(m.o0[:])
+	o1 := (*[Classes * 256 * 256]uint32)(m.o1)
+	h := (*[256 << hashedBits]uint32)(m.hashed)
+	node := 1
+	for j := 7; j >= 0; j-- {
+		t0 := &o0[(base0+node)&(Classes*256-1)]
+		t1 := &o1[(base1+node)&(Classes*256*256-1)]
+		t2 := &h[(base2+node)&(256<<hashedBits-1)]
+		s0 := int32(stretchTab[*t0>>20])
+		s1 := int32(stretchTab[*t1>>20])
+		s2 := int32(stretchTab[*t2>>20])
+		w := &m.w[(base0+node)&(Classes*256-1)]
+		dot := int64(s0)*int64(w[0]) + int64(s1)*int64(w[1]) + int64(s2)*int64(w[2]) + 256*int64(w[3])
+		pr := squash(int32(dot >> 16))
+		st := int32(stretchTab[pr]) + 2048
+		at := ((base0+node)&(Classes*256-1))*apmBuckets + int(st>>7)
+		aw := st & 127
+		ap := m.apm[at : at+2 : at+2]
+		a := (int32(ap[0])*(128-aw) + int32(ap[1])*aw) >> 11
+		p := uint32(min(max((pr+3*a)>>2, 1), 4095))
+		var y int
+		if decode {
+			y = rc.decode(p)
+		} else {
+			y = b >> j & 1
+			rc.encode(y, p)
+		}
+		err := int32(y<<12) - pr
+		w[0] += (s0 * err) >> learnShift
+		w[1] += (s1 * err) >> learnShift
+		w[2] += (s2 * err) >> learnShift
+		w[3] += (256 * err) >> learnShift
+		adapt(t0, y)
+		adapt(t1, y)
+		adapt(t2, y)
+		g := int32(y) << 16
+		ap[0] = uint16(int32(ap[0]) + ((g-int32(ap[0]))>>apmRate)*(128-aw)>>7)
+		ap[1] = uint16(int32(ap[1]) + ((g-int32(ap[1]))>>apmRate)*aw>>7)
+		node = node<<1 | y
+	}
+	return node & 255
 }
 
 // adapt moves a context's probability (top 22 bits) towards bit y by
@@ -199,15 +210,46 @@ func adapt(t *uint32, y int) {
 	*t = uint32(p)<<10 | n
 }
 
+// spanState is what a block's coding carries from one span to the next:
+// the last two bytes of each class, and the span before.
+type spanState struct {
+	prev, prev2 [Classes]byte
+	last        []byte
+}
+
+// span codes (decode false) or decodes into buf the bytes of a span of
+// class c.
+func (m *Model) span(st *spanState, rc *rangeCoder, buf []byte, c uint8, decode bool) {
+	base0 := int(c&(Classes-1)) << 8
+	p, p2 := st.prev[c&(Classes-1)], st.prev2[c&(Classes-1)]
+	sib := st.last
+	if len(sib) != len(buf) {
+		sib = nil
+	}
+	for i := range buf {
+		base1 := (base0 | int(p)) << 8
+		var sb byte
+		if sib != nil {
+			sb = sib[i]
+		}
+		b := byte(m.codeByte(rc, base0, base1, hashedBase(base1, p2, sb), int(buf[i]), decode))
+		if decode {
+			buf[i] = b
+		}
+		p2, p = p, b
+	}
+	st.prev[c&(Classes-1)], st.prev2[c&(Classes-1)] = p, p2
+	st.last = buf
+}
+
 // An Encoder codes blocks span by span: Begin, Span for each span in
 // order, then Finish, after which Undo may take the block back. The
 // model carries over from one block to the next until Reset.
 type Encoder struct {
-	m, saved    *Model
-	rc          encoder
-	prev, prev2 [Classes]byte
-	last        []byte
-	savedValid  bool
+	m, saved   *Model
+	rc         rangeCoder
+	st         spanState
+	savedValid bool
 }
 
 // NewEncoder returns an encoder with a model of its own, reset.
@@ -227,8 +269,8 @@ func (e *Encoder) Reset() {
 func (e *Encoder) Begin(dst []byte) {
 	e.saved.copyFrom(e.m)
 	e.savedValid = true
-	e.rc.init(dst)
-	e.prev, e.prev2, e.last = [Classes]byte{}, [Classes]byte{}, nil
+	e.rc.initEncode(dst)
+	e.st = spanState{}
 }
 
 // Undo puts the model back as it was before the last block, which the
@@ -240,34 +282,9 @@ func (e *Encoder) Undo() {
 	}
 }
 
-// Span codes the bytes of a span of class c (< Classes).
-func (e *Encoder) Span(raw []byte, c uint8) {
-	m := e.m
-	m.base0 = int(c) << 8
-	p, p2 := e.prev[c], e.prev2[c]
-	sib := e.last
-	if len(sib) != len(raw) {
-		sib = nil
-	}
-	for i, b := range raw {
-		m.base1 = (m.base0 | int(p)) << 8
-		var sb byte
-		if sib != nil {
-			sb = sib[i]
-		}
-		m.base2 = hashedBase(m.base1, p2, sb)
-		node := 1
-		for j := 7; j >= 0; j-- {
-			y := int(b>>j) & 1
-			e.rc.code(y, m.predict(node))
-			m.update(node, y)
-			node = node<<1 | y
-		}
-		p2, p = p, b
-	}
-	e.prev[c], e.prev2[c] = p, p2
-	e.last = raw
-}
+// Span codes the bytes of a span of class c (< Classes); raw is not
+// modified.
+func (e *Encoder) Span(raw []byte, c uint8) { e.m.span(&e.st, &e.rc, raw, c, false) }
 
 // Finish returns dst with the block's coding appended.
 func (e *Encoder) Finish() []byte { return e.rc.finish() }
@@ -276,10 +293,9 @@ func (e *Encoder) Finish() []byte { return e.rc.finish() }
 // order, then Finish. The model carries over from one block to the next
 // until Reset.
 type Decoder struct {
-	m           *Model
-	rc          decoder
-	prev, prev2 [Classes]byte
-	last        []byte
+	m  *Model
+	rc rangeCoder
+	st spanState
 }
 
 // NewDecoder returns a decoder with a model of its own, reset.
@@ -294,38 +310,14 @@ func (d *Decoder) Reset() { d.m.reset() }
 
 // Begin starts a block coded in data.
 func (d *Decoder) Begin(data []byte) {
-	d.rc.init(data)
-	d.prev, d.prev2, d.last = [Classes]byte{}, [Classes]byte{}, nil
+	d.rc.initDecode(data)
+	d.st = spanState{}
 }
 
 // Span decodes len(out) bytes of class c (< Classes) into out. It fails
 // once the coding has run past the end of its data.
 func (d *Decoder) Span(out []byte, c uint8) error {
-	m := d.m
-	m.base0 = int(c) << 8
-	p, p2 := d.prev[c], d.prev2[c]
-	sib := d.last
-	if len(sib) != len(out) {
-		sib = nil
-	}
-	for i := range out {
-		m.base1 = (m.base0 | int(p)) << 8
-		var sb byte
-		if sib != nil {
-			sb = sib[i]
-		}
-		m.base2 = hashedBase(m.base1, p2, sb)
-		node := 1
-		for j := 0; j < 8; j++ {
-			y := d.rc.decode(m.predict(node))
-			m.update(node, y)
-			node = node<<1 | y
-		}
-		p2, p = p, byte(node)
-		out[i] = p
-	}
-	d.prev[c], d.prev2[c] = p, p2
-	d.last = out
+	d.m.span(&d.st, &d.rc, out, c, true)
 	if d.rc.over > 0 {
 		return ErrFormat
 	}

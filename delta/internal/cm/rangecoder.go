@@ -11,17 +11,24 @@ var ErrFormat = errors.New("malformed adaptive block")
 // a 12-bit probability that the next bit is 1; the leading bytes that
 // x1 and x2 share are final and are shifted out.
 
-type encoder struct {
-	x1, x2 uint32
-	out    []byte
+// A rangeCoder codes (initEncode, encode, finish) or decodes
+// (initDecode, decode, done).
+type rangeCoder struct {
+	x1, x2, x uint32
+	out       []byte // coding
+	in        []byte // decoding
+	pos       int
+	// over counts the bytes read past the end of in (read as 0): coded
+	// data that a valid encoder wrote never needs them.
+	over int
 }
 
-func (e *encoder) init(dst []byte) {
+func (e *rangeCoder) initEncode(dst []byte) {
 	e.x1, e.x2, e.out = 0, 0xffffffff, dst
 }
 
-// code codes bit y (0 or 1) with p = P(y = 1) in 1/4096 (1 .. 4095).
-func (e *encoder) code(y int, p uint32) {
+// encode codes bit y (0 or 1) with p = P(y = 1) in 1/4096 (1 .. 4095).
+func (e *rangeCoder) encode(y int, p uint32) {
 	xmid := e.x1 + (e.x2-e.x1)>>12*p
 	if y != 0 {
 		e.x2 = xmid
@@ -37,28 +44,19 @@ func (e *encoder) code(y int, p uint32) {
 
 // finish writes x1's four bytes: any value in [x1, x2] decodes the same,
 // and four bytes let the decoder consume exactly what was written.
-func (e *encoder) finish() []byte {
+func (e *rangeCoder) finish() []byte {
 	x := e.x1
 	return append(e.out, byte(x>>24), byte(x>>16), byte(x>>8), byte(x))
 }
 
-type decoder struct {
-	x1, x2, x uint32
-	in        []byte
-	pos       int
-	// over counts the bytes read past the end of in (read as 0): coded
-	// data that a valid encoder wrote never needs them.
-	over int
-}
-
-func (d *decoder) init(in []byte) {
+func (d *rangeCoder) initDecode(in []byte) {
 	d.x1, d.x2, d.in, d.pos, d.over = 0, 0xffffffff, in, 0, 0
 	for i := 0; i < 4; i++ {
 		d.x = d.x<<8 | uint32(d.next())
 	}
 }
 
-func (d *decoder) next() byte {
+func (d *rangeCoder) next() byte {
 	if d.pos < len(d.in) {
 		b := d.in[d.pos]
 		d.pos++
@@ -68,7 +66,7 @@ func (d *decoder) next() byte {
 	return 0
 }
 
-func (d *decoder) decode(p uint32) int {
+func (d *rangeCoder) decode(p uint32) int {
 	xmid := d.x1 + (d.x2-d.x1)>>12*p
 	y := 0
 	if d.x <= xmid {
@@ -87,6 +85,6 @@ func (d *decoder) decode(p uint32) int {
 
 // done tells whether the decoder consumed its input exactly, as the
 // encoder's finish leaves it.
-func (d *decoder) done() bool {
+func (d *rangeCoder) done() bool {
 	return d.over == 0 && d.pos == len(d.in)
 }
