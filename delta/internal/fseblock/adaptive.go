@@ -85,13 +85,7 @@ func (d *Decoder) adaptive(dst []byte, rawLen int, data []byte) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	if len(dst) < rawLen {
-		if cap(d.out) < MaxBlock {
-			d.out = make([]byte, MaxBlock)
-		}
-		dst = d.out
-	}
-	out := dst[:rawLen]
+	out := assemble(dst, &d.out, rawLen)
 	if d.cm == nil {
 		d.cm = cm.NewDecoder()
 	}

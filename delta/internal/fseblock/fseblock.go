@@ -330,7 +330,8 @@ func Header(h []byte) (mode byte, rawLen, dataLen int, err error) {
 }
 
 // Decoder decodes blocks; its zero value is ready, and it reuses its
-// buffers (at most 4 x MaxBlock bytes, besides the zstd decoder).
+// buffers (at most 4 x MaxBlock bytes, besides the zstd decoder and
+// the adaptive model, cm.TableBytes).
 type Decoder struct {
 	s   fse.Scratch
 	h   huff0.Scratch
@@ -358,13 +359,7 @@ func (d *Decoder) Decode(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 	if mode != Planes {
 		return d.single(dst, mode, rawLen, data)
 	}
-	if len(dst) < rawLen {
-		if cap(d.out) < MaxBlock {
-			d.out = make([]byte, MaxBlock)
-		}
-		dst = d.out
-	}
-	out := dst[:rawLen]
+	out := assemble(dst, &d.out, rawLen)
 	m, k, spans, subs, classLen, err := parseSpans(data, rawLen)
 	if err != nil {
 		return nil, err
@@ -437,13 +432,7 @@ func (d *Decoder) packed(dst []byte, rawLen int, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(dst) < rawLen {
-		if cap(d.unp) < MaxBlock {
-			d.unp = make([]byte, MaxBlock)
-		}
-		dst = d.unp
-	}
-	out := dst[:rawLen]
+	out := assemble(dst, &d.unp, rawLen)
 	unpack(out, in, bits)
 	return out, nil
 }
@@ -546,4 +535,17 @@ func (d *Decoder) zstd(rawLen int, data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: zstd block decodes to %d bytes, header says %d", ErrFormat, len(out), rawLen)
 	}
 	return out, nil
+}
+
+// assemble returns the first rawLen bytes of dst to assemble a block's
+// output in, or of *buf (made MaxBlock long at first use) when dst is
+// too short.
+func assemble(dst []byte, buf *[]byte, rawLen int) []byte {
+	if len(dst) < rawLen {
+		if cap(*buf) < MaxBlock {
+			*buf = make([]byte, MaxBlock)
+		}
+		dst = *buf
+	}
+	return dst[:rawLen]
 }
