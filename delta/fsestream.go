@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 
+	"github.com/edgetuf/edgetuf/delta/internal/cm"
 	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
 )
 
@@ -115,6 +116,11 @@ func (f *fseReader) next(p []byte) error {
 // budget (WorkPerByte), so it is charged less than its CPU time.
 const workPerAdaptiveByte = 48
 
+// workPerAdaptiveBlock is charged per Adaptive block besides: the first
+// of each stream resets the model's tables, a quarter of a unit per
+// byte (a memset), whatever the block's size.
+const workPerAdaptiveBlock = cm.TableBytes / 4
+
 // blockWork is the work of decoding a block of the given mode, raw
 // length and data, charged before it is decoded (work.go): per block and
 // per data byte, for an Adaptive block per raw byte, and for a Planes
@@ -123,7 +129,7 @@ const workPerAdaptiveByte = 48
 func blockWork(mode byte, rawLen int, data []byte) int64 {
 	switch mode {
 	case fseblock.Adaptive:
-		return workPerBlock + int64(len(data)) + workPerAdaptiveByte*int64(rawLen)
+		return workPerBlock + workPerAdaptiveBlock + int64(len(data)) + workPerAdaptiveByte*int64(rawLen)
 	case fseblock.Zstd:
 		return workPerBlock + workPerZstdByte*int64(len(data))
 	case fseblock.Planes:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // planes returns n fp16-like weights shuffled into their two planes
@@ -88,6 +89,17 @@ func TestRoundTrip(t *testing.T) {
 		if float64(len(enc)) > c.max*float64(len(c.raw)) {
 			t.Errorf("%s: %d bytes coded in %d", c.name, len(c.raw), len(enc))
 		}
+	}
+}
+
+// TestTableBytes: TableBytes is what a model holds, within the 4 MiB
+// that Apply may spend on each.
+func TestTableBytes(t *testing.T) {
+	t.Parallel()
+	m := newModel()
+	got := int(unsafe.Sizeof(m.o0)+unsafe.Sizeof(m.w)+unsafe.Sizeof(m.apm)) + 4*len(m.o1) + 4*len(m.hashed)
+	if got != TableBytes || TableBytes > 4<<20 {
+		t.Errorf("a model holds %d bytes, TableBytes %d (at most %d)", got, TableBytes, 4<<20)
 	}
 }
 

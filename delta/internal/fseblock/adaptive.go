@@ -88,7 +88,10 @@ func (d *Decoder) adaptive(dst []byte, rawLen int, data []byte) ([]byte, error) 
 	out := assemble(dst, &d.out, rawLen)
 	if d.cm == nil {
 		d.cm = cm.NewDecoder()
+	} else if d.cmStale {
+		d.cm.Reset()
 	}
+	d.cmStale = false
 	d.cm.Begin(coding)
 	pos := 0
 	for i := uint64(0); i < k; i++ {
@@ -106,9 +109,6 @@ func (d *Decoder) adaptive(dst []byte, rawLen int, data []byte) ([]byte, error) 
 }
 
 // Reset starts a new stream: the next Adaptive block is decoded from
-// the model's initial state.
-func (d *Decoder) Reset() {
-	if d.cm != nil {
-		d.cm.Reset()
-	}
-}
+// the model's initial state. The model (cm.TableBytes) is reset then, if
+// one comes: a stream without Adaptive blocks costs nothing.
+func (d *Decoder) Reset() { d.cmStale = true }

@@ -115,6 +115,42 @@ func TestAdaptiveRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAdaptiveStreams: one Decoder decodes a stream of Adaptive blocks,
+// then after Reset the same stream again (the model reset at its first
+// block); without Reset, the model carried over, the second decoding
+// fails.
+func TestAdaptiveStreams(t *testing.T) {
+	t.Parallel()
+	weights := retrainedFP16(rand.New(rand.NewPCG(12, 13)), 64<<10)
+	e := Encoder{MaxAdaptive: 1 << 30}
+	enc := e.AppendBlocks(nil, weights, planeSpans(len(weights), 2))
+	if adaptiveBlocks(enc) == 0 {
+		t.Fatal("no Adaptive block")
+	}
+	var d Decoder
+	decode := func() error {
+		mode, rawLen, dataLen, err := Header(enc)
+		if err != nil {
+			return err
+		}
+		out, err := d.Decode(nil, mode, rawLen, enc[HeaderLen:HeaderLen+dataLen])
+		if err == nil && !bytes.Equal(out, weights) {
+			err = errors.New("decodes differently")
+		}
+		return err
+	}
+	if err := decode(); err != nil {
+		t.Fatal(err)
+	}
+	d.Reset()
+	if err := decode(); err != nil {
+		t.Fatalf("after Reset: %v", err)
+	}
+	if err := decode(); err == nil {
+		t.Error("the model carried over, the stream decoded again")
+	}
+}
+
 // adaptiveData codes raw as an Adaptive block's data by hand: the class
 // count, the spans, the coding.
 func adaptiveData(raw []byte, spans []Span) []byte {

@@ -14,12 +14,13 @@
 //
 //	mode        1 byte: 0 Stored, 1 FSE, 2 RLE (one byte repeated),
 //	            3 Planes, 4 Huffman, 5 Packed, 6 Zstd, 7 Context
-//	            (context.go)
+//	            (context.go), 8 Adaptive (adaptive.go)
 //	raw length  4 bytes (big-endian), 1 .. MaxBlock (Huffman: less than
 //	            MaxBlock)
 //	data length 4 bytes (big-endian): raw length when Stored, 1 when RLE,
 //	            1 .. MaxBlock for FSE, Planes, Huffman and Zstd,
-//	            10 .. MaxBlock for Packed, 147 .. MaxBlock for Context
+//	            10 .. MaxBlock for Packed, 147 .. MaxBlock for Context,
+//	            8 .. MaxBlock for Adaptive
 //	data        FSE: an fse.Compress block; Huffman: a huff0.Compress4X
 //	            block, its table included; Packed: the symbol width
 //	            (1 byte: 1, 2 or 4 bits), then a Stored, FSE, RLE or
@@ -339,8 +340,10 @@ type Decoder struct {
 	huf []byte
 	unp []byte
 	ctx []byte // a Context block's sub-streams
-	// cm decodes Adaptive blocks; made at first use (cm.TableBytes).
-	cm *cm.Decoder
+	// cm decodes Adaptive blocks; made at first use (cm.TableBytes),
+	// reset at the first of each stream (cmStale).
+	cm      *cm.Decoder
+	cmStale bool
 	// z decodes Zstd blocks, at most MaxBlock bytes each; made at first use.
 	z *zstd.Decoder
 	// Tables is how many Stored, FSE, RLE or Huffman blocks the last
