@@ -7,6 +7,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/edgetuf/edgetuf/delta/internal/cm"
 	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
 )
 
@@ -61,10 +62,26 @@ func manySpansBlock(k int) ([]byte, []byte) {
 	return out, append(h, data...)
 }
 
+// adaptiveBlock is an Adaptive block of one span coding raw: for
+// constant bytes, a few dozen bytes of data decode to up to MaxBlock.
+func adaptiveBlock(raw []byte) []byte {
+	data := binary.AppendUvarint([]byte{1}, 1)
+	data = binary.AppendUvarint(append(data, 0), uint64(len(raw)))
+	e := cm.NewEncoder()
+	e.Begin(data)
+	e.Span(raw, 0)
+	data = e.Finish()
+	h := binary.BigEndian.AppendUint32([]byte{fseblock.Adaptive}, uint32(len(raw)))
+	h = binary.BigEndian.AppendUint32(h, uint32(len(data)))
+	return append(h, data...)
+}
+
 // tinyBlockAttacks are FSE streams that make the decoder work hard for
 // few output bytes: 9-byte Context blocks (a 128-byte map and two tables
 // each), 9-byte Zstd blocks, Zstd blocks of 256 KiB of empty frames
-// decoding to one byte, and Planes blocks of 65,000 2-byte spans. Before
+// decoding to one byte, Planes blocks of 65,000 2-byte spans, and
+// an Adaptive block decoding 256 KiB of constant bytes from 40 (one:
+// the model carries over to the next, which a copy would not fit). Before
 // blocks were charged work, they cost 18, 10, 2,900 and 4.9 ns of CPU per
 // work unit, against 0.5-1.8 for legitimate patches (docs/delta.md, "Work
 // budget"). The default budget refuses the first three.
@@ -75,6 +92,7 @@ func tinyBlockAttacks(t testing.TB) []struct {
 	refused    bool
 } {
 	spansOut, spans := manySpansBlock(65000)
+	constant := bytes.Repeat([]byte("a"), fseblock.MaxBlock)
 	return []struct {
 		name, unit string
 		block      []byte
@@ -85,6 +103,7 @@ func tinyBlockAttacks(t testing.TB) []struct {
 		{"zstd", "new bytes", zstdBlockStream(t, 9, "new bytes")[4:], 100000, 0, true},
 		{"zstd empty frames", "x", emptyFramesBlock(t), 200, 0, true},
 		{"planes of 2-byte spans", string(spansOut), spans, 20, 8, false},
+		{"adaptive constant", string(constant), adaptiveBlock(constant), 1, 0, false},
 	}
 }
 
@@ -112,7 +131,7 @@ func TestTinyBlocksChargedWork(t *testing.T) {
 			t.Fatalf("%s with no budget: %v", c.name, err)
 		}
 		blk := c.block[fseblock.HeaderLen:]
-		if min := int64(c.n) * (blockWork(c.block[0], blk) + int64(c.tables)*workPerBlock); b.Used() < min {
+		if min := int64(c.n) * (blockWork(c.block[0], int(binary.BigEndian.Uint32(c.block[1:])), blk) + int64(c.tables)*workPerBlock); b.Used() < min {
 			t.Errorf("%s: %d units used, its blocks cost %d", c.name, b.Used(), min)
 		}
 		// A Planes block's passes over its spans: once, then per class.

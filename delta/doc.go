@@ -59,7 +59,7 @@
 //
 // An FSE stream (fsestream.go) starts with "EDF1" and holds blocks, each
 //
-//	mode         1 byte   0 .. 7, below
+//	mode         1 byte   0 .. 8, below
 //	raw length   4 bytes  bytes the block decodes to, 1 .. 256 KiB
 //	data length  4 bytes  at most 256 KiB; the raw length when stored, 1
 //	                      when one byte repeated
@@ -73,12 +73,17 @@
 // frames with a window of at most 256 KiB (6) or split by a bucket of
 // the previous byte into 2 to 16 sub-streams coded with a table each (7,
 // context: order-1 coding of weight planes whose bytes depend on their
-// neighbours; each sub-stream's block in mode 0, 1, 2 or 4); package
-// delta/internal/fseblock documents the layout of their data. Diff uses
-// it instead of one zstd frame for a stream of bytes that never repeat
-// but are skewed, such as new weights and the planes of small
-// differences, with zstd blocks where repeats are. Modes 3 to 7 are an
-// extension of format 1: every patch written before them still applies.
+// neighbours; each sub-stream's block in mode 0, 1, 2 or 4) or coded by
+// an adaptive context-mixing model with a binary range coder (8,
+// adaptive: spans as in mode 3, then the coding, which must end exactly
+// at the data's end; the raw length is the header's, the model has no
+// parameters in the block, and it carries over from one adaptive block
+// to the next of the same stream); package delta/internal/fseblock
+// documents the layout of their data. Diff uses it instead of one zstd
+// frame for a stream of bytes that never repeat but are skewed, such as
+// new weights and the planes of small differences, with zstd blocks
+// where repeats are. Modes 3 to 8 are an extension of format 1: every
+// patch written before them still applies.
 //
 // The records of a segment produce exactly its output length. Every
 // offset and length is checked against the base and the target before it

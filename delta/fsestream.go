@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 
+	"github.com/edgetuf/edgetuf/delta/internal/cm"
 	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
 )
 
@@ -20,7 +21,8 @@ import (
 //	magic  4 bytes "EDF1"
 //	blocks (package fseblock), each:
 //	  mode        1 byte: 0 stored, 1 FSE, 2 one byte repeated, 3 planes,
-//	              4 Huffman, 5 packed, 6 zstd, 7 context (order 1)
+//	              4 Huffman, 5 packed, 6 zstd, 7 context (order 1),
+//	              8 adaptive (context mixing)
 //	  raw length  4 bytes (big-endian), 1 .. fseBlock
 //	  data length 4 bytes (big-endian): raw length when stored, 1 when
 //	              repeated, at most fseBlock (fseblock.Header checks
@@ -52,6 +54,7 @@ type fseReader struct {
 
 func (f *fseReader) reset(r io.Reader) {
 	f.r, f.out = r, nil
+	f.dec.Reset()
 }
 
 func (f *fseReader) Read(p []byte) (int, error) {
@@ -91,7 +94,7 @@ func (f *fseReader) next(p []byte) error {
 	if _, err := io.ReadFull(f.r, in); err != nil {
 		return formatErr("FSE stream: truncated block")
 	}
-	if err := f.work.spend(blockWork(mode, in)); err != nil {
+	if err := f.work.spend(blockWork(mode, rawLen, in)); err != nil {
 		return err
 	}
 	out, err := f.dec.Decode(p, mode, rawLen, in)
@@ -107,12 +110,26 @@ func (f *fseReader) next(p []byte) error {
 	return nil
 }
 
-// blockWork is the work of decoding a block of the given mode and data,
-// charged before it is decoded (work.go): per block and per data byte,
-// and for a Planes block per span and pass over the spans (one, then
-// one per class: up to 65,000 spans of 2 bytes in a block).
-func blockWork(mode byte, data []byte) int64 {
+// workPerAdaptiveByte is charged per raw byte of an Adaptive block (8
+// model look-ups and updates a byte): its decoding costs 50-100 times
+// Huffman's, but a patch coding all its bytes adaptively must fit the
+// budget (WorkPerByte), so it is charged less than its CPU time.
+const workPerAdaptiveByte = 48
+
+// workPerAdaptiveBlock is charged per Adaptive block besides: the first
+// of each stream resets the model's tables, a quarter of a unit per
+// byte (a memset), whatever the block's size.
+const workPerAdaptiveBlock = cm.TableBytes / 4
+
+// blockWork is the work of decoding a block of the given mode, raw
+// length and data, charged before it is decoded (work.go): per block and
+// per data byte, for an Adaptive block per raw byte, and for a Planes
+// block per span and pass over the spans (one, then one per class: up to
+// 65,000 spans of 2 bytes in a block).
+func blockWork(mode byte, rawLen int, data []byte) int64 {
 	switch mode {
+	case fseblock.Adaptive:
+		return workPerBlock + workPerAdaptiveBlock + int64(len(data)) + workPerAdaptiveByte*int64(rawLen)
 	case fseblock.Zstd:
 		return workPerBlock + workPerZstdByte*int64(len(data))
 	case fseblock.Planes:

@@ -15,11 +15,19 @@ func TestContainerIsALeaf(t *testing.T) {
 }
 
 // TestFSEBlockDependencies: delta/internal/fseblock decodes untrusted
-// patch blocks; it imports only the standard library and
-// klauspost/compress (FSE, Huffman and zstd coders).
+// patch blocks; it imports only the standard library, klauspost/compress
+// (FSE, Huffman and zstd coders) and delta/internal/cm (the adaptive
+// coder of its mode 8).
 func TestFSEBlockDependencies(t *testing.T) {
 	t.Parallel()
-	assertDepsOnly(t, "delta/internal/fseblock", "github.com/klauspost/compress")
+	assertDepsOnly(t, "delta/internal/fseblock", "github.com/klauspost/compress", module+"delta/internal/cm")
+}
+
+// TestCMIsALeaf: delta/internal/cm decodes untrusted adaptive blocks; it
+// imports only the standard library.
+func TestCMIsALeaf(t *testing.T) {
+	t.Parallel()
+	assertStandardLibraryOnly(t, "delta/internal/cm")
 }
 
 // TestDeltaDependencies: delta imports only the standard library,

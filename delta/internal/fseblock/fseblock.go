@@ -14,12 +14,13 @@
 //
 //	mode        1 byte: 0 Stored, 1 FSE, 2 RLE (one byte repeated),
 //	            3 Planes, 4 Huffman, 5 Packed, 6 Zstd, 7 Context
-//	            (context.go)
+//	            (context.go), 8 Adaptive (adaptive.go)
 //	raw length  4 bytes (big-endian), 1 .. MaxBlock (Huffman: less than
 //	            MaxBlock)
 //	data length 4 bytes (big-endian): raw length when Stored, 1 when RLE,
 //	            1 .. MaxBlock for FSE, Planes, Huffman and Zstd,
-//	            10 .. MaxBlock for Packed, 147 .. MaxBlock for Context
+//	            10 .. MaxBlock for Packed, 147 .. MaxBlock for Context,
+//	            8 .. MaxBlock for Adaptive
 //	data        FSE: an fse.Compress block; Huffman: a huff0.Compress4X
 //	            block, its table included; Packed: the symbol width
 //	            (1 byte: 1, 2 or 4 bits), then a Stored, FSE, RLE or
@@ -54,6 +55,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/edgetuf/edgetuf/delta/internal/cm"
 	"github.com/klauspost/compress/fse"
 	"github.com/klauspost/compress/huff0"
 	"github.com/klauspost/compress/zstd"
@@ -61,14 +63,15 @@ import (
 
 // Block modes.
 const (
-	Stored  = 0
-	FSE     = 1
-	RLE     = 2
-	Planes  = 3
-	Huffman = 4
-	Packed  = 5
-	Zstd    = 6
-	Context = 7
+	Stored   = 0
+	FSE      = 1
+	RLE      = 2
+	Planes   = 3
+	Huffman  = 4
+	Packed   = 5
+	Zstd     = 6
+	Context  = 7
+	Adaptive = 8
 )
 
 const (
@@ -120,6 +123,12 @@ type Encoder struct {
 	hist     *[256][256]int
 	clusters []cluster
 	gain     []float64
+	// MaxAdaptive is how many more raw bytes may be coded as Adaptive
+	// blocks (0: none): they decode slowly, and the caller decides how
+	// much of that Apply may spend.
+	MaxAdaptive int
+	cm          *cm.Encoder
+	adaptive    []byte
 	// Fast and Best code Zstd blocks: Fast (a fast level) tells whether
 	// a zstd frame may beat the block's other codings, Best makes it. When
 	// nil, they are made at first use, with a MaxBlock window; a caller
@@ -129,10 +138,14 @@ type Encoder struct {
 }
 
 // AppendBlocks appends to dst the blocks coding raw, each block in the
-// smallest of its modes. spans (lengths adding up to len(raw), at most
+// smallest of its modes, as one stream (Adaptive blocks start from
+// a reset model). spans (lengths adding up to len(raw), at most
 // MaxClasses distinct classes) tells which bytes are of which class; nil
 // means one class.
 func (e *Encoder) AppendBlocks(dst, raw []byte, spans []Span) []byte {
+	if e.cm != nil {
+		e.cm.Reset()
+	}
 	var carry Span
 	for len(raw) > 0 {
 		blk := raw[:min(len(raw), MaxBlock)]
@@ -149,7 +162,9 @@ func (e *Encoder) AppendBlocks(dst, raw []byte, spans []Span) []byte {
 			n += l
 		}
 		e.spans = bs
+		start := len(dst)
 		dst = e.appendSplit(dst, blk, bs)
+		dst = e.tryAdaptive(dst, start, blk, bs)
 	}
 	return dst
 }
@@ -276,25 +291,10 @@ func appendHeader(dst []byte, mode byte, rawLen, dataLen int) []byte {
 
 // appendPlanes appends blk as a Planes block of the classes in spans.
 func (e *Encoder) appendPlanes(dst, blk []byte, spans []Span) []byte {
-	// Number the classes present 0, 1, ... in order of appearance.
-	var id [256]uint8
-	var m uint8
-	for i, s := range spans {
-		if id[s.Class] == 0 {
-			m++
-			id[s.Class] = m
-		}
-		spans[i].Class = id[s.Class] - 1
-	}
 	start := len(dst)
 	dst = appendHeader(dst, Planes, len(blk), 0)
-	dst = append(dst, m)
-	dst = binary.AppendUvarint(dst, uint64(len(spans)))
-	for _, s := range spans {
-		dst = append(dst, s.Class)
-		dst = binary.AppendUvarint(dst, uint64(s.Len))
-	}
-	for c := uint8(0); c < m; c++ {
+	dst = appendSpans(dst, spans, true)
+	for c := uint8(0); c < dst[start+HeaderLen]; c++ {
 		e.planes = e.planes[:0]
 		pos := 0
 		for _, s := range spans {
@@ -323,14 +323,16 @@ func Header(h []byte) (mode byte, rawLen, dataLen int, err error) {
 		mode == Huffman && rawLen <= huff0.BlockSizeMax && dataLen >= 1 && dataLen <= MaxBlock,
 		mode == Packed && dataLen >= 1+HeaderLen && dataLen <= MaxBlock,
 		mode == Zstd && dataLen >= 1 && dataLen <= MaxBlock,
-		mode == Context && dataLen >= 1+mapLen+2*HeaderLen && dataLen <= MaxBlock:
+		mode == Context && dataLen >= 1+mapLen+2*HeaderLen && dataLen <= MaxBlock,
+		mode == Adaptive && dataLen >= minAdaptiveData && dataLen <= MaxBlock:
 		return mode, rawLen, dataLen, nil
 	}
 	return 0, 0, 0, fmt.Errorf("%w: block mode %d with %d data bytes for %d", ErrFormat, mode, dataLen, rawLen)
 }
 
 // Decoder decodes blocks; its zero value is ready, and it reuses its
-// buffers (at most 4 x MaxBlock bytes, besides the zstd decoder).
+// buffers (at most 4 x MaxBlock bytes, besides the zstd decoder and
+// the adaptive model, cm.TableBytes).
 type Decoder struct {
 	s   fse.Scratch
 	h   huff0.Scratch
@@ -338,6 +340,10 @@ type Decoder struct {
 	huf []byte
 	unp []byte
 	ctx []byte // a Context block's sub-streams
+	// cm decodes Adaptive blocks; made at first use (cm.TableBytes),
+	// reset at the first of each stream (cmStale).
+	cm      *cm.Decoder
+	cmStale bool
 	// z decodes Zstd blocks, at most MaxBlock bytes each; made at first use.
 	z *zstd.Decoder
 	// Tables is how many Stored, FSE, RLE or Huffman blocks the last
@@ -356,41 +362,11 @@ func (d *Decoder) Decode(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 	if mode != Planes {
 		return d.single(dst, mode, rawLen, data)
 	}
-	if len(dst) < rawLen {
-		if cap(d.out) < MaxBlock {
-			d.out = make([]byte, MaxBlock)
-		}
-		dst = d.out
+	out := assemble(dst, &d.out, rawLen)
+	m, k, spans, subs, classLen, err := parseSpans(data, rawLen)
+	if err != nil {
+		return nil, err
 	}
-	out := dst[:rawLen]
-	if len(data) < 1 || data[0] < 1 || data[0] > MaxClasses {
-		return nil, fmt.Errorf("%w: planes block without a class count", ErrFormat)
-	}
-	m := data[0]
-	k, n := binary.Uvarint(data[1:])
-	if n <= 0 || k < 1 || k > uint64(rawLen) {
-		return nil, fmt.Errorf("%w: planes block with a bad span count", ErrFormat)
-	}
-	spans := data[1+n:]
-	// First pass: check the spans and add up each class's bytes.
-	var classLen [MaxClasses]int
-	rest, total := spans, 0
-	for i := uint64(0); i < k; i++ {
-		c, l, r, err := nextSpan(rest, m)
-		if err != nil {
-			return nil, err
-		}
-		if l > rawLen-total {
-			return nil, fmt.Errorf("%w: planes block spans exceed its %d bytes", ErrFormat, rawLen)
-		}
-		classLen[c] += l
-		total += l
-		rest = r
-	}
-	if total != rawLen {
-		return nil, fmt.Errorf("%w: planes block spans cover %d of its %d bytes", ErrFormat, total, rawLen)
-	}
-	subs := rest
 	// Then each class's block, its bytes scattered to its spans.
 	for c := uint8(0); c < m; c++ {
 		if len(subs) < HeaderLen || classLen[c] == 0 {
@@ -400,7 +376,7 @@ func (d *Decoder) Decode(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 		if err != nil {
 			return nil, err
 		}
-		if mode == Planes || mode == Zstd || subRaw != classLen[c] || subData > len(subs)-HeaderLen {
+		if mode == Planes || mode == Zstd || mode == Adaptive || subRaw != classLen[c] || subData > len(subs)-HeaderLen {
 			return nil, fmt.Errorf("%w: planes block: bad block for class %d", ErrFormat, c)
 		}
 		plane, err := d.single(nil, mode, subRaw, subs[HeaderLen:HeaderLen+subData])
@@ -426,17 +402,6 @@ func (d *Decoder) Decode(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 	return out, nil
 }
 
-func nextSpan(b []byte, m uint8) (c uint8, l int, rest []byte, err error) {
-	if len(b) < 2 || b[0] >= m {
-		return 0, 0, nil, fmt.Errorf("%w: planes block: bad span", ErrFormat)
-	}
-	v, n := binary.Uvarint(b[1:])
-	if n <= 0 || v < 1 || v > MaxBlock {
-		return 0, 0, nil, fmt.Errorf("%w: planes block: bad span length", ErrFormat)
-	}
-	return b[0], int(v), b[1+n:], nil
-}
-
 // single decodes a block of any mode but Planes.
 func (d *Decoder) single(dst []byte, mode byte, rawLen int, data []byte) ([]byte, error) {
 	switch mode {
@@ -446,6 +411,8 @@ func (d *Decoder) single(dst []byte, mode byte, rawLen int, data []byte) ([]byte
 		return d.zstd(rawLen, data)
 	case Context:
 		return d.context(dst, rawLen, data)
+	case Adaptive:
+		return d.adaptive(dst, rawLen, data)
 	}
 	return d.plain(mode, rawLen, data)
 }
@@ -461,20 +428,14 @@ func (d *Decoder) packed(dst []byte, rawLen int, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mode == Planes || mode == Packed || inRaw != (rawLen*bits+7)/8 || inData != len(data)-1-HeaderLen {
+	if mode == Planes || mode == Packed || mode == Adaptive || inRaw != (rawLen*bits+7)/8 || inData != len(data)-1-HeaderLen {
 		return nil, fmt.Errorf("%w: packed block: bad inner block", ErrFormat)
 	}
 	in, err := d.plain(mode, inRaw, data[1+HeaderLen:])
 	if err != nil {
 		return nil, err
 	}
-	if len(dst) < rawLen {
-		if cap(d.unp) < MaxBlock {
-			d.unp = make([]byte, MaxBlock)
-		}
-		dst = d.unp
-	}
-	out := dst[:rawLen]
+	out := assemble(dst, &d.unp, rawLen)
 	unpack(out, in, bits)
 	return out, nil
 }
@@ -577,4 +538,17 @@ func (d *Decoder) zstd(rawLen int, data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: zstd block decodes to %d bytes, header says %d", ErrFormat, len(out), rawLen)
 	}
 	return out, nil
+}
+
+// assemble returns the first rawLen bytes of dst to assemble a block's
+// output in, or of *buf (made MaxBlock long at first use) when dst is
+// too short.
+func assemble(dst []byte, buf *[]byte, rawLen int) []byte {
+	if len(dst) < rawLen {
+		if cap(*buf) < MaxBlock {
+			*buf = make([]byte, MaxBlock)
+		}
+		dst = *buf
+	}
+	return dst[:rawLen]
 }
