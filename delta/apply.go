@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delta/internal/head"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -34,7 +35,8 @@ type applier struct {
 	raDiff, raExtra     *readAhead // each stream of a segment, decompressed ahead
 	ctrlR               *bufio.Reader
 
-	tmp []byte // one shuffle block of stream bytes
+	tmp  []byte       // one shuffle block of stream bytes
+	form *head.Header // the patch's header: its form and flags
 }
 
 // applyHooks let a test of this package inject faults into Apply's
@@ -65,6 +67,12 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 	if h.BaseLength != baseLen {
 		return h, fmt.Errorf("%w: the patch is for a base of %d bytes, this one has %d", ErrBase, h.BaseLength, baseLen)
 	}
+	if lim.BaseSHA256 != nil && !h.BaseIs(baseLen, lim.BaseSHA256) {
+		return h, fmt.Errorf("%w: the patch is for a base of SHA-256 %x, not %x", ErrBase, h.BaseSHA256[:h.HashPrefix], lim.BaseSHA256)
+	}
+	if lim.TargetSHA256 != nil && !h.TargetIs(h.TargetLength, lim.TargetSHA256) {
+		return h, fmt.Errorf("%w: the patch rebuilds a file of SHA-256 %x, not %x", ErrTarget, h.TargetSHA256[:h.HashPrefix], lim.TargetSHA256)
+	}
 	if lim.MaxOutput > 0 && h.TargetLength > lim.MaxOutput {
 		return h, limitErr("the patch claims a %d-byte output, at most %d allowed", h.TargetLength, lim.MaxOutput)
 	}
@@ -80,7 +88,7 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 		work = NewBudget(WorkBudget(h.TargetLength))
 	}
 	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(), work: work, hooks: hooks,
-		tmp: make([]byte, copyBuf)}
+		tmp: make([]byte, copyBuf), form: h.form}
 	a.fdiff.work, a.fextra.work = work, work
 	a.out = newOutput(out, hooks, h.TargetLength)
 	defer a.out.abort()
@@ -88,7 +96,7 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 	// Only a wrong output needs the base's hash, to tell a wrong base from
 	// a bad patch: hashing it up front would cost a full read every time.
 	if lim.VerifyBase && errors.Is(err, ErrTarget) {
-		if berr := verifyBase(base, baseLen, h); berr != nil {
+		if berr := verifyBase(base, baseLen, h, lim.BaseSHA256); berr != nil {
 			return h, berr
 		}
 	}
@@ -110,7 +118,14 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 	a.raDiff, a.raExtra = newReadAhead(a.hooks.readAhead, h.TargetLength), newReadAhead(a.hooks.readAhead, h.TargetLength)
 	defer a.raExtra.stop()
 	defer a.raDiff.stop()
-	off := int64(HeaderSize)
+	off := int64(h.form.Len)
+	if c := h.form.Streams; h.form.Compact && h.TargetLength > 0 {
+		// One segment, from the header, rebuilds the target.
+		if err := a.segment(patch, off, segmentHeader{uint32(h.TargetLength), uint32(c[0]), uint32(c[1]), uint32(c[2])}); err != nil {
+			return err
+		}
+		off = patchLen
+	}
 	for a.written < h.TargetLength {
 		if off+SegmentHeaderSize > patchLen {
 			return formatErr("truncated: segment header at %d", off)
@@ -141,36 +156,41 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 	}
 	var got [32]byte
 	a.out.sum.Sum(got[:0])
-	if got != h.TargetSHA256 {
-		return fmt.Errorf("%w: SHA-256 %x, the patch promises %x", ErrTarget, got, h.TargetSHA256)
+	if !h.TargetIs(h.TargetLength, got[:]) || a.lim.TargetSHA256 != nil && !bytes.Equal(got[:], a.lim.TargetSHA256) {
+		return fmt.Errorf("%w: SHA-256 %x, the patch promises %x", ErrTarget, got, h.TargetSHA256[:h.HashPrefix])
 	}
+	h.TargetSHA256 = got
 	return nil
 }
 
-func verifyBase(base io.ReaderAt, baseLen int64, h *Header) error {
+func verifyBase(base io.ReaderAt, baseLen int64, h *Header, want []byte) error {
 	s := sha256.New()
 	if _, err := io.CopyBuffer(s, io.NewSectionReader(base, 0, baseLen), make([]byte, 256<<10)); err != nil {
 		return fmt.Errorf("reading the base: %w", err)
 	}
-	if !bytes.Equal(s.Sum(nil), h.BaseSHA256[:]) {
+	if sum := s.Sum(nil); !h.BaseIs(baseLen, sum) || want != nil && !bytes.Equal(sum, want) {
 		return fmt.Errorf("%w: its SHA-256 differs from the one the patch was made from", ErrBase)
 	}
 	return nil
 }
 
 // stream resets d to decode the n bytes of patch at off (empty if n is
-// 0), each charged to work as d reads it.
-func stream(d *zstd.Decoder, work *Budget, patch io.ReaderAt, off int64, n uint32) error {
-	if err := d.Reset(&chargedReader{io.NewSectionReader(patch, off, int64(n)), work}); err != nil {
-		return formatErr("stream at %d: %v", off, err)
+// 0), each charged to work as d reads it, and returns d; raw: returns
+// those bytes as they are (a compact patch's stream stored as is).
+func stream(d *zstd.Decoder, work *Budget, patch io.ReaderAt, off int64, n uint32, raw bool) (io.Reader, error) {
+	if raw {
+		return io.NewSectionReader(patch, off, int64(n)), nil
 	}
-	return nil
+	if err := d.Reset(&chargedReader{io.NewSectionReader(patch, off, int64(n)), work}); err != nil {
+		return nil, formatErr("stream at %d: %v", off, err)
+	}
+	return d, nil
 }
 
 // dataStream opens a diff or extra stream: a zstd frame, or an FSE stream
 // (fsestream.go), told apart by their first four bytes.
-func dataStream(z *zstd.Decoder, f *fseReader, work *Budget, patch io.ReaderAt, off int64, n uint32) (io.Reader, error) {
-	if n >= 4 {
+func dataStream(z *zstd.Decoder, f *fseReader, work *Budget, patch io.ReaderAt, off int64, n uint32, raw bool) (io.Reader, error) {
+	if n >= 4 && !raw {
 		var m [4]byte
 		if _, err := patch.ReadAt(m[:], off); err != nil {
 			return nil, formatErr("stream at %d: %v", off, err)
@@ -180,44 +200,42 @@ func dataStream(z *zstd.Decoder, f *fseReader, work *Budget, patch io.ReaderAt, 
 			return f, nil
 		}
 	}
-	if err := stream(z, work, patch, off, n); err != nil {
-		return nil, err
-	}
-	return z, nil
+	return stream(z, work, patch, off, n, raw)
 }
 
 func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader) error {
 	if err := a.work.spend(workPerSegment); err != nil {
 		return err
 	}
-	if err := stream(a.ctrl, a.work, patch, off, sh.ctrlLen); err != nil {
+	ctrl, err := stream(a.ctrl, a.work, patch, off, sh.ctrlLen, a.form.Flags&head.RawControl != 0)
+	if err != nil {
 		return err
 	}
 	// The previous segment's streams are used up: stop reading ahead
 	// before their decoders are reset.
 	a.raDiff.stop()
 	a.raExtra.stop()
-	diff, err := dataStream(a.zdiff, &a.fdiff, a.work, patch, off+int64(sh.ctrlLen), sh.diffLen)
+	diff, err := dataStream(a.zdiff, &a.fdiff, a.work, patch, off+int64(sh.ctrlLen), sh.diffLen, a.form.Flags&head.RawDiff != 0)
 	if err != nil {
 		return err
 	}
-	extra, err := dataStream(a.zextra, &a.fextra, a.work, patch, off+int64(sh.ctrlLen)+int64(sh.diffLen), sh.extraLen)
+	extra, err := dataStream(a.zextra, &a.fextra, a.work, patch, off+int64(sh.ctrlLen)+int64(sh.diffLen), sh.extraLen, a.form.Flags&head.RawExtra != 0)
 	if err != nil {
 		return err
 	}
 	a.raDiff.start(diff)
 	a.raExtra.start(extra)
 	if a.ctrlR == nil {
-		a.ctrlR = bufio.NewReaderSize(a.ctrl, 4096)
+		a.ctrlR = bufio.NewReaderSize(ctrl, 4096)
 	} else {
-		a.ctrlR.Reset(a.ctrl)
+		a.ctrlR.Reset(ctrl)
 	}
 	segEnd := a.written + int64(sh.outLen)
 	for a.written < segEnd {
 		if a.lim.MaxDuration > 0 && time.Since(a.start) > a.lim.MaxDuration {
 			return limitErr("applying took longer than %s", a.lim.MaxDuration)
 		}
-		rec, err := readRecord(a.ctrlR)
+		rec, err := readRecord(a.ctrlR, a.form.Compact)
 		if err == io.EOF {
 			return formatErr("control stream ends at target offset %d, segment ends at %d", a.written, segEnd)
 		}
