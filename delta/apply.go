@@ -175,8 +175,7 @@ func verifyBase(base io.ReaderAt, baseLen int64, h *Header, want []byte) error {
 }
 
 // stream resets d to decode the n bytes of patch at off (empty if n is
-// 0), each charged to work as d reads it, and returns d; raw: returns
-// those bytes as they are (a compact patch's stream stored as is).
+// 0), each charged to work as d reads it, and returns d (raw: the bytes).
 func stream(d *zstd.Decoder, work *Budget, patch io.ReaderAt, off int64, n uint32, raw bool) (io.Reader, error) {
 	if raw {
 		return io.NewSectionReader(patch, off, int64(n)), nil

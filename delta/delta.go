@@ -50,9 +50,8 @@ type Header struct {
 	BaseSHA256   [32]byte
 	TargetLength int64
 	TargetSHA256 [32]byte
-	// HashPrefix is how many leading bytes of each SHA-256 the patch
-	// names: 32, or 8 in the compact form (the rest zero; Apply's header
-	// has the output's whole SHA-256 after success).
+	// HashPrefix: the patch names the first 32 bytes of each SHA-256, or
+	// 8 (compact form; the rest zero, but Apply's after success: output's).
 	HashPrefix int
 	form       *head.Header // as read
 }
@@ -98,10 +97,9 @@ type Limits struct {
 	// up front, and a wrong base always fails the final output check; the
 	// base is not hashed when all goes well.)
 	VerifyBase bool
-	// BaseSHA256 and TargetSHA256, when set, are the whole SHA-256 the
-	// caller expects (the signed ones): Apply refuses a patch that names
-	// others before it writes anything (ErrBase, ErrTarget), and checks
-	// the output against TargetSHA256, not just a compact patch's prefix.
+	// BaseSHA256 and TargetSHA256: the whole SHA-256 the caller expects
+	// (signed ones). Apply refuses a patch naming others before writing
+	// (ErrBase, ErrTarget), and checks the whole output hash, not a prefix.
 	BaseSHA256, TargetSHA256 []byte
 }
 

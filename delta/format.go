@@ -24,11 +24,6 @@ type record struct {
 	offset int64 // base offset for COPY, XOR and SUB
 }
 
-// head is h in package head's terms, in the full form.
-func (h *Header) head() *head.Header {
-	return &head.Header{BaseLength: h.BaseLength, BaseSHA256: h.BaseSHA256, TargetLength: h.TargetLength, TargetSHA256: h.TargetSHA256}
-}
-
 func readHeader(patch io.ReaderAt, patchLen int64) (*Header, error) {
 	b := make([]byte, max(0, min(patchLen, HeaderSize)))
 	if _, err := patch.ReadAt(b, 0); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
+	"github.com/edgetuf/edgetuf/delta/internal/head"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -57,8 +58,7 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 		pw.tmp, pw.tmp2 = make([]byte, ShuffleBlock), make([]byte, ShuffleBlock)
 	}
 	for r.length > 0 {
-		// Copies cost Diff no stream memory: they run on to the largest
-		// segment, which keeps a reordered bundle one segment.
+		// Copies cost no stream memory: a reordered bundle is one segment.
 		room := MaxSegment - pw.outLen
 		if r.op != opCopy {
 			room = min(max(0, segmentOut-pw.outLen), pw.streamRoom(at))
@@ -165,13 +165,11 @@ func appendPlaneSpans(spans []fseblock.Span, n, w int) []fseblock.Span {
 // wins outright.
 const bestMinGain = 0.01
 
-// compactStreams is the most stream bytes (before compression) of a
-// patch in the compact form, which an older Apply refuses: Diff writes it
-// where it matters, saving 60-90 bytes (1.5% or more of such a patch).
+// compactStreams: the compact form (which an older Apply refuses) only
+// for patches of at most these stream bytes, where its 60-90 bytes matter.
 const compactStreams = 4 << 10
 
-// flush writes the segment; the last one, when it is the only one and
-// small, as a patch in the compact form.
+// flush writes the segment: compact if last, the only one and small.
 func (pw *patchWriter) flush(last bool) error {
 	if pw.dump != nil && pw.outLen > 0 {
 		pw.dump(pw.ctrl, pw.diff, pw.extra)
@@ -224,13 +222,12 @@ func (pw *patchWriter) flush(last bool) error {
 		}
 	}
 	sh := segmentHeader{outLen: uint32(pw.outLen), ctrlLen: uint32(len(streams[0])), diffLen: uint32(len(streams[1])), extraLen: uint32(len(streams[2]))}
-	c := pw.header.head()
-	c.Compact, c.Flags, c.Streams[0], c.Streams[1] = compact, raw, int64(len(streams[0])), int64(len(streams[1]))
 	hb := sh.marshal()
-	if compact {
-		hb = c.Append(nil)
-	} else if pw.n == 0 {
-		hb = append(c.Append(nil), hb...)
+	if h := pw.header; pw.n == 0 { // the patch's header first (compact: instead)
+		c := head.Header{BaseLength: h.BaseLength, BaseSHA256: h.BaseSHA256, TargetLength: h.TargetLength, TargetSHA256: h.TargetSHA256, Compact: compact, Flags: raw, Streams: [3]int64{int64(len(streams[0])), int64(len(streams[1]))}}
+		if hb = append(c.Append(nil), hb...); compact {
+			hb = hb[:len(hb)-SegmentHeaderSize]
+		}
 	}
 	if err := pw.write(hb); err != nil {
 		return err
