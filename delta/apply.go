@@ -157,7 +157,7 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 	var got [32]byte
 	a.out.sum.Sum(got[:0])
 	if !h.TargetIs(h.TargetLength, got[:]) || a.lim.TargetSHA256 != nil && !bytes.Equal(got[:], a.lim.TargetSHA256) {
-		return fmt.Errorf("%w: SHA-256 %x, the patch promises %x", ErrTarget, got, h.TargetSHA256[:h.HashPrefix])
+		return fmt.Errorf("%w: SHA-256 %x, the patch promises %x, the caller %x", ErrTarget, got, h.TargetSHA256[:h.HashPrefix], a.lim.TargetSHA256)
 	}
 	h.TargetSHA256 = got
 	return nil
