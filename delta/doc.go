@@ -33,10 +33,9 @@
 //	  when its length is 0)
 //	end of file: nothing may follow the last segment
 //
-// A patch of one segment of few stream bytes is written in the compact
-// form instead (package delta/internal/head documents it): a short header
-// with 8-byte hash prefixes, the streams without a segment header, each
-// stored as is when smaller, and records packed.
+// A tiny patch has a compact form (package delta/internal/head): a short
+// header with 8-byte hash prefixes, one segment's streams with no segment
+// header, each stored as is when smaller, and records packed.
 //
 // The control stream is a list of records, in target order, each a
 // sequence of unsigned varints (encoding/binary):

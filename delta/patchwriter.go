@@ -58,10 +58,12 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 		pw.tmp, pw.tmp2 = make([]byte, ShuffleBlock), make([]byte, ShuffleBlock)
 	}
 	for r.length > 0 {
-		// Copies cost no stream memory: a reordered bundle is one segment.
-		room := MaxSegment - pw.outLen
+		// Copies run on while the patch may be compact: one segment.
+		room := max(0, segmentOut-pw.outLen)
 		if r.op != opCopy {
-			room = min(max(0, segmentOut-pw.outLen), pw.streamRoom(at))
+			room = min(room, pw.streamRoom(at))
+		} else if pw.n == 0 && len(pw.ctrl)+len(pw.diff)+len(pw.extra) <= compactStreams {
+			room = MaxSegment - pw.outLen
 		}
 		if room == 0 {
 			if err := pw.flush(false); err != nil {
