@@ -386,13 +386,15 @@ func (v *verifier) checkDeltas(mv *modelVersion, models map[string]*modelVersion
 			// The file itself failed (missing, length, hash): already reported.
 		default:
 			h := d.header
-			if baseID != nil && (h.BaseLength != baseID.length || hex.EncodeToString(h.BaseSHA256[:]) != baseID.sha256) {
+			// A compact patch names the first HashPrefix bytes of each.
+			unhex := func(s string) []byte { b, _ := hex.DecodeString(s); return b }
+			if baseID != nil && !h.BaseIs(baseID.length, unhex(baseID.sha256)) {
 				v.problem(DeltaBadBase, "", p, "the patch applies to a file of %d bytes with SHA-256 %s, not to %s (%d bytes, %s)",
-					h.BaseLength, short(hex.EncodeToString(h.BaseSHA256[:])), baseID.path, baseID.length, short(baseID.sha256))
+					h.BaseLength, short(hex.EncodeToString(h.BaseSHA256[:h.HashPrefix])), baseID.path, baseID.length, short(baseID.sha256))
 			}
-			if newID != nil && (h.TargetLength != newID.length || hex.EncodeToString(h.TargetSHA256[:]) != newID.sha256) {
+			if newID != nil && !h.TargetIs(newID.length, unhex(newID.sha256)) {
 				v.problem(DeltaInvalid, "", p, "the patch rebuilds a file of %d bytes with SHA-256 %s, not %s (%d bytes, %s)",
-					h.TargetLength, short(hex.EncodeToString(h.TargetSHA256[:])), newID.path, newID.length, short(newID.sha256))
+					h.TargetLength, short(hex.EncodeToString(h.TargetSHA256[:h.HashPrefix])), newID.path, newID.length, short(newID.sha256))
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/edgetuf/edgetuf/delta/internal/head"
 	"github.com/edgetuf/edgetuf/delta/internal/readahead"
 	"github.com/klauspost/compress/zstd"
 )
@@ -38,7 +39,8 @@ type applier struct {
 	sets                [2]dataStreams
 	patchLen, targetLen int64
 
-	tmp []byte // one shuffle block of stream bytes
+	tmp  []byte       // one shuffle block of stream bytes
+	form *head.Header // the patch's header: its form and flags
 }
 
 // dataStreams decodes a segment's diff and extra streams ahead of Apply.
@@ -85,6 +87,12 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 	if h.BaseLength != baseLen {
 		return h, fmt.Errorf("%w: the patch is for a base of %d bytes, this one has %d", ErrBase, h.BaseLength, baseLen)
 	}
+	if lim.BaseSHA256 != nil && !h.BaseIs(baseLen, lim.BaseSHA256) {
+		return h, fmt.Errorf("%w: the patch is for a base of SHA-256 %x, not %x", ErrBase, h.BaseSHA256[:h.HashPrefix], lim.BaseSHA256)
+	}
+	if lim.TargetSHA256 != nil && !h.TargetIs(h.TargetLength, lim.TargetSHA256) {
+		return h, fmt.Errorf("%w: the patch rebuilds a file of SHA-256 %x, not %x", ErrTarget, h.TargetSHA256[:h.HashPrefix], lim.TargetSHA256)
+	}
 	if lim.MaxOutput > 0 && h.TargetLength > lim.MaxOutput {
 		return h, limitErr("the patch claims a %d-byte output, at most %d allowed", h.TargetLength, lim.MaxOutput)
 	}
@@ -100,14 +108,14 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 		work = NewBudget(WorkBudget(h.TargetLength))
 	}
 	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(), work: work, hooks: hooks,
-		tmp: make([]byte, copyBuf)}
+		tmp: make([]byte, copyBuf), form: h.form}
 	a.out = newOutput(out, hooks, h.TargetLength)
 	defer a.out.abort()
 	err = a.run(&readahead.LockedReaderAt{R: patch}, patchLen, h)
 	// Only a wrong output needs the base's hash, to tell a wrong base from
 	// a bad patch: hashing it up front would cost a full read every time.
 	if lim.VerifyBase && errors.Is(err, ErrTarget) {
-		if berr := verifyBase(base, baseLen, h); berr != nil {
+		if berr := verifyBase(base, baseLen, h, lim.BaseSHA256); berr != nil {
 			return h, berr
 		}
 	}
@@ -137,7 +145,14 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 	}
 	a.patchLen, a.targetLen = patchLen, h.TargetLength
 	nseg := 0
-	off := int64(HeaderSize)
+	off := int64(h.form.Len)
+	if c := h.form.Streams; h.form.Compact && h.TargetLength > 0 {
+		// One segment, from the header, rebuilds the target.
+		if err := a.segment(patch, off, segmentHeader{uint32(h.TargetLength), uint32(c[0]), uint32(c[1]), uint32(c[2])}, &a.sets[0], &a.sets[1]); err != nil {
+			return err
+		}
+		off = patchLen
+	}
 	for a.written < h.TargetLength {
 		if off+SegmentHeaderSize > patchLen {
 			return formatErr("truncated: segment header at %d", off)
@@ -168,37 +183,42 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 	}
 	var got [32]byte
 	a.out.sum.Sum(got[:0])
-	if got != h.TargetSHA256 {
-		return fmt.Errorf("%w: SHA-256 %x, the patch promises %x", ErrTarget, got, h.TargetSHA256)
+	if !h.TargetIs(h.TargetLength, got[:]) || a.lim.TargetSHA256 != nil && !bytes.Equal(got[:], a.lim.TargetSHA256) {
+		return fmt.Errorf("%w: SHA-256 %x, the patch promises %x, the caller %x", ErrTarget, got, h.TargetSHA256[:h.HashPrefix], a.lim.TargetSHA256)
 	}
+	h.TargetSHA256 = got
 	return nil
 }
 
-func verifyBase(base io.ReaderAt, baseLen int64, h *Header) error {
+func verifyBase(base io.ReaderAt, baseLen int64, h *Header, want []byte) error {
 	s := sha256.New()
 	if _, err := io.CopyBuffer(s, io.NewSectionReader(base, 0, baseLen), make([]byte, 256<<10)); err != nil {
 		return fmt.Errorf("reading the base: %w", err)
 	}
-	if !bytes.Equal(s.Sum(nil), h.BaseSHA256[:]) {
+	if sum := s.Sum(nil); !h.BaseIs(baseLen, sum) || want != nil && !bytes.Equal(sum, want) {
 		return fmt.Errorf("%w: its SHA-256 differs from the one the patch was made from", ErrBase)
 	}
 	return nil
 }
 
 // stream resets d to decode the n bytes of patch at off (empty if n is
-// 0), each charged to work as d reads it.
-func stream(d *zstd.Decoder, work *Budget, patch io.ReaderAt, off int64, n uint32) error {
-	if err := d.Reset(&chargedReader{io.NewSectionReader(patch, off, int64(n)), work}); err != nil {
-		return formatErr("stream at %d: %v", off, err)
+// 0), each charged to work as d reads it, and returns d (raw: the bytes).
+func stream(d *zstd.Decoder, work *Budget, patch io.ReaderAt, off int64, n uint32, raw bool) (io.Reader, error) {
+	if raw {
+		return io.NewSectionReader(patch, off, int64(n)), nil
 	}
-	return nil
+	if err := d.Reset(&chargedReader{io.NewSectionReader(patch, off, int64(n)), work}); err != nil {
+		return nil, formatErr("stream at %d: %v", off, err)
+	}
+	return d, nil
 }
 
 // dataStream opens a diff or extra stream: a zstd frame, or an FSE stream
-// (fsestream.go), told apart by their first four bytes. With a nil z it
-// opens FSE streams only, and returns nil for others.
-func dataStream(z *zstd.Decoder, f *fseReader, work *Budget, patch io.ReaderAt, off int64, n uint32) (io.Reader, error) {
-	if n >= 4 {
+// (fsestream.go), told apart by their first four bytes (raw: a compact
+// patch's stream stored as is). With a nil z it opens FSE streams only,
+// and returns nil for others.
+func dataStream(z *zstd.Decoder, f *fseReader, work *Budget, patch io.ReaderAt, off int64, n uint32, raw bool) (io.Reader, error) {
+	if n >= 4 && !raw {
 		var m [4]byte
 		if _, err := patch.ReadAt(m[:], off); err != nil {
 			return nil, formatErr("stream at %d: %v", off, err)
@@ -211,10 +231,7 @@ func dataStream(z *zstd.Decoder, f *fseReader, work *Budget, patch io.ReaderAt, 
 	if z == nil {
 		return nil, nil
 	}
-	if err := stream(z, work, patch, off, n); err != nil {
-		return nil, err
-	}
-	return z, nil
+	return stream(z, work, patch, off, n, raw)
 }
 
 // segment rebuilds the segment at off (header sh excluded) from the
@@ -224,7 +241,8 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader, cur, n
 	if err := a.work.spend(workPerSegment); err != nil {
 		return err
 	}
-	if err := stream(a.ctrl, a.work, patch, off, sh.ctrlLen); err != nil {
+	ctrl, err := stream(a.ctrl, a.work, patch, off, sh.ctrlLen, a.form.Flags&head.RawControl != 0)
+	if err != nil {
 		return err
 	}
 	// The previous segment's streams are used up: stop reading ahead
@@ -237,7 +255,7 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader, cur, n
 	soff := off + int64(sh.ctrlLen)
 	for i, n := range [2]uint32{sh.diffLen, sh.extraLen} {
 		if !cur.started[i] {
-			r, err := dataStream(z[i], &cur.fse[i], a.work, patch, soff, n)
+			r, err := dataStream(z[i], &cur.fse[i], a.work, patch, soff, n, a.form.Flags&(head.RawDiff<<i) != 0)
 			if err != nil {
 				return err
 			}
@@ -249,16 +267,16 @@ func (a *applier) segment(patch io.ReaderAt, off int64, sh segmentHeader, cur, n
 		a.prefetch(patch, soff, next)
 	}
 	if a.ctrlR == nil {
-		a.ctrlR = bufio.NewReaderSize(a.ctrl, 4096)
+		a.ctrlR = bufio.NewReaderSize(ctrl, 4096)
 	} else {
-		a.ctrlR.Reset(a.ctrl)
+		a.ctrlR.Reset(ctrl)
 	}
 	segEnd := a.written + int64(sh.outLen)
 	for a.written < segEnd {
 		if a.lim.MaxDuration > 0 && time.Since(a.start) > a.lim.MaxDuration {
 			return limitErr("applying took longer than %s", a.lim.MaxDuration)
 		}
-		rec, err := readRecord(a.ctrlR)
+		rec, err := readRecord(a.ctrlR, a.form.Compact)
 		if err == io.EOF {
 			return formatErr("control stream ends at target offset %d, segment ends at %d", a.written, segEnd)
 		}
@@ -321,7 +339,7 @@ func (a *applier) prefetch(patch io.ReaderAt, off int64, d *dataStreams) {
 	}
 	d.seg, d.sh = off+SegmentHeaderSize, sh
 	for i, n := range [2]uint32{sh.diffLen, sh.extraLen} {
-		if r, err := dataStream(nil, &d.fse[i], a.work, patch, soff, n); err == nil && r != nil {
+		if r, err := dataStream(nil, &d.fse[i], a.work, patch, soff, n, false); err == nil && r != nil {
 			if a.hooks.prefetch != nil {
 				a.hooks.prefetch()
 			}

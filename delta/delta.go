@@ -4,13 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/edgetuf/edgetuf/delta/internal/head"
 )
 
 // Format constants.
 const (
-	Magic      = "EDTDELTA"
-	Version    = 1
-	HeaderSize = 96
+	Magic      = head.Magic
+	Version    = head.Version
+	HeaderSize = head.FullLen
 	// SegmentHeaderSize is the size of each segment's header.
 	SegmentHeaderSize = 16
 	// MaxSegment bounds the target bytes one segment rebuilds.
@@ -19,8 +21,6 @@ const (
 	// bytes of a wide XOR or SUB record are byte-plane shuffled.
 	ShuffleBlock = 64 << 10
 )
-
-const compressorZstd = 1
 
 // Errors. Every error Apply and Diff return wraps exactly one of these,
 // so callers can tell a bad patch from a wrong base or a hit limit.
@@ -50,6 +50,19 @@ type Header struct {
 	BaseSHA256   [32]byte
 	TargetLength int64
 	TargetSHA256 [32]byte
+	// HashPrefix: the patch names the first 32 bytes of each SHA-256, or
+	// 8 (compact form; the rest zero, but Apply's after success: output's).
+	HashPrefix int
+	form       *head.Header // as read
+}
+
+// BaseIs and TargetIs report whether the patch was made from, and
+// rebuilds, a file of this length and SHA-256, as its HashPrefix tells.
+func (h *Header) BaseIs(n int64, sha256 []byte) bool {
+	return n == h.BaseLength && head.Names(h.BaseSHA256, h.HashPrefix, sha256)
+}
+func (h *Header) TargetIs(n int64, sha256 []byte) bool {
+	return n == h.TargetLength && head.Names(h.TargetSHA256, h.HashPrefix, sha256)
 }
 
 // Limits bound what Apply may do. A zero field means no limit, except
@@ -84,6 +97,10 @@ type Limits struct {
 	// up front, and a wrong base always fails the final output check; the
 	// base is not hashed when all goes well.)
 	VerifyBase bool
+	// BaseSHA256 and TargetSHA256: the whole SHA-256 the caller expects
+	// (signed ones). Apply refuses a patch naming others before writing
+	// (ErrBase, ErrTarget), and checks the whole output hash, not a prefix.
+	BaseSHA256, TargetSHA256 []byte
 }
 
 // Stats describes a patch Diff wrote.

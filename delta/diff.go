@@ -93,11 +93,8 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 	if err := hashBoth(old, oldLen, nw, newLen, &h); err != nil {
 		return nil, err
 	}
-	w := &patchWriter{w: patch, stats: &Stats{}, dump: opts.dump, streamCap: segmentStreams(oldLen)}
+	w := &patchWriter{w: patch, header: h, stats: &Stats{}, dump: opts.dump, streamCap: segmentStreams(oldLen)}
 	w.fseEnc.MaxAdaptive = maxAdaptive(newLen)
-	if err := w.write(h.marshal()); err != nil {
-		return nil, err
-	}
 	margin := chunk / 2
 	w.stats.Chunked = newLen > chunk || oldLen > chunk+2*margin
 	// Measured on the streams of 64 MiB model pairs (docs/delta.md): zstd's
@@ -172,7 +169,7 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 			return nil, err
 		}
 	}
-	if err := w.flush(); err != nil {
+	if err := w.flush(true); err != nil {
 		return nil, err
 	}
 	return w.stats, nil

@@ -5,10 +5,10 @@
 // shuffled) where weights moved a little in place, chosen per region.
 //
 // The package knows nothing of TUF: a patch names the length and SHA-256
-// of the base it applies to and of the target it rebuilds, and Apply
-// checks both, but deciding which patch may be applied to which file is
-// the caller's job (the device client trusts only patches its signed
-// metadata names).
+// (compact form: its first 8 bytes) of the base it applies to and of the
+// target it rebuilds, and Apply checks both, but deciding which patch may
+// be applied to which file is the caller's job (the device client trusts
+// only patches its signed metadata names, whose hashes it gives Apply).
 //
 // # Patch format (version 1)
 //
@@ -32,6 +32,10 @@
 //	  or an FSE stream, told apart by their first four bytes, or empty
 //	  when its length is 0)
 //	end of file: nothing may follow the last segment
+//
+// A tiny patch has a compact form (package delta/internal/head): a short
+// header with 8-byte hash prefixes, one segment's streams with no segment
+// header, each stored as is when smaller, and records packed.
 //
 // The control stream is a list of records, in target order, each a
 // sequence of unsigned varints (encoding/binary):

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+
+	"github.com/edgetuf/edgetuf/delta/internal/head"
 )
 
 // Record operations.
@@ -22,47 +24,16 @@ type record struct {
 	offset int64 // base offset for COPY, XOR and SUB
 }
 
-func (h *Header) marshal() []byte {
-	b := make([]byte, HeaderSize)
-	copy(b, Magic)
-	b[8] = Version
-	b[9] = compressorZstd
-	binary.BigEndian.PutUint64(b[16:], uint64(h.BaseLength))
-	copy(b[24:56], h.BaseSHA256[:])
-	binary.BigEndian.PutUint64(b[56:], uint64(h.TargetLength))
-	copy(b[64:96], h.TargetSHA256[:])
-	return b
-}
-
 func readHeader(patch io.ReaderAt, patchLen int64) (*Header, error) {
-	if patchLen < HeaderSize {
-		return nil, formatErr("%d bytes is shorter than the %d-byte header", patchLen, HeaderSize)
-	}
-	b := make([]byte, HeaderSize)
+	b := make([]byte, max(0, min(patchLen, HeaderSize)))
 	if _, err := patch.ReadAt(b, 0); err != nil {
 		return nil, formatErr("reading the header: %v", err)
 	}
-	if string(b[:8]) != Magic {
-		return nil, formatErr("not a delta patch (magic %q)", b[:8])
+	p, err := head.Parse(b, patchLen, MaxSegment)
+	if err != nil {
+		return nil, formatErr("%v", err)
 	}
-	if b[8] != Version {
-		return nil, formatErr("version %d is not supported (want %d)", b[8], Version)
-	}
-	if b[9] != compressorZstd {
-		return nil, formatErr("compressor %d is not supported", b[9])
-	}
-	if !bytes.Equal(b[10:16], make([]byte, 6)) {
-		return nil, formatErr("reserved header bytes are not zero")
-	}
-	h := &Header{}
-	bl, tl := binary.BigEndian.Uint64(b[16:]), binary.BigEndian.Uint64(b[56:])
-	if bl > 1<<62 || tl > 1<<62 {
-		return nil, formatErr("length out of range")
-	}
-	h.BaseLength, h.TargetLength = int64(bl), int64(tl)
-	copy(h.BaseSHA256[:], b[24:56])
-	copy(h.TargetSHA256[:], b[64:96])
-	return h, nil
+	return &Header{BaseLength: p.BaseLength, BaseSHA256: p.BaseSHA256, TargetLength: p.TargetLength, TargetSHA256: p.TargetSHA256, HashPrefix: p.HashPrefix, form: p}, nil
 }
 
 // segmentHeader precedes each segment's streams.
@@ -70,12 +41,10 @@ type segmentHeader struct {
 	outLen, ctrlLen, diffLen, extraLen uint32
 }
 
-func (s segmentHeader) marshal() []byte {
-	b := make([]byte, SegmentHeaderSize)
-	binary.BigEndian.PutUint32(b[0:], s.outLen)
-	binary.BigEndian.PutUint32(b[4:], s.ctrlLen)
-	binary.BigEndian.PutUint32(b[8:], s.diffLen)
-	binary.BigEndian.PutUint32(b[12:], s.extraLen)
+func (s segmentHeader) marshal() (b []byte) {
+	for _, v := range []uint32{s.outLen, s.ctrlLen, s.diffLen, s.extraLen} {
+		b = binary.BigEndian.AppendUint32(b, v)
+	}
 	return b
 }
 
@@ -100,36 +69,52 @@ func appendRecord(b []byte, r record) []byte {
 	return b
 }
 
-// readRecord decodes one record; the caller checks it against the base
-// and the target.
-func readRecord(r io.ByteReader) (record, error) {
+// pack rewrites a control stream of Diff's records in the packed syntax
+// of the compact form (package head).
+func pack(ctrl []byte) []byte {
+	var b []byte
+	for r := bytes.NewReader(ctrl); r.Len() > 0; {
+		rec, _ := readRecord(r, false)
+		b = binary.AppendUvarint(b, head.Pack(rec.op, rec.width, rec.length))
+		if rec.op != opInsert {
+			b = binary.AppendUvarint(b, uint64(rec.offset))
+		}
+	}
+	return b
+}
+
+// readRecord decodes one record, packed or not; the caller checks it
+// against the base and the target.
+func readRecord(r io.ByteReader, packed bool) (record, error) {
 	var rec record
 	op, err := binary.ReadUvarint(r)
 	if err != nil {
 		return rec, err
 	}
-	if op > opInsert {
-		return rec, formatErr("unknown operation %d", op)
-	}
-	rec.op = uint8(op)
-	if rec.op != opCopy {
-		w, err := binary.ReadUvarint(r)
+	var w, n uint64
+	if packed {
+		op, w, n = head.Unpack(op)
+	} else {
+		if op != opCopy {
+			w, err = binary.ReadUvarint(r)
+		}
+		if err == nil {
+			n, err = binary.ReadUvarint(r)
+		}
 		if err != nil {
 			return rec, noEOF(err)
 		}
-		if w != 1 && w != 2 && w != 4 {
-			return rec, formatErr("width %d", w)
-		}
-		rec.width = uint8(w)
 	}
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		return rec, noEOF(err)
+	if op > opInsert {
+		return rec, formatErr("unknown operation %d", op)
+	}
+	if op != opCopy && w != 1 && w != 2 && w != 4 {
+		return rec, formatErr("width %d", w)
 	}
 	if n == 0 || n > MaxSegment {
 		return rec, formatErr("record length %d", n)
 	}
-	rec.length = int64(n)
+	rec.op, rec.width, rec.length = uint8(op), uint8(w), int64(n)
 	if rec.op != opInsert {
 		off, err := binary.ReadUvarint(r)
 		if err != nil {

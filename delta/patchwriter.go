@@ -7,14 +7,16 @@ import (
 	"io"
 
 	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
+	"github.com/edgetuf/edgetuf/delta/internal/head"
 
 	"github.com/klauspost/compress/zstd"
 )
 
 // patchWriter collects records into segments and writes them.
 type patchWriter struct {
-	w   io.Writer
-	enc *zstd.Encoder
+	w      io.Writer
+	header Header // written before the first segment, unless compact
+	enc    *zstd.Encoder
 	// fastEnc, when set, codes diff and extra streams at zstd's default
 	// level, whose frames decode about 3x faster than the best level's on
 	// weight data; its output is kept unless enc's is bestMinGain smaller.
@@ -56,12 +58,15 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 		pw.tmp, pw.tmp2 = make([]byte, ShuffleBlock), make([]byte, ShuffleBlock)
 	}
 	for r.length > 0 {
-		room := segmentOut - pw.outLen
+		// Copies run on while the patch may be compact: one segment.
+		room := max(0, segmentOut-pw.outLen)
 		if r.op != opCopy {
 			room = min(room, pw.streamRoom(at))
+		} else if pw.n == 0 && len(pw.ctrl)+len(pw.diff)+len(pw.extra) <= compactStreams {
+			room = MaxSegment - pw.outLen
 		}
 		if room == 0 {
-			if err := pw.flush(); err != nil {
+			if err := pw.flush(false); err != nil {
 				return err
 			}
 			continue
@@ -114,11 +119,6 @@ func (pw *patchWriter) add(r record, data, old []byte, oldBase, at int64) error 
 		if r.op != opInsert {
 			r.offset += part.length
 		}
-		if pw.outLen == segmentOut {
-			if err := pw.flush(); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
@@ -167,14 +167,24 @@ func appendPlaneSpans(spans []fseblock.Span, n, w int) []fseblock.Span {
 // wins outright.
 const bestMinGain = 0.01
 
-func (pw *patchWriter) flush() error {
+// compactStreams: the compact form (which an older Apply refuses) only
+// for patches of at most these stream bytes, where its 60-90 bytes matter.
+const compactStreams = 4 << 10
+
+// flush writes the segment: compact if last, the only one and small.
+func (pw *patchWriter) flush(last bool) error {
 	if pw.dump != nil && pw.outLen > 0 {
 		pw.dump(pw.ctrl, pw.diff, pw.extra)
 	}
-	if pw.outLen == 0 {
+	compact := last && pw.n == 0 && len(pw.ctrl)+len(pw.diff)+len(pw.extra) <= compactStreams
+	if pw.outLen == 0 && !compact { // the patch's end, after a segment
 		pw.stats.PatchLength = pw.n
 		return nil
 	}
+	if compact {
+		pw.ctrl = pack(pw.ctrl)
+	}
+	var raw uint8
 	var streams [3][]byte
 	for i, s := range [][]byte{pw.ctrl, pw.diff, pw.extra} {
 		if len(s) > 0 {
@@ -209,9 +219,19 @@ func (pw *patchWriter) flush() error {
 				pw.fast = fse
 			}
 		}
+		if compact && len(s) > 0 && len(s) <= len(streams[i]) {
+			streams[i], raw = s, raw|1<<i
+		}
 	}
 	sh := segmentHeader{outLen: uint32(pw.outLen), ctrlLen: uint32(len(streams[0])), diffLen: uint32(len(streams[1])), extraLen: uint32(len(streams[2]))}
-	if err := pw.write(sh.marshal()); err != nil {
+	hb := sh.marshal()
+	if h := pw.header; pw.n == 0 { // the patch's header first (compact: instead)
+		c := head.Header{BaseLength: h.BaseLength, BaseSHA256: h.BaseSHA256, TargetLength: h.TargetLength, TargetSHA256: h.TargetSHA256, Compact: compact, Flags: raw, Streams: [3]int64{int64(len(streams[0])), int64(len(streams[1]))}}
+		if hb = append(c.Append(nil), hb...); compact {
+			hb = hb[:len(hb)-SegmentHeaderSize]
+		}
+	}
+	if err := pw.write(hb); err != nil {
 		return err
 	}
 	for _, s := range streams {

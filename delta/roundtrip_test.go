@@ -37,7 +37,7 @@ func roundTrip(t testing.TB, old, nw []byte, opts Options) (*Stats, []byte) {
 	if !bytes.Equal(out.Bytes(), nw) {
 		t.Fatalf("round trip differs")
 	}
-	if h.TargetLength != int64(len(nw)) || h.TargetSHA256 != sha256.Sum256(nw) || h.BaseSHA256 != sha256.Sum256(old) {
+	if bs := sha256.Sum256(old); h.TargetLength != int64(len(nw)) || h.TargetSHA256 != sha256.Sum256(nw) || !h.BaseIs(int64(len(old)), bs[:]) {
 		t.Fatalf("header %+v", h)
 	}
 	return st, patch.Bytes()

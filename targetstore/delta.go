@@ -1,7 +1,6 @@
 package targetstore
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -277,13 +276,13 @@ func (s Store) checkPatch(patchName string, patchLen int64, base io.ReaderAt, ba
 	if err != nil {
 		return fmt.Errorf("the patch just written is unreadable: %w", err)
 	}
-	if hdr.BaseLength != baseTF.Length || !bytes.Equal(hdr.BaseSHA256[:], baseTF.Hashes["sha256"]) {
+	if !hdr.BaseIs(baseTF.Length, baseTF.Hashes["sha256"]) {
 		return fmt.Errorf("stored target %s does not match its signed length and SHA-256 (run mrepo verify)", baseTF.Path)
 	}
-	if hdr.TargetLength != newTF.Length || !bytes.Equal(hdr.TargetSHA256[:], newTF.Hashes["sha256"]) {
+	if !hdr.TargetIs(newTF.Length, newTF.Hashes["sha256"]) {
 		return fmt.Errorf("the patch rebuilds another file than %s (changed while publishing?)", newTF.Path)
 	}
-	if _, err := delta.Apply(base, baseTF.Length, pf, patchLen, io.Discard, delta.Limits{MaxOutput: newTF.Length}); err != nil {
+	if _, err := delta.Apply(base, baseTF.Length, pf, patchLen, io.Discard, delta.Limits{MaxOutput: newTF.Length, BaseSHA256: baseTF.Hashes["sha256"], TargetSHA256: newTF.Hashes["sha256"]}); err != nil {
 		return fmt.Errorf("the patch just computed does not apply: %w", err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package installed
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -47,16 +46,19 @@ func ApplyPatch(ctx context.Context, p Base, tf *metadata.TargetFiles, patchPath
 		return codes.Errorf(codes.ClassifyFS(err), err, "staged patch of %s", p.File)
 	}
 	// The header names what the patch was made from and what it rebuilds:
-	// both must be what the signed metadata says, before any work.
+	// both must be what the signed metadata says, before any work. A
+	// compact patch names only a prefix of each SHA-256 (HashPrefix
+	// bytes): an integrity check; Apply is given the signed hashes below.
 	hdr, err := delta.ReadHeader(patch, pfi.Size())
 	if err != nil {
 		return codes.Errorf(codes.DeltaFailed, err, "patch of %s from %s", p.File, p.Version)
 	}
+	baseSum, targetSum := p.Target.Hashes["sha256"], tf.Hashes["sha256"]
 	switch {
-	case hdr.BaseLength != p.Target.Length || !bytes.Equal(hdr.BaseSHA256[:], p.Target.Hashes["sha256"]):
-		return codes.Errorf(codes.DeltaFailed, nil, "patch of %s from %s: made for another base file (%d bytes, SHA-256 %x)", p.File, p.Version, hdr.BaseLength, hdr.BaseSHA256[:])
-	case hdr.TargetLength != tf.Length || !bytes.Equal(hdr.TargetSHA256[:], tf.Hashes["sha256"]):
-		return codes.Errorf(codes.DeltaFailed, nil, "patch of %s from %s: rebuilds another file (%d bytes, SHA-256 %x)", p.File, p.Version, hdr.TargetLength, hdr.TargetSHA256[:])
+	case !hdr.BaseIs(p.Target.Length, baseSum):
+		return codes.Errorf(codes.DeltaFailed, nil, "patch of %s from %s: made for another base file (%d bytes, SHA-256 %x)", p.File, p.Version, hdr.BaseLength, hdr.BaseSHA256[:hdr.HashPrefix])
+	case !hdr.TargetIs(tf.Length, targetSum):
+		return codes.Errorf(codes.DeltaFailed, nil, "patch of %s from %s: rebuilds another file (%d bytes, SHA-256 %x)", p.File, p.Version, hdr.TargetLength, hdr.TargetSHA256[:hdr.HashPrefix])
 	}
 
 	f, err := safefs.OpenFile(dest, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -74,6 +76,7 @@ func ApplyPatch(ctx context.Context, p Base, tf *metadata.TargetFiles, patchPath
 	// secondary guard.
 	err = safeApply(base, bfi.Size(), patch, pfi.Size(), w, delta.Limits{
 		MaxOutput: tf.Length, MaxPatchRatio: 1, MaxDuration: maxDuration, Work: p.Work,
+		BaseSHA256: baseSum, TargetSHA256: targetSum,
 	})
 	if w.direct != nil && err == nil {
 		if ferr := w.direct.Flush(); ferr != nil {
@@ -100,9 +103,10 @@ func ApplyPatch(ctx context.Context, p Base, tf *metadata.TargetFiles, patchPath
 		return codes.Errorf(codes.DeltaFailed, err, "patch of %s from %s", p.File, p.Version)
 	}
 	// The final check is Apply's: it hashed every byte it handed to w and
-	// failed with ErrTarget (HASH_MISMATCH above) unless the output has the
-	// length and SHA-256 of the header, which were checked above to be the
-	// signed ones. Hashing again here would read the model a second time.
+	// failed with ErrTarget (above) unless the output has the length of
+	// the header, checked above to be the signed one, and the signed
+	// SHA-256 it was given (not just the prefix a compact patch names).
+	// Hashing again here would read the model a second time.
 	if w.n != tf.Length {
 		return codes.Errorf(codes.HashMismatch, nil, "%s rebuilt from %s: %d bytes, signed %d", p.File, p.Version, w.n, tf.Length)
 	}
