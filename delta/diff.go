@@ -94,7 +94,7 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 		return nil, err
 	}
 	w := &patchWriter{w: patch, stats: &Stats{}, dump: opts.dump, streamCap: segmentStreams(oldLen)}
-	w.fseEnc.MaxAdaptive = maxAdaptive(newLen)
+	w.fseEnc.MaxAdaptive = maxAdaptive(newLen, opts.FastApply)
 	if err := w.write(h.marshal()); err != nil {
 		return nil, err
 	}
