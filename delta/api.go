@@ -22,6 +22,13 @@ type Options struct {
 	// NoContainers turns off reading tensor tables when Regions is nil.
 	NoContainers bool
 
+	// FastApply never codes with the adaptive model (fseblock mode 8),
+	// which Diff otherwise tries on targets under 16 MiB: such a patch
+	// can be a few percent larger, and Apply decodes it at hundreds of
+	// MB/s instead of about 3-4 MB/s (docs/delta.md section 5). For
+	// fleets whose devices are short of CPU rather than bandwidth.
+	FastApply bool
+
 	// dump, when set (by a test of this package), sees each segment's
 	// uncompressed streams. Unexported: a seam for tests that production
 	// callers cannot reach, and no package-level state.

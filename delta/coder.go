@@ -249,9 +249,9 @@ func (c *coder) flushPending() error {
 const maxAdaptiveTarget = 16 << 20
 
 // maxAdaptive is how many bytes of a target of newLen bytes may be coded
-// adaptively.
-func maxAdaptive(newLen int64) int {
-	if newLen >= maxAdaptiveTarget {
+// adaptively (none with Options.FastApply).
+func maxAdaptive(newLen int64, fastApply bool) int {
+	if fastApply || newLen >= maxAdaptiveTarget {
 		return 0
 	}
 	return int(newLen)

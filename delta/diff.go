@@ -94,7 +94,7 @@ func diff(old io.ReaderAt, oldLen int64, nw io.ReaderAt, newLen int64, patch io.
 		return nil, err
 	}
 	w := &patchWriter{w: patch, header: h, stats: &Stats{}, dump: opts.dump, streamCap: segmentStreams(oldLen)}
-	w.fseEnc.MaxAdaptive = maxAdaptive(newLen)
+	w.fseEnc.MaxAdaptive = maxAdaptive(newLen, opts.FastApply)
 	margin := chunk / 2
 	w.stats.Chunked = newLen > chunk || oldLen > chunk+2*margin
 	// Measured on the streams of 64 MiB model pairs (docs/delta.md): zstd's

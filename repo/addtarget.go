@@ -35,6 +35,8 @@ type AddOptions struct {
 	// targetstore.DefaultDeltaMinSaving;
 	// otherwise it must be strictly between 0 and 1.
 	DeltaMinSaving float64
+	// DeltaFastApply: patches without adaptive blocks (delta.Options.FastApply).
+	DeltaFastApply bool
 	// Role, if set, publishes into that delegated targets role (mrepo
 	// delegate), signed with the role's keys instead of the targets key:
 	// every target path must be one the role is delegated. Without it, a
@@ -113,7 +115,7 @@ type AddResult struct {
 // is not an older published version, or the keys cannot meet a threshold;
 // those checks run before any file is copied.
 func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOptions) (*AddResult, error) {
-	minSaving, err := checkDeltaOptions(&opts)
+	policy, err := checkDeltaOptions(&opts)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +128,7 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 	}
 	m := b.Manifest
 	res := &AddResult{ModelID: m.ModelID, Version: m.Version, Warnings: b.Warnings, Role: opts.Role}
-	v, err := r.update(r.load, func(t *tx) error { return r.addTarget(t, b, kr, opts, minSaving, res) })
+	v, err := r.update(r.load, func(t *tx) error { return r.addTarget(t, b, kr, opts, policy, res) })
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +143,7 @@ func (r *Repository) AddTarget(bundleDir string, kr keys.Keyring, opts AddOption
 
 // addTarget checks a publication, stores its target files and declares
 // the metadata to sign.
-func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, opts AddOptions, minSaving float64, res *AddResult) error {
+func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, opts AddOptions, policy targetstore.DeltaPolicy, res *AddResult) error {
 	m, st := b.Manifest, t.st
 	if err := r.removeStaleOf(m.ModelID); err != nil {
 		return err
@@ -221,7 +223,7 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 
 	// Patches from the base versions, computed from the stored (signed)
 	// base files to the files just stored, before any metadata is written.
-	deltaResults, deltaRefs, err := store.PutDeltas(m, b.Files, bases, minSaving, newTargets, enc, opts.Progress)
+	deltaResults, deltaRefs, err := store.PutDeltas(m, b.Files, bases, policy, newTargets, enc, opts.Progress)
 	if err != nil {
 		return err
 	}

@@ -9,29 +9,28 @@ import (
 	"github.com/edgetuf/edgetuf/targetstore"
 )
 
-// Which patches add-target publishes is decided from the signed metadata
-// (package release: which bases are valid; here: the options and each
-// base's payload targets); computing, checking and storing them is
-// package targetstore's job (Store.PutDeltas).
+// Which patches add-target publishes is decided from the signed metadata (package
+// release: which bases are valid; here: the options and each base's payload
+// targets); computing, checking and storing them is targetstore.PutDeltas's job.
 
 // checkDeltaOptions validates the delta options before anything is read.
-func checkDeltaOptions(opts *AddOptions) (float64, error) {
-	saving := opts.DeltaMinSaving
+func checkDeltaOptions(opts *AddOptions) (targetstore.DeltaPolicy, error) {
+	saving, none := opts.DeltaMinSaving, targetstore.DeltaPolicy{}
 	if saving == 0 {
 		saving = targetstore.DefaultDeltaMinSaving
 	}
 	if math.IsNaN(saving) || saving <= 0 || saving >= 1 {
-		return 0, fmt.Errorf("delta minimum saving %v: must be between 0 and 1 (exclusive), e.g. 0.30 for 30%%", opts.DeltaMinSaving)
+		return none, fmt.Errorf("delta minimum saving %v: must be between 0 and 1 (exclusive), e.g. 0.30 for 30%%", opts.DeltaMinSaving)
 	}
 	if len(opts.DeltaFrom) > targets.MaxDeltaBases {
-		return 0, fmt.Errorf("%w: at most %d base versions, got %d", ErrDeltaBase, targets.MaxDeltaBases, len(opts.DeltaFrom))
+		return none, fmt.Errorf("%w: at most %d base versions, got %d", ErrDeltaBase, targets.MaxDeltaBases, len(opts.DeltaFrom))
 	}
 	for _, b := range opts.DeltaFrom {
 		if _, err := targets.ParseVersion(b); err != nil {
-			return 0, fmt.Errorf("%w: %v", ErrDeltaBase, err)
+			return none, fmt.Errorf("%w: %v", ErrDeltaBase, err)
 		}
 	}
-	return saving, nil
+	return targetstore.DeltaPolicy{MinSaving: saving, FastApply: opts.DeltaFastApply}, nil
 }
 
 // deltaBases resolves opts.DeltaFrom in the targets clients resolve

@@ -23,6 +23,16 @@ import (
 // patch is published only when it is at most 70% of the file it rebuilds.
 const DefaultDeltaMinSaving = 0.30
 
+// DeltaPolicy says which patches PutDeltas publishes and how it computes
+// them.
+type DeltaPolicy struct {
+	// MinSaving is the share of a file's bytes a patch must save.
+	MinSaving float64
+	// FastApply computes patches with delta.Options.FastApply: no
+	// adaptive blocks, which devices decode at a few MB/s.
+	FastApply bool
+}
+
 // DeltaResult reports one patch PutDeltas considered (add-target's
 // report, also as JSON: the field names are part of mrepo's output).
 type DeltaResult struct {
@@ -87,7 +97,7 @@ func DeltaBasesOf(view map[string]*metadata.TargetFiles, modelID string, bases [
 // PutDeltas computes, for each base and each payload file of the new
 // version m that the base also has, a patch from the base's stored file
 // to the new one, and stores it as a target (targets.DeltaPath, with its
-// custom metadata) when it saves at least minSaving of the file's bytes.
+// custom metadata) when it saves at least policy.MinSaving of the file's bytes.
 // newTargets holds the new version's payload targets (already stored);
 // the patch targets are added to it. It returns a result for every patch
 // considered, published or not, and the published ones by file, as the
@@ -100,7 +110,7 @@ func DeltaBasesOf(view map[string]*metadata.TargetFiles, modelID string, bases [
 // encrypted version is published encrypted under its content key, with
 // the patch's plaintext length and SHA-256 in its custom metadata, and
 // the minimum saving compares the encrypted patch with the encrypted file.
-func (s Store) PutDeltas(m *targets.Manifest, files []string, bases []DeltaBase, minSaving float64, newTargets map[string]*metadata.TargetFiles, enc *EncryptedFiles, progress func(string, int64, int64)) ([]DeltaResult, map[string][]targets.DeltaRef, error) {
+func (s Store) PutDeltas(m *targets.Manifest, files []string, bases []DeltaBase, policy DeltaPolicy, newTargets map[string]*metadata.TargetFiles, enc *EncryptedFiles, progress func(string, int64, int64)) ([]DeltaResult, map[string][]targets.DeltaRef, error) {
 	var results []DeltaResult
 	refs := map[string][]targets.DeltaRef{}
 	for _, b := range bases {
@@ -113,7 +123,7 @@ func (s Store) PutDeltas(m *targets.Manifest, files []string, bases []DeltaBase,
 				results = append(results, dr)
 				continue
 			}
-			tf, plain, err := s.putDelta(dr.Target, name, b, newTF, enc, minSaving, &dr, progress)
+			tf, plain, err := s.putDelta(dr.Target, name, b, newTF, enc, policy, &dr, progress)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -155,7 +165,7 @@ func (s Store) PutDeltas(m *targets.Manifest, files []string, bases []DeltaBase,
 // signed plaintexts of the base and new files and that it applies;
 // otherwise it removes it and says why in dr. For an encrypted patch it
 // also returns the patch's plaintext.
-func (s Store) putDelta(targetPath, file string, b DeltaBase, newTF *metadata.TargetFiles, enc *EncryptedFiles, minSaving float64, dr *DeltaResult, progress func(string, int64, int64)) (*metadata.TargetFiles, *targets.Plaintext, error) {
+func (s Store) putDelta(targetPath, file string, b DeltaBase, newTF *metadata.TargetFiles, enc *EncryptedFiles, policy DeltaPolicy, dr *DeltaResult, progress func(string, int64, int64)) (*metadata.TargetFiles, *targets.Plaintext, error) {
 	base, err := s.openPlain(b.Files[file], file, b.Encrypted)
 	if err != nil {
 		return nil, nil, err
@@ -201,21 +211,21 @@ func (s Store) putDelta(targetPath, file string, b DeltaBase, newTF *metadata.Ta
 	if progress != nil {
 		src = &patchstat.ReaderAt{R: nf.f, Each: func(n int64) { report(min(n, max(total-1, 0))) }}
 	}
-	if _, err := delta.Diff(base.f, base.tf.Length, src, nf.tf.Length, cw, delta.Options{}); err != nil {
+	if _, err := delta.Diff(base.f, base.tf.Length, src, nf.tf.Length, cw, delta.Options{FastApply: policy.FastApply}); err != nil {
 		return nil, nil, fmt.Errorf("computing %s: %w", label, err)
 	}
 	report(total)
 	tooLong := func(n int64) bool {
 		dr.Length = n
 		dr.Percent = patchstat.Percent(n, newTF.Length)
-		if float64(n) <= (1-minSaving)*float64(newTF.Length) {
+		if float64(n) <= (1-policy.MinSaving)*float64(newTF.Length) {
 			return false
 		}
 		saved := 100 - dr.Percent
 		if saved <= 0 {
-			dr.Reason = fmt.Sprintf("saves nothing (the patch is not smaller than the file; %s%% needed)", formatPercent(100*minSaving))
+			dr.Reason = fmt.Sprintf("saves nothing (the patch is not smaller than the file; %s%% needed)", formatPercent(100*policy.MinSaving))
 		} else {
-			dr.Reason = fmt.Sprintf("saves only %s%% (%s%% needed)", formatPercent(saved), formatPercent(100*minSaving))
+			dr.Reason = fmt.Sprintf("saves only %s%% (%s%% needed)", formatPercent(saved), formatPercent(100*policy.MinSaving))
 		}
 		return true
 	}

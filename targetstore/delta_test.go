@@ -49,7 +49,7 @@ func TestPutDeltas(t *testing.T) {
 	m := &targets.Manifest{ModelID: "det", Version: "2.0.0"}
 	files := []string{"model.bin", "labels.txt", "extra.bin"}
 	var progressed []string
-	results, refs, err := s.PutDeltas(m, files, []DeltaBase{base}, DefaultDeltaMinSaving, newTargets, nil, func(label string, done, total int64) {
+	results, refs, err := s.PutDeltas(m, files, []DeltaBase{base}, DeltaPolicy{MinSaving: DefaultDeltaMinSaving}, newTargets, nil, func(label string, done, total int64) {
 		if len(progressed) == 0 || progressed[len(progressed)-1] != label {
 			progressed = append(progressed, label)
 		}
@@ -111,7 +111,7 @@ func TestPutDeltasNothingSaved(t *testing.T) {
 	w1, w2 := modelpairs.Bytes("different", 4096, 1)
 	s, base, newTargets := deltaStore(t, map[string][]byte{"model.bin": w1}, map[string][]byte{"model.bin": w2})
 	m := &targets.Manifest{ModelID: "det", Version: "2.0.0"}
-	results, refs, err := s.PutDeltas(m, []string{"model.bin"}, []DeltaBase{base}, 0.5, newTargets, nil, nil)
+	results, refs, err := s.PutDeltas(m, []string{"model.bin"}, []DeltaBase{base}, DeltaPolicy{MinSaving: 0.5}, newTargets, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestPutDeltasRefusesTamperedBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &targets.Manifest{ModelID: "det", Version: "2.0.0"}
-	_, _, err = s.PutDeltas(m, []string{"model.bin"}, []DeltaBase{base}, DefaultDeltaMinSaving, newTargets, nil, nil)
+	_, _, err = s.PutDeltas(m, []string{"model.bin"}, []DeltaBase{base}, DeltaPolicy{MinSaving: DefaultDeltaMinSaving}, newTargets, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "stored target models/det/1.0.0/model.bin does not match its signed length and SHA-256") {
 		t.Fatalf("err = %v", err)
 	}
@@ -149,5 +149,28 @@ func TestPutDeltasRefusesTamperedBase(t *testing.T) {
 		if strings.Contains(p, "deltas") {
 			t.Errorf("stored %s", p)
 		}
+	}
+}
+
+// TestPutDeltasFastApply: DeltaPolicy.FastApply reaches Diff: the patch of
+// a small retrained fp16 model is larger without adaptive blocks.
+func TestPutDeltasFastApply(t *testing.T) {
+	length := map[bool]int64{}
+	for _, fast := range []bool{false, true} {
+		s, base, newTargets := deltaStore(t,
+			map[string][]byte{"model.bin": modelpairs.RetrainedHalves(1, 64<<10)},
+			map[string][]byte{"model.bin": modelpairs.RetrainedHalves(2, 64<<10)})
+		m := &targets.Manifest{ModelID: "det", Version: "2.0.0"}
+		results, _, err := s.PutDeltas(m, []string{"model.bin"}, []DeltaBase{base}, DeltaPolicy{MinSaving: 0.01, FastApply: fast}, newTargets, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(results) != 1 || !results[0].Published {
+			t.Fatalf("FastApply %v: results %+v", fast, results)
+		}
+		length[fast] = results[0].Length
+	}
+	if length[true] <= length[false] {
+		t.Errorf("patch %d bytes with FastApply, %d without: want larger", length[true], length[false])
 	}
 }

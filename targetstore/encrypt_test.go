@@ -119,7 +119,7 @@ func TestPutDeltasEncrypted(t *testing.T) {
 				k2 = newKey(t)
 			}
 			s, base, newTargets, enc := encryptedStore(t, w1, w2, k1, k2)
-			results, refs, err := s.PutDeltas(m, []string{"model.bin"}, []DeltaBase{base}, DefaultDeltaMinSaving, newTargets, enc, nil)
+			results, refs, err := s.PutDeltas(m, []string{"model.bin"}, []DeltaBase{base}, DeltaPolicy{MinSaving: DefaultDeltaMinSaving}, newTargets, enc, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +176,7 @@ func TestPutDeltasEncryptedBaseTampered(t *testing.T) {
 				base.Encrypted.Key = k2
 			}
 			m := &targets.Manifest{ModelID: "det", Version: "2.0.0"}
-			_, _, err := s.PutDeltas(m, []string{"model.bin"}, []DeltaBase{base}, DefaultDeltaMinSaving, newTargets, enc, nil)
+			_, _, err := s.PutDeltas(m, []string{"model.bin"}, []DeltaBase{base}, DeltaPolicy{MinSaving: DefaultDeltaMinSaving}, newTargets, enc, nil)
 			var me *modelcrypt.Error
 			if !errors.As(err, &me) || me.Code != modelcrypt.CodeDecryptFailed {
 				t.Fatalf("err %v, want DECRYPT_FAILED", err)

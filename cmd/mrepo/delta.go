@@ -38,7 +38,7 @@ func deltaCreateCommand() *cli.Command {
 	return deltaSubcommand(&cli.Command{
 		Name:      "create",
 		Usage:     "write a patch that rebuilds NEW from OLD",
-		UsageText: "mrepo delta create [--json] [--old-manifest FILE --new-manifest FILE] [--no-containers] OLD NEW PATCH",
+		UsageText: "mrepo delta create [--json] [--old-manifest FILE --new-manifest FILE] [--no-containers] [--fast-apply] OLD NEW PATCH",
 		Description: `Computes a patch that rebuilds the file NEW from the file OLD and writes it
 to PATCH, atomically (a temporary file next to PATCH, fsynced, then renamed):
 PATCH is either the complete patch or left as it was. Neither file is read
@@ -52,11 +52,16 @@ whether it would.
 Model containers (safetensors, GGUF, ONNX, TFLite) are recognized and their
 tensors paired by name, so a release whose exporter reordered them codes
 like one that changed them in place. TF.js weight shards are described by
-model.json: the one next to each file, or --old-manifest/--new-manifest.`,
+model.json: the one next to each file, or --old-manifest/--new-manifest.
+
+Files under 16 MiB may be coded with an adaptive model that makes retrained
+weights several percent smaller but applies at about 3-4 MB/s; --fast-apply
+turns it off (add-target --delta-fast-apply), for devices short of CPU.`,
 		Flags: []cli.Flag{jsonFlag,
 			&cli.StringFlag{Name: "old-manifest", Usage: "TF.js model.json `FILE` that describes OLD, a weight shard"},
 			&cli.StringFlag{Name: "new-manifest", Usage: "TF.js model.json `FILE` that describes NEW, a weight shard"},
 			&cli.BoolFlag{Name: "no-containers", Usage: "diff as plain bytes: do not read or pair model tensors"},
+			&cli.BoolFlag{Name: "fast-apply", Usage: "no adaptive coding: a patch that applies at hundreds of MB/s, perhaps a few percent larger"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.IsSet("old-manifest") != c.IsSet("new-manifest") {
@@ -64,7 +69,7 @@ model.json: the one next to each file, or --old-manifest/--new-manifest.`,
 			}
 			a := c.Args()
 			res, err := deltafiles.Create(afero.NewOsFs(), a.Get(0), a.Get(1), a.Get(2), deltafiles.CreateOptions{Progress: cliutil.ProgressFor(c),
-				OldManifest: c.String("old-manifest"), NewManifest: c.String("new-manifest"), NoContainers: c.Bool("no-containers")})
+				OldManifest: c.String("old-manifest"), NewManifest: c.String("new-manifest"), NoContainers: c.Bool("no-containers"), FastApply: c.Bool("fast-apply")})
 			if err != nil {
 				return fmt.Errorf("delta create: %w", err)
 			}

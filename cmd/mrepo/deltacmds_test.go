@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/edgetuf/edgetuf/internal/modelpairs"
 	"github.com/edgetuf/edgetuf/internal/scripttest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -15,6 +16,7 @@ import (
 func init() {
 	scriptCmds["genfile"] = cmdGenfile
 	scriptCmds["mutate"] = cmdMutate
+	scriptCmds["genhalves"] = cmdGenhalves
 	scriptCmds["truncate"] = cmdTruncate
 }
 
@@ -87,4 +89,25 @@ func cmdTruncate(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("truncate: %s has %d bytes, cannot cut to %d", args[0], fi.Size(), size)
 	}
 	ts.Check(os.Truncate(ts.MkAbs(args[0]), size))
+}
+
+// genhalves FILE N SEED
+//
+// Writes N fp16 weights (2N bytes) to FILE, modelpairs.RetrainedHalves:
+// two seeds give two unrelated versions of a small retrained model, whose
+// weights Diff codes with adaptive blocks unless --fast-apply.
+func cmdGenhalves(ts *testscript.TestScript, neg bool, args []string) {
+	scripttest.NoNeg(ts, neg, "genhalves")
+	if len(args) != 3 {
+		ts.Fatalf("usage: genhalves FILE N SEED")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	seed, err := strconv.ParseUint(args[2], 10, 64)
+	ts.Check(err)
+	if n < 0 || n > 8<<20 {
+		ts.Fatalf("genhalves: %d weights out of range", n)
+	}
+	data := modelpairs.RetrainedHalves(seed, n)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
 }

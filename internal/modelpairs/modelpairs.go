@@ -114,6 +114,7 @@ const (
 	streamNoise
 	streamInsert
 	streamLayout
+	streamHalves
 )
 
 func build(name string, size int64, seed uint64) (old, new file, err error) {

@@ -32,6 +32,8 @@ type CreateOptions struct {
 	// names it is used. NoContainers turns off all tensor pairing.
 	OldManifest, NewManifest string
 	NoContainers             bool
+	// FastApply is delta.Options.FastApply: no adaptive blocks.
+	FastApply bool
 }
 
 // CreateResult describes a patch Create wrote.
@@ -148,7 +150,7 @@ func Create(fs afero.Fs, oldPath, newPath, patchPath string, opts CreateOptions)
 	if err != nil {
 		return nil, err
 	}
-	dopts := delta.Options{ChunkSize: opts.ChunkSize, Regions: regions, NoContainers: opts.NoContainers}
+	dopts := delta.Options{ChunkSize: opts.ChunkSize, Regions: regions, NoContainers: opts.NoContainers, FastApply: opts.FastApply}
 	defer limitHeap(delta.DiffMemory(oldLen, newLen, dopts))()
 	stats, err := delta.Diff(of, oldLen, src, newLen, cw, dopts)
 	if err != nil {
