@@ -4,24 +4,31 @@
 # swap, into which the command's binary is first copied, so that the page
 # cache of the binary (its mapped text and data, which the kernel maps in
 # large folios) is charged to the cgroup as well as what the process
-# allocates. Prints one line:
+# allocates, and so is the page cache of the files it reads and writes.
+# COMMAND runs RUNS times (MEMLIMIT_RUNS, default 1) in the cgroup, with
+# $MEMLIMIT_BIN set to the copy of BINARY (COMMAND is typically
+# sh -c '...; exec "$MEMLIMIT_BIN" ARGS'), one line per run:
 #
-#   memlimit: LIMIT MiB: completed|FAILED (exit N), S s (U user, Y sys),
-#     cgroup max usage K KiB, failcnt F, major faults M, OOM kills O
+#   memlimit: LIMIT MiB run I: completed|FAILED (exit N), S s (U user,
+#     Y sys), cgroup max usage K KiB, major faults M, OOM kills O
 #
-# A command that does not fit either fails (OOM kill) or completes while
-# thrashing: its binary's pages are evicted and read again (major faults,
-# failcnt > 0, a long wall time). Exits with the command's status; 0 with
-# "skipped: ..." when no memory cgroup is writable here (cgroup v1 or v2;
-# normally root only).
+# The copy itself (larger than a small limit) leaves part of the binary
+# evicted: run 1 reads those pages from disk (its major faults are a cold
+# start); later runs show the steady state. A process that does not fit
+# fails (OOM kill) or completes while thrashing: its binary's pages are
+# evicted and read again and again (hundreds to thousands of major
+# faults, seconds of system time). The max usage is the limit whenever
+# the page cache fills it, which says nothing by itself. Exits with the
+# first failing run's status; 0 with "memlimit: skipped: ..." when no
+# memory cgroup is writable here (cgroup v1 or v2; normally root only).
 #
-#   bench/memlimit.sh LIMIT_MIB BINARY [ARG...]
+#   bench/memlimit.sh LIMIT_MIB BINARY COMMAND [ARG...]
 #
 # MEMLIMIT_PARENT: the cgroup directory to create the cgroup in (default:
 # the root of the memory hierarchy). Needs GNU time (/usr/bin/time).
 set -euo pipefail
 
-[ $# -ge 2 ] || { echo "usage: bench/memlimit.sh LIMIT_MIB BINARY [ARG...]" >&2; exit 2; }
+[ $# -ge 3 ] || { echo "usage: bench/memlimit.sh LIMIT_MIB BINARY COMMAND [ARG...]" >&2; exit 2; }
 limit_mib=$1 bin=$2
 shift 2
 limit=$((limit_mib << 20))
@@ -50,18 +57,16 @@ if [ -f "$cg/memory.limit_in_bytes" ]; then # cgroup v1
 	# No swap: memory+swap may not exceed memory (absent without swap accounting).
 	[ ! -f "$cg/memory.memsw.limit_in_bytes" ] || echo "$limit" >"$cg/memory.memsw.limit_in_bytes"
 	usage() { echo $(($(cat "$cg/memory.max_usage_in_bytes") >> 10)); }
-	failcnt() { cat "$cg/memory.failcnt"; }
 	majfaults() { awk '$1 == "total_pgmajfault" { print $2 }' "$cg/memory.stat"; }
 	ooms() { awk '$1 == "oom_kill" { print $2 }' "$cg/memory.oom_control"; }
-	reset() { echo 0 >"$cg/memory.max_usage_in_bytes"; echo 0 >"$cg/memory.failcnt"; }
+	reset() { echo 0 >"$cg/memory.max_usage_in_bytes"; }
 else # cgroup v2
 	echo "$limit" >"$cg/memory.max"
 	echo 0 >"$cg/memory.swap.max"
 	usage() { echo $(($(cat "$cg/memory.peak") >> 10)); }
-	failcnt() { awk '$1 == "max" { print $2 }' "$cg/memory.events"; }
 	majfaults() { awk '$1 == "pgmajfault" { print $2 }' "$cg/memory.stat"; }
 	ooms() { awk '$1 == "oom_kill" { print $2 }' "$cg/memory.events"; }
-	reset() { ! [ -w "$cg/memory.peak" ] || echo 0 >"$cg/memory.peak" 2>/dev/null || true; }
+	reset() { echo 0 >"$cg/memory.peak" 2>/dev/null || true; } # resettable since Linux 6.12
 fi
 
 # in_cgroup CMD...: runs CMD as a member of the cgroup.
@@ -69,11 +74,16 @@ in_cgroup() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
 
 # The copy is made from inside the cgroup: its page cache is charged there.
 in_cgroup cp "$bin" "$work/bin"
-reset
-f0=$(failcnt) m0=$(majfaults) o0=$(ooms)
+export MEMLIMIT_BIN=$work/bin
 status=0
-in_cgroup /usr/bin/time -f "%e %U %S" -o "$work/time" "$work/bin" "$@" || status=$?
-read -r t u s < <(tail -n 1 "$work/time") || t=? u=? s=?
-if [ "$status" = 0 ]; then result=completed; else result="FAILED (exit $status)"; fi
-echo "memlimit: $limit_mib MiB: $result, $t s ($u user, $s sys), cgroup max usage $(usage) KiB, failcnt $(($(failcnt) - f0)), major faults $(($(majfaults) - m0)), OOM kills $(($(ooms) - o0))"
+for run in $(seq 1 "${MEMLIMIT_RUNS:-1}"); do
+	reset
+	m0=$(majfaults) o0=$(ooms)
+	st=0
+	in_cgroup /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" || st=$?
+	read -r t u s < <(tail -n 1 "$work/time") || t=? u=? s=?
+	if [ "$st" = 0 ]; then result=completed; else result="FAILED (exit $st)"; fi
+	[ "$status" != 0 ] || status=$st
+	echo "memlimit: $limit_mib MiB run $run: $result, $t s ($u user, $s sys), cgroup max usage $(usage) KiB, major faults $(($(majfaults) - m0)), OOM kills $(($(ooms) - o0))"
+done
 exit "$status"
