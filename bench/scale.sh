@@ -41,6 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM # so that the EXIT trap stops versitygw then too
+. "$top/bench/versitygw.sh"
 command -v /usr/bin/time >/dev/null || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 1; }
 
 echo "==> building mrepo, genrepo and memsplit"
@@ -100,8 +101,6 @@ measure "verify --since $since (after $((3 * RUNS)) publications)" "$work/mrepo"
 
 [ "${S3:-}" = 1 ] || exit 0
 echo "==> add-target against versitygw serving the same repository"
-vgw=$(command -v versitygw || echo "$(go env GOPATH | cut -d: -f1)/bin/versitygw")
-[ -x "$vgw" ] || { echo "bench: versitygw is required for S3=1 (.ci/install-test-deps.sh)" >&2; exit 1; }
 # The repository directory becomes the bucket "repo". versitygw's posix
 # backend keeps an object's ETag (its MD5) in the user.etag attribute,
 # which files it did not write lack: set it, as uploading the 200,000
@@ -116,19 +115,7 @@ for d, _, files in os.walk(sys.argv[1]):
         with open(p, 'rb') as fh:
             os.setxattr(p, 'user.etag', ('"%s"' % hashlib.md5(fh.read()).hexdigest()).encode())
 PY
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# Bench-only credentials.
-export AWS_ACCESS_KEY_ID=bench-only-access-key AWS_SECRET_ACCESS_KEY=bench-only-secret-key AWS_REGION=us-east-1
-export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-"$vgw" --quiet --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" --port "127.0.0.1:$port" posix "$work/s3" >"$work/vgw.log" 2>&1 &
-gw_pid=$!
-up=""
-for _ in $(seq 1 300); do
-	curl -s -o /dev/null "http://127.0.0.1:$port/" && { up=1; break; }
-	sleep 0.1
-done
-[ -n "$up" ] || { echo "bench: versitygw did not start on 127.0.0.1:$port:" >&2; cat "$work/vgw.log" >&2; exit 1; }
-url="s3://repo?endpoint=http%3A%2F%2F127.0.0.1%3A$port&region=us-east-1&use_path_style=true&disable_https=true"
+start_versitygw "$work/s3" repo
 for i in $(seq 1 "$RUNS"); do
 	bundle
 	measure "add-target --repo s3:// run $i (binary copied by cp)" "$work/mrepo-cp" add-target --repo "$url" --keys "$work/g/keys" "$work/bundle"
