@@ -50,38 +50,18 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM # so that the EXIT trap stops versitygw then too
+. "$top/bench/versitygw.sh"
 
 for tool in jq /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
 done
-vgw=$(command -v versitygw || true)
-if [ -z "$vgw" ]; then
-	gobin=$(go env GOBIN)
-	[ -n "$gobin" ] || gobin="$(go env GOPATH | cut -d: -f1)/bin"
-	vgw="$gobin/versitygw"
-fi
-[ -x "$vgw" ] || { echo "bench: versitygw is required (.ci/install-test-deps.sh)" >&2; exit 1; }
-
 echo "==> building mrepo"
 (cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo)
 mrepo="$work/mrepo"
 
 echo "==> starting versitygw on 127.0.0.1"
 mkdir -p "$work/s3/edgetuf-bench"  # a directory of the root is a bucket
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# Bench-only credentials.
-export AWS_ACCESS_KEY_ID=bench-only-access-key AWS_SECRET_ACCESS_KEY=bench-only-secret-key AWS_REGION=us-east-1
-export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-"$vgw" --quiet --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" --port "127.0.0.1:$port" posix "$work/s3" >"$work/vgw.log" 2>&1 &
-gw_pid=$!
-up=""
-for _ in $(seq 1 300); do
-	kill -0 "$gw_pid" 2>/dev/null || break
-	curl -s -o /dev/null "http://127.0.0.1:$port/" && { up=1; break; }
-	sleep 0.1
-done
-[ -n "$up" ] || { echo "bench: versitygw did not start on 127.0.0.1:$port:" >&2; cat "$work/vgw.log" >&2; exit 1; }
-url="s3://edgetuf-bench?endpoint=http%3A%2F%2F127.0.0.1%3A$port&region=us-east-1&use_path_style=true&disable_https=true"
+start_versitygw "$work/s3" edgetuf-bench
 export MREPO_PASSPHRASE=bench-only-passphrase
 
 measure() { # prints "seconds maxrss_kib"

@@ -8,23 +8,45 @@
 #      snapshot before those publications (incremental verify),
 # each with its wall time and peak RSS, split into anonymous memory (what
 # mrepo allocated) and file-backed pages (the mapped binary: clean, shared
-# and reclaimable) by bench/memsplit.
+# and reclaimable) by bench/memsplit. add-target is measured with the
+# binary as go build writes it and as installed by cp (or a package
+# manager): the kernel maps the page cache of a file written through mmap,
+# as the linker writes it, in larger folios (56 MiB mapped instead of 36
+# on Linux 6.18, ext4; docs/deployment.md section 7). Then
+#   3. add-target under a hard memory limit of LIMIT_MIB (64) MiB with the
+#      binary's page cache charged too (bench/memlimit.sh; skipped where no
+#      memory cgroup is writable), RUNS runs in one cgroup;
+#   4. with S3=1, add-target against versitygw (an S3 server over a local
+#      directory) on loopback serving the same repository, RUNS times.
 #
-#   MODELS=1000 VERSIONS=100 RUNS=3 bench/scale.sh
+#   MODELS=1000 VERSIONS=100 RUNS=3 [LIMIT_MIB=64] [S3=1] bench/scale.sh
 #
-# Needs go and GNU time (/usr/bin/time; apt-get install time) for genrepo.
+# Needs go and GNU time (/usr/bin/time; apt-get install time) for genrepo;
+# with S3=1, versitygw (.ci/install-test-deps.sh), curl and python3.
 set -euo pipefail
 
 MODELS=${MODELS:-1000}
 VERSIONS=${VERSIONS:-100}
 RUNS=${RUNS:-3}
+LIMIT_MIB=${LIMIT_MIB:-64}
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/mrepo-scale.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+gw_pid=""
+cleanup() {
+	if [ -n "$gw_pid" ]; then
+		kill "$gw_pid" 2>/dev/null || true
+		wait "$gw_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM # so that the EXIT trap stops versitygw then too
+. "$top/bench/versitygw.sh"
 command -v /usr/bin/time >/dev/null || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 1; }
 
 echo "==> building mrepo, genrepo and memsplit"
 (cd "$top" && go build -o "$work/mrepo" ./cmd/mrepo && go build -o "$work/genrepo" ./bench/genrepo && go build -o "$work/memsplit" ./bench/memsplit)
+cp "$work/mrepo" "$work/mrepo-cp"
 export MREPO_PASSPHRASE=bench-only-passphrase
 
 echo "==> generating ${MODELS} models x ${VERSIONS} versions"
@@ -44,15 +66,38 @@ measure() { # name, command...: prints "name: seconds s, KiB max RSS (anonymous 
 
 since=$(ls -v "$repo"/metadata/*.snapshot.json | tail -1 | sed 's|.*/||; s|\..*||')
 mkdir -p "$work/bundle"
-for i in $(seq 1 "$RUNS"); do
-	printf '{"model_id": "model-0042", "version": "2.%d.0"}\n' "$i" >"$work/bundle/manifest.json"
+echo 0 >"$work/n"
+# bundle: the next version of model-0042 (2.N.0), with a new payload.
+bundle() {
+	local n=$(($(cat "$work/n") + 1))
+	echo "$n" >"$work/n"
+	printf '{"model_id": "model-0042", "version": "2.%d.0"}\n' "$n" >"$work/bundle/manifest.json"
 	head -c 65536 /dev/urandom >"$work/bundle/model.bin"
+}
+for i in $(seq 1 "$RUNS"); do
+	bundle
 	sync
 	measure "add-target run $i" "$work/mrepo" add-target --repo "$repo" --keys "$work/g/keys" "$work/bundle"
+	bundle
+	sync
+	measure "add-target run $i (binary copied by cp)" "$work/mrepo-cp" add-target --repo "$repo" --keys "$work/g/keys" "$work/bundle"
 done
+
+# The strict runs: each publishes the next version with the copy of the
+# binary that memlimit.sh made inside the cgroup ($MEMLIMIT_BIN).
+{
+	echo '#!/bin/sh'
+	echo "n=\$((\$(cat '$work/n') + 1)); echo \$n >'$work/n'"
+	echo "printf '{\"model_id\": \"model-0042\", \"version\": \"2.%d.0\"}\\n' \$n >'$work/bundle/manifest.json'"
+	echo "exec \"\$MEMLIMIT_BIN\" add-target --repo '$repo' --keys '$work/g/keys' '$work/bundle' >/dev/null"
+} >"$work/next.sh"
+chmod +x "$work/next.sh"
+echo "==> add-target under a hard memory limit of $LIMIT_MIB MiB, the binary's page cache charged (bench/memlimit.sh)"
+MEMLIMIT_RUNS=$RUNS "$top/bench/memlimit.sh" "$LIMIT_MIB" "$work/mrepo" "$work/next.sh" || echo "memlimit: a run failed (status $?)"
+
 measure "verify" "$work/mrepo" verify --repo "$repo" --root "$repo/metadata/1.root.json"
 tail -c 300 "$work/out" | sed 's/.*; /verify: /'
-measure "verify --since $since (after $RUNS publications)" "$work/mrepo" verify --repo "$repo" --root "$repo/metadata/1.root.json" --since "$since"
+measure "verify --since $since (after $((3 * RUNS)) publications)" "$work/mrepo" verify --repo "$repo" --root "$repo/metadata/1.root.json" --since "$since"
 
 # ---- Writers other than add-target, on one model (issue 16: lazy hash bins) ----
 # mrepo rollout set, rollout halt, revoke, unrevoke, policy set and policy
@@ -91,3 +136,25 @@ if [ "${WRITERS:-1}" != 0 ]; then
 	fi
 	writers "this tree:" "$work/mrepo"
 fi
+
+[ "${S3:-}" = 1 ] || exit 0
+echo "==> add-target against versitygw serving the same repository"
+# The repository directory becomes the bucket "repo". versitygw's posix
+# backend keeps an object's ETag (its MD5) in the user.etag attribute,
+# which files it did not write lack: set it, as uploading the 200,000
+# objects would.
+mkdir "$work/s3"
+mv "$repo" "$work/s3/repo"
+python3 - "$work/s3/repo" <<'PY'
+import hashlib, os, sys
+for d, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        p = os.path.join(d, f)
+        with open(p, 'rb') as fh:
+            os.setxattr(p, 'user.etag', ('"%s"' % hashlib.md5(fh.read()).hexdigest()).encode())
+PY
+start_versitygw "$work/s3" repo
+for i in $(seq 1 "$RUNS"); do
+	bundle
+	measure "add-target --repo s3:// run $i (binary copied by cp)" "$work/mrepo-cp" add-target --repo "$url" --keys "$work/g/keys" "$work/bundle"
+done

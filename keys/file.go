@@ -7,10 +7,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"runtime/debug"
 
 	"github.com/edgetuf/edgetuf/internal/jsonlimit"
-	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/spf13/afero"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
@@ -33,16 +31,18 @@ type File struct {
 	Encrypted json.RawMessage `json:"encrypted_pkcs8"`
 }
 
-// Key derivation strengths. scrypt's memory is 128*r*N bytes: online keys
-// (targets, snapshot, timestamp), decrypted on every publication by CI and
-// cron, use N=2^15 (32 MiB, tens of milliseconds) so that publishing fits a
-// 64 MiB memory budget; give them long random passphrases. Offline keys
-// (root), decrypted only in ceremonies, use N=2^17 (128 MiB), the OWASP
-// recommendation.
-const (
-	onlineKDF  = encrypted.Legacy
-	offlineKDF = encrypted.OWASP
-)
+// Key derivation strengths (sealed.go): online keys (targets, snapshot,
+// timestamp), decrypted on every publication by CI and cron, use
+// onlineParams (8 MiB, about 0.1 s) so that publishing fits a 64 MiB
+// memory budget; offline keys (root), decrypted only in ceremonies,
+// offlineParams (128 MiB). Both are at or above OWASP's minimum for
+// scrypt; give online keys long random passphrases all the same.
+func kdfParams(offline bool) scryptParams {
+	if offline {
+		return offlineParams
+	}
+	return onlineParams
+}
 
 // EncodeFile encrypts k's private key with passphrase and returns the key
 // file's bytes.
@@ -55,11 +55,7 @@ func EncodeFile(k *Key, passphrase []byte) ([]byte, error) {
 		return nil, err
 	}
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	kdf := onlineKDF
-	if k.Offline {
-		kdf = offlineKDF
-	}
-	enc, err := encrypted.EncryptWithCustomKDFParameters(pemBytes, passphrase, kdf)
+	enc, err := seal(pemBytes, passphrase, kdfParams(k.Offline))
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +67,10 @@ func EncodeFile(k *Key, passphrase []byte) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// ParseFile reads a key file's public part. The key ID is recomputed from
-// the public key, so a file cannot claim another key's ID.
+// ParseFile reads a key file's public part and checks its encrypted
+// private key's form and parameters (parseSealed), without decrypting it.
+// The key ID is recomputed from the public key, so a file cannot claim
+// another key's ID.
 func ParseFile(data []byte) (*File, error) {
 	if len(data) > maxKeyFileSize {
 		return nil, errors.New("key file too large")
@@ -97,22 +95,24 @@ func ParseFile(data []byte) (*File, error) {
 	if id != f.KeyID {
 		return nil, fmt.Errorf("key file claims key ID %s but its public key has ID %s", ShortID(f.KeyID), ShortID(id))
 	}
+	if _, err := parseSealed(f.Encrypted); err != nil {
+		return nil, fmt.Errorf("key %s (%s): %w", f.Name, ShortID(f.KeyID), err)
+	}
 	return &f, nil
 }
 
 // Decrypt decrypts the private key and checks that it belongs to the
-// public key the file declares.
+// public key the file declares. A file encrypted with more than the
+// online keys' key derivation (offline parameters) gives an offline Key,
+// so that writing it again (Dir.Reencrypt) keeps it as strong.
 func (f *File) Decrypt(passphrase []byte) (*Key, error) {
-	// scrypt allocates 32-128 MiB at once. Collect the caller's garbage and
-	// hand its pages back to the OS first, so that the block does not come
-	// on top of them (a publication has just parsed its hash bins), and
-	// hand the block back afterwards, before the caller streams gigabytes
-	// within a small budget or decrypts its next key.
-	debug.FreeOSMemory()
-	pemBytes, err := encrypted.Decrypt(f.Encrypted, passphrase)
-	debug.FreeOSMemory()
+	sealed, err := parseSealed(f.Encrypted)
 	if err != nil {
-		return nil, fmt.Errorf("key %s (%s): %w", f.Name, ShortID(f.KeyID), ErrWrongPassphrase)
+		return nil, fmt.Errorf("key %s (%s): %w", f.Name, ShortID(f.KeyID), err)
+	}
+	pemBytes, err := sealed.open(passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("key %s (%s): %w", f.Name, ShortID(f.KeyID), err)
 	}
 	block, _ := pem.Decode(pemBytes)
 	if block == nil || block.Type != "PRIVATE KEY" {
@@ -133,6 +133,7 @@ func (f *File) Decrypt(passphrase []byte) (*Key, error) {
 	if k.ID() != f.KeyID {
 		return nil, fmt.Errorf("key %s: private key does not match the public key in the file", f.Name)
 	}
+	k.Offline = sealed.KDF.Params.memory() > legacyParams.memory()
 	return k, nil
 }
 

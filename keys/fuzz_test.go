@@ -2,9 +2,11 @@ package keys
 
 import (
 	"crypto/sha256"
+	"errors"
 	"testing"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"golang.org/x/crypto/nacl/secretbox"
 )
 
 // checkUsable asserts what every accepted key must allow: a stable key ID,
@@ -78,5 +80,38 @@ func FuzzParsePublic(f *testing.F) {
 			return
 		}
 		checkUsable(t, k, data)
+	})
+}
+
+// FuzzParseSealed: an accepted encrypted private key names an allowed
+// parameter set (so decrypting it costs at most 128 MiB and one offline
+// derivation), the one algorithm pair, and a salt, nonce and ciphertext
+// of usable lengths: open cannot fail on a malformed field, only on the
+// authenticator.
+func FuzzParseSealed(f *testing.F) {
+	_, files := fixtures(f)
+	for _, data := range files {
+		kf, err := ParseFile(data)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add([]byte(kf.Encrypted))
+	}
+	f.Add([]byte(`{"kdf":{"name":"scrypt","params":{"N":16777216,"r":8,"p":1},"salt":""},"cipher":{"name":"nacl/secretbox","nonce":""},"ciphertext":""}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := parseSealed(data)
+		if err != nil {
+			if !errors.Is(err, ErrKeyEncryption) {
+				t.Fatalf("refusal without ErrKeyEncryption: %v", err)
+			}
+			return
+		}
+		if !accepted(s.KDF.Params) || s.KDF.Params.memory() > 128<<20 {
+			t.Fatalf("accepted scrypt parameters %+v", s.KDF.Params)
+		}
+		if s.KDF.Name != sealedKDFName || s.Cipher.Name != sealedCipherName || len(s.KDF.Salt) != saltSize || len(s.Cipher.Nonce) != nonceSize || len(s.Ciphertext) < secretbox.Overhead {
+			t.Fatalf("accepted malformed encryption %+v", s)
+		}
+		// Decrypting is not tried: every attempt costs a scrypt run.
 	})
 }

@@ -2,7 +2,7 @@
 // repository.
 //
 // Private keys are PKCS#8, encrypted at rest with a passphrase (scrypt and
-// NaCl secretbox, from go-securesystemslib's encrypted package) in a JSON
+// NaCl secretbox in go-securesystemslib's encrypted format: sealed.go) in a JSON
 // key file that also carries the public key and key ID in the clear, so a
 // tool can find the key it needs without decrypting every file. Signing
 // goes through sigstore's signature.Signer, the interface go-tuf signs
