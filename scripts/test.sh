@@ -12,9 +12,10 @@
 #    dashboard's browser test; it skips what is already there). Then
 #    EDGETUF_REQUIRE_BACKENDS=1 turns the tests' "not installed" skips into
 #    failures: nothing is skipped silently.
-# 2. go test ./...  (every package well inside go test's 10-minute default
-#    timeout; no test depends on timing, so a loaded machine only makes it
-#    slower).
+# 2. go test -timeout 30m ./...  (no test depends on timing, so a loaded
+#    machine only makes it slower: cmd/mrepo and cmd/mclient take 5-8
+#    minutes each on 2 busy cores, and go test's default 10-minute timeout
+#    per package left too little margin).
 # 3. go test -race ./delta: the apply pipeline's goroutines (read-ahead,
 #    rebuild, hash, write). -race on everything would slow a 2-core run
 #    several times over.
@@ -37,11 +38,11 @@ if [ $# -gt 0 ]; then
 	exit
 fi
 
-section "go test ./..."
-go test ./...
+section "go test -timeout 30m ./..."
+go test -timeout 30m ./...
 
-section "go test -race ./delta"
-go test -race ./delta
+section "go test -timeout 30m -race ./delta"
+go test -timeout 30m -race ./delta
 
 section "TUF conformance suite against mclient tuf (.ci/conformance.sh, strict)"
 bash .ci/conformance.sh
