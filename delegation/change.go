@@ -308,7 +308,8 @@ func (t *Tree) CheckRolePaths(n *Role, paths []string) error {
 
 // BinsFor returns the hash bins that target paths go to, each once, in
 // the order of the paths. Every bin has metadata (mrepo delegate writes
-// them all): one without is a damaged repository.
+// them all): one without is a damaged repository. A trimmed bin
+// (Role.Trimmed) is an error.
 func (t *Tree) BinsFor(bins *metadata.SuccinctRoles, paths []string) ([]*Role, error) {
 	var out []*Role
 	seen := map[string]bool{}
@@ -317,6 +318,9 @@ func (t *Tree) BinsFor(bins *metadata.SuccinctRoles, paths []string) ([]*Role, e
 		n := t.Roles[name]
 		if n == nil || n.Meta == nil {
 			return nil, repofiles.StoredError(name+".json", fmt.Errorf("hash bin %s has no metadata", name))
+		}
+		if n.Trimmed() { // never re-signed without the other models' targets
+			return nil, fmt.Errorf("%w: hash bin %s was read for the targets under %s only: read it whole (AddBins) first", ErrDelegation, name, n.only)
 		}
 		if !seen[name] {
 			seen[name] = true
