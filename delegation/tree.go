@@ -318,7 +318,8 @@ type Resolved struct {
 // Effective maps every target path that some role lists to the entry a
 // client resolves it to. A path that resolves nowhere (listed only by a
 // role that is not trusted for it, or shadowed, or behind a role without
-// metadata) is absent.
+// metadata) is absent. A trimmed bin (Role.Trimmed) adds only the
+// entries it kept.
 func (t *Tree) Effective() map[string]Resolved {
 	out := map[string]Resolved{}
 	add := func(md *metadata.Metadata[metadata.TargetsType]) {
