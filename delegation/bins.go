@@ -55,7 +55,11 @@ func LoadModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsT
 // and of each delta base (for reuse and patches). A model without an
 // index has no version in the bins when mr.Indexed is set (every model
 // there has one); otherwise found is false, and the caller reads the
-// whole tree (its versions may be in any bin).
+// whole tree (its versions may be in any bin). The bins of the index and
+// of mr.Paths are read whole; the others, checked (CheckSigned) as they
+// are read, keep only the model's targets (Role.Trimmed): View and
+// Effective see only those of them, and Resolve of another model's path
+// there is blocked.
 func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.TargetsType], snapshot *metadata.Metadata[metadata.SnapshotType], mr ModelRead) (tree *Tree, found bool, err error) {
 	modelID := mr.ModelID
 	ipath := targets.VersionIndexPath(modelID)
@@ -70,6 +74,13 @@ func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.Targe
 	if err != nil {
 		return nil, false, err
 	}
+	// The bins read from here on are for the model's versions only (the
+	// index's and mr.Paths', which a writer changes, are whole): each is
+	// checked as read and keeps only the model's entries (Role.Trimmed).
+	// A later AddBins reads a trimmed bin whole again.
+	trimming := tree
+	trimming.trimTo = targets.ModelsDir + "/" + modelID + "/"
+	defer func() { trimming.trimTo = "" }()
 	var paths []string
 	for _, v := range vi.Versions {
 		paths = append(paths, targets.ManifestPath(modelID, v))

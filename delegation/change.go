@@ -192,7 +192,12 @@ func (t *Tree) applyBins(snapshot *metadata.Metadata[metadata.SnapshotType], opt
 // role's current metadata is signed by a threshold of the keys its
 // delegation names now: mrepo never re-signs (and so launders) what the
 // role's keys did not sign.
+// A trimmed role (Role.Trimmed) is not what was signed: checking it is
+// an error (ErrDelegation), so that nothing re-signs it.
 func (t *Tree) CheckSigned(n *Role) error {
+	if n.Trimmed() {
+		return fmt.Errorf("%w: %s was read for the targets under %s only: it cannot be checked or re-signed", ErrDelegation, n.File, n.only)
+	}
 	parent := t.Meta(n.Parent)
 	if parent == nil || parent.Signed.Delegations == nil {
 		return repofiles.StoredError(n.File, fmt.Errorf("its delegator %s has no metadata", n.Parent))
@@ -214,10 +219,11 @@ func (t *Tree) CheckSigned(n *Role) error {
 // CheckAllSigned checks (CheckSigned) every role read that has
 // metadata: a writer builds on what every role it read lists (the
 // version checks, a new version index, the other versions' controls),
-// not only on the roles it re-signs.
+// not only on the roles it re-signs. A trimmed role was checked as it
+// was read (LoadForModel).
 func (t *Tree) CheckAllSigned() error {
 	for _, name := range t.Order {
-		if n := t.Roles[name]; n.Meta != nil {
+		if n := t.Roles[name]; n.Meta != nil && !n.Trimmed() {
 			if err := t.CheckSigned(n); err != nil {
 				return err
 			}
@@ -255,6 +261,9 @@ func (t *Tree) ShadowWarnings() []string {
 		n := t.Roles[name]
 		if n.Meta == nil {
 			continue
+		}
+		if n.Trimmed() {
+			out = append(out, fmt.Sprintf("role %s was read for the targets under %s only: its other targets were not checked for shadowing", name, n.only))
 		}
 		var lost []string
 		for _, p := range slices.Sorted(maps.Keys(n.Meta.Signed.Targets)) {
@@ -299,7 +308,8 @@ func (t *Tree) CheckRolePaths(n *Role, paths []string) error {
 
 // BinsFor returns the hash bins that target paths go to, each once, in
 // the order of the paths. Every bin has metadata (mrepo delegate writes
-// them all): one without is a damaged repository.
+// them all): one without is a damaged repository. A trimmed bin
+// (Role.Trimmed) is an error.
 func (t *Tree) BinsFor(bins *metadata.SuccinctRoles, paths []string) ([]*Role, error) {
 	var out []*Role
 	seen := map[string]bool{}
@@ -308,6 +318,9 @@ func (t *Tree) BinsFor(bins *metadata.SuccinctRoles, paths []string) ([]*Role, e
 		n := t.Roles[name]
 		if n == nil || n.Meta == nil {
 			return nil, repofiles.StoredError(name+".json", fmt.Errorf("hash bin %s has no metadata", name))
+		}
+		if n.Trimmed() { // never re-signed without the other models' targets
+			return nil, fmt.Errorf("%w: hash bin %s was read for the targets under %s only: read it whole (AddBins) first", ErrDelegation, name, n.only)
 		}
 		if !seen[name] {
 			seen[name] = true

@@ -10,7 +10,9 @@
 // The tree: the delegated roles of a repository state, read from its
 // metadata directory and checked against the snapshot (LoadTree; a
 // writer of one model or one hash bin reads only the bins it needs:
-// LoadModel, LoadRole, docs/design.md section 13), and the
+// LoadModel, LoadRole, docs/design.md section 13; of the bins read only
+// for a model's versions it keeps that model's entries: Role.Trimmed),
+// and the
 // lookup of a target path through them exactly as go-tuf's client does it
 // (Tree.Resolve), hence the targets clients actually see (Tree.Effective,
 // Tree.View). The writer and status must agree with devices on where a

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/edgetuf/edgetuf/internal/repofiles"
 	"github.com/spf13/afero"
@@ -34,7 +35,17 @@ type Role struct {
 	Ref  *metadata.MetaFiles
 	Meta *metadata.Metadata[metadata.TargetsType]
 	File string
+	// only is set on a hash bin that LoadForModel kept for one model's
+	// versions alone (Trimmed): the target path prefix of the entries
+	// Meta still lists.
+	only string
 }
+
+// Trimmed reports whether the role's metadata lists only the targets of
+// one model (LoadForModel keeps no more of a bin it reads for the model's
+// versions): its signatures were checked as read, it resolves every other
+// path as blocked, and it can be neither checked again nor re-signed.
+func (n *Role) Trimmed() bool { return n.only != "" }
 
 // Keys returns the key IDs and threshold the role's metadata must be
 // signed with.
@@ -64,6 +75,9 @@ type Tree struct {
 	Order []string // pre-order, depth first, each role once
 	// Partial is set on a tree that holds only some hash bins (LoadBins).
 	Partial bool
+	// trimTo, while set, is the model prefix to which addBin trims the
+	// bins it reads, once checked (LoadForModel).
+	trimTo string
 }
 
 // RoleFile is the consistent-snapshot name of a delegated role's metadata.
@@ -173,8 +187,11 @@ func (t *Tree) AddBins(fs afero.Fs, dir string, snapshot *metadata.Metadata[meta
 
 // addBin reads the hash bin name of sr into a partial tree, unless it is
 // read already.
+// A bin read trimmed (Role.Trimmed) is read again whole once the tree
+// no longer trims: a writer re-signs it.
 func (t *Tree) addBin(fs afero.Fs, dir string, snapshot *metadata.Metadata[metadata.SnapshotType], sr *metadata.SuccinctRoles, name string) error {
-	if t.Roles[name] != nil {
+	old := t.Roles[name]
+	if old != nil && (!old.Trimmed() || t.trimTo != "") {
 		return nil
 	}
 	n := &Role{Name: name, Parent: metadata.TARGETS, Bins: sr}
@@ -184,8 +201,32 @@ func (t *Tree) addBin(fs afero.Fs, dir string, snapshot *metadata.Metadata[metad
 	if n.Meta != nil && n.Meta.Signed.Delegations != nil {
 		return repofiles.StoredError(n.File, fmt.Errorf("hash bin %s delegates further", name))
 	}
+	if t.trimTo != "" && n.Meta != nil {
+		if err := t.trim(n); err != nil {
+			return err
+		}
+	}
 	t.Roles[name] = n
-	t.Order = append(t.Order, name)
+	if old == nil {
+		t.Order = append(t.Order, name)
+	}
+	return nil
+}
+
+// trim checks a bin's signatures (CheckSigned) and then keeps, of its
+// entries, only those under t.trimTo: the rest (other models') would be
+// most of a publication's live heap and is never used.
+func (t *Tree) trim(n *Role) error {
+	if err := t.CheckSigned(n); err != nil {
+		return err
+	}
+	kept := map[string]*metadata.TargetFiles{}
+	for p, tf := range n.Meta.Signed.Targets {
+		if strings.HasPrefix(p, t.trimTo) {
+			kept[p] = tf
+		}
+	}
+	n.Meta.Signed.Targets, n.only = kept, t.trimTo
 	return nil
 }
 
@@ -218,7 +259,9 @@ type Resolution struct {
 	Role    string                // the role whose entry the client uses ("" if none)
 	Target  *metadata.TargetFiles // that entry
 	Visited []string              // the roles consulted, in order
-	Blocked string                // a role the lookup needs that has no metadata yet
+	// Blocked is a role the lookup needs that has no metadata yet, or
+	// whose entries for p were not kept (Role.Trimmed).
+	Blocked string
 }
 
 // Resolve looks target path p up exactly as go-tuf's updater does (TUF
@@ -239,7 +282,7 @@ func (t *Tree) Resolve(p string) Resolution {
 		}
 		res.Visited = append(res.Visited, name)
 		md := t.Meta(name)
-		if md == nil {
+		if n := t.Roles[name]; md == nil || n != nil && n.Trimmed() && !strings.HasPrefix(p, n.only) {
 			res.Blocked = name
 			return res
 		}
@@ -275,7 +318,8 @@ type Resolved struct {
 // Effective maps every target path that some role lists to the entry a
 // client resolves it to. A path that resolves nowhere (listed only by a
 // role that is not trusted for it, or shadowed, or behind a role without
-// metadata) is absent.
+// metadata) is absent. A trimmed bin (Role.Trimmed) adds only the
+// entries it kept.
 func (t *Tree) Effective() map[string]Resolved {
 	out := map[string]Resolved{}
 	add := func(md *metadata.Metadata[metadata.TargetsType]) {

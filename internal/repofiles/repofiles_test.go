@@ -2,6 +2,7 @@ package repofiles
 
 import (
 	"crypto/sha256"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -47,5 +48,51 @@ func TestReadBounded(t *testing.T) {
 func TestClientLimit(t *testing.T) {
 	if ClientLimit(metadata.TIMESTAMP) != 16384 || ClientLimit("bin-0a") != ClientLimit(metadata.TARGETS) {
 		t.Error("ClientLimit")
+	}
+}
+
+// lyingFs reports every file's size as size (a file that changes between
+// Stat and read, or a store that misreports it).
+type lyingFs struct {
+	afero.Fs
+	size int64
+}
+
+type lyingFile struct {
+	afero.File
+	size int64
+}
+
+type lyingInfo struct {
+	os.FileInfo
+	size int64
+}
+
+func (l lyingFs) Open(name string) (afero.File, error) {
+	f, err := l.Fs.Open(name)
+	return lyingFile{f, l.size}, err
+}
+
+func (f lyingFile) Stat() (os.FileInfo, error) {
+	fi, err := f.File.Stat()
+	return lyingInfo{fi, f.size}, err
+}
+
+func (i lyingInfo) Size() int64 { return i.size }
+
+// TestReadBoundedSizeMisreported: the buffer is sized by Stat, the limit
+// by the bytes read: a file that reports fewer bytes than it has is still
+// refused past the limit, and one that reports more is read as it is.
+func TestReadBoundedSizeMisreported(t *testing.T) {
+	fs := afero.NewMemMapFs()
+	big := `{"a":"` + strings.Repeat("x", 100) + `"}`
+	_ = afero.WriteFile(fs, "/big.json", []byte(big), 0o644)
+	for _, size := range []int64{0, 1, 1 << 40, -1} {
+		if _, err := ReadBounded(lyingFs{fs, size}, "/big.json", 64); err == nil || !strings.Contains(err.Error(), "larger than 64 bytes") {
+			t.Errorf("size reported %d: ReadBounded(big) error %v", size, err)
+		}
+		if data, err := ReadBounded(lyingFs{fs, size}, "/big.json", 1000); err != nil || string(data) != big {
+			t.Errorf("size reported %d: ReadBounded(big, 1000) = %d bytes, %v", size, len(data), err)
+		}
 	}
 }
