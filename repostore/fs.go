@@ -20,10 +20,13 @@ import (
 	"github.com/spf13/afero"
 )
 
-// Objects up to cacheObject bytes are kept in memory once read (metadata,
-// mrepo.json, manifests: read several times per operation), up to
+// Objects up to cacheObject bytes are read whole, and kept in memory from
+// their second read on (a writer that reads a role again), up to
 // cacheTotal bytes in all; larger objects are streamed with ranged reads,
-// so a model is never held in memory.
+// so a model is never held in memory. An object read once is not kept:
+// add-target reads each of its ~110 objects once, and holding their 2.2
+// MB (the bins) for the rest of the operation cost a publisher against S3
+// about 3 MiB of its 64 MiB (docs/design.md section 11).
 const (
 	cacheObject = 4 << 20
 	cacheTotal  = 32 << 20
@@ -234,12 +237,9 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer rc.Close()
-	data, err = io.ReadAll(io.LimitReader(rc, cacheObject+1))
+	data, err = readSmall(rc, a.Size)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
-	}
-	if int64(len(data)) != a.Size && a.Size != 0 || len(data) > cacheObject {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("object changed while read (%d bytes, %d expected)", len(data), a.Size)}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,17 +251,51 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 	// An object read again (not cached) must still be the one read first:
 	// the session built on those bytes, and its compare-and-swap must not
 	// overwrite what another publisher wrote in between.
-	if first, read := s.readETags[obj]; read && first != a.ETag && !s.live {
+	first, readBefore := s.readETags[obj]
+	if readBefore && first != a.ETag && !s.live {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: changed by another publisher during this session", ErrConflict)}
 	}
 	s.readETags[obj] = a.ETag
 	s.attrs[obj] = &a
 	s.firstETags[obj] = a.ETag
-	if s.cached+int64(len(data)) <= s.cacheLimit && !s.live {
+	if readBefore && s.cached+int64(len(data)) <= s.cacheLimit && !s.live {
 		s.data[obj] = data
 		s.cached += int64(len(data))
 	}
 	return newBytesFile(name, data), nil
+}
+
+// readSmall reads a small object whole into a buffer of exactly its size
+// (io.ReadAll's doubling would leave up to twice the bytes as garbage).
+// size is what the backend said the object holds (0: not said); the
+// bytes must match it, and never exceed cacheObject.
+func readSmall(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 || size > cacheObject {
+		return nil, fmt.Errorf("object changed while read (%d bytes, at most %d expected)", size, cacheObject)
+	}
+	if size == 0 {
+		data, err := io.ReadAll(io.LimitReader(r, cacheObject+1))
+		if err == nil && len(data) > cacheObject {
+			err = fmt.Errorf("object changed while read (over %d bytes, 0 expected)", cacheObject)
+		}
+		return data, err
+	}
+	data := make([]byte, size)
+	n, err := io.ReadFull(r, data)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return nil, fmt.Errorf("object changed while read (%d bytes, %d expected)", n, size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var extra [1]byte
+	switch m, err := io.ReadFull(r, extra[:]); {
+	case m > 0:
+		return nil, fmt.Errorf("object changed while read (more than the %d bytes expected)", size)
+	case err != io.EOF:
+		return nil, err
+	}
+	return data, nil
 }
 
 const writeFlags = os.O_WRONLY | os.O_RDWR | os.O_CREATE | os.O_TRUNC | os.O_APPEND

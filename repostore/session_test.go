@@ -55,7 +55,8 @@ func (c *countingBackend) List(ctx context.Context, prefix string, fn func(strin
 	return c.Backend.List(ctx, prefix, fn)
 }
 
-// TestSessionReads: small objects are read once and cached; a large one
+// TestSessionReads: small objects are kept from their second read on (an
+// object read once is not held in memory); a large one
 // is streamed with ranged reads; directories are listed from the backend
 // merged with the session's own files; paths outside the repository are
 // the OS filesystem's.
@@ -71,8 +72,11 @@ func TestSessionReads(t *testing.T) {
 			t.Fatalf("read: %q, %v", data, err)
 		}
 	}
-	if cb.opens != 1 {
-		t.Errorf("%d opens of a cached object, want 1", cb.opens)
+	if cb.opens != 2 {
+		t.Errorf("%d opens of an object read 3 times, want 2 (the third from the cache)", cb.opens)
+	}
+	if n := len(s.fs.data); n != 1 {
+		t.Errorf("%d objects cached after reading one object 3 times", n)
 	}
 	f, err := fsys.Open(filepath.Join(dir, "targets/m/big.bin"))
 	if err != nil {
@@ -83,7 +87,7 @@ func TestSessionReads(t *testing.T) {
 	}
 	tail, err := io.ReadAll(f)
 	f.Close()
-	if err != nil || string(tail) != "wwww" || cb.ranges != 1 || cb.opens != 1 {
+	if err != nil || string(tail) != "wwww" || cb.ranges != 1 || cb.opens != 2 {
 		t.Errorf("tail %q, %v; %d ranged reads, %d opens", tail, err, cb.ranges, cb.opens)
 	}
 	if err := afero.WriteFile(fsys, filepath.Join(dir, "metadata/2.root.json"), []byte("{}"), 0o644); err != nil {
@@ -249,5 +253,58 @@ func TestStagedCompareAndSwap(t *testing.T) {
 	}
 	if got, _ := storagetest.Read(t, b, "staged/snapshot.json"); got != "signed by holder 0" {
 		t.Errorf("staged/snapshot.json is %q", got)
+	}
+}
+
+// TestSessionReadOnceNotKept: an object read once is not held; its ETag
+// is, so that a later read of a replaced object is still a conflict.
+func TestSessionReadOnceNotKept(t *testing.T) {
+	b := storage.NewMemory()
+	put(t, b, "metadata/1.bins-0.json", "bin")
+	s := newSession(t, b)
+	name := filepath.Join(s.Dir(), "metadata", "1.bins-0.json")
+	if data, err := afero.ReadFile(s.Fs(), name); err != nil || string(data) != "bin" {
+		t.Fatalf("read: %q, %v", data, err)
+	}
+	if len(s.fs.data) != 0 || s.fs.cached != 0 {
+		t.Errorf("an object read once is cached (%d bytes)", s.fs.cached)
+	}
+	put(t, b, "metadata/1.bins-0.json", "other publisher")
+	if _, err := afero.ReadFile(s.Fs(), name); !errors.Is(err, ErrConflict) {
+		t.Errorf("second read of a replaced object: %v, want ErrConflict", err)
+	}
+}
+
+// lyingBackend answers Open with a size that is not the object's.
+type lyingBackend struct {
+	storage.Backend
+	size int64
+}
+
+func (l *lyingBackend) Open(ctx context.Context, name string) (io.ReadCloser, storage.Attrs, error) {
+	rc, a, err := l.Backend.Open(ctx, name)
+	a.Size = l.size
+	return rc, a, err
+}
+
+// TestSessionReadSizeMismatch: a small object whose bytes are fewer or
+// more than the size its read reported (changed while read, or a
+// lying server) fails the read; a size past the small-object limit is
+// refused before anything is allocated.
+func TestSessionReadSizeMismatch(t *testing.T) {
+	for _, size := range []int64{3, 5, cacheObject + 1, -1} {
+		lb := &lyingBackend{Backend: storage.NewMemory(), size: size}
+		put(t, lb, "metadata/timestamp.json", "four")
+		s := newSession(t, lb)
+		_, err := afero.ReadFile(s.Fs(), filepath.Join(s.Dir(), "metadata", "timestamp.json"))
+		if err == nil || !strings.Contains(err.Error(), "changed while read") {
+			t.Errorf("size %d for 4 bytes: %v, want a read error", size, err)
+		}
+	}
+	lb := &lyingBackend{Backend: storage.NewMemory(), size: 4}
+	put(t, lb, "metadata/timestamp.json", "four")
+	s := newSession(t, lb)
+	if data, err := afero.ReadFile(s.Fs(), filepath.Join(s.Dir(), "metadata", "timestamp.json")); err != nil || string(data) != "four" {
+		t.Errorf("right size: %q, %v", data, err)
 	}
 }
