@@ -1,7 +1,6 @@
 package repostore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -117,6 +116,17 @@ func (s *sessionFs) stat(obj string) (*storage.Attrs, error) {
 	return ap, nil
 }
 
+// recordAbsent remembers that obj did not exist when first asked about,
+// as stat does for an absent object.
+func (s *sessionFs) recordAbsent(obj string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, known := s.attrs[obj]; !known || s.live {
+		s.attrs[obj] = nil
+	}
+	s.recordETag(obj, nil)
+}
+
 // errStop ends a listing early.
 var errStop = errors.New("stop")
 
@@ -207,6 +217,9 @@ func (s *sessionFs) Open(name string) (afero.File, error) {
 	if fi, ok := s.inScratch(name); ok && !fi.IsDir() {
 		return s.scratch.Open(name)
 	}
+	if s.readWithoutStat(obj) {
+		return s.openObject(name, obj, sizeUnknown)
+	}
 	fi, err := s.Stat(name)
 	if err != nil {
 		return nil, err
@@ -217,8 +230,27 @@ func (s *sessionFs) Open(name string) (afero.File, error) {
 	return s.openObject(name, obj, fi.Size())
 }
 
+// sizeUnknown is openObject's size of an object not stated first.
+const sizeUnknown = -1
+
+// readWithoutStat reports whether Open may read obj without asking its
+// attributes first: a name in metadata/ (flat, so never a directory)
+// whose attributes the session does not know yet. The read's answer
+// gives them (size, ETag, or absence), so the request before it would
+// be one more round trip per role (about 110 of them in an add-target
+// into hash bins).
+func (s *sessionFs) readWithoutStat(obj string) bool {
+	if !strings.HasPrefix(obj, repofiles.MetadataDir+"/") || hidden(obj) || s.isDeleted(obj) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, known := s.attrs[obj]
+	return !known
+}
+
 // openObject opens a backend object: from the cache or read whole when
-// small, else streamed.
+// small, else streamed. size is what a Stat said, or sizeUnknown.
 func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error) {
 	s.mu.Lock()
 	data, ok := s.data[obj]
@@ -231,12 +263,26 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 	}
 	rc, a, err := s.b.Open(s.ctx, obj)
 	if errors.Is(err, storage.ErrNotExist) {
+		if size == sizeUnknown {
+			s.recordAbsent(obj)
+		}
 		return nil, notExist("open", name)
 	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer rc.Close()
+	if size == sizeUnknown && a.Size > cacheObject {
+		// Large after all: streamed with ranged reads, its attributes
+		// (and the ETag of its compare-and-swap) those of this read.
+		s.mu.Lock()
+		if _, known := s.attrs[obj]; !known || s.live {
+			s.attrs[obj] = &a
+		}
+		s.recordETag(obj, &a)
+		s.mu.Unlock()
+		return &streamFile{objectFile: objectFile{name: name, size: a.Size}, s: s, obj: obj}, nil
+	}
 	data, err = readSmall(rc, a.Size)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
@@ -263,39 +309,6 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 		s.cached += int64(len(data))
 	}
 	return newBytesFile(name, data), nil
-}
-
-// readSmall reads a small object whole into a buffer of exactly its size
-// (io.ReadAll's doubling would leave up to twice the bytes as garbage).
-// size is what the backend said the object holds (0: not said); the
-// bytes must match it, and never exceed cacheObject.
-func readSmall(r io.Reader, size int64) ([]byte, error) {
-	if size < 0 || size > cacheObject {
-		return nil, fmt.Errorf("object changed while read (%d bytes, at most %d expected)", size, cacheObject)
-	}
-	if size == 0 {
-		data, err := io.ReadAll(io.LimitReader(r, cacheObject+1))
-		if err == nil && len(data) > cacheObject {
-			err = fmt.Errorf("object changed while read (over %d bytes, 0 expected)", cacheObject)
-		}
-		return data, err
-	}
-	data := make([]byte, size)
-	n, err := io.ReadFull(r, data)
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		return nil, fmt.Errorf("object changed while read (%d bytes, %d expected)", n, size)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var extra [1]byte
-	switch m, err := io.ReadFull(r, extra[:]); {
-	case m > 0:
-		return nil, fmt.Errorf("object changed while read (more than the %d bytes expected)", size)
-	case err != io.EOF:
-		return nil, err
-	}
-	return data, nil
 }
 
 const writeFlags = os.O_WRONLY | os.O_RDWR | os.O_CREATE | os.O_TRUNC | os.O_APPEND
@@ -531,58 +544,4 @@ func (s *sessionFs) readDir(name, obj string) ([]os.FileInfo, error) {
 		out = append(out, fi)
 	}
 	return out, nil
-}
-
-// objectInfo is the os.FileInfo of a stored object or directory.
-type objectInfo struct {
-	name string
-	size int64
-	dir  bool
-}
-
-func (i objectInfo) Name() string { return i.name }
-func (i objectInfo) Size() int64  { return i.size }
-func (i objectInfo) Mode() os.FileMode {
-	if i.dir {
-		return fs.ModeDir | 0o755
-	}
-	return 0o644
-}
-func (i objectInfo) ModTime() time.Time { return time.Time{} }
-func (i objectInfo) IsDir() bool        { return i.dir }
-func (i objectInfo) Sys() any           { return nil }
-
-// objectFile is what the read-only files of stored objects share: a name,
-// a size, and refusals of every write.
-type objectFile struct {
-	name string
-	size int64
-}
-
-func (f *objectFile) Name() string { return f.name }
-func (f *objectFile) Stat() (os.FileInfo, error) {
-	return objectInfo{name: filepath.Base(f.name), size: f.size}, nil
-}
-func (f *objectFile) Sync() error                        { return nil }
-func (f *objectFile) Readdir(int) ([]os.FileInfo, error) { return nil, errReadOnly(f.name) }
-func (f *objectFile) Readdirnames(int) ([]string, error) { return nil, errReadOnly(f.name) }
-func (f *objectFile) Truncate(int64) error               { return errReadOnly(f.name) }
-func (f *objectFile) Write([]byte) (int, error)          { return 0, errReadOnly(f.name) }
-func (f *objectFile) WriteAt([]byte, int64) (int, error) { return 0, errReadOnly(f.name) }
-func (f *objectFile) WriteString(string) (int, error)    { return 0, errReadOnly(f.name) }
-
-// bytesFile is a read-only afero.File over a cached object.
-type bytesFile struct {
-	*bytes.Reader
-	objectFile
-}
-
-func newBytesFile(name string, data []byte) *bytesFile {
-	return &bytesFile{Reader: bytes.NewReader(data), objectFile: objectFile{name: name, size: int64(len(data))}}
-}
-
-func (f *bytesFile) Close() error { return nil }
-
-func errReadOnly(name string) error {
-	return &fs.PathError{Op: "write", Path: name, Err: syscall.EBADF}
 }

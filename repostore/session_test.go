@@ -294,17 +294,70 @@ func (l *lyingBackend) Open(ctx context.Context, name string) (io.ReadCloser, st
 func TestSessionReadSizeMismatch(t *testing.T) {
 	for _, size := range []int64{3, 5, cacheObject + 1, -1} {
 		lb := &lyingBackend{Backend: storage.NewMemory(), size: size}
-		put(t, lb, "metadata/timestamp.json", "four")
+		put(t, lb, "mrepo.json", "four")
 		s := newSession(t, lb)
-		_, err := afero.ReadFile(s.Fs(), filepath.Join(s.Dir(), "metadata", "timestamp.json"))
+		_, err := afero.ReadFile(s.Fs(), filepath.Join(s.Dir(), "mrepo.json"))
 		if err == nil || !strings.Contains(err.Error(), "changed while read") {
 			t.Errorf("size %d for 4 bytes: %v, want a read error", size, err)
 		}
 	}
 	lb := &lyingBackend{Backend: storage.NewMemory(), size: 4}
-	put(t, lb, "metadata/timestamp.json", "four")
+	put(t, lb, "mrepo.json", "four")
 	s := newSession(t, lb)
-	if data, err := afero.ReadFile(s.Fs(), filepath.Join(s.Dir(), "metadata", "timestamp.json")); err != nil || string(data) != "four" {
+	if data, err := afero.ReadFile(s.Fs(), filepath.Join(s.Dir(), "mrepo.json")); err != nil || string(data) != "four" {
 		t.Errorf("right size: %q, %v", data, err)
+	}
+}
+
+// statCounter counts Stat requests too.
+type statCounter struct {
+	countingBackend
+	stats int
+}
+
+func (c *statCounter) Stat(ctx context.Context, name string) (storage.Attrs, error) {
+	c.stats++
+	return c.Backend.Stat(ctx, name)
+}
+
+// TestSessionMetadataReadWithoutStat: a role in metadata/ is read with
+// one request, no Stat before it; an absent one is remembered as absent
+// (its later write is a create-if-absent: another publisher's object
+// made in between is never overwritten); a large one is still streamed.
+func TestSessionMetadataReadWithoutStat(t *testing.T) {
+	ctx := context.Background()
+	sc := &statCounter{countingBackend: countingBackend{Backend: storage.NewMemory()}}
+	put(t, sc, "metadata/1.bins-0.json", "bin")
+	big := bytes.Repeat([]byte("s"), cacheObject+10)
+	put(t, sc, "metadata/2.snapshot.json", string(big))
+	s := newSession(t, sc)
+	meta := func(n string) string { return filepath.Join(s.Dir(), "metadata", n) }
+	if data, err := afero.ReadFile(s.Fs(), meta("1.bins-0.json")); err != nil || string(data) != "bin" {
+		t.Fatalf("read: %q, %v", data, err)
+	}
+	if sc.stats != 0 || sc.opens != 1 {
+		t.Errorf("reading a role: %d Stat, %d Open requests, want 0 and 1", sc.stats, sc.opens)
+	}
+	if data, err := afero.ReadFile(s.Fs(), meta("2.snapshot.json")); err != nil || !bytes.Equal(data, big) {
+		t.Errorf("large role: %d bytes, %v", len(data), err)
+	}
+	if sc.ranges == 0 {
+		t.Error("a large role was not streamed with ranged reads")
+	}
+	if _, err := s.Fs().Open(meta("timestamp.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("absent role: %v", err)
+	}
+	if _, err := s.Fs().Stat(meta("timestamp.json")); !errors.Is(err, fs.ErrNotExist) || sc.stats != 0 {
+		t.Errorf("absent role stated again: %v, %d Stat requests", err, sc.stats)
+	}
+	put(t, sc, "metadata/timestamp.json", "other publisher")
+	if err := afero.WriteFile(s.Fs(), meta("timestamp.json"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Commit(ctx); err == nil && !res.TimestampLost {
+		t.Error("the session's timestamp was written over another publisher's")
+	}
+	if got, _ := storagetest.Read(t, sc, "metadata/timestamp.json"); got != "other publisher" {
+		t.Errorf("timestamp.json is %q", got)
 	}
 }
