@@ -1,7 +1,6 @@
 package repostore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,10 +19,13 @@ import (
 	"github.com/spf13/afero"
 )
 
-// Objects up to cacheObject bytes are kept in memory once read (metadata,
-// mrepo.json, manifests: read several times per operation), up to
+// Objects up to cacheObject bytes are read whole, and kept in memory from
+// their second read on (a writer that reads a role again), up to
 // cacheTotal bytes in all; larger objects are streamed with ranged reads,
-// so a model is never held in memory.
+// so a model is never held in memory. An object read once is not kept:
+// add-target reads each of its ~110 objects once, and holding their 2.2
+// MB (the bins) for the rest of the operation cost a publisher against S3
+// about 3 MiB of its 64 MiB (docs/design.md section 11).
 const (
 	cacheObject = 4 << 20
 	cacheTotal  = 32 << 20
@@ -112,6 +114,17 @@ func (s *sessionFs) stat(obj string) (*storage.Attrs, error) {
 	s.attrs[obj] = ap
 	s.recordETag(obj, ap)
 	return ap, nil
+}
+
+// recordAbsent remembers that obj did not exist when first asked about,
+// as stat does for an absent object.
+func (s *sessionFs) recordAbsent(obj string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, known := s.attrs[obj]; !known || s.live {
+		s.attrs[obj] = nil
+	}
+	s.recordETag(obj, nil)
 }
 
 // errStop ends a listing early.
@@ -204,6 +217,9 @@ func (s *sessionFs) Open(name string) (afero.File, error) {
 	if fi, ok := s.inScratch(name); ok && !fi.IsDir() {
 		return s.scratch.Open(name)
 	}
+	if s.readWithoutStat(obj) {
+		return s.openObject(name, obj, sizeUnknown)
+	}
 	fi, err := s.Stat(name)
 	if err != nil {
 		return nil, err
@@ -214,8 +230,27 @@ func (s *sessionFs) Open(name string) (afero.File, error) {
 	return s.openObject(name, obj, fi.Size())
 }
 
+// sizeUnknown is openObject's size of an object not stated first.
+const sizeUnknown = -1
+
+// readWithoutStat reports whether Open may read obj without asking its
+// attributes first: a name in metadata/ (flat, so never a directory)
+// whose attributes the session does not know yet. The read's answer
+// gives them (size, ETag, or absence), so the request before it would
+// be one more round trip per role (about 110 of them in an add-target
+// into hash bins).
+func (s *sessionFs) readWithoutStat(obj string) bool {
+	if !strings.HasPrefix(obj, repofiles.MetadataDir+"/") || hidden(obj) || s.isDeleted(obj) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, known := s.attrs[obj]
+	return !known
+}
+
 // openObject opens a backend object: from the cache or read whole when
-// small, else streamed.
+// small, else streamed. size is what a Stat said, or sizeUnknown.
 func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error) {
 	s.mu.Lock()
 	data, ok := s.data[obj]
@@ -228,18 +263,29 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 	}
 	rc, a, err := s.b.Open(s.ctx, obj)
 	if errors.Is(err, storage.ErrNotExist) {
+		if size == sizeUnknown {
+			s.recordAbsent(obj)
+		}
 		return nil, notExist("open", name)
 	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer rc.Close()
-	data, err = io.ReadAll(io.LimitReader(rc, cacheObject+1))
+	if size == sizeUnknown && a.Size > cacheObject {
+		// Large after all: streamed with ranged reads, its attributes
+		// (and the ETag of its compare-and-swap) those of this read.
+		s.mu.Lock()
+		if _, known := s.attrs[obj]; !known || s.live {
+			s.attrs[obj] = &a
+		}
+		s.recordETag(obj, &a)
+		s.mu.Unlock()
+		return &streamFile{objectFile: objectFile{name: name, size: a.Size}, s: s, obj: obj}, nil
+	}
+	data, err = readSmall(rc, a.Size)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
-	}
-	if int64(len(data)) != a.Size && a.Size != 0 || len(data) > cacheObject {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("object changed while read (%d bytes, %d expected)", len(data), a.Size)}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,13 +297,14 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 	// An object read again (not cached) must still be the one read first:
 	// the session built on those bytes, and its compare-and-swap must not
 	// overwrite what another publisher wrote in between.
-	if first, read := s.readETags[obj]; read && first != a.ETag && !s.live {
+	first, readBefore := s.readETags[obj]
+	if readBefore && first != a.ETag && !s.live {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: changed by another publisher during this session", ErrConflict)}
 	}
 	s.readETags[obj] = a.ETag
 	s.attrs[obj] = &a
 	s.firstETags[obj] = a.ETag
-	if s.cached+int64(len(data)) <= s.cacheLimit && !s.live {
+	if readBefore && s.cached+int64(len(data)) <= s.cacheLimit && !s.live {
 		s.data[obj] = data
 		s.cached += int64(len(data))
 	}
@@ -497,58 +544,4 @@ func (s *sessionFs) readDir(name, obj string) ([]os.FileInfo, error) {
 		out = append(out, fi)
 	}
 	return out, nil
-}
-
-// objectInfo is the os.FileInfo of a stored object or directory.
-type objectInfo struct {
-	name string
-	size int64
-	dir  bool
-}
-
-func (i objectInfo) Name() string { return i.name }
-func (i objectInfo) Size() int64  { return i.size }
-func (i objectInfo) Mode() os.FileMode {
-	if i.dir {
-		return fs.ModeDir | 0o755
-	}
-	return 0o644
-}
-func (i objectInfo) ModTime() time.Time { return time.Time{} }
-func (i objectInfo) IsDir() bool        { return i.dir }
-func (i objectInfo) Sys() any           { return nil }
-
-// objectFile is what the read-only files of stored objects share: a name,
-// a size, and refusals of every write.
-type objectFile struct {
-	name string
-	size int64
-}
-
-func (f *objectFile) Name() string { return f.name }
-func (f *objectFile) Stat() (os.FileInfo, error) {
-	return objectInfo{name: filepath.Base(f.name), size: f.size}, nil
-}
-func (f *objectFile) Sync() error                        { return nil }
-func (f *objectFile) Readdir(int) ([]os.FileInfo, error) { return nil, errReadOnly(f.name) }
-func (f *objectFile) Readdirnames(int) ([]string, error) { return nil, errReadOnly(f.name) }
-func (f *objectFile) Truncate(int64) error               { return errReadOnly(f.name) }
-func (f *objectFile) Write([]byte) (int, error)          { return 0, errReadOnly(f.name) }
-func (f *objectFile) WriteAt([]byte, int64) (int, error) { return 0, errReadOnly(f.name) }
-func (f *objectFile) WriteString(string) (int, error)    { return 0, errReadOnly(f.name) }
-
-// bytesFile is a read-only afero.File over a cached object.
-type bytesFile struct {
-	*bytes.Reader
-	objectFile
-}
-
-func newBytesFile(name string, data []byte) *bytesFile {
-	return &bytesFile{Reader: bytes.NewReader(data), objectFile: objectFile{name: name, size: int64(len(data))}}
-}
-
-func (f *bytesFile) Close() error { return nil }
-
-func errReadOnly(name string) error {
-	return &fs.PathError{Op: "write", Path: name, Err: syscall.EBADF}
 }

@@ -55,7 +55,8 @@ func (c *countingBackend) List(ctx context.Context, prefix string, fn func(strin
 	return c.Backend.List(ctx, prefix, fn)
 }
 
-// TestSessionReads: small objects are read once and cached; a large one
+// TestSessionReads: small objects are kept from their second read on (an
+// object read once is not held in memory); a large one
 // is streamed with ranged reads; directories are listed from the backend
 // merged with the session's own files; paths outside the repository are
 // the OS filesystem's.
@@ -71,8 +72,11 @@ func TestSessionReads(t *testing.T) {
 			t.Fatalf("read: %q, %v", data, err)
 		}
 	}
-	if cb.opens != 1 {
-		t.Errorf("%d opens of a cached object, want 1", cb.opens)
+	if cb.opens != 2 {
+		t.Errorf("%d opens of an object read 3 times, want 2 (the third from the cache)", cb.opens)
+	}
+	if n := len(s.fs.data); n != 1 {
+		t.Errorf("%d objects cached after reading one object 3 times", n)
 	}
 	f, err := fsys.Open(filepath.Join(dir, "targets/m/big.bin"))
 	if err != nil {
@@ -83,7 +87,7 @@ func TestSessionReads(t *testing.T) {
 	}
 	tail, err := io.ReadAll(f)
 	f.Close()
-	if err != nil || string(tail) != "wwww" || cb.ranges != 1 || cb.opens != 1 {
+	if err != nil || string(tail) != "wwww" || cb.ranges != 1 || cb.opens != 2 {
 		t.Errorf("tail %q, %v; %d ranged reads, %d opens", tail, err, cb.ranges, cb.opens)
 	}
 	if err := afero.WriteFile(fsys, filepath.Join(dir, "metadata/2.root.json"), []byte("{}"), 0o644); err != nil {
@@ -249,5 +253,111 @@ func TestStagedCompareAndSwap(t *testing.T) {
 	}
 	if got, _ := storagetest.Read(t, b, "staged/snapshot.json"); got != "signed by holder 0" {
 		t.Errorf("staged/snapshot.json is %q", got)
+	}
+}
+
+// TestSessionReadOnceNotKept: an object read once is not held; its ETag
+// is, so that a later read of a replaced object is still a conflict.
+func TestSessionReadOnceNotKept(t *testing.T) {
+	b := storage.NewMemory()
+	put(t, b, "metadata/1.bins-0.json", "bin")
+	s := newSession(t, b)
+	name := filepath.Join(s.Dir(), "metadata", "1.bins-0.json")
+	if data, err := afero.ReadFile(s.Fs(), name); err != nil || string(data) != "bin" {
+		t.Fatalf("read: %q, %v", data, err)
+	}
+	if len(s.fs.data) != 0 || s.fs.cached != 0 {
+		t.Errorf("an object read once is cached (%d bytes)", s.fs.cached)
+	}
+	put(t, b, "metadata/1.bins-0.json", "other publisher")
+	if _, err := afero.ReadFile(s.Fs(), name); !errors.Is(err, ErrConflict) {
+		t.Errorf("second read of a replaced object: %v, want ErrConflict", err)
+	}
+}
+
+// lyingBackend answers Open with a size that is not the object's.
+type lyingBackend struct {
+	storage.Backend
+	size int64
+}
+
+func (l *lyingBackend) Open(ctx context.Context, name string) (io.ReadCloser, storage.Attrs, error) {
+	rc, a, err := l.Backend.Open(ctx, name)
+	a.Size = l.size
+	return rc, a, err
+}
+
+// TestSessionReadSizeMismatch: a small object whose bytes are fewer or
+// more than the size its read reported (changed while read, or a
+// lying server) fails the read; a size past the small-object limit is
+// refused before anything is allocated.
+func TestSessionReadSizeMismatch(t *testing.T) {
+	for _, size := range []int64{3, 5, cacheObject + 1, -1} {
+		lb := &lyingBackend{Backend: storage.NewMemory(), size: size}
+		put(t, lb, "mrepo.json", "four")
+		s := newSession(t, lb)
+		_, err := afero.ReadFile(s.Fs(), filepath.Join(s.Dir(), "mrepo.json"))
+		if err == nil || !strings.Contains(err.Error(), "changed while read") {
+			t.Errorf("size %d for 4 bytes: %v, want a read error", size, err)
+		}
+	}
+	lb := &lyingBackend{Backend: storage.NewMemory(), size: 4}
+	put(t, lb, "mrepo.json", "four")
+	s := newSession(t, lb)
+	if data, err := afero.ReadFile(s.Fs(), filepath.Join(s.Dir(), "mrepo.json")); err != nil || string(data) != "four" {
+		t.Errorf("right size: %q, %v", data, err)
+	}
+}
+
+// statCounter counts Stat requests too.
+type statCounter struct {
+	countingBackend
+	stats int
+}
+
+func (c *statCounter) Stat(ctx context.Context, name string) (storage.Attrs, error) {
+	c.stats++
+	return c.Backend.Stat(ctx, name)
+}
+
+// TestSessionMetadataReadWithoutStat: a role in metadata/ is read with
+// one request, no Stat before it; an absent one is remembered as absent
+// (its later write is a create-if-absent: another publisher's object
+// made in between is never overwritten); a large one is still streamed.
+func TestSessionMetadataReadWithoutStat(t *testing.T) {
+	ctx := context.Background()
+	sc := &statCounter{countingBackend: countingBackend{Backend: storage.NewMemory()}}
+	put(t, sc, "metadata/1.bins-0.json", "bin")
+	big := bytes.Repeat([]byte("s"), cacheObject+10)
+	put(t, sc, "metadata/2.snapshot.json", string(big))
+	s := newSession(t, sc)
+	meta := func(n string) string { return filepath.Join(s.Dir(), "metadata", n) }
+	if data, err := afero.ReadFile(s.Fs(), meta("1.bins-0.json")); err != nil || string(data) != "bin" {
+		t.Fatalf("read: %q, %v", data, err)
+	}
+	if sc.stats != 0 || sc.opens != 1 {
+		t.Errorf("reading a role: %d Stat, %d Open requests, want 0 and 1", sc.stats, sc.opens)
+	}
+	if data, err := afero.ReadFile(s.Fs(), meta("2.snapshot.json")); err != nil || !bytes.Equal(data, big) {
+		t.Errorf("large role: %d bytes, %v", len(data), err)
+	}
+	if sc.ranges == 0 {
+		t.Error("a large role was not streamed with ranged reads")
+	}
+	if _, err := s.Fs().Open(meta("timestamp.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("absent role: %v", err)
+	}
+	if _, err := s.Fs().Stat(meta("timestamp.json")); !errors.Is(err, fs.ErrNotExist) || sc.stats != 0 {
+		t.Errorf("absent role stated again: %v, %d Stat requests", err, sc.stats)
+	}
+	put(t, sc, "metadata/timestamp.json", "other publisher")
+	if err := afero.WriteFile(s.Fs(), meta("timestamp.json"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Commit(ctx); err == nil && !res.TimestampLost {
+		t.Error("the session's timestamp was written over another publisher's")
+	}
+	if got, _ := storagetest.Read(t, sc, "metadata/timestamp.json"); got != "other publisher" {
+		t.Errorf("timestamp.json is %q", got)
 	}
 }
