@@ -304,7 +304,14 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 	s.readETags[obj] = a.ETag
 	s.attrs[obj] = &a
 	s.firstETags[obj] = a.ETag
-	if readBefore && s.cached+int64(len(data)) <= s.cacheLimit && !s.live {
+	// Kept from the first read: a session reads some objects twice (a
+	// writer reads a role again; a roll-forward reads timestamp.json
+	// before and while it re-signs), and the second read must see the
+	// bytes of the first. Read again from the store, another publisher's
+	// write in between would be a conflict that callers report as
+	// invalid stored metadata instead of retrying (a lost publication in
+	// TestConcurrentPublishersS3 when objects read once were not kept).
+	if s.cached+int64(len(data)) <= s.cacheLimit && !s.live {
 		s.data[obj] = data
 		s.cached += int64(len(data))
 	}
