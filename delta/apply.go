@@ -136,6 +136,7 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 	onPanic := func(p any) error { return panicErr("decompressing a stream", p) }
 	for i := range a.sets {
 		d := &a.sets[i]
+		d.seg = -1 // none started early yet, as stop leaves it
 		for j := range d.ra {
 			d.fse[j].work = a.work
 			d.ra[j] = readahead.New(h.TargetLength, a.hooks.readAhead, onPanic)

@@ -148,7 +148,7 @@ func (d *Dir) List() ([]*File, error) {
 		}
 		f, err := ParseFile(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", e.Name(), err)
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
 		}
 		out = append(out, f)
 	}

@@ -333,3 +333,25 @@ func TestReencrypt(t *testing.T) {
 		t.Fatalf("an offline key lost its class: %v", err)
 	}
 }
+
+// TestDirListKeepsErrKeyEncryption: a key file with refused parameters in
+// a key directory fails List (and so Load) with ErrKeyEncryption, the
+// type kept through the file name List adds.
+func TestDirListKeepsErrKeyEncryption(t *testing.T) {
+	t.Parallel()
+	_, files := fixtures(t)
+	bad := editFile(t, files[Ed25519], func(m map[string]any) {
+		m["encrypted_pkcs8"].(map[string]any)["kdf"].(map[string]any)["params"] = map[string]any{"N": 1 << 24, "r": 8, "p": 1}
+	})
+	fs := afero.NewMemMapFs()
+	if err := fs.MkdirAll("/keys", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := afero.WriteFile(fs, "/keys/targets.key", bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &Dir{FS: fs, Path: "/keys"}
+	if _, err := d.List(); !errors.Is(err, ErrKeyEncryption) || !strings.Contains(err.Error(), "targets.key") {
+		t.Fatalf("List: %v, want ErrKeyEncryption naming targets.key", err)
+	}
+}

@@ -423,7 +423,7 @@ func (k *askedKeyring) Signer(keyID string) (signature.Signer, error) {
 }
 
 // TestBinsSignersBeforeBins: add-target into hash bins asks for its keys
-// before it reads any bin (decrypting a key file takes scrypt's 32 MiB,
+// before it reads any bin (decrypting a key file takes scrypt's block,
 // which must not come on top of the parsed bins), and for each key once.
 func TestBinsSignersBeforeBins(t *testing.T) {
 	t.Parallel()

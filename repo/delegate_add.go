@@ -150,8 +150,8 @@ func binsSignerSet(st *state, kr keys.Keyring, sr *metadata.SuccinctRoles, more 
 
 // signersFirst gathers, for a publication into existing hash bins, the
 // signers before any bin is read: decrypting a key file takes scrypt's
-// 32 MiB block (handed back to the OS at once, keys.File.Decrypt), which
-// would otherwise come on top of the parsed bins in the peak memory.
+// block (online keys: 8 MiB, or 32 MiB before 2026-12; freed at once,
+// keys.File.Decrypt), else on top of the parsed bins in the peak memory.
 func signersFirst(st *state, kr keys.Keyring, role string) (roleSigners, error) {
 	d := st.targets.Signed.Delegations
 	if role != "" || d == nil || d.Roles != nil || d.SuccinctRoles == nil {

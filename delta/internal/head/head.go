@@ -185,8 +185,13 @@ func parseCompact(b []byte, patchLen, maxTarget int64) (*Header, error) {
 }
 
 // Names reports whether a header's hash, of which it names the first n
-// bytes, is sha256.
+// bytes, is sha256. An n that no form names (a Header not from Parse,
+// whose HashPrefix is 0) compares the whole hash: never fewer bytes than
+// PrefixLen.
 func Names(hash [32]byte, n int, sha256 []byte) bool {
+	if n < PrefixLen || n > len(hash) {
+		n = len(hash)
+	}
 	return len(sha256) == len(hash) && bytes.Equal(hash[:n], sha256[:n])
 }
 

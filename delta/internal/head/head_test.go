@@ -83,3 +83,35 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestNames: the full form compares whole hashes, the compact form its
+// prefix; a prefix length no form has (0: a Header not from Parse)
+// compares the whole hash, so that a zero HashPrefix cannot match any
+// hash; a hash that is not 32 bytes never matches.
+func TestNames(t *testing.T) {
+	var h [32]byte
+	for i := range h {
+		h[i] = byte(i + 1)
+	}
+	tail := h
+	tail[31] ^= 1
+	for _, c := range []struct {
+		n    int
+		sum  []byte
+		want bool
+	}{
+		{32, h[:], true},
+		{32, tail[:], false},
+		{PrefixLen, tail[:], true},
+		{0, tail[:], false},
+		{0, h[:], true},
+		{-1, tail[:], false},
+		{33, tail[:], false},
+		{PrefixLen, h[:PrefixLen], false},
+		{32, nil, false},
+	} {
+		if got := Names(h, c.n, c.sum); got != c.want {
+			t.Errorf("Names(prefix %d, %x) = %v, want %v", c.n, c.sum, got, c.want)
+		}
+	}
+}

@@ -170,7 +170,8 @@ func (ra *Reader) Next(n int, tmp []byte) ([]byte, error) {
 }
 
 // LockedReaderAt serializes ReadAt calls to R. The patch is read by the
-// control decoder and by both read-ahead goroutines at once, and not every
+// control decoder, the read-ahead goroutines of the current segment's
+// streams and those prefetching the next segment's at once, and not every
 // io.ReaderAt allows that, whatever its contract says: afero's in-memory
 // files implement ReadAt as a seek and a read.
 type LockedReaderAt struct {

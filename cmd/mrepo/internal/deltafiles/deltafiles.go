@@ -241,9 +241,9 @@ func Apply(fs afero.Fs, oldPath, patchPath, outPath string, opts ApplyOptions) (
 	}
 	lim := delta.Limits{MaxOutput: opts.MaxOutput, MaxPatchRatio: opts.MaxPatchRatio, MaxDuration: opts.MaxDuration, VerifyBase: true}
 	// Apply hashes exactly the bytes it hands to cw and fails unless they
-	// have the length and SHA-256 the patch names.
-	// Apply's header has the output's whole SHA-256 (a compact patch
-	// names only a prefix of it).
+	// have the length and SHA-256 the patch names (a compact patch names
+	// only a prefix of it); the header it returns has the output's whole
+	// SHA-256.
 	if hdr, err = delta.Apply(of, oldLen, pf, patchLen, cw, lim); err != nil {
 		return nil, err
 	}
