@@ -2,6 +2,8 @@ package delta
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/edgetuf/edgetuf/delta/internal/fseblock"
@@ -72,5 +74,69 @@ func TestFastApplyNoAdaptiveBlocks(t *testing.T) {
 	_, patch := roundTrip(t, old, nw, Options{FastApply: true})
 	if n := adaptiveBlocksIn(patch); n != 0 {
 		t.Errorf("%d Adaptive blocks with FastApply", n)
+	}
+}
+
+// TestAdaptiveAllowance: Apply decodes no more adaptive bytes than Diff
+// would code for the target (maxAdaptive): a patch whose header names a
+// target of 16 MiB or more, or whose adaptive blocks add up to more than
+// its target, is refused with ErrFormat before the excess is decoded, so
+// that a hostile patch cannot make a device decode adaptively (3-4 MB/s)
+// for minutes within its work budget.
+func TestAdaptiveAllowance(t *testing.T) {
+	t.Parallel()
+	if got := adaptiveAllowance(maxAdaptiveTarget).Left(); got != 0 {
+		t.Errorf("allowance for a 16 MiB target: %d, want 0", got)
+	}
+	if got := adaptiveAllowance(1000).Left(); got != 1000 {
+		t.Errorf("allowance for a 1000-byte target: %d, want 1000", got)
+	}
+	old, nw := modelpairs.RetrainedHalves(31, 300<<10), modelpairs.RetrainedHalves(32, 300<<10)
+	_, patch := roundTrip(t, old, nw, Options{})
+	if adaptiveBlocksIn(patch) == 0 {
+		t.Fatal("no Adaptive block to test with")
+	}
+	// A block past the allowance is refused before it is decoded: no work
+	// is charged for it.
+	blk := firstAdaptiveBlock(t, patch)
+	work := NewBudget(1 << 40)
+	f := &fseReader{r: bytes.NewReader(blk), work: work, adaptive: NewBudget(1000)}
+	if err := f.next(nil); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "adaptively") || work.Used() != 0 {
+		t.Errorf("an adaptive block past the allowance: %v (%d units of work), want ErrFormat before decoding", err, work.Used())
+	}
+	// Within the allowance it is decoded (from a fresh model it may not
+	// decode to the block's length, which is then another ErrFormat), and
+	// its raw length is taken from the allowance.
+	_, rawLen, _, _ := fseblock.Header(blk)
+	allowance := NewBudget(1 << 20)
+	f = &fseReader{r: bytes.NewReader(blk), work: NewBudget(1 << 40), adaptive: allowance}
+	if err := f.next(nil); err != nil && strings.Contains(err.Error(), "adaptively") {
+		t.Errorf("the same block within the allowance: %v", err)
+	}
+	if allowance.Used() != int64(rawLen) {
+		t.Errorf("allowance used %d, want the block's %d raw bytes", allowance.Used(), rawLen)
+	}
+}
+
+// firstAdaptiveBlock is the first Adaptive block (header and data) of the
+// FSE streams in a patch.
+func firstAdaptiveBlock(t *testing.T, patch []byte) []byte {
+	t.Helper()
+	for {
+		i := bytes.Index(patch, []byte(fseMagic))
+		if i < 0 {
+			t.Fatal("no Adaptive block")
+		}
+		patch = patch[i+len(fseMagic):]
+		for len(patch) >= fseblock.HeaderLen {
+			mode, _, dataLen, err := fseblock.Header(patch)
+			if err != nil || dataLen > len(patch)-fseblock.HeaderLen {
+				break
+			}
+			if mode == fseblock.Adaptive {
+				return patch[:fseblock.HeaderLen+dataLen]
+			}
+			patch = patch[fseblock.HeaderLen+dataLen:]
+		}
 	}
 }

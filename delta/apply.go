@@ -22,14 +22,15 @@ const maxWindow = 8 << 20
 const copyBuf = ShuffleBlock
 
 type applier struct {
-	base    io.ReaderAt
-	baseLen int64
-	out     *output
-	written int64
-	lim     Limits
-	start   time.Time
-	work    *Budget
-	hooks   *applyHooks
+	base     io.ReaderAt
+	baseLen  int64
+	out      *output
+	written  int64
+	lim      Limits
+	start    time.Time
+	work     *Budget
+	adaptive *Budget // raw bytes Adaptive blocks may still decode (adaptiveAllowance)
+	hooks    *applyHooks
 
 	ctrl, zdiff, zextra *zstd.Decoder
 	ctrlR               *bufio.Reader
@@ -108,7 +109,7 @@ func apply(base io.ReaderAt, baseLen int64, patch io.ReaderAt, patchLen int64, o
 		work = NewBudget(WorkBudget(h.TargetLength))
 	}
 	a := &applier{base: base, baseLen: baseLen, lim: lim, start: time.Now(), work: work, hooks: hooks,
-		tmp: make([]byte, copyBuf), form: h.form}
+		tmp: make([]byte, copyBuf), form: h.form, adaptive: adaptiveAllowance(h.TargetLength)}
 	a.out = newOutput(out, hooks, h.TargetLength)
 	defer a.out.abort()
 	err = a.run(&readahead.LockedReaderAt{R: patch}, patchLen, h)
@@ -138,7 +139,7 @@ func (a *applier) run(patch io.ReaderAt, patchLen int64, h *Header) error {
 		d := &a.sets[i]
 		d.seg = -1 // none started early yet, as stop leaves it
 		for j := range d.ra {
-			d.fse[j].work = a.work
+			d.fse[j].work, d.fse[j].adaptive = a.work, a.adaptive
 			d.ra[j] = readahead.New(h.TargetLength, a.hooks.readAhead, onPanic)
 		}
 		// Runs before the decoders close: they must not be in use.

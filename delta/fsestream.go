@@ -46,10 +46,13 @@ func appendFSE(e *fseblock.Encoder, dst, raw []byte, spans []fseblock.Span) []by
 type fseReader struct {
 	r    io.Reader
 	work *Budget // charged for each block before it is decoded
-	dec  fseblock.Decoder
-	in   []byte
-	out  []byte // decoded, not yet read
-	hdr  [fseblock.HeaderLen]byte
+	// adaptive is what is left of the raw bytes Adaptive blocks may
+	// decode in this Apply (adaptiveAllowance), shared by its readers.
+	adaptive *Budget
+	dec      fseblock.Decoder
+	in       []byte
+	out      []byte // decoded, not yet read
+	hdr      [fseblock.HeaderLen]byte
 }
 
 func (f *fseReader) reset(r io.Reader) {
@@ -94,6 +97,9 @@ func (f *fseReader) next(p []byte) error {
 	if _, err := io.ReadFull(f.r, in); err != nil {
 		return formatErr("FSE stream: truncated block")
 	}
+	if mode == fseblock.Adaptive && (f.adaptive == nil || f.adaptive.spend(int64(rawLen)) != nil) {
+		return formatErr("FSE stream: adaptive blocks past the bytes Diff codes adaptively for this target (%d, targets under 16 MiB)", maxAdaptiveTarget-1)
+	}
 	if err := f.work.spend(blockWork(mode, rawLen, in)); err != nil {
 		return err
 	}
@@ -115,6 +121,16 @@ func (f *fseReader) next(p []byte) error {
 // Huffman's, but a patch coding all its bytes adaptively must fit the
 // budget (WorkPerByte), so it is charged less than its CPU time.
 const workPerAdaptiveByte = 48
+
+// adaptiveAllowance is the budget of raw bytes that Adaptive blocks may
+// decode in one Apply of a target of targetLen bytes: what Diff would
+// code adaptively (maxAdaptive). Charged 48 units a byte within a work
+// budget of 64, adaptive blocks alone would let a hostile patch of a
+// 1 GiB target decode at 3-4 MB/s for minutes; this holds it to the
+// targets under 16 MiB that Diff uses them for (TestAdaptiveAllowance).
+func adaptiveAllowance(targetLen int64) *Budget {
+	return NewBudget(int64(maxAdaptive(targetLen, false)))
+}
 
 // workPerAdaptiveBlock is charged per Adaptive block besides: the first
 // of each stream resets the model's tables, a quarter of a unit per
