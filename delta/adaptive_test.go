@@ -10,13 +10,13 @@ import (
 	"github.com/edgetuf/edgetuf/internal/modelpairs"
 )
 
-// adaptiveBlocksIn counts the Adaptive blocks of the FSE streams in a
-// patch, walking the blocks after each stream magic.
-func adaptiveBlocksIn(patch []byte) (n int) {
+// adaptiveBlocks lists the Adaptive blocks (header and data) of the FSE
+// streams in a patch, walking the blocks after each stream magic.
+func adaptiveBlocks(patch []byte) (blocks [][]byte) {
 	for {
 		i := bytes.Index(patch, []byte(fseMagic))
 		if i < 0 {
-			return n
+			return blocks
 		}
 		patch = patch[i+len(fseMagic):]
 		for len(patch) >= fseblock.HeaderLen {
@@ -25,12 +25,16 @@ func adaptiveBlocksIn(patch []byte) (n int) {
 				break
 			}
 			if mode == fseblock.Adaptive {
-				n++
+				blocks = append(blocks, patch[:fseblock.HeaderLen+dataLen])
 			}
 			patch = patch[fseblock.HeaderLen+dataLen:]
 		}
 	}
 }
+
+// adaptiveBlocksIn counts the Adaptive blocks of the FSE streams in a
+// patch.
+func adaptiveBlocksIn(patch []byte) int { return len(adaptiveBlocks(patch)) }
 
 // TestAdaptiveBlocksApply: the inserted weights of a small retrained
 // model are coded in Adaptive blocks, and the patch applies within the
@@ -93,12 +97,13 @@ func TestAdaptiveAllowance(t *testing.T) {
 	}
 	old, nw := modelpairs.RetrainedHalves(31, 300<<10), modelpairs.RetrainedHalves(32, 300<<10)
 	_, patch := roundTrip(t, old, nw, Options{})
-	if adaptiveBlocksIn(patch) == 0 {
+	blocks := adaptiveBlocks(patch)
+	if len(blocks) == 0 {
 		t.Fatal("no Adaptive block to test with")
 	}
 	// A block past the allowance is refused before it is decoded: no work
 	// is charged for it.
-	blk := firstAdaptiveBlock(t, patch)
+	blk := blocks[0]
 	work := NewBudget(1 << 40)
 	f := &fseReader{r: bytes.NewReader(blk), work: work, adaptive: NewBudget(1000)}
 	if err := f.next(nil); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "adaptively") || work.Used() != 0 {
@@ -115,28 +120,5 @@ func TestAdaptiveAllowance(t *testing.T) {
 	}
 	if allowance.Used() != int64(rawLen) {
 		t.Errorf("allowance used %d, want the block's %d raw bytes", allowance.Used(), rawLen)
-	}
-}
-
-// firstAdaptiveBlock is the first Adaptive block (header and data) of the
-// FSE streams in a patch.
-func firstAdaptiveBlock(t *testing.T, patch []byte) []byte {
-	t.Helper()
-	for {
-		i := bytes.Index(patch, []byte(fseMagic))
-		if i < 0 {
-			t.Fatal("no Adaptive block")
-		}
-		patch = patch[i+len(fseMagic):]
-		for len(patch) >= fseblock.HeaderLen {
-			mode, _, dataLen, err := fseblock.Header(patch)
-			if err != nil || dataLen > len(patch)-fseblock.HeaderLen {
-				break
-			}
-			if mode == fseblock.Adaptive {
-				return patch[:fseblock.HeaderLen+dataLen]
-			}
-			patch = patch[fseblock.HeaderLen+dataLen:]
-		}
 	}
 }
