@@ -2,7 +2,7 @@
 # Runs every test of edgetuf on a fresh machine: the README's test command,
 # and what CI (.ci/run) runs after its format and vet checks.
 #
-#   ./scripts/test.sh                 everything (about 6 minutes on 2 cores)
+#   ./scripts/test.sh                 everything (about 12 minutes on 2 cores)
 #   ./scripts/test.sh -run X ./client only `go test -run X ./client` (after the set-up)
 #
 # 1. Installs what the tests need beyond Go (.ci/install-test-deps.sh:
@@ -13,7 +13,7 @@
 #    EDGETUF_REQUIRE_BACKENDS=1 turns the tests' "not installed" skips into
 #    failures: nothing is skipped silently.
 # 2. go test -timeout 30m ./...  (no test depends on timing, so a loaded
-#    machine only makes it slower: cmd/mrepo and cmd/mclient take 5-8
+#    machine only makes it slower: cmd/mrepo and cmd/mclient take 4-10
 #    minutes each on 2 busy cores, and go test's default 10-minute timeout
 #    per package left too little margin).
 # 3. go test -race ./delta: the apply pipeline's goroutines (read-ahead,
