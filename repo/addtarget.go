@@ -155,7 +155,7 @@ func (r *Repository) addTarget(t *tx, b *targetstore.Bundle, kr keys.Keyring, op
 	}
 	// Delegated roles and hash bins (delegate_add.go): the checks see the
 	// targets of every role as clients resolve them.
-	dst, err := r.destination(st, opts.Role, m, opts.DeltaFrom)
+	dst, err := r.destination(st, opts.Role, m, release.Paths(m, b.Files, nil), opts.DeltaFrom)
 	if err != nil {
 		return err
 	}

@@ -48,12 +48,12 @@ const binsSigners = "\x00bins"
 
 // destination resolves where AddTarget publishes.
 // A publication into hash bins reads only the bins it needs (delegation.LoadModel).
-func (r *Repository) destination(st *state, role string, m *targets.Manifest, deltaFrom []string) (*destination, error) {
+func (r *Repository) destination(st *state, role string, m *targets.Manifest, newPaths, deltaFrom []string) (*destination, error) {
 	var tree *delegation.Tree
 	var err error
 	if role == "" {
 		mr := r.modelRead(m.ModelID)
-		mr.Payloads, mr.DeltaFrom = true, deltaFrom
+		mr.Payloads, mr.DeltaFrom, mr.Paths = true, deltaFrom, newPaths // the new version's bins whole, read once
 		tree, err = delegation.LoadModel(r.fs, r.dir, st.targets, st.snapshot, mr)
 	} else {
 		tree, err = r.loadTree(st)
