@@ -6,7 +6,8 @@
 # times each, alternating apply and copy so that a change in the
 # machine's load hits both alike, and prints the medians, their ratio,
 # apply's median CPU time (user+sys) and largest peak RSS, and the load
-# average before and after.
+# average before and after. Each run starts after a `sync`, and wall
+# times are taken to the microsecond (see timed below).
 #
 #	bench/apply-vs-copy.sh                      # all pairs below
 #	bench/apply-vs-copy.sh isnet finetune       # some of them
@@ -60,6 +61,24 @@ make_mrepo() {
 	fi
 }
 
+# timed FILE COMMAND...: runs COMMAND after a sync (so that it writes
+# back only its own data, not what the run before it left dirty) and
+# appends "wall user sys maxrss-KiB" to FILE. The wall time is bash's
+# EPOCHREALTIME around /usr/bin/time (microseconds; /usr/bin/time's own
+# %e has 10 ms steps, too coarse for runs of 50-100 ms); /usr/bin/time
+# gives the CPU times and the peak RSS.
+timed() {
+	local file=$1 s e rest
+	shift
+	sync
+	s=$EPOCHREALTIME
+	/usr/bin/time -f "%U %S %M" -o "$file.last" "$@"
+	e=$EPOCHREALTIME
+	rest=$(cat "$file.last")
+	rm -f "$file.last"
+	echo "$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f", e - s }') $rest" >>"$file"
+}
+
 # median: the middle of the numbers on stdin (the lower middle for an
 # even count).
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -96,15 +115,15 @@ for pair in "${pairs[@]}"; do
 	: >"$dir/before.times"
 	for _ in $(seq "$RUNS"); do
 		rm -f "$out"
-		/usr/bin/time -f "%e %U %S %M" -a -o "$dir/apply.times" "$apply_bin" "$old" "$patch" "$out"
+		timed "$dir/apply.times" "$apply_bin" "$old" "$patch" "$out"
 		cmp -s "$out" "$new" || { echo "apply-vs-copy: $pair: the applied file differs from the new one" >&2; exit 1; }
 		if [ -n "$before" ]; then
 			rm -f "$out"
-			/usr/bin/time -f "%e %U %S %M" -a -o "$dir/before.times" "$before" "$old" "$patch" "$out"
+			timed "$dir/before.times" "$before" "$old" "$patch" "$out"
 		fi
 		rm -f "$out"
 		# shellcheck disable=SC2016 # the inner shell expands $1 and $2
-		/usr/bin/time -f "%e %U %S %M" -a -o "$dir/copy.times" sh -c 'cp "$1" "$2" && sync' sh "$new" "$out"
+		timed "$dir/copy.times" sh -c 'cp "$1" "$2" && sync' sh "$new" "$out"
 	done
 	rm -f "$out"
 	c=$(awk '{ print $1 }' "$dir/copy.times" | median)
@@ -113,8 +132,9 @@ for pair in "${pairs[@]}"; do
 		local a cpu
 		a=$(awk '{ print $1 }' "$1" | median)
 		cpu=$(awk '{ print $2 + $3 }' "$1" | median)
-		awk -v a="$a" -v c="$c" -v cpu="$cpu" '{ if ($4 > m) m = $4 } END { printf "%.2f %s %.2f %.1f\n", a, (c > 0 ? sprintf("%.2f", a / c) : "-"), cpu, m / 1024 }' "$1"
+		awk -v a="$a" -v c="$c" -v cpu="$cpu" '{ if ($4 > m) m = $4 } END { printf "%.3f %s %.2f %.1f\n", a, (c > 0 ? sprintf("%.2f", a / c) : "-"), cpu, m / 1024 }' "$1"
 	}
+	c=$(printf '%.3f' "$c")
 	read -r a ratio cpu rss < <(summary "$dir/apply.times")
 	printf '%-12s %7.1f %8s %8s %6s %9s %8s' "$pair" "$(awk -v n="$(stat -c %s "$new")" 'BEGIN { print n / 1e6 }')" "$a" "$c" "$ratio" "$cpu" "$rss"
 	if [ -n "$before" ]; then
