@@ -20,6 +20,23 @@
 	SHR   $1, z \
 	PXOR  t, z
 
+// DISPATCH(len, op, done, xor, sub) sets CX to the number of 16-word
+// steps in len and jumps to the op's loop (Insert falls through).
+#define DISPATCH(len, op, done, xor, sub) \
+	MOVQ len, CX \
+	SHRQ $4, CX \
+	JZ   done \
+	MOVB op, AX \
+	CMPB AX, $1 \
+	JEQ  xor \
+	JHI  sub
+
+// NEXT(n, loop) moves out on by n bytes and loops while steps remain.
+#define NEXT(n, loop) \
+	ADDQ $n, DI \
+	DECQ CX \
+	JNZ  loop
+
 // func bytesVec(out, src []byte, op Op)
 TEXT ·bytesVec(SB), NOSPLIT, $0-49
 	MOVQ out_base+0(FP), DI
@@ -82,54 +99,46 @@ bytesDone:
 	ADDQ      $16, SI \
 	ADDQ      $16, DX
 
+// LOAD2 loads out's 32 bytes into X4, X5; STORE2 stores X0, X2 there.
+#define LOAD2 \
+	MOVOU (DI), X4 \
+	MOVOU 16(DI), X5
+
+#define STORE2 \
+	MOVOU X0, (DI) \
+	MOVOU X2, 16(DI)
+
 // func words2Vec(out, s0, s1 []byte, op Op)
 TEXT ·words2Vec(SB), NOSPLIT, $0-73
 	MOVQ out_base+0(FP), DI
 	MOVQ s0_base+24(FP), SI
 	MOVQ s1_base+48(FP), DX
-	MOVQ s0_len+32(FP), CX
-	SHRQ $4, CX
-	JZ   words2Done
-	MOVB op+72(FP), AX
-	CMPB AX, $1
-	JEQ  words2XOR
-	JHI  words2Sub
+	DISPATCH(s0_len+32(FP), op+72(FP), words2Done, words2XOR, words2Sub)
 
 words2Insert:
 	WORDS2
-	MOVOU X0, (DI)
-	MOVOU X2, 16(DI)
-	ADDQ  $32, DI
-	DECQ  CX
-	JNZ   words2Insert
+	STORE2
+	NEXT(32, words2Insert)
 	RET
 
 words2XOR:
 	WORDS2
-	MOVOU (DI), X4
-	MOVOU 16(DI), X5
+	LOAD2
 	PXOR  X4, X0
 	PXOR  X5, X2
-	MOVOU X0, (DI)
-	MOVOU X2, 16(DI)
-	ADDQ  $32, DI
-	DECQ  CX
-	JNZ   words2XOR
+	STORE2
+	NEXT(32, words2XOR)
 	RET
 
 words2Sub:
 	WORDS2
 	ZIGZAG(X0, X4, PSLLW, PSRAW, PSRLW, 15)
 	ZIGZAG(X2, X5, PSLLW, PSRAW, PSRLW, 15)
-	MOVOU (DI), X4
-	MOVOU 16(DI), X5
+	LOAD2
 	PADDW X4, X0
 	PADDW X5, X2
-	MOVOU X0, (DI)
-	MOVOU X2, 16(DI)
-	ADDQ  $32, DI
-	DECQ  CX
-	JNZ   words2Sub
+	STORE2
+	NEXT(32, words2Sub)
 
 words2Done:
 	RET
@@ -159,6 +168,19 @@ words2Done:
 	ADDQ      $16, R8 \
 	ADDQ      $16, R9
 
+// LOAD4 loads out's 64 bytes into X6-X9; STORE4 stores words 0-15 there.
+#define LOAD4 \
+	MOVOU (DI), X6 \
+	MOVOU 16(DI), X7 \
+	MOVOU 32(DI), X8 \
+	MOVOU 48(DI), X9
+
+#define STORE4 \
+	MOVOU X0, (DI) \
+	MOVOU X1, 16(DI) \
+	MOVOU X4, 32(DI) \
+	MOVOU X3, 48(DI)
+
 // func words4Vec(out, s0, s1, s2, s3 []byte, op Op)
 TEXT ·words4Vec(SB), NOSPLIT, $0-121
 	MOVQ out_base+0(FP), DI
@@ -166,42 +188,23 @@ TEXT ·words4Vec(SB), NOSPLIT, $0-121
 	MOVQ s1_base+48(FP), DX
 	MOVQ s2_base+72(FP), R8
 	MOVQ s3_base+96(FP), R9
-	MOVQ s0_len+32(FP), CX
-	SHRQ $4, CX
-	JZ   words4Done
-	MOVB op+120(FP), AX
-	CMPB AX, $1
-	JEQ  words4XOR
-	JHI  words4Sub
+	DISPATCH(s0_len+32(FP), op+120(FP), words4Done, words4XOR, words4Sub)
 
 words4Insert:
 	WORDS4
-	MOVOU X0, (DI)
-	MOVOU X1, 16(DI)
-	MOVOU X4, 32(DI)
-	MOVOU X3, 48(DI)
-	ADDQ  $64, DI
-	DECQ  CX
-	JNZ   words4Insert
+	STORE4
+	NEXT(64, words4Insert)
 	RET
 
 words4XOR:
 	WORDS4
-	MOVOU (DI), X6
-	MOVOU 16(DI), X7
-	MOVOU 32(DI), X8
-	MOVOU 48(DI), X9
+	LOAD4
 	PXOR  X6, X0
 	PXOR  X7, X1
 	PXOR  X8, X4
 	PXOR  X9, X3
-	MOVOU X0, (DI)
-	MOVOU X1, 16(DI)
-	MOVOU X4, 32(DI)
-	MOVOU X3, 48(DI)
-	ADDQ  $64, DI
-	DECQ  CX
-	JNZ   words4XOR
+	STORE4
+	NEXT(64, words4XOR)
 	RET
 
 words4Sub:
@@ -210,21 +213,13 @@ words4Sub:
 	ZIGZAG(X1, X7, PSLLL, PSRAL, PSRLL, 31)
 	ZIGZAG(X4, X8, PSLLL, PSRAL, PSRLL, 31)
 	ZIGZAG(X3, X9, PSLLL, PSRAL, PSRLL, 31)
-	MOVOU (DI), X6
-	MOVOU 16(DI), X7
-	MOVOU 32(DI), X8
-	MOVOU 48(DI), X9
+	LOAD4
 	PADDL X6, X0
 	PADDL X7, X1
 	PADDL X8, X4
 	PADDL X9, X3
-	MOVOU X0, (DI)
-	MOVOU X1, 16(DI)
-	MOVOU X4, 32(DI)
-	MOVOU X3, 48(DI)
-	ADDQ  $64, DI
-	DECQ  CX
-	JNZ   words4Sub
+	STORE4
+	NEXT(64, words4Sub)
 
 words4Done:
 	RET

@@ -20,6 +20,32 @@
 	VUSHR  $1, z.T, z.T \
 	VEOR   m.B16, z.B16, z.B16
 
+// DISPATCH(len, op, done, xor, sub) sets R3 to the number of 16-word
+// steps in len and jumps to the op's loop (Insert falls through).
+#define DISPATCH(len, op, done, xor, sub) \
+	MOVD  len, R3 \
+	LSR   $4, R3, R3 \
+	CBZ   R3, done \
+	MOVBU op, R4 \
+	CMP   $1, R4 \
+	BEQ   xor \
+	BHI   sub
+
+// NEXT(loop) loops while steps remain.
+#define NEXT(loop) \
+	SUBS $1, R3, R3 \
+	BNE  loop
+
+// LOAD2 and LOAD4 load the next 16 bytes of each plane into V0-V1 or V0-V3.
+#define LOAD2 \
+	VLD1.P 16(R1), [V0.B16] \
+	VLD1.P 16(R2), [V1.B16]
+
+#define LOAD4 \
+	LOAD2 \
+	VLD1.P 16(R6), [V2.B16] \
+	VLD1.P 16(R7), [V3.B16]
+
 // func bytesVec(out, src []byte, op Op)
 TEXT ·bytesVec(SB), NOSPLIT, $0-49
 	MOVD  out_base+0(FP), R0
@@ -36,8 +62,7 @@ bytesXOR:
 	VLD1   (R0), [V1.B16]
 	VEOR   V0.B16, V1.B16, V1.B16
 	VST1.P [V1.B16], 16(R0)
-	SUBS   $1, R3, R3
-	BNE    bytesXOR
+	NEXT(bytesXOR)
 	RET
 
 bytesSub:
@@ -49,8 +74,7 @@ bytesSubLoop:
 	ZIGZAG(V0, V2, B16)
 	VADD   V0.B16, V1.B16, V1.B16
 	VST1.P [V1.B16], 16(R0)
-	SUBS   $1, R3, R3
-	BNE    bytesSubLoop
+	NEXT(bytesSubLoop)
 
 bytesDone:
 	RET
@@ -60,31 +84,21 @@ TEXT ·words2Vec(SB), NOSPLIT, $0-73
 	MOVD  out_base+0(FP), R0
 	MOVD  s0_base+24(FP), R1
 	MOVD  s1_base+48(FP), R2
-	MOVD  s0_len+32(FP), R3
-	LSR   $4, R3, R3
-	CBZ   R3, words2Done
-	MOVBU op+72(FP), R4
-	CMP   $1, R4
-	BEQ   words2XOR
-	BHI   words2Sub
+	DISPATCH(s0_len+32(FP), op+72(FP), words2Done, words2XOR, words2Sub)
 
 words2Insert:
-	VLD1.P 16(R1), [V0.B16]
-	VLD1.P 16(R2), [V1.B16]
+	LOAD2
 	VST2.P [V0.B16, V1.B16], 32(R0)
-	SUBS   $1, R3, R3
-	BNE    words2Insert
+	NEXT(words2Insert)
 	RET
 
 words2XOR:
-	VLD1.P 16(R1), [V0.B16]
-	VLD1.P 16(R2), [V1.B16]
+	LOAD2
 	VLD2   (R0), [V4.B16, V5.B16]
 	VEOR   V0.B16, V4.B16, V4.B16
 	VEOR   V1.B16, V5.B16, V5.B16
 	VST2.P [V4.B16, V5.B16], 32(R0)
-	SUBS   $1, R3, R3
-	BNE    words2XOR
+	NEXT(words2XOR)
 	RET
 
 words2Sub:
@@ -92,8 +106,7 @@ words2Sub:
 	VDUP R5, V30.H8
 
 words2SubLoop:
-	VLD1.P 16(R1), [V0.B16]
-	VLD1.P 16(R2), [V1.B16]
+	LOAD2
 	VZIP1  V1.B16, V0.B16, V2.B16 // words 0-7
 	VZIP2  V1.B16, V0.B16, V3.B16 // words 8-15
 	ZIGZAG(V2, V6, H8)
@@ -102,8 +115,7 @@ words2SubLoop:
 	VADD   V2.H8, V4.H8, V4.H8
 	VADD   V3.H8, V5.H8, V5.H8
 	VST1.P [V4.H8, V5.H8], 32(R0)
-	SUBS   $1, R3, R3
-	BNE    words2SubLoop
+	NEXT(words2SubLoop)
 
 words2Done:
 	RET
@@ -115,37 +127,23 @@ TEXT ·words4Vec(SB), NOSPLIT, $0-121
 	MOVD  s1_base+48(FP), R2
 	MOVD  s2_base+72(FP), R6
 	MOVD  s3_base+96(FP), R7
-	MOVD  s0_len+32(FP), R3
-	LSR   $4, R3, R3
-	CBZ   R3, words4Done
-	MOVBU op+120(FP), R4
-	CMP   $1, R4
-	BEQ   words4XOR
-	BHI   words4Sub
+	DISPATCH(s0_len+32(FP), op+120(FP), words4Done, words4XOR, words4Sub)
 
 words4Insert:
-	VLD1.P 16(R1), [V0.B16]
-	VLD1.P 16(R2), [V1.B16]
-	VLD1.P 16(R6), [V2.B16]
-	VLD1.P 16(R7), [V3.B16]
+	LOAD4
 	VST4.P [V0.B16, V1.B16, V2.B16, V3.B16], 64(R0)
-	SUBS   $1, R3, R3
-	BNE    words4Insert
+	NEXT(words4Insert)
 	RET
 
 words4XOR:
-	VLD1.P 16(R1), [V0.B16]
-	VLD1.P 16(R2), [V1.B16]
-	VLD1.P 16(R6), [V2.B16]
-	VLD1.P 16(R7), [V3.B16]
+	LOAD4
 	VLD4   (R0), [V4.B16, V5.B16, V6.B16, V7.B16]
 	VEOR   V0.B16, V4.B16, V4.B16
 	VEOR   V1.B16, V5.B16, V5.B16
 	VEOR   V2.B16, V6.B16, V6.B16
 	VEOR   V3.B16, V7.B16, V7.B16
 	VST4.P [V4.B16, V5.B16, V6.B16, V7.B16], 64(R0)
-	SUBS   $1, R3, R3
-	BNE    words4XOR
+	NEXT(words4XOR)
 	RET
 
 words4Sub:
@@ -153,10 +151,7 @@ words4Sub:
 	VDUP R5, V30.S4
 
 words4SubLoop:
-	VLD1.P 16(R1), [V0.B16]
-	VLD1.P 16(R2), [V1.B16]
-	VLD1.P 16(R6), [V2.B16]
-	VLD1.P 16(R7), [V3.B16]
+	LOAD4
 	VZIP1  V1.B16, V0.B16, V4.B16 // planes 0-1: 16-bit words 0-7
 	VZIP2  V1.B16, V0.B16, V5.B16 // 8-15
 	VZIP1  V3.B16, V2.B16, V6.B16 // planes 2-3: 16-bit words 0-7
@@ -175,8 +170,7 @@ words4SubLoop:
 	VADD   V18.S4, V22.S4, V22.S4
 	VADD   V19.S4, V23.S4, V23.S4
 	VST1.P [V20.S4, V21.S4, V22.S4, V23.S4], 64(R0)
-	SUBS   $1, R3, R3
-	BNE    words4SubLoop
+	NEXT(words4SubLoop)
 
 words4Done:
 	RET
