@@ -13,7 +13,10 @@
 #     store (telemetry/pgstore). Tests run their own throwaway server; the
 #     cluster the package may start is not used;
 #   - chromium, the headless browser the telemetry dashboard's browser
-#     test drives (telemetry/dashboard, through chromedp).
+#     test drives (telemetry/dashboard, through chromedp);
+#   - qemu-user (qemu-aarch64), which runs the arm64 build of
+#     delta/internal/planes' tests (its NEON assembly) on other machines
+#     (scripts/test.sh).
 # Idempotent: it checks first and installs only what is missing, so a
 # second run takes well under a second. Run as root, or with sudo
 # available. Tests start and stop them themselves (internal/backendtest).
@@ -51,6 +54,9 @@ fi
 if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 	apt_packages+=(gcc libc6-dev)
 fi
+if [ "$(uname -m)" != aarch64 ] && ! command -v qemu-aarch64 >/dev/null 2>&1; then
+	apt_packages+=(qemu-user)
+fi
 if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || ! id postgres >/dev/null 2>&1; then
 	apt_packages+=(postgresql)
 fi
@@ -59,7 +65,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 else
-	echo "install-test-deps: softhsm2, swtpm, a C compiler, postgresql and chromium are installed"
+	echo "install-test-deps: softhsm2, swtpm, a C compiler, postgresql, chromium and qemu-user are installed"
 fi
 
 gobin=$(go env GOBIN)

@@ -108,7 +108,7 @@ func pieceEnd(pos, end int64) int64 {
 // combine undoes a record piece in place: out holds the base bytes (XOR,
 // SUB) or is the destination (INSERT), and src holds the piece's stream
 // bytes, byte-plane shuffled for widths 2 and 4. Package planes unshuffles
-// and decodes in one pass, eight bytes of each plane at a time.
+// and decodes in one pass, 16 bytes of each plane at a time (SSE2, NEON).
 func combine(out, src []byte, op uint8, w int) {
 	pop := [...]planes.Op{opInsert: planes.Insert, opXOR: planes.XOR, opSub: planes.Sub}[op]
 	n := len(out) / max(w, 1)

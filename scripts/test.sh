@@ -9,7 +9,8 @@
 #    SoftHSM2 and a C compiler for the PKCS#11 key backend, local-kms for
 #    the AWS KMS one, swtpm for the TPM, versitygw as the S3 server of the
 #    storage tests, PostgreSQL for the telemetry store, chromium for the
-#    dashboard's browser test; it skips what is already there). Then
+#    dashboard's browser test, qemu-user for the arm64 assembly; it skips
+#    what is already there). Then
 #    EDGETUF_REQUIRE_BACKENDS=1 turns the tests' "not installed" skips into
 #    failures: nothing is skipped silently.
 # 2. go test -timeout 30m ./...  (no test depends on timing, so a loaded
@@ -19,7 +20,10 @@
 # 3. go test -race ./delta: the apply pipeline's goroutines (read-ahead,
 #    rebuild, hash, write). -race on everything would slow a 2-core run
 #    several times over.
-# 4. The official TUF conformance suite against `mclient tuf`
+# 4. delta/internal/planes as arm64 (its NEON assembly; under qemu-aarch64
+#    unless the machine is arm64) and with the purego tag (the generic Go
+#    code alone). A missing qemu-aarch64 fails the run, saying so.
+# 5. The official TUF conformance suite against `mclient tuf`
 #    (../shared/tuf-conformance/run.sh, which installs pytest and faketime
 #    from Debian when missing): all 113 tests, no expected failures.
 set -euo pipefail
@@ -43,6 +47,17 @@ go test -timeout 30m ./...
 
 section "go test -timeout 30m -race ./delta"
 go test -timeout 30m -race ./delta
+
+section "delta/internal/planes as arm64 (NEON) and with -tags purego"
+if [ "$(uname -m)" = aarch64 ]; then
+	go test ./delta/internal/planes
+elif command -v qemu-aarch64 >/dev/null 2>&1; then
+	GOARCH=arm64 go test -exec qemu-aarch64 ./delta/internal/planes
+else
+	echo "test.sh: qemu-aarch64 is missing (Debian package qemu-user; .ci/install-test-deps.sh installs it): the arm64 assembly of delta/internal/planes cannot be tested" >&2
+	exit 1
+fi
+go test -tags purego ./delta/internal/planes
 
 section "TUF conformance suite against mclient tuf (.ci/conformance.sh, strict)"
 bash .ci/conformance.sh

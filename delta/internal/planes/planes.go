@@ -3,12 +3,17 @@
 // or width-4 record comes as its words' byte planes (all first bytes, then
 // all second bytes, ...); these functions interleave the planes back into
 // words and, for XOR and SUB records, combine them with the base bytes
-// already in out. Bytes and Words2 work on eight bytes of each plane at
-// a time in 64-bit registers (shifts and masks, no per-byte branch) and
-// finish the last words one at a time; Words4 builds and stores whole
-// 32-bit words (spreading four planes across registers cost more shifts
-// than it saved loads). The results are those of the byte-at-a-time
-// definition in the package's tests.
+// already in out.
+//
+// On amd64 (SSE2, the baseline: no CPU check) and arm64 (NEON) assembly
+// does 16 words at a time (planes_amd64.s, planes_arm64.s) and the Go code
+// below finishes the last words. Elsewhere, and under the purego build
+// tag, the Go code does it all: Bytes and Words2 on eight bytes of each
+// plane at a time in 64-bit registers (shifts and masks, no per-byte
+// branch), then one word at a time; Words4 builds and stores whole 32-bit
+// words (spreading four planes across registers cost more shifts than it
+// saved loads). The results are those of the byte-at-a-time definition in
+// the package's tests.
 //
 // SUB words hold the zigzag-coded difference new - old of little-endian
 // words of the record's width: old + (z>>1 ^ -(z&1)), modulo the width.
@@ -67,6 +72,13 @@ func Bytes(out, src []byte, op Op) {
 		copy(out, src)
 		return
 	}
+	src = src[:len(out)]
+	m := bytesBulk(out, src, op)
+	bytesGeneric(out[m:], src[m:], op)
+}
+
+// bytesGeneric is Bytes for op XOR or Sub in 64-bit registers.
+func bytesGeneric(out, src []byte, op Op) {
 	n := min(len(out), len(src)) &^ 7
 	for i := 0; i < n; i += 8 {
 		combine8(out, i, binary.LittleEndian.Uint64(src[i:]), op, lo8, hi8, 0xff)
@@ -90,6 +102,14 @@ func word[T uint8 | uint16 | uint32](v, z T, op Op) T {
 // Words2 combines out (2*len(s0) bytes) with the 16-bit words whose low
 // bytes are s0 and high bytes s1.
 func Words2(out, s0, s1 []byte, op Op) {
+	n := len(s0)
+	s1, out = s1[:n], out[:2*n]
+	m := words2Bulk(out, s0, s1, op)
+	words2Generic(out[2*m:], s0[m:], s1[m:], op)
+}
+
+// words2Generic is Words2 in 64-bit registers.
+func words2Generic(out, s0, s1 []byte, op Op) {
 	n := len(s0)
 	s1, out = s1[:n], out[:2*n]
 	m := n &^ 7
@@ -117,9 +137,17 @@ func Words2(out, s0, s1 []byte, op Op) {
 }
 
 // Words4 combines out (4*len(s0) bytes) with the 32-bit words whose bytes
-// are s0 (lowest) to s3 (highest). Word by word: spreading four planes
-// across 64-bit registers costs more shifts than it saves loads.
+// are s0 (lowest) to s3 (highest).
 func Words4(out, s0, s1, s2, s3 []byte, op Op) {
+	n := len(s0)
+	s1, s2, s3, out = s1[:n], s2[:n], s3[:n], out[:4*n]
+	m := words4Bulk(out, s0, s1, s2, s3, op)
+	words4Generic(out[4*m:], s0[m:], s1[m:], s2[m:], s3[m:], op)
+}
+
+// words4Generic is Words4 word by word: spreading four planes across
+// 64-bit registers costs more shifts than it saves loads.
+func words4Generic(out, s0, s1, s2, s3 []byte, op Op) {
 	n := len(s0)
 	s1, s2, s3, out = s1[:n], s2[:n], s3[:n], out[:4*n:4*n]
 	if op == Sub {
