@@ -63,7 +63,7 @@ func TestDecoderWindowLimit(t *testing.T) {
 	h := Header{BaseLength: 16, TargetLength: 1000, TargetSHA256: sha256.Sum256(extra)}
 	for _, c := range []struct {
 		wd     byte
-		window int
+		window int64 // int64: 15<<38 does not fit the int of 32-bit platforms
 		ok     bool
 	}{
 		{13 << 3, 8 << 20, true},     // 2^23: the maximum

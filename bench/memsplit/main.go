@@ -92,7 +92,7 @@ func run(args []string, out string, interval time.Duration) (int, error) {
 	}
 	var peakKiB int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		peakKiB = ru.Maxrss // KiB on Linux
+		peakKiB = int64(ru.Maxrss) // KiB on Linux (an int32 on 32-bit platforms)
 	}
 	line := fmt.Sprintf("seconds %.2f peak_kib %d anon_kib %d file_kib %d max_anon_kib %d max_file_kib %d samples %d\n",
 		time.Since(start).Seconds(), peakKiB, r[0].anon, r[0].file, r[1].anon, r[1].file, count)
