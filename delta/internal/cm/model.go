@@ -68,8 +68,15 @@ const TableBytes = 4*Classes*256*(1+256) + 4<<hashedBits<<8 + 4*nInputs*Classes*
 var (
 	stretchTab [4096]int16
 	squashTab  [4096]int16
-	recip      [countLimit + 1]int32
+	// stretchSquash is stretch(squash(x)) for x in -2047 .. 2047, one
+	// load instead of two on the path from one bit to the next.
+	stretchSquash [4096]int16
+	// recip is sized to a power of two so that a count masked with
+	// countMask needs no bounds check (counts never exceed countLimit).
+	recip [countMask + 1]int32
 )
+
+const countMask = 31
 
 func init() {
 	// squash(x) = 4096/(1+e^-x/256), x in -2047 .. 2047; stretch is its
@@ -96,8 +103,11 @@ func init() {
 	for j := pi; j < 4096; j++ {
 		stretchTab[j] = 2047
 	}
-	for i := range recip {
+	for i := 0; i <= countLimit; i++ {
 		recip[i] = int32(65536 * 2 / (2*i + 3))
+	}
+	for i := range squashTab {
+		stretchSquash[i] = stretchTab[squashTab[i]]
 	}
 }
 
@@ -113,7 +123,7 @@ type Model struct {
 	o1     []uint32 // Classes * 256 * 256
 	hashed []uint32 // 256 << hashedBits
 	w      [Classes * 256][nInputs]int32
-	apm    [Classes * 256 * apmBuckets]uint16
+	apm    [Classes * 256][apmBuckets]uint16
 }
 
 func newModel() *Model {
@@ -139,9 +149,9 @@ func (m *Model) reset() {
 	for i := range m.w {
 		m.w[i] = [nInputs]int32{22000, 22000, 22000, 0}
 	}
-	for i := 0; i < len(m.apm); i += apmBuckets {
-		for j := 0; j < apmBuckets; j++ {
-			m.apm[i+j] = uint16(squash(int32((j-16)*128)) * 16)
+	for i := range m.apm {
+		for j := range m.apm[i] {
+			m.apm[i][j] = uint16(squash(int32((j-16)*128)) * 16)
 		}
 	}
 }
@@ -160,20 +170,22 @@ func (m *Model) codeByte(rc *rangeCoder, base0, base1, base2 int, b int, decode 
 	h := (*[256 << hashedBits]uint32)(m.hashed)
 	node := 1
 	for j := 7; j >= 0; j-- {
-		t0 := &o0[(base0+node)&(Classes*256-1)]
+		ctx := (base0 + node) & (Classes*256 - 1)
+		t0 := &o0[ctx]
 		t1 := &o1[(base1+node)&(Classes*256*256-1)]
 		t2 := &h[(base2+node)&(256<<hashedBits-1)]
 		s0 := int32(stretchTab[*t0>>20])
 		s1 := int32(stretchTab[*t1>>20])
 		s2 := int32(stretchTab[*t2>>20])
-		w := &m.w[(base0+node)&(Classes*256-1)]
+		w := &m.w[ctx]
 		dot := int64(s0)*int64(w[0]) + int64(s1)*int64(w[1]) + int64(s2)*int64(w[2]) + 256*int64(w[3])
-		pr := squash(int32(dot >> 16))
-		st := int32(stretchTab[pr]) + 2048
-		at := ((base0+node)&(Classes*256-1))*apmBuckets + int(st>>7)
-		aw := st & 127
-		ap := m.apm[at : at+2 : at+2]
-		a := (int32(ap[0])*(128-aw) + int32(ap[1])*aw) >> 11
+		x := uint(min(max(int32(dot>>16), -2047), 2047)+2048) & 4095
+		pr := int32(squashTab[x])
+		st := uint(int32(stretchSquash[x])+2048) & 4095
+		ap := &m.apm[ctx]
+		aw := int32(st & 127)
+		k := st >> 7
+		a := (int32(ap[k])*(128-aw) + int32(ap[k+1])*aw) >> 11
 		p := uint32(min(max((pr+3*a)>>2, 1), 4095))
 		var y int
 		if decode {
@@ -191,8 +203,8 @@ func (m *Model) codeByte(rc *rangeCoder, base0, base1, base2 int, b int, decode 
 		adapt(t1, y)
 		adapt(t2, y)
 		g := int32(y) << 16
-		ap[0] = uint16(int32(ap[0]) + ((g-int32(ap[0]))>>apmRate)*(128-aw)>>7)
-		ap[1] = uint16(int32(ap[1]) + ((g-int32(ap[1]))>>apmRate)*aw>>7)
+		ap[k] = uint16(int32(ap[k]) + ((g-int32(ap[k]))>>apmRate)*(128-aw)>>7)
+		ap[k+1] = uint16(int32(ap[k+1]) + ((g-int32(ap[k+1]))>>apmRate)*aw>>7)
 		node = node<<1 | y
 	}
 	return node & 255
@@ -203,7 +215,7 @@ func (m *Model) codeByte(rc *rangeCoder, base0, base1, base2 int, b int, decode 
 func adapt(t *uint32, y int) {
 	n := *t & 1023
 	p := int64(*t >> 10)
-	p += ((int64(y)<<22 - p) * int64(recip[n])) >> 16
+	p += ((int64(y)<<22 - p) * int64(recip[n&countMask])) >> 16
 	if n < countLimit {
 		n++
 	}

@@ -75,12 +75,21 @@ func (d *rangeCoder) decode(p uint32) int {
 	} else {
 		d.x1 = xmid + 1
 	}
+	if (d.x1^d.x2)&0xff000000 == 0 {
+		d.shift()
+	}
+	return y
+}
+
+// shift shifts out the leading bytes that x1 and x2 share, reading as
+// many: out of decode, which is then small enough to be inlined.
+//go:noinline
+func (d *rangeCoder) shift() {
 	for (d.x1^d.x2)&0xff000000 == 0 {
 		d.x1 <<= 8
 		d.x2 = d.x2<<8 | 255
 		d.x = d.x<<8 | uint32(d.next())
 	}
-	return y
 }
 
 // done tells whether the decoder consumed its input exactly, as the
