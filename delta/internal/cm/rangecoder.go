@@ -83,6 +83,7 @@ func (d *rangeCoder) decode(p uint32) int {
 
 // shift shifts out the leading bytes that x1 and x2 share, reading as
 // many: out of decode, which is then small enough to be inlined.
+//
 //go:noinline
 func (d *rangeCoder) shift() {
 	for (d.x1^d.x2)&0xff000000 == 0 {
