@@ -180,9 +180,10 @@ func (m *Model) codeByte(rc *rangeCoder, c, prev, base2 int, b int, decode bool)
 	ws := (*[256][nInputs]int32)(m.w[row:])
 	apms := (*[256][apmBuckets]uint16)(m.apm[row:])
 	x1, x2, x := rc.x1, rc.x2, rc.x
-	node := 1
-	for j := 7; j >= 0; j-- {
-		n := node & 255
+	bits := uint32(b) << 24 // coding: the next bit on top
+	node := uint(1)
+	for node < 256 {
+		n := node
 		v0, v1, v2 := t0s[n], t1s[n], t2s[n]
 		s0 := int32(stretchTab[v0>>20])
 		s1 := int32(stretchTab[v1>>20])
@@ -205,7 +206,8 @@ func (m *Model) codeByte(rc *rangeCoder, c, prev, base2 int, b int, decode bool)
 				y = 1
 			}
 		} else {
-			y = b >> j & 1
+			y = int(bits >> 31)
+			bits <<= 1
 		}
 		// Without a branch: y is as hard to predict as the data.
 		keep := uint32(y) - 1 // 0 for y = 1, all ones for y = 0
@@ -223,10 +225,10 @@ func (m *Model) codeByte(rc *rangeCoder, c, prev, base2 int, b int, decode bool)
 		g := int32(y) << 16
 		ap[k] = uint16(a0 + ((g-a0)>>apmRate)*(128-aw)>>7)
 		ap[k+1] = uint16(a1 + ((g-a1)>>apmRate)*aw>>7)
-		node = node<<1 | y
+		node = node<<1 | uint(y)
 	}
 	rc.x1, rc.x2, rc.x = x1, x2, x
-	return node & 255
+	return int(node & 255)
 }
 
 // adapted is a context's slot t moved towards bit y: its probability
