@@ -182,9 +182,14 @@ func (m *Model) codeByte(rc *rangeCoder, c, prev, base2 int, b int, decode bool)
 	x1, x2, x := rc.x1, rc.x2, rc.x
 	bits := uint32(b) << 24 // coding: the next bit on top
 	node := uint(1)
+	v0, v1, v2 := t0s[1], t1s[1], t2s[1]
 	for node < 256 {
 		n := node
-		v0, v1, v2 := t0s[n], t1s[n], t2s[n]
+		// The slots of both children, loaded before the bit that
+		// chooses between them is known.
+		c := n << 1 & 255
+		l0, l1, l2 := t0s[c], t1s[c], t2s[c]
+		r0, r1, r2 := t0s[c|1], t1s[c|1], t2s[c|1]
 		s0 := int32(stretchTab[v0>>20])
 		s1 := int32(stretchTab[v1>>20])
 		s2 := int32(stretchTab[v2>>20])
@@ -222,6 +227,8 @@ func (m *Model) codeByte(rc *rangeCoder, c, prev, base2 int, b int, decode bool)
 		w[2] += (s2 * err) >> learnShift
 		w[3] += (256 * err) >> learnShift
 		t0s[n], t1s[n], t2s[n] = adapted(v0, y), adapted(v1, y), adapted(v2, y)
+		right := -uint32(y)
+		v0, v1, v2 = l0^(l0^r0)&right, l1^(l1^r1)&right, l2^(l2^r2)&right
 		g := int32(y) << 16
 		ap[k] = uint16(a0 + ((g-a0)>>apmRate)*(128-aw)>>7)
 		ap[k+1] = uint16(a1 + ((g-a1)>>apmRate)*aw>>7)
