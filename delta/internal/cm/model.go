@@ -168,10 +168,10 @@ func (m *Model) reset() {
 // decoder in step, and the bit loop free of calls.
 //
 // The loop is written for speed (docs/delta.md section 5, "Decoding
-// speed"): the byte's rows of every table are taken once, so that each
-// bit indexes them with node alone; each slot is loaded once and its
-// new value computed from that load; the coder's interval lives in
-// registers, written back only to shift bytes out.
+// speed (round 4)"): the byte's rows of every table are taken once, so
+// that each bit indexes them with node alone; each slot is loaded once
+// and its new value computed from that load; the coder's interval lives
+// in registers, written back only to shift bytes out.
 func (m *Model) codeByte(rc *rangeCoder, c, prev, base2 int, b int, decode bool) int {
 	row := (c & (Classes - 1)) << 8
 	t0s := (*[256]uint32)(m.o0[row:])
