@@ -187,9 +187,9 @@ func (m *Model) codeByte(rc *rangeCoder, c, prev, base2 int, b int, decode bool)
 		n := node
 		// The slots of both children, loaded before the bit that
 		// chooses between them is known.
-		c := n << 1 & 255
-		l0, l1, l2 := t0s[c], t1s[c], t2s[c]
-		r0, r1, r2 := t0s[c|1], t1s[c|1], t2s[c|1]
+		kid := n << 1 & 255
+		l0, l1, l2 := t0s[kid], t1s[kid], t2s[kid]
+		r0, r1, r2 := t0s[kid|1], t1s[kid|1], t2s[kid|1]
 		s0 := int32(stretchTab[v0>>20])
 		s1 := int32(stretchTab[v1>>20])
 		s2 := int32(stretchTab[v2>>20])
