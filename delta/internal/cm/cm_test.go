@@ -245,3 +245,14 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkEncode(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	raw, spans := planes(r, 128<<10)
+	e := NewEncoder()
+	b.SetBytes(int64(len(raw)))
+	for i := 0; i < b.N; i++ {
+		e.Reset()
+		encode(e, raw, spans)
+	}
+}

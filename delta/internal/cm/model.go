@@ -68,8 +68,16 @@ const TableBytes = 4*Classes*256*(1+256) + 4<<hashedBits<<8 + 4*nInputs*Classes*
 var (
 	stretchTab [4096]int16
 	squashTab  [4096]int16
-	recip      [countLimit + 1]int32
+	// mixedTab holds for x in -2047 .. 2047, at x+2048, squash(x) and,
+	// shifted by 16, stretch(squash(x))+2048: what the mixer's output
+	// gives the APM, in one load instead of three.
+	mixedTab [4096]uint32
+	// recip is sized to a power of two so that a count masked with
+	// countMask needs no bounds check (counts never exceed countLimit).
+	recip [countMask + 1]int32
 )
+
+const countMask = 31
 
 func init() {
 	// squash(x) = 4096/(1+e^-x/256), x in -2047 .. 2047; stretch is its
@@ -96,8 +104,12 @@ func init() {
 	for j := pi; j < 4096; j++ {
 		stretchTab[j] = 2047
 	}
-	for i := range recip {
+	for i := 0; i <= countLimit; i++ {
 		recip[i] = int32(65536 * 2 / (2*i + 3))
+	}
+	for i := range mixedTab {
+		sq := squash(int32(i - 2048))
+		mixedTab[i] = uint32(sq) | uint32(int32(stretchTab[sq])+2048)<<16
 	}
 }
 
@@ -113,7 +125,7 @@ type Model struct {
 	o1     []uint32 // Classes * 256 * 256
 	hashed []uint32 // 256 << hashedBits
 	w      [Classes * 256][nInputs]int32
-	apm    [Classes * 256 * apmBuckets]uint16
+	apm    [Classes * 256][apmBuckets]uint16
 }
 
 func newModel() *Model {
@@ -139,75 +151,103 @@ func (m *Model) reset() {
 	for i := range m.w {
 		m.w[i] = [nInputs]int32{22000, 22000, 22000, 0}
 	}
-	for i := 0; i < len(m.apm); i += apmBuckets {
-		for j := 0; j < apmBuckets; j++ {
-			m.apm[i+j] = uint16(squash(int32((j-16)*128)) * 16)
+	for i := range m.apm {
+		for j := range m.apm[i] {
+			m.apm[i][j] = uint16(squash(int32((j-16)*128)) * 16)
 		}
 	}
 }
 
 // codeByte codes byte b (decode false) or decodes a byte (decode true)
-// with the range coder rc, in the contexts base0 (class), base1 (class
-// and previous byte) and base2 (hashed), and returns it. For each bit,
-// most significant first, node is 1 followed by the bits so far: the
-// three models' predictions are mixed, refined by the APM, the bit is
-// coded with that probability and every model is trained on it. One
-// function for both directions, written out, is what keeps the coder
-// and the decoder in step, and the bit loop free of calls.
-func (m *Model) codeByte(rc *rangeCoder, base0, base1, base2 int, b int, decode bool) int {
-	o0 := (*[Classes * 256]uint32)(m.o0[:])
-	o1 := (*[Classes * 256 * 256]uint32)(m.o1)
-	h := (*[256 << hashedBits]uint32)(m.hashed)
-	node := 1
-	for j := 7; j >= 0; j-- {
-		t0 := &o0[(base0+node)&(Classes*256-1)]
-		t1 := &o1[(base1+node)&(Classes*256*256-1)]
-		t2 := &h[(base2+node)&(256<<hashedBits-1)]
-		s0 := int32(stretchTab[*t0>>20])
-		s1 := int32(stretchTab[*t1>>20])
-		s2 := int32(stretchTab[*t2>>20])
-		w := &m.w[(base0+node)&(Classes*256-1)]
+// with the range coder rc, in the contexts of class c, previous byte
+// prev and hashed context base2, and returns it. For each bit, most
+// significant first, node is 1 followed by the bits so far: the three
+// models' predictions are mixed, refined by the APM, the bit is coded
+// with that probability and every model is trained on it. One function
+// for both directions, written out, is what keeps the coder and the
+// decoder in step, and the bit loop free of calls.
+//
+// The loop is written for speed (docs/delta.md section 5, "Decoding
+// speed (round 4)"): the byte's rows of every table are taken once, so
+// that each bit indexes them with node alone; each slot is loaded once
+// and its new value computed from that load; the coder's interval lives
+// in registers, written back only to shift bytes out.
+func (m *Model) codeByte(rc *rangeCoder, c, prev, base2 int, b int, decode bool) int {
+	row := (c & (Classes - 1)) << 8
+	t0s := (*[256]uint32)(m.o0[row:])
+	t1s := (*[256]uint32)(m.o1[(row|prev&255)<<8:])
+	t2s := (*[256]uint32)(m.hashed[base2&(256<<hashedBits-256):])
+	ws := (*[256][nInputs]int32)(m.w[row:])
+	apms := (*[256][apmBuckets]uint16)(m.apm[row:])
+	x1, x2, x := rc.x1, rc.x2, rc.x
+	bits := uint32(b) << 24 // coding: the next bit on top
+	node := uint(1)
+	v0, v1, v2 := t0s[1], t1s[1], t2s[1]
+	for node < 256 {
+		n := node
+		// The slots of both children, loaded before the bit that
+		// chooses between them is known.
+		kid := n << 1 & 255
+		l0, l1, l2 := t0s[kid], t1s[kid], t2s[kid]
+		r0, r1, r2 := t0s[kid|1], t1s[kid|1], t2s[kid|1]
+		s0 := int32(stretchTab[v0>>20])
+		s1 := int32(stretchTab[v1>>20])
+		s2 := int32(stretchTab[v2>>20])
+		w := &ws[n]
 		dot := int64(s0)*int64(w[0]) + int64(s1)*int64(w[1]) + int64(s2)*int64(w[2]) + 256*int64(w[3])
-		pr := squash(int32(dot >> 16))
-		st := int32(stretchTab[pr]) + 2048
-		at := ((base0+node)&(Classes*256-1))*apmBuckets + int(st>>7)
-		aw := st & 127
-		ap := m.apm[at : at+2 : at+2]
-		a := (int32(ap[0])*(128-aw) + int32(ap[1])*aw) >> 11
+		sq := mixedTab[uint(min(max(int32(dot>>16), -2047), 2047)+2048)&4095]
+		pr := int32(sq & 4095)
+		st := uint(sq>>16) & 4095
+		ap := &apms[n]
+		aw := int32(st & 127)
+		k := st >> 7
+		a0, a1 := int32(ap[k]), int32(ap[k+1])
+		a := (a0<<7 + (a1-a0)*aw) >> 11 // a0*(128-aw) + a1*aw
 		p := uint32(min(max((pr+3*a)>>2, 1), 4095))
+		xmid := x1 + (x2-x1)>>12*p
 		var y int
 		if decode {
-			y = rc.decode(p)
+			if x <= xmid {
+				y = 1
+			}
 		} else {
-			y = b >> j & 1
-			rc.encode(y, p)
+			y = int(bits >> 31)
+			bits <<= 1
+		}
+		// Without a branch: y is as hard to predict as the data.
+		keep := uint32(y) - 1 // 0 for y = 1, all ones for y = 0
+		x2 = xmid ^ (xmid^x2)&keep
+		x1 = x1 ^ (x1^(xmid+1))&keep
+		if (x1^x2)&0xff000000 == 0 {
+			x1, x2, x = rc.shift(x1, x2, x, decode)
 		}
 		err := int32(y<<12) - pr
 		w[0] += (s0 * err) >> learnShift
 		w[1] += (s1 * err) >> learnShift
 		w[2] += (s2 * err) >> learnShift
 		w[3] += (256 * err) >> learnShift
-		adapt(t0, y)
-		adapt(t1, y)
-		adapt(t2, y)
+		t0s[n], t1s[n], t2s[n] = adapted(v0, y), adapted(v1, y), adapted(v2, y)
+		right := -uint32(y)
+		v0, v1, v2 = l0^(l0^r0)&right, l1^(l1^r1)&right, l2^(l2^r2)&right
 		g := int32(y) << 16
-		ap[0] = uint16(int32(ap[0]) + ((g-int32(ap[0]))>>apmRate)*(128-aw)>>7)
-		ap[1] = uint16(int32(ap[1]) + ((g-int32(ap[1]))>>apmRate)*aw>>7)
-		node = node<<1 | y
+		ap[k] = uint16(a0 + ((g-a0)>>apmRate)*(128-aw)>>7)
+		ap[k+1] = uint16(a1 + ((g-a1)>>apmRate)*aw>>7)
+		node = node<<1 | uint(y)
 	}
-	return node & 255
+	rc.x1, rc.x2, rc.x = x1, x2, x
+	return int(node & 255)
 }
 
-// adapt moves a context's probability (top 22 bits) towards bit y by
-// 1/(n+1.5), n being its count (low 10 bits).
-func adapt(t *uint32, y int) {
-	n := *t & 1023
-	p := int64(*t >> 10)
-	p += ((int64(y)<<22 - p) * int64(recip[n])) >> 16
+// adapted is a context's slot t moved towards bit y: its probability
+// (top 22 bits) by 1/(n+1.5), n being its count (low 10 bits).
+func adapted(t uint32, y int) uint32 {
+	n := t & 1023
+	p := int64(t >> 10)
+	p += ((int64(y)<<22 - p) * int64(recip[n&countMask])) >> 16
 	if n < countLimit {
 		n++
 	}
-	*t = uint32(p)<<10 | n
+	return uint32(p)<<10 | n
 }
 
 // spanState is what a block's coding carries from one span to the next:
@@ -220,19 +260,17 @@ type spanState struct {
 // span codes (decode false) or decodes into buf the bytes of a span of
 // class c.
 func (m *Model) span(st *spanState, rc *rangeCoder, buf []byte, c uint8, decode bool) {
-	base0 := int(c&(Classes-1)) << 8
 	p, p2 := st.prev[c&(Classes-1)], st.prev2[c&(Classes-1)]
 	sib := st.last
 	if len(sib) != len(buf) {
 		sib = nil
 	}
 	for i := range buf {
-		base1 := (base0 | int(p)) << 8
 		var sb byte
 		if sib != nil {
 			sb = sib[i]
 		}
-		b := byte(m.codeByte(rc, base0, base1, hashedBase(base1, p2, sb), int(buf[i]), decode))
+		b := byte(m.codeByte(rc, int(c), int(p), hashedBase(int(c&(Classes-1)), p, p2, sb), int(buf[i]), decode))
 		if decode {
 			buf[i] = b
 		}
@@ -333,11 +371,11 @@ func (d *Decoder) Finish() error {
 	return nil
 }
 
-// hashedBase is the base of the hashed context's node tree: the class,
-// the previous byte of the class, the byte at the same index of the
+// hashedBase is the base of the hashed context's node tree: the class c,
+// the previous byte p of the class, the byte at the same index of the
 // span before (same length) and the byte before the previous, hashed
 // into hashedBits bits.
-func hashedBase(base1 int, p2, sib byte) int {
-	x := uint32(base1|int(sib))<<8 | uint32(p2)
+func hashedBase(c int, p, p2, sib byte) int {
+	x := uint32(c<<16|int(p)<<8|int(sib))<<8 | uint32(p2)
 	return int((x*0x9E3779B1)>>(32-hashedBits)) << 8
 }

@@ -11,8 +11,8 @@ var ErrFormat = errors.New("malformed adaptive block")
 // a 12-bit probability that the next bit is 1; the leading bytes that
 // x1 and x2 share are final and are shifted out.
 
-// A rangeCoder codes (initEncode, encode, finish) or decodes
-// (initDecode, decode, done).
+// A rangeCoder codes (initEncode, finish) or decodes (initDecode, done),
+// the bits being coded in Model.codeByte with shift.
 type rangeCoder struct {
 	x1, x2, x uint32
 	out       []byte // coding
@@ -25,21 +25,6 @@ type rangeCoder struct {
 
 func (e *rangeCoder) initEncode(dst []byte) {
 	e.x1, e.x2, e.out = 0, 0xffffffff, dst
-}
-
-// encode codes bit y (0 or 1) with p = P(y = 1) in 1/4096 (1 .. 4095).
-func (e *rangeCoder) encode(y int, p uint32) {
-	xmid := e.x1 + (e.x2-e.x1)>>12*p
-	if y != 0 {
-		e.x2 = xmid
-	} else {
-		e.x1 = xmid + 1
-	}
-	for (e.x1^e.x2)&0xff000000 == 0 {
-		e.out = append(e.out, byte(e.x2>>24))
-		e.x1 <<= 8
-		e.x2 = e.x2<<8 | 255
-	}
 }
 
 // finish writes x1's four bytes: any value in [x1, x2] decodes the same,
@@ -66,21 +51,26 @@ func (d *rangeCoder) next() byte {
 	return 0
 }
 
-func (d *rangeCoder) decode(p uint32) int {
-	xmid := d.x1 + (d.x2-d.x1)>>12*p
-	y := 0
-	if d.x <= xmid {
-		y = 1
-		d.x2 = xmid
-	} else {
-		d.x1 = xmid + 1
+// shift shifts out the leading bytes that the interval's ends x1 and x2
+// share: written to the coding (decode false) or, decoding, as many
+// bytes of it read into x. The caller (Model.codeByte) splits the
+// interval at p = P(y = 1) in 1/4096 (1 .. 4095): xmid = x1 +
+// (x2-x1)>>12*p, y = 1 keeps [x1, xmid], y = 0 [xmid+1, x2]; the
+// decoder reads y = 1 when x <= xmid. Out of line, as it runs once a
+// byte or so, and returns the interval to keep it in registers there.
+//
+//go:noinline
+func (e *rangeCoder) shift(x1, x2, x uint32, decode bool) (uint32, uint32, uint32) {
+	for (x1^x2)&0xff000000 == 0 {
+		if decode {
+			x = x<<8 | uint32(e.next())
+		} else {
+			e.out = append(e.out, byte(x2>>24))
+		}
+		x1 <<= 8
+		x2 = x2<<8 | 255
 	}
-	for (d.x1^d.x2)&0xff000000 == 0 {
-		d.x1 <<= 8
-		d.x2 = d.x2<<8 | 255
-		d.x = d.x<<8 | uint32(d.next())
-	}
-	return y
+	return x1, x2, x
 }
 
 // done tells whether the decoder consumed its input exactly, as the
