@@ -339,7 +339,7 @@ type Decoder struct {
 	out []byte
 	huf []byte
 	unp []byte
-	ctx []byte // a Context block's sub-streams
+	ctx *[2 * catLen]byte // a Context block's sub-streams (context.go)
 	// cm decodes Adaptive blocks; made at first use (cm.TableBytes),
 	// reset at the first of each stream (cmStale).
 	cm      *cm.Decoder
