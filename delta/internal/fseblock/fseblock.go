@@ -331,8 +331,9 @@ func Header(h []byte) (mode byte, rawLen, dataLen int, err error) {
 }
 
 // Decoder decodes blocks; its zero value is ready, and it reuses its
-// buffers (at most 4 x MaxBlock bytes, besides the zstd decoder and
-// the adaptive model, cm.TableBytes).
+// buffers (at most 3 x MaxBlock bytes and a Context block's pairs,
+// 2 x catLen: 1.4 MiB, besides the zstd decoder and the adaptive
+// model, cm.TableBytes).
 type Decoder struct {
 	s   fse.Scratch
 	h   huff0.Scratch
