@@ -46,7 +46,7 @@ func BenchmarkDecodeContext(b *testing.B) {
 }
 
 // BenchmarkRebuildLanes rebuilds a MaxBlock Context block from its
-// decoded buckets (made into pairs): the order-1 part of its decoding.
+// decoded buckets: the order-1 part of its decoding.
 func BenchmarkRebuildLanes(b *testing.B) {
 	raw, enc := contextBlocks(b, MaxBlock)
 	var d Decoder

@@ -37,9 +37,9 @@ const (
 	mapLen     = 128
 	// lanes is how many parts of a Context block are rebuilt together.
 	lanes = 4
-	// catLen is how many pairs of a byte and its next byte's bucket the
-	// buffer of a Context block holds: MaxBlock and a lane more, as far
-	// as rebuildLanes may read (see there).
+	// catLen is the length of the buffer of a Context block's buckets:
+	// MaxBlock and a lane more, as far as rebuildLanes may read (see
+	// there).
 	catLen = MaxBlock + MaxBlock/lanes + 1
 	// minContext is the smallest block tried as a Context block: below,
 	// the tables cost more than the context gains.
@@ -359,7 +359,7 @@ func (d *Decoder) context(dst []byte, rawLen int, data []byte) ([]byte, error) {
 }
 
 // contextBuckets decodes a Context block's buckets into d.ctx, in
-// order, as pairs (see rebuildLanes), and their layout into lay.
+// order, and their layout into lay.
 func (d *Decoder) contextBuckets(rawLen int, data []byte, lay *contextLayout) error {
 	if len(data) < 1+mapLen || data[0] < 2 || data[0] > MaxBuckets {
 		return fmt.Errorf("%w: context block without a bucket count", ErrFormat)
@@ -384,13 +384,9 @@ func (d *Decoder) contextBuckets(rawLen int, data []byte, lay *contextLayout) er
 		}
 	}
 	if d.ctx == nil {
-		d.ctx = new([2 * catLen]byte)
+		d.ctx = new([catLen]byte)
 	}
-	var pair [256]uint16
-	for v, c := range lay.bucket {
-		pair[v] = uint16(c) | uint16(v)<<8
-	}
-	n := 0 // the buckets' bytes so far
+	cat := d.ctx[:0:MaxBlock]
 	for c := range k {
 		if len(subs) < HeaderLen {
 			return fmt.Errorf("%w: context block: bucket %d cut", ErrFormat, c)
@@ -399,7 +395,7 @@ func (d *Decoder) contextBuckets(rawLen int, data []byte, lay *contextLayout) er
 		if err != nil {
 			return err
 		}
-		if (mode != Stored && mode != FSE && mode != RLE && mode != Huffman) || subRaw > rawLen-n || subData > len(subs)-HeaderLen {
+		if (mode != Stored && mode != FSE && mode != RLE && mode != Huffman) || subRaw > rawLen-len(cat) || subData > len(subs)-HeaderLen {
 			return fmt.Errorf("%w: context block: bad block for bucket %d", ErrFormat, c)
 		}
 		sub, err := d.plain(mode, subRaw, subs[HeaderLen:HeaderLen+subData])
@@ -407,7 +403,7 @@ func (d *Decoder) contextBuckets(rawLen int, data []byte, lay *contextLayout) er
 			return err
 		}
 		// The last lane has what the others leave.
-		at, rest := n, subRaw
+		at, rest := len(cat), subRaw
 		for l := range lanes {
 			if l == lanes-1 {
 				count[l][c] = rest
@@ -419,45 +415,51 @@ func (d *Decoder) contextBuckets(rawLen int, data []byte, lay *contextLayout) er
 			at += count[l][c]
 			lay.end[l][c] = at
 		}
-		pairs(d.ctx[2*n:2*(n+subRaw)], sub, &pair)
-		n += subRaw
+		cat = append(cat, sub...)
 		subs = subs[HeaderLen+subData:]
 	}
-	if n != rawLen || len(subs) != 0 {
-		return fmt.Errorf("%w: context block: buckets hold %d of its %d bytes, %d bytes after them", ErrFormat, n, rawLen, len(subs))
+	if len(cat) != rawLen || len(subs) != 0 {
+		return fmt.Errorf("%w: context block: buckets hold %d of its %d bytes, %d bytes after them", ErrFormat, len(cat), rawLen, len(subs))
 	}
 	return nil
 }
 
-// rebuildLanes rebuilds a Context block into out from its buckets' bytes,
-// lane l taking the bytes of bucket c from pos[l][c] up to end[l][c]. It
-// returns false when a lane runs out. The buckets' bytes are in buf as
-// pairs: buf[2q] the bucket of the byte after byte q, buf[2q+1] byte q.
+// rebuildLanes rebuilds a Context block into out from its buckets' bytes
+// in cat, lane l taking the bytes of bucket c from pos[l][c] up to
+// end[l][c]. It returns false when a lane runs out. The four lanes are
+// rebuilt together: each byte's bucket depends on the byte before, and
+// four independent chains of loads (position, byte, bucket) keep the
+// processor busy.
 //
-// The four lanes are rebuilt together: each byte's bucket depends on the
-// byte before, and four independent chains keep the processor busy. A
-// chain is two dependent loads per byte, a position and then the next
-// bucket (three before the pairs: a position, the byte, its bucket), and
-// everything it needs fits in registers: with per-lane slices of the
-// bytes and the buckets, the compiler spilled the buckets to the stack.
-// 2-3 ns per byte became 1.4-2 on this machine (BenchmarkRebuildLanes).
+// The chains must stay in registers: with a slice per lane and the
+// positions behind pointers, the compiler spilled the lanes' buckets to
+// the stack, a store and a load more on every chain. The positions are
+// in a local array indexed by a byte (so neither a bounds check nor a
+// mask: bucket holds values below MaxBuckets only), and the lanes'
+// outputs are cut to the shortest lane, so their indexes need no check.
 //
-// The loop does not compare positions with their ends: positions only
+// Nor does the loop compare positions with their ends: positions only
 // grow, so a lane that ran past a bucket's end is still past it at the
 // end, where one pass over p and end finds it, and the bytes written
 // meanwhile are discarded with the error. Until then such a lane reads
-// other buckets' bytes, or stale pairs past the block's (whose bucket
-// may be any byte: p has 256 entries per lane, and those past
-// MaxBuckets start at 0), but never past buf: a lane's positions move by
-// its length in all, at most MaxBlock/lanes+1, from starts below
-// MaxBlock, so q < catLen and 2q+1 < len(buf).
-func rebuildLanes(out []byte, buf *[2 * catLen]byte, lay *contextLayout) bool {
+// other buckets' bytes, or stale bytes past the block's, but never past
+// cat: a lane's positions move by its length in all, at most
+// MaxBlock/lanes+1, from starts below MaxBlock (the bounds checks
+// against catLen stay, as a backstop).
+//
+// BenchmarkRebuildLanes, one MaxBlock block: 390-406 us before, 252-257
+// after (same load). Dropping only the comparisons changed nothing
+// measurable; reading pairs of (next bucket, byte), two loads per chain
+// instead of three, made the loop 15% faster but the pass making the
+// pairs cost more than that.
+func rebuildLanes(out []byte, cat *[catLen]byte, lay *contextLayout) bool {
 	n := len(out)
+	bucket := &lay.bucket
 	var p [lanes][256]int
 	for l := range lanes {
 		copy(p[l][:MaxBuckets], lay.pos[l][:])
 	}
-	first := lay.bucket[0]
+	first := bucket[0]
 	c0, c1, c2, c3 := first, first, first, first
 	m := n / lanes // the shortest lane's length
 	o0 := out[laneStart(n, 0):][:m]
@@ -467,16 +469,17 @@ func rebuildLanes(out []byte, buf *[2 * catLen]byte, lay *contextLayout) bool {
 	for i := range o0 {
 		q0, q1, q2, q3 := p[0][c0], p[1][c1], p[2][c2], p[3][c3]
 		p[0][c0], p[1][c1], p[2][c2], p[3][c3] = q0+1, q1+1, q2+1, q3+1
-		c0, c1, c2, c3 = buf[2*q0], buf[2*q1], buf[2*q2], buf[2*q3]
-		o0[i], o1[i], o2[i], o3[i] = buf[2*q0+1], buf[2*q1+1], buf[2*q2+1], buf[2*q3+1]
+		v0, v1, v2, v3 := cat[q0], cat[q1], cat[q2], cat[q3]
+		c0, c1, c2, c3 = bucket[v0], bucket[v1], bucket[v2], bucket[v3]
+		o0[i], o1[i], o2[i], o3[i] = v0, v1, v2, v3
 	}
 	// The lanes longer than m have one byte more.
 	for l, c := range [lanes]byte{c0, c1, c2, c3} {
 		for i := laneStart(n, l) + m; i < laneStart(n, l+1); i++ {
 			q := p[l][c]
 			p[l][c] = q + 1
-			c = buf[2*q]
-			out[i] = buf[2*q+1]
+			out[i] = cat[q]
+			c = bucket[cat[q]]
 		}
 	}
 	for l := range lanes {
@@ -487,20 +490,4 @@ func rebuildLanes(out []byte, buf *[2 * catLen]byte, lay *contextLayout) bool {
 		}
 	}
 	return true
-}
-
-// pairs writes into dst the pairs of src's bytes (see rebuildLanes):
-// pair[v] is the bucket of the byte after v, and v. Four pairs to a
-// store: one store per byte made this pass as slow as the rebuild.
-func pairs(dst, src []byte, pair *[256]uint16) {
-	dst = dst[:2*len(src)]
-	i := 0
-	for ; i+4 <= len(src); i += 4 {
-		x := binary.LittleEndian.Uint32(src[i:])
-		binary.LittleEndian.PutUint64(dst[2*i:], uint64(pair[byte(x)])|uint64(pair[byte(x>>8)])<<16|
-			uint64(pair[byte(x>>16)])<<32|uint64(pair[x>>24])<<48)
-	}
-	for ; i < len(src); i++ {
-		binary.LittleEndian.PutUint16(dst[2*i:], pair[src[i]])
-	}
 }
