@@ -447,7 +447,7 @@ func (d *Decoder) contextBuckets(rawLen int, data []byte, lay *contextLayout) er
 // MaxBlock/lanes+1, from starts below MaxBlock (the bounds checks
 // against catLen stay, as a backstop).
 //
-// BenchmarkRebuildLanes, one MaxBlock block: 390-406 us before, 252-257
+// BenchmarkRebuildLanes, one MaxBlock block: 390-406 us before, 252-266
 // after (same load). Dropping only the comparisons changed nothing
 // measurable; reading pairs of (next bucket, byte), two loads per chain
 // instead of three, made the loop 15% faster but the pass making the
