@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -146,5 +148,52 @@ func TestMalformedContextBlocks(t *testing.T) {
 	}
 	if _, _, _, err := Header(header(Context, 9, 1+mapLen+2*HeaderLen-1)); !errors.Is(err, ErrFormat) {
 		t.Errorf("context header with too little data: %v, want ErrFormat", err)
+	}
+}
+
+// TestContextLaneOverruns: the rebuild compares a lane's positions with
+// their ends only after the loop, so a lane that runs out of a bucket
+// goes on reading, in range or past the block's bytes, and the final
+// check must refuse the block all the same; the decoder then decodes
+// valid blocks as before.
+func TestContextLaneOverruns(t *testing.T) {
+	t.Parallel()
+	n := MaxBlock
+	lane := func(l int) int { return laneStart(n, l+1) - laneStart(n, l) }
+	zero := func(int) byte { return 0 }
+	one := func(int) byte { return 1 }
+	walk := exponentWalk(rand.New(rand.NewPCG(13, 14)), n)
+	cases := []struct {
+		name   string
+		counts []uint64
+		data   func(counts []uint64) []byte
+	}{
+		// Every byte is in bucket 0, but lane 3 has one byte too few
+		// there: its last byte is bucket 1's, inside the block.
+		{"last byte from the next bucket", []uint64{uint64(lane(0)), uint64(lane(1)), uint64(lane(2)), 0, 0, 0}, func(c []uint64) []byte {
+			return contextData(2, zero, c, stored(string(walk[:n-1])), stored("x"))
+		}},
+		// Every byte is in bucket 1, and lanes 0-2 have them all: lane 3
+		// starts at the block's end and reads a lane's length past it.
+		{"a lane past the block's end", []uint64{0, 0, 0, uint64(n - 1), 0, 0}, func(c []uint64) []byte {
+			return contextData(2, one, c, stored("x"), stored(string(walk[:n-1])))
+		}},
+		// Lane 0 has no bytes of bucket 0 and reads lane 1's.
+		{"a lane reading the next lane's bytes", []uint64{0, uint64(lane(0) + lane(1)), uint64(lane(2)), 0, 0, 0}, func(c []uint64) []byte {
+			return contextData(2, zero, c, stored(string(walk[:n-1])), stored("x"))
+		}},
+	}
+	var d Decoder
+	raw, enc := contextBlocks(t, n)
+	for _, c := range cases {
+		out, err := d.Decode(nil, Context, n, c.data(c.counts))
+		// Refused by the rebuild, not before it.
+		if !errors.Is(err, ErrFormat) || !strings.Contains(fmt.Sprint(err), "shorter than its contexts") {
+			t.Errorf("%s: got %d bytes, error %v; want ErrFormat from the rebuild", c.name, len(out), err)
+		}
+		out, err = d.Decode(nil, Context, n, enc[HeaderLen:])
+		if err != nil || !bytes.Equal(out, raw) {
+			t.Fatalf("after %s: a valid block decodes wrong: %v", c.name, err)
+		}
 	}
 }

@@ -331,15 +331,16 @@ func Header(h []byte) (mode byte, rawLen, dataLen int, err error) {
 }
 
 // Decoder decodes blocks; its zero value is ready, and it reuses its
-// buffers (at most 4 x MaxBlock bytes, besides the zstd decoder and
-// the adaptive model, cm.TableBytes).
+// buffers (at most 3 x MaxBlock bytes and a Context block's buckets,
+// catLen: 1.06 MiB, besides the zstd decoder and the adaptive model,
+// cm.TableBytes).
 type Decoder struct {
 	s   fse.Scratch
 	h   huff0.Scratch
 	out []byte
 	huf []byte
 	unp []byte
-	ctx []byte // a Context block's sub-streams
+	ctx *[catLen]byte // a Context block's sub-streams (context.go)
 	// cm decodes Adaptive blocks; made at first use (cm.TableBytes),
 	// reset at the first of each stream (cmStale).
 	cm      *cm.Decoder

@@ -272,6 +272,10 @@ func FuzzDecode(f *testing.F) {
 	// A valid Planes block by hand (the encoder stores blocks this small).
 	pl := planes(2, []Span{{0, 2}, {1, 2}}, stored("ab"), stored("cd"))
 	f.Add(append(header(Planes, 4, len(pl)), pl...))
+	// A Context block whose lane 3 starts at the end of its bytes and
+	// reads past them (refused after the rebuild).
+	ctx := contextData(2, func(int) byte { return 1 }, []uint64{0, 0, 0, 7, 0, 0}, stored("x"), stored("abcdefg"))
+	f.Add(append(header(Context, 8, len(ctx)), ctx...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) < HeaderLen {
 			return
