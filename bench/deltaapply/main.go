@@ -9,7 +9,9 @@
 //	go build -o /tmp/deltaapply ./bench/deltaapply
 //	/usr/bin/time -f "%e %U %S %M" /tmp/deltaapply OLD PATCH OUT
 //
-// It prints nothing on success and exits 1 with the error otherwise.
+// Like mclient, it runs with one P more than CPUs (directio.AddSpareProc;
+// the GOMAXPROCS environment variable overrides it). It prints nothing
+// on success and exits 1 with the error otherwise.
 package main
 
 import (
@@ -32,6 +34,9 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	// As cmd/mclient does: one P more than CPUs, so that the direct
+	// writes never idle a CPU (directio.AddSpareProc).
+	directio.AddSpareProc()
 	if flag.NArg() != 3 {
 		flag.Usage()
 		os.Exit(2)

@@ -7,10 +7,14 @@ import (
 	"os"
 
 	"github.com/edgetuf/edgetuf/internal/cliutil"
+	"github.com/edgetuf/edgetuf/internal/directio"
 	"github.com/urfave/cli/v2"
 )
 
 func main() {
+	// One P more than CPUs: a patch's direct writes then never idle a
+	// CPU that decoding and hashing could use (directio.AddSpareProc).
+	directio.AddSpareProc()
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 

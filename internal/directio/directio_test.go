@@ -5,6 +5,8 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 	"unsafe"
 )
@@ -133,5 +135,23 @@ func TestWriterFromOffset(t *testing.T) {
 		if !bytes.Equal(got, data) {
 			t.Fatalf("offset %d: content differs", off)
 		}
+	}
+}
+
+// AddSpareProc adds one P, unless the environment sets GOMAXPROCS, whose
+// value then stands. Not parallel: GOMAXPROCS is the process's.
+func TestAddSpareProc(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(before)
+
+	t.Setenv("GOMAXPROCS", "")
+	if got := AddSpareProc(); got != before+1 || runtime.GOMAXPROCS(0) != before+1 {
+		t.Fatalf("AddSpareProc = %d, GOMAXPROCS %d; want %d", got, runtime.GOMAXPROCS(0), before+1)
+	}
+	runtime.GOMAXPROCS(before)
+
+	t.Setenv("GOMAXPROCS", strconv.Itoa(before))
+	if got := AddSpareProc(); got != before || runtime.GOMAXPROCS(0) != before {
+		t.Fatalf("with GOMAXPROCS set: AddSpareProc = %d, GOMAXPROCS %d; want %d", got, runtime.GOMAXPROCS(0), before)
 	}
 }
