@@ -14,9 +14,9 @@
 #     cluster the package may start is not used;
 #   - chromium, the headless browser the telemetry dashboard's browser
 #     test drives (telemetry/dashboard, through chromedp);
-#   - qemu-user (qemu-aarch64), which runs the arm64 build of
-#     delta/internal/planes' tests (its NEON assembly) on other machines
-#     (scripts/test.sh).
+#   - qemu-user (qemu-aarch64, qemu-x86_64), which runs the tests of
+#     delta/internal/planes built for the other vector architecture
+#     (NEON on amd64 machines, SSE2 on arm64 ones; scripts/test.sh).
 # Idempotent: it checks first and installs only what is missing, so a
 # second run takes well under a second. Run as root, or with sudo
 # available. Tests start and stop them themselves (internal/backendtest).
@@ -54,7 +54,7 @@ fi
 if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 	apt_packages+=(gcc libc6-dev)
 fi
-if [ "$(uname -m)" != aarch64 ] && ! command -v qemu-aarch64 >/dev/null 2>&1; then
+if ! command -v qemu-aarch64 >/dev/null 2>&1 || ! command -v qemu-x86_64 >/dev/null 2>&1; then
 	apt_packages+=(qemu-user)
 fi
 if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || ! id postgres >/dev/null 2>&1; then

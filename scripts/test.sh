@@ -20,9 +20,10 @@
 # 3. go test -race ./delta: the apply pipeline's goroutines (read-ahead,
 #    rebuild, hash, write). -race on everything would slow a 2-core run
 #    several times over.
-# 4. delta/internal/planes as arm64 (its NEON assembly; under qemu-aarch64
-#    unless the machine is arm64) and with the purego tag (the generic Go
-#    code alone). A missing qemu-aarch64 fails the run, saying so.
+# 4. delta/internal/planes as arm64 (its NEON assembly, under qemu-aarch64;
+#    on an arm64 machine, as amd64 under qemu-x86_64 instead: its SSE2
+#    assembly) and with the purego tag (the generic Go code alone). A
+#    missing qemu fails the run, saying so.
 # 5. The official TUF conformance suite against `mclient tuf`
 #    (../shared/tuf-conformance/run.sh, which installs pytest and faketime
 #    from Debian when missing): all 113 tests, no expected failures.
@@ -48,15 +49,18 @@ go test -timeout 30m ./...
 section "go test -timeout 30m -race ./delta"
 go test -timeout 30m -race ./delta
 
-section "delta/internal/planes as arm64 (NEON) and with -tags purego"
+section "delta/internal/planes on the other vector architecture (qemu) and with -tags purego"
+# go test ./... ran this machine's assembly; the other one runs under
+# qemu's user-mode emulation: arm64 (NEON) here, amd64 (SSE2) on arm64.
+other=arm64 emu=qemu-aarch64
 if [ "$(uname -m)" = aarch64 ]; then
-	go test ./delta/internal/planes
-elif command -v qemu-aarch64 >/dev/null 2>&1; then
-	GOARCH=arm64 go test -exec qemu-aarch64 ./delta/internal/planes
-else
-	echo "test.sh: qemu-aarch64 is missing (Debian package qemu-user; .ci/install-test-deps.sh installs it): the arm64 assembly of delta/internal/planes cannot be tested" >&2
+	other=amd64 emu=qemu-x86_64
+fi
+if ! command -v "$emu" >/dev/null 2>&1; then
+	echo "test.sh: $emu is missing (Debian package qemu-user; .ci/install-test-deps.sh installs it): the $other assembly of delta/internal/planes cannot be tested" >&2
 	exit 1
 fi
+GOARCH=$other go test -exec "$emu" ./delta/internal/planes
 go test -tags purego ./delta/internal/planes
 
 section "TUF conformance suite against mclient tuf (.ci/conformance.sh, strict)"

@@ -58,7 +58,12 @@ func aligned(p []byte) bool {
 // on return, while the CPUs stay with the computing goroutines: the same
 // apply took 5-10% less wall time (docs/delta.md, section 7, round 4).
 // A library does not change GOMAXPROCS behind its caller's back, hence a
-// function for main rather than a side effect of delta.Apply.
+// function for main rather than a side effect of delta.Apply. Setting
+// GOMAXPROCS turns off the runtime's tracking of a container's CPU limit
+// for the rest of the process (Go 1.25 and later): the value is the limit
+// at start, plus one. A GOMAXPROCS variable that is set counts as the
+// caller's choice even when the runtime ignores it (an invalid value):
+// nothing is added then.
 func AddSpareProc() int {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return runtime.GOMAXPROCS(0)

@@ -440,12 +440,14 @@ func (d *Decoder) contextBuckets(rawLen int, data []byte, lay *contextLayout) er
 //
 // Nor does the loop compare positions with their ends: positions only
 // grow, so a lane that ran past a bucket's end is still past it at the
-// end, where one pass over p and end finds it, and the bytes written
-// meanwhile are discarded with the error. Until then such a lane reads
-// other buckets' bytes, or stale bytes past the block's, but never past
-// cat: a lane's positions move by its length in all, at most
-// MaxBlock/lanes+1, from starts below MaxBlock (the bounds checks
-// against catLen stay, as a backstop).
+// end, where one pass over p and end finds it; out is then cleared, so
+// that no byte read meanwhile (possibly a stale one of an earlier block)
+// is left in the caller's buffer with the error. Until then such a lane
+// reads other buckets' bytes, or stale bytes past the block's, but never
+// past cat: a lane's positions move by its length in all, at most
+// MaxBlock/lanes+1, from starts at most MaxBlock, so reads stay below
+// MaxBlock+MaxBlock/lanes+1 = catLen (the bounds checks against catLen
+// stay, as a backstop).
 //
 // BenchmarkRebuildLanes, one MaxBlock block: 390-406 us before, 252-266
 // after (same load). Dropping only the comparisons changed nothing
@@ -485,6 +487,7 @@ func rebuildLanes(out []byte, cat *[catLen]byte, lay *contextLayout) bool {
 	for l := range lanes {
 		for c := range MaxBuckets {
 			if p[l][c] > lay.end[l][c] {
+				clear(out)
 				return false
 			}
 		}

@@ -186,10 +186,15 @@ func TestContextLaneOverruns(t *testing.T) {
 	var d Decoder
 	raw, enc := contextBlocks(t, n)
 	for _, c := range cases {
-		out, err := d.Decode(nil, Context, n, c.data(c.counts))
+		dst := bytes.Repeat([]byte{0xaa}, n)
+		out, err := d.Decode(dst, Context, n, c.data(c.counts))
 		// Refused by the rebuild, not before it.
 		if !errors.Is(err, ErrFormat) || !strings.Contains(fmt.Sprint(err), "shorter than its contexts") {
 			t.Errorf("%s: got %d bytes, error %v; want ErrFormat from the rebuild", c.name, len(out), err)
+		}
+		// And nothing it read on the way is left in the caller's buffer.
+		if left := len(dst) - bytes.Count(dst, []byte{0}) - bytes.Count(dst, []byte{0xaa}); left != 0 {
+			t.Errorf("%s: %d bytes of the refused block left in the caller's buffer", c.name, left)
 		}
 		out, err = d.Decode(nil, Context, n, enc[HeaderLen:])
 		if err != nil || !bytes.Equal(out, raw) {

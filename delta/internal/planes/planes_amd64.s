@@ -45,7 +45,7 @@ TEXT ·bytesVec(SB), NOSPLIT, $0-49
 	SHRQ $4, CX
 	JZ   bytesDone
 	CMPB op+48(FP), $1
-	JNE  bytesSub
+	JNE  bytesSub // any op but XOR is Sub: Insert never comes here (Bytes copies)
 
 bytesXOR:
 	MOVOU (SI), X0

@@ -10,8 +10,7 @@
 // 16-bit words, two vectors of those into 32-bit words), and zigzag
 // decodes per lane, d = z>>1 ^ -(z&1): VCMTST against a lane value of 1
 // gives the mask -(z&1). VADD has no carry between lanes: the modulo of
-// the width. Op values: Insert 0, XOR 1, Sub 2. V8-V15 are left alone
-// (their low halves are callee-saved in the platform ABI).
+// the width. Op values: Insert 0, XOR 1, Sub 2.
 
 // ZIGZAG(z, m, T) leaves the zigzag-decoded lanes (arrangement T) of z in
 // z; m is scratch, V30 holds 1 in each lane.
@@ -55,7 +54,7 @@ TEXT ·bytesVec(SB), NOSPLIT, $0-49
 	CBZ   R3, bytesDone
 	MOVBU op+48(FP), R4
 	CMP   $1, R4
-	BNE   bytesSub
+	BNE   bytesSub // any op but XOR is Sub: Insert never comes here (Bytes copies)
 
 bytesXOR:
 	VLD1.P 16(R1), [V0.B16]

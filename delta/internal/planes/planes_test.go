@@ -119,7 +119,7 @@ func checkAgainstGeneric(t *testing.T, base, src []byte, op Op, w, words, off in
 func TestVectorMatchesGeneric(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(3, 4))
-	const maxWords, pad = 300, 8
+	const maxWords, pad = 300, 64 // pad: one 64-byte output step, so that an overrun by a step shows
 	base, random, ones := make([]byte, 4*maxWords+2*pad), make([]byte, 4*maxWords+2*pad), bytes.Repeat([]byte{0xff}, 4*maxWords+2*pad)
 	for i := range base {
 		base[i], random[i] = byte(r.Uint32()), byte(r.Uint32())
