@@ -77,7 +77,9 @@ func LoadForModel(fs afero.Fs, dir string, top *metadata.Metadata[metadata.Targe
 	// The bins read from here on are for the model's versions only (the
 	// index's and mr.Paths', which a writer changes, are whole): each is
 	// checked as read and keeps only the model's entries (Role.Trimmed).
-	// A later AddBins reads a trimmed bin whole again.
+	// A later AddBins reads a trimmed bin whole again. (A copy of the
+	// pointer: an error return sets the named result tree to nil before
+	// the deferred reset runs.)
 	trimming := tree
 	trimming.trimTo = targets.ModelsDir + "/" + modelID + "/"
 	defer func() { trimming.trimTo = "" }()

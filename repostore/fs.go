@@ -19,13 +19,11 @@ import (
 	"github.com/spf13/afero"
 )
 
-// Objects up to cacheObject bytes are read whole, and kept in memory from
-// their second read on (a writer that reads a role again), up to
-// cacheTotal bytes in all; larger objects are streamed with ranged reads,
-// so a model is never held in memory. An object read once is not kept:
-// add-target reads each of its ~110 objects once, and holding their 2.2
-// MB (the bins) for the rest of the operation cost a publisher against S3
-// about 3 MiB of its 64 MiB (docs/design.md section 11).
+// Objects up to cacheObject bytes are read whole and kept in memory from
+// their first read on (a session must see the same bytes when it reads
+// an object again: see openObject), up to cacheTotal bytes in all;
+// larger objects are streamed with ranged reads, so a model is never
+// held in memory.
 const (
 	cacheObject = 4 << 20
 	cacheTotal  = 32 << 20
@@ -116,15 +114,15 @@ func (s *sessionFs) stat(obj string) (*storage.Attrs, error) {
 	return ap, nil
 }
 
-// recordAbsent remembers that obj did not exist when first asked about,
-// as stat does for an absent object.
-func (s *sessionFs) recordAbsent(obj string) {
+// recordAttrs remembers what a read without a Stat first learnt of obj:
+// its attributes a (nil: absent), as stat records them.
+func (s *sessionFs) recordAttrs(obj string, a *storage.Attrs) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, known := s.attrs[obj]; !known || s.live {
-		s.attrs[obj] = nil
+		s.attrs[obj] = a
 	}
-	s.recordETag(obj, nil)
+	s.recordETag(obj, a)
 }
 
 // errStop ends a listing early.
@@ -264,7 +262,7 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 	rc, a, err := s.b.Open(s.ctx, obj)
 	if errors.Is(err, storage.ErrNotExist) {
 		if size == sizeUnknown {
-			s.recordAbsent(obj)
+			s.recordAttrs(obj, nil)
 		}
 		return nil, notExist("open", name)
 	}
@@ -275,12 +273,7 @@ func (s *sessionFs) openObject(name, obj string, size int64) (afero.File, error)
 	if size == sizeUnknown && a.Size > cacheObject {
 		// Large after all: streamed with ranged reads, its attributes
 		// (and the ETag of its compare-and-swap) those of this read.
-		s.mu.Lock()
-		if _, known := s.attrs[obj]; !known || s.live {
-			s.attrs[obj] = &a
-		}
-		s.recordETag(obj, &a)
-		s.mu.Unlock()
+		s.recordAttrs(obj, &a)
 		return &streamFile{objectFile: objectFile{name: name, size: a.Size}, s: s, obj: obj}, nil
 	}
 	data, err = readSmall(rc, a.Size)
